@@ -441,13 +441,9 @@ public final class HboneClient implements AutoCloseable {
          */
         public Builder localAddress(InetAddress address) {
             Objects.requireNonNull(address, "localAddress");
-            if (address.isMulticastAddress()) {
-                throw new IllegalArgumentException("localAddress must be a unicast address of this host, got multicast "
-                        + io.netty.util.NetUtil.toAddressString(address));
-            }
-            if (address instanceof java.net.Inet4Address && java.util.Arrays.equals(address.getAddress(), new byte[] {-1, -1, -1, -1})) {
-                throw new IllegalArgumentException("localAddress must be a unicast address of this host, got the broadcast address "
-                        + address.getHostAddress());
+            if (!io.zerohop.hbone.internal.Authority.isUnicast(address)) {
+                throw new IllegalArgumentException("localAddress must be a unicast address of this host, got "
+                        + (address.isMulticastAddress() ? "multicast " : "the broadcast address ") + io.netty.util.NetUtil.toAddressString(address));
             }
             this.localAddress = address.isAnyLocalAddress() ? null : address;
             return this;

@@ -201,8 +201,7 @@ public final class HboneServer implements AutoCloseable {
                 throw new IllegalArgumentException("bind address " + io.zerohop.hbone.internal.Authority.text(address)
                         + " is unresolved: give an IP address (resolve the host name first)");
             }
-            byte[] ip = address.getAddress().getAddress();
-            if (address.getAddress().isMulticastAddress() || ip.length == 4 && (ip[0] & ip[1] & ip[2] & ip[3]) == (byte) 0xff) {
+            if (!io.zerohop.hbone.internal.Authority.isUnicast(address.getAddress())) {
                 // A TCP listener has one address: it bound 224.0.0.1 and started, where no peer can dial (a new-user pass);
                 // Mesh.Builder.inbound refuses the same.
                 throw new IllegalArgumentException("bind address " + io.zerohop.hbone.internal.Authority.text(address)

@@ -102,16 +102,11 @@ public final class InboundEndpoints {
                 // A TCP connection has one peer: a group address can be neither dialled nor named by a CONNECT.
                 throw new IllegalArgumentException(what + " " + Addresses.authority(a) + " is a multicast address: give one host's IP");
             }
-            if (isBroadcast(a.getAddress())) {
+            if (!io.zerohop.hbone.internal.Authority.isUnicast(a.getAddress())) {
                 throw new IllegalArgumentException(what + " " + Addresses.authority(a) + " is the broadcast address: give one host's IP");
             }
         }
 
-        /** IPv4's limited broadcast; a subnet's directed broadcast depends on a netmask the mesh does not know. */
-        private static boolean isBroadcast(java.net.InetAddress a) {
-            byte[] b = a.getAddress();
-            return b.length == 4 && (b[0] & b[1] & b[2] & b[3]) == (byte) 0xff;
-        }
 
         /**
          * @param transparent {@code Mesh.Builder.inboundTransparent}: the mesh runs in the host's network namespace for

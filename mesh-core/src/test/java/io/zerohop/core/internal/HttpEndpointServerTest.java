@@ -76,11 +76,8 @@ class HttpEndpointServerTest {
      */
     @Test
     void aBodyIsNotKeptAndConnectionsAreBounded() throws Exception {
-        EventLoopGroup group = Transports.newGroup(1, "admin-test");
-        ExecutorService handlers = Executors.newSingleThreadExecutor();
-        try {
-            Channel server = HttpEndpointServer.bind(group, BIND, Map.of("/ping", r -> HttpEndpoint.Response.text(200, "pong\n")),
-                    handlers, HttpEndpoint.Compression.NONE, 2, java.time.Duration.ofSeconds(30));
+        onLoop((group, handlers) -> {
+            Channel server = ping(group, handlers, 2, java.time.Duration.ofSeconds(30));
             try (Socket big = connect(server); Socket silent = connect(server)) {
                 big.getOutputStream().write(("POST /ping HTTP/1.1\r\nhost: admin\r\ncontent-length: 65536\r\n\r\n")
                         .getBytes(StandardCharsets.US_ASCII));
@@ -99,10 +96,7 @@ class HttpEndpointServerTest {
                     }
                 }
             }
-        } finally {
-            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
-            handlers.shutdownNow();
-        }
+        });
     }
 
     /**
@@ -112,11 +106,8 @@ class HttpEndpointServerTest {
      */
     @Test
     void aRequestTrickledPastTheDeadlineIsCut() throws Exception {
-        EventLoopGroup group = Transports.newGroup(1, "admin-test");
-        ExecutorService handlers = Executors.newSingleThreadExecutor();
-        try {
-            Channel server = HttpEndpointServer.bind(group, BIND, Map.of("/ping", r -> HttpEndpoint.Response.text(200, "pong\n")),
-                    handlers, HttpEndpoint.Compression.NONE, 16, java.time.Duration.ofMillis(600));
+        onLoop((group, handlers) -> {
+            Channel server = ping(group, handlers, 16, java.time.Duration.ofMillis(600));
             try (Socket slow = connect(server); Socket idle = connect(server)) {
                 idle.getOutputStream().write("GET /ping HTTP/1.1\r\nhost: admin\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
                 assertThat(readUntil(idle.getInputStream(), "pong\n")).startsWith("HTTP/1.1 200 OK\r\n");
@@ -141,10 +132,7 @@ class HttpEndpointServerTest {
                 idle.getOutputStream().write("GET /ping HTTP/1.1\r\nhost: admin\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
                 assertThat(readUntil(idle.getInputStream(), "pong\n")).startsWith("HTTP/1.1 200 OK\r\n");
             }
-        } finally {
-            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
-            handlers.shutdownNow();
-        }
+        });
     }
 
     /**
@@ -300,5 +288,28 @@ class HttpEndpointServerTest {
             throw new AssertionError("the connection was not ended within 10 s; read so far: " + got.toString(StandardCharsets.UTF_8), e);
         }
         return got.toString(StandardCharsets.UTF_8);
+    }
+
+    /** A body run with a one-thread event loop and a handler thread, both ended after it. */
+    interface OnLoop {
+        void run(EventLoopGroup group, ExecutorService handlers) throws Exception;
+    }
+
+    private static void onLoop(OnLoop body) throws Exception {
+        EventLoopGroup group = Transports.newGroup(1, "admin-test");
+        ExecutorService handlers = Executors.newSingleThreadExecutor();
+        try {
+            body.run(group, handlers);
+        } finally {
+            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            handlers.shutdownNow();
+        }
+    }
+
+    /** A {@code /ping} endpoint ("pong") with {@code maxConnections} and {@code requestDeadline}. */
+    private static Channel ping(EventLoopGroup group, ExecutorService handlers, int maxConnections, java.time.Duration requestDeadline)
+            throws InterruptedException {
+        return HttpEndpointServer.bind(group, BIND, Map.of("/ping", r -> HttpEndpoint.Response.text(200, "pong\n")), handlers,
+                HttpEndpoint.Compression.NONE, maxConnections, requestDeadline);
     }
 }

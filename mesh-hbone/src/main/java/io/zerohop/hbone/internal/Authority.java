@@ -14,6 +14,16 @@ import java.net.UnknownHostException;
 public final class Authority {
     private Authority() {}
 
+    /**
+     * Whether {@code a} is one host's address a TCP connection can have at either end: neither multicast nor IPv4's
+     * limited broadcast ({@code 255.255.255.255}; a subnet's directed broadcast depends on a netmask nobody here knows).
+     * The one test behind every listener, dial source and destination check that refuses them.
+     */
+    public static boolean isUnicast(java.net.InetAddress a) {
+        byte[] b = a.getAddress();
+        return !a.isMulticastAddress() && !(b.length == 4 && (b[0] & b[1] & b[2] & b[3]) == (byte) 0xff);
+    }
+
     /** The parsed address, or null when {@code authority} is not a literal ip:port. */
     public static InetSocketAddress parse(CharSequence authority) {
         if (authority == null || authority.length() == 0 || authority.length() > 64) {

@@ -29,10 +29,11 @@ class AbandonedSocketTest {
 
     @Test
     void bytesQueuedWhenThePeerResetsAreReleasedWithoutTheApplicationClosingTheSocket(TestMesh t) throws Exception {
-        SpiffeId server = t.identity("shop", "orders");
-        HboneServerSocket sockets = t.closeLater(new HboneServerSocket());
-        HboneServer orders = t.start(t.serverBuilder(server).destinations((dst, id, local) -> Destination.embedded(sockets)));
-        HboneClient client = t.client(t.identity("shop", "web"));
+        Orders o = orders(t);
+        SpiffeId server = o.id();
+        HboneServerSocket sockets = o.sockets();
+        HboneServer orders = o.server();
+        HboneClient client = o.client();
         HboneStream stream = Await.result(client.connect(new InetSocketAddress("192.0.2.40", 8080), Set.of(server),
                 orders.localAddress()));
         byte[] request = new byte[64 * 1024];
@@ -68,11 +69,11 @@ class AbandonedSocketTest {
      */
     @Test
     void bytesQueuedWhenTheClientClosesStayReadableAndLeakNothing(TestMesh t) throws Exception {
-        SpiffeId server = t.identity("shop", "orders");
-        HboneServerSocket sockets = t.closeLater(new HboneServerSocket());
-        HboneServer orders = t.start(t.serverBuilder(server).destinations((dst, id, local) -> Destination.embedded(sockets)));
-        sockets.setSoTimeout(10_000);
-        HboneClient client = t.client(t.identity("shop", "web"));
+        Orders o = orders(t);
+        SpiffeId server = o.id();
+        HboneServerSocket sockets = o.sockets();
+        HboneServer orders = o.server();
+        HboneClient client = o.client();
         HboneSocket s = client.connectSocket(new InetSocketAddress("192.0.2.41", 8080), Set.of(server), orders.localAddress(),
                 java.time.Duration.ofSeconds(10));
         try (HboneSocket app = sockets.accept()) {
@@ -101,11 +102,11 @@ class AbandonedSocketTest {
      */
     @Test
     void anAcceptedSocketDroppedUnclosedLeaksNothingWhenItsServerCloses(TestMesh t) throws Exception {
-        SpiffeId server = t.identity("shop", "orders");
-        HboneServerSocket sockets = t.closeLater(new HboneServerSocket());
-        HboneServer orders = t.start(t.serverBuilder(server).destinations((dst, id, local) -> Destination.embedded(sockets)));
-        sockets.setSoTimeout(10_000);
-        HboneClient client = t.client(t.identity("shop", "web"));
+        Orders o = orders(t);
+        SpiffeId server = o.id();
+        HboneServerSocket sockets = o.sockets();
+        HboneServer orders = o.server();
+        HboneClient client = o.client();
         try (HboneSocket s = client.connectSocket(new InetSocketAddress("192.0.2.42", 8080), Set.of(server), orders.localAddress(),
                 java.time.Duration.ofSeconds(10))) {
             s.getOutputStream().write(new byte[256 * 1024]);
@@ -116,6 +117,17 @@ class AbandonedSocketTest {
         }
         orders.close();
         System.gc(); // what the dropped socket held becomes garbage: a buffer never released is reported by the class's check
+    }
+
+    /** The shop's orders service (an embedded server socket, 10 s accept timeout) and a client of the shop's web. */
+    private record Orders(SpiffeId id, HboneServerSocket sockets, HboneServer server, HboneClient client) {}
+
+    private static Orders orders(TestMesh t) throws Exception {
+        SpiffeId server = t.identity("shop", "orders");
+        HboneServerSocket sockets = t.closeLater(new HboneServerSocket());
+        HboneServer orders = t.start(t.serverBuilder(server).destinations((dst, id, local) -> Destination.embedded(sockets)));
+        sockets.setSoTimeout(10_000);
+        return new Orders(server, sockets, orders, t.client(t.identity("shop", "web")));
     }
 
     private static int available(HboneSocket s) {
