@@ -69,7 +69,7 @@ class L7MalformedHeadTest {
     }
 
     /**
-     * A head over 76 KiB that has not ended is refused with 431 at once; nothing of it was read as a request, so its access
+     * A head over the limit that has not ended is refused with 431 at once; nothing of it was read as a request, so its access
      * line shows {@code -} for the method and path, as Envoy's does for a head its codec refused before handing it to the
      * stream. Until 5 December it showed the decoder's stand-in, {@code GET /bad-request}, a request nobody sent (a
      * new-user pass).
@@ -82,6 +82,23 @@ class L7MalformedHeadTest {
             String line = err.awaitLine("plaintext-inbound-http", " status=431 ");
             assertThat(line).contains(" method=- path=\"-\" ").doesNotContain("bad-request")
                     .contains("without its end");
+        });
+    }
+
+    /**
+     * A head whose URL and headers are over Envoy's 60 KiB is 431 as soon as they are, whether or not it has ended, as
+     * Envoy's codec counts each piece of a head as it arrives (envoyproxy/envoy source/common/http/http1/codec_impl.cc
+     * {@code checkMaxHeadersSize}, "headers size exceeds limit"). Until 5 December a head of 60-76 KiB that never ended
+     * got no answer until the idle timeout closed the connection. 70 KiB of header bytes without the blank line, the
+     * socket left open; the read timeout only bounds a failure.
+     */
+    @Test
+    void aHeadOverTheLimitIs431BeforeItsEnd() throws Exception {
+        throughPlaintext("127.0.71.6", (via, err) -> {
+            String reply = L7EnforcementTest.exchange(via, "GET /z8 HTTP/1.1\r\nHost: b\r\nX-Big: " + "a".repeat(70 * 1024));
+            assertThat(reply).startsWith("HTTP/1.1 431 ").contains("connection: close");
+            assertThat(err.awaitLine("plaintext-inbound-http", " status=431 ")).contains(" method=- path=\"-\" ")
+                    .contains("reason=\"HTTP request head without its end whose URL and headers are over 61440 bytes already");
         });
     }
 

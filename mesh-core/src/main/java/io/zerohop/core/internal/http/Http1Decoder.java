@@ -24,7 +24,8 @@ import java.util.List;
  * 400, or 426, and closed).
  *
  * <p>To see the whole header block at once, decoding of a new message waits until its blank line
- * has arrived (or the block outgrows the limit, which Netty then reports as too long).
+ * has arrived, or until what has arrived of it is over Envoy's 60 KiB as Envoy's codec counts it (the URL and the
+ * header names and values so far, {@link #countHead}), which is refused with 431 at once, ended or not.
  *
  * <p>A bare LF ends a line as CRLF does (RFC 9112 §2.2 allows a recipient to), as in Envoy's HTTP/1 codecs:
  * http-parser (its request-line and header states take LF where they expect CR) and Balsa both take a lone LF for
@@ -36,7 +37,8 @@ final class Http1Decoder extends HttpRequestDecoder {
     /**
      * Envoy's default {@code max_request_headers_kb} is 60, and its HTTP/1 codec counts the request's URL in it: the URL
      * and the header names and values together (envoyproxy/envoy test/integration http_integration.cc
-     * {@code testLargeRequestUrl}: a URL over the limit is 431). Checked as Envoy counts it ({@link #headBytes}).
+     * {@code testLargeRequestUrl}: a URL over the limit is 431). Checked as Envoy counts it ({@link #headBytes}), and on
+     * a head that has not ended yet as it arrives ({@link #countHead}).
      */
     static final int MAX_HEADER_SIZE = 60 * 1024;
     /**
@@ -59,6 +61,15 @@ final class Http1Decoder extends HttpRequestDecoder {
      * head, which byte-sized reads of a head near the 76 KiB bound made quadratic (~3 billion byte reads for one request; measured, one byte per read of a 58 KB head: three requests did not finish in 11 CPU-minutes, now 1.3-2.6 s each on an EmbeddedChannel with paranoid leak detection).
      */
     private int scanned;
+    /**
+     * Envoy's count ({@link #headBytes}) of the pending head's bytes read so far, {@link #counted} of them (from its first
+     * byte), and where that count stands in the head ({@link #LINE_START} etc.): kept across reads, as {@link #scanned}
+     * is, so that a head arriving in small reads is counted once, not from its start at every read. Counted only once
+     * the head is over 60 KiB: before that its count cannot be.
+     */
+    private long headCount;
+    private int counted;
+    private int countState = METHOD;
     private boolean failed;
     /** Envoy's {@code accept_http_10} (istiod's {@code PILOT_HTTP10} / {@code HTTP10} metadata). */
     private final boolean acceptHttp10;
@@ -102,12 +113,26 @@ final class Http1Decoder extends HttpRequestDecoder {
             int end = blankLine(buffer, ri, ri + Math.max(1, scanned - 2));
             if (end < 0) {
                 scanned = buffer.writerIndex() - ri;
+                // Envoy's HTTP/1 codec checks its count (the URL, then every header name and value, the one still arriving
+                // included) as each piece of the head arrives, and answers 431 as soon as it is over max_request_headers_kb,
+                // whether or not the head has ended (envoyproxy/envoy source/common/http/http1/codec_impl.cc onUrl,
+                // onHeaderField and onHeaderValue calling checkMaxHeadersSize, "headers size exceeds limit"). The same count
+                // here, on what has arrived: until 5 December an unended head was refused only past the 76 KiB bound below,
+                // so one of 60-76 KiB that never ended got no 431 before the idle timeout closed it (a review pass;
+                // Netty's own limits never see a head this decoder holds back until its blank line).
+                if (buffer.readableBytes() > MAX_HEADER_SIZE && countHead(buffer, ri) > MAX_HEADER_SIZE) {
+                    refuse(buffer, out, new io.netty.handler.codec.http.TooLongHttpHeaderException("HTTP request head without its end"
+                            + " whose URL and headers are over " + MAX_HEADER_SIZE
+                            + " bytes already (Envoy's max_request_headers_kb, which counts the URL)"));
+                    return;
+                }
                 // A head that big is over Envoy's budget whatever its separators (the URL and at most 100 fields,
                 // MAX_HEADERS_COUNT, of at most 4 separator bytes each): 431, as Envoy answers a head over
                 // max_request_headers_kb. Refused here, not handed to Netty, whose own limits (a 60 KiB + 64 line, 60 KiB of
                 // header lines) took some of these heads apart (a 426 for a header line read as a request line) or consumed
                 // part of one, after which the blank-line search resumed past the rest (a final review pass). The bound it
-                // was until 5 December (16 + 60 KiB): what one connection may make this side buffer.
+                // was until 5 December (16 + 60 KiB): what one connection may make this side buffer; past the count above,
+                // only a head with more than 16 KiB of separators and leading whitespace reaches it.
                 if (buffer.readableBytes() > MAX_HEADER_SIZE + 16 * 1024) {
                     refuse(buffer, out, new io.netty.handler.codec.http.TooLongHttpHeaderException("HTTP request head of over "
                             + (MAX_HEADER_SIZE + 16 * 1024) + " bytes without its end, more than " + MAX_HEADER_SIZE
@@ -116,6 +141,9 @@ final class Http1Decoder extends HttpRequestDecoder {
                 return;
             }
             scanned = 0;
+            headCount = 0;
+            counted = 0;
+            countState = METHOD;
             RuntimeException bad = folded(buffer, ri, end) ? obsFold(buffer, ri, end) : versionProblem(buffer, ri, end);
             if (bad != null) {
                 refuse(buffer, out, bad);
@@ -239,6 +267,80 @@ final class Http1Decoder extends HttpRequestDecoder {
             }
         }
         return false;
+    }
+
+    /** Where {@link #countHead} stands in a head: in the request line's method, before its target, in it, past it. */
+    private static final int METHOD = 0, BEFORE_TARGET = 1, TARGET = 2, LINE_REST = 3;
+    /** ... or at the start of a header line, in its name, before its value (after the colon), in its value. */
+    private static final int LINE_START = 4, NAME = 5, BEFORE_VALUE = 6, VALUE = 7;
+
+    /**
+     * Envoy's count ({@link #headBytes}) of the unended head starting at {@code from}, as far as it has arrived: the
+     * target's bytes, then every header name's and value's, the value without its leading whitespace (Envoy's
+     * {@code onHeaderValue} trims it, {@code codec_impl.cc}) and with whatever of it has arrived, as Envoy's codec counts a
+     * value still arriving ({@code getHeadersSize}: the current field and value with the completed headers). Line ends
+     * and CRs are not counted. Resumes where the previous read left off ({@link #counted}), so each byte is looked at once.
+     */
+    private long countHead(ByteBuf b, int from) {
+        int state = countState;
+        long n = headCount;
+        int to = b.writerIndex();
+        for (int i = from + counted; i < to; i++) {
+            byte c = b.getByte(i);
+            if (c == '\n') {
+                state = LINE_START;
+                continue;
+            }
+            switch (state) {
+                case METHOD -> state = separator(c) ? BEFORE_TARGET : METHOD;
+                case BEFORE_TARGET -> {
+                    if (!separator(c)) {
+                        n++;
+                        state = TARGET;
+                    }
+                }
+                case TARGET -> {
+                    if (separator(c)) {
+                        state = LINE_REST;
+                    } else {
+                        n++;
+                    }
+                }
+                case LINE_REST -> { }
+                case LINE_START -> {
+                    if (c == ' ' || c == '\t') {
+                        state = BEFORE_VALUE; // obs-fold: more of the value (refused with 400 once the head ends)
+                    } else if (c == ':') {
+                        state = BEFORE_VALUE;
+                    } else if (c != '\r') {
+                        n++;
+                        state = NAME;
+                    }
+                }
+                case NAME -> {
+                    if (c == ':') {
+                        state = BEFORE_VALUE;
+                    } else if (c != '\r') {
+                        n++;
+                    }
+                }
+                case BEFORE_VALUE -> {
+                    if (c != ' ' && c != '\t' && c != '\r') {
+                        n++;
+                        state = VALUE;
+                    }
+                }
+                default -> {
+                    if (c != '\r') {
+                        n++;
+                    }
+                }
+            }
+        }
+        countState = state;
+        counted = to - from;
+        headCount = n;
+        return n;
     }
 
     /**
