@@ -526,8 +526,8 @@ final class ProxyCommand implements Callable<Integer> {
      * The forwards that can never work, refused before anything starts (exit 2): a target port 0 (no connection can
      * reach it), a wildcard target (0.0.0.0, ::: where a listener binds, not a destination), a target that is the forward's own LOCAL address (a self call: it started, and dropped every
      * connection; ztunnel refuses such a call as {@code Error::SelfCall}, src/proxy/outbound.rs), and a LOCAL address another listener of this proxy binds too (the same address and port, or a
-     * wildcard and an address of its family on the same port: Linux refuses the second bind, and no listener sets
-     * SO_REUSEPORT). The second bind failed after the mesh had started, as "cannot listen: Address already in use",
+     * wildcard and an address of either family on the same port, {@link #clash}: Linux refuses the second bind, and no
+     * listener sets SO_REUSEPORT). The second bind failed after the mesh had started, as "cannot listen: Address already in use",
      * without naming the listener it clashed with (a new-user pass). Port 0 (an ephemeral port) never clashes.
      */
     private void forwardsThatCannotWork(Usage u, Checked c) {
@@ -575,7 +575,8 @@ final class ProxyCommand implements Callable<Integer> {
                 if (clash(f[0], o.getValue())) {
                     throw u.error("forward", shown, shown + ": " + Addresses.authority(f[0]) + " is also where "
                             + origins.label(o.getKey()) + " " + Addresses.authority(o.getValue()) + " listens: two listeners cannot"
-                            + " share an address and port (give the forward another LOCAL port, or move " + origins.label(o.getKey()) + ")");
+                            + " share an address and port" + bothFamilies(f[0], o.getValue()) + " (give the forward another LOCAL port, or move "
+                            + origins.label(o.getKey()) + ")");
                 }
             }
             for (int j = 0; j < i; j++) {
@@ -583,7 +584,7 @@ final class ProxyCommand implements Callable<Integer> {
                 if (clash(f[0], g[0])) {
                     throw u.error("forward", shown, shown + ": " + Addresses.authority(f[0]) + " is also where --forward "
                             + Addresses.listener(g[0], g[0]) + "=" + Addresses.authority(g[1]) + " listens: two listeners cannot"
-                            + " share an address and port (give each forward its own LOCAL port)");
+                            + " share an address and port" + bothFamilies(f[0], g[0]) + " (give each forward its own LOCAL port)");
                 }
             }
         }
@@ -612,7 +613,8 @@ final class ProxyCommand implements Callable<Integer> {
     }
 
     /**
-     * Two of the proxy's own listeners on one address and port (or a wildcard and an address of its family): the second
+     * Two of the proxy's own listeners on one address and port (or a wildcard, {@code 0.0.0.0} or {@code [::]}, and any
+     * address on that port, both families: {@link #clash}): the second
      * bind failed after the start had begun, "Address already in use" with a hint at another process (a new-operator
      * pass: {@code --metrics} and {@code --readiness} both on 127.0.87.80:15020). Refused before anything starts (exit 2).
      */
@@ -625,7 +627,7 @@ final class ProxyCommand implements Callable<Integer> {
                 if (clash(a.getValue(), b.getValue())) {
                     throw u.error(a.getKey(), Addresses.authority(a.getValue()), Addresses.authority(a.getValue()) + " is also where "
                             + origins.label(b.getKey()) + " " + Addresses.authority(b.getValue()) + " listens: two listeners cannot"
-                            + " share an address and port (give one of them another port)");
+                            + " share an address and port" + bothFamilies(a.getValue(), b.getValue()) + " (give one of them another port)");
                 }
             }
         }
@@ -679,7 +681,8 @@ final class ProxyCommand implements Callable<Integer> {
                     // The proxy listens on TARGET for plaintext: a second listener there cannot bind.
                     throw u.error("inbound-endpoint", shown, shown + ": " + Addresses.authority(e[0]) + " is also where "
                             + origins.label(o.getKey()) + " " + Addresses.authority(o.getValue()) + " listens, and the proxy"
-                            + " receives the workload's plaintext on TARGET: two listeners cannot share an address and port");
+                            + " receives the workload's plaintext on TARGET: two listeners cannot share an address and port"
+                            + bothFamilies(e[0], o.getValue()));
                 }
                 if (o.getValue() != null && (o.getValue().equals(e[1]) || clash(e[1], o.getValue()))) {
                     throw u.error("inbound-endpoint", shown, shown + ": " + Addresses.authority(e[1]) + " is where "
@@ -691,8 +694,8 @@ final class ProxyCommand implements Callable<Integer> {
             // The mesh's self-call rule by port (OwnPorts, as ztunnel's illegal_ports): ztunnel's four fixed ports, and the
             // port of every listener not bound on port 0, on any address, but a forward on one address, which counts at that
             // address only (the clash above). A wildcard forward stays: Netty's epoll binds 0.0.0.0 and [::] dual-stack, so
-            // it takes its port at every address of both families, which the clash above does not see for the other
-            // family (a final pass). Such an ENDPOINT started, then refused every tunnel with 503 (newuser26).
+            // it takes its port at every address of both families (the clash above names it for an ENDPOINT at one of
+            // them since 5 December; a final pass). Such an ENDPOINT started, then refused every tunnel with 503 (newuser26).
             int p = e[1].getPort();
             String owner = java.util.Set.of(15008, 15006, 15001, 15080).contains(p) ? "one of ztunnel's fixed ports, 15008, 15006, 15001 and 15080"
                     : listeners.stream().filter(o -> o.getValue() != null && o.getValue().getPort() == p
@@ -732,15 +735,33 @@ final class ProxyCommand implements Callable<Integer> {
         }
     }
 
-    /** Whether two listen addresses cannot both be bound: same port (not 0), and the same address or a wildcard of one family. */
+    /**
+     * Whether two listen addresses cannot both be bound: same port (not 0), and the same address, or a wildcard and any
+     * address of either family. The proxy's listeners are IPv6 sockets (Netty's epoll, or the JDK's NIO), which Linux binds
+     * dual-stack under its default {@code net.ipv6.bindv6only=0} (ipv6(7), {@code IPV6_V6ONLY}; Documentation/networking/
+     * ip-sysctl.rst {@code bindv6only}), and both bind {@code 0.0.0.0} as the IPv6 wildcard too: {@code [::]:P} takes P on
+     * every IPv4 address, {@code 0.0.0.0:P} on every IPv6 one, and no listener sets SO_REUSEPORT. Measured with Netty
+     * 4.2.18's epoll and the JDK's channels: {@code [::]} then {@code 0.0.0.0} or {@code 127.0.91.7}, {@code 0.0.0.0} then
+     * {@code [::]} or {@code [::1]}, all "Address already in use" on the same port. Until 5 December only a wildcard of
+     * the address's own family was a clash, so {@code --inbound [::]:15008 --plaintext-inbound 0.0.0.0:15008} passed
+     * the start checks and the second bind failed at the start (exit 1; a review pass).
+     */
     static boolean clash(InetSocketAddress a, InetSocketAddress b) {
         if (a == null || b == null || a.getPort() == 0 || a.getPort() != b.getPort()) {
             return false;
         }
         java.net.InetAddress x = a.getAddress();
         java.net.InetAddress y = b.getAddress();
-        return x.equals(y) || (x instanceof java.net.Inet4Address) == (y instanceof java.net.Inet4Address)
-                && (x.isAnyLocalAddress() || y.isAnyLocalAddress());
+        return x.equals(y) || x.isAnyLocalAddress() || y.isAnyLocalAddress();
+    }
+
+    /**
+     * For a clash of two addresses of different families ({@link #clash}: one of them a wildcard), why they clash, which
+     * the addresses alone do not say; empty for two of one family.
+     */
+    static String bothFamilies(InetSocketAddress a, InetSocketAddress b) {
+        return (a.getAddress() instanceof java.net.Inet4Address) == (b.getAddress() instanceof java.net.Inet4Address) ? ""
+                : ", and a wildcard (0.0.0.0 or [::]) takes its port on every IPv4 and IPv6 address";
     }
 
     @Override

@@ -123,9 +123,32 @@ class ForwardCheckTest {
         assertThat(ProxyCommand.clash(new InetSocketAddress("127.0.121.1", 0), new InetSocketAddress("127.0.121.1", 0))).isFalse();
         assertThat(ProxyCommand.clash(a, new InetSocketAddress("127.0.121.2", 8080))).isFalse();
         assertThat(ProxyCommand.clash(a, new InetSocketAddress("127.0.121.1", 8081))).isFalse();
-        assertThat(ProxyCommand.clash(a, new InetSocketAddress("::", 8080))).as("another family's wildcard").isFalse();
+        assertThat(ProxyCommand.clash(a, new InetSocketAddress("::1", 8080))).as("two addresses of two families").isFalse();
         assertThat(ProxyCommand.clash(a, new InetSocketAddress("0.0.0.0", 8080))).isTrue();
         assertThat(ProxyCommand.clash(a, new InetSocketAddress("127.0.121.1", 8080))).isTrue();
+    }
+
+    /**
+     * A wildcard of either family and any address on its port clash: Linux binds the proxy's listeners (IPv6 sockets)
+     * dual-stack ({@code net.ipv6.bindv6only=0}, ipv6(7)), {@code 0.0.0.0} as {@code [::]} too. Until 5 December only a
+     * wildcard of the address's own family was a clash: {@code [::]:P} and {@code 0.0.0.0:P} passed the start checks and
+     * the second bind failed at the start (exit 1). Bounded: a proxy that starts runs until it is stopped.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(value = 60, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
+    void aWildcardOfOneFamilyClashesWithTheOtherFamily() {
+        assertThat(proxy("--metrics", "[::]:18461", "--socks5", "0.0.0.0:18461")).isEqualTo("exit 2: zerohop proxy: --metrics:"
+                + " [::]:18461 is also where --socks5 0.0.0.0:18461 listens: two listeners cannot share an address and port, and a"
+                + " wildcard (0.0.0.0 or [::]) takes its port on every IPv4 and IPv6 address (give one of them another port)");
+        assertThat(proxy("--metrics", "[::]:18461", "--socks5", "127.0.121.4:18461")).startsWith("exit 2: zerohop proxy: --metrics:"
+                + " [::]:18461 is also where --socks5 127.0.121.4:18461 listens: two listeners cannot share");
+        assertThat(proxy("--metrics", "off", "--socks5", "[::1]:18461", "--plaintext-inbound", "0.0.0.0:18461"))
+                .startsWith("exit 2: zerohop proxy: --plaintext-inbound: 0.0.0.0:18461 is also where --socks5 [::1]:18461");
+        InetSocketAddress any6 = new InetSocketAddress("::", 8080);
+        assertThat(ProxyCommand.clash(any6, new InetSocketAddress("0.0.0.0", 8080))).isTrue();
+        assertThat(ProxyCommand.clash(any6, new InetSocketAddress("127.0.121.1", 8080))).isTrue();
+        assertThat(ProxyCommand.clash(new InetSocketAddress("0.0.0.0", 8080), new InetSocketAddress("::1", 8080))).isTrue();
+        assertThat(ProxyCommand.clash(any6, new InetSocketAddress("0.0.0.0", 8081))).as("another port").isFalse();
     }
 
     /** Without --workloads the registry is empty: a warning, as before. */

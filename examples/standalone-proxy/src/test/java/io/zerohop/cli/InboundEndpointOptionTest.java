@@ -74,9 +74,10 @@ class InboundEndpointOptionTest {
         assertThat(refused("--admin", "127.0.126.1:15999", "--inbound-endpoint", "10.0.1.2:8080=127.0.0.1:15999")).contains(
                 "port 15999 is one of this proxy's own ports (--admin 127.0.126.1:15999 claims it on every address)");
         // A wildcard forward of the other family: Netty's epoll binds [::] dual-stack, so 127.0.0.1:15998 is the forward too
-        // (a final pass: it started, then every tunnel got 503).
+        // (a final pass: it started, then every tunnel got 503). Named as the listener there since 5 December, when a wildcard
+        // began to clash with every address of both families (ProxyCommand.clash); before, by the port rule below.
         assertThat(refused("--forward", "[::]:15998=10.0.1.2:8080", "--inbound-endpoint", "10.0.1.2:8080=127.0.0.1:15998")).contains(
-                "port 15998 is one of this proxy's own ports (--forward [::]:15998 claims it on every address)");
+                "127.0.0.1:15998 is where --forward [::]:15998 listens: every tunnel would come back to this proxy (a self call)");
         // Mesh.Builder.inboundEndpoint's own checks, named as the option and not as the Java method (a new-user pass: they
         // read "--inbound-endpoint: inboundEndpoint: target ...").
         assertThat(refused("--inbound-endpoint", "10.0.1.2:8080=10.0.1.2:8080")).isEqualTo("exit 2: zerohop proxy: --inbound-endpoint:"
