@@ -152,7 +152,14 @@ public final class HboneListener {
         CompletableFuture<SslContext> ctxFuture = cfg.tls().server(id);
         ctxFuture.whenComplete((sslCtx, err) -> ch.eventLoop().execute(() -> {
             if (err != null) {
-                log.warn("HBONE connection from {} to {} closed: no TLS context for {}: {}", Authority.text(peer), Authority.text(local), id, err.toString());
+                // In the connection lines' budget: any host that can reach the port (no TLS needed) made one WARN per
+                // connection while the served SVID was unavailable (an expired PEM, a CA that cannot issue; a day-2 pass,
+                // 5 December: 500 connects, 500 lines). The provider says why itself, at most once a minute.
+                long n = connectionLog.admit();
+                if (n >= 0) {
+                    log.warn("HBONE connection from {} to {} closed: no TLS context for {}: {}{}", Authority.text(peer), Authority.text(local), id,
+                            err.toString(), LogBudget.note(n));
+                }
                 safe(() -> cfg.events().connectionFailed(peer, local, err));
                 ch.close();
                 return;
