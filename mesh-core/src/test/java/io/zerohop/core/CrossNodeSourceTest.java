@@ -320,6 +320,26 @@ class CrossNodeSourceTest {
     }
 
     @Test
+    @DisplayName("untrusted claims are budgeted and summed up as claims, not as refusals")
+    void untrustedClaimsHaveTheirOwnBudget() throws Exception {
+        try (CapturedStderr err = new CapturedStderr()) {
+            // 45: however the 10 s windows fall, one of them gets more than its 20 lines.
+            for (int i = 0; i < 45; i++) {
+                assertThat(connectClaiming(batch, "for=\"127.0.0.3:40000\"")).as("batch claiming frontend-stable's address").isEqualTo(401);
+            }
+            // Summed up by the flush every 10 s. Until 5 December the claims were in the refusals' budget and summed up
+            // as "more refusals (denied, self calls, plaintext refused)", hiding the next denial's WARN (a day-2 pass).
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(25);
+            while (err.count("more untrusted forwarded claim") == 0 && err.count("more refusals") == 0
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            assertThat(err.count("WARN", "more untrusted forwarded claim", "not logged in the last 10s")).as(err.text()).isPositive();
+            assertThat(err.count("untrusted forwarded claim from")).as("claim lines written").isLessThan(45);
+        }
+    }
+
+    @Test
     @DisplayName("a malformed forwarded (unquoted ip:port, RFC 7239) is not read: denied, and logged")
     void aMalformedHeaderIsNotRead() throws Exception {
         try (CapturedStderr err = new CapturedStderr()) {

@@ -35,6 +35,13 @@ public final class MeshRuntime {
     private final RateLimitedLog refusals = new RateLimitedLog(log, "refusal (denied, self call, plaintext refused)",
             "refusals (denied, self calls, plaintext refused)", 20,
             Duration.ofSeconds(10));
+    /**
+     * Untrusted forwarded claims have their own budget: an allowed tunnel whose claim is not believed is no refusal, and in
+     * the refusals' budget 20 such lines hid the next real denial's WARN and were summed up as "more refusals" (a day-2
+     * pass, 5 December: 400 allowed tunnels, "380 more refusals ... not logged", none refused).
+     */
+    private final RateLimitedLog claims = new RateLimitedLog(log, "untrusted forwarded claim", "untrusted forwarded claims", 20,
+            Duration.ofSeconds(10));
     private final MeshConfig cfg;
     private final IdentityProvider provider;
     private final boolean ownsProvider;
@@ -108,13 +115,14 @@ public final class MeshRuntime {
             this.observer = new TunnelObserver(registry, sink, cfg.onTunnelClosed(), cfg.clusterId());
             observer.drainDeadline(tunnels::deadlinePassed);
             group.next().scheduleAtFixedRate(refusals::flush, 10, 10, TimeUnit.SECONDS);
+            group.next().scheduleAtFixedRate(claims::flush, 10, 10, TimeUnit.SECONDS);
             if (sink != null) {
                 long every = cfg.metricsInterval().toNanos();
                 group.next().scheduleAtFixedRate(observer::flush, every, every, TimeUnit.NANOSECONDS);
             }
             PolicyEngine policy = cfg.policy();
             HttpEnforcement http = new HttpEnforcement(policy, group, cfg.meterRegistry(),
-                    new TunnelSource(registry, refusals, cfg.node(), local::hostHas), 5_000, cfg.clusterId());
+                    new TunnelSource(registry, claims, cfg.node(), local::hostHas), 5_000, cfg.clusterId());
             http.acceptHttp10(cfg.acceptHttp10());
             http.sniffHttp10(cfg.sniffHttp10());
             http.reportDenials(new HttpEnforcement.Denials() {
@@ -125,7 +133,8 @@ public final class MeshRuntime {
                 }
             });
             http.logRefusals(refusals, observer::logsRefusals);
-            PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals, observer::logsRefusals, cfg.node(), local::hostHas);
+            PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals, observer::logsRefusals,
+                    new TunnelSource(registry, claims, cfg.node(), local::hostHas));
             this.listeners = new Listeners(group, ownPorts, tunnels);
             this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),
                     observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout(), cfg.localAddress());

@@ -53,7 +53,7 @@ public final class PolicyAuthorizer implements Authorizer {
      */
     public PolicyAuthorizer(PolicyEngine policy, WorkloadRegistry registry, RateLimitedLog refusals,
                             java.util.function.BooleanSupplier accessLogsDenials) {
-        this(policy, registry, refusals, accessLogsDenials, null);
+        this(policy, registry, refusals, accessLogsDenials, (String) null);
     }
 
     /** @param localNode the node this proxy runs on ({@link TunnelSource#plaintextNode}), or null */
@@ -66,11 +66,17 @@ public final class PolicyAuthorizer implements Authorizer {
     public PolicyAuthorizer(PolicyEngine policy, WorkloadRegistry registry, RateLimitedLog refusals,
                             java.util.function.BooleanSupplier accessLogsDenials, String localNode,
                             java.util.function.Predicate<java.net.InetAddress> onThisHost) {
+        this(policy, registry, refusals, accessLogsDenials, new TunnelSource(registry, refusals, localNode, onThisHost));
+    }
+
+    /** @param sources how a tunnel's source is read, with its own log for untrusted forwarded claims (not the refusals') */
+    public PolicyAuthorizer(PolicyEngine policy, WorkloadRegistry registry, RateLimitedLog refusals,
+                            java.util.function.BooleanSupplier accessLogsDenials, TunnelSource sources) {
         this.accessLogsDenials = Objects.requireNonNull(accessLogsDenials, "accessLogsDenials");
         this.policy = Objects.requireNonNull(policy, "policy");
         this.registry = Objects.requireNonNull(registry, "registry");
         this.refusals = Objects.requireNonNull(refusals, "refusals");
-        this.sources = new TunnelSource(registry, refusals, localNode, onThisHost);
+        this.sources = Objects.requireNonNull(sources, "sources");
     }
 
     @Override
