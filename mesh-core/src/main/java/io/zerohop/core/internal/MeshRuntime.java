@@ -187,7 +187,7 @@ public final class MeshRuntime {
         java.util.List<AutoCloseable> all = new java.util.ArrayList<>(made);
         java.util.Collections.reverse(all); // tls::close, added first, ends last
         if (loops != null) {
-            all.add(all.size() - 1, () -> loops.shutdownGracefully(0, LOOP_SHUTDOWN.toMillis(), TimeUnit.MILLISECONDS));
+            all.add(all.size() - 1, () -> io.zerohop.hbone.internal.Transports.shutdown(loops, LOOP_SHUTDOWN.toMillis()));
         }
         if (ownsProvider) {
             all.add(provider::close);
@@ -420,7 +420,7 @@ public final class MeshRuntime {
                 // Every tunnel and accepted connection is reset by now (or is reset as it opens): what
                 // the loops close as they stop is listeners and idle HBONE connections. Waiting for
                 // the loops is what lets the caller exit without cutting anything else.
-                httpClosed.whenComplete((y, f) -> group.shutdownGracefully(0, LOOP_SHUTDOWN.toMillis(), TimeUnit.MILLISECONDS)
+                httpClosed.whenComplete((y, f) -> io.zerohop.hbone.internal.Transports.shutdown(group, LOOP_SHUTDOWN.toMillis())
                         .addListener(g -> done.complete(null)));
             }
         });
@@ -462,7 +462,7 @@ public final class MeshRuntime {
         }
         CompletableFuture<Void> done = new CompletableFuture<>();
         try {
-            group.shutdownGracefully(0, LOOP_SHUTDOWN.toMillis(), TimeUnit.MILLISECONDS).addListener(g -> done.complete(null));
+            io.zerohop.hbone.internal.Transports.shutdown(group, LOOP_SHUTDOWN.toMillis()).addListener(g -> done.complete(null));
         } catch (Throwable t) {
             log.warn("closing after a failed drain: {}", t.toString(), t);
             done.complete(null);

@@ -329,7 +329,7 @@ public final class ConnectionPool {
         }
         cfg.tls().identityProvider().removeListener(withdrawal);
         if (ownGroup) {
-            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            Transports.shutdown(group, 0);
         }
         return true;
     }
@@ -373,7 +373,7 @@ public final class ConnectionPool {
             return done;
         }
         CompletableFuture<Void> terminated = new CompletableFuture<>();
-        done.whenComplete((v, e) -> group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS)
+        done.whenComplete((v, e) -> Transports.shutdown(group, 0)
                 .addListener(f -> terminated.complete(null)));
         return terminated;
     }

@@ -84,7 +84,7 @@ public final class HboneListener {
                 Transports.transparent(b, group);
             } catch (IllegalStateException e) {
                 if (ownGroup) {
-                    group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+                    Transports.shutdown(group, 0);
                 }
                 started.completeExceptionally(e);
                 return started;
@@ -94,7 +94,7 @@ public final class HboneListener {
             if (f.isSuccess() && cfg.transparent() && !Transports.isTransparent(f.channel())) {
                 f.channel().close();
                 if (ownGroup) {
-                    group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+                    Transports.shutdown(group, 0);
                 }
                 started.completeExceptionally(new java.io.IOException("cannot set IP_TRANSPARENT on the HBONE listener "
                         + cfg.bind() + " (needs CAP_NET_ADMIN)"));
@@ -105,7 +105,7 @@ public final class HboneListener {
                 started.complete(local);
             } else {
                 if (ownGroup) {
-                    group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+                    Transports.shutdown(group, 0);
                 }
                 started.completeExceptionally(new java.io.IOException(
                         "cannot bind HBONE listener to " + Authority.text(cfg.bind()) + ": " + f.cause().getMessage(), f.cause()));
@@ -219,7 +219,7 @@ public final class HboneListener {
                         .completeOnTimeout(null, 5, TimeUnit.SECONDS)
                         .thenRun(() -> {
                             if (ownGroup) {
-                                group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS)
+                                Transports.shutdown(group, 0)
                                         .addListener(f -> terminated.complete(null));
                             } else {
                                 terminated.complete(null);

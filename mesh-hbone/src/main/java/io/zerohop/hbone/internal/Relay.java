@@ -501,8 +501,25 @@ public final class Relay {
 
         @Override
         public void close() {
-            ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            io.netty.channel.ChannelFuture flushed = ch.writeAndFlush(Unpooled.EMPTY_BUFFER);
+            if (!flushed.isDone()) {
+                flushing(ch);
+            }
+            flushed.addListener(ChannelFutureListener.CLOSE);
         }
+    }
+
+    /**
+     * TCP connections whose graceful close waits for queued bytes to go out: an application that does not read keeps
+     * them, with their buffers, after the relay ended. Nothing else holds them, and a loop shutting down does not always
+     * close its channels ({@link Transports#shutdown}), so the shutdown of their group closes them from this set. One
+     * entry and one close listener per such connection, none per tunnel.
+     */
+    static final java.util.Set<Channel> FLUSHING = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    private static void flushing(Channel ch) {
+        FLUSHING.add(ch);
+        ch.closeFuture().addListener(f -> FLUSHING.remove(ch));
     }
 
     /** {@link #tunnel}: the end and its relay side in one object. */
