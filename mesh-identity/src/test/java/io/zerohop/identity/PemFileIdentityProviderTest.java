@@ -193,6 +193,54 @@ class PemFileIdentityProviderTest {
         assertThat(p.current().getPrivateKey().getEncoded()).isEqualTo(next.getPrivateKey().getEncoded());
     }
 
+    /**
+     * A directory removed and made again (a day-2 pass, 5 December: {@code rm -rf pem; cp -r pem.good pem}) is watched
+     * again: the watch on the old directory ended with it, and until then every later change waited for the poll
+     * (30 s by default; here an hour, so only the watch can see it).
+     */
+    @Test
+    void aReplacedDirectoryIsWatchedAgain() throws Exception {
+        Path certs = Files.createDirectory(dir.resolve("certs"));
+        X509Svid first = ca.issue(ID);
+        writeSvid(certs, first);
+        PemFileIdentityProvider p = open(PemFileIdentityProvider.builder().directory(certs).pollInterval(Duration.ofHours(1)));
+        LinkedBlockingQueue<X509Svid> rotated = new LinkedBlockingQueue<>();
+        p.addListener(new IdentityListener() {
+            @Override
+            public void svidRotated(X509Svid svid) {
+                rotated.add(svid);
+            }
+        });
+        // rm -rf certs; mkdir certs (a directory moved away keeps its watch, on the moved directory: not covered)
+        try (java.util.stream.Stream<Path> files = Files.list(certs)) {
+            for (Path f : files.toList()) {
+                Files.delete(f);
+            }
+        }
+        Files.delete(certs);
+        Thread.sleep(300);
+        Files.createDirectory(certs);
+        X509Svid second = ca.issue(ID);
+        writeSvid(certs, second);
+        X509Svid seen = rotated.poll(10, TimeUnit.SECONDS);
+        assertThat(seen).as("svidRotated after the directory was replaced").isNotNull();
+        assertThat(seen.getLeaf()).isEqualTo(second.getLeaf());
+        // The new directory is watched: a later change is seen too.
+        X509Svid third = ca.issue(ID);
+        writeSvid(certs, third);
+        X509Svid later = rotated.poll(10, TimeUnit.SECONDS);
+        while (later != null && !later.getLeaf().equals(third.getLeaf())) {
+            later = rotated.poll(10, TimeUnit.SECONDS);
+        }
+        assertThat(later).as("svidRotated after a change in the new directory").isNotNull();
+    }
+
+    private void writeSvid(Path in, X509Svid svid) throws Exception {
+        Pem.write(in.resolve("tls.key"), Pem.privateKey(svid.getPrivateKey()), true);
+        Pem.write(in.resolve("tls.crt"), Pem.certificates(svid.getChain()), false);
+        Pem.write(in.resolve("ca.crt"), Pem.certificates(List.copyOf(ca.bundle().getX509Authorities())), false);
+    }
+
     @Test
     void pollingFindsChangesWithoutWatchService() throws Exception {
         writeFresh();

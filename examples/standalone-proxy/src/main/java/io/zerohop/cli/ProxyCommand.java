@@ -91,7 +91,7 @@ final class ProxyCommand implements Callable<Integer> {
         @Option(names = "--spire-socket", paramLabel = "PATH", description = "SPIRE Workload API socket (unix:/path or /path); waits for the agent's first SVID, retrying with back-off")
         String spireSocket;
 
-        @Option(names = "--ca", paramLabel = "DIR", description = "CA directory from `zerohop ca init`: issues SVIDs for this node's workloads")
+        @Option(names = "--ca", paramLabel = "DIR", description = "CA directory from `zerohop ca init`: issues SVIDs for this node's workloads (read once, at start)")
         Path caDir;
 
         @Option(names = "--in-memory-ca", description = "A throw-away in-memory CA (development only)")

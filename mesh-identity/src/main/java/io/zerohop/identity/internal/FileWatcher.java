@@ -29,6 +29,15 @@ public final class FileWatcher implements AutoCloseable {
     private final long pollNanos;
     private final long settleNanos;
     private final WatchService watchService;
+    /**
+     * Each watched directory's key; null while the directory is gone. A key becomes invalid when its directory is removed
+     * or replaced ({@code rm -r dir; cp -r new dir}), and a new directory at the same path is another inode: until
+     * 5 December such a directory was never watched again and changes waited for the poll (30 s by default; a day-2 pass
+     * saw a renewed certificate reloaded 25 s late). Watcher thread only, after the constructor.
+     */
+    private final java.util.Map<Path, WatchKey> keys = new java.util.LinkedHashMap<>();
+    /** While a directory is unwatched, it is looked for this often (the settle time, at least 100 ms), not every poll. */
+    private final long rewatchNanos;
     private final CountDownLatch closed = new CountDownLatch(1);
     private final Thread thread;
 
@@ -40,19 +49,19 @@ public final class FileWatcher implements AutoCloseable {
         this.check = check;
         this.pollNanos = pollInterval.toNanos();
         this.settleNanos = settle.toNanos();
-        this.watchService = watch ? register(directories) : null;
+        this.rewatchNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(100), settle.toNanos());
+        this.watchService = watch ? register(directories, keys) : null;
         this.thread = new Thread(this::run, name);
         thread.setDaemon(true);
         thread.start();
     }
 
-    private static WatchService register(Set<Path> directories) {
+    private static WatchService register(Set<Path> directories, java.util.Map<Path, WatchKey> keys) {
         WatchService ws = null;
         try {
             ws = FileSystems.getDefault().newWatchService();
             for (Path dir : directories) {
-                dir.register(ws, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
-                        StandardWatchEventKinds.ENTRY_DELETE);
+                keys.put(dir, watch(dir, ws));
             }
             return ws;
         } catch (IOException | UnsupportedOperationException e) {
@@ -62,12 +71,57 @@ public final class FileWatcher implements AutoCloseable {
         }
     }
 
+    private static WatchKey watch(Path dir, WatchService ws) throws IOException {
+        return dir.register(ws, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
+                StandardWatchEventKinds.ENTRY_DELETE);
+    }
+
+    /**
+     * Watches again each directory whose key is no longer valid, if it exists again; true when one came back (what it
+     * holds now may be new: checked at once).
+     */
+    private boolean rewatch() {
+        boolean back = false;
+        for (java.util.Map.Entry<Path, WatchKey> e : keys.entrySet()) {
+            WatchKey k = e.getValue();
+            if (k != null && k.isValid()) {
+                continue;
+            }
+            try {
+                e.setValue(watch(e.getKey(), watchService));
+                log.info("watching {} again: it was removed or replaced", e.getKey());
+                back = true;
+            } catch (IOException notThere) {
+                if (k != null) {
+                    log.info("{} was removed; looking for it every {} ms until it is back", e.getKey(), TimeUnit.NANOSECONDS.toMillis(rewatchNanos));
+                }
+                e.setValue(null);
+            }
+        }
+        return back;
+    }
+
+    private boolean allWatched() {
+        for (WatchKey k : keys.values()) {
+            if (k == null || !k.isValid()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private void run() {
         try {
             while (closed.getCount() > 0) {
                 if (watchService == null) {
                     if (closed.await(pollNanos, TimeUnit.NANOSECONDS)) {
                         return;
+                    }
+                } else if (!allWatched()) {
+                    // A directory is gone or replaced: look for it often, check when it is back (and at the poll as ever).
+                    boolean event = drain(watchService.poll(rewatchNanos, TimeUnit.NANOSECONDS));
+                    if (!rewatch() && !event && !pollDue()) {
+                        continue;
                     }
                 } else if (drain(watchService.poll(pollNanos, TimeUnit.NANOSECONDS))) {
                     while (drain(watchService.poll(settleNanos, TimeUnit.NANOSECONDS))) {
@@ -77,6 +131,10 @@ public final class FileWatcher implements AutoCloseable {
                 if (closed.getCount() == 0) {
                     return;
                 }
+                if (watchService != null) {
+                    rewatch();
+                }
+                lastCheck = System.nanoTime();
                 try {
                     check.run();
                 } catch (RuntimeException e) {
@@ -86,6 +144,13 @@ public final class FileWatcher implements AutoCloseable {
         } catch (InterruptedException | ClosedWatchServiceException e) {
             // closed
         }
+    }
+
+    /** When the check last ran. Watcher thread only. */
+    private long lastCheck = System.nanoTime();
+
+    private boolean pollDue() {
+        return System.nanoTime() - lastCheck >= pollNanos;
     }
 
     private static boolean drain(WatchKey key) {
