@@ -144,6 +144,9 @@ public final class HboneServer implements AutoCloseable {
         private int maxHeaderListSize = 64 * 1024;
         private long queuedBytes = Math.max(1L << 20, Math.min(256L << 20, io.netty.util.internal.PlatformDependent.maxDirectMemory() / 4));
         private long queuedBytesPerPeer = queuedBytes / 4;
+        /** 0: the default, computed at build from the stream window ({@link #inboundBudget}). */
+        private long inboundBytesPerPeer;
+        private long inboundBytes;
         private Duration stalledWindowTimeout = Duration.ofSeconds(60);
         private int pendingDialsPerConnection;
         private int pendingDialsPerPeer = 512;
@@ -367,6 +370,30 @@ public final class HboneServer implements AutoCloseable {
         }
 
         /**
+         * Budgets for bytes peers sent that the tunnels' applications have not taken yet, in bytes:
+         * per peer identity (over all its connections) and server-wide. These are the HTTP/2 DATA
+         * bytes received and not yet consumed (read by the tunnel's relay or handlers), which flow
+         * control does not bound per connection here: every stream gets its own window
+         * ({@link #streamWindow}) and the connection window grows with the streams, so that tunnels
+         * whose application stopped reading never stop the others. Over the peer's budget, that
+         * peer's tunnels holding the most unread bytes are reset (RST_STREAM CONNECT_ERROR, upstream
+         * reset), largest first, until it is within budget again; over the server's, the tunnels of
+         * the peer holding the most. Each reset is one budgeted INFO line naming both identities.
+         * This follows Envoy's {@code envoy.overload_actions.reset_high_memory_stream} (reset the
+         * streams holding the most buffered bytes); ztunnel bounds one connection by its 16 MiB
+         * window instead and has no per-peer or server-wide bound.
+         * Defaults: server-wide half of Netty's direct-memory limit, at most 1 GiB and at least two
+         * stream windows; per peer half of that and at least one stream window (a shipped node proxy,
+         * 64 MiB of direct memory: 32 MiB and 16 MiB, ztunnel's connection window).
+         * {@link #build()} throws IllegalArgumentException unless stream window <= perPeer <= total.
+         */
+        public Builder inboundBudget(long perPeer, long total) {
+            this.inboundBytesPerPeer = perPeer;
+            this.inboundBytes = total;
+            return this;
+        }
+
+        /**
          * A tunnel with upstream bytes queued whose peer's window makes no progress for this long is
          * reset (RST_STREAM CONNECT_ERROR, upstream reset) and logged; default 60 s.
          */
@@ -449,11 +476,20 @@ public final class HboneServer implements AutoCloseable {
                 requireServable(tls, fixedIdentity);
             }
             H2Config h2 = new H2Config(streamWindow, connectionWindow, maxFrameSize, maxHeaderListSize);
+            long inTotal = inboundBytes, inPerPeer = inboundBytesPerPeer;
+            if (inTotal == 0 && inPerPeer == 0) {
+                inTotal = Math.max(2L * streamWindow, Math.min(1L << 30, io.netty.util.internal.PlatformDependent.maxDirectMemory() / 2));
+                inPerPeer = Math.max(streamWindow, inTotal / 2);
+            } else if (inPerPeer < streamWindow) {
+                // A lone tunnel may always fill its own window: below it, one honest slow reader would be reset.
+                throw new IllegalArgumentException("inboundBudget per peer (" + inPerPeer + " bytes) is below the stream window ("
+                        + streamWindow + " bytes), which one tunnel may always fill");
+            }
             return new HboneServer(new ServerConfig(tls, bind, identities, destinations, authorizer, events,
                     maxConcurrentStreams, handshakeTimeout, idleTimeout, upstreamConnectTimeout, pingInterval, pingTimeout,
                     h2, new ServerLimits(queuedBytesPerPeer, queuedBytes, stalledWindowTimeout,
                             pendingDialsPerConnection > 0 ? pendingDialsPerConnection : maxConcurrentStreams,
-                            pendingDialsPerPeer, pendingDials, preOpenResets, resetWindow),
+                            pendingDialsPerPeer, pendingDials, preOpenResets, resetWindow, inPerPeer, inTotal),
                     group, threads, transparent, delayedCloseTimeout, joinGate));
         }
 

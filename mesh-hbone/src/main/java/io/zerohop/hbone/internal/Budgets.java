@@ -31,6 +31,7 @@ final class Budgets {
     static final int READ = 64 * 1024;
     final ServerLimits limits;
     private final AtomicLong queued = new AtomicLong();
+    private final AtomicLong inbound = new AtomicLong();
     private final AtomicInteger dials = new AtomicInteger();
     private final ConcurrentHashMap<SpiffeId, Peer> peers = new ConcurrentHashMap<>();
     private final Queue<TunnelBudget> waiters = new ConcurrentLinkedQueue<>();
@@ -40,6 +41,7 @@ final class Budgets {
     private final AtomicBoolean retryScheduled = new AtomicBoolean();
     final LogBudget stallLog = new LogBudget(20, java.time.Duration.ofSeconds(10));
     private final LogBudget shedLog = new LogBudget(20, java.time.Duration.ofSeconds(10));
+    final LogBudget inboundShedLog = new LogBudget(20, java.time.Duration.ofSeconds(10));
 
     Budgets(ServerLimits limits) {
         this.limits = limits;
@@ -57,6 +59,10 @@ final class Budgets {
          * one here and one server-wide: ~40 bytes per open tunnel; issue 14).
          */
         final Set<TunnelBudget> tunnels = ConcurrentHashMap.newKeySet();
+        /** Bytes this peer sent that its tunnels' applications have not taken yet (as its connections last counted them). */
+        final AtomicLong inbound = new AtomicLong();
+        /** The peer's connections, asked to shed when the server's inbound budget is crossed and this peer holds the most. */
+        final Set<ServerConnection> connections = ConcurrentHashMap.newKeySet();
 
         Peer(SpiffeId id) {
             this.id = id;
@@ -105,6 +111,37 @@ final class Budgets {
     void dialDone(Peer peer) {
         peer.dials.decrementAndGet();
         dials.decrementAndGet();
+    }
+
+    // ---- unread inbound bytes ------------------------------------------------------------------
+
+    long inboundBytes() {
+        return inbound.get();
+    }
+
+    /** A connection of {@code peer} counted {@code delta} more (or fewer) unread inbound bytes. Any thread. */
+    void inbound(Peer peer, long delta) {
+        peer.inbound.addAndGet(delta);
+        inbound.addAndGet(delta);
+    }
+
+    boolean inboundOverPeer(Peer peer) {
+        return peer.inbound.get() > limits.inboundBytesPerPeer();
+    }
+
+    boolean inboundOverServer() {
+        return inbound.get() > limits.inboundBytes();
+    }
+
+    /** The peer holding the most unread inbound bytes (counts read across threads: a heuristic, never a bound). */
+    Peer heaviestInbound() {
+        Peer heaviest = null;
+        for (Peer p : peers.values()) {
+            if (heaviest == null || p.inbound.get() > heaviest.inbound.get()) {
+                heaviest = p;
+            }
+        }
+        return heaviest;
     }
 
     // ---- queued outbound bytes -----------------------------------------------------------------

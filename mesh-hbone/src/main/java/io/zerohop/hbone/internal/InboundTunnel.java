@@ -59,6 +59,12 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
      */
     private static final Http2Headers OK = ReadOnlyHttp2Headers.serverHeaders(false, AsciiString.cached("200"));
 
+    /** What the peer sent and the upstream took is no longer unread: the budgets count it so. */
+    @Override
+    public void windowReturned() {
+        conn.countInbound();
+    }
+
     InboundTunnel(ServerConnection conn, Http2StreamChannel ch) {
         this.conn = conn;
         this.ch = ch;

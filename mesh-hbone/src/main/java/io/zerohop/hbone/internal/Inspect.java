@@ -46,6 +46,11 @@ public final class Inspect {
         return runtime(server, HboneListener.class).queuedBytes();
     }
 
+    /** Bytes peers sent that the server's tunnels' applications have not taken yet, as its connections last counted them. */
+    public static long inboundBytes(HboneServer server) {
+        return runtime(server, HboneListener.class).budgets.inboundBytes();
+    }
+
     /** Upstream connects the server has in progress. */
     public static int pendingDials(HboneServer server) {
         return runtime(server, HboneListener.class).pendingDials();

@@ -47,6 +47,19 @@ final class ServerConnection extends Negotiator {
     private final ResetBudget resets;
     /** Sends GOAWAY once the connection carried no tunnel for the idle timeout. Event loop only. */
     private final IdleTimer idle;
+    /** The connection's HTTP/2 state once negotiated: its local flow controller knows the unread inbound bytes. */
+    private io.netty.handler.codec.http2.Http2Connection http2;
+    /** This connection's unread inbound bytes as last added to its peer's and the server's counts. Event loop only. */
+    private volatile long inboundCounted;
+    /** The connection closed and took its count back: nothing is counted any more. Event loop only. */
+    private boolean inboundDone;
+    /** A shed asked from another connection's loop has not run yet: one such task at a time. */
+    private final java.util.concurrent.atomic.AtomicBoolean shedAsked = new java.util.concurrent.atomic.AtomicBoolean();
+    /**
+     * The shared counts move in steps of at least this many bytes (or back to zero), so that the
+     * small reads and window returns of an echo touch no shared counter; the budgets are megabytes.
+     */
+    static final int INBOUND_STEP = 64 * 1024;
 
     ServerConnection(HboneListener server, Channel channel, SslHandler ssl, SpiffeId localId, InetSocketAddress local, InetSocketAddress peer) {
         super(ssl, server.cfg.tls());
@@ -71,6 +84,10 @@ final class ServerConnection extends Negotiator {
                 preface.cancel(false); // likewise, for a connection closed before its preface
             }
             if (share != null) {
+                inboundDone = true;
+                server.budgets.inbound(share, -inboundCounted);
+                inboundCounted = 0;
+                share.connections.remove(this);
                 server.budgets.detach(share);
             }
             server.connections.remove(this);
@@ -147,7 +164,17 @@ final class ServerConnection extends Negotiator {
                 .initialWindowSize(h2.streamWindow())
                 .maxFrameSize(h2.maxFrameSize())
                 .maxHeaderListSize(h2.maxHeaderListSize());
-        HbonePipeline.serverH2(ctx.pipeline(), H2Codecs.server(settings, this::streamError), new TunnelInit(),
+        io.netty.handler.codec.http2.Http2FrameCodec codec = H2Codecs.server(settings, this::streamError);
+        http2 = codec.connection();
+        // Added after the flow controller's own listener, which hands a closing stream's unread bytes back first.
+        http2.addListener(new io.netty.handler.codec.http2.Http2ConnectionAdapter() {
+            @Override
+            public void onStreamClosed(io.netty.handler.codec.http2.Http2Stream stream) {
+                countInbound();
+            }
+        });
+        share.connections.add(this);
+        HbonePipeline.serverH2(ctx.pipeline(), codec, new TunnelInit(),
                 new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(),
                         () -> log.info("HBONE connection from {} ({}) closed: PING unanswered for {}",
                                 Authority.text(peer), peerId, LogText.duration(cfg.pingTimeout()))),
@@ -203,6 +230,13 @@ final class ServerConnection extends Negotiator {
      * error) is one budgeted INFO line, never a stack trace at the pipeline's tail.
      */
     final class ConnTail extends ChannelInboundHandlerAdapter {
+        /** After each read: DATA just received counts as unread until its tunnel's application takes it. */
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            readComplete();
+            ctx.fireChannelReadComplete();
+        }
+
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (msg instanceof Http2SettingsFrame && !prefaceSeen) {
@@ -300,6 +334,138 @@ final class ServerConnection extends Negotiator {
         }
         channel.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.ENHANCE_YOUR_CALM))
                 .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+    }
+
+    /**
+     * Brings the peer's and the server's counts of unread inbound bytes to what this connection's
+     * flow controller holds (DATA received and not yet consumed: queued in tunnel channels whose
+     * application does not read, or delivered and not yet returned). Called when a tunnel returns
+     * window and when a stream closes (Netty then returns what it held): those run inside Netty's
+     * stream reads and stream closes, where resetting other streams would change what Netty is
+     * iterating over, so they only count; the budgets are enforced after each read of the
+     * connection ({@link #readComplete}). Event loop only.
+     */
+    void countInbound() {
+        countInbound(false);
+    }
+
+    /**
+     * Counts, then, when a budget is crossed, has the connection holding the most of it reset tunnels
+     * ({@link #shedInbound}): over the peer's budget, the peer's connection holding the most unread bytes; over the
+     * server's, that connection of the peer holding the most. That connection is usually not the one reading: its
+     * tunnels' windows are full, so it reads nothing and would never look. After each read of the connection.
+     */
+    private void readComplete() {
+        if (countInbound(false) <= 0) {
+            return;
+        }
+        Budgets b = server.budgets;
+        Budgets.Peer over = b.inboundOverPeer(share) ? share : b.inboundOverServer() ? b.heaviestInbound() : null;
+        ServerConnection heaviest = over == null ? null : heaviestOf(over);
+        if (heaviest == this) {
+            shedInbound();
+        } else if (heaviest != null) {
+            heaviest.askToShedInbound();
+        }
+    }
+
+    /** The connection of {@code peer} holding the most unread inbound bytes, as last counted; null when it has none left. */
+    private static ServerConnection heaviestOf(Budgets.Peer peer) {
+        ServerConnection heaviest = null;
+        for (ServerConnection c : peer.connections) {
+            if (heaviest == null || c.inboundCounted > heaviest.inboundCounted) {
+                heaviest = c;
+            }
+        }
+        return heaviest;
+    }
+
+    /** The change counted (0 when below the step or nothing to count). */
+    private long countInbound(boolean exact) {
+        if (http2 == null || inboundDone) {
+            return 0;
+        }
+        long now = http2.local().flowController().unconsumedBytes(http2.connectionStream());
+        long delta = now - inboundCounted;
+        if (delta == 0 || !exact && now != 0 && Math.abs(delta) < INBOUND_STEP) {
+            return 0;
+        }
+        inboundCounted = now;
+        server.budgets.inbound(share, delta);
+        return delta;
+    }
+
+    /** A budget is crossed and this connection holds the most of it: shed on this connection's loop. Any thread. */
+    void askToShedInbound() {
+        if (shedAsked.compareAndSet(false, true)) {
+            channel.eventLoop().execute(() -> {
+                shedAsked.set(false);
+                countInbound(true);
+                if (!inboundDone && (server.budgets.inboundOverPeer(share) || server.budgets.inboundOverServer())) {
+                    shedInbound();
+                }
+            });
+        }
+    }
+
+    /**
+     * Resets this connection's tunnels holding the most unread inbound bytes, largest first, until
+     * its peer and the server are within their budgets as far as this connection can bring them
+     * (Envoy's {@code reset_high_memory_stream} overload action resets the streams holding the most
+     * buffered bytes alike: envoyproxy/envoy source/common/buffer/watermark_buffer.cc
+     * {@code resetAccountsGivenPressure}). Flow control cannot take back what the windows already
+     * granted: every stream has its own window, and the connection window grows with the streams
+     * so that stalled tunnels never stop the others ({@link H2Config#connectionWindowFor}). A reset
+     * stream's bytes are returned when Netty closes it, which may be after this pass, so the pass
+     * counts them as gone and skips streams already reset; the resets themselves run as tasks of the
+     * loop, right after the read that crossed the budget. Event loop only.
+     */
+    private void shedInbound() {
+        ServerLimits lim = cfg.limits();
+        long peerHeld = share.inbound.get();
+        long serverHeld = server.budgets.inboundBytes();
+        boolean overPeer = peerHeld > lim.inboundBytesPerPeer();
+        long peerBefore = peerHeld;
+        long serverBefore = serverHeld;
+        TunnelSet set = TunnelSet.ofConnection(channel);
+        java.util.List<TunnelCodec> tunnels = set == null ? java.util.List.of() : set.tunnels();
+        long[] held = new long[tunnels.size()];
+        Integer[] order = new Integer[tunnels.size()];
+        for (int i = 0; i < held.length; i++) {
+            order[i] = i;
+            Channel ch = tunnels.get(i).channel();
+            io.netty.handler.codec.http2.Http2Stream stream = ch instanceof Http2StreamChannel sc && sc.stream() != null
+                    ? http2.stream(sc.stream().id()) : null;
+            held[i] = stream == null || stream.isResetSent() ? 0 : http2.local().flowController().unconsumedBytes(stream);
+        }
+        java.util.Arrays.sort(order, (x, y) -> Long.compare(held[y], held[x]));
+        int reset = 0;
+        long freed = 0;
+        for (int i : order) {
+            if (held[i] == 0 || peerHeld <= lim.inboundBytesPerPeer() && serverHeld <= lim.inboundBytes()) {
+                break;
+            }
+            peerHeld -= held[i];
+            serverHeld -= held[i];
+            freed += held[i];
+            reset++;
+            // From a task of the loop, right after this read: not inside it, where Netty's HTTP/2 decoder and multiplexer
+            // are still delivering what the read brought.
+            Channel shed = tunnels.get(i).channel();
+            channel.eventLoop().execute(() -> Tunnels.reset(shed));
+        }
+        long n = reset > 0 ? server.budgets.inboundShedLog.admit() : -1;
+        if (n >= 0) {
+            if (overPeer) {
+                log.info("HBONE tunnels reset: peer {} ({}) holds {} bytes its tunnels' applications have not read, over the inbound budget of {} bytes per peer: reset {} to {} holding {} bytes{}",
+                        peerId, Authority.text(peer), peerBefore, lim.inboundBytesPerPeer(),
+                        LogText.count(reset, "tunnel", "tunnels"), localId, freed, LogBudget.note(n));
+            } else {
+                log.info("HBONE tunnels reset: the server holds {} bytes its tunnels' applications have not read, over its inbound budget of {} bytes, and peer {} ({}) holds the most ({} bytes): reset {} to {} holding {} bytes{}",
+                        serverBefore, lim.inboundBytes(), peerId, Authority.text(peer), peerBefore,
+                        LogText.count(reset, "tunnel", "tunnels"), localId, freed, LogBudget.note(n));
+            }
+        }
     }
 
     void tunnelOpened() {

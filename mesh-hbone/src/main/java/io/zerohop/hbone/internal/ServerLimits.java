@@ -16,11 +16,20 @@ import java.util.Objects;
  * @param preOpenResets        streams a peer may reset before their tunnel answered, per {@code resetWindow}
  *                             and connection, before the connection gets GOAWAY ENHANCE_YOUR_CALM
  * @param resetWindow          the window {@code preOpenResets} is counted in
+ * @param inboundBytesPerPeer  bytes a peer sent that the tunnels' applications have not taken yet (HTTP/2 DATA received
+ *                             and not yet consumed, so not yet returned to the peer's windows), summed over one peer
+ *                             identity's connections; over it, that peer's tunnels holding the most are reset
+ * @param inboundBytes         the same, summed over the whole server; over it, the tunnels of the peer holding the
+ *                             most are reset
  */
 public record ServerLimits(long queuedBytesPerPeer, long queuedBytes, Duration stalledWindowTimeout,
                            int pendingDialsPerConnection, int pendingDialsPerPeer, int pendingDials,
-                           int preOpenResets, Duration resetWindow) {
+                           int preOpenResets, Duration resetWindow, long inboundBytesPerPeer, long inboundBytes) {
     public ServerLimits {
+        if (inboundBytesPerPeer < 64 * 1024 || inboundBytes < inboundBytesPerPeer) {
+            throw new IllegalArgumentException("inbound byte budgets need 64 KiB <= per peer (" + inboundBytesPerPeer
+                    + ") <= total (" + inboundBytes + ")");
+        }
         if (queuedBytesPerPeer < 64 * 1024 || queuedBytes < queuedBytesPerPeer) {
             throw new IllegalArgumentException("queued byte budgets need 64 KiB <= per peer (" + queuedBytesPerPeer
                     + ") <= total (" + queuedBytes + ")");

@@ -58,6 +58,9 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
          */
         default void keptUnread(Kept kept) {}
 
+        /** Delivered DATA bytes went back to the stream's and the connection's receive windows. Event loop. */
+        default void windowReturned() {}
+
         /** {@code kept} was replayed to handlers or dropped by the application. Event loop. */
         default void unreadGone(Kept kept) {}
 
@@ -354,6 +357,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
             if (flowConnection.local().flowController().consumeBytes(stream, n)) {
                 ctx.channel().parent().flush();
             }
+            listener.windowReturned();
         } catch (Http2Exception | RuntimeException e) {
             ctx.fireExceptionCaught(e);
             ctx.channel().close();

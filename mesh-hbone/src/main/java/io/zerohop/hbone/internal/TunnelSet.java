@@ -54,6 +54,11 @@ final class TunnelSet {
         return s;
     }
 
+    /** The set of HBONE connection {@code connection} (not a stream: its parent is a listener), or null before its first tunnel. */
+    static TunnelSet ofConnection(Channel connection) {
+        return connection.attr(KEY).get();
+    }
+
     /** Adds {@code codec}'s tunnel; it leaves on {@link #remove} (the codec's channel closing). */
     void add(TunnelCodec codec) {
         if (codec.set != null) {
@@ -88,6 +93,15 @@ final class TunnelSet {
         codec.nextInSet = null;
         codec.set = null;
         size--;
+    }
+
+    /** The open tunnels, newest first: a copy, for a rare pass over all of them (inbound shedding). */
+    java.util.List<TunnelCodec> tunnels() {
+        java.util.List<TunnelCodec> all = new java.util.ArrayList<>(size);
+        for (TunnelCodec c = head; c != null; c = c.nextInSet) {
+            all.add(c);
+        }
+        return all;
     }
 
     /** Open tunnels in the set. */

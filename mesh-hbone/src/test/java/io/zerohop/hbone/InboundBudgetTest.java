@@ -1,0 +1,274 @@
+package io.zerohop.hbone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.internal.Inspect;
+import io.zerohop.identity.SpiffeIds;
+import io.zerohop.testing.netty.Await;
+import io.zerohop.testing.netty.EchoServer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Bytes a peer sends toward an application that does not read (a hostile-peer pass, 5 December: one peer's 100 tunnels
+ * filled a shipped proxy's 64 MiB of direct memory in ~2 s). HTTP/2 flow control gives every stream its 4 MiB window
+ * and the connection window grows with the streams (so that stalled tunnels never stop the others), so what the server
+ * holds for one peer was bounded only by streams x windows. The inbound budgets bound it per peer and server-wide by
+ * resetting the tunnels holding the most, as Envoy's {@code reset_high_memory_stream} overload action resets the
+ * streams holding the most buffered bytes; ztunnel bounds one connection by its 16 MiB window (and pays with the
+ * head-of-line effect zerohop avoids).
+ */
+@Timeout(120)
+class InboundBudgetTest {
+    static final long PER_PEER = 8L << 20;
+    static final long TOTAL = 12L << 20;
+    /**
+     * Above a budget: what one read of a connection delivers before the count is taken (16 reads of up to 64 KiB of
+     * TLS records), plus the 64 KiB steps the shared count moves in, per connection of the peer; runs here peaked at
+     * 1.05 MiB over.
+     */
+    static final long SLACK = 3L << 20;
+    /** Tunnels per attacking peer: 8 x 4 MiB windows is four times the per-peer budget. */
+    static final int TUNNELS = 8;
+    static Mesh mesh;
+    static EchoServer echo;
+    /** Each test's own, closed (its connections reset) before its server closes. */
+    NoReader sink;
+    static final SpiffeId VICTIM = SpiffeIds.istio("cluster.local", "prod", "victim");
+    static final SpiffeId SECOND = SpiffeIds.istio("cluster.local", "prod", "second-attacker");
+
+    @BeforeAll
+    static void start() throws Exception {
+        mesh = new Mesh();
+        echo = new EchoServer();
+    }
+
+    @AfterAll
+    static void stop() throws IOException {
+        echo.close();
+        mesh.close();
+    }
+
+    /** An application that accepts and never reads, with a small receive buffer so that little hides in the kernel. */
+    static final class NoReader implements AutoCloseable {
+        final ServerSocket server;
+        final List<Socket> accepted = new CopyOnWriteArrayList<>();
+
+        NoReader() throws IOException {
+            server = new ServerSocket();
+            server.setReceiveBufferSize(4096);
+            server.bind(new InetSocketAddress("127.0.0.1", 0));
+            Thread t = new Thread(() -> {
+                try {
+                    while (true) {
+                        accepted.add(server.accept());
+                    }
+                } catch (IOException closed) {
+                    // closed by the test
+                }
+            }, "no-reader-accept");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        int port() {
+            return server.getLocalPort();
+        }
+
+        @Override
+        public void close() throws IOException {
+            server.close();
+            for (Socket s : accepted) {
+                s.close();
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.BeforeEach
+    void sink() throws IOException {
+        sink = new NoReader();
+    }
+
+    @org.junit.jupiter.api.AfterEach
+    void closeSink() throws IOException {
+        sink.close();
+    }
+
+    HboneServer server(long perPeer, long total) throws Exception {
+        return mesh.server((dst, id, local) -> {
+            if (dst.getPort() == sink.port()) {
+                return Destination.proxy(Mesh.loopback(sink.port()));
+            }
+            return dst.getPort() == echo.address().getPort() ? Destination.proxy(echo.address()) : null;
+        }).inboundBudget(perPeer, total).build().start().get();
+    }
+
+    /** {@code tunnels} tunnels of {@code self} to the sink, each written to as fast as it takes bytes until it fails. */
+    final class Attacker implements AutoCloseable {
+        final HboneClient client;
+        final List<HboneSocket> sockets = new ArrayList<>();
+        final List<Thread> writers = new ArrayList<>();
+        final AtomicInteger failed = new AtomicInteger();
+        final AtomicLong written = new AtomicLong();
+
+        Attacker(HboneServer server, SpiffeId self, int tunnels) throws Exception {
+            client = HboneClient.builder().tls(mesh.tls).identity(self).threads(1).build();
+            for (int i = 0; i < tunnels; i++) {
+                HboneSocket s = client.connectSocket(Mesh.loopback(sink.port()), mesh.expectServer(), server.localAddress(), Duration.ofSeconds(10));
+                sockets.add(s);
+                Thread w = new Thread(() -> {
+                    byte[] chunk = new byte[256 * 1024];
+                    try {
+                        OutputStream out = s.getOutputStream();
+                        while (true) {
+                            out.write(chunk);
+                            out.flush();
+                            written.addAndGet(chunk.length);
+                        }
+                    } catch (IOException reset) {
+                        failed.incrementAndGet();
+                    }
+                }, "attacker-writer-" + i);
+                w.setDaemon(true);
+                w.start();
+                writers.add(w);
+            }
+        }
+
+        @Override
+        public void close() throws Exception {
+            for (HboneSocket s : sockets) {
+                s.close();
+            }
+            client.close();
+            for (Thread w : writers) {
+                w.join(10_000);
+            }
+        }
+    }
+
+    /** Largest value of the server's unread inbound count seen while sampling. */
+    static final class Sampler implements AutoCloseable {
+        final AtomicLong max = new AtomicLong();
+        final AtomicBoolean run = new AtomicBoolean(true);
+        final Thread t;
+
+        Sampler(HboneServer server) {
+            t = new Thread(() -> {
+                while (run.get()) {
+                    max.accumulateAndGet(Inspect.inboundBytes(server), Math::max);
+                    Thread.onSpinWait();
+                }
+            }, "inbound-sampler");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            run.set(false);
+            t.join();
+        }
+    }
+
+    /** Waits for the attackers' connections to be gone: what they held is released then, or the leak detector says so. */
+    static void closedConnections(HboneServer server) {
+        Await.until("the attackers' connections closed", Duration.ofSeconds(20), () -> Inspect.connectionCount(server) == 0);
+    }
+
+    @Test
+    @DisplayName("without a binding budget one peer's tunnels to an application that never reads hold their whole windows")
+    void withoutABindingBudgetThePeerHoldsEveryWindow() throws Exception {
+        // The budget set far above the windows: what the server held before the budget existed.
+        try (HboneServer server = server(1L << 30, 1L << 30); Attacker a = new Attacker(server, mesh.clientId, TUNNELS)) {
+            Await.until("the attacker's tunnels holding three times the per-peer budget", Duration.ofSeconds(60),
+                    () -> Inspect.inboundBytes(server) > 3 * PER_PEER);
+            assertThat(a.failed.get()).as("tunnels reset").isZero();
+        }
+    }
+
+    @Test
+    @DisplayName("one peer over its inbound budget: its largest tunnels are reset, what it holds stays bounded, another peer echoes")
+    void onePeerIsBoundedByItsBudget() throws Exception {
+        try (HboneServer server = server(PER_PEER, TOTAL); Sampler sampler = new Sampler(server)) {
+            List<String> lines;
+            try (Attacker a = new Attacker(server, mesh.clientId, TUNNELS)) {
+                lines = ServerNoiseTest.logLines(() -> {
+                    Await.until("an attacker tunnel reset", Duration.ofSeconds(60), () -> a.failed.get() > 0);
+                    Victim.echoMiB(mesh, echo.address(), server, VICTIM);
+                });
+                System.out.printf("inbound budget, one peer: at most %d unread bytes held (per-peer budget %d), %d of %d tunnels reset, %d bytes written%n",
+                        sampler.max.get(), PER_PEER, a.failed.get(), TUNNELS, a.written.get());
+            }
+            assertThat(sampler.max.get()).as("most unread bytes held at once").isLessThanOrEqualTo(PER_PEER + SLACK);
+            assertThat(lines).anyMatch(l -> l.contains("HBONE tunnels reset: peer " + mesh.clientId + " (127.0.0.1:")
+                    && l.contains("over the inbound budget of " + PER_PEER + " bytes per peer") && l.contains(" to " + mesh.serverId));
+            Await.until("every unread byte released", Duration.ofSeconds(20), () -> Inspect.inboundBytes(server) == 0);
+            closedConnections(server);
+        }
+    }
+
+    @Test
+    @DisplayName("two peers, each within its budget, over the server's: the heavier one's tunnels are reset, the total stays bounded")
+    void twoPeersAreBoundedByTheServerBudget() throws Exception {
+        // Per peer 8 MiB allows two full windows each; the server's 12 MiB not four.
+        try (HboneServer server = server(PER_PEER, TOTAL); Sampler sampler = new Sampler(server)) {
+            List<String> lines;
+            try (Attacker a = new Attacker(server, mesh.clientId, 2); Attacker b = new Attacker(server, SECOND, 2)) {
+                lines = ServerNoiseTest.logLines(() -> {
+                    Await.until("a tunnel reset", Duration.ofSeconds(60), () -> a.failed.get() + b.failed.get() > 0);
+                    Victim.echoMiB(mesh, echo.address(), server, VICTIM);
+                });
+                System.out.printf("inbound budget, two peers: at most %d unread bytes held (server budget %d), %d + %d of 2 + 2 tunnels reset%n",
+                        sampler.max.get(), TOTAL, a.failed.get(), b.failed.get());
+            }
+            assertThat(sampler.max.get()).as("most unread bytes held at once").isLessThanOrEqualTo(TOTAL + 2 * SLACK);
+            assertThat(lines).anyMatch(l -> l.contains("HBONE tunnels reset: the server holds")
+                    && l.contains("over its inbound budget of " + TOTAL + " bytes"));
+            Await.until("every unread byte released", Duration.ofSeconds(20), () -> Inspect.inboundBytes(server) == 0);
+            closedConnections(server);
+        }
+    }
+
+
+    @Test
+    @DisplayName("the peer's connection holding the most is the one whose tunnels are reset, not the one that read last")
+    void theConnectionHoldingTheMostIsShed() throws Exception {
+        try (HboneServer server = server(PER_PEER, 4 * PER_PEER)) {
+            // Two clients of one identity: two connections of one peer.
+            try (Attacker stalled = new Attacker(server, mesh.clientId, 2)) {
+                Await.until("the first connection's two windows full", Duration.ofSeconds(30),
+                        () -> Inspect.inboundBytes(server) >= PER_PEER - (1L << 20));
+                try (Attacker late = new Attacker(server, mesh.clientId, 1)) {
+                    Await.until("a tunnel of the first connection reset", Duration.ofSeconds(30), () -> stalled.failed.get() > 0);
+                    assertThat(late.failed.get()).as("the second connection's tunnel, which read last").isZero();
+                }
+            }
+            closedConnections(server);
+        }
+    }
+
+    @Test
+    @DisplayName("a per-peer inbound budget below the stream window is refused at build, naming both")
+    void aBudgetBelowTheStreamWindowIsRefused() {
+        HboneServer.Builder b = mesh.server((dst, id, local) -> null).inboundBudget(1L << 20, 8L << 20);
+        org.assertj.core.api.Assertions.assertThatThrownBy(b::build).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("inboundBudget per peer (1048576 bytes) is below the stream window (4194304 bytes)");
+    }
+}
