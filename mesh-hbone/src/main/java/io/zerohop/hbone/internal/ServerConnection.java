@@ -215,7 +215,7 @@ final class ServerConnection extends Negotiator {
             if (n >= 0) {
                 boolean direct = String.valueOf(cause.getMessage()).contains("direct buffer memory");
                 log.warn("HBONE connection from {} ({}) closed: out of memory: {} ({}){}", Authority.text(peer), peerId, cause.getMessage(),
-                        direct ? "-XX:MaxDirectMemorySize bounds Netty's buffers; see mesh-hbone README, \"Not budgeted\""
+                        direct ? "-XX:MaxDirectMemorySize bounds Netty's buffers; see mesh-hbone README, \"Resource limits\""
                                 : "the Java heap: -Xmx", LogBudget.note(n));
             }
         } else if (log.isDebugEnabled()) {
