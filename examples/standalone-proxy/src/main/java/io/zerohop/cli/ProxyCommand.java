@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.ArgGroup;
@@ -1104,6 +1105,19 @@ final class ProxyCommand implements Callable<Integer> {
             }
         }
         try {
+            // The ports a draining proxy keeps until it exits, tried before anything listens: a second proxy started beside
+            // it bound its HBONE port first, accepted tunnels, then failed on --metrics and reset them (a day-2 pass).
+            for (Map.Entry<String, InetSocketAddress> kept : Map.of("metrics", Optional.ofNullable(checked.metrics()),
+                    "readiness", Optional.ofNullable(checked.readiness()), "admin", Optional.ofNullable(checked.admin())).entrySet()
+                    .stream().filter(e -> e.getValue().isPresent() && e.getValue().get().getPort() != 0)
+                    .map(e -> Map.entry(e.getKey(), e.getValue().get())).toList()) {
+                listen(kept.getKey(), kept.getValue(), () -> {
+                    try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+                        probe.bind(kept.getValue());
+                    }
+                    return null;
+                });
+            }
             listen("inbound", checked.inbound(), () -> {
                 mesh.start().get(30, TimeUnit.SECONDS);
                 return mesh.inboundAddress();

@@ -274,6 +274,7 @@ class CliTest {
             String at = "127.0.0.1:" + taken.getLocalPort();
             assertThat(Zerohop.run("proxy", "--in-memory-ca", "--inbound", "127.0.0.1:0", "--metrics", at,
                     "--readiness", "off", "--admin", "off")).isEqualTo(1);
+
             assertThat(std.err.toString().lines().filter(l -> l.startsWith("zerohop proxy: ")).toList())
                     .containsExactly("zerohop proxy: --metrics " + at + ": cannot listen: Address already in use (another process listens"
                             + " there: a zerohop proxy still draining keeps its metrics, readiness and admin ports until it exits;"
@@ -282,6 +283,21 @@ class CliTest {
             assertThat(std.err.toString()).doesNotContain("draining for up to").doesNotContain("drained");
         }
         assertThat(std.out.toString()).doesNotContain("zerohop proxy ready");
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("the ports a draining proxy keeps are tried before the HBONE port listens")
+    void theDrainKeptPortsAreTriedFirst() throws Exception {
+        // Both taken: the metrics port is named, so nothing listened before it was tried. A proxy started beside a draining
+        // one bound its HBONE port first, accepted tunnels, then failed on --metrics and reset them (a day-2 pass,
+        // 5 December); here it named --inbound.
+        try (java.net.ServerSocket hbone = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+             java.net.ServerSocket metrics = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            assertThat(Zerohop.run("proxy", "--in-memory-ca", "--inbound", "127.0.0.1:" + hbone.getLocalPort(),
+                    "--metrics", "127.0.0.1:" + metrics.getLocalPort(), "--readiness", "off", "--admin", "off")).isEqualTo(1);
+            assertThat(std.err.toString().lines().filter(l -> l.startsWith("zerohop proxy: ")).toList())
+                    .singleElement().asString().startsWith("zerohop proxy: --metrics 127.0.0.1:" + metrics.getLocalPort() + ": cannot listen");
+        }
     }
 
     @Test
