@@ -919,15 +919,32 @@ final class ProxyCommand implements Callable<Integer> {
             // Loaded by watch() (first load, then every change), a directory or one file: --help says "hot
             // reloaded", and a file was read once. The loader logs the warnings of each load (a reload: those of the
             // files it changed, and new ones), so they are not printed again here.
+            // As Prometheus's own prometheus_config_last_reload_successful and _success_timestamp_seconds: a reload that
+            // failed (the previous policies stay in force, and the next start exits 1 on the same file) was seen in the log
+            // and /config_dump only, nothing an alert rule could read (a day-2 pass, 5 December).
+            java.util.concurrent.atomic.AtomicInteger lastReloadOk = new java.util.concurrent.atomic.AtomicInteger(1);
+            java.util.concurrent.atomic.AtomicLong lastReloadOkAt = new java.util.concurrent.atomic.AtomicLong();
+            io.micrometer.core.instrument.Gauge.builder("zerohop.policy.last.reload.successful", lastReloadOk::get)
+                    .description("Whether the last load of the --policies files succeeded (1) or failed and the previous policies stay in force (0)")
+                    .register(prometheus);
+            io.micrometer.core.instrument.Gauge.builder("zerohop.policy.last.reload.success.timestamp.seconds", lastReloadOkAt::get)
+                    .description("When the --policies files last loaded successfully, in seconds since the epoch")
+                    .register(prometheus);
+            io.micrometer.core.instrument.Counter reloadFailures = io.micrometer.core.instrument.Counter.builder("zerohop.policy.reload.failures")
+                    .description("Loads of the --policies files that failed (the previous policies stayed in force)").register(prometheus);
             engine = PolicyEngine.builder().rootNamespace(rootNamespace).policies(PolicySet.empty()).reloadListener(new ReloadListener() {
                 @Override
                 public void reloaded(PolicySet p) {
                     policyReload.set(reload("loaded", Cli.count(p.size(), "policy", "policies") + " from " + p.source()));
+                    lastReloadOk.set(1);
+                    lastReloadOkAt.set(java.time.Instant.now().getEpochSecond());
                 }
 
                 @Override
                 public void failed(PolicyLoadException e) {
                     policyReload.set(reload("failed, previous policies stay in force", e.getMessage()));
+                    lastReloadOk.set(0);
+                    reloadFailures.increment();
                 }
             }).build();
             engine.addChangeListener(new RootNamespaceCheck(rootNamespace, origins.label("root-namespace")));
