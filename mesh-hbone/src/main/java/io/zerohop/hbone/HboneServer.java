@@ -375,16 +375,18 @@ public final class HboneServer implements AutoCloseable {
          * bytes received and not yet consumed (read by the tunnel's relay or handlers), which flow
          * control does not bound per connection here: every stream gets its own window
          * ({@link #streamWindow}) and the connection window grows with the streams, so that tunnels
-         * whose application stopped reading never stop the others. Over the peer's budget, that
-         * peer's tunnels holding the most unread bytes are reset (RST_STREAM CONNECT_ERROR, upstream
-         * reset), largest first, until it is within budget again; over the server's, the tunnels of
-         * the peer holding the most. Each reset is one budgeted INFO line naming both identities.
-         * This follows Envoy's {@code envoy.overload_actions.reset_high_memory_stream} (reset the
-         * streams holding the most buffered bytes); ztunnel bounds one connection by its 16 MiB
-         * window instead and has no per-peer or server-wide bound.
-         * Defaults: server-wide half of Netty's direct-memory limit, at most 1 GiB and at least two
-         * stream windows; per peer half of that and at least one stream window (a shipped node proxy,
-         * 64 MiB of direct memory: 32 MiB and 16 MiB, ztunnel's connection window).
+         * whose application stopped reading never stop the others. Over half a budget, tunnels whose
+         * application took nothing for a second are reset (RST_STREAM CONNECT_ERROR, upstream reset),
+         * largest first, until it holds again; an application that reads slowly keeps its tunnels.
+         * Over a budget itself, the tunnels holding the most are reset at once, largest first, until it
+         * holds. Over the server's budgets, the tunnels reset are those of the peer holding the most.
+         * Each pass that resets is one budgeted INFO line naming both identities. This follows Envoy's
+         * {@code envoy.overload_actions.reset_high_memory_stream} (reset the streams holding the most
+         * buffered bytes); ztunnel bounds one connection by its 16 MiB window instead (and throttles
+         * its other tunnels) and has no per-peer or server-wide bound.
+         * Defaults (both 0): server-wide half of Netty's direct-memory limit, at most 1 GiB and at
+         * least two stream windows, and per peer the same (a shipped node proxy, 64 MiB of direct
+         * memory: 32 MiB, and 16 MiB before stalled tunnels are reset).
          * {@link #build()} throws IllegalArgumentException unless stream window <= perPeer <= total.
          */
         public Builder inboundBudget(long perPeer, long total) {
@@ -479,7 +481,7 @@ public final class HboneServer implements AutoCloseable {
             long inTotal = inboundBytes, inPerPeer = inboundBytesPerPeer;
             if (inTotal == 0 && inPerPeer == 0) {
                 inTotal = Math.max(2L * streamWindow, Math.min(1L << 30, io.netty.util.internal.PlatformDependent.maxDirectMemory() / 2));
-                inPerPeer = Math.max(streamWindow, inTotal / 2);
+                inPerPeer = inTotal;
             } else if (inPerPeer < streamWindow) {
                 // A lone tunnel may always fill its own window: below it, one honest slow reader would be reset.
                 throw new IllegalArgumentException("inboundBudget per peer (" + inPerPeer + " bytes) is below the stream window ("

@@ -125,12 +125,14 @@ final class Budgets {
         inbound.addAndGet(delta);
     }
 
-    boolean inboundOverPeer(Peer peer) {
-        return peer.inbound.get() > limits.inboundBytesPerPeer();
+    /** Over the peer's inbound budget, or with {@code soft} over half of it. */
+    boolean inboundOverPeer(Peer peer, boolean soft) {
+        return peer.inbound.get() > (soft ? limits.inboundBytesPerPeer() / 2 : limits.inboundBytesPerPeer());
     }
 
-    boolean inboundOverServer() {
-        return inbound.get() > limits.inboundBytes();
+    /** Over the server's inbound budget, or with {@code soft} over half of it. */
+    boolean inboundOverServer(boolean soft) {
+        return inbound.get() > (soft ? limits.inboundBytes() / 2 : limits.inboundBytes());
     }
 
     /** The peer holding the most unread inbound bytes (counts read across threads: a heuristic, never a bound). */

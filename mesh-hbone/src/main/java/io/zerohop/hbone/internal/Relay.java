@@ -511,15 +511,63 @@ public final class Relay {
 
     /**
      * TCP connections whose graceful close waits for queued bytes to go out: an application that does not read keeps
-     * them, with their buffers, after the relay ended. Nothing else holds them, and a loop shutting down does not always
-     * close its channels ({@link Transports#shutdown}), so the shutdown of their group closes them from this set. One
-     * entry and one close listener per such connection, none per tunnel.
+     * them, with their buffers, after the relay ended and its tunnel's stream closed (so no inbound budget counts them
+     * any more). Nothing else holds them, and a loop shutting down does not always close its channels
+     * ({@link Transports#shutdown}), so the shutdown of their group closes them from this set. Bounded in time and in
+     * bytes: one still flushing after {@link #FLUSH_TIMEOUT_SECONDS} is reset (a peer that ended its tunnels one after
+     * another to an application that never read made the server hold ~1 MB each until it shut down: a review pass,
+     * 5 December), and one whose queued bytes would take the total over {@link #flushingBudget} is reset at once. One
+     * entry, one close listener and one timer per such connection, none per tunnel.
      */
-    static final java.util.Set<Channel> FLUSHING = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    static final java.util.Map<Channel, Long> FLUSHING = new java.util.concurrent.ConcurrentHashMap<>();
+    /** How long a relay's graceful close may wait for its application to read what it was sent: as a tunnel's linger. */
+    static final long FLUSH_TIMEOUT_SECONDS = Tunnels.LINGER_SECONDS;
+    /** {@link #FLUSH_TIMEOUT_SECONDS} in nanoseconds; a test's to shorten. */
+    static volatile long flushTimeoutNanos = java.util.concurrent.TimeUnit.SECONDS.toNanos(FLUSH_TIMEOUT_SECONDS);
+    /**
+     * Bytes all {@link #FLUSHING} connections may hold queued: an eighth of Netty's direct-memory limit, at least 1 MiB
+     * (a shipped node proxy: 8 MiB, beside its 16 MiB outbound and 32 MiB inbound budgets); a test's to change.
+     */
+    static volatile long flushingBudget = Math.max(1L << 20, io.netty.util.internal.PlatformDependent.maxDirectMemory() / 8);
+    static final java.util.concurrent.atomic.AtomicLong flushingBytes = new java.util.concurrent.atomic.AtomicLong();
 
     private static void flushing(Channel ch) {
-        FLUSHING.add(ch);
-        ch.closeFuture().addListener(f -> FLUSHING.remove(ch));
+        io.netty.channel.ChannelOutboundBuffer out = ch.unsafe().outboundBuffer();
+        long queued = out == null ? 0 : out.totalPendingWriteBytes();
+        if (flushingBytes.addAndGet(queued) > flushingBudget) {
+            flushingBytes.addAndGet(-queued);
+            log.debug("{} reset: {} bytes still queued for an application that does not read, over the {} bytes all closing"
+                    + " connections may hold", ch, queued, flushingBudget);
+            resetTcp(ch);
+            return;
+        }
+        FLUSHING.put(ch, queued);
+        io.netty.util.concurrent.ScheduledFuture<?> timeout = ch.eventLoop().schedule(() -> {
+            if (ch.isActive()) {
+                log.debug("{} reset: its application did not read what was left to send within {}", ch,
+                        LogText.duration(java.time.Duration.ofNanos(flushTimeoutNanos)));
+                resetTcp(ch);
+            }
+        }, flushTimeoutNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        ch.closeFuture().addListener(f -> {
+            timeout.cancel(false);
+            Long counted = FLUSHING.remove(ch);
+            if (counted != null) {
+                flushingBytes.addAndGet(-counted);
+            }
+        });
+    }
+
+    /** Forgets the {@link #FLUSHING} connections of {@code group}, which terminated (its loops no longer close anything). */
+    static void forgetFlushing(io.netty.channel.EventLoopGroup group) {
+        for (Channel ch : FLUSHING.keySet()) {
+            if (ch.eventLoop().parent() == group) {
+                Long counted = FLUSHING.remove(ch);
+                if (counted != null) {
+                    flushingBytes.addAndGet(-counted);
+                }
+            }
+        }
     }
 
     /** {@link #tunnel}: the end and its relay side in one object. */

@@ -60,6 +60,13 @@ final class ServerConnection extends Negotiator {
      * small reads and window returns of an echo touch no shared counter; the budgets are megabytes.
      */
     static final int INBOUND_STEP = 64 * 1024;
+    /** A tunnel that delivered nothing to its application for this long, while a soft budget is crossed, is reset. */
+    static final long INBOUND_STALL_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** While a soft budget is crossed: each tunnel's delivered bytes when last looked at, and when that was. Event loop only. */
+    private java.util.IdentityHashMap<TunnelCodec, Long> stallSeen;
+    private long stallSeenAt;
+    /** The next look at stalled tunnels while a soft budget is crossed (one at a time, cancelled with the connection). */
+    private ScheduledFuture<?> stallCheck;
 
     ServerConnection(HboneListener server, Channel channel, SslHandler ssl, SpiffeId localId, InetSocketAddress local, InetSocketAddress peer) {
         super(ssl, server.cfg.tls());
@@ -82,6 +89,9 @@ final class ServerConnection extends Negotiator {
             ScheduledFuture<?> preface = prefaceTimer;
             if (preface != null) {
                 preface.cancel(false); // likewise, for a connection closed before its preface
+            }
+            if (stallCheck != null) {
+                stallCheck.cancel(false); // it would hold this closed connection for a second
             }
             if (share != null) {
                 inboundDone = true;
@@ -360,7 +370,7 @@ final class ServerConnection extends Negotiator {
             return;
         }
         Budgets b = server.budgets;
-        Budgets.Peer over = b.inboundOverPeer(share) ? share : b.inboundOverServer() ? b.heaviestInbound() : null;
+        Budgets.Peer over = b.inboundOverPeer(share, true) ? share : b.inboundOverServer(true) ? b.heaviestInbound() : null;
         ServerConnection heaviest = over == null ? null : heaviestOf(over);
         if (heaviest == this) {
             shedInbound();
@@ -400,8 +410,7 @@ final class ServerConnection extends Negotiator {
         if (shedAsked.compareAndSet(false, true)) {
             channel.eventLoop().execute(() -> {
                 shedAsked.set(false);
-                countInbound(true);
-                if (!inboundDone && (server.budgets.inboundOverPeer(share) || server.budgets.inboundOverServer())) {
+                if (!inboundDone) {
                     shedInbound();
                 }
             });
@@ -409,22 +418,30 @@ final class ServerConnection extends Negotiator {
     }
 
     /**
-     * Resets this connection's tunnels holding the most unread inbound bytes, largest first, until
-     * its peer and the server are within their budgets as far as this connection can bring them
-     * (Envoy's {@code reset_high_memory_stream} overload action resets the streams holding the most
-     * buffered bytes alike: envoyproxy/envoy source/common/buffer/watermark_buffer.cc
-     * {@code resetAccountsGivenPressure}). Flow control cannot take back what the windows already
-     * granted: every stream has its own window, and the connection window grows with the streams
-     * so that stalled tunnels never stop the others ({@link H2Config#connectionWindowFor}). A reset
-     * stream's bytes are returned when Netty closes it, which may be after this pass, so the pass
-     * counts them as gone and skips streams already reset; the resets themselves run as tasks of the
-     * loop, right after the read that crossed the budget. Event loop only.
+     * Resets this connection's tunnels that hold unread inbound bytes, in two stages. Over a soft budget (half of the
+     * peer's or the server's), a tunnel whose application took nothing for {@link #INBOUND_STALL_NANOS} is reset, the
+     * largest first, until the soft budgets hold again: an application that reads slowly keeps its tunnels, as with
+     * ztunnel, whose window only throttles it. Over a budget itself, the tunnels holding the most are reset at once,
+     * largest first, whatever they deliver, until it holds: what bounds memory while stalled tunnels wait out their
+     * second, and against a peer whose tunnels all creep. Envoy's {@code reset_high_memory_stream} overload action
+     * resets the streams holding the most buffered bytes alike (envoyproxy/envoy
+     * source/common/buffer/watermark_buffer.cc {@code resetAccountsGivenPressure}). Flow control cannot take back what
+     * the windows granted: every stream has its own window, and the connection window grows with the streams so that
+     * stalled tunnels never stop the others ({@link H2Config#connectionWindowFor}). A reset stream's bytes are returned
+     * when Netty closes it, which may be after this pass, so the pass counts them as gone and skips streams already
+     * reset; the resets run as tasks of the loop, not inside the read that crossed the budget, where Netty's HTTP/2
+     * decoder and multiplexer are still delivering. Event loop only.
      */
     private void shedInbound() {
+        countInbound(true);
+        Budgets b = server.budgets;
         ServerLimits lim = cfg.limits();
+        if (inboundDone || !b.inboundOverPeer(share, true) && !b.inboundOverServer(true)) {
+            stallSeen = null;
+            return;
+        }
         long peerHeld = share.inbound.get();
-        long serverHeld = server.budgets.inboundBytes();
-        boolean overPeer = peerHeld > lim.inboundBytesPerPeer();
+        long serverHeld = b.inboundBytes();
         long peerBefore = peerHeld;
         long serverBefore = serverHeld;
         TunnelSet set = TunnelSet.ofConnection(channel);
@@ -439,8 +456,10 @@ final class ServerConnection extends Negotiator {
             held[i] = stream == null || stream.isResetSent() ? 0 : http2.local().flowController().unconsumedBytes(stream);
         }
         java.util.Arrays.sort(order, (x, y) -> Long.compare(held[y], held[x]));
+        boolean hard = peerHeld > lim.inboundBytesPerPeer() || serverHeld > lim.inboundBytes();
         int reset = 0;
         long freed = 0;
+        // Over a budget: the largest, whatever they deliver, until it holds.
         for (int i : order) {
             if (held[i] == 0 || peerHeld <= lim.inboundBytesPerPeer() && serverHeld <= lim.inboundBytes()) {
                 break;
@@ -449,23 +468,69 @@ final class ServerConnection extends Negotiator {
             serverHeld -= held[i];
             freed += held[i];
             reset++;
-            // From a task of the loop, right after this read: not inside it, where Netty's HTTP/2 decoder and multiplexer
-            // are still delivering what the read brought.
-            Channel shed = tunnels.get(i).channel();
-            channel.eventLoop().execute(() -> Tunnels.reset(shed));
+            resetLater(tunnels.get(i), held, i);
         }
-        long n = reset > 0 ? server.budgets.inboundShedLog.admit() : -1;
-        if (n >= 0) {
-            if (overPeer) {
-                log.info("HBONE tunnels reset: peer {} ({}) holds {} bytes its tunnels' applications have not read, over the inbound budget of {} bytes per peer: reset {} to {} holding {} bytes{}",
-                        peerId, Authority.text(peer), peerBefore, lim.inboundBytesPerPeer(),
-                        LogText.count(reset, "tunnel", "tunnels"), localId, freed, LogBudget.note(n));
-            } else {
-                log.info("HBONE tunnels reset: the server holds {} bytes its tunnels' applications have not read, over its inbound budget of {} bytes, and peer {} ({}) holds the most ({} bytes): reset {} to {} holding {} bytes{}",
-                        serverBefore, lim.inboundBytes(), peerId, Authority.text(peer), peerBefore,
-                        LogText.count(reset, "tunnel", "tunnels"), localId, freed, LogBudget.note(n));
+        // Over a soft budget: those that delivered nothing since the last look, a stall's time ago.
+        long now = System.nanoTime();
+        int stalled = 0;
+        if (stallSeen != null && now - stallSeenAt >= INBOUND_STALL_NANOS) {
+            for (int i : order) {
+                if (peerHeld <= lim.inboundBytesPerPeer() / 2 && serverHeld <= lim.inboundBytes() / 2) {
+                    break;
+                }
+                if (held[i] == 0) {
+                    continue; // reset above, or holding nothing
+                }
+                Long seen = stallSeen.get(tunnels.get(i));
+                if (seen != null && seen == tunnels.get(i).bytesIn()) {
+                    peerHeld -= held[i];
+                    serverHeld -= held[i];
+                    freed += held[i];
+                    stalled++;
+                    resetLater(tunnels.get(i), held, i);
+                }
             }
         }
+        if (peerHeld > lim.inboundBytesPerPeer() / 2 || serverHeld > lim.inboundBytes() / 2) {
+            if (stallSeen == null || now - stallSeenAt >= INBOUND_STALL_NANOS) {
+                java.util.IdentityHashMap<TunnelCodec, Long> seen = new java.util.IdentityHashMap<>();
+                for (int i : order) {
+                    if (held[i] > 0) {
+                        seen.put(tunnels.get(i), tunnels.get(i).bytesIn());
+                    }
+                }
+                stallSeen = seen;
+                stallSeenAt = now;
+            }
+            if (stallCheck == null) {
+                stallCheck = channel.eventLoop().schedule(() -> {
+                    stallCheck = null;
+                    shedInbound();
+                }, INBOUND_STALL_NANOS, TimeUnit.NANOSECONDS);
+            }
+        } else {
+            stallSeen = null;
+        }
+        long n = reset + stalled > 0 ? b.inboundShedLog.admit() : -1;
+        if (n >= 0) {
+            boolean overPeer = peerBefore > (hard ? lim.inboundBytesPerPeer() : lim.inboundBytesPerPeer() / 2);
+            String why = (hard ? "over the inbound budget of " + (overPeer ? lim.inboundBytesPerPeer() + " bytes per peer"
+                    : lim.inboundBytes() + " bytes of the server, and this peer holds the most")
+                    : "over half the inbound budget (" + (overPeer ? lim.inboundBytesPerPeer() / 2 + " bytes per peer"
+                    : lim.inboundBytes() / 2 + " bytes of the server, and this peer holds the most") + ")")
+                    + (stalled > 0 ? ", " + LogText.count(stalled, "tunnel", "tunnels") + " of them delivering nothing for "
+                    + LogText.duration(java.time.Duration.ofNanos(INBOUND_STALL_NANOS)) : "");
+            log.info("HBONE tunnels reset: peer {} ({}) holds {} bytes its tunnels' applications have not read (the server {}), {}: reset {} to {} holding {} bytes{}",
+                    peerId, Authority.text(peer), peerBefore, serverBefore, why, LogText.count(reset + stalled, "tunnel", "tunnels"),
+                    localId, freed, LogBudget.note(n));
+        }
+    }
+
+    /** Resets {@code codec}'s tunnel from a task of the loop (not inside a read); its held bytes no longer count here. */
+    private void resetLater(TunnelCodec codec, long[] held, int i) {
+        held[i] = 0;
+        Channel shed = codec.channel();
+        channel.eventLoop().execute(() -> Tunnels.reset(shed));
     }
 
     void tunnelOpened() {

@@ -294,11 +294,13 @@ public final class Transports {
      */
     public static io.netty.util.concurrent.Future<?> shutdown(EventLoopGroup group, long timeoutMillis) {
         // Queued ahead of the shutdown, so each loop runs the close before it ends.
-        for (Channel ch : Relay.FLUSHING) {
+        for (Channel ch : Relay.FLUSHING.keySet()) {
             if (ch.eventLoop().parent() == group) {
                 ch.close();
             }
         }
+        // Once the loops ended, what is still listed will never be closed by them: not kept for the JVM's life.
+        group.terminationFuture().addListener(f -> Relay.forgetFlushing(group));
         for (io.netty.util.concurrent.EventExecutor loop : group) {
             if (loop.inEventLoop()) {
                 io.netty.util.concurrent.GlobalEventExecutor.INSTANCE.execute(

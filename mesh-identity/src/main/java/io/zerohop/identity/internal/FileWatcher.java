@@ -91,9 +91,15 @@ public final class FileWatcher implements AutoCloseable {
                 e.setValue(watch(e.getKey(), watchService));
                 log.info("watching {} again: it was removed or replaced", e.getKey());
                 back = true;
-            } catch (IOException notThere) {
+            } catch (IOException e2) {
                 if (k != null) {
-                    log.info("{} was removed; looking for it every {} ms until it is back", e.getKey(), TimeUnit.NANOSECONDS.toMillis(rewatchNanos));
+                    // Once per loss, not at every look.
+                    if (e2 instanceof java.nio.file.NoSuchFileException) {
+                        log.info("{} was removed; looking for it every {} ms until it is back", e.getKey(), TimeUnit.NANOSECONDS.toMillis(rewatchNanos));
+                    } else {
+                        log.warn("cannot watch {} again ({}); trying every {} ms, and polling meanwhile", e.getKey(), e2.toString(),
+                                TimeUnit.NANOSECONDS.toMillis(rewatchNanos));
+                    }
                 }
                 e.setValue(null);
             }
@@ -120,8 +126,13 @@ public final class FileWatcher implements AutoCloseable {
                 } else if (!allWatched()) {
                     // A directory is gone or replaced: look for it often, check when it is back (and at the poll as ever).
                     boolean event = drain(watchService.poll(rewatchNanos, TimeUnit.NANOSECONDS));
-                    if (!rewatch() && !event && !pollDue()) {
+                    boolean back = rewatch();
+                    if (!back && !event && !pollDue()) {
                         continue;
+                    }
+                    // A directory coming back is usually still being filled (cp -r): read it once it is quiet.
+                    while ((back || event) && drain(watchService.poll(settleNanos, TimeUnit.NANOSECONDS))) {
+                        // keep draining until the writer has been quiet for the settle time
                     }
                 } else if (drain(watchService.poll(pollNanos, TimeUnit.NANOSECONDS))) {
                     while (drain(watchService.poll(settleNanos, TimeUnit.NANOSECONDS))) {
