@@ -9,14 +9,10 @@ import io.zerohop.testing.netty.Await;
 import io.zerohop.testing.netty.EchoServer;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
@@ -49,7 +45,7 @@ class InboundBudgetTest {
     static Mesh mesh;
     static EchoServer echo;
     /** Each test's own, closed (its connections reset) before its server closes. */
-    NoReader sink;
+    LoopbackApp sink;
     static final SpiffeId VICTIM = SpiffeIds.istio("cluster.local", "prod", "victim");
     static final SpiffeId SECOND = SpiffeIds.istio("cluster.local", "prod", "second-attacker");
 
@@ -65,44 +61,9 @@ class InboundBudgetTest {
         mesh.close();
     }
 
-    /** An application that accepts and never reads, with a small receive buffer so that little hides in the kernel. */
-    static final class NoReader implements AutoCloseable {
-        final ServerSocket server;
-        final List<Socket> accepted = new CopyOnWriteArrayList<>();
-
-        NoReader() throws IOException {
-            server = new ServerSocket();
-            server.setReceiveBufferSize(4096);
-            server.bind(new InetSocketAddress("127.0.0.1", 0));
-            Thread t = new Thread(() -> {
-                try {
-                    while (true) {
-                        accepted.add(server.accept());
-                    }
-                } catch (IOException closed) {
-                    // closed by the test
-                }
-            }, "no-reader-accept");
-            t.setDaemon(true);
-            t.start();
-        }
-
-        int port() {
-            return server.getLocalPort();
-        }
-
-        @Override
-        public void close() throws IOException {
-            server.close();
-            for (Socket s : accepted) {
-                s.close();
-            }
-        }
-    }
-
     @org.junit.jupiter.api.BeforeEach
     void sink() throws IOException {
-        sink = new NoReader();
+        sink = LoopbackApp.neverReading();
     }
 
     @org.junit.jupiter.api.AfterEach
@@ -163,30 +124,6 @@ class InboundBudgetTest {
         }
     }
 
-    /** Largest value of the server's unread inbound count seen while sampling. */
-    static final class Sampler implements AutoCloseable {
-        final AtomicLong max = new AtomicLong();
-        final AtomicBoolean run = new AtomicBoolean(true);
-        final Thread t;
-
-        Sampler(HboneServer server) {
-            t = new Thread(() -> {
-                while (run.get()) {
-                    max.accumulateAndGet(Inspect.inboundBytes(server), Math::max);
-                    Thread.onSpinWait();
-                }
-            }, "inbound-sampler");
-            t.setDaemon(true);
-            t.start();
-        }
-
-        @Override
-        public void close() throws InterruptedException {
-            run.set(false);
-            t.join();
-        }
-    }
-
     /** Waits for the attackers' connections to be gone: what they held is released then, or the leak detector says so. */
     static void closedConnections(HboneServer server) {
         Await.until("the attackers' connections closed", Duration.ofSeconds(20), () -> Inspect.connectionCount(server) == 0);
@@ -206,7 +143,7 @@ class InboundBudgetTest {
     @Test
     @DisplayName("one peer over its inbound budget: its largest tunnels are reset, what it holds stays bounded, another peer echoes")
     void onePeerIsBoundedByItsBudget() throws Exception {
-        try (HboneServer server = server(PER_PEER, TOTAL); Sampler sampler = new Sampler(server)) {
+        try (HboneServer server = server(PER_PEER, TOTAL); MaxSampler sampler = new MaxSampler("inbound-sampler", () -> Inspect.inboundBytes(server))) {
             java.util.concurrent.atomic.AtomicReference<Attacker> attacker = new java.util.concurrent.atomic.AtomicReference<>();
             List<String> lines;
             try {
@@ -237,7 +174,7 @@ class InboundBudgetTest {
     @DisplayName("two peers, each within its budget, over the server's: the heavier one's tunnels are reset, the total stays bounded")
     void twoPeersAreBoundedByTheServerBudget() throws Exception {
         // Per peer 8 MiB allows two full windows each; the server's 12 MiB not four.
-        try (HboneServer server = server(PER_PEER, TOTAL); Sampler sampler = new Sampler(server)) {
+        try (HboneServer server = server(PER_PEER, TOTAL); MaxSampler sampler = new MaxSampler("inbound-sampler", () -> Inspect.inboundBytes(server))) {
             List<Attacker> attackers = new java.util.concurrent.CopyOnWriteArrayList<>();
             List<String> lines;
             try {
@@ -316,7 +253,7 @@ class InboundBudgetTest {
     void slowReadersKeepTheirTunnels() throws Exception {
         int uploads = 6;
         int size = 8 << 20;
-        try (SlowReader app = new SlowReader(); HboneServer server = mesh.server((dst, id, local) ->
+        try (LoopbackApp app = LoopbackApp.readingSlowly(); HboneServer server = mesh.server((dst, id, local) ->
                 Destination.proxy(Mesh.loopback(app.port()))).inboundBudget(32L << 20, 32L << 20).build().start().get();
              HboneClient client = HboneClient.builder().tls(mesh.tls).identity(mesh.clientId).threads(1).build()) {
             List<Thread> writers = new ArrayList<>();
@@ -344,48 +281,6 @@ class InboundBudgetTest {
             }
             assertThat(failed.get()).as("uploads reset").isZero();
             Await.until("every upload read", Duration.ofSeconds(30), () -> app.read.get() == (long) uploads * size);
-        }
-    }
-
-    /** Reads 64 KiB, then sleeps 25 ms: about 2.5 MB/s per connection; closes a connection at its end. */
-    static final class SlowReader implements AutoCloseable {
-        final ServerSocket server = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
-        final AtomicLong read = new AtomicLong();
-
-        SlowReader() throws IOException {
-            Thread t = new Thread(() -> {
-                try {
-                    while (true) {
-                        Socket s = server.accept();
-                        Thread r = new Thread(() -> {
-                            try (s) {
-                                byte[] b = new byte[64 * 1024];
-                                for (int n; (n = s.getInputStream().read(b)) >= 0; ) {
-                                    read.addAndGet(n);
-                                    Thread.sleep(25);
-                                }
-                            } catch (IOException | InterruptedException e) {
-                                // ended
-                            }
-                        }, "slow-reader");
-                        r.setDaemon(true);
-                        r.start();
-                    }
-                } catch (IOException closed) {
-                    // closed by the test
-                }
-            }, "slow-reader-accept");
-            t.setDaemon(true);
-            t.start();
-        }
-
-        int port() {
-            return server.getLocalPort();
-        }
-
-        @Override
-        public void close() throws IOException {
-            server.close();
         }
     }
 

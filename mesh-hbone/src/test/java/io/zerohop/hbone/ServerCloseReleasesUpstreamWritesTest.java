@@ -6,13 +6,10 @@ import io.zerohop.hbone.internal.Inspect;
 import io.zerohop.testing.netty.Await;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Timeout;
 
@@ -29,23 +26,10 @@ import org.junit.jupiter.api.Timeout;
 class ServerCloseReleasesUpstreamWritesTest {
     @RepeatedTest(5)
     void aClosedServerClosesAnUpstreamStillFlushing() throws Exception {
-        List<Socket> accepted = new CopyOnWriteArrayList<>();
-        try (Mesh mesh = new Mesh(); ServerSocket sink = new ServerSocket()) {
-            sink.setReceiveBufferSize(4096);
-            sink.bind(new InetSocketAddress("127.0.0.1", 0));
-            Thread acceptor = new Thread(() -> {
-                try {
-                    while (true) {
-                        accepted.add(sink.accept());
-                    }
-                } catch (IOException closed) {
-                    // the test closed it
-                }
-            }, "no-reader-accept");
-            acceptor.setDaemon(true);
-            acceptor.start();
+        try (Mesh mesh = new Mesh(); LoopbackApp sink = LoopbackApp.neverReading()) {
+            List<Socket> accepted = sink.accepted;
             // One loop: the upstream connections and the connection whose close ends the drain share it.
-            HboneServer server = mesh.server((dst, id, local) -> Destination.proxy(Mesh.loopback(sink.getLocalPort())))
+            HboneServer server = mesh.server((dst, id, local) -> Destination.proxy(Mesh.loopback(sink.port())))
                     .threads(1).build().start().get();
             HboneClient stays = mesh.client().build();
             try {
@@ -53,7 +37,7 @@ class ServerCloseReleasesUpstreamWritesTest {
                     List<HboneSocket> sockets = new ArrayList<>();
                     List<Thread> writers = new ArrayList<>();
                     for (int i = 0; i < 2; i++) {
-                        HboneSocket s = client.connectSocket(Mesh.loopback(sink.getLocalPort()), mesh.expectServer(), server.localAddress(),
+                        HboneSocket s = client.connectSocket(Mesh.loopback(sink.port()), mesh.expectServer(), server.localAddress(),
                                 Duration.ofSeconds(10));
                         sockets.add(s);
                         Thread w = new Thread(() -> {
@@ -79,7 +63,7 @@ class ServerCloseReleasesUpstreamWritesTest {
                     }
                 }
                 // A connection still open when the server closes: its close ends the drain, on the loop.
-                stays.connectSocket(Mesh.loopback(sink.getLocalPort()), mesh.expectServer(), server.localAddress(), Duration.ofSeconds(10));
+                stays.connectSocket(Mesh.loopback(sink.port()), mesh.expectServer(), server.localAddress(), Duration.ofSeconds(10));
                 Await.until("the first client's connection gone", Duration.ofSeconds(20), () -> Inspect.connectionCount(server) == 1);
             } finally {
                 server.close();
@@ -97,10 +81,6 @@ class ServerCloseReleasesUpstreamWritesTest {
                     // a reset also says the server closed it
                 }
                 assertThat(n).as("bytes the application read before the end").isGreaterThanOrEqualTo(0);
-            }
-        } finally {
-            for (Socket s : accepted) {
-                s.close();
             }
         }
     }

@@ -20,8 +20,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
@@ -88,30 +86,6 @@ class ZeroWindowTest {
         return p;
     }
 
-    /** Largest value of the server's queued-byte count seen while sampling. */
-    static final class Sampler implements AutoCloseable {
-        final AtomicLong max = new AtomicLong();
-        final AtomicBoolean run = new AtomicBoolean(true);
-        final Thread t;
-
-        Sampler(HboneServer server) {
-            t = new Thread(() -> {
-                while (run.get()) {
-                    max.accumulateAndGet(Inspect.queuedBytes(server), Math::max);
-                    Thread.onSpinWait();
-                }
-            }, "queued-sampler");
-            t.setDaemon(true);
-            t.start();
-        }
-
-        @Override
-        public void close() throws InterruptedException {
-            run.set(false);
-            t.join();
-        }
-    }
-
     /** Stream ids that got RST_STREAM (CONNECT_ERROR) within {@code timeout}, up to {@code expected}. */
     static Set<Integer> resets(RawFrames p, int expected, Duration timeout) throws InterruptedException {
         Set<Integer> ids = new HashSet<>();
@@ -129,7 +103,7 @@ class ZeroWindowTest {
     @Test
     @DisplayName("3 zero-window connections x 16 tunnels: queued bytes stay under the per-peer budget, another peer echoes, the stalled tunnels time out")
     void zeroWindowTunnelsAreBoundedAndTimedOut() throws Exception {
-        try (HboneServer server = server(Duration.ofSeconds(8)); Sampler sampler = new Sampler(server)) {
+        try (HboneServer server = server(Duration.ofSeconds(8)); MaxSampler sampler = new MaxSampler("queued-sampler", () -> Inspect.queuedBytes(server))) {
             List<RawFrames> attackers = new ArrayList<>();
             try {
                 for (int i = 0; i < 3; i++) {
@@ -168,7 +142,7 @@ class ZeroWindowTest {
     @Test
     @DisplayName("two zero-window peers over the server budget: the longest-stalled tunnels are reset early, another peer echoes")
     void overTheServerBudgetTheStalledTunnelsAreShed() throws Exception {
-        try (HboneServer server = server(Duration.ofSeconds(120)); Sampler sampler = new Sampler(server)) {
+        try (HboneServer server = server(Duration.ofSeconds(120)); MaxSampler sampler = new MaxSampler("queued-sampler", () -> Inspect.queuedBytes(server))) {
             RawFrames a = attack(server, mesh.clientId, SHED_TUNNELS);
             RawFrames b = null;
             try {
