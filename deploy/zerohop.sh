@@ -69,7 +69,7 @@ NATIVE=${ZEROHOP_NATIVE_DIR:-/opt/zerohop/native}
 # MaxDirectMemorySize: bounds Netty's direct buffers (also Netty's own limit, io.netty.maxDirectMemory). The HBONE
 # server's budgets are fractions of it (mesh-hbone README, "Resource limits"): at 64m, 16 MiB of outbound bytes queued
 # behind closed windows, 32 MiB of inbound bytes applications have not read (past 16 MiB tunnels whose application
-# reads nothing are reset) and 8 MiB left queued by ended tunnels. Raise it with ZEROHOP_JAVA_OPTS_EXTRA for nodes
+# read nothing for 10 s are reset) and 8 MiB left queued by ended tunnels. Raise it with ZEROHOP_JAVA_OPTS_EXTRA for nodes
 # whose applications read slowly from many peers at once.
 # TieredStopAtLevel=1: C1 only; less compile CPU and code cache at start-up (throughput cost measured).
 # -Xss256k, ReservedCodeCacheSize, MaxMetaspaceSize: caps well above what the proxy uses.

@@ -147,6 +147,7 @@ public final class HboneServer implements AutoCloseable {
         /** 0: the default, computed at build from the stream window ({@link #inboundBudget}). */
         private long inboundBytesPerPeer;
         private long inboundBytes;
+        private Duration inboundStallTimeout = Duration.ofSeconds(10);
         private Duration stalledWindowTimeout = Duration.ofSeconds(60);
         private int pendingDialsPerConnection;
         private int pendingDialsPerPeer = 512;
@@ -377,9 +378,10 @@ public final class HboneServer implements AutoCloseable {
          * ({@link #streamWindow}) and the connection window grows with the streams, so that tunnels
          * whose application stopped reading never stop the others. Over half a budget, tunnels whose
          * application took nothing for a second are reset (RST_STREAM CONNECT_ERROR, upstream reset),
-         * largest first, until it holds again; an application that reads slowly keeps its tunnels.
-         * Over a budget itself, the tunnels holding the most are reset at once, largest first, until it
-         * holds. Over the server's budgets, the tunnels reset are those of the peer holding the most.
+         * largest first, until it holds again ({@link #inboundStallTimeout}); an application that reads
+         * slowly keeps its tunnels.
+         * Over a budget itself, the tunnels holding the most are reset at once, largest first, until
+         * under half of it. Over the server's budgets, the tunnels reset are those of the peer holding the most.
          * Each pass that resets is one budgeted INFO line naming both identities. This follows Envoy's
          * {@code envoy.overload_actions.reset_high_memory_stream} (reset the streams holding the most
          * buffered bytes); ztunnel bounds one connection by its 16 MiB window instead (and throttles
@@ -392,6 +394,18 @@ public final class HboneServer implements AutoCloseable {
         public Builder inboundBudget(long perPeer, long total) {
             this.inboundBytesPerPeer = perPeer;
             this.inboundBytes = total;
+            return this;
+        }
+
+        /**
+         * Over half an inbound budget ({@link #inboundBudget}), a tunnel whose application took nothing
+         * of what its peer sent for this long is reset; default 10 s. Shorter resets slow readers: the
+         * relay writes to its application in bursts as the kernel's send buffer (up to 4 MiB, autotuned)
+         * drains, so a reader at 1 MB/s can leave a tunnel without delivery for over a second (a new-user
+         * pass, 5 December: 2 of 6 such uploads reset at 1 s).
+         */
+        public Builder inboundStallTimeout(Duration d) {
+            this.inboundStallTimeout = positive(d, "inboundStallTimeout");
             return this;
         }
 
@@ -491,7 +505,7 @@ public final class HboneServer implements AutoCloseable {
                     maxConcurrentStreams, handshakeTimeout, idleTimeout, upstreamConnectTimeout, pingInterval, pingTimeout,
                     h2, new ServerLimits(queuedBytesPerPeer, queuedBytes, stalledWindowTimeout,
                             pendingDialsPerConnection > 0 ? pendingDialsPerConnection : maxConcurrentStreams,
-                            pendingDialsPerPeer, pendingDials, preOpenResets, resetWindow, inPerPeer, inTotal),
+                            pendingDialsPerPeer, pendingDials, preOpenResets, resetWindow, inPerPeer, inTotal, inboundStallTimeout),
                     group, threads, transparent, delayedCloseTimeout, joinGate));
         }
 

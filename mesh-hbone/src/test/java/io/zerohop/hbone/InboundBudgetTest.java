@@ -42,6 +42,8 @@ class InboundBudgetTest {
     static final long SLACK = 3L << 20;
     /** Tunnels per attacking peer: 8 x 4 MiB windows is four times the per-peer budget. */
     static final int TUNNELS = 8;
+    /** The stall timeout of these tests' servers (default 10 s), but for the slow readers'. */
+    static final Duration STALL = Duration.ofSeconds(1);
     static Mesh mesh;
     static EchoServer echo;
     /** Each test's own, closed (its connections reset) before its server closes. */
@@ -77,7 +79,7 @@ class InboundBudgetTest {
                 return Destination.proxy(Mesh.loopback(sink.port()));
             }
             return dst.getPort() == echo.address().getPort() ? Destination.proxy(echo.address()) : null;
-        }).inboundBudget(perPeer, total).build().start().get();
+        }).inboundBudget(perPeer, total).inboundStallTimeout(STALL).build().start().get();
     }
 
     /** {@code tunnels} tunnels of {@code self} to the sink, each written to as fast as it takes bytes until it fails. */
@@ -237,8 +239,8 @@ class InboundBudgetTest {
                 }
             }
             assertThat(resets.get()).as("one reset brings about 11 MiB under the 8 MiB half").isEqualTo(1);
-            assertThat(lines).anyMatch(l -> l.contains("over half the inbound budget (" + (8L << 20) + " bytes per peer), 1 tunnel of them"
-                    + " delivering nothing for 1s: reset 1 tunnel to " + mesh.serverId));
+            assertThat(lines).anyMatch(l -> l.contains("over half (" + (8L << 20) + " bytes) of the inbound budget of " + (16L << 20)
+                    + " bytes per peer, 1 tunnel of them delivering nothing for 1s: reset 1 tunnel to " + mesh.serverId));
             closedConnections(server);
         }
     }
@@ -246,14 +248,16 @@ class InboundBudgetTest {
     /**
      * An application that reads, however slowly, keeps its tunnels while its peer is over half its budget (a review
      * pass: with one stage, 2 of 6 honest uploads to a 2 MB/s reader were reset under the shipped defaults; ztunnel's
-     * window only throttles them). 6 uploads of 8 MiB hold about 24 MiB, over the soft 16 MiB, under the 32 MiB budget.
+     * window only throttles them; a new-user pass: with a 1 s stall timeout, 2-3 of 6 uploads to a 1 MB/s reader were
+     * reset, the relay writing in bursts as the kernel's 4 MiB send buffer drains). 6 uploads of 8 MiB to a reader of
+     * about 1 MB/s each hold about 24 MiB, over the soft 16 MiB, under the 32 MiB budget, with the default 10 s.
      */
     @Test
     @DisplayName("uploads to an application that reads slowly are not reset while their peer is over half its budget")
     void slowReadersKeepTheirTunnels() throws Exception {
         int uploads = 6;
         int size = 8 << 20;
-        try (LoopbackApp app = LoopbackApp.readingSlowly(); HboneServer server = mesh.server((dst, id, local) ->
+        try (LoopbackApp app = LoopbackApp.readingSlowly(60); HboneServer server = mesh.server((dst, id, local) ->
                 Destination.proxy(Mesh.loopback(app.port()))).inboundBudget(32L << 20, 32L << 20).build().start().get();
              HboneClient client = HboneClient.builder().tls(mesh.tls).identity(mesh.clientId).threads(1).build()) {
             List<Thread> writers = new ArrayList<>();
@@ -277,7 +281,7 @@ class InboundBudgetTest {
                 writers.add(w);
             }
             for (Thread w : writers) {
-                w.join(60_000);
+                w.join(90_000);
             }
             assertThat(failed.get()).as("uploads reset").isZero();
             Await.until("every upload read", Duration.ofSeconds(30), () -> app.read.get() == (long) uploads * size);

@@ -11,8 +11,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * An application behind the server under test, on loopback: one that accepts and never reads (a small receive buffer, so
- * that little of what it is sent hides in the kernel), or one that reads slowly, 64 KiB then 25 ms (about 2.5 MB/s per
- * connection). Closing it closes every connection it accepted.
+ * that little of what it is sent hides in the kernel), or one that reads slowly, 64 KiB then a pause (25 ms: about
+ * 2.5 MB/s per connection; 60 ms: about 1 MB/s). Closing it closes every connection it accepted.
  */
 final class LoopbackApp implements AutoCloseable {
     final List<Socket> accepted = new CopyOnWriteArrayList<>();
@@ -20,7 +20,10 @@ final class LoopbackApp implements AutoCloseable {
     final AtomicLong read = new AtomicLong();
     private final ServerSocket server;
 
-    private LoopbackApp(boolean reads) throws IOException {
+    private final long pauseMillis;
+
+    private LoopbackApp(boolean reads, long pauseMillis) throws IOException {
+        this.pauseMillis = pauseMillis;
         server = new ServerSocket();
         if (!reads) {
             server.setReceiveBufferSize(4096);
@@ -46,11 +49,11 @@ final class LoopbackApp implements AutoCloseable {
     }
 
     static LoopbackApp neverReading() throws IOException {
-        return new LoopbackApp(false);
+        return new LoopbackApp(false, 0);
     }
 
-    static LoopbackApp readingSlowly() throws IOException {
-        return new LoopbackApp(true);
+    static LoopbackApp readingSlowly(long pauseMillis) throws IOException {
+        return new LoopbackApp(true, pauseMillis);
     }
 
     private void readSlowly(Socket s) {
@@ -58,7 +61,7 @@ final class LoopbackApp implements AutoCloseable {
             byte[] b = new byte[64 * 1024];
             for (int n; (n = s.getInputStream().read(b)) >= 0; ) {
                 read.addAndGet(n);
-                Thread.sleep(25);
+                Thread.sleep(pauseMillis);
             }
         } catch (IOException | InterruptedException ended) {
             // the connection ended

@@ -43,7 +43,8 @@ final class CaCommand {
             // A mistyped trust domain is a usage error naming the option, as every other option value.
             InMemoryCa.Builder builder = Usage.parse(u, "trust-domain", trustDomain, () -> InMemoryCa.builder().trustDomain(trustDomain));
             u.outputDirectory("out", out);
-            if (Files.exists(out.resolve("root.key")) && !force) {
+            boolean replaced = Files.exists(out.resolve("root.key"));
+            if (replaced && !force) {
                 throw new IllegalArgumentException(out.resolve("root.key") + " exists; pass --force to replace the CA");
             }
             InMemoryCa ca = builder.intermediate(intermediate).build();
@@ -51,6 +52,11 @@ final class CaCommand {
             // The trust domain as the certificates carry it (java-spiffe lower-cases it), not as typed.
             System.out.println("CA for trust domain " + ca.trustDomain().getName() + " written to " + out
                     + " (root.pem, root.key" + (intermediate ? ", intermediate.pem, intermediate.key" : "") + ", bundle.pem)");
+            if (replaced) {
+                // A proxy reads --ca once, at start (a new-user pass: the replacement said nothing of running proxies).
+                System.out.println("Replaced the CA that was there: proxies running with --ca " + out + " keep the old root until they"
+                        + " restart, and old and new roots do not verify each other; restart them together");
+            }
             return 0;
         }
     }

@@ -140,7 +140,7 @@ final class ConnectCommand implements Callable<Integer> {
                 // ClientHello without an alert) said only "closed during setup" (new-user pass); the address once.
                 boolean cut = why.equals("closed during setup") || why.startsWith("Connection reset");
                 throw new Cli.RefusedException("HBONE connection to " + via + " failed: " + why + (cut
-                        ? " (it closed the connection before the TLS handshake completed: is it an HBONE port, 15008? If so, its log says why; a proxy whose certificate for that address is unavailable, expired or not yet issued, closes so)" : ""), 1);
+                        ? " (it closed the connection before the TLS handshake completed: is it an HBONE port, 15008? If so, its log says why; a proxy with no certificate for that address (unavailable, expired, not yet issued, or no workload of its node there) closes so)" : ""), 1);
             }
             try (s) {
                 Thread up = new Thread(() -> {

@@ -258,6 +258,18 @@ class CliTest {
     }
 
     @Test
+    @org.junit.jupiter.api.DisplayName("ca init --force over a CA says that running proxies keep the old root")
+    void replacingACaSaysWhatRunningProxiesKeep(@TempDir Path dir) throws Exception {
+        String out = dir.resolve("replaced").toString();
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", out)).isZero();
+        assertThat(std.out.toString()).doesNotContain("Replaced");
+        std.out.reset();
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", out, "--force")).isZero();
+        assertThat(std.out.toString()).contains("Replaced the CA that was there: proxies running with --ca " + out
+                + " keep the old root until they restart");
+    }
+
+    @Test
     void aListenerThatCannotBindFailsWithoutSayingStopped() throws Exception {
         try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             assertThat(Zerohop.run("proxy", "--in-memory-ca", "--inbound", "127.0.0.1:" + taken.getLocalPort(),

@@ -216,7 +216,7 @@ class ConnectCommandTest {
             assertThat(line.split("127\\.0\\.0\\.1:" + closing.getLocalPort(), -1)).as(line).hasSize(2);
             // And what it may mean, as for a plaintext or silent port (new-user pass: "closed during setup" alone).
             assertThat(line).isEqualTo("zerohop connect: HBONE connection to 127.0.0.1:" + closing.getLocalPort() + " failed: closed "
-                    + "during setup (it closed the connection before the TLS handshake completed: is it an HBONE port, 15008? If so, its log says why; a proxy whose certificate for that address is unavailable, expired or not yet issued, closes so)");
+                    + "during setup (it closed the connection before the TLS handshake completed: is it an HBONE port, 15008? If so, its log says why; a proxy with no certificate for that address (unavailable, expired, not yet issued, or no workload of its node there) closes so)");
             answer.join(10_000);
         }
     }

@@ -60,8 +60,6 @@ final class ServerConnection extends Negotiator {
      * small reads and window returns of an echo touch no shared counter; the budgets are megabytes.
      */
     static final int INBOUND_STEP = 64 * 1024;
-    /** A tunnel that delivered nothing to its application for this long, while a soft budget is crossed, is reset. */
-    static final long INBOUND_STALL_NANOS = TimeUnit.SECONDS.toNanos(1);
     /** While a soft budget is crossed: each tunnel's delivered bytes when last looked at, and when that was. Event loop only. */
     private java.util.IdentityHashMap<TunnelCodec, Long> stallSeen;
     private long stallSeenAt;
@@ -419,18 +417,18 @@ final class ServerConnection extends Negotiator {
 
     /**
      * Resets this connection's tunnels that hold unread inbound bytes, in two stages. Over a soft budget (half of the
-     * peer's or the server's), a tunnel whose application took nothing for {@link #INBOUND_STALL_NANOS} is reset, the
-     * largest first, until the soft budgets hold again: an application that reads slowly keeps its tunnels, as with
-     * ztunnel, whose window only throttles it. Over a budget itself, the tunnels holding the most are reset at once,
-     * largest first, whatever they deliver, until it holds: what bounds memory while stalled tunnels wait out their
-     * second, and against a peer whose tunnels all creep. Envoy's {@code reset_high_memory_stream} overload action
-     * resets the streams holding the most buffered bytes alike (envoyproxy/envoy
-     * source/common/buffer/watermark_buffer.cc {@code resetAccountsGivenPressure}). Flow control cannot take back what
-     * the windows granted: every stream has its own window, and the connection window grows with the streams so that
-     * stalled tunnels never stop the others ({@link H2Config#connectionWindowFor}). A reset stream's bytes are returned
-     * when Netty closes it, which may be after this pass, so the pass counts them as gone and skips streams already
-     * reset; the resets run as tasks of the loop, not inside the read that crossed the budget, where Netty's HTTP/2
-     * decoder and multiplexer are still delivering. Event loop only.
+     * peer's or the server's), a tunnel whose application took nothing for the stall timeout
+     * ({@link ServerLimits#inboundStallTimeout}, 10 s) is reset, largest first, until the soft budgets hold again: an
+     * application that reads slowly keeps its tunnels, as with ztunnel, whose window only throttles it. Over a budget
+     * itself, the tunnels holding the most are reset at once, largest first, whatever they deliver, until under half
+     * of it: what bounds memory while stalled tunnels wait out their timeout, and against a peer whose tunnels all
+     * creep. Envoy's {@code reset_high_memory_stream} overload action resets the streams holding the most buffered bytes
+     * alike (envoyproxy/envoy source/common/buffer/watermark_buffer.cc {@code resetAccountsGivenPressure}). Flow
+     * control cannot take back what the windows granted: every stream has its own window, and the connection window
+     * grows with the streams so that stalled tunnels never stop the others ({@link H2Config#connectionWindowFor}). A
+     * reset stream's bytes are returned when Netty closes it, which may be after this pass, so the pass counts them as
+     * gone and skips streams already reset; the resets run as tasks of the loop, not inside the read that crossed the
+     * budget, where Netty's HTTP/2 decoder and multiplexer are still delivering. Event loop only.
      */
     private void shedInbound() {
         countInbound(true);
@@ -459,9 +457,10 @@ final class ServerConnection extends Negotiator {
         boolean hard = peerHeld > lim.inboundBytesPerPeer() || serverHeld > lim.inboundBytes();
         int reset = 0;
         long freed = 0;
-        // Over a budget: the largest, whatever they deliver, until it holds.
+        // Over a budget: the largest, whatever they deliver, until under half of it (as the outbound shedding): stopping
+        // just under it, the next read crossed it again, one reset and one log line per read (a new-user pass).
         for (int i : order) {
-            if (held[i] == 0 || peerHeld <= lim.inboundBytesPerPeer() && serverHeld <= lim.inboundBytes()) {
+            if (!hard || held[i] == 0 || peerHeld <= lim.inboundBytesPerPeer() / 2 && serverHeld <= lim.inboundBytes() / 2) {
                 break;
             }
             peerHeld -= held[i];
@@ -473,7 +472,7 @@ final class ServerConnection extends Negotiator {
         // Over a soft budget: those that delivered nothing since the last look, a stall's time ago.
         long now = System.nanoTime();
         int stalled = 0;
-        if (stallSeen != null && now - stallSeenAt >= INBOUND_STALL_NANOS) {
+        if (stallSeen != null && now - stallSeenAt >= cfg.limits().inboundStallTimeout().toNanos()) {
             for (int i : order) {
                 if (peerHeld <= lim.inboundBytesPerPeer() / 2 && serverHeld <= lim.inboundBytes() / 2) {
                     break;
@@ -492,7 +491,7 @@ final class ServerConnection extends Negotiator {
             }
         }
         if (peerHeld > lim.inboundBytesPerPeer() / 2 || serverHeld > lim.inboundBytes() / 2) {
-            if (stallSeen == null || now - stallSeenAt >= INBOUND_STALL_NANOS) {
+            if (stallSeen == null || now - stallSeenAt >= cfg.limits().inboundStallTimeout().toNanos()) {
                 java.util.IdentityHashMap<TunnelCodec, Long> seen = new java.util.IdentityHashMap<>();
                 for (int i : order) {
                     if (held[i] > 0) {
@@ -506,7 +505,7 @@ final class ServerConnection extends Negotiator {
                 stallCheck = channel.eventLoop().schedule(() -> {
                     stallCheck = null;
                     shedInbound();
-                }, INBOUND_STALL_NANOS, TimeUnit.NANOSECONDS);
+                }, cfg.limits().inboundStallTimeout().toNanos(), TimeUnit.NANOSECONDS);
             }
         } else {
             stallSeen = null;
@@ -514,12 +513,12 @@ final class ServerConnection extends Negotiator {
         long n = reset + stalled > 0 ? b.inboundShedLog.admit() : -1;
         if (n >= 0) {
             boolean overPeer = peerBefore > (hard ? lim.inboundBytesPerPeer() : lim.inboundBytesPerPeer() / 2);
-            String why = (hard ? "over the inbound budget of " + (overPeer ? lim.inboundBytesPerPeer() + " bytes per peer"
-                    : lim.inboundBytes() + " bytes of the server, and this peer holds the most")
-                    : "over half the inbound budget (" + (overPeer ? lim.inboundBytesPerPeer() / 2 + " bytes per peer"
-                    : lim.inboundBytes() / 2 + " bytes of the server, and this peer holds the most") + ")")
+            long budget = overPeer ? lim.inboundBytesPerPeer() : lim.inboundBytes();
+            String whose = overPeer ? "per peer" : "of the server, and this peer holds the most";
+            String why = (hard ? "over the inbound budget of " + budget + " bytes " + whose
+                    : "over half (" + budget / 2 + " bytes) of the inbound budget of " + budget + " bytes " + whose)
                     + (stalled > 0 ? ", " + LogText.count(stalled, "tunnel", "tunnels") + " of them delivering nothing for "
-                    + LogText.duration(java.time.Duration.ofNanos(INBOUND_STALL_NANOS)) : "");
+                    + LogText.duration(lim.inboundStallTimeout()) : "");
             log.info("HBONE tunnels reset: peer {} ({}) holds {} bytes its tunnels' applications have not read (the server {}), {}: reset {} to {} holding {} bytes{}",
                     peerId, Authority.text(peer), peerBefore, serverBefore, why, LogText.count(reset + stalled, "tunnel", "tunnels"),
                     localId, freed, LogBudget.note(n));

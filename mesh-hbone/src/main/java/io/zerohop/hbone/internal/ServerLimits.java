@@ -21,11 +21,17 @@ import java.util.Objects;
  *                             identity's connections; over it, that peer's tunnels holding the most are reset
  * @param inboundBytes         the same, summed over the whole server; over it, the tunnels of the peer holding the
  *                             most are reset
+ * @param inboundStallTimeout  over half an inbound budget, a tunnel whose application took nothing for this long is reset
  */
 public record ServerLimits(long queuedBytesPerPeer, long queuedBytes, Duration stalledWindowTimeout,
                            int pendingDialsPerConnection, int pendingDialsPerPeer, int pendingDials,
-                           int preOpenResets, Duration resetWindow, long inboundBytesPerPeer, long inboundBytes) {
+                           int preOpenResets, Duration resetWindow, long inboundBytesPerPeer, long inboundBytes,
+                           Duration inboundStallTimeout) {
     public ServerLimits {
+        Objects.requireNonNull(inboundStallTimeout, "inboundStallTimeout");
+        if (inboundStallTimeout.isNegative() || inboundStallTimeout.isZero()) {
+            throw new IllegalArgumentException("inboundStallTimeout must be positive, got " + inboundStallTimeout);
+        }
         if (inboundBytesPerPeer < 64 * 1024 || inboundBytes < inboundBytesPerPeer) {
             throw new IllegalArgumentException("inbound byte budgets need 64 KiB <= per peer (" + inboundBytesPerPeer
                     + ") <= total (" + inboundBytes + ")");

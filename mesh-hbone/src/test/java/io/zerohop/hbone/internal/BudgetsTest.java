@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 class BudgetsTest {
     static final long K = 1024;
     /** Per peer 256 KiB, server 448 KiB (woken below half: 224 KiB). */
-    private final Budgets budgets = new Budgets(new ServerLimits(256 * K, 448 * K, Duration.ofSeconds(60), 8, 8, 8, 100, Duration.ofSeconds(30), 16L << 20, 32L << 20));
+    private final Budgets budgets = new Budgets(new ServerLimits(256 * K, 448 * K, Duration.ofSeconds(60), 8, 8, 8, 100, Duration.ofSeconds(30), 16L << 20, 32L << 20, Duration.ofSeconds(10)));
     private final List<Tunnel> tunnels = new ArrayList<>();
 
     /** One proxy-mode tunnel of {@code peer}: its stream channel, budget, and unfinished writes. */

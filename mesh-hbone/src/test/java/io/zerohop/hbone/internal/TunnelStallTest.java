@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
  */
 class TunnelStallTest {
     static final Duration TIMEOUT = Duration.ofSeconds(60);
-    private final Budgets budgets = new Budgets(new ServerLimits(1 << 20, 1 << 20, TIMEOUT, 8, 8, 8, 100, Duration.ofSeconds(30), 16L << 20, 32L << 20));
+    private final Budgets budgets = new Budgets(new ServerLimits(1 << 20, 1 << 20, TIMEOUT, 8, 8, 8, 100, Duration.ofSeconds(30), 16L << 20, 32L << 20, Duration.ofSeconds(10)));
     private final EmbeddedChannel stream = new EmbeddedChannel();
     private final TunnelBudget budget = new TunnelBudget(budgets, budgets.attach(SpiffeIds.istio("cluster.local", "ns", "peer")));
 
