@@ -74,7 +74,42 @@ public final class LeakDetectionExtension implements AfterAllCallback {
             leaks.add(s);
         }
         if (!leaks.isEmpty()) {
-            throw new AssertionError(leaks.size() + " ByteBuf leak(s) in " + context.getDisplayName() + ":\n" + String.join("\n", leaks));
+            throw new AssertionError(leaks.size() + " ByteBuf leak(s) in " + context.getDisplayName() + ":\n" + String.join("\n", leaks)
+                    + "\n" + summary(context.getDisplayName(), leaks));
         }
+    }
+
+    /**
+     * The reports again in a few lines, at the end of the failure message: a CI log is often read by
+     * its tail only, and a paranoid report runs to a hundred lines per leak (the official CI of
+     * 2026-12-05 showed the last 160 lines: neither the class nor the last access was in them).
+     * Per leak: the handlers it passed ({@code Hint:} records, oldest first), the last access and
+     * where it was made (first frame outside the leak detector and the buffer classes).
+     */
+    static String summary(String testClass, List<String> leaks) {
+        StringBuilder b = new StringBuilder("Leak summary (").append(leaks.size()).append(" in ").append(testClass).append("):");
+        for (String leak : leaks) {
+            List<String> hints = new ArrayList<>();
+            String last = null;
+            String created = null;
+            String section = "";
+            for (String line : leak.split("\n")) {
+                String t = line.strip();
+                if (t.startsWith("#") || t.startsWith("Created at:")) {
+                    section = t;
+                } else if (t.startsWith("Hint: ")) {
+                    hints.add(0, t.substring(6).replace(" will handle the message from this point.", ""));
+                } else if (!t.isEmpty() && !t.startsWith("io.netty.buffer.") && !t.startsWith("io.netty.util.")) {
+                    if (section.equals("#1:") && last == null) {
+                        last = t;
+                    } else if (section.startsWith("Created at:") && created == null) {
+                        created = t;
+                    }
+                }
+            }
+            b.append("\n  ").append(leak, 0, Math.max(0, leak.indexOf(" leaked"))).append(": last access ").append(last)
+                    .append("; created ").append(created).append("; passed ").append(hints);
+        }
+        return b.toString();
     }
 }

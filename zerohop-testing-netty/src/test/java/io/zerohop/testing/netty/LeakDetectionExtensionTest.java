@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -84,5 +85,36 @@ class LeakDetectionExtensionTest {
             assertThat(new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII)).isEqualTo("ping");
             assertThat(echo.accepted.get()).isEqualTo(1);
         }
+    }
+
+    /** The shape of a paranoid report as Netty 4.2.18's ResourceLeakDetector prints it (abridged from a CI log). */
+    private static final String REPORT = String.join("\n",
+            "AdvancedLeakAwareByteBuf leaked:",
+            "Recent access records: ",
+            "#1:",
+            "\tio.netty.buffer.AdvancedLeakAwareByteBuf.readSlice(AdvancedLeakAwareByteBuf.java:118)",
+            "\tio.netty.handler.codec.http2.DefaultHttp2FrameReader.readDataFrame(DefaultHttp2FrameReader.java:418)",
+            "\tio.netty.handler.codec.http2.DefaultHttp2FrameReader.processPayloadState(DefaultHttp2FrameReader.java:244)",
+            "#2:",
+            "\tHint: 'hbone-h2-mux' will handle the message from this point.",
+            "\tio.netty.channel.DefaultChannelPipeline.touch(DefaultChannelPipeline.java:115)",
+            "#3:",
+            "\tHint: 'hbone-h2' will handle the message from this point.",
+            "\tio.netty.channel.DefaultChannelPipeline.touch(DefaultChannelPipeline.java:115)",
+            "Created at:",
+            "\tio.netty.buffer.AdaptiveByteBufAllocator.newDirectBuffer(AdaptiveByteBufAllocator.java:67)",
+            "\tio.netty.buffer.AbstractByteBufAllocator.directBuffer(AbstractByteBufAllocator.java:168)",
+            "\tio.netty.handler.ssl.SslHandler.allocate(SslHandler.java:2379)",
+            "\tio.netty.handler.ssl.SslHandler.unwrap(SslHandler.java:1488)");
+
+    @Test
+    void theSummaryNamesTheClassTheLastAccessTheOriginAndTheHandlersPassed() {
+        String s = LeakDetectionExtension.summary("SomeTest", List.of(REPORT, "ByteBuf leaked (no records)"));
+        assertThat(s.lines()).containsExactly(
+                "Leak summary (2 in SomeTest):",
+                "  AdvancedLeakAwareByteBuf: last access io.netty.handler.codec.http2.DefaultHttp2FrameReader.readDataFrame"
+                        + "(DefaultHttp2FrameReader.java:418); created io.netty.handler.ssl.SslHandler.allocate(SslHandler.java:2379);"
+                        + " passed ['hbone-h2', 'hbone-h2-mux']",
+                "  ByteBuf: last access null; created null; passed []");
     }
 }
