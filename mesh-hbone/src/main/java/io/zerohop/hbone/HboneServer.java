@@ -390,6 +390,10 @@ public final class HboneServer implements AutoCloseable {
          * least two stream windows, and per peer the same (a shipped node proxy, 64 MiB of direct
          * memory: 32 MiB, and 16 MiB before stalled tunnels are reset).
          * {@link #build()} throws IllegalArgumentException unless stream window <= perPeer <= total.
+         * What counts: DATA payload and padding received and not yet read by the tunnels' applications,
+         * plus 256 bytes per DATA frame still queued in a tunnel (what a queued frame's objects cost:
+         * 1-byte frames otherwise held ~200 times what was counted); unknown frame types are dropped
+         * on arrival (RFC 9113 section 4.1).
          */
         public Builder inboundBudget(long perPeer, long total) {
             this.inboundBytesPerPeer = perPeer;

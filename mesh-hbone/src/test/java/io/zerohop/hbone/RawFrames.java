@@ -163,6 +163,16 @@ final class RawFrames implements AutoCloseable {
         return this;
     }
 
+    /** {@code count} frames of {@code size} zero bytes each, in one write and flush. */
+    RawFrames frames(int count, int type, int flags, int stream, int size) {
+        ByteBuf all = Unpooled.buffer(count * (9 + size));
+        for (int i = 0; i < count; i++) {
+            all.writeMedium(size).writeByte(type).writeByte(flags).writeInt(stream).writeZero(size);
+        }
+        ch.writeAndFlush(all);
+        return this;
+    }
+
     private static ByteBuf header(int length, int type, int flags, int stream) {
         return Unpooled.buffer(9).writeMedium(length).writeByte(type).writeByte(flags).writeInt(stream);
     }

@@ -19,16 +19,16 @@ import io.netty.handler.ssl.SslHandler;
  * (hbone-tls-records: what TLS encrypts at once) → the shared {@link Negotiator} → {@link Hold}; the
  * negotiator then adds the rest behind the hold and releases it):
  * <pre>
- *  socket ─▶ hbone-tls ─▶ [records] ─▶ hbone-conn ─▶ hbone-hold ─▶ hbone-h2 ─▶ hbone-h2-mux ─▶ hbone-ping ─▶ hbone-settings   (client)
- *            SslHandler   TlsRecords   Negotiator:   Hold: frames  Http2Frame  Http2Multiplex  PingKeepalive  SETTINGS, GOAWAY
- *                                      ClientConn-   read with the Codec       Handler         (PING, close   (ClientConnection)
- *                                      ection        Finished;                                 when
- *                                                    leaves once                               unanswered)
- *                                                    released
- *  socket ─▶ hbone-tls ─▶ [records] ─▶ hbone-conn ─▶ hbone-hold ─▶ hbone-h2 ─▶ hbone-h2-mux ─▶ hbone-ping ─▶ hbone-conn-tail  (server)
- *                                      Negotiator:                             one tunnel                     preface deadline,
- *                                      ServerConn-                             channel per                    budgeted error log
- *                                      ection                                  CONNECT
+ *  socket ─▶ hbone-tls ─▶ [records] ─▶ hbone-conn ─▶ hbone-hold ─▶ hbone-h2 ─▶ hbone-h2-frames ─▶ hbone-h2-mux ─▶ hbone-ping ─▶ hbone-settings   (client)
+ *            SslHandler   TlsRecords   Negotiator:   Hold: frames  Http2Frame  InboundFrames:     Http2Multiplex  PingKeepalive  SETTINGS, GOAWAY
+ *                                      ClientConn-   read with the Codec       unknown frames     Handler         (PING, close   (ClientConnection)
+ *                                      ection        Finished;                 dropped; queued                    when
+ *                                                    leaves once               DATA counted,                      unanswered)
+ *                                                    released                  small ones copied
+ *  socket ─▶ hbone-tls ─▶ [records] ─▶ hbone-conn ─▶ hbone-hold ─▶ hbone-h2 ─▶ hbone-h2-frames ─▶ hbone-h2-mux ─▶ hbone-ping ─▶ hbone-conn-tail  (server)
+ *                                      Negotiator:                                                one tunnel                     preface deadline,
+ *                                      ServerConn-                                                channel per                    budgeted error log
+ *                                      ection                                                     CONNECT
  * </pre>
  *
  * <p>Tunnel (one {@link Http2StreamChannel} per CONNECT, both sides; auto-read off until the tunnel
@@ -53,6 +53,7 @@ public final class HbonePipeline {
     public static final String HOLD = "hbone-hold";
     public static final String LINGER = "hbone-linger";
     public static final String H2 = "hbone-h2";
+    public static final String FRAMES = "hbone-h2-frames";
     public static final String MUX = "hbone-h2-mux";
     public static final String PING = "hbone-ping";
     public static final String SETTINGS = "hbone-settings";
@@ -100,6 +101,7 @@ public final class HbonePipeline {
     static void clientH2(ChannelPipeline p, Http2FrameCodec codec, PingKeepalive ping, ChannelHandler settings) {
         p.addLast(LINGER, new LingeringClose(p.get(SslHandler.class), codec.connection(), LingeringClose.LINGER_MILLIS))
                 .addLast(H2, codec)
+                .addLast(FRAMES, new InboundFrames(codec.connection()))
                 .addLast(MUX, new Http2MultiplexHandler(new RejectPush()))
                 .addLast(PING, ping)
                 .addLast(SETTINGS, settings);
@@ -109,10 +111,11 @@ public final class HbonePipeline {
      * The server's HTTP/2 handlers, added by its negotiator; {@code streams} initialises each CONNECT
      * stream; {@code lingerMillis} bounds the wait for the peer after our GOAWAY ({@link LingeringClose}).
      */
-    static void serverH2(ChannelPipeline p, Http2FrameCodec codec, ChannelHandler streams, PingKeepalive ping,
-                         ChannelHandler tail, long lingerMillis) {
+    static void serverH2(ChannelPipeline p, Http2FrameCodec codec, InboundFrames frames, ChannelHandler streams,
+                         PingKeepalive ping, ChannelHandler tail, long lingerMillis) {
         p.addLast(LINGER, new LingeringClose(p.get(SslHandler.class), codec.connection(), lingerMillis))
                 .addLast(H2, codec)
+                .addLast(FRAMES, frames)
                 .addLast(MUX, new Http2MultiplexHandler(streams))
                 .addLast(PING, ping)
                 .addLast(CONNECTION_TAIL, tail);

@@ -16,6 +16,11 @@ import java.util.Set;
 public final class Inspect {
     private Inspect() {}
 
+    /** What the inbound budgets count per DATA frame queued in a tunnel, besides its payload ({@link InboundFrames#FRAME_COST}). */
+    public static int queuedFrameCost() {
+        return InboundFrames.FRAME_COST;
+    }
+
     /** Pooled connections per key. */
     public static Map<PoolKey, Integer> poolStats(HboneClient client) {
         return runtime(client, ConnectionPool.class).connectionCounts();

@@ -49,6 +49,8 @@ final class ServerConnection extends Negotiator {
     private final IdleTimer idle;
     /** The connection's HTTP/2 state once negotiated: its local flow controller knows the unread inbound bytes. */
     private io.netty.handler.codec.http2.Http2Connection http2;
+    /** The connection's queued-frame count ({@link InboundFrames}), with {@link #http2}. */
+    private InboundFrames frames;
     /** This connection's unread inbound bytes as last added to its peer's and the server's counts. Event loop only. */
     private volatile long inboundCounted;
     /** The connection closed and took its count back: nothing is counted any more. Event loop only. */
@@ -182,7 +184,8 @@ final class ServerConnection extends Negotiator {
             }
         });
         share.connections.add(this);
-        HbonePipeline.serverH2(ctx.pipeline(), codec, new TunnelInit(),
+        frames = new InboundFrames(http2);
+        HbonePipeline.serverH2(ctx.pipeline(), codec, frames, new TunnelInit(),
                 new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(),
                         () -> log.info("HBONE connection from {} ({}) closed: PING unanswered for {}",
                                 Authority.text(peer), peerId, LogText.duration(cfg.pingTimeout()))),
@@ -347,7 +350,8 @@ final class ServerConnection extends Negotiator {
     /**
      * Brings the peer's and the server's counts of unread inbound bytes to what this connection's
      * flow controller holds (DATA received and not yet consumed: queued in tunnel channels whose
-     * application does not read, or delivered and not yet returned). Called when a tunnel returns
+     * application does not read, or delivered and not yet returned), plus {@link InboundFrames#FRAME_COST}
+     * per DATA frame still queued in a tunnel channel. Called when a tunnel returns
      * window and when a stream closes (Netty then returns what it held): those run inside Netty's
      * stream reads and stream closes, where resetting other streams would change what Netty is
      * iterating over, so they only count; the budgets are enforced after each read of the
@@ -393,7 +397,8 @@ final class ServerConnection extends Negotiator {
         if (http2 == null || inboundDone) {
             return 0;
         }
-        long now = http2.local().flowController().unconsumedBytes(http2.connectionStream());
+        long now = http2.local().flowController().unconsumedBytes(http2.connectionStream())
+                + frames.unreadFrames() * InboundFrames.FRAME_COST;
         long delta = now - inboundCounted;
         if (delta == 0 || !exact && now != 0 && Math.abs(delta) < INBOUND_STEP) {
             return 0;
@@ -451,7 +456,8 @@ final class ServerConnection extends Negotiator {
             Channel ch = tunnels.get(i).channel();
             io.netty.handler.codec.http2.Http2Stream stream = ch instanceof Http2StreamChannel sc && sc.stream() != null
                     ? http2.stream(sc.stream().id()) : null;
-            held[i] = stream == null || stream.isResetSent() ? 0 : http2.local().flowController().unconsumedBytes(stream);
+            held[i] = stream == null || stream.isResetSent() ? 0 : http2.local().flowController().unconsumedBytes(stream)
+                    + (long) tunnels.get(i).unreadFrames * InboundFrames.FRAME_COST;
         }
         java.util.Arrays.sort(order, (x, y) -> Long.compare(held[y], held[x]));
         boolean hard = peerHeld > lim.inboundBytesPerPeer() || serverHeld > lim.inboundBytes();

@@ -230,6 +230,8 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     private Http2Connection flowConnection;
     /** DATA bytes (padding included) delivered since the window was last returned. Event loop only. */
     private int unreturned;
+    /** DATA frames {@link InboundFrames} handed to this tunnel's channel and it has not read yet (server side). Event loop only. */
+    int unreadFrames;
 
     public TunnelCodec(Listener listener) {
         this(listener, false);
@@ -367,6 +369,11 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (msg instanceof Http2DataFrame data) {
+            if (unreadFrames > 0) {
+                // Still in its set: TunnelSet#remove settles what is left.
+                unreadFrames--;
+                set.frames.read(1);
+            }
             if (flowConnection != null) {
                 // Counted as the stream channel counts it, every DATA frame it delivers: returned on the next read request.
                 unreturned += data.initialFlowControlledBytes();

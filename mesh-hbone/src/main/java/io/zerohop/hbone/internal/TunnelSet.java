@@ -36,8 +36,12 @@ final class TunnelSet {
     private java.net.InetSocketAddress lastUpstream;
     private java.net.InetSocketAddress lastDial;
 
+    /** The connection's {@link InboundFrames} (null on a parentless tunnel). */
+    final InboundFrames frames;
+
     private TunnelSet(Channel connection) {
         this.connection = connection;
+        this.frames = connection.pipeline().get(InboundFrames.class);
         this.lingers = new Deadlines(connection, TimeUnit.SECONDS.toNanos(Tunnels.LINGER_SECONDS));
     }
 
@@ -71,6 +75,10 @@ final class TunnelSet {
         }
         head = codec;
         size++;
+        if (frames != null && codec.channel() instanceof io.netty.handler.codec.http2.Http2StreamChannel sc
+                && sc.stream() != null && sc.stream().id() > 0) {
+            frames.attach(sc.stream().id(), codec);
+        }
         if (!connection.isOpen()) {
             // Closed between the stream's creation and now: the close listener has already run.
             closeAll();
@@ -92,6 +100,11 @@ final class TunnelSet {
         codec.prevInSet = null;
         codec.nextInSet = null;
         codec.set = null;
+        if (codec.unreadFrames > 0) {
+            // No longer counted: read after this (a connection lost) or dropped with the channel's queue.
+            frames.read(codec.unreadFrames);
+            codec.unreadFrames = 0;
+        }
         size--;
     }
 

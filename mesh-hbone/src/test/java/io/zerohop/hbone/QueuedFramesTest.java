@@ -1,0 +1,150 @@
+package io.zerohop.hbone;
+
+import static io.zerohop.hbone.RawFrames.DATA;
+import static io.zerohop.hbone.RawFrames.HEADERS;
+import static io.zerohop.hbone.RawFrames.PING;
+import static io.zerohop.hbone.RawFrames.RST_STREAM;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Error;
+import io.zerohop.hbone.internal.Inspect;
+import io.zerohop.testing.netty.SilentPort;
+import io.zerohop.testing.netty.ClassHistogram;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * What a tunnel whose application does not read holds besides its bytes (a hostile-peer pass, 5 December): Netty queues
+ * every frame of a stream channel that is not reading. HTTP/2 flow control counts DATA payload only, so 1-byte DATA
+ * frames held ~200 times what the inbound budget counted, and frames of unknown type were queued outside flow control
+ * altogether, where RFC 9113 section 4.1 says to discard them.
+ */
+@Timeout(120)
+class QueuedFramesTest {
+    static Mesh mesh;
+    SilentPort silent;
+    RawFrames peer;
+    HboneServer server;
+
+    @BeforeAll
+    static void start() throws Exception {
+        mesh = new Mesh();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        mesh.close();
+    }
+
+    @BeforeEach
+    void silentPort() {
+        silent = new SilentPort(8);
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        if (peer != null) {
+            peer.close();
+        }
+        silent.close();
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    /**
+     * A tunnel whose frames queue: its upstream dial to a port that never answers is pending for a minute, and until
+     * the tunnel is open its channel does not read (what a tunnel to an application that stopped reading is once its
+     * relay stalls, without depending on how much the kernel's buffers take). Per peer {@code perPeer}.
+     */
+    void stalledTunnel(long perPeer) throws Exception {
+        server = mesh.server((dst, id, local) -> Destination.proxy(silent.address()))
+                .upstreamConnectTimeout(Duration.ofMinutes(1))
+                .inboundBudget(perPeer, 1L << 30).inboundStallTimeout(Duration.ofMinutes(1)).build().start().get();
+        peer = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress());
+        peer.preface();
+        peer.headers(1, new DefaultHttp2Headers().method("CONNECT").authority("127.0.0.1:" + silent.address().getPort()), false);
+        settled();
+    }
+
+    private int pings;
+
+    /** Returns once the server has read everything sent before: it answers a PING in order. */
+    void settled() throws Exception {
+        long id = ++pings;
+        peer.frame(PING, 0, 0, Unpooled.buffer(8).writeLong(id));
+        assertThat(peer.next(f -> f.type() == PING && (f.flags() & RawFrames.ACK) != 0 && java.nio.ByteBuffer.wrap(f.payload()).getLong() == id,
+                Duration.ofSeconds(20))).as("PING ACK " + id).isNotNull();
+    }
+
+    /**
+     * Per-frame heap of what the frames added, without the leak detector's own objects (tests run it at paranoid): its
+     * wrappers, leak records, their stack traces (the arrays) and its set of live leaks (a map node each).
+     */
+    static double heapPerFrame(Map<String, ClassHistogram.Share> added) {
+        return added.entrySet().stream()
+                .filter(e -> !e.getKey().contains("LeakAware") && !e.getKey().contains("ResourceLeakDetector")
+                        && !e.getKey().startsWith("[") && !e.getKey().equals("java.lang.String")
+                        && !e.getKey().equals("java.util.concurrent.ConcurrentHashMap$Node"))
+                .mapToDouble(e -> e.getValue().bytes()).sum();
+    }
+
+    @Test
+    @DisplayName("queued 1-byte DATA frames count their objects in the inbound budget, each copied out of the buffer it shared")
+    void queuedSmallFramesAreCountedAndCopied() throws Exception {
+        stalledTunnel(1L << 30);
+        int n = 20_000;
+        long counted = Inspect.inboundBytes(server);
+        ClassHistogram before = ClassHistogram.baseline();
+        peer.frames(n, DATA, 0, 1, 1);
+        settled();
+        ClassHistogram after = ClassHistogram.take();
+        Map<String, ClassHistogram.Share> added = after.perThing(before, n);
+        double heap = heapPerFrame(added);
+        System.out.printf("queued 1-byte DATA frames: %.1f bytes of heap each (FRAME_COST %d): %s%n", heap,
+                Inspect.queuedFrameCost(), added);
+        long grew = Inspect.inboundBytes(server) - counted;
+        assertThat(grew).as("what %d frames of 1 byte added to the count", n)
+                .isGreaterThanOrEqualTo((long) n * (1 + Inspect.queuedFrameCost()) - (64 << 10));
+        assertThat(heap).as("heap per queued frame, within what the budget counts for it")
+                .isLessThanOrEqualTo(Inspect.queuedFrameCost());
+        assertThat(added.keySet()).as("each frame's payload in a buffer of its own")
+                .anyMatch(c -> c.contains("AdaptiveByteBuf") && added.get(c).instances() >= 0.9);
+    }
+
+    @Test
+    @DisplayName("1-byte DATA frames to an application that does not read reach the per-peer budget: the tunnel is reset")
+    void smallFramesReachTheBudget() throws Exception {
+        stalledTunnel(4L << 20);
+        long before = Inspect.inboundBytes(server);
+        // 40,000 bytes of payload: under the budget by a hundred times, were frames counted by payload alone.
+        peer.frames(40_000, DATA, 0, 1, 1);
+        RawFrames.Frame rst = peer.next(RST_STREAM, 1, Duration.ofSeconds(30));
+        assertThat(rst).as("RST_STREAM on the tunnel (held %d bytes before)", before).isNotNull();
+        assertThat(rst.errorCode()).isEqualTo(Http2Error.CONNECT_ERROR.code());
+    }
+
+    @Test
+    @DisplayName("frames of unknown type on a tunnel are discarded on arrival (RFC 9113 section 4.1), not queued")
+    void unknownFramesAreDiscarded() throws Exception {
+        stalledTunnel(1L << 30);
+        int n = 2_000;
+        ClassHistogram before = ClassHistogram.baseline();
+        // Type 0x20: no HTTP/2 extension defines it. 2,000 x 1 KiB, outside flow control.
+        peer.frames(n, 0x20, 0, 1, 1024);
+        settled();
+        Map<String, ClassHistogram.Share> added = ClassHistogram.take().perThing(before, n);
+        assertThat(added).as("objects kept per unknown frame").doesNotContainKey("io.netty.handler.codec.http2.DefaultHttp2UnknownFrame");
+        assertThat(peer.isOpen()).as("the connection").isTrue();
+        assertThat(peer.next(RST_STREAM, 1, Duration.ofMillis(200))).as("the tunnel is not reset for them").isNull();
+    }
+}

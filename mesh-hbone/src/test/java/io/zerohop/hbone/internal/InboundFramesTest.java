@@ -1,0 +1,58 @@
+package io.zerohop.hbone.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import org.junit.jupiter.api.Test;
+
+/** {@link InboundFrames#ownBuffer}: which waiting DATA frames leave the buffer TLS decrypted them into. */
+class InboundFramesTest {
+    private final ByteBufAllocator alloc = ByteBufAllocator.DEFAULT;
+
+    @Test
+    void aFrameUnderAQuarterOfItsBufferIsCopiedAndTheBufferReleased() {
+        ByteBuf read = alloc.directBuffer(16_384).writeZero(16_384);
+        read.setByte(100, 42);
+        Http2DataFrame frame = new DefaultHttp2DataFrame(read.retainedSlice(100, 1), true, 3);
+        read.release();
+
+        Http2DataFrame out = InboundFrames.ownBuffer(alloc, frame);
+        try {
+            assertThat(out).isNotSameAs(frame);
+            assertThat(read.refCnt()).as("the read's buffer, once the frame left it").isZero();
+            assertThat(out.content().readableBytes()).isEqualTo(1);
+            assertThat(out.content().getByte(out.content().readerIndex())).isEqualTo((byte) 42);
+            assertThat(out.isEndStream()).isTrue();
+            assertThat(out.padding()).isEqualTo(3);
+            assertThat(out.initialFlowControlledBytes()).as("what flow control counts stays").isEqualTo(frame.initialFlowControlledBytes());
+        } finally {
+            out.release();
+        }
+    }
+
+    @Test
+    void anEmptyFrameKeepsNothingOfItsBuffer() {
+        ByteBuf read = alloc.directBuffer(16_384).writeZero(16_384);
+        Http2DataFrame frame = new DefaultHttp2DataFrame(read.retainedSlice(16_384, 0), true);
+        read.release();
+        Http2DataFrame out = InboundFrames.ownBuffer(alloc, frame);
+        assertThat(read.refCnt()).isZero();
+        assertThat(out.content().readableBytes()).isZero();
+        out.release();
+    }
+
+    @Test
+    void aFrameOfAQuarterOrMoreStaysInItsBuffer() {
+        ByteBuf read = alloc.directBuffer(16_384).writeZero(16_384);
+        Http2DataFrame frame = new DefaultHttp2DataFrame(read.retainedSlice(0, 4_096), false);
+        read.release();
+        Http2DataFrame out = InboundFrames.ownBuffer(alloc, frame);
+        assertThat(out).isSameAs(frame);
+        assertThat(read.refCnt()).isEqualTo(1);
+        out.release();
+        assertThat(read.refCnt()).isZero();
+    }
+}
