@@ -14,7 +14,9 @@ import java.time.Duration;
  * @param duration      from the CONNECT request to close
  * @param reset         true when the tunnel ended by RST_STREAM / TCP reset / connection loss rather
  *                      than END_STREAM both ways
- * @param error         what went wrong, or {@code null}
+ * @param error         what went wrong, or {@code null}: "reset by peer" (its RST_STREAM), "reset" (this side
+ *                      reset it, or the connection was lost), or the server's limit that reset it, one of
+ *                      {@link #LIMITS}
  * @param resetCode     the error code (RFC 9113 section 7, 0 to 2^32-1) of the first RST_STREAM the
  *                      peer sent on this tunnel, or {@link #NO_RESET} (-1) when it sent none: a reset
  *                      this side sent, a TCP reset or the loss of the HBONE connection leave it -1.
@@ -26,6 +28,17 @@ import java.time.Duration;
  */
 public record TunnelResult(TunnelInfo info, int status, long bytesReceived, long bytesSent, Duration duration,
                            boolean reset, String error, long resetCode) {
+    /** {@link #error()} of a tunnel reset over an inbound budget: it held the most of it ({@code HboneServer.Builder#inboundBudget}). */
+    public static final String INBOUND_BUDGET = "inbound budget";
+    /** {@link #error()} of a tunnel reset over half an inbound budget, its application having taken nothing for the stall timeout. */
+    public static final String INBOUND_STALLED = "inbound stalled";
+    /** {@link #error()} of a tunnel reset over the server's outbound budget, the one whose queued bytes stalled longest. */
+    public static final String OUTBOUND_BUDGET = "outbound budget";
+    /** {@link #error()} of a tunnel whose queued bytes made no progress against the peer's window for the stalled-window timeout. */
+    public static final String STALLED_WINDOW = "stalled window";
+    /** The server's limits that reset tunnels, as {@link #error()} names them. */
+    public static final java.util.Set<String> LIMITS = java.util.Set.of(INBOUND_BUDGET, INBOUND_STALLED, OUTBOUND_BUDGET, STALLED_WINDOW);
+
     /** {@link #resetCode()} of a tunnel whose peer sent no RST_STREAM. */
     public static final long NO_RESET = -1;
 

@@ -48,6 +48,8 @@ class InboundBudgetTest {
     static EchoServer echo;
     /** Each test's own, closed (its connections reset) before its server closes. */
     LoopbackApp sink;
+    /** The test's server's tunnel events: which limit reset a tunnel ({@link TunnelResult#error()}). */
+    final RecordingEvents events = new RecordingEvents();
     static final SpiffeId VICTIM = SpiffeIds.istio("cluster.local", "prod", "victim");
     static final SpiffeId SECOND = SpiffeIds.istio("cluster.local", "prod", "second-attacker");
 
@@ -79,7 +81,7 @@ class InboundBudgetTest {
                 return Destination.proxy(Mesh.loopback(sink.port()));
             }
             return dst.getPort() == echo.address().getPort() ? Destination.proxy(echo.address()) : null;
-        }).inboundBudget(perPeer, total).inboundStallTimeout(STALL).build().start().get();
+        }).inboundBudget(perPeer, total).inboundStallTimeout(STALL).listener(events).build().start().get();
     }
 
     /** {@code tunnels} tunnels of {@code self} to the sink, each written to as fast as it takes bytes until it fails. */
@@ -126,6 +128,11 @@ class InboundBudgetTest {
         }
     }
 
+    /** The {@link TunnelResult#error()} of every tunnel closed so far that one of the server's limits reset. */
+    List<String> limitsThatReset() {
+        return events.closed.stream().map(TunnelResult::error).filter(e -> e != null && TunnelResult.LIMITS.contains(e)).toList();
+    }
+
     /** Waits for the attackers' connections to be gone: what they held is released then, or the leak detector says so. */
     static void closedConnections(HboneServer server) {
         Await.until("the attackers' connections closed", Duration.ofSeconds(20), () -> Inspect.connectionCount(server) == 0);
@@ -165,6 +172,7 @@ class InboundBudgetTest {
                 }
             }
             assertThat(sampler.max.get()).as("most unread bytes held at once").isLessThanOrEqualTo(PER_PEER + SLACK);
+            assertThat(limitsThatReset()).as("what reset the attacker's tunnels, as their results say").containsOnly(TunnelResult.INBOUND_BUDGET);
             assertThat(lines).anyMatch(l -> l.contains("HBONE tunnels reset: peer " + mesh.clientId + " (127.0.0.1:")
                     && l.contains("over the inbound budget of " + PER_PEER + " bytes per peer") && l.contains(" to " + mesh.serverId));
             Await.until("every unread byte released", Duration.ofSeconds(20), () -> Inspect.inboundBytes(server) == 0);
@@ -239,6 +247,7 @@ class InboundBudgetTest {
                 }
             }
             assertThat(resets.get()).as("one reset brings about 11 MiB under the 8 MiB half").isEqualTo(1);
+            assertThat(limitsThatReset()).as("what reset the tunnel, as its result says").containsExactly(TunnelResult.INBOUND_STALLED);
             assertThat(lines).anyMatch(l -> l.contains("over half (" + (8L << 20) + " bytes) of the inbound budget of " + (16L << 20)
                     + " bytes per peer, 1 tunnel of them delivering nothing for 1s: reset 1 tunnel to " + mesh.serverId));
             closedConnections(server);

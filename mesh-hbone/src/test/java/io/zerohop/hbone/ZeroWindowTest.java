@@ -66,13 +66,21 @@ class ZeroWindowTest {
         mesh.close();
     }
 
+    /** The test's server's tunnel events: which limit reset a tunnel ({@link TunnelResult#error()}). */
+    final RecordingEvents events = new RecordingEvents();
+
+    /** The {@link TunnelResult#error()} of every tunnel closed so far that one of the server's limits reset. */
+    List<String> limitsThatReset() {
+        return events.closed.stream().map(TunnelResult::error).filter(e -> e != null && TunnelResult.LIMITS.contains(e)).toList();
+    }
+
     HboneServer server(Duration stalledWindowTimeout) throws Exception {
         return mesh.server((dst, id, local) -> {
             if (dst.getPort() == firehose.port()) {
                 return Destination.proxy(Mesh.loopback(firehose.port()));
             }
             return dst.getPort() == echo.address().getPort() ? Destination.proxy(echo.address()) : null;
-        }).outboundBudget(PER_PEER, TOTAL).stalledWindowTimeout(stalledWindowTimeout).build().start().get();
+        }).outboundBudget(PER_PEER, TOTAL).stalledWindowTimeout(stalledWindowTimeout).listener(events).build().start().get();
     }
 
     /** One zero-window connection of {@code self} opening {@code tunnels} CONNECTs to the firehose. */
@@ -120,6 +128,8 @@ class ZeroWindowTest {
                 }
                 assertThat(reset).as("stalled tunnels reset after the stalled-window timeout").isEqualTo(3 * TUNNELS);
                 Await.until("every queued byte released", Duration.ofSeconds(10), () -> Inspect.queuedBytes(server) == 0);
+                Await.until("the reset tunnels' results", Duration.ofSeconds(10), () -> limitsThatReset().size() >= 3 * TUNNELS);
+                assertThat(limitsThatReset()).as("what reset them, as their results say").containsOnly(TunnelResult.STALLED_WINDOW);
             } finally {
                 attackers.forEach(RawFrames::close);
             }
@@ -168,6 +178,8 @@ class ZeroWindowTest {
                         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), held, 1 + resetsSoFar(a) + resetsSoFar(b), 2 * SHED_TUNNELS);
                 // Stalled attacker tunnels still hold bytes: the victim did not wait for the attack to be shed away.
                 assertThat(held).as("attacker bytes queued when the victim's echo completed").isPositive();
+                assertThat(limitsThatReset()).as("what reset the shed tunnels, as their results say").contains(TunnelResult.OUTBOUND_BUDGET)
+                        .doesNotContain(TunnelResult.STALLED_WINDOW);
             } finally {
                 a.close();
                 if (b != null) {

@@ -119,6 +119,17 @@ public final class MicrometerSink implements TunnelObserver.Sink {
         Counter.builder("istio.tcp.received.bytes").description(RECEIVED).tags(t).register(registry).increment(received);
     }
 
+    /**
+     * {@code zerohop_tunnels_limit_resets_total{limit}}: tunnels the HBONE server reset by one of its limits, by limit
+     * ({@code inbound_budget}, {@code inbound_stalled}, {@code outbound_budget}, {@code stalled_window}). zerohop's own:
+     * ztunnel has no such limits (its window throttles instead), and its close carries no reason either.
+     */
+    @Override
+    public void limitReset(String limit) {
+        Counter.builder("zerohop.tunnels.limit.resets").description("Tunnels the HBONE server reset by one of its limits.")
+                .tags("limit", limit.replace(' ', '_')).register(registry).increment();
+    }
+
     @Override
     public void closed(TrafficLabels l) {
         // Closed, then failed: a reader that saw the close may not see the failure yet (another thread, no lock). A

@@ -45,6 +45,9 @@ public final class TunnelObserver implements HboneEvents {
 
         /** A close; with response flags other than {@code -} it is also a failed connection. */
         void closed(TrafficLabels labels);
+
+        /** The server reset a tunnel by one of its limits ({@link TunnelResult#LIMITS}), said with its close. */
+        default void limitReset(String limit) {}
     }
 
     /** One budget for every observer of a process, as the access log is one. */
@@ -256,6 +259,9 @@ public final class TunnelObserver implements HboneEvents {
             // A tunnel cut at the drain deadline is ztunnel's ClosedFromDrain, a ConnectionFailure.
             sink.closed(l.labels.withResponseFlags(l.deniedBy != null ? "DENY"
                     : cutByDrain(r) || ZtunnelAccessLog.endError(r) != null ? "CONNECT" : TrafficLabels.NO_FLAGS));
+            if (r.reset() && r.error() != null && TunnelResult.LIMITS.contains(r.error())) {
+                sink.limitReset(r.error());
+            }
             closedLabels = l.labels;
             deniedBy = l.deniedBy;
             deniedReason = l.deniedReason;

@@ -22,13 +22,15 @@ import io.netty.handler.ssl.SslHandler;
  *  socket ─▶ hbone-tls ─▶ [records] ─▶ hbone-conn ─▶ hbone-hold ─▶ hbone-h2 ─▶ hbone-h2-frames ─▶ hbone-h2-mux ─▶ hbone-ping ─▶ hbone-settings   (client)
  *            SslHandler   TlsRecords   Negotiator:   Hold: frames  Http2Frame  InboundFrames:     Http2Multiplex  PingKeepalive  SETTINGS, GOAWAY
  *                                      ClientConn-   read with the Codec       unknown frames     Handler         (PING, close   (ClientConnection)
- *                                      ection        Finished;                 dropped; queued                    when
- *                                                    leaves once               DATA counted,                      unanswered)
- *                                                    released                  small ones copied
+ *                                      ection        Finished;                 dropped                            when
+ *                                                    leaves once                                                  unanswered)
+ *                                                    released
  *  socket ─▶ hbone-tls ─▶ [records] ─▶ hbone-conn ─▶ hbone-hold ─▶ hbone-h2 ─▶ hbone-h2-frames ─▶ hbone-h2-mux ─▶ hbone-ping ─▶ hbone-conn-tail  (server)
- *                                      Negotiator:                                                one tunnel                     preface deadline,
- *                                      ServerConn-                                                channel per                    budgeted error log
- *                                      ection                                                     CONNECT
+ *                                      Negotiator:                             unknown frames     one tunnel                     preface deadline,
+ *                                      ServerConn-                             dropped; queued    channel per                    budgeted error log
+ *                                      ection                                  DATA counted,      CONNECT
+ *                                                                              waiting ones
+ *                                                                              copied
  * </pre>
  *
  * <p>Tunnel (one {@link Http2StreamChannel} per CONNECT, both sides; auto-read off until the tunnel

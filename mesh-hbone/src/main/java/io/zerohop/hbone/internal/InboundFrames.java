@@ -1,6 +1,7 @@
 package io.zerohop.hbone.internal;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -16,29 +17,32 @@ import io.netty.handler.codec.http2.Http2UnknownFrame;
  * channel queues while its tunnel does not read, bounded by what the inbound budgets count.
  *
  * <p>Netty queues each frame of a stream channel that is not reading, without a bound of its own;
- * HTTP/2 flow control bounds only DATA payload (plus padding), per stream by its window. So:
+ * HTTP/2 flow control bounds only DATA payload (plus padding), per stream by its window, and forgets a
+ * stream's bytes once the stream closes. So:
  * <ul>
  *   <li><b>Unknown frame types are dropped here.</b> RFC 9113 section 4.1: "Implementations MUST
  *       ignore and discard frames of unknown types"; ztunnel's h2 does (hyperium/h2
  *       src/codec/framed_read.rs, {@code Kind::Unknown}). Netty 4.2 hands them to the stream's
- *       channel instead, where a stream that does not read queued them without limit, 16 KiB of
- *       payload each, outside flow control and every budget (a hostile-peer pass, 5 December).
- *       HBONE defines no extension frame.
+ *       channel instead, where a stream that does not read queued them without limit, up to the
+ *       maximum frame size (1 MiB) each, outside flow control and every budget (a hostile-peer
+ *       pass, 5 December). HBONE defines no extension frame.
  *   <li><b>Queued DATA frames are counted.</b> Each frame held in a stream channel's queue costs
  *       {@link #FRAME_COST} bytes of objects besides its payload: 1-byte frames to an application
  *       that does not read held ~200 times what flow control counted. The inbound budgets count
- *       payload plus {@link #FRAME_COST} per queued frame ({@link #unreadFrames()},
- *       {@link TunnelCodec#unreadFrames()}).
- *   <li><b>A small DATA frame that waits is copied out of the buffer it shares.</b> A frame's payload
- *       is a slice of what TLS decrypted in one read (up to the read's size, or a cumulation as large
- *       as the largest frame, 1 MiB): one byte left unread kept the whole buffer. A frame that will
- *       wait (its stream already has frames queued) and is under a quarter of its buffer is copied
- *       into a buffer of its own, so that a waiting frame keeps at most four times what it counts. A
- *       stream that keeps up is never copied: its frames leave with the read that brought them.
+ *       {@link #FRAME_COST} per queued frame ({@link #unreadFrames()}) and, for a tunnel whose
+ *       stream closed with frames queued (its peer ended or reset it while its application was not
+ *       reading), their bytes, which the flow controller no longer counts ({@link #closedStreamBytes()}).
+ *   <li><b>A DATA frame that will wait is copied out of what it shares when it uses under a quarter
+ *       of it.</b> A frame's payload is a slice of the decoder's cumulation, which keeps every buffer
+ *       TLS decrypted into it: one byte left unread kept them all. A frame that will wait
+ *       ({@link TunnelCodec#waits}: its channel does not read by itself, or already has frames
+ *       queued) keeps at most four times its payload once copied or left alone; a frame delivered at
+ *       once is never copied (a tunnel that keeps up). A tunnel whose relay is paused by a slow
+ *       application has its small frames copied while it is paused.
  * </ul>
  *
  * <p>Only a server stream is counted: the client side has no inbound budget, and its stream has no id
- * when its codec joins. Event loop only.
+ * when its codec joins (the client's handler only drops unknown frames). Event loop only.
  */
 final class InboundFrames extends ChannelInboundHandlerAdapter {
     /**
@@ -53,7 +57,17 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
     private final Http2Connection.PropertyKey key;
     /** DATA frames handed to this connection's counted tunnels and not read by them yet. */
     private long unreadFrames;
+    /**
+     * Flow-controlled bytes (payload and padding) of those frames whose stream has closed: Netty's flow controller
+     * forgets a closed stream's bytes (it returns them to the connection window), but its channel keeps the frames
+     * until its application reads them (a tunnel whose peer ended or reset it while its application was not reading).
+     */
+    private long closedStreamBytes;
 
+    /**
+     * @param connection the connection's HTTP/2 state; on the server its stream-closed listener must call
+     *     {@link #streamClosed} (the client's tunnels are never counted)
+     */
     InboundFrames(Http2Connection connection) {
         this.connection = connection;
         this.key = connection.newKey();
@@ -72,9 +86,39 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
         return unreadFrames;
     }
 
-    /** {@code n} frames of a tunnel were read, or dropped with it. */
-    void read(int n) {
-        unreadFrames -= n;
+    /** What this connection's tunnels hold that its flow controller does not count: see {@link #closedStreamBytes}. */
+    long closedStreamBytes() {
+        return closedStreamBytes;
+    }
+
+    /** The stream of a counted tunnel closed: from now on its queued bytes are counted here. */
+    void streamClosed(Http2Stream stream) {
+        TunnelCodec t = stream.getProperty(key);
+        if (t != null && t.set != null && !t.streamGone) {
+            t.streamGone = true;
+            closedStreamBytes += t.unreadBytes;
+        }
+    }
+
+    /** A counted tunnel read a queued DATA frame of {@code flowControlled} bytes. */
+    void read(TunnelCodec t, int flowControlled) {
+        t.unreadFrames--;
+        unreadFrames--;
+        int n = Math.min(flowControlled, t.unreadBytes);
+        t.unreadBytes -= n;
+        if (t.streamGone) {
+            closedStreamBytes -= n;
+        }
+    }
+
+    /** A counted tunnel left its set: what it still has queued is dropped with its channel, or read uncounted. */
+    void forget(TunnelCodec t) {
+        unreadFrames -= t.unreadFrames;
+        if (t.streamGone) {
+            closedStreamBytes -= t.unreadBytes;
+        }
+        t.unreadFrames = 0;
+        t.unreadBytes = 0;
     }
 
     @Override
@@ -88,27 +132,55 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
             Http2Stream s = fs == null ? null : connection.stream(fs.id());
             TunnelCodec tunnel = s == null ? null : s.getProperty(key);
             if (tunnel != null && tunnel.set != null) {
-                if (tunnel.unreadFrames > 0) {
-                    msg = ownBuffer(ctx.alloc(), data);
+                if (tunnel.waits()) {
+                    data = ownBuffer(ctx.alloc(), data);
+                    msg = data;
                 }
                 tunnel.unreadFrames++;
+                tunnel.unreadBytes += data.initialFlowControlledBytes();
                 unreadFrames++;
             }
         }
         ctx.fireChannelRead(msg);
     }
 
-    /** {@code data}, or a copy of it in its own buffer when it uses under a quarter of the one it shares. */
+    /**
+     * {@code data}, or a copy of it in its own buffer when it uses under a quarter of what it keeps: the buffer it is a
+     * slice of, or, a slice of the decoder's composite cumulation ({@code H2Codecs}), every buffer of that composite.
+     * When the copy cannot be made (direct memory ran out), {@code data} as it is.
+     */
     static Http2DataFrame ownBuffer(io.netty.buffer.ByteBufAllocator alloc, Http2DataFrame data) {
         ByteBuf content = data.content();
         int n = content.readableBytes();
-        if ((long) n * 4 >= root(content).capacity()) {
+        if ((long) n * 4 >= kept(content)) {
             return data;
         }
-        ByteBuf own = n == 0 ? Unpooled.EMPTY_BUFFER : alloc.buffer(n).writeBytes(content);
+        ByteBuf own = Unpooled.EMPTY_BUFFER;
+        try {
+            if (n > 0) {
+                own = alloc.buffer(n);
+                own.writeBytes(content);
+            }
+        } catch (OutOfMemoryError | RuntimeException e) {
+            own.release();
+            return data;
+        }
         Http2DataFrame copy = new DefaultHttp2DataFrame(own, data.isEndStream(), data.padding()).stream(data.stream());
         data.release();
         return copy;
+    }
+
+    /** Bytes of memory {@code b} keeps: its root buffer's capacity, or the sum of a composite root's parts'. */
+    static long kept(ByteBuf b) {
+        ByteBuf r = root(b);
+        if (r instanceof CompositeByteBuf c) {
+            long sum = 0;
+            for (int i = 0; i < c.numComponents(); i++) {
+                sum += kept(c.internalComponent(i));
+            }
+            return sum;
+        }
+        return r.capacity();
     }
 
     private static ByteBuf root(ByteBuf b) {

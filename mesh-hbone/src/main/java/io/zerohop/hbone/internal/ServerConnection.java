@@ -176,15 +176,16 @@ final class ServerConnection extends Negotiator {
                 .maxHeaderListSize(h2.maxHeaderListSize());
         io.netty.handler.codec.http2.Http2FrameCodec codec = H2Codecs.server(settings, this::streamError);
         http2 = codec.connection();
+        frames = new InboundFrames(http2);
         // Added after the flow controller's own listener, which hands a closing stream's unread bytes back first.
         http2.addListener(new io.netty.handler.codec.http2.Http2ConnectionAdapter() {
             @Override
             public void onStreamClosed(io.netty.handler.codec.http2.Http2Stream stream) {
+                frames.streamClosed(stream);
                 countInbound();
             }
         });
         share.connections.add(this);
-        frames = new InboundFrames(http2);
         HbonePipeline.serverH2(ctx.pipeline(), codec, frames, new TunnelInit(),
                 new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(),
                         () -> log.info("HBONE connection from {} ({}) closed: PING unanswered for {}",
@@ -398,7 +399,7 @@ final class ServerConnection extends Negotiator {
             return 0;
         }
         long now = http2.local().flowController().unconsumedBytes(http2.connectionStream())
-                + frames.unreadFrames() * InboundFrames.FRAME_COST;
+                + frames.closedStreamBytes() + frames.unreadFrames() * InboundFrames.FRAME_COST;
         long delta = now - inboundCounted;
         if (delta == 0 || !exact && now != 0 && Math.abs(delta) < INBOUND_STEP) {
             return 0;
@@ -456,8 +457,10 @@ final class ServerConnection extends Negotiator {
             Channel ch = tunnels.get(i).channel();
             io.netty.handler.codec.http2.Http2Stream stream = ch instanceof Http2StreamChannel sc && sc.stream() != null
                     ? http2.stream(sc.stream().id()) : null;
-            held[i] = stream == null || stream.isResetSent() ? 0 : http2.local().flowController().unconsumedBytes(stream)
-                    + (long) tunnels.get(i).unreadFrames * InboundFrames.FRAME_COST;
+            TunnelCodec t = tunnels.get(i);
+            held[i] = stream != null && stream.isResetSent() ? 0
+                    : (stream == null ? 0 : http2.local().flowController().unconsumedBytes(stream))
+                            + (t.streamGone ? t.unreadBytes : 0) + (long) t.unreadFrames * InboundFrames.FRAME_COST;
         }
         java.util.Arrays.sort(order, (x, y) -> Long.compare(held[y], held[x]));
         boolean hard = peerHeld > lim.inboundBytesPerPeer() || serverHeld > lim.inboundBytes();
@@ -473,7 +476,7 @@ final class ServerConnection extends Negotiator {
             serverHeld -= held[i];
             freed += held[i];
             reset++;
-            resetLater(tunnels.get(i), held, i);
+            resetLater(tunnels.get(i), held, i, io.zerohop.hbone.TunnelResult.INBOUND_BUDGET);
         }
         // Over a soft budget: those that delivered nothing since the last look, a stall's time ago.
         long now = System.nanoTime();
@@ -492,7 +495,7 @@ final class ServerConnection extends Negotiator {
                     serverHeld -= held[i];
                     freed += held[i];
                     stalled++;
-                    resetLater(tunnels.get(i), held, i);
+                    resetLater(tunnels.get(i), held, i, io.zerohop.hbone.TunnelResult.INBOUND_STALLED);
                 }
             }
         }
@@ -532,10 +535,10 @@ final class ServerConnection extends Negotiator {
     }
 
     /** Resets {@code codec}'s tunnel from a task of the loop (not inside a read); its held bytes no longer count here. */
-    private void resetLater(TunnelCodec codec, long[] held, int i) {
+    private void resetLater(TunnelCodec codec, long[] held, int i, String why) {
         held[i] = 0;
         Channel shed = codec.channel();
-        channel.eventLoop().execute(() -> Tunnels.reset(shed));
+        channel.eventLoop().execute(() -> Tunnels.reset(shed, why));
     }
 
     void tunnelOpened() {

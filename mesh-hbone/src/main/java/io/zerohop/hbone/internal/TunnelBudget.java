@@ -126,7 +126,7 @@ final class TunnelBudget extends TunnelSet.Deadline implements Relay.Throttle, C
             log.info("HBONE tunnel {} reset: {} bytes queued and the peer's window made no progress for {}{}",
                     stream, queued, LogText.duration(budgets.limits.stalledWindowTimeout()), LogBudget.note(n));
         }
-        Tunnels.reset(stream);
+        Tunnels.reset(stream, io.zerohop.hbone.TunnelResult.STALLED_WINDOW);
     }
 
     /** True once {@link #shed} was called: the reset is on its way, its bytes about to be released. */
@@ -137,7 +137,7 @@ final class TunnelBudget extends TunnelSet.Deadline implements Relay.Throttle, C
     /** Server budget exceeded and this tunnel stalled longest: reset it (any thread). */
     void shed() {
         shed = true;
-        eventLoop().execute(() -> Tunnels.reset(stream));
+        eventLoop().execute(() -> Tunnels.reset(stream, io.zerohop.hbone.TunnelResult.OUTBOUND_BUDGET));
     }
 
     /** A budget covering this tunnel was crossed (any thread). */

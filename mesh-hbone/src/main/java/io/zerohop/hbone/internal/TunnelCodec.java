@@ -230,8 +230,24 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     private Http2Connection flowConnection;
     /** DATA bytes (padding included) delivered since the window was last returned. Event loop only. */
     private int unreturned;
+    /** The server's limit that reset this tunnel (one of {@link io.zerohop.hbone.TunnelResult#LIMITS}), or null. Event loop only. */
+    String resetBy;
     /** DATA frames {@link InboundFrames} handed to this tunnel's channel and it has not read yet (server side). Event loop only. */
     int unreadFrames;
+    /** Their flow-controlled bytes (payload and padding). Event loop only. */
+    int unreadBytes;
+    /** The tunnel's stream closed with frames still queued: {@link InboundFrames} counts their bytes. Event loop only. */
+    boolean streamGone;
+
+    /**
+     * Whether a DATA frame handed to this tunnel's channel now will wait in its queue: the channel does not read by
+     * itself (auto-read off: the tunnel not open yet, its relay paused by a writer that does not keep up, an
+     * application reading on demand) or has frames waiting already. Conservative: a read asked for explicitly is not
+     * seen. Event loop only.
+     */
+    boolean waits() {
+        return unreadFrames > 0 || channel == null || !channel.config().isAutoRead();
+    }
 
     public TunnelCodec(Listener listener) {
         this(listener, false);
@@ -282,6 +298,11 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
 
     public boolean outputEnded() {
         return outputEnded;
+    }
+
+    /** The server's limit that reset this tunnel (one of {@link io.zerohop.hbone.TunnelResult#LIMITS}), or null. */
+    public String resetBy() {
+        return resetBy;
     }
 
     /** True when the peer sent RST_STREAM with any code (NO_ERROR and CANCEL included). */
@@ -371,8 +392,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         if (msg instanceof Http2DataFrame data) {
             if (unreadFrames > 0) {
                 // Still in its set: TunnelSet#remove settles what is left.
-                unreadFrames--;
-                set.frames.read(1);
+                set.frames.read(this, data.initialFlowControlledBytes());
             }
             if (flowConnection != null) {
                 // Counted as the stream channel counts it, every DATA frame it delivers: returned on the next read request.

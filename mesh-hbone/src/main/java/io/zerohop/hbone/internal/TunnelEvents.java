@@ -80,6 +80,6 @@ final class TunnelEvents {
         Duration d = Duration.ofNanos(System.nanoTime() - c.startNanos());
         boolean reset = !c.completed();
         return new TunnelResult(info, 200, c.bytesIn(), c.bytesOut(), d, reset,
-                reset ? (c.wasReset() ? "reset by peer" : "reset") : null, c.rstCode());
+                reset ? (c.wasReset() ? "reset by peer" : c.resetBy() != null ? c.resetBy() : "reset") : null, c.rstCode());
     }
 }

@@ -102,8 +102,7 @@ final class TunnelSet {
         codec.set = null;
         if (codec.unreadFrames > 0) {
             // No longer counted: read after this (a connection lost) or dropped with the channel's queue.
-            frames.read(codec.unreadFrames);
-            codec.unreadFrames = 0;
+            frames.forget(codec);
         }
         size--;
     }

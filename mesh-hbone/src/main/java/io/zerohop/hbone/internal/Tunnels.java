@@ -24,10 +24,22 @@ public final class Tunnels {
      * peer's data, so only an error code reaches the far application as a reset. Any thread.
      */
     public static void reset(Channel ch) {
+        reset(ch, null);
+    }
+
+    /**
+     * {@link #reset(Channel)} by one of the server's limits: {@code why} becomes the tunnel's
+     * {@link io.zerohop.hbone.TunnelResult#error()} (one of {@link io.zerohop.hbone.TunnelResult#LIMITS}),
+     * where a reset's is "reset". Event loop of {@code ch}.
+     */
+    static void reset(Channel ch, String why) {
         if (!ch.isActive()) {
             return;
         }
         TunnelCodec codec = ch.pipeline().get(TunnelCodec.class);
+        if (codec != null && why != null && codec.resetBy == null) {
+            codec.resetBy = why;
+        }
         if (codec != null && codec.rstReceived()) {
             // The peer reset the stream: answering with RST_STREAM is what RFC 9113 section 5.4.2 forbids.
             TunnelCodec.closeAfterReset(ch);

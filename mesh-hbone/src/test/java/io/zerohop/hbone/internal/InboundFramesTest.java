@@ -55,4 +55,48 @@ class InboundFramesTest {
         out.release();
         assertThat(read.refCnt()).isZero();
     }
+
+    @Test
+    void aSliceOfACompositeKeepsEveryBufferOfIt() {
+        // The decoder's composite cumulation: the 9-byte tail of a 64 KiB read, then a 40-byte record.
+        ByteBuf read = alloc.directBuffer(65_536).writeZero(65_536).skipBytes(65_536 - 9);
+        ByteBuf record = alloc.directBuffer(40).writeZero(40);
+        io.netty.buffer.CompositeByteBuf cumulation = alloc.compositeDirectBuffer().addComponents(true, read, record);
+        Http2DataFrame frame = new DefaultHttp2DataFrame(cumulation.retainedSlice(cumulation.readerIndex() + 19, 30), false);
+        cumulation.release();
+        assertThat(InboundFrames.kept(frame.content())).as("both buffers, whole").isEqualTo(65_536 + 40);
+
+        Http2DataFrame out = InboundFrames.ownBuffer(alloc, frame);
+        assertThat(out).isNotSameAs(frame);
+        assertThat(read.refCnt()).as("the 64 KiB read, once the frame left it").isZero();
+        out.release();
+    }
+
+    @Test
+    void whenTheCopyCannotBeMadeTheFrameGoesOnAsItIs() {
+        ByteBufAllocator exhausted = new io.netty.buffer.AbstractByteBufAllocator(true) {
+            @Override
+            protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
+                throw new OutOfMemoryError("Cannot reserve 16 bytes of direct buffer memory");
+            }
+
+            @Override
+            protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
+                throw new OutOfMemoryError("Cannot reserve 16 bytes of direct buffer memory");
+            }
+
+            @Override
+            public boolean isDirectBufferPooled() {
+                return false;
+            }
+        };
+        ByteBuf read = alloc.directBuffer(16_384).writeZero(16_384);
+        Http2DataFrame frame = new DefaultHttp2DataFrame(read.retainedSlice(0, 1), false);
+        read.release();
+        Http2DataFrame out = InboundFrames.ownBuffer(exhausted, frame);
+        assertThat(out).isSameAs(frame);
+        assertThat(read.refCnt()).as("still the frame's, released with it").isEqualTo(1);
+        out.release();
+        assertThat(read.refCnt()).isZero();
+    }
 }
