@@ -54,6 +54,7 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
     static final int FRAME_COST = 256;
 
     private final Http2Connection connection;
+    /** The stream property holding a counted tunnel's codec; null on the client, which counts nothing. */
     private final Http2Connection.PropertyKey key;
     /** DATA frames handed to this connection's counted tunnels and not read by them yet. */
     private long unreadFrames;
@@ -65,17 +66,18 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
     private long closedStreamBytes;
 
     /**
-     * @param connection the connection's HTTP/2 state; on the server its stream-closed listener must call
-     *     {@link #streamClosed} (the client's tunnels are never counted)
+     * @param connection the connection's HTTP/2 state
+     * @param counts true on the server: tunnels are counted ({@link #attach}), and its stream-closed listener must
+     *     call {@link #streamClosed}; false on the client, which only drops unknown frames (no stream property)
      */
-    InboundFrames(Http2Connection connection) {
+    InboundFrames(Http2Connection connection, boolean counts) {
         this.connection = connection;
-        this.key = connection.newKey();
+        this.key = counts ? connection.newKey() : null;
     }
 
     /** Counts {@code codec}'s queued frames from now on; its stream must be open (a server stream, id known). */
     void attach(int streamId, TunnelCodec codec) {
-        Http2Stream s = connection.stream(streamId);
+        Http2Stream s = key == null ? null : connection.stream(streamId);
         if (s != null) {
             s.setProperty(key, codec);
         }
@@ -91,34 +93,40 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
         return closedStreamBytes;
     }
 
+    /** What the budgets count for {@code q} besides what the flow controller counts for its stream while open. */
+    static long held(TunnelCodec.Rare q) {
+        return q == null ? 0 : (q.streamGone ? q.bytes : 0) + (long) q.frames * FRAME_COST;
+    }
+
     /** The stream of a counted tunnel closed: from now on its queued bytes are counted here. */
     void streamClosed(Http2Stream stream) {
-        TunnelCodec t = stream.getProperty(key);
-        if (t != null && t.set != null && !t.streamGone) {
-            t.streamGone = true;
-            closedStreamBytes += t.unreadBytes;
+        TunnelCodec t = key == null ? null : stream.getProperty(key);
+        TunnelCodec.Rare q = t == null || t.set == null ? null : t.rare;
+        if (q != null && !q.streamGone) {
+            q.streamGone = true;
+            closedStreamBytes += q.bytes;
         }
     }
 
     /** A counted tunnel read a queued DATA frame of {@code flowControlled} bytes. */
-    void read(TunnelCodec t, int flowControlled) {
-        t.unreadFrames--;
+    void read(TunnelCodec.Rare q, int flowControlled) {
+        q.frames--;
         unreadFrames--;
-        int n = Math.min(flowControlled, t.unreadBytes);
-        t.unreadBytes -= n;
-        if (t.streamGone) {
+        int n = Math.min(flowControlled, q.bytes);
+        q.bytes -= n;
+        if (q.streamGone) {
             closedStreamBytes -= n;
         }
     }
 
     /** A counted tunnel left its set: what it still has queued is dropped with its channel, or read uncounted. */
-    void forget(TunnelCodec t) {
-        unreadFrames -= t.unreadFrames;
-        if (t.streamGone) {
-            closedStreamBytes -= t.unreadBytes;
+    void forget(TunnelCodec.Rare q) {
+        unreadFrames -= q.frames;
+        if (q.streamGone) {
+            closedStreamBytes -= q.bytes;
         }
-        t.unreadFrames = 0;
-        t.unreadBytes = 0;
+        q.frames = 0;
+        q.bytes = 0;
     }
 
     @Override
@@ -127,17 +135,20 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
             unknown.release();
             return;
         }
-        if (msg instanceof Http2DataFrame data) {
+        if (key != null && msg instanceof Http2DataFrame data) {
             Http2FrameStream fs = data.stream();
             Http2Stream s = fs == null ? null : connection.stream(fs.id());
             TunnelCodec tunnel = s == null ? null : s.getProperty(key);
-            if (tunnel != null && tunnel.set != null) {
-                if (tunnel.waits()) {
-                    data = ownBuffer(ctx.alloc(), data);
-                    msg = data;
+            // A frame that will not wait is read before this returns: neither copied nor counted (nothing made for it).
+            if (tunnel != null && tunnel.set != null && tunnel.waits()) {
+                data = ownBuffer(ctx.alloc(), data);
+                msg = data;
+                TunnelCodec.Rare q = tunnel.rare;
+                if (q == null) {
+                    q = tunnel.rare = new TunnelCodec.Rare();
                 }
-                tunnel.unreadFrames++;
-                tunnel.unreadBytes += data.initialFlowControlledBytes();
+                q.frames++;
+                q.bytes += data.initialFlowControlledBytes();
                 unreadFrames++;
             }
         }

@@ -176,7 +176,7 @@ final class ServerConnection extends Negotiator {
                 .maxHeaderListSize(h2.maxHeaderListSize());
         io.netty.handler.codec.http2.Http2FrameCodec codec = H2Codecs.server(settings, this::streamError);
         http2 = codec.connection();
-        frames = new InboundFrames(http2);
+        frames = new InboundFrames(http2, true);
         // Added after the flow controller's own listener, which hands a closing stream's unread bytes back first.
         http2.addListener(new io.netty.handler.codec.http2.Http2ConnectionAdapter() {
             @Override
@@ -460,7 +460,7 @@ final class ServerConnection extends Negotiator {
             TunnelCodec t = tunnels.get(i);
             held[i] = stream != null && stream.isResetSent() ? 0
                     : (stream == null ? 0 : http2.local().flowController().unconsumedBytes(stream))
-                            + (t.streamGone ? t.unreadBytes : 0) + (long) t.unreadFrames * InboundFrames.FRAME_COST;
+                            + InboundFrames.held(t.rare);
         }
         java.util.Arrays.sort(order, (x, y) -> Long.compare(held[y], held[x]));
         boolean hard = peerHeld > lim.inboundBytesPerPeer() || serverHeld > lim.inboundBytes();

@@ -217,8 +217,6 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     private boolean peerClosed;
     /** Volatile: {@link Tunnels#reset} reads it from any thread. */
     private volatile boolean rstReceived;
-    /** The first RST_STREAM's error code received, or -1 (TunnelResult.resetCode). Event loop only. */
-    private long rstCode = -1;
     // Its connection's TunnelSet (an intrusive list: no node object per tunnel). Event loop only.
     TunnelSet set;
     TunnelCodec prevInSet;
@@ -230,14 +228,22 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     private Http2Connection flowConnection;
     /** DATA bytes (padding included) delivered since the window was last returned. Event loop only. */
     private int unreturned;
-    /** The server's limit that reset this tunnel (one of {@link io.zerohop.hbone.TunnelResult#LIMITS}), or null. Event loop only. */
-    String resetBy;
-    /** DATA frames {@link InboundFrames} handed to this tunnel's channel and it has not read yet (server side). Event loop only. */
-    int unreadFrames;
-    /** Their flow-controlled bytes (payload and padding). Event loop only. */
-    int unreadBytes;
-    /** The tunnel's stream closed with frames still queued: {@link InboundFrames} counts their bytes. Event loop only. */
-    boolean streamGone;
+    /** What few tunnels need ({@link Rare}), made when first needed; most tunnels pay only this reference (issue 14). */
+    Rare rare;
+
+    /** A tunnel's rarely needed state. Event loop only. */
+    static final class Rare {
+        /** DATA frames {@link InboundFrames} counted as waiting in the tunnel's channel (server side), not read yet. */
+        int frames;
+        /** Their flow-controlled bytes (payload and padding). */
+        int bytes;
+        /** The tunnel's stream closed with frames still queued: {@link InboundFrames} counts their bytes. */
+        boolean streamGone;
+        /** The server's limit that reset this tunnel (one of {@link io.zerohop.hbone.TunnelResult#LIMITS}), or null. */
+        String resetBy;
+        /** The first RST_STREAM's error code received, or -1 ({@link io.zerohop.hbone.TunnelResult#resetCode}). */
+        long rstCode = -1;
+    }
 
     /**
      * Whether a DATA frame handed to this tunnel's channel now will wait in its queue: the channel does not read by
@@ -246,7 +252,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
      * seen. Event loop only.
      */
     boolean waits() {
-        return unreadFrames > 0 || channel == null || !channel.config().isAutoRead();
+        return rare != null && rare.frames > 0 || channel == null || !channel.config().isAutoRead();
     }
 
     public TunnelCodec(Listener listener) {
@@ -302,7 +308,8 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
 
     /** The server's limit that reset this tunnel (one of {@link io.zerohop.hbone.TunnelResult#LIMITS}), or null. */
     public String resetBy() {
-        return resetBy;
+        Rare r = rare;
+        return r == null ? null : r.resetBy;
     }
 
     /** True when the peer sent RST_STREAM with any code (NO_ERROR and CANCEL included). */
@@ -312,7 +319,8 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
 
     /** The error code of the first RST_STREAM the peer sent, any code, or -1 when none. */
     public long rstCode() {
-        return rstCode;
+        Rare r = rare;
+        return r == null ? -1 : r.rstCode;
     }
 
     /** True when the stream was reset by the peer (RST_STREAM received). */
@@ -390,9 +398,9 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (msg instanceof Http2DataFrame data) {
-            if (unreadFrames > 0) {
+            if (rare != null && rare.frames > 0) {
                 // Still in its set: TunnelSet#remove settles what is left.
-                set.frames.read(this, data.initialFlowControlledBytes());
+                set.frames.read(rare, data.initialFlowControlledBytes());
             }
             if (flowConnection != null) {
                 // Counted as the stream channel counts it, every DATA frame it delivers: returned on the next read request.
@@ -446,8 +454,11 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         }
         rstReceived = true;
         long code = rst.errorCode();
-        if (rstCode < 0) {
-            rstCode = code;
+        if (rare == null) {
+            rare = new Rare();
+        }
+        if (rare.rstCode < 0) {
+            rare.rstCode = code;
         }
         if (code == Http2Error.NO_ERROR.code() || code == Http2Error.CANCEL.code()) {
             peerClosed = true;

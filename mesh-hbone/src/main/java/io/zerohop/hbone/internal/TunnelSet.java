@@ -100,9 +100,9 @@ final class TunnelSet {
         codec.prevInSet = null;
         codec.nextInSet = null;
         codec.set = null;
-        if (codec.unreadFrames > 0) {
+        if (codec.rare != null && frames != null) {
             // No longer counted: read after this (a connection lost) or dropped with the channel's queue.
-            frames.forget(codec);
+            frames.forget(codec.rare);
         }
         size--;
     }

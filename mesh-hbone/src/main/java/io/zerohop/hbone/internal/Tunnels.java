@@ -37,8 +37,13 @@ public final class Tunnels {
             return;
         }
         TunnelCodec codec = ch.pipeline().get(TunnelCodec.class);
-        if (codec != null && why != null && codec.resetBy == null) {
-            codec.resetBy = why;
+        if (codec != null && why != null) {
+            if (codec.rare == null) {
+                codec.rare = new TunnelCodec.Rare();
+            }
+            if (codec.rare.resetBy == null) {
+                codec.rare.resetBy = why;
+            }
         }
         if (codec != null && codec.rstReceived()) {
             // The peer reset the stream: answering with RST_STREAM is what RFC 9113 section 5.4.2 forbids.
