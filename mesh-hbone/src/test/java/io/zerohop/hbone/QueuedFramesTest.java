@@ -169,4 +169,70 @@ class QueuedFramesTest {
             assertThat(after).as("counted after the stream closed (%d before)", before).isGreaterThanOrEqualTo(before - (128 << 10));
         }
     }
+
+    /**
+     * One peer, 2 connections of 2 tunnels each, 1-byte DATA frames: a read of a connection carries tens of thousands of
+     * them, and the budgets were looked at only after it (a new-user pass: 6 connections held 5 times the 32 MiB
+     * budget, and the shipped proxy ran out of heap). Looked at every 256 frames, a connection over a budget stops
+     * reading until its shedding has run: what it adds beyond the budget is one socket read (64 KiB of frames, ~1.7 MB
+     * counted).
+     */
+    static final int CONNECTIONS = 2;
+
+    @Test
+    @DisplayName("one peer's connections of 1-byte DATA frames stay within its budget plus one read per connection")
+    void tinyFramesOnManyConnectionsStayNearTheBudget() throws Exception {
+        long perPeer = 4L << 20;
+        server = mesh.server((dst, id, local) -> Destination.proxy(silent.address()))
+                .upstreamConnectTimeout(Duration.ofMinutes(1))
+                .inboundBudget(perPeer, 1L << 30).inboundStallTimeout(Duration.ofMinutes(1)).build().start().get();
+        java.util.List<RawFrames> peers = new java.util.ArrayList<>();
+        try (MaxSampler sampler = new MaxSampler("inbound-sampler", () -> Inspect.inboundBytes(server))) {
+            for (int c = 0; c < CONNECTIONS; c++) {
+                RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress());
+                peers.add(p);
+                p.preface();
+                for (int stream = 1; stream <= 3; stream += 2) {
+                    p.headers(stream, new DefaultHttp2Headers().method("CONNECT").authority("127.0.0.1:" + silent.address().getPort()), false);
+                }
+            }
+            for (RawFrames p : peers) {
+                for (int stream = 1; stream <= 3; stream += 2) {
+                    p.frames(300_000, DATA, 0, stream, 1);
+                }
+            }
+            io.zerohop.testing.netty.Await.until("a tunnel reset", Duration.ofSeconds(30),
+                    () -> peers.stream().anyMatch(p -> resetSoFar(p) > 0));
+            Thread.sleep(1000);
+            int reset = 0;
+            for (RawFrames p : peers) {
+                reset += resetSoFar(p);
+            }
+            System.out.printf("1-byte frames, one peer, %d connections: at most %d bytes counted (per-peer budget %d), %d of %d tunnels reset%n",
+                    CONNECTIONS, sampler.max.get(), perPeer, reset, 2 * CONNECTIONS);
+            assertThat(reset).as("tunnels reset").isPositive();
+            assertThat(sampler.max.get()).as("most counted at once").isLessThanOrEqualTo(perPeer + CONNECTIONS * (2L << 20));
+        } finally {
+            peers.forEach(RawFrames::close);
+            peer = null;
+        }
+    }
+
+    /** RST_STREAM frames the peer has received so far (read off its queue: call once per frame). */
+    private final java.util.Map<RawFrames, java.util.Set<Integer>> resets = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Streams of {@code p} the server reset with CONNECT_ERROR so far (the STREAM_CLOSED answers to later frames not counted). */
+    int resetSoFar(RawFrames p) {
+        java.util.Set<Integer> ids = resets.computeIfAbsent(p, k -> java.util.concurrent.ConcurrentHashMap.newKeySet());
+        try {
+            for (RawFrames.Frame f; (f = p.next(x -> x.type() == RST_STREAM, Duration.ofMillis(1))) != null; ) {
+                if (f.errorCode() == Http2Error.CONNECT_ERROR.code()) {
+                    ids.add(f.stream());
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return ids.size();
+    }
 }

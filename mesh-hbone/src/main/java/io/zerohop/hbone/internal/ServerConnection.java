@@ -177,6 +177,7 @@ final class ServerConnection extends Negotiator {
         io.netty.handler.codec.http2.Http2FrameCodec codec = H2Codecs.server(settings, this::streamError);
         http2 = codec.connection();
         frames = new InboundFrames(http2, true);
+        frames.onCounted(this::midRead);
         // Added after the flow controller's own listener, which hands a closing stream's unread bytes back first.
         http2.addListener(new io.netty.handler.codec.http2.Http2ConnectionAdapter() {
             @Override
@@ -369,7 +370,12 @@ final class ServerConnection extends Negotiator {
      * tunnels' windows are full, so it reads nothing and would never look. After each read of the connection.
      */
     private void readComplete() {
-        if (countInbound(false) <= 0) {
+        readComplete(false);
+    }
+
+    /** {@link #readComplete}; with {@code force}, even when the count did not move (it was just taken by {@link #midRead}). */
+    private void readComplete(boolean force) {
+        if (countInbound(false) <= 0 && !force) {
             return;
         }
         Budgets b = server.budgets;
@@ -381,6 +387,36 @@ final class ServerConnection extends Negotiator {
             heaviest.askToShedInbound();
         }
     }
+
+    /**
+     * A look at the budgets inside a read ({@link InboundFrames#CHECK_FRAMES}): over a budget itself, this connection
+     * stops reading until the shedding that {@link #readComplete} starts has run (its resets are tasks of this loop,
+     * and the read resumes after them); what one read can add beyond a budget is then what it already decoded, at most
+     * one socket read per connection of the peer, where it was the whole read. Event loop only.
+     */
+    private void midRead() {
+        if (countInbound(false) <= 0 || paused) {
+            return;
+        }
+        Budgets b = server.budgets;
+        if (!b.inboundOverPeer(share, false) && !b.inboundOverServer(false)) {
+            return;
+        }
+        paused = true;
+        channel.config().setAutoRead(false);
+        channel.eventLoop().execute(() -> {
+            readComplete(true);
+            channel.eventLoop().execute(() -> {
+                paused = false;
+                if (channel.isActive()) {
+                    channel.config().setAutoRead(true);
+                }
+            });
+        });
+    }
+
+    /** True while {@link #midRead} has stopped this connection's reads. Event loop only. */
+    private boolean paused;
 
     /** The connection of {@code peer} holding the most unread inbound bytes, as last counted; null when it has none left. */
     private static ServerConnection heaviestOf(Budgets.Peer peer) {
@@ -458,7 +494,7 @@ final class ServerConnection extends Negotiator {
             io.netty.handler.codec.http2.Http2Stream stream = ch instanceof Http2StreamChannel sc && sc.stream() != null
                     ? http2.stream(sc.stream().id()) : null;
             TunnelCodec t = tunnels.get(i);
-            held[i] = stream != null && stream.isResetSent() ? 0
+            held[i] = stream != null && stream.isResetSent() || t.resetBy() != null ? 0
                     : (stream == null ? 0 : http2.local().flowController().unconsumedBytes(stream))
                             + InboundFrames.held(t.rare);
         }
@@ -537,6 +573,14 @@ final class ServerConnection extends Negotiator {
     /** Resets {@code codec}'s tunnel from a task of the loop (not inside a read); its held bytes no longer count here. */
     private void resetLater(TunnelCodec codec, long[] held, int i, String why) {
         held[i] = 0;
+        // Marked now: a pass before the reset's task has run must not pick it again (a new-user pass saw one
+        // connection's 4 tunnels "reset" twice, 70 ms apart, and the count grow meanwhile).
+        if (codec.rare == null) {
+            codec.rare = new TunnelCodec.Rare();
+        }
+        if (codec.rare.resetBy == null) {
+            codec.rare.resetBy = why;
+        }
         Channel shed = codec.channel();
         channel.eventLoop().execute(() -> Tunnels.reset(shed, why));
     }
