@@ -128,10 +128,6 @@ class InboundBudgetTest {
         }
     }
 
-    /** The {@link TunnelResult#error()} of every tunnel closed so far that one of the server's limits reset. */
-    List<String> limitsThatReset() {
-        return events.closed.stream().map(TunnelResult::error).filter(e -> e != null && TunnelResult.LIMITS.contains(e)).toList();
-    }
 
     /** Waits for the attackers' connections to be gone: what they held is released then, or the leak detector says so. */
     static void closedConnections(HboneServer server) {
@@ -172,7 +168,7 @@ class InboundBudgetTest {
                 }
             }
             assertThat(sampler.max.get()).as("most unread bytes held at once").isLessThanOrEqualTo(PER_PEER + SLACK);
-            assertThat(limitsThatReset()).as("what reset the attacker's tunnels, as their results say").containsOnly(TunnelResult.INBOUND_BUDGET);
+            assertThat(events.limitsThatReset()).as("what reset the attacker's tunnels, as their results say").containsOnly(TunnelResult.INBOUND_BUDGET);
             assertThat(lines).anyMatch(l -> l.contains("HBONE tunnels reset: peer " + mesh.clientId + " (127.0.0.1:")
                     && l.contains("over the inbound budget of " + PER_PEER + " bytes per peer") && l.contains(" to " + mesh.serverId));
             Await.until("every unread byte released", Duration.ofSeconds(20), () -> Inspect.inboundBytes(server) == 0);
@@ -247,7 +243,7 @@ class InboundBudgetTest {
                 }
             }
             assertThat(resets.get()).as("one reset brings about 11 MiB under the 8 MiB half").isEqualTo(1);
-            assertThat(limitsThatReset()).as("what reset the tunnel, as its result says").containsExactly(TunnelResult.INBOUND_STALLED);
+            assertThat(events.limitsThatReset()).as("what reset the tunnel, as its result says").containsExactly(TunnelResult.INBOUND_STALLED);
             assertThat(lines).anyMatch(l -> l.contains("over half (" + (8L << 20) + " bytes) of the inbound budget of " + (16L << 20)
                     + " bytes per peer, 1 tunnel of them delivering nothing for 1s: reset 1 tunnel to " + mesh.serverId));
             closedConnections(server);

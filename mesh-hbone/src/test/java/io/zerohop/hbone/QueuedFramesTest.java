@@ -133,6 +133,11 @@ class QueuedFramesTest {
         assertThat(rst.errorCode()).isEqualTo(Http2Error.CONNECT_ERROR.code());
     }
 
+    /**
+     * RFC 9113 section 4.1: "Implementations MUST ignore and discard frames of unknown types"; ztunnel's HTTP/2 (hyperium/h2
+     * src/codec/framed_read.rs, {@code Kind::Unknown}) skips them, and h2spec's case 4.1/1 sends one (type 0xff) and
+     * expects the connection to go on. Netty 4.2 queued them on the stream's channel instead.
+     */
     @Test
     @DisplayName("frames of unknown type on a tunnel are discarded on arrival (RFC 9113 section 4.1), not queued")
     void unknownFramesAreDiscarded() throws Exception {

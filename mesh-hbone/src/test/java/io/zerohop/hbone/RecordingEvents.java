@@ -15,6 +15,11 @@ final class RecordingEvents implements HboneEvents {
     /** The authorizer's decisions of {@link #tunnelDenied} (each also in {@link #refused}). */
     final LinkedBlockingQueue<AuthzDecision> denied = new LinkedBlockingQueue<>();
 
+    /** The {@link TunnelResult#error()} of every tunnel closed so far that one of the server's limits reset. */
+    java.util.List<String> limitsThatReset() {
+        return closed.stream().map(TunnelResult::error).filter(e -> e != null && TunnelResult.LIMITS.contains(e)).toList();
+    }
+
     @Override
     public void tunnelOpened(TunnelInfo tunnel) {
         opened.add(tunnel);

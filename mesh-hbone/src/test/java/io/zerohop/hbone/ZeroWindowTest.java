@@ -69,10 +69,6 @@ class ZeroWindowTest {
     /** The test's server's tunnel events: which limit reset a tunnel ({@link TunnelResult#error()}). */
     final RecordingEvents events = new RecordingEvents();
 
-    /** The {@link TunnelResult#error()} of every tunnel closed so far that one of the server's limits reset. */
-    List<String> limitsThatReset() {
-        return events.closed.stream().map(TunnelResult::error).filter(e -> e != null && TunnelResult.LIMITS.contains(e)).toList();
-    }
 
     HboneServer server(Duration stalledWindowTimeout) throws Exception {
         return mesh.server((dst, id, local) -> {
@@ -128,8 +124,8 @@ class ZeroWindowTest {
                 }
                 assertThat(reset).as("stalled tunnels reset after the stalled-window timeout").isEqualTo(3 * TUNNELS);
                 Await.until("every queued byte released", Duration.ofSeconds(10), () -> Inspect.queuedBytes(server) == 0);
-                Await.until("the reset tunnels' results", Duration.ofSeconds(10), () -> limitsThatReset().size() >= 3 * TUNNELS);
-                assertThat(limitsThatReset()).as("what reset them, as their results say").containsOnly(TunnelResult.STALLED_WINDOW);
+                Await.until("the reset tunnels' results", Duration.ofSeconds(10), () -> events.limitsThatReset().size() >= 3 * TUNNELS);
+                assertThat(events.limitsThatReset()).as("what reset them, as their results say").containsOnly(TunnelResult.STALLED_WINDOW);
             } finally {
                 attackers.forEach(RawFrames::close);
             }
@@ -178,7 +174,7 @@ class ZeroWindowTest {
                         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), held, 1 + resetsSoFar(a) + resetsSoFar(b), 2 * SHED_TUNNELS);
                 // Stalled attacker tunnels still hold bytes: the victim did not wait for the attack to be shed away.
                 assertThat(held).as("attacker bytes queued when the victim's echo completed").isPositive();
-                assertThat(limitsThatReset()).as("what reset the shed tunnels, as their results say").contains(TunnelResult.OUTBOUND_BUDGET)
+                assertThat(events.limitsThatReset()).as("what reset the shed tunnels, as their results say").contains(TunnelResult.OUTBOUND_BUDGET)
                         .doesNotContain(TunnelResult.STALLED_WINDOW);
             } finally {
                 a.close();

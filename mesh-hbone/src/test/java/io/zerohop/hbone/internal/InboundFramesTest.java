@@ -33,11 +33,17 @@ class InboundFramesTest {
         }
     }
 
+    /** A 16 KiB decrypted read, its frame a slice of it at {@code offset}, {@code length} long (the read's reference handed to the frame). */
+    private Http2DataFrame sliceOfARead(ByteBuf read, int offset, int length, boolean endStream) {
+        Http2DataFrame frame = new DefaultHttp2DataFrame(read.retainedSlice(offset, length), endStream);
+        read.release();
+        return frame;
+    }
+
     @Test
     void anEmptyFrameKeepsNothingOfItsBuffer() {
         ByteBuf read = alloc.directBuffer(16_384).writeZero(16_384);
-        Http2DataFrame frame = new DefaultHttp2DataFrame(read.retainedSlice(16_384, 0), true);
-        read.release();
+        Http2DataFrame frame = sliceOfARead(read, 16_384, 0, true);
         Http2DataFrame out = InboundFrames.ownBuffer(alloc, frame);
         assertThat(read.refCnt()).isZero();
         assertThat(out.content().readableBytes()).isZero();
@@ -47,8 +53,7 @@ class InboundFramesTest {
     @Test
     void aFrameOfAQuarterOrMoreStaysInItsBuffer() {
         ByteBuf read = alloc.directBuffer(16_384).writeZero(16_384);
-        Http2DataFrame frame = new DefaultHttp2DataFrame(read.retainedSlice(0, 4_096), false);
-        read.release();
+        Http2DataFrame frame = sliceOfARead(read, 0, 4_096, false);
         Http2DataFrame out = InboundFrames.ownBuffer(alloc, frame);
         assertThat(out).isSameAs(frame);
         assertThat(read.refCnt()).isEqualTo(1);
@@ -91,8 +96,7 @@ class InboundFramesTest {
             }
         };
         ByteBuf read = alloc.directBuffer(16_384).writeZero(16_384);
-        Http2DataFrame frame = new DefaultHttp2DataFrame(read.retainedSlice(0, 1), false);
-        read.release();
+        Http2DataFrame frame = sliceOfARead(read, 0, 1, false);
         Http2DataFrame out = InboundFrames.ownBuffer(exhausted, frame);
         assertThat(out).isSameAs(frame);
         assertThat(read.refCnt()).as("still the frame's, released with it").isEqualTo(1);
