@@ -512,8 +512,8 @@ public final class Relay {
     /**
      * TCP connections whose graceful close waits for queued bytes to go out: an application that does not read keeps
      * them, with their buffers, after the relay ended and its tunnel's stream closed (so no inbound budget counts them
-     * any more). Nothing else holds them, and a loop shutting down does not always close its channels
-     * ({@link Transports#shutdown}), so the shutdown of their group closes them from this set. Bounded in time and in
+     * any more). Nothing else holds them until their group shuts down and closes every channel it has
+     * ({@link Transports#shutdown}). Bounded in time and in
      * bytes: one still flushing after {@link #FLUSH_TIMEOUT_SECONDS} is reset (a peer that ended its tunnels one after
      * another to an application that never read made the server hold ~1 MB each until it shut down: a review pass,
      * 5 December), and one whose queued bytes would take the total over {@link #flushingBudget} is reset at once. One

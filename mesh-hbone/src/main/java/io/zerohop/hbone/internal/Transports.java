@@ -282,22 +282,20 @@ public final class Transports {
 
     /**
      * Shuts {@code group} down with no quiet period, waiting at most {@code timeoutMillis} for its tasks, asked from
-     * outside its loops; the group's termination future. Netty closes a loop's channels only when the loop notices its
-     * shutdown after an I/O pass ({@code SingleThreadIoEventLoop.run} calls {@code IoHandler.prepareToDestroy}); asked
-     * from a task of one of its loops, that loop's {@code confirmShutdown} ends it first, with no quiet period, and its
-     * sockets stayed open, file descriptors and queued buffers with them: an upstream connection still flushing to an
-     * application that does not read outlived its closed server (ServerCloseReleasesUpstreamWritesTest). Asked from
-     * Netty's global executor instead, a loop waiting in {@code epoll_wait} is woken, notices, and closes them; a loop
-     * running tasks at that instant can still end without that pass (measured: one close in three left the socket open),
-     * so the channels that can outlive their relay, upstream connections still flushing ({@link Relay#FLUSHING}), are
-     * closed first, by close tasks queued ahead of the shutdown.
+     * outside its loops; the group's termination future. First each loop of a group {@link #newGroup} made closes every
+     * channel registered on it ({@link Loops#closeChannels}), in a task queued ahead of the request, so their pipelines'
+     * events run while the loop still accepts tasks. Netty 4.2.18 closes a loop's channels only in an iteration begun
+     * after the request ({@code SingleThreadIoEventLoop.run}: I/O, then {@code IoHandler.prepareToDestroy} if shutting
+     * down, then tasks); a request that arrives while the loop runs tasks is confirmed by {@code confirmShutdown} at the
+     * end of that iteration, at once with no quiet period, and the loop ended with its sockets open: no
+     * {@code channelInactive}, file descriptors and what the handlers held never released (LoopShutdownTest; an upstream
+     * connection still flushing, ServerCloseReleasesUpstreamWritesTest; a server connection and its tunnels' upstream
+     * connections, InboundBudgetTest on the official CI of 5 December). Asked from a task of one of its loops, the
+     * request is made from Netty's global executor, after the task.
      */
     public static io.netty.util.concurrent.Future<?> shutdown(EventLoopGroup group, long timeoutMillis) {
-        // Queued ahead of the shutdown, so each loop runs the close before it ends.
-        for (Channel ch : Relay.FLUSHING.keySet()) {
-            if (ch.eventLoop().parent() == group) {
-                ch.close();
-            }
+        if (group instanceof Loops loops) {
+            loops.closeChannels();
         }
         // Once the loops ended, what is still listed will never be closed by them: not kept for the JVM's life.
         group.terminationFuture().addListener(f -> Relay.forgetFlushing(group));
@@ -309,6 +307,51 @@ public final class Transports {
             }
         }
         return group.shutdownGracefully(0, timeoutMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    /** A group {@link #newGroup} made: it keeps each loop's I/O handler, for {@link #shutdown}. */
+    private static final class Loops extends MultiThreadIoEventLoopGroup {
+        /** Each loop's handler, by loop: filled while the group is built (each loop makes its handler in its constructor). */
+        private final java.util.Map<io.netty.util.concurrent.ThreadAwareExecutor, io.netty.channel.IoHandler> handlers;
+
+        private Loops(int threads, String name, IoHandlerFactory factory,
+                java.util.Map<io.netty.util.concurrent.ThreadAwareExecutor, io.netty.channel.IoHandler> handlers) {
+            super(threads, new DefaultThreadFactory(name, true), new IoHandlerFactory() {
+                @Override
+                public io.netty.channel.IoHandler newHandler(io.netty.util.concurrent.ThreadAwareExecutor loop) {
+                    io.netty.channel.IoHandler h = factory.newHandler(loop);
+                    handlers.put(loop, h);
+                    return h;
+                }
+
+                @Override
+                public boolean isChangingThreadSupported() {
+                    return factory.isChangingThreadSupported();
+                }
+            });
+            this.handlers = handlers;
+        }
+
+        static Loops of(int threads, String name, IoHandlerFactory factory) {
+            return new Loops(threads, name, factory, new java.util.concurrent.ConcurrentHashMap<>());
+        }
+
+        /**
+         * Queues on each loop what Netty runs when a loop notices its shutdown, {@code IoHandler.prepareToDestroy}: it
+         * closes each channel registered on the loop (epoll and NIO alike). A loop already shut down is left as it is.
+         */
+        void closeChannels() {
+            for (io.netty.util.concurrent.EventExecutor loop : this) {
+                io.netty.channel.IoHandler h = handlers.get(loop);
+                if (h != null) {
+                    try {
+                        loop.execute(h::prepareToDestroy);
+                    } catch (java.util.concurrent.RejectedExecutionException ended) {
+                        // shut down before: it closed what it had, or never will
+                    }
+                }
+            }
+        }
     }
 
     /**
@@ -338,7 +381,7 @@ public final class Transports {
         } else {
             factory = poll == null ? EpollIoHandler.newFactory() : EpollIoHandler.newFactory(0, poll);
         }
-        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), factory);
+        return Loops.of(threads, name, factory);
     }
 
     private static boolean isEpoll(EventLoopGroup group) {
