@@ -103,7 +103,7 @@ public final class HbonePipeline {
     static void clientH2(ChannelPipeline p, Http2FrameCodec codec, PingKeepalive ping, ChannelHandler settings) {
         p.addLast(LINGER, new LingeringClose(p.get(SslHandler.class), codec.connection(), LingeringClose.LINGER_MILLIS))
                 .addLast(H2, codec)
-                .addLast(FRAMES, new InboundFrames(codec.connection(), false))
+                .addLast(FRAMES, new InboundFrames(codec.connection()))
                 .addLast(MUX, new Http2MultiplexHandler(new RejectPush()))
                 .addLast(PING, ping)
                 .addLast(SETTINGS, settings);

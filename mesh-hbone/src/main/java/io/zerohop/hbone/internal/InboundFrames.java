@@ -2,10 +2,8 @@ package io.zerohop.hbone.internal;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2FrameStream;
@@ -32,19 +30,26 @@ import io.netty.handler.codec.http2.Http2UnknownFrame;
  *       {@link #FRAME_COST} per queued frame ({@link #unreadFrames()}) and, for a tunnel whose
  *       stream closed with frames queued (its peer ended or reset it while its application was not
  *       reading), their bytes, which the flow controller no longer counts ({@link #closedStreamBytes()}).
- *   <li><b>A DATA frame that will wait is copied out of what it shares when it uses under a quarter
- *       of it.</b> A frame's payload is a slice of the decoder's cumulation, which keeps every buffer
- *       TLS decrypted into it: one byte left unread kept them all. A frame that will wait
- *       ({@link TunnelCodec#waits}: its channel does not read by itself, or already has frames
- *       queued) keeps at most four times its payload once copied or left alone; a frame delivered at
- *       once is never copied (a tunnel that keeps up). A tunnel whose relay is paused by a slow
- *       application has its small frames copied while it is paused.
+ *   <li><b>A DATA frame that will wait is copied out of what it shares when it is small or uses
+ *       under a quarter of it, and a stream's small waiting frames are merged.</b> A frame's payload is
+ *       a slice of the decoder's cumulation, which keeps every buffer TLS decrypted into it: one byte
+ *       left unread kept them all. A frame that will wait ({@link TunnelCodec#waits}: its channel does
+ *       not read by itself, or already has frames queued) of under {@link #MERGE_BELOW} bytes, or of
+ *       under a quarter of what it keeps, goes into a {@link QueuedDataFrame} of its own, and the
+ *       stream's next such frames are appended to that one while it waits (up to {@link #MERGED_MAX}
+ *       bytes of payload): 1-byte frames cost their bytes, not a frame each, on the client (which has
+ *       no inbound budget) as on the server. A frame delivered at once is never copied (a tunnel that
+ *       keeps up). Beyond what ztunnel's h2 does: it queues each received DATA frame's payload as
+ *       it came (hyperium/h2 src/proto/streams/recv.rs, {@code recv_data} pushes
+ *       {@code Event::Data(frame.into_payload())} onto the stream's {@code pending_recv}).
  * </ul>
  *
- * <p>Only a server stream is counted: the client side has no inbound budget, and its stream has no id
- * when its codec joins (the client's handler only drops unknown frames). That leaves a hostile
- * destination able to queue 1-byte frames toward a caller's application that does not read, bounded
- * by the stream windows in bytes but not in frames (mesh-hbone README, "Known weak"). Event loop only.
+ * <p>Both sides attach their tunnels ({@link #attach}): the server's when they join their connection,
+ * the client's when its CONNECT's response arrives (its stream has no id before its HEADERS went
+ * out). Only the server counts toward budgets ({@link #unreadFrames}, {@link #closedStreamBytes});
+ * a frame that is not copied (at least {@link #MERGE_BELOW} bytes and a quarter of what it keeps)
+ * queues as it is, uncounted on the client: at most {@link #FRAME_COST} of objects per
+ * {@link #MERGE_BELOW} bytes of payload, and at most four times its payload kept. Event loop only.
  */
 final class InboundFrames extends ChannelInboundHandlerAdapter {
     /**
@@ -55,8 +60,13 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
      */
     static final int FRAME_COST = 256;
 
+    /** A waiting DATA frame with less payload is always copied (and merged): see the class comment. */
+    static final int MERGE_BELOW = 1024;
+    /** The most payload a {@link QueuedDataFrame} holds: HTTP/2's default maximum frame size. */
+    static final int MERGED_MAX = 16_384;
+
     private final Http2Connection connection;
-    /** The stream property holding a counted tunnel's codec; null on the client, which counts nothing. */
+    /** The stream property holding an attached tunnel's codec. */
     private final Http2Connection.PropertyKey key;
     /** DATA frames handed to this connection's counted tunnels and not read by them yet. */
     private long unreadFrames;
@@ -84,18 +94,17 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * @param connection the connection's HTTP/2 state
-     * @param counts true on the server: tunnels are counted ({@link #attach}), and its stream-closed listener must
-     *     call {@link #streamClosed}; false on the client, which only drops unknown frames (no stream property)
+     * @param connection the connection's HTTP/2 state; on the server its stream-closed listener must call
+     *     {@link #streamClosed}
      */
-    InboundFrames(Http2Connection connection, boolean counts) {
+    InboundFrames(Http2Connection connection) {
         this.connection = connection;
-        this.key = counts ? connection.newKey() : null;
+        this.key = connection.newKey();
     }
 
-    /** Counts {@code codec}'s queued frames from now on; its stream must be open (a server stream, id known). */
+    /** Counts and merges {@code codec}'s waiting frames from now on; its stream must be open (its id known). */
     void attach(int streamId, TunnelCodec codec) {
-        Http2Stream s = key == null ? null : connection.stream(streamId);
+        Http2Stream s = connection.stream(streamId);
         if (s != null) {
             s.setProperty(key, codec);
         }
@@ -118,7 +127,7 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
 
     /** The stream of a counted tunnel closed: from now on its queued bytes are counted here. */
     void streamClosed(Http2Stream stream) {
-        TunnelCodec t = key == null ? null : stream.getProperty(key);
+        TunnelCodec t = stream.getProperty(key);
         TunnelCodec.Rare q = t == null || t.set == null ? null : t.rare;
         if (q != null && !q.streamGone) {
             q.streamGone = true;
@@ -145,6 +154,7 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
         }
         q.frames = 0;
         q.bytes = 0;
+        q.last = null;
     }
 
     @Override
@@ -153,20 +163,29 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
             unknown.release();
             return;
         }
-        if (key != null && msg instanceof Http2DataFrame data) {
+        if (msg instanceof Http2DataFrame data) {
             Http2FrameStream fs = data.stream();
             Http2Stream s = fs == null ? null : connection.stream(fs.id());
             TunnelCodec tunnel = s == null ? null : s.getProperty(key);
             // A frame that will not wait is read before this returns: neither copied nor counted (nothing made for it).
             if (tunnel != null && tunnel.set != null && tunnel.waits()) {
-                data = ownBuffer(ctx.alloc(), data);
-                msg = data;
                 TunnelCodec.Rare q = tunnel.rare;
                 if (q == null) {
                     q = tunnel.rare = new TunnelCodec.Rare();
                 }
+                int flowControlled = data.initialFlowControlledBytes();
+                QueuedDataFrame last = q.last;
+                // Still in the channel's queue (the codec forgets it as it reads it; a closed channel dropped it).
+                if (last != null && tunnel.channel.isOpen() && copied(data) && last.append(data, MERGED_MAX)) {
+                    data.release();
+                    q.bytes += flowControlled;
+                    return;
+                }
+                data = ownBuffer(ctx.alloc(), data);
+                msg = data;
+                q.last = data instanceof QueuedDataFrame made && !made.isEndStream() ? made : null;
                 q.frames++;
-                q.bytes += data.initialFlowControlledBytes();
+                q.bytes += flowControlled;
                 unreadFrames++;
                 if (++sinceLook >= CHECK_FRAMES && onCounted != null) {
                     sinceLook = 0;
@@ -179,28 +198,34 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
         ctx.fireChannelRead(msg);
     }
 
-    /**
-     * {@code data}, or a copy of it in its own buffer when it uses under a quarter of what it keeps: the buffer it is a
-     * slice of, or, a slice of the decoder's composite cumulation ({@code H2Codecs}), every buffer of that composite.
-     * When the copy cannot be made (direct memory ran out), {@code data} as it is.
-     */
-    static Http2DataFrame ownBuffer(io.netty.buffer.ByteBufAllocator alloc, Http2DataFrame data) {
+    /** Whether a waiting frame is copied out of what it shares: under {@link #MERGE_BELOW} bytes, or a quarter of what it keeps. */
+    static boolean copied(Http2DataFrame data) {
         ByteBuf content = data.content();
         int n = content.readableBytes();
-        if ((long) n * 4 >= kept(content)) {
+        return n < MERGE_BELOW || (long) n * 4 < kept(content);
+    }
+
+    /**
+     * {@code data}, or a {@link QueuedDataFrame} holding a copy of its payload when it is {@link #copied}; {@code data} is
+     * released then. When the copy cannot be made (direct memory ran out), {@code data} as it is.
+     */
+    static Http2DataFrame ownBuffer(io.netty.buffer.ByteBufAllocator alloc, Http2DataFrame data) {
+        if (!copied(data)) {
             return data;
         }
-        ByteBuf own = Unpooled.EMPTY_BUFFER;
+        ByteBuf content = data.content();
+        int n = content.readableBytes();
+        ByteBuf own = null;
         try {
-            if (n > 0) {
-                own = alloc.buffer(n);
-                own.writeBytes(content);
-            }
+            own = alloc.buffer(n, Math.max(n, MERGED_MAX));
+            own.writeBytes(content, content.readerIndex(), n);
         } catch (OutOfMemoryError | RuntimeException e) {
-            own.release();
+            if (own != null) {
+                own.release();
+            }
             return data;
         }
-        Http2DataFrame copy = new DefaultHttp2DataFrame(own, data.isEndStream(), data.padding()).stream(data.stream());
+        Http2DataFrame copy = new QueuedDataFrame(own, data.isEndStream(), data.padding(), data.initialFlowControlledBytes(), data.stream());
         data.release();
         return copy;
     }

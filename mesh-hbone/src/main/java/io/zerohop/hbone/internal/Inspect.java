@@ -21,6 +21,11 @@ public final class Inspect {
         return InboundFrames.FRAME_COST;
     }
 
+    /** The most payload one merged DATA frame of a waiting tunnel holds ({@link InboundFrames#MERGED_MAX}). */
+    public static int mergedMax() {
+        return InboundFrames.MERGED_MAX;
+    }
+
     /** Pooled connections per key. */
     public static Map<PoolKey, Integer> poolStats(HboneClient client) {
         return runtime(client, ConnectionPool.class).connectionCounts();

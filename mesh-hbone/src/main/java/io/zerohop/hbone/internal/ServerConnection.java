@@ -176,7 +176,7 @@ final class ServerConnection extends Negotiator {
                 .maxHeaderListSize(h2.maxHeaderListSize());
         io.netty.handler.codec.http2.Http2FrameCodec codec = H2Codecs.server(settings, this::streamError);
         http2 = codec.connection();
-        frames = new InboundFrames(http2, true);
+        frames = new InboundFrames(http2);
         frames.onCounted(this::midRead);
         // Added after the flow controller's own listener, which hands a closing stream's unread bytes back first.
         http2.addListener(new io.netty.handler.codec.http2.Http2ConnectionAdapter() {

@@ -40,8 +40,7 @@ final class SocketBridge extends ChannelInboundHandlerAdapter {
                 buf.release();
                 return;
             }
-            st.queue.add(buf);
-            st.buffered += buf.readableBytes();
+            st.enqueue(buf, ctx.alloc());
             st.signalReadable();
         } finally {
             st.lock.unlock();

@@ -47,6 +47,11 @@ final class SocketState {
     final ReentrantLock lock = new ReentrantLock();
     final Condition readable = lock.newCondition();
     final ArrayDeque<ByteBuf> queue = new ArrayDeque<>();
+    /**
+     * The last buffer of {@link #queue} when it is this socket's own copy, to which small reads are appended
+     * ({@link #enqueue}); null otherwise. Cleared as the reader takes it: a buffer released is never written again.
+     */
+    private ByteBuf merging;
     long buffered;
     boolean eof;
     boolean reset;
@@ -99,8 +104,52 @@ final class SocketState {
         return spins;
     }
 
+    /**
+     * Queues {@code buf} for the reader. {@link #HIGH_WATER} counts bytes, so a queue of small buffers held far more
+     * than its bytes: a destination flooding 1-byte DATA frames to an application that does not read queued a buffer of
+     * ~150 bytes of objects per byte, up to 1 MiB of them (a hostile-peer pass, 5 December). A buffer of under
+     * {@link InboundFrames#MERGE_BELOW} bytes behind others is copied: appended to the last when that is a copy with
+     * room ({@link InboundFrames#MERGED_MAX} bytes), else copied into a new one. A reader that keeps up (an empty queue)
+     * costs no copy. When a copy cannot be made, {@code buf} is queued as it is. Under {@link #lock}; takes {@code buf}.
+     */
+    void enqueue(ByteBuf buf, io.netty.buffer.ByteBufAllocator alloc) {
+        int n = buf.readableBytes();
+        buffered += n;
+        if (n >= InboundFrames.MERGE_BELOW || queue.isEmpty()) {
+            merging = null;
+            queue.add(buf);
+            return;
+        }
+        ByteBuf tail = merging;
+        if (tail != null && tail.maxWritableBytes() >= n) {
+            try {
+                tail.writeBytes(buf);
+                buf.release();
+                return;
+            } catch (OutOfMemoryError | RuntimeException e) {
+                // queued as it is, below
+            }
+        }
+        ByteBuf own = null;
+        try {
+            own = alloc.buffer(n, InboundFrames.MERGED_MAX);
+            own.writeBytes(buf);
+        } catch (OutOfMemoryError | RuntimeException e) {
+            if (own != null) {
+                own.release();
+            }
+            merging = null;
+            queue.add(buf);
+            return;
+        }
+        buf.release();
+        merging = own;
+        queue.add(own);
+    }
+
     /** Under {@link #lock}. */
     void releaseQueue() {
+        merging = null;
         ByteBuf b;
         while ((b = queue.poll()) != null) {
             b.release();
@@ -117,6 +166,7 @@ final class SocketState {
      * only on this path; the caller holds {@link #lock}.
      */
     void detachQueue() {
+        merging = null;
         int n = queue.size();
         for (int i = 0; i < n; i++) {
             ByteBuf b = queue.poll();
@@ -278,6 +328,9 @@ final class SocketState {
                 buffered -= n;
                 if (!head.isReadable()) {
                     queue.poll();
+                    if (head == merging) {
+                        merging = null;
+                    }
                     head.release();
                 }
                 if (!readPending && !eof && !inactive && buffered < LOW_WATER) {

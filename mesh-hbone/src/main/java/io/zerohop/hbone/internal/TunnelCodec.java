@@ -233,12 +233,17 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
 
     /** A tunnel's rarely needed state. Event loop only. */
     static final class Rare {
-        /** DATA frames {@link InboundFrames} counted as waiting in the tunnel's channel (server side), not read yet. */
+        /** DATA frames {@link InboundFrames} counted as waiting in the tunnel's channel, not read yet (both sides; only the server's budgets use the count). */
         int frames;
         /** Their flow-controlled bytes (payload and padding). */
         int bytes;
         /** The tunnel's stream closed with frames still queued: {@link InboundFrames} counts their bytes. */
         boolean streamGone;
+        /**
+         * The {@link QueuedDataFrame} {@link InboundFrames} made last for this tunnel, while it waits in the channel's
+         * queue and may take the stream's next small frames; null once read, or when the last frame was not one.
+         */
+        QueuedDataFrame last;
         /** The server's limit that reset this tunnel (one of {@link io.zerohop.hbone.TunnelResult#LIMITS}), or null. */
         String resetBy;
         /** The first RST_STREAM's error code received, or -1 ({@link io.zerohop.hbone.TunnelResult#resetCode}). */
@@ -398,6 +403,9 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (msg instanceof Http2DataFrame data) {
+            if (rare != null && rare.last == data) {
+                rare.last = null; // nothing more is appended to a frame being read
+            }
             if (rare != null && rare.frames > 0) {
                 // Still in its set: TunnelSet#remove settles what is left.
                 set.frames.read(rare, data.initialFlowControlledBytes());
@@ -425,6 +433,10 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         } else if (msg instanceof Http2HeadersFrame headers) {
             if (!headersSeen) {
                 headersSeen = true;
+                if (keepsUnread && set != null && set.frames != null && ctx.channel() instanceof Http2StreamChannel sc) {
+                    // The client's stream has its id now; the server's tunnels were attached as they joined their set.
+                    set.frames.attach(sc.stream().id(), this);
+                }
                 if (headers.isEndStream()) {
                     inputEnded = true;
                 }

@@ -8,7 +8,10 @@ import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import org.junit.jupiter.api.Test;
 
-/** {@link InboundFrames#ownBuffer}: which waiting DATA frames leave the buffer TLS decrypted them into. */
+/**
+ * {@link InboundFrames#ownBuffer}: which waiting DATA frames leave the buffer TLS decrypted them into; and
+ * {@link QueuedDataFrame#append}: what a merged frame says to flow control.
+ */
 class InboundFramesTest {
     private final ByteBufAllocator alloc = ByteBufAllocator.DEFAULT;
 
@@ -102,5 +105,59 @@ class InboundFramesTest {
         assertThat(read.refCnt()).as("still the frame's, released with it").isEqualTo(1);
         out.release();
         assertThat(read.refCnt()).isZero();
+    }
+
+    @Test
+    void aSmallFrameIsCopiedThoughItUsesMostOfItsBuffer() {
+        // Each small frame in a TLS record of its own kept little beyond itself, and still cost a frame each queued.
+        ByteBuf read = alloc.directBuffer(600).writeZero(600);
+        Http2DataFrame frame = sliceOfARead(read, 50, 500, false);
+        Http2DataFrame out = InboundFrames.ownBuffer(alloc, frame);
+        assertThat(out).isInstanceOf(QueuedDataFrame.class);
+        assertThat(read.refCnt()).isZero();
+        out.release();
+    }
+
+    @Test
+    void aQueuedFrameTakesTheStreamsNextFramesAndSaysWhatTheyAllCounted() {
+        QueuedDataFrame q = (QueuedDataFrame) InboundFrames.ownBuffer(alloc,
+                new DefaultHttp2DataFrame(alloc.buffer().writeBytes(new byte[] {1, 2}), false, 3));
+        Http2DataFrame second = new DefaultHttp2DataFrame(alloc.buffer().writeBytes(new byte[] {3}), false, 0);
+        Http2DataFrame third = new DefaultHttp2DataFrame(alloc.buffer().writeBytes(new byte[] {4, 5, 6}), false, 10);
+        try {
+            assertThat(q.append(second, InboundFrames.MERGED_MAX)).isTrue();
+            assertThat(q.append(third, InboundFrames.MERGED_MAX)).isTrue();
+            assertThat(io.netty.buffer.ByteBufUtil.getBytes(q.content())).containsExactly(1, 2, 3, 4, 5, 6);
+            // Each frame's payload plus padding (Netty counts the pad length octet in padding): the window the tunnel returns.
+            assertThat(q.initialFlowControlledBytes()).isEqualTo((2 + 3) + (1 + 0) + (3 + 10));
+            assertThat(q.padding()).isEqualTo(13);
+            assertThat(q.isEndStream()).isFalse();
+        } finally {
+            second.release();
+            third.release();
+        }
+        Http2DataFrame tooMuch = new DefaultHttp2DataFrame(alloc.buffer().writeZero(InboundFrames.MERGED_MAX - 5), false);
+        try {
+            assertThat(q.append(tooMuch, InboundFrames.MERGED_MAX)).as("past the most payload a merged frame holds").isFalse();
+            assertThat(q.content().readableBytes()).isEqualTo(6);
+            assertThat(q.initialFlowControlledBytes()).as("unchanged by a refused append").isEqualTo(19);
+        } finally {
+            tooMuch.release();
+            q.release();
+        }
+    }
+
+    @Test
+    void aFrameThatEndsItsStreamTakesNothingMore() {
+        QueuedDataFrame q = (QueuedDataFrame) InboundFrames.ownBuffer(alloc,
+                new DefaultHttp2DataFrame(alloc.buffer().writeBytes(new byte[] {1}), true));
+        Http2DataFrame next = new DefaultHttp2DataFrame(alloc.buffer().writeBytes(new byte[] {2}), false);
+        try {
+            assertThat(q.append(next, InboundFrames.MERGED_MAX)).isFalse();
+            assertThat(q.content().readableBytes()).isEqualTo(1);
+        } finally {
+            next.release();
+            q.release();
+        }
     }
 }

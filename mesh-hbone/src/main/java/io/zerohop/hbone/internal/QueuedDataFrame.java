@@ -1,0 +1,146 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.DefaultByteBufHolder;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2FrameStream;
+
+/**
+ * A DATA frame {@link InboundFrames} made for a tunnel whose channel does not read: the payload of one or more received
+ * DATA frames of one stream, in a buffer of its own, to which the stream's next small frames are appended while this
+ * one still waits in the channel's queue ({@link #append}). What it reports for flow control is the sum of what its
+ * frames counted (payload and padding), so the window the tunnel returns when it reads this frame is what those frames
+ * took ({@link #initialFlowControlledBytes}). Event loop only; not shared.
+ */
+final class QueuedDataFrame extends DefaultByteBufHolder implements Http2DataFrame {
+    private Http2FrameStream stream;
+    private final boolean endStream;
+    private int padding;
+    private int flowControlled;
+
+    /**
+     * @param content        the payload, owned by the frame
+     * @param flowControlled what the frame (or frames) counted against the windows: payload plus padding
+     */
+    QueuedDataFrame(ByteBuf content, boolean endStream, int padding, int flowControlled, Http2FrameStream stream) {
+        super(content);
+        this.endStream = endStream;
+        this.padding = padding;
+        this.flowControlled = flowControlled;
+        this.stream = stream;
+    }
+
+    /**
+     * Appends {@code data}'s payload when this frame does not end its stream and stays within {@code capacity} bytes of
+     * payload; {@code data} is left as it is (the caller releases it once this returns true). False, and nothing
+     * changed, when it would not fit or the buffer cannot grow (direct memory ran out).
+     */
+    boolean append(Http2DataFrame data, int capacity) {
+        ByteBuf mine = content();
+        ByteBuf theirs = data.content();
+        int n = theirs.readableBytes();
+        if (endStream || mine.readableBytes() + n > capacity) {
+            return false;
+        }
+        try {
+            mine.writeBytes(theirs, theirs.readerIndex(), n);
+        } catch (OutOfMemoryError | RuntimeException e) {
+            return false;
+        }
+        padding += data.padding();
+        flowControlled += data.initialFlowControlledBytes();
+        return true;
+    }
+
+    @Override
+    public Http2FrameStream stream() {
+        return stream;
+    }
+
+    @Override
+    public QueuedDataFrame stream(Http2FrameStream stream) {
+        this.stream = stream;
+        return this;
+    }
+
+    @Override
+    public String name() {
+        return "DATA";
+    }
+
+    /** The padding of every frame appended, summed: may exceed one frame's 255. */
+    @Override
+    public int padding() {
+        return padding;
+    }
+
+    @Override
+    public int initialFlowControlledBytes() {
+        return flowControlled;
+    }
+
+    @Override
+    public boolean isEndStream() {
+        return endStream;
+    }
+
+    @Override
+    public QueuedDataFrame copy() {
+        return replace(content().copy());
+    }
+
+    @Override
+    public QueuedDataFrame duplicate() {
+        return replace(content().duplicate());
+    }
+
+    @Override
+    public QueuedDataFrame retainedDuplicate() {
+        return replace(content().retainedDuplicate());
+    }
+
+    @Override
+    public QueuedDataFrame replace(ByteBuf content) {
+        return new QueuedDataFrame(content, endStream, padding, flowControlled, stream);
+    }
+
+    @Override
+    public QueuedDataFrame retain() {
+        super.retain();
+        return this;
+    }
+
+    @Override
+    public QueuedDataFrame retain(int increment) {
+        super.retain(increment);
+        return this;
+    }
+
+    @Override
+    public QueuedDataFrame touch() {
+        super.touch();
+        return this;
+    }
+
+    @Override
+    public QueuedDataFrame touch(Object hint) {
+        super.touch(hint);
+        return this;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return this == o;
+    }
+
+    @Override
+    public int hashCode() {
+        return System.identityHashCode(this);
+    }
+
+    @Override
+    public String toString() {
+        return "QueuedDataFrame(stream=" + stream + ", content=" + content() + ", endStream=" + endStream + ", flowControlled="
+                + flowControlled + ')';
+    }
+}

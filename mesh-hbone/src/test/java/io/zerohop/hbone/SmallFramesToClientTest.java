@@ -1,0 +1,148 @@
+package io.zerohop.hbone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2PingFrame;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2PingFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.ssl.SslContext;
+import io.netty.util.ReferenceCountUtil;
+import io.zerohop.hbone.internal.Transports;
+import io.zerohop.testing.netty.ClassHistogram;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A destination that answers a tunnel with a flood of small DATA frames while the caller's application does not read
+ * (a hostile-peer pass, 5 December: the client has no inbound budget, and each queued frame held ~200 bytes of heap, so
+ * one 4 MiB stream window of 1-byte frames was ~800 MB). The client merges a waiting tunnel's small frames as the server
+ * does ({@code InboundFrames}), and the socket its small reads ({@code SocketState.enqueue}): what they hold is about
+ * their bytes, and the application reads them intact and in order.
+ * The destination is Netty's HTTP/2 server codec over the mesh's mTLS; its DATA frames are written below the codec,
+ * whose flow controller would merge frames written together.
+ */
+@Timeout(120)
+class SmallFramesToClientTest {
+    /** Payload bytes per frame: small enough to be merged (InboundFrames.MERGE_BELOW is 1 KiB). */
+    static final int SIZE = 64;
+    /**
+     * 2 MiB: twice what the socket takes before it stops reading (SocketState.HIGH_WATER, 1 MiB), so the rest waits in
+     * the tunnel's channel; within the 4 MiB stream window.
+     */
+    static final int FRAMES = (2 << 20) / SIZE;
+    static final int BYTES = FRAMES * SIZE;
+    static Mesh mesh;
+    static EventLoopGroup group;
+
+    @BeforeAll
+    static void start() {
+        mesh = new Mesh();
+        group = Transports.newGroup(1, "small-frames-destination");
+    }
+
+    @AfterAll
+    static void stop() {
+        group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+        mesh.close();
+    }
+
+    /** Answers each CONNECT with a 200, {@link #FRAMES} DATA frames of {@link #SIZE} bytes (byte i of all {@code (byte) i}), then a PING. */
+    static final class Flood extends ChannelInboundHandlerAdapter {
+        final CompletableFuture<Void> pingAcked = new CompletableFuture<>();
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof Http2PingFrame ping && ping.ack()) {
+                pingAcked.complete(null);
+            }
+            ReferenceCountUtil.release(msg);
+        }
+
+        void answer(Http2StreamChannel stream) {
+            stream.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"))).addListener(f -> {
+                Channel parent = stream.parent();
+                ByteBuf all = Unpooled.buffer(FRAMES * (9 + SIZE));
+                for (int i = 0; i < FRAMES; i++) {
+                    all.writeMedium(SIZE).writeByte(0).writeByte(0).writeInt(stream.stream().id());
+                    for (int j = 0; j < SIZE; j++) {
+                        all.writeByte(i * SIZE + j);
+                    }
+                }
+                parent.pipeline().context(Http2FrameCodec.class).writeAndFlush(all);
+                parent.writeAndFlush(new DefaultHttp2PingFrame(42));
+            });
+        }
+    }
+
+    @Test
+    void aFloodOfSmallFramesToAnApplicationThatDoesNotReadCostsItsBytesAndArrivesIntact() throws Exception {
+        SslContext tls = mesh.tls.server(mesh.serverId).get(10, TimeUnit.SECONDS);
+        Flood flood = new Flood();
+        Channel listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(tls.newHandler(ch.alloc()), Http2FrameCodecBuilder.forServer().build(),
+                                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter() {
+                                    @Override
+                                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                        if (msg instanceof Http2HeadersFrame h && !h.isEndStream()) {
+                                            flood.answer((Http2StreamChannel) ctx.channel());
+                                        }
+                                        ReferenceCountUtil.release(msg);
+                                    }
+                                }), flood);
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        try (HboneClient client = mesh.client().build()) {
+            ClassHistogram before = ClassHistogram.baseline();
+            HboneSocket s = client.connectSocket(Mesh.loopback(9), mesh.expectServer(), (InetSocketAddress) listener.localAddress(),
+                    Duration.ofSeconds(10));
+            // The destination's PING follows its frames: its ACK says the client has taken every one of them.
+            flood.pingAcked.get(30, TimeUnit.SECONDS);
+            Map<String, ClassHistogram.Share> added = ClassHistogram.take().perThing(before, FRAMES);
+            double heap = QueuedFramesTest.heapPerFrame(added);
+            System.out.printf("%d-byte DATA frames to a client application that does not read: %.2f bytes of heap each: %s%n", SIZE, heap, added);
+            // Unmerged, each queued frame held ~150-200 bytes of objects besides its payload.
+            assertThat(heap).as("heap per %d-byte frame held for the application", SIZE).isLessThan(4);
+
+            byte[] got = new byte[BYTES];
+            InputStream in = s.getInputStream();
+            for (int n = 0, r; n < BYTES; n += r) {
+                r = in.read(got, n, BYTES - n);
+                assertThat(r).as("bytes read after %d", n).isPositive();
+            }
+            for (int i = 0; i < BYTES; i++) {
+                if (got[i] != (byte) i) {
+                    throw new AssertionError("byte " + i + " is " + got[i] + ", sent " + (byte) i);
+                }
+            }
+            s.close();
+        } finally {
+            listener.close().sync();
+        }
+    }
+}
