@@ -120,6 +120,35 @@ class QueuedFramesTest {
     }
 
     /**
+     * A tunnel that keeps up has each DATA frame delivered as it arrives, so nothing is copied: 1,000 small messages
+     * echoed one at a time, each its own DATA frame both ways. Every tunnel's channel has auto-read off, and copying
+     * decided by that alone copied each small frame of both sides (helper 248's review), where a read under way
+     * delivers it at once.
+     */
+    @Test
+    @DisplayName("the small DATA frames of a tunnel that keeps up are delivered as they came, none copied")
+    void framesOfATunnelThatKeepsUpAreNotCopied() throws Exception {
+        try (io.zerohop.testing.netty.EchoServer echo = new io.zerohop.testing.netty.EchoServer();
+             HboneClient client = mesh.client().build()) {
+            server = mesh.server((dst, id, local) -> Destination.proxy(echo.address())).build().start().get();
+            try (HboneSocket s = client.connectSocket(echo.address(), mesh.expectServer(), server.localAddress(), Duration.ofSeconds(10))) {
+                s.setSoTimeout(10_000);
+                java.io.OutputStream out = s.getOutputStream();
+                java.io.InputStream in = s.getInputStream();
+                long before = Inspect.waitingFramesCopied();
+                byte[] message = new byte[16];
+                for (int i = 0; i < 1000; i++) {
+                    java.util.Arrays.fill(message, (byte) i);
+                    out.write(message);
+                    out.flush();
+                    assertThat(in.readNBytes(16)).as("echo %d", i).isEqualTo(message);
+                }
+                assertThat(Inspect.waitingFramesCopied() - before).as("frames copied for 2,000 delivered as they came").isZero();
+            }
+        }
+    }
+
+    /**
      * Frames under {@code MERGE_BELOW} merge, so the budget is reached by their bytes: 900-byte frames filling two
      * stream windows (8 MiB) of one peer whose budget is 4 MiB.
      */

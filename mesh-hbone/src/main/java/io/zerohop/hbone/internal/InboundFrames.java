@@ -33,13 +33,13 @@ import io.netty.handler.codec.http2.Http2UnknownFrame;
  *   <li><b>A DATA frame that will wait is copied out of what it shares when it is small or uses
  *       under a quarter of it, and a stream's small waiting frames are merged.</b> A frame's payload is
  *       a slice of the decoder's cumulation, which keeps every buffer TLS decrypted into it: one byte
- *       left unread kept them all. A frame that will wait ({@link TunnelCodec#waits}: its channel does
- *       not read by itself, or already has frames queued) of under {@link #MERGE_BELOW} bytes, or of
+ *       left unread kept them all. A frame that will wait ({@link TunnelCodec#waits}: no read of its
+ *       channel is under way, or it already has frames queued) of under {@link #MERGE_BELOW} bytes, or of
  *       under a quarter of what it keeps, goes into a {@link QueuedDataFrame} of its own, and the
  *       stream's next such frames are appended to that one while it waits (up to {@link #MERGED_MAX}
  *       bytes of payload): 1-byte frames cost their bytes, not a frame each, on the client (which has
- *       no inbound budget) as on the server. A frame delivered at once is never copied (a tunnel that
- *       keeps up). Beyond what ztunnel's h2 does: it queues each received DATA frame's payload as
+ *       no inbound budget) as on the server. A frame that ends its stream is never appended. A frame
+ *       delivered at once is never copied (a tunnel that keeps up). Beyond what ztunnel's h2 does: it queues each received DATA frame's payload as
  *       it came (hyperium/h2 src/proto/streams/recv.rs, {@code recv_data} pushes
  *       {@code Event::Data(frame.into_payload())} onto the stream's {@code pending_recv}).
  * </ul>
@@ -54,8 +54,8 @@ import io.netty.handler.codec.http2.Http2UnknownFrame;
 final class InboundFrames extends ChannelInboundHandlerAdapter {
     /**
      * What one queued DATA frame costs besides its payload, in bytes. Measured ({@code QueuedFramesTest}, JDK 17,
-     * compressed references, 20,000 queued 1-byte frames, the leak detector's own objects left out): 184 bytes of heap
-     * per copied frame (the frame 32, its pooled buffer 72, the buffer's reference count 16, the NIO view the copy
+     * compressed references, 20,000 queued 1-byte frames before they were merged, the leak detector's own objects left
+     * out): 184 bytes of heap per copied frame (the frame 32, its pooled buffer 72, the buffer's reference count 16, the NIO view the copy
      * made 64), plus the copy's smallest allocation of direct memory and the frame's slot in the channel's queue.
      */
     static final int FRAME_COST = 256;
@@ -84,6 +84,8 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
      * its 32 MiB budget and the shipped proxy ran out of heap (a new-user pass, 5 December).
      */
     static final int CHECK_FRAMES = 256;
+    /** DATA frames copied into a {@link QueuedDataFrame} so far, all connections (tests: a tunnel that keeps up has none). */
+    static final java.util.concurrent.atomic.LongAdder MADE = new java.util.concurrent.atomic.LongAdder();
     /** Runs every {@link #CHECK_FRAMES} counted frames (the server's look at its budgets), or null. */
     private Runnable onCounted;
     private int sinceLook;
@@ -168,7 +170,12 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
             Http2Stream s = fs == null ? null : connection.stream(fs.id());
             TunnelCodec tunnel = s == null ? null : s.getProperty(key);
             // A frame that will not wait is read before this returns: neither copied nor counted (nothing made for it).
-            if (tunnel != null && tunnel.set != null && tunnel.waits()) {
+            if (tunnel != null && tunnel.set != null && !tunnel.waits()) {
+                if (tunnel.rare != null) {
+                    // Queued behind nothing of ours now: nothing may be appended ahead of this frame (helper 248's review).
+                    tunnel.rare.last = null;
+                }
+            } else if (tunnel != null && tunnel.set != null) {
                 TunnelCodec.Rare q = tunnel.rare;
                 if (q == null) {
                     q = tunnel.rare = new TunnelCodec.Rare();
@@ -227,6 +234,7 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
         }
         Http2DataFrame copy = new QueuedDataFrame(own, data.isEndStream(), data.padding(), data.initialFlowControlledBytes(), data.stream());
         data.release();
+        MADE.increment();
         return copy;
     }
 

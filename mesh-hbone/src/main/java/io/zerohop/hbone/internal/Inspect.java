@@ -21,6 +21,11 @@ public final class Inspect {
         return InboundFrames.FRAME_COST;
     }
 
+    /** DATA frames copied so far, in this JVM, because their tunnel's channel was not reading ({@link InboundFrames#MADE}). */
+    public static long waitingFramesCopied() {
+        return InboundFrames.MADE.sum();
+    }
+
     /** The most payload one merged DATA frame of a waiting tunnel holds ({@link InboundFrames#MERGED_MAX}). */
     public static int mergedMax() {
         return InboundFrames.MERGED_MAX;

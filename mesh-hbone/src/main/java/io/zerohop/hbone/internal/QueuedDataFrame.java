@@ -31,15 +31,17 @@ final class QueuedDataFrame extends DefaultByteBufHolder implements Http2DataFra
     }
 
     /**
-     * Appends {@code data}'s payload when this frame does not end its stream and stays within {@code capacity} bytes of
-     * payload; {@code data} is left as it is (the caller releases it once this returns true). False, and nothing
-     * changed, when it would not fit or the buffer cannot grow (direct memory ran out).
+     * Appends {@code data}'s payload when neither frame ends the stream (a merged frame says END_STREAM only as its
+     * own: appended, an incoming END_STREAM was lost, and with it the peer's half-close; helper 248's review) and this
+     * one stays within {@code capacity} bytes of payload; {@code data} is left as it is (the caller releases it once
+     * this returns true). False, and nothing changed, when it would not fit or the buffer cannot grow (direct memory
+     * ran out).
      */
     boolean append(Http2DataFrame data, int capacity) {
         ByteBuf mine = content();
         ByteBuf theirs = data.content();
         int n = theirs.readableBytes();
-        if (endStream || mine.readableBytes() + n > capacity) {
+        if (endStream || data.isEndStream() || mine.readableBytes() + n > capacity) {
             return false;
         }
         try {

@@ -107,44 +107,20 @@ final class SocketState {
     /**
      * Queues {@code buf} for the reader. {@link #HIGH_WATER} counts bytes, so a queue of small buffers held far more
      * than its bytes: a destination flooding 1-byte DATA frames to an application that does not read queued a buffer of
-     * ~150 bytes of objects per byte, up to 1 MiB of them (a hostile-peer pass, 5 December). A buffer of under
-     * {@link InboundFrames#MERGE_BELOW} bytes behind others is copied: appended to the last when that is a copy with
-     * room ({@link InboundFrames#MERGED_MAX} bytes), else copied into a new one. A reader that keeps up (an empty queue)
-     * costs no copy. When a copy cannot be made, {@code buf} is queued as it is. Under {@link #lock}; takes {@code buf}.
+     * ~150 bytes of objects per byte, up to 1 MiB of them (a hostile-peer pass, 5 December). A small buffer behind
+     * others is merged ({@link SmallBuffers}); a reader that keeps up (an empty queue) costs no copy. When a copy cannot
+     * be made, {@code buf} is queued as it is. Under {@link #lock}; takes {@code buf}.
      */
     void enqueue(ByteBuf buf, io.netty.buffer.ByteBufAllocator alloc) {
-        int n = buf.readableBytes();
-        buffered += n;
-        if (n >= InboundFrames.MERGE_BELOW || queue.isEmpty()) {
+        buffered += buf.readableBytes();
+        if (!SmallBuffers.small(buf) || queue.isEmpty()) {
             merging = null;
             queue.add(buf);
-            return;
+        } else if (!SmallBuffers.appendTo(merging, buf)) {
+            ByteBuf own = SmallBuffers.copyOf(alloc, buf);
+            merging = own;
+            queue.add(own != null ? own : buf);
         }
-        ByteBuf tail = merging;
-        if (tail != null && tail.maxWritableBytes() >= n) {
-            try {
-                tail.writeBytes(buf);
-                buf.release();
-                return;
-            } catch (OutOfMemoryError | RuntimeException e) {
-                // queued as it is, below
-            }
-        }
-        ByteBuf own = null;
-        try {
-            own = alloc.buffer(n, InboundFrames.MERGED_MAX);
-            own.writeBytes(buf);
-        } catch (OutOfMemoryError | RuntimeException e) {
-            if (own != null) {
-                own.release();
-            }
-            merging = null;
-            queue.add(buf);
-            return;
-        }
-        buf.release();
-        merging = own;
-        queue.add(own);
     }
 
     /** Under {@link #lock}. */

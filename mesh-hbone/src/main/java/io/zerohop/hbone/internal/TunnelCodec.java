@@ -212,6 +212,11 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     private boolean inputEnded;
     /** channelInactive has reached the codec. Event loop only. */
     private boolean inactiveSeen;
+    /**
+     * A read of the stream channel was asked for ({@link #read0}) and its {@code channelReadComplete} has not come yet:
+     * a DATA frame arriving now is delivered at once, not queued ({@link #waits}). Event loop only.
+     */
+    private boolean readPending;
     private boolean outputEnded;
     private boolean reset;
     private boolean peerClosed;
@@ -252,12 +257,12 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
 
     /**
      * Whether a DATA frame handed to this tunnel's channel now will wait in its queue: the channel does not read by
-     * itself (auto-read off: the tunnel not open yet, its relay paused by a writer that does not keep up, an
-     * application reading on demand) or has frames waiting already. Conservative: a read asked for explicitly is not
-     * seen. Event loop only.
+     * itself (auto-read off, as every tunnel's is) and no read asked for is under way ({@link #readPending}: the tunnel
+     * not open yet, its relay paused by a writer that does not keep up, an application that stopped asking), or it has
+     * frames waiting already. A tunnel that keeps up has its frames delivered at once and never copied. Event loop only.
      */
     boolean waits() {
-        return rare != null && rare.frames > 0 || channel == null || !channel.config().isAutoRead();
+        return rare != null && rare.frames > 0 || channel == null || !readPending && !channel.config().isAutoRead();
     }
 
     public TunnelCodec(Listener listener) {
@@ -374,6 +379,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         if (unreturned != 0) {
             returnWindow(ctx);
         }
+        readPending = true;
         ctx.read();
     }
 
@@ -502,7 +508,9 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
 
     private void deliver(Object msg) {
         if (!released && hold == null) {
-            hold = new Hold();
+            // The client's hold takes whatever arrives until its application first reads; the server's only what
+            // came with the CONNECT (its codec reads once before the tunnel opens).
+            hold = keepsUnread ? Hold.mergingSmallBuffers() : new Hold();
             HbonePipeline.holdAfter(ctx, hold);
         }
         if (msg instanceof ByteBuf) {
@@ -514,12 +522,15 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
+        // The stream channel's read is over: what arrives from now on waits in its queue until the next read.
+        readPending = false;
         if (released) {
             ctx.fireChannelReadComplete();
         } else if (open && keepsUnread && ctx.channel().isActive()) {
             // Handed over, not read yet: what follows the 200 goes into the hold, not Netty's queue,
             // which Netty drops when the peer's RST_STREAM (CANCEL too) closes the stream. Bounded
             // by the stream window as before: none of it is returned until the handlers read.
+            readPending = true;
             ctx.read();
         }
     }

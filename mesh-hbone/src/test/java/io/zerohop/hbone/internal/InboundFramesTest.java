@@ -148,6 +148,24 @@ class InboundFramesTest {
     }
 
     @Test
+    void aFrameThatEndsTheStreamIsNeverAppended() {
+        // Appended, its END_STREAM was lost: the application read every byte and never its end (helper 248's review).
+        QueuedDataFrame q = (QueuedDataFrame) InboundFrames.ownBuffer(alloc,
+                new DefaultHttp2DataFrame(alloc.buffer().writeBytes(new byte[] {1}), false));
+        Http2DataFrame end = new DefaultHttp2DataFrame(alloc.buffer().writeBytes(new byte[] {2}), true);
+        Http2DataFrame emptyEnd = new DefaultHttp2DataFrame(true);
+        try {
+            assertThat(q.append(end, InboundFrames.MERGED_MAX)).isFalse();
+            assertThat(q.append(emptyEnd, InboundFrames.MERGED_MAX)).isFalse();
+            assertThat(q.content().readableBytes()).isEqualTo(1);
+        } finally {
+            end.release();
+            emptyEnd.release();
+            q.release();
+        }
+    }
+
+    @Test
     void aFrameThatEndsItsStreamTakesNothingMore() {
         QueuedDataFrame q = (QueuedDataFrame) InboundFrames.ownBuffer(alloc,
                 new DefaultHttp2DataFrame(alloc.buffer().writeBytes(new byte[] {1}), true));
