@@ -183,8 +183,7 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
                 int flowControlled = data.initialFlowControlledBytes();
                 QueuedDataFrame last = q.last;
                 // Still in the channel's queue (the codec forgets it as it reads it; a closed channel dropped it).
-                if (last != null && tunnel.channel.isOpen() && copied(data) && last.append(data, MERGED_MAX)) {
-                    data.release();
+                if (last != null && tunnel.channel.isOpen() && copied(data) && last.append(data)) {
                     q.bytes += flowControlled;
                     return;
                 }
@@ -220,22 +219,12 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
         if (!copied(data)) {
             return data;
         }
-        ByteBuf content = data.content();
-        int n = content.readableBytes();
-        ByteBuf own = null;
-        try {
-            own = alloc.buffer(n, Math.max(n, MERGED_MAX));
-            own.writeBytes(content, content.readerIndex(), n);
-        } catch (OutOfMemoryError | RuntimeException e) {
-            if (own != null) {
-                own.release();
-            }
+        ByteBuf own = SmallBuffers.copyOf(alloc, data.content()); // releases data once copied
+        if (own == null) {
             return data;
         }
-        Http2DataFrame copy = new QueuedDataFrame(own, data.isEndStream(), data.padding(), data.initialFlowControlledBytes(), data.stream());
-        data.release();
         MADE.increment();
-        return copy;
+        return new QueuedDataFrame(own, data.isEndStream(), data.padding(), data.initialFlowControlledBytes(), data.stream());
     }
 
     /** Bytes of memory {@code b} keeps: its root buffer's capacity, or the sum of a composite root's parts'. */

@@ -31,26 +31,23 @@ final class QueuedDataFrame extends DefaultByteBufHolder implements Http2DataFra
     }
 
     /**
-     * Appends {@code data}'s payload when neither frame ends the stream (a merged frame says END_STREAM only as its
-     * own: appended, an incoming END_STREAM was lost, and with it the peer's half-close; helper 248's review) and this
-     * one stays within {@code capacity} bytes of payload; {@code data} is left as it is (the caller releases it once
-     * this returns true). False, and nothing changed, when it would not fit or the buffer cannot grow (direct memory
-     * ran out).
+     * Appends {@code data}'s payload and releases {@code data} when neither frame ends the stream (a merged frame says
+     * END_STREAM only as its own: appended, an incoming END_STREAM was lost, and with it the peer's half-close; helper
+     * 248's review) and the payload fits this frame's buffer ({@link InboundFrames#MERGED_MAX} bytes, as
+     * {@link SmallBuffers#copyOf} made it). False, {@code data} left as it is and nothing changed, otherwise (also when
+     * the buffer cannot grow: direct memory ran out).
      */
-    boolean append(Http2DataFrame data, int capacity) {
-        ByteBuf mine = content();
-        ByteBuf theirs = data.content();
-        int n = theirs.readableBytes();
-        if (endStream || data.isEndStream() || mine.readableBytes() + n > capacity) {
+    boolean append(Http2DataFrame data) {
+        if (endStream || data.isEndStream()) {
             return false;
         }
-        try {
-            mine.writeBytes(theirs, theirs.readerIndex(), n);
-        } catch (OutOfMemoryError | RuntimeException e) {
+        int theirPadding = data.padding();
+        int theirFlowControlled = data.initialFlowControlledBytes();
+        if (!SmallBuffers.appendTo(content(), data.content())) {
             return false;
         }
-        padding += data.padding();
-        flowControlled += data.initialFlowControlledBytes();
+        padding += theirPadding;
+        flowControlled += theirFlowControlled;
         return true;
     }
 

@@ -125,20 +125,25 @@ class InboundFramesTest {
         Http2DataFrame second = new DefaultHttp2DataFrame(alloc.buffer().writeBytes(new byte[] {3}), false, 0);
         Http2DataFrame third = new DefaultHttp2DataFrame(alloc.buffer().writeBytes(new byte[] {4, 5, 6}), false, 10);
         try {
-            assertThat(q.append(second, InboundFrames.MERGED_MAX)).isTrue();
-            assertThat(q.append(third, InboundFrames.MERGED_MAX)).isTrue();
+            assertThat(q.append(second)).isTrue();
+            assertThat(q.append(third)).isTrue();
             assertThat(io.netty.buffer.ByteBufUtil.getBytes(q.content())).containsExactly(1, 2, 3, 4, 5, 6);
             // Each frame's payload plus padding (Netty counts the pad length octet in padding): the window the tunnel returns.
             assertThat(q.initialFlowControlledBytes()).isEqualTo((2 + 3) + (1 + 0) + (3 + 10));
             assertThat(q.padding()).isEqualTo(13);
             assertThat(q.isEndStream()).isFalse();
+            assertThat(second.refCnt()).as("an appended frame is released").isZero();
+            assertThat(third.refCnt()).isZero();
         } finally {
-            second.release();
-            third.release();
+            for (Http2DataFrame f : new Http2DataFrame[] {second, third}) {
+                if (f.refCnt() > 0) {
+                    f.release();
+                }
+            }
         }
         Http2DataFrame tooMuch = new DefaultHttp2DataFrame(alloc.buffer().writeZero(InboundFrames.MERGED_MAX - 5), false);
         try {
-            assertThat(q.append(tooMuch, InboundFrames.MERGED_MAX)).as("past the most payload a merged frame holds").isFalse();
+            assertThat(q.append(tooMuch)).as("past the most payload a merged frame holds").isFalse();
             assertThat(q.content().readableBytes()).isEqualTo(6);
             assertThat(q.initialFlowControlledBytes()).as("unchanged by a refused append").isEqualTo(19);
         } finally {
@@ -155,8 +160,8 @@ class InboundFramesTest {
         Http2DataFrame end = new DefaultHttp2DataFrame(alloc.buffer().writeBytes(new byte[] {2}), true);
         Http2DataFrame emptyEnd = new DefaultHttp2DataFrame(true);
         try {
-            assertThat(q.append(end, InboundFrames.MERGED_MAX)).isFalse();
-            assertThat(q.append(emptyEnd, InboundFrames.MERGED_MAX)).isFalse();
+            assertThat(q.append(end)).isFalse();
+            assertThat(q.append(emptyEnd)).isFalse();
             assertThat(q.content().readableBytes()).isEqualTo(1);
         } finally {
             end.release();
@@ -171,7 +176,7 @@ class InboundFramesTest {
                 new DefaultHttp2DataFrame(alloc.buffer().writeBytes(new byte[] {1}), true));
         Http2DataFrame next = new DefaultHttp2DataFrame(alloc.buffer().writeBytes(new byte[] {2}), false);
         try {
-            assertThat(q.append(next, InboundFrames.MERGED_MAX)).isFalse();
+            assertThat(q.append(next)).isFalse();
             assertThat(q.content().readableBytes()).isEqualTo(1);
         } finally {
             next.release();
