@@ -111,11 +111,20 @@ public final class HboneServer implements AutoCloseable {
         return runtime.shutdown(drain);
     }
 
-    /** Immediate shutdown: closes listener and connections (open tunnels are reset); waits up to 5 s. */
+    /**
+     * Immediate shutdown: closes listener and connections (open tunnels are reset); waits up to 5 s, except on a Netty
+     * event loop (a callback of this server or of another Netty component), where it returns at once as
+     * {@link HboneClient#close()} does: waiting there could only time out, the loop being one the shutdown needs (a
+     * new-user pass, helper 249: a resolver that closed its server stalled that loop 5 s per call).
+     */
     @Override
     public void close() {
+        CompletableFuture<Void> closing = shutdownGracefully(Duration.ZERO);
+        if (io.netty.util.internal.ThreadExecutorMap.currentExecutor() != null) {
+            return;
+        }
         try {
-            shutdownGracefully(Duration.ZERO).get(5, TimeUnit.SECONDS);
+            closing.get(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException | TimeoutException e) {

@@ -133,4 +133,60 @@ class ClientShutdownTest {
         TunnelResult r = RecordingEvents.next(serverEvents.closed);
         assertThat(r.reset()).as("ended by the client's close: %s", r).isFalse();
     }
+
+    /**
+     * {@code close()} is idempotent also when two threads call it at once: each call's shutdown of the event loops
+     * waits for two passes of their tasks, and a loop ending right after taking a pass refused the notification of a
+     * listener on it, which Netty logged as an ERROR with a stack trace (a new-user pass, helper 249: 2 rounds of 20;
+     * none before that wait). Closes of servers and clients, 20 each, two threads at once; a server closed from one of
+     * its own loops returns at once (it waited 5 s there, stalling that loop).
+     */
+    @Test
+    void closedTwiceAtOnceOrFromItsOwnLoopEachCloseIsQuiet() throws Exception {
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            java.util.List<String> lines = ServerNoiseTest.logLines(() -> {
+                for (int i = 0; i < 20; i++) {
+                    HboneClient c = mesh.client().build();
+                    c.connect(Mesh.loopback(25), mesh.expectServer(), server.localAddress()).get(10, TimeUnit.SECONDS).close();
+                    twiceAtOnce(c, pool);
+                    twiceAtOnce(mesh.server((dst, id, local) -> null).build().start().get(10, TimeUnit.SECONDS), pool);
+                }
+            });
+            assertThat(lines).as("ERROR lines").noneMatch(l -> l.contains("ERROR"));
+
+            java.util.concurrent.atomic.AtomicBoolean returned = new java.util.concurrent.atomic.AtomicBoolean();
+            HboneServer[] own = new HboneServer[1];
+            own[0] = mesh.server((dst, id, local) -> {
+                own[0].close();
+                returned.set(true);
+                return null;
+            }).build().start().get(10, TimeUnit.SECONDS);
+            // A CONNECT answer due within 3 s: a close that waited its 5 s on the loop stalled the answer past that.
+            Throwable failure = null;
+            try (HboneClient c = mesh.client().connectTimeout(java.time.Duration.ofSeconds(3)).build()) {
+                c.connect(Mesh.loopback(25), mesh.expectServer(), own[0].localAddress()).get(20, TimeUnit.SECONDS).close();
+            } catch (java.util.concurrent.ExecutionException e) {
+                failure = e.getCause();
+            }
+            assertThat(returned.get()).as("the resolver's close returned").isTrue();
+            assertThat(String.valueOf(failure)).as("how the CONNECT to the server closing under it ended")
+                    .doesNotContain("within 3s").doesNotContain("timed out");
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private static void twiceAtOnce(AutoCloseable c, java.util.concurrent.ExecutorService pool) throws Exception {
+        java.util.concurrent.CyclicBarrier go = new java.util.concurrent.CyclicBarrier(2);
+        java.util.concurrent.Callable<Void> one = () -> {
+            go.await();
+            c.close();
+            return null;
+        };
+        java.util.concurrent.Future<Void> a = pool.submit(one);
+        java.util.concurrent.Future<Void> b = pool.submit(one);
+        a.get(20, TimeUnit.SECONDS);
+        b.get(20, TimeUnit.SECONDS);
+    }
 }

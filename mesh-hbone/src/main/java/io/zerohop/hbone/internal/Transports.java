@@ -321,22 +321,22 @@ public final class Transports {
             then.run();
             return;
         }
-        java.util.List<io.netty.util.concurrent.Future<?>> passes = new java.util.ArrayList<>();
-        for (io.netty.util.concurrent.EventExecutor loop : group) {
-            try {
-                passes.add(loop.submit(() -> { }));
-            } catch (java.util.concurrent.RejectedExecutionException ended) {
-                // shut down already: nothing more runs there
-            }
-        }
-        java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger(passes.size() + 1);
+        // Counted by the passes themselves, not by listeners on their futures: a loop that ends right after taking a
+        // pass (a second close racing the first) refused the listener's notification, which Netty logged as an ERROR,
+        // and that call's close never ran (helper 249). A pass a loop took always runs before it ends.
+        java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger(1);
         Runnable one = () -> {
             if (left.decrementAndGet() == 0) {
                 afterQueuedTasks(group, rounds - 1, then);
             }
         };
-        for (io.netty.util.concurrent.Future<?> pass : passes) {
-            pass.addListener(f -> one.run());
+        for (io.netty.util.concurrent.EventExecutor loop : group) {
+            left.incrementAndGet();
+            try {
+                loop.execute(one);
+            } catch (java.util.concurrent.RejectedExecutionException ended) {
+                one.run(); // shut down already: nothing more runs there
+            }
         }
         one.run();
     }

@@ -31,8 +31,17 @@ import java.util.logging.Logger;
  * handlers.
  */
 final class JulRetryLog {
-    /** java-spiffe's loggers (io.spiffe.workloadapi.StreamObservers, DefaultWorkloadApiClient). */
-    private static final String[] NAMES = {"io.spiffe.workloadapi.StreamObservers", "io.spiffe.workloadapi.DefaultWorkloadApiClient"};
+    /**
+     * java-spiffe's loggers (io.spiffe.workloadapi.StreamObservers, DefaultWorkloadApiClient), and gRPC's call logger: on
+     * a provider's close, java-spiffe 0.8.17's {@code DefaultWorkloadApiClient.close} shuts its retry executor down while
+     * the cancelled stream's {@code onError} still runs on the stub executor; its retry is then rejected
+     * ({@code RetryHandler.scheduleRetry}), and gRPC's {@code ClientCallImpl.closeObserver} logged "Exception thrown by
+     * onClose() in ClientCall" at WARNING with a 25-line stack trace on stderr (the official CI of 5 December failed
+     * SpiffeIdOptionTest on it: the CLI closes the unpinned provider it waited on). On a provider's threads it is the
+     * provider's record now (DEBUG once closed); on other threads it reaches JUL as before.
+     */
+    private static final String[] NAMES = {"io.spiffe.workloadapi.StreamObservers", "io.spiffe.workloadapi.DefaultWorkloadApiClient",
+            "io.grpc.internal.ClientCallImpl"};
 
     /** Strong references: JUL holds loggers weakly, and a collected logger would lose the handler. */
     private static final Logger[] LOGGERS = new Logger[NAMES.length];

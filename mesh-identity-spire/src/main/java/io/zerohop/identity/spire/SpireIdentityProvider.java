@@ -148,7 +148,12 @@ public final class SpireIdentityProvider implements IdentityProvider {
             return;
         }
         if (!JulRetryLog.isFailure(r)) {
-            log.debug("java-spiffe: {}", r.getMessage());
+            if (r.getThrown() != null && !closed) {
+                // gRPC's "Exception thrown by onClose()" while open: a java-spiffe failure worth a line, not a stack trace.
+                log.warn("Workload API at {}: java-spiffe: {}: {}", address, r.getMessage(), describe(r.getThrown()));
+            } else {
+                log.debug("java-spiffe: {}", r.getMessage(), r.getThrown());
+            }
             return;
         }
         Throwable t = r.getThrown();

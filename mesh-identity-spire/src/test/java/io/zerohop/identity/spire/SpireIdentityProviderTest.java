@@ -268,4 +268,30 @@ class SpireIdentityProviderTest {
             }
         }
     }
+
+    /**
+     * gRPC's call logger on a provider's thread: java-spiffe's retry rejected after the provider's close made
+     * {@code ClientCallImpl} log "Exception thrown by onClose() in ClientCall" with its stack trace on stderr (the
+     * official CI of 5 December failed the CLI's SpiffeIdOptionTest on that line); it is the provider's record now, and
+     * another thread's still reaches JUL.
+     */
+    @Test
+    void grpcsCallRecordsOnAProvidersThreadsAreItsOwn() throws Exception {
+        JulCapture capture = new JulCapture();
+        java.util.List<java.util.logging.LogRecord> sunk = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.ExecutorService executor = JulRetryLog.executor("zerohop-spire-test", sunk::add);
+        try {
+            java.util.logging.Logger grpc = java.util.logging.Logger.getLogger("io.grpc.internal.ClientCallImpl");
+            executor.submit(() -> grpc.log(java.util.logging.Level.WARNING, "Exception thrown by onClose() in ClientCall",
+                    new java.util.concurrent.RejectedExecutionException("retry executor terminated"))).get(10, TimeUnit.SECONDS);
+            assertThat(sunk).extracting(java.util.logging.LogRecord::getMessage).containsExactly("Exception thrown by onClose() in ClientCall");
+            assertThat(capture.published).as("what reached JUL's handlers").isEmpty();
+
+            grpc.log(java.util.logging.Level.WARNING, "another client's call record");
+            assertThat(capture.messages()).containsExactly("another client's call record");
+        } finally {
+            capture.close();
+            executor.shutdown();
+        }
+    }
 }
