@@ -75,11 +75,18 @@ class SmallFramesToClientTest {
      */
     static final class Flood extends ChannelInboundHandlerAdapter {
         final CompletableFuture<Void> pingAcked = new CompletableFuture<>();
+        /** The error code of the first GOAWAY the client sent, if any. */
+        final CompletableFuture<Long> goAway = new CompletableFuture<>();
+        /** The raw frames sent after the 200, for a stream id; {@link #smallFrames} unless a test says otherwise. */
+        java.util.function.IntFunction<ByteBuf> frames = SmallFramesToClientTest::smallFrames;
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (msg instanceof Http2PingFrame ping && ping.ack()) {
                 pingAcked.complete(null);
+            }
+            if (msg instanceof io.netty.handler.codec.http2.Http2GoAwayFrame g) {
+                goAway.complete(g.errorCode());
             }
             ReferenceCountUtil.release(msg);
         }
@@ -87,18 +94,23 @@ class SmallFramesToClientTest {
         void answer(Http2StreamChannel stream) {
             stream.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"))).addListener(f -> {
                 Channel parent = stream.parent();
-                ByteBuf all = Unpooled.buffer(FRAMES * (9 + SIZE));
-                for (int i = 0; i < FRAMES; i++) {
-                    // The last one ends the stream: its END_STREAM must reach the application (helper 248's review).
-                    all.writeMedium(SIZE).writeByte(0).writeByte(i == FRAMES - 1 ? 1 : 0).writeInt(stream.stream().id());
-                    for (int j = 0; j < SIZE; j++) {
-                        all.writeByte(i * SIZE + j);
-                    }
-                }
-                parent.pipeline().context(Http2FrameCodec.class).writeAndFlush(all);
+                parent.pipeline().context(Http2FrameCodec.class).writeAndFlush(frames.apply(stream.stream().id()));
                 parent.writeAndFlush(new DefaultHttp2PingFrame(42));
             });
         }
+    }
+
+    /** {@link #FRAMES} DATA frames of {@link #SIZE} bytes on {@code stream} (byte i of all {@code (byte) i}), the last with END_STREAM. */
+    static ByteBuf smallFrames(int stream) {
+        ByteBuf all = Unpooled.buffer(FRAMES * (9 + SIZE));
+        for (int i = 0; i < FRAMES; i++) {
+            // The last one ends the stream: its END_STREAM must reach the application (helper 248's review).
+            all.writeMedium(SIZE).writeByte(0).writeByte(i == FRAMES - 1 ? 1 : 0).writeInt(stream);
+            for (int j = 0; j < SIZE; j++) {
+                all.writeByte(i * SIZE + j);
+            }
+        }
+        return all;
     }
 
     Flood flood;
@@ -188,6 +200,30 @@ class SmallFramesToClientTest {
             HboneSocket s = Mesh.socket(stream);
             readsAllAndTheEnd(s.getInputStream());
             s.close();
+        }
+    }
+
+    /**
+     * A destination's connection error is answered with GOAWAY carrying its code (RFC 9113 section 5.4.1: "the
+     * endpoint ... SHOULD send a GOAWAY frame ... with an error code that indicates why"): empty DATA frames without
+     * END_STREAM, three in a row, are Netty's flood limit (CVE-2019-9518, ENHANCE_YOUR_CALM). The client closed the
+     * connection itself first, and the GOAWAY said NO_ERROR (a new-user pass, helper 249); the server side already let
+     * the codec answer.
+     */
+    @Test
+    void aDestinationsConnectionErrorIsAnsweredWithItsCode() throws Exception {
+        flood.frames = stream -> {
+            ByteBuf empty = Unpooled.buffer();
+            for (int i = 0; i < 3; i++) {
+                empty.writeMedium(0).writeByte(0).writeByte(0).writeInt(stream);
+            }
+            return empty;
+        };
+        try (HboneClient client = mesh.client().build()) {
+            HboneStream stream = client.connect(Mesh.loopback(9), mesh.expectServer(), destinationAddress()).get(10, TimeUnit.SECONDS);
+            assertThat(flood.goAway.get(10, TimeUnit.SECONDS)).as("the GOAWAY's error code")
+                    .isEqualTo(io.netty.handler.codec.http2.Http2Error.ENHANCE_YOUR_CALM.code());
+            assertThat(stream.channel().parent().closeFuture().await(10, TimeUnit.SECONDS)).as("the connection closed by the codec").isTrue();
         }
     }
 }

@@ -357,7 +357,7 @@ final class ClientConnection {
             } else if (log.isDebugEnabled()) {
                 log.debug("HBONE connection to {} failed", Authority.text(key.hboneAddress()), cause);
             }
-            ctx.close();
+            closeUnlessTheCodecAnswers(ctx, cause);
         }
     }
 
@@ -394,9 +394,24 @@ final class ClientConnection {
             if (failure == null) {
                 failure = cause;
             }
-            if (log.isDebugEnabled()) {
+            if (io.netty.handler.codec.http2.Http2CodecUtil.getEmbeddedHttp2Exception(cause) != null) {
+                // The server broke the protocol: its tunnels on this connection end with it, so say why once.
+                log.info("HBONE connection to {} closed: {}", Authority.text(key.hboneAddress()), HboneListener.describe(cause));
+            } else if (log.isDebugEnabled()) {
                 log.debug("HBONE connection to {} failed", Authority.text(key.hboneAddress()), cause);
             }
+            closeUnlessTheCodecAnswers(ctx, cause);
+        }
+    }
+
+    /**
+     * Closes the connection, except on an HTTP/2 error: the codec answers that itself (GOAWAY with its code, RST_STREAM
+     * for a stream's) and closes what it must, after this handler saw it; closing here first sent GOAWAY NO_ERROR for a
+     * connection error (RFC 9113 section 5.4.1 wants its code: a new-user pass, helper 249, saw NO_ERROR answer a flood
+     * of empty DATA frames). As the server's {@code ConnTail} does.
+     */
+    private static void closeUnlessTheCodecAnswers(ChannelHandlerContext ctx, Throwable cause) {
+        if (io.netty.handler.codec.http2.Http2CodecUtil.getEmbeddedHttp2Exception(cause) == null) {
             ctx.close();
         }
     }
