@@ -405,8 +405,9 @@ final class ClientConnection {
     }
 
     /**
-     * Closes the connection, except on an HTTP/2 error: the codec answers that itself (GOAWAY with its code, RST_STREAM
-     * for a stream's) and closes what it must, after this handler saw it; closing here first sent GOAWAY NO_ERROR for a
+     * Closes the connection, except on an HTTP/2 connection error: the codec answers that itself (GOAWAY with its code,
+     * then the close), after this handler saw it (a stream's error stops at its stream: Netty's multiplexer resets it
+     * there); closing here first sent GOAWAY NO_ERROR for a
      * connection error (RFC 9113 section 5.4.1 wants its code: a new-user pass, helper 249, saw NO_ERROR answer a flood
      * of empty DATA frames). As the server's {@code ConnTail} does.
      */
