@@ -169,10 +169,10 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
             Http2FrameStream fs = data.stream();
             Http2Stream s = fs == null ? null : connection.stream(fs.id());
             TunnelCodec tunnel = s == null ? null : s.getProperty(key);
-            // A frame that will not wait is read before this returns: neither copied nor counted (nothing made for it).
             if (tunnel != null && tunnel.set != null && !tunnel.waits()) {
+                // Read before this returns: neither copied nor counted (nothing made for it). Nothing may be appended
+                // ahead of it either (helper 248's review).
                 if (tunnel.rare != null) {
-                    // Queued behind nothing of ours now: nothing may be appended ahead of this frame (helper 248's review).
                     tunnel.rare.last = null;
                 }
             } else if (tunnel != null && tunnel.set != null) {

@@ -127,6 +127,7 @@ final class QueuedDataFrame extends DefaultByteBufHolder implements Http2DataFra
         return this;
     }
 
+    /** Identity: its content grows while it is queued, so content equality (DefaultByteBufHolder's) would change under a map. */
     @Override
     public boolean equals(Object o) {
         return this == o;
