@@ -7,7 +7,10 @@ import java.util.Objects;
 /**
  * One inbound connection (L4) or request (L7) to authorize.
  *
- * @param sourcePrincipal     verified peer SPIFFE ID ({@code spiffe://td/ns/NS/sa/SA}), null for plaintext
+ * @param sourcePrincipal     verified peer SPIFFE ID ({@code spiffe://td/ns/NS/sa/SA}), null for plaintext; kept as
+ *                            java-spiffe's {@code SpiffeId.parse} gives a peer's (scheme and trust domain in lower case),
+ *                            and refused as it refuses one (an empty, {@code .} or {@code ..} path segment, a trailing
+ *                            {@code /}, a character outside the standard's sets; spiffe/spiffe standards/SPIFFE-ID.md 2)
  * @param sourceAddress       the source address Istio's {@code source.ip}/{@code ipBlocks} (and {@code remote.ip}
  *                            when an HTTP request has no {@code X-Forwarded-For}, as Envoy) and Cilium's CIDR rules
  *                            test: ztunnel's {@code conn.src},
@@ -53,8 +56,16 @@ public record AccessRequest(
     public static final String SPIFFE_SCHEME = "spiffe://";
 
     public AccessRequest {
-        if (sourcePrincipal != null && (!sourcePrincipal.startsWith(SPIFFE_SCHEME)
-                || sourcePrincipal.length() == SPIFFE_SCHEME.length())) {
+        String canonical = null;
+        if (sourcePrincipal != null) {
+            try {
+                canonical = io.zerohop.policy.internal.SpiffeIdSyntax.canonical(sourcePrincipal);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("sourcePrincipal is not a SPIFFE ID: \"" + sourcePrincipal + "\": " + e.getMessage()
+                        + " (spiffe/spiffe standards/SPIFFE-ID.md, as java-spiffe's SpiffeId.parse reads a peer's)", e);
+            }
+        }
+        if (sourcePrincipal != null && canonical == null) {
             // A policy's principals are written without the scheme; the peer's is the full ID.
             String hint = sourcePrincipal.contains("://") || sourcePrincipal.isEmpty() ? ""
                     // A bare name is most often a service account written alone (a new user's "frontend"): spiffe://frontend
@@ -65,6 +76,7 @@ public record AccessRequest(
                     : " (a policy writes principals without the scheme; the request takes the full ID: spiffe://" + sourcePrincipal + ")";
             throw new IllegalArgumentException("sourcePrincipal must be a SPIFFE ID (spiffe://...): \"" + sourcePrincipal + "\"" + hint);
         }
+        sourcePrincipal = canonical;
         Objects.requireNonNull(sourceAddress, "sourceAddress");
         Objects.requireNonNull(destinationAddress, "destinationAddress");
         if (destinationPort < 1 || destinationPort > 65535) {

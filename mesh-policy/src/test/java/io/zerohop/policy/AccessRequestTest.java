@@ -73,4 +73,74 @@ class AccessRequestTest {
         assertThatThrownBy(() -> request().sourceAddress("127.0.0.1").destinationPort(0).build())
                 .hasMessage("destinationPort out of range (1..65535): 0");
     }
+
+    private static final String DENY_WEB = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-web, namespace: shop}
+            spec:
+              action: DENY
+              rules: [{from: [{source: {principals: ["cluster.local/ns/shop/sa/web"]}}]}]
+            """;
+
+    /**
+     * A principal is taken as java-spiffe's {@code SpiffeId.parse} gives a peer's, and refused as it refuses one: the
+     * cases are java-spiffe's own (spiffe/java-spiffe java-spiffe-core/src/test/java/io/spiffe/spiffeid/SpiffeIdTest.java,
+     * {@code provideTestValidSpiffeIds} and {@code provideInvalidSpiffeIds}, with their messages). An embedded pass:
+     * {@code spiffe://cluster.local/ns/shop/sa/web/} was taken as written, and the DENY for its peer let it through.
+     */
+    @Test
+    void aPrincipalIsCanonicalOrRefusedAsJavaSpiffeReadsAPeers() throws Exception {
+        String[][] valid = {
+                {"spiffe://trustdomain", "spiffe://trustdomain"},
+                {"spiffe://trustdomain/path", "spiffe://trustdomain/path"},
+                {"spiffe://trustdomain/path1/path2", "spiffe://trustdomain/path1/path2"},
+                {"spiffe://trustdomain/PATH1/PATH2", "spiffe://trustdomain/PATH1/PATH2"},
+                {"spiffe://trustdomain/9eebccd2-12bf-40a6-b262-65fe0487d453", "spiffe://trustdomain/9eebccd2-12bf-40a6-b262-65fe0487d453"},
+                {"spiffe://a_b.example/foo", "spiffe://a_b.example/foo"},
+                {"spiffe://1.2.3.4/service", "spiffe://1.2.3.4/service"},
+                {"SPIFFE://trustdomain/path", "spiffe://trustdomain/path"},
+                {"SpIfFe://TrUsTdOmAiN/Workload", "spiffe://trustdomain/Workload"},
+        };
+        for (String[] v : valid) {
+            assertThat(request().sourcePrincipal(v[0]).sourceAddress("10.0.0.1").build().sourcePrincipal()).as(v[0]).isEqualTo(v[1]);
+        }
+        String canonical = "spiffe://cluster.local/ns/shop/sa/web";
+        assertThat(request().sourcePrincipal(canonical).sourceAddress("10.0.0.1").build().sourcePrincipal()).isSameAs(canonical);
+        String[][] invalid = {
+                {"spiffe:///path/element", "Trust domain is missing"},
+                {"spiffe://domain.test/path/element?query=1", "Path segment characters are limited to letters, numbers, dots, dashes, and underscores"},
+                {"spiffe://domain.test/path/element?#fragment-1", "Path segment characters are limited to letters, numbers, dots, dashes, and underscores"},
+                {"spiffe://domain.test:8080/path/element", "Trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores"},
+                {"spiffe://user:password@test.org/path/element", "Trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores"},
+                {"spiffe://domain.test/path/elem%5uent", "Path segment characters are limited to letters, numbers, dots, dashes, and underscores"},
+                {"spiffe://trustdomain/path//", "Path cannot contain empty segments"},
+                {"spiffe://trustdomain/./other", "Path cannot contain dot segments"},
+                {"spiffe://trustdomain/../other", "Path cannot contain dot segments"},
+                {"spiffe://trustdomain/", "Path cannot have a trailing slash"},
+                {"spiffe://trustdomain/path/", "Path cannot have a trailing slash"},
+                {"spiffe://[::1]/service", "Trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores"},
+                {"spiffe://[2001:db8::1]/service", "Trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores"},
+                // validatePath's cases (provideInvalidPaths), after a trust domain.
+                {"spiffe://td/foo/.", "Path cannot contain dot segments"},
+                {"spiffe://td/foo/..", "Path cannot contain dot segments"},
+                {"spiffe://td/foo bar", "Path segment characters are limited to letters, numbers, dots, dashes, and underscores"},
+                {"spiffe://td/foo%5Cbar", "Path segment characters are limited to letters, numbers, dots, dashes, and underscores"},
+        };
+        for (String[] v : invalid) {
+            assertThatThrownBy(() -> request().sourcePrincipal(v[0]).sourceAddress("10.0.0.1").build()).as(v[0])
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("sourcePrincipal is not a SPIFFE ID: \"" + v[0] + "\": " + v[1]
+                            + " (spiffe/spiffe standards/SPIFFE-ID.md, as java-spiffe's SpiffeId.parse reads a peer's)");
+        }
+        // Their scheme faults keep this API's own message ("192.168.2.2:6688", "spiffe:path/element", "xspiffe://...").
+        for (String bad : new String[] {"http://domain.test/path/element", "spiffe:/path/element", "spiffe://", "xspiffe://trustdomain/path"}) {
+            assertThatThrownBy(() -> request().sourcePrincipal(bad).sourceAddress("10.0.0.1").build()).as(bad)
+                    .hasMessageStartingWith("sourcePrincipal must be a SPIFFE ID (spiffe://...): \"" + bad + "\"");
+        }
+        // The peer a trust-domain in capitals names is the one the DENY is for, as its connection would be decided.
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("deny.yaml", DENY_WEB)).build();
+        assertThat(engine.evaluate(request().sourcePrincipal("SPIFFE://Cluster.Local/ns/shop/sa/web").sourceAddress("10.0.0.1").build())
+                .allowed()).isFalse();
+    }
 }

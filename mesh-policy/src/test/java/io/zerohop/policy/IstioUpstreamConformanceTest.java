@@ -1167,7 +1167,13 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
     }
 
     static final String TD = "spiffe://td/ns/namespace/sa/account";
-    static final String TD_ALT = "spiffe://td-alt/ns/ns-alt/sa/sa=alt";
+    /**
+     * ztunnel's {@code tls_conn_alt} has service account {@code sa=alt}, an identity it builds in the test: no X.509-SVID
+     * can carry it (a path segment is letters, digits, {@code .}, {@code -} and {@code _}: spiffe/spiffe
+     * standards/SPIFFE-ID.md 2.2, and java-spiffe refuses a peer's ID otherwise), so it is {@code sa-alt} here; no case
+     * names it.
+     */
+    static final String TD_ALT = "spiffe://td-alt/ns/ns-alt/sa/sa-alt";
 
     static R plain() {
         return r().plaintext().source(null).src("127.0.0.1").dst("127.0.0.2").port(8080);
@@ -1271,8 +1277,16 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
         String single = spec(SEL + ", rules: [{from: [{source: {principals: ['rule[0]-from[0]-principal[1]'], "
                 + "requestPrincipals: ['rule[0]-from[0]-requestPrincipal[1]']}}], to: [{operation: {ports: ['9001']}}]}]");
         T.valid(s, "single-policy: bracketed values", single);
-        T.decide(s, "single-policy: requestPrincipals never match without JWT", single,
-                r().principal("spiffe://rule[0]-from[0]-principal[1]").port(9001).http("GET", "/"), false, "prod/p");
+        // Upstream's principal value is no SPIFFE ID a peer can present (brackets): the same rule with a principal that
+        // matches the peer shows requestPrincipals alone deny.
+        T.decide(s, "single-policy: requestPrincipals never match without JWT",
+                spec(SEL + ", rules: [{from: [{source: {principals: ['cluster.local/ns/prod/sa/rule-0-from-0-principal-1'], "
+                        + "requestPrincipals: ['rule[0]-from[0]-requestPrincipal[1]']}}], to: [{operation: {ports: ['9001']}}]}]"),
+                r().principal("spiffe://cluster.local/ns/prod/sa/rule-0-from-0-principal-1").port(9001).http("GET", "/"), false, "prod/p");
+        T.decide(s, "single-policy: the same principal without requestPrincipals is allowed",
+                spec(SEL + ", rules: [{from: [{source: {principals: ['cluster.local/ns/prod/sa/rule-0-from-0-principal-1']}}], "
+                        + "to: [{operation: {ports: ['9001']}}]}]"),
+                r().principal("spiffe://cluster.local/ns/prod/sa/rule-0-from-0-principal-1").port(9001).http("GET", "/"), true, "prod/p");
         String header = when("{key: 'request.headers[X-header]', values: [header, 'header-prefix-*', '*-suffix-header', '*']}");
         T.decide(s, "single-policy: header presence", header, r().http("GET", "/", "", Map.of("x-header", "anything")), true, "prod/p");
         T.decide(s, "single-policy: header absent", header, r().http("GET", "/"), false, "prod/p");
