@@ -79,10 +79,17 @@ public final class SvidVerifier {
     /**
      * Returns the verified SPIFFE ID of {@code chain[0]}, whatever TLS role it plays (no extendedKeyUsage check: for a
      * workload's own SVID; a peer's chain is verified with {@link #verify(X509Certificate[], X509BundleSet, Date, Purpose)}).
+     * A leaf whose NotBefore is after {@code at} is verified as of its NotBefore rather than refused: its issuer's clock
+     * is ahead of this node's (istiod back-dates by 2 minutes, a skew beyond that left a node with no identity on every
+     * retry, a review pass), and peers with the issuer's time accept it. ztunnel checks no dates on its own certificate
+     * (istio/ztunnel src/tls/certificate.rs {@code WorkloadCertificate::new}); an expired leaf is still refused here.
      *
      * @throws CertificateException with a message a person can act on
      */
     public static SpiffeId verify(X509Certificate[] chain, X509BundleSet bundles, Date at) throws CertificateException {
+        if (chain != null && chain.length > 0 && chain[0] != null && chain[0].getNotBefore().after(at)) {
+            at = chain[0].getNotBefore();
+        }
         return X509.spiffeId(verifiedPath(chain, bundles, at, null).get(0));
     }
 
@@ -163,6 +170,17 @@ public final class SvidVerifier {
     static final int MAX_DEPTH = 8;
     /** The most candidates a search looks at before it gives up. */
     static final int MAX_STEPS = 256;
+    /**
+     * The most paths a search validates (PKIX, each a signature check or more) after the chain as sent. webpki, under
+     * ztunnel, stops a verification after 100 signature checks (rustls/webpki src/verify_cert.rs {@code Budget::default});
+     * a JDK validation costs far more than a signature, so the bound is lower: until 5 December a client without any
+     * key of the mesh made a server run ~258 validations per handshake, 70-150 ms of the event loop, with 8 decoys named
+     * as the bundle's root (a review pass, helper 253). A legitimate chain needs a second candidate only where a CA was
+     * re-keyed or cross-signed under the same name.
+     */
+    static final int MAX_VALIDATIONS = 8;
+    /** PKIX validations run, for tests of the bound. */
+    static final java.util.concurrent.atomic.LongAdder PKIX_RUNS = new java.util.concurrent.atomic.LongAdder();
 
     /** A depth-first search of the paths {@link #verifiedPath} builds. */
     private static final class Search {
@@ -173,6 +191,7 @@ public final class SvidVerifier {
         private final Purpose purpose;
         private final List<X509Certificate> sent;
         private int steps;
+        private int validations;
         /** The reason of the first path tried that reached a certificate of the bundle by name (other than the sent one). */
         CertificateException firstAnchored;
 
@@ -189,6 +208,10 @@ public final class SvidVerifier {
         List<X509Certificate> from(List<X509Certificate> path, boolean[] used) {
             javax.security.auth.x500.X500Principal issuer = path.get(path.size() - 1).getIssuerX500Principal();
             if (roots.stream().anyMatch(r -> r.getSubjectX500Principal().equals(issuer)) && !path.equals(sent)) {
+                if (validations++ >= MAX_VALIDATIONS) {
+                    steps = MAX_STEPS; // the budget is spent: no other path is tried
+                    return null;
+                }
                 try {
                     return validate(id, chain, List.copyOf(path), roots, at, purpose);
                 } catch (CertificateException e) {
@@ -259,7 +282,10 @@ public final class SvidVerifier {
             params.setRevocationEnabled(false);
             params.setDate(at);
             CertPath certPath = CertificateFactory.getInstance("X.509").generateCertPath(path);
-            CertPathValidator.getInstance("PKIX").validate(certPath, params);
+            PKIX_RUNS.increment();
+            java.security.cert.PKIXCertPathValidatorResult result =
+                    (java.security.cert.PKIXCertPathValidatorResult) CertPathValidator.getInstance("PKIX").validate(certPath, params);
+            algorithms(id, chain, path, result.getTrustAnchor().getTrustedCert());
         } catch (CertPathValidatorException e) {
             throw new CertificateException(id + ": chain does not verify against the trust bundle of "
                     + id.getTrustDomain() + ": " + e.getMessage(), e);
@@ -267,6 +293,71 @@ public final class SvidVerifier {
             throw new CertificateException(id + ": chain verification failed: " + e.getMessage(), e);
         }
         return path;
+    }
+
+    /**
+     * The signature algorithms and keys ztunnel's TLS accepts, on every signature of {@code path} and every key that makes
+     * one (the leaf's own signs the handshake): rustls' aws-lc-rs provider's {@code SUPPORTED_SIG_ALGS}
+     * (rustls/src/crypto/aws_lc_rs/mod.rs), webpki's algorithms (src/aws_lc_rs_algs.rs): ECDSA with SHA-256 or SHA-384 by
+     * a P-256, P-384 or P-521 key, SHA-512 by a P-521 key; RSA PKCS#1 v1.5 or PSS with SHA-256, -384 or -512 by a key of
+     * 2048 to 8192 bits; Ed25519. So no SHA-1 or MD5 and no RSA key under 2048 bits, which the JDK's PKIX accepts under a
+     * root of the mesh's own (its {@code jdk.certpath.disabledAlgorithms} bans SHA-1 only under the JDK's own CAs): until
+     * 5 December such a peer was accepted (a review pass, helper 253). The root's own self-signature is not read, as
+     * webpki does not.
+     */
+    private static void algorithms(SpiffeId id, X509Certificate[] chain, List<X509Certificate> path, X509Certificate anchor)
+            throws CertificateException {
+        for (int i = 0; i < path.size(); i++) {
+            X509Certificate c = path.get(i);
+            java.security.PublicKey signer = i + 1 < path.size() ? path.get(i + 1).getPublicKey() : anchor.getPublicKey();
+            String what = i == 0 ? "leaf" : "chain certificate " + sentIndex(chain, c) + " (" + c.getSubjectX500Principal() + ")";
+            String why = signatureProblem(c.getSigAlgOID(), signer);
+            if (why != null) {
+                throw new CertificateException(id + ": " + what + " is signed with " + c.getSigAlgName() + ": " + why);
+            }
+            if (i == 0 && (why = keyProblem(c.getPublicKey())) != null) {
+                throw new CertificateException(id + ": leaf key " + why);
+            }
+        }
+    }
+
+    private static final String ECDSA_SHA256 = "1.2.840.10045.4.3.2", ECDSA_SHA384 = "1.2.840.10045.4.3.3",
+            ECDSA_SHA512 = "1.2.840.10045.4.3.4", RSA_SHA256 = "1.2.840.113549.1.1.11", RSA_SHA384 = "1.2.840.113549.1.1.12",
+            RSA_SHA512 = "1.2.840.113549.1.1.13", RSA_PSS = "1.2.840.113549.1.1.10", ED25519 = "1.3.101.112";
+
+    /** Why a signature of algorithm {@code oid} by {@code signer} is not one ztunnel accepts, or null. */
+    static String signatureProblem(String oid, java.security.PublicKey signer) {
+        String key = keyProblem(signer);
+        if (key != null) {
+            return "its signer's key " + key;
+        }
+        boolean ec = signer instanceof java.security.interfaces.ECPublicKey;
+        boolean rsa = signer instanceof java.security.interfaces.RSAPublicKey;
+        boolean ok = switch (oid) {
+            case ECDSA_SHA256, ECDSA_SHA384 -> ec;
+            case ECDSA_SHA512 -> ec && ((java.security.interfaces.ECPublicKey) signer).getParams().getCurve().getField().getFieldSize() == 521;
+            case RSA_SHA256, RSA_SHA384, RSA_SHA512, RSA_PSS -> rsa;
+            case ED25519 -> !ec && !rsa;
+            default -> false;
+        };
+        return ok ? null : "not an algorithm ztunnel's TLS accepts (ECDSA with SHA-256/384, or SHA-512 by a P-521 key; RSA"
+                + " PKCS#1 or PSS with SHA-256/384/512; Ed25519: rustls' SUPPORTED_SIG_ALGS), so no SHA-1 or MD5";
+    }
+
+    /** Why {@code key} may make no signature ztunnel accepts, or null: P-256, P-384, P-521, RSA of 2048 to 8192 bits, Ed25519. */
+    static String keyProblem(java.security.PublicKey key) {
+        if (key instanceof java.security.interfaces.ECPublicKey ec) {
+            int bits = ec.getParams().getCurve().getField().getFieldSize();
+            return bits == 256 || bits == 384 || bits == 521 ? null
+                    : "is an EC key on a " + bits + "-bit curve (ztunnel's TLS takes P-256, P-384 and P-521)";
+        }
+        if (key instanceof java.security.interfaces.RSAPublicKey rsa) {
+            int bits = rsa.getModulus().bitLength();
+            return bits >= 2048 && bits <= 8192 ? null
+                    : "is a " + bits + "-bit RSA key (ztunnel's TLS takes 2048 to 8192 bits)";
+        }
+        return "Ed25519".equals(key.getAlgorithm()) || "EdDSA".equals(key.getAlgorithm()) ? null
+                : "is a " + key.getAlgorithm() + " key (ztunnel's TLS takes ECDSA, RSA and Ed25519)";
     }
 
     private static int sentIndex(X509Certificate[] chain, X509Certificate c) {

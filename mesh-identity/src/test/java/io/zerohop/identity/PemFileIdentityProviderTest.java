@@ -480,4 +480,22 @@ class PemFileIdentityProviderTest {
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining(dir.resolve("tls.crt").toString()).hasMessageContaining("not found");
     }
+
+    /**
+     * cert-manager's CA issuer writes NotBefore as its own now: a node whose clock is a few seconds behind the controller's
+     * reads a certificate that starts a moment from now. It is served (ztunnel checks no dates on its own certificate,
+     * src/tls/certificate.rs {@code WorkloadCertificate::new}); before 5 December the provider refused to start (helper 253).
+     */
+    @Test
+    void aCertificateFromAClockAheadIsServed() throws Exception {
+        InMemoryCa plain = InMemoryCa.create("pem.test");
+        Instant now = Instant.now();
+        IssuedCertificate c = plain.issue(LeafSpec.svid(ID.toString(), now.plusSeconds(30), now.plus(Duration.ofHours(1))));
+        Files.writeString(dir.resolve("tls.crt"), c.chainPem());
+        Files.writeString(dir.resolve("tls.key"), c.keyPem());
+        Files.writeString(dir.resolve("ca.crt"), Pem.certificates(List.of(plain.root())));
+        PemFileIdentityProvider p = open(PemFileIdentityProvider.builder().directory(dir).watch(false).pollInterval(Duration.ofHours(1)));
+        assertThat(p.current().getSpiffeId()).isEqualTo(ID);
+        assertThat(p.current().getLeaf().getNotBefore().toInstant()).isAfter(now);
+    }
 }
