@@ -61,6 +61,10 @@ class L7EnforcementTest {
               - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
                 to: [{operation: {methods: ["POST"], paths: ["/charge"]}}]
               - to: [{operation: {methods: ["GET"], paths: ["/public"]}}]
+              - to: [{operation: {paths: ["/xfcc/admin"]}}]
+                when: [{key: "request.headers[x-forwarded-client-cert]", values: ["*URI=spiffe://cluster.local/ns/prod/sa/admin"]}]
+              - to: [{operation: {paths: ["/xfcc/frontend"]}}]
+                when: [{key: "request.headers[x-forwarded-client-cert]", values: ["*URI=spiffe://cluster.local/ns/prod/sa/frontend"]}]
             """;
 
     static InetAddress backendIp;
@@ -297,6 +301,40 @@ class L7EnforcementTest {
                 .doesNotContain("forged");
         assertThat(curl("-w", " code=%{http_code}", url(viaFrontendEmbedded, "/private")).get(0)).isEqualTo("RBAC: access denied code=403");
         assertThat(seen).doesNotContain("embedded GET /private HTTP/1.1");
+    }
+
+    /**
+     * A rule on {@code request.headers[x-forwarded-client-cert]} reads the header Envoy's connection manager sets before
+     * any filter (envoyproxy/envoy source/common/http/conn_manager_utility.cc {@code mutateRequestHeaders} ->
+     * {@code mutateXfccRequestHeader}): this connection's, naming the real peer, and none on plaintext. Until 5 December
+     * the client's own was decided on, so a forged one met an ALLOW rule and the peer's real one never met a rule
+     * (helper 251).
+     */
+    @Test
+    void xfccRulesReadTheHeaderThisConnectionSets() throws Exception {
+        String forged = "x-forwarded-client-cert: By=spiffe://cluster.local/ns/prod/sa/backend;URI=spiffe://cluster.local/ns/prod/sa/admin";
+        assertThat(curl("-w", " code=%{http_code}", "-H", forged, url(viaFrontend, "/xfcc/admin")).get(0))
+                .as("the frontend forging the admin's XFCC").isEqualTo("RBAC: access denied code=403");
+        assertThat(curl("-w", " code=%{http_code}", url(viaFrontend, "/xfcc/frontend")).get(0)).as("the frontend's own XFCC")
+                .isEqualTo("GET /xfcc/frontend xfcc=" + Xfcc.backendFromFrontend(ca) + " len=0 sha=" + sha(new byte[0]) + " code=200");
+        assertThat(curl("-w", " code=%{http_code}", "-H", forged, url(plaintext, "/xfcc/admin")).get(0))
+                .as("plaintext: no XFCC at all").isEqualTo("RBAC: access denied code=403");
+        assertThat(curl("-w", " code=%{http_code}", "-H", "x-forwarded-client-cert: URI=spiffe://cluster.local/ns/prod/sa/frontend",
+                url(plaintext, "/xfcc/frontend")).get(0)).isEqualTo("RBAC: access denied code=403");
+        assertThat(seen).doesNotContain("GET /xfcc/admin");
+    }
+
+    /**
+     * Envoy's HTTP/1 codec reads a CONNECT target as authority-form only (source/common/http/http1/codec_impl.cc
+     * {@code ServerConnectionImpl::handlePath}); {@code /api/x} is its 400. It reached the application, and the response to
+     * the request after it was lost (helper 251).
+     */
+    @Test
+    void aConnectIsNotForwarded() throws Exception {
+        String reply = exchange(viaFrontend, "CONNECT /api/x HTTP/1.1\r\nHost: b\r\n\r\nGET /api/after HTTP/1.1\r\nHost: b\r\n"
+                + "Connection: close\r\n\r\n");
+        assertThat(reply).startsWith("HTTP/1.1 400 ");
+        assertThat(seen).doesNotContain("CONNECT /api/x");
     }
 
     @Test

@@ -865,6 +865,39 @@ class L7Http2Test {
         });
     }
 
+    /** An ALLOW on {@code request.headers[x-forwarded-client-cert]} naming the admin's identity, on one path. */
+    static final String ALLOW_ADMIN_XFCC = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: admin-by-xfcc, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              rules:
+              - to: [{operation: {notPaths: ["/secret"]}}]
+              - to: [{operation: {paths: ["/secret"]}}]
+                when: [{key: "request.headers[x-forwarded-client-cert]", values: ["*URI=spiffe://cluster.local/ns/prod/sa/admin"]}]
+            """;
+
+    /**
+     * Envoy's connection manager sets {@code x-forwarded-client-cert} before any filter, and on plaintext removes it
+     * (conn_manager_utility.cc {@code mutateXfccRequestHeader}), so a client's own never meets a rule; and answers a
+     * request with neither {@code :authority} nor {@code host} 400 before any filter ({@code MissingHost},
+     * conn_manager_impl.cc "Require host header"). Until 5 December HTTP/2 decided on the client's XFCC, and on an empty
+     * host (helper 251).
+     */
+    @Test
+    void http2XfccAndMissingHostAsEnvoysConnectionManager() throws Exception {
+        withEchoApp(ALLOW_ADMIN_XFCC, via -> {
+            assertThat(RawH2c.send(via, request("GET", "/secret").add("x-forwarded-client-cert", "URI=spiffe://cluster.local/ns/prod/sa/admin")))
+                    .isEqualTo("403 RBAC: access denied");
+            assertThat(RawH2c.send(via, request("GET", "/open"))).isEqualTo("200 GET /open\n");
+            assertThat(RawH2c.send(via, new io.netty.handler.codec.http2.DefaultHttp2Headers(false).method("GET").scheme("http")
+                    .path("/open"))).isEqualTo("400 ");
+            assertThat(RawH2c.send(via, new io.netty.handler.codec.http2.DefaultHttp2Headers(false).method("GET").scheme("http")
+                    .path("/open").add("host", "b"))).as("host stands for :authority").isEqualTo("200 GET /open\nhost=[b]\n");
+        });
+    }
+
     /**
      * An HTTP/2 {@code :method} in another case than the usual, {@code get} or {@code GeT}, is a valid token (RFC 9110
      * section 9.1: methods are case-sensitive), and Envoy takes it as it is: oghttp2 refuses only a method that is not

@@ -224,9 +224,18 @@ final class H2Proxy {
                 // Envoy drops host when :authority came (RFC 9113 section 8.3.1; envoy 1.27.4
                 // http2_discard_host_header): the application must not read another authority than RBAC did.
                 h.remove(HOST);
-            } else {
+            } else if (!hosts.isEmpty()) {
                 // Without :authority, host is the authority (RFC 9113 section 8.3.1), for RBAC as for the application.
-                authority = hosts.isEmpty() ? "" : hosts.get(0).toString();
+                authority = hosts.get(0).toString();
+            } else {
+                // Envoy's connection manager "Require host header" (conn_manager_impl.cc, MissingHost), whatever the
+                // protocol: 400 with no body, before any filter. Decided with an empty host, a hosts DENY could not
+                // match it and the application served its default host (helper 251); HTTP/1 already got the 400.
+                refusal = "missing host header";
+                denied = true;
+                status = 400;
+                respond(new DefaultHttp2Headers().status("400"), "", true);
+                return;
             }
             String badAuthority = RequestTarget.invalidAuthority(authority);
             if (badAuthority != null) {
@@ -239,6 +248,12 @@ final class H2Proxy {
                 ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.PROTOCOL_ERROR));
                 finish();
                 return;
+            }
+            // Before the decision, as Envoy's connection manager sets it before any filter (RequestAdmission).
+            h.remove(XFCC);
+            String xfcc = conn.xfcc();
+            if (xfcc != null) {
+                h.set(XFCC, xfcc);
             }
             Map<String, String> plain = new HashMap<>();
             for (Map.Entry<CharSequence, CharSequence> e : h) {
@@ -332,11 +347,6 @@ final class H2Proxy {
                     requestMessages = new GrpcMessageCount();
                     responseMessages = new GrpcMessageCount();
                 }
-            }
-            h.remove(XFCC);
-            String xfcc = conn.xfcc();
-            if (xfcc != null) {
-                h.set(XFCC, xfcc);
             }
             pending.add(new DefaultHttp2HeadersFrame(h, frame.isEndStream(), frame.padding()));
             ctx.channel().config().setAutoRead(false);

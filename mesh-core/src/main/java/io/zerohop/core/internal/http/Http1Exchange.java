@@ -33,8 +33,6 @@ final class Http1Exchange {
     /** A 307's {@code location} (Cilium's UNESCAPE_AND_REDIRECT), or null. */
     String location;
     Decision decision;
-    /** The client's {@code x-forwarded-client-cert} (values joined with ","), replaced on an allowed request; null: none sent. */
-    String clientXfcc;
     /** What was wrong with this request when it was refused before a policy decided it (a 400, 426, 431), else null. */
     String refusal;
     boolean allowed;

@@ -489,7 +489,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
 
     /**
      * A policy change: the request in progress (allowed, its response not ended) or the one whose 101 upgraded this
-     * connection is decided again on what it was decided on (method, target, headers with the client's own
+     * connection is decided again on what it was decided on (method, target, headers with this connection's
      * {@code x-forwarded-client-cert}), and ended when that now denies: before its response has started, with the
      * {@code 403 RBAC: access denied} a new request gets and {@code connection: close} (the application's connection
      * is reset: part of the request may have reached it); after, or once upgraded, both connections are reset, as
@@ -527,17 +527,11 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         abort("no longer allowed after a policy update");
     }
 
-    /** The header map {@code x} was decided on: what was forwarded, with the client's XFCC instead of this connection's. */
+    /** The header map {@code x} was decided on: what was forwarded (this connection's XFCC, set before the decision). */
     private static java.util.Map<String, String> decidedHeaders(Http1Exchange x) {
         java.util.Map<String, String> headers = new java.util.HashMap<>();
         for (java.util.Map.Entry<String, String> e : x.request.headers()) {
-            String name = e.getKey().toLowerCase(java.util.Locale.ROOT);
-            if (!name.equals("x-forwarded-client-cert")) {
-                headers.merge(name, e.getValue(), (a, b) -> a + "," + b);
-            }
-        }
-        if (x.clientXfcc != null) {
-            headers.put("x-forwarded-client-cert", x.clientXfcc);
+            headers.merge(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + "," + b);
         }
         return headers;
     }

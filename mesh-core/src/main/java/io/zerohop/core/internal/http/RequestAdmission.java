@@ -76,6 +76,15 @@ final class RequestAdmission {
                 req.setUri(passed);
             }
         }
+        // Envoy's connection manager sets x-forwarded-client-cert before any filter (conn_manager_utility.cc
+        // mutateRequestHeaders -> mutateXfccRequestHeader): RBAC reads what the application will. Until 5 December the
+        // client's own header was decided on and replaced after, so a forged one met an XFCC rule (helper 251).
+        HttpHeaders h = req.headers();
+        h.remove("x-forwarded-client-cert");
+        String xfcc = conn.xfcc();
+        if (xfcc != null) {
+            h.set("x-forwarded-client-cert", xfcc);
+        }
         Decision d;
         try {
             d = authorizer.authorize(conn, req);
@@ -100,15 +109,6 @@ final class RequestAdmission {
             }
         }
         if (x.allowed) {
-            HttpHeaders h = req.headers();
-            // Kept for a re-decision on what this one decided on (Http1Filter.redecide): the header is replaced below.
-            java.util.List<String> sent = h.getAll("x-forwarded-client-cert");
-            x.clientXfcc = sent.isEmpty() ? null : String.join(",", sent);
-            h.remove("x-forwarded-client-cert");
-            String xfcc = conn.xfcc();
-            if (xfcc != null) {
-                h.set("x-forwarded-client-cert", xfcc);
-            }
             return x;
         }
         log.debug("denied {} {} {} -> {}: {}", conn.peer(), x.method, x.path, conn.destination(), d == null ? "error" : d.explain());

@@ -40,6 +40,14 @@ final class RequestTarget {
             return "more than one Host header";
         }
         String uri = req.uri();
+        if (req.method() == HttpMethod.CONNECT) {
+            // Envoy's HTTP/1 codec reads a CONNECT target as authority-form only (codec_impl.cc handlePath: the origin
+            // form is for !is_connect); "/ok" is its 400 http1.invalid_url. Forwarded, the application got a CONNECT
+            // (Node's 'connect' event hijacks the socket) and the responses after it lost their pairing (helper 251).
+            // An authority-form CONNECT is not proxied here either: zerohop forwards requests, not tunnels.
+            return "CONNECT request target \"" + uri + "\" is not forwarded (a CONNECT takes an authority-form target,"
+                    + " and zerohop proxies requests, not tunnels)";
+        }
         if (uri.startsWith("/")) {
             String bad = invalidPath(uri);
             return bad != null ? bad : invalidAuthority(req.headers().get(HttpHeaderNames.HOST));
