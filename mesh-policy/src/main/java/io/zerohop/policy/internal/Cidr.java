@@ -91,6 +91,13 @@ final class Cidr {
                 return null;
             }
         }
+        for (String group : addr.split(":", -1)) {
+            // Go's netip: "each group must have 4 or less digits"; the JDK read ::00001 as ::1 (a review pass, helper 252).
+            // An embedded IPv4 (the last group, with dots) is checked by parseV4 below.
+            if (group.length() > 4 && group.indexOf('.') < 0) {
+                return null;
+            }
+        }
         if (addr.indexOf('.') >= 0 && parseV4(addr.substring(addr.lastIndexOf(':') + 1)) == null) {
             // Go's netip reads an embedded IPv4 (::ffff:1.2.3.4) with its IPv4 rules: no leading zeros.
             return null;

@@ -582,7 +582,7 @@ final class CiliumPolicy {
                 return COVERS_NO;
             }
             if (name == null) {
-                return port == 0 || (p >= port && p <= endPort) ? COVERS_YES : COVERS_NO;
+                return p >= port && p <= endPort ? COVERS_YES : COVERS_NO;
             }
             java.util.Map<String, Integer> named = dest.namedPorts();
             if (named == null) {

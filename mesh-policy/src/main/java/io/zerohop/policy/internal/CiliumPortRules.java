@@ -137,9 +137,11 @@ final class CiliumPortRules {
                             + (port == OUT_OF_RANGE ? "value out of range (0..65535)" : "invalid syntax"));
                 }
                 // Cilium: an endPort at or below port means the single port. A named port keeps its endPort as written:
-                // Cilium ranges from the port the name resolves to (l4.go toMapState, PortRangeToMaskedPorts).
+                // Cilium ranges from the port the name resolves to (l4.go toMapState, PortRangeToMaskedPorts). Port 0 is
+                // every port only without an endPort (or with 0 or 65535): PortRangeToMaskedPorts(0, E) covers 0..E. Until
+                // 5 December port 0 with endPort 8080 allowed every port (a review pass, helper 252).
                 int endPort = name != null ? 0 : port == 0 ? 65535 : port;
-                if (p.get("endPort") != null && (port != 0 || name != null)) {
+                if (p.get("endPort") != null) {
                     YNode ep = p.get("endPort");
                     if (!"int".equals(ep.tag)) {
                         throw ep.error("expected an integer, found " + ep.describe());
@@ -154,7 +156,7 @@ final class CiliumPortRules {
                     if (e < 0 || e > 65535) {
                         throw ep.error("bad endPort " + e + " (0..65535)");
                     }
-                    endPort = name != null ? (int) e : (int) Math.max(port, e);
+                    endPort = name != null ? (int) e : port == 0 && e == 0 ? 65535 : (int) Math.max(port, e);
                 }
                 String proto = p.string("protocol", "ANY");
                 if (!L4_PROTOCOLS.contains(proto)) {
@@ -176,7 +178,7 @@ final class CiliumPortRules {
                     default -> CiliumPolicy.PROTO_OTHER;
                 };
                 String desc = (name != null ? name + (endPort != 0 ? " to " + endPort : "")
-                        : port == 0 ? "any" : port + (endPort != port ? "-" + endPort : "")) + "/" + proto;
+                        : port == 0 && endPort == 65535 ? "any" : port + (endPort != port ? "-" + endPort : "")) + "/" + proto;
                 texts.add(desc);
                 out.add(new CiliumPolicy.Port(port, endPort, protocol, http, desc, name));
             }

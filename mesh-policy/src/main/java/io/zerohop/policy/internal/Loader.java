@@ -41,7 +41,14 @@ public final class Loader {
     private static final Set<String> METADATA_KEYS = Set.of("name", "generateName", "namespace", "selfLink", "uid",
             "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
             "labels", "annotations", "ownerReferences", "finalizers", "managedFields");
-    private static final Pattern DNS_NAME = Pattern.compile("[a-z0-9]([-a-z0-9.]*[a-z0-9])?");
+    /**
+     * What the API server takes (k8s.io/apimachinery pkg/util/validation): a custom resource's name is a DNS-1123
+     * subdomain ({@code IsDNS1123Subdomain}: at most 253 characters, dot-separated labels, none empty), its namespace a
+     * Namespace's name, a DNS-1123 label ({@code IsDNS1123Label}: at most 63, no dot). Until 5 December one pattern with
+     * no bound took both, so {@code namespace: prod.x} loaded a DENY that protected nothing (a review pass, helper 252).
+     */
+    private static final Pattern DNS_SUBDOMAIN = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
+    private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
 
     private final CompiledPoliciesBuilder out = new CompiledPoliciesBuilder();
     /** Each object loaded so far, to where it was ({@code file:line}): a duplicate names the first copy. */
@@ -236,6 +243,19 @@ public final class Loader {
                     : e instanceof java.nio.file.AccessDeniedException ? "permission denied"
                     : e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null ? fs.getReason() : e.getMessage();
             throw new PolicyLoadException(f.toString(), 0, "", "cannot read: " + why, e);
+        }
+        if (bytes.length >= 2 && ((bytes[0] & 0xff) == 0xFE && (bytes[1] & 0xff) == 0xFF
+                || (bytes[0] & 0xff) == 0xFF && (bytes[1] & 0xff) == 0xFE)) {
+            // UTF-16 with its byte-order mark, what Windows PowerShell 5.1's ">" writes: kubectl apply -f reads every file
+            // through unicode.BOMOverride (k8s.io/cli-runtime pkg/resource/visitor.go FileVisitor.Visit), so it applies.
+            // Refused until 5 December as "not UTF-8 text" (a review pass, helper 252).
+            try {
+                return new Read(bytes, StandardCharsets.UTF_16.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString());
+            } catch (java.nio.charset.CharacterCodingException e) {
+                throw new PolicyLoadException(f.toString(), 0, "", "not UTF-16 text after its byte-order mark (" + e.getMessage()
+                        + "); policy files are UTF-8, or UTF-16 with a byte-order mark as kubectl reads them");
+            }
         }
         CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
@@ -510,14 +530,17 @@ public final class Loader {
             throw meta.error("metadata.name is required");
         }
         String name = nameNode.string();
-        if (!DNS_NAME.matcher(name).matches()) {
-            throw nameNode.error("bad name \"" + name + "\" (lower-case DNS subdomain)");
+        if (name.length() > 253 || !DNS_SUBDOMAIN.matcher(name).matches()) {
+            throw nameNode.error("bad name \"" + name + "\": the API server takes a lower-case RFC 1123 subdomain, at most 253"
+                    + " characters of lower-case letters, digits, '-' and '.', each dot-separated part starting and ending with a"
+                    + " letter or digit");
         }
         boolean clusterwide = k == Kind.CILIUM_CLUSTERWIDE_NETWORK_POLICY;
         // kubectl applies namespaced objects without metadata.namespace to "default".
         String namespace = clusterwide ? "" : meta.get("namespace") == null ? "default" : meta.get("namespace").string();
-        if (!clusterwide && !DNS_NAME.matcher(namespace).matches()) {
-            throw meta.get("namespace").error("bad namespace \"" + namespace + "\"");
+        if (!clusterwide && (namespace.length() > 63 || !DNS_LABEL.matcher(namespace).matches())) {
+            throw meta.get("namespace").error("bad namespace \"" + namespace + "\": a namespace is a lower-case RFC 1123 label, at"
+                    + " most 63 characters of lower-case letters, digits and '-', starting and ending with a letter or digit");
         }
         if (!clusterwide && meta.get("namespace") == null) {
             // istio.io's tasks apply many of their policies with kubectl apply -n NS: a file taken from them protects
