@@ -347,6 +347,10 @@ final class IstioRules {
                     warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + p
                             + "\" never matches: a request path starts with / (\"/" + p + "\"?)"
                             + (key.equals("notPaths") ? " (so this exclusion excludes nothing)" : ""));
+                } else if (unmatchablePart(p) != null) {
+                    warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + p
+                            + "\" never matches: " + unmatchablePart(p)
+                            + (key.equals("notPaths") ? " (so this exclusion excludes nothing)" : ""));
                 } else if (innerStar(p)) {
                     // istiod's pathGenerator: not a template, so matcher.PathMatcher's exact match (only a leading or
                     // trailing * is a wildcard). A glob meant as such (a new-user pass) matches only a literal "*".
@@ -357,6 +361,38 @@ final class IstioRules {
                 }
             }
         }
+    }
+
+    /**
+     * Why no request path can match {@code p}, for what Envoy does to a path before RBAC reads it, or null: its
+     * {@code url_path} matcher reads the path without the query (envoyproxy/envoy source/common/common/matchers.cc
+     * {@code PathMatcher::match}, {@code Http::PathUtil::removeQueryAndFragment}), and istiod's {@code BASE} normalization
+     * (RFC 3986 section 6, {@code normalize_path}) leaves no {@code .} or {@code ..} segment. Istio accepts such a value
+     * silently; a review pass (helper 251) found {@code /admin?x=1} and {@code /x/../admin} loaded without a word.
+     */
+    static String unmatchablePart(String p) {
+        if (p.indexOf('{') >= 0) {
+            return null; // a template (istiod's uriTemplate matcher) reads segments, not these literals
+        }
+        int q = p.indexOf('?');
+        if (q >= 0) {
+            return "a path is matched without its query (\"" + p.substring(0, q) + (p.endsWith("*") ? "*" : "") + "\"?)";
+        }
+        if (p.indexOf('#') >= 0) {
+            return "a request path never has a fragment (\"#\": Envoy refuses such a request)";
+        }
+        boolean suffix = p.startsWith("*");
+        boolean prefix = !suffix && p.endsWith("*");
+        String core = suffix ? p.substring(1) : prefix ? p.substring(0, p.length() - 1) : p;
+        String[] segments = core.split("/", -1);
+        for (int i = 0; i < segments.length; i++) {
+            boolean complete = (i > 0 || !suffix) && (i < segments.length - 1 || !prefix);
+            if (complete && (segments[i].equals(".") || segments[i].equals(".."))) {
+                return "a request path is normalized before it is matched (RFC 3986 dot segments removed), so it has no \""
+                        + segments[i] + "\" segment";
+            }
+        }
+        return null;
     }
 
     /** {@code p} with each segment that is a lone {@code *} written as Istio's one-segment template {@code {*}}. */
