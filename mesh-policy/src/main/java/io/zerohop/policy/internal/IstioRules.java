@@ -343,13 +343,14 @@ final class IstioRules {
         for (String key : new String[] {"paths", "notPaths"}) {
             for (YNode item : items(op, key)) {
                 String p = item.string();
+                String unmatchable = unmatchablePart(p);
                 if (!p.startsWith("/") && !p.startsWith("*")) {
                     warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + p
                             + "\" never matches: a request path starts with / (\"/" + p + "\"?)"
                             + (key.equals("notPaths") ? " (so this exclusion excludes nothing)" : ""));
-                } else if (unmatchablePart(p) != null) {
+                } else if (unmatchable != null) {
                     warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + p
-                            + "\" never matches: " + unmatchablePart(p)
+                            + "\" never matches: " + unmatchable
                             + (key.equals("notPaths") ? " (so this exclusion excludes nothing)" : ""));
                 } else if (innerStar(p)) {
                     // istiod's pathGenerator: not a template, so matcher.PathMatcher's exact match (only a leading or
