@@ -114,6 +114,12 @@ class RequestTargetTest {
     void methodsAndCharactersEnvoyRefuses() {
         assertThat(RequestTarget.METHODS).isSorted();
         for (String m : RequestTarget.METHODS) {
+            if (m.equals("CONNECT")) {
+                // A valid method whose origin-form target Envoy's codec refuses (handlePath, http1.invalid_url).
+                assertThat(RequestTarget.toOriginForm(get(HttpMethod.CONNECT, "/a"))).as(m).startsWith("CONNECT request target \"/a\"");
+                assertThat(RequestTarget.toOriginForm(get(HttpMethod.CONNECT, "b:443"))).as(m).startsWith("CONNECT request target \"b:443\"");
+                continue;
+            }
             assertThat(RequestTarget.toOriginForm(get(HttpMethod.valueOf(m), m.equals("OPTIONS") ? "*" : "/a"))).as(m).isNull();
         }
         assertThat(RequestTarget.toOriginForm(get(HttpMethod.valueOf("delete"), "/a"))).contains("method \"delete\"");
