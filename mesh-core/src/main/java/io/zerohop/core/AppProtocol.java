@@ -64,21 +64,71 @@ public enum AppProtocol {
     }
 
     /**
-     * The protocol of a Service port as Istio selects it: {@code appProtocol} when set, else the
-     * port name's prefix before the first {@code -} (so {@code http-web} is HTTP, {@code grpc} is
-     * gRPC, {@code web} is AUTO).
+     * {@link #of(int, String, String)} without the Service port's number, so no well-known port is TCP by its number.
      *
      * @param appProtocol the port's {@code appProtocol}, may be null
      * @param portName    the port's name, may be null
      */
     public static AppProtocol of(String appProtocol, String portName) {
-        if (appProtocol != null && !appProtocol.isBlank()) {
-            return parse(appProtocol);
+        return of(0, appProtocol, portName);
+    }
+
+    /**
+     * The protocol of a TCP Service port as istiod selects it (istio/istio pkg/config/kube/conversion.go
+     * {@code ConvertProtocol}, pkg/config/protocol {@code Parse}): {@code appProtocol} when set, else the port name;
+     * Kubernetes' {@code kubernetes.io/h2c} is HTTP/2, {@code kubernetes.io/ws} HTTP (a WebSocket over cleartext) and
+     * {@code kubernetes.io/wss} TCP (over TLS); a value starting {@code grpc-web} is HTTP; otherwise the part before
+     * the first {@code -}, of either, case-insensitive: {@code http} and {@code http_proxy} HTTP, {@code http2} HTTP/2,
+     * {@code grpc} gRPC, {@code tcp}, {@code tls}, {@code https}, {@code mongo}, {@code mysql}, {@code redis} and
+     * {@code udp} TCP (never parsed), anything else {@link #AUTO}, except on the ports istiod never sniffs (SMTP 25,
+     * DNS 53, MySQL 3306, MongoDB 27017), which are TCP. Until 5 December {@code kubernetes.io/ws} was TCP, so a
+     * WebSocket port was decided at L4, and {@code appProtocol: grpc-v1}, {@code http_proxy} and unnamed 3306 were
+     * sniffed; {@code h2c} and {@code http1}, which istiod does not know, were taken (a review pass, helper 256).
+     * {@link #parse} keeps zerohop's own names (a {@code --workloads} file's {@code http1}, {@code h2c}).
+     *
+     * @param servicePort the Service port's number (0: none, no well-known port)
+     * @param appProtocol the port's {@code appProtocol}, may be null
+     * @param portName    the port's name, may be null
+     */
+    public static AppProtocol of(int servicePort, String appProtocol, String portName) {
+        String name = appProtocol != null ? appProtocol : portName;
+        if (appProtocol != null) {
+            switch (appProtocol) {
+                case "kubernetes.io/h2c":
+                    return HTTP2;
+                case "kubernetes.io/ws":
+                    return HTTP;
+                case "kubernetes.io/wss":
+                    return TCP;
+                default:
+                    break;
+            }
         }
-        if (portName == null || portName.isBlank()) {
-            return AUTO;
+        if (name == null) {
+            name = "";
         }
-        int dash = portName.indexOf('-');
-        return parse(dash < 0 ? portName : portName.substring(0, dash));
+        if (name.regionMatches(true, 0, "grpc-web", 0, 8)) {
+            return HTTP;
+        }
+        int dash = name.indexOf('-');
+        switch ((dash < 0 ? name : name.substring(0, dash)).toLowerCase(Locale.ROOT)) {
+            case "http":
+            case "http_proxy":
+                return HTTP;
+            case "http2":
+                return HTTP2;
+            case "grpc":
+                return GRPC;
+            case "tcp":
+            case "udp":
+            case "https":
+            case "tls":
+            case "mongo":
+            case "redis":
+            case "mysql":
+                return TCP;
+            default:
+                return servicePort == 25 || servicePort == 53 || servicePort == 3306 || servicePort == 27017 ? TCP : AUTO;
+        }
     }
 }

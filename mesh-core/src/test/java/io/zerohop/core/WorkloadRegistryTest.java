@@ -246,6 +246,36 @@ class WorkloadRegistryTest {
     }
 
     /**
+     * istiod's {@code ConvertProtocol} (istio/istio pkg/config/kube/conversion.go), with the cases of its
+     * {@code TestConvertProtocol} (conversion_test.go; HTTPS is TCP here, gRPC-Web HTTP) and the Kubernetes names it
+     * handles: {@code kubernetes.io/ws} is HTTP (a review pass, helper 256: it was TCP, so WebSocket ports were decided at
+     * L4), an appProtocol's prefix counts as a name's does, names istiod does not know are sniffed, and the well-known
+     * ports are TCP when nothing else says.
+     */
+    @Test
+    void protocolSelectionIsIstiodsConvertProtocol() {
+        assertThat(AppProtocol.of(0, null, null)).as("resolves empty").isEqualTo(AppProtocol.AUTO);
+        assertThat(AppProtocol.of(0, null, "http-something")).as("resolves from port name").isEqualTo(AppProtocol.HTTP);
+        assertThat(AppProtocol.of(0, "https", "http-something")).as("prefers appProto over portName").isEqualTo(AppProtocol.TCP);
+        assertThat(AppProtocol.of(0, "https", "something-httpx")).as("resolves from appProto").isEqualTo(AppProtocol.TCP);
+        assertThat(AppProtocol.of(0, null, "grpc-web-x")).as("resolves grpc-web").isEqualTo(AppProtocol.HTTP);
+        assertThat(AppProtocol.of(0, null, "grpcweb-x")).as("grpc-web is not resolved incorrectly").isEqualTo(AppProtocol.AUTO);
+        assertThat(AppProtocol.of(3306, null, "random-name")).as("resolves based on known ports").isEqualTo(AppProtocol.TCP);
+        assertThat(AppProtocol.of(3306, "kubernetes.io/h2c", "random-name")).as("standard app protocol").isEqualTo(AppProtocol.HTTP2);
+        assertThat(AppProtocol.of(8081, "kubernetes.io/ws", null)).isEqualTo(AppProtocol.HTTP);
+        assertThat(AppProtocol.of(8081, "kubernetes.io/wss", null)).isEqualTo(AppProtocol.TCP);
+        assertThat(AppProtocol.of(8081, "grpc-v1", "tcp")).isEqualTo(AppProtocol.GRPC);
+        assertThat(AppProtocol.of(8081, "http_proxy", null)).isEqualTo(AppProtocol.HTTP);
+        assertThat(AppProtocol.of(8081, null, "h2c")).isEqualTo(AppProtocol.AUTO);
+        assertThat(AppProtocol.of(8081, null, "http1-x")).isEqualTo(AppProtocol.AUTO);
+        for (int port : new int[] {25, 53, 3306, 27017}) {
+            assertThat(AppProtocol.of(port, null, null)).as("port %d", port).isEqualTo(AppProtocol.TCP);
+            assertThat(AppProtocol.of(port, null, "http")).as("port %d named http", port).isEqualTo(AppProtocol.HTTP);
+        }
+        assertThat(AppProtocol.of(3307, null, null)).isEqualTo(AppProtocol.AUTO);
+    }
+
+    /**
      * As the policy loader (and kubectl) read YAML: a repeated key and a second document are errors
      * naming file and line. A new-user pass found Jackson's defaults: the last {@code labels:} won
      * (moving the workload out of a DENY's selector) and a second document's workloads were dropped.

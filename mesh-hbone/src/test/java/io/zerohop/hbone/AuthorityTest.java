@@ -14,6 +14,21 @@ class AuthorityTest {
         assertThat(Authority.parse("[::ffff:10.0.0.1]:80")).isNotNull();
     }
 
+    /**
+     * An IPv4-mapped IPv6 literal stays IPv6, as ztunnel's {@code HboneAddress::try_from} keeps it a {@code SocketAddr::V6}
+     * (istio/ztunnel src/proxy.rs), so it is no IPv4 workload's address: ztunnel answers 400 ({@code IPMismatch},
+     * src/proxy/inbound.rs {@code validate_destination}); the JDK made it the IPv4 address and the tunnel was served
+     * (a review pass, helper 255).
+     */
+    @Test
+    void anIpv4MappedAddressStaysIpv6() {
+        InetSocketAddress mapped = Authority.parse("[::ffff:10.0.0.1]:80");
+        assertThat(mapped.getAddress()).isInstanceOf(java.net.Inet6Address.class);
+        assertThat(mapped).isNotEqualTo(new InetSocketAddress("10.0.0.1", 80));
+        assertThat(DestinationResolver.sameIp().resolve(mapped, null, new InetSocketAddress("10.0.0.1", 15008))).isNull();
+        assertThat(Authority.format(mapped)).isEqualTo("[::ffff:a00:1]:80");
+    }
+
     @Test
     void rejectsEverythingElse() {
         for (String a : new String[] {null, "", "svc.ns.svc.cluster.local:80", "10.0.0.2", "10.0.0.2:", "10.0.0.2:0",

@@ -304,6 +304,43 @@ class PodConversionTest {
     }
 
     /**
+     * Service ports as istiod and Kubernetes read them (a review pass, helper 256): a named {@code targetPort} resolves in
+     * native sidecars too, init containers with {@code restartPolicy: Always} (k8s.io/endpointslice {@code findPort},
+     * istiod's pilot/pkg/serviceregistry/ambient/helpers.go {@code FindPortName}), and only to a port of the Service port's
+     * protocol; the protocol is istiod's {@code ConvertProtocol} ({@code kubernetes.io/ws} HTTP, unnamed 3306 TCP); a UDP
+     * Service port names no protocol of a TCP port.
+     */
+    @Test
+    void servicePortsAsIstiodAndKubernetesReadThem() throws Exception {
+        Pod pod = new PodBuilder(owned("web-1", "web-", "StatefulSet", "web", Map.of("app", "web"))).withNewSpec()
+                .addNewInitContainer().withName("proxy").withRestartPolicy("Always").addNewPort().withName("metrics").withContainerPort(9090)
+                .endPort().endInitContainer()
+                .addNewInitContainer().withName("setup").addNewPort().withName("setup").withContainerPort(9191).endPort().endInitContainer()
+                .addNewContainer().withName("app").addNewPort().withName("http-web").withContainerPort(8080).endPort()
+                .addNewPort().withName("dns").withContainerPort(5353).withProtocol("UDP").endPort().endContainer()
+                .endSpec().withNewStatus().withPhase("Running").withPodIP("10.1.0.8").endStatus().build();
+        var web = new io.fabric8.kubernetes.api.model.ServiceBuilder().withNewMetadata().withName("web").withNamespace("prod").endMetadata()
+                .withNewSpec().withSelector(Map.of("app", "web"))
+                .addNewPort().withName("metrics").withPort(9090).withTargetPort(new io.fabric8.kubernetes.api.model.IntOrString("metrics")).endPort()
+                .addNewPort().withName("setup").withPort(9191).withTargetPort(new io.fabric8.kubernetes.api.model.IntOrString("setup")).endPort()
+                .addNewPort().withName("ws").withPort(80).withAppProtocol("kubernetes.io/ws")
+                .withTargetPort(new io.fabric8.kubernetes.api.model.IntOrString("http-web")).endPort()
+                .addNewPort().withName("dns-tcp").withPort(53).withTargetPort(new io.fabric8.kubernetes.api.model.IntOrString("dns")).endPort()
+                .addNewPort().withName("db").withPort(3306).withTargetPort(new io.fabric8.kubernetes.api.model.IntOrString(3306)).endPort()
+                .addNewPort().withName("http-udp").withPort(8085).withProtocol("UDP").endPort()
+                .endSpec().build();
+        Workload w = PodConversion.toWorkload(pod, AMBIENT, List.of(web), "cluster.local").orElseThrow();
+        // The native sidecar's port is this pod's own mapping for service port 9090 (Cilium's named ports, which the
+        // registry Service resolves names through, do not hold it).
+        assertThat(w.services()).containsExactly(new io.zerohop.core.WorkloadService("web", "prod", "web.prod.svc.cluster.local",
+                java.util.Set.of(9090, 8080, 3306), false, Map.of(9090, 9090)));
+        assertThat(w.appProtocols()).containsEntry(8080, io.zerohop.core.AppProtocol.HTTP).containsEntry(3306, io.zerohop.core.AppProtocol.TCP)
+                .containsEntry(9090, io.zerohop.core.AppProtocol.AUTO).doesNotContainKey(8085).doesNotContainKey(9191).doesNotContainKey(5353);
+        // Cilium's named ports stay spec.containers' TCP ports (its GetPodMetadata), not a native sidecar's.
+        assertThat(w.namedPorts()).containsOnlyKeys("http-web");
+    }
+
+    /**
      * A Service as a registry Service: {@code clusterIP} alone when {@code clusterIPs} is absent (an older object), an
      * unparsable address and a port the API server would refuse skipped, a UDP port left out, a repeated TCP port number
      * kept once (istiod's constructServiceVIPs / constructServicePorts; zerohop relays TCP only).

@@ -145,9 +145,12 @@ final class ZtunnelAccessLog {
     static void refused(Logger log, Out out, TunnelInfo t, int status, String reason, AuthzDecision.PolicyRejection rejection, String flags,
                         Supplier<TrafficLabels> labels, Supplier<String> src) {
         boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;
-        if (flags == null) {
+        if (flags == null || !outbound && t.destination() == null) {
+            // An early deny; so is an inbound CONNECT to a host name no service here has (503, no destination address):
+            // ztunnel's serve_connect logs it with log_early_deny (src/proxy/inbound.rs), no metrics. Until 5 December
+            // that one wrote no line in this format (a review pass, helper 255).
             if (log.isWarnEnabled()) {
-                out.write("warn", failed(t.peerAddress(), t.localAddress(), false, reason));
+                out.write("warn", failed(t.peerAddress(), t.localAddress(), false, earlyDenyError(reason)));
             }
         } else if (t.destination() != null) {
             // ztunnel built the connection result (and logged it opened) before it authorized or
@@ -163,6 +166,33 @@ final class ZtunnelAccessLog {
             out.write("error", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()),
                     outbound, true, 0, 0, elapsed(t), error));
         }
+    }
+
+    /**
+     * The {@code Display} of ztunnel's {@code Error} for an inbound early deny (istio/ztunnel src/proxy.rs), from
+     * mesh-hbone's refusal reason where they name the same fault: {@code expected method CONNECT, got GET}
+     * ({@code NonConnectMethod}), {@code no service or workload for hostname: H} ({@code NoHostname}),
+     * {@code no valid authority pseudo header: A} ({@code NoValidAuthority}); any other keeps zerohop's reason. What
+     * pipelines that grep ztunnel's lines match on (helper 255).
+     */
+    static String earlyDenyError(String reason) {
+        if (reason == null) {
+            return null;
+        }
+        if (reason.startsWith("method ") && reason.endsWith(" is not CONNECT")) {
+            return "expected method CONNECT, got " + reason.substring("method ".length(), reason.length() - " is not CONNECT".length());
+        }
+        if (reason.startsWith("no service named ") && reason.endsWith(" is served here")) {
+            return "no service or workload for hostname: "
+                    + reason.substring("no service named ".length(), reason.length() - " is served here".length());
+        }
+        if (reason.startsWith("malformed :authority \"")) {
+            int end = reason.indexOf("\" (", "malformed :authority \"".length());
+            if (end > 0) {
+                return "no valid authority pseudo header: " + reason.substring("malformed :authority \"".length(), end);
+            }
+        }
+        return reason;
     }
 
     /**

@@ -175,6 +175,28 @@ class ZtunnelFailedOpenLogTest {
         assertThat(metrics.closed).isEmpty();
     }
 
+    /**
+     * An inbound CONNECT to a host name no service here has is ztunnel's early deny (src/proxy/inbound.rs
+     * {@code find_inbound_upstream} fails with {@code Error::NoHostname}, 503, then {@code log_early_deny}): one WARN with
+     * ztunnel's error text, no metric. It wrote no line until 5 December (a review pass, helper 255); the 400s of a
+     * non-CONNECT method and a malformed authority say ztunnel's {@code Error} text too.
+     */
+    @Test
+    void inboundEarlyDeniesSayZtunnelsError() {
+        TunnelInfo noTarget = new TunnelInfo(TunnelInfo.Direction.INBOUND, TunnelObserverLabelsTest.ECHO, WorkloadStringsTest.CLIENT.identity(),
+                HBONE, new InetSocketAddress("127.0.0.3", 40000), null, Map.of(), System.nanoTime());
+        observer.tunnelRefused(noTarget, 503, "no service named foo.bar.svc.cluster.local is served here");
+        observer.tunnelRefused(noTarget, 400, "method GET is not CONNECT");
+        observer.tunnelRefused(noTarget, 400, "malformed :authority \"foo:bar:1\" (want ip:port, IPv6 in brackets)");
+        assertThat(lines).extracting(Written::level).containsExactly("warn", "warn", "warn");
+        assertThat(lines.get(0).text()).contains("\twarn\taccess\tconnection failed\t").contains("direction=\"inbound\"")
+                .endsWith(" error=\"no service or workload for hostname: foo.bar.svc.cluster.local\"");
+        assertThat(lines.get(1).text()).endsWith(" error=\"expected method CONNECT, got GET\"");
+        assertThat(lines.get(2).text()).endsWith(" error=\"no valid authority pseudo header: foo:bar:1\"");
+        assertThat(metrics.opened).isEmpty();
+        assertThat(metrics.closed).isEmpty();
+    }
+
     /** The outbound side (ztunnel's outbound.rs log_early_deny with Reporter::source): the same line, direction outbound. */
     @Test
     void anOutboundSelfCallIsAnEarlyDenyToo() {

@@ -66,7 +66,11 @@ public final class Authority {
             return null;
         }
         try {
-            return new InetSocketAddress(InetAddress.getByAddress(bytes), p);
+            // An IPv4-mapped IPv6 literal ([::ffff:10.0.0.1]) stays IPv6, as Rust's SocketAddr::V6 keeps it in ztunnel
+            // (src/proxy.rs HboneAddress::try_from): no IPv4 destination equals it there (inbound.rs validate_destination,
+            // 400 IPMismatch). InetAddress.getByAddress made it the IPv4 address, and the tunnel was served (helper 255).
+            return new InetSocketAddress(bytes.length == 16 ? java.net.Inet6Address.getByAddress(null, bytes, -1)
+                    : InetAddress.getByAddress(bytes), p);
         } catch (UnknownHostException e) {
             return null;
         }

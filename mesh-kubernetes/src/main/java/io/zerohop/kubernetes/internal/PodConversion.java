@@ -148,21 +148,34 @@ public final class PodConversion {
         // istiod's workload status (pilot/pkg/serviceregistry/ambient/workloads.go): HEALTHY when the pod is Ready and
         // not being deleted; a Service with publishNotReadyAddresses takes every pod (services.go: HealthPolicy ALLOW_ALL).
         boolean healthy = isReady(pod) && pod.getMetadata().getDeletionTimestamp() == null;
+        Map<String, Integer> cilium = null;
         for (Service s : sorted) {
             if (s.getSpec().getPorts() == null) {
                 continue;
             }
             java.util.Set<Integer> targets = new java.util.TreeSet<>();
+            Map<Integer, Integer> own = new HashMap<>();
             for (ServicePort sp : s.getSpec().getPorts()) {
-                Integer target = targetPort(pod, sp);
+                // A UDP or SCTP port is no TCP port of the pod's, as the registry Service leaves it out (serviceOf).
+                Integer target = blank(sp.getProtocol()) || "TCP".equals(sp.getProtocol()) ? targetPort(pod, sp) : null;
                 if (target != null && target >= 1 && target <= 65535) {
                     targets.add(target);
+                    IntOrString t = sp.getTargetPort();
+                    if (t != null && t.getIntVal() == null && !blank(t.getStrVal()) && sp.getPort() != null) {
+                        // The registry Service resolves a named target through the endpoint's named ports, Cilium's (spec.
+                        // containers only); istiod sends each pod's own mapping (FindPortName): kept here where they differ,
+                        // as for a native sidecar's port (a review pass, helper 256).
+                        cilium = cilium != null ? cilium : namedPorts(pod);
+                        if (!target.equals(cilium.get(t.getStrVal().toLowerCase(java.util.Locale.ROOT)))) {
+                            own.put(sp.getPort(), target);
+                        }
+                    }
                 }
             }
             String name = s.getMetadata().getName();
             String ns = s.getMetadata().getNamespace() == null ? pod.getMetadata().getNamespace() : s.getMetadata().getNamespace();
             out.add(new io.zerohop.core.WorkloadService(name, ns, name + "." + ns + ".svc." + DOMAIN_SUFFIX, targets,
-                    healthy || Boolean.TRUE.equals(s.getSpec().getPublishNotReadyAddresses())));
+                    healthy || Boolean.TRUE.equals(s.getSpec().getPublishNotReadyAddresses()), own));
         }
         return out;
     }
@@ -551,11 +564,14 @@ public final class PodConversion {
                 continue;
             }
             for (ServicePort sp : s.getSpec().getPorts()) {
+                if (!blank(sp.getProtocol()) && !"TCP".equals(sp.getProtocol())) {
+                    continue; // istiod: UDP (ConvertProtocol); neither UDP nor SCTP reaches a TCP listener of the pod
+                }
                 Integer target = targetPort(pod, sp);
                 if (target == null || target < 1 || target > 65535) {
                     continue;
                 }
-                AppProtocol p = AppProtocol.of(sp.getAppProtocol(), sp.getName());
+                AppProtocol p = AppProtocol.of(sp.getPort() == null ? 0 : sp.getPort(), sp.getAppProtocol(), sp.getName());
                 AppProtocol prev = out.get(target);
                 if (prev == null || prev == AppProtocol.AUTO) {
                     out.put(target, p);
@@ -595,15 +611,32 @@ public final class PodConversion {
         if (t.getIntVal() != null) {
             return t.getIntVal();
         }
-        if (pod.getSpec() != null && pod.getSpec().getContainers() != null) {
-            for (Container c : pod.getSpec().getContainers()) {
-                if (c.getPorts() == null) {
-                    continue;
-                }
-                for (ContainerPort cp : c.getPorts()) {
-                    if (t.getStrVal().equals(cp.getName())) {
-                        return cp.getContainerPort();
-                    }
+        if (pod.getSpec() == null) {
+            return null;
+        }
+        Integer found = namedPort(pod.getSpec().getContainers(), t.getStrVal(), sp.getProtocol(), false);
+        return found != null ? found : namedPort(pod.getSpec().getInitContainers(), t.getStrVal(), sp.getProtocol(), true);
+    }
+
+    /**
+     * A named {@code targetPort} as Kubernetes resolves it (k8s.io/endpointslice utils.go {@code findPort}, and istiod's
+     * pilot/pkg/serviceregistry/ambient/helpers.go {@code FindPortName}): a container port of that name and of the Service
+     * port's protocol (TCP when unset), in {@code spec.containers}, then in native sidecars (init containers with
+     * {@code restartPolicy: Always}). Until 5 December only containers were read and the protocol was not compared, so a
+     * Service port naming a native sidecar's port reached nothing (a review pass, helper 256).
+     */
+    private static Integer namedPort(List<Container> containers, String name, String protocol, boolean sidecarsOnly) {
+        if (containers == null) {
+            return null;
+        }
+        String want = blank(protocol) ? "TCP" : protocol;
+        for (Container c : containers) {
+            if (c.getPorts() == null || sidecarsOnly && !"Always".equals(c.getRestartPolicy())) {
+                continue;
+            }
+            for (ContainerPort cp : c.getPorts()) {
+                if (name.equals(cp.getName()) && want.equals(blank(cp.getProtocol()) ? "TCP" : cp.getProtocol())) {
+                    return cp.getContainerPort();
                 }
             }
         }
