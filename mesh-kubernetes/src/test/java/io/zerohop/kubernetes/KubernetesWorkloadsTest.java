@@ -312,4 +312,43 @@ class KubernetesWorkloadsTest {
         assertThat(registry.all()).extracting(Workload::name).containsExactly("marker");
         assertThat(at("192.0.2.10")).isEmpty();
     }
+
+    /**
+     * A Service of host-network pods (node-exporter, a host-network ingress controller) reaches them at the node's address:
+     * istiod keeps such pods with {@code NetworkMode HOST_NETWORK} (pilot/pkg/serviceregistry/ambient/workloads.go
+     * {@code podWorkloadBuilder}), so ztunnel relays a captured pod's connection to the VIP in plaintext. Here the address
+     * becomes one workload without identity carrying each such Service, as an EndpointSlice endpoint that names no pod does.
+     * A review pass (helper 256) found every connection to such a VIP refused, "no healthy upstream".
+     */
+    @Test
+    void aServiceOfHostNetworkPodsReachesThemAtTheNodesAddress() throws Exception {
+        k8s.create(new PodBuilder(pod("legacy", "exporter-abcde", "node-b", "exporter", Map.of("app", "exporter"), "192.0.2.20").build())
+                .editSpec().withHostNetwork(true).addNewContainer().withName("exporter").addNewPort().withName("metrics")
+                .withContainerPort(9100).endPort().endContainer().endSpec().build());
+        k8s.create(new PodBuilder(pod("legacy", "ingress-xyz", "node-b", "ingress", Map.of("app", "ingress"), "192.0.2.20").build())
+                .editSpec().withHostNetwork(true).endSpec().build());
+        k8s.client.resource(new ServiceBuilder().withNewMetadata().withNamespace("legacy").withName("exporter").endMetadata()
+                .withNewSpec().withSelector(Map.of("app", "exporter")).withClusterIP("10.96.4.1")
+                .addNewPort().withName("http-metrics").withPort(9100).withTargetPort(new IntOrString("metrics")).endPort()
+                .endSpec().build()).create();
+        k8s.client.resource(new ServiceBuilder().withNewMetadata().withNamespace("legacy").withName("ingress").endMetadata()
+                .withNewSpec().withSelector(Map.of("app", "ingress")).withClusterIP("10.96.4.2")
+                .addNewPort().withName("http").withPort(80).withTargetPort(new IntOrString(8080)).endPort()
+                .endSpec().build()).create();
+        InetAddress vip1 = ip("10.96.4.1");
+        InetAddress vip2 = ip("10.96.4.2");
+        await(d, "both Services reach the node's address", () -> registry.serviceAt(vip1).isPresent()
+                && registry.serviceAt(vip2).isPresent() && at("192.0.2.20").map(w -> w.services().size() == 2).orElse(false));
+        Workload w = at("192.0.2.20").orElseThrow();
+        assertThat(w.protocol()).isEqualTo(Workload.Protocol.TCP);
+        assertThat(w.serviceAccount()).as("never lent the mesh's identity").isNull();
+        assertThat(w.labels()).isEmpty();
+        assertThat(registry.pickEndpoint(registry.serviceAt(ip("10.96.4.1")).orElseThrow(), 9100, ip("10.96.4.1")).address())
+                .isEqualTo(new java.net.InetSocketAddress(ip("192.0.2.20"), 9100));
+        assertThat(registry.pickEndpoint(registry.serviceAt(ip("10.96.4.2")).orElseThrow(), 80, ip("10.96.4.2")).address())
+                .isEqualTo(new java.net.InetSocketAddress(ip("192.0.2.20"), 8080));
+        k8s.client.pods().inNamespace("legacy").withName("exporter-abcde").delete();
+        k8s.client.pods().inNamespace("legacy").withName("ingress-xyz").delete();
+        await(d, "gone with its pods", () -> at("192.0.2.20").isEmpty());
+    }
 }

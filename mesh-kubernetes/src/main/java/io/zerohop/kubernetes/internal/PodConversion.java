@@ -432,6 +432,65 @@ public final class PodConversion {
         return Map.copyOf(out);
     }
 
+    /**
+     * A host-network pod as an endpoint of the Services selecting it: istiod keeps such a pod in the ambient index with
+     * {@code NetworkMode HOST_NETWORK} (pilot/pkg/serviceregistry/ambient/workloads.go {@code podWorkloadBuilder}), so a
+     * captured pod dialling the Service's VIP reaches it in plaintext at the node's address. One endpoint per pod address
+     * and Service, as an EndpointSlice endpoint that names no pod is one ({@link WorkloadState} gives them the same
+     * treatment: no identity, no labels, never a plaintext source's workload, one workload per address); its memberships
+     * map each TCP service port to the pod's port (a named {@code targetPort} resolved here, since the address's workload
+     * has no named ports). Empty for any other pod, a terminal one, or one without an address. Until 5 December such
+     * pods were left out, and a Service of them (node-exporter, a host-network ingress controller) refused every
+     * connection from a captured pod, "no healthy upstream" (a review pass, helper 256).
+     */
+    static List<EndpointSliceConversion.SliceEndpoint> hostNetworkEndpoints(Pod pod, Collection<Service> services) {
+        if (pod.getSpec() == null || !Boolean.TRUE.equals(pod.getSpec().getHostNetwork()) || isTerminal(pod)) {
+            return List.of();
+        }
+        String ns = pod.getMetadata().getNamespace();
+        String name = pod.getMetadata().getName();
+        List<InetAddress> addresses = new ArrayList<>();
+        for (String ip : podIps(pod)) {
+            try {
+                addresses.add(Addresses.parseIp(ip, "Pod/" + ns + "/" + name + ": status.podIPs"));
+            } catch (IllegalArgumentException e) {
+                warnOnce("skipping an address of " + e.getMessage());
+            }
+        }
+        if (addresses.isEmpty()) {
+            return List.of();
+        }
+        Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
+        boolean ready = isReady(pod) && pod.getMetadata().getDeletionTimestamp() == null;
+        List<Service> sorted = new ArrayList<>();
+        for (Service s : services) {
+            if (s.getSpec() != null && s.getSpec().getPorts() != null && selectsPod(s, labels)) {
+                sorted.add(s);
+            }
+        }
+        sorted.sort((a, b) -> a.getMetadata().getName().compareTo(b.getMetadata().getName()));
+        List<EndpointSliceConversion.SliceEndpoint> out = new ArrayList<>();
+        for (Service s : sorted) {
+            Map<Integer, Integer> ports = new java.util.TreeMap<>();
+            for (ServicePort sp : s.getSpec().getPorts()) {
+                Integer target = blank(sp.getProtocol()) || "TCP".equals(sp.getProtocol()) ? targetPort(pod, sp) : null;
+                if (target != null && target >= 1 && target <= 65535 && sp.getPort() != null && sp.getPort() >= 1 && sp.getPort() <= 65535) {
+                    ports.putIfAbsent(sp.getPort(), target);
+                }
+            }
+            if (ports.isEmpty()) {
+                continue;
+            }
+            String svc = s.getMetadata().getName();
+            io.zerohop.core.WorkloadService ws = new io.zerohop.core.WorkloadService(svc, ns, svc + "." + ns + ".svc." + DOMAIN_SUFFIX,
+                    new java.util.TreeSet<>(ports.values()), ready || Boolean.TRUE.equals(s.getSpec().getPublishNotReadyAddresses()), ports);
+            for (InetAddress a : addresses) {
+                out.add(new EndpointSliceConversion.SliceEndpoint(ns, name, a, ws));
+            }
+        }
+        return out;
+    }
+
     /** {@code status.podIPs} (dual stack), else {@code status.podIP}: {@code getPodIPs} in istiod's workloads.go. */
     static List<String> podIps(Pod pod) {
         return pod.getStatus() == null ? new ArrayList<>()

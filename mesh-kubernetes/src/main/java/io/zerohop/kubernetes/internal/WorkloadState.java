@@ -256,7 +256,14 @@ public final class WorkloadState {
             out.add(x);
         }
         List<io.zerohop.core.Service> svcs = services(claimed);
-        out = withSliceEndpoints(out, allSlices, svcs);
+        List<EndpointSliceConversion.SliceEndpoint> hostNetwork = new ArrayList<>();
+        List<PodEntry> byName = new ArrayList<>(all);
+        byName.sort(Comparator.comparing((PodEntry e) -> e.pod.getMetadata().getNamespace()).thenComparing(e -> e.pod.getMetadata().getName()));
+        for (PodEntry e : byName) {
+            hostNetwork.addAll(PodConversion.hostNetworkEndpoints(e.pod,
+                    services.getOrDefault(e.pod.getMetadata().getNamespace(), Map.of()).values()));
+        }
+        out = withSliceEndpoints(out, allSlices, svcs, hostNetwork);
         out.sort(Comparator.comparing(Workload::namespace).thenComparing(Workload::name));
         Map<String, List<InetAddress>> computed = nodeAddresses ? nodeAddresses(all) : Map.of();
         computedNodes = computed;
@@ -325,8 +332,9 @@ public final class WorkloadState {
      * ({@link Workload#workloadName}) the slice's, istiod's workload name. A slice that fails to convert is skipped
      * alone, logged once; the other slices and every pod still install.
      */
-    private List<Workload> withSliceEndpoints(List<Workload> pods, List<EndpointSlice> all, List<io.zerohop.core.Service> svcs) {
-        if (all.isEmpty()) {
+    private List<Workload> withSliceEndpoints(List<Workload> pods, List<EndpointSlice> all, List<io.zerohop.core.Service> svcs,
+                                              List<EndpointSliceConversion.SliceEndpoint> hostNetwork) {
+        if (all.isEmpty() && hostNetwork.isEmpty()) {
             return pods;
         }
         Set<InetAddress> vips = new HashSet<>();
@@ -345,19 +353,32 @@ public final class WorkloadState {
                         + " skipped: " + bad);
                 continue;
             }
-            for (EndpointSliceConversion.SliceEndpoint ep : eps) {
-                if (vips.contains(ep.address())) {
-                    PodConversion.warnOnce("EndpointSlice " + ep.namespace() + "/" + ep.slice() + ": endpoint "
-                            + ep.address().getHostAddress() + " is a Service's cluster IP, left out");
-                    continue;
-                }
-                List<io.zerohop.core.WorkloadService> l = byAddress.computeIfAbsent(ep.address(), k -> new ArrayList<>());
-                if (l.stream().noneMatch(x -> x.namespace().equals(ep.service().namespace()) && x.name().equals(ep.service().name()))) {
-                    l.add(ep.service());
-                }
-                first.putIfAbsent(ep.address(), ep);
-            }
+            addSliceEndpoints(eps, vips, byAddress, first);
         }
+        // Host-network pods' memberships, after the slices (PodConversion.hostNetworkEndpoints): the same rules.
+        addSliceEndpoints(hostNetwork, vips, byAddress, first);
+        return withSliceWorkloads(pods, byAddress, first);
+    }
+
+    private static void addSliceEndpoints(List<EndpointSliceConversion.SliceEndpoint> eps, Set<InetAddress> vips,
+                                          Map<InetAddress, List<io.zerohop.core.WorkloadService>> byAddress,
+                                          Map<InetAddress, EndpointSliceConversion.SliceEndpoint> first) {
+        for (EndpointSliceConversion.SliceEndpoint ep : eps) {
+            if (vips.contains(ep.address())) {
+                PodConversion.warnOnce("EndpointSlice " + ep.namespace() + "/" + ep.slice() + ": endpoint "
+                        + ep.address().getHostAddress() + " is a Service's cluster IP, left out");
+                continue;
+            }
+            List<io.zerohop.core.WorkloadService> l = byAddress.computeIfAbsent(ep.address(), k -> new ArrayList<>());
+            if (l.stream().noneMatch(x -> x.namespace().equals(ep.service().namespace()) && x.name().equals(ep.service().name()))) {
+                l.add(ep.service());
+            }
+            first.putIfAbsent(ep.address(), ep);
+        }
+    }
+
+    private List<Workload> withSliceWorkloads(List<Workload> pods, Map<InetAddress, List<io.zerohop.core.WorkloadService>> byAddress,
+                                              Map<InetAddress, EndpointSliceConversion.SliceEndpoint> first) {
         if (byAddress.isEmpty()) {
             return pods;
         }

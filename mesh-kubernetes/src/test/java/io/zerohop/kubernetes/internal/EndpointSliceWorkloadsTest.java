@@ -193,7 +193,7 @@ class EndpointSliceWorkloadsTest {
     }
 
     @Test
-    @DisplayName("TestPodWorkloads \"host network pod\": slices at the pod's IP, one naming another pod, change nothing for the pod (zerohop: a host-network pod is no workload)")
+    @DisplayName("TestPodWorkloads \"host network pod\": slices at the pod's IP, one naming another pod, change nothing for the pod; its Service reaches its address (zerohop: one workload at the address, the slice's, carrying the pod's Service too)")
     void hostNetworkPod() throws Exception {
         Service svc = service("default", "svc", "10.0.0.10", Map.of("app", "foo"), "80", 80, 80);
         Service other = service("default", "some-other-svc", "10.0.0.11", null, "80", 80, 80);
@@ -201,11 +201,16 @@ class EndpointSliceWorkloadsTest {
                 .addToEndpoints(podEndpoint("1.1.1.1", "default", "not-the-same-pod")).build();
         Pod pod = pod("default", "pod-123", "1.1.1.1", Map.of("app", "foo"), true);
         WorkloadRegistry r = install(svc, other, otherSlice, apiServerService("1.2.3.4"), apiServerEndpoint("1.1.1.1"), pod);
-        // The host-network pod is no workload; the kubernetes slice's endpoint has the address, with its Service only.
+        // Upstream: a HOST_NETWORK workload for the pod, its Services {default/svc: 80 -> 80}, beside the kubernetes slice's
+        // workload at the same address. Here one address is one workload: the slice's (first), carrying both Services,
+        // without identity; the pod's Service reaches it, the other Service's slice names another pod and adds nothing.
         assertThat(r.all()).hasSize(1);
         Workload w = r.byAddress(ip("1.1.1.1")).orElseThrow();
         assertThat(w.workloadName()).isEqualTo("kubernetes");
-        assertThat(w.services()).extracting(WorkloadService::name).containsExactly("kubernetes");
+        assertThat(w.serviceAccount()).isNull();
+        assertThat(w.services()).extracting(WorkloadService::name).containsExactly("kubernetes", "svc");
+        assertThat(w.services().get(1).ports()).isEqualTo(Map.of(80, 80));
+        assertThat(r.endpoints(r.serviceAt(ip("10.0.0.10")).orElseThrow())).containsExactly(w);
         assertThat(r.endpoints(r.serviceAt(ip("10.0.0.11")).orElseThrow())).isEmpty();
     }
 
