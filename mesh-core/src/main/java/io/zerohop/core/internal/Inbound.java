@@ -152,9 +152,10 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
         if (h != null) {
             WorkloadRef ref = w.map(Workload::ref).orElseGet(() -> PolicyAuthorizer.refOf(localIdentity));
             AppProtocol proto = w.map(x -> x.appProtocol(dst.getPort())).orElse(AppProtocol.AUTO);
+            String baggage = w.map(x -> local.baggageOf(x, null).header()).orElse(null);
             return http.enforces(ref, proto, dst.getPort())
-                    ? Destination.embedded(http.embedded(h, ref, proto))
-                    : Destination.embedded(h);
+                    ? Destination.embedded(http.embedded(h, ref, proto), baggage)
+                    : Destination.embedded(h, baggage);
         }
         if (w.isEmpty() || !local.isLocal(w.get())) {
             return Destination.notServed();
@@ -184,9 +185,14 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
             return Destination.refuse(503, "self call: inboundEndpoint " + Addresses.authority(upstream) + " for "
                     + Addresses.authority(dst) + " is one of this proxy's own listeners (" + ownPorts.owner(upstream.getPort()) + ")");
         }
+        // ztunnel answers the 200 with the destination workload's baggage (src/proxy/inbound.rs build_response, under
+        // ENABLE_RESPONSE_BAGGAGE, on by default): a ztunnel client on a double-HBONE path takes its metrics' destination
+        // labels from it. Until 5 December the 200 carried none, so such a client labelled every destination "unknown"
+        // (a review pass, helper 255).
+        String baggage = local.baggageOf(workload, null).header();
         return http.enforces(workload.ref(), proto, dst.getPort())
-                ? Destination.embedded(http.proxy(upstream, workload.ref(), proto))
-                : Destination.proxy(upstream);
+                ? Destination.embedded(http.proxy(upstream, workload.ref(), proto), baggage)
+                : Destination.proxy(upstream, baggage);
     }
 
     // ---- phase 3: authorize ----

@@ -96,11 +96,11 @@ class InboundTest {
         f.ownPorts.addListener(new InetSocketAddress(PartsFixture.ip("127.0.0.1"), 0),
                 new InetSocketAddress(PartsFixture.ip("127.0.0.1"), 40123), false);
         InetSocketAddress app = new InetSocketAddress(BACKEND_IP, 40123);
-        assertThat(inbound.resolve(app, BACKEND.identity(), listener)).isEqualTo(Destination.proxy(app));
+        assertThat(inbound.resolve(app, BACKEND.identity(), listener)).isEqualTo(Destination.proxy(app, BACKEND_BAGGAGE));
         // A listener bound on the wildcard is at every address of this host; BACKEND_IP is not one.
         f.ownPorts.addListener(new InetSocketAddress(0), new InetSocketAddress(PartsFixture.ip("0.0.0.0"), 40124), false);
         InetSocketAddress app2 = new InetSocketAddress(BACKEND_IP, 40124);
-        assertThat(inbound.resolve(app2, BACKEND.identity(), listener)).isEqualTo(Destination.proxy(app2));
+        assertThat(inbound.resolve(app2, BACKEND.identity(), listener)).isEqualTo(Destination.proxy(app2, BACKEND_BAGGAGE));
         // A listener that was given its port (as ztunnel's configured ones) counts at any address.
         f.ownPorts.addListener(new InetSocketAddress(PartsFixture.ip("127.0.0.1"), 40125),
                 new InetSocketAddress(PartsFixture.ip("127.0.0.1"), 40125), false);
@@ -123,10 +123,18 @@ class InboundTest {
                 .endsWith("(one of ztunnel's fixed ports, 15008, 15006, 15001 and 15080)");
     }
 
+    /**
+     * What ztunnel's 200 carries for the destination workload (src/proxy/inbound.rs {@code build_response}, src/baggage.rs
+     * {@code baggage_header_val}: cluster, namespace, workload name, service name and version).
+     */
+    static final String BACKEND_BAGGAGE = "k8s.cluster.name=Kubernetes,k8s.namespace.name=" + BACKEND.namespace()
+            + ",k8s.deployment.name=" + BACKEND.workloadName() + ",service.name=" + TrafficLabels.canonicalService(BACKEND.labels(),
+            BACKEND.workloadName()) + ",service.version=" + TrafficLabels.canonicalRevision(BACKEND.labels());
+
     @Test
     void aLocalWorkloadPortIsProxiedAndDecidedAtL4() {
         Destination d = inbound.resolve(backend8080, BACKEND.identity(), listener);
-        assertThat(d).isEqualTo(Destination.proxy(backend8080));
+        assertThat(d).isEqualTo(Destination.proxy(backend8080, BACKEND_BAGGAGE));
         assertThat(HttpEnforcement.decidesPerRequest(d)).isFalse();
         assertThat(inbound.authorize(connect(FRONTEND.identity(), FRONTEND_IP, backend8080, BACKEND.identity()), d).allowed()).isTrue();
         AuthzDecision denied = inbound.authorize(connect(LEGACY, FRONTEND_IP, backend8080, BACKEND.identity()), d);

@@ -57,7 +57,9 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
      * The 200 of every tunnel, one read-only instance: HPACK encoding only reads it. A
      * {@code DefaultHttp2Headers} per tunnel was ~250 bytes (issue 14, benchmarks/results/open-*.md).
      */
-    private static final Http2Headers OK = ReadOnlyHttp2Headers.serverHeaders(false, AsciiString.cached("200"));
+    private static final AsciiString STATUS_200 = AsciiString.cached("200");
+    private static final Http2Headers OK = ReadOnlyHttp2Headers.serverHeaders(false, STATUS_200);
+    private static final AsciiString BAGGAGE = AsciiString.cached("baggage");
 
     /** What the peer sent and the upstream took is no longer unread: the budgets count it so. */
     @Override
@@ -207,13 +209,14 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
     /** Phase 4: the 200 and the bytes' way: dial and relay (proxy mode) or the application's handler. */
     private void deliver(Destination d) {
         if (d instanceof Destination.Proxy p) {
-            proxy(p.upstream());
+            proxy(p);
         } else if (d instanceof Destination.Embedded e) {
-            embed(e.handler());
+            embed(e.handler(), e.responseBaggage());
         }
     }
 
-    private void proxy(InetSocketAddress upstream) {
+    private void proxy(Destination.Proxy p) {
+        InetSocketAddress upstream = p.upstream();
         // Pending dials are bounded per connection, per peer identity and per server before any
         // socket is opened; over a limit the answer is 503, ztunnel's status for an upstream it
         // cannot reach (src/proxy/inbound.rs).
@@ -237,7 +240,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         // empty answer where the upstream's bytes or reset were due (a chaos pass, helper 229: 11-16 of 600 tunnels
         // under reset churn; UpstreamResetChurnTest).
         try {
-            ch.eventLoop().execute(() -> dial(upstream));
+            ch.eventLoop().execute(() -> dial(p));
         } catch (java.util.concurrent.RejectedExecutionException loopGone) {
             // The server is closing: its loop takes no task, and its stream will not see a dial.
             releaseDial();
@@ -246,7 +249,8 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
     }
 
     /** Dials {@code upstream} for the relay, unless the stream ended since the CONNECT was accepted. Event loop. */
-    private void dial(InetSocketAddress upstream) {
+    private void dial(Destination.Proxy p) {
+        InetSocketAddress upstream = p.upstream();
         ch.closeFuture().removeListener(abandon);
         abandon = null;
         if (!ch.isActive() || codec.rstReceived()) {
@@ -291,7 +295,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         // A loopback connect can complete inside connect(): the answer still waits for the rest of
         // the current read, so a RST_STREAM that came with the HEADERS finds the stream unanswered
         // (and counts against the reset budget) instead of a tunnel that opened.
-        dial.addListener((ChannelFuture f) -> ch.eventLoop().execute(() -> dialed(f, upstream, hold)));
+        dial.addListener((ChannelFuture f) -> ch.eventLoop().execute(() -> dialed(f, p, hold)));
     }
 
     /** Ends this stream's claim on the pending-dial limits, once: when the dial ends or is abandoned. */
@@ -317,7 +321,8 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         }
     }
 
-    private void dialed(ChannelFuture f, InetSocketAddress upstream, Hold hold) {
+    private void dialed(ChannelFuture f, Destination.Proxy p, Hold hold) {
+        InetSocketAddress upstream = p.upstream();
         releaseDial();
         cancel();
         dialing = null;
@@ -338,14 +343,14 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         // the local address around a shared IP address object (56 bytes; issue 14).
         Transports.shareRemoteAddress(tcp, TunnelSet.of(ch).dialAddress(upstream));
         Transports.shareLocalAddress(tcp, null);
-        join(tcp, hold);
+        join(tcp, hold, p.responseBaggage());
     }
 
     /** Answers 200 and relays the tunnel and its dialled upstream {@code tcp}, or closes {@code tcp}. Event loop. */
-    private void join(SocketChannel tcp, Hold hold) {
+    private void join(SocketChannel tcp, Hold hold, String baggage) {
         Predicate<SocketChannel> later = cfg().joinGate();
         if (later != null && ch.isActive() && later.test(tcp)) {
-            ch.eventLoop().schedule(() -> join(tcp, hold), 1, TimeUnit.MILLISECONDS);
+            ch.eventLoop().schedule(() -> join(tcp, hold, baggage), 1, TimeUnit.MILLISECONDS);
             return;
         }
         if (!ch.isActive() || codec.rstReceived()) {
@@ -355,7 +360,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
             return;
         }
         // Dials complete in tasks of their own: the 200s of tunnels dialled together share one flush.
-        accept200();
+        accept200(baggage);
         Tunnels.flushSoon(ch);
         codec.open();
         Relay.join(Relay.tunnel(ch, new TunnelBudget(server().budgets, conn.share)), Relay.tcp(tcp));
@@ -363,8 +368,8 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         hold.release();
     }
 
-    private void embed(StreamHandler handler) {
-        accept200();
+    private void embed(StreamHandler handler, String baggage) {
+        accept200(baggage);
         // Inside the connection's read: Netty's multiplexer flushes every stream's writes once, at
         // the end of the read.
         ch.flush();
@@ -381,10 +386,12 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         }
     }
 
-    private void accept200() {
+    private void accept200(String baggage) {
         opened = true;
         statusSent = true;
-        ch.write(new DefaultHttp2HeadersFrame(OK, false));
+        // ztunnel's build_response: the destination workload's baggage on the 200 (refusals carry none).
+        ch.write(new DefaultHttp2HeadersFrame(baggage == null ? OK
+                : ReadOnlyHttp2Headers.serverHeaders(false, STATUS_200, BAGGAGE, new AsciiString(baggage)), false));
         log.debug("HBONE tunnel opened: {}", info);
         TunnelEvents.opened(cfg().events(), info, codec);
     }
