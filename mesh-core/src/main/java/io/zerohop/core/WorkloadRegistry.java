@@ -834,6 +834,9 @@ public final class WorkloadRegistry {
                 return list(parent, key, this::text);
             }
 
+            private static final java.util.regex.Pattern LABEL_VALUE =
+                    java.util.regex.Pattern.compile("(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?");
+
             Map<String, String> stringMap(YNode parent, String key) {
                 YNode n = child(parent, key);
                 if (n == null) {
@@ -845,6 +848,13 @@ public final class WorkloadRegistry {
                     if (t == null) {
                         // Jackson handed Workload a null label value, whose Map.copyOf threw a bare NullPointerException.
                         throw error(v, "no value (a label value is a string: write \"\" for an empty one)");
+                    }
+                    if (!LABEL_VALUE.matcher(t).matches()) {
+                        // As the API server checks it (k8s.io/apimachinery IsValidLabelValue): a value with "," or "=" went
+                        // into the baggage headers whole, and a ztunnel reader took the last of two namespaces (a new-user
+                        // pass, helper 257).
+                        throw error(v, "\"" + t + "\" is no Kubernetes label value (at most 63 characters: letters, digits,"
+                                + " '-', '_' and '.', starting and ending with a letter or digit, or empty)");
                     }
                     out.put(k, t);
                 });

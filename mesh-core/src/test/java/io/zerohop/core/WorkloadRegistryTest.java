@@ -231,6 +231,21 @@ class WorkloadRegistryTest {
         assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessageContaining("workloads[0].ports.8080: unknown application protocol \"htp\"");
     }
 
+    /**
+     * A label value is one the API server takes (k8s.io/apimachinery {@code IsValidLabelValue}): one with {@code ,} or
+     * {@code =} went into the {@code baggage} headers whole, where a ztunnel reader takes the last of two namespaces
+     * (a new-user pass, helper 257).
+     */
+    @Test
+    void labelValuesAreKubernetesLabelValues(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("w.yaml");
+        Files.writeString(f, GOOD.replace("labels: {app: backend}", "labels: {app: backend, service.istio.io/canonical-name: \"x,k8s.namespace.name=evil\"}"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessageContaining("w.yaml:")
+                .hasMessageContaining("\"x,k8s.namespace.name=evil\" is no Kubernetes label value");
+        Files.writeString(f, GOOD.replace("labels: {app: backend}", "labels: {app: backend, version: \"\", tier: a.b-c_d}"));
+        assertThat(WorkloadRegistry.load(f).all()).isNotEmpty();
+    }
+
     /** Istio's protocol selection: appProtocol wins, else the port name's prefix (istio.io "Protocol Selection"). */
     @Test
     void protocolSelectionFollowsIstiosServicePortConventions() {

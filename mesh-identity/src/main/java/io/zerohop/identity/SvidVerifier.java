@@ -312,6 +312,9 @@ public final class SvidVerifier {
             java.security.PublicKey signer = i + 1 < path.size() ? path.get(i + 1).getPublicKey() : anchor.getPublicKey();
             String what = i == 0 ? "leaf" : "chain certificate " + sentIndex(chain, c) + " (" + c.getSubjectX500Principal() + ")";
             String why = signatureProblem(c.getSigAlgOID(), signer);
+            if (why == null && RSA_PSS.equals(c.getSigAlgOID())) {
+                why = pssProblem(c.getSigAlgParams());
+            }
             if (why != null) {
                 throw new CertificateException(id + ": " + what + " is signed with " + c.getSigAlgName() + ": " + why);
             }
@@ -342,6 +345,37 @@ public final class SvidVerifier {
         };
         return ok ? null : "not an algorithm ztunnel's TLS accepts (ECDSA with SHA-256/384, or SHA-512 by a P-521 key; RSA"
                 + " PKCS#1 or PSS with SHA-256/384/512; Ed25519: rustls' SUPPORTED_SIG_ALGS), so no SHA-1 or MD5";
+    }
+
+    /**
+     * Why RSASSA-PSS parameters {@code der} are not ones webpki takes, or null: SHA-256, SHA-384 or SHA-512, MGF1 with the
+     * same hash, and a salt as long as the hash (webpki's {@code RSA_PSS_2048_8192_SHA256_LEGACY_KEY} and its kin take
+     * only these encodings). A new-user pass (helper 257) had a leaf signed PSS with SHA-1 accepted, on either side.
+     */
+    static String pssProblem(byte[] der) {
+        java.security.spec.PSSParameterSpec spec;
+        try {
+            java.security.AlgorithmParameters params = java.security.AlgorithmParameters.getInstance("RSASSA-PSS");
+            params.init(der);
+            spec = params.getParameterSpec(java.security.spec.PSSParameterSpec.class);
+        } catch (GeneralSecurityException | java.io.IOException | RuntimeException e) {
+            return "RSASSA-PSS parameters that do not parse (" + e.getMessage() + ")";
+        }
+        String hash = spec.getDigestAlgorithm().replace("-", "").toUpperCase(java.util.Locale.ROOT);
+        int bytes = switch (hash) {
+            case "SHA256" -> 32;
+            case "SHA384" -> 48;
+            case "SHA512" -> 64;
+            default -> -1;
+        };
+        String mgfHash = spec.getMGFParameters() instanceof java.security.spec.MGF1ParameterSpec m
+                ? m.getDigestAlgorithm().replace("-", "").toUpperCase(java.util.Locale.ROOT) : null;
+        if (bytes < 0 || !"MGF1".equalsIgnoreCase(spec.getMGFAlgorithm()) || !hash.equals(mgfHash) || spec.getSaltLength() != bytes) {
+            return "RSASSA-PSS with " + spec.getDigestAlgorithm() + ", " + spec.getMGFAlgorithm() + (mgfHash == null ? "" : " " + mgfHash)
+                    + " and a " + spec.getSaltLength() + "-byte salt, which ztunnel's TLS does not accept (SHA-256, -384 or -512,"
+                    + " MGF1 with the same hash, a salt as long as the hash)";
+        }
+        return null;
     }
 
     /** Why {@code key} may make no signature ztunnel accepts, or null: P-256, P-384, P-521, RSA of 2048 to 8192 bits, Ed25519. */

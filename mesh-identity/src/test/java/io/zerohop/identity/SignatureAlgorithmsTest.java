@@ -161,6 +161,31 @@ class SignatureAlgorithmsTest {
         assertThat(server(p384.getPrivate(), leaf(p384, root, rootKey.getPrivate(), "SHA384withECDSA"))).isNull();
     }
 
+    /**
+     * RSASSA-PSS as webpki takes it: SHA-256/384/512, MGF1 with the same hash, a salt as long as the hash. A new-user pass
+     * (helper 257) had a leaf signed PSS with SHA-1 accepted, as a peer and as an own SVID.
+     */
+    @Test
+    void pssOnlyWithTheParametersWebpkiTakes() throws Exception {
+        KeyPair p256 = ec("secp256r1");
+        assertThat(server(p256.getPrivate(), pss(p256, "SHA256withRSAandMGF1"))).isNull();
+        assertThat(server(p256.getPrivate(), pss(p256, "SHA512withRSAandMGF1"))).isNull();
+        assertThat(server(p256.getPrivate(), pss(p256, "SHA1withRSAandMGF1")))
+                .contains(CLIENT + ": leaf is signed with RSASSA-PSS: RSASSA-PSS with SHA-1");
+    }
+
+    /** A leaf under the RSA root, signed RSASSA-PSS with {@code alg} (BouncyCastle's names, its default salt: the hash's length). */
+    static X509Certificate pss(KeyPair key, String alg) throws Exception {
+        X509v3CertificateBuilder b = new X509v3CertificateBuilder(X500Name.getInstance(rsaRoot.getSubjectX500Principal().getEncoded()),
+                BigInteger.valueOf(serial++), Date.from(Instant.now().minusSeconds(60)), Date.from(Instant.now().plusSeconds(3600)),
+                new X500Name(""), SubjectPublicKeyInfo.getInstance(key.getPublic().getEncoded()));
+        b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
+        b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature));
+        b.addExtension(Extension.subjectAlternativeName, true, new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, CLIENT)));
+        return new JcaX509CertificateConverter().getCertificate(b.build(new JcaContentSignerBuilder(alg)
+                .setProvider(new org.bouncycastle.jce.provider.BouncyCastleProvider()).build(rsaRootKey.getPrivate())));
+    }
+
     /** The client side refuses such a server too. */
     @Test
     void aClientRefusesAServerSignedWithSha1() throws Exception {

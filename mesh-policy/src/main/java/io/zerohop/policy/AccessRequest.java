@@ -7,10 +7,10 @@ import java.util.Objects;
 /**
  * One inbound connection (L4) or request (L7) to authorize.
  *
- * @param sourcePrincipal     verified peer SPIFFE ID ({@code spiffe://td/ns/NS/sa/SA}), null for plaintext; kept as
- *                            java-spiffe's {@code SpiffeId.parse} gives a peer's (scheme and trust domain in lower case),
- *                            and refused as it refuses one (an empty, {@code .} or {@code ..} path segment, a trailing
- *                            {@code /}, a character outside the standard's sets; spiffe/spiffe standards/SPIFFE-ID.md 2)
+ * @param sourcePrincipal     verified peer SPIFFE ID ({@code spiffe://td/ns/NS/sa/SA}), null for plaintext;
+ *                            refused where a peer's would be (an empty, {@code .} or {@code ..} path segment, a trailing
+ *                            {@code /}, a character outside the standard's sets, a scheme or trust domain not in lower
+ *                            case; spiffe/spiffe standards/SPIFFE-ID.md 2, java-spiffe's and zerohop's checks)
  * @param sourceAddress       the source address Istio's {@code source.ip}/{@code ipBlocks} (and {@code remote.ip}
  *                            when an HTTP request has no {@code X-Forwarded-For}, as Envoy) and Cilium's CIDR rules
  *                            test: ztunnel's {@code conn.src},
@@ -62,7 +62,7 @@ public record AccessRequest(
                 canonical = io.zerohop.policy.internal.SpiffeIdSyntax.canonical(sourcePrincipal);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("sourcePrincipal is not a SPIFFE ID: \"" + sourcePrincipal + "\": " + e.getMessage()
-                        + " (spiffe/spiffe standards/SPIFFE-ID.md, as java-spiffe's SpiffeId.parse reads a peer's)", e);
+                        + " (spiffe/spiffe standards/SPIFFE-ID.md, as a peer's is checked)", e);
             }
         }
         if (sourcePrincipal != null && canonical == null) {

@@ -138,7 +138,7 @@ class NeverMatchingValueWarningTest {
      */
     @ParameterizedTest
     @CsvSource({"'/admin?x=1', true", "'/admin?*', true", "/x/../admin, true", "/x/./admin, true", "/a#b, true", "'*/../x', true",
-            "/x/.., true", "/x/..*, false", "*../x, false", "/a..b, false", "/.well-known/x, false", "/admin, false", "'/api/{**}', false"})
+            "/x/.., true", "'/%2e%2e/admin', true", "'/x/%2E/admin', true", "'/x/.%2e/y', true", "'/x/%2e%2ex/y', false", "/x/..*, false", "*../x, false", "/a..b, false", "/.well-known/x, false", "/admin, false", "'/api/{**}', false"})
     void pathsNoNormalizedPathHas(String value, boolean warned) throws Exception {
         String w = warnings("to: [{operation: {paths: [\"%s\"]}}]", value);
         assertThat(w.contains("spec.rules[0].to[0].operation.paths[0] \"" + value + "\" never matches: ")).as(w).isEqualTo(warned);

@@ -249,6 +249,12 @@ final class PolicyCommand {
             boolean opaque = tcpPort || !engine.requiresHttp(target, port);
             boolean http = method != null || path != null || host != null || !headers.isEmpty();
             if (http && !opaque) {
+                if (source != null) {
+                    // What the proxy sets before the decision (mesh-core RequestAdmission, H2Proxy: Conn.xfcc), but for the
+                    // certificate's Hash and Subject, which a check cannot know; none for a plaintext caller.
+                    headerMap.put("x-forwarded-client-cert", (destWorkload != null ? "By=" + destWorkload.identity() + ";" : "")
+                            + "URI=" + source);
+                }
                 req.http(new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap));
             }
             AccessRequest request = req.build();
@@ -338,6 +344,13 @@ final class PolicyCommand {
                     // RFC 9110 5.1: a field name is a token; "host =x" was silently a header named "host " (a new-user pass).
                     throw u.error("header", h, "\"" + h.substring(0, eq) + "\" is no HTTP field name (RFC 9110 token: letters, digits,"
                             + " !#$%&'*+-.^_`|~; no space)");
+                }
+                if (name.equals("x-forwarded-client-cert")) {
+                    // The proxy sets it from the connection before any policy reads it (as Envoy's connection manager), so
+                    // a caller's own never decides: a check that took it answered the opposite of the proxy (helper 257).
+                    throw u.error("header", h, "x-forwarded-client-cert is set by the proxy from the connection before any policy"
+                            + " reads it, whatever the client sends: the check builds it from --source (By=<the destination's"
+                            + " identity>;URI=<--source>; the proxy's also carries the certificate's Hash and Subject)");
                 }
                 if (own != null) {
                     // The request's own fields, which the policies' host, method and path rules read: as a header they were

@@ -374,6 +374,36 @@ class PolicyCheckTest {
                 - {key: destination.ip, values: [10.0.0.2]}
             """;
 
+    static final String XFCC = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: by-xfcc, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              rules:
+              - to: [{operation: {methods: [GET]}}]
+                when: [{key: "request.headers[x-forwarded-client-cert]", values: ["*URI=spiffe://cluster.local/ns/prod/sa/web"]}]
+            """;
+
+    /**
+     * As the proxy, which sets {@code x-forwarded-client-cert} from the connection before any policy reads it (Envoy's
+     * connection manager): the check builds it from {@code --source}, and refuses one given as a header. A new-user pass
+     * (helper 257) got the proxy's opposite both ways: ALLOW for a forged header, DENY for the real peer without one.
+     */
+    @Test
+    void xfccIsBuiltFromTheSourceAsTheProxySetsIt() throws Exception {
+        String[] web = {"--source", "spiffe://cluster.local/ns/prod/sa/web", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080",
+                "--method", "GET"};
+        assertThat(check(XFCC, web)).as(std.out.toString()).isZero();
+        String[] evil = {"--source", "spiffe://cluster.local/ns/prod/sa/evil", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080",
+                "--method", "GET"};
+        assertThat(check(XFCC, evil)).isEqualTo(3);
+        assertThat(check(XFCC, concat(evil, "--header", "x-forwarded-client-cert=URI=spiffe://cluster.local/ns/prod/sa/web"))).isEqualTo(2);
+        assertThat(std.err.toString()).contains("--header: x-forwarded-client-cert is set by the proxy from the connection");
+        assertThat(check(XFCC, "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080", "--method", "GET")).as("plaintext: none")
+                .isEqualTo(3);
+    }
+
     @Test
     void hostHeaderSniAndDestIpReachTheDecision() throws Exception {
         String[] base = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080",

@@ -388,7 +388,10 @@ final class IstioRules {
         String[] segments = core.split("/", -1);
         for (int i = 0; i < segments.length; i++) {
             boolean complete = (i > 0 || !suffix) && (i < segments.length - 1 || !prefix);
-            if (complete && (segments[i].equals(".") || segments[i].equals(".."))) {
+            // %2e is a dot to the normalization too (RFC 3986 section 2.3: an unreserved character's encoding is decoded
+            // first), so /%2e%2e/admin never matches either (a new-user pass, helper 257).
+            String dots = segments[i].replace("%2e", ".").replace("%2E", ".");
+            if (complete && (dots.equals(".") || dots.equals(".."))) {
                 return "a request path is normalized before it is matched (RFC 3986 dot segments removed), so it has no \""
                         + segments[i] + "\" segment";
             }

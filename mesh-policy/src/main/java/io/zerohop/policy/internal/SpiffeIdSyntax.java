@@ -1,21 +1,23 @@
 package io.zerohop.policy.internal;
 
 /**
- * A SPIFFE ID as the data path hands it to policy: java-spiffe's {@code SpiffeId.parse}, which reads every peer's ID
- * from its certificate, accepts the scheme and trust domain in any case and gives them in lower case, and refuses the
- * rest of what spiffe/spiffe standards/SPIFFE-ID.md 2.1–2.2 forbids. An {@code AccessRequest} built by hand takes the same
- * form, so it is decided as that peer's connection would be: {@code spiffe://cluster.local/ns/a/sa/b/} is no peer's ID
- * (before 5 December it was taken as written, and a DENY for {@code cluster.local/ns/a/sa/b} did not match it).
+ * A SPIFFE ID as the data path hands it to policy: in canonical form, as zerohop's verifier takes a peer's (mesh-identity
+ * {@code SpiffeIds.parse}: java-spiffe's {@code SpiffeId.parse}, whose rules follow spiffe/spiffe standards/SPIFFE-ID.md
+ * 2.1–2.2, and then scheme and trust domain already in lower case, as the standard requires). An {@code AccessRequest}
+ * built by hand is refused where that peer's handshake would be: {@code spiffe://cluster.local/ns/a/sa/b/} was taken as
+ * written before 5 December, and a DENY for {@code cluster.local/ns/a/sa/b} did not match it; an upper-case trust domain
+ * was folded, for a peer no handshake admits (a new-user pass, helper 257).
  */
 public final class SpiffeIdSyntax {
     private SpiffeIdSyntax() {
     }
 
     /**
-     * {@code id} in its canonical form (the same instance when it already is), or null when its scheme is not
-     * {@code spiffe} (any case) or nothing follows {@code ://}, for the caller's own message.
+     * {@code id} itself when it is a SPIFFE ID in canonical form, or null when its scheme is not {@code spiffe} (any case)
+     * or nothing follows {@code ://}, for the caller's own message.
      *
-     * @throws IllegalArgumentException with java-spiffe's reason (its {@code SpiffeId} messages) for any other fault
+     * @throws IllegalArgumentException with java-spiffe's reason (its {@code SpiffeId} messages), or zerohop's for a scheme
+     *                                  or trust domain not in lower case (mesh-identity's {@code SpiffeIds.parse})
      */
     public static String canonical(String id) {
         int sep = id.indexOf("://");
@@ -23,7 +25,7 @@ public final class SpiffeIdSyntax {
             return null;
         }
         int start = sep + 3;
-        boolean lower = id.startsWith("spiffe");
+        boolean tdLower = true;
         int i = start;
         for (; i < id.length() && id.charAt(i) != '/'; i++) {
             char c = id.charAt(i);
@@ -32,7 +34,7 @@ public final class SpiffeIdSyntax {
                 throw new IllegalArgumentException(
                         "Trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores");
             }
-            lower &= c == l;
+            tdLower &= c == l;
         }
         if (i == start) {
             throw new IllegalArgumentException("Trust domain is missing");
@@ -58,6 +60,12 @@ public final class SpiffeIdSyntax {
                 throw new IllegalArgumentException("Path segment characters are limited to letters, numbers, dots, dashes, and underscores");
             }
         }
-        return lower ? id : "spiffe://" + id.substring(start, i).toLowerCase(java.util.Locale.ROOT) + id.substring(i);
+        boolean schemeLower = id.startsWith("spiffe");
+        if (!schemeLower || !tdLower) {
+            throw new IllegalArgumentException(schemeLower ? "not in canonical form (trust domain must be lower case)"
+                    : tdLower ? "not in canonical form (the scheme must be lower case: spiffe://)"
+                    : "not in canonical form (scheme and trust domain must be lower case)");
+        }
+        return id;
     }
 }
