@@ -53,7 +53,12 @@ final class Cli {
      */
     static String purposeProblem(PemFileIdentityProvider ids, Path cert, SvidVerifier.Purpose purpose) {
         try {
-            SvidVerifier.verify(ids.current().getChainArray(), ids.bundles(), new java.util.Date(), purpose);
+            java.security.cert.X509Certificate[] chain = ids.current().getChainArray();
+            // As of the leaf's NotBefore when that is still ahead, as the provider took it (SvidVerifier: an own SVID from
+            // an issuer whose clock is ahead); `connect` refused what `proxy` served (a new-user pass, helper 257).
+            java.util.Date now = new java.util.Date();
+            java.util.Date at = chain.length > 0 && chain[0].getNotBefore().after(now) ? chain[0].getNotBefore() : now;
+            SvidVerifier.verify(chain, ids.bundles(), at, purpose);
             return null;
         } catch (java.security.cert.CertificateException e) {
             return cert + ": " + e.getMessage();
