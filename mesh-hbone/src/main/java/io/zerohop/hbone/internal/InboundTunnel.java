@@ -60,6 +60,18 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
     private static final AsciiString STATUS_200 = AsciiString.cached("200");
     private static final Http2Headers OK = ReadOnlyHttp2Headers.serverHeaders(false, STATUS_200);
     private static final AsciiString BAGGAGE = AsciiString.cached("baggage");
+    /** The last baggage value and its bytes: a resolver hands one shared String per workload, so an open copies none. */
+    private static volatile Object[] lastBaggage;
+
+    private static AsciiString ascii(String baggage) {
+        Object[] last = lastBaggage;
+        if (last != null && last[0] == baggage) {
+            return (AsciiString) last[1];
+        }
+        AsciiString a = new AsciiString(baggage);
+        lastBaggage = new Object[] {baggage, a};
+        return a;
+    }
 
     /** What the peer sent and the upstream took is no longer unread: the budgets count it so. */
     @Override
@@ -391,7 +403,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         statusSent = true;
         // ztunnel's build_response: the destination workload's baggage on the 200 (refusals carry none).
         ch.write(new DefaultHttp2HeadersFrame(baggage == null ? OK
-                : ReadOnlyHttp2Headers.serverHeaders(false, STATUS_200, BAGGAGE, new AsciiString(baggage)), false));
+                : ReadOnlyHttp2Headers.serverHeaders(false, STATUS_200, BAGGAGE, ascii(baggage)), false));
         log.debug("HBONE tunnel opened: {}", info);
         TunnelEvents.opened(cfg().events(), info, codec);
     }

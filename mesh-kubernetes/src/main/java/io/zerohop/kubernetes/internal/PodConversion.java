@@ -82,15 +82,7 @@ public final class PodConversion {
         }
         String ns = pod.getMetadata().getNamespace();
         String name = pod.getMetadata().getName();
-        List<InetAddress> addresses = new ArrayList<>();
-        try {
-            for (String ip : podIps(pod)) {
-                addresses.add(Addresses.parseIp(ip, "Pod/" + ns + "/" + name + ": status.podIPs"));
-            }
-        } catch (IllegalArgumentException e) {
-            warnOnce("skipping " + e.getMessage());
-            return Optional.empty();
-        }
+        List<InetAddress> addresses = addresses(pod);
         if (addresses.isEmpty()) {
             return Optional.empty();
         }
@@ -121,14 +113,7 @@ public final class PodConversion {
      * Collection)}).
      */
     static List<io.zerohop.core.WorkloadService> services(Pod pod, Collection<Service> services, Collection<Service> sliceServices) {
-        Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
-        List<Service> sorted = new ArrayList<>();
-        for (Service s : services) {
-            if (s.getSpec() != null && selectsPod(s, labels)) {
-                sorted.add(s);
-            }
-        }
-        sorted.sort((a, b) -> a.getMetadata().getName().compareTo(b.getMetadata().getName()));
+        List<Service> sorted = selecting(pod, services);
         if (sliceServices != null && !sliceServices.isEmpty()) {
             List<Service> extra = new ArrayList<>(sliceServices);
             extra.sort(java.util.Comparator.comparing((Service s) -> String.valueOf(s.getMetadata().getNamespace()))
@@ -449,28 +434,16 @@ public final class PodConversion {
         }
         String ns = pod.getMetadata().getNamespace();
         String name = pod.getMetadata().getName();
-        List<InetAddress> addresses = new ArrayList<>();
-        for (String ip : podIps(pod)) {
-            try {
-                addresses.add(Addresses.parseIp(ip, "Pod/" + ns + "/" + name + ": status.podIPs"));
-            } catch (IllegalArgumentException e) {
-                warnOnce("skipping an address of " + e.getMessage());
-            }
-        }
+        List<InetAddress> addresses = addresses(pod);
         if (addresses.isEmpty()) {
             return List.of();
         }
-        Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
         boolean ready = isReady(pod) && pod.getMetadata().getDeletionTimestamp() == null;
-        List<Service> sorted = new ArrayList<>();
-        for (Service s : services) {
-            if (s.getSpec() != null && s.getSpec().getPorts() != null && selectsPod(s, labels)) {
-                sorted.add(s);
-            }
-        }
-        sorted.sort((a, b) -> a.getMetadata().getName().compareTo(b.getMetadata().getName()));
         List<EndpointSliceConversion.SliceEndpoint> out = new ArrayList<>();
-        for (Service s : sorted) {
+        for (Service s : selecting(pod, services)) {
+            if (s.getSpec().getPorts() == null) {
+                continue;
+            }
             Map<Integer, Integer> ports = new java.util.TreeMap<>();
             for (ServicePort sp : s.getSpec().getPorts()) {
                 Integer target = blank(sp.getProtocol()) || "TCP".equals(sp.getProtocol()) ? targetPort(pod, sp) : null;
@@ -489,6 +462,34 @@ public final class PodConversion {
             }
         }
         return out;
+    }
+
+    /** The pod's addresses ({@link #podIps}), or none when one does not parse (logged once): the pod is then skipped. */
+    private static List<InetAddress> addresses(Pod pod) {
+        List<InetAddress> addresses = new ArrayList<>();
+        try {
+            for (String ip : podIps(pod)) {
+                addresses.add(Addresses.parseIp(ip, "Pod/" + pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName()
+                        + ": status.podIPs"));
+            }
+        } catch (IllegalArgumentException e) {
+            warnOnce("skipping " + e.getMessage());
+            return List.of();
+        }
+        return addresses;
+    }
+
+    /** The Services of {@code services} that select {@code pod} ({@link #selectsPod}), by name. */
+    private static List<Service> selecting(Pod pod, Collection<Service> services) {
+        Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
+        List<Service> sorted = new ArrayList<>();
+        for (Service s : services) {
+            if (s.getSpec() != null && selectsPod(s, labels)) {
+                sorted.add(s);
+            }
+        }
+        sorted.sort((a, b) -> a.getMetadata().getName().compareTo(b.getMetadata().getName()));
+        return sorted;
     }
 
     /** {@code status.podIPs} (dual stack), else {@code status.podIP}: {@code getPodIPs} in istiod's workloads.go. */
@@ -614,12 +615,9 @@ public final class PodConversion {
      * {@code auto} wins.
      */
     static Map<Integer, AppProtocol> appProtocols(Pod pod, Collection<Service> services) {
-        Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
-        List<Service> sorted = new ArrayList<>(services);
-        sorted.sort((a, b) -> a.getMetadata().getName().compareTo(b.getMetadata().getName()));
         Map<Integer, AppProtocol> out = new HashMap<>();
-        for (Service s : sorted) {
-            if (s.getSpec() == null || s.getSpec().getPorts() == null || !selectsPod(s, labels)) {
+        for (Service s : selecting(pod, services)) {
+            if (s.getSpec().getPorts() == null) {
                 continue;
             }
             for (ServicePort sp : s.getSpec().getPorts()) {

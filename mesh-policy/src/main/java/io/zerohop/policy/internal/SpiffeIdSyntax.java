@@ -6,7 +6,10 @@ package io.zerohop.policy.internal;
  * 2.1–2.2, and then scheme and trust domain already in lower case, as the standard requires). An {@code AccessRequest}
  * built by hand is refused where that peer's handshake would be: {@code spiffe://cluster.local/ns/a/sa/b/} was taken as
  * written before 5 December, and a DENY for {@code cluster.local/ns/a/sa/b} did not match it; an upper-case trust domain
- * was folded, for a peer no handshake admits (a new-user pass, helper 257).
+ * was folded, for a peer no handshake admits (a new-user pass, helper 257). Written here rather than through
+ * mesh-identity's {@code SpiffeIds.parse}, which does the same: mesh-policy depends on no identity or TLS module (its
+ * module-info: SnakeYAML, RE2J, Caffeine, SLF4J), and an embedder deciding policies alone should not pull java-spiffe in;
+ * {@code AccessRequestTest} holds it to java-spiffe's own {@code SpiffeIdTest} cases.
  */
 public final class SpiffeIdSyntax {
     private SpiffeIdSyntax() {
