@@ -150,7 +150,13 @@ final class PolicyCommand {
                             : "the caller's SPIFFE ID, spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT (e.g. spiffe://cluster.local/ns/prod/sa/"
                                     + source + ")"));
                 }
-                Usage.parse(u, "source", source, () -> SpiffeIds.parse(source));
+                io.spiffe.spiffeid.SpiffeId parsedSource = Usage.parse(u, "source", source, () -> SpiffeIds.parse(source));
+                if (parsedSource.getPath().isEmpty()) {
+                    // No peer has it: its certificate is refused in every handshake (X509-SVID: a leaf names a workload),
+                    // as `ca issue` refuses to make one (helper 258).
+                    throw u.error("source", source, "a trust domain alone names no workload, and no peer presents it"
+                            + " (give spiffe://" + parsedSource.getTrustDomain() + "/ns/NAMESPACE/sa/SERVICE_ACCOUNT)");
+                }
             }
             WorkloadRegistry registry = workloads == null ? null : WorkloadRegistry.load(workloads);
             if (registry != null && !registry.all().isEmpty()) {
@@ -251,9 +257,13 @@ final class PolicyCommand {
             if (http && !opaque) {
                 if (source != null) {
                     // What the proxy sets before the decision (mesh-core RequestAdmission, H2Proxy: Conn.xfcc), but for the
-                    // certificate's Hash and Subject, which a check cannot know; none for a plaintext caller.
-                    headerMap.put("x-forwarded-client-cert", (destWorkload != null ? "By=" + destWorkload.identity() + ";" : "")
-                            + "URI=" + source);
+                    // certificate's Hash and Subject, which a check cannot know; none for a plaintext caller. By= is the
+                    // destination's identity, its registry workload's or the one --dest names (helper 258: left out
+                    // without --workloads).
+                    String by = destWorkload != null ? destWorkload.identity().toString()
+                            : "spiffe://" + trustDomain + "/ns/" + target.namespace() + "/sa/" + target.serviceAccount();
+                    String xfcc = "By=" + by + ";URI=" + source;
+                    headerMap.put("x-forwarded-client-cert", xfcc);
                 }
                 req.http(new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap));
             }

@@ -402,6 +402,13 @@ class PolicyCheckTest {
         assertThat(std.err.toString()).contains("--header: x-forwarded-client-cert is set by the proxy from the connection");
         assertThat(check(XFCC, "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080", "--method", "GET")).as("plaintext: none")
                 .isEqualTo(3);
+        // By= names the destination, the one --dest names without --workloads (service account WORKLOAD; helper 258).
+        String byBackend = XFCC.replace("[\"*URI=spiffe://cluster.local/ns/prod/sa/web\"]", "[\"By=spiffe://cluster.local/ns/prod/sa/backend;*\"]");
+        assertThat(byBackend).isNotEqualTo(XFCC);
+        assertThat(check(byBackend, web)).as(std.out.toString()).isZero();
+        // A trust domain alone names no peer (X509-SVID: a leaf's ID has a path), as `ca issue` and every handshake refuse it.
+        assertThat(check(XFCC, "--source", "spiffe://cluster.local", "--dest", "prod/backend:8080", "--method", "GET")).isEqualTo(2);
+        assertThat(std.err.toString()).contains("a trust domain alone names no workload");
     }
 
     @Test
