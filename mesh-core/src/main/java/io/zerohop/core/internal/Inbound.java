@@ -47,6 +47,8 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
     private final PolicyAuthorizer policy;
     private final InboundEndpoints endpoints;
     private final Map<InetSocketAddress, StreamHandler> embedded = new ConcurrentHashMap<>();
+    /** In the IP-mismatch refusal, between the CONNECT's address and the dialled one (ZtunnelAccessLog reads both). */
+    static final String WENT_TO = ", but this connection went to ";
 
     /**
      * @param identity the mesh's own identity, presented when the dialled address is no local
@@ -138,7 +140,7 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
                 // let it reach any local workload of the identity (a review pass). A serve() address outside the
                 // registry is the embedder's own and stays reachable.
                 return Destination.refuse(400, "destination " + w.get() + " is at " + dst.getAddress().getHostAddress()
-                        + ", but this connection went to " + localAddress.getAddress().getHostAddress() + " (" + dialled.get()
+                        + WENT_TO + localAddress.getAddress().getHostAddress() + " (" + dialled.get()
                         + "'s own address, whose SVID it presented): a connection to a workload's address tunnels to that"
                         + " address only, as ztunnel's validate_destination; the client must dial "
                         + dst.getAddress().getHostAddress() + " (" + w.get() + "'s own address) on the HBONE port");

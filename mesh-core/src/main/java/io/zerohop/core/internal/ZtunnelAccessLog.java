@@ -172,8 +172,9 @@ final class ZtunnelAccessLog {
      * The {@code Display} of ztunnel's {@code Error} for an inbound early deny (istio/ztunnel src/proxy.rs), from
      * mesh-hbone's refusal reason where they name the same fault: {@code expected method CONNECT, got GET}
      * ({@code NonConnectMethod}), {@code no service or workload for hostname: H} ({@code NoHostname}),
-     * {@code no valid authority pseudo header: A} ({@code NoValidAuthority}); any other keeps zerohop's reason. What
-     * pipelines that grep ztunnel's lines match on (helper 255).
+     * {@code no valid authority pseudo header: A} ({@code NoValidAuthority}), {@code ip mismatch: DIALLED != TARGET}
+     * ({@code IPMismatch}: the address the connection went to, then the CONNECT's); any other keeps zerohop's reason.
+     * What pipelines that grep ztunnel's lines match on (helper 255).
      */
     static String earlyDenyError(String reason) {
         if (reason == null) {
@@ -185,6 +186,13 @@ final class ZtunnelAccessLog {
         if (reason.startsWith("no service named ") && reason.endsWith(" is served here")) {
             return "no service or workload for hostname: "
                     + reason.substring("no service named ".length(), reason.length() - " is served here".length());
+        }
+        int wentTo = reason.indexOf(Inbound.WENT_TO);
+        int isAt = reason.lastIndexOf(" is at ", wentTo);
+        int dialledEnd = reason.indexOf(' ', wentTo + Inbound.WENT_TO.length());
+        if (reason.startsWith("destination ") && wentTo > 0 && isAt > 0 && dialledEnd > 0) {
+            return "ip mismatch: " + reason.substring(wentTo + Inbound.WENT_TO.length(), dialledEnd) + " != "
+                    + reason.substring(isAt + " is at ".length(), wentTo);
         }
         if (reason.startsWith("malformed :authority \"")) {
             int end = reason.indexOf("\" (", "malformed :authority \"".length());
@@ -208,12 +216,6 @@ final class ZtunnelAccessLog {
     }
 
     /**
-     * The {@code Display} of ztunnel's {@code AuthorizationRejectionError} (istio/ztunnel src/proxy.rs):
-     * {@code explicitly denied by: NAMESPACE/NAME} (Rust's {@code {a}/{b}}: an empty namespace leaves
-     * the slash) or {@code allow policies exist, but none allowed}. What operators grep and alert on;
-     * zerohop's fuller explanation stays in zerohop's format and the authorizer's DEBUG line.
-     */
-    /**
      * The Display of ztunnel's {@code AuthorizationPolicyRejection} (istio/ztunnel src/proxy.rs: "connection closed
      * due to policy rejection: " and {@link #rejectionText}); {@code reason}, zerohop's text, when {@code r} is null.
      */
@@ -221,6 +223,12 @@ final class ZtunnelAccessLog {
         return "connection closed due to policy rejection: " + (r != null ? rejectionText(r) : reason);
     }
 
+    /**
+     * The {@code Display} of ztunnel's {@code AuthorizationRejectionError} (istio/ztunnel src/proxy.rs):
+     * {@code explicitly denied by: NAMESPACE/NAME} (Rust's {@code {a}/{b}}: an empty namespace leaves
+     * the slash) or {@code allow policies exist, but none allowed}. What operators grep and alert on;
+     * zerohop's fuller explanation stays in zerohop's format and the authorizer's DEBUG line.
+     */
     static String rejectionText(AuthzDecision.PolicyRejection r) {
         return r.explicit() ? "explicitly denied by: " + r.namespace() + "/" + r.name() : "allow policies exist, but none allowed";
     }

@@ -179,7 +179,8 @@ class ZtunnelFailedOpenLogTest {
      * An inbound CONNECT to a host name no service here has is ztunnel's early deny (src/proxy/inbound.rs
      * {@code find_inbound_upstream} fails with {@code Error::NoHostname}, 503, then {@code log_early_deny}): one WARN with
      * ztunnel's error text, no metric. It wrote no line until 5 December (a review pass, helper 255); the 400s of a
-     * non-CONNECT method and a malformed authority say ztunnel's {@code Error} text too.
+     * non-CONNECT method, a malformed authority and a CONNECT to another workload's address than the one dialled say
+     * ztunnel's {@code Error} text too.
      */
     @Test
     void inboundEarlyDeniesSayZtunnelsError() {
@@ -188,11 +189,16 @@ class ZtunnelFailedOpenLogTest {
         observer.tunnelRefused(noTarget, 503, "no service named foo.bar.svc.cluster.local is served here");
         observer.tunnelRefused(noTarget, 400, "method GET is not CONNECT");
         observer.tunnelRefused(noTarget, 400, "malformed :authority \"foo:bar:1\" (want ip:port, IPv6 in brackets)");
-        assertThat(lines).extracting(Written::level).containsExactly("warn", "warn", "warn");
+        // validate_destination's Error::IPMismatch(conn.dst, hbone_addr): the dialled address first; zerohop said its own
+        // text until 6 December.
+        observer.tunnelRefused(inbound(), 400, "destination prod/reports is at 10.0.1.3" + Inbound.WENT_TO + "10.0.1.2 (prod/backend's own"
+                + " address, whose SVID it presented): a connection to a workload's address tunnels to that address only");
+        assertThat(lines).extracting(Written::level).containsExactly("warn", "warn", "warn", "warn");
         assertThat(lines.get(0).text()).contains("\twarn\taccess\tconnection failed\t").contains("direction=\"inbound\"")
                 .endsWith(" error=\"no service or workload for hostname: foo.bar.svc.cluster.local\"");
         assertThat(lines.get(1).text()).endsWith(" error=\"expected method CONNECT, got GET\"");
         assertThat(lines.get(2).text()).endsWith(" error=\"no valid authority pseudo header: foo:bar:1\"");
+        assertThat(lines.get(3).text()).contains("\twarn\taccess\tconnection failed\t").endsWith(" error=\"ip mismatch: 10.0.1.2 != 10.0.1.3\"");
         assertThat(metrics.opened).isEmpty();
         assertThat(metrics.closed).isEmpty();
     }
