@@ -5,6 +5,7 @@ import static io.zerohop.policy.Upstream.CILIUM_CLUSTER_LABEL;
 import static io.zerohop.policy.Upstream.CILIUM_CONST;
 import static io.zerohop.policy.Upstream.CILIUM_CRD;
 import static io.zerohop.policy.Upstream.CILIUM_EXTENDED_KEY;
+import static io.zerohop.policy.Upstream.CILIUM_LABELS_EXTENDED_KEY;
 import static io.zerohop.policy.Upstream.CILIUM_K8S_UTILS;
 import static io.zerohop.policy.Upstream.CILIUM_ENTITY;
 import static io.zerohop.policy.Upstream.CILIUM_L4;
@@ -190,6 +191,28 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                 + "{'any:app': frontend, app: frontend}}]}"), r(), true, "prod/c");
         T.decide(e, "app and k8s:app in an endpointSelector", cnp("prod", "c", "{endpointSelector: {matchLabels: "
                 + "{app: other, 'k8s:app': backend}}, ingress: [{fromEndpoints: [{matchLabels: {app: nobody}}]}]}"), r(), true, null);
+        // GetExtendedKeyFrom, which EndpointSelector.UnmarshalJSON applies to every key: $world is reserved:world, and
+        // what follows an '=' is no part of the key (app=x is app). Until 5 December both were keys no endpoint has,
+        // so these denials denied nobody and the endpointSelector left prod/backend open (helper 260).
+        String x = CILIUM_LABELS_EXTENDED_KEY;
+        String allowAll = "ingress: [{fromEntities: [all]}], ";
+        R world = r().plaintext().source(null).src("203.0.113.9");
+        T.decide(x, "$world in an ingressDeny is reserved:world: it denies a peer outside the cluster",
+                cnp("prod", "c", "{endpointSelector: {}, " + allowAll + "ingressDeny: [{fromEndpoints: [{matchLabels: {'$world': ''}}]}]}"),
+                world, false, "prod/c");
+        T.decide(x, "$world in an ingressDeny gets no namespace and does not deny a pod",
+                cnp("prod", "c", "{endpointSelector: {}, " + allowAll + "ingressDeny: [{fromEndpoints: [{matchLabels: {'$world': ''}}]}]}"),
+                r(), true, "prod/c");
+        T.decide(x, "$world as a matchExpressions key", cnp("prod", "c", "{endpointSelector: {}, " + allowAll
+                + "ingressDeny: [{fromEndpoints: [{matchExpressions: [{key: '$world', operator: Exists}]}]}]}"), world, false, "prod/c");
+        T.decide(x, "$all selects every peer, as reserved:all", cnp("prod", "c", "{endpointSelector: {}, " + allowAll
+                + "ingressDeny: [{fromEndpoints: [{matchLabels: {'$all': ''}}]}]}"), r(), false, "prod/c");
+        T.decide(x, "app=x is the key app (ingressDeny)", cnp("prod", "c", "{endpointSelector: {}, " + allowAll
+                + "ingressDeny: [{fromEndpoints: [{matchLabels: {'app=x': frontend}}]}]}"), r(), false, "prod/c");
+        T.decide(x, "k8s:app=x is the key k8s:app (matchExpressions, ingress)", ingress("{fromEndpoints: [{matchExpressions: "
+                + "[{key: 'k8s:app=x', operator: In, values: [frontend]}]}]}"), r(), true, "prod/c");
+        T.decide(x, "app=x in an endpointSelector selects app (default deny)", cnp("prod", "c",
+                "{endpointSelector: {matchLabels: {'app=x': backend}}, ingress: [{}]}"), r(), false, "prod/c");
         // set-any-source-for-namespace: a fromEndpoints naming a namespace (any: source) gets no implicit one.
         String anyNs = ingress("{fromEndpoints: [{matchLabels: {'any:io.kubernetes.pod.namespace': ns-2}}]}");
         T.decide(s, "set-any-source-for-namespace: a peer of ns-2", anyNs,
@@ -941,7 +964,7 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
         assertThat(T.counts()).containsKeys(CILIUM_RULE_VALIDATION, CILIUM_ENTITY, CILIUM_L4, CILIUM_XDS, RE2_SYNTAX, CILIUM_CRD,
                 CILIUM_K8S_UTILS, CILIUM_CONST, ZEROHOP_UNKNOWN_LABELS,
-                CILIUM_POLICY_UTILS, CILIUM_CLUSTER_LABEL, CILIUM_EXTENDED_KEY);
+                CILIUM_POLICY_UTILS, CILIUM_CLUSTER_LABEL, CILIUM_EXTENDED_KEY, CILIUM_LABELS_EXTENDED_KEY);
     }
 
     /**

@@ -138,14 +138,28 @@ final class Selector {
         return "invalid label selector: " + field + ": Invalid value: \"" + key + "\": " + problem + SANITIZE;
     }
 
+    /**
+     * A selector key as Cilium keys it (pkg/policy/api/selector.go EndpointSelector.UnmarshalJSON, which rewrites every
+     * matchLabels and matchExpressions key with pkg/labels GetExtendedKeyFrom): a leading {@code $} is the reserved source
+     * ({@code $world} is {@code reserved:world}, ParseSource), and an {@code =} after the source ends the key
+     * ({@code app=x} is {@code app}; labels_test.go TestGetExtendedKeyFrom: "key1=value1" is any.key1, "$world=value1"
+     * reserved.world). Then the {@code k8s:} and {@code any:} sources, which every label zerohop knows matches, are dropped.
+     * Until 5 December both forms were kept as written, a key no endpoint has: an ingressDeny on {@code $world} or
+     * {@code app=x} denied nobody, and an endpointSelector on {@code app=x} left its endpoints open (helper 260).
+     */
     static String normalizeKey(String key) {
-        if (key.startsWith("k8s:")) {
-            return key.substring(4);
+        String k = key.startsWith("$") ? RESERVED_PREFIX + key.substring(1) : key;
+        int eq = k.indexOf('=', k.indexOf(':') + 1);
+        if (eq >= 0) {
+            k = k.substring(0, eq);
         }
-        if (key.startsWith("any:")) {
-            return key.substring(4);
+        if (k.startsWith("k8s:")) {
+            return k.substring(4);
         }
-        return key;
+        if (k.startsWith("any:")) {
+            return k.substring(4);
+        }
+        return k;
     }
 
     /**
