@@ -74,6 +74,29 @@ class CiliumNodeSourceTest {
         assertThat(allowed(allowAll + "ingressDeny: [{fromCIDR: [192.168.0.0/16]}]", AccessRequest.SourceNode.REMOTE_NODE)).isTrue();
     }
 
+    /**
+     * cilium/cilium#17714 ("Support policy matching against kube-apiserver"): a remote node that runs kube-apiserver has
+     * reserved identity 7, labels reserved:remote-node and reserved:kube-apiserver (the host identity gains the label when
+     * the local node runs it), so an ingressDeny on kube-apiserver drops the API server's calls from its node. zerohop
+     * does not know which nodes run it: the deny takes every node's address (fail closed), and says so; world stays
+     * unselected, and an allow on kube-apiserver still admits no node (stricter). Until 5 December the deny selected no
+     * node, so the API server passed it (helper 260).
+     */
+    @Test
+    void anIngressDenyOnKubeApiserverDeniesEveryNodeFailClosed() throws Exception {
+        String deny = "ingress: [{fromEntities: [all]}], ingressDeny: [{fromEntities: [kube-apiserver]}]";
+        for (AccessRequest.SourceNode n : AccessRequest.SourceNode.values()) {
+            assertThat(allowed(deny, n)).as("%s", n).isFalse();
+        }
+        assertThat(allowed(deny, null)).as("world").isTrue();
+        assertThat(allowed("ingress: [{fromEntities: [kube-apiserver]}]", AccessRequest.SourceNode.REMOTE_NODE)).isFalse();
+        PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", ConformanceTest.cnp("prod", "web-in",
+                "{endpointSelector: {matchLabels: {app: web}}, " + deny + "}"))).build();
+        assertThat(e.evaluate(AccessRequest.builder().sourceAddress("192.168.0.7").sourceNode(AccessRequest.SourceNode.REMOTE_NODE)
+                .destinationAddress("10.0.1.2").destinationPort(8080).destination(WEB).build()).explain())
+                .contains("fromEntities [kube-apiserver] may select the source: its address is a node's").contains("fail closed");
+    }
+
     @Test
     void theDenialSaysTheAddressIsANodesAndWhatSelectsIt() throws Exception {
         PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", ConformanceTest.cnp("prod", "web-in",

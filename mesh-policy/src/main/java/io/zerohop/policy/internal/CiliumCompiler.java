@@ -453,6 +453,15 @@ final class CiliumCompiler {
                 }
             }
         }
+        // An ingressDeny on kube-apiserver and a node's address: Cilium gives a node that runs kube-apiserver an identity with
+        // both reserved:remote-node (or reserved:host) and reserved:kube-apiserver (cilium/cilium#17714, identity 7), so the
+        // deny drops the API server's calls from it. zerohop does not know which nodes run it: every node is denied (fail
+        // closed). Until 5 December no node was, so the deny let the API server through (helper 260).
+        if (deny && rule.entityNames != null && rule.entityNames.contains("kube-apiserver")) {
+            rule.kubeApiServerNodeDenied = new Decision(false, outcome, ref, index, what.substring(0, what.length()
+                    - " matched".length()) + " may select the source: its address is a node's, and Cilium labels a node that runs"
+                    + " kube-apiserver reserved:kube-apiserver too; zerohop does not know which nodes do (fail closed)");
+        }
         // An ingressDeny on world, CIDRs or a selector world matches ("every other namespace": NotIn on the namespace) and a
         // peer known by its SPIFFE ID only: Cilium identifies a peer by its address,
         // and an address that is no pod it knows is world (or its CIDR identity), SVID or not; zerohop does not know

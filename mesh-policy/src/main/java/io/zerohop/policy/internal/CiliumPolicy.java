@@ -254,6 +254,13 @@ final class CiliumPolicy {
          */
         Decision worldPeerDenied;
         /**
+         * An ingressDeny rule with the kube-apiserver entity: the decision for a node's address ({@link AccessRequest#sourceNode}),
+         * which Cilium labels reserved:kube-apiserver too when the node runs kube-apiserver (its reserved identity 7 is
+         * remote-node and kube-apiserver); zerohop does not know which nodes do, so it denies every node (fail closed).
+         * Null otherwise.
+         */
+        Decision kubeApiServerNodeDenied;
+        /**
          * An ingressDeny rule with a named port: the decision for a destination whose named ports are unknown
          * ({@link #PORT_NAME_UNKNOWN}); null otherwise.
          */
@@ -397,6 +404,9 @@ final class CiliumPolicy {
          * decision that denies it (fail closed), else null.
          */
         Decision unknownPeer(AccessRequest r, long parts) {
+            if (kubeApiServerNodeDenied != null && r.sourceNode() != null) {
+                return kubeApiServerNodeDenied;
+            }
             if (r.sourceWorkload() != null || r.sourcePrincipal() == null) {
                 return null;
             }
