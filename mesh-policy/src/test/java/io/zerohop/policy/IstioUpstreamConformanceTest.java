@@ -382,6 +382,30 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
         plaintext(c, "mesh STRICT, namespace UNSET, workload UNSET, port 9090 PERMISSIVE (zerohop: only 9090 open)",
                 meshStrict + pa("foo", "ns", "{mtls: {mode: UNSET}}") + pa("foo", "w", "{" + WL
                         + ", portLevelMtls: {'9090': {mode: PERMISSIVE}}}"), ports(8080, 7070), 9090);
+        // convertPeerAuthentication reads its parents from PeerAuthByNamespace (policies.go), which holds only policies
+        // with GetSelector() == nil, while convertedSelectorPeerAuthentications takes a namespace policy written with
+        // selector: {} as namespace-wide. Under a STRICT mesh (or a STRICT namespace policy without selector) the
+        // converted workload policy merges that STRICT in, so ztunnel refuses plaintext on every port but the workload's
+        // PERMISSIVE/DISABLE ones, whatever the selector: {} policy says. zerohop admitted plaintext on those other ports
+        // until 5 December (helper 259): wider than ztunnel.
+        String nsEmptyPermissive = pa("foo", "ns-wide", "{selector: {}, mtls: {mode: PERMISSIVE}}");
+        plaintext(c, "mesh STRICT, namespace selector: {} PERMISSIVE, workload UNSET 8080 STRICT 9090 PERMISSIVE: only 9090 "
+                + "open (was: 7070 open)", meshStrict + nsEmptyPermissive + pa("foo", "w", "{" + WL
+                + ", portLevelMtls: {'8080': {mode: STRICT}, '9090': {mode: PERMISSIVE}}}"), ports(8080, 7070), 9090);
+        plaintext(c, "mesh STRICT, namespace selector: {} DISABLE, workload UNSET 8080 DISABLE 9090 STRICT: only 8080 open "
+                + "(was: 7070 open)", meshStrict + pa("foo", "ns-wide", "{selector: {}, mtls: {mode: DISABLE}}")
+                + pa("foo", "w", "{" + WL + ", portLevelMtls: {'8080': {mode: DISABLE}, '9090': {mode: STRICT}}}"),
+                ports(9090, 7070), 8080);
+        plaintext(c, "namespace selector: {} UNSET loaded before a namespace STRICT without selector, workload UNSET 8080 "
+                + "STRICT 9090 PERMISSIVE: only 9090 open (was: 7070 open)", pa("foo", "ns-a", "{selector: {}, mtls: {mode: UNSET}}")
+                + pa("foo", "ns-b", "{mtls: {mode: STRICT}}") + pa("foo", "w", "{" + WL
+                + ", portLevelMtls: {'8080': {mode: STRICT}, '9090': {mode: PERMISSIVE}}}"), ports(8080, 7070), 9090);
+        plaintext(c, "mesh STRICT, namespace selector: {} PERMISSIVE, workload UNSET 8080 STRICT only: the conversion has no "
+                + "exemption to merge into, 7070 open as the namespace says", meshStrict + nsEmptyPermissive + pa("foo", "w", "{"
+                + WL + ", portLevelMtls: {'8080': {mode: STRICT}}}"), ports(8080), 7070, 9090);
+        plaintext(c, "mesh PERMISSIVE, namespace selector: {} PERMISSIVE, workload UNSET 8080 STRICT 9090 PERMISSIVE: nothing "
+                + "STRICT to merge", mesh + nsEmptyPermissive + pa("foo", "w", "{" + WL
+                + ", portLevelMtls: {'8080': {mode: STRICT}, '9090': {mode: PERMISSIVE}}}"), ports(8080), 7070, 9090);
         plaintext(c, "mesh STRICT, workload PERMISSIVE, port 9090 STRICT (zerohop: 9090 STRICT)",
                 meshStrict + pa("foo", "w", "{" + WL + ", mtls: {mode: PERMISSIVE}, portLevelMtls: {'9090': {mode: STRICT}}}"),
                 ports(9090), 8080);

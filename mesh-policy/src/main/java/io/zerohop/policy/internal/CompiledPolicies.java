@@ -415,12 +415,23 @@ public final class CompiledPolicies {
                     PeerAuthn.Result port0 = pa.overrides(port, res);
                     if (port0 != null) {
                         res = port0;
+                    } else if (res.mode() != MtlsMode.STRICT && pa.ambientMergedStrict != null
+                            && pa.ambientMergesStrict(noSelector(nsPolicy), noSelector(namespacePeerAuthn.get(rootNamespace)))) {
+                        res = pa.ambientMergedStrict;
                     }
                     break;
                 }
             }
         }
         return res;
+    }
+
+    /**
+     * The first policy without selector of the namespace whose first namespace-wide policy is {@code first}: itself, or,
+     * when it was written with {@code selector: {}}, the first one without selector loaded after it; null when none.
+     */
+    private static PeerAuthn noSelector(PeerAuthn first) {
+        return first == null ? null : first.emptySelector ? first.meshInstead : first;
     }
 
     /** Whether a policy in scope for {@code w}:{@code port} has a rule enforceable only on HTTP ({@link HttpRules}). */

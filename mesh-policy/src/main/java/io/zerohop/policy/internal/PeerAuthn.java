@@ -27,6 +27,12 @@ final class PeerAuthn {
     final Result[] portResults;
     /** Some {@code portLevelMtls} entry is PERMISSIVE (see {@link #overrides}). */
     final boolean anyPermissivePort;
+    /**
+     * With the mode UNSET, a STRICT and a PERMISSIVE or DISABLE {@code portLevelMtls} entry: the result of a port without
+     * an entry of its own where istiod's ambient conversion of this policy merges a STRICT parent into it
+     * ({@link #ambientMergedStrict}); null otherwise.
+     */
+    final Result ambientMergedStrict;
     /** Written with {@code selector: {}} (no labels), which makes it namespace-wide but is not "no selector". */
     boolean emptySelector;
     /**
@@ -50,6 +56,39 @@ final class PeerAuthn {
         this.ports = ports;
         this.portResults = portResults;
         this.anyPermissivePort = anyPermissivePort;
+        boolean anyStrict = false;
+        boolean anyNonStrict = false;
+        for (Result r : portResults) {
+            anyStrict |= r != null && r.mode() == MtlsMode.STRICT;
+            anyNonStrict |= r != null && r.mode() != MtlsMode.STRICT;
+        }
+        this.ambientMergedStrict = result == null && anyStrict && anyNonStrict
+                ? new Result(MtlsMode.STRICT, ref, new Decision(false, Outcome.DENIED_AUTHENTICATION, ref, -1,
+                "plaintext connection rejected: mTLS mode STRICT (as ztunnel: istiod's ambient conversion of this policy's"
+                        + " portLevelMtls takes the parent mode from the namespace's PeerAuthentication without selector, else"
+                        + " the mesh's, which is STRICT, and exempts only the PERMISSIVE and DISABLE ports)"))
+                : null;
+    }
+
+    /**
+     * Whether istiod's ambient conversion of this workload policy (pilot/pkg/serviceregistry/ambient/authorization.go
+     * {@code convertPeerAuthentication}, as {@code policies.go} {@code PeerAuthDerivedPolicies} calls it) merges a STRICT
+     * parent into it, so that ztunnel refuses plaintext on every port but its PERMISSIVE and DISABLE ones, when the
+     * effective parent mode (the namespace-wide policy's, {@code selector: {}} included, else the mesh's: what
+     * {@code convertedSelectorPeerAuthentications} and zerohop read) is not STRICT. The conversion reads its parents from
+     * an index of policies <em>without</em> selector only ({@code PeerAuthByNamespace}, {@code GetSelector() == nil}):
+     * {@code nsNoSelector} is the namespace's first policy without selector, {@code meshNoSelector} the root namespace's,
+     * either null. Both differ from what zerohop resolves only when a namespace-wide policy is written with
+     * {@code selector: {}}, e.g. a mesh STRICT, a namespace {@code selector: {}} PERMISSIVE, and this policy UNSET with
+     * {@code 8080: STRICT, 9090: PERMISSIVE}: ztunnel refuses plaintext on 7070, which the namespace's PERMISSIVE would
+     * admit. zerohop refuses it too, never wider than ztunnel.
+     */
+    boolean ambientMergesStrict(PeerAuthn nsNoSelector, PeerAuthn meshNoSelector) {
+        if (ambientMergedStrict == null) {
+            return false;
+        }
+        PeerAuthn parent = nsNoSelector != null ? nsNoSelector : meshNoSelector;
+        return parent != null && parent.result != null && parent.result.mode() == MtlsMode.STRICT;
     }
 
     boolean selects(WorkloadRef w) {
