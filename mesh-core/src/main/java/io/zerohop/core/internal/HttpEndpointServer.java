@@ -32,7 +32,6 @@ import io.zerohop.core.HttpEndpoint;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -258,21 +257,20 @@ public final class HttpEndpointServer {
                 return;
             }
             QueryStringDecoder qs = new QueryStringDecoder(req.uri());
-            Map<String, String> query = new HashMap<>();
-            // The last value of a repeated name, as ztunnel's admin reads a query (src/admin.rs handle_logging collects
-            // url::form_urlencoded pairs into a HashMap, so `level=debug&level=warn` sets warn).
-            for (Map.Entry<String, List<String>> e : qs.parameters().entrySet()) {
-                List<String> v = e.getValue();
-                query.put(e.getKey(), v.isEmpty() ? "" : v.get(v.size() - 1));
-            }
+            // The path as sent, not percent-decoded, as hyper's req.uri().path() that ztunnel's three servers route on
+            // (`/config%5Fdump` is no /config_dump there); and the query read as url::form_urlencoded::parse reads it
+            // (formQuery). Netty's decoding threw on a malformed escape (`/logging?level=%zz`, `/healthz/ready?x=%`)
+            // and the connection was closed without an answer, where ztunnel answers (400 for the level, 200 ready).
+            String path = qs.rawPath();
+            Map<String, String> query = formQuery(qs.rawQuery());
             Map<String, String> headers = new HashMap<>();
             for (Map.Entry<String, String> e : req.headers()) {
                 headers.merge(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + ", " + b);
             }
-            HttpEndpoint.Request request = new HttpEndpoint.Request(req.method().name(), qs.path(), query, headers);
+            HttpEndpoint.Request request = new HttpEndpoint.Request(req.method().name(), path, query, headers);
             // null: none acceptable (406). tower-http negotiates for every path of ztunnel's metrics server, a 404 too.
             ContentCoding coding = negotiated ? ContentCoding.negotiate(headers.get("accept-encoding")) : ContentCoding.IDENTITY;
-            HttpEndpoint.Handler h = routes.get(qs.path());
+            HttpEndpoint.Handler h = routes.get(path);
             if (h == null) {
                 // Empty, as ztunnel's three servers answer a path they do not serve (hyper_util::empty_response(NOT_FOUND)).
                 send(ctx, HttpEndpoint.Response.text(404, ""), coding, keepAlive);
@@ -296,6 +294,53 @@ public final class HttpEndpointServer {
                     afterSent(out);
                 }
             });
+        }
+
+        /**
+         * {@code raw} (a URI's query, without the {@code ?}) as ztunnel's admin reads it: {@code url::form_urlencoded::parse}
+         * (the WHATWG urlencoded parser) collected into a {@code HashMap}, so the last value of a repeated name wins
+         * ({@code level=debug&level=warn} sets warn). Pairs split on {@code &} only (a {@code ;} is data, where Netty's
+         * decoder split on it too), empty pairs are skipped, a name without {@code =} has the value "", {@code +} is a space,
+         * and a {@code %} not followed by two hex digits stays as it is (Netty's decoder threw on it), the bytes then read as
+         * UTF-8 with a replacement character for what is no UTF-8, as Rust's {@code String::from_utf8_lossy}.
+         */
+        static Map<String, String> formQuery(String raw) {
+            Map<String, String> query = new HashMap<>();
+            if (raw == null || raw.isEmpty()) {
+                return query;
+            }
+            for (String pair : raw.split("&", -1)) {
+                if (pair.isEmpty()) {
+                    continue;
+                }
+                int eq = pair.indexOf('=');
+                String name = eq < 0 ? pair : pair.substring(0, eq);
+                String value = eq < 0 ? "" : pair.substring(eq + 1);
+                query.put(formDecode(name), formDecode(value));
+            }
+            return query;
+        }
+
+        private static String formDecode(String s) {
+            byte[] in = s.getBytes(StandardCharsets.UTF_8);
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(in.length);
+            for (int i = 0; i < in.length; i++) {
+                byte b = in[i];
+                if (b == '+') {
+                    out.write(' ');
+                } else if (b == '%' && i + 2 < in.length && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
+                    out.write(hex(in[i + 1]) << 4 | hex(in[i + 2]));
+                    i += 2;
+                } else {
+                    out.write(b);
+                }
+            }
+            // new String(bytes, UTF_8) replaces malformed input, as from_utf8_lossy does.
+            return out.toString(StandardCharsets.UTF_8);
+        }
+
+        private static int hex(byte c) {
+            return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
         }
 
         /** Runs {@code r}'s after-sent action, if any, off the event loop (on the caller when the handler thread is gone). */

@@ -189,6 +189,40 @@ class HttpEndpointServerTest {
     }
 
     /**
+     * A query or path ztunnel's servers read without failing is answered, never met with a closed connection: hyper routes
+     * on the path as sent and {@code url::form_urlencoded::parse} keeps a {@code %} that starts no escape as it is, so
+     * ztunnel answers {@code POST /logging?level=%zz} with 400 {@code Invalid level provided: %zz} and
+     * {@code GET /healthz/ready?x=%} with its readiness. Netty's decoder threw on both, and the client got no answer.
+     * A {@code ;} is data (form encoding splits on {@code &} only), and an escaped path is not the path it decodes to.
+     */
+    @Test
+    void aMalformedEscapeIsDataAndThePathIsRoutedAsSent() throws Exception {
+        onLoop((group, handlers) -> {
+            Channel server = HttpEndpointServer.bind(group, BIND, Map.of("/logging", r -> HttpEndpoint.Response.text(200,
+                    "level=" + r.query().get("level") + " size=" + r.query().size() + "\n")), handlers);
+            String[][] cases = {
+                    {"/logging?level=%zz", "200", "level=%zz size=1\n"},
+                    {"/logging?level=a%", "200", "level=a% size=1\n"},
+                    {"/logging?level=%4", "200", "level=%4 size=1\n"},
+                    {"/logging?level=info;access=off", "200", "level=info;access=off size=1\n"},
+                    {"/logging?&&level=%41%ff&", "200", "level=A\uFFFD size=1\n"},
+                    {"/logging%", "404", ""},
+                    {"/logging%5F", "404", ""},
+                    {"/%6Cogging", "404", ""},
+            };
+            for (String[] c : cases) {
+                try (Socket s = connect(server)) {
+                    s.getOutputStream().write(("POST " + c[0] + " HTTP/1.1\r\nhost: admin\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                            .getBytes(StandardCharsets.US_ASCII));
+                    assertThat(readToEnd(s.getInputStream())).as(c[0])
+                            .startsWith("HTTP/1.1 " + c[1] + " ")
+                            .endsWith("\r\n\r\n" + c[2]);
+                }
+            }
+        });
+    }
+
+    /**
      * A server bound {@link HttpEndpoint.Compression#NEGOTIATED} answers as ztunnel's metrics server (tower-http 0.7's
      * {@code CompressionLayer}): gzip for a scraper that asks for it, with {@code Vary: Accept-Encoding}; the body as
      * it is, with {@code Vary}, for one that does not; 406 with the body unchanged when nothing it accepts can be
