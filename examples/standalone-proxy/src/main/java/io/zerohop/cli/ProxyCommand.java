@@ -258,6 +258,76 @@ final class ProxyCommand implements Callable<Integer> {
      *
      * @throws Cli.RefusedException naming the flag's or the variable's bad value
      */
+    /** duration_str's units (its {@code TimeUnit::from_str}, any case), in nanoseconds. */
+    private static final Map<String, Long> DURATION_STR_UNITS = durationStrUnits();
+
+    private static Map<String, Long> durationStrUnits() {
+        Map<String, Long> u = new java.util.HashMap<>();
+        long s = 1_000_000_000L;
+        for (String k : new String[] {"y", "year"}) u.put(k, 365 * 86_400 * s);
+        for (String k : new String[] {"mon", "month"}) u.put(k, 30 * 86_400 * s);
+        for (String k : new String[] {"w", "week"}) u.put(k, 7 * 86_400 * s);
+        for (String k : new String[] {"d", "day"}) u.put(k, 86_400 * s);
+        for (String k : new String[] {"h", "hour", "hr"}) u.put(k, 3_600 * s);
+        for (String k : new String[] {"m", "min", "minute"}) u.put(k, 60 * s);
+        for (String k : new String[] {"s", "sec", "second"}) u.put(k, s);
+        for (String k : new String[] {"ms", "msec", "millisecond"}) u.put(k, 1_000_000L);
+        for (String k : new String[] {"\u00b5s", "\u00b5sec", "\u00b5second", "us", "usec", "usecond", "microsecond"}) u.put(k, 1_000L);
+        for (String k : new String[] {"ns", "nsec", "nanosecond"}) u.put(k, 1L);
+        return Map.copyOf(u);
+    }
+
+    /**
+     * {@code v} as ztunnel reads {@code CONNECTION_TERMINATION_DEADLINE} (istio/ztunnel src/config.rs {@code parse_duration},
+     * the duration-str crate): terms of digits and an optional unit (seconds without one; {@code y}, {@code mon},
+     * {@code w}, {@code d}, {@code h}/{@code hr}, {@code m}/{@code min}, {@code s}/{@code sec}, {@code ms}, {@code us},
+     * {@code ns} and their long forms, in any case), summed, joined by {@code +} or nothing, spaces allowed around each
+     * part: {@code 1m30s}, {@code 1m 30s}, {@code 1m+30}, {@code 90S}. Null when it is not that, or past
+     * {@link Cli#MAX_DURATION}; duration-str's {@code *} (a product) is not read.
+     */
+    static Duration durationStr(String v) {
+        int i = 0;
+        int n = v.length();
+        long total = 0;
+        boolean first = true;
+        while (true) {
+            while (i < n && Character.isWhitespace(v.charAt(i))) i++;
+            if (i == n) {
+                return first ? null : Duration.ofNanos(total);
+            }
+            if (!first && v.charAt(i) == '+') {
+                i++;
+                while (i < n && Character.isWhitespace(v.charAt(i))) i++;
+            }
+            int start = i;
+            while (i < n && v.charAt(i) >= '0' && v.charAt(i) <= '9') i++;
+            if (i == start) {
+                return null;
+            }
+            String digits = v.substring(start, i);
+            while (i < n && Character.isWhitespace(v.charAt(i))) i++;
+            int u = i;
+            while (i < n && (Character.isLetter(v.charAt(i)) || v.charAt(i) == '\u00b5')) i++;
+            long unit = 1_000_000_000L;
+            if (i > u) {
+                Long known = DURATION_STR_UNITS.get(v.substring(u, i).toLowerCase(java.util.Locale.ROOT));
+                if (known == null) {
+                    return null;
+                }
+                unit = known;
+            }
+            try {
+                total = Math.addExact(total, Math.multiplyExact(Long.parseLong(digits), unit));
+            } catch (ArithmeticException | NumberFormatException tooLong) {
+                return null;
+            }
+            if (Duration.ofNanos(total).compareTo(Cli.MAX_DURATION) > 0) {
+                return null;
+            }
+            first = false;
+        }
+    }
+
     static Duration drainDeadline(String flag, Map<String, String> env) throws Cli.RefusedException {
         if (flag != null) {
             return Cli.duration(flag);
@@ -271,6 +341,12 @@ final class ProxyCommand implements Callable<Integer> {
             try {
                 return Cli.duration(deadline);
             } catch (Cli.RefusedException e) {
+                // What ztunnel's duration_str also reads (`1m30s`, `1m 30s`, `1m+30s`, `90S`, `2min`): until 5 December
+                // these stopped the start with exit 2 where ztunnel drains for them (helper 262).
+                Duration d = durationStr(deadline);
+                if (d != null) {
+                    return d;
+                }
                 throw new Cli.RefusedException("$CONNECTION_TERMINATION_DEADLINE: " + e.getMessage(), 2);
             }
         }

@@ -33,6 +33,36 @@ class DrainDeadlineEnvTest {
         assertThat(ProxyCommand.drainDeadline(null, Map.of("TERMINATION_GRACE_PERIOD_SECONDS", "1"))).isEqualTo(Duration.ofSeconds(1));
     }
 
+    /**
+     * ztunnel parses {@code CONNECTION_TERMINATION_DEADLINE} with duration-str, which reads more than {@code --drain}'s
+     * grammar: a value a ztunnel DaemonSet carries (`1m30s`) stopped the start with exit 2 (helper 262).
+     */
+    @Test
+    void theDeadlineReadsWhatZtunnelsDurationStrReads() {
+        Map<String, Duration> values = new java.util.LinkedHashMap<>();
+        values.put("1m30s", Duration.ofSeconds(90));
+        values.put("1m 30s", Duration.ofSeconds(90));
+        values.put("1m+30", Duration.ofSeconds(90));
+        values.put(" 1m + 30 s ", Duration.ofSeconds(90));
+        values.put("1m31", Duration.ofSeconds(91));
+        values.put("90S", Duration.ofSeconds(90));
+        values.put("2min", Duration.ofMinutes(2));
+        values.put("1 hr", Duration.ofHours(1));
+        values.put("10 sec", Duration.ofSeconds(10));
+        values.put("1d2h3min4s", Duration.ofSeconds(93_784));
+        values.put("1500MS", Duration.ofMillis(1500));
+        values.put("3m31s0ns", Duration.ofSeconds(211));
+        values.put("90s", Duration.ofSeconds(90));
+        values.forEach((v, d) -> assertThat(ProxyCommand.drainDeadline(null, Map.of("CONNECTION_TERMINATION_DEADLINE", v)))
+                .as(v).isEqualTo(d));
+        for (String bad : new String[] {"soon", "1m*10", "-5s", "1.5s", "s", "5x", "1m 30 fortnights", "", " "}) {
+            assertThatThrownBy(() -> ProxyCommand.drainDeadline(null, Map.of("CONNECTION_TERMINATION_DEADLINE", bad)))
+                    .as(bad).hasMessageStartingWith("$CONNECTION_TERMINATION_DEADLINE: ");
+        }
+        assertThatThrownBy(() -> ProxyCommand.drainDeadline(null, Map.of("CONNECTION_TERMINATION_DEADLINE", "200y")))
+                .hasMessageStartingWith("$CONNECTION_TERMINATION_DEADLINE: ");
+    }
+
     @Test
     void aBadVariableIsNamed() {
         assertThatThrownBy(() -> ProxyCommand.drainDeadline(null, Map.of("CONNECTION_TERMINATION_DEADLINE", "soon")))
