@@ -46,6 +46,8 @@ final class LogLevels {
     private static final Map<String, String> savedProperties = new HashMap<>();
     private static Integer savedDefault;
 
+    private static final Logger log = LoggerFactory.getLogger(LogLevels.class);
+
     private LogLevels() {}
 
     static synchronized HttpEndpoint.Response handle(HttpEndpoint.Request r) throws ReflectiveOperationException {
@@ -72,14 +74,23 @@ final class LogLevels {
             }
         });
         if (reset || !clauses.isEmpty()) {
+            // As ztunnel's set_level, one INFO line naming the new filter, written before it applies (so that a change
+            // to warn still leaves its trace): an operator's runtime change is in the node's log (helper 262: nothing
+            // said that /logging had turned debug on or the access log off).
+            log.info("new log filter is {}", listing());
             apply();
         }
-        StringBuilder sb = new StringBuilder("current log level is ");
+        return HttpEndpoint.Response.text(200, "current log level is " + listing() + "\n");
+    }
+
+    /** The levels as {@code /logging} lists them: the default, then each named one ({@code info,io.zerohop.access=off}). */
+    private static String listing() {
+        StringBuilder sb = new StringBuilder();
         sb.append(defaultLevel != null ? defaultLevel : System.getProperty(SimpleLogger.DEFAULT_LOG_LEVEL_KEY, "info"));
         Map<String, String> listed = new TreeMap<>(startup);
         listed.putAll(named);
         listed.forEach((k, v) -> sb.append(',').append(k).append('=').append(v));
-        return HttpEndpoint.Response.text(200, sb.append('\n').toString());
+        return sb.toString();
     }
 
     /**

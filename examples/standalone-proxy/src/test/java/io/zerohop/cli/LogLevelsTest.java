@@ -2,8 +2,10 @@ package io.zerohop.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.zerohop.core.HttpEndpoint;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code /logging}'s and {@code RUST_LOG}'s directives. ztunnel reads {@code RUST_LOG} with tracing's {@code Targets}
@@ -12,6 +14,39 @@ import org.junit.jupiter.api.Test;
  * module path ({@code ztunnel::proxy=debug}) did not parse and stopped the start.
  */
 class LogLevelsTest {
+    @RegisterExtension
+    final StdStreams std = new StdStreams();
+
+    /**
+     * A change through {@code /logging} is logged at INFO with the filter it makes, before it applies, as ztunnel's
+     * {@code set_level} logs {@code new log filter is ...} (istio/ztunnel src/telemetry.rs): a runtime change of a node's
+     * levels leaves its trace in that node's log, even the change that silences INFO. A listing changes nothing and
+     * logs nothing (helper 262: zerohop logged no change at all).
+     */
+    @Test
+    void aChangeIsLoggedWithTheNewFilter() throws Exception {
+        try {
+            // The tests run at warn (the pom): this class's own logger at info first, a change logged under warn.
+            LogLevels.handle(post(Map.of("level", "io.zerohop.cli.LogLevels=info")));
+            assertThat(std.err.toString()).doesNotContain("new log filter");
+            assertThat(LogLevels.handle(post(Map.of("level", "access=warn"))).body()).contains(",io.zerohop.access=warn");
+            assertThat(std.err.toString()).contains("INFO LogLevels - new log filter is ").contains(",io.zerohop.access=warn");
+            std.err.reset();
+            assertThat(LogLevels.handle(post(Map.of("level", "warn"))).body()).startsWith("current log level is warn,");
+            assertThat(std.err.toString()).as("the change to warn is logged at INFO, under the filter it replaces")
+                    .contains("new log filter is warn,");
+            std.err.reset();
+            LogLevels.handle(post(Map.of()));
+            assertThat(std.err.toString()).as("a listing").doesNotContain("new log filter");
+        } finally {
+            LogLevels.handle(post(Map.of("reset", "")));
+        }
+        assertThat(std.err.toString()).as("a reset is a change").contains("new log filter is ");
+    }
+
+    private static HttpEndpoint.Request post(Map<String, String> query) {
+        return new HttpEndpoint.Request("POST", "/logging", query);
+    }
     @Test
     void directivesAsZtunnelsVariablesHoldThem() {
         assertThat(LogLevels.parse("warn,access=info", true)).containsExactly(Map.entry("", "warn"), Map.entry("io.zerohop.access", "info"));
