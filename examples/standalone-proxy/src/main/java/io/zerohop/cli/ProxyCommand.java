@@ -673,6 +673,23 @@ final class ProxyCommand implements Callable<Integer> {
      * (newuser26: with TARGET's port other than ENDPOINT's, the bind on TARGET could not detect it). A blocking connect
      * of at most 200 ms, on the main thread, before ready; skipped when the ports are equal (TARGET's bind found it).
      */
+    /**
+     * The start-up warning for an admin listener that is not on loopback, or null. ztunnel's admin can only listen on
+     * localhost (istio/ztunnel src/config.rs: {@code admin_addr: Address::Localhost(...)}, "admin API should only be
+     * accessible over localhost", only its port is configurable), since it has no authentication: whoever reaches it
+     * stops the node's data plane with {@code POST /quitquitquit} and changes its log levels. {@code --admin 0.0.0.0:15000}
+     * was taken silently (helper 262), on a hostNetwork DaemonSet the node's address for every pod of the cluster.
+     */
+    static String adminExposure(String option, InetSocketAddress admin) {
+        if (admin == null || admin.getAddress() == null || admin.getAddress().isLoopbackAddress()) {
+            return null;
+        }
+        return "zerohop proxy: warning: " + option + " " + Addresses.authority(admin) + " is not a loopback address: whoever"
+                + " can reach it can stop this proxy (POST /quitquitquit) and change its log levels, with no authentication;"
+                + " ztunnel's admin listens on localhost only: keep the default 127.0.0.1:15000 and reach it with"
+                + " kubectl port-forward";
+    }
+
     private void wildcardApplication(InetSocketAddress[] e) {
         if (e[0].getPort() == e[1].getPort() || e[0].getAddress().equals(e[1].getAddress())) {
             return;
@@ -1273,6 +1290,10 @@ final class ProxyCommand implements Callable<Integer> {
                             // started here, it could end the event loops before the answer went out.
                             return HttpEndpoint.Response.text(200, "shutdown now\n").thenRun(() -> signals.stop("/quitquitquit"));
                         });
+                String exposed = adminExposure(origins.label("admin"), checked.admin());
+                if (exposed != null) {
+                    LogShape.proxyLine("warn", exposed);
+                }
                 up.add("admin " + listen("admin", checked.admin(), () -> mesh.serveHttp(checked.admin(), routes)));
             }
             if (capture != null) {
