@@ -203,7 +203,10 @@ public final class Zerohop {
             if (spiffeIdAlone != null) {
                 msg = spiffeIdAlone;
             }
-            err.println(cmd.getCommandSpec().qualifiedName() + ": " + (spiffeIdAlone != null ? msg : from.name(e, msg)));
+            String caAddress = e instanceof CommandLine.MissingParameterException && spiffeIdAlone == null
+                    ? caAddressHint(cmd, given, System.getenv()) : null;
+            err.println(cmd.getCommandSpec().qualifiedName() + ": " + (spiffeIdAlone != null ? msg : from.name(e, msg))
+                    + (caAddress != null ? caAddress : ""));
             CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
             err.println(helpHint(cmd));
             err.flush();
@@ -241,6 +244,30 @@ public final class Zerohop {
             }
         }
         return null;
+    }
+
+    /**
+     * {@code zerohop proxy} with no identity source in an environment that holds ztunnel's {@code CA_ADDRESS} (a DaemonSet
+     * carried over from ztunnel's chart, which sets it with {@code XDS_ADDRESS}): the missing-argument message, then
+     * that zerohop reads no such variable and which options are its counterpart, with ztunnel's default root certificate
+     * and token paths (istio/ztunnel src/config.rs {@code DEFAULT_ROOT_CERT_PROVIDER}, {@code DEFAULT_TOKEN_PROVIDER}).
+     * Null otherwise (helper 262: the message named the options, not that the variable was ignored).
+     */
+    static String caAddressHint(CommandLine cmd, String[] given, java.util.Map<String, String> env) {
+        String ca = env.get("CA_ADDRESS");
+        if (!cmd.getCommandSpec().name().equals("proxy") || ca == null || ca.isBlank()) {
+            return null;
+        }
+        for (String a : given) {
+            for (String source : IDENTITY_OPTIONS) {
+                if (a.equals(source) || a.startsWith(source + "=")) {
+                    return null;
+                }
+            }
+        }
+        return " ($CA_ADDRESS is ztunnel's variable, which zerohop does not read, nor XDS_ADDRESS: for istiod's CA give --istio-ca "
+                + ca.trim() + " --istio-ca-root /var/run/secrets/istio/root-cert.pem --token-file /var/run/secrets/tokens/istio-token,"
+                + " ztunnel's default files; deploy/node-proxy-istio)";
     }
 
     /**
