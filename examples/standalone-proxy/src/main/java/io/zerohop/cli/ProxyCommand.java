@@ -249,31 +249,42 @@ final class ProxyCommand implements Callable<Integer> {
                     + " else 10s (ztunnel's settings; its own default is 5s)"})
     String drain;
 
-    /**
-     * The drain deadline: {@code --drain}, else ztunnel's {@code CONNECTION_TERMINATION_DEADLINE} (a duration), else its
-     * {@code TERMINATION_GRACE_PERIOD_SECONDS} less 5 s (less 1 s when it is 10 or less, at least 1 s), as ztunnel leaves
-     * itself time before the kubelet's SIGKILL (istio/ztunnel src/config.rs {@code self_termination_deadline}), else
-     * zerohop's 10 s (ztunnel's is 5 s: zerohop keeps the default it documented). A variable that does not parse is an
-     * error naming it, as ztunnel's {@code Error::EnvVar} is.
-     *
-     * @throws Cli.RefusedException naming the flag's or the variable's bad value
-     */
     /** duration_str's units (its {@code TimeUnit::from_str}, any case), in nanoseconds. */
     private static final Map<String, Long> DURATION_STR_UNITS = durationStrUnits();
 
     private static Map<String, Long> durationStrUnits() {
         Map<String, Long> u = new java.util.HashMap<>();
         long s = 1_000_000_000L;
-        for (String k : new String[] {"y", "year"}) u.put(k, 365 * 86_400 * s);
-        for (String k : new String[] {"mon", "month"}) u.put(k, 30 * 86_400 * s);
-        for (String k : new String[] {"w", "week"}) u.put(k, 7 * 86_400 * s);
-        for (String k : new String[] {"d", "day"}) u.put(k, 86_400 * s);
-        for (String k : new String[] {"h", "hour", "hr"}) u.put(k, 3_600 * s);
-        for (String k : new String[] {"m", "min", "minute"}) u.put(k, 60 * s);
-        for (String k : new String[] {"s", "sec", "second"}) u.put(k, s);
-        for (String k : new String[] {"ms", "msec", "millisecond"}) u.put(k, 1_000_000L);
-        for (String k : new String[] {"\u00b5s", "\u00b5sec", "\u00b5second", "us", "usec", "usecond", "microsecond"}) u.put(k, 1_000L);
-        for (String k : new String[] {"ns", "nsec", "nanosecond"}) u.put(k, 1L);
+        for (String k : new String[] {"y", "year"}) {
+            u.put(k, 365 * 86_400 * s);
+        }
+        for (String k : new String[] {"mon", "month"}) {
+            u.put(k, 30 * 86_400 * s);
+        }
+        for (String k : new String[] {"w", "week"}) {
+            u.put(k, 7 * 86_400 * s);
+        }
+        for (String k : new String[] {"d", "day"}) {
+            u.put(k, 86_400 * s);
+        }
+        for (String k : new String[] {"h", "hour", "hr"}) {
+            u.put(k, 3_600 * s);
+        }
+        for (String k : new String[] {"m", "min", "minute"}) {
+            u.put(k, 60 * s);
+        }
+        for (String k : new String[] {"s", "sec", "second"}) {
+            u.put(k, s);
+        }
+        for (String k : new String[] {"ms", "msec", "millisecond"}) {
+            u.put(k, 1_000_000L);
+        }
+        for (String k : new String[] {"\u00b5s", "\u00b5sec", "\u00b5second", "us", "usec", "usecond", "microsecond"}) {
+            u.put(k, 1_000L);
+        }
+        for (String k : new String[] {"ns", "nsec", "nanosecond"}) {
+            u.put(k, 1L);
+        }
         return Map.copyOf(u);
     }
 
@@ -291,23 +302,27 @@ final class ProxyCommand implements Callable<Integer> {
         long total = 0;
         boolean first = true;
         while (true) {
-            while (i < n && Character.isWhitespace(v.charAt(i))) i++;
+            i = skipSpaces(v, i);
             if (i == n) {
                 return first ? null : Duration.ofNanos(total);
             }
             if (!first && v.charAt(i) == '+') {
                 i++;
-                while (i < n && Character.isWhitespace(v.charAt(i))) i++;
+                i = skipSpaces(v, i);
             }
             int start = i;
-            while (i < n && v.charAt(i) >= '0' && v.charAt(i) <= '9') i++;
+            while (i < n && v.charAt(i) >= '0' && v.charAt(i) <= '9') {
+                i++;
+            }
             if (i == start) {
                 return null;
             }
             String digits = v.substring(start, i);
-            while (i < n && Character.isWhitespace(v.charAt(i))) i++;
+            i = skipSpaces(v, i);
             int u = i;
-            while (i < n && (Character.isLetter(v.charAt(i)) || v.charAt(i) == '\u00b5')) i++;
+            while (i < n && (Character.isLetter(v.charAt(i)) || v.charAt(i) == '\u00b5')) {
+                i++;
+            }
             long unit = 1_000_000_000L;
             if (i > u) {
                 Long known = DURATION_STR_UNITS.get(v.substring(u, i).toLowerCase(java.util.Locale.ROOT));
@@ -328,6 +343,22 @@ final class ProxyCommand implements Callable<Integer> {
         }
     }
 
+    private static int skipSpaces(String v, int i) {
+        while (i < v.length() && Character.isWhitespace(v.charAt(i))) {
+            i++;
+        }
+        return i;
+    }
+
+    /**
+     * The drain deadline: {@code --drain}, else ztunnel's {@code CONNECTION_TERMINATION_DEADLINE} (a duration), else its
+     * {@code TERMINATION_GRACE_PERIOD_SECONDS} less 5 s (less 1 s when it is 10 or less, at least 1 s), as ztunnel leaves
+     * itself time before the kubelet's SIGKILL (istio/ztunnel src/config.rs {@code self_termination_deadline}), else
+     * zerohop's 10 s (ztunnel's is 5 s: zerohop keeps the default it documented). A variable that does not parse is an
+     * error naming it, as ztunnel's {@code Error::EnvVar} is.
+     *
+     * @throws Cli.RefusedException naming the flag's or the variable's bad value
+     */
     static Duration drainDeadline(String flag, Map<String, String> env) throws Cli.RefusedException {
         if (flag != null) {
             return Cli.duration(flag);
@@ -668,12 +699,6 @@ final class ProxyCommand implements Callable<Integer> {
     }
 
     /**
-     * Warns when something accepts connections at TARGET's address on ENDPOINT's port: an application bound to
-     * {@code 0.0.0.0} rather than to ENDPOINT only, which a plaintext client then reaches there directly, without mTLS
-     * (newuser26: with TARGET's port other than ENDPOINT's, the bind on TARGET could not detect it). A blocking connect
-     * of at most 200 ms, on the main thread, before ready; skipped when the ports are equal (TARGET's bind found it).
-     */
-    /**
      * The start-up warning for an admin listener that is not on loopback, or null. ztunnel's admin can only listen on
      * localhost (istio/ztunnel src/config.rs: {@code admin_addr: Address::Localhost(...)}, "admin API should only be
      * accessible over localhost", only its port is configurable), since it has no authentication: whoever reaches it
@@ -690,6 +715,12 @@ final class ProxyCommand implements Callable<Integer> {
                 + " kubectl port-forward";
     }
 
+    /**
+     * Warns when something accepts connections at TARGET's address on ENDPOINT's port: an application bound to
+     * {@code 0.0.0.0} rather than to ENDPOINT only, which a plaintext client then reaches there directly, without mTLS
+     * (newuser26: with TARGET's port other than ENDPOINT's, the bind on TARGET could not detect it). A blocking connect
+     * of at most 200 ms, on the main thread, before ready; skipped when the ports are equal (TARGET's bind found it).
+     */
     private void wildcardApplication(InetSocketAddress[] e) {
         if (e[0].getPort() == e[1].getPort() || e[0].getAddress().equals(e[1].getAddress())) {
             return;
