@@ -143,14 +143,15 @@ final class LogLevels {
 
     /**
      * ztunnel's start-up filter, {@code RUST_LOG} (istio/ztunnel {@code src/telemetry.rs} {@code default_filter}: the
-     * variable's directives, else {@code info}), in {@code /logging}'s syntax ({@code warn}, {@code info,access=off}):
+     * variable's directives, {@code off} for what they do not name ({@link #startupClauses}), else {@code info}), in
+     * {@code /logging}'s syntax ({@code warn}, {@code info,access=off}):
      * the levels a process starts with, and what {@code /logging?reset} returns to, as ztunnel's reset returns to its
      * start-up filter. Without slf4j-simple nothing changes.
      *
      * @return null, or why {@code spec} does not parse (ztunnel does not start with a filter it cannot read either)
      */
     static synchronized String startWith(String spec) throws ReflectiveOperationException {
-        Map<String, String> clauses = parse(spec, true);
+        Map<String, String> clauses = startupClauses(spec);
         if (clauses == null) {
             return "\"" + spec + "\" is not a list of LEVEL, TARGET or TARGET=LEVEL (levels trace, debug, info, warn, error, off)";
         }
@@ -169,6 +170,26 @@ final class LogLevels {
         }
         apply();
         return null;
+    }
+
+    /**
+     * {@code RUST_LOG}'s directives as {@link #parse(String, boolean)} reads them, with the default {@code off} when they
+     * name targets only ({@code access=info}): tracing's {@code Targets} disables what no directive names, and ztunnel
+     * adds no default to a variable that is set (istio/ztunnel src/telemetry.rs {@code default_filter} prefixes
+     * {@code hickory_server::server=off,} only), so {@code RUST_LOG=access=info} prints access lines and nothing else.
+     * Until 6 December zerohop kept its other lines at info (helper 262). An empty variable keeps info (README).
+     *
+     * @return null when {@code spec} does not parse
+     */
+    static Map<String, String> startupClauses(String spec) {
+        Map<String, String> clauses = parse(spec, true);
+        if (clauses == null || clauses.isEmpty() || clauses.containsKey("")) {
+            return clauses;
+        }
+        Map<String, String> withDefault = new LinkedHashMap<>();
+        withDefault.put("", "off");
+        withDefault.putAll(clauses);
+        return withDefault;
     }
 
     /**

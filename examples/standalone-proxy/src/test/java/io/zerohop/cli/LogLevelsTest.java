@@ -47,6 +47,19 @@ class LogLevelsTest {
     private static HttpEndpoint.Request post(Map<String, String> query) {
         return new HttpEndpoint.Request("POST", "/logging", query);
     }
+    /**
+     * ztunnel's {@code RUST_LOG=access=info} is a {@code Targets} filter without a default, which disables everything
+     * else (istio/ztunnel src/telemetry.rs {@code default_filter}); zerohop kept info for the rest (helper 262).
+     */
+    @Test
+    void targetsOnlyStartEverythingElseOff() {
+        assertThat(LogLevels.startupClauses("access=info")).containsExactly(Map.entry("", "off"), Map.entry("io.zerohop.access", "info"));
+        assertThat(LogLevels.startupClauses("ztunnel::proxy")).containsExactly(Map.entry("", "off"), Map.entry("ztunnel::proxy", "trace"));
+        assertThat(LogLevels.startupClauses("access=info,warn")).containsExactly(Map.entry("io.zerohop.access", "info"), Map.entry("", "warn"));
+        assertThat(LogLevels.startupClauses("")).as("empty: info stays (README)").isEmpty();
+        assertThat(LogLevels.startupClauses("access=loud")).isNull();
+    }
+
     @Test
     void directivesAsZtunnelsVariablesHoldThem() {
         assertThat(LogLevels.parse("warn,access=info", true)).containsExactly(Map.entry("", "warn"), Map.entry("io.zerohop.access", "info"));
