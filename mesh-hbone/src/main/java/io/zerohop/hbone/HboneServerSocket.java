@@ -124,6 +124,11 @@ public final class HboneServerSocket implements StreamHandler, AutoCloseable {
         this.soTimeout = timeoutMillis;
     }
 
+    /** The {@link #accept()} timeout in milliseconds, 0 for none (as {@link java.net.ServerSocket#getSoTimeout()}). */
+    public int getSoTimeout() {
+        return soTimeout;
+    }
+
     public boolean isClosed() {
         return closed;
     }

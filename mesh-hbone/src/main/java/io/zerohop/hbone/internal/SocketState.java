@@ -323,9 +323,13 @@ final class SocketState {
         }
 
         @Override
-        public int available() {
+        public int available() throws IOException {
             lock.lock();
             try {
+                if (closed) {
+                    // As java.net.Socket's stream: 0 from a closed socket read as "nothing yet" (a new-user pass).
+                    throw new SocketException("Socket closed");
+                }
                 return (int) Math.min(Integer.MAX_VALUE, buffered);
             } finally {
                 lock.unlock();

@@ -221,6 +221,10 @@ public final class TunnelSocket extends TunnelSocketOptions {
         if (st.closed) {
             throw new SocketException("Socket is closed");
         }
+        if (st.inputShutdown) {
+            // As java.net.Socket (a new-user pass: the stream was handed out and read -1 for good).
+            throw new SocketException("Socket input is shutdown");
+        }
         return st.in;
     }
 
@@ -229,6 +233,9 @@ public final class TunnelSocket extends TunnelSocketOptions {
         requireConnected();
         if (st.closed) {
             throw new SocketException("Socket is closed");
+        }
+        if (st.outputShutdown) {
+            throw new SocketException("Socket output is shutdown");
         }
         return st.out;
     }
@@ -240,8 +247,13 @@ public final class TunnelSocket extends TunnelSocketOptions {
         Channel c = requireConnected();
         st.lock.lock();
         try {
+            // As java.net.Socket: a closed socket, or a second shutdown, is a SocketException (until 5 December both
+            // returned quietly, and one after close() still handed an END_STREAM to the loop; a new-user pass).
+            if (st.closed) {
+                throw new SocketException("Socket is closed");
+            }
             if (st.outputShutdown) {
-                return;
+                throw new SocketException("Socket output is already shutdown");
             }
             // Set and handed to the loop under the lock SocketState.ended() reads it under: a close()
             // on another thread that finds both directions ended queues nothing, and its caller's
@@ -258,7 +270,14 @@ public final class TunnelSocket extends TunnelSocketOptions {
 
     @Override
     public void shutdownInput() throws IOException {
-        st.shutdownInput(requireConnected());
+        Channel c = requireConnected();
+        if (st.closed) {
+            throw new SocketException("Socket is closed");
+        }
+        if (st.inputShutdown) {
+            throw new SocketException("Socket input is already shutdown");
+        }
+        st.shutdownInput(c);
     }
 
     @Override
@@ -358,8 +377,11 @@ public final class TunnelSocket extends TunnelSocketOptions {
     @Override
     public InetAddress getLocalAddress() {
         InetSocketAddress l = local();
-        return l == null ? null : l.getAddress();
+        // As java.net.Socket: the wildcard address while not connected, never null (a new-user pass).
+        return l == null ? WILDCARD : l.getAddress();
     }
+
+    private static final InetAddress WILDCARD = new InetSocketAddress(0).getAddress();
 
     @Override
     public int getLocalPort() {

@@ -26,10 +26,21 @@ abstract class TunnelSocketOptions extends HboneSocket {
 
     @Override
     public synchronized void setSoTimeout(int timeout) throws SocketException {
+        requireOpen();
         if (timeout < 0) {
             throw new IllegalArgumentException("timeout < 0");
         }
         soTimeout = timeout;
+    }
+
+    /**
+     * As {@link java.net.Socket}: setting or reading an option of a closed socket is a {@link SocketException} (until
+     * 5 December a closed tunnel socket took and answered them all; a new-user pass).
+     */
+    private void requireOpen() throws SocketException {
+        if (isClosed()) {
+            throw new SocketException("Socket is closed");
+        }
     }
 
     @Override
@@ -48,8 +59,13 @@ abstract class TunnelSocketOptions extends HboneSocket {
     }
 
     @Override
-    public void setSoLinger(boolean on, int seconds) {
-        linger = on ? seconds : -1;
+    public void setSoLinger(boolean on, int seconds) throws SocketException {
+        requireOpen();
+        if (on && seconds < 0) {
+            // As java.net.Socket: a negative linger is refused (it read as "off", so an abort became a graceful close).
+            throw new IllegalArgumentException("invalid value for SO_LINGER");
+        }
+        linger = on ? Math.min(seconds, 65535) : -1;
     }
 
     @Override
@@ -131,6 +147,8 @@ abstract class TunnelSocketOptions extends HboneSocket {
 
     @Override
     public <T> java.net.Socket setOption(SocketOption<T> name, T value) throws IOException {
+        java.util.Objects.requireNonNull(name, "name");
+        requireOpen();
         if (name == StandardSocketOptions.TCP_NODELAY) {
             setTcpNoDelay((Boolean) value);
         } else if (name == StandardSocketOptions.SO_KEEPALIVE) {
@@ -151,6 +169,8 @@ abstract class TunnelSocketOptions extends HboneSocket {
     @Override
     @SuppressWarnings("unchecked")
     public <T> T getOption(SocketOption<T> name) throws IOException {
+        java.util.Objects.requireNonNull(name, "name");
+        requireOpen();
         if (name == StandardSocketOptions.TCP_NODELAY) {
             return (T) Boolean.valueOf(tcpNoDelay);
         } else if (name == StandardSocketOptions.SO_KEEPALIVE) {

@@ -1,0 +1,100 @@
+package io.zerohop.hbone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketException;
+import java.net.StandardSocketOptions;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * What {@code java.net.Socket} throws or answers around half-close and close, checked on tunnel sockets (a new-user
+ * pass compared them side by side with plain loopback sockets: these all passed quietly on a tunnel socket before).
+ */
+@Timeout(60)
+class SocketJdkContractTest {
+    static final int PORT = 8080;
+    static Mesh mesh;
+    static HboneServer server;
+    static HboneClient client;
+    static final HboneServerSocket sockets = new HboneServerSocket();
+
+    @BeforeAll
+    static void start() throws Exception {
+        mesh = new Mesh();
+        server = mesh.server((dst, id, local) -> Destination.embedded(sockets)).build().start().get();
+        client = mesh.client().build();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        client.close();
+        server.close();
+        sockets.close();
+        mesh.close();
+    }
+
+    private static HboneSocket dial() throws Exception {
+        return client.connectSocket(Mesh.loopback(PORT), mesh.expectServer(), server.localAddress(), Duration.ofSeconds(10));
+    }
+
+    @Test
+    void aSecondShutdownAndAStreamOfAShutDirectionAreRefused() throws Exception {
+        try (HboneSocket c = dial(); HboneSocket s = sockets.accept()) {
+            c.shutdownOutput();
+            assertThatThrownBy(c::shutdownOutput).isInstanceOf(SocketException.class).hasMessage("Socket output is already shutdown");
+            assertThatThrownBy(c::getOutputStream).isInstanceOf(SocketException.class).hasMessage("Socket output is shutdown");
+            InputStream in = c.getInputStream();
+            c.shutdownInput();
+            assertThat(in.read()).isEqualTo(-1);
+            assertThatThrownBy(c::shutdownInput).isInstanceOf(SocketException.class).hasMessage("Socket input is already shutdown");
+            assertThatThrownBy(c::getInputStream).isInstanceOf(SocketException.class).hasMessage("Socket input is shutdown");
+            assertThat(s.getInputStream().read()).isEqualTo(-1);
+        }
+    }
+
+    @Test
+    void aClosedSocketRefusesShutdownsOptionsAndAvailable() throws Exception {
+        HboneSocket c = dial();
+        HboneSocket s = sockets.accept();
+        InputStream in = c.getInputStream();
+        c.close();
+        assertThatThrownBy(c::shutdownOutput).isInstanceOf(SocketException.class).hasMessage("Socket is closed");
+        assertThatThrownBy(c::shutdownInput).isInstanceOf(SocketException.class).hasMessage("Socket is closed");
+        assertThatThrownBy(() -> c.setSoTimeout(5)).isInstanceOf(SocketException.class).hasMessage("Socket is closed");
+        assertThatThrownBy(() -> c.setSoLinger(true, 0)).isInstanceOf(SocketException.class).hasMessage("Socket is closed");
+        assertThatThrownBy(() -> c.getOption(StandardSocketOptions.TCP_NODELAY)).isInstanceOf(SocketException.class);
+        assertThatThrownBy(() -> c.setOption(StandardSocketOptions.TCP_NODELAY, true)).isInstanceOf(SocketException.class);
+        assertThatThrownBy(in::available).isInstanceOf(SocketException.class).hasMessage("Socket closed");
+        assertThat(c.isConnected()).isTrue();
+        assertThat(c.getInetAddress()).isEqualTo(Mesh.loopback(PORT).getAddress());
+        s.close();
+    }
+
+    @Test
+    void aNegativeLingerIsRefusedAndAnUnconnectedSocketHasTheWildcardLocalAddress() throws Exception {
+        try (HboneSocket c = dial(); HboneSocket s = sockets.accept()) {
+            assertThatThrownBy(() -> c.setSoLinger(true, -1)).isInstanceOf(IllegalArgumentException.class);
+            c.setSoLinger(true, 100_000);
+            assertThat(c.getSoLinger()).isEqualTo(65535);
+        }
+        try (Socket u = client.socketFactory(a -> null).createSocket(); Socket plain = new Socket()) {
+            assertThat(u.getLocalAddress()).isEqualTo(plain.getLocalAddress()).isEqualTo(new InetSocketAddress(0).getAddress());
+        }
+    }
+
+    @Test
+    void theServerSocketReportsItsAcceptTimeout() {
+        HboneServerSocket ss = new HboneServerSocket();
+        assertThat(ss.getSoTimeout()).isZero();
+        ss.setSoTimeout(250);
+        assertThat(ss.getSoTimeout()).isEqualTo(250);
+    }
+}
