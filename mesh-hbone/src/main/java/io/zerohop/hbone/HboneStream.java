@@ -85,9 +85,10 @@ public interface HboneStream extends AutoCloseable {
 
     /**
      * A blocking {@link java.net.Socket} over this tunnel; call before enabling auto-read on
-     * {@link #channel()} and do not also add channel handlers.
+     * {@link #channel()} and do not also add channel handlers. Once per tunnel.
      *
      * @throws java.net.SocketException when the tunnel's client (or {@code Mesh}) is already closed
+     * @throws IllegalStateException on a second call (until 5 December it returned a second socket that never read a byte)
      */
     HboneSocket toSocket() throws IOException;
 

@@ -97,4 +97,17 @@ class SocketJdkContractTest {
         ss.setSoTimeout(250);
         assertThat(ss.getSoTimeout()).isEqualTo(250);
     }
+
+    @Test
+    void toSocketTwiceIsRefusedInsteadOfGivingADeadSocket() throws Exception {
+        HboneStream stream = client.connect(Mesh.loopback(PORT), mesh.expectServer(), server.localAddress()).get(10, java.util.concurrent.TimeUnit.SECONDS);
+        HboneSocket a = stream.toSocket();
+        // Before: a second socket whose bridge Netty refused (duplicate handler name): its reads never returned.
+        assertThatThrownBy(stream::toSocket).isInstanceOf(IllegalStateException.class).hasMessageContaining("already called");
+        try (a; HboneSocket s = sockets.accept()) {
+            s.getOutputStream().write('x');
+            a.setSoTimeout(5000);
+            assertThat(a.getInputStream().read()).isEqualTo('x');
+        }
+    }
 }

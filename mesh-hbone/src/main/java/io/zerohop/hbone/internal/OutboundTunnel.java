@@ -218,13 +218,26 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
     }
 
     @Override
-    public HboneSocket toSocket() throws IOException {
+    public synchronized HboneSocket toSocket() throws IOException {
+        // Once per tunnel. A second call attached a second socket, whose bridge Netty refused on the loop ("A task raised
+        // an exception ... Duplicate handler name: hbone-socket"), so that socket never got a byte and its reads waited
+        // for good (a new-user pass). A flag, not the socket itself: a reference field cost every open tunnel 8 bytes
+        // (TunnelFootprintTest), a boolean fits the padding.
+        if (socketTaken) {
+            throw new IllegalStateException("toSocket() was already called on this tunnel: use the socket it returned");
+        }
+        HboneSocket s;
         try {
-            return TunnelSocket.attach(ch(), info);
+            s = TunnelSocket.attach(ch(), info);
         } catch (java.util.concurrent.RejectedExecutionException loopGone) {
             throw new java.net.SocketException("Socket is closed: its HBONE client was closed, and the tunnel with it");
         }
+        socketTaken = true;
+        return s;
     }
+
+    /** {@link #toSocket()} has made this tunnel's socket; under this tunnel's monitor. */
+    private boolean socketTaken;
 
     @Override
     public void reset() {
