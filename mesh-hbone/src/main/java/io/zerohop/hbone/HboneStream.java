@@ -79,7 +79,8 @@ public interface HboneStream extends AutoCloseable {
      *
      * @throws NullPointerException if a handler is null
      * @throws IllegalStateException when the tunnel's client (or {@code Mesh}) is already closed: its
-     *         event loop is gone, so no handler could run
+     *         event loop is gone, so no handler could run; or after {@link #toSocket()}, whose socket reads the tunnel
+     *         (the handlers got nothing)
      */
     void attach(ChannelHandler... handlers);
 

@@ -104,6 +104,9 @@ class SocketJdkContractTest {
         HboneSocket a = stream.toSocket();
         // Before: a second socket whose bridge Netty refused (duplicate handler name): its reads never returned.
         assertThatThrownBy(stream::toSocket).isInstanceOf(IllegalStateException.class).hasMessageContaining("already called");
+        // Handlers behind the socket's bridge got nothing, silently.
+        assertThatThrownBy(() -> stream.attach(new io.netty.channel.ChannelInboundHandlerAdapter()))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("use either the socket or handlers");
         try (a; HboneSocket s = sockets.accept()) {
             s.getOutputStream().write('x');
             a.setSoTimeout(5000);

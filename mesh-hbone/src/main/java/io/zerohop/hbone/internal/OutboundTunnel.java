@@ -291,6 +291,13 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         for (ChannelHandler h : handlers) {
             java.util.Objects.requireNonNull(h, "handler");
         }
+        synchronized (this) {
+            if (socketTaken) {
+                // Handlers behind the socket's bridge never got a byte, silently (a new-user pass).
+                throw new IllegalStateException("toSocket() was called on this tunnel: its socket reads it, so attached handlers "
+                        + "would get nothing; use either the socket or handlers");
+            }
+        }
         if (ch().eventLoop().inEventLoop()) {
             attachOnLoop(handlers);
         } else {
