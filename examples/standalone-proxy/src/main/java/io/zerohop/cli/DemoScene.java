@@ -10,6 +10,7 @@ import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.hbone.HboneRefusedException;
 import io.zerohop.policy.AccessRequest;
 import io.zerohop.policy.Decision;
+import io.zerohop.policy.PolicyRef;
 import io.zerohop.policy.HttpAttributes;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.WorkloadRef;
@@ -42,8 +43,11 @@ final class DemoScene {
         ALLOWED("allowed"),
         /** Refused by policy: HBONE 401 at CONNECT, a TCP reset for plaintext, or 403 per request. */
         REFUSED("refused by policy"),
-        /** The tunnel is allowed; this request gets Envoy's {@code 403 RBAC: access denied}. */
-        HTTP_403("HTTP 403 \"RBAC: access denied\" from zerohop");
+        /**
+         * The tunnel is allowed; this request gets zerohop's own 403: Envoy RBAC's {@code RBAC: access denied}, or for a
+         * Cilium policy's denial Cilium's proxy's {@code Access denied} ({@link #localDenial}).
+         */
+        HTTP_403("HTTP 403 from zerohop");
 
         final String text;
 
@@ -54,6 +58,17 @@ final class DemoScene {
 
     /** One HTTP request of a scene and what the article says becomes of it. */
     record Req(String method, String path, Expect expect) {}
+
+    /**
+     * The body of zerohop's 403 for a request {@code d} denies, without its line end: Cilium's proxy's
+     * {@code Access denied} when a Cilium policy decided it, else Envoy RBAC's {@code RBAC: access denied} (mesh-core's
+     * L7 enforcement answers so).
+     */
+    static String localDenial(Decision d) {
+        PolicyRef p = d.policy();
+        return p != null && (p.kind() == PolicyRef.Kind.CILIUM_NETWORK_POLICY || p.kind() == PolicyRef.Kind.CILIUM_CLUSTERWIDE_NETWORK_POLICY)
+                ? "Access denied" : "RBAC: access denied";
+    }
 
     /** What the wire showed for one call. */
     enum Outcome { ALLOWED, REFUSED, HTTP_403, FAILED }
@@ -123,7 +138,7 @@ final class DemoScene {
                     report(r, source.toString(), "HTTP 200 from checkout (it saw " + seen + xfcc + "), body sha256 "
                             + (intact ? "match" : "MISMATCH"), intact ? Outcome.ALLOWED : Outcome.FAILED, d);
                 } else {
-                    boolean rbac = resp.status() == 403 && resp.body().equals("RBAC: access denied") && !reached;
+                    boolean rbac = resp.status() == 403 && resp.body().strip().equals(localDenial(d)) && !reached;
                     report(r, source.toString(), "HTTP " + resp.status() + " \"" + resp.body().strip() + "\" from zerohop, "
                             + (reached ? "but the checkout app SAW it" : "checkout app saw nothing"), rbac ? Outcome.HTTP_403 : Outcome.FAILED, d);
                 }
@@ -189,7 +204,7 @@ final class DemoScene {
         if (status == 200 && reached) {
             report(r, who, via + "HTTP 200 from checkout (it saw " + app.lastRequest + ")", Outcome.ALLOWED, d);
         } else {
-            boolean rbac = status == 403 && text.equals("RBAC: access denied") && !reached;
+            boolean rbac = status == 403 && text.strip().equals(localDenial(d)) && !reached;
             report(r, who, via + "HTTP " + status + " \"" + text.strip() + "\" from zerohop, "
                     + (reached ? "but the checkout app SAW it" : "checkout app saw nothing"), rbac ? Outcome.HTTP_403 : Outcome.FAILED, d);
         }

@@ -120,10 +120,10 @@ class DemoCommandTest {
     }
 
     @Test
-    @DisplayName("Cilium scene: GET /charge gets Envoy's 403 'RBAC: access denied' from zerohop, on the same tunnel")
+    @DisplayName("Cilium scene: GET /charge gets Cilium's proxy's 403 'Access denied' from zerohop, on the same tunnel")
     void ciliumGetChargeGets403() {
         assertThat(line("DENIED  spiffe://cluster.local/ns/production/sa/frontend-service-account GET /charge -> production/checkout "))
-                .contains("HTTP 403 \"RBAC: access denied\" from zerohop, checkout app saw nothing",
+                .contains("HTTP 403 \"Access denied\" from zerohop, checkout app saw nothing",
                         "; DENY by enforce-mtls-checkout (CiliumClusterwideNetworkPolicy ")
                 .doesNotContain("NOT as the article says");
     }
@@ -136,7 +136,7 @@ class DemoCommandTest {
         // authentication.spiffe refuses it, as the article's policy means.
         assertThat(line("DENIED  spiffe://cluster.local/ns/production/sa/batch-jobs (pod production/batch-jobs, app: frontend, "))
                 .contains(" POST /charge -> production/checkout ", "with forwarded: for=",
-                        "HTTP 403 \"RBAC: access denied\" from zerohop, checkout app saw nothing",
+                        "HTTP 403 \"Access denied\" from zerohop, checkout app saw nothing",
                         "; DENY by enforce-mtls-checkout (CiliumClusterwideNetworkPolicy ingress, rule 0): "
                                 + "peer SPIFFE identity not accepted by authentication.spiffe")
                 .doesNotContain("NOT as the article says");

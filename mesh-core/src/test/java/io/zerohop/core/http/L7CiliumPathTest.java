@@ -101,7 +101,9 @@ class L7CiliumPathTest {
                         assertThat(redirect).startsWith("HTTP/1.1 307 Temporary Redirect\r\n")
                                 .containsIgnoringCase("location: /public/y?q=1\r\n");
                         send(s, "GET /admin HTTP/1.1\r\nHost: b\r\n\r\n");
-                        assertThat(L7EnforcementTest.readResponse(in)).startsWith("HTTP/1.1 403 ");
+                        // Cilium's proxy's body for its policy's denial (cilium/proxy cilium/l7policy.cc); Envoy RBAC's
+                        // "RBAC: access denied" until 6 December (helper 260).
+                        assertThat(L7EnforcementTest.readResponse(in)).startsWith("HTTP/1.1 403 ").endsWith("\r\n\r\nAccess denied\r\n");
                     }
                     assertThat(seen).containsExactly("/public/a/b");
 
@@ -120,7 +122,8 @@ class L7CiliumPathTest {
                                 .containsIgnoringCase("location: /public/y\r\n");
                         // The AuthorizationPolicy is decided on the merged path too: //public/admin is /public/admin.
                         send(s, "GET //public/admin HTTP/1.1\r\nHost: b\r\n\r\n");
-                        assertThat(L7EnforcementTest.readResponse(in)).startsWith("HTTP/1.1 403 ");
+                        assertThat(L7EnforcementTest.readResponse(in)).as("the AuthorizationPolicy's DENY: Envoy RBAC's body")
+                                .startsWith("HTTP/1.1 403 ").endsWith("\r\n\r\nRBAC: access denied");
                     }
                     assertThat(seen).containsExactly("/public/a/b", "/public/a/b");
                 }

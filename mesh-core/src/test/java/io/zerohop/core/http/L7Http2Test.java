@@ -461,7 +461,8 @@ class L7Http2Test {
     /**
      * A destination only a CiliumNetworkPolicy's HTTP rules decide gets Cilium's Envoy handling on HTTP/2 too
      * (cilium/cilium pkg/envoy/xds_server.go: {@code merge_slashes}, {@code UNESCAPE_AND_REDIRECT}): the
-     * application reads the merged path; an escaped slash gets 307 to the unescaped path and is not forwarded.
+     * application reads the merged path; an escaped slash gets 307 to the unescaped path and is not forwarded; a denial
+     * is Cilium's proxy's {@code Access denied}.
      */
     @Test
     void aCiliumOnlyDestinationGetsCiliumsPathHandling() throws Exception {
@@ -484,6 +485,13 @@ class L7Http2Test {
                     .startsWith("GET /api/c1 ");
             assertThat(run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "--path-as-is", "-o", "/dev/null",
                     "-w", "%{http_code} %header{location}", base + "/x%2F..%2Fapi/c2?q=1")).isEqualTo("307 /api/c2?q=1");
+            // A denial answers as Cilium's proxy does (cilium/proxy cilium/l7policy.cc), not as Envoy RBAC; a gRPC request
+            // gets the body percent-encoded in grpc-message, as Envoy's local reply writes it (helper 260).
+            assertThat(run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-w", "%{http_code}", base + "/nope"))
+                    .isEqualTo("Access denied\r\n403");
+            assertThat(run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-D", "-", "-o", "/dev/null",
+                    "-H", "content-type: application/grpc", "--data-binary", "x", base + "/api/g"))
+                    .contains("HTTP/2 200").contains("grpc-status: 7").contains("grpc-message: Access denied%0D%0A");
         } finally {
             engine.replace(before);
         }

@@ -457,11 +457,12 @@ final class H2Proxy {
                 grpcStatus = "7";
                 ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200")
                         .set("content-type", "application/grpc").set("grpc-status", "7")
-                        .set("grpc-message", "RBAC: access denied"), true));
+                        .set("grpc-message", LocalReplies.grpcMessage(LocalReplies.denied(decision))), true));
             } else {
                 status = 403;
+                byte[] body = LocalReplies.denied(decision);
                 respond(new DefaultHttp2Headers().status("403").set("content-type", "text/plain")
-                        .setInt("content-length", LocalReplies.DENIED.length), "RBAC: access denied", false);
+                        .setInt("content-length", body.length), new String(body, java.nio.charset.StandardCharsets.US_ASCII), false);
             }
             endRequestEarly();
             finish();
@@ -595,7 +596,7 @@ final class H2Proxy {
             } else if (grpc) {
                 grpcStatus = "7";
                 ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().set("grpc-status", grpcStatus)
-                        .set("grpc-message", "RBAC: access denied"), true));
+                        .set("grpc-message", LocalReplies.grpcMessage(LocalReplies.denied(decision))), true));
                 finish();
             } else {
                 ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));

@@ -302,7 +302,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             x.closeAfter = true;
         }
         FullHttpResponse local = x.location != null ? LocalReplies.redirect(x.location, x.closeAfter)
-                : LocalReplies.forRequest(x, HttpResponseStatus.FORBIDDEN, LocalReplies.DENIED, x.closeAfter);
+                : LocalReplies.forRequest(x, HttpResponseStatus.FORBIDDEN, LocalReplies.denied(x.decision), x.closeAfter);
         if (x.http10) {
             x.toHttp10(local);
         }
@@ -515,7 +515,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             closing = true;
             upstream.reset();
             x.allowed = false;
-            FullHttpResponse reply = LocalReplies.forRequest(x, HttpResponseStatus.FORBIDDEN, LocalReplies.DENIED, true);
+            FullHttpResponse reply = LocalReplies.forRequest(x, HttpResponseStatus.FORBIDDEN, LocalReplies.denied(x.decision), true);
             observer.request(x.logLine(conn));
             if (x.http10) {
                 x.toHttp10(reply);

@@ -13,13 +13,48 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * What the L7 filters answer themselves, in Envoy's words and statuses: the RBAC filter's
- * {@code 403 RBAC: access denied} (envoyproxy/envoy source/extensions/filters/http/rbac/rbac_filter.cc),
+ * {@code 403 RBAC: access denied} (envoyproxy/envoy source/extensions/filters/http/rbac/rbac_filter.cc; Cilium's proxy's
+ * {@code Access denied} for a Cilium policy's denial, {@link #denied}),
  * the router's 503 when the upstream cannot be connected or ends before its response head ({@link UpstreamFailure}), and the HTTP/1 codec's
  * rejections (431 headers or URL too large, 501 unknown transfer coding, 426 an HTTP
  * version other than 1.1, else 400).
  */
 final class LocalReplies {
     static final byte[] DENIED = "RBAC: access denied".getBytes(StandardCharsets.US_ASCII);
+    /**
+     * Cilium's proxy's body for a request its L7 policy denies (cilium/proxy {@code cilium/l7policy.cc}, the agent's
+     * default 403 message; Cilium's HTTP-aware policy guide shows it as {@code Access denied}).
+     */
+    static final byte[] CILIUM_DENIED = "Access denied\r\n".getBytes(StandardCharsets.US_ASCII);
+
+    /**
+     * The body of a 403 for {@code d}: Cilium's {@link #CILIUM_DENIED} when a Cilium policy decided it, else Envoy RBAC's
+     * {@link #DENIED} (an Istio policy, or none). Until 6 December every denial said RBAC's (helper 260).
+     */
+    static byte[] denied(io.zerohop.policy.Decision d) {
+        io.zerohop.policy.PolicyRef p = d == null ? null : d.policy();
+        return p != null && (p.kind() == io.zerohop.policy.PolicyRef.Kind.CILIUM_NETWORK_POLICY
+                || p.kind() == io.zerohop.policy.PolicyRef.Kind.CILIUM_CLUSTERWIDE_NETWORK_POLICY) ? CILIUM_DENIED : DENIED;
+    }
+
+    /**
+     * {@code body} as Envoy writes a local reply's body into {@code grpc-message}: percent-encoded, every byte outside
+     * {@code ' '..'~'} and {@code '%'} as {@code %XX} (source/common/http/utility.cc {@code PercentEncoding::encode}), so
+     * that Cilium's {@code Access denied\r\n} is {@code Access denied%0D%0A}, a valid header value.
+     */
+    static String grpcMessage(byte[] body) {
+        StringBuilder b = new StringBuilder(body.length + 8);
+        for (byte x : body) {
+            int c = x & 0xff;
+            if (c < ' ' || c > '~' || c == '%') {
+                b.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
+                        .append(Character.toUpperCase(Character.forDigit(c & 15, 16)));
+            } else {
+                b.append((char) c);
+            }
+        }
+        return b.toString();
+    }
 
     private LocalReplies() {}
 
@@ -55,7 +90,7 @@ final class LocalReplies {
         x.grpcStatus = grpcStatus(status.code());
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER);
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/grpc").set("grpc-status", x.grpcStatus)
-                .set("grpc-message", new String(body, StandardCharsets.US_ASCII)).set(HttpHeaderNames.CONTENT_LENGTH, 0);
+                .set("grpc-message", grpcMessage(body)).set(HttpHeaderNames.CONTENT_LENGTH, 0);
         if (close) {
             r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         }
