@@ -100,6 +100,15 @@ public final class SpireIdentityProvider implements IdentityProvider {
             // for an update it could not parse; either way the last good context keeps serving
             // (its SVIDs until their notAfter: svid()).
             String why = describe(error);
+            if (!ready.isDone() && isRefusedUpdate(error)) {
+                // Its StreamObservers.onNext could not make a context of a response and keeps the stream open: the
+                // agent's next update may be good. go-spiffe's X509Source waits for one (watcher.OnX509ContextWatchError
+                // does nothing; Client.watchX509Context goes on to the next message); failing here failed the build
+                // for good and closed the provider (zerohop proxy --spire-socket exited; helper 264).
+                refusedUpdate = why;
+                log.warn("Workload API at {}: {}; no SVID yet; waiting for its next update", address, why);
+                return;
+            }
             if (ready.completeExceptionally(new IllegalStateException(
                     "Workload API at " + address + " gave no X.509 context: " + why, error))) {
                 return;
@@ -111,6 +120,8 @@ public final class SpireIdentityProvider implements IdentityProvider {
     };
     private volatile State state;
     private volatile boolean closed;
+    /** Why java-spiffe refused the latest update before the first context, for the build's timeout message; else null. */
+    private volatile String refusedUpdate;
     /** Failed attempts since the last context, as java-spiffe's RetryHandler counts them (reset on each update). */
     private int failures;
     /** Streams the server ended with status OK since the last context: the reopening back-off's count (reset on each update). */
@@ -264,6 +275,15 @@ public final class SpireIdentityProvider implements IdentityProvider {
         }
         why = why.replaceFirst("^\\w+\\(\\.\\.\\) failed(?: with error\\(-?\\d+\\))?: ", "");
         return top.endsWith(why) ? top : top + ": " + why;
+    }
+
+    /**
+     * java-spiffe 0.8.17's {@code StreamObservers} calls the watcher's {@code onError} with
+     * {@code "Error processing X.509 Context update"} for a response it could not turn into a context
+     * (the stream stays open), and with {@code "Cancelling X.509 Context watch"} when it gives up.
+     */
+    static boolean isRefusedUpdate(Throwable error) {
+        return error.getMessage() != null && error.getMessage().startsWith("Error processing X.509 Context update");
     }
 
     /** Failed attempts since the last context (for tests: the count the WARN lines show). */
@@ -611,7 +631,8 @@ public final class SpireIdentityProvider implements IdentityProvider {
          * @throws IllegalStateException when none arrives in time or the server refuses, saying why
          */
         public SpireIdentityProvider build() {
-            CompletableFuture<SpireIdentityProvider> f = buildAsync();
+            SpireIdentityProvider p = begin();
+            CompletableFuture<SpireIdentityProvider> f = p.ready;
             try {
                 return f.get(initialTimeout.toNanos(), TimeUnit.NANOSECONDS);
             } catch (ExecutionException e) {
@@ -621,7 +642,8 @@ public final class SpireIdentityProvider implements IdentityProvider {
                 f.cancel(false);
                 throw new IllegalStateException("no X.509 context from the Workload API at "
                         + (address != null ? address : environment.apply(Address.SOCKET_ENV_VARIABLE)) + " within " + initialTimeout
-                        + "; is the agent running and is this workload registered?");
+                        + (p.refusedUpdate != null ? "; the update it sent could not be used (" + p.refusedUpdate + ")"
+                                : "; is the agent running and is this workload registered?"));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 f.cancel(false);
