@@ -148,6 +148,38 @@ final class ClientConnection {
         }
     }
 
+    /** The server's GOAWAY naming {@code lastStreamId}, or -1: CONNECTs on streams above it were never processed. */
+    volatile int goAwayLastStreamId = -1;
+
+    /**
+     * The server sent GOAWAY: no new tunnel goes on this connection, the open ones finish, and once the last has
+     * ended the client closes it (GOAWAY NO_ERROR, close_notify, FIN), as hyperium/h2, ztunnel's client, does
+     * (src/proto/connection.rs: after a received GOAWAY {@code error} is set and {@code poll} calls
+     * {@code go_away_now(NO_ERROR)} once no stream is left). Until then it stays in the pool's list, unusable, so
+     * {@link ConnectionPool#retireIfIdle} and {@link ConnectionPool#close} still see it. It used to leave the pool at
+     * once: a server that waits for the client to close (RFC 9113 section 6.8 allows it) kept it open for good (its
+     * PINGs answered, no idle timer), {@code HboneClient.close()} on a shared event loop group left it open, and
+     * {@code closeIfIdle()} called it idle with tunnels open on it (helper 263, ClientGoAwayParityTest). Event loop.
+     */
+    void goAwayReceived(int lastStreamId, long errorCode) {
+        synchronized (pool.lock) {
+            if (goAwayLastStreamId < 0 || lastStreamId < goAwayLastStreamId) {
+                goAwayLastStreamId = lastStreamId;
+            }
+            if (expired) {
+                return;
+            }
+            usable = false;
+            expired = true;
+            idle.cancel();
+            log.debug("HBONE connection to {} got GOAWAY (last stream {}, error code {}); {} open, a new connection takes the next",
+                    Authority.text(key.hboneAddress()), lastStreamId, errorCode, LogText.count(tunnels, "tunnel", "tunnels"));
+            if (tunnels == 0) {
+                closeRetired();
+            }
+        }
+    }
+
     private void closeRetired() {
         Channel ch = channel;
         if (ch == null) {
@@ -322,7 +354,17 @@ final class ClientConnection {
                     parent.close();
                 }
             }, cfg.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
-            HbonePipeline.clientH2(ctx.pipeline(), H2Codecs.client(settings),
+            io.netty.handler.codec.http2.Http2FrameCodec codec = H2Codecs.client(settings);
+            // Told before Netty closes the streams the GOAWAY says the server never processed (DefaultHttp2Connection
+            // .goAwayReceived calls its listeners first), so an open retried as soon as one of them failed does not find
+            // this connection still pooled; the Http2GoAwayFrame reaches SettingsWatcher only after those closes.
+            codec.connection().addListener(new io.netty.handler.codec.http2.Http2ConnectionAdapter() {
+                @Override
+                public void onGoAwayReceived(int lastStreamId, long errorCode, io.netty.buffer.ByteBuf debugData) {
+                    goAwayReceived(lastStreamId, errorCode);
+                }
+            });
+            HbonePipeline.clientH2(ctx.pipeline(), codec,
                     new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(), () -> {
                         log.info("HBONE connection to {} closed: PING unanswered for {}", Authority.text(key.hboneAddress()), LogText.duration(cfg.pingTimeout()));
                         pool.remove(ClientConnection.this);
@@ -371,9 +413,9 @@ final class ClientConnection {
                     ready.complete(ctx.channel());
                 } else if (msg instanceof Http2SettingsFrame s) {
                     applyLimit(s);
-                } else if (msg instanceof Http2GoAwayFrame) {
-                    // No new tunnels here; the ones in flight finish, then the server closes.
-                    pool.remove(ClientConnection.this);
+                } else if (msg instanceof Http2GoAwayFrame g) {
+                    // Handled when the codec read it (goAwayReceived); again here in case that listener was not told.
+                    goAwayReceived(g.lastStreamId(), g.errorCode());
                 }
             } finally {
                 ReferenceCountUtil.release(msg);

@@ -245,6 +245,14 @@ public final class ConnectionPool {
         }
     }
 
+    /** Pooled connections of {@code key} that take new tunnels (not draining after a GOAWAY, an expiry, a withdrawal). */
+    public int usableConnectionCount(PoolKey key) {
+        synchronized (lock) {
+            List<ClientConnection> list = pool.get(key);
+            return list == null ? 0 : (int) list.stream().filter(c -> c.usable).count();
+        }
+    }
+
     /** Active (reserved or open) tunnels across all pooled connections of {@code key}. */
     public int tunnelCount(PoolKey key) {
         synchronized (lock) {

@@ -41,6 +41,11 @@ public final class Inspect {
         return poolStats(client).getOrDefault(new PoolKey(client.identity(), expected, hboneAddress), 0);
     }
 
+    /** Pooled connections of {@code client}'s identity to {@code expected} at {@code hboneAddress} that take new tunnels. */
+    public static int usableConnectionCount(HboneClient client, Set<SpiffeId> expected, InetSocketAddress hboneAddress) {
+        return runtime(client, ConnectionPool.class).usableConnectionCount(new PoolKey(client.identity(), expected, hboneAddress));
+    }
+
     /** Open or opening tunnels for one pool key. */
     public static int tunnelCount(HboneClient client, Set<SpiffeId> expected, InetSocketAddress hboneAddress) {
         return runtime(client, ConnectionPool.class).tunnelCount(new PoolKey(client.identity(), expected, hboneAddress));

@@ -157,7 +157,7 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
             Throwable cause = conn.failure;
             failOpen(cause == null
                     ? new IOException("HBONE stream to " + Authority.text(target) + " via " + Authority.text(conn.key.hboneAddress())
-                            + " closed before a CONNECT response (reset, GOAWAY or connection loss)")
+                            + " closed before a CONNECT response (" + whyClosed(c) + ")")
                     : new IOException("HBONE connection to " + Authority.text(conn.key.hboneAddress()) + " failed before a CONNECT response for "
                             + Authority.text(target) + ": " + HboneListener.describe(cause), cause));
         }
@@ -165,6 +165,27 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         if (opened && cfg().events() != HboneEvents.NONE) {
             TunnelEvents.closed(cfg().events(), TunnelEvents.result(info, c));
         }
+    }
+
+    /**
+     * Why the stream closed before its response, as h2 tells ztunnel (a stream error naming the reset code, a GOAWAY
+     * error): the server's RST_STREAM code (REFUSED_STREAM: the server did not process it), or the server's GOAWAY
+     * naming a lower last stream (never processed either), else the generic text.
+     */
+    private String whyClosed(TunnelCodec c) {
+        long code = c.rstCode();
+        if (code >= 0) {
+            io.netty.handler.codec.http2.Http2Error e = io.netty.handler.codec.http2.Http2Error.valueOf(code);
+            return "reset by the server with " + (e == null ? "error code " + code : e.name())
+                    + (e == io.netty.handler.codec.http2.Http2Error.REFUSED_STREAM ? ": it did not process the CONNECT" : "");
+        }
+        int last = conn.goAwayLastStreamId;
+        Channel ch = c.channel();
+        if (last >= 0 && ch instanceof Http2StreamChannel s && s.stream() != null && s.stream().id() > last) {
+            return "the server's GOAWAY named last stream " + last + ", below this one (" + s.stream().id()
+                    + "): it did not process the CONNECT";
+        }
+        return "reset, GOAWAY or connection loss";
     }
 
     /**

@@ -437,6 +437,12 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
                 deliver(ChannelInputShutdownEvent.INSTANCE);
             }
         } else if (msg instanceof Http2HeadersFrame headers) {
+            if (!headersSeen && keepsUnread && !headers.isEndStream() && interim(headers.headers().status())) {
+                // An interim response to the CONNECT (100 Continue, 103 Early Hints): hyperium/h2, ztunnel's client, skips
+                // 1xx HEADERS and waits for the final response (src/proto/streams/recv.rs recv_headers, 0.4.14: only a
+                // non-informational one is queued). It used to be taken as a refusal with that status (helper 263).
+                return;
+            }
             if (!headersSeen) {
                 headersSeen = true;
                 if (keepsUnread && set != null && set.frames != null && ctx.channel() instanceof Http2StreamChannel sc) {
@@ -455,6 +461,12 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         } else {
             ReferenceCountUtil.release(msg);
         }
+    }
+
+    /** A 1xx {@code :status}. */
+    private static boolean interim(CharSequence status) {
+        return status != null && status.length() == 3 && status.charAt(0) == '1'
+                && Character.isDigit(status.charAt(1)) && Character.isDigit(status.charAt(2));
     }
 
     /**

@@ -1,0 +1,381 @@
+package io.zerohop.hbone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2ChannelDuplexHandler;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2FrameStream;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2SettingsFrame;
+import io.netty.handler.codec.http2.Http2WindowUpdateFrame;
+import io.netty.handler.ssl.SslContext;
+import io.netty.util.ReferenceCountUtil;
+import io.zerohop.hbone.internal.Inspect;
+import io.zerohop.hbone.internal.Transports;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The HBONE client against a frame-level HTTP/2 server that misbehaves as needed, compared with
+ * ztunnel's client (istio/ztunnel src/proxy/pool.rs, src/proxy/h2/client.rs over hyperium/h2).
+ * Helper 263's review. Binds 127.0.112.63 on ports 43630-43639 only.
+ */
+@Timeout(60)
+class ClientGoAwayParityTest {
+    static final String HOST = "127.0.112.63";
+    static int nextPort = 43630;
+
+    EventLoopGroup serverLoop;
+    Mesh mesh;
+    Channel listener;
+    InetSocketAddress at;
+    final LinkedBlockingQueue<Conn> conns = new LinkedBlockingQueue<>();
+
+    @BeforeEach
+    void setUp() {
+        serverLoop = Transports.newGroup(1, "h263-server");
+        mesh = new Mesh();
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (listener != null) {
+            listener.close().syncUninterruptibly();
+        }
+        for (Conn c : conns) {
+            c.ch.close();
+        }
+        serverLoop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
+        mesh.close();
+    }
+
+    /** A server connection: what it received, and what to do with each CONNECT ({@code onConnect}). */
+    static final class Conn extends Http2ChannelDuplexHandler {
+        final Channel ch;
+        final Http2FrameCodec codec;
+        final BiConsumer<Conn, Http2FrameStream> onConnect;
+        final List<Http2FrameStream> streams = new CopyOnWriteArrayList<>();
+        final CompletableFuture<Http2Settings> clientSettings = new CompletableFuture<>();
+        final CompletableFuture<Long> clientWindowUpdate = new CompletableFuture<>();
+        final CompletableFuture<Long> clientGoAway = new CompletableFuture<>();
+        final List<Object> endStreams = new CopyOnWriteArrayList<>();
+        final LinkedBlockingQueue<Long> resets = new LinkedBlockingQueue<>();
+        ChannelHandlerContext ctx;
+
+        Conn(Channel ch, Http2FrameCodec codec, BiConsumer<Conn, Http2FrameStream> onConnect) {
+            this.ch = ch;
+            this.codec = codec;
+            this.onConnect = onConnect;
+        }
+
+        @Override
+        protected void handlerAdded0(ChannelHandlerContext ctx) {
+            this.ctx = ctx;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            try {
+                if (msg instanceof Http2SettingsFrame s) {
+                    clientSettings.complete(s.settings());
+                } else if (msg instanceof Http2WindowUpdateFrame w && w.stream() == null) {
+                    clientWindowUpdate.complete((long) w.windowSizeIncrement());
+                } else if (msg instanceof Http2GoAwayFrame g) {
+                    clientGoAway.complete(g.errorCode());
+                } else if (msg instanceof Http2HeadersFrame h && h.stream() != null) {
+                    streams.add(h.stream());
+                    onConnect.accept(this, h.stream());
+                } else if (msg instanceof io.netty.handler.codec.http2.Http2ResetFrame r) {
+                    resets.add(r.errorCode());
+                } else if (msg instanceof Http2DataFrame d && d.isEndStream()) {
+                    endStreams.add(d.stream().id());
+                    // echo the end: the tunnel ends cleanly
+                    ctx.writeAndFlush(new DefaultHttp2DataFrame(true).stream(d.stream()));
+                }
+            } finally {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // the test reads the outcome
+        }
+
+        void ok(Http2FrameStream s) {
+            ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false).stream(s));
+        }
+
+        /** GOAWAY(NO_ERROR) naming {@code lastStreamId}, written through the codec (the frame form computes its own). */
+        void goAway(int lastStreamId) {
+            ch.eventLoop().execute(() -> {
+                ChannelHandlerContext c = ch.pipeline().context(codec);
+                codec.goAway(c, lastStreamId, Http2Error.NO_ERROR.code(), Unpooled.EMPTY_BUFFER, c.newPromise());
+                c.flush();
+            });
+        }
+    }
+
+    void start(Http2Settings serverSettings, BiConsumer<Conn, Http2FrameStream> onConnect) throws Exception {
+        SslContext tls = mesh.tls.server(mesh.serverId).get();
+        listener = new ServerBootstrap().group(serverLoop).channel(Transports.serverChannel(serverLoop))
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel c) {
+                        Http2FrameCodec codec = Http2FrameCodecBuilder.forServer().initialSettings(serverSettings).build();
+                        Conn conn = new Conn(c, codec, onConnect);
+                        conns.add(conn);
+                        c.pipeline().addLast(tls.newHandler(c.alloc()), codec, conn);
+                    }
+                }).bind(new InetSocketAddress(HOST, nextPort++)).sync().channel();
+        at = (InetSocketAddress) listener.localAddress();
+    }
+
+    /**
+     * h2 (ztunnel's client) closes a connection that received GOAWAY as soon as no stream is left on it
+     * (hyperium/h2 src/proto/connection.rs: after recv GOAWAY {@code self.error} is set, and
+     * {@code poll} calls {@code go_away_now(NO_ERROR)} once {@code !streams.has_streams()}). A server
+     * that sends GOAWAY and waits for the client (RFC 9113 section 6.8 lets it) must see the client close.
+     */
+    @Test
+    void aConnectionThatReceivedGoAwayClosesOnceItsLastTunnelEnds() throws Exception {
+        start(Http2Settings.defaultSettings(), (c, s) -> {
+            c.ok(s);
+            c.goAway(Integer.MAX_VALUE);
+        });
+        try (HboneClient client = mesh.client().build()) {
+            HboneStream t = client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
+            Conn conn = conns.poll(5, TimeUnit.SECONDS);
+            // the GOAWAY arrives right after the 200
+            Thread.sleep(300);
+            assertThat(client.closeIfIdle()).as("a tunnel is open on the connection that got GOAWAY: the client is not idle").isFalse();
+            t.close(); // END_STREAM; the server echoes its END_STREAM: no stream is left
+            assertThat(conn.ch.closeFuture().await(5, TimeUnit.SECONDS))
+                    .as("the client closes the GOAWAY'd connection once its last tunnel ended (h2 does)").isTrue();
+            assertThat(conn.clientGoAway.getNow(-1L)).as("with its own GOAWAY(NO_ERROR), as h2").isEqualTo(0L);
+        }
+    }
+
+    /** The same connection, the client closed: its close must close it too (it is no longer in the pool). */
+    @Test
+    void aClientCloseClosesAConnectionThatReceivedGoAway() throws Exception {
+        start(Http2Settings.defaultSettings(), (c, s) -> {
+            c.ok(s);
+            c.goAway(Integer.MAX_VALUE);
+        });
+        EventLoopGroup shared = Transports.newGroup(1, "h263-client");
+        try {
+            HboneClient client = mesh.client().eventLoopGroup(shared).build();
+            HboneStream t = client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
+            Conn conn = conns.poll(5, TimeUnit.SECONDS);
+            Thread.sleep(300);
+            client.close();
+            assertThat(conn.ch.closeFuture().await(5, TimeUnit.SECONDS))
+                    .as("HboneClient.close() closes every connection, also one that got GOAWAY").isTrue();
+        } finally {
+            shared.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
+        }
+    }
+
+    /**
+     * GOAWAY naming stream 1 while the CONNECT on stream 3 is unanswered: the server never processed
+     * it. h2 fails that request with a GOAWAY error and ztunnel does not retry (src/proxy/h2/client.rs
+     * {@code internal_send}: {@code response.await?}); the next open takes a new connection.
+     */
+    @Test
+    void streamsAboveTheGoAwaysLastStreamIdFailAndTheNextOpenTakesANewConnection() throws Exception {
+        start(Http2Settings.defaultSettings(), (c, s) -> {
+            System.out.println("h263 server got CONNECT on stream " + s.id());
+            if (c.streams.size() == 2) {
+                c.goAway(c.streams.get(0).id()); // the first CONNECT's stream: the second was never processed
+            } else {
+                c.ok(s);
+            }
+        });
+        try (HboneClient client = mesh.client().build()) {
+            HboneStream first = client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
+            Throwable second = catchThrowable(() -> client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS));
+            System.out.println("h263 GOAWAY(1) fails stream 3 with: " + second);
+            assertThat(second).as("no retry (ztunnel neither)").hasStackTraceContaining("it did not process the CONNECT");
+            HboneStream third = client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
+            assertThat(conns).hasSize(2);
+            first.close();
+            third.close();
+        }
+    }
+
+    /** REFUSED_STREAM on the CONNECT: h2 surfaces it as a stream error, ztunnel does not retry. */
+    @Test
+    void refusedStreamFailsTheOpenAndNamesTheCode() throws Exception {
+        start(Http2Settings.defaultSettings(), (c, s) ->
+                c.ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM).stream(s)));
+        try (HboneClient client = mesh.client().build()) {
+            Throwable t = catchThrowable(() -> client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS));
+            System.out.println("h263 REFUSED_STREAM fails the open with: " + t);
+            assertThat(conns).as("no retry on another connection").hasSize(1);
+            assertThat(t).hasStackTraceContaining("REFUSED_STREAM");
+        }
+    }
+
+    /** A server's SETTINGS_MAX_CONCURRENT_STREAMS=1: each further concurrent tunnel opens a connection. */
+    @Test
+    void maxConcurrentStreamsOne() throws Exception {
+        start(Http2Settings.defaultSettings().maxConcurrentStreams(1), (c, s) -> c.ok(s));
+        try (HboneClient client = mesh.client().build()) {
+            List<HboneStream> open = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                open.add(client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS));
+            }
+            System.out.println("h263 MAX_CONCURRENT_STREAMS=1: 3 tunnels on " + conns.size() + " connections");
+            assertThat(conns).hasSize(3);
+            open.forEach(HboneStream::close);
+        }
+    }
+
+    /** What the client's SETTINGS and first connection WINDOW_UPDATE say (h2 with ztunnel's builder, src/proxy/h2/client.rs). */
+    @Test
+    void clientSettings() throws Exception {
+        start(Http2Settings.defaultSettings(), (c, s) -> c.ok(s));
+        try (HboneClient client = mesh.client().build()) {
+            HboneStream t = client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
+            Conn conn = conns.poll(5, TimeUnit.SECONDS);
+            Http2Settings s = conn.clientSettings.get(5, TimeUnit.SECONDS);
+            System.out.println("h263 client SETTINGS " + s);
+            assertThat(s.pushEnabled()).isFalse();
+            assertThat(s.initialWindowSize()).isEqualTo(4 * 1024 * 1024);
+            assertThat(s.maxFrameSize()).isEqualTo(1024 * 1024);
+            assertThat(s.maxHeaderListSize()).isEqualTo(16 * 1024L);
+            t.close();
+        }
+    }
+
+    /**
+     * An interim 1xx response before the 200: h2 0.4.14 (ztunnel's lock) drops informational HEADERS and
+     * waits for the final response (src/proto/streams/recv.rs recv_headers), so ztunnel's tunnel opens.
+     */
+    @Test
+    void anInterimResponseBeforeThe200IsSkipped() throws Exception {
+        start(Http2Settings.defaultSettings(), (c, s) -> {
+            c.ctx.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("100"), false).stream(s));
+            c.ok(s);
+        });
+        try (HboneClient client = mesh.client().build()) {
+            HboneStream t = client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
+            t.close();
+        }
+    }
+
+    /**
+     * 503 without END_STREAM: ztunnel returns Error::HttpStatus and drops the stream, so h2 resets it
+     * with CANCEL (its Drop of the last reference to an open stream). What does the client send?
+     */
+    @Test
+    void aRefusalWithoutEndStreamIsCancelled() throws Exception {
+        start(Http2Settings.defaultSettings(), (c, s) ->
+                c.ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("503"), false).stream(s)));
+        try (HboneClient client = mesh.client().build()) {
+            Throwable t = catchThrowable(() -> client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS));
+            assertThat(t).hasCauseInstanceOf(HboneRefusedException.class);
+            Conn conn = conns.poll(5, TimeUnit.SECONDS);
+            Long code = conn.resets.poll(5, TimeUnit.SECONDS);
+            System.out.println("h263 503 without END_STREAM: client sent RST_STREAM " + code);
+            assertThat(code).isEqualTo(Http2Error.CANCEL.code());
+        }
+    }
+
+    /** The 101st concurrent tunnel opens a second connection (ztunnel: will_be_at_max_streamcount, 100). */
+    @Test
+    void theHundredAndFirstTunnelOpensASecondConnection() throws Exception {
+        start(Http2Settings.defaultSettings().maxConcurrentStreams(200), (c, s) -> c.ok(s));
+        try (HboneClient client = mesh.client().build()) {
+            List<HboneStream> open = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                open.add(client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS));
+            }
+            assertThat(conns).hasSize(1);
+            open.add(client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS));
+            assertThat(conns).hasSize(2);
+            // One of the first connection's tunnels ends: its slot is taken again (ztunnel never checks a connection
+            // that reached its maximum back into the pool: src/proxy/pool.rs maybe_checkin_conn, "TODO").
+            open.remove(0).close();
+            Thread.sleep(300);
+            open.add(client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS));
+            System.out.println("h263 after one of the first 100 ended, the 102nd went on connection count " + conns.size());
+            open.forEach(HboneStream::close);
+        }
+    }
+
+    /**
+     * ShutdownTest's drain on 127.0.112.63 (a real HboneServer, two-step GOAWAY): the client stops using the
+     * connection, keeps it while its tunnel runs, the tunnel finishes, and the connection then closes.
+     */
+    @Test
+    void aDrainingZerohopServerStillFinishesTheOpenTunnel() throws Exception {
+        StreamHandler echo = (stream, tunnel) -> stream.pipeline().addLast(new io.netty.channel.ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                ctx.writeAndFlush(msg);
+            }
+
+            @Override
+            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
+                    HboneStream.shutdownOutput(ctx.channel());
+                }
+            }
+        });
+        HboneServer server = mesh.server((dst, id, local) -> Destination.embedded(echo))
+                .bind(new InetSocketAddress(HOST, nextPort++)).build().start().get();
+        try (HboneClient client = mesh.client().build()) {
+            HboneSocket open = client.connectSocket(Mesh.loopback(7), mesh.expectServer(), server.localAddress(), Duration.ofSeconds(10));
+            CompletableFuture<Void> drained = server.shutdownGracefully(Duration.ofSeconds(30));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (Inspect.usableConnectionCount(client, mesh.expectServer(), server.localAddress()) != 0 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertThat(Inspect.usableConnectionCount(client, mesh.expectServer(), server.localAddress())).isZero();
+            assertThat(client.closeIfIdle()).as("a tunnel still runs on the draining connection").isFalse();
+            open.getOutputStream().write(new byte[] {1, 2, 3});
+            open.shutdownOutput();
+            assertThat(open.getInputStream().readAllBytes()).containsExactly(1, 2, 3);
+            open.close();
+            drained.get(10, TimeUnit.SECONDS);
+            deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (Inspect.connectionCount(client, mesh.expectServer(), server.localAddress()) != 0 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertThat(Inspect.connectionCount(client, mesh.expectServer(), server.localAddress())).isZero();
+        } finally {
+            server.close();
+        }
+    }
+}
