@@ -89,6 +89,8 @@ class ClientGoAwayParityTest {
         final CompletableFuture<Long> clientGoAway = new CompletableFuture<>();
         final List<Object> endStreams = new CopyOnWriteArrayList<>();
         final LinkedBlockingQueue<Long> resets = new LinkedBlockingQueue<>();
+        final java.util.concurrent.atomic.AtomicLong dataBytes = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicLong pingAcks = new java.util.concurrent.atomic.AtomicLong();
         ChannelHandlerContext ctx;
 
         Conn(Channel ch, Http2FrameCodec codec, BiConsumer<Conn, Http2FrameStream> onConnect) {
@@ -116,10 +118,19 @@ class ClientGoAwayParityTest {
                     onConnect.accept(this, h.stream());
                 } else if (msg instanceof io.netty.handler.codec.http2.Http2ResetFrame r) {
                     resets.add(r.errorCode());
-                } else if (msg instanceof Http2DataFrame d && d.isEndStream()) {
-                    endStreams.add(d.stream().id());
-                    // echo the end: the tunnel ends cleanly
-                    ctx.writeAndFlush(new DefaultHttp2DataFrame(true).stream(d.stream()));
+                } else if (msg instanceof Http2DataFrame d) {
+                    dataBytes.addAndGet(d.content().readableBytes());
+                    if (d.initialFlowControlledBytes() > 0) {
+                        // the frame codec returns no window by itself
+                        ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame(d.initialFlowControlledBytes()).stream(d.stream()));
+                    }
+                    if (d.isEndStream()) {
+                        endStreams.add(d.stream().id());
+                        // echo the end: the tunnel ends cleanly
+                        ctx.writeAndFlush(new DefaultHttp2DataFrame(true).stream(d.stream()));
+                    }
+                } else if (msg instanceof io.netty.handler.codec.http2.Http2PingFrame p && p.ack()) {
+                    pingAcks.incrementAndGet();
                 }
             } finally {
                 ReferenceCountUtil.release(msg);
@@ -376,6 +387,95 @@ class ClientGoAwayParityTest {
             assertThat(Inspect.connectionCount(client, mesh.expectServer(), server.localAddress())).isZero();
         } finally {
             server.close();
+        }
+    }
+
+    /**
+     * Three opens issued together, before the server's SETTINGS (MAX_CONCURRENT_STREAMS 1) arrived: all
+     * reserve the first connection; Netty's buffering encoder holds the second and third while the first
+     * tunnel stays open. What becomes of them?
+     */
+    @Test
+    void opensReservedBeforeALowServerLimitGoToAnotherConnection() throws Exception {
+        start(Http2Settings.defaultSettings().maxConcurrentStreams(1), (c, s) -> c.ok(s));
+        try (HboneClient client = mesh.client().connectTimeout(Duration.ofSeconds(2)).build()) {
+            List<CompletableFuture<HboneStream>> opens = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                opens.add(client.connect(Mesh.loopback(9), mesh.expectServer(), at));
+            }
+            List<String> outcomes = new ArrayList<>();
+            for (CompletableFuture<HboneStream> f : opens) {
+                Throwable t = catchThrowable(() -> f.get(10, TimeUnit.SECONDS));
+                outcomes.add(t == null ? "open" : String.valueOf(t.getCause()));
+            }
+            System.out.println("h263 3 opens before SETTINGS(MAX_CONCURRENT_STREAMS=1), first held open: " + outcomes
+                    + " on " + conns.size() + " connection(s)");
+            assertThat(outcomes).containsOnly("open");
+            assertThat(conns).hasSize(3);
+            for (CompletableFuture<HboneStream> f : opens) {
+                if (!f.isCompletedExceptionally()) {
+                    f.join().close();
+                }
+            }
+        }
+    }
+
+    /** The server closes the stream window (SETTINGS_INITIAL_WINDOW_SIZE 0), then opens it again: the upload stalls, then completes. */
+    @Test
+    void aServerThatShrinksThenRestoresTheInitialWindow() throws Exception {
+        start(Http2Settings.defaultSettings(), (c, s) -> {
+            c.ok(s);
+            c.ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2SettingsFrame(new Http2Settings().initialWindowSize(0)));
+        });
+        try (HboneClient client = mesh.client().build()) {
+            HboneStream t = client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
+            Conn conn = conns.poll(5, TimeUnit.SECONDS);
+            HboneSocket s = Mesh.socket(t);
+            Thread writer = new Thread(() -> {
+                try {
+                    s.getOutputStream().write(new byte[256 * 1024]);
+                    s.shutdownOutput();
+                } catch (java.io.IOException e) {
+                    // seen by the asserts
+                }
+            });
+            writer.start();
+            Thread.sleep(500);
+            long stalled = conn.dataBytes.get();
+            conn.ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2SettingsFrame(new Http2Settings().initialWindowSize(1 << 20)));
+            writer.join(10_000);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (conn.endStreams.isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            System.out.println("h263 window 0: " + stalled + " bytes before the window opened, " + conn.dataBytes.get() + " after");
+            assertThat(stalled).isZero();
+            assertThat(conn.dataBytes.get()).isEqualTo(256 * 1024);
+            assertThat(s.getInputStream().readAllBytes()).isEmpty();
+            s.close();
+        }
+    }
+
+    /** A PING storm from the server: every PING answered, the tunnel unaffected, no buffer leaked. */
+    @Test
+    void aPingStormIsAnsweredAndHarmless() throws Exception {
+        start(Http2Settings.defaultSettings(), (c, s) -> c.ok(s));
+        try (HboneClient client = mesh.client().build()) {
+            HboneStream t = client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
+            Conn conn = conns.poll(5, TimeUnit.SECONDS);
+            conn.ch.eventLoop().execute(() -> {
+                for (int i = 0; i < 20_000; i++) {
+                    conn.ctx.write(new io.netty.handler.codec.http2.DefaultHttp2PingFrame(i));
+                    if (i % 100 == 0) {
+                        conn.ctx.flush();
+                    }
+                }
+                conn.ctx.flush();
+            });
+            Thread.sleep(2000);
+            System.out.println("h263 PING storm: connection open " + conn.ch.isActive() + ", tunnel open " + t.channel().isActive());
+            assertThat(t.channel().isActive()).isTrue();
+            t.close();
         }
     }
 }

@@ -114,6 +114,20 @@ final class ClientConnection {
         return true;
     }
 
+    /**
+     * Gives up one reservation when more tunnels are reserved than the server's SETTINGS now allow (they were made
+     * before the SETTINGS arrived, against {@code maxStreamsPerConnection}); the caller opens on another connection.
+     */
+    boolean shedIfOverLimit() {
+        synchronized (pool.lock) {
+            if (tunnels > limit) {
+                tunnels--;
+                return true;
+            }
+            return false;
+        }
+    }
+
     void release() {
         synchronized (pool.lock) {
             tunnels--;

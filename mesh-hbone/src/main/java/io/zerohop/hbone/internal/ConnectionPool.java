@@ -136,6 +136,18 @@ public final class ConnectionPool {
                     if (result.completeExceptionally(err)) {
                         TunnelEvents.failed(cfg.events(), conn.pendingInfo(target, headers, asked), err);
                     }
+                } else if (conn.shedIfOverLimit()) {
+                    // Reserved before the server's SETTINGS lowered this connection's slots below the tunnels reserved on
+                    // it: another connection takes it. Left here, Netty's buffering encoder held its CONNECT until a
+                    // tunnel ended, and with long tunnels it failed at the CONNECT response timeout
+                    // (ClientGoAwayParityTest.opensReservedBeforeALowServerLimitGoToAnotherConnection, helper 263).
+                    connect(target, expected, hbone, headers).whenComplete((s, e) -> {
+                        if (e != null) {
+                            result.completeExceptionally(e);
+                        } else if (!result.complete(s)) {
+                            s.close();
+                        }
+                    });
                 } else {
                     open(conn, ch, target, headers, result);
                 }
