@@ -47,7 +47,7 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The HBONE client against a frame-level HTTP/2 server that misbehaves as needed, compared with
  * ztunnel's client (istio/ztunnel src/proxy/pool.rs, src/proxy/h2/client.rs over hyperium/h2).
- * Helper 263's review. Binds 127.0.112.63 on ports 43630-43639 only.
+ * Helper 263's review. Binds 127.0.112.63 on ports 43630-43649 only (one per test).
  */
 @Timeout(60)
 class ClientGoAwayParityTest {
@@ -476,6 +476,21 @@ class ClientGoAwayParityTest {
             System.out.println("h263 PING storm: connection open " + conn.ch.isActive() + ", tunnel open " + t.channel().isActive());
             assertThat(t.channel().isActive()).isTrue();
             t.close();
+        }
+    }
+
+    /** Two source identities to one destination: one connection each (ztunnel's WorkloadKey.src_id; a client per identity here). */
+    @Test
+    void twoSourceIdentitiesNeverShareAConnection() throws Exception {
+        start(Http2Settings.defaultSettings(), (c, s) -> c.ok(s));
+        io.spiffe.spiffeid.SpiffeId other = io.zerohop.identity.SpiffeIds.istio("cluster.local", "prod", "client2");
+        try (HboneClient a = mesh.client().build(); HboneClient b = mesh.client().identity(other).build()) {
+            HboneStream ta = a.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
+            HboneStream tb = b.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
+            assertThat(conns).hasSize(2);
+            assertThat(ta.channel().parent()).isNotSameAs(tb.channel().parent());
+            ta.close();
+            tb.close();
         }
     }
 }
