@@ -262,6 +262,28 @@ class KubernetesPoliciesTest {
         }
     }
 
+    /**
+     * A kind not served at the start (404: no Cilium CRDs) whose list later answers 403 (the CRD installed, this role
+     * without cilium.io) is no longer counted as watched, so the "lost the watch" WARN names it: its objects are not
+     * enforced. Until 6 December it still counted as watched and only the list failure line said anything (a review
+     * pass, helper 265).
+     */
+    @Test
+    void aPolicyKindForbiddenAfterTheStartIsNotWatched() throws Exception {
+        String path = "/apis/cilium.io/v2/ciliumnetworkpolicies?resourceVersion=0";
+        k8s.server.expect().get().withPath(path).andReturn(404, new io.fabric8.kubernetes.api.model.StatusBuilder().withCode(404)
+                .withReason("NotFound").build()).always();
+        try (KubernetesDiscovery x = KubernetesDiscovery.forNode(k8s.client, "node-a")
+                .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start()) {
+            x.synced().get(30, TimeUnit.SECONDS);
+            await(x, "watching, the kind not served", x::watching);
+            k8s.server.clearExpectations();
+            k8s.server.expect().get().withPath(path).andReturn(403, new io.fabric8.kubernetes.api.model.StatusBuilder().withCode(403)
+                    .withReason("Forbidden").build()).always();
+            await(x, "not watching once the kind answers 403", () -> !x.watching());
+        }
+    }
+
     @Test
     @DisplayName("a burst of objects is installed in a few swaps, not one per event (debounce)")
     void burstsAreCoalesced() throws Exception {

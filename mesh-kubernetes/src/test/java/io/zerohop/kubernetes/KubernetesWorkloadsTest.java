@@ -118,6 +118,35 @@ class KubernetesWorkloadsTest {
         assertThat(at("10.0.2.7")).get().extracting(Workload::name).isEqualTo("new");
     }
 
+    /**
+     * A pod stuck terminating (its node lost, a finalizer) whose address Kubernetes handed on: a proxy that starts then
+     * lists both, by name, and the live pod keeps the address, not the later-listed terminating one. Until 6 December
+     * the later claim in the list won, so {@code z-old}'s identity answered for {@code a-new}'s address after a restart
+     * (a review pass, helper 265; istiod sends both and ztunnel keeps the last inserted).
+     */
+    @Test
+    void aTerminatingPodYieldsAReusedAddressAtStart() throws Exception {
+        k8s.create(pod("prod", "a-new", "node-a", "new-sa", Map.of(), "10.0.2.30").build());
+        k8s.create(pod("prod", "z-old", "node-a", "old-sa", Map.of(), "10.0.2.30").editMetadata().addToFinalizers("example.com/keep")
+                .endMetadata().build());
+        k8s.client.pods().inNamespace("prod").withName("z-old").delete();
+        assertThat(k8s.client.pods().inNamespace("prod").withName("z-old").get().getMetadata().getDeletionTimestamp()).isNotNull();
+        WorkloadRegistry restarted = WorkloadRegistry.empty();
+        KubernetesDiscovery again = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(restarted)
+                .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
+        again.synced().get(20, TimeUnit.SECONDS);
+        await(again, "the address known", () -> at(restarted, "10.0.2.30").isPresent());
+        assertThat(at(restarted, "10.0.2.30").orElseThrow().serviceAccount()).as("the live pod's identity").isEqualTo("new-sa");
+    }
+
+    static Optional<Workload> at(WorkloadRegistry r, String address) {
+        try {
+            return r.byAddress(ip(address));
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
     @Test
     @DisplayName("a Deployment's pod keeps its telemetry name (the Deployment's) when another pod takes one of its addresses")
     void aPodThatLosesOneOfItsAddressesKeepsItsWorkloadName() throws Exception {

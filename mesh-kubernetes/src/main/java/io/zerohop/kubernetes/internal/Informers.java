@@ -282,8 +282,17 @@ public final class Informers {
                             + " endpointslices in discovery.k8s.io (re-apply deploy/node-proxy/rbac.yaml, or the embedded Role);"
                             + " Services without a selector have no endpoints until it is granted (retrying)", what);
                 }
-            } else if (!closed) {
-                failures.failed(what, t);
+            } else {
+                if (!isNotFound(t) && notServed.remove(informer)) {
+                    // A kind not served at the first list (its CRD absent) that now answers otherwise (the CRD installed,
+                    // and this role may not read it: 403) is no longer "watched": until 6 December it still counted as
+                    // watched, so its objects (a CiliumNetworkPolicy default deny) went unenforced with no "lost the
+                    // watch" WARN, where a 403 at the start blocks the sync (helper 265, KubernetesPoliciesTest).
+                    LOG.debug("{} is served now but cannot be listed: counted as not watched", what);
+                }
+                if (!closed) {
+                    failures.failed(what, t);
+                }
             }
             return !closed;
         });

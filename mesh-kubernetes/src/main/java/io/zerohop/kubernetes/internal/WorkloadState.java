@@ -222,8 +222,13 @@ public final class WorkloadState {
                 all.add(e.getValue());
             }
         }
-        // Newest claim first, so it keeps a contested address.
-        all.sort(Comparator.comparingLong((PodEntry e) -> e.claimedAt).reversed());
+        // A pod not being deleted first, then the newest claim, so it keeps a contested address. Claims are numbered in the
+        // order this process saw them, which after a start (or for pods listed together) is the list's order, by name: a
+        // pod still terminating with an address the kubelet has handed on (its node lost, its status stale) outranked the
+        // live pod now holding it when its name sorted later, and the live pod's address was the terminating pod's
+        // identity, labels and Services until that pod was gone (a review pass, helper 265; KubernetesWorkloadsTest).
+        all.sort(Comparator.comparing((PodEntry e) -> e.pod.getMetadata().getDeletionTimestamp() != null)
+                .thenComparing(Comparator.comparingLong((PodEntry e) -> e.claimedAt).reversed()));
         Set<InetAddress> claimed = new HashSet<>();
         List<Workload> out = new ArrayList<>(all.size());
         List<EndpointSlice> allSlices = sortedSlices();
