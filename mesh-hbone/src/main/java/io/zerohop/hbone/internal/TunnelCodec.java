@@ -253,6 +253,36 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         String resetBy;
         /** The first RST_STREAM's error code received, or -1 ({@link io.zerohop.hbone.TunnelResult#resetCode}). */
         long rstCode = -1;
+        /**
+         * The error of a stream error Netty's codec found in what the peer sent on this stream (a second HEADERS, a
+         * pseudo-header in trailers, a WINDOW_UPDATE of 0 or past 2^31-1, DATA past content-length), or null. The
+         * multiplexer fires it into the stream's pipeline before it resets the stream with that code itself; the relay's
+         * abort then writes this code, not CONNECT_ERROR (RFC 9113 section 5.4.2).
+         */
+        Http2Error streamError;
+    }
+
+    /** The error code a reset of this tunnel sends: a stream error's own (see {@link Rare#streamError}), else CONNECT_ERROR. */
+    Http2Error resetError() {
+        return rare != null && rare.streamError != null ? rare.streamError : Http2Error.CONNECT_ERROR;
+    }
+
+    /**
+     * Records a stream error of Netty's codec for this stream (RFC 9113 section 5.4.2: the RST_STREAM carries its code)
+     * before the handlers behind see the exception and abort the tunnel.
+     */
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) throws Exception {
+        if (io.netty.handler.codec.http2.Http2CodecUtil.getEmbeddedHttp2Exception(cause) instanceof Http2Exception.StreamException se
+                && ctx.channel() instanceof Http2StreamChannel sc && sc.stream() != null && se.streamId() == sc.stream().id()) {
+            if (rare == null) {
+                rare = new Rare();
+            }
+            if (rare.streamError == null) {
+                rare.streamError = se.error();
+            }
+        }
+        ctx.fireExceptionCaught(cause);
     }
 
     /**

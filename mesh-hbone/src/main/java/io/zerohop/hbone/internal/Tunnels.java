@@ -56,8 +56,10 @@ public final class Tunnels {
         // reads as a clean end (newuser27: a policy change's cut reached the gRPC client as GOAWAY NO_ERROR and the
         // frontend logged end=fin). Written from that codec's context, it goes straight to the tunnel's codec.
         ChannelHandlerContext inner = ch.pipeline().context(io.netty.handler.codec.http2.Http2FrameCodec.class);
-        (inner != null ? inner.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CONNECT_ERROR))
-                : ch.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CONNECT_ERROR))).addListener(f -> ch.close());
+        // A stream error of Netty's codec (what the peer sent was malformed) keeps its own code: RFC 9113 section 5.4.2.
+        Http2Error code = codec != null ? codec.resetError() : Http2Error.CONNECT_ERROR;
+        (inner != null ? inner.writeAndFlush(new DefaultHttp2ResetFrame(code))
+                : ch.writeAndFlush(new DefaultHttp2ResetFrame(code))).addListener(f -> ch.close());
     }
 
     /**
