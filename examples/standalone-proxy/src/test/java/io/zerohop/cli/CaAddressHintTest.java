@@ -30,4 +30,24 @@ class CaAddressHintTest {
         assertThat(Zerohop.caAddressHint(PROXY, new String[] {"--istio-ca=x:1"}, ENV)).as("its other options are missing").isNull();
         assertThat(Zerohop.caAddressHint(PROXY, new String[] {"--cert", "c.pem"}, ENV)).isNull();
     }
+
+    /**
+     * The hint reaches the usage error a started {@code zerohop proxy} prints (exit 2), not only {@link Zerohop#caAddressHint}'s
+     * return value: a separate JVM, since the variable is read from the environment (helper 268: with the hint dropped
+     * from the message the two tests above still passed).
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void theUsageErrorOfAStartedProxyCarriesIt() throws Exception {
+        java.util.List<String> cmd = java.util.List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Zerohop.class.getName(), "proxy", "--node", "n");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("CA_ADDRESS", "istiod.istio-system.svc:15012");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(out).isEqualTo(2);
+        assertThat(out).contains("$CA_ADDRESS is ztunnel's variable, which zerohop does not read")
+                .contains("--istio-ca istiod.istio-system.svc:15012");
+    }
 }
