@@ -24,7 +24,8 @@ class ResponseBaggageTest {
         try (Mesh mesh = new Mesh(); EchoServer echo = new EchoServer()) {
             int withBaggage = echo.address().getPort();
             HboneServer server = mesh.server((dst, id, local) -> dst.getPort() == withBaggage ? Destination.proxy(echo.address(), BAGGAGE)
-                    : dst.getPort() == 1 ? Destination.refuse(503, "refused") : Destination.proxy(echo.address())).build().start().get();
+                    : dst.getPort() == 1 ? Destination.refuse(503, "refused")
+                    : dst.getPort() == 3 ? Destination.embedded((stream, tunnel) -> {}, BAGGAGE) : Destination.proxy(echo.address())).build().start().get();
             try (RawFrames peer = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress())) {
                 peer.preface();
                 // One at a time: a frame of another stream than the one awaited is passed over.
@@ -40,6 +41,11 @@ class ResponseBaggageTest {
                 RawFrames.Frame refused = peer.next(HEADERS, 5, Duration.ofSeconds(10));
                 assertThat(refused.headers().status()).hasToString("503");
                 assertThat(refused.headers().contains("baggage")).isFalse();
+                // An in-process handler's 200 carries it too (helper 268: dropping it there passed this test).
+                peer.headers(7, new DefaultHttp2Headers().method("CONNECT").authority("127.0.0.1:3"), false);
+                RawFrames.Frame embedded = peer.next(HEADERS, 7, Duration.ofSeconds(10));
+                assertThat(embedded.headers().status()).hasToString("200");
+                assertThat(embedded.headers().get("baggage")).hasToString(BAGGAGE);
             } finally {
                 server.close();
             }

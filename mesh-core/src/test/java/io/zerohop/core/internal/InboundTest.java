@@ -151,6 +151,17 @@ class InboundTest {
         assertThat(HttpEnforcement.decidesPerRequest(d)).isFalse();
     }
 
+    /**
+     * A handler served at a local workload's address answers the 200 with that workload's baggage, as a proxied one does
+     * (ztunnel's build_response). Helper 268: resolve giving {@code Destination.embedded(h)} without it passed every test.
+     */
+    @Test
+    void aServedHandlerAtAWorkloadsAddressCarriesItsBaggage() {
+        StreamHandler app = (stream, tunnel) -> {};
+        inbound.serve(backend8080, app);
+        assertThat(inbound.resolve(backend8080, BACKEND.identity(), listener)).isEqualTo(Destination.embedded(app, BACKEND_BAGGAGE));
+    }
+
     @Test
     @DisplayName("an HTTP port with HTTP rules: the destination resolve chose reaches authorize, which leaves the decision to each request")
     void anHttpPortIsDecidedPerRequest() {
