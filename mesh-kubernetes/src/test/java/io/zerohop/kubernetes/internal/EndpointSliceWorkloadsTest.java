@@ -214,6 +214,32 @@ class EndpointSliceWorkloadsTest {
         assertThat(r.endpoints(r.serviceAt(ip("10.0.0.11")).orElseThrow())).isEmpty();
     }
 
+    /**
+     * A host-network pod's Service endpoint is healthy as the pod is ready (and not being deleted), or as its Service
+     * publishes not-ready addresses, as an EndpointSlice endpoint's conditions say; a UDP port is no endpoint port.
+     * Helper 268: with every such endpoint healthy, or UDP ports kept, every test still passed.
+     */
+    @Test
+    void aHostNetworkEndpointIsHealthyAsItsPodIsReady() {
+        Service svc = service("default", "svc", "10.0.0.10", Map.of("app", "foo"), "80", 80, 80);
+        svc.getSpec().getPorts().add(new io.fabric8.kubernetes.api.model.ServicePortBuilder().withName("dns").withPort(53)
+                .withTargetPort(new IntOrString(53)).withProtocol("UDP").build());
+        Pod ready = pod("default", "pod-1", "1.1.1.1", Map.of("app", "foo"), true);
+        Pod notReady = new PodBuilder(ready).editStatus().editFirstCondition().withStatus("False").endCondition().endStatus().build();
+        Pod deleting = new PodBuilder(ready).editMetadata().withDeletionTimestamp("2026-12-06T00:00:00Z").endMetadata().build();
+        List<EndpointSliceConversion.SliceEndpoint> e = PodConversion.hostNetworkEndpoints(ready, List.of(svc));
+        assertThat(e).hasSize(1);
+        assertThat(e.get(0).service().healthy()).isTrue();
+        assertThat(e.get(0).service().ports()).as("the UDP port left out").isEqualTo(Map.of(80, 80));
+        assertThat(PodConversion.hostNetworkEndpoints(notReady, List.of(svc))).singleElement()
+                .satisfies(x -> assertThat(x.service().healthy()).as("not ready").isFalse());
+        assertThat(PodConversion.hostNetworkEndpoints(deleting, List.of(svc))).singleElement()
+                .satisfies(x -> assertThat(x.service().healthy()).as("being deleted").isFalse());
+        Service publishing = new ServiceBuilder(svc).editSpec().withPublishNotReadyAddresses(true).endSpec().build();
+        assertThat(PodConversion.hostNetworkEndpoints(notReady, List.of(publishing))).singleElement()
+                .satisfies(x -> assertThat(x.service().healthy()).as("publishNotReadyAddresses").isTrue());
+    }
+
     @Test
     @DisplayName("slices that count: labelled with an existing Service that is not ExternalName, addressType not FQDN")
     void whichSlicesCount() throws Exception {
