@@ -174,6 +174,27 @@ class SignatureAlgorithmsTest {
                 .contains(CLIENT + ": leaf is signed with RSASSA-PSS: RSASSA-PSS with SHA-1");
     }
 
+    /**
+     * The parameters past the hash, as webpki checks them: MGF1 with another hash than the signature's, or a salt shorter
+     * than the hash, is refused. BouncyCastle's named PSS algorithms always pair them (helper 268: with both checks
+     * removed, the test above still passed).
+     */
+    @Test
+    void pssWithAnotherMgfHashOrASaltShorterThanTheHashIsRefused() throws Exception {
+        assertThat(SvidVerifier.pssProblem(pssParams("SHA-256", java.security.spec.MGF1ParameterSpec.SHA256, 32))).isNull();
+        assertThat(SvidVerifier.pssProblem(pssParams("SHA-384", java.security.spec.MGF1ParameterSpec.SHA384, 48))).isNull();
+        assertThat(SvidVerifier.pssProblem(pssParams("SHA-256", java.security.spec.MGF1ParameterSpec.SHA1, 32)))
+                .as("MGF1 with SHA-1").contains("which ztunnel's TLS does not accept");
+        assertThat(SvidVerifier.pssProblem(pssParams("SHA-256", java.security.spec.MGF1ParameterSpec.SHA256, 20)))
+                .as("a 20-byte salt").contains("20-byte salt");
+    }
+
+    private static byte[] pssParams(String hash, java.security.spec.MGF1ParameterSpec mgf, int salt) throws Exception {
+        java.security.AlgorithmParameters p = java.security.AlgorithmParameters.getInstance("RSASSA-PSS");
+        p.init(new java.security.spec.PSSParameterSpec(hash, "MGF1", mgf, salt, 1));
+        return p.getEncoded();
+    }
+
     /** A leaf under the RSA root, signed RSASSA-PSS with {@code alg} (BouncyCastle's names, its default salt: the hash's length). */
     static X509Certificate pss(KeyPair key, String alg) throws Exception {
         X509v3CertificateBuilder b = new X509v3CertificateBuilder(X500Name.getInstance(rsaRoot.getSubjectX500Principal().getEncoded()),
