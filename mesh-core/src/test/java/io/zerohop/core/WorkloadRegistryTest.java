@@ -244,6 +244,13 @@ class WorkloadRegistryTest {
                 .hasMessageContaining("\"x,k8s.namespace.name=evil\" is no Kubernetes label value");
         Files.writeString(f, GOOD.replace("labels: {app: backend}", "labels: {app: backend, version: \"\", tier: a.b-c_d}"));
         assertThat(WorkloadRegistry.load(f).all()).isNotEmpty();
+        // At most 63 characters, starting and ending with a letter or digit (helper 268: with no length bound this passed).
+        Files.writeString(f, GOOD.replace("labels: {app: backend}", "labels: {app: backend, tier: " + "a".repeat(63) + "}"));
+        assertThat(WorkloadRegistry.load(f).all()).isNotEmpty();
+        Files.writeString(f, GOOD.replace("labels: {app: backend}", "labels: {app: backend, tier: " + "a".repeat(64) + "}"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessageContaining("is no Kubernetes label value");
+        Files.writeString(f, GOOD.replace("labels: {app: backend}", "labels: {app: backend, tier: \"-x\"}"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessageContaining("\"-x\" is no Kubernetes label value");
     }
 
     /** Istio's protocol selection: appProtocol wins, else the port name's prefix (istio.io "Protocol Selection"). */
