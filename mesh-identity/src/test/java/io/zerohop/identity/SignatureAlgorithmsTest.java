@@ -189,6 +189,12 @@ class SignatureAlgorithmsTest {
                 .as("a 20-byte salt").contains("20-byte salt");
     }
 
+    /** An RSA public key with a modulus of exactly {@code bits} bits (odd; its factors do not matter to a size check). */
+    private static java.security.PublicKey rsaPublic(int bits) throws Exception {
+        java.math.BigInteger n = java.math.BigInteger.ONE.shiftLeft(bits - 1).add(java.math.BigInteger.valueOf(12_345)).setBit(0);
+        return java.security.KeyFactory.getInstance("RSA").generatePublic(new java.security.spec.RSAPublicKeySpec(n, java.math.BigInteger.valueOf(65_537)));
+    }
+
     private static byte[] pssParams(String hash, java.security.spec.MGF1ParameterSpec mgf, int salt) throws Exception {
         java.security.AlgorithmParameters p = java.security.AlgorithmParameters.getInstance("RSASSA-PSS");
         p.init(new java.security.spec.PSSParameterSpec(hash, "MGF1", mgf, salt, 1));
@@ -232,6 +238,10 @@ class SignatureAlgorithmsTest {
         assertThat(SvidVerifier.signatureProblem("1.2.840.10045.4.3.2", ec("secp384r1").getPublic())).isNull();
         assertThat(SvidVerifier.signatureProblem("1.2.840.113549.1.1.11", ec("secp256r1").getPublic())).startsWith("not an algorithm");
         assertThat(SvidVerifier.keyProblem(rsa(4096).getPublic())).isNull();
+        // The upper bound, on public keys made from a modulus (no 8,200-bit key generation): 8192 bits taken, 8200 not
+        // (helper 268: with the bound at 16384 this test passed).
+        assertThat(SvidVerifier.keyProblem(rsaPublic(8192))).isNull();
+        assertThat(SvidVerifier.keyProblem(rsaPublic(8200))).isEqualTo("is a 8200-bit RSA key (ztunnel's TLS takes 2048 to 8192 bits)");
         assertThat(SvidVerifier.signatureProblem("1.2.840.113549.1.1.10", rsa(2048).getPublic())).as("RSA-PSS").isNull();
         assertThat(SvidVerifier.signatureProblem("1.2.840.113549.1.1.5", rsa(2048).getPublic())).as("SHA-1 with RSA").startsWith("not an algorithm");
         assertThat(SvidVerifier.keyProblem(ec("secp521r1").getPublic())).isNull();
