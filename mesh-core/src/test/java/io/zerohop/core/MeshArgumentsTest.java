@@ -52,14 +52,15 @@ class MeshArgumentsTest {
 
     /** The maximum itself works end to end: built with a meter registry (the metrics timer), then closed. */
     @Test
+    @org.junit.jupiter.api.Timeout(60)
     void theMaximumDurationsBuildAndClose() throws Exception {
         Duration max = Duration.ofDays(36_500);
         Mesh m = Mesh.builder().identityProvider(CA).identity(BACKEND).threads(1).drain(max).idleTimeout(max).metricsInterval(max)
                 .meterRegistry(new SimpleMeterRegistry()).inbound(new InetSocketAddress("127.0.0.1", 0)).build();
         m.start().get(10, TimeUnit.SECONDS);
-        long t0 = System.nanoTime();
-        m.close(); // nothing open: the drain ends at once
-        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(10));
+        // Nothing open: the drain ends at once. A close that waited for the 100-year drain hangs, which the timeout ends
+        // (a hang guard, not a timing assertion; a test audit, helper 268).
+        m.close();
     }
 
     /**

@@ -33,7 +33,12 @@ class LocalPodUrgencyTest {
             InetAddress elsewhere = InetAddress.getByName("10.0.2.2");
             InetAddress local = InetAddress.getByName("10.0.1.2");
             k8s.create(pod("prod", "elsewhere", "node-b", "backend", Map.of("app", "backend"), "10.0.2.2").build());
-            Thread.sleep(2000);
+            // Received (the discovery knows the pod) before the registry is asked, so "not applied" means it waits for
+            // the quiet period, not that the informer had not delivered it yet (a test audit, helper 268).
+            for (int i = 0; i < 2000 && d.podState("prod", "elsewhere").isEmpty(); i++) {
+                Thread.sleep(10);
+            }
+            assertThat(d.podState("prod", "elsewhere")).as("the pod event received").isPresent();
             assertThat(registry.byAddress(elsewhere)).as("another node's pod waits for the quiet period").isEmpty();
             k8s.create(pod("prod", "local", "node-a", "backend", Map.of("app", "backend"), "10.0.1.2").build());
             for (int i = 0; i < 2000 && registry.byAddress(local).isEmpty(); i++) {
