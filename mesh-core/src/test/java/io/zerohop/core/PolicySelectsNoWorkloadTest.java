@@ -174,5 +174,11 @@ class PolicySelectsNoWorkloadTest {
         assertThat(lines.apply("{app: other, 'k8s:app': backend}")).singleElement().asString()
                 .contains("CiliumNetworkPolicy prod/c selects no workload in r.yaml");
         assertThat(lines.apply("{app: backend, 'k8s:app': backend}")).isEmpty();
+        // Cilium's GetExtendedKeyFrom: an '=' after the source ends the key, as the engine reads it (helper 269).
+        assertThat(lines.apply("{'app=x': backend}")).as("app=x is app").isEmpty();
+        assertThat(lines.apply("{'k8s:app=x': backend}")).as("k8s:app=x is app").isEmpty();
+        assertThat(lines.apply("{'app=x': other}")).singleElement().asString()
+                .contains("CiliumNetworkPolicy prod/c selects no workload in r.yaml");
+        assertThat(lines.apply("{'$host': ''}")).as("reserved: not the registry's to answer").isEmpty();
     }
 }
