@@ -91,8 +91,11 @@ final class IstioCaProvider implements IdentityProvider {
             }
         }
         String host = colon > 0 ? address.substring(0, colon).replaceAll("^\\[(.*)]$", "$1") : "";
-        if (host.isEmpty() || port < 1 || port > 65535) {
-            throw new Cli.RefusedException(where.apply("istio-ca") + ": \"" + address + "\" is not HOST:PORT (e.g. istiod.istio-system.svc:15012)", 2);
+        if (host.isEmpty() || port < 1 || port > 65535 || host.contains("/")) {
+            // A URL (ztunnel's CA_ADDRESS form, https://istiod.istio-system.svc:15012) passed here and failed later with
+            // gRPC's "Invalid host or port: https://istiod.istio-system.svc 15012", exit 1 (helper 269).
+            throw new Cli.RefusedException(where.apply("istio-ca") + ": \"" + address + "\" is not HOST:PORT (e.g. istiod.istio-system.svc:15012"
+                    + (address.contains("://") ? ", without the URL's scheme" : "") + ")", 2);
         }
         // Read here for the option's own error message; the client reads (and then follows) the file itself.
         roots(root, where.apply("istio-ca-root"));

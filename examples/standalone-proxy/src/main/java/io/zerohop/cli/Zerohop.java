@@ -265,8 +265,10 @@ public final class Zerohop {
                 }
             }
         }
+        // ztunnel's CA_ADDRESS is a URL (its default https://istiod.istio-system.svc:15012); --istio-ca takes HOST:PORT.
+        String hostPort = ca.trim().replaceFirst("^[A-Za-z][A-Za-z0-9+.-]*://", "").replaceFirst("/+$", "");
         return " ($CA_ADDRESS is ztunnel's variable, which zerohop does not read, nor XDS_ADDRESS: for istiod's CA give --istio-ca "
-                + ca.trim() + " --istio-ca-root /var/run/secrets/istio/root-cert.pem --token-file /var/run/secrets/tokens/istio-token,"
+                + hostPort + " --istio-ca-root /var/run/secrets/istio/root-cert.pem --token-file /var/run/secrets/tokens/istio-token,"
                 + " ztunnel's default files; deploy/node-proxy-istio)";
     }
 

@@ -23,6 +23,13 @@ class CaAddressHintTest {
                         + " --token-file /var/run/secrets/tokens/istio-token");
     }
 
+    /** ztunnel's own default is a URL; the hint gives what --istio-ca takes, HOST:PORT (helper 269). */
+    @Test
+    void aUrlIsGivenAsHostAndPort() {
+        assertThat(Zerohop.caAddressHint(PROXY, new String[] {"--node", "n"}, Map.of("CA_ADDRESS", "https://istiod.istio-system.svc:15012/")))
+                .contains("--istio-ca istiod.istio-system.svc:15012 --istio-ca-root");
+    }
+
     @Test
     void nothingWithoutTheVariableOrWithAnIdentityOption() {
         assertThat(Zerohop.caAddressHint(PROXY, new String[] {"--node", "n"}, Map.of())).isNull();

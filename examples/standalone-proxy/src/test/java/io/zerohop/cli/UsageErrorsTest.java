@@ -223,5 +223,10 @@ class UsageErrorsTest {
         assertThat(run("proxy", "--istio-ca", "istiod", "--istio-ca-root", root.toString(), "--token-file", token.toString(),
                 "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off"))
                 .startsWith("exit 2: zerohop proxy: --istio-ca: \"istiod\" is not HOST:PORT").endsWith(" | " + hint);
+        // ztunnel's CA_ADDRESS form, a URL: refused here, not by gRPC's "Invalid host or port" with exit 1 (helper 269).
+        assertThat(run("proxy", "--istio-ca", "https://istiod:15012", "--istio-ca-root", root.toString(), "--token-file", token.toString(),
+                "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off"))
+                .startsWith("exit 2: zerohop proxy: --istio-ca: \"https://istiod:15012\" is not HOST:PORT (e.g. istiod.istio-system.svc:15012,"
+                        + " without the URL's scheme)").endsWith(" | " + hint);
     }
 }
