@@ -73,6 +73,16 @@ class SocketJdkContractTest {
         assertThatThrownBy(() -> c.getOption(StandardSocketOptions.TCP_NODELAY)).isInstanceOf(SocketException.class);
         assertThatThrownBy(() -> c.setOption(StandardSocketOptions.TCP_NODELAY, true)).isInstanceOf(SocketException.class);
         assertThatThrownBy(in::available).isInstanceOf(SocketException.class).hasMessage("Socket closed");
+        // The classic accessors too, as java.net.Socket's (helper 269: they took and answered values after close).
+        assertThatThrownBy(c::getSoTimeout).isInstanceOf(SocketException.class).hasMessage("Socket is closed");
+        assertThatThrownBy(c::getSoLinger).isInstanceOf(SocketException.class).hasMessage("Socket is closed");
+        assertThatThrownBy(() -> c.setTcpNoDelay(true)).isInstanceOf(SocketException.class).hasMessage("Socket is closed");
+        assertThatThrownBy(c::getTcpNoDelay).isInstanceOf(SocketException.class).hasMessage("Socket is closed");
+        assertThatThrownBy(() -> c.setKeepAlive(true)).isInstanceOf(SocketException.class).hasMessage("Socket is closed");
+        assertThatThrownBy(c::getSendBufferSize).isInstanceOf(SocketException.class).hasMessage("Socket is closed");
+        assertThatThrownBy(() -> c.setReceiveBufferSize(1024)).isInstanceOf(SocketException.class).hasMessage("Socket is closed");
+        assertThatThrownBy(() -> c.setTrafficClass(4)).isInstanceOf(SocketException.class).hasMessage("Socket is closed");
+        assertThatThrownBy(c::getOOBInline).isInstanceOf(SocketException.class).hasMessage("Socket is closed");
         assertThat(c.isConnected()).isTrue();
         assertThat(c.getInetAddress()).isEqualTo(Mesh.loopback(PORT).getAddress());
         s.close();

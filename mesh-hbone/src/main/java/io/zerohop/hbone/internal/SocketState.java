@@ -234,7 +234,7 @@ final class SocketState {
                 return 0;
             }
             Channel channel = socket.requireConnected();
-            int soTimeout = socket.getSoTimeout();
+            int soTimeout = socket.soTimeout();
             boolean askMore = false;
             boolean spun = spinNanos <= 0;
             int n;

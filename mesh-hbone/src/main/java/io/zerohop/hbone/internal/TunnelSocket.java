@@ -156,7 +156,7 @@ public final class TunnelSocket extends TunnelSocketOptions {
         if (route == null) {
             throw new ConnectException("no HBONE route to " + isa);
         }
-        int soTimeout = getSoTimeout();
+        int soTimeout = soTimeout();
         long ms = timeout > 0 ? timeout : soTimeout > 0 ? soTimeout : DEFAULT_CONNECT_TIMEOUT_MS;
         if (route.target() != null) {
             isa = route.target();
@@ -290,7 +290,7 @@ public final class TunnelSocket extends TunnelSocketOptions {
         if (c == null) {
             return;
         }
-        boolean abort = unread || getSoLinger() == 0;
+        boolean abort = unread || soLinger() == 0;
         if (!c.isActive() || (!abort && st.ended())) {
             // Nothing left to do on the loop: the channel is gone, or both sides have ended (our
             // END_STREAM is queued or sent, the peer's has been read) and the stream closes by

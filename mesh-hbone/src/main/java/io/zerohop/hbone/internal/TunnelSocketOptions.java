@@ -35,7 +35,8 @@ abstract class TunnelSocketOptions extends HboneSocket {
 
     /**
      * As {@link java.net.Socket}: setting or reading an option of a closed socket is a {@link SocketException} (until
-     * 5 December a closed tunnel socket took and answered them all; a new-user pass).
+     * 5 December a closed tunnel socket took and answered them all; a new-user pass; until 6 December the classic
+     * accessors, getSoTimeout, setTcpNoDelay, getSendBufferSize and the rest, still did: helper 269).
      */
     private void requireOpen() throws SocketException {
         if (isClosed()) {
@@ -44,17 +45,25 @@ abstract class TunnelSocketOptions extends HboneSocket {
     }
 
     @Override
-    public synchronized int getSoTimeout() {
+    public synchronized int getSoTimeout() throws SocketException {
+        requireOpen();
+        return soTimeout;
+    }
+
+    /** {@code SO_TIMEOUT} for this socket's own read and connect paths, which may run as it closes (no state check). */
+    synchronized int soTimeout() {
         return soTimeout;
     }
 
     @Override
-    public void setTcpNoDelay(boolean on) {
+    public void setTcpNoDelay(boolean on) throws SocketException {
+        requireOpen();
         tcpNoDelay = on;
     }
 
     @Override
-    public boolean getTcpNoDelay() {
+    public boolean getTcpNoDelay() throws SocketException {
+        requireOpen();
         return tcpNoDelay;
     }
 
@@ -69,7 +78,13 @@ abstract class TunnelSocketOptions extends HboneSocket {
     }
 
     @Override
-    public int getSoLinger() {
+    public int getSoLinger() throws SocketException {
+        requireOpen();
+        return linger;
+    }
+
+    /** {@code SO_LINGER} for {@code close()}, which reads it once the socket is marked closed (no state check). */
+    int soLinger() {
         return linger;
     }
 
@@ -79,16 +94,19 @@ abstract class TunnelSocketOptions extends HboneSocket {
     }
 
     @Override
-    public void setOOBInline(boolean on) {
+    public void setOOBInline(boolean on) throws SocketException {
+        requireOpen();
     }
 
     @Override
-    public boolean getOOBInline() {
+    public boolean getOOBInline() throws SocketException {
+        requireOpen();
         return false;
     }
 
     @Override
-    public synchronized void setSendBufferSize(int size) {
+    public synchronized void setSendBufferSize(int size) throws SocketException {
+        requireOpen();
         if (size <= 0) {
             throw new IllegalArgumentException("negative send size");
         }
@@ -96,12 +114,14 @@ abstract class TunnelSocketOptions extends HboneSocket {
     }
 
     @Override
-    public synchronized int getSendBufferSize() {
+    public synchronized int getSendBufferSize() throws SocketException {
+        requireOpen();
         return sendBuffer;
     }
 
     @Override
-    public synchronized void setReceiveBufferSize(int size) {
+    public synchronized void setReceiveBufferSize(int size) throws SocketException {
+        requireOpen();
         if (size <= 0) {
             throw new IllegalArgumentException("invalid receive size");
         }
@@ -109,35 +129,42 @@ abstract class TunnelSocketOptions extends HboneSocket {
     }
 
     @Override
-    public synchronized int getReceiveBufferSize() {
+    public synchronized int getReceiveBufferSize() throws SocketException {
+        requireOpen();
         return receiveBuffer;
     }
 
     @Override
-    public void setKeepAlive(boolean on) {
+    public void setKeepAlive(boolean on) throws SocketException {
+        requireOpen();
         keepAlive = on;
     }
 
     @Override
-    public boolean getKeepAlive() {
+    public boolean getKeepAlive() throws SocketException {
+        requireOpen();
         return keepAlive;
     }
 
     @Override
-    public void setTrafficClass(int tc) {
+    public void setTrafficClass(int tc) throws SocketException {
+        requireOpen();
     }
 
     @Override
-    public int getTrafficClass() {
+    public int getTrafficClass() throws SocketException {
+        requireOpen();
         return 0;
     }
 
     @Override
-    public void setReuseAddress(boolean on) {
+    public void setReuseAddress(boolean on) throws SocketException {
+        requireOpen();
     }
 
     @Override
-    public boolean getReuseAddress() {
+    public boolean getReuseAddress() throws SocketException {
+        requireOpen();
         return false;
     }
 
