@@ -26,8 +26,8 @@ import javax.net.SocketFactory;
  * The HBONE client (ztunnel's outbound): opens tunnels as CONNECT streams over pooled mutual-TLS
  * HTTP/2 connections. Connections are pooled per key (source identity, accepted
  * destination identities, HBONE address), carry up to {@code maxStreamsPerConnection} tunnels (a
- * further connection opens when all are full), are dropped when broken or GOAWAY'd and closed after
- * {@code idleTimeout} without tunnels. A connection is never shared between different destination
+ * further connection opens when all are full), are dropped when broken, take no new tunnel once GOAWAY'd (closed
+ * when their last tunnel ends, as hyperium/h2) and are closed after {@code idleTimeout} without tunnels. A connection is never shared between different destination
  * identity sets.
  *
  * <pre>{@code
