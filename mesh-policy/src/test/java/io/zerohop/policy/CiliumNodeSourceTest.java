@@ -97,6 +97,26 @@ class CiliumNodeSourceTest {
                 .contains("fromEntities [kube-apiserver] may select the source: its address is a node's").contains("fail closed");
     }
 
+    /**
+     * The same identity written as a selector, {@code reserved:kube-apiserver} or {@code $kube-apiserver} (Cilium's
+     * GetExtendedKeyFrom reads both as the reserved label), denies every node's address as the entity does; a selector
+     * that also asks for a label no node has still selects no node. Until 6 December the selector forms let the API
+     * server's node through (helper 269).
+     */
+    @Test
+    void anIngressDenyOnTheKubeApiserverSelectorDeniesEveryNodeToo() throws Exception {
+        String allowAll = "ingress: [{fromEntities: [all]}], ";
+        for (String key : new String[] {"'reserved:kube-apiserver'", "'$kube-apiserver'"}) {
+            String deny = allowAll + "ingressDeny: [{fromEndpoints: [{matchLabels: {" + key + ": ''}}]}]";
+            for (AccessRequest.SourceNode n : AccessRequest.SourceNode.values()) {
+                assertThat(allowed(deny, n)).as("%s, %s", key, n).isFalse();
+            }
+            assertThat(allowed(deny, null)).as("%s, world", key).isTrue();
+        }
+        assertThat(allowed(allowAll + "ingressDeny: [{fromEndpoints: [{matchLabels: {'reserved:kube-apiserver': '', app: x}}]}]",
+                AccessRequest.SourceNode.REMOTE_NODE)).as("a label no node has").isTrue();
+    }
+
     @Test
     void theDenialSaysTheAddressIsANodesAndWhatSelectsIt() throws Exception {
         PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", ConformanceTest.cnp("prod", "web-in",

@@ -457,7 +457,13 @@ final class CiliumCompiler {
         // both reserved:remote-node (or reserved:host) and reserved:kube-apiserver (cilium/cilium#17714, identity 7), so the
         // deny drops the API server's calls from it. zerohop does not know which nodes run it: every node is denied (fail
         // closed). Until 5 December no node was, so the deny let the API server through (helper 260).
-        if (deny && rule.entityNames != null && rule.entityNames.contains("kube-apiserver")) {
+        boolean apiServer = rule.entityNames != null && rule.entityNames.contains("kube-apiserver");
+        for (Selector s : rule.fromEndpoints) {
+            // The same identity written as a selector (reserved:kube-apiserver, or $kube-apiserver): until 6 December it
+            // was not widened so, and the deny let the API server through (helper 269).
+            apiServer |= s.isKubeApiServerIdentity();
+        }
+        if (deny && apiServer) {
             rule.kubeApiServerNodeDenied = new Decision(false, outcome, ref, index, what.substring(0, what.length()
                     - " matched".length()) + " may select the source: its address is a node's, and Cilium labels a node that runs"
                     + " kube-apiserver reserved:kube-apiserver too; zerohop does not know which nodes do (fail closed)");

@@ -307,6 +307,32 @@ final class Selector {
     }
 
     /** Whether it tests a pod label, as opposed to only the namespace and service account, which a SPIFFE ID also carries. */
+    /**
+     * Whether this selector is Cilium's kube-apiserver identity alone: {@code matchLabels} with
+     * {@code reserved:kube-apiserver} and otherwise only {@code reserved:remote-node} or {@code reserved:host}, no
+     * {@code matchExpressions}: what a node that runs the API server carries (cilium/cilium#17714), so an
+     * {@code ingressDeny} with it is read as {@code fromEntities: [kube-apiserver]} is (CiliumCompiler).
+     */
+    boolean isKubeApiServerIdentity() {
+        if (exprKeys.length > 0) {
+            return false;
+        }
+        boolean apiServer = false;
+        for (int i = 0; i < keys.length; i++) {
+            switch (keys[i]) {
+                case "reserved:kube-apiserver" -> apiServer = true;
+                case "reserved:remote-node", "reserved:host" -> { }
+                default -> {
+                    return false;
+                }
+            }
+            if (!values[i].isEmpty()) {
+                return false;
+            }
+        }
+        return apiServer;
+    }
+
     boolean usesPodLabels() {
         return podLabels && !all;
     }
