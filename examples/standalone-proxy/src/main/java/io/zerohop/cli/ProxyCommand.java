@@ -378,7 +378,8 @@ final class ProxyCommand implements Callable<Integer> {
                 if (d != null) {
                     return d;
                 }
-                throw new Cli.RefusedException("$CONNECTION_TERMINATION_DEADLINE: " + e.getMessage(), 2);
+                throw new Cli.RefusedException("$CONNECTION_TERMINATION_DEADLINE: " + e.getMessage()
+                        + "; ztunnel's sums of units are taken too (1m30s, 1m 30s, 90)", 2);
             }
         }
         String grace = env.get("TERMINATION_GRACE_PERIOD_SECONDS");

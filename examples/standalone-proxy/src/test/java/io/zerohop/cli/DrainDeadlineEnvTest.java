@@ -66,7 +66,8 @@ class DrainDeadlineEnvTest {
     @Test
     void aBadVariableIsNamed() {
         assertThatThrownBy(() -> ProxyCommand.drainDeadline(null, Map.of("CONNECTION_TERMINATION_DEADLINE", "soon")))
-                .hasMessageStartingWith("$CONNECTION_TERMINATION_DEADLINE: bad duration \"soon\"");
+                .hasMessageStartingWith("$CONNECTION_TERMINATION_DEADLINE: bad duration \"soon\"")
+                .hasMessageEndingWith("; ztunnel's sums of units are taken too (1m30s, 1m 30s, 90)");
         assertThatThrownBy(() -> ProxyCommand.drainDeadline(null, Map.of("TERMINATION_GRACE_PERIOD_SECONDS", "30s")))
                 .hasMessage("$TERMINATION_GRACE_PERIOD_SECONDS: \"30s\" is not a whole number of seconds");
     }
