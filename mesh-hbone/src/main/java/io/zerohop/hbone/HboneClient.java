@@ -27,8 +27,8 @@ import javax.net.SocketFactory;
  * HTTP/2 connections. Connections are pooled per key (source identity, accepted
  * destination identities, HBONE address), carry up to {@code maxStreamsPerConnection} tunnels (a
  * further connection opens when all are full), are dropped when broken, take no new tunnel once GOAWAY'd (closed
- * when their last tunnel ends, as hyperium/h2) and are closed after {@code idleTimeout} without tunnels. A connection is never shared between different destination
- * identity sets.
+ * when their last tunnel ends, as hyperium/h2) and are closed after {@code idleTimeout} without tunnels. A connection
+ * is never shared between different destination identity sets.
  *
  * <pre>{@code
  * HboneClient client = HboneClient.builder().tls(meshTls).identity(me).build();
