@@ -99,19 +99,21 @@ class CiliumNodeSourceTest {
 
     /**
      * The same identity written as a selector, {@code reserved:kube-apiserver} or {@code $kube-apiserver} (Cilium's
-     * GetExtendedKeyFrom reads both as the reserved label), denies every node's address as the entity does; a selector
+     * GetExtendedKeyFrom reads both as the reserved label), in matchLabels or required by matchExpressions, denies every node's address as the entity does; a selector
      * that also asks for a label no node has still selects no node. Until 6 December the selector forms let the API
      * server's node through (helper 269).
      */
     @Test
     void anIngressDenyOnTheKubeApiserverSelectorDeniesEveryNodeToo() throws Exception {
         String allowAll = "ingress: [{fromEntities: [all]}], ";
-        for (String key : new String[] {"'reserved:kube-apiserver'", "'$kube-apiserver'"}) {
-            String deny = allowAll + "ingressDeny: [{fromEndpoints: [{matchLabels: {" + key + ": ''}}]}]";
+        for (String selector : new String[] {"{matchLabels: {'reserved:kube-apiserver': ''}}", "{matchLabels: {'$kube-apiserver': ''}}",
+                "{matchExpressions: [{key: 'reserved:kube-apiserver', operator: Exists}]}",
+                "{matchExpressions: [{key: 'reserved:kube-apiserver', operator: In, values: ['']}]}"}) {
+            String deny = allowAll + "ingressDeny: [{fromEndpoints: [" + selector + "]}]";
             for (AccessRequest.SourceNode n : AccessRequest.SourceNode.values()) {
-                assertThat(allowed(deny, n)).as("%s, %s", key, n).isFalse();
+                assertThat(allowed(deny, n)).as("%s, %s", selector, n).isFalse();
             }
-            assertThat(allowed(deny, null)).as("%s, world", key).isTrue();
+            assertThat(allowed(deny, null)).as("%s, world", selector).isTrue();
         }
         assertThat(allowed(allowAll + "ingressDeny: [{fromEndpoints: [{matchLabels: {'reserved:kube-apiserver': '', app: x}}]}]",
                 AccessRequest.SourceNode.REMOTE_NODE)).as("a label no node has").isTrue();

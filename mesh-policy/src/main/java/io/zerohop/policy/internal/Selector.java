@@ -306,33 +306,36 @@ final class Selector {
                 ek.toArray(new String[0]), ops, ev.toArray(new String[0][]), all.isEmpty() ? "{}" : String.join(",", all));
     }
 
-    /** Whether it tests a pod label, as opposed to only the namespace and service account, which a SPIFFE ID also carries. */
     /**
-     * Whether this selector is Cilium's kube-apiserver identity alone: {@code matchLabels} with
-     * {@code reserved:kube-apiserver} and otherwise only {@code reserved:remote-node} or {@code reserved:host}, no
-     * {@code matchExpressions}: what a node that runs the API server carries (cilium/cilium#17714), so an
-     * {@code ingressDeny} with it is read as {@code fromEntities: [kube-apiserver]} is (CiliumCompiler).
+     * Whether this selector is Cilium's kube-apiserver identity alone: {@code reserved:kube-apiserver} required, in
+     * {@code matchLabels} or by a {@code matchExpressions} {@code Exists} (or {@code In} with the empty value), and
+     * otherwise only {@code reserved:remote-node} or {@code reserved:host} so required: what a node that runs the API
+     * server carries (cilium/cilium#17714), so an {@code ingressDeny} with it is read as
+     * {@code fromEntities: [kube-apiserver]} is (CiliumCompiler).
      */
     boolean isKubeApiServerIdentity() {
-        if (exprKeys.length > 0) {
-            return false;
-        }
         boolean apiServer = false;
         for (int i = 0; i < keys.length; i++) {
-            switch (keys[i]) {
-                case "reserved:kube-apiserver" -> apiServer = true;
-                case "reserved:remote-node", "reserved:host" -> { }
-                default -> {
-                    return false;
-                }
-            }
-            if (!values[i].isEmpty()) {
+            if (!nodeIdentityKey(keys[i]) || !values[i].isEmpty()) {
                 return false;
             }
+            apiServer |= keys[i].equals("reserved:kube-apiserver");
+        }
+        for (int i = 0; i < exprKeys.length; i++) {
+            boolean required = exprOps[i] == EXISTS || exprOps[i] == IN && java.util.Arrays.asList(exprValues[i]).contains("");
+            if (!nodeIdentityKey(exprKeys[i]) || !required) {
+                return false;
+            }
+            apiServer |= exprKeys[i].equals("reserved:kube-apiserver");
         }
         return apiServer;
     }
 
+    private static boolean nodeIdentityKey(String key) {
+        return key.equals("reserved:kube-apiserver") || key.equals("reserved:remote-node") || key.equals("reserved:host");
+    }
+
+    /** Whether it tests a pod label, as opposed to only the namespace and service account, which a SPIFFE ID also carries. */
     boolean usesPodLabels() {
         return podLabels && !all;
     }
