@@ -176,21 +176,6 @@ public final class SelectorCheck implements Consumer<PolicySet> {
                 + ": " + consequence + " (Istio's IST0101 ReferencedResourceNotFound: namespace \"" + n.namespace() + "\")";
     }
 
-    /**
-     * A Cilium selector key as the engine keys it (mesh-policy's Selector.normalizeKey, Cilium's GetExtendedKeyFrom): a
-     * leading {@code $} is the reserved source, an {@code =} after the source ends the key ({@code app=x} is {@code app}),
-     * then the {@code k8s:} and {@code any:} sources are dropped. Read as written, {@code app=x: api} was said to select no
-     * workload beside a decision that enforced it on app=api's workloads (helper 269).
-     */
-    static String ciliumKey(String written) {
-        String k = written.startsWith("$") ? "reserved:" + written.substring(1) : written;
-        int eq = k.indexOf('=', k.indexOf(':') + 1);
-        if (eq >= 0) {
-            k = k.substring(0, eq);
-        }
-        return k.replaceFirst("^(k8s|any):", "");
-    }
-
     private static String check(PolicySelector s, WorkloadRegistry registry, String registryName, String rootNamespace,
                                 Workload dest) {
         PolicyRef ref = s.policy();
@@ -233,7 +218,7 @@ public final class SelectorCheck implements Consumer<PolicySet> {
         String sa = null;
         boolean none = false;
         for (var e : wanted.entrySet()) {
-            String key = istio ? e.getKey() : ciliumKey(e.getKey());
+            String key = istio ? e.getKey() : PolicySelector.ciliumKey(e.getKey());
             if (!istio && key.equals("io.kubernetes.pod.namespace")) {
                 if (namespace != null && e.getKey().startsWith("k8s:")) {
                     // Cilium's ParseToCiliumRule replaces k8s:io.kubernetes.pod.namespace with the policy's namespace (the

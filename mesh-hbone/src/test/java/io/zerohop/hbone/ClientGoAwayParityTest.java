@@ -62,7 +62,7 @@ class ClientGoAwayParityTest {
 
     @BeforeEach
     void setUp() {
-        serverLoop = Transports.newGroup(1, "h263-server");
+        serverLoop = Transports.newGroup(1, "goaway-parity-server");
         mesh = new Mesh();
     }
 
@@ -203,7 +203,7 @@ class ClientGoAwayParityTest {
             c.ok(s);
             c.goAway(Integer.MAX_VALUE);
         });
-        EventLoopGroup shared = Transports.newGroup(1, "h263-client");
+        EventLoopGroup shared = Transports.newGroup(1, "goaway-parity-client");
         try {
             HboneClient client = mesh.client().eventLoopGroup(shared).build();
             HboneStream t = client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
@@ -225,7 +225,6 @@ class ClientGoAwayParityTest {
     @Test
     void streamsAboveTheGoAwaysLastStreamIdFailAndTheNextOpenTakesANewConnection() throws Exception {
         start(Http2Settings.defaultSettings(), (c, s) -> {
-            System.out.println("h263 server got CONNECT on stream " + s.id());
             if (c.streams.size() == 2) {
                 c.goAway(c.streams.get(0).id()); // the first CONNECT's stream: the second was never processed
             } else {
@@ -235,7 +234,6 @@ class ClientGoAwayParityTest {
         try (HboneClient client = mesh.client().build()) {
             HboneStream first = client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
             Throwable second = catchThrowable(() -> client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS));
-            System.out.println("h263 GOAWAY(1) fails stream 3 with: " + second);
             assertThat(second).as("no retry (ztunnel neither)").hasStackTraceContaining("it did not process the CONNECT");
             HboneStream third = client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
             assertThat(conns).hasSize(2);
@@ -251,7 +249,6 @@ class ClientGoAwayParityTest {
                 c.ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM).stream(s)));
         try (HboneClient client = mesh.client().build()) {
             Throwable t = catchThrowable(() -> client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS));
-            System.out.println("h263 REFUSED_STREAM fails the open with: " + t);
             assertThat(conns).as("no retry on another connection").hasSize(1);
             assertThat(t).hasStackTraceContaining("REFUSED_STREAM");
         }
@@ -266,7 +263,6 @@ class ClientGoAwayParityTest {
             for (int i = 0; i < 3; i++) {
                 open.add(client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS));
             }
-            System.out.println("h263 MAX_CONCURRENT_STREAMS=1: 3 tunnels on " + conns.size() + " connections");
             assertThat(conns).hasSize(3);
             open.forEach(HboneStream::close);
         }
@@ -280,7 +276,6 @@ class ClientGoAwayParityTest {
             HboneStream t = client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
             Conn conn = conns.poll(5, TimeUnit.SECONDS);
             Http2Settings s = conn.clientSettings.get(5, TimeUnit.SECONDS);
-            System.out.println("h263 client SETTINGS " + s);
             assertThat(s.pushEnabled()).isFalse();
             assertThat(s.initialWindowSize()).isEqualTo(4 * 1024 * 1024);
             assertThat(s.maxFrameSize()).isEqualTo(1024 * 1024);
@@ -318,7 +313,6 @@ class ClientGoAwayParityTest {
             assertThat(t).hasCauseInstanceOf(HboneRefusedException.class);
             Conn conn = conns.poll(5, TimeUnit.SECONDS);
             Long code = conn.resets.poll(5, TimeUnit.SECONDS);
-            System.out.println("h263 503 without END_STREAM: client sent RST_STREAM " + code);
             assertThat(code).isEqualTo(Http2Error.CANCEL.code());
         }
     }
@@ -340,7 +334,6 @@ class ClientGoAwayParityTest {
             open.remove(0).close();
             Thread.sleep(300);
             open.add(client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS));
-            System.out.println("h263 after one of the first 100 ended, the 102nd went on connection count " + conns.size());
             open.forEach(HboneStream::close);
         }
     }
@@ -408,8 +401,6 @@ class ClientGoAwayParityTest {
                 Throwable t = catchThrowable(() -> f.get(10, TimeUnit.SECONDS));
                 outcomes.add(t == null ? "open" : String.valueOf(t.getCause()));
             }
-            System.out.println("h263 3 opens before SETTINGS(MAX_CONCURRENT_STREAMS=1), first held open: " + outcomes
-                    + " on " + conns.size() + " connection(s)");
             assertThat(outcomes).containsOnly("open");
             assertThat(conns).hasSize(3);
             for (CompletableFuture<HboneStream> f : opens) {
@@ -448,7 +439,6 @@ class ClientGoAwayParityTest {
             while (conn.endStreams.isEmpty() && System.nanoTime() < deadline) {
                 Thread.sleep(10);
             }
-            System.out.println("h263 window 0: " + stalled + " bytes before the window opened, " + conn.dataBytes.get() + " after");
             assertThat(stalled).isZero();
             assertThat(conn.dataBytes.get()).isEqualTo(256 * 1024);
             assertThat(s.getInputStream().readAllBytes()).isEmpty();
@@ -473,7 +463,6 @@ class ClientGoAwayParityTest {
                 conn.ctx.flush();
             });
             Thread.sleep(2000);
-            System.out.println("h263 PING storm: connection open " + conn.ch.isActive() + ", tunnel open " + t.channel().isActive());
             assertThat(t.channel().isActive()).isTrue();
             t.close();
         }

@@ -34,4 +34,18 @@ public record PolicySelector(PolicyRef policy, String field, Map<String, String>
         Objects.requireNonNull(field, "field");
         matchLabels = java.util.Collections.unmodifiableMap(new TreeMap<>(matchLabels));
     }
+
+    /**
+     * A Cilium {@code matchLabels} or {@code matchExpressions} key as the engine (and Cilium) reads it: a leading
+     * {@code $} is the {@code reserved:} source ({@code $world} is {@code reserved:world}), an {@code =} after the source
+     * ends the key ({@code app=x} is {@code app}), then the {@code k8s:} and {@code any:} sources are dropped (cilium/cilium
+     * pkg/labels {@code GetExtendedKeyFrom}, as pkg/policy/api/selector.go {@code EndpointSelector.UnmarshalJSON} applies
+     * it). For tools that compare {@link #matchLabels} with workload labels, such as the selector warning.
+     *
+     * @param written a key as written; non-null
+     * @return the key a workload's label is compared under; never null
+     */
+    public static String ciliumKey(String written) {
+        return io.zerohop.policy.internal.Selector.normalizeKey(Objects.requireNonNull(written, "written"));
+    }
 }

@@ -14,7 +14,7 @@ import java.util.TreeMap;
  * {@code any:} source prefix; the pseudo-labels for namespace and service account are resolved
  * from the workload (destination) or from the verified SPIFFE ID (peer).
  */
-final class Selector {
+public final class Selector {
 
     static final String NAMESPACE_KEY = "io.kubernetes.pod.namespace";
     static final String SERVICE_ACCOUNT_KEY = "io.cilium.k8s.policy.serviceaccount";
@@ -147,7 +147,7 @@ final class Selector {
      * Until 5 December both forms were kept as written, a key no endpoint has: an ingressDeny on {@code $world} or
      * {@code app=x} denied nobody, and an endpointSelector on {@code app=x} left its endpoints open (helper 260).
      */
-    static String normalizeKey(String key) {
+    public static String normalizeKey(String key) {
         String k = key.startsWith("$") ? RESERVED_PREFIX + key.substring(1) : key;
         int eq = k.indexOf('=', k.indexOf(':') + 1);
         if (eq >= 0) {
