@@ -117,18 +117,37 @@ public final class HboneServerSocket implements StreamHandler, AutoCloseable {
         return s;
     }
 
-    public void setSoTimeout(int timeoutMillis) {
+    /**
+     * Bounds each later {@link #accept()} to {@code timeoutMillis}, 0 for none, as {@link java.net.ServerSocket#setSoTimeout}.
+     *
+     * @throws SocketException "Socket is closed" after {@link #close()}, as {@code ServerSocket}'s (until 6 December it
+     *                         was taken silently)
+     * @throws IllegalArgumentException "timeout < 0", as {@code ServerSocket}'s
+     */
+    public void setSoTimeout(int timeoutMillis) throws SocketException {
+        if (closed) {
+            throw new SocketException("Socket is closed");
+        }
         if (timeoutMillis < 0) {
             throw new IllegalArgumentException("timeout < 0");
         }
         this.soTimeout = timeoutMillis;
     }
 
-    /** The {@link #accept()} timeout in milliseconds, 0 for none (as {@link java.net.ServerSocket#getSoTimeout()}). */
-    public int getSoTimeout() {
+    /**
+     * The {@link #accept()} timeout in milliseconds, 0 for none, as {@link java.net.ServerSocket#getSoTimeout()}.
+     *
+     * @throws SocketException "Socket is closed" after {@link #close()}, as {@code ServerSocket}'s (which declares the
+     *                         wider {@code IOException}; until 6 December the value was answered)
+     */
+    public int getSoTimeout() throws SocketException {
+        if (closed) {
+            throw new SocketException("Socket is closed");
+        }
         return soTimeout;
     }
 
+    /** True once {@link #close()} was called, as {@link java.net.ServerSocket#isClosed()}. */
     public boolean isClosed() {
         return closed;
     }

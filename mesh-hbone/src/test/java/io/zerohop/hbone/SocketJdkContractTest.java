@@ -9,6 +9,7 @@ import java.net.Socket;
 import java.net.SocketException;
 import java.net.StandardSocketOptions;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -101,11 +102,57 @@ class SocketJdkContractTest {
     }
 
     @Test
-    void theServerSocketReportsItsAcceptTimeout() {
+    void theServerSocketReportsItsAcceptTimeout() throws Exception {
         HboneServerSocket ss = new HboneServerSocket();
         assertThat(ss.getSoTimeout()).isZero();
         ss.setSoTimeout(250);
         assertThat(ss.getSoTimeout()).isEqualTo(250);
+    }
+
+    private interface Op<S> {
+        Object run(S socket) throws Exception;
+    }
+
+    /** What {@code op} answered or threw, as "value" or "Exception class: message". */
+    private static <S> String outcome(S socket, Op<S> op) {
+        try {
+            return String.valueOf(op.run(socket));
+        } catch (Exception e) {
+            return e.getClass().getSimpleName() + ": " + e.getMessage();
+        }
+    }
+
+    /**
+     * {@link HboneServerSocket}'s accessors beside a plain {@code java.net.ServerSocket}'s (unbound: nothing listens), open
+     * and closed: the same value or the same exception and message (JDK 17 ServerSocket.setSoTimeout / getSoTimeout /
+     * accept: "Socket is closed"). Helper 271: setSoTimeout and getSoTimeout were taken and answered after close.
+     */
+    @Test
+    void theServerSocketAnswersAsTheJdksOpenAndClosed() throws Exception {
+        record Case(String name, Op<java.net.ServerSocket> jdk, Op<HboneServerSocket> hbone) {}
+        List<Case> open = List.of(
+                new Case("setSoTimeout(-1)", s -> { s.setSoTimeout(-1); return "set"; }, s -> { s.setSoTimeout(-1); return "set"; }),
+                new Case("setSoTimeout(5)", s -> { s.setSoTimeout(5); return "set"; }, s -> { s.setSoTimeout(5); return "set"; }),
+                new Case("getSoTimeout()", java.net.ServerSocket::getSoTimeout, HboneServerSocket::getSoTimeout),
+                new Case("isClosed()", java.net.ServerSocket::isClosed, HboneServerSocket::isClosed));
+        List<Case> closed = List.of(
+                new Case("setSoTimeout(5)", s -> { s.setSoTimeout(5); return "set"; }, s -> { s.setSoTimeout(5); return "set"; }),
+                new Case("setSoTimeout(-1)", s -> { s.setSoTimeout(-1); return "set"; }, s -> { s.setSoTimeout(-1); return "set"; }),
+                new Case("getSoTimeout()", java.net.ServerSocket::getSoTimeout, HboneServerSocket::getSoTimeout),
+                new Case("isClosed()", java.net.ServerSocket::isClosed, HboneServerSocket::isClosed),
+                new Case("accept()", java.net.ServerSocket::accept, HboneServerSocket::accept),
+                new Case("close() again", s -> { s.close(); return "closed"; }, s -> { s.close(); return "closed"; }));
+        try (java.net.ServerSocket jdk = new java.net.ServerSocket(); HboneServerSocket hbone = new HboneServerSocket()) {
+            for (Case c : open) {
+                assertThat(outcome(hbone, c.hbone())).as("open: " + c.name()).isEqualTo(outcome(jdk, c.jdk()));
+            }
+            jdk.close();
+            hbone.close();
+            for (Case c : closed) {
+                assertThat(outcome(hbone, c.hbone())).as("closed: " + c.name()).isEqualTo(outcome(jdk, c.jdk()));
+            }
+            assertThat(outcome(hbone, HboneServerSocket::getSoTimeout)).isEqualTo("SocketException: Socket is closed");
+        }
     }
 
     @Test
