@@ -120,12 +120,23 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         CharSequence method = headers.method();
         if (method == null || !"CONNECT".contentEquals(method)) {
             info = withoutTarget(plain);
-            refuse(400, "method " + method + " is not CONNECT");
+            CharSequence path = headers.path();
+            if (method == null || headers.scheme() == null || path == null || path.length() == 0
+                    || headers.get(Http2Headers.PseudoHeaderName.PROTOCOL.value()) != null) {
+                // RFC 9113 section 8.3.1: every request has :method, and one that is not CONNECT has :scheme and a
+                // non-empty :path; :protocol belongs to an extended CONNECT only (hyperium/h2 server.rs
+                // convert_poll_message: "missing method", "missing scheme", "missing path", ":protocol on non-CONNECT").
+                refuseMalformed("method " + method + " is not CONNECT (a malformed request, RFC 9113 section 8.3.1)");
+            } else {
+                refuse(400, "method " + method + " is not CONNECT");
+            }
             return null;
         }
         if (headers.path() != null || headers.scheme() != null || headers.get(Http2Headers.PseudoHeaderName.PROTOCOL.value()) != null) {
+            // RFC 9113 section 8.5: a CONNECT without :scheme and :path; :protocol is an extended CONNECT (RFC 8441), which
+            // zerohop never enables (no SETTINGS_ENABLE_CONNECT_PROTOCOL), so it is malformed too, as h2's recv.rs has it.
             info = withoutTarget(plain);
-            refuse(400, "extended CONNECT (:scheme/:path/:protocol) is not HBONE");
+            refuseMalformed("extended CONNECT (:scheme/:path/:protocol) is not HBONE");
             return null;
         }
         InetSocketAddress dst = TunnelSet.of(ch).destination(headers.authority());
@@ -138,7 +149,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
                 refuse(503, "no service named " + hostname + " is served here");
             } else if (headers.authority() == null) {
                 // Logged as 'malformed :authority "null"' until 5 December (a new-user pass), a host header beside it or not.
-                refuse(400, "no :authority (a CONNECT names its target there, RFC 9113 section 8.5"
+                refuseMalformed("no :authority (a CONNECT names its target there, RFC 9113 section 8.5"
                         + (headers.contains("host") ? "; a host header does not" : "") + ")");
             } else {
                 refuse(400, "malformed :authority \"" + headers.authority() + "\" (want ip:port, IPv6 in brackets)");
@@ -409,11 +420,29 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
     }
 
     private void refuse(int status, String reason) {
-        refuse(status, reason, null);
+        refuse(status, reason, null, Http2Error.NO_ERROR);
     }
 
-    /** {@code denial}: the authorizer's decision when it refused (its listeners get all of it), else null. */
     private void refuse(int status, String reason, AuthzDecision denial) {
+        refuse(status, reason, denial, Http2Error.NO_ERROR);
+    }
+
+    /**
+     * A malformed request (RFC 9113 section 8.1.1): a stream error PROTOCOL_ERROR, as hyperium/h2 (ztunnel's) resets
+     * it (src/server.rs {@code convert_poll_message}, its {@code malformed!}). The 400 before the reset stays, as the
+     * section allows ("a server MAY send an HTTP response prior to closing or resetting the stream"): it tells the
+     * client's user why. Until 6 December the reset after the 400 was NO_ERROR, which says the request was fine.
+     */
+    private void refuseMalformed(String reason) {
+        refuse(400, reason, null, Http2Error.PROTOCOL_ERROR);
+    }
+
+    /**
+     * {@code denial}: the authorizer's decision when it refused (its listeners get all of it), else null.
+     * {@code reset}: the RST_STREAM after the status, NO_ERROR for a well-formed request (RFC 9113 section 8.1: the
+     * server needs no more of it), PROTOCOL_ERROR for a malformed one (section 8.1.1).
+     */
+    private void refuse(int status, String reason, AuthzDecision denial, Http2Error reset) {
         if (cfg().events().logsRefusals()) {
             // The listener's line (mesh-core's access log) already names both identities, the status
             // and the reason: this one at INFO made a refusal two lines.
@@ -441,7 +470,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         }
         statusSent = true;
         ch.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status(Integer.toString(status)), true));
-        ch.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+        ch.writeAndFlush(new DefaultHttp2ResetFrame(reset));
     }
 
     @Override
