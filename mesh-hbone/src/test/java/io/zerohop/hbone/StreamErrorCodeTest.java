@@ -62,6 +62,10 @@ class StreamErrorCodeTest {
         }
 
         Upstream(int port) throws Exception {
+            this(HOST, port);
+        }
+
+        Upstream(String host, int port) throws Exception {
             listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
                     .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                     .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -96,7 +100,7 @@ class StreamErrorCodeTest {
                                 }
                             });
                         }
-                    }).bind(new InetSocketAddress(HOST, port)).sync().channel();
+                    }).bind(new InetSocketAddress(host, port)).sync().channel();
         }
 
         @Override

@@ -8,7 +8,6 @@ import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
 import io.netty.handler.codec.http2.Http2ConnectionEncoder;
-import io.netty.handler.codec.http2.Http2ConnectionAdapter;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodec;
@@ -16,7 +15,7 @@ import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2FrameLogger;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2Settings;
-import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.StreamByteDistributor;
 import io.netty.handler.codec.http2.UniformStreamByteDistributor;
 import io.netty.handler.logging.LogLevel;
 
@@ -68,6 +67,16 @@ final class H2Codecs {
      * HBONE limit is enforced per stream with a 431 ({@link #headerListSize}).
      */
     static final int DECODER_HEADER_LIST_LIMIT = 1024 * 1024;
+    /**
+     * Header block fragments under 8 KiB (Netty's threshold) that a peer may send in a row without END_HEADERS, the
+     * HEADERS frame's own included, before the server ends the connection with GOAWAY ENHANCE_YOUR_CALM (a CONTINUATION
+     * flood). hyperium/h2 (ztunnel's) allows {@code max(5, 1.25 * max_header_list_size / max_frame_size)} CONTINUATION
+     * frames without END_HEADERS (src/codec/framed_read.rs {@code calc_max_continuation_frames}), 5 with ztunnel's
+     * server settings (64 KiB list, 1 MiB frames): HEADERS, five CONTINUATION and a last one with END_HEADERS. Netty's
+     * count takes the HEADERS frame in and is checked before a CONTINUATION frame is read, its flags unseen, so 7 lets
+     * every block h2 lets through and refuses a flood one frame after h2 does. Netty's default is 16.
+     */
+    static final int MAX_SMALL_CONTINUATION_FRAMES = 7;
 
     private H2Codecs() {}
 
@@ -80,7 +89,8 @@ final class H2Codecs {
         if (max == null || max < DECODER_HEADER_LIST_LIMIT) {
             settings.maxHeaderListSize(DECODER_HEADER_LIST_LIMIT);
         }
-        return cumulateWithoutCopies(new Builder(true, errors).initialSettings(settings).gracefulShutdownTimeoutMillis(0).build());
+        return cumulateWithoutCopies(new Builder(true, errors).initialSettings(settings).gracefulShutdownTimeoutMillis(0)
+                .decoderEnforceMaxSmallContinuationFrames(MAX_SMALL_CONTINUATION_FRAMES).build());
     }
 
     static Http2FrameCodec client(Http2Settings settings) {
@@ -152,7 +162,7 @@ final class H2Codecs {
             // state of ~110 bytes per stream where this one keeps ~32 (issue 14).
             UniformStreamByteDistributor distributor = new UniformStreamByteDistributor(connection);
             distributor.minAllocationChunk(ALLOCATION_QUANTUM);
-            connection.remote().flowController(new DefaultHttp2RemoteFlowController(connection, distributor));
+            connection.remote().flowController(new RemoteFlowController(connection, distributor));
             connection(connection);
             decoderEnforceMaxRstFramesPerWindow(MAX_RST_FRAMES_PER_SECOND, 1);
             // The same bound on the RST_STREAM we send: every tunnel abort is one.
@@ -170,60 +180,98 @@ final class H2Codecs {
     }
 
     /**
-     * RFC 9113 section 5.1.1 (h2spec http2/5.1.1/2): a HEADERS frame opening a stream whose id is
-     * lower than one the peer already opened is a connection error PROTOCOL_ERROR. Netty cannot tell
-     * such an id (implicitly closed, never used) from a stream that ran and closed, so it answers
-     * RST_STREAM STREAM_CLOSED. This guard records the ids a peer skipped and fails the connection
-     * when one of them shows up in HEADERS.
+     * Netty's remote (send) flow controller, except that a SETTINGS_INITIAL_WINDOW_SIZE raise that takes an open stream's
+     * send window past 2^31-1 is a connection error FLOW_CONTROL_ERROR, as RFC 9113 section 6.9.2 says ("An endpoint MUST
+     * treat a change to SETTINGS_INITIAL_WINDOW_SIZE that causes any flow-control window to exceed the maximum size as a
+     * connection error of type FLOW_CONTROL_ERROR") and hyperium/h2 does (src/proto/streams/send.rs
+     * {@code apply_remote_settings}: {@code library_go_away}). Netty resets only the first stream it finds overflowing
+     * and stops adjusting the others' windows there, leaving them out of step with the peer's.
+     */
+    static final class RemoteFlowController extends DefaultHttp2RemoteFlowController {
+        RemoteFlowController(Http2Connection connection, StreamByteDistributor distributor) {
+            super(connection, distributor);
+        }
+
+        @Override
+        public void initialWindowSize(int newWindowSize) throws Http2Exception {
+            try {
+                super.initialWindowSize(newWindowSize);
+            } catch (Http2Exception.StreamException e) {
+                if (e.error() != Http2Error.FLOW_CONTROL_ERROR) {
+                    throw e;
+                }
+                throw Http2Exception.connectionError(Http2Error.FLOW_CONTROL_ERROR, e,
+                        "SETTINGS_INITIAL_WINDOW_SIZE %d takes the send window of stream %d past 2^31-1 (RFC 9113 6.9.2)",
+                        newWindowSize, e.streamId());
+            }
+        }
+    }
+
+    /**
+     * RFC 9113 section 5.1.1: a HEADERS frame on a stream id not greater than every id the peer already opened, whose
+     * stream is not open, is a connection error PROTOCOL_ERROR: an id the peer skipped (h2spec http2/5.1.1/2) or the id
+     * of a finished stream. hyperium/h2 (ztunnel's) answers both so (src/proto/streams/recv.rs {@code Recv::open}:
+     * "id < next_id", {@code library_go_away(PROTOCOL_ERROR)}). Netty cannot tell such an id from a stream it reset
+     * itself, so it answers every one with RST_STREAM STREAM_CLOSED.
+     *
+     * <p>Exempt, as h2 exempts them: the last {@value #RECENT_RESETS} streams this side reset (h2 keeps that many
+     * locally reset streams, {@code DEFAULT_RESET_STREAM_MAX}, for a second, and ignores their frames), since the peer
+     * may have sent on them before it read the reset (section 5.1, "closed"). Netty's own answer stands for those.
+     * The exemption is not timed, as h2's is: more lenient than h2 there.
      *
      * <p>It rides on the frame-logger hook because that is the one place Netty's builder lets a
      * handler see each decoded frame before the connection decoder acts on it while keeping the
      * builder's flood guards (control-frame queue, RST limits); logging is delegated unchanged.
-     * HPACK has already decoded the block, so compression state stays in step.
+     * HPACK has already decoded the block, so compression state stays in step. Until 6 December it
+     * caught skipped ids only (the last 64 gaps), and a finished stream's id got Netty's STREAM_CLOSED.
      */
     static final class StreamIdGuard extends Http2FrameLogger {
-        private static final int MAX_GAPS = 64;
+        /** hyperium/h2's {@code DEFAULT_RESET_STREAM_MAX} (src/proto/mod.rs). */
+        static final int RECENT_RESETS = 50;
         private final Http2Connection connection;
-        /** Ring of skipped id ranges [from, to], odd/even as the peer's ids; event loop only. */
-        private final int[] gaps = new int[MAX_GAPS * 2];
-        private int gapCount;
-        private int gapNext;
-        private int lastRemote;
+        /** Ring of the ids of the last streams this side reset, allocated at the first; event loop only. */
+        private int[] resets;
+        private int resetNext;
+        private int resetCount;
 
         StreamIdGuard(Http2Connection connection) {
             super(LogLevel.TRACE, "io.zerohop.hbone.h2.frames");
             this.connection = connection;
-            connection.addListener(new Http2ConnectionAdapter() {
-                @Override
-                public void onStreamAdded(Http2Stream stream) {
-                    int id = stream.id();
-                    if (!connection.remote().isValidStreamId(id)) {
-                        return;
-                    }
-                    int firstExpected = lastRemote == 0 ? (connection.isServer() ? 1 : 2) : lastRemote + 2;
-                    if (id > firstExpected) {
-                        gaps[gapNext * 2] = firstExpected;
-                        gaps[gapNext * 2 + 1] = id - 2;
-                        gapNext = (gapNext + 1) % MAX_GAPS;
-                        gapCount = Math.min(MAX_GAPS, gapCount + 1);
-                    }
-                    lastRemote = Math.max(lastRemote, id);
-                }
-            });
         }
 
         private void check(Direction direction, int streamId) {
-            if (direction != Direction.INBOUND || gapCount == 0 || streamId >= lastRemote
-                    || !connection.remote().isValidStreamId(streamId) || connection.stream(streamId) != null) {
+            if (direction != Direction.INBOUND || !connection.remote().isValidStreamId(streamId)
+                    || streamId > connection.remote().lastStreamCreated() || connection.stream(streamId) != null
+                    // Netty ignores frames of streams opened after its GOAWAY.
+                    || connection.goAwaySent() && streamId > connection.remote().lastStreamKnownByPeer()
+                    || resetHere(streamId)) {
                 return;
             }
-            for (int i = 0; i < gapCount; i++) {
-                if (streamId >= gaps[i * 2] && streamId <= gaps[i * 2 + 1]) {
-                    throw new IllegalStateException(Http2Exception.connectionError(Http2Error.PROTOCOL_ERROR,
-                            "HEADERS on stream %d, lower than stream %d the peer already opened (RFC 9113 5.1.1)",
-                            streamId, lastRemote));
+            throw new IllegalStateException(Http2Exception.connectionError(Http2Error.PROTOCOL_ERROR,
+                    "HEADERS on stream %d, not greater than stream %d the peer already opened, and not open (RFC 9113 5.1.1)",
+                    streamId, connection.remote().lastStreamCreated()));
+        }
+
+        private boolean resetHere(int streamId) {
+            for (int i = 0; i < resetCount; i++) {
+                if (resets[i] == streamId) {
+                    return true;
                 }
             }
+            return false;
+        }
+
+        @Override
+        public void logRstStream(Direction direction, ChannelHandlerContext ctx, int streamId, long errorCode) {
+            if (direction == Direction.OUTBOUND && connection.remote().isValidStreamId(streamId)) {
+                if (resets == null) {
+                    resets = new int[RECENT_RESETS];
+                }
+                resets[resetNext] = streamId;
+                resetNext = (resetNext + 1) % RECENT_RESETS;
+                resetCount = Math.min(RECENT_RESETS, resetCount + 1);
+            }
+            super.logRstStream(direction, ctx, streamId, errorCode);
         }
 
         @Override
