@@ -62,14 +62,18 @@ class ServerH2ParityTest {
         return new DefaultHttp2Headers().method("CONNECT").authority(authority);
     }
 
-    /** A peer with a tunnel on stream 1 that echoes; its upstream connection taken from the queue. */
+    /** The upstream connection of the last {@link #withSentinel()}'s stream 1. */
+    static StreamErrorCodeTest.Upstream.Conn sentinelUpstream;
+
+    /** A peer with a tunnel on stream 1 that echoes; its upstream connection in {@link #sentinelUpstream}. */
     static RawFrames withSentinel() throws Exception {
         upstream.accepted.clear();
         RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress()).preface();
         p.headers(1, connect(), false);
         assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
         H2ProtocolTest.assertEchoes(p, 1, "sentinel");
-        assertThat(upstream.accepted.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isNotNull();
+        sentinelUpstream = upstream.accepted.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        assertThat(sentinelUpstream).isNotNull();
         return p;
     }
 
@@ -112,7 +116,9 @@ class ServerH2ParityTest {
             p.settings(SETTINGS_INITIAL_WINDOW_SIZE, 65_536);
             assertThat(firstError(p)).isEqualTo("GOAWAY 2147483647 FLOW_CONTROL_ERROR");
             p.closed.get(10, TimeUnit.SECONDS);
-            assertThat(up3.end.get(10, TimeUnit.SECONDS)).as("stream 3's upstream is ended").isNotNull();
+            // Cut, not completed: each upstream gets a TCP reset, as for any connection lost with tunnels open.
+            assertThat(up3.end.get(10, TimeUnit.SECONDS)).as("stream 3's upstream").startsWith("RST");
+            assertThat(sentinelUpstream.end.get(10, TimeUnit.SECONDS)).as("the sentinel's upstream").startsWith("RST");
         }
     }
 
