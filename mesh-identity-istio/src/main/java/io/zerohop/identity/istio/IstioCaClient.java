@@ -53,7 +53,10 @@ import org.slf4j.LoggerFactory;
  * <p>The token is read from its file for every request, because projected service-account tokens
  * are rotated in place by the kubelet. Every answer is checked before it is returned: the leaf
  * must carry the requested SPIFFE ID and the generated key, and must verify against the mesh
- * roots; roots the CA sends back are never trusted on their own.
+ * roots; roots the CA sends back are never trusted on their own. As ztunnel (src/identity/caclient.rs
+ * {@code fetch_certificate}, src/tls/certificate.rs {@code WorkloadCertificate::new}), an answer whose
+ * {@code cert_chain} is a single element (a lone leaf, or a whole chain in one PEM string: no root
+ * element of its own) is refused, with ztunnel's WARN {@code no chain certs for: <id>}.
  *
  * <p>A root file given to {@link Builder#caCertificates(Path)} (Istio's {@code istio-ca-root-cert}
  * ConfigMap, which istiod rewrites when its root rotates and the kubelet swaps in place) is
@@ -318,6 +321,10 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
             X509Svid svid = IstioCaResponses.toSvid(id, keys, response, mesh, clock.instant());
             log.debug("Istio CA at {} issued {} valid until {}", target, id, svid.getLeaf().getNotAfter().toInstant());
             return svid;
+        } catch (IstioCaResponses.NoRootException e) {
+            // ztunnel's fetch_certificate warns so before refusing the answer (src/identity/caclient.rs).
+            log.warn("Istio CA at {}: no chain certs for: {}", target, id);
+            throw new CaException("Istio CA at " + target + " returned an unusable certificate for " + id + ": " + e.getMessage(), null, e);
         } catch (IstioCaResponses.UnknownRootException e) {
             // istiod signs under a root this side does not trust (yet): say where the trusted ones come from.
             String where = meshFromFile

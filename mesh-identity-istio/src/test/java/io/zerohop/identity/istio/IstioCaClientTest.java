@@ -24,6 +24,7 @@ import io.zerohop.testing.FakeIstioCa;
 import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -175,12 +176,79 @@ class IstioCaClientTest {
     @Test
     void certificateForAnotherIdentityIsRejected() throws Exception {
         X509Svid wrong = ca.issue(SpiffeIds.istio("cluster.local", "shop", "evil"));
-        server.tamper(r -> new FakeIstioCa.Response(List.of(Pem.certificates(wrong.getChain())), List.of()));
+        // As istiod answers: one certificate per element, the root bundle last.
+        List<String> elements = new java.util.ArrayList<>();
+        wrong.getChain().forEach(c -> elements.add(Pem.certificates(List.of(c))));
+        elements.add(Pem.certificates(List.of(ca.root())));
+        server.tamper(r -> new FakeIstioCa.Response(elements, List.of()));
         client = tls().build();
 
         Throwable t = failure(client, ID);
         assertThat(t).isInstanceOf(IstioCaClient.CaException.class).hasMessageContaining("not the requested " + ID);
         assertThat(((IstioCaClient.CaException) t).grpcStatus()).isNull();
+    }
+
+    /**
+     * A lone leaf, signed straight by a mesh root: ztunnel refuses it (istio/ztunnel src/identity/caclient.rs
+     * {@code fetch_certificate} warns "no chain certs for: <id>", then src/tls/certificate.rs
+     * {@code WorkloadCertificate::new} fails with "no root certificate present"; its test {@code empty_chain} covers
+     * the empty answer only). Until 6 December zerohop took it, since the leaf verifies against the root file.
+     */
+    @Test
+    void aLoneLeafIsRefusedAsZtunnelRefusesIt() throws Exception {
+        InMemoryCa direct = InMemoryCa.create("cluster.local"); // no intermediate: its leaves chain to its root alone
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            java.util.concurrent.atomic.AtomicBoolean withRoot = new java.util.concurrent.atomic.AtomicBoolean();
+            server.tamper(r -> {
+                try {
+                    X509Certificate leaf = direct.signCsr(Csr.fromPem(server.seen().get(server.seen().size() - 1).request().csr()),
+                            ID, Duration.ofHours(1)).get(0);
+                    return new FakeIstioCa.Response(withRoot.get()
+                            ? List.of(Pem.certificates(List.of(leaf)), Pem.certificates(List.of(direct.root())))
+                            : List.of(Pem.certificates(List.of(leaf))), List.of());
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            client = tls().meshRoots(List.of(direct.root())).build();
+
+            Throwable t = failure(client, ID);
+            assertThat(t).isInstanceOf(IstioCaClient.CaException.class).hasMessageContaining("no root certificate present")
+                    .hasMessageContaining("cert_chain has one element (1 certificate in it)");
+            assertThat(((IstioCaClient.CaException) t).grpcStatus()).isNull();
+            assertThat(err.awaitLine("WARN", "no chain certs for: " + ID)).isNotNull();
+
+            // Control: the same leaf with the root in an element of its own, as istiod sends it, is taken.
+            withRoot.set(true);
+            assertThat(client.issue(ID).get(20, TimeUnit.SECONDS).getChain()).hasSize(1);
+        } finally {
+            direct.close();
+        }
+    }
+
+    /**
+     * Leaf, intermediate and root in one PEM string, the answer's only element: ztunnel reads the leaf from it
+     * (src/tls/certificate.rs {@code parse_cert}, the first PEM block) and then has no root element, so it refuses
+     * the answer as a lone leaf (caclient.rs {@code fetch_certificate}, certificate.rs {@code WorkloadCertificate::new}).
+     * istiod splits every element it sends into one certificate each and appends the root bundle as the last
+     * (istio/istio security/pkg/server/ca/server.go {@code CreateCertificate}: "the expanded structure ... is
+     * specifically expected by ztunnel"). Until 6 December zerohop took it.
+     */
+    @Test
+    void aWholeChainInOnePemStringIsRefusedAsZtunnelRefusesIt() throws Exception {
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            server.tamper(r -> new FakeIstioCa.Response(List.of(String.join("", r.certChain())), List.of()));
+            client = tls().build();
+
+            Throwable t = failure(client, ID);
+            assertThat(t).isInstanceOf(IstioCaClient.CaException.class).hasMessageContaining("no root certificate present")
+                    .hasMessageContaining("cert_chain has one element (3 certificates in it)");
+            assertThat(err.awaitLine("WARN", "no chain certs for: " + ID)).isNotNull();
+
+            // Control: the fake's own answer, istiod's layout (leaf, intermediate, root), is taken.
+            server.tamper(r -> r);
+            assertThat(client.issue(ID).get(20, TimeUnit.SECONDS).getChain()).hasSize(2);
+        }
     }
 
     @Test

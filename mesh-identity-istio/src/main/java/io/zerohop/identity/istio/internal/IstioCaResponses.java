@@ -28,6 +28,13 @@ import java.util.List;
  * src/tls/certificate.rs {@code WorkloadCertificate::new}); here it is never trusted: the leaf must
  * verify against the roots the caller trusts (the root file), and the roots the CA sent only explain a
  * leaf that does not ({@link UnknownRootException}).
+ *
+ * <p>An answer whose {@code cert_chain} has a single element is refused ({@link NoRootException}), as
+ * ztunnel refuses it: its {@code fetch_certificate} (src/identity/caclient.rs) warns {@code no chain certs
+ * for: <id>} and {@code WorkloadCertificate::new} then fails with {@code no root certificate present}. That
+ * covers a lone leaf and a whole chain sent as one PEM string (ztunnel reads only the first certificate of
+ * that element). istiod never sends either: it sends one certificate per element and its root bundle as a
+ * separate last element.
  */
 public final class IstioCaResponses {
     private IstioCaResponses() {}
@@ -52,15 +59,39 @@ public final class IstioCaResponses {
     }
 
     /**
+     * The answer's {@code cert_chain} has one element only, so no separate root element: a lone leaf, or
+     * leaf, intermediates and root concatenated in one PEM string. istio/ztunnel src/identity/caclient.rs
+     * {@code fetch_certificate} warns {@code no chain certs for: <id>} and src/tls/certificate.rs
+     * {@code WorkloadCertificate::new} refuses it ({@code InvalidRootCert("no root certificate present")}).
+     */
+    public static final class NoRootException extends GeneralSecurityException {
+        private static final long serialVersionUID = 1L;
+
+        NoRootException(String message) {
+            super(message);
+        }
+    }
+
+    /**
      * The SVID for {@code keys} from {@code response}: the chain without its self-signed root(s), whose
      * leaf names {@code id}, holds the request's public key and verifies against {@code meshRoots} at {@code now}.
+     * {@code cert_chain} must have at least two elements, the last one the CA's root bundle, as ztunnel requires.
      *
+     * @throws NoRootException when {@code cert_chain} has a single element
      * @throws GeneralSecurityException (or a RuntimeException from parsing) saying what is wrong
      */
     public static X509Svid toSvid(SpiffeId id, KeyPair keys, CertificateResponse response,
             List<X509Certificate> meshRoots, Instant now) throws GeneralSecurityException {
+        List<String> elements = response.certChain();
+        if (elements.size() == 1) {
+            // ztunnel: "no chain certs for: <id>", then WorkloadCertificate::new: "no root certificate present".
+            int n = Pem.parseCertificates(elements.get(0)).size();
+            throw new NoRootException("no root certificate present: cert_chain has one element (" + n + " certificate"
+                    + (n == 1 ? "" : "s") + " in it), and the Istio CA API puts the root bundle in an element of its own, the last"
+                    + " (istiod always does, one certificate per element before it); ztunnel refuses such an answer too");
+        }
         List<X509Certificate> all = new ArrayList<>();
-        for (String pem : response.certChain()) {
+        for (String pem : elements) {
             all.addAll(Pem.parseCertificates(pem));
         }
         if (all.isEmpty()) {
