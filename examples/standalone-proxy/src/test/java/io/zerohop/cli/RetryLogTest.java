@@ -37,7 +37,7 @@ class RetryLogTest {
     void spireSocketWithNothingListening(@TempDir Path dir) throws Exception {
         Path socket = dir.resolve("agent.sock");
         Pattern retry = Pattern.compile(Pattern.quote("Workload API at unix:" + socket + ": UNAVAILABLE: io exception: no such file (attempt ")
-                + "(\\d+)\\); no SVID yet; retrying in (\\d+)s \\(back-off doubling up to 60s\\)");
+                + "(\\d+)\\); no SVID yet; retrying in (\\d+)s \\(back-off growing by 1s up to 30s, as go-spiffe's\\)");
         try (Proc p = Proc.start(List.of("proxy", "--spire-socket", socket.toString(), "--inbound", "127.0.0.1:0",
                 "--metrics", "off", "--readiness", "off", "--admin", "off"), List.of())) {
             // Two attempts (the second after java-spiffe's 1 s back-off); a flood (main: ~40 lines per attempt) ends the wait too.
@@ -50,12 +50,12 @@ class RetryLogTest {
                 assertThat(m.group(1) + " " + m.group(2)).isEqualTo("WARN SpireIdentityProvider");
                 assertThat(retry.matcher(m.group(3)).matches()).as(l).isTrue();
             });
-            // java-spiffe's RetryHandler: 1 s, then doubling (ExponentialBackoffPolicy.DEFAULT).
+            // go-spiffe's back-off through java-spiffe's RetryHandler: 1 s, 2 s, 3 s, ... at most 30 s (mesh-identity-spire GoSpiffeBackoff).
             for (int i = 0; i < err.size(); i++) {
                 Matcher m = retry.matcher(err.get(i));
                 assertThat(m.find()).isTrue();
                 assertThat(Integer.parseInt(m.group(1))).isEqualTo(i + 1);
-                assertThat(Integer.parseInt(m.group(2))).isEqualTo(Math.min(1 << i, 60));
+                assertThat(Integer.parseInt(m.group(2))).isEqualTo(Math.min(i + 1, 30));
             }
             assertThat(p.out()).as("exit %d, stderr %s", exit, err).containsExactly(
                     "zerohop proxy: waiting for an SVID from the Workload API at unix:" + socket + "; listeners start once one arrives",

@@ -9,7 +9,6 @@ import io.spiffe.workloadapi.DefaultWorkloadApiClient;
 import io.spiffe.workloadapi.Watcher;
 import io.spiffe.workloadapi.WorkloadApiClient;
 import io.spiffe.workloadapi.X509Context;
-import io.spiffe.workloadapi.retry.ExponentialBackoffPolicy;
 import io.zerohop.identity.IdentityListener;
 import io.zerohop.identity.IdentityProvider;
 import io.zerohop.identity.internal.ListenerSet;
@@ -49,9 +48,10 @@ import org.slf4j.LoggerFactory;
  * entries are deleted) withdraws every SVID (5.2.1: the client SHOULD cease using them) and keeps
  * the bundles until the next response; an SVID past its notAfter is never handed out.
  *
- * <p>Reconnection after a failure is java-spiffe's (exponential back-off, PERMISSION_DENIED
- * included); a stream the server ends with status OK, which java-spiffe 0.8.17 only logs, is
- * reopened here with the same back-off (4.2: the client SHOULD establish a new connection), as
+ * <p>Reconnection after a failure is java-spiffe's (PERMISSION_DENIED included), on go-spiffe's
+ * back-off ({@link GoSpiffeBackoff}: 1 s, 1 s more after each failed attempt, at most 30 s, reset by
+ * each update; spiffe/go-spiffe v2 workloadapi/backoff.go); a stream the server ends with status
+ * OK, which java-spiffe 0.8.17 only logs, is reopened here with the same back-off (4.2: the client SHOULD establish a new connection), as
  * go-spiffe's {@code Client.WatchX509Context} retries every end of a watch but cancellation and
  * INVALID_ARGUMENT ({@code handleWatchError}). Until a new context arrives the last one keeps
  * serving, within the limits above.
@@ -61,9 +61,9 @@ import org.slf4j.LoggerFactory;
  * as ztunnel reports a failed certificate fetch (src/identity/manager.rs: "certificate fetch failed
  * (...) and no valid existing certificate; will retry in ... (backoff capped at ...)"); the stack
  * trace only at DEBUG. java-spiffe's own per-attempt SEVERE records with stack traces are taken
- * over ({@link JulRetryLog}). The attempts never stop: java-spiffe's default back-off (1 s,
- * doubling, capped at 60 s, unlimited attempts) is passed to it explicitly so that the delays
- * logged are the ones in force.
+ * over ({@link JulRetryLog}). The attempts never stop: go-spiffe's back-off (1 s, 2 s, 3 s, ... at
+ * most 30 s, unlimited attempts; until 6 December java-spiffe's default, 1 s doubling to 60 s) is
+ * passed to java-spiffe explicitly, so the delays logged are the ones in force.
  */
 public final class SpireIdentityProvider implements IdentityProvider {
     private static final Logger log = LoggerFactory.getLogger(SpireIdentityProvider.class);
@@ -75,11 +75,8 @@ public final class SpireIdentityProvider implements IdentityProvider {
      */
     private record State(Map<SpiffeId, X509Svid> svids, SpiffeId defaultId, X509BundleSet bundles, Map<SpiffeId, String> gone) {}
 
-    /** java-spiffe's {@code ExponentialBackoffPolicy.DEFAULT}, named so that the logged delays are the ones in force. */
-    static final Duration FIRST_RETRY = Duration.ofSeconds(1);
-    static final Duration MAX_RETRY = Duration.ofSeconds(60);
-    private static final ExponentialBackoffPolicy BACKOFF = ExponentialBackoffPolicy.builder().initialDelay(FIRST_RETRY)
-            .maxDelay(MAX_RETRY).maxRetries(ExponentialBackoffPolicy.UNLIMITED_RETRIES).backoffMultiplier(2).build();
+    /** go-spiffe's back-off, given to java-spiffe's client: the logged delays ({@link GoSpiffeBackoff#delay}) are the ones in force. */
+    private static final GoSpiffeBackoff BACKOFF = new GoSpiffeBackoff();
 
     private final String address;
     private final SpiffeId wanted;
@@ -200,21 +197,16 @@ public final class SpireIdentityProvider implements IdentityProvider {
                 withdrawn.forEach(listeners::svidForgotten);
             }
         }
-        // RetryHandler.scheduleRetry: the first retry waits the initial delay, each next one twice the last, capped.
-        long seconds = delaySeconds(n);
+        // RetryHandler.scheduleRetry: the first retry waits the initial delay, each next one GoSpiffeBackoff.nextDelay of the last.
+        long seconds = GoSpiffeBackoff.delay(n).toSeconds();
         String serving = withdrawn.isEmpty() ? serving(s) : "stopped serving the SVIDs " + withdrawn
                 + " (the agent gives this workload no identity any more; SPIRE answers so once its registration entries"
                 + " are deleted); the bundles stay until its next response";
-        log.warn("Workload API at {}: {} (attempt {}); {}; retrying in {}s (back-off doubling up to {}s)",
-                address, cause, n, serving, seconds, MAX_RETRY.toSeconds());
+        log.warn("Workload API at {}: {} (attempt {}); {}; retrying in {}s ({})",
+                address, cause, n, serving, seconds, GoSpiffeBackoff.describe());
         if (log.isDebugEnabled()) {
             log.debug("Workload API at " + address + ": attempt " + n + " failed", t);
         }
-    }
-
-    /** The {@code n}th delay of java-spiffe's back-off: 1 s, doubling, capped at 60 s. */
-    private static long delaySeconds(int n) {
-        return Math.min(FIRST_RETRY.toSeconds() << Math.min(n - 1, 30), MAX_RETRY.toSeconds());
     }
 
     /**
@@ -223,7 +215,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
      * the watch and logs at INFO, nothing more, so no update would ever arrive again. SPIFFE Workload
      * API 4.2: the client SHOULD establish a new connection; go-spiffe's {@code WatchX509Context}
      * retries an ended stream like a failed one, with its back-off reset by each message. So: a new
-     * watch after the same back-off as java-spiffe's retries, the count reset by each update.
+     * watch after the same back-off as the retries ({@link GoSpiffeBackoff}), the count reset by each update.
      */
     private void streamCompleted() {
         if (closed) {
@@ -234,9 +226,9 @@ public final class SpireIdentityProvider implements IdentityProvider {
         synchronized (this) {
             n = ++reopens;
         }
-        long seconds = delaySeconds(n);
-        log.warn("Workload API at {} ended the X.509 context stream (status OK); {}; reopening it in {}s (back-off doubling up to {}s)",
-                address, serving(state), seconds, MAX_RETRY.toSeconds());
+        long seconds = GoSpiffeBackoff.delay(n).toSeconds();
+        log.warn("Workload API at {} ended the X.509 context stream (status OK); {}; reopening it in {}s ({})",
+                address, serving(state), seconds, GoSpiffeBackoff.describe());
         CompletableFuture.delayedExecutor(seconds, TimeUnit.SECONDS, executor).execute(this::reopen);
     }
 

@@ -42,7 +42,7 @@ class WorkloadApiUpdatesTest {
     private static final TrustDomain PARTNER = TrustDomain.parse("partner.test");
     private static final InMemoryCa CA = InMemoryCa.create("spire.test");
     private static final InMemoryCa PARTNER_CA = InMemoryCa.create("partner.test");
-    /** Generous: java-spiffe's back-off waits 1 s, then 2 s, 4 s... */
+    /** Generous: the back-off (go-spiffe's, GoSpiffeBackoff) waits 1 s, then 2 s, 3 s... */
     private static final Duration WAIT = Duration.ofSeconds(30);
 
     @TempDir
@@ -215,6 +215,43 @@ class WorkloadApiUpdatesTest {
                 assertThat(trusts(p, PARTNER)).isFalse();
                 // Said at INFO, as the withdrawal was at WARN: it was DEBUG, and the last line seen said nothing was served.
                 err.awaitLine("INFO", "gives this workload " + WEB + " again", "serving it");
+            }
+        }
+    }
+
+    /**
+     * The delays between attempts are go-spiffe's (spiffe/go-spiffe v2 workloadapi/backoff.go {@code linearBackoff}:
+     * 1 s, 2 s, 3 s, ... at most 30 s; backoff_test.go {@code TestLinearBackoff}), and start over after an update
+     * (client.go {@code watchX509Context} resets the back-off on each response). An unregistered workload: SPIRE
+     * answers PERMISSION_DENIED to every attempt until its entry exists. The third delay tells the two apart:
+     * java-spiffe's default, used until 6 December, doubles (1 s, 2 s, 4 s, ... 60 s). No time is measured: the
+     * lines name the delays, and GoSpiffeBackoffTest shows java-spiffe's RetryHandler schedules those.
+     */
+    @Test
+    void retriesWaitGoSpiffesBackOffAndStartOverAfterAnUpdate() throws Exception {
+        String linear = "(back-off growing by 1s up to 30s, as go-spiffe's)";
+        try (WorkloadApiServer a = agent(dir.resolve("agent.sock")); CapturedStderr err = new CapturedStderr()) {
+            CompletableFuture<SpireIdentityProvider> f = SpireIdentityProvider.builder().address(a.address()).buildAsync();
+            try {
+                err.awaitLine("PERMISSION_DENIED: no identity issued (attempt 1)", "no SVID yet", "retrying in 1s ");
+                err.awaitLine("PERMISSION_DENIED: no identity issued (attempt 2)", "no SVID yet", "retrying in 2s ");
+                // java-spiffe's default doubling waited 4 s here
+                String third = err.awaitLine("PERMISSION_DENIED: no identity issued (attempt 3)", "no SVID yet", "retrying in 3s ");
+                assertThat(third).endsWith("retrying in 3s " + linear);
+
+                serve(a, List.of(CA.issue(WEB)), List.of()); // the entry registered: the next attempt gets it
+                SpireIdentityProvider p = f.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+                assertThat(p.defaultIdentity()).contains(WEB);
+
+                a.denyAll(); // the entry deleted again: the count and the delay start over
+                long deadline = System.nanoTime() + WAIT.toNanos();
+                while (err.count("(attempt 1)", "retrying in 1s " + linear) < 2 && System.nanoTime() < deadline) {
+                    Thread.sleep(20); // polling a condition, bounded; no assertion on time
+                }
+                assertThat(err.count("(attempt 1)", "retrying in 1s " + linear)).as("attempt 1 again after the update").isEqualTo(2);
+            } finally {
+                f.cancel(false);
+                f.thenAccept(SpireIdentityProvider::close);
             }
         }
     }
