@@ -19,11 +19,13 @@ import org.slf4j.simple.SimpleLoggerFactory;
  * The admin {@code /logging} endpoint as ztunnel's (src/admin.rs {@code handle_logging} and
  * src/telemetry.rs {@code set_level}, mirroring Envoy's). {@code POST /logging} shows the levels;
  * {@code POST /logging?level=LEVEL} sets the default; {@code POST /logging?level=NAME=LEVEL,NAME2=LEVEL2}
- * (ztunnel's form; {@code NAME:LEVEL} is accepted too) sets logger-name prefixes, e.g.
- * {@code io.zerohop.access=warn}; ztunnel's target {@code access} names zerohop's access log,
- * {@code io.zerohop.access}, so {@code level=access=off} silences it as it does ztunnel's;
+ * sets logger-name prefixes, e.g. {@code io.zerohop.access=warn}; ztunnel's target {@code access} names zerohop's
+ * access log, {@code io.zerohop.access}, so {@code level=access=off} silences it as it does ztunnel's;
  * {@code POST /logging?reset} (with or without {@code level}) drops every change first, back to the
- * start-up levels. Levels {@code error|warn|info|debug|trace|off}; other methods get 405, a bad level 400.
+ * start-up levels. The parameter takes what ztunnel's takes ({@link #adminClauses}: a bare level in lower case,
+ * {@code NAME=LEVEL} with tracing's level parsing, so {@code access=DEBUG} and {@code access=4}; not {@code INFO},
+ * {@code NAME:LEVEL} or a bare name); anything else is answered 400 {@code Invalid level provided: ...} as ztunnel's;
+ * other methods get 405.
  *
  * <p>As ztunnel's filter (tracing's {@code Targets}), the most specific name wins whatever the order of
  * the changes: {@code access=off} then {@code level=debug} leaves the access log off. The levels
@@ -56,9 +58,10 @@ final class LogLevels {
         }
         String level = r.query().get("level");
         boolean reset = r.query().containsKey("reset");
-        Map<String, String> clauses = parse(level);
+        Map<String, String> clauses = adminClauses(level);
         if (clauses == null) {
-            return HttpEndpoint.Response.text(400, "Invalid level provided: " + level + "\n" + HELP);
+            // ztunnel's answer to what its validate_log_level refuses (src/admin.rs change_log_level), its blank line too.
+            return HttpEndpoint.Response.text(400, "Invalid level provided: " + level + "\n\n" + HELP);
         }
         if ((reset || !clauses.isEmpty()) && !(LoggerFactory.getILoggerFactory() instanceof SimpleLoggerFactory)) {
             return HttpEndpoint.Response.text(501, "log levels can be changed only with slf4j-simple\n");
@@ -67,7 +70,7 @@ final class LogLevels {
             undo();
         }
         clauses.forEach((name, lvl) -> {
-            if (name.isEmpty()) {
+            if (name == null) {
                 defaultLevel = lvl;
             } else {
                 named.put(name, lvl);
@@ -94,24 +97,101 @@ final class LogLevels {
     }
 
     /**
-     * {@code LEVEL} and {@code NAME=LEVEL} (or {@code NAME:LEVEL}) clauses, comma-separated, in order, the name ""
-     * for the default and ztunnel's target {@code access} as zerohop's access logger; null when one does not parse.
+     * {@code /logging}'s {@code level} parameter as ztunnel takes it (istio/ztunnel src/admin.rs {@code validate_log_level},
+     * then src/telemetry.rs {@code set_level}'s {@code filter::Targets::from_str}), comma-separated clauses, in order:
+     * <ul>
+     * <li>a bare level, exactly {@code off}, {@code error}, {@code warn}, {@code info}, {@code debug} or {@code trace}
+     * (lower case, no spaces: ztunnel matches these strings; {@code INFO}, {@code 3} and an empty clause are refused),
+     * the default level, under the key null;
+     * <li>a clause with an {@code =}, read as tracing-subscriber 0.3's {@code StaticDirective::from_str}
+     * ({@code src/filter/directive.rs}): exactly one {@code =}; before it a target, any text, even empty (tracing's
+     * target {@code ""}, a prefix of every target: the key {@code ""}, which {@link #apply} reads as a default that a
+     * bare level does not override), optionally with {@code [{FIELD,...}]} (kept in the name: no Java logger's name
+     * has it, so it changes no level, as a field directive matches no event without that field); after it a level as
+     * tracing-core's {@code LevelFilter::from_str} reads it ({@link #levelFilter}: any ASCII case, 0-5, empty for
+     * {@code error}). ztunnel's target {@code access} is zerohop's access logger;
+     * <li>anything else refused: a bare target ({@code access}) and {@code NAME:LEVEL} ({@code access:debug}) too,
+     * which ztunnel's help text shows but its check refuses ({@code level ... is invalid}).
+     * </ul>
+     *
+     * @return the clauses, empty for no or an empty parameter; null when ztunnel answers 400
      */
-    private static Map<String, String> parse(String level) {
-        return parse(level, false);
+    static Map<String, String> adminClauses(String level) {
+        Map<String, String> clauses = new LinkedHashMap<>();
+        if (level == null || level.isEmpty()) {
+            return clauses;
+        }
+        for (String clause : level.split(",", -1)) {
+            if (LEVELS.containsKey(clause)) {
+                clauses.put(null, clause);
+                continue;
+            }
+            int eq = clause.indexOf('=');
+            if (eq < 0 || clause.indexOf('=', eq + 1) >= 0) {
+                return null; // no '=': ztunnel's "level {s} is invalid"; two: tracing's "too many '='"
+            }
+            String target = clause.substring(0, eq);
+            String lvl = levelFilter(clause.substring(eq + 1));
+            String fields = "";
+            int open = target.indexOf("[{");
+            if (open >= 0) {
+                String list = target.substring(open + 2);
+                if (list.contains("[{") || !list.endsWith("}]")) {
+                    return null; // tracing: "too many '[{'", "expected fields list to end with '}]'"
+                }
+                // tracing trims every "}]" at the end and drops empty names: [{}] is no field list at all.
+                while (list.endsWith("}]")) {
+                    list = list.substring(0, list.length() - 2);
+                }
+                String kept = String.join(",", java.util.Arrays.stream(list.split(",")).filter(f -> !f.isEmpty()).toList());
+                fields = kept.isEmpty() ? "" : "[{" + kept + "}]";
+                target = target.substring(0, open);
+            }
+            if (lvl == null) {
+                return null;
+            }
+            clauses.put(ZTUNNEL_TARGETS.getOrDefault(target, target) + fields, lvl);
+        }
+        return clauses;
     }
 
     /**
-     * As {@link #parse(String)}; a target is split from its level at the last {@code =} (or the last single {@code :}),
-     * so Rust module paths stay whole ({@code ztunnel::proxy=debug}: a name no Java logger has, which changes nothing).
-     * {@code bareTargets}: a clause that is no level is a target at {@code trace}, as tracing's {@code Targets} reads
-     * {@code RUST_LOG}'s {@code foo}; otherwise it does not parse.
+     * {@code s} as tracing-core 0.1's {@code LevelFilter::from_str} reads it ({@code src/metadata.rs}, the version
+     * ztunnel's Cargo.lock holds): a number 0-5 as Rust's {@code usize} parses it (a {@code +} sign and leading zeros
+     * allowed) for off, error, warn, info, debug, trace; the empty string for error; a level's name in any ASCII case.
+     *
+     * @return the level's lower-case name, or null
      */
-    static Map<String, String> parse(String level, boolean bareTargets) {
+    static String levelFilter(String s) {
+        if (s.matches("\\+?[0-9]+")) {
+            String digits = s.replaceFirst("^\\+?0*", "");
+            int n = digits.isEmpty() ? 0 : digits.length() == 1 ? digits.charAt(0) - '0' : 6;
+            return n <= 5 ? List.of("off", "error", "warn", "info", "debug", "trace").get(n) : null;
+        }
+        if (s.isEmpty()) {
+            return "error";
+        }
+        StringBuilder lower = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            lower.append(c >= 'A' && c <= 'Z' ? (char) (c + ('a' - 'A')) : c); // ASCII only, as Rust's eq_ignore_ascii_case
+        }
+        return LEVELS.containsKey(lower.toString()) ? lower.toString() : null;
+    }
+
+    /**
+     * {@code RUST_LOG}'s directives, the name "" for the default; a target is split from its level at the last {@code =}
+     * (or the last single {@code :}), so Rust module paths stay whole ({@code ztunnel::proxy=debug}: a name no Java logger
+     * has, which changes nothing); a clause that is no level is a target at {@code trace}, as tracing's {@code Targets}
+     * reads {@code RUST_LOG}'s {@code foo}. {@code /logging} reads its parameter with {@link #adminClauses} instead.
+     *
+     * @return null when a clause does not parse
+     */
+    static Map<String, String> rustLogClauses(String level) {
         Map<String, String> clauses = new LinkedHashMap<>();
         if (level != null && !level.isEmpty()) {
             for (String clause : level.split(",")) {
-                if (bareTargets && clause.isBlank()) {
+                if (clause.isBlank()) {
                     continue; // tracing skips an empty directive (debug,,access=off)
                 }
                 int at = clause.lastIndexOf('=');
@@ -121,14 +201,12 @@ final class LogLevels {
                 }
                 String name = at < 0 ? "" : clause.substring(0, at).trim();
                 String lvl = clause.substring(at + 1).trim().toLowerCase(Locale.ROOT);
-                if (bareTargets) {
-                    // tracing-core's LevelFilter::from_str: 0-5 are off, error, warn, info, debug, trace; after "=" an
-                    // empty level is error (access= is access at error).
-                    lvl = lvl.length() == 1 && lvl.charAt(0) >= '0' && lvl.charAt(0) <= '5'
-                            ? List.of("off", "error", "warn", "info", "debug", "trace").get(lvl.charAt(0) - '0')
-                            : at >= 0 && lvl.isEmpty() ? "error" : lvl;
-                }
-                if (at < 0 && bareTargets && !lvl.isEmpty() && !LEVELS.containsKey(lvl)) {
+                // tracing-core's LevelFilter::from_str: 0-5 are off, error, warn, info, debug, trace; after "=" an
+                // empty level is error (access= is access at error).
+                lvl = lvl.length() == 1 && lvl.charAt(0) >= '0' && lvl.charAt(0) <= '5'
+                        ? List.of("off", "error", "warn", "info", "debug", "trace").get(lvl.charAt(0) - '0')
+                        : at >= 0 && lvl.isEmpty() ? "error" : lvl;
+                if (at < 0 && !lvl.isEmpty() && !LEVELS.containsKey(lvl)) {
                     name = clause.trim();
                     lvl = "trace";
                 }
@@ -173,7 +251,7 @@ final class LogLevels {
     }
 
     /**
-     * {@code RUST_LOG}'s directives as {@link #parse(String, boolean)} reads them, with the default {@code off} when they
+     * {@code RUST_LOG}'s directives as {@link #rustLogClauses} reads them, with the default {@code off} when they
      * name targets only ({@code access=info}): tracing's {@code Targets} disables what no directive names, and ztunnel
      * adds no default to a variable that is set (istio/ztunnel src/telemetry.rs {@code default_filter} prefixes
      * {@code hickory_server::server=off,} only), so {@code RUST_LOG=access=info} prints access lines and nothing else.
@@ -182,7 +260,7 @@ final class LogLevels {
      * @return null when {@code spec} does not parse
      */
     static Map<String, String> startupClauses(String spec) {
-        Map<String, String> clauses = parse(spec, true);
+        Map<String, String> clauses = rustLogClauses(spec);
         if (clauses == null || clauses.isEmpty() || clauses.containsKey("")) {
             return clauses;
         }
@@ -238,13 +316,19 @@ final class LogLevels {
     private static void apply() throws ReflectiveOperationException {
         Object config = config();
         Field defaultField = defaultLevelField();
-        if (defaultLevel != null) {
+        // tracing's target "" (level==debug) is a prefix of every target and more specific than a bare level: it is
+        // the level of every logger no longer name has one for, whatever the bare level says.
+        String effectiveDefault = named.getOrDefault("", defaultLevel);
+        if (effectiveDefault != null) {
             if (savedDefault == null) {
                 savedDefault = defaultField.getInt(config);
             }
-            defaultField.setInt(config, LEVELS.get(defaultLevel));
+            defaultField.setInt(config, LEVELS.get(effectiveDefault));
         }
         for (Map.Entry<String, String> e : named.entrySet()) {
+            if (e.getKey().isEmpty()) {
+                continue;
+            }
             String key = LOG_KEY + e.getKey();
             if (!savedProperties.containsKey(key)) {
                 savedProperties.put(key, System.getProperty(key));
@@ -283,9 +367,9 @@ final class LogLevels {
     private static final String HELP = """
             usage: POST /logging\t\t\t\t(To list current level)
             usage: POST /logging?level=<level>\t\t(To change global levels)
-            usage: POST /logging?level={name1}={level1},{name2}={level2}\t(To change specific loggers' levels; name:level too)
+            usage: POST /logging?level={name1}={level1},{name2}={level2}\t(To change specific loggers' levels)
             usage: POST /logging?reset[&level=...]\t(Back to the start-up levels, then apply level)
-            hint: loglevel:\terror|warn|info|debug|trace|off
+            hint: loglevel:\terror|warn|info|debug|trace|off (after name=, any case or 0-5 too)
             hint: name:\ta logger name prefix, e.g. io.zerohop.access; ztunnel's target access is io.zerohop.access
             """;
 }

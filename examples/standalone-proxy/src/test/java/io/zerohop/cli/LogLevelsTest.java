@@ -62,25 +62,50 @@ class LogLevelsTest {
 
     @Test
     void directivesAsZtunnelsVariablesHoldThem() {
-        assertThat(LogLevels.parse("warn,access=info", true)).containsExactly(Map.entry("", "warn"), Map.entry("io.zerohop.access", "info"));
-        assertThat(LogLevels.parse("info,ztunnel::proxy=debug,hickory_server::server=off", true)).containsExactly(
+        assertThat(LogLevels.rustLogClauses("warn,access=info")).containsExactly(Map.entry("", "warn"), Map.entry("io.zerohop.access", "info"));
+        assertThat(LogLevels.rustLogClauses("info,ztunnel::proxy=debug,hickory_server::server=off")).containsExactly(
                 Map.entry("", "info"), Map.entry("ztunnel::proxy", "debug"), Map.entry("hickory_server::server", "off"));
-        assertThat(LogLevels.parse("ztunnel::proxy", true)).as("a bare target: all of it").containsExactly(Map.entry("ztunnel::proxy", "trace"));
-        assertThat(LogLevels.parse("io.zerohop.hbone:DEBUG", true)).containsExactly(Map.entry("io.zerohop.hbone", "debug"));
-        assertThat(LogLevels.parse("", true)).isEmpty();
+        assertThat(LogLevels.rustLogClauses("ztunnel::proxy")).as("a bare target: all of it").containsExactly(Map.entry("ztunnel::proxy", "trace"));
+        assertThat(LogLevels.rustLogClauses("io.zerohop.hbone:DEBUG")).containsExactly(Map.entry("io.zerohop.hbone", "debug"));
+        assertThat(LogLevels.rustLogClauses("")).isEmpty();
         // tracing's directive and LevelFilter parsing (a new-user pass: ztunnel starts with each of these, zerohop did not).
-        assertThat(LogLevels.parse("debug,,access=off,", true)).containsExactly(Map.entry("", "debug"), Map.entry("io.zerohop.access", "off"));
-        assertThat(LogLevels.parse("3,access=0", true)).containsExactly(Map.entry("", "info"), Map.entry("io.zerohop.access", "off"));
-        assertThat(LogLevels.parse("access=", true)).containsExactly(Map.entry("io.zerohop.access", "error"));
-        assertThat(LogLevels.parse("access=loud", true)).as("a level that is none").isNull();
-        assertThat(LogLevels.parse("=info", true)).as("a target that is empty").isNull();
+        assertThat(LogLevels.rustLogClauses("debug,,access=off,")).containsExactly(Map.entry("", "debug"), Map.entry("io.zerohop.access", "off"));
+        assertThat(LogLevels.rustLogClauses("3,access=0")).containsExactly(Map.entry("", "info"), Map.entry("io.zerohop.access", "off"));
+        assertThat(LogLevels.rustLogClauses("access=")).containsExactly(Map.entry("io.zerohop.access", "error"));
+        assertThat(LogLevels.rustLogClauses("access=loud")).as("a level that is none").isNull();
+        assertThat(LogLevels.rustLogClauses("=info")).as("a target that is empty").isNull();
     }
 
+    /**
+     * {@code /logging}'s parameter as istio/ztunnel src/admin.rs {@code validate_log_level} takes it (the round trip
+     * through a started proxy: {@link AdminLoggingFormsTest}): a bare level under the key null, {@code NAME=LEVEL} by
+     * tracing's directive parsing, {@code NAME:LEVEL} and a bare name refused.
+     */
     @Test
-    void theAdminsLevelParameterKeepsItsErrors() {
-        assertThat(LogLevels.parse("access:bogus", false)).isNull();
-        assertThat(LogLevels.parse("bogus", false)).as("no bare targets in /logging").isNull();
-        assertThat(LogLevels.parse("access=off", false)).containsExactly(Map.entry("io.zerohop.access", "off"));
-        assertThat(LogLevels.parse("ztunnel::proxy=debug", false)).containsExactly(Map.entry("ztunnel::proxy", "debug"));
+    void theAdminsLevelParameterIsZtunnels() {
+        assertThat(LogLevels.adminClauses("access:bogus")).isNull();
+        assertThat(LogLevels.adminClauses("access:debug")).as("NAME:LEVEL: ztunnel's check refuses it").isNull();
+        assertThat(LogLevels.adminClauses("bogus")).as("no bare targets in /logging").isNull();
+        assertThat(LogLevels.adminClauses("access=off")).containsExactly(Map.entry("io.zerohop.access", "off"));
+        assertThat(LogLevels.adminClauses("ztunnel::proxy=debug")).containsExactly(Map.entry("ztunnel::proxy", "debug"));
+        assertThat(LogLevels.adminClauses("warn")).containsOnlyKeys((String) null).containsValue("warn");
+        assertThat(LogLevels.adminClauses("")).isEmpty();
+        assertThat(LogLevels.adminClauses(null)).isEmpty();
+    }
+
+    /** tracing-core 0.1.36 {@code LevelFilter::from_str} (src/metadata.rs), ztunnel's Cargo.lock version. */
+    @Test
+    void levelsAsTracingCoreReadsThem() {
+        assertThat(LogLevels.levelFilter("DeBuG")).isEqualTo("debug");
+        assertThat(LogLevels.levelFilter("")).isEqualTo("error");
+        assertThat(LogLevels.levelFilter("5")).isEqualTo("trace");
+        assertThat(LogLevels.levelFilter("+0")).isEqualTo("off");
+        assertThat(LogLevels.levelFilter("0004")).isEqualTo("debug");
+        assertThat(LogLevels.levelFilter("6")).isNull();
+        assertThat(LogLevels.levelFilter("99999999999999999999999")).isNull();
+        assertThat(LogLevels.levelFilter("+")).isNull();
+        assertThat(LogLevels.levelFilter("-0")).isNull();
+        assertThat(LogLevels.levelFilter("\u0131nfo")).as("ASCII case only: dotless i is no i").isNull();
+        assertThat(LogLevels.levelFilter(" info")).isNull();
     }
 }

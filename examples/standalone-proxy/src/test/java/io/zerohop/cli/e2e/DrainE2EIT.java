@@ -217,7 +217,7 @@ class DrainE2EIT {
             assertThat(dump.statusCode()).isEqualTo(200);
             assertThat(dump.body()).contains("\"certificates\"", "\"pools\"", "\"policyReload\"", "\"ownPorts\"");
             assertThat(send(http, "GET", admin, "/logging").statusCode()).isEqualTo(405);
-            var set = send(http, "POST", admin, "/logging?level=io.zerohop.access:warn");
+            var set = send(http, "POST", admin, "/logging?level=io.zerohop.access=warn");
             assertThat(set.statusCode()).isEqualTo(200);
             assertThat(set.body()).isEqualTo("current log level is info,io.zerohop.access=warn\n");
             assertThat(send(http, "POST", admin, "/logging?level=loud").statusCode()).isEqualTo(400);
