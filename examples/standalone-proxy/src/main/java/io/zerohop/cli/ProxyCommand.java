@@ -244,7 +244,8 @@ final class ProxyCommand implements Callable<Integer> {
     private final java.util.concurrent.atomic.AtomicReference<Map<String, Object>> policyReload =
             new java.util.concurrent.atomic.AtomicReference<>(Map.of("result", "no policies configured"));
 
-    @Option(names = "--drain", paramLabel = "DURATION", description = {"How long shutdown lets tunnels drain",
+    @Option(names = "--drain", paramLabel = "DURATION", description = {"How long shutdown lets tunnels drain"
+            + " (90s, 1500ms; as $CONNECTION_TERMINATION_DEADLINE, also 1m30s, 1m 30s, 90)",
             "Default: $CONNECTION_TERMINATION_DEADLINE, else $TERMINATION_GRACE_PERIOD_SECONDS minus 5s (minus 1s up to 10),"
                     + " else 10s (ztunnel's settings; its own default is 5s)"})
     String drain;
@@ -343,6 +344,30 @@ final class ProxyCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * {@code v} as {@code --drain} and {@code CONNECTION_TERMINATION_DEADLINE} take it: {@link Cli#duration}'s grammar
+     * ({@code 500ms}, {@code 90s}), else what ztunnel's duration-str reads ({@link #durationStr}: {@code 1m30s},
+     * {@code 1m 30s}, {@code 1m+30}, {@code 90S}, a bare {@code 90} as seconds). Until 6 December {@code --drain 1m30s}
+     * was refused while the variable took it (helper 272).
+     *
+     * @throws Cli.RefusedException with {@link Cli#duration}'s message when neither reads it
+     */
+    static Duration ztunnelDuration(String v) throws Cli.RefusedException {
+        try {
+            return Cli.duration(v);
+        } catch (Cli.RefusedException e) {
+            Duration d = durationStr(v);
+            if (d != null) {
+                return d;
+            }
+            if (v.matches("[0-9]+")) {
+                // A bare number durationStr does not take is past the limit (Cli.duration's "no unit" would mislead).
+                throw new Cli.RefusedException("duration \"" + v + "\" is too long (at most 36500d, 100 years)", 2);
+            }
+            throw e;
+        }
+    }
+
     private static int skipSpaces(String v, int i) {
         while (i < v.length() && Character.isWhitespace(v.charAt(i))) {
             i++;
@@ -354,30 +379,21 @@ final class ProxyCommand implements Callable<Integer> {
      * The drain deadline: {@code --drain}, else ztunnel's {@code CONNECTION_TERMINATION_DEADLINE} (a duration), else its
      * {@code TERMINATION_GRACE_PERIOD_SECONDS} less 5 s (less 1 s when it is 10 or less, at least 1 s), as ztunnel leaves
      * itself time before the kubelet's SIGKILL (istio/ztunnel src/config.rs {@code self_termination_deadline}), else
-     * zerohop's 10 s (ztunnel's is 5 s: zerohop keeps the default it documented). A variable that does not parse is an
-     * error naming it, as ztunnel's {@code Error::EnvVar} is.
+     * zerohop's 10 s (ztunnel's is 5 s: zerohop keeps the default it documented). {@code --drain} and the variable read
+     * the same values ({@link #ztunnelDuration}): a value copied from a ztunnel DaemonSet's variable to the option works.
+     * A variable that does not parse is an error naming it, as ztunnel's {@code Error::EnvVar} is.
      *
-     * @throws Cli.RefusedException naming the flag's or the variable's bad value
+     * @throws Cli.RefusedException the flag's bad value ({@link Cli#duration}'s message), or the variable's, named
      */
     static Duration drainDeadline(String flag, Map<String, String> env) throws Cli.RefusedException {
         if (flag != null) {
-            return Cli.duration(flag);
+            return ztunnelDuration(flag);
         }
         String deadline = env.get("CONNECTION_TERMINATION_DEADLINE");
         if (deadline != null) {
-            if (!deadline.isEmpty() && deadline.chars().allMatch(c -> c >= '0' && c <= '9')) {
-                // ztunnel's duration_str reads a bare number as seconds (newuser22: "3" stopped the start).
-                return Duration.ofSeconds(Long.parseLong(deadline));
-            }
             try {
-                return Cli.duration(deadline);
+                return ztunnelDuration(deadline);
             } catch (Cli.RefusedException e) {
-                // What ztunnel's duration_str also reads (`1m30s`, `1m 30s`, `1m+30s`, `90S`, `2min`): until 5 December
-                // these stopped the start with exit 2 where ztunnel drains for them (helper 262).
-                Duration d = durationStr(deadline);
-                if (d != null) {
-                    return d;
-                }
                 throw new Cli.RefusedException("$CONNECTION_TERMINATION_DEADLINE: " + e.getMessage()
                         + "; ztunnel's sums of units are taken too (1m30s, 1m 30s, 90)", 2);
             }
@@ -461,18 +477,19 @@ final class ProxyCommand implements Callable<Integer> {
     static final String EMPTY_CLUSTER_ID = "empty; omit it to use $ISTIO_META_CLUSTER_ID, else $CLUSTER_ID, else Kubernetes,"
             + " or set CLUSTER_ID=\"\" (with ISTIO_META_CLUSTER_ID unset) to send an empty ClusterID as ztunnel does";
 
-    /** {@link #clusterId(String, Map)} of the flag and this process's environment; a bad id is a usage error. */
+    /** {@link #drainDeadline(String, Map)} of the flag and this process's environment; a bad value is a usage error. */
     private Duration drainDeadline(Usage u) {
-        if (drain != null) {
-            return u.duration("drain", drain);
-        }
         try {
-            return drainDeadline(null, System.getenv());
+            return drainDeadline(drain, System.getenv());
         } catch (Cli.RefusedException e) {
-            throw u.error("drain", "", e.getMessage());
+            // The flag's error names the flag (or the config file's line); the variable's names the variable only: it
+            // read "--drain: $CONNECTION_TERMINATION_DEADLINE: ..." for a proxy started without --drain (helper 272).
+            throw drain != null ? u.error("drain", drain, e.getMessage())
+                    : new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
     }
 
+    /** {@link #clusterId(String, Map)} of the flag and this process's environment; a bad id is a usage error. */
     private ClusterId clusterId(Usage u) {
         try {
             return clusterId(clusterId, System.getenv());

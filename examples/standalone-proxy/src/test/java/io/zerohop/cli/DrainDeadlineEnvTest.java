@@ -70,5 +70,38 @@ class DrainDeadlineEnvTest {
                 .hasMessageEndingWith("; ztunnel's sums of units are taken too (1m30s, 1m 30s, 90)");
         assertThatThrownBy(() -> ProxyCommand.drainDeadline(null, Map.of("TERMINATION_GRACE_PERIOD_SECONDS", "30s")))
                 .hasMessage("$TERMINATION_GRACE_PERIOD_SECONDS: \"30s\" is not a whole number of seconds");
+        // A bare number past the limit: duration-str's overflow is ztunnel's error too; zerohop threw NumberFormatException
+        // (exit 1 with a stack trace) or took 9999999999999 s past the library's 36500-day limit (helper 272).
+        for (String tooLong : new String[] {"99999999999999999999", "9999999999999"}) {
+            assertThatThrownBy(() -> ProxyCommand.drainDeadline(null, Map.of("CONNECTION_TERMINATION_DEADLINE", tooLong)))
+                    .as(tooLong).isInstanceOf(Cli.RefusedException.class)
+                    .hasMessageStartingWith("$CONNECTION_TERMINATION_DEADLINE: duration \"" + tooLong + "\" is too long");
+        }
+    }
+
+    /**
+     * A bad variable's usage error names the variable, not {@code --drain}, which the user did not give: it read
+     * {@code zerohop proxy: --drain: $CONNECTION_TERMINATION_DEADLINE: bad duration "soon" ...} (helper 272). ztunnel's
+     * error names the variable alone (istio/ztunnel src/config.rs {@code parse_duration}: {@code Error::EnvVar}). A child
+     * JVM, for its environment; it stops before anything listens.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(120)
+    void aBadVariableStopsTheStartNamingOnlyTheVariable() throws Exception {
+        java.util.List<String> cmd = java.util.List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Zerohop.class.getName(), "proxy", "--in-memory-ca",
+                "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().remove("TERMINATION_GRACE_PERIOD_SECONDS");
+        pb.environment().put("CONNECTION_TERMINATION_DEADLINE", "soon");
+        Process p = pb.start();
+        String out;
+        try (var in = p.getInputStream()) {
+            out = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+        assertThat(p.waitFor()).as(out).isEqualTo(2);
+        assertThat(out.lines().findFirst().orElse("")).isEqualTo("zerohop proxy: $CONNECTION_TERMINATION_DEADLINE: bad duration \"soon\""
+                + " (examples: 500ms, 90s, 15m, 24h, 7d); ztunnel's sums of units are taken too (1m30s, 1m 30s, 90)");
+        assertThat(out).doesNotContain("--drain:");
     }
 }
