@@ -24,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * exactly a lower-case level name, or contains {@code =} and parses as {@code filter::Targets}; a bare target,
  * {@code NAME:LEVEL} and an empty clause are refused, with {@code Invalid level provided: ...}) and tokio-rs/tracing
  * {@code tracing-subscriber/src/filter/directive.rs} {@code StaticDirective::from_str} (one {@code =}, an optional
- * {@code [{FIELD}]} list ending in {@code }]}, an empty target) with {@code tracing-core/src/metadata.rs}
+ * {@code [{FIELD}]} list ending in <code>&#125;]</code>, an empty target) with {@code tracing-core/src/metadata.rs}
  * {@code LevelFilter::from_str} (any ASCII case, 0-5 with a sign and leading zeros, empty for error). Until 6 December
  * zerohop took {@code INFO}, {@code access:debug}, {@code a=b=debug} and a trailing comma, and refused {@code access=4},
  * {@code access=} and {@code =debug} (helper 272).
