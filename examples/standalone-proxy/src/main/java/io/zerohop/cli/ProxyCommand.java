@@ -494,10 +494,10 @@ final class ProxyCommand implements Callable<Integer> {
         try {
             return clusterId(clusterId, System.getenv());
         } catch (IllegalArgumentException e) {
-            // The value shown is the one that was read: the flag's, else the variable's.
-            String v = clusterId != null ? clusterId
-                    : System.getenv("ISTIO_META_CLUSTER_ID") != null ? System.getenv("ISTIO_META_CLUSTER_ID") : System.getenv("CLUSTER_ID");
-            throw u.error("cluster-id", v, e.getMessage());
+            // The flag's error names the flag (or the config file's line); a variable's names the variable only, as the
+            // drain variable's: it read "--cluster-id: $CLUSTER_ID: ..." for a proxy started without the flag.
+            throw clusterId != null ? u.error("cluster-id", clusterId, e.getMessage())
+                    : new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
     }
 
