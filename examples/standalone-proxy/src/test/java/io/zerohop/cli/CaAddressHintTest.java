@@ -46,14 +46,10 @@ class CaAddressHintTest {
     @Test
     @org.junit.jupiter.api.Timeout(60)
     void theUsageErrorOfAStartedProxyCarriesIt() throws Exception {
-        java.util.List<String> cmd = java.util.List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), Zerohop.class.getName(), "proxy", "--node", "n");
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().put("CA_ADDRESS", "istiod.istio-system.svc:15012");
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        assertThat(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
-        assertThat(p.exitValue()).as(out).isEqualTo(2);
+        CliChild.Result r = CliChild.run(java.util.Map.of("CA_ADDRESS", "istiod.istio-system.svc:15012"), java.util.List.of(),
+                "proxy", "--node", "n");
+        String out = r.output();
+        assertThat(r.exit()).as(out).isEqualTo(2);
         assertThat(out).contains("$CA_ADDRESS is ztunnel's variable, which zerohop does not read")
                 .contains("--istio-ca istiod.istio-system.svc:15012");
     }

@@ -65,20 +65,13 @@ class ClusterIdOptionTest {
 
     /** A proxy started without {@code --cluster-id} and a bad {@code CLUSTER_ID} is told about the variable alone, as ztunnel's {@code Error::EnvVar}. */
     @Test
+    @org.junit.jupiter.api.Timeout(120)
     void aBadVariableStopsTheStartNamingOnlyTheVariable() throws Exception {
-        java.util.List<String> cmd = java.util.List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), Zerohop.class.getName(), "proxy", "--in-memory-ca",
-                "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off");
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().remove("ISTIO_META_CLUSTER_ID");
-        pb.environment().put("CLUSTER_ID", "a,b");
-        Process p = pb.start();
-        String out;
-        try (var in = p.getInputStream()) {
-            out = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        }
-        assertThat(p.waitFor()).as(out).isEqualTo(2);
-        assertThat(out.lines().findFirst().orElse("")).as(out).startsWith("zerohop proxy: $CLUSTER_ID: cluster id must be");
+        CliChild.Result r = CliChild.run(Map.of("CLUSTER_ID", "a,b"), java.util.List.of("ISTIO_META_CLUSTER_ID"), "proxy",
+                "--in-memory-ca", "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off");
+        String out = r.output();
+        assertThat(r.exit()).as(out).isEqualTo(2);
+        assertThat(r.firstLine()).as(out).startsWith("zerohop proxy: $CLUSTER_ID: cluster id must be");
         assertThat(out).doesNotContain("--cluster-id:");
     }
 }

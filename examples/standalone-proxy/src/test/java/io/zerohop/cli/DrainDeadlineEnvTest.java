@@ -88,19 +88,11 @@ class DrainDeadlineEnvTest {
     @Test
     @org.junit.jupiter.api.Timeout(120)
     void aBadVariableStopsTheStartNamingOnlyTheVariable() throws Exception {
-        java.util.List<String> cmd = java.util.List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), Zerohop.class.getName(), "proxy", "--in-memory-ca",
-                "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off");
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().remove("TERMINATION_GRACE_PERIOD_SECONDS");
-        pb.environment().put("CONNECTION_TERMINATION_DEADLINE", "soon");
-        Process p = pb.start();
-        String out;
-        try (var in = p.getInputStream()) {
-            out = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        }
-        assertThat(p.waitFor()).as(out).isEqualTo(2);
-        assertThat(out.lines().findFirst().orElse("")).isEqualTo("zerohop proxy: $CONNECTION_TERMINATION_DEADLINE: bad duration \"soon\""
+        CliChild.Result r = CliChild.run(Map.of("CONNECTION_TERMINATION_DEADLINE", "soon"), java.util.List.of("TERMINATION_GRACE_PERIOD_SECONDS"),
+                "proxy", "--in-memory-ca", "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off");
+        String out = r.output();
+        assertThat(r.exit()).as(out).isEqualTo(2);
+        assertThat(r.firstLine()).isEqualTo("zerohop proxy: $CONNECTION_TERMINATION_DEADLINE: bad duration \"soon\""
                 + " (examples: 500ms, 90s, 15m, 24h, 7d); ztunnel's sums of units are taken too (1m30s, 1m 30s, 90)");
         assertThat(out).doesNotContain("--drain:");
     }
