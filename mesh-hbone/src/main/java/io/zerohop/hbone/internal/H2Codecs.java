@@ -217,6 +217,8 @@ final class H2Codecs {
      * <p>Exempt, as h2 exempts them: the last {@value #RECENT_RESETS} streams this side reset (h2 keeps that many
      * locally reset streams, {@code DEFAULT_RESET_STREAM_MAX}, for a second, and ignores their frames), since the peer
      * may have sent on them before it read the reset (section 5.1, "closed"). Netty's own answer stands for those.
+     * Streams are counted, not RST_STREAM frames: the STREAM_CLOSED resets Netty sends for DATA still arriving on a
+     * stream it reset (h2 sends none, src/proto/streams/streams.rs {@code recv_data}) take no further place.
      * The exemption is not timed, as h2's is: more lenient than h2 there.
      *
      * <p>It rides on the frame-logger hook because that is the one place Netty's builder lets a
@@ -263,7 +265,10 @@ final class H2Codecs {
 
         @Override
         public void logRstStream(Direction direction, ChannelHandlerContext ctx, int streamId, long errorCode) {
-            if (direction == Direction.OUTBOUND && connection.remote().isValidStreamId(streamId)) {
+            // A stream, not a frame: Netty answers each frame a peer still sends on a stream it reset with another
+            // RST_STREAM STREAM_CLOSED, where h2 ignores them; counted per frame, one upload in flight on one reset
+            // stream would push every other reset stream out of the ring.
+            if (direction == Direction.OUTBOUND && connection.remote().isValidStreamId(streamId) && !resetHere(streamId)) {
                 if (resets == null) {
                     resets = new int[RECENT_RESETS];
                 }

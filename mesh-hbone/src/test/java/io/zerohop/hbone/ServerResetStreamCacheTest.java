@@ -1,0 +1,117 @@
+package io.zerohop.hbone;
+
+import static io.zerohop.hbone.RawFrames.DATA;
+import static io.zerohop.hbone.RawFrames.END_HEADERS;
+import static io.zerohop.hbone.RawFrames.GOAWAY;
+import static io.zerohop.hbone.RawFrames.HEADERS;
+import static io.zerohop.hbone.RawFrames.RST_STREAM;
+import static io.zerohop.hbone.StreamErrorCodeTest.block;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Headers;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The HBONE server's exemption of streams it reset from the finished-stream-id guard (H2Codecs.StreamIdGuard) counts
+ * streams, as hyperium/h2's reset-stream cache does (src/proto/streams/recv.rs {@code enqueue_reset_expiration}, bounded
+ * by {@code DEFAULT_RESET_STREAM_MAX} = 50 streams, src/proto/mod.rs), not RST_STREAM frames: h2 ignores every frame on
+ * a stream it reset ("Locally reset streams must ignore frames", src/proto/streams/streams.rs {@code recv_headers} and
+ * {@code recv_data}), so a peer's DATA still in flight on such a stream neither answers nor evicts anything. Netty answers
+ * each such DATA with its own RST_STREAM STREAM_CLOSED. Found by helper 275: counted per frame, a client's upload in flight
+ * on one reset tunnel pushed every other reset stream out, and a late HEADERS (trailers) on one of those cut the whole
+ * connection with GOAWAY PROTOCOL_ERROR, every other tunnel with it.
+ */
+@Timeout(120)
+class ServerResetStreamCacheTest {
+    static final Duration WAIT = Duration.ofSeconds(10);
+    static final String HOST = "127.0.124.1";
+    static final int SERVER_PORT = 47500;
+    static final int UPSTREAM_PORT = 47501;
+    static Mesh mesh;
+    static StreamErrorCodeTest.Upstream upstream;
+    static HboneServer server;
+    static String authority;
+
+    @BeforeAll
+    static void start() throws Exception {
+        mesh = new Mesh();
+        upstream = new StreamErrorCodeTest.Upstream(HOST, UPSTREAM_PORT);
+        InetSocketAddress up = new InetSocketAddress(HOST, UPSTREAM_PORT);
+        authority = HOST + ":" + UPSTREAM_PORT;
+        server = mesh.server((dst, id, local) -> dst.equals(up) ? Destination.proxy(up) : null)
+                .bind(new InetSocketAddress(HOST, SERVER_PORT)).build().start().get();
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+        upstream.close();
+        mesh.close();
+    }
+
+    static Http2Headers connect() {
+        return new DefaultHttp2Headers().method("CONNECT").authority(authority);
+    }
+
+    /** The server answers a CONNECT with :path 400 and resets the stream PROTOCOL_ERROR (RFC 9113 8.5). */
+    static void resetByServer(RawFrames p, int stream) throws Exception {
+        p.frame(HEADERS, END_HEADERS, stream, block(":method", "CONNECT", ":authority", authority, ":path", "/"));
+        RawFrames.Frame rst = p.next(f -> f.type() == RST_STREAM && f.stream() == stream || f.type() == GOAWAY, WAIT);
+        assertThat(rst).isNotNull();
+        assertThat(rst.type()).isEqualTo(RST_STREAM);
+        assertThat(Http2Error.valueOf(rst.errorCode())).isEqualTo(Http2Error.PROTOCOL_ERROR);
+    }
+
+    /**
+     * Two streams reset by the server, far under h2's 50; the client's 60 DATA frames in flight on the second, then
+     * trailers (HEADERS with END_STREAM) on the first, which the client sent before it read the reset (RFC 9113 section
+     * 5.1, "closed": "An endpoint MUST ignore frames that it receives on closed streams after it has sent a RST_STREAM
+     * frame"). h2 ignores all of them; the connection and its other tunnel must live.
+     */
+    @Test
+    void dataInFlightOnOneResetStreamDoesNotEvictAnother() throws Exception {
+        try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress()).preface()) {
+            p.headers(1, connect(), false);
+            assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
+            H2ProtocolTest.assertEchoes(p, 1, "sentinel");
+            resetByServer(p, 3);
+            resetByServer(p, 5);
+            p.frames(60, DATA, 0, 5, 1);
+            p.headers(3, new DefaultHttp2Headers().add("grpc-status", "0"), true);
+            // Netty's answer to a frame on a stream it reset, as for any: RST_STREAM STREAM_CLOSED, no GOAWAY.
+            RawFrames.Frame answer = p.next(f -> f.type() == RST_STREAM && f.stream() == 3 || f.type() == GOAWAY, WAIT);
+            assertThat(answer).isNotNull();
+            assertThat(answer.type() == GOAWAY ? "GOAWAY " + Http2Error.valueOf(answer.errorCode())
+                    : "RST " + Http2Error.valueOf(answer.errorCode())).isEqualTo("RST STREAM_CLOSED");
+            H2ProtocolTest.assertEchoes(p, 1, "still here");
+            assertThat(p.frames).noneMatch(f -> f.type() == GOAWAY);
+            assertThat(p.isOpen()).isTrue();
+        }
+    }
+
+    /**
+     * Parity kept: once more than 50 other streams were reset since, h2 has forgotten the stream too, and HEADERS on
+     * its id is a connection error PROTOCOL_ERROR (recv.rs {@code Recv::open}, "id < next_id").
+     */
+    @Test
+    void headersOnAStreamResetMoreThanFiftyStreamsAgoIsAConnectionError() throws Exception {
+        try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress()).preface()) {
+            for (int s = 1; s <= 1 + 2 * 50; s += 2) {
+                resetByServer(p, s);
+            }
+            p.headers(1, new DefaultHttp2Headers().add("grpc-status", "0"), true);
+            RawFrames.Frame goAway = p.next(GOAWAY, 0, WAIT);
+            assertThat(goAway).isNotNull();
+            assertThat(Http2Error.valueOf(goAway.errorCode())).isEqualTo(Http2Error.PROTOCOL_ERROR);
+            p.closed.get(10, TimeUnit.SECONDS);
+        }
+    }
+}
