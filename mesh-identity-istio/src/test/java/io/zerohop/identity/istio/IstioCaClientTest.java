@@ -251,6 +251,41 @@ class IstioCaClientTest {
         }
     }
 
+    /**
+     * The single-element refusal leaves every multi-element shape a real CA sends alone (new-user pass, helper 275):
+     * <ul>
+     * <li>istiod with a plugged-in CA: {@code cert-chain.pem} holds the intermediate and the root, which istiod flattens
+     * one certificate per element, then appends its root bundle (istio/istio security/pkg/server/ca/server.go
+     * {@code CreateCertificate}): leaf, intermediate, root, root;
+     * <li>cert-manager istio-csr before its chain parsing (cert-manager/istio-csr pkg/server/server.go, early versions:
+     * {@code []string{cr.Status.Certificate, cr.Status.CA}}): leaf and intermediate in one PEM element, then the CA;
+     * <li>istio-csr now ({@code parseCertificateBundle}): one certificate per element, then its root CAs as one PEM
+     * bundle, two roots during a root rotation.
+     * </ul>
+     * Each is taken, its SVID chain leaf and intermediate.
+     */
+    @Test
+    void pluggedInCaAndIstioCsrShapesAreTaken() throws Exception {
+        InMemoryCa other = InMemoryCa.create("cluster.local");
+        try {
+            String root = Pem.certificates(List.of(ca.root()));
+            List<java.util.function.Function<List<String>, List<String>>> shapes = List.of(
+                    c -> List.of(c.get(0), c.get(1), root, root),
+                    c -> List.of(c.get(0) + c.get(1), root),
+                    c -> List.of(c.get(0), c.get(1), root + Pem.certificates(List.of(other.root()))));
+            client = tls().build();
+            for (int i = 0; i < shapes.size(); i++) {
+                var shape = shapes.get(i);
+                server.tamper(r -> new FakeIstioCa.Response(shape.apply(r.certChain()), List.of()));
+                X509Svid svid = client.issue(ID).get(20, TimeUnit.SECONDS);
+                assertThat(svid.getChain()).as("shape " + i).hasSize(2);
+                assertThat(svid.getSpiffeId()).as("shape " + i).isEqualTo(ID);
+            }
+        } finally {
+            other.close();
+        }
+    }
+
     @Test
     void certificateFromAnotherRootIsRejectedEvenIfTheCaSendsThatRoot() throws Exception {
         InMemoryCa rogue = InMemoryCa.create("cluster.local");
