@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Timeout;
  * {@code recv_data}), so a peer's DATA still in flight on such a stream neither answers nor evicts anything. Netty answers
  * each such DATA with its own RST_STREAM STREAM_CLOSED. Found by helper 275: counted per frame, a client's upload in flight
  * on one reset tunnel pushed every other reset stream out, and a late HEADERS (trailers) on one of those cut the whole
- * connection with GOAWAY PROTOCOL_ERROR, every other tunnel with it.
+ * connection with GOAWAY PROTOCOL_ERROR, every other tunnel with it. Likewise a stream refused for
+ * SETTINGS_MAX_CONCURRENT_STREAMS, which Netty never creates: the DATA behind its HEADERS was a connection error.
  */
 @Timeout(120)
 class ServerResetStreamCacheTest {
@@ -38,6 +39,8 @@ class ServerResetStreamCacheTest {
     static Mesh mesh;
     static StreamErrorCodeTest.Upstream upstream;
     static HboneServer server;
+    /** The same server with room for one tunnel per connection. */
+    static HboneServer oneStream;
     static String authority;
 
     @BeforeAll
@@ -48,10 +51,13 @@ class ServerResetStreamCacheTest {
         authority = HOST + ":" + UPSTREAM_PORT;
         server = mesh.server((dst, id, local) -> dst.equals(up) ? Destination.proxy(up) : null)
                 .bind(new InetSocketAddress(HOST, SERVER_PORT)).build().start().get();
+        oneStream = mesh.server((dst, id, local) -> dst.equals(up) ? Destination.proxy(up) : null)
+                .maxConcurrentStreams(1).bind(new InetSocketAddress(HOST, SERVER_PORT + 2)).build().start().get();
     }
 
     @AfterAll
     static void stop() {
+        oneStream.close();
         server.close();
         upstream.close();
         mesh.close();
@@ -112,6 +118,36 @@ class ServerResetStreamCacheTest {
             assertThat(goAway).isNotNull();
             assertThat(Http2Error.valueOf(goAway.errorCode())).isEqualTo(Http2Error.PROTOCOL_ERROR);
             p.closed.get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * A client that opens a stream past SETTINGS_MAX_CONCURRENT_STREAMS with its DATA right behind the HEADERS (before
+     * it read the SETTINGS, or racing a tunnel's end): the stream is refused, and the DATA in flight on it is a stream
+     * error, not a connection error. hyperium/h2 src/proto/streams/recv.rs {@code Recv::open} advances
+     * {@code next_stream_id} before it refuses ({@code self.refused = Some(id)}), so {@code may_have_created_stream}
+     * holds for the refused id and streams.rs {@code recv_data} answers its DATA with RST_STREAM STREAM_CLOSED.
+     */
+    @Test
+    void dataOnAStreamRefusedForConcurrencyKeepsTheConnection() throws Exception {
+        try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), oneStream.localAddress()).preface()) {
+            p.headers(1, connect(), false);
+            assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
+            H2ProtocolTest.assertEchoes(p, 1, "sentinel");
+            p.headers(3, connect(), false);
+            p.data(3, "early".getBytes(java.nio.charset.StandardCharsets.US_ASCII), false);
+            RawFrames.Frame refused = p.next(f -> f.type() == RST_STREAM && f.stream() == 3 || f.type() == GOAWAY, WAIT);
+            assertThat(refused).isNotNull();
+            assertThat(refused.type() == GOAWAY ? "GOAWAY " + Http2Error.valueOf(refused.errorCode())
+                    : "RST " + Http2Error.valueOf(refused.errorCode())).isEqualTo("RST REFUSED_STREAM");
+            RawFrames.Frame data = p.next(f -> f.type() == RST_STREAM && f.stream() == 3 || f.type() == GOAWAY, WAIT);
+            assertThat(data).as("the answer to the DATA on stream 3").isNotNull();
+            assertThat(data.type() == GOAWAY ? "GOAWAY " + Http2Error.valueOf(data.errorCode())
+                    : "RST " + Http2Error.valueOf(data.errorCode())).isEqualTo("RST STREAM_CLOSED");
+            // The client's own cancel of the stream, crossing the refusal: ignored, as h2 ignores it.
+            p.rst(3, Http2Error.CANCEL.code());
+            H2ProtocolTest.assertEchoes(p, 1, "still here");
+            assertThat(p.frames).noneMatch(f -> f.type() == GOAWAY);
         }
     }
 }

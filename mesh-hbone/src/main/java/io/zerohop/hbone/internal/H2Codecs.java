@@ -156,7 +156,7 @@ final class H2Codecs {
         Builder(boolean server, StreamErrors errors) {
             this.errors = errors;
             // The connection carries the role (the builder forbids setting both).
-            DefaultHttp2Connection connection = new DefaultHttp2Connection(server);
+            Connection connection = new Connection(server);
             // Round robin, no priority tree: HBONE peers send no priorities (RFC 9113 deprecated them,
             // ztunnel's h2 ignores them), and the weighted-fair distributor kept a priority-queue
             // state of ~110 bytes per stream where this one keeps ~32 (issue 14).
@@ -167,7 +167,8 @@ final class H2Codecs {
             decoderEnforceMaxRstFramesPerWindow(MAX_RST_FRAMES_PER_SECOND, 1);
             // The same bound on the RST_STREAM we send: every tunnel abort is one.
             encoderEnforceMaxRstFramesPerWindow(MAX_RST_FRAMES_PER_SECOND, 1);
-            frameLogger(new StreamIdGuard(connection));
+            connection.guard = new StreamIdGuard(connection);
+            frameLogger(connection.guard);
         }
 
         @Override
@@ -176,6 +177,31 @@ final class H2Codecs {
             Http2FrameCodec codec = new Codec(encoder, decoder, initialSettings, decoupleCloseAndGoAway(), flushPreface(), errors);
             codec.gracefulShutdownTimeoutMillis(gracefulShutdownTimeoutMillis());
             return codec;
+        }
+    }
+
+    /**
+     * Netty's connection, except that a peer's stream this side reset before creating it, in the last
+     * {@value StreamIdGuard#RECENT_RESETS} resets ({@link StreamIdGuard#resetHere}), may have existed: above all a stream
+     * refused with REFUSED_STREAM for SETTINGS_MAX_CONCURRENT_STREAMS, which Netty never creates, so that the DATA,
+     * RST_STREAM or WINDOW_UPDATE the peer sent behind its HEADERS was a connection error PROTOCOL_ERROR ("Stream 3 does
+     * not exist for inbound frame DATA"), every tunnel of the connection cut. hyperium/h2 counts a refused id as opened
+     * (src/proto/streams/recv.rs {@code Recv::open} advances {@code next_stream_id} before {@code self.refused = Some(id)}),
+     * so its {@code may_have_created_stream} holds and streams.rs {@code recv_data} answers such DATA with RST_STREAM
+     * STREAM_CLOSED. Netty then does the same: it counts the bytes against the connection window and resets the stream.
+     */
+    static final class Connection extends DefaultHttp2Connection {
+        /** Set once, right after construction, on the builder's thread before any frame. */
+        StreamIdGuard guard;
+
+        Connection(boolean server) {
+            super(server);
+        }
+
+        @Override
+        public boolean streamMayHaveExisted(int streamId) {
+            return super.streamMayHaveExisted(streamId)
+                    || guard != null && remote().isValidStreamId(streamId) && guard.resetHere(streamId);
         }
     }
 
@@ -254,7 +280,8 @@ final class H2Codecs {
                     streamId, connection.remote().lastStreamCreated()));
         }
 
-        private boolean resetHere(int streamId) {
+        /** Whether {@code streamId} is one of the last {@value #RECENT_RESETS} streams this side reset. Event loop only. */
+        boolean resetHere(int streamId) {
             for (int i = 0; i < resetCount; i++) {
                 if (resets[i] == streamId) {
                     return true;
