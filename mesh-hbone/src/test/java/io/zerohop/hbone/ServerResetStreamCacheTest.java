@@ -150,4 +150,29 @@ class ServerResetStreamCacheTest {
             assertThat(p.frames).noneMatch(f -> f.type() == GOAWAY);
         }
     }
+
+    /**
+     * The same with the client's HEADERS of 60 streams past the limit in one burst, then DATA on the first refused: h2's
+     * {@code next_stream_id} is past every refused id, so the first is still one that may have been created.
+     */
+    @Test
+    void dataOnTheFirstOfSixtyRefusedStreamsKeepsTheConnection() throws Exception {
+        try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), oneStream.localAddress()).preface()) {
+            p.headers(1, connect(), false);
+            assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
+            for (int s = 3; s < 3 + 2 * 60; s += 2) {
+                p.headers(s, connect(), false);
+            }
+            RawFrames.Frame last = p.next(f -> f.type() == RST_STREAM && f.stream() == 3 + 2 * 59 || f.type() == GOAWAY, WAIT);
+            assertThat(last).isNotNull();
+            assertThat(last.type()).isEqualTo(RST_STREAM);
+            p.data(3, "late".getBytes(java.nio.charset.StandardCharsets.US_ASCII), false);
+            RawFrames.Frame data = p.next(f -> f.type() == RST_STREAM && f.stream() == 3 || f.type() == GOAWAY, WAIT);
+            assertThat(data).as("the answer to the DATA on stream 3").isNotNull();
+            assertThat(data.type() == GOAWAY ? "GOAWAY " + Http2Error.valueOf(data.errorCode())
+                    : "RST " + Http2Error.valueOf(data.errorCode())).isEqualTo("RST STREAM_CLOSED");
+            H2ProtocolTest.assertEchoes(p, 1, "still here");
+            assertThat(p.frames).noneMatch(f -> f.type() == GOAWAY);
+        }
+    }
 }

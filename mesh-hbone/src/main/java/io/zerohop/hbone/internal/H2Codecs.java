@@ -181,8 +181,9 @@ final class H2Codecs {
     }
 
     /**
-     * Netty's connection, except that a peer's stream this side reset before creating it, in the last
-     * {@value StreamIdGuard#RECENT_RESETS} resets ({@link StreamIdGuard#resetHere}), may have existed: above all a stream
+     * Netty's connection, except that a peer's stream id up to the highest this side reset before creating it, or
+     * among the last {@value StreamIdGuard#RECENT_RESETS} streams it reset ({@link StreamIdGuard#resetHere}), may have
+     * existed: above all a stream
      * refused with REFUSED_STREAM for SETTINGS_MAX_CONCURRENT_STREAMS, which Netty never creates, so that the DATA,
      * RST_STREAM or WINDOW_UPDATE the peer sent behind its HEADERS was a connection error PROTOCOL_ERROR ("Stream 3 does
      * not exist for inbound frame DATA"), every tunnel of the connection cut. hyperium/h2 counts a refused id as opened
@@ -200,8 +201,8 @@ final class H2Codecs {
 
         @Override
         public boolean streamMayHaveExisted(int streamId) {
-            return super.streamMayHaveExisted(streamId)
-                    || guard != null && remote().isValidStreamId(streamId) && guard.resetHere(streamId);
+            return super.streamMayHaveExisted(streamId) || guard != null && remote().isValidStreamId(streamId)
+                    && (streamId <= guard.highestResetUncreated || guard.resetHere(streamId));
         }
     }
 
@@ -261,6 +262,11 @@ final class H2Codecs {
         private int[] resets;
         private int resetNext;
         private int resetCount;
+        /**
+         * The highest id of the peer's this side reset without Netty creating its stream (refused with REFUSED_STREAM,
+         * or failed in its header block), 0 for none: as h2's {@code next_stream_id}, every id up to it may have existed.
+         */
+        int highestResetUncreated;
 
         StreamIdGuard(Http2Connection connection) {
             super(LogLevel.TRACE, "io.zerohop.hbone.h2.frames");
@@ -295,6 +301,10 @@ final class H2Codecs {
             // A stream, not a frame: Netty answers each frame a peer still sends on a stream it reset with another
             // RST_STREAM STREAM_CLOSED, where h2 ignores them; counted per frame, one upload in flight on one reset
             // stream would push every other reset stream out of the ring.
+            if (direction == Direction.OUTBOUND && connection.remote().isValidStreamId(streamId)
+                    && streamId > connection.remote().lastStreamCreated()) {
+                highestResetUncreated = Math.max(highestResetUncreated, streamId);
+            }
             if (direction == Direction.OUTBOUND && connection.remote().isValidStreamId(streamId) && !resetHere(streamId)) {
                 if (resets == null) {
                     resets = new int[RECENT_RESETS];
