@@ -183,8 +183,8 @@ final class H2Codecs {
     /**
      * Netty's connection, except that a peer's stream id up to the highest this side reset before creating it, or
      * among the last {@value StreamIdGuard#RECENT_RESETS} streams it reset ({@link StreamIdGuard#resetHere}), may have
-     * existed: above all a stream
-     * refused with REFUSED_STREAM for SETTINGS_MAX_CONCURRENT_STREAMS, which Netty never creates, so that the DATA,
+     * existed: above all a stream refused with REFUSED_STREAM for SETTINGS_MAX_CONCURRENT_STREAMS, which Netty never
+     * creates, so that the DATA,
      * RST_STREAM or WINDOW_UPDATE the peer sent behind its HEADERS was a connection error PROTOCOL_ERROR ("Stream 3 does
      * not exist for inbound frame DATA"), every tunnel of the connection cut. hyperium/h2 counts a refused id as opened
      * (src/proto/streams/recv.rs {@code Recv::open} advances {@code next_stream_id} before {@code self.refused = Some(id)}),
@@ -298,13 +298,13 @@ final class H2Codecs {
 
         @Override
         public void logRstStream(Direction direction, ChannelHandlerContext ctx, int streamId, long errorCode) {
-            // A stream, not a frame: Netty answers each frame a peer still sends on a stream it reset with another
-            // RST_STREAM STREAM_CLOSED, where h2 ignores them; counted per frame, one upload in flight on one reset
-            // stream would push every other reset stream out of the ring.
             if (direction == Direction.OUTBOUND && connection.remote().isValidStreamId(streamId)
                     && streamId > connection.remote().lastStreamCreated()) {
                 highestResetUncreated = Math.max(highestResetUncreated, streamId);
             }
+            // A stream, not a frame: Netty answers each frame a peer still sends on a stream it reset with another
+            // RST_STREAM STREAM_CLOSED, where h2 ignores them; counted per frame, one upload in flight on one reset
+            // stream would push every other reset stream out of the ring.
             if (direction == Direction.OUTBOUND && connection.remote().isValidStreamId(streamId) && !resetHere(streamId)) {
                 if (resets == null) {
                     resets = new int[RECENT_RESETS];
