@@ -364,6 +364,10 @@ final class ProxyCommand implements Callable<Integer> {
                 // A bare number durationStr does not take is past the limit (Cli.duration's "no unit" would mislead).
                 throw new Cli.RefusedException("duration \"" + v + "\" is too long (at most 36500d, 100 years)", 2);
             }
+            if (v.matches("-[0-9]*[1-9][0-9]*")) {
+                // Here a bare number is seconds, so "no unit" would mislead again: -5 is refused for its sign (helper 275).
+                throw new Cli.RefusedException("duration \"" + v + "\" is negative", 2);
+            }
             throw e;
         }
     }

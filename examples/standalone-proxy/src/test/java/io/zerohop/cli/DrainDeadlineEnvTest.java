@@ -77,6 +77,10 @@ class DrainDeadlineEnvTest {
                     .as(tooLong).isInstanceOf(Cli.RefusedException.class)
                     .hasMessageStartingWith("$CONNECTION_TERMINATION_DEADLINE: duration \"" + tooLong + "\" is too long");
         }
+        // A bare number is seconds here, so a negative one is refused for its sign, not for a missing unit (helper 275).
+        assertThatThrownBy(() -> ProxyCommand.drainDeadline(null, Map.of("CONNECTION_TERMINATION_DEADLINE", "-5")))
+                .hasMessageStartingWith("$CONNECTION_TERMINATION_DEADLINE: duration \"-5\" is negative");
+        assertThatThrownBy(() -> ProxyCommand.drainDeadline("-5", Map.of())).hasMessageStartingWith("duration \"-5\" is negative");
     }
 
     /**
