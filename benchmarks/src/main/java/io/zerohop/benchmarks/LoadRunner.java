@@ -221,8 +221,11 @@ public final class LoadRunner {
             }
             case "open" -> {
                 out.println("   tunnel open rate ...");
-                res.openRate = openRate(path);
-                out.printf("   tunnel open rate: %8.0f /s%n", res.openRate);
+                double[] cpu = new double[4];
+                res.openRate = openRate(path, cpu);
+                out.printf("   tunnel open rate: %8.0f /s%s%n", res.openRate, String.format(Locale.ROOT,
+                        "  (CPU µs per open: Java threads %.1f (proxy event loops %.1f), JVM process %.1f, external processes %.1f)",
+                        cpu[0] / 1e3, cpu[3] / 1e3, cpu[1] / 1e3, cpu[2] / 1e3));
             }
             case "idle" -> idleMemory(path, res);
             case "http" -> http(path, res);
@@ -357,9 +360,11 @@ public final class LoadRunner {
      * threads. Warmed up with opens for {@code --warmup} seconds (at least 0.5 s): the path's echo
      * warm-up does not run the open's code (stream set-up, CONNECT, authorization, close), and on a
      * 2-vCPU machine the JIT is still compiling it after a few seconds, so a short warm-up measured the
-     * JIT (0.86x TCP after it, issue 14's notes) rather than the path.
+     * JIT (0.86x TCP after it, issue 14's notes) rather than the path. Fills {@code cpu} with the CPU ns
+     * per open over the measured window, as {@link #bulk} per MB: {Java threads, this JVM, external
+     * processes, proxy event loops}; on a shared machine it moves far less with the load than the rate.
      */
-    private double openRate(Paths.BenchPath path) throws Exception {
+    private double openRate(Paths.BenchPath path, double[] cpu) throws Exception {
         int threads = 2;
         AtomicLong count = new AtomicLong();
         AtomicReference<Throwable> err = new AtomicReference<>();
@@ -399,11 +404,14 @@ public final class LoadRunner {
             th.start();
         }
         Thread.sleep(warm / 1_000_000);
+        Sys.Cpu cpu0 = Sys.cpu(path.pids());
         long c0 = count.get();
         long t0 = System.nanoTime();
         Thread.sleep(measure / 1_000_000);
         long c1 = count.get();
         long t1 = System.nanoTime();
+        Sys.Cpu cpu1 = Sys.cpu(path.pids());
+        System.arraycopy(cpu1.perMbSince(cpu0, Math.max(1, c1 - c0)), 0, cpu, 0, cpu.length);
         done.await(20, java.util.concurrent.TimeUnit.SECONDS);
         if (err.get() != null) {
             throw new IOException("open failed after " + count.get() + " tunnels: " + err.get(), err.get());

@@ -353,23 +353,31 @@ final class Paths {
             super("zerohop-node", "app → zerohop node proxy A (capture) → HBONE → node proxy B (15008) → app over TCP");
         }
 
+        /**
+         * The first three octets of the pair's addresses ({@code NET.21} proxy A and its capture, {@code NET.22} proxy B
+         * and the app): {@code -Dzerohop.bench.nodeNet=127.0.123} moves the pair off 127.0.0 on a machine where others run
+         * the load runner too.
+         */
+        private static final String NET = System.getProperty("zerohop.bench.nodeNet", "127.0.0");
+
         @Override
         String start(Env env) throws Exception {
-            String serverIp = "127.0.0.22";
+            String clientIp = NET + ".21";
+            String serverIp = NET + ".22";
             InetSocketAddress appB = env.app.bind(new InetSocketAddress(serverIp, 0));
             int hbonePort = freePort(serverIp);
             Workload client = new Workload("bench", "client", "client", Map.of("app", "client"),
-                    List.of(InetAddress.getByName("127.0.0.21")), Workload.Protocol.HBONE, "node-a", TD);
+                    List.of(InetAddress.getByName(clientIp)), Workload.Protocol.HBONE, "node-a", TD);
             Workload server = new Workload("bench", "server", "server", Map.of("app", "server"),
                     List.of(InetAddress.getByName(serverIp)), Workload.Protocol.HBONE, "node-b", TD);
             Map<String, InetSocketAddress> nodes = Map.of("node-b", new InetSocketAddress(serverIp, hbonePort),
-                    "node-a", new InetSocketAddress("127.0.0.21", freePort("127.0.0.21")));
+                    "node-a", new InetSocketAddress(clientIp, freePort(clientIp)));
             b = Mesh.builder().identityProvider(env.ca).identity(env.serverId).node("node-b")
                     .workloads(WorkloadRegistry.of(List.of(client, server), nodes))
                     .inbound(new InetSocketAddress(serverIp, hbonePort)).build().start().get(10, TimeUnit.SECONDS);
             a = Mesh.builder().identityProvider(env.ca).identity(env.clientId).node("node-a")
                     .workloads(WorkloadRegistry.of(List.of(client, server), nodes)).build().start().get(10, TimeUnit.SECONDS);
-            capture = a.capture(Capture.forward(new InetSocketAddress("127.0.0.21", 0), appB));
+            capture = a.capture(Capture.forward(new InetSocketAddress(clientIp, 0), appB));
             return null;
         }
 
