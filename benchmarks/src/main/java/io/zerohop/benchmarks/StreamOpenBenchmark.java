@@ -82,6 +82,21 @@ public class StreamOpenBenchmark {
     @Param({"separate", "shared"})
     public String loops;
 
+    /**
+     * The 200's {@code baggage} header: {@code none} (the embedded destination as before 5 December), or
+     * {@code workload} ({@code -p baggage=workload}): the value mesh-core's resolver hands for the load runner's
+     * {@code bench/server} workload (122 bytes, one shared String, as the resolver's per-workload one), which the server
+     * answers every CONNECT with, as ztunnel's {@code build_response} (src/proxy/inbound.rs) under
+     * {@code ENABLE_RESPONSE_BAGGAGE}. Interleave {@code -p baggage=none} and {@code -p baggage=workload} runs to see
+     * what it costs an open ({@code results/baggage-*.md}).
+     */
+    @Param({"none"})
+    public String baggage;
+
+    /** The resolver's value for the load runner's {@code bench/server} workload (Baggage.header(), cluster Kubernetes). */
+    static final String SERVER_BAGGAGE = "k8s.cluster.name=Kubernetes,k8s.namespace.name=bench,k8s.deployment.name=server,"
+            + "service.name=server,service.version=latest";
+
     @Setup(Level.Trial)
     public void setUp() throws Exception {
         ca = InMemoryCa.create("cluster.local");
@@ -95,8 +110,14 @@ public class StreamOpenBenchmark {
             sb.eventLoopGroup(shared);
             cb.eventLoopGroup(shared);
         }
+        String responseBaggage = switch (baggage) {
+            case "none" -> null;
+            case "workload" -> SERVER_BAGGAGE;
+            default -> throw new IllegalArgumentException("baggage: none or workload, got " + baggage);
+        };
         server = sb.tls(tls).identity(serverId).bind(new InetSocketAddress("127.0.0.3", 0))
-                .destinations((dst, id, local) -> Destination.embedded((ch, info) -> ch.pipeline().addLast(new EchoThenEnd())))
+                .destinations((dst, id, local) -> Destination.embedded((ch, info) -> ch.pipeline().addLast(new EchoThenEnd()),
+                        responseBaggage))
                 .authorizer(Authorizer.allowAll()).threads(1)
                 .build().start().get(10, TimeUnit.SECONDS);
         client = cb.tls(tls).identity(SpiffeIds.istio("cluster.local", "bench", "client")).threads(1).build();
