@@ -19,13 +19,17 @@ import java.util.Map;
  * first three 200s (Netty's {@code DefaultHttp2HeadersEncoder}, the frame codec's), then per measured open: wall time,
  * this JVM's CPU, its threads' voluntary and involuntary context switches ({@code /proc/self/task/N/status}), and the
  * bytes proxy B's HBONE socket sent and received ({@code ss -tin}: {@code bytes_acked}, {@code bytes_received}, TLS
- * records included). {@code -Dzerohop.bench.nodeNet} as the load runner's. Written to measure the 200's
+ * records included). {@code -Dzerohop.bench.nodeNet} and the access log (off) as the load runner's. Written to measure the 200's
  * {@code baggage} header on the wire ({@code results/baggage-*.md}); needs {@code ss} (iproute2).
  *
  * <pre>java -Dzerohop.bench.nodeNet=127.0.123 -Dwarm=3000 -Dthreads=2 -cp benchmarks.jar io.zerohop.benchmarks.NodeOpenProbe 8000</pre>
  */
 public final class NodeOpenProbe {
     public static void main(String[] args) throws Exception {
+        // As the load runner: no access-log line per tunnel (each is work for a log writer thread) unless asked for.
+        if (System.getProperty("org.slf4j.simpleLogger.log.io.zerohop.access") == null) {
+            System.setProperty("org.slf4j.simpleLogger.log.io.zerohop.access", "warn");
+        }
         String baggage = "k8s.cluster.name=Kubernetes,k8s.namespace.name=bench,k8s.deployment.name=server,service.name=server,service.version=latest";
         for (boolean withBaggage : new boolean[] {false, true}) {
             DefaultHttp2HeadersEncoder enc = new DefaultHttp2HeadersEncoder(); // Netty's default, as the frame codec's
