@@ -90,7 +90,10 @@ final class Paths {
         final Path serverCombined;
 
         Env() throws Exception {
-            appTcp = app.bind(new InetSocketAddress("127.0.0.1", 0));
+            // With -Dzerohop.bench.nodeNet the app's shared listener moves off 127.0.0 too (NET.1), so that a run of the
+            // zerohop-node path binds nothing in 127.0.0 (helper 276: CI runs with fixed ports there beside it).
+            String net = System.getProperty("zerohop.bench.nodeNet");
+            appTcp = app.bind(new InetSocketAddress(net == null ? "127.0.0.1" : net + ".1", 0));
             dir = Files.createTempDirectory("zerohop-bench");
             if (System.getenv("ZEROHOP_BENCH_KEEP") == null) {
                 DIRS.add(dir);
