@@ -404,6 +404,7 @@ public final class LoadRunner {
             th.start();
         }
         Thread.sleep(warm / 1_000_000);
+        Map<String, long[]> tasks0 = Sys.TASKS ? Sys.tasks() : null;
         Sys.Cpu cpu0 = Sys.cpu(path.pids());
         long c0 = count.get();
         long t0 = System.nanoTime();
@@ -411,7 +412,11 @@ public final class LoadRunner {
         long c1 = count.get();
         long t1 = System.nanoTime();
         Sys.Cpu cpu1 = Sys.cpu(path.pids());
+        Map<String, long[]> tasks1 = Sys.TASKS ? Sys.tasks() : null;
         System.arraycopy(cpu1.perMbSince(cpu0, Math.max(1, c1 - c0)), 0, cpu, 0, cpu.length);
+        if (tasks0 != null) {
+            out.print(Sys.tasksPer(tasks0, tasks1, Math.max(1, c1 - c0), "open"));
+        }
         done.await(20, java.util.concurrent.TimeUnit.SECONDS);
         if (err.get() != null) {
             throw new IOException("open failed after " + count.get() + " tunnels: " + err.get(), err.get());
@@ -561,7 +566,7 @@ public final class LoadRunner {
     /** Machine, JVM and memory facts. */
     static final class Sys {
         /**
-         * {@code ZEROHOP_BENCH_TASKS=1}: each bulk scenario also prints, per group of this JVM's threads
+         * {@code ZEROHOP_BENCH_TASKS=1}: each bulk scenario (and, per open, the open scenario) also prints, per group of this JVM's threads
          * (the thread name without its trailing numbers: {@code bulk-zerohop-embedded}, {@code hbone-client},
          * {@code hbone-server}, {@code C2 CompilerThre}, ...), CPU µs (schedstat, ns resolution), voluntary
          * context switches (sleeps) and involuntary ones (preemptions) per MB delivered in the measured
@@ -619,6 +624,11 @@ public final class LoadRunner {
 
         /** Per thread group between two {@link #tasks()}: CPU µs, sleeps and preemptions per MB; threads counted per tid. */
         static String tasksPerMb(Map<String, long[]> before, Map<String, long[]> after, double mb) {
+            return tasksPer(before, after, mb, "MB");
+        }
+
+        /** As {@link #tasksPerMb}, per {@code n} of {@code unit} (the open scenario: per open). */
+        static String tasksPer(Map<String, long[]> before, Map<String, long[]> after, double mb, String unit) {
             Map<String, double[]> groups = new java.util.TreeMap<>();
             for (Map.Entry<String, long[]> e : after.entrySet()) {
                 long[] was = before.getOrDefault(e.getKey(), new long[4]);
@@ -636,7 +646,7 @@ public final class LoadRunner {
                 }
             }
             StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
-                    "     per MB (%.0f MB): thread group | threads | CPU µs | sleeps | preemptions | heap bytes allocated%n", mb));
+                    "     per %s (%.0f): thread group | threads | CPU µs | sleeps | preemptions | heap bytes allocated%n", unit, mb));
             double[] total = new double[5];
             for (Map.Entry<String, double[]> e : groups.entrySet()) {
                 double[] g = e.getValue();
