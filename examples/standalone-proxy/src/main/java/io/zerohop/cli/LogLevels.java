@@ -317,7 +317,7 @@ final class LogLevels {
         Object config = config();
         Field defaultField = defaultLevelField();
         // tracing's target "" (level==debug) is a prefix of every target and more specific than a bare level: it is
-        // the level of every logger no longer name has one for, whatever the bare level says.
+        // the level of every logger for which no longer (more specific) name has one, whatever the bare level says.
         String effectiveDefault = named.getOrDefault("", defaultLevel);
         if (effectiveDefault != null) {
             if (savedDefault == null) {
