@@ -200,6 +200,24 @@ final class RawFrames implements AutoCloseable {
         return next(f -> f.type() == type && f.stream() == stream, timeout);
     }
 
+    /**
+     * The server's next error answer, as text: "RST &lt;stream&gt; &lt;code&gt;" for a RST_STREAM on {@code stream} (any stream
+     * when 0), "GOAWAY &lt;last-stream-id&gt; &lt;code&gt;" for a GOAWAY, else "none" (still open) or "closed without GOAWAY"
+     * after {@code timeout}. Netty's GOAWAY for a connection error names 2^31-1, not the last stream processed as h2's
+     * does (Http2ConnectionHandler.goAway, netty/netty#10670).
+     */
+    String nextError(int stream, Duration timeout) throws InterruptedException {
+        Frame f = next(x -> x.type() == RST_STREAM && (stream == 0 || x.stream() == stream) || x.type() == GOAWAY, timeout);
+        if (f == null) {
+            return isOpen() ? "none" : "closed without GOAWAY";
+        }
+        if (f.type() == RST_STREAM) {
+            return "RST " + f.stream() + " " + io.netty.handler.codec.http2.Http2Error.valueOf(f.errorCode());
+        }
+        int last = java.nio.ByteBuffer.wrap(f.payload()).getInt() & 0x7fffffff;
+        return "GOAWAY " + last + " " + io.netty.handler.codec.http2.Http2Error.valueOf(f.errorCode());
+    }
+
     boolean isOpen() {
         return ch.isActive();
     }

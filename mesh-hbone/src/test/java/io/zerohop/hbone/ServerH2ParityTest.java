@@ -77,22 +77,9 @@ class ServerH2ParityTest {
         return p;
     }
 
-    /**
-     * The server's first answer after what the test sent: "RST <stream> <code>" or "GOAWAY <last-stream-id> <code>".
-     * Netty's GOAWAY for a connection error names 2^31-1, not the last stream processed as h2's does
-     * (Http2ConnectionHandler.goAway, netty/netty#10670: an error found while reading headers may precede the stream's
-     * creation): no stream of it is ever given up for a retry elsewhere.
-     */
+    /** The server's first error answer after what the test sent ({@link RawFrames#nextError}, any stream). */
     static String firstError(RawFrames p) throws InterruptedException {
-        RawFrames.Frame f = p.next(x -> x.type() == RST_STREAM || x.type() == GOAWAY, WAIT);
-        if (f == null) {
-            return p.isOpen() ? "none" : "closed without GOAWAY";
-        }
-        if (f.type() == RST_STREAM) {
-            return "RST " + f.stream() + " " + Http2Error.valueOf(f.errorCode());
-        }
-        int last = java.nio.ByteBuffer.wrap(f.payload()).getInt() & 0x7fffffff;
-        return "GOAWAY " + last + " " + Http2Error.valueOf(f.errorCode());
+        return p.nextError(0, WAIT);
     }
 
     /**
