@@ -63,7 +63,7 @@ NATIVE=${ZEROHOP_NATIVE_DIR:-/opt/zerohop/native}
 # unchanged (a fixed -Xmn8m cost +5 MB idle). For far more tunnels raise -Xmx and -XX:MaxNewSize together.
 # NewRatio=8: below that cap the young generation is a ninth of the heap instead of a third. Idle,
 # the heap is ~14 MB and its eden is touched end to end: ~1.6 MB of young generation instead of
-# ~4.7. Idle RSS -0.9 MB (--in-memory-ca) to -2.2 MB (--ca --workloads); with 10,000 tunnels
+# ~4.7. Idle RSS -0.9 MB (--in-memory-ca) to -2.3 MB (--ca --workloads); with 10,000 tunnels
 # unchanged within noise, CPU per tunnel opened and per MiB relayed unchanged
 # (benchmarks/results/mem10k-7a61d72.md).
 # MaxDirectMemorySize: bounds Netty's direct buffers (also Netty's own limit, io.netty.maxDirectMemory). The HBONE
