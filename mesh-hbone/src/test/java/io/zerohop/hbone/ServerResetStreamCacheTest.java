@@ -163,4 +163,90 @@ class ServerResetStreamCacheTest {
             assertThat(p.frames).noneMatch(f -> f.type() == GOAWAY);
         }
     }
+
+    /** A peer on {@link #oneStream} whose stream 1 is an open tunnel, the connection's one stream. */
+    static RawFrames oneStreamTaken() throws Exception {
+        RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), oneStream.localAddress()).preface();
+        p.headers(1, connect(), false);
+        assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
+        H2ProtocolTest.assertEchoes(p, 1, "sentinel");
+        return p;
+    }
+
+    /**
+     * HEADERS re-using the id of a stream refused for SETTINGS_MAX_CONCURRENT_STREAMS (a client that retried on the same
+     * id) is a connection error PROTOCOL_ERROR, as hyperium/h2 answers it: src/proto/streams/recv.rs {@code Recv::open}
+     * set {@code next_stream_id} past the refused id and stored no stream for it, so streams.rs {@code recv_headers}
+     * finds none and {@code Recv::open} fails "id < next_id" with {@code library_go_away(PROTOCOL_ERROR)} (h2's own
+     * test of that path after a reset it forgot: tests/h2-tests/tests/stream_states.rs
+     * {@code recv_next_stream_id_updated_by_malformed_headers}). zerohop answered RST_STREAM STREAM_CLOSED.
+     */
+    @Test
+    void headersReusingARefusedStreamIdIsAConnectionError() throws Exception {
+        try (RawFrames p = oneStreamTaken()) {
+            p.headers(3, connect(), false);
+            assertThat(p.nextError(3, WAIT)).isEqualTo("RST 3 REFUSED_STREAM");
+            p.headers(3, connect(), false);
+            assertThat(p.nextError(0, WAIT)).isEqualTo("GOAWAY 2147483647 PROTOCOL_ERROR");
+            p.closed.get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * HEADERS on an id the peer skipped, below one the server refused: h2's {@code next_stream_id} is past the refused
+     * id, so the skipped one is "id < next_id" in {@code Recv::open}, a connection error PROTOCOL_ERROR, as for an id
+     * skipped below an opened stream (h2spec http2/5.1.1/2, {@code H2ProtocolTest.lowerStreamIdIsAConnectionError}).
+     * zerohop answered RST_STREAM STREAM_CLOSED.
+     */
+    @Test
+    void headersOnAnUnusedIdBelowARefusedOneIsAConnectionError() throws Exception {
+        try (RawFrames p = oneStreamTaken()) {
+            p.headers(5, connect(), false);
+            assertThat(p.nextError(5, WAIT)).isEqualTo("RST 5 REFUSED_STREAM");
+            p.headers(3, connect(), false);
+            assertThat(p.nextError(0, WAIT)).isEqualTo("GOAWAY 2147483647 PROTOCOL_ERROR");
+            p.closed.get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * Trailers right behind a refused stream's HEADERS, sent before the refusal was read: h2 stored no stream for the
+     * refused id, so the trailers' HEADERS take streams.rs {@code recv_headers}' path for an unknown stream,
+     * {@code Recv::open}, "id < next_id": GOAWAY PROTOCOL_ERROR (a refusal is not a reset h2 remembers: it never reaches
+     * {@code enqueue_reset_expiration}). zerohop counted the refusal among its recently reset streams and answered
+     * RST_STREAM STREAM_CLOSED.
+     */
+    @Test
+    void trailersRightBehindARefusedStreamsHeadersAreAConnectionError() throws Exception {
+        try (RawFrames p = oneStreamTaken()) {
+            p.headers(3, connect(), false);
+            p.headers(3, new DefaultHttp2Headers().add("grpc-status", "0"), true);
+            assertThat(p.nextError(3, WAIT)).isEqualTo("RST 3 REFUSED_STREAM");
+            assertThat(p.nextError(0, WAIT)).as("the answer to the trailers").isEqualTo("GOAWAY 2147483647 PROTOCOL_ERROR");
+            p.closed.get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * Parity kept: DATA between the refused HEADERS and the trailers. h2 answers the DATA with RST_STREAM STREAM_CLOSED
+     * (streams.rs {@code recv_data}, {@code may_have_forgotten_stream}) through streams.rs {@code send_reset}, which
+     * stores the stream it did not know, resets it and queues it as locally reset ({@code enqueue_reset_expiration}); the
+     * trailers then find a locally reset stream and are ignored ({@code recv_headers}: "Locally reset streams must ignore
+     * frames"). zerohop remembers the stream it answered the DATA for, Netty answers the trailers with its own
+     * STREAM_CLOSED, and the connection lives.
+     */
+    @Test
+    void trailersAfterDataOnARefusedStreamKeepTheConnection() throws Exception {
+        try (RawFrames p = oneStreamTaken()) {
+            p.headers(3, connect(), false);
+            p.data(3, "early".getBytes(java.nio.charset.StandardCharsets.US_ASCII), false);
+            p.headers(3, new DefaultHttp2Headers().add("grpc-status", "0"), true);
+            assertThat(p.nextError(3, WAIT)).isEqualTo("RST 3 REFUSED_STREAM");
+            assertThat(p.nextError(3, WAIT)).as("the answer to the DATA").isEqualTo("RST 3 STREAM_CLOSED");
+            assertThat(p.nextError(3, WAIT)).as("Netty's answer to the trailers").isEqualTo("RST 3 STREAM_CLOSED");
+            H2ProtocolTest.assertEchoes(p, 1, "still here");
+            assertThat(p.frames).noneMatch(f -> f.type() == GOAWAY);
+            assertThat(p.isOpen()).isTrue();
+        }
+    }
 }

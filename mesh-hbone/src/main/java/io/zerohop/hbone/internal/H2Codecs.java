@@ -239,14 +239,21 @@ final class H2Codecs {
      * stream is not open, is a connection error PROTOCOL_ERROR: an id the peer skipped (h2spec http2/5.1.1/2) or the id
      * of a finished stream. hyperium/h2 (ztunnel's) answers both so (src/proto/streams/recv.rs {@code Recv::open}:
      * "id < next_id", {@code library_go_away(PROTOCOL_ERROR)}). Netty cannot tell such an id from a stream it reset
-     * itself, so it answers every one with RST_STREAM STREAM_CLOSED.
+     * itself, so it answers every one with RST_STREAM STREAM_CLOSED. "Opened" as h2's {@code next_stream_id} counts it:
+     * an id this side refused with REFUSED_STREAM (SETTINGS_MAX_CONCURRENT_STREAMS), which Netty never creates, counts
+     * ({@code Recv::open} advances {@code next_stream_id} before it refuses), so HEADERS re-using a refused id, or on an
+     * id below it the peer never used, is that connection error too (both got STREAM_CLOSED until helper 278, 6 December).
      *
      * <p>Exempt, as h2 exempts them: the last {@value #RECENT_RESETS} streams this side reset (h2 keeps that many
      * locally reset streams, {@code DEFAULT_RESET_STREAM_MAX}, for a second, and ignores their frames), since the peer
      * may have sent on them before it read the reset (section 5.1, "closed"). Netty's own answer stands for those.
      * Streams are counted, not RST_STREAM frames: the STREAM_CLOSED resets Netty sends for DATA still arriving on a
      * stream it reset (h2 sends none, src/proto/streams/streams.rs {@code recv_data}) take no further place.
-     * The exemption is not timed, as h2's is: more lenient than h2 there.
+     * The exemption is not timed, as h2's is: more lenient than h2 there. A refusal is no such reset: h2 keeps no stream
+     * for a refused id ({@code Recv::open} returns {@code None} and streams.rs {@code recv_headers} stores nothing), so
+     * trailers right behind a refused HEADERS end the connection, as in h2. Its DATA, though, h2 answers with
+     * RST_STREAM STREAM_CLOSED through streams.rs {@code send_reset}, which stores the stream it did not know and queues
+     * it as reset; so does the ring, with Netty's STREAM_CLOSED for that DATA, and later trailers are exempt.
      *
      * <p>It rides on the frame-logger hook because that is the one place Netty's builder lets a
      * handler see each decoded frame before the connection decoder acts on it while keeping the
@@ -275,7 +282,8 @@ final class H2Codecs {
 
         private void check(Direction direction, int streamId) {
             if (direction != Direction.INBOUND || !connection.remote().isValidStreamId(streamId)
-                    || streamId > connection.remote().lastStreamCreated() || connection.stream(streamId) != null
+                    || streamId > Math.max(connection.remote().lastStreamCreated(), highestResetUncreated)
+                    || connection.stream(streamId) != null
                     // Netty ignores frames of streams opened after its GOAWAY.
                     || connection.goAwaySent() && streamId > connection.remote().lastStreamKnownByPeer()
                     || resetHere(streamId)) {
@@ -283,7 +291,7 @@ final class H2Codecs {
             }
             throw new IllegalStateException(Http2Exception.connectionError(Http2Error.PROTOCOL_ERROR,
                     "HEADERS on stream %d, not greater than stream %d the peer already opened, and not open (RFC 9113 5.1.1)",
-                    streamId, connection.remote().lastStreamCreated()));
+                    streamId, Math.max(connection.remote().lastStreamCreated(), highestResetUncreated)));
         }
 
         /** Whether {@code streamId} is one of the last {@value #RECENT_RESETS} streams this side reset. Event loop only. */
@@ -298,14 +306,20 @@ final class H2Codecs {
 
         @Override
         public void logRstStream(Direction direction, ChannelHandlerContext ctx, int streamId, long errorCode) {
+            boolean refused = false;
             if (direction == Direction.OUTBOUND && connection.remote().isValidStreamId(streamId)
                     && streamId > connection.remote().lastStreamCreated()) {
                 highestResetUncreated = Math.max(highestResetUncreated, streamId);
+                // Refused before Netty created it (SETTINGS_MAX_CONCURRENT_STREAMS): h2 keeps no stream for a refused
+                // id (recv.rs Recv::open returns before streams.rs recv_headers stores one), so it never enters h2's
+                // reset-stream cache and a HEADERS on it later is a connection error. A stream reset for its failed
+                // header block does enter it (streams.rs send_reset stores the stream it did not know, then resets it).
+                refused = errorCode == Http2Error.REFUSED_STREAM.code();
             }
             // A stream, not a frame: Netty answers each frame a peer still sends on a stream it reset with another
             // RST_STREAM STREAM_CLOSED, where h2 ignores them; counted per frame, one upload in flight on one reset
             // stream would push every other reset stream out of the ring.
-            if (direction == Direction.OUTBOUND && connection.remote().isValidStreamId(streamId) && !resetHere(streamId)) {
+            if (direction == Direction.OUTBOUND && !refused && connection.remote().isValidStreamId(streamId) && !resetHere(streamId)) {
                 if (resets == null) {
                     resets = new int[RECENT_RESETS];
                 }
