@@ -69,33 +69,65 @@ final class H2Codecs {
     static final int DECODER_HEADER_LIST_LIMIT = 1024 * 1024;
     /**
      * Header block fragments under 8 KiB (Netty's threshold) that a peer may send in a row without END_HEADERS, the
-     * HEADERS frame's own included, before the server ends the connection with GOAWAY ENHANCE_YOUR_CALM (a CONTINUATION
-     * flood). hyperium/h2 (ztunnel's) allows {@code max(5, 1.25 * max_header_list_size / max_frame_size)} CONTINUATION
-     * frames without END_HEADERS (src/codec/framed_read.rs {@code calc_max_continuation_frames}), 5 with ztunnel's
-     * server settings (64 KiB list, 1 MiB frames): HEADERS, five CONTINUATION and a last one with END_HEADERS. Netty's
-     * count takes the HEADERS frame in and is checked before a CONTINUATION frame is read, its flags unseen, so 7 lets
-     * every block h2 lets through and refuses a flood one frame after h2 does. Netty's default is 16.
+     * HEADERS frame's own included, before this side ends the connection with GOAWAY ENHANCE_YOUR_CALM (a CONTINUATION
+     * flood), with ztunnel's settings on either side: 7. hyperium/h2 (ztunnel's HTTP/2, client and server alike) allows
+     * {@code max(5, 1.25 * max_header_list_size / max_frame_size)} CONTINUATION frames without END_HEADERS
+     * (src/codec/framed_read.rs {@code calc_max_continuation_frames}, from its own advertised settings), 5 with ztunnel's
+     * server settings (64 KiB list, 1 MiB frames, src/proxy/h2/server.rs) and with its client's (16 KiB list, 1 MiB
+     * frames, src/proxy/h2/client.rs): HEADERS, five CONTINUATION and a last one with END_HEADERS. Netty's count takes
+     * the HEADERS frame in and is checked before a CONTINUATION frame is read, its flags unseen, so h2's bound plus 2
+     * lets every block h2 lets through and refuses a flood one frame after h2 does ({@link #maxSmallContinuationFrames}).
+     * Netty's default is 16.
      */
-    static final int MAX_SMALL_CONTINUATION_FRAMES = 7;
+    static final int MAX_SMALL_CONTINUATION_FRAMES = maxSmallContinuationFrames(64 * 1024, H2Config.DEFAULT_MAX_FRAME_SIZE);
 
     private H2Codecs() {}
+
+    /**
+     * The small-fragment bound (Netty's {@code decoderEnforceMaxSmallContinuationFrames}) that refuses the header
+     * blocks hyperium/h2 refuses for a side advertising {@code maxHeaderListSize} and {@code maxFrameSize}: h2's
+     * {@code calc_max_continuation_frames} (src/codec/framed_read.rs), {@code max(5, n + n / 4)} with
+     * {@code n = max(1, maxHeaderListSize / maxFrameSize)} CONTINUATION frames without END_HEADERS, plus the HEADERS
+     * frame Netty counts and the one more fragment it reads before it checks ({@link #MAX_SMALL_CONTINUATION_FRAMES}).
+     */
+    static int maxSmallContinuationFrames(long maxHeaderListSize, long maxFrameSize) {
+        long n = Math.max(1, maxHeaderListSize / maxFrameSize);
+        long h2 = Math.max(5, n + (n >> 2));
+        return (int) Math.min(Integer.MAX_VALUE, h2 + 2);
+    }
+
+    /** {@link #maxSmallContinuationFrames} for {@code settings}, Netty's defaults for what they leave unset. */
+    private static int maxSmallContinuationFrames(Http2Settings settings) {
+        Long list = settings.maxHeaderListSize();
+        Integer frame = settings.maxFrameSize();
+        return maxSmallContinuationFrames(list == null ? Http2CodecUtil.DEFAULT_HEADER_LIST_SIZE : list,
+                frame == null ? Http2CodecUtil.DEFAULT_MAX_FRAME_SIZE : frame);
+    }
 
     /**
      * {@code settings.maxHeaderListSize()} is the HBONE per-stream limit; the value advertised and
      * used by the decoder is {@link #DECODER_HEADER_LIST_LIMIT} when larger.
      */
     static Http2FrameCodec server(Http2Settings settings, StreamErrors errors) {
+        // h2's bound at the HBONE limit, as ztunnel's server gives h2 its 64 KiB.
+        int continuations = maxSmallContinuationFrames(settings);
         Long max = settings.maxHeaderListSize();
         if (max == null || max < DECODER_HEADER_LIST_LIMIT) {
             settings.maxHeaderListSize(DECODER_HEADER_LIST_LIMIT);
         }
         return cumulateWithoutCopies(new Builder(true, errors).initialSettings(settings).gracefulShutdownTimeoutMillis(0)
-                .decoderEnforceMaxSmallContinuationFrames(MAX_SMALL_CONTINUATION_FRAMES).build());
+                .decoderEnforceMaxSmallContinuationFrames(continuations).build());
     }
 
+    /**
+     * The client's codec. A response header block in more small fragments than hyperium/h2's client allows (5
+     * CONTINUATION frames without END_HEADERS with the client's defaults, {@link #maxSmallContinuationFrames}) ends the
+     * connection with GOAWAY ENHANCE_YOUR_CALM and fails its tunnels, as h2 does ("too_many_continuations"); it was
+     * Netty's 16.
+     */
     static Http2FrameCodec client(Http2Settings settings) {
         return cumulateWithoutCopies(new Builder(false, null).initialSettings(settings).encoderEnforceMaxConcurrentStreams(true)
-                .gracefulShutdownTimeoutMillis(0).build());
+                .gracefulShutdownTimeoutMillis(0).decoderEnforceMaxSmallContinuationFrames(maxSmallContinuationFrames(settings)).build());
     }
 
     /**

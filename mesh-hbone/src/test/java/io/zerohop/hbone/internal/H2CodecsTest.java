@@ -185,4 +185,21 @@ class H2CodecsTest {
         assertThat(got.values()).as("bytes per stream").containsOnly(each).hasSize(3);
         assertThat(spread).as("largest lead of one busy stream over another").isLessThanOrEqualTo(2L * H2Codecs.ALLOCATION_QUANTUM);
     }
+
+    /**
+     * hyperium/h2 src/codec/framed_read.rs {@code calc_max_continuation_frames}: {@code max(5, n + n / 4)} CONTINUATION
+     * frames without END_HEADERS, {@code n = max(1, max_header_list_size / max_frame_size)}; Netty's count takes 2 more
+     * (the HEADERS frame, and the fragment it reads before it checks). The blocks at those bounds on the wire:
+     * ServerH2ParityTest, ClientContinuationBoundTest.
+     */
+    @Test
+    @DisplayName("the CONTINUATION bound is h2's calc_max_continuation_frames, counted as Netty counts")
+    void continuationBoundFollowsH2() {
+        assertThat(H2Codecs.maxSmallContinuationFrames(64 * 1024, 1 << 20)).as("ztunnel's server settings").isEqualTo(5 + 2);
+        assertThat(H2Codecs.maxSmallContinuationFrames(16 * 1024, 1 << 20)).as("ztunnel's client settings").isEqualTo(5 + 2);
+        assertThat(H2Codecs.MAX_SMALL_CONTINUATION_FRAMES).isEqualTo(7);
+        assertThat(H2Codecs.maxSmallContinuationFrames(16 << 20, 16_384)).as("h2's defaults: 16 MiB list, 16 KiB frames").isEqualTo(1280 + 2);
+        assertThat(H2Codecs.maxSmallContinuationFrames(1 << 20, 16_384)).isEqualTo(80 + 2);
+        assertThat(H2Codecs.maxSmallContinuationFrames(64 * 1024, 16_384)).as("4 frames for the list, under h2's floor").isEqualTo(5 + 2);
+    }
 }
