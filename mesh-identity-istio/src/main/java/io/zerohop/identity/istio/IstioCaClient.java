@@ -492,8 +492,19 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
             return this;
         }
 
-        /** Requested certificate lifetime (default 24 h; the CA may shorten it). */
+        /**
+         * Requested certificate lifetime (default 24 h; the CA may shorten it), sent in whole seconds as the request's
+         * {@code validity_duration}. {@link Duration#ZERO} sends 0, which asks for the CA's own default: istiod signs a
+         * non-positive request for its {@code DEFAULT_WORKLOAD_CERT_TTL} (istio/istio security/pkg/pki/ca/ca.go
+         * {@code sign}); ztunnel sends 0 for a {@code SECRET_TTL} under one second (istio/ztunnel
+         * src/identity/manager.rs, {@code secret_ttl.as_secs()}). Otherwise at least one second.
+         */
         public Builder validity(Duration ttl) {
+            Objects.requireNonNull(ttl, "validity");
+            if (ttl.isZero()) {
+                this.validity = ttl;
+                return this;
+            }
             this.validity = positive("validity", ttl);
             if (ttl.toSeconds() < 1) {
                 throw new IllegalArgumentException("validity must be at least one second, got " + io.zerohop.identity.internal.HumanText.duration(ttl));

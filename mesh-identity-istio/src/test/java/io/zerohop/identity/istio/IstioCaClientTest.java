@@ -117,6 +117,21 @@ class IstioCaClientTest {
         assertThat(Duration.ofMillis(lifetime)).isBetween(Duration.ofHours(2), Duration.ofHours(2).plusMinutes(2));
     }
 
+    /**
+     * {@code validity(Duration.ZERO)} sends {@code validity_duration} 0, as ztunnel does for a {@code SECRET_TTL} under one
+     * second (istio/ztunnel src/identity/manager.rs: {@code secret_ttl.as_secs()}), and istiod signs for its default
+     * ({@code DEFAULT_WORKLOAD_CERT_TTL}, 24 h; istio/istio security/pkg/pki/ca/ca.go {@code sign}). It was refused.
+     */
+    @Test
+    void aZeroValidityAsksForTheCasDefault() throws Exception {
+        client = tls().validity(Duration.ZERO).build();
+        X509Svid svid = client.issue(ID).get(20, TimeUnit.SECONDS);
+        FakeIstioCa.Seen seen = server.seen().get(server.seen().size() - 1);
+        assertThat(seen.request().validityDurationSeconds()).isZero();
+        long lifetime = svid.getLeaf().getNotAfter().getTime() - svid.getLeaf().getNotBefore().getTime();
+        assertThat(Duration.ofMillis(lifetime)).isBetween(FakeIstioCa.DEFAULT_CERT_TTL, FakeIstioCa.DEFAULT_CERT_TTL.plusMinutes(2));
+    }
+
     @Test
     void everyRequestHasAFreshKey() throws Exception {
         client = tls().build();
@@ -403,7 +418,7 @@ class IstioCaClientTest {
                 .hasMessageContaining("address").hasMessageContaining("caCertificates").hasMessageContaining("token");
         assertThatThrownBy(() -> IstioCaClient.builder().address("istiod", 0)).hasMessageContaining("port");
         assertThatThrownBy(() -> IstioCaClient.builder().header("Authorization", "x")).hasMessageContaining("tokenFile");
-        assertThatThrownBy(() -> IstioCaClient.builder().validity(Duration.ZERO)).hasMessageContaining("validity");
+        assertThatThrownBy(() -> IstioCaClient.builder().validity(Duration.ofSeconds(-1))).hasMessage("validity must be positive, got -1s");
         assertThatThrownBy(() -> IstioCaClient.builder().address("istiod", 15012).plaintext().tokenFile(tokenFile).build())
                 .hasMessageContaining("meshRoots");
     }
