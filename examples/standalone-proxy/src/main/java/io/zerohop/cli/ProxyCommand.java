@@ -489,7 +489,7 @@ final class ProxyCommand implements Callable<Integer> {
             // The flag's error names the flag (or the config file's line); the variable's names the variable only: it
             // read "--drain: $CONNECTION_TERMINATION_DEADLINE: ..." for a proxy started without --drain (helper 272).
             throw drain != null ? u.error("drain", drain, e.getMessage())
-                    : new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+                    : new Usage.EnvironmentError(spec.commandLine(), e.getMessage());
         }
     }
 
@@ -501,7 +501,7 @@ final class ProxyCommand implements Callable<Integer> {
             // The flag's error names the flag (or the config file's line); a variable's names the variable only, as the
             // drain variable's: it read "--cluster-id: $CLUSTER_ID: ..." for a proxy started without the flag.
             throw clusterId != null ? u.error("cluster-id", clusterId, e.getMessage())
-                    : new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+                    : new Usage.EnvironmentError(spec.commandLine(), e.getMessage());
         }
     }
 
@@ -598,7 +598,7 @@ final class ProxyCommand implements Callable<Integer> {
             acceptHttp10 = Http10Env.acceptHttp10(System.getenv());
             pilotHttp10 = Http10Env.pilotHttp10(System.getenv());
         } catch (IllegalArgumentException e) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            throw new Usage.EnvironmentError(spec.commandLine(), e.getMessage());
         }
         u.path("policies", policies, Usage.Kind.FILE_OR_DIRECTORY);
         u.path("workloads", workloads, Usage.Kind.FILE);
@@ -923,7 +923,7 @@ final class ProxyCommand implements Callable<Integer> {
             if (rustLog != null) {
                 String bad = LogLevels.startWith(rustLog);
                 if (bad != null) {
-                    throw new Cli.RefusedException("$RUST_LOG: " + bad, 2);
+                    throw new Usage.EnvironmentError(spec.commandLine(), "$RUST_LOG: " + bad);
                 }
             }
             return proxy();

@@ -29,6 +29,21 @@ final class Usage {
     private final CommandSpec spec;
     private final ConfigFile.Origins origins;
 
+    /**
+     * A usage error (exit 2) caused by an environment variable alone ({@code $CONNECTION_TERMINATION_DEADLINE},
+     * {@code $CLUSTER_ID}, {@code $SECRET_TTL}, {@code $CA_HEADER_*}, {@code $RUST_LOG}, {@code PILOT_HTTP10}...): its
+     * message names the variable, as ztunnel's {@code Error::EnvVar} does (istio/ztunnel src/config.rs), and it ends
+     * there, without the {@code --help} hint every other usage error ends with: the command's help describes its
+     * options, and no option was wrong (until 6 December it ended with the hint).
+     */
+    static final class EnvironmentError extends ParameterException {
+        private static final long serialVersionUID = 1L;
+
+        EnvironmentError(picocli.CommandLine cmd, String message) {
+            super(cmd, message);
+        }
+    }
+
     /** Checks every comma-list option of {@code spec}'s command ({@link #refuseEmptyElements}) first. */
     Usage(CommandSpec spec, ConfigFile.Origins origins) {
         this.spec = spec;

@@ -208,7 +208,10 @@ public final class Zerohop {
             err.println(cmd.getCommandSpec().qualifiedName() + ": " + (spiffeIdAlone != null ? msg : from.name(e, msg))
                     + (caAddress != null ? caAddress : ""));
             CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
-            err.println(helpHint(cmd));
+            if (!(e instanceof Usage.EnvironmentError)) {
+                // A variable's error names the variable; the command's help, about its options, would mislead.
+                err.println(helpHint(cmd));
+            }
             err.flush();
             return cmd.getCommandSpec().exitCodeOnInvalidInput();
         });
@@ -274,7 +277,8 @@ public final class Zerohop {
 
     /**
      * The last line of every usage error (exit 2), whichever path found it: picocli's parser, a value checked in
-     * {@code call()}, the {@code --config} file. One wording, so that a script or a person can rely on it.
+     * {@code call()}, the {@code --config} file. One wording, so that a script or a person can rely on it. Not after an
+     * error in an environment variable ({@link Usage.EnvironmentError}), whose message names the variable.
      */
     static String helpHint(CommandLine cmd) {
         return "Run '" + cmd.getCommandSpec().qualifiedName() + " --help' for usage.";

@@ -99,5 +99,7 @@ class DrainDeadlineEnvTest {
         assertThat(r.firstLine()).isEqualTo("zerohop proxy: $CONNECTION_TERMINATION_DEADLINE: bad duration \"soon\""
                 + " (examples: 500ms, 90s, 15m, 24h, 7d); ztunnel's sums of units are taken too (1m30s, 1m 30s, 90)");
         assertThat(out).doesNotContain("--drain:");
+        // The error ends there: "Run 'zerohop proxy --help' for usage." followed until 6 December, though no option was wrong.
+        assertThat(out.lines()).as(out).containsExactly(r.firstLine());
     }
 }

@@ -1,0 +1,55 @@
+package io.zerohop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A usage error caused by an environment variable alone is its one line naming the variable, as ztunnel's
+ * {@code Error::EnvVar} is (istio/ztunnel src/config.rs), and ends there: until 6 December it ended with
+ * "Run 'zerohop proxy --help' for usage.", which sends the reader to the options when no option was wrong. An option's
+ * error keeps the hint. Child JVMs, for their environment; each stops before anything listens. (SECRET_TTL and
+ * CA_HEADER_*: IstioCaEnvTest; CONNECTION_TERMINATION_DEADLINE: DrainDeadlineEnvTest; CLUSTER_ID: ClusterIdOptionTest.)
+ */
+class EnvVariableErrorsTest {
+    static final List<String> CLEAN = List.of("CONNECTION_TERMINATION_DEADLINE", "TERMINATION_GRACE_PERIOD_SECONDS", "CLUSTER_ID",
+            "ISTIO_META_CLUSTER_ID", "RUST_LOG", "PILOT_HTTP10", "ISTIO_META_HTTP10", "SECRET_TTL");
+
+    static CliChild.Result proxy(Map<String, String> env, String... extra) throws Exception {
+        List<String> args = new java.util.ArrayList<>(List.of("proxy", "--in-memory-ca", "--inbound", "off", "--metrics", "off",
+                "--readiness", "off", "--admin", "off"));
+        args.addAll(List.of(extra));
+        return CliChild.run(env, CLEAN, args.toArray(String[]::new));
+    }
+
+    @Test
+    @Timeout(120)
+    void rustLogGracePeriodAndHttp10EndWithoutTheHelpHint() throws Exception {
+        CliChild.Result rustLog = proxy(Map.of("RUST_LOG", "access=loud"));
+        assertThat(rustLog.exit()).as(rustLog.output()).isEqualTo(2);
+        assertThat(rustLog.firstLine()).startsWith("zerohop proxy: $RUST_LOG: ");
+        assertThat(rustLog.output().lines()).as(rustLog.output()).containsExactly(rustLog.firstLine());
+
+        CliChild.Result grace = proxy(Map.of("TERMINATION_GRACE_PERIOD_SECONDS", "30s"));
+        assertThat(grace.exit()).as(grace.output()).isEqualTo(2);
+        assertThat(grace.output()).isEqualTo("zerohop proxy: $TERMINATION_GRACE_PERIOD_SECONDS: \"30s\" is not a whole number of seconds\n");
+
+        CliChild.Result http10 = proxy(Map.of("ISTIO_META_HTTP10", "true"));
+        assertThat(http10.exit()).as(http10.output()).isEqualTo(2);
+        assertThat(http10.firstLine()).startsWith("zerohop proxy: ISTIO_META_HTTP10=\"true\": must be \"1\"");
+        assertThat(http10.output().lines()).as(http10.output()).containsExactly(http10.firstLine());
+    }
+
+    /** The option's error, with the same value as the variable's: named by the option, and the hint follows. */
+    @Test
+    @Timeout(120)
+    void anOptionsErrorKeepsTheHint() throws Exception {
+        CliChild.Result r = proxy(Map.of(), "--drain", "soon");
+        assertThat(r.exit()).as(r.output()).isEqualTo(2);
+        assertThat(r.firstLine()).startsWith("zerohop proxy: --drain: bad duration \"soon\"");
+        assertThat(r.output().lines()).as(r.output()).endsWith("Run 'zerohop proxy --help' for usage.");
+    }
+}
