@@ -76,11 +76,15 @@ final class IstioCaProvider implements IdentityProvider {
     }
 
     /**
+     * @param secretTtl the lifetime asked for (ztunnel's {@code SECRET_TTL}, {@link ProxyCommand#secretTtl}), sent in whole
+     *     seconds ({@code validity_duration}; under one second, 0: the CA's default), as ztunnel's {@code as_secs()}
+     * @param headers extra headers of every request (ztunnel's {@code CA_HEADER_*}, {@link ProxyCommand#caHeaders}),
+     *     lower-case names; sent before the {@code ClusterID} header, which wins over one of the same name as in ztunnel
      * @param where how an error names an option (long name without dashes): {@code --istio-ca}, or the
      *     config file's {@code file:line: istio-ca} ({@link ConfigFile.Origins#label})
      */
     static IstioCaProvider create(String address, Path root, Path tokenFile, String clusterId, String hostname, String trustDomain,
-                                  java.util.function.UnaryOperator<String> where) {
+                                  Duration secretTtl, java.util.Map<String, String> headers, java.util.function.UnaryOperator<String> where) {
         int colon = address == null ? -1 : address.lastIndexOf(':');
         int port = -1;
         if (colon > 0) {
@@ -103,9 +107,10 @@ final class IstioCaProvider implements IdentityProvider {
             throw new Cli.RefusedException(where.apply("token-file") + ": " + tokenFile + " is not a readable file (the projected service-account token,"
                     + " audience istio-ca)", 2);
         }
-        IstioCaClient.Builder b = IstioCaClient.builder().address(host, port).caCertificates(root)
-                .tokenFile(tokenFile).clusterId(clusterId == null ? "Kubernetes" : clusterId).impersonate(true)
-                .callTimeout(FIRST_CERTIFICATE);
+        IstioCaClient.Builder b = IstioCaClient.builder().address(host, port).caCertificates(root).tokenFile(tokenFile);
+        headers.forEach(b::header);
+        b.clusterId(clusterId == null ? "Kubernetes" : clusterId).impersonate(true)
+                .validity(Duration.ofSeconds(secretTtl.toSeconds())).callTimeout(FIRST_CERTIFICATE);
         if (hostname != null) {
             b.authority(hostname);
         }

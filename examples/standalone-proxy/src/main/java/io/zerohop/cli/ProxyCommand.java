@@ -130,7 +130,8 @@ final class ProxyCommand implements Callable<Integer> {
     /** ztunnel's CA_ADDRESS, CA_ROOT_CA, the istio-token and ALT_CA_HOSTNAME settings (CLUSTER_ID: {@link #clusterId}). */
     static final class IstioCa {
         @Option(names = "--istio-ca", paramLabel = "HOST:PORT", required = true,
-                description = "Istio CA (istiod's port 15012): SVIDs for this node's pods, asked for with ImpersonatedIdentity as ztunnel does")
+                description = "Istio CA (istiod's port 15012): SVIDs for this node's pods, asked for with ImpersonatedIdentity as ztunnel does;"
+                        + " ztunnel's $SECRET_TTL (lifetime asked for, default 24h) and $CA_HEADER_NAME (extra request headers) are read")
         String address;
 
         @Option(names = "--istio-ca-root", paramLabel = "FILE", required = true,
@@ -481,6 +482,120 @@ final class ProxyCommand implements Callable<Integer> {
     static final String EMPTY_CLUSTER_ID = "empty; omit it to use $ISTIO_META_CLUSTER_ID, else $CLUSTER_ID, else Kubernetes,"
             + " or set CLUSTER_ID=\"\" (with ISTIO_META_CLUSTER_ID unset) to send an empty ClusterID as ztunnel does";
 
+    /** ztunnel's {@code DEFAULT_TTL} (istio/ztunnel src/config.rs): the certificate lifetime asked for without {@code SECRET_TTL}. */
+    static final Duration DEFAULT_SECRET_TTL = Duration.ofHours(24);
+
+    /** {@link #secretTtl} and {@link #caHeaders} of the environment, read by {@link #check} with {@code --istio-ca}. */
+    private Duration istioSecretTtl = DEFAULT_SECRET_TTL;
+    private CaHeaders istioCaHeaders = new CaHeaders(Map.of(), List.of());
+
+    /**
+     * The certificate lifetime {@code --istio-ca} asks istiod for: ztunnel's {@code SECRET_TTL} (istio/ztunnel
+     * src/config.rs {@code parse_duration_default(SECRET_TTL, DEFAULT_TTL)}), read as {@code CONNECTION_TERMINATION_DEADLINE}
+     * is ({@link #ztunnelDuration}: duration-str's {@code 12h}, {@code 1d}, {@code 1h30m}, a bare {@code 3600} as seconds),
+     * else 24 h. It is sent in whole seconds as the request's {@code validity_duration}, as ztunnel sends
+     * {@code secret_ttl.as_secs()} (src/identity/manager.rs, src/identity/caclient.rs): {@code 90m30s500ms} asks for 5430 s,
+     * and a value under one second ({@code 0}, {@code 500ms}) for 0, which istiod signs for its own default
+     * ({@code DEFAULT_WORKLOAD_CERT_TTL}); istiod refuses more than its {@code MAX_WORKLOAD_CERT_TTL} (90 days by default),
+     * and the start then exits 4 saying so. Environment only, as in ztunnel: there is no option.
+     *
+     * @throws Cli.RefusedException naming {@code $SECRET_TTL} alone, as ztunnel's {@code Error::EnvVar}, when it does not parse
+     */
+    static Duration secretTtl(Map<String, String> env) throws Cli.RefusedException {
+        String v = env.get("SECRET_TTL");
+        if (v == null) {
+            return DEFAULT_SECRET_TTL;
+        }
+        try {
+            return ztunnelDuration(v);
+        } catch (Cli.RefusedException e) {
+            throw new Cli.RefusedException("$SECRET_TTL: " + e.getMessage() + "; ztunnel's sums of units are taken too (12h, 1h30m, 3600)", 2);
+        }
+    }
+
+    /** ztunnel's {@code ISTIO_CA_HEADER_PREFIX} (istio/ztunnel src/config.rs). */
+    static final String CA_HEADER_PREFIX = "CA_HEADER_";
+
+    /**
+     * The extra headers {@code --istio-ca} sends on every request, as read by {@link #caHeaders}: lower-case name to value,
+     * ordered by variable name; {@code ignored} names the variables not sent ({@code $CA_HEADER_CLUSTERID}, ...).
+     */
+    record CaHeaders(Map<String, String> headers, List<String> ignored) {}
+
+    /**
+     * ztunnel's {@code CA_HEADER_*} (istio/ztunnel src/config.rs {@code parse_headers(ISTIO_CA_HEADER_PREFIX)}): every
+     * variable whose name starts with {@code CA_HEADER_} (case as written) is a header of every CA request, named by the
+     * rest of the variable's name, lower-cased as tonic's {@code AsciiMetadataKey} (the http crate's {@code HeaderName})
+     * reads it: {@code CA_HEADER_HEADER_BAZ=baz} sends {@code header_baz: baz} (the case of src/config.rs's test). As there,
+     * a name that is empty, holds a character no HTTP header name may hold, or ends in {@code -bin} (a binary key, not
+     * a text one) is refused, and so is a value with a character other than visible ASCII, space and tab (the http
+     * crate's {@code HeaderValue::from_str}); ztunnel's errors name the variable for a bad name and the value alone for
+     * a bad value, these name the variable for both. Where zerohop differs: a name with one of the HTTP token characters
+     * grpc-java does not send ({@code !#$%&'*+^`|~}; gRPC metadata keys are {@code 0-9a-z_.-}) is refused, where
+     * ztunnel's tonic sends it; two variables that give one name ({@code CA_HEADER_X} and {@code CA_HEADER_x}) are
+     * refused, where ztunnel sends whichever its environment lists last. {@code authorization} and {@code clusterid}
+     * are not sent: ztunnel's channel replaces them with the token and {@code CLUSTER_ID} (src/identity/auth.rs
+     * {@code insert_headers}, after the request's own headers, src/tls/control.rs); zerohop leaves them out too and
+     * names them in {@code ignored}, for a start-up warning.
+     *
+     * @throws Cli.RefusedException (exit 2) naming the variable
+     */
+    static CaHeaders caHeaders(Map<String, String> env) throws Cli.RefusedException {
+        Map<String, String> headers = new java.util.LinkedHashMap<>();
+        Map<String, String> from = new java.util.HashMap<>();
+        List<String> ignored = new ArrayList<>();
+        for (Map.Entry<String, String> e : new java.util.TreeMap<>(env).entrySet()) {
+            String var = e.getKey();
+            if (!var.startsWith(CA_HEADER_PREFIX)) {
+                continue;
+            }
+            String raw = var.substring(CA_HEADER_PREFIX.length());
+            String value = e.getValue();
+            if (raw.isEmpty()) {
+                throw new Cli.RefusedException("$" + var + ": no header name after " + CA_HEADER_PREFIX + " (write "
+                        + CA_HEADER_PREFIX + "NAME=VALUE; ztunnel refuses it too: failed to parse header key)", 2);
+            }
+            for (int i = 0; i < raw.length(); i++) {
+                char ch = raw.charAt(i);
+                if (!(ch < 128 && (Character.isLetterOrDigit(ch) || "!#$%&'*+-.^_`|~".indexOf(ch) >= 0))) {
+                    throw new Cli.RefusedException("$" + var + ": \"" + raw + "\" is not a header name (" + describeChar(ch)
+                            + " is not allowed; ztunnel refuses it too: failed to parse header key)", 2);
+                }
+            }
+            String name = raw.toLowerCase(java.util.Locale.ROOT);
+            if (name.endsWith("-bin")) {
+                throw new Cli.RefusedException("$" + var + ": \"" + name + "\" ends in -bin, the suffix of a binary gRPC header;"
+                        + " a CA header is text (ztunnel refuses it too: failed to parse header key)", 2);
+            }
+            if (!name.matches("[0-9a-z_.-]+")) {
+                throw new Cli.RefusedException("$" + var + ": \"" + name + "\" is not a gRPC metadata key (letters, digits, -, _"
+                        + " and . only): zerohop's gRPC client cannot send it, though ztunnel's would", 2);
+            }
+            for (int i = 0; i < value.length(); i++) {
+                char ch = value.charAt(i);
+                if (!(ch >= 0x20 && ch < 0x7f || ch == '\t')) {
+                    throw new Cli.RefusedException("$" + var + ": the value holds " + describeChar(ch) + ", but a header value"
+                            + " is visible ASCII, spaces and tabs only (ztunnel refuses it too: failed to parse header value)", 2);
+                }
+            }
+            if (from.containsKey(name)) {
+                throw new Cli.RefusedException("$" + var + ": $" + from.get(name) + " names the same header, " + name
+                        + " (header names are not case-sensitive): keep one", 2);
+            }
+            from.put(name, var);
+            if (name.equals("authorization") || name.equals("clusterid")) {
+                ignored.add("$" + var);
+                continue;
+            }
+            headers.put(name, value);
+        }
+        return new CaHeaders(java.util.Collections.unmodifiableMap(headers), List.copyOf(ignored));
+    }
+
+    private static String describeChar(char ch) {
+        return ch >= 0x21 && ch < 0x7f ? "'" + ch + "'" : String.format("U+%04X", (int) ch);
+    }
+
     /** {@link #drainDeadline(String, Map)} of the flag and this process's environment; a bad value is a usage error. */
     private Duration drainDeadline(Usage u) {
         try {
@@ -648,6 +763,12 @@ final class ProxyCommand implements Callable<Integer> {
         if (identity.istio != null) {
             u.path("istio-ca-root", identity.istio.root, Usage.Kind.FILE);
             u.path("token-file", identity.istio.tokenFile, Usage.Kind.FILE);
+            try {
+                istioSecretTtl = secretTtl(System.getenv());
+                istioCaHeaders = caHeaders(System.getenv());
+            } catch (Cli.RefusedException e) {
+                throw new Usage.EnvironmentError(spec.commandLine(), e.getMessage());
+            }
         }
         return c;
     }
@@ -1472,8 +1593,14 @@ final class ProxyCommand implements Callable<Integer> {
         }
         if (identity.istio != null) {
             IstioCa i = identity.istio;
+            for (String ignored : istioCaHeaders.ignored()) {
+                LogShape.proxyLine("warn", "zerohop proxy: warning: " + ignored + " is not sent: "
+                        + (ignored.toLowerCase(java.util.Locale.ROOT).endsWith("clusterid")
+                        ? "the ClusterID header is the cluster id's (--cluster-id, $ISTIO_META_CLUSTER_ID, $CLUSTER_ID)"
+                        : "the authorization header is the bearer token of --token-file") + ", as ztunnel's replaces it");
+            }
             return IstioCaProvider.create(i.address, i.root, i.tokenFile, clusterId(clusterId, System.getenv()).id(), i.hostname, trustDomain,
-                    origins::label);
+                    istioSecretTtl, istioCaHeaders.headers(), origins::label);
         }
         return InMemoryCa.create(trustDomain);
     }

@@ -45,7 +45,7 @@ class IstioCaProviderTest {
         BlockingQueue<X509BundleSet> heard = new LinkedBlockingQueue<>();
         try (FakeIstioCa istiod = new FakeIstioCa(istio, "node-token", Files.createDirectory(dir.resolve("istiod-tls")));
              IstioCaProvider provider = IstioCaProvider.create("127.0.0.1:" + istiod.port(), rootFile, token, null,
-                     FakeIstioCa.SERVER_NAME, "cluster.local", o -> "--" + o);
+                     FakeIstioCa.SERVER_NAME, "cluster.local", ProxyCommand.DEFAULT_SECRET_TTL, java.util.Map.of(), o -> "--" + o);
              MeshTls local = MeshTls.builder(provider).build();
              Handshakes handshakes = new Handshakes()) {
             istiod.nodeAuthorization(new FakeIstioCa.NodeAuthorization(Set.of("istio-system/ztunnel"), NODE_PROXY,
