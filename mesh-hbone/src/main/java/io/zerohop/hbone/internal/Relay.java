@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  *       so HTTP/2 flow control or the TCP window pushes back on the sender; an end's
  *       {@link Throttle} may hold reads longer (hbone's upstream budgets).</li>
  *   <li>FIN ⇔ END_STREAM: an end's input shutdown half-closes the other end after everything
- *       before it was written; both ended: both are closed gracefully.</li>
+ *       before it was written; both ended: both are closed gracefully (a TCP end whose input ended
+ *       first is closed, not half-closed and closed: the same FIN).</li>
  *   <li>Reset ⇔ RST_STREAM: a reset, failure or close of one end before both directions ended
  *       resets the other (TCP RST with SO_LINGER 0, RST_STREAM CONNECT_ERROR), unless the end says
  *       it {@linkplain End#closedCleanly closed cleanly} (a peer's NO_ERROR/CANCEL after its
@@ -414,7 +415,13 @@ public final class Relay {
             // uncounted, or a clean end would look like an abort and reset the connection.
             Relay r = relay;
             boolean both = ((int) STATE.getAndAdd(r, 1) & EOFS) + 1 == 2;
-            other().end().shutdownOutput();
+            End out = other().end();
+            // Both ended and the other end is a TCP connection, whose input ended (nothing unread): finish's close
+            // sends the same FIN after the same queued bytes, without Netty's stack-traced
+            // ChannelOutputShutdownException and the failed write of the close behind it (issue 14, results/close-exceptions-*.md).
+            if (!both || !(out instanceof TcpEnd)) {
+                out.shutdownOutput();
+            }
             if (both) {
                 r.finish();
             }

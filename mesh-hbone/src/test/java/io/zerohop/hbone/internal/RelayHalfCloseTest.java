@@ -169,6 +169,87 @@ class RelayHalfCloseTest {
         }
     }
 
+    /**
+     * The connection that half-closed first is closed once the upstream's FIN comes back, not half-closed and then closed:
+     * its close sends the same FIN after the same bytes (its input ended, nothing unread, so no RST), without
+     * {@code shutdownOutput}, for which Netty builds a {@code ChannelOutputShutdownException} with a stack trace and fires
+     * a {@code ChannelOutputShutdownEvent} (issue 14, benchmarks/results/close-exceptions-*.md). The upstream, whose
+     * input had not ended when the client's FIN reached it, is half-closed as before. ztunnel's copy_bidirectional
+     * (src/copy.rs) shuts down the writer of a direction at its reader's end of stream; this is its last direction.
+     */
+    @Test
+    void clientThatHalfClosedFirstIsClosedWithTheAnswersFinNotHalfClosed() throws Exception {
+        EventLoopGroup group = Transports.newGroup(2, "relay-test");
+        // helper 280's loopback range and ports (other tests of the repository run beside it)
+        InetAddress lo = InetAddress.getByName("127.0.132.1");
+        byte[] answer = new byte[64 << 10];
+        new Random(13).nextBytes(answer);
+        try (ServerSocket upstream = new ServerSocket(48301, 1, lo)) {
+            CompletableFuture<Long> upstreamRead = answerAfterFin(upstream, answer, new CountDownLatch(1));
+            CompletableFuture<Channel> clientSide = new CompletableFuture<>();
+            CompletableFuture<Channel> upstreamSide = new CompletableFuture<>();
+            java.util.Map<Channel, Boolean> outputShutdown = new java.util.concurrent.ConcurrentHashMap<>();
+            Channel listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
+                    .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel client) {
+                            client.pipeline().addLast(new OutputShutdownSeen(outputShutdown));
+                            new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
+                                    .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                                    .handler(new OutputShutdownSeen(outputShutdown))
+                                    .connect(upstream.getLocalSocketAddress()).addListener(f -> {
+                                        if (f.isSuccess()) {
+                                            Channel up = ((io.netty.channel.ChannelFuture) f).channel();
+                                            Relay.join(Relay.tcp(client), Relay.tcp((DuplexChannel) up));
+                                            clientSide.complete(client);
+                                            upstreamSide.complete(up);
+                                        } else {
+                                            client.close();
+                                        }
+                                    });
+                        }
+                    })
+                    .bind(new InetSocketAddress(lo, 48302)).sync().channel();
+            try (Socket client = new Socket()) {
+                client.setSoTimeout(30_000);
+                client.connect(listener.localAddress());
+                Channel clientCh = Await.result(clientSide);
+                client.getOutputStream().write(new byte[1024]);
+                client.shutdownOutput();
+                // A reset instead of the FIN fails this read (SocketException: Connection reset).
+                assertWholeAnswerThenFin(client, answer);
+                assertThat(Await.result(upstreamRead)).as("the request, then its FIN, reached the upstream").isEqualTo(1024L);
+                Channel upCh = Await.result(upstreamSide);
+                assertThat(clientCh.closeFuture().await(10, TimeUnit.SECONDS)).as("client side closed").isTrue();
+                assertThat(upCh.closeFuture().await(10, TimeUnit.SECONDS)).as("upstream side closed").isTrue();
+                assertThat(outputShutdown).as("output shut down before the close: the upstream's only")
+                        .containsOnlyKeys(upCh);
+            } finally {
+                listener.close().sync();
+            }
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    /** Records the channels whose output was shut down ({@code ChannelOutputShutdownEvent}), for the test above. */
+    private static final class OutputShutdownSeen extends io.netty.channel.ChannelInboundHandlerAdapter {
+        private final java.util.Map<Channel, Boolean> seen;
+
+        OutputShutdownSeen(java.util.Map<Channel, Boolean> seen) {
+            this.seen = seen;
+        }
+
+        @Override
+        public void userEventTriggered(io.netty.channel.ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof io.netty.channel.socket.ChannelOutputShutdownEvent) {
+                seen.put(ctx.channel(), true);
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+    }
+
     /** The upstream: reads to the relayed FIN, counts it down, then answers {@code answer} and its FIN. */
     static CompletableFuture<Long> answerAfterFin(ServerSocket upstream, byte[] answer, CountDownLatch requestEnded) {
         return CompletableFuture.supplyAsync(() -> {
