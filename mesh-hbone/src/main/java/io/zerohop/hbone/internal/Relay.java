@@ -417,8 +417,8 @@ public final class Relay {
             boolean both = ((int) STATE.getAndAdd(r, 1) & EOFS) + 1 == 2;
             End out = other().end();
             // Both ended and the other end is a TCP connection, whose input ended (nothing unread): finish's close
-            // sends the same FIN after the same queued bytes, without Netty's stack-traced
-            // ChannelOutputShutdownException and the failed write of the close behind it (issue 14, results/close-exceptions-*.md).
+            // sends the same FIN after the same queued bytes, without Netty's stack-traced ChannelOutputShutdownException
+            // and the failed write of the close behind it (issue 14, benchmarks/results/close-exceptions-b7cc2b8f.md).
             if (!both || !(out instanceof TcpEnd)) {
                 out.shutdownOutput();
             }

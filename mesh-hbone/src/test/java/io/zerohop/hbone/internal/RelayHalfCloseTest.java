@@ -173,7 +173,7 @@ class RelayHalfCloseTest {
      * The connection that half-closed first is closed once the upstream's FIN comes back, not half-closed and then closed:
      * its close sends the same FIN after the same bytes (its input ended, nothing unread, so no RST), without
      * {@code shutdownOutput}, for which Netty builds a {@code ChannelOutputShutdownException} with a stack trace and fires
-     * a {@code ChannelOutputShutdownEvent} (issue 14, benchmarks/results/close-exceptions-*.md). The upstream, whose
+     * a {@code ChannelOutputShutdownEvent} (issue 14, benchmarks/results/close-exceptions-b7cc2b8f.md). The upstream, whose
      * input had not ended when the client's FIN reached it, is half-closed as before. ztunnel's copy_bidirectional
      * (src/copy.rs) shuts down the writer of a direction at its reader's end of stream; this is its last direction.
      */
