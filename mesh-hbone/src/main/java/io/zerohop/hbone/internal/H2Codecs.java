@@ -3,6 +3,9 @@ package io.zerohop.hbone.internal;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http2.DefaultHttp2Connection;
+import io.netty.handler.codec.http2.DefaultHttp2ConnectionDecoder;
+import io.netty.handler.codec.http2.DefaultHttp2FrameReader;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder;
 import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Connection;
@@ -13,7 +16,9 @@ import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2FrameLogger;
+import io.netty.handler.codec.http2.Http2FrameReader;
 import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2InboundFrameLogger;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.StreamByteDistributor;
 import io.netty.handler.codec.http2.UniformStreamByteDistributor;
@@ -60,13 +65,13 @@ final class H2Codecs {
      */
     static final int MAX_RST_FRAMES_PER_SECOND = 10_000;
     /**
-     * The header list size Netty's decoder is configured with. Netty tears the whole connection
-     * down (GOAWAY) once a header block passes 1.25 times its limit, before decoding it, because an
-     * undecoded block leaves HPACK state out of step. A request over the HBONE limit (64 KiB, as
-     * ztunnel's server) must stay a per-stream fault, so the decoder accepts up to this much and the
-     * HBONE limit is enforced per stream with a 431 ({@link #headerListSize}).
+     * The encoded size (HEADERS plus CONTINUATION payload, in bytes) at which the server's Netty frame reader stops
+     * collecting a header block and ends the connection (GOAWAY): 1.25 MiB, as before 6 December, when it followed from a
+     * decoder limit of 1 MiB (Netty's {@code Http2CodecUtil.calculateMaxHeaderListSizeGoAway}, the limit plus a quarter).
+     * The decoder's own limit is now the HBONE limit ({@link #server}): a block over that limit but under this size is
+     * decoded to the end, HPACK state in step, and refused on its stream only.
      */
-    static final int DECODER_HEADER_LIST_LIMIT = 1024 * 1024;
+    static final long HEADER_BLOCK_GOAWAY_LIMIT = 1024 * 1024 + 256 * 1024;
     /**
      * Header block fragments under 8 KiB (Netty's threshold) that a peer may send in a row without END_HEADERS, the
      * HEADERS frame's own included, before this side ends the connection with GOAWAY ENHANCE_YOUR_CALM (a CONTINUATION
@@ -105,17 +110,31 @@ final class H2Codecs {
     }
 
     /**
-     * {@code settings.maxHeaderListSize()} is the HBONE per-stream limit; the value advertised and
-     * used by the decoder is {@link #DECODER_HEADER_LIST_LIMIT} when larger.
+     * The server's codec. {@code settings.maxHeaderListSize()} (the HBONE limit, 64 KiB by default as ztunnel's server)
+     * is advertised as SETTINGS_MAX_HEADER_LIST_SIZE, as ztunnel's server advertises the 65,536 it gives hyperium/h2
+     * (ztunnel src/proxy/h2/server.rs {@code max_header_list_size(65536)}; h2 src/server.rs {@code handshake2} sends the
+     * builder's settings as its first SETTINGS frame), and is the HPACK decoder's per-stream limit: past it Netty's
+     * decoder (HpackDecoder's {@code Http2HeadersSink}) stops keeping fields but decodes the block to its end, so the
+     * dynamic table stays in step, then fails the stream with a {@code HeaderListSizeException}, which Netty's
+     * {@code Http2ConnectionHandler.onStreamError} answers on a server with {@code :status 431} (END_STREAM) and
+     * RST_STREAM PROTOCOL_ERROR; the connection and its other streams go on. That is hyperium/h2's answer too
+     * (src/frame/headers.rs {@code HeaderBlock::load} stops storing fields once {@code is_over_size}; src/proto/streams/
+     * recv.rs {@code recv_headers} builds the 431 with END_STREAM and streams.rs {@code recv_headers} follows it with
+     * {@code schedule_implicit_reset(PROTOCOL_ERROR)}). {@link StreamErrors#headerListTooLarge} is told of it.
+     * Only a block whose encoded size passes {@link #HEADER_BLOCK_GOAWAY_LIMIT} costs the connection.
+     *
+     * <p>Until 6 December the decoder's limit, and the value advertised, was 1 MiB, the HBONE limit checked per stream
+     * after decoding: the decoder kept every field up to 1 MiB of list, so 30,000 one-byte references to a dynamic table
+     * entry (30 KB sent) became 30,000 header entries (1.2 MB allocated) before the 431.
      */
     static Http2FrameCodec server(Http2Settings settings, StreamErrors errors) {
         // h2's bound at the HBONE limit, as ztunnel's server gives h2 its 64 KiB.
         int continuations = maxSmallContinuationFrames(settings);
         Long max = settings.maxHeaderListSize();
-        if (max == null || max < DECODER_HEADER_LIST_LIMIT) {
-            settings.maxHeaderListSize(DECODER_HEADER_LIST_LIMIT);
-        }
-        return cumulateWithoutCopies(new Builder(true, errors).initialSettings(settings).gracefulShutdownTimeoutMillis(0)
+        long limit = max == null ? Http2CodecUtil.DEFAULT_HEADER_LIST_SIZE : max;
+        Builder builder = new Builder(true, errors);
+        builder.headerLimits = new long[] {limit, Math.max(HEADER_BLOCK_GOAWAY_LIMIT, Http2CodecUtil.calculateMaxHeaderListSizeGoAway(limit))};
+        return cumulateWithoutCopies(builder.initialSettings(settings).gracefulShutdownTimeoutMillis(0)
                 .decoderEnforceMaxSmallContinuationFrames(continuations).build());
     }
 
@@ -141,16 +160,25 @@ final class H2Codecs {
     interface StreamErrors {
         /** On the connection's event loop, before the RST_STREAM is written. */
         void streamError(int streamId, Http2Error error, String message);
+
+        /**
+         * A request header list over {@code limit} (the HBONE limit, RFC 9113 section 6.5.2 size): Netty's codec answers
+         * it with 431 and RST_STREAM PROTOCOL_ERROR ({@link H2Codecs#server}). On the event loop, before the 431.
+         */
+        void headerListTooLarge(int streamId, long limit);
     }
 
     /** Netty's frame codec, telling {@link StreamErrors} of the stream errors of received frames. */
     private static final class Codec extends Http2FrameCodec {
         private final StreamErrors errors;
+        /** The server decoder's per-stream header list limit (the HBONE limit); 0 on a client. */
+        private final long headerListLimit;
 
         Codec(Http2ConnectionEncoder encoder, Http2ConnectionDecoder decoder, Http2Settings settings, boolean decoupleCloseAndGoAway,
-              boolean flushPreface, StreamErrors errors) {
+              boolean flushPreface, StreamErrors errors, long headerListLimit) {
             super(encoder, decoder, settings, decoupleCloseAndGoAway, flushPreface);
             this.errors = errors;
+            this.headerListLimit = headerListLimit;
         }
 
         @Override
@@ -159,7 +187,11 @@ final class H2Codecs {
                     && Http2CodecUtil.getEmbeddedHttp2Exception(cause) instanceof Http2Exception.StreamException e
                     && e.error() != Http2Error.STREAM_CLOSED) {
                 try {
-                    errors.streamError(e.streamId(), e.error(), e.getMessage());
+                    if (e instanceof Http2Exception.HeaderListSizeException size && size.duringDecode() && headerListLimit > 0) {
+                        errors.headerListTooLarge(e.streamId(), headerListLimit);
+                    } else {
+                        errors.streamError(e.streamId(), e.error(), e.getMessage());
+                    }
                 } catch (RuntimeException ignored) {
                     // a log line must not keep the reset from being sent
                 }
@@ -184,6 +216,8 @@ final class H2Codecs {
 
     private static final class Builder extends Http2FrameCodecBuilder {
         private final StreamErrors errors;
+        /** Server only: the decoder's per-stream header list limit and the block size that ends the connection; else null. */
+        long[] headerLimits;
 
         Builder(boolean server, StreamErrors errors) {
             this.errors = errors;
@@ -205,10 +239,87 @@ final class H2Codecs {
 
         @Override
         protected Http2FrameCodec build(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings initialSettings) {
-            // As Http2FrameCodecBuilder.build makes it, as the subclass that reports stream errors.
-            Http2FrameCodec codec = new Codec(encoder, decoder, initialSettings, decoupleCloseAndGoAway(), flushPreface(), errors);
+            if (headerLimits == null) {
+                // As Http2FrameCodecBuilder.build makes it, as the subclass that reports stream errors.
+                Http2FrameCodec codec = new Codec(encoder, decoder, initialSettings, decoupleCloseAndGoAway(), flushPreface(), errors, 0);
+                codec.gracefulShutdownTimeoutMillis(gracefulShutdownTimeoutMillis());
+                return codec;
+            }
+            // The server: the connection decoder again, as AbstractHttp2ConnectionHandlerBuilder.buildFromConnection made
+            // it (same reader settings, frame logger and decoder flags, around the same guarded encoder), with a headers
+            // decoder whose limits are set apart (HeadersDecoder); Netty's builder takes no headers decoder and none of
+            // its decoders exposes its reader's. The decoder-side guards (empty DATA frames, RST_STREAM rate) are put
+            // around it by the builder's buildFromCodec, through Rebuild; the encoder-side ones are already in encoder.
+            // The builder's own decoder is closed unused: its reader has read nothing.
+            decoder.close();
+            Http2FrameReader reader = new Http2InboundFrameLogger(new DefaultHttp2FrameReader(
+                    new HeadersDecoder(isValidateHeaders(), headerLimits[0], headerLimits[1]), decoderEnforceMaxSmallContinuationFrames()),
+                    frameLogger());
+            DefaultHttp2ConnectionDecoder own = new DefaultHttp2ConnectionDecoder(encoder.connection(), encoder, reader,
+                    promisedRequestVerifier(), isAutoAckSettingsFrame(), isAutoAckPingFrame(), isValidateHeaders(),
+                    isValidateRequiredPseudoHeaders());
+            // Netty's builder takes its options before codec(), not after.
+            Rebuild rebuild = new Rebuild(errors, headerLimits[0], decoupleCloseAndGoAway(), flushPreface());
+            rebuild.initialSettings(initialSettings).gracefulShutdownTimeoutMillis(gracefulShutdownTimeoutMillis())
+                    .decoderEnforceMaxConsecutiveEmptyDataFrames(decoderEnforceMaxConsecutiveEmptyDataFrames())
+                    .decoderEnforceMaxRstFramesPerWindow(MAX_RST_FRAMES_PER_SECOND, 1);
+            return rebuild.codec(own, encoder).build();
+        }
+    }
+
+    /** Builds the server's codec from the connection decoder and encoder {@link Builder} made ({@code codec}). */
+    private static final class Rebuild extends Http2FrameCodecBuilder {
+        private final StreamErrors errors;
+        private final long headerListLimit;
+        private final boolean decoupleCloseAndGoAway;
+        private final boolean flushPreface;
+
+        Rebuild(StreamErrors errors, long headerListLimit, boolean decoupleCloseAndGoAway, boolean flushPreface) {
+            this.errors = errors;
+            this.headerListLimit = headerListLimit;
+            this.decoupleCloseAndGoAway = decoupleCloseAndGoAway;
+            this.flushPreface = flushPreface;
+        }
+
+        @Override
+        public Rebuild codec(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder) {
+            super.codec(decoder, encoder);
+            return this;
+        }
+
+        @Override
+        protected Http2FrameCodec build(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings initialSettings) {
+            Http2FrameCodec codec = new Codec(encoder, decoder, initialSettings, decoupleCloseAndGoAway, flushPreface, errors, headerListLimit);
             codec.gracefulShutdownTimeoutMillis(gracefulShutdownTimeoutMillis());
             return codec;
+        }
+    }
+
+    /**
+     * Netty's headers decoder with its two limits kept apart ({@code Http2HeadersDecoder.Configuration.maxHeaderListSize(max,
+     * goAwayMax)}): {@code max}, the per-stream limit past which HpackDecoder's sink stops keeping fields (decoding on, so
+     * the dynamic table stays in step) and the stream fails with a {@code HeaderListSizeException}; and {@code goAwayMax},
+     * the encoded block size at which DefaultHttp2FrameReader's {@code HeadersBlockBuilder} ends the connection. When the
+     * peer ACKs our SETTINGS, Netty sets both from SETTINGS_MAX_HEADER_LIST_SIZE (DefaultHttp2ConnectionDecoder
+     * {@code applyLocalSettings}: the limit plus a quarter, which would make a 100 KB block a connection error where
+     * hyperium/h2 answers 431); the threshold stays at least {@code goAway} here.
+     */
+    static final class HeadersDecoder extends DefaultHttp2HeadersDecoder {
+        private final long goAway;
+
+        HeadersDecoder(boolean validateHeaders, long perStream, long goAway) {
+            super(validateHeaders, false, perStream);
+            this.goAway = goAway;
+            try {
+                super.maxHeaderListSize(perStream, Math.max(perStream, goAway));
+            } catch (Http2Exception e) {
+                throw new IllegalArgumentException(e);
+            }
+        }
+
+        @Override
+        public void maxHeaderListSize(long max, long goAwayMax) throws Http2Exception {
+            super.maxHeaderListSize(max, Math.max(goAwayMax, Math.max(max, goAway)));
         }
     }
 

@@ -111,7 +111,8 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
     private InetSocketAddress validate(Http2Headers headers, boolean endStream) {
         long headerListSize = H2Codecs.headerListSize(headers);
         if (headerListSize > cfg().h2().maxHeaderListSize()) {
-            // Checked before anything reads the headers. ztunnel's h2 answers 431 per stream too.
+            // Checked before anything reads the headers. The server's HPACK decoder has the same limit and answers such a
+            // list with 431 itself before a tunnel sees it (H2Codecs.server); this stays for any list that reaches here.
             info = withoutTarget(Map.of());
             refuse(431, "request header list of " + headerListSize + " bytes exceeds " + cfg().h2().maxHeaderListSize());
             return null;

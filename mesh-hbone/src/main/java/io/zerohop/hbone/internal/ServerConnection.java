@@ -164,6 +164,30 @@ final class ServerConnection extends Negotiator {
         }
     }
 
+    /**
+     * A CONNECT whose header list passed the HBONE limit, which Netty's codec answers with 431 ({@link H2Codecs#server}):
+     * refused as {@code InboundTunnel} refuses a request, the refusal's line (in the refusals' budget, or the listener's
+     * own when it logs refusals) and the listener's {@code tunnelRefused} with status 431, no destination and no headers.
+     */
+    private void headerListTooLarge(int streamId, long limit) {
+        String reason = "request header list exceeds " + limit + " bytes";
+        io.zerohop.hbone.TunnelInfo info = new io.zerohop.hbone.TunnelInfo(io.zerohop.hbone.TunnelInfo.Direction.INBOUND, localId, peerId,
+                local, peer, null, java.util.Map.of(), System.nanoTime());
+        if (cfg.events().logsRefusals()) {
+            if (log.isDebugEnabled()) {
+                log.debug("HBONE CONNECT refused: status=431 peer={} local={} src={} dst=null reason={}",
+                        peerId, localId, Authority.text(peer), LogText.quoted(reason));
+            }
+        } else {
+            long n = server.refusalLog.admit();
+            if (n >= 0) {
+                log.info("HBONE CONNECT refused: status=431 peer={} local={} src={} dst=null reason={}{}",
+                        peerId, localId, Authority.text(peer), LogText.quoted(reason), LogBudget.note(n));
+            }
+        }
+        TunnelEvents.refused(cfg.events(), info, 431, reason);
+    }
+
     @Override
     protected void negotiated(ChannelHandlerContext ctx, SpiffeId peerIdentity) {
         peerId = peerIdentity;
@@ -174,7 +198,17 @@ final class ServerConnection extends Negotiator {
                 .initialWindowSize(h2.streamWindow())
                 .maxFrameSize(h2.maxFrameSize())
                 .maxHeaderListSize(h2.maxHeaderListSize());
-        io.netty.handler.codec.http2.Http2FrameCodec codec = H2Codecs.server(settings, this::streamError);
+        io.netty.handler.codec.http2.Http2FrameCodec codec = H2Codecs.server(settings, new H2Codecs.StreamErrors() {
+            @Override
+            public void streamError(int streamId, Http2Error error, String message) {
+                ServerConnection.this.streamError(streamId, error, message);
+            }
+
+            @Override
+            public void headerListTooLarge(int streamId, long limit) {
+                ServerConnection.this.headerListTooLarge(streamId, limit);
+            }
+        });
         http2 = codec.connection();
         frames = new InboundFrames(http2);
         frames.onCounted(this::midRead);
