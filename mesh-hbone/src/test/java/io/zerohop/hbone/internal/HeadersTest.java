@@ -71,4 +71,54 @@ class HeadersTest {
         assertThat(a.get("x-h0")).isSameAs(b.get("x-h0"));
         assertThat(a.get("x-h" + (3 * Headers.Memo.MAX - 1))).isNotSameAs(b.get("x-h" + (3 * Headers.Memo.MAX - 1)));
     }
+
+    /** Bytes this thread allocated so far (com.sun.management.ThreadMXBean; by reflection, as HeaderListLimitTest). */
+    private static long allocatedHere() throws Exception {
+        // The tests compile in module io.zerohop.hbone, which reads neither java.management nor jdk.management.
+        Object mx = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean").invoke(null);
+        return (long) Class.forName("com.sun.management.ThreadMXBean").getMethod("getThreadAllocatedBytes", long.class)
+                .invoke(mx, Thread.currentThread().getId());
+    }
+
+    @Test
+    @DisplayName("a name repeated 1,900 times (a 64 KiB header list of 'a' fields) is joined without copying the value at each repeat")
+    void repeatsAreJoinedInLinearSpace() throws Exception {
+        // RFC 9113 section 8.2.3 and RFC 9110 section 5.3: repeated fields combine with ", " in order. 1,900 empty
+        // values named "a" fit the HBONE limit (32 + 1 bytes each); the old join allocated ~15 MB for them (helper 281).
+        Http2Headers h = new DefaultHttp2Headers().method("CONNECT").authority("10.0.0.1:8080");
+        for (int i = 0; i < 1_900; i++) {
+            h.add(new AsciiString("a"), new AsciiString(""));
+        }
+        h.add(new AsciiString("b"), new AsciiString("1"));
+        Headers.plain(h, new Headers.Memo()); // class loading and the first-use allocations out of the count
+        long before = allocatedHere();
+        Map<String, String> m = Headers.plain(h, new Headers.Memo());
+        long allocated = allocatedHere() - before;
+        assertThat(m).containsOnlyKeys("a", "b");
+        assertThat(m.get("a")).hasSize(2 * 1_899).isEqualTo(", ".repeat(1_899));
+        assertThat(m.get("b")).isEqualTo("1");
+        assertThat(allocated).as("bytes allocated to read the list").isLessThan(1_000_000);
+    }
+
+    @Test
+    @DisplayName("many distinct names, some repeated, read back in order with their repeats joined in order")
+    void manyNamesKeepTheirOrderAndRepeats() {
+        Http2Headers h = new DefaultHttp2Headers().method("CONNECT").authority("10.0.0.1:8080");
+        java.util.LinkedHashMap<String, String> expected = new java.util.LinkedHashMap<>();
+        for (int round = 0; round < 3; round++) {
+            for (int i = 0; i < 4 * Headers.LINEAR_LOOKUP; i++) {
+                if (round > 0 && i % 3 != 0) {
+                    continue;
+                }
+                String name = "x-" + i;
+                String value = "v" + i + "." + round;
+                h.add(new AsciiString(name), new AsciiString(value));
+                expected.merge(name, value, (a, b) -> a + ", " + b);
+            }
+        }
+        Map<String, String> m = Headers.plain(h, null);
+        assertThat(m).containsExactlyEntriesOf(expected);
+        assertThat(m.get("x-3")).isEqualTo("v3.0, v3.1, v3.2");
+        assertThat(m.get("x-1")).isEqualTo("v1.0");
+    }
 }
