@@ -528,9 +528,14 @@ final class ProxyCommand implements Callable<Integer> {
      * rest of the variable's name, lower-cased as tonic's {@code AsciiMetadataKey} (the http crate's {@code HeaderName})
      * reads it: {@code CA_HEADER_HEADER_BAZ=baz} sends {@code header_baz: baz} (the case of src/config.rs's test). As there,
      * a name that is empty, holds a character no HTTP header name may hold, or ends in {@code -bin} (a binary key, not
-     * a text one) is refused, and so is a value with a character other than visible ASCII, space and tab (the http
-     * crate's {@code HeaderValue::from_str}); ztunnel's errors name the variable for a bad name and the value alone for
-     * a bad value, these name the variable for both. Where zerohop differs: a name with one of the HTTP token characters
+     * a text one) is refused, and so is a value with a control character or DEL (the http crate's
+     * {@code HeaderValue::from_str}); ztunnel's errors name the variable for a bad name and the value alone for a bad
+     * value, these name the variable for both. Where zerohop differs: a value with a character past ASCII is refused (the
+     * http crate takes bytes 0x80-0xFF, so ztunnel sends UTF-8's bytes; grpc-java's ASCII marshaller would send '?'); a
+     * connection-specific name ({@code connection}, {@code keep-alive}, {@code proxy-connection},
+     * {@code transfer-encoding}, {@code upgrade}) is refused at start, where ztunnel starts and every CSR then fails
+     * (hyperium/h2's client refuses to send one, src/proto/streams/send.rs {@code check_headers}; grpc-java's Netty
+     * server resets a stream carrying one); a name with one of the HTTP token characters
      * grpc-java does not send ({@code !#$%&'*+^`|~}; gRPC metadata keys are {@code 0-9a-z_.-}) is refused, where
      * ztunnel's tonic sends it; two variables that give one name ({@code CA_HEADER_X} and {@code CA_HEADER_x}) are
      * refused, where ztunnel sends whichever its environment lists last. {@code authorization} and {@code clusterid}
@@ -571,8 +576,17 @@ final class ProxyCommand implements Callable<Integer> {
                 throw new Cli.RefusedException("$" + var + ": \"" + name + "\" is not a gRPC metadata key (letters, digits, -, _"
                         + " and . only): zerohop's gRPC client cannot send it, though ztunnel's would", 2);
             }
+            if (CONNECTION_SPECIFIC.contains(name)) {
+                throw new Cli.RefusedException("$" + var + ": " + name + " is a connection-specific header, which HTTP/2 forbids"
+                        + " (RFC 9113 8.2.2): every CA request would be reset (ztunnel's would fail too, but after the start)", 2);
+            }
             for (int i = 0; i < value.length(); i++) {
                 char ch = value.charAt(i);
+                if (ch >= 0x80) {
+                    // The http crate takes bytes 0x80-0xFF (is_valid: b >= 32 && b != 127): ztunnel sends UTF-8's bytes.
+                    throw new Cli.RefusedException("$" + var + ": the value holds " + describeChar(ch) + ", but zerohop's gRPC client"
+                            + " sends visible ASCII, spaces and tabs only (ztunnel would send its UTF-8 bytes)", 2);
+                }
                 if (!(ch >= 0x20 && ch < 0x7f || ch == '\t')) {
                     throw new Cli.RefusedException("$" + var + ": the value holds " + describeChar(ch) + ", but a header value"
                             + " is visible ASCII, spaces and tabs only (ztunnel refuses it too: failed to parse header value)", 2);
@@ -591,6 +605,13 @@ final class ProxyCommand implements Callable<Integer> {
         }
         return new CaHeaders(java.util.Collections.unmodifiableMap(headers), List.copyOf(ignored));
     }
+
+    /**
+     * The headers hyperium/h2's client refuses to send (src/proto/streams/send.rs {@code check_headers}, RFC 9113 8.2.2);
+     * grpc-java's Netty server resets a request carrying one (RST_STREAM PROTOCOL_ERROR), as RFC 9113 has it treated as malformed.
+     */
+    private static final java.util.Set<String> CONNECTION_SPECIFIC =
+            java.util.Set.of("connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade");
 
     private static String describeChar(char ch) {
         return ch >= 0x21 && ch < 0x7f ? "'" + ch + "'" : String.format("U+%04X", (int) ch);

@@ -215,6 +215,33 @@ class IstioCaEnvTest {
         assertThat(replaced.ignored()).containsExactly("$CA_HEADER_Authorization", "$CA_HEADER_CLUSTERID");
     }
 
+    /**
+     * A connection-specific header (RFC 9113 section 8.2.2) fails every CSR, not the start: hyperium/h2's client refuses
+     * to send it (src/proto/streams/send.rs {@code check_headers}: connection, transfer-encoding, upgrade, keep-alive,
+     * proxy-connection; ztunnel's tonic channel then fails each request with a user error), and an HTTP/2 server resets the
+     * stream that carries it (the fake's grpc-java Netty server: RST_STREAM PROTOCOL_ERROR, as below). zerohop refuses
+     * it at start, naming the variable, where ztunnel starts and then fails to get any certificate.
+     */
+    @Test
+    @Timeout(60)
+    void connectionSpecificHeadersAreRefusedAtStart() throws Exception {
+        for (String var : new String[] {"CA_HEADER_Connection", "CA_HEADER_KEEP-ALIVE", "CA_HEADER_proxy-connection",
+                "CA_HEADER_Transfer-Encoding", "CA_HEADER_UPGRADE"}) {
+            String name = var.substring("CA_HEADER_".length()).toLowerCase(java.util.Locale.ROOT);
+            assertThatThrownBy(() -> ProxyCommand.caHeaders(Map.of(var, "close"))).as(var)
+                    .isInstanceOf(Cli.RefusedException.class)
+                    .hasMessage("$" + var + ": " + name + " is a connection-specific header, which HTTP/2 forbids (RFC 9113 8.2.2):"
+                            + " every CA request would be reset (ztunnel's would fail too, but after the start)");
+        }
+        // Why at start: sent as it is, every request fails.
+        istiod.failWith(null);
+        try (IstioCaProvider provider = IstioCaProvider.create("127.0.0.1:" + istiod.port(), root, token, null, FakeIstioCa.SERVER_NAME,
+                "cluster.local", Duration.ofHours(1), Map.of("connection", "close"), o -> "--" + o)) {
+            assertThatThrownBy(() -> provider.svid(SpiffeIds.istio("cluster.local", "shop", "cart")).get(30, TimeUnit.SECONDS))
+                    .hasMessageContaining("PROTOCOL_ERROR");
+        }
+    }
+
     @Test
     void badHeaderVariablesAreRefusedNamingThem() {
         Map<String, String> bad = new LinkedHashMap<>();
@@ -227,10 +254,16 @@ class IstioCaEnvTest {
             assertThatThrownBy(() -> ProxyCommand.caHeaders(Map.of(e.getKey(), "v"))).as(e.getValue())
                     .isInstanceOf(Cli.RefusedException.class).hasMessageStartingWith("$" + e.getKey() + ": ");
         }
-        for (String value : new String[] {"caf\u00e9", "a\nb", "a\u0000", "\u007f"}) {
+        for (String value : new String[] {"a\nb", "a\u0000", "\u007f"}) {
             assertThatThrownBy(() -> ProxyCommand.caHeaders(Map.of("CA_HEADER_X", value))).as(value)
                     .hasMessageStartingWith("$CA_HEADER_X: the value holds U+").hasMessageEndingWith("failed to parse header value)");
         }
+        // The http crate's HeaderValue::from_str (is_valid: b >= 32 && b != 127 || b == b'\t', hyperium/http
+        // src/header/value.rs), under tonic's AsciiMetadataValue::from_str, takes UTF-8's bytes: ztunnel sends "caf\u00e9".
+        // grpc-java's ASCII marshaller would send '?' for it, so zerohop refuses it, without claiming ztunnel does.
+        assertThatThrownBy(() -> ProxyCommand.caHeaders(Map.of("CA_HEADER_X", "caf\u00e9")))
+                .hasMessage("$CA_HEADER_X: the value holds U+00E9, but zerohop's gRPC client sends visible ASCII, spaces and tabs"
+                        + " only (ztunnel would send its UTF-8 bytes)");
         assertThatThrownBy(() -> ProxyCommand.caHeaders(Map.of("CA_HEADER_Tenant", "a", "CA_HEADER_TENANT", "b")))
                 .hasMessage("$CA_HEADER_Tenant: $CA_HEADER_TENANT names the same header, tenant (header names are not case-sensitive): keep one");
     }
