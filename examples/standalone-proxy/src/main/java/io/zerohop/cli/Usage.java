@@ -34,13 +34,38 @@ final class Usage {
      * {@code $CLUSTER_ID}, {@code $SECRET_TTL}, {@code $CA_HEADER_*}, {@code $RUST_LOG}, {@code PILOT_HTTP10}...): its
      * message names the variable, as ztunnel's {@code Error::EnvVar} does (istio/ztunnel src/config.rs), and it ends
      * there, without the {@code --help} hint every other usage error ends with: the command's help describes its
-     * options, and no option was wrong (until 6 December it ended with the hint).
+     * options, and no option was wrong (until 6 December it ended with the hint). It is one line whatever the value: a
+     * control character in it (a template's trailing newline) is shown escaped, {@code \n}, {@code \r}, {@code \t}, else as a
+     * backslash, {@code u} and the hex code in braces (ESC: {@code u{1b}} after the backslash), as Rust's {@code {:?}} shows one; it was printed as it was, and the error ran over two lines.
      */
     static final class EnvironmentError extends ParameterException {
         private static final long serialVersionUID = 1L;
 
         EnvironmentError(picocli.CommandLine cmd, String message) {
-            super(cmd, message);
+            super(cmd, oneLine(message));
+        }
+
+        static String oneLine(String message) {
+            StringBuilder b = null;
+            for (int i = 0; i < message.length(); i++) {
+                char ch = message.charAt(i);
+                if (ch >= 0x20 && ch != 0x7f && ch != 0x85 && ch != 0x2028 && ch != 0x2029) {
+                    if (b != null) {
+                        b.append(ch);
+                    }
+                    continue;
+                }
+                if (b == null) {
+                    b = new StringBuilder(message.length() + 8).append(message, 0, i);
+                }
+                b.append(switch (ch) {
+                    case '\n' -> "\\n";
+                    case '\r' -> "\\r";
+                    case '\t' -> "\\t";
+                    default -> "\\u{" + Integer.toHexString(ch) + "}";
+                });
+            }
+            return b == null ? message : b.toString();
         }
     }
 

@@ -43,6 +43,25 @@ class EnvVariableErrorsTest {
         assertThat(http10.output().lines()).as(http10.output()).containsExactly(http10.firstLine());
     }
 
+    /**
+     * A value with a line break (a block scalar's trailing newline in a template, a ConfigMap file's) stays one line: the
+     * break is shown escaped, as Rust's {@code {:?}} shows it. The value was printed as it is, and the error ran over two
+     * lines, its second without the variable's name (found by helper 282).
+     */
+    @Test
+    @Timeout(120)
+    void aLineBreakInTheValueIsEscaped() throws Exception {
+        CliChild.Result deadline = proxy(Map.of("CONNECTION_TERMINATION_DEADLINE", "soon\nlater"));
+        assertThat(deadline.exit()).as(deadline.output()).isEqualTo(2);
+        assertThat(deadline.output()).isEqualTo("zerohop proxy: $CONNECTION_TERMINATION_DEADLINE: bad duration \"soon\\nlater\""
+                + " (examples: 500ms, 90s, 15m, 24h, 7d); ztunnel's sums of units are taken too (1m30s, 1m 30s, 90)\n");
+
+        CliChild.Result clusterId = proxy(Map.of("CLUSTER_ID", "east\r\n"));
+        assertThat(clusterId.exit()).as(clusterId.output()).isEqualTo(2);
+        assertThat(clusterId.output().lines()).as(clusterId.output()).hasSize(1);
+        assertThat(clusterId.output()).startsWith("zerohop proxy: $CLUSTER_ID: ").contains("\"east\\r\\n\"");
+    }
+
     /** The option's error, with the same value as the variable's: named by the option, and the hint follows. */
     @Test
     @Timeout(120)
