@@ -158,6 +158,22 @@ class IstioCaEnvTest {
         assertThat(istiod.seen()).as("no request was made").hasSize(before);
     }
 
+    /**
+     * A SECRET_TTL past istiod's MAX_WORKLOAD_CERT_TTL (90 days): istiod refuses the CSR (security/pkg/pki/ca/ca.go
+     * {@code sign}: "requested TTL ... is greater than the max allowed TTL", a TTLError, INVALID_ARGUMENT), which no
+     * retry mends: the start exits 4 saying so, as README's "Coming from ztunnel" row says.
+     */
+    @Test
+    @Timeout(120)
+    void aLifetimePastIstiodsMaximumStopsTheStart() throws Exception {
+        istiod.failWith(null);
+        int before = istiod.seen().size();
+        CliChild.Result r = proxy(Map.of("SECRET_TTL", "91d"));
+        assertThat(r.exit()).as(r.output()).isEqualTo(4);
+        assertThat(istiod.seen().get(before).request().validityDurationSeconds()).isEqualTo(91L * 86_400);
+        assertThat(r.output()).as(r.output()).contains("INVALID_ARGUMENT");
+    }
+
     @Test
     void secretTtlIsReadAsZtunnelReadsIt() {
         assertThat(ProxyCommand.secretTtl(Map.of())).as("ztunnel's DEFAULT_TTL").isEqualTo(Duration.ofHours(24));
