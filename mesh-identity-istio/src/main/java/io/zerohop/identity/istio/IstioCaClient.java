@@ -472,16 +472,48 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
             return header("ClusterID", clusterId);
         }
 
-        /** Any other request header (ztunnel's CA_HEADER_* settings). */
+        /**
+         * Any other request header (ztunnel's CA_HEADER_* settings), its name lower-cased. Refused here, not by every
+         * request: a name that is no gRPC ASCII metadata key ({@code 0-9 a-z _ - .}, case aside, not ending in
+         * {@code -bin}: grpc-java's {@code Metadata.Key.of}); a connection-specific name ({@code connection},
+         * {@code keep-alive}, {@code proxy-connection}, {@code transfer-encoding}, {@code upgrade}: RFC 9113 section
+         * 8.2.2, which hyperium/h2's client refuses to send, src/proto/streams/send.rs {@code check_headers}, and a server
+         * resets); a value with a character other than visible ASCII, space and tab (a control character is refused by
+         * istiod's HTTP/2 framer, golang.org/x/net/http2 {@code ValidHeaderFieldValue}; grpc-java writes US-ASCII, so
+         * one past ASCII would go out as '?'). Until 6 December such a header was taken and every request failed.
+         *
+         * @throws IllegalArgumentException naming the header, for the above or {@code authorization}
+         */
         public Builder header(String name, String value) {
             Objects.requireNonNull(name, "header name");
             Objects.requireNonNull(value, "header value");
             if (name.equalsIgnoreCase("authorization")) {
                 throw new IllegalArgumentException("set the bearer token with tokenFile(...) or token(...), not as a header");
             }
-            headers.put(name.toLowerCase(java.util.Locale.ROOT), value);
+            String key = name.toLowerCase(java.util.Locale.ROOT);
+            try {
+                io.grpc.Metadata.Key.of(key, io.grpc.Metadata.ASCII_STRING_MARSHALLER);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("header \"" + name + "\": not a gRPC ASCII header name (" + e.getMessage().strip() + ")", e);
+            }
+            if (CONNECTION_SPECIFIC.contains(key)) {
+                throw new IllegalArgumentException("header \"" + name + "\": a connection-specific header, which HTTP/2 forbids"
+                        + " (RFC 9113 8.2.2): every request would be reset");
+            }
+            for (int i = 0; i < value.length(); i++) {
+                char ch = value.charAt(i);
+                if (!(ch >= 0x20 && ch < 0x7f || ch == '\t')) {
+                    throw new IllegalArgumentException("header \"" + name + "\": the value holds " + String.format("U+%04X", (int) ch)
+                            + "; a gRPC ASCII header value is visible ASCII, spaces and tabs only");
+                }
+            }
+            headers.put(key, value);
             return this;
         }
+
+        /** RFC 9113 section 8.2.2's connection-specific headers, as hyperium/h2's {@code check_headers} lists them. */
+        private static final java.util.Set<String> CONNECTION_SPECIFIC =
+                java.util.Set.of("connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade");
 
         /**
          * Ask for other workloads' identities with the caller's own token (ztunnel's node mode,

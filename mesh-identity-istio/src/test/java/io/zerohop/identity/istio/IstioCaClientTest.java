@@ -424,6 +424,28 @@ class IstioCaClientTest {
     }
 
     /**
+     * A header no request can carry is refused by {@code header(...)}, where it was taken and then failed every request:
+     * a name grpc-java's {@code Metadata.Key.of} refuses ("ASCII header is named x-bin", "Invalid character ' '") threw
+     * from each {@code issue(...)}; a connection-specific name (RFC 9113 8.2.2; hyperium/h2's client refuses to send one,
+     * src/proto/streams/send.rs {@code check_headers}) had each request reset by the server; a value with a control
+     * character is refused by istiod's Go HTTP/2 framer (golang.org/x/net/http2 {@code ValidHeaderFieldValue}), and
+     * one past ASCII went out with '?' in its place (grpc-java's ASCII marshaller writes US-ASCII).
+     */
+    @Test
+    void headersNoRequestCanCarryAreRefusedByTheBuilder() {
+        for (String name : new String[] {"x-bin", "a b", "a:b", ":authority", "", "caf\u00e9", "Connection", "keep-alive",
+                "proxy-connection", "Transfer-Encoding", "upgrade"}) {
+            assertThatThrownBy(() -> IstioCaClient.builder().header(name, "v")).as(name)
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("header \"" + name + "\": ");
+        }
+        for (String value : new String[] {"a\nb", "a\u0000", "\u007f", "caf\u00e9"}) {
+            assertThatThrownBy(() -> IstioCaClient.builder().header("x-tenant", value)).as(value)
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("header \"x-tenant\": the value holds U+");
+        }
+        IstioCaClient.builder().header("X-Tenant", " blue\tteam ").header("header_baz", "").header("x.y", "~!@#");
+    }
+
+    /**
      * istiod names the caller, not the CSR (server.go: {@code sans := caller.Identities}): a client
      * asking for another identity without impersonation gets cart's certificate and refuses it.
      */
