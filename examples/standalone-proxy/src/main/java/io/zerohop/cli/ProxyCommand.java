@@ -251,40 +251,44 @@ final class ProxyCommand implements Callable<Integer> {
                     + " else 10s (ztunnel's settings; its own default is 5s)"})
     String drain;
 
-    /** duration_str's units (its {@code TimeUnit::from_str}, any case), in nanoseconds. */
+    /**
+     * duration_str's units (its {@code TimeUnit::from_str}, src/unit.rs, any case, plurals included as in 0.21.0, the
+     * version ztunnel's Cargo.lock pins; until 6 December {@code 30 seconds} and {@code 90 days} were refused), in
+     * nanoseconds.
+     */
     private static final Map<String, Long> DURATION_STR_UNITS = durationStrUnits();
 
     private static Map<String, Long> durationStrUnits() {
         Map<String, Long> u = new java.util.HashMap<>();
         long s = 1_000_000_000L;
-        for (String k : new String[] {"y", "year"}) {
+        for (String k : new String[] {"y", "year", "years"}) {
             u.put(k, 365 * 86_400 * s);
         }
-        for (String k : new String[] {"mon", "month"}) {
+        for (String k : new String[] {"mon", "month", "months"}) {
             u.put(k, 30 * 86_400 * s);
         }
-        for (String k : new String[] {"w", "week"}) {
+        for (String k : new String[] {"w", "week", "weeks"}) {
             u.put(k, 7 * 86_400 * s);
         }
-        for (String k : new String[] {"d", "day"}) {
+        for (String k : new String[] {"d", "day", "days"}) {
             u.put(k, 86_400 * s);
         }
-        for (String k : new String[] {"h", "hour", "hr"}) {
+        for (String k : new String[] {"h", "hour", "hours", "hr"}) {
             u.put(k, 3_600 * s);
         }
-        for (String k : new String[] {"m", "min", "minute"}) {
+        for (String k : new String[] {"m", "min", "minute", "minutes"}) {
             u.put(k, 60 * s);
         }
-        for (String k : new String[] {"s", "sec", "second"}) {
+        for (String k : new String[] {"s", "sec", "second", "seconds"}) {
             u.put(k, s);
         }
-        for (String k : new String[] {"ms", "msec", "millisecond"}) {
+        for (String k : new String[] {"ms", "msec", "millisecond", "milliseconds"}) {
             u.put(k, 1_000_000L);
         }
-        for (String k : new String[] {"\u00b5s", "\u00b5sec", "\u00b5second", "us", "usec", "usecond", "microsecond"}) {
+        for (String k : new String[] {"\u00b5s", "\u00b5sec", "\u00b5second", "us", "usec", "usecond", "microsecond", "microseconds"}) {
             u.put(k, 1_000L);
         }
-        for (String k : new String[] {"ns", "nsec", "nanosecond"}) {
+        for (String k : new String[] {"ns", "nsec", "nanosecond", "nanoseconds"}) {
             u.put(k, 1L);
         }
         return Map.copyOf(u);
@@ -294,7 +298,7 @@ final class ProxyCommand implements Callable<Integer> {
      * {@code v} as ztunnel reads {@code CONNECTION_TERMINATION_DEADLINE} (istio/ztunnel src/config.rs {@code parse_duration},
      * the duration-str crate): terms of digits and an optional unit (seconds without one; {@code y}, {@code mon},
      * {@code w}, {@code d}, {@code h}/{@code hr}, {@code m}/{@code min}, {@code s}/{@code sec}, {@code ms}, {@code us},
-     * {@code ns} and their long forms, in any case), summed, joined by {@code +} or nothing, spaces allowed around each
+     * {@code ns} and their long forms, singular or plural, in any case), summed, joined by {@code +} or nothing, spaces allowed around each
      * part: {@code 1m30s}, {@code 1m 30s}, {@code 1m+30}, {@code 90S}. Null when it is not that, or past
      * {@link Cli#MAX_DURATION}; duration-str's {@code *} (a product) is not read.
      */

@@ -53,9 +53,21 @@ class DrainDeadlineEnvTest {
         values.put("1500MS", Duration.ofMillis(1500));
         values.put("3m31s0ns", Duration.ofSeconds(211));
         values.put("90s", Duration.ofSeconds(90));
+        // duration-str 0.21.0 (ztunnel's Cargo.lock) reads plurals too: src/unit.rs TimeUnit::from_str, "years" to
+        // "nanoseconds" ("feat: support plural"). zerohop refused them, "bad duration" (found by helper 282).
+        values.put("30 seconds", Duration.ofSeconds(30));
+        values.put("2 Minutes 5 Seconds", Duration.ofSeconds(125));
+        values.put("1 hours", Duration.ofHours(1));
+        values.put("2days", Duration.ofDays(2));
+        values.put("1 weeks", Duration.ofDays(7));
+        values.put("1 months", Duration.ofDays(30));
+        values.put("1 years", Duration.ofDays(365));
+        values.put("1500 milliseconds", Duration.ofMillis(1500));
+        values.put("7 microseconds", Duration.ofNanos(7_000));
+        values.put("9 nanoseconds", Duration.ofNanos(9));
         values.forEach((v, d) -> assertThat(ProxyCommand.drainDeadline(null, Map.of("CONNECTION_TERMINATION_DEADLINE", v)))
                 .as(v).isEqualTo(d));
-        for (String bad : new String[] {"soon", "1m*10", "-5s", "1.5s", "s", "5x", "1m 30 fortnights", "", " "}) {
+        for (String bad : new String[] {"soon", "1m*10", "-5s", "1.5s", "s", "5x", "1m 30 fortnights", "", " ", "5 secs", "1 hrs"}) {
             assertThatThrownBy(() -> ProxyCommand.drainDeadline(null, Map.of("CONNECTION_TERMINATION_DEADLINE", bad)))
                     .as(bad).hasMessageStartingWith("$CONNECTION_TERMINATION_DEADLINE: ");
         }

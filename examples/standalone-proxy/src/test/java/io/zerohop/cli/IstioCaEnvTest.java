@@ -187,6 +187,7 @@ class IstioCaEnvTest {
         values.put("90S", Duration.ofSeconds(90));
         values.put("500ms", Duration.ofMillis(500));
         values.put("0", Duration.ZERO);
+        values.put("90 days", Duration.ofDays(90));   // duration-str 0.21.0's plurals (src/unit.rs)
         values.forEach((v, d) -> assertThat(ProxyCommand.secretTtl(Map.of("SECRET_TTL", v))).as(v).isEqualTo(d));
         for (String bad : new String[] {"soon", "", " ", "-1h", "1.5h", "1 fortnight", "200y"}) {
             assertThatThrownBy(() -> ProxyCommand.secretTtl(Map.of("SECRET_TTL", bad))).as(bad)
