@@ -160,4 +160,36 @@ class HeaderListLimitTest {
             assertThat(p.isOpen()).isTrue();
         }
     }
+    /**
+     * Trailers over the limit on an open tunnel. hyperium/h2 checks the size of a request's first header block only
+     * (src/proto/streams/recv.rs {@code recv_headers}: {@code is_over_size}, the 431 when {@code is_initial}); its
+     * {@code recv_trailers} takes what {@code HeaderBlock::load} (src/frame/headers.rs) kept of them and ends the stream's
+     * receive side, so ztunnel's tunnel sees the end of the request and its upstream gets a FIN. After 7da0ed23 Netty's
+     * decoder failed such a block: the open tunnel was reset PROTOCOL_ERROR, its upstream aborted, and a refusal with
+     * status 431 was reported for a tunnel already opened.
+     */
+    @Test
+    void trailersOverTheLimitEndTheTunnelsInputAsH2Does() throws Exception {
+        upstream.accepted.clear();
+        try (RawFrames p = peer()) {
+            p.headers(1, connect(), false);
+            assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
+            StreamErrorCodeTest.Upstream.Conn up = upstream.accepted.poll(10, TimeUnit.SECONDS);
+            assertThat(up).as("the upstream connection").isNotNull();
+            H2ProtocolTest.assertEchoes(p, 1, "before the trailers");
+            Http2Headers trailers = new DefaultHttp2Headers();
+            for (int i = 0; i < 3_000; i++) {
+                trailers.add("x-trailer", ""); // 3,000 x 41 bytes: 123,000, over 65,536
+            }
+            events.refused.clear();
+            p.headers(1, trailers, true);
+            assertThat(up.end.get(10, TimeUnit.SECONDS)).as("how the upstream's connection ended").isEqualTo("FIN");
+            // The upstream answers its FIN with its own: the tunnel ends cleanly both ways.
+            RawFrames.Frame end = p.next(f -> f.stream() == 1 && ((f.flags() & END_STREAM) != 0 || f.type() == RST_STREAM), WAIT);
+            assertThat(end).as("the end of stream 1").isNotNull();
+            assertThat(end.type()).as("END_STREAM, not RST_STREAM").isNotEqualTo(RST_STREAM);
+            assertThat(events.refused).as("refusals").isEmpty();
+            assertThat(p.frames).noneMatch(f -> f.type() == GOAWAY);
+        }
+    }
 }

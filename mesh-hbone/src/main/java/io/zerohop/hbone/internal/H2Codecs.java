@@ -1,10 +1,12 @@
 package io.zerohop.hbone.internal;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http2.DefaultHttp2Connection;
 import io.netty.handler.codec.http2.DefaultHttp2ConnectionDecoder;
 import io.netty.handler.codec.http2.DefaultHttp2FrameReader;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder;
 import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2CodecUtil;
@@ -20,6 +22,7 @@ import io.netty.handler.codec.http2.Http2FrameReader;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2InboundFrameLogger;
 import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.StreamByteDistributor;
 import io.netty.handler.codec.http2.UniformStreamByteDistributor;
 import io.netty.handler.logging.LogLevel;
@@ -253,7 +256,7 @@ final class H2Codecs {
             // The builder's own decoder is closed unused: its reader has read nothing.
             decoder.close();
             Http2FrameReader reader = new Http2InboundFrameLogger(new DefaultHttp2FrameReader(
-                    new HeadersDecoder(isValidateHeaders(), headerLimits[0], headerLimits[1]), decoderEnforceMaxSmallContinuationFrames()),
+                    new HeadersDecoder(isValidateHeaders(), headerLimits[0], headerLimits[1], encoder.connection()), decoderEnforceMaxSmallContinuationFrames()),
                     frameLogger());
             DefaultHttp2ConnectionDecoder own = new DefaultHttp2ConnectionDecoder(encoder.connection(), encoder, reader,
                     promisedRequestVerifier(), isAutoAckSettingsFrame(), isAutoAckPingFrame(), isValidateHeaders(),
@@ -303,13 +306,23 @@ final class H2Codecs {
      * peer ACKs our SETTINGS, Netty sets both from SETTINGS_MAX_HEADER_LIST_SIZE (DefaultHttp2ConnectionDecoder
      * {@code applyLocalSettings}: the limit plus a quarter, which would make a 100 KB block a connection error where
      * hyperium/h2 answers 431); the threshold stays at least {@code goAway} here.
+     *
+     * <p>Only a block that opens a request is refused for its size, as hyperium/h2 refuses only a request's first block
+     * (src/proto/streams/recv.rs {@code recv_headers}: {@code is_over_size}, the 431 when {@code is_initial}). Any other
+     * block over the limit, above all trailers on an open tunnel, decodes to an empty list, as h2's {@code recv_trailers}
+     * takes what {@code HeaderBlock::load} (src/frame/headers.rs) kept of it, and Netty's usual checks answer it: trailers
+     * with END_STREAM end the tunnel's input, a second block without it is RST_STREAM PROTOCOL_ERROR, a block on a
+     * closed stream is answered as any. Until helper 283 (6 December) such a block reset the open tunnel PROTOCOL_ERROR
+     * and reported a 431 refusal for a tunnel already accepted.
      */
     static final class HeadersDecoder extends DefaultHttp2HeadersDecoder {
         private final long goAway;
+        private final Http2Connection connection;
 
-        HeadersDecoder(boolean validateHeaders, long perStream, long goAway) {
+        HeadersDecoder(boolean validateHeaders, long perStream, long goAway, Http2Connection connection) {
             super(validateHeaders, false, perStream);
             this.goAway = goAway;
+            this.connection = connection;
             try {
                 super.maxHeaderListSize(perStream, Math.max(perStream, goAway));
             } catch (Http2Exception e) {
@@ -320,6 +333,25 @@ final class H2Codecs {
         @Override
         public void maxHeaderListSize(long max, long goAwayMax) throws Http2Exception {
             super.maxHeaderListSize(max, Math.max(goAwayMax, Math.max(max, goAway)));
+        }
+
+        @Override
+        public Http2Headers decodeHeaders(int streamId, ByteBuf headerBlock) throws Http2Exception {
+            try {
+                return super.decodeHeaders(streamId, headerBlock);
+            } catch (Http2Exception.HeaderListSizeException e) {
+                // HpackDecoder decoded the whole block (the dynamic table is in step) before it threw.
+                if (!e.duringDecode() || opensRequest(streamId)) {
+                    throw e;
+                }
+                return new DefaultHttp2Headers(false, 0);
+            }
+        }
+
+        /** Whether a header block on {@code streamId} is a request's first: its stream is new (a server creates none before). */
+        private boolean opensRequest(int streamId) {
+            Http2Stream stream = connection.stream(streamId);
+            return stream == null ? streamId > connection.remote().lastStreamCreated() : !stream.isHeadersReceived();
         }
     }
 
