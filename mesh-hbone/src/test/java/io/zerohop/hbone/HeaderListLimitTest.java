@@ -192,4 +192,34 @@ class HeaderListLimitTest {
             assertThat(p.frames).noneMatch(f -> f.type() == GOAWAY);
         }
     }
+    /**
+     * The boundary: a list of exactly 65,536 bytes (RFC 9113 section 6.5.2 size) is accepted, one of 65,537 gets 431.
+     * SETTINGS_MAX_HEADER_LIST_SIZE is "the maximum field section size that the sender is prepared to accept" (RFC 9113
+     * section 6.5.2), and Netty's HpackDecoder fails a list only once it is larger (Http2HeadersSink
+     * {@code appendToHeaderList}), as {@code InboundTunnel}'s own check does. hyperium/h2 0.4.14 (ztunnel's) keeps a field
+     * only while the running size stays under the limit (src/frame/headers.rs {@code HeaderBlock::load},
+     * {@code headers_size < max_header_list_size}), so ztunnel refuses a list of exactly 65,536 too: one byte stricter
+     * than what it advertises; zerohop keeps to the RFC there (README, header lists).
+     */
+    @Test
+    void aListOfExactlyTheLimitIsAcceptedOneByteMoreGets431() throws Exception {
+        long base = listSize(connect());
+        try (RawFrames p = peer()) {
+            // x-pad: 5 + value + 32 bytes.
+            p.headers(1, connect().add("x-pad", "a".repeat((int) (65_536 - base - 37))), false);
+            assertThat(p.next(HEADERS, 1, WAIT).status()).as("a list of 65,536 bytes").isEqualTo("200");
+            p.headers(3, connect().add("x-pad", "a".repeat((int) (65_537 - base - 37))), false);
+            assertThat(p.next(HEADERS, 3, WAIT).status()).as("a list of 65,537 bytes").isEqualTo("431");
+            H2ProtocolTest.assertEchoes(p, 1, "at the limit");
+        }
+    }
+
+    /** RFC 9113 section 6.5.2: name and value octets plus 32 per field. */
+    private static long listSize(Http2Headers headers) {
+        long size = 0;
+        for (var e : headers) {
+            size += e.getKey().length() + e.getValue().length() + 32L;
+        }
+        return size;
+    }
 }
