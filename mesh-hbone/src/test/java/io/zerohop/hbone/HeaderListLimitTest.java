@@ -222,4 +222,31 @@ class HeaderListLimitTest {
         }
         return size;
     }
+
+    /**
+     * Fields past the limit that the block adds to the dynamic table (literals with incremental indexing) are added on
+     * the server too, though not kept: a later request that refers to such an entry decodes to that field. RFC 7541
+     * section 4.4 / 2.3.2: every literal with incremental indexing enters the table; hyperium/h2 decodes the whole
+     * block (src/frame/headers.rs {@code HeaderBlock::load}: "the hpack decoding process must complete"), as Netty's
+     * HpackDecoder does. The earlier test refers to an entry made before the big block only.
+     */
+    @Test
+    void entriesAddedPastTheLimitStayInTheDynamicTable() throws Exception {
+        try (RawFrames p = peer()) {
+            Http2Headers huge = connect();
+            for (int i = 0; i < 2_000; i++) {
+                huge.add("x-" + i, "v"); // each new: a literal with incremental indexing, ~40 bytes, 80 KB in all
+            }
+            huge.add("x-late", "late-value");
+            p.headers(1, huge, false);
+            assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("431");
+            events.opened.clear();
+            // The encoder refers to its dynamic table entry for x-late: late-value.
+            p.headers(3, connect().add("x-late", "late-value"), false);
+            assertThat(p.next(HEADERS, 3, WAIT).status()).isEqualTo("200");
+            TunnelInfo opened = events.opened.poll(10, TimeUnit.SECONDS);
+            assertThat(opened).as("the tunnel opened").isNotNull();
+            assertThat(opened.headers()).containsEntry("x-late", "late-value").hasSize(1);
+        }
+    }
 }
