@@ -193,6 +193,28 @@ class ServerResetStreamCacheTest {
     }
 
     /**
+     * The same with a header list over the 64 KiB limit: h2 checks the id first (streams.rs {@code recv_headers} calls
+     * recv.rs {@code Recv::open}, "id < next_id", before {@code Recv::recv_headers} looks at {@code is_over_size}), so it
+     * is still GOAWAY PROTOCOL_ERROR. zerohop took the block for a new request: Netty tried to open the stream to answer
+     * 431, could not (the connection's one stream is taken) and answered RST_STREAM PROTOCOL_ERROR, and a 431 refusal
+     * was reported for it.
+     */
+    @Test
+    void anOversizedBlockReusingARefusedStreamIdIsAConnectionError() throws Exception {
+        try (RawFrames p = oneStreamTaken()) {
+            p.headers(3, connect(), false);
+            assertThat(p.nextError(3, WAIT)).isEqualTo("RST 3 REFUSED_STREAM");
+            Http2Headers huge = connect();
+            for (int i = 0; i < 3_000; i++) {
+                huge.add("x-pad", ""); // 3,000 x 37 bytes: 111,000, over 65,536
+            }
+            p.headers(3, huge, false);
+            assertThat(p.nextError(0, WAIT)).isEqualTo("GOAWAY 2147483647 PROTOCOL_ERROR");
+            p.closed.get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
      * HEADERS on an id the peer skipped, below one the server refused: h2's {@code next_stream_id} is past the refused
      * id, so the skipped one is "id < next_id" in {@code Recv::open}, a connection error PROTOCOL_ERROR, as for an id
      * skipped below an opened stream (h2spec http2/5.1.1/2, {@code H2ProtocolTest.lowerStreamIdIsAConnectionError}).

@@ -312,8 +312,10 @@ final class H2Codecs {
      * block over the limit, above all trailers on an open tunnel, decodes to an empty list, as h2's {@code recv_trailers}
      * takes what {@code HeaderBlock::load} (src/frame/headers.rs) kept of it, and Netty's usual checks answer it: trailers
      * with END_STREAM end the tunnel's input, a second block without it is RST_STREAM PROTOCOL_ERROR, a block on a
-     * closed stream is answered as any. Until helper 283 (6 December) such a block reset the open tunnel PROTOCOL_ERROR
-     * and reported a 431 refusal for a tunnel already accepted.
+     * closed stream or on an id the peer already used or this side refused is answered as any (a connection error
+     * PROTOCOL_ERROR from {@link StreamIdGuard}, or Netty's STREAM_CLOSED: the empty list opens no stream). Until
+     * helper 283 (6 December) such trailers reset the open tunnel PROTOCOL_ERROR and reported a 431 refusal for a tunnel
+     * already accepted, and such a block on a refused id was taken for a new request (RST_STREAM, a 431 refusal reported).
      */
     static final class HeadersDecoder extends DefaultHttp2HeadersDecoder {
         private final long goAway;
@@ -348,10 +350,21 @@ final class H2Codecs {
             }
         }
 
-        /** Whether a header block on {@code streamId} is a request's first: its stream is new (a server creates none before). */
+        /**
+         * Whether a header block on {@code streamId} is a request's first: its stream is new (a server creates none before),
+         * its id above every id the peer opened and every id this side refused ({@link StreamIdGuard#highestResetUncreated},
+         * as h2's {@code next_stream_id}: recv.rs {@code Recv::open} refuses a lower id before the size is looked at).
+         */
         private boolean opensRequest(int streamId) {
             Http2Stream stream = connection.stream(streamId);
-            return stream == null ? streamId > connection.remote().lastStreamCreated() : !stream.isHeadersReceived();
+            if (stream != null) {
+                return !stream.isHeadersReceived();
+            }
+            int highest = connection.remote().lastStreamCreated();
+            if (connection instanceof Connection c && c.guard != null) {
+                highest = Math.max(highest, c.guard.highestResetUncreated);
+            }
+            return streamId > highest;
         }
     }
 
