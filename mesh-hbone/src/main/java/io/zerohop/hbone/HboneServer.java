@@ -334,8 +334,11 @@ public final class HboneServer implements AutoCloseable {
 
         /**
          * Largest request header list (RFC 9113 6.5.2 size) a CONNECT may carry; default 64 KiB
-         * (ztunnel's server). A larger one gets 431 on its own stream; the connection and its other
-         * tunnels are unaffected (the HTTP/2 decoder itself accepts up to 1 MiB, see README).
+         * (ztunnel's server). It is the HPACK decoder's own limit and is advertised as
+         * SETTINGS_MAX_HEADER_LIST_SIZE, as ztunnel's server advertises it; a larger one gets 431, then
+         * RST_STREAM(PROTOCOL_ERROR), on its own stream, as hyperium/h2 answers it; the connection and its other
+         * tunnels are unaffected unless the encoded block passes 1.25 MiB, or this limit plus a quarter if that is
+         * larger (GOAWAY; see README, "Protocol faults").
          */
         public Builder maxHeaderListSize(int bytes) {
             this.maxHeaderListSize = bytes;
