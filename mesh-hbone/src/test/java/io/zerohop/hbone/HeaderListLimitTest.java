@@ -52,7 +52,7 @@ class HeaderListLimitTest {
         InetSocketAddress up = new InetSocketAddress(HOST, UPSTREAM_PORT);
         serverLoop = Transports.newGroup(1, "header-limit-server");
         serverThread = serverLoop.next().submit(() -> Thread.currentThread().getId()).get();
-        server = mesh.server((dst, id, local) -> dst.equals(up) ? Destination.proxy(up) : null).listener(events)
+        server = mesh.proxyTo(up).listener(events)
                 .eventLoopGroup(serverLoop).bind(new InetSocketAddress(HOST, SERVER_PORT)).build().start().get();
     }
 
@@ -69,7 +69,7 @@ class HeaderListLimitTest {
     }
 
     static RawFrames peer() throws Exception {
-        return new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress()).preface();
+        return mesh.peer(server);
     }
 
     /** Bytes allocated so far by the server's one event-loop thread (com.sun.management.ThreadMXBean, by reflection). */

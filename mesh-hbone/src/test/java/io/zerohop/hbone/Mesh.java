@@ -20,6 +20,16 @@ final class Mesh implements AutoCloseable {
                 .destinations(destinations).authorizer(Authorizer.allowAll()).threads(2);
     }
 
+    /** A server that proxies every CONNECT to {@code upstream} and refuses any other destination. */
+    HboneServer.Builder proxyTo(InetSocketAddress upstream) {
+        return server((dst, id, local) -> dst.equals(upstream) ? Destination.proxy(upstream) : null);
+    }
+
+    /** A frame-level peer with the client's identity over mutual TLS to {@code server}, its connection preface sent. */
+    RawFrames peer(HboneServer server) throws Exception {
+        return new RawFrames(tls.client(clientId, expectServer()).get(), server.localAddress()).preface();
+    }
+
     HboneClient.Builder client() {
         return HboneClient.builder().tls(tls).identity(clientId).threads(2).connectTimeout(Duration.ofSeconds(10));
     }

@@ -47,7 +47,7 @@ class ServerH2ParityTest {
         upstream = new StreamErrorCodeTest.Upstream(HOST, UPSTREAM_PORT);
         InetSocketAddress up = new InetSocketAddress(HOST, UPSTREAM_PORT);
         authority = HOST + ":" + UPSTREAM_PORT;
-        server = mesh.server((dst, id, local) -> dst.equals(up) ? Destination.proxy(up) : null)
+        server = mesh.proxyTo(up)
                 .bind(new InetSocketAddress(HOST, SERVER_PORT)).build().start().get();
     }
 
@@ -68,7 +68,7 @@ class ServerH2ParityTest {
     /** A peer with a tunnel on stream 1 that echoes; its upstream connection in {@link #sentinelUpstream}. */
     static RawFrames withSentinel() throws Exception {
         upstream.accepted.clear();
-        RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress()).preface();
+        RawFrames p = mesh.peer(server);
         p.headers(1, connect(), false);
         assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
         H2ProtocolTest.assertEchoes(p, 1, "sentinel");

@@ -49,9 +49,9 @@ class ServerResetStreamCacheTest {
         upstream = new StreamErrorCodeTest.Upstream(HOST, UPSTREAM_PORT);
         InetSocketAddress up = new InetSocketAddress(HOST, UPSTREAM_PORT);
         authority = HOST + ":" + UPSTREAM_PORT;
-        server = mesh.server((dst, id, local) -> dst.equals(up) ? Destination.proxy(up) : null)
+        server = mesh.proxyTo(up)
                 .bind(new InetSocketAddress(HOST, SERVER_PORT)).build().start().get();
-        oneStream = mesh.server((dst, id, local) -> dst.equals(up) ? Destination.proxy(up) : null)
+        oneStream = mesh.proxyTo(up)
                 .maxConcurrentStreams(1).bind(new InetSocketAddress(HOST, SERVER_PORT + 2)).build().start().get();
     }
 
@@ -84,7 +84,7 @@ class ServerResetStreamCacheTest {
      */
     @Test
     void dataInFlightOnOneResetStreamDoesNotEvictAnother() throws Exception {
-        try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress()).preface()) {
+        try (RawFrames p = mesh.peer(server)) {
             p.headers(1, connect(), false);
             assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
             H2ProtocolTest.assertEchoes(p, 1, "sentinel");
@@ -106,7 +106,7 @@ class ServerResetStreamCacheTest {
      */
     @Test
     void headersOnAStreamResetMoreThanFiftyStreamsAgoIsAConnectionError() throws Exception {
-        try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress()).preface()) {
+        try (RawFrames p = mesh.peer(server)) {
             for (int s = 1; s <= 1 + 2 * 50; s += 2) {
                 resetByServer(p, s);
             }
@@ -127,7 +127,7 @@ class ServerResetStreamCacheTest {
      */
     @Test
     void dataOnAStreamRefusedForConcurrencyKeepsTheConnection() throws Exception {
-        try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), oneStream.localAddress()).preface()) {
+        try (RawFrames p = mesh.peer(oneStream)) {
             p.headers(1, connect(), false);
             assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
             H2ProtocolTest.assertEchoes(p, 1, "sentinel");
@@ -148,7 +148,7 @@ class ServerResetStreamCacheTest {
      */
     @Test
     void dataOnTheFirstOfSixtyRefusedStreamsKeepsTheConnection() throws Exception {
-        try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), oneStream.localAddress()).preface()) {
+        try (RawFrames p = mesh.peer(oneStream)) {
             p.headers(1, connect(), false);
             assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
             for (int s = 3; s < 3 + 2 * 60; s += 2) {
@@ -166,7 +166,7 @@ class ServerResetStreamCacheTest {
 
     /** A peer on {@link #oneStream} whose stream 1 is an open tunnel, the connection's one stream. */
     static RawFrames oneStreamTaken() throws Exception {
-        RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), oneStream.localAddress()).preface();
+        RawFrames p = mesh.peer(oneStream);
         p.headers(1, connect(), false);
         assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
         H2ProtocolTest.assertEchoes(p, 1, "sentinel");
