@@ -49,7 +49,7 @@ final class Http10Env {
             case "0", "f", "F", "FALSE", "false", "False":
                 return false;
             default:
-                throw new IllegalArgumentException(PILOT + "=\"" + v + "\": must be true or false (or 1, 0, t, f, as istiod"
+                throw new IllegalArgumentException("$" + PILOT + ": \"" + v + "\" must be true or false (or 1, 0, t, f, as istiod"
                         + " reads it); HTTP/1.0 requests are refused with 426 unless it is true");
         }
     }
@@ -61,7 +61,7 @@ final class Http10Env {
         if (v.equals("1")) {
             return true;
         }
-        throw new IllegalArgumentException(META + "=\"" + v + "\": must be \"1\" to accept HTTP/1.0 (istiod reads only \"1\""
+        throw new IllegalArgumentException("$" + META + ": \"" + v + "\" must be \"1\" to accept HTTP/1.0 (istiod reads only \"1\""
                 + " as on, so this value would leave HTTP/1.0 refused with 426 there), or \"0\" or empty for off");
     }
 }

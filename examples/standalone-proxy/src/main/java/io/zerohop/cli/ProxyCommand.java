@@ -10,6 +10,7 @@ import io.zerohop.core.SelectorCheck;
 import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.identity.IdentityProvider;
 import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.istio.IstioCaClient;
 import io.zerohop.identity.spire.SpireIdentityProvider;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoadException;
@@ -524,7 +525,8 @@ final class ProxyCommand implements Callable<Integer> {
      * The extra headers {@code --istio-ca} sends on every request, as read by {@link #caHeaders}: lower-case name to value,
      * ordered by variable name; {@code ignored} names the variables not sent ({@code $CA_HEADER_CLUSTERID}, ...).
      */
-    record CaHeaders(Map<String, String> headers, List<String> ignored) {}
+    /** The headers to send, and one start-up warning (without its prefix) per {@code CA_HEADER_*} variable not sent. */
+    record CaHeaders(Map<String, String> headers, List<String> warnings) {}
 
     /**
      * ztunnel's {@code CA_HEADER_*} (istio/ztunnel src/config.rs {@code parse_headers(ISTIO_CA_HEADER_PREFIX)}): every
@@ -544,15 +546,19 @@ final class ProxyCommand implements Callable<Integer> {
      * ztunnel's tonic sends it; two variables that give one name ({@code CA_HEADER_X} and {@code CA_HEADER_x}) are
      * refused, where ztunnel sends whichever its environment lists last. {@code authorization} and {@code clusterid}
      * are not sent: ztunnel's channel replaces them with the token and {@code CLUSTER_ID} (src/identity/auth.rs
-     * {@code insert_headers}, after the request's own headers, src/tls/control.rs); zerohop leaves them out too and
-     * names them in {@code ignored}, for a start-up warning.
+     * {@code insert_headers}, after the request's own headers, src/tls/control.rs); zerohop leaves them out too, with a
+     * start-up warning each. So are the names gRPC reserves ({@code IstioCaClient.GRPC_RESERVED_HEADERS}), with a warning
+     * that says what ztunnel does with it: tonic drops {@code te}, {@code content-type}, {@code grpc-status},
+     * {@code grpc-message} and {@code grpc-message-type} from a request too (tonic/src/metadata/map.rs
+     * {@code GRPC_RESERVED_HEADERS}) and sends the others as written, where grpc-java puts its own in their place or
+     * drops them. Until 6 December those were taken and silently replaced.
      *
      * @throws Cli.RefusedException (exit 2) naming the variable
      */
     static CaHeaders caHeaders(Map<String, String> env) throws Cli.RefusedException {
         Map<String, String> headers = new java.util.LinkedHashMap<>();
         Map<String, String> from = new java.util.HashMap<>();
-        List<String> ignored = new ArrayList<>();
+        List<String> warnings = new ArrayList<>();
         for (Map.Entry<String, String> e : new java.util.TreeMap<>(env).entrySet()) {
             String var = e.getKey();
             if (!var.startsWith(CA_HEADER_PREFIX)) {
@@ -580,7 +586,7 @@ final class ProxyCommand implements Callable<Integer> {
                 throw new Cli.RefusedException("$" + var + ": \"" + name + "\" is not a gRPC metadata key (letters, digits, -, _"
                         + " and . only): zerohop's gRPC client cannot send it, though ztunnel's would", 2);
             }
-            if (CONNECTION_SPECIFIC.contains(name)) {
+            if (IstioCaClient.CONNECTION_SPECIFIC_HEADERS.contains(name)) {
                 throw new Cli.RefusedException("$" + var + ": " + name + " is a connection-specific header, which HTTP/2 forbids"
                         + " (RFC 9113 8.2.2): every CA request would be reset (ztunnel's would fail too, but after the start)", 2);
             }
@@ -602,20 +608,24 @@ final class ProxyCommand implements Callable<Integer> {
             }
             from.put(name, var);
             if (name.equals("authorization") || name.equals("clusterid")) {
-                ignored.add("$" + var);
+                warnings.add("$" + var + " is not sent: " + (name.equals("clusterid")
+                        ? "the ClusterID header is the cluster id's (--cluster-id, $ISTIO_META_CLUSTER_ID, $CLUSTER_ID)"
+                        : "the authorization header is the bearer token of --token-file") + ", as ztunnel's replaces it");
+                continue;
+            }
+            if (IstioCaClient.GRPC_RESERVED_HEADERS.contains(name)) {
+                warnings.add("$" + var + " is not sent: gRPC reserves the header " + name + (TONIC_RESERVED.contains(name)
+                        ? " (ztunnel's gRPC client drops it too)" : ", which zerohop's gRPC client sets or drops itself (ztunnel's sends it)"));
                 continue;
             }
             headers.put(name, value);
         }
-        return new CaHeaders(java.util.Collections.unmodifiableMap(headers), List.copyOf(ignored));
+        return new CaHeaders(java.util.Collections.unmodifiableMap(headers), List.copyOf(warnings));
     }
 
-    /**
-     * The headers hyperium/h2's client refuses to send (src/proto/streams/send.rs {@code check_headers}, RFC 9113 8.2.2);
-     * grpc-java's Netty server resets a request carrying one (RST_STREAM PROTOCOL_ERROR), as RFC 9113 has it treated as malformed.
-     */
-    private static final java.util.Set<String> CONNECTION_SPECIFIC =
-            java.util.Set.of("connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade");
+    /** The request names ztunnel's tonic drops (tonic/src/metadata/map.rs {@code MetadataMap::GRPC_RESERVED_HEADERS}). */
+    private static final java.util.Set<String> TONIC_RESERVED =
+            java.util.Set.of("te", "content-type", "grpc-message", "grpc-message-type", "grpc-status");
 
     private static String describeChar(char ch) {
         return ch >= 0x21 && ch < 0x7f ? "'" + ch + "'" : String.format("U+%04X", (int) ch);
@@ -1618,11 +1628,8 @@ final class ProxyCommand implements Callable<Integer> {
         }
         if (identity.istio != null) {
             IstioCa i = identity.istio;
-            for (String ignored : istioCaHeaders.ignored()) {
-                LogShape.proxyLine("warn", "zerohop proxy: warning: " + ignored + " is not sent: "
-                        + (ignored.toLowerCase(java.util.Locale.ROOT).endsWith("clusterid")
-                        ? "the ClusterID header is the cluster id's (--cluster-id, $ISTIO_META_CLUSTER_ID, $CLUSTER_ID)"
-                        : "the authorization header is the bearer token of --token-file") + ", as ztunnel's replaces it");
+            for (String warning : istioCaHeaders.warnings()) {
+                LogShape.proxyLine("warn", "zerohop proxy: warning: " + warning);
             }
             return IstioCaProvider.create(i.address, i.root, i.tokenFile, clusterId(clusterId, System.getenv()).id(), i.hostname, trustDomain,
                     istioSecretTtl, istioCaHeaders.headers(), origins::label);

@@ -39,7 +39,7 @@ class EnvVariableErrorsTest {
 
         CliChild.Result http10 = proxy(Map.of("ISTIO_META_HTTP10", "true"));
         assertThat(http10.exit()).as(http10.output()).isEqualTo(2);
-        assertThat(http10.firstLine()).startsWith("zerohop proxy: ISTIO_META_HTTP10=\"true\": must be \"1\"");
+        assertThat(http10.firstLine()).startsWith("zerohop proxy: $ISTIO_META_HTTP10: \"true\" must be \"1\"");
         assertThat(http10.output().lines()).as(http10.output()).containsExactly(http10.firstLine());
     }
 

@@ -37,9 +37,9 @@ class Http10EnvTest {
     @Test
     void aValueIstioWouldReadAsOffSilentlyIsAnErrorNamingTheVariable() {
         assertThatThrownBy(() -> Http10Env.acceptHttp10(Map.of("PILOT_HTTP10", "yes")))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("PILOT_HTTP10=\"yes\": must be true or false");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("$PILOT_HTTP10: \"yes\" must be true or false");
         assertThatThrownBy(() -> Http10Env.acceptHttp10(Map.of("ISTIO_META_HTTP10", "true")))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("ISTIO_META_HTTP10=\"true\": must be \"1\"");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("$ISTIO_META_HTTP10: \"true\" must be \"1\"");
     }
 
     /** {@code zerohop proxy} reads them: a bad value is a usage error (exit 2) before anything listens. */
@@ -55,6 +55,6 @@ class Http10EnvTest {
         String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).as(out).isEqualTo(2);
-        assertThat(out).contains("ISTIO_META_HTTP10=\"true\": must be \"1\"").doesNotContain("ready");
+        assertThat(out).contains("$ISTIO_META_HTTP10: \"true\" must be \"1\"").doesNotContain("ready");
     }
 }

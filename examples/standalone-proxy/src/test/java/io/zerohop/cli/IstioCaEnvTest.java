@@ -224,12 +224,40 @@ class IstioCaEnvTest {
         ProxyCommand.CaHeaders h = ProxyCommand.caHeaders(env);
         assertThat(h.headers()).containsExactly(Map.entry("empty", ""), Map.entry("header_baz", "baz"),
                 Map.entry("x.y_z-1", " spaced\tvalue "));
-        assertThat(h.ignored()).isEmpty();
+        assertThat(h.warnings()).isEmpty();
 
         // ztunnel's channel replaces both with the token and CLUSTER_ID (src/identity/auth.rs insert_headers): not sent.
         ProxyCommand.CaHeaders replaced = ProxyCommand.caHeaders(Map.of("CA_HEADER_CLUSTERID", "east", "CA_HEADER_Authorization", "x"));
         assertThat(replaced.headers()).isEmpty();
-        assertThat(replaced.ignored()).containsExactly("$CA_HEADER_Authorization", "$CA_HEADER_CLUSTERID");
+        assertThat(replaced.warnings()).containsExactly(
+                "$CA_HEADER_Authorization is not sent: the authorization header is the bearer token of --token-file, as ztunnel's replaces it",
+                "$CA_HEADER_CLUSTERID is not sent: the ClusterID header is the cluster id's (--cluster-id, $ISTIO_META_CLUSTER_ID,"
+                        + " $CLUSTER_ID), as ztunnel's replaces it");
+    }
+
+    /**
+     * Names gRPC reserves are not sent, each with a warning, where they were taken and then replaced or dropped by
+     * grpc-java without a word (IstioCaClientTest.headersGrpcReservesAreRefusedByTheBuilder). ztunnel's tonic drops
+     * te, content-type and the three response names from its request too (tonic/src/metadata/map.rs
+     * GRPC_RESERVED_HEADERS) and sends user-agent, grpc-timeout and the encodings as written.
+     */
+    @Test
+    void caHeadersGrpcReservesAreNotSentAndSaySo() {
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("CA_HEADER_User-Agent", "ops/1");
+        env.put("CA_HEADER_GRPC-TIMEOUT", "1S");
+        env.put("CA_HEADER_TE", "trailers");
+        env.put("CA_HEADER_grpc-status", "0");
+        env.put("CA_HEADER_X-TENANT", "blue");
+        ProxyCommand.CaHeaders h = ProxyCommand.caHeaders(env);
+        assertThat(h.headers()).containsExactly(Map.entry("x-tenant", "blue"));
+        assertThat(h.warnings()).containsExactly(
+                "$CA_HEADER_GRPC-TIMEOUT is not sent: gRPC reserves the header grpc-timeout, which zerohop's gRPC client sets or"
+                        + " drops itself (ztunnel's sends it)",
+                "$CA_HEADER_TE is not sent: gRPC reserves the header te (ztunnel's gRPC client drops it too)",
+                "$CA_HEADER_User-Agent is not sent: gRPC reserves the header user-agent, which zerohop's gRPC client sets or"
+                        + " drops itself (ztunnel's sends it)",
+                "$CA_HEADER_grpc-status is not sent: gRPC reserves the header grpc-status (ztunnel's gRPC client drops it too)");
     }
 
     /**

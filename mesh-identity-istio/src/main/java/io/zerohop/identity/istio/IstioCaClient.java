@@ -72,6 +72,27 @@ import org.slf4j.LoggerFactory;
 public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(IstioCaClient.class);
 
+    /**
+     * RFC 9113 section 8.2.2's connection-specific header names, as hyperium/h2's client lists the ones it refuses to send
+     * (src/proto/streams/send.rs {@code check_headers}); a gRPC server resets a request carrying one. Lower case, unmodifiable.
+     * {@link Builder#header} refuses them.
+     */
+    public static final java.util.Set<String> CONNECTION_SPECIFIC_HEADERS =
+            java.util.Set.of("connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade");
+
+    /**
+     * Header names a request of this client never carries as a caller wrote them, so {@link Builder#header} refuses them.
+     * Lower case, unmodifiable. grpc-java replaces {@code content-type}, {@code te}, {@code user-agent} and
+     * {@code grpc-timeout} (the call's deadline) with its own and drops {@code content-length}, {@code grpc-encoding},
+     * {@code grpc-accept-encoding}, {@code content-encoding} and {@code accept-encoding} (putting back its own encodings)
+     * in {@code ClientCallImpl.prepareHeaders} and the Netty transport's {@code Utils.convertClientHeaders};
+     * {@code grpc-status}, {@code grpc-message} and {@code grpc-message-type} are gRPC's response names, which ztunnel's
+     * tonic drops from a request ({@code MetadataMap::GRPC_RESERVED_HEADERS}, with {@code te} and {@code content-type}).
+     */
+    public static final java.util.Set<String> GRPC_RESERVED_HEADERS = java.util.Set.of("content-type", "te", "user-agent",
+            "grpc-timeout", "content-length", "grpc-encoding", "grpc-accept-encoding", "content-encoding", "accept-encoding",
+            "grpc-status", "grpc-message", "grpc-message-type");
+
     /** The CA refused or could not be reached; {@link #grpcStatus()} names the gRPC status code. */
     public static final class CaException extends Exception {
         private static final long serialVersionUID = 1L;
@@ -480,7 +501,9 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
          * 8.2.2, which hyperium/h2's client refuses to send, src/proto/streams/send.rs {@code check_headers}, and a server
          * resets); a value with a character other than visible ASCII, space and tab (a control character is refused by
          * istiod's HTTP/2 framer, golang.org/x/net/http2 {@code ValidHeaderFieldValue}; grpc-java writes US-ASCII, so
-         * one past ASCII would go out as '?'). Until 6 December such a header was taken and every request failed.
+         * one past ASCII would go out as '?'). Until 6 December such a header was taken and every request failed. Also
+         * refused: a name in {@link IstioCaClient#GRPC_RESERVED_HEADERS}, which grpc-java replaces with its own or drops
+         * (until 6 December it was taken and silently not sent as written).
          *
          * @throws IllegalArgumentException naming the header, for the above or {@code authorization}
          */
@@ -496,9 +519,13 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("header \"" + name + "\": not a gRPC ASCII header name (" + e.getMessage().strip() + ")", e);
             }
-            if (CONNECTION_SPECIFIC.contains(key)) {
+            if (CONNECTION_SPECIFIC_HEADERS.contains(key)) {
                 throw new IllegalArgumentException("header \"" + name + "\": a connection-specific header, which HTTP/2 forbids"
                         + " (RFC 9113 8.2.2): every request would be reset");
+            }
+            if (GRPC_RESERVED_HEADERS.contains(key)) {
+                throw new IllegalArgumentException("header \"" + name + "\": a name gRPC reserves (IstioCaClient.GRPC_RESERVED_HEADERS):"
+                        + " it cannot be sent as written");
             }
             for (int i = 0; i < value.length(); i++) {
                 char ch = value.charAt(i);
@@ -510,10 +537,6 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
             headers.put(key, value);
             return this;
         }
-
-        /** RFC 9113 section 8.2.2's connection-specific headers, as hyperium/h2's {@code check_headers} lists them. */
-        private static final java.util.Set<String> CONNECTION_SPECIFIC =
-                java.util.Set.of("connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade");
 
         /**
          * Ask for other workloads' identities with the caller's own token (ztunnel's node mode,

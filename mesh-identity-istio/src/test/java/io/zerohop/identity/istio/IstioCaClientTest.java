@@ -446,6 +446,25 @@ class IstioCaClientTest {
     }
 
     /**
+     * grpc-java replaces or drops these on every request (1.80: {@code ClientCallImpl.prepareHeaders},
+     * {@code Utils.convertClientHeaders}; a request built with each of them reached {@link FakeIstioCa} with grpc-java's
+     * own {@code user-agent}, {@code content-type}, {@code grpc-timeout}, {@code grpc-accept-encoding} and without the
+     * others), and ztunnel's tonic drops {@code te}, {@code content-type} and the three response names from a request
+     * (tonic/src/metadata/map.rs {@code GRPC_RESERVED_HEADERS}). They were taken and silently not sent as written.
+     */
+    @Test
+    void headersGrpcReservesAreRefusedByTheBuilder() {
+        assertThat(IstioCaClient.GRPC_RESERVED_HEADERS).contains("te", "content-type", "grpc-status", "grpc-message",
+                "grpc-message-type", "user-agent", "grpc-timeout", "grpc-accept-encoding");
+        for (String name : new String[] {"User-Agent", "content-type", "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding",
+                "content-encoding", "accept-encoding", "content-length", "grpc-status", "grpc-message", "grpc-message-type"}) {
+            assertThatThrownBy(() -> IstioCaClient.builder().header(name, "v")).as(name).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("header \"" + name + "\": a name gRPC reserves (IstioCaClient.GRPC_RESERVED_HEADERS): it cannot be sent as written");
+        }
+        IstioCaClient.builder().header("grpc-tenant", "v").header("x-user-agent", "v");
+    }
+
+    /**
      * istiod names the caller, not the CSR (server.go: {@code sans := caller.Identities}): a client
      * asking for another identity without impersonation gets cart's certificate and refuses it.
      */
