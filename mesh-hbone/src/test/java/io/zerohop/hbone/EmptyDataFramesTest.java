@@ -54,7 +54,7 @@ class EmptyDataFramesTest {
     /** The guard the second case relies on: a raw peer's third empty frame ends its connection. */
     @Test
     void aPeersThirdEmptyFrameInARowEndsItsConnection() throws Exception {
-        try (RawFrames peer = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress())) {
+        try (RawFrames peer = mesh.rawPeer(server)) {
             peer.preface();
             peer.headers(1, new DefaultHttp2Headers().method("CONNECT").authority("127.0.0.1:" + echo.address().getPort()), false);
             assertThat(peer.next(HEADERS, 1, Duration.ofSeconds(10))).as("the 200").isNotNull();

@@ -60,7 +60,7 @@ class H2ProtocolTest {
     }
 
     static RawFrames peer(HboneServer to) throws Exception {
-        return new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), to.localAddress());
+        return mesh.rawPeer(to);
     }
 
     static Http2Headers connect() {

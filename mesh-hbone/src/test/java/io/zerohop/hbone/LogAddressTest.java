@@ -43,7 +43,7 @@ class LogAddressTest {
     void refusalLineNamesSourceAndDestinationWithoutSlash() throws Exception {
         try (HboneServer server = mesh.server((dst, id, local) -> null).build().start().get(10, TimeUnit.SECONDS)) {
             List<String> lines = ServerNoiseTest.logLines(() -> {
-                try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress())) {
+                try (RawFrames p = mesh.rawPeer(server)) {
                     p.preface();
                     p.headers(1, new DefaultHttp2Headers().method("CONNECT").authority("[::1]:6999"), false);
                     RawFrames.Frame f = p.next(HEADERS, 1, Duration.ofSeconds(10));
@@ -78,7 +78,7 @@ class LogAddressTest {
         };
         try (HboneServer server = mesh.server((dst, id, local) -> null).listener(events).build().start().get(10, TimeUnit.SECONDS)) {
             List<String> lines = ServerNoiseTest.logLines(() -> {
-                try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress())) {
+                try (RawFrames p = mesh.rawPeer(server)) {
                     p.preface();
                     p.headers(1, new DefaultHttp2Headers().method("CONNECT").authority("[::1]:6999"), false);
                     RawFrames.Frame f = p.next(HEADERS, 1, Duration.ofSeconds(10));

@@ -27,7 +27,12 @@ final class Mesh implements AutoCloseable {
 
     /** A frame-level peer with the client's identity over mutual TLS to {@code server}, its connection preface sent. */
     RawFrames peer(HboneServer server) throws Exception {
-        return new RawFrames(tls.client(clientId, expectServer()).get(), server.localAddress()).preface();
+        return rawPeer(server).preface();
+    }
+
+    /** {@link #peer} before its connection preface: the test sends what it wants first. */
+    RawFrames rawPeer(HboneServer server) throws Exception {
+        return new RawFrames(tls.client(clientId, expectServer()).get(), server.localAddress());
     }
 
     HboneClient.Builder client() {

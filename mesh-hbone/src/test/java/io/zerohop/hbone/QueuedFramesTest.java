@@ -70,7 +70,7 @@ class QueuedFramesTest {
         server = mesh.server((dst, id, local) -> Destination.proxy(silent.address()))
                 .upstreamConnectTimeout(Duration.ofMinutes(1))
                 .inboundBudget(perPeer, 1L << 30).inboundStallTimeout(Duration.ofMinutes(1)).build().start().get();
-        peer = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress());
+        peer = mesh.rawPeer(server);
         peer.preface();
         peer.headers(1, new DefaultHttp2Headers().method("CONNECT").authority("127.0.0.1:" + silent.address().getPort()), false);
         settled();
@@ -189,7 +189,7 @@ class QueuedFramesTest {
     void aClosedStreamsQueuedBytesStayCounted() throws Exception {
         try (LoopbackApp app = LoopbackApp.neverReading()) {
             server = mesh.server((dst, id, local) -> Destination.proxy(Mesh.loopback(app.port()))).build().start().get();
-            peer = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress());
+            peer = mesh.rawPeer(server);
             peer.preface();
             peer.headers(1, new DefaultHttp2Headers().method("CONNECT").authority("127.0.0.1:" + app.port()), false);
             assertThat(peer.next(HEADERS, 1, Duration.ofSeconds(10))).as("the 200").isNotNull();
@@ -225,7 +225,7 @@ class QueuedFramesTest {
         java.util.List<RawFrames> peers = new java.util.ArrayList<>();
         try (MaxSampler sampler = new MaxSampler("inbound-sampler", () -> Inspect.inboundBytes(server))) {
             for (int c = 0; c < CONNECTIONS; c++) {
-                RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress());
+                RawFrames p = mesh.rawPeer(server);
                 peers.add(p);
                 p.preface();
                 for (int stream = 1; stream <= 3; stream += 2) {

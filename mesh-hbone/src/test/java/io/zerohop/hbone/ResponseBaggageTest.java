@@ -26,7 +26,7 @@ class ResponseBaggageTest {
             HboneServer server = mesh.server((dst, id, local) -> dst.getPort() == withBaggage ? Destination.proxy(echo.address(), BAGGAGE)
                     : dst.getPort() == 1 ? Destination.refuse(503, "refused")
                     : dst.getPort() == 3 ? Destination.embedded((stream, tunnel) -> {}, BAGGAGE) : Destination.proxy(echo.address())).build().start().get();
-            try (RawFrames peer = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress())) {
+            try (RawFrames peer = mesh.rawPeer(server)) {
                 peer.preface();
                 // One at a time: a frame of another stream than the one awaited is passed over.
                 peer.headers(1, new DefaultHttp2Headers().method("CONNECT").authority("127.0.0.1:" + withBaggage), false);

@@ -104,7 +104,7 @@ class ServerNoiseTest {
     void peerThatNeverSendsThePrefaceIsClosedAfterTheHandshakeTimeout() throws Exception {
         try (HboneServer server = server(new RecordingEvents(), Duration.ofMillis(500))) {
             List<String> lines = logLines(() -> {
-                try (RawFrames silent = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress())) {
+                try (RawFrames silent = mesh.rawPeer(server)) {
                     // TLS is done; no preface follows. The 10-minute idle timeout must not be what ends it.
                     silent.closed.get(15, TimeUnit.SECONDS);
                 }
@@ -123,7 +123,7 @@ class ServerNoiseTest {
             int handshakes = 40;
             long[] spans = new long[4];
             List<String> lines = logLines(() -> {
-                try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress())) {
+                try (RawFrames p = mesh.rawPeer(server)) {
                     p.preface();
                     spans[0] = System.nanoTime();
                     for (int i = 0; i < refusals; i++) {

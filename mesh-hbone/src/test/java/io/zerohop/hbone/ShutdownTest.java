@@ -127,7 +127,7 @@ class ShutdownTest {
     void aConnectSentBeforeTheFirstGoAwayWasReadIsServed() throws Exception {
         try (Mesh mesh = new Mesh(); EchoServer echo = new EchoServer()) {
             HboneServer server = mesh.server(DestinationResolver.sameIp()).build().start().get();
-            try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress())) {
+            try (RawFrames p = mesh.rawPeer(server)) {
                 p.answerPings = false;
                 p.preface();
                 io.netty.handler.codec.http2.Http2Headers connect = new io.netty.handler.codec.http2.DefaultHttp2Headers()

@@ -128,7 +128,7 @@ class StreamErrorCodeTest {
     }
 
     static RawFrames peer() throws Exception {
-        return new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress());
+        return mesh.rawPeer(server);
     }
 
     static Http2Headers connect() {
