@@ -197,7 +197,8 @@ public final class InMemoryCa implements IdentityProvider {
      * {@link #issue(SpiffeId, Duration)}.
      *
      * @throws NullPointerException     {@code id must not be null}
-     * @throws IllegalArgumentException when {@code id} is outside this CA's trust domain or has no path
+     * @throws IllegalArgumentException when {@code id} is outside this CA's trust domain, has no path or is longer
+     *                                  than 2048 bytes (SPIFFE-ID.md 2.3: not generated)
      * @throws IllegalStateException    when the signing certificate has expired, or this CA was closed
      */
     public X509Svid issue(SpiffeId id) {
@@ -214,7 +215,8 @@ public final class InMemoryCa implements IdentityProvider {
      *
      * @throws NullPointerException     {@code id must not be null}, {@code ttl must not be null}
      * @throws IllegalArgumentException when {@code ttl} is zero or negative (the SVID would be expired
-     *                                  on arrival), or {@code id} is outside this CA's trust domain or has no path
+     *                                  on arrival), or {@code id} is outside this CA's trust domain, has no path
+     *                                  or is longer than 2048 bytes (SPIFFE-ID.md 2.3: not generated)
      * @throws IllegalStateException    when the signing certificate has expired, or this CA was closed
      */
     public X509Svid issue(SpiffeId id, Duration ttl) {
@@ -393,7 +395,18 @@ public final class InMemoryCa implements IdentityProvider {
             throw new IllegalArgumentException(id + " has no path: a workload's SPIFFE ID needs one, such as spiffe://"
                     + trustDomain + "/ns/NS/sa/SA");
         }
+        // SPIFFE-ID.md 2.3: implementations SHOULD NOT generate URIs longer than 2048 bytes (and MUST accept up to it).
+        // A CA is what generates them; a peer's longer ID is still verified and accepted, as go-spiffe and ztunnel
+        // accept it (neither checks a length).
+        int bytes = id.toString().length();  // RFC 3986 URIs are ASCII: one byte per char
+        if (bytes > MAX_SPIFFE_ID_BYTES) {
+            throw new IllegalArgumentException("a SPIFFE ID of " + bytes + " bytes (" + id.toString().substring(0, 40)
+                    + "...): over the 2048 the SPIFFE ID spec allows a CA to generate (SPIFFE-ID.md 2.3)");
+        }
     }
+
+    /** SPIFFE-ID.md section 2.3: the longest SPIFFE ID implementations must take and should generate. */
+    static final int MAX_SPIFFE_ID_BYTES = 2048;
 
     // ---- IdentityProvider: node mode, any identity of the trust domain ----
 

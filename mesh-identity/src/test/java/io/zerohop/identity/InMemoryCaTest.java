@@ -77,6 +77,28 @@ class InMemoryCaTest {
                 .hasMessageContaining("has no path").hasMessageContaining("spiffe://cluster.local/ns/NS/sa/SA");
     }
 
+    /**
+     * SPIFFE-ID.md section 2.3 (spiffe/spiffe standards): implementations MUST support SPIFFE IDs up to 2048 bytes and
+     * SHOULD NOT generate longer ones. The CA generated any length; a longer ID is refused, one of 2048 bytes is issued,
+     * and a peer's longer ID still verifies (go-spiffe's and ztunnel's parsers check no length).
+     */
+    @Test
+    void idsOverTheSpecs2048BytesAreNotGeneratedButStillVerify() throws Exception {
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        String prefix = "spiffe://cluster.local/ns/prod/sa/";
+        SpiffeId atLimit = SpiffeId.parse(prefix + "a".repeat(2048 - prefix.length()));
+        assertThat(ca.issue(atLimit).getSpiffeId()).isEqualTo(atLimit);
+        SpiffeId over = SpiffeId.parse(prefix + "a".repeat(2049 - prefix.length()));
+        assertThatThrownBy(() -> ca.issue(over)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("a SPIFFE ID of 2049 bytes (spiffe://cluster.local/ns/prod/sa/aaaaaa...): over the 2048 the SPIFFE"
+                        + " ID spec allows a CA to generate (SPIFFE-ID.md 2.3)");
+        assertThatThrownBy(() -> ca.svid(over).join()).hasCauseInstanceOf(IllegalArgumentException.class);
+        // A longer ID from elsewhere (a LeafSpec signs exactly what it is given) is verified as any other.
+        IssuedCertificate longer = ca.issue(LeafSpec.svid(over.toString(), Instant.now().minusSeconds(60),
+                Instant.now().plus(Duration.ofHours(1))));
+        assertThat(SvidVerifier.verify(longer.chain().toArray(X509Certificate[]::new), ca.bundles())).isEqualTo(over);
+    }
+
     @Test
     void issuesSvidsThatObeyTheX509SvidRules() throws Exception {
         InMemoryCa ca = InMemoryCa.builder().trustDomain("cluster.local").svidTtl(Duration.ofHours(2)).build();
