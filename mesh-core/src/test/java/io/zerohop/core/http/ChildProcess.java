@@ -35,11 +35,33 @@ public final class ChildProcess {
         return runWithExit(cmd)[0];
     }
 
+    /**
+     * {@code pb.start()}; a program that is not installed fails with the Debian package that has it, as {@code .ci/run}
+     * installs it (DESIGN.md section 8: a missing peer says what to install), instead of "Cannot run program".
+     */
+    public static Process start(ProcessBuilder pb) throws IOException {
+        try {
+            return pb.start();
+        } catch (IOException e) {
+            String program = pb.command().get(0);
+            String pkg = switch (program) {
+                case "node" -> "nodejs";
+                case "nghttp" -> "nghttp2-client";
+                case "nghttpx" -> "nghttp2-proxy";
+                case "ip" -> "iproute2";
+                case "nft" -> "nftables";
+                default -> program;  // curl, openssl, tcpdump: the package has the program's name
+            };
+            throw new IOException(program + " cannot be run (" + e.getMessage() + "): install it, `apt-get install " + pkg
+                    + "` (.ci/run installs every peer the tests use)", e);
+        }
+    }
+
     /** As {@link #run}, with the exit code: {@code [output, code]}. */
     public static String[] runWithExit(String... cmd) throws IOException, InterruptedException {
         File out = File.createTempFile("zerohop-child", ".out");
         try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out).start();
+            Process p = start(new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out));
             if (!p.waitFor(BOUND.toSeconds(), TimeUnit.SECONDS)) {
                 p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
                 fail("%s did not end within %s; its output:%n%s", String.join(" ", cmd), BOUND,

@@ -93,7 +93,7 @@ class L7EnforcementTest {
         int httpPort = httpApp.getAddress().getPort();
         int autoPort = autoApp.getAddress().getPort();
         int embeddedPort = 7070;
-        nodeApp = new ProcessBuilder("node", resource("h1-upgrade-server.js"), "127.0.0.2").redirectErrorStream(true).start();
+        nodeApp = ChildProcess.start(new ProcessBuilder("node", resource("h1-upgrade-server.js"), "127.0.0.2").redirectErrorStream(true));
         int nodePort = Integer.parseInt(ChildProcess.firstLine(nodeApp).trim());
         Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
                 List.of(InetAddress.getByName("127.0.0.3")), Workload.Protocol.HBONE, null, "cluster.local");

@@ -64,7 +64,7 @@ class L7Http2AppFailureTest {
     static void start() throws Exception {
         InetAddress backendIp = InetAddress.getByName("127.0.122.4");
         InetAddress frontendIp = InetAddress.getByName("127.0.122.5");
-        nodeApp = new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), "127.0.122.4").redirectErrorStream(true).start();
+        nodeApp = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), "127.0.122.4").redirectErrorStream(true));
         int nodePort = Integer.parseInt(ChildProcess.firstLine(nodeApp).trim());
         rawApp = new RawH2App(new InetSocketAddress(backendIp, 0));
         Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"), List.of(frontendIp),

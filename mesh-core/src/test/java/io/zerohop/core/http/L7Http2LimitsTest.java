@@ -53,7 +53,7 @@ class L7Http2LimitsTest {
     @BeforeAll
     static void start() throws Exception {
         InetAddress backendIp = InetAddress.getByName("127.0.122.2");
-        nodeApp = new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), "127.0.122.2").redirectErrorStream(true).start();
+        nodeApp = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), "127.0.122.2").redirectErrorStream(true));
         int h2Port = Integer.parseInt(ChildProcess.firstLine(nodeApp).trim());
         Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
                 List.of(InetAddress.getByName("127.0.122.3")), Workload.Protocol.HBONE, null, "cluster.local");

@@ -313,7 +313,7 @@ class L7Http2PolicyChangeTest {
         Gate gate = new Gate(InetAddress.getByName("127.0.0.2"));
         try (gate; Scene scene = new Scene(engine, gate.listener)) {
             String[] via = scene.ch.authority().split(":");
-            Process node = new ProcessBuilder("node", L7Http2Test.resource("grpc-held-open.js"), via[0], via[1]).redirectErrorStream(true).start();
+            Process node = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("grpc-held-open.js"), via[0], via[1]).redirectErrorStream(true));
             BlockingQueue<String> lines = new LinkedBlockingQueue<>();
             Thread reader = new Thread(() -> new java.io.BufferedReader(new java.io.InputStreamReader(node.getInputStream(),
                     StandardCharsets.UTF_8)).lines().forEach(lines::add), "node-out");

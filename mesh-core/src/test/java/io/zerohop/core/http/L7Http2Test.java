@@ -109,7 +109,7 @@ class L7Http2Test {
     @BeforeAll
     static void start() throws Exception {
         backendIp = InetAddress.getByName("127.0.0.2");
-        nodeApp = new ProcessBuilder("node", resource("h2c-server.js"), "127.0.0.2").redirectErrorStream(true).start();
+        nodeApp = ChildProcess.start(new ProcessBuilder("node", resource("h2c-server.js"), "127.0.0.2").redirectErrorStream(true));
         int h2Port = Integer.parseInt(ChildProcess.firstLine(nodeApp).trim());
         h2AppPort = h2Port;
         grpcApp = NettyServerBuilder.forAddress(new InetSocketAddress(backendIp, 0)).addService(ServerServiceDefinition.builder("test.Echo")

@@ -64,7 +64,7 @@ class L7HttpPortPriorKnowledgeTest {
     @BeforeAll
     static void start() throws Exception {
         InetAddress backendIp = InetAddress.getByName("127.0.95.2");
-        nodeApp = new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), backendIp.getHostAddress()).redirectErrorStream(true).start();
+        nodeApp = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), backendIp.getHostAddress()).redirectErrorStream(true));
         int h2cPort = Integer.parseInt(ChildProcess.firstLine(nodeApp).trim());
         grpcApp = NettyServerBuilder.forAddress(new InetSocketAddress(backendIp, 0)).addService(ServerServiceDefinition.builder("test.Echo")
                 .addMethod(L7Http2Test.ALLOWED, ServerCalls.asyncUnaryCall((req, obs) -> {

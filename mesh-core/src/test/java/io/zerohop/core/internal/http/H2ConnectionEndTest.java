@@ -90,7 +90,7 @@ class H2ConnectionEndTest {
     @DisplayName("an answer queued for a slow client survives the application's GOAWAY and FIN (Node http2 on both sides)")
     void theAnswerOutlivesTheApplicationsConnection() throws Exception {
         String script = Path.of(getClass().getResource("/http/h2-goaway.js").toURI()).toString();
-        node = new ProcessBuilder("node", script, LO.getHostAddress(), String.valueOf(BODY)).redirectErrorStream(true).start();
+        node = io.zerohop.core.http.ChildProcess.start(new ProcessBuilder("node", script, LO.getHostAddress(), String.valueOf(BODY)).redirectErrorStream(true));
         BufferedReader out = new BufferedReader(new InputStreamReader(node.getInputStream(), StandardCharsets.UTF_8));
         // Read on another thread: a blocked read ignores the test's timeout, and AfterEach's destroy ends it.
         int appPort = Integer.parseInt(line(out).trim());
