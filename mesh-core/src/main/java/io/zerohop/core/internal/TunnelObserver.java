@@ -664,6 +664,13 @@ public final class TunnelObserver implements HboneEvents {
         Workload sw = inbound && t.peerAddress() != null ? sources.of(src, t.peerAddress(), t.headers(), false) : null;
         TrafficLabels.Peer source = sw != null ? TrafficLabels.Peer.of(sw, srcPrincipal, clusterId)
                 : TrafficLabels.Peer.derived(Baggage.parse(t.headers().get("baggage")), srcPrincipal);
+        if (inbound && sw == null) {
+            // ztunnel's inbound result names a source it has no workload for by the canonical service its derived source
+            // gives (src/proxy/metrics.rs ConnectionResultBuilder::new: wl.name, else tl.source_canonical_service, which
+            // with_derived_source takes from the baggage's service.name), not by the baggage's controller: the access log's
+            // src.workload only, the metric labels keep the baggage's workload name. Until 6 December the controller.
+            source = source.withPod(source.canonicalService());
+        }
         if (!inbound && ztunnel != null) {
             // ztunnel's outbound result names its source workload's pod in the access log (ConnectionResult::new:
             // src.workload is wl.name); the baggage names only its controller. Only the line's pod changes: the metric

@@ -70,6 +70,40 @@ class ZtunnelFailedOpenLogTest {
         assertThat(observer.labels(other).sourcePod()).as("no registry workload there: the baggage's name").isEqualTo("client-deploy");
     }
 
+    /**
+     * An inbound source with no registry workload (another node's pod the file registry does not list) is named in the
+     * line by the canonical service its baggage gives ({@code service.name}), as ztunnel's inbound result names it
+     * (src/proxy/inbound.rs {@code build_inbound_request} passes the baggage as {@code ConnectionOpen.derived_source};
+     * src/proxy/metrics.rs {@code ConnectionResultBuilder::new}: "try to get pod name but fall back to canonical
+     * service", {@code tl.source_canonical_service}); the metric labels keep the baggage's controller
+     * ({@code with_derived_source}: {@code source_workload} is its workload name). Until 6 December the line said the
+     * controller, {@code src.workload="frontend-v2"}. A source the registry knows keeps its pod.
+     */
+    @Test
+    void anInboundLineNamesAnUnknownSourceByItsBaggagesService() {
+        io.spiffe.spiffeid.SpiffeId frontend = io.spiffe.spiffeid.SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/frontend");
+        TunnelInfo t = new TunnelInfo(TunnelInfo.Direction.INBOUND, WorkloadStringsTest.CLIENT.identity(), frontend, HBONE,
+                new InetSocketAddress("127.0.82.7", 40000), new InetSocketAddress("127.0.0.3", 8080),
+                Map.of("baggage", "k8s.cluster.name=Kubernetes,k8s.namespace.name=prod,k8s.deployment.name=frontend-v2,"
+                        + "service.name=frontend,service.version=v2"));
+        observer.tunnelOpened(t, TunnelObserverLabelsTest.NO_BYTES);
+        observer.tunnelClosed(new io.zerohop.hbone.TunnelResult(t, 200, 70, 3000, java.time.Duration.ofMillis(12), false, null));
+        assertThat(lines).extracting(Written::level).containsExactly("debug", "info");
+        for (Written w : lines) {
+            assertThat(w.text()).contains("\tsrc.addr=127.0.82.7:40000 src.workload=\"frontend\" src.namespace=\"prod\" "
+                    + "src.identity=\"spiffe://cluster.local/ns/prod/sa/frontend\" src.cluster=\"Kubernetes\" dst.addr=127.0.0.2:15008 ");
+        }
+        assertThat(metrics.opened).extracting(TrafficLabels::sourceWorkload, TrafficLabels::sourceCanonicalService, TrafficLabels::sourceApp)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("frontend-v2", "frontend", "frontend-v2"));
+        // Without service.name ztunnel's canonical service is unknown: no src.workload at all.
+        lines.clear();
+        TunnelInfo bare = new TunnelInfo(TunnelInfo.Direction.INBOUND, WorkloadStringsTest.CLIENT.identity(), frontend, HBONE,
+                new InetSocketAddress("127.0.82.7", 40001), new InetSocketAddress("127.0.0.3", 8080),
+                Map.of("baggage", "k8s.namespace.name=prod,k8s.deployment.name=frontend-v2"));
+        observer.tunnelOpened(bare, TunnelObserverLabelsTest.NO_BYTES);
+        assertThat(lines.get(0).text()).contains("\tsrc.addr=127.0.82.7:40001 src.namespace=\"prod\" ").doesNotContain("src.workload");
+    }
+
     /** An open that waited on an HBONE connection that failed before TLS verified the server (no local address yet). */
     static TunnelInfo pending() {
         return new TunnelInfo(TunnelInfo.Direction.OUTBOUND, WorkloadStringsTest.CLIENT.identity(), null, null, HBONE, TARGET,
