@@ -483,12 +483,21 @@ final class ZtunnelAccessLog {
     }
 
     /**
-     * Escapes {@code v} for a quoted string: as Rust's {@code Debug} for a {@code str} (ztunnel's text
-     * format; a control character as {@code \\u{1b}}) or, with {@code json}, as a JSON string (RFC 8259).
+     * Escapes {@code v} for a quoted string: as Rust's {@code Debug} for a {@code str} (ztunnel's text format: core's
+     * {@code char::escape_debug_ext} with grapheme-extended characters escaped) or, with {@code json}, as serde_json
+     * writes a string (ztunnel's JSON format: serde_json's {@code format_escaped_str}). Rust: {@code \0}, {@code \t},
+     * {@code \r}, {@code \n}, {@code \\}, {@code \"}, and <code>&#92;u{HEX}</code> for a character Rust does not
+     * print (core/src/unicode/printable.py: categories Cc, Cf, Cs, Co, Cn, Zl, Zp and Zs but the space) or a grapheme
+     * extender (Mn, Me), read from Java's Unicode tables, whose version may differ from the Rust release's. serde_json:
+     * {@code \"}, {@code \\}, {@code \b}, {@code \f}, {@code \n}, {@code \r}, {@code \t}, other characters below
+     * U+0020 as <code>&#92;u00XX</code> (lower-case hex), the rest as is. Until 6 December NUL read <code>&#92;u{0}</code>, a
+     * C1 control, a non-breaking space or a combining mark was written as is in the text format, and backspace and form
+     * feed were <code>&#92;u0008</code> and <code>&#92;u000c</code> in JSON.
      */
     static void escape(StringBuilder b, String v, boolean json) {
-        for (int i = 0; i < v.length(); i++) {
-            char c = v.charAt(i);
+        for (int i = 0; i < v.length(); ) {
+            int c = v.codePointAt(i);
+            i += Character.charCount(c);
             switch (c) {
                 case '"' -> b.append("\\\"");
                 case '\\' -> b.append("\\\\");
@@ -496,16 +505,39 @@ final class ZtunnelAccessLog {
                 case '\r' -> b.append("\\r");
                 case '\t' -> b.append("\\t");
                 default -> {
-                    if (json && c < 0x20) {
-                        b.append(String.format("\\u%04x", (int) c));
-                    } else if (!json && (c < 0x20 || c == 0x7f)) {
+                    if (json) {
+                        if (c == '\b') {
+                            b.append("\\b");
+                        } else if (c == '\f') {
+                            b.append("\\f");
+                        } else if (c < 0x20) {
+                            b.append(String.format("\\u%04x", c));
+                        } else {
+                            b.appendCodePoint(c);
+                        }
+                    } else if (c == 0) {
+                        b.append("\\0");
+                    } else if (rustEscapes(c)) {
                         b.append("\\u{").append(Integer.toHexString(c)).append('}');
                     } else {
-                        b.append(c);
+                        b.appendCodePoint(c);
                     }
                 }
             }
         }
+    }
+
+    /** Whether Rust's {@code Debug} writes code point {@code c} as <code>&#92;u{HEX}</code> (see {@link #escape}). */
+    static boolean rustEscapes(int c) {
+        if (c >= 0x20 && c < 0x7f) {
+            return false;
+        }
+        return switch (Character.getType(c)) {
+            case Character.CONTROL, Character.FORMAT, Character.SURROGATE, Character.PRIVATE_USE, Character.UNASSIGNED,
+                    Character.LINE_SEPARATOR, Character.PARAGRAPH_SEPARATOR, Character.SPACE_SEPARATOR,
+                    Character.NON_SPACING_MARK, Character.ENCLOSING_MARK -> true;
+            default -> false;
+        };
     }
 
     private static void jsonString(StringBuilder b, String v) {

@@ -77,4 +77,33 @@ class ZtunnelAccessLogTest {
         assertThat(line).contains(" src.workload=\"frontend-7d9f8b6c5d-x2k4q\" ")
                 .contains(" dst.hbone_addr=10.0.0.2:8080 dst.service=\"backend.prod.svc.cluster.local\" dst.workload=\"backend-5f6d7c8b9-q1w2e\" ");
     }
+
+    /**
+     * Rust's {@code Debug} of a {@code str} (core's {@code char::escape_debug_ext}, which ztunnel's {@code IstioFormat}
+     * writes every string field with, src/telemetry.rs {@code Visitor::record_debug}): NUL is {@code \\0}, not
+     * <code>&#92;u{0}</code>; a C1 control (NEL), a non-breaking space, a zero-width space (Cf) and a combining accent
+     * (Mn, grapheme extended) are <code>&#92;u{HEX}</code>, printable non-ASCII stays as is. Until 6 December the four
+     * were written raw and NUL as <code>&#92;u{0}</code>.
+     */
+    @Test
+    void theTextLineEscapesWhatRustsDebugEscapes() {
+        ZtunnelAccessLog.Line l = ZtunnelAccessLog.failed(new java.net.InetSocketAddress("10.0.0.1", 5000),
+                new java.net.InetSocketAddress("10.0.0.2", 15008), false, "a\u0000b\u0085c\u00a0d\u200be\u0301f\u00e9g \u4e2d");
+        assertThat(l.text("warn", "T")).endsWith(" error=\"a\\0b\\u{85}c\\u{a0}d\\u{200b}e\\u{301}f\u00e9g \u4e2d\"");
+    }
+
+    /**
+     * serde_json's string escapes (ztunnel's {@code IstioJsonFormat}, src/telemetry.rs {@code JsonVisitory::record_str}):
+     * backspace and form feed are {@code \\b} and {@code \\f} (serde_json {@code ESCAPE} table: {@code BB}, {@code FF}),
+     * other controls below U+0020 <code>&#92;u00XX</code>, NEL and the rest as is. Until 6 December backspace and form
+     * feed were <code>&#92;u0008</code> and <code>&#92;u000c</code>.
+     */
+    @Test
+    void theJsonLineEscapesAsSerdeJson() throws Exception {
+        ZtunnelAccessLog.Line l = ZtunnelAccessLog.failed(new java.net.InetSocketAddress("10.0.0.1", 5000),
+                new java.net.InetSocketAddress("10.0.0.2", 15008), false, "a\bb\fc\u0001d\u0085e\u0000");
+        String json = l.json("warn", "T");
+        assertThat(json).endsWith("\"error\":\"a\\bb\\fc\\u0001d\u0085e\\u0000\"}");
+        assertThat(new ObjectMapper().readTree(json).get("error").asText()).isEqualTo("a\bb\fc\u0001d\u0085e\u0000");
+    }
 }
