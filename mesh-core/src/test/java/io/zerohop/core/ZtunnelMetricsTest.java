@@ -153,6 +153,63 @@ class ZtunnelMetricsTest {
         }
     }
 
+    /**
+     * A label present with an empty value is what Istio's {@code CanonicalService} returns (istio/istio
+     * pkg/kube/labels/labels.go {@code lookupLabelValue}: the first key present wins, so {@code app.kubernetes.io/name: ""}
+     * shadows {@code app}, as a chart with an empty {@code appVersion} renders {@code app.kubernetes.io/version: ""}), and
+     * ztunnel labels such a workload {@code unknown} (src/proxy/metrics.rs {@code with_source}/{@code with_destination}:
+     * src/metrics.rs {@code From<Strng> for DefaultedUnknown} reads an empty string as unknown). Until 6 December zerohop
+     * wrote the empty value, which Prometheus reads as no label at all. Real tunnels on 127.0.143.22 between two meshes.
+     */
+    @Test
+    void anEmptyCanonicalLabelIsUnknownAsZtunnels() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.143.22");
+        Workload backend = new Workload("prod", "backend-v2", "backend", Map.of("app.kubernetes.io/name", "", "app", "backend",
+                "app.kubernetes.io/version", "", "version", "v2"), List.of(ip), Workload.Protocol.HBONE, "b", "cluster.local");
+        Workload frontend = new Workload("prod", "frontend-abc", "frontend", Map.of("service.istio.io/canonical-name", "",
+                "service.istio.io/canonical-revision", ""), List.of(InetAddress.getByName("127.0.143.23")), Workload.Protocol.HBONE,
+                null, "cluster.local");
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
+        SimpleMeterRegistry dst = new SimpleMeterRegistry();
+        SimpleMeterRegistry src = new SimpleMeterRegistry();
+        try (ServerSocket app = new ServerSocket(49440, 50, ip);
+             Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry)
+                     .inbound(new InetSocketAddress(ip, 49441)).meterRegistry(dst).threads(2).build()) {
+            server.start().get(10, TimeUnit.SECONDS);
+            registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+            Thread t = new Thread(() -> {
+                try (Socket s = app.accept()) {
+                    s.getInputStream().readNBytes(5);
+                    s.getOutputStream().write(new byte[7]);
+                } catch (Exception ignored) {
+                    // the client side asserts
+                }
+            });
+            t.start();
+            try (Mesh clients = Mesh.builder().identityProvider(ca).workloads(registry).meterRegistry(src).threads(2).build()) {
+                try (Socket s = clients.socketFactory(frontend.identity()).createSocket(ip, app.getLocalPort())) {
+                    s.getOutputStream().write(new byte[5]);
+                    assertThat(s.getInputStream().readAllBytes()).hasSize(7);
+                }
+                t.join(10_000);
+                for (SimpleMeterRegistry m : List.of(src, dst)) {
+                    String reporter = m == src ? "source" : "destination";
+                    await(() -> sum(m.find("istio.tcp.connections.closed").tag("reporter", reporter)) >= 1);
+                    var tags = m.find("istio.tcp.connections.closed").counter().getId().getTags().stream()
+                            .collect(java.util.stream.Collectors.toMap(x -> x.getKey(), x -> x.getValue()));
+                    assertThat(tags).as(reporter).containsEntry("destination_workload", "backend-v2")
+                            .containsEntry("destination_canonical_service", "unknown").containsEntry("destination_app", "unknown")
+                            .containsEntry("destination_canonical_revision", "unknown").containsEntry("destination_version", "unknown")
+                            .containsEntry("source_workload", "frontend-abc")
+                            .containsEntry("source_canonical_service", "unknown").containsEntry("source_canonical_revision", "unknown")
+                            .containsEntry("source_version", "unknown");
+                    assertThat(tags.values()).as(reporter + ": no empty label value").doesNotContain("");
+                }
+            }
+        }
+    }
+
     static double sum(Search s) {
         return s.counters().stream().mapToDouble(Counter::count).sum();
     }

@@ -139,9 +139,16 @@ public record TrafficLabels(String reporter,
             return w == null ? unknown(principal) : of(w.name(), w.namespace(), w.labels(), principal, cluster);
         }
 
+        /**
+         * A workload's side. An empty canonical service or revision (a label present with an empty value, which Istio's
+         * {@code CanonicalService} returns as it is: istio/istio pkg/kube/labels/labels.go {@code lookupLabelValue}) is
+         * {@code unknown}, as ztunnel's {@code with_source}/{@code with_destination} read an empty string as unknown
+         * (istio/ztunnel src/metrics.rs {@code From<Strng> for DefaultedUnknown}); until 6 December it was an empty label
+         * value, which Prometheus reads as no label.
+         */
         private static Peer of(String name, String namespace, Map<String, String> labels, String principal, String cluster) {
-            String service = TrafficLabels.canonicalService(labels, name);
-            String revision = TrafficLabels.canonicalRevision(labels);
+            String service = orUnknown(TrafficLabels.canonicalService(labels, name));
+            String revision = orUnknown(TrafficLabels.canonicalRevision(labels));
             return new Peer(orUnknown(name), service, revision, orUnknown(namespace), orUnknown(principal), service, revision,
                     orUnknown(clusterOf(labels, cluster)), orUnknown(labels.get(REGION)), orUnknown(labels.get(ZONE)));
         }
