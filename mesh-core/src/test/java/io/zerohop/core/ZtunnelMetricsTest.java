@@ -99,7 +99,11 @@ class ZtunnelMetricsTest {
                             .containsEntry("source_workload", "frontend-abc")
                             .containsEntry("source_canonical_service", "frontend")
                             .containsEntry("source_canonical_revision", "1.0")
-                            .containsEntry("source_app", "frontend-abc") // from baggage: ztunnel's derived source uses the workload name
+                            // At the destination, from the baggage: ztunnel's derived source uses the workload name
+                            // (with_derived_source). At the source, its own workload: ztunnel's with_source after the
+                            // identity-only derived source (outbound.rs conn_metrics_from_request) sets the canonical service.
+                            .containsEntry("source_app", reporter.equals("destination") ? "frontend-abc" : "frontend")
+                            .containsEntry("source_version", "1.0")
                             .containsEntry("source_workload_namespace", "prod")
                             .containsEntry("destination_principal", backend.identity().toString())
                             .containsEntry("destination_workload", "backend-v2")

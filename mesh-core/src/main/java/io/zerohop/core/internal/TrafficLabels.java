@@ -171,6 +171,16 @@ public record TrafficLabels(String reporter,
                     orUnknown(b.clusterId()), orUnknown(b.region()), orUnknown(b.zone()));
         }
 
+        /**
+         * This peer as ztunnel labels a workload it has ({@code with_source}): app and version are its canonical service
+         * and revision, where a derived source ({@link #derived}) has the workload name as app. What the outbound side
+         * labels its own source with, which it knows from the baggage it built.
+         */
+        Peer asOwnWorkload() {
+            return new Peer(workload, canonicalService, canonicalRevision, namespace, principal, canonicalService, canonicalRevision,
+                    cluster, region, zone, pod);
+        }
+
         public Peer withPrincipal(String p) {
             return new Peer(workload, canonicalService, canonicalRevision, namespace, orUnknown(p), app, version, cluster, region, zone, pod);
         }

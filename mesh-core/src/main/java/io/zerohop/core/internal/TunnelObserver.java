@@ -671,6 +671,13 @@ public final class TunnelObserver implements HboneEvents {
             // src.workload only, the metric labels keep the baggage's workload name. Until 6 December the controller.
             source = source.withPod(source.canonicalService());
         }
+        if (!inbound) {
+            // Outbound the source is this proxy's own workload, which ztunnel labels with with_source after its
+            // identity-only derived source (src/proxy/outbound.rs conn_metrics_from_request; src/proxy/metrics.rs
+            // From<ConnectionOpen>): source_app is its canonical service, not the workload name a peer's derived source
+            // gives. Until 6 December reporter="source" said source_app="<workload name>".
+            source = source.asOwnWorkload();
+        }
         if (!inbound && ztunnel != null) {
             // ztunnel's outbound result names its source workload's pod in the access log (ConnectionResult::new:
             // src.workload is wl.name); the baggage names only its controller. Only the line's pod changes: the metric
