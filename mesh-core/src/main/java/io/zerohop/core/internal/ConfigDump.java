@@ -170,7 +170,9 @@ public final class ConfigDump {
         dump.put("policies", pols);
         dump.put("policySet", set);
         List<Map<String, Object>> certs = new ArrayList<>();
-        for (SpiffeId id : identities) {
+        // Sorted by identity, as ztunnel's dump_certs sorts them ("Sort for determinism", src/admin.rs), so that
+        // istioctl ztunnel-config certificates lists them in ztunnel's order; until 6 December in registry order.
+        for (SpiffeId id : identities.stream().sorted(java.util.Comparator.comparing(SpiffeId::toString)).toList()) {
             Map<String, Object> c = new LinkedHashMap<>();
             c.put("identity", id.toString());
             CompletableFuture<X509Svid> f = provider.svid(id);

@@ -41,4 +41,30 @@ class ConfigDumpStateTest {
         assertThat(ConfigDump.unavailable(new CompletionException(new java.util.concurrent.TimeoutException())))
                 .isEqualTo("TimeoutException");
     }
+
+    /**
+     * The certificates are sorted by identity, as ztunnel's {@code dump_certs} sorts them (src/admin.rs: "Sort for
+     * determinism", {@code sort_by(identity)}), whatever order the registry served them in: {@code istioctl ztunnel-config
+     * certificates} prints the dump's order. Until 6 December they came in registry order (prod/frontend before
+     * legacy/old).
+     */
+    @Test
+    void certificatesAreSortedByIdentityAsZtunnels() throws Exception {
+        io.zerohop.identity.InMemoryCa ca = io.zerohop.identity.InMemoryCa.create("cluster.local");
+        java.util.Set<io.spiffe.spiffeid.SpiffeId> served = new java.util.LinkedHashSet<>();
+        for (String id : new String[] {"spiffe://cluster.local/ns/prod/sa/frontend", "spiffe://cluster.local/ns/legacy/sa/old",
+                "spiffe://cluster.local/ns/prod/sa/backend"}) {
+            io.spiffe.spiffeid.SpiffeId s = io.spiffe.spiffeid.SpiffeId.parse(id);
+            served.add(s);
+            ca.svid(s).get(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        String json = ConfigDump.render(java.util.List.of(), null, ca, served, java.util.Map.of(), 0, java.util.Set.of(),
+                java.util.Set.of(), java.util.Map.of());
+        var certs = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json).get("certificates");
+        java.util.List<String> ids = new java.util.ArrayList<>();
+        certs.forEach(c -> ids.add(c.get("identity").asText()));
+        assertThat(ids).containsExactly("spiffe://cluster.local/ns/legacy/sa/old", "spiffe://cluster.local/ns/prod/sa/backend",
+                "spiffe://cluster.local/ns/prod/sa/frontend");
+        certs.forEach(c -> assertThat(c.get("state").asText()).isEqualTo("Available"));
+    }
 }
