@@ -54,6 +54,55 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         labelValues();
         identityLabels();
         portlessEntries();
+        localCluster();
+    }
+
+    /**
+     * Since Cilium 1.19 ({@code policy-default-local-cluster}, on by default) getEndpointSelector adds
+     * {@code k8s:io.cilium.k8s.policy.cluster=<local cluster>} to every fromEndpoints selector (ingressDeny's too, CNP and
+     * CCNP) that neither names that key nor tests a {@code reserved:} label (addClusterFilterByDefault, after the reserved
+     * early return). Until 6 December zerohop added only the namespace: a pod of another cluster of the mesh passed a
+     * plain {@code fromEndpoints}, and world passed (or was denied by) a selector written with NotIn on the namespace.
+     */
+    static void localCluster() {
+        String s = "cilium/cilium pkg/k8s/apis/cilium.io/utils/utils.go (getEndpointSelector, addClusterFilterByDefault) + "
+                + "pkg/clustermesh/types/option.go (policy-default-local-cluster) + Documentation/network/clustermesh/policy.rst";
+        java.util.function.Supplier<R> eu = () -> r().sourceLabels("prod", Map.of("app", "frontend", "io.cilium.k8s.policy.cluster", "eu"));
+        T.decide(s, "fromEndpoints app=frontend: a frontend of another cluster is not admitted (was: admitted)",
+                ingress("{fromEndpoints: [{matchLabels: {app: frontend}}]}"), eu.get(), false, "prod/c");
+        T.decide(s, "fromEndpoints [{}]: a pod of another cluster is not admitted (was: admitted)", ingress("{fromEndpoints: [{}]}"),
+                eu.get(), false, "prod/c");
+        T.decide(s, "clusterwide fromEndpoints app=frontend: a frontend of another cluster is not admitted (was: admitted)",
+                ccnp("c", "{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}]}]}"), eu.get(), false, "c");
+        T.decide(s, "a selector naming the cluster gets no local one", ingress("{fromEndpoints: [{matchLabels: {app: frontend, "
+                + "io.cilium.k8s.policy.cluster: eu}}]}"), eu.get(), true, "prod/c");
+        T.decide(s, "a selector testing the cluster key (Exists) reaches every cluster", ingress("{fromEndpoints: [{matchLabels: "
+                + "{app: frontend}, matchExpressions: [{key: 'k8s:io.cilium.k8s.policy.cluster', operator: Exists}]}]}"), eu.get(), true,
+                "prod/c");
+        T.decide(s, "the local cluster is the destination's", ingress("{fromEndpoints: [{matchLabels: {app: frontend}}]}"),
+                eu.get().dest("prod", "backend", Map.of("app", "backend", "io.cilium.k8s.policy.cluster", "eu")), true, "prod/c");
+        T.decide(s, "ingressDeny fromEndpoints app=frontend does not deny a frontend of another cluster (was: denied)",
+                cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities: [all]}], ingressDeny: [{fromEndpoints: "
+                        + "[{matchLabels: {app: frontend}}]}]}"), eu.get(), true, "prod/c");
+        R world = r().plaintext().source(null).src("203.0.113.9");
+        T.decide(s, "fromEndpoints NotIn [kube-system] on the namespace does not admit world, which has no cluster label (was: admitted)",
+                ingress("{fromEndpoints: [{matchExpressions: [{key: 'k8s:io.kubernetes.pod.namespace', operator: NotIn, "
+                        + "values: [kube-system]}]}]}"), world, false, "prod/c");
+        T.decide(s, "ingressDeny NotIn [prod] on the namespace does not deny world (was: denied)", cnp("prod", "c",
+                "{endpointSelector: {}, ingress: [{fromEntities: [all]}], ingressDeny: [{fromEndpoints: [{matchExpressions: "
+                        + "[{key: 'k8s:io.kubernetes.pod.namespace', operator: NotIn, values: [prod]}]}]}]}"), world, true, "prod/c");
+        T.decide(s, "a reserved: selector gets no cluster: reserved:world still selects world", ingress("{fromEndpoints: "
+                + "[{matchLabels: {'reserved:world': ''}}]}"), world, true, "prod/c");
+        // A SPIFFE-only peer has no known cluster label: of the mesh's trust domain it is taken to be of the local cluster
+        // for an allow (as the cluster entity takes it), and any peer may be for an ingressDeny (fail closed).
+        R foreign = r().source(null).principal("spiffe://eu.example.org/ns/prod/sa/frontend");
+        T.decide(s, "fromEndpoints [{}]: a SPIFFE-only peer of the mesh's trust domain is admitted", ingress("{fromEndpoints: [{}]}"),
+                r().source(null), true, "prod/c");
+        T.decide(s, "fromEndpoints [{}]: a SPIFFE-only peer of another trust domain is not (was: admitted)",
+                ingress("{fromEndpoints: [{}]}"), foreign, false, "prod/c");
+        T.decide(s, "ingressDeny fromEndpoints [{}] still denies a SPIFFE-only peer of another trust domain (fail closed)",
+                cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities: [all]}], ingressDeny: [{fromEndpoints: [{}]}]}"),
+                foreign, false, "prod/c");
     }
 
     /**

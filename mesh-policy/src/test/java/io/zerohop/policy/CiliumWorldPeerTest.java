@@ -15,6 +15,10 @@ import org.junit.jupiter.api.Test;
  * key or, in a CNP, a namespace-labels key. zerohop's ingressDeny of that form let world through;
  * <li>a peer known only by its SPIFFE ID, at an address an ingressDeny's world entity or CIDR selects: Cilium
  * identifies a peer by its address, so such a peer may be world there; zerohop denies it (fail closed);
+ * <li>since Cilium 1.19 ({@code policy-default-local-cluster}, on by default) getEndpointSelector also adds
+ * {@code k8s:io.cilium.k8s.policy.cluster=<local cluster>} to a peer selector that does not name the cluster (and is not on
+ * a {@code reserved:} label), a label world lacks: such a selector no longer selects world (a Cilium pass, 6 December);
+ * the selectors below that still do name the cluster key;
  * <li>rules.http header rules on pseudo-headers ({@code :authority}, {@code :method}, {@code :path}): getHTTPRule
  * (pkg/envoy/xds_server.go) gives Envoy a HeaderMatcher by that name, which Envoy's header map answers; they never matched.
  * </ul>
@@ -55,9 +59,29 @@ class CiliumWorldPeerTest {
         return "  ingressDeny:\n  - fromEndpoints:\n    - matchExpressions:\n      - " + expression + "\n";
     }
 
+    /** A selector term naming the cluster key, so Cilium adds no local cluster: world lacks the key, NotIn selects it. */
+    private static final String ANY_CLUSTER = "\n      - {key: io.cilium.k8s.policy.cluster, operator: NotIn, values: [none]}";
+
+    @Test
+    void sinceCilium119TheImplicitLocalClusterLeavesWorldOutOfSuchSelectors() throws Exception {
+        // The same selectors without the cluster key: world has no cluster label (was: denied, pre-1.19 semantics).
+        String notIn = cnp(SEL + ALLOW_ALL + denyFrom("{key: k8s:io.kubernetes.pod.namespace, operator: NotIn, values: [prod]}"));
+        Decision world = decide(notIn, WORLD);
+        assertThat(world.allowed()).as(world.explain()).isTrue();
+        assertThat(decide(notIn, OTHER_POD).allowed()).isFalse();
+        assertThat(decide(ccnp(SEL + ALLOW_ALL + denyFrom("{key: io.kubernetes.pod.namespace, operator: DoesNotExist}")), WORLD)
+                .allowed()).isTrue();
+        assertThat(decide(cnp(SEL + ALLOW_ALL + denyFrom("{key: k8s:io.cilium.k8s.namespace.labels.team, operator: NotIn, values: [a]}")),
+                WORLD).allowed()).isTrue();
+        String allow = cnp(SEL + "  ingress:\n  - fromEndpoints:\n    - matchExpressions:\n"
+                + "      - {key: k8s:io.kubernetes.pod.namespace, operator: NotIn, values: [kube-system]}\n");
+        assertThat(decide(allow, WORLD).allowed()).isFalse();
+        assertThat(decide(allow, POD).allowed()).isTrue();
+    }
+
     @Test
     void anIngressDenyOnTheNamespaceWithNotInDeniesWorld() throws Exception {
-        String p = cnp(SEL + ALLOW_ALL + denyFrom("{key: k8s:io.kubernetes.pod.namespace, operator: NotIn, values: [prod]}"));
+        String p = cnp(SEL + ALLOW_ALL + denyFrom("{key: k8s:io.kubernetes.pod.namespace, operator: NotIn, values: [prod]}" + ANY_CLUSTER));
         Decision world = decide(p, WORLD);
         assertThat(world.allowed()).as(world.explain()).isFalse();
         assertThat(world.outcome()).isEqualTo(Decision.Outcome.DENIED_BY_RULE);
@@ -67,14 +91,14 @@ class CiliumWorldPeerTest {
 
     @Test
     void aClusterwideDenyOnAMissingNamespaceDeniesWorld() throws Exception {
-        String p = ccnp(SEL + ALLOW_ALL + denyFrom("{key: io.kubernetes.pod.namespace, operator: DoesNotExist}"));
+        String p = ccnp(SEL + ALLOW_ALL + denyFrom("{key: io.kubernetes.pod.namespace, operator: DoesNotExist}" + ANY_CLUSTER));
         assertThat(decide(p, WORLD).allowed()).isFalse();
         assertThat(decide(p, POD).allowed()).isTrue();
     }
 
     @Test
     void aNamespaceLabelNotInDeniesWorldInACnp() throws Exception {
-        String p = cnp(SEL + ALLOW_ALL + denyFrom("{key: k8s:io.cilium.k8s.namespace.labels.team, operator: NotIn, values: [a]}"));
+        String p = cnp(SEL + ALLOW_ALL + denyFrom("{key: k8s:io.cilium.k8s.namespace.labels.team, operator: NotIn, values: [a]}" + ANY_CLUSTER));
         assertThat(decide(p, WORLD).allowed()).isFalse();
     }
 
@@ -93,7 +117,7 @@ class CiliumWorldPeerTest {
     @Test
     void theAllowSideAdmitsWorldThroughTheSameSelector() throws Exception {
         String p = cnp(SEL + "  ingress:\n  - fromEndpoints:\n    - matchExpressions:\n"
-                + "      - {key: k8s:io.kubernetes.pod.namespace, operator: NotIn, values: [kube-system]}\n");
+                + "      - {key: k8s:io.kubernetes.pod.namespace, operator: NotIn, values: [kube-system]}" + ANY_CLUSTER + "\n");
         Decision world = decide(p, WORLD);
         assertThat(world.allowed()).as(world.explain()).isTrue();
         assertThat(decide(p, POD).allowed()).isTrue();
@@ -112,7 +136,8 @@ class CiliumWorldPeerTest {
         assertThat(decide(p, to8080().sourcePrincipal("spiffe://cluster.local/ns/prod/sa/frontend").sourceWorkload(FRONT)
                 .sourceAddress("8.8.8.8").build()).allowed()).isTrue();
         // A selector world matches ("every other namespace") alike: a SPIFFE-only peer claiming prod may be world there.
-        String otherNs = cnp(SEL + ALLOW_ALL + denyFrom("{key: k8s:io.kubernetes.pod.namespace, operator: NotIn, values: [prod]}"));
+        String otherNs = cnp(SEL + ALLOW_ALL + denyFrom("{key: k8s:io.kubernetes.pod.namespace, operator: NotIn, values: [prod]}"
+                + ANY_CLUSTER));
         Decision claimed = decide(otherNs, to8080().sourcePrincipal("spiffe://cluster.local/ns/prod/sa/vm").sourceAddress("203.0.113.6").build());
         assertThat(claimed.allowed()).isFalse();
         assertThat(claimed.explain()).contains("world (fail closed)");

@@ -308,6 +308,10 @@ final class CiliumCompiler {
                 // At most IstioValues.SHOWN selectors written: the text goes into every access line this rule decides.
                 String shown = texts.size() <= IstioValues.SHOWN ? String.join(" | ", texts)
                         : String.join(" | ", texts.subList(0, IstioValues.SHOWN)) + " | ... " + (texts.size() - IstioValues.SHOWN) + " more";
+                if (!deny) {
+                    // Selector#localCluster: a SPIFFE-only peer is of the local cluster when of the mesh's trust domains.
+                    rule.clusterTrustDomains = TrustDomains.DEFAULT;
+                }
                 parts.add("fromEndpoints " + shown);
                 rule.endpointsText = "fromEndpoints " + shown;
                 rule.hasL3 = true;

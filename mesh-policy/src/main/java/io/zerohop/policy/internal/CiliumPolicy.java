@@ -217,7 +217,8 @@ final class CiliumPolicy {
         /** {@code cluster}: a peer of the destination's own cluster. */
         boolean entityCluster;
         /**
-         * An ingress (allow) rule's {@code cluster} entity: the trust domains whose SPIFFE-only peers (no known workload, so
+         * An ingress (allow) rule's {@code cluster} entity or {@code fromEndpoints} (whose selectors Cilium limits to the
+         * local cluster, {@link Selector#localCluster}): the trust domains whose SPIFFE-only peers (no known workload, so
          * no cluster label) it takes to be of the destination's cluster, the mesh's bundle ({@link #withTrustDomains});
          * null for an ingressDeny rule, which takes every such peer to be (fail closed).
          */
@@ -359,7 +360,11 @@ final class CiliumPolicy {
                 return true;
             }
             for (Selector s : fromEndpoints) {
-                if (s.matchesPeer(r, parts)) {
+                // A SPIFFE-only peer has no known cluster label: for the implicit local cluster it is of the destination's
+                // cluster when of the mesh's trust domains (an allow rule), whatever it is for an ingressDeny (fail
+                // closed), as the cluster entity takes it.
+                if (s.matchesPeer(r, parts) && (!s.localCluster || r.sourceWorkload() != null
+                        || Selector.sameCluster(r, clusterTrustDomains))) {
                     return true;
                 }
             }

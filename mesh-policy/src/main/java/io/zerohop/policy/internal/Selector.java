@@ -62,7 +62,17 @@ public final class Selector {
      */
     final boolean all;
 
-    private Selector(String[] keys, String[] values, String[] exprKeys, int[] exprOps, String[][] exprValues, String text) {
+    /**
+     * A peer selector to which Cilium adds {@code k8s:io.cilium.k8s.policy.cluster=<local cluster>} (pkg/k8s/apis/cilium.io/utils
+     * {@code getEndpointSelector}, {@code addClusterFilterByDefault}, under {@code policy-default-local-cluster}, on by
+     * default since Cilium 1.19): it selects only peers of the destination's cluster, never world or a node (their
+     * identities have no cluster label). Not for a selector that names the cluster or a {@code reserved:} label.
+     */
+    final boolean localCluster;
+
+    private Selector(String[] keys, String[] values, String[] exprKeys, int[] exprOps, String[][] exprValues, String text,
+                     boolean localCluster) {
+        this.localCluster = localCluster;
         // Interned: label keys read by Jackson (the Kubernetes client) and Java literals are interned too, and mesh-core
         // interns its workloads' labels (Workload), so the labels map's key comparison and the value's usually end at the
         // identity check.
@@ -174,7 +184,9 @@ public final class Selector {
      * Compiles a peer selector ({@code fromEndpoints}, {@code toEndpoints}, {@code fromRequires}); as Cilium's
      * {@code getEndpointSelector} (pkg/k8s/apis/cilium.io/utils/utils.go), {@code implicitNamespace} is not added
      * when the selector names a namespace or tests a namespace label ({@code io.cilium.k8s.namespace.labels.*}):
-     * such a selector of a CiliumNetworkPolicy reaches other namespaces.
+     * such a selector of a CiliumNetworkPolicy reaches other namespaces. Unless it names
+     * {@code io.cilium.k8s.policy.cluster} or tests a {@code reserved:} label, the selector is {@link #localCluster}
+     * (Cilium 1.19's default {@code policy-default-local-cluster}, {@code addClusterFilterByDefault}).
      */
     static Selector compilePeer(YNode n, String implicitNamespace) throws PolicyLoadException {
         return compile(n, implicitNamespace, true);
@@ -275,6 +287,9 @@ public final class Selector {
             }
         }
         boolean namesNamespace = labels.containsKey(NAMESPACE_KEY) || ek.contains(NAMESPACE_KEY);
+        // getEndpointSelector then adds the local cluster (policy-default-local-cluster, Cilium's default since 1.19)
+        // unless the selector names io.cilium.k8s.policy.cluster (k8s: or any: source), after the reserved: early return.
+        boolean localCluster = peer && !reservedKey && !labels.containsKey(CLUSTER_KEY) && !ek.contains(CLUSTER_KEY);
         if (!peer && implicitNamespace != null) {
             // ParseToCiliumRule: a CNP's endpointSelector always selects in the policy's namespace; a namespace the
             // user wrote is replaced (utils_test.go "parse-in-namespace-with-ns-selector").
@@ -303,7 +318,7 @@ public final class Selector {
             ops[i] = eo.get(i);
         }
         return new Selector(labels.keySet().toArray(new String[0]), labels.values().toArray(new String[0]),
-                ek.toArray(new String[0]), ops, ev.toArray(new String[0][]), all.isEmpty() ? "{}" : String.join(",", all));
+                ek.toArray(new String[0]), ops, ev.toArray(new String[0][]), all.isEmpty() ? "{}" : String.join(",", all), localCluster);
     }
 
     /**
@@ -547,7 +562,13 @@ public final class Selector {
             // it (pkg/k8s/slim/k8s/apis/labels/selector.go Requirement.Matches), so a selector on the namespace written
             // with NotIn, to which getEndpointSelector adds no namespace of its own, selects world (a Cilium pass found
             // zerohop's ingressDeny of that form let world through until 4 December).
-            return matches(r, parts, false);
+            // The implicit local cluster is a label such a peer lacks (policy-default-local-cluster).
+            return !localCluster && matches(r, parts, false);
+        }
+        // Of another cluster (its workload's cluster label): the implicit local cluster does not select it. A peer
+        // known by its SPIFFE ID only has no known cluster: CiliumPolicy.Rule#matchesPeer decides by its trust domain.
+        if (localCluster && r.sourceWorkload() != null && !sameCluster(r, null)) {
+            return false;
         }
         // A peer known by its SPIFFE ID only: its labels are unknown, not absent, so no selector on them
         // matches it (else NotIn / DoesNotExist would admit it whatever its labels are). See mayMatchPeer.
