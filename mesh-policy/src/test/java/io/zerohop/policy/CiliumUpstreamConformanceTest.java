@@ -55,6 +55,64 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         identityLabels();
         portlessEntries();
         localCluster();
+        httpMatchers();
+        selectorEdges();
+    }
+
+    /**
+     * pkg/envoy xds getHTTPRule: method, path and host are Envoy safe-regex header matchers (full match, case as written)
+     * on {@code :method}, {@code :path} and {@code :authority}, the port as the client sent it included; L7 rules on a
+     * port range (Documentation/security/policy/layer4.rst: "Layer 7 rules support port ranges, except for DNS rules").
+     * Regression guards from a Cilium pass on 6 December (zerohop already decided these as Cilium).
+     */
+    static void httpMatchers() {
+        String s = CILIUM_XDS;
+        String any = "[{port: '8080', protocol: TCP}]";
+        T.decide(s, "method is case-sensitive: get does not match GET", http(any, "[{method: get}]"), r().http("GET", "/"), false, "prod/c");
+        T.decide(s, "method alternation GET|POST matches POST", http(any, "[{method: 'GET|POST'}]"), r().http("POST", "/"), true, "prod/c");
+        T.decide(s, "method GE does not match GET (full match)", http(any, "[{method: GE}]"), r().http("GET", "/"), false, "prod/c");
+        T.decide(s, "method GET does not match HEAD", http(any, "[{method: GET}]"), r().http("HEAD", "/"), false, "prod/c");
+        T.decide(s, "path /api/.* does not match /api", http(any, "[{path: '/api/.*'}]"), r().http("GET", "/api"), false, "prod/c");
+        T.decide(s, "host example.com does not match :authority example.com:8080", http(any, "[{host: example.com}]"),
+                r().http("GET", "/", "example.com:8080", Map.of()), false, "prod/c");
+        T.decide(s, "host example.com does not match example.com.evil", http(any, "[{host: example.com}]"),
+                r().http("GET", "/", "example.com.evil", Map.of()), false, "prod/c");
+        T.decide(s, "host regex .*\\.example\\.com matches api.example.com", http(any, "[{host: '.*\\.example\\.com'}]"),
+                r().http("GET", "/", "api.example.com", Map.of()), true, "prod/c");
+        T.decide(s, "headers and :method pseudo-header", http(any, "[{headers: [':method GET']}]"), r().http("GET", "/"), true, "prod/c");
+        String range = ingress("{fromEndpoints: [{}], toPorts: [{ports: [{port: '8000', endPort: 8100, protocol: TCP}], "
+                + "rules: {http: [{method: GET}]}}]}");
+        T.decide(Upstream.CILIUM_L4, "rules.http on a port range: GET on 8080 allowed", range, r().http("GET", "/"), true, "prod/c");
+        T.decide(Upstream.CILIUM_L4, "rules.http on a port range: POST on 8080 denied", range, r().http("POST", "/"), false, "prod/c");
+    }
+
+    /**
+     * getEndpointSelector returns a selector with any {@code reserved:} key as written (HasKeyPrefix, matchLabels or
+     * matchExpressions): no namespace, no cluster for the whole selector; Kubernetes' ValidateLabelSelector, which
+     * EndpointSelector.sanitize runs, wants values for In/NotIn and none for Exists/DoesNotExist; the API server prunes a
+     * null field of a structural CRD, so {@code fromEndpoints: null} is no field (every peer with toPorts).
+     * Regression guards from a Cilium pass on 6 December.
+     */
+    static void selectorEdges() {
+        String s = CILIUM_K8S_UTILS;
+        R dev = r().sourceLabels("dev", Map.of("app", "frontend")).principal("spiffe://cluster.local/ns/dev/sa/frontend");
+        T.decide(s, "a reserved: expression beside app=frontend drops the implicit namespace: a frontend of dev is admitted",
+                ingress("{fromEndpoints: [{matchLabels: {app: frontend}, matchExpressions: [{key: 'reserved:host', operator: DoesNotExist}]}]}"),
+                dev, true, "prod/c");
+        T.decide(s, "an any-source namespace key: a peer of dev", ingress("{fromEndpoints: [{matchLabels: {io.kubernetes.pod.namespace: dev}}]}"),
+                dev, true, "prod/c");
+        String v = "cilium/cilium pkg/policy/api/selector.go (EndpointSelector.sanitize: ValidateLabelSelector)";
+        T.invalid(v, "In without values", ingress("{fromEndpoints: [{matchExpressions: [{key: app, operator: In, values: []}]}]}"),
+                "operator In needs values");
+        T.invalid(v, "Exists with values", ingress("{fromEndpoints: [{matchExpressions: [{key: app, operator: Exists, values: [x]}]}]}"),
+                "operator Exists takes no values");
+        String c = CILIUM_CRD + " (structural schema: null fields pruned)";
+        T.decide(c, "fromEndpoints: null with toPorts admits every peer", ingress("{fromEndpoints: null, toPorts: [{ports: [{port: '8080'}]}]}"),
+                r().plaintext().source(null).src("203.0.113.1"), true, "prod/c");
+        T.decide(c, "ingressDeny toPorts: null denies on every port", cnp("prod", "c", "{endpointSelector: {}, ingress: "
+                + "[{fromEntities: [all]}], ingressDeny: [{fromEndpoints: [{}], toPorts: null}]}"), r(), false, "prod/c");
+        T.decide(c, "rules: {http: null} is an L4 rule", ingress("{fromEndpoints: [{}], toPorts: [{ports: [{port: '8080', protocol: ANY}], "
+                + "rules: {http: null}}]}"), r(), true, "prod/c");
     }
 
     /**
