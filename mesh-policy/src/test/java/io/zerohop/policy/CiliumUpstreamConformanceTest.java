@@ -158,6 +158,14 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                 r().source(null), true, "prod/c");
         T.decide(s, "fromEndpoints [{}]: a SPIFFE-only peer of another trust domain is not (was: admitted)",
                 ingress("{fromEndpoints: [{}]}"), foreign, false, "prod/c");
+        T.add(s, "the default deny names the implicit local cluster", () -> {
+            Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", ingress("{fromEndpoints: [{matchLabels: "
+                    + "{app: frontend}}]}"))).build().evaluate(eu.get().build());
+            assertThat(d.explain()).contains("selects only peers of the destination's cluster").contains("policy-default-local-cluster");
+            Decision local = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", ingress("{fromEndpoints: [{matchLabels: "
+                    + "{app: admin}}]}"))).build().evaluate(r().build());
+            assertThat(local.explain()).contains("service account or labels differ)").doesNotContain("policy-default-local-cluster");
+        });
         T.decide(s, "ingressDeny fromEndpoints [{}] still denies a SPIFFE-only peer of another trust domain (fail closed)",
                 cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities: [all]}], ingressDeny: [{fromEndpoints: [{}]}]}"),
                 foreign, false, "prod/c");

@@ -138,12 +138,12 @@ final class CiliumPolicy {
                     return defaultDenyNoLabels;
                 }
                 if (endpointsMissed == null && rule.endpointsMiss != null && !rule.matchesPeer(r)) {
-                    endpointsMissed = rule.endpointsMiss;
+                    endpointsMissed = rule.endpointsMiss(r);
                 }
             } else if (rule.endpointsMiss != null) {
                 // fromEndpoints on the namespace (or service account) only: named as pod-label selectors are.
                 if (endpointsMissed == null && !rule.matchesPeer(r)) {
-                    endpointsMissed = rule.endpointsMiss;
+                    endpointsMissed = rule.endpointsMiss(r);
                 }
             } else if (rule.peerMiss != null && !rule.matchesPeer(r)) {
                 if (peerMissed == null && r.sourceNode() != null) {
@@ -311,6 +311,11 @@ final class CiliumPolicy {
          * labels}); null otherwise.
          */
         Decision endpointsMiss;
+        /**
+         * {@link #endpointsMiss} for a source its selectors leave out only by their implicit local cluster
+         * ({@link Selector#localCluster}); null when no selector has it.
+         */
+        Decision endpointsClusterMiss;
         /** The rule's fromEndpoints as the explanations name them ({@code fromEndpoints app=admin | app=ops}); null without. */
         String endpointsText;
         /**
@@ -532,6 +537,19 @@ final class CiliumPolicy {
                 }
             }
             return result;
+        }
+
+        /**
+         * {@link #endpointsMiss}, or {@link #endpointsClusterMiss} for a cluster endpoint not of the destination's cluster
+         * (its workload's cluster label, or a SPIFFE-only peer's trust domain): what the selectors' implicit local cluster
+         * left out. A denial path.
+         */
+        Decision endpointsMiss(AccessRequest r) {
+            if (endpointsClusterMiss != null && Peer.isClusterEndpoint(r)
+                    && !Selector.sameCluster(r, r.sourceWorkload() != null ? null : clusterTrustDomains)) {
+                return endpointsClusterMiss;
+            }
+            return endpointsMiss;
         }
 
         /** This rule with {@link #clusterTrustDomains} {@code bundle}: a shallow copy, every other field shared. */
