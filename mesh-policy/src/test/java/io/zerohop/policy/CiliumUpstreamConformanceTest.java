@@ -158,6 +158,14 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                 r().source(null), true, "prod/c");
         T.decide(s, "fromEndpoints [{}]: a SPIFFE-only peer of another trust domain is not (was: admitted)",
                 ingress("{fromEndpoints: [{}]}"), foreign, false, "prod/c");
+        T.add(s, "a SPIFFE-only peer is of the local cluster by the engine's trust domain and aliases", () -> {
+            PolicyEngine pe = PolicyEngine.builder().trustDomain("eu.example.org").trustDomainAliases(List.of("old.example.org"))
+                    .policies(PolicyLoader.fromString("c.yaml", ingress("{fromEndpoints: [{}]}"))).build();
+            assertThat(pe.evaluate(foreign.build()).allowed()).as("the trust domain").isTrue();
+            assertThat(pe.evaluate(r().source(null).principal("spiffe://old.example.org/ns/prod/sa/x").build()).allowed())
+                    .as("an alias").isTrue();
+            assertThat(pe.evaluate(r().source(null).build()).allowed()).as("cluster.local is not this mesh's").isFalse();
+        });
         T.add(s, "the default deny names the implicit local cluster", () -> {
             Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", ingress("{fromEndpoints: [{matchLabels: "
                     + "{app: frontend}}]}"))).build().evaluate(eu.get().build());
