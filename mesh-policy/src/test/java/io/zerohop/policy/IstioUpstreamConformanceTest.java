@@ -799,13 +799,25 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
         T.decide(x, "DENY remoteIpBlocks without X-Forwarded-For: the peer 10.0.0.1", denyRemote, r().http("GET", "/"), true, null);
         T.decide(x, "ALLOW remoteIpBlocks by the last X-Forwarded-For address", spec("action: ALLOW, rules: [{from: [{source: "
                 + "{remoteIpBlocks: ['203.0.113.0/24']}}]}]"), r().http("GET", "/", "a", Map.of("x-forwarded-for", "203.0.113.7")), true, "prod/p");
-        // Envoy's matcher (source/extensions/path/uri_template_lib/uri_template_internal.cc kLiteral, "sub-delims
-        // excluding *=", and its test isValidLiteral("a=c") false): '=' and '*' are in no {*} or {**}.
+        // Envoy's matcher (source/extensions/path/uri_template_lib/uri_template_internal.cc kLiteral): RFC 3986 pchars
+        // with '=' ("user included \"=\" allowed") and, since Envoy 1.35.0, '*' (envoyproxy/envoy#39169, runtime guard
+        // uri_template_match_on_asterisk, on by default; istiod does not change it). Until 6 December zerohop left both
+        // out (following an older kLiteral), so the DENY cases below let /admin/x=1 and /admin/a*b through.
         String e = Upstream.ENVOY_URI_TEMPLATE;
-        T.decide(e, "/tmpl/{**} does not match /tmpl/a=b", to("{paths: ['/tmpl/{**}']}"), r().http("GET", "/tmpl/a=b"), false, "prod/p");
-        T.decide(e, "/users/{*}/delete does not match /users/a=b/delete", to("{paths: ['/users/{*}/delete']}"),
-                r().http("GET", "/users/a=b/delete"), false, "prod/p");
-        T.decide(e, "/tmpl/{**} does not match /tmpl/a*b", to("{paths: ['/tmpl/{**}']}"), r().http("GET", "/tmpl/a*b"), false, "prod/p");
+        T.decide(e, "/tmpl/{**} matches /tmpl/a=b (was: not)", to("{paths: ['/tmpl/{**}']}"), r().http("GET", "/tmpl/a=b"), true, "prod/p");
+        T.decide(e, "/users/{*}/delete matches /users/a=b/delete (was: not)", to("{paths: ['/users/{*}/delete']}"),
+                r().http("GET", "/users/a=b/delete"), true, "prod/p");
+        T.decide(e, "/tmpl/{**} matches /tmpl/a*b (was: not)", to("{paths: ['/tmpl/{**}']}"), r().http("GET", "/tmpl/a*b"), true, "prod/p");
+        T.decide(e, "/users/{*}/delete matches /users/*/delete (was: not)", to("{paths: ['/users/{*}/delete']}"),
+                r().http("GET", "/users/*/delete"), true, "prod/p");
+        String denyAdmin = spec("action: DENY, " + SEL + ", rules: [{to: [{operation: {paths: ['/admin/{**}']}}]}]");
+        T.decide(e, "DENY /admin/{**} denies /admin/x=1 (was: allowed)", denyAdmin, r().http("GET", "/admin/x=1"), false, "prod/p");
+        T.decide(e, "DENY /admin/{**} denies /admin/a*b (was: allowed)", denyAdmin, r().http("GET", "/admin/a*b"), false, "prod/p");
+        T.decide(e, "DENY /admin/{**} denies /admin/users/id=7/delete (was: allowed)", denyAdmin,
+                r().http("GET", "/admin/users/id=7/delete?x=1"), false, "prod/p");
+        T.decide(e, "DENY /admin/{**}: /public/x=1 is not under it", denyAdmin, r().http("GET", "/public/x=1"), true, null);
+        T.decide(e, "/users/{*}/delete: a segment is still no '/' (/users/a/b/delete)", to("{paths: ['/users/{*}/delete']}"),
+                r().http("GET", "/users/a/b/delete"), false, "prod/p");
         T.decide(e, "/tmpl/{**} matches /tmpl/a:b@c;d,e+f(g)!$&'h~i_j.k-l%20", to("{paths: ['/tmpl/{**}']}"),
                 r().http("GET", "/tmpl/a:b@c;d,e+f(g)!$&'h~i_j.k-l%20"), true, "prod/p");
         T.invalid(p, "/*/baz/{*} is not a valid path template", to("{paths: ['/*/baz/{*}']}"), "invalid string literal");

@@ -43,7 +43,7 @@ final class Upstream {
     static final String CILIUM_L4 = "cilium/cilium pkg/policy/api/l4.go";
     static final String CILIUM_XDS = "cilium/cilium pkg/envoy/xds_server.go (getHTTPRule)";
     static final String ENVOY_XFF = "envoyproxy/envoy source/common/http/utility.cc (getLastAddressFromXFF) + conn_manager_utility.cc; istio/istio listener_builder.go, listener_waypoint.go (UseRemoteAddress false)";
-    static final String ENVOY_URI_TEMPLATE = "envoyproxy/envoy source/extensions/path/uri_template_lib/uri_template_internal.cc (kLiteral) + uri_template_internal_test.cc";
+    static final String ENVOY_URI_TEMPLATE = "envoyproxy/envoy source/extensions/path/uri_template_lib/uri_template_internal.cc (kLiteral, with = and, since 1.35.0 / envoyproxy/envoy#39169, *) + uri_template_internal_test.cc";
     static final String CILIUM_LABELS_EXTENDED_KEY = "cilium/cilium pkg/labels/labels_test.go (TestGetExtendedKeyFrom: key1=value1 is any.key1, $world=value1 is reserved.world; ParseSource: a leading $ is the reserved source)";
     static final String CILIUM_EXTENDED_KEY = "cilium/cilium pkg/policy/api/selector.go (EndpointSelector.UnmarshalJSON: matchLabels keyed by labels.GetExtendedKeyFrom, pkg/labels: app is any.app, k8s:app is k8s.app)";
     static final String CILIUM_K8S_UTILS = "cilium/cilium pkg/k8s/apis/cilium.io/utils/utils.go + utils_test.go (getEndpointSelector, ParseToCiliumRule)";

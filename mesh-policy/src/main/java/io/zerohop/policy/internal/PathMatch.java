@@ -11,12 +11,14 @@ final class PathMatch {
 
     /**
      * Envoy's uri_template literal characters (envoyproxy/envoy source/extensions/path/uri_template_lib/
-     * uri_template_internal.cc {@code kLiteral}: RFC 3986 pchar without '/', and of the sub-delims without '*' and
-     * '='): {@code {*}} is one or more of them, {@code {**}} any of them and '/'. Until 5 December '=' was one, so
-     * {@code /tmpl/a=b} matched {@code /tmpl/{**}} where Envoy's does not (a review pass).
+     * uri_template_internal.cc {@code kLiteral}): RFC 3986 pchar without '/', with '=' ("user included \"=\" allowed")
+     * and, since Envoy 1.35.0 (envoyproxy/envoy#39169, runtime guard {@code uri_template_match_on_asterisk}, on by
+     * default and not changed by istiod), '*'. {@code {*}} is one or more of them, {@code {**}} any of them and '/'.
+     * '*' was never one here, and from 5 to 6 December '=' was not either (read from an Envoy source older than both), so
+     * a DENY on {@code /admin/{**}} passed {@code /admin/a*b}, and then {@code /admin/x=1}, which Envoy denies.
      */
-    private static final String SEGMENT = "[a-zA-Z0-9\\-._~%!$&'()+,;:@]+";
-    private static final String REST = "[a-zA-Z0-9\\-._~%!$&'()+,;:@/]*";
+    private static final String SEGMENT = "[a-zA-Z0-9\\-._~%!$&'()+,;:@=*]+";
+    private static final String REST = "[a-zA-Z0-9\\-._~%!$&'()+,;:@=*/]*";
 
     private final StringMatch plain;
     private final Pattern template;
