@@ -876,6 +876,22 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
         T.decide(ZTUNNEL_RBAC, "principals keep an inner '*' literal at L4", from("{principals: ['cluster.local/ns/*/sa/frontend']}"),
                 r(), false, "prod/p");
         T.decide(s, "hosts prefix ignores case", to("{hosts: ['Example.*']}"), r().http("GET", "/", "example.com", Map.of()), true, "prod/p");
+        // HostMatcher sets ignore_case, and Envoy's StringMatcherImpl folds ASCII only (absl::EqualsIgnoreCase,
+        // StartsWithIgnoreCase, EndsWithIgnoreCase in source/common/common/matchers.cc). Until 6 December zerohop used
+        // Java's Unicode folding: the Kelvin sign (U+212A) was a 'k', U+017F an 's', U+0131 an 'i'.
+        String m = Upstream.ENVOY_STRING_MATCHER;
+        T.decide(m, "hosts exact ignores ASCII case only: Kelvin sign is no 'k' (was: allowed)", to("{hosts: [kube.example]}"),
+                r().http("GET", "/", "\u212Aube.example", Map.of()), false, "prod/p");
+        T.decide(m, "hosts suffix ignores ASCII case only: U+017F is no 's' (was: allowed)", to("{hosts: ['*.svc.local']}"),
+                r().http("GET", "/", "a.\u017Fvc.local", Map.of()), false, "prod/p");
+        T.decide(m, "hosts prefix ignores ASCII case only: U+0131 is no 'i' (was: allowed)", to("{hosts: ['api.*']}"),
+                r().http("GET", "/", "ap\u0131.example", Map.of()), false, "prod/p");
+        T.decide(m, "notHosts ignores ASCII case only: a Kelvin-sign host is not excluded (was: denied)",
+                to("{notHosts: [kube.example]}"), r().http("GET", "/", "\u212Aube.example", Map.of()), true, "prod/p");
+        T.decide(m, "hosts exact: ASCII case still ignored", to("{hosts: [Kube.Example]}"), r().http("GET", "/", "kUBE.eXAMPLE", Map.of()),
+                true, "prod/p");
+        T.decide(m, "hosts exact: a non-ASCII letter matches itself", to("{hosts: ['\u212Aube.example']}"),
+                r().http("GET", "/", "\u212Aube.example", Map.of()), true, "prod/p");
         T.decide(s, "methods prefix is case-sensitive", to("{methods: ['G*']}"), r().http("get", "/"), false, "prod/p");
         T.decide(s, "trustDomains 'clu*' is spiffe://clu[^/]*/.*", from("{trustDomains: ['clu*']}"), r().http("GET", "/"), true, "prod/p");
         T.decide(s, "trustDomains '*' is the prefix spiffe://", from("{trustDomains: ['*']}"), r().http("GET", "/"), true, "prod/p");

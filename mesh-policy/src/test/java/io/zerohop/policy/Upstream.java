@@ -31,6 +31,7 @@ final class Upstream {
     static final String ISTIO_SECURITY_TEST = "istio/istio pkg/config/security/security_test.go";
     static final String ISTIO_AMBIENT_TESTDATA = "istio/istio pilot/pkg/serviceregistry/ambient/testdata/{allow-full,allow-groups,deny-groups}-in.yaml (TestRBACConvert)";
     static final String ISTIO_GENERATOR = "istio/istio pilot/pkg/security/authz/model/generator.go + authz/matcher (header.go, string.go)";
+    static final String ENVOY_STRING_MATCHER = "envoyproxy/envoy source/common/common/matchers.cc (StringMatcherImpl ignore_case: absl::EqualsIgnoreCase, ASCII) + istio/istio pilot/pkg/security/authz/matcher/header.go (HostMatcher)";
     static final String ENVOY_HEADER_MAP = "envoyproxy/envoy source/common/http/header_map_impl.cc (StaticLookupTable: host is :authority)";
     static final String ZTUNNEL_RBAC = "istio/ztunnel src/rbac.rs";
     static final String ZTUNNEL_STATE = "istio/ztunnel src/state.rs";

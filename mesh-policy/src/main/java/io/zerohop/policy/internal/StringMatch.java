@@ -172,14 +172,39 @@ final class StringMatch {
             case PRESENCE:
                 return len > 0;
             case EXACT:
-                return len == vlen && s.regionMatches(ignoreCase, from, value, 0, vlen);
+                return len == vlen && regionMatches(s, from, value, vlen);
             case PREFIX:
-                return len >= vlen && s.regionMatches(ignoreCase, from, value, 0, vlen);
+                return len >= vlen && regionMatches(s, from, value, vlen);
             case SUFFIX:
-                return len >= vlen && s.regionMatches(ignoreCase, to - vlen, value, 0, vlen);
+                return len >= vlen && regionMatches(s, to - vlen, value, vlen);
             default:
                 return false;
         }
+    }
+
+    /**
+     * {@code s[from, from + n)} equal to {@code value[0, n)}; with {@link #ignoreCase}, as Envoy's {@code ignore_case}
+     * string matcher compares (absl {@code EqualsIgnoreCase}, {@code StartsWithIgnoreCase}, {@code EndsWithIgnoreCase}):
+     * ASCII letters only. Java's {@link String#regionMatches(boolean, int, String, int, int)} folds Unicode too, so
+     * the Kelvin sign (U+212A) matched {@code k}, U+017F {@code s} and U+0131 {@code i}: until 6 December an ALLOW on
+     * {@code hosts: [kube.example]} admitted a Host {@code \u212Aube.example} that Envoy's matcher does not.
+     */
+    private boolean regionMatches(String s, int from, String v, int n) {
+        if (!ignoreCase) {
+            return s.regionMatches(from, v, 0, n);
+        }
+        for (int i = 0; i < n; i++) {
+            char a = s.charAt(from + i);
+            char b = v.charAt(i);
+            if (a != b && asciiLower(a) != asciiLower(b)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static char asciiLower(char c) {
+        return c >= 'A' && c <= 'Z' ? (char) (c + ('a' - 'A')) : c;
     }
 
     static boolean any(StringMatch[] ms, String s) {
@@ -188,7 +213,7 @@ final class StringMatch {
         }
         for (StringMatch m : ms) {
             // A whole-string exact match is String.equals (an intrinsic), not a region loop.
-            if (m.kind == Kind.EXACT ? (m.ignoreCase ? m.value.equalsIgnoreCase(s) : m.value.equals(s))
+            if (m.kind == Kind.EXACT ? (m.ignoreCase ? m.value.length() == s.length() && m.matches(s, 0, s.length()) : m.value.equals(s))
                     : m.matches(s, 0, s.length())) {
                 return true;
             }
