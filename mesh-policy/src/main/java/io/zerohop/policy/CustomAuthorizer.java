@@ -4,6 +4,11 @@ package io.zerohop.policy;
  * Extension point for Istio {@code action: CUSTOM}. Istio delegates such requests to an
  * external authorizer named by {@code provider.name}; without one configured, zerohop
  * denies whatever a CUSTOM policy matches so that no rule is silently ignored.
+ *
+ * <p>It is not asked when the CUSTOM policies selecting a destination name more than one provider: whatever
+ * one of their rules matches is then denied, as istiod builds them for Envoy without
+ * {@code PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS} (its default; istio/istio
+ * pilot/pkg/security/authz/builder/builder.go {@code getBadCustomDenyRules}).
  */
 @FunctionalInterface
 public interface CustomAuthorizer {

@@ -235,13 +235,16 @@ public final class CompiledPolicies {
             return null;
         }
         for (IstioPolicy p : sel.custom) {
-            if (p.dryRun || (custom != null && p.firstMatch(r, null) != null)) {
+            if (p.dryRun || (custom != null && !sel.customProviders && p.firstMatch(r, null) != null)) {
                 // A dry-run policy never decides; a policy matched at L4 was put to the authorizer by evaluate.
                 continue;
             }
             for (IstioPolicy.Rule rule : p.rules) {
                 if (!rule.matchesUnparsed(r)) {
                     continue;
+                }
+                if (sel.customProviders) {
+                    return rule.customConflict;
                 }
                 if (custom == null) {
                     return new Decision(false, Decision.Outcome.DENIED_CUSTOM, p.ref, rule.index,
@@ -497,6 +500,12 @@ public final class CompiledPolicies {
          * leaves out {@code istio.io/dry-run} policies, {@code withDryRun} keeps them (the would-be decision).
          */
         final IstioPolicy[] custom;
+        /**
+         * The enforced CUSTOM policies in {@link #custom} name more than one provider: istiod (without
+         * {@code PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS}, off by default) then calls none and denies what any
+         * CUSTOM rule matches ({@link IstioPolicy.Rule#customConflict}).
+         */
+        final boolean customProviders;
         final IstioPolicy[] denyEnforced;
         final IstioPolicy[] denyWithDryRun;
         final IstioPolicy[] allowEnforced;
@@ -532,6 +541,15 @@ public final class CompiledPolicies {
             List<IstioPolicy> all = new ArrayList<>(List.of(istioRoot));
             all.addAll(List.of(istioNs));
             this.custom = pass(all, IstioPolicy.CUSTOM, true);
+            String provider = null;
+            boolean several = false;
+            for (IstioPolicy p : custom) {
+                if (!p.dryRun) {
+                    several |= provider != null && !provider.equals(p.provider);
+                    provider = provider == null ? p.provider : provider;
+                }
+            }
+            this.customProviders = several;
             this.denyEnforced = pass(all, IstioPolicy.DENY, false);
             this.denyWithDryRun = pass(all, IstioPolicy.DENY, true);
             this.allowEnforced = pass(all, IstioPolicy.ALLOW, false);
@@ -696,7 +714,7 @@ public final class CompiledPolicies {
         }
         Decision d;
         if (sel.custom.length > 0) {
-            d = istioScanAll(sel.custom, r, path, IstioPolicy.CUSTOM, custom, dryRun);
+            d = istioScanAll(sel.custom, r, path, IstioPolicy.CUSTOM, custom, dryRun, sel.customProviders);
             if (d != null) {
                 return d;
             }
@@ -727,9 +745,9 @@ public final class CompiledPolicies {
 
     /** The CUSTOM pass (rare): every check of {@link #istioCheck}. */
     private static Decision istioScanAll(IstioPolicy[] selecting, AccessRequest r, String path, int action,
-                                         CustomAuthorizer custom, boolean dryRun) {
+                                         CustomAuthorizer custom, boolean dryRun, boolean customProviders) {
         for (IstioPolicy p : selecting) {
-            Decision d = istioCheck(p, r, path, action, custom, dryRun);
+            Decision d = istioCheck(p, r, path, action, custom, dryRun, customProviders);
             if (d != null) {
                 return d;
             }
@@ -739,7 +757,7 @@ public final class CompiledPolicies {
 
     /** {@code action} negative: "does an ALLOW policy apply?", answered with its no-match decision. */
     private static Decision istioCheck(IstioPolicy p, AccessRequest r, String path, int action, CustomAuthorizer custom,
-                                       boolean dryRun) {
+                                       boolean dryRun, boolean customProviders) {
         // The selector was matched when the destination's policies were selected.
         if (p.action != (action < 0 ? -action : action) || (p.dryRun && !dryRun)) {
             return null;
@@ -754,6 +772,10 @@ public final class CompiledPolicies {
         IstioPolicy.Rule rule = p.firstMatch(r, path);
         if (rule == null) {
             return null;
+        }
+        if (action == IstioPolicy.CUSTOM && customProviders) {
+            // Where a provider would be called (L7, or L4 with an authorizer), none is: the rule denies.
+            return rule.customConflict;
         }
         if (action == IstioPolicy.CUSTOM && custom != null) {
             return custom.check(p.provider, r) ? null : rule.customDenied;

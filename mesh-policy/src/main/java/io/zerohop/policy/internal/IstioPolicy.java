@@ -167,6 +167,13 @@ final class IstioPolicy {
         Decision l4Decision;
         /** CUSTOM only: decision when an external authorizer said no. */
         Decision customDenied;
+        /**
+         * CUSTOM only: decision when CUSTOM policies of more than one provider select the destination. istiod, with
+         * {@code PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS} off (its default), then calls no provider and builds every
+         * CUSTOM rule as a deny rule ({@code pilot/pkg/security/authz/builder/builder.go}, {@code getBadCustomDenyRules};
+         * testdata {@code custom-bad-multiple-providers}).
+         */
+        Decision customConflict;
 
         Rule(int index, IstioSource[] from, IstioOperation[] to, IstioCondition[] when) {
             this.index = index;
@@ -222,6 +229,7 @@ final class IstioPolicy {
                     + String.join(", ", bundle) + ", as istiod rewrites them)", decision.dryRun());
             r.l4Decision = l4Decision;
             r.customDenied = customDenied;
+            r.customConflict = customConflict;
             return r;
         }
 

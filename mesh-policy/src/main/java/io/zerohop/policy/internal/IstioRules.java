@@ -143,6 +143,10 @@ final class IstioRules {
         if (action == IstioPolicy.CUSTOM) {
             rule.customDenied = new Decision(false, Outcome.DENIED_CUSTOM, ref, index,
                     all + " (CUSTOM provider \"" + provider + "\" denied)");
+            rule.customConflict = new Decision(false, Outcome.DENIED_CUSTOM, ref, index,
+                    all + " (CUSTOM policies naming more than one provider select this workload, so no provider is called:"
+                            + " istiod turns every CUSTOM rule into a deny rule unless PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS"
+                            + " is set, builder.go)");
         }
         return rule;
     }
