@@ -90,7 +90,7 @@ final class PolicyCommand {
         @Option(names = "--method", description = "HTTP method: decide at L7")
         String method;
 
-        @Option(names = "--path", description = "HTTP path (:path, query included): decide at L7")
+        @Option(names = "--path", description = "HTTP path (:path, query included; origin-form, starting with /): decide at L7")
         String path;
 
         @Option(names = "--host", description = "HTTP Host / :authority: decide at L7")
@@ -139,6 +139,10 @@ final class PolicyCommand {
                 Usage.parse(u, "trust-domain-aliases", alias, () -> io.zerohop.core.Mesh.builder().trustDomainAliases(List.of(alias)));
             }
             Map<String, String> headerMap = headerMap(u);
+            String badPath = path == null ? null : notOriginForm(path, method);
+            if (badPath != null) {
+                throw u.error("path", path, badPath);
+            }
             InetAddress srcIp = Usage.parse(u, "source-ip", sourceIp, () -> Addresses.parseIp(sourceIp, "--source-ip"));
             InetAddress dstIp = Usage.parse(u, "dest-ip", destIp, () -> Addresses.parseIp(destIp, "--dest-ip"));
             if (source != null) {
@@ -378,6 +382,43 @@ final class PolicyCommand {
                 out.merge(name, value, (a, b) -> a + "," + b);
             }
             return out;
+        }
+
+        /**
+         * Why the proxy refuses a request with {@code path} before any policy reads it, or null: a request target that is
+         * not origin-form ({@code /...}; {@code *} with OPTIONS), which the proxy's HTTP/1 filter answers with 400 (Envoy's
+         * HTTP/1 codec, envoyproxy/envoy source/common/http/http1/codec_impl.cc {@code handlePath}: RFC 9112 section 3.2)
+         * and its HTTP/2 side too (RFC 9113 section 8.3.1; Envoy's connection manager refuses a non-relative path,
+         * {@code downstream_rq_non_relative_path}). The engine would normalise {@code charge} to {@code /charge} and
+         * decide it: a new-user pass read ALLOW for a request the proxy never forwards. An absolute-form target
+         * ({@code http://checkout/charge}) is decided by the proxy's HTTP/1 filter as its path and authority (RFC 9112
+         * section 3.2.2), so the check asks for those.
+         */
+        static String notOriginForm(String path, String method) {
+            if (path.startsWith("/") || (path.equals("*") && "OPTIONS".equals(method))) {
+                return null;
+            }
+            if (path.equals("*")) {
+                return "\"*\" is the request target of OPTIONS only (give --method OPTIONS); the proxy answers another method's *"
+                        + " with 400 before any policy, as Envoy's HTTP/1 codec";
+            }
+            int scheme = path.indexOf("://");
+            String s = scheme > 0 ? path.substring(0, scheme).toLowerCase(Locale.ROOT) : "";
+            if (s.equals("http") || s.equals("https")) {
+                String rest = path.substring(scheme + 3);
+                int end = rest.length();
+                for (int i = 0; i < rest.length(); i++) {
+                    if ("/?#".indexOf(rest.charAt(i)) >= 0) {
+                        end = i;
+                        break;
+                    }
+                }
+                String p = rest.substring(end);
+                return "an absolute-form target is decided as its path and authority (RFC 9112 section 3.2.2): give --path "
+                        + (p.startsWith("/") ? p : "/" + p) + (end > 0 ? " --host " + rest.substring(0, end) : "");
+            }
+            return "a request's path starts with / (origin-form, RFC 9112 section 3.2.1; RFC 9113 section 8.3.1): the proxy"
+                    + " answers \"" + path + "\" with 400 before any policy reads it; give --path /" + path;
         }
 
         /**

@@ -543,6 +543,40 @@ class PolicyCheckTest {
         assertThat(check(DENY_ADMIN, concat(base, "--path", "//admin"))).as("slashes are not merged under BASE").isZero();
     }
 
+    static final String ALLOW_CHARGE = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: allow-charge, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              rules: [{to: [{operation: {methods: [POST], paths: [/charge]}}]}]
+            """;
+
+    /**
+     * A {@code --path} that is not origin-form is a request the proxy refuses with 400 before any policy reads it
+     * (mesh-core RequestTarget and H2Proxy; envoyproxy/envoy source/common/http/http1/codec_impl.cc {@code handlePath},
+     * test/common/http/http1/codec_impl_test.cc's invalid-URL cases; RFC 9112 section 3.2, RFC 9113 section 8.3.1). The
+     * engine normalises {@code charge} to {@code /charge}, so the check printed ALLOW for it (a new-user pass): now a
+     * usage error naming {@code --path}, and an absolute-form target is asked for as the path and host the proxy's
+     * HTTP/1 filter decides it on (RFC 9112 section 3.2.2).
+     */
+    @Test
+    void aPathThatIsNotOriginFormIsAUsageErrorAsTheProxyRefusesIt() throws Exception {
+        String[] base = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080"};
+        assertThat(check(ALLOW_CHARGE, concat(base, "--method", "POST", "--path", "/charge"))).as(std.err.toString()).isZero();
+        assertThat(check(ALLOW_CHARGE, concat(base, "--method", "POST", "--path", "charge"))).as(std.out.toString()).isEqualTo(2);
+        assertThat(std.err.toString()).startsWith("zerohop policy check: --path: a request's path starts with /")
+                .contains("give --path /charge");
+        assertThat(std.out.toString()).isEmpty();
+        assertThat(check(ALLOW_CHARGE, concat(base, "--method", "POST", "--path", "http://backend.prod:8080/charge?x=1"))).isEqualTo(2);
+        assertThat(std.err.toString()).contains("--path: an absolute-form target is decided as its path and authority")
+                .contains("give --path /charge?x=1 --host backend.prod:8080");
+        assertThat(check(ALLOW_CHARGE, concat(base, "--method", "POST", "--path", "*"))).isEqualTo(2);
+        assertThat(std.err.toString()).contains("--path: \"*\" is the request target of OPTIONS only");
+        assertThat(check(ALLOW_CHARGE, concat(base, "--method", "OPTIONS", "--path", "*"))).as("OPTIONS * is a request").isEqualTo(3);
+        assertThat(std.out.toString()).startsWith("DENY by prod/allow-charge");
+    }
+
     private static String[] concat(String[] a, String... b) {
         String[] r = new String[a.length + b.length];
         System.arraycopy(a, 0, r, 0, a.length);
