@@ -96,6 +96,10 @@ public record AccessRequest(
         this(sourcePrincipal, sourceAddress, destinationAddress, destinationPort, destination, sourceWorkload, http, sni, null);
     }
 
+    /**
+     * A builder with nothing set; {@link Builder#build()} requires the source and destination addresses and the
+     * destination workload, and checks every field as this record's constructor does.
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -106,6 +110,11 @@ public record AccessRequest(
                 destination, sourceWorkload, attributes, sni, sourceNode);
     }
 
+    /**
+     * Builds an {@link AccessRequest}. The setters store their argument as given, null included, and check nothing
+     * but the IP-literal forms ({@link #sourceAddress(String)}, {@link #destinationAddress(String)}) and
+     * {@link #http(String, String)}; {@link #build()} does every other check, so a bad value throws there.
+     */
     public static final class Builder {
         private String sourcePrincipal;
         private InetAddress sourceAddress;
@@ -120,11 +129,18 @@ public record AccessRequest(
         private Builder() {
         }
 
+        /**
+         * The peer's verified SPIFFE ID with its scheme ({@code spiffe://cluster.local/ns/NS/sa/SA}; a policy's
+         * {@code principals} leave the scheme out, a request does not); null (the default) for a plaintext peer.
+         * {@link #build()} throws {@link IllegalArgumentException} for a value that is no SPIFFE ID
+         * ({@link AccessRequest#sourcePrincipal}).
+         */
         public Builder sourcePrincipal(String spiffeId) {
             this.sourcePrincipal = spiffeId;
             return this;
         }
 
+        /** The peer's address ({@link AccessRequest#sourceAddress}); required: {@link #build()} throws without it. */
         public Builder sourceAddress(InetAddress address) {
             this.sourceAddress = address;
             return this;
@@ -133,47 +149,72 @@ public record AccessRequest(
         /**
          * Convenience for literal addresses; never does a DNS lookup. Null means no address, as
          * {@code sourceAddress((InetAddress) null)} does.
+         *
+         * @throws IllegalArgumentException at once when {@code literal} is no IP literal (IPv4: four decimal fields up to
+         *                                  255 without leading zeros)
          */
         public Builder sourceAddress(String literal) {
             this.sourceAddress = literal == null ? null : literal(literal);
             return this;
         }
 
+        /**
+         * The local address the peer connected to (Istio's {@code destination.ip}); required: {@link #build()} throws
+         * without it.
+         */
         public Builder destinationAddress(InetAddress address) {
             this.destinationAddress = address;
             return this;
         }
 
+        /**
+         * As {@link #sourceAddress(String)}: an IP literal, never looked up in DNS; null means no address.
+         *
+         * @throws IllegalArgumentException at once when {@code literal} is no IP literal
+         */
         public Builder destinationAddress(String literal) {
             this.destinationAddress = literal == null ? null : literal(literal);
             return this;
         }
 
+        /** The destination (target) port; {@link #build()} throws {@link IllegalArgumentException} outside 1..65535. */
         public Builder destinationPort(int port) {
             this.destinationPort = port;
             return this;
         }
 
+        /**
+         * The workload receiving the connection (its namespace, service account and labels select the policies);
+         * required: {@link #build()} throws without it.
+         */
         public Builder destination(WorkloadRef workload) {
             this.destination = workload;
             return this;
         }
 
+        /** The peer's workload when known (labels for Cilium {@code fromEndpoints}); null (the default) when not. */
         public Builder sourceWorkload(WorkloadRef workload) {
             this.sourceWorkload = workload;
             return this;
         }
 
+        /** The request's HTTP attributes to decide at L7; null (the default) decides the connection at L4. */
         public Builder http(HttpAttributes attributes) {
             this.http = attributes;
             return this;
         }
 
+        /**
+         * As {@code http(HttpAttributes.of(method, path))}: no host, no headers.
+         *
+         * @throws NullPointerException at once naming {@code method} or {@code path} when it is null
+         */
         public Builder http(String method, String path) {
             this.http = HttpAttributes.of(method, path);
             return this;
         }
 
+        /** The TLS SNI, which Istio's {@code connection.sni} condition reads at L7; null (the default) for none. */
         public Builder sni(String sni) {
             this.sni = sni;
             return this;
