@@ -458,6 +458,17 @@ public final class HboneClient implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The client; it dials nothing until the first {@link HboneClient#connect}, and the identity provider is not asked
+         * for an SVID before then either ({@link #identity}). Close it when done: it owns its event loops unless
+         * {@link #eventLoopGroup} gave it yours.
+         *
+         * @throws IllegalStateException when {@link #tls} was not set, or when {@link #identity} was not set and the
+         *                               provider has no default identity (an {@code InMemoryCa}, which issues for any
+         *                               identity of its trust domain, has none), naming the missing setting
+         * @throws IllegalArgumentException when a window, frame or header-list size is out of its range (windows at least
+         *                                  65535 bytes, frames 16384..16777215, header lists at least 1024 bytes), naming it
+         */
         public HboneClient build() {
             if (tls == null) {
                 throw new IllegalStateException("HboneClient needs tls(MeshTls)");
