@@ -59,6 +59,7 @@ public final class PolicyEngine {
         this.state = newState(b.policies);
     }
 
+    /** A builder with the defaults each setter names: root namespace {@code istio-system}, no policy, no cache. */
     public static Builder builder() {
         return new Builder();
     }
@@ -228,10 +229,12 @@ public final class PolicyEngine {
         return state.compiled.ciliumHttp(destination, port);
     }
 
+    /** The policy set in force now (the last one loaded, {@link #replace}d or watched in); never null. */
     public PolicySet policies() {
         return state.policies;
     }
 
+    /** The Istio root namespace the builder was given, never null. */
     public String rootNamespace() {
         return rootNamespace;
     }
@@ -537,6 +540,13 @@ public final class PolicyEngine {
             return this;
         }
 
+        /**
+         * The policies in force from {@link #build()} on; default {@link PolicySet#empty()}, under which every request is
+         * allowed ({@code ALLOW by default}), as Istio and Cilium allow with no policy. Load them with
+         * {@link PolicyLoader}; {@link PolicyEngine#watch} or {@link PolicyEngine#replace} changes them later.
+         *
+         * @throws NullPointerException naming {@code policies} when it is null
+         */
         public Builder policies(PolicySet policies) {
             this.policies = Objects.requireNonNull(policies, "policies");
             return this;
@@ -574,11 +584,13 @@ public final class PolicyEngine {
             return this;
         }
 
+        /** Told about every reload attempt of a {@link PolicyEngine#watch}ed path; null (the default) for none. */
         public Builder reloadListener(ReloadListener listener) {
             this.listener = listener;
             return this;
         }
 
+        /** The engine, deciding with the {@link #policies} given; it watches nothing until {@link PolicyEngine#watch}. */
         public PolicyEngine build() {
             return new PolicyEngine(this);
         }
