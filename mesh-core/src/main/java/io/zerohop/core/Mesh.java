@@ -278,7 +278,14 @@ public final class Mesh implements AutoCloseable {
         return runtime.outbound().route(resolved(target));
     }
 
-    /** Sockets that tunnel through HBONE: hand it to OkHttp, Apache HttpClient, JDBC drivers... */
+    /**
+     * Sockets that tunnel through HBONE as this process's own identity: hand it to OkHttp, Apache HttpClient, JDBC
+     * drivers... As {@link #socketFactory(SpiffeId)} otherwise.
+     *
+     * @throws IllegalStateException when this mesh has no identity of its own ({@link Builder#identity}, or a
+     *                               single-workload provider's: an {@code InMemoryCa} alone gives none); use
+     *                               {@link #socketFactory(SpiffeId)} then
+     */
     public SocketFactory socketFactory() {
         return socketFactory(runtime.requireIdentity());
     }
