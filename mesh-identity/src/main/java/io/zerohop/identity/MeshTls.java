@@ -213,7 +213,11 @@ public final class MeshTls implements AutoCloseable {
 
     /**
      * Server context presenting {@code self}'s SVID and requiring a client SVID from any trusted
-     * domain; authorization of that identity is the caller's business.
+     * domain; authorization of that identity is the caller's business. The future fails with the identity provider's
+     * error when it gives no SVID for {@code self} (an {@code InMemoryCa}'s {@link IllegalArgumentException} for
+     * another trust domain), and with {@link IllegalStateException} once this {@code MeshTls} is closed.
+     *
+     * @throws NullPointerException at once when {@code self} is null
      */
     public CompletableFuture<SslContext> server(SpiffeId self) {
         return context(new Key(Role.SERVER, self, Set.of()));
@@ -221,9 +225,19 @@ public final class MeshTls implements AutoCloseable {
 
     /**
      * Client context presenting {@code self}'s SVID and accepting only a server whose SPIFFE ID is in
-     * {@code expectedPeers} (empty: any identity that chains to its domain's bundle).
+     * {@code expectedPeers} (empty: any identity that chains to its domain's bundle). The future fails as
+     * {@link #server}'s does.
+     *
+     * @throws NullPointerException at once when {@code self} or {@code expectedPeers} is null, or {@code expectedPeers}
+     *                              holds a null, naming which
      */
     public CompletableFuture<SslContext> client(SpiffeId self, Set<SpiffeId> expectedPeers) {
+        // Named: Set.copyOf's own NPE said only 'Cannot invoke "java.util.Collection.size()" because "c" is null' (a
+        // new-user pass). An empty set is the documented "any identity of a trusted domain", never a null.
+        Objects.requireNonNull(expectedPeers, "expectedPeers (Set.of() accepts any identity of a trusted domain)");
+        for (SpiffeId peer : expectedPeers) {
+            Objects.requireNonNull(peer, "expectedPeers must not contain null");
+        }
         return context(new Key(Role.CLIENT, self, Set.copyOf(expectedPeers)));
     }
 

@@ -140,6 +140,23 @@ class MeshTlsTest {
         }
     }
 
+    /**
+     * A null {@code expectedPeers} is named (no upstream case: a Java argument check of this API). It threw JDK's
+     * {@code Cannot invoke "java.util.Collection.size()" because "c" is null} from {@code Set.copyOf}.
+     */
+    @Test
+    void aNullExpectedPeersSetIsNamed() {
+        try (MeshTls t = MeshTls.builder(ca).build()) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> t.client(CLIENT, null))
+                    .isInstanceOf(NullPointerException.class).hasMessageStartingWith("expectedPeers");
+            java.util.Set<SpiffeId> withNull = new java.util.HashSet<>();
+            withNull.add(null);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> t.client(CLIENT, withNull))
+                    .isInstanceOf(NullPointerException.class).hasMessage("expectedPeers must not contain null");
+            assertThat(t.client(CLIENT, Set.of()).join()).as("empty: any identity of a trusted domain").isNotNull();
+        }
+    }
+
     @Test
     void defaultProviderIsBoringSsl() {
         assertThat(MeshTls.defaultProvider()).isEqualTo(SslProvider.OPENSSL);
