@@ -77,20 +77,30 @@ public final class WorkloadRegistry {
     private volatile Snapshot snapshot = new Snapshot(Map.of(), Map.of(), List.of(), new IdentityHashMap<>(), Map.of(), Map.of(),
             List.of(), Map.of(), new IdentityHashMap<>(), Map.of());
 
+    /** A registry with no workload, node or Service; fill it with {@link #replace} or {@link #put}. */
     public static WorkloadRegistry empty() {
         return new WorkloadRegistry();
     }
 
+    /**
+     * A registry holding {@code workloads} and {@code nodes}, as {@link #replace(List, Map)} installs them.
+     *
+     * @param nodes node name to where tunnels to its workloads are dialled ({@link #hboneAddress}); empty for none
+     * @throws NullPointerException     naming {@code workloads} or {@code nodes} when it is null
+     * @throws IllegalArgumentException when two workloads claim one address, naming it and both
+     */
     public static WorkloadRegistry of(List<Workload> workloads, Map<String, InetSocketAddress> nodes) {
         WorkloadRegistry r = new WorkloadRegistry();
         r.replace(workloads, nodes);
         return r;
     }
 
+    /** The workload that has {@code address} among its addresses, if any (a Service VIP is none: {@link #serviceAt}). */
     public Optional<Workload> byAddress(InetAddress address) {
         return Optional.ofNullable(snapshot.byAddress.get(address));
     }
 
+    /** The workload named {@code namespace}/{@code name}, if any; names compare exactly (case-sensitively). */
     public Optional<Workload> byName(String namespace, String name) {
         for (Workload w : snapshot.all) {
             if (w.namespace().equals(namespace) && w.name().equals(name)) {
@@ -131,6 +141,7 @@ public final class WorkloadRegistry {
         return Optional.ofNullable(snapshot.nodeByAddress.get(address));
     }
 
+    /** Every workload, in the order installed; an unmodifiable snapshot, never null. */
     public List<Workload> all() {
         return snapshot.all;
     }
