@@ -139,10 +139,6 @@ final class PolicyCommand {
                 Usage.parse(u, "trust-domain-aliases", alias, () -> io.zerohop.core.Mesh.builder().trustDomainAliases(List.of(alias)));
             }
             Map<String, String> headerMap = headerMap(u);
-            String badPath = path == null ? null : notOriginForm(path, method);
-            if (badPath != null) {
-                throw u.error("path", path, badPath);
-            }
             InetAddress srcIp = Usage.parse(u, "source-ip", sourceIp, () -> Addresses.parseIp(sourceIp, "--source-ip"));
             InetAddress dstIp = Usage.parse(u, "dest-ip", destIp, () -> Addresses.parseIp(destIp, "--dest-ip"));
             if (source != null) {
@@ -258,6 +254,11 @@ final class PolicyCommand {
             // domains. A new-user pass got DENY here for a request the proxy served (a DENY of an alias's principal).
             boolean opaque = tcpPort || !engine.requiresHttp(target, port);
             boolean http = method != null || path != null || host != null || !headers.isEmpty();
+            String badPath = path == null || opaque ? null : notOriginForm(path, method);
+            if (badPath != null) {
+                // Only where the proxy parses HTTP: on a port it relays unparsed, no target is refused (the note below).
+                throw u.error("path", path, badPath);
+            }
             if (http && !opaque) {
                 if (source != null) {
                     // What the proxy sets before the decision (mesh-core RequestAdmission, H2Proxy: Conn.xfcc), but for the

@@ -575,6 +575,10 @@ class PolicyCheckTest {
         assertThat(std.err.toString()).contains("--path: \"*\" is the request target of OPTIONS only");
         assertThat(check(ALLOW_CHARGE, concat(base, "--method", "OPTIONS", "--path", "*"))).as("OPTIONS * is a request").isEqualTo(3);
         assertThat(std.out.toString()).startsWith("DENY by prod/allow-charge");
+        // Where no policy has HTTP fields the proxy relays the bytes unparsed and refuses no target: the check leaves
+        // --path out with its note, as before.
+        assertThat(check(FROM_FRONTEND, concat(base, "--method", "POST", "--path", "charge"))).as(std.err.toString()).isZero();
+        assertThat(std.err.toString()).contains("note: no policy has HTTP fields for port 8080");
     }
 
     private static String[] concat(String[] a, String... b) {
