@@ -31,6 +31,13 @@ public record HttpAttributes(String method, String path, String host, Map<String
         }
     }
 
+    /**
+     * A request with no host and no headers.
+     *
+     * @param method as sent ({@code POST}; compared case-sensitively, as Envoy does)
+     * @param path   the {@code :path} as sent, query included
+     * @throws NullPointerException naming {@code method} or {@code path} when it is null
+     */
     public static HttpAttributes of(String method, String path) {
         return new HttpAttributes(method, path, "", Map.of());
     }
