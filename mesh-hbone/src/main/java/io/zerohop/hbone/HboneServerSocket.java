@@ -91,7 +91,14 @@ public final class HboneServerSocket implements StreamHandler, AutoCloseable {
         return false;
     }
 
-    /** Waits for the next tunnel (bounded by {@link #setSoTimeout}, 0 = forever). */
+    /**
+     * Waits for the next tunnel (bounded by {@link #setSoTimeout}, 0 = forever), as {@link java.net.ServerSocket#accept()};
+     * the tunnel was authorized before it was queued. Never returns null.
+     *
+     * @throws SocketException          "Socket is closed" once {@link #close()} was called, also to an accept waiting then
+     * @throws SocketTimeoutException   "Accept timed out" when the {@link #setSoTimeout} bound passes with no tunnel
+     * @throws InterruptedIOException   when the waiting thread is interrupted (its interrupt status is set again)
+     */
     public HboneSocket accept() throws IOException {
         if (closed) {
             throw new SocketException("Socket is closed");
