@@ -27,8 +27,9 @@ import java.util.Objects;
  * @param sourceNode          for a source with neither a SPIFFE ID nor a workload: whether its address is a node's own
  *                            (Cilium's {@code reserved:host} for the node that enforces, {@code reserved:remote-node}
  *                            for another), else null (the peer is {@code world} to Cilium). Istio's rules do not read it.
- * @throws IllegalArgumentException when {@code sourceNode} is given for a source with a SPIFFE ID or a workload (a node
- *                            is neither), or a field is invalid
+ * <p>The constructor throws {@link IllegalArgumentException} when {@code sourceNode} is given for a source with a SPIFFE
+ * ID or a workload (a node is neither), or a field is invalid, and {@link NullPointerException} naming a required
+ * field (both addresses, the destination) that is null.
  */
 public record AccessRequest(
         String sourcePrincipal,
@@ -55,6 +56,14 @@ public record AccessRequest(
 
     public static final String SPIFFE_SCHEME = "spiffe://";
 
+    /**
+     * Checks and canonicalises the fields (see the record's parameters).
+     *
+     * @throws IllegalArgumentException when {@code sourcePrincipal} is no SPIFFE ID, {@code destinationPort} is outside
+     *                                  1..65535, or {@code sourceNode} is given for a source with a SPIFFE ID or a workload
+     * @throws NullPointerException     naming {@code sourceAddress}, {@code destinationAddress} or {@code destination}
+     *                                  when it is null
+     */
     public AccessRequest {
         String canonical = null;
         if (sourcePrincipal != null) {
