@@ -6,6 +6,10 @@ import java.util.Objects;
 /**
  * How a node proxy captures application traffic headed out of the node.
  *
+ * <p>Throws {@link IllegalArgumentException} naming the argument and its value when {@code bind} or {@code target} is
+ * unresolved (a host name: a capture never resolves names), the target is a wildcard address (0.0.0.0, ::) or the
+ * target's port is 0 (no connection can be made to it)
+ *
  * @param mode   {@link Mode#TRANSPARENT}: nftables/iptables TPROXY delivers connections to this
  *               listener with their original destination as the local address (needs
  *               {@code IP_TRANSPARENT}, Linux epoll, CAP_NET_ADMIN); {@link Mode#SOCKS5}: apps are
@@ -13,10 +17,6 @@ import java.util.Objects;
  *               not trust here); {@link Mode#FORWARD}: a fixed local port for one destination.
  * @param bind   where the listener binds: an IP (0.0.0.0 for every address), port 0 for an ephemeral one
  * @param target the destination of a {@link Mode#FORWARD} listener, an IP and a port 1-65535; null otherwise
- * @throws IllegalArgumentException naming the argument and its value when {@code bind} or {@code target} is
- *                                  unresolved (a host name: a capture never resolves names), the target is a
- *                                  wildcard address (0.0.0.0, ::) or the target's port is 0 (no connection can be
- *                                  made to it)
  */
 public record Capture(Mode mode, InetSocketAddress bind, InetSocketAddress target) {
     public enum Mode { TRANSPARENT, SOCKS5, FORWARD }

@@ -16,6 +16,12 @@ import java.util.Set;
  * {@code load_balance}. Its endpoints are the registry workloads whose {@link Workload#services()} name it (same
  * {@code namespace} and {@code name}): {@link WorkloadRegistry#endpoints}.
  *
+ * <p>Throws {@link IllegalArgumentException} naming the service and the field when one is blank, the name is no
+ * DNS-1035 label, the namespace no DNS-1123 label, the hostname no DNS name, a VIP is the wildcard or repeats, or a
+ * service port repeats
+ *
+ * <p>Throws {@link NullPointerException} for a null VIP or port
+ *
  * @param namespace its namespace; not blank
  * @param name      its name; not blank
  * @param hostname  its DNS name ({@code NAME.NAMESPACE.svc.cluster.local} for a Kubernetes Service), what
@@ -29,10 +35,6 @@ import java.util.Set;
  *                  {@code Standard} mode, what istiod sends for a Service with neither
  *                  {@code internalTrafficPolicy: Local} nor a {@code trafficDistribution}). {@link #nodeLocal()} tells
  *                  whether it is {@link LoadBalancing#NODE_LOCAL}
- * @throws IllegalArgumentException naming the service and the field when one is blank, the name is no DNS-1035 label,
- *                                  the namespace no DNS-1123 label, the hostname no DNS name, a VIP is the wildcard or
- *                                  repeats, or a service port repeats
- * @throws NullPointerException     for a null VIP or port
  */
 public record Service(String namespace, String name, String hostname, List<InetAddress> vips, List<Port> ports,
                       LoadBalancing loadBalancing) {
@@ -69,10 +71,12 @@ public record Service(String namespace, String name, String hostname, List<InetA
      * has the details, a leading {@code NETWORK} included). {@link Mode#STRICT}: only endpoints sharing every scope are
      * eligible, else there is no upstream; {@link Mode#FAILOVER}: only those of the best rank present are eligible.
      *
+     * <p>Throws {@link NullPointerException} for a null mode, list or scope
+     *
+     * <p>Throws {@link IllegalArgumentException} for no scope or a scope listed twice
+     *
      * @param mode   STRICT or FAILOVER; not null
      * @param scopes the routing preference, most important first; not empty, no scope twice; an immutable copy
-     * @throws NullPointerException     for a null mode, list or scope
-     * @throws IllegalArgumentException for no scope or a scope listed twice
      */
     public record LoadBalancing(Mode mode, List<Scope> scopes) {
         /** {@code internalTrafficPolicy: Local} as istiod sends it: STRICT [NODE] (services.go {@code constructService}). */
@@ -170,12 +174,13 @@ public record Service(String namespace, String name, String hostname, List<InetA
      * One service port: ztunnel's {@code ports} entry ({@code service_port} → {@code target_port}), with the Kubernetes
      * target port's name kept where istiod sends 0 and a per-endpoint mapping.
      *
+     * <p>Throws {@link IllegalArgumentException} naming the field for a port out of range, or not exactly one of {@code
+     * targetPort} and {@code targetPortName}
+     *
      * @param port           the service port clients dial, 1-65535
      * @param targetPort     the endpoint port it maps to, 1-65535; 0 when {@code targetPortName} names it instead
      * @param targetPortName a container port name ({@link Workload#namedPorts()}) each endpoint resolves, when
      *                       {@code targetPort} is 0; else null
-     * @throws IllegalArgumentException naming the field for a port out of range, or not exactly one of
-     *                                  {@code targetPort} and {@code targetPortName}
      */
     public record Port(int port, int targetPort, String targetPortName) {
         public Port {

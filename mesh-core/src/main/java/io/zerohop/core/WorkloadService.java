@@ -9,6 +9,8 @@ import java.util.Set;
  * and the workload ports its service ports target, from which ztunnel guesses the Service of an inbound connection
  * ({@code guess_inbound_service}, src/proxy.rs: the first Service with a port targeting the connection's port).
  *
+ * <p>Throws {@link IllegalArgumentException} naming the field when one is blank or a port is out of range
+ *
  * @param name        the Service's name; not blank
  * @param namespace   its namespace; not blank
  * @param hostname    its DNS name, {@code NAME.NAMESPACE.svc.cluster.local} for a Kubernetes Service; not blank
@@ -27,7 +29,6 @@ import java.util.Set;
  *                    Service's own target ports apply ({@link Service#targetOn}). istiod sends it for an EndpointSlice
  *                    endpoint, whose slice names the port each service port reaches (mesh-kubernetes); each port 1-65535.
  *                    Immutable copy
- * @throws IllegalArgumentException naming the field when one is blank or a port is out of range
  */
 public record WorkloadService(String name, String namespace, String hostname, Set<Integer> targetPorts, boolean healthy,
                              java.util.Map<Integer, Integer> ports) {

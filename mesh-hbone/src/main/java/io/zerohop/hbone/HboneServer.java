@@ -374,7 +374,7 @@ public final class HboneServer implements AutoCloseable {
          * write progress are also reset. Each tunnel alone queues at most its stream's write
          * watermark (512 KiB) plus one read. Defaults: server-wide a quarter of Netty's direct memory
          * limit, at most 256 MiB; per peer a quarter of that. {@link #build()} throws
-         * IllegalArgumentException unless 64 KiB <= perPeer <= total.
+         * IllegalArgumentException unless 64 KiB &le; perPeer &le; total.
          */
         public Builder outboundBudget(long perPeer, long total) {
             this.queuedBytesPerPeer = perPeer;
@@ -401,7 +401,7 @@ public final class HboneServer implements AutoCloseable {
          * Defaults (both 0): server-wide half of Netty's direct-memory limit, at most 1 GiB and at
          * least two stream windows, and per peer the same (a shipped node proxy, 64 MiB of direct
          * memory: 32 MiB, and 16 MiB before stalled tunnels are reset).
-         * {@link #build()} throws IllegalArgumentException unless stream window <= perPeer <= total.
+         * {@link #build()} throws IllegalArgumentException unless stream window &le; perPeer &le; total.
          * What counts: DATA payload and padding received and not yet read by the tunnels' applications,
          * plus 256 bytes per DATA frame still queued in a tunnel (what a queued frame's objects cost:
          * 1-byte frames otherwise held ~200 times what was counted); unknown frame types are dropped

@@ -129,7 +129,7 @@ public final class HboneServerSocket implements StreamHandler, AutoCloseable {
      *
      * @throws SocketException "Socket is closed" after {@link #close()}, as {@code ServerSocket}'s (until 6 December it
      *                         was taken silently)
-     * @throws IllegalArgumentException "timeout < 0", as {@code ServerSocket}'s
+     * @throws IllegalArgumentException "timeout &lt; 0", as {@code ServerSocket}'s
      */
     public void setSoTimeout(int timeoutMillis) throws SocketException {
         if (closed) {

@@ -7,7 +7,7 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * Gets a fresh SVID for one identity from a CA: what {@link CertificateManager} calls on first
- * use and ahead of expiry. {@link IstioCaClient} is one; {@link #of(InMemoryCa)} adapts the
+ * use and ahead of expiry. {@code IstioCaClient} (mesh-identity-istio) is one; {@link #of(InMemoryCa)} adapts the
  * in-memory CA.
  */
 @FunctionalInterface

@@ -626,7 +626,7 @@ public final class CertificateManager implements IdentityProvider {
 
         private Builder() {}
 
-        /** Where SVIDs come from: an {@link IstioCaClient}, {@link CertificateIssuer#of(InMemoryCa)}, or any function. */
+        /** Where SVIDs come from: an {@code IstioCaClient} (mesh-identity-istio), {@link CertificateIssuer#of(InMemoryCa)}, or any function. */
         public Builder issuer(CertificateIssuer issuer) {
             this.issuer = Objects.requireNonNull(issuer, "issuer");
             return this;

@@ -12,6 +12,8 @@ import java.util.Objects;
  * {@code PolicyAuthorizer.refOf}) carries what the ID's path says, which SPIFFE allows to be {@code Prod} or
  * {@code web_sa}; refusing it there failed every tunnel to such an identity instead of deciding it.
  *
+ * <p>Throws {@link IllegalArgumentException} when the namespace is empty, or a named port breaks the rules above
+ *
  * @param namespace      Kubernetes namespace, required, not empty
  * @param name           workload name (used in explanations only), may be empty (null: empty)
  * @param serviceAccount service account, may be empty (null: empty)
@@ -23,7 +25,6 @@ import java.util.Objects;
  *                       port for an allow and may cover any for an {@code ingressDeny} (fail closed). Keys are
  *                       Kubernetes port names (at most 15 of a-z, 0-9 and '-', a letter among them, no "--", no '-'
  *                       at either end), values 1-65535
- * @throws IllegalArgumentException when the namespace is empty, or a named port breaks the rules above
  */
 public record WorkloadRef(String namespace, String name, String serviceAccount, Map<String, String> labels,
                           Map<String, Integer> namedPorts) {
