@@ -174,6 +174,31 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                     + "{app: admin}}]}"))).build().evaluate(r().build());
             assertThat(local.explain()).contains("service account or labels differ)").doesNotContain("policy-default-local-cluster");
         });
+        // Review pass, 6 December: the local cluster is named only when it is what left the source out (a selector with it
+        // would select the source but for its cluster), and then that selector is named: a frontend of cluster eu read
+        // "selects only peers of the destination's cluster" for fromEndpoints app=admin, which its labels miss anyway,
+        // and for a rule whose other selector names cluster eu, which does not select only the destination's cluster.
+        T.add(s, "the default deny names the local cluster only when it is what left the source out", () -> {
+            String mixed = ingress("{fromEndpoints: [{matchLabels: {app: admin, io.cilium.k8s.policy.cluster: eu}}, "
+                    + "{matchLabels: {app: ops}}]}");
+            Decision labels = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", mixed)).build().evaluate(eu.get().build());
+            assertThat(labels.allowed()).isFalse();
+            assertThat(labels.explain()).contains("service account or labels differ)").doesNotContain("policy-default-local-cluster")
+                    .doesNotContain("selects only peers of the destination's cluster");
+            Decision admin = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", ingress("{fromEndpoints: [{matchLabels: "
+                    + "{app: admin}}]}"))).build().evaluate(eu.get().build());
+            assertThat(admin.explain()).contains("service account or labels differ)").doesNotContain("policy-default-local-cluster");
+            Decision cluster = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", mixed.replace("app: ops", "app: frontend")))
+                    .build().evaluate(eu.get().build());
+            assertThat(cluster.allowed()).isFalse();
+            assertThat(cluster.explain()).contains("its selector app=frontend would select the source")
+                    .contains("selects only peers of the destination's cluster").contains("policy-default-local-cluster")
+                    .contains("of another cluster");
+            Decision spiffe = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", ingress("{fromEndpoints: [{}]}"))).build()
+                    .evaluate(r().source(null).principal("spiffe://eu.example.org/ns/prod/sa/frontend").build());
+            assertThat(spiffe.allowed()).isFalse();
+            assertThat(spiffe.explain()).contains("policy-default-local-cluster").contains("trust domain not the mesh's");
+        });
         T.decide(s, "ingressDeny fromEndpoints [{}] still denies a SPIFFE-only peer of another trust domain (fail closed)",
                 cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities: [all]}], ingressDeny: [{fromEndpoints: [{}]}]}"),
                 foreign, false, "prod/c");

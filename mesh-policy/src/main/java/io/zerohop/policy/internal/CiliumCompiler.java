@@ -146,10 +146,7 @@ final class CiliumCompiler {
             for (Selector sel : rule.fromEndpoints) {
                 if (sel.localCluster) {
                     // Selector#localCluster: a term the selector's text does not show, named when it is what left the source out.
-                    rule.endpointsClusterMiss = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule + "; ingress rule "
-                            + rule.index + " for this port selects " + rule.endpointsText + ", which selects only peers of the"
-                            + " destination's cluster (no io.cilium.k8s.policy.cluster named: Cilium's policy-default-local-cluster),"
-                            + " and the source is of another cluster or its cluster is unknown");
+                    rule.endpointsClusterMiss = noRule + "; ingress rule " + rule.index + " for this port selects " + rule.endpointsText;
                     break;
                 }
             }

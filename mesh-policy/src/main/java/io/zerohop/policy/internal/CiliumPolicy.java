@@ -312,10 +312,11 @@ final class CiliumPolicy {
          */
         Decision endpointsMiss;
         /**
-         * {@link #endpointsMiss} for a source its selectors leave out only by their implicit local cluster
-         * ({@link Selector#localCluster}); null when no selector has it.
+         * When some fromEndpoints selector has the implicit local cluster ({@link Selector#localCluster}), the start of
+         * the explanation {@link #endpointsMiss(AccessRequest)} builds when that is what left the source out (the
+         * default deny and {@code ingress rule N for this port selects fromEndpoints ...}); null otherwise.
          */
-        Decision endpointsClusterMiss;
+        String endpointsClusterMiss;
         /** The rule's fromEndpoints as the explanations name them ({@code fromEndpoints app=admin | app=ops}); null without. */
         String endpointsText;
         /**
@@ -540,14 +541,27 @@ final class CiliumPolicy {
         }
 
         /**
-         * {@link #endpointsMiss}, or {@link #endpointsClusterMiss} for a cluster endpoint not of the destination's cluster
-         * (its workload's cluster label, or a SPIFFE-only peer's trust domain): what the selectors' implicit local cluster
-         * left out. A denial path.
+         * {@link #endpointsMiss}, or, for a cluster endpoint not of the destination's cluster (its workload's cluster
+         * label, or a SPIFFE-only peer's trust domain) that one of the selectors with the implicit local cluster would
+         * select but for it ({@link Selector#selectsButForCluster}), a decision naming that selector and the local
+         * cluster: what left the source out. Until a review pass of 6 December the local cluster was named for every
+         * source of another cluster, also one whose labels no selector matched, and the text said the rule's selectors
+         * all select only the destination's cluster where one of them named another cluster. A denial path, built per
+         * call.
          */
         Decision endpointsMiss(AccessRequest r) {
-            if (endpointsClusterMiss != null && Peer.isClusterEndpoint(r)
+            if (endpointsClusterMiss != null && endpointsMiss != null && Peer.isClusterEndpoint(r)
                     && !Selector.sameCluster(r, r.sourceWorkload() != null ? null : clusterTrustDomains)) {
-                return endpointsClusterMiss;
+                for (Selector s : fromEndpoints) {
+                    if (s.selectsButForCluster(r)) {
+                        return new Decision(false, Decision.Outcome.DENIED_DEFAULT, endpointsMiss.policy(), -1, endpointsClusterMiss
+                                + ": its selector " + s + " would select the source, but names no io.cilium.k8s.policy.cluster,"
+                                + " so it selects only peers of the destination's cluster (Cilium's"
+                                + " policy-default-local-cluster), and the source is "
+                                + (r.sourceWorkload() != null ? "of another cluster (its workload's io.cilium.k8s.policy.cluster)"
+                                : "known by its SPIFFE ID only, of a trust domain not the mesh's, so not taken to be of it"));
+                    }
+                }
             }
             return endpointsMiss;
         }

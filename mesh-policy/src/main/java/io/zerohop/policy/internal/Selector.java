@@ -553,6 +553,19 @@ public final class Selector {
 
     /** {@code parts}: {@link Peer#parts} of the principal, or {@link Peer#UNKNOWN}. */
     boolean matchesPeer(AccessRequest r, long parts) {
+        return matchesPeer(r, parts, false);
+    }
+
+    /**
+     * For a {@link #localCluster} selector and a cluster endpoint: whether it would select {@code r}'s source were the
+     * source of the destination's cluster, i.e. whether the implicit local cluster is what left it out (the default
+     * deny's explanation, a denial path).
+     */
+    boolean selectsButForCluster(AccessRequest r) {
+        return localCluster && Peer.isClusterEndpoint(r) && matchesPeer(r, Peer.UNKNOWN, true);
+    }
+
+    private boolean matchesPeer(AccessRequest r, long parts, boolean anyCluster) {
         if (all) {
             return true;
         }
@@ -567,7 +580,7 @@ public final class Selector {
         }
         // Of another cluster (its workload's cluster label): the implicit local cluster does not select it. A peer
         // known by its SPIFFE ID only has no known cluster: CiliumPolicy.Rule#matchesPeer decides by its trust domain.
-        if (localCluster && r.sourceWorkload() != null && !sameCluster(r, null)) {
+        if (localCluster && !anyCluster && r.sourceWorkload() != null && !sameCluster(r, null)) {
             return false;
         }
         // A peer known by its SPIFFE ID only: its labels are unknown, not absent, so no selector on them
