@@ -488,7 +488,10 @@ final class ZtunnelAccessLog {
      * writes a string (ztunnel's JSON format: serde_json's {@code format_escaped_str}). Rust: {@code \0}, {@code \t},
      * {@code \r}, {@code \n}, {@code \\}, {@code \"}, and <code>&#92;u{HEX}</code> for a character Rust does not
      * print (core/src/unicode/printable.py: categories Cc, Cf, Cs, Co, Cn, Zl, Zp and Zs but the space) or a grapheme
-     * extender (Mn, Me), read from Java's Unicode tables, whose version may differ from the Rust release's. serde_json:
+     * extender of category Mn or Me, read from Java's Unicode tables, whose version may differ from the Rust release's
+     * (Rust's {@code is_grapheme_extended} is the whole {@code Grapheme_Extend} property, which also has the few
+     * {@code Other_Grapheme_Extend} spacing marks and U+FF9E/U+FF9F: Java has no table of it, so those are written as
+     * is, a known difference). serde_json:
      * {@code \"}, {@code \\}, {@code \b}, {@code \f}, {@code \n}, {@code \r}, {@code \t}, other characters below
      * U+0020 as <code>&#92;u00XX</code> (lower-case hex), the rest as is. Until 6 December NUL read <code>&#92;u{0}</code>, a
      * C1 control, a non-breaking space or a combining mark was written as is in the text format, and backspace and form
