@@ -93,7 +93,11 @@ public record Baggage(String clusterId, String namespace, String workloadName, S
     /**
      * Parses a header value (repeated headers already joined with {@code ","}) as ztunnel's
      * {@code parse_baggage_header}: unknown keys and members without {@code =} are skipped, empty
-     * values are absent, a later member wins. Equal headers give the same instance (its strings are
+     * values are absent, a later member wins, and a value with any character but visible ASCII, space and tab is no
+     * baggage at all (hyper's {@code HeaderValue::to_str} fails on it; until 6 December zerohop read the other members).
+     * Where it differs: whitespace around a member's key and value is trimmed, since repeated headers arrive joined with
+     * {@code ", "} (ztunnel reads each header line on its own), so a single header {@code a=b, service.name=x} gives
+     * {@code service.name} here and nothing in ztunnel. Equal headers give the same instance (its strings are
      * shared by every tunnel that carried that header).
      */
     public static Baggage parse(String header) {
@@ -106,6 +110,15 @@ public record Baggage(String clusterId, String namespace, String workloadName, S
     static Baggage read(String header) {
         if (header == null || header.isEmpty()) {
             return EMPTY;
+        }
+        for (int i = 0; i < header.length(); i++) {
+            char c = header.charAt(i);
+            if (!(c >= 0x20 && c < 0x7f || c == '\t')) {
+                // ztunnel reads the header with HeaderValue::to_str, which fails on anything but visible ASCII, SP and
+                // HTAB, and takes the failure as no baggage at all (src/baggage.rs parse_baggage_header's `?`,
+                // src/proxy/inbound.rs unwrap_or_default): one such byte anywhere drops every member.
+                return EMPTY;
+            }
         }
         String cluster = null, ns = null, workload = null, service = null, rev = null, region = null, zone = null;
         for (String member : header.split(",")) {

@@ -38,6 +38,21 @@ class ZtunnelHeadersTest {
                 .isEqualTo(new Baggage("K1", "NS1", "N1", "N2", null, null, null));
     }
 
+    /**
+     * ztunnel reads the baggage header with hyper's {@code HeaderValue::to_str} (src/baggage.rs parse_baggage_header), which
+     * fails on any byte but visible ASCII, SP and HTAB, and inbound.rs takes the failure as no baggage
+     * ({@code unwrap_or_default}): a non-ASCII or control byte anywhere drops every member. zerohop read the others.
+     */
+    @Test
+    void baggageWithAByteHyperRefusesIsNoBaggageAtAll() {
+        // Netty's HPACK decoder gives byte 0xE9 as U+00E9.
+        assertThat(Baggage.parse("k8s.namespace.name=NS1,service.name=caf\u00e9")).isEqualTo(Baggage.EMPTY);
+        assertThat(Baggage.parse("k8s.namespace.name=NS1,x=\u0001,service.name=N2")).isEqualTo(Baggage.EMPTY);
+        assertThat(Baggage.parse("k8s.namespace.name=NS1,x=\u007f")).isEqualTo(Baggage.EMPTY);
+        // A tab passes to_str: the value keeps it.
+        assertThat(Baggage.parse("k8s.namespace.name=NS1,service.name=a\tb")).isEqualTo(new Baggage(null, "NS1", null, "a\tb", null, null, null));
+    }
+
     /** istio/ztunnel src/baggage.rs, test baggage_header_val_can_be_parsed: what we send reads back the same. */
     @Test
     void baggageRoundTrips() {
