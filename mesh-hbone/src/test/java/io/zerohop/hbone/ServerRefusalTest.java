@@ -201,7 +201,7 @@ class ServerRefusalTest {
                 .cause().isInstanceOfSatisfying(HboneRefusedException.class, e -> {
                     assertThat(e.status()).isEqualTo(401);
                     assertThat(e.getMessage()).contains(" as " + mesh.clientId + " (server " + mesh.serverId + ") refused with status 401")
-                            .contains("denied by an authorization policy at the destination");
+                            .contains("denied at the destination: by an authorization policy, the server's authorizer");
                 });
     }
 
@@ -230,7 +230,7 @@ class ServerRefusalTest {
                 Map.of("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")).join())
                 .isInstanceOf(CompletionException.class)
                 .cause().isInstanceOf(HboneRefusedException.class)
-                .hasMessageContaining("401 (denied by an authorization policy at the destination")
+                .hasMessageContaining("401 (denied at the destination: by an authorization policy, the server's authorizer")
                 .satisfies(e -> assertThat(((HboneRefusedException) e).status()).isEqualTo(401));
     }
 

@@ -141,7 +141,11 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
     /** What a refusal's status means from ztunnel's (and a zerohop server's) inbound, for the caller's exception. */
     private static String meaning(int status) {
         return switch (status) {
-            case 401 -> " (denied by an authorization policy at the destination; the server's access log names it)";
+            // A zerohop server also answers 401 for its Authorizer's refusal (a custom one, not a policy) and for a
+            // client certificate expired since the handshake; ztunnel for a policy's denial. A new-user pass read
+            // "policy" for a custom authorizer's refusal.
+            case 401 -> " (denied at the destination: by an authorization policy, the server's authorizer, or for a client"
+                    + " certificate expired since the handshake; the server's access log names it)";
             case 400 -> " (the server serves no workload of its identity at that destination, or found the CONNECT malformed;"
                     + " its access log says which)";
             case 503 -> " (the server could not reach the destination, it is one of the server's own ports, or the server"
