@@ -259,6 +259,10 @@ final class PolicyCommand {
                 // Only where the proxy parses HTTP: on a port it relays unparsed, no target is refused (the note below).
                 throw u.error("path", path, badPath);
             }
+            String badHost = host == null || opaque ? null : badAuthority(host);
+            if (badHost != null) {
+                throw u.error("host", host, badHost);
+            }
             if (http && !opaque) {
                 if (source != null) {
                     // What the proxy sets before the decision (mesh-core RequestAdmission, H2Proxy: Conn.xfcc), but for the
@@ -393,9 +397,26 @@ final class PolicyCommand {
          * {@code downstream_rq_non_relative_path}). The engine would normalise {@code charge} to {@code /charge} and
          * decide it: a new-user pass read ALLOW for a request the proxy never forwards. An absolute-form target
          * ({@code http://checkout/charge}) is decided by the proxy's HTTP/1 filter as its path and authority (RFC 9112
-         * section 3.2.2), so the check asks for those.
+         * section 3.2.2), so the check asks for those. A fragment ({@code #}) or a space anywhere in the target is refused
+         * too, before the form: the proxy answers the first with 400 on either protocol (mesh-core RequestTarget
+         * {@code invalidPath}, as Envoy's {@code http_reject_path_with_fragment}) and the second with 400 on HTTP/1
+         * ({@code invalidCharacters}) or a stream reset on HTTP/2 ({@code malformedH2Path}, as nghttp2), where the engine
+         * drops the fragment and matches the space as written (a review pass read ALLOW for {@code /charge#x} and
+         * {@code /a b}).
          */
         static String notOriginForm(String path, String method) {
+            int hash = path.indexOf('#');
+            if (hash >= 0) {
+                String before = path.substring(0, hash);
+                return "a request target has no fragment (RFC 9112 section 3.2, RFC 9113 section 8.3.1): the proxy answers \""
+                        + path + "\" with 400 before any policy reads it, as Envoy; "
+                        + (before.startsWith("/") ? "give --path " + before : "give the target without it");
+            }
+            if (path.indexOf(' ') >= 0) {
+                return "a request target has no space (RFC 9112 section 3.2; an HTTP/2 :path with one is malformed): the proxy"
+                        + " refuses \"" + path + "\" before any policy reads it (HTTP/1 400, HTTP/2 a stream reset);"
+                        + " percent-encode it: give --path " + path.replace(" ", "%20");
+            }
             if (path.startsWith("/") || (path.equals("*") && "OPTIONS".equals(method))) {
                 return null;
             }
@@ -420,6 +441,24 @@ final class PolicyCommand {
             }
             return "a request's path starts with / (origin-form, RFC 9112 section 3.2.1; RFC 9113 section 8.3.1): the proxy"
                     + " answers \"" + path + "\" with 400 before any policy reads it; give --path /" + path;
+        }
+
+        /**
+         * Why the proxy refuses a request with {@code host} as its Host or {@code :authority} before any policy reads it,
+         * or null: a character outside Envoy's authority table (envoyproxy/envoy source/common/http/header_validation.cc
+         * {@code check_authority_h1_h2}; mesh-core RequestTarget {@code invalidAuthority}, used by the HTTP/1 filter (400)
+         * and H2Proxy (a stream reset)): letters, digits and {@code ! $ % & ' ( ) * + , - . : ; = @ [ ] _ ~}. A review pass
+         * read ALLOW for {@code --host 'a b'} and {@code --host blocked.example/}, requests the proxy never forwards.
+         */
+        static String badAuthority(String host) {
+            for (int i = 0; i < host.length(); i++) {
+                char c = host.charAt(i);
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "!$%&'()*+,-.:;=@[]_~".indexOf(c) >= 0)) {
+                    return String.format("a Host with the character 0x%02x (at %d) is refused by the proxy before any policy reads it,"
+                            + " as by Envoy (http.invalid_authority): letters, digits and !$%%&'()*+,-.:;=@[]_~ only", (int) c, i);
+                }
+            }
+            return null;
         }
 
         /**
