@@ -1,6 +1,7 @@
 package io.zerohop.cli;
 
 import io.zerohop.core.Addresses;
+import io.zerohop.core.HeaderValidation;
 import io.zerohop.core.SelectorCheck;
 import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
@@ -446,19 +447,17 @@ final class PolicyCommand {
         /**
          * Why the proxy refuses a request with {@code host} as its Host or {@code :authority} before any policy reads it,
          * or null: a character outside Envoy's authority table (envoyproxy/envoy source/common/http/header_validation.cc
-         * {@code check_authority_h1_h2}; mesh-core RequestTarget {@code invalidAuthority}, used by the HTTP/1 filter (400)
-         * and H2Proxy (a stream reset)): letters, digits and {@code ! $ % & ' ( ) * + , - . : ; = @ [ ] _ ~}. A review pass
+         * {@code check_authority_h1_h2}; mesh-core {@link HeaderValidation#checkAuthority}, the proxy's own check for the
+         * HTTP/1 filter (400) and H2Proxy (a stream reset)): letters, digits and {@code ! $ % & ' ( ) * + , - . : ; = @ [ ] _ ~}. A review pass
          * read ALLOW for {@code --host 'a b'} and {@code --host blocked.example/}, requests the proxy never forwards.
          */
         static String badAuthority(String host) {
-            for (int i = 0; i < host.length(); i++) {
-                char c = host.charAt(i);
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "!$%&'()*+,-.:;=@[]_~".indexOf(c) >= 0)) {
-                    return String.format("a Host with the character 0x%02x (at %d) is refused by the proxy before any policy reads it,"
-                            + " as by Envoy (http.invalid_authority): letters, digits and !$%%&'()*+,-.:;=@[]_~ only", (int) c, i);
-                }
-            }
-            return null;
+            // One table for the proxy and the check (mesh-core's HeaderValidation): a drift would print ALLOW for a request
+            // the proxy refuses.
+            return HeaderValidation.checkAuthority(host)
+                    .map(why -> "the proxy refuses it before any policy reads it: " + why
+                            + " (letters, digits and !$%&'()*+,-.:;=@[]_~ only)")
+                    .orElse(null);
         }
 
         /**

@@ -1,6 +1,7 @@
 package io.zerohop.core.internal.http;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.zerohop.core.HeaderValidation;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import java.util.Arrays;
@@ -87,25 +88,14 @@ final class RequestTarget {
 
     /**
      * @return null (also for no Host), or why Envoy answers {@code host} with 400 {@code http.invalid_authority} before
-     *         any filter: a character outside its authority table (envoyproxy/envoy source/common/http/header_validation.cc
-     *         {@code check_authority_h1_h2}, called by the HTTP/1 codec through {@code requestHeadersValid}): only letters,
-     *         digits and {@code ! $ % & ' ( ) * + , - . : ; = @ [ ] _ ~}. Taken as written, {@code Host: blocked.example/}
+     *         any filter ({@link HeaderValidation#checkAuthority}, which the CLI's policy check uses too; Envoy's HTTP/1
+     *         codec calls it through {@code requestHeadersValid}). Taken as written, {@code Host: blocked.example/}
      *         escaped a DENY on {@code hosts: [blocked.example]} and reached an application that reads it as that host
      *         (a new-user pass). HTTP/2's {@code :authority} goes through the same check ({@code H2Proxy}): Netty's codec
      *         lets SP and HTAB through, and until 5 December {@code " blocked.example"} escaped a hosts DENY there.
      */
     static String invalidAuthority(String host) {
-        if (host == null) {
-            return null;
-        }
-        for (int i = 0; i < host.length(); i++) {
-            char c = host.charAt(i);
-            boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "!$%&'()*+,-.:;=@[]_~".indexOf(c) >= 0;
-            if (!ok) {
-                return String.format("Host has a character Envoy refuses (0x%02x at %d): http.invalid_authority", (int) c, i);
-            }
-        }
-        return null;
+        return host == null ? null : HeaderValidation.checkAuthority(host).orElse(null);
     }
 
     /**
