@@ -24,25 +24,46 @@ final class EnginePair {
         SSLEngine c = client.newEngine(ByteBufAllocator.DEFAULT, "127.0.0.1", 15008);
         SSLEngine s = server.newEngine(ByteBufAllocator.DEFAULT);
         try {
-            c2s.clear();
-            s2c.clear();
-            c.beginHandshake();
-            s.beginHandshake();
-            for (int i = 0; i < 64; i++) {
-                boolean cp = step(c, s2c, c2s);
-                boolean sp = step(s, c2s, s2c);
-                if (done(c) && done(s)) {
-                    return;
-                }
-                if (!cp && !sp) {
-                    throw new SSLException("handshake stalled: client " + c.getHandshakeStatus() + ", server " + s.getHandshakeStatus());
-                }
-            }
-            throw new SSLException("handshake did not finish");
+            handshake(c, s);
         } finally {
             ReferenceCountUtil.release(c);
             ReferenceCountUtil.release(s);
         }
+    }
+
+    /**
+     * A client and a server engine that have finished their handshake, for measuring records; the caller releases
+     * both ({@code ReferenceCountUtil.release}).
+     */
+    SSLEngine[] connected(SslContext client, SslContext server) throws SSLException {
+        SSLEngine c = client.newEngine(ByteBufAllocator.DEFAULT, "127.0.0.1", 15008);
+        SSLEngine s = server.newEngine(ByteBufAllocator.DEFAULT);
+        try {
+            handshake(c, s);
+            return new SSLEngine[] {c, s};
+        } catch (SSLException | RuntimeException e) {
+            ReferenceCountUtil.release(c);
+            ReferenceCountUtil.release(s);
+            throw e;
+        }
+    }
+
+    private void handshake(SSLEngine c, SSLEngine s) throws SSLException {
+        c2s.clear();
+        s2c.clear();
+        c.beginHandshake();
+        s.beginHandshake();
+        for (int i = 0; i < 64; i++) {
+            boolean cp = step(c, s2c, c2s);
+            boolean sp = step(s, c2s, s2c);
+            if (done(c) && done(s)) {
+                return;
+            }
+            if (!cp && !sp) {
+                throw new SSLException("handshake stalled: client " + c.getHandshakeStatus() + ", server " + s.getHandshakeStatus());
+            }
+        }
+        throw new SSLException("handshake did not finish");
     }
 
     private static boolean done(SSLEngine e) {
