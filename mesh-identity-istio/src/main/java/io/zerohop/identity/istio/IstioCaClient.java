@@ -82,10 +82,11 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
 
     /**
      * Header names a request of this client never carries as a caller wrote them, so {@link Builder#header} refuses them.
-     * Lower case, unmodifiable. grpc-java replaces {@code content-type}, {@code te}, {@code user-agent} and
-     * {@code grpc-timeout} (the call's deadline) with its own and drops {@code content-length}, {@code grpc-encoding},
-     * {@code grpc-accept-encoding}, {@code content-encoding} and {@code accept-encoding} (putting back its own encodings)
-     * in {@code ClientCallImpl.prepareHeaders} and the Netty transport's {@code Utils.convertClientHeaders};
+     * Lower case, unmodifiable. grpc-java (grpc/grpc-java, read at 5fda0c7c35) replaces {@code content-type}, {@code te}
+     * and {@code user-agent} with its own (netty {@code Utils.convertClientHeaders}), replaces {@code grpc-timeout} with
+     * the call's deadline ({@code AbstractClientStream.setDeadline}; every call of this client has one), and drops
+     * {@code content-length}, {@code grpc-encoding}, {@code grpc-accept-encoding}, {@code content-encoding} and
+     * {@code accept-encoding}, putting back its own encodings ({@code ClientCallImpl.prepareHeaders});
      * {@code grpc-status}, {@code grpc-message} and {@code grpc-message-type} are gRPC's response names, which ztunnel's
      * tonic drops from a request ({@code MetadataMap::GRPC_RESERVED_HEADERS}, with {@code te} and {@code content-type}).
      */
