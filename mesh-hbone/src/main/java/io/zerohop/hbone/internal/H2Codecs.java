@@ -186,6 +186,9 @@ final class H2Codecs {
 
         @Override
         public void onError(ChannelHandlerContext ctx, boolean outbound, Throwable cause) {
+            if (!outbound && ignoredAfterReset(Http2CodecUtil.getEmbeddedHttp2Exception(cause))) {
+                return;
+            }
             if (!outbound && errors != null
                     && Http2CodecUtil.getEmbeddedHttp2Exception(cause) instanceof Http2Exception.StreamException e
                     && e.error() != Http2Error.STREAM_CLOSED) {
@@ -200,6 +203,22 @@ final class H2Codecs {
                 }
             }
             super.onError(ctx, outbound, cause);
+        }
+
+        /**
+         * A DATA or HEADERS frame the peer sent on a stream this side reset less than a second ago, which Netty no longer
+         * holds and would answer with RST_STREAM STREAM_CLOSED, one per frame: ignored, as hyperium/h2 ignores frames on
+         * the locally reset streams it still holds (src/proto/streams/recv.rs {@code recv_data}: "frame ignored on
+         * locally reset ... for some time"; streams.rs {@code recv_headers}: "ignoring trailers"), and as RFC 9113
+         * section 5.1 asks ("An endpoint MUST ignore frames that it receives on closed streams after it has sent a
+         * RST_STREAM frame"). Netty's decoder has already counted a DATA frame's bytes against the connection window and
+         * given them back. Past the second, or for a stream h2 would not have held, Netty's answer stands, as h2's
+         * {@code may_have_forgotten_stream} answer.
+         */
+        private boolean ignoredAfterReset(Http2Exception e) {
+            return e instanceof Http2Exception.StreamException se && se.error() == Http2Error.STREAM_CLOSED
+                    && connection() instanceof Connection c && c.guard != null
+                    && connection().stream(se.streamId()) == null && c.guard.resetHere(se.streamId());
         }
     }
 
@@ -370,7 +389,7 @@ final class H2Codecs {
 
     /**
      * Netty's connection, except that a peer's stream id up to the highest this side reset before creating it, or
-     * among the last {@value StreamIdGuard#RECENT_RESETS} streams it reset ({@link StreamIdGuard#resetHere}), may have
+     * among the streams it reset in the last second ({@link StreamIdGuard#resetHere}), may have
      * existed: above all a stream refused with REFUSED_STREAM for SETTINGS_MAX_CONCURRENT_STREAMS, which Netty never
      * creates, so that the DATA,
      * RST_STREAM or WINDOW_UPDATE the peer sent behind its HEADERS was a connection error PROTOCOL_ERROR ("Stream 3 does
@@ -432,16 +451,18 @@ final class H2Codecs {
      * ({@code Recv::open} advances {@code next_stream_id} before it refuses), so HEADERS re-using a refused id, or on an
      * id below it the peer never used, is that connection error too (both got STREAM_CLOSED until helper 278, 6 December).
      *
-     * <p>Exempt, as h2 exempts them: the last {@value #RECENT_RESETS} streams this side reset (h2 keeps that many
-     * locally reset streams, {@code DEFAULT_RESET_STREAM_MAX}, for a second, and ignores their frames), since the peer
-     * may have sent on them before it read the reset (section 5.1, "closed"). Netty's own answer stands for those.
-     * Streams are counted, not RST_STREAM frames: the STREAM_CLOSED resets Netty sends for DATA still arriving on a
-     * stream it reset (h2 sends none, src/proto/streams/streams.rs {@code recv_data}) take no further place.
-     * The exemption is not timed, as h2's is: more lenient than h2 there. A refusal is no such reset: h2 keeps no stream
+     * <p>Exempt, as h2 exempts them: the streams this side reset in the last second, up to {@value #RECENT_RESETS}
+     * (h2 holds that many locally reset streams, {@code DEFAULT_RESET_STREAM_MAX}, for a second, and ignores their
+     * frames), since the peer may have sent on them before it read the reset (section 5.1, "closed").
+     * Streams are counted, not RST_STREAM frames. As in h2 the exemption lasts a second ({@code DEFAULT_RESET_STREAM_SECS},
+     * recv.rs {@code clear_expired_reset_streams}), and a stream reset while 50 are held is not held at all (recv.rs
+     * {@code enqueue_reset_expiration}); until 6 December it held the last 50 with no time limit. Within the second the
+     * frames of a held stream are ignored ({@code Codec#ignoredAfterReset}), where Netty answered each DATA frame with
+     * RST_STREAM STREAM_CLOSED. A refusal is no such reset: h2 keeps no stream
      * for a refused id ({@code Recv::open} returns {@code None} and streams.rs {@code recv_headers} stores nothing), so
      * trailers right behind a refused HEADERS end the connection, as in h2. Its DATA, though, h2 answers with
      * RST_STREAM STREAM_CLOSED through streams.rs {@code send_reset}, which stores the stream it did not know and queues
-     * it as reset; so does the ring, with Netty's STREAM_CLOSED for that DATA, and later trailers are exempt.
+     * it as reset; so does the queue, with Netty's STREAM_CLOSED for that DATA, and later frames are ignored.
      *
      * <p>It rides on the frame-logger hook because that is the one place Netty's builder lets a
      * handler see each decoded frame before the connection decoder acts on it while keeping the
@@ -452,10 +473,17 @@ final class H2Codecs {
     static final class StreamIdGuard extends Http2FrameLogger {
         /** hyperium/h2's {@code DEFAULT_RESET_STREAM_MAX} (src/proto/mod.rs). */
         static final int RECENT_RESETS = 50;
+        /** hyperium/h2's {@code DEFAULT_RESET_STREAM_SECS} (src/proto/mod.rs), which ztunnel leaves as it is. */
+        static final long RESET_DURATION_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
         private final Http2Connection connection;
-        /** Ring of the ids of the last streams this side reset, allocated at the first; event loop only. */
+        private final java.util.function.LongSupplier nanoTime;
+        /**
+         * Queue of the streams this side reset in the last {@link #RESET_DURATION_NANOS}, oldest first, with when: h2's
+         * {@code pending_reset_expired}. Allocated at the first reset; event loop only.
+         */
         private int[] resets;
-        private int resetNext;
+        private long[] resetAt;
+        private int resetHead;
         private int resetCount;
         /**
          * The highest id of the peer's this side reset without Netty creating its stream (refused with REFUSED_STREAM,
@@ -464,8 +492,14 @@ final class H2Codecs {
         int highestResetUncreated;
 
         StreamIdGuard(Http2Connection connection) {
+            this(connection, System::nanoTime);
+        }
+
+        /** With {@code nanoTime} as the clock, for tests of the expiry. */
+        StreamIdGuard(Http2Connection connection, java.util.function.LongSupplier nanoTime) {
             super(LogLevel.TRACE, "io.zerohop.hbone.h2.frames");
             this.connection = connection;
+            this.nanoTime = nanoTime;
         }
 
         private void check(Direction direction, int streamId) {
@@ -482,14 +516,47 @@ final class H2Codecs {
                     streamId, Math.max(connection.remote().lastStreamCreated(), highestResetUncreated)));
         }
 
-        /** Whether {@code streamId} is one of the last {@value #RECENT_RESETS} streams this side reset. Event loop only. */
+        /**
+         * Whether this side reset {@code streamId} less than a second ago and it found room among the
+         * {@value #RECENT_RESETS} such streams: h2 still holds the stream then, and ignores its frames. Event loop only.
+         */
         boolean resetHere(int streamId) {
+            expire(nanoTime.getAsLong());
             for (int i = 0; i < resetCount; i++) {
-                if (resets[i] == streamId) {
+                if (resets[(resetHead + i) % RECENT_RESETS] == streamId) {
                     return true;
                 }
             }
             return false;
+        }
+
+        /** h2's {@code clear_expired_reset_streams}: a stream reset more than a second ago is forgotten. */
+        private void expire(long now) {
+            while (resetCount > 0 && now - resetAt[resetHead] > RESET_DURATION_NANOS) {
+                resetHead = (resetHead + 1) % RECENT_RESETS;
+                resetCount--;
+            }
+        }
+
+        /**
+         * h2's {@code enqueue_reset_expiration}: a stream this side just reset is held for a second, unless
+         * {@value #RECENT_RESETS} are held already; then it is not held at all ("dropped ..., over
+         * max_concurrent_reset_streams"), the older ones stay.
+         */
+        void recordReset(int streamId) {
+            if (resetHere(streamId)) {
+                return;
+            }
+            if (resets == null) {
+                resets = new int[RECENT_RESETS];
+                resetAt = new long[RECENT_RESETS];
+            }
+            if (resetCount < RECENT_RESETS) {
+                int at = (resetHead + resetCount) % RECENT_RESETS;
+                resets[at] = streamId;
+                resetAt[at] = nanoTime.getAsLong();
+                resetCount++;
+            }
         }
 
         @Override
@@ -507,13 +574,10 @@ final class H2Codecs {
             // A stream, not a frame: Netty answers each frame a peer still sends on a stream it reset with another
             // RST_STREAM STREAM_CLOSED, where h2 ignores them; counted per frame, one upload in flight on one reset
             // stream would push every other reset stream out of the ring.
-            if (direction == Direction.OUTBOUND && !refused && connection.remote().isValidStreamId(streamId) && !resetHere(streamId)) {
-                if (resets == null) {
-                    resets = new int[RECENT_RESETS];
-                }
-                resets[resetNext] = streamId;
-                resetNext = (resetNext + 1) % RECENT_RESETS;
-                resetCount = Math.min(RECENT_RESETS, resetCount + 1);
+            // Either side's streams, as h2 holds every stream it reset: a client's cancelled tunnel too.
+            if (direction == Direction.OUTBOUND && !refused
+                    && (connection.remote().isValidStreamId(streamId) || connection.local().isValidStreamId(streamId))) {
+                recordReset(streamId);
             }
             super.logRstStream(direction, ctx, streamId, errorCode);
         }

@@ -44,12 +44,17 @@ class H2CodecsTest {
             if (msg instanceof Http2DataFrame d) {
                 received.add(d);
             } else {
+                if (msg instanceof io.netty.handler.codec.http2.Http2HeadersFrame) {
+                    serverStream = (Http2StreamChannel) ctx.channel();
+                }
                 ReferenceCountUtil.release(msg);
             }
         }
     }
 
     private Http2StreamChannel stream;
+    /** The server's side of the last stream the client opened. */
+    private Http2StreamChannel serverStream;
 
     private static Http2Settings settings() {
         return Http2Settings.defaultSettings().initialWindowSize(H2Config.DEFAULT_STREAM_WINDOW)
@@ -184,6 +189,46 @@ class H2CodecsTest {
         }
         assertThat(got.values()).as("bytes per stream").containsOnly(each).hasSize(3);
         assertThat(spread).as("largest lead of one busy stream over another").isLessThanOrEqualTo(2L * H2Codecs.ALLOCATION_QUANTUM);
+    }
+
+    /** The RST_STREAM frames in {@code wire} (whole HTTP/2 frames, no preface); releases it. */
+    private static int resetFrames(ByteBuf wire) {
+        int resets = 0;
+        while (wire.readableBytes() >= 9) {
+            int length = wire.readUnsignedMedium();
+            int type = wire.readUnsignedByte();
+            wire.skipBytes(5 + length);
+            resets += type == 0x3 ? 1 : 0;
+        }
+        wire.release();
+        return resets;
+    }
+
+    /**
+     * A client that reset a tunnel (its application went away) while the server's DATA was in flight: the DATA that
+     * arrives after is ignored, as hyperium/h2's client ignores frames on a stream it reset for a second
+     * (src/proto/streams/recv.rs {@code recv_data}, "frame ignored on locally reset"; RFC 9113 section 5.1, "closed").
+     * Netty answered each frame with RST_STREAM STREAM_CLOSED; the server's side is {@code ServerResetStreamCacheTest}.
+     */
+    @Test
+    @DisplayName("a client ignores DATA still arriving on a stream it reset, with no RST_STREAM per frame")
+    void aClientIgnoresDataOnAStreamItReset() {
+        open();
+        assertThat(serverStream).isNotNull();
+        serverStream.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false));
+        server.runPendingTasks();
+        client.writeInbound(drain(server));
+        client.runPendingTasks();
+        stream.close();
+        assertThat(resetFrames(drain(client))).as("the client's own RST_STREAM CANCEL").isEqualTo(1);
+        for (int i = 0; i < 3; i++) {
+            serverStream.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(new byte[1024]), false));
+        }
+        serverStream.flush();
+        server.runPendingTasks();
+        client.writeInbound(drain(server));
+        client.runPendingTasks();
+        assertThat(resetFrames(drain(client))).as("answers to the three DATA frames").isZero();
     }
 
     /**
