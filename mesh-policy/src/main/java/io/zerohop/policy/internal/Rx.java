@@ -9,7 +9,9 @@ import com.google.re2j.PatternSyntaxException;
  * {@code safe_regex}), run by RE2J in time linear in the input, so no pattern can overflow the
  * stack or backtrack for ever; syntax RE2 refuses (lookaround, backreferences) fails the load. Literal and
  * literal-prefix patterns ({@code /api/.*}) are answered without a Matcher, so the common cases
- * do not allocate per request; the same answers as RE2 ({@code CiliumRegexShortcutTest}).
+ * do not allocate per request; the same answers as RE2 ({@code CiliumRegexShortcutTest}). A pattern beyond Go's parser
+ * limits ({@link GoRegexLimits}: nested counted repetitions past 1000 copies, a program past 3,355,443 instructions, a
+ * tree past 1000 levels) fails the load, as Cilium's {@code regexp.Compile} refuses it.
  */
 final class Rx {
 
@@ -29,6 +31,15 @@ final class Rx {
 
     static Rx compile(YNode n) throws PolicyLoadException {
         String s = n.string();
+        // Go's parser limits, which Cilium's regexp.Compile applies and RE2J does not: checked first, as RE2J would build
+        // the whole program of such a pattern (ten million instructions ran the heap out).
+        String limit = GoRegexLimits.exceeded(s);
+        if (limit != null) {
+            throw n.error("bad regex \"" + (s.length() > 80 ? s.substring(0, 80) + "..." : s) + "\" (RE2 syntax): " + limit
+                    + " (Go's regexp/syntax limits, which Cilium's regexp.Compile applies: nested counted repetitions multiply to at"
+                    + " most 1000, at most " + GoRegexLimits.MAX_SIZE + " instructions, a parse tree at most "
+                    + GoRegexLimits.MAX_HEIGHT + " deep)");
+        }
         Pattern p;
         try {
             p = Pattern.compile(s);

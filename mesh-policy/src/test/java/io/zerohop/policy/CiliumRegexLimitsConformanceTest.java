@@ -1,0 +1,76 @@
+package io.zerohop.policy;
+
+import static io.zerohop.policy.R.r;
+import static io.zerohop.policy.Upstream.cnp;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Cilium refuses a rules.http regex that Go's {@code regexp.Compile} refuses (cilium/cilium pkg/policy/api/http.go
+ * {@code PortRuleHTTP.Sanitize}), and Go's parser has limits RE2J lacks: nested counted repetitions past 1000 copies,
+ * programs past 3,355,443 instructions, trees past 1000 levels (go/src/regexp/syntax/parse.go {@code repeatIsValid},
+ * {@code checkSize}, {@code checkHeight}). The patterns are those of go/src/regexp/syntax/parse_test.go
+ * {@code TestParseInvalidRegexps} marked "too much repetition", "too deep" and "too long". Until 6 December zerohop loaded
+ * them: a policy Cilium never enforces was enforced (its allows admitting what Cilium's default deny drops), and
+ * {@code "(" + "(xx?)" x 1000 + "){1000}"}, five million instructions, ran RE2J out of heap.
+ */
+class CiliumRegexLimitsConformanceTest extends UpstreamTable {
+
+    static final Upstream T = new Upstream();
+    static final String GO = "golang/go src/regexp/syntax/parse_test.go (TestParseInvalidRegexps) + parse.go (repeatIsValid, "
+            + "checkSize, checkHeight) via cilium/cilium pkg/policy/api/http.go (PortRuleHTTP.Sanitize: regexp.Compile)";
+    static final String GO_VALID = "golang/go src/regexp/syntax/parse.go (limits: at most 1000 copies, 3355443 instructions, "
+            + "1000 levels)";
+
+    static String path(String regex) {
+        String quoted = "'" + regex.replace("'", "''") + "'";
+        return cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEndpoints: [{}], toPorts: [{ports: [{port: '8080', protocol: TCP}], "
+                + "rules: {http: [{path: " + quoted + "}]}}]}]}");
+    }
+
+    static String method(String regex) {
+        return cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEndpoints: [{}], toPorts: [{ports: [{port: '8080', protocol: TCP}], "
+                + "rules: {http: [{method: '" + regex + "'}]}}]}]}");
+    }
+
+    static {
+        // TestParseInvalidRegexps, "too much repetition": 2^10 = 1024 copies of x.
+        T.invalid(GO, "((((((((((x{2}){2}){2}){2}){2}){2}){2}){2}){2}){2}) (too much repetition; was: loaded)",
+                path("((((((((((x{2}){2}){2}){2}){2}){2}){2}){2}){2}){2})"), "invalid repeat count");
+        T.invalid(GO, "the same as a method", method("((((((((((x{2}){2}){2}){2}){2}){2}){2}){2}){2}){2})"), "invalid repeat count");
+        // TestParseInvalidRegexps, "too deep".
+        T.invalid(GO, "1000 nested empty groups (too deep; was: loaded)", path("(".repeat(1000) + ")".repeat(1000)),
+                "expression nests too deeply");
+        T.invalid(GO, "(?: x 1000 + )* x 1000 (too deep; was: loaded)", path("(?:".repeat(1000) + ")*".repeat(1000)),
+                "expression nests too deeply");
+        // TestParseInvalidRegexps, "too long": five million instructions each.
+        T.invalid(GO, "( + (xx?) x 1000 + ){1000} (too long; was: loaded, RE2J ran out of heap)",
+                path("(" + "(xx?)".repeat(1000) + "){1000}"), "expression too large");
+        T.invalid(GO, "(xx?){1000} x 1000 (too long; was: loaded)", path("(xx?){1000}".repeat(1000)), "expression too large");
+        // Within the limits: still loaded, and still deciding.
+        T.valid(GO_VALID, "(a{2}){500}: 1000 copies", path("(a{2}){500}"));
+        T.valid(GO_VALID, "((a{10}){10}){10}: 1000 copies", path("((a{10}){10}){10}"));
+        T.valid(GO_VALID, "(a{0}){1000}: x{0} ends repeatIsValid's walk", path("(a{0}){1000}"));
+        T.valid(GO_VALID, "999 nested groups", path("(".repeat(999) + "a" + ")".repeat(999)));
+        T.valid(GO_VALID, "5000 nested non-capturing groups (no node each)", path("(?:".repeat(5000) + "a" + ")".repeat(5000)));
+        T.invalid(GO_VALID, "((a{10}){10}){11}: 1100 copies", path("((a{10}){10}){11}"), "invalid repeat count");
+        T.invalid(GO_VALID, "((ab){500}c){3}: 1500 copies", path("((ab){500}c){3}"), "invalid repeat count");
+        for (String ok : List.of("/api/v[0-9]+/.*", "GET|POST", "(?i)/admin", "/[[:alpha:]]+", "\\Q/a.b\\E", "/a{2,5}",
+                "/(?P<x>a)b", "/(?<x>a)b", "/[a-z]{1000}", "/\\pL{1000}", "/x{1000}y{1000}")) {
+            T.valid(GO_VALID, "an ordinary pattern: " + ok, path(ok));
+        }
+        T.decide(GO_VALID, "(a{2}){500} matches 1000 a's", path("/(a{2}){500}"), r().http("GET", "/" + "a".repeat(1000)), true, "prod/c");
+        T.decide(GO_VALID, "(a{2}){500} does not match 999", path("/(a{2}){500}"), r().http("GET", "/" + "a".repeat(999)), false, "prod/c");
+    }
+
+    static List<Upstream.Case> cases() {
+        return T.cases;
+    }
+
+    @Test
+    void countsPerSource() {
+        assertThat(T.counts()).containsKeys(GO, GO_VALID);
+    }
+}
