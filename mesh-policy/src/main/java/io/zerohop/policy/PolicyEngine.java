@@ -37,6 +37,7 @@ public final class PolicyEngine {
     }
 
     private final String rootNamespace;
+    private final CiliumOptions ciliumOptions;
     private final CustomAuthorizer customAuthorizer;
     private final long cacheSize;
     private final Duration pollInterval;
@@ -50,6 +51,8 @@ public final class PolicyEngine {
 
     private PolicyEngine(Builder b) {
         this.rootNamespace = b.rootNamespace;
+        this.ciliumOptions = b.ciliumOptions;
+        checkOptions(b.policies, ciliumOptions);
         this.trustDomains = b.trustDomains;
         this.trustDomainsSet = b.trustDomainsSet;
         this.customAuthorizer = b.customAuthorizer;
@@ -62,6 +65,26 @@ public final class PolicyEngine {
     /** A builder with the defaults each setter names: root namespace {@code istio-system}, no policy, no cache. */
     public static Builder builder() {
         return new Builder();
+    }
+
+    /**
+     * A set of Cilium policies read with other {@link CiliumOptions} than the engine's would be decided under the other
+     * options, silently: refused.
+     */
+    private static void checkOptions(PolicySet set, CiliumOptions options) {
+        if (!set.ciliumOptions().equals(options) && set.hasCilium()) {
+            throw new IllegalArgumentException("the policy set " + set.source() + " was loaded with " + set.ciliumOptions()
+                    + ", this engine has " + options + ": load it with the engine's (PolicyLoader's overloads taking"
+                    + " CiliumOptions, or PolicyEngine#ciliumOptions())");
+        }
+    }
+
+    /**
+     * The Cilium options a {@link #watch}ed path is loaded with and every set given to the engine must have been loaded
+     * with ({@link Builder#ciliumOptions}); mesh-kubernetes loads the cluster's policies with them.
+     */
+    public CiliumOptions ciliumOptions() {
+        return ciliumOptions;
     }
 
     private State newState(PolicySet set) {
@@ -290,6 +313,7 @@ public final class PolicyEngine {
      */
     public void replace(PolicySet policies) {
         Objects.requireNonNull(policies, "policies");
+        checkOptions(policies, ciliumOptions);
         synchronized (this) {
             state = newState(policies);
         }
@@ -341,8 +365,8 @@ public final class PolicyEngine {
         }
     }
 
-    private static PolicySet load(Path path, boolean file) throws PolicyLoadException {
-        return file ? PolicyLoader.fromFile(path) : PolicyLoader.fromDirectory(path);
+    private PolicySet load(Path path, boolean file) throws PolicyLoadException {
+        return file ? PolicyLoader.fromFile(path, ciliumOptions) : PolicyLoader.fromDirectory(path, ciliumOptions);
     }
 
     private void reload(Path dir, boolean file) {
@@ -350,7 +374,7 @@ public final class PolicyEngine {
             PolicySet previous = state.policies;
             // Logs only the warnings of files changed since the set in force was loaded (Kubernetes mode logs an
             // object's once, when it changes); a refused load logs its error below, at every attempt.
-            PolicySet next = PolicyLoader.reload(dir, file, previous);
+            PolicySet next = PolicyLoader.reload(dir, file, previous, ciliumOptions);
             String lost = lossWarning(previous, next, dir);
             // Logged before the swap: replace() runs the change listeners on this thread, and mesh-core's log the WARN
             // line of each connection the new set cuts. Logged after, an operator read each cut before its cause.
@@ -469,6 +493,7 @@ public final class PolicyEngine {
 
     public static final class Builder {
         private String rootNamespace = "istio-system";
+        private CiliumOptions ciliumOptions = CiliumOptions.defaults();
         private String trustDomain = "cluster.local";
         private List<String> aliases = List.of();
         private List<String> trustDomains = TrustDomains.DEFAULT;
@@ -500,6 +525,22 @@ public final class PolicyEngine {
             }
             WorkloadRef.check("rootNamespace", rootNamespace, false);
             this.rootNamespace = rootNamespace;
+            return this;
+        }
+
+        /**
+         * The options of the Cilium agent whose policies this engine enforces: a {@link PolicyEngine#watch}ed path is
+         * loaded with them, and mesh-kubernetes loads the cluster's policies with them ({@link PolicyEngine#ciliumOptions()}).
+         * Default {@link CiliumOptions#defaults()}, Cilium 1.19's; a cluster on Cilium 1.18 or earlier, or with
+         * {@code policy-default-local-cluster: false}, needs {@code CiliumOptions.builder().policyDefaultLocalCluster(false)}
+         * (cilium/cilium pkg/clustermesh/types/option.go). A set given to {@link #policies} or {@link PolicyEngine#replace}
+         * that holds Cilium policies must have been loaded with the same options ({@link PolicySet#ciliumOptions()}), or
+         * {@link #build()} and {@code replace} throw {@link IllegalArgumentException}.
+         *
+         * @throws NullPointerException naming {@code options} when it is null
+         */
+        public Builder ciliumOptions(CiliumOptions options) {
+            this.ciliumOptions = Objects.requireNonNull(options, "options");
             return this;
         }
 

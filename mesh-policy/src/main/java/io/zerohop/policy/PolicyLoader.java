@@ -38,8 +38,19 @@ public final class PolicyLoader {
      * @throws NullPointerException naming {@code dir} when it is null
      */
     public static PolicySet fromDirectory(Path dir) throws PolicyLoadException {
+        return fromDirectory(dir, CiliumOptions.defaults());
+    }
+
+    /**
+     * As {@link #fromDirectory(Path)}, Cilium policies read as an agent with {@code options} reads them (a cluster whose
+     * Cilium is 1.18 or earlier: {@code CiliumOptions.builder().policyDefaultLocalCluster(false).build()}).
+     *
+     * @throws NullPointerException naming {@code dir} or {@code options} when it is null
+     */
+    public static PolicySet fromDirectory(Path dir, CiliumOptions options) throws PolicyLoadException {
         Objects.requireNonNull(dir, "dir");
-        return fromDirectory(dir, null);
+        Objects.requireNonNull(options, "options");
+        return fromDirectory(dir, null, options);
     }
 
     /**
@@ -47,21 +58,21 @@ public final class PolicyLoader {
      * changed since {@code previous} was loaded, and warnings new since ({@link Loader#loadFiles(List, List, java.util.Map,
      * java.util.Set)}).
      */
-    static PolicySet reload(Path path, boolean file, PolicySet previous) throws PolicyLoadException {
+    static PolicySet reload(Path path, boolean file, PolicySet previous, CiliumOptions options) throws PolicyLoadException {
         if (file) {
             // A watched file deleted, and still absent after the watcher's wait for a deleted file: no policy, as a
             // deleted file of a watched directory is (it kept the old set, while a directory's dropped it). The
             // directory gone too is no deletion of the file: that stays an error, and the set in force stays.
             Path parent = path.toAbsolutePath().getParent();
             if (Files.notExists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS) && parent != null && Files.isDirectory(parent)) {
-                return load(List.of(), List.of(), path.toString(), previous);
+                return load(List.of(), List.of(), path.toString(), previous, options);
             }
-            return load(List.of(path), List.of(), path.toString(), previous);
+            return load(List.of(path), List.of(), path.toString(), previous, options);
         }
-        return fromDirectory(path, previous);
+        return fromDirectory(path, previous, options);
     }
 
-    private static PolicySet fromDirectory(Path dir, PolicySet previous) throws PolicyLoadException {
+    private static PolicySet fromDirectory(Path dir, PolicySet previous, CiliumOptions options) throws PolicyLoadException {
         if (!Files.isDirectory(dir)) {
             throw new PolicyLoadException(dir.toString(), 0, "", Files.exists(dir) ? "not a directory" : "no such directory");
         }
@@ -79,7 +90,7 @@ public final class PolicyLoader {
             warnings.add(dir + ": " + NO_POLICY_LOADED + ": it holds no *.yaml, *.yml or *.json file; every authenticated peer is"
                     + " allowed until one holds a policy");
         }
-        return load(listing.files(), warnings, dir.toString(), previous);
+        return load(listing.files(), warnings, dir.toString(), previous, options);
     }
 
     /**
@@ -95,14 +106,24 @@ public final class PolicyLoader {
      * @throws NullPointerException naming {@code file} when it is null
      */
     public static PolicySet fromFile(Path file) throws PolicyLoadException {
+        return fromFile(file, CiliumOptions.defaults());
+    }
+
+    /**
+     * As {@link #fromFile(Path)}, Cilium policies read as an agent with {@code options} reads them.
+     *
+     * @throws NullPointerException naming {@code file} or {@code options} when it is null
+     */
+    public static PolicySet fromFile(Path file, CiliumOptions options) throws PolicyLoadException {
         Objects.requireNonNull(file, "file");
-        return load(List.of(file), List.of(), file.toString(), null);
+        Objects.requireNonNull(options, "options");
+        return load(List.of(file), List.of(), file.toString(), null, options);
     }
 
     /** @param previous the set in force, whose files' warnings were logged; null: log every warning */
-    private static PolicySet load(List<Path> files, List<String> listingWarnings, String source, PolicySet previous)
-            throws PolicyLoadException {
-        return load(files, listingWarnings, source, previous, sourceLimit(Runtime.getRuntime().maxMemory()));
+    private static PolicySet load(List<Path> files, List<String> listingWarnings, String source, PolicySet previous,
+                                  CiliumOptions options) throws PolicyLoadException {
+        return load(files, listingWarnings, source, previous, sourceLimit(Runtime.getRuntime().maxMemory()), options);
     }
 
     /**
@@ -118,9 +139,14 @@ public final class PolicyLoader {
         return maxHeap == Long.MAX_VALUE ? Long.MAX_VALUE : maxHeap / 24;
     }
 
-    /** {@link #load(List, List, String, PolicySet)} refusing more than {@code limit} bytes of files. */
+    /** {@link #load(List, List, String, PolicySet, CiliumOptions)} refusing more than {@code limit} bytes of files. */
     static PolicySet load(List<Path> files, List<String> listingWarnings, String source, PolicySet previous, long limit)
             throws PolicyLoadException {
+        return load(files, listingWarnings, source, previous, limit, CiliumOptions.defaults());
+    }
+
+    private static PolicySet load(List<Path> files, List<String> listingWarnings, String source, PolicySet previous, long limit,
+                                  CiliumOptions options) throws PolicyLoadException {
         long total = 0;
         Path largest = null;
         long largestSize = -1;
@@ -147,8 +173,8 @@ public final class PolicyLoader {
                     + " proxy ZEROHOP_JAVA_OPTS_EXTRA=-Xmx512m) or load fewer policies");
         }
         Loader.Loaded l = Loader.loadFiles(files, listingWarnings, previous == null ? null : previous.digests(),
-                previous == null ? java.util.Set.of() : java.util.Set.copyOf(previous.warnings()));
-        return new PolicySet(l.compiled(), source, files, l.digests());
+                previous == null ? java.util.Set.of() : java.util.Set.copyOf(previous.warnings()), options.policyDefaultLocalCluster());
+        return new PolicySet(l.compiled(), source, files, l.digests(), options);
     }
 
     private static String mb(long bytes) {
@@ -210,8 +236,19 @@ public final class PolicyLoader {
      * @throws IllegalArgumentException when {@code name} has a line break (the arguments swapped)
      */
     public static PolicySet fromString(String name, String yaml) throws PolicyLoadException {
+        return fromString(name, yaml, CiliumOptions.defaults());
+    }
+
+    /**
+     * As {@link #fromString(String, String)}, Cilium policies read as an agent with {@code options} reads them.
+     *
+     * @throws NullPointerException naming {@code name}, {@code yaml} or {@code options}, whichever is null
+     */
+    public static PolicySet fromString(String name, String yaml, CiliumOptions options) throws PolicyLoadException {
         requireName(name, yaml);
-        return new PolicySet(Loader.loadString(name, yaml), name);
+        Objects.requireNonNull(options, "options");
+        return new PolicySet(Loader.loadString(name, yaml, true, options.policyDefaultLocalCluster()), name, List.of(), java.util.Map.of(),
+                options);
     }
 
     /**
@@ -224,7 +261,18 @@ public final class PolicyLoader {
      * @throws NullPointerException naming {@code name} or {@code yaml}, whichever is null
      */
     public static PolicySet fromStringQuietly(String name, String yaml) throws PolicyLoadException {
+        return fromStringQuietly(name, yaml, CiliumOptions.defaults());
+    }
+
+    /**
+     * As {@link #fromStringQuietly(String, String)}, Cilium policies read as an agent with {@code options} reads them.
+     *
+     * @throws NullPointerException naming {@code name}, {@code yaml} or {@code options}, whichever is null
+     */
+    public static PolicySet fromStringQuietly(String name, String yaml, CiliumOptions options) throws PolicyLoadException {
         requireName(name, yaml);
-        return new PolicySet(Loader.loadString(name, yaml, false), name);
+        Objects.requireNonNull(options, "options");
+        return new PolicySet(Loader.loadString(name, yaml, false, options.policyDefaultLocalCluster()), name, List.of(),
+                java.util.Map.of(), options);
     }
 }

@@ -19,6 +19,7 @@ public final class PolicySet {
     private final List<Path> files;
     /** SHA-256 of each file's text ({@code Loader.Loaded#digests}): a reload logs the warnings of changed files only. */
     private final Map<Path, String> digests;
+    private final CiliumOptions ciliumOptions;
 
     PolicySet(CompiledPolicies compiled, String source) {
         this(compiled, source, List.of());
@@ -29,10 +30,33 @@ public final class PolicySet {
     }
 
     PolicySet(CompiledPolicies compiled, String source, List<Path> files, Map<Path, String> digests) {
+        this(compiled, source, files, digests, CiliumOptions.defaults());
+    }
+
+    PolicySet(CompiledPolicies compiled, String source, List<Path> files, Map<Path, String> digests, CiliumOptions ciliumOptions) {
         this.compiled = compiled;
         this.source = source;
         this.files = List.copyOf(files);
         this.digests = digests;
+        this.ciliumOptions = ciliumOptions;
+    }
+
+    /**
+     * The Cilium options this set's Cilium policies were read with ({@link PolicyLoader}'s overloads taking
+     * {@link CiliumOptions}); {@link CiliumOptions#defaults()} for the others and for {@link #empty()}.
+     */
+    public CiliumOptions ciliumOptions() {
+        return ciliumOptions;
+    }
+
+    /** Whether this set holds a CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy. */
+    boolean hasCilium() {
+        for (PolicyRef r : policies()) {
+            if (r.kind() == PolicyRef.Kind.CILIUM_NETWORK_POLICY || r.kind() == PolicyRef.Kind.CILIUM_CLUSTERWIDE_NETWORK_POLICY) {
+                return true;
+            }
+        }
+        return false;
     }
 
     public static PolicySet empty() {

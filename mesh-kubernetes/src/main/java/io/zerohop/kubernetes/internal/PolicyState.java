@@ -91,7 +91,7 @@ public final class PolicyState {
         String error;
         String problem;
         try {
-            PolicyLoader.fromString(key, yaml);
+            PolicyLoader.fromString(key, yaml, engine.ciliumOptions());
             // Valid, so its dry-run annotation (if any) is Go's ParseBool of an ALLOW or DENY, as istiod reads it.
             Map<String, String> ann = r.getMetadata().getAnnotations();
             String dryRun = ann == null ? null : ann.get(DRY_RUN_ANNOTATION);
@@ -117,7 +117,7 @@ public final class PolicyState {
         List<FailClosed.StandIn> standIns = FailClosed.standIns(r);
         for (FailClosed.StandIn s : standIns) {
             try {
-                PolicyLoader.fromString(key, s.yaml());
+                PolicyLoader.fromString(key, s.yaml(), engine.ciliumOptions());
                 LOG.warn("rejected {}: {} (in force as {} until fixed; the other policies stay in force)", shown, problem, s.what());
                 return new Entry(s.yaml(), error);
             } catch (PolicyLoadException | RuntimeException next) {
@@ -235,7 +235,7 @@ public final class PolicyState {
         try {
             // Quietly: each object's warnings were logged under its own name when it changed (validate); the
             // combined text would repeat every one on every install anywhere in the cluster (a new-user pass).
-            set = text.isEmpty() ? PolicySet.empty() : PolicyLoader.fromStringQuietly("kubernetes", text);
+            set = text.isEmpty() ? PolicySet.empty() : PolicyLoader.fromStringQuietly("kubernetes", text, engine.ciliumOptions());
         } catch (PolicyLoadException e) {
             // Each object passed alone; together they can only clash on a name, which the keys
             // rule out. Keep what is in force rather than open up.

@@ -48,8 +48,17 @@ final class CiliumCompiler {
         }
     }
 
-    /** @param namespace null for clusterwide policies */
-    static CiliumPolicy compile(PolicyRef ref, String namespace, YNode spec, List<String> warnings)
+    /** As {@link #compile(PolicyRef, String, YNode, List, boolean)} under Cilium 1.19's default policy-default-local-cluster. */
+    static CiliumPolicy compile(PolicyRef ref, String namespace, YNode spec, List<String> warnings) throws PolicyLoadException {
+        return compile(ref, namespace, spec, warnings, true);
+    }
+
+    /**
+     * @param namespace    null for clusterwide policies
+     * @param localCluster Cilium's {@code policy-default-local-cluster}: whether fromEndpoints selectors naming no cluster
+     *                     get the local one ({@link Selector#compilePeer(YNode, String, boolean)})
+     */
+    static CiliumPolicy compile(PolicyRef ref, String namespace, YNode spec, List<String> warnings, boolean localCluster)
             throws PolicyLoadException {
         spec.onlyKeys(SPEC_KEYS);
         if (spec.get("nodeSelector") != null && !spec.get("nodeSelector").isNull()) {
@@ -115,11 +124,11 @@ final class CiliumCompiler {
         PolicyRef denyRef = new PolicyRef(ref.kind(), ref.namespace(), ref.name(), "ingressDeny");
         CiliumPolicy.Rule[] ingress = new CiliumPolicy.Rule[ingressItems.size()];
         for (int i = 0; i < ingress.length; i++) {
-            ingress[i] = rule(i, ingressItems.get(i), namespace, allowRef, false, warnings);
+            ingress[i] = rule(i, ingressItems.get(i), namespace, allowRef, false, warnings, localCluster);
         }
         CiliumPolicy.Rule[] deny = new CiliumPolicy.Rule[denyItems.size()];
         for (int i = 0; i < deny.length; i++) {
-            deny[i] = rule(i, denyItems.get(i), namespace, denyRef, true, warnings);
+            deny[i] = rule(i, denyItems.get(i), namespace, denyRef, true, warnings, localCluster);
         }
         String noRule = "endpoint selected by " + selector + " for ingress and no ingress rule allowed";
         Decision defaultDecision = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule);
@@ -287,7 +296,8 @@ final class CiliumCompiler {
                 : String.join(", ", said.subList(0, said.size() - 1)) + " or " + said.get(said.size() - 1);
     }
 
-    private static CiliumPolicy.Rule rule(int index, YNode n, String namespace, PolicyRef ref, boolean deny, List<String> warnings)
+    private static CiliumPolicy.Rule rule(int index, YNode n, String namespace, PolicyRef ref, boolean deny, List<String> warnings,
+                                          boolean localCluster)
             throws PolicyLoadException {
         CiliumPolicy.Rule rule = new CiliumPolicy.Rule(index);
         List<String> parts = new ArrayList<>();
@@ -305,7 +315,7 @@ final class CiliumCompiler {
                 rule.fromEndpoints = new Selector[items.size()];
                 for (int i = 0; i < items.size(); i++) {
                     // In a namespaced policy, a peer selector without a namespace label means "this namespace".
-                    rule.fromEndpoints[i] = Selector.compilePeer(items.get(i).isNull() ? null : items.get(i), namespace);
+                    rule.fromEndpoints[i] = Selector.compilePeer(items.get(i).isNull() ? null : items.get(i), namespace, localCluster);
                     warnNonIdentity(ref, items.get(i).path, rule.fromEndpoints[i], warnings);
                 }
                 List<String> texts = new ArrayList<>();

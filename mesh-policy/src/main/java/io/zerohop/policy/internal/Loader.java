@@ -54,6 +54,12 @@ public final class Loader {
     /** Each object loaded so far, to where it was ({@code file:line}): a duplicate names the first copy. */
     private final java.util.Map<String, String> seen = new java.util.HashMap<>();
     private final Set<String> skippedKinds = new HashSet<>();
+    /** Cilium's {@code policy-default-local-cluster} ({@link io.zerohop.policy.CiliumOptions}): fromEndpoints get the local cluster. */
+    private final boolean localCluster;
+
+    private Loader(boolean localCluster) {
+        this.localCluster = localCluster;
+    }
 
     /**
      * kubectl's extensions ({@code FileExtensions} in k8s.io/cli-runtime pkg/resource/builder.go),
@@ -175,7 +181,16 @@ public final class Loader {
      */
     public static Loaded loadFiles(List<Path> files, List<String> warnings, Map<Path, String> before, Set<String> logged)
             throws PolicyLoadException {
-        Loader l = new Loader();
+        return loadFiles(files, warnings, before, logged, true);
+    }
+
+    /**
+     * As {@link #loadFiles(List, List, Map, Set)}; {@code localCluster}: Cilium's {@code policy-default-local-cluster}
+     * ({@link io.zerohop.policy.CiliumOptions#policyDefaultLocalCluster()}).
+     */
+    public static Loaded loadFiles(List<Path> files, List<String> warnings, Map<Path, String> before, Set<String> logged,
+                                   boolean localCluster) throws PolicyLoadException {
+        Loader l = new Loader(localCluster);
         warnings.forEach(l.out::warn);
         Map<Path, String> digests = new java.util.LinkedHashMap<>();
         java.util.BitSet changed = new java.util.BitSet();
@@ -289,7 +304,15 @@ public final class Loader {
 
     /** @param log whether to log the warnings ({@code PolicyLoader.fromStringQuietly}: the caller reports them) */
     public static CompiledPolicies loadString(String name, String yaml, boolean log) throws PolicyLoadException {
-        Loader l = new Loader();
+        return loadString(name, yaml, log, true);
+    }
+
+    /**
+     * As {@link #loadString(String, String, boolean)}; {@code localCluster}: Cilium's {@code policy-default-local-cluster}
+     * ({@link io.zerohop.policy.CiliumOptions#policyDefaultLocalCluster()}).
+     */
+    public static CompiledPolicies loadString(String name, String yaml, boolean log, boolean localCluster) throws PolicyLoadException {
+        Loader l = new Loader(localCluster);
         l.addText(name, yaml);
         if (log) {
             // A quiet load's text is assembled (mesh-kubernetes): its lines name nothing the user wrote.
@@ -585,7 +608,7 @@ public final class Loader {
                     if (hostRule(s, clusterwide, ref)) {
                         continue;
                     }
-                    out.add(CiliumCompiler.compile(ref, ns, s, out.warnings()), first);
+                    out.add(CiliumCompiler.compile(ref, ns, s, out.warnings(), localCluster), first);
                     first = false;
                 }
                 // One selector per rule: each entry of specs is a rule of its own with its own endpointSelector
@@ -635,7 +658,7 @@ public final class Loader {
         // Checked as a pod rule would be (its nodeSelector read as a selector, fromNodes/toNodes, which only a host rule has,
         // left out), then dropped: a typo, a bad CIDR or an unknown entity in it is refused, as Cilium refuses the object
         // (a final new-user pass loaded `ingresDeny:` in a host policy with only the "skipped" warning).
-        CiliumCompiler.compile(ref, null, asPodRule(rule, n), new ArrayList<>());
+        CiliumCompiler.compile(ref, null, asPodRule(rule, n), new ArrayList<>(), localCluster);
         out.warn(n.file + ":" + n.line + ": " + ref + ": " + n.path + ": host policy skipped: zerohop does not enforce host policies"
                 + " (Cilium applies a nodeSelector rule to the selected nodes' host endpoints; zerohop protects pods, and applies"
                 + " it to none)");

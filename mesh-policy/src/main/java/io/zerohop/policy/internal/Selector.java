@@ -189,10 +189,24 @@ public final class Selector {
      * (Cilium 1.19's default {@code policy-default-local-cluster}, {@code addClusterFilterByDefault}).
      */
     static Selector compilePeer(YNode n, String implicitNamespace) throws PolicyLoadException {
-        return compile(n, implicitNamespace, true);
+        return compile(n, implicitNamespace, true, true);
+    }
+
+    /**
+     * As {@link #compilePeer(YNode, String)}; {@code defaultLocalCluster} false is Cilium's
+     * {@code policy-default-local-cluster: false} (Cilium 1.18's and earlier's default): no selector is {@link #localCluster},
+     * as {@code getEndpointSelector} adds no cluster for the empty cluster name ({@code PolicyAnyCluster}).
+     */
+    static Selector compilePeer(YNode n, String implicitNamespace, boolean defaultLocalCluster) throws PolicyLoadException {
+        return compile(n, implicitNamespace, true, defaultLocalCluster);
     }
 
     private static Selector compile(YNode n, String implicitNamespace, boolean peer) throws PolicyLoadException {
+        return compile(n, implicitNamespace, peer, true);
+    }
+
+    private static Selector compile(YNode n, String implicitNamespace, boolean peer, boolean defaultLocalCluster)
+            throws PolicyLoadException {
         Map<String, String> labels = new TreeMap<>();
         List<String> ek = new ArrayList<>();
         List<Integer> eo = new ArrayList<>();
@@ -289,7 +303,7 @@ public final class Selector {
         boolean namesNamespace = labels.containsKey(NAMESPACE_KEY) || ek.contains(NAMESPACE_KEY);
         // getEndpointSelector then adds the local cluster (policy-default-local-cluster, Cilium's default since 1.19)
         // unless the selector names io.cilium.k8s.policy.cluster (k8s: or any: source), after the reserved: early return.
-        boolean localCluster = peer && !reservedKey && !labels.containsKey(CLUSTER_KEY) && !ek.contains(CLUSTER_KEY);
+        boolean localCluster = peer && defaultLocalCluster && !reservedKey && !labels.containsKey(CLUSTER_KEY) && !ek.contains(CLUSTER_KEY);
         if (!peer && implicitNamespace != null) {
             // ParseToCiliumRule: a CNP's endpointSelector always selects in the policy's namespace; a namespace the
             // user wrote is replaced (utils_test.go "parse-in-namespace-with-ns-selector").
