@@ -29,11 +29,13 @@ final class KubernetesProxy implements AutoCloseable {
      * {@code not ready, pending: kubernetes sync} until the first full sync.
      *
      * @param node the --node option; default $NODE_NAME (downward API spec.nodeName)
+     * @param ciliumOptions the Cilium agent options the cluster's Cilium policies are read with (--policy-default-local-cluster)
      * @param meters where the rejected-objects counter goes (the proxy's /metrics)
      * @param rootCheck told of every policy set installed (a root namespace that looks mistyped)
      */
     static KubernetesProxy start(String node, Path workloads, Path policies, String trustDomain, String rootNamespace,
-                                 io.micrometer.core.instrument.MeterRegistry meters, RootNamespaceCheck rootCheck) {
+                                 io.zerohop.policy.CiliumOptions ciliumOptions, io.micrometer.core.instrument.MeterRegistry meters,
+                                 RootNamespaceCheck rootCheck) {
         // ProxyCommand.check() has refused file sources and a missing node name as usage errors.
         String launcherSaw = System.getProperty(LAUNCHER_DECISION);
         if ("false".equals(launcherSaw)) {
@@ -49,7 +51,7 @@ final class KubernetesProxy implements AutoCloseable {
         KubernetesClient client = new KubernetesClientBuilder().withKubernetesSerialization(KubernetesDiscovery.nodeProxySerialization())
                 .build();
         KubernetesDiscovery d;
-        PolicyEngine engine = PolicyEngine.builder().rootNamespace(rootNamespace).build();
+        PolicyEngine engine = PolicyEngine.builder().rootNamespace(rootNamespace).ciliumOptions(ciliumOptions).build();
         // Every install of the policy set (the first once synced) is checked; a warning is logged when it changes.
         engine.addChangeListener(rootCheck);
         try {

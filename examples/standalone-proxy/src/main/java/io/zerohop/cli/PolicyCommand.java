@@ -80,6 +80,11 @@ final class PolicyCommand {
         @Option(names = "--root-namespace", defaultValue = "istio-system", description = "Istio root namespace, default ${DEFAULT-VALUE}")
         String rootNamespace;
 
+        @Option(names = "--policy-default-local-cluster", paramLabel = "BOOL", arity = "1", defaultValue = "true",
+                description = "As zerohop proxy --policy-default-local-cluster (Cilium's agent option): false for a cluster on"
+                        + " Cilium 1.18 or earlier; default ${DEFAULT-VALUE}")
+        boolean policyDefaultLocalCluster = true;
+
         @Option(names = "--trust-domain", defaultValue = "cluster.local",
                 description = "The mesh's trust domain, as zerohop proxy's: L7 principals are rewritten for it, default ${DEFAULT-VALUE}")
         String trustDomain;
@@ -225,9 +230,11 @@ final class PolicyCommand {
                 }
             }
             // The loader logs each warning; this command prints them itself, once, after the decision.
+            io.zerohop.policy.CiliumOptions cilium = io.zerohop.policy.CiliumOptions.builder()
+                    .policyDefaultLocalCluster(policyDefaultLocalCluster).build();
             PolicySet set = LogLevels.silenced(LOADER_LOGGER,
-                    () -> Files.isDirectory(policies) ? PolicyLoader.fromDirectory(policies) : PolicyLoader.fromFile(policies));
-            PolicyEngine engine = PolicyEngine.builder().rootNamespace(rootNamespace).trustDomain(trustDomain)
+                    () -> Files.isDirectory(policies) ? PolicyLoader.fromDirectory(policies, cilium) : PolicyLoader.fromFile(policies, cilium));
+            PolicyEngine engine = PolicyEngine.builder().rootNamespace(rootNamespace).ciliumOptions(cilium).trustDomain(trustDomain)
                     .trustDomainAliases(trustDomainAliases).policies(set).build();
             AccessRequest.Builder req = AccessRequest.builder()
                     .sourcePrincipal(source)

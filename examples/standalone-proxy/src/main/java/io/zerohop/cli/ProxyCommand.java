@@ -171,6 +171,12 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--root-namespace", paramLabel = "NS", defaultValue = "istio-system", description = {"Istio root namespace", DEFAULT})
     String rootNamespace;
 
+    @Option(names = "--policy-default-local-cluster", paramLabel = "BOOL", arity = "1", defaultValue = "true",
+            description = {"As Cilium's agent option of that name: true (Cilium 1.19's default) limits every Cilium fromEndpoints"
+                    + " selector that names no io.cilium.k8s.policy.cluster to the destination's cluster; false (Cilium 1.18's and"
+                    + " earlier's default) adds no cluster", DEFAULT})
+    boolean policyDefaultLocalCluster = true;
+
     @Option(names = "--workloads", paramLabel = "FILE", description = "Workload registry YAML, read once at start (unlike --policies: restart the proxy after editing it)")
     Path workloads;
 
@@ -1119,7 +1125,7 @@ final class ProxyCommand implements Callable<Integer> {
         }
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(MetricsConfig.INSTANCE);
         ProcessMetrics.register(prometheus);
-        KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, prometheus,
+        KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, ciliumOptions(), prometheus,
                 new RootNamespaceCheck(rootNamespace, origins.label("root-namespace"))) : null;
         WorkloadRegistry registry = kube != null ? kube.discovery.registry()
                 : workloads == null ? WorkloadRegistry.empty() : WorkloadRegistry.load(workloads);
@@ -1234,7 +1240,8 @@ final class ProxyCommand implements Callable<Integer> {
                     .register(prometheus);
             io.micrometer.core.instrument.Counter reloadFailures = io.micrometer.core.instrument.Counter.builder("zerohop.policy.reload.failures")
                     .description("Loads of the --policies files that failed (the previous policies stayed in force)").register(prometheus);
-            engine = PolicyEngine.builder().rootNamespace(rootNamespace).policies(PolicySet.empty()).reloadListener(new ReloadListener() {
+            engine = PolicyEngine.builder().rootNamespace(rootNamespace).ciliumOptions(ciliumOptions()).policies(PolicySet.empty())
+                    .reloadListener(new ReloadListener() {
                 @Override
                 public void reloaded(PolicySet p) {
                     policyReload.set(reload("loaded", Cli.count(p.size(), "policy", "policies") + " from " + p.source()));
@@ -1744,6 +1751,11 @@ final class ProxyCommand implements Callable<Integer> {
         } catch (java.util.concurrent.CompletionException e) {
             throw e.getCause() instanceof Exception x ? x : e;
         }
+    }
+
+    /** The Cilium agent options the policies are read with ({@code --policy-default-local-cluster}). */
+    io.zerohop.policy.CiliumOptions ciliumOptions() {
+        return io.zerohop.policy.CiliumOptions.builder().policyDefaultLocalCluster(policyDefaultLocalCluster).build();
     }
 
     /**
