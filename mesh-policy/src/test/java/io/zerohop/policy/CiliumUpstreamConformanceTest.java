@@ -474,6 +474,11 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         T.invalid(s, "except outside its CIDR", ingress("{fromCIDRSet: [{cidr: 10.0.0.0/8, except: [192.168.0.0/16]}]}"),
                 "allow CIDR prefix 10.0.0.0/8 does not contain exclude CIDR prefix 192.168.0.0/16");
         T.valid(s, "except inside its CIDR", ingress("{fromCIDRSet: [{cidr: 10.0.0.0/8, except: [10.96.0.0/12]}]}"));
+        T.valid(s, "CIDRRule.Validate: except equal to its CIDR", ingress("{fromCIDRSet: [{cidr: 10.0.0.0/8, except: [10.0.0.0/8]}]}"));
+        T.invalid(s, "CIDRRule.Validate: except wider than its CIDR (prefix.Bits() > except.Bits(); was: loaded)",
+                ingress("{fromCIDRSet: [{cidr: 10.0.0.0/8, except: [10.0.0.0/7]}]}"), "does not contain exclude CIDR prefix 10.0.0.0/7");
+        T.invalid(s, "CIDRRule.Validate: except 0.0.0.0/0 of 10.0.0.0/8 (its address is outside too)",
+                ingress("{fromCIDRSet: [{cidr: 10.0.0.0/8, except: [0.0.0.0/0]}]}"), "does not contain exclude CIDR prefix 0.0.0.0/0");
         String n = Upstream.GO_NETIP;
         T.decide(n, "fromCIDR ::ffff:10.0.0.1/128 does not admit the outside IPv4 peer 10.0.0.1 (was: admitted)",
                 ingress("{fromCIDR: ['::ffff:10.0.0.1/128']}"), r().plaintext().source(null).src("10.0.0.1"), false, "prod/c");
@@ -966,9 +971,25 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
     /** l4.go: protocols, port ranges. */
     static void ports() {
         String s = CILIUM_L4;
-        for (String p : List.of("TCP", "UDP", "SCTP", "VRRP", "IGMP", "ANY")) {
+        for (String p : List.of("TCP", "UDP", "SCTP", "ANY")) {
             T.valid(s, "protocol " + p, ingress("{toPorts: [{ports: [{port: '8080', protocol: " + p + "}]}]}"));
         }
+        // VRRP and IGMP have no ports: rule_validation.go PortProtocol.Validate takes port "0" (or a name) only,
+        // rule_validation_test.go TestInvalidIPProtocolRules. Until 6 December port 8080 loaded (a policy Cilium refuses).
+        String v = CILIUM_RULE_VALIDATION;
+        for (String p : List.of("VRRP", "IGMP")) {
+            T.valid(v, "TestInvalidIPProtocolRules: protocol " + p + " port 0", ingress("{toPorts: [{ports: [{port: '0', protocol: " + p + "}]}]}"));
+            T.invalid(v, "TestInvalidIPProtocolRules: protocol " + p + " port 1 (was: loaded)",
+                    ingress("{toPorts: [{ports: [{port: '1', protocol: " + p + "}]}]}"), "port must be empty or 0");
+            T.invalid(v, "protocol " + p + " port 8080 in an ingressDeny (PortDenyRule.Validate; was: loaded)", cnp("prod", "c",
+                    "{endpointSelector: {}, ingressDeny: [{toPorts: [{ports: [{port: '8080', protocol: " + p + "}]}]}]}"),
+                    "port must be empty or 0");
+            T.invalid(v, "protocol " + p + " port 00 (compared as written)", ingress("{toPorts: [{ports: [{port: '00', protocol: " + p
+                    + "}]}]}"), "port must be empty or 0");
+            T.valid(v, "protocol " + p + " with a port name (IsSvcName first)", ingress("{toPorts: [{ports: [{port: http, protocol: " + p
+                    + "}]}]}"));
+        }
+
         T.invalid(s, "protocol unknown", ingress("{toPorts: [{ports: [{port: '8080', protocol: QUIC}]}]}"), "Unsupported value: \"QUIC\"");
         // The CRD's enum (l4.go +kubebuilder:validation:Enum) is what the API server checks, before Cilium's ParseL4Proto,
         // which would take "tcp" and ICMP: kubectl refuses these files (until 1 December zerohop loaded them).

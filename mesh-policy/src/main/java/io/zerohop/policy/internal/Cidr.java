@@ -44,6 +44,11 @@ final class Cidr {
         return bits == 128 ? a : a + "/" + (bits - 96);
     }
 
+    /** The prefix length ({@code 8} for {@code 10.0.0.0/8}; 32 or 128 for an address). */
+    int bits() {
+        return bits;
+    }
+
     /** Parses {@code a.b.c.d[/n]} or an IPv6 literal with optional prefix; null if malformed. */
     static Cidr parse(String s) {
         String addr = s;

@@ -564,9 +564,10 @@ final class CiliumCompiler {
                 if (e == null) {
                     throw x.error("Unable to parse except \"" + xs + "\" (address/prefix)");
                 }
-                // Go: prefix.Contains(except.Addr()), the address as written (not masked).
+                // Go: prefix.Contains(except.Addr()), the address as written (not masked), and (CIDRRule.Validate since the
+                // Validate/Sanitize split) prefix.Bits() > except.Bits() refused: an except wider than its CIDR.
                 Cidr addr = Cidr.parse(xs.substring(0, xs.indexOf('/')));
-                if (addr == null || !cidr.containsPrefixStart(addr)) {
+                if (addr == null || !cidr.containsPrefixStart(addr) || cidr.bits() > e.bits()) {
                     throw x.error("allow CIDR prefix " + v + " does not contain exclude CIDR prefix " + xs);
                 }
                 out.add(e);

@@ -164,6 +164,12 @@ final class CiliumPortRules {
                     throw p.get("protocol").error("Unsupported value: \"" + proto + "\": supported values: \"TCP\", \"UDP\", "
                             + "\"SCTP\", \"VRRP\", \"IGMP\", \"ANY\" (the CRD's enum; ICMP goes in icmps)");
                 }
+                // rule_validation.go PortProtocol.Validate: a protocol without ports (VRRP, IGMP) takes a numeric port of "0"
+                // only, as written ("00" is refused too); a service name passes (rule_validation_test.go
+                // TestInvalidIPProtocolRules). Until 6 December such a rule loaded, and the policy Cilium refuses was enforced.
+                if (name == null && !text.equals("0") && (proto.equals("VRRP") || proto.equals("IGMP"))) {
+                    throw portNode.error("port must be empty or 0 (protocol " + proto + " has no ports)");
+                }
                 boolean dnsRules = rules != null && rules.get("dns") != null;
                 if (hasL7 && !dnsRules && !proto.equals("TCP")) {
                     throw (p.get("protocol") == null ? p : p.get("protocol")).error(
