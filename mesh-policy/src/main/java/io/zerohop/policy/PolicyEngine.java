@@ -310,6 +310,10 @@ public final class PolicyEngine {
     /**
      * Atomically installs a new policy set; evaluations already running finish on the old one.
      * Then every change listener is told, on this thread.
+     *
+     * @throws IllegalArgumentException when {@code policies} holds Cilium policies loaded with other {@link CiliumOptions}
+     *                                  than this engine's ({@link #ciliumOptions()}): they would be decided as another
+     *                                  Cilium configuration reads them
      */
     public void replace(PolicySet policies) {
         Objects.requireNonNull(policies, "policies");
