@@ -107,13 +107,52 @@ class NeverMatchingValueWarningTest {
         "source.namespace | notValues | team-*-legacy | which no namespace has (so this exclusion excludes nobody)",
         "source.principal | values | cluster.local/ns/*/sa/admin | which no SPIFFE ID has",
         "source.principal | notValues | frontend | a principal is a SPIFFE ID without spiffe://",
+        // Until 6 December these three loaded silently, where the same value in a source's principals, serviceAccounts
+        // or trustDomains was warned (helper 292's parity pass; istiod's ValidateAttribute accepts each).
+        "source.principal | values | spiffe://cluster.local/ns/prod/sa/a | Istio principals are SPIFFE IDs without spiffe://",
+        "source.principal | notValues | spiffe://cluster.local/ns/prod/sa/a | without spiffe:// (so this exclusion excludes nobody)",
+        "source.serviceAccount | values | prod/Frontend | a service account is lower case (\"prod/frontend\"?)",
+        "source.serviceAccount | notValues | legacy old | two values joined into one?",
+        "source.trustDomain | values | Cluster.local | a trust domain is lower case (\"cluster.local\"?)",
+        "source.trustDomain | notValues | 'spiffe:' | a trust domain has no \":\"",
     })
     void whenConditionsOnTheSourceAreWarnedAlike(String key, String field, String value, String why) throws Exception {
         String w = warnings("when: [{key: " + key + ", " + field + ": [\"%s\"]}]", value);
         assertThat(w).contains("p.yaml:7: AuthorizationPolicy prod/p: spec.rules[0].when[0]." + field + "[0] \"" + value
                 + "\" never matches: ").contains(why);
-        assertThat(warnings("when: [{key: " + key + ", " + field + ": [\"%s\"]}]", key.endsWith("namespace") ? "legacy"
-                : "cluster.local/ns/prod/sa/a")).doesNotContain("never matches");
+        String good = switch (key) {
+            case "source.namespace" -> "legacy";
+            case "source.serviceAccount" -> "prod/frontend";
+            case "source.trustDomain" -> "*.local";
+            default -> "cluster.local/ns/prod/sa/a";
+        };
+        assertThat(warnings("when: [{key: " + key + ", " + field + ": [\"%s\"]}]", good)).doesNotContain("never matches");
+    }
+
+    /**
+     * Trust domains no peer has: istiod's CheckTrustDomainValues (pkg/config/security/security.go) refuses only an empty
+     * value, a misplaced {@code *} and a {@code /}, and its trust-domain matcher (pilot/pkg/security/authz/model
+     * generator.go, srcTrustDomainGenerator) compares case-sensitively with a peer's, which is lower case
+     * (spiffe/spiffe standards/SPIFFE-ID.md 2.1). A typo pass: until 6 December these loaded silently.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource(delimiter = '|', value = {
+        "trustDomains | Cluster.local | a trust domain is lower case (\"cluster.local\"?)",
+        "trustDomains | '*.Example.com' | a trust domain is lower case (\"*.example.com\"?)",
+        "notTrustDomains | 'cluster.local ' | a trust domain has no \" \" (\"cluster.local\"?) (so this exclusion excludes nobody)",
+        "notTrustDomains | 'spiffe:' | a trust domain has no \":\" (only lower-case letters, digits, '.', '-' and '_'; write it"
+            + " without spiffe://) (so this exclusion excludes nobody)",
+    })
+    void trustDomainsNoPeerHas(String key, String value, String why) throws Exception {
+        String w = warnings("from: [{source: {" + key + ": [\"%s\"]}}]", value);
+        assertThat(w).contains("p.yaml:7: AuthorizationPolicy prod/p: spec.rules[0].from[0].source." + key + "[0] \"" + value
+                + "\" never matches: " + why);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"cluster.local", "'*'", "'*.local'", "'td-*'", "example_org.io"})
+    void trustDomainsAPeerCanHaveAreNotWarned(String value) throws Exception {
+        assertThat(warnings("from: [{source: {trustDomains: [\"%s\"]}}]", value)).doesNotContain("never matches");
     }
 
     @ParameterizedTest

@@ -83,6 +83,7 @@ final class IstioRules {
             schemeWarnings(src, ref, warnings);
             principalCharacterWarnings(src, ref, warnings);
             namespaceWarnings(src, ref, warnings);
+            trustDomainWarnings(src, ref, warnings);
             mappedAddressWarnings(src, ref, warnings);
             return compiled;
         });
@@ -308,8 +309,46 @@ final class IstioRules {
     }
 
     /**
-     * A {@code when} condition's values on {@code source.namespace} or {@code source.principal} that no peer has, read as the
-     * same fields of a source are ({@code values} as {@code namespaces}, {@code notValues} as {@code notNamespaces}).
+     * Trust domains no peer has (valid for istiod, whose CheckTrustDomainValues refuses only an empty value, a misplaced
+     * {@code *} and a {@code /}): a SPIFFE trust domain is lower-case letters, digits, {@code .}, {@code -} and {@code _}
+     * (spiffe/spiffe standards/SPIFFE-ID.md 2.1; zerohop refuses a peer whose is not, see {@link SpiffeIdSyntax}), and
+     * istiod's trust-domain matcher compares it case-sensitively. So {@code trustDomains: [Cluster.local]} or
+     * {@code "spiffe:"} never match: a DENY that denies nobody, a {@code notTrustDomains} that excludes nobody. Warned,
+     * not changed.
+     */
+    private static void trustDomainWarnings(YNode src, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
+        for (String key : new String[] {"trustDomains", "notTrustDomains"}) {
+            for (YNode item : items(src, key)) {
+                warn(item, ref, trustDomainProblem(item.string()), key.startsWith("not"), warnings);
+            }
+        }
+    }
+
+    /** Why no peer's trust domain can match {@code v} (one leading or trailing {@code *} being the wildcard), or null. */
+    static String trustDomainProblem(String v) {
+        String bare = v.startsWith("*") ? v.substring(1) : v.endsWith("*") ? v.substring(0, v.length() - 1) : v;
+        String lower = bare.toLowerCase(java.util.Locale.ROOT);
+        for (int i = 0; i < bare.length(); i++) {
+            char c = lower.charAt(i);
+            if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_')) {
+                return c == ' ' ? "a trust domain has no \" \" (\"" + v.trim() + "\"?)"
+                        : c == '*' ? "only one leading or one trailing * is a wildcard, this one is a literal *, which no trust domain has"
+                        : "a trust domain has no \"" + c + "\" (only lower-case letters, digits, '.', '-' and '_'"
+                                + (c == ':' ? "; write it without spiffe://" : "") + ")";
+            }
+        }
+        if (!bare.equals(lower)) {
+            String fixed = v.toLowerCase(java.util.Locale.ROOT);
+            return "a trust domain is lower case (\"" + fixed + "\"?)";
+        }
+        return null;
+    }
+
+    /**
+     * A {@code when} condition's values that no peer has, read as the same fields of a source are ({@code values} as
+     * {@code namespaces}, {@code notValues} as {@code notNamespaces}): on {@code source.namespace},
+     * {@code source.principal} (a {@code spiffe://} value too, as {@link #schemeWarnings} says of principals),
+     * {@code source.serviceAccount} and {@code source.trustDomain}.
      */
     private static void conditionWarnings(YNode c, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
         String key = c.get("key") == null ? "" : c.get("key").string();
@@ -326,14 +365,20 @@ final class IstioRules {
             }
             return;
         }
-        if (!key.equals("source.namespace") && !key.equals("source.principal")) {
+        if (!key.equals("source.namespace") && !key.equals("source.principal") && !key.equals("source.serviceAccount")
+                && !key.equals("source.trustDomain")) {
             return;
         }
         for (String field : new String[] {"values", "notValues"}) {
             for (YNode item : items(c, field)) {
                 String v = item.string();
-                warn(item, ref, key.equals("source.namespace") ? namespaceProblem(v, false) : principalProblem(v),
-                        field.equals("notValues"), warnings);
+                String why = switch (key) {
+                    case "source.namespace" -> namespaceProblem(v, false);
+                    case "source.serviceAccount" -> namespaceProblem(v, true);
+                    case "source.trustDomain" -> trustDomainProblem(v);
+                    default -> v.startsWith("spiffe://") ? "Istio principals are SPIFFE IDs without spiffe://" : principalProblem(v);
+                };
+                warn(item, ref, why, field.equals("notValues"), warnings);
             }
         }
     }
