@@ -13,6 +13,7 @@ import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_TESTDATA;
 import static io.zerohop.policy.Upstream.ISTIO_GENERATOR;
 import static io.zerohop.policy.Upstream.ISTIO_SECURITY_TEST;
 import static io.zerohop.policy.Upstream.ISTIO_VALIDATION;
+import static io.zerohop.policy.Upstream.ISTIO_VALIDATION_AP;
 import static io.zerohop.policy.Upstream.ISTIO_BUILDER_TESTDATA;
 import static io.zerohop.policy.Upstream.ISTIO_CRD;
 import static io.zerohop.policy.Upstream.ISTIO_NORMALIZATION;
@@ -59,6 +60,7 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
 
     static {
         validation();
+        validationGo();
         security();
         ambient();
         ztunnel();
@@ -1036,6 +1038,108 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
         T.valid(s, "L7DenyWithFromAndToWithPort", spec("action: DENY, " + SEL + l4l7));
     }
 
+    /**
+     * ValidateAuthorizationPolicy, ValidatePeerAuthentication and validatePolicyTargetReference read check by check
+     * (validation.go and pkg/config/security/security.go at istio/istio 86c9f01f), for the checks
+     * TestValidateAuthorizationPolicy has no case for: each refusal names the file, line and field, and each value istiod
+     * accepts loads. Helper 292's parity pass: every case already held.
+     */
+    static void validationGo() {
+        String s = ISTIO_VALIDATION_AP;
+        String custom = "action: CUSTOM, provider: {name: my-custom-authz}, ";
+        // CUSTOM: every source field naming an identity, and the when keys on one, are refused; ipBlocks and headers are not.
+        for (String f : List.of("serviceAccounts", "notServiceAccounts", "trustDomains", "notTrustDomains", "principals",
+                "notPrincipals", "namespaces", "notNamespaces", "requestPrincipals", "notRequestPrincipals")) {
+            T.invalid(s, "CUSTOM From." + cap(f), spec(SEL + ", " + custom + "rules: [{from: [{source: {" + f + ": [a]}}]}]"),
+                    "case.yaml:4: spec.rules[0].from[0].source." + f + ": From." + cap(f) + " is currently not supported with CUSTOM action");
+        }
+        for (String k : List.of("source.namespace", "source.serviceAccount", "source.trustDomain", "source.principal",
+                "request.auth.principal", "request.auth.audiences", "request.auth.presenter", "request.auth.claims[iss]")) {
+            T.invalid(s, "CUSTOM when " + k, spec(SEL + ", " + custom + "rules: [{when: [{key: '" + k + "', values: [a]}]}]"),
+                    "case.yaml:4: spec.rules[0].when[0].key: " + k + " is currently not supported with CUSTOM action");
+        }
+        T.valid(s, "CUSTOM from ipBlocks", spec(SEL + ", " + custom + "rules: [{from: [{source: {ipBlocks: [1.2.3.4]}}]}]"));
+        T.valid(s, "CUSTOM when request.headers[x]", spec(SEL + ", " + custom + "rules: [{when: [{key: 'request.headers[x]', values: [a]}]}]"));
+        T.invalid(s, "CUSTOM when null: when field cannot be nil", spec(SEL + ", " + custom + "rules: [{when: [null]}]"),
+                "case.yaml:4: spec.rules[0].when[0]: when field cannot be nil");
+        T.invalid(s, "CUSTOM without rules", spec(SEL + ", " + custom.substring(0, custom.length() - 2)),
+                "case.yaml:4: spec: CUSTOM action without `rules` is meaningless");
+        T.valid(s, "AUDIT without rules (only DENY and CUSTOM need them)", spec(SEL + ", action: AUDIT"));
+        T.invalid(s, "ALLOW when null: its key is empty", when("null"), "case.yaml:4: spec.rules[0].when[0]: `key` must not be empty");
+        T.invalid(s, "from entry null", rules("[{from: [null]}]"), "case.yaml:4: spec.rules[0].from[0]: `from` must not be nil, found at rule 0");
+        T.invalid(s, "to entry null", rules("[{to: [null]}]"), "case.yaml:4: spec.rules[0].to[0]: `to` must not be nil, found at rule 0");
+        T.invalid(s, "source: null", rules("[{from: [{source: null}]}]"), "case.yaml:4: spec.rules[0].from[0]: `from.source` must not be nil");
+        T.invalid(s, "condition with values: [] and notValues: []", when("{key: source.namespace, values: [], notValues: []}"),
+                "at least one of `values` or `notValues` must be set for key source.namespace");
+        // The not* fields count for "cannot set serviceAccounts with namespaces or principals".
+        T.invalid(s, "notServiceAccounts with notNamespaces", from("{notServiceAccounts: [a], notNamespaces: [b]}"),
+                "case.yaml:4: spec.rules[0].from[0].source: cannot set serviceAccounts with namespaces or principals");
+        T.invalid(s, "serviceAccounts with notPrincipals", from("{serviceAccounts: [a], notPrincipals: [b]}"),
+                "cannot set serviceAccounts with namespaces or principals");
+        // security.go value checks on each field and condition key.
+        T.invalid(s, "CheckServiceAccount: notServiceAccounts with 17 values", from("{notServiceAccounts: " + repeat("s#", 17) + "}"),
+                "case.yaml:4: spec.rules[0].from[0].source.notServiceAccounts: may not have more than 16 values");
+        T.invalid(s, "CheckServiceAccount: source.serviceAccount with 17 values", when("{key: source.serviceAccount, values: "
+                + repeat("s#", 17) + "}"), "case.yaml:4: spec.rules[0].when[0].values: may not have more than 16 values");
+        T.invalid(s, "CheckServiceAccount: 321 characters", from("{serviceAccounts: [" + "a".repeat(321) + "]}"),
+                "spec.rules[0].from[0].source.serviceAccounts[0]: value cannot exceed 320 characters");
+        T.valid(s, "CheckServiceAccount: 320 characters", from("{serviceAccounts: [" + "a".repeat(320) + "]}"));
+        T.invalid(s, "CheckTrustDomainValues: empty", from("{trustDomains: ['']}"),
+                "spec.rules[0].from[0].source.trustDomains[0]: empty value not allowed, found in TrustDomains");
+        T.valid(s, "ValidateAttribute source.trustDomain: CheckWildcardValues only, a / passes", when("{key: source.trustDomain, values: [a/b]}"));
+        T.invalid(s, "ValidateAttribute source.trustDomain notValues: middle wildcard", when("{key: source.trustDomain, notValues: ['a*b']}"),
+                "spec.rules[0].when[0].notValues[0]: wildcard is only allowed at the start or end");
+        T.invalid(s, "ValidateAttribute source.serviceAccount notValues: wildcard", when("{key: source.serviceAccount, notValues: ['a*']}"),
+                "spec.rules[0].when[0].notValues[0]: wildcard not allowed");
+        T.invalid(s, "ValidatePorts: destination.port notValues 65536", when("{key: destination.port, notValues: ['65536']}"),
+                "spec.rules[0].when[0].notValues[0]: bad port (65536)");
+        T.invalid(s, "ValidatePorts: ParseUint refuses a blank", to("{ports: [' 80']}"), "spec.rules[0].to[0].operation.ports[0]: bad port ( 80)");
+        T.invalid(s, "ValidatePorts: 4294967296 (beyond 32 bits)", to("{notPorts: ['4294967296']}"), "bad port (4294967296)");
+        T.invalid(s, "ValidateIPs: ParseAddr refuses a zone", from("{ipBlocks: ['fe80::1%eth0']}"), "bad IP address (fe80::1%eth0)");
+        T.invalid(s, "ValidateIPs: ParsePrefix refuses a zone", from("{notIpBlocks: ['fe80::1%eth0/64']}"), "bad CIDR range (fe80::1%eth0/64)");
+        T.invalid(s, "ValidateIPs: ParsePrefix refuses bits with a leading zero", from("{ipBlocks: ['1.2.3.4/08']}"), "bad CIDR range (1.2.3.4/08)");
+        T.invalid(s, "ValidateIPs: ParsePrefix refuses no bits", when("{key: remote.ip, values: ['1.2.3.4/']}"), "bad CIDR range (1.2.3.4/)");
+        T.valid(s, "ValidateIPs: 0.0.0.0/0", from("{ipBlocks: [0.0.0.0/0]}"));
+        T.invalid(s, "validateMapKey: request.headers[a (no closing bracket)", when("{key: 'request.headers[a', values: [x]}"),
+                "spec.rules[0].when[0].key: bad key (request.headers[a): should have format a[b]");
+        T.invalid(s, "validateMapKey: experimental.envoy.filters.x (no brackets)", when("{key: experimental.envoy.filters.x, values: [x]}"),
+                "bad key (experimental.envoy.filters.x): should have format a[b]");
+        T.valid(s, "validateMapKey: request.headers[a]b] (ends with ], opens before)", when("{key: 'request.headers[a]b]', values: [x]}"));
+        T.invalid(s, "ValidateAttribute: destination.user", when("{key: destination.user, values: [x]}"),
+                "deprecated attribute destination.user: only supported in v1alpha1");
+        T.invalid(s, "ValidateAttribute: keys are case-sensitive (Source.IP)", when("{key: Source.IP, values: [1.2.3.4]}"),
+                "spec.rules[0].when[0].key: unknown attribute: Source.IP");
+        // CheckValidPathTemplate: strings.Trim of the slashes, then each segment between them.
+        T.invalid(s, "CheckValidPathTemplate: an empty segment is no valid literal", to("{paths: ['/a//{*}']}"),
+                "spec.rules[0].to[0].operation.paths[0]: invalid or unsupported path a//{*}, found in Paths. Contains segment  with invalid string literal");
+        T.valid(s, "CheckValidPathTemplate: leading and trailing slashes are trimmed first", to("{notPaths: ['//{*}/']}"));
+        T.invalid(s, "CheckValidPathTemplate: a * is no valid literal beside a template", to("{paths: ['/{*}/a*']}"),
+                "Contains segment a* with invalid string literal");
+        T.invalid(s, "CheckValidPathTemplate: {*} inside a segment", to("{paths: ['/a{*}']}"), "Contains '{' or '}' beyond a supported path template");
+        T.valid(s, "CheckValidPathTemplate: % is a valid literal (pct-encoded)", to("{paths: ['/{*}/a%20b']}"));
+        // validatePolicyTargetReference: group and kind as istiod canonicalizes them ("" is core).
+        String ref = "action: DENY, rules: [{}], targetRefs: ";
+        T.valid(s, "targetRef group core is Service's canonical group", spec(ref + "[{group: core, kind: Service, name: foo}]"));
+        T.valid(s, "targetRef ServiceEntry", spec(ref + "[{group: networking.istio.io, kind: ServiceEntry, name: foo}]"));
+        for (String gk : List.of("'':Gateway", "'':GatewayClass", "networking.istio.io:Service", "core:ServiceEntry",
+                "gateway.networking.k8s.io:gateway", "gateway.networking.k8s.io:HTTPRoute")) {
+            String[] p = gk.split(":");
+            T.invalid(s, "targetRef " + gk + " is not an allowed kind", spec(ref + "[{group: " + p[0] + ", kind: " + p[1] + ", name: foo}]"),
+                    "case.yaml:4: spec.targetRefs[0]: targetRef must be to one of");
+        }
+        T.invalid(s, "targetRef without kind", spec(ref + "[{group: '', name: foo}]"), "case.yaml:4: spec.targetRefs[0]: targetRef kind must be set");
+        T.invalid(s, "targetRef and targetRefs both set", spec(ref + "[{group: '', kind: Service, name: bar}], targetRef: {group: '', kind: "
+                + "Service, name: foo}"), "case.yaml:4: spec: only one of targetRefs or workloadSelector can be set");
+        T.invalid(s, "selector: {matchLabels: {}} beside targetRefs (a selector is set)", spec(ref + "[{group: '', kind: Service, name: foo}], "
+                + "selector: {matchLabels: {}}"), "only one of targetRefs or workloadSelector can be set");
+        // ValidatePeerAuthentication: an empty selector is no selector for portLevelMtls; port 65535 is the last.
+        T.invalid(s, "PeerAuthentication selector: {matchLabels: {}} with portLevelMtls", pa("p", "{selector: {matchLabels: {}}, "
+                + "portLevelMtls: {'80': {mode: STRICT}}}"), "case.yaml:4: spec.portLevelMtls: mesh/namespace peer authentication cannot have port level mTLS");
+        T.valid(s, "PeerAuthentication port 65535", pa("p", "{selector: {matchLabels: {app: a}}, portLevelMtls: {'65535': {mode: STRICT}}}"));
+        T.invalid(s, "PeerAuthentication port 65536", pa("p", "{selector: {matchLabels: {app: a}}, portLevelMtls: {'65536': {mode: STRICT}}}"),
+                "case.yaml:4: spec.portLevelMtls.65536: bad port \"65536\"");
+    }
+
     static String cap(String f) {
         return Character.toUpperCase(f.charAt(0)) + f.substring(1);
     }
@@ -1430,6 +1534,6 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
         T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
         assertThat(T.counts()).containsKeys(ISTIO_VALIDATION_TEST, ISTIO_SECURITY, ISTIO_AMBIENT_TEST, ZTUNNEL_RBAC,
                 ISTIO_BUILDER_TESTDATA, ISTIO_NORMALIZATION, ZTUNNEL_STATE, ISTIO_CRD, ISTIO_AMBIENT_PA_TESTDATA, ISTIO_AMBIENT_INDEX_TEST,
-                ISTIO_AMBIENT_CONVERSION, ISTIO_SECURITY_TEST, ISTIO_AMBIENT_TESTDATA, ISTIO_GENERATOR);
+                ISTIO_AMBIENT_CONVERSION, ISTIO_SECURITY_TEST, ISTIO_AMBIENT_TESTDATA, ISTIO_GENERATOR, ISTIO_VALIDATION_AP);
     }
 }

@@ -27,6 +27,8 @@ final class Upstream {
     static final String ISTIO_NORMALIZATION = "istio.io docs/reference/config/security/normalization";
     static final String ISTIO_VALIDATION = "istio/istio pkg/config/validation/validation.go (validateOneOfSelectorType, validatePolicyTargetReference)";
     static final String ISTIO_AMBIENT_FETCH = "istio/istio pilot/pkg/serviceregistry/ambient/workloads.go (fetchPeerAuthentications)";
+    static final String ISTIO_VALIDATION_AP = "istio/istio pkg/config/validation/validation.go (ValidateAuthorizationPolicy,"
+            + " ValidatePeerAuthentication, validatePolicyTargetReference: the checks validation_test.go has no case for)";
     static final String ISTIO_API_PROTO = "istio/api security/v1beta1/authorization_policy.proto (documented semantics)";
     static final String ISTIO_SECURITY_TEST = "istio/istio pkg/config/security/security_test.go";
     static final String ISTIO_AMBIENT_TESTDATA = "istio/istio pilot/pkg/serviceregistry/ambient/testdata/{allow-full,allow-groups,deny-groups}-in.yaml (TestRBACConvert)";
