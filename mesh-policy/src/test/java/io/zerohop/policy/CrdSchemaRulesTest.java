@@ -252,7 +252,8 @@ class CrdSchemaRulesTest {
                         spec:
                           action: PERMIT
                         """, 5, "spec.action", "Unsupported value: \"PERMIT\""),
-                // PeerAuthentication: peerauth-invalid.yaml, case by case.
+                // PeerAuthentication: peerauth-invalid.yaml, case by case. A bad port is placed on its key's line (line 9),
+                // not on the `mode:` line under it (line 10 until 6 December).
                 Arguments.of("peerauth-invalid bad-mode", """
                         apiVersion: security.istio.io/v1
                         kind: PeerAuthentication
@@ -272,7 +273,7 @@ class CrdSchemaRulesTest {
                           portLevelMtls:
                             "acd":
                               mode: STRICT
-                        """, 10, "spec.portLevelMtls.acd", "type conversion error from"),
+                        """, 9, "spec.portLevelMtls.acd", "type conversion error from"),
                 Arguments.of("peerauth-invalid port-level-global", """
                         apiVersion: security.istio.io/v1
                         kind: PeerAuthentication
@@ -313,7 +314,7 @@ class CrdSchemaRulesTest {
                           portLevelMtls:
                             "0":
                               mode: STRICT
-                        """, 10, "spec.portLevelMtls.0", "port must be between 1-65535"),
+                        """, 9, "spec.portLevelMtls.0", "port must be between 1-65535"),
                 Arguments.of("peerauth-invalid high-port", """
                         apiVersion: security.istio.io/v1
                         kind: PeerAuthentication
@@ -325,7 +326,7 @@ class CrdSchemaRulesTest {
                           portLevelMtls:
                             "42949672":
                               mode: STRICT
-                        """, 10, "spec.portLevelMtls.42949672", "port must be between 1-65535"));
+                        """, 9, "spec.portLevelMtls.42949672", "port must be between 1-65535"));
     }
 
     @ParameterizedTest(name = "{0}")

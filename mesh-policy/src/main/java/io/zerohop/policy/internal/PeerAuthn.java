@@ -163,7 +163,10 @@ final class PeerAuthn {
                 portModes = new MtlsMode[ports.length];
                 int i = 0;
                 for (Map.Entry<String, YNode> e : portLevel.map.entrySet()) {
-                    YNode keyNode = new YNode(YNode.Type.SCALAR, portLevel.file, e.getValue().line,
+                    // The key's own line: a block mode mapping starts on the line after it (until 6 December a bad
+                    // port was placed on its `mode:` line).
+                    YNode v = e.getValue();
+                    YNode keyNode = new YNode(YNode.Type.SCALAR, portLevel.file, v.keyLine > 0 ? v.keyLine : v.line,
                             portLevel.path + "." + e.getKey(), e.getKey(), null, null);
                     ports[i] = portKey(keyNode);
                     portModes[i] = mode(e.getValue());
