@@ -1002,6 +1002,15 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
         T.invalid(s, "source-nil", rules("[{from: [{}]}]"), "`from.source` must not be nil");
         T.invalid(s, "source-empty", rules("[{from: [{source: {}}]}]"), "`from.source` must not be empty");
         T.invalid(s, "to-empty", rules("[{to: []}]"), "`to` must not be empty");
+        // The Go test builds a non-nil empty slice; a file's `from: []` decodes to none (golang/protobuf jsonpb/decode.go:
+        // an empty list sets nothing) and passes the CRD, so the cluster's rule matches every source. Still refused; the
+        // message says so (helper 292).
+        T.invalid(Upstream.ISTIO_JSONPB_LIST, "from: [] in a file: the message says the cluster reads no from",
+                rules("[{from: []}]"), "case.yaml:4: spec.rules[0].from: `from` must not be empty, found at rule 0 (in a cluster the API"
+                        + " server keeps `from: []` and istiod decodes an empty list as none, so there this rule matches every source;"
+                        + " write its entries, or delete `from` to match every source on purpose)");
+        T.invalid(Upstream.ISTIO_JSONPB_LIST, "to: [] in a file: the message says the cluster reads no to", rules("[{to: []}]"),
+                "so there this rule matches every operation");
         T.invalid(s, "source with only empty lists is empty (proto3: [] is unset)", from("{principals: [], namespaces: []}"),
                 "`from.source` must not be empty");
         T.invalid(s, "rule nil", rules("[~]"), "`rule` must not be nil, found at rule 0");

@@ -56,6 +56,8 @@ final class Upstream {
     static final String RE2_SYNTAX = "google/re2 doc/syntax (RE2J)";
     static final String YAML_KUBECTL = "YAML 1.1 as kubectl reads it (sigs.k8s.io/yaml, go-yaml)";
     static final String GO_NETIP = "golang/go src/net/netip (::ffff:a.b.c.d stays IPv6, no leading zeros) + istio/ztunnel src/rbac.rs (IpNet::contains) + cilium/cilium pkg/labels/cidr.go";
+    static final String ISTIO_JSONPB_LIST = "istio/api security/v1beta1/authorization_policy_json.gen.go + golang/protobuf"
+            + " jsonpb/decode.go (unmarshalValue: an empty JSON list appends nothing, so the field stays unset)";
     static final String ISTIO_JSONPB = "istio/api security/v1beta1/peer_authentication_json.gen.go + golang/protobuf jsonpb/decode.go (map key as a JSON number) + CRD CEL int(key)";
     static final String CILIUM_SELECTOR = "cilium/cilium pkg/policy/api/selector.go (EndpointSelector.Matches: a reserved:all key matches every identity) + entity.go (EntityAll)";
     static final String ISTIO_TD_MIGRATION = "istio/istio pilot/pkg/security/authz/builder/builder.go (MigrateTrustDomain on every rule) + trustdomain/bundle.go (default mesh trust domain cluster.local)";

@@ -515,7 +515,14 @@ final class IstioRules {
         // The CRD bounds `from` to 512 entries (`to` has no bound).
         List<YNode> items = field.equals("from") ? Fields.atMost(list, 512) : list.items();
         if (items.isEmpty()) {
-            throw list.error("`" + field + "` must not be empty, found at rule " + ruleIndex);
+            // istiod's message (validation_test.go "from-empty", "to-empty", built from a Go value). From a file the list
+            // never reaches that check: the CRD has no minItems on it and istio/api's jsonpb decoder (golang/protobuf
+            // jsonpb/decode.go) sets an empty JSON list as no list, so in a cluster the rule has no `from` (or `to`) and
+            // matches every source (operation). Refused here, never read that way; the message says what the cluster does.
+            String what = field.equals("from") ? "source" : "operation";
+            throw list.error("`" + field + "` must not be empty, found at rule " + ruleIndex + " (in a cluster the API server"
+                    + " keeps `" + field + ": []` and istiod decodes an empty list as none, so there this rule matches every "
+                    + what + "; write its entries, or delete `" + field + "` to match every " + what + " on purpose)");
         }
         T[] out = array.apply(items.size());
         for (int i = 0; i < out.length; i++) {
