@@ -311,11 +311,54 @@ final class IstioCompiler {
                                 : "invalid label value \"" + e.getValue() + "\": " + value) + NO_POD_LABEL);
             }
         }
+        for (Map.Entry<String, String> e : labels.entrySet()) {
+            if (ciliumOwned(e.getKey())) {
+                YNode v = ml.map.get(e.getKey());
+                warnings.add(v.file + ":" + (v.keyLine > 0 ? v.keyLine : v.line) + ": " + ref + ": " + Fields.keyPath(ml, e.getKey())
+                        + ": " + CILIUM_OWNED_KEY.formatted(e.getKey()));
+            }
+        }
         if (labels.isEmpty()) {
             warnings.add(selector.file + ":" + (selector.keyLine > 0 ? selector.keyLine : selector.line) + ": " + ref + ": "
                     + selector.path + ": workload selector specified without labels");
         }
         return labels;
+    }
+
+    /** Cilium's label prefix (cilium/cilium pkg/k8s/apis/cilium.io/const.go {@code LabelPrefix}). */
+    static final String CILIUM_LABEL_PREFIX = "io.cilium.k8s";
+
+    /** Why an Istio selector on a key under Cilium's prefix selects nothing ({@link #ciliumOwned}). */
+    static final String CILIUM_OWNED_KEY = "label key \"%s\" is under Cilium's prefix io.cilium.k8s: a workload's labels there"
+            + " are Cilium's endpoint labels (its namespace's labels, its cluster), never the pod's own (mesh-kubernetes drops"
+            + " those, as Cilium's SanitizePodLabels does), and istiod selects by the pod's own labels only, so this selector"
+            + " selects no workload";
+
+    /**
+     * Whether {@code key} is under Cilium's prefix {@code io.cilium.k8s}. An Istio selector (AuthorizationPolicy,
+     * PeerAuthentication) with such a key selects no workload: istiod matches a selector against the pod's own labels
+     * (istio/istio pilot/pkg/serviceregistry/ambient/workloads.go {@code buildWorkloadPolicies} and
+     * {@code fetchPeerAuthentications}, both given {@code p.Labels}), while zerohop's workload labels under that prefix are
+     * the ones Cilium gives an endpoint ({@code io.cilium.k8s.namespace.labels.<key>} from the namespace,
+     * {@code io.cilium.k8s.policy.cluster}) and a pod's own are dropped (mesh-kubernetes {@code withNamespaceLabels}).
+     * Until 6 December such a selector matched those Cilium labels: a workload PERMISSIVE PeerAuthentication on
+     * {@code io.cilium.k8s.namespace.labels.team: pay} admitted plaintext under its namespace's STRICT, and an ALLOW on it
+     * widened the other ALLOW policies of the namespace's pods, where istiod selects no pod (helper 293).
+     */
+    static boolean ciliumOwned(String key) {
+        return key.startsWith(CILIUM_LABEL_PREFIX);
+    }
+
+    /** {@link #ciliumOwned} for any of {@code keys} (null: none). */
+    static boolean ciliumOwned(String[] keys) {
+        if (keys != null) {
+            for (String k : keys) {
+                if (ciliumOwned(k)) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /**

@@ -47,6 +47,8 @@ final class IstioPolicy {
     /** For ALLOW policies: what to say when this policy applies and nothing matched. */
     final Decision noMatch;
     private final boolean hasTargetRefs;
+    /** A selector key is under Cilium's prefix: it selects no workload ({@link IstioCompiler#ciliumOwned}). */
+    private final boolean selectsNoPod;
 
     IstioPolicy(PolicyRef ref, String namespace, int action, String provider, boolean dryRun, String[] selectorKeys,
                 String[] selectorValues, List<String> targetRefs, Rule[] rules, Decision noMatch) {
@@ -61,6 +63,7 @@ final class IstioPolicy {
         this.rules = rules;
         this.noMatch = noMatch;
         this.hasTargetRefs = !targetRefs.isEmpty();
+        this.selectsNoPod = IstioCompiler.ciliumOwned(selectorKeys);
     }
 
     /**
@@ -90,6 +93,9 @@ final class IstioPolicy {
         }
         if (selectorKeys == null) {
             return true;
+        }
+        if (selectsNoPod) {
+            return false;
         }
         for (int i = 0; i < selectorKeys.length; i++) {
             if (!selectorValues[i].equals(w.labels().get(selectorKeys[i]))) {

@@ -27,6 +27,8 @@ final class PeerAuthn {
     final Result[] portResults;
     /** Some {@code portLevelMtls} entry is PERMISSIVE (see {@link #overrides}). */
     final boolean anyPermissivePort;
+    /** A selector key is under Cilium's prefix: it selects no workload ({@link IstioCompiler#ciliumOwned}). */
+    private final boolean selectsNoPod;
     /**
      * With the mode UNSET, a STRICT and a PERMISSIVE or DISABLE {@code portLevelMtls} entry: the result of a port without
      * an entry of its own where istiod's ambient conversion of this policy merges a STRICT parent into it
@@ -56,6 +58,7 @@ final class PeerAuthn {
         this.ports = ports;
         this.portResults = portResults;
         this.anyPermissivePort = anyPermissivePort;
+        this.selectsNoPod = IstioCompiler.ciliumOwned(selectorKeys);
         boolean anyStrict = false;
         boolean anyNonStrict = false;
         for (Result r : portResults) {
@@ -92,6 +95,9 @@ final class PeerAuthn {
     }
 
     boolean selects(WorkloadRef w) {
+        if (selectsNoPod) {
+            return false;
+        }
         for (int i = 0; i < selectorKeys.length; i++) {
             if (!selectorValues[i].equals(w.labels().get(selectorKeys[i]))) {
                 return false;
