@@ -188,6 +188,46 @@ class AmbientIndexPolicyParityTest {
         awaitModes(pod1, "P/P");
     }
 
+    @Test
+    @DisplayName("TestAmbientIndex_PeerAuthenticationNamespacePolicyChange: a workload UNSET with 9090 PERMISSIVE under a namespace"
+            + " STRICT, then the namespace relaxed")
+    void peerAuthenticationNamespacePolicyChange() throws Exception {
+        String pod1 = "127.0.147.1";
+        putPod("pod1", "a", pod1);
+        pa("namespace", NS, null, "STRICT", null);
+        pa("selector", NS, "a", null, "9090: {mode: PERMISSIVE}");
+        // "A workload policy with an unset mode and one permissive port needs an explicit exemption from the namespace's
+        // strictness, so it converts to a policy of its own."
+        awaitModes(pod1, "S/P");
+        pa("namespace", NS, null, "PERMISSIVE", null);
+        // "Relax the namespace policy. There is nothing left to exempt the port from, so the conversion produces nothing"
+        awaitModes(pod1, "P/P");
+    }
+
+    @Test
+    @DisplayName("TestPodLifecycleWorkloadGates: a ready pod, an unready one and a Pending one with an IP are workloads (the last"
+            + " two no healthy endpoints); a Pending one without an IP is none")
+    void podLifecycleWorkloadGates() throws Exception {
+        k8s.create(pod(NS, "pod1", "node-a", "sa1", Map.of("app", "a"), "127.0.147.1").build());
+        k8s.create(pod(NS, "pod2", "node-a", "sa1", Map.of("app", "a", "other", "label"), "127.0.147.2")
+                .editStatus().editFirstCondition().withStatus("False").endCondition().endStatus().build());
+        k8s.create(pod(NS, "pod3", "node-a", "sa1", Map.of("app", "other"), "127.0.147.3")
+                .editStatus().withPhase("Pending").editFirstCondition().withStatus("False").endCondition().endStatus().build());
+        k8s.create(pod(NS, "pod4", "node-a", "sa1", Map.of("app", "another"))
+                .editStatus().withPhase("Pending").editFirstCondition().withStatus("False").endCondition().endStatus().build());
+        k8s.client.resource(new io.fabric8.kubernetes.api.model.ServiceBuilder().withNewMetadata().withNamespace(NS)
+                .withName("svc").endMetadata().withNewSpec().withSelector(Map.of("app", "a")).withClusterIP("10.96.147.1")
+                .addNewPort().withPort(80).endPort().endSpec().build()).create();
+        await(d, "pods 1-3", () -> at("127.0.147.1").isPresent() && at("127.0.147.2").isPresent()
+                && at("127.0.147.3").isPresent() && d.podState(NS, "pod4").isPresent());
+        assertThat(registry.all()).extracting(Workload::name).containsExactlyInAnyOrder("pod1", "pod2", "pod3");
+        // "Still healthy" / "Unhealthy": of the Service selecting pod1 and pod2, only pod1 is a healthy endpoint.
+        await(d, "svc", () -> at("127.0.147.1").map(w -> !w.services().isEmpty()).orElse(false)
+                && at("127.0.147.2").map(w -> !w.services().isEmpty()).orElse(false));
+        assertThat(at("127.0.147.1").orElseThrow().services().get(0).healthy()).isTrue();
+        assertThat(at("127.0.147.2").orElseThrow().services().get(0).healthy()).isFalse();
+    }
+
     static AccessRequest from(WorkloadRef dest, String src, int port) {
         return AccessRequest.builder().sourcePrincipal(src).sourceAddress("127.0.147.99").destinationAddress("127.0.147.1")
                 .destinationPort(port).destination(dest).build();
