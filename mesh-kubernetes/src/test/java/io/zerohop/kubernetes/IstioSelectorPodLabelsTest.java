@@ -91,6 +91,7 @@ class IstioSelectorPodLabelsTest {
                   mtls: {mode: PERMISSIVE}
                 """);
         await(d, "both installed", () -> engine.policies().size() == 2);
+        assertThat(d.rejectedPolicies()).as("istiod accepts the selector: loaded, with a warning, not rejected").isEmpty();
         // istiod: pod1 does not carry the label, so only the namespace policy applies (the static STRICT policy).
         // Before: PERMISSIVE, plaintext admitted.
         assertThat(engine.mtlsMode(pod1().ref(), 8080)).isEqualTo(MtlsMode.STRICT);

@@ -160,4 +160,27 @@ class SelectorLabelSyntaxTest {
         assertThatThrownBy(() -> PolicyLoader.fromString("c.yaml", from))
                 .hasMessageStartingWith("c.yaml:11: spec.ingress[0].fromEndpoints[0].matchLabels[\"app\"]: null label value");
     }
+
+    /**
+     * An Istio selector key under Cilium's prefix {@code io.cilium.k8s} selects no workload (istiod matches the pod's own
+     * labels, istio/istio pilot/pkg/serviceregistry/ambient/workloads.go buildWorkloadPolicies; zerohop's labels there are
+     * Cilium's endpoint labels), with a warning at the entry; the same workload is selected by its own label. mesh-kubernetes
+     * IstioSelectorPodLabelsTest has the end-to-end cases.
+     */
+    @Test
+    void anIstioKeyUnderCiliumsPrefixSelectsNoWorkload() throws Exception {
+        String deny = istio("io.cilium.k8s.namespace.labels.team", "pay");
+        PolicySet set = PolicyLoader.fromString("p.yaml", deny);
+        assertThat(set.warnings()).filteredOn(w -> w.contains("Cilium's prefix")).singleElement().asString()
+                .startsWith("p.yaml:8: AuthorizationPolicy prod/deny-legacy: spec.selector.matchLabels[\"io.cilium.k8s.namespace.labels.team\"]:"
+                        + " label key \"io.cilium.k8s.namespace.labels.team\" is under Cilium's prefix io.cilium.k8s")
+                .endsWith("so this selector selects no workload");
+        WorkloadRef dest = new WorkloadRef("prod", "web-1", "web", java.util.Map.of("app", "web",
+                "io.cilium.k8s.namespace.labels.team", "pay"));
+        AccessRequest fromOld = AccessRequest.builder().sourcePrincipal("spiffe://cluster.local/ns/legacy/sa/old")
+                .sourceAddress("127.0.147.99").destinationAddress("127.0.147.1").destination(dest).destinationPort(8080).build();
+        assertThat(PolicyEngine.builder().policies(set).build().evaluate(fromOld).allowed()).isTrue();
+        PolicySet own = PolicyLoader.fromString("p.yaml", istio("app", "web"));
+        assertThat(PolicyEngine.builder().policies(own).build().evaluate(fromOld).allowed()).isFalse();
+    }
 }
