@@ -228,6 +228,70 @@ class AmbientIndexPolicyParityTest {
         assertThat(at("127.0.147.2").orElseThrow().services().get(0).healthy()).isFalse();
     }
 
+    /** The names of the endpoints of the Service at {@code vip}, sorted; "absent" without one. */
+    String endpointsAt(String vip) {
+        try {
+            return registry.serviceAt(InetAddress.getByName(vip)).map(s -> registry.endpoints(s).stream().map(Workload::name)
+                    .sorted().collect(java.util.stream.Collectors.joining(","))).orElse("absent");
+        } catch (java.net.UnknownHostException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    void putService(Map<String, String> selector) {
+        io.fabric8.kubernetes.api.model.Service svc = new io.fabric8.kubernetes.api.model.ServiceBuilder().withNewMetadata()
+                .withNamespace(NS).withName("svc1").endMetadata().withNewSpec().withSelector(selector)
+                .withClusterIP("10.96.147.1").addNewPort().withPort(80).endPort().endSpec().build();
+        if (k8s.client.services().inNamespace(NS).withName("svc1").get() == null) {
+            k8s.client.resource(svc).create();
+        } else {
+            k8s.client.resource(svc).update();
+        }
+    }
+
+    void putPod(String name, Map<String, String> labels, String ip) {
+        Pod live = k8s.client.pods().inNamespace(NS).withName(name).get();
+        if (live == null) {
+            k8s.create(pod(NS, name, "node-a", "sa1", labels, ip).build());
+        } else {
+            live.getMetadata().setLabels(labels);
+            k8s.client.resource(live).update();
+        }
+    }
+
+    @Test
+    @DisplayName("TestAmbientIndex_ServiceSelectsCorrectWorkloads: a Service's endpoints follow its selector and its pods' labels")
+    void serviceSelectsCorrectWorkloads() throws Exception {
+        String vip = "10.96.147.1";
+        // "Add 2 pods with the "a" label, and one without."
+        putPod("pod1", Map.of("app", "a"), "127.0.147.1");
+        putPod("pod2", Map.of("app", "a", "other", "label"), "127.0.147.2");
+        putPod("pod3", Map.of("app", "other"), "127.0.147.3");
+        // "Now add a service that will select pods with label "a"."
+        putService(Map.of("app", "a"));
+        await(d, "svc1: pod1, pod2", () -> "pod1,pod2".equals(endpointsAt(vip)));
+        // "Add a new pod to the service, we should see it"
+        putPod("pod4", Map.of("app", "a"), "127.0.147.4");
+        await(d, "svc1: + pod4", () -> "pod1,pod2,pod4".equals(endpointsAt(vip)));
+        // "Delete it, should remove from the Service as well"
+        k8s.client.pods().inNamespace(NS).withName("pod4").delete();
+        await(d, "svc1: - pod4", () -> "pod1,pod2".equals(endpointsAt(vip)) && at("127.0.147.4").isEmpty());
+        // "Update Service to have a more restrictive label selector"
+        putService(Map.of("app", "a", "other", "label"));
+        await(d, "svc1: pod2", () -> "pod2".equals(endpointsAt(vip)));
+        // "Update a pod to add it to the service"
+        putPod("pod3", Map.of("app", "a", "other", "label"), "127.0.147.3");
+        await(d, "svc1: pod2, pod3", () -> "pod2,pod3".equals(endpointsAt(vip)));
+        // "And remove it again"
+        putPod("pod3", Map.of("app", "a"), "127.0.147.3");
+        await(d, "svc1: pod2", () -> "pod2".equals(endpointsAt(vip)));
+        // "Delete the service entirely"
+        k8s.client.services().inNamespace(NS).withName("svc1").delete();
+        await(d, "svc1 gone", () -> "absent".equals(endpointsAt(vip))
+                && at("127.0.147.2").map(w -> w.services().isEmpty()).orElse(false));
+        assertThat(registry.all()).extracting(Workload::name).containsExactlyInAnyOrder("pod1", "pod2", "pod3");
+    }
+
     static AccessRequest from(WorkloadRef dest, String src, int port) {
         return AccessRequest.builder().sourcePrincipal(src).sourceAddress("127.0.147.99").destinationAddress("127.0.147.1")
                 .destinationPort(port).destination(dest).build();
