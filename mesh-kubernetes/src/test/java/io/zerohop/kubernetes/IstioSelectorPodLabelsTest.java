@@ -147,4 +147,61 @@ class IstioSelectorPodLabelsTest {
         await(d, "installed", () -> engine.policies().size() == 1);
         assertThat(allowed("spiffe://cluster.local/ns/ns1/sa/good")).isFalse();
     }
+
+    /**
+     * An ALLOW written {@code selector: {}} (no {@code matchLabels}) beside another ALLOW: istiod's ambient index attaches
+     * it to no workload ({@code buildWorkloadPolicies} keeps a selector policy only when {@code GetLabelSelector() != nil};
+     * scope {@code WORKLOAD_SELECTOR}), so ztunnel decides by the other alone. {@code selector: {matchLabels: {}}} is a
+     * non-nil empty map, attached to every workload of the namespace (krt {@code FilterSelects}: an empty selector matches).
+     */
+    @Test
+    @DisplayName("an ALLOW with selector: {} does not widen another ALLOW (ztunnel: attached to no workload); alone it still applies")
+    void bareSelectorAllowBesideAnotherAllow() throws Exception {
+        k8s.apply("""
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: selector, namespace: ns1}
+                spec:
+                  selector: {matchLabels: {app: a}}
+                  rules: [{from: [{source: {principals: ["cluster.local/ns/ns1/sa/good"]}}]}]
+                """);
+        k8s.apply("""
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: all, namespace: ns1}
+                spec:
+                  selector: {}
+                  rules: [{from: [{source: {namespaces: [other]}}]}]
+                """);
+        await(d, "both installed", () -> engine.policies().size() == 2);
+        assertThat(allowed("spiffe://cluster.local/ns/ns1/sa/good")).isTrue();
+        // Before: ns1/all applied too and admitted the namespace other.
+        assertThat(allowed("spiffe://cluster.local/ns/other/sa/x")).isFalse();
+
+        // Alone (the other ALLOW gone) it is read as written: its callers only (ztunnel would leave pod1 open).
+        k8s.delete("security.istio.io/v1", "AuthorizationPolicy", "ns1", "selector");
+        await(d, "selector: {} alone", () -> engine.policies().size() == 1);
+        assertThat(allowed("spiffe://cluster.local/ns/other/sa/x")).isTrue();
+        assertThat(allowed("spiffe://cluster.local/ns/ns1/sa/good")).isFalse();
+
+        // matchLabels: {} is attached to every workload upstream: beside another ALLOW it widens it there too.
+        k8s.apply("""
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: selector, namespace: ns1}
+                spec:
+                  selector: {matchLabels: {app: a}}
+                  rules: [{from: [{source: {principals: ["cluster.local/ns/ns1/sa/good"]}}]}]
+                """);
+        k8s.apply("""
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: all, namespace: ns1}
+                spec:
+                  selector: {matchLabels: {}}
+                  rules: [{from: [{source: {namespaces: [other]}}]}]
+                """);
+        await(d, "matchLabels: {} applies beside the other ALLOW", () -> allowed("spiffe://cluster.local/ns/ns1/sa/good")
+                && allowed("spiffe://cluster.local/ns/other/sa/x"));
+    }
 }

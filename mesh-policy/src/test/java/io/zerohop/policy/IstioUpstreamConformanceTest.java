@@ -372,6 +372,15 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
         T.decide(f, "zerohop: selector: {} ALLOW applies to its namespace (ztunnel: no effect)",
                 ap("foo", "allow-x", "{selector: {}, rules: [{from: [{source: {namespaces: [x]}}]}]}"),
                 r().dest("foo", "a", Map.of("app", "a")), false, "foo/allow-x");
+        // Beside another ALLOW, ztunnel decides by that one alone: the selector: {} ALLOW must not admit more (helper 293;
+        // until 6 December it did). matchLabels: {} is attached upstream, and widens it there too.
+        String allowA = ap("foo", "allow-a", "{selector: {matchLabels: {app: a}}, rules: [{from: [{source: {namespaces: [yy]}}]}]}");
+        T.decide(f, "selector: {} ALLOW beside another ALLOW: not applied (ztunnel: attached to no workload)",
+                allowA + ap("foo", "allow-x", "{selector: {}, rules: [{from: [{source: {namespaces: [x]}}]}]}"),
+                r().principal("spiffe://cluster.local/ns/x/sa/s").dest("foo", "a", Map.of("app", "a")), false, "foo/allow-a");
+        T.decide(f, "selector: {matchLabels: {}} ALLOW beside another ALLOW: applied (attached to every workload)",
+                allowA + ap("foo", "allow-x", "{selector: {matchLabels: {}}, rules: [{from: [{source: {namespaces: [x]}}]}]}"),
+                r().principal("spiffe://cluster.local/ns/x/sa/s").dest("foo", "a", Map.of("app", "a")), true, "foo/allow-x");
         T.decide(f, "selector: {matchLabels: {}} DENY denies in its namespace (a non-nil empty map selects every workload)",
                 ap("foo", "deny-all", "{selector: {matchLabels: {}}, action: DENY, rules: [{}]}"),
                 r().dest("foo", "a", Map.of("app", "a")), false, "foo/deny-all");

@@ -552,8 +552,8 @@ public final class CompiledPolicies {
             this.customProviders = several;
             this.denyEnforced = pass(all, IstioPolicy.DENY, false);
             this.denyWithDryRun = pass(all, IstioPolicy.DENY, true);
-            this.allowEnforced = pass(all, IstioPolicy.ALLOW, false);
-            this.allowWithDryRun = pass(all, IstioPolicy.ALLOW, true);
+            this.allowEnforced = withoutBareSelectors(pass(all, IstioPolicy.ALLOW, false));
+            this.allowWithDryRun = withoutBareSelectors(pass(all, IstioPolicy.ALLOW, true));
             this.audit = pass(all, IstioPolicy.AUDIT, true).length;
             this.allowNoMatchEnforced = allowEnforced.length == 0 ? null : allowEnforced[0].noMatch;
             this.allowNoMatchWithDryRun = allowWithDryRun.length == 0 ? null : allowWithDryRun[0].noMatch;
@@ -595,6 +595,33 @@ public final class CompiledPolicies {
             return (l == labels || (l.hashCode() == labelsHash && l.equals(labels))) && namespace.equals(dest.namespace())
                     && serviceAccount.equals(dest.serviceAccount()) && (this.root == root || this.root.equals(root));
         }
+    }
+
+    /**
+     * {@code allow} without its ALLOW policies written {@code selector: {}} (no {@code matchLabels}) when another ALLOW
+     * policy applies too. istiod's ambient index attaches such a policy to no workload (pilot/pkg/serviceregistry/ambient/
+     * workloads.go {@code buildWorkloadPolicies} keeps a selector policy only when {@code GetLabelSelector() != nil}; its
+     * scope is {@code WORKLOAD_SELECTOR}, which ztunnel's {@code src/state/policy.rs} looks up only through the workload),
+     * so ztunnel decides by the other ALLOW policies alone; a sidecar's Envoy applies it to the whole namespace. Beside
+     * another ALLOW, its rules would admit callers ztunnel denies: until 6 December they did (helper 293). Alone, it is
+     * kept as the object and a sidecar read it (its callers only; ztunnel would leave the workload open).
+     */
+    private static IstioPolicy[] withoutBareSelectors(IstioPolicy[] allow) {
+        int bare = 0;
+        for (IstioPolicy p : allow) {
+            bare += p.bareSelector ? 1 : 0;
+        }
+        if (bare == 0 || bare == allow.length) {
+            return allow;
+        }
+        IstioPolicy[] out = new IstioPolicy[allow.length - bare];
+        int i = 0;
+        for (IstioPolicy p : allow) {
+            if (!p.bareSelector) {
+                out[i++] = p;
+            }
+        }
+        return out;
     }
 
     private static IstioPolicy[] pass(List<IstioPolicy> policies, int action, boolean withDryRun) {

@@ -150,7 +150,8 @@ final class IstioCompiler {
         Decision noMatch = new Decision(false, Outcome.DENIED_DEFAULT, ref, -1,
                 rules.isEmpty() ? "ALLOW policy without rules allows nothing"
                         : "ALLOW policies apply and none matched");
-        return new IstioPolicy(ref, namespace, action, provider, dryRun, selKeys, selValues, List.copyOf(targetRefs),
+        return new IstioPolicy(ref, namespace, action, provider, dryRun, selKeys, selValues,
+                selector != null && selector.get("matchLabels") == null, List.copyOf(targetRefs),
                 rules.toArray(new IstioPolicy.Rule[0]), noMatch);
     }
 

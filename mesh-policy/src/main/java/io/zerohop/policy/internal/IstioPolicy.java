@@ -49,9 +49,14 @@ final class IstioPolicy {
     private final boolean hasTargetRefs;
     /** A selector key is under Cilium's prefix: it selects no workload ({@link IstioCompiler#ciliumOwned}). */
     private final boolean selectsNoPod;
+    /**
+     * Written {@code selector: {}}, without {@code matchLabels}: istiod's ambient index attaches it to no workload
+     * ({@link CompiledPolicies} reads such an ALLOW only where no other ALLOW applies).
+     */
+    final boolean bareSelector;
 
     IstioPolicy(PolicyRef ref, String namespace, int action, String provider, boolean dryRun, String[] selectorKeys,
-                String[] selectorValues, List<String> targetRefs, Rule[] rules, Decision noMatch) {
+                String[] selectorValues, boolean bareSelector, List<String> targetRefs, Rule[] rules, Decision noMatch) {
         this.ref = ref;
         this.namespace = namespace;
         this.action = action;
@@ -64,6 +69,7 @@ final class IstioPolicy {
         this.noMatch = noMatch;
         this.hasTargetRefs = !targetRefs.isEmpty();
         this.selectsNoPod = IstioCompiler.ciliumOwned(selectorKeys);
+        this.bareSelector = bareSelector;
     }
 
     /**
@@ -83,7 +89,8 @@ final class IstioPolicy {
             }
         }
         return out == null ? this
-                : new IstioPolicy(ref, namespace, action, provider, dryRun, selectorKeys, selectorValues, targetRefs, out, noMatch);
+                : new IstioPolicy(ref, namespace, action, provider, dryRun, selectorKeys, selectorValues, bareSelector, targetRefs, out,
+                        noMatch);
     }
 
     boolean selects(WorkloadRef w) {
