@@ -75,12 +75,15 @@ public final class HboneServer implements AutoCloseable {
     }
 
     /**
-     * TCP connections this server accepted that are still open, from the TLS handshake on (those it
-     * closes at once, without an identity for the dialled address, are not counted): ztunnel's
-     * {@code istio_tcp_sockets_open{reporter="destination"}} for its HBONE listener.
+     * TCP connections this server accepted that are still open, counted from accept: a connection
+     * waiting for the served identity's TLS context, in its TLS handshake, or about to be closed
+     * before TLS (no identity for the dialled address, no TLS context) is counted, as ztunnel's
+     * {@code istio_tcp_sockets_open{reporter="destination"}} counts its HBONE listener's sockets
+     * (istio/ztunnel src/proxy/inbound.rs: {@code record_socket_open} right after {@code accept}).
+     * Until 6 December the count started once the TLS context was there.
      */
     public int openConnections() {
-        return runtime.connectionCount();
+        return runtime.socketsOpen();
     }
 
     /** The bound address (with the actual port when bound to port 0); null before start. */

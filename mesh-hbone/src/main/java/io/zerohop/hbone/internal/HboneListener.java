@@ -33,6 +33,12 @@ public final class HboneListener {
     final EventLoopGroup group;
     private final boolean ownGroup;
     final Set<ServerConnection> connections = ConcurrentHashMap.newKeySet();
+    /**
+     * Accepted TCP connections not yet closed, counted from accept as ztunnel counts its HBONE listener's sockets
+     * (istio/ztunnel src/proxy/inbound.rs: {@code record_socket_open} right after {@code accept}, before the TLS
+     * handshake and its certificate fetch; {@code SocketCloseGuard} at the end of the connection's task).
+     */
+    private final java.util.concurrent.atomic.AtomicInteger socketsOpen = new java.util.concurrent.atomic.AtomicInteger();
     private volatile Channel listener;
     volatile boolean draining;
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
@@ -119,8 +125,18 @@ public final class HboneListener {
         return l == null ? null : (InetSocketAddress) l.localAddress();
     }
 
+    /** Connections past their TLS context (a {@link ServerConnection}): what a drain sends GOAWAY to. */
     public int connectionCount() {
         return connections.size();
+    }
+
+    /**
+     * Accepted TCP connections still open, from accept on: those waiting for the served identity's TLS context
+     * and those closed before TLS (no local identity, no TLS context) included, as ztunnel's
+     * {@code istio_tcp_sockets_open{reporter="destination"}} (src/proxy/inbound.rs).
+     */
+    public int socketsOpen() {
+        return socketsOpen.get();
     }
 
     private void accept(SocketChannel ch) {
@@ -128,9 +144,11 @@ public final class HboneListener {
         InetSocketAddress local = ch.localAddress();
         InetSocketAddress peer = ch.remoteAddress();
         if (draining) {
-            ch.close();
+            ch.close(); // the drain closed the listener: ztunnel's accept loop has ended by then and never counts it
             return;
         }
+        socketsOpen.incrementAndGet();
+        ch.closeFuture().addListener(f -> socketsOpen.decrementAndGet());
         SpiffeId id;
         try {
             id = cfg.identities().select(local);

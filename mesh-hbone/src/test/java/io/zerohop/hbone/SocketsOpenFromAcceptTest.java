@@ -1,0 +1,92 @@
+package io.zerohop.hbone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.spiffe.bundle.x509bundle.X509BundleSet;
+import io.spiffe.spiffeid.SpiffeId;
+import io.spiffe.svid.x509svid.X509Svid;
+import io.zerohop.identity.IdentityListener;
+import io.zerohop.identity.IdentityProvider;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.MeshTls;
+import io.zerohop.identity.SpiffeIds;
+import io.zerohop.testing.netty.Await;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * {@link HboneServer#openConnections()} (mesh-core's {@code istio_tcp_sockets_open{reporter="destination"}}) counts a
+ * connection from accept, as ztunnel's HBONE listener does: istio/ztunnel src/proxy/inbound.rs calls
+ * {@code record_socket_open} right after {@code listener.accept()}, before {@code acceptor.accept(raw_socket)} (the TLS
+ * handshake, inside which the served certificate is fetched), and its {@code SocketCloseGuard} ends the count with the
+ * connection's task. Until 6 December the count began once the served identity's TLS context was there, so a
+ * connection waiting for the CA's first certificate, or closed before TLS, was not counted.
+ */
+@Timeout(60)
+class SocketsOpenFromAcceptTest {
+    static final InetSocketAddress BIND = new InetSocketAddress("127.0.149.10", 0);
+
+    /** InMemoryCa's SVIDs, held back until {@link #gate} completes: a CA that has not issued the first certificate yet. */
+    static final class GatedProvider implements IdentityProvider {
+        final InMemoryCa ca;
+        final CompletableFuture<Void> gate = new CompletableFuture<>();
+
+        GatedProvider(InMemoryCa ca) {
+            this.ca = ca;
+        }
+
+        @Override
+        public Optional<SpiffeId> defaultIdentity() {
+            return ca.defaultIdentity();
+        }
+
+        @Override
+        public CompletableFuture<X509Svid> svid(SpiffeId id) {
+            return gate.thenCompose(v -> ca.svid(id));
+        }
+
+        @Override
+        public X509BundleSet bundles() {
+            return ca.bundles();
+        }
+
+        @Override
+        public void addListener(IdentityListener listener) {
+            ca.addListener(listener);
+        }
+
+        @Override
+        public void removeListener(IdentityListener listener) {
+            ca.removeListener(listener);
+        }
+
+        @Override
+        public void close() {}
+    }
+
+    @Test
+    void aConnectionWaitingForTheServedCertificateIsCountedFromAccept() throws Exception {
+        SpiffeId server = SpiffeIds.istio("cluster.local", "prod", "server");
+        try (InMemoryCa ca = InMemoryCa.create("cluster.local")) {
+            GatedProvider provider = new GatedProvider(ca);
+            try (MeshTls tls = MeshTls.builder(provider).build();
+                 HboneServer s = HboneServer.builder().tls(tls).identitySelector(local -> server).bind(BIND)
+                         .destinations((dst, id, local) -> null).authorizer(Authorizer.allowAll()).threads(2).build()
+                         .start().get()) {
+                try (Socket raw = new Socket(s.localAddress().getAddress(), s.localAddress().getPort())) {
+                    // ztunnel: counted at accept, while its handshake waits for fetch_certificate.
+                    Await.until("the accepted connection counted while its certificate is pending", Duration.ofSeconds(20),
+                            () -> s.openConnections() == 1);
+                    assertThat(provider.gate).as("the certificate is still pending").isNotDone();
+                }
+                Await.until("the closed connection no longer counted", Duration.ofSeconds(20), () -> s.openConnections() == 0);
+                provider.gate.complete(null);
+            }
+        }
+    }
+}
