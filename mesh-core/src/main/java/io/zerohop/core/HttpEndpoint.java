@@ -41,6 +41,8 @@ public final class HttpEndpoint {
     /**
      * A response; {@code body} is sent UTF-8 encoded.
      *
+     * @param contentType its {@code Content-Type}, or null for none: ztunnel's {@code hyper_util::empty_response}
+     *     (istio/ztunnel src/hyper_util.rs) carries none ({@link #empty}); until 6 December null was refused
      * @param afterSent null, or what to do once this response has been written and flushed to the
      *     connection ({@link #thenRun}); part of {@code equals} by identity
      */
@@ -49,7 +51,6 @@ public final class HttpEndpoint {
             if (status < 100 || status > 599) {
                 throw new IllegalArgumentException("HTTP status must be 100-599, got " + status);
             }
-            Objects.requireNonNull(contentType, "contentType");
             Objects.requireNonNull(body, "body");
         }
 
@@ -60,6 +61,18 @@ public final class HttpEndpoint {
 
         public static Response text(int status, String body) {
             return new Response(status, "text/plain; charset=utf-8", body);
+        }
+
+        /**
+         * An empty answer without {@code Content-Type} (with {@code Content-Length: 0}), as ztunnel's
+         * {@code hyper_util::empty_response} (istio/ztunnel src/hyper_util.rs): its admin, metrics and readiness
+         * servers answer a path they do not serve with {@code empty_response(NOT_FOUND)}, and a method
+         * {@code /healthz/ready} or {@code /quitquitquit} does not take with {@code empty_response(METHOD_NOT_ALLOWED)}
+         * (src/admin.rs, src/metrics/server.rs, src/readiness/server.rs). Until 6 December these carried
+         * {@code text/plain; charset=utf-8}.
+         */
+        public static Response empty(int status) {
+            return new Response(status, null, "");
         }
 
         public static Response json(String body) {

@@ -1500,7 +1500,7 @@ final class ProxyCommand implements Callable<Integer> {
                         "/logging", LogLevels::handle,
                         "/quitquitquit", r -> {
                             if (!r.method().equals("POST")) {
-                                return HttpEndpoint.Response.text(405, "");
+                                return HttpEndpoint.Response.empty(405); // empty_response(METHOD_NOT_ALLOWED), src/admin.rs
                             }
                             // The stop once the answer is written (ztunnel answers too, src/admin.rs):
                             // started here, it could end the event loops before the answer went out.

@@ -148,10 +148,11 @@ public enum ContentCoding {
 
     /**
      * Whether tower-http's default predicate lets a body of {@code length} bytes and this content type be compressed:
-     * at least {@link #MIN_SIZE} bytes, and not gRPC, an image (SVG excepted) or server-sent events.
+     * at least {@link #MIN_SIZE} bytes, and not gRPC, an image (SVG excepted) or server-sent events. A null content type
+     * (no header) is "", as tower-http's {@code NotForContentType} reads a missing one.
      */
     public static boolean compressible(String contentType, int length) {
-        String t = contentType.toLowerCase(Locale.ROOT);
+        String t = contentType == null ? "" : contentType.toLowerCase(Locale.ROOT);
         return length >= MIN_SIZE && !t.startsWith("application/grpc") && !(t.startsWith("image/") && !t.startsWith("image/svg+xml"))
                 && !t.startsWith("text/event-stream");
     }

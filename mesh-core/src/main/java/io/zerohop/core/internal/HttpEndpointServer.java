@@ -273,7 +273,7 @@ public final class HttpEndpointServer {
             HttpEndpoint.Handler h = routes.get(path);
             if (h == null) {
                 // Empty, as ztunnel's three servers answer a path they do not serve (hyper_util::empty_response(NOT_FOUND)).
-                send(ctx, HttpEndpoint.Response.text(404, ""), coding, keepAlive);
+                send(ctx, HttpEndpoint.Response.empty(404), coding, keepAlive);
                 return;
             }
             executor.execute(() -> {
@@ -390,7 +390,9 @@ public final class HttpEndpointServer {
             }
             FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status),
                     Unpooled.wrappedBuffer(body));
-            resp.headers().set(HttpHeaderNames.CONTENT_TYPE, r.contentType());
+            if (r.contentType() != null) { // none on ztunnel's empty_response (src/hyper_util.rs)
+                resp.headers().set(HttpHeaderNames.CONTENT_TYPE, r.contentType());
+            }
             resp.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
             if (vary) {
                 resp.headers().set(HttpHeaderNames.VARY, HttpHeaderNames.ACCEPT_ENCODING);

@@ -63,7 +63,7 @@ public final class Readiness {
     /** The {@code /healthz/ready} answer for a GET (ztunnel answers other methods 405). */
     public HttpEndpoint.Response answer(HttpEndpoint.Request r) {
         if (!r.method().equals("GET")) {
-            return HttpEndpoint.Response.text(405, "");
+            return HttpEndpoint.Response.empty(405); // empty_response(METHOD_NOT_ALLOWED), src/readiness/server.rs
         }
         String list;
         synchronized (pending) {
