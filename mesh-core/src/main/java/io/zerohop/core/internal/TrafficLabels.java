@@ -262,6 +262,10 @@ public record TrafficLabels(String reporter,
      * <li>{@code IDENTITY_ERROR}: no certificate for our own identity, so nothing was dialled
      *     ({@link io.zerohop.hbone.HboneIdentityException}; ztunnel's failed {@code fetch_certificate},
      *     {@code Error::Identity});
+     * <li>{@code TLS_FAILURE}: a certificate, but one whose key cannot sign for it, so nothing was dialled
+     *     ({@link io.zerohop.hbone.HboneIdentityException} caused by
+     *     {@link io.zerohop.identity.SvidKeyMismatchException}): ztunnel's rustls refuses the pair in
+     *     {@code outbound_connector} (src/tls/certificate.rs), after the fetch, an {@code Error::Tls};
      * <li>{@code NETWORK_POLICY}: the TCP dial timed out ({@code MaybeHBONENetworkPolicyError});
      * <li>{@code H2_HANDSHAKE_FAILURE}: TLS had verified the server ({@code peerIdentity} known), and
      *     the connection or the stream then ended before the response (an h2 error: {@code Error::H2}),
@@ -274,6 +278,11 @@ public record TrafficLabels(String reporter,
     static String openFailureFlags(io.zerohop.hbone.TunnelInfo t, Throwable cause) {
         for (Throwable c = cause; c != null; c = c.getCause()) {
             if (c instanceof io.zerohop.hbone.HboneIdentityException) {
+                for (Throwable k = c.getCause(); k != null; k = k.getCause()) {
+                    if (k instanceof io.zerohop.identity.SvidKeyMismatchException) {
+                        return "TLS_FAILURE";
+                    }
+                }
                 return "IDENTITY_ERROR";
             }
             if (c instanceof io.netty.channel.ConnectTimeoutException) {

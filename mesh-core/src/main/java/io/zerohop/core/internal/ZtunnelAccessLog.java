@@ -263,7 +263,8 @@ final class ZtunnelAccessLog {
 
     /**
      * ztunnel's error text (the {@code Display} of src/proxy.rs {@code Error}) for an open that failed
-     * with {@code flags}: {@code Identity} "identity error: ", {@code MaybeHBONENetworkPolicyError}
+     * with {@code flags}: {@code Identity} "identity error: ", {@code Tls} around rustls' error "tls error: tls: "
+     * (src/tls.rs {@code Error::Tls}), {@code MaybeHBONENetworkPolicyError}
      * "connection timed out, maybe a NetworkPolicy is blocking HBONE port 15008: ", {@code H2} "h2
      * failed: ", and for the rest the pool's {@code io::Error} ({@code Error::Io}, "io error: ": a
      * refused dial, a failed TLS handshake); {@code reason} is zerohop's own text of the cause.
@@ -271,6 +272,7 @@ final class ZtunnelAccessLog {
     static String openError(String flags, String reason) {
         return switch (flags) {
             case "IDENTITY_ERROR" -> "identity error: ";
+            case "TLS_FAILURE" -> "tls error: tls: ";
             case "NETWORK_POLICY" -> "connection timed out, maybe a NetworkPolicy is blocking HBONE port 15008: ";
             case "H2_HANDSHAKE_FAILURE" -> "h2 failed: ";
             default -> "io error: ";

@@ -57,6 +57,22 @@ class OpenFailureFlagsTest {
                 new IllegalArgumentException("no SVID")))).isEqualTo("IDENTITY_ERROR");
     }
 
+    /**
+     * ztunnel: a certificate fetched whose key rustls refuses to pair with it in {@code outbound_connector}
+     * (src/tls/certificate.rs) is {@code Error::Tls}, {@code TLS_FAILURE}, logged as "tls error: tls: ..." (src/proxy.rs,
+     * src/tls.rs); the Istio CA's answer for another key reaches mesh-hbone so, inside the provider's own error. The
+     * real-socket case is zerohop-cli's IstioCaKeyMismatchFlagTest.
+     */
+    @Test
+    void aKeyThatIsNotTheCertificatesIsATlsFailure() {
+        Throwable ca = new IllegalStateException("Istio CA returned an unusable certificate",
+                new io.zerohop.identity.SvidKeyMismatchException("private key does not match the certificate's public key"));
+        assertThat(TrafficLabels.openFailureFlags(open(null), new io.zerohop.hbone.HboneIdentityException("no TLS context for HBONE source",
+                ca))).isEqualTo("TLS_FAILURE");
+        assertThat(ZtunnelAccessLog.openError("TLS_FAILURE", "private key does not match")).isEqualTo("tls error: tls: private key does not match");
+        assertThat(ZtunnelAccessLog.openError("IDENTITY_ERROR", "no SVID")).isEqualTo("identity error: no SVID");
+    }
+
     @Test
     void aLossAfterTheServerWasVerifiedIsAnH2Failure() {
         assertThat(TrafficLabels.openFailureFlags(open(DST), new IOException("closed before a CONNECT response")))

@@ -49,16 +49,21 @@ public final class Svids {
         }
     }
 
-    /** Signs a random challenge with {@code key} and verifies it with the certificate's public key. */
+    /**
+     * Signs a random challenge with {@code key} and verifies it with the certificate's public key.
+     *
+     * @throws io.zerohop.identity.SvidKeyMismatchException when the key is of another algorithm than the certificate's
+     *                                                      public key, of one not supported, or does not verify
+     */
     public static void requireKeyMatches(PrivateKey key, X509Certificate leaf) throws GeneralSecurityException {
         String alg = switch (key.getAlgorithm()) {
             case "EC" -> "SHA256withECDSA";
             case "RSA" -> "SHA256withRSA";
             case "Ed25519", "EdDSA" -> "Ed25519";
-            default -> throw new GeneralSecurityException("unsupported private key algorithm " + key.getAlgorithm());
+            default -> throw new io.zerohop.identity.SvidKeyMismatchException("unsupported private key algorithm " + key.getAlgorithm());
         };
         if (!leaf.getPublicKey().getAlgorithm().equals(key.getAlgorithm())) {
-            throw new GeneralSecurityException("private key (" + key.getAlgorithm() + ") does not match the certificate's public key ("
+            throw new io.zerohop.identity.SvidKeyMismatchException("private key (" + key.getAlgorithm() + ") does not match the certificate's public key ("
                     + leaf.getPublicKey().getAlgorithm() + ")");
         }
         byte[] challenge = new byte[32];
@@ -71,7 +76,7 @@ public final class Svids {
         v.initVerify(leaf.getPublicKey());
         v.update(challenge);
         if (!v.verify(sig)) {
-            throw new GeneralSecurityException("private key does not match the certificate's public key");
+            throw new io.zerohop.identity.SvidKeyMismatchException("private key does not match the certificate's public key");
         }
     }
 

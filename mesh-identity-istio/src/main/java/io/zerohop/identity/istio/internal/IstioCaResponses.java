@@ -117,7 +117,9 @@ public final class IstioCaResponses {
             throw new GeneralSecurityException("leaf names " + got + ", not the requested " + id);
         }
         if (!chain.get(0).getPublicKey().equals(keys.getPublic())) {
-            throw new GeneralSecurityException("leaf is not for the key of this request");
+            // Typed: ztunnel stores such an answer (src/identity/caclient.rs checks no key) and rustls then refuses the pair
+            // for each outbound connection, a TLS error (TLS_FAILURE), not an identity one; mesh-core counts it so.
+            throw new io.zerohop.identity.SvidKeyMismatchException("leaf is not for the key of this request");
         }
         X509Certificate[] path = chain.toArray(new X509Certificate[0]);
         try {
