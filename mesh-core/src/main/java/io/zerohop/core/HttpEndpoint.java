@@ -59,6 +59,7 @@ public final class HttpEndpoint {
             this(status, contentType, body, null);
         }
 
+        /** {@code body} as {@code text/plain; charset=utf-8}. */
         public static Response text(int status, String body) {
             return new Response(status, "text/plain; charset=utf-8", body);
         }
@@ -73,6 +74,16 @@ public final class HttpEndpoint {
          */
         public static Response empty(int status) {
             return new Response(status, null, "");
+        }
+
+        /**
+         * {@code body} as {@code text/plain}, no charset: ztunnel's {@code hyper_util::plaintext_response} (istio/ztunnel
+         * src/hyper_util.rs), the type of its readiness answers and admin text answers ({@code /logging},
+         * {@code /quitquitquit}). The endpoints zerohop serves as ztunnel's use it since 6 December (they said
+         * {@code text/plain; charset=utf-8}); {@link #text} is for zerohop's own.
+         */
+        public static Response plaintext(int status, String body) {
+            return new Response(status, "text/plain", body);
         }
 
         public static Response json(String body) {

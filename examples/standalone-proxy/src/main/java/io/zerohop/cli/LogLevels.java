@@ -54,17 +54,17 @@ final class LogLevels {
 
     static synchronized HttpEndpoint.Response handle(HttpEndpoint.Request r) throws ReflectiveOperationException {
         if (!r.method().equals("POST")) {
-            return HttpEndpoint.Response.text(405, "Invalid HTTP method\n" + HELP);
+            return HttpEndpoint.Response.plaintext(405, "Invalid HTTP method\n" + HELP);
         }
         String level = r.query().get("level");
         boolean reset = r.query().containsKey("reset");
         Map<String, String> clauses = adminClauses(level);
         if (clauses == null) {
             // ztunnel's answer to what its validate_log_level refuses (src/admin.rs change_log_level), its blank line too.
-            return HttpEndpoint.Response.text(400, "Invalid level provided: " + level + "\n\n" + HELP);
+            return HttpEndpoint.Response.plaintext(400, "Invalid level provided: " + level + "\n\n" + HELP);
         }
         if ((reset || !clauses.isEmpty()) && !(LoggerFactory.getILoggerFactory() instanceof SimpleLoggerFactory)) {
-            return HttpEndpoint.Response.text(501, "log levels can be changed only with slf4j-simple\n");
+            return HttpEndpoint.Response.plaintext(501, "log levels can be changed only with slf4j-simple\n");
         }
         if (reset) {
             undo();
@@ -83,7 +83,7 @@ final class LogLevels {
             log.info("new log filter is {}", listing());
             apply();
         }
-        return HttpEndpoint.Response.text(200, "current log level is " + listing() + "\n");
+        return HttpEndpoint.Response.plaintext(200, "current log level is " + listing() + "\n");
     }
 
     /** The levels as {@code /logging} lists them: the default, then each named one ({@code info,io.zerohop.access=off}). */

@@ -1504,7 +1504,7 @@ final class ProxyCommand implements Callable<Integer> {
                             }
                             // The stop once the answer is written (ztunnel answers too, src/admin.rs):
                             // started here, it could end the event loops before the answer went out.
-                            return HttpEndpoint.Response.text(200, "shutdown now\n").thenRun(() -> signals.stop("/quitquitquit"));
+                            return HttpEndpoint.Response.plaintext(200, "shutdown now\n").thenRun(() -> signals.stop("/quitquitquit"));
                         });
                 String exposed = adminExposure(origins.label("admin"), checked.admin());
                 if (exposed != null) {

@@ -17,7 +17,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * take, and a path they do not serve, as ztunnel does: {@code hyper_util::empty_response(METHOD_NOT_ALLOWED)} and
  * {@code empty_response(NOT_FOUND)} (istio/ztunnel src/admin.rs {@code handle_server_shutdown} and its router,
  * src/readiness/server.rs, src/hyper_util.rs): an empty body, no {@code Content-Type}. Until 6 December they carried
- * {@code text/plain; charset=utf-8}. The CLI in-process, as {@link CliTest}; a raw HTTP/1.1 client reads the heads.
+ * {@code text/plain; charset=utf-8}. {@code /logging}'s answers are ztunnel's {@code plaintext_response}s, {@code text/plain}
+ * without a charset (until 6 December with one). The CLI in-process, as {@link CliTest}; a raw HTTP/1.1 client reads the
+ * heads.
  */
 @Timeout(180)
 class AdminEmptyAnswersTest {
@@ -40,6 +42,11 @@ class AdminEmptyAnswersTest {
                     .containsIgnoringCase("\r\ncontent-length: 0\r\n").doesNotContainIgnoringCase("content-type").endsWith("\r\n\r\n");
             assertThat(exchange(readiness, "POST", "/healthz/ready")).startsWith("HTTP/1.1 405 Method Not Allowed\r\n")
                     .doesNotContainIgnoringCase("content-type").endsWith("\r\n\r\n");
+            // ztunnel's plaintext_response (text/plain, no charset) for /logging's answers, its 405 included (src/admin.rs).
+            assertThat(exchange(admin, "GET", "/logging")).startsWith("HTTP/1.1 405 Method Not Allowed\r\n")
+                    .containsIgnoringCase("\r\ncontent-type: text/plain\r\n").contains("\r\n\r\nInvalid HTTP method\n");
+            assertThat(exchange(admin, "POST", "/logging")).startsWith("HTTP/1.1 200 OK\r\n")
+                    .containsIgnoringCase("\r\ncontent-type: text/plain\r\n").contains("\r\n\r\ncurrent log level is ");
             assertThat(proxy).as("a GET does not stop the proxy").isNotDone();
         } finally {
             AdminQuit.quit("127.0.149.30:49850");

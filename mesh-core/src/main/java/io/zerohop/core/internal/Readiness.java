@@ -68,10 +68,10 @@ public final class Readiness {
         String list;
         synchronized (pending) {
             if (pending.isEmpty()) {
-                return HttpEndpoint.Response.text(200, "ready\n");
+                return HttpEndpoint.Response.plaintext(200, "ready\n");
             }
             list = String.join(", ", pending);
         }
-        return HttpEndpoint.Response.text(500, "not ready, pending: " + list + "\n");
+        return HttpEndpoint.Response.plaintext(500, "not ready, pending: " + list + "\n");
     }
 }

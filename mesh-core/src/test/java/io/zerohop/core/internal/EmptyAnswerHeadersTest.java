@@ -22,7 +22,9 @@ import org.junit.jupiter.api.Timeout;
  * {@code hyper_util::empty_response(NOT_FOUND)} / {@code (METHOD_NOT_ALLOWED)} (istio/ztunnel src/hyper_util.rs, used by
  * src/admin.rs, src/metrics/server.rs and src/readiness/server.rs), a status with an empty body and no
  * {@code Content-Type}; hyper writes {@code content-length: 0} for the empty body. Until 6 December zerohop's carried
- * {@code content-type: text/plain; charset=utf-8}. A raw HTTP/1.1 client on a loopback socket reads the head as sent.
+ * {@code content-type: text/plain; charset=utf-8}. The readiness answers are ztunnel's {@code plaintext_response}s,
+ * {@code text/plain} without a charset (until 6 December with one). A raw HTTP/1.1 client on a loopback socket reads
+ * the head as sent.
  */
 @Timeout(60)
 class EmptyAnswerHeadersTest {
@@ -47,9 +49,12 @@ class EmptyAnswerHeadersTest {
             String notAllowed = exchange(plain, "POST", "/healthz/ready");
             assertThat(notAllowed).startsWith("HTTP/1.1 405 Method Not Allowed\r\n")
                     .containsIgnoringCase("\r\ncontent-length: 0\r\n").doesNotContainIgnoringCase("content-type").endsWith("\r\n\r\n");
-            // A text answer keeps its type (ztunnel's plaintext_response sets one).
+            // A text answer has ztunnel's plaintext_response type, text/plain without a charset (src/hyper_util.rs).
             assertThat(exchange(plain, "GET", "/healthz/ready")).startsWith("HTTP/1.1 200 OK\r\n")
-                    .containsIgnoringCase("\r\ncontent-type: text/plain");
+                    .containsIgnoringCase("\r\ncontent-type: text/plain\r\n").endsWith("\r\n\r\nready\n");
+            readiness.register("policies");
+            assertThat(exchange(plain, "GET", "/healthz/ready")).startsWith("HTTP/1.1 500 Internal Server Error\r\n")
+                    .containsIgnoringCase("\r\ncontent-type: text/plain\r\n").endsWith("\r\n\r\nnot ready, pending: policies\n");
         } finally {
             group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
             handlers.shutdownNow();
