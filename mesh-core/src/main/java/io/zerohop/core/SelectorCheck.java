@@ -233,6 +233,10 @@ public final class SelectorCheck implements Consumer<PolicySet> {
                 sa = e.getValue();
             } else if (!istio && (key.contains(":") || key.startsWith("io.cilium.k8s."))) {
                 return null; // reserved: identities, namespace labels, cluster: not the registry's to answer
+            } else if (istio && key.startsWith("io.cilium.k8s")) {
+                // Cilium's endpoint labels, never a pod's own: an Istio selector on one selects nothing, as mesh-policy's
+                // IstioCompiler.ciliumOwned decides (istiod selects by the pod's labels). The registry may carry the key.
+                none = true;
             } else {
                 // app and k8s:app are two requirements to Cilium on one Kubernetes label: two values select nothing.
                 String first = labels.putIfAbsent(key, e.getValue());

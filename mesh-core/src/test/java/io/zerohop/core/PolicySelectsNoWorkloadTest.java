@@ -181,4 +181,33 @@ class PolicySelectsNoWorkloadTest {
                 .contains("CiliumNetworkPolicy prod/c selects no workload in r.yaml");
         assertThat(lines.apply("{'$host': ''}")).as("reserved: not the registry's to answer").isEmpty();
     }
+
+    /**
+     * An Istio selector on a key under Cilium's prefix selects no workload (mesh-policy's IstioCompiler, as istiod selects
+     * by the pod's own labels: pilot/pkg/serviceregistry/ambient/workloads.go {@code buildWorkloadPolicies}); the check
+     * says so even when the registry's workloads carry the key as a Cilium endpoint label (a namespace label), where it
+     * was silent (helper 293).
+     */
+    @Test
+    void anIstioSelectorOnACiliumKeySelectsNoWorkload() throws Exception {
+        Workload backend = new Workload("prod", "backend", "backend",
+                Map.of("app", "backend", "io.cilium.k8s.namespace.labels.team", "pay"),
+                List.of(InetAddress.getByName("127.0.0.2")), Workload.Protocol.HBONE, null, "cluster.local");
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend), Map.of());
+        interface Ap {
+            List<String> apply(String selector) throws Exception;
+        }
+        Ap lines = selector -> SelectorCheck.unselecting(PolicyLoader.fromString("a.yaml", """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: a, namespace: prod}
+                spec:
+                  selector: {matchLabels: %s}
+                  action: ALLOW
+                  rules: [{from: [{source: {namespaces: [prod]}}]}]
+                """.formatted(selector)), registry, "r.yaml", "istio-system", null);
+        assertThat(lines.apply("{app: backend}")).isEmpty();
+        assertThat(lines.apply("{io.cilium.k8s.namespace.labels.team: pay}")).singleElement().asString()
+                .contains("AuthorizationPolicy prod/a (ALLOW) selects no workload in r.yaml");
+    }
 }
