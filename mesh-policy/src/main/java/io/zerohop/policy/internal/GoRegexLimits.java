@@ -13,10 +13,16 @@ import java.util.List;
  * {@code (((a{100}){100}){100}){10}} into ten million instructions and ran out of heap (the node proxy's 128 MB ended).
  *
  * <p>Checked on the pattern's text before RE2J sees it, by a scan that builds no tree: a pattern it cannot read (a syntax
- * error) passes, for RE2J to refuse with its own message. Where Go's parser shrinks the tree (it factors common prefixes
- * out of alternations and turns one-character alternatives into a class), the size and height here are Go's before that
- * step, so a pattern within a few percent of the limits may be refused here and taken by Cilium (stricter, never wider).
- * Go's bound on the runes of character classes ({@code maxRunes}, 32 million) is not followed.
+ * error) passes, for RE2J to refuse with its own message. The scan follows how Go's parser shapes the tree that it
+ * measures: a run of literals is one node ({@code maybeConcat}), a non-capturing group's concatenation joins the one
+ * around it and an alternation the alternation around it ({@code collapse}), so nested {@code (?:...)} groups add no level;
+ * {@code x{0,}} walks on in {@code repeatIsValid} (only a maximum of 0 ends it); a count with a leading zero
+ * ({@code {02}}) is literal text ({@code parseInt}). Where Go's parser shrinks the tree further (it factors common
+ * prefixes out of alternations and turns one-character alternatives into a class), the size and height here are Go's
+ * before that step, so such a pattern near the limits may be refused here and taken by Cilium (stricter, never wider).
+ * Go's bound on the runes of character classes ({@code maxRunes}, 32 million) is not followed. Until 6 December's review
+ * (helper 296) {@code ((a{1000}){0,}){2}} loaded, and {@code (a{1000}){02}} and 1200 nested {@code (?:a...b)} groups,
+ * which Go takes, were refused ({@code CiliumRegexLimitsConformanceTest}).
  */
 final class GoRegexLimits {
 
@@ -30,12 +36,28 @@ final class GoRegexLimits {
     private GoRegexLimits() {
     }
 
-    /** One parsed item (a node of Go's tree): its compiled size, height and largest product of counted repeats. */
-    private record Node(long size, int height, long repeat, boolean literal) {
+    /** A node of another kind than the two below (a literal, class, repetition, capture, empty match). */
+    private static final int OTHER = 0;
+    /** Go's OpConcat: {@code collapse} hoists its items into a concatenation around it. */
+    private static final int CONCAT = 1;
+    /** Go's OpAlternate: {@code collapse} hoists its alternatives into an alternation around it. */
+    private static final int ALTERNATE = 2;
+
+    /**
+     * One parsed item (a node of Go's tree): its compiled size, height and largest product of counted repeats; whether it
+     * is a literal (a run of them is one node, {@code maybeConcat}); its kind, and for a concatenation or alternation the
+     * height of its tallest item and how many items it has (what a concatenation or alternation around it takes over when
+     * Go's {@code collapse} hoists them: "there is never a concat of a concat or an alternate of an alternate").
+     */
+    private record Node(long size, int height, long repeat, boolean literal, int kind, int childHeight, int parts) {
+        Node(long size, int height, long repeat, boolean literal) {
+            this(size, height, repeat, literal, OTHER, 0, 0);
+        }
     }
 
     private static final Node CLASS = new Node(1, 1, 1, false);
     private static final Node LITERAL = new Node(1, 1, 1, true);
+    private static final Node EMPTY = new Node(1, 1, 1, false);
 
     /**
      * A group being parsed: its finished alternatives folded, and the alternative being read folded but for its last
@@ -43,19 +65,26 @@ final class GoRegexLimits {
      */
     private static final class Frame {
         final boolean capture;
+        /** A group that sets flags ({@code (?i:...)}): its literals may fold case, so they join no literal outside it. */
+        final boolean flags;
         long altSize;
         int altHeight;
         long altRepeat = 1;
         int alts;
+        /** The one alternative's node while {@link #alts} is 1 and it was not hoisted. */
+        Node onlyAlt;
         long size;
         int height;
         long repeat = 1;
         int nodes;
+        /** The item that started the alternative's one node (what it is while {@link #nodes} is 1). */
+        Node single;
         boolean previousLiteral;
         Node last;
 
-        Frame(boolean capture) {
+        Frame(boolean capture, boolean flags) {
             this.capture = capture;
+            this.flags = flags;
         }
 
         void add(Node node) {
@@ -63,16 +92,30 @@ final class GoRegexLimits {
             last = node;
         }
 
+        /** {@code (?i)} alone: the literals after it may fold case, so they join none before it. */
+        void flagChange() {
+            fold();
+            previousLiteral = false;
+        }
+
         private void fold() {
             if (last != null) {
                 size += last.size;
-                height = Math.max(height, last.height);
                 repeat = Math.max(repeat, last.repeat);
-                // A run of plain literals is one OpLiteral node in Go's tree (maybeConcat).
-                if (!(last.literal && previousLiteral)) {
-                    nodes++;
+                if (last.kind == CONCAT) {
+                    // collapse: a concatenation's items become this one's, no level of its own.
+                    height = Math.max(height, last.childHeight);
+                    nodes += last.parts;
+                    previousLiteral = false;
+                } else {
+                    height = Math.max(height, last.height);
+                    // A run of plain literals is one OpLiteral node in Go's tree (maybeConcat).
+                    if (!(last.literal && previousLiteral)) {
+                        nodes++;
+                        single = last;
+                    }
+                    previousLiteral = last.literal;
                 }
-                previousLiteral = last.literal;
                 last = null;
             }
         }
@@ -80,29 +123,43 @@ final class GoRegexLimits {
         /** Go's OpConcat of the alternative read (sizes add, one level more), a lone item itself, none OpEmptyMatch. */
         Node concat() {
             fold();
-            Node c = nodes == 0 ? new Node(1, 1, 1, false) : new Node(Math.max(1, size), nodes > 1 ? height + 1 : height, repeat, false);
+            Node c = nodes == 0 ? EMPTY
+                    : nodes == 1 ? new Node(Math.max(1, size), height, repeat, single.literal, single.kind, single.childHeight, single.parts)
+                    : new Node(Math.max(1, size), height + 1, repeat, false, CONCAT, height, nodes);
             size = 0;
             height = 0;
             repeat = 1;
             nodes = 0;
+            single = null;
             previousLiteral = false;
             return c;
         }
 
         void bar() {
             Node c = concat();
-            altSize += c.size;
-            altHeight = Math.max(altHeight, c.height);
             altRepeat = Math.max(altRepeat, c.repeat);
-            alts++;
+            if (c.kind == ALTERNATE) {
+                // collapse: an alternation's alternatives become this one's (its bars counted again in close()).
+                altSize += c.size - (c.parts - 1);
+                altHeight = Math.max(altHeight, c.childHeight);
+                alts += c.parts;
+                onlyAlt = null;
+            } else {
+                altSize += c.size;
+                altHeight = Math.max(altHeight, c.height);
+                onlyAlt = alts == 0 ? c : null;
+                alts++;
+            }
         }
 
         /** Go's OpAlternate of the alternatives (sizes add, plus one per bar), or the one alternative; captured. */
         Node close() {
             bar();
-            Node g = alts == 1 ? new Node(altSize, altHeight, altRepeat, false)
-                    : new Node(altSize + alts - 1, altHeight + 1, altRepeat, false);
-            return capture ? new Node(2 + g.size, g.height + 1, g.repeat, false) : g;
+            Node g = alts == 1 ? onlyAlt : new Node(altSize + alts - 1, altHeight + 1, altRepeat, false, ALTERNATE, altHeight, alts);
+            if (capture) {
+                return new Node(2 + g.size, g.height + 1, g.repeat, false);
+            }
+            return flags && g.literal ? new Node(g.size, g.height, g.repeat, false, g.kind, g.childHeight, g.parts) : g;
         }
     }
 
@@ -121,7 +178,7 @@ final class GoRegexLimits {
 
     private static String scan(String s) {
         List<Frame> stack = new ArrayList<>();
-        stack.add(new Frame(false));
+        stack.add(new Frame(false, false));
         int captures = 0;
         int i = 0;
         int n = s.length();
@@ -138,11 +195,13 @@ final class GoRegexLimits {
                         if (close >= n) {
                             return null;
                         }
+                        boolean flags = close > i + 2;
                         i = close + 1;
                         if (s.charAt(close) == ':') {
-                            stack.add(new Frame(false));
+                            stack.add(new Frame(false, flags));
+                        } else {
+                            f.flagChange(); // (?flags) alone: no node
                         }
-                        // (?flags) alone: no node.
                     } else {
                         if (s.startsWith("(?", i)) {
                             i = s.indexOf('>', i);
@@ -151,7 +210,7 @@ final class GoRegexLimits {
                             }
                         }
                         i++;
-                        stack.add(new Frame(true));
+                        stack.add(new Frame(true, false));
                         if (++captures > MAX_HEIGHT) {
                             return "expression nests too deeply"; // each capture is a level of its own
                         }
@@ -204,8 +263,10 @@ final class GoRegexLimits {
                     int max = rep[1];
                     long size = max == -1 ? (min == 0 ? 2 + sub.size : 1 + min * sub.size) : max * sub.size + (max - min);
                     long m = max == -1 ? min : max;
-                    // repeatIsValid: x{0} ends the walk; star, plus and quest are no OpRepeat.
-                    long repeat = m == 0 ? 1 : m * sub.repeat;
+                    // repeatIsValid: m is Max, Min for an unbounded one; Max 0 (x{0}, x{0,0}) ends the walk, while
+                    // x{0,} (m = Min = 0) divides nothing and walks on, its copies inside still counted; star, plus and
+                    // quest are no OpRepeat.
+                    long repeat = max == 0 ? 1 : m == 0 ? sub.repeat : m * sub.repeat;
                     if (repeat > MAX_REPEAT && (min >= 2 || max >= 2)) {
                         return "invalid repeat count";
                     }
@@ -295,7 +356,8 @@ final class GoRegexLimits {
         while (j < n && Character.isDigit(s.charAt(j)) && s.charAt(j) < 128) {
             j++;
         }
-        if (j == start || j - start > 4) {
+        // parseInt: "Disallow leading zeros" ({02} is the text "{02}", no repetition).
+        if (j == start || j - start > 4 || leadingZero(s, start, j)) {
             return null;
         }
         int min = Integer.parseInt(s.substring(start, j));
@@ -306,7 +368,7 @@ final class GoRegexLimits {
             while (j < n && Character.isDigit(s.charAt(j)) && s.charAt(j) < 128) {
                 j++;
             }
-            if (j - from > 4) {
+            if (j - from > 4 || leadingZero(s, from, j)) {
                 return null;
             }
             max = j == from ? -1 : Integer.parseInt(s.substring(from, j));
@@ -315,6 +377,11 @@ final class GoRegexLimits {
             return null;
         }
         return new int[] {min, max, j + 1};
+    }
+
+    /** Go's parseInt refuses a number of two digits or more starting with 0: the brace is then a literal. */
+    private static boolean leadingZero(String s, int from, int to) {
+        return to - from >= 2 && s.charAt(from) == '0';
     }
 
     /** The index after the class starting at {@code i} ({@code [...]}), or -1 when it does not end. */
