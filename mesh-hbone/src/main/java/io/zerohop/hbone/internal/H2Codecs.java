@@ -206,17 +206,20 @@ final class H2Codecs {
         }
 
         /**
-         * A DATA or HEADERS frame the peer sent on a stream this side reset less than a second ago, which Netty no longer
-         * holds and would answer with RST_STREAM STREAM_CLOSED, one per frame: ignored, as hyperium/h2 ignores frames on
-         * the locally reset streams it still holds (src/proto/streams/recv.rs {@code recv_data}: "frame ignored on
-         * locally reset ... for some time"; streams.rs {@code recv_headers}: "ignoring trailers"), and as RFC 9113
-         * section 5.1 asks ("An endpoint MUST ignore frames that it receives on closed streams after it has sent a
-         * RST_STREAM frame"). Netty's decoder has already counted a DATA frame's bytes against the connection window and
-         * given them back. Past the second, or for a stream h2 would not have held, Netty's answer stands, as h2's
-         * {@code may_have_forgotten_stream} answer.
+         * A frame the peer sent on a stream this side reset less than a second ago, which Netty no longer holds and would
+         * answer with a RST_STREAM per frame: ignored, as hyperium/h2 ignores frames on the locally reset streams it still
+         * holds (src/proto/streams/recv.rs {@code recv_data}: "frame ignored on locally reset ... for some time";
+         * streams.rs {@code recv_headers}: "ignoring trailers"), and as RFC 9113 section 5.1 asks ("An endpoint MUST
+         * ignore frames that it receives on closed streams after it has sent a RST_STREAM frame"). Netty's decoder has
+         * already counted a DATA frame's bytes against the connection window and given them back. Any stream error, not
+         * only Netty's STREAM_CLOSED for DATA and HEADERS: a malformed header block (trailers with an upper-case name),
+         * a PRIORITY frame naming its own stream, are stream errors h2 finds on a stream it already reset, and its
+         * src/proto/streams/send.rs {@code send_reset} sends no second RST_STREAM ("Don't double reset"); until helper
+         * 297 (6 December) those got RST_STREAM PROTOCOL_ERROR and a stream-error line. Past the second, or for a stream
+         * h2 would not have held, Netty's answer stands, as h2's {@code may_have_forgotten_stream} answer.
          */
         private boolean ignoredAfterReset(Http2Exception e) {
-            return e instanceof Http2Exception.StreamException se && se.error() == Http2Error.STREAM_CLOSED
+            return e instanceof Http2Exception.StreamException se
                     && connection() instanceof Connection c && c.guard != null
                     && connection().stream(se.streamId()) == null && c.guard.resetHere(se.streamId());
         }
@@ -457,8 +460,8 @@ final class H2Codecs {
      * Streams are counted, not RST_STREAM frames. As in h2 the exemption lasts a second ({@code DEFAULT_RESET_STREAM_SECS},
      * recv.rs {@code clear_expired_reset_streams}), and a stream reset while 50 are held is not held at all (recv.rs
      * {@code enqueue_reset_expiration}); until 6 December it held the last 50 with no time limit. Within the second the
-     * frames of a held stream are ignored ({@code Codec#ignoredAfterReset}), where Netty answered each DATA frame with
-     * RST_STREAM STREAM_CLOSED. A refusal is no such reset: h2 keeps no stream
+     * frames of a held stream are ignored, the stream errors Netty finds in them included ({@code Codec#ignoredAfterReset}),
+     * where Netty answered each DATA frame with RST_STREAM STREAM_CLOSED. A refusal is no such reset: h2 keeps no stream
      * for a refused id ({@code Recv::open} returns {@code None} and streams.rs {@code recv_headers} stores nothing), so
      * trailers right behind a refused HEADERS end the connection, as in h2. Its DATA, though, h2 answers with
      * RST_STREAM STREAM_CLOSED through streams.rs {@code send_reset}, which stores the stream it did not know and queues
