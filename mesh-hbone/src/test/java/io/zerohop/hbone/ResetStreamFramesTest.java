@@ -135,6 +135,30 @@ class ResetStreamFramesTest {
     }
 
     /**
+     * The other frames a peer may still send on a stream the server reset, each ignored as h2 ignores them: a HEADERS
+     * re-opening the id (streams.rs {@code recv_headers}, "Locally reset streams must ignore frames"), trailers in a
+     * HEADERS and a CONTINUATION frame (a block over 16 KiB), WINDOW_UPDATE (streams.rs {@code recv_window_update} on
+     * a stream with nothing to send), RST_STREAM and a PRIORITY frame. Passes on the code before helper 297 too.
+     */
+    @Test
+    void headerBlocksAndControlFramesOnAStreamTheServerResetAreIgnored() throws Exception {
+        try (RawFrames p = withReset(server, 3)) {
+            p.headers(3, connect(), false);
+            Http2Headers trailers = new DefaultHttp2Headers();
+            for (int i = 0; i < 600; i++) {
+                trailers.add("x-pad" + i, "0123456789012345678901234567890"); // about 27 KB: HEADERS and CONTINUATION
+            }
+            p.headers(3, trailers, true);
+            p.windowUpdate(3, 100);
+            p.rst(3, Http2Error.CANCEL.code());
+            p.frame(PRIORITY, 0, 3, Unpooled.buffer(5).writeInt(1).writeByte(15));
+            assertThat(resetsOf(framesBeforeEcho(p), 3)).as("answers to the frames on stream 3").isEmpty();
+            H2ProtocolTest.assertEchoes(p, 1, "still here");
+            assertThat(p.isOpen()).isTrue();
+        }
+    }
+
+    /**
      * 4 MiB of DATA on a stream the server reset, 16 times the connection window, the last frame padded and with
      * END_STREAM: each frame's bytes, padding included, count against the connection window and go back at once (h2's
      * recv.rs {@code ignore_data}, Netty's DefaultHttp2ConnectionDecoder {@code onDataRead}), so the connection neither
