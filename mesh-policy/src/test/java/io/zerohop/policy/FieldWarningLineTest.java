@@ -63,7 +63,50 @@ class FieldWarningLineTest {
     @Test
     void anEmptySelectorWarningNamesTheSelector() throws Exception {
         String empty = POLICY.replace("  action: DENY\n", "  action: DENY\n  selector: {}\n");
-        assertThat(warnings(empty)).anySatisfy(w -> assertThat(w).isEqualTo("p.yaml:8: AuthorizationPolicy prod/deny-admin:"
-                + " spec.selector: workload selector specified without labels"));
+        assertThat(warnings(empty)).anySatisfy(w -> assertThat(w).startsWith("p.yaml:8: AuthorizationPolicy prod/deny-admin:"
+                + " spec.selector: workload selector specified without labels; "));
+    }
+
+    /*
+     * istiod's ambient index: an AuthorizationPolicy's LabelSelector is NewSelector(spec.selector.matchLabels)
+     * (pilot/pkg/serviceregistry/ambient/policies.go) and buildWorkloadPolicies (workloads.go) attaches a selector policy
+     * only when GetLabelSelector() != nil, so "selector: {}" reaches no workload at ztunnel; "matchLabels: {}" (a non-nil
+     * map) reaches every workload of the namespace, and a PeerAuthentication's "selector: {}" matches every workload
+     * (fetchPeerAuthentications: labels.Instance(sel.MatchLabels).SubsetOf). A user holding such YAML read only istiod's
+     * warning, while zerohop left the ALLOW out beside another ALLOW (CompiledPolicies.withoutBareSelectors): a DENY
+     * naming the other policy, and nothing said why the selector: {} ALLOW did not admit its callers.
+     */
+    @Test
+    void aBareSelectorWarningSaysWhatZtunnelAndZerohopDoWithIt() throws Exception {
+        String allow = """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: allow-monitoring, namespace: prod}
+                spec:
+                  selector: {}
+                  rules:
+                  - from: [{source: {namespaces: [monitoring]}}]
+                """;
+        assertThat(warnings(allow)).anySatisfy(w -> assertThat(w).startsWith("p.yaml:5: AuthorizationPolicy prod/allow-monitoring:"
+                + " spec.selector: workload selector specified without labels; ")
+                .contains("selector: {} (no matchLabels)", "to no workload, so ztunnel never applies it",
+                        "leaves it out on a workload another ALLOW policy applies to"));
+        String deny = allow.replace("spec:\n", "spec:\n  action: DENY\n");
+        assertThat(warnings(deny)).anySatisfy(w -> assertThat(w).startsWith("p.yaml:6: AuthorizationPolicy prod/allow-monitoring:"
+                + " spec.selector: workload selector specified without labels; ").contains("to no workload, so ztunnel never applies it")
+                .doesNotContain("leaves it out"));
+        // matchLabels: {} is attached upstream: istiod's warning alone, as before.
+        assertThat(warnings(allow.replace("selector: {}", "selector: {matchLabels: {}}"))).anySatisfy(w -> assertThat(w)
+                .isEqualTo("p.yaml:5: AuthorizationPolicy prod/allow-monitoring: spec.selector: workload selector specified without labels"));
+        String pa = """
+                apiVersion: security.istio.io/v1
+                kind: PeerAuthentication
+                metadata: {name: strict, namespace: prod}
+                spec:
+                  selector: {}
+                  mtls: {mode: STRICT}
+                """;
+        assertThat(warnings(pa)).anySatisfy(w -> assertThat(w)
+                .isEqualTo("p.yaml:5: PeerAuthentication prod/strict: spec.selector: workload selector specified without labels"));
     }
 }

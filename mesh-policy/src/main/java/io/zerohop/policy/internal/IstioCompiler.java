@@ -85,7 +85,8 @@ final class IstioCompiler {
         String[] selValues = null;
         YNode selector = spec.get("selector");
         if (selector != null) {
-            Map<String, String> labels = workloadSelector(selector, ref, warnings);
+            Map<String, String> labels = workloadSelector(selector, ref, warnings,
+                    selector.get("matchLabels") == null ? bareSelectorEffect(action) : "");
             selKeys = labels.keySet().toArray(new String[0]);
             selValues = labels.values().toArray(new String[0]);
         }
@@ -275,6 +276,33 @@ final class IstioCompiler {
     /** istiod's validateWorkloadSelector, and Kubernetes' label syntax (beyond istiod: see {@link #NO_POD_LABEL}). */
     static Map<String, String> workloadSelector(YNode selector, PolicyRef ref, List<String> warnings)
             throws PolicyLoadException {
+        return workloadSelector(selector, ref, warnings, "");
+    }
+
+    /**
+     * What an AuthorizationPolicy written {@code selector: {}} (no {@code matchLabels}) does in ambient, appended to
+     * istiod's "workload selector specified without labels": istiod's ambient index builds its label selector from
+     * {@code spec.selector.matchLabels} (pilot/pkg/serviceregistry/ambient/policies.go {@code NewSelector}) and attaches a
+     * selector policy only when that map is non-nil (workloads.go {@code buildWorkloadPolicies},
+     * {@code GetLabelSelector() != nil}), so ztunnel never applies it; what zerohop does instead
+     * ({@link CompiledPolicies}, {@code withoutBareSelectors}). {@code matchLabels: {}} is attached upstream and gets
+     * istiod's warning alone, as does a PeerAuthentication's {@code selector: {}}, which selects every workload of its
+     * namespace upstream (workloads.go {@code fetchPeerAuthentications}).
+     */
+    static String bareSelectorEffect(int action) {
+        String head = "; istiod's ambient index attaches an AuthorizationPolicy written selector: {} (no matchLabels) to no"
+                + " workload, so ztunnel never applies it";
+        String fix = "; to cover the whole namespace delete the selector, to pick workloads give matchLabels";
+        return action == IstioPolicy.ALLOW
+                ? head + ": zerohop leaves it out on a workload another ALLOW policy applies to (only that policy's callers are"
+                        + " admitted there, as at ztunnel) and elsewhere applies it to every workload it covers (stricter than"
+                        + " ztunnel, which leaves them open)" + fix
+                : head + ": zerohop applies it to every workload it covers (stricter than ztunnel)" + fix;
+    }
+
+    /** {@link #workloadSelector(YNode, PolicyRef, List)}, {@code withoutLabels} appended to the no-labels warning. */
+    static Map<String, String> workloadSelector(YNode selector, PolicyRef ref, List<String> warnings, String withoutLabels)
+            throws PolicyLoadException {
         selector.onlyKeys(Set.of("matchLabels"));
         YNode ml = selector.get("matchLabels");
         Map<String, String> labels = Fields.stringMap(ml);
@@ -321,7 +349,7 @@ final class IstioCompiler {
         }
         if (labels.isEmpty()) {
             warnings.add(selector.file + ":" + (selector.keyLine > 0 ? selector.keyLine : selector.line) + ": " + ref + ": "
-                    + selector.path + ": workload selector specified without labels");
+                    + selector.path + ": workload selector specified without labels" + withoutLabels);
         }
         return labels;
     }
