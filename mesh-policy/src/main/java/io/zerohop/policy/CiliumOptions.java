@@ -37,7 +37,9 @@ public final class CiliumOptions {
      * no cluster is added: such a selector reaches peers of every cluster, and a selector whose other terms a peer outside
      * the cluster (world, which has no labels) meets, such as {@code NotIn} on the namespace, selects it too
      * (utils_test.go {@code TestAddClusterFilterByDefault}, "Do not add cluster label for emtpy cluster"). True by default
-     * since Cilium 1.19; Cilium 1.18 and earlier have no cluster filter, as false.
+     * since Cilium 1.19; Cilium 1.18 introduced the option with the default false (a 1.18 cluster may have set it true
+     * ahead of the upgrade, as Cilium's upgrade guide asks, "Preparing for a policy-default-local-cluster change"), and
+     * earlier releases have no cluster filter, as false.
      */
     public boolean policyDefaultLocalCluster() {
         return policyDefaultLocalCluster;
@@ -67,8 +69,9 @@ public final class CiliumOptions {
         }
 
         /**
-         * Sets {@link CiliumOptions#policyDefaultLocalCluster()}: false for a cluster whose Cilium is 1.18 or earlier, or
-         * that sets {@code policy-default-local-cluster: false} (Helm {@code clustermesh.policyDefaultLocalCluster=false}).
+         * Sets {@link CiliumOptions#policyDefaultLocalCluster()}: false for a cluster whose Cilium runs with
+         * {@code policy-default-local-cluster: false} (Helm {@code clustermesh.policyDefaultLocalCluster=false}): Cilium
+         * 1.18's default unless set, and releases before 1.18, which lack the option.
          */
         public Builder policyDefaultLocalCluster(boolean value) {
             this.policyDefaultLocalCluster = value;

@@ -535,8 +535,8 @@ public final class PolicyEngine {
         /**
          * The options of the Cilium agent whose policies this engine enforces: a {@link PolicyEngine#watch}ed path is
          * loaded with them, and mesh-kubernetes loads the cluster's policies with them ({@link PolicyEngine#ciliumOptions()}).
-         * Default {@link CiliumOptions#defaults()}, Cilium 1.19's; a cluster on Cilium 1.18 or earlier, or with
-         * {@code policy-default-local-cluster: false}, needs {@code CiliumOptions.builder().policyDefaultLocalCluster(false)}
+         * Default {@link CiliumOptions#defaults()}, Cilium 1.19's; a cluster whose Cilium runs with
+         * {@code policy-default-local-cluster: false} (Cilium 1.18's default, releases before 1.18 always) needs {@code CiliumOptions.builder().policyDefaultLocalCluster(false)}
          * (cilium/cilium pkg/clustermesh/types/option.go). A set given to {@link #policies} or {@link PolicyEngine#replace}
          * that holds Cilium policies must have been loaded with the same options ({@link PolicySet#ciliumOptions()}), or
          * {@link #build()} and {@code replace} throw {@link IllegalArgumentException}.

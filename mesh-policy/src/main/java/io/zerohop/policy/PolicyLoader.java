@@ -43,7 +43,9 @@ public final class PolicyLoader {
 
     /**
      * As {@link #fromDirectory(Path)}, Cilium policies read as an agent with {@code options} reads them (a cluster whose
-     * Cilium is 1.18 or earlier: {@code CiliumOptions.builder().policyDefaultLocalCluster(false).build()}).
+     * Cilium runs with {@code policy-default-local-cluster: false}, 1.18's default and before 1.18 always:
+     * {@code CiliumOptions.builder().policyDefaultLocalCluster(false).build()}; give the engine the same,
+     * {@link PolicyEngine.Builder#ciliumOptions}).
      *
      * @throws NullPointerException naming {@code dir} or {@code options} when it is null
      */

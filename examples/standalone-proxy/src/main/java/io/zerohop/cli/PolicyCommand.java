@@ -81,8 +81,8 @@ final class PolicyCommand {
         String rootNamespace;
 
         @Option(names = "--policy-default-local-cluster", paramLabel = "BOOL", arity = "1", defaultValue = "true",
-                description = "As zerohop proxy --policy-default-local-cluster (Cilium's agent option): false for a cluster on"
-                        + " Cilium 1.18 or earlier; default ${DEFAULT-VALUE}")
+                description = "As zerohop proxy --policy-default-local-cluster (Cilium's agent option): false for a Cilium"
+                        + " running with it false (1.18's default; before 1.18 always); default ${DEFAULT-VALUE}")
         boolean policyDefaultLocalCluster = true;
 
         @Option(names = "--trust-domain", defaultValue = "cluster.local",
