@@ -23,7 +23,11 @@ public final class HeaderValidation {
      * 0x7E, makes Envoy answer 400 {@code http.invalid_authority}. Taken as written, {@code Host: blocked.example/}
      * would escape a DENY on {@code hosts: [blocked.example]} and reach an application that reads it as that host.
      *
-     * @param authority the header's value as received (not trimmed, not decoded); not null
+     * @param authority the header's value as the HTTP codec delivers it, not decoded: an HTTP/1 {@code Host} after field
+     *                  parsing has dropped its surrounding spaces and tabs (RFC 9112 section 5.1, as Envoy's and Netty's
+     *                  HTTP/1 codecs do), an HTTP/2 {@code :authority} exactly as sent (HTTP/2 has no such whitespace, so
+     *                  {@code " a.example"} is refused there). Do not trim it yourself for HTTP/2. The empty string is
+     *                  accepted, as by Envoy's table; not null
      * @return empty when Envoy accepts it, else the reason, naming the first refused character's code and index:
      *         {@code Host has a character Envoy refuses (0x2f at 15): http.invalid_authority}
      * @throws NullPointerException if {@code authority} is null
