@@ -158,6 +158,9 @@ public final class ConfigDump {
             set.put("source", policy.policies().source());
             set.put("count", policy.policies().size());
             set.put("warnings", policy.policies().warnings());
+            // The Cilium agent option the Cilium policies are read with (PolicyEngine.Builder.ciliumOptions, the CLI's
+            // --policy-default-local-cluster): without it an operator could not tell a running proxy's reading.
+            set.put("cilium", Map.of("policyDefaultLocalCluster", policy.ciliumOptions().policyDefaultLocalCluster()));
             for (PolicyRef p : policy.policies().policies()) {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("name", p.name());
