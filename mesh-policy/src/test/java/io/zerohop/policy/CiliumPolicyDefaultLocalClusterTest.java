@@ -94,6 +94,15 @@ class CiliumPolicyDefaultLocalClusterTest extends UpstreamTable {
             assertThat(off.explain()).doesNotContain("policy-default-local-cluster").contains("does not select the source");
             assertThat(decide(yaml, other, OFF).allowed()).isTrue();
         });
+        // A new-user pass (helper 298): the denial said "of another cluster (its workload's io.cilium.k8s.policy.cluster)",
+        // naming neither cluster nor how to read the selector as a Cilium with the option false (1.18's default) does.
+        T.add(UTILS, "the default deny names both clusters and the option's false reading", () -> {
+            String yaml = ingress("{fromEndpoints: [{matchLabels: {app: frontend}}]}");
+            R west = eu.get().dest("prod", "backend", Map.of("app", "backend", "io.cilium.k8s.policy.cluster", "west"));
+            assertThat(decide(yaml, west, ON).explain()).contains("the source is of cluster eu, the destination of cluster west")
+                    .contains("policyDefaultLocalCluster(false)");
+            assertThat(decide(yaml, eu.get(), ON).explain()).contains("the source is of cluster eu, the destination of cluster default");
+        });
     }
 
     static List<Upstream.Case> cases() {

@@ -193,7 +193,7 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
             assertThat(cluster.allowed()).isFalse();
             assertThat(cluster.explain()).contains("its selector app=frontend would select the source")
                     .contains("selects only peers of the destination's cluster").contains("policy-default-local-cluster")
-                    .contains("of another cluster");
+                    .contains("the source is of cluster eu, the destination of cluster default");
             Decision spiffe = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", ingress("{fromEndpoints: [{}]}"))).build()
                     .evaluate(r().source(null).principal("spiffe://eu.example.org/ns/prod/sa/frontend").build());
             assertThat(spiffe.allowed()).isFalse();

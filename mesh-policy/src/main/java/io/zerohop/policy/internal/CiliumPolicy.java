@@ -558,8 +558,14 @@ final class CiliumPolicy {
                                 + ": its selector " + s + " would select the source, but names no io.cilium.k8s.policy.cluster,"
                                 + " so it selects only peers of the destination's cluster (Cilium's"
                                 + " policy-default-local-cluster), and the source is "
-                                + (r.sourceWorkload() != null ? "of another cluster (its workload's io.cilium.k8s.policy.cluster)"
-                                : "known by its SPIFFE ID only, of a trust domain not the mesh's, so not taken to be of it"));
+                                + (r.sourceWorkload() != null ? "of cluster " + Selector.clusterOf(r.sourceWorkload())
+                                        + ", the destination of cluster "
+                                        + (r.destination() == null ? Selector.DEFAULT_CLUSTER : Selector.clusterOf(r.destination()))
+                                        + " (their io.cilium.k8s.policy.cluster labels, default without one)"
+                                : "known by its SPIFFE ID only, of a trust domain not the mesh's, so not taken to be of it")
+                                + "; a Cilium with policy-default-local-cluster false (1.18's default) reads the selector across"
+                                + " clusters: CiliumOptions.builder().policyDefaultLocalCluster(false), zerohop"
+                                + " --policy-default-local-cluster=false");
                     }
                 }
             }

@@ -418,7 +418,7 @@ public final class Selector {
     }
 
     /** A workload's Cilium cluster label: its own, else {@link #DEFAULT_CLUSTER}. */
-    private static String clusterOf(WorkloadRef w) {
+    static String clusterOf(WorkloadRef w) {
         String v = w.labels().get(CLUSTER_KEY);
         return v == null ? DEFAULT_CLUSTER : v;
     }
