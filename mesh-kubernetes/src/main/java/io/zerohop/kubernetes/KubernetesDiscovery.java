@@ -405,7 +405,12 @@ public final class KubernetesDiscovery implements AutoCloseable {
             return this;
         }
 
-        /** The engine whose policy set is replaced (default: a new one with the root namespace below). */
+        /**
+         * The engine whose policy set is replaced (default: a new one with the root namespace below and Cilium 1.19's
+         * {@link io.zerohop.policy.CiliumOptions#defaults()}). The cluster's Cilium policies are read with the engine's
+         * {@link PolicyEngine#ciliumOptions()}: for a Cilium running {@code policy-default-local-cluster: false} (1.18's
+         * default) give an engine built with {@code ciliumOptions(CiliumOptions.builder().policyDefaultLocalCluster(false).build())}.
+         */
         public Builder policies(PolicyEngine engine) {
             this.engine = Objects.requireNonNull(engine, "engine");
             return this;
