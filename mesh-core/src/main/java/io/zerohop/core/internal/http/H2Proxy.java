@@ -205,6 +205,11 @@ final class H2Proxy {
                 // under Envoy; Netty checks none. Its case is not checked: "get" is a method, and not GET.
                 refusal = RequestTarget.malformedH2Method(method);
             }
+            if (refusal == null) {
+                // :protocol (RFC 8441 extended CONNECT) without the SETTINGS_ENABLE_CONNECT_PROTOCOL this side never sends,
+                // or a CONNECT with :path or :scheme: malformed, as Envoy's codec libraries refuse them (see there).
+                refusal = RequestTarget.malformedH2Connect(method, h);
+            }
             if (refusal != null) {
                 denied = true;
                 ctx.writeAndFlush(new DefaultHttp2ResetFrame(reset));

@@ -150,6 +150,32 @@ final class RequestTarget {
     }
 
     /**
+     * @return null, or why an HTTP/2 request is malformed for its CONNECT pseudo-header fields: any {@code :protocol}
+     *         (RFC 8441's extended CONNECT, which exists only on a connection whose server sent
+     *         {@code SETTINGS_ENABLE_CONNECT_PROTOCOL = 1}, section 3; RFC 9113 section 8.3: an undefined pseudo-header
+     *         field makes a request malformed), since zerohop never sends that setting, as Envoy does not where istiod
+     *         configures it ({@code Http2ProtocolOptions.allow_connect} unset); or a {@code CONNECT} without
+     *         {@code :protocol} that has {@code :path} or {@code :scheme} (RFC 9113 section 8.5). Both of Envoy's codec
+     *         libraries refuse them (nghttp2 {@code lib/nghttp2_http.c}: {@code :protocol} only on a stream flagged
+     *         {@code NGHTTP2_STREAM_FLAG_EXTENDED_CONNECT_ALLOWED}, set when the local settings enable it; google/quiche
+     *         {@code quiche/http2/adapter/header_validator.cc}: {@code :protocol} only after {@code AllowConnect()}), as
+     *         hyperium/h2 does ({@code src/proto/streams/recv.rs}, "cannot use :protocol if extended connect protocol is
+     *         disabled", a stream reset with PROTOCOL_ERROR). Netty's codec checks neither: until 6 December
+     *         {@code CONNECT :protocol websocket :path /deny/a} was decided as method {@code CONNECT}, so a DENY on
+     *         {@code methods: [GET]} never matched it, and forwarded to an application that takes extended CONNECT, which
+     *         Envoy would have reset or, with {@code allow_connect}, decided as {@code GET} with {@code Upgrade: websocket}
+     */
+    static String malformedH2Connect(String method, io.netty.handler.codec.http2.Http2Headers h) {
+        if (h.contains(io.netty.handler.codec.http2.Http2Headers.PseudoHeaderName.PROTOCOL.value())) {
+            return ":protocol (extended CONNECT) without SETTINGS_ENABLE_CONNECT_PROTOCOL";
+        }
+        if (method.equals("CONNECT") && (h.path() != null || h.scheme() != null)) {
+            return "CONNECT with :path or :scheme and no :protocol";
+        }
+        return null;
+    }
+
+    /**
      * The methods Envoy's HTTP/1 codec accepts without {@code allow_custom_methods}, upper case, sorted
      * (envoyproxy/envoy source/common/http/http1/balsa_parser.cc {@code kValidMethods}, http-parser's list).
      */

@@ -1,0 +1,84 @@
+package io.zerohop.core.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Capture;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The HTTP/2 {@code :protocol} pseudo-header (RFC 8441's extended CONNECT, RFC 9220's WebSocket over HTTP/2) exists only
+ * on a connection whose server sent {@code SETTINGS_ENABLE_CONNECT_PROTOCOL = 1} (RFC 8441 section 3, "an endpoint ...
+ * MUST NOT" send it otherwise; RFC 9113 section 8.3: a request with an undefined pseudo-header field is malformed). zerohop
+ * never advertises it, nor does Envoy where istiod configures it ({@code Http2ProtocolOptions.allow_connect} unset), and
+ * both codec libraries under Envoy refuse {@code :protocol} without it: nghttp2 ({@code lib/nghttp2_http.c}, the stream
+ * flag {@code NGHTTP2_STREAM_FLAG_EXTENDED_CONNECT_ALLOWED} set only when the local settings enable it) and oghttp2
+ * (google/quiche {@code quiche/http2/adapter/header_validator.cc}, {@code :protocol} only after {@code AllowConnect()});
+ * hyperium/h2 the same ({@code src/proto/streams/recv.rs}: "cannot use :protocol if extended connect protocol is
+ * disabled", a stream reset with PROTOCOL_ERROR). Netty's codec checks none of this. Until 6 December such a stream was
+ * decided as method {@code CONNECT} and forwarded with its {@code :protocol}: a DENY on {@code methods: [GET]} for
+ * {@code /deny/*} let {@code CONNECT :protocol websocket :path /deny/a} through to an application that takes extended
+ * CONNECT (Node's {@code http2} with {@code enableConnectProtocol}), which Envoy would have reset, or, where allowed,
+ * read as {@code GET} with {@code Upgrade: websocket} ({@code Utility::transformUpgradeRequestFromH2toH1}) and denied.
+ */
+@Timeout(120)
+class L7Http2ExtendedConnectTest {
+    static final String POLICY = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-get, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: DENY
+              rules:
+              - to: [{operation: {methods: ["GET"], paths: ["/deny/*"]}}]
+            """;
+
+    @Test
+    void aProtocolPseudoHeaderIsResetAsEnvoysCodecResetsIt() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.153.2");
+        io.netty.channel.EventLoopGroup loop = io.zerohop.hbone.internal.Transports.newGroup(1, "h2-xconnect");
+        try {
+            io.netty.channel.Channel app = RawH2c.echoApp(loop, new InetSocketAddress(ip, 0));
+            int port = ((InetSocketAddress) app.localAddress()).getPort();
+            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP2));
+            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
+            try (Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
+                    .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1).build()) {
+                mesh.start().get(10, TimeUnit.SECONDS);
+                InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, port)));
+                assertThat(RawH2c.send(via, request("GET", "/deny/a"))).isEqualTo("403 RBAC: access denied");
+                for (String protocol : new String[] {"websocket", "foo"}) {
+                    Http2Headers h = request("CONNECT", "/deny/a").set(":protocol", protocol);
+                    assertThat(RawH2c.send(via, h)).as(protocol).isEqualTo("reset PROTOCOL_ERROR");
+                }
+                assertThat(RawH2c.send(via, request("CONNECT", "/deny/a"))).as("CONNECT with :path and :scheme, RFC 9113 section 8.5")
+                        .isEqualTo("reset PROTOCOL_ERROR");
+                Http2Headers allowedPath = request("CONNECT", "/open").set(":protocol", "websocket");
+                assertThat(RawH2c.send(via, allowedPath)).as("whatever the policy").isEqualTo("reset PROTOCOL_ERROR");
+                assertThat(RawH2c.send(via, request("GET", "/open"))).isEqualTo("200 GET /open\n");
+            }
+        } finally {
+            loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
+    static Http2Headers request(String method, String path) {
+        return new DefaultHttp2Headers(false).method(method).path(path).scheme("http").authority("backend");
+    }
+}
