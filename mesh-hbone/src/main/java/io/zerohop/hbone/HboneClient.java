@@ -56,7 +56,9 @@ public final class HboneClient implements AutoCloseable {
     /**
      * Opens a tunnel to {@code target} (the destination workload's ip:port, sent as {@code :authority})
      * through the HBONE endpoint {@code hboneAddress}, accepting only a server whose SPIFFE ID is in
-     * {@code expected}. Completes when the server answered 200.
+     * {@code expected}. Completes when the server answered 200; a 200 whose HEADERS carry END_STREAM opens a
+     * tunnel whose input has already ended (it can still send), as hyperium/h2 and ztunnel's {@code internal_send}
+     * (src/proxy/h2/client.rs) take it.
      *
      * <p>Thrown at once: {@link NullPointerException} naming the argument ({@code target},
      * {@code hboneAddress}, {@code expected identities}) when one is null, and {@code "expected identities must
@@ -77,7 +79,9 @@ public final class HboneClient implements AutoCloseable {
      *     after the client's side of the handshake ended: "alert unknown_ca from the peer: ..." (the original
      *     error is the cause);
      * <li>{@link HboneRefusedException} on a non-200 status;
-     * <li>another {@link IOException} otherwise (connection refused, closed during setup).
+     * <li>another {@link IOException} otherwise (connection refused, closed during setup, a malformed response
+     *     such as DATA before its HEADERS, which resets the stream with PROTOCOL_ERROR: h2 fails ztunnel's open
+     *     for it too, src/proto/streams/recv.rs {@code recv_data}).
      * </ul>
      */
     public CompletableFuture<HboneStream> connect(InetSocketAddress target, Set<SpiffeId> expected, InetSocketAddress hboneAddress) {

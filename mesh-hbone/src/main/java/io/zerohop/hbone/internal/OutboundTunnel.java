@@ -113,7 +113,10 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
     public void onHeaders(ChannelHandlerContext ctx, Http2Headers headers, boolean endStream) {
         cancel();
         CharSequence status = headers.status();
-        if (status != null && "200".contentEquals(status) && !endStream) {
+        // A 200 with END_STREAM opens the tunnel too, its input already ended (the codec delivers the end): h2 hands
+        // ztunnel's internal_send (src/proxy/h2/client.rs) a response whose body has ended, and only the status is
+        // checked. It was refused "with status 200" until helper 300's review.
+        if (status != null && "200".contentEquals(status)) {
             codec.open();
             opened = true;
             boolean won = result.complete(this);
@@ -136,6 +139,21 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         log.debug(msg);
         failOpen(new HboneRefusedException(code, msg));
         ch().close();
+    }
+
+    /**
+     * A malformed response (the codec's {@code what}, e.g. DATA before the HEADERS): the open fails, as h2 fails
+     * ztunnel's ({@code Recv::recv_data}, hyperium/h2 src/proto/streams/recv.rs), and the stream is reset with
+     * PROTOCOL_ERROR (RFC 9113 section 8.1.1). h2 makes it a connection error; the other tunnels here go on.
+     */
+    @Override
+    public void onMalformedResponse(ChannelHandlerContext ctx, String what) {
+        cancel();
+        String msg = "HBONE server " + Authority.text(conn.key.hboneAddress()) + " (" + conn.peerId + ") sent " + what
+                + " for " + Authority.text(target) + ": a malformed response (RFC 9113 section 8.1.1); stream reset with PROTOCOL_ERROR";
+        log.debug(msg);
+        failOpen(new IOException(msg));
+        Tunnels.reset(ctx.channel());
     }
 
     /** What a refusal's status means from ztunnel's (and a zerohop server's) inbound, for the caller's exception. */
