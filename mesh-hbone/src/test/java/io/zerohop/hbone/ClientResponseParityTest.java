@@ -174,4 +174,35 @@ class ClientResponseParityTest {
             t.close();
         }
     }
+
+    /**
+     * A response whose header list exceeds the client's 16 KiB ({@code max_header_list_size(1024 * 16)},
+     * istio/ztunnel src/proxy/h2/client.rs): h2 resets the stream and fails the open (src/proto/streams/recv.rs
+     * {@code recv_headers}, "frame is over size"), the connection goes on. Ours does the same; until helper 300's
+     * review the open failed as "closed before a CONNECT response (reset, GOAWAY or connection loss)", which named
+     * neither side nor the cause. h2 resets with REFUSED_STREAM, Netty with PROTOCOL_ERROR (see the README).
+     */
+    @Test
+    void aResponseOverTheHeaderListLimitFailsTheOpenNamingIt() throws Exception {
+        java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
+        start((c, s) -> {
+            if (first.getAndSet(false)) {
+                c.ctx.writeAndFlush(new DefaultHttp2HeadersFrame(
+                        new DefaultHttp2Headers().status("200").add("big", "x".repeat(20_000)), false).stream(s));
+            } else {
+                c.ok(s);
+            }
+        });
+        try (HboneClient client = mesh.client().build()) {
+            Throwable t = catchThrowable(() -> client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS));
+            assertThat(t).hasCauseInstanceOf(IOException.class);
+            assertThat(t.getCause()).hasMessageContaining("reset by this client with PROTOCOL_ERROR")
+                    .hasMessageContaining("Header size exceeded max allowed size (16384)");
+            Conn conn = conns.poll(5, TimeUnit.SECONDS);
+            assertThat(conn.resets.poll(5, TimeUnit.SECONDS)).isEqualTo(Http2Error.PROTOCOL_ERROR.code());
+            HboneStream next = client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
+            assertThat(conns).isEmpty(); // the same connection
+            next.close();
+        }
+    }
 }

@@ -201,6 +201,12 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
             return "reset by the server with " + (e == null ? "error code " + code : e.name())
                     + (e == io.netty.handler.codec.http2.Http2Error.REFUSED_STREAM ? ": it did not process the CONNECT" : "");
         }
+        if (c.rare != null && c.rare.streamError != null) {
+            // Netty's codec found the response malformed (a header list over maxHeaderListSize, a bad :status) and reset
+            // the stream itself; h2 fails ztunnel's open the same way, naming the error (src/proto/streams/recv.rs).
+            return "reset by this client with " + c.rare.streamError.name() + ": the server's response broke HTTP/2's rules"
+                    + (c.rare.streamErrorText == null ? "" : " (" + c.rare.streamErrorText + ")");
+        }
         int last = conn.goAwayLastStreamId;
         Channel ch = c.channel();
         if (last >= 0 && ch instanceof Http2StreamChannel s && s.stream() != null && s.stream().id() > last) {

@@ -267,6 +267,8 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
          * abort then writes this code, not CONNECT_ERROR (RFC 9113 section 5.4.2).
          */
         Http2Error streamError;
+        /** That stream error's message (Netty's text, e.g. "Header size exceeded max allowed size (16384)"), or null. */
+        String streamErrorText;
     }
 
     /** The error code a reset of this tunnel sends: a stream error's own (see {@link Rare#streamError}), else CONNECT_ERROR. */
@@ -287,6 +289,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
             }
             if (rare.streamError == null) {
                 rare.streamError = se.error();
+                rare.streamErrorText = se.getMessage();
             }
         }
         ctx.fireExceptionCaught(cause);
