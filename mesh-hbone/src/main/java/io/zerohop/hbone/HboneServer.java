@@ -94,7 +94,10 @@ public final class HboneServer implements AutoCloseable {
 
     /**
      * Stops accepting, sends GOAWAY on every connection so clients open no new tunnels here, lets open
-     * tunnels finish until {@code drain} elapses, then closes whatever is left.
+     * tunnels finish until {@code drain} elapses, then closes whatever is left: connections still waiting for the
+     * served identity's certificate too (until 6 December only those past it, so one waiting outlived a server on a
+     * caller's event loop group and counted in {@link #openConnections()}). The future completes once those closes
+     * are done (at most 5 s after {@code drain}).
      *
      * @param drain how long open tunnels may go on: zero closes them at once (what {@link #close()} does); one
      *              past 36500 days waits 36500 days (mesh-core adds its grace periods to a drain of up to that)

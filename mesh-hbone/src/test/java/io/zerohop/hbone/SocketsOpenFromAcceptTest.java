@@ -2,9 +2,11 @@ package io.zerohop.hbone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.netty.channel.EventLoopGroup;
 import io.spiffe.bundle.x509bundle.X509BundleSet;
 import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.svid.x509svid.X509Svid;
+import io.zerohop.hbone.internal.Transports;
 import io.zerohop.identity.IdentityListener;
 import io.zerohop.identity.IdentityProvider;
 import io.zerohop.identity.InMemoryCa;
@@ -16,6 +18,7 @@ import java.net.Socket;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -87,6 +90,47 @@ class SocketsOpenFromAcceptTest {
                 Await.until("the closed connection no longer counted", Duration.ofSeconds(20), () -> s.openConnections() == 0);
                 provider.gate.complete(null);
             }
+        }
+    }
+
+    /**
+     * The server's close ends a connection still waiting for the served certificate, on an event loop group the caller
+     * owns too (mesh-core's): it was in neither the drain's GOAWAY list nor its final close (only a {@code ServerConnection}
+     * was), so it outlived the server, stayed in {@link HboneServer#openConnections()}, and once the certificate came went
+     * on to a TLS handshake on a closed server. ztunnel's drain ends its inbound listener's tasks with the proxy
+     * (istio/ztunnel src/proxy/inbound.rs: {@code run_with_drain}; the {@code SocketCloseGuard} in each connection's task
+     * ends the count, src/proxy/metrics.rs).
+     */
+    @Test
+    void closeEndsAConnectionWaitingForTheServedCertificate() throws Exception {
+        SpiffeId server = SpiffeIds.istio("cluster.local", "prod", "server");
+        EventLoopGroup shared = Transports.newGroup(2, "sockets-open-shared");
+        try (InMemoryCa ca = InMemoryCa.create("cluster.local")) {
+            GatedProvider provider = new GatedProvider(ca);
+            try (MeshTls tls = MeshTls.builder(provider).build()) {
+                HboneServer s = HboneServer.builder().tls(tls).identitySelector(local -> server)
+                        .bind(new InetSocketAddress("127.0.155.10", 50150)).eventLoopGroup(shared)
+                        .destinations((dst, id, local) -> null).authorizer(Authorizer.allowAll()).build().start().get();
+                try (Socket raw = new Socket(s.localAddress().getAddress(), s.localAddress().getPort())) {
+                    Await.until("the accepted connection counted while its certificate is pending", Duration.ofSeconds(20),
+                            () -> s.openConnections() == 1);
+                    s.close();
+                    assertThat(s.openConnections()).as("no connection of the closed server is counted").isZero();
+                    raw.setSoTimeout(20_000);
+                    int read;
+                    try {
+                        read = raw.getInputStream().read();
+                    } catch (java.net.SocketException reset) {
+                        read = -1;
+                    }
+                    assertThat(read).as("the server closed the connection").isEqualTo(-1);
+                    assertThat(provider.gate).as("the certificate is still pending").isNotDone();
+                }
+                provider.gate.complete(null);
+                assertThat(s.openConnections()).isZero();
+            }
+        } finally {
+            shared.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).sync();
         }
     }
 }

@@ -39,6 +39,15 @@ public final class HboneListener {
      * handshake and its certificate fetch; {@code SocketCloseGuard} at the end of the connection's task).
      */
     private final java.util.concurrent.atomic.AtomicInteger socketsOpen = new java.util.concurrent.atomic.AtomicInteger();
+    /**
+     * Every counted channel not yet closed, a {@link ServerConnection}'s or one still waiting for its TLS context: what
+     * a drain's final close ends. Only the {@link #connections} were closed, so a connection waiting for the served
+     * certificate outlived a server on a shared event loop group, counted in {@link #socketsOpen}, and went on to a TLS
+     * handshake once the certificate came (ztunnel's connection tasks end with its proxy, src/proxy/inbound.rs).
+     */
+    private final Set<Channel> accepted = ConcurrentHashMap.newKeySet();
+    /** Set before the drain's final close walks {@link #accepted}: a channel added after that closes itself. */
+    private volatile boolean closingAll;
     private volatile Channel listener;
     volatile boolean draining;
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
@@ -148,7 +157,15 @@ public final class HboneListener {
             return;
         }
         socketsOpen.incrementAndGet();
-        ch.closeFuture().addListener(f -> socketsOpen.decrementAndGet());
+        accepted.add(ch);
+        ch.closeFuture().addListener(f -> {
+            accepted.remove(ch);
+            socketsOpen.decrementAndGet();
+        });
+        if (closingAll) { // the drain's final close may have walked the set before this channel was in it
+            ch.close();
+            return;
+        }
         SpiffeId id;
         try {
             id = cfg.identities().select(local);
@@ -230,10 +247,18 @@ public final class HboneListener {
             // and the drain would never have ended.
             long ms = Math.max(0, drain.compareTo(DurationLimit.MAX) > 0 ? DurationLimit.MAX.toMillis() : drain.toMillis());
             all.completeOnTimeout(null, ms, TimeUnit.MILLISECONDS).thenRun(() -> {
+                closingAll = true;
                 for (ServerConnection c : connections) {
                     Transports.closeNow(c.channel);
                 }
-                CompletableFuture.allOf(connections.stream().map(c -> c.closed).toArray(CompletableFuture[]::new))
+                // Also those still waiting for their TLS context (no ServerConnection yet): their context's arrival
+                // finds them closed and does nothing.
+                for (Channel ch : accepted) {
+                    Transports.closeNow(ch);
+                }
+                java.util.stream.Stream<CompletableFuture<?>> serverClosed = connections.stream().map(c -> c.closed);
+                java.util.stream.Stream<CompletableFuture<?>> socketsClosed = accepted.stream().map(HboneListener::closed);
+                CompletableFuture.allOf(java.util.stream.Stream.concat(serverClosed, socketsClosed).toArray(CompletableFuture[]::new))
                         .completeOnTimeout(null, 5, TimeUnit.SECONDS)
                         .thenRun(() -> {
                             if (ownGroup) {
@@ -246,6 +271,13 @@ public final class HboneListener {
             });
         });
         return terminated;
+    }
+
+    /** Completes once {@code ch} is closed and {@link #socketsOpen} no longer counts it (that listener was added first). */
+    private static CompletableFuture<Void> closed(Channel ch) {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        ch.closeFuture().addListener(x -> f.complete(null));
+        return f;
     }
 
     private static final String OPENSSL_GENERIC = "General OpenSslEngine problem";
