@@ -95,6 +95,11 @@ class FieldWarningLineTest {
         assertThat(warnings(deny)).anySatisfy(w -> assertThat(w).startsWith("p.yaml:6: AuthorizationPolicy prod/allow-monitoring:"
                 + " spec.selector: workload selector specified without labels; ").contains("to no workload, so ztunnel never applies it")
                 .doesNotContain("leaves it out"));
+        // An AUDIT policy decides nothing (CompiledPolicies counts it only): applying it everywhere is not "stricter".
+        String audit = allow.replace("spec:\n", "spec:\n  action: AUDIT\n");
+        assertThat(warnings(audit)).anySatisfy(w -> assertThat(w).startsWith("p.yaml:6: AuthorizationPolicy prod/allow-monitoring:"
+                + " spec.selector: workload selector specified without labels; ").contains("to no workload, so ztunnel never applies it")
+                .doesNotContain("stricter", "leaves it out"));
         // matchLabels: {} is attached upstream: istiod's warning alone, as before.
         assertThat(warnings(allow.replace("selector: {}", "selector: {matchLabels: {}}"))).anySatisfy(w -> assertThat(w)
                 .isEqualTo("p.yaml:5: AuthorizationPolicy prod/allow-monitoring: spec.selector: workload selector specified without labels"));

@@ -287,7 +287,8 @@ final class IstioCompiler {
      * {@code GetLabelSelector() != nil}), so ztunnel never applies it; what zerohop does instead
      * ({@link CompiledPolicies}, {@code withoutBareSelectors}). {@code matchLabels: {}} is attached upstream and gets
      * istiod's warning alone, as does a PeerAuthentication's {@code selector: {}}, which selects every workload of its
-     * namespace upstream (workloads.go {@code fetchPeerAuthentications}).
+     * namespace upstream (workloads.go {@code fetchPeerAuthentications}). An AUDIT policy decides nothing, so it is not
+     * called stricter (until 6 December it was).
      */
     static String bareSelectorEffect(int action) {
         String head = "; istiod's ambient index attaches an AuthorizationPolicy written selector: {} (no matchLabels) to no"
@@ -297,6 +298,8 @@ final class IstioCompiler {
                 ? head + ": zerohop leaves it out on a workload another ALLOW policy applies to (only that policy's callers are"
                         + " admitted there, as at ztunnel) and elsewhere applies it to every workload it covers (stricter than"
                         + " ztunnel, which leaves them open)" + fix
+                : action == IstioPolicy.AUDIT
+                ? head + ": zerohop applies it to every workload it covers, where an AUDIT policy decides nothing" + fix
                 : head + ": zerohop applies it to every workload it covers (stricter than ztunnel)" + fix;
     }
 
