@@ -15,6 +15,11 @@ import java.security.GeneralSecurityException;
  * src/tls/certificate.rs {@code outbound_connector}, src/proxy/pool.rs {@code new_pool_conn}) and counts with
  * {@code response_flags="TLS_FAILURE"} (src/proxy/metrics.rs {@code extract_failure_reason}); mesh-core counts an
  * outbound open that failed for it so, where a missing SVID is {@code IDENTITY_ERROR}.
+ *
+ * <p>Only the Istio CA's provider fails an SVID request with it. A PEM file pair that does not match is refused at
+ * load (the provider does not start) or, on a reload, left unread while the last good pair serves; the SPIRE provider
+ * likewise keeps the last good SVID of that ID, or serves none, and its request then fails without this exception
+ * among the causes (an {@link IllegalStateException} naming the mismatch), counted {@code IDENTITY_ERROR}.
  */
 public final class SvidKeyMismatchException extends GeneralSecurityException {
     private static final long serialVersionUID = 1L;
