@@ -217,6 +217,7 @@ public final class SelectorCheck implements Consumer<PolicySet> {
         String ns = meshWide || clusterwide ? null : namespace;
         String sa = null;
         boolean none = false;
+        String ciliumKey = null;
         for (var e : wanted.entrySet()) {
             String key = istio ? e.getKey() : PolicySelector.ciliumKey(e.getKey());
             if (!istio && key.equals("io.kubernetes.pod.namespace")) {
@@ -237,6 +238,7 @@ public final class SelectorCheck implements Consumer<PolicySet> {
                 // Cilium's endpoint labels, never a pod's own: an Istio selector on one selects nothing, as mesh-policy's
                 // IstioCompiler.ciliumOwned decides (istiod selects by the pod's labels). The registry may carry the key.
                 none = true;
+                ciliumKey = ciliumKey == null ? key : ciliumKey;
             } else {
                 // app and k8s:app are two requirements to Cilium on one Kubernetes label: two values select nothing.
                 String first = labels.putIfAbsent(key, e.getValue());
@@ -252,7 +254,7 @@ public final class SelectorCheck implements Consumer<PolicySet> {
             return null;
         }
         String about = "";
-        if (dest != null && dest.namespace().equals(namespace)) {
+        if (dest != null && dest.namespace().equals(namespace) && ciliumKey == null) {
             String has = labels.keySet().stream().filter(dest.labels()::containsKey)
                     .map(k -> k + "=" + dest.labels().get(k)).collect(Collectors.joining(","));
             about = "; " + dest.namespace() + "/" + dest.name() + (has.isEmpty() ? " has none of those labels" : " has " + has);
@@ -262,6 +264,12 @@ public final class SelectorCheck implements Consumer<PolicySet> {
         String consequence = emptyNamespace && !meshWide
                 ? "a mistyped metadata.namespace (" + namespace + " has no workload" + didYouMean(namespace, registry, "; did you mean ", "")
                         + ") leaves the workload it was written for"
+                : ciliumKey != null
+                // Not mistyped, and the registry's workloads may carry the key (Cilium's endpoint labels): the line said
+                // "has none of those labels" and "a mistyped selector label" until 6 December.
+                ? "its key " + ciliumKey + " is under Cilium's prefix io.cilium.k8s, a Cilium endpoint label (namespace labels,"
+                        + " cluster) no pod carries as its own, and istiod selects by the pod's own labels; that leaves the workload"
+                        + " it was written for"
                 : "a mistyped selector label leaves the workload it was written for";
         Effect effect = Effect.of(verb);
         // One rule of a Cilium policy's specs is named as such: the policy's other rules may select workloads.

@@ -210,4 +210,31 @@ class PolicySelectsNoWorkloadTest {
         assertThat(lines.apply("{io.cilium.k8s.namespace.labels.team: pay}")).singleElement().asString()
                 .contains("AuthorizationPolicy prod/a (ALLOW) selects no workload in r.yaml");
     }
+
+    /**
+     * The line for an Istio selector on a key under Cilium's prefix says why it selects nothing (mesh-policy's
+     * IstioCompiler: istiod selects by the pod's own labels, pilot/pkg/serviceregistry/ambient/workloads.go
+     * {@code buildWorkloadPolicies}), where it told a user whose destination carries that key as a Cilium endpoint label
+     * that the destination "has none of those labels" and blamed "a mistyped selector label".
+     */
+    @Test
+    void theLineForACiliumKeySaysWhyItSelectsNothing() throws Exception {
+        Workload backend = new Workload("prod", "backend", "backend",
+                Map.of("app", "backend", "io.cilium.k8s.namespace.labels.team", "pay"),
+                List.of(InetAddress.getByName("127.0.0.2")), Workload.Protocol.HBONE, null, "cluster.local");
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend), Map.of());
+        List<String> lines = SelectorCheck.unselecting(PolicyLoader.fromString("a.yaml", """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: a, namespace: prod}
+                spec:
+                  selector: {matchLabels: {io.cilium.k8s.namespace.labels.team: pay}}
+                  action: DENY
+                  rules: [{from: [{source: {namespaces: [other]}}]}]
+                """), registry, "r.yaml", "istio-system", backend);
+        assertThat(lines).singleElement().asString()
+                .contains("AuthorizationPolicy prod/a (DENY) selects no workload in r.yaml")
+                .contains("io.cilium.k8s.namespace.labels.team is under Cilium's prefix io.cilium.k8s")
+                .doesNotContain("has none of those labels", "mistyped");
+    }
 }
