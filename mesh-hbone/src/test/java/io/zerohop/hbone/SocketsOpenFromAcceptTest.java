@@ -85,7 +85,6 @@ class SocketsOpenFromAcceptTest {
                     // ztunnel: counted at accept, while its handshake waits for fetch_certificate.
                     Await.until("the accepted connection counted while its certificate is pending", Duration.ofSeconds(20),
                             () -> s.openConnections() == 1);
-                    assertThat(provider.gate).as("the certificate is still pending").isNotDone();
                 }
                 // ztunnel's count ends when its task does, after fetch_certificate (src/tls/workload.rs InboundAcceptor
                 // fetches before reading the socket). Netty's epoll sees the peer's close while the certificate is pending
@@ -127,7 +126,6 @@ class SocketsOpenFromAcceptTest {
                         read = -1;
                     }
                     assertThat(read).as("the server closed the connection").isEqualTo(-1);
-                    assertThat(provider.gate).as("the certificate is still pending").isNotDone();
                 }
                 provider.gate.complete(null);
                 assertThat(s.openConnections()).isZero();
