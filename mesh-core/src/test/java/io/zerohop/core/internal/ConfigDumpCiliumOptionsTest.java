@@ -21,9 +21,10 @@ import org.junit.jupiter.api.Test;
  */
 class ConfigDumpCiliumOptionsTest {
     private static JsonNode policySet(PolicyEngine engine) throws Exception {
-        String json = ConfigDump.render(List.of(), engine, InMemoryCa.create("cluster.local"), Set.of(), Map.of(), 0, Set.of(),
-                Set.of(), Map.of());
-        return new ObjectMapper().readTree(json).get("policySet");
+        try (InMemoryCa ca = InMemoryCa.create("cluster.local")) {
+            String json = ConfigDump.render(List.of(), engine, ca, Set.of(), Map.of(), 0, Set.of(), Set.of(), Map.of());
+            return new ObjectMapper().readTree(json).get("policySet");
+        }
     }
 
     @Test
