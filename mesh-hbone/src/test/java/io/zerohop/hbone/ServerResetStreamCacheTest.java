@@ -22,10 +22,11 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The HBONE server's exemption of streams it reset from the finished-stream-id guard (H2Codecs.StreamIdGuard) counts
  * streams, as hyperium/h2's reset-stream cache does (src/proto/streams/recv.rs {@code enqueue_reset_expiration}, bounded
- * by {@code DEFAULT_RESET_STREAM_MAX} = 50 streams, src/proto/mod.rs), not RST_STREAM frames: h2 ignores every frame on
+ * by {@code DEFAULT_RESET_STREAM_MAX} = 50 streams and {@code DEFAULT_RESET_STREAM_SECS} = 1 s, src/proto/mod.rs; a
+ * stream reset while 50 are held is not held), not RST_STREAM frames: h2 ignores every frame on
  * a stream it reset ("Locally reset streams must ignore frames", src/proto/streams/streams.rs {@code recv_headers} and
- * {@code recv_data}), so a peer's DATA still in flight on such a stream neither answers nor evicts anything. Netty answers
- * each such DATA with its own RST_STREAM STREAM_CLOSED. Found by helper 275: counted per frame, a client's upload in flight
+ * {@code recv_data}), so a peer's DATA still in flight on such a stream neither answers nor evicts anything; so does
+ * zerohop since 6 December, where Netty alone answers each such DATA with its own RST_STREAM STREAM_CLOSED. Found by helper 275: counted per frame, a client's upload in flight
  * on one reset tunnel pushed every other reset stream out, and a late HEADERS (trailers) on one of those cut the whole
  * connection with GOAWAY PROTOCOL_ERROR, every other tunnel with it. Likewise a stream refused for
  * SETTINGS_MAX_CONCURRENT_STREAMS, which Netty never creates: the DATA behind its HEADERS was a connection error.

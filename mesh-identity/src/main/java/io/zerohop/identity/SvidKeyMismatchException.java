@@ -14,7 +14,9 @@ import java.security.GeneralSecurityException;
  * {@code load_private_key} failing), an error its outbound path reports as {@code proxy::Error::Tls} (istio/ztunnel
  * src/tls/certificate.rs {@code outbound_connector}, src/proxy/pool.rs {@code new_pool_conn}) and counts with
  * {@code response_flags="TLS_FAILURE"} (src/proxy/metrics.rs {@code extract_failure_reason}); mesh-core counts an
- * outbound open that failed for it so, where a missing SVID is {@code IDENTITY_ERROR}.
+ * outbound open that failed for it so, where a missing SVID is {@code IDENTITY_ERROR}. On a re-issue (rotation) the
+ * previous SVID keeps serving until its {@code notAfter} ({@link CertificateManager}), so opens succeed where ztunnel's
+ * would fail: the flag is counted only while no valid SVID is held.
  *
  * <p>Only the Istio CA's provider fails an SVID request with it. A PEM file pair that does not match is refused at
  * load (the provider does not start) or, on a reload, left unread while the last good pair serves; the SPIRE provider

@@ -588,7 +588,8 @@ public final class PolicyEngine {
         /**
          * The policies in force from {@link #build()} on; default {@link PolicySet#empty()}, under which every request is
          * allowed ({@code ALLOW by default}), as Istio and Cilium allow with no policy. Load them with
-         * {@link PolicyLoader}; {@link PolicyEngine#watch} or {@link PolicyEngine#replace} changes them later.
+         * {@link PolicyLoader}, with this builder's {@link #ciliumOptions} when they hold Cilium policies (otherwise
+         * {@link #build()} throws); {@link PolicyEngine#watch} or {@link PolicyEngine#replace} changes them later.
          *
          * @throws NullPointerException naming {@code policies} when it is null
          */
@@ -635,7 +636,12 @@ public final class PolicyEngine {
             return this;
         }
 
-        /** The engine, deciding with the {@link #policies} given; it watches nothing until {@link PolicyEngine#watch}. */
+        /**
+         * The engine, deciding with the {@link #policies} given; it watches nothing until {@link PolicyEngine#watch}.
+         *
+         * @throws IllegalArgumentException when the {@link #policies} hold Cilium policies read with other
+         *                                  {@link CiliumOptions} than this builder's {@link #ciliumOptions}
+         */
         public PolicyEngine build() {
             return new PolicyEngine(this);
         }

@@ -35,6 +35,9 @@ public final class PolicyLoader {
      * {@code ---}) fails the load naming the file, as {@code kubectl apply -f} refuses such a file ("no objects passed
      * to apply"): read as no policy, a file truncated in place dropped its policies (delete a file to remove them).
      *
+     * <p>Cilium policies are read with {@link CiliumOptions#defaults()} (Cilium 1.19's); an engine with other options
+     * refuses such a set. The overloads taking {@link CiliumOptions} read them with those.
+     *
      * @throws NullPointerException naming {@code dir} when it is null
      */
     public static PolicySet fromDirectory(Path dir) throws PolicyLoadException {
@@ -104,6 +107,9 @@ public final class PolicyLoader {
     /**
      * A file with no object (empty, or only comments, blank lines or {@code ---}) fails the load naming it, as in
      * {@link #fromDirectory}.
+     *
+     * <p>Cilium policies are read with {@link CiliumOptions#defaults()} (Cilium 1.19's); an engine with other options
+     * refuses such a set. The overloads taking {@link CiliumOptions} read them with those.
      *
      * @throws NullPointerException naming {@code file} when it is null
      */
@@ -233,6 +239,9 @@ public final class PolicyLoader {
     }
 
     /**
+     * <p>Cilium policies are read with {@link CiliumOptions#defaults()} (Cilium 1.19's); an engine with other options
+     * refuses such a set. The overloads taking {@link CiliumOptions} read them with those.
+     *
      * @param name used in error messages in place of a file name; one line
      * @throws NullPointerException naming {@code name} or {@code yaml}, whichever is null
      * @throws IllegalArgumentException when {@code name} has a line break (the arguments swapped)
@@ -258,6 +267,9 @@ public final class PolicyLoader {
      * them itself, or has already (mesh-kubernetes validates each object alone when it changes, which logs its
      * warnings under the object's name, then loads all objects together at every install, which would repeat
      * every warning of the cluster on every change, at positions in an internal text).
+     *
+     * <p>Cilium policies are read with {@link CiliumOptions#defaults()} (Cilium 1.19's); an engine with other options
+     * refuses such a set. The overloads taking {@link CiliumOptions} read them with those.
      *
      * @param name used in error messages in place of a file name
      * @throws NullPointerException naming {@code name} or {@code yaml}, whichever is null

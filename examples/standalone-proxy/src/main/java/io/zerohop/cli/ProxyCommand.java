@@ -173,8 +173,8 @@ final class ProxyCommand implements Callable<Integer> {
 
     @Option(names = "--policy-default-local-cluster", paramLabel = "BOOL", arity = "1", defaultValue = "true",
             description = {"As Cilium's agent option of that name: true (Cilium 1.19's default) limits every Cilium fromEndpoints"
-                    + " selector that names no io.cilium.k8s.policy.cluster to the destination's cluster; false (Cilium 1.18's and"
-                    + " earlier's default) adds no cluster", DEFAULT})
+                    + " selector that names no io.cilium.k8s.policy.cluster to the destination's cluster; false (Cilium 1.18's"
+                    + " default; before 1.18 always) adds no cluster", DEFAULT})
     boolean policyDefaultLocalCluster = true;
 
     @Option(names = "--workloads", paramLabel = "FILE", description = "Workload registry YAML, read once at start (unlike --policies: restart the proxy after editing it)")

@@ -295,9 +295,10 @@ final class IstioCompiler {
                 + " workload, so ztunnel never applies it";
         String fix = "; to cover the whole namespace delete the selector, to pick workloads give matchLabels";
         return action == IstioPolicy.ALLOW
-                ? head + ": zerohop leaves it out on a workload another ALLOW policy applies to (only that policy's callers are"
-                        + " admitted there, as at ztunnel) and elsewhere applies it to every workload it covers (stricter than"
-                        + " ztunnel, which leaves them open)" + fix
+                ? head + ": zerohop leaves it out on a workload another ALLOW policy applies to (one with matchLabels or without a"
+                        + " selector: only that policy's callers are admitted there, as at ztunnel) and elsewhere applies it to"
+                        + " every workload it covers, with any other selector: {} ALLOW there (stricter than ztunnel, which leaves"
+                        + " them open)" + fix
                 : action == IstioPolicy.AUDIT
                 ? head + ": zerohop applies it to every workload it covers, where an AUDIT policy decides nothing" + fix
                 : head + ": zerohop applies it to every workload it covers (stricter than ztunnel)" + fix;

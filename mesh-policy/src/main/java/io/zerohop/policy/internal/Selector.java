@@ -194,7 +194,7 @@ public final class Selector {
 
     /**
      * As {@link #compilePeer(YNode, String)}; {@code defaultLocalCluster} false is Cilium's
-     * {@code policy-default-local-cluster: false} (Cilium 1.18's and earlier's default): no selector is {@link #localCluster},
+     * {@code policy-default-local-cluster: false} (Cilium 1.18's default; before 1.18 always): no selector is {@link #localCluster},
      * as {@code getEndpointSelector} adds no cluster for the empty cluster name ({@code PolicyAnyCluster}).
      */
     static Selector compilePeer(YNode n, String implicitNamespace, boolean defaultLocalCluster) throws PolicyLoadException {
