@@ -78,6 +78,40 @@ class L7Http2ExtendedConnectTest {
         }
     }
 
+    /**
+     * A plain HTTP/2 CONNECT (RFC 9113 section 8.5: {@code :method} and {@code :authority} only, no {@code :path}): well
+     * formed, so not reset as above, but zerohop forwards requests, not tunnels, and answers it 400 {@code invalid :path}
+     * before any policy. Its access line said {@code path="null"} (the absent {@code :path} through
+     * {@code String.valueOf}) and gave no reason; it now says {@code path="-"} and names the CONNECT, as the line writes every absent field and as Envoy's access
+     * log writes an absent {@code %REQ(:PATH)%} (a new-user pass, helper 303).
+     */
+    @Test
+    void aPlainConnectIsAnswered400AndLoggedWithoutAPath() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.156.5");
+        io.netty.channel.EventLoopGroup loop = io.zerohop.hbone.internal.Transports.newGroup(1, "h2-plain-connect");
+        try {
+            io.netty.channel.Channel app = RawH2c.echoApp(loop, new InetSocketAddress(ip, 50220));
+            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(50220, AppProtocol.HTTP2));
+            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
+            try (Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
+                    .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1).build();
+                    io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+                mesh.start().get(10, TimeUnit.SECONDS);
+                InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 50221), new InetSocketAddress(ip, 50220)));
+                Http2Headers plain = new DefaultHttp2Headers(false).method("CONNECT").authority("backend:80");
+                assertThat(RawH2c.send(via, plain)).isEqualTo("400 invalid :path");
+                String line = err.awaitLine("plaintext-inbound-http", " method=CONNECT ");
+                assertThat(line).contains(" path=\"-\" ").contains(" status=400 ").doesNotContain("null")
+                        .contains(" reason=\"CONNECT without :path (RFC 9113 section 8.5) asks for a tunnel");
+            } finally {
+                app.close().syncUninterruptibly();
+            }
+        } finally {
+            loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
     static Http2Headers request(String method, String path) {
         return new DefaultHttp2Headers(false).method(method).path(path).scheme("http").authority("backend");
     }

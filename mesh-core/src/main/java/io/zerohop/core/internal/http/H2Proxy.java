@@ -189,7 +189,9 @@ final class H2Proxy {
             method = String.valueOf(h.method());
             CharSequence contentType = h.get("content-type");
             grpc = isGrpc(contentType);
-            path = String.valueOf(h.path());
+            // An absent :path (a plain CONNECT, RFC 9113 section 8.5) is "-", as the access line writes every absent field
+            // and Envoy's access log an absent %REQ(:PATH)%; String.valueOf wrote "null" there (helper 303).
+            path = h.path() == null ? "-" : h.path().toString();
             // Reset, as Envoy's HTTP/2 codec resets these before its connection manager sees them: no answer, no decision.
             // Over the header limits: Envoy's reset. A control character, SP or DEL in :path: a malformed request (RFC 9113
             // section 8.1.1), a stream error of type PROTOCOL_ERROR, as nghttp2 treats it under Envoy; Netty's field-value
@@ -282,6 +284,12 @@ final class H2Proxy {
                 // malformed; never let RBAC match, and never forward, a path the app would read otherwise.
                 denied = true;
                 status = 400;
+                if (h.path() == null) {
+                    // Named on the access line, as a reset's reason is: the 400 alone does not say a CONNECT came.
+                    refusal = method.equals("CONNECT")
+                            ? "CONNECT without :path (RFC 9113 section 8.5) asks for a tunnel; requests are forwarded, tunnels are not"
+                            : "no :path";
+                }
                 respond(new DefaultHttp2Headers().status("400").set("content-type", "text/plain"), "invalid :path", true);
                 return;
             }
