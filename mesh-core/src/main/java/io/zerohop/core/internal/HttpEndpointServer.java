@@ -43,7 +43,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Netty HTTP/1.1 server for {@link HttpEndpoint}s: {@code HttpServerCodec} and a {@link #MAX_BODY} aggregator,
  * a 30 s read timeout, a request whole within {@link #REQUEST_SECONDS} of its first byte, at most
- * {@link #MAX_CONNECTIONS} connections at once, keep-alive as the client asks. Handlers run on {@code executor}, never on the
+ * {@link #MAX_CONNECTIONS} connections at once, keep-alive as the client asks, pipelined requests answered in order (one
+ * at a time per connection, as hyper's HTTP/1 dispatcher, src/proto/h1/dispatch.rs). Handlers run on {@code executor}, never on the
  * event loop (a Prometheus scrape or a config dump can take milliseconds). A response's
  * {@linkplain HttpEndpoint.Response#thenRun after-sent action} runs on {@code executor} once its
  * write has completed. Closing the returned server channel also closes every connection it
@@ -242,6 +243,15 @@ public final class HttpEndpointServer {
         private final Executor executor;
         /** {@link HttpEndpoint.Compression#NEGOTIATED}: bodies in the coding the request's Accept-Encoding prefers. */
         private final boolean negotiated;
+        /**
+         * Pipelined requests waiting for the answer before them to be written: answers go out in request order (RFC 9112
+         * section 9.3.2), as hyper's HTTP/1 dispatcher under ztunnel's servers takes one request of a connection at a time
+         * ({@code hyper/src/proto/h1/dispatch.rs}). A 404 was written at once while a routed handler still ran, ahead of
+         * its answer (helper 303). Reading stops while one waits. Event loop only.
+         */
+        private final java.util.ArrayDeque<Runnable> waiting = new java.util.ArrayDeque<>();
+        /** An answer is being made or written. Event loop only. */
+        private boolean answering;
 
         Dispatch(Map<String, HttpEndpoint.Handler> routes, Executor executor, boolean negotiated) {
             this.routes = routes;
@@ -253,7 +263,7 @@ public final class HttpEndpointServer {
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
             boolean keepAlive = HttpUtil.isKeepAlive(req);
             if (!req.decoderResult().isSuccess()) {
-                send(ctx, HttpEndpoint.Response.text(400, "bad request\n"), ContentCoding.IDENTITY, false);
+                queue(ctx, () -> send(ctx, HttpEndpoint.Response.text(400, "bad request\n"), ContentCoding.IDENTITY, false));
                 return;
             }
             QueryStringDecoder qs = new QueryStringDecoder(req.uri());
@@ -273,10 +283,10 @@ public final class HttpEndpointServer {
             HttpEndpoint.Handler h = routes.get(path);
             if (h == null) {
                 // Empty, as ztunnel's three servers answer a path they do not serve (hyper_util::empty_response(NOT_FOUND)).
-                send(ctx, HttpEndpoint.Response.empty(404), coding, keepAlive);
+                queue(ctx, () -> send(ctx, HttpEndpoint.Response.empty(404), coding, keepAlive));
                 return;
             }
-            executor.execute(() -> {
+            queue(ctx, () -> executor.execute(() -> {
                 HttpEndpoint.Response resp;
                 try {
                     resp = h.handle(request);
@@ -293,7 +303,30 @@ public final class HttpEndpointServer {
                     wire.release();
                     afterSent(out);
                 }
-            });
+            }));
+        }
+
+        /** Starts {@code answer} now, or once the answers before it were written. Event loop. */
+        private void queue(ChannelHandlerContext ctx, Runnable answer) {
+            if (answering) {
+                waiting.add(answer);
+                ctx.channel().config().setAutoRead(false);
+                return;
+            }
+            answering = true;
+            answer.run();
+        }
+
+        /** The answer before was written (or failed): the next waiting one starts, or reading resumes. Event loop. */
+        private void next(ChannelHandlerContext ctx) {
+            Runnable answer = waiting.poll();
+            if (answer != null && ctx.channel().isActive()) {
+                answer.run();
+                return;
+            }
+            waiting.clear(); // a closed connection answers nothing more, and runs no handler for it
+            answering = false;
+            ctx.channel().config().setAutoRead(true);
         }
 
         /**
@@ -416,6 +449,7 @@ public final class HttpEndpointServer {
                 // a stop the action starts now cannot overtake this answer.
                 written.addListener(x -> afterSent(r));
             }
+            written.addListener(x -> next(ctx));
         }
 
         @Override
