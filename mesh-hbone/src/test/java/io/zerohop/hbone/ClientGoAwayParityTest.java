@@ -68,6 +68,11 @@ class ClientGoAwayParityTest {
 
     @AfterEach
     void tearDown() {
+        stop(listener, conns, serverLoop, mesh);
+    }
+
+    /** Closes a frame-level server of {@link #listen} and what it accepted, then its loop and the mesh. */
+    static void stop(Channel listener, LinkedBlockingQueue<Conn> conns, EventLoopGroup serverLoop, Mesh mesh) {
         if (listener != null) {
             listener.close().syncUninterruptibly();
         }
@@ -157,8 +162,18 @@ class ClientGoAwayParityTest {
     }
 
     void start(Http2Settings serverSettings, BiConsumer<Conn, Http2FrameStream> onConnect) throws Exception {
+        listener = listen(mesh, serverLoop, new InetSocketAddress(HOST, nextPort++), serverSettings, onConnect, conns);
+        at = (InetSocketAddress) listener.localAddress();
+    }
+
+    /**
+     * A frame-level HTTP/2 server over the mesh's mTLS (its server identity) at {@code bind}: each accepted connection
+     * is a {@link Conn} added to {@code conns}, and each CONNECT goes to {@code onConnect}.
+     */
+    static Channel listen(Mesh mesh, EventLoopGroup serverLoop, InetSocketAddress bind, Http2Settings serverSettings,
+                          BiConsumer<Conn, Http2FrameStream> onConnect, LinkedBlockingQueue<Conn> conns) throws Exception {
         SslContext tls = mesh.tls.server(mesh.serverId).get();
-        listener = new ServerBootstrap().group(serverLoop).channel(Transports.serverChannel(serverLoop))
+        return new ServerBootstrap().group(serverLoop).channel(Transports.serverChannel(serverLoop))
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel c) {
@@ -167,8 +182,7 @@ class ClientGoAwayParityTest {
                         conns.add(conn);
                         c.pipeline().addLast(tls.newHandler(c.alloc()), codec, conn);
                     }
-                }).bind(new InetSocketAddress(HOST, nextPort++)).sync().channel();
-        at = (InetSocketAddress) listener.localAddress();
+                }).bind(bind).sync().channel();
     }
 
     /**

@@ -3,23 +3,18 @@ package io.zerohop.hbone;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2FrameStream;
 import io.netty.handler.codec.http2.Http2Settings;
-import io.netty.handler.ssl.SslContext;
 import io.zerohop.hbone.ClientGoAwayParityTest.Conn;
 import io.zerohop.hbone.internal.Transports;
+import io.zerohop.testing.netty.Await;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -55,28 +50,12 @@ class ClientResponseParityTest {
 
     @AfterEach
     void tearDown() {
-        if (listener != null) {
-            listener.close().syncUninterruptibly();
-        }
-        for (Conn c : conns) {
-            c.ch.close();
-        }
-        serverLoop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
-        mesh.close();
+        ClientGoAwayParityTest.stop(listener, conns, serverLoop, mesh);
     }
 
     void start(BiConsumer<Conn, Http2FrameStream> onConnect) throws Exception {
-        SslContext tls = mesh.tls.server(mesh.serverId).get();
-        listener = new ServerBootstrap().group(serverLoop).channel(Transports.serverChannel(serverLoop))
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel c) {
-                        Http2FrameCodec codec = Http2FrameCodecBuilder.forServer().initialSettings(Http2Settings.defaultSettings()).build();
-                        Conn conn = new Conn(c, codec, onConnect);
-                        conns.add(conn);
-                        c.pipeline().addLast(tls.newHandler(c.alloc()), codec, conn);
-                    }
-                }).bind(new InetSocketAddress(HOST, nextPort++)).sync().channel();
+        listener = ClientGoAwayParityTest.listen(mesh, serverLoop, new InetSocketAddress(HOST, nextPort++),
+                Http2Settings.defaultSettings(), onConnect, conns);
         at = (InetSocketAddress) listener.localAddress();
     }
 
@@ -97,9 +76,7 @@ class ClientResponseParityTest {
             socket.getOutputStream().flush();
             socket.shutdownOutput();
             Conn conn = conns.poll(5, TimeUnit.SECONDS);
-            while (conn.endStreams.isEmpty()) {
-                Thread.sleep(10); // bounded by @Timeout
-            }
+            Await.until("the server reads the client's END_STREAM", () -> !conn.endStreams.isEmpty());
             assertThat(conn.dataBytes.get()).isEqualTo(5);
             socket.close();
             assertThat(events.failed).isEmpty();
