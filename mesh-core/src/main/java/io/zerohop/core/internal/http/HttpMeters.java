@@ -30,6 +30,18 @@ final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
     static final double[] ENVOY_BUCKETS = {0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
         300000, 600000, 1800000, 3600000};
 
+    /**
+     * Help texts of the six HTTP meters, after the descriptions on Istio's "Istio Standard Metrics" page (istio.io
+     * docs/reference/config/metrics), so that a Prometheus text scrape says what each is (Micrometer prints an empty
+     * {@code # HELP} line for a meter without one). Envoy's own scrape prints no HELP line at all.
+     */
+    static final String REQUESTS = "Requests handled by this proxy.";
+    static final String DURATION = "The duration of requests, in milliseconds.";
+    static final String REQUEST_BYTES = "HTTP request body sizes, in bytes.";
+    static final String RESPONSE_BYTES = "HTTP response body sizes, in bytes.";
+    static final String REQUEST_MESSAGES = "gRPC messages sent by clients.";
+    static final String RESPONSE_MESSAGES = "gRPC messages sent by servers.";
+
     private final MeterRegistry registry;
     private final String clusterId;
 
@@ -46,14 +58,14 @@ final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
     @Override
     public void accept(HttpObserver.RequestLog r) {
         Tags t = tags(r, clusterId);
-        Counter.builder("istio.requests").tags(t).register(registry).increment();
-        histogram("istio.request.duration.milliseconds", t).record(r.durationNanos() / 1_000_000.0);
-        histogram("istio.request.bytes", t).record(r.requestBytes());
-        histogram("istio.response.bytes", t).record(r.responseBytes());
+        Counter.builder("istio.requests").description(REQUESTS).tags(t).register(registry).increment();
+        histogram("istio.request.duration.milliseconds", DURATION, t).record(r.durationNanos() / 1_000_000.0);
+        histogram("istio.request.bytes", REQUEST_BYTES, t).record(r.requestBytes());
+        histogram("istio.response.bytes", RESPONSE_BYTES, t).record(r.responseBytes());
     }
 
-    private DistributionSummary histogram(String name, Tags t) {
-        return DistributionSummary.builder(name).tags(t).serviceLevelObjectives(ENVOY_BUCKETS).register(registry);
+    private DistributionSummary histogram(String name, String help, Tags t) {
+        return DistributionSummary.builder(name).description(help).tags(t).serviceLevelObjectives(ENVOY_BUCKETS).register(registry);
     }
 
     static Tags tags(HttpObserver.RequestLog r) {
@@ -75,8 +87,8 @@ final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
      */
     HttpObserver.MessageCounters grpcMessages(Conn c) {
         Tags t = peerTags(labels(c, clusterId));
-        Counter request = Counter.builder("istio.request.messages").tags(t).register(registry);
-        Counter response = Counter.builder("istio.response.messages").tags(t).register(registry);
+        Counter request = Counter.builder("istio.request.messages").description(REQUEST_MESSAGES).tags(t).register(registry);
+        Counter response = Counter.builder("istio.response.messages").description(RESPONSE_MESSAGES).tags(t).register(registry);
         return new HttpObserver.MessageCounters() {
             @Override
             public void request(int n) {

@@ -115,6 +115,22 @@ class HttpMetersTest {
     }
 
     @Test
+    @DisplayName("every HTTP meter has a help text, so a Prometheus scrape prints no empty # HELP line (found by a new-user pass)")
+    void everyMeterHasHelp() {
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        HttpMeters m = new HttpMeters(meters);
+        m.accept(request(FRONTEND, ""));
+        m.grpcMessages(request(FRONTEND, "").conn());
+        List<String> names = List.of("istio.requests", "istio.request.duration.milliseconds", "istio.request.bytes",
+                "istio.response.bytes", "istio.request.messages", "istio.response.messages");
+        for (String name : names) {
+            Meter meter = meters.find(name).meter();
+            assertThat(meter).as(name).isNotNull();
+            assertThat(meter.getId().getDescription()).as(name).isNotBlank();
+        }
+    }
+
+    @Test
     @DisplayName("a gRPC response counts with request_protocol grpc, as Istio's")
     void grpcProtocol() {
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
