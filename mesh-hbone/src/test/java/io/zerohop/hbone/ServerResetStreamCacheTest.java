@@ -11,9 +11,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
+import io.zerohop.hbone.internal.Inspect;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -43,6 +45,13 @@ class ServerResetStreamCacheTest {
     /** The same server with room for one tunnel per connection. */
     static HboneServer oneStream;
     static String authority;
+    /**
+     * The clock of {@link #server}'s hold of the streams it reset (nanoseconds; {@code Inspect.resetClock}): it moves only
+     * when a test moves it, so the second of h2's {@code DEFAULT_RESET_STREAM_SECS} is stepped over, not slept through.
+     */
+    static final AtomicLong holdClock = new AtomicLong();
+    /** h2's {@code DEFAULT_RESET_STREAM_SECS}, the hold. */
+    static final long HOLD_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     @BeforeAll
     static void start() throws Exception {
@@ -52,6 +61,7 @@ class ServerResetStreamCacheTest {
         authority = HOST + ":" + UPSTREAM_PORT;
         server = mesh.proxyTo(up)
                 .bind(new InetSocketAddress(HOST, SERVER_PORT)).build().start().get();
+        Inspect.resetClock(server, holdClock::get);
         oneStream = mesh.proxyTo(up)
                 .maxConcurrentStreams(1).bind(new InetSocketAddress(HOST, SERVER_PORT + 2)).build().start().get();
     }
@@ -119,16 +129,23 @@ class ServerResetStreamCacheTest {
 
     /**
      * h2 holds a stream it reset for one second ({@code DEFAULT_RESET_STREAM_SECS}, recv.rs
-     * {@code clear_expired_reset_streams}); then it has forgotten it, and HEADERS on its id is a connection error
-     * PROTOCOL_ERROR (recv.rs {@code Recv::open}, "id < next_id"). The exemption had no time limit until 6 December. The
-     * wait is a lower bound on the second, not a measurement.
+     * {@code clear_expired_reset_streams}: expired once {@code now - reset_at > reset_duration}); then it has forgotten
+     * it, and HEADERS on its id is a connection error PROTOCOL_ERROR (recv.rs {@code Recv::open}, "id < next_id"). The
+     * exemption had no time limit until 6 December. The hold's clock is stepped: at exactly one second the trailers are
+     * still ignored, a nanosecond later they end the connection. Slept through 1.2 s until helper 304 (6 December).
      */
     @Test
     void headersOnAStreamResetOverASecondAgoIsAConnectionError() throws Exception {
         try (RawFrames p = mesh.peer(server)) {
-            resetByServer(p, 1);
-            Thread.sleep(1_200);
-            p.headers(1, new DefaultHttp2Headers().add("grpc-status", "0"), true);
+            p.headers(1, connect(), false);
+            assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
+            resetByServer(p, 3);
+            holdClock.addAndGet(HOLD_NANOS);
+            p.headers(3, new DefaultHttp2Headers().add("grpc-status", "0"), true);
+            assertThat(streamClosedResetsBeforeEcho(p, 3)).as("answers to the trailers a second after the reset").isZero();
+            assertThat(p.frames).as("a second after the reset").noneMatch(f -> f.type() == GOAWAY);
+            holdClock.incrementAndGet();
+            p.headers(3, new DefaultHttp2Headers().add("grpc-status", "0"), true);
             RawFrames.Frame goAway = p.next(GOAWAY, 0, WAIT);
             assertThat(goAway).isNotNull();
             assertThat(Http2Error.valueOf(goAway.errorCode())).isEqualTo(Http2Error.PROTOCOL_ERROR);
@@ -136,14 +153,20 @@ class ServerResetStreamCacheTest {
         }
     }
 
-    /** And DATA on it then gets RST_STREAM STREAM_CLOSED, h2's answer for a stream it may have forgotten. */
+    /**
+     * And DATA on it then gets RST_STREAM STREAM_CLOSED, h2's answer for a stream it may have forgotten; within the
+     * second it is ignored.
+     */
     @Test
     void dataOnAStreamResetOverASecondAgoGetsStreamClosed() throws Exception {
         try (RawFrames p = mesh.peer(server)) {
             p.headers(1, connect(), false);
             assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
             resetByServer(p, 3);
-            Thread.sleep(1_200);
+            holdClock.addAndGet(HOLD_NANOS);
+            p.data(3, "held".getBytes(java.nio.charset.StandardCharsets.US_ASCII), false);
+            assertThat(streamClosedResetsBeforeEcho(p, 3)).as("answers to the DATA a second after the reset").isZero();
+            holdClock.incrementAndGet();
             p.data(3, "late".getBytes(java.nio.charset.StandardCharsets.US_ASCII), false);
             assertThat(p.nextError(3, WAIT)).isEqualTo("RST 3 STREAM_CLOSED");
             H2ProtocolTest.assertEchoes(p, 1, "still here");

@@ -131,11 +131,21 @@ final class H2Codecs {
      * entry (30 KB sent) became 30,000 header entries (1.2 MB allocated) before the 431.
      */
     static Http2FrameCodec server(Http2Settings settings, StreamErrors errors) {
+        return server(settings, errors, System::nanoTime);
+    }
+
+    /**
+     * {@link #server(Http2Settings, StreamErrors)} whose {@link StreamIdGuard} times its one-second hold of reset streams
+     * with {@code resetClock} (nanoseconds), so that wire tests can pass the second without waiting it out
+     * ({@link HboneListener#resetClock}, {@link Inspect#resetClock}). Read per held-stream lookup, as the guard read
+     * {@code System.nanoTime} before.
+     */
+    static Http2FrameCodec server(Http2Settings settings, StreamErrors errors, java.util.function.LongSupplier resetClock) {
         // h2's bound at the HBONE limit, as ztunnel's server gives h2 its 64 KiB.
         int continuations = maxSmallContinuationFrames(settings);
         Long max = settings.maxHeaderListSize();
         long limit = max == null ? Http2CodecUtil.DEFAULT_HEADER_LIST_SIZE : max;
-        Builder builder = new Builder(true, errors);
+        Builder builder = new Builder(true, errors, resetClock);
         builder.headerLimits = new long[] {limit, Math.max(HEADER_BLOCK_GOAWAY_LIMIT, Http2CodecUtil.calculateMaxHeaderListSizeGoAway(limit))};
         return cumulateWithoutCopies(builder.initialSettings(settings).gracefulShutdownTimeoutMillis(0)
                 .decoderEnforceMaxSmallContinuationFrames(continuations).build());
@@ -148,7 +158,7 @@ final class H2Codecs {
      * Netty's 16.
      */
     static Http2FrameCodec client(Http2Settings settings) {
-        return cumulateWithoutCopies(new Builder(false, null).initialSettings(settings).encoderEnforceMaxConcurrentStreams(true)
+        return cumulateWithoutCopies(new Builder(false, null, System::nanoTime).initialSettings(settings).encoderEnforceMaxConcurrentStreams(true)
                 .gracefulShutdownTimeoutMillis(0).decoderEnforceMaxSmallContinuationFrames(maxSmallContinuationFrames(settings)).build());
     }
 
@@ -244,7 +254,7 @@ final class H2Codecs {
         /** Server only: the decoder's per-stream header list limit and the block size that ends the connection; else null. */
         long[] headerLimits;
 
-        Builder(boolean server, StreamErrors errors) {
+        Builder(boolean server, StreamErrors errors, java.util.function.LongSupplier resetClock) {
             this.errors = errors;
             // The connection carries the role (the builder forbids setting both).
             Connection connection = new Connection(server);
@@ -258,7 +268,7 @@ final class H2Codecs {
             decoderEnforceMaxRstFramesPerWindow(MAX_RST_FRAMES_PER_SECOND, 1);
             // The same bound on the RST_STREAM we send: every tunnel abort is one.
             encoderEnforceMaxRstFramesPerWindow(MAX_RST_FRAMES_PER_SECOND, 1);
-            connection.guard = new StreamIdGuard(connection);
+            connection.guard = new StreamIdGuard(connection, resetClock);
             frameLogger(connection.guard);
         }
 
@@ -498,7 +508,7 @@ final class H2Codecs {
             this(connection, System::nanoTime);
         }
 
-        /** With {@code nanoTime} as the clock, for tests of the expiry. */
+        /** With {@code nanoTime} as the clock: tests of the expiry drive it ({@link H2Codecs#server(Http2Settings, StreamErrors, java.util.function.LongSupplier)}). */
         StreamIdGuard(Http2Connection connection, java.util.function.LongSupplier nanoTime) {
             super(LogLevel.TRACE, "io.zerohop.hbone.h2.frames");
             this.connection = connection;

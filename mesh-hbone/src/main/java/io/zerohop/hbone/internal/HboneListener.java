@@ -60,6 +60,12 @@ public final class HboneListener {
     final LogBudget refusalLog = new LogBudget(20, Duration.ofSeconds(10));
     final LogBudget connectionLog = new LogBudget(20, Duration.ofSeconds(10));
     final LogBudget resetLog = new LogBudget(20, Duration.ofSeconds(10));
+    /**
+     * The clock (nanoseconds) of the one-second hold of the streams a connection reset ({@code H2Codecs.StreamIdGuard},
+     * h2's {@code DEFAULT_RESET_STREAM_SECS}), read when a connection's codec is made: {@code System.nanoTime}, or a
+     * test's through {@link Inspect#resetClock}. Nothing else reads it.
+     */
+    volatile java.util.function.LongSupplier resetClock = System::nanoTime;
     final Budgets budgets;
 
     public HboneListener(ServerConfig cfg) {

@@ -87,6 +87,15 @@ public final class Inspect {
         return runtime(server, HboneListener.class).goAwaySent;
     }
 
+    /**
+     * Makes {@code clock} (nanoseconds) time the one-second hold of the streams reset on the connections {@code server}
+     * accepts from now on ({@code H2Codecs.StreamIdGuard}, hyperium/h2's {@code DEFAULT_RESET_STREAM_SECS}): wire tests
+     * step past the second instead of sleeping through it. Connections already accepted keep their clock.
+     */
+    public static void resetClock(HboneServer server, java.util.function.LongSupplier clock) {
+        runtime(server, HboneListener.class).resetClock = java.util.Objects.requireNonNull(clock);
+    }
+
     /** The budgets the server was built with. */
     public static ServerLimits limits(HboneServer server) {
         return runtime(server, HboneListener.class).cfg.limits();

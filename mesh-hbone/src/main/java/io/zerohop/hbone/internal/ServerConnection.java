@@ -208,7 +208,7 @@ final class ServerConnection extends Negotiator {
             public void headerListTooLarge(int streamId, long limit) {
                 ServerConnection.this.headerListTooLarge(streamId, limit);
             }
-        });
+        }, server.resetClock);
         http2 = codec.connection();
         frames = new InboundFrames(http2);
         frames.onCounted(this::midRead);
