@@ -32,7 +32,7 @@ import java.util.function.Predicate;
  * and records every frame the other side sends, header blocks decoded in order.
  */
 final class RawFrames implements AutoCloseable {
-    static final int DATA = 0, HEADERS = 1, RST_STREAM = 3, SETTINGS = 4, PING = 6, GOAWAY = 7, WINDOW_UPDATE = 8,
+    static final int DATA = 0, HEADERS = 1, PRIORITY = 2, RST_STREAM = 3, SETTINGS = 4, PING = 6, GOAWAY = 7, WINDOW_UPDATE = 8,
             CONTINUATION = 9;
     static final int END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4;
     static final int SETTINGS_INITIAL_WINDOW_SIZE = 4;

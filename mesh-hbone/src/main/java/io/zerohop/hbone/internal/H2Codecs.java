@@ -89,6 +89,21 @@ final class H2Codecs {
      */
     static final int MAX_SMALL_CONTINUATION_FRAMES = maxSmallContinuationFrames(64 * 1024, H2Config.DEFAULT_MAX_FRAME_SIZE);
 
+    /**
+     * Streams one connection may reset for the peer's errors over its lifetime before it goes away with GOAWAY
+     * ENHANCE_YOUR_CALM, "too_many_internal_resets": hyperium/h2's {@code DEFAULT_LOCAL_RESET_COUNT_MAX} (src/proto/mod.rs),
+     * its {@code max_local_error_reset_streams} on client and server alike, which ztunnel leaves at its default (istio/ztunnel
+     * src/proxy/h2/client.rs and server.rs set no such limit). h2's answer to "MadeYouReset" (CVE-2025-8671): frames
+     * that make this side reset streams (a WINDOW_UPDATE past 2^31-1, malformed header blocks, DATA on a closed stream)
+     * free their concurrency slots while the work they started goes on, outside the per-second RST_STREAM bound of
+     * {@link #MAX_RST_FRAMES_PER_SECOND} when they come slowly enough. Counted in {@code Codec#onError} for what Netty's
+     * codec finds and through {@link #localErrorReset} for what zerohop's own handlers do; resets an application asks
+     * for (a tunnel's abort or cancel, a refusal with NO_ERROR) are not counted, nor REFUSED_STREAM, as in h2.
+     */
+    static final int MAX_LOCAL_ERROR_RESETS = 1024;
+    /** The GOAWAY's debug data past {@link #MAX_LOCAL_ERROR_RESETS}, h2's (streams.rs {@code Actions::send_reset}). */
+    static final String TOO_MANY_INTERNAL_RESETS = "too_many_internal_resets";
+
     private H2Codecs() {}
 
     /**
@@ -181,11 +196,16 @@ final class H2Codecs {
         void headerListTooLarge(int streamId, long limit);
     }
 
-    /** Netty's frame codec, telling {@link StreamErrors} of the stream errors of received frames. */
+    /**
+     * Netty's frame codec, telling {@link StreamErrors} of the stream errors of received frames and counting them against
+     * {@link #MAX_LOCAL_ERROR_RESETS}.
+     */
     private static final class Codec extends Http2FrameCodec {
         private final StreamErrors errors;
         /** The server decoder's per-stream header list limit (the HBONE limit); 0 on a client. */
         private final long headerListLimit;
+        /** Streams reset (or, on a held stream, not reset again) for the peer's errors so far; event loop only. */
+        private int localErrorResets;
 
         Codec(Http2ConnectionEncoder encoder, Http2ConnectionDecoder decoder, Http2Settings settings, boolean decoupleCloseAndGoAway,
               boolean flushPreface, StreamErrors errors, long headerListLimit) {
@@ -196,23 +216,70 @@ final class H2Codecs {
 
         @Override
         public void onError(ChannelHandlerContext ctx, boolean outbound, Throwable cause) {
-            if (!outbound && ignoredAfterReset(Http2CodecUtil.getEmbeddedHttp2Exception(cause))) {
-                return;
-            }
-            if (!outbound && errors != null
-                    && Http2CodecUtil.getEmbeddedHttp2Exception(cause) instanceof Http2Exception.StreamException e
-                    && e.error() != Http2Error.STREAM_CLOSED) {
-                try {
-                    if (e instanceof Http2Exception.HeaderListSizeException size && size.duringDecode() && headerListLimit > 0) {
-                        errors.headerListTooLarge(e.streamId(), headerListLimit);
-                    } else {
-                        errors.streamError(e.streamId(), e.error(), e.getMessage());
+            Http2Exception h2 = outbound ? null : Http2CodecUtil.getEmbeddedHttp2Exception(cause);
+            if (h2 instanceof Http2Exception.StreamException e) {
+                boolean ignored = ignoredAfterReset(e);
+                if (countedAsLocalErrorReset(e, ignored) && !countLocalErrorReset(ctx)) {
+                    return;
+                }
+                if (ignored) {
+                    return;
+                }
+                if (errors != null && e.error() != Http2Error.STREAM_CLOSED) {
+                    try {
+                        if (e instanceof Http2Exception.HeaderListSizeException size && size.duringDecode() && headerListLimit > 0) {
+                            errors.headerListTooLarge(e.streamId(), headerListLimit);
+                        } else {
+                            errors.streamError(e.streamId(), e.error(), e.getMessage());
+                        }
+                    } catch (RuntimeException ignoredFailure) {
+                        // a log line must not keep the reset from being sent
                     }
-                } catch (RuntimeException ignored) {
-                    // a log line must not keep the reset from being sent
                 }
             }
             super.onError(ctx, outbound, cause);
+        }
+
+        /**
+         * Whether hyperium/h2 counts this stream error of a received frame among its {@code max_local_error_reset_streams}
+         * (src/proto/streams/streams.rs: {@code Actions::send_reset} with {@code Initiator::Library}, and
+         * {@code reset_on_recv_stream_err}). Not: a refusal (REFUSED_STREAM: h2's recv.rs {@code send_pending_refusal}
+         * writes it without {@code send_reset}); the server's 431 for a request header list over the limit (streams.rs
+         * {@code recv_headers}, {@code schedule_implicit_reset}); a DATA or HEADERS frame on a stream this side reset
+         * less than a second ago, which h2 ignores before any reset ({@code Recv::recv_data} "frame ignored on locally
+         * reset", streams.rs {@code recv_headers} "ignoring trailers"). Counted although nothing is sent: another error
+         * h2's frame reader finds on such a held stream (malformed trailers, a PRIORITY naming its own stream), since
+         * {@code Actions::send_reset} counts before send.rs {@code send_reset} declines to "double reset".
+         */
+        private boolean countedAsLocalErrorReset(Http2Exception.StreamException e, boolean ignored) {
+            if (e.error() == Http2Error.REFUSED_STREAM) {
+                return false;
+            }
+            if (e instanceof Http2Exception.HeaderListSizeException size && size.duringDecode() && headerListLimit > 0) {
+                return false;
+            }
+            return !(ignored && e.error() == Http2Error.STREAM_CLOSED);
+        }
+
+        /**
+         * Counts one stream reset for the peer's error; false when that passes {@link #MAX_LOCAL_ERROR_RESETS}: the
+         * connection has then gone away with GOAWAY ENHANCE_YOUR_CALM, "too_many_internal_resets", in place of the
+         * reset (h2's streams.rs {@code Actions::send_reset}, {@code reset_on_recv_stream_err}), its tunnels with it.
+         * Once past, the stream errors that still come in this read are dropped: the GOAWAY is out.
+         */
+        boolean countLocalErrorReset(ChannelHandlerContext ctx) {
+            if (localErrorResets > MAX_LOCAL_ERROR_RESETS) {
+                return false;
+            }
+            if (++localErrorResets <= MAX_LOCAL_ERROR_RESETS) {
+                return true;
+            }
+            // The message is the GOAWAY's debug data (Netty's Http2CodecUtil.toByteBuf), h2's; the cause's is for the log
+            // line the connection's tail handler writes (HboneListener.describe reads the chain).
+            super.onError(ctx, false, Http2Exception.connectionError(Http2Error.ENHANCE_YOUR_CALM, new IllegalStateException(
+                    "the peer's errors made this side reset " + MAX_LOCAL_ERROR_RESETS + " streams, the most one connection may"
+                    + " (hyperium/h2's max_local_error_reset_streams)"), TOO_MANY_INTERNAL_RESETS));
+            return false;
         }
 
         /**
@@ -233,6 +300,18 @@ final class H2Codecs {
                     && connection() instanceof Connection c && c.guard != null
                     && connection().stream(se.streamId()) == null && c.guard.resetHere(se.streamId());
         }
+    }
+
+    /**
+     * Counts, on {@code connection}'s codec, a stream this side resets for what the peer sent that the codec did not find
+     * itself (a malformed CONNECT the server answers 400, DATA before a CONNECT response on the client): false when that
+     * passes {@link #MAX_LOCAL_ERROR_RESETS}, and the connection has gone away with GOAWAY ENHANCE_YOUR_CALM instead; the
+     * caller then sends no reset. h2 resets such a request as a library error (src/server.rs {@code convert_poll_message},
+     * its {@code malformed!}) and counts it so. Event loop of the connection; true for a channel without zerohop's codec.
+     */
+    static boolean localErrorReset(io.netty.channel.Channel connection) {
+        ChannelHandlerContext ctx = connection.pipeline().context(Codec.class);
+        return ctx == null || ((Codec) ctx.handler()).countLocalErrorReset(ctx);
     }
 
     private static Http2FrameCodec cumulateWithoutCopies(Http2FrameCodec codec) {

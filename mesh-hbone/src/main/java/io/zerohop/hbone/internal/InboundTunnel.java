@@ -469,6 +469,11 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         if (!ch.isActive() || codec.rstReceived()) {
             return;
         }
+        if (reset == Http2Error.PROTOCOL_ERROR && !H2Codecs.localErrorReset(ch.parent())) {
+            // Past the connection's 1,024 resets for the peer's errors (h2 counts a malformed request's): it has gone
+            // away with GOAWAY ENHANCE_YOUR_CALM instead, this stream with it.
+            return;
+        }
         statusSent = true;
         ch.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status(Integer.toString(status)), true));
         ch.writeAndFlush(new DefaultHttp2ResetFrame(reset));

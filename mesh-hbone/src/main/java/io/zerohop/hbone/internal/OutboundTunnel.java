@@ -153,7 +153,10 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
                 + " for " + Authority.text(target) + ": a malformed response (RFC 9113 section 8.1.1); stream reset with PROTOCOL_ERROR";
         log.debug(msg);
         failOpen(new IOException(msg));
-        Tunnels.reset(ctx.channel());
+        // Counted among the connection's 1,024 resets for the peer's errors; past them the connection has gone away.
+        if (H2Codecs.localErrorReset(ctx.channel().parent())) {
+            Tunnels.reset(ctx.channel());
+        }
     }
 
     /** What a refusal's status means from ztunnel's (and a zerohop server's) inbound, for the caller's exception. */

@@ -1,0 +1,340 @@
+package io.zerohop.hbone;
+
+import static io.zerohop.hbone.RawFrames.END_HEADERS;
+import static io.zerohop.hbone.RawFrames.GOAWAY;
+import static io.zerohop.hbone.RawFrames.HEADERS;
+import static io.zerohop.hbone.RawFrames.RST_STREAM;
+import static io.zerohop.hbone.StreamErrorCodeTest.block;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.ssl.SslContext;
+import io.netty.util.ReferenceCountUtil;
+import io.zerohop.hbone.internal.Transports;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * hyperium/h2's lifetime limit on the streams a connection resets for the peer's errors, the "MadeYouReset"
+ * (CVE-2025-8671) defence: {@code max_local_error_reset_streams}, {@code DEFAULT_LOCAL_RESET_COUNT_MAX} = 1,024 on client
+ * and server (src/proto/mod.rs), which ztunnel leaves as it is. h2 counts each stream error it finds in a received frame
+ * (src/proto/streams/streams.rs {@code Actions::send_reset} with {@code Initiator::Library},
+ * {@code reset_on_recv_stream_err}); at the 1,025th it sends GOAWAY ENHANCE_YOUR_CALM, "too_many_internal_resets", in
+ * place of the reset. Resets the application asks for are not counted. The cases follow h2's own tests:
+ * tests/h2-tests/tests/flow_control.rs {@code too_many_window_update_resets_causes_go_away} and tests/server.rs
+ * {@code send_reset_explicitly_does_not_affect_local_limit}, at h2's real limit (its tests lower it to 10 and 3).
+ * Until helper 304 (6 December) zerohop bounded such resets per second only ({@code H2Codecs.MAX_RST_FRAMES_PER_SECOND}):
+ * the 1,025th got its RST_STREAM like the first. Binds 127.0.160.1:50300-50304.
+ */
+@Timeout(180)
+class LocalErrorResetLimitTest {
+    static final Duration WAIT = Duration.ofSeconds(10);
+    static final String HOST = "127.0.160.1";
+    /** h2's {@code DEFAULT_LOCAL_RESET_COUNT_MAX}. */
+    static final int LIMIT = 1024;
+    static Mesh mesh;
+    static StreamErrorCodeTest.Upstream upstream;
+    static HboneServer server;
+    /** The same server with room for one tunnel per connection: what passes it is refused with REFUSED_STREAM. */
+    static HboneServer oneStream;
+    static String authority;
+
+    @BeforeAll
+    static void start() throws Exception {
+        mesh = new Mesh();
+        upstream = new StreamErrorCodeTest.Upstream(HOST, 50301);
+        InetSocketAddress up = new InetSocketAddress(HOST, 50301);
+        authority = HOST + ":50301";
+        server = mesh.proxyTo(up).bind(new InetSocketAddress(HOST, 50300)).build().start().get();
+        // The hold of reset streams never ends here: what is held does not depend on how fast the machine is.
+        io.zerohop.hbone.internal.Inspect.resetClock(server, () -> 0L);
+        oneStream = mesh.proxyTo(up).maxConcurrentStreams(1).bind(new InetSocketAddress(HOST, 50302)).build().start().get();
+    }
+
+    @AfterAll
+    static void stop() {
+        oneStream.close();
+        server.close();
+        upstream.close();
+        mesh.close();
+    }
+
+    static io.netty.handler.codec.http2.Http2Headers connect() {
+        return new DefaultHttp2Headers().method("CONNECT").authority(authority);
+    }
+
+    /**
+     * A request the server resets with PROTOCOL_ERROR for the peer's error: an upper-case field name, which Netty's
+     * codec refuses (h2's frame reader too, {@code MalformedMessage}), or, {@code zerohop}, a CONNECT with {@code :path},
+     * which zerohop's InboundTunnel answers 400 and resets (h2's server.rs {@code convert_poll_message}, {@code malformed!}).
+     */
+    static void malformed(RawFrames p, int stream, boolean zerohop) {
+        p.frame(HEADERS, END_HEADERS, stream, zerohop ? block(":method", "CONNECT", ":authority", authority, ":path", "/")
+                : block(":method", "CONNECT", ":authority", authority, "X-Upper", "1"));
+    }
+
+    /** A sentinel tunnel on stream 1 that echoes. */
+    static RawFrames withSentinel(HboneServer s) throws Exception {
+        RawFrames p = mesh.peer(s);
+        p.headers(1, connect(), false);
+        assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
+        H2ProtocolTest.assertEchoes(p, 1, "sentinel");
+        return p;
+    }
+
+    /** The GOAWAY's debug data. */
+    static String debugData(RawFrames.Frame goAway) {
+        return new String(goAway.payload(), 8, goAway.payload().length - 8, StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * A WINDOW_UPDATE past 2^31-1 on an open tunnel (h2's own case), then 1,023 malformed requests, half refused by
+     * Netty's codec and half by zerohop's handler: 1,024 RST_STREAM, the sentinel tunnel still echoes. The 1,025th
+     * malformed request gets GOAWAY ENHANCE_YOUR_CALM "too_many_internal_resets" and no RST_STREAM, and the connection
+     * closes. A new connection starts from 0.
+     */
+    @Test
+    void theServerEndsAConnectionAtTheThousandAndTwentyFifthResetForThePeersErrors() throws Exception {
+        try (RawFrames p = withSentinel(server)) {
+            p.headers(3, connect(), false);
+            assertThat(p.next(HEADERS, 3, WAIT).status()).isEqualTo("200");
+            p.windowUpdate(3, 0x7fffffff);
+            assertThat(p.nextError(3, WAIT)).isEqualTo("RST 3 FLOW_CONTROL_ERROR");
+            int stream = 5;
+            for (int i = 1; i < LIMIT; i++, stream += 2) {
+                malformed(p, stream, i % 2 == 0);
+                assertThat(p.nextError(stream, WAIT)).as("reset %d", i + 1).isEqualTo("RST " + stream + " PROTOCOL_ERROR");
+            }
+            H2ProtocolTest.assertEchoes(p, 1, "after 1,024 resets");
+            malformed(p, stream, false);
+            int last = stream;
+            RawFrames.Frame answer = p.next(f -> f.type() == GOAWAY || f.type() == RST_STREAM && f.stream() == last, WAIT);
+            assertThat(answer).as("the answer to the 1,025th").isNotNull();
+            assertThat(answer.type()).as("the answer to the 1,025th").isEqualTo(GOAWAY);
+            assertThat(Http2Error.valueOf(answer.errorCode())).isEqualTo(Http2Error.ENHANCE_YOUR_CALM);
+            assertThat(debugData(answer)).isEqualTo("too_many_internal_resets");
+            p.closed.get(10, TimeUnit.SECONDS);
+            assertThat(p.frames).noneMatch(f -> f.type() == RST_STREAM && f.stream() == last);
+        }
+        try (RawFrames p = mesh.peer(server)) {
+            malformed(p, 1, true);
+            assertThat(p.nextError(1, WAIT)).as("a new connection's first").isEqualTo("RST 1 PROTOCOL_ERROR");
+        }
+    }
+
+    /**
+     * An error h2's frame reader finds on a stream this side already reset counts though no second RST_STREAM goes out:
+     * h2's {@code Actions::send_reset} counts before send.rs {@code send_reset} declines to "double reset". A stream
+     * reset for a malformed request, then 1,023 PRIORITY frames naming that stream as its own dependency (a stream error
+     * PROTOCOL_ERROR, framed_read.rs), which get no answer while the stream is held; the next malformed request gets the
+     * GOAWAY.
+     */
+    @Test
+    void errorsOnAStreamAlreadyResetCountThoughNothingIsSent() throws Exception {
+        try (RawFrames p = withSentinel(server)) {
+            malformed(p, 3, false);
+            assertThat(p.nextError(3, WAIT)).isEqualTo("RST 3 PROTOCOL_ERROR");
+            for (int i = 1; i < LIMIT; i++) {
+                p.frame(RawFrames.PRIORITY, 0, 3, Unpooled.buffer(5).writeInt(3).writeByte(15));
+            }
+            p.data(1, "after".getBytes(StandardCharsets.US_ASCII), false);
+            java.util.List<RawFrames.Frame> seen = p.until(f -> f.type() == RawFrames.DATA && f.stream() == 1, WAIT);
+            assertThat(seen).as("the echo after the PRIORITY frames").isNotEmpty().last().matches(f -> f.type() == RawFrames.DATA);
+            assertThat(seen).as("answers to the PRIORITY frames").noneMatch(f -> f.type() == RST_STREAM || f.type() == GOAWAY);
+            malformed(p, 5, false);
+            RawFrames.Frame answer = p.next(f -> f.type() == GOAWAY || f.type() == RST_STREAM && f.stream() == 5, WAIT);
+            assertThat(answer).as("the answer to the 1,025th").isNotNull();
+            assertThat(answer.type()).as("the answer to the 1,025th").isEqualTo(GOAWAY);
+            assertThat(Http2Error.valueOf(answer.errorCode())).isEqualTo(Http2Error.ENHANCE_YOUR_CALM);
+            p.closed.get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * Resets that are no error of the peer's are not counted, as in h2 (tests/server.rs
+     * {@code send_reset_explicitly_does_not_affect_local_limit}; REFUSED_STREAM goes out through recv.rs
+     * {@code send_pending_refusal}, not {@code send_reset}): 1,100 well-formed requests the server refuses (400, then
+     * RST_STREAM NO_ERROR), 1,100 streams refused for SETTINGS_MAX_CONCURRENT_STREAMS; a malformed request after them
+     * still gets its RST_STREAM.
+     */
+    @Test
+    void refusalsAreNotCounted() throws Exception {
+        try (RawFrames p = withSentinel(server)) {
+            int stream = 3;
+            for (int i = 0; i < LIMIT + 76; i++, stream += 2) {
+                p.frame(HEADERS, END_HEADERS, stream, block(":method", "GET", ":scheme", "https", ":path", "/", ":authority", authority));
+                assertThat(p.nextError(stream, WAIT)).isEqualTo("RST " + stream + " NO_ERROR");
+            }
+            malformed(p, stream, false);
+            assertThat(p.nextError(stream, WAIT)).isEqualTo("RST " + stream + " PROTOCOL_ERROR");
+            H2ProtocolTest.assertEchoes(p, 1, "still here");
+        }
+        try (RawFrames p = withSentinel(oneStream)) {
+            int stream = 3;
+            for (int i = 0; i < LIMIT + 76; i++, stream += 2) {
+                p.headers(stream, connect(), false);
+                assertThat(p.nextError(stream, WAIT)).isEqualTo("RST " + stream + " REFUSED_STREAM");
+            }
+            malformed(p, stream, false);
+            assertThat(p.nextError(stream, WAIT)).isEqualTo("RST " + stream + " PROTOCOL_ERROR");
+            H2ProtocolTest.assertEchoes(p, 1, "still here");
+        }
+    }
+
+    /**
+     * The client's side, against a frame-level server (Netty's codec over real mutual TLS) that answers each CONNECT
+     * with a 200 and then, written below its codec, {@link #mode}'s fault: a WINDOW_UPDATE past 2^31-1 on the stream
+     * (the client resets it FLOW_CONTROL_ERROR, Netty's codec's find), or DATA before the 200 in place of it (a
+     * malformed response, reset PROTOCOL_ERROR by zerohop's OutboundTunnel). Each counts; h2's client has the same
+     * limit (src/client.rs, {@code max_local_error_reset_streams}).
+     */
+    static final class FaultyServer implements AutoCloseable {
+        final EventLoopGroup loop = Transports.newGroup(1, "reset-limit-server");
+        final Channel listener;
+        final BlockingQueue<Channel> connections = new LinkedBlockingQueue<>();
+        /** RST_STREAM error codes received, in order. */
+        final BlockingQueue<Long> resets = new LinkedBlockingQueue<>();
+        /** The client's first GOAWAY: "CODE debug-data". */
+        final CompletableFuture<String> goAway = new CompletableFuture<>();
+        /** "overflow", "data-first" or "none" (a plain 200). */
+        volatile String mode = "none";
+
+        FaultyServer(Mesh mesh, int port) throws Exception {
+            SslContext tls = mesh.tls.server(mesh.serverId).get(10, TimeUnit.SECONDS);
+            listener = new ServerBootstrap().group(loop).channel(Transports.serverChannel(loop))
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel c) {
+                            connections.add(c);
+                            // Netty's own RST_STREAM flood guard (200 per 30 s) off: the client's resets are what is counted here.
+                            c.pipeline().addLast(tls.newHandler(c.alloc()),
+                                    Http2FrameCodecBuilder.forServer().decoderEnforceMaxRstFramesPerWindow(0, 0).build(), new Answer());
+                        }
+                    }).bind(new InetSocketAddress(HOST, port)).sync().channel();
+        }
+
+        final class Answer extends ChannelInboundHandlerAdapter {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                try {
+                    if (msg instanceof Http2HeadersFrame h && h.stream() != null) {
+                        int id = h.stream().id();
+                        ChannelHandlerContext below = ctx.pipeline().context(Http2FrameCodec.class);
+                        String m = mode;
+                        if (m.equals("data-first")) {
+                            ByteBuf data = Unpooled.buffer().writeMedium(1).writeByte(0).writeByte(0).writeInt(id).writeByte('x');
+                            below.writeAndFlush(data);
+                            return;
+                        }
+                        ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200")).stream(h.stream()));
+                        if (m.equals("overflow")) {
+                            ByteBuf update = Unpooled.buffer().writeMedium(4).writeByte(8).writeByte(0).writeInt(id).writeInt(0x7fffffff);
+                            below.writeAndFlush(update);
+                        }
+                    } else if (msg instanceof Http2ResetFrame r) {
+                        resets.add(r.errorCode());
+                    } else if (msg instanceof Http2GoAwayFrame g) {
+                        goAway.complete(Http2Error.valueOf(g.errorCode()) + " " + g.content().toString(StandardCharsets.US_ASCII));
+                    }
+                } finally {
+                    ReferenceCountUtil.release(msg);
+                }
+            }
+
+            @Override
+            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                // the test reads the outcome
+            }
+        }
+
+        @Override
+        public void close() {
+            listener.close().syncUninterruptibly();
+            loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
+        }
+    }
+
+    /**
+     * Opens a tunnel to the faulty server, and aborts it when {@code abort}; the open's failure (a malformed response
+     * fails it) is not the test's. Without {@code abort} the tunnel is left to the fault that follows its 200.
+     */
+    static void open(HboneClient client, FaultyServer s, boolean abort) {
+        catchThrowable(() -> {
+            HboneStream stream = client.connect(Mesh.loopback(9), mesh.expectServer(), (InetSocketAddress) s.listener.localAddress())
+                    .get(10, TimeUnit.SECONDS);
+            if (abort) {
+                stream.reset();
+            }
+        });
+    }
+
+    /**
+     * 1,024 streams the client resets for the server's faults, alternating the two kinds, keep the connection; the
+     * 1,025th fault gets the client's GOAWAY ENHANCE_YOUR_CALM "too_many_internal_resets" and no RST_STREAM, and the
+     * connection closes.
+     */
+    @Test
+    void theClientEndsAConnectionAtTheThousandAndTwentyFifthResetForThePeersErrors() throws Exception {
+        try (FaultyServer s = new FaultyServer(mesh, 50303); HboneClient client = mesh.client().build()) {
+            for (int i = 0; i < LIMIT; i++) {
+                s.mode = i % 2 == 0 ? "overflow" : "data-first";
+                open(client, s, false);
+                assertThat(s.resets.poll(10, TimeUnit.SECONDS)).as("reset %d", i + 1)
+                        .isEqualTo(i % 2 == 0 ? Http2Error.FLOW_CONTROL_ERROR.code() : Http2Error.PROTOCOL_ERROR.code());
+            }
+            assertThat(s.goAway).as("no GOAWAY after 1,024").isNotDone();
+            s.mode = "overflow";
+            open(client, s, false);
+            assertThat(s.goAway.get(10, TimeUnit.SECONDS)).isEqualTo("ENHANCE_YOUR_CALM too_many_internal_resets");
+            Channel connection = s.connections.poll(10, TimeUnit.SECONDS);
+            assertThat(connection.closeFuture().await(10, TimeUnit.SECONDS)).as("the connection closed").isTrue();
+            assertThat(s.connections).as("one connection carried them all").isEmpty();
+            assertThat(s.resets).as("resets after the 1,024th").isEmpty();
+        }
+    }
+
+    /**
+     * The client's own resets, 1,100 tunnels its application aborts (RST_STREAM CONNECT_ERROR), are not counted
+     * (h2's {@code Initiator::User}): a fault after them is still answered with RST_STREAM.
+     */
+    @Test
+    void theClientsOwnResetsAreNotCounted() throws Exception {
+        try (FaultyServer s = new FaultyServer(mesh, 50304); HboneClient client = mesh.client().build()) {
+            for (int i = 0; i < LIMIT + 76; i++) {
+                open(client, s, true);
+                assertThat(s.resets.poll(10, TimeUnit.SECONDS)).isEqualTo(Http2Error.CONNECT_ERROR.code());
+            }
+            s.mode = "overflow";
+            open(client, s, false);
+            assertThat(s.resets.poll(10, TimeUnit.SECONDS)).isEqualTo(Http2Error.FLOW_CONTROL_ERROR.code());
+            assertThat(s.goAway).isNotDone();
+            assertThat(s.connections).hasSize(1);
+        }
+    }
+}
