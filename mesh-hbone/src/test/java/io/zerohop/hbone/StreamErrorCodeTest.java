@@ -217,7 +217,8 @@ class StreamErrorCodeTest {
      * itself; the relay's abort reset it first with CONNECT_ERROR, which tells the client its destination's TCP
      * connection failed (section 8.5) when its own frames were at fault. hyperium/h2 (ztunnel) sends PROTOCOL_ERROR
      * (recv.rs: a second HEADERS without END_STREAM, pseudo-headers in trailers) or FLOW_CONTROL_ERROR. The upstream
-     * still sees a reset, and the connection's other tunnel lives on.
+     * still sees a reset, and the connection's other tunnel lives on. (A WINDOW_UPDATE of 0 was among these until helper
+     * 304: {@link #aWindowUpdateOfZeroIsAConnectionErrorAsInH2}.)
      */
     @Test
     void aStreamErrorOnAnOpenTunnelIsResetWithItsOwnCode() throws Exception {
@@ -227,7 +228,6 @@ class StreamErrorCodeTest {
                         p -> p.frame(HEADERS, END_HEADERS, 3, block("x-second", "1"))),
                 new Fault("trailers with a pseudo-header", Http2Error.PROTOCOL_ERROR,
                         p -> p.frame(HEADERS, END_HEADERS | END_STREAM, 3, block(":authority", authority))),
-                new Fault("WINDOW_UPDATE of 0", Http2Error.PROTOCOL_ERROR, p -> p.windowUpdate(3, 0)),
                 new Fault("WINDOW_UPDATE past 2^31-1", Http2Error.FLOW_CONTROL_ERROR, p -> p.windowUpdate(3, 0x7fffffff)));
         for (Fault fault : faults) {
             try (RawFrames p = withSentinel()) {
@@ -252,6 +252,43 @@ class StreamErrorCodeTest {
             assertThat(up.end.get(5, TimeUnit.SECONDS)).startsWith("RST");
             assertThat(up.bytes.get()).isZero();
             assertThat(sentinelAlive(p)).isEqualTo("sentinel ok");
+        }
+    }
+
+    /**
+     * A WINDOW_UPDATE with an increment of 0 ends the connection with GOAWAY PROTOCOL_ERROR whatever its stream, as
+     * hyperium/h2's frame reader answers it (src/frame/window_update.rs {@code load}, {@code InvalidWindowUpdateValue};
+     * src/codec/framed_read.rs, {@code library_go_away(PROTOCOL_ERROR)}) before it looks at any stream: on an open tunnel
+     * (its upstream is aborted with the connection), on a stream the server reset less than a second ago, on the
+     * connection. RFC 9113 section 6.9 names a stream error for a stream's, and section 5.4.1 lets an endpoint treat a
+     * stream error as a connection error; a 0 increment is no peer's mistake but a way to make this side reset streams
+     * (MadeYouReset, CVE-2025-8671). Until helper 304 (6 December) Netty's stream error reset the tunnel only, and the one
+     * on a held stream was ignored.
+     */
+    @Test
+    void aWindowUpdateOfZeroIsAConnectionErrorAsInH2() throws Exception {
+        try (RawFrames p = withSentinel()) {
+            p.headers(3, connect(), false);
+            assertThat(answer(p, 3)).isEqualTo(":status 200");
+            Upstream.Conn up = upstream.accepted.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+            assertThat(up).isNotNull();
+            H2ProtocolTest.assertEchoes(p, 3, "hi");
+            p.windowUpdate(3, 0);
+            assertThat(p.nextError(0, WAIT)).as("on an open tunnel").isEqualTo("GOAWAY 2147483647 PROTOCOL_ERROR");
+            assertThat(up.end.get(5, TimeUnit.SECONDS)).as("the upstream").isNotNull();
+            p.closed.get(10, TimeUnit.SECONDS);
+        }
+        try (RawFrames p = withSentinel()) {
+            p.frame(HEADERS, END_HEADERS, 3, block(":method", "CONNECT", ":authority", authority, ":path", "/"));
+            assertThat(p.nextError(3, WAIT)).isEqualTo("RST 3 PROTOCOL_ERROR");
+            p.windowUpdate(3, 0);
+            assertThat(p.nextError(0, WAIT)).as("on a stream reset a moment ago").isEqualTo("GOAWAY 2147483647 PROTOCOL_ERROR");
+            p.closed.get(10, TimeUnit.SECONDS);
+        }
+        try (RawFrames p = withSentinel()) {
+            p.windowUpdate(0, 0);
+            assertThat(p.nextError(0, WAIT)).as("on the connection").isEqualTo("GOAWAY 2147483647 PROTOCOL_ERROR");
+            p.closed.get(10, TimeUnit.SECONDS);
         }
     }
 }

@@ -197,8 +197,8 @@ final class H2Codecs {
     }
 
     /**
-     * Netty's frame codec, telling {@link StreamErrors} of the stream errors of received frames and counting them against
-     * {@link #MAX_LOCAL_ERROR_RESETS}.
+     * Netty's frame codec, telling {@link StreamErrors} of the stream errors of received frames, counting them against
+     * {@link #MAX_LOCAL_ERROR_RESETS}, and making a WINDOW_UPDATE of 0 a connection error ({@link #zeroIncrement}).
      */
     private static final class Codec extends Http2FrameCodec {
         private final StreamErrors errors;
@@ -218,6 +218,11 @@ final class H2Codecs {
         public void onError(ChannelHandlerContext ctx, boolean outbound, Throwable cause) {
             Http2Exception h2 = outbound ? null : Http2CodecUtil.getEmbeddedHttp2Exception(cause);
             if (h2 instanceof Http2Exception.StreamException e) {
+                if (zeroIncrement(e)) {
+                    super.onError(ctx, false, Http2Exception.connectionError(Http2Error.PROTOCOL_ERROR, e,
+                            "WINDOW_UPDATE with an increment of 0 on stream %d", e.streamId()));
+                    return;
+                }
                 boolean ignored = ignoredAfterReset(e);
                 if (countedAsLocalErrorReset(e, ignored) && !countLocalErrorReset(ctx)) {
                     return;
@@ -280,6 +285,20 @@ final class H2Codecs {
                     "the peer's errors made this side reset " + MAX_LOCAL_ERROR_RESETS + " streams, the most one connection may"
                     + " (hyperium/h2's max_local_error_reset_streams)"), TOO_MANY_INTERNAL_RESETS));
             return false;
+        }
+
+        /**
+         * A WINDOW_UPDATE on a stream with an increment of 0, which Netty's frame reader ({@code DefaultHttp2FrameReader}
+         * {@code readWindowUpdateFrame}) throws as a stream error PROTOCOL_ERROR, where hyperium/h2's ends the connection
+         * for any WINDOW_UPDATE of 0, whatever its stream (src/frame/window_update.rs {@code load}:
+         * {@code InvalidWindowUpdateValue}; src/codec/framed_read.rs: {@code library_go_away(PROTOCOL_ERROR)}). RFC 9113
+         * section 6.9 names a stream error, and section 5.4.1 lets an endpoint "treat a stream error as a connection
+         * error". Known by Netty's message, the one thing that tells it from the other PROTOCOL_ERRORs of the reader;
+         * {@code StreamErrorCodeTest.aWindowUpdateOfZeroIsAConnectionErrorAsInH2} fails if a Netty upgrade rewords it.
+         */
+        private static boolean zeroIncrement(Http2Exception.StreamException e) {
+            return e.error() == Http2Error.PROTOCOL_ERROR && e.getMessage() != null
+                    && e.getMessage().startsWith("Received WINDOW_UPDATE with delta 0");
         }
 
         /**
