@@ -50,7 +50,7 @@ import org.junit.jupiter.api.Timeout;
  * tests/h2-tests/tests/flow_control.rs {@code too_many_window_update_resets_causes_go_away} and tests/server.rs
  * {@code send_reset_explicitly_does_not_affect_local_limit}, at h2's real limit (its tests lower it to 10 and 3).
  * Until helper 304 (6 December) zerohop bounded such resets per second only ({@code H2Codecs.MAX_RST_FRAMES_PER_SECOND}):
- * the 1,025th got its RST_STREAM like the first. Binds 127.0.160.1:50300-50304.
+ * the 1,025th got its RST_STREAM like the first. Binds 127.0.160.1:50300-50305.
  */
 @Timeout(180)
 class LocalErrorResetLimitTest {
@@ -222,7 +222,7 @@ class LocalErrorResetLimitTest {
         final BlockingQueue<Long> resets = new LinkedBlockingQueue<>();
         /** The client's first GOAWAY: "CODE debug-data". */
         final CompletableFuture<String> goAway = new CompletableFuture<>();
-        /** "overflow", "data-first" or "none" (a plain 200). */
+        /** "overflow", "data-first", "zero" (a WINDOW_UPDATE of 0 after the 200) or "none" (a plain 200). */
         volatile String mode = "none";
 
         FaultyServer(Mesh mesh, int port) throws Exception {
@@ -253,8 +253,9 @@ class LocalErrorResetLimitTest {
                             return;
                         }
                         ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200")).stream(h.stream()));
-                        if (m.equals("overflow")) {
-                            ByteBuf update = Unpooled.buffer().writeMedium(4).writeByte(8).writeByte(0).writeInt(id).writeInt(0x7fffffff);
+                        if (m.equals("overflow") || m.equals("zero")) {
+                            ByteBuf update = Unpooled.buffer().writeMedium(4).writeByte(8).writeByte(0).writeInt(id)
+                                    .writeInt(m.equals("zero") ? 0 : 0x7fffffff);
                             below.writeAndFlush(update);
                         }
                     } else if (msg instanceof Http2ResetFrame r) {
@@ -335,6 +336,23 @@ class LocalErrorResetLimitTest {
             assertThat(s.resets.poll(10, TimeUnit.SECONDS)).isEqualTo(Http2Error.FLOW_CONTROL_ERROR.code());
             assertThat(s.goAway).isNotDone();
             assertThat(s.connections).hasSize(1);
+        }
+    }
+
+    /**
+     * The client's codec answers a WINDOW_UPDATE of 0 on a tunnel as the server's does (StreamErrorCodeTest
+     * {@code aWindowUpdateOfZeroIsAConnectionErrorAsInH2}): GOAWAY PROTOCOL_ERROR, as h2's client, whose frame reader is
+     * the server's (src/codec/framed_read.rs). Until helper 304 (6 December) it reset the tunnel only.
+     */
+    @Test
+    void aWindowUpdateOfZeroEndsTheClientsConnection() throws Exception {
+        try (FaultyServer s = new FaultyServer(mesh, 50305); HboneClient client = mesh.client().build()) {
+            s.mode = "zero";
+            open(client, s, false);
+            assertThat(s.goAway.get(10, TimeUnit.SECONDS)).startsWith("PROTOCOL_ERROR ");
+            Channel connection = s.connections.poll(10, TimeUnit.SECONDS);
+            assertThat(connection.closeFuture().await(10, TimeUnit.SECONDS)).as("the connection closed").isTrue();
+            assertThat(s.resets).as("no RST_STREAM").isEmpty();
         }
     }
 }
