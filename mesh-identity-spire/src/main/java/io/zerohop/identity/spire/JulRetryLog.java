@@ -52,6 +52,9 @@ final class JulRetryLog {
     /** java-spiffe's {@code StreamObservers.onCompleted} message: the server ended the stream with status OK. */
     private static final String STREAM_COMPLETED = "Workload API stream is completed";
 
+    /** java-spiffe's {@code StreamObservers.handleX509ContextRetry} message, logged at FINE before each retry it schedules. */
+    private static final String RETRYING = "Retrying connecting to Workload API to register X.509 context watcher";
+
     private static final ThreadLocal<Consumer<LogRecord>> SINK = new ThreadLocal<>();
 
     private JulRetryLog() {}
@@ -145,6 +148,15 @@ final class JulRetryLog {
 
     static boolean isFailure(LogRecord r) {
         return r.getLevel().intValue() >= Level.SEVERE.intValue() && r.getThrown() != null;
+    }
+
+    /**
+     * java-spiffe's record that it schedules another attempt of the X.509 context watch (StreamObservers, java-spiffe
+     * 0.8.17), after every failure it retries: the SEVERE failure record comes first, except for CANCELLED, which it
+     * does not log.
+     */
+    static boolean isRetrying(LogRecord r) {
+        return RETRYING.equals(r.getMessage()) && NAMES[0].equals(r.getLoggerName());
     }
 
     /** java-spiffe's record of a stream the server ended with status OK (StreamObservers.onCompleted, java-spiffe 0.8.17). */

@@ -119,8 +119,12 @@ public final class SpireIdentityProvider implements IdentityProvider {
     private volatile boolean closed;
     /** Why java-spiffe refused the latest update before the first context, for the build's timeout message; else null. */
     private volatile String refusedUpdate;
+    /** Why the attempts before the first context were cancelled ({@link #cancelled}), for the build's timeout message; else null. */
+    private volatile String unreadable;
     /** Failed attempts since the last context, as java-spiffe's RetryHandler counts them (reset on each update). */
     private int failures;
+    /** A failure record was reported and java-spiffe's retry record for it has not come yet (see {@link #cancelled}). */
+    private boolean failureReported;
     /** Streams the server ended with status OK since the last context: the reopening back-off's count (reset on each update). */
     private int reopens;
 
@@ -155,6 +159,18 @@ public final class SpireIdentityProvider implements IdentityProvider {
             streamCompleted();
             return;
         }
+        if (JulRetryLog.isRetrying(r)) {
+            boolean reported;
+            synchronized (this) {
+                reported = failureReported;
+                failureReported = false;
+            }
+            if (!reported) {
+                cancelled();
+            }
+            log.debug("java-spiffe: {}", r.getMessage());
+            return;
+        }
         if (!JulRetryLog.isFailure(r)) {
             if (r.getThrown() != null && !closed) {
                 // gRPC's "Exception thrown by onClose()" while open: a java-spiffe failure worth a line, not a stack trace.
@@ -180,6 +196,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
         List<SpiffeId> withdrawn = List.of();
         synchronized (this) {
             n = ++failures;
+            failureReported = true;
             s = state;
             if (cause.startsWith("PERMISSION_DENIED") && s != null && !s.svids().isEmpty()) {
                 // SPIRE answers so once the workload's registration entries are deleted, on the open stream too;
@@ -208,6 +225,40 @@ public final class SpireIdentityProvider implements IdentityProvider {
             log.debug("Workload API at " + address + ": attempt " + n + " failed", t);
         }
     }
+
+    /**
+     * A retry java-spiffe scheduled without a failure record: the stream ended with CANCELLED, which its
+     * {@code StreamObservers.onError} does not log. Once open, that is grpc-java's {@code ClientCallImpl}
+     * cancelling the call because a response could not be read: bytes that are no {@code X509SVIDResponse},
+     * or a field java-spiffe 0.8.17's {@code GrpcConversionUtils} fails on with an unchecked exception (a
+     * federated bundle keyed by something that is no trust domain, a {@code spiffe_id} with trailing
+     * blanks), which escapes its {@code onNext}; or the server cancelled the call. java-spiffe retries it
+     * with the same back-off, and the same response comes again: until 6 December that loop said nothing,
+     * not even at WARN, the attempt count ({@link #failedAttempts}) and the delays the next lines named
+     * went out of step with java-spiffe's, and {@code build()}'s timeout asked whether the agent was
+     * running. go-spiffe logs both ({@code Client.watchX509Context}: "Failed to parse X509-SVID response";
+     * {@code handleWatchError}: "Failed to watch the Workload API" for the INTERNAL of an unreadable message).
+     */
+    private void cancelled() {
+        if (closed) {
+            log.debug("Workload API at {}: stream cancelled (closed)", address);
+            return;
+        }
+        int n;
+        State s;
+        synchronized (this) {
+            n = ++failures;
+            s = state;
+        }
+        unreadable = CANCELLED;
+        log.warn("Workload API at {}: {} (attempt {}); {}; retrying in {}s ({})", address, CANCELLED, n, serving(s),
+                GoSpiffeBackoff.delay(n).toSeconds(), GoSpiffeBackoff.describe());
+    }
+
+    /** What {@link #cancelled} reports: the causes a CANCELLED stream has, java-spiffe giving none. */
+    static final String CANCELLED = "CANCELLED: the X.509 context stream was cancelled without a cause java-spiffe reports:"
+            + " a response it could not read (no X509SVIDResponse, or a field it cannot parse, such as a federated bundle"
+            + " keyed by no trust domain), or the server cancelled the call";
 
     /**
      * The server ended the X.509 context stream with status OK (a server stopping gracefully, or one
@@ -239,6 +290,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
                 return;
             }
             failures = 0; // the new watch has a RetryHandler of its own, counting from the first delay again
+            failureReported = false;
             try {
                 client.watchX509Context(watcher);
             } catch (RuntimeException e) {
@@ -635,6 +687,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
                 throw new IllegalStateException("no X.509 context from the Workload API at "
                         + (address != null ? address : environment.apply(Address.SOCKET_ENV_VARIABLE)) + " within " + initialTimeout
                         + (p.refusedUpdate != null ? "; the update it sent could not be used (" + p.refusedUpdate + ")"
+                                : p.unreadable != null ? "; " + p.unreadable
                                 : "; is the agent running and is this workload registered?"));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
