@@ -18,10 +18,11 @@ import java.security.GeneralSecurityException;
  * previous SVID keeps serving until its {@code notAfter} ({@link CertificateManager}), so opens succeed where ztunnel's
  * would fail: the flag is counted only while no valid SVID is held.
  *
- * <p>Only the Istio CA's provider fails an SVID request with it. A PEM file pair that does not match is refused at
- * load (the provider does not start) or, on a reload, left unread while the last good pair serves; the SPIRE provider
- * likewise keeps the last good SVID of that ID, or serves none, and its request then fails without this exception
- * among the causes (an {@link IllegalStateException} naming the mismatch), counted {@code IDENTITY_ERROR}.
+ * <p>The Istio CA's provider fails an SVID request with it. A PEM file pair that does not match is refused at
+ * load (the provider does not start) or, on a reload, left unread while the last good pair serves. The SPIRE provider
+ * likewise keeps the last good SVID of that ID, or serves none; once nothing valid is left, its request fails with an
+ * {@link IllegalStateException} naming the mismatch, this exception its cause, counted {@code TLS_FAILURE} (until
+ * 6 December without it, counted {@code IDENTITY_ERROR}).
  */
 public final class SvidKeyMismatchException extends GeneralSecurityException {
     private static final long serialVersionUID = 1L;

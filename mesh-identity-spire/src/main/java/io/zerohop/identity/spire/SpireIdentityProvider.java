@@ -11,6 +11,7 @@ import io.spiffe.workloadapi.WorkloadApiClient;
 import io.spiffe.workloadapi.X509Context;
 import io.zerohop.identity.IdentityListener;
 import io.zerohop.identity.IdentityProvider;
+import io.zerohop.identity.SvidKeyMismatchException;
 import io.zerohop.identity.internal.ListenerSet;
 import io.zerohop.identity.internal.Svids;
 import java.security.GeneralSecurityException;
@@ -72,8 +73,11 @@ public final class SpireIdentityProvider implements IdentityProvider {
      * What is served. {@code svids}: the latest update's SVIDs (for one whose key did not match its
      * certificate, the last good one of that ID), none after PERMISSION_DENIED. {@code gone}: why an
      * ID served before, or the pinned default, is not served now, for {@link #svid}'s failure.
+     * {@code mismatched}: the IDs whose SVID in the latest update had a key that does not match its
+     * certificate, with that failure ({@link SvidKeyMismatchException}), the cause of {@link #svid}'s.
      */
-    private record State(Map<SpiffeId, X509Svid> svids, SpiffeId defaultId, X509BundleSet bundles, Map<SpiffeId, String> gone) {}
+    private record State(Map<SpiffeId, X509Svid> svids, SpiffeId defaultId, X509BundleSet bundles, Map<SpiffeId, String> gone,
+            Map<SpiffeId, GeneralSecurityException> mismatched) {}
 
     /** go-spiffe's back-off, given to java-spiffe's client: the logged delays ({@link GoSpiffeBackoff#delay}) are the ones in force. */
     private static final GoSpiffeBackoff BACKOFF = new GoSpiffeBackoff();
@@ -209,7 +213,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
                         + ": the agent gives this workload no identity any more (SPIRE: its registration entries were deleted),"
                         + " so its SVIDs are no longer served";
                 withdrawn.forEach(id -> gone.put(id, why));
-                s = new State(Map.of(), s.defaultId(), s.bundles(), Map.copyOf(gone));
+                s = new State(Map.of(), s.defaultId(), s.bundles(), Map.copyOf(gone), Map.of());
                 state = s;
                 withdrawn.forEach(listeners::svidForgotten);
             }
@@ -382,7 +386,10 @@ public final class SpireIdentityProvider implements IdentityProvider {
      * before and absent now, the pinned default included, is forgotten: {@link #svid} fails naming
      * it and listeners hear {@link IdentityListener#svidForgotten}. An SVID whose key does not match
      * its certificate (java-spiffe does not check) is not installed: the last good one of that ID
-     * keeps serving until its notAfter, or none; the rest of the update is.
+     * keeps serving until its notAfter, or none; the rest of the update is. {@link #svid}'s failure
+     * for that ID, once nothing valid is left, has the {@link SvidKeyMismatchException} as its cause,
+     * so that mesh-core counts the open {@code TLS_FAILURE} as for the Istio CA's mismatched
+     * certificate (ztunnel: rustls refusing the pair, {@code Error::Tls}).
      */
     private synchronized void update(X509Context context) {
         failures = 0;
@@ -390,6 +397,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
         State old = state;
         Map<SpiffeId, X509Svid> svids = new LinkedHashMap<>();
         Map<SpiffeId, String> broken = new LinkedHashMap<>();
+        Map<SpiffeId, GeneralSecurityException> mismatched = new LinkedHashMap<>();
         for (X509Svid svid : context.getX509Svids()) {
             SpiffeId id = svid.getSpiffeId();
             if (svids.containsKey(id) || broken.containsKey(id)) {
@@ -399,6 +407,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
                 // java-spiffe does not check that key and certificate belong together
                 Svids.requireKeyMatches(svid.getPrivateKey(), svid.getLeaf());
             } catch (GeneralSecurityException e) {
+                mismatched.put(id, e);
                 X509Svid last = old == null ? null : old.svids().get(id);
                 if (last != null) {
                     svids.put(id, last);
@@ -416,7 +425,10 @@ public final class SpireIdentityProvider implements IdentityProvider {
         if (old == null) {
             if (!svids.containsKey(defaultId)) {
                 if (broken.containsKey(defaultId)) {
-                    return; // nothing served yet, nothing to take back: wait for the agent's next update (warned above)
+                    // nothing served yet, nothing to take back: wait for the agent's next update (warned above)
+                    refusedUpdate = "the SVID for " + defaultId + " has a key that does not match its certificate ("
+                            + mismatched.get(defaultId).getMessage() + ")";
+                    return;
                 }
                 String msg = "Workload API at " + address + " offers " + svids.keySet() + " but not " + defaultId;
                 if (!ready.completeExceptionally(new IllegalStateException(msg))) {
@@ -424,7 +436,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
                 }
                 return;
             }
-            state = new State(Map.copyOf(svids), defaultId, context.getX509BundleSet(), Map.copyOf(broken));
+            state = new State(Map.copyOf(svids), defaultId, context.getX509BundleSet(), Map.copyOf(broken), Map.copyOf(mismatched));
             log.info("Workload API at {} serves {} (trust domains {})", address, svids.keySet(),
                     context.getX509BundleSet().getBundles().keySet());
             ready.complete(this);
@@ -449,7 +461,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
             }
         }
         gone.putAll(broken);
-        State fresh = new State(Map.copyOf(svids), defaultId, context.getX509BundleSet(), Map.copyOf(gone));
+        State fresh = new State(Map.copyOf(svids), defaultId, context.getX509BundleSet(), Map.copyOf(gone), Map.copyOf(mismatched));
         state = fresh;
         if (!old.bundles().equals(fresh.bundles())) {
             listeners.bundlesChanged(fresh.bundles());
@@ -494,10 +506,12 @@ public final class SpireIdentityProvider implements IdentityProvider {
         Objects.requireNonNull(id, "id must not be null");
         State s = state;
         X509Svid svid = s.svids().get(id);
+        // The key mismatch as the cause: mesh-core counts an open that failed for it TLS_FAILURE, as for the Istio CA's.
+        GeneralSecurityException mismatch = s.mismatched().get(id);
         if (svid == null) {
             String why = s.gone().get(id);
             if (why != null) {
-                return CompletableFuture.failedFuture(new IllegalStateException("no SVID for " + id + ": " + why));
+                return CompletableFuture.failedFuture(new IllegalStateException("no SVID for " + id + ": " + why, mismatch));
             }
             return CompletableFuture.failedFuture(new IllegalArgumentException(
                     "no SVID for " + id + ": the Workload API at " + address + " gives this workload only " + s.svids().keySet()));
@@ -505,7 +519,8 @@ public final class SpireIdentityProvider implements IdentityProvider {
         Instant notAfter = Svids.notAfter(svid);
         if (Instant.now().isAfter(notAfter)) {
             return CompletableFuture.failedFuture(new IllegalStateException("no SVID for " + id + ": the last one expired at "
-                    + notAfter + " and the Workload API at " + address + " has not sent a new one"));
+                    + notAfter + " and the Workload API at " + address + (mismatch == null ? " has not sent a new one"
+                    : " has sent none since whose key matches its certificate (" + mismatch.getMessage() + ")"), mismatch));
         }
         return CompletableFuture.completedFuture(svid);
     }

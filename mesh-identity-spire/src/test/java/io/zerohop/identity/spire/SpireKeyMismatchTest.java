@@ -1,0 +1,102 @@
+package io.zerohop.identity.spire;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.protobuf.ByteString;
+import io.spiffe.spiffeid.SpiffeId;
+import io.spiffe.svid.x509svid.X509Svid;
+import io.spiffe.workloadapi.grpc.Workload;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.SvidKeyMismatchException;
+import io.zerohop.testing.CapturedStderr;
+import io.zerohop.testing.WorkloadApiServer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * An SVID whose private key does not match its certificate, from a real Workload API server on a Unix socket: the
+ * provider's failure for it carries {@link SvidKeyMismatchException}, so that mesh-core counts the open
+ * {@code TLS_FAILURE} as it does for the Istio CA's mismatched certificate (ztunnel: rustls refuses the pair,
+ * {@code Error::Tls}); until 6 December it was a bare IllegalStateException, counted {@code IDENTITY_ERROR}. go-spiffe
+ * refuses such a pair too ({@code x509svid.ParseRaw}: "leaf certificate does not match private key").
+ */
+class SpireKeyMismatchTest {
+    private static final SpiffeId WEB = SpiffeId.parse("spiffe://spire.test/web");
+    private static final SpiffeId ADMIN = SpiffeId.parse("spiffe://spire.test/admin");
+    private static final InMemoryCa CA = InMemoryCa.create("spire.test");
+
+    @TempDir
+    Path dir;
+
+    /** The X509SVID message of {@code svid}, with {@code key}'s private key instead of its own. */
+    static Workload.X509SVID message(X509Svid svid, X509Svid key) {
+        return Workload.X509SVID.newBuilder().setSpiffeId(svid.getSpiffeId().toString())
+                .setX509Svid(WorkloadApiServer.der(svid.getChain()))
+                .setX509SvidKey(ByteString.copyFrom(key.getPrivateKey().getEncoded()))
+                .setBundle(WorkloadApiServer.der(CA.bundle().getX509Authorities())).build();
+    }
+
+    private static Throwable failure(CompletableFuture<X509Svid> f) {
+        assertThat(f).isCompletedExceptionally();
+        return assertThatThrownBy(f::get).isInstanceOf(ExecutionException.class).actual().getCause();
+    }
+
+    @Test
+    void anIdOnlyEverSentWithAMismatchedKeyFailsWithTheMismatchAsCause() throws Exception {
+        Path s = dir.resolve("agent.sock");
+        try (WorkloadApiServer agent = new WorkloadApiServer(s)) {
+            X509Svid web = CA.issue(WEB);
+            agent.push(Workload.X509SVIDResponse.newBuilder().addSvids(message(web, web))
+                    .addSvids(message(CA.issue(ADMIN), CA.issue(ADMIN))).build());
+            try (SpireIdentityProvider p = SpireIdentityProvider.builder().address("unix:" + s).initialTimeout(Duration.ofSeconds(20)).build()) {
+                assertThat(p.svid(WEB).get().getLeaf()).isEqualTo(web.getLeaf());
+                assertThat(failure(p.svid(ADMIN))).isInstanceOf(IllegalStateException.class)
+                        .hasMessageContaining("whose key does not match").hasCauseInstanceOf(SvidKeyMismatchException.class);
+            }
+        }
+    }
+
+    @Test
+    void theKeptSvidExpiredAfterAMismatchedRotationFailsWithTheMismatchAsCause() throws Exception {
+        Path s = dir.resolve("agent.sock");
+        try (WorkloadApiServer agent = new WorkloadApiServer(s); CapturedStderr err = new CapturedStderr()) {
+            X509Svid shortLived = CA.issue(WEB, Duration.ofSeconds(2));
+            Instant notAfter = shortLived.getLeaf().getNotAfter().toInstant();
+            agent.serve(List.of(shortLived), CA.bundle(), List.of());
+            try (SpireIdentityProvider p = SpireIdentityProvider.builder().address("unix:" + s).initialTimeout(Duration.ofSeconds(20)).build()) {
+                var events = WorkloadApiUpdatesTest.events(p);
+                X509Svid next = CA.issue(WEB);
+                agent.push(Workload.X509SVIDResponse.newBuilder().addSvids(message(next, CA.issue(WEB))).build());
+                err.awaitLine("sent an SVID for " + WEB + " whose key does not match its certificate", "keeping the last good one");
+                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                while (!Instant.now().isAfter(notAfter) && System.nanoTime() < deadline) {
+                    Thread.sleep(50); // waiting for the SVID to expire, bounded; no assertion on time
+                }
+                assertThat(events).as("no rotation to the mismatched pair").noneMatch(e -> e.kind().equals("rotated"));
+                assertThat(failure(p.svid(WEB))).isInstanceOf(IllegalStateException.class)
+                        .hasMessageContaining("expired at " + notAfter)
+                        .hasMessageContaining("has sent none since whose key matches its certificate")
+                        .hasCauseInstanceOf(SvidKeyMismatchException.class);
+            }
+        }
+    }
+
+    @Test
+    void aBuildWhoseDefaultSvidOnlyCameWithAMismatchedKeyTimesOutSayingSo() throws Exception {
+        Path s = dir.resolve("agent.sock");
+        try (WorkloadApiServer agent = new WorkloadApiServer(s)) {
+            agent.push(Workload.X509SVIDResponse.newBuilder().addSvids(message(CA.issue(WEB), CA.issue(WEB))).build());
+            assertThatThrownBy(() -> SpireIdentityProvider.builder().address("unix:" + s).initialTimeout(Duration.ofSeconds(3)).build())
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("within PT3S; the update it sent could not be used (the SVID for " + WEB
+                            + " has a key that does not match its certificate");
+        }
+    }
+}
