@@ -334,6 +334,16 @@ public final class SpireIdentityProvider implements IdentityProvider {
         return error.getMessage() != null && error.getMessage().startsWith("Error processing X.509 Context update");
     }
 
+    /**
+     * No attempt has failed and no stream has ended since the last context: before the first, the
+     * endpoint holds the call without answering, which SPIRE's agent never does (it answers at once, or
+     * refuses an unregistered workload with PERMISSION_DENIED), so {@code build()}'s timeout does not
+     * ask whether the agent runs.
+     */
+    synchronized boolean nothingEnded() {
+        return failures == 0 && reopens == 0;
+    }
+
     /** Failed attempts since the last context (for tests: the count the WARN lines show). */
     synchronized int failedAttempts() {
         return failures;
@@ -566,10 +576,27 @@ public final class SpireIdentityProvider implements IdentityProvider {
      * so it refuses {@code tcp://[::1]:8081} although the Workload Endpoint spec (4) allows any IP
      * address; and its client takes the address only as that string, so zerohop cannot connect to
      * such an address through it. Should a later java-spiffe accept the form, so does this.
+     *
+     * <p>The scheme is taken in any case ({@code UNIX:///path}, {@code TCP://ip:port}) and handed on
+     * in lower case: RFC 3986 3.1 (the spec's URI, Workload Endpoint 4) has schemes case-insensitive,
+     * and go-spiffe takes them so ({@code TargetFromAddress}: Go's {@code url.Parse} lowers the
+     * scheme); java-spiffe 0.8.17's {@code AddressScheme.parseScheme} compares them exactly, so until
+     * 6 December such a {@code SPIFFE_ENDPOINT_SOCKET}, which a go-spiffe workload next to zerohop
+     * uses, was refused.
+     *
+     * @return the address java-spiffe is given: {@code address} with its scheme in lower case
      */
-    static void checkAddress(String address) throws SocketEndpointAddressException {
+    static String checkAddress(String address) throws SocketEndpointAddressException {
+        int colon = address.indexOf(':');
+        if (colon > 0) {
+            String scheme = address.substring(0, colon);
+            if (scheme.equalsIgnoreCase("unix") || scheme.equalsIgnoreCase("tcp")) {
+                address = scheme.toLowerCase(java.util.Locale.ROOT) + address.substring(colon);
+            }
+        }
         try {
             Address.parseAddress(address);
+            return address;
         } catch (SocketEndpointAddressException e) {
             if (address.regionMatches(true, 0, "tcp://[", 0, 7)) {
                 throw new SocketEndpointAddressException("java-spiffe's Workload API client takes no IPv6 address"
@@ -595,11 +622,10 @@ public final class SpireIdentityProvider implements IdentityProvider {
         public Builder address(String address) {
             Objects.requireNonNull(address, "address");
             try {
-                checkAddress(address);
+                this.address = checkAddress(address);
             } catch (SocketEndpointAddressException e) {
                 throw new IllegalArgumentException("invalid Workload API address \"" + address + "\": " + e.getMessage(), e);
             }
-            this.address = address;
             return this;
         }
 
@@ -651,7 +677,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
             if (address == null) {
                 // address(...) checked its own; this one comes from the environment, which the message must name.
                 try {
-                    checkAddress(addr);
+                    addr = checkAddress(addr);
                 } catch (SocketEndpointAddressException e) {
                     throw new IllegalStateException("invalid Workload API address \"" + addr + "\" in "
                             + Address.SOCKET_ENV_VARIABLE + ": " + e.getMessage(), e);
@@ -700,9 +726,11 @@ public final class SpireIdentityProvider implements IdentityProvider {
                 f.thenAccept(SpireIdentityProvider::close);
                 f.cancel(false);
                 throw new IllegalStateException("no X.509 context from the Workload API at "
-                        + (address != null ? address : environment.apply(Address.SOCKET_ENV_VARIABLE)) + " within " + initialTimeout
+                        + p.address + " within " + initialTimeout
                         + (p.refusedUpdate != null ? "; the update it sent could not be used (" + p.refusedUpdate + ")"
                                 : p.unreadable != null ? "; " + p.unreadable
+                                : p.nothingEnded() ? "; no attempt failed: the endpoint took the call, or is still being connected to,"
+                                        + " and has sent no response (SPIFFE Workload API 4.3: the first one MUST come without delay)"
                                 : "; is the agent running and is this workload registered?"));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();

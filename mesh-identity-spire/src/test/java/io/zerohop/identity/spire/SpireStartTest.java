@@ -87,4 +87,27 @@ class SpireStartTest {
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("opaque");
         }
     }
+
+    /**
+     * RFC 3986 3.1: a scheme is case-insensitive, and the Workload Endpoint spec (4) makes the address an RFC 3986
+     * URI; go-spiffe takes {@code UNIX:///path} (Go's url.Parse lowers the scheme). java-spiffe 0.8.17 compares it
+     * exactly, so until 6 December the provider refused it, from the builder and from the environment.
+     */
+    @Test
+    void schemeInAnyCase() throws Exception {
+        Path s = dir.resolve("agent.sock");
+        try (WorkloadApiServer agent = new WorkloadApiServer(s)) {
+            agent.serve(CA.issue(WEB), CA.bundle());
+            try (SpireIdentityProvider p = SpireIdentityProvider.builder().address("UNIX://" + s).initialTimeout(Duration.ofSeconds(20)).build()) {
+                assertThat(p.defaultIdentity()).contains(WEB);
+                assertThat(p.address()).isEqualTo("unix://" + s);
+            }
+            try (SpireIdentityProvider p = SpireIdentityProvider.builder().environment(k -> "Unix:" + s)
+                    .initialTimeout(Duration.ofSeconds(20)).build()) {
+                assertThat(p.defaultIdentity()).contains(WEB);
+            }
+            assertThatThrownBy(() -> SpireIdentityProvider.builder().address("TCP://localhost:8081"))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("must be an IP:port");
+        }
+    }
 }

@@ -109,6 +109,24 @@ class WorkloadApiUnreadableTest {
         }
     }
 
+    /**
+     * An endpoint that takes the call and never answers (SPIFFE Workload API 4.3: the first response MUST come
+     * without delay; SPIRE's agent answers at once or refuses): the build's timeout says so, where it asked whether
+     * the agent ran and the workload was registered, two things this endpoint had shown.
+     */
+    @Test
+    void aBuildAgainstAnEndpointThatNeverAnswersTimesOutSayingSo() throws Exception {
+        Path s = dir.resolve("agent.sock");
+        try (RawWorkloadApi api = new RawWorkloadApi(s)) {
+            assertThatThrownBy(() -> SpireIdentityProvider.builder().address("unix:" + s).initialTimeout(Duration.ofSeconds(2)).build())
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("within PT2S; no attempt failed: the endpoint took the call, or is still being connected to,"
+                            + " and has sent no response")
+                    .hasMessageNotContaining("is the agent running");
+            assertThat(api.calls).as("the call the endpoint holds").hasSize(1);
+        }
+    }
+
     @Test
     void anUnreadableUpdateWhileServingKeepsTheLastSvidsAndSaysSo() throws Exception {
         Path s = dir.resolve("agent.sock");
