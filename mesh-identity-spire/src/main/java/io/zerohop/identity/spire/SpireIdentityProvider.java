@@ -429,6 +429,13 @@ public final class SpireIdentityProvider implements IdentityProvider {
                         e.getMessage(), last != null ? "keeping the last good one (valid until " + Svids.notAfter(last) + ")" : "not serving it");
                 continue;
             }
+            Instant notAfter = Svids.notAfter(svid);
+            if (Instant.now().isAfter(notAfter)) {
+                // Installed all the same (the update is the whole set; go-spiffe's X509Source would serve it), and svid()
+                // refuses it; said here, where it happens, since svid()'s failure can only say it expired.
+                log.warn("Workload API at {} sent an SVID for {} that had expired at {}, before it arrived (is this host's clock"
+                        + " ahead of the agent's?); not serving it", address, id, notAfter);
+            }
             svids.put(id, svid);
         }
         SpiffeId defaultId = wanted != null ? wanted : context.getDefaultSvid().getSpiffeId();

@@ -330,6 +330,25 @@ class WorkloadApiUpdatesTest {
         }
     }
 
+    /**
+     * An update whose SVID expired before it arrived (an agent whose clock is behind this host's): refused by
+     * svid() as any expired SVID, and said at once, where it happens; until 6 December the only line was the INFO
+     * that the provider serves it.
+     */
+    @Test
+    void svidExpiredOnArrivalIsSaidAtOnce() throws Exception {
+        Instant notAfter = Instant.now().minusSeconds(60).truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+        X509Svid expired = CA.issue(io.zerohop.identity.LeafSpec.svid(WEB.toString(), notAfter.minusSeconds(3600), notAfter)).toSvid();
+        try (WorkloadApiServer a = agent(dir.resolve("agent.sock")); CapturedStderr err = new CapturedStderr()) {
+            serve(a, List.of(expired), List.of());
+            try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
+                err.awaitLine("WARN", "sent an SVID for " + WEB + " that had expired at " + notAfter + ", before it arrived",
+                        "not serving it");
+                assertThat(failure(p.svid(WEB))).hasMessageContaining("expired at " + notAfter);
+            }
+        }
+    }
+
     // Addresses.
 
     @Test // control: held before the fix too
