@@ -1,0 +1,140 @@
+package io.zerohop.identity.spire;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
+import io.spiffe.spiffeid.SpiffeId;
+import io.spiffe.spiffeid.TrustDomain;
+import io.spiffe.svid.x509svid.X509Svid;
+import io.spiffe.workloadapi.grpc.Workload;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.testing.CapturedStderr;
+import io.zerohop.testing.WorkloadApiServer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Controls from a break-it pass against the SPIFFE Workload API and Workload Endpoint specs, go-spiffe and java-spiffe:
+ * behaviours that held before it, pinned so that a java-spiffe upgrade that changes them is seen. Real gRPC on Unix
+ * sockets ({@link WorkloadApiServer}, {@link RawWorkloadApi}).
+ */
+class SpireBreakTest {
+    private static final SpiffeId WEB = SpiffeId.parse("spiffe://spire.test/web");
+    private static final SpiffeId PARTNER_WEB = SpiffeId.parse("spiffe://partner.test/web");
+    private static final InMemoryCa CA = InMemoryCa.create("spire.test");
+    private static final InMemoryCa PARTNER = InMemoryCa.create("partner.test");
+
+    @TempDir
+    Path dir;
+
+    static Workload.X509SVID message(X509Svid svid, InMemoryCa ca) {
+        return Workload.X509SVID.newBuilder().setSpiffeId(svid.getSpiffeId().toString())
+                .setX509Svid(WorkloadApiServer.der(svid.getChain()))
+                .setX509SvidKey(ByteString.copyFrom(svid.getPrivateKey().getEncoded()))
+                .setBundle(WorkloadApiServer.der(ca.bundle().getX509Authorities())).build();
+    }
+
+    /**
+     * SVIDs of two trust domains (X509SVID.bundle is the bundle of each SVID's own trust domain): both served, each
+     * trust domain's bundle from its SVID, the first SVID the default (Workload API 8).
+     */
+    @Test // control: held before
+    void svidsOfSeveralTrustDomainsEachBringTheirBundle() throws Exception {
+        Path s = dir.resolve("agent.sock");
+        try (WorkloadApiServer agent = new WorkloadApiServer(s)) {
+            X509Svid web = CA.issue(WEB);
+            X509Svid partnerWeb = PARTNER.issue(PARTNER_WEB);
+            agent.push(Workload.X509SVIDResponse.newBuilder().addSvids(message(web, CA)).addSvids(message(partnerWeb, PARTNER)).build());
+            try (SpireIdentityProvider p = SpireIdentityProvider.builder().address("unix:" + s).initialTimeout(Duration.ofSeconds(20)).build()) {
+                assertThat(p.defaultIdentity()).contains(WEB);
+                assertThat(p.svid(PARTNER_WEB).get().getLeaf()).isEqualTo(partnerWeb.getLeaf());
+                assertThat(p.bundles().getBundleForTrustDomain(TrustDomain.parse("partner.test")).getX509Authorities())
+                        .containsExactlyElementsOf(PARTNER.bundle().getX509Authorities());
+                assertThat(p.bundles().getBundleForTrustDomain(TrustDomain.parse("spire.test")).getX509Authorities())
+                        .containsExactlyElementsOf(CA.bundle().getX509Authorities());
+            }
+        }
+    }
+
+    /**
+     * An SVID whose mandatory {@code bundle} is empty (Workload API 4.5: the client SHOULD report an error and discard
+     * the message): java-spiffe refuses the update ("No certificates found"), the last context keeps serving with a
+     * WARN line. go-spiffe differs here: {@code x509.ParseCertificates} of nothing is an empty bundle, installed;
+     * zerohop follows the spec (and java-spiffe).
+     */
+    @Test // control: held before
+    void anUpdateWithAnEmptyBundleIsDiscarded() throws Exception {
+        Path s = dir.resolve("agent.sock");
+        try (WorkloadApiServer agent = new WorkloadApiServer(s); CapturedStderr err = new CapturedStderr()) {
+            X509Svid first = CA.issue(WEB);
+            agent.push(Workload.X509SVIDResponse.newBuilder().addSvids(message(first, CA)).build());
+            try (SpireIdentityProvider p = SpireIdentityProvider.builder().address("unix:" + s).initialTimeout(Duration.ofSeconds(20)).build()) {
+                agent.push(Workload.X509SVIDResponse.newBuilder().addSvids(message(CA.issue(WEB), CA).toBuilder().clearBundle()).build());
+                err.awaitLine("WARN", "Error processing X.509 Context update", "No certificates found", "still serving the last SVIDs [" + WEB + "]");
+                assertThat(p.svid(WEB).get().getLeaf()).isEqualTo(first.getLeaf());
+                assertThat(p.bundles().getBundleForTrustDomain(TrustDomain.parse("spire.test")).getX509Authorities()).isNotEmpty();
+            }
+        }
+    }
+
+    /**
+     * The socket does not exist when the provider starts (the agent starts after the workload): UNAVAILABLE, retried
+     * on go-spiffe's back-off, until the agent's socket appears, directory included.
+     */
+    @Test // control: held before
+    void aSocketThatAppearsAfterTheStartIsFound() throws Exception {
+        Path s = dir.resolve("later/agent.sock");
+        try (CapturedStderr err = new CapturedStderr()) {
+            CompletableFuture<SpireIdentityProvider> f = SpireIdentityProvider.builder().address("unix://" + s).buildAsync();
+            try {
+                err.awaitLine("WARN", "unix://" + s, "UNAVAILABLE", "no such file (attempt 1); no SVID yet; retrying in 1s ");
+                Files.createDirectories(s.getParent());
+                try (WorkloadApiServer agent = new WorkloadApiServer(s)) {
+                    agent.serve(CA.issue(WEB), CA.bundle());
+                    try (SpireIdentityProvider p = f.get(60, TimeUnit.SECONDS)) {
+                        assertThat(p.defaultIdentity()).contains(WEB);
+                    }
+                }
+            } finally {
+                f.cancel(false);
+                f.thenAccept(SpireIdentityProvider::close);
+            }
+        }
+    }
+
+    /**
+     * A stream the server ends with status OK right after each first response: reopened each time after 1 s (the
+     * back-off reset by the response, as go-spiffe's watchX509Context resets it on each message), never given up.
+     */
+    @Test // control: held before
+    void aStreamEndedAfterEachFirstResponseIsReopenedEachTime() throws Exception {
+        Path s = dir.resolve("agent.sock");
+        X509Svid web = CA.issue(WEB);
+        try (RawWorkloadApi api = new RawWorkloadApi(s); CapturedStderr err = new CapturedStderr()) {
+            byte[] response = Workload.X509SVIDResponse.newBuilder().addSvids(message(web, CA)).build().toByteArray();
+            CompletableFuture<SpireIdentityProvider> f = SpireIdentityProvider.builder().address("unix:" + s).buildAsync();
+            try {
+                for (int i = 0; i < 3; i++) {
+                    RawWorkloadApi.Call c = api.next();
+                    c.send(response);
+                    c.close(Status.OK);
+                }
+                try (SpireIdentityProvider p = f.get(30, TimeUnit.SECONDS)) {
+                    assertThat(p.defaultIdentity()).contains(WEB);
+                    api.next(); // a fourth stream: the third end was reopened too
+                    assertThat(err.count("ended the X.509 context stream (status OK)", "reopening it in 1s ")).isEqualTo(3);
+                    assertThat(err.count("reopening it in 2s")).isZero();
+                }
+            } finally {
+                f.cancel(false);
+                f.thenAccept(SpireIdentityProvider::close);
+            }
+        }
+    }
+}
