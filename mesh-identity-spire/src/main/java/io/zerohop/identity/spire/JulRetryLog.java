@@ -38,10 +38,12 @@ final class JulRetryLog {
      * ({@code RetryHandler.scheduleRetry}), and gRPC's {@code ClientCallImpl.closeObserver} logged "Exception thrown by
      * onClose() in ClientCall" at WARNING with a 25-line stack trace on stderr (the official CI of 5 December failed
      * SpiffeIdOptionTest on it: the CLI closes the unpinned provider it waited on). On a provider's threads it is the
-     * provider's record now (DEBUG once closed); on other threads it reaches JUL as before.
+     * provider's record now (DEBUG once closed); on other threads it reaches JUL as before. Likewise gRPC's client
+     * stream logger: the frames still arriving on a stream gRPC cancelled (a response over its 4 MiB limit) are each
+     * an INFO "Received data on closed stream", some 30 on stderr per attempt until 6 December.
      */
     private static final String[] NAMES = {"io.spiffe.workloadapi.StreamObservers", "io.spiffe.workloadapi.DefaultWorkloadApiClient",
-            "io.grpc.internal.ClientCallImpl"};
+            "io.grpc.internal.ClientCallImpl", "io.grpc.internal.AbstractClientStream"};
 
     /** Strong references: JUL holds loggers weakly, and a collected logger would lose the handler. */
     private static final Logger[] LOGGERS = new Logger[NAMES.length];

@@ -84,6 +84,42 @@ class SpireBreakTest {
     }
 
     /**
+     * A response over gRPC's default 4 MiB inbound limit (java-spiffe's channel keeps it, as go-spiffe's grpc-go
+     * does): RESOURCE_EXHAUSTED, a failed attempt retried on the back-off, one WARN line each; the next, smaller
+     * response is taken (held before). The frames still arriving on the cancelled stream made grpc-java's
+     * {@code AbstractClientStream} log "Received data on closed stream" at INFO through java.util.logging, some 30
+     * two-line records on stderr per attempt, beside the provider's one line; they are the provider's records now
+     * (DEBUG), as java-spiffe's own ({@link JulRetryLog}); until 6 December they reached JUL's handlers.
+     */
+    @Test
+    void aResponseOverFourMebibytesIsAFailedAttemptOnOneLine() throws Exception {
+        Path s = dir.resolve("agent.sock");
+        X509Svid web = CA.issue(WEB);
+        byte[] small = Workload.X509SVIDResponse.newBuilder().addSvids(message(web, CA)).build().toByteArray();
+        // The same message with an unknown length-delimited field 99 of 5 MiB (protobuf keeps unknown fields).
+        java.io.ByteArrayOutputStream huge = new java.io.ByteArrayOutputStream();
+        com.google.protobuf.CodedOutputStream out = com.google.protobuf.CodedOutputStream.newInstance(huge);
+        out.writeRawBytes(small);
+        out.writeByteArray(99, new byte[5 << 20]);
+        out.flush();
+        try (JulCapture jul = new JulCapture(); RawWorkloadApi api = new RawWorkloadApi(s); CapturedStderr err = new CapturedStderr()) {
+            WorkloadApiUnreadableTest.answer(api, i -> i == 0 ? huge.toByteArray() : small);
+            CompletableFuture<SpireIdentityProvider> f = SpireIdentityProvider.builder().address("unix:" + s).buildAsync();
+            try {
+                err.awaitLine("WARN", "RESOURCE_EXHAUSTED", "exceeds maximum size 4194304", "(attempt 1); no SVID yet; retrying in 1s ");
+                try (SpireIdentityProvider p = f.get(30, TimeUnit.SECONDS)) {
+                    assertThat(p.svid(WEB).get().getLeaf()).isEqualTo(web.getLeaf());
+                }
+                assertThat(jul.published).as("grpc-java's client records from the provider's threads that reached JUL")
+                        .noneMatch(r -> r.getLoggerName().startsWith("io.grpc.internal."));
+            } finally {
+                f.cancel(false);
+                f.thenAccept(SpireIdentityProvider::close);
+            }
+        }
+    }
+
+    /**
      * The socket does not exist when the provider starts (the agent starts after the workload): UNAVAILABLE, retried
      * on go-spiffe's back-off, until the agent's socket appears, directory included.
      */
