@@ -480,6 +480,13 @@ public final class SpireIdentityProvider implements IdentityProvider {
         gone.putAll(broken);
         State fresh = new State(Map.copyOf(svids), defaultId, context.getX509BundleSet(), Map.copyOf(gone), Map.copyOf(mismatched));
         state = fresh;
+        if (!defaultId.equals(old.defaultId())) {
+            // SPIFFE Workload API 8: the default is the first SVID of the latest response; defaultIdentity() follows it, as
+            // go-spiffe's X509Source does, silently. A Mesh or zerohop proxy reads defaultIdentity() once, at its start.
+            log.warn("Workload API at {}: its default SVID (the first of its update) is now {}, was {}; what took {} at its start"
+                    + " (a Mesh, zerohop proxy) keeps presenting it while the agent gives it; pin one with spiffeId(...) (--spiffe-id)",
+                    address, defaultId, old.defaultId(), old.defaultId());
+        }
         if (!old.bundles().equals(fresh.bundles())) {
             listeners.bundlesChanged(fresh.bundles());
         }

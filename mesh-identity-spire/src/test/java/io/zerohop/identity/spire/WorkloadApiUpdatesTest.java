@@ -189,6 +189,31 @@ class WorkloadApiUpdatesTest {
         }
     }
 
+    /**
+     * The default SVID is the first of the latest response (SPIFFE Workload API 8): an update that puts another first
+     * moves an unpinned provider's default, as go-spiffe's X509Source, and says so, since what read the default at its
+     * start keeps the old one; until 6 December nothing said it. A pinned provider's default does not move.
+     */
+    @Test
+    void anUpdateThatPutsAnotherSvidFirstMovesTheUnpinnedDefaultAndSaysSo() throws Exception {
+        try (WorkloadApiServer a = agent(dir.resolve("agent.sock")); CapturedStderr err = new CapturedStderr()) {
+            serve(a, List.of(CA.issue(WEB), CA.issue(ADMIN)), List.of());
+            try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder());
+                    SpireIdentityProvider pinned = connect(SpireIdentityProvider.builder().spiffeId(WEB))) {
+                assertThat(p.defaultIdentity()).contains(WEB);
+                var ev = events(p);
+                var pinnedEv = events(pinned);
+                serve(a, List.of(CA.issue(ADMIN), CA.issue(WEB)), List.of());
+                await(ev, "svidRotated(admin)", rotated(ADMIN));
+                await(pinnedEv, "svidRotated(admin) at the pinned provider", rotated(ADMIN));
+                assertThat(p.defaultIdentity()).contains(ADMIN);
+                assertThat(pinned.defaultIdentity()).contains(WEB);
+                err.awaitLine("WARN", "its default SVID (the first of its update) is now " + ADMIN + ", was " + WEB);
+                assertThat(err.count("its default SVID")).as("only the unpinned provider's line").isEqualTo(1);
+            }
+        }
+    }
+
     // PERMISSION_DENIED once serving (SPIFFE Workload API 5.2.1: the client SHOULD cease using the SVIDs).
 
     @Test
