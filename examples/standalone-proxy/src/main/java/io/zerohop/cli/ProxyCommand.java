@@ -772,10 +772,15 @@ final class ProxyCommand implements Callable<Integer> {
         }
         if (identity.spireSocket != null) {
             // As --help says: unix:/path, tcp://ip:port, or a bare /path (java-spiffe wants the scheme).
+            // A scheme in any case (RFC 3986 section 3.1; go-spiffe's address parser accepts UNIX: and TCP:), lower-cased
+            // here as the SPIRE provider passes it on.
             String a = identity.spireSocket;
             if (a.startsWith("/")) {
                 identity.spireSocket = "unix:" + a;
-            } else if (!a.startsWith("unix:") && !a.startsWith("tcp:")) {
+            } else if (a.regionMatches(true, 0, "unix:", 0, 5) || a.regionMatches(true, 0, "tcp:", 0, 4)) {
+                int colon = a.indexOf(':');
+                identity.spireSocket = a.substring(0, colon).toLowerCase(java.util.Locale.ROOT) + a.substring(colon);
+            } else {
                 throw u.error("spire-socket", a, "\"" + a + "\" is not unix:/path, tcp://ip:port or /path");
             }
         }

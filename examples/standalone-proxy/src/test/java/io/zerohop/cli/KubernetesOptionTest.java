@@ -82,17 +82,28 @@ class KubernetesOptionTest {
     @Test
     @org.junit.jupiter.api.DisplayName("a bare socket path reaches a real SPIFFE Workload API server and the proxy gets ready on its SVID")
     void aBareSpireSocketPathWorks(@TempDir Path dir) throws Exception {
+        readyOnSpire(dir, socket -> socket.toString(), socket -> "unix:" + socket);
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("--spire-socket takes the scheme in any case (RFC 3986 3.1, as go-spiffe's addr_test.go); it said \"is not unix:/path\"")
+    void aSpireSocketSchemeInUpperCaseWorks(@TempDir Path dir) throws Exception {
+        readyOnSpire(dir, socket -> "UNIX://" + socket, socket -> "unix://" + socket);
+    }
+
+    private void readyOnSpire(Path dir, java.util.function.Function<Path, String> option,
+                              java.util.function.Function<Path, String> shown) throws Exception {
         try (var ca = io.zerohop.identity.InMemoryCa.create("cluster.local");
              var spire = new io.zerohop.testing.WorkloadApiServer(dir.resolve("agent.sock"))) {
             spire.serve(ca.issue(io.zerohop.identity.SpiffeIds.istio("cluster.local", "zerohop-system", "zerohop-node")), ca.bundle());
             var out = std.out;
             var proxy = java.util.concurrent.CompletableFuture.supplyAsync(() -> Zerohop.run("proxy",
-                    "--spire-socket", spire.socket().toString(), "--inbound", "127.0.0.1:0", "--metrics", "off",
+                    "--spire-socket", option.apply(spire.socket()), "--inbound", "127.0.0.1:0", "--metrics", "off",
                     "--readiness", "off", "--admin", "127.0.0.1:0", "--drain", "0s"));
             io.zerohop.testing.netty.Await.until("the ready line", Hang.BOUND, () -> out.toString().contains("zerohop proxy ready") || proxy.isDone());
             var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.0\\.1:\\d+);").matcher(out.toString());
             assertThat(admin.find()).as(out + " / " + std.err).isTrue();
-            assertThat(out.toString()).contains("identity source SPIRE unix:" + spire.socket());
+            assertThat(out.toString()).contains("identity source SPIRE " + shown.apply(spire.socket()));
             AdminQuit.quit(admin.group(1));
             assertThat(io.zerohop.testing.netty.Await.result(proxy, Hang.BOUND)).isZero();
         }
