@@ -223,6 +223,14 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                 protocolError(HttpResponseStatus.BAD_REQUEST, badTarget, refused(req, sent));
                 return;
             }
+            // Envoy's codec, before the connection manager's checks below and before any filter: a header the request's
+            // Connection nominates is gone before RBAC decides (or the request is 400).
+            String badConnection = NominatedHeaders.sanitize(req);
+            if (badConnection != null) {
+                ReferenceCountUtil.release(m);
+                protocolError(HttpResponseStatus.BAD_REQUEST, badConnection, refused(req, sent));
+                return;
+            }
             if (req.uri().equals("*")) {
                 // Envoy's connection manager answers a path that does not start with '/' with 404 before any filter
                 // (conn_manager_impl.cc, downstream_rq_non_relative_path, details AbsolutePath): OPTIONS * never reaches

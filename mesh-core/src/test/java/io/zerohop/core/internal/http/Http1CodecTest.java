@@ -480,6 +480,7 @@ class Http1CodecTest {
         ch.finishAndReleaseAll();
     }
 
+
     /**
      * What Envoy with {@code accept_http_10} answers, istiod leaving {@code default_host_for_http_10} empty: an
      * HTTP/1.0 request without {@code Host}, and an HTTP/0.9 one (no version, so no headers), 400 (the connection
@@ -669,6 +670,95 @@ class Http1CodecTest {
         assertThat(upstream.upgraded).isFalse();
         upstream.release();
         ch.finishAndReleaseAll();
+    }
+
+    /**
+     * envoyproxy/envoy source/common/http/utility.cc {@code Utility::sanitizeConnectionHeader}, which its HTTP/1 server
+     * codec runs on every request that is not an upgrade before any filter (codec_impl.cc {@code onHeadersCompleteBase}):
+     * a header the {@code Connection} header nominates is removed with its token, so RBAC never sees it and the
+     * application never reads it; {@code close}, {@code keep-alive} and {@code connection} itself stay; a nominated
+     * {@code TE} stays only as {@code trailers}. A websocket upgrade's headers are left as they are
+     * ({@code handling_upgrade_}). Framing headers lose their token but stay, so the body forwarded is still framed.
+     * Until 6 December a nominated header was decided on and forwarded.
+     */
+    @Test
+    @DisplayName("envoy utility.cc sanitizeConnectionHeader: nominated headers are removed before the decision and never forwarded")
+    void headersTheConnectionHeaderNominatesAreRemovedBeforeTheDecision() {
+        List<java.util.Map<String, String>> decided = new ArrayList<>();
+        filter = new Http1Filter(CONN, (c, r) -> {
+            java.util.Map<String, String> seen = new java.util.TreeMap<>();
+            r.headers().forEach(e -> seen.merge(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + "," + b));
+            decided.add(seen);
+            return Decision.allowNoPolicy("test");
+        }, new HttpObserver(null), f -> upstream);
+        EmbeddedChannel ch = new EmbeddedChannel(new Http1Decoder(), new HttpResponseEncoder(), filter);
+        String[][] cases = {
+            // request headers after Host, then: what the decision and the application see of X-User, TE, Connection
+            {"Connection: keep-alive, X-User\r\nX-User: alice\r\n", null, null, "keep-alive"},
+            {"Connection: x-user\r\nConnection: Keep-Alive\r\nX-User: alice\r\nX-User: bob\r\n", null, null, "Keep-Alive"},
+            {"Connection: Connection, x-user\r\nConnection: keep-alive\r\nX-User: alice\r\n", null, null, "keep-alive"},
+            {"Connection: te\r\nTE: deflate, Trailers\r\n", null, "trailers", "te"},
+            {"Connection: te, x-absent\r\nTE: deflate\r\n", null, null, null},
+            {"Connection: keep-alive\r\nX-User: alice\r\n", "alice", null, "keep-alive"},
+            {"Connection: x-user, upgrade\r\nUpgrade: websocket\r\nX-User: alice\r\n", "alice", null, "x-user, upgrade"},
+        };
+        for (String[] c : cases) {
+            decided.clear();
+            ch.writeInbound(ascii("GET /ok HTTP/1.1\r\nHost: a\r\n" + c[0] + "\r\n"));
+            assertThat(decided).as(c[0]).hasSize(1);
+            HttpRequest forwarded = (HttpRequest) upstream.written.get(0);
+            for (java.util.Map<String, String> seen : List.of(decided.get(0), headersOf(forwarded))) {
+                assertThat(seen.get("x-user")).as(c[0]).isEqualTo(c[1]);
+                assertThat(seen.get("te")).as(c[0]).isEqualTo(c[2]);
+                assertThat(seen.get("connection")).as(c[0]).isEqualTo(c[3]);
+            }
+            filter.onResponse(new DefaultHttpResponse(HttpVersion.HTTP_1_1, c[0].contains("websocket")
+                    ? HttpResponseStatus.BAD_REQUEST : HttpResponseStatus.OK));
+            filter.onResponse(LastHttpContent.EMPTY_LAST_CONTENT);
+            outbound(ch);
+            upstream.release();
+            upstream.written.clear();
+        }
+        // A nominated Content-Length keeps framing the body it framed: the application must not read it as a request.
+        ch.writeInbound(ascii("POST /ok HTTP/1.1\r\nHost: a\r\nConnection: content-length\r\nContent-Length: 5\r\n\r\nhello"));
+        HttpRequest post = (HttpRequest) upstream.written.get(0);
+        assertThat(post.headers().get("content-length")).isEqualTo("5");
+        assertThat(post.headers().contains("connection")).isFalse();
+        upstream.release();
+        ch.finishAndReleaseAll();
+    }
+
+    private static java.util.Map<String, String> headersOf(HttpRequest r) {
+        java.util.Map<String, String> seen = new java.util.TreeMap<>();
+        r.headers().forEach(e -> seen.merge(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + "," + b));
+        return seen;
+    }
+
+    /**
+     * envoyproxy/envoy test/common/http/http1/codec_impl_test.cc {@code SketchyConnectionHeader} (13 tokens: 400,
+     * {@code http1.connection_header_rejected}) and utility.cc {@code sanitizeConnectionHeader}: 10 tokens or more, a
+     * nominated {@code X-Forwarded-For}/{@code -Host}/{@code -Proto} (whose removal would hide where a request came from) or
+     * pseudo-header, a nominated TE of 256 bytes or more, are refused with 400 and a close, nothing forwarded. A nominated
+     * {@code Host} is removed, and the request then has none: the connection manager's 400. Until 6 December each was
+     * forwarded.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {
+        "Connection: a,b,c,d,e,f,g,h,i,j,k,l,m\r\n", "Connection: keep-alive,a,b,c,d,e,f,g,h,i\r\n",
+        "Connection: X-Forwarded-For\r\nX-Forwarded-For: 10.0.0.1\r\n", "Connection: x-forwarded-host\r\n",
+        "Connection: close, x-forwarded-proto\r\n", "Connection: :path\r\n", "Connection: host\r\n"})
+    void connectionHeadersEnvoysCodecRefusesGet400(String header) {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(ascii("GET /ok HTTP/1.1\r\nHost: a\r\n" + header + "\r\nGET /ok/next HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assertThat(outbound(ch)).startsWith("HTTP/1.1 400 Bad Request\r\n").contains("connection: close");
+        assertThat(upstream.written).as("neither it nor the request after it goes upstream").isEmpty();
+        ch.finishAndReleaseAll();
+
+        EmbeddedChannel te = channel();
+        te.writeInbound(ascii("GET /ok HTTP/1.1\r\nHost: a\r\nConnection: te\r\nTE: trailers, " + "x".repeat(250) + "\r\n\r\n"));
+        assertThat(outbound(te)).startsWith("HTTP/1.1 400 Bad Request\r\n");
+        assertThat(upstream.written).isEmpty();
+        te.finishAndReleaseAll();
     }
 
     /**
