@@ -15,7 +15,8 @@ import java.util.List;
 /**
  * Netty's request decoder plus the one framing check it lacks: obsolete line folding (RFC 9112
  * §5.2). Netty 4.2 already fails a request that has both Content-Length and Transfer-Encoding,
- * several Content-Length values, a transfer coding other than a final {@code chunked}, invalid
+ * several Content-Length values (in HTTP/1.1 only: an HTTP/1.0 request's are checked here, {@link #contentLengthLines}), a
+ * transfer coding other than a final {@code chunked}, invalid
  * header name or value characters, or headers over the size limit; it silently
  * joins folded lines, which is how a header can mean one thing here and another to the
  * application; and it reads any {@code NAME/d.d} version and skips a request line without one, where
@@ -71,6 +72,9 @@ final class Http1Decoder extends HttpRequestDecoder {
     private int counted;
     private int countState = METHOD;
     private boolean failed;
+    /** Where the head decoded last starts and where its blank line is, in the cumulation ({@link #contentLengthLines}). */
+    private int headStart;
+    private int headEnd;
     /** Envoy's {@code accept_http_10} (istiod's {@code PILOT_HTTP10} / {@code HTTP10} metadata). */
     private final boolean acceptHttp10;
 
@@ -149,6 +153,8 @@ final class Http1Decoder extends HttpRequestDecoder {
                 refuse(buffer, out, bad);
                 return;
             }
+            headStart = ri;
+            headEnd = end;
         }
         int before = out.size();
         super.decode(ctx, buffer, out);
@@ -166,6 +172,17 @@ final class Http1Decoder extends HttpRequestDecoder {
                             + " bytes, more than " + MAX_HEADER_SIZE + " (Envoy's max_request_headers_kb, which counts the URL)");
                 } else if (r.decoderResult().isSuccess()) {
                     refused = transferCodingProblem(r);
+                    int lines;
+                    if (refused == null && !HttpVersion.HTTP_1_1.equals(r.protocolVersion())
+                            && (lines = contentLengthLines(buffer, headStart, headEnd)) > 1) {
+                        // Netty checks repeated Content-Length only in HTTP/1.1 and takes the first for any other version
+                        // (HttpUtil.normalizeAndGetContentLength), so `Content-Length: 3` and `Content-Length: 40` in an
+                        // HTTP/1.0 request (accept_http_10) framed 3 bytes. Envoy's codec refuses a second Content-Length line
+                        // whatever the version and values: balsa_parser.cc sets disallow_multiple_content_length, and balsa
+                        // answers MULTIPLE_CONTENT_LENGTH_KEYS (quiche balsa_frame.cc), 400.
+                        refused = new IllegalArgumentException("Multiple Content-Length values found: " + lines
+                                + " Content-Length lines in an " + r.protocolVersion().text() + " request");
+                    }
                 }
                 if (refused != null) {
                     r.setDecoderResult(DecoderResult.failure(refused));
@@ -257,6 +274,27 @@ final class Http1Decoder extends HttpRequestDecoder {
         }
         return -1;
     }
+
+    /**
+     * How many header lines of the head at {@code from} (its blank line at {@code end}) are named {@code Content-Length}
+     * (any case; Netty takes the name up to the colon, with no whitespace before it). Read only for a request whose version
+     * is not HTTP/1.1, which Netty does not check itself, so an HTTP/1.1 head costs nothing here.
+     */
+    private static int contentLengthLines(ByteBuf b, int from, int end) {
+        int n = 0;
+        for (int i = b.indexOf(from, end + 1, (byte) '\n'); i >= 0 && i < end; i = b.indexOf(i + 1, end + 1, (byte) '\n')) {
+            if (i + CONTENT_LENGTH.length() < b.writerIndex() && b.getByte(i + 1 + 14) == ':') {
+                boolean name = true;
+                for (int k = 0; k < 14 && name; k++) {
+                    name = (b.getByte(i + 1 + k) | 0x20) == CONTENT_LENGTH.charAt(k);
+                }
+                n += name ? 1 : 0;
+            }
+        }
+        return n;
+    }
+
+    private static final String CONTENT_LENGTH = "content-length:";
 
     /** A header line starting with SP or HTAB (obs-fold) before the blank line at {@code end}. */
     private static boolean folded(ByteBuf b, int from, int end) {

@@ -480,6 +480,29 @@ class Http1CodecTest {
         ch.finishAndReleaseAll();
     }
 
+    /**
+     * Envoy's balsa_parser.cc sets {@code disallow_multiple_content_length}, so a second {@code Content-Length} line is
+     * balsa's MULTIPLE_CONTENT_LENGTH_KEYS (quiche balsa_frame.cc; balsa_frame_test.cc
+     * {@code TwoSameContentLengthHeadersIsAnError}), 400, whatever the version. Netty refuses it in HTTP/1.1 only and takes
+     * the first value in HTTP/1.0: until 6 December, with {@code accept_http_10}, {@code Content-Length: 3} and
+     * {@code Content-Length: 40} forwarded 3 bytes as the body and decided the rest as a request of its own.
+     */
+    @Test
+    void http10WithContentLengthTwiceIs400AsEnvoysCodec() {
+        for (String lengths : List.of("Content-Length: 3\r\nContent-Length: 40\r\n", "content-length: 3\r\nCONTENT-LENGTH: 3\r\n")) {
+            EmbeddedChannel ch = http10Channel();
+            ch.writeInbound(ascii("POST /ok HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n" + lengths
+                    + "\r\nabcGET /ok/b HTTP/1.0\r\nHost: a\r\n\r\n"));
+            assertThat(outbound(ch)).as(lengths).startsWith("HTTP/1.1 400 Bad Request\r\n").contains("connection: close");
+            assertThat(upstream.written).as(lengths).isEmpty();
+            ch.finishAndReleaseAll();
+        }
+        EmbeddedChannel one = http10Channel();
+        one.writeInbound(ascii("POST /ok HTTP/1.0\r\nHost: a\r\nX-Content-Length: 1\r\nContent-Length: 3\r\n\r\nabc"));
+        assertThat(upstream.written).first().isInstanceOf(HttpRequest.class);
+        upstream.release();
+        one.finishAndReleaseAll();
+    }
 
     /**
      * What Envoy with {@code accept_http_10} answers, istiod leaving {@code default_host_for_http_10} empty: an
