@@ -45,6 +45,27 @@ class RequestTargetTest {
         assertThat(empty.headers().get(HttpHeaderNames.HOST)).isEqualTo("www.example.org:8080");
     }
 
+    /**
+     * envoyproxy/envoy test/common/http/http1/codec_impl_test.cc {@code Http11AbsolutePortTooLarge}: an absolute-form
+     * target whose port is too large is {@code http1.invalid_url}, 400; so is one whose port is not a number. Until
+     * 6 December both went on with that authority as the Host.
+     */
+    @Test
+    void anAbsoluteFormPortThatIsNoPortIsRefused() {
+        for (String target : new String[] {"http://foobar.com:1000000", "http://foobar.com:65536/x", "http://a:8o/x",
+            "http://[::1]:99999/x", "http://a:1:2/x"}) {
+            HttpRequest r = get(HttpMethod.GET, target);
+            assertThat(RequestTarget.toOriginForm(r)).as(target).contains("invalid port");
+            assertThat(r.headers().get(HttpHeaderNames.HOST)).as(target).isEqualTo("original");
+        }
+        for (String[] ok : new String[][] {{"http://foobar.com:65535/x", "foobar.com:65535"}, {"http://[::1]:8080/x", "[::1]:8080"},
+            {"http://[::1]/x", "[::1]"}}) {
+            HttpRequest r = get(HttpMethod.GET, ok[0]);
+            assertThat(RequestTarget.toOriginForm(r)).as(ok[0]).isNull();
+            assertThat(r.headers().get(HttpHeaderNames.HOST)).isEqualTo(ok[1]);
+        }
+    }
+
     @Test
     @DisplayName("RFC 9112 3.2.4 asterisk-form only for OPTIONS; 3.2.3 authority-form and bare words are refused")
     void otherFormsAreRefused() {
