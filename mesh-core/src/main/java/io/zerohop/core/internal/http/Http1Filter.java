@@ -378,6 +378,18 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             return;
         }
         Http1Exchange.ResponsePart part = x.responsePart(msg);
+        if (!x.requestDone && msg instanceof HttpResponse r && r.status().codeClass() != HttpStatusClass.INFORMATIONAL
+                && (part == Http1Exchange.ResponsePart.MORE || part == Http1Exchange.ResponsePart.END)) {
+            // Envoy's connection manager closes an HTTP/1 connection whose response starts before its request has ended
+            // (conn_manager_impl.cc encodeHeaders, !remoteDecodeComplete(), downstream_rq_response_before_rq_complete),
+            // the application's included, and stops sending it the request once that response has ended (the router resets
+            // the upstream request). Until 6 December zerohop went on forwarding what the client sent after an early
+            // answer as that request's body: a client that skips the body after an early final answer to its
+            // Expect: 100-continue sends its next request there, which an application that took the body as skipped read
+            // as a request no policy had decided (L7EarlyResponseTest).
+            x.closeAfter = true;
+            r.headers().set(HttpHeaderNames.CONNECTION, io.netty.handler.codec.http.HttpHeaderValues.CLOSE);
+        }
         if (x.http10 && msg instanceof HttpResponse r && r.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
             x.toHttp10(r);
         }
@@ -392,6 +404,11 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             case INTERIM_END -> ctx.writeAndFlush(msg);
             case END -> {
                 ctx.writeAndFlush(msg);
+                if (!x.requestDone) {
+                    // Nothing more of it goes to the application: the connection closes after this response.
+                    x.requestDone = true;
+                    x.closeAfter = true;
+                }
                 x.responseEnded(part);
                 pump();
             }
