@@ -91,8 +91,13 @@ final class Http1Decoder extends HttpRequestDecoder {
      *                     unset, which istiod never sets; false: 426 for all of them
      */
     Http1Decoder(boolean acceptHttp10) {
+        // RFC 9112's Transfer-Encoding rules set here, not left to Netty's JVM-wide io.netty.handler.codec.http.rfc9112TransferEncoding
+        // (true by default): an application embedding zerohop that turned it off for a server of its own turned it off here
+        // too, and Content-Length with Transfer-Encoding, which Envoy's codec refuses in any version
+        // (http1.content_length_and_chunked_not_allowed), was taken: an HTTP/1.1 head lost its Content-Length, an HTTP/1.0 one
+        // kept both and went to the application with both.
         super(new HttpDecoderConfig().setMaxInitialLineLength(MAX_INITIAL_LINE).setMaxHeaderSize(MAX_HEADER_SIZE)
-                .setMaxChunkSize(64 * 1024).setStrictLineParsing(false));
+                .setMaxChunkSize(64 * 1024).setStrictLineParsing(false).setUseRfc9112TransferEncoding(true));
         this.acceptHttp10 = acceptHttp10;
     }
 

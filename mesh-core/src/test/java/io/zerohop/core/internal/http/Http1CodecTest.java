@@ -103,6 +103,25 @@ class Http1CodecTest {
         }
     }
 
+    /**
+     * Envoy's codec refuses Content-Length with Transfer-Encoding (codec_impl.cc, {@code http1.content_length_and_chunked_not_allowed};
+     * codec_impl_test.cc, the {@code allow_chunked_length} cases), in any version. Netty does so only while its JVM-wide
+     * {@code io.netty.handler.codec.http.rfc9112TransferEncoding} is true, its default; an application embedding zerohop that
+     * turned it off for a Netty server of its own turned it off here too: an HTTP/1.1 head then lost its Content-Length and
+     * went on chunked, and an HTTP/1.0 one (accept_http_10) kept both and went to the application as HTTP/1.1 with both, to
+     * be framed by whichever it prefers. The decoder sets it itself since 6 December. A JVM of its own, since the property
+     * is read once.
+     */
+    @Test
+    void contentLengthWithTransferEncodingIsRefusedWhateverNettysProperty() throws Exception {
+        Process p = new ProcessBuilder(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Dio.netty.handler.codec.http.rfc9112TransferEncoding=false", "-cp", System.getProperty("java.class.path"),
+                TransferEncodingPropertyMain.class.getName()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(out).isZero();
+        assertThat(out.lines().reduce((a, b) -> b).orElse("")).as(out).isEqualTo("refused refused");
+    }
+
     @Test
     @DisplayName("Envoy's codec: a Transfer-Encoding other than chunked itself, or one on a CONNECT, is 501; Chunked is fine")
     void transferCodingsEnvoyRefuses() {
