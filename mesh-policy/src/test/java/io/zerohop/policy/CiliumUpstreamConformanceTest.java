@@ -891,14 +891,19 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
     /** entity.go EntitySelectorMapping: every entity is valid; over HBONE only some can match. */
     static void entities() {
         String s = CILIUM_ENTITY;
-        for (String e : List.of("all", "world", "world-ipv4", "world-ipv6", "cluster", "cluster-mesh", "host", "remote-node",
+        for (String e : List.of("all", "world", "world-ipv4", "world-ipv6", "cluster", "host", "remote-node",
                 "kube-apiserver", "health", "init", "ingress", "unmanaged", "none")) {
             T.valid(s, "fromEntities " + e, ingress("{fromEntities: [" + e + "]}"));
         }
         T.invalid(s, "fromEntities unknown", ingress("{fromEntities: [moon]}"), "unsupported entity: moon");
         T.decide(s, "none selects nothing", ingress("{fromEntities: [none]}"), r(), false, "prod/c");
         T.decide(s, "host never matches over HBONE", ingress("{fromEntities: [host, remote-node, kube-apiserver]}"), r(), false, "prod/c");
-        T.decide(s, "cluster-mesh covers a peer with a workload identity", ingress("{fromEntities: [cluster-mesh]}"), r(), true, "prod/c");
+        // Cilium has no cluster-mesh entity (EntitySelectorMapping, the CRD's enum): rule_validation.go refuses it. zerohop
+        // took it until 6 December, admitting every peer with an identity, pods of other clusters too.
+        T.invalid(s, "fromEntities cluster-mesh is no entity (was: loaded, every peer with an identity)",
+                ingress("{fromEntities: [cluster-mesh]}"), "unsupported entity: cluster-mesh (Cilium has no such entity");
+        T.invalid(s, "nor in an ingressDeny", cnp("prod", "c", "{endpointSelector: {}, ingressDeny: [{fromEntities: [cluster-mesh]}]}"),
+                "unsupported entity: cluster-mesh");
         // InitEntities(clusterName): cluster is the reserved node identities and k8s:io.cilium.k8s.policy.cluster=<the
         // agent's cluster name>, so a pod of another cluster of a cluster mesh is not in it. zerohop matched every peer
         // with an identity until 4 December (a fail-open pass).
@@ -932,7 +937,9 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
             assertThat(d.reason()).contains("trust domain not the mesh's");
             assertThat(pe.evaluate(r().build()).allowed()).as("a known workload goes by its cluster label").isTrue();
         });
-        T.decide(e, "cluster-mesh admits a pod of another cluster", ingress("{fromEntities: [cluster-mesh]}"), eu.get(), true, "prod/c");
+        T.decide(e, "every cluster of a ClusterMesh is a fromEndpoints on the cluster key (Exists): a pod of another cluster",
+                ingress("{fromEndpoints: [{matchExpressions: [{key: io.cilium.k8s.policy.cluster, operator: Exists}]}]}"), eu.get(),
+                true, "prod/c");
         T.add(e, "the default deny names the cluster", () -> {
             Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", cluster)).build().evaluate(eu.get().build());
             assertThat(d.reason()).contains("fromEntities [cluster]").contains("destination's own cluster")

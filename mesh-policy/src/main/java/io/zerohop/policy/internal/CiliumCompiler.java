@@ -22,8 +22,12 @@ final class CiliumCompiler {
     private static final Set<String> INGRESS_KEYS = Set.of("fromEndpoints", "fromEntities", "fromCIDR", "fromCIDRSet",
             "toPorts", "authentication", "fromRequires", "fromGroups", "fromNodes", "icmps");
     private static final Set<String> UNSUPPORTED_INGRESS = Set.of("fromRequires", "fromGroups", "fromNodes", "icmps");
-    /** pkg/policy/api EntitySelectorMapping. Over HBONE only all, world*, cluster and cluster-mesh can match. */
-    private static final Set<String> ENTITIES = Set.of("all", "cluster", "cluster-mesh", "world", "world-ipv4",
+    /**
+     * pkg/policy/api EntitySelectorMapping (entity.go). Over HBONE only all, world*, cluster and (a node's plaintext) host
+     * and remote-node can match. Cilium has no {@code cluster-mesh} entity: until 6 December zerohop accepted one and
+     * admitted every peer with an identity through it, pods of other clusters too, where Cilium refuses the policy.
+     */
+    private static final Set<String> ENTITIES = Set.of("all", "cluster", "world", "world-ipv4",
             "world-ipv6", "host", "remote-node", "kube-apiserver", "health", "init", "ingress", "unmanaged", "none");
     private static final String[] L3_INGRESS = {"fromEndpoints", "fromCIDR", "fromCIDRSet", "fromEntities", "fromNodes",
             "fromGroups"};
@@ -233,8 +237,8 @@ final class CiliumCompiler {
             endpointText = "matches peers outside the cluster only (Cilium gives a pod's address its endpoint's identity, not"
                     + " a CIDR's), and " + clusterEndpoint;
             otherText = "does not contain the source address (or excepts it)";
-        } else if (rule.entityCluster || rule.entityClusterMesh) {
-            // An endpoint misses only cluster, by its workload's cluster label (a cluster-mesh rule never misses one).
+        } else if (rule.entityCluster) {
+            // An endpoint misses cluster only by its workload's cluster label (or a SPIFFE-only peer's trust domain).
             endpointText = "matches endpoints of the destination's own cluster only (io.cilium.k8s.policy.cluster), and the"
                     + " source workload is of another cluster (or, its workload unknown, its SPIFFE identity is of a trust domain"
                     + " not the mesh's)";
@@ -253,7 +257,7 @@ final class CiliumCompiler {
         }
         String shortHead = "rule " + rule.index + " " + rule.peerText + ": ";
         String outside = "outside the cluster only, and the source is a cluster endpoint";
-        boolean cluster = rule.entityCluster || rule.entityClusterMesh;
+        boolean cluster = rule.entityCluster;
         String shortOther = rule.cidrs.length > 0 ? "not the source address" : cluster
                 ? "cluster endpoints only, and the source is none" : world ? "not the source's address family" : "no workload";
         String shortEndpoint = world && !cluster && rule.cidrs.length == 0 && !onlyWorld(rule.entityNames)
@@ -340,12 +344,11 @@ final class CiliumCompiler {
                     String v = entity(e);
                     rule.entityAll |= v.equals("all");
                     // cluster: the destination's own cluster (pkg/policy/api/entity.go InitEntities:
-                    // io.cilium.k8s.policy.cluster=<cluster name>); cluster-mesh: every cluster of the mesh.
+                    // io.cilium.k8s.policy.cluster=<cluster name>).
                     rule.entityCluster |= v.equals("cluster");
                     if (!deny && v.equals("cluster")) {
                         rule.clusterTrustDomains = TrustDomains.DEFAULT;
                     }
-                    rule.entityClusterMesh |= v.equals("cluster-mesh");
                     rule.entityWorld |= v.equals("world");
                     rule.entityWorldV4 |= v.equals("world-ipv4");
                     rule.entityWorldV6 |= v.equals("world-ipv6");
@@ -517,7 +520,10 @@ final class CiliumCompiler {
     private static String entity(YNode e) throws PolicyLoadException {
         String v = e.string();
         if (!ENTITIES.contains(v)) {
-            throw e.error("unsupported entity: " + v);
+            // rule_validation.go: "unsupported entity" for a name EntitySelectorMapping lacks (the CRD's enum refuses it first).
+            throw e.error("unsupported entity: " + v + (v.equals("cluster-mesh") ? " (Cilium has no such entity: cluster is the"
+                    + " local cluster; to admit pods of every cluster of a ClusterMesh, select them with fromEndpoints and"
+                    + " {key: io.cilium.k8s.policy.cluster, operator: Exists})" : ""));
         }
         return v;
     }
