@@ -57,6 +57,41 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         localCluster();
         httpMatchers();
         selectorEdges();
+        cidrWorld();
+    }
+
+    /**
+     * pkg/policy/api/cidr.go CIDRRuleSlice.GetAsEndpointSelectors: a fromCIDRSet cidr written 0.0.0.0/0 or ::/0 is
+     * reserved:world-ipv4 / -ipv6 on a dual-stack agent and reserved:world otherwise (Cilium's default, IPv4 only), which a
+     * peer outside the cluster of either family carries; its excepts are of the written family. CIDRSlice (fromCIDR) adds a
+     * world selector only for an enabled family. zerohop does not know how Cilium runs: an ingressDeny entry covers both
+     * families (fail closed), an allow keeps the written family (never wider). Until 6 December such a deny let the other
+     * family through.
+     */
+    static void cidrWorld() {
+        String s = "cilium/cilium pkg/policy/api/cidr.go (CIDRRuleSlice.GetAsEndpointSelectors: /0 is reserved:world without"
+                + " dual stack) + pkg/labels/cidr.go (AddWorldLabel)";
+        java.util.function.Function<String, String> deny = d -> cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities:"
+                + " [all]}], ingressDeny: [{" + d + "}]}");
+        R world4 = r().plaintext().source(null).src("10.1.2.3");
+        T.decide(s, "ingressDeny fromCIDRSet ::/0 denies an IPv4 peer outside the cluster (was: allowed)",
+                deny.apply("fromCIDRSet: [{cidr: '::/0'}]"), world4, false, "prod/c");
+        T.decide(s, "its IPv6 excepts do not spare an IPv4 peer (was: allowed)",
+                deny.apply("fromCIDRSet: [{cidr: '::/0', except: ['fd00::/8']}]"), world4, false, "prod/c");
+        T.decide(s, "a template for both families denies the IPv4 excepts too, through its ::/0 entry (was: allowed)",
+                deny.apply("fromCIDRSet: [{cidr: 0.0.0.0/0, except: [10.0.0.0/8]}, {cidr: '::/0', except: ['fd00::/8']}]"),
+                world4, false, "prod/c");
+        T.decide(s, "without the ::/0 entry the IPv4 except holds", deny.apply("fromCIDRSet: [{cidr: 0.0.0.0/0, except: [10.0.0.0/8]}]"),
+                world4, true, "prod/c");
+        T.decide(s, "ingressDeny fromCIDRSet 0.0.0.0/0 denies an IPv6 peer outside the cluster",
+                deny.apply("fromCIDRSet: [{cidr: 0.0.0.0/0}]"), r().plaintext().source(null).src("2001:db8::7"), false, "prod/c");
+        T.decide(s, "a pod is no CIDR peer: not denied", deny.apply("fromCIDRSet: [{cidr: '::/0'}]"), r(), true, "prod/c");
+        T.decide(s, "fromCIDR ::/0 (CIDRSlice) stays IPv6: an IPv4 peer is not denied",
+                deny.apply("fromCIDR: ['::/0']"), world4, true, "prod/c");
+        T.decide(s, "an allow fromCIDRSet ::/0 keeps its family: an IPv4 peer is not admitted",
+                ingress("{fromCIDRSet: [{cidr: '::/0'}]}"), world4, false, "prod/c");
+        T.warns(s, "the widened deny is warned", deny.apply("fromCIDRSet: [{cidr: '::/0'}]"),
+                "is reserved:world to a Cilium that does not run dual-stack");
     }
 
     /**

@@ -395,10 +395,14 @@ final class CiliumCompiler {
                 }
             }
             if (!cidrs.isEmpty()) {
+                String shown = IstioValues.list(cidrs);
+                if (deny && cidrSet != null) {
+                    allFamilies(cidrSet, cidrs, excepts, ref, warnings);
+                }
                 rule.cidrs = cidrs.toArray(new Cidr[0]);
                 rule.cidrExcept = excepts.toArray(new Cidr[0][]);
-                parts.add("fromCIDR " + IstioValues.list(cidrs));
-                rule.peerText = (cidrList != null ? "fromCIDR " : "fromCIDRSet ") + IstioValues.list(cidrs);
+                parts.add("fromCIDR " + shown);
+                rule.peerText = (cidrList != null ? "fromCIDR " : "fromCIDRSet ") + shown;
             }
             YNode toPorts = n.get("toPorts");
             // An empty toPorts list is no toPorts: Cilium's mergeIngress takes the rule as L3-only (toPorts.Len() == 0),
@@ -503,6 +507,37 @@ final class CiliumCompiler {
                     + " peer by its address, sees such an address as world (fail closed)");
         }
         return rule;
+    }
+
+    /**
+     * An ingressDeny's {@code fromCIDRSet} entry whose cidr is written {@code 0.0.0.0/0} or {@code ::/0}: Cilium's
+     * {@code CIDRRuleSlice.GetAsEndpointSelectors} (pkg/policy/api/cidr.go) gives it the label {@code reserved:world-ipv4}
+     * or {@code reserved:world-ipv6} only when the agent runs dual-stack, and {@code reserved:world} otherwise, which every
+     * peer outside the cluster carries, of either address family; its excepts are of the written family, which a peer of
+     * the other one never falls in. So on a single-stack IPv4 Cilium, {@code {cidr: '::/0', except: [...]}} denies every
+     * IPv4 peer outside the cluster (a template written for both families denies more than it reads). zerohop does not
+     * know whether Cilium runs dual-stack, so such a deny entry also covers the other family's addresses (fail closed;
+     * stricter than a dual-stack Cilium), with a load warning. {@code fromCIDR} does not do this ({@code CIDRSlice} adds
+     * the world selector only for an enabled family), nor does an allow (its narrower reading is never wider). Until 6
+     * December such a deny let the other family's peers through. Appends to {@code cidrs} and {@code excepts}.
+     */
+    private static void allFamilies(YNode cidrSet, List<Cidr> cidrs, List<Cidr[]> excepts, PolicyRef ref, List<String> warnings)
+            throws PolicyLoadException {
+        for (YNode c : cidrSet.items()) {
+            YNode text = c.get("cidr");
+            String v = text == null ? "" : text.string();
+            String other = v.equals("0.0.0.0/0") ? "::/0" : v.equals("::/0") ? "0.0.0.0/0" : null;
+            if (other == null) {
+                continue;
+            }
+            Cidr[] pair = cidrRule(c);
+            cidrs.add(Cidr.parse(other));
+            excepts.add(java.util.Arrays.copyOfRange(pair, 1, pair.length));
+            warnings.add(text.file + ":" + text.line + ": " + ref + ": " + text.path + " \"" + v + "\" in an ingressDeny"
+                    + " fromCIDRSet is reserved:world to a Cilium that does not run dual-stack (pkg/policy/api/cidr.go), every"
+                    + " peer outside the cluster, " + (other.equals("::/0") ? "IPv6" : "IPv4") + " ones too; zerohop does not know"
+                    + " how Cilium runs and denies those too (fail closed)");
+        }
     }
 
     /** pkg/policy/api rule_validation.go: one kind of peer selector per rule. */
