@@ -145,8 +145,9 @@ class CiliumWorldPeerTest {
         // A selector world does not match adds nothing for such a peer (a pod-label one denies it already: labels unknown).
         assertThat(decide(cnp(SEL + ALLOW_ALL + denyFrom("{key: k8s:io.kubernetes.pod.namespace, operator: In, values: [other]}")),
                 to8080().sourcePrincipal("spiffe://cluster.local/ns/prod/sa/vm").sourceAddress("203.0.113.6").build()).allowed()).isTrue();
-        // The world entity alike, by address family.
-        String world = cnp(SEL + ALLOW_ALL + "  ingressDeny:\n  - fromEntities: [world-ipv6]\n");
+        // A CIDR alike, by address family (fromCIDR ::/0 stays IPv6; the world-ipv6 entity this case used is no entity a
+        // CiliumNetworkPolicy can name: the CRD's enum lacks it).
+        String world = cnp(SEL + ALLOW_ALL + "  ingressDeny:\n  - fromCIDR: [\"::/0\"]\n");
         assertThat(decide(world, svidOnly).allowed()).isTrue();
         assertThat(decide(world, to8080().sourcePrincipal("spiffe://cluster.local/ns/prod/sa/frontend").sourceAddress("2001:db8::1")
                 .build()).allowed()).isFalse();

@@ -23,12 +23,17 @@ final class CiliumCompiler {
             "toPorts", "authentication", "fromRequires", "fromGroups", "fromNodes", "icmps");
     private static final Set<String> UNSUPPORTED_INGRESS = Set.of("fromRequires", "fromGroups", "fromNodes", "icmps");
     /**
-     * pkg/policy/api EntitySelectorMapping (entity.go). Over HBONE only all, world*, cluster and (a node's plaintext) host
-     * and remote-node can match. Cilium has no {@code cluster-mesh} entity: until 6 December zerohop accepted one and
-     * admitted every peer with an identity through it, pods of other clusters too, where Cilium refuses the policy.
+     * The entities a CiliumNetworkPolicy can name: the CRD's enum (pkg/policy/api/entity.go {@code
+     * +kubebuilder:validation:Enum=all;world;cluster;host;init;ingress;unmanaged;remote-node;health;none;kube-apiserver}),
+     * each in EntitySelectorMapping. Over HBONE only all, world, cluster and (a node's plaintext) host and remote-node can
+     * match. Cilium has no {@code cluster-mesh} entity: until 6 December zerohop accepted one and admitted every peer with
+     * an identity through it, pods of other clusters too, where Cilium refuses the policy. {@code world-ipv4} and
+     * {@code world-ipv6} are in EntitySelectorMapping but not in the enum, so the API server refuses them; on a Cilium
+     * that does not run dual-stack (its default) no peer carries those labels (pkg/labels AddWorldLabel gives
+     * reserved:world), where zerohop admitted every peer of the family until 6 December.
      */
-    private static final Set<String> ENTITIES = Set.of("all", "cluster", "world", "world-ipv4",
-            "world-ipv6", "host", "remote-node", "kube-apiserver", "health", "init", "ingress", "unmanaged", "none");
+    private static final Set<String> ENTITIES = Set.of("all", "cluster", "world", "host", "remote-node", "kube-apiserver",
+            "health", "init", "ingress", "unmanaged", "none");
     private static final String[] L3_INGRESS = {"fromEndpoints", "fromCIDR", "fromCIDRSet", "fromEntities", "fromNodes",
             "fromGroups"};
     private static final String[] L3_EGRESS = {"toCIDR", "toCIDRSet", "toEndpoints", "toEntities", "toServices", "toFQDNs",
@@ -225,7 +230,7 @@ final class CiliumCompiler {
                     + " (" + rule.portsText + ") selects the source on this port, but the request matches none of its"
                     + " rules.http");
         }
-        boolean world = rule.entityWorld || rule.entityWorldV4 || rule.entityWorldV6;
+        boolean world = rule.entityWorld;
         if (rule.peerText == null || rule.fromEndpoints.length > 0 || rule.entityAll) {
             return;
         }
@@ -285,8 +290,6 @@ final class CiliumCompiler {
         for (String e : entities) {
             String d = switch (e) {
                 case "world" -> brief ? "outside the cluster" : "peers outside the cluster (world)";
-                case "world-ipv4" -> brief ? "IPv4 outside the cluster" : "IPv4 peers outside the cluster (world-ipv4)";
-                case "world-ipv6" -> brief ? "IPv6 outside the cluster" : "IPv6 peers outside the cluster (world-ipv6)";
                 case "host" -> brief ? "the local node" : "the local node (host: its address, when the registry knows the node)";
                 case "remote-node" -> brief ? "other nodes" : "other nodes (remote-node: their addresses, when the registry knows"
                         + " the nodes)";
@@ -350,8 +353,6 @@ final class CiliumCompiler {
                         rule.clusterTrustDomains = TrustDomains.DEFAULT;
                     }
                     rule.entityWorld |= v.equals("world");
-                    rule.entityWorldV4 |= v.equals("world-ipv4");
-                    rule.entityWorldV6 |= v.equals("world-ipv6");
                     rule.entityHost |= v.equals("host");
                     rule.entityRemoteNode |= v.equals("remote-node");
                     names.add(v);
@@ -500,7 +501,7 @@ final class CiliumCompiler {
         // peer known by its SPIFFE ID only: Cilium identifies a peer by its address,
         // and an address that is no pod it knows is world (or its CIDR identity), SVID or not; zerohop does not know
         // which pods' addresses Cilium knows, so such a peer at a selected address is denied (fail closed).
-        if (deny && (rule.entityWorld || rule.entityWorldV4 || rule.entityWorldV6 || rule.cidrs.length > 0
+        if (deny && (rule.entityWorld || rule.cidrs.length > 0
                 || rule.fromEndpoints.length > 0)) {
             rule.worldPeerDenied = new Decision(false, outcome, ref, index, what.substring(0, what.length() - " matched".length())
                     + " may select the source: its SPIFFE ID names no workload this proxy knows, and Cilium, which identifies a"
@@ -558,7 +559,10 @@ final class CiliumCompiler {
             // rule_validation.go: "unsupported entity" for a name EntitySelectorMapping lacks (the CRD's enum refuses it first).
             throw e.error("unsupported entity: " + v + (v.equals("cluster-mesh") ? " (Cilium has no such entity: cluster is the"
                     + " local cluster; to admit pods of every cluster of a ClusterMesh, select them with fromEndpoints and"
-                    + " {key: io.cilium.k8s.policy.cluster, operator: Exists})" : ""));
+                    + " {key: io.cilium.k8s.policy.cluster, operator: Exists})" : v.equals("world-ipv4") || v.equals("world-ipv6")
+                    ? " (not in the CiliumNetworkPolicy CRD's enum: the API server refuses it; on a Cilium that does not run"
+                    + " dual-stack, its default, no peer carries reserved:" + v + ", every one outside the cluster reserved:world:"
+                    + " write world, or a fromCIDRSet of the family)" : ""));
         }
         return v;
     }
