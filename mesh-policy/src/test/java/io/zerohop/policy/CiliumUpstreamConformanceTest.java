@@ -92,6 +92,24 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                 ingress("{fromCIDRSet: [{cidr: '::/0'}]}"), world4, false, "prod/c");
         T.warns(s, "the widened deny is warned", deny.apply("fromCIDRSet: [{cidr: '::/0'}]"),
                 "is reserved:world to a Cilium that does not run dual-stack");
+        // The same labels written as selectors: a single-stack agent (the default) gives every outside peer reserved:world
+        // only, so an allow on reserved:world-ipv4 admits nobody there (until 6 December: every IPv4 outside peer here);
+        // an ingressDeny keeps denying the family (a dual-stack agent does: fail closed).
+        String l = "cilium/cilium pkg/labels/cidr.go (AddWorldLabel: reserved:world without dual stack) + pkg/policy/api/selector.go";
+        T.decide(l, "an allow on reserved:world-ipv4 admits no IPv4 peer outside the cluster (was: admitted)",
+                ingress("{fromEndpoints: [{matchLabels: {'reserved:world-ipv4': ''}}]}"), world4, false, "prod/c");
+        T.decide(l, "nor written $world-ipv4", ingress("{fromEndpoints: [{matchLabels: {'$world-ipv4': ''}}]}"), world4, false, "prod/c");
+        T.decide(l, "nor required by matchExpressions (Exists), reserved:world-ipv6 and an IPv6 peer (was: admitted)",
+                ingress("{fromEndpoints: [{matchExpressions: [{key: 'reserved:world-ipv6', operator: Exists}]}]}"),
+                r().plaintext().source(null).src("2001:db8::7"), false, "prod/c");
+        T.decide(l, "a second selector of the rule still admits", ingress("{fromEndpoints: [{matchLabels: {'reserved:world-ipv4': ''}},"
+                + " {matchLabels: {'reserved:world': ''}}]}"), world4, true, "prod/c");
+        T.decide(l, "reserved:world still admits an outside peer", ingress("{fromEndpoints: [{matchLabels: {'reserved:world': ''}}]}"),
+                world4, true, "prod/c");
+        T.decide(l, "an ingressDeny on reserved:world-ipv4 still denies an IPv4 peer outside the cluster (fail closed)",
+                deny.apply("fromEndpoints: [{matchLabels: {'reserved:world-ipv4': ''}}]"), world4, false, "prod/c");
+        T.warns(l, "the allow is warned", ingress("{fromEndpoints: [{matchLabels: {'reserved:world-ipv4': ''}}]}"),
+                "requires reserved:world-ipv4, which a Cilium that does not run dual-stack (its default) gives no peer");
     }
 
     /**

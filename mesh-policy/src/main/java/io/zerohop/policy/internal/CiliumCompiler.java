@@ -329,6 +329,9 @@ final class CiliumCompiler {
                 for (Selector s : rule.fromEndpoints) {
                     texts.add(s.toString());
                 }
+                if (!deny) {
+                    rule.fromEndpoints = singleStackWorld(rule.fromEndpoints, items, ref, warnings);
+                }
                 // At most IstioValues.SHOWN selectors written: the text goes into every access line this rule decides.
                 String shown = texts.size() <= IstioValues.SHOWN ? String.join(" | ", texts)
                         : String.join(" | ", texts.subList(0, IstioValues.SHOWN)) + " | ... " + (texts.size() - IstioValues.SHOWN) + " more";
@@ -539,6 +542,30 @@ final class CiliumCompiler {
                     + " peer outside the cluster, " + (other.equals("::/0") ? "IPv6" : "IPv4") + " ones too; zerohop does not know"
                     + " how Cilium runs and denies those too (fail closed)");
         }
+    }
+
+    /**
+     * An allow rule's fromEndpoints without the selectors that require {@code reserved:world-ipv4} or
+     * {@code reserved:world-ipv6} ({@link Selector#worldFamilyRequired}), each warned: a Cilium that does not run dual-stack
+     * (its default) gives every peer outside the cluster {@code reserved:world} only (pkg/labels AddWorldLabel), so they
+     * select nobody there; until 6 December they admitted every outside peer of the family here. An ingressDeny keeps them
+     * (a dual-stack Cilium denies that family: fail closed). The rule's text still names every selector.
+     */
+    private static Selector[] singleStackWorld(Selector[] selectors, List<YNode> items, PolicyRef ref, List<String> warnings) {
+        List<Selector> kept = new ArrayList<>();
+        for (int i = 0; i < selectors.length; i++) {
+            String label = selectors[i].worldFamilyRequired();
+            if (label == null) {
+                kept.add(selectors[i]);
+                continue;
+            }
+            YNode item = items.get(i);
+            warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " requires " + label + ", which a Cilium"
+                    + " that does not run dual-stack (its default) gives no peer, every one outside the cluster being"
+                    + " reserved:world (pkg/labels AddWorldLabel): it admits nobody here; write fromEntities [world], or a"
+                    + " fromCIDR of the family (0.0.0.0/0, ::/0)");
+        }
+        return kept.size() == selectors.length ? selectors : kept.toArray(new Selector[0]);
     }
 
     /** pkg/policy/api rule_validation.go: one kind of peer selector per rule. */

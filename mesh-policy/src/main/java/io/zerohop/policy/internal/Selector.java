@@ -360,6 +360,35 @@ public final class Selector {
         return apiServer;
     }
 
+    /**
+     * The {@code reserved:world-ipv4} / {@code reserved:world-ipv6} label this selector requires (in {@code matchLabels},
+     * or by a {@code matchExpressions} {@code Exists} or {@code In} with the empty value), or null: labels a Cilium that
+     * does not run dual-stack gives no peer (pkg/labels {@code AddWorldLabel}: every peer outside the cluster is
+     * {@code reserved:world}), so such a selector selects nobody there. Null for a selector with {@code reserved:all},
+     * which selects every peer whatever else it says.
+     */
+    String worldFamilyRequired() {
+        if (all) {
+            return null;
+        }
+        for (int i = 0; i < keys.length; i++) {
+            if (worldFamilyKey(keys[i])) {
+                return keys[i];
+            }
+        }
+        for (int i = 0; i < exprKeys.length; i++) {
+            if (worldFamilyKey(exprKeys[i]) && (exprOps[i] == EXISTS
+                    || exprOps[i] == IN && java.util.Arrays.asList(exprValues[i]).contains(""))) {
+                return exprKeys[i];
+            }
+        }
+        return null;
+    }
+
+    private static boolean worldFamilyKey(String key) {
+        return key.equals("reserved:world-ipv4") || key.equals("reserved:world-ipv6");
+    }
+
     private static boolean nodeIdentityKey(String key) {
         return key.equals("reserved:kube-apiserver") || key.equals("reserved:remote-node") || key.equals("reserved:host");
     }
