@@ -58,6 +58,37 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         httpMatchers();
         selectorEdges();
         cidrWorld();
+        semanticsGuards();
+    }
+
+    /**
+     * Regression guards from a Cilium semantics pass on 6 December (helper 308): zerohop already decided these as Cilium.
+     * pkg/policy/rule.go mergePortProto (an entry without L7 rules beside one with them for the same selector and port adds
+     * the L7 allow-all), repository.go computePolicyEnforcementAndRules (only len(Ingress) + len(IngressDeny) puts an
+     * endpoint's ingress in enforcement; EnableDefaultDeny is read per rule), pkg/policy/mapstate.go (an auth requirement
+     * of one rule for a peer and port holds whatever other rule allows it).
+     */
+    static void semanticsGuards() {
+        String merge = "cilium/cilium pkg/policy/rule.go (mergePortProto, appendL7WildcardRule)";
+        String both = "{fromEndpoints: [{}], toPorts: [{ports: [{port: '8080', protocol: TCP}], rules: {http: [{method: GET}]}},"
+                + " {ports: [{port: '%s', protocol: TCP}]}]}";
+        T.decide(merge, "one rule, an HTTP entry and a plain entry for the same port: POST passes",
+                ingress(String.format(both, "8080")), r().http("POST", "/"), true, "prod/c");
+        T.decide(merge, "one rule, the plain entry for another port: POST on 8080 gets only the HTTP rule",
+                ingress(String.format(both, "9090")), r().http("POST", "/"), false, "prod/c");
+        String repo = "cilium/cilium pkg/policy/repository.go (computePolicyEnforcementAndRules)";
+        T.decide(repo, "enableDefaultDeny.ingress true on a policy without ingress rules leaves ingress open",
+                cnp("prod", "c", "{endpointSelector: {}, enableDefaultDeny: {ingress: true}, egress: [{toEntities: [world]}]}"),
+                r(), true, null);
+        T.decide(repo, "spec with enableDefaultDeny.ingress false and specs with default deny: the endpoint is in default deny",
+                "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: c, namespace: prod}\nspec: {endpointSelector: {},"
+                        + " enableDefaultDeny: {ingress: false}, ingress: [{fromEndpoints: [{matchLabels: {app: zz}}]}]}\nspecs:"
+                        + " [{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {app: yy}}]}]}]\n", r(), false, "prod/c");
+        String auth = "cilium/cilium pkg/policy/mapstate.go (auth requirement per identity and port)";
+        T.decide(auth, "authentication required on the HTTP rule, a plain rule for the same peer and port: plaintext denied",
+                ingress("{fromEndpoints: [{}], toPorts: [{ports: [{port: '8080', protocol: TCP}], rules: {http: [{method: GET}]}}],"
+                        + " authentication: {mode: required}}, {fromEndpoints: [{}], toPorts: [{ports: [{port: '8080', protocol: TCP}]}]}"),
+                r().plaintext().http("GET", "/"), false, "prod/c");
     }
 
     /**
