@@ -1,0 +1,120 @@
+package io.zerohop.hbone;
+
+import static io.zerohop.hbone.RawFrames.END_HEADERS;
+import static io.zerohop.hbone.RawFrames.GOAWAY;
+import static io.zerohop.hbone.RawFrames.HEADERS;
+import static io.zerohop.hbone.StreamErrorCodeTest.block;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.zerohop.hbone.internal.Inspect;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * What a well-behaved peer sends on a stream this side already closed is not counted among the connection's 1,024 resets
+ * for the peer's errors ({@code H2Codecs.MAX_LOCAL_ERROR_RESETS}, {@code LocalErrorResetLimitTest}): DATA that was in
+ * flight when this side reset its stream, arriving after the reset-stream hold let go of it (past one second, or past
+ * the 50 streams held), and DATA right behind a HEADERS the server refused for SETTINGS_MAX_CONCURRENT_STREAMS. Netty
+ * answers each with RST_STREAM STREAM_CLOSED and its stream is gone, so no concurrency slot is freed and no work is cut
+ * short: it is no MadeYouReset. hyperium/h2 counts them (streams.rs {@code may_have_forgotten_stream}, then
+ * {@code Streams::send_reset} as a library reset), which made benign peers lose their connections (hyperium/h2#856,
+ * open; h2 0.4.12 only lengthened its hold). Until helper 309 (6 December) they counted here too: a zerohop client whose
+ * application aborted 900 downloads on one connection, 90 at a time, had counted 121 of the server's DATA frames
+ * behind them, and the 1,025th ended the connection with GOAWAY ENHANCE_YOUR_CALM, every tunnel with it.
+ * Binds 127.0.165.1:50810-50812.
+ */
+@Timeout(180)
+class LateFramesNotCountedTest {
+    static final Duration WAIT = Duration.ofSeconds(10);
+    static final String HOST = "127.0.165.1";
+    /** Past h2's {@code DEFAULT_LOCAL_RESET_COUNT_MAX} (1,024). */
+    static final int MANY = 1100;
+    static Mesh mesh;
+    static StreamErrorCodeTest.Upstream upstream;
+    static HboneServer server;
+    static HboneServer oneStream;
+    static String authority;
+    /** The hold's clock of {@link #server}: stepped two seconds past each reset, so that no reset stream is held any more. */
+    static final AtomicLong clock = new AtomicLong();
+
+    @BeforeAll
+    static void start() throws Exception {
+        mesh = new Mesh();
+        upstream = new StreamErrorCodeTest.Upstream(HOST, 50811);
+        InetSocketAddress up = new InetSocketAddress(HOST, 50811);
+        authority = HOST + ":50811";
+        server = mesh.proxyTo(up).bind(new InetSocketAddress(HOST, 50810)).build().start().get();
+        Inspect.resetClock(server, clock::get);
+        oneStream = mesh.proxyTo(up).maxConcurrentStreams(1).bind(new InetSocketAddress(HOST, 50812)).build().start().get();
+    }
+
+    @AfterAll
+    static void stop() {
+        oneStream.close();
+        server.close();
+        upstream.close();
+        mesh.close();
+    }
+
+    static RawFrames withSentinel(HboneServer s) throws Exception {
+        RawFrames p = mesh.peer(s);
+        p.headers(1, new DefaultHttp2Headers().method("CONNECT").authority(authority), false);
+        assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
+        H2ProtocolTest.assertEchoes(p, 1, "sentinel");
+        return p;
+    }
+
+    /** The peer's errors are still counted after all those frames: a malformed request gets its RST_STREAM. */
+    static void stillCounts(RawFrames p, int stream) throws Exception {
+        p.frame(HEADERS, END_HEADERS, stream, block(":method", "CONNECT", ":authority", authority, "X-Upper", "1"));
+        assertThat(p.nextError(stream, WAIT)).isEqualTo("RST " + stream + " PROTOCOL_ERROR");
+        H2ProtocolTest.assertEchoes(p, 1, "still here");
+        assertThat(p.frames).noneMatch(f -> f.type() == GOAWAY);
+    }
+
+    /**
+     * 1,100 requests the server refuses (400, RST_STREAM NO_ERROR: the server's own reset, held a second), each followed,
+     * once the hold is over, by the DATA the peer had sent behind its HEADERS: RST_STREAM STREAM_CLOSED each, and the
+     * connection lives. Before: the 1,025th DATA got GOAWAY ENHANCE_YOUR_CALM "too_many_internal_resets".
+     */
+    @Test
+    void dataOnStreamsTheServerResetArrivingAfterTheHoldIsNotCounted() throws Exception {
+        try (RawFrames p = withSentinel(server)) {
+            int stream = 3;
+            for (int i = 0; i < MANY; i++, stream += 2) {
+                p.frame(HEADERS, END_HEADERS, stream, block(":method", "GET", ":scheme", "https", ":path", "/", ":authority", authority));
+                assertThat(p.nextError(stream, WAIT)).as("request %d", i + 1).isEqualTo("RST " + stream + " NO_ERROR");
+                clock.addAndGet(Duration.ofSeconds(2).toNanos());
+                p.data(stream, "late".getBytes(StandardCharsets.US_ASCII), false);
+                assertThat(p.nextError(stream, WAIT)).as("DATA %d", i + 1).isEqualTo("RST " + stream + " STREAM_CLOSED");
+            }
+            stillCounts(p, stream);
+        }
+    }
+
+    /**
+     * 1,100 CONNECTs past SETTINGS_MAX_CONCURRENT_STREAMS (a client that raced the limit), each with its first DATA
+     * behind the HEADERS: RST_STREAM REFUSED_STREAM, then STREAM_CLOSED for the DATA, and the connection lives. Before:
+     * the 1,025th DATA got GOAWAY ENHANCE_YOUR_CALM.
+     */
+    @Test
+    void dataBehindARefusedStreamIsNotCounted() throws Exception {
+        try (RawFrames p = withSentinel(oneStream)) {
+            int stream = 3;
+            for (int i = 0; i < MANY; i++, stream += 2) {
+                p.headers(stream, new DefaultHttp2Headers().method("CONNECT").authority(authority), false);
+                p.data(stream, "early".getBytes(StandardCharsets.US_ASCII), false);
+                assertThat(p.nextError(stream, WAIT)).as("stream %d", i + 1).isEqualTo("RST " + stream + " REFUSED_STREAM");
+                assertThat(p.nextError(stream, WAIT)).as("DATA %d", i + 1).isEqualTo("RST " + stream + " STREAM_CLOSED");
+            }
+            stillCounts(p, stream);
+        }
+    }
+}
