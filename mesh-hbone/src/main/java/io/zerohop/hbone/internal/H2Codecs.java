@@ -94,11 +94,12 @@ final class H2Codecs {
      * ENHANCE_YOUR_CALM, "too_many_internal_resets": hyperium/h2's {@code DEFAULT_LOCAL_RESET_COUNT_MAX} (src/proto/mod.rs),
      * its {@code max_local_error_reset_streams} on client and server alike, which ztunnel leaves at its default (istio/ztunnel
      * src/proxy/h2/client.rs and server.rs set no such limit). h2's answer to "MadeYouReset" (CVE-2025-8671): frames
-     * that make this side reset streams (a WINDOW_UPDATE past 2^31-1, malformed header blocks, DATA on a closed stream)
+     * that make this side reset streams (a WINDOW_UPDATE past 2^31-1, malformed header blocks, DATA after the peer's END_STREAM)
      * free their concurrency slots while the work they started goes on, outside the per-second RST_STREAM bound of
      * {@link #MAX_RST_FRAMES_PER_SECOND} when they come slowly enough. Counted in {@code Codec#onError} for what Netty's
      * codec finds and through {@link #localErrorReset} for what zerohop's own handlers do; resets an application asks
-     * for (a tunnel's abort or cancel, a refusal with NO_ERROR) are not counted, nor REFUSED_STREAM, as in h2.
+     * for (a tunnel's abort or cancel, a refusal with NO_ERROR) are not counted, nor REFUSED_STREAM, as in h2; nor,
+     * unlike h2, frames on a stream Netty no longer has ({@code Codec#countedAsLocalErrorReset}).
      */
     static final int MAX_LOCAL_ERROR_RESETS = 1024;
     /** The GOAWAY's debug data past {@link #MAX_LOCAL_ERROR_RESETS}, h2's (streams.rs {@code Actions::send_reset}). */
