@@ -28,7 +28,7 @@ import org.junit.jupiter.api.Timeout;
  * open; h2 0.4.12 only lengthened its hold). Until helper 309 (6 December) they counted here too: a zerohop client whose
  * application aborted 900 downloads on one connection, 90 at a time, had counted 121 of the server's DATA frames
  * behind them, and the 1,025th ended the connection with GOAWAY ENHANCE_YOUR_CALM, every tunnel with it.
- * Binds 127.0.165.1:50810-50812.
+ * Binds 127.0.165.1:50810-50814.
  */
 @Timeout(180)
 class LateFramesNotCountedTest {
@@ -53,6 +53,47 @@ class LateFramesNotCountedTest {
         server = mesh.proxyTo(up).bind(new InetSocketAddress(HOST, 50810)).build().start().get();
         Inspect.resetClock(server, clock::get);
         oneStream = mesh.proxyTo(up).maxConcurrentStreams(1).bind(new InetSocketAddress(HOST, 50812)).build().start().get();
+    }
+
+    /**
+     * DATA after the peer's own END_STREAM on a tunnel still open (half-closed remote: its upstream, which never ends
+     * its side, keeps it so) is still counted: Netty's STREAM_CLOSED there resets a live stream, a MadeYouReset
+     * primitive. 1,024 such tunnels get RST_STREAM STREAM_CLOSED, the 1,025th GOAWAY ENHANCE_YOUR_CALM.
+     */
+    @Test
+    void dataAfterEndStreamOnAStreamStillOpenIsCounted() throws Exception {
+        java.util.List<java.net.Socket> held = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (java.net.ServerSocket silent = new java.net.ServerSocket()) {
+            silent.bind(new InetSocketAddress(HOST, 50814), 2048);
+            Thread acceptor = new Thread(() -> {
+                try {
+                    while (true) {
+                        held.add(silent.accept()); // never read, never ended: the tunnel stays half-closed (remote)
+                    }
+                } catch (java.io.IOException closed) {
+                    // the test is over
+                }
+            }, "silent-upstream");
+            acceptor.start();
+            HboneServer s = mesh.proxyTo(new InetSocketAddress(HOST, 50814)).bind(new InetSocketAddress(HOST, 50813)).build().start().get();
+            try (RawFrames p = mesh.peer(s)) {
+                int stream = 1;
+                for (int i = 0; i <= 1024; i++, stream += 2) {
+                    p.headers(stream, new DefaultHttp2Headers().method("CONNECT").authority(HOST + ":50814"), false);
+                    assertThat(p.next(HEADERS, stream, WAIT).status()).as("tunnel %d", i + 1).isEqualTo("200");
+                    p.data(stream, new byte[0], true);
+                    p.data(stream, "after the end".getBytes(StandardCharsets.US_ASCII), false);
+                    assertThat(p.nextError(stream, WAIT)).as("DATA %d", i + 1)
+                            .isEqualTo(i < 1024 ? "RST " + stream + " STREAM_CLOSED" : "GOAWAY 2147483647 ENHANCE_YOUR_CALM");
+                }
+            } finally {
+                s.close();
+            }
+        } finally {
+            for (java.net.Socket h : held) {
+                h.close();
+            }
+        }
     }
 
     @AfterAll
