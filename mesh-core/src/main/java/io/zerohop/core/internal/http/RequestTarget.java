@@ -96,15 +96,24 @@ final class RequestTarget {
      *         answers one whose port is not a number or too large 400 {@code http1.invalid_url} (envoyproxy/envoy
      *         test/common/http/http1/codec_impl_test.cc {@code Http11AbsolutePortTooLarge},
      *         {@code GET http://foobar.com:1000000}), where the authority check alone took it and zerohop forwarded
-     *         {@code Host: foobar.com:1000000} until 6 December. An empty port ({@code a:}) is left to the authority check.
+     *         {@code Host: foobar.com:1000000} until 6 December. The port is read as http_parser's
+     *         {@code http_parser_parse_url} reads it ({@code Utility::Url::initialize}): its digits' value, so leading zeros
+     *         are fine ({@code a:000080}, which zerohop refused for its length on 6 December), and a target that ends where
+     *         its port should start ({@code a:}, the parser's port-start state) is refused, where zerohop forwarded
+     *         {@code Host: a:}.
      */
     static String invalidPort(String authority) {
         int colon = authority.startsWith("[") ? authority.indexOf("]:") + 1 : authority.indexOf(':');
-        if (colon <= 0 || colon == authority.length() - 1) {
+        if (colon <= 0) {
             return null;
         }
         String port = authority.substring(colon + 1);
-        if (port.length() > 5 || !port.chars().allMatch(c -> c >= '0' && c <= '9') || Integer.parseInt(port) > 65535) {
+        int value = port.isEmpty() ? -1 : 0;
+        for (int i = 0; i < port.length() && value >= 0; i++) {
+            char c = port.charAt(i);
+            value = c >= '0' && c <= '9' && value * 10 + (c - '0') <= 65535 ? value * 10 + (c - '0') : -1;
+        }
+        if (value < 0) {
             return "has an invalid port \"" + (port.length() > 16 ? port.substring(0, 16) + "..." : port) + "\"";
         }
         return null;

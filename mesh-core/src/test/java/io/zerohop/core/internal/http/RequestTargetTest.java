@@ -66,6 +66,25 @@ class RequestTargetTest {
         }
     }
 
+    /**
+     * Envoy reads an absolute-form target with http_parser's {@code http_parser_parse_url} (utility.cc
+     * {@code Utility::Url::initialize}, from codec_impl.cc {@code handlePath}): a port is its digits' value, leading zeros
+     * and all ({@code v = v * 10 + digit}, refused only past 0xffff), and a URL that ends where its port should start
+     * ({@code http://a:/x}, the parser's port-start state) is not a URL: 400 {@code http1.invalid_url}. zerohop refused
+     * {@code :000080}, which Envoy forwards, and forwarded {@code Host: a:}, which Envoy refuses.
+     */
+    @Test
+    void anAbsoluteFormPortIsReadAsEnvoysUrlParserReadsIt() {
+        HttpRequest zeros = get(HttpMethod.GET, "http://a:000080/x");
+        assertThat(RequestTarget.toOriginForm(zeros)).isNull();
+        assertThat(zeros.headers().get(HttpHeaderNames.HOST)).isEqualTo("a:000080");
+        for (String target : new String[] {"http://a:/x", "http://a:", "http://[::1]:/x", "http://a:0065536/x"}) {
+            HttpRequest r = get(HttpMethod.GET, target);
+            assertThat(RequestTarget.toOriginForm(r)).as(target).contains("invalid port");
+            assertThat(r.headers().get(HttpHeaderNames.HOST)).as(target).isEqualTo("original");
+        }
+    }
+
     @Test
     @DisplayName("RFC 9112 3.2.4 asterisk-form only for OPTIONS; 3.2.3 authority-form and bare words are refused")
     void otherFormsAreRefused() {
