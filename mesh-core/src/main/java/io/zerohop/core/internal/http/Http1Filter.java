@@ -217,18 +217,20 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             }
             // The target as sent, before toOriginForm rewrites an absolute form: a refusal's log shows what was asked.
             String sent = req.uri();
-            String badTarget = RequestTarget.toOriginForm(req);
-            if (badTarget != null) {
-                ReferenceCountUtil.release(m);
-                protocolError(HttpResponseStatus.BAD_REQUEST, badTarget, refused(req, sent));
-                return;
-            }
-            // Envoy's codec, before the connection manager's checks below and before any filter: a header the request's
-            // Connection nominates is gone before RBAC decides (or the request is 400).
+            // Envoy's codec, before it reads the target (onHeadersCompleteBase: sanitizeConnectionHeader, then handlePath,
+            // which gives an absolute-form target's authority as the Host, a nominated Host lost included), before the
+            // connection manager's checks below and before any filter: a header the request's Connection nominates is gone
+            // before RBAC decides (or the request is 400).
             String badConnection = NominatedHeaders.sanitize(req);
             if (badConnection != null) {
                 ReferenceCountUtil.release(m);
                 protocolError(HttpResponseStatus.BAD_REQUEST, badConnection, refused(req, sent));
+                return;
+            }
+            String badTarget = RequestTarget.toOriginForm(req);
+            if (badTarget != null) {
+                ReferenceCountUtil.release(m);
+                protocolError(HttpResponseStatus.BAD_REQUEST, badTarget, refused(req, sent));
                 return;
             }
             if (req.uri().equals("*")) {

@@ -784,6 +784,24 @@ class Http1CodecTest {
      * {@code Host} is removed, and the request then has none: the connection manager's 400. Until 6 December each was
      * forwarded.
      */
+    /**
+     * Envoy's HTTP/1 codec sanitizes the Connection header before it reads the request target (codec_impl.cc
+     * {@code onHeadersCompleteBase}: {@code sanitizeConnectionHeader}, then {@code handlePath}, which sets the Host of an
+     * absolute-form target): a nominated {@code Host} is gone, and the absolute form gives the request its Host again.
+     * zerohop read the target first and removed the Host it had set from it: 400 for a request Envoy forwards.
+     */
+    @Test
+    void anAbsoluteFormTargetGivesTheHostANominatedHostLost() {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(ascii("GET http://a.example/ok HTTP/1.1\r\nHost: b.example\r\nConnection: host\r\n\r\n"));
+        assertThat(upstream.written).as(outbound(ch)).first().isInstanceOf(HttpRequest.class);
+        HttpRequest forwarded = (HttpRequest) upstream.written.get(0);
+        assertThat(forwarded.headers().getAll("host")).containsExactly("a.example");
+        assertThat(forwarded.uri()).isEqualTo("/ok");
+        upstream.release();
+        ch.finishAndReleaseAll();
+    }
+
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(strings = {
         "Connection: a,b,c,d,e,f,g,h,i,j,k,l,m\r\n", "Connection: keep-alive,a,b,c,d,e,f,g,h,i\r\n",
