@@ -37,6 +37,12 @@ final class Http1Exchange {
     String refusal;
     boolean allowed;
     boolean requestDone;
+    /**
+     * The client's request has ended here (a head without a body, or its last part), though its end may still be on its way
+     * to the application: an embedded one answers inside the write that hands it over, before {@link #requestDone}.
+     * What Envoy's {@code remoteDecodeComplete()} tells: whether a response starts before the request's end.
+     */
+    boolean requestEnded;
     boolean responseDone;
     /** A 1xx other than 101 was forwarded; its end is not the response's end. */
     boolean interim;

@@ -299,6 +299,9 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                 // Envoy's upstream codec writes every request as HTTP/1.1 (codec_impl.cc REQUEST_POSTFIX).
                 req.setProtocolVersion(HttpVersion.HTTP_1_1);
             }
+            // A head without a body is the request's end, as Envoy's codec decodes it (decodeHeaders with end_stream), though
+            // the decoder's empty last part follows it.
+            x.requestEnded = !HttpUtil.isTransferEncodingChunked(req) && HttpUtil.getContentLength(req, 0L) == 0;
             upstream.write(req);
             return;
         }
@@ -334,6 +337,8 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         }
         x.requestBytes += c.content().readableBytes();
         boolean last = c instanceof LastHttpContent;
+        // Before the write: an embedded application answers inside it, and that answer is not early.
+        x.requestEnded |= last;
         if (x.allowed) {
             upstream.write(c);
             if (!upstream.isWritable() && !requests.paused()) {
@@ -380,7 +385,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             return;
         }
         Http1Exchange.ResponsePart part = x.responsePart(msg);
-        if (!x.requestDone && msg instanceof HttpResponse r && r.status().codeClass() != HttpStatusClass.INFORMATIONAL
+        if (!x.requestEnded && msg instanceof HttpResponse r && r.status().codeClass() != HttpStatusClass.INFORMATIONAL
                 && (part == Http1Exchange.ResponsePart.MORE || part == Http1Exchange.ResponsePart.END)) {
             // Envoy's connection manager closes an HTTP/1 connection whose response starts before its request has ended
             // (conn_manager_impl.cc encodeHeaders, !remoteDecodeComplete(), downstream_rq_response_before_rq_complete),
@@ -388,7 +393,10 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             // the upstream request). Until 6 December zerohop went on forwarding what the client sent after an early
             // answer as that request's body: a client that skips the body after an early final answer to its
             // Expect: 100-continue sends its next request there, which an application that took the body as skipped read
-            // as a request no policy had decided (L7EarlyResponseTest).
+            // as a request no policy had decided (L7EarlyResponseTest). The request's end as decoded (requestEnded), not as
+            // forwarded: an embedded application (Netty handlers behind AppBridge) answers inside the write of that end, and
+            // from 6 December until this check read requestDone every answer of one was early, each connection closed after
+            // its first request (EmbeddedNettyAppKeepAliveTest).
             x.closeAfter = true;
             r.headers().set(HttpHeaderNames.CONNECTION, io.netty.handler.codec.http.HttpHeaderValues.CLOSE);
         }
@@ -406,7 +414,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             case INTERIM_END -> ctx.writeAndFlush(msg);
             case END -> {
                 ctx.writeAndFlush(msg);
-                if (!x.requestDone) {
+                if (!x.requestEnded) {
                     // Nothing more of it goes to the application: the connection closes after this response.
                     x.requestDone = true;
                     x.closeAfter = true;

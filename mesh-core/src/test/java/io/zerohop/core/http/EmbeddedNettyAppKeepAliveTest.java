@@ -1,0 +1,111 @@
+package io.zerohop.core.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpVersion;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * An embedded application made of Netty handlers ({@code Mesh.serve} with a {@code StreamHandler} adding
+ * {@link HttpServerCodec}) answers inside the write that hands it a request's end, on the stream's event loop. That is no
+ * response before the request's end: Envoy's connection manager closes an HTTP/1 connection only when its codec has not
+ * decoded the request's end when the response starts (conn_manager_impl.cc {@code encodeHeaders},
+ * {@code !remoteDecodeComplete()}), and a request without a body ends at its head. Since the early-response rule of
+ * 6 December, zerohop took every such answer as early: {@code connection: close}, and the connection closed after each
+ * request.
+ */
+class EmbeddedNettyAppKeepAliveTest {
+    static final String POLICY = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: DENY
+              rules:
+              - to: [{operation: {paths: ["/deny"]}}]
+            """;
+
+    @Test
+    void aNettyAppAnsweringAtOnceKeepsTheConnection() throws Exception {
+        InetAddress bip = InetAddress.getByName("127.0.162.14");
+        int port = 7072;
+        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(bip),
+                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
+        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
+                List.of(InetAddress.getByName("127.0.162.15")), Workload.Protocol.HBONE, null, "cluster.local");
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of("b", new InetSocketAddress(bip, 15008)));
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
+        try (Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy)
+                .node("b").inbound(new InetSocketAddress(bip, 0)).threads(1).build()) {
+            server.start().get(10, TimeUnit.SECONDS);
+            server.serve(new InetSocketAddress(bip, port), (stream, tunnel) -> stream.pipeline().addLast(new HttpServerCodec(),
+                    new HttpObjectAggregator(1 << 20), new SimpleChannelInboundHandler<FullHttpRequest>() {
+                        @Override
+                        protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+                            byte[] body = (req.method() + " " + req.uri() + " " + req.content().readableBytes())
+                                    .getBytes(StandardCharsets.ISO_8859_1);
+                            FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+                                    Unpooled.wrappedBuffer(body));
+                            r.headers().set(HttpHeaderNames.CONTENT_LENGTH, body.length);
+                            ctx.writeAndFlush(r);
+                        }
+
+                        @Override
+                        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                            if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
+                                ctx.close(); // the client's end: this application's too
+                            }
+                        }
+                    }));
+            registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+            try (Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+                 Socket c = client.socketFactory().createSocket(bip, port)) {
+                c.setSoTimeout(10_000);
+                InputStream in = c.getInputStream();
+                for (String request : List.of("GET /one HTTP/1.1\r\nHost: backend\r\n\r\n",
+                        "POST /two HTTP/1.1\r\nHost: backend\r\nContent-Length: 5\r\n\r\nhello",
+                        "POST /three HTTP/1.1\r\nHost: backend\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                        "GET /four HTTP/1.1\r\nHost: backend\r\n\r\n")) {
+                    c.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+                    String head = L7EnforcementTest.readHead(in);
+                    assertThat(head).as(request).startsWith("HTTP/1.1 200 ").doesNotContainIgnoringCase("connection: close");
+                    int length = 0;
+                    for (String h : head.split("\r\n")) {
+                        if (h.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+                            length = Integer.parseInt(h.substring(15).trim());
+                        }
+                    }
+                    assertThat(new String(in.readNBytes(length), StandardCharsets.ISO_8859_1)).as(request)
+                            .startsWith(request.substring(0, request.indexOf(" HTTP")));
+                }
+            }
+        }
+    }
+}
