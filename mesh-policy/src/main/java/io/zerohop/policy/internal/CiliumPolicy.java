@@ -223,11 +223,7 @@ final class CiliumPolicy {
          * null for an ingressDeny rule, which takes every such peer to be (fail closed).
          */
         java.util.List<String> clusterTrustDomains;
-        /** {@code cluster-mesh}: a peer of any cluster of the mesh. */
-        boolean entityClusterMesh;
         boolean entityWorld;
-        boolean entityWorldV4;
-        boolean entityWorldV6;
         /** {@code host}: the enforcing node's own addresses (reserved:host); {@code remote-node}: another node's. */
         boolean entityHost;
         boolean entityRemoteNode;
@@ -343,15 +339,15 @@ final class CiliumPolicy {
                 return true;
             }
             boolean endpoint = Peer.isClusterEndpoint(r);
-            if (endpoint && (entityClusterMesh || entityCluster && Selector.sameCluster(r, clusterTrustDomains))) {
+            if (endpoint && entityCluster && Selector.sameCluster(r, clusterTrustDomains)) {
                 return true;
             }
             AccessRequest.SourceNode node = r.sourceNode();
             if (node != null) {
-                // pkg/policy/api/entity.go: cluster (and cluster-mesh) select reserved:host and reserved:remote-node; world and
+                // pkg/policy/api/entity.go: cluster selects reserved:host and reserved:remote-node; world and
                 // CIDRs never do (a node's address has its reserved identity, not a CIDR's, under Cilium's default
                 // policy-cidr-match-mode). fromEndpoints selectors test its reserved label (Selector.reservedValue).
-                if (entityCluster || entityClusterMesh || (node == AccessRequest.SourceNode.HOST ? entityHost : entityRemoteNode)) {
+                if (entityCluster || (node == AccessRequest.SourceNode.HOST ? entityHost : entityRemoteNode)) {
                     return true;
                 }
                 for (Selector s : fromEndpoints) {
@@ -396,8 +392,7 @@ final class CiliumPolicy {
         /** Whether the rule's world entities or CIDRs select {@code r}'s address, were the peer world. */
         private boolean selectsAddress(AccessRequest r) {
             java.net.InetAddress a = r.sourceAddress();
-            if (entityWorld || (entityWorldV4 && a instanceof java.net.Inet4Address)
-                    || (entityWorldV6 && a instanceof java.net.Inet6Address)) {
+            if (entityWorld) {
                 return true;
             }
             for (int i = 0; i < cidrs.length; i++) {
