@@ -96,20 +96,30 @@ final class NominatedHeaders {
             removed.add(token);
         }
         if (!removed.isEmpty()) {
-            List<String> kept = new ArrayList<>();
-            for (String t : value.split(",")) {
+            dropTokens(h, removed);
+        }
+        return null;
+    }
+
+    /**
+     * Rewrites {@code h}'s {@code Connection} lines as one, without the tokens in {@code lowerCase} (compared in lower
+     * case), or removes the header when no token is left.
+     */
+    static void dropTokens(HttpHeaders h, java.util.Collection<String> lowerCase) {
+        List<String> kept = new ArrayList<>();
+        for (String line : h.getAll(HttpHeaderNames.CONNECTION)) {
+            for (String t : line.split(",")) {
                 String token = t.strip();
-                if (!token.isEmpty() && !removed.contains(token.toLowerCase(Locale.ROOT))) {
+                if (!token.isEmpty() && !lowerCase.contains(token.toLowerCase(Locale.ROOT))) {
                     kept.add(token);
                 }
             }
-            if (kept.isEmpty()) {
-                h.remove(HttpHeaderNames.CONNECTION);
-            } else {
-                h.set(HttpHeaderNames.CONNECTION, String.join(",", kept));
-            }
         }
-        return null;
+        if (kept.isEmpty()) {
+            h.remove(HttpHeaderNames.CONNECTION);
+        } else {
+            h.set(HttpHeaderNames.CONNECTION, String.join(",", kept));
+        }
     }
 
     /** Envoy's {@code Utility::isUpgrade} less {@code h2c}, which its codec does not take as one. */

@@ -3,9 +3,7 @@ package io.zerohop.core.internal.http;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * The upgrades an HTTP/1 request may ask for, as Istio's Envoy allows them, decided before RBAC:
@@ -47,21 +45,7 @@ final class UpgradeHeaders {
         if (value.equalsIgnoreCase("h2c")) {
             h.remove(HttpHeaderNames.UPGRADE);
             h.remove("http2-settings");
-            List<String> kept = new ArrayList<>();
-            for (String c : h.getAll(HttpHeaderNames.CONNECTION)) {
-                for (String t : c.split(",")) {
-                    String token = t.trim();
-                    String lower = token.toLowerCase(Locale.ROOT);
-                    if (!token.isEmpty() && !lower.equals("upgrade") && !lower.equals("http2-settings")) {
-                        kept.add(token);
-                    }
-                }
-            }
-            if (kept.isEmpty()) {
-                h.remove(HttpHeaderNames.CONNECTION);
-            } else {
-                h.set(HttpHeaderNames.CONNECTION, String.join(",", kept));
-            }
+            NominatedHeaders.dropTokens(h, List.of("upgrade", "http2-settings"));
             return null;
         }
         if (!value.equalsIgnoreCase("websocket")) {
