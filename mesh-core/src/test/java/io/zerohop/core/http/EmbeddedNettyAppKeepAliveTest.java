@@ -40,16 +40,8 @@ import org.junit.jupiter.api.Test;
  * request.
  */
 class EmbeddedNettyAppKeepAliveTest {
-    static final String POLICY = """
-            apiVersion: security.istio.io/v1
-            kind: AuthorizationPolicy
-            metadata: {name: deny, namespace: prod}
-            spec:
-              selector: {matchLabels: {app: backend}}
-              action: DENY
-              rules:
-              - to: [{operation: {paths: ["/deny"]}}]
-            """;
+    /** The DENY on {@code /deny} of {@link L7EarlyResponseTest}; none of the requests here matches it. */
+    static final String POLICY = L7EarlyResponseTest.POLICY;
 
     @Test
     void aNettyAppAnsweringAtOnceKeepsTheConnection() throws Exception {

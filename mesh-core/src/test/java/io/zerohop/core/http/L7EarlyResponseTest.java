@@ -71,12 +71,7 @@ class L7EarlyResponseTest {
             t.setDaemon(true);
             t.start();
             int port = app.getLocalPort();
-            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
-            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
-            try (Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
-                    .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1).build()) {
-                mesh.start().get(10, TimeUnit.SECONDS);
+            try (Mesh mesh = mesh(ip, port)) {
                 InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, port)));
                 String next = "GET /deny HTTP/1.1\r\nHost: a\r\n\r\n";
                 String answer;
@@ -132,11 +127,19 @@ class L7EarlyResponseTest {
         }
     }
 
-    /** A mesh whose plaintext inbound forwards to {@code app}, as the test above. */
+    /** {@link #mesh(InetAddress, int, String)} under {@link #POLICY}. */
     static Mesh mesh(InetAddress ip, int port) throws Exception {
+        return mesh(ip, port, POLICY);
+    }
+
+    /**
+     * A started mesh for a backend on {@code ip} whose {@code port} is declared {@code http}, under {@code policy}; its
+     * plaintext inbound ({@link Mesh#plaintextInbound}) forwards to the application on that port.
+     */
+    static Mesh mesh(InetAddress ip, int port, String policy) throws Exception {
         Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
                 Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
-        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", policy)).build();
         Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
                 .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1).build();
         mesh.start().get(10, TimeUnit.SECONDS);
