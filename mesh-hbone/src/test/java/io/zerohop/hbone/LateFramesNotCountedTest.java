@@ -7,7 +7,6 @@ import static io.zerohop.hbone.StreamErrorCodeTest.block;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
-import io.zerohop.hbone.internal.Inspect;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -36,8 +35,8 @@ class LateFramesNotCountedTest {
     static final String HOST = "127.0.165.1";
     /** Past h2's {@code DEFAULT_LOCAL_RESET_COUNT_MAX} (1,024). */
     static final int MANY = 1100;
+    static ResetServers servers;
     static Mesh mesh;
-    static StreamErrorCodeTest.Upstream upstream;
     static HboneServer server;
     static HboneServer oneStream;
     static String authority;
@@ -46,13 +45,11 @@ class LateFramesNotCountedTest {
 
     @BeforeAll
     static void start() throws Exception {
-        mesh = new Mesh();
-        upstream = new StreamErrorCodeTest.Upstream(HOST, 50811);
-        InetSocketAddress up = new InetSocketAddress(HOST, 50811);
-        authority = HOST + ":50811";
-        server = mesh.proxyTo(up).bind(new InetSocketAddress(HOST, 50810)).build().start().get();
-        Inspect.resetClock(server, clock::get);
-        oneStream = mesh.proxyTo(up).maxConcurrentStreams(1).bind(new InetSocketAddress(HOST, 50812)).build().start().get();
+        servers = new ResetServers(HOST, 50810, clock::get);
+        mesh = servers.mesh;
+        server = servers.server;
+        oneStream = servers.oneStream;
+        authority = servers.authority;
     }
 
     /**
@@ -98,18 +95,7 @@ class LateFramesNotCountedTest {
 
     @AfterAll
     static void stop() {
-        oneStream.close();
-        server.close();
-        upstream.close();
-        mesh.close();
-    }
-
-    static RawFrames withSentinel(HboneServer s) throws Exception {
-        RawFrames p = mesh.peer(s);
-        p.headers(1, new DefaultHttp2Headers().method("CONNECT").authority(authority), false);
-        assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
-        H2ProtocolTest.assertEchoes(p, 1, "sentinel");
-        return p;
+        servers.close();
     }
 
     /** The peer's errors are still counted after all those frames: a malformed request gets its RST_STREAM. */
@@ -127,7 +113,7 @@ class LateFramesNotCountedTest {
      */
     @Test
     void dataOnStreamsTheServerResetArrivingAfterTheHoldIsNotCounted() throws Exception {
-        try (RawFrames p = withSentinel(server)) {
+        try (RawFrames p = servers.withSentinel(server)) {
             int stream = 3;
             for (int i = 0; i < MANY; i++, stream += 2) {
                 p.frame(HEADERS, END_HEADERS, stream, block(":method", "GET", ":scheme", "https", ":path", "/", ":authority", authority));
@@ -147,7 +133,7 @@ class LateFramesNotCountedTest {
      */
     @Test
     void dataBehindARefusedStreamIsNotCounted() throws Exception {
-        try (RawFrames p = withSentinel(oneStream)) {
+        try (RawFrames p = servers.withSentinel(oneStream)) {
             int stream = 3;
             for (int i = 0; i < MANY; i++, stream += 2) {
                 p.headers(stream, new DefaultHttp2Headers().method("CONNECT").authority(authority), false);

@@ -58,8 +58,8 @@ class LocalErrorResetLimitTest {
     static final String HOST = "127.0.160.1";
     /** h2's {@code DEFAULT_LOCAL_RESET_COUNT_MAX}. */
     static final int LIMIT = 1024;
+    static ResetServers servers;
     static Mesh mesh;
-    static StreamErrorCodeTest.Upstream upstream;
     static HboneServer server;
     /** The same server with room for one tunnel per connection: what passes it is refused with REFUSED_STREAM. */
     static HboneServer oneStream;
@@ -67,26 +67,21 @@ class LocalErrorResetLimitTest {
 
     @BeforeAll
     static void start() throws Exception {
-        mesh = new Mesh();
-        upstream = new StreamErrorCodeTest.Upstream(HOST, 50301);
-        InetSocketAddress up = new InetSocketAddress(HOST, 50301);
-        authority = HOST + ":50301";
-        server = mesh.proxyTo(up).bind(new InetSocketAddress(HOST, 50300)).build().start().get();
         // The hold of reset streams never ends here: what is held does not depend on how fast the machine is.
-        io.zerohop.hbone.internal.Inspect.resetClock(server, () -> 0L);
-        oneStream = mesh.proxyTo(up).maxConcurrentStreams(1).bind(new InetSocketAddress(HOST, 50302)).build().start().get();
+        servers = new ResetServers(HOST, 50300, () -> 0L);
+        mesh = servers.mesh;
+        server = servers.server;
+        oneStream = servers.oneStream;
+        authority = servers.authority;
     }
 
     @AfterAll
     static void stop() {
-        oneStream.close();
-        server.close();
-        upstream.close();
-        mesh.close();
+        servers.close();
     }
 
     static io.netty.handler.codec.http2.Http2Headers connect() {
-        return new DefaultHttp2Headers().method("CONNECT").authority(authority);
+        return servers.connect();
     }
 
     /**
@@ -101,11 +96,7 @@ class LocalErrorResetLimitTest {
 
     /** A sentinel tunnel on stream 1 that echoes. */
     static RawFrames withSentinel(HboneServer s) throws Exception {
-        RawFrames p = mesh.peer(s);
-        p.headers(1, connect(), false);
-        assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
-        H2ProtocolTest.assertEchoes(p, 1, "sentinel");
-        return p;
+        return servers.withSentinel(s);
     }
 
     /** The GOAWAY's debug data. */

@@ -11,8 +11,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.zerohop.hbone.internal.Inspect;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -37,10 +35,10 @@ import org.junit.jupiter.api.Timeout;
 class ServerResetStreamCacheTest {
     static final Duration WAIT = Duration.ofSeconds(10);
     static final String HOST = "127.0.124.1";
+    /** The server; its upstream is at the next port, the one-stream server at the one after. */
     static final int SERVER_PORT = 47500;
-    static final int UPSTREAM_PORT = 47501;
+    static ResetServers servers;
     static Mesh mesh;
-    static StreamErrorCodeTest.Upstream upstream;
     static HboneServer server;
     /** The same server with room for one tunnel per connection. */
     static HboneServer oneStream;
@@ -55,27 +53,20 @@ class ServerResetStreamCacheTest {
 
     @BeforeAll
     static void start() throws Exception {
-        mesh = new Mesh();
-        upstream = new StreamErrorCodeTest.Upstream(HOST, UPSTREAM_PORT);
-        InetSocketAddress up = new InetSocketAddress(HOST, UPSTREAM_PORT);
-        authority = HOST + ":" + UPSTREAM_PORT;
-        server = mesh.proxyTo(up)
-                .bind(new InetSocketAddress(HOST, SERVER_PORT)).build().start().get();
-        Inspect.resetClock(server, holdClock::get);
-        oneStream = mesh.proxyTo(up)
-                .maxConcurrentStreams(1).bind(new InetSocketAddress(HOST, SERVER_PORT + 2)).build().start().get();
+        servers = new ResetServers(HOST, SERVER_PORT, holdClock::get);
+        mesh = servers.mesh;
+        server = servers.server;
+        oneStream = servers.oneStream;
+        authority = servers.authority;
     }
 
     @AfterAll
     static void stop() {
-        oneStream.close();
-        server.close();
-        upstream.close();
-        mesh.close();
+        servers.close();
     }
 
     static Http2Headers connect() {
-        return new DefaultHttp2Headers().method("CONNECT").authority(authority);
+        return servers.connect();
     }
 
     /** The server answers a CONNECT with :path 400 and resets the stream PROTOCOL_ERROR (RFC 9113 8.5). */
