@@ -34,9 +34,14 @@ class SpireBreakTest {
     Path dir;
 
     static Workload.X509SVID message(X509Svid svid, InMemoryCa ca) {
+        return message(svid, svid.getPrivateKey(), ca);
+    }
+
+    /** The X509SVID message of {@code svid}'s chain with {@code key} (its own or not) and {@code ca}'s bundle. */
+    static Workload.X509SVID message(X509Svid svid, java.security.PrivateKey key, InMemoryCa ca) {
         return Workload.X509SVID.newBuilder().setSpiffeId(svid.getSpiffeId().toString())
                 .setX509Svid(WorkloadApiServer.der(svid.getChain()))
-                .setX509SvidKey(ByteString.copyFrom(svid.getPrivateKey().getEncoded()))
+                .setX509SvidKey(ByteString.copyFrom(key.getEncoded()))
                 .setBundle(WorkloadApiServer.der(ca.bundle().getX509Authorities())).build();
     }
 

@@ -3,7 +3,6 @@ package io.zerohop.identity.spire;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.google.protobuf.ByteString;
 import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.svid.x509svid.X509Svid;
 import io.spiffe.workloadapi.grpc.Workload;
@@ -37,10 +36,7 @@ class SpireKeyMismatchTest {
 
     /** The X509SVID message of {@code svid}, with {@code key}'s private key instead of its own. */
     static Workload.X509SVID message(X509Svid svid, X509Svid key) {
-        return Workload.X509SVID.newBuilder().setSpiffeId(svid.getSpiffeId().toString())
-                .setX509Svid(WorkloadApiServer.der(svid.getChain()))
-                .setX509SvidKey(ByteString.copyFrom(key.getPrivateKey().getEncoded()))
-                .setBundle(WorkloadApiServer.der(CA.bundle().getX509Authorities())).build();
+        return SpireBreakTest.message(svid, key.getPrivateKey(), CA);
     }
 
     private static Throwable failure(CompletableFuture<X509Svid> f) {
