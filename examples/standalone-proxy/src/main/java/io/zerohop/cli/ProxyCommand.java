@@ -783,6 +783,14 @@ final class ProxyCommand implements Callable<Integer> {
             } else {
                 throw u.error("spire-socket", a, "\"" + a + "\" is not unix:/path, tcp://ip:port or /path");
             }
+            // The provider's own address check (java-spiffe's Address.parseAddress) here, before anything starts: an
+            // address it refuses (unix:agent.sock, tcp://localhost:8081) is the option's mistake, exit 2, where it
+            // failed after the "waiting for an SVID" line with exit 1 (a new-user pass).
+            try {
+                SpireIdentityProvider.builder().address(identity.spireSocket);
+            } catch (IllegalArgumentException e) {
+                throw u.error("spire-socket", a, e.getMessage());
+            }
         }
         if (captureSet != null) {
             String[] why = new String[1];

@@ -80,6 +80,21 @@ class KubernetesOptionTest {
     }
 
     @Test
+    @org.junit.jupiter.api.DisplayName("a --spire-socket with a scheme that java-spiffe's address check refuses is a usage error, before the wait (it was exit 1 after \"waiting for an SVID\")")
+    void aSpireSocketJavaSpiffeRefusesIsAUsageError() {
+        for (String a : new String[] {"unix:agent.sock", "UNIX://host/run/agent.sock", "tcp://localhost:8081"}) {
+            std.out.reset();
+            std.err.reset();
+            int code = Zerohop.run("proxy", "--spire-socket", a, "--inbound", "off", "--metrics", "off", "--readiness", "off",
+                    "--admin", "off");
+            assertThat(code).as(a + ": " + std.err).isEqualTo(2);
+            assertThat(std.err.toString()).as(a).startsWith("zerohop proxy: --spire-socket: invalid Workload API address \"");
+            assertThat(std.err.toString()).as(a).contains("Run 'zerohop proxy --help' for usage.");
+            assertThat(std.out.toString()).as(a + ": nothing waits for an address that cannot work").doesNotContain("waiting for an SVID");
+        }
+    }
+
+    @Test
     @org.junit.jupiter.api.DisplayName("a bare socket path reaches a real SPIFFE Workload API server and the proxy gets ready on its SVID")
     void aBareSpireSocketPathWorks(@TempDir Path dir) throws Exception {
         readyOnSpire(dir, socket -> socket.toString(), socket -> "unix:" + socket);
