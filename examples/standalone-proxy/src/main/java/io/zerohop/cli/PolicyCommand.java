@@ -394,7 +394,61 @@ final class PolicyCommand {
                 }
                 out.merge(name, value, (a, b) -> a + "," + b);
             }
+            String nominated = nominatedHeaderProblem(out);
+            if (nominated != null) {
+                throw u.error("header", "connection=" + out.get("connection"), nominated);
+            }
             return out;
+        }
+
+        /**
+         * Why the check cannot decide a request with these headers as the proxy does, or null: the proxy's HTTP/1 side
+         * removes every header the {@code Connection} header nominates before any policy reads it, and answers 400 a
+         * {@code Connection} of 10 or more tokens or one nominating {@code x-forwarded-for}, {@code -host}, {@code -proto}
+         * or a pseudo-header (mesh-core NominatedHeaders, as Envoy's codec: source/common/http/http1/codec_impl.cc
+         * {@code onHeadersCompleteBase}, source/common/http/utility.cc {@code sanitizeConnectionHeader}). A new-user pass
+         * (helper 312) read DENY, exit 3, for {@code Connection: x-user} with {@code X-User: admin} against a DENY on
+         * {@code request.headers[x-user]}, a request the proxy served 200 without the header.
+         */
+        static String nominatedHeaderProblem(Map<String, String> headers) {
+            String connection = headers.get("connection");
+            if (connection == null) {
+                return null;
+            }
+            List<String> tokens = new java.util.ArrayList<>();
+            boolean upgrade = false;
+            for (String t : connection.split(",")) {
+                String token = t.strip().toLowerCase(Locale.ROOT);
+                if (!token.isEmpty()) {
+                    tokens.add(token);
+                    upgrade |= token.equals("upgrade");
+                }
+            }
+            String up = headers.get("upgrade");
+            if (upgrade && up != null && !up.strip().equalsIgnoreCase("h2c")) {
+                return null; // an upgrade's headers stay as they are (Envoy's handling_upgrade_)
+            }
+            if (tokens.size() >= 10) {
+                return "connection lists " + tokens.size() + " tokens: the proxy answers such a request 400 before any policy"
+                        + " (Envoy's http1.connection_header_rejected, 10 or more)";
+            }
+            for (String token : tokens) {
+                if (token.equals("x-forwarded-for") || token.equals("x-forwarded-host") || token.equals("x-forwarded-proto")
+                        || token.startsWith(":")) {
+                    return "connection nominates " + token + ": the proxy answers such a request 400 before any policy"
+                            + " (Envoy's http1.connection_header_rejected)";
+                }
+            }
+            for (String token : tokens) {
+                if (List.of("close", "keep-alive", "upgrade", "http2-settings", "connection", "content-length",
+                        "transfer-encoding").contains(token) || !headers.containsKey(token)) {
+                    continue;
+                }
+                return "connection nominates " + token + ": the proxy removes a header the Connection header nominates before any"
+                        + " policy reads it (as Envoy's HTTP/1 codec), so no policy sees " + token + " in that request; leave out"
+                        + " --header " + token + " (and its token) to check what the proxy decides";
+            }
+            return null;
         }
 
         /**

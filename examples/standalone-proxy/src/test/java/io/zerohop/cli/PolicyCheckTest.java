@@ -385,6 +385,34 @@ class PolicyCheckTest {
                 when: [{key: "request.headers[x-forwarded-client-cert]", values: ["*URI=spiffe://cluster.local/ns/prod/sa/web"]}]
             """;
 
+    static final String DENY_ADMIN_USER = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-admin-user, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: DENY
+              rules:
+              - when: [{key: "request.headers[x-user]", values: [admin]}]
+            """;
+
+    /**
+     * The proxy's HTTP/1 side removes the headers a {@code Connection} header nominates before any policy reads them
+     * (mesh-core NominatedHeaders, as Envoy's codec): {@code Connection: x-user} with {@code X-User: admin} is served 200
+     * past a DENY on {@code request.headers[x-user]}. The check took both headers and answered DENY, exit 3 (a new-user
+     * pass, helper 312); it now refuses such a --header connection, since it cannot show the request the policy reads.
+     */
+    @Test
+    void aConnectionHeaderNominatingAHeaderIsRefusedAsTheProxyDropsThatHeader() throws Exception {
+        String[] web = {"--source", "spiffe://cluster.local/ns/prod/sa/web", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080",
+                "--method", "GET", "--header", "x-user=admin"};
+        assertThat(check(DENY_ADMIN_USER, web)).as(std.out.toString()).isEqualTo(3);
+        assertThat(check(DENY_ADMIN_USER, concat(web, "--header", "connection=x-user"))).as(std.out.toString()).isEqualTo(2);
+        assertThat(std.err.toString()).contains("--header: connection nominates x-user");
+        // Tokens that nominate no header the proxy removes leave the decision as it was.
+        assertThat(check(DENY_ADMIN_USER, concat(web, "--header", "connection=keep-alive, close"))).as(std.err.toString()).isEqualTo(3);
+    }
+
     /**
      * As the proxy, which sets {@code x-forwarded-client-cert} from the connection before any policy reads it (Envoy's
      * connection manager): the check builds it from {@code --source}, and refuses one given as a header. A new-user pass
