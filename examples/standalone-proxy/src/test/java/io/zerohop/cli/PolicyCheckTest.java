@@ -411,6 +411,11 @@ class PolicyCheckTest {
         assertThat(std.err.toString()).contains("--header: connection nominates x-user");
         // Tokens that nominate no header the proxy removes leave the decision as it was.
         assertThat(check(DENY_ADMIN_USER, concat(web, "--header", "connection=keep-alive, close"))).as(std.err.toString()).isEqualTo(3);
+        assertThat(check(DENY_ADMIN_USER, concat(web, "--header", "connection=te", "--header", "te=trailers"))).as(std.err.toString())
+                .isEqualTo(3);
+        assertThat(check(DENY_ADMIN_USER, concat(web, "--header", "connection=x-forwarded-for", "--header", "x-forwarded-for=10.1.1.1")))
+                .as("answered 400 by the proxy").isEqualTo(2);
+        assertThat(std.err.toString()).contains("--header: connection nominates x-forwarded-for: the proxy answers such a request 400");
     }
 
     /**
