@@ -87,6 +87,44 @@ class CertFetchTest {
     }
 
     /**
+     * The mesh's warm-up is ztunnel's {@code Priority::Warmup} (src/cert_fetcher.rs {@code prefetch_cert}): with the
+     * Istio CA's {@code CertificateManager} fetching one certificate at a time, a TLS context a connection needs (an
+     * identity no warm-up asked for) is fetched before the warm-ups still queued. Until 6 December the warm-ups were
+     * callers' fetches, and the connection waited behind all of them (the issuer saw x last).
+     */
+    @Test
+    void aConnectionsCertificateIsFetchedBeforeQueuedWarmUps() throws Exception {
+        InMemoryCa ca = InMemoryCa.create(TD);
+        java.util.concurrent.CompletableFuture<Void> gate = new java.util.concurrent.CompletableFuture<>();
+        List<SpiffeId> asked = new java.util.concurrent.CopyOnWriteArrayList<>();
+        io.zerohop.identity.CertificateManager m = io.zerohop.identity.CertificateManager.builder().trustBundles(ca.bundles())
+                .maxConcurrentFetches(1).issuer(id -> {
+                    asked.add(id);
+                    return gate.thenApply(v -> ca.issue(id));
+                }).build();
+        List<Workload> pods = new ArrayList<>();
+        for (int i = 1; i <= 4; i++) {
+            pods.add(pod("w" + i, "w" + i, "127.0.172.2" + i, Workload.Protocol.HBONE, "n1"));
+        }
+        SpiffeId x = id("x");
+        try (Mesh mesh = Mesh.builder().identityProvider(m).identity(id("own")).workloads(WorkloadRegistry.of(pods, Map.of()))
+                .node("n1").threads(1).build();
+             io.zerohop.identity.MeshTls tls = io.zerohop.identity.MeshTls.builder(m).build()) {
+            mesh.start().get(10, TimeUnit.SECONDS);
+            await(() -> asked.size() == 1, "the first warm-up fetch under way, the other four queued");
+            var context = tls.server(x); // what an inbound connection to x looks up
+            gate.complete(null);
+            context.get(10, TimeUnit.SECONDS);
+            mesh.ready().get(10, TimeUnit.SECONDS);
+            assertThat(asked).hasSize(6);
+            assertThat(asked.get(1)).as("x right after the warm-up that was running, in " + asked).isEqualTo(x);
+        } finally {
+            m.close();
+            ca.close();
+        }
+    }
+
+    /**
      * A new-user pass: a single-identity provider (PEM files) with a registry listing other workloads on
      * this host never became ready, and the one WARN ("identity not ready: CompletionException: ...")
      * did not say why the mesh asked for another identity nor what to do.

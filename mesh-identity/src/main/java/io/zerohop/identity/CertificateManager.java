@@ -51,8 +51,9 @@ import org.slf4j.LoggerFactory;
  *       the same backoff, once per identity and never later than the SVID's expiry (ztunnel's
  *       {@code min(refresh_at, cert_expiry_instant)}). Established connections are never touched.
  *   <li>At most {@link Builder#maxConcurrentFetches} (8, ztunnel's concurrency) requests to the
- *       issuer run at once; the others queue, a caller's first fetch ahead of refreshes and retries
- *       (ztunnel's {@code Priority::RealTime} ahead of {@code Background}).
+ *       issuer run at once; the others queue, a caller's first fetch ahead of {@link #prefetch}es, and
+ *       those ahead of refreshes and retries (ztunnel's {@code Priority::RealTime}, {@code Warmup},
+ *       {@code Background}).
  *   <li>{@link IdentityListener#svidRotated} fires after a new SVID is in place when it replaces one
  *       or ends a run of failures (so a listener that asks {@link #svid} again gets the new one), not
  *       for an identity's first issuance, which its callers receive.
@@ -153,6 +154,23 @@ public final class CertificateManager implements IdentityProvider {
      */
     @Override
     public CompletableFuture<X509Svid> svid(SpiffeId id) {
+        return lookup(id, Priority.REAL_TIME);
+    }
+
+    /**
+     * As {@link #svid}, but a fetch it starts runs behind every fetch a caller waits for, and ahead of refreshes and
+     * retries: ztunnel's {@code Priority::Warmup}, which its cert fetcher uses for a new local workload's certificate
+     * (istio/ztunnel src/cert_fetcher.rs {@code prefetch_cert}, src/identity/manager.rs {@code Priority}). A caller's
+     * {@link #svid} for an identity whose prefetch is still queued moves it ahead ({@code push_increase}), so a
+     * connection never waits behind the warm-up of other identities (ztunnel's {@code test_warmup_new},
+     * {@code test_warmup_existing}).
+     */
+    @Override
+    public CompletableFuture<X509Svid> prefetch(SpiffeId id) {
+        return lookup(id, Priority.WARMUP);
+    }
+
+    private CompletableFuture<X509Svid> lookup(SpiffeId id, Priority priority) {
         Objects.requireNonNull(id, "id must not be null");
         if (closed) {
             return CompletableFuture.failedFuture(new IllegalStateException("certificate manager is closed"));
@@ -168,15 +186,15 @@ public final class CertificateManager implements IdentityProvider {
             if (held != null) {
                 // Served as it is; past its refresh point a re-issue starts, unless one runs or a failed one backs off.
                 if (e.fetch == null && due(held, now) && mayFetch(e, now)) {
-                    start(e, false);
+                    start(e, Priority.BACKGROUND);
                     queued = true;
                 }
             } else if (e.fetch != null) {
-                // A caller waits for it now: ahead of the queued refreshes and retries.
-                fetches.urgent(e.queued);
+                // Someone waits for it now: ahead of the queued fetches of a lower priority.
+                fetches.raise(e.queued, priority);
                 waitFor = e.fetch;
             } else if (mayFetch(e, now)) {
-                waitFor = start(e, true);
+                waitFor = start(e, priority);
                 queued = true;
             } else {
                 // ztunnel's fetch_certificate answers an Unavailable identity with its stored error.
@@ -274,7 +292,7 @@ public final class CertificateManager implements IdentityProvider {
         for (Entry e : entries.asMap().values()) {
             synchronized (e) {
                 if (!closed && backgroundFetchDue(e, clock.instant())) {
-                    started.add(start(e, false).handle((ok, err) -> null));
+                    started.add(start(e, Priority.BACKGROUND).handle((ok, err) -> null));
                 }
             }
         }
@@ -288,13 +306,13 @@ public final class CertificateManager implements IdentityProvider {
      * Queues a fetch of {@code e} and makes it the entry's fetch, which every caller then shares;
      * {@link Fetches#pump} (called by the caller, outside the lock) starts it. Holds e's lock.
      *
-     * @param urgent a caller waits for it (ztunnel's RealTime priority), rather than a refresh or a retry
+     * @param priority whether a caller waits for it, a warm-up asked for it, or it is a refresh or a retry
      */
-    private CompletableFuture<X509Svid> start(Entry e, boolean urgent) {
+    private CompletableFuture<X509Svid> start(Entry e, Priority priority) {
         CompletableFuture<X509Svid> result = new CompletableFuture<>();
         e.fetch = result;
         cancelTimer(e);
-        e.queued = fetches.add(e, result, urgent);
+        e.queued = fetches.add(e, result, priority);
         return result;
     }
 
@@ -395,7 +413,7 @@ public final class CertificateManager implements IdentityProvider {
             }
             Instant now = clock.instant();
             if (backgroundFetchDue(e, now)) {
-                start(e, false);
+                start(e, Priority.BACKGROUND);
             } else if (e.fetch == null && e.retryAt != null && now.isBefore(e.retryAt)) {
                 // The timer ran a little ahead of the clock it is judged by: once more at the due time.
                 schedule(e, e.retryAt);
@@ -451,27 +469,33 @@ public final class CertificateManager implements IdentityProvider {
     }
 
     /**
+     * ztunnel's {@code Priority} (src/identity/manager.rs), lowest first: a refresh or a retry, a warm-up
+     * ({@link #prefetch}), a fetch a caller waits for ({@link #svid}).
+     */
+    private enum Priority { BACKGROUND, WARMUP, REAL_TIME }
+
+    /**
      * ztunnel's bound on concurrent {@code fetch_certificate} calls ({@code concurrency}; {@code tokio::select!}
-     * starts the next pending fetch only while {@code fetches.len() < concurrency}), with its priorities reduced to
-     * two: a fetch a caller waits for runs before refreshes and retries. Without it a node proxy starting with
-     * thousands of pods, or retrying them all once istiod is back, had as many CSRs in flight at once.
+     * starts the next pending fetch only while {@code fetches.len() < concurrency}), taking the pending fetch of the
+     * highest {@link Priority} first, the oldest first within one. Without it a node proxy starting with thousands of
+     * pods, or retrying them all once istiod is back, had as many CSRs in flight at once.
      */
     private final class Fetches {
         final class Queued {
             final Entry entry;
             final CompletableFuture<X509Svid> result;
-            boolean urgent;
+            Priority priority;
 
-            Queued(Entry entry, CompletableFuture<X509Svid> result, boolean urgent) {
+            Queued(Entry entry, CompletableFuture<X509Svid> result, Priority priority) {
                 this.entry = entry;
                 this.result = result;
-                this.urgent = urgent;
+                this.priority = priority;
             }
         }
 
         private final int max;
-        private final ArrayDeque<Queued> urgent = new ArrayDeque<>();
-        private final ArrayDeque<Queued> background = new ArrayDeque<>();
+        /** One queue per {@link Priority}, by its ordinal. */
+        private final List<ArrayDeque<Queued>> queues = List.of(new ArrayDeque<>(), new ArrayDeque<>(), new ArrayDeque<>());
         private int running;
         /** Set while this thread runs {@link #pump}: a fetch that completes at once calls pump again, which then returns. */
         private final ThreadLocal<Boolean> pumping = new ThreadLocal<>();
@@ -480,17 +504,20 @@ public final class CertificateManager implements IdentityProvider {
             this.max = max;
         }
 
-        synchronized Queued add(Entry e, CompletableFuture<X509Svid> result, boolean urgent) {
-            Queued q = new Queued(e, result, urgent);
-            (urgent ? this.urgent : background).add(q);
+        synchronized Queued add(Entry e, CompletableFuture<X509Svid> result, Priority priority) {
+            Queued q = new Queued(e, result, priority);
+            queues.get(priority.ordinal()).add(q);
             return q;
         }
 
-        /** A caller now waits for {@code q}: ztunnel raises a pending fetch's priority (push_increase). */
-        synchronized void urgent(Queued q) {
-            if (q != null && !q.urgent && background.remove(q)) {
-                q.urgent = true;
-                urgent.add(q);
+        /**
+         * Someone of {@code priority} now waits for {@code q}: ztunnel raises a pending fetch's priority, never lowers it,
+         * and queues it behind those already of that priority ({@code push_increase} with a new timestamp).
+         */
+        synchronized void raise(Queued q, Priority priority) {
+            if (q != null && q.priority.compareTo(priority) < 0 && queues.get(q.priority.ordinal()).remove(q)) {
+                q.priority = priority;
+                queues.get(priority.ordinal()).add(q);
             }
         }
 
@@ -507,9 +534,9 @@ public final class CertificateManager implements IdentityProvider {
                         if (running >= max) {
                             return;
                         }
-                        q = urgent.poll();
-                        if (q == null) {
-                            q = background.poll();
+                        q = null;
+                        for (int p = queues.size() - 1; p >= 0 && q == null; p--) {
+                            q = queues.get(p).poll();
                         }
                         if (q == null) {
                             return;
@@ -540,10 +567,11 @@ public final class CertificateManager implements IdentityProvider {
 
         /** The fetches that never started, removed (close). */
         synchronized List<Queued> drain() {
-            List<Queued> all = new ArrayList<>(urgent);
-            all.addAll(background);
-            urgent.clear();
-            background.clear();
+            List<Queued> all = new ArrayList<>();
+            for (ArrayDeque<Queued> q : queues) {
+                all.addAll(q);
+                q.clear();
+            }
             return all;
         }
     }
@@ -683,7 +711,7 @@ public final class CertificateManager implements IdentityProvider {
 
         /**
          * At most this many requests to the issuer at once (default 8, ztunnel's); the others wait
-         * their turn, a caller's first fetch ahead of refreshes and retries. An issuer whose futures
+         * their turn, a caller's first fetch ahead of prefetches, and those ahead of refreshes and retries. An issuer whose futures
          * never complete would hold its slots for good: give it a deadline (IstioCaClient's
          * {@code callTimeout}).
          */

@@ -28,6 +28,19 @@ public interface IdentityProvider extends AutoCloseable {
      */
     CompletableFuture<X509Svid> svid(SpiffeId id);
 
+    /**
+     * {@link #svid}, asked ahead of need: a mesh in node mode warms up the SVID of a local workload that appears
+     * before its first connection asks for it. A provider that queues its fetches runs such a fetch behind those a
+     * connection waits for, as ztunnel's cert fetcher asks its {@code SecretManager} with {@code Priority::Warmup}
+     * (istio/ztunnel src/cert_fetcher.rs {@code prefetch_cert}); {@link CertificateManager} does. By default the same
+     * as {@link #svid}. A provider that wraps another passes it on.
+     *
+     * @param id the identity; not null
+     */
+    default CompletableFuture<X509Svid> prefetch(SpiffeId id) {
+        return svid(id);
+    }
+
     /** The trust bundles in force now (own trust domain and any federated ones). */
     X509BundleSet bundles();
 

@@ -580,6 +580,91 @@ class CertificateManagerTest {
         assertThat(issuer.asked).containsExactly(A, x, y, A);
     }
 
+    private CertificateManager oneAtATime(CountingIssuer issuer) {
+        CertificateManager m = CertificateManager.builder().issuer(issuer).trustBundles(ca.bundles())
+                .clock(clock).checkInterval(null).maxConcurrentFetches(1).build();
+        toClose.add(m);
+        return m;
+    }
+
+    private static SpiffeId n(String name) {
+        return SpiffeIds.istio("node.test", "ns1", name);
+    }
+
+    /**
+     * ztunnel's test_priority (src/identity/manager.rs): with one fetch at a time, a caller's fetch (RealTime), then a
+     * warm-up (Warmup), then a refresh (Background), whatever order they were asked in. Until 6 December the mesh's
+     * warm-ups were callers' fetches and ran in the order asked.
+     */
+    @Test
+    void fetchesRunCallersFirstThenWarmUpsThenRefreshes() throws Exception {
+        CountingIssuer issuer = new CountingIssuer();
+        CertificateManager m = oneAtATime(issuer);
+        get(m, A);
+        clock.advance(Duration.ofMinutes(70)); // A is due for refresh
+        issuer.gate = new CompletableFuture<>();
+        CompletableFuture<X509Svid> first = m.svid(n("id1")); // takes the one slot
+        CompletableFuture<Void> refresh = m.refreshDue(); // Background
+        CompletableFuture<X509Svid> warm = m.prefetch(n("id3")); // Warmup
+        CompletableFuture<X509Svid> caller = m.svid(n("id4")); // RealTime
+        assertThat(issuer.asked).containsExactly(A, n("id1"));
+
+        issuer.gate.complete(null);
+        for (CompletableFuture<?> f : List.of(first, refresh, warm, caller)) {
+            f.get(10, TimeUnit.SECONDS);
+        }
+        assertThat(issuer.asked).containsExactly(A, n("id1"), n("id4"), n("id3"), A);
+    }
+
+    /** ztunnel's test_warmup_new: a caller's first fetch does not wait behind queued warm-ups of other identities. */
+    @Test
+    void aCallersFetchRunsBeforeQueuedWarmUps() throws Exception {
+        CountingIssuer issuer = new CountingIssuer();
+        CertificateManager m = oneAtATime(issuer);
+        issuer.gate = new CompletableFuture<>();
+        List<CompletableFuture<X509Svid>> warm = new ArrayList<>();
+        for (int i = 1; i < 5; i++) {
+            warm.add(m.prefetch(n("warmup-" + i)));
+        }
+        CompletableFuture<X509Svid> realtime = m.svid(n("realtime"));
+        issuer.gate.complete(null);
+        assertThat(realtime.get(10, TimeUnit.SECONDS).getSpiffeId()).isEqualTo(n("realtime"));
+        for (CompletableFuture<X509Svid> f : warm) {
+            f.get(10, TimeUnit.SECONDS);
+        }
+        assertThat(issuer.asked).containsExactly(n("warmup-1"), n("realtime"), n("warmup-2"), n("warmup-3"), n("warmup-4"));
+    }
+
+    /** ztunnel's test_warmup_existing: a caller asking for an identity whose warm-up is queued moves it ahead. */
+    @Test
+    void aCallerMovesAQueuedWarmUpOfItsIdentityAhead() throws Exception {
+        CountingIssuer issuer = new CountingIssuer();
+        CertificateManager m = oneAtATime(issuer);
+        issuer.gate = new CompletableFuture<>();
+        List<CompletableFuture<X509Svid>> warm = new ArrayList<>();
+        for (int i = 1; i < 5; i++) {
+            warm.add(m.prefetch(n("warmup-" + i)));
+        }
+        CompletableFuture<X509Svid> caller = m.svid(n("warmup-4"));
+        issuer.gate.complete(null);
+        assertThat(caller.get(10, TimeUnit.SECONDS)).isSameAs(warm.get(3).get(10, TimeUnit.SECONDS));
+        for (CompletableFuture<X509Svid> f : warm) {
+            f.get(10, TimeUnit.SECONDS);
+        }
+        assertThat(issuer.asked).as("one fetch of warmup-4, second").containsExactly(
+                n("warmup-1"), n("warmup-4"), n("warmup-2"), n("warmup-3"));
+    }
+
+    /** A prefetch is svid in all else: a held SVID is answered as it is, without asking the CA. */
+    @Test
+    void aPrefetchOfAHeldSvidAnswersIt() throws Exception {
+        CountingIssuer issuer = new CountingIssuer();
+        CertificateManager m = manager(issuer);
+        X509Svid held = get(m, A);
+        assertThat(m.prefetch(A).get(10, TimeUnit.SECONDS)).isSameAs(held);
+        assertThat(issuer.calls).hasValue(1);
+    }
+
     private static Throwable failure(CompletableFuture<?> f) {
         try {
             f.get(10, TimeUnit.SECONDS);

@@ -236,6 +236,11 @@ final class IstioCaProvider implements IdentityProvider {
     }
 
     @Override
+    public CompletableFuture<X509Svid> prefetch(SpiffeId id) {
+        return manager.prefetch(id);
+    }
+
+    @Override
     public X509BundleSet bundles() {
         return manager.bundles();
     }

@@ -26,6 +26,9 @@ import org.slf4j.LoggerFactory;
  * a local HBONE workload's SVID is fetched when the workload appears, before its first connection
  * needs it, and once the last local workload with an identity is gone that SVID is forgotten, so a
  * node-mode provider stops re-issuing certificates (CSRs to the CA) for identities that left the node.
+ * It asks with {@link IdentityProvider#prefetch}, ztunnel's {@code Priority::Warmup}: a {@code CertificateManager}
+ * runs these fetches behind any a connection waits for, so a node starting with many pods does not make the first
+ * connection of one wait for the warm-up of all the others (it did until 6 December: each was a caller's fetch).
  *
  * <p>A fetch that fails is retried until it succeeds or the identity leaves, on ztunnel's backoff
  * (src/identity/manager.rs: 1 s, doubling, ±20 %, at most 150 s), as ztunnel's warm-up fetches stay
@@ -134,7 +137,7 @@ final class CertFetcher {
         });
         for (SpiffeId id : started) {
             try {
-                provider.svid(id).whenComplete((svid, e) -> onLoop(() -> fetched(id, e)));
+                provider.prefetch(id).whenComplete((svid, e) -> onLoop(() -> fetched(id, e)));
             } catch (RuntimeException e) {
                 onLoop(() -> fetched(id, e));
             }
@@ -187,7 +190,7 @@ final class CertFetcher {
             return;
         }
         try {
-            provider.svid(id).whenComplete((svid, e) -> onLoop(() -> fetched(id, e)));
+            provider.prefetch(id).whenComplete((svid, e) -> onLoop(() -> fetched(id, e)));
         } catch (RuntimeException e) {
             fetched(id, e);
         }
