@@ -521,6 +521,11 @@ public final class CertificateManager implements IdentityProvider {
             }
         }
 
+        /** Takes {@code q} out of the queue; false when it is not there (it started, or ended). */
+        synchronized boolean remove(Queued q) {
+            return queues.get(q.priority.ordinal()).remove(q);
+        }
+
         /** Starts queued fetches while fewer than {@code max} run; never holds a lock while calling the issuer. */
         void pump() {
             if (pumping.get() != null) {
@@ -578,7 +583,8 @@ public final class CertificateManager implements IdentityProvider {
 
     /**
      * Drops a workload's identity that left the node, as ztunnel's {@code forget_certificate}: the
-     * background check no longer re-issues or retries it (a fetch already running stores nothing),
+     * background check no longer re-issues or retries it (a fetch already running stores nothing; one
+     * still queued is never sent, and those waiting for it fail: "no longer needed"),
      * listeners hear {@link IdentityListener#svidForgotten}; a later request issues a new one, its
      * failures counted afresh.
      */
@@ -586,9 +592,17 @@ public final class CertificateManager implements IdentityProvider {
     public void forget(SpiffeId id) {
         Entry e = entries.asMap().remove(id);
         if (e != null) {
+            Fetches.Queued unsent;
             synchronized (e) {
                 e.forgotten = true;
                 cancelTimer(e);
+                unsent = e.queued;
+            }
+            // A fetch still waiting for its turn is dropped, no CSR sent: ztunnel's Request::Forget removes the identity
+            // from its pending queue, and its waiters get Error::Forgotten ("the identity is no longer needed").
+            if (unsent != null && fetches.remove(unsent)) {
+                finished(e, unsent.result, null, new IllegalStateException("the identity " + id
+                        + " is no longer needed: it was forgotten before its certificate was fetched"));
             }
             listeners.svidForgotten(id);
         }

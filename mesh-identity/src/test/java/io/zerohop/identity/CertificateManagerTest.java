@@ -655,6 +655,34 @@ class CertificateManagerTest {
                 n("warmup-1"), n("warmup-4"), n("warmup-2"), n("warmup-3"));
     }
 
+    /**
+     * ztunnel's test_forget_pending (src/identity/manager.rs): an identity forgotten while its fetch waits for a slot
+     * is never asked of the CA (its {@code Request::Forget} removes it from {@code pending}), and those waiting for it
+     * hear "the identity is no longer needed" ({@code Error::Forgotten}). Until 6 December the queued fetch still
+     * sent its CSR when its turn came, for a workload that had left the node, and a queued refresh likewise.
+     */
+    @Test
+    void aFetchStillQueuedWhenItsIdentityIsForgottenIsNeverSent() throws Exception {
+        CountingIssuer issuer = new CountingIssuer();
+        CertificateManager m = oneAtATime(issuer);
+        get(m, A);
+        clock.advance(Duration.ofMinutes(70)); // A is due for refresh
+        issuer.gate = new CompletableFuture<>();
+        CompletableFuture<X509Svid> running = m.svid(n("running")); // takes the one slot
+        CompletableFuture<X509Svid> warm = m.prefetch(n("left")); // a pod's warm-up, queued
+        CompletableFuture<Void> refresh = m.refreshDue(); // A's refresh, queued
+        m.forget(n("left"));
+        m.forget(A);
+
+        assertThat(failure(warm)).hasMessageContaining("no longer needed").hasMessageContaining(n("left").toString());
+        issuer.gate.complete(null);
+        running.get(10, TimeUnit.SECONDS);
+        refresh.get(10, TimeUnit.SECONDS);
+        assertThat(issuer.asked).as("no CSR for what was forgotten before its turn").containsExactly(A, n("running"));
+        assertThat(m.identities()).containsExactly(n("running"));
+        assertThat(get(m, n("left")).getSpiffeId()).as("asked for again later: a new fetch").isEqualTo(n("left"));
+    }
+
     /** A prefetch is svid in all else: a held SVID is answered as it is, without asking the CA. */
     @Test
     void aPrefetchOfAHeldSvidAnswersIt() throws Exception {
