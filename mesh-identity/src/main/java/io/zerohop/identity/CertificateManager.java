@@ -374,7 +374,9 @@ public final class CertificateManager implements IdentityProvider {
      * The wait before attempt {@code failures + 1}: ztunnel's {@code ExponentialBackoff} (1 s, ×2,
      * randomization 0.2, max interval 150 s) from {@code random} in [0, 1). ztunnel's crate
      * randomizes the capped interval, so its waits reach 180 s; here 150 s is the most any identity
-     * waits, as ztunnel's comment on the constant describes it.
+     * waits, as ztunnel's comment on the constant describes it. After 15 minutes of failures (the crate's
+     * default {@code max_elapsed_time}) ztunnel's {@code next_backoff} gives {@code None} and it waits exactly
+     * 150 s; here the jitter stays, so identities that failed together keep apart.
      */
     static Duration retryDelay(int failures, double random) {
         double interval = FIRST_RETRY.toMillis() * Math.pow(2, Math.min(failures - 1, 30));

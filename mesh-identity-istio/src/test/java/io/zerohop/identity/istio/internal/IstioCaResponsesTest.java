@@ -27,6 +27,32 @@ class IstioCaResponsesTest {
      * refused it, and every retry got a leaf just as far ahead, so the node had no identity while the skew lasted
      * (helper 253).
      */
+    /**
+     * The other way round, a CA a whole TTL behind: the leaf has expired when it arrives. ztunnel stores it (no date is
+     * checked) and asks again at once, its refresh point being past; here the answer is refused, and the manager retries
+     * it on its backoff (the module README).
+     */
+    @Test
+    void aLeafExpiredOnArrivalIsRefused() throws Exception {
+        Instant now = Instant.now();
+        InMemoryCa istiod = InMemoryCa.builder().trustDomain("cluster.local")
+                .clock(Clock.fixed(now.minus(Duration.ofHours(25)), ZoneOffset.UTC)).build();
+        try {
+            SpiffeId id = SpiffeIds.parse("spiffe://cluster.local/ns/shop/sa/cart");
+            KeyPair keys = X509.newP256();
+            List<String> pems = new ArrayList<>();
+            for (X509Certificate c : istiod.signCsr(Csr.create(keys, id), Duration.ofHours(24))) {
+                pems.add(Pem.certificates(List.of(c)));
+            }
+            pems.add(Pem.certificates(List.of(istiod.root())));
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> IstioCaResponses.toSvid(id, keys,
+                    new IstioCaMessages.CertificateResponse(pems, List.of()), List.of(istiod.root()), now))
+                    .isInstanceOf(java.security.cert.CertificateExpiredException.class);
+        } finally {
+            istiod.close();
+        }
+    }
+
     @Test
     void aLeafFromACaWhoseClockIsAheadIsTaken() throws Exception {
         Instant now = Instant.now();
