@@ -55,16 +55,36 @@ public final class Csr {
         }
     }
 
+    /**
+     * The public key of a request whose signature verifies, whatever names it carries: what istiod reads of a CSR
+     * (istio/istio security/pkg/pki/ca/ca.go {@code sign}: {@code ParsePemEncodedCSR}, {@code CheckSignature}; the
+     * certificate names the caller, not the request's SANs).
+     */
+    public static PublicKey publicKey(byte[] der) throws CertificateParsingException {
+        try {
+            return verifiedKey(new JcaPKCS10CertificationRequest(der));
+        } catch (CertificateParsingException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new CertificateParsingException("unreadable CSR: " + e.getMessage(), e);
+        }
+    }
+
+    private static PublicKey verifiedKey(JcaPKCS10CertificationRequest csr) throws Exception {
+        PublicKey key = new org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter().getPublicKey(csr.getSubjectPublicKeyInfo());
+        if (!csr.isSignatureValid(new JcaContentVerifierProviderBuilder().build(key))) {
+            throw new CertificateParsingException("CSR signature does not verify");
+        }
+        return key;
+    }
+
     /** A CSR that was checked: its signature is valid and it names exactly one SPIFFE ID. */
     public record Parsed(SpiffeId spiffeId, PublicKey publicKey) {}
 
     public static Parsed parse(byte[] der) throws CertificateParsingException {
         try {
             JcaPKCS10CertificationRequest csr = new JcaPKCS10CertificationRequest(der);
-            PublicKey key = new org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter().getPublicKey(csr.getSubjectPublicKeyInfo());
-            if (!csr.isSignatureValid(new JcaContentVerifierProviderBuilder().build(key))) {
-                throw new CertificateParsingException("CSR signature does not verify");
-            }
+            PublicKey key = verifiedKey(csr);
             List<String> uris = new ArrayList<>();
             var ext = csr.getRequestedExtensions();
             GeneralNames names = ext == null ? null : GeneralNames.fromExtensions(ext, Extension.subjectAlternativeName);

@@ -264,9 +264,10 @@ public final class InMemoryCa implements IdentityProvider {
     }
 
     /**
-     * Signs the request's public key for {@code subject}, whatever SAN the request names, as istiod's
-     * CreateCertificate names the authenticated caller (istio/istio security/pkg/server/ca/server.go). The
-     * validity is {@link #issue(SpiffeId, Duration)}'s.
+     * Signs the request's public key for {@code subject}, whatever SANs the request names (one, several or none), as
+     * istiod's CreateCertificate names the authenticated caller (istio/istio security/pkg/server/ca/server.go) and its
+     * CA checks only the request's signature (pki/ca/ca.go {@code sign}). The validity is
+     * {@link #issue(SpiffeId, Duration)}'s.
      *
      * @throws NullPointerException       {@code csrDer must not be null}, {@code subject must not be null},
      *                                    {@code ttl must not be null}
@@ -282,9 +283,10 @@ public final class InMemoryCa implements IdentityProvider {
         Objects.requireNonNull(csrDer, "csrDer must not be null");
         Objects.requireNonNull(subject, "subject must not be null");
         requirePositive(ttl);
-        Csr.Parsed csr = Csr.parse(csrDer);
+        // Its signature only, as istiod's sign (pki/ca/ca.go): the SANs it asks for, if any, are not what is signed.
+        PublicKey key = Csr.publicKey(csrDer);
         requireMember(subject);
-        return signWorkload(subject, ttl, csr.publicKey());
+        return signWorkload(subject, ttl, key);
     }
 
     /** The workload ttl check {@code issue} and {@code signCsr} share, with one message. */

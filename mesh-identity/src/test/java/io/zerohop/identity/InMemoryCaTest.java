@@ -123,6 +123,41 @@ class InMemoryCaTest {
         assertThat(ca.svid(SpiffeIds.istio("other.org", "a", "b"))).isCompletedExceptionally();
     }
 
+    /**
+     * istiod signs any CSR whose signature verifies for the caller's identity (istio/istio security/pkg/pki/ca/ca.go
+     * {@code sign}: {@code ParsePemEncodedCSR}, {@code CheckSignature}, then {@code GenCertFromCSR} with the caller's
+     * SANs), whatever SANs the request carries: none, or several. Until 6 December {@code signCsr(csr, subject, ttl)},
+     * which FakeIstioCa signs with, refused both ("CSR has 0 URI SANs"), against its own Javadoc.
+     */
+    @Test
+    void aCsrIsSignedForTheGivenSubjectWhateverSansItNames() throws Exception {
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        KeyPair keys = X509.newP256();
+        var none = new org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder(
+                new org.bouncycastle.asn1.x500.X500Name(""), keys.getPublic()).build(X509.signer(keys.getPrivate())).getEncoded();
+        var gen = new org.bouncycastle.asn1.x509.ExtensionsGenerator();
+        gen.addExtension(org.bouncycastle.asn1.x509.Extension.subjectAlternativeName, true, new org.bouncycastle.asn1.x509.GeneralNames(
+                new org.bouncycastle.asn1.x509.GeneralName[] {
+                    new org.bouncycastle.asn1.x509.GeneralName(org.bouncycastle.asn1.x509.GeneralName.uniformResourceIdentifier,
+                            "spiffe://cluster.local/ns/a/sa/a"),
+                    new org.bouncycastle.asn1.x509.GeneralName(org.bouncycastle.asn1.x509.GeneralName.uniformResourceIdentifier,
+                            "spiffe://cluster.local/ns/b/sa/b")}));
+        var two = new org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder(new org.bouncycastle.asn1.x500.X500Name(""),
+                keys.getPublic()).addAttribute(org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, gen.generate())
+                .build(X509.signer(keys.getPrivate())).getEncoded();
+        for (byte[] csr : List.of(none, two)) {
+            List<X509Certificate> chain = ca.signCsr(csr, ID, Duration.ofMinutes(30));
+            assertThat(X509.uriSans(chain.get(0))).containsExactly(ID.toString());
+            assertThat(chain.get(0).getPublicKey()).isEqualTo(keys.getPublic());
+        }
+        // Without a subject to sign for, the request's own one SPIFFE ID is still required.
+        assertThatThrownBy(() -> ca.signCsr(none, Duration.ofMinutes(1))).isInstanceOf(CertificateParsingException.class)
+                .hasMessageContaining("0 URI SANs");
+        byte[] tampered = none.clone();
+        tampered[tampered.length - 5] ^= 0x1;
+        assertThatThrownBy(() -> ca.signCsr(tampered, ID, Duration.ofMinutes(1))).isInstanceOf(CertificateParsingException.class);
+    }
+
     @Test
     void signsCsrsForItsTrustDomainOnly() throws Exception {
         InMemoryCa ca = InMemoryCa.builder().trustDomain("cluster.local").intermediate(true).build();
