@@ -87,6 +87,8 @@ public final class SpireIdentityProvider implements IdentityProvider {
     private final WorkloadApiClient client;
     /** java-spiffe's callback executor ({@link JulRetryLog}'s threads): a reopened watch starts there, so its records are this provider's. */
     private final Executor executor;
+    /** What "now" is for SVID expiry ({@link #svid}, the WARN lines): the system clock, a test's own in tests. */
+    private final java.time.Clock clock;
     private final ListenerSet listeners = new ListenerSet();
     private final CompletableFuture<SpireIdentityProvider> ready = new CompletableFuture<>();
     private final Watcher<X509Context> watcher = new Watcher<>() {
@@ -132,11 +134,12 @@ public final class SpireIdentityProvider implements IdentityProvider {
     /** Streams the server ended with status OK since the last context: the reopening back-off's count (reset on each update). */
     private int reopens;
 
-    private SpireIdentityProvider(String address, SpiffeId wanted, WorkloadApiClient client, Executor executor) {
+    private SpireIdentityProvider(String address, SpiffeId wanted, WorkloadApiClient client, Executor executor, java.time.Clock clock) {
         this.address = address;
         this.wanted = wanted;
         this.client = client;
         this.executor = executor;
+        this.clock = clock;
     }
 
     public static Builder builder() {
@@ -364,11 +367,11 @@ public final class SpireIdentityProvider implements IdentityProvider {
      * What a WARN line says is served while the agent is away: the SVIDs still valid, those that
      * expired (not handed out: {@link #svid}), or none.
      */
-    private static String serving(State s) {
+    private String serving(State s) {
         if (s == null) {
             return "no SVID yet";
         }
-        Instant now = Instant.now();
+        Instant now = clock.instant();
         List<SpiffeId> valid = new ArrayList<>();
         List<String> parts = new ArrayList<>();
         for (X509Svid svid : s.svids().values()) {
@@ -430,7 +433,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
                 continue;
             }
             Instant notAfter = Svids.notAfter(svid);
-            if (Instant.now().isAfter(notAfter)) {
+            if (clock.instant().isAfter(notAfter)) {
                 // Installed all the same (the update is the whole set; go-spiffe's X509Source would serve it), and svid()
                 // refuses it; said here, where it happens, since svid()'s failure can only say it expired.
                 log.warn("Workload API at {} sent an SVID for {} that had expired at {}, before it arrived (is this host's clock"
@@ -541,7 +544,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
                     "no SVID for " + id + ": the Workload API at " + address + " gives this workload only " + s.svids().keySet()));
         }
         Instant notAfter = Svids.notAfter(svid);
-        if (Instant.now().isAfter(notAfter)) {
+        if (clock.instant().isAfter(notAfter)) {
             return CompletableFuture.failedFuture(new IllegalStateException("no SVID for " + id + ": the last one expired at "
                     + notAfter + " and the Workload API at " + address + (mismatch == null ? " has not sent a new one"
                     : " has sent none since whose key matches its certificate (" + mismatch.getMessage() + ")"), mismatch));
@@ -625,8 +628,15 @@ public final class SpireIdentityProvider implements IdentityProvider {
         private SpiffeId spiffeId;
         private Duration initialTimeout = Duration.ofSeconds(30);
         private java.util.function.Function<String, String> environment = System::getenv;
+        private java.time.Clock clock = java.time.Clock.systemUTC();
 
         private Builder() {}
+
+        /** What "now" is for SVID expiry (tests: a clock they move, instead of waiting for an SVID to expire). */
+        Builder clock(java.time.Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
 
         /**
          * The Workload API address ({@code unix:/path/to/agent.sock} or {@code tcp://ip:port}, an IPv4
@@ -713,7 +723,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
                 executor.shutdown();
                 throw new IllegalStateException("cannot connect to the Workload API at " + addr + ": " + e.getMessage(), e);
             }
-            SpireIdentityProvider p = new SpireIdentityProvider(addr, spiffeId, client, executor);
+            SpireIdentityProvider p = new SpireIdentityProvider(addr, spiffeId, client, executor, clock);
             owner.set(p);
             p.start();
             p.ready.whenComplete((ok, err) -> {
