@@ -397,23 +397,29 @@ public final class SpireIdentityProvider implements IdentityProvider {
      * java-spiffe's {@code DefaultX509Source.setX509Context} and Cilium's
      * {@code SpireDelegateClient.handleX509SVIDUpdate} install each update whole). An SVID served
      * before and absent now, the pinned default included, is forgotten: {@link #svid} fails naming
-     * it and listeners hear {@link IdentityListener#svidForgotten}. An SVID whose key does not match
-     * its certificate (java-spiffe does not check) is not installed: the last good one of that ID
-     * keeps serving until its notAfter, or none; the rest of the update is. {@link #svid}'s failure
-     * for that ID, once nothing valid is left, has the {@link SvidKeyMismatchException} as its cause,
-     * so that mesh-core counts the open {@code TLS_FAILURE} as for the Istio CA's mismatched
-     * certificate (ztunnel: rustls refusing the pair, {@code Error::Tls}).
+     * it and listeners hear {@link IdentityListener#svidForgotten}.
+     *
+     * <p>An update with an SVID whose key does not match its certificate (java-spiffe does not check)
+     * is refused whole, bundles included, as go-spiffe refuses it: its {@code parseX509Context} fails
+     * at the first SVID {@code x509svid.ParseRaw} rejects ("leaf certificate does not match private
+     * key"), {@code Client.watchX509Context} logs it and calls the watcher's
+     * {@code OnX509ContextWatchError}, which in {@code X509Source}'s watcher does nothing, so the
+     * last complete context keeps serving. Until 6 December zerohop installed the rest of such an
+     * update. The previous set keeps serving (each SVID until its notAfter), one WARN line names the
+     * IDs, and {@link #svid}'s failure for such an ID, once nothing valid is left of it, has the
+     * {@link SvidKeyMismatchException} as its cause, so that mesh-core counts the open
+     * {@code TLS_FAILURE} as for the Istio CA's mismatched certificate (ztunnel: rustls refusing the
+     * pair, {@code Error::Tls}). Before the first context such an update is waited past.
      */
     private synchronized void update(X509Context context) {
         failures = 0;
         reopens = 0;
         State old = state;
         Map<SpiffeId, X509Svid> svids = new LinkedHashMap<>();
-        Map<SpiffeId, String> broken = new LinkedHashMap<>();
         Map<SpiffeId, GeneralSecurityException> mismatched = new LinkedHashMap<>();
         for (X509Svid svid : context.getX509Svids()) {
             SpiffeId id = svid.getSpiffeId();
-            if (svids.containsKey(id) || broken.containsKey(id)) {
+            if (svids.containsKey(id) || mismatched.containsKey(id)) {
                 continue; // the first SVID of an ID is the one served
             }
             try {
@@ -421,42 +427,34 @@ public final class SpireIdentityProvider implements IdentityProvider {
                 Svids.requireKeyMatches(svid.getPrivateKey(), svid.getLeaf());
             } catch (GeneralSecurityException e) {
                 mismatched.put(id, e);
-                X509Svid last = old == null ? null : old.svids().get(id);
-                if (last != null) {
-                    svids.put(id, last);
-                } else {
-                    broken.put(id, "the Workload API at " + address + " sent a certificate for it whose key does not match ("
-                            + e.getMessage() + ")");
-                }
-                log.warn("Workload API at {} sent an SVID for {} whose key does not match its certificate ({}); {}", address, id,
-                        e.getMessage(), last != null ? "keeping the last good one (valid until " + Svids.notAfter(last) + ")" : "not serving it");
                 continue;
             }
+            svids.put(id, svid);
+        }
+        if (!mismatched.isEmpty()) {
+            refuseMismatched(old, mismatched);
+            return;
+        }
+        for (X509Svid svid : svids.values()) {
             Instant notAfter = Svids.notAfter(svid);
             if (clock.instant().isAfter(notAfter)) {
                 // Installed all the same (the update is the whole set; go-spiffe's X509Source would serve it), and svid()
                 // refuses it; said here, where it happens, since svid()'s failure can only say it expired.
                 log.warn("Workload API at {} sent an SVID for {} that had expired at {}, before it arrived (is this host's clock"
-                        + " ahead of the agent's?); not serving it", address, id, notAfter);
+                        + " ahead of the agent's?); not serving it", address, svid.getSpiffeId(), notAfter);
             }
-            svids.put(id, svid);
         }
         SpiffeId defaultId = wanted != null ? wanted : context.getDefaultSvid().getSpiffeId();
         if (old == null) {
             if (!svids.containsKey(defaultId)) {
-                if (broken.containsKey(defaultId)) {
-                    // nothing served yet, nothing to take back: wait for the agent's next update (warned above)
-                    refusedUpdate = "the SVID for " + defaultId + " has a key that does not match its certificate ("
-                            + mismatched.get(defaultId).getMessage() + ")";
-                    return;
-                }
                 String msg = "Workload API at " + address + " offers " + svids.keySet() + " but not " + defaultId;
                 if (!ready.completeExceptionally(new IllegalStateException(msg))) {
                     log.warn("{}; ignoring this update", msg);
                 }
                 return;
             }
-            state = new State(Map.copyOf(svids), defaultId, context.getX509BundleSet(), Map.copyOf(broken), Map.copyOf(mismatched));
+            state = new State(Map.copyOf(svids), defaultId, context.getX509BundleSet(), Map.of(), Map.of());
+            refusedUpdate = null;
             log.info("Workload API at {} serves {} (trust domains {})", address, svids.keySet(),
                     context.getX509BundleSet().getBundles().keySet());
             ready.complete(this);
@@ -480,8 +478,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
                 gone.put(id, absent);
             }
         }
-        gone.putAll(broken);
-        State fresh = new State(Map.copyOf(svids), defaultId, context.getX509BundleSet(), Map.copyOf(gone), Map.copyOf(mismatched));
+        State fresh = new State(Map.copyOf(svids), defaultId, context.getX509BundleSet(), Map.copyOf(gone), Map.of());
         state = fresh;
         if (!defaultId.equals(old.defaultId())) {
             // SPIFFE Workload API 8: the default is the first SVID of the latest response; defaultIdentity() follows it, as
@@ -513,6 +510,34 @@ public final class SpireIdentityProvider implements IdentityProvider {
                 listeners.svidRotated(svid);
             }
         }
+    }
+
+    /**
+     * An update with SVIDs whose key does not match their certificate, refused whole ({@link #update}; go-spiffe's
+     * {@code parseX509Context}): the last complete context keeps serving, the IDs are remembered for {@link #svid}'s
+     * failure (its cause) until the next update installed, and one WARN line names them.
+     */
+    private void refuseMismatched(State old, Map<SpiffeId, GeneralSecurityException> mismatched) {
+        String ids = mismatched.keySet().toString();
+        String why = mismatched.values().iterator().next().getMessage();
+        if (old == null) {
+            // nothing served yet, nothing to take back: wait for the agent's next update; build()'s timeout names it
+            refusedUpdate = "the SVID for " + String.join(", ", mismatched.keySet().stream().map(SpiffeId::toString).toList())
+                    + " has a key that does not match its certificate (" + why + "); go-spiffe refuses such an update whole";
+        } else {
+            Map<SpiffeId, String> gone = new LinkedHashMap<>(old.gone());
+            for (SpiffeId id : mismatched.keySet()) {
+                if (!old.svids().containsKey(id)) {
+                    gone.put(id, "the Workload API at " + address + " sent a certificate for it whose key does not match ("
+                            + mismatched.get(id).getMessage() + "), in an update not installed");
+                }
+            }
+            state = new State(old.svids(), old.defaultId(), old.bundles(), Map.copyOf(gone), Map.copyOf(mismatched));
+        }
+        log.warn("Workload API at {} sent an update whose SVID for {} has a key that does not match its certificate ({});"
+                + " not installing any of it, bundles included, as go-spiffe refuses it; {}", address,
+                mismatched.size() == 1 ? mismatched.keySet().iterator().next() : ids, why,
+                old == null ? "no SVID yet; waiting for its next update" : serving(old));
     }
 
     @Override
