@@ -87,8 +87,12 @@ public final class SpireIdentityProvider implements IdentityProvider {
     private final WorkloadApiClient client;
     /** java-spiffe's callback executor ({@link JulRetryLog}'s threads): a reopened watch starts there, so its records are this provider's. */
     private final Executor executor;
-    /** What "now" is for SVID expiry ({@link #svid}, the WARN lines): the system clock, a test's own in tests. */
+    /** What "now" is for SVID expiry ({@link #svid}, the WARN lines) and the WARN budgets: the system clock, a test's own in tests. */
     private final java.time.Clock clock;
+    /** One budget per kind of WARN line the agent causes with each update it sends ({@link WarnBudget}). */
+    private final WarnBudget expiredWarns;
+    private final WarnBudget defaultWarns;
+    private final WarnBudget mismatchWarns;
     private final ListenerSet listeners = new ListenerSet();
     private final CompletableFuture<SpireIdentityProvider> ready = new CompletableFuture<>();
     private final Watcher<X509Context> watcher = new Watcher<>() {
@@ -140,6 +144,9 @@ public final class SpireIdentityProvider implements IdentityProvider {
         this.client = client;
         this.executor = executor;
         this.clock = clock;
+        this.expiredWarns = new WarnBudget(clock);
+        this.defaultWarns = new WarnBudget(clock);
+        this.mismatchWarns = new WarnBudget(clock);
     }
 
     public static Builder builder() {
@@ -437,11 +444,12 @@ public final class SpireIdentityProvider implements IdentityProvider {
         }
         for (X509Svid svid : svids.values()) {
             Instant notAfter = Svids.notAfter(svid);
-            if (clock.instant().isAfter(notAfter)) {
+            String note;
+            if (clock.instant().isAfter(notAfter) && (note = expiredWarns.admit()) != null) {
                 // Installed all the same (the update is the whole set; go-spiffe's X509Source would serve it), and svid()
                 // refuses it; said here, where it happens, since svid()'s failure can only say it expired.
                 log.warn("Workload API at {} sent an SVID for {} that had expired at {}, before it arrived (is this host's clock"
-                        + " ahead of the agent's?); not serving it", address, svid.getSpiffeId(), notAfter);
+                        + " ahead of the agent's?); not serving it{}", address, svid.getSpiffeId(), notAfter, note);
             }
         }
         SpiffeId defaultId = wanted != null ? wanted : context.getDefaultSvid().getSpiffeId();
@@ -480,12 +488,13 @@ public final class SpireIdentityProvider implements IdentityProvider {
         }
         State fresh = new State(Map.copyOf(svids), defaultId, context.getX509BundleSet(), Map.copyOf(gone), Map.of());
         state = fresh;
-        if (!defaultId.equals(old.defaultId())) {
+        String note;
+        if (!defaultId.equals(old.defaultId()) && (note = defaultWarns.admit()) != null) {
             // SPIFFE Workload API 8: the default is the first SVID of the latest response; defaultIdentity() follows it, as
             // go-spiffe's X509Source does, silently. A Mesh or zerohop proxy reads defaultIdentity() once, at its start.
             log.warn("Workload API at {}: its default SVID (the first of its update) is now {}, was {}; what took {} at its start"
-                    + " (a Mesh, zerohop proxy) keeps presenting it while the agent gives it; pin one with spiffeId(...) (--spiffe-id)",
-                    address, defaultId, old.defaultId(), old.defaultId());
+                    + " (a Mesh, zerohop proxy) keeps presenting it while the agent gives it; pin one with spiffeId(...) (--spiffe-id){}",
+                    address, defaultId, old.defaultId(), old.defaultId(), note);
         }
         if (!old.bundles().equals(fresh.bundles())) {
             listeners.bundlesChanged(fresh.bundles());
@@ -515,7 +524,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
     /**
      * An update with SVIDs whose key does not match their certificate, refused whole ({@link #update}; go-spiffe's
      * {@code parseX509Context}): the last complete context keeps serving, the IDs are remembered for {@link #svid}'s
-     * failure (its cause) until the next update installed, and one WARN line names them.
+     * failure (its cause) until the next update installed, and one WARN line names them (within {@link WarnBudget}'s budget).
      */
     private void refuseMismatched(State old, Map<SpiffeId, GeneralSecurityException> mismatched) {
         String ids = mismatched.keySet().toString();
@@ -534,10 +543,13 @@ public final class SpireIdentityProvider implements IdentityProvider {
             }
             state = new State(old.svids(), old.defaultId(), old.bundles(), Map.copyOf(gone), Map.copyOf(mismatched));
         }
-        log.warn("Workload API at {} sent an update whose SVID for {} has a key that does not match its certificate ({});"
-                + " not installing any of it, bundles included, as go-spiffe refuses it; {}", address,
-                mismatched.size() == 1 ? mismatched.keySet().iterator().next() : ids, why,
-                old == null ? "no SVID yet; waiting for its next update" : serving(old));
+        String note = mismatchWarns.admit();
+        if (note != null) {
+            log.warn("Workload API at {} sent an update whose SVID for {} has a key that does not match its certificate ({});"
+                    + " not installing any of it, bundles included, as go-spiffe refuses it; {}{}", address,
+                    mismatched.size() == 1 ? mismatched.keySet().iterator().next() : ids, why,
+                    old == null ? "no SVID yet; waiting for its next update" : serving(old), note);
+        }
     }
 
     @Override
@@ -657,7 +669,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
 
         private Builder() {}
 
-        /** What "now" is for SVID expiry (tests: a clock they move, instead of waiting for an SVID to expire). */
+        /** What "now" is for SVID expiry and the WARN budgets (tests: a clock they move, instead of waiting). */
         Builder clock(java.time.Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
             return this;

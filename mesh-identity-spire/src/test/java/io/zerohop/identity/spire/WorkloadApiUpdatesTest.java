@@ -218,6 +218,36 @@ class WorkloadApiUpdatesTest {
         }
     }
 
+    /**
+     * An agent that moves the default with every update (here: every update at once) costs {@link WarnBudget#BURST}
+     * lines a minute, and the next line written says how many were left out; until 6 December it was a line per update.
+     * The provider's clock moves the minute on, no waiting.
+     */
+    @Test
+    void theDefaultMovedLinesAreRateLimited() throws Exception {
+        TestClock clock = new TestClock();
+        try (WorkloadApiServer a = agent(dir.resolve("agent.sock")); CapturedStderr err = new CapturedStderr()) {
+            serve(a, List.of(CA.issue(WEB), CA.issue(ADMIN)), List.of());
+            try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder().clock(clock))) {
+                var ev = events(p);
+                int moves = WarnBudget.BURST * 2;
+                for (int i = 1; i <= moves; i++) {
+                    serve(a, i % 2 == 1 ? List.of(CA.issue(ADMIN), CA.issue(WEB)) : List.of(CA.issue(WEB), CA.issue(ADMIN)), List.of());
+                    await(ev, "svidRotated (update " + i + ")", e -> e.kind().equals("rotated"));
+                    await(ev, "svidRotated (update " + i + ")", e -> e.kind().equals("rotated"));
+                }
+                assertThat(p.defaultIdentity()).contains(WEB);
+                assertThat(err.count("its default SVID (the first of its update) is now")).isEqualTo(WarnBudget.BURST);
+
+                clock.advance(WarnBudget.WINDOW);
+                serve(a, List.of(CA.issue(ADMIN), CA.issue(WEB)), List.of());
+                err.awaitLine("WARN", "its default SVID (the first of its update) is now " + ADMIN,
+                        "(" + (moves - WarnBudget.BURST) + " more such lines not written before this one: at most " + WarnBudget.BURST + " per 1 min)");
+                assertThat(err.count("its default SVID (the first of its update) is now")).isEqualTo(WarnBudget.BURST + 1);
+            }
+        }
+    }
+
     // PERMISSION_DENIED once serving (SPIFFE Workload API 5.2.1: the client SHOULD cease using the SVIDs).
 
     @Test
@@ -374,6 +404,28 @@ class WorkloadApiUpdatesTest {
                 assertThat(failure(p.svid(WEB))).hasMessageContaining("expired at " + notAfter);
             }
         }
+    }
+
+    /** An agent whose clock lags, sending such an SVID with every update, costs {@link WarnBudget#BURST} lines a minute. */
+    @Test
+    void theExpiredOnArrivalLinesAreRateLimited() throws Exception {
+        Instant notAfter = Instant.now().minusSeconds(60).truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+        try (WorkloadApiServer a = agent(dir.resolve("agent.sock")); CapturedStderr err = new CapturedStderr()) {
+            serve(a, List.of(CA.issue(WEB), expired(ADMIN, notAfter)), List.of());
+            try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
+                var ev = events(p);
+                for (int i = 1; i <= WarnBudget.BURST * 2; i++) {
+                    serve(a, List.of(CA.issue(WEB), expired(ADMIN, notAfter)), List.of());
+                    await(ev, "svidRotated (update " + i + ")", e -> e.kind().equals("rotated"));
+                    await(ev, "svidRotated (update " + i + ")", e -> e.kind().equals("rotated"));
+                }
+                assertThat(err.count("sent an SVID for " + ADMIN + " that had expired at " + notAfter)).isEqualTo(WarnBudget.BURST);
+            }
+        }
+    }
+
+    private static X509Svid expired(SpiffeId id, Instant notAfter) throws Exception {
+        return CA.issue(io.zerohop.identity.LeafSpec.svid(id.toString(), notAfter.minusSeconds(3600), notAfter)).toSvid();
     }
 
     // Addresses.
