@@ -84,9 +84,12 @@ public final class SpireIdentityProvider implements IdentityProvider {
 
     private final String address;
     private final SpiffeId wanted;
-    private final WorkloadApiClient client;
-    /** java-spiffe's callback executor ({@link JulRetryLog}'s threads): a reopened watch starts there, so its records are this provider's. */
-    private final Executor executor;
+    /**
+     * java-spiffe's client, and its callback executor ({@link JulRetryLog}'s threads: a reopened watch starts there, so
+     * its records are this provider's). Replaced by each reopening ({@link #reopen}), under this provider's lock.
+     */
+    private volatile WorkloadApiClient client;
+    private volatile Executor executor;
     /** What "now" is for SVID expiry ({@link #svid}, the WARN lines) and the WARN budgets: the system clock, a test's own in tests. */
     private final java.time.Clock clock;
     /** One budget per kind of WARN line the agent causes with each update it sends ({@link WarnBudget}). */
@@ -305,10 +308,31 @@ public final class SpireIdentityProvider implements IdentityProvider {
             }
             failures = 0; // the new watch has a RetryHandler of its own, counting from the first delay again
             failureReported = false;
+            // On a client of its own: java-spiffe 0.8.17's DefaultWorkloadApiClient.watchX509Context adds each watch's
+            // CancellableContext to a list only its close() empties, so a watch reopened on the same client left one behind
+            // for good (an agent ending the stream every second: ~86,000 a day). The last client, whose stream has ended,
+            // is closed instead, and the list goes with it. No java-spiffe code is copied or patched.
+            WorkloadApiClient old = client;
+            try {
+                java.util.concurrent.ExecutorService fresh = JulRetryLog.executor("zerohop-spire", this::julRecord);
+                try {
+                    client = newClient(address, fresh);
+                } catch (SocketEndpointAddressException | RuntimeException e) {
+                    fresh.shutdown();
+                    throw e;
+                }
+                executor = fresh;
+            } catch (SocketEndpointAddressException | RuntimeException e) {
+                // The address was taken once; should a new client fail all the same, the watch reopens on the last one.
+                log.debug("Workload API at {}: a new client for the reopened stream failed ({}); reopening on the last one", address, e.toString());
+            }
             try {
                 client.watchX509Context(watcher);
             } catch (RuntimeException e) {
                 log.warn("Workload API at {}: cannot reopen the X.509 context stream: {}", address, e.toString());
+            }
+            if (client != old) {
+                closeClient(old);
             }
         }
     }
@@ -352,6 +376,11 @@ public final class SpireIdentityProvider implements IdentityProvider {
      */
     synchronized boolean nothingEnded() {
         return failures == 0 && reopens == 0;
+    }
+
+    /** The java-spiffe client in use (tests: what it holds). */
+    WorkloadApiClient client() {
+        return client;
     }
 
     /** Failed attempts since the last context (for tests: the count the WARN lines show). */
@@ -610,10 +639,15 @@ public final class SpireIdentityProvider implements IdentityProvider {
             closed = true; // under the lock reopen() checks it in
         }
         listeners.clear();
+        closeClient(client);
+    }
+
+    /** Closes a java-spiffe client (its channel, its executors, its watch contexts), its records taken as this provider's. */
+    private void closeClient(WorkloadApiClient c) {
         try {
             JulRetryLog.on(this::julRecord, () -> {
                 try {
-                    client.close();
+                    c.close();
                 } catch (java.io.IOException e) {
                     throw new java.io.UncheckedIOException(e);
                 }
@@ -621,6 +655,13 @@ public final class SpireIdentityProvider implements IdentityProvider {
         } catch (RuntimeException e) {
             log.debug("closing the Workload API client: {}", e.toString());
         }
+    }
+
+    /** java-spiffe's client for {@code address}, with go-spiffe's back-off, calling back on {@code executor}. */
+    private static WorkloadApiClient newClient(String address, java.util.concurrent.ExecutorService executor)
+            throws SocketEndpointAddressException {
+        return DefaultWorkloadApiClient.newClient(DefaultWorkloadApiClient.ClientOptions.builder().spiffeSocketPath(address)
+                .exponentialBackoffPolicy(BACKOFF).executorService(executor).build());
     }
 
     /**
@@ -754,8 +795,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
                 }
             });
             try {
-                client = DefaultWorkloadApiClient.newClient(DefaultWorkloadApiClient.ClientOptions.builder().spiffeSocketPath(addr)
-                        .exponentialBackoffPolicy(BACKOFF).executorService(executor).build());
+                client = newClient(addr, executor);
             } catch (SocketEndpointAddressException | RuntimeException e) {
                 executor.shutdown();
                 throw new IllegalStateException("cannot connect to the Workload API at " + addr + ": " + e.getMessage(), e);

@@ -368,6 +368,40 @@ class WorkloadApiUpdatesTest {
         }
     }
 
+    /**
+     * java-spiffe 0.8.17's {@code DefaultWorkloadApiClient.watchX509Context} adds a {@code CancellableContext} to a list
+     * that only its {@code close()} empties: a watch reopened on the same client after each end of the stream kept one
+     * more for the provider's life (an agent ending the stream every second: ~86,000 a day). Each reopening now gets a
+     * client of its own and closes the last, so the client in use holds one. Read by reflection: the list is private,
+     * and this pins it for a java-spiffe upgrade.
+     */
+    @Test
+    void aReopenedStreamLeavesNoWatchContextBehind() throws Exception {
+        try (WorkloadApiServer a = agent(dir.resolve("agent.sock")); CapturedStderr err = new CapturedStderr()) {
+            serve(a, List.of(CA.issue(WEB)), List.of());
+            try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
+                for (int i = 1; i <= 3; i++) {
+                    a.completeStreams();
+                    long deadline = System.nanoTime() + WAIT.toNanos();
+                    while (a.openStreams() == 0 && System.nanoTime() < deadline) {
+                        Thread.sleep(20); // polling a condition, bounded; no assertion on time
+                    }
+                    assertThat(a.openStreams()).as("stream " + (i + 1) + " opened").isEqualTo(1);
+                }
+                java.lang.reflect.Field f = io.spiffe.workloadapi.DefaultWorkloadApiClient.class.getDeclaredField("cancellableContexts");
+                f.setAccessible(true);
+                long until = System.nanoTime() + WAIT.toNanos();
+                int held;
+                while ((held = ((List<?>) f.get(p.client())).size()) != 1 && System.nanoTime() < until) {
+                    Thread.sleep(20); // polling a condition, bounded; no assertion on time
+                }
+                assertThat(held).as("watch contexts java-spiffe holds after 3 reopenings").isEqualTo(1);
+                assertThat(p.svid(WEB)).isCompleted();
+                assertThat(err.count("ended the X.509 context stream (status OK)")).isEqualTo(3);
+            }
+        }
+    }
+
     // An SVID past its notAfter is not handed out.
 
     @Test
