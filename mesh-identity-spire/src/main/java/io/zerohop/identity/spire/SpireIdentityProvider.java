@@ -455,17 +455,16 @@ public final class SpireIdentityProvider implements IdentityProvider {
         Map<SpiffeId, GeneralSecurityException> mismatched = new LinkedHashMap<>();
         for (X509Svid svid : context.getX509Svids()) {
             SpiffeId id = svid.getSpiffeId();
-            if (svids.containsKey(id) || mismatched.containsKey(id)) {
-                continue; // the first SVID of an ID is the one served
-            }
             try {
-                // java-spiffe does not check that key and certificate belong together
+                // java-spiffe does not check that key and certificate belong together. Every SVID of the update, a second
+                // one of an ID too (not served), as go-spiffe's parseX509SVIDs parses each (it skips only a repeated
+                // non-empty hint, which java-spiffe 0.8.17's X509Svid does not carry).
                 Svids.requireKeyMatches(svid.getPrivateKey(), svid.getLeaf());
             } catch (GeneralSecurityException e) {
-                mismatched.put(id, e);
+                mismatched.putIfAbsent(id, e);
                 continue;
             }
-            svids.put(id, svid);
+            svids.putIfAbsent(id, svid); // the first SVID of an ID is the one served
         }
         if (!mismatched.isEmpty()) {
             refuseMismatched(old, mismatched);

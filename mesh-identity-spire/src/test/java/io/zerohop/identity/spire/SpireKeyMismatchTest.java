@@ -74,6 +74,27 @@ class SpireKeyMismatchTest {
         }
     }
 
+    /**
+     * A second SVID of the same ID (zerohop serves the first) with a mismatched pair: go-spiffe's parseX509SVIDs parses
+     * every SVID of the response and refuses the update for it; until 6 December zerohop skipped it unchecked and
+     * installed the update.
+     */
+    @Test
+    void aMismatchedSecondSvidOfAnIdRefusesTheUpdateToo() throws Exception {
+        Path s = dir.resolve("agent.sock");
+        try (WorkloadApiServer agent = new WorkloadApiServer(s); CapturedStderr err = new CapturedStderr()) {
+            X509Svid first = CA.issue(WEB);
+            agent.serve(List.of(first), CA.bundle(), List.of());
+            try (SpireIdentityProvider p = SpireIdentityProvider.builder().address("unix:" + s).initialTimeout(Duration.ofSeconds(20)).build()) {
+                X509Svid web = CA.issue(WEB);
+                agent.push(Workload.X509SVIDResponse.newBuilder().addSvids(message(web, web))
+                        .addSvids(message(CA.issue(WEB), CA.issue(WEB))).build());
+                err.awaitLine("WARN", "sent an update whose SVID for " + WEB + " has a key that does not match its certificate");
+                assertThat(p.svid(WEB).get().getLeaf()).as("the previous set").isEqualTo(first.getLeaf());
+            }
+        }
+    }
+
     /** The kept SVID expires (a clock the test moves: no waiting) while the agent sends only mismatched pairs for it. */
     @Test
     void theKeptSvidExpiredAfterAMismatchedRotationFailsWithTheMismatchAsCause() throws Exception {
