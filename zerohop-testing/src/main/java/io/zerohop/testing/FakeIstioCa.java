@@ -63,7 +63,9 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
  * ({@link #caller}), whatever SAN the CSR asks for; an {@code ImpersonatedIdentity} is refused
  * unless a node authorizer is configured ({@link #nodeAuthorization}) and allows it; a requested
  * validity above 90 days (istiod's {@code MAX_WORKLOAD_CERT_TTL}) is {@code INVALID_ARGUMENT}, none
- * at all gets 24 hours ({@code DEFAULT_WORKLOAD_CERT_TTL}). {@link #lenient} turns that off for a
+ * at all gets 24 hours ({@code DEFAULT_WORKLOAD_CERT_TTL}); signing failures are {@code "CSR signing error (...)"},
+ * {@code INVALID_ARGUMENT} for an unreadable CSR or a bad signature (checked before the validity), {@code INTERNAL}
+ * once the CA's signing certificate has expired (pki/error/error.go {@code HTTPErrorCode}). {@link #lenient} turns that off for a
  * test that only needs certificates: the CSR's own SAN is signed for any valid token, and any
  * identity may be impersonated.
  *
@@ -365,9 +367,21 @@ public final class FakeIstioCa implements AutoCloseable {
             // kube_jwt.go: the caller's identity is its pod's service account, in the mesh's trust domain.
             san = io.spiffe.spiffeid.SpiffeId.fromSegments(ca.trustDomain(), "ns", pod.namespace(), "sa", pod.serviceAccount());
         }
+        // istiod's order and codes (pki/ca/ca.go sign, pki/error/error.go HTTPErrorCode, server/ca/server.go
+        // CreateCertificate answering "CSR signing error (%v)" with that code): the CSR is parsed and its signature
+        // checked first (CSRError: INVALID_ARGUMENT), then the requested lifetime (TTLError: INVALID_ARGUMENT), then the
+        // certificate is made (CertGenError, an expired signing certificate among them: INTERNAL). Until 6 December every
+        // signing failure was INVALID_ARGUMENT, and a bad CSR with too long a lifetime was answered about the lifetime.
+        byte[] csr;
+        try {
+            csr = Csr.fromPem(req.csr());
+            Csr.publicKey(csr);
+        } catch (Exception e) {
+            signingError(out, Status.INVALID_ARGUMENT, e);
+            return;
+        }
         Duration ttl = Duration.ofSeconds(req.validityDurationSeconds());
         if (!easy && ttl.compareTo(MAX_CERT_TTL) > 0) {
-            // pki/ca/ca.go sign(): a TTLError, which CreateCertificate returns as its HTTP code's gRPC status.
             out.onError(Status.INVALID_ARGUMENT.withDescription("CSR signing error (requested TTL " + ttl.getSeconds()
                     + "s is greater than the max allowed TTL " + MAX_CERT_TTL.getSeconds() + "s)").asRuntimeException());
             return;
@@ -375,19 +389,29 @@ public final class FakeIstioCa implements AutoCloseable {
         if (req.validityDurationSeconds() <= 0) {
             ttl = easy ? Duration.ofHours(1) : DEFAULT_CERT_TTL;
         }
+        List<X509Certificate> chain;
         try {
-            byte[] csr = Csr.fromPem(req.csr());
-            List<X509Certificate> chain = new ArrayList<>(san == null ? ca.signCsr(csr, ttl) : ca.signCsr(csr, san, ttl));
-            chain.add(ca.root());
-            List<String> pems = new ArrayList<>();
-            for (X509Certificate c : chain) {
-                pems.add(Pem.certificates(List.of(c)));
-            }
-            out.onNext(tamper.apply(new Response(pems, List.of())));
-            out.onCompleted();
+            chain = new ArrayList<>(san == null ? ca.signCsr(csr, ttl) : ca.signCsr(csr, san, ttl));
+        } catch (java.security.cert.CertificateParsingException e) {
+            // lenient: the CSR's own SAN is what is signed, and it has none (or several) readable
+            signingError(out, Status.INVALID_ARGUMENT, e);
+            return;
         } catch (Exception e) {
-            out.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
+            signingError(out, Status.INTERNAL, e);
+            return;
         }
+        chain.add(ca.root());
+        List<String> pems = new ArrayList<>();
+        for (X509Certificate c : chain) {
+            pems.add(Pem.certificates(List.of(c)));
+        }
+        out.onNext(tamper.apply(new Response(pems, List.of())));
+        out.onCompleted();
+    }
+
+    /** server.go's answer to a failed sign: {@code status.Errorf(code, "CSR signing error (%v)", err)}. */
+    private static void signingError(io.grpc.stub.StreamObserver<Response> out, Status code, Exception e) {
+        out.onError(code.withDescription("CSR signing error (" + e.getMessage() + ")").asRuntimeException());
     }
 
     private void refuse(io.grpc.stub.StreamObserver<Response> out, String reason, String status) {
