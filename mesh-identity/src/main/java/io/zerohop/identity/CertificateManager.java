@@ -170,6 +170,37 @@ public final class CertificateManager implements IdentityProvider {
         return lookup(id, Priority.WARMUP);
     }
 
+    /**
+     * The identity's state as ztunnel's {@code SecretManager} holds it ({@code CertState}, src/identity/manager.rs), read as
+     * its {@code collect_certs} reads it for the admin dump: no fetch started, none moved ahead in the queue (as
+     * {@link #svid} and {@link #prefetch} do), no refresh started, and the identity's standing in the eviction policy left
+     * as it was. {@code Available}: the last SVID issued, through a refresh or a failed one; {@code Unavailable}: the last
+     * fetch's error when no valid SVID is held, also while its retry runs (ztunnel's state changes only with a fetch's
+     * result); {@code Initializing}: the first fetch is queued or running. Empty when the identity is not held (never
+     * asked, forgotten, evicted).
+     */
+    @Override
+    public Optional<CertificateState> certificateState(SpiffeId id) {
+        Objects.requireNonNull(id, "id must not be null");
+        Entry e = entries.policy().getIfPresentQuietly(id);
+        if (e == null) {
+            return Optional.empty();
+        }
+        synchronized (e) {
+            if (valid(e.svid, clock.instant()) != null) {
+                return Optional.of(new CertificateState.Available(e.svid));
+            }
+            if (e.error != null) {
+                return Optional.of(new CertificateState.Unavailable(e.error));
+            }
+            if (e.svid != null) {
+                // Expired, its re-issue not ended: ztunnel's channel still holds Available until a fetch's result.
+                return Optional.of(new CertificateState.Available(e.svid));
+            }
+            return e.fetch != null ? Optional.of(new CertificateState.Initializing()) : Optional.empty();
+        }
+    }
+
     private CompletableFuture<X509Svid> lookup(SpiffeId id, Priority priority) {
         Objects.requireNonNull(id, "id must not be null");
         if (closed) {

@@ -41,6 +41,23 @@ public interface IdentityProvider extends AutoCloseable {
         return svid(id);
     }
 
+    /**
+     * Where {@code id}'s certificate stands, read only: unlike {@link #svid}, never starts a fetch, never moves a queued
+     * one ahead, never re-issues an SVID. ztunnel's admin dump reads its {@code SecretManager}'s {@code CertState} so
+     * (istio/ztunnel src/identity/manager.rs {@code collect_certs}, src/admin.rs {@code dump_certs}), and zerohop's
+     * {@code /config_dump} reads this. {@link CertificateManager}, {@link InMemoryCa}, the PEM-file and SPIRE providers
+     * answer it; a provider that wraps another passes it on.
+     *
+     * @param id the identity; not null
+     * @return the state; empty when the provider holds nothing for {@code id} and fetches nothing for it (never asked,
+     *     forgotten, evicted), and by default, for a provider that cannot tell without starting work
+     * @throws NullPointerException when {@code id} is null
+     */
+    default Optional<CertificateState> certificateState(SpiffeId id) {
+        java.util.Objects.requireNonNull(id, "id must not be null");
+        return Optional.empty();
+    }
+
     /** The trust bundles in force now (own trust domain and any federated ones). */
     X509BundleSet bundles();
 

@@ -450,6 +450,23 @@ public final class InMemoryCa implements IdentityProvider {
     }
 
     /**
+     * The SVID issued for {@code id} and held ({@code Available}, even past half its lifetime: {@link #svid} re-issues it,
+     * this does not); {@code Unavailable} with {@link #svid}'s error for an identity this CA cannot serve or once closed;
+     * empty when none was issued yet or it was forgotten. Signs nothing.
+     */
+    @Override
+    public Optional<CertificateState> certificateState(SpiffeId id) {
+        Objects.requireNonNull(id, "id must not be null");
+        try {
+            requireOpen("svid(" + id + ")");
+            requireMember(id);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            return Optional.of(new CertificateState.Unavailable(e));
+        }
+        return Optional.ofNullable(issued.get(id)).map(CertificateState.Available::new);
+    }
+
+    /**
      * Drops the SVID issued for {@code id} and tells listeners; a later {@link #svid} issues a new one.
      *
      * @throws NullPointerException {@code id must not be null}

@@ -168,8 +168,21 @@ public final class PemFileIdentityProvider implements IdentityProvider {
         return Optional.of(material.svid().getSpiffeId());
     }
 
+    /**
+     * What {@link #svid} answers from the files' last good contents, {@code Available} or {@code Unavailable}, without its
+     * WARN for an expired SVID (reading {@code /config_dump} is not a connection refused).
+     */
+    @Override
+    public Optional<CertificateState> certificateState(SpiffeId id) {
+        return Optional.of(CertificateState.of(answer(id, false)));
+    }
+
     @Override
     public CompletableFuture<X509Svid> svid(SpiffeId id) {
+        return answer(id, true);
+    }
+
+    private CompletableFuture<X509Svid> answer(SpiffeId id, boolean warn) {
         Objects.requireNonNull(id, "id must not be null");
         X509Svid svid = material.svid();
         if (!svid.getSpiffeId().equals(id)) {
@@ -189,7 +202,7 @@ public final class PemFileIdentityProvider implements IdentityProvider {
             // src/identity/manager.rs "certificate fetch failed ... and no valid existing certificate"; a lifecycle
             // pass, helper 231).
             long last = expiredWarnedAt;
-            if (last == Long.MIN_VALUE || now.toEpochMilli() - last >= EXPIRED_WARN_INTERVAL_MILLIS) {
+            if (warn && (last == Long.MIN_VALUE || now.toEpochMilli() - last >= EXPIRED_WARN_INTERVAL_MILLIS)) {
                 expiredWarnedAt = now.toEpochMilli();
                 log.warn("{}; every new connection of {} fails until they are (said at most once a minute)", expired.getMessage(), id);
             }

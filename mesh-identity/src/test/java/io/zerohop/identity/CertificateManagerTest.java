@@ -580,6 +580,44 @@ class CertificateManagerTest {
         assertThat(issuer.asked).containsExactly(A, x, y, A);
     }
 
+    /**
+     * certificateState reads ztunnel's CertState (src/identity/manager.rs, as collect_certs reads it for the admin dump)
+     * and changes nothing: no fetch, no queued warm-up moved ahead, no refresh of an SVID past its refresh point.
+     */
+    @Test
+    void certificateStateReadsWithoutFetching() throws Exception {
+        CountingIssuer issuer = new CountingIssuer();
+        CertificateManager m = oneAtATime(issuer);
+        assertThat(m.certificateState(A)).as("never asked").isEmpty();
+        assertThat(issuer.calls).hasValue(0);
+
+        issuer.gate = new CompletableFuture<>();
+        CompletableFuture<X509Svid> a = m.svid(A);
+        CompletableFuture<X509Svid> b = m.prefetch(B);
+        CompletableFuture<X509Svid> x = m.prefetch(n("x"));
+        assertThat(m.certificateState(A)).containsInstanceOf(CertificateState.Initializing.class);
+        assertThat(m.certificateState(n("x"))).containsInstanceOf(CertificateState.Initializing.class);
+        issuer.gate.complete(null);
+        CompletableFuture.allOf(a, b, x).get(10, TimeUnit.SECONDS);
+        assertThat(issuer.asked).as("x's warm-up was not moved ahead of b's").containsExactly(A, B, n("x"));
+        assertThat(m.certificateState(A)).hasValueSatisfying(st ->
+                assertThat(((CertificateState.Available) st).svid()).isSameAs(a.join()));
+
+        // Past its refresh point: still Available, and no re-issue started by the read.
+        clock.advance(Duration.ofMinutes(90));
+        assertThat(m.certificateState(A)).containsInstanceOf(CertificateState.Available.class);
+        assertThat(issuer.calls).hasValue(3);
+
+        issuer.down.set(true);
+        assertThat(failure(m.svid(n("y")))).hasMessage("CA unavailable");
+        assertThat(m.certificateState(n("y"))).hasValueSatisfying(st ->
+                assertThat(((CertificateState.Unavailable) st).error()).hasMessage("CA unavailable"));
+        m.forget(n("y"));
+        assertThat(m.certificateState(n("y"))).as("forgotten").isEmpty();
+        assertThat(issuer.calls).hasValue(4);
+        assertThatThrownBy(() -> m.certificateState(null)).isInstanceOf(NullPointerException.class);
+    }
+
     private CertificateManager oneAtATime(CountingIssuer issuer) {
         CertificateManager m = CertificateManager.builder().issuer(issuer).trustBundles(ca.bundles())
                 .clock(clock).checkInterval(null).maxConcurrentFetches(1).build();

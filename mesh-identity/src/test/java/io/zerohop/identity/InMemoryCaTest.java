@@ -531,4 +531,21 @@ class InMemoryCaTest {
         ca.forget(id);
         assertThat(heard).containsExactly("rotated " + id, "bundles", "rotated " + id, "forgotten " + id);
     }
+
+    /** certificateState (what /config_dump reads) signs nothing: only what svid issued, and no re-issue past half-life. */
+    @Test
+    void certificateStateSignsNothing() {
+        io.zerohop.identity.testing.MutableClock clock = new io.zerohop.identity.testing.MutableClock(java.time.Instant.now());
+        InMemoryCa c = InMemoryCa.builder().trustDomain("state.test").svidTtl(java.time.Duration.ofHours(2)).clock(clock).build();
+        io.spiffe.spiffeid.SpiffeId id = io.spiffe.spiffeid.SpiffeId.parse("spiffe://state.test/ns/a/sa/b");
+        assertThat(c.certificateState(id)).as("never issued").isEmpty();
+        assertThat(c.certificateState(id)).isEmpty();
+        io.spiffe.svid.x509svid.X509Svid issued = c.svid(id).join();
+        clock.advance(java.time.Duration.ofMinutes(90));
+        assertThat(c.certificateState(id)).hasValueSatisfying(st ->
+                assertThat(((CertificateState.Available) st).svid()).isSameAs(issued));
+        assertThat(c.svid(id).join()).as("svid re-issues past half-life; the reads did not").isNotSameAs(issued);
+        assertThat(c.certificateState(io.spiffe.spiffeid.SpiffeId.parse("spiffe://other.test/ns/a/sa/b")))
+                .hasValueSatisfying(st -> assertThat(st).isInstanceOf(CertificateState.Unavailable.class));
+    }
 }

@@ -116,6 +116,21 @@ class PemFileIdentityProviderTest {
                         + " and the files have not been renewed (they are read again when they change)");
     }
 
+    /** The state /config_dump reads (ztunnel's CertState): what svid answers, Available or Unavailable with its error. */
+    @Test
+    void certificateStateIsWhatSvidAnswers() throws Exception {
+        Expiring e = expiring();
+        X509Svid held = e.provider().svid(ID).get(5, TimeUnit.SECONDS);
+        assertThat(e.provider().certificateState(ID)).hasValueSatisfying(st ->
+                assertThat(((CertificateState.Available) st).svid()).isSameAs(held));
+        SpiffeId other = SpiffeId.parse("spiffe://pem.test/other");
+        assertThat(e.provider().certificateState(other)).hasValueSatisfying(st ->
+                assertThat(((CertificateState.Unavailable) st).error()).hasMessageContaining("hold only " + ID));
+        e.clock().advance(Duration.ofSeconds(2));
+        assertThat(e.provider().certificateState(ID)).hasValueSatisfying(st ->
+                assertThat(((CertificateState.Unavailable) st).error()).hasMessageContaining("expired at " + e.notAfter()));
+    }
+
     /**
      * The expiry is said at WARN, at most once a minute: refused handshakes were only access lines at INFO, with readiness
      * still green (a lifecycle pass, helper 231), where ztunnel warns at each retry of its fetch (src/identity/manager.rs).

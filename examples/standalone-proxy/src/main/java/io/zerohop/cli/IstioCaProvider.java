@@ -6,6 +6,7 @@ import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.spiffeid.TrustDomain;
 import io.spiffe.svid.x509svid.X509Svid;
 import io.zerohop.identity.CertificateManager;
+import io.zerohop.identity.CertificateState;
 import io.zerohop.identity.IdentityListener;
 import io.zerohop.identity.IdentityProvider;
 import io.zerohop.identity.Pem;
@@ -238,6 +239,11 @@ final class IstioCaProvider implements IdentityProvider {
     @Override
     public CompletableFuture<X509Svid> prefetch(SpiffeId id) {
         return manager.prefetch(id);
+    }
+
+    @Override
+    public Optional<CertificateState> certificateState(SpiffeId id) {
+        return manager.certificateState(id);
     }
 
     @Override

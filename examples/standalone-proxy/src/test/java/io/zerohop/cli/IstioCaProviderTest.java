@@ -58,6 +58,9 @@ class IstioCaProviderTest {
             });
             X509Certificate old = istio.root();
             SslContext server = local.server(LOCAL).get(30, TimeUnit.SECONDS);
+            // The state /config_dump reads is the certificate manager's, passed on (no fetch of its own).
+            assertThat(provider.certificateState(LOCAL)).containsInstanceOf(io.zerohop.identity.CertificateState.Available.class);
+            assertThat(provider.certificateState(PEER)).as("never asked for").isEmpty();
 
             istio.rotateRoot();   // istiod signs under a new root; a peer on another node already has a certificate under it
             try (MeshTls peer = MeshTls.builder(istio).build()) {

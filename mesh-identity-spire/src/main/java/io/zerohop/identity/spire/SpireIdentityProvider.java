@@ -9,6 +9,7 @@ import io.spiffe.workloadapi.DefaultWorkloadApiClient;
 import io.spiffe.workloadapi.Watcher;
 import io.spiffe.workloadapi.WorkloadApiClient;
 import io.spiffe.workloadapi.X509Context;
+import io.zerohop.identity.CertificateState;
 import io.zerohop.identity.IdentityListener;
 import io.zerohop.identity.IdentityProvider;
 import io.zerohop.identity.SvidKeyMismatchException;
@@ -615,6 +616,16 @@ public final class SpireIdentityProvider implements IdentityProvider {
                     : " has sent none since whose key matches its certificate (" + mismatch.getMessage() + ")"), mismatch));
         }
         return CompletableFuture.completedFuture(svid);
+    }
+
+    /**
+     * What {@link #svid} answers, which only reads the agent's latest update: {@code Available}, or {@code Unavailable}
+     * with {@link #svid}'s error (never given, withdrawn, expired). The Workload API pushes every SVID, so there is no
+     * fetch to start or to be {@code Initializing}.
+     */
+    @Override
+    public Optional<CertificateState> certificateState(SpiffeId id) {
+        return Optional.of(CertificateState.of(svid(id)));
     }
 
     @Override

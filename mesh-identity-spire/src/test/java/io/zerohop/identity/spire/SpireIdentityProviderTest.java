@@ -100,6 +100,21 @@ class SpireIdentityProviderTest {
         assertThatThrownBy(() -> p.svid(null)).isInstanceOf(NullPointerException.class).hasMessage("id must not be null");
     }
 
+    /** The state /config_dump reads (ztunnel's CertState): what svid answers, Available or Unavailable with its error. */
+    @Test
+    void certificateStateIsWhatSvidAnswers() throws Exception {
+        X509Svid issued = ca.issue(ID);
+        server.serve(issued, ca.bundle());
+        SpireIdentityProvider p = connect();
+        SpiffeId other = SpiffeId.parse("spiffe://spire.test/other");
+
+        assertThat(p.certificateState(ID)).hasValueSatisfying(st -> assertThat(
+                ((io.zerohop.identity.CertificateState.Available) st).svid().getChain()).isEqualTo(issued.getChain()));
+        assertThat(p.certificateState(other)).hasValueSatisfying(st -> assertThat(
+                ((io.zerohop.identity.CertificateState.Unavailable) st).error()).hasMessageContaining("only [" + ID + "]"));
+        assertThatThrownBy(() -> p.certificateState(null)).isInstanceOf(NullPointerException.class);
+    }
+
     @Test
     void rotationPushedByTheServerReachesListenersAndSvid() throws Exception {
         server.serve(ca.issue(ID), ca.bundle());
