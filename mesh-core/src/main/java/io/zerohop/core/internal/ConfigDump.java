@@ -3,9 +3,9 @@ package io.zerohop.core.internal;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.spiffe.spiffeid.SpiffeId;
-import io.spiffe.svid.x509svid.X509Svid;
 import io.zerohop.core.Workload;
 import io.zerohop.hbone.HboneClient;
+import io.zerohop.identity.CertificateState;
 import io.zerohop.identity.IdentityProvider;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyRef;
@@ -15,7 +15,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 
 /**
  * The admin {@code /config_dump} (ztunnel's src/admin.rs {@code ConfigDump}, in zerohop's terms):
@@ -176,30 +175,38 @@ public final class ConfigDump {
         // Sorted by identity, as ztunnel's dump_certs sorts them ("Sort for determinism", src/admin.rs), so that
         // istioctl ztunnel-config certificates lists them in ztunnel's order; until 6 December in registry order.
         for (SpiffeId id : identities.stream().sorted(java.util.Comparator.comparing(SpiffeId::toString)).toList()) {
+            // Read only, as ztunnel's dump reads its SecretManager (src/identity/manager.rs collect_certs): until 6 December
+            // this asked provider.svid(id), so reading the dump could start a fetch, move a queued warm-up ahead of the
+            // connections' fetches, and showed an identity whose retry was running as Initializing.
+            java.util.Optional<CertificateState> state = provider.certificateState(id);
+            if (state.isEmpty()) {
+                continue; // not held by the provider: ztunnel lists only the identities its SecretManager holds
+            }
             Map<String, Object> c = new LinkedHashMap<>();
             c.put("identity", id.toString());
-            CompletableFuture<X509Svid> f = provider.svid(id);
-            // ztunnel's states (src/admin.rs dump_certs), which istioctl ztunnel-config certificates prints as they are.
-            if (!f.isDone()) {
+            // ztunnel's states and CertsDump (src/admin.rs dump_certs), which istioctl ztunnel-config certificates prints as
+            // they are; certChain and rootCerts are empty lists unless Available, as ztunnel's.
+            List<Map<String, Object>> chain = new ArrayList<>();
+            List<Map<String, Object>> roots = new ArrayList<>();
+            if (state.get() instanceof CertificateState.Initializing) {
                 c.put("state", "Initializing");
-            } else if (f.isCompletedExceptionally()) {
-                c.put("state", "Unavailable: " + f.handle((v, e) -> unavailable(e)).join());
-            } else {
-                X509Certificate leaf = f.join().getLeaf();
+            } else if (state.get() instanceof CertificateState.Unavailable u) {
+                c.put("state", "Unavailable: " + unavailable(u.error()));
+            } else if (state.get() instanceof CertificateState.Available a) {
+                X509Certificate leaf = a.svid().getLeaf();
                 c.put("state", "Available");
                 c.put("serial", leaf.getSerialNumber().toString(16));
                 c.put("notBefore", leaf.getNotBefore().toInstant().toString());
                 c.put("expiry", leaf.getNotAfter().toInstant().toString());
-                // ztunnel's form (src/admin.rs dump_certs), which istioctl ztunnel-config certificates prints.
-                c.put("certChain", f.join().getChain().stream().map(ConfigDump::certDump).toList());
-                List<Map<String, Object>> roots = new ArrayList<>();
+                a.svid().getChain().forEach(x -> chain.add(certDump(x)));
                 try {
                     provider.bundles().getBundleForTrustDomain(id.getTrustDomain()).getX509Authorities().forEach(x -> roots.add(certDump(x)));
                 } catch (io.spiffe.exception.BundleNotFoundException e) {
                     // no bundle of its own trust domain (yet): no roots to show
                 }
-                c.put("rootCerts", roots);
             }
+            c.put("certChain", chain);
+            c.put("rootCerts", roots);
             certs.add(c);
         }
         dump.put("certificates", certs);
