@@ -64,6 +64,8 @@ public final class MeshRuntime {
     private final Outbound outbound;
     private final Inbound inbound;
     private final PlaintextInbound plaintext;
+    /** The HTTP/1 and HTTP/2 filters of parsed connections: told of the drain ({@link HttpEnforcement#drainConnections}). */
+    private final HttpEnforcement http;
     private volatile HboneServer server;
     /** Fetches and retries the served identities' SVIDs; null before {@link #start()}. */
     private volatile CertFetcher certs;
@@ -133,6 +135,7 @@ public final class MeshRuntime {
                 }
             });
             http.logRefusals(refusals, observer::logsRefusals);
+            this.http = http;
             PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals, observer::logsRefusals,
                     new TunnelSource(registry, claims, cfg.node(), local::hostHas));
             this.listeners = new Listeners(group, ownPorts, tunnels);
@@ -375,6 +378,10 @@ public final class MeshRuntime {
             }
         }
         listeners.stopAccepting();
+        // Parsed HTTP/1 connections between requests end now, cleanly, and those with a request in progress after its
+        // response (Envoy's connection manager drains a draining listener's connections: see Http1Filter.drain), rather
+        // than waiting for the deadline's reset with nothing in progress.
+        http.drainConnections();
         // The deadline's warning is logged before the resets it announces, whose access lines follow it.
         CompletableFuture<TunnelCount.Left> left = tunnels.awaitIdle(drain, ABORT_GRACE, group.next(), eventsUnderWay(group),
                 deadlineWarning(log, drain));

@@ -117,4 +117,135 @@ class L7DrainTest {
         }
     }
 
+
+    /**
+     * A keep-alive connection between requests when the drain begins is ended cleanly at once (a FIN to the client, and
+     * to the application's connection), as Envoy's connection manager drains a draining listener's idle connections
+     * (Http1Filter.drain): the drain, 5 minutes long, ends as soon as the client closes, with nothing reset. Until
+     * 6 December the connection waited for the whole drain and was reset at its deadline.
+     */
+    @Test
+    void aKeepAliveConnectionBetweenRequestsEndsCleanlyWhenTheDrainBegins() throws Exception {
+        keepAlive((server, app, tunnel) -> {
+            CompletableFuture<Void> drained = server.shutdown();
+            assertThat(readUntilEnd(tunnel)).as("the client's idle keep-alive connection, at the drain's start").isEqualTo("eof");
+            tunnel.close();
+            assertThat(readUntilEnd(app)).as("the application's connection from the L7 filter").isEqualTo("eof");
+            return drained;
+        });
+    }
+
+    /**
+     * A request in progress when the drain begins is answered in full; its response says {@code connection: close} (the
+     * drain reached the connection before the answer: a second, idle connection on the proxy's one event loop has
+     * ended) and the connection ends cleanly after it, as Envoy's draining connection manager does.
+     */
+    @Test
+    void aRequestInProgressWhenTheDrainBeginsIsAnsweredThenTheConnectionEndsCleanly() throws Exception {
+        keepAlive((server, app, tunnel) -> {
+            OutputStream out = tunnel.getOutputStream();
+            out.write(REQUEST);
+            out.flush();
+            assertThat(readHead(app.getInputStream())).startsWith("POST /upload");
+            CompletableFuture<Void> drained = server.shutdown();
+            // The drain is told on the proxy's one loop, in order: once the idle sentinel ended, this connection knows.
+            assertThat(readUntilEnd(sentinel.get())).isEqualTo("eof");
+            sentinel.get().close();
+            app.getOutputStream().write(RESPONSE);
+            app.getOutputStream().flush();
+            String response = readResponse(tunnel.getInputStream());
+            assertThat(response).as("the response to the request in progress").startsWith("HTTP/1.1 200").endsWith("ok")
+                    .containsIgnoringCase("connection: close");
+            assertThat(readUntilEnd(tunnel)).as("after that response").isEqualTo("eof");
+            tunnel.close();
+            assertThat(readUntilEnd(app)).isEqualTo("eof");
+            return drained;
+        });
+    }
+
+    static final byte[] REQUEST = "POST /upload HTTP/1.1\r\nHost: backend\r\nContent-Length: 0\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+    static final byte[] RESPONSE = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.US_ASCII);
+    /** A second keep-alive connection, idle, for {@link #aRequestInProgressWhenTheDrainBeginsIsAnsweredThenTheConnectionEndsCleanly}. */
+    static final ThreadLocal<Socket> sentinel = new ThreadLocal<>();
+
+    interface KeepAlive {
+        /** Drains {@code server}; {@code tunnel} has had one request answered on {@code app}, both kept open. */
+        CompletableFuture<Void> drain(Mesh server, Socket app, Socket tunnel) throws Exception;
+    }
+
+    /** Reads one message head, to its empty line. */
+    static String readHead(InputStream in) throws IOException {
+        StringBuilder head = new StringBuilder();
+        while (head.length() < 4 || head.lastIndexOf("\r\n\r\n") != head.length() - 4) {
+            int c = in.read();
+            if (c < 0) {
+                throw new IOException("end of stream in a message head: " + head);
+            }
+            head.append((char) c);
+        }
+        return head.toString();
+    }
+
+    /** Reads one response head and its {@code content-length} body. */
+    static String readResponse(InputStream in) throws IOException {
+        String head = readHead(in);
+        int length = 0;
+        for (String line : head.split("\r\n")) {
+            if (line.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+                length = Integer.parseInt(line.substring(15).strip());
+            }
+        }
+        return head + new String(in.readNBytes(length), StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * A node proxy with one event loop and a 5-minute drain in front of a raw-socket application on an HTTP port with an
+     * HTTP rule; two keep-alive connections through it each have one request answered, then {@code drain}, whose
+     * future must complete long before the deadline.
+     */
+    static void keepAlive(KeepAlive drain) throws Exception {
+        InetAddress backendIp = InetAddress.getByName("127.0.169.2");
+        try (ServerSocket app = new ServerSocket(0, 50, backendIp)) {
+            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
+                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(app.getLocalPort(), AppProtocol.HTTP));
+            Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
+                    List.of(InetAddress.getByName("127.0.169.3")), Workload.Protocol.HBONE, null, "cluster.local");
+            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
+            InMemoryCa ca = InMemoryCa.create("cluster.local");
+            PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("l7.yaml", POLICY)).build();
+            Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy)
+                    .node("b").inbound(new InetSocketAddress(backendIp, 0)).drain(Duration.ofMinutes(5)).threads(1).build();
+            server.start().get(10, TimeUnit.SECONDS);
+            registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+            app.setSoTimeout(20_000);
+            try (Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+                 Socket tunnel = client.socketFactory(frontend.identity()).createSocket(backendIp, app.getLocalPort());
+                 Socket idle = client.socketFactory(frontend.identity()).createSocket(backendIp, app.getLocalPort())) {
+                Socket[] apps = new Socket[2];
+                Socket[] clients = {tunnel, idle};
+                for (int i = 0; i < 2; i++) {
+                    clients[i].setSoTimeout(20_000);
+                    clients[i].getOutputStream().write(REQUEST);
+                    clients[i].getOutputStream().flush();
+                    apps[i] = app.accept();
+                    apps[i].setSoTimeout(20_000);
+                    assertThat(readHead(apps[i].getInputStream())).startsWith("POST /upload");
+                    apps[i].getOutputStream().write(RESPONSE);
+                    apps[i].getOutputStream().flush();
+                    assertThat(readResponse(clients[i].getInputStream())).startsWith("HTTP/1.1 200").endsWith("ok")
+                            .doesNotContainIgnoringCase("connection: close");
+                }
+                sentinel.set(idle);
+                try (Socket a0 = apps[0]; Socket a1 = apps[1]) {
+                    CompletableFuture<Void> drained = drain.drain(server, a0, tunnel);
+                    idle.close();
+                    // Long before the 5-minute deadline: nothing was left to cut.
+                    drained.get(30, TimeUnit.SECONDS);
+                }
+            } finally {
+                sentinel.remove();
+                server.close();
+            }
+        }
+    }
 }

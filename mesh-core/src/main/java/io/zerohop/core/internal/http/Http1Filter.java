@@ -48,6 +48,8 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     private boolean closing;
     private boolean inputEnded;
     private boolean upstreamEnded;
+    /** The mesh is draining ({@link #drain}): the connection ends after the response in progress. */
+    private boolean draining;
     /** Set once a 101 was forwarded: bytes only from then on. */
     private UpgradedConnection upgraded;
     /** The request whose 101 made {@link #upgraded}: a policy change decides it again ({@link #redecide}). */
@@ -155,7 +157,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                     Http1Exchange done = active;
                     active = null;
                     observer.request(done.logLine(conn));
-                    if (done.closeAfter || upstreamEnded) {
+                    if (done.closeAfter || upstreamEnded || (draining && !done.upgrade)) {
                         closeGracefully();
                         break;
                     }
@@ -400,6 +402,13 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             x.closeAfter = true;
             r.headers().set(HttpHeaderNames.CONNECTION, io.netty.handler.codec.http.HttpHeaderValues.CLOSE);
         }
+        if (draining && part != Http1Exchange.ResponsePart.SWITCHED && msg instanceof HttpResponse r
+                && r.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
+            // Envoy's connection manager, draining, says connection: close on every HTTP/1 response but an upgrade's
+            // (conn_manager_impl.cc ActiveStream::encodeHeaders, drain_state_ != NotDraining); the close follows in pump.
+            x.closeAfter = true;
+            r.headers().set(HttpHeaderNames.CONNECTION, io.netty.handler.codec.http.HttpHeaderValues.CLOSE);
+        }
         if (x.http10 && msg instanceof HttpResponse r && r.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
             x.toHttp10(r);
         }
@@ -569,6 +578,38 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             headers.merge(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + "," + b);
         }
         return headers;
+    }
+
+    /**
+     * The mesh began to drain ({@code MeshRuntime.drain}). Envoy's connection manager drains the connections of a
+     * draining listener: it adds {@code connection: close} to HTTP/1 responses and terminates connections on request
+     * completion (docs/root/intro/arch_overview/operations/draining.rst; conn_manager_impl.cc
+     * {@code ActiveStream::encodeHeaders}, {@code drain_state_ != NotDraining}, all but an upgrade's or CONNECT's
+     * response; {@code checkForDeferredClose}, {@code FlushWriteAndDelay}: a FIN after what was written), and a
+     * connection with no stream in progress begins draining at once (Envoy's changelog for the runtime guard
+     * {@code envoy.reloadable_features.use_connection_event_drain}: "Idle connections begin draining immediately";
+     * before it, envoy issue 42305, an idle HTTP/1 connection waited for its idle timeout). So here: a connection between
+     * requests gets its FIN now ({@link #closeGracefully}), one with a request in progress after that request's
+     * response, which says {@code connection: close} unless its head was already out; a request pipelined behind it is
+     * not served. An upgraded connection (bytes) is left to the drain's deadline, as Envoy leaves an upgraded stream.
+     * Envoy closes an idle HTTP/1 connection after its {@code drain_timeout} (5 s); zerohop at once, so that a drain of
+     * idle keep-alive connections ends as soon as their clients close. Until 6 December every one waited for the whole
+     * drain and was reset at its deadline, nothing in progress, and {@code zerohop connect} read that as a cut.
+     * Any thread.
+     */
+    @Override
+    public void drain() {
+        LiveRequest.later(ctx.executor(), this::drainNow);
+    }
+
+    private void drainNow() {
+        if (draining || closing || !ctx.channel().isActive()) {
+            return;
+        }
+        draining = true;
+        if (upgraded == null && active == null && requests.isEmpty()) {
+            closeGracefully();
+        }
     }
 
     // ---------------------------------------------------------------- endings

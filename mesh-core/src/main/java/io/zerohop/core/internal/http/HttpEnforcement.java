@@ -777,7 +777,19 @@ public final class HttpEnforcement {
         return n;
     }
 
-
+    /**
+     * The mesh began to drain: every HTTP/1 connection this class parses is ended cleanly once nothing is in progress
+     * on it ({@code Http1Filter}), as Envoy's connection manager drains the connections of a draining listener (see
+     * there). Returns how many open requests and connections were told; each acts on its own event loop.
+     */
+    public int drainConnections() {
+        int n = 0;
+        for (LiveRequest r : live.toArray(new LiveRequest[0])) {
+            r.drain();
+            n++;
+        }
+        return n;
+    }
 
     /** The same for an HTTP/2 request: {@code :method}, {@code :path}, {@code :authority} as the host. */
     Decision authorize(Conn c, String method, String path, String host, Map<String, String> headers) {

@@ -9,6 +9,14 @@ interface LiveRequest {
     /** Decides the request again on its own event loop, and ends it when it is now denied. Any thread; never blocks. */
     void redecide();
 
+    /**
+     * The mesh began to drain: end the connection cleanly once nothing is in progress on it (an HTTP/1 connection
+     * between requests at once, one with a request in progress after its response). Any thread; never blocks. By default
+     * nothing: the drain's deadline ends what is still open.
+     */
+    default void drain() {
+    }
+
     /** {@code decide} on {@code loop}, later; nothing when the loop has terminated (its connections went with it). */
     static void later(java.util.concurrent.Executor loop, Runnable decide) {
         try {
