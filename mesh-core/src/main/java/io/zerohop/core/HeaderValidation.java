@@ -1,5 +1,10 @@
 package io.zerohop.core;
 
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -44,5 +49,216 @@ public final class HeaderValidation {
             }
         }
         return Optional.empty();
+    }
+
+    /** Envoy's {@code MAX_ALLOWED_NOMINATED_HEADERS}: this many {@code Connection} tokens or more is a refusal. */
+    public static final int MAX_NOMINATED_TOKENS = 10;
+    /** Envoy's {@code MAX_ALLOWED_TE_VALUE_SIZE}: a nominated {@code TE} this long or longer is a refusal. */
+    public static final int MAX_NOMINATED_TE = 256;
+
+    /**
+     * What an HTTP/1 request's {@code Connection} header makes the proxy do before any policy reads the request
+     * ({@link #connectionNominations}): refuse it (400), or remove the headers it nominates.
+     */
+    public static final class Nominations {
+        private static final Nominations NONE = new Nominations(null, List.of(), List.of(), false);
+
+        private final String refusal;
+        private final List<String> removedHeaders;
+        private final List<String> droppedTokens;
+        private final boolean teAsTrailers;
+
+        private Nominations(String refusal, List<String> removedHeaders, List<String> droppedTokens, boolean teAsTrailers) {
+            this.refusal = refusal;
+            this.removedHeaders = removedHeaders;
+            this.droppedTokens = droppedTokens;
+            this.teAsTrailers = teAsTrailers;
+        }
+
+        /**
+         * Why the proxy answers the request 400 before any policy (Envoy's {@code http1.connection_header_rejected},
+         * "Invalid nominated headers in Connection."), or empty; when present, the lists below are empty.
+         */
+        public Optional<String> refusal() {
+            return Optional.ofNullable(refusal);
+        }
+
+        /**
+         * The headers removed from the request (names lower case, in the order {@code Connection} names them, no
+         * duplicates), neither decided on nor forwarded; never null, unmodifiable. A nominated {@code Content-Length} or
+         * {@code Transfer-Encoding} is not among them: it frames the body and stays.
+         */
+        public List<String> removedHeaders() {
+            return removedHeaders;
+        }
+
+        /**
+         * The tokens removed from {@code Connection} itself (lower case; every removed header's, and {@code connection},
+         * {@code content-length}, {@code transfer-encoding} when listed); the header goes when none is left. Never null,
+         * unmodifiable.
+         */
+        public List<String> droppedTokens() {
+            return droppedTokens;
+        }
+
+        /** Whether a nominated {@code TE} that lists {@code trailers} is kept as exactly {@code trailers} (its token stays). */
+        public boolean teAsTrailers() {
+            return teAsTrailers;
+        }
+    }
+
+    /**
+     * The headers an HTTP/1 request's {@code Connection} header nominates as hop-by-hop (RFC 9110 section 7.6.1), as
+     * Envoy's HTTP/1 server codec handles them before any filter sees the request (envoyproxy/envoy
+     * source/common/http/http1/codec_impl.cc {@code ServerConnectionImpl::onHeadersCompleteBase}, calling
+     * source/common/http/utility.cc {@code Utility::sanitizeConnectionHeader} on every request that is not an upgrade;
+     * test/common/http/http1/codec_impl_test.cc {@code SketchyConnectionHeader}). The proxy applies exactly this: each
+     * nominated header is removed, and its token; tokens that name no header ({@code close}, {@code keep-alive},
+     * {@code upgrade}, {@code http2-settings}) stay; {@code connection} naming itself loses its token; a nominated
+     * {@code TE} that lists {@code trailers} stays as {@code trailers}; a nominated {@code Content-Length} or
+     * {@code Transfer-Encoding} loses its token but stays. Refused (400): 10 or more tokens, a token
+     * {@code x-forwarded-for}, {@code x-forwarded-host}, {@code x-forwarded-proto} or starting with {@code :}, a nominated
+     * {@code TE} of 256 bytes or more. Nothing changes for an upgrade (a {@code Connection} token {@code upgrade} with
+     * an {@code Upgrade} header other than {@code h2c}: Envoy's {@code handling_upgrade_}).
+     *
+     * @param connection the {@code Connection} header's value, its lines joined with {@code ","} as Envoy's header map
+     *                   holds it; null when the request has none (then nothing changes)
+     * @param upgrade    the {@code Upgrade} header's value (lines joined with {@code ","}), or null when absent
+     * @param te         the {@code TE} header's value (lines joined with {@code ","}), or null when absent
+     * @return never null; its lists name headers in lower case
+     */
+    public static Nominations connectionNominations(String connection, String upgrade, String te) {
+        if (connection == null) {
+            return Nominations.NONE;
+        }
+        List<String> tokens = new ArrayList<>();
+        boolean upgradeToken = false;
+        for (String t : connection.split(",", -1)) {
+            if (!t.isEmpty()) {
+                tokens.add(t); // StringUtil::splitToken(..., keep_empty_string = false): " " is still a token
+                upgradeToken |= t.strip().equalsIgnoreCase("upgrade");
+            }
+        }
+        if (upgradeToken && upgrade != null && !upgrade.strip().equalsIgnoreCase("h2c")) {
+            return Nominations.NONE;
+        }
+        if (tokens.size() >= MAX_NOMINATED_TOKENS) {
+            return refused("Invalid nominated headers in Connection: " + tokens.size() + " tokens, " + MAX_NOMINATED_TOKENS
+                    + " or more (Envoy's http1.connection_header_rejected)");
+        }
+        List<String> removed = new ArrayList<>(2);
+        List<String> dropped = new ArrayList<>(2);
+        boolean trailers = false;
+        for (String t : tokens) {
+            String token = t.strip().toLowerCase(Locale.ROOT);
+            if (token.equals("close") || token.equals("keep-alive") || token.equals("upgrade") || token.equals("http2-settings")) {
+                continue;
+            }
+            if (token.equals("x-forwarded-for") || token.equals("x-forwarded-host") || token.equals("x-forwarded-proto")
+                    || token.startsWith(":")) {
+                return refused("Invalid nominated headers in Connection: \"" + t.strip() + "\" (Envoy's http1.connection_header_rejected)");
+            }
+            if (token.equals("te") && te != null) {
+                if (te.length() >= MAX_NOMINATED_TE) {
+                    return refused("Invalid nominated headers in Connection: a TE of " + te.length() + " bytes, " + MAX_NOMINATED_TE
+                            + " or more (Envoy's http1.connection_header_rejected)");
+                }
+                if (listsTrailers(te)) {
+                    trailers = true;
+                    continue;
+                }
+            }
+            if (!token.isEmpty() && !token.equals("connection") && !token.equals("content-length")
+                    && !token.equals("transfer-encoding") && !removed.contains(token)) {
+                removed.add(token);
+            }
+            if (!token.isEmpty() && !dropped.contains(token)) {
+                dropped.add(token);
+            }
+        }
+        if (removed.isEmpty() && dropped.isEmpty() && !trailers) {
+            return Nominations.NONE;
+        }
+        return new Nominations(null, Collections.unmodifiableList(removed), Collections.unmodifiableList(dropped), trailers);
+    }
+
+    private static Nominations refused(String why) {
+        return new Nominations(why, List.of(), List.of(), false);
+    }
+
+    private static boolean listsTrailers(String te) {
+        for (String t : te.split(",")) {
+            if (t.strip().equalsIgnoreCase("trailers")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Removes from {@code headers} what Envoy's connection manager removes from every request before any filter, RBAC
+     * included (envoyproxy/envoy source/common/http/conn_manager_utility.cc {@code mutateRequestHeaders}, called from
+     * conn_manager_impl.cc {@code ActiveStream::decodeHeaders} before the filter chain): {@code keep-alive},
+     * {@code proxy-connection} and {@code transfer-encoding} always; and unless the request is an upgrade (a
+     * {@code Connection} token {@code upgrade} with an {@code Upgrade} header other than {@code h2c}, whose headers go to
+     * the application as they are) {@code connection} and {@code upgrade} (and {@code http2-settings} with an {@code h2c}
+     * upgrade, which the codec drops: envoy#7161), and a {@code te} that
+     * does not list {@code trailers} ({@code sanitizeTEHeader}; one that does reads exactly {@code trailers}). The proxy
+     * decides an HTTP/1 request on what is left (it still frames the body it forwards by {@code Transfer-Encoding}, as
+     * Envoy's upstream codec frames it anew). Apply {@link #connectionNominations} first, as the codec does.
+     *
+     * @param headers a request's headers, names lower case, repeated values joined with {@code ","}; changed in place,
+     *                so mutable; not null
+     * @return the names removed (lower case, {@code te} also when narrowed to {@code trailers}), in the order above, at
+     *         most once each;
+     *         empty when nothing was; never null
+     * @throws NullPointerException if {@code headers} is null
+     */
+    public static List<String> removeHopByHop(Map<String, String> headers) {
+        Objects.requireNonNull(headers, "headers");
+        List<String> removed = List.of();
+        String connection = headers.get("connection");
+        String upgrade = headers.get("upgrade");
+        boolean upgradeToken = false;
+        if (connection != null) {
+            for (String t : connection.split(",")) {
+                upgradeToken |= t.strip().equalsIgnoreCase("upgrade");
+            }
+        }
+        boolean h2c = upgrade != null && upgrade.strip().equalsIgnoreCase("h2c");
+        boolean isUpgrade = upgradeToken && upgrade != null && !h2c;
+        if (upgradeToken && h2c && headers.containsKey("http2-settings")) {
+            // The codec's own removal of an h2c upgrade ("removing unsupported h2c upgrade headers", envoy#7161).
+            removed = add(removed, "http2-settings");
+            headers.remove("http2-settings");
+        }
+        for (String name : HOP_BY_HOP) {
+            if (isUpgrade && (name.equals("connection") || name.equals("upgrade"))) {
+                continue;
+            }
+            if (headers.containsKey(name)) {
+                removed = add(removed, name);
+                headers.remove(name);
+            }
+        }
+        String te = headers.get("te");
+        if (te != null && !isUpgrade && !te.equals("trailers")) {
+            removed = add(removed, "te");
+            if (listsTrailers(te)) {
+                headers.put("te", "trailers");
+            } else {
+                headers.remove("te");
+            }
+        }
+        return removed;
+    }
+
+    private static final List<String> HOP_BY_HOP = List.of("connection", "upgrade", "keep-alive", "proxy-connection",
+            "transfer-encoding");
+
+    private static List<String> add(List<String> list, String name) {
+        List<String> out = list.isEmpty() ? new ArrayList<>(2) : list;
+        out.add(name);
+        return out;
     }
 }

@@ -34,4 +34,42 @@ class HeaderValidationTest {
                 "Host has a character Envoy refuses (0x2f at 15): http.invalid_authority");
         assertThatNullPointerException().isThrownBy(() -> HeaderValidation.checkAuthority(null)).withMessage("authority");
     }
+
+    /** Envoy's SketchyConnectionHeader cases (codec_impl_test.cc) and the tokens that nominate nothing. */
+    @Test
+    void connectionNominationsAreEnvoysCodecRules() {
+        HeaderValidation.Nominations n = HeaderValidation.connectionNominations("close, X-User,connection, content-length", null, null);
+        assertThat(n.refusal()).isEmpty();
+        assertThat(n.removedHeaders()).containsExactly("x-user");
+        assertThat(n.droppedTokens()).containsExactly("x-user", "connection", "content-length");
+        assertThat(n.teAsTrailers()).isFalse();
+        assertThat(HeaderValidation.connectionNominations("te", null, "gzip, trailers").teAsTrailers()).isTrue();
+        assertThat(HeaderValidation.connectionNominations("te", null, "gzip").removedHeaders()).containsExactly("te");
+        assertThat(HeaderValidation.connectionNominations("keep-alive", null, null).droppedTokens()).isEmpty();
+        assertThat(HeaderValidation.connectionNominations(null, null, null).removedHeaders()).isEmpty();
+        assertThat(HeaderValidation.connectionNominations("upgrade, x-user", "websocket", null).removedHeaders())
+                .as("an upgrade's headers stay").isEmpty();
+        assertThat(HeaderValidation.connectionNominations("a,b,c,d,e,f,g,h,i,j", null, null).refusal()).get()
+                .asString().contains("10 tokens");
+        assertThat(HeaderValidation.connectionNominations("close, X-Forwarded-For", null, null).refusal()).get()
+                .asString().contains("\"X-Forwarded-For\"");
+        assertThat(HeaderValidation.connectionNominations("te", null, "x".repeat(256)).refusal()).isPresent();
+    }
+
+    @Test
+    void hopByHopHeadersAreRemovedAsEnvoysConnectionManagerRemovesThem() {
+        java.util.Map<String, String> h = new java.util.LinkedHashMap<>(java.util.Map.of("connection", "keep-alive", "keep-alive",
+                "timeout=5", "proxy-connection", "close", "transfer-encoding", "chunked", "te", "gzip, trailers", "x-user", "a"));
+        assertThat(HeaderValidation.removeHopByHop(h)).containsExactly("connection", "keep-alive", "proxy-connection",
+                "transfer-encoding", "te");
+        assertThat(h).containsOnly(java.util.Map.entry("te", "trailers"), java.util.Map.entry("x-user", "a"));
+        java.util.Map<String, String> ws = new java.util.HashMap<>(java.util.Map.of("connection", "Upgrade", "upgrade", "websocket",
+                "te", "gzip"));
+        assertThat(HeaderValidation.removeHopByHop(ws)).as("an upgrade keeps its headers").isEmpty();
+        java.util.Map<String, String> h2c = new java.util.HashMap<>(java.util.Map.of("connection", "Upgrade, HTTP2-Settings",
+                "upgrade", "h2c", "http2-settings", "AAMAAABkAAQAoAAAAAIAAAAA"));
+        assertThat(HeaderValidation.removeHopByHop(h2c)).containsExactlyInAnyOrder("http2-settings", "connection", "upgrade");
+        assertThat(h2c).isEmpty();
+        assertThatNullPointerException().isThrownBy(() -> HeaderValidation.removeHopByHop(null));
+    }
 }

@@ -571,12 +571,16 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         abort("no longer allowed after a policy update");
     }
 
-    /** The header map {@code x} was decided on: what was forwarded (this connection's XFCC, set before the decision). */
+    /**
+     * The header map {@code x} was decided on: what was forwarded (this connection's XFCC, set before the decision), less
+     * the hop-by-hop headers no policy reads.
+     */
     private static java.util.Map<String, String> decidedHeaders(Http1Exchange x) {
         java.util.Map<String, String> headers = new java.util.HashMap<>();
         for (java.util.Map.Entry<String, String> e : x.request.headers()) {
             headers.merge(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + "," + b);
         }
+        io.zerohop.core.HeaderValidation.removeHopByHop(headers); // as at its first decision (HttpEnforcement.authorize)
         return headers;
     }
 

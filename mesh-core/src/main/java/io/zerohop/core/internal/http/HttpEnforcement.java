@@ -720,6 +720,10 @@ public final class HttpEnforcement {
         for (Map.Entry<String, String> e : req.headers()) {
             headers.merge(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + "," + b);
         }
+        // Envoy's connection manager removes the hop-by-hop headers before any filter (mutateRequestHeaders): RBAC never
+        // reads Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, nor a TE other than trailers. The request
+        // forwarded keeps its framing; until 6 December a rule on request.headers[keep-alive] matched here.
+        io.zerohop.core.HeaderValidation.removeHopByHop(headers);
         String host = req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.HOST, "");
         return authorize(c, req.method().name(), req.uri(), host, headers);
     }

@@ -3,6 +3,7 @@ package io.zerohop.core.internal.http;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
+import io.zerohop.core.HeaderValidation;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -13,8 +14,9 @@ import java.util.Locale;
  * source/common/http/http1/codec_impl.cc {@code ServerConnectionImpl::onHeadersCompleteBase}, calling
  * source/common/http/utility.cc {@code Utility::sanitizeConnectionHeader} on every request that is not an upgrade; envoy
  * issue 8623): each nominated header is removed, and its token with it, so RBAC decides without it and the application
- * never reads it. Tokens that name no header ({@code close}, {@code keep-alive}, {@code upgrade},
- * {@code http2-settings}) stay; {@code connection} naming itself stays; a nominated {@code TE} stays, as
+ * never reads it ({@link HeaderValidation#connectionNominations} has the rules, shared with {@code zerohop policy check}).
+ * Tokens that name no header ({@code close}, {@code keep-alive}, {@code upgrade},
+ * {@code http2-settings}) stay; {@code connection} naming itself loses its token; a nominated {@code TE} stays, as
  * {@code trailers}, only when it lists {@code trailers}; a nominated {@code Content-Length} or {@code Transfer-Encoding} loses
  * its token but stays, since the body forwarded is framed by it (Envoy's upstream codec frames the body anew). The request is refused (400, {@code http1.connection_header_rejected},
  * "Invalid nominated headers in Connection.") when {@code Connection} lists 10 or more tokens (envoy
@@ -27,78 +29,50 @@ import java.util.Locale;
  * answers 403, and an application behind a proxy of its own lost a header zerohop had decided on.
  */
 final class NominatedHeaders {
-    /** Envoy's {@code MAX_ALLOWED_NOMINATED_HEADERS}: this many tokens or more is a refusal. */
-    static final int MAX_TOKENS = 10;
-    /** Envoy's {@code MAX_ALLOWED_TE_VALUE_SIZE}. */
-    static final int MAX_TE = 256;
-
     private NominatedHeaders() {}
 
     /**
-     * Removes what {@code req}'s {@code Connection} nominates, unless {@code req} is an upgrade (a {@code Connection}
-     * token {@code upgrade} and an {@code Upgrade} header, other than {@code h2c}: Envoy's codec leaves an upgrade's
-     * headers as they are, {@code handling_upgrade_}, and strips {@code h2c}'s tokens, which this skips anyway).
+     * Removes what {@code req}'s {@code Connection} nominates, by {@link HeaderValidation#connectionNominations}, the
+     * rules {@code zerohop policy check} applies too. The common {@code Connection: keep-alive} or {@code close} alone
+     * (one line, one token) nominates nothing and is passed over without splitting it or making lists.
      *
      * @return null when {@code req} may go on, else why Envoy answers it 400
      */
     static String sanitize(HttpRequest req) {
         HttpHeaders h = req.headers();
-        if (!h.contains(HttpHeaderNames.CONNECTION)) {
+        java.util.Iterator<String> lines = h.valueStringIterator(HttpHeaderNames.CONNECTION);
+        if (!lines.hasNext()) {
             return null;
         }
-        List<String> values = h.getAll(HttpHeaderNames.CONNECTION);
+        String first = lines.next();
+        if (!lines.hasNext() && (first.equalsIgnoreCase("keep-alive") || first.equalsIgnoreCase("close"))) {
+            return null;
+        }
         // Envoy's header map holds repeated Connection lines as one value joined with ',' (an inline header).
-        String value = values.size() == 1 ? values.get(0) : String.join(",", values);
-        List<String> tokens = new ArrayList<>();
-        for (String t : value.split(",", -1)) {
-            if (!t.isEmpty()) {
-                tokens.add(t); // StringUtil::splitToken(..., keep_empty_string = false): " " is still a token
-            }
+        String connection = lines.hasNext() ? String.join(",", h.getAll(HttpHeaderNames.CONNECTION)) : first;
+        HeaderValidation.Nominations n = HeaderValidation.connectionNominations(connection, joined(h, HttpHeaderNames.UPGRADE),
+                joined(h, HttpHeaderNames.TE));
+        if (n.refusal().isPresent()) {
+            return n.refusal().get();
         }
-        if (isUpgrade(h, tokens)) {
-            return null;
+        for (String name : n.removedHeaders()) {
+            // The framing headers are never among them: the body was framed by them and Netty's encoder frames it again
+            // from them, where Envoy's upstream codec frames it anew whatever was removed.
+            h.remove(name);
         }
-        if (tokens.size() >= MAX_TOKENS) {
-            return "Invalid nominated headers in Connection: " + tokens.size() + " tokens, " + MAX_TOKENS
-                    + " or more (Envoy's http1.connection_header_rejected)";
+        if (n.teAsTrailers()) {
+            h.set(HttpHeaderNames.TE, "trailers");
         }
-        List<String> removed = new ArrayList<>();
-        for (String t : tokens) {
-            String token = t.strip().toLowerCase(Locale.ROOT);
-            if (token.equals("close") || token.equals("keep-alive") || token.equals("upgrade") || token.equals("http2-settings")) {
-                continue;
-            }
-            if (token.equals("connection")) {
-                removed.add(token); // the token goes, the header stays
-                continue;
-            }
-            if (token.equals("x-forwarded-for") || token.equals("x-forwarded-host") || token.equals("x-forwarded-proto")
-                    || token.startsWith(":")) {
-                return "Invalid nominated headers in Connection: \"" + t.strip() + "\" (Envoy's http1.connection_header_rejected)";
-            }
-            if (token.equals("te") && h.contains(HttpHeaderNames.TE)) {
-                String te = String.join(",", h.getAll(HttpHeaderNames.TE));
-                if (te.length() >= MAX_TE) {
-                    return "Invalid nominated headers in Connection: a TE of " + te.length() + " bytes, " + MAX_TE
-                            + " or more (Envoy's http1.connection_header_rejected)";
-                }
-                if (listsTrailers(te)) {
-                    h.set(HttpHeaderNames.TE, "trailers");
-                    continue;
-                }
-            }
-            if (!token.isEmpty() && !token.equals("content-length") && !token.equals("transfer-encoding")) {
-                // The framing headers stay: the body was framed by them and Netty's encoder frames it again from them, where
-                // Envoy's upstream codec frames it anew whatever was removed. Without them the application would read the
-                // body as the next request.
-                h.remove(token);
-            }
-            removed.add(token);
-        }
-        if (!removed.isEmpty()) {
-            dropTokens(h, removed);
+        if (!n.droppedTokens().isEmpty()) {
+            dropTokens(h, n.droppedTokens());
         }
         return null;
+    }
+
+    /** {@code name}'s lines joined with ",", or null when absent. */
+    private static String joined(HttpHeaders h, CharSequence name) {
+        List<String> all = h.getAll(name);
+        return all.isEmpty() ? null : all.size() == 1 ? all.get(0) : String.join(",", all);
     }
 
     /**
@@ -120,26 +94,5 @@ final class NominatedHeaders {
         } else {
             h.set(HttpHeaderNames.CONNECTION, String.join(",", kept));
         }
-    }
-
-    /** Envoy's {@code Utility::isUpgrade} less {@code h2c}, which its codec does not take as one. */
-    private static boolean isUpgrade(HttpHeaders h, List<String> tokens) {
-        if (!h.contains(HttpHeaderNames.UPGRADE)) {
-            return false;
-        }
-        boolean upgrade = false;
-        for (String t : tokens) {
-            upgrade |= t.strip().equalsIgnoreCase("upgrade");
-        }
-        return upgrade && !String.join(",", h.getAll(HttpHeaderNames.UPGRADE)).strip().equalsIgnoreCase("h2c");
-    }
-
-    private static boolean listsTrailers(String te) {
-        for (String t : te.split(",")) {
-            if (t.strip().equalsIgnoreCase("trailers")) {
-                return true;
-            }
-        }
-        return false;
     }
 }
