@@ -103,7 +103,9 @@ final class PolicyCommand {
         String host;
 
         @Option(names = "--header", description = "HTTP request header NAME=VALUE (repeatable; repeats are joined with \",\" "
-                + "as the proxy and Envoy's header matcher join them): decide at L7")
+                + "as the proxy and Envoy's header matcher join them): decide at L7; hop-by-hop ones (connection, keep-alive, "
+                + "proxy-connection, transfer-encoding, te but trailers) and those a connection header nominates are left out, "
+                + "with a note, as the proxy removes them before any policy")
         List<String> headers = new ArrayList<>();
 
         @Option(names = "--sni", description = "TLS SNI (Istio when-key connection.sni)")
@@ -330,6 +332,11 @@ final class PolicyCommand {
                 System.err.println("note: decided for " + (method == null ? "--method GET (not given)" : "--method " + method)
                         + " and " + (path == null ? "--path / (not given)" : "--path " + path) + "; give both for the request you mean");
             }
+            if (http && !opaque) {
+                for (String note : headerNotes) {
+                    System.err.println("note: " + note);
+                }
+            }
             for (String w : set.warnings()) {
                 // Labelled as the proxy logs it: the HTTP-attributes note at INFO, as "note:" (a new-user pass read
                 // "warning:" here for a line the proxy logs at INFO); every other load warning is WARN there.
@@ -394,62 +401,69 @@ final class PolicyCommand {
                 }
                 out.merge(name, value, (a, b) -> a + "," + b);
             }
-            String nominated = nominatedHeaderProblem(out);
-            if (nominated != null) {
-                throw u.error("header", "connection=" + out.get("connection"), nominated);
+            String connection = out.get("connection");
+            String refused = asTheProxyDecides(out, headerNotes);
+            if (refused != null) {
+                throw u.error("header", "connection=" + connection, "connection=" + connection + ": " + refused);
             }
             return out;
         }
 
+        /** What {@link #asTheProxyDecides} removed from the --header options, as {@code note:} lines for stderr. */
+        private final List<String> headerNotes = new ArrayList<>();
+
         /**
-         * Why the check cannot decide a request with these headers as the proxy does, or null: the proxy's HTTP/1 side
-         * removes every header the {@code Connection} header nominates before any policy reads it, and answers 400 a
-         * {@code Connection} of 10 or more tokens or one nominating {@code x-forwarded-for}, {@code -host}, {@code -proto}
-         * or a pseudo-header (mesh-core NominatedHeaders, as Envoy's codec: source/common/http/http1/codec_impl.cc
-         * {@code onHeadersCompleteBase}, source/common/http/utility.cc {@code sanitizeConnectionHeader}). A new-user pass
-         * (helper 312) read DENY, exit 3, for {@code Connection: x-user} with {@code X-User: admin} against a DENY on
-         * {@code request.headers[x-user]}, a request the proxy served 200 without the header.
+         * Makes {@code headers} (names lower case, repeated values joined with ",") what a policy reads of an HTTP/1 request
+         * the proxy serves with them, by the proxy's own rules (mesh-core {@link HeaderValidation#connectionNominations} and
+         * {@link HeaderValidation#removeHopByHop}, as Envoy's HTTP/1 codec and connection manager): the headers its
+         * {@code Connection} nominates are removed, and then {@code connection}, {@code keep-alive},
+         * {@code proxy-connection}, {@code transfer-encoding}, {@code upgrade} of a request that is no upgrade and a
+         * {@code te} other than {@code trailers}; one {@code notes} line says what went. A new-user pass (helper 312) read
+         * DENY, exit 3, for {@code Connection: x-user} with {@code X-User: admin} against a DENY on
+         * {@code request.headers[x-user]}, a request the proxy served 200 without the header; from then until 6 December
+         * the check refused such a --header connection (exit 2) rather than decide it as the proxy does.
+         *
+         * @return null, or why the proxy answers such a request 400 before any policy (then {@code headers} is unchanged)
          */
-        static String nominatedHeaderProblem(Map<String, String> headers) {
+        static String asTheProxyDecides(Map<String, String> headers, List<String> notes) {
             String connection = headers.get("connection");
-            if (connection == null) {
-                return null;
+            HeaderValidation.Nominations n = HeaderValidation.connectionNominations(connection, headers.get("upgrade"), headers.get("te"));
+            if (n.refusal().isPresent()) {
+                return "the proxy answers such a request 400 before any policy: " + n.refusal().get();
             }
-            List<String> tokens = new java.util.ArrayList<>();
-            boolean upgrade = false;
-            for (String t : connection.split(",")) {
-                String token = t.strip().toLowerCase(Locale.ROOT);
-                if (!token.isEmpty()) {
-                    tokens.add(token);
-                    upgrade |= token.equals("upgrade");
+            List<String> gone = new ArrayList<>();
+            for (String name : n.removedHeaders()) {
+                if (headers.remove(name) != null) {
+                    gone.add(name);
                 }
             }
-            String up = headers.get("upgrade");
-            if (upgrade && up != null && !up.strip().equalsIgnoreCase("h2c")) {
-                return null; // an upgrade's headers stay as they are (Envoy's handling_upgrade_)
+            if (!gone.isEmpty()) {
+                notes.add("--header connection=" + connection + " nominates " + String.join(", ", gone) + ": the proxy removes a"
+                        + " header the Connection header nominates before any policy reads it (as Envoy's HTTP/1 codec), so "
+                        + (gone.size() == 1 ? "it was" : "they were") + " left out of the decision");
             }
-            if (tokens.size() >= 10) {
-                return "connection lists " + tokens.size() + " tokens: the proxy answers such a request 400 before any policy"
-                        + " (Envoy's http1.connection_header_rejected, 10 or more)";
+            if (n.teAsTrailers()) {
+                headers.put("te", "trailers");
             }
-            for (String token : tokens) {
-                if (token.equals("x-forwarded-for") || token.equals("x-forwarded-host") || token.equals("x-forwarded-proto")
-                        || token.startsWith(":")) {
-                    return "connection nominates " + token + ": the proxy answers such a request 400 before any policy"
-                            + " (Envoy's http1.connection_header_rejected)";
+            if (!n.droppedTokens().isEmpty()) {
+                List<String> kept = new ArrayList<>();
+                for (String t : connection.split(",")) {
+                    String token = t.strip();
+                    if (!token.isEmpty() && !n.droppedTokens().contains(token.toLowerCase(Locale.ROOT))) {
+                        kept.add(token);
+                    }
+                }
+                if (kept.isEmpty()) {
+                    headers.remove("connection");
+                } else {
+                    headers.put("connection", String.join(",", kept));
                 }
             }
-            for (String token : tokens) {
-                if (List.of("close", "keep-alive", "upgrade", "http2-settings", "connection", "content-length",
-                        "transfer-encoding").contains(token) || !headers.containsKey(token)) {
-                    continue;
-                }
-                if (token.equals("te") && headers.get("te").strip().equalsIgnoreCase("trailers")) {
-                    continue; // the proxy keeps a nominated TE as "trailers" when it lists trailers: unchanged here
-                }
-                return "connection nominates " + token + ": the proxy removes a header the Connection header nominates before any"
-                        + " policy reads it (as Envoy's HTTP/1 codec), so no policy sees " + token + " in that request; leave out"
-                        + " --header " + token + " (and its token) to check what the proxy decides";
+            List<String> hop = HeaderValidation.removeHopByHop(headers);
+            if (!hop.isEmpty()) {
+                notes.add("--header " + String.join(", ", hop) + ": hop-by-hop, which the proxy removes before any policy reads the"
+                        + " request (as Envoy's connection manager; a te listing trailers is read as exactly trailers), so left out of"
+                        + " the decision");
             }
             return null;
         }
