@@ -386,8 +386,10 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             abort("malformed response from the application: " + o.decoderResult().cause());
             return;
         }
+        // Before responsePart, which clears it on a final status other than 101.
+        boolean upgradeAsked = x.upgrade;
         Http1Exchange.ResponsePart part = x.responsePart(msg);
-        if (!x.requestEnded && msg instanceof HttpResponse r && r.status().codeClass() != HttpStatusClass.INFORMATIONAL
+        if ((!x.requestEnded || upgradeAsked) && msg instanceof HttpResponse r && r.status().codeClass() != HttpStatusClass.INFORMATIONAL
                 && (part == Http1Exchange.ResponsePart.MORE || part == Http1Exchange.ResponsePart.END)) {
             // Envoy's connection manager closes an HTTP/1 connection whose response starts before its request has ended
             // (conn_manager_impl.cc encodeHeaders, !remoteDecodeComplete(), downstream_rq_response_before_rq_complete),
@@ -399,6 +401,10 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             // forwarded: an embedded application (Netty handlers behind AppBridge) answers inside the write of that end, and
             // from 6 December until this check read requestDone every answer of one was early, each connection closed after
             // its first request (EmbeddedNettyAppKeepAliveTest).
+            // An upgrade request answered with anything but 101 is such a response too: Envoy's HTTP/1 codec takes what
+            // follows an upgrade request's head as its body (codec_impl.cc onMessageCompleteImpl, handling_upgrade_:
+            // "swallow the onMessageComplete"), so the request never completes and the refusal closes the connection,
+            // saying connection: close. Until 6 December the connection stayed open for a next request after it.
             x.closeAfter = true;
             r.headers().set(HttpHeaderNames.CONNECTION, io.netty.handler.codec.http.HttpHeaderValues.CLOSE);
         }

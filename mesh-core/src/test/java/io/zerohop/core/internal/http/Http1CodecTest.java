@@ -742,8 +742,19 @@ class Http1CodecTest {
             {"Connection: te\r\nTE: deflate, Trailers\r\n", null, "trailers", "te"},
             {"Connection: te, x-absent\r\nTE: deflate\r\n", null, null, null},
             {"Connection: keep-alive\r\nX-User: alice\r\n", "alice", null, "keep-alive"},
+            // Last: the application refuses the upgrade (400), which closes the connection (aRefusedUpgradeClosesTheConnection).
             {"Connection: x-user, upgrade\r\nUpgrade: websocket\r\nX-User: alice\r\n", "alice", null, "x-user, upgrade"},
         };
+        // A nominated Content-Length keeps framing the body it framed: the application must not read it as a request.
+        ch.writeInbound(ascii("POST /ok HTTP/1.1\r\nHost: a\r\nConnection: content-length\r\nContent-Length: 5\r\n\r\nhello"));
+        HttpRequest post = (HttpRequest) upstream.written.get(0);
+        assertThat(post.headers().get("content-length")).isEqualTo("5");
+        assertThat(post.headers().contains("connection")).isFalse();
+        filter.onResponse(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK));
+        filter.onResponse(LastHttpContent.EMPTY_LAST_CONTENT);
+        outbound(ch);
+        upstream.release();
+        upstream.written.clear();
         for (String[] c : cases) {
             decided.clear();
             ch.writeInbound(ascii("GET /ok HTTP/1.1\r\nHost: a\r\n" + c[0] + "\r\n"));
@@ -761,12 +772,6 @@ class Http1CodecTest {
             upstream.release();
             upstream.written.clear();
         }
-        // A nominated Content-Length keeps framing the body it framed: the application must not read it as a request.
-        ch.writeInbound(ascii("POST /ok HTTP/1.1\r\nHost: a\r\nConnection: content-length\r\nContent-Length: 5\r\n\r\nhello"));
-        HttpRequest post = (HttpRequest) upstream.written.get(0);
-        assertThat(post.headers().get("content-length")).isEqualTo("5");
-        assertThat(post.headers().contains("connection")).isFalse();
-        upstream.release();
         ch.finishAndReleaseAll();
     }
 
@@ -907,6 +912,30 @@ class Http1CodecTest {
         ch.writeInbound(ascii("GET /no HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"));
         assertThat(outbound(ch)).startsWith("HTTP/1.1 403 Forbidden\r\n").contains("connection: close");
         assertThat(upstream.written).isEmpty();
+        ch.finishAndReleaseAll();
+    }
+
+    /**
+     * An allowed upgrade the application refuses (a final status other than 101): Envoy's HTTP/1 codec takes what follows
+     * an upgrade request's head as its body (codec_impl.cc {@code onMessageCompleteImpl}, {@code handling_upgrade_}), so
+     * the request is not complete when the refusal comes and the connection manager closes the connection after it, with
+     * {@code connection: close} (conn_manager_impl.cc {@code encodeHeaders}, {@code !remoteDecodeComplete()}). Until
+     * 6 December the connection stayed open and a request pipelined behind the refused upgrade was forwarded.
+     */
+    @Test
+    void aRefusedUpgradeClosesTheConnection() {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(ascii("GET /ok/ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"));
+        int forwarded = upstream.written.size();
+        DefaultHttpResponse refused = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        refused.headers().set("content-length", 0);
+        filter.onResponse(refused);
+        filter.onResponse(LastHttpContent.EMPTY_LAST_CONTENT);
+        assertThat(upstream.upgraded).isFalse();
+        assertThat(outbound(ch)).startsWith("HTTP/1.1 200 OK\r\n").contains("connection: close");
+        ch.writeInbound(ascii("GET /ok/next HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assertThat(upstream.written).as("nothing more goes upstream").hasSize(forwarded);
+        upstream.release();
         ch.finishAndReleaseAll();
     }
 }
