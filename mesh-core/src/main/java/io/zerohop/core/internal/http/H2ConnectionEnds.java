@@ -72,15 +72,41 @@ final class H2ConnectionEnds {
                 abort(downstream);
                 return;
             }
+            goAway(false);
+        }
+
+        /**
+         * The mesh began to drain: as Envoy's connection manager drains an HTTP/2 connection of a draining listener
+         * (conn_manager_impl.cc {@code startDrainSequence}: GOAWAY, so no new stream; the connection closed once its
+         * streams are done, {@code checkForDeferredClose}; docs/root/intro/arch_overview/operations/draining.rst), a
+         * connection with no stream ends now and one with streams once they are done. Envoy sends a first GOAWAY with the
+         * highest stream id and the final one after its {@code drain_timeout}; this sends one, naming the last stream
+         * accepted. Event loop only.
+         */
+        void meshDraining() {
+            if (upstreamEnded || !downstream.isActive()) {
+                return;
+            }
+            upstreamEnded = true;
+            goAway(true);
+        }
+
+        /** {@code announce}: GOAWAY even when no stream is open (the connection ends right after it). */
+        private void goAway(boolean announce) {
             // Also bounds a tunnel's end: a client that never ends its side after our END_STREAM is closed.
             ScheduledFuture<?> bound = downstream.eventLoop().schedule(() -> downstream.close(), TIMEOUT_SECONDS, TimeUnit.SECONDS);
             downstream.closeFuture().addListener(f -> bound.cancel(false));
-            if (open == 0) {
-                end(downstream);
-                return;
+            if (announce || open != 0) {
+                // No new streams (the codec names the last stream it accepted); the open ones finish first.
+                downstream.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
             }
-            // No new streams (the codec names the last stream it accepted); the open ones finish first.
-            downstream.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+            if (open == 0 && announce && downstream instanceof io.netty.channel.socket.DuplexChannel d) {
+                // A FIN after the GOAWAY, and the close once the client's FIN comes (ConnectionEnd): closed at once, the
+                // client's own GOAWAY or SETTINGS ACK arriving after the close drew a TCP reset.
+                io.zerohop.hbone.internal.Relay.tcp(d).shutdownOutput();
+            } else if (open == 0) {
+                end(downstream);
+            }
         }
     }
 

@@ -60,6 +60,22 @@ final class H2Proxy {
                         Conn conn, Authorizer authorizer, HttpObserver observer) {
         H2ConnectionEnds.Drain drain = new H2ConnectionEnds.Drain(downstream);
         H2AppConnection app = new H2AppConnection(dialer, drain);
+        // The connection itself is told of the mesh's drain (HttpEnforcement.drainConnections): GOAWAY, and its end once
+        // its streams are done, as Envoy's connection manager drains it. Until 6 December an idle HTTP/2 connection (a
+        // gRPC client's channel) waited for the whole drain and was reset at its deadline.
+        LiveRequest connection = new LiveRequest() {
+            @Override
+            public void redecide() {
+                // its streams are decided again on their own
+            }
+
+            @Override
+            public void drain() {
+                LiveRequest.later(downstream.eventLoop(), drain::meshDraining);
+            }
+        };
+        authorizer.track(connection);
+        downstream.closeFuture().addListener(f -> authorizer.untrack(connection));
         // Http2MultiplexHandler takes a channel whose parent is not a ServerChannel for a client, and an
         // HBONE stream's parent is its connection: the older codec asks its own connection instead.
         io.netty.handler.codec.http2.Http2MultiplexCodec codec = Http2MultiplexCodecBuilder.forServer(new ChannelInitializer<Http2StreamChannel>() {

@@ -770,7 +770,8 @@ public final class HttpEnforcement {
      * response; an HTTP/1 request in progress or the one that upgraded its connection) is decided again, on its own
      * event loop, on what it was decided on at its start, and ended when that now denies (see {@code H2Proxy},
      * {@code Http1Filter}; beyond Envoy, which decides a request once). Returns how many were handed to their loops
-     * (HTTP/1 connections count whether or not a request is in progress); the decisions follow there.
+     * (HTTP/1 connections count whether or not a request is in progress, HTTP/2 connections too, for which it is
+     * nothing: their streams count on their own); the decisions follow there.
      */
     public int redecideRequests() {
         int n = 0;
@@ -783,8 +784,9 @@ public final class HttpEnforcement {
 
     /**
      * The mesh began to drain: every HTTP/1 connection this class parses is ended cleanly once nothing is in progress
-     * on it ({@code Http1Filter}), as Envoy's connection manager drains the connections of a draining listener (see
-     * there). Returns how many open requests and connections were told; each acts on its own event loop.
+     * on it ({@code Http1Filter}), and every HTTP/2 connection gets GOAWAY and ends once its streams are done
+     * ({@code H2ConnectionEnds.Drain#meshDraining}), as Envoy's connection manager drains the connections of a draining
+     * listener. Returns how many open requests and connections were told; each acts on its own event loop.
      */
     public int drainConnections() {
         int n = 0;
