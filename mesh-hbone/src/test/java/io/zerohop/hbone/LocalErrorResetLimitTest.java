@@ -27,6 +27,7 @@ import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.ReferenceCountUtil;
+import io.zerohop.hbone.internal.Inspect;
 import io.zerohop.hbone.internal.Transports;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -48,7 +49,8 @@ import org.junit.jupiter.api.Timeout;
  * {@code reset_on_recv_stream_err}); at the 1,025th it sends GOAWAY ENHANCE_YOUR_CALM, "too_many_internal_resets", in
  * place of the reset. Resets the application asks for are not counted. The cases follow h2's own tests:
  * tests/h2-tests/tests/flow_control.rs {@code too_many_window_update_resets_causes_go_away} and tests/server.rs
- * {@code send_reset_explicitly_does_not_affect_local_limit}, at h2's real limit (its tests lower it to 10 and 3).
+ * {@code send_reset_explicitly_does_not_affect_local_limit}: the server's first two cases at h2's real limit, the
+ * others at {@link #SMALL} (h2's tests lower it to 10 and 3; until helper 315 all ran at 1,024).
  * Until helper 304 (6 December) zerohop bounded such resets per second only ({@code H2Codecs.MAX_RST_FRAMES_PER_SECOND}):
  * the 1,025th got its RST_STREAM like the first. Binds 127.0.160.1:50300-50306.
  */
@@ -56,8 +58,14 @@ import org.junit.jupiter.api.Timeout;
 class LocalErrorResetLimitTest {
     static final Duration WAIT = Duration.ofSeconds(10);
     static final String HOST = "127.0.160.1";
-    /** h2's {@code DEFAULT_LOCAL_RESET_COUNT_MAX}. */
+    /** h2's {@code DEFAULT_LOCAL_RESET_COUNT_MAX}, zerohop's limit, proved at its value by the server's first case. */
     static final int LIMIT = 1024;
+    /**
+     * The limit the cases other than the server's first give their connections ({@code Inspect.localErrorResetLimit}), as
+     * h2's own tests lower it to 10 and 3: 1,025 tunnels opened one after another took some 5 s per client case. What is
+     * counted and what is not does not depend on the limit; the production one is proved by the server's first case.
+     */
+    static final int SMALL = 16;
     static ResetServers servers;
     static Mesh mesh;
     static HboneServer server;
@@ -170,31 +178,39 @@ class LocalErrorResetLimitTest {
     /**
      * Resets that are no error of the peer's are not counted, as in h2 (tests/server.rs
      * {@code send_reset_explicitly_does_not_affect_local_limit}; REFUSED_STREAM goes out through recv.rs
-     * {@code send_pending_refusal}, not {@code send_reset}): 1,100 well-formed requests the server refuses (400, then
-     * RST_STREAM NO_ERROR), 1,100 streams refused for SETTINGS_MAX_CONCURRENT_STREAMS; a malformed request after them
-     * still gets its RST_STREAM.
+     * {@code send_pending_refusal}, not {@code send_reset}): three times the limit of well-formed requests the server
+     * refuses (400, then RST_STREAM NO_ERROR), as many streams refused for SETTINGS_MAX_CONCURRENT_STREAMS; a malformed
+     * request after them still gets its RST_STREAM. On connections with the limit {@link #SMALL}: 2,200 refusals at
+     * 1,024 took some 4 s.
      */
     @Test
     void refusalsAreNotCounted() throws Exception {
-        try (RawFrames p = withSentinel(server)) {
-            int stream = 3;
-            for (int i = 0; i < LIMIT + 76; i++, stream += 2) {
-                p.frame(HEADERS, END_HEADERS, stream, block(":method", "GET", ":scheme", "https", ":path", "/", ":authority", authority));
-                assertThat(p.nextError(stream, WAIT)).isEqualTo("RST " + stream + " NO_ERROR");
+        Inspect.localErrorResetLimit(server, SMALL);
+        Inspect.localErrorResetLimit(oneStream, SMALL);
+        try {
+            try (RawFrames p = withSentinel(server)) {
+                int stream = 3;
+                for (int i = 0; i < 3 * SMALL; i++, stream += 2) {
+                    p.frame(HEADERS, END_HEADERS, stream, block(":method", "GET", ":scheme", "https", ":path", "/", ":authority", authority));
+                    assertThat(p.nextError(stream, WAIT)).isEqualTo("RST " + stream + " NO_ERROR");
+                }
+                malformed(p, stream, false);
+                assertThat(p.nextError(stream, WAIT)).isEqualTo("RST " + stream + " PROTOCOL_ERROR");
+                H2ProtocolTest.assertEchoes(p, 1, "still here");
             }
-            malformed(p, stream, false);
-            assertThat(p.nextError(stream, WAIT)).isEqualTo("RST " + stream + " PROTOCOL_ERROR");
-            H2ProtocolTest.assertEchoes(p, 1, "still here");
-        }
-        try (RawFrames p = withSentinel(oneStream)) {
-            int stream = 3;
-            for (int i = 0; i < LIMIT + 76; i++, stream += 2) {
-                p.headers(stream, connect(), false);
-                assertThat(p.nextError(stream, WAIT)).isEqualTo("RST " + stream + " REFUSED_STREAM");
+            try (RawFrames p = withSentinel(oneStream)) {
+                int stream = 3;
+                for (int i = 0; i < 3 * SMALL; i++, stream += 2) {
+                    p.headers(stream, connect(), false);
+                    assertThat(p.nextError(stream, WAIT)).isEqualTo("RST " + stream + " REFUSED_STREAM");
+                }
+                malformed(p, stream, false);
+                assertThat(p.nextError(stream, WAIT)).isEqualTo("RST " + stream + " PROTOCOL_ERROR");
+                H2ProtocolTest.assertEchoes(p, 1, "still here");
             }
-            malformed(p, stream, false);
-            assertThat(p.nextError(stream, WAIT)).isEqualTo("RST " + stream + " PROTOCOL_ERROR");
-            H2ProtocolTest.assertEchoes(p, 1, "still here");
+        } finally {
+            Inspect.localErrorResetLimit(server, LIMIT);
+            Inspect.localErrorResetLimit(oneStream, LIMIT);
         }
     }
 
@@ -295,48 +311,60 @@ class LocalErrorResetLimitTest {
         });
     }
 
-    /** A fault after what came before still gets the client's RST_STREAM, on the one connection, which lives. */
+    /**
+     * A fault after what came before still gets the client's RST_STREAM, and no connection went away: no GOAWAY, every
+     * connection the server accepted still open. Not "one connection": a round of opens that started while the last
+     * round's aborted tunnels were still leaving the pool took a second one now and then (twice in some 35 runs, with no
+     * GOAWAY and nothing counted; seen once the rounds got short).
+     */
     static void assertAFaultIsStillReset(HboneClient client, FaultyServer s) throws Exception {
         s.mode = "overflow";
         open(client, s, false);
         assertThat(s.resets.poll(10, TimeUnit.SECONDS)).isEqualTo(Http2Error.FLOW_CONTROL_ERROR.code());
         assertThat(s.goAway).isNotDone();
-        assertThat(s.connections).hasSize(1);
+        assertThat(s.connections).isNotEmpty().allMatch(Channel::isActive);
+    }
+
+    /** A client of {@link #mesh}'s whose connections go away past {@link #SMALL} resets for the server's errors. */
+    static HboneClient smallLimitClient() {
+        HboneClient client = mesh.client().build();
+        Inspect.localErrorResetLimit(client, SMALL);
+        return client;
     }
 
     /**
-     * 1,024 streams the client resets for the server's faults, alternating the two kinds, keep the connection; the
-     * 1,025th fault gets the client's GOAWAY ENHANCE_YOUR_CALM "too_many_internal_resets" and no RST_STREAM, and the
-     * connection closes.
+     * {@link #SMALL} streams the client resets for the server's faults, alternating the two kinds, keep the connection;
+     * the next fault gets the client's GOAWAY ENHANCE_YOUR_CALM "too_many_internal_resets" and no RST_STREAM, and the
+     * connection closes. At 1,024 until helper 315, some 5 s.
      */
     @Test
-    void theClientEndsAConnectionAtTheThousandAndTwentyFifthResetForThePeersErrors() throws Exception {
-        try (FaultyServer s = new FaultyServer(mesh, 50303); HboneClient client = mesh.client().build()) {
-            for (int i = 0; i < LIMIT; i++) {
+    void theClientEndsAConnectionPastItsLimitOfResetsForThePeersErrors() throws Exception {
+        try (FaultyServer s = new FaultyServer(mesh, 50303); HboneClient client = smallLimitClient()) {
+            for (int i = 0; i < SMALL; i++) {
                 s.mode = i % 2 == 0 ? "overflow" : "data-first";
                 open(client, s, false);
                 assertThat(s.resets.poll(10, TimeUnit.SECONDS)).as("reset %d", i + 1)
                         .isEqualTo(i % 2 == 0 ? Http2Error.FLOW_CONTROL_ERROR.code() : Http2Error.PROTOCOL_ERROR.code());
             }
-            assertThat(s.goAway).as("no GOAWAY after 1,024").isNotDone();
+            assertThat(s.goAway).as("no GOAWAY after %d", SMALL).isNotDone();
             s.mode = "overflow";
             open(client, s, false);
             assertThat(s.goAway.get(10, TimeUnit.SECONDS)).isEqualTo("ENHANCE_YOUR_CALM too_many_internal_resets");
             Channel connection = s.connections.poll(10, TimeUnit.SECONDS);
             assertThat(connection.closeFuture().await(10, TimeUnit.SECONDS)).as("the connection closed").isTrue();
             assertThat(s.connections).as("one connection carried them all").isEmpty();
-            assertThat(s.resets).as("resets after the 1,024th").isEmpty();
+            assertThat(s.resets).as("resets after the limit").isEmpty();
         }
     }
 
     /**
-     * The client's own resets, 1,100 tunnels its application aborts (RST_STREAM CONNECT_ERROR), are not counted
-     * (h2's {@code Initiator::User}): a fault after them is still answered with RST_STREAM.
+     * The client's own resets, tunnels its application aborts (RST_STREAM CONNECT_ERROR), three times the limit, are not
+     * counted (h2's {@code Initiator::User}): a fault after them is still answered with RST_STREAM.
      */
     @Test
     void theClientsOwnResetsAreNotCounted() throws Exception {
-        try (FaultyServer s = new FaultyServer(mesh, 50304); HboneClient client = mesh.client().build()) {
-            for (int i = 0; i < LIMIT + 76; i++) {
+        try (FaultyServer s = new FaultyServer(mesh, 50304); HboneClient client = smallLimitClient()) {
+            for (int i = 0; i < 3 * SMALL; i++) {
                 open(client, s, true);
                 assertThat(s.resets.poll(10, TimeUnit.SECONDS)).isEqualTo(Http2Error.CONNECT_ERROR.code());
             }
@@ -346,16 +374,17 @@ class LocalErrorResetLimitTest {
 
     /**
      * DATA the server had on its way when the client's application aborted its tunnels is not counted, although past the
-     * client's hold of 50 reset streams it gets RST_STREAM STREAM_CLOSED (hyperium/h2 counts it, hyperium/h2#856): 2,500
-     * tunnels aborted 100 at a time, each followed by the server's DATA, keep the one connection, and a fault after them
-     * still gets its RST_STREAM. Until helper 309 (6 December) the DATA on the 50 streams of each hundred the hold had no
-     * room for counted, and some 21 hundreds ended the connection with GOAWAY ENHANCE_YOUR_CALM.
+     * client's hold of 50 reset streams it gets RST_STREAM STREAM_CLOSED (hyperium/h2 counts it, hyperium/h2#856): 300
+     * tunnels aborted 100 at a time, each followed by the server's DATA, keep the one connection (the hold has no room
+     * for some 50 of each hundred: ten times the limit), and a fault after them still gets its RST_STREAM. Until helper
+     * 309 (6 December) the DATA on the 50 streams of each hundred the hold had no room for counted, and some 21 hundreds
+     * ended a connection at 1,024 with GOAWAY ENHANCE_YOUR_CALM (2,500 tunnels until helper 315, here the first hundred).
      */
     @Test
     void dataTheServerSentBeforeTheClientsAbortsIsNotCounted() throws Exception {
-        try (FaultyServer s = new FaultyServer(mesh, 50306); HboneClient client = mesh.client().build()) {
+        try (FaultyServer s = new FaultyServer(mesh, 50306); HboneClient client = smallLimitClient()) {
             s.mode = "late-data";
-            for (int round = 0; round < 25; round++) {
+            for (int round = 0; round < 3; round++) {
                 java.util.List<CompletableFuture<HboneStream>> opens = new java.util.ArrayList<>();
                 for (int i = 0; i < 100; i++) {
                     opens.add(client.connect(Mesh.loopback(9), mesh.expectServer(), (InetSocketAddress) s.listener.localAddress()));

@@ -369,6 +369,7 @@ final class ClientConnection {
                 }
             }, cfg.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
             io.netty.handler.codec.http2.Http2FrameCodec codec = H2Codecs.client(settings);
+            H2Codecs.localErrorResetLimit(codec, pool.localErrorResetLimit);
             // Told before Netty closes the streams the GOAWAY says the server never processed (DefaultHttp2Connection
             // .goAwayReceived calls its listeners first), so an open retried as soon as one of them failed does not find
             // this connection still pooled; the Http2GoAwayFrame reaches SettingsWatcher only after those closes.

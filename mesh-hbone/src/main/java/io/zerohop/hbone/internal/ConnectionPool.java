@@ -31,6 +31,11 @@ public final class ConnectionPool {
     final Object lock = new Object();
     private final Map<PoolKey, List<ClientConnection>> pool = new HashMap<>();
     private volatile boolean closed;
+    /**
+     * The lifetime limit of resets for the server's errors given to each new connection's codec
+     * ({@code H2Codecs.MAX_LOCAL_ERROR_RESETS}, or a test's through {@link Inspect#localErrorResetLimit}).
+     */
+    volatile int localErrorResetLimit = H2Codecs.MAX_LOCAL_ERROR_RESETS;
     /** Set with {@link #closed} by {@link #retireIfIdle}: an open then fails with no failure event recorded. */
     private volatile boolean retired;
     /** What tunnels that ended before their first read keep for a later attach ({@link OutboundTunnel#keptUnread}); guarded by {@link #lock}. */

@@ -207,6 +207,11 @@ final class H2Codecs {
         private final long headerListLimit;
         /** Streams reset (or, on a held stream, not reset again) for the peer's errors so far; event loop only. */
         private int localErrorResets;
+        /**
+         * {@link #MAX_LOCAL_ERROR_RESETS}, or a test's smaller limit ({@link H2Codecs#localErrorResetLimit}), set before the
+         * connection reads a frame.
+         */
+        private int localErrorResetLimit = MAX_LOCAL_ERROR_RESETS;
 
         Codec(Http2ConnectionEncoder encoder, Http2ConnectionDecoder decoder, Http2Settings settings, boolean decoupleCloseAndGoAway,
               boolean flushPreface, StreamErrors errors, long headerListLimit) {
@@ -291,16 +296,16 @@ final class H2Codecs {
          * Once past, the stream errors that still come in this read are dropped: the GOAWAY is out.
          */
         boolean countLocalErrorReset(ChannelHandlerContext ctx) {
-            if (localErrorResets > MAX_LOCAL_ERROR_RESETS) {
+            if (localErrorResets > localErrorResetLimit) {
                 return false;
             }
-            if (++localErrorResets <= MAX_LOCAL_ERROR_RESETS) {
+            if (++localErrorResets <= localErrorResetLimit) {
                 return true;
             }
             // The message is the GOAWAY's debug data (Netty's Http2CodecUtil.toByteBuf), h2's; the cause's is for the log
             // line the connection's tail handler writes (HboneListener.describe reads the chain).
             super.onError(ctx, false, Http2Exception.connectionError(Http2Error.ENHANCE_YOUR_CALM, new IllegalStateException(
-                    "the peer's errors made this side reset " + MAX_LOCAL_ERROR_RESETS + " streams, the most one connection may"
+                    "the peer's errors made this side reset " + localErrorResetLimit + " streams, the most one connection may"
                     + " (hyperium/h2's max_local_error_reset_streams)"), TOO_MANY_INTERNAL_RESETS));
             return false;
         }
@@ -349,6 +354,18 @@ final class H2Codecs {
     static boolean localErrorReset(io.netty.channel.Channel connection) {
         ChannelHandlerContext ctx = connection.pipeline().context(Codec.class);
         return ctx == null || ((Codec) ctx.handler()).countLocalErrorReset(ctx);
+    }
+
+    /**
+     * Makes {@code codec} (zerohop's, before its connection reads a frame) go away at {@code limit} + 1 resets for the
+     * peer's errors instead of {@link #MAX_LOCAL_ERROR_RESETS}: wire tests reach a small limit in a few round trips
+     * where 1,025 took seconds ({@link Inspect#localErrorResetLimit}); the production limit is never changed otherwise.
+     */
+    static void localErrorResetLimit(Http2FrameCodec codec, int limit) {
+        if (limit < 1) {
+            throw new IllegalArgumentException("limit must be positive, got " + limit);
+        }
+        ((Codec) codec).localErrorResetLimit = limit;
     }
 
     private static Http2FrameCodec cumulateWithoutCopies(Http2FrameCodec codec) {

@@ -66,6 +66,11 @@ public final class HboneListener {
      * test's through {@link Inspect#resetClock}. Nothing else reads it.
      */
     volatile java.util.function.LongSupplier resetClock = System::nanoTime;
+    /**
+     * The lifetime limit of resets for the peer's errors given to each new connection's codec
+     * ({@code H2Codecs.MAX_LOCAL_ERROR_RESETS}, or a test's through {@link Inspect#localErrorResetLimit}).
+     */
+    volatile int localErrorResetLimit = H2Codecs.MAX_LOCAL_ERROR_RESETS;
     final Budgets budgets;
 
     public HboneListener(ServerConfig cfg) {

@@ -96,6 +96,28 @@ public final class Inspect {
         runtime(server, HboneListener.class).resetClock = java.util.Objects.requireNonNull(clock);
     }
 
+    /**
+     * Makes the connections {@code server} accepts from now on go away at {@code limit} + 1 streams reset for the peer's
+     * errors instead of hyperium/h2's 1,024 ({@code H2Codecs.MAX_LOCAL_ERROR_RESETS}), so that wire tests reach it in a
+     * few round trips. Connections already accepted keep theirs.
+     */
+    public static void localErrorResetLimit(HboneServer server, int limit) {
+        requirePositive(limit);
+        runtime(server, HboneListener.class).localErrorResetLimit = limit;
+    }
+
+    /** {@link #localErrorResetLimit(HboneServer, int)} for the connections {@code client} opens from now on. */
+    public static void localErrorResetLimit(HboneClient client, int limit) {
+        requirePositive(limit);
+        runtime(client, ConnectionPool.class).localErrorResetLimit = limit;
+    }
+
+    private static void requirePositive(int limit) {
+        if (limit < 1) {
+            throw new IllegalArgumentException("limit must be positive, got " + limit);
+        }
+    }
+
     /** The budgets the server was built with. */
     public static ServerLimits limits(HboneServer server) {
         return runtime(server, HboneListener.class).cfg.limits();

@@ -209,6 +209,7 @@ final class ServerConnection extends Negotiator {
                 ServerConnection.this.headerListTooLarge(streamId, limit);
             }
         }, server.resetClock);
+        H2Codecs.localErrorResetLimit(codec, server.localErrorResetLimit);
         http2 = codec.connection();
         frames = new InboundFrames(http2);
         frames.onCounted(this::midRead);
