@@ -64,7 +64,7 @@ class LateFramesNotCountedTest {
     /**
      * DATA after the peer's own END_STREAM on a tunnel still open (half-closed remote: its upstream, which never ends
      * its side, keeps it so) is still counted: Netty's STREAM_CLOSED there resets a live stream, a MadeYouReset
-     * primitive. {@link #LIMIT} such tunnels get RST_STREAM STREAM_CLOSED, the next GOAWAY ENHANCE_YOUR_CALM.
+     * primitive. {@link #LIMIT} such tunnels get RST_STREAM STREAM_CLOSED, the next GOAWAY ENHANCE_YOUR_CALM naming it.
      */
     @Test
     void dataAfterEndStreamOnAStreamStillOpenIsCounted() throws Exception {
@@ -91,7 +91,7 @@ class LateFramesNotCountedTest {
                     p.data(stream, new byte[0], true);
                     p.data(stream, "after the end".getBytes(StandardCharsets.US_ASCII), false);
                     assertThat(p.nextError(stream, WAIT)).as("DATA %d", i + 1)
-                            .isEqualTo(i < LIMIT ? "RST " + stream + " STREAM_CLOSED" : "GOAWAY 2147483647 ENHANCE_YOUR_CALM");
+                            .isEqualTo(i < LIMIT ? "RST " + stream + " STREAM_CLOSED" : "GOAWAY " + stream + " ENHANCE_YOUR_CALM");
                 }
             } finally {
                 s.close();

@@ -138,6 +138,10 @@ class LocalErrorResetLimitTest {
             assertThat(answer.type()).as("the answer to the 1,025th").isEqualTo(GOAWAY);
             assertThat(Http2Error.valueOf(answer.errorCode())).isEqualTo(Http2Error.ENHANCE_YOUR_CALM);
             assertThat(debugData(answer)).isEqualTo("too_many_internal_resets");
+            // The last stream processed, as h2's GOAWAY names it (src/proto/connection.rs go_away_now_data,
+            // last_processed_id): the last request zerohop answered 400; Netty refused the next one's header block, and this one's,
+            // before it created the stream, as h2's frame reader refuses a malformed block. Netty's 2^31-1 until helper 315.
+            assertThat(java.nio.ByteBuffer.wrap(answer.payload()).getInt()).as("last-stream-id").isEqualTo(last - 4);
             p.closed.get(10, TimeUnit.SECONDS);
             assertThat(p.frames).noneMatch(f -> f.type() == RST_STREAM && f.stream() == last);
         }
@@ -227,7 +231,7 @@ class LocalErrorResetLimitTest {
         final BlockingQueue<Channel> connections = new LinkedBlockingQueue<>();
         /** RST_STREAM error codes received, in order. */
         final BlockingQueue<Long> resets = new LinkedBlockingQueue<>();
-        /** The client's first GOAWAY: "CODE debug-data". */
+        /** The client's first GOAWAY: "CODE last-stream-id debug-data". */
         final CompletableFuture<String> goAway = new CompletableFuture<>();
         /**
          * "overflow", "data-first", "zero" (a WINDOW_UPDATE of 0 after the 200), "none" (a plain 200) or "late-data" (a plain
@@ -277,7 +281,8 @@ class LocalErrorResetLimitTest {
                         }
                         resets.add(r.errorCode());
                     } else if (msg instanceof Http2GoAwayFrame g) {
-                        goAway.complete(Http2Error.valueOf(g.errorCode()) + " " + g.content().toString(StandardCharsets.US_ASCII));
+                        goAway.complete(Http2Error.valueOf(g.errorCode()) + " " + g.lastStreamId() + " "
+                                + g.content().toString(StandardCharsets.US_ASCII));
                     }
                 } finally {
                     ReferenceCountUtil.release(msg);
@@ -334,8 +339,9 @@ class LocalErrorResetLimitTest {
 
     /**
      * {@link #SMALL} streams the client resets for the server's faults, alternating the two kinds, keep the connection;
-     * the next fault gets the client's GOAWAY ENHANCE_YOUR_CALM "too_many_internal_resets" and no RST_STREAM, and the
-     * connection closes. At 1,024 until helper 315, some 5 s.
+     * the next fault gets the client's GOAWAY ENHANCE_YOUR_CALM "too_many_internal_resets" naming last-stream-id 0 (the
+     * server opened no stream; h2's client names its last processed one) and no RST_STREAM, and the connection closes. At
+     * 1,024 until helper 315, some 5 s.
      */
     @Test
     void theClientEndsAConnectionPastItsLimitOfResetsForThePeersErrors() throws Exception {
@@ -349,7 +355,7 @@ class LocalErrorResetLimitTest {
             assertThat(s.goAway).as("no GOAWAY after %d", SMALL).isNotDone();
             s.mode = "overflow";
             open(client, s, false);
-            assertThat(s.goAway.get(10, TimeUnit.SECONDS)).isEqualTo("ENHANCE_YOUR_CALM too_many_internal_resets");
+            assertThat(s.goAway.get(10, TimeUnit.SECONDS)).isEqualTo("ENHANCE_YOUR_CALM 0 too_many_internal_resets");
             Channel connection = s.connections.poll(10, TimeUnit.SECONDS);
             assertThat(connection.closeFuture().await(10, TimeUnit.SECONDS)).as("the connection closed").isTrue();
             assertThat(s.connections).as("one connection carried them all").isEmpty();
@@ -411,7 +417,9 @@ class LocalErrorResetLimitTest {
         try (FaultyServer s = new FaultyServer(mesh, 50305); HboneClient client = mesh.client().build()) {
             s.mode = "zero";
             open(client, s, false);
-            assertThat(s.goAway.get(10, TimeUnit.SECONDS)).startsWith("PROTOCOL_ERROR ");
+            // Last-stream-id 0, as h2's client names it (src/proto/connection.rs go_away_now, last_processed_id); Netty's 2^31-1
+            // until helper 315.
+            assertThat(s.goAway.get(10, TimeUnit.SECONDS)).startsWith("PROTOCOL_ERROR 0 ");
             Channel connection = s.connections.poll(10, TimeUnit.SECONDS);
             assertThat(connection.closeFuture().await(10, TimeUnit.SECONDS)).as("the connection closed").isTrue();
             assertThat(s.resets).as("no RST_STREAM").isEmpty();

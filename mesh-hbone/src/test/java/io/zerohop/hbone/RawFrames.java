@@ -203,8 +203,8 @@ final class RawFrames implements AutoCloseable {
     /**
      * The server's next error answer, as text: "RST &lt;stream&gt; &lt;code&gt;" for a RST_STREAM on {@code stream} (any stream
      * when 0), "GOAWAY &lt;last-stream-id&gt; &lt;code&gt;" for a GOAWAY, else "none" (still open) or "closed without GOAWAY"
-     * after {@code timeout}. Netty's GOAWAY for a connection error names 2^31-1, not the last stream processed as h2's
-     * does (Http2ConnectionHandler.goAway, netty/netty#10670).
+     * after {@code timeout}. zerohop's GOAWAY for a connection error names the last stream processed, as h2's does
+     * (H2Codecs.Codec#goAway; Netty's own names 2^31-1, Http2ConnectionHandler.goAway, netty/netty#10670).
      */
     String nextError(int stream, Duration timeout) throws InterruptedException {
         Frame f = next(x -> x.type() == RST_STREAM && (stream == 0 || x.stream() == stream) || x.type() == GOAWAY, timeout);

@@ -234,7 +234,7 @@ class ServerResetStreamCacheTest {
             p.headers(3, connect(), false);
             assertThat(p.nextError(3, WAIT)).isEqualTo("RST 3 REFUSED_STREAM");
             p.headers(3, connect(), false);
-            assertThat(p.nextError(0, WAIT)).isEqualTo("GOAWAY 2147483647 PROTOCOL_ERROR");
+            assertThat(p.nextError(0, WAIT)).isEqualTo("GOAWAY 1 PROTOCOL_ERROR");
             p.closed.get(10, TimeUnit.SECONDS);
         }
     }
@@ -256,7 +256,7 @@ class ServerResetStreamCacheTest {
                 huge.add("x-pad", ""); // 3,000 x 37 bytes: 111,000, over 65,536
             }
             p.headers(3, huge, false);
-            assertThat(p.nextError(0, WAIT)).isEqualTo("GOAWAY 2147483647 PROTOCOL_ERROR");
+            assertThat(p.nextError(0, WAIT)).isEqualTo("GOAWAY 1 PROTOCOL_ERROR");
             p.closed.get(10, TimeUnit.SECONDS);
         }
     }
@@ -273,7 +273,7 @@ class ServerResetStreamCacheTest {
             p.headers(5, connect(), false);
             assertThat(p.nextError(5, WAIT)).isEqualTo("RST 5 REFUSED_STREAM");
             p.headers(3, connect(), false);
-            assertThat(p.nextError(0, WAIT)).isEqualTo("GOAWAY 2147483647 PROTOCOL_ERROR");
+            assertThat(p.nextError(0, WAIT)).isEqualTo("GOAWAY 1 PROTOCOL_ERROR");
             p.closed.get(10, TimeUnit.SECONDS);
         }
     }
@@ -291,7 +291,7 @@ class ServerResetStreamCacheTest {
             p.headers(3, connect(), false);
             p.headers(3, new DefaultHttp2Headers().add("grpc-status", "0"), true);
             assertThat(p.nextError(3, WAIT)).isEqualTo("RST 3 REFUSED_STREAM");
-            assertThat(p.nextError(0, WAIT)).as("the answer to the trailers").isEqualTo("GOAWAY 2147483647 PROTOCOL_ERROR");
+            assertThat(p.nextError(0, WAIT)).as("the answer to the trailers").isEqualTo("GOAWAY 1 PROTOCOL_ERROR");
             p.closed.get(10, TimeUnit.SECONDS);
         }
     }

@@ -274,7 +274,7 @@ class StreamErrorCodeTest {
             assertThat(up).isNotNull();
             H2ProtocolTest.assertEchoes(p, 3, "hi");
             p.windowUpdate(3, 0);
-            assertThat(p.nextError(0, WAIT)).as("on an open tunnel").isEqualTo("GOAWAY 2147483647 PROTOCOL_ERROR");
+            assertThat(p.nextError(0, WAIT)).as("on an open tunnel").isEqualTo("GOAWAY 3 PROTOCOL_ERROR");
             assertThat(up.end.get(5, TimeUnit.SECONDS)).as("the upstream").isNotNull();
             p.closed.get(10, TimeUnit.SECONDS);
         }
@@ -282,12 +282,12 @@ class StreamErrorCodeTest {
             p.frame(HEADERS, END_HEADERS, 3, block(":method", "CONNECT", ":authority", authority, ":path", "/"));
             assertThat(p.nextError(3, WAIT)).isEqualTo("RST 3 PROTOCOL_ERROR");
             p.windowUpdate(3, 0);
-            assertThat(p.nextError(0, WAIT)).as("on a stream reset a moment ago").isEqualTo("GOAWAY 2147483647 PROTOCOL_ERROR");
+            assertThat(p.nextError(0, WAIT)).as("on a stream reset a moment ago").isEqualTo("GOAWAY 3 PROTOCOL_ERROR");
             p.closed.get(10, TimeUnit.SECONDS);
         }
         try (RawFrames p = withSentinel()) {
             p.windowUpdate(0, 0);
-            assertThat(p.nextError(0, WAIT)).as("on the connection").isEqualTo("GOAWAY 2147483647 PROTOCOL_ERROR");
+            assertThat(p.nextError(0, WAIT)).as("on the connection").isEqualTo("GOAWAY 1 PROTOCOL_ERROR");
             p.closed.get(10, TimeUnit.SECONDS);
         }
     }

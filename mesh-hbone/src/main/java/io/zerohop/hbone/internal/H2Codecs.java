@@ -212,12 +212,53 @@ final class H2Codecs {
          * connection reads a frame.
          */
         private int localErrorResetLimit = MAX_LOCAL_ERROR_RESETS;
+        /** True while {@link #onConnectionError} runs: its GOAWAY gets this side's last-stream-id ({@link #goAway}). */
+        private boolean connectionError;
 
         Codec(Http2ConnectionEncoder encoder, Http2ConnectionDecoder decoder, Http2Settings settings, boolean decoupleCloseAndGoAway,
               boolean flushPreface, StreamErrors errors, long headerListLimit) {
             super(encoder, decoder, settings, decoupleCloseAndGoAway, flushPreface);
             this.errors = errors;
             this.headerListLimit = headerListLimit;
+        }
+
+        /**
+         * Netty's answer to a connection error: GOAWAY with its code, then the close. Only the GOAWAY's last-stream-id is
+         * this side's ({@link #goAway}).
+         */
+        @Override
+        protected void onConnectionError(ChannelHandlerContext ctx, boolean outbound, Throwable cause, Http2Exception http2Ex) {
+            connectionError = true;
+            try {
+                super.onConnectionError(ctx, outbound, cause, http2Ex);
+            } finally {
+                connectionError = false;
+            }
+        }
+
+        /**
+         * The GOAWAY of a connection error names the last stream the peer opened that this side processed, as hyperium/h2
+         * names it (src/proto/connection.rs {@code go_away_now} and {@code go_away_now_data}, with
+         * {@code Streams::last_processed_id}: recv.rs {@code recv_headers} raises it for each stream the peer opens and is
+         * not refused), on client and server alike: on a client, whose peer opens no stream, 0 (h2's
+         * tests/h2-tests/tests/stream_states.rs {@code recv_goaway_with_higher_last_processed_id}: "expecting a goaway of
+         * 0, since server never initiated a stream"). That is Netty's {@code remote().lastStreamCreated()}: a stream refused
+         * with REFUSED_STREAM, or failed in its header block before Netty created it, is not counted, as in h2; one answered
+         * 431, or 400 by zerohop, is. Netty names 2^31-1 for every connection error that ends the connection at once
+         * ({@code Http2ConnectionHandler.goAway}, netty/netty#10670: a HEADERS frame whose block fails the connection was
+         * not counted, so its peer might retry it elsewhere); RFC 9113 section 6.8 asks for the highest stream the sender
+         * "might have taken some action on", and neither side has acted on such a HEADERS frame: h2 leaves it out too.
+         * With 2^31-1 a peer could not tell the CONNECTs it sent that this side never saw from those it served. Netty
+         * computes its id in a private method, so it is replaced here, in the public {@code goAway} that one calls, while
+         * {@link #onConnectionError} runs; the drain's and the budgets' GOAWAY frames name their own.
+         */
+        @Override
+        public io.netty.channel.ChannelFuture goAway(ChannelHandlerContext ctx, int lastStreamId, long errorCode, ByteBuf debugData,
+                                                     io.netty.channel.ChannelPromise promise) {
+            if (connectionError && lastStreamId == Integer.MAX_VALUE) {
+                lastStreamId = Math.max(0, connection().remote().lastStreamCreated());
+            }
+            return super.goAway(ctx, lastStreamId, errorCode, debugData, promise);
         }
 
         @Override
