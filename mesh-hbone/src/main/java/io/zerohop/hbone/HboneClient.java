@@ -80,8 +80,8 @@ public final class HboneClient implements AutoCloseable {
      *     error is the cause);
      * <li>{@link HboneRefusedException} on a non-200 status;
      * <li>another {@link IOException} otherwise (connection refused, closed during setup, a malformed response
-     *     such as DATA before its HEADERS, which resets the stream with PROTOCOL_ERROR: h2 fails ztunnel's open
-     *     for it too, src/proto/streams/recv.rs {@code recv_data}).
+     *     such as DATA before its HEADERS, which ends the connection with GOAWAY PROTOCOL_ERROR and fails every
+     *     tunnel on it, as h2 fails ztunnel's, src/proto/streams/recv.rs {@code recv_data}).
      * </ul>
      */
     public CompletableFuture<HboneStream> connect(InetSocketAddress target, Set<SpiffeId> expected, InetSocketAddress hboneAddress) {

@@ -92,6 +92,8 @@ class ClientGoAwayParityTest {
         final CompletableFuture<Http2Settings> clientSettings = new CompletableFuture<>();
         final CompletableFuture<Long> clientWindowUpdate = new CompletableFuture<>();
         final CompletableFuture<Long> clientGoAway = new CompletableFuture<>();
+        /** The last-stream-id of the client's GOAWAY. */
+        final CompletableFuture<Integer> clientGoAwayLastStream = new CompletableFuture<>();
         final List<Object> endStreams = new CopyOnWriteArrayList<>();
         final LinkedBlockingQueue<Long> resets = new LinkedBlockingQueue<>();
         final java.util.concurrent.atomic.AtomicLong dataBytes = new java.util.concurrent.atomic.AtomicLong();
@@ -117,6 +119,7 @@ class ClientGoAwayParityTest {
                 } else if (msg instanceof Http2WindowUpdateFrame w && w.stream() == null) {
                     clientWindowUpdate.complete((long) w.windowSizeIncrement());
                 } else if (msg instanceof Http2GoAwayFrame g) {
+                    clientGoAwayLastStream.complete(g.lastStreamId());
                     clientGoAway.complete(g.errorCode());
                 } else if (msg instanceof Http2HeadersFrame h && h.stream() != null) {
                     streams.add(h.stream());

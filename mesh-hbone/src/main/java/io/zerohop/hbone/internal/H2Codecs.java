@@ -387,7 +387,7 @@ final class H2Codecs {
 
     /**
      * Counts, on {@code connection}'s codec, a stream this side resets for what the peer sent that the codec did not find
-     * itself (a malformed CONNECT the server answers 400, DATA before a CONNECT response on the client): false when that
+     * itself (a malformed CONNECT the server answers 400): false when that
      * passes {@link #MAX_LOCAL_ERROR_RESETS}, and the connection has gone away with GOAWAY ENHANCE_YOUR_CALM instead; the
      * caller then sends no reset. h2 resets such a request as a library error (src/server.rs {@code convert_poll_message},
      * its {@code malformed!}) and counts it so. Event loop of the connection; true for a channel without zerohop's codec.
@@ -767,6 +767,34 @@ final class H2Codecs {
                 recordReset(streamId);
             }
             super.logRstStream(direction, ctx, streamId, errorCode);
+        }
+
+        /**
+         * On a client, DATA on a tunnel before its CONNECT response's HEADERS (a 1xx does not count) is a connection error
+         * PROTOCOL_ERROR, as hyperium/h2's client, ztunnel's, answers it: src/proto/streams/recv.rs {@code recv_data}
+         * ("unexpected DATA frame", {@code library_go_away(PROTOCOL_ERROR)}) for a stream whose state is not
+         * {@code is_recv_streaming} (state.rs: the remote side still {@code AwaitingHeaders}). RFC 9113 section 8.1.1
+         * calls such a response malformed, and section 5.4.1 lets a stream error be treated as a connection error. Every
+         * tunnel of the connection fails with it, and the GOAWAY names last-stream-id 0 ({@code Codec#goAway}). Until
+         * helper 315 (6 December) it was a stream error here (RST_STREAM PROTOCOL_ERROR, the connection kept, counted
+         * among the 1,024 resets for the peer's errors); until helper 300 the DATA was dropped and the tunnel opened on
+         * the 200 that followed. Netty tracks the final response per stream ({@code Http2Stream.isHeadersReceived}) but
+         * lets DATA through before it. A stream this side reset is no longer Netty's: such frames are answered as before.
+         */
+        @Override
+        public void logData(Direction direction, ChannelHandlerContext ctx, int streamId, ByteBuf data, int padding,
+                            boolean endStream) {
+            if (direction == Direction.INBOUND && !connection.isServer() && connection.local().isValidStreamId(streamId)) {
+                Http2Stream stream = connection.stream(streamId);
+                // A stream this side is resetting is h2's is_local_error: its frames are ignored (Netty ignores them too).
+                if (stream != null && !stream.isHeadersReceived() && !stream.isResetSent()
+                        && (stream.state() == Http2Stream.State.OPEN || stream.state() == Http2Stream.State.HALF_CLOSED_LOCAL)) {
+                    throw new IllegalStateException(Http2Exception.connectionError(Http2Error.PROTOCOL_ERROR,
+                            "DATA on stream %d before its CONNECT response: a malformed response (RFC 9113 section 8.1.1)",
+                            streamId));
+                }
+            }
+            super.logData(direction, ctx, streamId, data, padding, endStream);
         }
 
         @Override

@@ -141,24 +141,6 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         ch().close();
     }
 
-    /**
-     * A malformed response (the codec's {@code what}, e.g. DATA before the HEADERS): the open fails, as h2 fails
-     * ztunnel's ({@code Recv::recv_data}, hyperium/h2 src/proto/streams/recv.rs), and the stream is reset with
-     * PROTOCOL_ERROR (RFC 9113 section 8.1.1). h2 makes it a connection error; the other tunnels here go on.
-     */
-    @Override
-    public void onMalformedResponse(ChannelHandlerContext ctx, String what) {
-        cancel();
-        String msg = "HBONE server " + Authority.text(conn.key.hboneAddress()) + " (" + conn.peerId + ") sent " + what
-                + " for " + Authority.text(target) + ": a malformed response (RFC 9113 section 8.1.1); stream reset with PROTOCOL_ERROR";
-        log.debug(msg);
-        failOpen(new IOException(msg));
-        // Counted among the connection's 1,024 resets for the peer's errors; past them the connection has gone away.
-        if (H2Codecs.localErrorReset(ctx.channel().parent())) {
-            Tunnels.reset(ctx.channel());
-        }
-    }
-
     /** What a refusal's status means from ztunnel's (and a zerohop server's) inbound, for the caller's exception. */
     private static String meaning(int status) {
         return switch (status) {

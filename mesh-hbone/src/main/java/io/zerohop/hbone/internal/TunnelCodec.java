@@ -64,13 +64,6 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         /** {@code kept} was replayed to handlers or dropped by the application. Event loop. */
         default void unreadGone(Kept kept) {}
 
-        /**
-         * Client: the server's response on this stream is malformed ({@code what}, e.g. DATA before its HEADERS). The
-         * codec drops what follows; the listener fails the open and resets the stream ({@link Tunnels#reset}: the
-         * codec's stream error, PROTOCOL_ERROR). Event loop.
-         */
-        default void onMalformedResponse(ChannelHandlerContext ctx, String what) {}
-
         /** The stream channel went inactive. */
         void onClosed(TunnelCodec codec);
     }
@@ -462,22 +455,9 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
             }
             boolean end = data.isEndStream();
             ByteBuf content = data.content();
-            if (!headersSeen && keepsUnread) {
-                // Client: DATA before the CONNECT response's HEADERS, a malformed response (RFC 9113 section 8.1.1,
-                // a stream error of type PROTOCOL_ERROR). hyperium/h2, ztunnel's client, refuses such DATA too
-                // (src/proto/streams/recv.rs recv_data: "unexpected DATA frame"), so the open fails there. It was
-                // dropped here and the tunnel opened on the 200 that followed, without those bytes (helper 300).
-                data.release();
-                headersSeen = true; // what follows on this stream is dropped: no response opens it any more
-                inputEnded = true;
-                if (rare == null) {
-                    rare = new Rare();
-                }
-                rare.streamError = Http2Error.PROTOCOL_ERROR;
-                listener.onMalformedResponse(ctx, "DATA before its CONNECT response");
-                return;
-            }
             if (!headersSeen || inputEnded) {
+                // Not before the CONNECT response on a client: the codec makes that a connection error, as hyperium/h2
+                // (H2Codecs.StreamIdGuard#logData); until helper 315 it was this stream's error, reset here.
                 data.release();
                 return;
             }
