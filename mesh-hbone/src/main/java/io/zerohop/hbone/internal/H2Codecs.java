@@ -311,8 +311,10 @@ final class H2Codecs {
          * {@code may_have_forgotten_stream}, then {@code Streams::send_reset} as a library reset): downstream users
          * reported benign connections ended with "too_many_internal_resets" (hyperium/h2#856, still open; h2 0.4.12 only
          * lengthened the hold). Here a zerohop client whose application aborted 900 downloads on one connection, 90 at a
-         * time, had counted 121 such frames (helper 309, 6 December). A flood of them is bounded by Netty's RST_STREAM
-         * limit ({@link #MAX_RST_FRAMES_PER_SECOND}). DATA past END_STREAM on a stream still open (half-closed remote),
+         * time, had counted 121 such frames (helper 309, 6 December). Netty's guard on the RST_STREAM frames this side
+         * sends counts the answers ({@link #MAX_RST_FRAMES_PER_SECOND}: {@code onStreamError} writes them through the
+         * encoder), per second only: a peer sending such frames more slowly is answered one RST_STREAM per frame for the
+         * connection's life, where h2 goes away at its 1,025th; no state, slot or work is at stake (README, MadeYouReset). DATA past END_STREAM on a stream still open (half-closed remote),
          * also STREAM_CLOSED in Netty, is counted: that stream is reset for it.
          */
         private boolean countedAsLocalErrorReset(Http2Exception.StreamException e, boolean ignored) {
