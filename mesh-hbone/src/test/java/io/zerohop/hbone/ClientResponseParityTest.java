@@ -136,6 +136,33 @@ class ClientResponseParityTest {
     }
 
     /**
+     * DATA from the server after its own END_STREAM on a tunnel the client still sends on (half-closed (remote) at the
+     * client) is a connection error PROTOCOL_ERROR, as in h2's client (src/proto/streams/recv.rs {@code recv_data}:
+     * "unexpected DATA frame" once the stream is not {@code is_recv_streaming}): GOAWAY PROTOCOL_ERROR naming 0, no
+     * RST_STREAM, the connection closed. Until helper 315 Netty's RST_STREAM STREAM_CLOSED reset the tunnel alone, counted
+     * among the 1,024 resets for the peer's errors.
+     */
+    @Test
+    void dataAfterTheServersEndStreamIsAConnectionErrorAsInH2() throws Exception {
+        start((c, s) -> {
+            c.ok(s);
+            c.ctx.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.copiedBuffer("end", StandardCharsets.US_ASCII), true).stream(s));
+            // Written below the codec, which would not send on a stream it ended.
+            c.ch.pipeline().context(c.codec).writeAndFlush(Unpooled.buffer().writeMedium(1).writeByte(0).writeByte(0)
+                    .writeInt(s.id()).writeByte('x'));
+        });
+        try (HboneClient client = mesh.client().build()) {
+            HboneSocket open = Mesh.socket(client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS));
+            Conn conn = conns.poll(5, TimeUnit.SECONDS);
+            assertThat(conn.clientGoAway.get(5, TimeUnit.SECONDS)).as("the client's GOAWAY").isEqualTo(Http2Error.PROTOCOL_ERROR.code());
+            assertThat(conn.clientGoAwayLastStream.get(5, TimeUnit.SECONDS)).isZero();
+            assertThat(conn.ch.closeFuture().await(5, TimeUnit.SECONDS)).as("the connection closed").isTrue();
+            assertThat(conn.resets).as("no RST_STREAM").isEmpty();
+            open.close();
+        }
+    }
+
+    /**
      * No SNI: ztunnel's client config sets {@code enable_sni = false} (istio/ztunnel src/tls/certificate.rs
      * {@code client_config}), and the server's identity is checked against the expected SPIFFE IDs, not a name. The
      * client dials an IP, which neither JDK nor OpenSSL engines put in server_name (RFC 6066 section 3 allows host

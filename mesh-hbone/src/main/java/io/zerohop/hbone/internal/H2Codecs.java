@@ -94,7 +94,7 @@ final class H2Codecs {
      * ENHANCE_YOUR_CALM, "too_many_internal_resets": hyperium/h2's {@code DEFAULT_LOCAL_RESET_COUNT_MAX} (src/proto/mod.rs),
      * its {@code max_local_error_reset_streams} on client and server alike, which ztunnel leaves at its default (istio/ztunnel
      * src/proxy/h2/client.rs and server.rs set no such limit). h2's answer to "MadeYouReset" (CVE-2025-8671): frames
-     * that make this side reset streams (a WINDOW_UPDATE past 2^31-1, malformed header blocks, DATA after the peer's END_STREAM)
+     * that make this side reset streams (a WINDOW_UPDATE past 2^31-1, malformed header blocks, content-length overruns)
      * free their concurrency slots while the work they started goes on, outside the per-second RST_STREAM bound of
      * {@link #MAX_RST_FRAMES_PER_SECOND} when they come slowly enough. Counted in {@code Codec#onError} for what Netty's
      * codec finds and through {@link #localErrorReset} for what zerohop's own handlers do; resets an application asks
@@ -314,8 +314,9 @@ final class H2Codecs {
          * time, had counted 121 such frames (helper 309, 6 December). Netty's guard on the RST_STREAM frames this side
          * sends counts the answers ({@link #MAX_RST_FRAMES_PER_SECOND}: {@code onStreamError} writes them through the
          * encoder), per second only: a peer sending such frames more slowly is answered one RST_STREAM per frame for the
-         * connection's life, where h2 goes away at its 1,025th; no state, slot or work is at stake (README, MadeYouReset). DATA past END_STREAM on a stream still open (half-closed remote),
-         * also STREAM_CLOSED in Netty, is counted: that stream is reset for it.
+         * connection's life, where h2 goes away at its 1,025th; no state, slot or work is at stake (README, MadeYouReset). Another STREAM_CLOSED on a
+         * stream still open here (HEADERS after the peer's END_STREAM) is counted: that stream is reset for it. DATA after
+         * the peer's END_STREAM never gets here: a connection error first, as in h2 ({@link StreamIdGuard#logData}).
          */
         private boolean countedAsLocalErrorReset(Http2Exception.StreamException e, boolean ignored) {
             if (e.error() == Http2Error.REFUSED_STREAM) {
@@ -782,18 +783,32 @@ final class H2Codecs {
          * among the 1,024 resets for the peer's errors); until helper 300 the DATA was dropped and the tunnel opened on
          * the 200 that followed. Netty tracks the final response per stream ({@code Http2Stream.isHeadersReceived}) but
          * lets DATA through before it. A stream this side reset is no longer Netty's: such frames are answered as before.
+         *
+         * <p>On client and server alike, DATA after the peer's END_STREAM on a stream still open here (half-closed
+         * (remote): a tunnel whose other direction goes on) is the same connection error, h2's same check
+         * ({@code is_recv_streaming} is false once the remote side closed). Netty answers RST_STREAM STREAM_CLOSED (RFC 9113
+         * section 5.1 names that stream error; 5.4.1 lets it be a connection error), which resets a live stream for the
+         * peer's fault, a MadeYouReset primitive that zerohop counted among the 1,024 resets for the peer's errors until
+         * helper 315 (6 December); h2 never resets for it. A stream this side is resetting ({@code isResetSent}, h2's
+         * {@code is_local_error}) is left to Netty, which ignores its frames.
          */
         @Override
         public void logData(Direction direction, ChannelHandlerContext ctx, int streamId, ByteBuf data, int padding,
                             boolean endStream) {
-            if (direction == Direction.INBOUND && !connection.isServer() && connection.local().isValidStreamId(streamId)) {
+            if (direction == Direction.INBOUND) {
                 Http2Stream stream = connection.stream(streamId);
-                // A stream this side is resetting is h2's is_local_error: its frames are ignored (Netty ignores them too).
-                if (stream != null && !stream.isHeadersReceived() && !stream.isResetSent()
-                        && (stream.state() == Http2Stream.State.OPEN || stream.state() == Http2Stream.State.HALF_CLOSED_LOCAL)) {
-                    throw new IllegalStateException(Http2Exception.connectionError(Http2Error.PROTOCOL_ERROR,
-                            "DATA on stream %d before its CONNECT response: a malformed response (RFC 9113 section 8.1.1)",
-                            streamId));
+                if (stream != null && !stream.isResetSent()) {
+                    if (!connection.isServer() && connection.local().isValidStreamId(streamId) && !stream.isHeadersReceived()
+                            && (stream.state() == Http2Stream.State.OPEN || stream.state() == Http2Stream.State.HALF_CLOSED_LOCAL)) {
+                        throw new IllegalStateException(Http2Exception.connectionError(Http2Error.PROTOCOL_ERROR,
+                                "DATA on stream %d before its CONNECT response: a malformed response (RFC 9113 section 8.1.1)",
+                                streamId));
+                    }
+                    if (stream.state() == Http2Stream.State.HALF_CLOSED_REMOTE) {
+                        throw new IllegalStateException(Http2Exception.connectionError(Http2Error.PROTOCOL_ERROR,
+                                "DATA on stream %d after the peer's END_STREAM (RFC 9113 section 5.1, half-closed (remote))",
+                                streamId));
+                    }
                 }
             }
             super.logData(direction, ctx, streamId, data, padding, endStream);
