@@ -125,6 +125,51 @@ class CertFetchTest {
     }
 
     /**
+     * A pod that leaves the node while its certificate's warm-up is at the CA and comes back (a restart with the same
+     * service account) before the CA answers is warmed up by that answer, as ztunnel's: its cert fetcher asks again
+     * (src/cert_fetcher.rs prefetch_cert), and its SecretManager keeps the running fetch of an identity asked for again
+     * after a forget (Worker::run, Fetch::Forgetting to Processing). Until 6 December the forgotten fetch's answer was
+     * dropped and the fetcher, still waiting for it, never asked again: the pod's first connection waited for a CSR.
+     */
+    @Test
+    void aPodBackBeforeItsForgottenWarmUpIsAnsweredIsWarmedUpByThatAnswer() throws Exception {
+        InMemoryCa ca = InMemoryCa.create(TD);
+        java.util.concurrent.CompletableFuture<Void> gate = new java.util.concurrent.CompletableFuture<>();
+        List<SpiffeId> asked = new java.util.concurrent.CopyOnWriteArrayList<>();
+        io.zerohop.identity.CertificateManager m = io.zerohop.identity.CertificateManager.builder().trustBundles(ca.bundles())
+                .issuer(id -> {
+                    asked.add(id);
+                    return id.equals(id("own")) ? java.util.concurrent.CompletableFuture.completedFuture(ca.issue(id))
+                            : gate.thenApply(v -> ca.issue(id));
+                }).build();
+        List<SpiffeId> forgotten = new java.util.concurrent.CopyOnWriteArrayList<>();
+        m.addListener(new IdentityListener() {
+            @Override
+            public void svidForgotten(SpiffeId id) {
+                forgotten.add(id);
+            }
+        });
+        Workload w = pod("w", "w", "127.0.174.31", Workload.Protocol.HBONE, "n1");
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(w), Map.of());
+        try (Mesh mesh = Mesh.builder().identityProvider(m).identity(id("own")).workloads(registry).node("n1").threads(1).build()) {
+            mesh.start().get(10, TimeUnit.SECONDS);
+            await(() -> asked.contains(id("w")), "w's warm-up at the CA");
+            registry.remove("prod", "w");
+            await(() -> forgotten.contains(id("w")), "w forgotten once its pod left");
+            registry.put(w);
+            registry.put(pod("z", "z", "127.0.174.32", Workload.Protocol.HBONE, "n1")); // seen by the same check as w's return
+            await(() -> asked.contains(id("z")), "the check that saw w back");
+            gate.complete(null);
+            await(() -> m.identities().contains(id("w")), "w's certificate held, from the CA's answer to the first CSR");
+            assertThat(asked.stream().filter(id("w")::equals).count()).as("one CSR for w, in " + asked).isEqualTo(1);
+            mesh.ready().get(10, TimeUnit.SECONDS);
+        } finally {
+            m.close();
+            ca.close();
+        }
+    }
+
+    /**
      * A new-user pass: a single-identity provider (PEM files) with a registry listing other workloads on
      * this host never became ready, and the one WARN ("identity not ready: CompletionException: ...")
      * did not say why the mesh asked for another identity nor what to do.

@@ -79,6 +79,12 @@ public final class CertificateManager implements IdentityProvider {
     private final double refreshFraction;
     private final Cache<SpiffeId, Entry> entries;
     private final Fetches fetches;
+    /**
+     * Forgotten identities whose fetch the issuer is still answering: asked for again before it ends, the identity takes
+     * that fetch back rather than send another CSR (ztunnel's Worker::run: a {@code Request::Fetch} for an identity in
+     * {@code Fetch::Forgetting} turns it back to {@code Fetch::Processing}, and the result is stored).
+     */
+    private final java.util.concurrent.ConcurrentHashMap<SpiffeId, Entry> forgottenRunning = new java.util.concurrent.ConcurrentHashMap<>();
     private final ListenerSet listeners = new ListenerSet();
     private final ScheduledExecutorService scheduler;
     private volatile X509BundleSet bundles;
@@ -105,8 +111,10 @@ public final class CertificateManager implements IdentityProvider {
         Fetches.Queued queued;
         /** The background retry, when one is scheduled. */
         ScheduledFuture<?> timer;
-        /** Set by {@link #forget}: a fetch finishing after it stores nothing. */
+        /** Set by {@link #forget}: a fetch finishing after it stores nothing, unless the identity is asked for again first. */
         boolean forgotten;
+        /** The issuer is answering a fetch of this entry (it left the queue and has not finished). */
+        boolean running;
 
         Entry(SpiffeId id) {
             this.id = id;
@@ -206,31 +214,38 @@ public final class CertificateManager implements IdentityProvider {
         if (closed) {
             return CompletableFuture.failedFuture(new IllegalStateException("certificate manager is closed"));
         }
-        Entry e = entries.get(id, Entry::new);
         X509Svid held;
         CompletableFuture<X509Svid> waitFor = null;
         Throwable stored = null;
         boolean queued = false;
-        synchronized (e) {
-            Instant now = clock.instant();
-            held = valid(e.svid, now);
-            if (held != null) {
-                // Served as it is; past its refresh point a re-issue starts, unless one runs or a failed one backs off.
-                if (e.fetch == null && due(held, now) && mayFetch(e, now)) {
-                    start(e, Priority.BACKGROUND);
-                    queued = true;
+        while (true) {
+            // A forgotten entry comes back only with the fetch it is still running (entryFor); else a fresh one.
+            Entry e = entries.get(id, this::entryFor);
+            synchronized (e) {
+                if (e.forgotten) {
+                    continue; // forgotten since it was looked up: it is no longer the map's, ask the map again
                 }
-            } else if (e.fetch != null) {
-                // Someone waits for it now: ahead of the queued fetches of a lower priority.
-                fetches.raise(e.queued, priority);
-                waitFor = e.fetch;
-            } else if (mayFetch(e, now)) {
-                waitFor = start(e, priority);
-                queued = true;
-            } else {
-                // ztunnel's fetch_certificate answers an Unavailable identity with its stored error.
-                stored = e.error;
+                Instant now = clock.instant();
+                held = valid(e.svid, now);
+                if (held != null) {
+                    // Served as it is; past its refresh point a re-issue starts, unless one runs or a failed one backs off.
+                    if (e.fetch == null && due(held, now) && mayFetch(e, now)) {
+                        start(e, Priority.BACKGROUND);
+                        queued = true;
+                    }
+                } else if (e.fetch != null) {
+                    // Someone waits for it now: ahead of the queued fetches of a lower priority.
+                    fetches.raise(e.queued, priority);
+                    waitFor = e.fetch;
+                } else if (mayFetch(e, now)) {
+                    waitFor = start(e, priority);
+                    queued = true;
+                } else {
+                    // ztunnel's fetch_certificate answers an Unavailable identity with its stored error.
+                    stored = e.error;
+                }
             }
+            break;
         }
         if (queued) {
             fetches.pump(); // outside the entry's lock: the issuer may answer on this thread
@@ -242,6 +257,28 @@ public final class CertificateManager implements IdentityProvider {
             return CompletableFuture.failedFuture(stored);
         }
         return forCaller(waitFor);
+    }
+
+    /** A new entry for {@code id}, or the forgotten one whose fetch the issuer still answers, managed again. */
+    private Entry entryFor(SpiffeId id) {
+        Entry o = forgottenRunning.remove(id);
+        if (o != null) {
+            synchronized (o) {
+                if (o.running && o.forgotten) {
+                    // ztunnel's Fetch::Forgetting -> Fetch::Processing: what it answers is stored, and waited for anew
+                    // (the waiters of before were told it was forgotten). Nothing else of the old entry is kept, as
+                    // ztunnel's forget_certificate dropped its state.
+                    o.forgotten = false;
+                    o.svid = null;
+                    o.error = null;
+                    o.failures = 0;
+                    o.retryAt = null;
+                    o.fetch = new CompletableFuture<>();
+                    return o;
+                }
+            }
+        }
+        return new Entry(id);
     }
 
     /** A caller's copy of a shared fetch (no caller can complete or cancel what others wait for), failing with the issuer's own error. */
@@ -322,7 +359,7 @@ public final class CertificateManager implements IdentityProvider {
         List<CompletableFuture<?>> started = new ArrayList<>();
         for (Entry e : entries.asMap().values()) {
             synchronized (e) {
-                if (!closed && backgroundFetchDue(e, clock.instant())) {
+                if (!closed && !e.forgotten && backgroundFetchDue(e, clock.instant())) {
                     started.add(start(e, Priority.BACKGROUND).handle((ok, err) -> null));
                 }
             }
@@ -351,10 +388,17 @@ public final class CertificateManager implements IdentityProvider {
     private void finished(Entry e, CompletableFuture<X509Svid> result, X509Svid fresh, Throwable err) {
         Throwable cause = err == null ? null : unwrap(err);
         boolean announce = false;
+        CompletableFuture<X509Svid> adopted = null;
         synchronized (e) {
+            e.running = false;
+            forgottenRunning.remove(e.id, e);
             if (e.fetch == result) {
                 e.fetch = null;
                 e.queued = null;
+            } else if (e.fetch != null && e.queued == null) {
+                // Taken back after a forget while this fetch ran (entryFor): its new waiters share this future.
+                adopted = e.fetch;
+                e.fetch = null;
             }
             // A forgotten or evicted identity stores nothing and schedules nothing (no resurrection).
             boolean live = !closed && !e.forgotten && entries.asMap().get(e.id) == e;
@@ -394,10 +438,12 @@ public final class CertificateManager implements IdentityProvider {
             log.debug("issued {} (valid until {})", e.id, Svids.notAfter(fresh));
             listeners.svidRotated(fresh);
         }
-        if (cause == null) {
-            result.complete(fresh);
-        } else {
-            result.completeExceptionally(cause);
+        for (CompletableFuture<X509Svid> f : adopted == null ? List.of(result) : List.of(result, adopted)) {
+            if (cause == null) {
+                f.complete(fresh);
+            } else {
+                f.completeExceptionally(cause);
+            }
         }
     }
 
@@ -593,6 +639,7 @@ public final class CertificateManager implements IdentityProvider {
                 if (q.entry.queued == q) {
                     q.entry.queued = null;
                 }
+                q.entry.running = true;
             }
             issue(q.entry.id).whenComplete((svid, err) -> {
                 synchronized (this) {
@@ -616,10 +663,12 @@ public final class CertificateManager implements IdentityProvider {
 
     /**
      * Drops a workload's identity that left the node, as ztunnel's {@code forget_certificate}: the
-     * background check no longer re-issues or retries it (a fetch already running stores nothing; one
-     * still queued is never sent, and those waiting for it fail: "no longer needed"),
-     * listeners hear {@link IdentityListener#svidForgotten}; a later request issues a new one, its
-     * failures counted afresh.
+     * background check no longer re-issues or retries it; a fetch still queued is never sent; those
+     * waiting for a fetch, queued or running, fail at once: "no longer needed" (ztunnel's
+     * {@code Error::Forgotten}); a running one stores nothing, unless the identity is asked for again
+     * before it ends, which then waits for that fetch rather than send another CSR (ztunnel's
+     * {@code Fetch::Forgetting}); listeners hear {@link IdentityListener#svidForgotten}; a later request
+     * issues a new one, its failures counted afresh.
      */
     @Override
     public void forget(SpiffeId id) {
@@ -636,6 +685,22 @@ public final class CertificateManager implements IdentityProvider {
             if (unsent != null && fetches.remove(unsent)) {
                 finished(e, unsent.result, null, new IllegalStateException("the identity " + id
                         + " is no longer needed: it was forgotten before its certificate was fetched"));
+            } else {
+                // Running (or just taken from the queue): ztunnel's waiters get Error::Forgotten at once, their watch
+                // channel's sender dropped with the identity's state (SecretManager::wait; test_forget_pending), while
+                // the fetch goes on (Fetch::Forgetting) and is kept should the identity be asked for again first.
+                CompletableFuture<X509Svid> waiting = null;
+                synchronized (e) {
+                    if (e.fetch != null && e.forgotten) {
+                        waiting = e.fetch;
+                        e.fetch = null;
+                        forgottenRunning.put(id, e);
+                    }
+                }
+                if (waiting != null) {
+                    waiting.completeExceptionally(new IllegalStateException("the identity " + id
+                            + " is no longer needed: it was forgotten while its certificate was being fetched"));
+                }
             }
             listeners.svidForgotten(id);
         }

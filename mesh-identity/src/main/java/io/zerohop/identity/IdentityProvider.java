@@ -63,7 +63,8 @@ public interface IdentityProvider extends AutoCloseable {
 
     /**
      * Drops what is held for {@code id}: a node-mode provider stops re-issuing its SVID and tells
-     * listeners ({@link IdentityListener#svidForgotten}); a later {@link #svid} issues a new one.
+     * listeners ({@link IdentityListener#svidForgotten}); a later {@link #svid} issues a new one
+     * ({@link CertificateManager}: or, asked before a fetch still at the CA ends, waits for that one, as ztunnel's).
      * A mesh calls it when the last local workload with that identity is gone, as ztunnel's
      * {@code SecretManager::forget_certificate} is called when the last workload of an identity
      * leaves its node (istio/ztunnel src/xds.rs {@code remove_internal}, src/cert_fetcher.rs).

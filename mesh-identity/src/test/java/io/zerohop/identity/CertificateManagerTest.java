@@ -721,6 +721,51 @@ class CertificateManagerTest {
         assertThat(get(m, n("left")).getSpiffeId()).as("asked for again later: a new fetch").isEqualTo(n("left"));
     }
 
+    /**
+     * ztunnel's test_forget_pending (src/identity/manager.rs) with the fetch already at the CA: those waiting for it get
+     * {@code Error::Forgotten} at once (their watch channel's sender goes with the identity's state), not the
+     * certificate whenever the CA answers. Until 6 December they waited for the CA, and a workload gone and back while
+     * its warm-up ran was never warmed up again (the mesh's fetcher still saw that warm-up under way).
+     */
+    @Test
+    void thoseWaitingForARunningFetchOfAForgottenIdentityHearSoAtOnce() throws Exception {
+        CountingIssuer issuer = new CountingIssuer();
+        CertificateManager m = oneAtATime(issuer);
+        issuer.gate = new CompletableFuture<>();
+        CompletableFuture<X509Svid> warm = m.prefetch(n("left")); // at the CA
+        CompletableFuture<X509Svid> caller = m.svid(n("left"));
+        m.forget(n("left"));
+
+        assertThat(failure(warm)).hasMessageContaining("no longer needed").hasMessageContaining(n("left").toString());
+        assertThat(failure(caller)).hasMessageContaining("no longer needed");
+        issuer.gate.complete(null);
+        assertThat(get(m, n("other")).getSpiffeId()).isEqualTo(n("other")); // the slot is free again
+        assertThat(m.identities()).as("what the CA answered for it is not kept").containsExactly(n("other"));
+    }
+
+    /**
+     * ztunnel's Worker::run: a {@code Request::Fetch} for an identity whose fetch is still running after a
+     * {@code Request::Forget} ({@code Fetch::Forgetting}) turns it back to {@code Fetch::Processing}; the answer is
+     * stored, no second CSR sent. Until 6 December the identity asked for again sent another CSR.
+     */
+    @Test
+    void anIdentityAskedForAgainWhileItsForgottenFetchRunsTakesThatFetch() throws Exception {
+        CountingIssuer issuer = new CountingIssuer();
+        CertificateManager m = oneAtATime(issuer);
+        issuer.gate = new CompletableFuture<>();
+        CompletableFuture<X509Svid> first = m.prefetch(n("back"));
+        m.forget(n("back"));
+        assertThat(failure(first)).hasMessageContaining("no longer needed");
+        CompletableFuture<X509Svid> again = m.prefetch(n("back")); // the pod is back, the CSR still at the CA
+        issuer.gate.complete(null);
+
+        assertThat(again.get(10, TimeUnit.SECONDS).getSpiffeId()).isEqualTo(n("back"));
+        assertThat(issuer.asked).as("one CSR").containsExactly(n("back"));
+        assertThat(m.identities()).containsExactly(n("back"));
+        assertThat(get(m, n("back"))).isSameAs(again.get());
+        assertThat(issuer.calls).hasValue(1);
+    }
+
     /** A prefetch is svid in all else: a held SVID is answered as it is, without asking the CA. */
     @Test
     void aPrefetchOfAHeldSvidAnswersIt() throws Exception {
