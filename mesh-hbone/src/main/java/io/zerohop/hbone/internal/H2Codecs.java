@@ -214,6 +214,8 @@ final class H2Codecs {
         private int localErrorResetLimit = MAX_LOCAL_ERROR_RESETS;
         /** True while {@link #onConnectionError} runs: its GOAWAY gets this side's last-stream-id ({@link #goAway}). */
         private boolean connectionError;
+        /** The error code of the last GOAWAY this side wrote, -1 before the first ({@link #goAway}); event loop only. */
+        private long goAwayCode = -1;
 
         Codec(Http2ConnectionEncoder encoder, Http2ConnectionDecoder decoder, Http2Settings settings, boolean decoupleCloseAndGoAway,
               boolean flushPreface, StreamErrors errors, long headerListLimit) {
@@ -251,12 +253,31 @@ final class H2Codecs {
          * With 2^31-1 a peer could not tell the CONNECTs it sent that this side never saw from those it served. Netty
          * computes its id in a private method, so it is replaced here, in the public {@code goAway} that one calls, while
          * {@link #onConnectionError} runs; the drain's and the budgets' GOAWAY frames name their own.
+         *
+         * <p>A connection error after a graceful GOAWAY (NO_ERROR: the drain's, the idle timeout's) that already named
+         * that stream still sends its own GOAWAY with its code, as h2 does: src/proto/connection.rs {@code handle_go_away}
+         * skips only a GOAWAY whose reason it already sent, and go_away.rs {@code go_away_now} one whose id and reason
+         * both match. Netty's {@code DefaultHttp2Connection.goAwaySent} drops any GOAWAY naming the id already sent, so
+         * the peer of a draining connection saw it close with no error code (with 2^31-1, until helper 315, Netty refused
+         * the raised id: the same). It is written here, the id unchanged (RFC 9113 section 6.8: it must not increase).
+         * Not after an error's GOAWAY: h2 reads no frame after one, so sends no second; Netty may still read the rest of
+         * that read (the 1,025th reset's GOAWAY comes from a stream error), and its later errors stay unanswered.
          */
         @Override
         public io.netty.channel.ChannelFuture goAway(ChannelHandlerContext ctx, int lastStreamId, long errorCode, ByteBuf debugData,
                                                      io.netty.channel.ChannelPromise promise) {
             if (connectionError && lastStreamId == Integer.MAX_VALUE) {
                 lastStreamId = Math.max(0, connection().remote().lastStreamCreated());
+            }
+            int sent = connection().remote().lastStreamKnownByPeer();
+            if (connectionError && sent >= 0 && lastStreamId == sent && goAwayCode == Http2Error.NO_ERROR.code()
+                    && errorCode != goAwayCode && ctx.channel().isActive()) {
+                goAwayCode = errorCode;
+                // The writer releases debugData; onConnectionError's listener closes the channel once it is out.
+                return encoder().frameWriter().writeGoAway(ctx, lastStreamId, errorCode, debugData, promise.unvoid());
+            }
+            if (sent < 0 || lastStreamId < sent) {
+                goAwayCode = errorCode; // Netty writes it (DefaultHttp2Connection.goAwaySent)
             }
             return super.goAway(ctx, lastStreamId, errorCode, debugData, promise);
         }
