@@ -110,7 +110,11 @@ class StartSignalE2EIT {
             // itself (seen once in a helper's run: "InternalError: Bad level: 2", VM.initLevel, the
             // shutdown having raised the level first). Either way no zerohop code ran, so only the
             // JDK's own frames may show.
-            assertThat(proxyLines(proxy)).as(when + ": the JVM's own handler (or none) took it, before main()\n" + proxy.tail()).isEmpty();
+            // The JVM's handler starts its exit on a thread of its own, so main() may install the proxy's handlers and its
+            // shutdown hook before that exit runs the hooks: the hook then says the proxy stopped, with the exit's 143 (seen
+            // once in CI on a loaded guest, SIGTERM 250 ms after the launch). zerohop code ran, but only to stop cleanly.
+            assertThat(proxyLines(proxy)).as(when + ": the JVM's own handler (or none) took it, before main()\n" + proxy.tail())
+                    .allMatch(l -> HOOK_LINE.matcher(l).find());
             assertThat(lines).as(when + ": only the JDK's own frames before main()\n" + proxy.tail())
                     .filteredOn(l -> STACK_FRAME.matcher(l).find())
                     .allMatch(l -> l.contains("java.base/") || l.startsWith("Caused by: java.") || l.startsWith("[err] Caused by: java."));
@@ -142,6 +146,9 @@ class StartSignalE2EIT {
         return proxy.lines().stream().filter(l -> PROXY_LINE.matcher(l).find()).toList();
     }
 
+    /** What the proxy's shutdown hook, or its start-up warning about an inherited SIGINT ignore, prints: nothing else. */
+    private static final java.util.regex.Pattern HOOK_LINE = java.util.regex.Pattern.compile(
+            "^(zerohop proxy: shutdown before .*; stopped$|\\[err\\] \\S+ WARN Signals - SIGINT is ignored by this process)");
     private static final java.util.regex.Pattern STACK_FRAME = java.util.regex.Pattern.compile("^(\\[err\\] )?(\\s+at |Caused by: )");
     private static final java.util.regex.Pattern PROXY_LINE = java.util.regex.Pattern.compile("^(\\[err\\] )?(zerohop |\\d{4}-\\d\\d-\\d\\dT)");
 
