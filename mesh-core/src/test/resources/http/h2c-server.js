@@ -13,8 +13,11 @@ server.on('stream', (stream, headers) => {
   const hash = crypto.createHash('sha256');
   let len = 0;
   stream.on('data', (c) => { len += c.length; hash.update(c); });
+  // /api/head-first: the answer's head goes out at once, its body at the request's end (a stream the client knows open).
+  const headFirst = headers[':path'] === '/api/head-first';
+  if (headFirst) stream.respond({ ':status': 200, 'content-type': 'text/plain' });
   stream.on('end', () => {
-    stream.respond({ ':status': 200, 'content-type': 'text/plain' });
+    if (!headFirst) stream.respond({ ':status': 200, 'content-type': 'text/plain' });
     const session = stream.session;
     // /api/bye: the application ends its connection after this answer (GOAWAY, then FIN).
     stream.end(`${headers[':method']} ${headers[':path']} xfcc=${headers['x-forwarded-client-cert']} len=${len} sha=${hash.digest('hex')} authority=${headers[':authority']} host=${headers['host']}${trailers ? ` trailers=${trailers}` : ''}`,

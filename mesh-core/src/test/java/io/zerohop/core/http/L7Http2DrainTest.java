@@ -79,4 +79,69 @@ class L7Http2DrainTest {
             app.waitFor(10, TimeUnit.SECONDS);
         }
     }
+
+    /**
+     * A stream open when the drain begins (its request body still coming, the answer's head out): GOAWAY, the answer, then the connection's end
+     * with no reset. Until 6 December zerohop closed the TCP connection as soon as the last stream was done, and what
+     * Node's client still sent arrived after the close: ECONNRESET after its answer (H2ConnectionEnds.end now sends a FIN
+     * and closes on the client's, as Envoy's delayed close waits for the peer).
+     */
+    @Test
+    void aStreamOpenWhenTheDrainBeginsIsAnsweredThenTheConnectionEndsWithNoReset() throws Exception {
+        List<String> lines = session("h2-drain-stream-client.js", "/api/head-first", InetAddress.getByName("127.0.175.21"), true);
+        assertThat(lines).as("the answer's head, GOAWAY, the answer's body, then the end").containsSubsequence("status 200", "goaway 0", "closed");
+        assertThat(lines).anyMatch(l -> l.startsWith("body ") && !l.equals("body 0"));
+        assertThat(lines).as("no reset").noneMatch(l -> l.contains("error"));
+    }
+
+    /**
+     * The application ends its connection right after answering (GOAWAY, FIN: h2c-server.js /api/bye), the client's
+     * connection idle after that answer: it ends with no reset (H2ConnectionEnds.Drain.upstreamEnded(false) then end).
+     * Until 6 December the TCP connection was closed at once and Node's client saw ECONNRESET.
+     */
+    @Test
+    void anApplicationEndingItsConnectionEndsTheClientsWithNoReset() throws Exception {
+        List<String> lines = session("h2-idle-client.js", "/api/bye", InetAddress.getByName("127.0.175.22"), false);
+        assertThat(lines).containsSubsequence("status 200", "closed");
+        assertThat(lines).as("no reset").noneMatch(l -> l.contains("error"));
+    }
+
+    /** What {@code script}'s client printed until its session closed; {@code drain}: the mesh drains after its first line. */
+    private static List<String> session(String script, String path, InetAddress ip, boolean drain) throws Exception {
+        Process app = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), ip.getHostAddress())
+                .redirectErrorStream(true));
+        Process client = null;
+        try {
+            int port = Integer.parseInt(ChildProcess.firstLine(app).trim());
+            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
+            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
+            Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
+                    .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1)
+                    .drain(Duration.ofMinutes(1)).build();
+            try {
+                mesh.start().get(10, TimeUnit.SECONDS);
+                InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, port)));
+                client = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource(script), ip.getHostAddress(),
+                        Integer.toString(via.getPort()), path).redirectErrorStream(true));
+                BufferedReader out = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.UTF_8));
+                List<String> lines = new java.util.ArrayList<>();
+                lines.add(ChildProcess.readLine(client, out));
+                CompletableFuture<Void> drained = drain ? mesh.shutdown() : CompletableFuture.completedFuture(null);
+                while (!lines.get(lines.size() - 1).equals("closed")) {
+                    lines.add(ChildProcess.readLine(client, out));
+                }
+                drained.get(30, TimeUnit.SECONDS);
+                return lines;
+            } finally {
+                mesh.close();
+            }
+        } finally {
+            if (client != null) {
+                client.destroy();
+            }
+            app.destroy();
+            app.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
 }

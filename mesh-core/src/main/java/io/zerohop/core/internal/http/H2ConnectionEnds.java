@@ -100,18 +100,22 @@ final class H2ConnectionEnds {
                 // No new streams (the codec names the last stream it accepted); the open ones finish first.
                 downstream.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
             }
-            if (open == 0 && announce && downstream instanceof io.netty.channel.socket.DuplexChannel d) {
-                // A FIN after the GOAWAY, and the close once the client's FIN comes (ConnectionEnd): closed at once, the
-                // client's own GOAWAY or SETTINGS ACK arriving after the close drew a TCP reset.
-                io.zerohop.hbone.internal.Relay.tcp(d).shutdownOutput();
-            } else if (open == 0) {
+            if (open == 0) {
                 end(downstream);
             }
         }
     }
 
     /**
-     * Ends the downstream connection once nothing is left to send on it: a TCP connection is closed (a FIN); a tunnel
+     * Ends the downstream connection once nothing is left to send on it: a TCP connection gets a FIN after what was
+     * written and is closed once the client's FIN comes ({@link ConnectionEnd}; {@link Drain}'s bound closes it if that
+     * never comes), as Envoy's connection manager closes a connection with {@code FlushWriteAndDelay}
+     * (conn_manager_impl.cc {@code checkForDeferredClose}) and waits for the peer to close first
+     * (http_connection_manager.proto {@code delayed_close_timeout}: "a grace period ... during which Envoy will wait for
+     * the peer to close"). Closed at once, what the client still sent (its GOAWAY on the one it received, a WINDOW_UPDATE
+     * for the last DATA) arrived after the close and drew a TCP reset: Node's client saw ECONNRESET after its answer,
+     * whether the mesh drained or the application ended its connection (L7Http2DrainTest; until 6 December only an idle
+     * connection's drain half-closed). A connection whose client already ended its side is closed at once. A tunnel
      * gets END_STREAM and completes when the client's side ends too, as ztunnel's copy_bidirectional (src/copy.rs)
      * shuts the HBONE stream's write half once its upstream ended (src/proxy/h2.rs {@code poll_shutdown}: DATA with
      * END_STREAM). Closing a tunnel's channel instead sends RST_STREAM, which the server logged as {@code end=reset}.
@@ -122,6 +126,11 @@ final class H2ConnectionEnds {
     static void end(Channel downstream) {
         TunnelCodec tunnel = downstream.pipeline().get(TunnelCodec.class);
         ChannelHandlerContext h2 = downstream.pipeline().context(Http2FrameCodec.class);
+        if (tunnel == null && downstream instanceof io.netty.channel.socket.DuplexChannel d && d.isActive()
+                && !d.isInputShutdown() && !d.isOutputShutdown()) {
+            io.zerohop.hbone.internal.Relay.tcp(d).shutdownOutput();
+            return;
+        }
         if (tunnel == null || tunnel.outputEnded() || h2 == null) {
             downstream.close();
             return;
