@@ -163,6 +163,69 @@ class L7DrainTest {
         });
     }
 
+    /**
+     * A connection opened before the drain whose first request comes during it (on an HTTP port zerohop parses only once
+     * the first bytes tell HTTP/1 from HTTP/2): answered, saying {@code connection: close}, then ended cleanly, as Envoy's
+     * connection manager answers any request of a draining listener (conn_manager_impl.cc
+     * {@code ActiveStream::encodeHeaders}: {@code drain_close_.drainClose()} starts the connection's drain sequence, and a
+     * draining HTTP/1 response says {@code connection: close}). Until 6 December its filter, made after the drain had
+     * told every filter there was, never learnt of it: a keep-alive answer, and the connection open until the deadline.
+     */
+    @Test
+    void aConnectionWhoseFirstRequestComesDuringTheDrainIsAnsweredThenEnds() throws Exception {
+        InetAddress backendIp = InetAddress.getByName("127.0.175.2");
+        try (ServerSocket app = new ServerSocket(0, 50, backendIp)) {
+            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
+                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(app.getLocalPort(), AppProtocol.HTTP));
+            Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
+                    List.of(InetAddress.getByName("127.0.175.3")), Workload.Protocol.HBONE, null, "cluster.local");
+            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
+            InMemoryCa ca = InMemoryCa.create("cluster.local");
+            PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("l7.yaml", POLICY)).build();
+            Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy)
+                    .node("b").inbound(new InetSocketAddress(backendIp, 0)).drain(Duration.ofMinutes(5)).threads(1).build();
+            server.start().get(10, TimeUnit.SECONDS);
+            registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+            app.setSoTimeout(20_000);
+            try (Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+                 Socket idle = client.socketFactory(frontend.identity()).createSocket(backendIp, app.getLocalPort());
+                 Socket quiet = client.socketFactory(frontend.identity()).createSocket(backendIp, app.getLocalPort())) {
+                idle.setSoTimeout(20_000);
+                quiet.setSoTimeout(20_000);
+                // The idle connection is parsed (one request answered): its end says the drain reached the proxy's one loop.
+                idle.getOutputStream().write(REQUEST);
+                idle.getOutputStream().flush();
+                try (Socket a0 = app.accept()) {
+                    a0.setSoTimeout(20_000);
+                    assertThat(readHead(a0.getInputStream())).startsWith("POST /upload");
+                    a0.getOutputStream().write(RESPONSE);
+                    a0.getOutputStream().flush();
+                    assertThat(readResponse(idle.getInputStream())).startsWith("HTTP/1.1 200");
+                    CompletableFuture<Void> drained = server.shutdown();
+                    assertThat(readUntilEnd(idle)).isEqualTo("eof");
+                    idle.close();
+                    // The quiet connection's tunnel was open before the drain; its first request comes now.
+                    quiet.getOutputStream().write(REQUEST);
+                    quiet.getOutputStream().flush();
+                    try (Socket a1 = app.accept()) {
+                        a1.setSoTimeout(20_000);
+                        assertThat(readHead(a1.getInputStream())).startsWith("POST /upload");
+                        a1.getOutputStream().write(RESPONSE);
+                        a1.getOutputStream().flush();
+                        assertThat(readResponse(quiet.getInputStream())).as("the first request, during the drain")
+                                .startsWith("HTTP/1.1 200").endsWith("ok").containsIgnoringCase("connection: close");
+                        assertThat(readUntilEnd(quiet)).as("after its response").isEqualTo("eof");
+                        quiet.close();
+                        assertThat(readUntilEnd(a1)).isEqualTo("eof");
+                    }
+                    drained.get(30, TimeUnit.SECONDS);
+                }
+            } finally {
+                server.close();
+            }
+        }
+    }
+
     static final byte[] REQUEST = "POST /upload HTTP/1.1\r\nHost: backend\r\nContent-Length: 0\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
     static final byte[] RESPONSE = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.US_ASCII);
     /** A second keep-alive connection, idle, for {@link #aRequestInProgressWhenTheDrainBeginsIsAnsweredThenTheConnectionEndsCleanly}. */

@@ -106,6 +106,97 @@ class L7Http2DrainTest {
         assertThat(lines).as("no reset").noneMatch(l -> l.contains("error"));
     }
 
+    /**
+     * A connection open before the drain whose HTTP/2 preface and first stream come during it (an HTTP port parses once
+     * the first bytes tell HTTP/1 from HTTP/2): the stream is answered, the connection gets GOAWAY naming it and ends,
+     * as Envoy's connection manager starts a draining connection's drain sequence on its response
+     * ({@code ActiveStream::encodeHeaders}, {@code drain_close_.drainClose()}). Until 6 December it never learnt of the
+     * drain and stayed open until the deadline's reset. Raw frames: a second connection, parsed before the drain, ends
+     * first, which says the drain reached the proxy's one loop.
+     */
+    @Test
+    void aConnectionWhosePrefaceComesDuringTheDrainIsAnsweredThenGetsGoAway() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.175.23");
+        Process app = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), ip.getHostAddress())
+                .redirectErrorStream(true));
+        try {
+            int port = Integer.parseInt(ChildProcess.firstLine(app).trim());
+            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
+            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
+            Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
+                    .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1)
+                    .drain(Duration.ofMinutes(1)).build();
+            try {
+                mesh.start().get(10, TimeUnit.SECONDS);
+                InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, port)));
+                try (java.net.Socket parsed = new java.net.Socket(ip, via.getPort()); java.net.Socket quiet = new java.net.Socket(ip, via.getPort())) {
+                    parsed.setSoTimeout(20_000);
+                    quiet.setSoTimeout(20_000);
+                    parsed.getOutputStream().write(h2Get());
+                    assertThat(framesUntil(parsed, "HEADERS 1")).isNotEmpty();
+                    CompletableFuture<Void> drained = mesh.shutdown();
+                    assertThat(framesUntil(parsed, null)).as("the connection parsed before the drain").contains("GOAWAY 0");
+                    parsed.shutdownOutput();
+                    quiet.getOutputStream().write(h2Get());
+                    List<String> frames = framesUntil(quiet, null);
+                    assertThat(frames).as("the connection whose first stream came during the drain: answered, GOAWAY, its end")
+                            .contains("HEADERS 1", "GOAWAY 0");
+                    quiet.shutdownOutput();
+                    drained.get(30, TimeUnit.SECONDS);
+                }
+            } finally {
+                mesh.close();
+            }
+        } finally {
+            app.destroy();
+            app.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /** The client preface, an empty SETTINGS, and stream 1: GET /api/x (HPACK: static indexes, literal path and authority). */
+    private static byte[] h2Get() {
+        java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+        b.writeBytes("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        b.writeBytes(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0});
+        byte[] block = {(byte) 0x82, (byte) 0x86, 0x04, 6, '/', 'a', 'p', 'i', '/', 'x', 0x01, 1, 'b'};
+        b.writeBytes(new byte[] {0, 0, (byte) block.length, 1, 0x05, 0, 0, 0, 1});
+        b.writeBytes(block);
+        return b.toByteArray();
+    }
+
+    /**
+     * The frames read ("TYPE stream", SETTINGS ACKed as they come) until one equals {@code until}, or, when null, until
+     * the end of the stream (a reset fails).
+     */
+    private static List<String> framesUntil(java.net.Socket s, String until) throws java.io.IOException {
+        String[] names = {"DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE"};
+        java.io.DataInputStream in = new java.io.DataInputStream(s.getInputStream());
+        List<String> frames = new java.util.ArrayList<>();
+        while (true) {
+            byte[] head = new byte[9];
+            int first = in.read();
+            if (first < 0) {
+                assertThat(until).as("the connection ended before " + until + ": " + frames).isNull();
+                return frames;
+            }
+            head[0] = (byte) first;
+            in.readFully(head, 1, 8);
+            int length = ((head[0] & 0xff) << 16) | ((head[1] & 0xff) << 8) | (head[2] & 0xff);
+            int type = head[3] & 0xff;
+            int stream = ((head[5] & 0x7f) << 24) | ((head[6] & 0xff) << 16) | ((head[7] & 0xff) << 8) | (head[8] & 0xff);
+            in.readFully(new byte[length]);
+            String frame = (type < names.length ? names[type] : "type" + type) + " " + stream;
+            frames.add(frame);
+            if (type == 4 && (head[4] & 1) == 0) {
+                s.getOutputStream().write(new byte[] {0, 0, 0, 4, 1, 0, 0, 0, 0});
+            }
+            if (frame.equals(until)) {
+                return frames;
+            }
+        }
+    }
+
     /** What {@code script}'s client printed until its session closed; {@code drain}: the mesh drains after its first line. */
     private static List<String> session(String script, String path, InetAddress ip, boolean drain) throws Exception {
         Process app = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), ip.getHostAddress())

@@ -43,6 +43,8 @@ final class H2ConnectionEnds {
         private final Channel downstream;
         private int open;
         private boolean upstreamEnded;
+        /** {@link #meshDrainingAfterFirstStream}: the first stream's start calls {@link #meshDraining}. */
+        private boolean drainAtFirstStream;
 
         Drain(Channel downstream) {
             this.downstream = downstream;
@@ -51,6 +53,11 @@ final class H2ConnectionEnds {
         /** A downstream stream began; it counts until its channel closes (its last frame written, or reset). */
         void begin(Channel stream) {
             open++;
+            if (drainAtFirstStream) {
+                drainAtFirstStream = false;
+                // Later on the loop: the codec has then counted this stream as the last accepted, which the GOAWAY names.
+                downstream.eventLoop().execute(this::meshDraining);
+            }
             stream.closeFuture().addListener(f -> {
                 if (--open == 0 && upstreamEnded) {
                     end(downstream);
@@ -89,6 +96,14 @@ final class H2ConnectionEnds {
             }
             upstreamEnded = true;
             goAway(true);
+        }
+
+        /**
+         * The connection was parsed during the mesh's drain: {@link #meshDraining} once its first stream has begun, so that
+         * the GOAWAY names that stream, which is answered (a GOAWAY first would name none and refuse it). Event loop only.
+         */
+        void meshDrainingAfterFirstStream() {
+            drainAtFirstStream = true;
         }
 
         /** {@code announce}: GOAWAY even when no stream is open (the connection ends right after it). */

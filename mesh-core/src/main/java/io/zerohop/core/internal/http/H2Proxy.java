@@ -76,6 +76,11 @@ final class H2Proxy {
         };
         authorizer.track(connection);
         downstream.closeFuture().addListener(f -> authorizer.untrack(connection));
+        if (authorizer.draining()) {
+            // Parsed from a preface that came during the drain: GOAWAY once its first stream is accepted (that stream is
+            // answered), as Envoy's encodeHeaders starts a draining connection's drain sequence on its first response.
+            drain.meshDrainingAfterFirstStream();
+        }
         // Http2MultiplexHandler takes a channel whose parent is not a ServerChannel for a client, and an
         // HBONE stream's parent is its connection: the older codec asks its own connection instead.
         io.netty.handler.codec.http2.Http2MultiplexCodec codec = Http2MultiplexCodecBuilder.forServer(new ChannelInitializer<Http2StreamChannel>() {

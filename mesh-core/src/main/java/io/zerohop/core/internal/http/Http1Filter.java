@@ -69,6 +69,10 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         this.requests = new PipelinedRequests(ctx.channel());
         this.upstream = upstreamFactory.apply(this);
         authorizer.track(this);
+        // Made during the drain (its first request's bytes are what installed it): that request's response says
+        // connection: close and the connection ends after it (HttpEnforcement's draining; Envoy's encodeHeaders asks
+        // drainClose() on every response).
+        draining = authorizer.draining();
     }
 
     Upstream upstream() {

@@ -752,6 +752,11 @@ public final class HttpEnforcement {
         }
 
         @Override
+        public boolean draining() {
+            return draining;
+        }
+
+        @Override
         public void track(LiveRequest r) {
             live.add(r);
         }
@@ -761,6 +766,15 @@ public final class HttpEnforcement {
             live.remove(r);
         }
     }
+
+    /**
+     * Set by {@link #drainConnections}: a connection whose HTTP parser starts later (an HTTP port's first bytes, which
+     * tell HTTP/1 from HTTP/2, came during the drain) is drained from its start. Envoy's connection manager asks its
+     * drain decision on every response ({@code conn_manager_impl.cc ActiveStream::encodeHeaders},
+     * {@code drain_close_.drainClose()} then {@code startDrainSequence}), whenever the connection began; until
+     * 6 December such a connection never learnt of the drain: keep-alive answers, and open until the deadline's reset.
+     */
+    private volatile boolean draining;
 
     /** The open, allowed requests this class forwards (HTTP/2 streams, HTTP/1 connections), for {@link #redecideRequests}. */
     private final java.util.Set<LiveRequest> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -789,6 +803,9 @@ public final class HttpEnforcement {
      * listener. Returns how many open requests and connections were told; each acts on its own event loop.
      */
     public int drainConnections() {
+        // Before the filters are listed: one made after the list reads it when it starts (Http1Filter, H2Proxy), one
+        // made before is told below.
+        draining = true;
         int n = 0;
         for (LiveRequest r : live.toArray(new LiveRequest[0])) {
             r.drain();

@@ -78,6 +78,14 @@ interface LiveRequest {
             return false;
         }
 
+        /**
+         * Whether the mesh is draining ({@code HttpEnforcement.drainConnections} was called): a connection parsed from now
+         * on (its first bytes came during the drain) is drained from its start, as those told then were.
+         */
+        default boolean draining() {
+            return false;
+        }
+
         /** {@code r} is open until {@link #untrack}: a policy change decides it again. */
         default void track(LiveRequest r) {
         }
