@@ -164,6 +164,45 @@ class L7DrainTest {
     }
 
     /**
+     * A request whose head has begun to arrive when the drain begins (the connection between responses, the head's first
+     * bytes read) is waited for, answered with {@code connection: close}, then the connection ends: Envoy's HTTP/1 codec
+     * makes a request's stream at its first byte (codec_impl.cc {@code ServerConnectionImpl::onMessageBeginBase},
+     * {@code callbacks_.newStream}), so such a connection is not idle to its drain. Until 6 December zerohop ended it at
+     * the drain's start, the client's request cut mid-head with no answer. Its first bytes ride in the same write as a
+     * complete request, so they were read before that request's answer came back.
+     */
+    @Test
+    void aRequestWhoseHeadHasBegunWhenTheDrainBeginsIsAnsweredThenTheConnectionEnds() throws Exception {
+        keepAlive((server, app, tunnel) -> {
+            byte[] partial = "POST /upload HTTP/1.1\r\nHo".getBytes(StandardCharsets.US_ASCII);
+            OutputStream out = tunnel.getOutputStream();
+            byte[] both = new byte[REQUEST.length + partial.length];
+            System.arraycopy(REQUEST, 0, both, 0, REQUEST.length);
+            System.arraycopy(partial, 0, both, REQUEST.length, partial.length);
+            out.write(both);
+            out.flush();
+            assertThat(readHead(app.getInputStream())).startsWith("POST /upload");
+            app.getOutputStream().write(RESPONSE);
+            app.getOutputStream().flush();
+            assertThat(readResponse(tunnel.getInputStream())).startsWith("HTTP/1.1 200").doesNotContainIgnoringCase("connection: close");
+            CompletableFuture<Void> drained = server.shutdown();
+            assertThat(readUntilEnd(sentinel.get())).isEqualTo("eof");
+            sentinel.get().close();
+            out.write("st: backend\r\nContent-Length: 0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            assertThat(readHead(app.getInputStream())).as("the request whose head had begun").startsWith("POST /upload");
+            app.getOutputStream().write(RESPONSE);
+            app.getOutputStream().flush();
+            assertThat(readResponse(tunnel.getInputStream())).startsWith("HTTP/1.1 200").endsWith("ok")
+                    .containsIgnoringCase("connection: close");
+            assertThat(readUntilEnd(tunnel)).as("after that response").isEqualTo("eof");
+            tunnel.close();
+            assertThat(readUntilEnd(app)).isEqualTo("eof");
+            return drained;
+        });
+    }
+
+    /**
      * A connection opened before the drain whose first request comes during it (on an HTTP port zerohop parses only once
      * the first bytes tell HTTP/1 from HTTP/2): answered, saying {@code connection: close}, then ended cleanly, as Envoy's
      * connection manager answers any request of a draining listener (conn_manager_impl.cc

@@ -101,6 +101,16 @@ final class Http1Decoder extends HttpRequestDecoder {
         this.acceptHttp10 = acceptHttp10;
     }
 
+    /**
+     * Whether a request head has begun to arrive and not ended (this decoder holds a head until its blank line, the
+     * whitespace before a request line skipped): Envoy's HTTP/1 codec has a stream from a request's first byte
+     * (codec_impl.cc {@code ServerConnectionImpl::onMessageBeginBase}, {@code callbacks_.newStream}), so such a
+     * connection is not idle ({@code Http1Filter.drain}). Event loop only.
+     */
+    boolean headBegun() {
+        return !inBody && !failed && actualReadableBytes() > 0;
+    }
+
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf buffer, List<Object> out) throws Exception {
         if (failed) {

@@ -603,7 +603,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
      * connection with no stream in progress begins draining at once (Envoy's changelog for the runtime guard
      * {@code envoy.reloadable_features.use_connection_event_drain}: "Idle connections begin draining immediately";
      * before it, envoy issue 42305, an idle HTTP/1 connection waited for its idle timeout). So here: a connection between
-     * requests gets its FIN now ({@link #closeGracefully}), one with a request in progress after that request's
+     * requests (no head begun: Envoy's codec has a stream from a request's first byte) gets its FIN now ({@link #closeGracefully}), one with a request in progress after that request's
      * response, which says {@code connection: close} unless its head was already out; a request pipelined behind it is
      * not served. An upgraded connection (bytes) is left to the drain's deadline, as Envoy leaves an upgraded stream.
      * Envoy closes an idle HTTP/1 connection after its {@code drain_timeout} (5 s); zerohop at once, so that a drain of
@@ -621,7 +621,10 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             return;
         }
         draining = true;
-        if (upgraded == null && active == null && requests.isEmpty()) {
+        // A head that has begun to arrive is a request in progress, as Envoy's codec makes its stream at the first byte:
+        // until 6 December it was cut here, unanswered.
+        Http1Decoder decoder = ctx.pipeline().get(Http1Decoder.class);
+        if (upgraded == null && active == null && requests.isEmpty() && (decoder == null || !decoder.headBegun())) {
             closeGracefully();
         }
     }
