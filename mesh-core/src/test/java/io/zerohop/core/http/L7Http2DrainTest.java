@@ -95,6 +95,21 @@ class L7Http2DrainTest {
     }
 
     /**
+     * A stream still open 30 s into a longer drain (its request body ends 33 s after the GOAWAY) is answered in full, and
+     * only then does the connection end: Envoy closes a draining connection once its streams are done
+     * (conn_manager_impl.cc {@code checkForDeferredClose}), the drain's own deadline bounding them. Until 6 December
+     * H2ConnectionEnds' 30 s bound, meant for a connection whose application had gone, closed it under the stream.
+     */
+    @Test
+    void aStreamOpenLongerThanThirtySecondsIntoTheDrainIsAnsweredBeforeTheDeadline() throws Exception {
+        List<String> lines = session("h2-drain-stream-client.js", "/api/head-first", InetAddress.getByName("127.0.175.24"), true,
+                "33000");
+        assertThat(lines).containsSubsequence("status 200", "goaway 0", "closed");
+        assertThat(lines).as("the answer's body, whole").anyMatch(l -> l.startsWith("body ") && !l.equals("body 0"));
+        assertThat(lines).as("no reset").noneMatch(l -> l.contains("error"));
+    }
+
+    /**
      * The application ends its connection right after answering (GOAWAY, FIN: h2c-server.js /api/bye), the client's
      * connection idle after that answer: it ends with no reset (H2ConnectionEnds.Drain.upstreamEnded(false) then end).
      * Until 6 December the TCP connection was closed at once and Node's client saw ECONNRESET.
@@ -198,7 +213,7 @@ class L7Http2DrainTest {
     }
 
     /** What {@code script}'s client printed until its session closed; {@code drain}: the mesh drains after its first line. */
-    private static List<String> session(String script, String path, InetAddress ip, boolean drain) throws Exception {
+    private static List<String> session(String script, String path, InetAddress ip, boolean drain, String... more) throws Exception {
         Process app = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), ip.getHostAddress())
                 .redirectErrorStream(true));
         Process client = null;
@@ -213,8 +228,10 @@ class L7Http2DrainTest {
             try {
                 mesh.start().get(10, TimeUnit.SECONDS);
                 InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, port)));
-                client = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource(script), ip.getHostAddress(),
-                        Integer.toString(via.getPort()), path).redirectErrorStream(true));
+                List<String> cmd = new java.util.ArrayList<>(List.of("node", L7Http2Test.resource(script), ip.getHostAddress(),
+                        Integer.toString(via.getPort()), path));
+                cmd.addAll(List.of(more));
+                client = ChildProcess.start(new ProcessBuilder(cmd).redirectErrorStream(true));
                 BufferedReader out = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.UTF_8));
                 List<String> lines = new java.util.ArrayList<>();
                 lines.add(ChildProcess.readLine(client, out));

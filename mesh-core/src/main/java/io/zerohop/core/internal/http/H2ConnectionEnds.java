@@ -60,7 +60,7 @@ final class H2ConnectionEnds {
             }
             stream.closeFuture().addListener(f -> {
                 if (--open == 0 && upstreamEnded) {
-                    end(downstream);
+                    endBounded();
                 }
             });
         }
@@ -106,18 +106,35 @@ final class H2ConnectionEnds {
             drainAtFirstStream = true;
         }
 
-        /** {@code announce}: GOAWAY even when no stream is open (the connection ends right after it). */
+        /**
+         * {@code announce}: the mesh's drain, GOAWAY even when no stream is open (the connection ends right after it), and
+         * the open streams are bounded by the drain's own deadline alone, as Envoy closes a draining connection once its
+         * streams are done (conn_manager_impl.cc {@code checkForDeferredClose}); until 6 December the 30 s bound below
+         * closed a connection under a stream still answering 30 s into a longer drain (L7Http2DrainTest). Else the
+         * application's connection ended: what its streams still have to write gets Netty's graceful-shutdown bound.
+         */
         private void goAway(boolean announce) {
-            // Also bounds a tunnel's end: a client that never ends its side after our END_STREAM is closed.
-            ScheduledFuture<?> bound = downstream.eventLoop().schedule(() -> downstream.close(), TIMEOUT_SECONDS, TimeUnit.SECONDS);
-            downstream.closeFuture().addListener(f -> bound.cancel(false));
+            if (!announce) {
+                bound();
+            }
             if (announce || open != 0) {
                 // No new streams (the codec names the last stream it accepted); the open ones finish first.
                 downstream.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
             }
             if (open == 0) {
-                end(downstream);
+                endBounded();
             }
+        }
+
+        /** {@link #end}, bounded: a client that never ends its side after our FIN or END_STREAM is closed. */
+        private void endBounded() {
+            bound();
+            end(downstream);
+        }
+
+        private void bound() {
+            ScheduledFuture<?> bound = downstream.eventLoop().schedule(() -> downstream.close(), TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            downstream.closeFuture().addListener(f -> bound.cancel(false));
         }
     }
 
