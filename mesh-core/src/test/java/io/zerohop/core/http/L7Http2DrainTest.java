@@ -122,6 +122,19 @@ class L7Http2DrainTest {
     }
 
     /**
+     * The application's connection ends while the client's is idle (the application's process exits: its FIN): the
+     * client gets GOAWAY before the connection's end, as RFC 9113 section 6.8 asks ("Endpoints SHOULD always send a
+     * GOAWAY frame before closing a connection so that the remote peer can know whether a stream has been partially
+     * processed or not"); until 6 December an idle connection got the FIN alone.
+     */
+    @Test
+    void anApplicationGoneWhileTheClientIsIdleSendsGoAwayBeforeTheEnd() throws Exception {
+        List<String> lines = session("h2-idle-client.js", "/api/x", InetAddress.getByName("127.0.175.25"), false, "KILL_APP");
+        assertThat(lines).containsSubsequence("status 200", "goaway 0", "closed");
+        assertThat(lines).as("no reset").noneMatch(l -> l.contains("error"));
+    }
+
+    /**
      * A connection open before the drain whose HTTP/2 preface and first stream come during it (an HTTP port parses once
      * the first bytes tell HTTP/1 from HTTP/2): the stream is answered, the connection gets GOAWAY naming it and ends,
      * as Envoy's connection manager starts a draining connection's drain sequence on its response
@@ -212,7 +225,10 @@ class L7Http2DrainTest {
         }
     }
 
-    /** What {@code script}'s client printed until its session closed; {@code drain}: the mesh drains after its first line. */
+    /**
+     * What {@code script}'s client printed until its session closed; {@code drain}: the mesh drains after its first line;
+     * {@code more}: the script's further arguments, and {@code KILL_APP} to end the application's process then instead.
+     */
     private static List<String> session(String script, String path, InetAddress ip, boolean drain, String... more) throws Exception {
         Process app = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), ip.getHostAddress())
                 .redirectErrorStream(true));
@@ -230,12 +246,16 @@ class L7Http2DrainTest {
                 InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, port)));
                 List<String> cmd = new java.util.ArrayList<>(List.of("node", L7Http2Test.resource(script), ip.getHostAddress(),
                         Integer.toString(via.getPort()), path));
-                cmd.addAll(List.of(more));
+                boolean killApp = List.of(more).contains("KILL_APP");
+                cmd.addAll(List.of(more).stream().filter(a -> !a.equals("KILL_APP")).toList());
                 client = ChildProcess.start(new ProcessBuilder(cmd).redirectErrorStream(true));
                 BufferedReader out = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.UTF_8));
                 List<String> lines = new java.util.ArrayList<>();
                 lines.add(ChildProcess.readLine(client, out));
                 CompletableFuture<Void> drained = drain ? mesh.shutdown() : CompletableFuture.completedFuture(null);
+                if (killApp) {
+                    app.destroy();
+                }
                 while (!lines.get(lines.size() - 1).equals("closed")) {
                     lines.add(ChildProcess.readLine(client, out));
                 }

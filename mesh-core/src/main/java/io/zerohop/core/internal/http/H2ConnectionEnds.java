@@ -107,20 +107,20 @@ final class H2ConnectionEnds {
         }
 
         /**
-         * {@code announce}: the mesh's drain, GOAWAY even when no stream is open (the connection ends right after it), and
-         * the open streams are bounded by the drain's own deadline alone, as Envoy closes a draining connection once its
-         * streams are done (conn_manager_impl.cc {@code checkForDeferredClose}); until 6 December the 30 s bound below
-         * closed a connection under a stream still answering 30 s into a longer drain (L7Http2DrainTest). Else the
-         * application's connection ended: what its streams still have to write gets Netty's graceful-shutdown bound.
+         * GOAWAY first, also when no stream is open (the connection ends right after it), as RFC 9113 section 6.8 asks
+         * ("Endpoints SHOULD always send a GOAWAY frame before closing a connection"; until 6 December an idle connection
+         * whose application had gone got the FIN alone). {@code announce}: the mesh's drain, whose open streams are
+         * bounded by the drain's own deadline alone, as Envoy closes a draining connection once its streams are done
+         * (conn_manager_impl.cc {@code checkForDeferredClose}); until 6 December the 30 s bound below closed a connection
+         * under a stream still answering 30 s into a longer drain (L7Http2DrainTest). Else the application's connection
+         * ended: what its streams still have to write gets Netty's graceful-shutdown bound.
          */
         private void goAway(boolean announce) {
             if (!announce) {
                 bound();
             }
-            if (announce || open != 0) {
-                // No new streams (the codec names the last stream it accepted); the open ones finish first.
-                downstream.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
-            }
+            // No new streams (the codec names the last stream it accepted); the open ones finish first.
+            downstream.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
             if (open == 0) {
                 endBounded();
             }
