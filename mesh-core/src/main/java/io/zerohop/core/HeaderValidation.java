@@ -187,10 +187,33 @@ public final class HeaderValidation {
     }
 
     private static boolean listsTrailers(String te) {
-        for (String t : te.split(",")) {
-            if (t.strip().equalsIgnoreCase("trailers")) {
+        return listsToken(te, "trailers");
+    }
+
+    /**
+     * Whether the comma-separated {@code list} has {@code token} among its elements, ASCII case ignored, whitespace
+     * around each ignored; without a split, so a request's {@code Connection: keep-alive} costs no allocation here.
+     */
+    static boolean listsToken(String list, String token) {
+        int n = list.length();
+        int start = 0;
+        while (start <= n) {
+            int end = list.indexOf(',', start);
+            if (end < 0) {
+                end = n;
+            }
+            int a = start;
+            int b = end;
+            while (a < b && Character.isWhitespace(list.charAt(a))) {
+                a++;
+            }
+            while (b > a && Character.isWhitespace(list.charAt(b - 1))) {
+                b--;
+            }
+            if (b - a == token.length() && list.regionMatches(true, a, token, 0, token.length())) {
                 return true;
             }
+            start = end + 1;
         }
         return false;
     }
@@ -219,12 +242,7 @@ public final class HeaderValidation {
         List<String> removed = List.of();
         String connection = headers.get("connection");
         String upgrade = headers.get("upgrade");
-        boolean upgradeToken = false;
-        if (connection != null) {
-            for (String t : connection.split(",")) {
-                upgradeToken |= t.strip().equalsIgnoreCase("upgrade");
-            }
-        }
+        boolean upgradeToken = connection != null && listsToken(connection, "upgrade");
         boolean h2c = upgrade != null && upgrade.strip().equalsIgnoreCase("h2c");
         boolean isUpgrade = upgradeToken && upgrade != null && !h2c;
         if (upgradeToken && h2c && headers.containsKey("http2-settings")) {
