@@ -104,8 +104,9 @@ final class PolicyCommand {
 
         @Option(names = "--header", description = "HTTP request header NAME=VALUE (repeatable; repeats are joined with \",\" "
                 + "as the proxy and Envoy's header matcher join them): decide at L7; hop-by-hop ones (connection, keep-alive, "
-                + "proxy-connection, transfer-encoding, te but trailers) and those a connection header nominates are left out, "
-                + "with a note, as the proxy removes them before any policy")
+                + "proxy-connection, transfer-encoding, te but trailers, upgrade) and those a connection header nominates are left "
+                + "out, with a note, as the proxy removes them before any policy; an upgrade request (connection: upgrade, an "
+                + "upgrade other than h2c) keeps its upgrade and the headers its connection nominates, as the proxy does")
         List<String> headers = new ArrayList<>();
 
         @Option(names = "--sni", description = "TLS SNI (Istio when-key connection.sni)")
