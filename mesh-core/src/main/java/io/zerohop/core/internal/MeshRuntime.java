@@ -478,8 +478,9 @@ public final class MeshRuntime {
     }
 
     /**
-     * The INFO that starts the drain: {@code drain} written as the option that set it ({@code 10s}, as the CLI's
-     * {@code draining for up to 10s} line), counts with the noun that agrees ({@code 1 tunnel open}).
+     * The INFO that starts the drain: {@code drain} in the largest unit that holds it exactly, as the CLI's
+     * {@code draining for up to 10s} line ({@code --drain 60s} as {@code 1m}), counts with the noun that agrees
+     * ({@code 1 tunnel open}).
      */
     static void drainStart(Logger log, Duration drain, long tunnels, long connections) {
         log.info("draining for up to {}: closing listeners, then GOAWAY on every HBONE connection; {} open, {}",
@@ -489,7 +490,7 @@ public final class MeshRuntime {
 
     /**
      * The WARN that announces the resets at the drain deadline ({@link TunnelCount#awaitIdle}'s
-     * {@code atDeadline}, called before anything is cut); {@code drain} the deadline, written as its option is.
+     * {@code atDeadline}, called before anything is cut); {@code drain} the deadline, in the largest unit that holds it exactly.
      */
     static java.util.function.Consumer<TunnelCount.Left> deadlineWarning(Logger log, Duration drain) {
         return n -> log.warn("drain deadline of {} reached: resetting {} still open, {}", LogText.duration(drain),
