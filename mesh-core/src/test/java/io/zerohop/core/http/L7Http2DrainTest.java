@@ -182,6 +182,57 @@ class L7Http2DrainTest {
         }
     }
 
+    /**
+     * The same through an HBONE tunnel opened before the drain (a new-user pass: over {@code --forward} the first stream
+     * got no answer, only a GOAWAY naming stream 0 and the tunnel's reset).
+     */
+    @Test
+    void aTunnelWhosePrefaceComesDuringTheDrainIsAnsweredThenGetsGoAway() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.175.26");
+        Process app = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), ip.getHostAddress())
+                .redirectErrorStream(true));
+        try {
+            int port = Integer.parseInt(ChildProcess.firstLine(app).trim());
+            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
+            Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
+                    List.of(InetAddress.getByName("127.0.175.27")), Workload.Protocol.HBONE, null, "cluster.local");
+            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
+            InMemoryCa ca = InMemoryCa.create("cluster.local");
+            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
+            Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).node("b")
+                    .inbound(new InetSocketAddress(ip, 0)).policies(engine).threads(1).drain(Duration.ofMinutes(1)).build();
+            try {
+                server.start().get(10, TimeUnit.SECONDS);
+                registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+                try (Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+                     java.net.Socket parsed = client.socketFactory(frontend.identity()).createSocket(ip, port);
+                     java.net.Socket quiet = client.socketFactory(frontend.identity()).createSocket(ip, port)) {
+                    parsed.setSoTimeout(20_000);
+                    quiet.setSoTimeout(20_000);
+                    parsed.getOutputStream().write(h2Get());
+                    parsed.getOutputStream().flush();
+                    assertThat(framesUntil(parsed, "HEADERS 1")).isNotEmpty();
+                    CompletableFuture<Void> drained = server.shutdown();
+                    assertThat(framesUntil(parsed, null)).as("the tunnel parsed before the drain").contains("GOAWAY 0");
+                    parsed.shutdownOutput();
+                    quiet.getOutputStream().write(h2Get());
+                    quiet.getOutputStream().flush();
+                    List<String> frames = framesUntil(quiet, null);
+                    assertThat(frames).as("the tunnel whose first stream came during the drain: answered, GOAWAY, its end")
+                            .contains("HEADERS 1", "GOAWAY 0");
+                    quiet.shutdownOutput();
+                    drained.get(30, TimeUnit.SECONDS);
+                }
+            } finally {
+                server.close();
+            }
+        } finally {
+            app.destroy();
+            app.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
     /** The client preface, an empty SETTINGS, and stream 1: GET /api/x (HPACK: static indexes, literal path and authority). */
     private static byte[] h2Get() {
         java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
