@@ -11,7 +11,7 @@ session.on('error', (e) => console.log(`error ${e.code || e}`));
 session.socket.on('error', (e) => console.log(`error ${e.code || e}`));
 session.on('close', () => { console.log('closed'); process.exit(0); });
 const req = session.request({ ':path': path, ':method': 'POST' }, { endStream: false });
-session.on('goaway', (code) => { console.log(`goaway ${code}`); setTimeout(() => req.end('b'), Number(delay || 0)); });
+session.once('goaway', (code) => { console.log(`goaway ${code}`); setTimeout(() => req.end('b'), Number(delay || 0)); });
 req.write('a');
 req.on('response', (h) => console.log(`status ${h[':status']}`));
 req.on('error', (e) => console.log(`stream error ${e.code || e}`));

@@ -4,7 +4,7 @@
 const http2 = require('http2');
 const [host, port, path] = process.argv.slice(2);
 const session = http2.connect(`http://${host}:${port}`);
-session.on('goaway', (code) => console.log(`goaway ${code}`));
+session.once('goaway', (code) => console.log(`goaway ${code}`)); // the drain's notice; its final GOAWAY follows
 session.on('error', (e) => console.log(`error ${e.code || e}`));
 session.socket.on('error', (e) => console.log(`error ${e.code || e}`));
 session.on('close', () => { console.log('closed'); process.exit(0); });

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * An HTTP/2 connection zerohop parses, idle after its answer (a gRPC channel, Node's client), when the drain begins:
- * GOAWAY and a clean end at once, as Envoy's connection manager drains a draining listener's HTTP/2 connections
+ * GOAWAY (Envoy's shutdown notice; Node's client then closes by itself) and a clean end, as Envoy's connection manager drains a draining listener's HTTP/2 connections
  * (conn_manager_impl.cc {@code startDrainSequence}; H2ConnectionEnds.Drain#meshDraining), so a 1-minute drain ends as
  * soon as the client closes. Until 6 December it waited for the whole drain and was reset at the deadline.
  */
@@ -164,13 +164,17 @@ class L7Http2DrainTest {
                     parsed.getOutputStream().write(h2Get());
                     assertThat(framesUntil(parsed, "HEADERS 1")).isNotEmpty();
                     CompletableFuture<Void> drained = mesh.shutdown();
-                    assertThat(framesUntil(parsed, null)).as("the connection parsed before the drain").contains("GOAWAY 0");
-                    parsed.shutdownOutput();
+                    // The drain's first GOAWAY on the parsed connection: the drain has reached the proxy's one loop. The quiet
+                    // one's bytes come now, well inside the sniff's timeout (past it, the preface would read as HTTP/1).
+                    assertThat(framesUntil(parsed, "GOAWAY 0")).as("the connection parsed before the drain").isNotEmpty();
                     quiet.getOutputStream().write(h2Get());
                     List<String> frames = framesUntil(quiet, null);
                     assertThat(frames).as("the connection whose first stream came during the drain: answered, GOAWAY, its end")
                             .contains("HEADERS 1", "GOAWAY 0");
                     quiet.shutdownOutput();
+                    assertThat(framesUntil(parsed, null)).as("the connection parsed before the drain: its final GOAWAY, its end")
+                            .contains("GOAWAY 0");
+                    parsed.shutdownOutput();
                     drained.get(30, TimeUnit.SECONDS);
                 }
             } finally {
@@ -183,18 +187,20 @@ class L7Http2DrainTest {
     }
 
     /**
-     * The same through an HBONE tunnel opened before the drain (a new-user pass: over {@code --forward} the first stream
-     * got no answer, only a GOAWAY naming stream 0 and the tunnel's reset).
+     * An HBONE tunnel to a port declared {@code http2}, opened before the drain (so parsed from its open, idle when the
+     * drain begins), whose first stream is sent as the drain begins: taken and answered, as Envoy's shutdown notice
+     * (GOAWAY naming stream 2^31-1) lets it be, then the final GOAWAY and the end. Until 6 December zerohop sent only the
+     * final GOAWAY, at once, naming no stream, and the stream got no answer (a new-user pass, over {@code --forward}).
      */
     @Test
-    void aTunnelWhosePrefaceComesDuringTheDrainIsAnsweredThenGetsGoAway() throws Exception {
+    void aStreamSentAsTheDrainBeginsIsTakenAsEnvoysShutdownNoticeTakesIt() throws Exception {
         InetAddress ip = InetAddress.getByName("127.0.175.26");
         Process app = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), ip.getHostAddress())
                 .redirectErrorStream(true));
         try {
             int port = Integer.parseInt(ChildProcess.firstLine(app).trim());
             Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
+                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP2));
             Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
                     List.of(InetAddress.getByName("127.0.175.27")), Workload.Protocol.HBONE, null, "cluster.local");
             WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
@@ -213,15 +219,21 @@ class L7Http2DrainTest {
                     parsed.getOutputStream().write(h2Get());
                     parsed.getOutputStream().flush();
                     assertThat(framesUntil(parsed, "HEADERS 1")).isNotEmpty();
+                    // The quiet connection: its preface and SETTINGS now, its first stream once the drain has begun.
+                    byte[] get = h2Get();
+                    int preface = 24 + 9;
+                    quiet.getOutputStream().write(get, 0, preface);
+                    quiet.getOutputStream().flush();
                     CompletableFuture<Void> drained = server.shutdown();
-                    assertThat(framesUntil(parsed, null)).as("the tunnel parsed before the drain").contains("GOAWAY 0");
-                    parsed.shutdownOutput();
-                    quiet.getOutputStream().write(h2Get());
+                    assertThat(framesUntil(quiet, "GOAWAY 0")).as("the drain's first GOAWAY").isNotEmpty();
+                    quiet.getOutputStream().write(get, preface, get.length - preface);
                     quiet.getOutputStream().flush();
                     List<String> frames = framesUntil(quiet, null);
-                    assertThat(frames).as("the tunnel whose first stream came during the drain: answered, GOAWAY, its end")
-                            .contains("HEADERS 1", "GOAWAY 0");
+                    assertThat(frames).as("its first stream, sent after the drain's first GOAWAY: answered, the final GOAWAY, its end")
+                            .containsSubsequence("HEADERS 1", "GOAWAY 0");
                     quiet.shutdownOutput();
+                    assertThat(framesUntil(parsed, null)).as("the tunnel parsed before the drain").contains("GOAWAY 0");
+                    parsed.shutdownOutput();
                     drained.get(30, TimeUnit.SECONDS);
                 }
             } finally {

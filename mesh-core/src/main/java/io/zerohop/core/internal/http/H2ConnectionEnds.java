@@ -39,12 +39,19 @@ final class H2ConnectionEnds {
     static final class Drain {
         /** Netty's default graceful-shutdown bound: a client that never opens its window is not waited for longer. */
         static final long TIMEOUT_SECONDS = 30;
+        /**
+         * Envoy's {@code drain_timeout} default for the HTTP connection manager (5 s; istiod leaves it): the time between
+         * the drain's shutdown notice (GOAWAY naming stream 2^31-1) and its final GOAWAY.
+         */
+        static final long DRAIN_TIMEOUT_MILLIS = 5_000;
 
         private final Channel downstream;
         private int open;
         private boolean upstreamEnded;
         /** {@link #meshDrainingAfterFirstStream}: the first stream's start calls {@link #meshDraining}. */
         private boolean drainAtFirstStream;
+        /** The mesh's drain sent its shutdown notice and not yet its final GOAWAY: the connection takes streams still. */
+        private boolean noticeOnly;
 
         Drain(Channel downstream) {
             this.downstream = downstream;
@@ -59,7 +66,7 @@ final class H2ConnectionEnds {
                 downstream.eventLoop().execute(this::meshDraining);
             }
             stream.closeFuture().addListener(f -> {
-                if (--open == 0 && upstreamEnded) {
+                if (--open == 0 && upstreamEnded && !noticeOnly) {
                     endBounded();
                 }
             });
@@ -85,16 +92,33 @@ final class H2ConnectionEnds {
         /**
          * The mesh began to drain: as Envoy's connection manager drains an HTTP/2 connection of a draining listener
          * (conn_manager_impl.cc {@code startDrainSequence}: GOAWAY, so no new stream; the connection closed once its
-         * streams are done, {@code checkForDeferredClose}; docs/root/intro/arch_overview/operations/draining.rst), a
-         * connection with no stream ends now and one with streams once they are done. Envoy sends a first GOAWAY with the
-         * highest stream id and the final one after its {@code drain_timeout}; this sends one, naming the last stream
-         * accepted. Event loop only.
+         * streams are done, {@code checkForDeferredClose}; docs/root/intro/arch_overview/operations/draining.rst),  as
+         * Envoy does: a shutdown notice now (GOAWAY naming stream 2^31-1: the client opens no new stream once it has read
+         * it, and one already on its way is taken), the final GOAWAY naming the last stream accepted after
+         * {@link #DRAIN_TIMEOUT_MILLIS}, and the connection's end once its streams are done (an idle one at that final
+         * GOAWAY). Event loop only.
          */
         void meshDraining() {
             if (upstreamEnded || !downstream.isActive()) {
                 return;
             }
             upstreamEnded = true;
+            // Envoy's two GOAWAYs (conn_manager_impl.cc startDrainSequence: codec shutdownNotice, then onDrainTimeout:
+            // goAway): a stream the client sends before it has read the notice is still taken, where one final GOAWAY at
+            // once refused it unprocessed (a new-user pass: a request sent into a tunnel as the drain began got no
+            // answer). Until 6 December zerohop sent only the final one, at once.
+            noticeOnly = true;
+            downstream.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR).setExtraStreamIds(Integer.MAX_VALUE));
+            ScheduledFuture<?> last = downstream.eventLoop().schedule(this::finalGoAway, DRAIN_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+            downstream.closeFuture().addListener(f -> last.cancel(false));
+        }
+
+        /** The drain's final GOAWAY, {@link #DRAIN_TIMEOUT_MILLIS} after its notice: the connection ends once its streams are done. */
+        private void finalGoAway() {
+            if (!noticeOnly || !downstream.isActive()) {
+                return;
+            }
+            noticeOnly = false;
             goAway(true);
         }
 
