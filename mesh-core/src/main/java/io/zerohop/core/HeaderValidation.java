@@ -219,6 +219,29 @@ public final class HeaderValidation {
     }
 
     /**
+     * Why the proxy refuses an HTTP/1 request's upgrade with 403 before any policy, as Istio's Envoy does: the request
+     * asks for one ({@code Connection} lists the token {@code upgrade} and an {@code Upgrade} header is present) and it
+     * is neither {@code websocket}, the only {@code upgrade_configs} entry istiod writes (istio/istio
+     * pilot/pkg/networking/core/listener_builder.go), nor {@code h2c}, which Envoy's codec removes and serves as plain
+     * HTTP/1.1 (envoy#7161); Envoy answers an upgrade no config accepts with 403 ({@code upgrade_failed},
+     * conn_manager_impl.cc) and closes the connection. Shared by the proxy's L7 filter and {@code zerohop policy check}.
+     *
+     * @param connection the {@code Connection} header's value (lines joined with {@code ","}), or null when absent
+     * @param upgrade    the {@code Upgrade} header's value (lines joined with {@code ","}), or null when absent
+     * @return the reason (for the access log and the check's message), or empty when the request goes on to policy
+     */
+    public static Optional<String> upgradeRefusal(String connection, String upgrade) {
+        if (connection == null || upgrade == null || !listsToken(connection, "upgrade")) {
+            return Optional.empty();
+        }
+        String value = upgrade.trim();
+        if (value.equalsIgnoreCase("h2c") || value.equalsIgnoreCase("websocket")) {
+            return Optional.empty();
+        }
+        return Optional.of("upgrade to \"" + value + "\" is not allowed (websocket only)");
+    }
+
+    /**
      * Removes from {@code headers} what Envoy's connection manager removes from every request before any filter, RBAC
      * included (envoyproxy/envoy source/common/http/conn_manager_utility.cc {@code mutateRequestHeaders}, called from
      * conn_manager_impl.cc {@code ActiveStream::decodeHeaders} before the filter chain): {@code keep-alive},

@@ -87,4 +87,15 @@ class HeaderValidationTest {
         assertThat(HeaderValidation.listsToken(" keep-alive ,\tUPGRADE\t", "upgrade")).isTrue();
         assertThat(HeaderValidation.listsToken("upgrades", "upgrade")).isFalse();
     }
+
+    /** Istio's Envoy takes websocket upgrades only, and serves h2c as plain HTTP/1.1: any other upgrade is its 403. */
+    @Test
+    void anUpgradeOtherThanWebsocketOrH2cIsRefused() {
+        assertThat(HeaderValidation.upgradeRefusal("keep-alive, Upgrade", "foo")).contains("upgrade to \"foo\" is not allowed (websocket only)");
+        assertThat(HeaderValidation.upgradeRefusal("upgrade", " WebSocket ")).isEmpty();
+        assertThat(HeaderValidation.upgradeRefusal("upgrade", "h2c")).isEmpty();
+        assertThat(HeaderValidation.upgradeRefusal("keep-alive", "foo")).as("no upgrade token: no upgrade").isEmpty();
+        assertThat(HeaderValidation.upgradeRefusal(null, "foo")).isEmpty();
+        assertThat(HeaderValidation.upgradeRefusal("upgrade", null)).isEmpty();
+    }
 }

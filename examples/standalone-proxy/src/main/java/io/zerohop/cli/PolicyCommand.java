@@ -106,7 +106,8 @@ final class PolicyCommand {
                 + "as the proxy and Envoy's header matcher join them): decide at L7; hop-by-hop ones (connection, keep-alive, "
                 + "proxy-connection, transfer-encoding, te but trailers, upgrade) and those a connection header nominates are left "
                 + "out, with a note, as the proxy removes them before any policy; an upgrade request (connection: upgrade, an "
-                + "upgrade other than h2c) keeps its upgrade and the headers its connection nominates, as the proxy does")
+                + "upgrade other than h2c) keeps its upgrade and the headers its connection nominates, as the proxy does; one other "
+                + "than websocket is exit 2, the proxy's 403 before any policy")
         List<String> headers = new ArrayList<>();
 
         @Option(names = "--sni", description = "TLS SNI (Istio when-key connection.sni)")
@@ -428,6 +429,12 @@ final class PolicyCommand {
          */
         static String asTheProxyDecides(Map<String, String> headers, List<String> notes) {
             String connection = headers.get("connection");
+            // An upgrade other than websocket (or h2c) is refused by the proxy before any policy, so no decision here says
+            // what the proxy does with it (a review pass: the check printed ALLOW for a request the proxy answers 403).
+            java.util.Optional<String> upgradeRefused = HeaderValidation.upgradeRefusal(connection, headers.get("upgrade"));
+            if (upgradeRefused.isPresent()) {
+                return "the proxy answers such a request 403 before any policy: " + upgradeRefused.get();
+            }
             HeaderValidation.Nominations n = HeaderValidation.connectionNominations(connection, headers.get("upgrade"), headers.get("te"));
             if (n.refusal().isPresent()) {
                 return "the proxy answers such a request 400 before any policy: " + n.refusal().get();

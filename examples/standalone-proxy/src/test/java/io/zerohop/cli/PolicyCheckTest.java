@@ -470,6 +470,12 @@ class PolicyCheckTest {
         assertThat(check(DENY_ADMIN_USER, concat(web, "--header", "upgrade=websocket"))).as(std.err.toString()).isEqualTo(3);
         assertThat(check(DENY_ADMIN_USER, concat(web, "--header", "upgrade=h2c"))).as(std.err.toString()).isZero();
         assertThat(std.err.toString()).contains("note: --header connection=x-user, upgrade nominates x-user");
+        // Any other upgrade is the proxy's 403 before any policy (Envoy's upgrade_failed): not a decision the check makes.
+        assertThat(check(DENY_ADMIN_USER, "--source", "spiffe://cluster.local/ns/prod/sa/web", "--source-ip", "10.0.0.1",
+                "--dest", "prod/backend:8080", "--method", "GET", "--header", "connection=upgrade", "--header", "upgrade=foo"))
+                .as("the proxy's 403 before policy").isEqualTo(2);
+        assertThat(std.err.toString()).contains("the proxy answers such a request 403 before any policy: upgrade to \"foo\" is not"
+                + " allowed (websocket only)");
     }
 
     /**

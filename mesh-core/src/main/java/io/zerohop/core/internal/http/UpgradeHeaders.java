@@ -48,10 +48,9 @@ final class UpgradeHeaders {
             NominatedHeaders.dropTokens(h, List.of("upgrade", "http2-settings"));
             return null;
         }
-        if (!value.equalsIgnoreCase("websocket")) {
-            return "upgrade to \"" + value + "\" is not allowed (websocket only)";
-        }
-        return null;
+        // The token was found above (hasToken's reading of Connection): only the value's rule is asked for, the one
+        // `zerohop policy check` applies too.
+        return io.zerohop.core.HeaderValidation.upgradeRefusal("upgrade", value).orElse(null);
     }
 
     private static boolean hasToken(List<String> values, String token) {
