@@ -1,5 +1,6 @@
 package io.zerohop.core.internal;
 
+import io.zerohop.identity.testing.MutableClock;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -11,8 +12,6 @@ import io.zerohop.identity.InMemoryCa;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -37,29 +36,6 @@ class ConfigDumpReadOnlyTest {
     private static final SpiffeId C = SpiffeId.parse("spiffe://cluster.local/ns/shop/sa/c");
     private static final SpiffeId NEVER = SpiffeId.parse("spiffe://cluster.local/ns/shop/sa/never-asked");
     private static final SpiffeId FAILS = SpiffeId.parse("spiffe://cluster.local/ns/shop/sa/fails");
-
-    private static final class TestClock extends Clock {
-        private volatile Instant now = Instant.now();
-
-        void advance(Duration d) {
-            now = now.plus(d);
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-    }
 
     /** Signs with a real CA, counting requests; an identity with a gate waits for it; FAILS is refused the first time. */
     private static final class CountingCa {
@@ -99,7 +75,7 @@ class ConfigDumpReadOnlyTest {
     @Test
     void readingTheDumpStartsNoFetchAndMovesNoWarmUpAhead() throws Exception {
         CountingCa ca = new CountingCa();
-        try (CertificateManager m = ca.manager(new TestClock())) {
+        try (CertificateManager m = ca.manager(new MutableClock(java.time.Instant.now()))) {
             // A holds the one slot; B and C wait behind it as warm-ups, B first.
             ca.gates.put(A, new CompletableFuture<>());
             CompletableFuture<X509Svid> a = m.svid(A);
@@ -137,7 +113,7 @@ class ConfigDumpReadOnlyTest {
     @Test
     void aFailedFetchIsUnavailableWithItsErrorAlsoWhileItsRetryRuns() throws Exception {
         CountingCa ca = new CountingCa();
-        TestClock clock = new TestClock();
+        MutableClock clock = new MutableClock(java.time.Instant.now());
         try (CertificateManager m = ca.manager(clock)) {
             assertThat(m.svid(FAILS)).failsWithin(10, TimeUnit.SECONDS);
             JsonNode failed = of(certificates(m, Set.of(FAILS)), FAILS);

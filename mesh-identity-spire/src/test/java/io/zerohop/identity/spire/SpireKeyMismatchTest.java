@@ -1,5 +1,6 @@
 package io.zerohop.identity.spire;
 
+import io.zerohop.identity.testing.MutableClock;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -99,7 +100,7 @@ class SpireKeyMismatchTest {
     @Test
     void theKeptSvidExpiredAfterAMismatchedRotationFailsWithTheMismatchAsCause() throws Exception {
         Path s = dir.resolve("agent.sock");
-        TestClock clock = new TestClock();
+        MutableClock clock = new MutableClock(java.time.Instant.now());
         try (WorkloadApiServer agent = new WorkloadApiServer(s); CapturedStderr err = new CapturedStderr()) {
             X509Svid kept = CA.issue(WEB);
             Instant notAfter = kept.getLeaf().getNotAfter().toInstant();

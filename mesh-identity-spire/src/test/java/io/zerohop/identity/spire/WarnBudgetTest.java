@@ -1,5 +1,6 @@
 package io.zerohop.identity.spire;
 
+import io.zerohop.identity.testing.MutableClock;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import org.junit.jupiter.api.Test;
@@ -7,7 +8,7 @@ import org.junit.jupiter.api.Test;
 class WarnBudgetTest {
     @Test
     void burstPerWindowThenTheCountOnTheNextLineWritten() {
-        TestClock clock = new TestClock();
+        MutableClock clock = new MutableClock(java.time.Instant.now());
         WarnBudget b = new WarnBudget(clock);
         for (int i = 0; i < WarnBudget.BURST; i++) {
             assertThat(b.admit()).isEmpty();
@@ -34,7 +35,7 @@ class WarnBudgetTest {
      */
     @Test
     void aClockSetBackMutesAKindForAtMostOneWindow() {
-        TestClock clock = new TestClock();
+        MutableClock clock = new MutableClock(java.time.Instant.now());
         WarnBudget b = new WarnBudget(clock);
         for (int i = 0; i < WarnBudget.BURST; i++) {
             assertThat(b.admit()).isEmpty();

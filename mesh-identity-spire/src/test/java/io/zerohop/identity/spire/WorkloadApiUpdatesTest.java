@@ -1,5 +1,6 @@
 package io.zerohop.identity.spire;
 
+import io.zerohop.identity.testing.MutableClock;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -225,7 +226,7 @@ class WorkloadApiUpdatesTest {
      */
     @Test
     void theDefaultMovedLinesAreRateLimited() throws Exception {
-        TestClock clock = new TestClock();
+        MutableClock clock = new MutableClock(java.time.Instant.now());
         try (WorkloadApiServer a = agent(dir.resolve("agent.sock")); CapturedStderr err = new CapturedStderr()) {
             serve(a, List.of(CA.issue(WEB), CA.issue(ADMIN)), List.of());
             try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder().clock(clock))) {
@@ -410,7 +411,7 @@ class WorkloadApiUpdatesTest {
         X509Svid svid = CA.issue(WEB);
         Instant notAfter = svid.getLeaf().getNotAfter().toInstant();
         serve(a, List.of(svid), List.of());
-        TestClock clock = new TestClock();
+        MutableClock clock = new MutableClock(java.time.Instant.now());
         try (CapturedStderr err = new CapturedStderr(); SpireIdentityProvider p = connect(SpireIdentityProvider.builder().clock(clock))) {
             a.stop(); // the agent gone: no new SVID comes
             clock.advance(Duration.between(clock.instant(), notAfter).plusSeconds(1)); // its notAfter passed, without waiting
