@@ -308,6 +308,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             // A head without a body is the request's end, as Envoy's codec decodes it (decodeHeaders with end_stream), though
             // the decoder's empty last part follows it.
             x.requestEnded = !HttpUtil.isTransferEncodingChunked(req) && HttpUtil.getContentLength(req, 0L) == 0;
+            toUpstream(req, x.upgrade);
             upstream.write(req);
             return;
         }
@@ -334,6 +335,58 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         }
         ctx.writeAndFlush(local);
     }
+
+    /**
+     * Makes the head of an allowed request what Envoy sends upstream: its connection manager removes the hop-by-hop
+     * headers before any filter (envoyproxy/envoy source/common/http/conn_manager_utility.cc
+     * {@code ConnectionManagerUtility::mutateRequestHeaders}: {@code Connection} and {@code Upgrade} unless the request
+     * is an upgrade, {@code Keep-Alive}, {@code Proxy-Connection}, {@code Transfer-Encoding}, and {@code sanitizeTEHeader}:
+     * {@code TE} becomes {@code trailers} when it lists it, else goes), and its upstream HTTP/1 codec frames what is left
+     * ({@code source/common/http/http1/codec_impl.cc} {@code StreamEncoderImpl::encodeHeadersBase}): a body without a
+     * {@code Content-Length} is sent {@code transfer-encoding: chunked} (the only coding {@link Http1Decoder} lets through),
+     * and a head that ends the request gets {@code content-length: 0} unless its method is one that has no body
+     * ({@code header_utility.cc} {@code requestShouldHaveNoBody}: GET, HEAD, DELETE, TRACE, CONNECT). The policy decided
+     * without these headers already ({@code HeaderValidation.removeHopByHop}); until 6 December they still reached the
+     * application, so a client's {@code Connection: close} or {@code Keep-Alive} spoke for a connection it does not share
+     * with the application. Only the head is rewritten; the body goes on as it is.
+     */
+    static void toUpstream(HttpRequest req, boolean upgrade) {
+        io.netty.handler.codec.http.HttpHeaders h = req.headers();
+        boolean chunked = HttpUtil.isTransferEncodingChunked(req);
+        if (!upgrade) {
+            h.remove(HttpHeaderNames.CONNECTION);
+            h.remove(HttpHeaderNames.UPGRADE);
+            String te = h.contains(HttpHeaderNames.TE) ? String.join(",", h.getAll(HttpHeaderNames.TE)) : null;
+            if (te != null) {
+                h.remove(HttpHeaderNames.TE);
+                if (listsTrailers(te)) {
+                    h.set(HttpHeaderNames.TE, io.netty.handler.codec.http.HttpHeaderValues.TRAILERS);
+                }
+            }
+        }
+        h.remove(HttpHeaderNames.KEEP_ALIVE);
+        h.remove(HttpHeaderNames.PROXY_CONNECTION);
+        if (chunked) {
+            h.set(HttpHeaderNames.TRANSFER_ENCODING, io.netty.handler.codec.http.HttpHeaderValues.CHUNKED);
+        } else if (!upgrade && !h.contains(HttpHeaderNames.CONTENT_LENGTH) && !NO_BODY_METHODS.contains(req.method())) {
+            h.set(HttpHeaderNames.CONTENT_LENGTH, io.netty.handler.codec.http.HttpHeaderValues.ZERO);
+        }
+    }
+
+    /** As {@code HeaderValidation.removeHopByHop} reads a {@code TE} for the decision: an element {@code trailers}, any case. */
+    private static boolean listsTrailers(String te) {
+        for (String t : te.split(",")) {
+            if (t.strip().equalsIgnoreCase("trailers")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static final java.util.Set<io.netty.handler.codec.http.HttpMethod> NO_BODY_METHODS = java.util.Set.of(
+            io.netty.handler.codec.http.HttpMethod.GET, io.netty.handler.codec.http.HttpMethod.HEAD,
+            io.netty.handler.codec.http.HttpMethod.DELETE, io.netty.handler.codec.http.HttpMethod.TRACE,
+            io.netty.handler.codec.http.HttpMethod.CONNECT);
 
     private void content(HttpContent c) {
         Http1Exchange x = active;
@@ -393,6 +446,9 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         // Before responsePart, which clears it on a final status other than 101.
         boolean upgradeAsked = x.upgrade;
         Http1Exchange.ResponsePart part = x.responsePart(msg);
+        if (msg instanceof HttpResponse r) {
+            fromUpstream(r, part == Http1Exchange.ResponsePart.SWITCHED, x.closeAfter);
+        }
         if ((!x.requestEnded || upgradeAsked) && msg instanceof HttpResponse r && r.status().codeClass() != HttpStatusClass.INFORMATIONAL
                 && (part == Http1Exchange.ResponsePart.MORE || part == Http1Exchange.ResponsePart.END)) {
             // Envoy's connection manager closes an HTTP/1 connection whose response starts before its request has ended
@@ -447,6 +503,36 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                     upstream.readResponses(false);
                 }
             }
+        }
+    }
+
+    /**
+     * Makes the head of the application's response what Envoy sends the client: its connection manager removes
+     * {@code Connection} and {@code Upgrade} unless both the request and the response are an upgrade's, and always
+     * {@code Transfer-Encoding}, {@code Keep-Alive} and {@code Proxy-Connection} (envoyproxy/envoy
+     * source/common/http/conn_manager_utility.cc {@code ConnectionManagerUtility::mutateResponseHeaders}, with
+     * {@code clear_hop_by_hop} as the connection manager leaves it), and its downstream HTTP/1 codec frames the body anew
+     * ({@code codec_impl.cc} {@code encodeHeadersBase}: {@code transfer-encoding: chunked} without a
+     * {@code Content-Length}) and says {@code connection: close} when the connection closes after this response
+     * ({@code conn_manager_impl.cc} {@code encodeHeaders}, {@code drain_state_}); {@code close}: whether it does here.
+     * Until 6 December the application's own {@code Keep-Alive: timeout=5} (Node's default) and {@code Connection} reached
+     * the client, speaking for the application's connection, not the client's.
+     */
+    static void fromUpstream(HttpResponse r, boolean switched, boolean close) {
+        io.netty.handler.codec.http.HttpHeaders h = r.headers();
+        h.remove(HttpHeaderNames.KEEP_ALIVE);
+        h.remove(HttpHeaderNames.PROXY_CONNECTION);
+        if (switched) {
+            return;
+        }
+        h.remove(HttpHeaderNames.UPGRADE);
+        if (HttpUtil.isTransferEncodingChunked(r)) {
+            h.set(HttpHeaderNames.TRANSFER_ENCODING, io.netty.handler.codec.http.HttpHeaderValues.CHUNKED);
+        }
+        if (close && r.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
+            h.set(HttpHeaderNames.CONNECTION, io.netty.handler.codec.http.HttpHeaderValues.CLOSE);
+        } else {
+            h.remove(HttpHeaderNames.CONNECTION);
         }
     }
 
