@@ -50,6 +50,20 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     private boolean upstreamEnded;
     /** The mesh is draining ({@link #drain}): the connection ends after the response in progress. */
     private boolean draining;
+    /** Between a client read's first message and its {@code channelReadComplete}: the read is being dispatched. */
+    private boolean inRead;
+    /**
+     * What an application answering inside this filter's own calls (an embedded one, {@link AppBridge}) said while a
+     * client read or {@link #pump} was under way: its response parts, and {@link #UPSTREAM_END_CLEAN} or
+     * {@link #UPSTREAM_END_CUT} for its end, taken in order once that read's messages or the pump are done
+     * ({@link #takeHeld}), as Envoy's codec dispatches the whole of a read before any upstream event. Null when empty.
+     */
+    private java.util.ArrayDeque<Object> held;
+    /** What {@link #takeHeld} is handing on: not to be held again. */
+    private Object handing;
+    private static final Object HANDED = new Object();
+    private static final Object UPSTREAM_END_CLEAN = new Object();
+    private static final Object UPSTREAM_END_CUT = new Object();
     /** Set once a 101 was forwarded: bytes only from then on. */
     private UpgradedConnection upgraded;
     /** The request whose 101 made {@link #upgraded}: a policy change decides it again ({@link #redecide}). */
@@ -91,6 +105,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             upgraded.fromClient(msg);
             return;
         }
+        inRead = true;
         requests.add(msg);
         pump();
         requests.pauseWhileWaiting();
@@ -98,6 +113,8 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
+        inRead = false;
+        takeHeld();
         upstream.flush();
         ctx.fireChannelReadComplete();
     }
@@ -133,6 +150,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         authorizer.untrack(this);
+        releaseHeld();
         requests.releaseAll();
         upstream.close();
         if (active != null && !active.responseDone) {
@@ -186,6 +204,68 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             }
         } finally {
             pumping = false;
+        }
+        if (!inRead) {
+            takeHeld();
+        }
+    }
+
+    /**
+     * Whether {@code msg} (a response part, or an upstream end marker) is kept for later: it came while a client read or
+     * the pump is under way, so from an application answering inside them. Envoy's HTTP/1 codec dispatches all of a read
+     * (source/common/http/http1/codec_impl.cc {@code ConnectionImpl::dispatch}) before its event loop hands it any
+     * upstream event, so a request whose body came in the read of its head has ended
+     * ({@code remoteDecodeComplete()}) by the time its response starts: not an early response
+     * ({@code conn_manager_impl.cc} {@code encodeHeaders}). An upgrade's answer is not held: what follows its head may be
+     * no HTTP.
+     */
+    private boolean hold(Object msg) {
+        if (msg == handing) {
+            handing = HANDED;
+            return false;
+        }
+        if (held == null && (!(inRead || pumping) || upgraded != null || active == null || active.upgrade)) {
+            return false;
+        }
+        if (held == null) {
+            held = new java.util.ArrayDeque<>(4);
+        }
+        held.add(msg);
+        return true;
+    }
+
+    /**
+     * Hands on what {@link #hold} kept, in order; what the application says meanwhile (answering a pipelined request inside
+     * them) is kept behind them and handed on after.
+     */
+    private void takeHeld() {
+        if (handing != null || held == null) {
+            return;
+        }
+        try {
+            for (Object o; held != null && (o = held.poll()) != null; ) {
+                handing = o;
+                if (o == UPSTREAM_END_CLEAN || o == UPSTREAM_END_CUT) {
+                    onUpstreamEnd(o == UPSTREAM_END_CLEAN);
+                } else {
+                    onResponse(o);
+                }
+            }
+        } finally {
+            handing = null;
+            if (held != null && held.isEmpty()) {
+                held = null;
+            }
+        }
+    }
+
+    private void releaseHeld() {
+        java.util.ArrayDeque<Object> q = held;
+        held = null;
+        if (q != null) {
+            for (Object o : q) {
+                ReferenceCountUtil.release(o);
+            }
         }
     }
 
@@ -425,6 +505,9 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
 
     /** A response object from the application; ownership passes. */
     void onResponse(Object msg) {
+        if (hold(msg)) {
+            return;
+        }
         Http1Exchange x = active;
         if (upgraded != null) {
             upgraded.fromApplication(msg);
@@ -542,6 +625,9 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
 
     /** The application closed or half-closed its side. */
     void onUpstreamEnd(boolean clean) {
+        if (hold(clean ? UPSTREAM_END_CLEAN : UPSTREAM_END_CUT)) {
+            return;
+        }
         if (upstreamEnded) {
             return;
         }
