@@ -168,6 +168,8 @@ final class Http1Decoder extends HttpRequestDecoder {
                 refuse(buffer, out, bad);
                 return;
             }
+            ri = requestLineAsBalsaReadsIt(buffer, ri, end);
+            buffer.readerIndex(ri);
             headStart = ri;
             headEnd = end;
         }
@@ -484,6 +486,73 @@ final class Http1Decoder extends HttpRequestDecoder {
         return new RequestLineException(400, "HPE_INVALID_VERSION: \""
                 + b.toString(i, Math.min(len, 64), java.nio.charset.StandardCharsets.ISO_8859_1) + "\"",
                 text(b, from, methodEnd), text(b, targetStart, targetEnd), "-");
+    }
+
+    /**
+     * Rewrites the request line starting at {@code from} (the head's blank line at {@code end}) as
+     * {@code METHOD SP TARGET SP VERSION CRLF} when its separators are other than that, and returns where it now starts.
+     * Balsa, Envoy's HTTP/1 parser, reads a request line as three runs of non-whitespace separated by any whitespace, and
+     * drops whitespace after the version (quiche quiche/balsa/balsa_frame.cc {@code ParseHTTPFirstLine},
+     * {@code ParseOneIsland}: "Clean up any trailing whitespace that comes after the third island"; Envoy's
+     * balsa_parser.cc leaves {@code sanitize_firstline_spaces} and {@code sanitize_cr_tab_in_first_line} at
+     * {@code NONE}), so {@code GET /ok HTTP/1.1 } (a trailing space or tab) or two spaces between the parts are a valid
+     * request there; Netty 4.2 refuses them ("Illegal character in request line"), and until 6 December zerohop answered
+     * them 400. Only a line whose version this decoder accepted ({@link #versionProblem} null) gets here, so the version has
+     * no whitespace in it; the line is copied into the space it took (the rewritten one is never longer but for a lone
+     * separator that was not a space, when it ends in a bare LF, which this decoder reads as CRLF). Nothing else of the head
+     * is touched; a read-only buffer is left to Netty's refusal.
+     */
+    private static int requestLineAsBalsaReadsIt(ByteBuf b, int from, int end) {
+        int lf = b.indexOf(from, end + 2, (byte) '\n');
+        if (lf < 0 || lf - from > MAX_INITIAL_LINE || b.isReadOnly()) {
+            return from;
+        }
+        int e = lf;
+        while (e > from && separator(b.getByte(e - 1))) {
+            e--;
+        }
+        int i = from;
+        while (i < e && !separator(b.getByte(i))) {
+            i++;
+        }
+        int methodEnd = i;
+        while (i < e && separator(b.getByte(i))) {
+            i++;
+        }
+        int targetStart = i;
+        while (i < e && !separator(b.getByte(i))) {
+            i++;
+        }
+        int targetEnd = i;
+        while (i < e && separator(b.getByte(i))) {
+            i++;
+        }
+        int versionStart = i;
+        if (versionStart == e || targetStart == targetEnd) {
+            return from; // no version or no target: versionProblem answered it
+        }
+        boolean asNetty = targetStart - methodEnd == 1 && b.getByte(methodEnd) == ' ' && versionStart - targetEnd == 1
+                && b.getByte(targetEnd) == ' ' && (lf == e || (lf == e + 1 && b.getByte(e) == '\r'));
+        if (asNetty) {
+            return from;
+        }
+        int method = methodEnd - from;
+        int target = targetEnd - targetStart;
+        int version = e - versionStart;
+        int crlf = method + target + version + 4 <= lf + 1 - from ? 2 : 1;
+        byte[] line = new byte[method + target + version + 2 + crlf];
+        b.getBytes(from, line, 0, method);
+        line[method] = ' ';
+        b.getBytes(targetStart, line, method + 1, target);
+        line[method + 1 + target] = ' ';
+        b.getBytes(versionStart, line, method + target + 2, version);
+        if (crlf == 2) {
+            line[line.length - 2] = '\r';
+        }
+        line[line.length - 1] = '\n';
+        int start = lf + 1 - line.length;
+        b.setBytes(start, line);
+        return start;
     }
 
     /** The refusal of a folded header block, with its request line's method, target and version for the log. */

@@ -941,4 +941,38 @@ class Http1CodecTest {
         upstream.release();
         ch.finishAndReleaseAll();
     }
+
+    /**
+     * quiche quiche/balsa/balsa_frame.cc {@code ParseHTTPFirstLine}: Envoy's HTTP/1 parser reads a request line as three
+     * runs of non-whitespace and drops whitespace after the version, so a trailing space or tab, or more than one
+     * separator between the parts, is a valid request; Netty 4.2 refuses it and until 6 December zerohop answered 400.
+     * The line goes to the application as {@code GET /ok HTTP/1.1}; a pipelined request after it in the same read is read
+     * from where it starts. Something after the version is still an invalid version.
+     */
+    @Test
+    @DisplayName("balsa ParseHTTPFirstLine: whitespace after the version or between the parts is no error")
+    void aRequestLineWithTrailingOrRepeatedWhitespaceIsReadAsBalsaReadsIt() {
+        for (String line : List.of("GET /ok HTTP/1.1 ", "GET /ok HTTP/1.1\t", "GET  /ok \t HTTP/1.1", "GET\t/ok\tHTTP/1.1  ")) {
+            EmbeddedChannel ch = channel();
+            ch.writeInbound(ascii(line + "\r\nHost: a\r\n\r\nGET /ok/next HTTP/1.1\r\nHost: a\r\n\r\n"));
+            assertThat(upstream.written).as(line).isNotEmpty();
+            HttpRequest r = (HttpRequest) upstream.written.get(0);
+            assertThat(r.decoderResult().isSuccess()).as(line).isTrue();
+            assertThat(r.method().name() + " " + r.uri() + " " + r.protocolVersion()).as(line).isEqualTo("GET /ok HTTP/1.1");
+            assertThat(r.headers().get("host")).as(line).isEqualTo("a");
+            filter.onResponse(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK));
+            filter.onResponse(LastHttpContent.EMPTY_LAST_CONTENT);
+            assertThat(upstream.written.stream().filter(o -> o instanceof HttpRequest).map(o -> ((HttpRequest) o).uri()).toList())
+                    .as(line).containsExactly("/ok", "/ok/next");
+            assertThat(outbound(ch)).as(line).startsWith("HTTP/1.1 200 ");
+            upstream.release();
+            upstream.written.clear();
+            ch.finishAndReleaseAll();
+        }
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(ascii("GET /ok HTTP/1.1 x\r\nHost: a\r\n\r\n"));
+        assertThat(upstream.written).isEmpty();
+        assertThat(outbound(ch)).startsWith("HTTP/1.1 400 ");
+        ch.finishAndReleaseAll();
+    }
 }
