@@ -250,8 +250,8 @@ public final class HeaderValidation {
      * the application as they are) {@code connection} and {@code upgrade} (and {@code http2-settings} with an {@code h2c}
      * upgrade, which the codec drops: envoy#7161), and a {@code te} that
      * does not list {@code trailers} ({@code sanitizeTEHeader}; one that does reads exactly {@code trailers}). The proxy
-     * decides an HTTP/1 request on what is left (it still frames the body it forwards by {@code Transfer-Encoding}, as
-     * Envoy's upstream codec frames it anew). Apply {@link #connectionNominations} first, as the codec does.
+     * decides an HTTP/1 request on what is left, and forwards what is left too, a chunked body saying
+     * {@code transfer-encoding: chunked} as Envoy's upstream codec frames it anew (mesh-core's {@code Http1Filter.toUpstream}). Apply {@link #connectionNominations} first, as the codec does.
      *
      * @param headers a request's headers, names lower case, repeated values joined with {@code ","}; changed in place,
      *                so mutable; not null
