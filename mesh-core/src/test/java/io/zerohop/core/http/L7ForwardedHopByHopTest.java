@@ -73,6 +73,55 @@ class L7ForwardedHopByHopTest {
         }
     }
 
+    /**
+     * An HTTP/1.0 client's {@code Connection: keep-alive} is its own hop's too, and is not forwarded; the client's
+     * keep-alive still holds because Envoy's upstream codec speaks HTTP/1.1 to the application whatever the client spoke
+     * (codec_impl.cc {@code RequestEncoderImpl::encodeHeaders} writes {@code HTTP/1.1}; zerohop's {@code Http1Filter}
+     * sets the version), so the application keeps its connection open without the header. A guard: an HTTP/1.0 request
+     * forwarded without its keep-alive header would make the application (here the JDK's own HTTP server) close after
+     * each response. HTTP/1.0 is accepted only with {@code acceptHttp10}, as Envoy's {@code accept_http_10}.
+     */
+    @Test
+    void anHttp10KeepAliveClientKeepsItsConnection() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.179.11");
+        int port = 53203;
+        com.sun.net.httpserver.HttpServer app = com.sun.net.httpserver.HttpServer.create(new InetSocketAddress(ip, port), 50);
+        List<String> protocols = new CopyOnWriteArrayList<>();
+        app.createContext("/", x -> {
+            protocols.add(x.getProtocol());
+            x.sendResponseHeaders(200, 2);
+            x.getResponseBody().write("ok".getBytes(StandardCharsets.US_ASCII));
+            x.close();
+        });
+        app.start();
+        io.zerohop.core.Workload backend = new io.zerohop.core.Workload("prod", "backend", "backend", java.util.Map.of("app", "backend"),
+                List.of(ip), io.zerohop.core.Workload.Protocol.HBONE, "b", "cluster.local",
+                java.util.Map.of(port, io.zerohop.core.AppProtocol.HTTP));
+        try (Mesh mesh = Mesh.builder().identityProvider(io.zerohop.identity.InMemoryCa.create("cluster.local"))
+                .identity(backend.identity()).workloads(io.zerohop.core.WorkloadRegistry.of(List.of(backend), java.util.Map.of()))
+                .node("b").policies(io.zerohop.policy.PolicyEngine.builder()
+                        .policies(io.zerohop.policy.PolicyLoader.fromString("p.yaml", L7EarlyResponseTest.POLICY)).build())
+                .threads(1).acceptHttp10(true).build();
+             Socket c = new Socket()) {
+            mesh.start().get(10, java.util.concurrent.TimeUnit.SECONDS);
+            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 53204),
+                    new InetSocketAddress(ip, port)));
+            c.connect(via);
+            c.setSoTimeout(20_000);
+            InputStream in = c.getInputStream();
+            for (String path : List.of("/a", "/b")) {
+                c.getOutputStream().write(("GET " + path + " HTTP/1.0\r\nHost: backend\r\nConnection: keep-alive\r\n\r\n")
+                        .getBytes(StandardCharsets.ISO_8859_1));
+                String r = response(in);
+                assertThat(r).as(path).startsWith("HTTP/1.0 200 ");
+                assertThat(lines(r)).as(path).contains("connection: keep-alive");
+            }
+            assertThat(protocols).containsExactly("HTTP/1.1", "HTTP/1.1");
+        } finally {
+            app.stop(0);
+        }
+    }
+
     /** A response's head in lower case, one line each, and its 2-byte body read. */
     private static String response(InputStream in) throws java.io.IOException {
         String head = L7EnforcementTest.readHead(in);
