@@ -162,8 +162,10 @@ class NeverMatchingValueWarningTest {
         assertThat(warnings("from: [{source: {" + key + ": [\"%s\"]}}]", value)).doesNotContain("never matches");
     }
 
+    // A template without its slash ({*}/admin) is no longer warned but refused: Envoy's uri_template parser refuses it
+    // (IstioUpstreamConformanceTest, "Envoy refuses").
     @ParameterizedTest
-    @CsvSource({"admin, true", "admin*, true", "'{*}/admin', true", "/admin, false", "*/admin, false", "*, false", "/api/{**}, false"})
+    @CsvSource({"admin, true", "admin*, true", "/admin, false", "*/admin, false", "*, false", "/api/{**}, false"})
     void pathsWithoutTheirSlash(String value, boolean warned) throws Exception {
         String w = warnings("to: [{operation: {paths: [\"%s\"]}}]", value);
         assertThat(w.contains("spec.rules[0].to[0].operation.paths[0] \"" + value + "\" never matches: a request path starts with /"))

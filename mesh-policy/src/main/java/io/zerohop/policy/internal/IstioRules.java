@@ -712,6 +712,39 @@ final class IstioRules {
                         + ". Contains segment " + glob + " with invalid string literal");
             }
         }
+        if (template) {
+            envoyParsesTemplate(item, path);
+        }
+    }
+
+    /**
+     * A template istiod accepts but Envoy cannot parse. istiod checks the path with its slashes trimmed
+     * ({@code CheckValidPathTemplate}), then hands it to Envoy as written, {@code {*}} and {@code {**}} replaced by
+     * {@code *} and {@code **} (pilot/pkg/security/authz/matcher/template.go {@code sanitizePathTemplate}). Envoy's
+     * parser (envoyproxy/envoy source/extensions/path/uri_template_lib/uri_template_internal.cc
+     * {@code parseURLPatternSyntax}) wants a leading {@code /} ("Invalid pattern"; {@code "media"} is one of
+     * uri_template_internal_test.cc's failure cases) and no empty segment but a single trailing {@code /}
+     * ({@code consumeLiteral}: "Invalid literal"), so {@code //{*}}, {@code /{*}//} and {@code {*}/x} are refused:
+     * the RBAC filter's {@code UriTemplateMatcher} takes the parser's status with {@code value()}
+     * (source/extensions/filters/common/rbac/matchers.h), which throws, and the proxy rejects the whole listener update
+     * carrying the policy, keeping its previous configuration. zerohop refuses the load the same way (the set in force
+     * stays); until 6 December it matched {@code //{*}} against {@code //x} as a regex, enforcing a rule no proxy
+     * enforces.
+     */
+    private static void envoyParsesTemplate(YNode item, String path) throws PolicyLoadException {
+        String envoy = path.replace("{**}", "**").replace("{*}", "*");
+        String why;
+        if (!path.startsWith("/")) {
+            why = "it does not start with '/' (\"Invalid pattern\")";
+        } else if (path.startsWith("//") || path.endsWith("//")) {
+            why = "it has an empty segment (\"Invalid literal\"; one trailing '/' is allowed)";
+        } else {
+            return;
+        }
+        String fixed = "/" + path.replaceAll("^/+", "").replaceAll("/+$", "") + (path.endsWith("/") && path.length() > 1 ? "/" : "");
+        throw item.error("path template \"" + path + "\" passes istiod's validation, but Envoy's uri_template parser refuses"
+                + " \"" + envoy + "\": " + why + ", so a waypoint or sidecar rejects the configuration carrying this policy"
+                + " and never enforces it (zerohop refuses it too; write \"" + fixed + "\")");
     }
 
 }
