@@ -138,6 +138,29 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
                 + "portLevelMtls: {'70000': {mode: STRICT}}}"), "case.yaml:4: spec.portLevelMtls.70000: bad port \"70000\"");
         T.invalid(s, "PeerAuthentication portLevelMtls key 70000: the CEL rule's message", pa("p", "{selector: {matchLabels: {app: a}}, "
                 + "portLevelMtls: {'70000': {mode: STRICT}}}"), "port must be between 1-65535");
+        // An unquoted key is typed before kubectl writes the JSON object: go-yaml v2 resolve.go (ParseInt base 0 after
+        // dropping '_', else a float) and sigs.k8s.io/yaml convertToJSONableMapKey (an int in decimal, a float with
+        // FormatFloat 'g'). The cluster's copy, which the CRD's rule and istiod read, has that key; zerohop refuses the
+        // key but says so (until 6 December it said the CRD's rule refused 0x50, which kubectl sends as "80").
+        String y = "kubernetes-sigs/yaml yaml.go convertToJSONableMapKey + go-yaml v2 resolve.go";
+        String[][] plainKeys = {{"0x50", "80"}, {"0755", "493"}, {"08080", "8080"}, {"8e1", "80"}, {"80.0", "80"}, {"1_000", "1000"},
+                {"+80", "80"}, {"0o17", "15"}, {"0b101", "5"}};
+        for (String[] k : plainKeys) {
+            T.invalid(y, "portLevelMtls unquoted key " + k[0] + " is \"" + k[1] + "\" in the cluster's copy", pa("p", "{selector: "
+                    + "{matchLabels: {app: a}}, portLevelMtls: {" + k[0] + ": {mode: PERMISSIVE}}}"), "case.yaml:4: spec.portLevelMtls."
+                    + k[0] + ": bad port key " + k[0] + ": unquoted, kubectl reads it as YAML 1.1 does (go-yaml v2, sigs.k8s.io/yaml)"
+                    + " and sends the key \"" + k[1] + "\", which istiod applies to port " + k[1] + "; zerohop does not guess: write"
+                    + " the port in decimal ('" + k[1] + "')");
+        }
+        T.invalid(y, "portLevelMtls quoted key '0x50' stays the string the CRD's rule cannot convert", pa("p", "{selector: {matchLabels:"
+                + " {app: a}}, portLevelMtls: {'0x50': {mode: PERMISSIVE}}}"), "int(key) is a type conversion error");
+        T.invalid(y, "portLevelMtls unquoted key .inf is \".inf\", which the CRD's rule cannot convert", pa("p", "{selector: "
+                + "{matchLabels: {app: a}}, portLevelMtls: {.inf: {mode: PERMISSIVE}}}"), "int(key) is a type conversion error");
+        T.invalid(y, "portLevelMtls unquoted key 0755 as a block key names its own line", "apiVersion: security.istio.io/v1\n"
+                + "kind: PeerAuthentication\nmetadata: {name: p, namespace: foo}\nspec:\n  selector: {matchLabels: {app: a}}\n"
+                + "  portLevelMtls:\n    0755:\n      mode: PERMISSIVE\n", "case.yaml:7: spec.portLevelMtls.0755: bad port key 0755");
+        T.invalid(y, "portLevelMtls null key: kubectl refuses it too", pa("p", "{selector: {matchLabels: {app: a}}, portLevelMtls: "
+                + "{~: {mode: PERMISSIVE}}}"), "unsupported map key of type: <nil>");
     }
 
     /**

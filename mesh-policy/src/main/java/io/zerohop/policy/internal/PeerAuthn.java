@@ -174,7 +174,7 @@ final class PeerAuthn {
                     YNode v = e.getValue();
                     YNode keyNode = new YNode(YNode.Type.SCALAR, portLevel.file, v.keyLine > 0 ? v.keyLine : v.line,
                             portLevel.path + "." + e.getKey(), e.getKey(), null, null);
-                    ports[i] = portKey(keyNode);
+                    ports[i] = portKey(keyNode, v.keyPlain);
                     portModes[i] = mode(e.getValue());
                     i++;
                 }
@@ -244,11 +244,29 @@ final class PeerAuthn {
      * other key is a conversion error. Keys the rule admits but istiod cannot decode ({@code "+8080"}, {@code "08080"})
      * keep {@link Fields#port}'s reason alone.
      */
-    private static int portKey(YNode keyNode) throws PolicyLoadException {
+    private static int portKey(YNode keyNode, boolean plain) throws PolicyLoadException {
         try {
             return Fields.port(keyNode, false);
         } catch (PolicyLoadException e) {
             String key = keyNode.scalar;
+            String json = plain ? YamlDocuments.kubectlMapKey(key) : key;
+            if (json == null) {
+                throw new PolicyLoadException(e.file(), e.line(), e.field(), "bad port key " + key + ": a null key, which"
+                        + " kubectl refuses too (sigs.k8s.io/yaml: \"unsupported map key of type: <nil>\"); write the port"
+                        + " in decimal ('8080')");
+            }
+            if (json != null && !json.equals(key)) {
+                // Unquoted, the key is typed as YAML 1.1 (go-yaml v2) types it before kubectl writes the JSON object:
+                // 0x50, 8_0, +80, 80.0, 8e1 are "80", 0755 is "493", .inf ".inf". The CRD's rule and istiod read that
+                // key, not the text here. Refused all the same (a port no one meant to write is not guessed), saying
+                // what the cluster's copy holds; until 6 December the error said the CRD's rule refused such keys.
+                throw new PolicyLoadException(e.file(), e.line(), e.field(), "bad port key " + key + ": unquoted, kubectl"
+                        + " reads it as YAML 1.1 does (go-yaml v2, sigs.k8s.io/yaml) and sends the key \"" + json + "\""
+                        + (json.matches("[1-9][0-9]{0,4}") && Integer.parseInt(json) <= 65535 ? ", which istiod applies to"
+                        + " port " + json : ", which the CRD's rule \"port must be between 1-65535\" refuses")
+                        + "; zerohop does not guess: write the port in decimal ('" + (json.matches("[1-9][0-9]{0,4}")
+                        && Integer.parseInt(json) <= 65535 ? json : "8080") + "')");
+            }
             String cel;
             if (!key.matches("[+-]?[0-9]+")) {
                 cel = " (the CRD's rule \"port must be between 1-65535\" fails on it: int(key) is a type conversion error"

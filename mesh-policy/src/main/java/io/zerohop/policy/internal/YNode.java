@@ -35,6 +35,11 @@ public final class YNode {
      * line twice ("p.yaml:7: duplicate ... (first at p.yaml:7)").
      */
     int aliasLine;
+    /**
+     * Whether the key this value is under was a plain (unquoted, untagged) scalar, set with {@link #keyLine}: kubectl's
+     * reader types such a key as it types a value ({@code 0x50:} is the number 80) before it writes the JSON key.
+     */
+    boolean keyPlain;
 
     YNode(Type type, String file, int line, String path, String scalar, Map<String, YNode> map, List<YNode> list) {
         this(type, file, line, path, scalar, map, list, type == Type.SCALAR ? "str" : null);

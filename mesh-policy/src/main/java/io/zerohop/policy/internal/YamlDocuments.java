@@ -1006,6 +1006,7 @@ public final class YamlDocuments {
                         "duplicate key \"" + key + "\" (first at line " + map.map.get(key).line + ")");
             }
             value.keyLine = keyLine;
+            value.keyPlain = ks.isPlain() && ks.getTag() == null;
             map.map.put(key, value);
         }
         if (flow) {
@@ -1166,6 +1167,106 @@ public final class YamlDocuments {
         return new YNode(type, file, line, path, type == YNode.Type.NULL ? null : value, null, null, shortTag(resolved));
     }
 
+    /**
+     * The JSON object key kubectl writes for a plain YAML map key, or null when it refuses the key (a null). kubectl reads
+     * YAML with go-yaml v2 (sigs.k8s.io/yaml), whose {@code resolve} types a plain scalar starting with a digit or sign as
+     * {@code strconv.ParseInt(s without '_', 0, 64)} reads it (so {@code 0x50}, {@code 0o120}, {@code 0b1010000}, {@code
+     * 8_0} and {@code +80} are 80 and {@code 0755} is octal 493), else {@code ParseUint}, else a float when it looks like
+     * one ({@code 08080} and {@code 8e1} are floats: 8080 and 80); the words of its {@code resolveMap} are booleans,
+     * nulls, {@code .inf} and {@code .nan}. sigs.k8s.io/yaml {@code convertToJSONableMapKey} then writes an int in
+     * decimal, a float as {@code strconv.FormatFloat(f, 'g', -1, 32)} ({@code .inf} for +Inf), a bool as
+     * {@code true}/{@code false}, and refuses any other type. Used to say what the cluster's copy holds where zerohop
+     * refuses a key.
+     */
+    static String kubectlMapKey(String plain) {
+        switch (plain) {
+            case "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE":
+                return "true";
+            case "n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE":
+                return "false";
+            case "", "~", "null", "Null", "NULL":
+                return null;
+            case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF":
+                return ".inf";
+            case "-.inf", "-.Inf", "-.INF":
+                return "-.inf";
+            case ".nan", ".NaN", ".NAN":
+                return ".nan";
+            default:
+                break;
+        }
+        char c = plain.charAt(0);
+        if (!(c >= '0' && c <= '9') && c != '+' && c != '-' && c != '.') {
+            return plain;
+        }
+        String s = c == '.' ? plain : plain.replace("_", "");
+        if (c != '.') {
+            java.math.BigInteger i = goParseInt(s);
+            if (i != null && i.bitLength() < 64) {
+                return i.toString();
+            }
+            if (s.matches("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?")) {
+                return goFloatKey(Double.parseDouble(s));
+            }
+            if (s.startsWith("0b") || s.startsWith("-0b")) {
+                boolean neg = s.startsWith("-");
+                String digits = s.substring(neg ? 3 : 2);
+                if (!digits.isEmpty() && digits.matches("[01]+")) {
+                    java.math.BigInteger b = new java.math.BigInteger(digits, 2);
+                    return (neg ? b.negate() : b).toString();
+                }
+            }
+            return plain;
+        }
+        try {
+            return goFloatKey(Double.parseDouble(s));
+        } catch (NumberFormatException notAFloat) {
+            return plain;
+        }
+    }
+
+    /** Go's {@code strconv.ParseInt(s, 0, 64)} without its range check: sign, then 0x/0o/0b/0 prefix or decimal. */
+    private static java.math.BigInteger goParseInt(String s) {
+        boolean neg = s.startsWith("-");
+        String d = s.startsWith("-") || s.startsWith("+") ? s.substring(1) : s;
+        int radix = 10;
+        if (d.length() > 2 && d.charAt(0) == '0' && "xXoObB".indexOf(d.charAt(1)) >= 0) {
+            radix = switch (Character.toLowerCase(d.charAt(1))) {
+                case 'x' -> 16;
+                case 'o' -> 8;
+                default -> 2;
+            };
+            d = d.substring(2);
+        } else if (d.length() > 1 && d.charAt(0) == '0') {
+            radix = 8;
+            d = d.substring(1);
+        }
+        if (d.isEmpty() || d.startsWith("+") || d.startsWith("-")) {
+            return null;
+        }
+        try {
+            java.math.BigInteger v = new java.math.BigInteger(d, radix);
+            return neg ? v.negate() : v;
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
+    /** {@code strconv.FormatFloat(f, 'g', -1, 32)} for the values a port can be; other values only need to differ. */
+    private static String goFloatKey(double f) {
+        if (Double.isInfinite(f)) {
+            return f > 0 ? ".inf" : "-.inf";
+        }
+        if (Double.isNaN(f)) {
+            return ".nan";
+        }
+        float g = (float) f;
+        if (g == Math.rint(g) && Math.abs(g) < 1e6) {
+            return Long.toString((long) g);
+        }
+        return Float.toString(g);
+    }
+
     private static String shortTag(String tag) {
         return tag.startsWith(Tag.PREFIX) ? tag.substring(Tag.PREFIX.length()) : tag;
     }
@@ -1178,6 +1279,7 @@ public final class YamlDocuments {
                 for (Map.Entry<String, YNode> e : n.map.entrySet()) {
                     YNode v = copy(e.getValue(), path.isEmpty() ? e.getKey() : path + "." + e.getKey(), aliasLine);
                     v.keyLine = e.getValue().keyLine;
+                    v.keyPlain = e.getValue().keyPlain;
                     m.map.put(e.getKey(), v);
                 }
                 yield m;
