@@ -1528,6 +1528,20 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
     /** src/state.rs (dry-run partitions) and builder testdata dry-run-*: a dry-run policy never decides. */
     static void dryRun() {
         String s = ZTUNNEL_STATE;
+        // istiod's ambient conversion sends ztunnel no dry-run policy by default (AMBIENT_ENABLE_DRY_RUN_AUTHORIZATION_POLICY
+        // false, pilot/pkg/features/ambient.go) and gives it this status (pilot/pkg/serviceregistry/ambient/authorization.go
+        // convertAuthorizationPolicy); zerohop says so at load, after what it does (as ztunnel 1.29+ with the feature).
+        String conv = ISTIO_AMBIENT_CONVERSION;
+        T.add(conv, "dry-run: a load note, at the annotation's line, with istiod's ambient status", () -> {
+            PolicySet set = PolicyLoader.fromString("case.yaml", dryRun("'true'", "{action: DENY, rules: [{}]}"));
+            assertThat(set.warnings()).singleElement().satisfies(w -> {
+                assertThat(w).startsWith("case.yaml:3: AuthorizationPolicy prod/p: metadata.annotations.istio.io/dry-run: dry-run:"
+                        + " zerohop never enforces this policy").contains("\"found policy \"prod/p\" using dry-run annotation, but"
+                        + " support for ambient dry-run authorizationPolicies isn't enabled\"");
+                assertThat(PolicyLoader.isNote(w)).as("logged at INFO: nothing to fix").isTrue();
+            });
+        });
+        T.noWarnings(conv, "dry-run: 'false' is no dry-run policy: no note", dryRun("'false'", "{action: DENY, rules: [{}]}"));
         String denyDry = dryRun("'true'", "{action: DENY, rules: [{}]}");
         T.add(s, "dry-run DENY match: allowed, explanation says it would deny", () -> {
             Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", denyDry)).build().evaluate(r().build());

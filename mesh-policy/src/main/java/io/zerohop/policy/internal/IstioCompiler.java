@@ -80,6 +80,10 @@ final class IstioCompiler {
             throw providerNode.error("`provider` must not be with non CUSTOM action, found " + actionText);
         }
         PolicyRef ref = new PolicyRef(base.kind(), base.namespace(), base.name(), actionText);
+        if (dryRun) {
+            warnings.add(dryRunNode.file + ":" + dryRunNode.line + ": " + ref + ": " + dryRunNode.path + ": "
+                    + String.format(DRY_RUN_NOTE, base.namespace() + "/" + base.name()));
+        }
 
         String[] selKeys = null;
         String[] selValues = null;
@@ -261,12 +265,27 @@ final class IstioCompiler {
             + " match (a DENY with notRequestPrincipals: [\"*\"] denies every request)";
 
     /**
+     * What a dry-run policy does here, then istiod's ambient status for it, verbatim and quoted: istiod sends ztunnel no
+     * dry-run policy unless {@code AMBIENT_ENABLE_DRY_RUN_AUTHORIZATION_POLICY} is set (pilot/pkg/features/ambient.go,
+     * default false; pilot/pkg/serviceregistry/ambient/authorization.go {@code convertAuthorizationPolicy} returns this
+     * message instead), and with it ztunnel 1.29+ evaluates the policy and only logs it (src/state.rs, the
+     * {@code dry_run} partition). Decisions are the same either way (the policy is never enforced); zerohop logs as the
+     * enabled ztunnel does. Until 6 December zerohop said nothing at load. A note ({@link #isNote}). Argument: ns/name.
+     */
+    static final String DRY_RUN_NOTE = "dry-run: zerohop never enforces this policy and logs, per decision, what it would"
+            + " have decided (as ztunnel 1.29+ does when istiod sends it dry-run policies, with"
+            + " AMBIENT_ENABLE_DRY_RUN_AUTHORIZATION_POLICY); istiod's ambient status for it by default holds: \"found policy"
+            + " \"%s\" using dry-run annotation, but support for ambient dry-run authorizationPolicies isn't enabled\" (ztunnel"
+            + " then neither enforces nor logs it)";
+
+    /**
      * Whether load warning {@code w} is the note that zerohop enforces a policy's HTTP attributes itself (istiod's
      * ambient status for ztunnel, with what zerohop does instead): logged at INFO, not WARN, since on every port
      * zerohop parses it is no problem (a new-user pass: every valid L7 policy logged a long WARN).
      */
     static boolean isNote(String w) {
-        return w.contains(": " + HTTP_RULE_FMT.substring(0, HTTP_RULE_FMT.indexOf('%')));
+        return w.contains(": " + HTTP_RULE_FMT.substring(0, HTTP_RULE_FMT.indexOf('%')))
+                || w.contains(": " + DRY_RUN_NOTE.substring(0, DRY_RUN_NOTE.indexOf(';')));
     }
 
     /** Why a selector on a label no pod can carry selects nothing, after apimachinery's words. */
