@@ -207,6 +207,23 @@ class LoaderConformanceTest extends UpstreamTable {
                         + " {released: 2024-01-15}, annotations: {at: 2024-01-15 10:00:00 -05:00, window: 2:30, merge: <<}}" + apSpec);
         T.invalid(ISTIO_CRD, "a plain 1.5 stays a number", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
                 + "metadata: {name: p, namespace: prod, labels: {version: 1.5}}" + apSpec, "metadata.labels.version: expected a string, found");
+        // And what go-yaml v2 reads as a number although SnakeYAML's resolver leaves a string: resolve.go takes a plain
+        // scalar with a leading digit or sign to strconv.ParseInt(s without '_', 0, 64) (Go's 0o prefix: 0o17 is 15), then
+        // a float when yamlStyleFloat matches (08080 and 09, not octal, are floats). kubectl sends a JSON number; the API
+        // server refuses it where the schema wants a string. Until 6 December these loaded as strings (ports: [08080] as
+        // port 8080, a PeerAuthentication's DISABLE on matchLabels {version: 08} applied where the cluster has nothing).
+        String goYaml = "go-yaml v2 resolve.go (as sigs.k8s.io/yaml, kubectl)";
+        for (String v : List.of("08080", "09", "0o17", "-0o17", "0_8")) {
+            T.invalid(goYaml, "a plain " + v + " is a number: a port", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+                    + "metadata: {name: p, namespace: prod}\nspec: {rules: [{to: [{operation: {ports: [" + v + "]}}]}]}\n",
+                    "case.yaml:4: spec.rules[0].to[0].operation.ports[0]: expected a string, found");
+            T.invalid(goYaml, "a plain " + v + " is a number: a label value", "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+                    + "metadata: {name: p, namespace: prod}\nspec: {selector: {matchLabels: {version: " + v + "}}, mtls: {mode: DISABLE}}\n",
+                    "case.yaml:4: spec.selector.matchLabels.version: expected a string, found");
+        }
+        T.valid(goYaml, "what go-yaml v2 leaves a string: addresses, versions, 0x alone, a date", "apiVersion: security.istio.io/v1\n"
+                + "kind: AuthorizationPolicy\nmetadata: {name: p, namespace: prod, annotations: {a: 1.2.3, b: 0x_, c: 08-15, d: 1-2, e: 0b2,"
+                + " f: 1.2.3-rc1}}\nspec: {rules: [{from: [{source: {ipBlocks: [10.0.0.1, 10.0.0.0/8]}}]}]}\n");
         T.valid(ISTIO_CRD, "quoted, they are strings", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
                 + "metadata: {name: \"p\", namespace: \"prod\", labels: {version: \"1\"}, annotations: {owner: \"yes\"}}" + apSpec);
     }

@@ -1160,6 +1160,15 @@ public final class YamlDocuments {
                     || (resolved.equals(Tag.INT.getValue()) || resolved.equals(Tag.FLOAT.getValue())) && value.indexOf(':') >= 0) {
                 resolved = Tag.STR.getValue();
             }
+            // And as numbers what SnakeYAML leaves strings (goYamlNumber: 08080, 09, 0o17): until 6 December such a
+            // value loaded as a string (ports: [08080] as port 8080, matchLabels {version: 08} as "08") where
+            // kubectl sends a JSON number and the API server refuses the object.
+            if (resolved.equals(Tag.STR.getValue())) {
+                String number = goYamlNumber(value);
+                if (number != null) {
+                    resolved = number.equals("int") ? Tag.INT.getValue() : Tag.FLOAT.getValue();
+                }
+            }
         } else {
             resolved = Tag.STR.getValue();
         }
@@ -1241,15 +1250,52 @@ public final class YamlDocuments {
             radix = 8;
             d = d.substring(1);
         }
-        if (d.isEmpty() || d.startsWith("+") || d.startsWith("-")) {
+        if (d.isEmpty()) {
             return null;
         }
-        try {
-            java.math.BigInteger v = new java.math.BigInteger(d, radix);
-            return neg ? v.negate() : v;
-        } catch (NumberFormatException e) {
+        for (int i = 0; i < d.length(); i++) {
+            if (Character.digit(d.charAt(i), radix) < 0 || d.charAt(i) > 'z') {
+                return null; // checked first: most plain scalars with a leading digit are addresses or versions
+            }
+        }
+        java.math.BigInteger v = new java.math.BigInteger(d, radix);
+        return neg ? v.negate() : v;
+    }
+
+    private static final java.util.regex.Pattern GO_YAML_FLOAT =
+            java.util.regex.Pattern.compile("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
+
+    /**
+     * Whether go-yaml v2 (what kubectl reads YAML with, through sigs.k8s.io/yaml) types plain scalar {@code plain} as a
+     * number where SnakeYAML's resolver left a string: its {@code resolve} reads a scalar starting with a digit or sign
+     * as {@code strconv.ParseInt(s without '_', 0, 64)}, then {@code ParseUint}, then a float when {@code yamlStyleFloat}
+     * matches, then {@code 0b} binary, and one starting with {@code .} as {@code ParseFloat}. So {@code 08080} and
+     * {@code 09} (floats: no octal digits), {@code 0o17} (Go's octal prefix) are numbers for kubectl, and the API server
+     * refuses them where the schema wants a string. Returns the tag ({@code int} or {@code float}) or null.
+     */
+    static String goYamlNumber(String plain) {
+        if (plain.isEmpty()) {
             return null;
         }
+        char c = plain.charAt(0);
+        if (c == '.') {
+            return plain.length() > 1 && GO_YAML_FLOAT.matcher(plain).matches() ? "float" : null;
+        }
+        if (!(c >= '0' && c <= '9') && c != '+' && c != '-') {
+            return null;
+        }
+        String s = plain.indexOf('_') >= 0 ? plain.replace("_", "") : plain;
+        if (goParseInt(s) != null) {
+            return "int";
+        }
+        if (GO_YAML_FLOAT.matcher(s).matches()) {
+            return "float";
+        }
+        if (s.startsWith("0b") || s.startsWith("-0b")) {
+            String digits = s.substring(s.startsWith("-") ? 3 : 2);
+            return !digits.isEmpty() && digits.chars().allMatch(ch -> ch == '0' || ch == '1') ? "int" : null;
+        }
+        return null;
     }
 
     /** {@code strconv.FormatFloat(f, 'g', -1, 32)} for the values a port can be; other values only need to differ. */
