@@ -17,8 +17,11 @@ server.on('stream', (stream, headers) => {
   const headFirst = headers[':path'] === '/api/head-first';
   if (headFirst) stream.respond({ ':status': 200, 'content-type': 'text/plain' });
   stream.on('end', () => {
-    if (!headFirst) stream.respond({ ':status': 200, 'content-type': 'text/plain' });
     const session = stream.session;
+    // /api/goaway-first: the application's GOAWAY (session.close(), naming this stream as the last it processes) goes
+    // out before this answer, as a server draining for MAX_CONNECTION_AGE or shutdown sends it; then its FIN.
+    if (headers[':path'] === '/api/goaway-first') session.close();
+    if (!headFirst) stream.respond({ ':status': 200, 'content-type': 'text/plain' });
     // /api/bye: the application ends its connection after this answer (GOAWAY, then FIN).
     stream.end(`${headers[':method']} ${headers[':path']} xfcc=${headers['x-forwarded-client-cert']} len=${len} sha=${hash.digest('hex')} authority=${headers[':authority']} host=${headers['host']}${trailers ? ` trailers=${trailers}` : ''}`,
       () => { if (headers[':path'] === '/api/bye') session.close(); });

@@ -211,20 +211,20 @@ class L7Http2Test {
     }
 
     /**
-     * The application ending its connection (GOAWAY, then FIN, after its answer) ends the tunnel with END_STREAM once
-     * the answer is out; the client's side then ends (its socket's FIN, the tunnel's END_STREAM) and the server's
-     * access line says {@code end=fin}, as ztunnel ends an HBONE stream whose upstream ended (src/copy.rs
-     * {@code copy_bidirectional}). Until 2 December the tunnel's channel was closed, a RST_STREAM CANCEL that the
-     * client's side read as a clean end but the server logged as {@code end=reset}.
+     * The application ending its connection (GOAWAY before its answer, then FIN) leaves the tunnel open, as Envoy's pool
+     * drains that upstream connection and its connection manager goes on (conn_pool_base.cc
+     * {@code MultiplexedActiveClientBase::onGoAway}): the client's next request on its session is answered on a new
+     * connection to the application, and the client's own end ends the tunnel cleanly ({@code end=fin}). Until 6 December
+     * the application's end drained the tunnel (GOAWAY, then END_STREAM), and a client's next request failed.
      */
     @Test
-    void theApplicationEndingItsConnectionEndsTheTunnelCleanly() throws Exception {
+    void theApplicationEndingItsConnectionLeavesTheTunnelToTheClient() throws Exception {
         try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
-            List<String> out = run("node", resource("h2-client.js"), Integer.toString(viaH2.getPort()), "/api/bye", "WAIT_END",
-                    "PRINT_PORT").lines().toList();
+            List<String> out = run("node", resource("h2-client.js"), Integer.toString(viaH2.getPort()), "/api/goaway-first",
+                    "/api/after-goaway", "PRINT_PORT").lines().toList();
             assertThat(out).hasSize(3);
-            assertThat(out.get(1)).startsWith("200 GET /api/bye ");
-            assertThat(out.get(2)).isEqualTo("session closed");
+            assertThat(out.get(1)).startsWith("200 GET /api/goaway-first ");
+            assertThat(out.get(2)).startsWith("200 GET /api/after-goaway ");
             assertThat(serverLine(err, out.get(0))).endsWith(" end=fin");
         }
     }

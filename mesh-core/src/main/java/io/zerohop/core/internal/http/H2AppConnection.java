@@ -2,32 +2,49 @@ package io.zerohop.core.internal.http;
 
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * The application's side of an {@link H2Proxy}: its h2c connection, dialled for the first allowed request, and a new
- * one for the next request once that one failed, as Envoy's connection pool opens a new upstream
- * connection after one failed while the downstream connection goes on (envoyproxy/envoy
- * {@code source/common/http/codec_client.cc} {@code CodecClient::onEvent}: the failed connection's requests are
- * reset, with {@code ProtocolError} after a protocol error, {@code ConnectionTermination} otherwise). The requests
- * that connection ends are answered by {@link H2Proxy} (503 before their response started). A clean end of the
- * application's connection drains the downstream one ({@link H2ConnectionEnds.Drain#upstreamEnded}). Until 2 December
- * plaintext inbound had no dialer (its one connection was dialled at accept), and a failure there ended the downstream
- * connection. All on the downstream connection's event loop.
+ * The application's side of an {@link H2Proxy}: its h2c connections, as Envoy's HTTP/2 connection pool keeps them for
+ * a cluster (envoyproxy/envoy {@code source/common/conn_pool/conn_pool_base.cc}, {@code source/common/http/conn_pool_base.cc},
+ * {@code source/common/http/codec_client.cc}), here one pool per downstream connection:
+ * <ul>
+ * <li>the first allowed request dials a connection, and every request goes on it while it takes new streams;</li>
+ * <li>a connection that fails (a reset, an HTTP/2 connection error) or ends (the application's FIN) is dropped: its
+ * requests are reset ({@code CodecClient::onEvent}: {@code ProtocolError} after a protocol error,
+ * {@code ConnectionTermination} otherwise) and answered by {@link H2Proxy} (503, or 502, before their response
+ * started), and the next request dials a new connection;</li>
+ * <li>a connection whose application sent GOAWAY (a gRPC server's {@code MAX_CONNECTION_AGE}, a server shutting down,
+ * nghttpx's reload) is draining ({@code MultiplexedActiveClientBase::onGoAway}): it takes no new stream, its open
+ * streams finish (those above the GOAWAY's last-stream-id are refused by the codec, and {@link H2Proxy} answers them as
+ * Envoy's router answers a {@code RemoteRefusedStreamReset}), it is closed once none is left
+ * ({@code ConnPoolImplBase::onStreamClosed}), and the next request dials a new connection.</li>
+ * </ul>
+ * None of these ends the downstream connection, which goes on as Envoy's connection manager does whatever its pool's
+ * connections do. Until 6 December a clean end or a GOAWAY of the application's connection drained the downstream
+ * connection (its GOAWAY, then its end), and a client's next request on it failed (Node's
+ * {@code ERR_HTTP2_GOAWAY_SESSION}); a stream the application's GOAWAY refused got 503 {@code connection termination}.
+ * The connections are closed with no GOAWAY ({@link #close}). All on the downstream connection's event loop.
  */
 final class H2AppConnection {
     private final Supplier<Future<Channel>> dialer;
-    private final H2ConnectionEnds.Drain drain;
+    /** The connection new streams go on, or null: none yet, or the last one ended or is draining. */
     private Channel current;
-    /** A connection being dialled for the requests that came after the last one failed, or null. */
+    /** Every connection still open (the current one and the draining ones) with its streams still open. */
+    private final Map<Channel, int[]> open = new LinkedHashMap<>();
+    /** A connection being dialled for the requests that came after the last one failed, ended or drained, or null. */
     private Future<Channel> dialing;
     private boolean closed;
 
@@ -35,37 +52,56 @@ final class H2AppConnection {
      * @param dialer a new connection to the application, connected on this event loop, called for the first request (as
      *               Envoy's router asks its pool for a connection only for a request RBAC let through, so an application
      *               that is down never hides a denial, and its allowed requests get 503 with {@code UF} while the
-     *               downstream connection goes on) and after a connection failed
+     *               downstream connection goes on) and whenever no connection takes new streams
      */
-    H2AppConnection(Supplier<Future<Channel>> dialer, H2ConnectionEnds.Drain drain) {
+    H2AppConnection(Supplier<Future<Channel>> dialer) {
         this.dialer = java.util.Objects.requireNonNull(dialer, "dialer");
-        this.drain = drain;
     }
 
+    /**
+     * The client codec closes a connection with no GOAWAY ({@code decoupleCloseAndGoAway}; Netty's default sends one
+     * and then waits up to 30 s for the streams still open), as Envoy's pool closes an upstream connection
+     * (codec_client.h {@code CodecClient::close}: the connection's close with {@code NoFlush}, "immediate and will not
+     * attempt to flush any pending write data"; no pool code calls the codec's {@code goAway}).
+     */
     @SuppressWarnings("deprecation")
     private void attach(Channel ch) {
         current = ch;
-        ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().autoAckSettingsFrame(true).build(),
-                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()), new H2ConnectionEnds.ConnectionEnd(reset -> ended(ch, reset)));
+        open.put(ch, new int[1]);
+        ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().autoAckSettingsFrame(true).decoupleCloseAndGoAway(true).build(),
+                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()), new GoAwayWatch(),
+                new H2ConnectionEnds.ConnectionEnd(reset -> ended(ch)));
         ch.config().setAutoRead(true);
     }
 
-    private void ended(Channel ch, boolean reset) {
-        if (ch != current) {
-            return;
-        }
-        if (reset && !closed) {
-            // The downstream connection goes on; the next request dials a new connection.
+    /** The connection closed, however: new streams go on another one. */
+    private void ended(Channel ch) {
+        open.remove(ch);
+        if (ch == current) {
             current = null;
-            return;
         }
-        drain.upstreamEnded(reset);
     }
 
-    /** A stream on the current connection (dialling one first when the last one failed) for one request. */
+    /**
+     * The application sent GOAWAY on {@code ch} (the final one or a shutdown notice naming stream 2^31-1: Envoy's codec
+     * raises the first GOAWAY of either kind, codec_impl.cc {@code onGoAway}): no new stream goes on it, and it is closed
+     * once its open streams are done, at once when there is none. Netty's codec closes the streams above its
+     * last-stream-id right after this.
+     */
+    private void goAwayReceived(Channel ch) {
+        if (ch == current) {
+            current = null;
+        }
+        int[] streams = open.get(ch);
+        if (streams != null && streams[0] == 0) {
+            ch.close();
+        }
+    }
+
+    /** A stream on the current connection (dialling one first when there is none) for one request. */
     void openStream(ChannelHandler handler, Promise<Http2StreamChannel> opened) {
         if (current != null) {
-            new Http2StreamChannelBootstrap(current).handler(handler).open(opened);
+            open(current, handler, opened);
             return;
         }
         if (closed) {
@@ -89,23 +125,65 @@ final class H2AppConnection {
         }
         d.addListener(f -> {
             if (f.isSuccess() && current != null) {
-                new Http2StreamChannelBootstrap(current).handler(handler).open(opened);
+                open(current, handler, opened);
             } else {
                 opened.tryFailure(f.cause() != null ? f.cause() : new java.nio.channels.ClosedChannelException());
             }
         });
     }
 
-    /** The downstream connection ended: so does the application's. */
+    /** A stream on {@code ch}, counted while it is open: a draining connection is closed when its last one closes. */
+    private void open(Channel ch, ChannelHandler handler, Promise<Http2StreamChannel> opened) {
+        int[] streams = open.get(ch);
+        streams[0]++;
+        Promise<Http2StreamChannel> stream = ch.eventLoop().newPromise();
+        stream.addListener(f -> {
+            if (!f.isSuccess()) {
+                closedOne(ch, streams);
+                opened.tryFailure(f.cause());
+                return;
+            }
+            Http2StreamChannel s = (Http2StreamChannel) f.getNow();
+            s.closeFuture().addListener(c -> closedOne(ch, streams));
+            opened.trySuccess(s);
+        });
+        new Http2StreamChannelBootstrap(ch).handler(handler).open(stream);
+    }
+
+    private void closedOne(Channel ch, int[] streams) {
+        if (--streams[0] == 0 && ch != current && ch.isActive()) {
+            // Draining (ConnPoolImplBase::onStreamClosed: a draining client with no stream left is closed).
+            ch.close();
+        }
+    }
+
+    /**
+     * The downstream connection ended: so do the application's connections, with no GOAWAY (see {@link #attach}); their
+     * streams were reset as the downstream ones closed ({@link H2Proxy}), as Envoy's router resets the upstream requests
+     * of a downstream connection that closed.
+     */
     void close() {
         closed = true;
-        if (current != null) {
-            current.close();
+        for (Channel ch : java.util.List.copyOf(open.keySet())) {
+            ch.close();
         }
     }
 
     /** Consumer form of {@link #close}, for {@link H2ConnectionEnds.ConnectionEnd}. */
     Consumer<Boolean> closer() {
         return reset -> close();
+    }
+
+    /** Takes the application's GOAWAY, after the multiplexer told the streams it refused. */
+    private final class GoAwayWatch extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof Http2GoAwayFrame g) {
+                g.release();
+                goAwayReceived(ctx.channel());
+                return;
+            }
+            ctx.fireChannelRead(msg);
+        }
     }
 }

@@ -6,7 +6,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
-import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -18,10 +17,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * How the two connections of an {@link H2Proxy} end together: the downstream connection ending
- * ends the upstream one at once (Envoy resets the upstream streams of a closed downstream
- * connection); the upstream connection ending (the application's GOAWAY and FIN, e.g. on shutdown)
- * drains the downstream one ({@link Drain}), so answers already received still reach a slow client.
- * The upstream connection failing is {@link H2AppConnection}'s.
+ * ends the application's at once (Envoy resets the upstream streams of a closed downstream
+ * connection); the application's connection ending, failing or sending GOAWAY leaves the downstream
+ * connection open, its next request going on a new connection ({@link H2AppConnection}); the mesh's
+ * drain ends the downstream connection as Envoy's connection manager drains it ({@link Drain}).
  */
 final class H2ConnectionEnds {
     /** H2Proxy's logger: these lines kept their category when this class was split out of it. */
@@ -30,14 +29,14 @@ final class H2ConnectionEnds {
     private H2ConnectionEnds() {}
 
     /**
-     * The downstream connection's streams still open, so that the upstream connection's end ends
-     * the downstream connection ({@link #end}) only once every answer already received has been written. Closing it
-     * at once failed the DATA frames the HTTP/2 flow controller still held for a client whose window
-     * was closed: Node's client read 32 of a 48 KiB answer as complete (H2ConnectionEndTest). Both
-     * connections are on one event loop (HttpEnforcement connects the upstream on the downstream's).
+     * The mesh's drain of the downstream connection, which ends it ({@link #end}) only once every stream's last frame has
+     * been written: closing it at once failed the DATA frames the HTTP/2 flow controller still held for a client whose
+     * window was closed (Node's client read 32 of a 48 KiB answer as complete, H2ConnectionEndTest, when the
+     * application's end drained the connection, as it did until 6 December). Both connections are on one event loop
+     * (HttpEnforcement connects the upstream on the downstream's).
      */
     static final class Drain {
-        /** Netty's default graceful-shutdown bound: a client that never opens its window is not waited for longer. */
+        /** Netty's default graceful-shutdown bound: a client that never ends its side after our FIN is not waited for longer. */
         static final long TIMEOUT_SECONDS = 30;
         /**
          * Envoy's {@code drain_timeout} default for the HTTP connection manager (5 s; istiod leaves it): the time between
@@ -47,7 +46,8 @@ final class H2ConnectionEnds {
 
         private final Channel downstream;
         private int open;
-        private boolean upstreamEnded;
+        /** The mesh's drain began on this connection. */
+        private boolean draining;
         /** {@link #meshDrainingAfterFirstStream}: the first stream's start calls {@link #meshDraining}. */
         private boolean drainAtFirstStream;
         /** The mesh's drain sent its shutdown notice and not yet its final GOAWAY: the connection takes streams still. */
@@ -66,27 +66,10 @@ final class H2ConnectionEnds {
                 downstream.eventLoop().execute(this::meshDraining);
             }
             stream.closeFuture().addListener(f -> {
-                if (--open == 0 && upstreamEnded && !noticeOnly) {
+                if (--open == 0 && draining && !noticeOnly) {
                     endBounded();
                 }
             });
-        }
-
-        /**
-         * {@code reset}: the workload's connection failed (a TCP RST, an h2 connection error) rather than ended; only
-         * where no other connection can be dialled ({@link H2AppConnection}: plaintext inbound), the node proxy dialling
-         * a new one instead.
-         */
-        void upstreamEnded(boolean reset) {
-            if (upstreamEnded) {
-                return;
-            }
-            upstreamEnded = true;
-            if (reset) {
-                abort(downstream);
-                return;
-            }
-            goAway(false);
         }
 
         /**
@@ -99,10 +82,10 @@ final class H2ConnectionEnds {
          * GOAWAY). Event loop only.
          */
         void meshDraining() {
-            if (upstreamEnded || !downstream.isActive()) {
+            if (draining || !downstream.isActive()) {
                 return;
             }
-            upstreamEnded = true;
+            draining = true;
             // Envoy's two GOAWAYs (conn_manager_impl.cc startDrainSequence: codec shutdownNotice, then onDrainTimeout:
             // goAway): a stream the client sends before it has read the notice is still taken, where one final GOAWAY at
             // once refused it unprocessed (a new-user pass: a request sent into a tunnel as the drain began got no
@@ -119,7 +102,7 @@ final class H2ConnectionEnds {
                 return;
             }
             noticeOnly = false;
-            goAway(true);
+            goAway();
         }
 
         /**
@@ -131,18 +114,13 @@ final class H2ConnectionEnds {
         }
 
         /**
-         * GOAWAY first, also when no stream is open (the connection ends right after it), as RFC 9113 section 6.8 asks
-         * ("Endpoints SHOULD always send a GOAWAY frame before closing a connection"; until 6 December an idle connection
-         * whose application had gone got the FIN alone). {@code announce}: the mesh's drain, whose open streams are
-         * bounded by the drain's own deadline alone, as Envoy closes a draining connection once its streams are done
-         * (conn_manager_impl.cc {@code checkForDeferredClose}); until 6 December the 30 s bound below closed a connection
-         * under a stream still answering 30 s into a longer drain (L7Http2DrainTest). Else the application's connection
-         * ended: what its streams still have to write gets Netty's graceful-shutdown bound.
+         * The final GOAWAY, also when no stream is open (the connection ends right after it), as RFC 9113 section 6.8 asks
+         * ("Endpoints SHOULD always send a GOAWAY frame before closing a connection"). Its open streams are bounded by the
+         * drain's own deadline alone, as Envoy closes a draining connection once its streams are done
+         * (conn_manager_impl.cc {@code checkForDeferredClose}); until 6 December a 30 s bound closed a connection under a
+         * stream still answering 30 s into a longer drain (L7Http2DrainTest).
          */
-        private void goAway(boolean announce) {
-            if (!announce) {
-                bound();
-            }
+        private void goAway() {
             // No new streams (the codec names the last stream it accepted); the open ones finish first.
             downstream.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
             if (open == 0) {
@@ -169,9 +147,9 @@ final class H2ConnectionEnds {
      * (conn_manager_impl.cc {@code checkForDeferredClose}) and waits for the peer to close first
      * (http_connection_manager.proto {@code delayed_close_timeout}: "a grace period ... during which Envoy will wait for
      * the peer to close"). Closed at once, what the client still sent (its GOAWAY on the one it received, a WINDOW_UPDATE
-     * for the last DATA) arrived after the close and drew a TCP reset: Node's client saw ECONNRESET after its answer,
-     * whether the mesh drained or the application ended its connection (L7Http2DrainTest; until 6 December only an idle
-     * connection's drain half-closed). A connection whose client already ended its side is closed at once. A tunnel
+     * for the last DATA) arrived after the close and drew a TCP reset: Node's client saw ECONNRESET after its answer
+     * when the mesh drained (L7Http2DrainTest; until 6 December only an idle connection's drain half-closed). Also the
+     * application's connection's end when the application's FIN comes ({@link ConnectionEnd}). A connection whose client already ended its side is closed at once. A tunnel
      * gets END_STREAM and completes when the client's side ends too, as ztunnel's copy_bidirectional (src/copy.rs)
      * shuts the HBONE stream's write half once its upstream ended (src/proxy/h2.rs {@code poll_shutdown}: DATA with
      * END_STREAM). Closing a tunnel's channel instead sends RST_STREAM, which the server logged as {@code end=reset}.
@@ -196,26 +174,6 @@ final class H2ConnectionEnds {
                 downstream.close();
             }
         });
-    }
-
-    /**
-     * The workload reset its connection: the downstream connection is reset at once, a tunnel with RST_STREAM
-     * CONNECT_ERROR (DESIGN section 3: a TCP reset is RST_STREAM CONNECT_ERROR, which the client's side turns back into
-     * a reset), a TCP connection with an RST. Written from the h2 codec's context as {@link #end}'s END_STREAM is.
-     */
-    static void abort(Channel downstream) {
-        TunnelCodec tunnel = downstream.pipeline().get(TunnelCodec.class);
-        ChannelHandlerContext h2 = downstream.pipeline().context(Http2FrameCodec.class);
-        if (tunnel != null && tunnel.rstReceived()) {
-            // The client reset it already; a RST_STREAM is never answered with one (RFC 9113 section 5.4.2).
-            downstream.close();
-            return;
-        }
-        if (tunnel == null || h2 == null) {
-            HttpEnforcement.reset(downstream);
-            return;
-        }
-        h2.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CONNECT_ERROR)).addListener(f -> downstream.close());
     }
 
     /**

@@ -59,7 +59,7 @@ final class H2Proxy {
     static void install(Channel downstream, java.util.function.Supplier<io.netty.util.concurrent.Future<Channel>> dialer,
                         Conn conn, Authorizer authorizer, HttpObserver observer) {
         H2ConnectionEnds.Drain drain = new H2ConnectionEnds.Drain(downstream);
-        H2AppConnection app = new H2AppConnection(dialer, drain);
+        H2AppConnection app = new H2AppConnection(dialer);
         // The connection itself is told of the mesh's drain (HttpEnforcement.drainConnections): GOAWAY, and its end once
         // its streams are done, as Envoy's connection manager drains it. Until 6 December an idle HTTP/2 connection (a
         // gRPC client's channel) waited for the whole drain and was reset at its deadline.
@@ -659,6 +659,9 @@ final class H2Proxy {
 
         /** The upstream stream of this request: its frames go back downstream as new frames. */
         private final class Upstream extends ChannelInboundHandlerAdapter {
+            /** Above the last-stream-id of the application's GOAWAY: the application will not process it. */
+            private boolean refused;
+
             @Override
             public void channelRead(ChannelHandlerContext uctx, Object msg) {
                 if (cut) {
@@ -722,6 +725,13 @@ final class H2Proxy {
                     finish();
                     return;
                 }
+                if (evt instanceof io.netty.handler.codec.http2.Http2GoAwayFrame g) {
+                    // The multiplexer tells a stream above the GOAWAY's last-stream-id, which the codec closes next: not
+                    // processed by the application (RFC 9113 section 6.8), as nghttp2 closes it with REFUSED_STREAM under Envoy.
+                    refused = true;
+                    g.release();
+                    return;
+                }
                 uctx.fireUserEventTriggered(evt);
             }
 
@@ -739,7 +749,14 @@ final class H2Proxy {
                     // a termination too, never a bare reset to the client (newuser23: curl's CANCEL in 3 of 8 tries).
                     String failure = H2ConnectionEnds.ConnectionEnd.failure(uctx.channel().parent());
                     denied = true;
-                    unreached(UpstreamFailure.reset(failure != null ? failure : "connection termination"));
+                    // A stream the application's GOAWAY refused: Envoy's codec resets it with RemoteRefusedStreamReset
+                    // (http2/codec_impl.cc onStreamClose), which its router answers 503 with the flag UR
+                    // (streamResetReasonToResponseFlag). Istio's inbound route retries only a request not yet sent
+                    // (pilot route.go BuildDefaultHTTPInboundRoute, retry.go defaultInboundRetryOn "reset-before-request";
+                    // retry_state_impl.cc wouldRetryFromReset), and this one was, so the client reads that 503.
+                    // Refused first: the connection, drained with nothing left, may have been closed since.
+                    unreached(refused ? new UpstreamFailure("remote refused stream reset", "", "UR")
+                            : UpstreamFailure.reset(failure != null ? failure : "connection termination"));
                     return;
                 }
                 // The upstream stream went away after its response started (or the downstream one is gone): reset ours too.
