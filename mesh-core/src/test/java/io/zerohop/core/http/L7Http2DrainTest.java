@@ -115,7 +115,11 @@ class L7Http2DrainTest {
      * as Envoy's connection manager starts a draining connection's drain sequence on its response
      * ({@code ActiveStream::encodeHeaders}, {@code drain_close_.drainClose()}). Until 6 December it never learnt of the
      * drain and stayed open until the deadline's reset. Raw frames: a second connection, parsed before the drain, ends
-     * first, which says the drain reached the proxy's one loop.
+     * first, which says the drain reached the proxy's one loop. A third, whose preface comes during the drain and which
+     * never opens a stream, gets the same drain sequence from its start (Envoy's {@code startDrainSequence}, as its
+     * {@code onIdleTimeout} starts it on a connection with no stream): GOAWAY, the final GOAWAY and its end 5 s later, so
+     * the drain ends long before its 1-minute deadline; until 6 December its sequence waited for a first stream, and it
+     * waited for that deadline and its reset.
      */
     @Test
     void aConnectionWhosePrefaceComesDuringTheDrainIsAnsweredThenGetsGoAway() throws Exception {
@@ -133,9 +137,11 @@ class L7Http2DrainTest {
             try {
                 mesh.start().get(10, TimeUnit.SECONDS);
                 InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, port)));
-                try (java.net.Socket parsed = new java.net.Socket(ip, via.getPort()); java.net.Socket quiet = new java.net.Socket(ip, via.getPort())) {
+                try (java.net.Socket parsed = new java.net.Socket(ip, via.getPort()); java.net.Socket quiet = new java.net.Socket(ip, via.getPort());
+                     java.net.Socket silent = new java.net.Socket(ip, via.getPort())) {
                     parsed.setSoTimeout(20_000);
                     quiet.setSoTimeout(20_000);
+                    silent.setSoTimeout(20_000);
                     parsed.getOutputStream().write(h2Get());
                     assertThat(framesUntil(parsed, "HEADERS 1")).isNotEmpty();
                     CompletableFuture<Void> drained = mesh.shutdown();
@@ -143,6 +149,8 @@ class L7Http2DrainTest {
                     // one's bytes come now, well inside the sniff's timeout (past it, the preface would read as HTTP/1).
                     assertThat(framesUntil(parsed, "GOAWAY 0")).as("the connection parsed before the drain").isNotEmpty();
                     quiet.getOutputStream().write(h2Get());
+                    // The silent one: its preface and SETTINGS, and no stream.
+                    silent.getOutputStream().write(h2Get(), 0, 24 + 9);
                     List<String> frames = framesUntil(quiet, null);
                     assertThat(frames).as("the connection whose first stream came during the drain: answered, GOAWAY, its end")
                             .contains("HEADERS 1", "GOAWAY 0");
@@ -150,6 +158,9 @@ class L7Http2DrainTest {
                     assertThat(framesUntil(parsed, null)).as("the connection parsed before the drain: its final GOAWAY, its end")
                             .contains("GOAWAY 0");
                     parsed.shutdownOutput();
+                    assertThat(framesUntil(silent, null)).as("the connection that never opened a stream: GOAWAY, the final one, its end")
+                            .filteredOn(f -> !f.startsWith("SETTINGS")).containsExactly("GOAWAY 0", "GOAWAY 0");
+                    silent.shutdownOutput();
                     drained.get(30, TimeUnit.SECONDS);
                 }
             } finally {

@@ -48,8 +48,6 @@ final class H2ConnectionEnds {
         private int open;
         /** The mesh's drain began on this connection. */
         private boolean draining;
-        /** {@link #meshDrainingAfterFirstStream}: the first stream's start calls {@link #meshDraining}. */
-        private boolean drainAtFirstStream;
         /** The mesh's drain sent its shutdown notice and not yet its final GOAWAY: the connection takes streams still. */
         private boolean noticeOnly;
 
@@ -60,11 +58,6 @@ final class H2ConnectionEnds {
         /** A downstream stream began; it counts until its channel closes (its last frame written, or reset). */
         void begin(Channel stream) {
             open++;
-            if (drainAtFirstStream) {
-                drainAtFirstStream = false;
-                // Later on the loop: the codec has then counted this stream as the last accepted, which the GOAWAY names.
-                downstream.eventLoop().execute(this::meshDraining);
-            }
             stream.closeFuture().addListener(f -> {
                 if (--open == 0 && draining && !noticeOnly) {
                     endBounded();
@@ -103,14 +96,6 @@ final class H2ConnectionEnds {
             }
             noticeOnly = false;
             goAway();
-        }
-
-        /**
-         * The connection was parsed during the mesh's drain: {@link #meshDraining} once its first stream has begun, so that
-         * the GOAWAY names that stream, which is answered (a GOAWAY first would name none and refuse it). Event loop only.
-         */
-        void meshDrainingAfterFirstStream() {
-            drainAtFirstStream = true;
         }
 
         /**

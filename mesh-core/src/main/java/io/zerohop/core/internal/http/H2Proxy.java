@@ -77,9 +77,13 @@ final class H2Proxy {
         authorizer.track(connection);
         downstream.closeFuture().addListener(f -> authorizer.untrack(connection));
         if (authorizer.draining()) {
-            // Parsed from a preface that came during the drain: GOAWAY once its first stream is accepted (that stream is
-            // answered), as Envoy's encodeHeaders starts a draining connection's drain sequence on its first response.
-            drain.meshDrainingAfterFirstStream();
+            // Parsed from a preface that came during the drain: Envoy's drain sequence at once (conn_manager_impl.cc
+            // startDrainSequence, which its encodeHeaders starts on a draining connection's first response and its
+            // onIdleTimeout on one with no stream): the shutdown notice, which takes a stream already on its way, and the
+            // final GOAWAY and the end 5 s later, so a connection that never opens a stream ends then. Until 6 December
+            // the sequence waited for a first stream, and a connection that never sent one waited for the drain's
+            // deadline and its reset. Later on the loop: the codec is in the pipeline then.
+            LiveRequest.later(downstream.eventLoop(), drain::meshDraining);
         }
         // Http2MultiplexHandler takes a channel whose parent is not a ServerChannel for a client, and an
         // HBONE stream's parent is its connection: the older codec asks its own connection instead.
