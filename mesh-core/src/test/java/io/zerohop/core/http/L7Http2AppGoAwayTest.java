@@ -52,6 +52,8 @@ class L7Http2AppGoAwayTest {
               rules:
               - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
                 to: [{operation: {methods: ["GET"], paths: ["/api/*"]}}]
+              - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
+                to: [{operation: {methods: ["POST"], paths: ["/test.Echo/Allowed"]}}]
             """;
 
     static Process nodeApp;
@@ -60,6 +62,9 @@ class L7Http2AppGoAwayTest {
     static Mesh frontendProxy;
     static InetSocketAddress viaNode;
     static InetSocketAddress viaRaw;
+    static io.grpc.Server grpcApp;
+    static final AtomicInteger grpcConnections = new AtomicInteger();
+    static InetSocketAddress viaGrpc;
 
     @BeforeAll
     static void start() throws Exception {
@@ -68,10 +73,27 @@ class L7Http2AppGoAwayTest {
         nodeApp = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), "127.0.178.4").redirectErrorStream(true));
         int nodePort = Integer.parseInt(ChildProcess.firstLine(nodeApp).trim());
         rawApp = new RefusingApp(new InetSocketAddress(backendIp, 0));
+        // A gRPC server that ages its connections out (grpc-java's MAX_CONNECTION_AGE: a GOAWAY naming 2^31-1, a PING,
+        // the final GOAWAY, the open calls finish within the grace).
+        grpcApp = io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder.forAddress(new InetSocketAddress(backendIp, 0))
+                .maxConnectionAge(300, TimeUnit.MILLISECONDS).maxConnectionAgeGrace(30, TimeUnit.SECONDS)
+                .addTransportFilter(new io.grpc.ServerTransportFilter() {
+                    @Override
+                    public io.grpc.Attributes transportReady(io.grpc.Attributes attributes) {
+                        grpcConnections.incrementAndGet();
+                        return attributes;
+                    }
+                })
+                .addService(io.grpc.ServerServiceDefinition.builder("test.Echo").addMethod(L7Http2Test.ALLOWED,
+                        io.grpc.stub.ServerCalls.asyncUnaryCall((req, obs) -> {
+                            obs.onNext(req);
+                            obs.onCompleted();
+                        })).build()).build().start();
+        int grpcPort = ((InetSocketAddress) grpcApp.getListenSockets().get(0)).getPort();
         Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"), List.of(frontendIp),
                 Workload.Protocol.HBONE, null, "cluster.local");
         Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
-                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(nodePort, AppProtocol.HTTP2, rawApp.port(), AppProtocol.HTTP2));
+                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(nodePort, AppProtocol.HTTP2, rawApp.port(), AppProtocol.HTTP2, grpcPort, AppProtocol.GRPC));
         WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of("b", new InetSocketAddress(backendIp, 15008)));
         InMemoryCa ca = InMemoryCa.create("cluster.local");
         PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("goaway.yaml", POLICY)).build();
@@ -82,11 +104,15 @@ class L7Http2AppGoAwayTest {
         frontendProxy = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
         viaNode = frontendProxy.capture(Capture.forward(new InetSocketAddress(frontendIp, 0), new InetSocketAddress(backendIp, nodePort)));
         viaRaw = frontendProxy.capture(Capture.forward(new InetSocketAddress(frontendIp, 0), new InetSocketAddress(backendIp, rawApp.port())));
+        viaGrpc = frontendProxy.capture(Capture.forward(new InetSocketAddress(frontendIp, 0), new InetSocketAddress(backendIp, grpcPort)));
     }
 
     @AfterAll
     static void stop() throws Exception {
         L7Http2LimitsTest.closeAll(frontendProxy, server, rawApp);
+        if (grpcApp != null) {
+            grpcApp.shutdownNow();
+        }
         nodeApp.destroy();
         nodeApp.waitFor(10, TimeUnit.SECONDS);
     }
@@ -115,6 +141,32 @@ class L7Http2AppGoAwayTest {
         assertThat(lines.get(2)).startsWith("200 GET /api/goaway-first ");
         assertThat(lines.get(3)).startsWith("200 GET /api/goaway-first ");
         assertThat(lines.get(4)).startsWith("200 GET /api/after-2 ");
+    }
+
+    /**
+     * grpc-java's server with {@code MAX_CONNECTION_AGE} (300 ms) under one client channel: calls one after another until
+     * the server has aged out two connections all succeed, on one channel whose connection through the tunnel goes on
+     * (Envoy's pool drains each aged-out connection and dials the next). Until 6 December each server GOAWAY drained the
+     * client's connection too.
+     */
+    @Test
+    void grpcCallsAcrossTheServersConnectionAgeAllSucceed() throws Exception {
+        io.grpc.ManagedChannel ch = io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder
+                .forAddress(viaGrpc.getHostString(), viaGrpc.getPort()).usePlaintext().build();
+        try {
+            int first = grpcConnections.get();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            int calls = 0;
+            while (grpcConnections.get() < first + 3 && System.nanoTime() < deadline) {
+                byte[] r = io.grpc.stub.ClientCalls.blockingUnaryCall(ch, L7Http2Test.ALLOWED,
+                        io.grpc.CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS), ("call " + calls).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                assertThat(new String(r, java.nio.charset.StandardCharsets.UTF_8)).isEqualTo("call " + calls);
+                calls++;
+            }
+            assertThat(grpcConnections.get()).as("the server's connections, each aged out in turn").isGreaterThanOrEqualTo(first + 3);
+        } finally {
+            ch.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+        }
     }
 
     /**
