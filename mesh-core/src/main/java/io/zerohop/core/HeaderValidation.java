@@ -242,6 +242,37 @@ public final class HeaderValidation {
     }
 
     /**
+     * The {@code :scheme} Envoy's header map holds for an HTTP/1 request when RBAC reads it
+     * ({@code request.headers[:scheme]}): the scheme of an absolute-form target (envoyproxy/envoy
+     * source/common/http/http1/codec_impl.cc {@code ServerConnectionImpl::handlePath} sets it from the URL), else the
+     * client's {@code x-forwarded-proto} when it is {@code http} or {@code https} in any case, as sent, else
+     * {@code http} (conn_manager_utility.cc {@code mutateRequestHeaders}: "If :scheme is not set, sets :scheme based on
+     * X-Forwarded-Proto if a valid scheme, else encryption level", {@code getScheme}). The client's
+     * {@code x-forwarded-proto} is kept there because Istio builds both the sidecar's inbound and the waypoint's
+     * connection manager with {@code use_remote_address: false} (istio/istio pilot/pkg/networking/core/listener.go,
+     * listener_waypoint.go {@code buildWaypointInboundHTTPFilters}); the encryption level is that of the connection
+     * carrying the HTTP, which zerohop parses inside its tunnel in plaintext, as a waypoint parses it on its internal
+     * listener. An HTTP/2 request's {@code :scheme} is the client's own. Shared by the proxy's L7 filter and
+     * {@code zerohop policy check}. Until 6 December no request had a {@code :scheme}, so a DENY on it denied nothing.
+     *
+     * @param target          the request target as sent, not null
+     * @param forwardedProto  the {@code x-forwarded-proto} header's value (lines joined with {@code ","}), or null
+     * @return {@code http}, {@code https} (an absolute target's in lower case), or the forwarded value as sent; never null
+     */
+    public static String http1Scheme(String target, String forwardedProto) {
+        if (target.regionMatches(true, 0, "https://", 0, 8)) {
+            return "https";
+        }
+        if (target.regionMatches(true, 0, "http://", 0, 7)) {
+            return "http";
+        }
+        if (forwardedProto != null && (forwardedProto.equalsIgnoreCase("http") || forwardedProto.equalsIgnoreCase("https"))) {
+            return forwardedProto;
+        }
+        return "http";
+    }
+
+    /**
      * Removes from {@code headers} what Envoy's connection manager removes from every request before any filter, RBAC
      * included (envoyproxy/envoy source/common/http/conn_manager_utility.cc {@code mutateRequestHeaders}, called from
      * conn_manager_impl.cc {@code ActiveStream::decodeHeaders} before the filter chain): {@code keep-alive},

@@ -114,16 +114,30 @@ class UnbuildableConditionKeyTest {
                         + " condition that is no L4 attribute"));
     }
 
-    /** A pseudo-header zerohop's requests do not carry (:scheme) is warned: its condition never matches here, unlike Envoy's. */
+    /**
+     * A pseudo-header zerohop's requests do not carry (:protocol) is warned: its condition never matches here, unlike
+     * Envoy's. :scheme is carried (mesh-core sets it as Envoy's connection manager does) and not warned.
+     */
     @Test
     void aConditionOnAPseudoHeaderZerohopHasNoValueForIsWarned() throws Exception {
-        PolicySet deny = PolicyLoader.fromString("p.yaml", ap("prod", "deny-http",
-                "{action: DENY, rules: [{when: [{key: \"request.headers[:scheme]\", values: [http]}]}]}"));
+        PolicySet deny = PolicyLoader.fromString("p.yaml", ap("prod", "deny-ws",
+                "{action: DENY, rules: [{when: [{key: \"request.headers[:protocol]\", values: [websocket]}]}]}"));
         assertThat(deny.warnings()).anySatisfy(w -> assertThat(w).startsWith("p.yaml:4: ")
-                .contains("spec.rules[0].when[0].key \"request.headers[:scheme]\": zerohop has no value for the pseudo-header"
-                        + " :scheme").contains("a DENY rule denies nothing through it"));
-        PolicySet host = PolicyLoader.fromString("p.yaml", ap("prod", "allow-host",
-                "{rules: [{when: [{key: \"request.headers[:authority]\", values: [api.example]}]}]}"));
-        assertThat(host.warnings()).noneSatisfy(w -> assertThat(w).contains("zerohop has no value for the pseudo-header"));
+                .contains("spec.rules[0].when[0].key \"request.headers[:protocol]\": zerohop has no value for the pseudo-header"
+                        + " :protocol (only :authority, :method, :path and :scheme)").contains("a DENY rule denies nothing through it"));
+        for (String key : new String[] {":authority", ":scheme"}) {
+            PolicySet set = PolicyLoader.fromString("p.yaml", ap("prod", "allow-it",
+                    "{rules: [{when: [{key: \"request.headers[" + key + "]\", values: [x]}]}]}"));
+            assertThat(set.warnings()).as(key).noneSatisfy(w -> assertThat(w).contains("zerohop has no value for the pseudo-header"));
+        }
+    }
+
+    /** request.headers[:scheme] reads the header map's :scheme, which mesh-core fills for every request. */
+    @Test
+    void aDenyOnSchemeDeniesTheRequestsWithThatScheme() throws Exception {
+        PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", ap("prod", "deny-http",
+                "{action: DENY, rules: [{when: [{key: \"request.headers[:scheme]\", values: [http]}]}]}"))).build();
+        assertThat(e.evaluate(r().http("GET", "/", "backend", Map.of(":scheme", "http")).build()).allowed()).isFalse();
+        assertThat(e.evaluate(r().http("GET", "/", "backend", Map.of(":scheme", "https")).build()).allowed()).isTrue();
     }
 }

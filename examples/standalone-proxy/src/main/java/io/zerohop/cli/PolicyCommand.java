@@ -286,6 +286,8 @@ final class PolicyCommand {
                     String xfcc = "By=" + by + ";URI=" + source;
                     headerMap.put("x-forwarded-client-cert", xfcc);
                 }
+                // The :scheme the proxy's HTTP/1 filter decides on (an HTTP/2 client's own is most often the same "http").
+                headerMap.put(":scheme", HeaderValidation.http1Scheme(path == null ? "/" : path, headerMap.get("x-forwarded-proto")));
                 req.http(new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap));
             }
             AccessRequest request = req.build();

@@ -397,6 +397,29 @@ class PolicyCheckTest {
             """;
 
     /**
+     * {@code request.headers[:scheme]} is decided on the :scheme the proxy's HTTP/1 filter sets (mesh-core
+     * {@code HeaderValidation.http1Scheme}, as Envoy's {@code getScheme}): {@code x-forwarded-proto} when http or https,
+     * else http. Until 6 December the check, as the proxy, had none: a DENY on it denied nothing.
+     */
+    @Test
+    void aDenyOnSchemeIsDecidedOnTheSchemeTheProxySets() throws Exception {
+        String denyHttp = """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: deny-http, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: backend}}
+                  action: DENY
+                  rules:
+                  - when: [{key: "request.headers[:scheme]", values: ["http"]}]
+                """;
+        String[] web = {"--source", "spiffe://cluster.local/ns/prod/sa/web", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080",
+                "--method", "GET"};
+        assertThat(check(denyHttp, web)).as(std.out.toString()).isEqualTo(3);
+        assertThat(check(denyHttp, concat(web, "--header", "x-forwarded-proto=https"))).as(std.out.toString()).isZero();
+    }
+
+    /**
      * The proxy's HTTP/1 side removes the headers a {@code Connection} header nominates before any policy reads them
      * (mesh-core NominatedHeaders, as Envoy's codec): {@code Connection: x-user} with {@code X-User: admin} is served 200
      * past a DENY on {@code request.headers[x-user]}. The check took both headers and answered DENY, exit 3 (a new-user

@@ -354,12 +354,13 @@ final class IstioRules {
         String key = c.get("key") == null ? "" : c.get("key").string();
         if (key.startsWith("request.headers[:")) {
             String name = key.substring("request.headers[".length(), key.length() - 1).toLowerCase(java.util.Locale.ROOT);
-            if (!name.equals(":authority") && !name.equals(":method") && !name.equals(":path")) {
-                // Envoy's header map holds :scheme (and :protocol on an extended CONNECT); zerohop's requests carry only
-                // these three, so such a condition is silently never met: said at load (a new-user pass).
+            if (!name.equals(":authority") && !name.equals(":method") && !name.equals(":path") && !name.equals(":scheme")) {
+                // Envoy's header map holds :protocol on an extended CONNECT too; zerohop's requests carry only these four
+                // (mesh-core sets :scheme as Envoy's connection manager does, HeaderValidation.http1Scheme), so such a
+                // condition is silently never met: said at load (a new-user pass).
                 YNode k = c.get("key");
                 warnings.add(k.file + ":" + k.line + ": " + ref + ": " + k.path + " \"" + key + "\": zerohop has no value for"
-                        + " the pseudo-header " + name + " (only :authority, :method and :path), so this condition never"
+                        + " the pseudo-header " + name + " (only :authority, :method, :path and :scheme), so this condition never"
                         + " matches: an ALLOW rule allows nothing through it, a DENY rule denies nothing through it, where"
                         + " Envoy's header map has it");
             }

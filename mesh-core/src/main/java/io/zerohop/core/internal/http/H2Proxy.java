@@ -296,6 +296,11 @@ final class H2Proxy {
                     plain.merge(name, e.getValue().toString(), name.equals("cookie") ? (a, b) -> a + "; " + b : (a, b) -> a + "," + b);
                 }
             }
+            if (h.scheme() != null) {
+                // Envoy's header map holds the client's :scheme, which request.headers[:scheme] reads; the other pseudo-headers
+                // are the decision's method, path and authority.
+                plain.put(":scheme", h.scheme().toString());
+            }
             if (path.equals("*") && method.equals("OPTIONS")) {
                 // Valid HTTP/2, but Envoy's connection manager answers a path not starting with '/' with 404 before any
                 // filter (conn_manager_impl.cc, AbsolutePath): neither RBAC nor the application sees it.

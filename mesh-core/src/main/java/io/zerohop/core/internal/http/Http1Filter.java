@@ -763,6 +763,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             headers.merge(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + "," + b);
         }
         io.zerohop.core.HeaderValidation.removeHopByHop(headers); // as at its first decision (HttpEnforcement.authorize)
+        headers.put(":scheme", io.zerohop.core.HeaderValidation.http1Scheme(x.request.uri(), headers.get("x-forwarded-proto")));
         return headers;
     }
 

@@ -724,6 +724,7 @@ public final class HttpEnforcement {
         // reads Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, nor a TE other than trailers. The request
         // forwarded keeps its framing; until 6 December a rule on request.headers[keep-alive] matched here.
         io.zerohop.core.HeaderValidation.removeHopByHop(headers);
+        headers.put(":scheme", io.zerohop.core.HeaderValidation.http1Scheme(req.uri(), headers.get("x-forwarded-proto")));
         String host = req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.HOST, "");
         return authorize(c, req.method().name(), req.uri(), host, headers);
     }

@@ -1,0 +1,64 @@
+package io.zerohop.core.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zerohop.core.Capture;
+import io.zerohop.core.Mesh;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code request.headers[:scheme]} reads the {@code :scheme} Envoy's header map holds for an HTTP/1 request: the client's
+ * {@code x-forwarded-proto} when it is {@code http} or {@code https}, else {@code http} for HTTP parsed in plaintext
+ * (envoyproxy/envoy source/common/http/conn_manager_utility.cc {@code mutateRequestHeaders}, {@code getScheme}; Istio's
+ * connection managers keep the client's {@code x-forwarded-proto}: {@code use_remote_address: false}). Until 6 December
+ * zerohop's requests had no {@code :scheme}, and a DENY on it denied nothing (the load only warned).
+ */
+class L7SchemeTest {
+    private static final String DENY_HTTP = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-http, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: DENY
+              rules:
+              - when: [{key: "request.headers[:scheme]", values: ["http"]}]
+            """;
+
+    @Test
+    void aDenyOnSchemeDeniesPlainHttpAndNotARequestForwardedFromHttps() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.184.10");
+        int port = 54301;
+        com.sun.net.httpserver.HttpServer app = com.sun.net.httpserver.HttpServer.create(new InetSocketAddress(ip, port), 50);
+        app.createContext("/", x -> {
+            x.sendResponseHeaders(200, 2);
+            x.getResponseBody().write("ok".getBytes(StandardCharsets.US_ASCII));
+            x.close();
+        });
+        app.start();
+        try (Mesh mesh = L7EarlyResponseTest.mesh(ip, port, DENY_HTTP);
+             Socket c = new Socket()) {
+            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54302),
+                    new InetSocketAddress(ip, port)));
+            c.connect(via);
+            c.setSoTimeout(20_000);
+            InputStream in = c.getInputStream();
+            c.getOutputStream().write("GET /a HTTP/1.1\r\nHost: backend\r\nX-Forwarded-Proto: https\r\n\r\n"
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            String forwarded = L7EnforcementTest.readHead(in);
+            assertThat(forwarded).as("x-forwarded-proto: https").startsWith("HTTP/1.1 200 ");
+            in.readNBytes(2);
+            c.getOutputStream().write("GET /b HTTP/1.1\r\nHost: backend\r\nX-Forwarded-Proto: ftp\r\n\r\n"
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            assertThat(L7EnforcementTest.readHead(in)).as("no valid x-forwarded-proto: the plaintext connection's http")
+                    .startsWith("HTTP/1.1 403 ");
+        } finally {
+            app.stop(0);
+        }
+    }
+}
