@@ -16,7 +16,7 @@ import java.nio.charset.StandardCharsets;
  *
  * @param reason           Envoy's reset reason text
  * @param transportFailure the connection's failure reason, or "" for none
- * @param flag             Envoy's {@code %RESPONSE_FLAGS%}: {@code UF}, {@code UC} or {@code UPE}
+ * @param flag             Envoy's {@code %RESPONSE_FLAGS%}: {@code UF}, {@code UC}, {@code UPE} or {@code UR} (a stream the application refused, H2Proxy)
  */
 record UpstreamFailure(String reason, String transportFailure, String flag) {
     /**
