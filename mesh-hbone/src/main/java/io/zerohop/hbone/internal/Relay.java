@@ -496,7 +496,7 @@ public final class Relay {
             // shutdownOutput() fails writes still queued: FIN only once they are out.
             ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
                 if (ch.isActive()) {
-                    ch.shutdownOutput();
+                    fin(ch);
                 }
             });
         }
@@ -514,6 +514,37 @@ public final class Relay {
             }
             flushed.addListener(ChannelFutureListener.CLOSE);
         }
+    }
+
+    /**
+     * The FIN of a TCP end whose queued bytes are all written (an empty write's listener, on its loop): shutdown(2)'s
+     * {@code SHUT_WR}, which is all ztunnel's copy_bidirectional does at a reader's end of stream (src/copy.rs, tokio's
+     * {@code TcpStream::poll_shutdown}) and all Netty's {@code AbstractEpollStreamChannel.doShutdownOutput} does. On
+     * epoll it is called on the channel's socket directly, without Netty's {@code AbstractUnsafe.shutdownOutput} around
+     * it, which builds a {@code ChannelOutputShutdownException} with a stack trace at every half-close (~2 µs at the
+     * ~66 frames of a tunnel's END_STREAM on a node proxy) to fail a queue that is empty here, and fires a
+     * {@code ChannelOutputShutdownEvent} that no handler of a relayed TCP connection reads (issue 14,
+     * benchmarks/results/indy-close-65d22d05.md). {@code isOutputShutdown()} reads the same socket state. A write after
+     * the FIN still fails and leaves the connection open for its input, as after Netty's {@code shutdownOutput}:
+     * auto-close is off from the FIN on, so its {@code EPIPE} makes Netty's {@code handleWriteError} shut the output
+     * down (and build the exception then) instead of closing. Another transport, or a socket that cannot be shut
+     * down any more (reset), takes Netty's {@code shutdownOutput}.
+     */
+    static void fin(DuplexChannel ch) {
+        if (ch instanceof io.netty.channel.unix.UnixChannel u && u.fd() instanceof io.netty.channel.unix.Socket socket
+                && ch.eventLoop().inEventLoop()) {
+            if (socket.isOutputShutdown()) {
+                return;
+            }
+            ch.config().setAutoClose(false);
+            try {
+                socket.shutdown(false, true);
+                return;
+            } catch (IOException | java.nio.channels.NotYetConnectedException e) {
+                log.debug("{}: shutdown(SHUT_WR) failed, Netty's shutdownOutput instead", ch, e);
+            }
+        }
+        ch.shutdownOutput();
     }
 
     /**
