@@ -66,6 +66,8 @@ class L7Http2Test {
               rules:
               - to: [{operation: {hosts: ["admin.internal"]}}]
               - when: [{key: "request.headers[cookie]", values: ["role=x; admin=1"]}]
+              - to: [{operation: {paths: ["/api/scheme"]}}]
+                when: [{key: "request.headers[:scheme]", values: ["https"]}]
             """;
 
     static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<>() {
@@ -337,6 +339,20 @@ class L7Http2Test {
             assertThat(err.awaitLine("access - inbound-http ", " path=\"/api/huge\" ")).contains(" status=- decision=- policy=\"-\"")
                     .containsPattern(" reason=\"HTTP/2 request headers have 62[5-9]\\d\\d bytes, more than 61440 \\(Envoy's max_request_headers_kb\\)\" ");
         }
+    }
+
+    /**
+     * {@code request.headers[:scheme]} reads the client's {@code :scheme}, as Envoy's header map holds it: a DENY on
+     * {@code https} denies the request that says https and not the same request saying http. Until 6 December no request
+     * had a {@code :scheme} here, and the DENY denied nothing.
+     */
+    @Test
+    void aDenyOnSchemeReadsTheClientsScheme() throws Exception {
+        List<String> lines = run("node", resource("h2-client.js"), Integer.toString(viaH2.getPort()),
+                "{\":method\":\"GET\",\":path\":\"/api/scheme\",\":scheme\":\"https\"}", "/api/scheme").lines().toList();
+        assertThat(lines).hasSize(2);
+        assertThat(lines.get(0)).startsWith("403 ");
+        assertThat(lines.get(1)).startsWith("200 GET /api/scheme ");
     }
 
     /** A header block for h2-client.js: {@code path}, {@code plain} more fields and {@code cookies} cookie fields. */
