@@ -22,6 +22,14 @@ import java.util.function.Supplier;
  * {@code source/common/http/codec_client.cc}), here one pool per downstream connection:
  * <ul>
  * <li>the first allowed request dials a connection, and every request goes on it while it takes new streams;</li>
+ * <li>a connection with as many streams open as the application's {@code SETTINGS_MAX_CONCURRENT_STREAMS} allows is
+ * busy: a request that finds every connection busy dials another one, as Envoy's pool takes the peer's limit for a
+ * client's capacity ({@code MultiplexedActiveClientBase::onSettings}: {@code concurrent_stream_limit_}, the client
+ * {@code Busy} once its streams reach it) and creates a connection for a stream no ready client can take
+ * ({@code ConnPoolImplBase::newStreamImpl}, {@code tryCreateNewConnections}); until 6 December every request went on
+ * the one connection and one over the application's limit was answered 503 {@code connection termination} (Netty's
+ * codec refused to open it). A connection dialled for requests that came while none could take them gets them all, its
+ * limit still unknown (as Envoy's note on {@code onSettings} says, the application may then refuse some);</li>
  * <li>a connection that fails (a reset, an HTTP/2 connection error) or ends (the application's FIN) is dropped: its
  * requests are reset ({@code CodecClient::onEvent}: {@code ProtocolError} after a protocol error,
  * {@code ConnectionTermination} otherwise) and answered by {@link H2Proxy} (503, or 502, before their response
@@ -40,10 +48,10 @@ import java.util.function.Supplier;
  */
 final class H2AppConnection {
     private final Supplier<Future<Channel>> dialer;
-    /** The connection new streams go on, or null: none yet, or the last one ended or is draining. */
-    private Channel current;
-    /** Every connection still open (the current one and the draining ones) with its streams still open. */
+    /** Every connection still open (those that take new streams and the draining ones) with its streams still open. */
     private final Map<Channel, int[]> open = new LinkedHashMap<>();
+    /** The open connections whose application sent GOAWAY: they take no new stream. */
+    private final java.util.Set<Channel> draining = new java.util.HashSet<>();
     /** A connection being dialled for the requests that came after the last one failed, ended or drained, or null. */
     private Future<Channel> dialing;
     private boolean closed;
@@ -66,7 +74,6 @@ final class H2AppConnection {
      */
     @SuppressWarnings("deprecation")
     private void attach(Channel ch) {
-        current = ch;
         open.put(ch, new int[1]);
         ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().autoAckSettingsFrame(true).decoupleCloseAndGoAway(true).build(),
                 new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()), new GoAwayWatch(),
@@ -77,9 +84,7 @@ final class H2AppConnection {
     /** The connection closed, however: new streams go on another one. */
     private void ended(Channel ch) {
         open.remove(ch);
-        if (ch == current) {
-            current = null;
-        }
+        draining.remove(ch);
     }
 
     /**
@@ -89,8 +94,8 @@ final class H2AppConnection {
      * last-stream-id right after this.
      */
     private void goAwayReceived(Channel ch) {
-        if (ch == current) {
-            current = null;
+        if (open.containsKey(ch)) {
+            draining.add(ch);
         }
         int[] streams = open.get(ch);
         if (streams != null && streams[0] == 0) {
@@ -98,10 +103,31 @@ final class H2AppConnection {
         }
     }
 
-    /** A stream on the current connection (dialling one first when there is none) for one request. */
+    /**
+     * The first open connection that is not draining and has fewer streams open than the application lets it have
+     * (its {@code SETTINGS_MAX_CONCURRENT_STREAMS}; unlimited until its SETTINGS came, as in Netty's codec), or null.
+     */
+    private Channel ready() {
+        for (Map.Entry<Channel, int[]> e : open.entrySet()) {
+            Channel ch = e.getKey();
+            if (!draining.contains(ch) && ch.isActive() && e.getValue()[0] < limit(ch)) {
+                return ch;
+            }
+        }
+        return null;
+    }
+
+    /** The streams {@code ch}'s application lets this side have open at once, as Netty's codec counts them. */
+    private static int limit(Channel ch) {
+        io.netty.handler.codec.http2.Http2FrameCodec codec = ch.pipeline().get(io.netty.handler.codec.http2.Http2FrameCodec.class);
+        return codec == null ? 0 : codec.connection().local().maxActiveStreams();
+    }
+
+    /** A stream on a connection that takes it (dialling one first when there is none) for one request. */
     void openStream(ChannelHandler handler, Promise<Http2StreamChannel> opened) {
-        if (current != null) {
-            open(current, handler, opened);
+        Channel ready = ready();
+        if (ready != null) {
+            open(ready, handler, opened);
             return;
         }
         if (closed) {
@@ -124,8 +150,9 @@ final class H2AppConnection {
             });
         }
         d.addListener(f -> {
-            if (f.isSuccess() && current != null) {
-                open(current, handler, opened);
+            Channel ch = f.isSuccess() ? (Channel) f.getNow() : null;
+            if (ch != null && open.containsKey(ch) && !draining.contains(ch)) {
+                open(ch, handler, opened);
             } else {
                 opened.tryFailure(f.cause() != null ? f.cause() : new java.nio.channels.ClosedChannelException());
             }
@@ -151,8 +178,11 @@ final class H2AppConnection {
     }
 
     private void closedOne(Channel ch, int[] streams) {
-        if (--streams[0] == 0 && ch != current && ch.isActive()) {
-            // Draining (ConnPoolImplBase::onStreamClosed: a draining client with no stream left is closed).
+        if (--streams[0] == 0 && (draining.contains(ch) || limit(ch) == 0) && ch.isActive()) {
+            // Draining (ConnPoolImplBase::onStreamClosed: a draining client with no stream left is closed). One whose
+            // application allows no stream at all is of no use either: closed, so that an application answering every
+            // connection with SETTINGS_MAX_CONCURRENT_STREAMS 0 leaves no idle connection behind each request (Envoy's
+            // bound there is the cluster's max_connections and the idle timeout; here the pool is one downstream's).
             ch.close();
         }
     }
