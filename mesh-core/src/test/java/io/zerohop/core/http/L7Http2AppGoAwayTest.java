@@ -192,6 +192,28 @@ class L7Http2AppGoAwayTest {
     }
 
     /**
+     * The application resets a stream with REFUSED_STREAM before answering it: the client gets Envoy's answer to an
+     * upstream reset before headers, 503 {@code remote refused stream reset} with the flag {@code UR} (router.cc
+     * {@code onUpstreamReset}; http2/codec_impl.cc {@code onStreamClose}: {@code RemoteRefusedStreamReset}), as for a stream
+     * the application's GOAWAY refused, and the next request goes on the same application connection. Until 6 December the
+     * client got the application's RST_STREAM ({@code reset ...} here).
+     */
+    @Test
+    void aStreamTheApplicationResetsBeforeAnsweringGets503Ur() throws Exception {
+        int first = rawApp.connections.get();
+        rawApp.resetNext.set(true);
+        try (CapturedStderr err = new CapturedStderr()) {
+            List<String> lines = session(viaRaw, "/api/reset", "/api/after-reset");
+            assertThat(lines).containsExactly(
+                    "503 upstream connect error or disconnect/reset before headers. reset reason: remote refused stream reset", "200 ");
+            assertThat(err.awaitLine("access - inbound-http ", " path=\"/api/reset\" ")).contains(" status=503 decision=allow ")
+                    .contains(" reason=\"upstream_reset_before_response_started{remote_refused_stream_reset}\" response_flags=UR ");
+        }
+        assertThat(rawApp.ended(first)).as("one application connection for both requests").filteredOn("HEADERS"::equals).hasSize(2);
+        assertThat(rawApp.connections.get()).isEqualTo(first + 1);
+    }
+
+    /**
      * The client's session ends: the application's connection is closed with no GOAWAY, as Envoy's pool closes an
      * upstream connection ({@code CodecClient::close}, {@code NoFlush}; the codec's {@code goAway} is called by no pool
      * code). Until 6 December Netty's codec sent GOAWAY first on every close (and would have waited up to 30 s for
@@ -215,6 +237,8 @@ class L7Http2AppGoAwayTest {
         final ServerSocket socket;
         final AtomicInteger connections = new AtomicInteger();
         final java.util.concurrent.atomic.AtomicBoolean refuseNext = new java.util.concurrent.atomic.AtomicBoolean();
+        /** The next request's stream is reset with RST_STREAM REFUSED_STREAM, the connection going on. */
+        final java.util.concurrent.atomic.AtomicBoolean resetNext = new java.util.concurrent.atomic.AtomicBoolean();
         final Map<Integer, CompletableFuture<List<String>>> frames = new ConcurrentHashMap<>();
 
         RefusingApp(InetSocketAddress at) throws IOException {
@@ -272,6 +296,9 @@ class L7Http2AppGoAwayTest {
                     } else if (type == 1 && refuseNext.getAndSet(false)) {
                         // GOAWAY, last-stream-id 0, NO_ERROR: the stream just received is not processed.
                         out.write(new byte[] {0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+                    } else if (type == 1 && resetNext.getAndSet(false)) {
+                        out.write(new byte[] {0, 0, 4, 3, 0, (byte) (stream >>> 24), (byte) (stream >>> 16), (byte) (stream >>> 8),
+                            (byte) stream, 0, 0, 0, 7});
                     } else if (type == 1) {
                         out.write(new byte[] {0, 0, 1, 1, 5, (byte) (stream >>> 24), (byte) (stream >>> 16), (byte) (stream >>> 8),
                             (byte) stream, (byte) 0x88});

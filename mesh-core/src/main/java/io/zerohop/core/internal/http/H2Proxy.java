@@ -730,6 +730,19 @@ final class H2Proxy {
             @Override
             public void userEventTriggered(ChannelHandlerContext uctx, Object evt) {
                 if (evt instanceof Http2ResetFrame r) {
+                    if (status == 0 && !logged && ctx.channel().isActive()) {
+                        // The application reset the stream before its response started: Envoy's router answers it as any
+                        // upstream reset before headers (router.cc onUpstreamReset, onUpstreamAbort: 503 "upstream connect
+                        // error or disconnect/reset before headers. reset reason: ...", the flag UR for a remote reset,
+                        // streamResetReasonToResponseFlag), its codec naming REFUSED_STREAM RemoteRefusedStreamReset and
+                        // CONNECT_ERROR ConnectError (http2/codec_impl.cc onStreamClose; utility.cc resetReasonToString);
+                        // the request was sent, so Istio's inbound "reset-before-request" does not retry it. Until
+                        // 6 December the client got the application's RST_STREAM instead, where a stream the application's
+                        // GOAWAY refused got the 503.
+                        denied = true;
+                        unreached(new UpstreamFailure(remoteReset(r.errorCode()), "", "UR"));
+                        return;
+                    }
                     ctx.channel().writeAndFlush(new DefaultHttp2ResetFrame(r.errorCode()));
                     finish();
                     return;
@@ -773,6 +786,14 @@ final class H2Proxy {
                 finish();
             }
         }
+    }
+
+    /** Envoy's reset reason for an upstream stream's RST_STREAM with {@code errorCode} (utility.cc {@code resetReasonToString}). */
+    static String remoteReset(long errorCode) {
+        if (errorCode == Http2Error.REFUSED_STREAM.code()) {
+            return "remote refused stream reset";
+        }
+        return errorCode == Http2Error.CONNECT_ERROR.code() ? "remote error with CONNECT request" : "remote reset";
     }
 
     /**
