@@ -52,6 +52,33 @@ class KubernetesInputParityTest {
     }
 
     /**
+     * Cilium's {@code endPort} is an integer (pkg/policy/api/l4.go {@code PortProtocol.EndPort int32}, Minimum 0, Maximum
+     * 65535), so the cluster holds the number kubectl sends: go-yaml v2 {@code resolve.go} reads a plain {@code 010} with
+     * {@code strconv.ParseInt(s, 0, 64)} as octal 8, {@code 0x1F90} as 8080, and {@code 08080}, {@code 8080.0} and
+     * {@code 8.08e3} as floats that sigs.k8s.io/yaml {@code YAMLToJSON} writes as the JSON number 8080. zerohop read
+     * {@code 010} as 10 (port 9 and 10 allowed where Cilium allows up to 8) and refused the others.
+     */
+    @Test
+    void ciliumEndPortIsTheNumberKubectlSends() throws Exception {
+        for (String[] c : new String[][] {{"010", "8"}, {"0o10", "8"}, {"0x1F90", "8080"}, {"08080", "8080"}, {"8080.0", "8080"},
+                {"8.08e3", "8080"}, {"8_080", "8080"}, {"+8080", "8080"}}) {
+            int end = Integer.parseInt(c[1]);
+            PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", cnp("prod", "c",
+                    "{endpointSelector: {matchLabels: {app: web}}, ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}],"
+                            + " toPorts: [{ports: [{port: '1', endPort: " + c[0] + ", protocol: TCP}]}]}]}"))).build();
+            assertThat(e.evaluate(to(end)).allowed()).as("endPort: " + c[0] + " is " + end).isTrue();
+            assertThat(e.evaluate(to(end + 1)).allowed()).as("endPort: " + c[0] + " is " + end + ", not more").isFalse();
+        }
+        for (String[] bad : new String[][] {{"'8080'", "expected an integer, found \"8080\""}, {"8080.5", "expected an integer"},
+                {"1e999", "expected an integer"}, {".inf", "expected an integer"}, {"0x10000", "bad endPort 65536 (0..65535)"},
+                {"-1", "bad endPort -1"}}) {
+            assertThatThrownBy(() -> PolicyLoader.fromString("p.yaml", cnp("prod", "c", "{endpointSelector: {}, ingress: [{"
+                    + "toPorts: [{ports: [{port: '1', endPort: " + bad[0] + ", protocol: TCP}]}]}]}"))).as(bad[0])
+                    .isInstanceOf(PolicyLoadException.class).hasMessageContaining(bad[1]);
+        }
+    }
+
+    /**
      * The API server refuses a custom resource whose name is not a DNS-1123 subdomain (at most 253 characters, no empty
      * label) or whose namespace is not a DNS-1123 label (at most 63, no dot): k8s.io/apimachinery pkg/util/validation
      * {@code IsDNS1123Subdomain}, {@code IsDNS1123Label}. A DENY in {@code prod.x} loaded and protected nothing.

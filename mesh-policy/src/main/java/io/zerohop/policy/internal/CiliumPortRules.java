@@ -143,19 +143,18 @@ final class CiliumPortRules {
                 int endPort = name != null ? 0 : port == 0 ? 65535 : port;
                 if (p.get("endPort") != null) {
                     YNode ep = p.get("endPort");
-                    if (!"int".equals(ep.tag)) {
+                    // The number kubectl sends (YamlDocuments.kubectlInteger): endPort: 010 is 8 in the cluster, 0x1F90
+                    // and 08080 are 8080. Until 6 December 010 was read as 10 (a wider range than Cilium enforces),
+                    // and 0x1F90, 08080 and 8080.0, which the API server takes, were load errors.
+                    java.math.BigInteger big = ep.type == YNode.Type.SCALAR ? YamlDocuments.kubectlInteger(ep.text(), ep.tag) : null;
+                    if (big == null) {
                         throw ep.error("expected an integer, found " + ep.describe());
                     }
-                    long e;
-                    try {
-                        e = Long.parseLong(ep.text());
-                    } catch (NumberFormatException ex) {
-                        throw ep.error("bad endPort " + ep.text());
-                    }
                     // l4.go PortProtocol.EndPort: +kubebuilder:validation:Minimum=0, Maximum=65535.
-                    if (e < 0 || e > 65535) {
-                        throw ep.error("bad endPort " + e + " (0..65535)");
+                    if (big.signum() < 0 || big.compareTo(java.math.BigInteger.valueOf(65535)) > 0) {
+                        throw ep.error("bad endPort " + big + " (0..65535)");
                     }
+                    long e = big.longValue();
                     endPort = name != null ? (int) e : port == 0 && e == 0 ? 65535 : (int) Math.max(port, e);
                 }
                 String proto = p.string("protocol", "ANY");

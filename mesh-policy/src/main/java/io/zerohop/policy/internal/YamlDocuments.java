@@ -1298,6 +1298,36 @@ public final class YamlDocuments {
         return null;
     }
 
+    /**
+     * The integer kubectl sends for a scalar the loader typed {@code int} or {@code float}, or null when it sends none
+     * (a string, a fraction, an infinity). go-yaml v2's {@code resolve} (what kubectl reads YAML with, through
+     * sigs.k8s.io/yaml) reads an int with {@code strconv.ParseInt(s without '_', 0, 64)}, so {@code 010} is octal 8,
+     * {@code 0o17} 15 and {@code 0x1F90} 8080, and a float with {@code strconv.ParseFloat}; sigs.k8s.io/yaml
+     * {@code YAMLToJSON} writes a float64 with {@code encoding/json}, so {@code 08080}, {@code 8080.0} and {@code 8e3}
+     * reach the API server as the JSON numbers 8080 and 8000, which a CRD's {@code type: integer} takes. A scalar that
+     * is not plain is a string (its tag says so) unless explicitly tagged.
+     */
+    static java.math.BigInteger kubectlInteger(String text, String tag) {
+        if (text == null || text.isEmpty()) {
+            return null;
+        }
+        String s = text.indexOf('_') >= 0 ? text.replace("_", "") : text;
+        if ("int".equals(tag)) {
+            return goParseInt(s);
+        }
+        if ("float".equals(tag) && GO_YAML_FLOAT.matcher(s).matches()) {
+            java.math.BigDecimal d = new java.math.BigDecimal(s.startsWith("+") ? s.substring(1) : s);
+            if (d.abs().compareTo(java.math.BigDecimal.valueOf(Double.MAX_VALUE)) > 0) {
+                return null; // ParseFloat's ErrRange: go-yaml leaves it a string
+            }
+            double f = d.doubleValue(); // the float64 go-yaml holds; json.Marshal writes its shortest decimal form
+            if (f == Math.rint(f) && Math.abs(f) < 1e15) {
+                return java.math.BigInteger.valueOf((long) f);
+            }
+        }
+        return null;
+    }
+
     /** {@code strconv.FormatFloat(f, 'g', -1, 32)} for the values a port can be; other values only need to differ. */
     private static String goFloatKey(double f) {
         if (Double.isInfinite(f)) {
