@@ -1165,6 +1165,15 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
         T.invalid(env, "istiod accepts {*}/media (no leading /); Envoy refuses it (\"media\": Invalid pattern)",
                 to("{paths: ['{*}/media']}"), "it does not start with '/'");
         T.valid(env, "/{*}/ (one trailing /): Envoy's parser marks it with an empty literal and accepts it", to("{paths: ['/{*}/']}"));
+        // uri_template_match.proto: path_template max_len 256, validated by UriTemplateMatcherFactory (config.h,
+        // MessageUtil::downcastAndValidate); istiod and the CRD set no length. Counted after {*} becomes *: 256 loads.
+        String seg = "/" + "a".repeat(49);
+        String at256 = seg.repeat(5) + "/{*}/" + "b".repeat(3); // 250 + "/*/" + 3 = 256 sanitized (258 as written)
+        String over = at256 + "c";
+        T.valid(env, "a template of 256 characters once {*} is * (UriTemplateMatchConfig max_len) loads",
+                to("{paths: ['" + at256 + "']}"));
+        T.invalid(env, "istiod accepts a template of 257 characters once {*} is *; Envoy's proto validation refuses it (was: loaded)",
+                to("{paths: ['" + over + "']}"), "refuses the 257-character template it becomes");
         T.decide(env, "/{*}/ matches /x/ only", to("{paths: ['/{*}/']}"), r().http("GET", "/x/"), true, "prod/p");
         T.decide(env, "/{*}/ does not match /x", to("{paths: ['/{*}/']}"), r().http("GET", "/x"), false, "prod/p");
         T.valid(env, "//admin without a template is Envoy's exact path matcher, not uri_template", to("{paths: ['//admin']}"));

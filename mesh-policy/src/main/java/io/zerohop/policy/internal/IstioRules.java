@@ -718,6 +718,9 @@ final class IstioRules {
         }
     }
 
+    /** UriTemplateMatchConfig.path_template's {@code max_len} (envoyproxy/envoy uri_template_match.proto). */
+    static final int MAX_ENVOY_TEMPLATE = 256;
+
     /**
      * A template istiod accepts but Envoy cannot parse. istiod checks the path with its slashes trimmed
      * ({@code CheckValidPathTemplate}), then hands it to Envoy as written, {@code {*}} and {@code {**}} replaced by
@@ -728,9 +731,11 @@ final class IstioRules {
      * ({@code consumeLiteral}: "Invalid literal"), so {@code //{*}}, {@code /{*}//} and {@code {*}/x} are refused:
      * the RBAC filter's {@code UriTemplateMatcher} takes the parser's status with {@code value()}
      * (source/extensions/filters/common/rbac/matchers.h), which throws, and the proxy rejects the whole listener update
-     * carrying the policy, keeping its previous configuration. zerohop refuses the load the same way (the set in force
-     * stays); until 6 December it matched {@code //{*}} against {@code //x} as a regex, enforcing a rule no proxy
-     * enforces.
+     * carrying the policy, keeping its previous configuration. So does a template longer than 256 characters once
+     * sanitized: the proto's {@code max_len}, which {@code UriTemplateMatcherFactory.createPathMatcher}
+     * (source/extensions/path/match/uri_template/config.h) validates with {@code MessageUtil::downcastAndValidate}.
+     * zerohop refuses the load the same way (the set in force stays); until 6 December it matched {@code //{*}}
+     * against {@code //x} as a regex, enforcing a rule no proxy enforces, and loaded templates of any length.
      */
     private static void envoyParsesTemplate(YNode item, String path) throws PolicyLoadException {
         String envoy = path.replace("{**}", "**").replace("{*}", "*");
@@ -739,6 +744,15 @@ final class IstioRules {
             why = "it does not start with '/' (\"Invalid pattern\")";
         } else if (path.startsWith("//") || path.endsWith("//")) {
             why = "it has an empty segment (\"Invalid literal\"; one trailing '/' is allowed)";
+        } else if (envoy.length() > MAX_ENVOY_TEMPLATE) {
+            // api/envoy/extensions/path/match/uri_template/v3/uri_template_match.proto: path_template has
+            // (validate.rules).string max_len 256, which UriTemplateMatcherFactory.createPathMatcher checks
+            // (MessageUtil::downcastAndValidate) before it parses; istiod and the CRD set no length.
+            throw item.error("path template \"" + path.substring(0, 32) + "...\" passes istiod's validation, but Envoy"
+                    + " refuses the " + envoy.length() + "-character template it becomes: UriTemplateMatchConfig."
+                    + "path_template is at most " + MAX_ENVOY_TEMPLATE + " characters (its proto validation), so a waypoint or"
+                    + " sidecar rejects the configuration carrying this policy and never enforces it (zerohop refuses it"
+                    + " too; shorten it, e.g. end it at an earlier {**})");
         } else {
             return;
         }
