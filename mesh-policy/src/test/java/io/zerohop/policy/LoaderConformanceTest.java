@@ -224,6 +224,24 @@ class LoaderConformanceTest extends UpstreamTable {
         T.valid(goYaml, "what go-yaml v2 leaves a string: addresses, versions, 0x alone, a date", "apiVersion: security.istio.io/v1\n"
                 + "kind: AuthorizationPolicy\nmetadata: {name: p, namespace: prod, annotations: {a: 1.2.3, b: 0x_, c: 08-15, d: 1-2, e: 0b2,"
                 + " f: 1.2.3-rc1}}\nspec: {rules: [{from: [{source: {ipBlocks: [10.0.0.1, 10.0.0.0/8]}}]}]}\n");
+        // A plain selector key too: go-yaml v2 types it as a value, and sigs.k8s.io/yaml convertToJSONableMapKey writes it
+        // back (a bool as true/false, an int in decimal, a float as FormatFloat 'g' 32) or refuses it (a null). The
+        // cluster's selector then has the label true=a for {y: a}; zerohop matched y=a (a DENY on pods the cluster's copy
+        // does not select). Refused, as unquoted portLevelMtls keys are; quoted keys are the text.
+        String sigsYaml = "sigs.k8s.io/yaml convertToJSONableMapKey (kubectl YAMLToJSON)";
+        for (String[] k : new String[][] {{"y", "true"}, {"on", "true"}, {"No", "false"}, {"01", "1"}, {"1.0", "1"}, {"0x10", "16"}}) {
+            T.invalid(sigsYaml, "a plain selector key " + k[0] + " is the label key " + k[1] + " in the cluster",
+                    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: prod}\n"
+                    + "spec: {action: DENY, selector: {matchLabels: {" + k[0] + ": a}}, rules: [{}]}\n",
+                    "case.yaml:4: spec.selector.matchLabels[\"" + k[0] + "\"]: unquoted, kubectl reads this key as YAML 1.1 does"
+                    + " (go-yaml v2, sigs.k8s.io/yaml) and sends the label key \"" + k[1] + "\"");
+        }
+        T.invalid(sigsYaml, "a plain null selector key: kubectl refuses it", "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
+                + "metadata: {name: c, namespace: prod}\nspec: {endpointSelector: {matchLabels: {~: a}}, ingress: [{}]}\n",
+                "a null key, which kubectl refuses");
+        T.decide(sigsYaml, "a quoted selector key is its text", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+                + "metadata: {name: p, namespace: prod}\nspec: {action: DENY, selector: {matchLabels: {'y': a, \"01\": b}}, rules: [{}]}\n",
+                r().dest("prod", "web", java.util.Map.of("y", "a", "01", "b")), false, "prod/p");
         T.valid(ISTIO_CRD, "quoted, they are strings", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
                 + "metadata: {name: \"p\", namespace: \"prod\", labels: {version: \"1\"}, annotations: {owner: \"yes\"}}" + apSpec);
     }

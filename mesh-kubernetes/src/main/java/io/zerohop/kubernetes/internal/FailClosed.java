@@ -162,9 +162,10 @@ final class FailClosed {
         return out;
     }
 
+    /** As {@link PolicyState#yamlOf}: JSON, every key quoted, so the loader reads each key as the cluster holds it. */
     private static String yaml(GenericKubernetesResource r, String specKey, Object spec) {
         Map<String, Object> doc = PolicyState.header(r);
         doc.put(specKey, spec);
-        return Serialization.asYaml(doc);
+        return Serialization.asJson(doc);
     }
 }

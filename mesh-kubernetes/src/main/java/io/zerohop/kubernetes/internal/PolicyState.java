@@ -140,7 +140,10 @@ public final class PolicyState {
      * The object as a policy file would hold it: apiVersion, kind, metadata.name/namespace, for Istio kinds the
      * annotations istiod validates ({@code istio.io/dry-run}, {@code internal.istio.io/*}: the loader checks them as
      * istiod's validateMetadata and checkDryRunAnnotation do), spec (and Cilium's specs). Server-owned fields
-     * (status, managedFields, uid) and other annotations are dropped.
+     * (status, managedFields, uid) and other annotations are dropped. Written as JSON (which the loader reads as YAML):
+     * every key quoted, since the loader reads a plain key as kubectl does (go-yaml v2 then sigs.k8s.io/yaml
+     * convertToJSONableMapKey: {@code on:} is the key "true"), and Jackson's YAML writer leaves keys such as {@code on},
+     * {@code 01} or {@code ~} plain (it quotes by YAML 1.2's rules): a label key "on" the cluster holds read back as "true".
      */
     static String yamlOf(GenericKubernetesResource r) {
         Map<String, Object> doc = header(r);
@@ -164,7 +167,7 @@ public final class PolicyState {
                 doc.put(k, v);
             }
         }
-        return Serialization.asYaml(doc);
+        return Serialization.asJson(doc);
     }
 
     /** apiVersion, kind and metadata name/namespace of the object, in a mutable map. */

@@ -193,7 +193,8 @@ final class Fields {
     /**
      * A flat string-to-string map (labels); sorted so compiled selectors are deterministic.
      *
-     * @throws PolicyLoadException a value that is not a string, or a null (below), naming its key's line
+     * @throws PolicyLoadException a value that is not a string, or a null (below), or an unquoted key kubectl sends as
+     *     another key (below), naming its key's line
      */
     static Map<String, String> stringMap(YNode n) throws PolicyLoadException {
         Map<String, String> out = new TreeMap<>();
@@ -202,6 +203,20 @@ final class Fields {
         }
         n.requireMap();
         for (Map.Entry<String, YNode> e : n.map.entrySet()) {
+            String key = e.getKey();
+            String sent = e.getValue().keyPlain ? YamlDocuments.kubectlMapKey(key) : key;
+            if (sent == null || !sent.equals(key)) {
+                // kubectl types a plain key as it types a value (go-yaml v2 resolve.go) and writes it back as a JSON key
+                // (sigs.k8s.io/yaml convertToJSONableMapKey): {y: a} is the label true=a in the cluster's copy, {01: a} the
+                // label 1=a, and a null key (~, null) is refused. Until 6 December the selector matched y=a, a label
+                // the cluster's selector does not have. Refused, as portLevelMtls keys are (PeerAuthn.portKey): the
+                // author meant the text, and a selector on the other label is not guessed.
+                throw keyError(n, key, sent == null
+                        ? "a null key, which kubectl refuses (sigs.k8s.io/yaml: \"unsupported map key of type: <nil>\")"
+                        : "unquoted, kubectl reads this key as YAML 1.1 does (go-yaml v2, sigs.k8s.io/yaml) and sends the"
+                        + " label key \"" + sent + "\", so the cluster's copy selects on " + sent + ", not " + key
+                        + "; quote it ('" + key + "') to mean " + key);
+            }
             if (e.getValue().isNull()) {
                 // The API server drops a null of a non-nullable field before it validates or stores the object
                 // (k8s.io/apiextensions-apiserver pkg/apiserver/schema/defaulting/prunenulls.go, additionalProperties
