@@ -89,4 +89,23 @@ class DryRunAnnotationTest {
                 + (action.equals("CUSTOM") ? ", provider: {name: ext-authz}" : "") + ", rules: [{}]}");
         assertThat(rejected(bad).get("AuthorizationPolicy/prod/ext")).contains("only supports action ALLOW/DENY, found action " + action);
     }
+
+    /**
+     * The load note of a dry-run policy says what happens to it here: read from Kubernetes it is dropped (as istiod,
+     * by default, sends ztunnel none: pilot/pkg/serviceregistry/ambient/authorization.go convertAuthorizationPolicy),
+     * so nothing is logged per decision. Until 6 December the note (mesh-policy IstioCompiler.DRY_RUN_NOTE) said zerohop
+     * logs per decision what the policy would have decided, which only a policy loaded from files does.
+     */
+    @org.junit.jupiter.api.Test
+    void theDryRunNoteSaysTheObjectIsDropped() throws Exception {
+        PolicyEngine engine = PolicyEngine.builder().rootNamespace("istio-system").build();
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            PolicyState state = new PolicyState(engine);
+            state.put(ap("try-legacy", "true", ALLOW_OLD));
+            state.flush();
+            String note = err.awaitLine("zerohop never enforces this policy");
+            assertThat(note).contains("AuthorizationPolicy/prod/try-legacy").contains("read from Kubernetes, it is dropped");
+        }
+        assertThat(engine.policies().size()).as("dropped").isZero();
+    }
 }

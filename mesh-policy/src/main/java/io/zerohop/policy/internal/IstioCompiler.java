@@ -269,12 +269,16 @@ final class IstioCompiler {
      * dry-run policy unless {@code AMBIENT_ENABLE_DRY_RUN_AUTHORIZATION_POLICY} is set (pilot/pkg/features/ambient.go,
      * default false; pilot/pkg/serviceregistry/ambient/authorization.go {@code convertAuthorizationPolicy} returns this
      * message instead), and with it ztunnel 1.29+ evaluates the policy and only logs it (src/state.rs, the
-     * {@code dry_run} partition). Decisions are the same either way (the policy is never enforced); zerohop logs as the
-     * enabled ztunnel does. Until 6 December zerohop said nothing at load. A note ({@link #isNote}). Argument: ns/name.
+     * {@code dry_run} partition). Decisions are the same either way (the policy is never enforced); from a file zerohop
+     * logs as the enabled ztunnel does, while mesh-kubernetes drops such an object as istiod does by default
+     * (PolicyState.validate), so the note says both: until 6 December (helper 327) it said zerohop logs per decision
+     * in Kubernetes mode too, where nothing is logged. Until 6 December zerohop said nothing at load. A note
+     * ({@link #isNote}). Argument: ns/name.
      */
-    static final String DRY_RUN_NOTE = "dry-run: zerohop never enforces this policy and logs, per decision, what it would"
-            + " have decided (as ztunnel 1.29+ does when istiod sends it dry-run policies, with"
-            + " AMBIENT_ENABLE_DRY_RUN_AUTHORIZATION_POLICY); istiod's ambient status for it by default holds: \"found policy"
+    static final String DRY_RUN_NOTE = "dry-run: zerohop never enforces this policy (loaded from files, it logs, per decision,"
+            + " what it would have decided, as ztunnel 1.29+ does when istiod sends it dry-run policies, with"
+            + " AMBIENT_ENABLE_DRY_RUN_AUTHORIZATION_POLICY; read from Kubernetes, it is dropped, as istiod does by default)"
+            + "; istiod's ambient status for it by default holds: \"found policy"
             + " \"%s\" using dry-run annotation, but support for ambient dry-run authorizationPolicies isn't enabled\" (ztunnel"
             + " then neither enforces nor logs it)";
 
