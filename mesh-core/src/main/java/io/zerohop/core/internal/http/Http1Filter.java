@@ -599,7 +599,9 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
      * {@code Content-Length}) and says {@code connection: close} when the connection closes after this response
      * ({@code conn_manager_impl.cc} {@code encodeHeaders}, {@code drain_state_}); {@code close}: whether it does here.
      * Until 6 December the application's own {@code Keep-Alive: timeout=5} (Node's default) and {@code Connection} reached
-     * the client, speaking for the application's connection, not the client's.
+     * the client, speaking for the application's connection, not the client's. Not as Envoy: a response the application
+     * frames by closing its connection (no {@code Content-Length}, not chunked) goes to the client as it came, and the
+     * client's connection closes after it, where Envoy's codec would chunk it and keep the client's connection.
      */
     static void fromUpstream(HttpResponse r, boolean switched, boolean close) {
         io.netty.handler.codec.http.HttpHeaders h = r.headers();
