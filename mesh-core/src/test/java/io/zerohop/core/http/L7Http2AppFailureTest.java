@@ -185,26 +185,20 @@ class L7Http2AppFailureTest {
             try (s) {
                 DataInputStream in = new DataInputStream(s.getInputStream());
                 OutputStream out = s.getOutputStream();
-                in.readNBytes(24);
-                out.write(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0});
-                out.flush();
+                RawH2.serverPreface(in, out);
                 while (true) {
-                    byte[] header = in.readNBytes(9);
-                    if (header.length < 9) {
+                    RawH2.Frame f = RawH2.next(in);
+                    if (f == null) {
                         return;
                     }
-                    int length = ((header[0] & 0xff) << 16) | ((header[1] & 0xff) << 8) | (header[2] & 0xff);
-                    int type = header[3];
-                    int flags = header[4];
-                    int stream = ((header[5] & 0x7f) << 24) | ((header[6] & 0xff) << 16) | ((header[7] & 0xff) << 8) | (header[8] & 0xff);
-                    in.readNBytes(length);
-                    if (type == 4 && (flags & 1) == 0) {
-                        out.write(new byte[] {0, 0, 0, 4, 1, 0, 0, 0, 0});
+                    int type = f.type();
+                    int stream = f.stream();
+                    if (f.isSettings()) {
+                        out.write(RawH2.SETTINGS_ACK);
                     } else if (type == 1 && index == 0) {
                         out.write(new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0});
                     } else if (type == 1) {
-                        out.write(new byte[] {0, 0, 1, 1, 5, (byte) (stream >>> 24), (byte) (stream >>> 16), (byte) (stream >>> 8),
-                            (byte) stream, (byte) 0x88});
+                        out.write(RawH2.ok(stream));
                     }
                     out.flush();
                 }

@@ -277,22 +277,17 @@ class L7Http2AppGoAwayTest {
             try (s) {
                 DataInputStream in = new DataInputStream(s.getInputStream());
                 OutputStream out = s.getOutputStream();
-                in.readNBytes(24);
-                out.write(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0});
-                out.flush();
+                RawH2.serverPreface(in, out);
                 while (true) {
-                    byte[] header = in.readNBytes(9);
-                    if (header.length < 9) {
+                    RawH2.Frame f = RawH2.next(in);
+                    if (f == null) {
                         break;
                     }
-                    int length = ((header[0] & 0xff) << 16) | ((header[1] & 0xff) << 8) | (header[2] & 0xff);
-                    int type = header[3];
-                    int flags = header[4];
-                    int stream = ((header[5] & 0x7f) << 24) | ((header[6] & 0xff) << 16) | ((header[7] & 0xff) << 8) | (header[8] & 0xff);
-                    in.readNBytes(length);
+                    int type = f.type();
+                    int stream = f.stream();
                     seen.add(type >= 0 && type < NAMES.length ? NAMES[type] : "type" + type);
-                    if (type == 4 && (flags & 1) == 0) {
-                        out.write(new byte[] {0, 0, 0, 4, 1, 0, 0, 0, 0});
+                    if (f.isSettings()) {
+                        out.write(RawH2.SETTINGS_ACK);
                     } else if (type == 1 && refuseNext.getAndSet(false)) {
                         // GOAWAY, last-stream-id 0, NO_ERROR: the stream just received is not processed.
                         out.write(new byte[] {0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
@@ -300,8 +295,7 @@ class L7Http2AppGoAwayTest {
                         out.write(new byte[] {0, 0, 4, 3, 0, (byte) (stream >>> 24), (byte) (stream >>> 16), (byte) (stream >>> 8),
                             (byte) stream, 0, 0, 0, 7});
                     } else if (type == 1) {
-                        out.write(new byte[] {0, 0, 1, 1, 5, (byte) (stream >>> 24), (byte) (stream >>> 16), (byte) (stream >>> 8),
-                            (byte) stream, (byte) 0x88});
+                        out.write(RawH2.ok(stream));
                     }
                     out.flush();
                 }
