@@ -286,8 +286,8 @@ final class PolicyCommand {
                     String xfcc = "By=" + by + ";URI=" + source;
                     headerMap.put("x-forwarded-client-cert", xfcc);
                 }
-                // The :scheme the proxy's HTTP/1 filter decides on (an HTTP/2 client's own is most often the same "http").
-                headerMap.put(":scheme", HeaderValidation.http1Scheme(path == null ? "/" : path, headerMap.get("x-forwarded-proto")));
+                headerMap.put(":scheme", scheme(destWorkload == null ? io.zerohop.core.AppProtocol.AUTO : destWorkload.appProtocol(port),
+                        headerMap.get("x-forwarded-proto")));
                 req.http(new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap));
             }
             AccessRequest request = req.build();
@@ -364,6 +364,30 @@ final class PolicyCommand {
             return d.allowed() && unparsed.allowed() ? 0 : 3;
         }
 
+        /**
+         * The {@code :scheme} the proxy decides on. An HTTP/1 request's is the proxy's own (mesh-core
+         * {@code HeaderValidation.http1Scheme}: {@code x-forwarded-proto} when http or https, else http, as Envoy's
+         * conn_manager_utility.cc {@code mutateRequestHeaders}/{@code getScheme}). On a port declared {@code http2} or
+         * {@code grpc} the proxy parses h2c only (H2Proxy), and an HTTP/2 request's {@code :scheme} is the client's own,
+         * which Envoy keeps whatever {@code x-forwarded-proto} says ("For HTTP/2, and HTTP/3, incoming :scheme headers are
+         * trusted", envoyproxy/envoy docs/root/configuration/http/http_conn_man/headers.rst; {@code mutateRequestHeaders}
+         * sets it only when absent): an h2c client's, {@code http}. Until 6 December the check took
+         * {@code x-forwarded-proto=https} as the {@code :scheme} there too and answered DENY (exit 3) for a request the
+         * proxy served past a DENY on {@code :scheme} https (a new-user pass, helper 328).
+         */
+        private String scheme(io.zerohop.core.AppProtocol protocol, String forwardedProto) {
+            String http1 = HeaderValidation.http1Scheme(path == null ? "/" : path, forwardedProto);
+            if (protocol != io.zerohop.core.AppProtocol.HTTP2 && protocol != io.zerohop.core.AppProtocol.GRPC) {
+                return http1;
+            }
+            if (!http1.equals("http")) {
+                headerNotes.add("--header x-forwarded-proto=" + forwardedProto + ": the port is declared " + protocol.name()
+                        .toLowerCase(Locale.ROOT) + ", where the proxy reads HTTP/2 only and request.headers[:scheme] is the"
+                        + " client's own :scheme, which x-forwarded-proto does not change: decided for an h2c client's, http");
+            }
+            return "http";
+        }
+
         private Map<String, String> headerMap(Usage u) {
             Map<String, String> out = new LinkedHashMap<>();
             for (String h : headers) {
@@ -376,6 +400,10 @@ final class PolicyCommand {
                     case "host", ":authority" -> "--host";
                     case ":method" -> "--method";
                     case ":path" -> "--path";
+                    // Not a client's header the check can take: the proxy sets an HTTP/1 request's from x-forwarded-proto
+                    // (HeaderValidation.http1Scheme, as Envoy's getScheme); it was refused as no field name (a new-user pass).
+                    case ":scheme" -> "--header x-forwarded-proto=http or =https (an HTTP/1 request's :scheme is set by the proxy"
+                            + " from it, else http; an h2c client's is its own, which the check takes as http)";
                     default -> null;
                 };
                 if (own == null && !name.matches("[!#$%&'*+.^_`|~0-9a-z-]+")) {

@@ -420,6 +420,56 @@ class PolicyCheckTest {
     }
 
     /**
+     * On a port declared {@code http2} or {@code grpc} the proxy reads h2c only, and {@code request.headers[:scheme]} is the
+     * client's own {@code :scheme} there (H2Proxy; Envoy trusts an HTTP/2 request's {@code :scheme} and sets one only when
+     * absent, conn_manager_utility.cc {@code mutateRequestHeaders}), whatever {@code x-forwarded-proto} says: through a
+     * node proxy pair, {@code curl --http2-prior-knowledge -H 'x-forwarded-proto: https'} was served 200 past a DENY on
+     * {@code :scheme} https, where the check answered DENY, exit 3 (helper 328). {@code --header :scheme=...} names the
+     * option that sets it, where it was refused as no field name.
+     */
+    @Test
+    void anH2cPortsSchemeIsTheClientsNotXForwardedProto() throws Exception {
+        String denyHttps = """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: deny-https, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: backend}}
+                  action: DENY
+                  rules:
+                  - when: [{key: "request.headers[:scheme]", values: ["https"]}]
+                """;
+        Path p = Files.createDirectories(dir.resolve("policies"));
+        Files.writeString(p.resolve("p.yaml"), denyHttps);
+        Path w = Files.writeString(dir.resolve("h2-workloads.yaml"), """
+                trustDomain: cluster.local
+                workloads:
+                  - {namespace: prod, name: backend, serviceAccount: backend, addresses: [10.0.0.2], labels: {app: backend},
+                     ports: {8080: http, 9090: grpc, 9091: http2}}
+                  - {namespace: prod, name: frontend, serviceAccount: frontend, addresses: [10.0.0.1], labels: {app: frontend}}
+                """);
+        for (String port : new String[] {"9090", "9091"}) {
+            std.out.reset();
+            std.err.reset();
+            assertThat(Zerohop.run("policy", "check", "--policies", p.toString(), "--workloads", w.toString(),
+                    "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:" + port,
+                    "--method", "POST", "--path", "/x", "--header", "x-forwarded-proto=https")).as(std.out + " " + std.err).isZero();
+            assertThat(std.err.toString()).contains("note: --header x-forwarded-proto=https: the port is declared "
+                    + (port.equals("9090") ? "grpc" : "http2") + ", where the proxy reads HTTP/2 only");
+        }
+        // On an http port the request may be HTTP/1, whose :scheme the proxy takes from x-forwarded-proto.
+        std.out.reset();
+        assertThat(Zerohop.run("policy", "check", "--policies", p.toString(), "--workloads", w.toString(),
+                "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080",
+                "--method", "POST", "--path", "/x", "--header", "x-forwarded-proto=https")).as(std.out.toString()).isEqualTo(3);
+        std.err.reset();
+        assertThat(Zerohop.run("policy", "check", "--policies", p.toString(), "--workloads", w.toString(),
+                "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080",
+                "--header", ":scheme=https")).isEqualTo(2);
+        assertThat(std.err.toString()).contains(":scheme is the request's own field: give it as --header x-forwarded-proto=");
+    }
+
+    /**
      * The proxy's HTTP/1 side removes the headers a {@code Connection} header nominates before any policy reads them
      * (mesh-core NominatedHeaders, as Envoy's codec): {@code Connection: x-user} with {@code X-User: admin} is served 200
      * past a DENY on {@code request.headers[x-user]}. The check took both headers and answered DENY, exit 3 (a new-user
