@@ -61,4 +61,38 @@ class L7SchemeTest {
             app.stop(0);
         }
     }
+
+    /**
+     * An absolute-form target's scheme is the request's {@code :scheme} (envoyproxy/envoy
+     * source/common/http/http1/codec_impl.cc {@code ServerConnectionImpl::handlePath}), decided before the target is
+     * made origin-form for the application. Until a new-user pass the decision read the target already rewritten, so
+     * {@code GET https://backend/x} was decided as http.
+     */
+    @Test
+    void anAbsoluteTargetsSchemeIsDecidedOn() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.184.11");
+        int port = 54303;
+        com.sun.net.httpserver.HttpServer app = com.sun.net.httpserver.HttpServer.create(new InetSocketAddress(ip, port), 50);
+        app.createContext("/", x -> {
+            x.sendResponseHeaders(200, 2);
+            x.getResponseBody().write("ok".getBytes(StandardCharsets.US_ASCII));
+            x.close();
+        });
+        app.start();
+        try (Mesh mesh = L7EarlyResponseTest.mesh(ip, port, DENY_HTTP.replace("values: [\"http\"]", "values: [\"https\"]"));
+             Socket c = new Socket()) {
+            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54304),
+                    new InetSocketAddress(ip, port)));
+            c.connect(via);
+            c.setSoTimeout(20_000);
+            InputStream in = c.getInputStream();
+            c.getOutputStream().write("GET http://backend/a HTTP/1.1\r\nHost: backend\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            assertThat(L7EnforcementTest.readHead(in)).as("http://").startsWith("HTTP/1.1 200 ");
+            in.readNBytes(2);
+            c.getOutputStream().write("GET https://backend/b HTTP/1.1\r\nHost: backend\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            assertThat(L7EnforcementTest.readHead(in)).as("https://").startsWith("HTTP/1.1 403 ");
+        } finally {
+            app.stop(0);
+        }
+    }
 }

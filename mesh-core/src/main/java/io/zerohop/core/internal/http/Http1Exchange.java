@@ -47,6 +47,8 @@ final class Http1Exchange {
     /** A 1xx other than 101 was forwarded; its end is not the response's end. */
     boolean interim;
     boolean closeAfter;
+    /** The {@code :scheme} the request was decided on ({@code HeaderValidation.http1Scheme}), for a re-decision. */
+    String scheme = "http";
     /** The request asked to upgrade; cleared by any final status but 101. */
     boolean upgrade;
     int status;

@@ -301,7 +301,8 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                 protocolError(LocalReplies.statusFor(cause), LocalReplies.problem(cause), standIn);
                 return;
             }
-            // The target as sent, before toOriginForm rewrites an absolute form: a refusal's log shows what was asked.
+            // The target as sent, before toOriginForm rewrites an absolute form: a refusal's log shows what was asked, and
+            // the decision reads its scheme (Envoy's handlePath sets :scheme from an absolute target; a new-user pass).
             String sent = req.uri();
             // Envoy's codec, before it reads the target (onHeadersCompleteBase: sanitizeConnectionHeader, then handlePath,
             // which gives an absolute-form target's authority as the Host, a nominated Host lost included), before the
@@ -359,7 +360,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                 protocolError(HttpResponseStatus.FORBIDDEN, badUpgrade, refused(req, sent));
                 return;
             }
-            start(req);
+            start(req, sent);
             if (m instanceof HttpContent c) {
                 content(c);
             }
@@ -377,8 +378,10 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         ReferenceCountUtil.release(m);
     }
 
-    private void start(HttpRequest req) {
-        Http1Exchange x = RequestAdmission.admit(conn, authorizer, req);
+    /** @param sent the request target as the client sent it, before an absolute form was made origin-form */
+    private void start(HttpRequest req, String sent) {
+        Http1Exchange x = RequestAdmission.admit(conn, authorizer, req, io.zerohop.core.HeaderValidation.http1Scheme(sent,
+                String.join(",", req.headers().getAll("x-forwarded-proto"))));
         active = x;
         if (x.allowed) {
             if (x.http10) {
@@ -765,7 +768,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             headers.merge(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + "," + b);
         }
         io.zerohop.core.HeaderValidation.removeHopByHop(headers); // as at its first decision (HttpEnforcement.authorize)
-        headers.put(":scheme", io.zerohop.core.HeaderValidation.http1Scheme(x.request.uri(), headers.get("x-forwarded-proto")));
+        headers.put(":scheme", x.scheme);
         return headers;
     }
 

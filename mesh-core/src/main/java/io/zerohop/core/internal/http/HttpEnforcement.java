@@ -715,7 +715,7 @@ public final class HttpEnforcement {
      * values joined with {@code ","} as Envoy's header matcher sees them), plus the connection's
      * L4 attributes.
      */
-    Decision authorize(Conn c, HttpRequest req) {
+    Decision authorize(Conn c, HttpRequest req, String scheme) {
         Map<String, String> headers = new HashMap<>();
         for (Map.Entry<String, String> e : req.headers()) {
             headers.merge(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + "," + b);
@@ -724,7 +724,7 @@ public final class HttpEnforcement {
         // reads Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, nor a TE other than trailers. The request
         // forwarded keeps its framing; until 6 December a rule on request.headers[keep-alive] matched here.
         io.zerohop.core.HeaderValidation.removeHopByHop(headers);
-        headers.put(":scheme", io.zerohop.core.HeaderValidation.http1Scheme(req.uri(), headers.get("x-forwarded-proto")));
+        headers.put(":scheme", scheme);
         String host = req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.HOST, "");
         return authorize(c, req.method().name(), req.uri(), host, headers);
     }
@@ -732,8 +732,8 @@ public final class HttpEnforcement {
     /** The per-request questions, for both filters: the decision, and whose Envoy normalises the path. */
     private final class Requests implements RequestAdmission.Authorizer, H2Proxy.Authorizer {
         @Override
-        public Decision authorize(Conn conn, HttpRequest request) {
-            return HttpEnforcement.this.authorize(conn, request);
+        public Decision authorize(Conn conn, HttpRequest request, String scheme) {
+            return HttpEnforcement.this.authorize(conn, request, scheme);
         }
 
         @Override

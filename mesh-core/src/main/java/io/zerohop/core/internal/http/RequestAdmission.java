@@ -25,7 +25,11 @@ final class RequestAdmission {
 
     /** Decides one request; never null. */
     interface Authorizer extends LiveRequest.Registry {
-        Decision authorize(Conn conn, HttpRequest request);
+        /**
+         * @param scheme the request's {@code :scheme} as Envoy's header map holds it ({@code HeaderValidation.http1Scheme}
+         *               of the target as sent, before an absolute form is made origin-form)
+         */
+        Decision authorize(Conn conn, HttpRequest request, String scheme);
 
         /**
          * The same on a request's parts: method, target, Host, headers (names lower case, repeated values joined with
@@ -34,8 +38,12 @@ final class RequestAdmission {
         default Decision authorize(Conn conn, String method, String path, String host, java.util.Map<String, String> headers) {
             HttpRequest req = new io.netty.handler.codec.http.DefaultHttpRequest(io.netty.handler.codec.http.HttpVersion.HTTP_1_1,
                     io.netty.handler.codec.http.HttpMethod.valueOf(method), path);
-            headers.forEach(req.headers()::set);
-            return authorize(conn, req);
+            headers.forEach((name, value) -> {
+                if (!name.startsWith(":")) {
+                    req.headers().set(name, value);
+                }
+            });
+            return authorize(conn, req, headers.getOrDefault(":scheme", "http"));
         }
 
         /**
@@ -54,8 +62,9 @@ final class RequestAdmission {
      * be forwarded. Denied: its 403 is the response (status, size and whether the connection closes
      * after it set), for the caller to write.
      */
-    static Http1Exchange admit(Conn conn, Authorizer authorizer, HttpRequest req) {
+    static Http1Exchange admit(Conn conn, Authorizer authorizer, HttpRequest req, String scheme) {
         Http1Exchange x = new Http1Exchange(req);
+        x.scheme = scheme;
         boolean cilium = authorizer.ciliumPaths(conn);
         if (cilium && HttpAttributes.hasEscapedSlash(req.uri())) {
             // Cilium's Envoy (UNESCAPE_AND_REDIRECT) answers before any filter: 307 to the unescaped, normalised path.
@@ -87,7 +96,7 @@ final class RequestAdmission {
         }
         Decision d;
         try {
-            d = authorizer.authorize(conn, req);
+            d = authorizer.authorize(conn, req, scheme);
         } catch (RuntimeException e) {
             log.warn("authorization failed for {} {} {}, denying", conn.peer(), x.method, x.path, e);
             d = null;

@@ -374,7 +374,7 @@ class Http1CodecTest {
     Http1Filter filter;
 
     EmbeddedChannel channel() {
-        filter = new Http1Filter(CONN, (c, r) -> r.uri().startsWith("/ok") ? Decision.allowNoPolicy("test") : DENY,
+        filter = new Http1Filter(CONN, (c, r, s) -> r.uri().startsWith("/ok") ? Decision.allowNoPolicy("test") : DENY,
                 new HttpObserver(null), f -> upstream);
         return new EmbeddedChannel(new Http1Decoder(), new HttpResponseEncoder(), filter);
     }
@@ -443,7 +443,7 @@ class Http1CodecTest {
     }
 
     EmbeddedChannel http10Channel() {
-        filter = new Http1Filter(CONN, (c, r) -> r.uri().startsWith("/ok") ? Decision.allowNoPolicy("test") : DENY,
+        filter = new Http1Filter(CONN, (c, r, s) -> r.uri().startsWith("/ok") ? Decision.allowNoPolicy("test") : DENY,
                 new HttpObserver(null), f -> upstream);
         return new EmbeddedChannel(new Http1Decoder(true), new HttpResponseEncoder(), filter);
     }
@@ -577,7 +577,7 @@ class Http1CodecTest {
     void aCiliumOnlyDestinationGetsCiliumsForwardingAndRedirect() {
         filter = new Http1Filter(CONN, new RequestAdmission.Authorizer() {
             @Override
-            public Decision authorize(Conn c, HttpRequest r) {
+            public Decision authorize(Conn c, HttpRequest r, String scheme) {
                 return r.uri().startsWith("/ok") ? Decision.allowNoPolicy("test") : DENY;
             }
 
@@ -672,7 +672,7 @@ class Http1CodecTest {
             {"/ok/x?", "/ok/x?"},
         };
         List<String> decided = new ArrayList<>();
-        filter = new Http1Filter(CONN, (c, r) -> {
+        filter = new Http1Filter(CONN, (c, r, s) -> {
             decided.add(r.uri());
             return Decision.allowNoPolicy("test");
         }, new HttpObserver(null), f -> upstream);
@@ -728,7 +728,7 @@ class Http1CodecTest {
     @DisplayName("envoy utility.cc sanitizeConnectionHeader: nominated headers are removed before the decision and never forwarded")
     void headersTheConnectionHeaderNominatesAreRemovedBeforeTheDecision() {
         List<java.util.Map<String, String>> decided = new ArrayList<>();
-        filter = new Http1Filter(CONN, (c, r) -> {
+        filter = new Http1Filter(CONN, (c, r, s) -> {
             java.util.Map<String, String> seen = new java.util.TreeMap<>();
             r.headers().forEach(e -> seen.merge(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + "," + b));
             decided.add(seen);
