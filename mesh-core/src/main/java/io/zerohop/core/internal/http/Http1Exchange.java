@@ -47,6 +47,12 @@ final class Http1Exchange {
     /** A 1xx other than 101 was forwarded; its end is not the response's end. */
     boolean interim;
     boolean closeAfter;
+    /**
+     * The application's final response said it ends its connection after it ({@code Connection: close}, or HTTP/1.0
+     * without keep-alive): the connection to the application is not used again; the client's goes on unless the
+     * response is {@link #framedByClose} or the application is embedded ({@link Http1Filter#onResponse}).
+     */
+    boolean applicationCloses;
     /** The {@code :scheme} the request was decided on ({@code HeaderValidation.http1Scheme}), for a re-decision. */
     String scheme = "http";
     /** The request asked to upgrade; cleared by any final status but 101. */
@@ -138,6 +144,19 @@ final class Http1Exchange {
         return ResponsePart.END;
     }
 
+    /**
+     * Whether the body of final response {@code r} ends with the application's connection: no {@code Content-Length},
+     * not chunked, and a body expected (RFC 9112 section 6.3, as Netty's client codec reads it: not a HEAD's answer, a
+     * 1xx, 204 or 304). Such a response goes to the client as it came and the client's connection ends after it
+     * ({@link Http1Filter#fromUpstream}); any other response from a {@link TcpUpstream} leaves the client's connection
+     * open whatever the application does with its own.
+     */
+    boolean framedByClose(HttpResponse r) {
+        int code = r.status().code();
+        return code >= 200 && code != 204 && code != 304 && !"HEAD".equals(method)
+                && !HttpUtil.isContentLengthSet(r) && !HttpUtil.isTransferEncodingChunked(r);
+    }
+
     /** The response's last part ({@link ResponsePart#SWITCHED} or {@link ResponsePart#END}) was written. */
     void responseEnded(ResponsePart part) {
         responseDone = true;
@@ -159,9 +178,7 @@ final class Http1Exchange {
             return false;
         }
         status = code;
-        if (!HttpUtil.isKeepAlive(r)) {
-            closeAfter = true;
-        }
+        applicationCloses = !HttpUtil.isKeepAlive(r);
         if (code != 101) {
             upgrade = false;
             return false;

@@ -532,6 +532,13 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         // Before responsePart, which clears it on a final status other than 101.
         boolean upgradeAsked = x.upgrade;
         Http1Exchange.ResponsePart part = x.responsePart(msg);
+        if (msg instanceof HttpResponse r && r.status().codeClass() != HttpStatusClass.INFORMATIONAL
+                && (upstream.renewable() ? x.framedByClose(r) : x.applicationCloses)) {
+            // A body that ends with the application's connection ends the client's too (Envoy's codec would chunk it and
+            // keep the client's); the application's Connection: close is its own connection's, renewed at the response's
+            // end, unless it is embedded: it shares the client's stream, its close is the client's.
+            x.closeAfter = true;
+        }
         if (msg instanceof HttpResponse r) {
             fromUpstream(r, part == Http1Exchange.ResponsePart.SWITCHED, x.closeAfter);
         }
@@ -579,6 +586,12 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                     // Nothing more of it goes to the application: the connection closes after this response.
                     x.requestDone = true;
                     x.closeAfter = true;
+                }
+                if (x.applicationCloses && !x.closeAfter && upstream.renewable()) {
+                    // Envoy's HTTP/1 pool closes an upstream connection whose response said Connection: close once that
+                    // response is complete (http1/conn_pool.cc onResponseComplete, close_connection_ from
+                    // StreamWrapper::decodeHeaders); the client's goes on and its next request dials anew.
+                    upstream.renew();
                 }
                 x.responseEnded(part);
                 pump();
@@ -634,6 +647,16 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             return;
         }
         if (upstreamEnded) {
+            return;
+        }
+        if (clean && !closing && upgraded == null && !inputEnded && upstream.renewable()
+                && (active == null || !active.allowed || active.responseDone)) {
+            // Between requests (an idle keep-alive timeout such as Node's 5 s) or after a complete response: Envoy's
+            // HTTP/1 pool closes that upstream connection only (http1/conn_pool.cc onResponseComplete, remoteClosed(); a
+            // connection closed idle leaves the pool) and the downstream connection goes on, its next request on a new
+            // upstream connection (envoyproxy/envoy#14910). A response framed by the close has already ended the
+            // client's connection (closeAfter). Until 6 December the client's connection ended here too.
+            upstream.renew();
             return;
         }
         upstreamEnded = true;

@@ -29,7 +29,8 @@ import java.util.function.Supplier;
  * connection. While the dial is under way the request's parts are queued here and {@link #isWritable} is false, so
  * the filter stops reading the client after the part in hand. If the dial fails the queued parts are released and
  * the filter answers that request with Envoy's 503 ({@link Http1Filter#onUpstreamUnreachable}); the next allowed
- * request dials again, as Envoy's pool does for its next request.
+ * request dials again, as Envoy's pool does for its next request. So does the next request after the application
+ * ended its connection, or said it would ({@code Connection: close}), after a complete response ({@link #renew}).
  */
 final class TcpUpstream implements Upstream {
     private final Http1Filter filter;
@@ -188,6 +189,28 @@ final class TcpUpstream implements Upstream {
     }
 
     @Override
+    public boolean renewable() {
+        return true;
+    }
+
+    /**
+     * Closes the connection and forgets it: the next request's head dials a new one. Until then anything still written
+     * (the rest of a request answered early, whose client connection closes after it) is released, as after a failed
+     * dial. Events of the old connection that follow (its close) are no longer the filter's ({@link Reader}).
+     */
+    @Override
+    public void renew() {
+        if (ch != null) {
+            Channel old = ch;
+            ch = null;
+            tcp = null;
+            old.close();
+        }
+        shutdownQueued = false;
+        failed = true;
+    }
+
+    @Override
     public void close() {
         closed = true;
         releaseQueued();
@@ -205,9 +228,18 @@ final class TcpUpstream implements Upstream {
         }
     }
 
+    /** The filter's view of one connection; once {@link #renew} let it go, nothing of it reaches the filter. */
     private final class Reader extends ChannelInboundHandlerAdapter {
+        private boolean current(ChannelHandlerContext ctx) {
+            return ctx.channel() == ch;
+        }
+
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (!current(ctx)) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
             filter.onResponse(msg);
         }
 
@@ -218,26 +250,30 @@ final class TcpUpstream implements Upstream {
 
         @Override
         public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-            if (ctx.channel().isWritable()) {
+            if (current(ctx) && ctx.channel().isWritable()) {
                 filter.upstreamWritable();
             }
         }
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof ChannelInputShutdownEvent) {
+            if (evt instanceof ChannelInputShutdownEvent && current(ctx)) {
                 filter.onUpstreamEnd(true);
             }
         }
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            filter.onUpstreamEnd(true);
+            if (current(ctx)) {
+                filter.onUpstreamEnd(true);
+            }
         }
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            filter.onUpstreamEnd(false);
+            if (current(ctx)) {
+                filter.onUpstreamEnd(false);
+            }
             ctx.close();
         }
     }

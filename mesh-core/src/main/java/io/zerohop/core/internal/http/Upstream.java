@@ -42,6 +42,24 @@ interface Upstream {
     }
 
     /**
+     * Whether {@link #renew} can let go of the application's connection and serve the next request on a new one (a
+     * {@link TcpUpstream}); an embedded application shares the client's stream and cannot.
+     */
+    default boolean renewable() {
+        return false;
+    }
+
+    /**
+     * Lets go of the application's connection, which ended or said it ends ({@code Connection: close}) after a complete
+     * response; the next request goes on a new connection, as Envoy's HTTP/1 pool closes only that upstream connection
+     * (envoyproxy/envoy source/common/http/http1/conn_pool.cc {@code ConnPoolImpl::onResponseComplete}). Only when
+     * {@link #renewable}.
+     */
+    default void renew() {
+        throw new UnsupportedOperationException();
+    }
+
+    /**
      * Ends the connection with a TCP reset, for a request cut on the client's side (the client's
      * reset, a protocol failure after the response began): a FIN would read as a complete request to
      * the application. By default {@link #close}.

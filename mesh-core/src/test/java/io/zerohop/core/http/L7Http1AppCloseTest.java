@@ -1,0 +1,163 @@
+package io.zerohop.core.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zerohop.core.Capture;
+import io.zerohop.core.Mesh;
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/**
+ * An HTTP/1 application ending its connection does not end the client's, as under Envoy: its HTTP/1 pool closes only that
+ * upstream connection, when the application's response said {@code Connection: close} or the application closed it
+ * (envoyproxy/envoy source/common/http/http1/conn_pool.cc {@code ConnPoolImpl::onResponseComplete}; an idle one leaves the
+ * pool), the connection manager removes the application's {@code Connection} header ({@code conn_manager_utility.cc}
+ * {@code mutateResponseHeaders}), and the downstream connection's next request goes on a new upstream connection
+ * (envoyproxy/envoy#14910). A response framed by the close still ends the client's connection. Real peers (Node's http
+ * server, an application on a raw socket) behind the plaintext inbound, on this class's address 127.0.186.10 and ports
+ * 54600-54619. Until 6 December the client's connection ended with the application's, and its next request failed.
+ */
+class L7Http1AppCloseTest {
+    static final String POLICY = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: backend-app-close, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: ALLOW
+              rules:
+              - to: [{operation: {methods: ["GET"], paths: ["/api/*"]}}]
+            """;
+
+    /**
+     * Node's server with its idle keep-alive timeout shortened to 300 ms (5 s by default) closes the application connection
+     * between the client's requests: every request of the client's one connection gets Node's 200, each after the first on
+     * a new application connection, and no response says {@code connection: close}.
+     */
+    @Test
+    void requestsAfterNodesKeepAliveTimeoutGoOnTheClientsConnection() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.186.10");
+        Process node = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h1-keepalive-server.js"), ip.getHostAddress(),
+                "54600", "300").redirectErrorStream(true));
+        BufferedReader out = new BufferedReader(new InputStreamReader(node.getInputStream(), StandardCharsets.UTF_8));
+        try (Mesh mesh = L7EarlyResponseTest.mesh(ip, 54600, POLICY)) {
+            assertThat(ChildProcess.readLine(node, out)).isEqualTo("ready");
+            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54601), new InetSocketAddress(ip, 54600)));
+            try (Socket client = new Socket(via.getAddress(), via.getPort())) {
+                client.setSoTimeout(20_000);
+                for (int i = 1; i <= 3; i++) {
+                    String response = get(client, "/api/" + i);
+                    assertThat(response).as("response %d", i).startsWith("HTTP/1.1 200 ").endsWith("ok /api/" + i)
+                            .doesNotContainIgnoringCase("connection: close");
+                    // Node's idle timeout ends the application connection; its FIN reaches the proxy well before this
+                    // line reaches the test (the application connection's end is what this test is about).
+                    assertThat(ChildProcess.readLine(node, out)).isEqualTo("closed");
+                }
+            }
+        } finally {
+            node.destroy();
+            node.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * An application that answers every request {@code Connection: close} with a {@code Content-Length} and closes: the
+     * client's connection goes on, its requests each answered on a new application connection, and the application's
+     * {@code Connection: close} does not reach the client.
+     */
+    @Test
+    void anApplicationsConnectionCloseResponseLeavesTheClientsConnectionOpen() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.186.10");
+        try (ServerSocket app = new ServerSocket(54602, 50, ip); Mesh mesh = L7EarlyResponseTest.mesh(ip, 54602, POLICY)) {
+            AtomicInteger connections = new AtomicInteger();
+            Thread t = new Thread(() -> answerAndClose(app, connections, "Content-Length: 2\r\n", "ok"), "close-app");
+            t.setDaemon(true);
+            t.start();
+            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54603), new InetSocketAddress(ip, 54602)));
+            try (Socket client = new Socket(via.getAddress(), via.getPort())) {
+                client.setSoTimeout(20_000);
+                for (int i = 1; i <= 3; i++) {
+                    String response = get(client, "/api/" + i);
+                    assertThat(response).as("response %d", i).startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok")
+                            .doesNotContainIgnoringCase("connection: close");
+                }
+            }
+            assertThat(connections.get()).as("one application connection per request").isEqualTo(3);
+        }
+    }
+
+    /**
+     * A response the application frames by closing its connection (no {@code Content-Length}, not chunked) still ends the
+     * client's connection after it, saying {@code connection: close}: the client reads its body to the end.
+     */
+    @Test
+    void aResponseFramedByTheCloseStillEndsTheClientsConnection() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.186.10");
+        try (ServerSocket app = new ServerSocket(54604, 50, ip); Mesh mesh = L7EarlyResponseTest.mesh(ip, 54604, POLICY)) {
+            AtomicInteger connections = new AtomicInteger();
+            Thread t = new Thread(() -> answerAndClose(app, connections, "", "to the end"), "close-framed-app");
+            t.setDaemon(true);
+            t.start();
+            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54605), new InetSocketAddress(ip, 54604)));
+            String all = L7EnforcementTest.exchange(via, "GET /api/a HTTP/1.1\r\nHost: backend\r\n\r\n");
+            assertThat(all).startsWith("HTTP/1.1 200 ").containsIgnoringCase("connection: close").endsWith("\r\n\r\nto the end");
+        }
+    }
+
+    /** Answers each connection's first request with {@code headers} and {@code body}, {@code Connection: close}, and closes. */
+    private static void answerAndClose(ServerSocket app, AtomicInteger connections, String headers, String body) {
+        while (!app.isClosed()) {
+            try (Socket s = app.accept()) {
+                connections.incrementAndGet();
+                readHead(s.getInputStream());
+                s.getOutputStream().write(("HTTP/1.1 200 OK\r\nConnection: close\r\n" + headers + "\r\n" + body)
+                        .getBytes(StandardCharsets.ISO_8859_1));
+                s.getOutputStream().flush();
+            } catch (IOException closed) {
+                return;
+            }
+        }
+    }
+
+    /** Sends a keep-alive GET on {@code client} and reads its response, framed by its {@code Content-Length}. */
+    private static String get(Socket client, String path) throws IOException {
+        client.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: backend\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+        client.getOutputStream().flush();
+        InputStream in = client.getInputStream();
+        String head = readHead(in);
+        int length = -1;
+        for (String line : head.split("\r\n")) {
+            if (line.regionMatches(true, 0, "content-length:", 0, 15)) {
+                length = Integer.parseInt(line.substring(15).strip());
+            }
+        }
+        assertThat(length).as("a response framed by its length: %s", head).isGreaterThanOrEqualTo(0);
+        return head + new String(in.readNBytes(length), StandardCharsets.ISO_8859_1);
+    }
+
+    /** Reads up to and including the blank line that ends a head; fails when the connection ends first. */
+    private static String readHead(InputStream in) throws IOException {
+        ByteArrayOutputStream head = new ByteArrayOutputStream();
+        int state = 0;
+        while (state < 4) {
+            int b = in.read();
+            if (b < 0) {
+                throw new IOException("the connection ended after " + head.size() + " bytes of a head: " + head.toString(StandardCharsets.ISO_8859_1));
+            }
+            head.write(b);
+            state = (b == '\r' && (state == 0 || state == 2)) || (b == '\n' && (state == 1 || state == 3)) ? state + 1 : b == '\r' ? 1 : 0;
+        }
+        return head.toString(StandardCharsets.ISO_8859_1);
+    }
+}
