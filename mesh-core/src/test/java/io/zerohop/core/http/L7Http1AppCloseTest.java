@@ -2,8 +2,14 @@ package io.zerohop.core.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Capture;
 import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -14,6 +20,8 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -25,8 +33,8 @@ import org.junit.jupiter.api.Test;
  * pool), the connection manager removes the application's {@code Connection} header ({@code conn_manager_utility.cc}
  * {@code mutateResponseHeaders}), and the downstream connection's next request goes on a new upstream connection
  * (envoyproxy/envoy#14910). A response framed by the close still ends the client's connection. Real peers (Node's http
- * server, an application on a raw socket) behind the plaintext inbound, on this class's address 127.0.186.10 and ports
- * 54600-54619. Until 6 December the client's connection ended with the application's, and its next request failed.
+ * server, an application on a raw socket) behind the plaintext inbound or an HBONE tunnel, on this class's addresses
+ * 127.0.186.10 to .12 and ports 54600-54619. Until 6 December the client's connection ended with the application's, and its next request failed.
  */
 class L7Http1AppCloseTest {
     static final String POLICY = """
@@ -62,6 +70,44 @@ class L7Http1AppCloseTest {
                             .doesNotContainIgnoringCase("connection: close");
                     // Node's idle timeout ends the application connection; its FIN reaches the proxy well before this
                     // line reaches the test (the application connection's end is what this test is about).
+                    assertThat(ChildProcess.readLine(node, out)).isEqualTo("closed");
+                }
+            }
+        } finally {
+            node.destroy();
+            node.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * The same through an HBONE tunnel (the node proxy's inbound, from a second mesh's capture): the client's connection,
+     * and the tunnel under it, outlive each application connection Node's idle timeout ends.
+     */
+    @Test
+    void throughATunnelRequestsAfterNodesKeepAliveTimeoutGoOn() throws Exception {
+        InetAddress backendIp = InetAddress.getByName("127.0.186.11");
+        InetAddress frontendIp = InetAddress.getByName("127.0.186.12");
+        Process node = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h1-keepalive-server.js"),
+                backendIp.getHostAddress(), "54606", "300").redirectErrorStream(true));
+        BufferedReader out = new BufferedReader(new InputStreamReader(node.getInputStream(), StandardCharsets.UTF_8));
+        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"), List.of(frontendIp),
+                Workload.Protocol.HBONE, null, "cluster.local");
+        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
+                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(54606, AppProtocol.HTTP));
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of("b", new InetSocketAddress(backendIp, 54607)));
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        try (Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry)
+                .policies(PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build()).node("b")
+                .inbound(new InetSocketAddress(backendIp, 54607)).threads(1).build();
+             Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build()) {
+            server.start().get(10, TimeUnit.SECONDS);
+            assertThat(ChildProcess.readLine(node, out)).isEqualTo("ready");
+            InetSocketAddress via = client.capture(Capture.forward(new InetSocketAddress(frontendIp, 54608), new InetSocketAddress(backendIp, 54606)));
+            try (Socket c = new Socket(via.getAddress(), via.getPort())) {
+                c.setSoTimeout(20_000);
+                for (int i = 1; i <= 3; i++) {
+                    assertThat(get(c, "/api/" + i)).as("response %d", i).startsWith("HTTP/1.1 200 ").endsWith("ok /api/" + i)
+                            .doesNotContainIgnoringCase("connection: close");
                     assertThat(ChildProcess.readLine(node, out)).isEqualTo("closed");
                 }
             }
