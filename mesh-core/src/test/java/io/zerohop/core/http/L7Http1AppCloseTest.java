@@ -138,8 +138,14 @@ class L7Http1AppCloseTest {
                     assertThat(response).as("response %d", i).startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok")
                             .doesNotContainIgnoringCase("connection: close");
                 }
+                // Two requests in one write: the second waits for the first's response and goes on a new connection, not
+                // on the one that response said it closes.
+                client.getOutputStream().write("GET /api/4 HTTP/1.1\r\nHost: backend\r\n\r\nGET /api/5 HTTP/1.1\r\nHost: backend\r\n\r\n"
+                        .getBytes(StandardCharsets.ISO_8859_1));
+                assertThat(read(client)).as("pipelined response 1").startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok");
+                assertThat(read(client)).as("pipelined response 2").startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok");
             }
-            assertThat(connections.get()).as("one application connection per request").isEqualTo(3);
+            assertThat(connections.get()).as("one application connection per request").isEqualTo(5);
         }
     }
 
@@ -180,6 +186,11 @@ class L7Http1AppCloseTest {
     private static String get(Socket client, String path) throws IOException {
         client.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: backend\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
         client.getOutputStream().flush();
+        return read(client);
+    }
+
+    /** Reads one response from {@code client}, framed by its {@code Content-Length}. */
+    private static String read(Socket client) throws IOException {
         InputStream in = client.getInputStream();
         String head = readHead(in);
         int length = -1;
