@@ -150,6 +150,40 @@ class L7Http1AppCloseTest {
     }
 
     /**
+     * The application connections a long-lived client connection went through are not kept: each one's end used to
+     * leave a listener on the client's connection, holding that closed connection (its channel, pipeline and buffers)
+     * until the client's connection closed, one per request to an application answering every request
+     * {@code Connection: close}. Counted as live socket channels after 40 such requests on one client connection.
+     */
+    @Test
+    void theApplicationConnectionsOfALongLivedClientConnectionAreNotKept() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.186.13");
+        try (ServerSocket app = new ServerSocket(54609, 50, ip); Mesh mesh = L7EarlyResponseTest.mesh(ip, 54609, POLICY)) {
+            AtomicInteger connections = new AtomicInteger();
+            Thread t = new Thread(() -> answerAndClose(app, connections, "Content-Length: 2\r\n", "ok"), "close-app-40");
+            t.setDaemon(true);
+            t.start();
+            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54610), new InetSocketAddress(ip, 54609)));
+            try (Socket client = new Socket(via.getAddress(), via.getPort())) {
+                client.setSoTimeout(20_000);
+                assertThat(get(client, "/api/0")).startsWith("HTTP/1.1 200 ");
+                io.zerohop.testing.netty.ClassHistogram before = io.zerohop.testing.netty.ClassHistogram.baseline();
+                for (int i = 1; i <= 40; i++) {
+                    assertThat(get(client, "/api/" + i)).as("response %d", i).startsWith("HTTP/1.1 200 ");
+                }
+                io.zerohop.testing.netty.ClassHistogram after = io.zerohop.testing.netty.ClassHistogram.take();
+                long kept = 0;
+                for (String cls : new String[] {"io.netty.channel.epoll.EpollSocketChannel", "io.netty.channel.socket.nio.NioSocketChannel"}) {
+                    kept += after.instances().getOrDefault(cls, 0L) - before.instances().getOrDefault(cls, 0L);
+                }
+                java.lang.ref.Reference.reachabilityFence(before);
+                assertThat(kept).as("socket channels alive after 40 application connections came and went").isLessThan(10);
+            }
+            assertThat(connections.get()).isEqualTo(41);
+        }
+    }
+
+    /**
      * A response the application frames by closing its connection (no {@code Content-Length}, not chunked) still ends the
      * client's connection after it, saying {@code connection: close}: the client reads its body to the end.
      */

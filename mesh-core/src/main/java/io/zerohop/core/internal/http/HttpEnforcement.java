@@ -396,13 +396,18 @@ public final class HttpEnforcement {
                 dialled.setFailure(new java.nio.channels.ClosedChannelException());
                 return;
             }
-            client.closeFuture().addListener(x -> {
+            io.netty.util.concurrent.GenericFutureListener<io.netty.util.concurrent.Future<? super Void>> ends = x -> {
                 if (LivePlaintext.deniedByPolicy(client)) {
                     end.reset();
                 } else {
                     up.close();
                 }
-            });
+            };
+            client.closeFuture().addListener(ends);
+            // An application connection that closes first (its keep-alive timeout, Connection: close: the client's goes
+            // on and the next request dials anew) takes its listener off the client's: one per dial would pile up on a
+            // long-lived client connection.
+            up.closeFuture().addListener(x -> client.closeFuture().removeListener(ends));
             dialled.setSuccess(up);
         }));
         return dialled;
@@ -644,7 +649,12 @@ public final class HttpEnforcement {
                         return;
                     }
                     f.channel().pipeline().remove(io.zerohop.hbone.internal.Transports.Dialling.INSTANCE);
-                    stream.closeFuture().addListener(x -> endUpstream(stream, f.channel()));
+                    Channel up = f.channel();
+                    io.netty.util.concurrent.GenericFutureListener<io.netty.util.concurrent.Future<? super Void>> ends =
+                            x -> endUpstream(stream, up);
+                    stream.closeFuture().addListener(ends);
+                    // As for plaintext: an application connection that closes first takes its listener off the tunnel's.
+                    up.closeFuture().addListener(x -> stream.closeFuture().removeListener(ends));
                     dialled.setSuccess(f.channel());
                 });
     }
