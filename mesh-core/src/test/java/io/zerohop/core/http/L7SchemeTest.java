@@ -30,10 +30,8 @@ class L7SchemeTest {
               - when: [{key: "request.headers[:scheme]", values: ["http"]}]
             """;
 
-    @Test
-    void aDenyOnSchemeDeniesPlainHttpAndNotARequestForwardedFromHttps() throws Exception {
-        InetAddress ip = InetAddress.getByName("127.0.184.10");
-        int port = 54301;
+    /** The JDK's own HTTP server on {@code ip:port}, answering every request 200 "ok", started. */
+    static com.sun.net.httpserver.HttpServer okApp(InetAddress ip, int port) throws java.io.IOException {
         com.sun.net.httpserver.HttpServer app = com.sun.net.httpserver.HttpServer.create(new InetSocketAddress(ip, port), 50);
         app.createContext("/", x -> {
             x.sendResponseHeaders(200, 2);
@@ -41,6 +39,14 @@ class L7SchemeTest {
             x.close();
         });
         app.start();
+        return app;
+    }
+
+    @Test
+    void aDenyOnSchemeDeniesPlainHttpAndNotARequestForwardedFromHttps() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.184.10");
+        int port = 54301;
+        com.sun.net.httpserver.HttpServer app = okApp(ip, port);
         try (Mesh mesh = L7EarlyResponseTest.mesh(ip, port, DENY_HTTP);
              Socket c = new Socket()) {
             InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54302),
@@ -72,13 +78,7 @@ class L7SchemeTest {
     void anAbsoluteTargetsSchemeIsDecidedOn() throws Exception {
         InetAddress ip = InetAddress.getByName("127.0.184.11");
         int port = 54303;
-        com.sun.net.httpserver.HttpServer app = com.sun.net.httpserver.HttpServer.create(new InetSocketAddress(ip, port), 50);
-        app.createContext("/", x -> {
-            x.sendResponseHeaders(200, 2);
-            x.getResponseBody().write("ok".getBytes(StandardCharsets.US_ASCII));
-            x.close();
-        });
-        app.start();
+        com.sun.net.httpserver.HttpServer app = okApp(ip, port);
         try (Mesh mesh = L7EarlyResponseTest.mesh(ip, port, DENY_HTTP.replace("values: [\"http\"]", "values: [\"https\"]"));
              Socket c = new Socket()) {
             InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54304),
