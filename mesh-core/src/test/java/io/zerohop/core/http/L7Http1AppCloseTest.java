@@ -34,7 +34,7 @@ import org.junit.jupiter.api.Test;
  * {@code mutateResponseHeaders}), and the downstream connection's next request goes on a new upstream connection
  * (envoyproxy/envoy#14910). A response framed by the close still ends the client's connection. Real peers (Node's http
  * server, an application on a raw socket) behind the plaintext inbound or an HBONE tunnel, on this class's addresses
- * 127.0.186.10 to .12 and ports 54600-54619. Until 6 December the client's connection ended with the application's, and its next request failed.
+ * 127.0.186.10 to .13 and ports 54600-54619, and 127.0.187.10 with ports 54800-54801. Until 6 December the client's connection ended with the application's, and its next request failed.
  */
 class L7Http1AppCloseTest {
     static final String POLICY = """
@@ -198,6 +198,47 @@ class L7Http1AppCloseTest {
             InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54605), new InetSocketAddress(ip, 54604)));
             String all = L7EnforcementTest.exchange(via, "GET /api/a HTTP/1.1\r\nHost: backend\r\n\r\n");
             assertThat(all).startsWith("HTTP/1.1 200 ").containsIgnoringCase("connection: close").endsWith("\r\n\r\nto the end");
+        }
+    }
+
+    /**
+     * An application that closes its connection after reading a complete request, before answering it (an idle close
+     * racing the request): the client gets Envoy's {@code 503} {@code connection termination} ({@code UC}) and its
+     * connection goes on, as after a failed dial, its next request answered on a new application connection. Envoy's
+     * router answers the reset with a local reply (router.cc {@code onUpstreamReset}, {@code onUpstreamAbort}) and its
+     * connection manager closes an HTTP/1 connection after a local reply only when the request had not ended
+     * ({@code conn_manager_impl.cc} {@code encodeHeaders}). Fails before 6 December's change: the 503 said
+     * {@code connection: close} and the client's connection ended.
+     */
+    @Test
+    void anApplicationClosingBeforeItsAnswerLeavesACompleteRequestsClientConnectionOpen() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.187.10");
+        try (ServerSocket app = new ServerSocket(54800, 50, ip); Mesh mesh = L7EarlyResponseTest.mesh(ip, 54800, POLICY)) {
+            AtomicInteger connections = new AtomicInteger();
+            Thread t = new Thread(() -> {
+                while (!app.isClosed()) {
+                    try (Socket s = app.accept()) {
+                        readHead(s.getInputStream());
+                        if (connections.incrementAndGet() > 1) {
+                            s.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.ISO_8859_1));
+                            s.getOutputStream().flush();
+                            readHead(s.getInputStream());
+                        }
+                    } catch (IOException closed) {
+                        // The proxy ended that connection, or the test is over.
+                    }
+                }
+            }, "close-before-answer-app");
+            t.setDaemon(true);
+            t.start();
+            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54801), new InetSocketAddress(ip, 54800)));
+            try (Socket client = new Socket(via.getAddress(), via.getPort())) {
+                client.setSoTimeout(20_000);
+                assertThat(get(client, "/api/1")).as("response 1").startsWith("HTTP/1.1 503 ").contains("connection termination")
+                        .doesNotContainIgnoringCase("connection: close");
+                assertThat(get(client, "/api/2")).as("response 2").startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok");
+            }
+            assertThat(connections.get()).isEqualTo(2);
         }
     }
 

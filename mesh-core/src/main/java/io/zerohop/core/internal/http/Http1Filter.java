@@ -676,9 +676,25 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                 // ConnectionTermination (codec_client.cc CodecClient::onEvent): 503, UC.
                 UpstreamFailure failure = UpstreamFailure.reset("connection termination");
                 answerUnreached(active, failure);
-                active.closeAfter = true;
+                // Envoy's router answers this reset with the same local 503 as a failed dial (router.cc onUpstreamReset,
+                // onUpstreamAbort, sendLocalReply), and its connection manager closes an HTTP/1 downstream connection
+                // after it only when the request has not ended (conn_manager_impl.cc encodeHeaders,
+                // !remoteDecodeComplete()): a complete request's client goes on, its next request on a new application
+                // connection, as after onUpstreamUnreachable. Until 6 December the client's connection closed here
+                // whatever the request (an application's idle close racing the client's next request ended both). An
+                // upgrade request never ends for Envoy's codec (codec_impl.cc, handling_upgrade_): closed as before.
+                boolean goOn = active.requestDone && !active.upgrade && upstream.renewable() && !inputEnded && !draining;
+                active.closeAfter |= !goOn;
                 active.requestDone = true;
-                ctx.writeAndFlush(LocalReplies.forRequest(active, HttpResponseStatus.valueOf(failure.status()), failure.bodyBytes(), true));
+                if (goOn) {
+                    upstreamEnded = false;
+                    upstream.renew();
+                }
+                FullHttpResponse reply = LocalReplies.forRequest(active, HttpResponseStatus.valueOf(failure.status()), failure.bodyBytes(), active.closeAfter);
+                if (active.http10) {
+                    active.toHttp10(reply);
+                }
+                ctx.writeAndFlush(reply);
                 pump();
                 return;
             }
