@@ -34,7 +34,7 @@ import org.junit.jupiter.api.Test;
  * {@code mutateResponseHeaders}), and the downstream connection's next request goes on a new upstream connection
  * (envoyproxy/envoy#14910). A response framed by the close still ends the client's connection. Real peers (Node's http
  * server, an application on a raw socket) behind the plaintext inbound or an HBONE tunnel, on this class's addresses
- * 127.0.186.10 to .13 and ports 54600-54619, and 127.0.187.10 with ports 54800-54801. Until 6 December the client's connection ended with the application's, and its next request failed.
+ * 127.0.186.10 to .13 and ports 54600-54619, and 127.0.187.10 to .11 with ports 54800-54803. Until 6 December the client's connection ended with the application's, and its next request failed.
  */
 class L7Http1AppCloseTest {
     static final String POLICY = """
@@ -239,6 +239,49 @@ class L7Http1AppCloseTest {
                 assertThat(get(client, "/api/2")).as("response 2").startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok");
             }
             assertThat(connections.get()).isEqualTo(2);
+        }
+    }
+
+    /**
+     * An application that sends a second response after the one its request asked for (a late or smuggled response, in
+     * the same write): that application connection ends, not the client's, and what it said never reaches the client;
+     * the client's next request is answered on a new application connection. Envoy's HTTP/1 client codec takes a
+     * response with no request pending as a premature response (codec_impl.cc
+     * {@code ClientConnectionImpl::onHeadersCompleteBase}, {@code prematureResponseError}) and its codec client closes
+     * that upstream connection only ({@code codec_client.cc} {@code CodecClient::onData}); no downstream stream is
+     * attached to it. Fails before: the client's connection was cut ("unsolicited response from the application").
+     */
+    @Test
+    void aResponseNoRequestAskedForEndsOnlyTheApplicationsConnection() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.187.11");
+        try (ServerSocket app = new ServerSocket(54802, 50, ip); Mesh mesh = L7EarlyResponseTest.mesh(ip, 54802, POLICY)) {
+            AtomicInteger connections = new AtomicInteger();
+            Thread t = new Thread(() -> {
+                while (!app.isClosed()) {
+                    try (Socket s = app.accept()) {
+                        boolean first = connections.incrementAndGet() == 1;
+                        while (true) {
+                            readHead(s.getInputStream());
+                            s.getOutputStream().write(("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                                    + (first ? "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil" : ""))
+                                    .getBytes(StandardCharsets.ISO_8859_1));
+                            s.getOutputStream().flush();
+                        }
+                    } catch (IOException closed) {
+                        // The proxy ended that connection, or the test is over.
+                    }
+                }
+            }, "extra-response-app");
+            t.setDaemon(true);
+            t.start();
+            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54803), new InetSocketAddress(ip, 54802)));
+            try (Socket client = new Socket(via.getAddress(), via.getPort())) {
+                client.setSoTimeout(20_000);
+                assertThat(get(client, "/api/1")).as("response 1").startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok");
+                assertThat(get(client, "/api/2")).as("response 2").startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok");
+                assertThat(get(client, "/api/3")).as("response 3").startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok");
+            }
+            assertThat(connections.get()).as("the first application connection ended after its extra response").isEqualTo(2);
         }
     }
 

@@ -520,7 +520,18 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             // Nothing asked for it (or the exchange was answered locally): never pass it on.
             ReferenceCountUtil.release(msg);
             if (x == null && !closing && msg instanceof HttpResponse) {
-                abort("unsolicited response from the application");
+                if (upstream.renewable()) {
+                    // Envoy's HTTP/1 client codec takes a response with no request pending as premature (codec_impl.cc
+                    // ClientConnectionImpl::onHeadersCompleteBase, prematureResponseError) and its codec client closes
+                    // that upstream connection only (codec_client.cc CodecClient::onData); no downstream stream is
+                    // attached to it. The rest of that response is the old connection's, never the filter's. Until
+                    // 6 December the client's connection was cut here too.
+                    log.debug("HTTP from {} to {}: unsolicited response from the application; its connection ends",
+                            conn.source(), conn.destination());
+                    upstream.renew();
+                } else {
+                    abort("unsolicited response from the application");
+                }
             }
             return;
         }
