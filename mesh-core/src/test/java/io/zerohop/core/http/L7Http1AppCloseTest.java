@@ -34,7 +34,7 @@ import org.junit.jupiter.api.Test;
  * {@code mutateResponseHeaders}), and the downstream connection's next request goes on a new upstream connection
  * (envoyproxy/envoy#14910). A response framed by the close still ends the client's connection. Real peers (Node's http
  * server, an application on a raw socket) behind the plaintext inbound or an HBONE tunnel, on this class's addresses
- * 127.0.186.10 to .13 and ports 54600-54619, and 127.0.187.10 to .11 with ports 54800-54803. Until 6 December the client's connection ended with the application's, and its next request failed.
+ * 127.0.186.10 to .13 and ports 54600-54619, and 127.0.187.10 to .12 with ports 54800-54805. Until 6 December the client's connection ended with the application's, and its next request failed.
  */
 class L7Http1AppCloseTest {
     static final String POLICY = """
@@ -282,6 +282,42 @@ class L7Http1AppCloseTest {
                 assertThat(get(client, "/api/3")).as("response 3").startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok");
             }
             assertThat(connections.get()).as("the first application connection ended after its extra response").isEqualTo(2);
+        }
+    }
+
+    /**
+     * The application down when the client's next request dials anew after its {@code Connection: close}: that request
+     * gets Envoy's {@code 503} with {@code UF} and the client's connection goes on, its next request dialling again, as
+     * Envoy's router answers a pool failure with a local reply (router.cc {@code onPoolFailure}) and keeps a complete
+     * request's HTTP/1 connection.
+     */
+    @Test
+    void theApplicationDownOnTheRedialGetsA503AndTheClientsConnectionGoesOn() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.187.12");
+        ServerSocket app = new ServerSocket(54804, 50, ip);
+        try (Mesh mesh = L7EarlyResponseTest.mesh(ip, 54804, POLICY)) {
+            Thread t = new Thread(() -> {
+                try (Socket s = app.accept()) {
+                    readHead(s.getInputStream());
+                    s.getOutputStream().write("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.ISO_8859_1));
+                } catch (IOException closed) {
+                    // The test is over.
+                }
+            }, "close-once-app");
+            t.setDaemon(true);
+            t.start();
+            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54805), new InetSocketAddress(ip, 54804)));
+            try (Socket client = new Socket(via.getAddress(), via.getPort())) {
+                client.setSoTimeout(20_000);
+                assertThat(get(client, "/api/1")).startsWith("HTTP/1.1 200 ").doesNotContainIgnoringCase("connection: close");
+                app.close();
+                for (int i = 2; i <= 3; i++) {
+                    assertThat(get(client, "/api/" + i)).as("response %d", i).startsWith("HTTP/1.1 503 ")
+                            .doesNotContainIgnoringCase("connection: close");
+                }
+            }
+        } finally {
+            app.close();
         }
     }
 
