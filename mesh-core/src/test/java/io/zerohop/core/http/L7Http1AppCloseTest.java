@@ -34,7 +34,7 @@ import org.junit.jupiter.api.Test;
  * {@code mutateResponseHeaders}), and the downstream connection's next request goes on a new upstream connection
  * (envoyproxy/envoy#14910). A response framed by the close still ends the client's connection. Real peers (Node's http
  * server, an application on a raw socket) behind the plaintext inbound or an HBONE tunnel, on this class's addresses
- * 127.0.186.10 to .13 and ports 54600-54619, and 127.0.187.10 to .12 with ports 54800-54805. Until 6 December the client's connection ended with the application's, and its next request failed.
+ * 127.0.186.10 to .13 and ports 54600-54619, and 127.0.187.10 to .13 with ports 54800-54807. Until 6 December the client's connection ended with the application's, and its next request failed.
  */
 class L7Http1AppCloseTest {
     static final String POLICY = """
@@ -318,6 +318,47 @@ class L7Http1AppCloseTest {
             }
         } finally {
             app.close();
+        }
+    }
+
+    /**
+     * An application that sends a {@code 100 Continue} and closes before its final answer: the client reads the 100, then
+     * Envoy's {@code 503} {@code UC} (a 1xx is not the response's start for Envoy's router, router.cc
+     * {@code onUpstream1xxHeaders}), and its connection goes on, the next request on a new application connection.
+     */
+    @Test
+    void aContinueThenTheApplicationsCloseGetsA503AndTheClientsConnectionGoesOn() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.187.13");
+        try (ServerSocket app = new ServerSocket(54806, 50, ip); Mesh mesh = L7EarlyResponseTest.mesh(ip, 54806, POLICY)) {
+            AtomicInteger connections = new AtomicInteger();
+            Thread t = new Thread(() -> {
+                while (!app.isClosed()) {
+                    try (Socket s = app.accept()) {
+                        readHead(s.getInputStream());
+                        boolean first = connections.incrementAndGet() == 1;
+                        s.getOutputStream().write((first ? "HTTP/1.1 100 Continue\r\n\r\n" : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                                .getBytes(StandardCharsets.ISO_8859_1));
+                        s.getOutputStream().flush();
+                        if (!first) {
+                            readHead(s.getInputStream());
+                        }
+                    } catch (IOException closed) {
+                        // The proxy ended that connection, or the test is over.
+                    }
+                }
+            }, "continue-then-close-app");
+            t.setDaemon(true);
+            t.start();
+            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54807), new InetSocketAddress(ip, 54806)));
+            try (Socket client = new Socket(via.getAddress(), via.getPort())) {
+                client.setSoTimeout(20_000);
+                client.getOutputStream().write("GET /api/1 HTTP/1.1\r\nHost: backend\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+                assertThat(readHead(client.getInputStream())).startsWith("HTTP/1.1 100 ");
+                assertThat(read(client)).as("final response 1").startsWith("HTTP/1.1 503 ").contains("connection termination")
+                        .doesNotContainIgnoringCase("connection: close");
+                assertThat(get(client, "/api/2")).as("response 2").startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok");
+            }
+            assertThat(connections.get()).isEqualTo(2);
         }
     }
 
