@@ -61,17 +61,8 @@ class L7Http1AppCloseTest {
         BufferedReader out = new BufferedReader(new InputStreamReader(node.getInputStream(), StandardCharsets.UTF_8));
         try (Mesh mesh = L7EarlyResponseTest.mesh(ip, 54600, POLICY)) {
             assertThat(ChildProcess.readLine(node, out)).isEqualTo("ready");
-            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54601), new InetSocketAddress(ip, 54600)));
-            try (Socket client = new Socket(via.getAddress(), via.getPort())) {
-                client.setSoTimeout(20_000);
-                for (int i = 1; i <= 3; i++) {
-                    String response = get(client, "/api/" + i);
-                    assertThat(response).as("response %d", i).startsWith("HTTP/1.1 200 ").endsWith("ok /api/" + i)
-                            .doesNotContainIgnoringCase("connection: close");
-                    // Node's idle timeout ends the application connection; its FIN reaches the proxy well before this
-                    // line reaches the test (the application connection's end is what this test is about).
-                    assertThat(ChildProcess.readLine(node, out)).isEqualTo("closed");
-                }
+            try (Socket client = client(mesh, ip, 54601, 54600)) {
+                threeRequestsAcrossIdleCloses(client, node, out);
             }
         } finally {
             node.destroy();
@@ -105,11 +96,7 @@ class L7Http1AppCloseTest {
             InetSocketAddress via = client.capture(Capture.forward(new InetSocketAddress(frontendIp, 54608), new InetSocketAddress(backendIp, 54606)));
             try (Socket c = new Socket(via.getAddress(), via.getPort())) {
                 c.setSoTimeout(20_000);
-                for (int i = 1; i <= 3; i++) {
-                    assertThat(get(c, "/api/" + i)).as("response %d", i).startsWith("HTTP/1.1 200 ").endsWith("ok /api/" + i)
-                            .doesNotContainIgnoringCase("connection: close");
-                    assertThat(ChildProcess.readLine(node, out)).isEqualTo("closed");
-                }
+                threeRequestsAcrossIdleCloses(c, node, out);
             }
         } finally {
             node.destroy();
@@ -127,12 +114,8 @@ class L7Http1AppCloseTest {
         InetAddress ip = InetAddress.getByName("127.0.186.10");
         try (ServerSocket app = new ServerSocket(54602, 50, ip); Mesh mesh = L7EarlyResponseTest.mesh(ip, 54602, POLICY)) {
             AtomicInteger connections = new AtomicInteger();
-            Thread t = new Thread(() -> answerAndClose(app, connections, "Content-Length: 2\r\n", "ok"), "close-app");
-            t.setDaemon(true);
-            t.start();
-            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54603), new InetSocketAddress(ip, 54602)));
-            try (Socket client = new Socket(via.getAddress(), via.getPort())) {
-                client.setSoTimeout(20_000);
+            serve(() -> answerAndClose(app, connections, "Content-Length: 2\r\n", "ok"), "close-app");
+            try (Socket client = client(mesh, ip, 54603, 54602)) {
                 for (int i = 1; i <= 3; i++) {
                     String response = get(client, "/api/" + i);
                     assertThat(response).as("response %d", i).startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok")
@@ -160,12 +143,8 @@ class L7Http1AppCloseTest {
         InetAddress ip = InetAddress.getByName("127.0.186.13");
         try (ServerSocket app = new ServerSocket(54609, 50, ip); Mesh mesh = L7EarlyResponseTest.mesh(ip, 54609, POLICY)) {
             AtomicInteger connections = new AtomicInteger();
-            Thread t = new Thread(() -> answerAndClose(app, connections, "Content-Length: 2\r\n", "ok"), "close-app-40");
-            t.setDaemon(true);
-            t.start();
-            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54610), new InetSocketAddress(ip, 54609)));
-            try (Socket client = new Socket(via.getAddress(), via.getPort())) {
-                client.setSoTimeout(20_000);
+            serve(() -> answerAndClose(app, connections, "Content-Length: 2\r\n", "ok"), "close-app-40");
+            try (Socket client = client(mesh, ip, 54610, 54609)) {
                 assertThat(get(client, "/api/0")).startsWith("HTTP/1.1 200 ");
                 io.zerohop.testing.netty.ClassHistogram before = io.zerohop.testing.netty.ClassHistogram.baseline();
                 for (int i = 1; i <= 40; i++) {
@@ -192,9 +171,7 @@ class L7Http1AppCloseTest {
         InetAddress ip = InetAddress.getByName("127.0.186.10");
         try (ServerSocket app = new ServerSocket(54604, 50, ip); Mesh mesh = L7EarlyResponseTest.mesh(ip, 54604, POLICY)) {
             AtomicInteger connections = new AtomicInteger();
-            Thread t = new Thread(() -> answerAndClose(app, connections, "", "to the end"), "close-framed-app");
-            t.setDaemon(true);
-            t.start();
+            serve(() -> answerAndClose(app, connections, "", "to the end"), "close-framed-app");
             InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54605), new InetSocketAddress(ip, 54604)));
             String all = L7EnforcementTest.exchange(via, "GET /api/a HTTP/1.1\r\nHost: backend\r\n\r\n");
             assertThat(all).startsWith("HTTP/1.1 200 ").containsIgnoringCase("connection: close").endsWith("\r\n\r\nto the end");
@@ -215,7 +192,7 @@ class L7Http1AppCloseTest {
         InetAddress ip = InetAddress.getByName("127.0.187.10");
         try (ServerSocket app = new ServerSocket(54800, 50, ip); Mesh mesh = L7EarlyResponseTest.mesh(ip, 54800, POLICY)) {
             AtomicInteger connections = new AtomicInteger();
-            Thread t = new Thread(() -> {
+            serve(() -> {
                 while (!app.isClosed()) {
                     try (Socket s = app.accept()) {
                         readHead(s.getInputStream());
@@ -229,11 +206,7 @@ class L7Http1AppCloseTest {
                     }
                 }
             }, "close-before-answer-app");
-            t.setDaemon(true);
-            t.start();
-            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54801), new InetSocketAddress(ip, 54800)));
-            try (Socket client = new Socket(via.getAddress(), via.getPort())) {
-                client.setSoTimeout(20_000);
+            try (Socket client = client(mesh, ip, 54801, 54800)) {
                 assertThat(get(client, "/api/1")).as("response 1").startsWith("HTTP/1.1 503 ").contains("connection termination")
                         .doesNotContainIgnoringCase("connection: close");
                 assertThat(get(client, "/api/2")).as("response 2").startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok");
@@ -256,7 +229,7 @@ class L7Http1AppCloseTest {
         InetAddress ip = InetAddress.getByName("127.0.187.11");
         try (ServerSocket app = new ServerSocket(54802, 50, ip); Mesh mesh = L7EarlyResponseTest.mesh(ip, 54802, POLICY)) {
             AtomicInteger connections = new AtomicInteger();
-            Thread t = new Thread(() -> {
+            serve(() -> {
                 while (!app.isClosed()) {
                     try (Socket s = app.accept()) {
                         boolean first = connections.incrementAndGet() == 1;
@@ -272,11 +245,7 @@ class L7Http1AppCloseTest {
                     }
                 }
             }, "extra-response-app");
-            t.setDaemon(true);
-            t.start();
-            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54803), new InetSocketAddress(ip, 54802)));
-            try (Socket client = new Socket(via.getAddress(), via.getPort())) {
-                client.setSoTimeout(20_000);
+            try (Socket client = client(mesh, ip, 54803, 54802)) {
                 assertThat(get(client, "/api/1")).as("response 1").startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok");
                 assertThat(get(client, "/api/2")).as("response 2").startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok");
                 assertThat(get(client, "/api/3")).as("response 3").startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok");
@@ -296,7 +265,7 @@ class L7Http1AppCloseTest {
         InetAddress ip = InetAddress.getByName("127.0.187.12");
         ServerSocket app = new ServerSocket(54804, 50, ip);
         try (Mesh mesh = L7EarlyResponseTest.mesh(ip, 54804, POLICY)) {
-            Thread t = new Thread(() -> {
+            serve(() -> {
                 try (Socket s = app.accept()) {
                     readHead(s.getInputStream());
                     s.getOutputStream().write("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.ISO_8859_1));
@@ -304,11 +273,7 @@ class L7Http1AppCloseTest {
                     // The test is over.
                 }
             }, "close-once-app");
-            t.setDaemon(true);
-            t.start();
-            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54805), new InetSocketAddress(ip, 54804)));
-            try (Socket client = new Socket(via.getAddress(), via.getPort())) {
-                client.setSoTimeout(20_000);
+            try (Socket client = client(mesh, ip, 54805, 54804)) {
                 assertThat(get(client, "/api/1")).startsWith("HTTP/1.1 200 ").doesNotContainIgnoringCase("connection: close");
                 app.close();
                 for (int i = 2; i <= 3; i++) {
@@ -331,7 +296,7 @@ class L7Http1AppCloseTest {
         InetAddress ip = InetAddress.getByName("127.0.187.13");
         try (ServerSocket app = new ServerSocket(54806, 50, ip); Mesh mesh = L7EarlyResponseTest.mesh(ip, 54806, POLICY)) {
             AtomicInteger connections = new AtomicInteger();
-            Thread t = new Thread(() -> {
+            serve(() -> {
                 while (!app.isClosed()) {
                     try (Socket s = app.accept()) {
                         readHead(s.getInputStream());
@@ -347,11 +312,7 @@ class L7Http1AppCloseTest {
                     }
                 }
             }, "continue-then-close-app");
-            t.setDaemon(true);
-            t.start();
-            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54807), new InetSocketAddress(ip, 54806)));
-            try (Socket client = new Socket(via.getAddress(), via.getPort())) {
-                client.setSoTimeout(20_000);
+            try (Socket client = client(mesh, ip, 54807, 54806)) {
                 client.getOutputStream().write("GET /api/1 HTTP/1.1\r\nHost: backend\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
                 assertThat(readHead(client.getInputStream())).startsWith("HTTP/1.1 100 ");
                 assertThat(read(client)).as("final response 1").startsWith("HTTP/1.1 503 ").contains("connection termination")
@@ -363,6 +324,38 @@ class L7Http1AppCloseTest {
     }
 
     /** Answers each connection's first request with {@code headers} and {@code body}, {@code Connection: close}, and closes. */
+    /** Runs {@code app} on a daemon thread named {@code name}. */
+    private static void serve(Runnable app, String name) {
+        Thread t = new Thread(app, name);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /**
+     * A client connected to {@code mesh}'s plaintext inbound on {@code ip:listenPort}, forwarding to the application on
+     * {@code ip:appPort}; reads time out after 20 s.
+     */
+    private static Socket client(Mesh mesh, InetAddress ip, int listenPort, int appPort) throws Exception {
+        InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, listenPort), new InetSocketAddress(ip, appPort)));
+        Socket client = new Socket(via.getAddress(), via.getPort());
+        client.setSoTimeout(20_000);
+        return client;
+    }
+
+    /**
+     * Three requests on {@code client}, each answered 200 without {@code connection: close}, each followed by Node's
+     * "closed" (its keep-alive timeout ended the application connection).
+     */
+    private static void threeRequestsAcrossIdleCloses(Socket client, Process node, BufferedReader out) throws Exception {
+        for (int i = 1; i <= 3; i++) {
+            assertThat(get(client, "/api/" + i)).as("response %d", i).startsWith("HTTP/1.1 200 ").endsWith("ok /api/" + i)
+                    .doesNotContainIgnoringCase("connection: close");
+            // Node's idle timeout ends the application connection; its FIN reaches the proxy well before this line
+            // reaches the test (the application connection's end is what these tests are about).
+            assertThat(ChildProcess.readLine(node, out)).isEqualTo("closed");
+        }
+    }
+
     private static void answerAndClose(ServerSocket app, AtomicInteger connections, String headers, String body) {
         while (!app.isClosed()) {
             try (Socket s = app.accept()) {
