@@ -189,28 +189,8 @@ class RelayHalfCloseTest {
             CompletableFuture<Channel> clientSide = new CompletableFuture<>();
             CompletableFuture<Channel> upstreamSide = new CompletableFuture<>();
             java.util.Map<Channel, Boolean> outputShutdown = new java.util.concurrent.ConcurrentHashMap<>();
-            Channel listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
-                    .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .childHandler(new ChannelInitializer<SocketChannel>() {
-                        @Override
-                        protected void initChannel(SocketChannel client) {
-                            client.pipeline().addLast(new OutputShutdownSeen(outputShutdown));
-                            new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
-                                    .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                                    .handler(new OutputShutdownSeen(outputShutdown))
-                                    .connect(upstream.getLocalSocketAddress()).addListener(f -> {
-                                        if (f.isSuccess()) {
-                                            Channel up = ((io.netty.channel.ChannelFuture) f).channel();
-                                            Relay.join(Relay.tcp(client), Relay.tcp((DuplexChannel) up));
-                                            clientSide.complete(client);
-                                            upstreamSide.complete(up);
-                                        } else {
-                                            client.close();
-                                        }
-                                    });
-                        }
-                    })
-                    .bind(new InetSocketAddress(lo, 48302)).sync().channel();
+            Channel listener = relayingListener(group, new InetSocketAddress(lo, 48302), upstream, outputShutdown, clientSide,
+                    upstreamSide);
             try (Socket client = new Socket()) {
                 client.setSoTimeout(30_000);
                 client.connect(listener.localAddress());
@@ -273,26 +253,8 @@ class RelayHalfCloseTest {
             });
             CompletableFuture<Channel> upstreamSide = new CompletableFuture<>();
             java.util.Map<Channel, Boolean> outputShutdown = new java.util.concurrent.ConcurrentHashMap<>();
-            Channel listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
-                    .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .childHandler(new ChannelInitializer<SocketChannel>() {
-                        @Override
-                        protected void initChannel(SocketChannel client) {
-                            new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
-                                    .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                                    .handler(new OutputShutdownSeen(outputShutdown))
-                                    .connect(upstream.getLocalSocketAddress()).addListener(f -> {
-                                        if (f.isSuccess()) {
-                                            Channel up = ((io.netty.channel.ChannelFuture) f).channel();
-                                            Relay.join(Relay.tcp(client), Relay.tcp((DuplexChannel) up));
-                                            upstreamSide.complete(up);
-                                        } else {
-                                            client.close();
-                                        }
-                                    });
-                        }
-                    })
-                    .bind(new InetSocketAddress(lo, 53402)).sync().channel();
+            Channel listener = relayingListener(group, new InetSocketAddress(lo, 53402), upstream, outputShutdown, null,
+                    upstreamSide);
             try (Socket client = new Socket()) {
                 client.setSoTimeout(30_000);
                 client.connect(listener.localAddress());
@@ -370,5 +332,41 @@ class RelayHalfCloseTest {
         assertThat(got).as("answer bytes before the FIN").isEqualTo(answer.length);
         assertThat(HexFormat.of().formatHex(md.digest()))
                 .isEqualTo(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(answer)));
+    }
+
+    /**
+     * A listener on {@code at} that relays each connection it accepts to {@code upstream} ({@link Relay#join} of two TCP
+     * ends), both half-closable and read on demand; {@code outputShutdown} records Netty's output-shutdown event on the
+     * upstream channel and, when {@code clientSide} is given, on the accepted one, which {@code clientSide} then gets.
+     */
+    private static Channel relayingListener(EventLoopGroup group, InetSocketAddress at, ServerSocket upstream,
+            java.util.Map<Channel, Boolean> outputShutdown, CompletableFuture<Channel> clientSide,
+            CompletableFuture<Channel> upstreamSide) throws InterruptedException {
+        return new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
+                .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel client) {
+                        if (clientSide != null) {
+                            client.pipeline().addLast(new OutputShutdownSeen(outputShutdown));
+                        }
+                        new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
+                                .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                                .handler(new OutputShutdownSeen(outputShutdown))
+                                .connect(upstream.getLocalSocketAddress()).addListener(f -> {
+                                    if (f.isSuccess()) {
+                                        Channel up = ((io.netty.channel.ChannelFuture) f).channel();
+                                        Relay.join(Relay.tcp(client), Relay.tcp((DuplexChannel) up));
+                                        if (clientSide != null) {
+                                            clientSide.complete(client);
+                                        }
+                                        upstreamSide.complete(up);
+                                    } else {
+                                        client.close();
+                                    }
+                                });
+                    }
+                })
+                .bind(at).sync().channel();
     }
 }
