@@ -50,12 +50,7 @@ class L7Http2DrainTest {
         Process client = null;
         try {
             int port = Integer.parseInt(ChildProcess.firstLine(app).trim());
-            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
-            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
-            Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
-                    .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1)
-                    .drain(Duration.ofMinutes(1)).build();
+            Mesh mesh = drainingMesh(ip, port);
             try {
                 mesh.start().get(10, TimeUnit.SECONDS);
                 InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, port)));
@@ -128,12 +123,7 @@ class L7Http2DrainTest {
                 .redirectErrorStream(true));
         try {
             int port = Integer.parseInt(ChildProcess.firstLine(app).trim());
-            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
-            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
-            Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
-                    .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1)
-                    .drain(Duration.ofMinutes(1)).build();
+            Mesh mesh = drainingMesh(ip, port);
             try {
                 mesh.start().get(10, TimeUnit.SECONDS);
                 InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, port)));
@@ -274,6 +264,16 @@ class L7Http2DrainTest {
         }
     }
 
+    /** A mesh (not started) for a backend on {@code ip} whose {@code port} is {@code http}, under {@link #POLICY}, a 1 min drain. */
+    private static Mesh drainingMesh(InetAddress ip, int port) throws Exception {
+        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
+        return Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
+                .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1)
+                .drain(Duration.ofMinutes(1)).build();
+    }
+
     /**
      * What {@code script}'s client printed until its session closed, the mesh draining after its first line; {@code more}:
      * the script's further arguments.
@@ -284,12 +284,7 @@ class L7Http2DrainTest {
         Process client = null;
         try {
             int port = Integer.parseInt(ChildProcess.firstLine(app).trim());
-            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
-            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
-            Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
-                    .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1)
-                    .drain(Duration.ofMinutes(1)).build();
+            Mesh mesh = drainingMesh(ip, port);
             try {
                 mesh.start().get(10, TimeUnit.SECONDS);
                 InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, port)));
