@@ -381,7 +381,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     /** @param sent the request target as the client sent it, before an absolute form was made origin-form */
     private void start(HttpRequest req, String sent) {
         Http1Exchange x = RequestAdmission.admit(conn, authorizer, req, io.zerohop.core.HeaderValidation.http1Scheme(sent,
-                String.join(",", req.headers().getAll("x-forwarded-proto"))));
+                req.headers().contains("x-forwarded-proto") ? String.join(",", req.headers().getAll("x-forwarded-proto")) : null));
         active = x;
         if (x.allowed) {
             if (x.http10) {
