@@ -106,7 +106,7 @@ final class CiliumCompiler {
             for (String key : new String[] {"egress", "egressDeny"}) {
                 if (spec.get(key) != null) {
                     for (YNode e : spec.get(key).items()) {
-                        egress(e, namespace, key.equals("egressDeny"));
+                        egress(notNull(e), namespace, key.equals("egressDeny"));
                     }
                 }
             }
@@ -133,11 +133,11 @@ final class CiliumCompiler {
         PolicyRef denyRef = new PolicyRef(ref.kind(), ref.namespace(), ref.name(), "ingressDeny");
         CiliumPolicy.Rule[] ingress = new CiliumPolicy.Rule[ingressItems.size()];
         for (int i = 0; i < ingress.length; i++) {
-            ingress[i] = rule(i, ingressItems.get(i), namespace, allowRef, false, warnings, localCluster);
+            ingress[i] = rule(i, notNull(ingressItems.get(i)), namespace, allowRef, false, warnings, localCluster);
         }
         CiliumPolicy.Rule[] deny = new CiliumPolicy.Rule[denyItems.size()];
         for (int i = 0; i < deny.length; i++) {
-            deny[i] = rule(i, denyItems.get(i), namespace, denyRef, true, warnings, localCluster);
+            deny[i] = rule(i, notNull(denyItems.get(i)), namespace, denyRef, true, warnings, localCluster);
         }
         String noRule = "endpoint selected by " + selector + " for ingress and no ingress rule allowed";
         Decision defaultDecision = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule);
@@ -322,7 +322,7 @@ final class CiliumCompiler {
                 rule.fromEndpoints = new Selector[items.size()];
                 for (int i = 0; i < items.size(); i++) {
                     // In a namespaced policy, a peer selector without a namespace label means "this namespace".
-                    rule.fromEndpoints[i] = Selector.compilePeer(items.get(i).isNull() ? null : items.get(i), namespace, localCluster);
+                    rule.fromEndpoints[i] = Selector.compilePeer(notNull(items.get(i)), namespace, localCluster);
                     warnNonIdentity(ref, items.get(i).path, rule.fromEndpoints[i], warnings);
                 }
                 List<String> texts = new ArrayList<>();
@@ -662,7 +662,7 @@ final class CiliumCompiler {
         for (String key : new String[] {"toEndpoints", "toRequires"}) {
             if (n.get(key) != null) {
                 for (YNode s : n.get(key).items()) {
-                    Selector.compilePeer(s.isNull() ? null : s, namespace);
+                    Selector.compilePeer(notNull(s), namespace);
                 }
             }
         }
@@ -763,6 +763,27 @@ final class CiliumCompiler {
         if (rule.authRequired && spiffe == null) {
             parts.add("authentication required");
         }
+    }
+
+    /**
+     * {@code item}, an entry of a list of objects (a rule of {@code ingress}, {@code ingressDeny}, {@code egress},
+     * {@code egressDeny}, a selector of {@code fromEndpoints}, {@code toEndpoints}, {@code toRequires}), refused when null
+     * ({@code - } with nothing after it, {@code - ~}). The API server refuses such an object: a null list entry is not
+     * pruned (k8s.io/apiextensions-apiserver pkg/apiserver/schema/defaulting/prunenulls.go drops null fields, and only
+     * recurses into list entries), and the CRD's entries are {@code type: object}, not nullable, so kube-openapi's type
+     * validator (pkg/validation/validate/type.go {@code typeValidator.Validate}) answers {@code must be of type object:
+     * "null"} and {@code kubectl apply} fails. Cilium's agent, had it the object, would read the entry as {@code {}}
+     * ({@code EndpointSelector.UnmarshalJSON} starts from an empty LabelSelector, pkg/policy/api/selector.go): every
+     * endpoint of the namespace. Until 6 December zerohop read it so, where the other object lists ({@code toPorts},
+     * {@code ports}, {@code fromCIDRSet}, {@code rules.http}) already refused it: a commented-out selector under
+     * {@code fromEndpoints} opened the policy's rule to the whole namespace in a file the cluster never accepts.
+     */
+    private static YNode notNull(YNode item) throws PolicyLoadException {
+        if (item.isNull()) {
+            throw item.error("a null entry (a dash with nothing after it), which the API server refuses (\"must be of type"
+                    + " object: null\": the CRD's entries are objects), so kubectl apply fails; write the entry or remove the dash");
+        }
+        return item;
     }
 
     /** Whether a rule list is absent, null or empty: Cilium's {@code len(r.Ingress) == 0}. */
