@@ -19,10 +19,10 @@ import org.junit.jupiter.api.Test;
  * <li>{@code enableDefaultDeny}: Cilium makes one policy entry per ingress / ingressDeny rule
  * ({@code RulesToPolicyEntries}, pkg/k8s/apis/cilium.io/utils), each carrying {@code DefaultDeny} ({@code nil} or
  * true), so a deny-only policy turns default deny on and {@code ingress: true} without an ingress rule does not;
- * <li>{@code authentication}: an explicit {@code disabled} on a narrower rule does not lift a broader rule's
- * {@code required} here, where Cilium's policy map keeps the narrower entry's explicit mode
- * ({@code MapStateEntry.Merge}, pkg/policy/types: "Explicit auth takes precedence over defaulted one"; the narrower
- * key wins the lookup): stricter, never wider;
+ * <li>{@code authentication}: a rule selecting the peer's identity without a mode (or with {@code disabled}) does not
+ * lift a wildcard rule's {@code required} here, where Cilium keeps that identity's own entry without a mode (a broader
+ * key's mode reaches only keys of the same identity, {@code authPreferredInsert}; pkg/policy/distillery_test.go
+ * {@code Test_MergeL3} case 5) and its lookup takes it: stricter, never wider;
  * <li>a peer with a SPIFFE identity at a node's address is known by that identity, never as Cilium's
  * {@code reserved:host}/{@code remote-node} (which Cilium gives the address): a CIDR or world deny that holds the address
  * denies it (fail closed), node entities never admit it;
@@ -101,19 +101,16 @@ class CiliumPeerIdentityReviewTest {
     }
 
     @Test
-    void anExplicitDisabledOnANarrowerRuleDoesNotLiftABroaderRequired() throws Exception {
-        String yaml = cnp("""
-                  ingress:
-                  - fromEntities: [all]
-                    authentication: {mode: required}
-                  - fromEndpoints: [{matchLabels: {app: frontend}}]
-                    authentication: {mode: disabled}
-                """);
+    void aRuleOnThePeersIdentityDoesNotLiftAWildcardRequired() throws Exception {
         AccessRequest plain = to8080().sourceAddress("10.0.0.5")
                 .sourceWorkload(new WorkloadRef("prod", "frontend", "frontend", Map.of("app", "frontend"))).build();
-        Decision d = decide(yaml, plain);
-        assertThat(d.allowed()).as("stricter than Cilium, whose narrower explicit entry admits it").isFalse();
-        assertThat(d.outcome()).isEqualTo(Decision.Outcome.DENIED_AUTHENTICATION);
+        for (String narrower : new String[] {"", "\n    authentication: {mode: disabled}"}) {
+            String yaml = cnp("  ingress:\n  - fromEntities: [all]\n    authentication: {mode: required}\n"
+                    + "  - fromEndpoints: [{matchLabels: {app: frontend}}]" + narrower + "\n");
+            Decision d = decide(yaml, plain);
+            assertThat(d.allowed()).as("stricter than Cilium (Test_MergeL3 case 5): " + narrower).isFalse();
+            assertThat(d.outcome()).isEqualTo(Decision.Outcome.DENIED_AUTHENTICATION);
+        }
     }
 
     @Test

@@ -274,8 +274,10 @@ final class CiliumStep {
                 // One unmet mode of a rule that matches the peer and the port denies, whatever broader or narrower rule
                 // allows the same flow: "required" for a peer without a SPIFFE identity, test-always-fail for every peer.
                 // Cilium picks one policy-map entry per identity and port and keeps an explicit mode of the one it picks
-                // (pkg/policy/mapstate.go authPreferredInsert, bpf/lib/policy.h), so where an explicit "disabled" entry
-                // wins there this is stricter, never wider (mesh-policy README, "authentication").
+                // (pkg/policy/mapstate.go authPreferredInsert, bpf/lib/policy.h), a broader key's mode reaching only keys of
+                // the same identity, so where the peer's own entry wins there without a mode (a rule on its identity beside a
+                // fromEntities [all] required: Test_MergeL3 case 5) or with "disabled", this is stricter, never wider
+                // (mesh-policy README, "authentication").
                 // The entry is per port, not per request: a rule's rules.http do not narrow it (Cilium drops the flow
                 // before its L7 proxy), and a named port the destination may have is taken to be this port (fail closed).
                 // A test-always-fail rule that may select a peer whose labels are unknown denies it, as an ingressDeny does.
