@@ -124,6 +124,11 @@ class CiliumPeerIdentityReviewTest {
                 .allowed()).isFalse();
         assertThat(decide(cnp("  ingress:\n  - fromEntities: [remote-node, host]\n"), svidAtNode).allowed()).isFalse();
         assertThat(decide(cnp("  ingress:\n  - fromEntities: [cluster]\n"), svidAtNode).allowed()).isTrue();
+        // By design the other way: its SPIFFE ID's namespace is its namespace (Cilium would see a node, no namespace).
+        String ccnp = "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata:\n  name: p\nspec:\n"
+                + "  endpointSelector:\n    matchLabels:\n      app: backend\n  ingress:\n"
+                + "  - fromEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: kube-system}}]\n";
+        assertThat(decide(ccnp, svidAtNode).allowed()).isTrue();
     }
 
     @Test
