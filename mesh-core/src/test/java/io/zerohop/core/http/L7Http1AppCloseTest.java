@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Test;
  * (envoyproxy/envoy source/common/http/http1/conn_pool.cc {@code ConnPoolImpl::onResponseComplete}; an idle one leaves the
  * pool), the connection manager removes the application's {@code Connection} header ({@code conn_manager_utility.cc}
  * {@code mutateResponseHeaders}), and the downstream connection's next request goes on a new upstream connection
- * (envoyproxy/envoy#14910). A response framed by the close still ends the client's connection. Real peers (Node's http
+ * (envoyproxy/envoy#14910). A response framed by the close reaches the client chunked, its connection going on. Real peers (Node's http
  * server, an application on a raw socket) behind the plaintext inbound or an HBONE tunnel, on this class's addresses
  * 127.0.186.10 to .13 and ports 54600-54619, and 127.0.187.10 to .13 with ports 54800-54807. Until 6 December the client's connection ended with the application's, and its next request failed.
  */
@@ -163,18 +163,28 @@ class L7Http1AppCloseTest {
     }
 
     /**
-     * A response the application frames by closing its connection (no {@code Content-Length}, not chunked) still ends the
-     * client's connection after it, saying {@code connection: close}: the client reads its body to the end.
+     * A response the application frames by closing its connection (no {@code Content-Length}, not chunked) reaches an
+     * HTTP/1.1 client chunked, without {@code connection: close}, and the client's connection goes on, its next request
+     * on a new application connection, as Envoy's HTTP/1 codec re-frames it (codec_impl.cc
+     * {@code StreamEncoderImpl::encodeHeadersBase}: chunked when no length is known). Fails before 6 December's change: the
+     * response said {@code connection: close} and the client's connection ended after it.
      */
     @Test
-    void aResponseFramedByTheCloseStillEndsTheClientsConnection() throws Exception {
+    void aResponseFramedByTheCloseIsChunkedAndTheClientsConnectionGoesOn() throws Exception {
         InetAddress ip = InetAddress.getByName("127.0.186.10");
         try (ServerSocket app = new ServerSocket(54604, 50, ip); Mesh mesh = L7EarlyResponseTest.mesh(ip, 54604, POLICY)) {
             AtomicInteger connections = new AtomicInteger();
             serve(() -> answerAndClose(app, connections, "", "to the end"), "close-framed-app");
-            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54605), new InetSocketAddress(ip, 54604)));
-            String all = L7EnforcementTest.exchange(via, "GET /api/a HTTP/1.1\r\nHost: backend\r\n\r\n");
-            assertThat(all).startsWith("HTTP/1.1 200 ").containsIgnoringCase("connection: close").endsWith("\r\n\r\nto the end");
+            try (Socket client = client(mesh, ip, 54605, 54604)) {
+                for (int i = 1; i <= 2; i++) {
+                    client.getOutputStream().write(("GET /api/" + i + " HTTP/1.1\r\nHost: backend\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                    String head = readHead(client.getInputStream());
+                    assertThat(head).as("response %d", i).startsWith("HTTP/1.1 200 ").containsIgnoringCase("transfer-encoding: chunked")
+                            .doesNotContainIgnoringCase("connection: close").doesNotContainIgnoringCase("content-length");
+                    assertThat(readChunked(client.getInputStream())).as("body %d", i).isEqualTo("to the end");
+                }
+            }
+            assertThat(connections.get()).isEqualTo(2);
         }
     }
 
@@ -391,8 +401,40 @@ class L7Http1AppCloseTest {
         return head + new String(in.readNBytes(length), StandardCharsets.ISO_8859_1);
     }
 
+    /** Reads a chunked body (no trailers) up to and including its last chunk; fails when the connection ends first. */
+    static String readChunked(InputStream in) throws IOException {
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        while (true) {
+            String size = readLine(in);
+            int n = Integer.parseInt(size.strip(), 16);
+            if (n == 0) {
+                assertThat(readLine(in)).as("the end of a chunked body").isEmpty();
+                return body.toString(StandardCharsets.ISO_8859_1);
+            }
+            byte[] chunk = in.readNBytes(n);
+            if (chunk.length < n) {
+                throw new IOException("the connection ended inside a chunk");
+            }
+            body.write(chunk);
+            assertThat(readLine(in)).as("a chunk's CRLF").isEmpty();
+        }
+    }
+
+    private static String readLine(InputStream in) throws IOException {
+        StringBuilder line = new StringBuilder();
+        for (int b; (b = in.read()) != '\n'; ) {
+            if (b < 0) {
+                throw new IOException("the connection ended inside a chunked body after " + line);
+            }
+            if (b != '\r') {
+                line.append((char) b);
+            }
+        }
+        return line.toString();
+    }
+
     /** Reads up to and including the blank line that ends a head; fails when the connection ends first. */
-    private static String readHead(InputStream in) throws IOException {
+    static String readHead(InputStream in) throws IOException {
         ByteArrayOutputStream head = new ByteArrayOutputStream();
         int state = 0;
         while (state < 4) {

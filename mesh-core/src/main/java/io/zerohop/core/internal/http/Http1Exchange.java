@@ -49,8 +49,9 @@ final class Http1Exchange {
     boolean closeAfter;
     /**
      * The application's final response said it ends its connection after it ({@code Connection: close}, or HTTP/1.0
-     * without keep-alive): the connection to the application is not used again; the client's goes on unless the
-     * response is {@link #framedByClose} or the application is embedded ({@link Http1Filter#onResponse}).
+     * without keep-alive), or its body ends with that connection ({@link #framedByClose}): the connection to the application
+     * is not used again; the client's goes on unless the application is embedded ({@link Http1Filter#onResponse}) or the
+     * client speaks HTTP/1.0 and the response has no length ({@link #toHttp10}).
      */
     boolean applicationCloses;
     /** The {@code :scheme} the request was decided on ({@code HeaderValidation.http1Scheme}), for a re-decision. */
@@ -147,9 +148,9 @@ final class Http1Exchange {
     /**
      * Whether the body of final response {@code r} ends with the application's connection: no {@code Content-Length},
      * not chunked, and a body expected (RFC 9112 section 6.3, as Netty's client codec reads it: not a HEAD's answer, a
-     * 1xx, 204 or 304). Such a response goes to the client as it came and the client's connection ends after it
-     * ({@link Http1Filter#fromUpstream}); any other response from a {@link TcpUpstream} leaves the client's connection
-     * open whatever the application does with its own.
+     * 1xx, 204 or 304). Such a response from a {@link TcpUpstream} is chunked for an HTTP/1.1 client, whose connection
+     * goes on, as Envoy's codec re-frames it ({@code Http1Filter.reframe}); like any other response from one it leaves the
+     * client's connection open whatever the application does with its own.
      */
     boolean framedByClose(HttpResponse r) {
         int code = r.status().code();

@@ -543,12 +543,13 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         // Before responsePart, which clears it on a final status other than 101.
         boolean upgradeAsked = x.upgrade;
         Http1Exchange.ResponsePart part = x.responsePart(msg);
-        if (msg instanceof HttpResponse r && r.status().codeClass() != HttpStatusClass.INFORMATIONAL
-                && (upstream.renewable() ? x.framedByClose(r) : x.applicationCloses)) {
-            // A body that ends with the application's connection ends the client's too (Envoy's codec would chunk it and
-            // keep the client's); the application's Connection: close is its own connection's, renewed at the response's
-            // end, unless it is embedded: it shares the client's stream, its close is the client's.
-            x.closeAfter = true;
+        if (msg instanceof HttpResponse r && r.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
+            if (upstream.renewable() && x.framedByClose(r)) {
+                reframe(r, x);
+            } else if (!upstream.renewable() && x.applicationCloses) {
+                // An embedded application shares the client's stream: its close is the client's.
+                x.closeAfter = true;
+            }
         }
         if (msg instanceof HttpResponse r) {
             fromUpstream(r, part == Http1Exchange.ResponsePart.SWITCHED, x.closeAfter);
@@ -617,6 +618,26 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     }
 
     /**
+     * Re-frames final response {@code r}, whose body the application ends by closing its connection (no
+     * {@code Content-Length}, not chunked: {@link Http1Exchange#framedByClose}), as Envoy's HTTP/1 codecs do: its client
+     * codec reads that body to the close, and its server codec, given no length, chunks it for an HTTP/1.1 client
+     * (envoyproxy/envoy source/common/http/http1/codec_impl.cc {@code StreamEncoderImpl::encodeHeadersBase}: "Assume we
+     * are chunk encoding unless we are passed a content length", {@code transfer-encoding: chunked}, then
+     * {@code endEncode}'s last chunk at the body's end), so the client's connection goes on; the application's ends and
+     * its pool drops it ({@code http1/conn_pool.cc} {@code ConnPoolImpl::onResponseComplete}: the upstream codec saw the
+     * connection close), here {@link Upstream#renew} at the response's end. An HTTP/1.0 client gets no chunks
+     * ({@code encodeHeadersBase}: {@code chunk_encoding_ = false} for {@code Http10}): its response stays framed by the
+     * close, {@code connection: close} ({@link Http1Exchange#toHttp10}). Until 6 December every such response closed the
+     * client's connection after it, an HTTP/1.1 client's included ({@code L7Http1AppCloseTest}).
+     */
+    private static void reframe(HttpResponse r, Http1Exchange x) {
+        x.applicationCloses = true;
+        if (!x.http10) {
+            r.headers().set(HttpHeaderNames.TRANSFER_ENCODING, io.netty.handler.codec.http.HttpHeaderValues.CHUNKED);
+        }
+    }
+
+    /**
      * Makes the head of the application's response what Envoy sends the client: its connection manager removes
      * {@code Connection} and {@code Upgrade} unless both the request and the response are an upgrade's, and always
      * {@code Transfer-Encoding}, {@code Keep-Alive} and {@code Proxy-Connection} (envoyproxy/envoy
@@ -626,9 +647,8 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
      * {@code Content-Length}) and says {@code connection: close} when the connection closes after this response
      * ({@code conn_manager_impl.cc} {@code encodeHeaders}, {@code drain_state_}); {@code close}: whether it does here.
      * Until 6 December the application's own {@code Keep-Alive: timeout=5} (Node's default) and {@code Connection} reached
-     * the client, speaking for the application's connection, not the client's. Not as Envoy: a response the application
-     * frames by closing its connection (no {@code Content-Length}, not chunked) goes to the client as it came, and the
-     * client's connection closes after it, where Envoy's codec would chunk it and keep the client's connection.
+     * the client, speaking for the application's connection, not the client's. A response the application frames by
+     * closing its connection is chunked before this ({@link #reframe}).
      */
     static void fromUpstream(HttpResponse r, boolean switched, boolean close) {
         io.netty.handler.codec.http.HttpHeaders h = r.headers();
