@@ -1,5 +1,5 @@
 // An independent h2c (prior knowledge) application: answers with what it received.
-// Usage: node h2c-server.js HOST ; prints the bound port on stdout.
+// Usage: node h2c-server.js HOST [PORT] ; prints the bound port on stdout.
 const http2 = require('http2');
 const crypto = require('crypto');
 const server = http2.createServer();
@@ -27,4 +27,5 @@ server.on('stream', (stream, headers) => {
       () => { if (headers[':path'] === '/api/bye') session.close(); });
   });
 });
-server.listen(0, process.argv[2], () => console.log(server.address().port));
+// An optional second argument names the port (else any free one).
+server.listen(Number(process.argv[3] || 0), process.argv[2], () => console.log(server.address().port));

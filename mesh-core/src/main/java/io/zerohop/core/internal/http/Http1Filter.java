@@ -93,6 +93,11 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         return upstream;
     }
 
+    /** The {@code :scheme} the request in progress was decided on ({@code HeaderValidation.http1Scheme}), for {@link H2Upstream}. */
+    String decidedScheme() {
+        return active != null ? active.scheme : "http";
+    }
+
     // ---------------------------------------------------------------- downstream (client) side
 
     @Override

@@ -272,6 +272,10 @@ public final class HttpEnforcement {
                             H2Proxy.install(stream, () -> dial(stream, upstream), conn, requests, observer);
                             installed.accept(true);
                         },
+                        installed -> {
+                            install(stream, conn, f -> new H2Upstream(f, stream.eventLoop(), () -> dial(stream, upstream)));
+                            installed.accept(true);
+                        },
                         // Not parsed (an auto port's bytes that are not HTTP): relayed as bytes, the 200 already sent, so an
                         // application that is down resets the tunnel, as a relay's failed connection does.
                         installed -> connectThen(stream, upstream, tcp -> {
@@ -295,7 +299,7 @@ public final class HttpEnforcement {
                     stream.pipeline().addLast("zerohop-http-app", (AppBridge) filter.upstream());
                     initApp(app, stream, tunnel);
                     installed.accept(true);
-                }, null, installed -> {
+                }, null, null, installed -> {
                     initApp(app, stream, tunnel);
                     installed.accept(app.autoRead());
                 });
@@ -349,6 +353,9 @@ public final class HttpEnforcement {
                     installed.accept(true);
                 }, installed -> {
                     H2Proxy.install(ch, () -> dialPlain(ch, dial, destination), conn, requests, observer);
+                    installed.accept(true);
+                }, installed -> {
+                    install(ch, conn, f -> new H2Upstream(f, ch.eventLoop(), () -> dialPlain(ch, dial, destination)));
                     installed.accept(true);
                 }, installed -> dialPlain(ch, dial, destination).addListener(f -> {
                     if (f.isSuccess()) {
@@ -422,11 +429,12 @@ public final class HttpEnforcement {
 
     /**
      * Picks the handling for the port: HTTP/1 ({@code http} unless its first bytes are HTTP/2's, or an
-     * {@code auto} sniff that sees a request line), HTTP/2 ({@code http2}, {@code grpc}, the preface on an
-     * {@code auto} port, the magic on an {@code http} one; {@code h2} null where HTTP/2 cannot be parsed),
-     * else the L4 decision the CONNECT would have got, and {@code opaque} only when that allows.
+     * {@code auto} sniff that sees a request line), HTTP/2 (the magic on an {@code http}, {@code http2} or {@code grpc}
+     * port, the preface on an {@code auto} one; {@code h2} null where HTTP/2 cannot be parsed), HTTP/1 to an HTTP/2
+     * application ({@code http1ToH2}: an {@code http2} or {@code grpc} port whose first bytes are not the magic), else
+     * the L4 decision the CONNECT would have got, and {@code opaque} only when that allows.
      */
-    private void whenHttp(Channel ch, AppProtocol protocol, Conn conn, Object tunnel, Step http1, Step h2, Step opaque) {
+    private void whenHttp(Channel ch, AppProtocol protocol, Conn conn, Object tunnel, Step http1, Step h2, Step http1ToH2, Step opaque) {
         java.util.function.Consumer<Boolean> direct = autoRead -> {
             if (autoRead) {
                 ch.config().setAutoRead(true);
@@ -439,20 +447,17 @@ public final class HttpEnforcement {
                 return;
             }
             // Envoy's AUTO codec, as istiod configures an http port: h2c with prior knowledge is HTTP/2 there too.
-            Sniffer[] codec = new Sniffer[1];
-            java.util.function.Consumer<Boolean> chosen = autoRead -> {
-                codec[0].release();
-                direct.accept(autoRead);
-            };
-            codec[0] = Sniffer.codec(sniffTimeoutMillis, result -> (result == Sniffer.Result.HTTP2 ? h2 : http1).run(chosen));
-            ch.pipeline().addLast("zerohop-sniff", codec[0]);
-            ch.eventLoop().execute(ch::read);
+            autoCodec(ch, h2, http1, direct);
             return;
         }
         if (protocol == AppProtocol.HTTP2 || protocol == AppProtocol.GRPC) {
             if (h2 != null) {
                 markParsed(tunnel);
-                h2.run(direct);
+                // The same AUTO codec on an http2 or grpc port: HTTP/1 is served there too, each request going to the
+                // application over HTTP/2 (H2Upstream), as Istio's cluster for such a port speaks HTTP/2 (cluster_builder.go
+                // setUpstreamProtocol). Until 6 December only h2c was read here: an HTTP/1 client met Netty's HTTP/2 codec,
+                // its SETTINGS and a GOAWAY.
+                autoCodec(ch, h2, http1ToH2, direct);
             } else {
                 atL4(ch, conn, tunnel, opaque, direct, protocol + " is not parsed on this path");
             }
@@ -479,6 +484,22 @@ public final class HttpEnforcement {
         });
         ch.pipeline().addLast("zerohop-sniff", holder[0]);
         // Later, not now: the HBONE server opens the stream for reading only after initStream returns.
+        ch.eventLoop().execute(ch::read);
+    }
+
+    /**
+     * Envoy's {@code AUTO} codec, which istiod sets on every inbound HTTP connection manager (istio/istio
+     * pilot/pkg/networking/core/listener_builder.go {@code buildHTTPConnectionManager}): {@code h2} when the first bytes
+     * are HTTP/2's preface ({@link Sniffer#codec}), else {@code http1}.
+     */
+    private void autoCodec(Channel ch, Step h2, Step http1, java.util.function.Consumer<Boolean> direct) {
+        Sniffer[] codec = new Sniffer[1];
+        java.util.function.Consumer<Boolean> chosen = autoRead -> {
+            codec[0].release();
+            direct.accept(autoRead);
+        };
+        codec[0] = Sniffer.codec(sniffTimeoutMillis, result -> (result == Sniffer.Result.HTTP2 ? h2 : http1).run(chosen));
+        ch.pipeline().addLast("zerohop-sniff", codec[0]);
         ch.eventLoop().execute(ch::read);
     }
 

@@ -1,0 +1,500 @@
+package io.zerohop.core.internal.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Promise;
+import java.util.ArrayDeque;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * An HTTP/1 client's requests to an application that speaks HTTP/2, on a port declared {@code http2} or {@code grpc}: each
+ * allowed request goes on a stream of its own over the application's h2c connections ({@link H2AppConnection}, the pool
+ * {@link H2Proxy} uses), and its response comes back to {@link Http1Filter} as HTTP/1 parts. This is what Istio's Envoy
+ * does there: istiod builds every inbound HTTP connection manager with the {@code AUTO} codec (istio/istio
+ * pilot/pkg/networking/core/listener_builder.go {@code buildHTTPConnectionManager}: {@code CodecType =
+ * HttpConnectionManager_AUTO}, for the sidecar's inbound chains, listener_inbound.go, and a waypoint's,
+ * listener_waypoint.go), which serves HTTP/1 unless the first bytes are HTTP/2's preface (envoyproxy/envoy
+ * source/common/http/conn_manager_utility.cc {@code determineNextProtocol}), and the cluster for such a port speaks HTTP/2
+ * to the application (cluster_builder.go {@code setUpstreamProtocol}: {@code port.Protocol.IsHTTP2()}, that is
+ * {@code http2}, {@code grpc} or {@code grpc-web}, gets {@code setH2Options}). Envoy's router moves the request between its
+ * HTTP/1 and HTTP/2 codecs as header maps; the translation here follows those codecs:
+ * <ul>
+ * <li>the head: {@code :method}, {@code :scheme} (the one the request was decided on), {@code :authority} from
+ * {@code Host}, {@code :path} the target (origin-form by then), every other field with its name in lower case (RFC 9113
+ * section 8.2.2) except those that are connection-specific in HTTP/2 ({@code Connection}, {@code Keep-Alive},
+ * {@code Proxy-Connection}, {@code Transfer-Encoding}, {@code Upgrade}, {@code HTTP2-Settings}; RFC 9113 section 8.2.2,
+ * envoyproxy/envoy source/common/http/http2/codec_impl.cc, whose header map never carries them after
+ * {@code mutateRequestHeaders}). An upgrade request goes as a plain request (Envoy's extended CONNECT towards an HTTP/2
+ * upstream needs the application's SETTINGS_ENABLE_CONNECT_PROTOCOL, which a gRPC server does not send); its answer is
+ * no 101, so the filter closes the client's connection after it.</li>
+ * <li>the body: DATA frames as the parts come; the request's trailers are dropped, as Envoy's HTTP/1 codec drops them
+ * without {@code enable_trailers}, which istiod never sets (http1/codec_impl.cc {@code ConnectionImpl::onHeaderField}:
+ * trailers are parsed only when {@code enable_trailers_}), and the stream ends with an empty DATA frame.</li>
+ * <li>the response: {@code :status} and the fields but pseudo-headers make an HTTP/1.1 head (a 1xx an interim one),
+ * DATA its body; without {@code content-length} the filter chunks it ({@code Http1Filter.reframe}, Envoy's
+ * {@code encodeHeadersBase}); trailers (a gRPC server's {@code grpc-status}) are dropped, as Envoy's HTTP/1 codec drops
+ * them without {@code enable_trailers} (codec_impl.cc {@code StreamEncoderImpl::encodeTrailersBase}: "if
+ * (!connection_.enableTrailers()) return endEncode()").</li>
+ * <li>failures before the response: a failed dial, the stream's reset, the application's connection failing or refusing
+ * the stream (GOAWAY) are answered as Envoy's router answers them ({@link UpstreamFailure}, as in {@link H2Proxy}), the
+ * client's connection going on; after the response started, the client's connection is reset
+ * ({@link Http1Filter#onUpstreamEnd} with {@code false}), as Envoy resets an HTTP/1 downstream whose response it cannot
+ * finish.</li>
+ * </ul>
+ * One request at a time, as {@link Http1Filter} sends them. Event loop of the client's connection only (the
+ * application's connections are dialled on it).
+ */
+final class H2Upstream implements Upstream {
+    /** RFC 9113 section 8.2.2's connection-specific fields, and Host, which becomes {@code :authority}. */
+    private static final Set<AsciiString> NOT_FORWARDED = Set.of(AsciiString.cached("connection"), AsciiString.cached("keep-alive"),
+            AsciiString.cached("proxy-connection"), AsciiString.cached("transfer-encoding"), AsciiString.cached("upgrade"),
+            AsciiString.cached("http2-settings"), AsciiString.cached("host"));
+
+    private final Http1Filter filter;
+    private final H2AppConnection app;
+    private final EventExecutor loop;
+    /** The current request's stream, or null: none open, or being opened ({@link #opening}). */
+    private Http2StreamChannel stream;
+    /** The current request's stream is being opened: its frames wait in {@link #queued}. */
+    private boolean opening;
+    /** The current request's frames, while its stream is being opened. */
+    private final ArrayDeque<Object> queued = new ArrayDeque<>();
+    /**
+     * The current request's head, not yet sent: held until its next part says whether it ends the request (HEADERS
+     * with END_STREAM, as Envoy's codec sends a request without a body) or a flush comes.
+     */
+    private Http2Headers head;
+    /** The current request's exchange gave up on its stream ({@link #renew}, a failure): what is still written is dropped. */
+    private boolean dropping;
+    /** The current request is a HEAD: a response without a body needs no {@code content-length: 0}. */
+    private boolean headRequest;
+    /** The current request's stream has its HEADERS out (or queued) and not yet its END_STREAM. */
+    private boolean requestOpen;
+    private boolean readResponses = true;
+    private boolean closed;
+
+    H2Upstream(Http1Filter filter, EventExecutor loop, java.util.function.Supplier<io.netty.util.concurrent.Future<io.netty.channel.Channel>> dialer) {
+        this.filter = filter;
+        this.loop = loop;
+        this.app = new H2AppConnection(dialer);
+    }
+
+    @Override
+    public void write(HttpObject msg) {
+        if (msg instanceof HttpRequest req) {
+            dropping = false;
+            headRequest = req.method().equals(io.netty.handler.codec.http.HttpMethod.HEAD);
+            head = headers(req, filter.decidedScheme());
+            if (msg instanceof HttpContent c) {
+                content(c);
+            }
+            return;
+        }
+        if (msg instanceof HttpContent c) {
+            content(c);
+            return;
+        }
+        ReferenceCountUtil.release(msg);
+    }
+
+    private void content(HttpContent c) {
+        if (closed || dropping) {
+            c.release();
+            return;
+        }
+        boolean last = c instanceof LastHttpContent;
+        ByteBuf data = c.content();
+        if (head != null && last && !data.isReadable()) {
+            // A request without a body: HEADERS with END_STREAM.
+            c.release();
+            send(new DefaultHttp2HeadersFrame(takeHead(), true));
+            return;
+        }
+        sendHead();
+        if (!data.isReadable() && !last) {
+            c.release();
+            return;
+        }
+        // The content goes on as the frame's (its trailers, if any, are dropped: see the class comment).
+        send(new DefaultHttp2DataFrame(data, last));
+    }
+
+    private Http2Headers takeHead() {
+        Http2Headers h = head;
+        head = null;
+        return h;
+    }
+
+    private void sendHead() {
+        if (head != null) {
+            send(new DefaultHttp2HeadersFrame(takeHead(), false));
+        }
+    }
+
+    private void send(Object frame) {
+        requestOpen = !(frame instanceof DefaultHttp2HeadersFrame h ? h.isEndStream() : ((DefaultHttp2DataFrame) frame).isEndStream());
+        if (stream != null) {
+            stream.write(frame);
+            return;
+        }
+        queued.add(frame);
+        if (!opening) {
+            open();
+        }
+    }
+
+    /** The request's stream, on a connection that takes it (dialling one first when there is none). */
+    private void open() {
+        opening = true;
+        Promise<Http2StreamChannel> opened = loop.newPromise();
+        Response handler = new Response(headRequest);
+        app.openStream(handler, opened);
+        opened.addListener(f -> {
+            opening = false;
+            if (!f.isSuccess()) {
+                releaseQueued();
+                if (closed || dropping) {
+                    return;
+                }
+                dropping = true;
+                requestOpen = false;
+                // No connection to the application could be had: Envoy's router answers the pool's failure, UF for a failed
+                // dial (H2Proxy does the same). Later, not within the write that opened: the rest of the request read with
+                // its head reaches the filter first, so it knows whether the request was complete when it answers.
+                UpstreamFailure failure = UpstreamFailure.of(f.cause());
+                loop.execute(() -> {
+                    if (!closed) {
+                        filter.onUpstreamUnreachable(failure);
+                    }
+                });
+                return;
+            }
+            Http2StreamChannel s = (Http2StreamChannel) f.getNow();
+            if (closed || dropping) {
+                releaseQueued();
+                s.close();
+                return;
+            }
+            stream = s;
+            handler.stream = s;
+            s.config().setAutoRead(readResponses);
+            for (Object m; (m = queued.poll()) != null; ) {
+                s.write(m);
+            }
+            s.flush();
+            if (s.isWritable()) {
+                filter.upstreamWritable();
+            }
+        });
+    }
+
+    private void releaseQueued() {
+        for (Object m; (m = queued.poll()) != null; ) {
+            ReferenceCountUtil.release(m);
+        }
+    }
+
+    @Override
+    public void writeRaw(ByteBuf bytes) {
+        // Only after a 101, which an HTTP/2 application never sends.
+        bytes.release();
+    }
+
+    @Override
+    public void flush() {
+        sendHead();
+        if (stream != null) {
+            stream.flush();
+        }
+    }
+
+    @Override
+    public boolean isWritable() {
+        return stream != null ? stream.isWritable() : !opening;
+    }
+
+    @Override
+    public void readResponses(boolean on) {
+        readResponses = on;
+        if (stream != null) {
+            stream.config().setAutoRead(on);
+        }
+    }
+
+    @Override
+    public void shutdownOutput() {
+        // The client's FIN: every request of it has ended already; nothing of the application's connections is the client's.
+    }
+
+    @Override
+    public void upgraded() {
+        // Never: an HTTP/2 application answers no 101.
+    }
+
+    @Override
+    public boolean idle() {
+        return stream == null && !opening;
+    }
+
+    @Override
+    public boolean renewable() {
+        return true;
+    }
+
+    /**
+     * The exchange is done with its stream (answered without it, or its response ended): a stream still open is reset
+     * (CANCEL, as Envoy's router resets the upstream request of a stream it ended), and the next request opens a new one.
+     * The application's connections stay.
+     */
+    @Override
+    public void renew() {
+        head = null;
+        releaseQueued();
+        dropping = true;
+        Http2StreamChannel s = stream;
+        stream = null;
+        requestOpen = false;
+        if (s != null && s.isActive()) {
+            s.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        renew();
+        app.close();
+    }
+
+    /**
+     * The exchange's response ended: its stream is done. A request still sending its body is not sent more of (the
+     * filter closes the client's connection after such an early response), and its stream is reset (CANCEL), as Envoy's
+     * router resets the upstream request once the response has ended before it.
+     */
+    private void responseEnded(Http2StreamChannel s) {
+        if (stream != s) {
+            return;
+        }
+        stream = null;
+        if (requestOpen) {
+            dropping = true;
+            requestOpen = false;
+            s.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+        }
+    }
+
+    /** The application's side of one request's stream: its frames go to the filter as HTTP/1 parts. */
+    private final class Response extends ChannelInboundHandlerAdapter {
+        private final boolean headRequest;
+        Http2StreamChannel stream;
+        /** A final response's head went to the filter. */
+        private boolean started;
+        private boolean ended;
+        /** Above the last-stream-id of the application's GOAWAY: the application will not process it. */
+        private boolean refused;
+
+        Response(boolean headRequest) {
+            this.headRequest = headRequest;
+        }
+
+        private boolean current() {
+            return stream != null && H2Upstream.this.stream == stream && !closed;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (!current() || ended) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            if (msg instanceof Http2HeadersFrame h) {
+                if (started) {
+                    // Trailers: dropped (see the class comment); their END_STREAM ends the response.
+                    if (h.isEndStream()) {
+                        end(ctx);
+                    }
+                    return;
+                }
+                CharSequence s = h.headers().status();
+                int code;
+                try {
+                    code = Integer.parseInt(String.valueOf(s));
+                } catch (NumberFormatException e) {
+                    code = 0;
+                }
+                if (code < 100 || code > 999) {
+                    // Netty's codec lets no response without a valid :status through; one that came would be a protocol error.
+                    ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.PROTOCOL_ERROR));
+                    ended = true;
+                    failed(UpstreamFailure.reset("protocol error"));
+                    return;
+                }
+                DefaultHttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(code));
+                for (Map.Entry<CharSequence, CharSequence> e : h.headers()) {
+                    if (e.getKey().length() > 0 && e.getKey().charAt(0) != ':') {
+                        r.headers().add(e.getKey(), e.getValue());
+                    }
+                }
+                if (code < 200) {
+                    // An interim response (100 Continue, 103): its end is not the response's.
+                    filter.onResponse(r);
+                    filter.onResponse(LastHttpContent.EMPTY_LAST_CONTENT);
+                    return;
+                }
+                if (h.isEndStream() && !headRequest && code != 204 && !r.headers().contains(HttpHeaderNames.CONTENT_LENGTH)) {
+                    // A response that is its head alone (a gRPC server's trailers-only answer): Envoy's HTTP/1 codec says
+                    // content-length: 0 (codec_impl.cc encodeHeadersBase: "If this is a headers-only stream, append an explicit
+                    // Content-Length: 0 unless it's a response to a HEAD request", not for a 204), where a length-less
+                    // response would be chunked.
+                    r.headers().set(HttpHeaderNames.CONTENT_LENGTH, io.netty.handler.codec.http.HttpHeaderValues.ZERO);
+                }
+                started = true;
+                filter.onResponse(r);
+                if (h.isEndStream()) {
+                    end(ctx);
+                }
+                return;
+            }
+            if (msg instanceof Http2DataFrame d) {
+                if (!started) {
+                    d.release();
+                    return;
+                }
+                if (d.isEndStream()) {
+                    ended = true;
+                    responseEnded(stream);
+                    filter.onResponse(d.content().isReadable() ? new io.netty.handler.codec.http.DefaultLastHttpContent(d.content())
+                            : releaseThenEmpty(d));
+                    return;
+                }
+                if (d.content().isReadable()) {
+                    filter.onResponse(new DefaultHttpContent(d.content()));
+                } else {
+                    d.release();
+                }
+                return;
+            }
+            if (msg instanceof Http2GoAwayFrame g) {
+                g.release();
+                return;
+            }
+            ReferenceCountUtil.release(msg);
+        }
+
+        private LastHttpContent releaseThenEmpty(Http2DataFrame d) {
+            d.release();
+            return LastHttpContent.EMPTY_LAST_CONTENT;
+        }
+
+        private void end(ChannelHandlerContext ctx) {
+            ended = true;
+            responseEnded(stream);
+            filter.onResponse(LastHttpContent.EMPTY_LAST_CONTENT);
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            filter.flushDownstream();
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            if (current() && ctx.channel().isWritable()) {
+                filter.upstreamWritable();
+            }
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof Http2ResetFrame r) {
+                if (current() && !ended) {
+                    ended = true;
+                    // The application reset the stream: before the response, Envoy's router answers it as any upstream reset
+                    // before headers (H2Proxy's Upstream.userEventTriggered says how), UR; after, the response is cut.
+                    failed(new UpstreamFailure(H2Proxy.remoteReset(r.errorCode()), "", "UR"));
+                }
+                return;
+            }
+            if (evt instanceof Http2GoAwayFrame g) {
+                // A stream above the GOAWAY's last-stream-id, which the codec closes next: refused, not processed.
+                refused = true;
+                g.release();
+                return;
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (!current() || ended) {
+                return;
+            }
+            ended = true;
+            // The stream ended without its response's end: the connection failed or ended under it, or refused it (as in
+            // H2Proxy's Upstream.channelInactive).
+            String failure = H2ConnectionEnds.ConnectionEnd.failure(ctx.channel().parent());
+            failed(refused ? new UpstreamFailure("remote refused stream reset", "", "UR")
+                    : UpstreamFailure.reset(failure != null ? failure : "connection termination"));
+        }
+
+        /** Before the response started: Envoy's router's local reply, the client's connection going on; after: a cut. */
+        private void failed(UpstreamFailure failure) {
+            H2Upstream.this.stream = null;
+            requestOpen = false;
+            if (!started) {
+                dropping = true;
+                filter.onUpstreamUnreachable(failure);
+            } else {
+                filter.onUpstreamEnd(false);
+            }
+        }
+    }
+
+    /** The request head as HTTP/2 header fields (see the class comment); {@code scheme}: the one the request was decided on. */
+    static Http2Headers headers(HttpRequest req, String scheme) {
+        Http2Headers h = new DefaultHttp2Headers(false);
+        h.method(req.method().name());
+        h.scheme(scheme);
+        h.path(req.uri());
+        String host = req.headers().get(HttpHeaderNames.HOST);
+        if (host != null) {
+            h.authority(host);
+        }
+        for (Map.Entry<String, String> e : req.headers()) {
+            AsciiString name = AsciiString.of(e.getKey().toLowerCase(Locale.ROOT));
+            if (!NOT_FORWARDED.contains(name)) {
+                h.add(name, e.getValue());
+            }
+        }
+        return h;
+    }
+}
