@@ -365,27 +365,25 @@ final class PolicyCommand {
         }
 
         /**
-         * The {@code :scheme} the proxy decides on. An HTTP/1 request's is the proxy's own (mesh-core
+         * The {@code :scheme} the proxy decides on for an HTTP/1 request, the proxy's own (mesh-core
          * {@code HeaderValidation.http1Scheme}: {@code x-forwarded-proto} when http or https, else http, as Envoy's
-         * conn_manager_utility.cc {@code mutateRequestHeaders}/{@code getScheme}). On a port declared {@code http2} or
-         * {@code grpc} the proxy parses h2c only (H2Proxy), and an HTTP/2 request's {@code :scheme} is the client's own,
-         * which Envoy keeps whatever {@code x-forwarded-proto} says ("For HTTP/2, and HTTP/3, incoming :scheme headers are
-         * trusted", envoyproxy/envoy docs/root/configuration/http/http_conn_man/headers.rst; {@code mutateRequestHeaders}
-         * sets it only when absent): an h2c client's, {@code http}. Until 6 December the check took
-         * {@code x-forwarded-proto=https} as the {@code :scheme} there too and answered DENY (exit 3) for a request the
-         * proxy served past a DENY on {@code :scheme} https (a new-user pass, helper 328).
+         * conn_manager_utility.cc {@code mutateRequestHeaders}/{@code getScheme}), on every port: one declared {@code http2}
+         * or {@code grpc} serves HTTP/1 clients too (Envoy's {@code AUTO} codec, mesh-core {@code H2Upstream}). An h2c
+         * client's is its own {@code :scheme}, which Envoy keeps whatever {@code x-forwarded-proto} says ("For HTTP/2, and
+         * HTTP/3, incoming :scheme headers are trusted", envoyproxy/envoy docs/root/configuration/http/http_conn_man/headers.rst):
+         * on an {@code http2} or {@code grpc} port, where such clients are the usual ones, a note says so when
+         * {@code x-forwarded-proto} changes the answer's input. From 6 December (helper 328) until HTTP/1 was served there
+         * the check took {@code http} on those ports, the proxy then reading h2c only.
          */
         private String scheme(io.zerohop.core.AppProtocol protocol, String forwardedProto) {
             String http1 = HeaderValidation.http1Scheme(path == null ? "/" : path, forwardedProto);
-            if (protocol != io.zerohop.core.AppProtocol.HTTP2 && protocol != io.zerohop.core.AppProtocol.GRPC) {
-                return http1;
+            if ((protocol == io.zerohop.core.AppProtocol.HTTP2 || protocol == io.zerohop.core.AppProtocol.GRPC) && !http1.equals("http")) {
+                headerNotes.add("--header x-forwarded-proto=" + forwardedProto + ": decided for an HTTP/1 client, whose"
+                        + " request.headers[:scheme] the proxy takes from it (" + http1 + "); the port is declared " + protocol.name()
+                        .toLowerCase(Locale.ROOT) + ", and an h2c client's :scheme is its own, which x-forwarded-proto does not"
+                        + " change (http for a plaintext h2c client)");
             }
-            if (!http1.equals("http")) {
-                headerNotes.add("--header x-forwarded-proto=" + forwardedProto + ": the port is declared " + protocol.name()
-                        .toLowerCase(Locale.ROOT) + ", where the proxy reads HTTP/2 only and request.headers[:scheme] is the"
-                        + " client's own :scheme, which x-forwarded-proto does not change: decided for an h2c client's, http");
-            }
-            return "http";
+            return http1;
         }
 
         private Map<String, String> headerMap(Usage u) {

@@ -420,15 +420,16 @@ class PolicyCheckTest {
     }
 
     /**
-     * On a port declared {@code http2} or {@code grpc} the proxy reads h2c only, and {@code request.headers[:scheme]} is the
-     * client's own {@code :scheme} there (H2Proxy; Envoy trusts an HTTP/2 request's {@code :scheme} and sets one only when
-     * absent, conn_manager_utility.cc {@code mutateRequestHeaders}), whatever {@code x-forwarded-proto} says: through a
-     * node proxy pair, {@code curl --http2-prior-knowledge -H 'x-forwarded-proto: https'} was served 200 past a DENY on
-     * {@code :scheme} https, where the check answered DENY, exit 3 (helper 328). {@code --header :scheme=...} names the
-     * option that sets it, where it was refused as no field name.
+     * On a port declared {@code http2} or {@code grpc} the proxy serves HTTP/1 clients too (Envoy's {@code AUTO} codec,
+     * mesh-core {@code H2Upstream}), whose {@code request.headers[:scheme]} it takes from {@code x-forwarded-proto}: the check
+     * decides for such a client, as on an {@code http} port, and its note says that an h2c client's {@code :scheme} is its
+     * own (H2Proxy; Envoy trusts an HTTP/2 request's {@code :scheme}, conn_manager_utility.cc {@code mutateRequestHeaders}).
+     * From helper 328's change until HTTP/1 was served there the check took {@code http} on those ports (exit 0), where
+     * curl's HTTP/1.1 request with {@code x-forwarded-proto: https} now meets the DENY. {@code --header :scheme=...} names
+     * the option that sets it, where it was refused as no field name.
      */
     @Test
-    void anH2cPortsSchemeIsTheClientsNotXForwardedProto() throws Exception {
+    void anHttp2PortsSchemeIsDecidedForAnHttp1ClientWithANote() throws Exception {
         String denyHttps = """
                 apiVersion: security.istio.io/v1
                 kind: AuthorizationPolicy
@@ -453,11 +454,12 @@ class PolicyCheckTest {
             std.err.reset();
             assertThat(Zerohop.run("policy", "check", "--policies", p.toString(), "--workloads", w.toString(),
                     "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:" + port,
-                    "--method", "POST", "--path", "/x", "--header", "x-forwarded-proto=https")).as(std.out + " " + std.err).isZero();
-            assertThat(std.err.toString()).contains("note: --header x-forwarded-proto=https: the port is declared "
-                    + (port.equals("9090") ? "grpc" : "http2") + ", where the proxy reads HTTP/2 only");
+                    "--method", "POST", "--path", "/x", "--header", "x-forwarded-proto=https")).as(std.out + " " + std.err).isEqualTo(3);
+            assertThat(std.err.toString()).contains("note: --header x-forwarded-proto=https: decided for an HTTP/1 client, whose"
+                    + " request.headers[:scheme] the proxy takes from it (https); the port is declared "
+                    + (port.equals("9090") ? "grpc" : "http2") + ", and an h2c client's :scheme is its own");
         }
-        // On an http port the request may be HTTP/1, whose :scheme the proxy takes from x-forwarded-proto.
+        // On an http port the same, with no note: HTTP/1 is its usual client.
         std.out.reset();
         assertThat(Zerohop.run("policy", "check", "--policies", p.toString(), "--workloads", w.toString(),
                 "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080",
