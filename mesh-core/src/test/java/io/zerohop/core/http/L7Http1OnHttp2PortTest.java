@@ -147,6 +147,26 @@ class L7Http1OnHttp2PortTest {
     }
 
     /**
+     * A 3 MiB body, which curl sends after {@code Expect: 100-continue} (Node's http2 server answers the 100 itself),
+     * streamed to the application within HTTP/2 flow control: it arrives whole (Node prints its length and SHA-256).
+     */
+    @Test
+    void aLargeBodyStreamsToTheApplicationOverHttp2() throws Exception {
+        byte[] data = new byte[3 << 20];
+        new java.util.Random(332).nextBytes(data);
+        Path file = Files.createTempFile("h1-to-h2", ".bin");
+        try {
+            Files.write(file, data);
+            String sha = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(data));
+            String out = ChildProcess.run("curl", "-sS", "--max-time", "60", "--http1.1", "--data-binary", "@" + file,
+                    "-w", "\n[%{http_code}]", nodeBase + "/api/upload");
+            assertThat(out).startsWith("POST /api/upload xfcc=undefined len=" + data.length + " sha=" + sha + " ").endsWith("[200]");
+        } finally {
+            Files.deleteIfExists(file);
+        }
+    }
+
+    /**
      * gRPC over HTTP/1.1 (curl with a gRPC message as its body) through an HBONE tunnel to grpc-java on a port declared
      * {@code grpc}: the allowed call reaches grpc-java over HTTP/2 and its answer comes back (the message; its trailers
      * dropped, as Envoy's HTTP/1 codec drops them without {@code enable_trailers}); the denied call gets Envoy's gRPC
