@@ -472,7 +472,13 @@ final class H2Upstream implements Upstream {
             requestOpen = false;
             if (!started) {
                 dropping = true;
-                filter.onUpstreamUnreachable(failure);
+                // Later, as for a failed dial: a stream can fail inside the write of its request's first part (Netty's encoder
+                // refusing the HEADERS), before the filter has taken the rest of what it read with it.
+                loop.execute(() -> {
+                    if (!closed) {
+                        filter.onUpstreamUnreachable(failure);
+                    }
+                });
             } else {
                 filter.onUpstreamEnd(false);
             }
