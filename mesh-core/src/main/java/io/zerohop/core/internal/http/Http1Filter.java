@@ -550,7 +550,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         Http1Exchange.ResponsePart part = x.responsePart(msg);
         if (msg instanceof HttpResponse r && r.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
             if (upstream.renewable() && x.framedByClose(r)) {
-                reframe(r, x);
+                reframe(r, x, upstream instanceof TcpUpstream);
             } else if (!upstream.renewable() && x.applicationCloses) {
                 // An embedded application shares the client's stream: its close is the client's.
                 x.closeAfter = true;
@@ -633,10 +633,12 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
      * connection close), here {@link Upstream#renew} at the response's end. An HTTP/1.0 client gets no chunks
      * ({@code encodeHeadersBase}: {@code chunk_encoding_ = false} for {@code Http10}): its response stays framed by the
      * close, {@code connection: close} ({@link Http1Exchange#toHttp10}). Until 6 December every such response closed the
-     * client's connection after it, an HTTP/1.1 client's included ({@code L7Http1AppCloseTest}).
+     * client's connection after it, an HTTP/1.1 client's included ({@code L7Http1AppCloseTest}). An HTTP/2 application's
+     * response without {@code content-length} ({@link H2Upstream}) is chunked the same way, its own connection going on
+     * ({@code closes} false).
      */
-    private static void reframe(HttpResponse r, Http1Exchange x) {
-        x.applicationCloses = true;
+    private static void reframe(HttpResponse r, Http1Exchange x, boolean closes) {
+        x.applicationCloses |= closes;
         if (!x.http10) {
             r.headers().set(HttpHeaderNames.TRANSFER_ENCODING, io.netty.handler.codec.http.HttpHeaderValues.CHUNKED);
         }
