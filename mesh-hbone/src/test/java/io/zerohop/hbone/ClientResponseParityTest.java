@@ -188,7 +188,10 @@ class ClientResponseParityTest {
      * istio/ztunnel src/proxy/h2/client.rs): h2 resets the stream and fails the open (src/proto/streams/recv.rs
      * {@code recv_headers}, "frame is over size"), the connection goes on. Ours does the same; until helper 300's
      * review the open failed as "closed before a CONNECT response (reset, GOAWAY or connection loss)", which named
-     * neither side nor the cause. h2 resets with REFUSED_STREAM, Netty with PROTOCOL_ERROR (see the README).
+     * neither side nor the cause. Both reset with PROTOCOL_ERROR: h2 0.4.14 (ztunnel's Cargo.lock) answers
+     * {@code RecvHeaderBlockError::Oversize(None)} with {@code library_reset(PROTOCOL_ERROR)} (src/proto/streams/
+     * streams.rs {@code recv_headers}); the REFUSED_STREAM its recv.rs comment names, which this line and the README
+     * repeated until helper 336, is not what it sends.
      */
     @Test
     void aResponseOverTheHeaderListLimitFailsTheOpenNamingIt() throws Exception {
@@ -211,6 +214,51 @@ class ClientResponseParityTest {
             HboneStream next = client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
             assertThat(conns).isEmpty(); // the same connection
             next.close();
+        }
+    }
+
+    /**
+     * A response header block far over the client's 16 KiB list limit (40 KB, one HEADERS frame, well under the 1 MiB
+     * frame size the client advertises): hyperium/h2 decodes the whole block (HPACK state in step), marks it over size
+     * and resets that stream alone with PROTOCOL_ERROR (src/codec/framed_read.rs decodes it; src/proto/streams/recv.rs
+     * {@code recv_headers}, "frame is over size", and streams.rs {@code recv_headers}); only a block split into CONTINUATION frames past the list limit costs h2's connection
+     * (framed_read.rs, "CONTINUATION frame header block size over ignorable limit"). So a tunnel already open on the
+     * connection goes on, as the next open does on the same connection. Netty's frame reader ended the connection for any
+     * block over 1.25 times the list limit (20 KiB, {@code Http2CodecUtil.calculateMaxHeaderListSizeGoAway}): GOAWAY, and
+     * the open tunnel died with the bad response (helper 336).
+     */
+    @Test
+    void aResponseFarOverTheHeaderListLimitCostsOnlyItsStream() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+        start((c, s) -> {
+            if (n.incrementAndGet() == 2) {
+                c.ctx.writeAndFlush(new DefaultHttp2HeadersFrame(
+                        new DefaultHttp2Headers().status("200").add("big", "x".repeat(40_000)), false).stream(s));
+            } else {
+                c.ok(s);
+            }
+        });
+        try (HboneClient client = mesh.client().build()) {
+            HboneStream open = client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
+            Throwable t = catchThrowable(() -> client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS));
+            assertThat(t).hasCauseInstanceOf(IOException.class);
+            assertThat(t.getCause()).hasMessageContaining("Header size exceeded max allowed size (16384)");
+            Conn conn = conns.poll(5, TimeUnit.SECONDS);
+            assertThat(conn.resets.poll(5, TimeUnit.SECONDS)).isEqualTo(Http2Error.PROTOCOL_ERROR.code());
+            assertThat(conn.clientGoAway).isNotDone();
+            assertThat(open.channel().isActive()).isTrue();
+            HboneStream next = client.connect(Mesh.loopback(9), mesh.expectServer(), at).get(10, TimeUnit.SECONDS);
+            assertThat(conns).isEmpty(); // the same connection
+            // The first tunnel still carries bytes both ways: the server counts them and echoes the end.
+            HboneSocket socket = Mesh.socket(open);
+            socket.getOutputStream().write("ping".getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+            socket.shutdownOutput();
+            Await.until("the open tunnel's bytes and end to reach the server", () -> !conn.endStreams.isEmpty());
+            assertThat(conn.dataBytes.get()).isEqualTo(4);
+            assertThat(socket.getInputStream().read()).isEqualTo(-1);
+            next.close();
+            socket.close();
         }
     }
 }

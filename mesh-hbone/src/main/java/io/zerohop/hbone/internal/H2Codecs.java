@@ -68,11 +68,12 @@ final class H2Codecs {
      */
     static final int MAX_RST_FRAMES_PER_SECOND = 10_000;
     /**
-     * The encoded size (HEADERS plus CONTINUATION payload, in bytes) at which the server's Netty frame reader stops
+     * The encoded size (HEADERS plus CONTINUATION payload, in bytes) at which either side's Netty frame reader stops
      * collecting a header block and ends the connection (GOAWAY): 1.25 MiB, as before 6 December, when it followed from a
      * decoder limit of 1 MiB (Netty's {@code Http2CodecUtil.calculateMaxHeaderListSizeGoAway}, the limit plus a quarter).
-     * The decoder's own limit is now the HBONE limit ({@link #server}): a block over that limit but under this size is
-     * decoded to the end, HPACK state in step, and refused on its stream only.
+     * The decoder's own limit is now the HBONE limit ({@link #server}; the client's 16 KiB since helper 336,
+     * {@link #client}): a block over that limit but under this size is decoded to the end, HPACK state in step, and
+     * refused on its stream only.
      */
     static final long HEADER_BLOCK_GOAWAY_LIMIT = 1024 * 1024 + 256 * 1024;
     /**
@@ -159,10 +160,8 @@ final class H2Codecs {
     static Http2FrameCodec server(Http2Settings settings, StreamErrors errors, java.util.function.LongSupplier resetClock) {
         // h2's bound at the HBONE limit, as ztunnel's server gives h2 its 64 KiB.
         int continuations = maxSmallContinuationFrames(settings);
-        Long max = settings.maxHeaderListSize();
-        long limit = max == null ? Http2CodecUtil.DEFAULT_HEADER_LIST_SIZE : max;
         Builder builder = new Builder(true, errors, resetClock);
-        builder.headerLimits = new long[] {limit, Math.max(HEADER_BLOCK_GOAWAY_LIMIT, Http2CodecUtil.calculateMaxHeaderListSizeGoAway(limit))};
+        builder.headerLimits = headerLimits(settings);
         return cumulateWithoutCopies(builder.initialSettings(settings).gracefulShutdownTimeoutMillis(0)
                 .decoderEnforceMaxSmallContinuationFrames(continuations).build());
     }
@@ -174,8 +173,27 @@ final class H2Codecs {
      * Netty's 16.
      */
     static Http2FrameCodec client(Http2Settings settings) {
-        return cumulateWithoutCopies(new Builder(false, null, System::nanoTime).initialSettings(settings).encoderEnforceMaxConcurrentStreams(true)
+        Builder builder = new Builder(false, null, System::nanoTime);
+        builder.headerLimits = headerLimits(settings);
+        return cumulateWithoutCopies(builder.initialSettings(settings).encoderEnforceMaxConcurrentStreams(true)
                 .gracefulShutdownTimeoutMillis(0).decoderEnforceMaxSmallContinuationFrames(maxSmallContinuationFrames(settings)).build());
+    }
+
+    /**
+     * The headers decoder's limits for {@code settings}: its per-stream header list limit (the value advertised), past
+     * which a block is decoded to its end and fails its stream alone, and the encoded block size that ends the
+     * connection, {@link #HEADER_BLOCK_GOAWAY_LIMIT} (or a quarter over the list limit when that is more). On the client
+     * too (helper 336): with Netty's own decoder a CONNECT response over 20 KiB encoded (its quarter over the 16 KiB
+     * limit, {@code Http2CodecUtil.calculateMaxHeaderListSizeGoAway}) ended the connection, every tunnel on it, where
+     * hyperium/h2's client, ztunnel's, decodes a HEADERS frame up to the 1 MiB frame size it advertises and resets that
+     * stream alone with PROTOCOL_ERROR (src/codec/framed_read.rs {@code decode_frame}, src/proto/streams/recv.rs
+     * {@code recv_headers}: "frame is over size", streams.rs {@code recv_headers}: {@code library_reset}), as Netty's
+     * decoder now does below this size ({@code ClientResponseParityTest.aResponseFarOverTheHeaderListLimitCostsOnlyItsStream}).
+     */
+    private static long[] headerLimits(Http2Settings settings) {
+        Long max = settings.maxHeaderListSize();
+        long limit = max == null ? Http2CodecUtil.DEFAULT_HEADER_LIST_SIZE : max;
+        return new long[] {limit, Math.max(HEADER_BLOCK_GOAWAY_LIMIT, Http2CodecUtil.calculateMaxHeaderListSizeGoAway(limit))};
     }
 
     /**
@@ -449,7 +467,7 @@ final class H2Codecs {
 
     private static final class Builder extends Http2FrameCodecBuilder {
         private final StreamErrors errors;
-        /** Server only: the decoder's per-stream header list limit and the block size that ends the connection; else null. */
+        /** The headers decoder's per-stream header list limit and the block size that ends the connection ({@link #headerLimits}); null: Netty's. */
         long[] headerLimits;
 
         Builder(boolean server, StreamErrors errors, java.util.function.LongSupplier resetClock) {
@@ -478,7 +496,7 @@ final class H2Codecs {
                 codec.gracefulShutdownTimeoutMillis(gracefulShutdownTimeoutMillis());
                 return codec;
             }
-            // The server: the connection decoder again, as AbstractHttp2ConnectionHandlerBuilder.buildFromConnection made
+            // The connection decoder again, as AbstractHttp2ConnectionHandlerBuilder.buildFromConnection made
             // it (same reader settings, frame logger and decoder flags, around the same guarded encoder), with a headers
             // decoder whose limits are set apart (HeadersDecoder); Netty's builder takes no headers decoder and none of
             // its decoders exposes its reader's. The decoder-side guards (empty DATA frames, RST_STREAM rate) are put
@@ -492,7 +510,11 @@ final class H2Codecs {
                     promisedRequestVerifier(), isAutoAckSettingsFrame(), isAutoAckPingFrame(), isValidateHeaders(),
                     isValidateRequiredPseudoHeaders());
             // Netty's builder takes its options before codec(), not after.
-            Rebuild rebuild = new Rebuild(errors, headerLimits[0], decoupleCloseAndGoAway(), flushPreface());
+            // The codec's limit is the server's alone (its 431, not counted as a reset for the peer's errors, as h2's
+            // server); a client's reset of a response over its limit counts, as h2's client counts its reset
+            // (src/proto/streams/streams.rs recv_headers: library_reset(PROTOCOL_ERROR), counted by reset_on_recv_stream_err).
+            long codecLimit = encoder.connection().isServer() ? headerLimits[0] : 0;
+            Rebuild rebuild = new Rebuild(errors, codecLimit, decoupleCloseAndGoAway(), flushPreface());
             rebuild.initialSettings(initialSettings).gracefulShutdownTimeoutMillis(gracefulShutdownTimeoutMillis())
                     .decoderEnforceMaxConsecutiveEmptyDataFrames(decoderEnforceMaxConsecutiveEmptyDataFrames())
                     .decoderEnforceMaxRstFramesPerWindow(MAX_RST_FRAMES_PER_SECOND, 1);
@@ -546,6 +568,10 @@ final class H2Codecs {
      * PROTOCOL_ERROR from {@link StreamIdGuard}, or Netty's STREAM_CLOSED: the empty list opens no stream). Until
      * helper 283 (6 December) such trailers reset the open tunnel PROTOCOL_ERROR and reported a 431 refusal for a tunnel
      * already accepted, and such a block on a refused id was taken for a new request (RST_STREAM, a 431 refusal reported).
+     * The client uses it too (helper 336): a CONNECT response's first block over the limit fails its stream (RST_STREAM
+     * PROTOCOL_ERROR, no 431: Netty answers a client's stream error with the reset alone), the stream being this side's
+     * and without headers yet; an interim 1xx response leaves it so; trailers over the limit decode empty, as h2's client
+     * takes them in {@code recv_trailers}.
      */
     static final class HeadersDecoder extends DefaultHttp2HeadersDecoder {
         private final long goAway;
