@@ -297,6 +297,17 @@ class ClientGoAwayParityTest {
             assertThat(s.initialWindowSize()).isEqualTo(4 * 1024 * 1024);
             assertThat(s.maxFrameSize()).isEqualTo(1024 * 1024);
             assertThat(s.maxHeaderListSize()).isEqualTo(16 * 1024L);
+            // Where ours differs on purpose: h2 sends no MAX_CONCURRENT_STREAMS (push is off, so it limits nothing), and
+            // ztunnel's connection window is 16 MiB (a WINDOW_UPDATE of 16 MiB - 65,535), ours a stream window per slot
+            // (README "Connection windows", HeadOfLineTest).
+            assertThat(s.maxConcurrentStreams()).isEqualTo(100L);
+            // The server's send window toward the client (Netty's frame codec takes a connection WINDOW_UPDATE in itself);
+            // the server sent no DATA, so it is the 65,535 of RFC 9113 plus the client's WINDOW_UPDATEs: one to a stream
+            // window per slot (ClientConnection), and Netty's frame codec's own, twice the stream window's increase
+            // (Http2FrameCodec.tryExpandConnectionFlowControlWindow, on the client once its preface is out).
+            int window = conn.ch.eventLoop().submit(() -> conn.codec.connection().remote().flowController()
+                    .windowSize(conn.codec.connection().connectionStream())).get(5, TimeUnit.SECONDS);
+            assertThat(window).isEqualTo(100 * 4 * 1024 * 1024 + 2 * (4 * 1024 * 1024 - 65_535));
             t.close();
         }
     }
