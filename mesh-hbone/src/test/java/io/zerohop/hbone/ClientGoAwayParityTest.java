@@ -23,6 +23,7 @@ import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2FrameStream;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2SettingsFrame;
 import io.netty.handler.codec.http2.Http2WindowUpdateFrame;
@@ -302,6 +303,11 @@ class ClientGoAwayParityTest {
             // ztunnel's connection window is 16 MiB (a WINDOW_UPDATE of 16 MiB - 65,535), ours a stream window per slot
             // (README "Connection windows", HeadOfLineTest).
             assertThat(s.maxConcurrentStreams()).isEqualTo(100L);
+            // Nothing else: h2's client sends those four (src/client.rs Builder: enable_push, initial_window_size,
+            // max_frame_size, max_header_list_size as ztunnel sets them), no HEADER_TABLE_SIZE.
+            assertThat(s.keySet()).containsExactlyInAnyOrder(Http2CodecUtil.SETTINGS_ENABLE_PUSH,
+                    Http2CodecUtil.SETTINGS_INITIAL_WINDOW_SIZE, Http2CodecUtil.SETTINGS_MAX_FRAME_SIZE,
+                    Http2CodecUtil.SETTINGS_MAX_HEADER_LIST_SIZE, Http2CodecUtil.SETTINGS_MAX_CONCURRENT_STREAMS);
             // The server's send window toward the client (Netty's frame codec takes a connection WINDOW_UPDATE in itself);
             // the server sent no DATA, so it is the 65,535 of RFC 9113 plus the client's WINDOW_UPDATEs: one to a stream
             // window per slot (ClientConnection), and Netty's frame codec's own, twice the stream window's increase
