@@ -43,8 +43,9 @@ import org.slf4j.LoggerFactory;
  *   <li>A failed fetch is remembered per identity, as ztunnel's {@code CertState::Unavailable(err)}:
  *       until its retry is due, {@link #svid} fails at once with that same error (no request to the
  *       CA), the error carrying a suppressed exception that says when the next attempt is. The
- *       identity is retried on ztunnel's backoff: 1 s, doubling, ±20 % jitter, at most 150 s
- *       ({@code CERT_REFRESH_FAILURE_RETRY_DELAY_MAX_INTERVAL}), per identity, reset by a success;
+ *       identity is retried on ztunnel's backoff: 1 s, doubling to at most 150 s
+ *       ({@code CERT_REFRESH_FAILURE_RETRY_DELAY_MAX_INTERVAL}), ±20 % jitter, exactly 150 s once it has
+ *       failed for 15 minutes ({@link #retryDelay}), per identity, reset by a success;
  *       in the background (with a {@link Builder#checkInterval}) and by the first {@link #svid}
  *       after the retry is due.
  *   <li>A failed refresh keeps the current SVID serving until it expires; the refresh is retried on
@@ -71,6 +72,12 @@ public final class CertificateManager implements IdentityProvider {
     static final Duration MAX_RETRY = Duration.ofSeconds(150);
     /** ztunnel's {@code randomization_factor}: each delay is the interval ±20 %, so identities that failed together spread out. */
     static final double JITTER = 0.2;
+    /**
+     * The {@code backoff} crate's default {@code max_elapsed_time}, which ztunnel's {@code ExponentialBackoff} keeps: once an
+     * identity has been failing this long, {@code next_backoff} gives {@code None} and ztunnel waits exactly
+     * {@link #MAX_RETRY} (src/identity/manager.rs {@code Worker::run}, {@code unwrap_or(CERT_REFRESH_FAILURE_RETRY_DELAY_MAX_INTERVAL)}).
+     */
+    static final Duration MAX_ELAPSED = Duration.ofMinutes(15);
     /** ztunnel's {@code SecretManagerConfig.concurrency} in {@code new_with_client}. */
     static final int DEFAULT_CONCURRENT_FETCHES = 8;
 
@@ -103,6 +110,8 @@ public final class CertificateManager implements IdentityProvider {
         Throwable error;
         /** Failed fetches in a row: the backoff's exponent. */
         int failures;
+        /** When the first of those failures ended (the backoff's start, ztunnel's {@code start_time}); null after a success. */
+        Instant failingSince;
         /** No fetch before this after a failure; null when the last fetch succeeded. */
         Instant retryAt;
         /** The fetch under way or queued, completed with the SVID or the issuer's own error; null when none. */
@@ -272,6 +281,7 @@ public final class CertificateManager implements IdentityProvider {
                     o.svid = null;
                     o.error = null;
                     o.failures = 0;
+                    o.failingSince = null;
                     o.retryAt = null;
                     o.fetch = new CompletableFuture<>();
                     return o;
@@ -409,13 +419,16 @@ public final class CertificateManager implements IdentityProvider {
                     e.svid = fresh;
                     e.error = null;
                     e.failures = 0;
+                    e.failingSince = null;
                     e.retryAt = null;
                     cancelTimer(e);
                 }
             } else if (live) {
                 X509Svid held = valid(e.svid, now);
-                e.failures++;
-                Duration wait = retryDelay(e.failures, ThreadLocalRandom.current().nextDouble());
+                if (e.failures++ == 0) {
+                    e.failingSince = now; // ztunnel creates the identity's backoff at its first failure
+                }
+                Duration wait = retryDelay(e.failures, ThreadLocalRandom.current().nextDouble(), Duration.between(e.failingSince, now));
                 Instant at = now.plus(wait);
                 if (held != null && Svids.notAfter(held).isBefore(at)) {
                     // ztunnel: min(backoff, expiry), so the SVID is never left to lapse waiting for a retry.
@@ -430,7 +443,7 @@ public final class CertificateManager implements IdentityProvider {
                             e.id, message(cause), Svids.notAfter(held), seconds(Duration.between(now, at)), at);
                 } else {
                     log.warn("fetching the certificate of {} failed ({}) and no valid one is held; next attempt in {} (at {}),"
-                            + " backing off to at most {}", e.id, message(cause), seconds(Duration.between(now, at)), at, seconds(MAX_RETRY));
+                            + " backoff capped at {}", e.id, message(cause), seconds(Duration.between(now, at)), at, seconds(MAX_RETRY));
                 }
             }
         }
@@ -448,18 +461,24 @@ public final class CertificateManager implements IdentityProvider {
     }
 
     /**
-     * The wait before attempt {@code failures + 1}: ztunnel's {@code ExponentialBackoff} (1 s, ×2,
-     * randomization 0.2, max interval 150 s) from {@code random} in [0, 1). ztunnel's crate
-     * randomizes the capped interval, so its waits reach 180 s; here 150 s is the most any identity
-     * waits, as ztunnel's comment on the constant describes it. After 15 minutes of failures (the crate's
-     * default {@code max_elapsed_time}) ztunnel's {@code next_backoff} gives {@code None} and it waits exactly
-     * 150 s; here the jitter stays, so identities that failed together keep apart.
+     * The wait before attempt {@code failures + 1}, with {@code random} in [0, 1) and the identity failing for
+     * {@code failingFor} (since its first failure in a row ended): the numbers of ztunnel's {@code ExponentialBackoff}
+     * (src/identity/manager.rs {@code Worker::run}: {@code current_interval} 1 s, {@code multiplier} 2,
+     * {@code max_interval} 150 s, {@code randomization_factor} 0.2, the crate's default {@code max_elapsed_time} of 15
+     * minutes; backoff 0.4.0 src/exponential.rs {@code next_backoff}). The interval doubles from 1 s up to 150 s and is
+     * randomized ±20 % after the cap, so a capped wait is 120 to 180 s. Once the identity has failed for over 15
+     * minutes, or when this wait would take it past them, {@code next_backoff} gives {@code None} and ztunnel waits
+     * exactly 150 s ({@code unwrap_or(CERT_REFRESH_FAILURE_RETRY_DELAY_MAX_INTERVAL)}): identities that have failed that
+     * long retry in step. Until 6 December zerohop kept the ±20 % past 15 minutes and capped every wait at 150 s.
      */
-    static Duration retryDelay(int failures, double random) {
+    static Duration retryDelay(int failures, double random, Duration failingFor) {
+        if (failingFor.compareTo(MAX_ELAPSED) > 0) {
+            return MAX_RETRY;
+        }
         double interval = FIRST_RETRY.toMillis() * Math.pow(2, Math.min(failures - 1, 30));
         interval = Math.min(interval, MAX_RETRY.toMillis());
-        double jittered = interval * (1 - JITTER + 2 * JITTER * random);
-        return Duration.ofMillis(Math.round(Math.min(jittered, MAX_RETRY.toMillis())));
+        Duration wait = Duration.ofMillis(Math.round(interval * (1 - JITTER + 2 * JITTER * random)));
+        return failingFor.plus(wait).compareTo(MAX_ELAPSED) > 0 ? MAX_RETRY : wait;
     }
 
     /** Arms the background retry of {@code e} at {@code at} (with a scheduler); the check would otherwise find it up to checkInterval later. Holds e's lock. */
@@ -515,7 +534,7 @@ public final class CertificateManager implements IdentityProvider {
         }
         error.addSuppressed(new NextAttempt("the CA is not asked for " + id + " again before " + at + " (" + failures
                 + (failures == 1 ? " failure" : " failures in a row") + "; retries back off from " + seconds(FIRST_RETRY)
-                + ", doubling, to at most " + seconds(MAX_RETRY) + ")"));
+                + ", doubling, capped at " + seconds(MAX_RETRY) + " ±20 %)"));
     }
 
     /** The note {@link #nextAttemptNoted} adds; no stack trace (it is not where anything went wrong). */
@@ -802,8 +821,8 @@ public final class CertificateManager implements IdentityProvider {
 
         /**
          * How often held SVIDs are checked for refresh (default 10 s). With a check, a failed fetch
-         * is also retried in the background when its backoff ends (1 s, doubling, ±20 %, at most
-         * 150 s). {@code null} turns the background check and those retries off: call
+         * is also retried in the background when its backoff ends (1 s, doubling, ±20 %, capped at
+         * 150 s ±20 %; exactly 150 s after 15 minutes of failures). {@code null} turns the background check and those retries off: call
          * {@link CertificateManager#refreshDue()} yourself, or the first {@link CertificateManager#svid}
          * after a failure's backoff asks again.
          */

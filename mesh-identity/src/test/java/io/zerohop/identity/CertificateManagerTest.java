@@ -191,7 +191,10 @@ class CertificateManagerTest {
         assertThat(issuer.calls).hasValue(3);
 
         issuer.down.set(false);
-        clock.advance(Duration.ofSeconds(3)); // past the second failure's backoff (2 s ±20 %)
+        // Past the second failure's backoff: 150 s, as the identity has been failing for 40 minutes (over the backoff
+        // crate's 15-minute max_elapsed_time, ztunnel waits exactly CERT_REFRESH_FAILURE_RETRY_DELAY_MAX_INTERVAL).
+        assertThat(m.nextAttempt(A)).contains(clock.instant().plusSeconds(150));
+        clock.advance(Duration.ofSeconds(150));
         assertThat(get(m, A).getLeaf()).as("recovers once the CA is back").isNotEqualTo(first.getLeaf());
     }
 
@@ -440,16 +443,73 @@ class CertificateManagerTest {
         assertThat(new HashSet<>(retriedAtStep.values())).as("jitter: not all at once").hasSizeGreaterThan(1);
     }
 
+    /**
+     * ztunnel's ExponentialBackoff (src/identity/manager.rs Worker::run; backoff 0.4.0 next_backoff): 1 s doubling, capped at
+     * 150 s and randomized ±20 % after the cap (120 to 180 s).
+     */
     @Test
-    void theBackoffDoublesFromOneSecondToAtMost150() {
-        assertThat(CertificateManager.retryDelay(1, 0.5)).isEqualTo(Duration.ofSeconds(1));
-        assertThat(CertificateManager.retryDelay(1, 0)).isEqualTo(Duration.ofMillis(800));
-        assertThat(CertificateManager.retryDelay(1, 0.9999)).isEqualTo(Duration.ofMillis(1200));
-        assertThat(CertificateManager.retryDelay(2, 0.5)).isEqualTo(Duration.ofSeconds(2));
-        assertThat(CertificateManager.retryDelay(8, 0.5)).isEqualTo(Duration.ofSeconds(128));
-        assertThat(CertificateManager.retryDelay(9, 0.5)).isEqualTo(Duration.ofSeconds(150));
-        assertThat(CertificateManager.retryDelay(9, 0)).isEqualTo(Duration.ofSeconds(120));
-        assertThat(CertificateManager.retryDelay(1_000, 0.9999)).isEqualTo(Duration.ofSeconds(150));
+    void theBackoffDoublesFromOneSecondTo150WithItsJitter() {
+        Duration start = Duration.ZERO;
+        assertThat(CertificateManager.retryDelay(1, 0.5, start)).isEqualTo(Duration.ofSeconds(1));
+        assertThat(CertificateManager.retryDelay(1, 0, start)).isEqualTo(Duration.ofMillis(800));
+        assertThat(CertificateManager.retryDelay(1, 0.9999, start)).isEqualTo(Duration.ofMillis(1200));
+        assertThat(CertificateManager.retryDelay(2, 0.5, start)).isEqualTo(Duration.ofSeconds(2));
+        assertThat(CertificateManager.retryDelay(8, 0.5, start)).isEqualTo(Duration.ofSeconds(128));
+        assertThat(CertificateManager.retryDelay(9, 0.5, start)).isEqualTo(Duration.ofSeconds(150));
+        assertThat(CertificateManager.retryDelay(9, 0, start)).isEqualTo(Duration.ofSeconds(120));
+        assertThat(CertificateManager.retryDelay(1_000, 0.9999, Duration.ofMinutes(5)))
+                .as("the crate randomizes the capped interval too").isEqualTo(Duration.ofMillis(179_994));
+    }
+
+    /**
+     * The backoff crate's default max_elapsed_time (15 minutes): past it, or when the wait would take the identity past it,
+     * next_backoff is None and ztunnel waits exactly CERT_REFRESH_FAILURE_RETRY_DELAY_MAX_INTERVAL. zerohop kept the jitter.
+     */
+    @Test
+    void afterFifteenMinutesOfFailuresTheWaitIsExactly150() {
+        for (double random : new double[] {0, 0.3, 0.9999}) {
+            assertThat(CertificateManager.retryDelay(12, random, Duration.ofMinutes(15).plusMillis(1))).isEqualTo(Duration.ofSeconds(150));
+            assertThat(CertificateManager.retryDelay(3, random, Duration.ofMinutes(20))).isEqualTo(Duration.ofSeconds(150));
+        }
+        // 12 min 50 s in: a wait over 130 s would end past 15 minutes, so it is 150 s; a shorter one stays.
+        assertThat(CertificateManager.retryDelay(10, 0.25, Duration.ofSeconds(770))).isEqualTo(Duration.ofSeconds(150));
+        assertThat(CertificateManager.retryDelay(10, 0, Duration.ofSeconds(770))).isEqualTo(Duration.ofSeconds(120));
+        assertThat(CertificateManager.retryDelay(10, 0.9999, Duration.ofSeconds(600))).isEqualTo(Duration.ofMillis(179_994));
+    }
+
+    /** The 15 minutes count from the end of the identity's first failure in a row, on the manager's clock, and restart after a success. */
+    @Test
+    void anIdentityFailingForFifteenMinutesIsRetriedEvery150Seconds() throws Exception {
+        CountingIssuer issuer = new CountingIssuer();
+        issuer.down.set(true);
+        CertificateManager m = manager(issuer);
+        Instant firstFailure = clock.instant();
+        failure(m.svid(A));
+        List<Duration> waits = new ArrayList<>();
+        List<Duration> failingFor = new ArrayList<>();
+        for (int attempt = 0; attempt < 30; attempt++) {
+            Instant at = m.nextAttempt(A).orElseThrow();
+            waits.add(Duration.between(clock.instant(), at));
+            failingFor.add(Duration.between(firstFailure, clock.instant()));
+            clock.advance(Duration.between(clock.instant(), at));
+            failure(m.svid(A)); // due: this caller's request is the retry, and it fails
+        }
+        for (int i = 0; i < waits.size(); i++) {
+            if (failingFor.get(i).compareTo(Duration.ofMinutes(15)) > 0) {
+                assertThat(waits.get(i)).as("wait %d, %s after the first failure", i, failingFor.get(i)).isEqualTo(Duration.ofSeconds(150));
+            }
+        }
+        assertThat(failingFor.get(failingFor.size() - 1)).isGreaterThan(Duration.ofMinutes(30));
+
+        issuer.down.set(false);
+        clock.advance(Duration.between(clock.instant(), m.nextAttempt(A).orElseThrow()));
+        get(m, A);
+        issuer.down.set(true);
+        clock.advance(Duration.ofHours(1).plusMinutes(1)); // past the refresh point: the re-issue fails
+        Instant t = clock.instant();
+        get(m, A); // still served; a refresh starts and fails
+        assertThat(Duration.between(t, m.nextAttempt(A).orElseThrow())).as("a success restarts the backoff")
+                .isBetween(Duration.ofMillis(800), Duration.ofMillis(1200));
     }
 
     /**

@@ -142,7 +142,7 @@ final class IstioCaProvider implements IdentityProvider {
      * token, a refused impersonation, an answer that is no certificate) is one line and exit code 4, rather than a proxy
      * that reports ready and then fails every tunnel: no retry can mend it. A CA that cannot be reached (gRPC UNAVAILABLE
      * or DEADLINE_EXCEEDED, or no answer within {@link #FIRST_CERTIFICATE}) is waited for, as ztunnel waits for istiod
-     * (its certificate fetches retry on a backoff of at most 150 s): CertificateManager retries on that backoff and
+     * (its certificate fetches retry on a backoff capped at 150 s ±20 %): CertificateManager retries on that backoff and
      * logs each failure with its next attempt, and this polls it every second until a certificate comes or
      * {@code stopping} says the proxy stops (then false). Until 5 December an unreachable CA exited 4 at start too, and
      * an istiod restart during a node's start put the node proxy into its supervisor's crash-loop back-off (a new-user

@@ -1860,7 +1860,7 @@ final class ProxyCommand implements Callable<Integer> {
     /** The Istio CA is out of reach at start: said once; CertificateManager's WARN lines give each attempt. */
     private static void waitingForIstio(String why, String then) {
         LogShape.proxyLine("warn", "zerohop proxy: waiting for a first certificate: " + why + "; retried on ztunnel's backoff"
-                + " (at most 150 s apart)" + then);
+                + " (at most 180 s apart: 150 s ±20 %)" + then);
     }
 
     /** Binds one listener. */

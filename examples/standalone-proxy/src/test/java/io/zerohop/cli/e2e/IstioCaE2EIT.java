@@ -225,7 +225,7 @@ class IstioCaE2EIT {
         int port = unreachable.port();
         try (Child proxy = proxy("istio-ca-unreachable", "127.0.0.1:" + port, token)) {
             proxy.awaitLine(l -> l.contains("zerohop proxy: waiting for a first certificate: Istio CA at 127.0.0.1:" + port
-                    + " is unavailable (UNAVAILABLE") && l.endsWith("retried on ztunnel's backoff (at most 150 s apart); no listener"
+                    + " is unavailable (UNAVAILABLE") && l.endsWith("retried on ztunnel's backoff (at most 180 s apart: 150 s ±20 %); no listener"
                     + " starts until one comes"), "the waiting line", Duration.ofSeconds(60));
             assertThat(proxy.lines()).noneMatch(l -> l.startsWith("zerohop proxy ready"));
             assertThat(proxy.isAlive()).isTrue();
