@@ -410,8 +410,9 @@ public final class CertificateManager implements IdentityProvider {
                 adopted = e.fetch;
                 e.fetch = null;
             }
-            // A forgotten or evicted identity stores nothing and schedules nothing (no resurrection).
-            boolean live = !closed && !e.forgotten && entries.asMap().get(e.id) == e;
+            // A forgotten or evicted identity stores nothing and schedules nothing (no resurrection). One taken back
+            // (adopted) is the map's, or about to be: entryFor runs inside the map's compute, before the entry is visible.
+            boolean live = !closed && !e.forgotten && (adopted != null || entries.asMap().get(e.id) == e);
             Instant now = clock.instant();
             if (cause == null) {
                 if (live) {
@@ -691,38 +692,48 @@ public final class CertificateManager implements IdentityProvider {
      */
     @Override
     public void forget(SpiffeId id) {
-        Entry e = entries.asMap().remove(id);
-        if (e != null) {
-            Fetches.Queued unsent;
+        Entry[] forgotten = new Entry[1];
+        Fetches.Queued[] unsent = new Fetches.Queued[1];
+        List<CompletableFuture<X509Svid>> waiting = new ArrayList<>(1);
+        // One step under the map's lock for this key (a lookup's entries.get waits for it): the entry leaves the map and a
+        // fetch of it at the issuer is registered for take-back together, as ztunnel's worker handles a Forget and a Fetch
+        // of one identity one after the other (Worker::run). Done in two steps, a lookup in between found neither and
+        // sent a second CSR (anIdentityAskedForAgainAsItIsForgottenSendsNoSecondCsr).
+        entries.asMap().computeIfPresent(id, (k, e) -> {
             synchronized (e) {
+                forgotten[0] = e;
                 e.forgotten = true;
                 cancelTimer(e);
-                unsent = e.queued;
-            }
-            // A fetch still waiting for its turn is dropped, no CSR sent: ztunnel's Request::Forget removes the identity
-            // from its pending queue, and its waiters get Error::Forgotten ("the identity is no longer needed").
-            if (unsent != null && fetches.remove(unsent)) {
-                finished(e, unsent.result, null, new IllegalStateException("the identity " + id
-                        + " is no longer needed: it was forgotten before its certificate was fetched"));
-            } else {
-                // Running (or just taken from the queue): ztunnel's waiters get Error::Forgotten at once, their watch
-                // channel's sender dropped with the identity's state (SecretManager::wait; test_forget_pending), while
-                // the fetch goes on (Fetch::Forgetting) and is kept should the identity be asked for again first.
-                CompletableFuture<X509Svid> waiting = null;
-                synchronized (e) {
-                    if (e.fetch != null && e.forgotten) {
-                        waiting = e.fetch;
-                        e.fetch = null;
-                        forgottenRunning.put(id, e);
-                    }
-                }
-                if (waiting != null) {
-                    waiting.completeExceptionally(new IllegalStateException("the identity " + id
-                            + " is no longer needed: it was forgotten while its certificate was being fetched"));
+                if (e.queued != null && fetches.remove(e.queued)) {
+                    // Still waiting for its turn: dropped, no CSR sent (ztunnel's Request::Forget takes it out of pending).
+                    unsent[0] = e.queued;
+                } else if (e.fetch != null) {
+                    // At the issuer, or taken off the queue by a pump about to send it (run() may not have marked it
+                    // yet): ztunnel's Fetch::Forgetting, kept should the identity be asked for again before it ends.
+                    e.running = true;
+                    waiting.add(e.fetch);
+                    e.fetch = null;
+                    forgottenRunning.put(k, e);
                 }
             }
-            listeners.svidForgotten(id);
+            return null;
+        });
+        Entry e = forgotten[0];
+        if (e == null) {
+            return;
         }
+        if (unsent[0] != null) {
+            // Its waiters get ztunnel's Error::Forgotten ("the identity is no longer needed").
+            finished(e, unsent[0].result, null, new IllegalStateException("the identity " + id
+                    + " is no longer needed: it was forgotten before its certificate was fetched"));
+        }
+        for (CompletableFuture<X509Svid> w : waiting) {
+            // ztunnel's waiters get Error::Forgotten at once, their watch channel's sender dropped with the identity's
+            // state (SecretManager::wait; test_forget_pending), while the fetch goes on.
+            w.completeExceptionally(new IllegalStateException("the identity " + id
+                    + " is no longer needed: it was forgotten while its certificate was being fetched"));
+        }
+        listeners.svidForgotten(id);
     }
 
     /** The identities whose SVIDs are held now (valid; not those whose fetch failed or is still under way). */

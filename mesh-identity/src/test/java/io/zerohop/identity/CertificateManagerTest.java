@@ -826,6 +826,71 @@ class CertificateManagerTest {
         assertThat(issuer.calls).hasValue(1);
     }
 
+    /**
+     * ztunnel's worker takes a Forget and a Fetch of one identity one after the other, so an identity asked for again while
+     * it is being forgotten either keeps its running fetch or takes it back (Fetch::Forgetting to Processing): never a
+     * second CSR (src/identity/manager.rs Worker::run). zerohop's forget took the entry out of the map before it
+     * registered the running fetch for take-back, and a lookup in between started a second fetch; so did one landing
+     * after the pump took the fetch off the queue and before it marked it running. Races a forget with a new request
+     * for each of many identities, each with its first fetch at the issuer; counts the CSRs. A race, not a schedule: on
+     * the old code three runs of its 300 rounds sent a second CSR in 4, 19 and 25 of them.
+     */
+    @Test
+    void anIdentityAskedForAgainAsItIsForgottenSendsNoSecondCsr() throws Exception {
+        java.util.Map<SpiffeId, AtomicInteger> csrs = new java.util.concurrent.ConcurrentHashMap<>();
+        List<CompletableFuture<X509Svid>> atTheCa = new java.util.concurrent.CopyOnWriteArrayList<>();
+        CertificateIssuer issuer = id -> {
+            csrs.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
+            CompletableFuture<X509Svid> f = new CompletableFuture<>();
+            atTheCa.add(f);
+            return f;
+        };
+        CertificateManager m = CertificateManager.builder().issuer(issuer).trustBundles(ca.bundles()).clock(clock)
+                .checkInterval(null).maxConcurrentFetches(1_000_000).build();
+        toClose.add(m);
+        ExecutorService two = Executors.newFixedThreadPool(2);
+        try {
+            for (int round = 0; round < 300; round++) {
+                SpiffeId id = SpiffeIds.istio("node.test", "race", "sa" + round);
+                CompletableFuture<X509Svid> first = m.svid(id); // its fetch is at the issuer now
+                AtomicBoolean ready = new AtomicBoolean();
+                AtomicBoolean asking = new AtomicBoolean();
+                AtomicBoolean done = new AtomicBoolean();
+                java.util.concurrent.Future<?> forgot = two.submit(() -> {
+                    ready.set(true);
+                    while (!asking.get()) {
+                        Thread.onSpinWait();
+                    }
+                    m.forget(id);
+                    done.set(true);
+                });
+                // Asks again and again, the forgetting thread ready to go, so that a request lands inside the forget.
+                java.util.concurrent.Future<CompletableFuture<X509Svid>> again = two.submit(() -> {
+                    while (!ready.get()) {
+                        Thread.onSpinWait();
+                    }
+                    for (int i = 0; i < 3_000 && !done.get(); i++) {
+                        m.svid(id);
+                        asking.set(true);
+                    }
+                    return m.svid(id);
+                });
+                forgot.get(10, TimeUnit.SECONDS);
+                CompletableFuture<X509Svid> second = again.get(10, TimeUnit.SECONDS);
+                assertThat(csrs.get(id)).as("CSRs for %s (round %d)", id, round).hasValue(1);
+                for (CompletableFuture<X509Svid> f : atTheCa) {
+                    f.completeExceptionally(new IllegalStateException("round over")); // no key pair per round: quick
+                }
+                atTheCa.clear();
+                assertThat(failure(first)).hasMessageContaining("no longer needed");
+                // Asked before the forget: told it is no longer needed; after: the running fetch's SVID.
+                second.handle((svid, err) -> svid != null ? svid.getSpiffeId() : err.getMessage()).get(10, TimeUnit.SECONDS);
+            }
+        } finally {
+            two.shutdownNow();
+        }
+    }
+
     /** A prefetch is svid in all else: a held SVID is answered as it is, without asking the CA. */
     @Test
     void aPrefetchOfAHeldSvidAnswersIt() throws Exception {
