@@ -127,7 +127,8 @@ public final class Mesh implements AutoCloseable {
      * The admin {@code /config_dump} as JSON: workloads, policies, certificates (state, serial,
      * expiry), client pools, open tunnels, own ports, readiness; {@code extra} entries are added at the
      * top level (e.g. the last policy reload result, which the policy's owner knows). The certificates
-     * are read with {@link io.zerohop.identity.IdentityProvider#certificateState}: building the dump
+     * are every one the provider lists ({@link io.zerohop.identity.IdentityProvider#certificateStates}; else those of the
+     * identities served, by {@link io.zerohop.identity.IdentityProvider#certificateState}): building the dump
      * starts no certificate fetch, as ztunnel's dump only reads its SecretManager's state.
      *
      * @param extra entries to add; not null ({@link Map#of()} for none)

@@ -203,6 +203,10 @@ public final class CertificateManager implements IdentityProvider {
         if (e == null) {
             return Optional.empty();
         }
+        return stateOf(e);
+    }
+
+    private Optional<CertificateState> stateOf(Entry e) {
         synchronized (e) {
             if (valid(e.svid, clock.instant()) != null) {
                 return Optional.of(new CertificateState.Available(e.svid));
@@ -216,6 +220,21 @@ public final class CertificateManager implements IdentityProvider {
             }
             return e.fetch != null ? Optional.of(new CertificateState.Initializing()) : Optional.empty();
         }
+    }
+
+    /**
+     * Every identity held, each with its {@link #certificateState}, as ztunnel's {@code collect_certs} walks its
+     * {@code SecretManager}'s map for the admin dump: whatever asked for it (a mesh's warm-up, a connection, an embedding
+     * application), not only a mesh's local workloads. Reads as {@link #certificateState} does (the map's iteration
+     * leaves the eviction order alone).
+     */
+    @Override
+    public Optional<java.util.Map<SpiffeId, CertificateState>> certificateStates() {
+        java.util.Map<SpiffeId, CertificateState> all = new java.util.HashMap<>();
+        for (Entry e : entries.asMap().values()) {
+            stateOf(e).ifPresent(st -> all.put(e.id, st));
+        }
+        return Optional.of(all);
     }
 
     private CompletableFuture<X509Svid> lookup(SpiffeId id, Priority priority) {

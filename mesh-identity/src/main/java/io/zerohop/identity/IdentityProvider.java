@@ -58,6 +58,21 @@ public interface IdentityProvider extends AutoCloseable {
         return Optional.empty();
     }
 
+    /**
+     * Every identity the provider holds or is fetching, each with its {@link #certificateState}, read as that is (no fetch
+     * started or hurried): ztunnel's admin dump lists every certificate its {@code SecretManager} holds, whatever asked for
+     * it (istio/ztunnel src/identity/manager.rs {@code collect_certs}, src/admin.rs {@code dump_certs}), and zerohop's
+     * {@code /config_dump} lists these. {@link CertificateManager} answers it; a provider that wraps another passes it on.
+     * {@link InMemoryCa} does not: one CA is often every mesh's provider in a test or an embedding JVM, and a mesh's
+     * dump would list the other meshes' certificates.
+     *
+     * @return the identities and their states; empty by default, for a provider that cannot list them (the dump then
+     *     lists the identities the mesh serves, each by {@link #certificateState})
+     */
+    default Optional<java.util.Map<SpiffeId, CertificateState>> certificateStates() {
+        return Optional.empty();
+    }
+
     /** The trust bundles in force now (own trust domain and any federated ones). */
     X509BundleSet bundles();
 

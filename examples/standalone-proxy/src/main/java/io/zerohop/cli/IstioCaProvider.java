@@ -247,6 +247,11 @@ final class IstioCaProvider implements IdentityProvider {
     }
 
     @Override
+    public Optional<java.util.Map<SpiffeId, CertificateState>> certificateStates() {
+        return manager.certificateStates();
+    }
+
+    @Override
     public X509BundleSet bundles() {
         return manager.bundles();
     }

@@ -172,16 +172,22 @@ public final class ConfigDump {
         dump.put("policies", pols);
         dump.put("policySet", set);
         List<Map<String, Object>> certs = new ArrayList<>();
+        // Every certificate the provider holds, whatever asked for it, as ztunnel's dump_certs lists every one in its
+        // SecretManager (src/identity/manager.rs collect_certs); until 6 December only the identities the mesh serves (a
+        // certificate fetched for an embedding application, or held for a workload gone until its forget, was missing).
+        // A provider that cannot list them: the served identities, each read as below.
+        java.util.Map<SpiffeId, CertificateState> held = provider.certificateStates().orElseGet(() -> {
+            java.util.Map<SpiffeId, CertificateState> some = new java.util.HashMap<>();
+            // Read only, as ztunnel's dump reads its SecretManager: until 6 December this asked provider.svid(id), so
+            // reading the dump could start a fetch, move a queued warm-up ahead of the connections' fetches, and showed an
+            // identity whose retry was running as Initializing.
+            identities.forEach(id -> provider.certificateState(id).ifPresent(st -> some.put(id, st)));
+            return some; // not held by the provider: not listed, as ztunnel lists only what its SecretManager holds
+        });
         // Sorted by identity, as ztunnel's dump_certs sorts them ("Sort for determinism", src/admin.rs), so that
         // istioctl ztunnel-config certificates lists them in ztunnel's order; until 6 December in registry order.
-        for (SpiffeId id : identities.stream().sorted(java.util.Comparator.comparing(SpiffeId::toString)).toList()) {
-            // Read only, as ztunnel's dump reads its SecretManager (src/identity/manager.rs collect_certs): until 6 December
-            // this asked provider.svid(id), so reading the dump could start a fetch, move a queued warm-up ahead of the
-            // connections' fetches, and showed an identity whose retry was running as Initializing.
-            java.util.Optional<CertificateState> state = provider.certificateState(id);
-            if (state.isEmpty()) {
-                continue; // not held by the provider: ztunnel lists only the identities its SecretManager holds
-            }
+        for (SpiffeId id : held.keySet().stream().sorted(java.util.Comparator.comparing(SpiffeId::toString)).toList()) {
+            java.util.Optional<CertificateState> state = java.util.Optional.of(held.get(id));
             Map<String, Object> c = new LinkedHashMap<>();
             c.put("identity", id.toString());
             // ztunnel's states and CertsDump (src/admin.rs dump_certs), which istioctl ztunnel-config certificates prints as

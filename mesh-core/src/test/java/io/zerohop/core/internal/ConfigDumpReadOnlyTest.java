@@ -139,4 +139,36 @@ class ConfigDumpReadOnlyTest {
             assertThat(of(certificates(m, Set.of(FAILS)), FAILS).get("state").asText()).isEqualTo("Available");
         }
     }
+    /**
+     * ztunnel's dump lists every certificate its SecretManager holds (src/admin.rs dump_certs over collect_certs), whatever
+     * asked for it; zerohop's listed only the identities the mesh serves, so a certificate a connection or an embedding
+     * application had fetched, or one held for a workload gone until its forget, was missing, and so was one still being
+     * fetched. The served identity the manager does not hold is not listed, as before.
+     */
+    @Test
+    void everyCertificateTheManagerHoldsIsListedServedOrNot() throws Exception {
+        CountingCa ca = new CountingCa();
+        try (CertificateManager m = ca.manager(Clock.systemUTC())) {
+            m.svid(A).get(10, TimeUnit.SECONDS);
+            m.svid(B).get(10, TimeUnit.SECONDS); // asked for, but by no served workload
+            assertThat(m.svid(FAILS)).failsWithin(10, TimeUnit.SECONDS);
+            ca.gates.put(C, new CompletableFuture<>());
+            CompletableFuture<X509Svid> pending = m.svid(C); // at the CA (the manager's one slot) until its gate opens
+
+            JsonNode certs = certificates(m, Set.of(A, NEVER));
+            List<String> ids = new java.util.ArrayList<>();
+            certs.forEach(c -> ids.add(c.get("identity").asText()));
+            assertThat(ids).containsExactly(A.toString(), B.toString(), C.toString(), FAILS.toString());
+            assertThat(of(certs, B).get("state").asText()).isEqualTo("Available");
+            assertThat(of(certs, B).get("certChain").get(0).get("serialNumber").asText()).isNotEmpty();
+            assertThat(of(certs, C).get("state").asText()).isEqualTo("Initializing");
+            assertThat(of(certs, FAILS).get("state").asText()).startsWith("Unavailable: ");
+            assertThat(ca.requests).as("CSRs sent by reading the dump").containsExactly(A, B, FAILS, C);
+
+            m.forget(B);
+            assertThat(of(certificates(m, Set.of(A, NEVER)), B)).as("forgotten: no longer held").isNull();
+            ca.gates.get(C).complete(null);
+            pending.get(10, TimeUnit.SECONDS);
+        }
+    }
 }
