@@ -11,7 +11,6 @@ import io.zerohop.identity.internal.Svids;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -612,8 +611,14 @@ public final class CertificateManager implements IdentityProvider {
         }
 
         private final int max;
-        /** One queue per {@link Priority}, by its ordinal. */
-        private final List<ArrayDeque<Queued>> queues = List.of(new ArrayDeque<>(), new ArrayDeque<>(), new ArrayDeque<>());
+        /**
+         * One queue per {@link Priority}, by its ordinal, oldest first. Insertion-ordered sets of {@link Queued} (identity
+         * equality), so that moving one up ({@link #raise}) or dropping one ({@link #remove}) is not a scan of the queue:
+         * at a node's start thousands of warm-ups wait, and each caller that moved one up scanned them under this lock
+         * (ztunnel's KeyedPriorityQueue finds a key without a scan too).
+         */
+        private final List<java.util.LinkedHashSet<Queued>> queues =
+                List.of(new java.util.LinkedHashSet<>(), new java.util.LinkedHashSet<>(), new java.util.LinkedHashSet<>());
         private int running;
         /** Set while this thread runs {@link #pump}: a fetch that completes at once calls pump again, which then returns. */
         private final ThreadLocal<Boolean> pumping = new ThreadLocal<>();
@@ -659,7 +664,11 @@ public final class CertificateManager implements IdentityProvider {
                         }
                         q = null;
                         for (int p = queues.size() - 1; p >= 0 && q == null; p--) {
-                            q = queues.get(p).poll();
+                            java.util.Iterator<Queued> oldest = queues.get(p).iterator();
+                            if (oldest.hasNext()) {
+                                q = oldest.next();
+                                oldest.remove();
+                            }
                         }
                         if (q == null) {
                             return;
@@ -692,7 +701,7 @@ public final class CertificateManager implements IdentityProvider {
         /** The fetches that never started, removed (close). */
         synchronized List<Queued> drain() {
             List<Queued> all = new ArrayList<>();
-            for (ArrayDeque<Queued> q : queues) {
+            for (java.util.LinkedHashSet<Queued> q : queues) {
                 all.addAll(q);
                 q.clear();
             }
