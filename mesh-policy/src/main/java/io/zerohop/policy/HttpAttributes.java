@@ -13,8 +13,18 @@ import java.util.TreeMap;
  * @param path    request path as sent ({@code :path}, query included)
  * @param host    authority / Host header, may be empty
  * @param headers request headers keyed by lower-case name
+ * @param auth    the request's verified JWT ({@link RequestAuth}), set by the runtime after it verified a token
+ *                against the workload's {@link PolicyEngine#jwtRules}; null when the request carried no token that
+ *                verified (no RequestAuthentication, no token, or a token for none of the rules). With null,
+ *                {@code requestPrincipals} and {@code request.auth.*} match nothing and their {@code not} forms
+ *                match, as Envoy's metadata matchers find no {@code jwt_authn} payload
  */
-public record HttpAttributes(String method, String path, String host, Map<String, String> headers) {
+public record HttpAttributes(String method, String path, String host, Map<String, String> headers, RequestAuth auth) {
+
+    /** A request without a verified JWT ({@link #auth()} null). */
+    public HttpAttributes(String method, String path, String host, Map<String, String> headers) {
+        this(method, path, host, headers, null);
+    }
 
     public HttpAttributes {
         Objects.requireNonNull(method, "method");
@@ -93,6 +103,13 @@ public record HttpAttributes(String method, String path, String host, Map<String
             }
         }
         return false;
+    }
+
+    /**
+     * This request with {@code auth} as its verified JWT (null: none); method, path, host and headers shared.
+     */
+    public HttpAttributes withAuth(RequestAuth auth) {
+        return auth == this.auth ? this : new HttpAttributes(method, path, host, headers, auth);
     }
 
     /** Header value by lower-case name, or null. */

