@@ -188,10 +188,18 @@ public final class PolicyEngine {
 
     /**
      * The JWT rules of every RequestAuthentication that selects {@code destination}, in the order istiod gives them to
-     * the workload's sidecar (istio/istio pilot/pkg/model/authentication.go {@code GetJwtPoliciesForWorkload}: the
-     * root namespace's, then the workload namespace's; within each, by policy attachment as
-     * pilot/pkg/model/policyattachment.go decides). mesh-core verifies a request's token against them and sets
-     * {@link HttpAttributes#auth()} before {@link #evaluate}; with none, it does nothing (no JWT check).
+     * the workload's sidecar. Selection as istiod's (istio/istio pilot/pkg/model/authentication.go
+     * {@code GetJwtPoliciesForWorkload}, {@code getConfigsForWorkload}, and pilot/pkg/model/policyattachment.go
+     * {@code ShouldAttachPolicy} for a workload that is no gateway): the RequestAuthentications of the workload's
+     * namespace, then of the root namespace, without a selector or with one whose {@code matchLabels} the workload's
+     * labels hold; none with {@code targetRef}/{@code targetRefs} (those attach to gateways and waypoints, as zerohop
+     * reads AuthorizationPolicy targetRefs). Their rules are then sorted by issuer, as istiod's
+     * pilot/pkg/security/authn/policy_applier.go {@code newPolicyApplier} does (stably here: rules of one issuer keep
+     * namespace, then root, then load order; Kubernetes mode loads oldest first, as istiod orders by creation time).
+     * mesh-core verifies a request's token against them and sets {@link HttpAttributes#auth()} before
+     * {@link #evaluate}; with none, it does nothing (no JWT check). The policy set in force answers: after a reload or
+     * {@link #replace} the next call sees the new rules. Cached per namespace and labels; the empty answer allocates
+     * nothing.
      *
      * @param destination the workload receiving the request, not null
      * @return immutable, never null, empty when no RequestAuthentication selects {@code destination}
@@ -199,7 +207,7 @@ public final class PolicyEngine {
      */
     public List<JwtRule> jwtRules(WorkloadRef destination) {
         Objects.requireNonNull(destination, "destination");
-        return List.of();
+        return state.compiled.jwtRules(destination, rootNamespace);
     }
 
     /**

@@ -9,13 +9,16 @@ import java.util.Objects;
  * @param namespace namespace, empty for cluster-wide kinds
  * @param name      metadata.name
  * @param action    the policy's action as written (ALLOW, DENY, CUSTOM, AUDIT for Istio;
- *                  {@code ingress} / {@code ingressDeny} for Cilium; mode for PeerAuthentication)
+ *                  {@code ingress} / {@code ingressDeny} for Cilium; mode for PeerAuthentication; empty for
+ *                  RequestAuthentication)
  */
 public record PolicyRef(Kind kind, String namespace, String name, String action) {
 
     public enum Kind {
         AUTHORIZATION_POLICY("AuthorizationPolicy"),
         PEER_AUTHENTICATION("PeerAuthentication"),
+        /** {@code security.istio.io} RequestAuthentication: JWT rules ({@link PolicyEngine#jwtRules}); its action is empty. */
+        REQUEST_AUTHENTICATION("RequestAuthentication"),
         CILIUM_NETWORK_POLICY("CiliumNetworkPolicy"),
         CILIUM_CLUSTERWIDE_NETWORK_POLICY("CiliumClusterwideNetworkPolicy");
 

@@ -131,8 +131,15 @@ class LoaderConformanceTest extends UpstreamTable {
         T.valid(ISTIO_CRD, "v1beta1 is served", "apiVersion: security.istio.io/v1beta1\n" + ap);
         T.warns(ISTIO_CRD, "another product's AuthorizationPolicy is skipped", "apiVersion: policy.linkerd.io/v1alpha1\n" + ap,
                 "skipped unsupported kind policy.linkerd.io/v1alpha1 AuthorizationPolicy");
-        T.warns(ISTIO_CRD, "another kind of security.istio.io is skipped", "apiVersion: security.istio.io/v1\nkind: "
-                + "RequestAuthentication\nmetadata: {name: r}\n", "skipped unsupported kind security.istio.io/v1 RequestAuthentication");
+        // security.istio.io's third kind is loaded since 6 December (it was skipped as unsupported before).
+        T.valid(ISTIO_CRD, "RequestAuthentication v1 is loaded", "apiVersion: security.istio.io/v1\nkind: "
+                + "RequestAuthentication\nmetadata: {name: r, namespace: prod}\n");
+        T.valid(ISTIO_CRD, "RequestAuthentication v1beta1 is loaded", "apiVersion: security.istio.io/v1beta1\nkind: "
+                + "RequestAuthentication\nmetadata: {name: r, namespace: prod}\n");
+        T.invalid(ISTIO_CRD, "RequestAuthentication v1alpha1 is not served", "apiVersion: security.istio.io/v1alpha1\nkind: "
+                + "RequestAuthentication\nmetadata: {name: r, namespace: prod}\n", "unknown version");
+        T.invalid(ISTIO_CRD, "a misspelt RequestAuthentication is refused", "apiVersion: security.istio.io/v1\nkind: "
+                + "RequestAuthentications\nmetadata: {name: r, namespace: prod}\n", "did you mean RequestAuthentication?");
         String cnp = "kind: CiliumNetworkPolicy\nmetadata: {name: c, namespace: prod}\nspec: {endpointSelector: {}, ingress: [{}]}\n";
         T.invalid(CILIUM_CRD, "cilium.io/v2alpha1 CiliumNetworkPolicy", "apiVersion: cilium.io/v2alpha1\n" + cnp, "unknown version");
         T.invalid(CILIUM_CRD, "cilium.io/v3", "apiVersion: cilium.io/v3\n" + cnp, "unknown version");

@@ -400,10 +400,10 @@ class LoaderTest {
     }
 
     /**
-     * The typed list of a kind zerohop skips in our groups (what {@code kubectl get --raw} of RequestAuthentications or
-     * CiliumNodes returns, and kubectl applies) is skipped with one warning, as each of its objects is; it was refused as
-     * an unknown list kind until 4 December. An item naming another kind is an error (skipping the list would drop it),
-     * and the policies beside the list load.
+     * The typed list of a kind zerohop skips in our groups (what {@code kubectl get --raw} of CiliumNodes returns, and
+     * kubectl applies) is skipped with one warning, as each of its objects is; it was refused as an unknown list kind
+     * until 4 December. An item naming another kind is an error (skipping the list would drop it), and the policies
+     * beside the list load. A RequestAuthenticationList is loaded since 6 December (skipped before).
      */
     @Test
     void aTypedListOfASkippedKindIsSkipped() throws Exception {
@@ -411,8 +411,9 @@ class LoaderTest {
                 + "  kind: RequestAuthentication\n  metadata: {name: jwt, namespace: prod}\n  spec: {jwtRules: [{issuer: x}]}\n";
         String nodes = "apiVersion: cilium.io/v2\nkind: CiliumNodeList\nitems:\n- metadata: {name: node-1}\n  spec: {}\n";
         PolicySet set = PolicyLoader.fromString("l.yaml", ra + "---\n" + nodes + "---\napiVersion: v1\nkind: List\nitems:\n" + DENY_LEGACY_ITEM);
-        assertThat(set.size()).isEqualTo(1);
-        assertThat(set.warnings()).anyMatch(w -> w.contains("l.yaml:1: skipped unsupported kind security.istio.io/v1 RequestAuthenticationList"))
+        assertThat(set.size()).isEqualTo(2);
+        assertThat(set.policies()).anyMatch(r -> r.kind() == PolicyRef.Kind.REQUEST_AUTHENTICATION && r.name().equals("jwt"));
+        assertThat(set.warnings()).noneMatch(w -> w.contains("RequestAuthenticationList"))
                 .anyMatch(w -> w.contains("l.yaml:9: skipped unsupported kind cilium.io/v2 CiliumNodeList"));
         PolicyLoadException mixed = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("l.yaml",
                 "apiVersion: cilium.io/v2\nkind: CiliumNodeList\nitems:\n- kind: CiliumNetworkPolicy\n  metadata: {name: n}\n"));

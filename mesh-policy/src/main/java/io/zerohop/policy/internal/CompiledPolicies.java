@@ -41,6 +41,11 @@ public final class CompiledPolicies {
     private final List<io.zerohop.policy.SourceNamespace> sourceNamespaces;
     /** Kind/namespace/name to the {@code file:line} of its metadata.name; empty for an assembled text (Kubernetes mode). */
     private final Map<String, String> origins;
+    /** Namespace → its RequestAuthentications in load order; shared by the {@link #withTrustDomains} copies. */
+    private Map<String, RequestAuthn[]> requestAuthn = Map.of();
+    /** {@link #jwtRules} per workload, for this snapshot: a reload makes a new snapshot and so a new cache. */
+    private final java.util.concurrent.ConcurrentHashMap<JwtKey, List<io.zerohop.policy.JwtRule>> jwtCache =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     CompiledPolicies(Map<String, LabelIndex> istio, Map<String, LabelIndex> cilium, LabelIndex ciliumClusterwide,
                              Map<String, PeerAuthn> namespacePeerAuthn, Map<String, PeerAuthn[]> workloadPeerAuthn,
@@ -100,7 +105,78 @@ public final class CompiledPolicies {
             return this;
         }
         return new CompiledPolicies(i, c, cw, namespacePeerAuthn, workloadPeerAuthn, refs, warnings,
-                dryRunNamespaces, dryRunRefs, selectors, sourceNamespaces, origins);
+                dryRunNamespaces, dryRunRefs, selectors, sourceNamespaces, origins).withRequestAuthn(requestAuthn);
+    }
+
+    /** Sets the RequestAuthentications (at build, before the snapshot is shared); returns this. */
+    CompiledPolicies withRequestAuthn(Map<String, RequestAuthn[]> byNamespace) {
+        this.requestAuthn = byNamespace;
+        return this;
+    }
+
+    /** What {@link #jwtRules} depends on: the workload's namespace and labels (and the root namespace). */
+    private record JwtKey(String namespace, Map<String, String> labels, String rootNamespace) {
+    }
+
+    /** {@link #jwtCache} is cleared past this many workloads (label sets), so it never grows without bound. */
+    private static final int JWT_CACHE_MAX = 4096;
+
+    /**
+     * See {@code PolicyEngine.jwtRules}: the rules of the RequestAuthentications of {@code w}'s namespace, then of the
+     * root namespace, that select {@code w} (istio/istio pilot/pkg/model/authentication.go {@code getConfigsForWorkload},
+     * each namespace's in creation order: load order here), flattened and then sorted by issuer, stably, as istiod's
+     * pilot/pkg/security/authn/policy_applier.go {@code newPolicyApplier} orders them for the proxy. Cached per
+     * namespace and labels for this snapshot; the empty list without allocating when neither namespace has one.
+     */
+    public List<io.zerohop.policy.JwtRule> jwtRules(WorkloadRef w, String rootNamespace) {
+        RequestAuthn[] own = requestAuthn.get(w.namespace());
+        RequestAuthn[] root = w.namespace().equals(rootNamespace) ? null : requestAuthn.get(rootNamespace);
+        if (own == null && root == null) {
+            return List.of();
+        }
+        JwtKey key = new JwtKey(w.namespace(), w.labels(), rootNamespace);
+        List<io.zerohop.policy.JwtRule> cached = jwtCache.get(key);
+        if (cached != null) {
+            return cached;
+        }
+        List<io.zerohop.policy.JwtRule> out = new ArrayList<>();
+        for (RequestAuthn[] scope : new RequestAuthn[][] {own, root}) {
+            if (scope != null) {
+                for (RequestAuthn ra : scope) {
+                    if (ra.selects(w)) {
+                        out.addAll(ra.rules);
+                    }
+                }
+            }
+        }
+        // Go's cmp.Compare on strings compares bytes: UTF-8 byte order is code point order.
+        out.sort((a, b) -> compareCodePoints(a.issuer(), b.issuer()));
+        List<io.zerohop.policy.JwtRule> result = List.copyOf(out);
+        if (jwtCache.size() >= JWT_CACHE_MAX) {
+            jwtCache.clear();
+        }
+        jwtCache.put(key, result);
+        return result;
+    }
+
+    private static int compareCodePoints(String a, String b) {
+        int i = 0;
+        int j = 0;
+        while (i < a.length() && j < b.length()) {
+            int ca = a.codePointAt(i);
+            int cb = b.codePointAt(j);
+            if (ca != cb) {
+                return Integer.compare(ca, cb);
+            }
+            i += Character.charCount(ca);
+            j += Character.charCount(cb);
+        }
+        return Integer.compare(a.length() - i, b.length() - j);
+    }
+
+    /** Whether any RequestAuthentication is loaded in {@code namespace}. */
+    boolean hasRequestAuthn(String namespace) {
+        return requestAuthn.containsKey(namespace);
     }
 
     public List<PolicyRef> refs() {

@@ -15,6 +15,8 @@ public final class CompiledPoliciesBuilder {
     private boolean anyClusterwide;
     private final Map<String, PeerAuthn> namespacePeerAuthn = new HashMap<>();
     private final Map<String, List<PeerAuthn>> workloadPeerAuthn = new HashMap<>();
+    /** Namespace → its RequestAuthentications in load order (Kubernetes mode loads them oldest first). */
+    private final Map<String, List<RequestAuthn>> requestAuthn = new HashMap<>();
     private final List<PolicyRef> refs = new ArrayList<>();
     private final List<io.zerohop.policy.PolicySelector> selectors = new ArrayList<>();
     private final List<io.zerohop.policy.SourceNamespace> sourceNamespaces = new ArrayList<>();
@@ -126,6 +128,11 @@ public final class CompiledPoliciesBuilder {
         }
     }
 
+    void add(RequestAuthn ra) {
+        refs.add(ra.ref);
+        requestAuthn.computeIfAbsent(ra.namespace, k -> new ArrayList<>()).add(ra);
+    }
+
     void select(io.zerohop.policy.PolicySelector s) {
         selectors.add(s);
     }
@@ -149,8 +156,11 @@ public final class CompiledPoliciesBuilder {
         cilium.forEach((k, v) -> c.put(k, v.build()));
         Map<String, PeerAuthn[]> w = new HashMap<>();
         workloadPeerAuthn.forEach((k, v) -> w.put(k, v.toArray(new PeerAuthn[0])));
+        Map<String, RequestAuthn[]> ra = new HashMap<>();
+        requestAuthn.forEach((k, v) -> ra.put(k, v.toArray(new RequestAuthn[0])));
         return new CompiledPolicies(i, c, anyClusterwide ? clusterwide.build() : LabelIndex.EMPTY,
                 new HashMap<>(namespacePeerAuthn), w, List.copyOf(refs), warnings.all(),
-                java.util.Set.copyOf(dryRunNamespaces), java.util.Set.copyOf(dryRunRefs), List.copyOf(selectors), List.copyOf(sourceNamespaces), Map.copyOf(origins));
+                java.util.Set.copyOf(dryRunNamespaces), java.util.Set.copyOf(dryRunRefs), List.copyOf(selectors), List.copyOf(sourceNamespaces), Map.copyOf(origins))
+                .withRequestAuthn(ra);
     }
 }

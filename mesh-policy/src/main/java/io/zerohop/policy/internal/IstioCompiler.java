@@ -462,7 +462,7 @@ final class IstioCompiler {
      * attaches). A name over 253 characters passed both checks here until 4 December; the others were refused by
      * istiod's allow-list, now with the CRD's words first.
      */
-    private static String targetRef(YNode t) throws PolicyLoadException {
+    static String targetRef(YNode t) throws PolicyLoadException {
         t.onlyKeys(Set.of("group", "kind", "name", "namespace"));
         String kind = t.string("kind", "");
         String name = t.string("name", "");

@@ -443,7 +443,8 @@ public final class Loader {
         if (itemKind.isEmpty()) {
             return group.equals(ISTIO_GROUP) || group.equals(CILIUM_GROUP) ? served(group, version) : !group.isEmpty();
         }
-        boolean istio = itemKind.equals("AuthorizationPolicy") || itemKind.equals("PeerAuthentication");
+        boolean istio = itemKind.equals("AuthorizationPolicy") || itemKind.equals("PeerAuthentication")
+                || itemKind.equals("RequestAuthentication");
         boolean cilium = itemKind.equals("CiliumNetworkPolicy") || itemKind.equals("CiliumClusterwideNetworkPolicy");
         return (istio && group.equals(ISTIO_GROUP) || cilium && group.equals(CILIUM_GROUP)) && served(group, version);
     }
@@ -466,7 +467,8 @@ public final class Loader {
      * The enforced kind {@code kind} misspells beyond {@link #nearest}'s two edits, or null: a plural
      * ({@code AuthorizationPolicies}) in our groups or one a letter or two away ({@link #nearGroup}); and in
      * security.istio.io or cilium.io themselves ({@code exactGroup}), any kind security.istio.io does
-     * not have (it has three: AuthorizationPolicy, PeerAuthentication, RequestAuthentication; kubectl refuses another),
+     * not have (it has three, all loaded: AuthorizationPolicy, PeerAuthentication, RequestAuthentication; kubectl refuses
+     * another),
      * and a cilium.io kind naming a network policy that is not one of Cilium's ({@code NetworkPolicy},
      * {@code CiliumNetworkPolicies}). cilium.io's other kinds (CiliumNode, CiliumEgressGatewayPolicy...) stay skipped.
      */
@@ -483,8 +485,8 @@ public final class Loader {
             return null;
         }
         boolean istio = group.equals(ISTIO_GROUP);
-        if (istio && !kind.equals("RequestAuthentication")) {
-            return k.contains("peer") ? "PeerAuthentication" : "AuthorizationPolicy";
+        if (istio) {
+            return k.contains("peer") ? "PeerAuthentication" : k.contains("request") ? "RequestAuthentication" : "AuthorizationPolicy";
         }
         if (!istio && k.contains("networkpolic")) {
             return k.contains("clusterwide") ? "CiliumClusterwideNetworkPolicy" : "CiliumNetworkPolicy";
@@ -494,7 +496,7 @@ public final class Loader {
 
     /**
      * The kind of the items of {@code kind}, when it is the typed list of a kind our {@code group} has and zerohop skips:
-     * security.istio.io's {@code RequestAuthenticationList}, cilium.io's {@code CiliumNodeList},
+     * cilium.io's {@code CiliumNodeList},
      * {@code CiliumEndpointList}... (what {@code kubectl get --raw} of that kind returns; kubectl applies it, its
      * discovery mapper maps {@code Kind + "List"}); else null. Such a list is skipped whole, as each of its objects
      * alone is, and an item naming another kind is an error (skipping the list would drop it: checked as the items are
@@ -506,8 +508,8 @@ public final class Loader {
             return null;
         }
         String itemKind = kind.substring(0, kind.length() - "List".length());
-        boolean skipped = group.equals(ISTIO_GROUP) ? itemKind.equals("RequestAuthentication")
-                : group.equals(CILIUM_GROUP) && !ENFORCED_KINDS.contains(itemKind) && nearest(itemKind, ENFORCED_KINDS) == null
+        // security.istio.io has three kinds, all loaded (RequestAuthentication since 6 December): none of its lists is skipped.
+        boolean skipped = !group.equals(ISTIO_GROUP) && group.equals(CILIUM_GROUP) && !ENFORCED_KINDS.contains(itemKind) && nearest(itemKind, ENFORCED_KINDS) == null
                         && enforcedKindMisspelt(group, itemKind, true) == null && !itemKind.endsWith("List");
         return skipped ? itemKind : null;
     }
@@ -580,7 +582,7 @@ public final class Loader {
         }
         PolicyRef ref = new PolicyRef(k, namespace, name, "");
         YNode spec = doc.get("spec");
-        if (k == Kind.AUTHORIZATION_POLICY || k == Kind.PEER_AUTHENTICATION) {
+        if (k == Kind.AUTHORIZATION_POLICY || k == Kind.PEER_AUTHENTICATION || k == Kind.REQUEST_AUTHENTICATION) {
             istioAnnotations(meta, k);
         }
         switch (k) {
@@ -591,6 +593,7 @@ public final class Loader {
                 istioSourceNamespaces(p.ref, spec, out);
             }
             case PEER_AUTHENTICATION -> out.add(PeerAuthn.compile(ref, namespace, spec, out.warnings()));
+            case REQUEST_AUTHENTICATION -> out.add(RequestAuthnCompiler.compile(ref, namespace, spec, out.warnings()));
             default -> {
                 String ns = clusterwide ? null : namespace;
                 List<YNode> specs = new ArrayList<>();
@@ -806,10 +809,10 @@ public final class Loader {
     }
 
     private static final List<String> ENFORCED_KINDS = List.of("AuthorizationPolicy", "PeerAuthentication",
-            "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy");
+            "RequestAuthentication", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy");
     /** What a document with items in one of our groups may be: List and our kinds' typed lists. */
     private static final List<String> LIST_KINDS = List.of("List", "AuthorizationPolicyList", "PeerAuthenticationList",
-            "CiliumNetworkPolicyList", "CiliumClusterwideNetworkPolicyList");
+            "RequestAuthenticationList", "CiliumNetworkPolicyList", "CiliumClusterwideNetworkPolicyList");
 
     /**
      * The candidate closest to {@code word} by {@link #editDistance} ignoring case (a case difference alone is
@@ -893,7 +896,8 @@ public final class Loader {
         if (!ENFORCED_KINDS.contains(itemKind)) {
             return false;
         }
-        boolean istio = itemKind.equals("AuthorizationPolicy") || itemKind.equals("PeerAuthentication");
+        boolean istio = itemKind.equals("AuthorizationPolicy") || itemKind.equals("PeerAuthentication")
+                || itemKind.equals("RequestAuthentication");
         String expected = istio ? ISTIO_GROUP + "/v1 or " + ISTIO_GROUP + "/v1beta1" : CILIUM_GROUP + "/v2";
         // As the items' kind itself (kind()): without apiVersion, or in the core group or our other group, an error, not
         // a skip (a new-user pass: an AuthorizationPolicyList in v1 dropped every DENY in it with a warning).
@@ -923,6 +927,7 @@ public final class Loader {
         Kind k = switch (kind) {
             case "AuthorizationPolicy" -> Kind.AUTHORIZATION_POLICY;
             case "PeerAuthentication" -> Kind.PEER_AUTHENTICATION;
+            case "RequestAuthentication" -> Kind.REQUEST_AUTHENTICATION;
             case "CiliumNetworkPolicy" -> Kind.CILIUM_NETWORK_POLICY;
             case "CiliumClusterwideNetworkPolicy" -> Kind.CILIUM_CLUSTERWIDE_NETWORK_POLICY;
             default -> null;
@@ -930,7 +935,7 @@ public final class Loader {
         YNode at = doc.get("apiVersion") != null ? doc.get("apiVersion") : doc;
         boolean ourGroup = group.equals(ISTIO_GROUP) || group.equals(CILIUM_GROUP);
         if (k != null) {
-            boolean istio = k == Kind.AUTHORIZATION_POLICY || k == Kind.PEER_AUTHENTICATION;
+            boolean istio = k == Kind.AUTHORIZATION_POLICY || k == Kind.PEER_AUTHENTICATION || k == Kind.REQUEST_AUTHENTICATION;
             String expected = istio ? ISTIO_GROUP + "/v1 or " + ISTIO_GROUP + "/v1beta1" : CILIUM_GROUP + "/v2";
             if (apiVersion.isEmpty()) {
                 doc.onlyKeys(topKeys(k)); // a misspelt apiVersion is named where it was typed
@@ -958,7 +963,7 @@ public final class Loader {
             }
             throw doc.error("kind is required" + (ourGroup ? "" : " (kubectl apply refuses an object without one)"));
         } else if (ourGroup || doc.has("items") || nearGroup(group, true) || nearGroup(group, false)) {
-            // The groups hold kinds zerohop rightly skips (RequestAuthentication, CiliumNode...), but
+            // cilium.io holds kinds zerohop rightly skips (CiliumNode...), but
             // one a letter or two away from a kind it enforces is a typo: skipping it could drop a DENY. So is a
             // list's kind a letter or two away from List, or from one of our typed lists, in any group.
             String known = nearest(kind, !doc.has("items") ? ENFORCED_KINDS : ourGroup ? LIST_KINDS : List.of("List"));
