@@ -50,7 +50,8 @@ class FieldWarningLineTest {
     @Test
     void theRequestAuthNoteNamesItsCondition() throws Exception {
         assertThat(warnings(POLICY)).anySatisfy(w -> assertThat(w).startsWith("p.yaml:17: AuthorizationPolicy prod/deny-admin:"
-                + " spec.rules[1].when[0]: request authentication attributes (request.auth.claims[iss]) are always absent"));
+                + " spec.rules[1].when[0]: request authentication attributes (request.auth.claims[iss]): no RequestAuthentication in"
+                + " namespace prod is loaded with this policy"));
     }
 
     @Test

@@ -623,20 +623,20 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
         T.decide(att, "targetRefs Service DENY still decides nothing here (ztunnel never sees it)", amb2,
                 r().dest("default", "productpage", Map.of("app", "productpage")).http("DELETE", "/"), true, null);
         // istio.io tasks/security/authorization/authz-jwt ("require-jwt", as the tester loaded it: /tmp/nu16/t/jwt) and
-        // tasks/security/authentication/authn-policy (DENY notRequestPrincipals ["*"]). zerohop validates no JWT, so, as for
-        // a sidecar no RequestAuthentication selects (pilot/pkg/security/authz/model/generator.go: metadata matchers on
-        // the istio_authn output), the request principal and claims are absent. Until 2 December the load note said
-        // "zerohop enforces them itself, per request".
+        // tasks/security/authentication/authn-policy (DENY notRequestPrincipals ["*"]), loaded without their
+        // RequestAuthentication: as for a sidecar no RequestAuthentication selects (pilot/pkg/security/authz/model/generator.go:
+        // metadata matchers on the jwt_authn payload), the request principal and claims are absent. With one, see
+        // RequestAuthenticationMatchTest.
         String jwtSrc = "istio.io tasks/security/authorization/authz-jwt + authentication/authn-policy; istio/istio"
                 + " pilot/pkg/security/authz/model/generator.go (requestPrincipalGenerator)";
         String requireJwt = ap("foo", "require-jwt", "{selector: {matchLabels: {app: httpbin}}, action: ALLOW, rules: [{from: "
                 + "[{source: {requestPrincipals: ['testing@secure.istio.io/testing@secure.istio.io']}}], when: [{key: "
                 + "'request.auth.claims[groups]', values: [group1]}]}]}");
         R httpbin = r().dest("foo", "httpbin", Map.of("app", "httpbin")).http("GET", "/headers");
-        T.add(jwtSrc, "require-jwt: the warning says request.auth is always absent, not that zerohop enforces it", () -> {
+        T.add(jwtSrc, "require-jwt without its RequestAuthentication: the warning says none is loaded in foo", () -> {
             List<String> w = PolicyLoader.fromString("case.yaml", requireJwt).warnings();
             assertThat(w).anySatisfy(x -> assertThat(x).startsWith("case.yaml:").contains("foo/require-jwt")
-                    .contains("(request.auth.claims[groups], requestPrincipals) are always absent in zerohop")
+                    .contains("(request.auth.claims[groups], requestPrincipals): no RequestAuthentication in namespace foo")
                     .contains("an ALLOW rule allows nothing through it"));
             assertThat(w).noneSatisfy(x -> assertThat(x).contains("enforces them itself"));
         });
@@ -645,7 +645,7 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
         String denyNoJwt = ap("foo", "require-jwt", "{selector: {matchLabels: {app: httpbin}}, action: DENY, rules: [{from: "
                 + "[{source: {notRequestPrincipals: ['*']}}]}]}");
         T.warns(jwtSrc, "DENY notRequestPrincipals ['*']: the warning says it denies every request", denyNoJwt,
-                "a DENY with notRequestPrincipals: [\"*\"] denies every request");
+                "a DENY with notRequestPrincipals: [\"*\"] denies every such request");
         T.decide(jwtSrc, "DENY notRequestPrincipals ['*'] denies a request (no JWT is ever validated)", denyNoJwt, httpbin, false,
                 "foo/require-jwt");
         String mixed = ap("foo", "m", "{action: ALLOW, rules: [{to: [{operation: {paths: [/ip]}}], when: [{key: "
@@ -654,7 +654,7 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
                 assertThat(PolicyLoader.fromString("case.yaml", mixed).warnings())
                         .anySatisfy(x -> assertThat(x).contains("HTTP attributes (paths): zerohop enforces them itself")
                                 .contains("(found: paths, request.auth.claims[iss])"))
-                        .anySatisfy(x -> assertThat(x).contains("(request.auth.claims[iss]) are always absent in zerohop")));
+                        .anySatisfy(x -> assertThat(x).contains("(request.auth.claims[iss]): no RequestAuthentication in")));
         T.invalid(ISTIO_SECURITY, "CheckServiceAccount: more than 320 characters", from("{serviceAccounts: [ns/" + "a".repeat(318) + "]}"),
                 "value cannot exceed 320 characters");
         T.valid(ISTIO_SECURITY, "CheckServiceAccount: 320 characters", from("{serviceAccounts: [ns/" + "a".repeat(317) + "]}"));

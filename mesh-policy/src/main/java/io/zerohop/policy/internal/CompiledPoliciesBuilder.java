@@ -52,6 +52,15 @@ public final class CompiledPoliciesBuilder {
             return kept.size();
         }
 
+        /** Words the {@link IstioCompiler#JWT_PENDING} warnings, in place: a load's warning indexes stay as they were. */
+        void resolveRequestAuth(java.util.function.Predicate<String> loaded) {
+            for (int i = 0; i < kept.size(); i++) {
+                if (kept.get(i).startsWith(IstioCompiler.JWT_PENDING)) {
+                    kept.set(i, IstioCompiler.requestAuthWarning(kept.get(i), loaded));
+                }
+            }
+        }
+
         List<String> all() {
             if (dropped == 0) {
                 return List.copyOf(kept);
@@ -156,6 +165,7 @@ public final class CompiledPoliciesBuilder {
         cilium.forEach((k, v) -> c.put(k, v.build()));
         Map<String, PeerAuthn[]> w = new HashMap<>();
         workloadPeerAuthn.forEach((k, v) -> w.put(k, v.toArray(new PeerAuthn[0])));
+        warnings.resolveRequestAuth(requestAuthn::containsKey);
         Map<String, RequestAuthn[]> ra = new HashMap<>();
         requestAuthn.forEach((k, v) -> ra.put(k, v.toArray(new RequestAuthn[0])));
         return new CompiledPolicies(i, c, anyClusterwide ? clusterwide.build() : LabelIndex.EMPTY,

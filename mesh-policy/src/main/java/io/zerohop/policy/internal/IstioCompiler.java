@@ -234,12 +234,43 @@ final class IstioCompiler {
                     + String.format(HTTP_RULE_FMT, String.join(", ", enforced), found, boilerplate));
         }
         if (!jwt.isEmpty()) {
-            warnings.add(httpFound.where(jwt, ref.toString(), where) + ": " + String.format(REQUEST_AUTH_FMT, String.join(", ", jwt))
-                    + (enforced.isEmpty() ? "; istiod's ambient status for ztunnel: \"ztunnel does not support HTTP attributes"
-                    + " (found: " + found + "). In ambient mode you must use a waypoint proxy to enforce HTTP rules. "
-                    + boilerplate + "\"" : ""));
+            // Worded once the whole set is loaded (requestAuthWarning): a RequestAuthentication of the namespace may come
+            // in a later file.
+            warnings.add(JWT_PENDING + ref.namespace() + '\u0000' + httpFound.where(jwt, ref.toString(), where) + '\u0000'
+                    + String.join(", ", jwt) + '\u0000' + (enforced.isEmpty() ? "; istiod's ambient status for ztunnel:"
+                    + " \"ztunnel does not support HTTP attributes (found: " + found + "). In ambient mode you must use a"
+                    + " waypoint proxy to enforce HTTP rules. " + boilerplate + "\"" : ""));
         }
     }
+
+    /** Marks a request-authentication warning {@link #requestAuthWarning} words at the end of the load. */
+    static final String JWT_PENDING = "\u0000jwt\u0000";
+
+    /**
+     * The final text of a {@link #JWT_PENDING} warning: a note ({@link #isNote}) when the set holds a RequestAuthentication
+     * in the policy's namespace ({@code loaded}), whose JWTs zerohop verifies per request so that the attributes are
+     * matched as a sidecar's Envoy matches them; else a warning that none is loaded beside it, with what the attributes
+     * do for a request without a verified JWT. Until 6 December zerohop loaded no RequestAuthentication and every such
+     * policy was told the attributes were always absent.
+     */
+    static String requestAuthWarning(String pending, java.util.function.Predicate<String> loaded) {
+        String[] p = pending.substring(JWT_PENDING.length()).split("\u0000", -1);
+        String namespace = p[0];
+        if (loaded.test(namespace)) {
+            return p[1] + ": " + String.format(REQUEST_AUTH_NOTE, p[2], namespace);
+        }
+        return p[1] + ": " + String.format(REQUEST_AUTH_FMT, p[2], namespace) + p[3];
+    }
+
+    /**
+     * A note: the attributes are matched on the JWT zerohop verified under the RequestAuthentications selecting the
+     * workload (mesh-core, against {@code PolicyEngine.jwtRules}), as the RBAC matchers istiod generates on Envoy's
+     * jwt_authn metadata (pilot/pkg/security/authz/model/generator.go). Arguments: the attributes, the namespace.
+     */
+    static final String REQUEST_AUTH_NOTE = "request authentication attributes (%s): zerohop matches them on the JWT it"
+            + " verifies per request under the RequestAuthentications that select the workload (namespace %s holds some), as a"
+            + " sidecar does; a request without a verified JWT matches no requestPrincipals or request.auth.* values and every"
+            + " notRequestPrincipals and notValues";
 
     /**
      * The request-authentication attributes: requestPrincipals, notRequestPrincipals and the {@code when} keys
@@ -252,17 +283,18 @@ final class IstioCompiler {
     }
 
     /**
-     * zerohop validates no JWT (it loads no RequestAuthentication), so a request never carries a request principal or
-     * claims: as Envoy's RBAC matchers on jwt_authn metadata behave for a sidecar that no RequestAuthentication selects
-     * (istio/istio pilot/pkg/security/authz/model/generator.go requestPrincipalGenerator and the request.auth.claims
-     * generator: metadata matchers on the istio_authn filter's output), a positive
-     * match fails and a negative one holds. Argument: the attributes found.
+     * No RequestAuthentication is loaded in the policy's namespace: a request to a workload that none selects (of its
+     * namespace, or of the root namespace) carries no verified JWT, and Envoy's RBAC matchers on jwt_authn metadata then
+     * find no payload (istio/istio pilot/pkg/security/authz/model/generator.go requestPrincipalGenerator and the
+     * request.auth.claims generator): a positive match fails and a negative one holds. Arguments: the attributes found,
+     * the namespace.
      */
-    static final String REQUEST_AUTH_FMT = "request authentication attributes (%s) are always absent in zerohop: it validates"
-            + " no JWT (RequestAuthentication is not loaded), as for a sidecar that no RequestAuthentication selects. A rule"
-            + " needing requestPrincipals or values of request.auth.* never matches (an ALLOW rule allows nothing through"
-            + " it, a DENY rule denies nothing through it); notRequestPrincipals and notValues on request.auth.* always"
-            + " match (a DENY with notRequestPrincipals: [\"*\"] denies every request)";
+    static final String REQUEST_AUTH_FMT = "request authentication attributes (%s): no RequestAuthentication in namespace %s"
+            + " is loaded with this policy; a request to a workload that no RequestAuthentication selects (of its namespace,"
+            + " or of the root namespace) carries no verified JWT, as for a sidecar that none selects: a rule needing"
+            + " requestPrincipals or values of request.auth.* never matches it (an ALLOW rule allows nothing through it, a"
+            + " DENY rule denies nothing through it); notRequestPrincipals and notValues on request.auth.* always match it"
+            + " (a DENY with notRequestPrincipals: [\"*\"] denies every such request)";
 
     /**
      * What a dry-run policy does here, then istiod's ambient status for it, verbatim and quoted: istiod sends ztunnel no
@@ -289,6 +321,7 @@ final class IstioCompiler {
      */
     static boolean isNote(String w) {
         return w.contains(": " + HTTP_RULE_FMT.substring(0, HTTP_RULE_FMT.indexOf('%')))
+                || w.contains(REQUEST_AUTH_NOTE.substring(REQUEST_AUTH_NOTE.indexOf(')'), REQUEST_AUTH_NOTE.indexOf("%s", 50)))
                 || w.contains(": " + DRY_RUN_NOTE.substring(0, DRY_RUN_NOTE.indexOf(';')));
     }
 

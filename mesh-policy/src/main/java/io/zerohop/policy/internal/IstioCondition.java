@@ -22,7 +22,7 @@ final class IstioCondition implements Cloneable {
     static final int REMOTE_IP = 5;
     static final int CONNECTION_SNI = 6;
     static final int REQUEST_HEADER = 7;
-    /** request.auth.*, experimental.envoy.filters.*: no JWT or filter metadata here, so always absent. */
+    /** experimental.envoy.filters.*: no such filter metadata here, so always absent. */
     static final int ABSENT = 8;
     static final int SOURCE_SERVICE_ACCOUNT = 9;
     static final int SOURCE_TRUST_DOMAIN = 10;
@@ -35,6 +35,10 @@ final class IstioCondition implements Cloneable {
      * condition of a DENY, AUDIT or CUSTOM one (more requests matched): {@link #dropsRule}.
      */
     static final int UNBUILDABLE = 11;
+    /** request.auth.principal: the verified JWT's iss and sub ({@link RequestAuthMatch#anyPrincipal}). */
+    static final int REQUEST_PRINCIPAL = 12;
+    /** request.auth.audiences, request.auth.presenter, request.auth.claims[...]: a claim ({@link RequestAuthMatch#claim}). */
+    static final int REQUEST_CLAIM = 13;
 
     /**
      * istiod's HeaderMatcher (pilot/pkg/security/authz/matcher/header.go): {@code *} is Envoy's
@@ -102,6 +106,11 @@ final class IstioCondition implements Cloneable {
     int[] notPorts = NO_PORTS;
     IstioServiceAccounts serviceAccounts = IstioServiceAccounts.NONE;
     IstioServiceAccounts notServiceAccounts = IstioServiceAccounts.NONE;
+    /** {@link #REQUEST_PRINCIPAL}: the values as istiod's requestPrincipalGenerator reads them. */
+    RequestAuthMatch.Principal[] principals = RequestAuthMatch.NO_PRINCIPALS;
+    RequestAuthMatch.Principal[] notPrincipals = RequestAuthMatch.NO_PRINCIPALS;
+    /** {@link #REQUEST_CLAIM}: the claim's path in the payload. */
+    String[] claimPath;
     boolean hasValues;
     boolean hasNotValues;
     /** {@link #UNBUILDABLE} in an ALLOW policy: the rule matches no request; in any other, this condition matches every one. */
@@ -199,6 +208,10 @@ final class IstioCondition implements Cloneable {
                 return StringMatch.any(sm, r.sni());
             case REQUEST_HEADER:
                 return r.http() != null && headerAny(sm, headerValue(r));
+            case REQUEST_PRINCIPAL:
+                return r.http() != null && RequestAuthMatch.anyPrincipal(negative ? notPrincipals : principals, r.http().auth());
+            case REQUEST_CLAIM:
+                return r.http() != null && RequestAuthMatch.claim(claimPath, sm, r.http().auth());
             default:
                 return false;
         }

@@ -78,7 +78,8 @@ final class IstioConditions {
             if (!validMapKey(key)) {
                 throw keyNode.error("bad key (" + key + "): should have format a[b]");
             }
-            kind = unbuildable(key) ? IstioCondition.UNBUILDABLE : IstioCondition.ABSENT;
+            kind = unbuildable(key) ? IstioCondition.UNBUILDABLE
+                    : key.startsWith("request.auth.claims") ? IstioCondition.REQUEST_CLAIM : IstioCondition.ABSENT;
         } else {
             kind = switch (key) {
                 case "source.ip" -> IstioCondition.SOURCE_IP;
@@ -90,8 +91,8 @@ final class IstioConditions {
                 case "destination.ip" -> IstioCondition.DESTINATION_IP;
                 case "destination.port" -> IstioCondition.DESTINATION_PORT;
                 case "connection.sni" -> IstioCondition.CONNECTION_SNI;
-                case "request.auth.principal", "request.auth.audiences", "request.auth.presenter" ->
-                        IstioCondition.ABSENT;
+                case "request.auth.principal" -> IstioCondition.REQUEST_PRINCIPAL;
+                case "request.auth.audiences", "request.auth.presenter" -> IstioCondition.REQUEST_CLAIM;
                 case "destination.namespace" -> throw keyNode.error("attribute " + key + " is replaced by the metadata.namespace");
                 case "destination.name", "destination.user" ->
                         throw keyNode.error("deprecated attribute " + key + ": only supported in v1alpha1");
@@ -104,6 +105,15 @@ final class IstioConditions {
             };
         }
         IstioCondition c = new IstioCondition(kind, header);
+        if (kind == IstioCondition.REQUEST_PRINCIPAL) {
+            c.principals = RequestAuthMatch.principals(values);
+            c.notPrincipals = RequestAuthMatch.principals(notValues);
+        } else if (kind == IstioCondition.REQUEST_CLAIM) {
+            // istiod's generators: audiences the aud claim, presenter azp, claims[...] extractNameInNestedBrackets.
+            c.claimPath = key.equals("request.auth.audiences") ? RequestAuthMatch.AUDIENCES
+                    : key.equals("request.auth.presenter") ? RequestAuthMatch.PRESENTER
+                    : RequestAuthMatch.claimPath(key.substring("request.auth.claims".length()));
+        }
         c.hasValues = !values.isEmpty();
         c.hasNotValues = !notValues.isEmpty();
         if (kind == IstioCondition.UNBUILDABLE) {

@@ -630,6 +630,8 @@ final class IstioRules {
         s.notRemoteIpBlocks = cidrs(src, "notRemoteIpBlocks", "remote.ip", l7);
         s.requestPrincipals = field(src, "requestPrincipals", "request.auth.principal", false, l7);
         s.notRequestPrincipals = field(src, "notRequestPrincipals", "request.auth.principal", false, l7);
+        s.requestPrincipalMatch = RequestAuthMatch.principals(values(src, "requestPrincipals"));
+        s.notRequestPrincipalMatch = RequestAuthMatch.principals(values(src, "notRequestPrincipals"));
         s.finish();
         for (String key : new String[] {"remoteIpBlocks", "notRemoteIpBlocks", "requestPrincipals", "notRequestPrincipals"}) {
             if (nonEmpty(src, key)) {

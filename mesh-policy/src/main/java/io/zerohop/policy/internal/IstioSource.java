@@ -27,6 +27,9 @@ final class IstioSource implements Cloneable {
     Cidr[] notRemoteIpBlocks = NO_CIDRS;
     StringMatch[] requestPrincipals = NO_STRINGS;
     StringMatch[] notRequestPrincipals = NO_STRINGS;
+    /** {@link #requestPrincipals} and {@link #notRequestPrincipals} as istiod's generator matches them ({@link RequestAuthMatch}). */
+    RequestAuthMatch.Principal[] requestPrincipalMatch = RequestAuthMatch.NO_PRINCIPALS;
+    RequestAuthMatch.Principal[] notRequestPrincipalMatch = RequestAuthMatch.NO_PRINCIPALS;
     /**
      * What Envoy matches for {@link #principals} and {@link #notPrincipals} after istiod's trust-domain migration
      * ({@link TrustDomains}), when that differs from the values as written (which ztunnel gets); null otherwise.
@@ -314,8 +317,12 @@ final class IstioSource implements Cloneable {
         if (notRemoteIpBlocks.length > 0 && Cidr.any(notRemoteIpBlocks, Cidr.remoteAddress(r))) {
             return false;
         }
-        // No request authentication (JWT) is performed, so the request principal is absent.
-        return requestPrincipals.length == 0;
+        // The request principal of the request's verified JWT, if any (RequestAuthMatch: none matches without one).
+        if (requestPrincipalMatch.length > 0 && !RequestAuthMatch.anyPrincipal(requestPrincipalMatch, r.http() == null ? null : r.http().auth())) {
+            return false;
+        }
+        return notRequestPrincipalMatch.length == 0
+                || !RequestAuthMatch.anyPrincipal(notRequestPrincipalMatch, r.http() == null ? null : r.http().auth());
     }
     /** Istio principals are SPIFFE IDs without the scheme; a peer without one never matches. */
     static boolean principalAny(StringMatch[] ms, String principal) {

@@ -146,6 +146,11 @@ final class StringMatch {
         return parse(s, false);
     }
 
+    /** A case-sensitive match of {@code kind} on {@code value} ({@code ""} for {@link Kind#PRESENCE}), as istiod builds one. */
+    static StringMatch of(Kind kind, String value) {
+        return new StringMatch(kind, kind == Kind.PRESENCE ? "" : value, false);
+    }
+
     static StringMatch parse(String s, boolean ignoreCase) {
         if (s.equals("*")) {
             return new StringMatch(Kind.PRESENCE, "", ignoreCase);
