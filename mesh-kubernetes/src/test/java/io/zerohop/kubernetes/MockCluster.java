@@ -93,6 +93,7 @@ final class MockCluster implements AutoCloseable {
         String plural = switch (kind) {
             case "AuthorizationPolicy" -> "authorizationpolicies";
             case "PeerAuthentication" -> "peerauthentications";
+            case "RequestAuthentication" -> "requestauthentications";
             case "CiliumNetworkPolicy" -> "ciliumnetworkpolicies";
             case "CiliumClusterwideNetworkPolicy" -> "ciliumclusterwidenetworkpolicies";
             default -> throw new IllegalArgumentException(kind);

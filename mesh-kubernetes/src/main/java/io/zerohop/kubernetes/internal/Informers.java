@@ -47,7 +47,10 @@ public final class Informers {
             new Kind("security.istio.io", "v1", "AuthorizationPolicy", "authorizationpolicies", true),
             new Kind("security.istio.io", "v1beta1", "AuthorizationPolicy", "authorizationpolicies", true),
             new Kind("security.istio.io", "v1", "PeerAuthentication", "peerauthentications", true),
-            new Kind("security.istio.io", "v1beta1", "PeerAuthentication", "peerauthentications", true));
+            new Kind("security.istio.io", "v1beta1", "PeerAuthentication", "peerauthentications", true),
+            // Watched since 6 December (skipped before): the JWT rules PolicyEngine.jwtRules answers with.
+            new Kind("security.istio.io", "v1", "RequestAuthentication", "requestauthentications", true),
+            new Kind("security.istio.io", "v1beta1", "RequestAuthentication", "requestauthentications", true));
     private static final Kind CNP = new Kind("cilium.io", "v2", "CiliumNetworkPolicy", "ciliumnetworkpolicies", true);
     private static final Kind CCNP = new Kind("cilium.io", "v2", "CiliumClusterwideNetworkPolicy", "ciliumclusterwidenetworkpolicies", false);
 
@@ -253,7 +256,7 @@ public final class Informers {
      * EndpointSlices, whose list an RBAC role from before 5 December forbids (403): then they count as listed and empty,
      * with one WARN, and are retried with the informer's back-off, so that a proxy or an embedded mesh upgraded without
      * its role re-applied still becomes ready. That fails closed: a Service without a selector keeps no endpoints, and a
-     * connection to its VIP is refused, as before. Never for Pods, Services or policies, whose absence would widen
+     * connection to its VIP is refused, as before. Never for Pods, Services or the other policy kinds, whose absence would widen
      * access or hide workloads.
      */
     private void informSlices(Informable<io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice> source) {
@@ -278,9 +281,12 @@ public final class Informers {
             } else if (!started && emptyWhenForbidden && isForbidden(t)) {
                 notServed.add(informer);
                 if (listed.complete(null)) {
+                    boolean slices = what.startsWith("EndpointSlice");
                     LOG.warn("{} list is forbidden (HTTP 403): the role of this service account lacks get/list/watch on"
-                            + " endpointslices in discovery.k8s.io (re-apply deploy/node-proxy/rbac.yaml, or the embedded Role);"
-                            + " Services without a selector have no endpoints until it is granted (retrying)", what);
+                            + (slices ? " endpointslices in discovery.k8s.io" : " requestauthentications in security.istio.io")
+                            + " (re-apply deploy/node-proxy/rbac.yaml, or the embedded Role);"
+                            + (slices ? " Services without a selector have no endpoints" : " no JWT is verified (requestPrincipals"
+                            + " match nothing)") + " until it is granted (retrying)", what);
                 }
             } else {
                 if (!isNotFound(t) && notServed.remove(informer)) {
@@ -397,11 +403,16 @@ public final class Informers {
     private void informPolicies(Kind k, Set<String> namespaces) {
         var op = client.genericKubernetesResources(k.context());
         String what = k.kind + " (" + k.apiVersion() + ")";
+        // RequestAuthentications are watched since 6 December: a role from before forbids them (403). Like
+        // EndpointSlices they then count as empty (one WARN, retried), so that a proxy upgraded without its role
+        // re-applied still becomes ready; that widens no access (a RequestAuthentication restricts no caller by itself,
+        // and without one requestPrincipals match nothing).
+        boolean emptyWhenForbidden = k.kind.equals("RequestAuthentication");
         if (namespaces == null || !k.namespaced) {
-            inform(what, op.inAnyNamespace(), ObjectStrip::metadata, this::onPolicy);
+            inform(what, op.inAnyNamespace(), ObjectStrip::metadata, this::onPolicy, emptyWhenForbidden);
         } else {
             for (String ns : namespaces) {
-                inform(what + " in " + ns, op.inNamespace(ns), ObjectStrip::metadata, this::onPolicy);
+                inform(what + " in " + ns, op.inNamespace(ns), ObjectStrip::metadata, this::onPolicy, emptyWhenForbidden);
             }
         }
     }

@@ -36,7 +36,10 @@ public final class PolicyState {
 
     /** kind/namespace/name → apiVersion → entry; v1 and v1beta1 of one Istio object are the same object. */
     private final Map<String, Map<String, Entry>> objects = new TreeMap<>();
-    /** kind/namespace/name → metadata.creationTimestamp ("" when absent): istiod lets the oldest PeerAuthentication win. */
+    /**
+     * kind/namespace/name → metadata.creationTimestamp ("" when absent): istiod lets the oldest PeerAuthentication win,
+     * and orders a workload's RequestAuthentications by age before it sorts their rules by issuer.
+     */
     private final Map<String, String> created = new java.util.HashMap<>();
     private final PolicyEngine engine;
     private final AtomicLong rejected = new AtomicLong();
@@ -214,10 +217,12 @@ public final class PolicyState {
         synchronized (this) {
             // Where two PeerAuthentications conflict, the one loaded first wins; istiod keeps the oldest:
             // sortConfigByCreationTime (pilot/pkg/model/config.go) orders by creation time, then name, then
-            // namespace. RFC 3339 times in UTC, as the API server writes them, sort as text.
+            // namespace. RFC 3339 times in UTC, as the API server writes them, sort as text. RequestAuthentications
+            // too: istiod reads them in that order (pilot/pkg/model/authentication.go initAuthenticationPolicies), which
+            // orders the rules of one issuer (PolicyEngine.jwtRules).
             List<String> peerAuthns = new ArrayList<>();
             for (Map.Entry<String, Map<String, Entry>> o : objects.entrySet()) {
-                if (o.getKey().startsWith("PeerAuthentication/")) {
+                if (o.getKey().startsWith("PeerAuthentication/") || o.getKey().startsWith("RequestAuthentication/")) {
                     peerAuthns.add(o.getKey());
                     continue;
                 }
