@@ -341,6 +341,16 @@ final class PolicyCommand {
                     System.err.println("note: " + note);
                 }
             }
+            java.util.List<io.zerohop.policy.JwtRule> jwt = engine.jwtRules(target);
+            if (!jwt.isEmpty()) {
+                // The proxy checks a request's JWT against these (mesh-core) before the decision; this command has no token
+                // to give, so it decides what a request without one gets, and says which rules would apply.
+                System.err.println("note: RequestAuthentication applies to " + target.namespace() + "/" + target.name() + ": "
+                        + jwt.stream().map(r -> "issuer " + r.issuer() + " (" + r.origin() + ")").distinct()
+                                .collect(java.util.stream.Collectors.joining(", "))
+                        + "; the proxy verifies a request's JWT against these rules and rejects an invalid one with 401; decided"
+                        + " here without a token: no requestPrincipals or request.auth.* value matches, every not* form does");
+            }
             for (String w : set.warnings()) {
                 // Labelled as the proxy logs it: the HTTP-attributes note at INFO, as "note:" (a new-user pass read
                 // "warning:" here for a line the proxy logs at INFO); every other load warning is WARN there.
