@@ -17,13 +17,17 @@ import java.util.Objects;
  * @param principal  {@code <iss>/<sub>} of the token; null when its {@code iss} or {@code sub} is absent or no string.
  *                   Informational: {@code requestPrincipals} and {@code request.auth.principal} are matched on the
  *                   {@code iss} and {@code sub} claims, as istiod's generator does
- * @param audiences  the {@code aud} claim (a string or an array of strings); immutable, never null, may be empty
- * @param presenter  the {@code azp} claim, {@code ""} when absent (null is read as {@code ""})
+ * @param audiences  the {@code aud} claim (a string or an array of strings); immutable, never null, may be empty.
+ *                   Informational, as {@code principal}: {@code request.auth.audiences} is matched on the {@code aud}
+ *                   claim in {@code claims}
+ * @param presenter  the {@code azp} claim, {@code ""} when absent (null is read as {@code ""}); informational, as
+ *                   {@code audiences}
  * @param claims     the payload as parsed JSON: values are {@link String}, {@link Number} ({@link Long} or
  *                   {@link Double}), {@link Boolean}, {@code List<Object>}, {@code Map<String, Object>} or null;
- *                   copied deeply into an immutable map, never null. Claims Envoy normalizes to lists
- *                   ({@code scope}, {@code permission}: space-delimited strings, {@code NormalizePayload}) are
- *                   expected here as lists already
+ *                   copied deeply into an immutable map, never null; the whole verified payload (matching reads
+ *                   {@code iss}, {@code sub}, {@code aud}, {@code azp} and any claim from it). The top-level
+ *                   {@code scope} and {@code permission} may be given as sent (a space-delimited string) or as the
+ *                   list Envoy's {@code NormalizePayload} makes of it: matching splits a string of theirs at spaces
  */
 public record RequestAuth(String principal, List<String> audiences, String presenter, Map<String, Object> claims) {
 

@@ -85,7 +85,7 @@ class DocsConformanceTest extends UpstreamTable {
         T.decide(s, "httpbin ALLOW at L4: the only rule has HTTP attributes, ztunnel omits it: sleep is denied", httpbin,
                 foo.principal(SLEEP), false, "foo/httpbin");
         T.decide(s, "httpbin ALLOW at L7: GET /info from sleep without a JWT is denied (the iss claim is absent; "
-                + "zerohop validates no JWT, as Envoy without RequestAuthentication)", httpbin,
+                + "no RequestAuthentication selects httpbin here, so no request carries a verified JWT, as Envoy without one)", httpbin,
                 r().dest("foo", "httpbin", Map.of("app", "httpbin")).principal(SLEEP).http("GET", "/info"), false, "foo/httpbin");
 
         String denyDev = """
