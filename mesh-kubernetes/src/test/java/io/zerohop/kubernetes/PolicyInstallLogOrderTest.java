@@ -51,4 +51,37 @@ class PolicyInstallLogOrderTest {
             assertThat(err.text()).doesNotContain("kubernetes:");
         }
     }
+
+    /**
+     * An AuthorizationPolicy on requestPrincipals is checked alone, where no RequestAuthentication is ever beside it: the
+     * "no RequestAuthentication in namespace" warning is judged on the whole cluster's set instead, logged once when it
+     * appears (without the internal text's position), and not at all while the namespace has one (helper 331).
+     */
+    @Test
+    void theNoRequestAuthenticationWarningIsJudgedOnTheWholeSet() throws Exception {
+        PolicyEngine engine = PolicyEngine.builder().rootNamespace("istio-system").build();
+        io.fabric8.kubernetes.api.model.GenericKubernetesResource ra = io.fabric8.kubernetes.client.utils.Serialization.unmarshal("""
+                apiVersion: security.istio.io/v1
+                kind: RequestAuthentication
+                metadata: {name: jwt, namespace: prod}
+                spec: {jwtRules: [{issuer: issuer.example}]}
+                """, io.fabric8.kubernetes.api.model.GenericKubernetesResource.class);
+        try (CapturedStderr err = new CapturedStderr()) {
+            PolicyState state = new PolicyState(engine);
+            state.put(ra);
+            state.put(DryRunAnnotationTest.ap("require-jwt", null, "{rules: [{from: [{source: {requestPrincipals: [\"*\"]}}]}]}"));
+            assertThat(state.flush()).isTrue();
+            err.awaitLine("installed 2 policy objects from Kubernetes");
+            assertThat(err.text()).as(err.text()).doesNotContain("no RequestAuthentication in namespace prod");
+            state.remove(ra);
+            assertThat(state.flush()).isTrue();
+            String w = err.awaitLine("no RequestAuthentication in namespace prod is loaded with this policy");
+            assertThat(w).contains("AuthorizationPolicy prod/require-jwt: spec.rules[0].from[0].source.requestPrincipals")
+                    .doesNotContain("kubernetes:");
+            state.put(DryRunAnnotationTest.REAL_ALLOW);
+            assertThat(state.flush()).isTrue();
+            err.awaitLine("installed 2 policy objects from Kubernetes");
+            assertThat(err.count("no RequestAuthentication in namespace prod")).as(err.text()).isEqualTo(1);
+        }
+    }
 }

@@ -202,6 +202,18 @@ public final class PolicyLoader {
     }
 
     /**
+     * Whether {@code warning}, one of {@link PolicySet#warnings()}, is the one an AuthorizationPolicy using
+     * {@code requestPrincipals} or {@code request.auth.*} gets when the set holds no RequestAuthentication in its
+     * namespace. True only of a set that holds every policy of that namespace: a caller that validates one object
+     * alone (mesh-kubernetes) leaves it out there and reports it from the whole set.
+     *
+     * @param warning not null
+     */
+    public static boolean isNoRequestAuthentication(String warning) {
+        return Loader.isNoRequestAuthentication(warning);
+    }
+
+    /**
      * The slf4j logger the loader logs each {@link PolicySet#warnings() load warning} on, at WARN: turn it off to
      * print the warnings some other way. Its short name, {@code Loader}, is the one log lines show.
      */

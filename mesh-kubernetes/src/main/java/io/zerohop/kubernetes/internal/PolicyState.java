@@ -94,7 +94,7 @@ public final class PolicyState {
         String error;
         String problem;
         try {
-            PolicyLoader.fromString(key, yaml, engine.ciliumOptions());
+            logWarnings(PolicyLoader.fromStringQuietly(key, yaml, engine.ciliumOptions()).warnings());
             // Valid, so its dry-run annotation (if any) is Go's ParseBool of an ALLOW or DENY, as istiod reads it.
             Map<String, String> ann = r.getMetadata().getAnnotations();
             String dryRun = ann == null ? null : ann.get(DRY_RUN_ANNOTATION);
@@ -134,6 +134,28 @@ public final class PolicyState {
             LOG.error("rejected {}: {} (no fail-closed stand-in loads; left out)", shown, problem);
         }
         return new Entry(null, error);
+    }
+
+    private static final Logger LOADER_LOG = LoggerFactory.getLogger(PolicyLoader.LOGGER);
+    /** The "no RequestAuthentication in the namespace" warnings of the set installed last (logged when they appear). */
+    private java.util.Set<String> noRequestAuthn = java.util.Set.of();
+
+    /**
+     * An object's load warnings, logged as the loader logs them (its logger, notes at INFO, the rest at WARN), but the
+     * one saying no RequestAuthentication is loaded in the policy's namespace: checked alone, no object has one beside
+     * it; {@link #flush} reports it from the whole cluster's set.
+     */
+    private static void logWarnings(List<String> warnings) {
+        for (String w : warnings) {
+            if (PolicyLoader.isNoRequestAuthentication(w)) {
+                continue;
+            }
+            if (PolicyLoader.isNote(w)) {
+                LOADER_LOG.info(w);
+            } else {
+                LOADER_LOG.warn(w);
+            }
+        }
     }
 
     /** Go's strconv.ParseBool true values: what istiod reads as {@code istio.io/dry-run: true}. */
@@ -255,6 +277,19 @@ public final class PolicyState {
         // their WARN lines should follow their cause (as PolicyEngine.reload's line for files).
         LOG.info("installed {} policy objects from Kubernetes ({} rejected, in force as fail-closed stand-ins or left out)",
                 count, rejectedObjects().size());
+        // The whole set knows every RequestAuthentication: each policy's "none in its namespace" warning, logged once
+        // when it appears, without the position in the assembled text ("kubernetes:LINE: ").
+        java.util.Set<String> now = new java.util.HashSet<>();
+        for (String w : set.warnings()) {
+            if (PolicyLoader.isNoRequestAuthentication(w)) {
+                String shown = w.replaceFirst("^kubernetes:\\d+: ", "");
+                now.add(shown);
+                if (!noRequestAuthn.contains(shown)) {
+                    LOADER_LOG.warn(shown);
+                }
+            }
+        }
+        noRequestAuthn = now;
         engine.replace(set);
         installed = text;
         return true;

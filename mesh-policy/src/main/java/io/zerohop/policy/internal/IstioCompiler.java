@@ -262,6 +262,11 @@ final class IstioCompiler {
         return p[1] + ": " + String.format(REQUEST_AUTH_FMT, p[2], namespace) + p[3];
     }
 
+    /** Whether {@code w} is the {@link #REQUEST_AUTH_FMT} warning (no RequestAuthentication in the namespace). */
+    static boolean isNoRequestAuthentication(String w) {
+        return w.contains(REQUEST_AUTH_FMT.substring(REQUEST_AUTH_FMT.indexOf(')'), REQUEST_AUTH_FMT.indexOf("%s", 50)));
+    }
+
     /**
      * A note: the attributes are matched on the JWT zerohop verified under the RequestAuthentications selecting the
      * workload (mesh-core, against {@code PolicyEngine.jwtRules}), as the RBAC matchers istiod generates on Envoy's

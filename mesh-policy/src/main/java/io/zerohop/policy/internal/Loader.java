@@ -353,6 +353,11 @@ public final class Loader {
         return IstioCompiler.isNote(w);
     }
 
+    /** {@link io.zerohop.policy.PolicyLoader#isNoRequestAuthentication}. */
+    public static boolean isNoRequestAuthentication(String w) {
+        return IstioCompiler.isNoRequestAuthentication(w);
+    }
+
     /** Logs a load warning: at INFO a note ({@link #isNote}), at WARN any other. */
     private static void log(String w) {
         if (isNote(w)) {
