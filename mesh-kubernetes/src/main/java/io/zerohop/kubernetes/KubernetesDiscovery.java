@@ -37,8 +37,9 @@ import org.slf4j.LoggerFactory;
  *       account; labels; node; HBONE or TCP as istiod and istio-cni decide, see
  *       {@link PodConversion#inMesh}); Services give each pod's per-port {@link io.zerohop.core.AppProtocol};
  *       Namespaces give {@code istio.io/dataplane-mode}.</li>
- *   <li>{@code security.istio.io} v1 and v1beta1 {@code AuthorizationPolicy} and
- *       {@code PeerAuthentication}, {@code cilium.io/v2} {@code CiliumNetworkPolicy} and
+ *   <li>{@code security.istio.io} v1 and v1beta1 {@code AuthorizationPolicy},
+ *       {@code PeerAuthentication} and {@code RequestAuthentication} (whose JWT rules
+ *       {@link PolicyEngine#jwtRules} answers; a rejected one has no stand-in), {@code cilium.io/v2} {@code CiliumNetworkPolicy} and
  *       {@code CiliumClusterwideNetworkPolicy} are read as generic resources, each validated alone
  *       by {@link io.zerohop.policy.PolicyLoader}; an invalid (or unenforceable) object is logged
  *       naming kind, namespace, name and field ({@link #rejectedPolicies()}) and fails closed: a

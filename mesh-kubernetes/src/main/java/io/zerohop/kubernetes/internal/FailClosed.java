@@ -30,7 +30,9 @@ import java.util.Set;
  *       {@code ingressDeny: [{fromEntities: [all]}]}. Where istiod drops only the HTTP parts of a
  *       DENY rule, zerohop cannot tell which parts of an invalid rule were meant, so all go;
  *   <li>a {@code PeerAuthentication} becomes {@code mtls: {mode: STRICT}};
- *   <li>an {@code AUDIT} policy, a Cilium rule with only egress parts (zerohop enforces ingress
+ *   <li>a {@code RequestAuthentication} (it restricts no caller by itself: a request without a token
+ *       passes it, istiod sends every rule with {@code allow_missing}; left out, requestPrincipals
+ *       match nothing), an {@code AUDIT} policy, a Cilium rule with only egress parts (zerohop enforces ingress
  *       only) and a Cilium host policy ({@code nodeSelector}, which selects nodes, never a pod) cannot
  *       restrict a workload's callers: no stand-in.
  * </ul>
