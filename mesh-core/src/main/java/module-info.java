@@ -24,6 +24,10 @@ module io.zerohop.core {
     // Optional (Mesh.Builder.meterRegistry): micrometer-core has only an Automatic-Module-Name.
     requires static micrometer.core;
     requires org.slf4j;
+    // RequestAuthentication: JWK parsing and JWS signatures (internal.http.Jwks); remote key sets fetched with the JDK's
+    // HTTP client, off the event loops (internal.http.JwksCache).
+    requires com.nimbusds.jose.jwt;
+    requires java.net.http;
 
     exports io.zerohop.core;
 }

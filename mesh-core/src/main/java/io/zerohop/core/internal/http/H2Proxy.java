@@ -144,6 +144,8 @@ final class H2Proxy {
         private String decidedPath;
         private String authority;
         private Map<String, String> headers;
+        /** The request's verified JWT ({@link JwtAuthn}), null for none: decided with it, and decided again with it. */
+        private io.zerohop.policy.RequestAuth auth;
         /** Ended by a policy change: what the application still sends on this stream is dropped. */
         private boolean cut;
         /** How long a denied request that has not ended keeps its stream after the reply ({@link #endRequestEarly}). */
@@ -287,20 +289,6 @@ final class H2Proxy {
             if (xfcc != null) {
                 h.set(XFCC, xfcc);
             }
-            Map<String, String> plain = new HashMap<>();
-            for (Map.Entry<CharSequence, CharSequence> e : h) {
-                String name = e.getKey().toString();
-                if (!name.startsWith(":")) {
-                    // RFC 9113 section 8.2.3: crumbled cookie fields are one value joined with "; ", as Envoy's
-                    // codec rebuilds it (reconstituteCrumbledCookies) before RBAC reads request.headers[cookie].
-                    plain.merge(name, e.getValue().toString(), name.equals("cookie") ? (a, b) -> a + "; " + b : (a, b) -> a + "," + b);
-                }
-            }
-            if (h.scheme() != null) {
-                // Envoy's header map holds the client's :scheme, which request.headers[:scheme] reads; the other pseudo-headers
-                // are the decision's method, path and authority.
-                plain.put(":scheme", h.scheme().toString());
-            }
             if (path.equals("*") && method.equals("OPTIONS")) {
                 // Valid HTTP/2, but Envoy's connection manager answers a path not starting with '/' with 404 before any
                 // filter (conn_manager_impl.cc, AbsolutePath): neither RBAC nor the application sees it.
@@ -346,6 +334,45 @@ final class H2Proxy {
                 }
                 return;
             }
+            // Envoy's jwt_authn filter, before RBAC (see RequestAdmission): a token that fails is answered here; one that
+            // verifies may take its header or query parameter off the request, and add the rule's output headers.
+            JwtAuthn.Outcome jwt;
+            try {
+                jwt = authorizer.authenticate(conn, JwtAuthn.of(h, method), h.scheme() == null ? "http" : h.scheme().toString(), authority);
+            } catch (RuntimeException e) {
+                log.warn("JWT verification failed for {} {} {}, denying", conn.peer(), method, path, e);
+                jwt = null;
+            }
+            if (jwt == null) {
+                denied = true;
+                deny();
+                return;
+            }
+            if (jwt.refused()) {
+                denied = true;
+                unauthenticated(jwt);
+                return;
+            }
+            auth = jwt.auth();
+            if (!h.path().toString().equals(path)) {
+                // A verified token's query parameter was removed (JwtParamLocation::removeJwt): decided, forwarded and
+                // logged without it.
+                path = h.path().toString();
+            }
+            Map<String, String> plain = new HashMap<>();
+            for (Map.Entry<CharSequence, CharSequence> e : h) {
+                String name = e.getKey().toString();
+                if (!name.startsWith(":")) {
+                    // RFC 9113 section 8.2.3: crumbled cookie fields are one value joined with "; ", as Envoy's
+                    // codec rebuilds it (reconstituteCrumbledCookies) before RBAC reads request.headers[cookie].
+                    plain.merge(name, e.getValue().toString(), name.equals("cookie") ? (a, b) -> a + "; " + b : (a, b) -> a + "," + b);
+                }
+            }
+            if (h.scheme() != null) {
+                // Envoy's header map holds the client's :scheme, which request.headers[:scheme] reads; the other pseudo-headers
+                // are the decision's method, path and authority.
+                plain.put(":scheme", h.scheme().toString());
+            }
             // Decided, as forwarded, on what Cilium's Envoy passes on (every rule, an AuthorizationPolicy's too); the
             // access line keeps the path as sent.
             String passed = cilium ? io.zerohop.policy.HttpAttributes.ciliumTarget(path)
@@ -364,7 +391,7 @@ final class H2Proxy {
             // this) or the swap came before the track and this decision reads the new policies.
             authorizer.track(this);
             try {
-                decision = authorizer.authorize(conn, method, decided, authority, plain);
+                decision = authorizer.authorize(conn, method, decided, authority, plain, auth);
             } catch (RuntimeException e) {
                 log.warn("authorization failed for {} {} {}, denying", conn.peer(), method, path, e);
                 decision = null;
@@ -489,6 +516,30 @@ final class H2Proxy {
             }
             status = 431;
             respond(new DefaultHttp2Headers().status("431").set("content-type", "text/plain"), "Request Header Fields Too Large", false);
+            endRequestEarly();
+            finish();
+        }
+
+        /**
+         * Envoy's {@code jwt_authn} local reply (filter.cc {@code onComplete}): 401 (403 for an audience not allowed) with
+         * the failure as the body and {@code www-authenticate}; for gRPC trailers-only, {@code grpc-status} of that status
+         * (16 UNAUTHENTICATED, 7 PERMISSION_DENIED) and the failure as {@code grpc-message} ({@code sendLocalReply}).
+         */
+        private void unauthenticated(JwtAuthn.Outcome jwt) {
+            refusal = jwt.details();
+            if (grpc) {
+                status = 200;
+                grpcStatus = LocalReplies.grpcStatus(jwt.status());
+                ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200")
+                        .set("content-type", "application/grpc").set("grpc-status", grpcStatus)
+                        .set("grpc-message", LocalReplies.grpcMessage(jwt.body())).set("www-authenticate", jwt.wwwAuthenticate()), true));
+            } else {
+                status = jwt.status();
+                byte[] body = jwt.body();
+                respond(new DefaultHttp2Headers().status(Integer.toString(status)).set("content-type", "text/plain")
+                        .setInt("content-length", body.length).set("www-authenticate", jwt.wwwAuthenticate()),
+                        new String(body, java.nio.charset.StandardCharsets.US_ASCII), false);
+            }
             endRequestEarly();
             finish();
         }
@@ -626,7 +677,7 @@ final class H2Proxy {
             if (logged || denied || decidedPath == null || !ctx.channel().isActive()) {
                 return;
             }
-            LiveRequest.Redecision again = LiveRequest.decideAgain(authorizer, conn, method, path, decidedPath, authority, headers);
+            LiveRequest.Redecision again = LiveRequest.decideAgain(authorizer, conn, method, path, decidedPath, authority, headers, auth);
             if (!again.ended()) {
                 return;
             }

@@ -33,6 +33,10 @@ final class Http1Exchange {
     /** A 307's {@code location} (Cilium's UNESCAPE_AND_REDIRECT), or null. */
     String location;
     Decision decision;
+    /** The JWT step's refusal (401 or 403) when it refused the request before any policy decided it, else null. */
+    JwtAuthn.Outcome jwt;
+    /** The request's verified JWT ({@link JwtAuthn}), null for none: what it was decided with, and is decided again with. */
+    io.zerohop.policy.RequestAuth auth;
     /** What was wrong with this request when it was refused before a policy decided it (a 400, 426, 431), else null. */
     String refusal;
     boolean allowed;

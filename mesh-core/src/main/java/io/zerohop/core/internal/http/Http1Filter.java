@@ -409,8 +409,16 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         if (bodyToCome) {
             x.closeAfter = true;
         }
-        FullHttpResponse local = x.location != null ? LocalReplies.redirect(x.location, x.closeAfter)
-                : LocalReplies.forRequest(x, HttpResponseStatus.FORBIDDEN, LocalReplies.denied(x.decision), x.closeAfter);
+        FullHttpResponse local;
+        if (x.location != null) {
+            local = LocalReplies.redirect(x.location, x.closeAfter);
+        } else if (x.jwt != null) {
+            // Envoy's jwt_authn local reply (filter.cc onComplete): the failure as the body, and www-authenticate.
+            local = LocalReplies.forRequest(x, HttpResponseStatus.valueOf(x.jwt.status()), x.jwt.body(), x.closeAfter);
+            local.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, x.jwt.wwwAuthenticate());
+        } else {
+            local = LocalReplies.forRequest(x, HttpResponseStatus.FORBIDDEN, LocalReplies.denied(x.decision), x.closeAfter);
+        }
         if (x.http10) {
             x.toHttp10(local);
         }
@@ -813,7 +821,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             return;
         }
         LiveRequest.Redecision again = LiveRequest.decideAgain(authorizer, conn, x.method, x.path, x.request.uri(),
-                x.request.headers().get(HttpHeaderNames.HOST, ""), decidedHeaders(x));
+                x.request.headers().get(HttpHeaderNames.HOST, ""), decidedHeaders(x), x.auth);
         if (!again.ended()) {
             return;
         }

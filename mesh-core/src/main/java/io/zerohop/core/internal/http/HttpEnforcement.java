@@ -164,6 +164,33 @@ public final class HttpEnforcement {
         this.sources = sources;
         this.observer = new HttpObserver(meterRegistry == null ? null : new HttpMeters(meterRegistry, clusterId));
         this.sniffTimeoutMillis = sniffTimeoutMillis;
+        this.jwt = new JwtAuthn(new JwksCache(JwksCache::defaultClient, group), () -> System.currentTimeMillis() / 1000);
+    }
+
+    /** The RequestAuthentication step of every request ({@link JwtAuthn}), its fetched keys cached for the mesh's life. */
+    private final JwtAuthn jwt;
+
+    /** Where the JWT rules of a destination come from: the engine's {@code jwtRules} unless {@link #jwtRules(java.util.function.Function)}. */
+    private volatile java.util.function.Function<WorkloadRef, java.util.List<io.zerohop.policy.JwtRule>> jwtRuleSource;
+
+    /**
+     * Takes the JWT rules of each destination from {@code source} instead of the engine: the tests of the JWT step,
+     * with rules they build, independently of how RequestAuthentications are loaded and selected (mesh-policy).
+     */
+    void jwtRules(java.util.function.Function<WorkloadRef, java.util.List<io.zerohop.policy.JwtRule>> source) {
+        this.jwtRuleSource = source;
+    }
+
+    /** The JWT rules of {@code c}'s destination ({@code PolicyEngine.jwtRules}); none for a destination no workload is. */
+    private java.util.List<io.zerohop.policy.JwtRule> jwtRules(Conn c) {
+        java.util.function.Function<WorkloadRef, java.util.List<io.zerohop.policy.JwtRule>> source = jwtRuleSource;
+        if (c.target() == null) {
+            return java.util.List.of();
+        }
+        if (source != null) {
+            return source.apply(c.target());
+        }
+        return policy == null ? java.util.List.of() : policy.jwtRules(c.target());
     }
 
     /**
@@ -197,7 +224,9 @@ public final class HttpEnforcement {
      * at L4, which fails closed for ALLOW rules with HTTP fields.
      */
     public boolean enforces(WorkloadRef target, AppProtocol protocol, int port) {
-        return policy != null && protocol != AppProtocol.TCP && policy.requiresHttp(target, port);
+        // A RequestAuthentication alone makes a sidecar's Envoy check every HTTP request's JWT (its jwt_authn filter is in
+        // every inbound HTTP chain, istio/istio pilot/pkg/networking/core/listener_builder.go): parsed for it too.
+        return policy != null && protocol != AppProtocol.TCP && (policy.requiresHttp(target, port) || !policy.jwtRules(target).isEmpty());
     }
 
     /**
@@ -747,6 +776,11 @@ public final class HttpEnforcement {
      * L4 attributes.
      */
     Decision authorize(Conn c, HttpRequest req, String scheme) {
+        return authorize(c, req, scheme, null);
+    }
+
+    /** The same with the request's verified JWT ({@code auth}, null for none). */
+    Decision authorize(Conn c, HttpRequest req, String scheme, io.zerohop.policy.RequestAuth auth) {
         Map<String, String> headers = new HashMap<>();
         for (Map.Entry<String, String> e : req.headers()) {
             headers.merge(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + "," + b);
@@ -757,7 +791,7 @@ public final class HttpEnforcement {
         io.zerohop.core.HeaderValidation.removeHopByHop(headers);
         headers.put(":scheme", scheme);
         String host = req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.HOST, "");
-        return authorize(c, req.method().name(), req.uri(), host, headers);
+        return authorize(c, req.method().name(), req.uri(), host, headers, auth);
     }
 
     /** The per-request questions, for both filters: the decision, and whose Envoy normalises the path. */
@@ -769,7 +803,24 @@ public final class HttpEnforcement {
 
         @Override
         public Decision authorize(Conn conn, String method, String path, String authority, Map<String, String> headers) {
-            return HttpEnforcement.this.authorize(conn, method, path, authority, headers);
+            return HttpEnforcement.this.authorize(conn, method, path, authority, headers, null);
+        }
+
+        @Override
+        public Decision authorize(Conn conn, HttpRequest request, String scheme, io.zerohop.policy.RequestAuth auth) {
+            return HttpEnforcement.this.authorize(conn, request, scheme, auth);
+        }
+
+        @Override
+        public Decision authorize(Conn conn, String method, String path, String authority, Map<String, String> headers,
+                                  io.zerohop.policy.RequestAuth auth) {
+            return HttpEnforcement.this.authorize(conn, method, path, authority, headers, auth);
+        }
+
+        @Override
+        public JwtAuthn.Outcome authenticate(Conn conn, JwtAuthn.Message request, String scheme, String authority) {
+            // Per request, on the policies in force, as ciliumPaths.
+            return jwt.authenticate(conn, jwtRules(conn), request, scheme, authority);
         }
 
         @Override
@@ -846,9 +897,13 @@ public final class HttpEnforcement {
         return n;
     }
 
-    /** The same for an HTTP/2 request: {@code :method}, {@code :path}, {@code :authority} as the host. */
-    Decision authorize(Conn c, String method, String path, String host, Map<String, String> headers) {
-        Decision d = policy.evaluate(l4(c).withHttp(new HttpAttributes(method, path, host, headers)));
+    /**
+     * The same for an HTTP/2 request: {@code :method}, {@code :path}, {@code :authority} as the host; {@code auth} the
+     * request's verified JWT ({@link JwtAuthn}), null for none, which {@code requestPrincipals} and {@code request.auth.*}
+     * match.
+     */
+    Decision authorize(Conn c, String method, String path, String host, Map<String, String> headers, io.zerohop.policy.RequestAuth auth) {
+        Decision d = policy.evaluate(l4(c).withHttp(new HttpAttributes(method, path, host, headers, auth)));
         if (!d.allowed()) {
             log.debug("denied {} {} {} -> {}: {}", c.peer(), method, path, Addresses.authority(c.destination()), d.explain());
         }

@@ -33,12 +33,12 @@ interface LiveRequest {
 
     /**
      * The request {@code method path} on {@code conn} decided again on what it was decided on ({@code decidedPath},
-     * {@code authority}, {@code headers}): {@link #KEPT} when allowed, and when the connection as a whole is now denied
+     * {@code authority}, {@code headers}, and {@code auth}, the JWT verified at its start, not verified again): {@link #KEPT} when allowed, and when the connection as a whole is now denied
      * (its own re-decision resets it, as ztunnel's {@code PolicyWatcher}); else ended, logged at WARN with both
      * identities and the deciding policy. An authorizer that throws ends it (never fail open). Event loop only.
      */
     static Redecision decideAgain(Registry r, Conn conn, String method, String path, String decidedPath, String authority,
-                                  java.util.Map<String, String> headers) {
+                                  java.util.Map<String, String> headers, io.zerohop.policy.RequestAuth auth) {
         try {
             if (r.connectionDenied(conn)) {
                 return KEPT;
@@ -48,7 +48,7 @@ interface LiveRequest {
         }
         io.zerohop.policy.Decision d;
         try {
-            d = r.authorize(conn, method, decidedPath, authority, headers);
+            d = r.authorize(conn, method, decidedPath, authority, headers, auth);
         } catch (RuntimeException e) {
             LOG.warn("authorization failed for {} {} {} after a policy update, ending it (never fail open)", conn.peer(), method, path, e);
             d = null;
@@ -68,6 +68,20 @@ interface LiveRequest {
     interface Registry {
         /** One request's decision on its parts: method, target, authority, headers (names lower case, repeated values joined with ","). */
         io.zerohop.policy.Decision authorize(Conn conn, String method, String path, String authority, java.util.Map<String, String> headers);
+
+        /** The same with the request's verified JWT ({@code auth}, null for none). By default without it. */
+        default io.zerohop.policy.Decision authorize(Conn conn, String method, String path, String authority,
+                                                    java.util.Map<String, String> headers, io.zerohop.policy.RequestAuth auth) {
+            return authorize(conn, method, path, authority, headers);
+        }
+
+        /**
+         * The RequestAuthentication step of a request ({@link JwtAuthn}) on the destination's JWT rules, before its
+         * decision: {@code request} is changed as Envoy's {@code jwt_authn} filter changes it. By default none applies.
+         */
+        default JwtAuthn.Outcome authenticate(Conn conn, JwtAuthn.Message request, String scheme, String authority) {
+            return JwtAuthn.Outcome.NONE;
+        }
 
         /**
          * Whether the policies in force deny {@code conn} whatever its requests ({@code PolicyEngine.denialBeforeHttp}):

@@ -31,6 +31,11 @@ final class RequestAdmission {
          */
         Decision authorize(Conn conn, HttpRequest request, String scheme);
 
+        /** The same with the request's verified JWT ({@code auth}, null for none). By default without it. */
+        default Decision authorize(Conn conn, HttpRequest request, String scheme, io.zerohop.policy.RequestAuth auth) {
+            return authorize(conn, request, scheme);
+        }
+
         /**
          * The same on a request's parts: method, target, Host, headers (names lower case, repeated values joined with
          * ","), for a re-decision on what a request was decided on. By default a request head rebuilt from them.
@@ -94,9 +99,30 @@ final class RequestAdmission {
         if (xfcc != null) {
             h.set("x-forwarded-client-cert", xfcc);
         }
+        // Envoy's jwt_authn filter comes before RBAC (istiod's filter order, pilot/pkg/networking/core/listener_builder.go):
+        // a token that fails is answered 401 (403 for its audience) and no policy decides the request.
+        JwtAuthn.Outcome jwt;
+        try {
+            jwt = authorizer.authenticate(conn, JwtAuthn.of(req), scheme, req.headers().get(HttpHeaderNames.HOST, ""));
+        } catch (RuntimeException e) {
+            log.warn("JWT verification failed for {} {} {}, denying", conn.peer(), x.method, x.path, e);
+            jwt = null;
+        }
+        if (jwt != null && jwt.refused()) {
+            x.jwt = jwt;
+            x.refusal = jwt.details();
+            x.closeAfter = !HttpUtil.isKeepAlive(req) || HttpUtil.is100ContinueExpected(req)
+                    || req.headers().contains(HttpHeaderNames.UPGRADE);
+            x.upgrade = req.headers().contains(HttpHeaderNames.UPGRADE);
+            x.status = jwt.status();
+            x.responseDone = true;
+            x.responseBytes = jwt.body().length;
+            return x;
+        }
+        x.auth = jwt == null ? null : jwt.auth();
         Decision d;
         try {
-            d = authorizer.authorize(conn, req, scheme);
+            d = jwt == null ? null : authorizer.authorize(conn, req, scheme, x.auth);
         } catch (RuntimeException e) {
             log.warn("authorization failed for {} {} {}, denying", conn.peer(), x.method, x.path, e);
             d = null;

@@ -1,0 +1,188 @@
+package io.zerohop.core.internal.http;
+
+import com.nimbusds.jose.JOSEException;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.crypto.ECDSAVerifier;
+import com.nimbusds.jose.crypto.RSASSAVerifier;
+import com.nimbusds.jose.jwk.Curve;
+import com.nimbusds.jose.jwk.ECKey;
+import com.nimbusds.jose.jwk.RSAKey;
+import com.nimbusds.jose.util.Base64URL;
+import com.nimbusds.jose.util.JSONObjectUtils;
+import java.security.MessageDigest;
+import java.security.interfaces.ECPublicKey;
+import java.security.interfaces.RSAPublicKey;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+
+/**
+ * A JSON Web Key Set as google/jwt_verify_lib reads one for Envoy ({@code src/jwks.cc} {@code Jwks::createFromJwksCore}):
+ * every entry of {@code keys} that is a valid RSA, EC or oct key is kept, an invalid one is skipped, and a set with no
+ * valid key is {@link #valid() invalid} (Envoy then answers every token "Jwks doesn't have any valid public key"). A key's
+ * {@code alg}, when present, must fit its type ({@code RS*}/{@code PS*} for RSA, {@code ES*} with a matching curve for EC,
+ * {@code HS*} for oct), as {@code extractJwkFromJwkRSA}/{@code EC}/{@code Oct} require. OKP (Ed25519) keys and X.509/PEM
+ * key sets are not read: zerohop skips them (Envoy verifies EdDSA tokens with them). Keys are parsed with
+ * nimbus-jose-jwt; signatures are checked as {@code src/verify.cc} {@code verifyJwtWithoutTimeChecking} does.
+ */
+final class Jwks {
+    private record Key(String kid, String alg, String kty, RSAPublicKey rsa, ECPublicKey ec, byte[] secret) {}
+
+    private final List<Key> keys;
+
+    private Jwks(List<Key> keys) {
+        this.keys = keys;
+    }
+
+    /** Whether the set has at least one key (else jwt_verify_lib's JwksNoValidKeys). */
+    boolean valid() {
+        return !keys.isEmpty();
+    }
+
+    /** {@code json} read as a JWKS; never null ({@link #valid()} false for anything that is not one). */
+    static Jwks parse(String json) {
+        List<Key> out = new ArrayList<>();
+        Map<String, Object> set;
+        try {
+            set = JSONObjectUtils.parse(json);
+        } catch (java.text.ParseException | RuntimeException e) {
+            return new Jwks(List.of());
+        }
+        if (!(set.get("keys") instanceof List<?> list)) {
+            return new Jwks(List.of());
+        }
+        for (Object o : list) {
+            if (o instanceof Map<?, ?> m) {
+                @SuppressWarnings("unchecked")
+                Key k = key((Map<String, Object>) m);
+                if (k != null) {
+                    out.add(k);
+                }
+            }
+        }
+        return new Jwks(List.copyOf(out));
+    }
+
+    private static Key key(Map<String, Object> m) {
+        if (!(m.get("kty") instanceof String kty)) {
+            return null;
+        }
+        String alg = m.get("alg") instanceof String a ? a : "";
+        String kid = m.get("kid") instanceof String k ? k : "";
+        try {
+            switch (kty) {
+                case "RSA" -> {
+                    if (!alg.isEmpty() && !alg.startsWith("RS") && !alg.startsWith("PS")) {
+                        return null;
+                    }
+                    if (!(m.get("n") instanceof String) || !(m.get("e") instanceof String)) {
+                        return null;
+                    }
+                    RSAPublicKey pub = RSAKey.parse(Map.of("kty", "RSA", "n", m.get("n"), "e", m.get("e"))).toRSAPublicKey();
+                    return new Key(kid, alg, kty, pub, null, null);
+                }
+                case "EC" -> {
+                    if (!alg.isEmpty() && !alg.startsWith("ES")) {
+                        return null;
+                    }
+                    String crv = m.get("crv") instanceof String c ? c : "";
+                    if (m.containsKey("crv") && crv.isEmpty() && !(m.get("crv") instanceof String)) {
+                        return null;
+                    }
+                    if (!alg.isEmpty() && !crv.isEmpty() && !((alg.equals("ES256") && crv.equals("P-256"))
+                            || (alg.equals("ES384") && crv.equals("P-384")) || (alg.equals("ES512") && crv.equals("P-521")))) {
+                        return null;
+                    }
+                    Curve curve;
+                    if (alg.equals("ES256") || crv.equals("P-256") || (alg.isEmpty() && crv.isEmpty())) {
+                        curve = Curve.P_256;
+                    } else if (alg.equals("ES384") || crv.equals("P-384")) {
+                        curve = Curve.P_384;
+                    } else if (alg.equals("ES512") || crv.equals("P-521")) {
+                        curve = Curve.P_521;
+                    } else {
+                        return null;
+                    }
+                    if (!(m.get("x") instanceof String x) || !(m.get("y") instanceof String y)) {
+                        return null;
+                    }
+                    ECPublicKey pub = new ECKey.Builder(curve, new Base64URL(x), new Base64URL(y)).build().toECPublicKey();
+                    return new Key(kid, alg, kty, null, pub, null);
+                }
+                case "oct" -> {
+                    if (!alg.isEmpty() && !alg.equals("HS256") && !alg.equals("HS384") && !alg.equals("HS512")) {
+                        return null;
+                    }
+                    if (!(m.get("k") instanceof String k)) {
+                        return null;
+                    }
+                    byte[] secret = java.util.Base64.getUrlDecoder().decode(k);
+                    return new Key(kid, alg, kty, null, null, secret);
+                }
+                default -> {
+                    return null;
+                }
+            }
+        } catch (IllegalArgumentException | IllegalStateException | java.text.ParseException | JOSEException e) {
+            return null;
+        }
+    }
+
+    /**
+     * jwt_verify_lib {@code verifyJwtWithoutTimeChecking}: each key whose {@code kid} (when both have one) and {@code alg}
+     * (when the key has one) match the token's is tried, by its type: EC with ECDSA (SHA-384/512 for ES384/ES512, else
+     * SHA-256), RSA with PKCS#1 v1.5 for {@code RS*} and PSS for {@code PS*} (any other alg verifies nothing), oct with
+     * HMAC (SHA-384/512 for HS384/HS512, else SHA-256). {@link JwtStatus#OK} on the first key that verifies; else
+     * "Jwt verification fails" when some key matched, "Jwks doesn't have key to match kid or alg from Jwt" when none did.
+     * So an {@code HS256} token checked against an RSA key (the alg-confusion attack) verifies nothing.
+     */
+    JwtStatus verify(Jwt jwt) {
+        boolean matched = false;
+        for (Key k : keys) {
+            if (!jwt.kid.isEmpty() && !k.kid.isEmpty() && !k.kid.equals(jwt.kid)) {
+                continue;
+            }
+            if (!k.alg.isEmpty() && !k.alg.equals(jwt.alg)) {
+                continue;
+            }
+            matched = true;
+            if (verifies(k, jwt)) {
+                return JwtStatus.OK;
+            }
+        }
+        return matched ? JwtStatus.JWT_VERIFICATION_FAIL : JwtStatus.JWKS_KID_ALG_MISMATCH;
+    }
+
+    private static boolean verifies(Key k, Jwt jwt) {
+        try {
+            switch (k.kty) {
+                case "EC" -> {
+                    JWSAlgorithm a = jwt.alg.equals("ES384") ? JWSAlgorithm.ES384 : jwt.alg.equals("ES512") ? JWSAlgorithm.ES512
+                            : JWSAlgorithm.ES256;
+                    return new ECDSAVerifier(k.ec).verify(new JWSHeader(a), jwt.signingInput, Base64URL.encode(jwt.signature));
+                }
+                case "RSA" -> {
+                    if (!jwt.alg.startsWith("RS") && !jwt.alg.startsWith("PS")) {
+                        return false;
+                    }
+                    return new RSASSAVerifier(k.rsa).verify(new JWSHeader(JWSAlgorithm.parse(jwt.alg)), jwt.signingInput,
+                            Base64URL.encode(jwt.signature));
+                }
+                case "oct" -> {
+                    String mac = jwt.alg.equals("HS384") ? "HmacSHA384" : jwt.alg.equals("HS512") ? "HmacSHA512" : "HmacSHA256";
+                    Mac m = Mac.getInstance(mac);
+                    m.init(new SecretKeySpec(k.secret.length == 0 ? new byte[1] : k.secret, mac));
+                    return k.secret.length > 0 && MessageDigest.isEqual(m.doFinal(jwt.signingInput), jwt.signature);
+                }
+                default -> {
+                    return false;
+                }
+            }
+        } catch (JOSEException | java.security.GeneralSecurityException | RuntimeException e) {
+            return false;
+        }
+    }
+}
