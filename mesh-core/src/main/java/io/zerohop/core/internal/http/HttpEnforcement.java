@@ -164,11 +164,18 @@ public final class HttpEnforcement {
         this.sources = sources;
         this.observer = new HttpObserver(meterRegistry == null ? null : new HttpMeters(meterRegistry, clusterId));
         this.sniffTimeoutMillis = sniffTimeoutMillis;
-        this.jwt = new JwtAuthn(new JwksCache(JwksCache::defaultClient, group), () -> System.currentTimeMillis() / 1000);
+        this.jwks = new JwksCache(JwksCache::defaultClient, group);
+        this.jwt = new JwtAuthn(jwks, () -> System.currentTimeMillis() / 1000);
     }
 
-    /** The RequestAuthentication step of every request ({@link JwtAuthn}), its fetched keys cached for the mesh's life. */
+    /** The keys of the JWT rules, fetched ones cached and refreshed for the mesh's life (timers on its event loops). */
+    private final JwksCache jwks;
+    /** The RequestAuthentication step of every request ({@link JwtAuthn}). */
     private final JwtAuthn jwt;
+
+    JwksCache jwks() {
+        return jwks;
+    }
 
     /** Where the JWT rules of a destination come from: the engine's {@code jwtRules} unless {@link #jwtRules(java.util.function.Function)}. */
     private volatile java.util.function.Function<WorkloadRef, java.util.List<io.zerohop.policy.JwtRule>> jwtRuleSource;

@@ -70,7 +70,11 @@ final class JwksCache {
         volatile Jwks keys;
         volatile long lastUsed = System.nanoTime();
         volatile Duration nextRefresh;
-        boolean fetched;
+        volatile boolean fetched;
+        /** Completed with the first answer (the keys fetched, or the public-only set). */
+        final CompletableFuture<Void> answered = new CompletableFuture<>();
+        /** Completed by each refresh that ended (either way), then replaced: for tests. */
+        volatile CompletableFuture<Void> refreshed = new CompletableFuture<>();
 
         Entry(Remote key, Duration timeout) {
             this.key = key;
@@ -131,16 +135,37 @@ final class JwksCache {
         return e.keys;
     }
 
+    /**
+     * Completes once {@code rule}'s keys have their first answer (fetched, or the public-only set after a failure); at
+     * once for inline keys. Starts the fetch if nothing did. For tests, which wait for it instead of sleeping.
+     */
+    CompletableFuture<Void> answered(JwtRule rule) {
+        keys(rule);
+        if (rule.jwks() != null && !rule.jwks().isEmpty()) {
+            return CompletableFuture.completedFuture(null);
+        }
+        Entry e = remote.get(new Remote(rule.issuer(), rule.jwksUri() == null ? "" : rule.jwksUri()));
+        return e == null ? CompletableFuture.completedFuture(null) : e.answered;
+    }
+
+    /** Completes when the next refresh of {@code rule}'s fetched keys has ended, either way. For tests. */
+    CompletableFuture<Void> nextRefresh(JwtRule rule) {
+        Entry e = remote.get(new Remote(rule.issuer(), rule.jwksUri() == null ? "" : rule.jwksUri()));
+        return e == null ? CompletableFuture.completedFuture(null) : e.refreshed;
+    }
+
     private void firstAnswer(Entry e, Jwks jwks, Throwable failure) {
         if (failure == null) {
             e.keys = jwks;
             e.fetched = true;
+            e.answered.complete(null);
             schedule(e, refresh);
             return;
         }
         log.warn("JWKS fetch failed for issuer {} ({}), using a public-only JWKS (every token of this issuer is refused) "
                 + "until a fetch succeeds: {}", e.key.issuer, where(e.key), reason(failure));
         e.keys = Jwks.parse(PUBLIC_ONLY_JWKS);
+        e.answered.complete(null);
         // istiod's main flow hands a failed key to the background job at once (jwksuriChannel), which retries.
         schedule(e, Duration.ZERO);
     }
@@ -160,11 +185,14 @@ final class JwksCache {
             return;
         }
         fetch(e, RETRIES).whenComplete((jwks, failure) -> {
+            CompletableFuture<Void> done = e.refreshed;
+            e.refreshed = new CompletableFuture<>();
             if (failure == null) {
                 e.keys = jwks;
                 e.fetched = true;
                 e.nextRefresh = refresh;
                 schedule(e, refresh);
+                done.complete(null);
                 return;
             }
             Duration next = e.nextRefresh.equals(refresh) ? REFRESH_ON_FAILURE.compareTo(refresh) < 0 ? REFRESH_ON_FAILURE : refresh
@@ -176,6 +204,7 @@ final class JwksCache {
             log.warn("JWKS refresh failed for issuer {} ({}), keeping {} and trying again in {}: {}", e.key.issuer, where(e.key),
                     e.fetched ? "the keys last fetched" : "the public-only JWKS", next, reason(failure));
             schedule(e, next);
+            done.complete(null);
         });
     }
 

@@ -129,6 +129,11 @@ final class JwtAuthn {
         List<JwtRule> sorted = new ArrayList<>(rules);
         sorted.sort(Comparator.comparing(JwtRule::issuer)); // newPolicyApplier: by issuer, stable
         for (JwtRule r : sorted) {
+            // A remote key set's first fetch starts with the destination's first request, token or not, so that the
+            // window in which a token is refused for want of keys is as short as it can be.
+            keys.keys(r);
+        }
+        for (JwtRule r : sorted) {
             if (r.outputPayloadToHeader() != null && !r.outputPayloadToHeader().isEmpty()) {
                 m.remove(lower(r.outputPayloadToHeader()));
             }

@@ -1,0 +1,250 @@
+package io.zerohop.core.internal.http;
+
+import static io.zerohop.core.internal.http.JwtTokens.ISSUER;
+import static io.zerohop.core.internal.http.JwtTokens.claims;
+import static io.zerohop.core.internal.http.JwtTokens.now;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpServer;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.http.ChildProcess;
+import io.zerohop.hbone.internal.Relay;
+import io.zerohop.hbone.internal.Transports;
+import io.zerohop.policy.JwtRule;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.WorkloadRef;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The JWT step through zerohop's L7 path with real clients and a real application: curl (HTTP/1) and Node's http2
+ * client (h2c prior knowledge) to {@link HttpEnforcement#plaintext} listeners, which forward to a Node application that
+ * answers with what reached it ({@code jwt-echo-server.js}); tokens signed here (RSA and EC); keys inline, or served by a
+ * JDK HTTP server as a {@code jwksUri}. The rules are given to {@link HttpEnforcement#jwtRules(java.util.function.Function)}
+ * as mesh-policy's selection of RequestAuthentications would return them. Cases of istio/istio
+ * tests/integration/security/jwt (valid token, expired, wrong audience, invalid signature, token removed before the
+ * application, {@code outputPayloadToHeader}) and envoyproxy/envoy test/extensions/filters/http/jwt_authn
+ * filter_integration_test.cc ({@code WithNoToken}, {@code WithGoodToken}, {@code WithExpiredToken} 401 with
+ * {@code www-authenticate}). Addresses 127.0.192.1-3, ports 57010-57020.
+ */
+@Timeout(120)
+class L7JwtTest {
+    static final JwtTokens T = new JwtTokens();
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final String PROXY = "127.0.192.1";
+    static final String APP = "127.0.192.2";
+    static final String KEYS = "127.0.192.3";
+    static final int H1_PORT = 57010;
+    static final int H2_PORT = 57011;
+    static final int JWKS_PORT = 57020;
+    static final WorkloadRef BACKEND = new WorkloadRef("prod", "backend", "backend", Map.of());
+
+    static EventLoopGroup group;
+    static Process app;
+    static HttpEnforcement http;
+    static volatile List<JwtRule> rules = List.of();
+    static HttpServer jwksServer;
+    static Channel h1Listener;
+    static Channel h2Listener;
+
+    @BeforeAll
+    static void start() throws Exception {
+        app = ChildProcess.start(new ProcessBuilder("node", resource("jwt-echo-server.js"), APP).redirectErrorStream(true));
+        String[] ports = ChildProcess.firstLine(app).trim().split(" ");
+        group = Transports.newGroup(1, "l7-jwt");
+        http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
+        http.jwtRules(ref -> ref.equals(BACKEND) ? rules : List.of());
+        h1Listener = listen(H1_PORT, new InetSocketAddress(APP, Integer.parseInt(ports[0])));
+        h2Listener = listen(H2_PORT, new InetSocketAddress(APP, Integer.parseInt(ports[1])));
+        jwksServer = HttpServer.create(new InetSocketAddress(KEYS, JWKS_PORT), 0);
+        jwksServer.createContext("/jwks", x -> {
+            byte[] b = T.jwks().getBytes(StandardCharsets.UTF_8);
+            x.getResponseHeaders().set("content-type", "application/json");
+            x.sendResponseHeaders(200, b.length);
+            x.getResponseBody().write(b);
+            x.close();
+        });
+        jwksServer.start();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (jwksServer != null) {
+            jwksServer.stop(0);
+        }
+        for (Channel c : new Channel[] {h1Listener, h2Listener}) {
+            if (c != null) {
+                c.close().sync();
+            }
+        }
+        if (group != null) {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+        if (app != null) {
+            app.destroy();
+            app.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /** A plaintext L7 listener on {@code port} that forwards to {@code appAddress}, as the plaintext inbound wires it. */
+    static Channel listen(int port, InetSocketAddress appAddress) throws Exception {
+        return new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel client) {
+                        http.plaintext(client, () -> {
+                                    CompletableFuture<Relay.End> up = new CompletableFuture<>();
+                                    new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
+                                            .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                                            .handler(new ChannelInboundHandlerAdapter())
+                                            .connect(appAddress).addListener((io.netty.channel.ChannelFuture f) -> {
+                                                if (f.isSuccess()) {
+                                                    up.complete(Relay.tcp((DuplexChannel) f.channel()));
+                                                } else {
+                                                    up.completeExceptionally(f.cause());
+                                                }
+                                            });
+                                    return up;
+                                }, client.remoteAddress(), appAddress, BACKEND,
+                                io.spiffe.spiffeid.SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP)
+                                .joinFrom(Relay.tcp(client));
+                    }
+                }).bind(new InetSocketAddress(PROXY, port)).sync().channel();
+    }
+
+    static String resource(String name) throws Exception {
+        return Path.of(L7JwtTest.class.getResource("/http/" + name).toURI()).toString();
+    }
+
+    /** What a client got: status, response headers (names lower case), body. */
+    record Answer(int status, Map<String, String> headers, String body) {
+        JsonNode echo() throws Exception {
+            return JSON.readTree(body);
+        }
+    }
+
+    /** curl, HTTP/1.1: {@code headers} as "name: value". */
+    static Answer h1(String path, String... headers) throws Exception {
+        List<String> cmd = new java.util.ArrayList<>(List.of("curl", "-sS", "--max-time", "20", "-D", "-"));
+        for (String h : headers) {
+            cmd.add("-H");
+            cmd.add(h);
+        }
+        cmd.add("http://" + PROXY + ":" + H1_PORT + path);
+        String out = ChildProcess.run(cmd.toArray(new String[0]));
+        int split = out.indexOf("\r\n\r\n");
+        String[] head = out.substring(0, split).split("\r\n");
+        Map<String, String> h = new java.util.HashMap<>();
+        for (int i = 1; i < head.length; i++) {
+            int c = head[i].indexOf(':');
+            h.put(head[i].substring(0, c).toLowerCase(java.util.Locale.ROOT), head[i].substring(c + 1).strip());
+        }
+        return new Answer(Integer.parseInt(head[0].split(" ")[1]), h, out.substring(split + 4));
+    }
+
+    /** Node's http2 client: {@code headers} name, value pairs. */
+    static Answer h2(String path, String... headers) throws Exception {
+        Map<String, String> block = new java.util.LinkedHashMap<>();
+        block.put(":path", path);
+        for (int i = 0; i < headers.length; i += 2) {
+            block.put(headers[i], headers[i + 1]);
+        }
+        String out = ChildProcess.run("node", resource("jwt-h2-client.js"), PROXY, Integer.toString(H2_PORT), JSON.writeValueAsString(block));
+        JsonNode n = JSON.readTree(out.strip());
+        assertThat(n.has("status")).as(out).isTrue();
+        Map<String, String> h = new java.util.HashMap<>();
+        n.get("headers").fields().forEachRemaining(e -> h.put(e.getKey(), e.getValue().asText()));
+        return new Answer(n.get("status").asInt(), h, n.get("body").asText());
+    }
+
+    static JwtRule inline() {
+        return T.rule(ISSUER, List.of("backend"), List.of(), List.of(), List.of(), "x-jwt-payload", false, List.of());
+    }
+
+    @Test
+    void http1() throws Exception {
+        rules = List.of(inline());
+        Answer none = h1("/api");
+        assertThat(none.status()).isEqualTo(200);
+        assertThat(none.echo().get("headers").has("x-jwt-payload")).isFalse();
+
+        Answer ok = h1("/api", "authorization: Bearer " + T.rs256(claims(ISSUER, "aud", "backend")), "x-jwt-payload: forged");
+        assertThat(ok.status()).isEqualTo(200);
+        JsonNode seen = ok.echo().get("headers");
+        assertThat(seen.has("authorization")).as("forward: false removes the token's header").isFalse();
+        assertThat(new String(java.util.Base64.getUrlDecoder().decode(seen.get("x-jwt-payload").asText()), StandardCharsets.UTF_8))
+                .contains("\"sub\":\"alice\"");
+
+        Answer param = h1("/api?a=1&access_token=" + T.es256(claims(ISSUER, "aud", "backend")));
+        assertThat(param.status()).isEqualTo(200);
+        assertThat(param.echo().get("path").asText()).isEqualTo("/api?a=1");
+
+        Answer expired = h1("/api", "authorization: Bearer " + T.rs256(claims(ISSUER, "aud", "backend", "exp", now() - 120)));
+        assertThat(expired.status()).isEqualTo(401);
+        assertThat(expired.body()).isEqualTo("Jwt is expired");
+        assertThat(expired.headers().get("www-authenticate"))
+                .isEqualTo("Bearer realm=\"http://" + PROXY + ":" + H1_PORT + "/api\", error=\"invalid_token\"");
+
+        assertThat(h1("/api", "authorization: Bearer " + T.byStranger(claims(ISSUER, "aud", "backend"))).body())
+                .isEqualTo("Jwt verification fails");
+        assertThat(h1("/api", "authorization: Bearer " + T.hs256WithRsaPublicKey(claims(ISSUER, "aud", "backend"))).status())
+                .isEqualTo(401);
+        Answer aud = h1("/api", "authorization: Bearer " + T.rs256(claims(ISSUER, "aud", "frontend")));
+        assertThat(aud.status()).isEqualTo(403);
+        assertThat(aud.body()).isEqualTo("Audiences in Jwt are not allowed");
+        // Two tokens, the query's bad: all must verify.
+        assertThat(h1("/api?access_token=" + T.byStranger(claims(ISSUER, "aud", "backend")),
+                "authorization: Bearer " + T.rs256(claims(ISSUER, "aud", "backend"))).status()).isEqualTo(401);
+    }
+
+    @Test
+    void http2() throws Exception {
+        rules = List.of(inline());
+        Answer ok = h2("/api", "authorization", "Bearer " + T.es256(claims(ISSUER, "aud", "backend")));
+        assertThat(ok.status()).isEqualTo(200);
+        assertThat(ok.echo().get("headers").has("authorization")).isFalse();
+        assertThat(ok.echo().get("headers").has("x-jwt-payload")).isTrue();
+
+        Answer bad = h2("/api", "authorization", "Bearer " + T.rs256(claims(ISSUER, "aud", "backend", "nbf", now() + 600)));
+        assertThat(bad.status()).isEqualTo(401);
+        assertThat(bad.body()).isEqualTo("Jwt not yet valid");
+        assertThat(bad.headers().get("www-authenticate")).isEqualTo("Bearer realm=\"http://" + PROXY + ":" + H2_PORT
+                + "/api\", error=\"invalid_token\"");
+
+        Answer param = h2("/api?access_token=" + T.rs256(claims(ISSUER, "aud", "backend")) + "&b=2");
+        assertThat(param.status()).isEqualTo(200);
+        assertThat(param.echo().get("path").asText()).isEqualTo("/api?b=2");
+        assertThat(h2("/api").status()).isEqualTo(200);
+    }
+
+    @Test
+    void keysFromAJwksUri() throws Exception {
+        JwtRule remote = JwtTokens.remote(ISSUER, "http://" + KEYS + ":" + JWKS_PORT + "/jwks", Duration.ofSeconds(5));
+        rules = List.of(remote);
+        http.jwks().answered(remote).get(20, TimeUnit.SECONDS);
+        assertThat(h1("/api", "authorization: Bearer " + T.rs256(claims(ISSUER))).status()).isEqualTo(200);
+        assertThat(h2("/api", "authorization", "Bearer " + T.byStranger(claims(ISSUER))).status()).isEqualTo(401);
+    }
+}
