@@ -145,14 +145,22 @@ class L7JwtTest {
         }
     }
 
-    /** curl, HTTP/1.1: {@code headers} as "name: value". */
     static Answer h1(String path, String... headers) throws Exception {
+        return h1(new InetSocketAddress(PROXY, H1_PORT), path, headers);
+    }
+
+    static Answer h2(String path, String... headers) throws Exception {
+        return h2(new InetSocketAddress(PROXY, H2_PORT), path, headers);
+    }
+
+    /** curl, HTTP/1.1, to {@code to}: {@code headers} as "name: value". */
+    static Answer h1(InetSocketAddress to, String path, String... headers) throws Exception {
         List<String> cmd = new java.util.ArrayList<>(List.of("curl", "-sS", "--max-time", "20", "-D", "-"));
         for (String h : headers) {
             cmd.add("-H");
             cmd.add(h);
         }
-        cmd.add("http://" + PROXY + ":" + H1_PORT + path);
+        cmd.add("http://" + to.getHostString() + ":" + to.getPort() + path);
         String out = ChildProcess.run(cmd.toArray(new String[0]));
         int split = out.indexOf("\r\n\r\n");
         String[] head = out.substring(0, split).split("\r\n");
@@ -164,14 +172,14 @@ class L7JwtTest {
         return new Answer(Integer.parseInt(head[0].split(" ")[1]), h, out.substring(split + 4));
     }
 
-    /** Node's http2 client: {@code headers} name, value pairs. */
-    static Answer h2(String path, String... headers) throws Exception {
+    /** Node's http2 client (h2c prior knowledge) to {@code to}: {@code headers} name, value pairs. */
+    static Answer h2(InetSocketAddress to, String path, String... headers) throws Exception {
         Map<String, String> block = new java.util.LinkedHashMap<>();
         block.put(":path", path);
         for (int i = 0; i < headers.length; i += 2) {
             block.put(headers[i], headers[i + 1]);
         }
-        String out = ChildProcess.run("node", resource("jwt-h2-client.js"), PROXY, Integer.toString(H2_PORT), JSON.writeValueAsString(block));
+        String out = ChildProcess.run("node", resource("jwt-h2-client.js"), to.getHostString(), Integer.toString(to.getPort()), JSON.writeValueAsString(block));
         JsonNode n = JSON.readTree(out.strip());
         assertThat(n.has("status")).as(out).isTrue();
         Map<String, String> h = new java.util.HashMap<>();
