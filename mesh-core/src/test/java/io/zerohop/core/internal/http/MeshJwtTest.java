@@ -33,18 +33,22 @@ import org.junit.jupiter.api.Timeout;
  * matched with {@code when}) and istio/istio tests/integration/security/jwt (no token: RBAC's 403; invalid token: 401
  * before RBAC), with curl (HTTP/1) and Node's http2 client. mesh-policy loads, selects and matches (its commits
  * "RequestAuthentication: loaded ... selected per workload" and "requestPrincipals and request.auth.* matched");
- * mesh-core verifies. Addresses 127.0.192.4-5, ports 57030-57034.
+ * mesh-core verifies. A third port, which only an L4 rule allows, is parsed for the RequestAuthentication alone.
+ * Addresses 127.0.192.4-5, ports 57030-57034.
  */
 @Timeout(120)
 class MeshJwtTest {
     static final JwtTokens T = L7JwtTest.T;
     static Process app;
+    /** A second application, on a port no AuthorizationPolicy rule with HTTP fields applies to. */
+    static Process other;
+    static InetSocketAddress viaJwtOnly;
     static Mesh backend;
     static Mesh frontend;
     static InetSocketAddress viaH1;
     static InetSocketAddress viaH2;
 
-    static String policy() {
+    static String policy(int h1Port, int h2Port, int jwtOnlyPort) {
         return """
                 apiVersion: security.istio.io/v1
                 kind: RequestAuthentication
@@ -64,11 +68,12 @@ class MeshJwtTest {
                   action: ALLOW
                   rules:
                   - from: [{source: {requestPrincipals: ["%s/alice"]}}]
-                    to: [{operation: {paths: ["/api/*"]}}]
-                  - to: [{operation: {paths: ["/admin"]}}]
+                    to: [{operation: {paths: ["/api/*"], ports: ["%d", "%d"]}}]
+                  - to: [{operation: {paths: ["/admin"], ports: ["%d", "%d"]}}]
                     when: [{key: "request.auth.claims[groups]", values: ["admin"]}]
-                  - to: [{operation: {paths: ["/public"]}}]
-                """.formatted(ISSUER, T.jwks(), ISSUER);
+                  - to: [{operation: {paths: ["/public"], ports: ["%d", "%d"]}}]
+                  - to: [{operation: {ports: ["%d"]}}]
+                """.formatted(ISSUER, T.jwks(), ISSUER, h1Port, h2Port, h1Port, h2Port, h1Port, h2Port, jwtOnlyPort);
     }
 
     @BeforeAll
@@ -79,14 +84,17 @@ class MeshJwtTest {
         String[] ports = ChildProcess.firstLine(app).trim().split(" ");
         int h1Port = Integer.parseInt(ports[0]);
         int h2Port = Integer.parseInt(ports[1]);
+        other = ChildProcess.start(new ProcessBuilder("node", L7JwtTest.resource("jwt-echo-server.js"), backendIp.getHostAddress())
+                .redirectErrorStream(true));
+        int jwtOnlyPort = Integer.parseInt(ChildProcess.firstLine(other).trim().split(" ")[0]);
         Workload fe = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
                 List.of(InetAddress.getByName("127.0.192.4")), Workload.Protocol.HBONE, null, "cluster.local");
         Workload be = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
-                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(h1Port, AppProtocol.HTTP, h2Port, AppProtocol.HTTP));
+                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(h1Port, AppProtocol.HTTP, h2Port, AppProtocol.HTTP, jwtOnlyPort, AppProtocol.HTTP));
         InetSocketAddress inbound = new InetSocketAddress(backendIp, 57034);
         WorkloadRegistry registry = WorkloadRegistry.of(List.of(be, fe), Map.of("b", inbound));
         InMemoryCa ca = InMemoryCa.create("cluster.local");
-        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("jwt.yaml", policy())).build();
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("jwt.yaml", policy(h1Port, h2Port, jwtOnlyPort))).build();
         backend = Mesh.builder().identityProvider(ca).identity(be.identity()).workloads(registry).policies(engine).node("b")
                 .inbound(inbound).threads(1).build();
         backend.start().get(10, TimeUnit.SECONDS);
@@ -94,6 +102,7 @@ class MeshJwtTest {
         InetAddress client = InetAddress.getByName("127.0.192.4");
         viaH1 = frontend.capture(Capture.forward(new InetSocketAddress(client, 57030), new InetSocketAddress(backendIp, h1Port)));
         viaH2 = frontend.capture(Capture.forward(new InetSocketAddress(client, 57031), new InetSocketAddress(backendIp, h2Port)));
+        viaJwtOnly = frontend.capture(Capture.forward(new InetSocketAddress(client, 57032), new InetSocketAddress(backendIp, jwtOnlyPort)));
     }
 
     @AfterAll
@@ -104,9 +113,11 @@ class MeshJwtTest {
         if (backend != null) {
             backend.close();
         }
-        if (app != null) {
-            app.destroy();
-            app.waitFor(10, TimeUnit.SECONDS);
+        for (Process p : new Process[] {app, other}) {
+            if (p != null) {
+                p.destroy();
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
         }
     }
 
@@ -128,6 +139,19 @@ class MeshJwtTest {
         assertThat(h1(viaH1, "/public").status()).isEqualTo(200);
         // An invalid token is refused even where no rule asks for one (RequestAuthentication rejects it before RBAC).
         assertThat(h1(viaH1, "/public", "authorization: Bearer " + T.byStranger(claims(ISSUER, "aud", "backend"))).status()).isEqualTo(401);
+    }
+
+    @Test
+    void aRequestAuthenticationAloneMakesAPortParsed() throws Exception {
+        // Only an L4 rule (ports) allows this port, so no policy needs HTTP there; the RequestAuthentication does, as a
+        // sidecar's jwt_authn checks every HTTP request: an invalid token is refused, a valid one's header removed.
+        L7JwtTest.Answer bad = h1(viaJwtOnly, "/x", "authorization: Bearer " + T.byStranger(claims(ISSUER, "aud", "backend")));
+        assertThat(bad.status()).isEqualTo(401);
+        assertThat(bad.body()).isEqualTo("Jwt verification fails");
+        L7JwtTest.Answer ok = h1(viaJwtOnly, "/x", "authorization: Bearer " + T.rs256(claims(ISSUER, "aud", "backend")));
+        assertThat(ok.status()).isEqualTo(200);
+        assertThat(ok.echo().get("headers").has("authorization")).isFalse();
+        assertThat(h1(viaJwtOnly, "/x").status()).isEqualTo(200);
     }
 
     @Test
