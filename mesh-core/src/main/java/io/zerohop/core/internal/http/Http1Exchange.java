@@ -22,7 +22,8 @@ final class Http1Exchange {
     final HttpRequest request;
     final long start = System.nanoTime();
     final String method;
-    final String path;
+    /** The request target for the log: as sent, less a verified token's query parameter ({@link JwtAuthn}) as forwarded. */
+    String path;
     /** The request line's version as decoded, for the log ({@code HTTP/1.0} stays so after it goes upstream as 1.1). */
     final String protocol;
     /**

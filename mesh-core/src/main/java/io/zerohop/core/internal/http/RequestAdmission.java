@@ -102,6 +102,7 @@ final class RequestAdmission {
         // Envoy's jwt_authn filter comes before RBAC (istiod's filter order, pilot/pkg/networking/core/listener_builder.go):
         // a token that fails is answered 401 (403 for its audience) and no policy decides the request.
         JwtAuthn.Outcome jwt;
+        String beforeJwt = req.uri();
         try {
             jwt = authorizer.authenticate(conn, JwtAuthn.of(req), scheme, req.headers().get(HttpHeaderNames.HOST, ""));
         } catch (RuntimeException e) {
@@ -120,6 +121,11 @@ final class RequestAdmission {
             return x;
         }
         x.auth = jwt == null ? null : jwt.auth();
+        if (jwt != null && !req.uri().equals(beforeJwt)) {
+            // A verified token's query parameter was removed (JwtParamLocation::removeJwt): logged as forwarded, as
+            // Envoy's access log reads the :path its filters left, so the token is not written there.
+            x.path = req.uri();
+        }
         Decision d;
         try {
             d = jwt == null ? null : authorizer.authorize(conn, req, scheme, x.auth);

@@ -155,7 +155,7 @@ class L7JwtTest {
 
     /** curl, HTTP/1.1, to {@code to}: {@code headers} as "name: value". */
     static Answer h1(InetSocketAddress to, String path, String... headers) throws Exception {
-        List<String> cmd = new java.util.ArrayList<>(List.of("curl", "-sS", "--max-time", "20", "-D", "-"));
+        List<String> cmd = new java.util.ArrayList<>(List.of("curl", "-sS", "--max-time", "20", "--interface", PROXY, "-D", "-"));
         for (String h : headers) {
             cmd.add("-H");
             cmd.add(h);
@@ -222,6 +222,12 @@ class L7JwtTest {
         Answer aud = h1("/api", "authorization: Bearer " + T.rs256(claims(ISSUER, "aud", "frontend")));
         assertThat(aud.status()).isEqualTo(403);
         assertThat(aud.body()).isEqualTo("Audiences in Jwt are not allowed");
+        // gRPC: Envoy's local reply for any gRPC request, trailers-only grpc-status 16 (UNAUTHENTICATED), with www-authenticate.
+        Answer grpc = h1("/pkg.Svc/Call", "content-type: application/grpc",
+                "authorization: Bearer " + T.rs256(claims(ISSUER, "aud", "backend", "exp", now() - 120)));
+        assertThat(grpc.status()).isEqualTo(200);
+        assertThat(grpc.headers()).containsEntry("grpc-status", "16").containsEntry("grpc-message", "Jwt is expired");
+        assertThat(grpc.headers().get("www-authenticate")).endsWith("error=\"invalid_token\"");
         // Two tokens, the query's bad: all must verify.
         assertThat(h1("/api?access_token=" + T.byStranger(claims(ISSUER, "aud", "backend")),
                 "authorization: Bearer " + T.rs256(claims(ISSUER, "aud", "backend"))).status()).isEqualTo(401);
@@ -245,6 +251,29 @@ class L7JwtTest {
         assertThat(param.status()).isEqualTo(200);
         assertThat(param.echo().get("path").asText()).isEqualTo("/api?b=2");
         assertThat(h2("/api").status()).isEqualTo(200);
+
+        Answer grpc = h2("/pkg.Svc/Call", ":method", "POST", "content-type", "application/grpc", "authorization",
+                "Bearer " + T.rs256(claims(ISSUER, "aud", "frontend")));
+        assertThat(grpc.status()).isEqualTo(200);
+        assertThat(grpc.headers()).containsEntry("grpc-status", "7").containsEntry("grpc-message", "Audiences in Jwt are not allowed");
+    }
+
+    @Test
+    void logsNameTheReasonAndNoToken() throws Exception {
+        rules = List.of(inline());
+        String good = T.rs256(claims(ISSUER, "aud", "backend"));
+        String bad = T.rs256(claims(ISSUER, "aud", "backend", "exp", now() - 120));
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            assertThat(h1("/logged?x=1&access_token=" + good).status()).isEqualTo(200);
+            // The access line has the path as forwarded, the verified token's parameter removed (as Envoy's :path).
+            String access = err.awaitLine("path=\"/logged?x=1\"");
+            assertThat(access).doesNotContain(good);
+            assertThat(h1("/refused?access_token=" + bad).status()).isEqualTo(401);
+            String refused = err.awaitLine("refused the JWT of GET /refused from plaintext " + PROXY + ":");
+            assertThat(refused).contains("to " + APP).contains("Jwt is expired").contains("RequestAuthentication prod/jwt-")
+                    .doesNotContain(bad);
+            assertThat(err.awaitLine("reason=\"jwt_authn_access_denied{Jwt_is_expired}\"")).contains("status=401");
+        }
     }
 
     @Test
