@@ -24,12 +24,17 @@ import javax.crypto.spec.SecretKeySpec;
  * every entry of {@code keys} that is a valid RSA, EC or oct key is kept, an invalid one is skipped, and a set with no
  * valid key is {@link #valid() invalid} (Envoy then answers every token "Jwks doesn't have any valid public key"). A key's
  * {@code alg}, when present, must fit its type ({@code RS*}/{@code PS*} for RSA, {@code ES*} with a matching curve for EC,
- * {@code HS*} for oct), as {@code extractJwkFromJwkRSA}/{@code EC}/{@code Oct} require. OKP (Ed25519) keys and X.509/PEM
- * key sets are not read: zerohop skips them (Envoy verifies EdDSA tokens with them). Keys are parsed with
- * nimbus-jose-jwt; signatures are checked as {@code src/verify.cc} {@code verifyJwtWithoutTimeChecking} does.
+ * {@code HS*} for oct, {@code EdDSA} for an OKP key on Ed25519), as {@code extractJwkFromJwkRSA}/{@code EC}/{@code Oct}/
+ * {@code OKP} require. X.509/PEM key sets are not read (istiod inlines JWKS). RSA and EC keys are parsed with
+ * nimbus-jose-jwt, Ed25519 with the JDK; signatures are checked as {@code src/verify.cc}
+ * {@code verifyJwtWithoutTimeChecking} does.
  */
 final class Jwks {
-    private record Key(String kid, String alg, String kty, RSAPublicKey rsa, ECPublicKey ec, byte[] secret) {}
+    private record Key(String kid, String alg, String kty, RSAPublicKey rsa, ECPublicKey ec, byte[] secret, java.security.PublicKey ed25519) {
+        Key(String kid, String alg, String kty, RSAPublicKey rsa, ECPublicKey ec, byte[] secret) {
+            this(kid, alg, kty, rsa, ec, secret, null);
+        }
+    }
 
     private final List<Key> keys;
 
@@ -122,20 +127,49 @@ final class Jwks {
                     byte[] secret = java.util.Base64.getUrlDecoder().decode(k);
                     return new Key(kid, alg, kty, null, null, secret);
                 }
+                case "OKP" -> {
+                    // jwks.cc extractJwkFromJwkOKP: alg EdDSA when present, crv Ed25519, x the 32-byte key.
+                    if (!alg.isEmpty() && !alg.equals("EdDSA")) {
+                        return null;
+                    }
+                    if (!"Ed25519".equals(m.get("crv")) || !(m.get("x") instanceof String x)) {
+                        return null;
+                    }
+                    byte[] raw = java.util.Base64.getUrlDecoder().decode(x);
+                    if (raw.length != 32) {
+                        return null;
+                    }
+                    return new Key(kid, alg, kty, null, null, null, ed25519(raw));
+                }
                 default -> {
                     return null;
                 }
             }
-        } catch (IllegalArgumentException | IllegalStateException | java.text.ParseException | JOSEException e) {
+        } catch (IllegalArgumentException | IllegalStateException | java.text.ParseException | JOSEException
+                 | java.security.GeneralSecurityException e) {
             return null;
         }
+    }
+
+    /** RFC 8032 section 5.1.3: the little-endian y, the top bit of the last byte x's parity. */
+    private static java.security.PublicKey ed25519(byte[] raw) throws java.security.GeneralSecurityException {
+        byte[] be = new byte[32];
+        for (int i = 0; i < 32; i++) {
+            be[i] = raw[31 - i];
+        }
+        boolean xOdd = (be[0] & 0x80) != 0;
+        be[0] &= 0x7f;
+        java.security.spec.EdECPublicKeySpec spec = new java.security.spec.EdECPublicKeySpec(java.security.spec.NamedParameterSpec.ED25519,
+                new java.security.spec.EdECPoint(xOdd, new java.math.BigInteger(1, be)));
+        return java.security.KeyFactory.getInstance("Ed25519").generatePublic(spec);
     }
 
     /**
      * jwt_verify_lib {@code verifyJwtWithoutTimeChecking}: each key whose {@code kid} (when both have one) and {@code alg}
      * (when the key has one) match the token's is tried, by its type: EC with ECDSA (SHA-384/512 for ES384/ES512, else
      * SHA-256), RSA with PKCS#1 v1.5 for {@code RS*} and PSS for {@code PS*} (any other alg verifies nothing), oct with
-     * HMAC (SHA-384/512 for HS384/HS512, else SHA-256). {@link JwtStatus#OK} on the first key that verifies; else
+     * HMAC (SHA-384/512 for HS384/HS512, else SHA-256), OKP with Ed25519 (a signature not 64 bytes long: "Jwt ED25519
+     * signature is wrong length"). {@link JwtStatus#OK} on the first key that verifies; else
      * "Jwt verification fails" when some key matched, "Jwks doesn't have key to match kid or alg from Jwt" when none did.
      * So an {@code HS256} token checked against an RSA key (the alg-confusion attack) verifies nothing.
      */
@@ -149,6 +183,10 @@ final class Jwks {
                 continue;
             }
             matched = true;
+            if (k.ed25519 != null && jwt.signature.length != 64) {
+                // verifySignatureEd25519: a signature of another length ends the check at once.
+                return JwtStatus.JWT_ED25519_SIGNATURE_WRONG_LENGTH;
+            }
             if (verifies(k, jwt)) {
                 return JwtStatus.OK;
             }
@@ -176,6 +214,12 @@ final class Jwks {
                     Mac m = Mac.getInstance(mac);
                     m.init(new SecretKeySpec(k.secret.length == 0 ? new byte[1] : k.secret, mac));
                     return k.secret.length > 0 && MessageDigest.isEqual(m.doFinal(jwt.signingInput), jwt.signature);
+                }
+                case "OKP" -> {
+                    java.security.Signature sig = java.security.Signature.getInstance("Ed25519");
+                    sig.initVerify(k.ed25519);
+                    sig.update(jwt.signingInput);
+                    return sig.verify(jwt.signature);
                 }
                 default -> {
                     return false;

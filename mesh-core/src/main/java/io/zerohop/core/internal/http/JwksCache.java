@@ -171,6 +171,9 @@ final class JwksCache {
     }
 
     private void schedule(Entry e, Duration after) {
+        if (timers == null) {
+            return; // no event loops (an HttpEnforcement built without them, in tests): no refreshes
+        }
         try {
             timers.schedule(() -> refreshNow(e), after.toNanos(), TimeUnit.NANOSECONDS);
         } catch (java.util.concurrent.RejectedExecutionException stopped) {
@@ -222,7 +225,7 @@ final class JwksCache {
         uri.thenCompose(u -> get(u, e.timeout)).thenApply(JwksCache::validated).whenComplete((jwks, failure) -> {
             if (failure == null) {
                 out.complete(jwks);
-            } else if (retriesLeft > 0) {
+            } else if (retriesLeft > 0 && timers != null) {
                 try {
                     timers.schedule(() -> attempt(e, retriesLeft - 1, out), retry.toNanos(), TimeUnit.NANOSECONDS);
                 } catch (java.util.concurrent.RejectedExecutionException stopped) {

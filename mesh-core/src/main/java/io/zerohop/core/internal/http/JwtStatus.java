@@ -30,6 +30,7 @@ enum JwtStatus {
     JWT_JTI_NOT_STRING("Jwt payload [jti] field is not a string"),
     JWT_AUD_NOT_STRING("Jwt payload [aud] field is not a string or string list"),
     JWT_SIGNATURE_BAD_BASE64("Jwt signature is an invalid Base64url encoded"),
+    JWT_ED25519_SIGNATURE_WRONG_LENGTH("Jwt ED25519 signature is wrong length"),
     JWT_UNKNOWN_ISSUER("Jwt issuer is not configured"),
     JWT_AUDIENCE_NOT_ALLOWED("Audiences in Jwt are not allowed"),
     JWT_VERIFICATION_FAIL("Jwt verification fails"),
