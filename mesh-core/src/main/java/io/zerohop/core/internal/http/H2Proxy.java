@@ -32,7 +32,9 @@ import org.slf4j.LoggerFactory;
  * authorized on its HEADERS; an allowed one gets its own upstream stream and frames are relayed
  * both ways with per-stream back-pressure (flow-control windows open as the other side accepts);
  * a denied one is answered locally: {@code 403 RBAC: access denied}, or for gRPC
- * ({@code content-type: application/grpc*}) Envoy's trailers-only {@code grpc-status: 7}.
+ * ({@code content-type: application/grpc*}) Envoy's trailers-only {@code grpc-status: 7}. Before the decision, the
+ * destination's RequestAuthentication step ({@link JwtAuthn}, as Envoy's {@code jwt_authn} before RBAC): a token that
+ * fails is answered 401 (403 for its audience) with {@code www-authenticate}, gRPC {@code grpc-status: 16} (7).
  * Other streams are unaffected.
  *
  * <p>How the two connections end together is {@link H2ConnectionEnds}'s.

@@ -17,8 +17,10 @@ import org.slf4j.LoggerFactory;
  * HTTP rules decide, as Cilium's Envoy forwards it, {@link HttpAttributes#ciliumTarget}, and a path with an
  * escaped slash answered 307 as its {@code UNESCAPE_AND_REDIRECT} does) and the connection manager's
  * {@code forward_client_cert_details: SANITIZE_SET} (whatever {@code x-forwarded-client-cert} the
- * client sent is replaced by this connection's, {@link Conn#xfcc}). Logs under {@link Http1Filter}'s
- * name, as before this was split out of it.
+ * client sent is replaced by this connection's, {@link Conn#xfcc}). Between the two, the destination's
+ * RequestAuthentication step ({@link JwtAuthn}, Envoy's {@code jwt_authn} before RBAC): a token that fails is answered
+ * 401 (403 for its audience) and no policy decides the request; a verified one's payload is what the policy reads.
+ * Logs under {@link Http1Filter}'s name, as before this was split out of it.
  */
 final class RequestAdmission {
     private static final Logger log = LoggerFactory.getLogger(Http1Filter.class);
