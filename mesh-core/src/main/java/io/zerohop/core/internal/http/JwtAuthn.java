@@ -30,8 +30,9 @@ import org.slf4j.LoggerFactory;
  * "unknown issuer", else "unknown issuer").
  * <p>
  * One rule's check is Envoy's {@code ProviderVerifierImpl} with its {@code AuthenticatorImpl}
- * ({@code authenticator.cc}): its extractor ({@code extractor.cc}) reads the rule's headers (each value of each header,
- * after the prefix when one is set, wherever in the value it is found; in order of header name and prefix), then its
+ * ({@code authenticator.cc}): its extractor ({@code extractor.cc}) reads the rule's headers (a header's values joined
+ * with ',' as one; after the prefix when one is set, wherever in the value it is found, the base64url run that follows;
+ * in order of header name and prefix), then its
  * query parameters (the first value of each, decoded; by name), then its cookies (by name); a rule that names no location
  * reads {@code Authorization: Bearer <token>} and {@code access_token}. Every token found must verify, last found first:
  * parsed ({@link Jwt}), {@code iss} the rule's ("Jwt issuer is not configured"), {@code nbf}/{@code exp} with Envoy's
@@ -359,17 +360,24 @@ final class JwtAuthn {
         }
         List<Location> out = new ArrayList<>(2);
         for (String[] h : headers.values()) {
-            for (String value : m.headers(h[0])) {
-                String token = value;
-                if (!h[1].isEmpty()) {
-                    int pos = value.indexOf(h[1]);
-                    if (pos < 0) {
-                        continue;
-                    }
-                    token = afterPrefix(value, pos + h[1].length());
-                }
-                out.add(new Location(token, h[0], null));
+            List<String> values = m.headers(h[0]);
+            if (values.isEmpty()) {
+                continue;
             }
+            // HeaderUtility::getAllOfHeaderAsString: a header sent several times is one value, joined with ',', and so
+            // one location with one token (with a prefix, the first one). Until 6 December each value was a token of
+            // its own: "Bearer <valid>" then "Bearer x" was refused where Envoy verifies the first, and two valid
+            // tokens without a prefix were let through where Envoy refuses the joined text.
+            String value = values.size() == 1 ? values.get(0) : String.join(",", values);
+            String token = value;
+            if (!h[1].isEmpty()) {
+                int pos = value.indexOf(h[1]);
+                if (pos < 0) {
+                    continue;
+                }
+                token = extractJwt(value, pos + h[1].length());
+            }
+            out.add(new Location(token, h[0], null));
         }
         if (!params.isEmpty()) {
             Map<String, String> query = query(m.path());
@@ -392,15 +400,29 @@ final class JwtAuthn {
         return out;
     }
 
-    /** extractor.cc {@code extractJWT}: from the first base64url character or '.' at or after {@code after}, else all of it. */
-    private static String afterPrefix(String value, int after) {
-        for (int i = after; i < value.length(); i++) {
-            char c = value.charAt(i);
-            if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.') {
-                return value.substring(i);
-            }
+    /**
+     * extractor.cc {@code ExtractorImpl::extractJWT}: the run of base64url characters and '.' that starts at the first
+     * of them at or after {@code after}, up to the first other character ({@code "Bearer <token>, ..."} is the token);
+     * all of {@code value} when there is none. Until 6 December the token ran to the value's end.
+     */
+    private static String extractJwt(String value, int after) {
+        int start = after;
+        while (start < value.length() && !jwtChar(value.charAt(start))) {
+            start++;
         }
-        return value;
+        if (start == value.length()) {
+            return value;
+        }
+        int end = start;
+        while (end < value.length() && jwtChar(value.charAt(end))) {
+            end++;
+        }
+        return value.substring(start, end);
+    }
+
+    /** extractor.cc {@code ConstantBase64UrlEncodingCharsPlusDot}. */
+    private static boolean jwtChar(char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
     }
 
     /** Each parameter's first value, name and value percent-decoded (Envoy's {@code parseAndDecodeQueryString}). */

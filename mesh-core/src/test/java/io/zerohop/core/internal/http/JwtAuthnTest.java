@@ -199,6 +199,43 @@ class JwtAuthnTest {
     }
 
     @Test
+    void aHeaderSentTwiceIsOneValueAndTheTokenEndsAtTheFirstCharacterNotInOne() {
+        // extractor.cc: getAllOfHeaderAsString joins a header's values with ',', and extractJWT takes the base64url run
+        // after the prefix: "Bearer <valid>,Bearer junk" is the valid token, as is "Bearer <valid> junk".
+        JwtRule rule = T.rule(ISSUER, List.of());
+        String valid = T.rs256(claims(ISSUER));
+        HttpRequest twice = get("/api", "authorization", "Bearer " + valid, "authorization", "Bearer junk");
+        JwtAuthn.Outcome o = run(List.of(rule), twice);
+        assertThat(o.refused()).as(o.failure() == null ? "" : o.failure().text).isFalse();
+        assertThat(o.auth().principal()).isEqualTo(ISSUER + "/alice");
+        // The header goes, both of its values (JwtHeaderLocation::removeJwt removes the header).
+        assertThat(twice.headers().contains("authorization")).isFalse();
+        assertThat(run(List.of(rule), get("/api", "authorization", "Bearer " + valid + " junk")).auth()).isNotNull();
+        Http2Headers h = new DefaultHttp2Headers().method("GET").path("/api").authority("b")
+                .add("authorization", "Bearer " + valid).add("authorization", "Bearer junk");
+        assertThat(authn.authenticate(CONN, List.of(rule), JwtAuthn.of(h, "GET"), "http", "b").auth()).isNotNull();
+        assertThat(h.contains("authorization")).isFalse();
+        // Junk first: the token is the junk, refused, whatever follows.
+        assertThat(run(List.of(rule), get("/api", "authorization", "Bearer junk", "authorization", "Bearer " + valid)).failure())
+                .isEqualTo(JwtStatus.JWT_BAD_FORMAT);
+        // Without a prefix the joined text is the token: two tokens in one header are not one, refused.
+        JwtRule noPrefix = T.rule(ISSUER, List.of(), List.of(new JwtRule.FromHeader("x-jwt", "")), List.of(), List.of(), null, false,
+                List.of());
+        assertThat(run(List.of(noPrefix), get("/api", "x-jwt", valid, "x-jwt", valid)).refused()).isTrue();
+        assertThat(run(List.of(noPrefix), get("/api", "x-jwt", valid)).auth()).isNotNull();
+    }
+
+    @Test
+    void aDeeplyNestedPayloadIsInvalidJsonNotAStackOverflow() {
+        // A hostile client's token: 100000 nested arrays. Jackson's nesting limit refuses it as the parser's error, before
+        // any signature is checked; a recursive reader without one would throw StackOverflowError on the event loop.
+        String header = Base64.getUrlEncoder().withoutPadding().encodeToString("{\"alg\":\"RS256\"}".getBytes(StandardCharsets.UTF_8));
+        String deep = "{\"iss\":\"" + ISSUER + "\",\"x\":" + "[".repeat(100_000) + "]".repeat(100_000) + "}";
+        String payload = Base64.getUrlEncoder().withoutPadding().encodeToString(deep.getBytes(StandardCharsets.UTF_8));
+        assertThat(bearer(T.rule(ISSUER, List.of()), header + "." + payload + ".c2ln").failure()).isEqualTo(JwtStatus.JWT_PAYLOAD_BAD_JSON);
+    }
+
+    @Test
     void defaultLocationsIncludeAccessTokenWhichIsRemovedFromThePath() {
         HttpRequest r = get("/api?a=1&access_token=" + T.rs256(claims(ISSUER)) + "&b=2");
         assertThat(run(List.of(T.rule(ISSUER, List.of())), r).auth()).isNotNull();
