@@ -161,13 +161,16 @@ final class Jwt {
 
     /**
      * jwt_verify_lib {@code Jwt::verifyTimeConstraint}: not yet valid when {@code now + skew < nbf}, expired when
-     * {@code exp} is set and {@code now > exp + skew}.
+     * {@code exp} is set and {@code now > exp + skew}. That sum is a {@code uint64_t} there, and cannot overflow
+     * ({@code StructUtils::GetUInt64} keeps {@code exp} below 2^64 - 2048); here {@code exp} is capped at
+     * {@link Long#MAX_VALUE}, so it is compared as {@code now - skew > exp}: until 6 December an {@code exp} within a
+     * minute of the cap (any {@code exp} of 2^63 or more) overflowed to "Jwt is expired".
      */
     JwtStatus checkTime(long nowSeconds, long clockSkewSeconds) {
         if (nowSeconds + clockSkewSeconds < nbf) {
             return JwtStatus.JWT_NOT_YET_VALID;
         }
-        if (exp != 0 && nowSeconds > exp + clockSkewSeconds) {
+        if (exp != 0 && nowSeconds - clockSkewSeconds > exp) {
             return JwtStatus.JWT_EXPIRED;
         }
         return JwtStatus.OK;

@@ -236,6 +236,23 @@ class JwtAuthnTest {
     }
 
     @Test
+    void anExpFarInTheFutureIsNotExpired() {
+        // jwt_verify_lib: exp is a uint64_t below 2^64 and exp + skew does not overflow; 1e19 is far in the future.
+        JwtRule rule = T.rule(ISSUER, List.of());
+        for (Object exp : List.<Object>of(1e19, Long.MAX_VALUE, Long.MAX_VALUE - 30)) {
+            JwtAuthn.Outcome o = bearer(rule, T.rs256(claims(ISSUER, "exp", exp)));
+            assertThat(o.refused()).as(exp + ": " + (o.failure() == null ? "" : o.failure().text)).isFalse();
+        }
+        // Past, negative, not a number: as before.
+        assertThat(bearer(rule, T.rs256(claims(ISSUER, "exp", now() - 61))).failure()).isEqualTo(JwtStatus.JWT_EXPIRED);
+        assertThat(bearer(rule, T.rs256(claims(ISSUER, "exp", -1))).failure()).isEqualTo(JwtStatus.JWT_EXP_OUT_OF_RANGE);
+        assertThat(bearer(rule, T.rs256(claims(ISSUER, "exp", 2e19))).failure()).isEqualTo(JwtStatus.JWT_EXP_OUT_OF_RANGE);
+        assertThat(bearer(rule, T.rs256(claims(ISSUER, "exp", "soon"))).failure()).isEqualTo(JwtStatus.JWT_EXP_NOT_INTEGER);
+        // A float is truncated (StructUtils::GetUInt64): an hour from now and a half is an hour from now.
+        assertThat(bearer(rule, T.rs256(claims(ISSUER, "exp", now() + 3600.5))).refused()).isFalse();
+    }
+
+    @Test
     void defaultLocationsIncludeAccessTokenWhichIsRemovedFromThePath() {
         HttpRequest r = get("/api?a=1&access_token=" + T.rs256(claims(ISSUER)) + "&b=2");
         assertThat(run(List.of(T.rule(ISSUER, List.of())), r).auth()).isNotNull();
