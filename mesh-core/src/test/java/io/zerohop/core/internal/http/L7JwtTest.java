@@ -258,6 +258,80 @@ class L7JwtTest {
         assertThat(grpc.headers()).containsEntry("grpc-status", "7").containsEntry("grpc-message", "Audiences in Jwt are not allowed");
     }
 
+    /** The status line, head and body of one HTTP/1 response read from {@code in} (content-length framed). */
+    static String[] response(java.io.InputStream in) throws java.io.IOException {
+        java.io.ByteArrayOutputStream head = new java.io.ByteArrayOutputStream();
+        while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
+            int b = in.read();
+            assertThat(b).as("head so far: " + head).isNotNegative();
+            head.write(b);
+        }
+        String h = head.toString(StandardCharsets.ISO_8859_1).toLowerCase(java.util.Locale.ROOT);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("content-length: *(\\d+)").matcher(h);
+        java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream();
+        if (m.find()) {
+            body.write(in.readNBytes(Integer.parseInt(m.group(1))));
+        } else {
+            assertThat(h).contains("transfer-encoding: chunked");
+            while (true) {
+                StringBuilder size = new StringBuilder();
+                for (int b = in.read(); b != '\n'; b = in.read()) {
+                    assertThat(b).isNotNegative();
+                    size.append((char) b);
+                }
+                int n = Integer.parseInt(size.toString().strip(), 16);
+                body.write(in.readNBytes(n));
+                in.readNBytes(2);
+                if (n == 0) {
+                    break;
+                }
+            }
+        }
+        return new String[] {h.substring(0, h.indexOf("\r\n")), h, body.toString(StandardCharsets.ISO_8859_1)};
+    }
+
+    @Test
+    void a401BeforeTheBodyClosesTheHttp1ConnectionAndOneWithoutABodyKeepsIt() throws Exception {
+        // Envoy's connection manager closes an HTTP/1 connection whose response (jwt_authn's local reply, from
+        // decodeHeaders) comes before the request's end, and keeps one whose request had ended (conn_manager_impl.cc).
+        rules = List.of(inline());
+        String bad = T.rs256(claims(ISSUER, "aud", "backend", "exp", now() - 120));
+        try (java.net.Socket s = new java.net.Socket()) {
+            s.bind(new InetSocketAddress(PROXY, 0));
+            s.connect(new InetSocketAddress(PROXY, H1_PORT), 10_000);
+            s.setSoTimeout(30_000);
+            java.io.OutputStream out = s.getOutputStream();
+            java.io.InputStream in = s.getInputStream();
+            out.write(("GET /a HTTP/1.1\r\nhost: b\r\nauthorization: Bearer " + bad + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            String[] first = response(in);
+            assertThat(first[0]).isEqualTo("http/1.1 401 unauthorized");
+            assertThat(first[1]).doesNotContain("connection: close");
+            assertThat(first[2]).isEqualTo("Jwt is expired");
+            // The same connection goes on: a request without a token reaches the application.
+            out.write("GET /b HTTP/1.1\r\nhost: b\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            assertThat(response(in)[0]).isEqualTo("http/1.1 200 ok");
+            // A body announced and not sent: answered at once, and the connection ends (the body's bytes never taken for
+            // a request).
+            out.write(("POST /c HTTP/1.1\r\nhost: b\r\ncontent-length: 100000\r\nauthorization: Bearer " + bad + "\r\n\r\nGET /d")
+                    .getBytes(StandardCharsets.US_ASCII));
+            String[] third = response(in);
+            assertThat(third[0]).isEqualTo("http/1.1 401 unauthorized");
+            assertThat(third[1]).contains("connection: close");
+            assertThat(in.read()).isEqualTo(-1);
+        }
+        // HTTP/2 with a body (curl, h2c prior knowledge): the stream is answered 401, its DATA released.
+        Path body = java.nio.file.Files.createTempFile("jwt-body", ".bin");
+        try {
+            java.nio.file.Files.write(body, new byte[300_000]);
+            String out = ChildProcess.run("curl", "-sS", "--max-time", "20", "--interface", PROXY, "--http2-prior-knowledge",
+                    "-o", "/dev/null", "-w", "%{http_code}", "--data-binary", "@" + body, "-H", "authorization: Bearer " + bad,
+                    "http://" + PROXY + ":" + H2_PORT + "/upload");
+            assertThat(out.strip()).isEqualTo("401");
+        } finally {
+            java.nio.file.Files.delete(body);
+        }
+    }
+
     @Test
     void logsNameTheReasonAndNoToken() throws Exception {
         rules = List.of(inline());
