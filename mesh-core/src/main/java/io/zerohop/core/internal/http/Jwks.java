@@ -3,7 +3,6 @@ package io.zerohop.core.internal.http;
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.JWSHeader;
-import com.nimbusds.jose.crypto.ECDSAVerifier;
 import com.nimbusds.jose.crypto.RSASSAVerifier;
 import com.nimbusds.jose.jwk.Curve;
 import com.nimbusds.jose.jwk.ECKey;
@@ -194,13 +193,52 @@ final class Jwks {
         return matched ? JwtStatus.JWT_VERIFICATION_FAIL : JwtStatus.JWKS_KID_ALG_MISMATCH;
     }
 
+    /** An ECDSA signature as the JDK reads it: DER {@code SEQUENCE { INTEGER r, INTEGER s }} (RFC 3279 section 2.2.3). */
+    private static byte[] derSignature(java.math.BigInteger r, java.math.BigInteger s) {
+        byte[] rb = r.toByteArray();
+        byte[] sb = s.toByteArray();
+        java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream(rb.length + sb.length + 8);
+        derItem(body, 0x02, rb);
+        derItem(body, 0x02, sb);
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(body.size() + 6);
+        derItem(out, 0x30, body.toByteArray());
+        return out.toByteArray();
+    }
+
+    private static void derItem(java.io.ByteArrayOutputStream out, int tag, byte[] content) {
+        out.write(tag);
+        int n = content.length;
+        if (n < 0x80) {
+            out.write(n);
+        } else {
+            int bytes = n > 0xffffff ? 4 : n > 0xffff ? 3 : n > 0xff ? 2 : 1;
+            out.write(0x80 | bytes);
+            for (int i = bytes - 1; i >= 0; i--) {
+                out.write(n >>> (8 * i));
+            }
+        }
+        out.writeBytes(content);
+    }
+
     private static boolean verifies(Key k, Jwt jwt) {
         try {
             switch (k.kty) {
                 case "EC" -> {
-                    JWSAlgorithm a = jwt.alg.equals("ES384") ? JWSAlgorithm.ES384 : jwt.alg.equals("ES512") ? JWSAlgorithm.ES512
-                            : JWSAlgorithm.ES256;
-                    return new ECDSAVerifier(k.ec).verify(new JWSHeader(a), jwt.signingInput, Base64URL.encode(jwt.signature));
+                    // verify.cc: SHA-384 for ES384, SHA-512 for ES512, SHA-256 for any other alg, on the key's own curve
+                    // (a key without alg takes every alg; a P-384 key and an ES256 token verify with SHA-256), and
+                    // verifySignatureEC reads the signature's two halves as r and s (BN_bin2bn), whatever its length.
+                    // Until 6 December nimbus's ECDSAVerifier refused an alg that is not its curve's and a signature not
+                    // of the curve's length: such tokens were "Jwt verification fails" where Envoy verifies them.
+                    String md = jwt.alg.equals("ES384") ? "SHA384" : jwt.alg.equals("ES512") ? "SHA512" : "SHA256";
+                    int half = jwt.signature.length / 2;
+                    if (half == 0) {
+                        return false;
+                    }
+                    java.security.Signature sig = java.security.Signature.getInstance(md + "withECDSA");
+                    sig.initVerify(k.ec);
+                    sig.update(jwt.signingInput);
+                    return sig.verify(derSignature(new java.math.BigInteger(1, java.util.Arrays.copyOfRange(jwt.signature, 0, half)),
+                            new java.math.BigInteger(1, java.util.Arrays.copyOfRange(jwt.signature, half, 2 * half))));
                 }
                 case "RSA" -> {
                     if (!jwt.alg.startsWith("RS") && !jwt.alg.startsWith("PS")) {

@@ -174,6 +174,41 @@ class JwtAuthnTest {
         assertThat(bearer(noKeys, T.rs256(claims(ISSUER))).failure()).isEqualTo(JwtStatus.JWKS_NO_VALID_KEYS);
     }
 
+    /** A token of {@code alg} whose signature is {@code jdkAlg} (P1363 r||s) by {@code key}, kid {@code kid}. */
+    static String ecToken(String alg, String kid, String jdkAlg, java.security.PrivateKey key, Map<String, Object> claims) throws Exception {
+        Base64.Encoder b64 = Base64.getUrlEncoder().withoutPadding();
+        String signed = b64.encodeToString(("{\"alg\":\"" + alg + "\",\"kid\":\"" + kid + "\"}").getBytes(StandardCharsets.UTF_8)) + "."
+                + b64.encodeToString(com.nimbusds.jose.util.JSONObjectUtils.toJSONString(claims).getBytes(StandardCharsets.UTF_8));
+        java.security.Signature sig = java.security.Signature.getInstance(jdkAlg + "inP1363Format");
+        sig.initSign(key);
+        sig.update(signed.getBytes(StandardCharsets.US_ASCII));
+        return signed + "." + b64.encodeToString(sig.sign());
+    }
+
+    @Test
+    void anEcKeyWithoutAlgVerifiesAnyAlgWithTheDigestVerifyCcPicks() throws Exception {
+        // jwt_verify_lib verify.cc on an EC key: SHA-384 for ES384, SHA-512 for ES512, else SHA-256, on the key's curve,
+        // the signature's halves as r and s. A P-384 key without alg and an ES256 token verify (SHA-256); so do an ES512
+        // token on a P-256 key and an RS256 one signed with ECDSA SHA-256. A token the key did not sign still fails.
+        com.nimbusds.jose.jwk.ECKey p384 = new com.nimbusds.jose.jwk.gen.ECKeyGenerator(com.nimbusds.jose.jwk.Curve.P_384).keyID("p384").generate();
+        com.nimbusds.jose.jwk.ECKey p256 = new com.nimbusds.jose.jwk.gen.ECKeyGenerator(com.nimbusds.jose.jwk.Curve.P_256).keyID("p256").generate();
+        String jwks = new com.nimbusds.jose.jwk.JWKSet(List.of(p384.toPublicJWK(), p256.toPublicJWK())).toString();
+        JwtRule rule = new JwtRule(ISSUER, List.of(), null, jwks, List.of(), List.of(), List.of(), null, false, List.of(), null, "prod/x");
+        for (String[] c : new String[][] {{"ES256", "p384", "SHA256withECDSA"}, {"ES384", "p384", "SHA384withECDSA"},
+                {"ES512", "p256", "SHA512withECDSA"}, {"RS256", "p256", "SHA256withECDSA"}, {"HS256", "p384", "SHA256withECDSA"}}) {
+            java.security.PrivateKey key = (c[1].equals("p384") ? p384 : p256).toECPrivateKey();
+            JwtAuthn.Outcome o = bearer(rule, ecToken(c[0], c[1], c[2], key, claims(ISSUER)));
+            assertThat(o.refused()).as(String.join(" ", c) + ": " + (o.failure() == null ? "" : o.failure().text)).isFalse();
+        }
+        // The digest is the alg's: an ES256 token signed with SHA-384 does not verify; nor one by another key.
+        assertThat(bearer(rule, ecToken("ES256", "p384", "SHA384withECDSA", p384.toECPrivateKey(), claims(ISSUER))).failure())
+                .isEqualTo(JwtStatus.JWT_VERIFICATION_FAIL);
+        assertThat(bearer(rule, ecToken("ES256", "p256", "SHA256withECDSA", p384.toECPrivateKey(), claims(ISSUER))).failure())
+                .isEqualTo(JwtStatus.JWT_VERIFICATION_FAIL);
+        assertThat(bearer(rule, ecToken("ES256", "p256", "SHA256withECDSA", p256.toECPrivateKey(), claims(ISSUER)) + "AAAA").failure())
+                .isEqualTo(JwtStatus.JWT_VERIFICATION_FAIL);
+    }
+
     @Test
     void audienceNotAllowedIs403AndSchemeAndTrailingSlashAreIgnored() {
         JwtRule rule = T.rule(ISSUER, List.of("https://backend.example.com/"));
