@@ -95,6 +95,18 @@ class RequestAuthenticationMatchTest {
     }
 
     @Test
+    void aStarIsEnvoysRegexDotPlusWhichNoLineFeedMatches() throws Exception {
+        // istiod generates StringMatcherRegex(".+") for a "*" (generator.go requestPrincipalGenerator); RE2's '.' does
+        // not match '\n', so a signed iss or sub with a line feed matches no "*" in Envoy.
+        PolicyEngine e = engine(allow("  - from:\n    - source:\n        requestPrincipals: [\"*\"]\n"));
+        assertThat(allowed(e, token("iss", "a", "sub", "b\nc"))).isFalse();
+        assertThat(allowed(e, token("iss", "a\n", "sub", "b"))).isFalse();
+        PolicyEngine anySub = engine(allow("  - from:\n    - source:\n        requestPrincipals: [\"foo/*\"]\n"));
+        assertThat(allowed(anySub, token("iss", "foo", "sub", "x\n"))).isFalse();
+        assertThat(allowed(anySub, token("iss", "foo", "sub", "x"))).isTrue();
+    }
+
+    @Test
     void notRequestPrincipalsStarDeniesRequestsWithoutAToken() throws Exception {
         // istio.io tasks/security/authentication/authn-policy: DENY notRequestPrincipals ["*"] requires a token.
         PolicyEngine e = engine("""

@@ -99,11 +99,20 @@ final class RequestAuthMatch {
             return false;
         }
         for (Principal p : ps) {
-            if (p.iss.matches(i) && p.sub.matches(s)) {
+            if (matches(p.iss, i) && matches(p.sub, s)) {
                 return true;
             }
         }
         return false;
+    }
+
+    /**
+     * {@code m} on {@code s}; {@link #ANY} is istiod's regex {@code .+} for a {@code *} (generator.go
+     * {@code requestPrincipalGenerator}, matcher {@code StringMatcherRegex(".+")}), which Envoy's RE2 matches whole:
+     * a non-empty value without a line feed, RE2's {@code .} not matching {@code \n}.
+     */
+    private static boolean matches(StringMatch m, String s) {
+        return m == ANY ? !s.isEmpty() && s.indexOf('\n') < 0 : m.matches(s);
     }
 
     static final String[] AUDIENCES = {"aud"};
