@@ -129,13 +129,22 @@ public final class Outbound implements CaptureListener.Opener {
 
     /** {@link #route(InetSocketAddress)} for a caller going out as {@code source}: a VIP's endpoint is picked for it. */
     private Route route(InetSocketAddress target, SpiffeId source) {
+        return route(target, source, false);
+    }
+
+    /**
+     * {@link #route(InetSocketAddress, SpiffeId)}, with {@code defaultHeaders} the default CONNECT headers added as
+     * {@link #connect(SpiffeId, InetSocketAddress)} adds them: for a VIP, {@code forwarded: host=} its Service's hostname.
+     */
+    private Route route(InetSocketAddress target, SpiffeId source, boolean defaultHeaders) {
         io.zerohop.core.Service.Endpoint ep = serviceEndpoint(target, null, source, true);
         if (ep != null) {
             // ztunnel's find_upstream for a VIP: one endpoint, its address and target port as the CONNECT authority
             // (hbone_target_destination), carried by the route's target; each call picks again, among the meshed ones.
             Workload w = ep.workload();
-            return new Route(local.registry().hboneAddress(w, ep.address().getAddress()), Set.of(local.registry().identityOf(w)),
+            Route r = new Route(local.registry().hboneAddress(w, ep.address().getAddress()), Set.of(local.registry().identityOf(w)),
                     Map.of(), ep.address());
+            return defaultHeaders ? withDefaultHeaders(null, source, r, null, ep.service().hostname()) : r;
         }
         Workload w = local.registry().byAddress(target.getAddress()).orElseThrow(() -> unknown(target,
                 "add it to the workload registry or pass an explicit Route"));
@@ -144,7 +153,8 @@ public final class Outbound implements CaptureListener.Opener {
                     + ") is a plaintext workload, not reachable over HBONE");
         }
         // The registry's memo: w.identity() would build a SpiffeId (~400 B) per open.
-        return new Route(local.registry().hboneAddress(w, target.getAddress()), local.registry().identityOf(w));
+        Route r = new Route(local.registry().hboneAddress(w, target.getAddress()), local.registry().identityOf(w));
+        return defaultHeaders ? withDefaultHeaders(source, r, null) : r;
     }
 
     /** {@code target} is no registry workload; {@code remedy} what the caller can do about it. */
@@ -166,7 +176,8 @@ public final class Outbound implements CaptureListener.Opener {
     /**
      * {@link #withDefaultHeaders(SpiffeId, Route, InetSocketAddress)} with the baggage of {@code from} when not null, and
      * for a connection to a Service ({@code host} its hostname, else null) ztunnel's {@code forwarded: for=…;host=HOSTNAME}
-     * ({@code build_forwarded}), from which this proxy's outbound telemetry finds the Service again.
+     * ({@code build_forwarded}; {@code host=HOSTNAME} alone when this process is the client, {@link OutboundHeaders#forwarded}),
+     * from which this proxy's outbound telemetry and the destination's {@code guess_inbound_service} find the Service.
      */
     private Route withDefaultHeaders(Workload from, SpiffeId source, Route route, InetSocketAddress client, String host) {
         return new Route(route.hboneAddress(), route.expectedIdentities(),
@@ -299,7 +310,7 @@ public final class Outbound implements CaptureListener.Opener {
                 // Thrown from the routes function: the socket's connect throws a ConnectException with this message.
                 throw closed("createSocket");
             }
-            return withDefaultHeaders(source, route(t, source), null);
+            return route(t, source, true);
         });
     }
 

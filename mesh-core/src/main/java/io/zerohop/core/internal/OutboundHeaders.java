@@ -7,8 +7,8 @@ import java.util.Map;
 /**
  * The request headers ztunnel puts on every outbound CONNECT (src/proxy/outbound.rs): {@code baggage}
  * with the source workload's metadata ({@link Baggage}), a fresh {@code traceparent}, and
- * {@code forwarded} naming the original client ({@code build_forwarded}). Headers the caller already
- * set win. The receiving side shows them, never decides with them.
+ * {@code forwarded} naming the original client and the Service dialled ({@code build_forwarded}). Headers the caller
+ * already set win. The receiving side shows them, never decides with them.
  */
 public final class OutboundHeaders {
     private OutboundHeaders() {}
@@ -28,14 +28,15 @@ public final class OutboundHeaders {
      *
      * @param baggage the source workload's baggage, or null when the source is not a registry workload
      * @param client  the original client (a captured app), or null when this process is the client
-     * @param host    the destination service's host name, or null for a workload destination
+     * @param host    the destination service's host name, or null for a workload destination; with no
+     *                {@code client} it alone makes the {@code forwarded} ({@link #forwarded})
      */
     public static Map<String, String> withDefaults(Map<String, String> headers, Baggage baggage,
                                                    InetSocketAddress client, String host) {
         String b = baggage == null ? "" : baggage.header();
         boolean addBaggage = !b.isEmpty() && !headers.containsKey("baggage");
         boolean addTraceparent = !headers.containsKey("traceparent");
-        boolean addForwarded = client != null && !headers.containsKey("forwarded");
+        boolean addForwarded = (client != null || host != null) && !headers.containsKey("forwarded");
         int n = headers.size() + (addBaggage ? 1 : 0) + (addTraceparent ? 1 : 0) + (addForwarded ? 1 : 0);
         String[] names = headers.isEmpty() ? DEFAULT_NAMES[(addBaggage ? 1 : 0) | (addForwarded ? 2 : 0)] : new String[n];
         Object[] values = new Object[n];
@@ -68,10 +69,17 @@ public final class OutboundHeaders {
     }
 
     /**
-     * RFC 7239 as ztunnel's {@code build_forwarded}: {@code for="ip:port"} (IPv6 in brackets), and
-     * {@code ;host=NAME} for a service destination.
+     * RFC 7239 as ztunnel's {@code build_forwarded} (istio/ztunnel src/proxy/outbound.rs): {@code for="ip:port"}
+     * (IPv6 in brackets), and {@code ;host=NAME} for a service destination. With no {@code client} (the embedded API:
+     * this process is the client, which ztunnel, always a proxy, never is) {@code host=NAME} alone, or null with no
+     * {@code host} either: the destination's {@code guess_inbound_service} needs the Service dialled to tell apart
+     * Services that target one port ({@code parse_forwarded_host} takes {@code host=} from any element position), and
+     * a {@code for=} naming this process's own address would tell it nothing its TCP peer does not.
      */
     public static String forwarded(InetSocketAddress client, String host) {
+        if (client == null) {
+            return host == null ? null : "host=" + host;
+        }
         // RFC 5952 text (::1, not 0:0:0:0:0:0:0:1), as Rust prints a SocketAddr.
         String ip = io.netty.util.NetUtil.toAddressString(client.getAddress());
         String node = (ip.indexOf(':') >= 0 ? "[" + ip + "]" : ip) + ":" + client.getPort();

@@ -706,7 +706,7 @@ public final class TunnelObserver implements HboneEvents {
     /**
      * Outbound, the captured application's registry workload: at the {@code for=} address this proxy put in the
      * CONNECT's {@code forwarded} (Outbound, ztunnel's {@code build_forwarded}), when its identity is the tunnel's own
-     * ({@code src}); else null ({@code Mesh.connect} sends no {@code forwarded}).
+     * ({@code src}); else null ({@code Mesh.connect} sends no {@code for=}).
      */
     private Workload outboundSource(TunnelInfo t, Object src) {
         String fwd = t.headers().get("forwarded");
@@ -723,17 +723,47 @@ public final class TunnelObserver implements HboneEvents {
         return w != null && src.equals(registry.identityOf(w)) ? w : null;
     }
 
-    /** The {@code host=} of a {@code forwarded} header ({@code for="…";host=NAME}), or null. */
+    /** The {@code host=} of the tunnel's {@code forwarded} header ({@link #forwardedHost(String)}), or null. */
     static String forwardedHost(TunnelInfo t) {
-        String fwd = t.headers().get("forwarded");
-        int i = fwd == null ? -1 : fwd.indexOf(";host=");
-        if (i < 0) {
+        return forwardedHost(t.headers().get("forwarded"));
+    }
+
+    /**
+     * The {@code host=} of a {@code forwarded} value, or null, as ztunnel's inbound reads it (istio/ztunnel src/proxy.rs
+     * {@code parse_forwarded_host}): null for a value with a non-ASCII character; else the first {@code ;}-separated
+     * part that, trimmed, starts with {@code host=}, wherever it stands ({@code for="…";host=NAME} from a node proxy,
+     * {@code host=NAME} alone from an embedded client, {@code for=x; host=NAME}), one surrounding quote stripped each
+     * side, null when empty. Until 6 December a {@code host=} that did not follow a {@code ;} at once was not found. One
+     * difference: repeated {@code forwarded} headers arrive joined with {@code ", "}, and ztunnel reads the first header
+     * alone ({@code headers().get}), so the value is read up to its first comma.
+     */
+    static String forwardedHost(String fwd) {
+        if (fwd == null) {
             return null;
         }
-        int end = fwd.indexOf(';', i + 6);
-        int comma = fwd.indexOf(',', i + 6);
-        end = end < 0 ? comma : comma < 0 ? end : Math.min(end, comma);
-        return fwd.substring(i + 6, end < 0 ? fwd.length() : end).replace("\"", "");
+        int comma = fwd.indexOf(',');
+        int n = comma < 0 ? fwd.length() : comma;
+        for (int i = 0; i < n; i++) {
+            if (fwd.charAt(i) > 0x7F) {
+                return null;
+            }
+        }
+        int start = 0;
+        while (start <= n) {
+            int end = fwd.indexOf(';', start);
+            if (end < 0 || end > n) {
+                end = n;
+            }
+            String part = fwd.substring(start, end).strip();
+            if (part.startsWith("host=")) {
+                String h = part.substring(5);
+                h = h.startsWith("\"") ? h.substring(1) : h;
+                h = h.endsWith("\"") ? h.substring(0, h.length() - 1) : h;
+                return h.isEmpty() ? null : h;
+            }
+            start = end + 1;
+        }
+        return null;
     }
 
     /**

@@ -23,6 +23,30 @@ class ZtunnelHeadersTest {
                 .isEqualTo("for=\"[::1]:80\"");
         assertThat(OutboundHeaders.forwarded(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 80), "example.com"))
                 .isEqualTo("for=\"127.0.0.1:80\";host=example.com");
+        // The embedded API, no captured client: the Service alone, nothing for a workload destination.
+        assertThat(OutboundHeaders.forwarded(null, "example.com")).isEqualTo("host=example.com");
+        assertThat(OutboundHeaders.forwarded(null, null)).isNull();
+    }
+
+    /**
+     * istio/ztunnel src/proxy.rs, test test_parse_forwarded_host, and what build_forwarded and the embedded API send: the
+     * host= of any part, trimmed, quotes stripped; none when empty or when the value is not ASCII.
+     */
+    @Test
+    void forwardedHostParsedAsZtunnelParsesIt() {
+        assertThat(TunnelObserver.forwardedHost("by=identifier;for=identifier;host=example.com;proto=https")).isEqualTo("example.com");
+        assertThat(TunnelObserver.forwardedHost("by=identifier;for=identifier;host=\"example.com\";proto=https")).isEqualTo("example.com");
+        assertThat(TunnelObserver.forwardedHost("by=identifier;for=identifier;proto=https")).isNull();
+        assertThat(TunnelObserver.forwardedHost("by=identifier;for=identifier;host=;proto=https")).isNull();
+        assertThat(TunnelObserver.forwardedHost("for=for;by=by;host=host;proto=\"pröto\"")).isNull();
+        assertThat(TunnelObserver.forwardedHost("for=\"127.0.0.1:80\";host=example.com")).isEqualTo("example.com");
+        assertThat(TunnelObserver.forwardedHost("host=example.com")).isEqualTo("example.com");
+        assertThat(TunnelObserver.forwardedHost("host=example.com;for=\"10.0.0.1:5\"")).isEqualTo("example.com");
+        assertThat(TunnelObserver.forwardedHost("for=\"10.0.0.1:5\"; host=example.com")).isEqualTo("example.com");
+        assertThat(TunnelObserver.forwardedHost("for=\"10.0.0.1:5\"")).isNull();
+        // Two headers joined: ztunnel reads the first alone.
+        assertThat(TunnelObserver.forwardedHost("for=\"10.0.0.1:5\", for=\"10.0.0.2:5\";host=other.com")).isNull();
+        assertThat(TunnelObserver.forwardedHost((String) null)).isNull();
     }
 
     /** istio/ztunnel src/baggage.rs, tests baggage_parser and baggage_parser_empty_values. */
