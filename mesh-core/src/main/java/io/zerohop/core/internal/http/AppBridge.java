@@ -135,7 +135,7 @@ final class AppBridge extends ChannelDuplexHandler implements Upstream {
 
     private void drain() {
         for (Object o; (o = codec.readInbound()) != null; ) {
-            filter.onResponse(o);
+            filter.onResponse(Upstream.withoutTrailers(o));
         }
     }
 }

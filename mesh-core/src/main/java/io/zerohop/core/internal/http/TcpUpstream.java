@@ -240,7 +240,7 @@ final class TcpUpstream implements Upstream {
                 ReferenceCountUtil.release(msg);
                 return;
             }
-            filter.onResponse(msg);
+            filter.onResponse(Upstream.withoutTrailers(msg));
         }
 
         @Override

@@ -11,6 +11,22 @@ import io.netty.handler.codec.http.HttpObject;
  */
 interface Upstream {
 
+    /**
+     * {@code msg}, a response object from the application, with the trailer fields of its last part dropped, as Envoy's
+     * HTTP/1 codec ignores them unless {@code enable_trailers} is set (envoyproxy/envoy
+     * source/common/http/http1/codec_impl.cc {@code ConnectionImpl::onHeaderFieldImpl}, "Ignore trailers";
+     * {@code Http1ProtocolOptions.enable_trailers}, protocol.proto: "By default the HTTP/1 codec drops proxied
+     * trailers"), which istiod sets on no listener or cluster (istio/istio pilot/pkg/networking/core
+     * cluster_builder.go: its {@code Http1ProtocolOptions} set a header-key format at most). A request's are dropped in {@link Http1Decoder}.
+     * Until 6 December an application's response trailers reached the client.
+     */
+    static Object withoutTrailers(Object msg) {
+        if (msg instanceof io.netty.handler.codec.http.LastHttpContent last && !last.trailingHeaders().isEmpty()) {
+            last.trailingHeaders().clear();
+        }
+        return msg;
+    }
+
     /** A request head, body part or trailers; ownership passes (released by the upstream). */
     void write(HttpObject msg);
 
