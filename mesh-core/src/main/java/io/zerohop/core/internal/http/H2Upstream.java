@@ -10,6 +10,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
@@ -60,7 +61,8 @@ import java.util.Set;
  * DATA its body; without {@code content-length} the filter chunks it ({@code Http1Filter.reframe}, Envoy's
  * {@code encodeHeadersBase}); trailers (a gRPC server's {@code grpc-status}) are dropped, as Envoy's HTTP/1 codec drops
  * them without {@code enable_trailers} (codec_impl.cc {@code StreamEncoderImpl::encodeTrailersBase}: "if
- * (!connection_.enableTrailers()) return endEncode()").</li>
+ * (!connection_.enableTrailers()) return endEncode()"). A body the head cannot frame for the client (a length never
+ * sent, DATA where no body can be) is a protocol error, as Envoy's HTTP/2 codec takes it ({@code Response.channelRead}).</li>
  * <li>failures before the response: a failed dial, the stream's reset, the application's connection failing or refusing
  * the stream (GOAWAY) are answered as Envoy's router answers them ({@link UpstreamFailure}, as in {@link H2Proxy}), the
  * client's connection going on; after the response started, the client's connection is reset
@@ -319,6 +321,12 @@ final class H2Upstream implements Upstream {
         /** A final response's head went to the filter. */
         private boolean started;
         private boolean ended;
+        /** The final head declared a body ({@code content-length} above 0, not {@link #bodiless}) that must come. */
+        private boolean owed;
+        /** The final response can have no body: it answers a HEAD, or is a 204 or 304 (RFC 9110 sections 9.3.2, 15.3.5, 15.4.5). */
+        private boolean bodiless;
+        /** Some DATA of the response's body came. */
+        private boolean received;
         /** Above the last-stream-id of the application's GOAWAY: the application will not process it. */
         private boolean refused;
 
@@ -338,8 +346,12 @@ final class H2Upstream implements Upstream {
             }
             if (msg instanceof Http2HeadersFrame h) {
                 if (started) {
-                    // Trailers: dropped (see the class comment); their END_STREAM ends the response.
-                    if (h.isEndStream()) {
+                    // Trailers: dropped (see the class comment); their END_STREAM ends the response, unless it owed a body
+                    // that never came (as for an empty last DATA frame below).
+                    if (h.isEndStream() && owed && !received) {
+                        ended = true;
+                        failed(UpstreamFailure.reset("protocol error"));
+                    } else if (h.isEndStream()) {
                         end(ctx);
                     }
                     return;
@@ -370,11 +382,30 @@ final class H2Upstream implements Upstream {
                     filter.onResponse(LastHttpContent.EMPTY_LAST_CONTENT);
                     return;
                 }
-                if (h.isEndStream() && !headRequest && code != 204 && !r.headers().contains(HttpHeaderNames.CONTENT_LENGTH)) {
+                // A body is owed when the head declares a length and the request is no HEAD nor the answer a 304 (RFC 9110
+                // section 8.6). Netty's codec fails a stream whose DATA overrun or fall short of its content-length, but lets
+                // one with no DATA at all end (DefaultHttp2ConnectionDecoder.ContentLength: "This may be a response to a
+                // HEAD request"): that response would reach the client with a length it never sends, the next response read
+                // as its body. Envoy's HTTP/2 codec knows the request's method and checks the length at the stream's end
+                // (google/quiche http2/adapter/oghttp2_session.cc OgHttp2Session::OnStreamEnd, remaining_content_length
+                // unless sent_head_method; HandleContentLengthError resets the stream, PROTOCOL_ERROR).
+                bodiless = headRequest || code == 204 || code == 304;
+                owed = !bodiless && HttpUtil.getContentLength(r, 0L) > 0;
+                if (h.isEndStream() && owed) {
+                    // The stream ended with the head, before anything went to the client: Envoy's router answers the
+                    // reset before the response as a protocol error (router.cc onUpstreamReset: 502, UPE).
+                    ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.PROTOCOL_ERROR));
+                    ended = true;
+                    failed(UpstreamFailure.reset("protocol error"));
+                    return;
+                }
+                if (h.isEndStream() && !headRequest && code != 204 && code != 304 && !r.headers().contains(HttpHeaderNames.CONTENT_LENGTH)) {
                     // A response that is its head alone (a gRPC server's trailers-only answer): Envoy's HTTP/1 codec says
                     // content-length: 0 (codec_impl.cc encodeHeadersBase: "If this is a headers-only stream, append an explicit
-                    // Content-Length: 0 unless it's a response to a HEAD request", not for a 204), where a length-less
-                    // response would be chunked.
+                    // Content-Length: 0 unless it's a response to a HEAD request", not for a 204, nor for a 304, whose
+                    // branch before it only turns chunking off: "For 304 response, since it should never have a body, we
+                    // should not need to chunk_encode at all"), where a length-less response would be chunked. A 304's
+                    // content-length would be the stored representation's (RFC 9110 section 8.6), which a cache updates.
                     r.headers().set(HttpHeaderNames.CONTENT_LENGTH, io.netty.handler.codec.http.HttpHeaderValues.ZERO);
                 }
                 started = true;
@@ -387,6 +418,27 @@ final class H2Upstream implements Upstream {
             if (msg instanceof Http2DataFrame d) {
                 if (!started) {
                     d.release();
+                    return;
+                }
+                received |= d.content().isReadable();
+                if (bodiless && d.content().isReadable()) {
+                    // A body where none can be (a HEAD's answer, a 204 or 304): on the client's connection those bytes would
+                    // be read as the next response. Envoy's HTTP/2 codec resets such a stream (google/quiche
+                    // http2/adapter/oghttp2_session.cc OgHttp2Session::OnDataFrameHeader: !can_receive_body and a length,
+                    // RST_STREAM PROTOCOL_ERROR; can_receive_body is false after sent_head_method or for such a status), and
+                    // the client's connection, its response started, is reset.
+                    d.release();
+                    ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.PROTOCOL_ERROR));
+                    ended = true;
+                    failed(UpstreamFailure.reset("protocol error"));
+                    return;
+                }
+                if (d.isEndStream() && owed && !received) {
+                    // The owed body ended empty (see above), its head already with the client: cut, as Envoy resets an
+                    // HTTP/1 downstream whose response its upstream codec reset.
+                    d.release();
+                    ended = true;
+                    failed(UpstreamFailure.reset("protocol error"));
                     return;
                 }
                 if (d.isEndStream()) {

@@ -1,0 +1,26 @@
+// An h2c (prior knowledge) application whose responses misdeclare their framing, one way per path.
+// Usage: node h2-framing-server.js HOST PORT ; prints "ready" once listening.
+const http2 = require('http2');
+const server = http2.createServer();
+server.on('stream', (stream, headers) => {
+  stream.on('error', () => {});
+  const path = headers[':path'];
+  stream.on('data', () => {});
+  stream.on('end', () => {
+    // content-length: 5 on a head that ends the stream: no body follows it.
+    if (path === '/api/length-no-body') { stream.respond({ ':status': 200, 'content-length': '5' }, { endStream: true }); return; }
+    // content-length: 5, then an empty DATA frame that ends the stream.
+    if (path === '/api/length-empty-data') { stream.respond({ ':status': 200, 'content-length': '5' }); stream.end(); return; }
+    // A 304's head alone.
+    if (path === '/api/not-modified') { stream.respond({ ':status': 304, etag: '"v1"' }, { endStream: true }); return; }
+    // A length-less body cut by the application: its connection reset (TCP RST) after the first part was written.
+    if (path === '/api/reset-connection') {
+      stream.respond({ ':status': 200 });
+      stream.write('partial', () => stream.session.socket.resetAndDestroy());
+      return;
+    }
+    stream.respond({ ':status': 200, 'content-length': String(path.length + 3) });
+    stream.end(`ok ${path}`);
+  });
+});
+server.listen(Number(process.argv[3]), process.argv[2], () => console.log('ready'));
