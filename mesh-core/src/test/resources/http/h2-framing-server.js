@@ -2,6 +2,7 @@
 // Usage: node h2-framing-server.js HOST PORT ; prints "ready" once listening.
 const http2 = require('http2');
 const server = http2.createServer();
+let sent = () => 0;
 server.on('stream', (stream, headers) => {
   stream.on('error', () => {});
   const path = headers[':path'];
@@ -13,6 +14,19 @@ server.on('stream', (stream, headers) => {
     if (path === '/api/length-empty-data') { stream.respond({ ':status': 200, 'content-length': '5' }); stream.end(); return; }
     // A 304's head alone.
     if (path === '/api/not-modified') { stream.respond({ ':status': 304, etag: '"v1"' }, { endStream: true }); return; }
+    // /api/mib: 32 MiB without a length, written as fast as the stream's flow control takes it; /api/sent: the bytes that
+    // connection's socket has written so far (how much the proxy has taken while its client reads nothing).
+    if (path === '/api/mib') {
+      const socket = stream.session.socket;
+      sent = () => socket.bytesWritten;
+      stream.respond({ ':status': 200 });
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      let left = 512;
+      const pump = () => { while (left > 0) { left--; if (!stream.write(chunk)) { stream.once('drain', pump); return; } } stream.end(); };
+      pump();
+      return;
+    }
+    if (path === '/api/sent') { stream.respond({ ':status': 200 }); stream.end(String(sent())); return; }
     // A length-less body cut by the application: its connection reset (TCP RST) after the first part was written.
     if (path === '/api/reset-connection') {
       stream.respond({ ':status': 200 });

@@ -209,4 +209,64 @@ class L7H2UpstreamFramingTest {
         // The head, written before the DATA came in the same read, may be lost with the reset.
         assertThat(out).doesNotContain("smuggled").doesNotContain("ok /api/next");
     }
+
+    /**
+     * 32 MiB without a length (chunked for the client) to a client that reads nothing for a while: what the application
+     * gets to write is bounded by the stream's flow-control window and the socket buffers (the stream stops being read
+     * while the client's connection is not writable: Http1Filter.readResponses), not the whole body buffered in the proxy,
+     * as Envoy's watermarks hold back an HTTP/2 upstream (its stream's window is not opened again while the downstream is
+     * above its high watermark). Then the client reads it all, whole and ended. Guard: holds before and after.
+     */
+    @Test
+    void aSlowClientHoldsBackTheApplication() throws Exception {
+        try (Socket s = new Socket()) {
+            s.setReceiveBufferSize(32 * 1024);
+            s.connect(via);
+            s.setSoTimeout(20_000);
+            s.getOutputStream().write("GET /api/mib HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            long seen = -1;
+            long now = sent();
+            // Until what the application's socket has written stops growing (three readings alike), at most 10 s.
+            for (int same = 0, i = 0; same < 3 && i < 50; i++) {
+                Thread.sleep(200);
+                seen = now;
+                now = sent();
+                same = now == seen ? same + 1 : 0;
+            }
+            assertThat(now).isLessThan(16L << 20);
+            InputStream in = s.getInputStream();
+            ByteArrayOutputStream head = new ByteArrayOutputStream();
+            while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
+                head.write(in.read());
+            }
+            assertThat(head.toString(StandardCharsets.ISO_8859_1)).startsWith("HTTP/1.1 200 ").containsIgnoringCase("transfer-encoding: chunked");
+            java.io.DataInputStream chunks = new java.io.DataInputStream(in);
+            long body = 0;
+            for (;;) {
+                StringBuilder line = new StringBuilder();
+                for (int b; (b = chunks.read()) != '\n'; ) {
+                    assertThat(b).as("chunk size line").isNotNegative();
+                    line.append((char) b);
+                }
+                int size = Integer.parseInt(line.toString().trim(), 16);
+                chunks.skipNBytes(size + 2L);
+                body += size;
+                if (size == 0) {
+                    break;
+                }
+            }
+            assertThat(body).isEqualTo(32L << 20);
+        }
+    }
+
+    /** The bytes the application's socket that answered /api/mib has written. */
+    private static long sent() throws Exception {
+        try (Socket s = new Socket(via.getAddress(), via.getPort())) {
+            s.setSoTimeout(20_000);
+            s.getOutputStream().write("GET /api/sent HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            String out = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+            assertThat(out).as("/api/sent").startsWith("HTTP/1.1 200 ").containsIgnoringCase("transfer-encoding: chunked");
+            return Long.parseLong(out.split("\r\n\r\n", 2)[1].split("\r\n")[1].trim());
+        }
+    }
 }
