@@ -3,6 +3,8 @@
 const http2 = require('http2');
 const server = http2.createServer();
 let sent = () => 0;
+// A connection the proxy closes mid-body must not end the server.
+server.on('session', (session) => session.on('error', () => {}));
 server.on('stream', (stream, headers) => {
   stream.on('error', () => {});
   const path = headers[':path'];
@@ -18,11 +20,13 @@ server.on('stream', (stream, headers) => {
     // connection's socket has written so far (how much the proxy has taken while its client reads nothing).
     if (path === '/api/mib') {
       const socket = stream.session.socket;
-      sent = () => socket.bytesWritten;
+      // Once its session is gone its socket proxy throws: the last count read stands.
+      let last = 0;
+      sent = () => { try { last = socket.bytesWritten; } catch (e) { /* session destroyed */ } return last; };
       stream.respond({ ':status': 200 });
       const chunk = Buffer.alloc(64 * 1024, 'x');
       let left = 512;
-      const pump = () => { while (left > 0) { left--; if (!stream.write(chunk)) { stream.once('drain', pump); return; } } stream.end(); };
+      const pump = () => { if (stream.destroyed) return; while (left > 0) { left--; if (!stream.write(chunk)) { stream.once('drain', pump); return; } } stream.end(); };
       pump();
       return;
     }
