@@ -24,7 +24,10 @@ import org.slf4j.LoggerFactory;
  * in a namespace that has no workload (a mistyped {@code metadata.namespace}); and the same for a
  * CiliumNetworkPolicy's {@code endpointSelector} (a CiliumClusterwideNetworkPolicy's across namespaces). A
  * mistyped label or namespace is a valid policy that selects nothing: an ALLOW leaves its workload open, a DENY
- * leaves it without the denial. The decision stays istiod's, ztunnel's and Cilium's; this only says why.
+ * leaves it without the denial. A RequestAuthentication's {@code selector} is checked as an AuthorizationPolicy's
+ * (zerohop's own line: IST0127 is the AuthorizationPolicy analyzer's): a mistyped one leaves its workload's tokens
+ * unchecked and its {@code requestPrincipals} rules unmatched (a new-user pass found {@code app: httpbinn} silent).
+ * The decision stays istiod's, ztunnel's and Cilium's; this only says why.
  * {@code zerohop policy check --workloads} prints them ({@link #unselecting}); a policy engine with a workload
  * registry logs each once, WARN, at the load that brings it ({@link #attach}): {@code zerohop proxy} given a
  * {@code --workloads} file and an embedded {@link Mesh} built with {@code policies} and {@code workloads} (a new-user
@@ -179,7 +182,8 @@ public final class SelectorCheck implements Consumer<PolicySet> {
     private static String check(PolicySelector s, WorkloadRegistry registry, String registryName, String rootNamespace,
                                 Workload dest) {
         PolicyRef ref = s.policy();
-        boolean istio = ref.kind() == PolicyRef.Kind.AUTHORIZATION_POLICY;
+        boolean jwt = ref.kind() == PolicyRef.Kind.REQUEST_AUTHENTICATION;
+        boolean istio = ref.kind() == PolicyRef.Kind.AUTHORIZATION_POLICY || jwt;
         boolean clusterwide = ref.kind() == PolicyRef.Kind.CILIUM_CLUSTERWIDE_NETWORK_POLICY;
         if (!istio && !clusterwide && ref.kind() != PolicyRef.Kind.CILIUM_NETWORK_POLICY) {
             return null;
@@ -201,14 +205,14 @@ public final class SelectorCheck implements Consumer<PolicySet> {
         Map<String, String> wanted = new TreeMap<>(s.matchLabels());
         boolean meshWide = istio && namespace.equals(rootNamespace);
         String name = ref.kind().displayName() + " " + (namespace == null ? "" : namespace + "/") + ref.name();
-        String verb = istio ? ref.action() : null;
-        String action = istio ? " (" + verb + ")" : "";
+        String verb = istio && !jwt ? ref.action() : null;
+        String action = verb != null ? " (" + verb + ")" : "";
         if (istio && wanted.isEmpty()) {
             // targetRefs policies are not enforced by ztunnel (README); a selectorless one is namespace-wide.
             if (meshWide || registry.all().stream().anyMatch(w -> w.namespace().equals(namespace))) {
                 return null;
             }
-            Effect effect = Effect.of(verb);
+            Effect effect = jwt ? Effect.JWT : Effect.of(verb);
             return name + action + " applies to no workload in " + registryName + ": namespace " + namespace + " has none"
                     + didYouMean(namespace, registry, " (did you mean ", ")") + ", so it " + effect.what + ": a mistyped metadata.namespace leaves the"
                     + " workloads it was written for " + effect.left;
@@ -271,7 +275,7 @@ public final class SelectorCheck implements Consumer<PolicySet> {
                         + " cluster) no pod carries as its own, and istiod selects by the pod's own labels; that leaves the workload"
                         + " it was written for"
                 : "a mistyped selector label leaves the workload it was written for";
-        Effect effect = Effect.of(verb);
+        Effect effect = jwt ? Effect.JWT : Effect.of(verb);
         // One rule of a Cilium policy's specs is named as such: the policy's other rules may select workloads.
         String subject = s.field().startsWith("specs[") ? name + " rule " + s.field().substring(0, s.field().indexOf('.')) : name;
         return subject + action + " selects no workload in " + registryName + " (its " + (istio ? "selector " : "endpointSelector ")
@@ -290,7 +294,13 @@ public final class SelectorCheck implements Consumer<PolicySet> {
         DENY("denies nothing", "without the denial"),
         AUDIT("audits nothing (AUDIT never allows or denies)", "unaudited"),
         CUSTOM("sends nothing to its extension provider", "without that external check"),
-        CILIUM("applies to nothing", "without it");
+        CILIUM("applies to nothing", "without it"),
+        /**
+         * A RequestAuthentication: its workload's tokens go unchecked (an invalid one is not refused with 401) and, with no
+         * verified token, its requestPrincipals and request.auth rules never match (an ALLOW on them denies everything).
+         */
+        JWT("checks no token", "with its JWTs unverified: an invalid token is not refused and a requestPrincipals or request.auth"
+                + " rule never matches there");
 
         final String what;
         final String left;

@@ -55,6 +55,36 @@ class PolicySelectsNoWorkloadTest {
         }
     }
 
+    /**
+     * A new-user pass: a RequestAuthentication with a mistyped selector ({@code app: httpbinn}) said nothing, and the
+     * workload's tokens went unchecked. It gets the line an AuthorizationPolicy gets, with what a JWT rule fails to do.
+     */
+    @Test
+    void aRequestAuthenticationThatSelectsNoWorkloadIsNamed() throws Exception {
+        Workload payment = new Workload("e-commerce", "payment", "payment", Map.of("app", "payment"),
+                List.of(InetAddress.getByName("127.0.0.2")), Workload.Protocol.HBONE, null, "cluster.local");
+        String mistyped = """
+                apiVersion: security.istio.io/v1
+                kind: RequestAuthentication
+                metadata: {name: jwt-example, namespace: e-commerce}
+                spec:
+                  selector: {matchLabels: {app: paymnet}}
+                  jwtRules: [{issuer: "testing@secure.istio.io", jwks: '{"keys":[]}'}]
+                ---
+                apiVersion: security.istio.io/v1
+                kind: RequestAuthentication
+                metadata: {name: jwt-right, namespace: e-commerce}
+                spec:
+                  selector: {matchLabels: {app: payment}}
+                  jwtRules: [{issuer: "testing@secure.istio.io", jwks: '{"keys":[]}'}]
+                """;
+        List<String> lines = SelectorCheck.unselecting(PolicyLoader.fromString("ra.yaml", mistyped),
+                WorkloadRegistry.of(List.of(payment), Map.of()), "the workload registry", "istio-system", null);
+        assertThat(lines).singleElement().asString().startsWith(
+                        "RequestAuthentication e-commerce/jwt-example selects no workload in the workload registry (its selector app=paymnet)")
+                .contains("checks no token", "JWTs unverified");
+    }
+
     /** zerohop proxy --kubernetes disables the check for its engine: its registry fills as pods are scheduled. */
     @Test
     void aDisabledEngineIsNotChecked() throws Exception {

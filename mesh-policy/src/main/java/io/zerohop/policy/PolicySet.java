@@ -69,9 +69,9 @@ public final class PolicySet {
     }
 
     /**
-     * The selector of each loaded AuthorizationPolicy, CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy (one per
-     * rule of a Cilium policy with {@code specs}), in load order, as its file wrote it (see {@link PolicySelector});
-     * PeerAuthentications are not among them. Never
+     * The selector of each loaded AuthorizationPolicy, RequestAuthentication, CiliumNetworkPolicy and
+     * CiliumClusterwideNetworkPolicy (one per rule of a Cilium policy with {@code specs}), in load order, as its file wrote
+     * it (see {@link PolicySelector}); PeerAuthentications are not among them. Never
      * null; for any set, files or in-memory.
      */
     public List<PolicySelector> selectors() {

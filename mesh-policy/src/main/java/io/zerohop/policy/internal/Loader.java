@@ -598,7 +598,11 @@ public final class Loader {
                 istioSourceNamespaces(p.ref, spec, out);
             }
             case PEER_AUTHENTICATION -> out.add(PeerAuthn.compile(ref, namespace, spec, out.warnings()));
-            case REQUEST_AUTHENTICATION -> out.add(RequestAuthnCompiler.compile(ref, namespace, spec, out.warnings()));
+            case REQUEST_AUTHENTICATION -> {
+                out.add(RequestAuthnCompiler.compile(ref, namespace, spec, out.warnings()));
+                // For the "selects no workload" check: a mistyped selector leaves its workload's tokens unchecked.
+                out.select(istioSelector(ref, spec));
+            }
             default -> {
                 String ns = clusterwide ? null : namespace;
                 List<YNode> specs = new ArrayList<>();
@@ -698,7 +702,10 @@ public final class Loader {
         return new YNode(YNode.Type.MAP, rule.file, rule.line, rule.path, null, m, null);
     }
 
-    /** {@link PolicySelector} of a compiled AuthorizationPolicy: its spec was accepted, so the fields are well-formed. */
+    /**
+     * {@link PolicySelector} of a compiled AuthorizationPolicy or RequestAuthentication: its spec was accepted, so the
+     * fields are well-formed.
+     */
     private static PolicySelector istioSelector(PolicyRef ref, YNode spec) throws PolicyLoadException {
         YNode selector = spec == null ? null : spec.get("selector");
         if (selector != null) {
