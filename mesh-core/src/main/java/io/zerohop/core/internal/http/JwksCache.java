@@ -191,9 +191,16 @@ final class JwksCache {
             CompletableFuture<Void> done = e.refreshed;
             e.refreshed = new CompletableFuture<>();
             if (failure == null) {
+                // After a WARN that said the issuer's tokens are refused (or checked with old keys), an operator needs the
+                // line that says they no longer are: a new-user pass found the recovery silent.
+                boolean recovered = !e.fetched || !e.nextRefresh.equals(refresh);
                 e.keys = jwks;
                 e.fetched = true;
                 e.nextRefresh = refresh;
+                if (recovered) {
+                    log.info("JWKS fetch for issuer {} ({}) succeeded after a failure: its tokens are checked with the fetched"
+                            + " keys again", e.key.issuer, where(e.key));
+                }
                 schedule(e, refresh);
                 done.complete(null);
                 return;

@@ -158,8 +158,12 @@ class JwksCacheTest {
         // istiod's PublicOnlyJwks: an RSA key without kid or alg, which no token verifies against.
         assertThat(verify(rule, token)).isEqualTo(JwtStatus.JWT_VERIFICATION_FAIL);
         assertThat(verify(rule, A.es256(claims("https://down.example.com")))).isEqualTo(JwtStatus.JWT_VERIFICATION_FAIL);
-        served.put("/down/jwks", Map.entry(200, A.jwks()));
-        untilVerified(rule, token, JwtStatus.OK);
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            served.put("/down/jwks", Map.entry(200, A.jwks()));
+            untilVerified(rule, token, JwtStatus.OK);
+            // The WARN said every token is refused; the recovery is said too (a new-user pass found it silent).
+            err.awaitLine("JWKS fetch for issuer https://down.example.com", "succeeded after a failure");
+        }
     }
 
     @Test
