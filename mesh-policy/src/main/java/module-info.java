@@ -8,6 +8,7 @@ module io.zerohop.policy {
     requires re2j;
     requires com.github.benmanes.caffeine;
     requires org.slf4j;
+    requires com.fasterxml.jackson.databind;
 
     exports io.zerohop.policy;
     // YamlDocuments for mesh-core's workload registry: its YAML syntax errors read as policy files' do
