@@ -51,7 +51,12 @@ import org.slf4j.LoggerFactory;
  * ({@link Jwks}).
  */
 final class JwtAuthn {
-    private static final RateLimitedLog REFUSALS = new RateLimitedLog(LoggerFactory.getLogger(JwtAuthn.class),
+    /**
+     * Per mesh (each {@code HttpEnforcement} has its own step), as the other refusal logs: one mesh's flood of bad tokens
+     * does not silence another's, and a test's earlier refusals do not spend a later mesh's budget (CI found a static
+     * budget spent by the JWT tests run before {@code L7JwtTest}).
+     */
+    private final RateLimitedLog refusals = new RateLimitedLog(LoggerFactory.getLogger(JwtAuthn.class),
             "refused JWT", "refused JWTs", 20, java.time.Duration.ofSeconds(10));
 
     /** jwt_verify_lib {@code kClockSkewInSecond}; istiod sets no {@code clock_skew_seconds}. */
@@ -181,7 +186,7 @@ final class JwtAuthn {
         for (JwtRule r : sorted) {
             origins.add(r.origin());
         }
-        REFUSALS.info("refused the JWT of {} {} from {} to {} ({}): {} (RequestAuthentication {})", m.method(), pathOnly(m.path()),
+        refusals.info("refused the JWT of {} {} from {} to {} ({}): {} (RequestAuthentication {})", m.method(), pathOnly(m.path()),
                 conn.peer() == null ? "plaintext " + io.zerohop.core.Addresses.authority(conn.source()) : conn.peer(),
                 io.zerohop.core.Addresses.authority(conn.destination()), conn.localId(), result.text, String.join(", ", origins));
         String path = m.path();
