@@ -289,23 +289,23 @@ final class RequestAuthnCompiler {
         return uri;
     }
 
+    /** Strict JSON (no comments, single quotes or trailing text), as Go's encoding/json under {@code jwk.Parse}. */
+    private static final com.fasterxml.jackson.databind.ObjectMapper JWKS_JSON = new com.fasterxml.jackson.databind.ObjectMapper()
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
     /**
      * istiod's {@code jwk.Parse} of an inline JWKS ("jwks parse error: ..."): JSON, either a key set ({@code keys}: a list
      * of keys) or one key; each key with a {@code kty} it knows and that type's public members (RFC 7518 section 6: RSA
      * {@code n} and {@code e}, EC {@code crv}, {@code x} and {@code y}, OKP (RFC 8037) {@code crv} and {@code x}, oct
      * {@code k}). Then {@code warnPrivateJwksKeys}: a key with private material ({@code d}, or a symmetric key) is a warning.
      */
-    /** Strict JSON (no comments, single quotes or trailing text), as Go's encoding/json under {@code jwk.Parse}. */
-    private static final com.fasterxml.jackson.databind.ObjectMapper JWKS_JSON = new com.fasterxml.jackson.databind.ObjectMapper()
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
-
     private static void jwks(YNode n, String text, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
         Object parsed;
         try {
             parsed = JWKS_JSON.readValue(text, Object.class);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
-            throw n.error("jwks parse error: not JSON: " + e.getOriginalMessage() + " at offset "
-                    + e.getLocation().getCharOffset());
+            throw n.error("jwks parse error: not JSON: " + e.getOriginalMessage()
+                    + (e.getLocation() == null ? "" : " at offset " + e.getLocation().getCharOffset()));
         }
         if (!(parsed instanceof Map<?, ?> top)) {
             throw n.error("jwks parse error: expected a JSON object (a key set {\"keys\": [...]} or one key)");
