@@ -314,13 +314,19 @@ final class PolicyCommand {
                         + " is auto and a policy decides it per request; with the dry-run policies enforced, a connection it cannot"
                         + " parse as HTTP would be decided without HTTP fields, which a DENY rule's count as matched and an ALLOW"
                         + " rule's as not; give --method/--path for an HTTP request)");
-            } else if (!http && protocol != io.zerohop.core.AppProtocol.TCP && engine.requiresHttp(target, port)
+            } else if (!http && protocol != io.zerohop.core.AppProtocol.TCP
+                    && (engine.requiresHttp(target, port) || !engine.jwtRules(target).isEmpty())
                     && (d.allowed() || engine.denialBeforeHttp(request) == null)) {
+                // As the proxy decides to parse (HttpEnforcement): a RequestAuthentication alone makes the port parsed.
                 // The proxy parses HTTP here and decides each request: the L4 answer is not the one an HTTP client
                 // gets (a new-user pass read an ALLOW with methods as "denied" with no hint; Cilium's text has one;
                 // newuser20 read "ALLOW by default" on an http port whose DENY methods: [POST] the proxy enforced).
+                // A new-user pass followed this hint for a policy whose only HTTP fields were requestPrincipals: giving
+                // --method/--path changed nothing, since the verified JWT that decides them is not the check's to give.
+                String jwt = engine.jwtRules(target).isEmpty() ? "" : "; requestPrincipals and request.auth.* are decided on the"
+                        + " request's verified JWT, which the check has none of: it decides a request without a token";
                 System.out.println("an HTTP request: decided per request on port " + port + " (a policy has HTTP fields for it):"
-                        + " give --method/--path (and --host/--header) for its decision");
+                        + " give --method/--path (and --host/--header) for its decision" + jwt);
             }
             if (http && tcpPort) {
                 System.err.println("warning: port " + port + " of " + ns + "/" + rest + " is tcp in " + workloads + ": the proxy does not parse "

@@ -48,6 +48,42 @@ class PolicyCheckJwtTest {
         assertThat(std.out.toString()).contains("DENY by foo/require-jwt");
     }
 
+    /**
+     * A new-user pass: for a policy whose only HTTP field is {@code requestPrincipals}, the hint said to give
+     * --method/--path, which changes nothing; it now says the JWT decides those fields and the check has none.
+     */
+    @Test
+    void theHttpHintSaysTheJwtIsNotTheChecksToGive(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("jwt.yaml"), """
+                apiVersion: security.istio.io/v1
+                kind: RequestAuthentication
+                metadata: {name: jwt-example, namespace: foo}
+                spec:
+                  selector: {matchLabels: {app: httpbin}}
+                  jwtRules: [{issuer: "testing@secure.istio.io", jwks: '{"keys":[]}'}]
+                ---
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: require-jwt, namespace: foo}
+                spec:
+                  selector: {matchLabels: {app: httpbin}}
+                  action: ALLOW
+                  rules:
+                  - from: [{source: {requestPrincipals: ["testing@secure.istio.io/*"]}}]
+                """);
+        String hint = "give --method/--path (and --host/--header) for its decision; requestPrincipals and request.auth.* are"
+                + " decided on the request's verified JWT, which the check has none of: it decides a request without a token";
+        std.run("policy", "check", "--policies", dir.toString(), "--dest", "foo/httpbin:8000", "--label", "app=httpbin");
+        assertThat(std.out.toString()).as(std.out.toString()).contains(hint);
+        // A RequestAuthentication alone makes the proxy parse the port (an invalid token is 401 there): the hint is given
+        // too (it was not: "ALLOW by default" alone).
+        String text = Files.readString(dir.resolve("jwt.yaml"));
+        Files.writeString(dir.resolve("jwt.yaml"), text.substring(0, text.indexOf("---")));
+        std.out.reset();
+        std.run("policy", "check", "--policies", dir.toString(), "--dest", "foo/httpbin:8000", "--label", "app=httpbin");
+        assertThat(std.out.toString()).as(std.out.toString()).contains("ALLOW by default").contains(hint);
+    }
+
     @Test
     void aLoadErrorNamesFileLineAndField(@TempDir Path dir) throws Exception {
         Path f = Files.writeString(dir.resolve("jwt.yaml"), """
