@@ -353,9 +353,10 @@ final class H2Codecs {
          * time, had counted 121 such frames (helper 309, 6 December). Netty's guard on the RST_STREAM frames this side
          * sends counts the answers ({@link #MAX_RST_FRAMES_PER_SECOND}: {@code onStreamError} writes them through the
          * encoder), per second only: a peer sending such frames more slowly is answered one RST_STREAM per frame for the
-         * connection's life, where h2 goes away at its 1,025th; no state, slot or work is at stake (README, MadeYouReset). Another STREAM_CLOSED on a
-         * stream still open here (HEADERS after the peer's END_STREAM) is counted: that stream is reset for it. DATA after
-         * the peer's END_STREAM never gets here: a connection error first, as in h2 ({@link StreamIdGuard#logData}).
+         * connection's life, where h2 goes away at its 1,025th; no state, slot or work is at stake (README, MadeYouReset). DATA, and
+         * HEADERS with END_STREAM, after the peer's END_STREAM on a stream still open here never get here: a connection
+         * error first, as in h2 ({@link StreamIdGuard#logData}, {@code StreamIdGuard#afterEndStream}; until helper 345 such
+         * HEADERS got a counted STREAM_CLOSED); HEADERS without END_STREAM there are Netty's PROTOCOL_ERROR, counted, as h2's.
          */
         private boolean countedAsLocalErrorReset(Http2Exception.StreamException e, boolean ignored) {
             if (e.error() == Http2Error.REFUSED_STREAM) {
@@ -865,6 +866,7 @@ final class H2Codecs {
         public void logHeaders(Direction direction, ChannelHandlerContext ctx, int streamId, Http2Headers headers,
                                int padding, boolean endStream) {
             check(direction, streamId);
+            afterEndStream(direction, streamId, endStream);
             super.logHeaders(direction, ctx, streamId, headers, padding, endStream);
         }
 
@@ -872,7 +874,34 @@ final class H2Codecs {
         public void logHeaders(Direction direction, ChannelHandlerContext ctx, int streamId, Http2Headers headers,
                                int streamDependency, short weight, boolean exclusive, int padding, boolean endStream) {
             check(direction, streamId);
+            afterEndStream(direction, streamId, endStream);
             super.logHeaders(direction, ctx, streamId, headers, streamDependency, weight, exclusive, padding, endStream);
+        }
+
+        /**
+         * HEADERS with END_STREAM after the peer's END_STREAM on a stream still open here (half-closed (remote): a tunnel
+         * whose other direction goes on), on client and server alike, is a connection error PROTOCOL_ERROR, as hyperium/h2
+         * answers it (src/proto/streams/streams.rs {@code recv_headers} takes them for trailers once the stream is past
+         * {@code is_recv_headers}; recv.rs {@code recv_trailers} calls state.rs {@code recv_close}, which fails on
+         * {@code HalfClosedRemote} with {@code library_go_away(PROTOCOL_ERROR)}), as for DATA there ({@link #logData}).
+         * Netty answered RST_STREAM STREAM_CLOSED ({@code DefaultHttp2ConnectionDecoder.onHeadersRead}, "Stream in
+         * unexpected state"), which reset the live tunnel for the peer's fault, counted among the resets for the peer's
+         * errors, and kept the connection; until helper 345 (7 December) the peer got that. RFC 9113 section 5.1 names
+         * STREAM_CLOSED, and 5.4.1 lets a stream error be treated as a connection error. Without END_STREAM, Netty's
+         * answer already is h2's: RST_STREAM PROTOCOL_ERROR, counted (Netty's "received too many headers", h2's "trailers
+         * frame was not EOS", {@code library_reset}). A stream this side is resetting ({@code isResetSent}, h2's
+         * {@code is_local_error}) is left to Netty, which ignores its frames, as h2 does ("ignoring trailers").
+         */
+        private void afterEndStream(Direction direction, int streamId, boolean endStream) {
+            if (direction != Direction.INBOUND || !endStream) {
+                return;
+            }
+            Http2Stream stream = connection.stream(streamId);
+            if (stream != null && !stream.isResetSent() && stream.state() == Http2Stream.State.HALF_CLOSED_REMOTE) {
+                throw new IllegalStateException(Http2Exception.connectionError(Http2Error.PROTOCOL_ERROR,
+                        "HEADERS with END_STREAM on stream %d after the peer's END_STREAM (RFC 9113 section 5.1, half-closed (remote))",
+                        streamId));
+            }
         }
     }
 }
