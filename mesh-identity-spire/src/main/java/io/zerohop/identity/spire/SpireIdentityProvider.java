@@ -116,8 +116,11 @@ public final class SpireIdentityProvider implements IdentityProvider {
                 // agent's next update may be good. go-spiffe's X509Source waits for one (watcher.OnX509ContextWatchError
                 // does nothing; Client.watchX509Context goes on to the next message); failing here failed the build
                 // for good and closed the provider (zerohop proxy --spire-socket exited; helper 264).
-                refusedUpdate = why;
+                refused(why, error);
                 log.warn("Workload API at {}: {}; no SVID yet; waiting for its next update", address, why);
+                if (log.isDebugEnabled()) {
+                    log.debug("Workload API at " + address + ": update refused", error);
+                }
                 return;
             }
             if (ready.completeExceptionally(new IllegalStateException(
@@ -126,13 +129,34 @@ public final class SpireIdentityProvider implements IdentityProvider {
             }
             if (!closed) {
                 log.warn("Workload API at {}: {}; {}", address, why, serving(state));
+                if (log.isDebugEnabled()) {
+                    log.debug("Workload API at " + address + ": " + why, error);
+                }
             }
         }
     };
     private volatile State state;
     private volatile boolean closed;
-    /** Why java-spiffe refused the latest update before the first context, for the build's timeout message; else null. */
-    private volatile String refusedUpdate;
+    /**
+     * Why the latest update before the first context was refused (java-spiffe could not make a context of it, or an SVID's
+     * key does not match its certificate), for the build's timeout message, and the refusal itself, that message's
+     * exception's cause; both null once a context is installed. Set together ({@link #refused}).
+     */
+    private volatile RefusedUpdate refusedUpdate;
+
+    /**
+     * An update refused before the first context: what the timeout says and the error itself, which go-spiffe's
+     * {@code Client.watchX509Context} hands the watcher ({@code OnX509ContextWatchError(err)}) after logging it ("Failed to
+     * parse X509-SVID response: %v"). Until helper 345 (7 December) only the text was kept and {@code build()}'s timeout
+     * had no cause: the {@code SvidKeyMismatchException} or java-spiffe's {@code X509ContextException} (with the
+     * certificate parser's error under it) was lost.
+     */
+    private record RefusedUpdate(String why, Throwable cause) {}
+
+    private void refused(String why, Throwable cause) {
+        refusedUpdate = new RefusedUpdate(why, cause);
+    }
+
     /** Why the attempts before the first context were cancelled ({@link #cancelled}), for the build's timeout message; else null. */
     private volatile String unreadable;
     /** Failed attempts since the last context, as java-spiffe's RetryHandler counts them (reset on each update). */
@@ -560,8 +584,9 @@ public final class SpireIdentityProvider implements IdentityProvider {
         String why = mismatched.values().iterator().next().getMessage();
         if (old == null) {
             // nothing served yet, nothing to take back: wait for the agent's next update; build()'s timeout names it
-            refusedUpdate = "the SVID for " + String.join(", ", mismatched.keySet().stream().map(SpiffeId::toString).toList())
-                    + " has a key that does not match its certificate (" + why + "); go-spiffe refuses such an update whole";
+            refused("the SVID for " + String.join(", ", mismatched.keySet().stream().map(SpiffeId::toString).toList())
+                    + " has a key that does not match its certificate (" + why + "); go-spiffe refuses such an update whole",
+                    mismatched.values().iterator().next());
         } else {
             Map<SpiffeId, String> gone = new LinkedHashMap<>(old.gone());
             for (SpiffeId id : mismatched.keySet()) {
@@ -836,13 +861,14 @@ public final class SpireIdentityProvider implements IdentityProvider {
             } catch (TimeoutException e) {
                 f.thenAccept(SpireIdentityProvider::close);
                 f.cancel(false);
+                RefusedUpdate refused = p.refusedUpdate;
                 throw new IllegalStateException("no X.509 context from the Workload API at "
                         + p.address + " within " + initialTimeout
-                        + (p.refusedUpdate != null ? "; the update it sent could not be used (" + p.refusedUpdate + ")"
+                        + (refused != null ? "; the update it sent could not be used (" + refused.why() + ")"
                                 : p.unreadable != null ? "; " + p.unreadable
                                 : p.nothingEnded() ? "; no attempt failed: the endpoint took the call, or is still being connected to,"
                                         + " and has sent no response (SPIFFE Workload API 4.3: the first one MUST come without delay)"
-                                : "; is the agent running and is this workload registered?"));
+                                : "; is the agent running and is this workload registered?"), refused != null ? refused.cause() : null);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 f.cancel(false);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
+import io.spiffe.exception.X509ContextException;
 import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.svid.x509svid.X509Svid;
 import io.spiffe.workloadapi.grpc.Workload;
@@ -67,7 +68,11 @@ class SpireStartTest {
             assertThatThrownBy(() -> SpireIdentityProvider.builder().address("unix:" + s).initialTimeout(Duration.ofSeconds(3)).build())
                     .isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("within PT3S; the update it sent could not be used")
-                    .hasMessageContaining("does not match SPIFFE ID in X.509 certificate");
+                    .hasMessageContaining("does not match SPIFFE ID in X.509 certificate")
+                    // java-spiffe's refusal itself, as go-spiffe hands the watcher its parse error (until helper 345: no cause)
+                    .hasCauseInstanceOf(X509ContextException.class)
+                    .satisfies(e -> assertThat(e.getCause().getCause()).isInstanceOf(X509ContextException.class)
+                            .hasMessageContaining("does not match SPIFFE ID in X.509 certificate"));
         }
     }
 
