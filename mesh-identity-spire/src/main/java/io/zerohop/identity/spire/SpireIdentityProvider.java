@@ -482,8 +482,9 @@ public final class SpireIdentityProvider implements IdentityProvider {
             SpiffeId id = svid.getSpiffeId();
             try {
                 // java-spiffe does not check that key and certificate belong together. Every SVID of the update, a second
-                // one of an ID too (not served), as go-spiffe's parseX509SVIDs parses each (it skips only a repeated
-                // non-empty hint, which java-spiffe 0.8.17's X509Svid does not carry).
+                // one of an ID too (not served), as go-spiffe's parseX509SVIDs parses each. Both skip an SVID whose non-empty
+                // hint repeats an earlier one's before parsing it (Workload API: "the first message in the list SHOULD be
+                // selected"): java-spiffe 0.8.17's GrpcConversionUtils.getListOfX509Svid, so such an SVID never gets here.
                 Svids.requireKeyMatches(svid.getPrivateKey(), svid.getLeaf());
             } catch (GeneralSecurityException e) {
                 mismatched.putIfAbsent(id, e);
