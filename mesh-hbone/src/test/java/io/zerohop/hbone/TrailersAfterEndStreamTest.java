@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Timeout;
  * {@code recv_close} on {@code HalfClosedRemote}: {@code library_go_away}); without, RST_STREAM PROTOCOL_ERROR ("trailers
  * frame was not EOS", {@code library_reset}), the connection kept. Until helper 345 both got Netty's RST_STREAM
  * STREAM_CLOSED and the connection lived. DATA there is {@code LateFramesNotCountedTest}'s. A frame-level peer over real
- * mutual TLS. Binds 127.0.202.1:60800-60801.
+ * mutual TLS; the client alike, against a frame-level server. Binds 127.0.202.1:60800-60802.
  */
 @Timeout(120)
 class TrailersAfterEndStreamTest {
@@ -105,6 +105,41 @@ class TrailersAfterEndStreamTest {
             assertThat(p.next(HEADERS, 5, WAIT).status()).as("a new tunnel on the same connection").isEqualTo("200");
             assertThat(p.frames).noneMatch(f -> f.type() == GOAWAY);
             assertThat(p.isOpen()).isTrue();
+        }
+    }
+
+    /**
+     * The client alike, as h2's client (ztunnel's) answers a frame-level server's trailers after its own END_STREAM on a
+     * tunnel the client still sends on: GOAWAY PROTOCOL_ERROR naming 0 (the client processed no stream of the server's),
+     * no RST_STREAM, the connection closed. Until helper 345 Netty's RST_STREAM STREAM_CLOSED reset that tunnel alone.
+     */
+    @Test
+    void trailersFromTheServerAfterItsEndStreamAreAConnectionErrorOnTheClientToo() throws Exception {
+        io.netty.channel.EventLoopGroup loop = io.zerohop.hbone.internal.Transports.newGroup(1, "trailers-server");
+        java.util.concurrent.LinkedBlockingQueue<ClientGoAwayParityTest.Conn> conns = new java.util.concurrent.LinkedBlockingQueue<>();
+        Mesh own = new Mesh();
+        io.netty.channel.Channel listener = ClientGoAwayParityTest.listen(own, loop, new InetSocketAddress(HOST, 60802),
+                io.netty.handler.codec.http2.Http2Settings.defaultSettings(), (c, st) -> {
+                    c.ok(st);
+                    c.ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2DataFrame(true).stream(st));
+                    // HEADERS with END_STREAM and END_HEADERS, one literal field never indexed ("x-trailer: late", the
+                    // dynamic table untouched), written below the codec, which would not send on a stream it ended.
+                    byte[] block = {0x10, 9, 'x', '-', 't', 'r', 'a', 'i', 'l', 'e', 'r', 4, 'l', 'a', 't', 'e'};
+                    c.ch.pipeline().context(c.codec).writeAndFlush(io.netty.buffer.Unpooled.buffer().writeMedium(block.length)
+                            .writeByte(HEADERS).writeByte(0x5).writeInt(st.id()).writeBytes(block));
+                }, conns);
+        try (HboneClient client = own.client().build()) {
+            HboneSocket open = Mesh.socket(client.connect(Mesh.loopback(9), own.expectServer(),
+                    (InetSocketAddress) listener.localAddress()).get(10, TimeUnit.SECONDS));
+            ClientGoAwayParityTest.Conn conn = conns.poll(5, TimeUnit.SECONDS);
+            assertThat(conn.clientGoAway.get(5, TimeUnit.SECONDS)).as("the client's GOAWAY")
+                    .isEqualTo(io.netty.handler.codec.http2.Http2Error.PROTOCOL_ERROR.code());
+            assertThat(conn.clientGoAwayLastStream.get(5, TimeUnit.SECONDS)).isZero();
+            assertThat(conn.ch.closeFuture().await(5, TimeUnit.SECONDS)).as("the connection closed").isTrue();
+            assertThat(conn.resets).as("no RST_STREAM").isEmpty();
+            open.close();
+        } finally {
+            ClientGoAwayParityTest.stop(listener, conns, loop, own);
         }
     }
 }
