@@ -4,6 +4,7 @@ import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
 import java.io.IOException;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -12,11 +13,17 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * {@code zerohop proxy --capture-set TABLE/SET}: keeps the nftables set {@code ip TABLE SET} equal to the IPv4 addresses
- * of this node's workloads in the mesh (HBONE), so that deploy/node-proxy's {@code capture.sh} captures the enrolled pods of this node and
- * no other: their outbound TCP, HBONE dialled to them, and plaintext sent to them (to {@code --plaintext-inbound}, where
+ * of this node's workloads in the mesh (HBONE), and {@code ip6 TABLE SET}, when it exists, equal to their IPv6 addresses, so
+ * that deploy/node-proxy's {@code capture.sh} captures the enrolled pods of this node and no other, in both families of a
+ * dual-stack cluster: their outbound TCP, HBONE dialled to them, and plaintext sent to them (to {@code --plaintext-inbound}, where
  * PeerAuthentication decides). This is the node-wide shape of ztunnel's in-pod redirection, which istio-cni installs in
  * an enrolled pod's own namespace only (istio/istio cni/pkg/iptables/iptables.go); a rule on {@code pod-cidr} alone
- * cannot tell this node's pods from others routed through it.
+ * cannot tell this node's pods from others routed through it. Both families, as istio-cni captures both: its iptables
+ * backend mirrors every rule into ip6tables and its nftables one keeps a {@code -v4} and a {@code -v6} set of the host's
+ * pod addresses ({@code cni/pkg/iptables/iptables.go}, {@code EnableIPv6}; {@code cni/pkg/nftables/host_sets.go},
+ * {@code NewHostSetManager}). capture.sh makes the IPv6 twin table only for a cluster with an IPv6 pod range, so the
+ * {@code ip6} set is optional: {@link #check} looks for it, and without it a pod's IPv6 address is left out (said once,
+ * when this node first has one) and its IPv6 TCP is not captured.
  *
  * <p>{@link #check} lists it at start: a proxy that cannot (no {@code nft}, no set, no {@code CAP_NET_ADMIN}) refuses to
  * start rather than report ready while nothing is captured. It is first written once the proxy listens and its
@@ -47,14 +54,18 @@ final class CaptureSet implements AutoCloseable {
     private Thread thread;
     private String written;
     private String lastError;
+    /** Whether {@code ip6 TABLE SET} exists ({@link #check}): IPv6 addresses are written to it; else left out. */
+    private boolean v6;
+    /** Whether the IPv6 addresses left out for want of the {@code ip6} set were said. */
+    private boolean v6Said;
     /** Run once, after the first successful write; null once run. */
     private Runnable firstWrite;
 
     /**
-     * @param spec     {@code TABLE/SET} of family {@code ip}, as {@code --capture-set} takes it (checked by {@link #parse})
+     * @param spec     {@code TABLE/SET} of family {@code ip} (and {@code ip6}), as {@code --capture-set} takes it (checked by {@link #parse})
      * @param registry the workloads; those whose {@code node} is {@code node} are this node's
      * @param nft      the {@code nft} program (a name looked up on the PATH, or a path), run as {@code nft -f -} and
-     *                 {@code nft list set ip TABLE SET}
+     *                 {@code nft list set ip TABLE SET} (and {@code ip6})
      */
     CaptureSet(String[] spec, WorkloadRegistry registry, String node, String nft) {
         this(spec, registry, node, nft, null, w -> true);
@@ -93,27 +104,40 @@ final class CaptureSet implements AutoCloseable {
         return parts;
     }
 
-    /** The script that makes the set hold exactly {@code addresses}. */
+    /**
+     * The script that makes the sets hold exactly {@code addresses}: the IPv4 ones in {@code ip TABLE SET}, the IPv6 ones in
+     * {@code ip6 TABLE SET} when it exists. One {@code nft -f -} transaction for both: a reader never sees one family's set
+     * written and the other's not.
+     */
     String script(java.util.Collection<String> addresses) {
-        StringBuilder s = new StringBuilder("flush set ip ").append(table).append(' ').append(set).append('\n');
-        if (!addresses.isEmpty()) {
-            s.append("add element ip ").append(table).append(' ').append(set).append(" { ").append(String.join(", ", addresses)).append(" }\n");
+        StringBuilder s = new StringBuilder();
+        family(s, "ip", addresses.stream().filter(a -> a.indexOf(':') < 0).toList());
+        if (v6) {
+            family(s, "ip6", addresses.stream().filter(a -> a.indexOf(':') >= 0).toList());
         }
         return s.toString();
     }
 
+    private void family(StringBuilder s, String family, List<String> addresses) {
+        s.append("flush set ").append(family).append(' ').append(table).append(' ').append(set).append('\n');
+        if (!addresses.isEmpty()) {
+            s.append("add element ").append(family).append(' ').append(table).append(' ').append(set).append(" { ")
+                    .append(String.join(", ", addresses)).append(" }\n");
+        }
+    }
+
     /**
-     * This node's mesh workloads' IPv4 addresses, sorted. Left out: those not captured (a pod that terminates HBONE itself),
-     * workloads outside the mesh ({@link Workload.Protocol#TCP}:
-     * the Kubernetes registry keeps every pod, for policies on source labels, and ztunnel captures enrolled pods only) and
-     * IPv6 addresses (capture.sh's table is {@code ip}).
+     * This node's mesh workloads' addresses, IPv4 and IPv6, sorted (as strings). Left out: those not captured (a pod that
+     * terminates HBONE itself), workloads outside the mesh ({@link Workload.Protocol#TCP}: the Kubernetes registry keeps
+     * every pod, for policies on source labels, and ztunnel captures enrolled pods only) and IPv6 link-local addresses
+     * (capture.sh's rules match the pod range, and a link-local address is no pod's in a cluster).
      */
     TreeSet<String> local() {
         TreeSet<String> out = new TreeSet<>();
         for (Workload w : registry.all()) {
             if (node.equals(w.node()) && w.protocol() == Workload.Protocol.HBONE && captured.test(w)) {
                 for (InetAddress a : w.addresses()) {
-                    if (a instanceof Inet4Address) {
+                    if (a instanceof Inet4Address || a instanceof Inet6Address v6a && !v6a.isLinkLocalAddress()) {
                         out.add(a.getHostAddress());
                     }
                 }
@@ -122,14 +146,26 @@ final class CaptureSet implements AutoCloseable {
         return out;
     }
 
-    /** Whether the set can be used, without changing it: null when {@code nft} lists it, else why not (nothing printed). */
+    /**
+     * Whether the set can be used, without changing it: null when {@code nft} lists {@code ip TABLE SET}, else why not
+     * (nothing printed). Also looks for {@code ip6 TABLE SET}: IPv6 addresses are written only when it is there.
+     */
     String check() {
-        return run(List.of(nft, "list", "set", "ip", table, set), "");
+        String error = run(List.of(nft, "list", "set", "ip", table, set), "");
+        if (error == null) {
+            v6 = run(List.of(nft, "list", "set", "ip6", table, set), "") == null;
+        }
+        return error;
     }
 
     /** Writes the set now if it differs from what was last written (or {@code force}); true when it holds this node's addresses. */
     synchronized boolean sync(boolean force) {
         TreeSet<String> now = local();
+        if (!v6 && !v6Said && now.stream().anyMatch(a -> a.indexOf(':') >= 0)) {
+            v6Said = true;
+            LogShape.proxyLine("warn", "zerohop proxy: warning: --capture-set: no nftables set ip6 " + table + " " + set + ", so the IPv6 addresses"
+                    + " of node " + node + "'s pods are not captured (capture.sh makes it when POD_CIDR names an IPv6 range too)");
+        }
         String script = script(now);
         if (script.equals(written) && !force) {
             return true;

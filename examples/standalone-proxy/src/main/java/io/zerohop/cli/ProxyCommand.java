@@ -211,7 +211,8 @@ final class ProxyCommand implements Callable<Integer> {
     String plaintextInbound;
 
     @Option(names = "--capture-set", paramLabel = "TABLE/SET", description = {"Keep the nftables set ip TABLE SET equal to this node's"
-            + " mesh (HBONE) workloads' IPv4 addresses (deploy/node-proxy's capture.sh: zerohop/mesh_pods), rewritten within a second of a change;"
+            + " mesh (HBONE) workloads' IPv4 addresses, and ip6 TABLE SET (when it exists) equal to their IPv6 ones"
+            + " (deploy/node-proxy's capture.sh: zerohop/mesh_pods), rewritten within a second of a change;"
             + " ready only once it is first written;",
             "needs --node (or $NODE_NAME) and nft on the PATH; off by default"})
     String captureSet;

@@ -36,40 +36,51 @@ class CaptureSetTest {
 
     /**
      * A stand-in {@code nft}: appends {@code -f -}'s script (and a {@code ---} line) to {@code nft.log}, answers
-     * {@code list set}, and fails both, as nft does, while a file {@code broken} exists.
+     * {@code list set} (of family {@code ip6} only while a file {@code ip6} exists: capture.sh makes that table only for an
+     * IPv6 pod range), and fails both, as nft does, while a file {@code broken} exists.
      */
     private static String fakeNft(Path dir) throws Exception {
         Path script = dir.resolve("nft");
         Files.writeString(script, "#!/bin/sh\n"
                 + "if [ -e " + dir.resolve("broken") + " ]; then cat > /dev/null; echo 'Error: No such file or directory' >&2;"
                 + " echo '^^^^^^' >&2; exit 1; fi\n"
+                + "if [ \"$1\" = list ] && [ \"$3\" = ip6 ] && [ ! -e " + dir.resolve("ip6") + " ]; then"
+                + " echo 'Error: No such file or directory' >&2; exit 1; fi\n"
                 + "if [ \"$1\" = list ]; then echo 'table ip zerohop { set mesh_pods { type ipv4_addr } }'; exit 0; fi\n"
                 + "cat >> " + dir.resolve("nft.log") + "; echo --- >> " + dir.resolve("nft.log") + "\n");
         script.toFile().setExecutable(true);
         return script.toString();
     }
 
+    /**
+     * Both families of a dual-stack pod, each in its family's set (capture.sh's tables ip and ip6 zerohop), in one
+     * transaction, as istio-cni keeps a v4 and a v6 set of the host's pods (istio/istio cni/pkg/nftables/host_sets.go). Until
+     * 7 December the IPv6 addresses were left out, and a mesh pod's IPv6 TCP went uncaptured.
+     */
     @Test
-    void writesThisNodesMeshIpv4AddressesInOneTransactionAndOnlyWhenTheyChange(@TempDir Path dir) throws Exception {
+    void writesThisNodesMeshAddressesOfBothFamiliesInOneTransactionAndOnlyWhenTheyChange(@TempDir Path dir) throws Exception {
         // A pod outside the mesh (the Kubernetes registry keeps those as TCP workloads) on node-a too.
-        WorkloadRegistry registry = WorkloadRegistry.of(List.of(pod("a", "node-a", "10.0.1.9", "fd00::9"), pod("b", "node-b", "10.0.2.2"),
-                pod("c", "node-a", "10.0.1.10"), pod(Workload.Protocol.TCP, "plain", "node-a", "10.0.1.11")), Map.of());
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(pod("a", "node-a", "10.0.1.9", "fd00::9"), pod("b", "node-b", "10.0.2.2", "fd00::2:2"),
+                pod("c", "node-a", "10.0.1.10", "fe80::10"), pod(Workload.Protocol.TCP, "plain", "node-a", "10.0.1.11", "fd00::11")), Map.of());
         Path log = dir.resolve("nft.log");
+        Files.createFile(dir.resolve("ip6"));
         CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, registry, "node-a", fakeNft(dir));
 
         assertThat(set.check()).as("list set works").isNull();
         assertThat(log).as("checking writes nothing: the set keeps the previous proxy's pods").doesNotExist();
         assertThat(set.sync(false)).isTrue();
-        // Sorted as strings, IPv6 left out (capture.sh's table is family ip), node-b's pod and the pod outside the mesh left out.
+        // Sorted as strings, each family in its own set; node-b's pod, the pod outside the mesh and a link-local address left out.
         assertThat(Files.readString(log)).isEqualTo("""
                 flush set ip zerohop mesh_pods
                 add element ip zerohop mesh_pods { 10.0.1.10, 10.0.1.9 }
+                flush set ip6 zerohop mesh_pods
+                add element ip6 zerohop mesh_pods { fd00:0:0:0:0:0:0:9 }
                 ---
                 """);
         assertThat(set.sync(false)).as("unchanged: not written again").isTrue();
-        assertThat(Files.readString(log)).hasLineCount(3);
+        assertThat(Files.readString(log)).hasLineCount(5);
         assertThat(set.sync(true)).as("forced: written again (capture.sh run again empties the set)").isTrue();
-        assertThat(Files.readString(log)).hasLineCount(6);
+        assertThat(Files.readString(log)).hasLineCount(10);
 
         registry.remove("prod", "a");
         registry.remove("prod", "c");
@@ -77,9 +88,36 @@ class CaptureSetTest {
         assertThat(Files.readString(log)).endsWith("""
                 ---
                 flush set ip zerohop mesh_pods
+                flush set ip6 zerohop mesh_pods
                 ---
                 """);
         assertThat(std.err.toString()).isEmpty();
+    }
+
+    /**
+     * Without the {@code ip6} set (capture.sh on an IPv4-only POD_CIDR) the IPv4 set is written as before, and a pod's IPv6
+     * address, which nothing can capture then, is said once, not refused: the proxy still captures the pod's IPv4 TCP.
+     */
+    @Test
+    void withoutTheIp6SetIpv6AddressesAreLeftOutAndSaidOnce(@TempDir Path dir) throws Exception {
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(pod("a", "node-a", "10.0.1.9")), Map.of());
+        Path log = dir.resolve("nft.log");
+        CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, registry, "node-a", fakeNft(dir));
+        assertThat(set.check()).isNull();
+        assertThat(set.sync(false)).isTrue();
+        assertThat(std.err.toString()).as("an IPv4-only node: nothing to say").isEmpty();
+
+        registry.put(pod("d", "node-a", "10.0.1.12", "fd00::12"));
+        assertThat(set.sync(false)).isTrue();
+        registry.put(pod("e", "node-a", "fd00::13"));
+        assertThat(set.sync(false)).isTrue();
+        assertThat(Files.readString(log)).endsWith("""
+                flush set ip zerohop mesh_pods
+                add element ip zerohop mesh_pods { 10.0.1.12, 10.0.1.9 }
+                ---
+                """).doesNotContain("ip6");
+        assertThat(std.err.toString()).hasLineCount(1).contains("warning: --capture-set: no nftables set ip6 zerohop mesh_pods,"
+                + " so the IPv6 addresses of node node-a's pods are not captured");
     }
 
     /**

@@ -67,6 +67,7 @@ public final class EchoServer {
     }
 
     static String authority(InetSocketAddress a) {
-        return a.getAddress().getHostAddress() + ":" + a.getPort();
+        String h = a.getAddress().getHostAddress();
+        return (a.getAddress() instanceof java.net.Inet6Address ? "[" + h + "]" : h) + ":" + a.getPort();
     }
 }

@@ -170,10 +170,10 @@ class NodeProxyE2EIT {
                   }
                 }
                 """.formatted(CLUSTER_IP, REVIEWS));
-        net.nft("a", deployCaptureTable("{ 10.10.1.0/24, 10.10.2.0/24 }"));
+        net.nft("a", deployCaptureTable("10.10.1.0/24, 10.10.2.0/24"));
         // Node B: capture.sh's table alone. Its mesh pods (backend, reviews: the set proxy B keeps) get HBONE on 15008
         // and every other TCP sent to them on the plaintext inbound listener (PeerAuthentication decides).
-        net.nft("b", deployCaptureTable("{ 10.10.1.0/24, 10.10.2.0/24 }"));
+        net.nft("b", deployCaptureTable("10.10.1.0/24, 10.10.2.0/24"));
 
         pcapFile = work.resolve("veth.pcap");
         tcpdump = start("tcpdump", net.exec("a", List.of("tcpdump", "-i", net.dev("va"), "-n", "-U", "-B", "16384", "-s", "0",
@@ -576,7 +576,7 @@ class NodeProxyE2EIT {
         // A pod of the DaemonSet replaced in a rollout runs capture.sh before its proxy starts. It deleted and made the table
         // again, so the set was empty until the new proxy wrote it, and plaintext reached STRICT pods (a break-it pass).
         String before = Netns.run(net.exec("b", List.of("nft", "list", "table", "ip", "zerohop")));
-        net.nft("b", deployCaptureTable("{ 10.10.1.0/24, 10.10.2.0/24 }"));
+        net.nft("b", deployCaptureTable("10.10.1.0/24, 10.10.2.0/24"));
         String after = Netns.run(net.exec("b", List.of("nft", "list", "table", "ip", "zerohop")));
         assertThat(after).as("the same table: set elements kept, chains not doubled").isEqualTo(before).contains(REVIEWS, RATINGS, BACKEND);
         byte[] payload = payload(64 << 10, marker(), 15);
@@ -640,14 +640,14 @@ class NodeProxyE2EIT {
         net.ip(pod, "route", "add", "default", "via", nodeIp, "dev", net.dev("v" + pod));
     }
 
-    /** The nftables program capture.sh loads (its {@code nft -f - <<NFT} here-document), {@code POD_CIDR} filled in. */
+    /** The IPv4 nftables program capture.sh loads (its {@code nft -f - <<NFT} here-document), {@code POD_CIDR4} (its IPv4 ranges, comma-separated) filled in. */
     static String deployCaptureTable(String podCidr) throws IOException {
         String script = captureScript();
         int from = script.indexOf("<<NFT\n");
         int to = script.indexOf("\nNFT\n", from);
         assertThat(from).as("capture.sh's nft here-document").isPositive();
         assertThat(to).as("capture.sh's nft here-document end").isGreaterThan(from);
-        return script.substring(from + 6, to + 1).replace("${POD_CIDR}", podCidr);
+        return script.substring(from + 6, to + 1).replace("${POD_CIDR4}", podCidr);
     }
 
     static String captureScript() throws IOException {

@@ -95,8 +95,11 @@ final class Pcap {
     }
 
     private static Packet parseEthernet(byte[] f) throws IOException {
+        if (f.length >= 14 + 40 && (f[12] & 0xff) == 0x86 && (f[13] & 0xff) == 0xdd) {
+            return parseIpv6(f);
+        }
         if (f.length < 14 + 20 || (f[12] & 0xff) != 0x08 || f[13] != 0x00) {
-            return null; // not IPv4 (ARP, IPv6 router solicitations...)
+            return null; // not IPv4 (ARP...)
         }
         int ip = 14;
         int ihl = (f[ip] & 0x0f) * 4;
@@ -107,7 +110,23 @@ final class Pcap {
         }
         InetAddress src = InetAddress.getByAddress(Arrays.copyOfRange(f, ip + 12, ip + 16));
         InetAddress dst = InetAddress.getByAddress(Arrays.copyOfRange(f, ip + 16, ip + 20));
-        int t = ip + ihl;
+        return tcp(f, ip + ihl, end, src, dst);
+    }
+
+    /** IPv6 whose next header is TCP (no extension headers: neither end here sends any); else null (neighbour discovery...). */
+    private static Packet parseIpv6(byte[] f) throws IOException {
+        int ip = 14;
+        int payloadLength = ((f[ip + 4] & 0xff) << 8) | (f[ip + 5] & 0xff);
+        int end = Math.min(f.length, ip + 40 + payloadLength);
+        if ((f[ip + 6] & 0xff) != 6 || ip + 40 + 20 > end) {
+            return null;
+        }
+        InetAddress src = InetAddress.getByAddress(Arrays.copyOfRange(f, ip + 8, ip + 24));
+        InetAddress dst = InetAddress.getByAddress(Arrays.copyOfRange(f, ip + 24, ip + 40));
+        return tcp(f, ip + 40, end, src, dst);
+    }
+
+    private static Packet tcp(byte[] f, int t, int end, InetAddress src, InetAddress dst) {
         int sport = ((f[t] & 0xff) << 8) | (f[t + 1] & 0xff);
         int dport = ((f[t + 2] & 0xff) << 8) | (f[t + 3] & 0xff);
         long seq = ByteBuffer.wrap(f, t + 4, 4).getInt() & 0xffffffffL;

@@ -42,7 +42,8 @@ public final class TcpClient {
         try {
             s.setSoTimeout(20_000);
             s.setReuseAddress(true);
-            int sc = source.indexOf(':');
+            // An IPv6 source in brackets, with or without a port: [fd00::1], [fd00::1]:40017.
+            int sc = source.startsWith("[") ? (source.endsWith("]") ? -1 : source.lastIndexOf(':')) : source.indexOf(':');
             s.bind(sc < 0 ? new InetSocketAddress(source, 0)
                     : new InetSocketAddress(source.substring(0, sc), Integer.parseInt(source.substring(sc + 1))));
             local = EchoServer.authority((InetSocketAddress) s.getLocalSocketAddress());
