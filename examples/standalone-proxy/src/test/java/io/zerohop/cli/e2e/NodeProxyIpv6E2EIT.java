@@ -55,6 +55,9 @@ class NodeProxyIpv6E2EIT {
     static final String OLD = "fd00:201::1:3";
     static final String REVIEWS4 = "10.10.2.4";
     static final String REVIEWS = "fd00:201::2:4";
+    /** A second pod behind node B (frontend's service account): reviews' neighbour on the same node. */
+    static final String RATINGS4 = "10.10.2.5";
+    static final String RATINGS = "fd00:201::2:5";
     static final int APP_PORT = 60680;
     /** Both families' pod ranges, comma-separated, as Kubernetes' --cluster-cidr and capture.sh's POD_CIDR take them. */
     static final String POD_CIDR = "10.10.1.0/24,10.10.2.0/24,fd00:201::1:0/112,fd00:201::2:0/112";
@@ -91,7 +94,8 @@ class NodeProxyIpv6E2EIT {
                   - {namespace: prod, name: web, serviceAccount: frontend, addresses: [%s, "%s"], labels: {app: web}, protocol: HBONE, node: node-a}
                   - {namespace: legacy, name: old, serviceAccount: old, addresses: [%s, "%s"], labels: {app: old}, protocol: HBONE, node: node-a}
                   - {namespace: prod, name: reviews, serviceAccount: reviews, addresses: [%s, "%s"], labels: {app: reviews}, protocol: HBONE, node: node-b}
-                """.formatted(NODE_A4, NODE_A, WEB4, WEB, OLD4, OLD, REVIEWS4, REVIEWS));
+                  - {namespace: prod, name: ratings, serviceAccount: frontend, addresses: [%s, "%s"], labels: {app: ratings}, protocol: HBONE, node: node-b}
+                """.formatted(NODE_A4, NODE_A, WEB4, WEB, OLD4, OLD, REVIEWS4, REVIEWS, RATINGS4, RATINGS));
         Path policies = Files.createDirectories(work.resolve("policies"));
         Files.writeString(policies.resolve("reviews.yaml"), """
                 apiVersion: security.istio.io/v1
@@ -133,6 +137,7 @@ class NodeProxyIpv6E2EIT {
         podBehind("a", "q", WEB4, WEB);
         podBehind("a", "o", OLD4, OLD);
         podBehind("b", "p", REVIEWS4, REVIEWS);
+        podBehind("b", "r", RATINGS4, RATINGS);
         for (String ns : List.of("a", "b")) {
             net.sysctl(ns, "net.ipv4.ip_forward", "1");
             net.sysctl(ns, "net.ipv6.conf.all.forwarding", "1");
@@ -160,7 +165,7 @@ class NodeProxyIpv6E2EIT {
                 .contains(WEB, OLD).doesNotContain(REVIEWS);
         assertThat(Netns.run(net.exec("a", List.of("nft", "list", "set", "ip", "zerohop", "mesh_pods"))))
                 .contains(WEB4, OLD4).doesNotContain(REVIEWS4);
-        assertThat(Netns.run(net.exec("b", List.of("nft", "list", "set", "ip6", "zerohop", "mesh_pods")))).contains(REVIEWS).doesNotContain(WEB);
+        assertThat(Netns.run(net.exec("b", List.of("nft", "list", "set", "ip6", "zerohop", "mesh_pods")))).contains(REVIEWS, RATINGS).doesNotContain(WEB);
         assertThat(proxyA.lines()).noneMatch(l -> l.contains("not captured"));
     }
 
@@ -280,6 +285,23 @@ class NodeProxyIpv6E2EIT {
 
     @Test
     @Order(5)
+    void twoMeshPodsOnOneNodeTalkOverIpv6ThroughTheNodesOwnHboneListener() throws Exception {
+        byte[] payload = NodeProxyE2EIT.payload(256 << 10, NodeProxyE2EIT.marker(), 6);
+        int proxyBFrom = proxyB.size();
+
+        // Proxy B captures ratings' IPv6 connection and dials [reviews]:15008 from the host, which only ip6 zerohop's output
+        // chain brings back (through lo, the ip -6 fwmark rule) to proxy B's own transparent HBONE listener.
+        Map<String, String> r = clients("r", "[" + RATINGS + "]", List.of("[" + REVIEWS + "]:" + APP_PORT), List.of(payload)).get(0);
+
+        assertThat(r).containsEntry("received", Integer.toString(payload.length)).containsEntry("receivedSha256", NodeProxyE2EIT.sha256(payload));
+        proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound src=") && l.contains(" src_workload=prod/ratings ")
+                && l.contains("src_id=spiffe://cluster.local/ns/prod/sa/frontend") && l.contains("dst=[" + REVIEWS + "]:" + APP_PORT)
+                && l.contains("dst_id=spiffe://cluster.local/ns/prod/sa/reviews") && l.contains("status=200")
+                && l.contains("bytes_received=" + payload.length), "proxy B's inbound line for ratings", Duration.ofSeconds(10));
+    }
+
+    @Test
+    @Order(6)
     void captureShRunAgainKeepsTheIpv6SetTheProxyWrote() throws Exception {
         // A DaemonSet pod replaced in a rollout runs capture.sh before its proxy starts: the ip6 twin, like the ip table, is
         // added to and its chains flushed and refilled, never deleted, so its set keeps the running proxy's pods.
