@@ -314,6 +314,23 @@ class NodeProxyIpv6E2EIT {
                 .containsEntry("received", Integer.toString(payload.length)).containsEntry("receivedSha256", NodeProxyE2EIT.sha256(payload));
     }
 
+    /** Last: it stops proxy B. */
+    @Test
+    @Order(7)
+    void withTheProxyGoneIpv6CaptureFailsClosed() throws Exception {
+        byte[] payload = NodeProxyE2EIT.payload(16 << 10, NodeProxyE2EIT.marker(), 7);
+        int podFrom = podEcho.size();
+        // SIGKILL: the ip6 set stays as proxy B wrote it, and no listener takes what ip6 zerohop's rules match.
+        proxyB.close();
+        assertThat(proxyB.isAlive()).isFalse();
+
+        // ip6 zerohop's drop rules, as the ip table's: the SYN is dropped (and retried), never delivered past STRICT.
+        Map<String, String> r = clients("a", "[" + NODE_A + "]", List.of("[" + REVIEWS + "]:" + APP_PORT), List.of(payload)).get(0);
+        assertThat(r).as("no listener, no delivery").containsKey("connectError");
+        assertThat(r.get("connectError")).contains("Timeout");
+        assertThat(podEcho.lines().subList(podFrom, podEcho.size())).as("the pod never saw it").noneMatch(l -> l.startsWith("ACCEPT"));
+    }
+
     /** {@code address} as {@code InetAddress.getHostAddress} writes it. */
     static String jdk(String address) throws java.net.UnknownHostException {
         return java.net.InetAddress.getByName(address).getHostAddress();
