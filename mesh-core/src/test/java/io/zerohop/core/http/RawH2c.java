@@ -166,7 +166,10 @@ final class RawH2c {
                                             Map<String, String> fields = new TreeMap<>();
                                             for (Map.Entry<CharSequence, CharSequence> e : h.headers()) {
                                                 String n = e.getKey().toString();
-                                                if (!n.startsWith(":") && !n.equals("x-forwarded-client-cert")) {
+                                                // What the proxy sets on every request before the decision (XFCC; x-forwarded-proto and a random
+                                                // x-request-id, L7ForwardedRequestIdTest) is left out.
+                                                if (!n.startsWith(":") && !n.equals("x-forwarded-client-cert") && !n.equals("x-request-id")
+                                                        && !n.equals("x-forwarded-proto")) {
                                                     fields.merge(n, e.getValue().toString(), (x, y) -> x + "," + y);
                                                 }
                                             }

@@ -285,12 +285,14 @@ final class H2Proxy {
                 finish();
                 return;
             }
-            // Before the decision, as Envoy's connection manager sets it before any filter (RequestAdmission).
+            // Before the decision, as Envoy's connection manager sets them before any filter (RequestAdmission): XFCC, then
+            // x-forwarded-proto and x-request-id (ForwardedRequestHeaders).
             h.remove(XFCC);
             String xfcc = conn.xfcc();
             if (xfcc != null) {
                 h.set(XFCC, xfcc);
             }
+            ForwardedRequestHeaders.apply(h);
             if (path.equals("*") && method.equals("OPTIONS")) {
                 // Valid HTTP/2, but Envoy's connection manager answers a path not starting with '/' with 404 before any
                 // filter (conn_manager_impl.cc, AbsolutePath): neither RBAC nor the application sees it.

@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
  * HTTP rules decide, as Cilium's Envoy forwards it, {@link HttpAttributes#ciliumTarget}, and a path with an
  * escaped slash answered 307 as its {@code UNESCAPE_AND_REDIRECT} does) and the connection manager's
  * {@code forward_client_cert_details: SANITIZE_SET} (whatever {@code x-forwarded-client-cert} the
- * client sent is replaced by this connection's, {@link Conn#xfcc}). Between the two, the destination's
+ * client sent is replaced by this connection's, {@link Conn#xfcc}), with the {@code x-forwarded-proto} and
+ * {@code x-request-id} it sets in the same step ({@link ForwardedRequestHeaders}). Between the two, the destination's
  * RequestAuthentication step ({@link JwtAuthn}, Envoy's {@code jwt_authn} before RBAC): a token that fails is answered
  * 401 (403 for its audience) and no policy decides the request; a verified one's payload is what the policy reads.
  * Logs under {@link Http1Filter}'s name, as before this was split out of it.
@@ -65,8 +66,8 @@ final class RequestAdmission {
     private RequestAdmission() {}
 
     /**
-     * The exchange {@code req} starts on {@code conn}, decided. Allowed: XFCC set on {@code req}, to
-     * be forwarded. Denied: its 403 is the response (status, size and whether the connection closes
+     * The exchange {@code req} starts on {@code conn}, decided. Allowed: XFCC, {@code x-forwarded-proto} and
+     * {@code x-request-id} set on {@code req} (before the decision), to be forwarded. Denied: its 403 is the response (status, size and whether the connection closes
      * after it set), for the caller to write.
      */
     static Http1Exchange admit(Conn conn, Authorizer authorizer, HttpRequest req, String scheme) {
@@ -101,6 +102,9 @@ final class RequestAdmission {
         if (xfcc != null) {
             h.set("x-forwarded-client-cert", xfcc);
         }
+        // x-forwarded-proto and x-request-id, set in the same step of Envoy's connection manager (ForwardedRequestHeaders):
+        // a rule on them reads what the application will. Until 7 December neither was set.
+        ForwardedRequestHeaders.apply(h);
         // Envoy's jwt_authn filter comes before RBAC (istiod's filter order, pilot/pkg/networking/core/listener_builder.go):
         // a token that fails is answered 401 (403 for its audience) and no policy decides the request.
         JwtAuthn.Outcome jwt;
