@@ -242,6 +242,38 @@ public final class HeaderValidation {
     }
 
     /**
+     * Whether Cilium's Envoy takes the request as an edge request, whose {@code x-request-id} it replaces. Cilium builds its
+     * connection manager with {@code use_remote_address: true}, {@code skip_xff_append}, {@code xff_num_trusted_hops} 0
+     * and {@code internal_address_config} of 10/8, 172.16/12, 192.168/16, 127.0.0.1/32 and ::1/128 (cilium/cilium
+     * pkg/envoy xds_server.go {@code GetHttpFilterChainProto}, {@code GetInternalListenerCIDRs}); it leaves
+     * {@code preserve_external_request_id} unset. So in {@code mutateRequestHeaders} its {@code x-forwarded-proto} is
+     * always its connection's level, {@code http} (the client's is overwritten: no trusted hops), and a request is internal,
+     * no edge request, only when it has no {@code x-forwarded-for} ({@code allow_trusted_address_checks}) and its source,
+     * the pod's address Cilium's proxy sees, is in those ranges; an edge request's id is replaced by a new one whatever
+     * it was ({@code UUIDRequestIDExtension::set}, {@code keep_external_id} false). Istio's Envoy after it, where an
+     * AuthorizationPolicy selects the workload too, then keeps both. Used by the proxy's L7 filter (mesh-core
+     * {@code ForwardedRequestHeaders}).
+     *
+     * @param forwardedFor whether the request has an {@code x-forwarded-for} header
+     * @param source       the request's source address as Cilium's proxy sees it (the pod's), or null when unknown
+     * @return true when the client's {@code x-request-id} is replaced (an unknown source too)
+     */
+    public static boolean ciliumEdgeRequest(boolean forwardedFor, java.net.InetAddress source) {
+        if (forwardedFor) {
+            return true;
+        }
+        if (source instanceof java.net.Inet4Address) {
+            byte[] a = source.getAddress();
+            int a0 = a[0] & 0xff;
+            int a1 = a[1] & 0xff;
+            boolean internal = a0 == 10 || a0 == 172 && (a1 & 0xf0) == 16 || a0 == 192 && a1 == 168
+                    || a0 == 127 && a1 == 0 && a[2] == 0 && a[3] == 1;
+            return !internal;
+        }
+        return !(source instanceof java.net.Inet6Address && source.isLoopbackAddress());
+    }
+
+    /**
      * The {@code :scheme} Envoy's header map holds for an HTTP/1 request when RBAC reads it
      * ({@code request.headers[:scheme]}): the scheme of an absolute-form target (envoyproxy/envoy
      * source/common/http/http1/codec_impl.cc {@code ServerConnectionImpl::handlePath} sets it from the URL), else the
@@ -252,7 +284,9 @@ public final class HeaderValidation {
      * connection manager with {@code use_remote_address: false} (istio/istio pilot/pkg/networking/core/listener.go,
      * listener_waypoint.go {@code buildWaypointInboundHTTPFilters}); the encryption level is that of the connection
      * carrying the HTTP, which zerohop parses inside its tunnel in plaintext, as a waypoint parses it on its internal
-     * listener. An HTTP/2 request's {@code :scheme} is the client's own. Shared by the proxy's L7 filter and
+     * listener. On a port Cilium's HTTP rules cover the proxy passes {@code http} as {@code forwardedProto}, the value
+     * Cilium's Envoy in front overwrote the client's with ({@link #ciliumEdgeRequest}). An HTTP/2 request's
+     * {@code :scheme} is the client's own. Shared by the proxy's L7 filter and
      * {@code zerohop policy check}. Until 6 December no request had a {@code :scheme}, so a DENY on it denied nothing.
      *
      * @param target          the request target as sent, not null

@@ -129,7 +129,7 @@ class L7ForwardedRequestIdTest {
 
     /** curl's answer from {@code via}: the application's line (or the 403's body) and {@code code=}. */
     static String curl(InetSocketAddress via, String path, String... headers) throws Exception {
-        // From an address of the test's own range.
+        // From an address of the test's own range: under Cilium's rules the source decides (HeaderValidation.ciliumEdgeRequest).
         List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "--max-time", "20", "--interface", "127.0.198.4", "-w",
                 " code=%{http_code}"));
         for (String h : headers) {
@@ -198,6 +198,83 @@ class L7ForwardedRequestIdTest {
             assertThat(id(lines.get(1))).matches(UUID_V4);
             assertThat(lines.get(2)).isEqualTo("200 /open/b rid=\"Client-Id 1\" xfp=\"https\"");
             assertThat(id(lines.get(3))).as("an empty id").matches(UUID_V4);
+        }
+    }
+
+    /**
+     * A destination Cilium's HTTP rules decide gets what Cilium's Envoy sets in front of Istio's (cilium/cilium pkg/envoy
+     * xds_server.go {@code GetHttpFilterChainProto}: {@code use_remote_address: true}, no trusted hops,
+     * {@code internal_address_config} of the private ranges and 127.0.0.1): {@code x-forwarded-proto} is always
+     * {@code http}, a client's {@code https} overwritten before Cilium's rule reads it, and a request from outside those
+     * ranges, or with {@code x-forwarded-for}, is an edge request whose {@code x-request-id} is replaced
+     * ({@code mutateRequestHeaders}, {@code UUIDRequestIDExtension::set}); an AuthorizationPolicy on the workload too
+     * changes nothing of it, and its {@code :scheme} is taken from Cilium's {@code x-forwarded-proto}, as Istio's Envoy
+     * after Cilium's takes it (HTTP/1; an HTTP/2 request's is its own). (The source ranges: {@code ForwardedRequestHeadersTest}.)
+     */
+    @Test
+    void ciliumsEnvoySetsBothItsOwnWay() throws Exception {
+        String cnp = """
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: forwarded, namespace: prod}
+                spec:
+                  endpointSelector: {matchLabels: {app: backend}}
+                  ingress:
+                  - toPorts:
+                    - ports: [{port: "60101", protocol: TCP}, {port: "60102", protocol: TCP}]
+                      rules:
+                        http:
+                        - path: "/open/.*"
+                        - path: "/https-only"
+                          headerMatches: [{name: x-forwarded-proto, value: https}]
+                """;
+        String audit = """
+                ---
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: audit, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: backend}}
+                  action: AUDIT
+                  rules: [{}]
+                """;
+        // Istio's Envoy, after Cilium's, takes :scheme from the x-forwarded-proto Cilium's set: http, not the client's https.
+        String denyHttps = """
+                ---
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: deny-https, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: backend}}
+                  action: DENY
+                  rules:
+                  - when: [{key: "request.headers[:scheme]", values: ["https"]}]
+                """;
+        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
+                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(60101, AppProtocol.HTTP, 60102, AppProtocol.HTTP2));
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("cnp.yaml", cnp)).build();
+        try (Mesh cilium = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
+                .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine)
+                .inbound(new InetSocketAddress(backendIp, 60109)).threads(1).build()) {
+            cilium.start().get(10, TimeUnit.SECONDS);
+            InetSocketAddress h1 = cilium.plaintextInbound(Capture.forward(new InetSocketAddress("127.0.198.1", 60115),
+                    new InetSocketAddress(backendIp, 60101)));
+            InetSocketAddress h2 = cilium.plaintextInbound(Capture.forward(new InetSocketAddress("127.0.198.1", 60116),
+                    new InetSocketAddress(backendIp, 60102)));
+            for (String policies : List.of(cnp, cnp + audit, cnp + denyHttps)) {
+                engine.replace(PolicyLoader.fromString("p.yaml", policies));
+                String replaced = curl(h1, "/open/a", "x-request-id: trace-7", "x-forwarded-proto: https");
+                assertThat(replaced).as(policies).startsWith("/open/a rid=[").endsWith(" xfp=[http] code=200");
+                assertThat(id(replaced)).matches(UUID_V4);
+                assertThat(curl(h1, "/https-only", "x-forwarded-proto: https")).isEqualTo("Access denied\r\n code=403");
+                List<String> l = node(h2, "{\":path\":\"/open/b\",\"x-request-id\":\"trace-7\",\"x-forwarded-proto\":\"https\","
+                        + "\"x-forwarded-for\":\"10.0.0.1\"}", "{\":path\":\"/https-only\",\"x-forwarded-proto\":\"https\"}");
+                // Cilium's denial body is "Access denied\r\n" (cilium/proxy cilium/l7policy.cc): its line end ends the list.
+                assertThat(l).hasSize(3);
+                assertThat(l.get(0)).startsWith("200 /open/b rid=\"").endsWith(" xfp=\"http\"");
+                assertThat(id(l.get(0))).matches(UUID_V4);
+                assertThat(l.subList(1, 3)).containsExactly("403 Access denied", "");
+            }
         }
     }
 

@@ -34,7 +34,10 @@ import java.util.Iterator;
  *       (envoyproxy/envoy#38445), a new random UUIDv4 in lower case, as {@code Random::RandomGeneratorImpl::uuid}
  *       (source/common/common/random_generator.cc) makes it: 16 random bytes, version 4, RFC 4122 variant.</li>
  * </ul>
- * Not done: Envoy under Istio's default tracing packs its sampling decision into an id's 15th character
+ * A destination Cilium's HTTP rules apply to gets what Cilium's Envoy, in front, sets instead
+ * ({@link io.zerohop.core.HeaderValidation#ciliumEdgeRequest}).
+ *
+ * <p>Not done: Envoy under Istio's default tracing packs its sampling decision into an id's 15th character
  * ({@code mutateTracingRequestHeader}, {@code UUIDRequestIDExtension::setTraceReason}: {@code 9} sampled, {@code a}
  * forced, {@code b} client, {@code 4} not traced), which zerohop, without a tracer, leaves as it is, as an Envoy
  * without tracing does; nor does a ProxyConfig's {@code proxyHeaders.requestId.disabled} turn the id off. As at Envoy under
@@ -47,6 +50,7 @@ import java.util.Iterator;
 final class ForwardedRequestHeaders {
     static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
     static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
+    static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
     /** The encryption level of every connection zerohop parses HTTP on: see the class comment. */
     static final AsciiString HTTP = AsciiString.cached("http");
 
@@ -61,9 +65,21 @@ final class ForwardedRequestHeaders {
 
     private ForwardedRequestHeaders() {}
 
-    /** Sets both on an HTTP/1 request's headers, as Envoy's connection manager before any filter (see the class comment). */
-    static void apply(HttpHeaders h) {
-        if (!h.contains(X_FORWARDED_PROTO)) {
+    /**
+     * Sets both on an HTTP/1 request's headers, as Envoy's connection manager before any filter (see the class comment).
+     *
+     * @param cilium whether Cilium's HTTP rules apply to the destination ({@code RequestAdmission.Authorizer#ciliumPaths}),
+     *               whose Envoy comes first and sets both its own way
+     *               ({@link io.zerohop.core.HeaderValidation#ciliumEdgeRequest})
+     */
+    static void apply(HttpHeaders h, Conn conn, boolean cilium) {
+        if (cilium) {
+            h.set(X_FORWARDED_PROTO, HTTP);
+            if (io.zerohop.core.HeaderValidation.ciliumEdgeRequest(h.contains(X_FORWARDED_FOR), conn.sourceIp())) {
+                h.set(X_REQUEST_ID, uuid());
+                return;
+            }
+        } else if (!h.contains(X_FORWARDED_PROTO)) {
             h.set(X_FORWARDED_PROTO, HTTP);
         }
         if (!anyNonEmpty(h.valueCharSequenceIterator(X_REQUEST_ID))) {
@@ -72,8 +88,14 @@ final class ForwardedRequestHeaders {
     }
 
     /** The same on an HTTP/2 request's headers. */
-    static void apply(Http2Headers h) {
-        if (!h.contains(X_FORWARDED_PROTO)) {
+    static void apply(Http2Headers h, Conn conn, boolean cilium) {
+        if (cilium) {
+            h.set(X_FORWARDED_PROTO, HTTP);
+            if (io.zerohop.core.HeaderValidation.ciliumEdgeRequest(h.contains(X_FORWARDED_FOR), conn.sourceIp())) {
+                h.set(X_REQUEST_ID, uuid());
+                return;
+            }
+        } else if (!h.contains(X_FORWARDED_PROTO)) {
             h.set(X_FORWARDED_PROTO, HTTP);
         }
         if (!anyNonEmpty(h.valueIterator(X_REQUEST_ID))) {

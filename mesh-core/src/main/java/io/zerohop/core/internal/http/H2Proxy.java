@@ -285,14 +285,13 @@ final class H2Proxy {
                 finish();
                 return;
             }
-            // Before the decision, as Envoy's connection manager sets them before any filter (RequestAdmission): XFCC, then
-            // x-forwarded-proto and x-request-id (ForwardedRequestHeaders).
+            // Before the decision, as Envoy's connection manager sets it before any filter (RequestAdmission); x-forwarded-proto
+            // and x-request-id below, once it is known whether Cilium's Envoy sets them.
             h.remove(XFCC);
             String xfcc = conn.xfcc();
             if (xfcc != null) {
                 h.set(XFCC, xfcc);
             }
-            ForwardedRequestHeaders.apply(h);
             if (path.equals("*") && method.equals("OPTIONS")) {
                 // Valid HTTP/2, but Envoy's connection manager answers a path not starting with '/' with 404 before any
                 // filter (conn_manager_impl.cc, AbsolutePath): neither RBAC nor the application sees it.
@@ -323,6 +322,8 @@ final class H2Proxy {
                 return;
             }
             boolean cilium = authorizer.ciliumPaths(conn);
+            // Set in the same step of Envoy's connection manager as XFCC, before any filter (ForwardedRequestHeaders).
+            ForwardedRequestHeaders.apply(h, conn, cilium);
             if (cilium && io.zerohop.policy.HttpAttributes.hasEscapedSlash(path)) {
                 // Cilium's Envoy (UNESCAPE_AND_REDIRECT), before any filter: 307 to the unescaped path; gRPC,
                 // which cannot follow a redirect, 400 (envoy conn_manager_impl.cc).

@@ -385,8 +385,12 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
 
     /** @param sent the request target as the client sent it, before an absolute form was made origin-form */
     private void start(HttpRequest req, String sent) {
+        // Under Cilium's rules its Envoy, in front, has set x-forwarded-proto to http before :scheme is taken from it
+        // (ForwardedRequestHeaders); until 7 December a client's https made the :scheme an AuthorizationPolicy read https.
+        String forwardedProto = authorizer.ciliumPaths(conn) ? "http" : req.headers().contains("x-forwarded-proto")
+                ? String.join(",", req.headers().getAll("x-forwarded-proto")) : null;
         Http1Exchange x = RequestAdmission.admit(conn, authorizer, req, io.zerohop.core.HeaderValidation.http1Scheme(sent,
-                req.headers().contains("x-forwarded-proto") ? String.join(",", req.headers().getAll("x-forwarded-proto")) : null));
+                forwardedProto));
         active = x;
         if (x.allowed) {
             if (x.http10) {

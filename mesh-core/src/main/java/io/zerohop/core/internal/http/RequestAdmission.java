@@ -104,7 +104,7 @@ final class RequestAdmission {
         }
         // x-forwarded-proto and x-request-id, set in the same step of Envoy's connection manager (ForwardedRequestHeaders):
         // a rule on them reads what the application will. Until 7 December neither was set.
-        ForwardedRequestHeaders.apply(h);
+        ForwardedRequestHeaders.apply(h, conn, cilium);
         // Envoy's jwt_authn filter comes before RBAC (istiod's filter order, pilot/pkg/networking/core/listener_builder.go):
         // a token that fails is answered 401 (403 for its audience) and no policy decides the request.
         JwtAuthn.Outcome jwt;
