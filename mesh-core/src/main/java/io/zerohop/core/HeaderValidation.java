@@ -251,8 +251,8 @@ public final class HeaderValidation {
      * no edge request, only when it has no {@code x-forwarded-for} ({@code allow_trusted_address_checks}) and its source,
      * the pod's address Cilium's proxy sees, is in those ranges; an edge request's id is replaced by a new one whatever
      * it was ({@code UUIDRequestIDExtension::set}, {@code keep_external_id} false). Istio's Envoy after it, where an
-     * AuthorizationPolicy selects the workload too, then keeps both. Used by the proxy's L7 filter (mesh-core
-     * {@code ForwardedRequestHeaders}).
+     * AuthorizationPolicy selects the workload too, then keeps both. Shared by the proxy's L7 filter (mesh-core
+     * {@code ForwardedRequestHeaders}) and {@code zerohop policy check}.
      *
      * @param forwardedFor whether the request has an {@code x-forwarded-for} header
      * @param source       the request's source address as Cilium's proxy sees it (the pod's), or null when unknown

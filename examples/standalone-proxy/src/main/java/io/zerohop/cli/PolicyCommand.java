@@ -286,6 +286,21 @@ final class PolicyCommand {
                     String xfcc = "By=" + by + ";URI=" + source;
                     headerMap.put("x-forwarded-client-cert", xfcc);
                 }
+                // x-forwarded-proto and x-request-id as the proxy sets them before any policy reads them (mesh-core
+                // ForwardedRequestHeaders, as Envoy's connection manager under Istio): a client's kept, else http and a
+                // new UUIDv4; on a port Cilium's rules cover, as Cilium's Envoy in front sets them: http whatever was
+                // given, and the id replaced for an edge request (HeaderValidation.ciliumEdgeRequest; without --source-ip
+                // the source is unknown, an edge). Until 7 December neither was set, so a rule requiring one decided
+                // the opposite of the proxy.
+                boolean ciliumHttp = engine.ciliumHttp(target, port);
+                if (ciliumHttp || !headerMap.containsKey("x-forwarded-proto")) {
+                    headerMap.put("x-forwarded-proto", "http");
+                }
+                String requestId = headerMap.get("x-request-id");
+                if (requestId == null || requestId.isEmpty()
+                        || ciliumHttp && HeaderValidation.ciliumEdgeRequest(headerMap.containsKey("x-forwarded-for"), srcIp)) {
+                    headerMap.put("x-request-id", java.util.UUID.randomUUID().toString());
+                }
                 headerMap.put(":scheme", scheme(destWorkload == null ? io.zerohop.core.AppProtocol.AUTO : destWorkload.appProtocol(port),
                         headerMap.get("x-forwarded-proto")));
                 req.http(new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap));

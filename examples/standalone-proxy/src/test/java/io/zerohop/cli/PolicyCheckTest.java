@@ -385,6 +385,21 @@ class PolicyCheckTest {
                 when: [{key: "request.headers[x-forwarded-client-cert]", values: ["*URI=spiffe://cluster.local/ns/prod/sa/web"]}]
             """;
 
+    static final String FORWARDED = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: forwarded, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              rules:
+              - to: [{operation: {methods: [GET]}}]
+                when:
+                - {key: "request.headers[x-request-id]", values: ["*"]}
+                - {key: "request.headers[x-forwarded-proto]", values: ["http"]}
+              - to: [{operation: {methods: [POST]}}]
+                when: [{key: "request.headers[x-request-id]", values: ["trace-7"]}]
+            """;
+
     static final String DENY_ADMIN_USER = """
             apiVersion: security.istio.io/v1
             kind: AuthorizationPolicy
@@ -551,6 +566,36 @@ class PolicyCheckTest {
                 .as("the proxy's 403 before policy").isEqualTo(2);
         assertThat(std.err.toString()).contains("the proxy answers such a request 403 before any policy: upgrade to \"foo\" is not"
                 + " allowed (websocket only)");
+    }
+
+    /**
+     * As the proxy, which sets {@code x-request-id} (a client's kept, else a new UUIDv4) and {@code x-forwarded-proto}
+     * (a client's kept, else {@code http}) before any policy reads them, as Envoy's connection manager under Istio
+     * (envoyproxy/envoy conn_manager_utility.cc {@code mutateRequestHeaders}; mesh-core L7ForwardedRequestIdTest). Until
+     * 7 December the check had neither: a rule requiring them denied a request the proxy allows.
+     */
+    @Test
+    void requestIdAndForwardedProtoAsTheProxySetsThem() throws Exception {
+        String[] get = {"--source-ip", "10.0.0.1", "--dest", "prod/backend:8080", "--method", "GET"};
+        assertThat(check(FORWARDED, get)).as(std.out.toString()).isZero();
+        assertThat(check(FORWARDED, concat(get, "--header", "x-forwarded-proto=https"))).as(std.out.toString()).isEqualTo(3);
+        String[] post = {"--source-ip", "10.0.0.1", "--dest", "prod/backend:8080", "--method", "POST"};
+        assertThat(check(FORWARDED, concat(post, "--header", "x-request-id=trace-7"))).as("kept").isZero();
+        assertThat(check(FORWARDED, post)).isEqualTo(3);
+        // Under Cilium's HTTP rules its Envoy, in front, overwrites a client's x-forwarded-proto with http (mesh-core
+        // HeaderValidation.ciliumEdgeRequest): a rule on https never matches.
+        String httpsOnly = """
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: https-only, namespace: prod}
+                spec:
+                  endpointSelector: {matchLabels: {app: backend}}
+                  ingress:
+                  - toPorts:
+                    - ports: [{port: "8080", protocol: TCP}]
+                      rules: {http: [{headerMatches: [{name: x-forwarded-proto, value: https}]}]}
+                """;
+        assertThat(check(httpsOnly, concat(get, "--header", "x-forwarded-proto=https"))).as(std.out.toString()).isEqualTo(3);
     }
 
     /**
