@@ -150,6 +150,38 @@ final class H2Proxy {
         private io.zerohop.policy.RequestAuth auth;
         /** Ended by a policy change: what the application still sends on this stream is dropped. */
         private boolean cut;
+        /** The request's token waits for its rule's first key fetch ({@link JwtAuthn.Hold}); null when not. */
+        private JwtAuthn.Hold held;
+        /**
+         * How much of a held request's body is read into {@link #pending} before its stream stops reading: Netty's default
+         * stream window (what a client may send unasked anyway). Past it, the rest waits in the client's window, and a
+         * reset of the stream is seen when the hold ends (Http2MultiplexCodec delivers it as a read).
+         */
+        static final int HOLD_BUFFER = 65_535;
+        /** The client reset the stream while held: logged unanswered, its DATA released, the rest dropped as it comes. */
+        private void resetWhileHeld() {
+            held = null;
+            ctx.channel().parent().closeFuture().removeListener(connectionGone);
+            denied = true;
+            releasePending();
+            finish();
+            ctx.channel().config().setAutoRead(true);
+        }
+
+        /**
+         * The client's connection closed while this stream was held: Netty closes a stream channel that does not read
+         * only once its buffer is read (AbstractHttp2StreamChannel {@code doBeginRead}, which does nothing while nothing
+         * asks to read), so the stream reads again, its buffer is drained and it closes ({@link #channelInactive}), rather
+         * than its DATA waiting for the keys' answer.
+         */
+        private final io.netty.channel.ChannelFutureListener connectionGone = f -> {
+            if (held != null) {
+                held = null;
+                denied = true;
+                releasePending();
+                ctx.channel().config().setAutoRead(true);
+            }
+        };
         /** How long a denied request that has not ended keeps its stream after the reply ({@link #endRequestEarly}). */
         static final long EARLY_RESET_DELAY_MS = 1000;
         /** The client's END_STREAM has arrived ({@link #endRequestEarly}). */
@@ -180,6 +212,10 @@ final class H2Proxy {
             if (msg instanceof Http2DataFrame d && d.isEndStream() || msg instanceof Http2HeadersFrame e && e.isEndStream()) {
                 requestEnded = true;
             }
+            if (msg instanceof Http2ResetFrame && held != null) {
+                // Http2MultiplexCodec hands a RST_STREAM to the stream as a message (Http2MultiplexHandler as an event).
+                resetWhileHeld();
+            }
             if (denied) {
                 ReferenceCountUtil.release(msg);
                 return;
@@ -199,6 +235,10 @@ final class H2Proxy {
                 }
                 forward(new DefaultHttp2DataFrame(d.content().retain(), d.isEndStream(), d.padding()));
                 d.release();
+                if (held != null && requestBytes >= HOLD_BUFFER) {
+                    // Held with this much of its body: the rest waits in the stream's window, not given back.
+                    ctx.channel().config().setAutoRead(false);
+                }
                 return;
             }
             if (msg instanceof Http2HeadersFrame h) {
@@ -339,14 +379,56 @@ final class H2Proxy {
                 }
                 return;
             }
+            authenticated(frame, authority, cilium, null);
+        }
+
+        /**
+         * The request's keys have their answer (or its hold's timeout passed): decided now, on this stream's loop. Its DATA
+         * that came meanwhile waited in {@link #pending} (forwarded, or released, with it); the rest of its body waits in
+         * the stream's own buffer, its flow-control window not given back. Reading again first: a stream whose connection
+         * closed meanwhile is closed by Netty only once what it buffered is read (AbstractHttp2StreamChannel
+         * {@code doBeginRead}: not while nothing asks to read), and then {@link #channelInactive} releases what it held.
+         */
+        private void keysAnswered(Http2HeadersFrame frame, String authority, boolean cilium, JwtAuthn.Hold hold) {
+            if (held != hold) {
+                return;
+            }
+            held = null;
+            ctx.channel().parent().closeFuture().removeListener(connectionGone);
+            ctx.channel().config().setAutoRead(true);
+            if (logged || denied || !ctx.channel().isActive()) {
+                releasePending();
+                return;
+            }
+            authenticated(frame, authority, cilium, hold);
+            if (denied) {
+                // Refused: its DATA that waited is not forwarded (what follows is released as it comes).
+                releasePending();
+            }
+        }
+
+        /** The JWT step ({@code after}: run again after that hold) and what follows it. */
+        private void authenticated(Http2HeadersFrame frame, String authority, boolean cilium, JwtAuthn.Hold after) {
+            Http2Headers h = frame.headers();
             // Envoy's jwt_authn filter, before RBAC (see RequestAdmission): a token that fails is answered here; one that
             // verifies may take its header or query parameter off the request, and add the rule's output headers.
             JwtAuthn.Outcome jwt;
             try {
-                jwt = authorizer.authenticate(conn, JwtAuthn.of(h, method), h.scheme() == null ? "http" : h.scheme().toString(), authority);
+                jwt = authorizer.authenticate(conn, JwtAuthn.of(h, method), h.scheme() == null ? "http" : h.scheme().toString(), authority, after);
             } catch (RuntimeException e) {
                 log.warn("JWT verification failed for {} {} {}, denying", conn.peer(), method, path, e);
                 jwt = null;
+            }
+            if (jwt != null && jwt.held()) {
+                // Its token waits for its rule's first key fetch, as Envoy's jwt_authn in remote-JWKS mode waits
+                // (authenticator.cc startVerify, onJwksSuccess/onJwksError). This stream keeps reading up to
+                // HOLD_BUFFER of its body, so that a reset is seen (Netty hands it to the stream as its next read), and
+                // then stops; the connection's other streams go on.
+                JwtAuthn.Hold hold = jwt.hold();
+                held = hold;
+                ctx.channel().parent().closeFuture().addListener(connectionGone);
+                JwtAuthn.whenAnswered(hold, ctx.executor(), () -> keysAnswered(frame, authority, cilium, hold));
+                return;
             }
             if (jwt == null) {
                 denied = true;
@@ -421,9 +503,19 @@ final class H2Proxy {
                 if (messages != null) {
                     requestMessages = new GrpcMessageCount();
                     responseMessages = new GrpcMessageCount();
+                    for (Object m : pending) {
+                        // DATA that came while its token waited for its keys, before it was decided
+                        if (m instanceof Http2DataFrame d) {
+                            int n = requestMessages.inspect(d.content());
+                            if (n > 0) {
+                                messages.request(n);
+                            }
+                        }
+                    }
                 }
             }
-            pending.add(new DefaultHttp2HeadersFrame(h, frame.isEndStream(), frame.padding()));
+            // First: DATA that came while its token waited for its keys (JwtAuthn.Hold) is queued already.
+            pending.addFirst(new DefaultHttp2HeadersFrame(h, frame.isEndStream(), frame.padding()));
             ctx.channel().config().setAutoRead(false);
             io.netty.util.concurrent.Promise<Http2StreamChannel> opened = ctx.executor().newPromise();
             app.openStream(new Upstream(), opened);
@@ -640,6 +732,9 @@ final class H2Proxy {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof Http2ResetFrame && held != null) {
+                resetWhileHeld();
+            }
             if (evt instanceof Http2ResetFrame r && up != null) {
                 up.writeAndFlush(new DefaultHttp2ResetFrame(r.errorCode()));
                 return;

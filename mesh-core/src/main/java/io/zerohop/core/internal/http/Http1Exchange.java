@@ -36,6 +36,12 @@ final class Http1Exchange {
     Decision decision;
     /** The JWT step's refusal (401 or 403) when it refused the request before any policy decided it, else null. */
     JwtAuthn.Outcome jwt;
+    /**
+     * Not decided yet: its token waits for its rule's first key fetch ({@link RequestAdmission#resume}); null once decided.
+     */
+    JwtAuthn.Hold held;
+    /** Its paths are Cilium's ({@link RequestAdmission.Authorizer#ciliumPaths}), as read when it was admitted. */
+    boolean ciliumPaths;
     /** The request's verified JWT ({@link JwtAuthn}), null for none: what it was decided with, and is decided again with. */
     io.zerohop.policy.RequestAuth auth;
     /** What was wrong with this request when it was refused before a policy decided it (a 400, 426, 431), else null. */

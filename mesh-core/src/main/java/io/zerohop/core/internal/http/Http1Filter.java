@@ -68,6 +68,14 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     private UpgradedConnection upgraded;
     /** The request whose 101 made {@link #upgraded}: a policy change decides it again ({@link #redecide}). */
     private Http1Exchange upgradedBy;
+    /**
+     * A request whose token waits for its rule's first key fetch ({@link JwtAuthn.Hold}), not decided yet, and the
+     * message its head came in (a head with a body part, which then waits with it); null when none. Nothing after it is
+     * taken from {@link #requests} meanwhile, so its body and any pipelined request stay there unread and reading from
+     * the client stops, as for any request in flight: what the hold keeps is one read's worth.
+     */
+    private Http1Exchange waiting;
+    private Object waitingMessage;
 
     Http1Filter(Conn conn, RequestAdmission.Authorizer authorizer, HttpObserver observer, Function<Http1Filter, Upstream> upstreamFactory) {
         this.conn = conn;
@@ -155,6 +163,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         authorizer.untrack(this);
+        dropWaiting();
         releaseHeld();
         requests.releaseAll();
         upstream.close();
@@ -179,7 +188,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         }
         pumping = true;
         try {
-            while (!closing) {
+            while (!closing && waiting == null) {
                 if (active != null && active.requestDone && active.responseDone) {
                     Http1Exchange done = active;
                     active = null;
@@ -365,10 +374,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                 protocolError(HttpResponseStatus.FORBIDDEN, badUpgrade, refused(req, sent));
                 return;
             }
-            start(req, sent);
-            if (m instanceof HttpContent c) {
-                content(c);
-            }
+            start(req, sent, m);
             return;
         }
         if (m instanceof HttpContent c) {
@@ -383,14 +389,65 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         ReferenceCountUtil.release(m);
     }
 
-    /** @param sent the request target as the client sent it, before an absolute form was made origin-form */
-    private void start(HttpRequest req, String sent) {
+    /**
+     * @param sent the request target as the client sent it, before an absolute form was made origin-form
+     * @param m    the message {@code req} came in: a body part with it follows the decision
+     */
+    private void start(HttpRequest req, String sent, Object m) {
         // Under Cilium's rules its Envoy, in front, has set x-forwarded-proto to http before :scheme is taken from it
         // (ForwardedRequestHeaders); until 7 December a client's https made the :scheme an AuthorizationPolicy read https.
         String forwardedProto = authorizer.ciliumPaths(conn) ? "http" : req.headers().contains("x-forwarded-proto")
                 ? String.join(",", req.headers().getAll("x-forwarded-proto")) : null;
         Http1Exchange x = RequestAdmission.admit(conn, authorizer, req, io.zerohop.core.HeaderValidation.http1Scheme(sent,
                 forwardedProto));
+        if (x.held != null) {
+            // Its token waits for its rule's first key fetch, as Envoy's jwt_authn in remote-JWKS mode waits
+            // (authenticator.cc startVerify, onJwksSuccess/onJwksError): decided when the fetch answers, on this loop.
+            waiting = x;
+            waitingMessage = m;
+            JwtAuthn.whenAnswered(x.held, ctx.executor(), () -> keysAnswered(x));
+            return;
+        }
+        decided(x, req);
+        if (m instanceof HttpContent c) {
+            content(c);
+        }
+    }
+
+    /**
+     * The keys {@code x} waited for have their answer (or its hold's timeout passed): it is decided now, and what the
+     * client sent after it is taken again. Nothing when the connection went meanwhile ({@link #dropWaiting}).
+     */
+    private void keysAnswered(Http1Exchange x) {
+        if (waiting != x || closing || !ctx.channel().isActive()) {
+            return;
+        }
+        Object m = waitingMessage;
+        waiting = null;
+        waitingMessage = null;
+        decided(RequestAdmission.resume(conn, authorizer, x.request, x), x.request);
+        if (m instanceof HttpContent c) {
+            content(c);
+        }
+        pump();
+        upstream.flush();
+    }
+
+    /** The connection ends with a request still waiting for its keys: its message released, the request logged unanswered. */
+    private void dropWaiting() {
+        Http1Exchange x = waiting;
+        if (x == null) {
+            return;
+        }
+        waiting = null;
+        ReferenceCountUtil.release(waitingMessage);
+        waitingMessage = null;
+        x.status = 0;
+        observer.request(x.logLine(conn));
+    }
+
+    /** Goes on with {@code x}, decided: forwarded, or answered here. */
+    private void decided(Http1Exchange x, HttpRequest req) {
         active = x;
         if (x.allowed) {
             if (x.http10) {
@@ -891,7 +948,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         // A head that has begun to arrive is a request in progress, as Envoy's codec makes its stream at the first byte:
         // until 6 December it was cut here, unanswered.
         Http1Decoder decoder = ctx.pipeline().get(Http1Decoder.class);
-        if (upgraded == null && active == null && requests.isEmpty() && (decoder == null || !decoder.headBegun())) {
+        if (upgraded == null && active == null && waiting == null && requests.isEmpty() && (decoder == null || !decoder.headBegun())) {
             closeGracefully();
         }
     }
@@ -957,6 +1014,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     /** FIN to the client, then close once its FIN arrives ({@link Downstream#closeGracefully}). */
     private void closeGracefully() {
         closing = true;
+        dropWaiting();
         requests.releaseAll();
         upstream.close();
         downstream.closeGracefully(inputEnded);
@@ -970,6 +1028,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             observer.request(x.logLine(conn));
         }
         closing = true;
+        dropWaiting();
         requests.releaseAll();
         // As the byte path's relay turns a reset into a reset: the application must not read the cut as an end.
         upstream.reset();

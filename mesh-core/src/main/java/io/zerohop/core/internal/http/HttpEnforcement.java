@@ -831,6 +831,11 @@ public final class HttpEnforcement {
         }
 
         @Override
+        public JwtAuthn.Outcome authenticate(Conn conn, JwtAuthn.Message request, String scheme, String authority, JwtAuthn.Hold after) {
+            return jwt.authenticate(conn, jwtRules(conn), request, scheme, authority, after);
+        }
+
+        @Override
         public boolean ciliumPaths(Conn conn) {
             // Per request, on the policies in force: a stale answer could forward a path no policy decided on.
             return policy.ciliumHttp(conn.target(), conn.destination().getPort());

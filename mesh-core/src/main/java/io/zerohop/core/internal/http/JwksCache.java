@@ -29,9 +29,11 @@ import org.slf4j.LoggerFactory;
  * entry unused for 7 days is dropped ({@code JwtPubKeyEvictionDuration}).
  * <p>
  * istiod pushes a rule to the sidecar only with its keys resolved, so Envoy never has the rule without keys. Here a rule
- * is seen first on a request; until its first fetch has an answer (at most its timeout), {@link #keys} is null and the
- * token is refused with Envoy's "Jwks remote fetch is failed" (the status Envoy's own remote-JWKS mode gives a failed
- * fetch): never verified against nothing, never let through. A request without a token does not need keys and goes on.
+ * is seen first on a request; until its first fetch has an answer, {@link #keys} is null and a request with a token
+ * waits for {@link #answered} (at most the rule's timeout), as Envoy's own remote-JWKS mode waits for its fetch
+ * ({@link JwtAuthn.Hold}), and is then verified with the keys fetched, or refused with Envoy's "Jwks remote fetch is
+ * failed" when the fetch failed ({@link #PUBLIC_ONLY}) or did not answer in time: never verified against nothing, never
+ * let through. A request without a token does not need keys and goes on.
  * <p>
  * Fetches run on the JDK's HTTP client, whose threads complete them; timers run on {@code timers} (an event loop of the
  * mesh: a timer only starts a fetch, it never waits for one). Thread-safe.
@@ -44,6 +46,11 @@ final class JwksCache {
             + "EzQB4dgFdvSdMgrLnSncQGRjpEYz3F3viIbH-3EN3TxSlPNviHxeOdyiBVfumN8dMxbLvVJUpfNOnvmMxJcl-8NNjAwcOjk4otSALaYgYYyOPyvKtgVdrQr"
             + "-FoubWX4yrjxW-MJ2-7OBeepUUNOsVwGV23YX03sVkkyvY3otRflkBcY3_HKpBxJl9wk2GyOShN4_PNUF9-vwfnvOXMbCDX-w4PTef4geeb_GiT40YCKHT"
             + "KMSPVanGRn5GExIWmki-mmqh94-mPTJyBR74ShspL3BxPZitDL574T1w\"}]}";
+    /**
+     * The keys of a remote rule whose first fetch failed, one instance: a request held for that fetch tells it by identity
+     * and is refused as Envoy's remote mode refuses it ({@link JwtAuthn}); later ones get istiod's "Jwt verification fails".
+     */
+    static final Jwks PUBLIC_ONLY = Jwks.parse(PUBLIC_ONLY_JWKS);
     static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(5);
     static final Duration REFRESH = Duration.ofMinutes(20);
     static final Duration REFRESH_ON_FAILURE = Duration.ofMinutes(1);
@@ -137,7 +144,9 @@ final class JwksCache {
 
     /**
      * Completes once {@code rule}'s keys have their first answer (fetched, or the public-only set after a failure); at
-     * once for inline keys. Starts the fetch if nothing did. For tests, which wait for it instead of sleeping.
+     * once for inline keys. Starts the fetch if nothing did. What a request held for the keys waits for
+     * ({@link JwtAuthn.Hold}), and what tests wait for instead of sleeping. Completed on the HTTP client's threads (or a
+     * timer's): never blocks anything, and whoever waits hands its continuation to its own loop.
      */
     CompletableFuture<Void> answered(JwtRule rule) {
         keys(rule);
@@ -164,7 +173,7 @@ final class JwksCache {
         }
         log.warn("JWKS fetch failed for issuer {} ({}), using a public-only JWKS (every token of this issuer is refused) "
                 + "until a fetch succeeds: {}", e.key.issuer, where(e.key), reason(failure));
-        e.keys = Jwks.parse(PUBLIC_ONLY_JWKS);
+        e.keys = PUBLIC_ONLY;
         e.answered.complete(null);
         // istiod's main flow hands a failed key to the background job at once (jwksuriChannel), which retries.
         schedule(e, Duration.ZERO);

@@ -7,12 +7,14 @@ import io.zerohop.policy.JwtRule;
 import io.zerohop.policy.RequestAuth;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.LongSupplier;
 import org.slf4j.LoggerFactory;
 
@@ -82,13 +84,30 @@ final class JwtAuthn {
         void path(String path);
     }
 
+    /**
+     * A request held for key sets whose first fetch has not answered yet: {@code answered} completes once every one of
+     * {@code rules}' has its first answer; {@code timeout} is the longest of their {@code timeout}s, which bounds the hold
+     * (the fetch's own {@code http_uri} timeout in Envoy). The caller runs the step again after it ({@link #whenAnswered}),
+     * with this hold.
+     */
+    record Hold(List<JwtRule> rules, CompletableFuture<Void> answered, Duration timeout) {}
+
     /** What the step decided. */
-    record Outcome(RequestAuth auth, JwtStatus failure, String realm) {
+    record Outcome(RequestAuth auth, JwtStatus failure, String realm, Hold hold) {
         /** No token, or no rule: the request goes on without a verified JWT. */
         static final Outcome NONE = new Outcome(null, null, null);
 
+        Outcome(RequestAuth auth, JwtStatus failure, String realm) {
+            this(auth, failure, realm, null);
+        }
+
         boolean refused() {
             return failure != null;
+        }
+
+        /** Not decided yet: a token waits for its rule's first key fetch ({@link #hold}). */
+        boolean held() {
+            return hold != null;
         }
 
         /** The local reply's status: 403 for an audience not allowed, else 401. */
@@ -125,6 +144,22 @@ final class JwtAuthn {
      * refusal (rate-limited) with the peer, the destination and the reason, never the token. Event loop; never blocks.
      */
     Outcome authenticate(Conn conn, List<JwtRule> rules, Message m, String scheme, String authority) {
+        return authenticate(conn, rules, m, scheme, authority, null);
+    }
+
+    /**
+     * The same, and after a {@link Hold} ({@code after} non-null: the step run again once the keys it waited for have
+     * their first answer, or its timeout passed). A token whose rule's remote key set has no first answer yet is held, as
+     * Envoy's remote-JWKS mode holds it (envoyproxy/envoy source/extensions/filters/http/jwt_authn/authenticator.cc
+     * {@code AuthenticatorImpl::startVerify}: after the issuer, time and audience checks, no cached keys start the
+     * {@code jwks_fetcher} and the verification continues in {@code onJwksSuccess}, or ends with {@code JwksFetchFail} in
+     * {@code onJwksError}; without {@code async_fetch}, or with {@code fast_listener: false}, which is how the fetch waits
+     * for a request): the outcome is {@link Outcome#held()}, nothing refused, logged or forwarded, and, as Envoy's
+     * {@code AnyVerifierImpl} waits for every provider unless one verifies, only when no rule verified a token. After the
+     * hold, a rule it waited for whose keys are still not there (the timeout) or are the public-only set of a failed first
+     * fetch refuses with {@link JwtStatus#JWKS_FETCH_FAIL}, Envoy's {@code onJwksError}; never held twice.
+     */
+    Outcome authenticate(Conn conn, List<JwtRule> rules, Message m, String scheme, String authority, Hold after) {
         if (rules.isEmpty()) {
             return Outcome.NONE;
         }
@@ -149,12 +184,23 @@ final class JwtAuthn {
         }
         long now = nowSeconds.getAsLong();
         List<JwtStatus> statuses = new ArrayList<>(sorted.size());
+        List<JwtRule> waiting = null;
         for (JwtRule r : sorted) {
-            Verified v = verify(r, m, now);
+            Verified v = verify(r, m, now, after);
             if (v.status == JwtStatus.OK) {
                 return new Outcome(apply(r, v, m), null, null);
             }
+            if (v.status == null) {
+                if (waiting == null) {
+                    waiting = new ArrayList<>(2);
+                }
+                waiting.add(r);
+                continue;
+            }
             statuses.add(v.status);
+        }
+        if (waiting != null) {
+            return new Outcome(null, null, null, hold(waiting));
         }
         JwtStatus result;
         if (sorted.size() == 1) {
@@ -198,7 +244,55 @@ final class JwtAuthn {
 
     private record Verified(JwtStatus status, List<Location> where, List<Jwt> jwts) {}
 
-    private Verified verify(JwtRule rule, Message m, long now) {
+    /** A hold for {@code waiting}'s first key fetches. */
+    private Hold hold(List<JwtRule> waiting) {
+        CompletableFuture<?>[] answers = new CompletableFuture<?>[waiting.size()];
+        Duration timeout = Duration.ZERO;
+        for (int i = 0; i < answers.length; i++) {
+            JwtRule r = waiting.get(i);
+            answers[i] = keys.answered(r);
+            Duration t = r.timeout() == null ? JwksCache.DEFAULT_TIMEOUT : r.timeout();
+            if (t.compareTo(timeout) > 0) {
+                timeout = t;
+            }
+        }
+        return new Hold(List.copyOf(waiting), answers.length == 1 ? (CompletableFuture<Void>) answers[0] : CompletableFuture.allOf(answers), timeout);
+    }
+
+    /**
+     * Runs {@code then} once on {@code loop}, when {@code hold}'s key sets have their first answer or after its timeout,
+     * whichever comes first: the fetch completes on the HTTP client's threads and the request goes on on its own event
+     * loop, which never waits for it. A loop already shut down runs nothing (its channels are closed, and what they held
+     * released with them).
+     */
+    static void whenAnswered(Hold hold, io.netty.util.concurrent.EventExecutor loop, Runnable then) {
+        boolean[] ran = new boolean[1];
+        Runnable once = () -> {
+            if (!ran[0]) {
+                ran[0] = true;
+                then.run();
+            }
+        };
+        io.netty.util.concurrent.Future<?> timer;
+        try {
+            timer = loop.schedule(once, hold.timeout().toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException stopped) {
+            return;
+        }
+        hold.answered().whenComplete((v, failure) -> {
+            try {
+                loop.execute(() -> {
+                    timer.cancel(false);
+                    once.run();
+                });
+            } catch (java.util.concurrent.RejectedExecutionException stopped) {
+                // the loop is gone, and the held request with its channel
+            }
+        });
+    }
+
+    /** {@code status} null: the rule's keys have no first answer yet, and the token waits for them ({@link Hold}). */
+    private Verified verify(JwtRule rule, Message m, long now, Hold after) {
         List<Location> found = extract(rule, m);
         if (found.isEmpty()) {
             return new Verified(JwtStatus.JWT_MISSED, List.of(), List.of());
@@ -212,7 +306,7 @@ final class JwtAuthn {
                 return new Verified(p.status(), where, jwts);
             }
             Jwt jwt = p.jwt();
-            JwtStatus s = check(rule, jwt, now);
+            JwtStatus s = check(rule, jwt, now, after);
             if (s != JwtStatus.OK) {
                 return new Verified(s, where, jwts);
             }
@@ -222,7 +316,8 @@ final class JwtAuthn {
         return new Verified(JwtStatus.OK, where, jwts);
     }
 
-    private JwtStatus check(JwtRule rule, Jwt jwt, long now) {
+    /** Null when the keys have no first answer yet and no hold waited for them. */
+    private JwtStatus check(JwtRule rule, Jwt jwt, long now, Hold after) {
         if (!jwt.iss.equals(rule.issuer())) {
             return JwtStatus.JWT_UNKNOWN_ISSUER;
         }
@@ -234,7 +329,14 @@ final class JwtAuthn {
             return JwtStatus.JWT_AUDIENCE_NOT_ALLOWED;
         }
         Jwks k = keys.keys(rule);
+        boolean waited = after != null && after.rules().contains(rule);
         if (k == null) {
+            // Held already (its timeout passed), or after a hold for another rule: Envoy's onJwksError.
+            return waited || after != null ? JwtStatus.JWKS_FETCH_FAIL : null;
+        }
+        if (waited && k == JwksCache.PUBLIC_ONLY) {
+            // The first fetch this request waited for failed: Envoy's remote mode answers the held request with its
+            // fetch's failure (onJwksError), where later requests get istiod's fail-closed keys (JwksCache).
             return JwtStatus.JWKS_FETCH_FAIL;
         }
         if (!k.valid()) {

@@ -84,6 +84,15 @@ interface LiveRequest {
         }
 
         /**
+         * The same, run again after the {@link JwtAuthn.Hold} a first run gave ({@code after}; null for a first run). By
+         * default as a first run.
+         */
+        default JwtAuthn.Outcome authenticate(Conn conn, JwtAuthn.Message request, String scheme, String authority,
+                                              JwtAuthn.Hold after) {
+            return authenticate(conn, request, scheme, authority);
+        }
+
+        /**
          * Whether the policies in force deny {@code conn} whatever its requests ({@code PolicyEngine.denialBeforeHttp}):
          * then the connection's own re-authorization resets it, as ztunnel's {@code PolicyWatcher} does, and its
          * requests are left to that.

@@ -105,15 +105,41 @@ final class RequestAdmission {
         // x-forwarded-proto and x-request-id, set in the same step of Envoy's connection manager (ForwardedRequestHeaders):
         // a rule on them reads what the application will. Until 7 December neither was set.
         ForwardedRequestHeaders.apply(h, conn, cilium);
+        x.ciliumPaths = cilium;
+        return authenticated(conn, authorizer, req, x, null);
+    }
+
+    /**
+     * Decides {@code x}, which {@link #admit} left {@link Http1Exchange#held} (its token waited for its rule's first key
+     * fetch), now that the fetch answered or the hold's timeout passed: the JWT step runs again after the hold, and the
+     * request is then refused, or decided, as {@link #admit} would have. Never held again.
+     */
+    static Http1Exchange resume(Conn conn, Authorizer authorizer, HttpRequest req, Http1Exchange x) {
+        JwtAuthn.Hold after = x.held;
+        x.held = null;
+        return authenticated(conn, authorizer, req, x, after);
+    }
+
+    /**
+     * The JWT step and what follows it. Held ({@link JwtAuthn.Outcome#held()}): {@code x} is returned undecided with
+     * {@link Http1Exchange#held} set, for the caller to {@link #resume} once the keys have their answer.
+     */
+    private static Http1Exchange authenticated(Conn conn, Authorizer authorizer, HttpRequest req, Http1Exchange x, JwtAuthn.Hold after) {
+        String scheme = x.scheme;
+        boolean cilium = x.ciliumPaths;
         // Envoy's jwt_authn filter comes before RBAC (istiod's filter order, pilot/pkg/networking/core/listener_builder.go):
         // a token that fails is answered 401 (403 for its audience) and no policy decides the request.
         JwtAuthn.Outcome jwt;
         String beforeJwt = req.uri();
         try {
-            jwt = authorizer.authenticate(conn, JwtAuthn.of(req), scheme, req.headers().get(HttpHeaderNames.HOST, ""));
+            jwt = authorizer.authenticate(conn, JwtAuthn.of(req), scheme, req.headers().get(HttpHeaderNames.HOST, ""), after);
         } catch (RuntimeException e) {
             log.warn("JWT verification failed for {} {} {}, denying", conn.peer(), x.method, x.path, e);
             jwt = null;
+        }
+        if (jwt != null && jwt.held()) {
+            x.held = jwt.hold();
+            return x;
         }
         if (jwt != null && jwt.refused()) {
             x.jwt = jwt;

@@ -383,12 +383,25 @@ class JwtAuthnTest {
     }
 
     @Test
-    void aRemoteKeySetNotFetchedYetRefusesTokensButNotRequestsWithout() {
-        // Nothing listens there: the fetch is under way (or failed), never "no keys, so allowed".
-        JwtRule remote = JwtTokens.remote(ISSUER, "http://127.0.192.9:57499/jwks", Duration.ofSeconds(5));
-        JwtAuthn.Outcome o = bearer(remote, T.rs256(claims(ISSUER)));
-        assertThat(o.refused()).isTrue();
-        assertThat(o.failure()).isIn(JwtStatus.JWKS_FETCH_FAIL, JwtStatus.JWT_VERIFICATION_FAIL);
+    void aRemoteKeySetNotFetchedYetHoldsTokensButNotRequestsWithoutAndAFailedFetchRefusesTheHeldOne() throws Exception {
+        // Nothing listens there: the fetch is under way (held, as Envoy's remote mode waits for its fetch), or already
+        // failed (istiod's fail-closed keys); never "no keys, so allowed". Until 7 December it was refused at once.
+        JwtRule remote = JwtTokens.remote(ISSUER, "http://127.0.199.9:60399/jwks", Duration.ofSeconds(5));
+        HttpRequest r = get("/api", "authorization", "Bearer " + T.rs256(claims(ISSUER)));
+        JwtAuthn.Outcome o = run(List.of(remote), r);
+        assertThat(o.auth()).isNull();
         assertThat(run(List.of(remote), get("/api")).refused()).isFalse();
+        if (!o.held()) {
+            assertThat(o.failure()).isEqualTo(JwtStatus.JWT_VERIFICATION_FAIL);
+            return;
+        }
+        assertThat(o.refused()).isFalse();
+        assertThat(o.hold().rules()).containsExactly(remote);
+        assertThat(o.hold().timeout()).isEqualTo(Duration.ofSeconds(5));
+        o.hold().answered().get(20, java.util.concurrent.TimeUnit.SECONDS);
+        // Run again after the hold: the fetch it waited for failed, Envoy's onJwksError; a new request gets istiod's keys.
+        JwtAuthn.Outcome after = authn.authenticate(CONN, List.of(remote), JwtAuthn.of(r), "http", "b", o.hold());
+        assertThat(after.failure()).isEqualTo(JwtStatus.JWKS_FETCH_FAIL);
+        assertThat(bearer(remote, T.rs256(claims(ISSUER))).failure()).isEqualTo(JwtStatus.JWT_VERIFICATION_FAIL);
     }
 }

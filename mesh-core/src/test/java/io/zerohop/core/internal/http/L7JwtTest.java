@@ -109,6 +109,11 @@ class L7JwtTest {
 
     /** A plaintext L7 listener on {@code port} that forwards to {@code appAddress}, as the plaintext inbound wires it. */
     static Channel listen(int port, InetSocketAddress appAddress) throws Exception {
+        return listen(http, group, PROXY, port, appAddress);
+    }
+
+    /** The same for {@code http} on {@code group}, at {@code host}: for other classes' listeners ({@code L7JwtHoldTest}). */
+    static Channel listen(HttpEnforcement http, EventLoopGroup group, String host, int port, InetSocketAddress appAddress) throws Exception {
         return new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -131,7 +136,7 @@ class L7JwtTest {
                                 io.spiffe.spiffeid.SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP)
                                 .joinFrom(Relay.tcp(client));
                     }
-                }).bind(new InetSocketAddress(PROXY, port)).sync().channel();
+                }).bind(new InetSocketAddress(host, port)).sync().channel();
     }
 
     static String resource(String name) throws Exception {
