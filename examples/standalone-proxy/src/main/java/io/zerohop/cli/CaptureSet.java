@@ -22,8 +22,9 @@ import java.util.concurrent.TimeUnit;
  * backend mirrors every rule into ip6tables and its nftables one keeps a {@code -v4} and a {@code -v6} set of the host's
  * pod addresses ({@code cni/pkg/iptables/iptables.go}, {@code EnableIPv6}; {@code cni/pkg/nftables/host_sets.go},
  * {@code NewHostSetManager}). capture.sh makes the IPv6 twin table only for a cluster with an IPv6 pod range, so the
- * {@code ip6} set is optional: {@link #check} looks for it, and without it a pod's IPv6 address is left out (said once,
- * when this node first has one) and its IPv6 TCP is not captured.
+ * {@code ip6} set is optional: {@link #check} looks for it, {@link #sync} again every {@value #FORCE_EVERY} s while it is
+ * missing, and without it a pod's IPv6 address is left out (said once, when this node first has one) and its IPv6 TCP is
+ * not captured. On an IPv6-only cluster capture.sh keeps the {@code ip} set too, empty.
  *
  * <p>{@link #check} lists it at start: a proxy that cannot (no {@code nft}, no set, no {@code CAP_NET_ADMIN}) refuses to
  * start rather than report ready while nothing is captured. It is first written once the proxy listens and its
@@ -153,14 +154,32 @@ final class CaptureSet implements AutoCloseable {
     String check() {
         String error = run(List.of(nft, "list", "set", "ip", table, set), "");
         if (error == null) {
-            v6 = run(List.of(nft, "list", "set", "ip6", table, set), "") == null;
+            v6 = ip6Exists();
         }
         return error;
     }
 
-    /** Writes the set now if it differs from what was last written (or {@code force}); true when it holds this node's addresses. */
+    private boolean ip6Exists() {
+        return run(List.of(nft, "list", "set", "ip6", table, set), "") == null;
+    }
+
+    /**
+     * Writes the set now if it differs from what was last written (or {@code force}); true when it holds this node's addresses.
+     * The {@code ip6} set is looked for again at each forced write while it is missing, and after a failed write while it
+     * was there, as the {@code ip} set is recovered by writing it again each second: a table capture.sh made (or
+     * remade) after the start is written within {@value #FORCE_EVERY} s, not at the next restart, and an {@code ip6} table
+     * deleted behind the proxy's back no longer fails the transaction that keeps the {@code ip} set too. istio-cni's host
+     * sets are kept the same way, each family's on its own (istio/istio cni/pkg/nftables/host_sets.go, AddIP picks the
+     * set of the address' family).
+     */
     synchronized boolean sync(boolean force) {
         TreeSet<String> now = local();
+        if (force && !v6 && ip6Exists()) {
+            v6 = true;
+            v6Said = false;
+            LogShape.proxyLine("info", "zerohop proxy: --capture-set: nftables set ip6 " + table + " " + set + " found: the IPv6 addresses"
+                    + " of node " + node + "'s pods are captured from now on");
+        }
         if (!v6 && !v6Said && now.stream().anyMatch(a -> a.indexOf(':') >= 0)) {
             v6Said = true;
             LogShape.proxyLine("warn", "zerohop proxy: warning: --capture-set: no nftables set ip6 " + table + " " + set + ", so the IPv6 addresses"
@@ -171,6 +190,16 @@ final class CaptureSet implements AutoCloseable {
             return true;
         }
         String error = run(script);
+        if (error != null && v6 && !ip6Exists()) {
+            v6 = false;
+            script = script(now);
+            error = run(script);
+            if (!v6Said && now.stream().anyMatch(a -> a.indexOf(':') >= 0)) {
+                v6Said = true;
+                LogShape.proxyLine("warn", "zerohop proxy: warning: --capture-set: nftables set ip6 " + table + " " + set + " is gone, so the"
+                        + " IPv6 addresses of node " + node + "'s pods are not captured (capture.sh, run again, makes it)");
+            }
+        }
         // A failed write leaves the set unknown: the next tick writes again, not only once the registry changes.
         written = error == null ? script : null;
         if (error == null) {

@@ -37,7 +37,8 @@ class CaptureSetTest {
     /**
      * A stand-in {@code nft}: appends {@code -f -}'s script (and a {@code ---} line) to {@code nft.log}, answers
      * {@code list set} (of family {@code ip6} only while a file {@code ip6} exists: capture.sh makes that table only for an
-     * IPv6 pod range), and fails both, as nft does, while a file {@code broken} exists.
+     * IPv6 pod range; a script that names {@code ip6} fails without it, as nft fails the whole transaction), and fails
+     * both, as nft does, while a file {@code broken} exists.
      */
     private static String fakeNft(Path dir) throws Exception {
         Path script = dir.resolve("nft");
@@ -47,7 +48,10 @@ class CaptureSetTest {
                 + "if [ \"$1\" = list ] && [ \"$3\" = ip6 ] && [ ! -e " + dir.resolve("ip6") + " ]; then"
                 + " echo 'Error: No such file or directory' >&2; exit 1; fi\n"
                 + "if [ \"$1\" = list ]; then echo 'table ip zerohop { set mesh_pods { type ipv4_addr } }'; exit 0; fi\n"
-                + "cat >> " + dir.resolve("nft.log") + "; echo --- >> " + dir.resolve("nft.log") + "\n");
+                + "s=$(cat)\n"
+                + "if [ ! -e " + dir.resolve("ip6") + " ] && printf '%s' \"$s\" | grep -q ' ip6 '; then"
+                + " echo 'Error: Could not process rule: No such file or directory' >&2; exit 1; fi\n"
+                + "printf '%s\\n---\\n' \"$s\" >> " + dir.resolve("nft.log") + "\n");
         script.toFile().setExecutable(true);
         return script.toString();
     }
@@ -118,6 +122,46 @@ class CaptureSetTest {
                 """).doesNotContain("ip6");
         assertThat(std.err.toString()).hasLineCount(1).contains("warning: --capture-set: no nftables set ip6 zerohop mesh_pods,"
                 + " so the IPv6 addresses of node node-a's pods are not captured");
+    }
+
+    /**
+     * The {@code ip6} set made after the proxy started (capture.sh run again with an IPv6 range) is found at the next
+     * forced write and written from then on; deleted again, the {@code ip} set is still written (in a transaction without
+     * {@code ip6}) instead of failing with it. Until 7 December the {@code ip6} set was looked for at start only
+     * (h344's report): a later one stayed empty until a restart, and a vanished one failed every write of both families.
+     */
+    @Test
+    void anIp6SetMadeLaterIsWrittenAtTheNextForcedWriteAndAVanishedOneDoesNotStopTheIpSet(@TempDir Path dir) throws Exception {
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(pod("a", "node-a", "10.0.1.9", "fd00::9")), Map.of());
+        Path log = dir.resolve("nft.log");
+        CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, registry, "node-a", fakeNft(dir));
+        assertThat(set.check()).isNull();
+        assertThat(set.sync(false)).isTrue();
+        assertThat(Files.readString(log)).doesNotContain("ip6");
+
+        Path ip6 = Files.createFile(dir.resolve("ip6"));
+        assertThat(set.sync(true)).as("the forced write (every %d s) looks for the ip6 set again", CaptureSet.FORCE_EVERY).isTrue();
+        assertThat(Files.readString(log)).endsWith("""
+                ---
+                flush set ip zerohop mesh_pods
+                add element ip zerohop mesh_pods { 10.0.1.9 }
+                flush set ip6 zerohop mesh_pods
+                add element ip6 zerohop mesh_pods { fd00:0:0:0:0:0:0:9 }
+                ---
+                """);
+        assertThat(std.err.toString()).contains("nftables set ip6 zerohop mesh_pods found: the IPv6 addresses of node node-a's pods are captured");
+
+        Files.delete(ip6);
+        registry.put(pod("d", "node-a", "10.0.1.12", "fd00::12"));
+        assertThat(set.sync(false)).as("a new pod's IPv4 address written although the ip6 table is gone").isTrue();
+        assertThat(Files.readString(log)).endsWith("""
+                ---
+                flush set ip zerohop mesh_pods
+                add element ip zerohop mesh_pods { 10.0.1.12, 10.0.1.9 }
+                ---
+                """);
+        assertThat(std.err.toString()).doesNotContain("cannot write")
+                .contains("warning: --capture-set: nftables set ip6 zerohop mesh_pods is gone, so the IPv6 addresses of node node-a's pods are not captured");
     }
 
     /**
