@@ -61,6 +61,13 @@ class NodeProxyIpv6E2EIT {
     static final int APP_PORT = 60680;
     /** Both families' pod ranges, comma-separated, as Kubernetes' --cluster-cidr and capture.sh's POD_CIDR take them. */
     static final String POD_CIDR = "10.10.1.0/24,10.10.2.0/24,fd00:201::1:0/112,fd00:201::2:0/112";
+    /**
+     * reviews' policies name the pods' ranges in {@code ipBlocks} and {@code notIpBlocks} (never the nodes' addresses
+     * fd00:201::a/b, the tunnels' TCP peers): a connection is allowed only when the address they test is the source pod's,
+     * which proxy B takes from proxy A's believed {@code forwarded: for="[ip]:port"} over IPv6 (the pod's own, as
+     * ztunnel's {@code src.addr}), from the tunnel's peer otherwise.
+     */
+    static final String POD_RANGES = "\"fd00:201::1:0/112\", \"fd00:201::2:0/112\", \"10.10.1.0/24\"";
     static final Duration START = Duration.ofSeconds(40);
 
     static Netns net;
@@ -105,14 +112,32 @@ class NodeProxyIpv6E2EIT {
                   selector: {matchLabels: {app: reviews}}
                   action: ALLOW
                   rules:
-                  - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
+                  - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"], ipBlocks: [%s]}}]
                     to: [{operation: {ports: ["%d"]}}]
+                ---
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: reviews-deny-outside-pods, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: reviews}}
+                  action: DENY
+                  rules:
+                  - from: [{source: {notIpBlocks: [%s]}}]
+                ---
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: reviews-deny-old-v6, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: reviews}}
+                  action: DENY
+                  rules:
+                  - from: [{source: {ipBlocks: ["%s/128"]}}]
                 ---
                 apiVersion: security.istio.io/v1
                 kind: PeerAuthentication
                 metadata: {name: default, namespace: prod}
                 spec: {mtls: {mode: STRICT}}
-                """.formatted(APP_PORT));
+                """.formatted(POD_RANGES, APP_PORT, POD_RANGES, OLD));
         Path ca = work.resolve("ca");
         Netns.run(List.of(NodeProxyE2EIT.java(), "-jar", jar.toString(), "ca", "init", "--trust-domain", "cluster.local", "--out", ca.toString()));
 
@@ -262,7 +287,8 @@ class NodeProxyIpv6E2EIT {
         assertThat(r).as("denied: no byte comes back").containsEntry("received", "0");
         proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound refused src=[" + NODE_A + "]:")
                 && l.contains(" src_id=spiffe://cluster.local/ns/legacy/sa/old ") && l.contains(" dst=[" + REVIEWS + "]:" + APP_PORT + " ")
-                && l.contains(" status=401 "), "the policy denial", Duration.ofSeconds(10));
+                && l.contains(" status=401 ") && l.contains("reason=\"DENY by prod/reviews-deny-old-v6 "),
+                "the denial by the DENY policy on old's IPv6 address (ipBlocks fd00:201::1:3/128)", Duration.ofSeconds(10));
         assertThat(podEcho.lines().subList(podFrom, podEcho.size())).as("the pod never saw old").noneMatch(l -> l.startsWith("ACCEPT"));
     }
 
