@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
  * pod addresses ({@code cni/pkg/iptables/iptables.go}, {@code EnableIPv6}; {@code cni/pkg/nftables/host_sets.go},
  * {@code NewHostSetManager}). capture.sh makes the IPv6 twin table only for a cluster with an IPv6 pod range, so the
  * {@code ip6} set is optional: {@link #check} looks for it, {@link #sync} again every {@value #FORCE_EVERY} s while it is
- * missing, and without it a pod's IPv6 address is left out (said once, when this node first has one) and its IPv6 TCP is
+ * missing and a pod of this node has an IPv6 address, and without it a pod's IPv6 address is left out (said once, when this node first has one) and its IPv6 TCP is
  * not captured. On an IPv6-only cluster capture.sh keeps the {@code ip} set too, empty.
  *
  * <p>{@link #check} lists it at start: a proxy that cannot (no {@code nft}, no set, no {@code CAP_NET_ADMIN}) refuses to
@@ -59,6 +59,8 @@ final class CaptureSet implements AutoCloseable {
     private boolean v6;
     /** Whether the IPv6 addresses left out for want of the {@code ip6} set were said. */
     private boolean v6Said;
+    /** Whether the {@code ip6} set was found after the start and not yet said (once the write that fills it succeeds). */
+    private boolean v6Found;
     /** Run once, after the first successful write; null once run. */
     private Runnable firstWrite;
 
@@ -165,8 +167,8 @@ final class CaptureSet implements AutoCloseable {
 
     /**
      * Writes the set now if it differs from what was last written (or {@code force}); true when it holds this node's addresses.
-     * The {@code ip6} set is looked for again at each forced write while it is missing, and after a failed write while it
-     * was there, as the {@code ip} set is recovered by writing it again each second: a table capture.sh made (or
+     * The {@code ip6} set is looked for again at each forced write while it is missing and this node has a pod with an
+     * IPv6 address, and after a failed write while it was there, as the {@code ip} set is recovered by writing it again each second: a table capture.sh made (or
      * remade) after the start is written within {@value #FORCE_EVERY} s, not at the next restart, and an {@code ip6} table
      * deleted behind the proxy's back no longer fails the transaction that keeps the {@code ip} set too. istio-cni's host
      * sets are kept the same way, each family's on its own (istio/istio cni/pkg/nftables/host_sets.go, AddIP picks the
@@ -174,11 +176,11 @@ final class CaptureSet implements AutoCloseable {
      */
     synchronized boolean sync(boolean force) {
         TreeSet<String> now = local();
-        if (force && !v6 && ip6Exists()) {
+        // Only while there is an IPv6 address to write: an IPv4-only cluster's proxy runs no extra nft every 5 s.
+        if (force && !v6 && now.stream().anyMatch(a -> a.indexOf(':') >= 0) && ip6Exists()) {
             v6 = true;
             v6Said = false;
-            LogShape.proxyLine("info", "zerohop proxy: --capture-set: nftables set ip6 " + table + " " + set + " found: the IPv6 addresses"
-                    + " of node " + node + "'s pods are captured from now on");
+            v6Found = true;
         }
         if (!v6 && !v6Said && now.stream().anyMatch(a -> a.indexOf(':') >= 0)) {
             v6Said = true;
@@ -207,6 +209,12 @@ final class CaptureSet implements AutoCloseable {
                 LogShape.proxyLine("info", "zerohop proxy: capture set ip " + table + " " + set + " written again (" + now.size() + " addresses)");
             }
             lastError = null;
+            if (v6Found && v6) {
+                // Said once written, so that a reader of the line finds the addresses in the set.
+                v6Found = false;
+                LogShape.proxyLine("info", "zerohop proxy: --capture-set: nftables set ip6 " + table + " " + set + " found and written: the IPv6"
+                        + " addresses of node " + node + "'s pods are captured from now on");
+            }
             Runnable first = firstWrite;
             if (first != null) {
                 firstWrite = null;

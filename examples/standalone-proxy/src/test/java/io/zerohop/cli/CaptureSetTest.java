@@ -149,7 +149,7 @@ class CaptureSetTest {
                 add element ip6 zerohop mesh_pods { fd00:0:0:0:0:0:0:9 }
                 ---
                 """);
-        assertThat(std.err.toString()).contains("nftables set ip6 zerohop mesh_pods found: the IPv6 addresses of node node-a's pods are captured");
+        assertThat(std.err.toString()).contains("nftables set ip6 zerohop mesh_pods found and written: the IPv6 addresses of node node-a's pods are captured");
 
         Files.delete(ip6);
         registry.put(pod("d", "node-a", "10.0.1.12", "fd00::12"));
