@@ -33,7 +33,13 @@ class CaptureShFamiliesE2EIT {
     static final String POD_CIDR6 = "fd00:203::1:0/112";
     static final String POD4 = "10.203.1.5";
     static final String POD6 = "fd00:203::1:5";
+    static final String NODE6 = "fd00:203::a";
+    static final String WEB = "fd00:203::1:5";
+    static final String REVIEWS = "fd00:203::1:4";
+    static final int APP_PORT = 61000;
 
+    /** Numbers the children's log files (one work directory for the class). */
+    static final java.util.concurrent.atomic.AtomicInteger RUN = new java.util.concurrent.atomic.AtomicInteger();
     static Path work;
     static Path jar;
     static Path ca;
@@ -87,16 +93,24 @@ class CaptureShFamiliesE2EIT {
 
     /** A proxy for node-a, whose one mesh pod has {@code addresses} (a YAML list's items). */
     private Child proxy(String addresses) throws Exception {
+        return proxy("""
+                  - {namespace: prod, name: web, serviceAccount: web, addresses: [%s], labels: {app: web}, protocol: HBONE, node: node-a}
+                """.formatted(addresses), List.of());
+    }
+
+    /** A proxy for node-a with {@code workloads} (YAML list items) and {@code more} options. */
+    private Child proxy(String workloadItems, List<String> more) throws Exception {
         Path workloads = Files.writeString(Files.createTempFile(work, "workloads", ".yaml"), """
                 trustDomain: cluster.local
                 nodes:
                   - {name: node-a}
                 workloads:
-                  - {namespace: prod, name: web, serviceAccount: web, addresses: [%s], labels: {app: web}, protocol: HBONE, node: node-a}
-                """.formatted(addresses));
-        Child c = Child.start("proxy", work, net.exec("n", List.of(NodeProxyE2EIT.java(), "-Xmx128m", "-XX:+UseSerialGC", "-jar", jar.toString(),
-                "proxy", "--ca", ca.toString(), "--workloads", workloads.toString(), "--node", "node-a", "--capture-set", "zerohop/mesh_pods",
-                "--metrics", "off", "--readiness", "off", "--admin", "off", "--drain", "1s")));
+                """ + workloadItems);
+        List<String> cmd = new ArrayList<>(List.of(NodeProxyE2EIT.java(), "-Xmx128m", "-XX:+UseSerialGC", "-Dio.netty.leakDetection.level=paranoid",
+                "-jar", jar.toString(), "proxy", "--ca", ca.toString(), "--workloads", workloads.toString(), "--node", "node-a",
+                "--capture-set", "zerohop/mesh_pods", "--metrics", "off", "--readiness", "off", "--admin", "off", "--drain", "1s"));
+        cmd.addAll(more);
+        Child c = Child.start("proxy-" + RUN.incrementAndGet(), work, net.exec("n", cmd));
         children.add(c);
         c.awaitLine(l -> l.startsWith("zerohop proxy ready"), "`zerohop proxy ready`", START);
         return c;
@@ -110,17 +124,77 @@ class CaptureShFamiliesE2EIT {
     @Test
     void anIpv6OnlyClusterIsCapturedInIp6Only() throws Exception {
         String out = node(POD_CIDR6);
+        // Two pods behind the node, IPv6 only (the node has no IPv4 address but lo's), routed as Calico routes a pod.
+        podBehind("q", WEB);
+        podBehind("p", REVIEWS);
+        net.sysctl("n", "net.ipv6.conf.all.forwarding", "1");
         assertThat(out).contains("IPv6 mesh pods (set ip6 zerohop mesh_pods) to " + POD_CIDR6);
         assertThat(nft("list", "chain", "ip6", "zerohop", "capture")).contains("tproxy to :15006", "tproxy to :15001", POD_CIDR6);
         assertThat(nft("list", "table", "ip", "zerohop")).contains("set mesh_pods").doesNotContain("tproxy", "mark");
         assertThat(Netns.run(net.exec("n", List.of("ip", "-6", "rule")))).contains("fwmark 0x1 lookup 100");
         assertThat(Netns.run(net.exec("n", List.of("ip", "rule")))).doesNotContain("fwmark 0x1");
 
-        Child proxy = proxy("\"" + POD6 + "\"");
-        assertThat(nft("list", "set", "ip6", "zerohop", "mesh_pods")).contains(POD6);
+        Path policies = Files.createDirectories(work.resolve("policies-" + System.nanoTime()));
+        Files.writeString(policies.resolve("reviews.yaml"), """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: reviews-allow-web, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: reviews}}
+                  action: ALLOW
+                  rules:
+                  - from: [{source: {principals: ["cluster.local/ns/prod/sa/web"], ipBlocks: ["%s"]}}]
+                ---
+                apiVersion: security.istio.io/v1
+                kind: PeerAuthentication
+                metadata: {name: default, namespace: prod}
+                spec: {mtls: {mode: STRICT}}
+                """.formatted(POD_CIDR6));
+        Child proxy = proxy("""
+                  - {namespace: prod, name: web, serviceAccount: web, addresses: ["%s"], labels: {app: web}, protocol: HBONE, node: node-a}
+                  - {namespace: prod, name: reviews, serviceAccount: reviews, addresses: ["%s"], labels: {app: reviews}, protocol: HBONE, node: node-a}
+                """.formatted(WEB, REVIEWS), List.of("--policies", policies.toString(), "--transparent", "--inbound-transparent", "--plaintext-inbound"));
+        assertThat(nft("list", "set", "ip6", "zerohop", "mesh_pods")).contains(WEB, REVIEWS);
+        assertThat(nft("list", "set", "ip", "zerohop", "mesh_pods")).doesNotContain("elements");
         assertThat(proxy.lines()).noneMatch(l -> l.contains("not captured"));
+
+        // web -> reviews over IPv6: captured to :15001, HBONE to [reviews]:15008 (ip6 zerohop's output chain brings it back
+        // through lo to the proxy's own transparent HBONE listener), reviews' policy (its ipBlocks an IPv6 range) allows it.
+        Child echo = Child.start("echo-" + RUN.incrementAndGet(), work, net.exec("p", NodeProxyE2EIT.app(EchoServer.class, "[" + REVIEWS + "]:" + APP_PORT)));
+        children.add(echo);
+        echo.awaitLine("READY"::equals, "READY", START);
+        byte[] payload = NodeProxyE2EIT.payload(64 << 10, NodeProxyE2EIT.marker(), 1);
+        int from = proxy.size();
+        Path f = Files.write(work.resolve("payload-" + System.nanoTime() + ".bin"), payload);
+        String result;
+        try (Child c = Child.start("client-" + RUN.incrementAndGet(), work, net.exec("q", NodeProxyE2EIT.app(TcpClient.class, "[" + WEB + "]",
+                "[" + REVIEWS + "]:" + APP_PORT + "=" + f)))) {
+            assertThat(c.awaitExit(Duration.ofSeconds(45))).as(c.tail()).isZero();
+            result = c.lines().stream().filter(l -> l.startsWith("RESULT ")).findFirst().orElseThrow();
+        }
+        assertThat(result).contains(" received=" + payload.length + " ").contains("receivedSha256=" + NodeProxyE2EIT.sha256(payload));
+        proxy.awaitLine(from, l -> l.contains("access - inbound src=") && l.contains(" src_workload=prod/web ")
+                && l.contains("src_id=spiffe://cluster.local/ns/prod/sa/web") && l.contains("dst=[" + REVIEWS + "]:" + APP_PORT)
+                && l.contains("dst_id=spiffe://cluster.local/ns/prod/sa/reviews") && l.contains("status=200"),
+                "the proxy's inbound line for web", Duration.ofSeconds(10));
+
         assertThat(captureSh(POD_CIDR6)).as("run again (a rollout): the set the proxy wrote stays").isNotEmpty();
-        assertThat(nft("list", "set", "ip6", "zerohop", "mesh_pods")).contains(POD6);
+        assertThat(nft("list", "set", "ip6", "zerohop", "mesh_pods")).contains(WEB, REVIEWS);
+    }
+
+    /** Namespace {@code pod} behind the node's veth with one IPv6 address. */
+    private void podBehind(String pod, String ip6) throws Exception {
+        net.add(pod);
+        String nodeDev = net.dev("v" + pod + "n");
+        String podDev = net.dev("v" + pod);
+        net.veth("n", "v" + pod + "n", pod, "v" + pod);
+        net.ip("n", "-6", "addr", "add", NODE6 + "/128", "dev", nodeDev, "nodad");
+        net.ip(pod, "-6", "addr", "add", ip6 + "/128", "dev", podDev, "nodad");
+        net.ip("n", "link", "set", nodeDev, "up");
+        net.ip(pod, "link", "set", podDev, "up");
+        net.ip("n", "-6", "route", "add", ip6 + "/128", "dev", nodeDev);
+        net.ip(pod, "-6", "route", "add", NODE6 + "/128", "dev", podDev);
+        net.ip(pod, "-6", "route", "add", "default", "via", NODE6, "dev", podDev);
     }
 
     /**
