@@ -657,6 +657,10 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         if (x.http10 && msg instanceof HttpResponse r && r.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
             x.toHttp10(r);
         }
+        if ("HEAD".equals(x.method) && part != Http1Exchange.ResponsePart.SWITCHED && msg instanceof HttpResponse r
+                && r.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
+            msg = HeadAnswer.of(r, x.http10);
+        }
         switch (part) {
             case SWITCHED -> {
                 // What follows is not HTTP, whatever the client codec thinks of the body.

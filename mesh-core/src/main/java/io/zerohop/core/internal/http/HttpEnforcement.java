@@ -10,7 +10,6 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http.HttpRequest;
-import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.spiffe.spiffeid.SpiffeId;
@@ -637,7 +636,7 @@ public final class HttpEnforcement {
     private Http1Filter install(Channel ch, Conn conn, Function<Http1Filter, Upstream> upstream) {
         Http1Filter filter = new Http1Filter(conn, requests, observer, upstream);
         ch.pipeline().addLast("zerohop-http-decoder", new Http1Decoder(acceptHttp10));
-        ch.pipeline().addLast("zerohop-http-encoder", new HttpResponseEncoder());
+        ch.pipeline().addLast("zerohop-http-encoder", new HeadAnswer.Encoder());
         ch.pipeline().addLast("zerohop-http-filter", filter);
         return filter;
     }

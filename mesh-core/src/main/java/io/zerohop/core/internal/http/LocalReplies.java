@@ -76,12 +76,22 @@ final class LocalReplies {
      * {@code prepareLocalReply}, {@code is_grpc}): {@code 200}, {@code content-type: application/grpc}, {@code grpc-status}
      * {@code httpToGrpcStatus(status)} ({@link #grpcStatus}), the body as {@code grpc-message}, no body (HTTP/1:
      * {@code content-length: 0}). As the HTTP/2 path answers ({@code H2Proxy}); until 5 December an HTTP/1 gRPC request got
-     * the plain {@code 403 RBAC: access denied} or 503.
+     * the plain {@code 403 RBAC: access denied} or 503. A {@code HEAD} gets the head alone, with the body's length.
      */
     static FullHttpResponse forRequest(Http1Exchange x, HttpResponseStatus status, byte[] body, boolean close) {
         x.responseDone = true;
         if (!x.grpc()) {
             x.status = status.code();
+            if ("HEAD".equals(x.method)) {
+                // Envoy's sendLocalReply to a HEAD: the body's content-length and content-type, no body
+                // (source/common/http/utility.cc, local_reply_data.is_head_request_: encode_headers_ with end_stream). Until
+                // 7 December its body was written, and the client read it as the start of its next response
+                // (L7HeadResponseTest).
+                x.responseBytes = 0;
+                FullHttpResponse r = local(status, new byte[0], close);
+                r.headers().set(HttpHeaderNames.CONTENT_LENGTH, body.length);
+                return r;
+            }
             x.responseBytes = body.length;
             return local(status, body, close);
         }
