@@ -190,24 +190,34 @@ class L7Http1OnHttp2PortTest {
                     "-H", "te: trailers", "--data-binary", "@" + body, "-w", "\n[%{http_version} %{http_code}]\n", grpcBase + "/test.Echo/Denied");
             assertThat(denied).startsWith("HTTP/1.1 200 ").containsIgnoringCase("grpc-status: 7").endsWith("[1.1 200]\n");
             // On one kept-alive connection: a call, one over grpc-java's header-list limit (8 KiB, known from its SETTINGS by
-            // then), which Netty's client encoder does not send (answered as a reset before headers: grpc-status 14 where
-            // H2Proxy answers 431; README "Not as Envoy"), and a call after it, the connection going on.
+            // then), which Netty's client encoder does not send, answered as H2Proxy answers it (431, for gRPC grpc-status 2;
+            // until 7 December the 503 UC of a reset before headers, grpc-status 14), the same request without gRPC's
+            // content-type (a plain 431), and a call after them, the connection going on.
             try (java.net.Socket c = new java.net.Socket(InetAddress.getByName("127.0.189.21"), 55514)) {
                 c.setSoTimeout(20_000);
-                // The big one without a body: a request that has ended when it is answered keeps its connection (one answered
-                // while its body is still to come closes it, as Envoy's connection manager does).
-                String[] extra = {"", "x-big: " + "b".repeat(9000) + "\r\n", ""};
+                // The big ones without a body: a request that has ended when it is answered keeps its connection (one
+                // answered while its body is still to come closes it, as Envoy's connection manager does).
+                String big = "x-big: " + "b".repeat(9000) + "\r\n";
+                String[] extra = {"content-type: application/grpc\r\n", "content-type: application/grpc\r\n" + big, big,
+                        "content-type: application/grpc\r\n"};
                 for (int i = 0; i < extra.length; i++) {
+                    boolean over = i == 1 || i == 2;
                     ByteArrayOutputStream request = new ByteArrayOutputStream();
-                    request.write(("POST /test.Echo/Allowed HTTP/1.1\r\nHost: backend\r\ncontent-type: application/grpc\r\n"
-                            + extra[i] + "content-length: " + (i == 1 ? 0 : frame.size()) + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
-                    if (i != 1) {
+                    request.write(("POST /test.Echo/Allowed HTTP/1.1\r\nHost: backend\r\n"
+                            + extra[i] + "content-length: " + (over ? 0 : frame.size()) + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                    if (!over) {
                         request.write(frame.toByteArray());
                     }
                     c.getOutputStream().write(request.toByteArray());
                     String head = L7Http1AppCloseTest.readHead(c.getInputStream());
                     if (i == 1) {
-                        assertThat(head).startsWith("HTTP/1.1 200 ").contains("grpc-status: 14").contains("content-length: 0");
+                        assertThat(head).startsWith("HTTP/1.1 200 ").contains("grpc-status: 2").contains("content-length: 0");
+                        continue;
+                    }
+                    if (i == 2) {
+                        assertThat(head).startsWith("HTTP/1.1 431 ").contains("content-length: 31");
+                        assertThat(new String(c.getInputStream().readNBytes(31), StandardCharsets.US_ASCII))
+                                .isEqualTo("Request Header Fields Too Large");
                         continue;
                     }
                     assertThat(head).as("call %d", i).startsWith("HTTP/1.1 200 ").containsIgnoringCase("transfer-encoding: chunked");

@@ -83,6 +83,8 @@ final class H2Upstream implements Upstream {
     private final EventExecutor loop;
     /** The current request's stream, or null: none open, or being opened ({@link #opening}). */
     private Http2StreamChannel stream;
+    /** The handler of {@link #stream}. */
+    private Response response;
     /** The current request's stream is being opened: its frames wait in {@link #queued}. */
     private boolean opening;
     /** The current request's frames, while its stream is being opened. */
@@ -162,7 +164,7 @@ final class H2Upstream implements Upstream {
     private void send(Object frame) {
         requestOpen = !(frame instanceof DefaultHttp2HeadersFrame h ? h.isEndStream() : ((DefaultHttp2DataFrame) frame).isEndStream());
         if (stream != null) {
-            stream.write(frame);
+            write(stream, response, frame);
             return;
         }
         queued.add(frame);
@@ -204,16 +206,33 @@ final class H2Upstream implements Upstream {
                 return;
             }
             stream = s;
+            response = handler;
             handler.stream = s;
             s.config().setAutoRead(readResponses);
             for (Object m; (m = queued.poll()) != null; ) {
-                s.write(m);
+                write(s, handler, m);
             }
             s.flush();
             if (s.isWritable()) {
                 filter.upstreamWritable();
             }
         });
+    }
+
+    /**
+     * Writes {@code frame} on {@code s}. Netty's client encoder holds a request's HEADERS to the application's
+     * SETTINGS_MAX_HEADER_LIST_SIZE (HpackEncoder): over it the write fails for that stream alone, nothing sent, and the
+     * stream closes; {@code handler} then answers 431 ({@link Response#failed}), as {@code H2Proxy} does.
+     */
+    private static void write(Http2StreamChannel s, Response handler, Object frame) {
+        io.netty.channel.ChannelFuture f = s.write(frame);
+        if (frame instanceof Http2HeadersFrame) {
+            f.addListener(w -> {
+                if (w.cause() instanceof io.netty.handler.codec.http2.Http2Exception.HeaderListSizeException e) {
+                    handler.overLimit = e.getMessage();
+                }
+            });
+        }
     }
 
     private void releaseQueued() {
@@ -329,6 +348,8 @@ final class H2Upstream implements Upstream {
         private boolean received;
         /** Above the last-stream-id of the application's GOAWAY: the application will not process it. */
         private boolean refused;
+        /** Why the request's HEADERS were not sent: over the application's SETTINGS_MAX_HEADER_LIST_SIZE ({@link #write}). */
+        String overLimit;
 
         Response(boolean headRequest) {
             this.headRequest = headRequest;
@@ -525,9 +546,16 @@ final class H2Upstream implements Upstream {
             if (!started) {
                 dropping = true;
                 // Later, as for a failed dial: a stream can fail inside the write of its request's first part (Netty's encoder
-                // refusing the HEADERS), before the filter has taken the rest of what it read with it.
+                // refusing the HEADERS), before the filter has taken the rest of what it read with it; that write's failure
+                // is known by then (the stream may close before its promise fails). Such a request is answered 431, as
+                // H2Proxy answers it (overApplicationLimit): until 7 December it got the 503 UC of a connection termination.
                 loop.execute(() -> {
-                    if (!closed) {
+                    if (closed) {
+                        return;
+                    }
+                    if (overLimit != null) {
+                        filter.onHeadersOverApplicationLimit(overLimit);
+                    } else {
                         filter.onUpstreamUnreachable(failure);
                     }
                 });

@@ -832,10 +832,32 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         }
         log.debug("HTTP request {} {} from {} to {}: {}", x.method, x.path, conn.source(), conn.destination(), failure.body());
         answerUnreached(x, failure);
+        answerBeforeTheApplication(x, HttpResponseStatus.valueOf(failure.status()), failure.bodyBytes());
+    }
+
+    /**
+     * The active request's headers are over the header-list limit its HTTP/2 application advertised
+     * (SETTINGS_MAX_HEADER_LIST_SIZE; {@link H2Upstream}), so they were never sent: answered as {@code H2Proxy} answers
+     * it ({@code overApplicationLimit}), 431 {@code Request Header Fields Too Large} (for gRPC, {@code grpc-status: 2},
+     * Envoy's {@code httpToGrpcStatus(431)}), the reason logged, the client's connection going on as after any answer
+     * given before the application (see {@link #onUpstreamUnreachable}).
+     */
+    void onHeadersOverApplicationLimit(String cause) {
+        Http1Exchange x = active;
+        if (closing || upgraded != null || x == null || !x.allowed || x.status != 0) {
+            return;
+        }
+        x.refusal = "request headers over the application's SETTINGS_MAX_HEADER_LIST_SIZE: " + cause;
+        answerBeforeTheApplication(x, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE.reasonPhrase().getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    }
+
+    private void answerBeforeTheApplication(Http1Exchange x, HttpResponseStatus status, byte[] body) {
+        x.responseDone = true;
         if (!x.requestDone) {
             x.closeAfter = true;
         }
-        FullHttpResponse reply = LocalReplies.forRequest(x, HttpResponseStatus.valueOf(failure.status()), failure.bodyBytes(), x.closeAfter);
+        FullHttpResponse reply = LocalReplies.forRequest(x, status, body, x.closeAfter);
         if (x.http10) {
             x.toHttp10(reply);
         }
