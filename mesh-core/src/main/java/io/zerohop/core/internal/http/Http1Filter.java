@@ -956,8 +956,12 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
      * requests (no head begun: Envoy's codec has a stream from a request's first byte) gets its FIN now ({@link #closeGracefully}), one with a request in progress after that request's
      * response, which says {@code connection: close} unless its head was already out; a request pipelined behind it is
      * not served. An upgraded connection (bytes) is left to the drain's deadline, as Envoy leaves an upgraded stream.
-     * Envoy closes an idle HTTP/1 connection after its {@code drain_timeout} (5 s); zerohop at once, so that a drain of
-     * idle keep-alive connections ends as soon as their clients close. Until 6 December every one waited for the whole
+     * Envoy closes an idle HTTP/1 connection its {@code drain_timeout} (5 s) after the drain began, serving a request that
+     * comes meanwhile with {@code connection: close} ({@code startDrainSequence}, {@code onDrainTimeout},
+     * {@code checkForDeferredClose}; an Envoy without that runtime guard leaves it open until a response or the
+     * listener's removal); zerohop at once, so that a drain of idle keep-alive connections ends as soon as their clients
+     * close, a request that reaches it after this FIN not being served (mesh-core README, "Shutdown (drain)"). Until
+     * 6 December every one waited for the whole
      * drain and was reset at its deadline, nothing in progress, and {@code zerohop connect} read that as a cut.
      * Any thread.
      */
