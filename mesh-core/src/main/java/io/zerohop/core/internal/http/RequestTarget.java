@@ -11,7 +11,8 @@ import java.util.Locale;
  * Puts an HTTP/1 request target in origin-form before anything decides on it, as Envoy's HTTP/1
  * codec does before its filters (RFC 9112 section 3.2): an absolute-form target
  * ({@code GET http://b/admin}) becomes {@code /admin} with {@code Host} taken from its authority
- * (section 3.2.2), so the path RBAC matches is the path the application serves. OPTIONS {@code *}
+ * (section 3.2.2, userinfo dropped as Envoy's codec drops it), so the path RBAC matches is the path the application
+ * serves. OPTIONS {@code *}
  * stays. Anything else (authority-form, {@code GET admin}) is refused, and so is a request with
  * more than one {@code Host} header (RFC 9112 section 3.2), a fragment ({@link #invalidPath}), a method
  * or a target character Envoy's HTTP/1 codec refuses ({@link #METHODS}, {@link #invalidCharacters}). A path (before {@code ?})
@@ -66,7 +67,20 @@ final class RequestTarget {
         String rest = uri.substring(scheme + 3);
         int slash = indexOfAny(rest, "/?#");
         String authority = slash < 0 ? rest : rest.substring(0, slash);
-        if (authority.isEmpty() || authority.contains("@")) {
+        int at = authority.indexOf('@');
+        if (at >= 0) {
+            // Userinfo, as Envoy's codec reads it (codec_impl.cc handlePath, utility.cc Utility::Url::initialize with
+            // http_parser's http_parser_parse_url): the host and port after the '@' are the request's authority, the
+            // userinfo goes nowhere (neither the decision nor the application sees it); a second '@' or a character
+            // http_parser's userinfo state does not take is not a URL, 400 http1.invalid_url. Until 7 December zerohop
+            // refused every userinfo (RFC 9110 section 4.2.4's "SHOULD ... treat its presence as an error", meant for
+            // user agents); what the policy decides and what the application reads stay the same host either way.
+            if (authority.indexOf('@', at + 1) >= 0 || !userinfo(authority.substring(0, at))) {
+                return "request target \"" + uri + "\" has no usable authority";
+            }
+            authority = authority.substring(at + 1);
+        }
+        if (authority.isEmpty()) {
             return "request target \"" + uri + "\" has no usable authority";
         }
         String path = slash < 0 ? "/" : rest.substring(slash);
@@ -88,6 +102,21 @@ final class RequestTarget {
         req.setUri(path);
         req.headers().set(HttpHeaderNames.HOST, authority);
         return null;
+    }
+
+    /**
+     * Whether {@code s} is userinfo as http_parser takes it ({@code http_parse_host_char}, state {@code s_http_userinfo}):
+     * letters, digits, {@code -_.!~*'()}, {@code %;:&=+$,}.
+     */
+    private static boolean userinfo(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            boolean alnum = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9';
+            if (!alnum && "-_.!~*'()%;:&=+$,".indexOf(c) < 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
