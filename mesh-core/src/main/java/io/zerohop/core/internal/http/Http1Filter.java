@@ -658,7 +658,8 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             x.toHttp10(r);
         }
         if ("HEAD".equals(x.method) && part != Http1Exchange.ResponsePart.SWITCHED && msg instanceof HttpResponse r
-                && r.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
+                && !(msg instanceof HttpContent) && r.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
+            // A head alone (the client codecs never hand on a FullHttpResponse), re-typed for the encoder.
             msg = HeadAnswer.of(r, x.http10);
         }
         switch (part) {
