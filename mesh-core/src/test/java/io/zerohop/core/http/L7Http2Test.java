@@ -383,6 +383,20 @@ class L7Http2Test {
     }
 
     /**
+     * A local reply to a HEAD is its head alone, as Envoy's {@code sendLocalReply} sends it (source/common/http/utility.cc,
+     * {@code is_head_request_}: HEADERS with END_STREAM and the body's {@code content-length}): a DATA frame on a HEAD's
+     * stream is a body where none can be. nghttp's verbose trace shows the frames. Until 7 December the 403 came with its
+     * body as DATA, which nghttp2 resets as a protocol error, the answer lost.
+     */
+    @Test
+    void aLocalReplyToAHeadHasNoBody() throws Exception {
+        String v = run("nghttp", "-v", "-H", ":method: HEAD", "http://127.0.0.1:" + viaH2.getPort() + "/admin");
+        // nghttp2 answers DATA on a HEAD's stream with RST_STREAM(PROTOCOL_ERROR): "Some requests were not processed".
+        assertThat(v).contains(":status: 403").contains("content-length: 19").doesNotContain("PROTOCOL_ERROR")
+                .doesNotContain("not processed");
+    }
+
+    /**
      * One curl per request: curl 7.88 fails its second request on a reused h2c prior-knowledge
      * connection to Node's server even without zerohop in between ("Error in the HTTP2 framing layer").
      */

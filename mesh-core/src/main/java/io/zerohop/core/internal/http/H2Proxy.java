@@ -708,9 +708,20 @@ final class H2Proxy {
 
         private void respond(Http2Headers headers, String body, boolean finish) {
             byte[] b = body.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-            responseBytes = b.length;
-            ctx.write(new DefaultHttp2HeadersFrame(headers, false));
-            ctx.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(b), true));
+            if ("HEAD".equals(method)) {
+                // Envoy's sendLocalReply to a HEAD (source/common/http/utility.cc, local_reply_data.is_head_request_): the
+                // head alone, END_STREAM, with the body's content-length. Until 7 December the body followed as DATA, which
+                // nghttp2 resets as a protocol error (L7Http2Test.aLocalReplyToAHeadHasNoBody).
+                responseBytes = 0;
+                if (b.length > 0) {
+                    headers.setInt("content-length", b.length);
+                }
+                ctx.writeAndFlush(new DefaultHttp2HeadersFrame(headers, true));
+            } else {
+                responseBytes = b.length;
+                ctx.write(new DefaultHttp2HeadersFrame(headers, false));
+                ctx.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(b), true));
+            }
             if (finish) {
                 // Every local reply (400, 404, the Cilium 307 ...) as the denial's: a request that has not ended is reset a
                 // second later, or one ":path /a#b" stream after another stayed half-open (a review pass).
