@@ -14,6 +14,8 @@ server.on('stream', (stream, headers) => {
     if (path === '/api/length-no-body') { stream.respond({ ':status': 200, 'content-length': '5' }, { endStream: true }); return; }
     // content-length: 5, then an empty DATA frame that ends the stream.
     if (path === '/api/length-empty-data') { stream.respond({ ':status': 200, 'content-length': '5' }); stream.end(); return; }
+    // A HEAD's answer: its head alone, no content-length.
+    if (path === '/api/head-alone') { stream.respond({ ':status': 200 }, { endStream: true }); return; }
     // A 304's head alone.
     if (path === '/api/not-modified') { stream.respond({ ':status': 304, etag: '"v1"' }, { endStream: true }); return; }
     // /api/mib: 32 MiB without a length, written as fast as the stream's flow control takes it; /api/sent: the bytes that

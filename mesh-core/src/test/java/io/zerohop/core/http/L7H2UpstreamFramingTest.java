@@ -197,6 +197,21 @@ class L7H2UpstreamFramingTest {
     }
 
     /**
+     * An HTTP/2 application's answer to a HEAD, its head alone without {@code content-length}: the HTTP/1.1 client gets
+     * {@code transfer-encoding: chunked} and no body framing, as Envoy's HTTP/1 codec writes a HEAD's answer without a
+     * length ({@code codec_impl.cc} {@code encodeHeadersBase}; {@code HeadAnswer}), and the pipelined response behind it
+     * whole. Fails before: no {@code transfer-encoding}.
+     */
+    @Test
+    void aHeadsAnswerWithoutALengthSaysChunked() throws Exception {
+        String out = pipelined(via, "HEAD", "/api/head-alone", "/api/next");
+        String head = out.substring(0, out.indexOf("\r\n\r\n") + 4);
+        assertThat(head).startsWith("HTTP/1.1 200 ").containsIgnoringCase("transfer-encoding: chunked")
+                .doesNotContainIgnoringCase("content-length");
+        assertThat(out.substring(head.length())).startsWith("HTTP/1.1 200 ").endsWith("ok /api/next");
+    }
+
+    /**
      * DATA on the stream of a HEAD request: no body can follow a HEAD's head on the client's connection, so those bytes
      * would be read there as the next response (here a whole one the application wrote). Envoy's HTTP/2 codec resets
      * such a stream (google/quiche http2/adapter/oghttp2_session.cc {@code OnDataFrameHeader}: {@code !can_receive_body}
