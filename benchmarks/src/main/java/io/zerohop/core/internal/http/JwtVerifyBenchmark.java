@@ -46,9 +46,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * <token>} under one rule with inline keys (as istiod hands them to Envoy), the token found, parsed (base64url, JSON
  * header and payload), its issuer, time and audience checked, its signature verified, its payload made the
  * {@code RequestAuth}. {@code alg} = {@code RS256} (an RSA 2048 key, nimbus-jose-jwt's generator) or {@code ES256} (P-256);
- * {@code noToken} is the same step on a request without a token (the rules sorted, the locations read). Every invocation
- * verifies again: zerohop keeps no cache of verified tokens, as Envoy under Istio keeps none (istiod sets no
- * {@code jwt_cache_config}). The rule forwards the token ({@code forwardOriginalToken}), so the one request head can be
+ * {@code noToken} is the same step on a request without a token (the rules sorted, the locations read).
+ * {@code tokens} = {@code same}: one token on every request, its signature verified once and then found in the key set's
+ * cache ({@link Jwks#VERIFIED_SIGNATURES}); {@code distinct}: {@value #DISTINCT} tokens in turn, far more than the cache
+ * holds, so nearly every request verifies its signature (what a request cost before the cache, and what a new token
+ * costs). The rule forwards the token ({@code forwardOriginalToken}), so the one request head can be
  * used again (without it, the step removes the header: one more header map removal). In package
  * {@code io.zerohop.core.internal.http} to reach the package-private step; run from the shaded jar's class path.
  * With {@code -prof gc}: the bytes allocated per request.
@@ -64,6 +66,13 @@ public class JwtVerifyBenchmark {
 
     @Param({"RS256", "ES256"})
     public String alg;
+
+    @Param({"same", "distinct"})
+    public String tokens;
+
+    static final int DISTINCT = 4096;
+    private HttpRequest[] distinct;
+    private int next;
 
     private JwtAuthn authn;
     private List<JwtRule> rules;
@@ -90,6 +99,15 @@ public class JwtVerifyBenchmark {
                 : sign(new ECDSASigner(ec), JWSAlgorithm.ES256, "ec-1", claims);
         withToken = request();
         withToken.headers().set("authorization", "Bearer " + token);
+        distinct = new HttpRequest[tokens.equals("distinct") ? DISTINCT : 1];
+        distinct[0] = withToken;
+        for (int i = 1; i < distinct.length; i++) {
+            claims.put("jti", "t" + i);
+            distinct[i] = request();
+            distinct[i].headers().set("authorization", "Bearer " + (alg.equals("RS256")
+                    ? sign(new RSASSASigner(rsa), JWSAlgorithm.RS256, "rsa-1", claims)
+                    : sign(new ECDSASigner(ec), JWSAlgorithm.ES256, "ec-1", claims)));
+        }
         withoutToken = request();
         conn = new Conn("inbound", SpiffeId.parse("spiffe://cluster.local/ns/bench/sa/client"),
                 SpiffeId.parse("spiffe://cluster.local/ns/bench/sa/backend"), new InetSocketAddress("127.0.0.1", 40000),
@@ -138,11 +156,13 @@ public class JwtVerifyBenchmark {
         }
     }
 
-    /** One request's step with the token: parsed, checked, its signature verified. */
+    /** One request's step with a token: parsed, checked, its signature verified or found verified ({@code tokens}). */
     @Benchmark
     public JwtAuthn.Outcome verify() {
         ops++;
-        return authn.authenticate(conn, rules, JwtAuthn.of(withToken), "http", "backend.bench");
+        HttpRequest r = distinct[next];
+        next = next + 1 == distinct.length ? 0 : next + 1;
+        return authn.authenticate(conn, rules, JwtAuthn.of(r), "http", "backend.bench");
     }
 
     /** The same step on a request without a token (what every request to the destination pays). */

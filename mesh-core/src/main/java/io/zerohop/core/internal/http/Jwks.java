@@ -37,6 +37,41 @@ final class Jwks {
 
     private final List<Key> keys;
 
+    /**
+     * At most this many verified signatures are remembered per key set: Envoy's default {@code jwt_cache_size}
+     * (envoyproxy/envoy {@code api/envoy/extensions/filters/http/jwt_authn/v3/config.proto} {@code JwtCacheConfig}).
+     */
+    static final int VERIFIED_SIGNATURES = 100;
+
+    /**
+     * Signatures this set verified, by signing input and signature. Why a cache where Envoy under Istio has none
+     * (istiod sets no {@code jwt_cache_config}): the JDK's P-256 verification costs some 1 ms of CPU, about 16 times
+     * BoringSSL's, on the event loop ({@code benchmarks/results/jwt-verify-*.md}), and a client sends the same token for
+     * its whole life. It changes no answer: whether a signature verifies depends only on these bytes and this set (a
+     * refreshed set is a new {@code Jwks}, with an empty cache), and issuer, time and audience are still checked on every
+     * request ({@code JwtAuthn.check}). Only successes are kept, as Envoy's {@code JwtCacheImpl} keeps only valid tokens;
+     * when full, an arbitrary entry makes room.
+     */
+    private final java.util.concurrent.ConcurrentHashMap<Signed, Boolean> verified = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** A token's signed part and signature, compared by content. */
+    private record Signed(byte[] input, byte[] signature) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Signed s && java.util.Arrays.equals(input, s.input) && java.util.Arrays.equals(signature, s.signature);
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * java.util.Arrays.hashCode(input) + java.util.Arrays.hashCode(signature);
+        }
+
+        @Override
+        public String toString() {
+            return "Signed[" + input.length + " + " + signature.length + " bytes]";
+        }
+    }
+
     private Jwks(List<Key> keys) {
         this.keys = keys;
     }
@@ -173,6 +208,30 @@ final class Jwks {
      * So an {@code HS256} token checked against an RSA key (the alg-confusion attack) verifies nothing.
      */
     JwtStatus verify(Jwt jwt) {
+        Signed signed = new Signed(jwt.signingInput, jwt.signature);
+        if (verified.containsKey(signed)) {
+            return JwtStatus.OK;
+        }
+        JwtStatus s = verifyUncached(jwt);
+        if (s == JwtStatus.OK) {
+            if (verified.size() >= VERIFIED_SIGNATURES) {
+                java.util.Iterator<Signed> it = verified.keySet().iterator();
+                if (it.hasNext()) {
+                    it.next();
+                    it.remove();
+                }
+            }
+            verified.put(signed, Boolean.TRUE);
+        }
+        return s;
+    }
+
+    /** Number of verified signatures remembered (tests). */
+    int verifiedCount() {
+        return verified.size();
+    }
+
+    private JwtStatus verifyUncached(Jwt jwt) {
         boolean matched = false;
         for (Key k : keys) {
             if (!jwt.kid.isEmpty() && !k.kid.isEmpty() && !k.kid.equals(jwt.kid)) {
