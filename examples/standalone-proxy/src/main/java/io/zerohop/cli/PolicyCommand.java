@@ -289,16 +289,32 @@ final class PolicyCommand {
                 // x-forwarded-proto and x-request-id as the proxy sets them before any policy reads them (mesh-core
                 // ForwardedRequestHeaders, as Envoy's connection manager under Istio): a client's kept, else http and a
                 // new UUIDv4; on a port Cilium's rules cover, as Cilium's Envoy in front sets them: http whatever was
-                // given, and the id replaced for an edge request (HeaderValidation.ciliumEdgeRequest; without --source-ip
-                // the source is unknown, an edge). Until 7 December neither was set, so a rule requiring one decided
-                // the opposite of the proxy.
+                // given, and the id replaced for an edge request (HeaderValidation.ciliumEdgeRequest: an x-forwarded-for
+                // given, or --source-ip, 10.0.0.1 unless given or taken from --source's workload, outside Cilium's
+                // internal ranges). Until 7 December neither was set, so a rule requiring one decided the opposite of
+                // the proxy. A given value replaced is named in a note (cilium/cilium pkg/envoy/xds_server.go
+                // GetHttpFilterChainProto; envoyproxy/envoy conn_manager_utility.cc mutateRequestHeaders): a new-user
+                // pass (helper 347) read a DENY on the id it gave, with nothing saying it was not the one decided on.
                 boolean ciliumHttp = engine.ciliumHttp(target, port);
-                if (ciliumHttp || !headerMap.containsKey("x-forwarded-proto")) {
+                String givenProto = headerMap.get("x-forwarded-proto");
+                if (ciliumHttp && givenProto != null && !givenProto.equals("http")) {
+                    headerNotes.add("--header x-forwarded-proto=" + givenProto + ": replaced by http before any policy reads it,"
+                            + " as Cilium's Envoy in front (its rules.http cover port " + port + ") overwrites a client's"
+                            + " x-forwarded-proto with its connection's level");
+                }
+                if (ciliumHttp || givenProto == null) {
                     headerMap.put("x-forwarded-proto", "http");
                 }
                 String requestId = headerMap.get("x-request-id");
-                if (requestId == null || requestId.isEmpty()
-                        || ciliumHttp && HeaderValidation.ciliumEdgeRequest(headerMap.containsKey("x-forwarded-for"), srcIp)) {
+                boolean edge = ciliumHttp && HeaderValidation.ciliumEdgeRequest(headerMap.containsKey("x-forwarded-for"), srcIp);
+                if (edge && requestId != null && !requestId.isEmpty()) {
+                    headerNotes.add("--header x-request-id=" + requestId + ": replaced by a new id before any policy reads it,"
+                            + " as Cilium's Envoy in front replaces a client's id (its rules.http cover port " + port + ") for "
+                            + (headerMap.containsKey("x-forwarded-for") ? "a request with x-forwarded-for"
+                                    : "a source outside its internal ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16,"
+                                            + " 127.0.0.1, ::1; --source-ip " + srcIp.getHostAddress() + ")"));
+                }
+                if (requestId == null || requestId.isEmpty() || edge) {
                     headerMap.put("x-request-id", java.util.UUID.randomUUID().toString());
                 }
                 headerMap.put(":scheme", scheme(destWorkload == null ? io.zerohop.core.AppProtocol.AUTO : destWorkload.appProtocol(port),

@@ -599,6 +599,39 @@ class PolicyCheckTest {
     }
 
     /**
+     * A header the check was given and then replaced, as Cilium's Envoy in front replaces it (mesh-core
+     * {@code HeaderValidation.ciliumEdgeRequest}; cilium/cilium pkg/envoy/xds_server.go {@code GetHttpFilterChainProto},
+     * envoyproxy/envoy conn_manager_utility.cc {@code mutateRequestHeaders}), is named in a note: a new-user pass (helper
+     * 347) gave {@code --header x-request-id=my-trace-1} from a source outside Cilium's internal ranges and read only
+     * "the request matches none of its rules.http", with nothing saying the id decided on was not the one given.
+     */
+    @Test
+    void aGivenHeaderCiliumsEnvoyReplacesIsNamedInANote() throws Exception {
+        String traced = """
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: traced, namespace: prod}
+                spec:
+                  endpointSelector: {matchLabels: {app: backend}}
+                  ingress:
+                  - toPorts:
+                    - ports: [{port: "8080", protocol: TCP}]
+                      rules: {http: [{headers: ["x-request-id: my-trace-1"]}]}
+                """;
+        String[] get = {"--dest", "prod/backend:8080", "--method", "GET", "--path", "/", "--header", "x-request-id=my-trace-1"};
+        assertThat(check(traced, concat(get, "--source-ip", "203.0.113.7"))).as(std.out.toString()).isEqualTo(3);
+        assertThat(std.err.toString()).contains("note: --header x-request-id=my-trace-1: replaced by a new id before any policy"
+                + " reads it, as Cilium's Envoy in front replaces a client's id");
+        // From an internal address without x-forwarded-for the id is kept: no note.
+        assertThat(check(traced, concat(get, "--source-ip", "10.0.0.1"))).as(std.out.toString()).isZero();
+        assertThat(std.err.toString()).doesNotContain("replaced");
+        assertThat(check(traced, concat(get, "--source-ip", "10.0.0.1", "--header", "x-forwarded-proto=https")))
+                .as(std.out.toString()).isZero();
+        assertThat(std.err.toString()).contains("note: --header x-forwarded-proto=https: replaced by http before any policy reads"
+                + " it, as Cilium's Envoy in front");
+    }
+
+    /**
      * As the proxy, which sets {@code x-forwarded-client-cert} from the connection before any policy reads it (Envoy's
      * connection manager): the check builds it from {@code --source}, and refuses one given as a header. A new-user pass
      * (helper 257) got the proxy's opposite both ways: ALLOW for a forged header, DENY for the real peer without one.
