@@ -34,7 +34,7 @@ import org.junit.jupiter.api.Test;
  * {@code mutateResponseHeaders}), and the downstream connection's next request goes on a new upstream connection
  * (envoyproxy/envoy#14910). A response framed by the close reaches the client chunked, its connection going on. Real peers (Node's http
  * server, an application on a raw socket) behind the plaintext inbound or an HBONE tunnel, on this class's addresses
- * 127.0.186.10 to .13 and ports 54600-54619, and 127.0.187.10 to .13 with ports 54800-54807. Until 6 December the client's connection ended with the application's, and its next request failed.
+ * 127.0.186.10 to .13 and ports 54600-54619, 127.0.187.10 to .13 with ports 54800-54807, and 127.0.204.20 with 61230-61231. Until 6 December the client's connection ended with the application's, and its next request failed.
  */
 class L7Http1AppCloseTest {
     static final String POLICY = """
@@ -129,6 +129,49 @@ class L7Http1AppCloseTest {
                 assertThat(read(client)).as("pipelined response 2").startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok");
             }
             assertThat(connections.get()).as("one application connection per request").isEqualTo(5);
+        }
+    }
+
+    /**
+     * An HTTP/1.0 application (Python's {@code http.server} by default: an {@code HTTP/1.0} status line, no keep-alive, its
+     * connection closed after each response) answers an HTTP/1.1 client with an {@code HTTP/1.1} status line, and the
+     * client's connection goes on, as behind Envoy: its downstream codec writes the status line of the client's version
+     * whatever the application's was (envoyproxy/envoy source/common/http/http1/codec_impl.cc
+     * {@code ResponseEncoderImpl::encodeHeaders}: {@code HTTP/1.0 } only for an HTTP/1.0 client, else {@code HTTP/1.1 }),
+     * and its pool closes only the application's connection. Found by a new-user pass (helper 347) with Python's server
+     * behind the plaintext inbound: curl got {@code HTTP/1.0 200 OK} and, without keep-alive, closed its connection after
+     * every response. A body framed by the close is chunked for the client, as for an HTTP/1.1 application. On
+     * 127.0.204.20, ports 61230-61231.
+     */
+    @Test
+    void anHttp10ApplicationsResponseReachesAnHttp11ClientAsHttp11() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.204.20");
+        try (ServerSocket app = new ServerSocket(61230, 50, ip); Mesh mesh = L7EarlyResponseTest.mesh(ip, 61230, POLICY)) {
+            AtomicInteger connections = new AtomicInteger();
+            serve(() -> {
+                while (!app.isClosed()) {
+                    try (Socket s = app.accept()) {
+                        int n = connections.incrementAndGet();
+                        readHead(s.getInputStream());
+                        String framing = n == 2 ? "" : "Content-Length: 2\r\n";
+                        s.getOutputStream().write(("HTTP/1.0 200 OK\r\nServer: BaseHTTP/0.6\r\n" + framing + "\r\nok")
+                                .getBytes(StandardCharsets.ISO_8859_1));
+                        s.getOutputStream().flush();
+                    } catch (IOException closed) {
+                        return;
+                    }
+                }
+            }, "http10-app");
+            try (Socket client = client(mesh, ip, 61231, 61230)) {
+                assertThat(get(client, "/api/1")).startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok")
+                        .doesNotContainIgnoringCase("connection: close");
+                client.getOutputStream().write("GET /api/2 HTTP/1.1\r\nHost: backend\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+                String head = readHead(client.getInputStream());
+                assertThat(head).as("framed by the close").startsWith("HTTP/1.1 200 ").containsIgnoringCase("transfer-encoding: chunked");
+                assertThat(readChunked(client.getInputStream())).isEqualTo("ok");
+                assertThat(get(client, "/api/3")).startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nok");
+            }
+            assertThat(connections.get()).as("one application connection per request").isEqualTo(3);
         }
     }
 

@@ -656,6 +656,13 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         }
         if (x.http10 && msg instanceof HttpResponse r && r.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
             x.toHttp10(r);
+        } else if (!x.http10 && msg instanceof HttpResponse r) {
+            // Envoy's downstream codec writes the client's version on the status line whatever the application's was
+            // (envoyproxy/envoy source/common/http/http1/codec_impl.cc ResponseEncoderImpl::encodeHeaders: "HTTP/1.0 " for
+            // an HTTP/1.0 client only, else "HTTP/1.1 "). An HTTP/1.0 application's status line (Python's http.server)
+            // reached HTTP/1.1 clients until 7 December, which then closed their connection after each response: an
+            // HTTP/1.0 response without keep-alive ends its connection (L7Http1AppCloseTest).
+            r.setProtocolVersion(io.netty.handler.codec.http.HttpVersion.HTTP_1_1);
         }
         if ("HEAD".equals(x.method) && part != Http1Exchange.ResponsePart.SWITCHED && msg instanceof HttpResponse r
                 && !(msg instanceof HttpContent) && r.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
