@@ -202,6 +202,29 @@ class L7ForwardedRequestIdTest {
     }
 
     /**
+     * The access line names the id the application read ({@code request_id=}, the key of Istio's JSON access log,
+     * {@code "%REQ(X-REQUEST-ID)%"}, istio/istio pilot/pkg/model/telemetry_logging.go), so an Istio user finds a request in
+     * the proxy's log by the id the application logged: a new one and a client's, on HTTP/1 and HTTP/2. Found by a
+     * new-user pass (helper 347): the line had no id, where Istio's default access log has {@code %REQ(X-REQUEST-ID)%}.
+     */
+    @Test
+    void theAccessLineNamesTheRequestId() throws Exception {
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            String fresh = id(curl(plaintextH1, "/open/log-h1"));
+            assertThat(err.awaitLine("access - plaintext-inbound-http ", " path=\"/open/log-h1\" "))
+                    .endsWith(" request_id=\"" + fresh + "\"");
+            curl(plaintextH1, "/open/log-h1-client", "x-request-id: trace-h1");
+            assertThat(err.awaitLine("access - plaintext-inbound-http ", " path=\"/open/log-h1-client\" "))
+                    .endsWith(" request_id=\"trace-h1\"");
+            List<String> lines = node(viaFrontendH2, "/open/log-h2", "{\":path\":\"/open/log-h2-client\",\"x-request-id\":\"trace-h2\"}");
+            assertThat(err.awaitLine("access - inbound-http ", " path=\"/open/log-h2\" "))
+                    .endsWith(" request_id=\"" + id(lines.get(0)) + "\"");
+            assertThat(err.awaitLine("access - inbound-http ", " path=\"/open/log-h2-client\" "))
+                    .endsWith(" request_id=\"trace-h2\"");
+        }
+    }
+
+    /**
      * A destination Cilium's HTTP rules decide gets what Cilium's Envoy sets in front of Istio's (cilium/cilium pkg/envoy
      * xds_server.go {@code GetHttpFilterChainProto}: {@code use_remote_address: true}, no trusted hops,
      * {@code internal_address_config} of the private ranges and 127.0.0.1): {@code x-forwarded-proto} is always

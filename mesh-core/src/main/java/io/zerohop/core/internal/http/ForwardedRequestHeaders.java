@@ -103,6 +103,12 @@ final class ForwardedRequestHeaders {
         }
     }
 
+    /** The request's {@code x-request-id} fields joined with {@code ,}, as Envoy's header map holds them, or null. */
+    static String joined(Http2Headers h) {
+        java.util.List<CharSequence> all = h.getAll(X_REQUEST_ID);
+        return all.isEmpty() ? null : String.join(",", all);
+    }
+
     /**
      * Envoy's header map holds repeated fields of an inline header such as {@code x-request-id} as one value joined with
      * {@code ,}, empty ones adding nothing; so the id is empty only when every field is.

@@ -134,6 +134,8 @@ final class H2Proxy {
         private boolean denied;
         private boolean logged;
         private String method = "-";
+        /** The x-request-id as forwarded, for the access line; null until set. */
+        private String requestId;
         private String path = "-";
         private Decision decision;
         private int status;
@@ -364,6 +366,7 @@ final class H2Proxy {
             boolean cilium = authorizer.ciliumPaths(conn);
             // Set in the same step of Envoy's connection manager as XFCC, before any filter (ForwardedRequestHeaders).
             ForwardedRequestHeaders.apply(h, conn, cilium);
+            requestId = ForwardedRequestHeaders.joined(h);
             if (cilium && io.zerohop.policy.HttpAttributes.hasEscapedSlash(path)) {
                 // Cilium's Envoy (UNESCAPE_AND_REDIRECT), before any filter: 307 to the unescaped path; gRPC,
                 // which cannot follow a redirect, 400 (envoy conn_manager_impl.cc).
@@ -825,7 +828,7 @@ final class H2Proxy {
             logged = true;
             authorizer.untrack(this);
             observer.request(new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start, decision,
-                    requestBytes, responseBytes, "HTTP/2", grpcStatus, refusal, responseFlags, grpc));
+                    requestBytes, responseBytes, "HTTP/2", grpcStatus, refusal, responseFlags, grpc, requestId));
         }
 
         /** The upstream stream of this request: its frames go back downstream as new frames. */

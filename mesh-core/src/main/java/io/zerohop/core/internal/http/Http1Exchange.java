@@ -200,7 +200,9 @@ final class Http1Exchange {
 
     /** The access-log entry of this exchange on {@code conn}, as it stands now. */
     HttpObserver.RequestLog logLine(Conn conn) {
+        java.util.List<String> ids = request == null ? java.util.List.of() : request.headers().getAll(ForwardedRequestHeaders.X_REQUEST_ID);
         return new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start,
-                decision, requestBytes, responseBytes, protocol, grpcStatus, refusal, responseFlags);
+                decision, requestBytes, responseBytes, protocol, grpcStatus, refusal, responseFlags, !grpcStatus.isEmpty(),
+                ids.isEmpty() ? null : String.join(",", ids));
     }
 }

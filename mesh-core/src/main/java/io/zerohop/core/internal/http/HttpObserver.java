@@ -19,11 +19,20 @@ final class HttpObserver {
      * {@code grpcStatus}: the {@code grpc-status} a gRPC response ended with, or "" (Istio's label value otherwise);
      * {@code refusal}: what was wrong with a request refused before any policy decided it (a framing error's 400, a
      * 426, a 431), or what ended it (a 503 for the application's failed connection: Envoy's response code details), or
-     * null; {@code responseFlags}: Envoy's {@code %RESPONSE_FLAGS%} for it ({@code UPE}, {@code UC}), "-" for none.
+     * null; {@code responseFlags}: Envoy's {@code %RESPONSE_FLAGS%} for it ({@code UPE}, {@code UC}), "-" for none;
+     * {@code requestId}: the request's {@code x-request-id} as forwarded (several lines joined with {@code ,}), or null.
      */
     record RequestLog(Conn conn, String method, String path, int status, long durationNanos, Decision decision,
                       long requestBytes, long responseBytes, String protocol, String grpcStatus, String refusal,
-                      String responseFlags, boolean grpcRequest) {
+                      String responseFlags, boolean grpcRequest, String requestId) {
+        /** Without {@code requestId}: a request refused before the proxy set one. */
+        RequestLog(Conn conn, String method, String path, int status, long durationNanos, Decision decision,
+                   long requestBytes, long responseBytes, String protocol, String grpcStatus, String refusal,
+                   String responseFlags, boolean grpcRequest) {
+            this(conn, method, path, status, durationNanos, decision, requestBytes, responseBytes, protocol, grpcStatus, refusal,
+                    responseFlags, grpcRequest, null);
+        }
+
         /** Without {@code grpcRequest}: a gRPC request is one that got a {@code grpc-status} (HTTP/1, where gRPC is not). */
         RequestLog(Conn conn, String method, String path, int status, long durationNanos, Decision decision,
                    long requestBytes, long responseBytes, String protocol, String grpcStatus, String refusal, String responseFlags) {
@@ -81,8 +90,12 @@ final class HttpObserver {
             Conn c = r.conn();
             // src_ip: the address policy's ipBlocks tested, when a node proxy's believed for= made it the pod's.
             // reason: a request no policy decided names what was wrong with it, as the 400's WARN-free path had no other trace.
+            // request_id: the x-request-id the proxy set or kept before the decision (ForwardedRequestHeaders), under the
+            // key of Istio's JSON access log ("request_id": "%REQ(X-REQUEST-ID)%", istio/istio
+            // pilot/pkg/model/telemetry_logging.go; its text format has it too), so a request is found in this log by the
+            // id the application logged; "-" when the request was refused before any was set, as Envoy's %REQ% of none.
             access.info("{}-http src={} src_id={}{} dst={} dst_id={} method={} path=\"{}\" protocol={} status={}{} decision={} policy=\"{}\"{}"
-                            + " bytes_received={} bytes_sent={} duration_ms={}",
+                            + " bytes_received={} bytes_sent={} duration_ms={} request_id={}",
                     c.kind(), Addresses.authority(c.logSource()), c.peer() == null ? "-" : c.peer(),
                     c.sourceIp().equals(c.source().getAddress()) ? "" : " src_ip=" + io.netty.util.NetUtil.toAddressString(c.sourceIp()),
                     Addresses.authority(c.destination()), c.localId() == null ? "-" : c.localId(), r.method(),
@@ -92,7 +105,8 @@ final class HttpObserver {
                     r.decision() == null ? "-" : escape(r.decision().explain()),
                     (r.refusal() == null ? "" : " reason=\"" + escape(r.refusal()) + "\"")
                             + (r.responseFlags().equals("-") ? "" : " response_flags=" + r.responseFlags()), r.requestBytes(), r.responseBytes(),
-                    TimeUnit.NANOSECONDS.toMillis(r.durationNanos()));
+                    TimeUnit.NANOSECONDS.toMillis(r.durationNanos()),
+                    r.requestId() == null ? "-" : "\"" + escape(r.requestId()) + "\"");
         }
     }
 
