@@ -11,7 +11,6 @@ import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -19,7 +18,6 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
@@ -49,7 +47,11 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
-public class PolicyBenchmark {
+public class PolicyBenchmark extends ThreadCpuPerOp {
+    public PolicyBenchmark() {
+        super(false);
+    }
+
 
     @Param({"10", "1000", "10000"})
     public int policies;
@@ -225,29 +227,6 @@ public class PolicyBenchmark {
         // A full collection compacts in address order, so the requests stay in the order they are decided whatever young
         // collections ran during set-up (see mixedRequests); every fork starts from the same layout.
         System.gc();
-    }
-
-    private final java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
-    private long ops;
-    private long opsAtStart;
-    private long cpuAtStart;
-
-    /**
-     * The benchmark thread's CPU time per decision, printed after each iteration. On a shared
-     * machine the score (wall time) also counts the time the thread waited for a core; this does not.
-     */
-    @Setup(Level.Iteration)
-    public void iterationStart() {
-        opsAtStart = ops;
-        cpuAtStart = threads.getCurrentThreadCpuTime();
-    }
-
-    @TearDown(Level.Iteration)
-    public void iterationEnd() {
-        long n = ops - opsAtStart;
-        if (n > 0) {
-            System.out.printf(" [thread CPU %.1f ns/op]", (threads.getCurrentThreadCpuTime() - cpuAtStart) / (double) n);
-        }
     }
 
     @Benchmark

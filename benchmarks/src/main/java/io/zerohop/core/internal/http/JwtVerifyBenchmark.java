@@ -29,7 +29,6 @@ import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -37,7 +36,6 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
@@ -61,7 +59,11 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
 @Fork(1)
-public class JwtVerifyBenchmark {
+public class JwtVerifyBenchmark extends io.zerohop.benchmarks.ThreadCpuPerOp {
+    public JwtVerifyBenchmark() {
+        super(true);
+    }
+
     static final String ISSUER = "https://issuer.example.com";
 
     @Param({"RS256", "ES256"})
@@ -131,29 +133,6 @@ public class JwtVerifyBenchmark {
         JWSObject o = new JWSObject(new JWSHeader.Builder(alg).keyID(kid).type(JOSEObjectType.JWT).build(), new Payload(claims));
         o.sign(signer);
         return o.serialize();
-    }
-
-    private final java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
-    private long ops;
-    private long opsAtStart;
-    private long cpuAtStart;
-
-    /**
-     * The benchmark thread's CPU time per request, printed after each iteration (as {@code PolicyBenchmark}): on a shared
-     * machine the score also counts the time the thread waited for a core; this does not.
-     */
-    @Setup(Level.Iteration)
-    public void iterationStart() {
-        opsAtStart = ops;
-        cpuAtStart = threads.getCurrentThreadCpuTime();
-    }
-
-    @TearDown(Level.Iteration)
-    public void iterationEnd() {
-        long n = ops - opsAtStart;
-        if (n > 0) {
-            System.out.printf(" [thread CPU %.2f us/op]", (threads.getCurrentThreadCpuTime() - cpuAtStart) / 1000.0 / n);
-        }
     }
 
     /** One request's step with a token: parsed, checked, its signature verified or found verified ({@code tokens}). */
