@@ -202,6 +202,27 @@ class L7ForwardedRequestIdTest {
     }
 
     /**
+     * Each header sent twice reaches the application as one field, its values joined with {@code ,} and an empty one
+     * adding nothing, as Envoy's header map holds an inline header (envoyproxy/envoy envoy/http/header_map.h: both are
+     * inline; source/common/http/header_map_impl.cc {@code HeaderMapImpl::addViaMove}, {@code appendToHeader}) and its
+     * codec writes it: the JDK's server lists one value, Node's server would join two fields with {@code ", "}. Fails
+     * before 7 December's change: two fields reached the application.
+     */
+    @Test
+    void aRepeatedIdOrForwardedProtoReachesTheApplicationAsOneJoinedField() throws Exception {
+        for (InetSocketAddress via : List.of(viaFrontendH1, plaintextH1)) {
+            assertThat(curl(via, "/open/twice", "x-request-id: a", "x-request-id: b", "x-forwarded-proto: https",
+                    "x-forwarded-proto: http")).as("via %s", via).isEqualTo("/open/twice rid=[a,b] xfp=[https,http] code=200");
+            assertThat(curl(via, "/open/empty-first", "x-request-id;", "x-request-id: c"))
+                    .as("via %s", via).startsWith("/open/empty-first rid=[c] ");
+        }
+        for (InetSocketAddress via : List.of(viaFrontendH2, plaintextH2)) {
+            assertThat(node(via, "{\":path\":\"/open/twice\",\"x-request-id\":[\"a\",\"b\"],\"x-forwarded-proto\":[\"https\",\"http\"]}"))
+                    .as("via %s", via).containsExactly("200 /open/twice rid=\"a,b\" xfp=\"https,http\"");
+        }
+    }
+
+    /**
      * The access line names the id the application read ({@code request_id=}, the key of Istio's JSON access log,
      * {@code "%REQ(X-REQUEST-ID)%"}, istio/istio pilot/pkg/model/telemetry_logging.go), so an Istio user finds a request in
      * the proxy's log by the id the application logged: a new one and a client's, on HTTP/1 and HTTP/2. Found by a

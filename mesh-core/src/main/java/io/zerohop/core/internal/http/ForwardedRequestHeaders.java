@@ -73,6 +73,12 @@ final class ForwardedRequestHeaders {
      *               ({@link io.zerohop.core.HeaderValidation#ciliumEdgeRequest})
      */
     static void apply(HttpHeaders h, Conn conn, boolean cilium) {
+        if (repeated(h.valueCharSequenceIterator(X_FORWARDED_PROTO))) {
+            h.set(X_FORWARDED_PROTO, joined(h.getAll(X_FORWARDED_PROTO)));
+        }
+        if (repeated(h.valueCharSequenceIterator(X_REQUEST_ID))) {
+            h.set(X_REQUEST_ID, joined(h.getAll(X_REQUEST_ID)));
+        }
         if (cilium) {
             h.set(X_FORWARDED_PROTO, HTTP);
             if (io.zerohop.core.HeaderValidation.ciliumEdgeRequest(h.contains(X_FORWARDED_FOR), conn.sourceIp())) {
@@ -89,6 +95,12 @@ final class ForwardedRequestHeaders {
 
     /** The same on an HTTP/2 request's headers. */
     static void apply(Http2Headers h, Conn conn, boolean cilium) {
+        if (repeated(h.valueIterator(X_FORWARDED_PROTO))) {
+            h.set(X_FORWARDED_PROTO, joined(h.getAll(X_FORWARDED_PROTO)));
+        }
+        if (repeated(h.valueIterator(X_REQUEST_ID))) {
+            h.set(X_REQUEST_ID, joined(h.getAll(X_REQUEST_ID)));
+        }
         if (cilium) {
             h.set(X_FORWARDED_PROTO, HTTP);
             if (io.zerohop.core.HeaderValidation.ciliumEdgeRequest(h.contains(X_FORWARDED_FOR), conn.sourceIp())) {
@@ -110,8 +122,42 @@ final class ForwardedRequestHeaders {
     }
 
     /**
+     * The fields of a header sent more than once as the one value Envoy's header map holds for an inline header such as
+     * {@code x-request-id} or {@code x-forwarded-proto} (envoyproxy/envoy envoy/http/header_map.h
+     * {@code INLINE_REQ_RESP_STRING_HEADERS} {@code RequestId}, {@code INLINE_REQ_STRING_HEADERS} {@code ForwardedProto}):
+     * both codecs add each field with {@code HeaderMapImpl::addViaMove} (source/common/http/header_map_impl.cc), which
+     * appends a repeated inline header to the first with {@code appendToHeader}: {@code ,} between values, an empty value
+     * adding nothing. The application then gets one field, as Envoy's codecs write that one value ({@code values} in the
+     * order sent). Until 7 December two fields reached the application as two.
+     */
+    static AsciiString joined(java.util.List<? extends CharSequence> values) {
+        StringBuilder b = new StringBuilder();
+        for (CharSequence v : values) {
+            if (v.length() > 0) {
+                if (b.length() > 0) {
+                    b.append(',');
+                }
+                b.append(v);
+            }
+        }
+        return new AsciiString(b);
+    }
+
+    /**
+     * Whether a header is sent more than once, told without allocating ({@code getAll} makes a list); the iterator's order,
+     * newest field first in Netty's {@code DefaultHeaders}, does not matter here, {@code getAll}'s, as sent, does.
+     */
+    private static boolean repeated(Iterator<? extends CharSequence> values) {
+        if (!values.hasNext()) {
+            return false;
+        }
+        values.next();
+        return values.hasNext();
+    }
+
+    /**
      * Envoy's header map holds repeated fields of an inline header such as {@code x-request-id} as one value joined with
-     * {@code ,}, empty ones adding nothing; so the id is empty only when every field is.
+     * {@code ,}, empty ones adding nothing ({@link #joinedIfRepeated}); so the id is empty only when every field is.
      */
     private static boolean anyNonEmpty(Iterator<? extends CharSequence> values) {
         while (values.hasNext()) {
