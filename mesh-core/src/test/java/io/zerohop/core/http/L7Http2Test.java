@@ -397,6 +397,18 @@ class L7Http2Test {
     }
 
     /**
+     * A local reply with a body says its length, as Envoy's {@code sendLocalReply} sets {@code content-length} on every
+     * local reply with a body (source/common/http/utility.cc {@code encodeLocalReply}: {@code setContentLength}): here
+     * the 400 to {@code %00} in the path ({@code invalid :path}, 13 bytes). nghttp's verbose trace shows the header.
+     * Fails before 7 December's change: only the 403 and 401 had one.
+     */
+    @Test
+    void aLocalReplyWithABodySaysItsLength() throws Exception {
+        String v = run("nghttp", "-v", "http://127.0.0.1:" + viaH2.getPort() + "/api/nul%00");
+        assertThat(v).contains(":status: 400").contains("content-length: 13").contains("invalid :path");
+    }
+
+    /**
      * One curl per request: curl 7.88 fails its second request on a reused h2c prior-knowledge
      * connection to Node's server even without zerohop in between ("Error in the HTTP2 framing layer").
      */

@@ -711,14 +711,18 @@ final class H2Proxy {
 
         private void respond(Http2Headers headers, String body, boolean finish) {
             byte[] b = body.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            if (b.length > 0) {
+                // Envoy's sendLocalReply gives every local reply with a body its content-length (source/common/http/
+                // utility.cc Utility::prepareLocalReply/encodeLocalReply: setContentLength(body_text.size())). Until
+                // 7 December only the 403 and 401 had one here; a 400, 431, 502 or 503 came without
+                // (L7Http2Test.aLocalReplyWithABodySaysItsLength).
+                headers.setInt("content-length", b.length);
+            }
             if ("HEAD".equals(method)) {
                 // Envoy's sendLocalReply to a HEAD (source/common/http/utility.cc, local_reply_data.is_head_request_): the
                 // head alone, END_STREAM, with the body's content-length. Until 7 December the body followed as DATA, which
                 // nghttp2 resets as a protocol error (L7Http2Test.aLocalReplyToAHeadHasNoBody).
                 responseBytes = 0;
-                if (b.length > 0) {
-                    headers.setInt("content-length", b.length);
-                }
                 ctx.writeAndFlush(new DefaultHttp2HeadersFrame(headers, true));
             } else {
                 responseBytes = b.length;
