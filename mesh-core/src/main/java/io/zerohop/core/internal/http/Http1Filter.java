@@ -371,7 +371,10 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             String badUpgrade = UpgradeHeaders.apply(req);
             if (badUpgrade != null) {
                 ReferenceCountUtil.release(m);
-                protocolError(HttpResponseStatus.FORBIDDEN, badUpgrade, refused(req, sent));
+                // Envoy's upgrade_failed local reply has no body (conn_manager_impl.cc ActiveStream::decodeHeaders:
+                // sendLocalReply(Code::Forbidden, "", ...); utility.cc encodeLocalReply then removes content-type and the
+                // HTTP/1 codec says content-length: 0); until 7 December zerohop's said "Forbidden".
+                protocolError(HttpResponseStatus.FORBIDDEN, badUpgrade, new byte[0], HttpVersion.HTTP_1_1, refused(req, sent));
                 return;
             }
             start(req, sent, m);

@@ -832,7 +832,7 @@ class Http1CodecTest {
     /**
      * istiod configures only {@code websocket} upgrades (pilot/pkg/networking/core/listener_builder.go
      * {@code UpgradeConfigs}); Envoy answers any other upgrade 403 ({@code upgrade_failed},
-     * source/common/http/conn_manager_impl.cc) and closes. An {@code Upgrade} without the
+     * source/common/http/conn_manager_impl.cc, with an empty body) and closes. An {@code Upgrade} without the
      * {@code Connection} token is no upgrade and is not forwarded.
      */
     @Test
@@ -840,7 +840,9 @@ class Http1CodecTest {
     void upgradesOtherThanWebsocketAreRefused() {
         EmbeddedChannel ch = channel();
         ch.writeInbound(ascii("GET /ok HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n"));
-        assertThat(outbound(ch)).startsWith("HTTP/1.1 403 Forbidden\r\n").contains("connection: close");
+        // No body, as Envoy's sendLocalReply(Code::Forbidden, "", ...) for upgrade_failed: content-length 0, no content-type.
+        assertThat(outbound(ch)).startsWith("HTTP/1.1 403 Forbidden\r\n").contains("connection: close")
+                .containsIgnoringCase("content-length: 0\r\n").doesNotContainIgnoringCase("content-type").endsWith("\r\n\r\n");
         assertThat(upstream.written).isEmpty();
         ch.finishAndReleaseAll();
 
