@@ -4,8 +4,14 @@ import static io.zerohop.core.http.L7Http1AppCloseTest.readChunked;
 import static io.zerohop.core.http.L7Http1AppCloseTest.readHead;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Capture;
 import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -13,6 +19,9 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
@@ -23,7 +32,7 @@ import org.junit.jupiter.api.Test;
  * all in one write: a HEAD's answer that says {@code content-length}, {@code transfer-encoding: chunked}, neither, or
  * comes after a 103; a close-delimited HTTP/1.0 answer to an HTTP/1.1 and to an HTTP/1.0 client. Each response is read
  * whole, by its own framing, and its body names the request it answers. Through the plaintext listener to an
- * application on a raw socket, 127.0.206.10, ports 61600-61607.
+ * application on a raw socket, 127.0.206.10, ports 61600-61607; through a tunnel too, 127.0.206.11-12, ports 61610-61612.
  */
 class L7Http1HeadPipelineTest {
     private static final InetAddress IP = address("127.0.206.10");
@@ -34,26 +43,60 @@ class L7Http1HeadPipelineTest {
             AtomicInteger connections = new AtomicInteger();
             serve(app, connections);
             try (Socket c = client(mesh, 61601, 61600)) {
-                String[] paths = {"/length", "/a", "/chunked", "/b", "/none", "/c", "/early", "/d", "/ten-length", "/e"};
-                StringBuilder all = new StringBuilder();
-                for (int i = 0; i < paths.length; i++) {
-                    all.append(i % 2 == 0 ? "HEAD " : "GET ").append(paths[i]).append(" HTTP/1.1\r\nHost: backend\r\n\r\n");
-                }
-                c.getOutputStream().write(all.toString().getBytes(StandardCharsets.ISO_8859_1));
-                InputStream in = c.getInputStream();
-                for (int i = 0; i < paths.length; i++) {
-                    String head = readHead(in);
-                    if (head.startsWith("HTTP/1.1 103 ")) {
-                        head = readHead(in);
-                    }
-                    assertThat(head).as("answer %d to %s", i, paths[i]).startsWith("HTTP/1.1 200 ");
-                    if (i % 2 == 0) {
-                        assertThat(head).as("HEAD %s", paths[i]).containsIgnoringCase("x-path: " + paths[i]);
-                    } else {
-                        assertThat(head).containsIgnoringCase("content-length: 2");
-                        assertThat(new String(in.readNBytes(2), StandardCharsets.ISO_8859_1)).as("GET %s", paths[i]).isEqualTo(paths[i]);
-                    }
-                }
+                headsAndGetsInOneWrite(c);
+            }
+        }
+    }
+
+    /** The same through an HBONE tunnel: a second mesh's capture to the node proxy's inbound, 127.0.206.11-12. */
+    @Test
+    void throughATunnelPipelinedHeadsAndGetsAreAnsweredInStep() throws Exception {
+        InetAddress backendIp = InetAddress.getByName("127.0.206.11");
+        InetAddress frontendIp = InetAddress.getByName("127.0.206.12");
+        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"), List.of(frontendIp),
+                Workload.Protocol.HBONE, null, "cluster.local");
+        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
+                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(61610, AppProtocol.HTTP));
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of("b", new InetSocketAddress(backendIp, 61611)));
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        try (ServerSocket app = new ServerSocket(61610, 50, backendIp);
+             Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry)
+                     .policies(PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", L7EarlyResponseTest.POLICY)).build())
+                     .node("b").inbound(new InetSocketAddress(backendIp, 61611)).threads(1).build();
+             Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build()) {
+            server.start().get(10, TimeUnit.SECONDS);
+            serve(app, new AtomicInteger());
+            InetSocketAddress via = client.capture(Capture.forward(new InetSocketAddress(frontendIp, 61612), new InetSocketAddress(backendIp, 61610)));
+            try (Socket c = new Socket(via.getAddress(), via.getPort())) {
+                c.setSoTimeout(20_000);
+                headsAndGetsInOneWrite(c);
+            }
+        }
+    }
+
+    /**
+     * HEADs answered with a length, chunked, neither, and after a 103, each followed by a GET, all in one write; each
+     * answer read whole by its own framing names its request.
+     */
+    private static void headsAndGetsInOneWrite(Socket c) throws IOException {
+        String[] paths = {"/length", "/a", "/chunked", "/b", "/none", "/c", "/early", "/d", "/ten-length", "/e"};
+        StringBuilder all = new StringBuilder();
+        for (int i = 0; i < paths.length; i++) {
+            all.append(i % 2 == 0 ? "HEAD " : "GET ").append(paths[i]).append(" HTTP/1.1\r\nHost: backend\r\n\r\n");
+        }
+        c.getOutputStream().write(all.toString().getBytes(StandardCharsets.ISO_8859_1));
+        InputStream in = c.getInputStream();
+        for (int i = 0; i < paths.length; i++) {
+            String head = readHead(in);
+            if (head.startsWith("HTTP/1.1 103 ")) {
+                head = readHead(in);
+            }
+            assertThat(head).as("answer %d to %s", i, paths[i]).startsWith("HTTP/1.1 200 ");
+            if (i % 2 == 0) {
+                assertThat(head).as("HEAD %s", paths[i]).containsIgnoringCase("x-path: " + paths[i]);
+            } else {
+                assertThat(head).containsIgnoringCase("content-length: 2");
+                assertThat(new String(in.readNBytes(2), StandardCharsets.ISO_8859_1)).as("GET %s", paths[i]).isEqualTo(paths[i]);
             }
         }
     }
