@@ -75,11 +75,12 @@ class L7Http1HeadPipelineTest {
     }
 
     /**
-     * HEADs answered with a length, chunked, neither, and after a 103, each followed by a GET, all in one write; each
-     * answer read whole by its own framing names its request.
+     * HEADs answered with a length, chunked, neither, after a 103, and by an HTTP/1.0 application (which then closes) with
+     * a length and without, each followed by a GET, all in one write; each answer read whole by its own framing names its
+     * request.
      */
     private static void headsAndGetsInOneWrite(Socket c) throws IOException {
-        String[] paths = {"/length", "/a", "/chunked", "/b", "/none", "/c", "/early", "/d", "/ten-length", "/e"};
+        String[] paths = {"/length", "/a", "/chunked", "/b", "/none", "/c", "/early", "/d", "/ten-length", "/e", "/ten-none", "/f"};
         StringBuilder all = new StringBuilder();
         for (int i = 0; i < paths.length; i++) {
             all.append(i % 2 == 0 ? "HEAD " : "GET ").append(paths[i]).append(" HTTP/1.1\r\nHost: backend\r\n\r\n");
@@ -197,6 +198,7 @@ class L7Http1HeadPipelineTest {
                                     + "Content-Length: 7\r\n\r\n";
                             case "/ten-length", "/api/ten-length" -> "HTTP/1.0 200 OK\r\n" + x + "Content-Length: 9\r\n\r\n"
                                     + (head.startsWith("HEAD ") ? "" : "ten-bytes");
+                            case "/ten-none" -> "HTTP/1.0 200 OK\r\n" + x + "\r\n";
                             case "/ten-close", "/api/ten-close" -> "HTTP/1.0 200 OK\r\n" + x + "\r\nto the close";
                             default -> "HTTP/1.1 200 OK\r\n" + x + "Content-Length: 2\r\n\r\n" + path;
                         };
