@@ -63,6 +63,18 @@ class L7SchemeTest {
                     .getBytes(StandardCharsets.ISO_8859_1));
             assertThat(L7EnforcementTest.readHead(in)).as("no valid x-forwarded-proto: the plaintext connection's http")
                     .startsWith("HTTP/1.1 403 ");
+        }
+        // An empty second field adds nothing to the value Envoy's header map holds (header_map_impl.cc appendToHeader):
+        // still https. Until 7 December it was read as "https," and decided as the connection's http.
+        try (Mesh mesh = L7EarlyResponseTest.mesh(ip, port, DENY_HTTP);
+             Socket c = new Socket()) {
+            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 54309),
+                    new InetSocketAddress(ip, port)));
+            c.connect(via);
+            c.setSoTimeout(20_000);
+            c.getOutputStream().write("GET /c HTTP/1.1\r\nHost: backend\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Proto:\r\n\r\n"
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            assertThat(L7EnforcementTest.readHead(c.getInputStream())).as("https and an empty field").startsWith("HTTP/1.1 200 ");
         } finally {
             app.stop(0);
         }

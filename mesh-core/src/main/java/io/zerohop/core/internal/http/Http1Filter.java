@@ -400,7 +400,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         // Under Cilium's rules its Envoy, in front, has set x-forwarded-proto to http before :scheme is taken from it
         // (ForwardedRequestHeaders); until 7 December a client's https made the :scheme an AuthorizationPolicy read https.
         String forwardedProto = authorizer.ciliumPaths(conn) ? "http" : req.headers().contains("x-forwarded-proto")
-                ? String.join(",", req.headers().getAll("x-forwarded-proto")) : null;
+                ? ForwardedRequestHeaders.joined(req.headers().getAll("x-forwarded-proto")).toString() : null;
         Http1Exchange x = RequestAdmission.admit(conn, authorizer, req, io.zerohop.core.HeaderValidation.http1Scheme(sent,
                 forwardedProto));
         if (x.held != null) {
