@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * is seen first on a request; until its first fetch has an answer, {@link #keys} is null and a request with a token
  * waits for {@link #answered} (at most the rule's timeout), as Envoy's own remote-JWKS mode waits for its fetch
  * ({@link JwtAuthn.Hold}), and is then verified with the keys fetched, or refused with Envoy's "Jwks remote fetch is
- * failed" when the fetch failed ({@link #PUBLIC_ONLY}) or did not answer in time: never verified against nothing, never
+ * failed" when the fetch failed ({@link #publicOnly()}) or did not answer in time: never verified against nothing, never
  * let through. A request without a token does not need keys and goes on.
  * <p>
  * Fetches run on the JDK's HTTP client, whose threads complete them; timers run on {@code timers} (an event loop of the
@@ -50,7 +50,17 @@ final class JwksCache {
      * The keys of a remote rule whose first fetch failed, one instance: a request held for that fetch tells it by identity
      * and is refused as Envoy's remote mode refuses it ({@link JwtAuthn}); later ones get istiod's "Jwt verification fails".
      */
-    static final Jwks PUBLIC_ONLY = Jwks.parse(PUBLIC_ONLY_JWKS);
+    static Jwks publicOnly() {
+        return PublicOnly.KEYS;
+    }
+
+    /**
+     * Parsed on first use, not with this class: every L7 mesh makes a {@code JwksCache}, and parsing here loaded
+     * nimbus-jose-jwt and its Gson (with {@code java.sql}) into every proxy start (a CI run, {@code StartFootprintTest}).
+     */
+    private static final class PublicOnly {
+        static final Jwks KEYS = Jwks.parse(PUBLIC_ONLY_JWKS);
+    }
     static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(5);
     static final Duration REFRESH = Duration.ofMinutes(20);
     static final Duration REFRESH_ON_FAILURE = Duration.ofMinutes(1);
@@ -173,7 +183,7 @@ final class JwksCache {
         }
         log.warn("JWKS fetch failed for issuer {} ({}), using a public-only JWKS (every token of this issuer is refused) "
                 + "until a fetch succeeds: {}", e.key.issuer, where(e.key), reason(failure));
-        e.keys = PUBLIC_ONLY;
+        e.keys = publicOnly();
         e.answered.complete(null);
         // istiod's main flow hands a failed key to the background job at once (jwksuriChannel), which retries.
         schedule(e, Duration.ZERO);

@@ -334,7 +334,7 @@ final class JwtAuthn {
             // Held already (its timeout passed), or after a hold for another rule: Envoy's onJwksError.
             return waited || after != null ? JwtStatus.JWKS_FETCH_FAIL : null;
         }
-        if (waited && k == JwksCache.PUBLIC_ONLY) {
+        if (waited && k == JwksCache.publicOnly()) {
             // The first fetch this request waited for failed: Envoy's remote mode answers the held request with its
             // fetch's failure (onJwksError), where later requests get istiod's fail-closed keys (JwksCache).
             return JwtStatus.JWKS_FETCH_FAIL;
