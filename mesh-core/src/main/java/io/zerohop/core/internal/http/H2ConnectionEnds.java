@@ -51,18 +51,74 @@ final class H2ConnectionEnds {
         /** The mesh's drain sent its shutdown notice and not yet its final GOAWAY: the connection takes streams still. */
         private boolean noticeOnly;
 
-        Drain(Channel downstream) {
+        /** How long the connection may be without a stream before its drain begins ({@link #idleTimedOut}); 0: never. */
+        private final long idleMillis;
+        /** Runs {@link #idleTimedOut}; null while a stream is open. */
+        private ScheduledFuture<?> idle;
+
+        Drain(Channel downstream, long idleMillis) {
             this.downstream = downstream;
+            this.idleMillis = idleMillis;
+            // Envoy's idle timer starts with the connection (conn_manager_impl.cc initializeReadFilterCallbacks), so a
+            // connection that never opens a stream ends too.
+            downstream.closeFuture().addListener(f -> cancelIdle());
+            if (downstream.eventLoop().inEventLoop()) {
+                armIdle();
+            } else {
+                downstream.eventLoop().execute(this::armIdle);
+            }
         }
 
         /** A downstream stream began; it counts until its channel closes (its last frame written, or reset). */
         void begin(Channel stream) {
             open++;
+            cancelIdle();
             stream.closeFuture().addListener(f -> {
-                if (--open == 0 && draining && !noticeOnly) {
-                    endBounded();
+                if (--open == 0) {
+                    if (!draining) {
+                        armIdle();
+                    } else if (!noticeOnly) {
+                        endBounded();
+                    }
                 }
             });
+        }
+
+        /**
+         * Starts the connection's idle time when no stream is open: Envoy's connection manager enables its
+         * {@code connection_idle_timer_} when its last stream is destroyed ({@code conn_manager_impl.cc}
+         * {@code doDeferredStreamDestroy}) and disables it when a stream begins ({@code newStream}). Event loop only.
+         */
+        private void armIdle() {
+            if (idle != null || idleMillis <= 0 || open > 0 || draining || !downstream.isActive()) {
+                return;
+            }
+            idle = downstream.eventLoop().schedule(this::idleTimedOut, idleMillis, TimeUnit.MILLISECONDS);
+        }
+
+        private void cancelIdle() {
+            if (idle != null) {
+                idle.cancel(false);
+                idle = null;
+            }
+        }
+
+        /**
+         * No stream for {@link #idleMillis}: the drain sequence begins, as Envoy's connection manager begins it on an
+         * HTTP/2 connection at its {@code idle_timeout} ({@code conn_manager_impl.cc} {@code onIdleTimeout} calls
+         * {@code startDrainSequence}: the shutdown notice, the final GOAWAY {@code drain_timeout} later, then the close;
+         * docs faq/configuration/timeouts.rst: "For HTTP/2 downstream connections, when idle timeout is reached, a
+         * drain sequence begins immediately"). The duration is {@code HttpEnforcement.CONNECTION_IDLE_TIMEOUT_MILLIS}.
+         * Until 7 December a client's channel without streams (a gRPC channel left open) stayed for as long as its client
+         * kept it, with its application connections. Event loop only.
+         */
+        private void idleTimedOut() {
+            idle = null;
+            if (open > 0 || draining || !downstream.isActive()) {
+                return;
+            }
+            log.debug("HTTP/2 connection {} idle for {} ms: draining", downstream, idleMillis);
+            meshDraining();
         }
 
         /**

@@ -76,6 +76,10 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
      */
     private Http1Exchange waiting;
     private Object waitingMessage;
+    /** How long the connection may stay between requests before it ends ({@link #idleTimeout}); 0: never. */
+    private long idleMillis = HttpEnforcement.CONNECTION_IDLE_TIMEOUT_MILLIS;
+    /** Runs {@link #idleTimedOut} once the connection has been between requests for {@link #idleMillis}; null while a request is in progress. */
+    private io.netty.util.concurrent.ScheduledFuture<?> idleTimer;
 
     Http1Filter(Conn conn, RequestAdmission.Authorizer authorizer, HttpObserver observer, Function<Http1Filter, Upstream> upstreamFactory) {
         this.conn = conn;
@@ -110,6 +114,9 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        // A read is a request's bytes (the head's first byte makes its stream, as Envoy's codec does): the connection is
+        // not idle, and its idle time starts again once this request and any pipelined behind it are done (armIdle).
+        cancelIdle();
         if (closing) {
             ReferenceCountUtil.release(msg);
             return;
@@ -162,6 +169,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        cancelIdle();
         authorizer.untrack(this);
         dropWaiting();
         releaseHeld();
@@ -222,6 +230,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         if (!inRead) {
             takeHeld();
         }
+        armIdle();
     }
 
     /**
@@ -992,6 +1001,61 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         if (upgraded == null && active == null && waiting == null && requests.isEmpty() && (decoder == null || !decoder.headBegun())) {
             closeGracefully();
         }
+    }
+
+    // ---------------------------------------------------------------- connection idle timeout
+
+    /** Sets {@link #idleMillis} (before the filter is added; {@code HttpEnforcement} passes its own). */
+    void idleTimeout(long millis) {
+        this.idleMillis = millis;
+    }
+
+    /**
+     * Whether no request is in progress: none active, held or queued, no head begun (Envoy's codec makes a stream at a
+     * head's first byte), no upgrade (its stream lasts as long as the connection).
+     */
+    private boolean betweenRequests() {
+        Http1Decoder decoder = ctx.pipeline().get(Http1Decoder.class);
+        return upgraded == null && active == null && waiting == null && requests.isEmpty()
+                && (decoder == null || !decoder.headBegun());
+    }
+
+    /**
+     * Starts the connection's idle time when no request is in progress and none was counting: Envoy's connection
+     * manager enables its {@code connection_idle_timer_} when its last stream is destroyed
+     * ({@code conn_manager_impl.cc} {@code doDeferredStreamDestroy}) and disables it when a stream begins
+     * ({@code newStream}). Event loop only.
+     */
+    private void armIdle() {
+        if (idleTimer != null || idleMillis <= 0 || closing || draining || !ctx.channel().isActive() || !betweenRequests()) {
+            return;
+        }
+        idleTimer = ctx.executor().schedule(this::idleTimedOut, idleMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    private void cancelIdle() {
+        if (idleTimer != null) {
+            idleTimer.cancel(false);
+            idleTimer = null;
+        }
+    }
+
+    /**
+     * The connection stayed between requests for {@link #idleMillis}: it ends, a FIN after what was written, as
+     * Envoy's connection manager ends a downstream connection without a stream for its {@code idle_timeout}
+     * ({@code common_http_protocol_options.idle_timeout}, 1 h when unset, which istiod leaves on a sidecar's and a
+     * waypoint's listeners unless the proxy's {@code ISTIO_META_IDLE_TIMEOUT}; {@code conn_manager_impl.cc}
+     * {@code onIdleTimeout}; envoyproxy docs faq/configuration/timeouts.rst: "For other connection types [than
+     * HTTP/2], the connection terminates directly"). Until 7 December a keep-alive connection between requests stayed
+     * open for as long as its client kept it, with its application connection. Event loop only.
+     */
+    private void idleTimedOut() {
+        idleTimer = null;
+        if (closing || draining || !ctx.channel().isActive() || !betweenRequests()) {
+            return;
+        }
+        log.debug("HTTP connection {} -> {} idle for {} ms: closed", conn.source(), conn.destination(), idleMillis);
+        closeGracefully();
     }
 
     // ---------------------------------------------------------------- endings

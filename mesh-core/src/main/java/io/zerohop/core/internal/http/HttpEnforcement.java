@@ -60,6 +60,20 @@ public final class HttpEnforcement {
     private final TunnelSource sources;
     private final HttpObserver observer;
     private final long sniffTimeoutMillis;
+    /**
+     * How long a parsed client connection may stay without a request or stream in progress before it ends: Envoy's
+     * {@code common_http_protocol_options.idle_timeout} for a connection manager, 1 h when unset
+     * (envoyproxy/envoy {@code api/envoy/config/core/v3/protocol.proto} {@code HttpProtocolOptions.idle_timeout};
+     * docs faq/configuration/timeouts.rst), which istiod leaves unset on a sidecar's inbound and a waypoint's listeners
+     * unless the proxy's {@code ISTIO_META_IDLE_TIMEOUT} metadata sets it (istio/istio
+     * {@code pilot/pkg/networking/core/listener_builder.go} {@code buildHTTPConnectionManager}). A stream or request in
+     * progress has no timeout: istiod sets {@code stream_idle_timeout} to 0 there (same function; istio/istio#7428,
+     * "Fix 300s timeout for grpc streams") and its inbound route's timeout to 0 ({@code route.go}
+     * {@code BuildDefaultHTTPInboundRoute}).
+     */
+    static final long CONNECTION_IDLE_TIMEOUT_MILLIS = java.util.concurrent.TimeUnit.HOURS.toMillis(1);
+    /** {@link #CONNECTION_IDLE_TIMEOUT_MILLIS} unless a test shortens it ({@link #connectionIdleTimeout}). */
+    private volatile long connectionIdleMillis = CONNECTION_IDLE_TIMEOUT_MILLIS;
     /** Envoy's {@code accept_http_10} for every HTTP/1 connection this parses ({@link #acceptHttp10(boolean)}). */
     private volatile boolean acceptHttp10;
     /** istiod's {@code PILOT_HTTP10} listener match: a sniffed HTTP/1.0 request line is HTTP ({@link #sniffHttp10(boolean)}). */
@@ -174,6 +188,11 @@ public final class HttpEnforcement {
 
     JwksCache jwks() {
         return jwks;
+    }
+
+    /** Sets the connection idle timeout of connections parsed afterwards ({@link #CONNECTION_IDLE_TIMEOUT_MILLIS}); 0: none. Tests. */
+    void connectionIdleTimeout(long millis) {
+        this.connectionIdleMillis = millis;
     }
 
     /** Where the JWT rules of a destination come from: the engine's {@code jwtRules} unless {@link #jwtRules(java.util.function.Function)}. */
@@ -304,7 +323,7 @@ public final class HttpEnforcement {
                             installed.accept(true);
                         },
                         installed -> {
-                            H2Proxy.install(stream, () -> dial(stream, upstream), conn, requests, observer);
+                            H2Proxy.install(stream, () -> dial(stream, upstream), conn, requests, observer, connectionIdleMillis);
                             installed.accept(true);
                         },
                         installed -> {
@@ -387,7 +406,7 @@ public final class HttpEnforcement {
                     install(ch, conn, f -> new TcpUpstream(f, ch.eventLoop(), () -> dialPlain(ch, dial, destination)));
                     installed.accept(true);
                 }, installed -> {
-                    H2Proxy.install(ch, () -> dialPlain(ch, dial, destination), conn, requests, observer);
+                    H2Proxy.install(ch, () -> dialPlain(ch, dial, destination), conn, requests, observer, connectionIdleMillis);
                     installed.accept(true);
                 }, installed -> {
                     install(ch, conn, f -> new H2Upstream(f, ch.eventLoop(), () -> dialPlain(ch, dial, destination)));
@@ -635,6 +654,7 @@ public final class HttpEnforcement {
 
     private Http1Filter install(Channel ch, Conn conn, Function<Http1Filter, Upstream> upstream) {
         Http1Filter filter = new Http1Filter(conn, requests, observer, upstream);
+        filter.idleTimeout(connectionIdleMillis);
         ch.pipeline().addLast("zerohop-http-decoder", new Http1Decoder(acceptHttp10));
         ch.pipeline().addLast("zerohop-http-encoder", new HeadAnswer.Encoder());
         ch.pipeline().addLast("zerohop-http-filter", filter);

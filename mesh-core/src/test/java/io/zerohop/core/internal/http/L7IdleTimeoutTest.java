@@ -1,0 +1,242 @@
+package io.zerohop.core.internal.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.hbone.internal.Relay;
+import io.zerohop.hbone.internal.Transports;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.WorkloadRef;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The connection idle timeout of the L7 path (Envoy's connection manager {@code idle_timeout}, 1 h, which istiod leaves
+ * on a sidecar's inbound listener; {@link HttpEnforcement#CONNECTION_IDLE_TIMEOUT_MILLIS}), shortened to
+ * {@link #IDLE_MILLIS} here: a client connection with no request or stream in progress ends, an HTTP/1 one with a FIN,
+ * an HTTP/2 one through the drain sequence (GOAWAY, then its end); one with a request in progress is not cut, however
+ * long its application takes (istiod disables {@code stream_idle_timeout}). Real sockets on loopback, wired as the
+ * plaintext inbound listener wires them ({@link HttpEnforcement#plaintext}). Nothing here measures time: a connection
+ * that is never closed fails on the read timeout ({@link #NEVER_MILLIS}), far above the idle timeout.
+ */
+@Timeout(60)
+class L7IdleTimeoutTest {
+    static final long IDLE_MILLIS = 300;
+    /** A read that sees nothing for this long fails the test: the connection was not closed. */
+    static final int NEVER_MILLIS = 20_000;
+    static final InetAddress LO = InetAddress.getLoopbackAddress();
+
+    private final EventLoopGroup group = Transports.newGroup(1, "l7-idle");
+    private final ExecutorService appThreads = Executors.newCachedThreadPool();
+    /** Released to let the application answer a {@code /slow} request. */
+    private final CountDownLatch slowMayAnswer = new CountDownLatch(1);
+    /** Completed with how many requests each application connection served, when zerohop closes it. */
+    private final List<CompletableFuture<Integer>> appConnections = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private ServerSocket app;
+    private Channel listener;
+
+    @BeforeEach
+    void start() throws Exception {
+        app = new ServerSocket();
+        app.bind(new InetSocketAddress(LO, 0));
+        appThreads.execute(this::acceptLoop);
+        HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
+        http.connectionIdleTimeout(IDLE_MILLIS);
+        InetSocketAddress appAddress = (InetSocketAddress) app.getLocalSocketAddress();
+        listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
+                .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel client) {
+                        InetSocketAddress source = (InetSocketAddress) client.remoteAddress();
+                        http.plaintext(client, () -> {
+                                    CompletableFuture<Relay.End> up = new CompletableFuture<>();
+                                    new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
+                                            .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                                            .handler(new ChannelInboundHandlerAdapter())
+                                            .connect(appAddress).addListener((io.netty.channel.ChannelFuture f) -> {
+                                                if (f.isSuccess()) {
+                                                    up.complete(Relay.tcp((DuplexChannel) f.channel()));
+                                                } else {
+                                                    up.completeExceptionally(f.cause());
+                                                }
+                                            });
+                                    return up;
+                                }, source, appAddress, new WorkloadRef("prod", "backend", "backend", Map.of()),
+                                SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP)
+                                .joinFrom(Relay.tcp(client));
+                    }
+                }).bind(new InetSocketAddress(LO, 0)).sync().channel();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        slowMayAnswer.countDown();
+        listener.close().sync();
+        app.close();
+        appThreads.shutdownNow();
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+    }
+
+    /** The application: HTTP/1.1 keep-alive, {@code 200 ok} to every request, {@code /slow} only once released. */
+    private void acceptLoop() {
+        while (!app.isClosed()) {
+            Socket s;
+            try {
+                s = app.accept();
+            } catch (IOException e) {
+                return;
+            }
+            CompletableFuture<Integer> served = new CompletableFuture<>();
+            appConnections.add(served);
+            appThreads.execute(() -> {
+                int n = 0;
+                try (s) {
+                    InputStream in = s.getInputStream();
+                    OutputStream out = s.getOutputStream();
+                    for (String head; !(head = L7HalfCloseTest.readHead(in)).isEmpty(); n++) {
+                        if (head.startsWith("GET /slow ")) {
+                            slowMayAnswer.await();
+                        }
+                        out.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.US_ASCII));
+                        out.flush();
+                    }
+                    served.complete(n);
+                } catch (Exception e) {
+                    served.completeExceptionally(e);
+                }
+            });
+        }
+    }
+
+    private Socket client() throws IOException {
+        Socket s = new Socket();
+        s.connect(listener.localAddress());
+        s.setSoTimeout(NEVER_MILLIS);
+        return s;
+    }
+
+    private static void get(Socket c, String path) throws IOException {
+        c.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: backend\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    }
+
+    private static void assertAnsweredOk(InputStream in) throws IOException {
+        String head = L7HalfCloseTest.readHead(in);
+        assertThat(head).startsWith("HTTP/1.1 200 OK\r\n");
+        assertThat(new String(in.readNBytes(2), StandardCharsets.US_ASCII)).isEqualTo("ok");
+    }
+
+    /** Reads until the server's FIN; a read timeout means the connection was left open. */
+    private static void assertClosedByServer(InputStream in, String what) throws IOException {
+        try {
+            assertThat(in.read()).as(what + ": the server's FIN, nothing else").isEqualTo(-1);
+        } catch (SocketTimeoutException e) {
+            throw new AssertionError(what + ": still open " + NEVER_MILLIS + " ms later, the idle timeout being " + IDLE_MILLIS + " ms", e);
+        }
+    }
+
+    @Test
+    @DisplayName("an HTTP/1 keep-alive connection between requests ends with a FIN at the idle timeout, its application connection with it")
+    void http1ConnectionBetweenRequestsEnds() throws Exception {
+        try (Socket c = client()) {
+            InputStream in = c.getInputStream();
+            // Many requests, each re-arming the timer at its end: only the idle time after the last one counts.
+            for (int i = 0; i < 200; i++) {
+                get(c, "/r" + i);
+                assertAnsweredOk(in);
+            }
+            assertClosedByServer(in, "the client connection idle after its 200th response");
+        }
+        assertThat(appConnections).hasSize(1);
+        assertThat(appConnections.get(0).get(NEVER_MILLIS, TimeUnit.MILLISECONDS)).as("requests served before zerohop closed it").isEqualTo(200);
+    }
+
+    @Test
+    @DisplayName("an HTTP/1 request whose application takes longer than the idle timeout is not cut (no stream idle timeout under Istio)")
+    void http1RequestInProgressIsNotCut() throws Exception {
+        try (Socket slow = client(); Socket idle = client()) {
+            get(slow, "/slow");
+            // The other connection's idle time starts after the slow request began: its close at the idle timeout
+            // comes after the moment a timer of the same length on the slow request would have fired.
+            get(idle, "/fast");
+            assertAnsweredOk(idle.getInputStream());
+            assertClosedByServer(idle.getInputStream(), "the idle connection");
+            slowMayAnswer.countDown();
+            assertAnsweredOk(slow.getInputStream());
+            // Still open and served: its idle time began at that answer.
+            get(slow, "/again");
+            assertAnsweredOk(slow.getInputStream());
+        }
+    }
+
+    @Test
+    @DisplayName("an HTTP/2 connection without streams drains at the idle timeout: GOAWAY, then its end")
+    void http2ConnectionWithoutStreamsDrains() throws Exception {
+        try (Socket c = client()) {
+            OutputStream out = c.getOutputStream();
+            out.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.write(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0}); // SETTINGS, empty
+            out.flush();
+            DataInputStream in = new DataInputStream(c.getInputStream());
+            int goAways = 0;
+            boolean acked = false;
+            while (true) {
+                byte[] header = new byte[9];
+                try {
+                    in.readFully(header);
+                } catch (EOFException end) {
+                    break;
+                } catch (SocketTimeoutException e) {
+                    throw new AssertionError("the HTTP/2 connection without streams still open " + NEVER_MILLIS + " ms later; GOAWAYs: " + goAways, e);
+                }
+                int length = ((header[0] & 0xff) << 16) | ((header[1] & 0xff) << 8) | (header[2] & 0xff);
+                int type = header[3] & 0xff;
+                byte[] payload = in.readNBytes(length);
+                if (type == 4 && (header[4] & 1) == 0 && !acked) {
+                    out.write(new byte[] {0, 0, 0, 4, 1, 0, 0, 0, 0}); // SETTINGS ACK
+                    out.flush();
+                    acked = true;
+                }
+                if (type == 7) {
+                    goAways++;
+                    int errorCode = ((payload[4] & 0xff) << 24) | ((payload[5] & 0xff) << 16) | ((payload[6] & 0xff) << 8) | (payload[7] & 0xff);
+                    assertThat(errorCode).as("GOAWAY's error code").isZero();
+                }
+            }
+            // Envoy's drain sequence: the shutdown notice, then the final GOAWAY drain_timeout later, then the end.
+            assertThat(goAways).as("GOAWAY frames before the end").isEqualTo(2);
+        }
+    }
+}
