@@ -1046,8 +1046,11 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
      * ({@code common_http_protocol_options.idle_timeout}, 1 h when unset, which istiod leaves on a sidecar's and a
      * waypoint's listeners unless the proxy's {@code ISTIO_META_IDLE_TIMEOUT}; {@code conn_manager_impl.cc}
      * {@code onIdleTimeout}; envoyproxy docs faq/configuration/timeouts.rst: "For other connection types [than
-     * HTTP/2], the connection terminates directly"). Until 7 December a keep-alive connection between requests stayed
-     * open for as long as its client kept it, with its application connection. Event loop only.
+     * HTTP/2], the connection terminates directly"). Not quite as Envoy's code: its {@code onIdleTimeout} starts the
+     * drain sequence on an HTTP/1 connection too, whose codec sends nothing, so the connection closes
+     * {@code drain_timeout} (5 s) later and a request in between is served with {@code connection: close}; here the FIN
+     * goes at once, as {@link #drainNow} ends an idle connection at once. Until 7 December a keep-alive connection
+     * between requests stayed open for as long as its client kept it, with its application connection. Event loop only.
      */
     private void idleTimedOut() {
         idleTimer = null;
