@@ -38,7 +38,8 @@ import java.util.function.Supplier;
  * nghttpx's reload) is draining ({@code MultiplexedActiveClientBase::onGoAway}): it takes no new stream, its open
  * streams finish (those above the GOAWAY's last-stream-id are refused by the codec, and {@link H2Proxy} answers them as
  * Envoy's router answers a {@code RemoteRefusedStreamReset}), it is closed once none is left
- * ({@code ConnPoolImplBase::onStreamClosed}), and the next request dials a new connection.</li>
+ * ({@code ConnPoolImplBase::onStreamClosed}), and the next request dials a new connection;</li>
+ * <li>a connection without a stream for the cluster's idle timeout is closed ({@link #idleTimedOut}).</li>
  * </ul>
  * None of these ends the downstream connection, which goes on as Envoy's connection manager does whatever its pool's
  * connections do. Until 6 December a clean end or a GOAWAY of the application's connection drained the downstream
@@ -55,6 +56,10 @@ final class H2AppConnection {
     /** A connection being dialled for the requests that came after the last one failed, ended or drained, or null. */
     private Future<Channel> dialing;
     private boolean closed;
+    /** How long a connection may be without a stream before it is closed ({@link #idleTimedOut}); 0: never. */
+    private final long idleMillis;
+    /** The open connections without a stream, each with the timer that closes it. */
+    private final Map<Channel, io.netty.util.concurrent.ScheduledFuture<?>> idle = new java.util.HashMap<>();
 
     /**
      * @param dialer a new connection to the application, connected on this event loop, called for the first request (as
@@ -63,7 +68,13 @@ final class H2AppConnection {
      *               downstream connection goes on) and whenever no connection takes new streams
      */
     H2AppConnection(Supplier<Future<Channel>> dialer) {
+        this(dialer, HttpEnforcement.APPLICATION_IDLE_TIMEOUT_MILLIS);
+    }
+
+    /** @param idleMillis how long a connection may be without a stream before it is closed; 0: never */
+    H2AppConnection(Supplier<Future<Channel>> dialer, long idleMillis) {
         this.dialer = java.util.Objects.requireNonNull(dialer, "dialer");
+        this.idleMillis = idleMillis;
     }
 
     /**
@@ -85,6 +96,41 @@ final class H2AppConnection {
     private void ended(Channel ch) {
         open.remove(ch);
         draining.remove(ch);
+        cancelIdle(ch);
+    }
+
+    /**
+     * Starts {@code ch}'s idle time, its last stream done: Envoy's codec client enables its idle timer when it has no
+     * request left and disables it at a new stream (envoyproxy/envoy {@code source/common/http/codec_client.h}
+     * {@code enableIdleTimer}, {@code disableIdleTimer}).
+     */
+    private void armIdle(Channel ch) {
+        if (idleMillis <= 0 || closed || !ch.isActive() || !open.containsKey(ch) || idle.containsKey(ch)) {
+            return;
+        }
+        idle.put(ch, ch.eventLoop().schedule(() -> idleTimedOut(ch), idleMillis, java.util.concurrent.TimeUnit.MILLISECONDS));
+    }
+
+    private void cancelIdle(Channel ch) {
+        io.netty.util.concurrent.ScheduledFuture<?> t = idle.remove(ch);
+        if (t != null) {
+            t.cancel(false);
+        }
+    }
+
+    /**
+     * {@code ch} had no stream for {@link #idleMillis}: closed, with no GOAWAY (see {@link #attach}), as Envoy's codec
+     * client closes an upstream connection at the cluster's {@code idle_timeout} ({@code codec_client.h}
+     * {@code onIdleTimeout}: {@code close()}), 1 h when unset ({@code HttpEnforcement.APPLICATION_IDLE_TIMEOUT_MILLIS}).
+     * The next request dials another. Until 7 December one left without streams stayed open until the downstream
+     * connection ended, however long that connection stayed busy on another.
+     */
+    private void idleTimedOut(Channel ch) {
+        idle.remove(ch);
+        int[] streams = open.get(ch);
+        if (streams != null && streams[0] == 0 && ch.isActive()) {
+            ch.close();
+        }
     }
 
     /**
@@ -163,6 +209,7 @@ final class H2AppConnection {
     private void open(Channel ch, ChannelHandler handler, Promise<Http2StreamChannel> opened) {
         int[] streams = open.get(ch);
         streams[0]++;
+        cancelIdle(ch);
         Promise<Http2StreamChannel> stream = ch.eventLoop().newPromise();
         stream.addListener(f -> {
             if (!f.isSuccess()) {
@@ -178,7 +225,12 @@ final class H2AppConnection {
     }
 
     private void closedOne(Channel ch, int[] streams) {
-        if (--streams[0] == 0 && (draining.contains(ch) || limit(ch) == 0) && ch.isActive()) {
+        if (--streams[0] != 0) {
+            return;
+        }
+        if (!(draining.contains(ch) || limit(ch) == 0) || !ch.isActive()) {
+            armIdle(ch);
+        } else {
             // Draining (ConnPoolImplBase::onStreamClosed: a draining client with no stream left is closed). One whose
             // application allows no stream at all is of no use either: closed, so that an application answering every
             // connection with SETTINGS_MAX_CONCURRENT_STREAMS 0 leaves no idle connection behind each request (Envoy's
@@ -194,6 +246,9 @@ final class H2AppConnection {
      */
     void close() {
         closed = true;
+        for (Channel ch : java.util.List.copyOf(idle.keySet())) {
+            cancelIdle(ch);
+        }
         for (Channel ch : java.util.List.copyOf(open.keySet())) {
             ch.close();
         }

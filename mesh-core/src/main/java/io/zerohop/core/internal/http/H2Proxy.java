@@ -56,13 +56,14 @@ final class H2Proxy {
     /**
      * Installs the server side on {@code downstream}; the client side goes on each connection {@code dialer} opens to the
      * application, for the first allowed request and again after one failed ({@link H2AppConnection}). The connection's drain
-     * begins after {@code idleMillis} without a stream ({@link H2ConnectionEnds.Drain}); 0: never.
+     * begins after {@code idleMillis} without a stream ({@link H2ConnectionEnds.Drain}), an application connection is
+     * closed after {@code appIdleMillis} without one ({@link H2AppConnection}); 0: never.
      */
     @SuppressWarnings("deprecation")
     static void install(Channel downstream, java.util.function.Supplier<io.netty.util.concurrent.Future<Channel>> dialer,
-                        Conn conn, Authorizer authorizer, HttpObserver observer, long idleMillis) {
+                        Conn conn, Authorizer authorizer, HttpObserver observer, long idleMillis, long appIdleMillis) {
         H2ConnectionEnds.Drain drain = new H2ConnectionEnds.Drain(downstream, idleMillis);
-        H2AppConnection app = new H2AppConnection(dialer);
+        H2AppConnection app = new H2AppConnection(dialer, appIdleMillis);
         // The connection itself is told of the mesh's drain (HttpEnforcement.drainConnections): GOAWAY, and its end once
         // its streams are done, as Envoy's connection manager drains it. Until 6 December an idle HTTP/2 connection (a
         // gRPC client's channel) waited for the whole drain and was reset at its deadline.

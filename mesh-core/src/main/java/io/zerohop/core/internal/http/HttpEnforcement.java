@@ -72,6 +72,17 @@ public final class HttpEnforcement {
      * {@code BuildDefaultHTTPInboundRoute}).
      */
     static final long CONNECTION_IDLE_TIMEOUT_MILLIS = java.util.concurrent.TimeUnit.HOURS.toMillis(1);
+    /**
+     * How long an application connection of a parsed HTTP/2 client connection ({@link H2AppConnection}) may stay without
+     * a stream before it is closed: Envoy's cluster {@code idle_timeout} ({@code common_http_protocol_options} of the
+     * cluster's {@code HttpProtocolOptions}), 1 h when unset (docs faq/configuration/timeouts.rst), which istiod sets on
+     * an inbound cluster only from a DestinationRule's {@code connectionPool.http.idleTimeout} (istio/istio
+     * {@code pilot/pkg/networking/core/cluster_traffic_policy.go}; istio/istio#41328). An HTTP/1 application connection
+     * is one per client connection and ends with it ({@link #CONNECTION_IDLE_TIMEOUT_MILLIS}).
+     */
+    static final long APPLICATION_IDLE_TIMEOUT_MILLIS = java.util.concurrent.TimeUnit.HOURS.toMillis(1);
+    /** {@link #APPLICATION_IDLE_TIMEOUT_MILLIS} unless a test shortens it ({@link #applicationIdleTimeout}). */
+    private volatile long applicationIdleMillis = APPLICATION_IDLE_TIMEOUT_MILLIS;
     /** {@link #CONNECTION_IDLE_TIMEOUT_MILLIS} unless a test shortens it ({@link #connectionIdleTimeout}). */
     private volatile long connectionIdleMillis = CONNECTION_IDLE_TIMEOUT_MILLIS;
     /** Envoy's {@code accept_http_10} for every HTTP/1 connection this parses ({@link #acceptHttp10(boolean)}). */
@@ -193,6 +204,11 @@ public final class HttpEnforcement {
     /** Sets the connection idle timeout of connections parsed afterwards ({@link #CONNECTION_IDLE_TIMEOUT_MILLIS}); 0: none. Tests. */
     void connectionIdleTimeout(long millis) {
         this.connectionIdleMillis = millis;
+    }
+
+    /** Sets the idle timeout of HTTP/2 application connections dialled afterwards ({@link #APPLICATION_IDLE_TIMEOUT_MILLIS}); 0: none. Tests. */
+    void applicationIdleTimeout(long millis) {
+        this.applicationIdleMillis = millis;
     }
 
     /** Where the JWT rules of a destination come from: the engine's {@code jwtRules} unless {@link #jwtRules(java.util.function.Function)}. */
@@ -323,7 +339,7 @@ public final class HttpEnforcement {
                             installed.accept(true);
                         },
                         installed -> {
-                            H2Proxy.install(stream, () -> dial(stream, upstream), conn, requests, observer, connectionIdleMillis);
+                            H2Proxy.install(stream, () -> dial(stream, upstream), conn, requests, observer, connectionIdleMillis, applicationIdleMillis);
                             installed.accept(true);
                         },
                         installed -> {
@@ -406,7 +422,7 @@ public final class HttpEnforcement {
                     install(ch, conn, f -> new TcpUpstream(f, ch.eventLoop(), () -> dialPlain(ch, dial, destination)));
                     installed.accept(true);
                 }, installed -> {
-                    H2Proxy.install(ch, () -> dialPlain(ch, dial, destination), conn, requests, observer, connectionIdleMillis);
+                    H2Proxy.install(ch, () -> dialPlain(ch, dial, destination), conn, requests, observer, connectionIdleMillis, applicationIdleMillis);
                     installed.accept(true);
                 }, installed -> {
                     install(ch, conn, f -> new H2Upstream(f, ch.eventLoop(), () -> dialPlain(ch, dial, destination)));

@@ -74,8 +74,12 @@ class L7IdleTimeoutTest {
         appThreads.execute(this::acceptLoop);
         HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
         http.connectionIdleTimeout(IDLE_MILLIS);
-        InetSocketAddress appAddress = (InetSocketAddress) app.getLocalSocketAddress();
-        listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
+        listener = listen(http, (InetSocketAddress) app.getLocalSocketAddress());
+    }
+
+    /** A plaintext inbound listener parsing HTTP with {@code http} in front of {@code appAddress}. */
+    private Channel listen(HttpEnforcement http, InetSocketAddress appAddress) throws InterruptedException {
+        return new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
                 .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
@@ -127,6 +131,13 @@ class L7IdleTimeoutTest {
                     InputStream in = s.getInputStream();
                     OutputStream out = s.getOutputStream();
                     for (String head; !(head = L7HalfCloseTest.readHead(in)).isEmpty(); n++) {
+                        if (head.startsWith("GET /upgrade ")) {
+                            out.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+                                    .getBytes(StandardCharsets.US_ASCII));
+                            out.flush();
+                            in.transferTo(out); // an echo from then on
+                            break;
+                        }
                         if (head.startsWith("GET /slow ")) {
                             slowMayAnswer.await();
                         }
@@ -202,6 +213,22 @@ class L7IdleTimeoutTest {
     }
 
     @Test
+    @DisplayName("an upgraded HTTP/1 connection (101) is not ended by the idle timeout: its stream lasts as long as the connection")
+    void upgradedConnectionIsNotCut() throws Exception {
+        try (Socket upgraded = client(); Socket idle = client()) {
+            upgraded.getOutputStream().write("GET /upgrade HTTP/1.1\r\nHost: backend\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            assertThat(L7HalfCloseTest.readHead(upgraded.getInputStream())).startsWith("HTTP/1.1 101 ");
+            // Idle from here on; the other connection's idle time starts later and ends first.
+            get(idle, "/fast");
+            assertAnsweredOk(idle.getInputStream());
+            assertClosedByServer(idle.getInputStream(), "the idle connection");
+            upgraded.getOutputStream().write("ping".getBytes(StandardCharsets.US_ASCII));
+            assertThat(new String(upgraded.getInputStream().readNBytes(4), StandardCharsets.US_ASCII)).isEqualTo("ping");
+        }
+    }
+
+    @Test
     @DisplayName("an HTTP/2 connection without streams drains at the idle timeout: GOAWAY, then its end")
     void http2ConnectionWithoutStreamsDrains() throws Exception {
         try (Socket c = client()) {
@@ -238,5 +265,96 @@ class L7IdleTimeoutTest {
             // Envoy's drain sequence: the shutdown notice, then the final GOAWAY drain_timeout later, then the end.
             assertThat(goAways).as("GOAWAY frames before the end").isEqualTo(2);
         }
+    }
+
+    @Test
+    @DisplayName("an HTTP/2 application connection without streams is closed at its idle timeout while the client connection stays busy")
+    void http2ApplicationConnectionWithoutStreamsCloses() throws Exception {
+        // The application takes one stream per connection, so the second request goes on a second connection.
+        List<Channel> appConns = new java.util.concurrent.CopyOnWriteArrayList<>();
+        CompletableFuture<Void> slowArrived = new CompletableFuture<>();
+        CompletableFuture<Void> releaseSlow = new CompletableFuture<>();
+        Channel h2App = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        appConns.add(ch);
+                        ch.pipeline().addLast(io.netty.handler.codec.http2.Http2FrameCodecBuilder.forServer()
+                                        .initialSettings(io.netty.handler.codec.http2.Http2Settings.defaultSettings().maxConcurrentStreams(1)).build(),
+                                new io.netty.handler.codec.http2.Http2MultiplexHandler(new ChannelInitializer<io.netty.handler.codec.http2.Http2StreamChannel>() {
+                                    @Override
+                                    protected void initChannel(io.netty.handler.codec.http2.Http2StreamChannel stream) {
+                                        stream.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                                            @Override
+                                            public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+                                                io.netty.util.ReferenceCountUtil.release(msg);
+                                                if (msg instanceof io.netty.handler.codec.http2.Http2HeadersFrame h && h.isEndStream()) {
+                                                    Runnable answer = () -> ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2HeadersFrame(
+                                                            new io.netty.handler.codec.http2.DefaultHttp2Headers().status("200"), true));
+                                                    if ("/slow".contentEquals(h.headers().path())) {
+                                                        slowArrived.complete(null);
+                                                        releaseSlow.thenRun(() -> ctx.executor().execute(answer));
+                                                    } else {
+                                                        answer.run();
+                                                    }
+                                                }
+                                            }
+                                        });
+                                    }
+                                }));
+                    }
+                }).bind(new InetSocketAddress(LO, 0)).sync().channel();
+        HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
+        http.applicationIdleTimeout(IDLE_MILLIS);
+        Channel h2Listener = listen(http, (InetSocketAddress) h2App.localAddress());
+        Channel client = new Bootstrap().group(group).channel(Transports.socketChannel(group))
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(io.netty.handler.codec.http2.Http2FrameCodecBuilder.forClient().build(),
+                                new io.netty.handler.codec.http2.Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+                    }
+                }).connect(h2Listener.localAddress()).sync().channel();
+        try {
+            CompletableFuture<String> slow = request(client, "/slow");
+            slowArrived.get(NEVER_MILLIS, TimeUnit.MILLISECONDS);
+            assertThat(request(client, "/fast").get(NEVER_MILLIS, TimeUnit.MILLISECONDS)).isEqualTo("200");
+            assertThat(appConns).as("application connections: one per stream").hasSize(2);
+            // The second one has no stream left; the client connection is busy with /slow on the first.
+            assertThat(appConns.get(1).closeFuture().await(NEVER_MILLIS, TimeUnit.MILLISECONDS))
+                    .as("the application connection without streams closed, the idle timeout being " + IDLE_MILLIS + " ms").isTrue();
+            assertThat(appConns.get(0).isActive()).as("the one with /slow in progress").isTrue();
+            releaseSlow.complete(null);
+            assertThat(slow.get(NEVER_MILLIS, TimeUnit.MILLISECONDS)).isEqualTo("200");
+            assertThat(client.isActive()).as("the client connection goes on").isTrue();
+        } finally {
+            releaseSlow.complete(null);
+            client.close().sync();
+            h2Listener.close().sync();
+            h2App.close().sync();
+        }
+    }
+
+    /** A GET with END_STREAM on a new stream of {@code client}: completed with the response's {@code :status}. */
+    private static CompletableFuture<String> request(Channel client, String path) throws InterruptedException {
+        CompletableFuture<String> status = new CompletableFuture<>();
+        io.netty.handler.codec.http2.Http2StreamChannel stream = new io.netty.handler.codec.http2.Http2StreamChannelBootstrap(client)
+                .handler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+                        io.netty.util.ReferenceCountUtil.release(msg);
+                        if (msg instanceof io.netty.handler.codec.http2.Http2HeadersFrame h) {
+                            status.complete(String.valueOf(h.headers().status()));
+                        }
+                    }
+
+                    @Override
+                    public void channelInactive(io.netty.channel.ChannelHandlerContext ctx) {
+                        status.completeExceptionally(new IOException(path + ": stream closed without a response"));
+                    }
+                }).open().sync().getNow();
+        stream.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2HeadersFrame(new io.netty.handler.codec.http2.DefaultHttp2Headers()
+                .method("GET").path(path).scheme("http").authority("backend"), true));
+        return status;
     }
 }
