@@ -274,7 +274,45 @@ class L7IdleTimeoutTest {
         List<Channel> appConns = new java.util.concurrent.CopyOnWriteArrayList<>();
         CompletableFuture<Void> slowArrived = new CompletableFuture<>();
         CompletableFuture<Void> releaseSlow = new CompletableFuture<>();
-        Channel h2App = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
+        Channel h2App = h2App(appConns, slowArrived, releaseSlow);
+        HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
+        http.applicationIdleTimeout(IDLE_MILLIS);
+        Channel h2Listener = listen(http, (InetSocketAddress) h2App.localAddress());
+        Channel client = new Bootstrap().group(group).channel(Transports.socketChannel(group))
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(io.netty.handler.codec.http2.Http2FrameCodecBuilder.forClient().build(),
+                                new io.netty.handler.codec.http2.Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+                    }
+                }).connect(h2Listener.localAddress()).sync().channel();
+        try {
+            CompletableFuture<String> slow = request(client, "/slow");
+            slowArrived.get(NEVER_MILLIS, TimeUnit.MILLISECONDS);
+            assertThat(request(client, "/fast").get(NEVER_MILLIS, TimeUnit.MILLISECONDS)).isEqualTo("200");
+            assertThat(appConns).as("application connections: one per stream").hasSize(2);
+            // The second one has no stream left; the client connection is busy with /slow on the first.
+            assertThat(appConns.get(1).closeFuture().await(NEVER_MILLIS, TimeUnit.MILLISECONDS))
+                    .as("the application connection without streams closed, the idle timeout being " + IDLE_MILLIS + " ms").isTrue();
+            assertThat(appConns.get(0).isActive()).as("the one with /slow in progress").isTrue();
+            releaseSlow.complete(null);
+            assertThat(slow.get(NEVER_MILLIS, TimeUnit.MILLISECONDS)).isEqualTo("200");
+            assertThat(client.isActive()).as("the client connection goes on").isTrue();
+        } finally {
+            releaseSlow.complete(null);
+            client.close().sync();
+            h2Listener.close().sync();
+            h2App.close().sync();
+        }
+    }
+
+    /**
+     * An h2c application that takes one stream per connection (SETTINGS_MAX_CONCURRENT_STREAMS 1) and answers 200, a
+     * {@code /slow} request only once {@code releaseSlow} completes; its connections go to {@code appConns}.
+     */
+    private Channel h2App(List<Channel> appConns, CompletableFuture<Void> slowArrived, CompletableFuture<Void> releaseSlow)
+            throws InterruptedException {
+        return new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
@@ -304,32 +342,61 @@ class L7IdleTimeoutTest {
                                 }));
                     }
                 }).bind(new InetSocketAddress(LO, 0)).sync().channel();
-        HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
-        http.applicationIdleTimeout(IDLE_MILLIS);
-        Channel h2Listener = listen(http, (InetSocketAddress) h2App.localAddress());
-        Channel client = new Bootstrap().group(group).channel(Transports.socketChannel(group))
+    }
+
+    /** An HTTP/2 client connection to {@code to}; the GOAWAY frames it receives are counted in {@code goAways}. */
+    private Channel h2Client(java.net.SocketAddress to, java.util.concurrent.atomic.AtomicInteger goAways) throws InterruptedException {
+        return new Bootstrap().group(group).channel(Transports.socketChannel(group))
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         ch.pipeline().addLast(io.netty.handler.codec.http2.Http2FrameCodecBuilder.forClient().build(),
-                                new io.netty.handler.codec.http2.Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+                                new io.netty.handler.codec.http2.Http2MultiplexHandler(new ChannelInboundHandlerAdapter()),
+                                new ChannelInboundHandlerAdapter() {
+                                    @Override
+                                    public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+                                        if (msg instanceof io.netty.handler.codec.http2.Http2GoAwayFrame) {
+                                            goAways.incrementAndGet();
+                                        }
+                                        io.netty.util.ReferenceCountUtil.release(msg);
+                                    }
+                                });
                     }
-                }).connect(h2Listener.localAddress()).sync().channel();
+                }).connect(to).sync().channel();
+    }
+
+    @Test
+    @DisplayName("an HTTP/2 connection drains at the idle timeout after its last stream, not while one is open")
+    void http2ConnectionDrainsAfterItsLastStream() throws Exception {
+        List<Channel> appConns = new java.util.concurrent.CopyOnWriteArrayList<>();
+        CompletableFuture<Void> slowArrived = new CompletableFuture<>();
+        CompletableFuture<Void> releaseSlow = new CompletableFuture<>();
+        Channel h2App = h2App(appConns, slowArrived, releaseSlow);
+        HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
+        http.connectionIdleTimeout(IDLE_MILLIS);
+        Channel h2Listener = listen(http, (InetSocketAddress) h2App.localAddress());
+        java.util.concurrent.atomic.AtomicInteger busyGoAways = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger idleGoAways = new java.util.concurrent.atomic.AtomicInteger();
+        Channel busy = h2Client(h2Listener.localAddress(), busyGoAways);
         try {
-            CompletableFuture<String> slow = request(client, "/slow");
+            CompletableFuture<String> slow = request(busy, "/slow");
             slowArrived.get(NEVER_MILLIS, TimeUnit.MILLISECONDS);
-            assertThat(request(client, "/fast").get(NEVER_MILLIS, TimeUnit.MILLISECONDS)).isEqualTo("200");
-            assertThat(appConns).as("application connections: one per stream").hasSize(2);
-            // The second one has no stream left; the client connection is busy with /slow on the first.
-            assertThat(appConns.get(1).closeFuture().await(NEVER_MILLIS, TimeUnit.MILLISECONDS))
-                    .as("the application connection without streams closed, the idle timeout being " + IDLE_MILLIS + " ms").isTrue();
-            assertThat(appConns.get(0).isActive()).as("the one with /slow in progress").isTrue();
+            // Another client connection, idle after one stream begun later, drains and ends first.
+            Channel idle = h2Client(h2Listener.localAddress(), idleGoAways);
+            for (int i = 0; i < 50; i++) {
+                assertThat(request(idle, "/fast").get(NEVER_MILLIS, TimeUnit.MILLISECONDS)).isEqualTo("200");
+            }
+            assertThat(idle.closeFuture().await(NEVER_MILLIS, TimeUnit.MILLISECONDS)).as("the idle HTTP/2 connection ended").isTrue();
+            assertThat(idleGoAways.get()).as("its GOAWAYs: the notice and the final one").isEqualTo(2);
+            assertThat(busyGoAways.get()).as("GOAWAYs on the connection with a stream open").isZero();
             releaseSlow.complete(null);
             assertThat(slow.get(NEVER_MILLIS, TimeUnit.MILLISECONDS)).isEqualTo("200");
-            assertThat(client.isActive()).as("the client connection goes on").isTrue();
+            // Its idle time begins now: it drains and ends too.
+            assertThat(busy.closeFuture().await(NEVER_MILLIS, TimeUnit.MILLISECONDS)).as("the other one, idle after its stream").isTrue();
+            assertThat(busyGoAways.get()).isEqualTo(2);
         } finally {
             releaseSlow.complete(null);
-            client.close().sync();
+            busy.close().sync();
             h2Listener.close().sync();
             h2App.close().sync();
         }
