@@ -1015,9 +1015,11 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
      * head's first byte), no upgrade (its stream lasts as long as the connection).
      */
     private boolean betweenRequests() {
+        if (upgraded != null || active != null || waiting != null || !requests.isEmpty()) {
+            return false;
+        }
         Http1Decoder decoder = ctx.pipeline().get(Http1Decoder.class);
-        return upgraded == null && active == null && waiting == null && requests.isEmpty()
-                && (decoder == null || !decoder.headBegun());
+        return decoder == null || !decoder.headBegun();
     }
 
     /**
