@@ -99,6 +99,10 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         // connection: close and the connection ends after it (HttpEnforcement's draining; Envoy's encodeHeaders asks
         // drainClose() on every response).
         draining = authorizer.draining();
+        // Envoy's idle timer starts with the connection (conn_manager_impl.cc initializeReadFilterCallbacks): one that
+        // never sends a request (an http port's codec choice gives up on a silent client after the sniff timeout, HTTP/1)
+        // ends too. The first read, usually re-fired at once by the sniff, cancels it.
+        armIdle();
     }
 
     Upstream upstream() {

@@ -195,6 +195,15 @@ class L7IdleTimeoutTest {
     }
 
     @Test
+    @DisplayName("a connection to an http port that never sends a byte ends at the idle timeout (after the codec's choice, HTTP/1)")
+    void silentConnectionEnds() throws Exception {
+        try (Socket c = client()) {
+            assertClosedByServer(c.getInputStream(), "the silent connection");
+        }
+        assertThat(appConnections).as("no application connection dialled").isEmpty();
+    }
+
+    @Test
     @DisplayName("an HTTP/1 request whose application takes longer than the idle timeout is not cut (no stream idle timeout under Istio)")
     void http1RequestInProgressIsNotCut() throws Exception {
         try (Socket slow = client(); Socket idle = client()) {
