@@ -44,13 +44,22 @@ final class Jwks {
     static final int VERIFIED_SIGNATURES = 100;
 
     /**
+     * A token longer than this (in characters, as sent) is verified every time and never kept, as Envoy's cache keeps
+     * none longer (envoyproxy/envoy {@code source/extensions/filters/http/jwt_authn/jwt_cache.cc} {@code kMaxJwtSizeForCache},
+     * {@code JwtCacheImpl::insert}). So what the cache holds is bounded by the tokens' size too: until 7 December any
+     * verified token was kept, a set's 100 entries up to a request head's size each (some 6 MB per key set for 60 KiB
+     * tokens) where Envoy's hold at most 400 KiB.
+     */
+    static final int MAX_CACHED_TOKEN = 4 * 1024;
+
+    /**
      * Signatures this set verified, by signing input and signature. Why a cache where Envoy under Istio has none
      * (istiod sets no {@code jwt_cache_config}): the JDK's P-256 verification costs some 1 ms of CPU, about 16 times
      * BoringSSL's, on the event loop ({@code benchmarks/results/jwt-verify-*.md}), and a client sends the same token for
      * its whole life. It changes no answer: whether a signature verifies depends only on these bytes and this set (a
      * refreshed set is a new {@code Jwks}, with an empty cache), and issuer, time and audience are still checked on every
-     * request ({@code JwtAuthn.check}). Only successes are kept, as Envoy's {@code JwtCacheImpl} keeps only valid tokens;
-     * when full, an arbitrary entry makes room.
+     * request ({@code JwtAuthn.check}). Only successes of tokens up to {@link #MAX_CACHED_TOKEN} are kept, as Envoy's
+     * {@code JwtCacheImpl} keeps only valid tokens of that size; when full, arbitrary entries make room.
      */
     private final java.util.concurrent.ConcurrentHashMap<Signed, Boolean> verified = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -213,13 +222,14 @@ final class Jwks {
             return JwtStatus.OK;
         }
         JwtStatus s = verifyUncached(jwt);
-        if (s == JwtStatus.OK) {
-            if (verified.size() >= VERIFIED_SIGNATURES) {
-                java.util.Iterator<Signed> it = verified.keySet().iterator();
-                if (it.hasNext()) {
-                    it.next();
-                    it.remove();
-                }
+        if (s == JwtStatus.OK && jwt.length <= MAX_CACHED_TOKEN) {
+            // Entries are taken out until there is room, not just one: event loops that insert at once may each take out
+            // the same entry, and with one removal per insertion every such race left the set one larger for good
+            // (Envoy's cache is per worker thread, so its bound is exact).
+            java.util.Iterator<Signed> it = verified.keySet().iterator();
+            while (verified.size() >= VERIFIED_SIGNATURES && it.hasNext()) {
+                it.next();
+                it.remove();
             }
             verified.put(signed, Boolean.TRUE);
         }

@@ -44,9 +44,11 @@ final class Jwt {
     final byte[] signature;
     /** The payload as parsed JSON, in the types {@link io.zerohop.policy.RequestAuth#claims()} names. */
     final Map<String, Object> claims;
+    /** The token's length as sent, in characters ({@link Jwks#verify} keeps no token longer than 4 KiB). */
+    final int length;
 
     private Jwt(byte[] signingInput, String payloadBase64url, String alg, String kid, String iss, String sub, long nbf, long exp,
-                List<String> audiences, byte[] signature, Map<String, Object> claims) {
+                List<String> audiences, byte[] signature, Map<String, Object> claims, int length) {
         this.signingInput = signingInput;
         this.payloadBase64url = payloadBase64url;
         this.alg = alg;
@@ -58,6 +60,7 @@ final class Jwt {
         this.audiences = audiences;
         this.signature = signature;
         this.claims = claims;
+        this.length = length;
     }
 
     /** The parse result: a token, or why it is not one. */
@@ -156,7 +159,7 @@ final class Jwt {
         Map<String, Object> claims = (Map<String, Object>) value(payload);
         return new Parsed(new Jwt((parts.get(0) + "." + parts.get(1)).getBytes(StandardCharsets.US_ASCII), parts.get(1),
                 alg.textValue(), kid == null ? "" : kid.textValue(), iss == null ? "" : iss.textValue(),
-                sub == null ? null : sub.textValue(), times[1], times[2], List.copyOf(audiences), signature, claims), JwtStatus.OK);
+                sub == null ? null : sub.textValue(), times[1], times[2], List.copyOf(audiences), signature, claims, token.length()), JwtStatus.OK);
     }
 
     /**

@@ -90,4 +90,73 @@ class JwksVerifiedSignaturesTest {
                 JwtAuthn.of(JwtAuthnTest.get("/api", "authorization", "Bearer " + token)), "http", "backend.prod");
         assertThat(wrongAud.failure()).isEqualTo(JwtStatus.JWT_AUDIENCE_NOT_ALLOWED);
     }
+    @Test
+    void aTokenOverFourKiBIsVerifiedEveryTimeAndNeverKept() {
+        // Envoy's JwtCacheImpl::insert keeps no token over kMaxJwtSizeForCache (4 KiB, jwt_cache.cc).
+        Jwks set = Jwks.parse(T.jwks());
+        String big = T.es256(claims(ISSUER, "pad", "p".repeat(Jwks.MAX_CACHED_TOKEN)));
+        assertThat(big.length()).isGreaterThan(Jwks.MAX_CACHED_TOKEN);
+        for (int i = 0; i < 2; i++) {
+            assertThat(set.verify(jwt(big))).isEqualTo(JwtStatus.OK);
+            assertThat(set.verifiedCount()).isZero();
+        }
+        // A token of 4 KiB or less is kept, as before.
+        String small = T.es256(claims(ISSUER, "pad", "p".repeat(Jwks.MAX_CACHED_TOKEN / 2)));
+        assertThat(small.length()).isLessThanOrEqualTo(Jwks.MAX_CACHED_TOKEN);
+        assertThat(set.verify(jwt(small))).isEqualTo(JwtStatus.OK);
+        assertThat(set.verifiedCount()).isEqualTo(1);
+    }
+
+    @Test
+    void theBoundHoldsWhileEventLoopsVerifyAtOnce() throws Exception {
+        // Distinct valid tokens from several threads at once, as the mesh's event loops verify: the set never grows past
+        // its bound by more than the threads inserting at that moment, and ends at it. Until 7 December one entry was taken
+        // out per insertion, and threads that took out the same one left the set larger for good.
+        byte[] secret = new byte[32];
+        new java.security.SecureRandom().nextBytes(secret);
+        Jwks set = Jwks.parse("{\"keys\":[{\"kty\":\"oct\",\"alg\":\"HS256\",\"k\":\""
+                + Base64.getUrlEncoder().withoutPadding().encodeToString(secret) + "\"}]}");
+        int threads = 8;
+        int each = 400;
+        List<List<Jwt>> tokens = new java.util.ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            List<Jwt> mine = new java.util.ArrayList<>();
+            for (int i = 0; i < each; i++) {
+                mine.add(jwt(hs256(secret, t + "-" + i)));
+            }
+            tokens.add(mine);
+        }
+        java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(threads);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+            for (List<Jwt> mine : tokens) {
+                done.add(pool.submit(() -> {
+                    start.await();
+                    for (Jwt j : mine) {
+                        assertThat(set.verify(j)).isEqualTo(JwtStatus.OK);
+                    }
+                    return null;
+                }));
+            }
+            for (java.util.concurrent.Future<?> f : done) {
+                f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        // Quiet now: one more insertion brings it back to the bound whatever the races left.
+        assertThat(set.verify(jwt(hs256(secret, "last")))).isEqualTo(JwtStatus.OK);
+        assertThat(set.verifiedCount()).isEqualTo(Jwks.VERIFIED_SIGNATURES);
+    }
+
+    /** An HS256 token of {@code ISSUER} with {@code jti}, signed with {@code secret} (cheap to make and to verify). */
+    static String hs256(byte[] secret, String jti) throws Exception {
+        Base64.Encoder b64 = Base64.getUrlEncoder().withoutPadding();
+        String input = b64.encodeToString("{\"alg\":\"HS256\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8)) + "."
+                + b64.encodeToString(("{\"iss\":\"" + ISSUER + "\",\"jti\":\"" + jti + "\"}").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+        mac.init(new javax.crypto.spec.SecretKeySpec(secret, "HmacSHA256"));
+        return input + "." + b64.encodeToString(mac.doFinal(input.getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+    }
 }
