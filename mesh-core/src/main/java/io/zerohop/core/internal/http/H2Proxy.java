@@ -159,7 +159,9 @@ final class H2Proxy {
         /**
          * How much of a held request's body is read into {@link #pending} before its stream stops reading: Netty's default
          * stream window (what a client may send unasked anyway). Past it, the rest waits in the client's window, and a
-         * reset of the stream is seen when the hold ends (Http2MultiplexCodec delivers it as a read).
+         * reset of the stream is seen when the hold ends (Http2MultiplexCodec delivers it as a read). That rest also
+         * holds the connection's window (Netty's 64 KiB, not raised), so the other streams' bodies wait with it until the
+         * hold ends (mesh-core README, "Not fixed"; L7JwtHoldBreakTest for what does go on).
          */
         static final int HOLD_BUFFER = 65_535;
         /** The client reset the stream while held: logged unanswered, its DATA released, the rest dropped as it comes. */

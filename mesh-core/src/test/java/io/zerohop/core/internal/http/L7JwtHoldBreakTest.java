@@ -1,0 +1,241 @@
+package io.zerohop.core.internal.http;
+
+import static io.zerohop.core.internal.http.JwtTokens.claims;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpServer;
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoopGroup;
+import io.zerohop.core.http.ChildProcess;
+import io.zerohop.hbone.internal.Transports;
+import io.zerohop.policy.JwtRule;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.testing.CapturedStderr;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.Writer;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * More of the HTTP/2 hold of {@link L7JwtHoldTest} (envoyproxy/envoy jwt_authn {@code authenticator.cc}
+ * {@code startVerify}/{@code onJwksSuccess}): a hundred streams held on one connection, each answered once when the keys
+ * come; a held stream's body past the hold's 64 KiB buffer ({@code H2Proxy.Downstream.HOLD_BUFFER}), forwarded whole; a
+ * reset of such a stream, seen when the hold ends (its DATA waits in the stream's window), logged once and nothing
+ * leaked (paranoid leak detection). Node's http2 client ({@code jwt-h2-hold-client.js}), {@code jwt-echo-server.js}.
+ * Addresses 127.0.205.1-3, ports 61401-61402.
+ */
+@Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class L7JwtHoldBreakTest {
+    static final JwtTokens T = new JwtTokens();
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final String PROXY = "127.0.205.1";
+    static final String APP = "127.0.205.2";
+    static final String KEYS = "127.0.205.3";
+    static final int H2_PORT = 61401;
+    static final int JWKS_PORT = 61402;
+
+    static EventLoopGroup group;
+    static Process app;
+    static HttpEnforcement http;
+    static HttpServer jwksServer;
+    static ExecutorService jwksThreads;
+    static Channel h2Listener;
+    static final Map<String, L7JwtHoldTest.Gate> gates = new ConcurrentHashMap<>();
+    static final List<Process> clients = new java.util.concurrent.CopyOnWriteArrayList<>();
+    static volatile List<JwtRule> rules = List.of();
+
+    @BeforeAll
+    static void start() throws Exception {
+        app = ChildProcess.start(new ProcessBuilder("node", L7JwtTest.resource("jwt-echo-server.js"), APP).redirectErrorStream(true));
+        String[] ports = ChildProcess.firstLine(app).trim().split(" ");
+        group = Transports.newGroup(2, "l7-jwt-hold-break");
+        http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
+        http.jwtRules(ref -> ref.equals(L7JwtTest.BACKEND) ? rules : List.of());
+        h2Listener = L7JwtTest.listen(http, group, PROXY, H2_PORT, new InetSocketAddress(APP, Integer.parseInt(ports[1])));
+        jwksThreads = Executors.newCachedThreadPool();
+        jwksServer = HttpServer.create(new InetSocketAddress(KEYS, JWKS_PORT), 0);
+        jwksServer.setExecutor(jwksThreads);
+        jwksServer.createContext("/", x -> {
+            L7JwtHoldTest.Gate g = gates.get(x.getRequestURI().getPath());
+            byte[] b;
+            int status;
+            if (g == null) {
+                status = 404;
+                b = new byte[0];
+            } else {
+                g.asked.countDown();
+                try {
+                    g.release.await(60, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                status = g.status;
+                b = (status == 200 ? T.jwks() : "unavailable").getBytes(StandardCharsets.UTF_8);
+            }
+            x.sendResponseHeaders(status, b.length);
+            x.getResponseBody().write(b);
+            x.close();
+        });
+        jwksServer.start();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        gates.values().forEach(g -> g.release.countDown());
+        clients.forEach(Process::destroyForcibly);
+        if (jwksServer != null) {
+            jwksServer.stop(0);
+            jwksThreads.shutdownNow();
+        }
+        for (Channel c : new Channel[] {h2Listener}) {
+            if (c != null) {
+                c.close().sync();
+            }
+        }
+        if (group != null) {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+        if (app != null) {
+            app.destroy();
+            app.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    static L7JwtHoldTest.Gate rule(String name, int status, Duration timeout) {
+        L7JwtHoldTest.Gate g = new L7JwtHoldTest.Gate(status);
+        gates.put("/" + name + "/jwks", g);
+        rules = List.of(JwtTokens.remote(issuer(name), "http://" + KEYS + ":" + JWKS_PORT + "/" + name + "/jwks", timeout));
+        return g;
+    }
+
+    static String issuer(String name) {
+        return "https://" + name + ".example.com";
+    }
+
+    record H2Client(Process process, BufferedReader lines, Writer commands, Map<String, JsonNode> earlier) implements AutoCloseable {
+        static H2Client start(Object requests) throws Exception {
+            Process p = new ProcessBuilder("node", L7JwtTest.resource("jwt-h2-hold-client.js"), PROXY, Integer.toString(H2_PORT),
+                    JSON.writeValueAsString(requests)).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            clients.add(p);
+            return new H2Client(p, new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)),
+                    new java.io.OutputStreamWriter(p.getOutputStream(), StandardCharsets.UTF_8), new HashMap<>());
+        }
+
+        JsonNode answer(String id) throws Exception {
+            JsonNode seen = earlier.remove(id);
+            if (seen != null) {
+                return seen;
+            }
+            for (String line; (line = lines.readLine()) != null; ) {
+                if (line.startsWith("{")) {
+                    JsonNode n = JSON.readTree(line);
+                    assertThat(n.has("error")).as(line).isFalse();
+                    if (n.path("id").asText().equals(id)) {
+                        return n;
+                    }
+                    assertThat(earlier.putIfAbsent(n.path("id").asText(), n)).as("answered twice: " + line).isNull();
+                }
+            }
+            throw new AssertionError("the client ended without an answer for " + id);
+        }
+
+        void awaitSent(String id) throws Exception {
+            for (String line; (line = lines.readLine()) != null; ) {
+                if (line.equals("sent " + id)) {
+                    return;
+                }
+            }
+            throw new AssertionError("the client ended before sending " + id);
+        }
+
+        void command(String c) throws Exception {
+            commands.write(c + "\n");
+            commands.flush();
+        }
+
+        @Override
+        public void close() throws Exception {
+            try {
+                command("end");
+            } catch (java.io.IOException gone) {
+                // already ended
+            }
+            process.waitFor(10, TimeUnit.SECONDS);
+            process.destroy();
+        }
+    }
+
+    static Map<String, Object> request(String id, Map<String, String> headers, int body, boolean end) {
+        return Map.of("id", id, "headers", headers, "body", body, "end", end);
+    }
+
+    @Test
+    void aHundredStreamsHeldOnOneConnectionAreEachAnsweredOnce() throws Exception {
+        L7JwtHoldTest.Gate g = rule("h2-hundred", 200, Duration.ofSeconds(30));
+        String token = T.es256(claims(issuer("h2-hundred")));
+        List<Object> reqs = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            reqs.add(request("r" + i, Map.of(":method", "POST", ":path", "/h" + i, "authorization", "Bearer " + token), 2_000, true));
+        }
+        try (H2Client c = H2Client.start(reqs)) {
+            g.awaitAsked();
+            g.release.countDown();
+            for (int i = 0; i < 100; i++) {
+                JsonNode n = c.answer("r" + i);
+                assertThat(n.get("status").asInt()).as(n.toString()).isEqualTo(200);
+                assertThat(JSON.readTree(n.get("body").asText()).get("path").asText()).isEqualTo("/h" + i);
+            }
+        }
+    }
+
+    @Test
+    void aHeldStreamsBodyPastTheHoldBufferIsForwardedWhole() throws Exception {
+        L7JwtHoldTest.Gate g = rule("h2-big", 200, Duration.ofSeconds(30));
+        String token = T.es256(claims(issuer("h2-big")));
+        try (H2Client c = H2Client.start(List.of(
+                request("big", Map.of(":method", "POST", ":path", "/big", "authorization", "Bearer " + token), 300_000, true)))) {
+            c.awaitSent("big");
+            g.awaitAsked();
+            g.release.countDown();
+            JsonNode n = c.answer("big");
+            assertThat(n.get("status").asInt()).as(n.toString()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void aResetOfAHeldStreamPastTheHoldBufferIsLoggedOnceAndLeaksNothing() throws Exception {
+        L7JwtHoldTest.Gate g = rule("h2-big-reset", 200, Duration.ofSeconds(30));
+        String token = T.es256(claims(issuer("h2-big-reset")));
+        try (CapturedStderr err = new CapturedStderr()) {
+            try (H2Client c = H2Client.start(List.of(
+                    request("big", Map.of(":method", "POST", ":path", "/big-reset", "authorization", "Bearer " + token), 300_000, true)))) {
+                c.awaitSent("big");
+                g.awaitAsked();
+                c.command("reset big");
+                g.release.countDown();
+                assertThat(err.awaitLine("path=\"/big-reset\"")).contains("status=-");
+                try (H2Client d = H2Client.start(List.of(request("after", Map.of(":path", "/after-reset", "authorization", "Bearer " + token), 0, true)))) {
+                    assertThat(d.answer("after").get("status").asInt()).isEqualTo(200);
+                }
+                assertThat(err.awaitLine("path=\"/after-reset\"")).contains("status=200");
+                assertThat(err.count("path=\"/big-reset\"")).isEqualTo(1);
+            }
+        }
+    }
+}
