@@ -37,8 +37,9 @@ import org.junit.jupiter.api.Timeout;
  * {@code startVerify}/{@code onJwksSuccess}): a hundred streams held on one connection, each answered once when the keys
  * come; a held stream's body past the hold's 64 KiB buffer ({@code H2Proxy.Downstream.HOLD_BUFFER}), forwarded whole; a
  * reset of such a stream, seen when the hold ends (its DATA waits in the stream's window), logged once and nothing
- * leaked (paranoid leak detection). Node's http2 client ({@code jwt-h2-hold-client.js}), {@code jwt-echo-server.js}.
- * Addresses 127.0.205.1-3, ports 61401-61402.
+ * leaked (paranoid leak detection); an HTTP/1 request with {@code Expect: 100-continue} held, whose client waits for the
+ * application's 100 and then sends its body (curl). Node's http2 client ({@code jwt-h2-hold-client.js}), {@code jwt-echo-server.js}.
+ * Addresses 127.0.205.1-3, ports 61400-61402.
  */
 @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class L7JwtHoldBreakTest {
@@ -47,6 +48,7 @@ class L7JwtHoldBreakTest {
     static final String PROXY = "127.0.205.1";
     static final String APP = "127.0.205.2";
     static final String KEYS = "127.0.205.3";
+    static final int H1_PORT = 61400;
     static final int H2_PORT = 61401;
     static final int JWKS_PORT = 61402;
 
@@ -55,6 +57,7 @@ class L7JwtHoldBreakTest {
     static HttpEnforcement http;
     static HttpServer jwksServer;
     static ExecutorService jwksThreads;
+    static Channel h1Listener;
     static Channel h2Listener;
     static final Map<String, L7JwtHoldTest.Gate> gates = new ConcurrentHashMap<>();
     static final List<Process> clients = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -67,6 +70,7 @@ class L7JwtHoldBreakTest {
         group = Transports.newGroup(2, "l7-jwt-hold-break");
         http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
         http.jwtRules(ref -> ref.equals(L7JwtTest.BACKEND) ? rules : List.of());
+        h1Listener = L7JwtTest.listen(http, group, PROXY, H1_PORT, new InetSocketAddress(APP, Integer.parseInt(ports[0])));
         h2Listener = L7JwtTest.listen(http, group, PROXY, H2_PORT, new InetSocketAddress(APP, Integer.parseInt(ports[1])));
         jwksThreads = Executors.newCachedThreadPool();
         jwksServer = HttpServer.create(new InetSocketAddress(KEYS, JWKS_PORT), 0);
@@ -103,7 +107,7 @@ class L7JwtHoldBreakTest {
             jwksServer.stop(0);
             jwksThreads.shutdownNow();
         }
-        for (Channel c : new Channel[] {h2Listener}) {
+        for (Channel c : new Channel[] {h1Listener, h2Listener}) {
             if (c != null) {
                 c.close().sync();
             }
@@ -237,5 +241,24 @@ class L7JwtHoldBreakTest {
                 assertThat(err.count("path=\"/big-reset\"")).isEqualTo(1);
             }
         }
+    }
+
+    @Test
+    void aHeldHttp1RequestThatExpects100ContinueGetsItsContinueAfterTheHold() throws Exception {
+        L7JwtHoldTest.Gate g = rule("h1-continue", 200, Duration.ofSeconds(30));
+        String token = T.rs256(claims(issuer("h1-continue")));
+        // curl waits for the interim 100 as long as the hold lasts (--expect100-timeout), then sends the body.
+        Process curl = new ProcessBuilder("curl", "-sS", "--http1.1", "--interface", PROXY, "--expect100-timeout", "60",
+                "-H", "Expect: 100-continue", "-H", "authorization: Bearer " + token, "--data-binary", "b".repeat(5000),
+                "-w", "\n%{http_code}", "http://" + PROXY + ":" + H1_PORT + "/continue").redirectErrorStream(true).start();
+        clients.add(curl);
+        g.awaitAsked();
+        g.release.countDown();
+        String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(curl.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(out).endsWith("\n200");
+        JsonNode seen = JSON.readTree(out.substring(0, out.lastIndexOf('\n')));
+        assertThat(seen.get("path").asText()).isEqualTo("/continue");
+        assertThat(seen.get("headers").get("content-length").asText()).isEqualTo("5000");
     }
 }
