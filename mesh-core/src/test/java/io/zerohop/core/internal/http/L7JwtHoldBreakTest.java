@@ -38,8 +38,9 @@ import org.junit.jupiter.api.Timeout;
  * come; a held stream's body past the hold's 64 KiB buffer ({@code H2Proxy.Downstream.HOLD_BUFFER}), forwarded whole; a
  * reset of such a stream, seen when the hold ends (its DATA waits in the stream's window), logged once and nothing
  * leaked (paranoid leak detection); an HTTP/1 request with {@code Expect: 100-continue} held, whose client waits for the
- * application's 100 and then sends its body (curl). Node's http2 client ({@code jwt-h2-hold-client.js}), {@code jwt-echo-server.js}.
- * Addresses 127.0.205.1-3, ports 61400-61402.
+ * application's 100 and then sends its body (curl); a stream held when the mesh drains, answered when its keys come.
+ * Node's http2 client ({@code jwt-h2-hold-client.js}), {@code jwt-echo-server.js}.
+ * Addresses 127.0.205.1-3, ports 61400-61402 and 61404.
  */
 @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class L7JwtHoldBreakTest {
@@ -50,6 +51,8 @@ class L7JwtHoldBreakTest {
     static final String KEYS = "127.0.205.3";
     static final int H1_PORT = 61400;
     static final int H2_PORT = 61401;
+    static final int DRAIN_PORT = 61404;
+    static InetSocketAddress h2App;
     static final int JWKS_PORT = 61402;
 
     static EventLoopGroup group;
@@ -71,7 +74,8 @@ class L7JwtHoldBreakTest {
         http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
         http.jwtRules(ref -> ref.equals(L7JwtTest.BACKEND) ? rules : List.of());
         h1Listener = L7JwtTest.listen(http, group, PROXY, H1_PORT, new InetSocketAddress(APP, Integer.parseInt(ports[0])));
-        h2Listener = L7JwtTest.listen(http, group, PROXY, H2_PORT, new InetSocketAddress(APP, Integer.parseInt(ports[1])));
+        h2App = new InetSocketAddress(APP, Integer.parseInt(ports[1]));
+        h2Listener = L7JwtTest.listen(http, group, PROXY, H2_PORT, h2App);
         jwksThreads = Executors.newCachedThreadPool();
         jwksServer = HttpServer.create(new InetSocketAddress(KEYS, JWKS_PORT), 0);
         jwksServer.setExecutor(jwksThreads);
@@ -134,7 +138,11 @@ class L7JwtHoldBreakTest {
 
     record H2Client(Process process, BufferedReader lines, Writer commands, Map<String, JsonNode> earlier) implements AutoCloseable {
         static H2Client start(Object requests) throws Exception {
-            Process p = new ProcessBuilder("node", L7JwtTest.resource("jwt-h2-hold-client.js"), PROXY, Integer.toString(H2_PORT),
+            return start(H2_PORT, requests);
+        }
+
+        static H2Client start(int port, Object requests) throws Exception {
+            Process p = new ProcessBuilder("node", L7JwtTest.resource("jwt-h2-hold-client.js"), PROXY, Integer.toString(port),
                     JSON.writeValueAsString(requests)).redirectError(ProcessBuilder.Redirect.INHERIT).start();
             clients.add(p);
             return new H2Client(p, new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)),
@@ -260,5 +268,24 @@ class L7JwtHoldBreakTest {
         JsonNode seen = JSON.readTree(out.substring(0, out.lastIndexOf('\n')));
         assertThat(seen.get("path").asText()).isEqualTo("/continue");
         assertThat(seen.get("headers").get("content-length").asText()).isEqualTo("5000");
+    }
+
+    @Test
+    void aStreamHeldWhenTheMeshDrainsIsAnsweredWhenItsKeysCome() throws Exception {
+        L7JwtHoldTest.Gate g = rule("h2-drain", 200, Duration.ofSeconds(30));
+        String token = T.es256(claims(issuer("h2-drain")));
+        HttpEnforcement drained = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
+        drained.jwtRules(ref -> ref.equals(L7JwtTest.BACKEND) ? rules : List.of());
+        Channel listener = L7JwtTest.listen(drained, group, PROXY, DRAIN_PORT, h2App);
+        try (H2Client c = H2Client.start(DRAIN_PORT, List.of(
+                request("held", Map.of(":method", "POST", ":path", "/drain", "authorization", "Bearer " + token), 100_000, true)))) {
+            g.awaitAsked();
+            drained.drainConnections();
+            g.release.countDown();
+            JsonNode held = c.answer("held");
+            assertThat(held.get("status").asInt()).as(held.toString()).isEqualTo(200);
+        } finally {
+            listener.close().sync();
+        }
     }
 }
