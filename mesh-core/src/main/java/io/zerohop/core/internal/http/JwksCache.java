@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
  * The keys each {@link JwtRule} verifies with, as istiod resolves them for the sidecar (istio/istio
  * pilot/pkg/model/jwks_resolver.go {@code JwksResolver}, in its default {@code PILOT_JWT_ENABLE_REMOTE_JWKS=false} mode,
  * where istiod fetches and the sidecar gets the keys inline): an inline {@code jwks} as it is; a {@code jwksUri} fetched
- * with a GET (the rule's {@code timeout}, istiod's 5 s by default; a 2xx whose body is a JSON object with a {@code keys}
+ * with a GET (the rule's {@code timeout}, istiod's 5 s by default, for the whole GET, body included, as
+ * {@code getRemoteContentWithRetry}'s context; a 2xx whose body is a JSON object with a {@code keys}
  * array, {@code validateJWKSFormat}), or, when the rule has neither, the {@code jwks_uri} of the issuer's OpenID
  * configuration ({@code <issuer>/.well-known/openid-configuration}, {@code resolveJwksURIUsingOpenID}). Fetched keys are
  * refreshed every 20 minutes ({@code PILOT_JWT_PUB_KEY_REFRESH_INTERVAL}); a refresh that fails retries 7 times a second
@@ -280,7 +281,22 @@ final class JwksCache {
                 }
             }
         }
-        return c.sendAsync(req, HttpResponse.BodyHandlers.ofString()).thenApply(r -> {
+        CompletableFuture<HttpResponse<String>> sent = c.sendAsync(req, HttpResponse.BodyHandlers.ofString());
+        // The whole GET, its body included, within the timeout, as istiod bounds it (pilot/pkg/model/jwks_resolver.go
+        // getRemoteContentWithRetry: one context.WithTimeout over client.Do and io.ReadAll of the body). The JDK's request
+        // timeout may end at the response's head: until 7 December a server that sent its head and stalled left a first
+        // fetch without an answer for good, and every token of the rule held for its timeout and refused
+        // (JwksFetchTimeoutTest). The exchange is cancelled, which closes its connection.
+        CompletableFuture<HttpResponse<String>> bounded = sent.copy().orTimeout(timeout.toNanos(), TimeUnit.NANOSECONDS)
+                .exceptionallyCompose(failure -> {
+                    if (failure instanceof java.util.concurrent.TimeoutException) {
+                        sent.cancel(true);
+                        return CompletableFuture.failedFuture(new java.net.http.HttpTimeoutException("GET " + uri
+                                + ": no complete answer within " + timeout));
+                    }
+                    return CompletableFuture.failedFuture(failure);
+                });
+        return bounded.thenApply(r -> {
             if (r.statusCode() < 200 || r.statusCode() >= 300) {
                 String body = r.body() == null ? "" : r.body();
                 throw new IllegalStateException("GET " + uri + ": status " + r.statusCode() + ", message "
