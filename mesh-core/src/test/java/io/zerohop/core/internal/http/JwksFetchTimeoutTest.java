@@ -73,6 +73,6 @@ class JwksFetchTimeoutTest {
         // 7 December the fetch then waited for the body for good, every token of the rule held for its timeout and
         // refused, and each hold's callback kept on the fetch's future.
         cache.answered(rule).get(30, TimeUnit.SECONDS);
-        assertThat(cache.keys(rule)).isSameAs(JwksCache.PUBLIC_ONLY);
+        assertThat(cache.keys(rule)).isSameAs(JwksCache.publicOnly());
     }
 }
