@@ -13,14 +13,10 @@ import io.zerohop.hbone.internal.Transports;
 import io.zerohop.policy.JwtRule;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.testing.CapturedStderr;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.io.Writer;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -136,65 +132,16 @@ class L7JwtHoldBreakTest {
         return "https://" + name + ".example.com";
     }
 
-    record H2Client(Process process, BufferedReader lines, Writer commands, Map<String, JsonNode> earlier) implements AutoCloseable {
-        static H2Client start(Object requests) throws Exception {
-            return start(H2_PORT, requests);
-        }
+    static L7JwtHoldTest.H2Client client(Object requests) throws Exception {
+        return client(H2_PORT, requests);
+    }
 
-        static H2Client start(int port, Object requests) throws Exception {
-            Process p = new ProcessBuilder("node", L7JwtTest.resource("jwt-h2-hold-client.js"), PROXY, Integer.toString(port),
-                    JSON.writeValueAsString(requests)).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-            clients.add(p);
-            return new H2Client(p, new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)),
-                    new java.io.OutputStreamWriter(p.getOutputStream(), StandardCharsets.UTF_8), new HashMap<>());
-        }
-
-        JsonNode answer(String id) throws Exception {
-            JsonNode seen = earlier.remove(id);
-            if (seen != null) {
-                return seen;
-            }
-            for (String line; (line = lines.readLine()) != null; ) {
-                if (line.startsWith("{")) {
-                    JsonNode n = JSON.readTree(line);
-                    assertThat(n.has("error")).as(line).isFalse();
-                    if (n.path("id").asText().equals(id)) {
-                        return n;
-                    }
-                    assertThat(earlier.putIfAbsent(n.path("id").asText(), n)).as("answered twice: " + line).isNull();
-                }
-            }
-            throw new AssertionError("the client ended without an answer for " + id);
-        }
-
-        void awaitSent(String id) throws Exception {
-            for (String line; (line = lines.readLine()) != null; ) {
-                if (line.equals("sent " + id)) {
-                    return;
-                }
-            }
-            throw new AssertionError("the client ended before sending " + id);
-        }
-
-        void command(String c) throws Exception {
-            commands.write(c + "\n");
-            commands.flush();
-        }
-
-        @Override
-        public void close() throws Exception {
-            try {
-                command("end");
-            } catch (java.io.IOException gone) {
-                // already ended
-            }
-            process.waitFor(10, TimeUnit.SECONDS);
-            process.destroy();
-        }
+    static L7JwtHoldTest.H2Client client(int port, Object requests) throws Exception {
+        return L7JwtHoldTest.H2Client.start(PROXY, port, requests, clients, true);
     }
 
     static Map<String, Object> request(String id, Map<String, String> headers, int body, boolean end) {
-        return Map.of("id", id, "headers", headers, "body", body, "end", end);
+        return L7JwtHoldTest.request(id, headers, body, end);
     }
 
     @Test
@@ -205,7 +152,7 @@ class L7JwtHoldBreakTest {
         for (int i = 0; i < 100; i++) {
             reqs.add(request("r" + i, Map.of(":method", "POST", ":path", "/h" + i, "authorization", "Bearer " + token), 2_000, true));
         }
-        try (H2Client c = H2Client.start(reqs)) {
+        try (L7JwtHoldTest.H2Client c = client(reqs)) {
             g.awaitAsked();
             g.release.countDown();
             for (int i = 0; i < 100; i++) {
@@ -220,7 +167,7 @@ class L7JwtHoldBreakTest {
     void aHeldStreamsBodyPastTheHoldBufferIsForwardedWhole() throws Exception {
         L7JwtHoldTest.Gate g = rule("h2-big", 200, Duration.ofSeconds(30));
         String token = T.es256(claims(issuer("h2-big")));
-        try (H2Client c = H2Client.start(List.of(
+        try (L7JwtHoldTest.H2Client c = client(List.of(
                 request("big", Map.of(":method", "POST", ":path", "/big", "authorization", "Bearer " + token), 300_000, true)))) {
             c.awaitSent("big");
             g.awaitAsked();
@@ -235,14 +182,14 @@ class L7JwtHoldBreakTest {
         L7JwtHoldTest.Gate g = rule("h2-big-reset", 200, Duration.ofSeconds(30));
         String token = T.es256(claims(issuer("h2-big-reset")));
         try (CapturedStderr err = new CapturedStderr()) {
-            try (H2Client c = H2Client.start(List.of(
+            try (L7JwtHoldTest.H2Client c = client(List.of(
                     request("big", Map.of(":method", "POST", ":path", "/big-reset", "authorization", "Bearer " + token), 300_000, true)))) {
                 c.awaitSent("big");
                 g.awaitAsked();
                 c.command("reset big");
                 g.release.countDown();
                 assertThat(err.awaitLine("path=\"/big-reset\"")).contains("status=-");
-                try (H2Client d = H2Client.start(List.of(request("after", Map.of(":path", "/after-reset", "authorization", "Bearer " + token), 0, true)))) {
+                try (L7JwtHoldTest.H2Client d = client(List.of(request("after", Map.of(":path", "/after-reset", "authorization", "Bearer " + token), 0, true)))) {
                     assertThat(d.answer("after").get("status").asInt()).isEqualTo(200);
                 }
                 assertThat(err.awaitLine("path=\"/after-reset\"")).contains("status=200");
@@ -277,7 +224,7 @@ class L7JwtHoldBreakTest {
         HttpEnforcement drained = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
         drained.jwtRules(ref -> ref.equals(L7JwtTest.BACKEND) ? rules : List.of());
         Channel listener = L7JwtTest.listen(drained, group, PROXY, DRAIN_PORT, h2App);
-        try (H2Client c = H2Client.start(DRAIN_PORT, List.of(
+        try (L7JwtHoldTest.H2Client c = client(DRAIN_PORT, List.of(
                 request("held", Map.of(":method", "POST", ":path", "/drain", "authorization", "Bearer " + token), 100_000, true)))) {
             g.awaitAsked();
             drained.drainConnections();

@@ -233,14 +233,23 @@ class L7JwtHoldTest {
         }
     }
 
-    /** Node's client with {@code requests} on one connection: its output lines, and its stdin for commands. */
-    record H2Client(Process process, BufferedReader lines, Writer commands, Map<String, JsonNode> earlier) implements AutoCloseable {
+    /**
+     * Node's client with {@code requests} on one connection: its output lines, and its stdin for commands. {@code once}:
+     * a second answer for one request fails the test (L7JwtHoldBreakTest's "answered exactly once").
+     */
+    record H2Client(Process process, BufferedReader lines, Writer commands, Map<String, JsonNode> earlier, boolean once)
+            implements AutoCloseable {
         static H2Client start(Object requests) throws Exception {
-            Process p = new ProcessBuilder("node", L7JwtTest.resource("jwt-h2-hold-client.js"), PROXY, Integer.toString(H2_PORT),
+            return start(PROXY, H2_PORT, requests, clients, false);
+        }
+
+        /** The client to {@code host:port}, its process added to {@code started} (which the caller ends). */
+        static H2Client start(String host, int port, Object requests, List<Process> started, boolean once) throws Exception {
+            Process p = new ProcessBuilder("node", L7JwtTest.resource("jwt-h2-hold-client.js"), host, Integer.toString(port),
                     JSON.writeValueAsString(requests)).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-            clients.add(p);
+            started.add(p);
             return new H2Client(p, new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)),
-                    new java.io.OutputStreamWriter(p.getOutputStream(), StandardCharsets.UTF_8), new java.util.HashMap<>());
+                    new java.io.OutputStreamWriter(p.getOutputStream(), StandardCharsets.UTF_8), new java.util.HashMap<>(), once);
         }
 
         /** The next line about request {@code id} that is an answer (or a reset). */
@@ -256,7 +265,10 @@ class L7JwtHoldTest {
                     if (n.path("id").asText().equals(id)) {
                         return n;
                     }
-                    earlier.putIfAbsent(n.path("id").asText(), n);
+                    JsonNode before = earlier.putIfAbsent(n.path("id").asText(), n);
+                    if (once) {
+                        assertThat(before).as("answered twice: " + line).isNull();
+                    }
                 }
             }
             throw new AssertionError("the client ended without an answer for " + id);
