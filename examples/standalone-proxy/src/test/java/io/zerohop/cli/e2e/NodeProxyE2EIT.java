@@ -209,6 +209,17 @@ class NodeProxyE2EIT {
 
     @AfterAll
     static void tearDown() throws Exception {
+        try {
+            stopAll(children, net);
+        } finally {
+            if (startNanos != 0) {
+                System.out.printf("e2e: finished in %d ms%n", elapsedMs());
+            }
+        }
+    }
+
+    /** Stops the children newest first, then removes the namespaces; every failure reported, none hiding the next. */
+    static void stopAll(List<Child> children, Netns net) {
         List<Throwable> failures = new ArrayList<>();
         for (int i = children.size() - 1; i >= 0; i--) {
             try {
@@ -225,9 +236,6 @@ class NodeProxyE2EIT {
             } catch (Throwable t) {
                 failures.add(t);
             }
-        }
-        if (startNanos != 0) {
-            System.out.printf("e2e: finished in %d ms%n", elapsedMs());
         }
         if (!failures.isEmpty()) {
             AssertionError e = new AssertionError("e2e teardown failed");
@@ -666,16 +674,20 @@ class NodeProxyE2EIT {
 
     /** Runs {@link TcpClient} in namespace {@code ns}, bound to {@code source}; one RESULT per target. */
     static List<Map<String, String>> clients(String ns, String source, List<String> targets, List<byte[]> payloads) throws Exception {
+        return clients(work, net, ns, source, targets, payloads);
+    }
+
+    /** The same for any test's work directory and namespaces (the IPv6 e2e's too). */
+    static List<Map<String, String>> clients(Path work, Netns net, String ns, String source, List<String> targets, List<byte[]> payloads)
+            throws Exception {
         List<String> args = new ArrayList<>(List.of(source));
         for (int i = 0; i < targets.size(); i++) {
             Path f = Files.write(work.resolve("payload-" + ThreadLocalRandom.current().nextInt(1 << 30) + ".bin"), payloads.get(i));
             args.add(targets.get(i) + "=" + f);
         }
-        Child c = start("client-" + source + "-" + ThreadLocalRandom.current().nextInt(1000), net.exec(ns, app(TcpClient.class,
-                args.toArray(String[]::new))));
-        try {
-            int rc = c.awaitExit(Duration.ofSeconds(45));
-            assertThat(rc).as(c.tail()).isZero();
+        try (Child c = Child.start("client-" + ns + "-" + ThreadLocalRandom.current().nextInt(1000), work,
+                net.exec(ns, app(TcpClient.class, args.toArray(String[]::new))))) {
+            assertThat(c.awaitExit(Duration.ofSeconds(45))).as(c.tail()).isZero();
             List<Map<String, String>> out = new ArrayList<>();
             for (String l : c.lines()) {
                 if (l.startsWith("RESULT ")) {
@@ -689,13 +701,16 @@ class NodeProxyE2EIT {
             }
             assertThat(out).as(c.tail()).hasSize(targets.size());
             return out;
-        } finally {
-            c.close();
         }
     }
 
     /** Re-reads the growing capture until {@code done} holds (tcpdump writes per packet, -U). */
     static Pcap awaitCapture(String what, Predicate<Pcap> done) throws Exception {
+        return awaitCapture(pcapFile, tcpdump, what, done);
+    }
+
+    /** The same for any test's capture file and its tcpdump. */
+    static Pcap awaitCapture(Path pcapFile, Child tcpdump, String what, Predicate<Pcap> done) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
         Pcap cap = Pcap.read(pcapFile);
         while (!done.test(cap)) {

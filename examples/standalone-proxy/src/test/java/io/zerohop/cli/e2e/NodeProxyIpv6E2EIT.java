@@ -195,29 +195,8 @@ class NodeProxyIpv6E2EIT {
     }
 
     @AfterAll
-    static void tearDown() throws Exception {
-        List<Throwable> failures = new ArrayList<>();
-        for (int i = children.size() - 1; i >= 0; i--) {
-            try {
-                children.get(i).terminate(Duration.ofSeconds(3));
-            } catch (Throwable t) {
-                failures.add(t);
-            } finally {
-                children.get(i).close();
-            }
-        }
-        if (net != null) {
-            try {
-                net.close();
-            } catch (Throwable t) {
-                failures.add(t);
-            }
-        }
-        if (!failures.isEmpty()) {
-            AssertionError e = new AssertionError("e2e teardown failed");
-            failures.forEach(e::addSuppressed);
-            throw e;
-        }
+    static void tearDown() {
+        NodeProxyE2EIT.stopAll(children, net);
     }
 
     @Test
@@ -386,42 +365,12 @@ class NodeProxyIpv6E2EIT {
 
     /** Runs {@link TcpClient} in namespace {@code ns}, bound to {@code source}; one RESULT per target ({@link NodeProxyE2EIT#clients}). */
     static List<Map<String, String>> clients(String ns, String source, List<String> targets, List<byte[]> payloads) throws Exception {
-        List<String> args = new ArrayList<>(List.of(source));
-        for (int i = 0; i < targets.size(); i++) {
-            Path f = Files.write(work.resolve("payload-" + java.util.concurrent.ThreadLocalRandom.current().nextInt(1 << 30) + ".bin"), payloads.get(i));
-            args.add(targets.get(i) + "=" + f);
-        }
-        try (Child c = Child.start("client-" + ns + "-" + java.util.concurrent.ThreadLocalRandom.current().nextInt(1000), work,
-                net.exec(ns, NodeProxyE2EIT.app(TcpClient.class, args.toArray(String[]::new))))) {
-            assertThat(c.awaitExit(Duration.ofSeconds(45))).as(c.tail()).isZero();
-            List<Map<String, String>> out = new ArrayList<>();
-            for (String l : c.lines()) {
-                if (l.startsWith("RESULT ")) {
-                    Map<String, String> m = new java.util.HashMap<>();
-                    for (String kv : l.substring(7).split(" ")) {
-                        int eq = kv.indexOf('=');
-                        m.put(kv.substring(0, eq), kv.substring(eq + 1));
-                    }
-                    out.add(m);
-                }
-            }
-            assertThat(out).as(c.tail()).hasSize(targets.size());
-            return out;
-        }
+        return NodeProxyE2EIT.clients(work, net, ns, source, targets, payloads);
     }
 
     /** Re-reads the growing capture until {@code done} holds. */
     static Pcap awaitCapture(String what, Predicate<Pcap> done) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-        Pcap cap = Pcap.read(pcapFile);
-        while (!done.test(cap)) {
-            if (System.nanoTime() > deadline || !tcpdump.isAlive()) {
-                throw new AssertionError("capture never showed " + what + " (" + cap.packets.size() + " packets)\n" + tcpdump.tail());
-            }
-            Thread.sleep(100);
-            cap = Pcap.read(pcapFile);
-        }
-        return cap;
+        return NodeProxyE2EIT.awaitCapture(pcapFile, tcpdump, what, done);
     }
 
     static Child start(String name, List<String> command) throws java.io.IOException {
