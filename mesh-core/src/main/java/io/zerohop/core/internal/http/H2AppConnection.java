@@ -29,7 +29,10 @@ import java.util.function.Supplier;
  * ({@code ConnPoolImplBase::newStreamImpl}, {@code tryCreateNewConnections}); until 6 December every request went on
  * the one connection and one over the application's limit was answered 503 {@code connection termination} (Netty's
  * codec refused to open it). A connection dialled for requests that came while none could take them gets them all, its
- * limit still unknown (as Envoy's note on {@code onSettings} says, the application may then refuse some);</li>
+ * limit still unknown (as Envoy's note on {@code onSettings} says, the application may then refuse some): Envoy's pool
+ * does not wait for the application's SETTINGS either ({@code ConnPoolImplBase::onConnectionEvent}: ready at
+ * {@code Connected}, {@code onUpstreamReady} attaching the pending streams) and its codec assumes no limit until they
+ * come (http2/codec_impl.cc {@code ClientHttp2Options}), so a stream so refused gets the same 503 {@code UR};</li>
  * <li>a connection that fails (a reset, an HTTP/2 connection error) or ends (the application's FIN) is dropped: its
  * requests are reset ({@code CodecClient::onEvent}: {@code ProtocolError} after a protocol error,
  * {@code ConnectionTermination} otherwise) and answered by {@link H2Proxy} (503, or 502, before their response
