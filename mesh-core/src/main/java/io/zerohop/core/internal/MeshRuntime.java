@@ -124,7 +124,10 @@ public final class MeshRuntime {
             }
             PolicyEngine policy = cfg.policy();
             HttpEnforcement http = new HttpEnforcement(policy, group, cfg.meterRegistry(),
-                    new TunnelSource(registry, claims, cfg.node(), local::hostHas), 5_000, cfg.clusterId());
+                    // No sniff timeout (0), as istiod's default MeshConfig protocolDetectionTimeout (0s since Istio 1.8,
+                    // istio/istio pkg/config/mesh/mesh.go; Envoy's listener_filters_timeout 0 disables it): until 7 December
+                    // 5 s, after which a silent client's connection was taken as not HTTP (Sniffer).
+                    new TunnelSource(registry, claims, cfg.node(), local::hostHas), 0, cfg.clusterId());
             http.acceptHttp10(cfg.acceptHttp10());
             http.sniffHttp10(cfg.sniffHttp10());
             http.reportDenials(new HttpEnforcement.Denials() {

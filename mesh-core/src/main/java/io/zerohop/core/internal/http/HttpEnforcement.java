@@ -174,6 +174,8 @@ public final class HttpEnforcement {
      * @param meterRegistry a Micrometer {@code MeterRegistry}, or null
      * @param sources       who a connection comes from (plaintext: the registry workload at its
      *                      address; a tunnel: {@link TunnelSource#of}), or null: nobody known
+     * @param sniffTimeoutMillis how long the sniff of an {@code auto} port waits for the protocol to show ({@link Sniffer});
+     *                      0 or less: for ever, istiod's default (MeshConfig {@code protocolDetectionTimeout} 0s)
      */
     public HttpEnforcement(PolicyEngine policy, EventLoopGroup group, Object meterRegistry,
                            TunnelSource sources, long sniffTimeoutMillis) {
@@ -568,7 +570,12 @@ public final class HttpEnforcement {
             codec[0].release();
             direct.accept(autoRead);
         };
-        codec[0] = Sniffer.codec(sniffTimeoutMillis, result -> (result == Sniffer.Result.HTTP2 ? h2 : http1).run(chosen));
+        // Envoy's connection manager creates its codec on the first data however late (ConnectionManagerImpl::onData);
+        // what bounds a silent client there is the connection idle timer it starts with the connection
+        // (initializeReadFilterCallbacks). Without a sniff timeout (istiod's default) the choice waits that long here,
+        // then the HTTP/1 codec's own idle timeout runs: a silent client is closed after twice it, where Envoy closes at once.
+        long codecTimeout = sniffTimeoutMillis > 0 ? sniffTimeoutMillis : connectionIdleMillis;
+        codec[0] = Sniffer.codec(codecTimeout, result -> (result == Sniffer.Result.HTTP2 ? h2 : http1).run(chosen));
         ch.pipeline().addLast("zerohop-sniff", codec[0]);
         ch.eventLoop().execute(ch::read);
     }

@@ -14,8 +14,8 @@ import java.util.function.Consumer;
  * Protocol detection for {@code auto} ports, as Envoy's {@code http_inspector} listener filter:
  * looks at the first bytes for an HTTP/1 request line ({@code METHOD SP target SP HTTP/d.d CRLF})
  * or the HTTP/2 connection preface, within {@link #MAX_INSPECT} bytes (Envoy's inspector reads at
- * most 8 KiB) and {@link #timeoutMillis} (Istio's listener filter timeout). Anything else, the
- * client's FIN (or a tunnel reset) first, or the timeout gives {@link Result#OPAQUE}.
+ * most 8 KiB) and {@link #timeoutMillis} (Istio's listener filter timeout; 0, istiod's default, is none). Anything
+ * else, the client's FIN (or a tunnel reset) first, or the timeout gives {@link Result#OPAQUE}.
  *
  * <p>A {@link Hold}: what it read, with the FIN or reset in order, stays held until the handlers
  * chosen for the result are installed behind it, then {@link #release()} replays it into them.
@@ -68,7 +68,8 @@ final class Sniffer extends Hold {
      * {@code PRI * HTTP/2} (h2c with prior knowledge: gRPC, {@code curl --http2-prior-knowledge}),
      * else {@link Result#HTTP1}, whose codec then answers whatever else it is (a 426 for HTTP/1.0, a 400).
      * Envoy decides on the first read; this waits for the 12 bytes when a shorter first read is their
-     * prefix. No byte, the client's FIN or {@code timeoutMillis} first: {@link Result#HTTP1}.
+     * prefix. No byte, the client's FIN or {@code timeoutMillis} (if above 0) first: {@link Result#HTTP1}. Envoy's
+     * connection manager creates its codec on the first data however late it comes ({@code ConnectionManagerImpl::onData}).
      */
     static Sniffer codec(long timeoutMillis, Consumer<Result> decided) {
         return new Sniffer(timeoutMillis, decided, true);
@@ -77,6 +78,14 @@ final class Sniffer extends Hold {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         super.handlerAdded(ctx);
+        if (timeoutMillis <= 0) {
+            // No timeout: Envoy's listener_filters_timeout of 0 disables it, which is what istiod configures by default
+            // (MeshConfig protocolDetectionTimeout 0s, istio/istio pkg/config/mesh/mesh.go DefaultMeshConfig, set as the
+            // inbound listener's ListenerFiltersTimeout in listener_inbound.go; istio/istio#28119, Istio 1.8), so a
+            // client silent for any time is still sniffed when it speaks, and a server-first protocol waits for its
+            // client's bytes or end.
+            return;
+        }
         Result atTimeout = codecOnly ? Result.HTTP1 : Result.OPAQUE;
         timer = ctx.executor().schedule(() -> decide(atTimeout), timeoutMillis, TimeUnit.MILLISECONDS);
     }
