@@ -51,9 +51,9 @@ import java.util.Set;
  * section 8.2.2) except those that are connection-specific in HTTP/2 ({@code Connection}, {@code Keep-Alive},
  * {@code Proxy-Connection}, {@code Transfer-Encoding}, {@code Upgrade}, {@code HTTP2-Settings}; RFC 9113 section 8.2.2,
  * envoyproxy/envoy source/common/http/http2/codec_impl.cc, whose header map never carries them after
- * {@code mutateRequestHeaders}). An upgrade request goes as a plain request (Envoy's extended CONNECT towards an HTTP/2
- * upstream needs the application's SETTINGS_ENABLE_CONNECT_PROTOCOL, which a gRPC server does not send); its answer is
- * no 101, so the filter closes the client's connection after it.</li>
+ * {@code mutateRequestHeaders}). An upgrade request goes as a plain request (Envoy's HTTP/2 codec sends it as an extended
+ * CONNECT whatever the application's SETTINGS, a known difference: mesh-core README, "HTTP/1 on a port declared http2");
+ * its answer is no 101, so the filter closes the client's connection after it.</li>
  * <li>the body: DATA frames as the parts come; the request's trailers are dropped, as Envoy's HTTP/1 codec drops them
  * without {@code enable_trailers}, which istiod never sets (http1/codec_impl.cc {@code ConnectionImpl::onHeaderField}:
  * trailers are parsed only when {@code enable_trailers_}), and the stream ends with an empty DATA frame.</li>
