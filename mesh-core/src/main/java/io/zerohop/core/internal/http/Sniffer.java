@@ -29,6 +29,8 @@ final class Sniffer extends Hold {
     enum Result { HTTP1, HTTP10, HTTP2, OPAQUE }
 
     static final int MAX_INSPECT = 8192;
+    /** How long bytes that only a lenient parser skips keep the sniff waiting without a timeout ({@link #beyondHttpParser}). */
+    static final long LENIENT_PREFIX_MILLIS = 5_000;
     static final byte[] H2_PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
 
     /**
@@ -110,9 +112,16 @@ final class Sniffer extends Hold {
         Result r = codecOnly ? codecOf(head, headLength) : classify(head, headLength, headLength == head.length);
         if (r != null) {
             decide(r);
-        } else {
-            ctx.read();
+            return;
         }
+        if (timer == null && !codecOnly && beyondHttpParser(head, headLength)) {
+            // Only a prefix that Netty's lenient decoder skips and http-parser refuses (a control byte other than CR or
+            // LF): Envoy's inspector has given up already, the connection going to its TCP chain. zerohop waits to see
+            // whether a request line follows, which such an application would read, but not for ever: the 5 s of its
+            // former sniff timeout, then it is not HTTP (L7EnforcementTest.autoPortThatIsNotHttpFallsBackToL4AndFailsClosed).
+            timer = ctx.executor().schedule(() -> decide(Result.OPAQUE), LENIENT_PREFIX_MILLIS, TimeUnit.MILLISECONDS);
+        }
+        ctx.read();
     }
 
     @Override
@@ -263,6 +272,18 @@ final class Sniffer extends Hold {
     }
 
     /** Bytes Netty's request decoder skips before a request line: ISO control characters and whitespace. */
+    /** The {@code n} bytes are all {@link #skipped}, and one of them is not CR or LF, where http-parser fails. */
+    static boolean beyondHttpParser(byte[] b, int n) {
+        boolean beyond = false;
+        for (int i = 0; i < n; i++) {
+            if (!skipped(b[i])) {
+                return false;
+            }
+            beyond |= b[i] != '\r' && b[i] != '\n';
+        }
+        return beyond;
+    }
+
     private static boolean skipped(byte c) {
         int v = c & 0xff;
         return v <= 0x20 || (v >= 0x7f && v <= 0x9f);
