@@ -367,6 +367,7 @@ final class H2Upstream implements Upstream {
             }
             if (msg instanceof Http2HeadersFrame h) {
                 if (started) {
+                    filter.responseTrailers(h.headers());
                     // Trailers: dropped (see the class comment); their END_STREAM ends the response, unless it owed a body
                     // that never came (as for an empty last DATA frame below).
                     if (h.isEndStream() && owed && !received) {

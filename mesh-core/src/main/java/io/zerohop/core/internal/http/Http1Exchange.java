@@ -74,8 +74,20 @@ final class Http1Exchange {
     String responseFlags = "-";
     long requestBytes;
     long responseBytes;
-    /** The grpc-status of a local reply to a gRPC request ({@link LocalReplies#forRequest}), else "". */
+    /**
+     * The grpc-status of a gRPC response: a local reply's ({@link LocalReplies#forRequest}), or the application's, in its
+     * head (trailers-only) or in HTTP/2 trailers ({@link Http1Filter#responseTrailers}); else "".
+     */
     String grpcStatus = "";
+    /**
+     * A forwarded gRPC request's message counters, as Envoy's {@code grpc_stats} filter counts them whatever the HTTP
+     * version (istiod puts it in every inbound connection manager, istio/istio pilot/pkg/networking/core/listener_builder.go;
+     * envoyproxy/envoy source/extensions/filters/http/grpc_stats/grpc_stats_filter.cc tests {@code isGrpcRequestHeaders},
+     * the content-type alone); null for any other request or without a meter registry.
+     */
+    private HttpObserver.MessageCounters messages;
+    private GrpcMessageCount requestMessages;
+    private GrpcMessageCount responseMessages;
 
     Http1Exchange(HttpRequest request) {
         this(request, request.method().name(), request.uri(), request.protocolVersion().text());
@@ -91,7 +103,36 @@ final class Http1Exchange {
 
     /** Whether the request is gRPC by Envoy's test ({@code content-type} {@code application/grpc} or {@code application/grpc+...}). */
     boolean grpc() {
-        return H2Proxy.isGrpc(request.headers().get(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_TYPE));
+        return request != null && H2Proxy.isGrpc(request.headers().get(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_TYPE));
+    }
+
+    /** The request, allowed, is forwarded: a gRPC one's messages are counted from here on (not a denied call's, as in H2Proxy). */
+    void forwarded(HttpObserver.MessageCounters counters) {
+        if (counters != null) {
+            messages = counters;
+            requestMessages = new GrpcMessageCount();
+            responseMessages = new GrpcMessageCount();
+        }
+    }
+
+    /** Part of the request's body, forwarded. */
+    void requestData(io.netty.buffer.ByteBuf data) {
+        if (messages != null) {
+            int n = requestMessages.inspect(data);
+            if (n > 0) {
+                messages.request(n);
+            }
+        }
+    }
+
+    /** Part of the application's response, on its way to the client. */
+    void responseData(io.netty.buffer.ByteBuf data) {
+        if (messages != null) {
+            int n = responseMessages.inspect(data);
+            if (n > 0) {
+                messages.response(n);
+            }
+        }
     }
 
     /**
@@ -202,7 +243,7 @@ final class Http1Exchange {
     HttpObserver.RequestLog logLine(Conn conn) {
         java.util.List<String> ids = request == null ? java.util.List.of() : request.headers().getAll(ForwardedRequestHeaders.X_REQUEST_ID);
         return new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start,
-                decision, requestBytes, responseBytes, protocol, grpcStatus, refusal, responseFlags, !grpcStatus.isEmpty(),
+                decision, requestBytes, responseBytes, protocol, grpcStatus, refusal, responseFlags, grpc() || !grpcStatus.isEmpty(),
                 ids.isEmpty() ? null : String.join(",", ids));
     }
 }

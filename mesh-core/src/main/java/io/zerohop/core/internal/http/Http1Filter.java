@@ -474,6 +474,12 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             // the decoder's empty last part follows it.
             x.requestEnded = !HttpUtil.isTransferEncodingChunked(req) && HttpUtil.getContentLength(req, 0L) == 0;
             toUpstream(req, x.upgrade);
+            if (x.grpc()) {
+                x.forwarded(observer.grpcMessages(conn));
+                if (req instanceof HttpContent c) {
+                    x.requestData(c.content());
+                }
+            }
             upstream.write(req);
             return;
         }
@@ -572,6 +578,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         // Before the write: an embedded application answers inside it, and that answer is not early.
         x.requestEnded |= last;
         if (x.allowed) {
+            x.requestData(c.content());
             upstream.write(c);
             if (!upstream.isWritable() && !requests.paused()) {
                 ctx.channel().config().setAutoRead(false);
@@ -597,6 +604,20 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     // ---------------------------------------------------------------- upstream (application) side
 
     /** A response object from the application; ownership passes. */
+    /**
+     * The HTTP/2 application's response trailers ({@link H2Upstream}), which do not reach the client: a gRPC request's
+     * {@code grpc-status} in them is its status all the same, as Envoy's filters (Istio's stats among them) see the
+     * trailers its HTTP/2 upstream codec decodes before its HTTP/1 codec drops them (http1/codec_impl.cc
+     * {@code encodeTrailersBase}).
+     */
+    void responseTrailers(io.netty.handler.codec.http2.Http2Headers trailers) {
+        Http1Exchange x = active;
+        CharSequence g = trailers.get("grpc-status");
+        if (x != null && x.allowed && g != null && x.grpc()) {
+            x.grpcStatus = g.toString();
+        }
+    }
+
     void onResponse(Object msg) {
         if (hold(msg)) {
             return;
@@ -629,6 +650,17 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             ReferenceCountUtil.release(msg);
             abort("malformed response from the application: " + o.decoderResult().cause());
             return;
+        }
+        if (msg instanceof HttpResponse r && x.grpc() && r.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
+            // A trailers-only answer's grpc-status is in its head (Envoy's Grpc::Common::getGrpcStatus reads the headers when
+            // there are no trailers), for the grpc_response_status label.
+            String g = r.headers().get("grpc-status");
+            if (g != null) {
+                x.grpcStatus = g;
+            }
+        }
+        if (msg instanceof HttpContent c) {
+            x.responseData(c.content());
         }
         // Before responsePart, which clears it on a final status other than 101.
         boolean upgradeAsked = x.upgrade;
