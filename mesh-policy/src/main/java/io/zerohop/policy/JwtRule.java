@@ -10,7 +10,11 @@ import java.util.Objects;
  * {@code jwt_authn} provider (istio/istio pilot/pkg/security/authn/policy_applier.go {@code convertToEnvoyJwtConfig}).
  * {@link PolicyEngine#jwtRules} returns the rules that apply to a workload; mesh-core verifies tokens against them.
  *
- * @param issuer                the {@code iss} a token must carry; non-null, non-empty
+ * @param issuer                the {@code iss} a token must carry; non-null. Empty (a rule with {@code jwksUri} and no
+ *                              {@code issuer}, which istiod's {@code validateJwtRule} accepts) for a token of any
+ *                              issuer, its {@code iss} absent too, as Envoy's provider without {@code issuer}
+ *                              (envoyproxy/envoy jwt_authn extractor.cc {@code JwtIssuerChecker::add}: an empty issuer
+ *                              allows all)
  * @param audiences             the {@code aud} values a token may carry (one must match); immutable, never null, empty
  *                              for any audience
  * @param jwksUri               where the JSON Web Key Set is fetched ({@code http} or {@code https} URL); null when
@@ -47,12 +51,13 @@ public record JwtRule(
 
     /**
      * @throws NullPointerException     naming {@code issuer} or {@code origin} when null
-     * @throws IllegalArgumentException when {@code issuer} is empty
+     * @throws IllegalArgumentException when {@code issuer} is empty and there is no {@code jwksUri} (istiod's
+     *                                  {@code validateJwtRule}: "issuer or jwksUri must be non-empty string")
      */
     public JwtRule {
         Objects.requireNonNull(issuer, "issuer");
-        if (issuer.isEmpty()) {
-            throw new IllegalArgumentException("issuer must not be empty");
+        if (issuer.isEmpty() && (jwksUri == null || jwksUri.isEmpty())) {
+            throw new IllegalArgumentException("issuer or jwksUri must be non-empty string");
         }
         Objects.requireNonNull(origin, "origin");
         audiences = audiences == null ? List.of() : List.copyOf(audiences);

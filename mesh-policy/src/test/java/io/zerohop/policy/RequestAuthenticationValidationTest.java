@@ -81,10 +81,11 @@ class RequestAuthenticationValidationTest {
     }
 
     @Test
-    void jwksUriWithoutIssuerIsRefusedByZerohopOnly() throws Exception {
-        // "empty issuer and set jwksUri" is valid for istiod (Envoy then takes any issuer); zerohop says it needs one.
-        PolicyLoadException e = refused("  jwtRules:\n  - jwksUri: https://foo.com/cert\n");
-        assertThat(e.problem()).startsWith("issuer is required by zerohop");
+    void jwksUriWithoutIssuerIsValid() throws Exception {
+        // "empty issuer and set jwksUri": valid for istiod; the rule takes a token of any issuer its keys verify (Envoy's
+        // provider without issuer). Until 7 December zerohop refused it ("issuer is required by zerohop").
+        List<JwtRule> rules = rules(load("  jwtRules:\n  - jwksUri: https://foo.com/cert\n"));
+        assertThat(rules).extracting(JwtRule::issuer, JwtRule::jwksUri).containsExactly(org.assertj.core.groups.Tuple.tuple("", "https://foo.com/cert"));
     }
 
     @Test

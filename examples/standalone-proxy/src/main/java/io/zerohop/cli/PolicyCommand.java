@@ -383,7 +383,8 @@ final class PolicyCommand {
                 // The proxy checks a request's JWT against these (mesh-core) before the decision; this command has no token
                 // to give, so it decides what a request without one gets, and says which rules would apply.
                 System.err.println("note: RequestAuthentication applies to " + target.namespace() + "/" + target.name() + ": "
-                        + jwt.stream().map(r -> "issuer " + r.issuer() + " (" + r.origin() + ")").distinct()
+                        + jwt.stream().map(r -> (r.issuer().isEmpty() ? "any issuer, keys " + r.jwksUri() : "issuer " + r.issuer())
+                                + " (" + r.origin() + ")").distinct()
                                 .collect(java.util.stream.Collectors.joining(", "))
                         + "; the proxy verifies a request's JWT against these rules and rejects an invalid one with 401; decided"
                         + " here without a token: no requestPrincipals or request.auth.* value matches, every not* form does");

@@ -84,6 +84,28 @@ class PolicyCheckJwtTest {
         assertThat(std.out.toString()).as(std.out.toString()).contains("ALLOW by default").contains(hint);
     }
 
+    /**
+     * A rule with jwksUri and no issuer (istiod's "empty issuer and set jwksUri", valid) takes a token of any issuer its
+     * keys verify, as Envoy's provider without issuer: named so. Until 7 December it was a load error.
+     */
+    @Test
+    void aRuleWithoutIssuerIsNamedAsAnyIssuer(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("jwt.yaml"), """
+                apiVersion: security.istio.io/v1
+                kind: RequestAuthentication
+                metadata: {name: any-issuer, namespace: foo}
+                spec:
+                  selector: {matchLabels: {app: httpbin}}
+                  jwtRules:
+                  - jwksUri: "https://keys.example.com/jwks.json"
+                """);
+        std.run("policy", "check", "--policies", dir.toString(), "--dest", "foo/httpbin:8000", "--label", "app=httpbin",
+                "--method", "GET", "--path", "/headers");
+        assertThat(std.err.toString()).as(std.err.toString()).contains("note: RequestAuthentication applies to foo/httpbin:"
+                + " any issuer, keys https://keys.example.com/jwks.json (foo/any-issuer);");
+        assertThat(std.out.toString()).contains("ALLOW by default");
+    }
+
     @Test
     void aLoadErrorNamesFileLineAndField(@TempDir Path dir) throws Exception {
         Path f = Files.writeString(dir.resolve("jwt.yaml"), """

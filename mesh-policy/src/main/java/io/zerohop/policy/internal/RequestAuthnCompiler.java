@@ -115,16 +115,11 @@ final class RequestAuthnCompiler {
             jwksUriNode = jwksUriSnake;
         }
         String jwksUri = jwksUriNode == null ? null : jwksUri(jwksUriNode);
-        if (issuer.isEmpty()) {
-            if (jwksUri == null) {
-                throw (issuerNode != null ? issuerNode : r).error("issuer or jwksUri must be non-empty string");
-            }
-            // istiod accepts it: Envoy's provider then takes a token of any issuer its keys verify. The runtime contract
-            // (JwtRule) names each rule by its issuer, so zerohop refuses it rather than verify such tokens otherwise.
-            throw r.error("issuer is required by zerohop (istiod accepts a rule with jwksUri and no issuer, for which Envoy"
-                    + " accepts a token of any issuer its keys verify; zerohop does not support that yet): set issuer to the"
-                    + " iss of the tokens");
+        if (issuer.isEmpty() && jwksUri == null) {
+            throw (issuerNode != null ? issuerNode : r).error("issuer or jwksUri must be non-empty string");
         }
+        // A rule with jwksUri and no issuer is valid for istiod (validateJwtRule) and becomes an Envoy provider without
+        // issuer, which takes a token of any iss its keys verify (extractor.cc JwtIssuerChecker): JwtRule's empty issuer.
         String jwks = null;
         if (jwksNode != null) {
             jwks = jwksNode.string();

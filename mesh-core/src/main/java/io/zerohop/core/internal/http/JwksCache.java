@@ -183,7 +183,7 @@ final class JwksCache {
             return;
         }
         log.warn("JWKS fetch failed for issuer {} ({}), using a public-only JWKS (every token of this issuer is refused) "
-                + "until a fetch succeeds: {}", e.key.issuer, where(e.key), reason(failure));
+                + "until a fetch succeeds: {}", issuer(e.key), where(e.key), reason(failure));
         e.keys = publicOnly();
         e.answered.complete(null);
         // istiod's main flow hands a failed key to the background job at once (jwksuriChannel), which retries.
@@ -204,7 +204,7 @@ final class JwksCache {
     private void refreshNow(Entry e) {
         if (System.nanoTime() - e.lastUsed >= EVICTION.toNanos()) {
             remote.remove(e.key, e);
-            log.info("dropped the cached JWKS of issuer {} ({}): unused for {}", e.key.issuer, where(e.key), EVICTION);
+            log.info("dropped the cached JWKS of issuer {} ({}): unused for {}", issuer(e.key), where(e.key), EVICTION);
             return;
         }
         fetch(e, RETRIES).whenComplete((jwks, failure) -> {
@@ -219,7 +219,7 @@ final class JwksCache {
                 e.nextRefresh = refresh;
                 if (recovered) {
                     log.info("JWKS fetch for issuer {} ({}) succeeded after a failure: its tokens are checked with the fetched"
-                            + " keys again", e.key.issuer, where(e.key));
+                            + " keys again", issuer(e.key), where(e.key));
                 }
                 schedule(e, refresh);
                 done.complete(null);
@@ -231,7 +231,7 @@ final class JwksCache {
                 next = REFRESH_ON_FAILURE_MAX;
             }
             e.nextRefresh = next;
-            log.warn("JWKS refresh failed for issuer {} ({}), keeping {} and trying again in {}: {}", e.key.issuer, where(e.key),
+            log.warn("JWKS refresh failed for issuer {} ({}), keeping {} and trying again in {}: {}", issuer(e.key), where(e.key),
                     e.fetched ? "the keys last fetched" : "the public-only JWKS", next, reason(failure));
             schedule(e, next);
             done.complete(null);
@@ -338,6 +338,11 @@ final class JwksCache {
 
     private static String trimSlash(String issuer) {
         return issuer.endsWith("/") ? issuer.substring(0, issuer.length() - 1) : issuer;
+    }
+
+    /** A rule without issuer (jwksUri only) takes any: its lines say so rather than print an empty name. */
+    private static String issuer(Remote k) {
+        return k.issuer.isEmpty() ? "<any>" : k.issuer;
     }
 
     private static String where(Remote k) {

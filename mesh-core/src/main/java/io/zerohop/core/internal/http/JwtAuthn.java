@@ -318,7 +318,9 @@ final class JwtAuthn {
 
     /** Null when the keys have no first answer yet and no hold waited for them. */
     private JwtStatus check(JwtRule rule, Jwt jwt, long now, Hold after) {
-        if (!jwt.iss.equals(rule.issuer())) {
+        // A rule without issuer takes any iss, an absent one too: Envoy's JwtIssuerChecker (extractor.cc) allows all
+        // issuers for a provider whose issuer is empty, and AuthenticatorImpl::startVerify asks it first.
+        if (!rule.issuer().isEmpty() && !jwt.iss.equals(rule.issuer())) {
             return JwtStatus.JWT_UNKNOWN_ISSUER;
         }
         JwtStatus time = jwt.checkTime(now, CLOCK_SKEW_SECONDS);
