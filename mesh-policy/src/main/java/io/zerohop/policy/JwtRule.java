@@ -34,6 +34,11 @@ import java.util.Objects;
  * @param timeout               the JWKS fetch timeout; null for istiod's default (5 s)
  * @param origin                {@code namespace/name} of the RequestAuthentication the rule comes from, for logs; never
  *                              put in a response body
+ * @param spaceDelimitedClaims  the rule's {@code spaceDelimitedClaims}, as written: top-level claims whose string value
+ *                              is matched by {@code request.auth.claims[...]} as its space-separated parts, besides
+ *                              {@code scope} and {@code permission}, which always are (istio/istio
+ *                              pilot/pkg/security/authn/policy_applier.go {@code buildSpaceDelimitedClaims}, into Envoy's
+ *                              {@code normalize_payload_in_metadata}); immutable, never null
  */
 public record JwtRule(
         String issuer,
@@ -47,7 +52,16 @@ public record JwtRule(
         boolean forwardOriginalToken,
         List<ClaimToHeader> outputClaimToHeaders,
         Duration timeout,
-        String origin) {
+        String origin,
+        List<String> spaceDelimitedClaims) {
+
+    /** A rule without custom {@code spaceDelimitedClaims} (only {@code scope} and {@code permission} are split). */
+    public JwtRule(String issuer, List<String> audiences, String jwksUri, String jwks, List<FromHeader> fromHeaders,
+                   List<String> fromParams, List<String> fromCookies, String outputPayloadToHeader, boolean forwardOriginalToken,
+                   List<ClaimToHeader> outputClaimToHeaders, Duration timeout, String origin) {
+        this(issuer, audiences, jwksUri, jwks, fromHeaders, fromParams, fromCookies, outputPayloadToHeader, forwardOriginalToken,
+                outputClaimToHeaders, timeout, origin, List.of());
+    }
 
     /**
      * @throws NullPointerException     naming {@code issuer} or {@code origin} when null
@@ -65,6 +79,7 @@ public record JwtRule(
         fromParams = fromParams == null ? List.of() : List.copyOf(fromParams);
         fromCookies = fromCookies == null ? List.of() : List.copyOf(fromCookies);
         outputClaimToHeaders = outputClaimToHeaders == null ? List.of() : List.copyOf(outputClaimToHeaders);
+        spaceDelimitedClaims = spaceDelimitedClaims == null ? List.of() : List.copyOf(spaceDelimitedClaims);
     }
 
     /**

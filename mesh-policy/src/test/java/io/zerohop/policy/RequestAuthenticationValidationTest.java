@@ -89,6 +89,18 @@ class RequestAuthenticationValidationTest {
     }
 
     @Test
+    void spaceDelimitedClaimsAreCarriedByTheRule() throws Exception {
+        // istio/api JWTRule space_delimited_claims: istiod adds them to scope and permission (buildSpaceDelimitedClaims);
+        // the rule carries them as written for mesh-core's normalisation. Until 7 December a warning said they were ignored.
+        PolicySet set = load("  jwtRules:\n  - issuer: foo.com\n    jwksUri: https://foo.com/cert\n"
+                + "    spaceDelimitedClaims: [roles, groups]\n");
+        assertThat(set.warnings()).noneMatch(w -> w.contains("spaceDelimitedClaims"));
+        assertThat(rules(set)).singleElement().extracting(JwtRule::spaceDelimitedClaims).isEqualTo(List.of("roles", "groups"));
+        assertThat(refused("  jwtRules:\n  - issuer: foo.com\n    spaceDelimitedClaims: [\"\"]\n").problem())
+                .contains("minLength on spaceDelimitedClaims");
+    }
+
+    @Test
     void jwksUriMustBeAnHttpUrl() throws Exception {
         // "bad JwksUri - no protocol", "bad JwksUri - invalid port"
         PolicyLoadException noScheme = refused("  jwtRules:\n  - issuer: foo.com\n    jwksUri: foo.com\n");

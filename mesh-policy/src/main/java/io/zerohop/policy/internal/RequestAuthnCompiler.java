@@ -29,8 +29,6 @@ final class RequestAuthnCompiler {
     private static final Pattern STRICT_HEADER = Pattern.compile("[-_A-Za-z0-9]+");
     /** A protobuf JSON Duration, how istiod decodes {@code timeout} (google.protobuf.Duration's JSON form). */
     private static final Pattern PROTO_DURATION = Pattern.compile("(-?)(\\d+)(?:\\.(\\d{1,9}))?s");
-    /** Envoy's default space-delimited claims, which istiod always sends (policy_applier.go buildSpaceDelimitedClaims). */
-    static final Set<String> DEFAULT_SPACE_DELIMITED = Set.of("scope", "permission");
 
     private RequestAuthnCompiler() {
     }
@@ -171,6 +169,7 @@ final class RequestAuthnCompiler {
         YNode timeoutNode = r.get("timeout");
         Duration timeout = timeoutNode == null ? null : timeout(timeoutNode);
         YNode sdc = r.get("spaceDelimitedClaims");
+        List<String> spaceDelimited = new ArrayList<>();
         if (sdc != null) {
             Fields.atMost(sdc, 64);
             for (YNode c : sdc.items()) {
@@ -178,12 +177,7 @@ final class RequestAuthnCompiler {
                 if (claim.isEmpty()) {
                     throw c.error("should be at least 1 chars long (the CRD's minLength on spaceDelimitedClaims items)");
                 }
-                if (!DEFAULT_SPACE_DELIMITED.contains(claim)) {
-                    warnings.add(c.file + ":" + c.line + ": " + ref + ": " + c.path + ": claim \"" + claim + "\" is not split at"
-                            + " spaces by zerohop's request.auth.claims matching (only scope and permission are, Envoy's and"
-                            + " istiod's default): a claims[" + claim + "] value matches its whole string, where Envoy matches"
-                            + " each space-separated part");
-                }
+                spaceDelimited.add(claim);
             }
         }
         YNode presence = r.get("presence");
@@ -200,7 +194,7 @@ final class RequestAuthnCompiler {
             }
         }
         return new JwtRule(issuer, audiences, jwksUri, jwks, fromHeaders, fromParams, fromCookies, outputPayloadToHeader,
-                forwardOriginalToken, claimToHeaders, timeout, ref.namespace() + "/" + ref.name());
+                forwardOriginalToken, claimToHeaders, timeout, ref.namespace() + "/" + ref.name(), spaceDelimited);
     }
 
     /** A list of strings whose items must not be empty, refused with istiod's {@code message}. */

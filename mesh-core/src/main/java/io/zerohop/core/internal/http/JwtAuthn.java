@@ -45,8 +45,8 @@ import org.slf4j.LoggerFactory;
  * without {@code forwardOriginalToken} the token's header is removed, or its query parameter from the path; a cookie
  * stays ({@code JwtCookieLocation::removeJwt} does nothing). Every rule's output headers are removed from the request
  * first, so that a client cannot send its own ({@code sanitizeHeaders}). The payload's {@code scope} and
- * {@code permission} claims, when space-delimited strings, become lists, as istiod's {@code NormalizePayloadInMetadata}
- * has Envoy put them for the authorization.
+ * {@code permission} claims and those of the rule's {@code spaceDelimitedClaims}, when space-delimited strings, become
+ * lists, as istiod's {@code NormalizePayloadInMetadata} has Envoy put them for the authorization.
  * <p>
  * Not as Envoy: the outputs are those of the rule that verified (Envoy also keeps the removals a rule made for a token
  * before a later token of the same rule failed, and sanitizes only the rules it ran); X.509/PEM key sets are not read
@@ -396,7 +396,21 @@ final class JwtAuthn {
         }
         Jwt last = v.jwts.get(v.jwts.size() - 1);
         Map<String, Object> claims = new LinkedHashMap<>(last.claims);
-        for (String name : SPACE_DELIMITED) {
+        normalize(claims, SPACE_DELIMITED);
+        normalize(claims, rule.spaceDelimitedClaims());
+        String presenter = claims.get("azp") instanceof String azp ? azp : "";
+        String principal = last.iss.isEmpty() || last.sub == null ? null : last.iss + "/" + last.sub;
+        return new RequestAuth(principal, last.audiences, presenter, claims);
+    }
+
+    /**
+     * Each top-level claim of {@code names} whose value is a string becomes the list of its non-empty space-separated
+     * parts, as Envoy's {@code normalize_payload_in_metadata} (authenticator.cc {@code setPayloadMetadata}) with the
+     * names istiod gives it: {@code scope}, {@code permission} and the rule's {@code spaceDelimitedClaims}
+     * (policy_applier.go {@code buildSpaceDelimitedClaims}). A name given twice splits once: the second finds a list.
+     */
+    private static void normalize(Map<String, Object> claims, List<String> names) {
+        for (String name : names) {
             if (claims.get(name) instanceof String s) {
                 List<Object> parts = new ArrayList<>();
                 for (String p : s.split(" ")) {
@@ -407,9 +421,6 @@ final class JwtAuthn {
                 claims.put(name, parts);
             }
         }
-        String presenter = claims.get("azp") instanceof String azp ? azp : "";
-        String principal = last.iss.isEmpty() || last.sub == null ? null : last.iss + "/" + last.sub;
-        return new RequestAuth(principal, last.audiences, presenter, claims);
     }
 
     /** A claim by name, nested claims as {@code a.b} (jwt_verify_lib {@code StructUtils::GetValue}). */

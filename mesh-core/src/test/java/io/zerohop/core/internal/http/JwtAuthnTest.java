@@ -342,6 +342,58 @@ class JwtAuthnTest {
         assertThat(a.claims().get("permission")).isEqualTo(List.of("p1"));
     }
 
+    /**
+     * A RequestAuthentication's {@code spaceDelimitedClaims} (istio/api JWTRule, istiod's {@code buildSpaceDelimitedClaims}
+     * adds them to Envoy's {@code normalize_payload_in_metadata}) from YAML: {@code request.auth.claims[roles]} matches a
+     * part of the space-separated {@code roles} string, as Envoy's {@code setPayloadMetadata} splits it; without the
+     * field the whole string is matched. Until 7 December zerohop split only {@code scope} and {@code permission}.
+     */
+    @Test
+    void spaceDelimitedClaimsOfTheRuleAreMatchedByPart() throws Exception {
+        String yaml = """
+                apiVersion: security.istio.io/v1
+                kind: RequestAuthentication
+                metadata: {name: jwt, namespace: prod}
+                spec:
+                  jwtRules:
+                  - issuer: "%s"
+                    jwks: '%s'
+                    spaceDelimitedClaims: [roles]
+                ---
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: admins, namespace: prod}
+                spec:
+                  action: ALLOW
+                  rules:
+                  - when: [{key: "request.auth.claims[roles]", values: ["admin"]}]
+                """.formatted(ISSUER, T.jwks());
+        io.zerohop.policy.PolicySet set = io.zerohop.policy.PolicyLoader.fromString("jwt.yaml", yaml);
+        assertThat(set.warnings()).noneMatch(w -> w.contains("spaceDelimitedClaims"));
+        io.zerohop.policy.PolicyEngine engine = io.zerohop.policy.PolicyEngine.builder().policies(set).build();
+        WorkloadRef backend = CONN.target();
+        List<JwtRule> rules = engine.jwtRules(backend);
+        assertThat(rules).singleElement().extracting(JwtRule::spaceDelimitedClaims).isEqualTo(List.of("roles"));
+
+        java.util.function.BiFunction<List<JwtRule>, String, Boolean> allowed = (rs, roles) -> {
+            RequestAuth auth = run(rs, get("/api", "authorization", "Bearer " + T.rs256(claims(ISSUER, "roles", roles)))).auth();
+            return engine.evaluate(io.zerohop.policy.AccessRequest.builder().sourceAddress("10.0.0.1").destinationAddress("10.0.0.2")
+                    .destinationPort(8080).destination(backend)
+                    .http(new io.zerohop.policy.HttpAttributes("GET", "/api", "backend", Map.of()).withAuth(auth)).build()).allowed();
+        };
+        assertThat(allowed.apply(rules, "user admin")).isTrue();
+        assertThat(allowed.apply(rules, "admin")).isTrue();
+        assertThat(allowed.apply(rules, "administrator user")).isFalse();
+        assertThat(run(rules, get("/api", "authorization", "Bearer " + T.rs256(claims(ISSUER, "roles", " user  admin ")))).auth()
+                .claims().get("roles")).isEqualTo(List.of("user", "admin"));
+        // The same rule without the field: the whole string is the value, which "admin" does not match.
+        JwtRule plain = rules.get(0);
+        JwtRule without = new JwtRule(plain.issuer(), plain.audiences(), plain.jwksUri(), plain.jwks(), plain.fromHeaders(),
+                plain.fromParams(), plain.fromCookies(), plain.outputPayloadToHeader(), plain.forwardOriginalToken(),
+                plain.outputClaimToHeaders(), plain.timeout(), plain.origin());
+        assertThat(allowed.apply(List.of(without), "user admin")).isFalse();
+    }
+
     @Test
     void severalRulesAnyIssuerVerifiesUnknownIssuerIsRefused() {
         // policy_applier.go: requires_any [p1, p2, requires_all [any{p1, allow_missing}, any{p2, allow_missing}]].
