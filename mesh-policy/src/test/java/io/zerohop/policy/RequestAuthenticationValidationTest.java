@@ -101,6 +101,17 @@ class RequestAuthenticationValidationTest {
     }
 
     @Test
+    void pemAndX509KeySetsAreRefusedAsIstiodRefusesThem() throws Exception {
+        // istiod's jwk.Parse (lestrrat-go/jwx, no WithPEM) reads neither a PEM key nor jwt_verify_lib's X.509 form
+        // {"<kid>": "<certificate>"}: "jwks parse error", so no Envoy under istiod gets one inline (Envoy's local key set
+        // is parsed as Jwks::JWKS only, jwks_cache.cc). Pins the reading that zerohop, too, accepts only JWKS.
+        String x509 = "{\"kid1\": \"-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n\"}";
+        assertThat(refused("  jwtRules:\n  - issuer: foo.com\n    jwks: '" + x509 + "'\n").problem()).startsWith("jwks parse error");
+        assertThat(refused("  jwtRules:\n  - issuer: foo.com\n    jwks: |\n      -----BEGIN PUBLIC KEY-----\n      MFkw\n"
+                + "      -----END PUBLIC KEY-----\n").problem()).startsWith("jwks parse error");
+    }
+
+    @Test
     void jwksUriMustBeAnHttpUrl() throws Exception {
         // "bad JwksUri - no protocol", "bad JwksUri - invalid port"
         PolicyLoadException noScheme = refused("  jwtRules:\n  - issuer: foo.com\n    jwksUri: foo.com\n");

@@ -24,7 +24,14 @@ import javax.crypto.spec.SecretKeySpec;
  * valid key is {@link #valid() invalid} (Envoy then answers every token "Jwks doesn't have any valid public key"). A key's
  * {@code alg}, when present, must fit its type ({@code RS*}/{@code PS*} for RSA, {@code ES*} with a matching curve for EC,
  * {@code HS*} for oct, {@code EdDSA} for an OKP key on Ed25519), as {@code extractJwkFromJwkRSA}/{@code EC}/{@code Oct}/
- * {@code OKP} require. X.509/PEM key sets are not read (istiod inlines JWKS). RSA and EC keys are parsed with
+ * {@code OKP} require. PEM keys and the X.509 form ({@code {"<kid>": "-----BEGIN CERTIFICATE-----..."}}, which
+ * {@code createFromJwksCore} reads when there is no {@code keys}) are not read, and no Envoy under istiod gets them
+ * either: Envoy's local key set is {@code Jwks::createFrom(inline, Jwks::JWKS)} only, never {@code PEM}
+ * (envoyproxy/envoy jwt_authn {@code jwks_cache.cc} {@code JwksDataImpl}); istiod refuses an inline {@code jwks} that
+ * {@code jwk.Parse} cannot read (pkg/config/validation {@code validateJwtRule}) and a fetched body without a
+ * {@code keys} array (pilot/pkg/model jwks_resolver.go {@code validateJWKSFormat}, the public-only set instead), as
+ * mesh-policy and {@link JwksCache} do. Only Envoy's own fetch (istiod's non-default
+ * {@code PILOT_JWT_ENABLE_REMOTE_JWKS}) would read the X.509 form. RSA and EC keys are parsed with
  * nimbus-jose-jwt, Ed25519 with the JDK; signatures are checked as {@code src/verify.cc}
  * {@code verifyJwtWithoutTimeChecking} does.
  */

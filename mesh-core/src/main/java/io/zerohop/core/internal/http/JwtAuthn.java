@@ -49,8 +49,7 @@ import org.slf4j.LoggerFactory;
  * lists, as istiod's {@code NormalizePayloadInMetadata} has Envoy put them for the authorization.
  * <p>
  * Not as Envoy: the outputs are those of the rule that verified (Envoy also keeps the removals a rule made for a token
- * before a later token of the same rule failed, and sanitizes only the rules it ran); X.509/PEM key sets are not read
- * ({@link Jwks}).
+ * before a later token of the same rule failed, and sanitizes only the rules it ran).
  */
 final class JwtAuthn {
     /**
