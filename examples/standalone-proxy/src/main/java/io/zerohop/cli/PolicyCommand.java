@@ -113,6 +113,14 @@ final class PolicyCommand {
         @Option(names = "--sni", description = "TLS SNI (Istio when-key connection.sni)")
         String sni;
 
+        @Option(names = "--jwt", paramLabel = "TOKEN", description = "A JWT the request carries as authorization: Bearer TOKEN:"
+                + " decide at L7, the token verified as the proxy verifies it against the RequestAuthentications of --dest (every"
+                + " location the rules read, --header and --path too; the keys of a jwksUri or of OpenID discovery fetched, waiting"
+                + " at most the rule's timeout), then requestPrincipals and request.auth.* matched on its claims; a token the"
+                + " proxy refuses is exit 3 with the proxy's 401 (403) text. Without it the check decides a request without a"
+                + " verified token")
+        String jwt;
+
         @Spec
         CommandSpec spec;
 
@@ -149,6 +157,13 @@ final class PolicyCommand {
                 Usage.parse(u, "trust-domain-aliases", alias, () -> io.zerohop.core.Mesh.builder().trustDomainAliases(List.of(alias)));
             }
             Map<String, String> headerMap = headerMap(u);
+            if (jwt != null) {
+                if (headerMap.containsKey("authorization")) {
+                    throw u.error("jwt", jwt, "--jwt is sent as the authorization header, which --header authorization= gives too:"
+                            + " give the token once");
+                }
+                headerMap.put("authorization", "Bearer " + jwt);
+            }
             InetAddress srcIp = Usage.parse(u, "source-ip", sourceIp, () -> Addresses.parseIp(sourceIp, "--source-ip"));
             InetAddress dstIp = Usage.parse(u, "dest-ip", destIp, () -> Addresses.parseIp(destIp, "--dest-ip"));
             if (source != null) {
@@ -264,8 +279,9 @@ final class PolicyCommand {
             // ... and nor is a port no policy has HTTP fields for (the proxy's zero-parse path, HttpEnforcement):
             // there principals match as written, as at ztunnel, not as istiod rewrites them for the mesh's trust
             // domains. A new-user pass got DENY here for a request the proxy served (a DENY of an alias's principal).
-            boolean opaque = tcpPort || !engine.requiresHttp(target, port);
-            boolean http = method != null || path != null || host != null || !headers.isEmpty();
+            // A token to verify makes the port parsed as a RequestAuthentication does for the proxy (HttpEnforcement).
+            boolean opaque = tcpPort || !engine.requiresHttp(target, port) && (jwt == null || engine.jwtRules(target).isEmpty());
+            boolean http = method != null || path != null || host != null || !headers.isEmpty() || jwt != null;
             String badPath = path == null || opaque ? null : notOriginForm(path, method);
             if (badPath != null) {
                 // Only where the proxy parses HTTP: on a port it relays unparsed, no target is refused (the note below).
@@ -319,7 +335,31 @@ final class PolicyCommand {
                 }
                 headerMap.put(":scheme", scheme(destWorkload == null ? io.zerohop.core.AppProtocol.AUTO : destWorkload.appProtocol(port),
                         headerMap.get("x-forwarded-proto")));
-                req.http(new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap));
+                HttpAttributes attributes = new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap);
+                List<io.zerohop.policy.JwtRule> rules = engine.jwtRules(target);
+                if (jwt != null && !rules.isEmpty()) {
+                    // The proxy's step before the authorization (mesh-core JwtCheck, Envoy's jwt_authn as istiod configures
+                    // it): a refused token is the proxy's local reply, no policy decides; else the policies read the
+                    // token's claims and the headers and path as the step left them (a token's header removed, outputs set).
+                    HttpAttributes before = attributes;
+                    io.zerohop.core.JwtCheck.Result r = LogLevels.silenced("io.zerohop.core.internal.http.JwtAuthn",
+                            () -> io.zerohop.core.JwtCheck.check(rules, before.method(), before.path(), host, headerMap));
+                    if (r.refused()) {
+                        System.out.println("DENY: " + r.status() + " " + r.failure() + " by RequestAuthentication "
+                                + rules.stream().map(io.zerohop.policy.JwtRule::origin).distinct()
+                                        .collect(java.util.stream.Collectors.joining(", "))
+                                + " (the proxy answers it before any AuthorizationPolicy)");
+                        for (String w : set.warnings()) {
+                            System.err.println((PolicyLoader.isNote(w) ? "note: " : "warning: ") + w);
+                        }
+                        return 3;
+                    }
+                    attributes = new HttpAttributes(before.method(), r.path(), host, r.headers()).withAuth(r.auth());
+                    headerNotes.add("--jwt: " + (r.auth() == null ? "no token found where the rules read one (decided without one)"
+                            : "verified, request.auth.principal " + (r.auth().principal() == null ? "(none: no iss or sub)"
+                                    : r.auth().principal())));
+                }
+                req.http(attributes);
             }
             AccessRequest request = req.build();
             // The engine logs a dry-run policy's decision at INFO for the proxy's log; here it would print the decision twice.
@@ -378,16 +418,21 @@ final class PolicyCommand {
                     System.err.println("note: " + note);
                 }
             }
-            java.util.List<io.zerohop.policy.JwtRule> jwt = engine.jwtRules(target);
-            if (!jwt.isEmpty()) {
-                // The proxy checks a request's JWT against these (mesh-core) before the decision; this command has no token
-                // to give, so it decides what a request without one gets, and says which rules would apply.
+            java.util.List<io.zerohop.policy.JwtRule> jwtRules = engine.jwtRules(target);
+            if (jwt != null && jwtRules.isEmpty()) {
+                System.err.println("note: --jwt: no RequestAuthentication applies to " + target.namespace() + "/" + target.name()
+                        + ": the proxy verifies no JWT there, so its claims decide nothing (no requestPrincipals or request.auth.*"
+                        + " value matches); it was decided as an authorization header");
+            } else if (jwt == null && !jwtRules.isEmpty()) {
+                // The proxy checks a request's JWT against these (mesh-core) before the decision; without --jwt the check
+                // decides what a request without one gets, and says which rules would apply.
                 System.err.println("note: RequestAuthentication applies to " + target.namespace() + "/" + target.name() + ": "
-                        + jwt.stream().map(r -> (r.issuer().isEmpty() ? "any issuer, keys " + r.jwksUri() : "issuer " + r.issuer())
+                        + jwtRules.stream().map(r -> (r.issuer().isEmpty() ? "any issuer, keys " + r.jwksUri() : "issuer " + r.issuer())
                                 + " (" + r.origin() + ")").distinct()
                                 .collect(java.util.stream.Collectors.joining(", "))
                         + "; the proxy verifies a request's JWT against these rules and rejects an invalid one with 401; decided"
-                        + " here without a token: no requestPrincipals or request.auth.* value matches, every not* form does");
+                        + " here without a verified token (give it with --jwt): no requestPrincipals or request.auth.* value"
+                        + " matches, every not* form does");
             }
             for (String w : set.warnings()) {
                 // Labelled as the proxy logs it: the HTTP-attributes note at INFO, as "note:" (a new-user pass read

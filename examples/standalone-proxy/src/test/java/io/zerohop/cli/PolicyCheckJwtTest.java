@@ -106,6 +106,126 @@ class PolicyCheckJwtTest {
         assertThat(std.out.toString()).contains("ALLOW by default");
     }
 
+    /** A token signed here with {@code key}, claims as given. */
+    private static String token(com.nimbusds.jose.jwk.RSAKey key, String sub, long exp) throws Exception {
+        com.nimbusds.jwt.JWTClaimsSet claims = new com.nimbusds.jwt.JWTClaimsSet.Builder().issuer("testing@secure.istio.io")
+                .subject(sub).claim("groups", java.util.List.of("group1", "group2")).expirationTime(new java.util.Date(exp * 1000)).build();
+        com.nimbusds.jwt.SignedJWT t = new com.nimbusds.jwt.SignedJWT(
+                new com.nimbusds.jose.JWSHeader.Builder(com.nimbusds.jose.JWSAlgorithm.RS256).keyID(key.getKeyID()).build(), claims);
+        t.sign(new com.nimbusds.jose.crypto.RSASSASigner(key));
+        return t.serialize();
+    }
+
+    /**
+     * {@code --jwt}: the token goes through the proxy's RequestAuthentication step (mesh-core JwtCheck), then the
+     * AuthorizationPolicy reads its claims: istio.io's authz-jwt task (requestPrincipals, then a claim) offline. Until
+     * 7 December the check had no token to give and decided every request as one without.
+     */
+    @Test
+    void aTokenGivenWithJwtIsVerifiedThenItsClaimsDecide(@TempDir Path dir) throws Exception {
+        com.nimbusds.jose.jwk.RSAKey key = new com.nimbusds.jose.jwk.gen.RSAKeyGenerator(2048).keyID("k1").generate();
+        com.nimbusds.jose.jwk.RSAKey stranger = new com.nimbusds.jose.jwk.gen.RSAKeyGenerator(2048).keyID("k1").generate();
+        String jwks = new com.nimbusds.jose.jwk.JWKSet(key.toPublicJWK()).toString();
+        Files.writeString(dir.resolve("jwt.yaml"), """
+                apiVersion: security.istio.io/v1
+                kind: RequestAuthentication
+                metadata: {name: jwt-example, namespace: foo}
+                spec:
+                  selector: {matchLabels: {app: httpbin}}
+                  jwtRules:
+                  - issuer: "testing@secure.istio.io"
+                    jwks: '%s'
+                ---
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: require-jwt, namespace: foo}
+                spec:
+                  selector: {matchLabels: {app: httpbin}}
+                  action: ALLOW
+                  rules:
+                  - from: [{source: {requestPrincipals: ["testing@secure.istio.io/alice"]}}]
+                    when: [{key: "request.auth.claims[groups]", values: ["group1"]}]
+                """.formatted(jwks));
+        long now = System.currentTimeMillis() / 1000;
+        String[] base = {"policy", "check", "--policies", dir.toString(), "--dest", "foo/httpbin:8000", "--label", "app=httpbin",
+                "--method", "GET", "--path", "/headers"};
+        java.util.function.Function<String[], String> run = more -> {
+            std.out.reset();
+            String[] all = java.util.Arrays.copyOf(base, base.length + more.length);
+            System.arraycopy(more, 0, all, base.length, more.length);
+            return std.run(all);
+        };
+
+        assertThat(run.apply(new String[] {"--jwt", token(key, "alice", now + 3600)})).as(std.err.toString())
+                .startsWith("exit 0").contains("--jwt: verified, request.auth.principal testing@secure.istio.io/alice");
+        assertThat(std.out.toString()).contains("ALLOW by foo/require-jwt");
+        assertThat(run.apply(new String[] {"--jwt", token(key, "bob", now + 3600)})).startsWith("exit 3");
+        assertThat(std.out.toString()).contains("DENY");
+        assertThat(run.apply(new String[] {"--jwt", token(key, "alice", now - 3600)})).startsWith("exit 3");
+        assertThat(std.out.toString()).contains("DENY: 401 Jwt is expired by RequestAuthentication foo/jwt-example");
+        assertThat(run.apply(new String[] {"--jwt", token(stranger, "alice", now + 3600)})).startsWith("exit 3");
+        assertThat(std.out.toString()).contains("DENY: 401 Jwt verification fails by RequestAuthentication foo/jwt-example");
+        // The token once: --jwt is the authorization header.
+        assertThat(run.apply(new String[] {"--jwt", "x", "--header", "authorization=Bearer y"})).startsWith("exit 2")
+                .contains("give the token once");
+    }
+
+    /**
+     * {@code --jwt} with a rule's {@code jwksUri}: the keys are fetched as the proxy fetches them (a real JWKS server on
+     * 127.0.210.1:63001), the token held for the first answer; a server that fails is the proxy's first request's
+     * {@code 401 Jwks remote fetch is failed}.
+     */
+    @Test
+    void aJwksUriIsFetchedForTheToken(@TempDir Path dir) throws Exception {
+        com.nimbusds.jose.jwk.RSAKey key = new com.nimbusds.jose.jwk.gen.RSAKeyGenerator(2048).keyID("k1").generate();
+        byte[] jwks = new com.nimbusds.jose.jwk.JWKSet(key.toPublicJWK()).toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        com.sun.net.httpserver.HttpServer server = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress("127.0.210.1", 63001), 0);
+        server.createContext("/keys", x -> {
+            x.sendResponseHeaders(200, jwks.length);
+            x.getResponseBody().write(jwks);
+            x.close();
+        });
+        server.createContext("/down", x -> {
+            x.sendResponseHeaders(503, -1);
+            x.close();
+        });
+        server.start();
+        try {
+            String policy = """
+                    apiVersion: security.istio.io/v1
+                    kind: RequestAuthentication
+                    metadata: {name: remote, namespace: foo}
+                    spec:
+                      selector: {matchLabels: {app: httpbin}}
+                      jwtRules:
+                      - issuer: "testing@secure.istio.io"
+                        jwksUri: "http://127.0.210.1:63001/%s"
+                    ---
+                    apiVersion: security.istio.io/v1
+                    kind: AuthorizationPolicy
+                    metadata: {name: require-jwt, namespace: foo}
+                    spec:
+                      selector: {matchLabels: {app: httpbin}}
+                      action: ALLOW
+                      rules:
+                      - from: [{source: {requestPrincipals: ["testing@secure.istio.io/alice"]}}]
+                    """;
+            String token = token(key, "alice", System.currentTimeMillis() / 1000 + 3600);
+            Files.writeString(dir.resolve("jwt.yaml"), policy.formatted("keys"));
+            assertThat(std.run("policy", "check", "--policies", dir.toString(), "--dest", "foo/httpbin:8000", "--label", "app=httpbin",
+                    "--method", "GET", "--path", "/", "--jwt", token)).as(std.out.toString()).startsWith("exit 0");
+            assertThat(std.out.toString()).contains("ALLOW by foo/require-jwt");
+            Files.writeString(dir.resolve("jwt.yaml"), policy.formatted("down"));
+            std.out.reset();
+            assertThat(std.run("policy", "check", "--policies", dir.toString(), "--dest", "foo/httpbin:8000", "--label", "app=httpbin",
+                    "--method", "GET", "--path", "/", "--jwt", token)).startsWith("exit 3");
+            assertThat(std.out.toString()).contains("DENY: 401 Jwks remote fetch is failed by RequestAuthentication foo/remote");
+        } finally {
+            server.stop(0);
+        }
+    }
+
     @Test
     void aLoadErrorNamesFileLineAndField(@TempDir Path dir) throws Exception {
         Path f = Files.writeString(dir.resolve("jwt.yaml"), """
