@@ -407,6 +407,7 @@ final class JwtAuthn {
      * parts, as Envoy's {@code normalize_payload_in_metadata} (authenticator.cc {@code setPayloadMetadata}) with the
      * names istiod gives it: {@code scope}, {@code permission} and the rule's {@code spaceDelimitedClaims}
      * (policy_applier.go {@code buildSpaceDelimitedClaims}). A name given twice splits once: the second finds a list.
+     * A string without any part ({@code ""}, spaces) stays that string, as in Envoy's.
      */
     private static void normalize(Map<String, Object> claims, List<String> names) {
         for (String name : names) {
@@ -417,7 +418,11 @@ final class JwtAuthn {
                         parts.add(p);
                     }
                 }
-                claims.put(name, parts);
+                if (!parts.isEmpty()) {
+                    // Envoy writes the list one part at a time (mutable_list_value() on the first): a claim with no part,
+                    // "" or only spaces, is never written and stays the string it was.
+                    claims.put(name, parts);
+                }
             }
         }
     }

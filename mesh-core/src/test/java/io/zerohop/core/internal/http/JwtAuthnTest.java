@@ -340,6 +340,11 @@ class JwtAuthnTest {
         RequestAuth a = bearer(T.rule(ISSUER, List.of()), T.rs256(claims(ISSUER, "scope", "read  write", "permission", "p1"))).auth();
         assertThat(a.claims().get("scope")).isEqualTo(List.of("read", "write"));
         assertThat(a.claims().get("permission")).isEqualTo(List.of("p1"));
+        // authenticator.cc setPayloadMetadata adds each part to the claim's list; with no part nothing is written, so a
+        // scope of "" or of spaces stays the string (until 7 December it became an empty list).
+        RequestAuth blank = bearer(T.rule(ISSUER, List.of()), T.rs256(claims(ISSUER, "scope", "", "permission", "  "))).auth();
+        assertThat(blank.claims().get("scope")).isEqualTo("");
+        assertThat(blank.claims().get("permission")).isEqualTo("  ");
     }
 
     /**
