@@ -122,6 +122,24 @@ final class H2Proxy {
         return Http2Settings.defaultSettings().maxHeaderListSize(H2HeaderCount.LIST_SIZE).maxConcurrentStreams(MAX_CONCURRENT_STREAMS);
     }
 
+    /**
+     * Turns reading on again on one of the streams this proxies, and flushes its connection. Netty's stream channel gives
+     * back the flow-control window of what it has read (a WINDOW_UPDATE written to its connection) when a read is asked
+     * for (AbstractHttp2StreamChannel {@code Http2ChannelUnsafe.beginRead}, {@code updateLocalWindowIfNeeded}), but it
+     * flushes that only from its read loop ({@code doBeginRead}, {@code notifyReadComplete}) or its connection's read
+     * complete. A stream whose read status stayed {@code IN_PROGRESS} after reading was turned off (two reads asked for
+     * when it was, one done) only moves to {@code REQUESTED} there, outside any read loop, and the WINDOW_UPDATE waited
+     * unsent while the client, its window spent, waited for it: a held request with a body past {@code HOLD_BUFFER}
+     * whose application stream became writable again (the Upstream's writability, on the application connection's read)
+     * hung (L7JwtHoldBreakTest, netty/netty issue 17600 for the same stall from another thread; pull request 10075 flushed
+     * on leaving {@code doBeginRead} only). The flush is Netty's stream {@code flush}: nothing when nothing was written,
+     * and left to the connection's read complete while it reads.
+     */
+    static void readAgain(Channel stream) {
+        stream.config().setAutoRead(true);
+        stream.flush();
+    }
+
     /** One downstream stream (one request). */
     private static final class Downstream extends ChannelInboundHandlerAdapter implements LiveRequest {
         private final H2AppConnection app;
@@ -171,7 +189,7 @@ final class H2Proxy {
             denied = true;
             releasePending();
             finish();
-            ctx.channel().config().setAutoRead(true);
+            readAgain(ctx.channel());
         }
 
         /**
@@ -185,7 +203,7 @@ final class H2Proxy {
                 held = null;
                 denied = true;
                 releasePending();
-                ctx.channel().config().setAutoRead(true);
+                readAgain(ctx.channel());
             }
         };
         /** How long a denied request that has not ended keeps its stream after the reply ({@link #endRequestEarly}). */
@@ -402,7 +420,7 @@ final class H2Proxy {
             }
             held = null;
             ctx.channel().parent().closeFuture().removeListener(connectionGone);
-            ctx.channel().config().setAutoRead(true);
+            readAgain(ctx.channel());
             if (logged || denied || !ctx.channel().isActive()) {
                 releasePending();
                 return;
@@ -535,7 +553,7 @@ final class H2Proxy {
                         ((Channel) f.getNow()).close();
                     }
                     releasePending();
-                    ctx.channel().config().setAutoRead(true);
+                    readAgain(ctx.channel());
                     return;
                 }
                 if (!f.isSuccess()) {
@@ -549,7 +567,7 @@ final class H2Proxy {
                     // a pool failure; the request's body already read is released above, the rest dropped as it comes.
                     denied = true;
                     unreached(UpstreamFailure.of(f.cause()));
-                    ctx.channel().config().setAutoRead(true);
+                    readAgain(ctx.channel());
                     return;
                 }
                 up = (Http2StreamChannel) f.getNow();
@@ -569,7 +587,7 @@ final class H2Proxy {
                     up.write(m);
                 }
                 up.flush();
-                ctx.channel().config().setAutoRead(true);
+                readAgain(ctx.channel());
             });
         }
 
@@ -767,7 +785,11 @@ final class H2Proxy {
         @Override
         public void channelWritabilityChanged(ChannelHandlerContext ctx) {
             if (up != null) {
-                up.config().setAutoRead(ctx.channel().isWritable());
+                if (ctx.channel().isWritable()) {
+                    readAgain(up);
+                } else {
+                    up.config().setAutoRead(false);
+                }
             }
         }
 
@@ -896,7 +918,7 @@ final class H2Proxy {
             @Override
             public void channelWritabilityChanged(ChannelHandlerContext uctx) {
                 if (uctx.channel().isWritable()) {
-                    ctx.channel().config().setAutoRead(true);
+                    readAgain(ctx.channel());
                 }
             }
 
