@@ -102,7 +102,28 @@ final class H2Proxy {
         H2FieldValues.asEnvoy(codec);
         downstream.pipeline().addLast("zerohop-h2-codec", codec);
         downstream.pipeline().addLast("zerohop-h2-end", new H2ConnectionEnds.ConnectionEnd(app.closer()));
+        // The connection's receive window opened to CONNECTION_WINDOW: a WINDOW_UPDATE on stream 0, which the codec
+        // takes as such (Http2FrameCodec write: a window update without a stream increments the connection stream's
+        // window in its local flow controller), after the SETTINGS it sent when added, as HBONE's ServerConnection does.
+        downstream.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame(CONNECTION_WINDOW - DEFAULT_WINDOW));
     }
+
+    /** RFC 9113 section 6.9.2: every window, the connection's too, starts at 65,535 octets. */
+    private static final int DEFAULT_WINDOW = 65_535;
+
+    /**
+     * The client connection's receive window: Envoy's {@code initial_connection_window_size} default, 256 MiB
+     * (envoyproxy/envoy {@code api/envoy/config/core/v3/protocol.proto}, {@code Http2ProtocolOptions}), which istiod
+     * leaves on sidecar and waypoint listeners (istio/istio {@code pilot/pkg/networking/core/connection_settings.go}:
+     * only the gateways' EDGE profile sets 1 MiB, otherwise a ProxyConfig's {@code connectionSettings}). Each stream keeps
+     * Netty's 64 KiB window, opened only as the application reads (or, for a held request, up to {@code HOLD_BUFFER}):
+     * that is what bounds the memory a stream that is not read makes zerohop hold, and it holds back only itself. With
+     * the connection's window at Netty's 64 KiB, as until 7 December, one such stream's unread DATA filled it and every
+     * other stream's body on the connection waited (a held request's, a slow reader's); now that takes 4,096 of them,
+     * as at Envoy (L7JwtHoldBreakTest.aHeldStreamDoesNotHoldBackTheOtherStreamsBodiesOnItsConnection). HBONE's server
+     * (mesh-hbone {@code H2Config.connectionWindowFor}) opens its connections the same way.
+     */
+    static final int CONNECTION_WINDOW = 256 * 1024 * 1024;
 
     /**
      * Envoy's downstream HTTP/2 default for SETTINGS_MAX_CONCURRENT_STREAMS: 2147483647 (envoyproxy/envoy
@@ -177,9 +198,9 @@ final class H2Proxy {
         /**
          * How much of a held request's body is read into {@link #pending} before its stream stops reading: Netty's default
          * stream window (what a client may send unasked anyway). Past it, the rest waits in the client's window, and a
-         * reset of the stream is seen when the hold ends (Http2MultiplexCodec delivers it as a read). That rest also
-         * holds the connection's window (Netty's 64 KiB, not raised), so the other streams' bodies wait with it until the
-         * hold ends (mesh-core README, "Not fixed"; L7JwtHoldBreakTest for what does go on).
+         * reset of the stream is seen when the hold ends (Http2MultiplexCodec delivers it as a read). What the stream
+         * received and did not read counts against the connection's window too, which {@link H2Proxy#CONNECTION_WINDOW} keeps
+         * open for the connection's other streams (L7JwtHoldBreakTest).
          */
         static final int HOLD_BUFFER = 65_535;
         /** The client reset the stream while held: logged unanswered, its DATA released, the rest dropped as it comes. */

@@ -211,6 +211,32 @@ class L7JwtHoldBreakTest {
         }
     }
 
+    /**
+     * No head-of-line on a client's HTTP/2 connection: a stream held with a 1 MB body (its keys' fetch unanswered) keeps
+     * at most its own 64 KiB window unread, and a second stream's 200 KB body on the same connection goes on to the
+     * application and is answered before the keys come. Until 7 December the connection's window was Netty's 64 KiB, which
+     * the held stream's unread DATA filled, and the second body waited for the hold's end (here its 40 s timeout, after
+     * which the held request was refused first). Envoy's {@code initial_connection_window_size} (256 MiB by default,
+     * which istiod leaves on sidecar and waypoint listeners) is {@code H2Proxy.CONNECTION_WINDOW}.
+     */
+    @Test
+    void aHeldStreamDoesNotHoldBackTheOtherStreamsBodiesOnItsConnection() throws Exception {
+        L7JwtHoldTest.Gate g = rule("h2-hol", 200, Duration.ofSeconds(40));
+        String token = T.es256(claims(issuer("h2-hol")));
+        try (L7JwtHoldTest.H2Client c = client(List.of(
+                request("held", Map.of(":method", "POST", ":path", "/held-hol", "authorization", "Bearer " + token), 1_000_000, true),
+                request("free", Map.of(":method", "POST", ":path", "/free-hol"), 200_000, true)))) {
+            g.awaitAsked();
+            JsonNode free = c.answer("free");
+            assertThat(c.earlier()).as("the held stream was answered first: " + c.earlier()).doesNotContainKey("held");
+            assertThat(free.get("status").asInt()).as(free.toString()).isEqualTo(200);
+            assertThat(JSON.readTree(free.get("body").asText()).get("path").asText()).isEqualTo("/free-hol");
+            g.release.countDown();
+            JsonNode held = c.answer("held");
+            assertThat(held.get("status").asInt()).as(held.toString()).isEqualTo(200);
+        }
+    }
+
     @Test
     void aResetOfAHeldStreamPastTheHoldBufferIsLoggedOnceAndLeaksNothing() throws Exception {
         L7JwtHoldTest.Gate g = rule("h2-big-reset", 200, Duration.ofSeconds(30));
