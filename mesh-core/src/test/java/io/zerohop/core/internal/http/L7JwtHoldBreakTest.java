@@ -34,7 +34,8 @@ import org.junit.jupiter.api.Timeout;
  * come; a held stream's body past the hold's 64 KiB buffer ({@code H2Proxy.Downstream.HOLD_BUFFER}), forwarded whole; a
  * reset of such a stream, seen when the hold ends (its DATA waits in the stream's window), logged once and nothing
  * leaked (paranoid leak detection); an HTTP/1 request with {@code Expect: 100-continue} held, whose client waits for the
- * application's 100 and then sends its body (curl); a stream held when the mesh drains, answered when its keys come.
+ * application's 100 and then sends its body (curl); a stream held when the mesh drains, answered when its keys come;
+ * a held stream, or one its application does not read, holding back no other stream's body on its connection.
  * Node's http2 client ({@code jwt-h2-hold-client.js}), {@code jwt-echo-server.js}.
  * Addresses 127.0.205.1-3, ports 61400-61402 and 61404.
  */
@@ -234,6 +235,25 @@ class L7JwtHoldBreakTest {
             g.release.countDown();
             JsonNode held = c.answer("held");
             assertThat(held.get("status").asInt()).as(held.toString()).isEqualTo(200);
+        }
+    }
+
+    /**
+     * The same without a hold: a stream whose application never reads its 1 MB body (jwt-echo-server.js's
+     * {@code /unread}) keeps its own window, and a second stream's 200 KB body on the same client connection reaches the
+     * application and is answered. Until 7 December it waited for ever: the unread stream's DATA filled the connection's
+     * 64 KiB window.
+     */
+    @Test
+    void aStreamItsApplicationDoesNotReadDoesNotHoldBackTheOtherStreamsBodiesOnItsConnection() throws Exception {
+        rules = List.of();
+        try (L7JwtHoldTest.H2Client c = client(List.of(
+                request("unread", Map.of(":method", "POST", ":path", "/unread"), 1_000_000, true),
+                request("free", Map.of(":method", "POST", ":path", "/free-past-unread"), 200_000, true)))) {
+            JsonNode free = c.answer("free");
+            assertThat(free.get("status").asInt()).as(free.toString()).isEqualTo(200);
+            assertThat(JSON.readTree(free.get("body").asText()).get("path").asText()).isEqualTo("/free-past-unread");
+            assertThat(c.earlier()).doesNotContainKey("unread");
         }
     }
 
