@@ -263,8 +263,15 @@ final class H2Upstream implements Upstream {
     @Override
     public void readResponses(boolean on) {
         readResponses = on;
-        if (stream != null) {
-            stream.config().setAutoRead(on);
+        if (stream == null) {
+            return;
+        }
+        if (on) {
+            // Called from the client connection's writability, outside this stream's read: the stream's window update
+            // must be flushed here or the application may wait for it for ever (see H2Proxy.readAgain).
+            H2Proxy.readAgain(stream);
+        } else {
+            stream.config().setAutoRead(false);
         }
     }
 
