@@ -112,18 +112,22 @@ final class H2Proxy {
     private static final int DEFAULT_WINDOW = 65_535;
 
     /**
-     * The client connection's receive window: Envoy's {@code initial_connection_window_size} default, 256 MiB
-     * (envoyproxy/envoy {@code api/envoy/config/core/v3/protocol.proto}, {@code Http2ProtocolOptions}), which istiod
-     * leaves on sidecar and waypoint listeners (istio/istio {@code pilot/pkg/networking/core/connection_settings.go}:
-     * only the gateways' EDGE profile sets 1 MiB, otherwise a ProxyConfig's {@code connectionSettings}). Each stream keeps
-     * Netty's 64 KiB window, opened only as the application reads (or, for a held request, up to {@code HOLD_BUFFER}):
-     * that is what bounds the memory a stream that is not read makes zerohop hold, and it holds back only itself. With
-     * the connection's window at Netty's 64 KiB, as until 7 December, one such stream's unread DATA filled it and every
-     * other stream's body on the connection waited (a held request's, a slow reader's); now that takes 4,096 of them,
-     * as at Envoy (L7JwtHoldBreakTest.aHeldStreamDoesNotHoldBackTheOtherStreamsBodiesOnItsConnection). HBONE's server
-     * (mesh-hbone {@code H2Config.connectionWindowFor}) opens its connections the same way.
+     * The client connection's receive window: 1 MiB, the value Envoy's edge best practices pair with 64 KiB stream
+     * windows for untrusted downstreams (envoyproxy/envoy docs {@code configuration/best_practices/edge}:
+     * {@code initial_stream_window_size: 65536}, {@code initial_connection_window_size: 1048576}) and istiod's EDGE
+     * profile sets on gateways (istio/istio {@code pilot/pkg/networking/core/connection_settings.go}). Envoy's own default
+     * on sidecar and waypoint listeners is 256 MiB with 256 MiB stream windows; zerohop keeps Netty's 64 KiB stream windows,
+     * and takes the connection window that goes with them. Each stream's window is opened only as the application reads
+     * (or, for a held request, up to {@code HOLD_BUFFER}), so a stream that is not read makes zerohop hold at most 64 KiB
+     * and holds back only itself until sixteen such streams fill the connection's window; then the connection's other
+     * bodies wait as at a gateway. A decision, not Envoy's sidecar default: with 256 MiB (briefly, 7 December) one client
+     * connection of 4,096 unread streams made zerohop hold 256 MiB, four times the launcher's
+     * {@code -XX:MaxDirectMemorySize=64m}, where the HBONE server bounds what its tunnels hold with its budgets (mesh-hbone
+     * {@code Budgets}) and this path has none. With Netty's 64 KiB, until 7 December, one unread stream stopped every
+     * other body on the connection (L7JwtHoldBreakTest.aHeldStreamDoesNotHoldBackTheOtherStreamsBodiesOnItsConnection,
+     * L7Http2FlowControlTest).
      */
-    static final int CONNECTION_WINDOW = 256 * 1024 * 1024;
+    static final int CONNECTION_WINDOW = 1024 * 1024;
 
     /**
      * Envoy's downstream HTTP/2 default for SETTINGS_MAX_CONCURRENT_STREAMS: 2147483647 (envoyproxy/envoy

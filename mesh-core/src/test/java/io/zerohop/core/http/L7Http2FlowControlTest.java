@@ -26,7 +26,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * An HTTP/1.1 client that reads a large response slowly, on a port declared {@code http2}: zerohop stops reading the
+ * Flow control on L7 HTTP/2 connections zerohop parses, with real peers.
+ *
+ * <p>An HTTP/1.1 client that reads a large response slowly, on a port declared {@code http2}: zerohop stops reading the
  * application's HTTP/2 stream while the client cannot take more ({@code Http1Filter} → {@code H2Upstream.readResponses})
  * and reads again once it can, which must give the application its stream window back. Netty's
  * {@code AbstractHttp2StreamChannel} writes that WINDOW_UPDATE without flushing it when reading is turned on outside
@@ -37,8 +39,11 @@ import org.junit.jupiter.api.Test;
  * ({@code h2c-big.js}) and a raw socket client with a small receive buffer. Address 127.0.214.10, ports 65000-65002.
  * Honest note: this client did not make the old code stall here (3 runs); the flush came from H2Proxy's reproduced
  * hang, and this test keeps the path (many unwritable/writable turns during large bodies) covered.
+ *
+ * <p>The receive window an HTTP/2 client connection gets: {@code H2Proxy.CONNECTION_WINDOW}, read from the raw
+ * WINDOW_UPDATE on stream 0 that follows zerohop's SETTINGS.
  */
-class L7H2UpstreamSlowReaderTest {
+class L7Http2FlowControlTest {
     /** A rule on the path, so that requests on the port are parsed and decided one by one. */
     private static final String POLICY = """
             apiVersion: security.istio.io/v1
@@ -119,6 +124,37 @@ class L7H2UpstreamSlowReaderTest {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * 1 MiB, Envoy's edge pairing with 64 KiB stream windows (see {@code H2Proxy.CONNECTION_WINDOW}): sixteen streams
+     * left unread fill it, where Netty's 64 KiB let one stream stop every other; with Envoy's own 256 MiB default one
+     * client connection could make the proxy hold 256 MiB, four times the launcher's direct-memory bound.
+     */
+    @Test
+    void anHttp2ClientConnectionIsGivenAOneMebibyteReceiveWindow() throws Exception {
+        try (Socket s = new Socket()) {
+            s.connect(plain);
+            s.setSoTimeout(20_000);
+            OutputStream out = s.getOutputStream();
+            out.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.write(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0});
+            out.flush();
+            java.io.DataInputStream in = new java.io.DataInputStream(s.getInputStream());
+            long opened = 0;
+            for (int frames = 0; frames < 10 && opened == 0; frames++) {
+                byte[] h = new byte[9];
+                in.readFully(h);
+                int length = ((h[0] & 0xff) << 16) | ((h[1] & 0xff) << 8) | (h[2] & 0xff);
+                int stream = ((h[5] & 0x7f) << 24) | ((h[6] & 0xff) << 16) | ((h[7] & 0xff) << 8) | (h[8] & 0xff);
+                byte[] payload = new byte[length];
+                in.readFully(payload);
+                if (h[3] == 8 && stream == 0) {
+                    opened = ((payload[0] & 0x7fL) << 24) | ((payload[1] & 0xffL) << 16) | ((payload[2] & 0xffL) << 8) | (payload[3] & 0xffL);
+                }
+            }
+            assertThat(opened).as("the WINDOW_UPDATE on stream 0 after zerohop's SETTINGS").isEqualTo((1 << 20) - 65_535);
         }
     }
 
