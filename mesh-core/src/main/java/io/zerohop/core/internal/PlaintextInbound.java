@@ -168,7 +168,7 @@ public final class PlaintextInbound implements CaptureListener.Opener {
      * As {@link #open(InetSocketAddress, InetSocketAddress, EventLoop)}; a port decided per request is not dialled here:
      * its end parses {@code client} and dials the workload for the first allowed request ({@link HttpEnforcement#plaintext}),
      * as a waypoint's router asks for an upstream connection only once RBAC let a request through. So with the application
-     * down a denied request still gets its 403 and its deny line, an allowed one Envoy's 503 ({@code UF}), and the
+     * down a denied request still gets its 403 and its deny line, an allowed one Envoy's 503 ({@code URX,UF}, after retries), and the
      * connection goes on; until 2 December it was dialled here and its failure reset the client before any request.
      */
     @Override

@@ -35,11 +35,12 @@ import org.junit.jupiter.api.Test;
 /**
  * A node proxy's HTTP port whose application is down: as behind Envoy in a waypoint, where RBAC runs before the router
  * asks for an upstream connection, a denied request gets {@code 403 RBAC: access denied} and its deny line whatever the
- * application's state, and an allowed one gets the router's local 503 (envoyproxy/envoy source/common/router/router.cc
- * {@code onUpstreamReset}: {@code upstream connect error or disconnect/reset before headers. reset reason: remote
- * connection failure, transport failure reason: delayed connect error: Connection refused}, details
+ * application's state, and an allowed one gets the router's local 503 after the retries of Istio's inbound route
+ * (envoyproxy/envoy source/common/router/router.cc {@code onUpstreamReset}: {@code upstream connect error or
+ * disconnect/reset before headers. retried and the latest reset reason: remote connection failure, transport failure
+ * reason: delayed connect error: Connection refused}, details
  * {@code upstream_reset_before_response_started{remote_connection_failure,delayed_connect_error:_Connection_refused}},
- * flag {@code UF}) while the client's connection goes on: its next request dials again. Until 2 December the
+ * flags {@code URX,UF}) while the client's connection goes on: its next request dials again. Until 2 December the
  * application was dialled when the tunnel opened and a failed dial reset the tunnel, so neither answer came. Real HBONE
  * tunnels from a capturing proxy, on this class's addresses (127.0.121.4 and .5).
  */
@@ -64,7 +65,8 @@ class L7AppUnreachableTest {
               rules:
               - to: [{operation: {paths: ["/api/admin"]}}]
             """;
-    static final String REFUSED = "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, "
+    /** After the two retries of Istio's inbound route (AppDialRetry, L7AppDialRetryTest). */
+    static final String REFUSED = "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure, "
             + "transport failure reason: delayed connect error: Connection refused";
     static final String REFUSED_DETAILS = "upstream_reset_before_response_started{remote_connection_failure,delayed_connect_error:_Connection_refused}";
 
@@ -200,7 +202,7 @@ class L7AppUnreachableTest {
     }
 
     /**
-     * An allowed request while nothing listens gets Envoy's 503 with {@code UF} in the access line and the metric; the
+     * An allowed request while nothing listens gets Envoy's 503 with {@code URX,UF} in the access line and the metric; the
      * client's connection stays open, and once the application listens, the next request on it reaches the application.
      */
     @Test
@@ -214,8 +216,8 @@ class L7AppUnreachableTest {
             assertThat(err.awaitLine("access - inbound-http ", " path=\"/api/first\" "))
                     .contains(" src_id=spiffe://cluster.local/ns/prod/sa/frontend ")
                     .contains(" status=503 decision=allow ")
-                    .contains(" reason=\"" + REFUSED_DETAILS + "\" response_flags=UF ");
-            assertThat(counted("503", "UF")).isGreaterThanOrEqualTo(1);
+                    .contains(" reason=\"" + REFUSED_DETAILS + "\" response_flags=URX,UF ");
+            assertThat(counted("503", "URX,UF")).isGreaterThanOrEqualTo(1);
 
             try (ServerSocket app = new ServerSocket(laterPort, 1, backendIp)) {
                 CompletableFuture<String> served = CompletableFuture.supplyAsync(() -> {
@@ -268,7 +270,7 @@ class L7AppUnreachableTest {
                 assertThat(r.status()).isEqualTo(503);
                 assertThat(r.body()).isEqualTo(REFUSED);
                 assertThat(err.awaitLine("access - inbound-http ", " path=\"" + path + "\" ")).contains(" status=503 decision=allow ")
-                        .contains(" response_flags=UF ");
+                        .contains(" response_flags=URX,UF ");
                 sent.get(30, TimeUnit.SECONDS);
             }
         }
@@ -280,7 +282,7 @@ class L7AppUnreachableTest {
 
     /**
      * HTTP/2 (h2c with prior knowledge on the HTTP port) while nothing listens: each allowed request gets the same 503
-     * and {@code UF}, a denied one its 403, a gRPC one Envoy's gRPC local reply (trailers-only, {@code grpc-status: 14}
+     * and {@code URX,UF}, a denied one its 403, a gRPC one Envoy's gRPC local reply (trailers-only, {@code grpc-status: 14}
      * with the 503's body as {@code grpc-message}), all on one session (Node's http2 client).
      */
     @Test
@@ -293,10 +295,10 @@ class L7AppUnreachableTest {
             assertThat(lines.get(2)).isEqualTo("503 " + REFUSED);
             assertThat(lines.get(3)).isEqualTo("200 grpc-status=14 grpc-message=" + REFUSED);
             assertThat(err.awaitLine("access - inbound-http ", " path=\"/api/h2-b\" ")).contains(" protocol=HTTP/2 status=503 decision=allow ")
-                    .contains(" reason=\"" + REFUSED_DETAILS + "\" response_flags=UF ");
+                    .contains(" reason=\"" + REFUSED_DETAILS + "\" response_flags=URX,UF ");
             assertThat(err.awaitLine("access - inbound-http ", " path=\"/api/grpc\" "))
                     .contains(" protocol=HTTP/2 status=200 grpc_status=14 decision=allow ")
-                    .contains(" reason=\"" + REFUSED_DETAILS + "\" response_flags=UF ");
+                    .contains(" reason=\"" + REFUSED_DETAILS + "\" response_flags=URX,UF ");
         }
     }
 }

@@ -36,8 +36,8 @@ import org.junit.jupiter.api.Test;
  * (L7AppUnreachableTest) and behind Envoy, where RBAC runs before the router asks for an upstream connection
  * (envoyproxy/envoy source/common/router/router.cc {@code Filter::decodeHeaders}), the application is dialled for the
  * first allowed request: a denied request gets {@code 403 RBAC: access denied} and its deny line, an allowed one the
- * router's 503 with {@code UF}, and the client's connection goes on. A policy change still re-decides such a connection,
- * which has no application connection to be tracked by (ztunnel's watcher, istio/ztunnel
+ * router's 503 with {@code URX,UF} (after the retries of Istio's inbound route), and the client's connection goes on.
+ * A policy change still re-decides such a connection, which has no application connection to be tracked by (ztunnel's watcher, istio/ztunnel
  * src/proxy/inbound_passthrough.rs {@code assert_rbac}). Until 2 December plaintext inbound dialled the application at
  * accept and its failure reset the client before any request was read. Real sockets, a real plaintext listener, one
  * mesh per test on its own address (127.0.72.x).
@@ -155,7 +155,7 @@ class PlaintextAppUnreachableTest {
     }
 
     /**
-     * An allowed request while nothing listens gets Envoy's 503 with {@code UF} (body, access line, metric); the
+     * An allowed request while nothing listens gets Envoy's 503 with {@code URX,UF} (body, access line, metric); the
      * connection stays open and, once the application listens, the next request on it reaches the application.
      */
     @Test
@@ -169,8 +169,8 @@ class PlaintextAppUnreachableTest {
             assertThat(err.awaitLine("access - plaintext-inbound-http " + from(c), " path=\"/api/first\" "))
                     .contains(" src_id=- ")
                     .contains(" status=503 decision=allow ")
-                    .contains(" reason=\"" + REFUSED_DETAILS + "\" response_flags=UF ");
-            assertThat(b.counted("istio.requests", "response_code", "503", "response_flags", "UF")).isGreaterThanOrEqualTo(1);
+                    .contains(" reason=\"" + REFUSED_DETAILS + "\" response_flags=URX,UF ");
+            assertThat(b.counted("istio.requests", "response_code", "503", "response_flags", "URX,UF")).isGreaterThanOrEqualTo(1);
 
             try (ServerSocket app = b.app()) {
                 send(c, "GET /api/second HTTP/1.1\r\nHost: backend\r\n\r\n");
@@ -191,7 +191,7 @@ class PlaintextAppUnreachableTest {
         }
     }
 
-    /** The same on an {@code auto} port once the sniff saw HTTP: 503 with {@code UF}, then 403 on the same connection. */
+    /** The same on an {@code auto} port once the sniff saw HTTP: 503 with {@code URX,UF}, then 403 on the same connection. */
     @Test
     void anAutoPortsHttpGets503UfAnd403() throws Exception {
         try (Backend b = Backend.start("127.0.72.6", AppProtocol.AUTO); CapturedStderr err = new CapturedStderr(); Socket c = b.client()) {
@@ -199,7 +199,7 @@ class PlaintextAppUnreachableTest {
             L7AppUnreachableTest.Response r = read(c.getInputStream());
             assertThat(r.status()).isEqualTo(503);
             assertThat(r.body()).isEqualTo(REFUSED);
-            assertThat(err.awaitLine("access - plaintext-inbound-http " + from(c), " path=\"/api/a\" ")).contains(" response_flags=UF ");
+            assertThat(err.awaitLine("access - plaintext-inbound-http " + from(c), " path=\"/api/a\" ")).contains(" response_flags=URX,UF ");
             send(c, "GET /api/admin HTTP/1.1\r\nHost: backend\r\n\r\n");
             assertThat(read(c.getInputStream()).status()).isEqualTo(403);
         }

@@ -67,7 +67,7 @@ final class H2AppConnection {
     /**
      * @param dialer a new connection to the application, connected on this event loop, called for the first request (as
      *               Envoy's router asks its pool for a connection only for a request RBAC let through, so an application
-     *               that is down never hides a denial, and its allowed requests get 503 with {@code UF} while the
+     *               that is down never hides a denial, and its allowed requests get 503 with {@code UF} (after retries {@code URX,UF}) while the
      *               downstream connection goes on) and whenever no connection takes new streams
      */
     H2AppConnection(Supplier<Future<Channel>> dialer) {

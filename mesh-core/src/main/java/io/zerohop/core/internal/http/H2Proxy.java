@@ -57,11 +57,12 @@ final class H2Proxy {
      * Installs the server side on {@code downstream}; the client side goes on each connection {@code dialer} opens to the
      * application, for the first allowed request and again after one failed ({@link H2AppConnection}). The connection's drain
      * begins after {@code idleMillis} without a stream ({@link H2ConnectionEnds.Drain}), an application connection is
-     * closed after {@code appIdleMillis} without one ({@link H2AppConnection}); 0: never.
+     * closed after {@code appIdleMillis} without one ({@link H2AppConnection}); 0: never. {@code retryDial}: a stream that
+     * could not be had is retried, as Istio's inbound route for a port not declared {@code grpc} retries it ({@link AppDialRetry}).
      */
     @SuppressWarnings("deprecation")
     static void install(Channel downstream, java.util.function.Supplier<io.netty.util.concurrent.Future<Channel>> dialer,
-                        Conn conn, Authorizer authorizer, HttpObserver observer, long idleMillis, long appIdleMillis) {
+                        Conn conn, Authorizer authorizer, HttpObserver observer, long idleMillis, long appIdleMillis, boolean retryDial) {
         H2ConnectionEnds.Drain drain = new H2ConnectionEnds.Drain(downstream, idleMillis);
         H2AppConnection app = new H2AppConnection(dialer, appIdleMillis);
         // The connection itself is told of the mesh's drain (HttpEnforcement.drainConnections): GOAWAY, and its end once
@@ -95,7 +96,7 @@ final class H2Proxy {
             @Override
             protected void initChannel(Http2StreamChannel ch) {
                 drain.begin(ch);
-                ch.pipeline().addLast(new Downstream(app, conn, authorizer, observer));
+                ch.pipeline().addLast(new Downstream(app, conn, authorizer, observer, retryDial));
             }
         }).initialSettings(downstreamSettings()).build();
         // A field value with leading or trailing whitespace goes on as sent, as through Envoy's codec.
@@ -244,7 +245,11 @@ final class H2Proxy {
         private GrpcMessageCount requestMessages;
         private GrpcMessageCount responseMessages;
 
-        Downstream(H2AppConnection app, Conn conn, Authorizer authorizer, HttpObserver observer) {
+        /** The request's retries of a stream that could not be had ({@link AppDialRetry}). */
+        private final AppDialRetry retry;
+
+        Downstream(H2AppConnection app, Conn conn, Authorizer authorizer, HttpObserver observer, boolean retryDial) {
+            this.retry = new AppDialRetry(retryDial);
             this.app = app;
             this.conn = conn;
             this.authorizer = authorizer;
@@ -567,6 +572,11 @@ final class H2Proxy {
             // First: DATA that came while its token waited for its keys (JwtAuthn.Hold) is queued already.
             pending.addFirst(new DefaultHttp2HeadersFrame(h, frame.isEndStream(), frame.padding()));
             ctx.channel().config().setAutoRead(false);
+            openUpstream();
+        }
+
+        /** The request's stream to the application (its HEADERS and what came after them are in {@link #pending}). */
+        private void openUpstream() {
             io.netty.util.concurrent.Promise<Http2StreamChannel> opened = ctx.executor().newPromise();
             app.openStream(new Upstream(), opened);
             opened.addListener(f -> {
@@ -583,15 +593,19 @@ final class H2Proxy {
                 }
                 if (!f.isSuccess()) {
                     log.debug("no upstream h2 stream for {} {}: {}", method, path, f.cause().toString());
+                    if (ctx.channel().isActive() && retry.retry(ctx.executor(), this::reopenUpstream)) {
+                        return;
+                    }
                     releasePending();
                     if (!ctx.channel().isActive()) {
                         finish();
                         return;
                     }
-                    // No connection to the application could be had (its dial failed: UF), as Envoy's router answers
-                    // a pool failure; the request's body already read is released above, the rest dropped as it comes.
+                    // No connection to the application could be had, retries included (its dial failed: UF), as Envoy's
+                    // router answers a pool failure; the request's body already read is released above, the rest dropped
+                    // as it comes.
                     denied = true;
-                    unreached(UpstreamFailure.of(f.cause()));
+                    unreached(retry.answer(UpstreamFailure.of(f.cause())));
                     readAgain(ctx.channel());
                     return;
                 }
@@ -614,6 +628,21 @@ final class H2Proxy {
                 up.flush();
                 readAgain(ctx.channel());
             });
+        }
+
+        /**
+         * A retry's back-off ended: the stream is opened again, unless the request ended meanwhile (answered by a policy
+         * change, or reset and logged by the client: {@link #channelInactive}).
+         */
+        private void reopenUpstream() {
+            if (denied || !ctx.channel().isActive()) {
+                releasePending();
+                if (ctx.channel().isActive()) {
+                    readAgain(ctx.channel());
+                }
+                return;
+            }
+            openUpstream();
         }
 
         /**

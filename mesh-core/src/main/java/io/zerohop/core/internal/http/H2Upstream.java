@@ -63,7 +63,8 @@ import java.util.Set;
  * them without {@code enable_trailers} (codec_impl.cc {@code StreamEncoderImpl::encodeTrailersBase}: "if
  * (!connection_.enableTrailers()) return endEncode()"). A body the head cannot frame for the client (a length never
  * sent, DATA where no body can be) is a protocol error, as Envoy's HTTP/2 codec takes it ({@code Response.channelRead}).</li>
- * <li>failures before the response: a failed dial, the stream's reset, the application's connection failing or refusing
+ * <li>failures before the response: a failed dial (retried first on an {@code http2} port, never on a {@code grpc} one, as
+ * Istio's inbound route retries it: {@link AppDialRetry}), the stream's reset, the application's connection failing or refusing
  * the stream (GOAWAY) are answered as Envoy's router answers them ({@link UpstreamFailure}, as in {@link H2Proxy}), the
  * client's connection going on; after the response started, the client's connection is reset
  * ({@link Http1Filter#onUpstreamEnd} with {@code false}), as Envoy resets an HTTP/1 downstream whose response it cannot
@@ -102,11 +103,18 @@ final class H2Upstream implements Upstream {
     private boolean requestOpen;
     private boolean readResponses = true;
     private boolean closed;
+    /** Whether the port's inbound route retries a stream that could not be had ({@link AppDialRetry#retries}). */
+    private final boolean retryDial;
+    /** The current request's retries while its stream is being opened ({@link #opening}); else null. */
+    private AppDialRetry retry;
 
-    H2Upstream(Http1Filter filter, EventExecutor loop, java.util.function.Supplier<io.netty.util.concurrent.Future<io.netty.channel.Channel>> dialer) {
+    /** @param retryDial whether a stream that could not be had is retried ({@link AppDialRetry#retries} of the port's protocol) */
+    H2Upstream(Http1Filter filter, EventExecutor loop, java.util.function.Supplier<io.netty.util.concurrent.Future<io.netty.channel.Channel>> dialer,
+               boolean retryDial) {
         this.filter = filter;
         this.loop = loop;
         this.app = new H2AppConnection(dialer);
+        this.retryDial = retryDial;
     }
 
     @Override
@@ -176,10 +184,28 @@ final class H2Upstream implements Upstream {
     /** The request's stream, on a connection that takes it (dialling one first when there is none). */
     private void open() {
         opening = true;
+        retry = new AppDialRetry(retryDial);
+        attempt();
+    }
+
+    private void attempt() {
+        if (closed || dropping) {
+            // Ended while a retry waited (renew and close cancel it; kept for a timer already running).
+            opening = false;
+            retry = null;
+            releaseQueued();
+            return;
+        }
         Promise<Http2StreamChannel> opened = loop.newPromise();
         Response handler = new Response(headRequest);
         app.openStream(handler, opened);
         opened.addListener(f -> {
+            if (!f.isSuccess() && !closed && !dropping && retry.retry(loop, this::attempt)) {
+                // Nothing was sent: retried after the back-off, the request's frames still queued.
+                return;
+            }
+            AppDialRetry tried = retry;
+            retry = null;
             opening = false;
             if (!f.isSuccess()) {
                 releaseQueued();
@@ -189,9 +215,9 @@ final class H2Upstream implements Upstream {
                 dropping = true;
                 requestOpen = false;
                 // No connection to the application could be had: Envoy's router answers the pool's failure, UF for a failed
-                // dial (H2Proxy does the same). Later, not within the write that opened: the rest of the request read with
-                // its head reaches the filter first, so it knows whether the request was complete when it answers.
-                UpstreamFailure failure = UpstreamFailure.of(f.cause());
+                // dial (H2Proxy does the same), after its retries. Later, not within the write that opened: the rest of the
+                // request read with its head reaches the filter first, so it knows whether the request was complete when it answers.
+                UpstreamFailure failure = tried.answer(UpstreamFailure.of(f.cause()));
                 loop.execute(() -> {
                     if (!closed) {
                         filter.onUpstreamUnreachable(failure);
@@ -305,6 +331,11 @@ final class H2Upstream implements Upstream {
         head = null;
         releaseQueued();
         dropping = true;
+        if (retry != null && retry.waiting()) {
+            retry.cancel();
+            retry = null;
+            opening = false;
+        }
         Http2StreamChannel s = stream;
         stream = null;
         requestOpen = false;

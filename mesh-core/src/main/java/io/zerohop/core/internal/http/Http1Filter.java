@@ -875,7 +875,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
 
     /**
      * The application could not be connected for the active request (a lazily dialled {@link TcpUpstream}); nothing of
-     * it reached the application. Envoy's router answers with its local 503 ({@link UpstreamFailure}, flag {@code UF})
+     * it reached the application. Envoy's router answers with its local 503 ({@link UpstreamFailure}, flag {@code UF}; {@code URX,UF} after retries)
      * and the downstream connection goes on: the next request dials again. As Envoy's connection manager, a response
      * sent before the request's end closes an HTTP/1 connection ({@code conn_manager_impl.cc}: "If we are destroying a
      * stream before remote is complete and the connection does not support multiplexing, we should disconnect"):

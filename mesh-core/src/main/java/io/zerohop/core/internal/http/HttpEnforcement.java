@@ -341,11 +341,12 @@ public final class HttpEnforcement {
                             installed.accept(true);
                         },
                         installed -> {
-                            H2Proxy.install(stream, () -> dial(stream, upstream), conn, requests, observer, connectionIdleMillis, applicationIdleMillis);
+                            H2Proxy.install(stream, () -> dial(stream, upstream), conn, requests, observer, connectionIdleMillis, applicationIdleMillis,
+                                    AppDialRetry.retries(protocol));
                             installed.accept(true);
                         },
                         installed -> {
-                            install(stream, conn, f -> new H2Upstream(f, stream.eventLoop(), () -> dial(stream, upstream)));
+                            install(stream, conn, f -> new H2Upstream(f, stream.eventLoop(), () -> dial(stream, upstream), AppDialRetry.retries(protocol)));
                             installed.accept(true);
                         },
                         // Not parsed (an auto port's bytes that are not HTTP): relayed as bytes, the 200 already sent, so an
@@ -385,7 +386,7 @@ public final class HttpEnforcement {
      * parses it (no peer identity: XFCC is removed, never set). The application is dialled with {@code dial} (called on
      * {@code client}'s event loop, completing with a connection on that loop) for the first allowed request, as on the
      * node proxy's tunnels ({@link #proxy}): a denial never depends on the application being up, an allowed request it
-     * cannot be reached for gets Envoy's 503 with {@code UF} ({@link UpstreamFailure}) and the connection goes on, its next
+     * cannot be reached for (after its retries, {@link AppDialRetry}) gets Envoy's 503 with {@code URX,UF} ({@link UpstreamFailure}) and the connection goes on, its next
      * allowed request dialling again. Bytes an {@code auto} port's sniff does not take for HTTP are relayed after a dial
      * made then; that dial failing resets the client, counted as ztunnel's failed dial is ({@link #DIAL_FAILED}).
      * The end is {@code client} itself until then: it is tracked (here and in {@code LivePlaintext}) by that channel.
@@ -424,10 +425,11 @@ public final class HttpEnforcement {
                     install(ch, conn, f -> new TcpUpstream(f, ch.eventLoop(), () -> dialPlain(ch, dial, destination)));
                     installed.accept(true);
                 }, installed -> {
-                    H2Proxy.install(ch, () -> dialPlain(ch, dial, destination), conn, requests, observer, connectionIdleMillis, applicationIdleMillis);
+                    H2Proxy.install(ch, () -> dialPlain(ch, dial, destination), conn, requests, observer, connectionIdleMillis, applicationIdleMillis,
+                            AppDialRetry.retries(protocol));
                     installed.accept(true);
                 }, installed -> {
-                    install(ch, conn, f -> new H2Upstream(f, ch.eventLoop(), () -> dialPlain(ch, dial, destination)));
+                    install(ch, conn, f -> new H2Upstream(f, ch.eventLoop(), () -> dialPlain(ch, dial, destination), AppDialRetry.retries(protocol)));
                     installed.accept(true);
                 }, installed -> dialPlain(ch, dial, destination).addListener(f -> {
                     if (f.isSuccess()) {

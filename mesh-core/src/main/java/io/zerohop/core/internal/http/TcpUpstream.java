@@ -27,9 +27,11 @@ import java.util.function.Supplier;
  * {@code Filter::decodeHeaders}, upstream_request.cc {@code acceptHeadersFromRouter}). So a denied request never
  * waits on, or is hidden by, an application that is down, and a tunnel whose requests are all denied opens no
  * connection. While the dial is under way the request's parts are queued here and {@link #isWritable} is false, so
- * the filter stops reading the client after the part in hand. If the dial fails the queued parts are released and
- * the filter answers that request with Envoy's 503 ({@link Http1Filter#onUpstreamUnreachable}); the next allowed
- * request dials again, as Envoy's pool does for its next request. So does the next request after the application
+ * the filter stops reading the client after the part in hand. A failed dial is retried twice after a back-off, as
+ * Istio's inbound route retries it ({@link AppDialRetry}; an {@code http} or {@code auto} port, never {@code grpc}),
+ * the parts still queued; if the last dial fails too the queued parts are released and the filter answers that
+ * request with Envoy's 503 ({@link Http1Filter#onUpstreamUnreachable}, {@code URX,UF}); the next allowed request
+ * dials again, as Envoy's pool does for its next request. So does the next request after the application
  * ended its connection, or said it would ({@code Connection: close}), after a complete response ({@link #renew}).
  */
 final class TcpUpstream implements Upstream {
@@ -42,6 +44,8 @@ final class TcpUpstream implements Upstream {
     /** The relay's view of the connection: its FIN follows the writes queued before it. */
     private Relay.End tcp;
     private Future<Channel> dialing;
+    /** The current request's retries of its dial ({@link AppDialRetry}), while it has no connection; else null. */
+    private AppDialRetry retry;
     /** What the filter wrote while the connection was being dialled, in order. */
     private final ArrayDeque<Object> queued = new ArrayDeque<>();
     /**
@@ -69,11 +73,21 @@ final class TcpUpstream implements Upstream {
         ch.config().setAutoRead(readResponses);
     }
 
+    /** Dials for the request whose first part was just queued: its attempts and retries. */
     private void dial() {
+        retry = new AppDialRetry(true);
+        attempt();
+    }
+
+    private void attempt() {
+        if (closed) {
+            return;
+        }
         Future<Channel> d = dialing = dialer.get();
         d.addListener(f -> {
             dialing = null;
             if (f.isSuccess()) {
+                retry = null;
                 Channel c = (Channel) f.getNow();
                 if (closed) {
                     c.close();
@@ -92,20 +106,29 @@ final class TcpUpstream implements Upstream {
                 }
                 return;
             }
+            if (!closed && retry.retry(loop, this::attempt)) {
+                return;
+            }
+            UpstreamFailure failure = retry.answer(UpstreamFailure.connect(f.cause()));
+            retry = null;
             releaseQueued();
             shutdownQueued = false;
             failed = true;
             if (!closed) {
                 // Later, not within the write that dialled: the parts of the request read with its head (a GET's end)
                 // reach the filter first, so it knows whether the request was complete when it answers.
-                Throwable cause = f.cause();
                 loop.execute(() -> {
                     if (!closed) {
-                        filter.onUpstreamUnreachable(UpstreamFailure.connect(cause));
+                        filter.onUpstreamUnreachable(failure);
                     }
                 });
             }
         });
+    }
+
+    /** A dial under way or a retry of one waiting for its back-off. */
+    private boolean dialling() {
+        return dialing != null || retry != null;
     }
 
     private void releaseQueued() {
@@ -116,7 +139,7 @@ final class TcpUpstream implements Upstream {
 
     @Override
     public boolean idle() {
-        return ch == null && dialing == null;
+        return ch == null && !dialling();
     }
 
     @Override
@@ -142,7 +165,7 @@ final class TcpUpstream implements Upstream {
             return;
         }
         queued.add(msg);
-        if (dialing == null) {
+        if (!dialling()) {
             dial();
         }
     }
@@ -156,7 +179,7 @@ final class TcpUpstream implements Upstream {
 
     @Override
     public boolean isWritable() {
-        return ch != null ? ch.isWritable() : dialing == null;
+        return ch != null ? ch.isWritable() : !dialling();
     }
 
     @Override
@@ -171,7 +194,7 @@ final class TcpUpstream implements Upstream {
     public void shutdownOutput() {
         if (ch == null) {
             // Passed on once the connection is made; with none, nothing waits for it.
-            shutdownQueued = dialing != null;
+            shutdownQueued = dialling();
             return;
         }
         if (tcp != null && ch.isActive()) {
@@ -200,6 +223,12 @@ final class TcpUpstream implements Upstream {
      */
     @Override
     public void renew() {
+        if (retry != null && retry.waiting()) {
+            // Its request was answered while a retry waited: that retry would dial for nothing.
+            retry.cancel();
+            retry = null;
+            releaseQueued();
+        }
         if (ch != null) {
             Channel old = ch;
             ch = null;
@@ -213,6 +242,7 @@ final class TcpUpstream implements Upstream {
     @Override
     public void close() {
         closed = true;
+        cancelRetry();
         releaseQueued();
         if (ch != null) {
             ch.close();
@@ -222,9 +252,16 @@ final class TcpUpstream implements Upstream {
     @Override
     public void reset() {
         closed = true;
+        cancelRetry();
         releaseQueued();
         if (ch != null) {
             HttpEnforcement.reset(ch); // SO_LINGER 0, then close
+        }
+    }
+
+    private void cancelRetry() {
+        if (retry != null) {
+            retry.cancel();
         }
     }
 

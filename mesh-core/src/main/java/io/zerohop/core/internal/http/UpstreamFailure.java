@@ -11,14 +11,32 @@ import java.nio.charset.StandardCharsets;
  * the response code details {@code upstream_reset_before_response_started{R[,T]}} with blanks as {@code _}
  * ({@code StringUtil::replaceAllEmptySpace}), and the response flag of {@code streamResetReasonToResponseFlag}. R is
  * {@code Http::Utility::resetReasonToString} (source/common/http/utility.cc). Shared by the HTTP/1 and HTTP/2 paths,
- * so that both answer alike. zerohop does not retry (a waypoint's route carries Istio's default retry policy, whose
- * body then says {@code retried and the latest reset reason}).
+ * so that both answer alike. After Istio's inbound retries of a dial ({@link AppDialRetry}) the body says
+ * {@code retried and the latest reset reason: R} ({@code onUpstreamReset}: {@code is_retry_ ? "retried and the latest "}).
  *
  * @param reason           Envoy's reset reason text
  * @param transportFailure the connection's failure reason, or "" for none
- * @param flag             Envoy's {@code %RESPONSE_FLAGS%}: {@code UF}, {@code UC}, {@code UPE} or {@code UR} (a stream the application refused, H2Proxy)
+ * @param flag             Envoy's {@code %RESPONSE_FLAGS%}: {@code UF}, {@code UC}, {@code UPE} or {@code UR} (a stream the application refused,
+ *                         H2Proxy); {@code URX,UF} when the retries ran out ({@link #afterRetries})
+ * @param retried          the request was retried before this failure ended it
  */
-record UpstreamFailure(String reason, String transportFailure, String flag) {
+record UpstreamFailure(String reason, String transportFailure, String flag, boolean retried) {
+    UpstreamFailure(String reason, String transportFailure, String flag) {
+        this(reason, transportFailure, flag, false);
+    }
+
+    /**
+     * This failure as the last of a request whose retries ran out: Envoy's router sets {@code URX}
+     * (UpstreamRetryLimitExceeded) in {@code maybeRetryReset} on {@code RetryStatus::NoRetryLimitExceeded}, before
+     * {@code onUpstreamAbort} sets this failure's own flag, and %RESPONSE_FLAGS% lists a stream's flags in the order they
+     * were set (source/common/stream_info/stream_info_impl.h {@code setResponseFlag}: {@code response_flags_.push_back};
+     * utility.cc {@code ResponseFlagUtils::toString} walks {@code responseFlags()}): {@code URX,UF}, as Istio's proxies
+     * log it ({@code "GET / HTTP/1.1" 503 URX,UF upstream_reset_before_response_started{remote_connection_failure...}}).
+     * The body says {@code retried and the latest reset reason}; the details do not change.
+     */
+    UpstreamFailure afterRetries() {
+        return new UpstreamFailure(reason, transportFailure, "URX," + flag, true);
+    }
     /**
      * The local reply's status: {@code onUpstreamReset} answers 502 (Bad Gateway) for a protocol error, 503 for every other
      * reset before the response started. Until 2 December zerohop answered 503 for both.
@@ -55,7 +73,7 @@ record UpstreamFailure(String reason, String transportFailure, String flag) {
     }
 
     String body() {
-        return "upstream connect error or disconnect/reset before headers. reset reason: " + reason
+        return "upstream connect error or disconnect/reset before headers. " + (retried ? "retried and the latest " : "") + "reset reason: " + reason
                 + (transportFailure.isEmpty() ? "" : ", transport failure reason: " + transportFailure);
     }
 
