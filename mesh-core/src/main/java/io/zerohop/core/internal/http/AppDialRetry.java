@@ -88,6 +88,14 @@ final class AppDialRetry {
         }
     }
 
+    /**
+     * {@code failure}, which ended the request after its connection was had: said as retried when that connection
+     * came on a retry ({@link UpstreamFailure#afterARetry}).
+     */
+    UpstreamFailure later(UpstreamFailure failure) {
+        return retried > 0 ? failure.afterARetry() : failure;
+    }
+
     /** The answer to the request's last failure: Envoy's, with {@code URX} and "retried" when it had the policy. */
     UpstreamFailure answer(UpstreamFailure last) {
         return enabled ? last.afterRetries() : last;

@@ -760,12 +760,14 @@ final class H2Proxy {
         }
 
         /**
-         * Envoy's router's local reply for {@code failure}: its status (502 or 503), its body, its details as the reason, its flag. For gRPC,
+         * Envoy's router's local reply for {@code reply} (said as retried when the request was, {@link AppDialRetry#later}):
+         * its status (502 or 503), its body, its details as the reason, its flag. For gRPC,
          * as Envoy's {@code Utility::sendLocalReply} turns every local reply to a gRPC request (source/common/http/utility.cc):
          * trailers-only, {@code :status 200}, {@code grpc-status} of that status ({@code httpToGrpcStatus}: 14, UNAVAILABLE, for both),
          * the body as {@code grpc-message} (percent-encoded; it has nothing to encode).
          */
-        private void unreached(UpstreamFailure failure) {
+        private void unreached(UpstreamFailure reply) {
+            UpstreamFailure failure = retry.later(reply);
             responseFlags = failure.flag();
             refusal = failure.details();
             if (grpc) {

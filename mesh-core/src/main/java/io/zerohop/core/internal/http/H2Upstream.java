@@ -197,7 +197,7 @@ final class H2Upstream implements Upstream {
             return;
         }
         Promise<Http2StreamChannel> opened = loop.newPromise();
-        Response handler = new Response(headRequest);
+        Response handler = new Response(headRequest, retry);
         app.openStream(handler, opened);
         opened.addListener(f -> {
             if (!f.isSuccess() && !closed && !dropping && retry.retry(loop, this::attempt)) {
@@ -389,8 +389,12 @@ final class H2Upstream implements Upstream {
         /** Why the request's HEADERS were not sent: over the application's SETTINGS_MAX_HEADER_LIST_SIZE ({@link #write}). */
         String overLimit;
 
-        Response(boolean headRequest) {
+        /** The retries that got the stream: a failure of it says the request was retried ({@link AppDialRetry#later}). */
+        private final AppDialRetry openedBy;
+
+        Response(boolean headRequest, AppDialRetry openedBy) {
             this.headRequest = headRequest;
+            this.openedBy = openedBy;
         }
 
         private boolean current() {
@@ -579,7 +583,8 @@ final class H2Upstream implements Upstream {
         }
 
         /** Before the response started: Envoy's router's local reply, the client's connection going on; after: a cut. */
-        private void failed(UpstreamFailure failure) {
+        private void failed(UpstreamFailure reset) {
+            UpstreamFailure failure = openedBy.later(reset);
             H2Upstream.this.stream = null;
             requestOpen = false;
             if (!started) {

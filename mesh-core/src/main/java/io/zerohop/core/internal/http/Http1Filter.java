@@ -841,7 +841,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             if (active != null && active.allowed && active.status == 0) {
                 // Envoy's codec client resets the requests of a connection that closed under them with
                 // ConnectionTermination (codec_client.cc CodecClient::onEvent): 503, UC.
-                UpstreamFailure failure = UpstreamFailure.reset("connection termination");
+                UpstreamFailure failure = upstream.later(UpstreamFailure.reset("connection termination"));
                 answerUnreached(active, failure);
                 // Envoy's router answers this reset with the same local 503 as a failed dial (router.cc onUpstreamReset,
                 // onUpstreamAbort, sendLocalReply), and its connection manager closes an HTTP/1 downstream connection

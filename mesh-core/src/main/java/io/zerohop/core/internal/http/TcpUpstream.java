@@ -46,6 +46,8 @@ final class TcpUpstream implements Upstream {
     private Future<Channel> dialing;
     /** The current request's retries of its dial ({@link AppDialRetry}), while it has no connection; else null. */
     private AppDialRetry retry;
+    /** The retries that got the connection for the current request ({@link #later}); null for a later request on it. */
+    private AppDialRetry connectedBy;
     /** What the filter wrote while the connection was being dialled, in order. */
     private final ArrayDeque<Object> queued = new ArrayDeque<>();
     /**
@@ -87,6 +89,7 @@ final class TcpUpstream implements Upstream {
         d.addListener(f -> {
             dialing = null;
             if (f.isSuccess()) {
+                connectedBy = retry;
                 retry = null;
                 Channel c = (Channel) f.getNow();
                 if (closed) {
@@ -153,6 +156,10 @@ final class TcpUpstream implements Upstream {
     }
 
     private void send(Object msg) {
+        if (msg instanceof HttpRequest) {
+            // A new request: retried or not on its own.
+            connectedBy = null;
+        }
         if (ch != null) {
             ch.write(msg, ch.voidPromise());
             return;
@@ -168,6 +175,11 @@ final class TcpUpstream implements Upstream {
         if (!dialling()) {
             dial();
         }
+    }
+
+    @Override
+    public UpstreamFailure later(UpstreamFailure failure) {
+        return connectedBy != null ? connectedBy.later(failure) : failure;
     }
 
     @Override

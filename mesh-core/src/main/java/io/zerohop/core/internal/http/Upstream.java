@@ -27,6 +27,14 @@ interface Upstream {
         return msg;
     }
 
+    /**
+     * {@code failure}, which ended the current request after its connection was had, as Envoy words it for that request:
+     * retried ({@link UpstreamFailure#afterARetry}) when the connection came on a retry ({@link AppDialRetry#later}).
+     */
+    default UpstreamFailure later(UpstreamFailure failure) {
+        return failure;
+    }
+
     /** A request head, body part or trailers; ownership passes (released by the upstream). */
     void write(HttpObject msg);
 

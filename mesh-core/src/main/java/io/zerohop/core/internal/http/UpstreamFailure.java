@@ -37,6 +37,16 @@ record UpstreamFailure(String reason, String transportFailure, String flag, bool
     UpstreamFailure afterRetries() {
         return new UpstreamFailure(reason, transportFailure, "URX," + flag, true);
     }
+
+    /**
+     * This failure as that of a request retried before it (its connection was had on a retry, then this ended it before
+     * its response): Envoy's body says {@code retried and the latest reset reason} whenever the request was retried
+     * ({@code onUpstreamReset}: {@code is_retry_}, set by {@code doRetry}); its flag alone, no retry having run out (the
+     * request was sent: {@code reset-before-request} does not retry it).
+     */
+    UpstreamFailure afterARetry() {
+        return new UpstreamFailure(reason, transportFailure, flag, true);
+    }
     /**
      * The local reply's status: {@code onUpstreamReset} answers 502 (Bad Gateway) for a protocol error, 503 for every other
      * reset before the response started. Until 2 December zerohop answered 503 for both.

@@ -208,6 +208,31 @@ class L7AppDialRetryTest {
         }
     }
 
+    /** An HTTP/1 application that ends its connection once it has read a request's head, never answering. */
+    static void closeAfterHead(Socket c) {
+        try (c) {
+            readHead(c.getInputStream());
+        } catch (IOException e) {
+            // ended
+        }
+    }
+
+    /** An h2c application that ends its connection once a HEADERS frame came (a request's), never answering. */
+    static void closeAfterHeaders(Socket c) {
+        try (c) {
+            InputStream in = c.getInputStream();
+            in.readNBytes(24);
+            for (byte[] h; (h = in.readNBytes(9)).length == 9; ) {
+                in.skipNBytes(((h[0] & 0xff) << 16) | ((h[1] & 0xff) << 8) | (h[2] & 0xff));
+                if (h[3] == 0x1) {
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            // ended
+        }
+    }
+
     /** The h2c application: Node's, its bytes relayed as they come. */
     void h2cApp(Socket c) {
         try (c; Socket n = new Socket(nodeApp.getAddress(), nodeApp.getPort())) {
@@ -437,5 +462,59 @@ class L7AppDialRetryTest {
                 "http://" + viaGrpcH2.getAddress().getHostAddress() + ":" + viaGrpcH2.getPort() + "/api/grpc-h2");
         assertThat(refused).isEqualTo(FIRST_503 + "\n[503]");
         assertThat(grpcH2.dials).hasValue(1);
+    }
+
+    /**
+     * A request whose connection came on a retry and then ended before its response (the application closed it:
+     * {@code UC}) is answered as Envoy answers a request it retried: {@code retried and the latest reset reason:
+     * connection termination}, its flag {@code UC} alone (no retry ran out). The next request on the client's connection
+     * dials once and is not said to be retried. HTTP/1 on an {@code http} port here, HTTP/2 there and HTTP/1 on an
+     * {@code http2} port below.
+     */
+    static final String RETRIED_UC = "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: "
+            + "connection termination";
+
+    @Test
+    void aFailureAfterARetryGotTheConnectionSaysTheRequestWasRetried() throws Exception {
+        String firstUc = "upstream connect error or disconnect/reset before headers. reset reason: connection termination";
+        GatedApp app = new GatedApp(1, L7AppDialRetryTest::closeAfterHead);
+        try (CapturedStderr err = new CapturedStderr(); Socket c = client(listener(AppProtocol.HTTP, app))) {
+            send(c, ascii("GET /api/closed HTTP/1.1\r\nHost: backend\r\n\r\n"));
+            Response r = read(c.getInputStream());
+            assertThat(r.status()).isEqualTo(503);
+            assertThat(r.body()).isEqualTo(RETRIED_UC);
+            assertThat(app.dials).hasValue(2);
+            assertThat(err.awaitLine("access - plaintext-inbound-http ", " path=\"/api/closed\" "))
+                    .contains(" reason=\"upstream_reset_before_response_started{connection_termination}\" response_flags=UC ");
+
+            send(c, ascii("GET /api/closed-again HTTP/1.1\r\nHost: backend\r\n\r\n"));
+            assertThat(read(c.getInputStream()).body()).isEqualTo(firstUc);
+            assertThat(app.dials).hasValue(3);
+        }
+    }
+
+    @Test
+    void anHttp2FailureAfterARetryGotTheConnectionSaysTheRequestWasRetried() throws Exception {
+        GatedApp h2 = new GatedApp(1, L7AppDialRetryTest::closeAfterHeaders);
+        InetSocketAddress via = listener(AppProtocol.HTTP, h2);
+        try (CapturedStderr err = new CapturedStderr()) {
+            String closed = ChildProcess.run("curl", "-sS", "--max-time", "30", "--http2-prior-knowledge", "-w", "\n[%{http_code}]",
+                    "http://" + via.getAddress().getHostAddress() + ":" + via.getPort() + "/api/h2-closed");
+            assertThat(closed).isEqualTo(RETRIED_UC + "\n[503]");
+            assertThat(h2.dials).hasValue(2);
+            assertThat(err.awaitLine("access - plaintext-inbound-http ", " path=\"/api/h2-closed\" ")).contains(" response_flags=UC ");
+        }
+    }
+
+    @Test
+    void anHttp1ToHttp2FailureAfterARetryGotTheConnectionSaysTheRequestWasRetried() throws Exception {
+        GatedApp h1ToH2 = new GatedApp(1, L7AppDialRetryTest::closeAfterHeaders);
+        try (Socket c = client(listener(AppProtocol.HTTP2, h1ToH2))) {
+            send(c, ascii("GET /api/h1-to-h2-closed HTTP/1.1\r\nHost: backend\r\n\r\n"));
+            Response r = read(c.getInputStream());
+            assertThat(r.status()).isEqualTo(503);
+            assertThat(r.body()).isEqualTo(RETRIED_UC);
+            assertThat(h1ToH2.dials).hasValue(2);
+        }
     }
 }
