@@ -51,9 +51,11 @@ import java.util.Set;
  * section 8.2.2) except those that are connection-specific in HTTP/2 ({@code Connection}, {@code Keep-Alive},
  * {@code Proxy-Connection}, {@code Transfer-Encoding}, {@code Upgrade}, {@code HTTP2-Settings}; RFC 9113 section 8.2.2,
  * envoyproxy/envoy source/common/http/http2/codec_impl.cc, whose header map never carries them after
- * {@code mutateRequestHeaders}). An upgrade request goes as a plain request (Envoy's HTTP/2 codec sends it as an extended
- * CONNECT whatever the application's SETTINGS, a known difference: mesh-core README, "HTTP/1 on a port declared http2");
- * its answer is no 101, so the filter closes the client's connection after it.</li>
+ * {@code mutateRequestHeaders}). A WebSocket upgrade goes as RFC 8441's extended CONNECT whatever the application's
+ * SETTINGS, as Envoy's HTTP/2 client codec sends every upgrade ({@link #headers}); the application's 200 comes back as a
+ * {@code 101} and the stream then carries the upgraded connection's bytes as DATA both ways ({@link #writeRaw},
+ * {@code Response.switchProtocols}); a stream the application refuses ({@code :protocol} unknown to it: nghttp2 resets it)
+ * gets the 503 {@code UR} of any reset before the response.</li>
  * <li>the body: DATA frames as the parts come; the request's trailers are dropped, as Envoy's HTTP/1 codec drops them
  * without {@code enable_trailers}, which istiod never sets (http1/codec_impl.cc {@code ConnectionImpl::onHeaderField}:
  * trailers are parsed only when {@code enable_trailers_}), and the stream ends with an empty DATA frame.</li>
@@ -107,6 +109,15 @@ final class H2Upstream implements Upstream {
     private final boolean retryDial;
     /** The current request's retries while its stream is being opened ({@link #opening}); else null. */
     private AppDialRetry retry;
+    /**
+     * The current request's upgrade ({@code websocket}: the only one {@link UpgradeHeaders} lets through), sent as an
+     * extended CONNECT; null for any other request.
+     */
+    private String upgrade;
+    /** The 101 went to the client: the stream carries the upgraded connection's bytes ({@link #writeRaw}). */
+    private boolean switched;
+    /** The client's FIN went on as END_STREAM after the upgrade: nothing more is sent. */
+    private boolean rawOutputEnded;
 
     /** @param retryDial whether a stream that could not be had is retried ({@link AppDialRetry#retries} of the port's protocol) */
     H2Upstream(Http1Filter filter, EventExecutor loop, java.util.function.Supplier<io.netty.util.concurrent.Future<io.netty.channel.Channel>> dialer,
@@ -122,6 +133,10 @@ final class H2Upstream implements Upstream {
         if (msg instanceof HttpRequest req) {
             dropping = false;
             headRequest = req.method().equals(io.netty.handler.codec.http.HttpMethod.HEAD);
+            // The filter forwards Upgrade only with Connection's upgrade token, and only websocket (UpgradeHeaders).
+            upgrade = req.headers().get(HttpHeaderNames.UPGRADE);
+            switched = false;
+            rawOutputEnded = false;
             head = headers(req, filter.decidedScheme());
             if (msg instanceof HttpContent c) {
                 content(c);
@@ -140,7 +155,9 @@ final class H2Upstream implements Upstream {
             c.release();
             return;
         }
-        boolean last = c instanceof LastHttpContent;
+        // An upgrade request's stream stays open past its HTTP/1 end: the upgraded bytes follow on it, as Envoy's HTTP/1 codec
+        // never ends an upgrade request (http1/codec_impl.cc onMessageCompleteImpl, handling_upgrade_).
+        boolean last = c instanceof LastHttpContent && upgrade == null;
         ByteBuf data = c.content();
         if (head != null && last && !data.isReadable()) {
             // A request without a body: HEADERS with END_STREAM.
@@ -197,7 +214,7 @@ final class H2Upstream implements Upstream {
             return;
         }
         Promise<Http2StreamChannel> opened = loop.newPromise();
-        Response handler = new Response(headRequest, retry);
+        Response handler = new Response(headRequest, retry, upgrade);
         app.openStream(handler, opened);
         opened.addListener(f -> {
             if (!f.isSuccess() && !closed && !dropping && retry.retry(loop, this::attempt)) {
@@ -267,10 +284,19 @@ final class H2Upstream implements Upstream {
         }
     }
 
+    /**
+     * The upgraded connection's bytes from the client, after the 101: DATA on the stream, the buffer passed on as the
+     * frame's (Netty's flow controller holds it to the application's window; {@link #isWritable} turns false meanwhile and
+     * the filter stops reading the client), as Envoy's router sends an upgraded stream's data on its upstream request.
+     */
     @Override
     public void writeRaw(ByteBuf bytes) {
-        // Only after a 101, which an HTTP/2 application never sends.
-        bytes.release();
+        Http2StreamChannel s = stream;
+        if (!switched || rawOutputEnded || s == null || !bytes.isReadable()) {
+            bytes.release();
+            return;
+        }
+        s.write(new DefaultHttp2DataFrame(bytes, false));
     }
 
     @Override
@@ -301,14 +327,25 @@ final class H2Upstream implements Upstream {
         }
     }
 
+    /**
+     * The client's FIN. Upgraded: the stream's END_STREAM (an empty DATA frame), the application's side staying open until
+     * its own END_STREAM, as an upgraded connection to an HTTP/1 application gets the client's FIN as its own half-close
+     * ({@link UpgradedConnection}, {@link TcpUpstream#shutdownOutput}). Otherwise every request of the client has ended
+     * already; nothing of the application's connections is the client's.
+     */
     @Override
     public void shutdownOutput() {
-        // The client's FIN: every request of it has ended already; nothing of the application's connections is the client's.
+        Http2StreamChannel s = stream;
+        if (switched && !rawOutputEnded && s != null) {
+            rawOutputEnded = true;
+            requestOpen = false;
+            s.writeAndFlush(new DefaultHttp2DataFrame(true));
+        }
     }
 
     @Override
     public void upgraded() {
-        // Never: an HTTP/2 application answers no 101.
+        // The stream already carries the upgrade (Response turned the application's 200 into the 101): nothing to remove.
     }
 
     @Override
@@ -388,13 +425,20 @@ final class H2Upstream implements Upstream {
         private boolean refused;
         /** Why the request's HEADERS were not sent: over the application's SETTINGS_MAX_HEADER_LIST_SIZE ({@link #write}). */
         String overLimit;
+        /** The request's upgrade, sent as an extended CONNECT, or null. */
+        private final String upgrade;
+        /** The application's 200 went to the client as a 101: DATA is the upgraded connection's bytes. */
+        private boolean upgradedStream;
+        /** The application's END_STREAM on the upgraded stream went to the client as its FIN. */
+        private boolean upgradedEnded;
 
         /** The retries that got the stream: a failure of it says the request was retried ({@link AppDialRetry#later}). */
         private final AppDialRetry openedBy;
 
-        Response(boolean headRequest, AppDialRetry openedBy) {
+        Response(boolean headRequest, AppDialRetry openedBy, String upgrade) {
             this.headRequest = headRequest;
             this.openedBy = openedBy;
+            this.upgrade = upgrade;
         }
 
         private boolean current() {
@@ -405,6 +449,10 @@ final class H2Upstream implements Upstream {
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (!current() || ended) {
                 ReferenceCountUtil.release(msg);
+                return;
+            }
+            if (upgradedStream) {
+                upgradedRead(msg);
                 return;
             }
             if (msg instanceof Http2HeadersFrame h) {
@@ -439,6 +487,10 @@ final class H2Upstream implements Upstream {
                     if (e.getKey().length() > 0 && e.getKey().charAt(0) != ':') {
                         r.headers().add(e.getKey(), e.getValue());
                     }
+                }
+                if (upgrade != null && code == 200) {
+                    switchProtocols(r, h.isEndStream());
+                    return;
                 }
                 if (code < 200) {
                     // An interim response (100 Continue, 103): its end is not the response's.
@@ -526,6 +578,64 @@ final class H2Upstream implements Upstream {
             ReferenceCountUtil.release(msg);
         }
 
+        /**
+         * The application accepted the extended CONNECT: the client gets {@code 101 Switching Protocols} with
+         * {@code upgrade} and {@code connection: upgrade} added to the application's fields, as Envoy's HTTP/2 client codec
+         * turns the 200 of an upgrade's CONNECT into the HTTP/1 answer (http2/codec_impl.cc
+         * {@code ClientStreamImpl::decodeHeaders}, {@code Utility::transformUpgradeResponseFromH2toH1}: a 200 only; any
+         * other status goes on as it is, and the filter closes the client's connection after it). The filter then switches
+         * its connection to bytes ({@link UpgradedConnection}).
+         */
+        private void switchProtocols(DefaultHttpResponse r, boolean endStream) {
+            r.setStatus(HttpResponseStatus.SWITCHING_PROTOCOLS);
+            r.headers().set(HttpHeaderNames.UPGRADE, upgrade);
+            r.headers().set(HttpHeaderNames.CONNECTION, io.netty.handler.codec.http.HttpHeaderValues.UPGRADE);
+            started = true;
+            upgradedStream = true;
+            switched = true;
+            filter.onResponse(r);
+            if (endStream) {
+                upgradedEnd();
+            }
+        }
+
+        /**
+         * After the 101: DATA goes to the client as it is (its buffer passed on), END_STREAM as the client's FIN; the
+         * stream's trailers end it too.
+         */
+        private void upgradedRead(Object msg) {
+            if (upgradedEnded) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            if (msg instanceof Http2DataFrame d) {
+                boolean end = d.isEndStream();
+                if (d.content().isReadable()) {
+                    filter.onResponse(d.content());
+                } else {
+                    d.release();
+                }
+                if (end) {
+                    upgradedEnd();
+                }
+                return;
+            }
+            if (msg instanceof Http2HeadersFrame h && h.isEndStream()) {
+                upgradedEnd();
+                return;
+            }
+            ReferenceCountUtil.release(msg);
+        }
+
+        /**
+         * The application's END_STREAM on the upgraded stream: the client's connection gets its FIN. The stream is not done
+         * until the client's END_STREAM went too: a reset meanwhile still cuts the client's connection.
+         */
+        private void upgradedEnd() {
+            upgradedEnded = true;
+            filter.onUpstreamEnd(true);
+        }
+
         private LastHttpContent releaseThenEmpty(Http2DataFrame d) {
             d.release();
             return LastHttpContent.EMPTY_LAST_CONTENT;
@@ -575,6 +685,9 @@ final class H2Upstream implements Upstream {
                 return;
             }
             ended = true;
+            if (upgradedStream && upgradedEnded && rawOutputEnded) {
+                return; // both sides' END_STREAM: the upgraded connection ended cleanly
+            }
             // The stream ended without its response's end: the connection failed or ended under it, or refused it (as in
             // H2Proxy's Upstream.channelInactive).
             String failure = H2ConnectionEnds.ConnectionEnd.failure(ctx.channel().parent());
@@ -587,6 +700,13 @@ final class H2Upstream implements Upstream {
             UpstreamFailure failure = openedBy.later(reset);
             H2Upstream.this.stream = null;
             requestOpen = false;
+            if (upgradedStream) {
+                // The upgraded stream reset (RST_STREAM) or its connection gone: the client's connection ends, as Envoy's
+                // router resets the downstream stream once its response has started (router.cc onUpstreamReset) and its
+                // connection manager closes an HTTP/1 connection whose stream ends so (conn_manager_impl.cc).
+                filter.upgradeCut(failure.details());
+                return;
+            }
             if (!started) {
                 dropping = true;
                 // Later, as for a failed dial: a stream can fail inside the write of its request's first part (Netty's encoder
@@ -609,10 +729,24 @@ final class H2Upstream implements Upstream {
         }
     }
 
-    /** The request head as HTTP/2 header fields (see the class comment); {@code scheme}: the one the request was decided on. */
+    /**
+     * The request head as HTTP/2 header fields (see the class comment); {@code scheme}: the one the request was decided on.
+     * An upgrade ({@code Upgrade}, kept by the filter only with Connection's token) becomes RFC 8441's extended CONNECT,
+     * as Envoy's HTTP/2 client codec sends every upgrade whatever the application's SETTINGS (http2/codec_impl.cc
+     * {@code ClientStreamImpl::encodeHeaders}, {@code Utility::transformUpgradeRequestFromH1toH2}): {@code :method CONNECT},
+     * {@code :protocol} the upgrade token, {@code :scheme} and {@code :path} kept, no {@code upgrade} nor
+     * {@code connection}, and a {@code content-length: 0} dropped ("nghttp2 rejects upgrade requests/responses with content
+     * length").
+     */
     static Http2Headers headers(HttpRequest req, String scheme) {
         Http2Headers h = new DefaultHttp2Headers(false);
-        h.method(req.method().name());
+        String upgrade = req.headers().get(HttpHeaderNames.UPGRADE);
+        if (upgrade != null) {
+            h.method(io.netty.handler.codec.http.HttpMethod.CONNECT.name());
+            h.set(Http2Headers.PseudoHeaderName.PROTOCOL.value(), upgrade);
+        } else {
+            h.method(req.method().name());
+        }
         h.scheme(scheme);
         h.path(req.uri());
         String host = req.headers().get(HttpHeaderNames.HOST);
@@ -621,7 +755,7 @@ final class H2Upstream implements Upstream {
         }
         for (Map.Entry<String, String> e : req.headers()) {
             AsciiString name = AsciiString.of(e.getKey().toLowerCase(Locale.ROOT));
-            if (!NOT_FORWARDED.contains(name)) {
+            if (!NOT_FORWARDED.contains(name) && !(upgrade != null && name.contentEquals("content-length") && e.getValue().equals("0"))) {
                 h.add(name, e.getValue());
             }
         }

@@ -596,8 +596,24 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
 
     /** Upstream became writable again: resume reading request bodies. */
     void upstreamWritable() {
-        if (!requests.paused() && !closing && upgraded == null) {
+        if (upgraded != null) {
+            if (!closing) {
+                upgraded.upstreamWritable();
+            }
+            return;
+        }
+        if (!requests.paused() && !closing) {
             ctx.channel().config().setAutoRead(true);
+        }
+    }
+
+    /**
+     * The upgraded connection's stream to an HTTP/2 application was reset, or its connection failed ({@link H2Upstream}):
+     * nothing more can be said in-band, the client's connection is reset (see {@link H2Upstream}'s {@code failed}).
+     */
+    void upgradeCut(String why) {
+        if (!closing) {
+            abort("upgraded stream ended by the application: " + why);
         }
     }
 
@@ -910,7 +926,9 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
 
     private void answerBeforeTheApplication(Http1Exchange x, HttpResponseStatus status, byte[] body) {
         x.responseDone = true;
-        if (!x.requestDone) {
+        // An upgrade request never ends for Envoy's HTTP/1 codec (codec_impl.cc, handling_upgrade_), so its local reply
+        // closes the connection (conn_manager_impl.cc encodeHeaders, !remoteDecodeComplete()), as onUpstreamEnd's 503 does.
+        if (!x.requestDone || x.upgrade) {
             x.closeAfter = true;
         }
         FullHttpResponse reply = LocalReplies.forRequest(x, status, body, x.closeAfter);

@@ -15,6 +15,8 @@ import io.netty.util.ReferenceCountUtil;
 final class UpgradedConnection {
     private final ChannelHandlerContext ctx;
     private final Upstream upstream;
+    /** Reading from the client stopped because the application's side could not take more ({@link #fromClient}). */
+    private boolean paused;
 
     UpgradedConnection(ChannelHandlerContext ctx, Upstream upstream) {
         this.ctx = ctx;
@@ -51,12 +53,31 @@ final class UpgradedConnection {
         upstream.flush();
     }
 
-    /** Read from the client; ownership passes. */
+    /**
+     * Read from the client; ownership passes. While the application's side cannot take more (its socket's buffer, or an
+     * HTTP/2 stream's flow-control window: {@link H2Upstream}) reading from the client stops, until
+     * {@link #upstreamWritable}, as Envoy's router stops reading a downstream whose upstream request is over its write
+     * buffer's high watermark (envoyproxy/envoy source/common/router/upstream_request.cc
+     * {@code UpstreamRequest::disableDataFromDownstreamForFlowControl}, the downstream stream's {@code readDisable}). Until
+     * 7 December an upgraded connection read its client whatever the application took.
+     */
     void fromClient(Object msg) {
         if (msg instanceof ByteBuf b) {
             upstream.writeRaw(b);
+            if (!paused && !upstream.isWritable()) {
+                paused = true;
+                ctx.channel().config().setAutoRead(false);
+            }
         } else {
             ReferenceCountUtil.release(msg);
+        }
+    }
+
+    /** The application's side can take more: reading from the client resumes if {@link #fromClient} stopped it. */
+    void upstreamWritable() {
+        if (paused) {
+            paused = false;
+            ctx.channel().config().setAutoRead(true);
         }
     }
 
