@@ -54,6 +54,7 @@ class L7Http1WebSocketOnHttp2PortTest {
     private static Process enabled;
     private static Process refusing;
     private static Mesh server;
+    private static PolicyEngine engine;
     private static InetSocketAddress toEnabled;
     private static InetSocketAddress toRefusing;
 
@@ -70,7 +71,7 @@ class L7Http1WebSocketOnHttp2PortTest {
                 Workload.Protocol.HBONE, "b", "cluster.local", Map.of(64500, AppProtocol.HTTP2, 64501, AppProtocol.HTTP2));
         WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend), Map.of("b", new InetSocketAddress(ip, 64502)));
         server = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity()).workloads(registry)
-                .policies(PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build()).node("b")
+                .policies(engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build()).node("b")
                 .inbound(new InetSocketAddress(ip, 64502)).threads(1).build();
         server.start().get(10, TimeUnit.SECONDS);
         toEnabled = server.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 64503), new InetSocketAddress(ip, 64500)));
@@ -163,6 +164,37 @@ class L7Http1WebSocketOnHttp2PortTest {
             c.getOutputStream().flush();
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.getInputStream().read())
                     .isInstanceOf(SocketException.class).hasMessageContaining("reset");
+        }
+    }
+
+    /**
+     * A policy change that now denies the request that upgraded the connection resets the client's connection (and the
+     * stream to the application), as on a port declared {@code http} ({@code L7Http1PolicyChangeTest}).
+     */
+    @Test
+    void anUpgradedStreamANewDenyNamesIsReset() throws Exception {
+        try (Socket c = connect(toEnabled)) {
+            c.getOutputStream().write(upgrade("/ws/live").getBytes(StandardCharsets.US_ASCII));
+            assertThat(L7Http1AppCloseTest.readHead(c.getInputStream())).startsWith("HTTP/1.1 101 ");
+            c.getOutputStream().write("frame".getBytes(StandardCharsets.US_ASCII));
+            assertThat(new String(c.getInputStream().readNBytes(5), StandardCharsets.US_ASCII)).isEqualTo("frame");
+            engine.replace(PolicyLoader.fromString("p.yaml", POLICY + """
+                    ---
+                    apiVersion: security.istio.io/v1
+                    kind: AuthorizationPolicy
+                    metadata: {name: deny-live, namespace: prod}
+                    spec:
+                      selector: {matchLabels: {app: backend}}
+                      action: DENY
+                      rules:
+                      - to: [{operation: {paths: ["/ws/live"]}}]
+                    """));
+            try {
+                org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.getInputStream().read())
+                        .isInstanceOf(SocketException.class).hasMessageContaining("reset");
+            } finally {
+                engine.replace(PolicyLoader.fromString("p.yaml", POLICY));
+            }
         }
     }
 
