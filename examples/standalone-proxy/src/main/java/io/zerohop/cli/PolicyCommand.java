@@ -393,9 +393,10 @@ final class PolicyCommand {
                 // gets (a new-user pass read an ALLOW with methods as "denied" with no hint; Cilium's text has one;
                 // newuser20 read "ALLOW by default" on an http port whose DENY methods: [POST] the proxy enforced).
                 // A new-user pass followed this hint for a policy whose only HTTP fields were requestPrincipals: giving
-                // --method/--path changed nothing, since the verified JWT that decides them is not the check's to give.
+                // --method/--path changed nothing, since the verified JWT decides them: the hint names --jwt, which gives
+                // it (a new-user pass read "which the check has none of" after --jwt came, and looked no further).
                 String jwt = engine.jwtRules(target).isEmpty() ? "" : "; requestPrincipals and request.auth.* are decided on the"
-                        + " request's verified JWT, which the check has none of: it decides a request without a token";
+                        + " request's verified JWT: give it with --jwt TOKEN (without it the check decides a request without a token)";
                 System.out.println("an HTTP request: decided per request on port " + port + " (a policy has HTTP fields for it):"
                         + " give --method/--path (and --host/--header) for its decision" + jwt);
             }

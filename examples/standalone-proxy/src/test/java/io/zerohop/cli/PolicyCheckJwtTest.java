@@ -50,10 +50,11 @@ class PolicyCheckJwtTest {
 
     /**
      * A new-user pass: for a policy whose only HTTP field is {@code requestPrincipals}, the hint said to give
-     * --method/--path, which changes nothing; it now says the JWT decides those fields and the check has none.
+     * --method/--path, which changes nothing; it now says the JWT decides those fields, and (since --jwt came) names
+     * the option that gives it: until then it said "which the check has none of".
      */
     @Test
-    void theHttpHintSaysTheJwtIsNotTheChecksToGive(@TempDir Path dir) throws Exception {
+    void theHttpHintNamesJwtToGiveTheToken(@TempDir Path dir) throws Exception {
         Files.writeString(dir.resolve("jwt.yaml"), """
                 apiVersion: security.istio.io/v1
                 kind: RequestAuthentication
@@ -72,7 +73,8 @@ class PolicyCheckJwtTest {
                   - from: [{source: {requestPrincipals: ["testing@secure.istio.io/*"]}}]
                 """);
         String hint = "give --method/--path (and --host/--header) for its decision; requestPrincipals and request.auth.* are"
-                + " decided on the request's verified JWT, which the check has none of: it decides a request without a token";
+                + " decided on the request's verified JWT: give it with --jwt TOKEN (without it the check decides a request"
+                + " without a token)";
         std.run("policy", "check", "--policies", dir.toString(), "--dest", "foo/httpbin:8000", "--label", "app=httpbin");
         assertThat(std.out.toString()).as(std.out.toString()).contains(hint);
         // A RequestAuthentication alone makes the proxy parse the port (an invalid token is 401 there): the hint is given
