@@ -6,8 +6,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The proxy's RequestAuthentication step for one request, outside any connection: what {@code zerohop policy check
- * --jwt} runs so that an operator can check a token and the {@code requestPrincipals} / {@code request.auth.*} rules it
+ * The proxy's RequestAuthentication step for one request, outside any connection: what {@code zerohop policy check}
+ * runs (the token from {@code --jwt}, {@code --header} or {@code --path}) so that an operator can check a token and the {@code requestPrincipals} / {@code request.auth.*} rules it
  * meets offline. The step is the one the proxy runs before the authorization (Envoy's {@code jwt_authn} as istiod
  * configures it, mesh-core README "JWT"): the same locations, checks, refusal texts and header changes. Keys of a rule
  * with {@code jwksUri} (or OpenID discovery) are fetched as the proxy fetches them, waiting at most the rule's

@@ -117,8 +117,9 @@ final class PolicyCommand {
                 + " decide at L7, the token verified as the proxy verifies it against the RequestAuthentications of --dest (every"
                 + " location the rules read, --header and --path too; the keys of a jwksUri or of OpenID discovery fetched, waiting"
                 + " at most the rule's timeout), then requestPrincipals and request.auth.* matched on its claims; a token the"
-                + " proxy refuses is exit 3 with the proxy's 401 (403) text. Without it the check decides a request without a"
-                + " verified token")
+                + " proxy refuses is exit 3 with the proxy's 401 (403) text. A token --header or --path carries where the rules"
+                + " read it (fromHeaders, fromParams) is verified the same way, with or without --jwt; with none the check"
+                + " decides a request without a verified token")
         String jwt;
 
         @Spec
@@ -279,8 +280,10 @@ final class PolicyCommand {
             // ... and nor is a port no policy has HTTP fields for (the proxy's zero-parse path, HttpEnforcement):
             // there principals match as written, as at ztunnel, not as istiod rewrites them for the mesh's trust
             // domains. A new-user pass got DENY here for a request the proxy served (a DENY of an alias's principal).
-            // A token to verify makes the port parsed as a RequestAuthentication does for the proxy (HttpEnforcement).
-            boolean opaque = tcpPort || !engine.requiresHttp(target, port) && (jwt == null || engine.jwtRules(target).isEmpty());
+            // A RequestAuthentication makes the port parsed, as for the proxy (HttpEnforcement), token or not: a new-user
+            // pass (h358) read "the proxy does not parse HTTP there" and ALLOW for --header authorization=Bearer deadbeef,
+            // which the proxy answers 401.
+            boolean opaque = tcpPort || !engine.requiresHttp(target, port) && engine.jwtRules(target).isEmpty();
             boolean http = method != null || path != null || host != null || !headers.isEmpty() || jwt != null;
             String badPath = path == null || opaque ? null : notOriginForm(path, method);
             if (badPath != null) {
@@ -291,6 +294,7 @@ final class PolicyCommand {
             if (badHost != null) {
                 throw u.error("host", host, badHost);
             }
+            boolean verifiedToken = false;
             if (http && !opaque) {
                 if (source != null) {
                     // What the proxy sets before the decision (mesh-core RequestAdmission, H2Proxy: Conn.xfcc), but for the
@@ -337,7 +341,10 @@ final class PolicyCommand {
                         headerMap.get("x-forwarded-proto")));
                 HttpAttributes attributes = new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap);
                 List<io.zerohop.policy.JwtRule> rules = engine.jwtRules(target);
-                if (jwt != null && !rules.isEmpty()) {
+                // Every request, as the proxy's step runs on every request: a token given by --header (a rule's
+                // fromHeaders, authorization) or in --path (fromParams) is verified as one given by --jwt (h358: until
+                // 7 December only --jwt's was, and a valid token in --header x-jwt-assertion decided as none).
+                if (!rules.isEmpty()) {
                     // The proxy's step before the authorization (mesh-core JwtCheck, Envoy's jwt_authn as istiod configures
                     // it): a refused token is the proxy's local reply, no policy decides; else the policies read the
                     // token's claims and the headers and path as the step left them (a token's header removed, outputs set).
@@ -355,9 +362,15 @@ final class PolicyCommand {
                         return 3;
                     }
                     attributes = new HttpAttributes(before.method(), r.path(), host, r.headers()).withAuth(r.auth());
-                    headerNotes.add("--jwt: " + (r.auth() == null ? "no token found where the rules read one (decided without one)"
-                            : "verified, request.auth.principal " + (r.auth().principal() == null ? "(none: no iss or sub)"
-                                    : r.auth().principal())));
+                    verifiedToken = r.auth() != null;
+                    String given = jwt != null ? "--jwt" : "the request's token";
+                    if (r.auth() != null) {
+                        headerNotes.add(given + ": verified, request.auth.principal " + (r.auth().principal() == null
+                                ? "(none: no iss or sub)" : r.auth().principal()));
+                    } else if (jwt != null) {
+                        headerNotes.add("--jwt: no token found where the rules read one (decided without one); they read it from "
+                                + tokenLocations(rules) + ": give it there");
+                    }
                 }
                 req.http(attributes);
             }
@@ -424,7 +437,7 @@ final class PolicyCommand {
                 System.err.println("note: --jwt: no RequestAuthentication applies to " + target.namespace() + "/" + target.name()
                         + ": the proxy verifies no JWT there, so its claims decide nothing (no requestPrincipals or request.auth.*"
                         + " value matches); it was decided as an authorization header");
-            } else if (jwt == null && !jwtRules.isEmpty()) {
+            } else if (jwt == null && !jwtRules.isEmpty() && !verifiedToken) {
                 // The proxy checks a request's JWT against these (mesh-core) before the decision; without --jwt the check
                 // decides what a request without one gets, and says which rules would apply.
                 System.err.println("note: RequestAuthentication applies to " + target.namespace() + "/" + target.name() + ": "
@@ -456,6 +469,32 @@ final class PolicyCommand {
                 System.err.println("warning: " + policies + ": no policy loaded from it");
             }
             return d.allowed() && unparsed.allowed() ? 0 : 3;
+        }
+
+        /**
+         * Where the rules read a token, as options of this command: a rule's {@code fromHeaders}, {@code fromParams} and
+         * {@code fromCookies}, or without any the default locations istiod leaves to Envoy ({@code authorization: Bearer}
+         * and the {@code access_token} query parameter: istio/istio pilot/pkg/security/authn/policy_applier.go
+         * {@code convertToEnvoyJwtConfig} sets from_headers/from_params only when the rule has them).
+         */
+        static String tokenLocations(List<io.zerohop.policy.JwtRule> rules) {
+            java.util.Set<String> where = new java.util.LinkedHashSet<>();
+            for (io.zerohop.policy.JwtRule r : rules) {
+                if (r.fromHeaders().isEmpty() && r.fromParams().isEmpty() && r.fromCookies().isEmpty()) {
+                    where.add("--jwt TOKEN");
+                    where.add("--path /PATH?access_token=TOKEN");
+                }
+                for (io.zerohop.policy.JwtRule.FromHeader h : r.fromHeaders()) {
+                    where.add("--header " + h.name().toLowerCase(java.util.Locale.ROOT) + "=" + h.prefix() + "TOKEN");
+                }
+                for (String param : r.fromParams()) {
+                    where.add("--path /PATH?" + param + "=TOKEN");
+                }
+                for (String cookie : r.fromCookies()) {
+                    where.add("--header cookie=" + cookie + "=TOKEN");
+                }
+            }
+            return String.join(", ", where);
         }
 
         /**

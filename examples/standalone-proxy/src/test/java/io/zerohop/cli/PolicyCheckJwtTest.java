@@ -173,6 +173,63 @@ class PolicyCheckJwtTest {
     }
 
     /**
+     * A token the request carries where the rules read it, given by {@code --header} rather than {@code --jwt}, goes
+     * through the proxy's RequestAuthentication step as the proxy's every request does, and a RequestAuthentication
+     * alone makes the port parsed (HttpEnforcement). A new-user pass (h358): {@code --header authorization=Bearer
+     * deadbeef} under a RequestAuthentication alone read "ALLOW by default" and "the proxy does not parse HTTP there",
+     * where the proxy answers 401; a valid token in a rule's {@code fromHeaders} header decided as none; and
+     * {@code --jwt} there said "no token found" without naming where the rules read one.
+     */
+    @Test
+    void aTokenInAHeaderTheRulesReadIsVerifiedAsTheProxyDoes(@TempDir Path dir) throws Exception {
+        com.nimbusds.jose.jwk.RSAKey key = new com.nimbusds.jose.jwk.gen.RSAKeyGenerator(2048).keyID("k1").generate();
+        String jwks = new com.nimbusds.jose.jwk.JWKSet(key.toPublicJWK()).toString();
+        String ra = """
+                apiVersion: security.istio.io/v1
+                kind: RequestAuthentication
+                metadata: {name: jwt-example, namespace: foo}
+                spec:
+                  selector: {matchLabels: {app: httpbin}}
+                  jwtRules:
+                  - issuer: "testing@secure.istio.io"
+                    jwks: '%s'
+                """.formatted(jwks);
+        Files.writeString(dir.resolve("jwt.yaml"), ra);
+        String[] base = {"policy", "check", "--policies", dir.toString(), "--dest", "foo/httpbin:8000", "--label", "app=httpbin",
+                "--method", "GET", "--path", "/headers"};
+        java.util.function.Function<String[], String> run = more -> {
+            std.out.reset();
+            String[] all = java.util.Arrays.copyOf(base, base.length + more.length);
+            System.arraycopy(more, 0, all, base.length, more.length);
+            return std.run(all);
+        };
+        assertThat(run.apply(new String[] {"--header", "authorization=Bearer deadbeef"})).as(std.out.toString())
+                .startsWith("exit 3");
+        assertThat(std.out.toString()).contains("DENY: 401 Jwt is not in the form of Header.Payload.Signature");
+
+        Files.writeString(dir.resolve("jwt.yaml"), ra + """
+                    fromHeaders: [{name: x-jwt-assertion}]
+                ---
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: require-jwt, namespace: foo}
+                spec:
+                  selector: {matchLabels: {app: httpbin}}
+                  action: ALLOW
+                  rules:
+                  - from: [{source: {requestPrincipals: ["testing@secure.istio.io/alice"]}}]
+                """);
+        String token = token(key, "alice", System.currentTimeMillis() / 1000 + 3600);
+        assertThat(run.apply(new String[] {"--header", "x-jwt-assertion=" + token})).as(std.out.toString())
+                .startsWith("exit 0").contains("the request's token: verified, request.auth.principal testing@secure.istio.io/alice")
+                .doesNotContain("decided here without a verified token");
+        assertThat(std.out.toString()).contains("ALLOW by foo/require-jwt");
+        assertThat(run.apply(new String[] {"--jwt", token})).startsWith("exit 3")
+                .contains("--jwt: no token found where the rules read one (decided without one); they read it from"
+                        + " --header x-jwt-assertion=TOKEN: give it there");
+    }
+
+    /**
      * {@code --jwt} with a rule's {@code jwksUri}: the keys are fetched as the proxy fetches them (a real JWKS server on
      * 127.0.210.1:63001), the token held for the first answer; a server that fails is the proxy's first request's
      * {@code 401 Jwks remote fetch is failed}.
