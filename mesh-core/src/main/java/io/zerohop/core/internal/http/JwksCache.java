@@ -182,8 +182,10 @@ final class JwksCache {
             schedule(e, refresh);
             return;
         }
-        log.warn("JWKS fetch failed for issuer {} ({}), using a public-only JWKS (every token of this issuer is refused) "
-                + "until a fetch succeeds: {}", issuer(e.key), where(e.key), reason(failure));
+        // A rule without issuer takes tokens of any issuer, so "of this issuer" would name none.
+        log.warn("JWKS fetch failed for issuer {} ({}), using a public-only JWKS (every token {} is refused) "
+                + "until a fetch succeeds: {}", issuer(e.key), where(e.key),
+                e.key.issuer.isEmpty() ? "these keys would verify" : "of this issuer", reason(failure));
         e.keys = publicOnly();
         e.answered.complete(null);
         // istiod's main flow hands a failed key to the background job at once (jwksuriChannel), which retries.
