@@ -66,7 +66,10 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     private static final Object UPSTREAM_END_CUT = new Object();
     /** Set once a 101 was forwarded: bytes only from then on. */
     private UpgradedConnection upgraded;
-    /** The request whose 101 made {@link #upgraded}: a policy change decides it again ({@link #redecide}). */
+    /**
+     * The request whose 101 made {@link #upgraded}: a policy change decides it again ({@link #redecide}); logged and counted
+     * when the connection ends ({@link #channelInactive}), with the upgraded bytes ({@link UpgradedConnection}).
+     */
     private Http1Exchange upgradedBy;
     /**
      * A request whose token waits for its rule's first key fetch ({@link JwtAuthn.Hold}), not decided yet, and the
@@ -184,6 +187,15 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             observer.request(active.logLine(conn));
             active = null;
         }
+        if (upgraded != null) {
+            // The upgrade request's stream lives as long as the upgraded connection: Envoy's connection manager logs a
+            // stream when it is destroyed (conn_manager_impl.cc doDeferredStreamDestroy: filter_manager_.onStreamComplete,
+            // log(AccessLogType::DownstreamEnd)), the upgraded bytes in its byte counts, and Istio's stats filter counts
+            // the request in that same log call (istio/proxy source/extensions/filters/http/istio_stats/istio_stats.cc
+            // IstioStatsFilter::log: requests_total, requestComplete() as the duration, the downstream bytes meter).
+            // Until 7 December the line and the metrics were written at the 101, with no upgraded bytes.
+            observer.request(upgradedBy.logLine(conn));
+        }
         ctx.fireChannelInactive();
     }
 
@@ -204,16 +216,18 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                 if (active != null && active.requestDone && active.responseDone) {
                     Http1Exchange done = active;
                     active = null;
-                    observer.request(done.logLine(conn));
                     if (done.closeAfter || upstreamEnded || (draining && !done.upgrade)) {
+                        observer.request(done.logLine(conn));
                         closeGracefully();
                         break;
                     }
                     if (done.upgrade) {
+                        // Logged and counted when the upgraded connection ends (channelInactive), with its bytes.
                         upgradedBy = done;
                         switchToOpaque();
                         break;
                     }
+                    observer.request(done.logLine(conn));
                     continue;
                 }
                 if (active != null && active.requestDone) {
@@ -1120,7 +1134,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     // ---------------------------------------------------------------- endings
 
     private void switchToOpaque() {
-        upgraded = new UpgradedConnection(ctx, upstream);
+        upgraded = new UpgradedConnection(ctx, upstream, upgradedBy);
         upgraded.switchOver(requests);
         requests.resume();
     }

@@ -15,12 +15,18 @@ import io.netty.util.ReferenceCountUtil;
 final class UpgradedConnection {
     private final ChannelHandlerContext ctx;
     private final Upstream upstream;
+    /**
+     * The request whose 101 switched the connection: the upgraded bytes count as its request's and its response's
+     * ({@code bytes_received}, {@code bytes_sent}, Istio's byte histograms), as Envoy's stream carries them as its data.
+     */
+    private final Http1Exchange upgradedBy;
     /** Reading from the client stopped because the application's side could not take more ({@link #fromClient}). */
     private boolean paused;
 
-    UpgradedConnection(ChannelHandlerContext ctx, Upstream upstream) {
+    UpgradedConnection(ChannelHandlerContext ctx, Upstream upstream, Http1Exchange upgradedBy) {
         this.ctx = ctx;
         this.upstream = upstream;
+        this.upgradedBy = upgradedBy;
     }
 
     /**
@@ -45,6 +51,7 @@ final class UpgradedConnection {
             if (m == PipelinedRequests.INPUT_END) {
                 upstream.shutdownOutput();
             } else if (m instanceof ByteBuf b) {
+                upgradedBy.requestBytes += b.readableBytes();
                 upstream.writeRaw(b);
             } else {
                 ReferenceCountUtil.release(m);
@@ -63,6 +70,7 @@ final class UpgradedConnection {
      */
     void fromClient(Object msg) {
         if (msg instanceof ByteBuf b) {
+            upgradedBy.requestBytes += b.readableBytes();
             upstream.writeRaw(b);
             if (!paused && !upstream.isWritable()) {
                 paused = true;
@@ -84,10 +92,12 @@ final class UpgradedConnection {
     /** From the application; ownership passes. */
     void fromApplication(Object msg) {
         // Only bytes pass; an object the removed codec still emitted carries at most bytes.
-        if (msg instanceof ByteBuf) {
+        if (msg instanceof ByteBuf b) {
+            upgradedBy.responseBytes += b.readableBytes();
             ctx.write(msg);
         } else {
             if (msg instanceof HttpContent c && c.content().isReadable()) {
+                upgradedBy.responseBytes += c.content().readableBytes();
                 ctx.write(c.content().retain());
             }
             ReferenceCountUtil.release(msg);
