@@ -65,6 +65,7 @@ final class H2Proxy {
                         Conn conn, Authorizer authorizer, HttpObserver observer, long idleMillis, long appIdleMillis, boolean retryDial) {
         H2ConnectionEnds.Drain drain = new H2ConnectionEnds.Drain(downstream, idleMillis);
         H2AppConnection app = new H2AppConnection(dialer, appIdleMillis);
+        HeldBodies heldBodies = new HeldBodies();
         // The connection itself is told of the mesh's drain (HttpEnforcement.drainConnections): GOAWAY, and its end once
         // its streams are done, as Envoy's connection manager drains it. Until 6 December an idle HTTP/2 connection (a
         // gRPC client's channel) waited for the whole drain and was reset at its deadline.
@@ -96,7 +97,7 @@ final class H2Proxy {
             @Override
             protected void initChannel(Http2StreamChannel ch) {
                 drain.begin(ch);
-                ch.pipeline().addLast(new Downstream(app, conn, authorizer, observer, retryDial));
+                ch.pipeline().addLast(new Downstream(app, conn, authorizer, observer, retryDial, heldBodies));
             }
         }).initialSettings(downstreamSettings()).build();
         // A field value with leading or trailing whitespace goes on as sent, as through Envoy's codec.
@@ -119,7 +120,8 @@ final class H2Proxy {
      * profile sets on gateways (istio/istio {@code pilot/pkg/networking/core/connection_settings.go}). Envoy's own default
      * on sidecar and waypoint listeners is 256 MiB with 256 MiB stream windows; zerohop keeps Netty's 64 KiB stream windows,
      * and takes the connection window that goes with them. Each stream's window is opened only as the application reads
-     * (or, for a held request, up to {@code HOLD_BUFFER}), so a stream that is not read makes zerohop hold at most 64 KiB
+     * (or, for a held request, up to {@code HOLD_BUFFER}, the connection's held requests {@link #HELD_PER_CONNECTION} in
+     * all), so a stream that is not read makes zerohop hold at most 64 KiB
      * and holds back only itself until sixteen such streams fill the connection's window; then the connection's other
      * bodies wait as at a gateway. A decision, not Envoy's sidecar default: with 256 MiB (briefly, 7 December) one client
      * connection of 4,096 unread streams made zerohop hold 256 MiB, four times the launcher's
@@ -129,6 +131,29 @@ final class H2Proxy {
      * L7Http2FlowControlTest).
      */
     static final int CONNECTION_WINDOW = 1024 * 1024;
+
+    /**
+     * How much of the bodies of one client connection's streams held for their JWT keys ({@code Downstream.HOLD_BUFFER}
+     * each) is read at most: {@link #CONNECTION_WINDOW}. A held stream reads its body, which gives its window back to
+     * the client (Netty's stream channel consumes what it reads), so without a bound per connection the connection's
+     * window bounded nothing there: each held stream took its 64 KiB, and one connection of 4,096 held streams made
+     * zerohop hold 256 MiB until 7 December (L7H2HeldBodiesTest). Past it a held stream stops reading at once, and its
+     * DATA stays in the connection's window until its hold ends: a connection's held bodies are at most this, read, and
+     * {@link #CONNECTION_WINDOW}, unread. Envoy bounds what it buffers of a stream its jwt_authn filter stops by its
+     * buffer limit (per_connection_buffer_limit_bytes, given to each stream by conn_manager_impl.cc), with watermarks
+     * that stop reading; the bound per connection is zerohop's, as its CONNECTION_WINDOW is, since its concurrency per
+     * connection is Envoy's sidecar default, unlimited ({@link #MAX_CONCURRENT_STREAMS}).
+     */
+    static final int HELD_PER_CONNECTION = CONNECTION_WINDOW;
+
+    /** What the held streams of one client connection have read ({@link #HELD_PER_CONNECTION}); its event loop only. */
+    private static final class HeldBodies {
+        long bytes;
+
+        boolean full() {
+            return bytes >= HELD_PER_CONNECTION;
+        }
+    }
 
     /**
      * Envoy's downstream HTTP/2 default for SETTINGS_MAX_CONCURRENT_STREAMS: 2147483647 (envoyproxy/envoy
@@ -208,9 +233,20 @@ final class H2Proxy {
          * open for the connection's other streams (L7JwtHoldBreakTest).
          */
         static final int HOLD_BUFFER = 65_535;
+        /** What the connection's held streams have read ({@link H2Proxy#HELD_PER_CONNECTION}). */
+        private final HeldBodies heldBodies;
+        /** What this stream read while held, counted in {@link #heldBodies} until its hold ends ({@link #unhold}). */
+        private long heldRead;
+
+        /** The hold is over (answered, reset, the connection gone): what it read no longer counts against the connection's. */
+        private void unhold() {
+            held = null;
+            heldBodies.bytes -= heldRead;
+            heldRead = 0;
+        }
         /** The client reset the stream while held: logged unanswered, its DATA released, the rest dropped as it comes. */
         private void resetWhileHeld() {
-            held = null;
+            unhold();
             ctx.channel().parent().closeFuture().removeListener(connectionGone);
             denied = true;
             releasePending();
@@ -226,7 +262,7 @@ final class H2Proxy {
          */
         private final io.netty.channel.ChannelFutureListener connectionGone = f -> {
             if (held != null) {
-                held = null;
+                unhold();
                 denied = true;
                 releasePending();
                 readAgain(ctx.channel());
@@ -248,9 +284,10 @@ final class H2Proxy {
         /** The request's retries of a stream that could not be had ({@link AppDialRetry}). */
         private final AppDialRetry retry;
 
-        Downstream(H2AppConnection app, Conn conn, Authorizer authorizer, HttpObserver observer, boolean retryDial) {
+        Downstream(H2AppConnection app, Conn conn, Authorizer authorizer, HttpObserver observer, boolean retryDial, HeldBodies heldBodies) {
             this.retry = new AppDialRetry(retryDial);
             this.app = app;
+            this.heldBodies = heldBodies;
             this.conn = conn;
             this.authorizer = authorizer;
             this.observer = observer;
@@ -288,11 +325,16 @@ final class H2Proxy {
                     }
                 }
                 forward(new DefaultHttp2DataFrame(d.content().retain(), d.isEndStream(), d.padding()));
-                d.release();
-                if (held != null && requestBytes >= HOLD_BUFFER) {
-                    // Held with this much of its body: the rest waits in the stream's window, not given back.
-                    ctx.channel().config().setAutoRead(false);
+                if (held != null) {
+                    heldRead += d.content().readableBytes();
+                    heldBodies.bytes += d.content().readableBytes();
+                    if (requestBytes >= HOLD_BUFFER || heldBodies.full()) {
+                        // Held with this much of its body (or the connection's held streams with theirs): the rest waits
+                        // in the stream's window, not given back.
+                        ctx.channel().config().setAutoRead(false);
+                    }
                 }
+                d.release();
                 return;
             }
             if (msg instanceof Http2HeadersFrame h) {
@@ -448,7 +490,7 @@ final class H2Proxy {
             if (held != hold) {
                 return;
             }
-            held = null;
+            unhold();
             ctx.channel().parent().closeFuture().removeListener(connectionGone);
             readAgain(ctx.channel());
             if (logged || denied || !ctx.channel().isActive()) {
@@ -481,6 +523,11 @@ final class H2Proxy {
                 // then stops; the connection's other streams go on.
                 JwtAuthn.Hold hold = jwt.hold();
                 held = hold;
+                if (heldBodies.full()) {
+                    // The connection's held streams have read all they may (HELD_PER_CONNECTION): this one reads nothing
+                    // of its body until its hold ends, its DATA kept in the connection's window.
+                    ctx.channel().config().setAutoRead(false);
+                }
                 ctx.channel().parent().closeFuture().addListener(connectionGone);
                 JwtAuthn.whenAnswered(hold, ctx.executor(), () -> keysAnswered(frame, authority, cilium, hold));
                 return;
