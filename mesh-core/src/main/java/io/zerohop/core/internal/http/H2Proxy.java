@@ -108,6 +108,30 @@ final class H2Proxy {
         // takes as such (Http2FrameCodec write: a window update without a stream increments the connection stream's
         // window in its local flow controller), after the SETTINGS it sent when added, as HBONE's ServerConnection does.
         downstream.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame(CONNECTION_WINDOW - DEFAULT_WINDOW));
+        givenBackEvery(codec.connection(), CONNECTION_UPDATE);
+    }
+
+    /**
+     * How much of what a client connection's streams have read makes zerohop give it back to the connection's window (a
+     * WINDOW_UPDATE on stream 0): 32 KiB, what Netty gives back a 64 KiB stream window at (half of it). Netty's default
+     * for the connection is half its window too, 512 KiB of {@link #CONNECTION_WINDOW}: with unread streams taking more
+     * than the other half (eight of 64 KiB), the window the others had left was spent before 512 KiB was read, no update
+     * came, and every other body on the connection waited, where the window was opened for fifteen
+     * (L7H2HeldBodiesTest.fifteenStreamsTheApplicationDoesNotReadHoldBackNoOtherBody waited for ever until 7 December).
+     * nghttp2, Envoy's codec, also gives back at half the window (nghttp2_session.c
+     * {@code nghttp2_should_send_window_update}), but Envoy's sidecar connection window is 256 MiB, 256 MiB per stream.
+     */
+    static final int CONNECTION_UPDATE = 32 * 1024;
+
+    private static void givenBackEvery(io.netty.handler.codec.http2.Http2Connection connection, int bytes) {
+        if (connection.local().flowController() instanceof io.netty.handler.codec.http2.DefaultHttp2LocalFlowController f) {
+            try {
+                // Netty's ratio is the part of the window left when it gives back what was read.
+                f.windowUpdateRatio(connection.connectionStream(), 1f - (float) bytes / CONNECTION_WINDOW);
+            } catch (io.netty.handler.codec.http2.Http2Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
     }
 
     /** RFC 9113 section 6.9.2: every window, the connection's too, starts at 65,535 octets. */

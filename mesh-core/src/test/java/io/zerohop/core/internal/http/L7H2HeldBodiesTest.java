@@ -135,4 +135,28 @@ class L7H2HeldBodiesTest {
             }
         }
     }
+
+    /**
+     * The bound {@code H2Proxy.CONNECTION_WINDOW} keeps for the streams an application does not read (jwt-echo-server.js
+     * {@code /unread}, 200 KB bodies, no hold; Node's server buffers what it does not read, so more would end its session
+     * with ENHANCE_YOUR_CALM): fifteen of them take at most 15 x 64 KiB of the connection's 1 MiB, and a sixteenth
+     * stream's 200 KB body on the same connection still reaches the application and is answered. Until 7 December it
+     * waited for ever (60 s timeout; with four unread streams it passed): Netty gave the connection's window back only
+     * once half of it, 512 KiB, was read ({@code H2Proxy.CONNECTION_UPDATE}). Direct to the application it is answered
+     * with 15 and 30 unread streams.
+     */
+    @Test
+    void fifteenStreamsTheApplicationDoesNotReadHoldBackNoOtherBody() throws Exception {
+        rules = List.of();
+        List<Object> reqs = new ArrayList<>();
+        for (int i = 0; i < 15; i++) {
+            reqs.add(L7JwtHoldTest.request("u" + i, Map.of(":method", "POST", ":path", "/unread" + i), 200_000, true));
+        }
+        reqs.add(L7JwtHoldTest.request("free", Map.of(":method", "POST", ":path", "/free-past-fifteen"), 200_000, true));
+        try (L7JwtHoldTest.H2Client c = L7JwtHoldTest.H2Client.start(PROXY, H2_PORT, reqs, clients, true)) {
+            JsonNode free = c.answer("free");
+            assertThat(free.get("status").asInt()).as(free.toString()).isEqualTo(200);
+            assertThat(L7JwtHoldTest.JSON.readTree(free.get("body").asText()).get("path").asText()).isEqualTo("/free-past-fifteen");
+        }
+    }
 }
