@@ -89,9 +89,18 @@ final class H2AppConnection {
     @SuppressWarnings("deprecation")
     private void attach(Channel ch) {
         open.put(ch, new int[1]);
-        ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().autoAckSettingsFrame(true).decoupleCloseAndGoAway(true).build(),
-                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()), new GoAwayWatch(),
+        io.netty.handler.codec.http2.Http2FrameCodec codec = Http2FrameCodecBuilder.forClient().autoAckSettingsFrame(true)
+                .decoupleCloseAndGoAway(true).build();
+        ch.pipeline().addLast(codec, new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()), new GoAwayWatch(),
                 new H2ConnectionEnds.ConnectionEnd(reset -> ended(ch)));
+        // The responses' side of the client connection's window (H2Proxy.CONNECTION_WINDOW, given back every
+        // CONNECTION_UPDATE): a response whose client does not read it stops being read here, and its DATA, unread, would
+        // fill Netty's 64 KiB connection window and stop every other response on this connection for good
+        // (L7H2ResponseHeadOfLineTest). Envoy's upstream codec opens its connection window to 256 MiB
+        // (protocol.proto Http2ProtocolOptions initial_connection_window_size); 1 MiB bounds what one application
+        // connection can make zerohop hold, as on the client's side.
+        ch.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame(H2Proxy.CONNECTION_WINDOW - 65_535));
+        H2Proxy.givenBackEvery(codec.connection(), H2Proxy.CONNECTION_UPDATE);
         ch.config().setAutoRead(true);
     }
 

@@ -123,7 +123,7 @@ final class H2Proxy {
      */
     static final int CONNECTION_UPDATE = 32 * 1024;
 
-    private static void givenBackEvery(io.netty.handler.codec.http2.Http2Connection connection, int bytes) {
+    static void givenBackEvery(io.netty.handler.codec.http2.Http2Connection connection, int bytes) {
         if (connection.local().flowController() instanceof io.netty.handler.codec.http2.DefaultHttp2LocalFlowController f) {
             try {
                 // Netty's ratio is the part of the window left when it gives back what was read.
