@@ -158,6 +158,32 @@ class L7Http2FlowControlTest {
         }
     }
 
+    /**
+     * No head-of-line between the responses of one client connection: stream A's 4 MB response is left unread by its
+     * client (Node's http2 client, {@code h2-unread-response-client.js}, its own connection window 16 MiB); stream B's
+     * 200 KB response on the same connection must still come (direct, client to application, it does). zerohop stops
+     * reading the application's stream A while the client's stream A is unwritable, and what the application sent on it
+     * stays unconsumed on zerohop's connection to the application; until 7 December that connection's receive window was
+     * Netty's 64 KiB ({@code H2AppConnection}: no connection WINDOW_UPDATE), so the application could not send B's DATA
+     * and B waited for ever (found by h357). Envoy's upstream codec opens 256 MiB (protocol.proto Http2ProtocolOptions
+     * {@code initial_connection_window_size}); zerohop opens {@code H2Proxy.CONNECTION_WINDOW}, given back every
+     * {@code CONNECTION_UPDATE}, as on the client's side.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(value = 60, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
+    void aResponseItsClientDoesNotReadHoldsBackNoOtherResponseOnTheConnection() throws Exception {
+        Process client = new ProcessBuilder("node", L7Http2Test.resource("h2-unread-response-client.js"),
+                "http://" + plain.getAddress().getHostAddress() + ":" + plain.getPort(), "/big?n=4000000", "/big?n=200000")
+                .redirectErrorStream(true).start();
+        try {
+            java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(client.getInputStream(), StandardCharsets.UTF_8));
+            assertThat(out.readLine()).isEqualTo("A 200");
+            assertThat(out.readLine()).as("B's response on the connection whose A is unread").isEqualTo("B 200 200000");
+        } finally {
+            client.destroyForcibly().waitFor();
+        }
+    }
+
     private static String head(InputStream in) throws Exception {
         ByteArrayOutputStream head = new ByteArrayOutputStream();
         int matched = 0;

@@ -96,7 +96,7 @@ final class H2AppConnection {
         // The responses' side of the client connection's window (H2Proxy.CONNECTION_WINDOW, given back every
         // CONNECTION_UPDATE): a response whose client does not read it stops being read here, and its DATA, unread, would
         // fill Netty's 64 KiB connection window and stop every other response on this connection for good
-        // (L7H2ResponseHeadOfLineTest). Envoy's upstream codec opens its connection window to 256 MiB
+        // (L7Http2FlowControlTest). Envoy's upstream codec opens its connection window to 256 MiB
         // (protocol.proto Http2ProtocolOptions initial_connection_window_size); 1 MiB bounds what one application
         // connection can make zerohop hold, as on the client's side.
         ch.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame(H2Proxy.CONNECTION_WINDOW - 65_535));
