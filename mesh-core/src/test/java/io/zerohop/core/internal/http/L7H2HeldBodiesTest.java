@@ -31,6 +31,13 @@ import org.junit.jupiter.api.Timeout;
  * connection's window ({@code H2Proxy.CONNECTION_WINDOW}), as that window's bound means. Node's http2 client
  * ({@code jwt-h2-hold-client.js}), {@code jwt-echo-server.js}, a key server that never answers.
  * Addresses 127.0.215.1-3, ports 65100-65101.
+ *
+ * <p>The bound is zerohop's own, beyond Envoy: Envoy's jwt_authn filter stops a stream while its remote key set is fetched
+ * (envoyproxy/envoy source/extensions/filters/http/jwt_authn/authenticator.cc {@code startVerify}) and bounds what it
+ * buffers of it by {@code per_connection_buffer_limit_bytes} (source/common/http/conn_manager_impl.cc) within its
+ * HTTP/2 windows, 256 MiB by default (api/envoy/config/core/v3/protocol.proto); zerohop's windows are Envoy's edge pair,
+ * 64 KiB per stream and 1 MiB per connection (envoy docs configuration/best_practices/edge), and the held bodies of one
+ * connection share that 1 MiB.
  */
 @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class L7H2HeldBodiesTest {
