@@ -19,27 +19,11 @@ class PolicyCheckJwtTest {
 
     @Test
     void theRulesOfTheDestinationAreNamed(@TempDir Path dir) throws Exception {
-        Files.writeString(dir.resolve("jwt.yaml"), """
-                apiVersion: security.istio.io/v1
-                kind: RequestAuthentication
-                metadata: {name: jwt-example, namespace: foo}
-                spec:
-                  selector: {matchLabels: {app: httpbin}}
-                  jwtRules:
+        Files.writeString(dir.resolve("jwt.yaml"), requestAuthentication("jwt-example", """
                   - issuer: "testing@secure.istio.io"
                     jwksUri: "https://raw.githubusercontent.com/istio/istio/master/security/tools/jwt/samples/jwks.json"
-                ---
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: require-jwt, namespace: foo}
-                spec:
-                  selector: {matchLabels: {app: httpbin}}
-                  action: ALLOW
-                  rules:
-                  - from: [{source: {requestPrincipals: ["testing@secure.istio.io/testing@secure.istio.io"]}}]
-                """);
-        std.run("policy", "check", "--policies", dir.toString(), "--dest", "foo/httpbin:8000", "--label", "app=httpbin",
-                "--method", "GET", "--path", "/headers");
+                """) + requireJwt("testing@secure.istio.io/testing@secure.istio.io"));
+        check(dir);
         assertThat(std.err.toString()).as(std.err.toString())
                 .contains("note: RequestAuthentication applies to foo/httpbin: issuer testing@secure.istio.io (foo/jwt-example);"
                         + " the proxy verifies a request's JWT against these rules")
@@ -55,23 +39,10 @@ class PolicyCheckJwtTest {
      */
     @Test
     void theHttpHintNamesJwtToGiveTheToken(@TempDir Path dir) throws Exception {
-        Files.writeString(dir.resolve("jwt.yaml"), """
-                apiVersion: security.istio.io/v1
-                kind: RequestAuthentication
-                metadata: {name: jwt-example, namespace: foo}
-                spec:
-                  selector: {matchLabels: {app: httpbin}}
-                  jwtRules: [{issuer: "testing@secure.istio.io", jwks: '{"keys":[]}'}]
-                ---
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: require-jwt, namespace: foo}
-                spec:
-                  selector: {matchLabels: {app: httpbin}}
-                  action: ALLOW
-                  rules:
-                  - from: [{source: {requestPrincipals: ["testing@secure.istio.io/*"]}}]
+        String ra = requestAuthentication("jwt-example", """
+                  - {issuer: "testing@secure.istio.io", jwks: '{"keys":[]}'}
                 """);
+        Files.writeString(dir.resolve("jwt.yaml"), ra + requireJwt("testing@secure.istio.io/*"));
         String hint = "give --method/--path (and --host/--header) for its decision; requestPrincipals and request.auth.* are"
                 + " decided on the request's verified JWT: give it with --jwt TOKEN (without it the check decides a request"
                 + " without a token)";
@@ -79,8 +50,7 @@ class PolicyCheckJwtTest {
         assertThat(std.out.toString()).as(std.out.toString()).contains(hint);
         // A RequestAuthentication alone makes the proxy parse the port (an invalid token is 401 there): the hint is given
         // too (it was not: "ALLOW by default" alone).
-        String text = Files.readString(dir.resolve("jwt.yaml"));
-        Files.writeString(dir.resolve("jwt.yaml"), text.substring(0, text.indexOf("---")));
+        Files.writeString(dir.resolve("jwt.yaml"), ra);
         std.out.reset();
         std.run("policy", "check", "--policies", dir.toString(), "--dest", "foo/httpbin:8000", "--label", "app=httpbin");
         assertThat(std.out.toString()).as(std.out.toString()).contains("ALLOW by default").contains(hint);
@@ -92,20 +62,53 @@ class PolicyCheckJwtTest {
      */
     @Test
     void aRuleWithoutIssuerIsNamedAsAnyIssuer(@TempDir Path dir) throws Exception {
-        Files.writeString(dir.resolve("jwt.yaml"), """
-                apiVersion: security.istio.io/v1
-                kind: RequestAuthentication
-                metadata: {name: any-issuer, namespace: foo}
-                spec:
-                  selector: {matchLabels: {app: httpbin}}
-                  jwtRules:
+        Files.writeString(dir.resolve("jwt.yaml"), requestAuthentication("any-issuer", """
                   - jwksUri: "https://keys.example.com/jwks.json"
-                """);
-        std.run("policy", "check", "--policies", dir.toString(), "--dest", "foo/httpbin:8000", "--label", "app=httpbin",
-                "--method", "GET", "--path", "/headers");
+                """));
+        check(dir);
         assertThat(std.err.toString()).as(std.err.toString()).contains("note: RequestAuthentication applies to foo/httpbin:"
                 + " any issuer, keys https://keys.example.com/jwks.json (foo/any-issuer);");
         assertThat(std.out.toString()).contains("ALLOW by default");
+    }
+
+    /**
+     * A RequestAuthentication {@code foo/name} selecting {@code app: httpbin}, its {@code jwtRules} list the given YAML
+     * lines (indented as list items under it).
+     */
+    private static String requestAuthentication(String name, String jwtRules) {
+        return """
+                apiVersion: security.istio.io/v1
+                kind: RequestAuthentication
+                metadata: {name: %s, namespace: foo}
+                spec:
+                  selector: {matchLabels: {app: httpbin}}
+                  jwtRules:
+                """.formatted(name) + jwtRules;
+    }
+
+    /** istio.io's authz-jwt {@code foo/require-jwt}: ALLOW from {@code principal}; a {@code when:} may follow. */
+    private static String requireJwt(String principal) {
+        return """
+                ---
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: require-jwt, namespace: foo}
+                spec:
+                  selector: {matchLabels: {app: httpbin}}
+                  action: ALLOW
+                  rules:
+                  - from: [{source: {requestPrincipals: ["%s"]}}]
+                """.formatted(principal);
+    }
+
+    /** {@code policy check} of {@code GET /headers} to foo/httpbin:8000 ({@code app=httpbin}), stdout reset first. */
+    private String check(Path dir, String... more) {
+        std.out.reset();
+        String[] base = {"policy", "check", "--policies", dir.toString(), "--dest", "foo/httpbin:8000", "--label", "app=httpbin",
+                "--method", "GET", "--path", "/headers"};
+        String[] all = java.util.Arrays.copyOf(base, base.length + more.length);
+        System.arraycopy(more, 0, all, base.length, more.length);
+        return std.run(all);
     }
 
     /** A token signed here with {@code key}, claims as given. */
@@ -128,35 +131,14 @@ class PolicyCheckJwtTest {
         com.nimbusds.jose.jwk.RSAKey key = new com.nimbusds.jose.jwk.gen.RSAKeyGenerator(2048).keyID("k1").generate();
         com.nimbusds.jose.jwk.RSAKey stranger = new com.nimbusds.jose.jwk.gen.RSAKeyGenerator(2048).keyID("k1").generate();
         String jwks = new com.nimbusds.jose.jwk.JWKSet(key.toPublicJWK()).toString();
-        Files.writeString(dir.resolve("jwt.yaml"), """
-                apiVersion: security.istio.io/v1
-                kind: RequestAuthentication
-                metadata: {name: jwt-example, namespace: foo}
-                spec:
-                  selector: {matchLabels: {app: httpbin}}
-                  jwtRules:
+        Files.writeString(dir.resolve("jwt.yaml"), requestAuthentication("jwt-example", """
                   - issuer: "testing@secure.istio.io"
                     jwks: '%s'
-                ---
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: require-jwt, namespace: foo}
-                spec:
-                  selector: {matchLabels: {app: httpbin}}
-                  action: ALLOW
-                  rules:
-                  - from: [{source: {requestPrincipals: ["testing@secure.istio.io/alice"]}}]
+                """.formatted(jwks)) + requireJwt("testing@secure.istio.io/alice") + """
                     when: [{key: "request.auth.claims[groups]", values: ["group1"]}]
-                """.formatted(jwks));
+                """);
         long now = System.currentTimeMillis() / 1000;
-        String[] base = {"policy", "check", "--policies", dir.toString(), "--dest", "foo/httpbin:8000", "--label", "app=httpbin",
-                "--method", "GET", "--path", "/headers"};
-        java.util.function.Function<String[], String> run = more -> {
-            std.out.reset();
-            String[] all = java.util.Arrays.copyOf(base, base.length + more.length);
-            System.arraycopy(more, 0, all, base.length, more.length);
-            return std.run(all);
-        };
+        java.util.function.Function<String[], String> run = more -> check(dir, more);
 
         assertThat(run.apply(new String[] {"--jwt", token(key, "alice", now + 3600)})).as(std.err.toString())
                 .startsWith("exit 0").contains("--jwt: verified, request.auth.principal testing@secure.istio.io/alice");
@@ -184,41 +166,19 @@ class PolicyCheckJwtTest {
     void aTokenInAHeaderTheRulesReadIsVerifiedAsTheProxyDoes(@TempDir Path dir) throws Exception {
         com.nimbusds.jose.jwk.RSAKey key = new com.nimbusds.jose.jwk.gen.RSAKeyGenerator(2048).keyID("k1").generate();
         String jwks = new com.nimbusds.jose.jwk.JWKSet(key.toPublicJWK()).toString();
-        String ra = """
-                apiVersion: security.istio.io/v1
-                kind: RequestAuthentication
-                metadata: {name: jwt-example, namespace: foo}
-                spec:
-                  selector: {matchLabels: {app: httpbin}}
-                  jwtRules:
+        String ra = requestAuthentication("jwt-example", """
                   - issuer: "testing@secure.istio.io"
                     jwks: '%s'
-                """.formatted(jwks);
+                """.formatted(jwks));
         Files.writeString(dir.resolve("jwt.yaml"), ra);
-        String[] base = {"policy", "check", "--policies", dir.toString(), "--dest", "foo/httpbin:8000", "--label", "app=httpbin",
-                "--method", "GET", "--path", "/headers"};
-        java.util.function.Function<String[], String> run = more -> {
-            std.out.reset();
-            String[] all = java.util.Arrays.copyOf(base, base.length + more.length);
-            System.arraycopy(more, 0, all, base.length, more.length);
-            return std.run(all);
-        };
+        java.util.function.Function<String[], String> run = more -> check(dir, more);
         assertThat(run.apply(new String[] {"--header", "authorization=Bearer deadbeef"})).as(std.out.toString())
                 .startsWith("exit 3");
         assertThat(std.out.toString()).contains("DENY: 401 Jwt is not in the form of Header.Payload.Signature");
 
         Files.writeString(dir.resolve("jwt.yaml"), ra + """
                     fromHeaders: [{name: x-jwt-assertion}]
-                ---
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: require-jwt, namespace: foo}
-                spec:
-                  selector: {matchLabels: {app: httpbin}}
-                  action: ALLOW
-                  rules:
-                  - from: [{source: {requestPrincipals: ["testing@secure.istio.io/alice"]}}]
-                """);
+                """ + requireJwt("testing@secure.istio.io/alice"));
         String token = token(key, "alice", System.currentTimeMillis() / 1000 + 3600);
         assertThat(run.apply(new String[] {"--header", "x-jwt-assertion=" + token})).as(std.out.toString())
                 .startsWith("exit 0").contains("the request's token: verified, request.auth.principal testing@secure.istio.io/alice")
@@ -251,34 +211,16 @@ class PolicyCheckJwtTest {
         });
         server.start();
         try {
-            String policy = """
-                    apiVersion: security.istio.io/v1
-                    kind: RequestAuthentication
-                    metadata: {name: remote, namespace: foo}
-                    spec:
-                      selector: {matchLabels: {app: httpbin}}
-                      jwtRules:
+            String policy = requestAuthentication("remote", """
                       - issuer: "testing@secure.istio.io"
                         jwksUri: "http://127.0.210.1:63001/%s"
-                    ---
-                    apiVersion: security.istio.io/v1
-                    kind: AuthorizationPolicy
-                    metadata: {name: require-jwt, namespace: foo}
-                    spec:
-                      selector: {matchLabels: {app: httpbin}}
-                      action: ALLOW
-                      rules:
-                      - from: [{source: {requestPrincipals: ["testing@secure.istio.io/alice"]}}]
-                    """;
+                    """) + requireJwt("testing@secure.istio.io/alice");
             String token = token(key, "alice", System.currentTimeMillis() / 1000 + 3600);
             Files.writeString(dir.resolve("jwt.yaml"), policy.formatted("keys"));
-            assertThat(std.run("policy", "check", "--policies", dir.toString(), "--dest", "foo/httpbin:8000", "--label", "app=httpbin",
-                    "--method", "GET", "--path", "/", "--jwt", token)).as(std.out.toString()).startsWith("exit 0");
+            assertThat(check(dir, "--jwt", token)).as(std.out.toString()).startsWith("exit 0");
             assertThat(std.out.toString()).contains("ALLOW by foo/require-jwt");
             Files.writeString(dir.resolve("jwt.yaml"), policy.formatted("down"));
-            std.out.reset();
-            assertThat(std.run("policy", "check", "--policies", dir.toString(), "--dest", "foo/httpbin:8000", "--label", "app=httpbin",
-                    "--method", "GET", "--path", "/", "--jwt", token)).startsWith("exit 3");
+            assertThat(check(dir, "--jwt", token)).startsWith("exit 3");
             assertThat(std.out.toString()).contains("DENY: 401 Jwks remote fetch is failed by RequestAuthentication foo/remote");
         } finally {
             server.stop(0);
