@@ -5,11 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Capture;
 import io.zerohop.core.Mesh;
-import io.zerohop.core.Workload;
-import io.zerohop.core.WorkloadRegistry;
-import io.zerohop.identity.InMemoryCa;
-import io.zerohop.policy.PolicyEngine;
-import io.zerohop.policy.PolicyLoader;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -17,7 +12,6 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -137,13 +131,7 @@ class L7EarlyResponseTest {
      * plaintext inbound ({@link Mesh#plaintextInbound}) forwards to the application on that port.
      */
     static Mesh mesh(InetAddress ip, int port, String policy) throws Exception {
-        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
-        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", policy)).build();
-        Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
-                .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1).build();
-        mesh.start().get(10, TimeUnit.SECONDS);
-        return mesh;
+        return L7Meshes.backend(ip, Map.of(port, AppProtocol.HTTP), policy);
     }
 
     /**

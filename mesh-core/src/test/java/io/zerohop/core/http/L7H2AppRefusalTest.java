@@ -5,11 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Capture;
 import io.zerohop.core.Mesh;
-import io.zerohop.core.Workload;
-import io.zerohop.core.WorkloadRegistry;
-import io.zerohop.identity.InMemoryCa;
-import io.zerohop.policy.PolicyEngine;
-import io.zerohop.policy.PolicyLoader;
 import io.zerohop.testing.CapturedStderr;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
@@ -24,7 +19,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
@@ -65,22 +59,16 @@ class L7H2AppRefusalTest {
     static void start() throws Exception {
         InetAddress ip = InetAddress.getByName("127.0.209.10");
         app = new RawApp(new InetSocketAddress(ip, 62500));
-        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(62500, AppProtocol.HTTP2));
-        mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
-                .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b")
-                .policies(PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", """
-                        apiVersion: security.istio.io/v1
-                        kind: AuthorizationPolicy
-                        metadata: {name: backend-refusal, namespace: prod}
-                        spec:
-                          selector: {matchLabels: {app: backend}}
-                          action: ALLOW
-                          rules:
-                          - to: [{operation: {paths: ["/api/*"]}}]
-                        """)).build())
-                .threads(1).build();
-        mesh.start().get(10, TimeUnit.SECONDS);
+        mesh = L7Meshes.backend(ip, Map.of(62500, AppProtocol.HTTP2), """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: backend-refusal, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: backend}}
+                  action: ALLOW
+                  rules:
+                  - to: [{operation: {paths: ["/api/*"]}}]
+                """);
         via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 62501), new InetSocketAddress(ip, 62500)));
     }
 

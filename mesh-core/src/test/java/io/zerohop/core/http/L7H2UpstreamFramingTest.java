@@ -5,11 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Capture;
 import io.zerohop.core.Mesh;
-import io.zerohop.core.Workload;
-import io.zerohop.core.WorkloadRegistry;
-import io.zerohop.identity.InMemoryCa;
-import io.zerohop.policy.PolicyEngine;
-import io.zerohop.policy.PolicyLoader;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -45,22 +40,16 @@ class L7H2UpstreamFramingTest {
         node = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h2-framing-server.js"), ip.getHostAddress(), "58000")
                 .redirectErrorStream(true));
         assertThat(ChildProcess.firstLine(node).trim()).isEqualTo("ready");
-        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(58000, AppProtocol.HTTP2, 58002, AppProtocol.HTTP2, 58004, AppProtocol.HTTP2));
-        mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
-                .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b")
-                .policies(PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", """
-                        apiVersion: security.istio.io/v1
-                        kind: AuthorizationPolicy
-                        metadata: {name: backend-framing, namespace: prod}
-                        spec:
-                          selector: {matchLabels: {app: backend}}
-                          action: ALLOW
-                          rules:
-                          - to: [{operation: {paths: ["/api/*"]}}]
-                        """)).build())
-                .threads(1).build();
-        mesh.start().get(10, TimeUnit.SECONDS);
+        mesh = L7Meshes.backend(ip, Map.of(58000, AppProtocol.HTTP2, 58002, AppProtocol.HTTP2, 58004, AppProtocol.HTTP2), """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: backend-framing, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: backend}}
+                  action: ALLOW
+                  rules:
+                  - to: [{operation: {paths: ["/api/*"]}}]
+                """);
         via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 58001), new InetSocketAddress(ip, 58000)));
         headWithBody = rawApp(ip, 58002, id -> answer(id, "HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nsmuggled", 1, new byte[0]));
         streamReset = rawApp(ip, 58004, id -> answer(id, "partial", 0, new byte[] {0, 0, 4, 3, 0, 0, 0, 0, (byte) id, 0, 0, 0, 2}));
