@@ -867,10 +867,13 @@ final class H2Proxy {
                 // (L7Http2Test.aLocalReplyWithABodySaysItsLength).
                 headers.setInt("content-length", b.length);
             }
-            if ("HEAD".equals(method)) {
+            if ("HEAD".equals(method) || b.length == 0) {
                 // Envoy's sendLocalReply to a HEAD (source/common/http/utility.cc, local_reply_data.is_head_request_): the
                 // head alone, END_STREAM, with the body's content-length. Until 7 December the body followed as DATA, which
-                // nghttp2 resets as a protocol error (L7Http2Test.aLocalReplyToAHeadHasNoBody).
+                // nghttp2 resets as a protocol error (L7Http2Test.aLocalReplyToAHeadHasNoBody). A reply with no body (the
+                // 404 to OPTIONS *, the 400 without a host, Cilium's 307) is its head alone too, as encodeLocalReply's
+                // encode_headers_(headers, body_text.empty()); it ended with an empty DATA frame until then
+                // (L7Http2Test.optionsAsteriskGetsEnvoys404).
                 responseBytes = 0;
                 ctx.writeAndFlush(new DefaultHttp2HeadersFrame(headers, true));
             } else {
