@@ -104,7 +104,8 @@ class DryRunAnnotationTest {
             state.put(ap("try-legacy", "true", ALLOW_OLD));
             state.flush();
             String note = err.awaitLine("zerohop never enforces this policy");
-            assertThat(note).contains("AuthorizationPolicy/prod/try-legacy").contains("read from Kubernetes, it is dropped");
+            assertThat(note).contains("AuthorizationPolicy prod/try-legacy:").doesNotContain(":1:")
+                    .contains("read from Kubernetes, it is dropped");
         }
         assertThat(engine.policies().size()).as("dropped").isZero();
     }

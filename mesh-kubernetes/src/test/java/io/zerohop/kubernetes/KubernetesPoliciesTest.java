@@ -201,7 +201,8 @@ class KubernetesPoliciesTest {
         await(d, "valid neighbour installed, typo rejected",
                 () -> engine.policies().size() == 3 && d.rejectedPolicies().containsKey("AuthorizationPolicy/prod/typo"));
         assertThat(d.rejectedPolicies().get("AuthorizationPolicy/prod/typo"))
-                .startsWith("AuthorizationPolicy/prod/typo:").contains("spec.rules[0].to[0].operation.ports[0]").contains("70000");
+                .startsWith("AuthorizationPolicy prod/typo: spec.rules[0].to[0].operation.ports[0]").contains("70000")
+                .doesNotContain(":1:");
         assertThat(d.rejectedPolicyCount()).isEqualTo(1);
         // The same count as a meter, labelled as istiod's galley_validation_failed (with the kind).
         assertThat(meters.get("zerohop.kubernetes.rejected.objects").tag("group", "security.istio.io").tag("version", "v1")

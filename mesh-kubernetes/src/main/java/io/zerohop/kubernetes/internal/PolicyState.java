@@ -90,11 +90,13 @@ public final class PolicyState {
 
     private Entry validate(String key, GenericKubernetesResource r) {
         String yaml = yamlOf(r);
+        String ns = r.getMetadata().getNamespace();
+        String shown = r.getKind() + " " + (ns == null || ns.isEmpty() ? "" : ns + "/") + r.getMetadata().getName();
         String reason;
         String error;
         String problem;
         try {
-            logWarnings(PolicyLoader.fromStringQuietly(key, yaml, engine.ciliumOptions()).warnings());
+            logWarnings(key, shown, PolicyLoader.fromStringQuietly(key, yaml, engine.ciliumOptions()).warnings());
             // Valid, so its dry-run annotation (if any) is Go's ParseBool of an ALLOW or DENY, as istiod reads it.
             Map<String, String> ann = r.getMetadata().getAnnotations();
             String dryRun = ann == null ? null : ann.get(DRY_RUN_ANNOTATION);
@@ -105,7 +107,7 @@ public final class PolicyState {
             return new Entry(yaml, null);
         } catch (PolicyLoadException e) {
             reason = "invalid";
-            error = e.getMessage();
+            error = withoutPosition(key, shown, e.getMessage());
             problem = "field " + (e.field().isEmpty() ? "(object)" : e.field()) + ": " + e.problem();
         } catch (RuntimeException e) {
             // A loader bug must not take the informer down with it; the object fails closed as an invalid one.
@@ -115,8 +117,6 @@ public final class PolicyState {
         }
         rejected.incrementAndGet();
         listener.rejected(r.getApiVersion(), r.getKind(), reason);
-        String ns = r.getMetadata().getNamespace();
-        String shown = r.getKind() + " " + (ns == null || ns.isEmpty() ? "" : ns + "/") + r.getMetadata().getName();
         List<FailClosed.StandIn> standIns = FailClosed.standIns(r);
         for (FailClosed.StandIn s : standIns) {
             try {
@@ -143,19 +143,33 @@ public final class PolicyState {
     /**
      * An object's load warnings, logged as the loader logs them (its logger, notes at INFO, the rest at WARN), but the
      * one saying no RequestAuthentication is loaded in the policy's namespace: checked alone, no object has one beside
-     * it; {@link #flush} reports it from the whole cluster's set.
+     * it; {@link #flush} reports it from the whole cluster's set. The loader names a file position ({@code key:LINE:});
+     * the object is one line of JSON here ({@link #yamlOf}), so the position says nothing and is left out, and the
+     * object's name (which the loader's text mostly repeats as {@code Kind namespace/name:}) and the field path point
+     * at what to fix: until 7 December every warning began {@code Kind/namespace/name:1: Kind namespace/name:}.
      */
-    private static void logWarnings(List<String> warnings) {
+    private static void logWarnings(String key, String shown, List<String> warnings) {
         for (String w : warnings) {
             if (PolicyLoader.isNoRequestAuthentication(w)) {
                 continue;
             }
+            w = withoutPosition(key, shown, w);
             if (PolicyLoader.isNote(w)) {
                 LOADER_LOG.info(w);
             } else {
                 LOADER_LOG.warn(w);
             }
         }
+    }
+
+    /** The loader's {@code key:1: } position taken off {@code text} (see {@link #logWarnings}), the object named once. */
+    private static String withoutPosition(String key, String shown, String text) {
+        String lineOne = key + ":1: ";
+        if (!text.startsWith(lineOne)) {
+            return text;
+        }
+        String rest = text.substring(lineOne.length());
+        return rest.startsWith(shown + ":") ? rest : shown + ": " + rest;
     }
 
     /** Go's strconv.ParseBool true values: what istiod reads as {@code istio.io/dry-run: true}. */
