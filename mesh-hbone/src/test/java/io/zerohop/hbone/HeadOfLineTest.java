@@ -137,4 +137,140 @@ class HeadOfLineTest {
             }
         }
     }
+
+    /** Streams per connection, each way, in the tests of the connection window's updates. */
+    static final int STREAMS = 8;
+    static final int SMALL_WINDOW = 64 * 1024;
+    static final int SMALL_CHUNK = 16 * 1024;
+
+    /**
+     * All but one of a connection's streams stalled with full stream windows hold 7/8 of its connection window (64 KiB
+     * streams, 8 x 64 KiB = 512 KiB): the eighth still echoes 1 MiB. Netty's default connection update comes once half
+     * the window (256 KiB) was taken, which the 64 KiB the stalled ones left could never reach: the echo stopped after
+     * 64 KiB (H2Config#connectionUpdate). Client to server: the server's connection window.
+     */
+    @Test
+    @DisplayName("seven of eight tunnels stalled client->server (7/8 of the connection window held): the eighth echoes 1 MiB")
+    void stalledTunnelsHoldingMoreThanHalfTheConnectionWindowStopNoOtherUpload() throws Exception {
+        stalledTunnelsHoldingMostOfTheConnectionWindow(true);
+    }
+
+    /** {@link #stalledTunnelsHoldingMoreThanHalfTheConnectionWindowStopNoOtherUpload} server to client: the client's window. */
+    @Test
+    @DisplayName("seven of eight tunnels stalled server->client (7/8 of the connection window held): the eighth echoes 1 MiB")
+    void stalledTunnelsHoldingMoreThanHalfTheConnectionWindowStopNoOtherDownload() throws Exception {
+        stalledTunnelsHoldingMostOfTheConnectionWindow(false);
+    }
+
+    private void stalledTunnelsHoldingMostOfTheConnectionWindow(boolean upload) throws Exception {
+        int stalledCount = STREAMS - 1;
+        CountDownLatch full = new CountDownLatch(stalledCount);
+        StreamHandler neverReads = new StreamHandler() {
+            @Override
+            public void initStream(Channel stream, TunnelInfo tunnel) {
+                // auto-read stays off and nobody ever reads
+            }
+
+            @Override
+            public boolean autoRead() {
+                return false;
+            }
+        };
+        StreamHandler floods = (stream, tunnel) -> floodWindow(stream, full);
+        try (Mesh mesh = new Mesh();
+             HboneServer server = mesh.server((dst, id, local) -> switch (dst.getPort()) {
+                 case STALL_UP -> Destination.embedded(neverReads);
+                 case STALL_DOWN -> Destination.embedded(floods);
+                 case ECHO -> Destination.embedded(echo());
+                 default -> null;
+             }).bind(new InetSocketAddress("127.0.220.1", 0)).maxConcurrentStreams(STREAMS)
+                     .streamWindow(SMALL_WINDOW).connectionWindow(65_535).build().start().get();
+             HboneClient client = mesh.client().maxStreamsPerConnection(STREAMS)
+                     .streamWindow(SMALL_WINDOW).connectionWindow(65_535).build()) {
+            InetSocketAddress via = server.localAddress();
+            List<HboneStream> stalled = new ArrayList<>();
+            for (int i = 0; i < stalledCount; i++) {
+                HboneStream s = client.connect(Mesh.loopback(upload ? STALL_UP : STALL_DOWN), mesh.expectServer(), via).get(10, TimeUnit.SECONDS);
+                stalled.add(s);
+                if (upload) {
+                    s.channel().eventLoop().execute(() -> floodWindow(s.channel(), full));
+                } else {
+                    s.channel().config().setAutoRead(false); // this app never reads
+                }
+            }
+            // Every write completes only once its bytes went out in the peer's stream window: 7 x 64 KiB are held unread.
+            assertThat(full.await(30, TimeUnit.SECONDS)).as("every stalled tunnel got its whole stream window").isTrue();
+
+            byte[] payload = new byte[1024 * 1024];
+            new Random(2).nextBytes(payload);
+            try (HboneSocket s = client.connectSocket(Mesh.loopback(ECHO), mesh.expectServer(), via, Duration.ofSeconds(10))) {
+                assertThat(Inspect.connectionCount(server)).as("one HTTP/2 connection carries them all").isEqualTo(1);
+                CompletableFuture<Void> sent = CompletableFuture.runAsync(() -> {
+                    try {
+                        OutputStream out = s.getOutputStream();
+                        out.write(payload);
+                        out.flush();
+                        s.shutdownOutput();
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+                CompletableFuture<byte[]> back = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return s.getInputStream().readNBytes(payload.length);
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+                byte[] got;
+                try {
+                    got = back.get(60, TimeUnit.SECONDS);
+                } catch (java.util.concurrent.TimeoutException e) {
+                    got = null; // the stalled tunnels' bytes closed the connection window on this one
+                }
+                assertThat(got).as("1 MiB echoed beside tunnels holding 7/8 of the connection window").isNotNull();
+                assertThat(Arrays.equals(got, payload)).as("echoed intact").isTrue();
+                sent.get(10, TimeUnit.SECONDS);
+            }
+            for (HboneStream st : stalled) {
+                st.channel().config().setAutoRead(true);
+                st.reset();
+                st.channel().closeFuture().await(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /** Writes one {@link #SMALL_WINDOW} in {@link #SMALL_CHUNK} buffers, counting down {@code full} once all went out. */
+    static void floodWindow(Channel ch, CountDownLatch full) {
+        AtomicLong sent = new AtomicLong();
+        for (int i = 0; i < SMALL_WINDOW / SMALL_CHUNK; i++) {
+            ch.write(Unpooled.wrappedBuffer(DATA, 0, SMALL_CHUNK)).addListener(f -> {
+                if (f.isSuccess() && sent.addAndGet(SMALL_CHUNK) == SMALL_WINDOW) {
+                    full.countDown();
+                }
+            });
+        }
+        ch.flush();
+    }
+
+    static StreamHandler echo() {
+        return (stream, tunnel) -> stream.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                ctx.write(msg);
+            }
+
+            @Override
+            public void channelReadComplete(ChannelHandlerContext ctx) {
+                ctx.flush();
+            }
+
+            @Override
+            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
+                    HboneStream.shutdownOutput(ctx.channel());
+                }
+            }
+        });
+    }
 }

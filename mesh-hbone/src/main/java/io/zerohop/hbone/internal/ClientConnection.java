@@ -10,7 +10,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
-import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -385,10 +384,7 @@ final class ClientConnection {
                         pool.remove(ClientConnection.this);
                     }),
                     new SettingsWatcher());
-            int window = h2.connectionWindowFor(cfg.maxStreamsPerConnection());
-            if (window > 65_535) {
-                parent.writeAndFlush(new DefaultHttp2WindowUpdateFrame(window - 65_535));
-            }
+            h2.openConnectionWindow(parent, codec.connection(), cfg.maxStreamsPerConnection());
         }
 
         @Override

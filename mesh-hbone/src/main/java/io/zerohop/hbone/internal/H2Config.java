@@ -31,4 +31,47 @@ public record H2Config(int streamWindow, int connectionWindow, int maxFrameSize,
     public int connectionWindowFor(int streams) {
         return (int) Math.min(Integer.MAX_VALUE, Math.max(connectionWindow, (long) streamWindow * streams));
     }
+
+    /**
+     * How much of what its streams' readers took the connection gives back at a time (a WINDOW_UPDATE on stream 0): half
+     * a stream window, what Netty gives a stream back at. Netty's default for the connection is half of its window too
+     * (netty/netty codec-http2 {@code DefaultHttp2LocalFlowController}: {@code DEFAULT_WINDOW_UPDATE_RATIO} 0.5; a state
+     * writes its update once {@code processedWindow <= initialStreamWindowSize * ratio}, and only bytes a stream
+     * consumed, or a closed stream's, lower {@code processedWindow}), and bytes that stalled tunnels hold are not
+     * consumed: with more than half of {@link #connectionWindowFor} held, the others spent what was left before half
+     * was taken, no update came, and every other tunnel of the connection stopped (7 of 8 stalled tunnels stopped the
+     * eighth; HeadOfLineTest.stalledTunnelsHoldingMoreThanHalfTheConnectionWindowStopNoOther). Given back every half
+     * stream window, the others stop only when stalled tunnels hold all but less than half a stream window, which
+     * {@link #connectionWindowFor}'s one stream window per admitted stream never lets happen. hyperium/h2, ztunnel's,
+     * has no such point: it gives the connection back once what was released reaches half of what the peer may still
+     * send (src/proto/streams/flow_control.rs {@code unclaimed_capacity}, called by recv.rs
+     * {@code release_connection_capacity} whenever ztunnel's src/proxy/h2.rs releases a stream's capacity), a threshold
+     * that shrinks as held bytes grow. The cost: about one WINDOW_UPDATE per stream window of the connection's traffic.
+     */
+    public int connectionUpdate() {
+        return streamWindow / 2;
+    }
+
+    /**
+     * Opens {@code connection}'s receive window to {@link #connectionWindowFor}{@code (streams)} and gives it back every
+     * {@link #connectionUpdate}. A WINDOW_UPDATE on stream 0 written through the codec raises the local flow
+     * controller's connection window (Http2FrameCodec {@code write}: an increment of the connection stream's window);
+     * Netty's ratio is the part of that window left when it gives back. On the connection's loop, its codec added.
+     */
+    void openConnectionWindow(io.netty.channel.Channel connection, io.netty.handler.codec.http2.Http2Connection h2, int streams) {
+        int window = connectionWindowFor(streams);
+        if (window > 65_535) {
+            connection.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame(window - 65_535));
+        }
+        if (h2.local().flowController() instanceof io.netty.handler.codec.http2.DefaultHttp2LocalFlowController f) {
+            try {
+                // Of the window as the controller holds it: Http2FrameCodec had already raised it by what the initial
+                // stream window exceeds 65,535 (its handlerAdded), so it may exceed this window.
+                int opened = f.initialWindowSize(h2.connectionStream());
+                f.windowUpdateRatio(h2.connectionStream(), 1f - (float) connectionUpdate() / opened);
+            } catch (io.netty.handler.codec.http2.Http2Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
 }

@@ -6,7 +6,6 @@ import io.netty.channel.ChannelHandlerAdapter;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
-import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -243,10 +242,7 @@ final class ServerConnection extends Negotiator {
 
     @Override
     protected void released(ChannelHandlerContext ctx) {
-        int window = cfg.h2().connectionWindowFor(cfg.maxConcurrentStreams());
-        if (window > 65_535) {
-            channel.writeAndFlush(new DefaultHttp2WindowUpdateFrame(window - 65_535));
-        }
+        cfg.h2().openConnectionWindow(channel, http2, cfg.maxConcurrentStreams());
         scheduleIdle();
         if (server.draining) {
             goAway();
