@@ -157,9 +157,12 @@ class ClientStalledDownloadsTest {
                         .isLessThanOrEqualTo(STALLED * WINDOW);
                 assertThat(unconsumed).as("a stalled tunnel fills its stream window").isGreaterThan((STALLED - 1) * WINDOW);
                 for (AtomicLong a : sentBy) {
-                    // Beyond the window: the local connection's queue once given back, and the two small socket buffers.
-                    assertThat(a.get()).as("each destination stopped at about its tunnel's stream window")
-                            .isLessThanOrEqualTo(WINDOW + LOCAL_QUEUE + KERNEL);
+                    // Beyond the window: what the stream delivered in the read that made the local connection unwritable,
+                    // given back before the relay stopped reading (up to one more window: a fresh-clone CI run under load
+                    // saw a destination send 8 MiB, 7.3 MB queued toward the four local applications; quiet runs stop at
+                    // 4 MiB), and the two small socket buffers.
+                    assertThat(a.get()).as("each destination stopped within two of its tunnel's stream windows")
+                            .isLessThanOrEqualTo(2 * WINDOW + LOCAL_QUEUE + KERNEL);
                 }
             } finally {
                 for (Socket app : apps) {
