@@ -38,7 +38,8 @@ import org.junit.jupiter.api.Test;
  * is destroyed (envoyproxy/envoy source/common/http/conn_manager_impl.cc {@code doDeferredStreamDestroy}) and Istio's stats
  * filter counts it in that log call (istio/proxy source/extensions/filters/http/istio_stats/istio_stats.cc
  * {@code log}): {@code status=101}, the upgraded bytes each way as {@code bytes_received}/{@code bytes_sent} and in
- * {@code istio_request_bytes}/{@code istio_response_bytes}, the upgraded connection's whole life as the duration;
+ * {@code istio_request_bytes}/{@code istio_response_bytes} (there with the heads: the connection's wire bytes), the
+ * upgraded connection's whole life as the duration;
  * {@code istio_requests_total{response_code="101"}} 0 while it is open. Both ways to the application: an HTTP/1 one
  * answering 101 itself (a raw socket), and an HTTP/2 one taking the upgrade as an extended CONNECT (Node's http2 server,
  * {@code h2-websocket-server.js}). Plaintext inbound, addresses 127.0.217.10, ports 65500-65504. Until 7 December the line
@@ -168,7 +169,8 @@ class L7UpgradedRequestLogTest {
         }
         // Counted before its line was written.
         assertThat(requests101()).isEqualTo(before + 1);
+        // The connection's every byte from the client, the upgrade request's head included (Envoy's wire bytes meter).
         assertThat(meters.find("istio.request.bytes").tag("response_code", "101").summary().totalAmount())
-                .isEqualTo(requestBytesTotal + received);
+                .isEqualTo(requestBytesTotal + upgrade(path).length() + received);
     }
 }

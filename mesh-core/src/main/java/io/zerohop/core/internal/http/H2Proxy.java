@@ -66,6 +66,7 @@ final class H2Proxy {
         H2ConnectionEnds.Drain drain = new H2ConnectionEnds.Drain(downstream, idleMillis);
         H2AppConnection app = new H2AppConnection(dialer, appIdleMillis);
         HeldBodies heldBodies = new HeldBodies();
+        H2WireBytes wire = new H2WireBytes();
         // The connection itself is told of the mesh's drain (HttpEnforcement.drainConnections): GOAWAY, and its end once
         // its streams are done, as Envoy's connection manager drains it. Until 6 December an idle HTTP/2 connection (a
         // gRPC client's channel) waited for the whole drain and was reset at its deadline.
@@ -97,11 +98,13 @@ final class H2Proxy {
             @Override
             protected void initChannel(Http2StreamChannel ch) {
                 drain.begin(ch);
-                ch.pipeline().addLast(new Downstream(app, conn, authorizer, observer, retryDial, heldBodies));
+                ch.pipeline().addLast(new Downstream(app, conn, authorizer, observer, retryDial, heldBodies, wire));
             }
         }).initialSettings(downstreamSettings()).build();
         // A field value with leading or trailing whitespace goes on as sent, as through Envoy's codec.
         H2FieldValues.asEnvoy(codec);
+        // Before the codec: it meters each stream's frames as they come and go (istio_request_bytes, istio_response_bytes).
+        downstream.pipeline().addLast("zerohop-h2-wire", wire);
         downstream.pipeline().addLast("zerohop-h2-codec", codec);
         downstream.pipeline().addLast("zerohop-h2-end", new H2ConnectionEnds.ConnectionEnd(app.closer()));
         // The connection's receive window opened to CONNECTION_WINDOW: a WINDOW_UPDATE on stream 0, which the codec
@@ -307,8 +310,13 @@ final class H2Proxy {
 
         /** The request's retries of a stream that could not be had ({@link AppDialRetry}). */
         private final AppDialRetry retry;
+        /** The connection's frame meter, and this stream's meter in it (null when the stream had none). */
+        private final H2WireBytes wire;
+        private H2WireBytes.Meter meter;
 
-        Downstream(H2AppConnection app, Conn conn, Authorizer authorizer, HttpObserver observer, boolean retryDial, HeldBodies heldBodies) {
+        Downstream(H2AppConnection app, Conn conn, Authorizer authorizer, HttpObserver observer, boolean retryDial, HeldBodies heldBodies,
+                   H2WireBytes wire) {
+            this.wire = wire;
             this.retry = new AppDialRetry(retryDial);
             this.app = app;
             this.heldBodies = heldBodies;
@@ -320,6 +328,9 @@ final class H2Proxy {
         @Override
         public void handlerAdded(ChannelHandlerContext ctx) {
             this.ctx = ctx;
+            if (ctx.channel() instanceof Http2StreamChannel s && s.stream() != null) {
+                meter = wire.meter(s.stream().id());
+            }
         }
 
         @Override
@@ -987,8 +998,35 @@ final class H2Proxy {
             }
             logged = true;
             authorizer.untrack(this);
-            observer.request(new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start, decision,
-                    requestBytes, responseBytes, "HTTP/2", grpcStatus, refusal, responseFlags, grpc, requestId));
+            long duration = System.nanoTime() - start;
+            H2WireBytes.Meter m = meter;
+            Runnable report = () -> {
+                if (m != null) {
+                    wire.done(ctx.channel() instanceof Http2StreamChannel s ? s.stream().id() : 0);
+                }
+                observer.request(new HttpObserver.RequestLog(conn, method, path, status, duration, decision,
+                        requestBytes, responseBytes, "HTTP/2", grpcStatus, refusal, responseFlags, grpc, requestId,
+                        m == null ? requestBytes : m.received, m == null ? responseBytes : m.sent));
+            };
+            if (m == null || m.ended || !ctx.channel().isActive()) {
+                report.run();
+                return;
+            }
+            // The response's last frames wait in the client's flow-control window: reported once they are written (Envoy
+            // logs a stream when it is destroyed, after its end was sent), or when the stream closes without them.
+            Runnable once = new Runnable() {
+                private boolean ran;
+
+                @Override
+                public void run() {
+                    if (!ran) {
+                        ran = true;
+                        report.run();
+                    }
+                }
+            };
+            m.onEnd = once;
+            ctx.channel().closeFuture().addListener(f -> once.run());
         }
 
         /** The upstream stream of this request: its frames go back downstream as new frames. */

@@ -239,11 +239,16 @@ final class Http1Exchange {
         return upgrade;
     }
 
-    /** The access-log entry of this exchange on {@code conn}, as it stands now. */
-    HttpObserver.RequestLog logLine(Conn conn) {
+    /**
+     * The access-log entry of this exchange on {@code conn}, as it stands now; {@code wireReceived} and {@code wireSent}: what
+     * the connection carried for it, heads and framing included ({@link Http1WireBytes}), or -1 when not metered (its
+     * body bytes then).
+     */
+    HttpObserver.RequestLog logLine(Conn conn, long wireReceived, long wireSent) {
         java.util.List<String> ids = request == null ? java.util.List.of() : request.headers().getAll(ForwardedRequestHeaders.X_REQUEST_ID);
         return new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start,
                 decision, requestBytes, responseBytes, protocol, grpcStatus, refusal, responseFlags, grpc() || !grpcStatus.isEmpty(),
-                ids.isEmpty() ? null : String.join(",", ids));
+                ids.isEmpty() ? null : String.join(",", ids), wireReceived < 0 ? requestBytes : wireReceived,
+                wireSent < 0 ? responseBytes : wireSent);
     }
 }

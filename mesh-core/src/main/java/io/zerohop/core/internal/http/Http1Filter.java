@@ -83,6 +83,9 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     private long idleMillis = HttpEnforcement.CONNECTION_IDLE_TIMEOUT_MILLIS;
     /** Runs {@link #idleTimedOut} once the connection has been between requests for {@link #idleMillis}; null while a request is in progress. */
     private io.netty.util.concurrent.ScheduledFuture<?> idleTimer;
+    /** What the connection had carried ({@link Http1WireBytes}) when the last request was logged. */
+    private long wireReceived;
+    private long wireSent;
 
     Http1Filter(Conn conn, RequestAdmission.Authorizer authorizer, HttpObserver observer, Function<Http1Filter, Upstream> upstreamFactory) {
         this.conn = conn;
@@ -184,7 +187,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         upstream.close();
         if (active != null && !active.responseDone) {
             active.status = 0;
-            observer.request(active.logLine(conn));
+            observer.request(line(active));
             active = null;
         }
         if (upgraded != null) {
@@ -194,7 +197,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             // the request in that same log call (istio/proxy source/extensions/filters/http/istio_stats/istio_stats.cc
             // IstioStatsFilter::log: requests_total, requestComplete() as the duration, the downstream bytes meter).
             // Until 7 December the line and the metrics were written at the 101, with no upgraded bytes.
-            observer.request(upgradedBy.logLine(conn));
+            observer.request(line(upgradedBy));
         }
         ctx.fireChannelInactive();
     }
@@ -217,7 +220,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                     Http1Exchange done = active;
                     active = null;
                     if (done.closeAfter || upstreamEnded || (draining && !done.upgrade)) {
-                        observer.request(done.logLine(conn));
+                        observer.request(line(done));
                         closeGracefully();
                         break;
                     }
@@ -227,7 +230,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                         switchToOpaque();
                         break;
                     }
-                    observer.request(done.logLine(conn));
+                    observer.request(line(done));
                     continue;
                 }
                 if (active != null && active.requestDone) {
@@ -473,7 +476,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         ReferenceCountUtil.release(waitingMessage);
         waitingMessage = null;
         x.status = 0;
-        observer.request(x.logLine(conn));
+        observer.request(line(x));
     }
 
     /** Goes on with {@code x}, decided: forwarded, or answered here. */
@@ -521,8 +524,10 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         }
         if (bodyToCome) {
             active = null;
-            observer.request(x.logLine(conn));
-            ctx.writeAndFlush(local);
+            // Written, then logged (with the reply's bytes), then flushed: the line is there before the client reads it.
+            ctx.write(local);
+            observer.request(line(x));
+            ctx.flush();
             closeGracefully();
             return;
         }
@@ -951,8 +956,9 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         }
         if (!x.requestDone) {
             active = null;
-            observer.request(x.logLine(conn));
-            ctx.writeAndFlush(reply);
+            ctx.write(reply);
+            observer.request(line(x));
+            ctx.flush();
             closeGracefully();
             return;
         }
@@ -1007,11 +1013,12 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             upstream.reset();
             x.allowed = false;
             FullHttpResponse reply = LocalReplies.forRequest(x, HttpResponseStatus.FORBIDDEN, LocalReplies.denied(x.decision), true);
-            observer.request(x.logLine(conn));
             if (x.http10) {
                 x.toHttp10(reply);
             }
-            ctx.writeAndFlush(reply);
+            ctx.write(reply);
+            observer.request(line(x));
+            ctx.flush();
             closeGracefully();
             return;
         }
@@ -1179,17 +1186,36 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         bad.status = status.code();
         bad.responseBytes = body.length;
         bad.refusal = why;
-        observer.request(bad.logLine(conn));
         FullHttpResponse reply = LocalReplies.local(status, body, true);
         if (body.length == 0) {
             reply.headers().remove(HttpHeaderNames.CONTENT_TYPE);
         }
         reply.setProtocolVersion(version);
-        ctx.writeAndFlush(reply);
+        ctx.write(reply);
+        observer.request(line(bad));
+        ctx.flush();
         closeGracefully();
     }
 
     /** FIN to the client, then close once its FIN arrives ({@link Downstream#closeGracefully}). */
+    /**
+     * The log entry of {@code x}, which is given what the connection carried since the entry before it: Envoy's HTTP/1 codec
+     * meters what it reads while no request is active to the next one ({@code codec_impl.cc} {@code getBytesMeter},
+     * {@code bytes_meter_before_stream_}) and the rest to the active request, so a connection's requests share its bytes
+     * among them, each its own (but for pipelined requests, which Envoy meters again as it re-dispatches them).
+     */
+    private HttpObserver.RequestLog line(Http1Exchange x) {
+        Http1WireBytes w = ctx.pipeline().get(Http1WireBytes.class);
+        if (w == null) {
+            return x.logLine(conn, -1, -1);
+        }
+        long received = w.received() - wireReceived;
+        long sent = w.sent() - wireSent;
+        wireReceived = w.received();
+        wireSent = w.sent();
+        return x.logLine(conn, received, sent);
+    }
+
     private void closeGracefully() {
         closing = true;
         dropWaiting();
@@ -1203,7 +1229,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         if (active != null) {
             Http1Exchange x = active;
             active = null;
-            observer.request(x.logLine(conn));
+            observer.request(line(x));
         }
         closing = true;
         dropWaiting();

@@ -680,6 +680,8 @@ public final class HttpEnforcement {
     private Http1Filter install(Channel ch, Conn conn, Function<Http1Filter, Upstream> upstream) {
         Http1Filter filter = new Http1Filter(conn, requests, observer, upstream);
         filter.idleTimeout(connectionIdleMillis);
+        // Before the codecs: what the connection carries for each request (istio_request_bytes, istio_response_bytes).
+        ch.pipeline().addLast("zerohop-http-wire", new Http1WireBytes());
         ch.pipeline().addLast("zerohop-http-decoder", new Http1Decoder(acceptHttp10));
         ch.pipeline().addLast("zerohop-http-encoder", new HeadAnswer.Encoder());
         ch.pipeline().addLast("zerohop-http-filter", filter);

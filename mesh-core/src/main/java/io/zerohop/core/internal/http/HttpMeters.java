@@ -33,12 +33,13 @@ final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
     /**
      * Help texts of the six HTTP meters, after the descriptions on Istio's "Istio Standard Metrics" page (istio.io
      * docs/reference/config/metrics), so that a Prometheus text scrape says what each is (Micrometer prints an empty
-     * {@code # HELP} line for a meter without one). Envoy's own scrape prints no HELP line at all.
+     * {@code # HELP} line for a meter without one). Envoy's own scrape prints no HELP line at all. The page calls the two
+     * sizes body sizes; what its stats filter records is the wire size, head included ({@link #accept}), and so do these texts.
      */
     static final String REQUESTS = "Requests handled by this proxy.";
     static final String DURATION = "The duration of requests, in milliseconds.";
-    static final String REQUEST_BYTES = "HTTP request body sizes, in bytes.";
-    static final String RESPONSE_BYTES = "HTTP response body sizes, in bytes.";
+    static final String REQUEST_BYTES = "HTTP request sizes as received, head and body, in bytes.";
+    static final String RESPONSE_BYTES = "HTTP response sizes as sent, head and body, in bytes.";
     static final String REQUEST_MESSAGES = "gRPC messages sent by clients.";
     static final String RESPONSE_MESSAGES = "gRPC messages sent by servers.";
 
@@ -60,8 +61,11 @@ final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
         Tags t = tags(r, clusterId);
         Counter.builder("istio.requests").description(REQUESTS).tags(t).register(registry).increment();
         histogram("istio.request.duration.milliseconds", DURATION, t).record(r.durationNanos() / 1_000_000.0);
-        histogram("istio.request.bytes", REQUEST_BYTES, t).record(r.requestBytes());
-        histogram("istio.response.bytes", RESPONSE_BYTES, t).record(r.responseBytes());
+        // The request's wire bytes, not its body's: what Istio's stats filter records (istio/proxy source/extensions/
+        // filters/http/istio_stats/istio_stats.cc IstioStatsFilter::log, the downstream BytesMeter's wireBytesReceived()
+        // and wireBytesSent() since its native rewrite of 2022; the Wasm filter before it took request.total_size).
+        histogram("istio.request.bytes", REQUEST_BYTES, t).record(r.wireBytesReceived());
+        histogram("istio.response.bytes", RESPONSE_BYTES, t).record(r.wireBytesSent());
     }
 
     private DistributionSummary histogram(String name, String help, Tags t) {

@@ -21,10 +21,23 @@ final class HttpObserver {
      * 426, a 431), or what ended it (a 503 for the application's failed connection: Envoy's response code details), or
      * null; {@code responseFlags}: Envoy's {@code %RESPONSE_FLAGS%} for it ({@code UPE}, {@code UC}), "-" for none;
      * {@code requestId}: the request's {@code x-request-id} as forwarded (several lines joined with {@code ,}), or null.
+     * {@code requestBytes} and {@code responseBytes} are body bytes (Envoy's {@code %BYTES_RECEIVED%} and
+     * {@code %BYTES_SENT%}, the access line's); {@code wireBytesReceived} and {@code wireBytesSent} are what the request's
+     * stream carried on the client's connection, heads and framing included (Envoy's downstream {@code BytesMeter}, which
+     * Istio's {@code istio_request_bytes} and {@code istio_response_bytes} observe: {@link Http1WireBytes},
+     * {@link H2WireBytes}).
      */
     record RequestLog(Conn conn, String method, String path, int status, long durationNanos, Decision decision,
                       long requestBytes, long responseBytes, String protocol, String grpcStatus, String refusal,
-                      String responseFlags, boolean grpcRequest, String requestId) {
+                      String responseFlags, boolean grpcRequest, String requestId, long wireBytesReceived, long wireBytesSent) {
+        /** Without wire counts: the body bytes stand for them (a request made up for a test). */
+        RequestLog(Conn conn, String method, String path, int status, long durationNanos, Decision decision,
+                   long requestBytes, long responseBytes, String protocol, String grpcStatus, String refusal,
+                   String responseFlags, boolean grpcRequest, String requestId) {
+            this(conn, method, path, status, durationNanos, decision, requestBytes, responseBytes, protocol, grpcStatus, refusal,
+                    responseFlags, grpcRequest, requestId, requestBytes, responseBytes);
+        }
+
         /** Without {@code requestId}: a request refused before the proxy set one. */
         RequestLog(Conn conn, String method, String path, int status, long durationNanos, Decision decision,
                    long requestBytes, long responseBytes, String protocol, String grpcStatus, String refusal,
