@@ -90,9 +90,7 @@ final class H2WireBytes extends ChannelDuplexHandler {
         if (m == null) {
             return;
         }
-        if (type == DATA || (type == HEADERS || type == CONTINUATION) && (flags & END_HEADERS) != 0) {
-            m.received += length + FRAME_HEADER;
-        } else if (type == RST_STREAM) {
+        if (type == DATA || type == RST_STREAM || (type == HEADERS || type == CONTINUATION) && (flags & END_HEADERS) != 0) {
             m.received += length + FRAME_HEADER;
         }
     }
