@@ -21,6 +21,15 @@ public enum AppProtocol {
     HTTP2,
     /** gRPC: HTTP/2 whose denials are answered with {@code grpc-status}. */
     GRPC,
+    /**
+     * gRPC-Web ({@code grpc-web}): served as {@link #HTTP} is (HTTP/1.x, or h2c with prior knowledge), but, as istiod
+     * counts it with {@code grpc} ({@code protocol.Instance.IsGRPC}, istio/istio pkg/config/protocol/instance.go), its
+     * inbound route has no retry policy (route.go {@code BuildDefaultHTTPInboundRoute}). Until 7 December it was
+     * {@link #HTTP}, and a failed dial to it was retried. Where Istio differs still: its Envoy adds the
+     * {@code grpc_web} filter to the port's chain (listener_builder.go {@code buildHTTPConnectionManager}) and speaks
+     * HTTP/2 to the application ({@code IsHTTP2}); zerohop does neither (mesh-core README, "Known differences").
+     */
+    GRPC_WEB,
     /** Not declared: sniff an HTTP/1.x request line or the HTTP/2 preface, else opaque TCP. */
     AUTO;
 
@@ -38,8 +47,9 @@ public enum AppProtocol {
         switch (name.trim().toLowerCase(Locale.ROOT)) {
             case "http":
             case "http1":
-            case "grpc-web":
                 return HTTP;
+            case "grpc-web":
+                return GRPC_WEB;
             case "http2":
             case "h2c":
             case "kubernetes.io/h2c":
@@ -77,7 +87,8 @@ public enum AppProtocol {
      * The protocol of a TCP Service port as istiod selects it (istio/istio pkg/config/kube/conversion.go
      * {@code ConvertProtocol}, pkg/config/protocol {@code Parse}): {@code appProtocol} when set, else the port name;
      * Kubernetes' {@code kubernetes.io/h2c} is HTTP/2, {@code kubernetes.io/ws} HTTP (a WebSocket over cleartext) and
-     * {@code kubernetes.io/wss} TCP (over TLS); a value starting {@code grpc-web} is HTTP; otherwise the part before
+     * {@code kubernetes.io/wss} TCP (over TLS); a value starting {@code grpc-web} is {@link #GRPC_WEB} (HTTP until
+     * 7 December); otherwise the part before
      * the first {@code -}, of either, case-insensitive: {@code http} and {@code http_proxy} HTTP, {@code http2} HTTP/2,
      * {@code grpc} gRPC, {@code tcp}, {@code tls}, {@code https}, {@code mongo}, {@code mysql}, {@code redis} and
      * {@code udp} TCP (never parsed), anything else {@link #AUTO}, except on the ports istiod never sniffs (SMTP 25,
@@ -108,7 +119,7 @@ public enum AppProtocol {
             name = "";
         }
         if (name.regionMatches(true, 0, "grpc-web", 0, 8)) {
-            return HTTP;
+            return GRPC_WEB;
         }
         int dash = name.indexOf('-');
         switch ((dash < 0 ? name : name.substring(0, dash)).toLowerCase(Locale.ROOT)) {

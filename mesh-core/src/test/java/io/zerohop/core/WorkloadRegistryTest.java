@@ -269,7 +269,7 @@ class WorkloadRegistryTest {
 
     /**
      * istiod's {@code ConvertProtocol} (istio/istio pkg/config/kube/conversion.go), with the cases of its
-     * {@code TestConvertProtocol} (conversion_test.go; HTTPS is TCP here, gRPC-Web HTTP) and the Kubernetes names it
+     * {@code TestConvertProtocol} (conversion_test.go; HTTPS is TCP here, gRPC-Web its own value, served as HTTP) and the Kubernetes names it
      * handles: {@code kubernetes.io/ws} is HTTP (a review pass, helper 256: it was TCP, so WebSocket ports were decided at
      * L4), an appProtocol's prefix counts as a name's does, names istiod does not know are sniffed, and the well-known
      * ports are TCP when nothing else says.
@@ -280,7 +280,7 @@ class WorkloadRegistryTest {
         assertThat(AppProtocol.of(0, null, "http-something")).as("resolves from port name").isEqualTo(AppProtocol.HTTP);
         assertThat(AppProtocol.of(0, "https", "http-something")).as("prefers appProto over portName").isEqualTo(AppProtocol.TCP);
         assertThat(AppProtocol.of(0, "https", "something-httpx")).as("resolves from appProto").isEqualTo(AppProtocol.TCP);
-        assertThat(AppProtocol.of(0, null, "grpc-web-x")).as("resolves grpc-web").isEqualTo(AppProtocol.HTTP);
+        assertThat(AppProtocol.of(0, null, "grpc-web-x")).as("resolves grpc-web").isEqualTo(AppProtocol.GRPC_WEB);
         assertThat(AppProtocol.of(0, null, "grpcweb-x")).as("grpc-web is not resolved incorrectly").isEqualTo(AppProtocol.AUTO);
         assertThat(AppProtocol.of(3306, null, "random-name")).as("resolves based on known ports").isEqualTo(AppProtocol.TCP);
         assertThat(AppProtocol.of(3306, "kubernetes.io/h2c", "random-name")).as("standard app protocol").isEqualTo(AppProtocol.HTTP2);

@@ -8,10 +8,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One request's retries of a connection to the application that could not be had, as Istio's inbound route retries
- * them. istiod gives a sidecar's inbound route for a port not declared {@code grpc} the retry policy
+ * them. istiod gives a sidecar's inbound route for a port declared neither {@code grpc} nor {@code grpc-web} the retry policy
  * {@code retry_on: reset-before-request}, {@code num_retries: 2}, no back-off of its own (istio/istio
  * pilot/pkg/networking/core/route/route.go {@code BuildDefaultHTTPInboundRoute}: "inbound retries are never configured
- * for gRPC ports", {@code protocol.IsGRPC()}; route/retry/retry.go {@code ConvertInboundPolicy},
+ * for gRPC ports", {@code protocol.IsGRPC()}, true for {@code grpc-web} too; route/retry/retry.go {@code ConvertInboundPolicy},
  * {@code defaultInboundRetryOn}; meshConfig {@code defaultInboundHttpRetryPolicy} unset). It came with Istio 1.24
  * behind {@code ENABLE_INBOUND_RETRY_POLICY}, true by default (pilot/pkg/features/pilot.go, #52055), and is
  * unconditional since the flag went with the 1.23 compatibility profile in 1.27 (#56023).
@@ -51,9 +51,13 @@ final class AppDialRetry {
         this.enabled = enabled;
     }
 
-    /** Whether istiod gives the inbound route of a port of {@code protocol} its retry policy: every one but {@code grpc}. */
+    /**
+     * Whether istiod gives the inbound route of a port of {@code protocol} its retry policy: every one but those
+     * {@code protocol.Instance.IsGRPC} counts, {@code grpc} and {@code grpc-web} (istio/istio
+     * pkg/config/protocol/instance.go). Until 7 December a {@code grpc-web} port, then read as {@code http}, was retried.
+     */
     static boolean retries(AppProtocol protocol) {
-        return protocol != AppProtocol.GRPC;
+        return protocol != AppProtocol.GRPC && protocol != AppProtocol.GRPC_WEB;
     }
 
     /**

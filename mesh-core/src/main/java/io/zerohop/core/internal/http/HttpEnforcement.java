@@ -337,7 +337,7 @@ public final class HttpEnforcement {
                 // a denial never depends on it being up, and its being down is that request's 503, not the tunnel's reset.
                 whenHttp(stream, protocol, conn, tunnel,
                         installed -> {
-                            install(stream, conn, f -> new TcpUpstream(f, stream.eventLoop(), () -> dial(stream, upstream)));
+                            install(stream, conn, f -> new TcpUpstream(f, stream.eventLoop(), () -> dial(stream, upstream), AppDialRetry.retries(protocol)));
                             installed.accept(true);
                         },
                         installed -> {
@@ -422,7 +422,7 @@ public final class HttpEnforcement {
                 Channel ch = c.channel();
                 track(ch, ch, conn);
                 whenHttp(ch, protocol, conn, ch, installed -> {
-                    install(ch, conn, f -> new TcpUpstream(f, ch.eventLoop(), () -> dialPlain(ch, dial, destination)));
+                    install(ch, conn, f -> new TcpUpstream(f, ch.eventLoop(), () -> dialPlain(ch, dial, destination), AppDialRetry.retries(protocol)));
                     installed.accept(true);
                 }, installed -> {
                     H2Proxy.install(ch, () -> dialPlain(ch, dial, destination), conn, requests, observer, connectionIdleMillis, applicationIdleMillis,
@@ -502,7 +502,7 @@ public final class HttpEnforcement {
     }
 
     /**
-     * Picks the handling for the port: HTTP/1 ({@code http} unless its first bytes are HTTP/2's, or an
+     * Picks the handling for the port: HTTP/1 ({@code http} or {@code grpc-web} unless its first bytes are HTTP/2's, or an
      * {@code auto} sniff that sees a request line), HTTP/2 (the magic on an {@code http}, {@code http2} or {@code grpc}
      * port, the preface on an {@code auto} one; {@code h2} null where HTTP/2 cannot be parsed), HTTP/1 to an HTTP/2
      * application ({@code http1ToH2}: an {@code http2} or {@code grpc} port whose first bytes are not the magic), else
@@ -514,7 +514,7 @@ public final class HttpEnforcement {
                 ch.config().setAutoRead(true);
             }
         };
-        if (protocol == AppProtocol.HTTP) {
+        if (protocol == AppProtocol.HTTP || protocol == AppProtocol.GRPC_WEB) {
             markParsed(tunnel);
             if (h2 == null) {
                 http1.run(direct);

@@ -28,7 +28,7 @@ import java.util.function.Supplier;
  * waits on, or is hidden by, an application that is down, and a tunnel whose requests are all denied opens no
  * connection. While the dial is under way the request's parts are queued here and {@link #isWritable} is false, so
  * the filter stops reading the client after the part in hand. A failed dial is retried twice after a back-off, as
- * Istio's inbound route retries it ({@link AppDialRetry}; an {@code http} or {@code auto} port, never {@code grpc}),
+ * Istio's inbound route retries it ({@link AppDialRetry}; an {@code http} or {@code auto} port, never {@code grpc-web}),
  * the parts still queued; if the last dial fails too the queued parts are released and the filter answers that
  * request with Envoy's 503 ({@link Http1Filter#onUpstreamUnreachable}, {@code URX,UF}); the next allowed request
  * dials again, as Envoy's pool does for its next request. So does the next request after the application
@@ -59,11 +59,19 @@ final class TcpUpstream implements Upstream {
     private boolean readResponses = true;
     private boolean closed;
 
-    /** Lazily dialled: {@code dialer} is called on {@code loop}, the downstream's event loop, for each new connection. */
-    TcpUpstream(Http1Filter filter, EventExecutor loop, Supplier<Future<Channel>> dialer) {
+    /** Whether the port's inbound route retries a dial that failed ({@link AppDialRetry#retries}). */
+    private final boolean retryDial;
+
+    /**
+     * Lazily dialled: {@code dialer} is called on {@code loop}, the downstream's event loop, for each new connection.
+     *
+     * @param retryDial whether a failed dial is retried ({@link AppDialRetry#retries} of the port's protocol)
+     */
+    TcpUpstream(Http1Filter filter, EventExecutor loop, Supplier<Future<Channel>> dialer, boolean retryDial) {
         this.filter = filter;
         this.dialer = dialer;
         this.loop = loop;
+        this.retryDial = retryDial;
     }
 
     private void attach(Channel connected) {
@@ -77,7 +85,7 @@ final class TcpUpstream implements Upstream {
 
     /** Dials for the request whose first part was just queued: its attempts and retries. */
     private void dial() {
-        retry = new AppDialRetry(true);
+        retry = new AppDialRetry(retryDial);
         attempt();
     }
 

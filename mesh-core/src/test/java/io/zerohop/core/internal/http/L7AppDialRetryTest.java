@@ -465,6 +465,33 @@ class L7AppDialRetryTest {
     }
 
     /**
+     * A {@code grpc-web} port is not retried either: istiod's {@code protocol.IsGRPC()} counts it with {@code grpc}
+     * (istio/istio pkg/config/protocol/instance.go), so {@code BuildDefaultHTTPInboundRoute} gives its route no retry
+     * policy. An HTTP/1 client (TcpUpstream) and an h2c one (H2Proxy): one dial each, Envoy's first 503, {@code UF} alone.
+     * Until 7 December such a port was read as {@code http} and dialled three times.
+     */
+    @Test
+    void aGrpcWebPortIsNotRetried() throws Exception {
+        GatedApp web = new GatedApp(1, L7AppDialRetryTest::http1App);
+        try (CapturedStderr err = new CapturedStderr(); Socket c = client(listener(AppProtocol.parse("grpc-web"), web))) {
+            send(c, ascii("POST /pkg.Svc/Call HTTP/1.1\r\nHost: backend\r\nContent-Type: application/grpc-web+proto\r\n"
+                    + "Content-Length: 0\r\n\r\n"));
+            Response r = read(c.getInputStream());
+            assertThat(r.status()).isEqualTo(503);
+            assertThat(r.body()).isEqualTo(FIRST_503);
+            assertThat(web.dials).hasValue(1);
+            assertThat(err.awaitLine("access - plaintext-inbound-http ", " path=\"/pkg.Svc/Call\" "))
+                    .contains(" reason=\"" + DETAILS + "\" response_flags=UF ");
+        }
+        GatedApp webH2 = new GatedApp(1, this::h2cApp);
+        InetSocketAddress viaH2 = listener(AppProtocol.of(0, null, "grpc-web-api"), webH2);
+        String refused = ChildProcess.run("curl", "-sS", "--max-time", "30", "--http2-prior-knowledge", "-w", "\n[%{http_code}]",
+                "http://" + viaH2.getAddress().getHostAddress() + ":" + viaH2.getPort() + "/api/grpc-web-h2");
+        assertThat(refused).isEqualTo(FIRST_503 + "\n[503]");
+        assertThat(webH2.dials).hasValue(1);
+    }
+
+    /**
      * A request whose connection came on a retry and then ended before its response (the application closed it:
      * {@code UC}) is answered as Envoy answers a request it retried: {@code retried and the latest reset reason:
      * connection termination}, its flag {@code UC} alone (no retry ran out). The next request on the client's connection
