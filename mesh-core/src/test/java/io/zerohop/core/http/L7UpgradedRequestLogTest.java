@@ -1,6 +1,7 @@
 package io.zerohop.core.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
@@ -105,9 +106,14 @@ class L7UpgradedRequestLogTest {
                 + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
     }
 
+    /** Every 101 counted, whatever its flags. */
     private static double requests101() {
-        Counter c = meters.find("istio.requests").tag("response_code", "101").counter();
-        return c == null ? 0 : c.count();
+        return meters.find("istio.requests").tag("response_code", "101").counters().stream().mapToDouble(Counter::count).sum();
+    }
+
+    private static double requestBytes101() {
+        return meters.find("istio.request.bytes").tag("response_code", "101").summaries().stream()
+                .mapToDouble(DistributionSummary::totalAmount).sum();
     }
 
     /**
@@ -141,11 +147,112 @@ class L7UpgradedRequestLogTest {
         assertUpgradeLoggedAtItsEnd(toH2, "/ws/h2", "frame", "frame", 5, 5);
     }
 
+    /**
+     * An HTTP/1 application that resets its connection after its 101 (a TCP RST): the client's connection is reset too and
+     * the request is logged and counted with Envoy's {@code UC} and {@code upstream_reset_after_response_started
+     * {connection_termination}}, its status 101, as Envoy's codec client resets the stream of a connection that ended under
+     * it (codec_client.cc {@code onEvent}: ConnectionTermination) and its router, the response started, sets that flag
+     * and resets the downstream stream (router.cc {@code onUpstreamReset}, {@code onUpstreamAbort}). Until 7 December the
+     * client got a FIN and the line no flag.
+     */
+    @Test
+    void anHttp1ApplicationsResetOfAnUpgradedConnectionResetsTheClientAndIsLoggedUc() throws Exception {
+        CompletableFuture<Void> app = CompletableFuture.runAsync(() -> {
+            try (Socket s = h1App.accept()) {
+                L7Http1AppCloseTest.readHead(s.getInputStream());
+                s.getOutputStream().write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+                        .getBytes(StandardCharsets.US_ASCII));
+                s.getOutputStream().flush();
+                s.getInputStream().readNBytes(3);
+                s.setSoLinger(true, 0);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        double before = counted("UC");
+        try (CapturedStderr err = new CapturedStderr(); Socket c = new Socket(toH1.getAddress(), toH1.getPort())) {
+            c.setSoTimeout(30_000);
+            c.getOutputStream().write(upgrade("/ws/h1-reset").getBytes(StandardCharsets.US_ASCII));
+            assertThat(L7Http1AppCloseTest.readHead(c.getInputStream())).startsWith("HTTP/1.1 101 ");
+            c.getOutputStream().write("abc".getBytes(StandardCharsets.US_ASCII));
+            app.get(30, TimeUnit.SECONDS);
+            assertThatThrownBy(() -> c.getInputStream().read()).as("the client's connection is reset, not ended")
+                    .isInstanceOf(java.net.SocketException.class);
+            assertThat(err.awaitLine("-http ", " path=\"/ws/h1-reset\" "))
+                    .contains(" status=101 decision=allow ")
+                    .contains(" reason=\"upstream_reset_after_response_started{connection_termination}\" response_flags=UC ");
+        }
+        assertThat(counted("UC")).isEqualTo(before + 1);
+    }
+
+    /**
+     * An HTTP/2 application's RST_STREAM on the extended CONNECT after its 200 ({@code /ws/rst}): Envoy's {@code UR},
+     * {@code upstream_reset_after_response_started{remote_reset}} (RemoteReset, {@code streamResetReasonToResponseFlag}).
+     */
+    @Test
+    void anHttp2ApplicationsResetOfAnUpgradedStreamIsLoggedUr() throws Exception {
+        double before = counted("UR");
+        try (CapturedStderr err = new CapturedStderr(); Socket c = new Socket(toH2.getAddress(), toH2.getPort())) {
+            c.setSoTimeout(30_000);
+            c.getOutputStream().write(upgrade("/ws/rst").getBytes(StandardCharsets.US_ASCII));
+            assertThat(L7Http1AppCloseTest.readHead(c.getInputStream())).startsWith("HTTP/1.1 101 ");
+            c.getOutputStream().write("abc".getBytes(StandardCharsets.US_ASCII));
+            assertThatThrownBy(() -> c.getInputStream().read()).isInstanceOf(java.net.SocketException.class);
+            assertThat(err.awaitLine("-http ", " path=\"/ws/rst\" "))
+                    .contains(" status=101 decision=allow ")
+                    .contains(" reason=\"upstream_reset_after_response_started{remote_reset}\" response_flags=UR ");
+        }
+        assertThat(counted("UR")).isEqualTo(before + 1);
+    }
+
+    /**
+     * The client resets its upgraded connection (a TCP RST): Envoy's {@code DC}, {@code downstream_remote_disconnect}
+     * (conn_manager_impl.cc {@code onEvent}, RemoteClose; {@code DownstreamConnectionTermination}), and Istio's metric
+     * with {@code response_flags="DC"}. Until 7 December no flag.
+     */
+    @Test
+    void aClientsResetOfAnUpgradedConnectionIsLoggedDc() throws Exception {
+        CompletableFuture<Integer> app = CompletableFuture.supplyAsync(() -> {
+            try (Socket s = h1App.accept()) {
+                L7Http1AppCloseTest.readHead(s.getInputStream());
+                s.getOutputStream().write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+                        .getBytes(StandardCharsets.US_ASCII));
+                s.getOutputStream().flush();
+                s.setSoTimeout(30_000);
+                try {
+                    return s.getInputStream().read();
+                } catch (IOException reset) {
+                    return -2;
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        double before = counted("DC");
+        try (CapturedStderr err = new CapturedStderr()) {
+            Socket c = new Socket(toH1.getAddress(), toH1.getPort());
+            c.setSoTimeout(30_000);
+            c.getOutputStream().write(upgrade("/ws/client-reset").getBytes(StandardCharsets.US_ASCII));
+            assertThat(L7Http1AppCloseTest.readHead(c.getInputStream())).startsWith("HTTP/1.1 101 ");
+            c.setSoLinger(true, 0);
+            c.close();
+            assertThat(err.awaitLine("-http ", " path=\"/ws/client-reset\" "))
+                    .contains(" status=101 decision=allow ")
+                    .contains(" reason=\"downstream_remote_disconnect\" response_flags=DC ");
+            assertThat(app.get(30, TimeUnit.SECONDS)).as("the application's connection ended too").isLessThan(0);
+        }
+        assertThat(counted("DC")).isEqualTo(before + 1);
+    }
+
+    private static double counted(String flags) {
+        Counter c = meters.find("istio.requests").tag("response_code", "101").tag("response_flags", flags).counter();
+        return c == null ? 0 : c.count();
+    }
+
     private static void assertUpgradeLoggedAtItsEnd(InetSocketAddress to, String path, String send, String expect,
                                                     int received, int sent) throws Exception {
         double before = requests101();
-        DistributionSummary requestBytesBefore = meters.find("istio.request.bytes").tag("response_code", "101").summary();
-        double requestBytesTotal = requestBytesBefore == null ? 0 : requestBytesBefore.totalAmount();
+        double requestBytesTotal = requestBytes101();
         try (CapturedStderr err = new CapturedStderr(); Socket c = new Socket(to.getAddress(), to.getPort())) {
             c.setSoTimeout(30_000);
             InputStream in = c.getInputStream();
@@ -162,7 +269,8 @@ class L7UpgradedRequestLogTest {
             c.shutdownOutput();
             assertThat(in.read()).isEqualTo(-1);
             String line = err.awaitLine("-http ", " path=\"" + path + "\" ");
-            assertThat(line).contains(" status=101 decision=allow ").contains(" bytes_received=" + received + " bytes_sent=" + sent + " ");
+            assertThat(line).contains(" status=101 decision=allow ").contains(" bytes_received=" + received + " bytes_sent=" + sent + " ")
+                    .as("a clean end has no flag").doesNotContain(" response_flags=");
             Matcher d = Pattern.compile(" duration_ms=(\\d+) ").matcher(line);
             assertThat(d.find()).as(line).isTrue();
             assertThat(Long.parseLong(d.group(1))).isGreaterThanOrEqualTo(lived);
@@ -170,7 +278,6 @@ class L7UpgradedRequestLogTest {
         // Counted before its line was written.
         assertThat(requests101()).isEqualTo(before + 1);
         // The connection's every byte from the client, the upgrade request's head included (Envoy's wire bytes meter).
-        assertThat(meters.find("istio.request.bytes").tag("response_code", "101").summary().totalAmount())
-                .isEqualTo(requestBytesTotal + upgrade(path).length() + received);
+        assertThat(requestBytes101()).isEqualTo(requestBytesTotal + upgrade(path).length() + received);
     }
 }

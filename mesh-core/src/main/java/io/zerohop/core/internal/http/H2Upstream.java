@@ -704,7 +704,7 @@ final class H2Upstream implements Upstream {
                 // The upgraded stream reset (RST_STREAM) or its connection gone: the client's connection ends, as Envoy's
                 // router resets the downstream stream once its response has started (router.cc onUpstreamReset) and its
                 // connection manager closes an HTTP/1 connection whose stream ends so (conn_manager_impl.cc).
-                filter.upgradeCut(failure.details());
+                filter.upgradeCut(failure);
                 return;
             }
             if (!started) {

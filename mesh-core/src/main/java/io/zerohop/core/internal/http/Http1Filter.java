@@ -165,6 +165,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             return;
         }
         if (evt instanceof HboneStream.Reset) {
+            clientCut();
             abort("reset by peer");
             return;
         }
@@ -205,7 +206,35 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         log.debug("HTTP connection {} failed", conn.destination(), cause);
+        clientCut();
         abort(String.valueOf(cause));
+    }
+
+    /**
+     * The client's connection was reset (or failed) under an upgraded connection: its request is logged and counted with
+     * Envoy's {@code DC} and details {@code downstream_remote_disconnect}, as Envoy's connection manager ends the streams
+     * of a downstream connection that closed under them (envoyproxy/envoy source/common/http/conn_manager_impl.cc
+     * {@code onEvent}, {@code RemoteClose}: {@code doConnectionClose} with {@code DownstreamRemoteDisconnect},
+     * {@code resetAllStreams}; {@code DownstreamConnectionTermination} on each stream's info) and Istio's stats filter
+     * labels {@code response_flags} from that info. Until 7 December it was logged without a flag.
+     */
+    private void clientCut() {
+        if (upgraded != null) {
+            upgradedEnd("DC", "downstream_remote_disconnect");
+        }
+    }
+
+    /**
+     * The first cause that ends the upgraded connection other than cleanly: its request's {@code %RESPONSE_FLAGS%} and
+     * {@code %RESPONSE_CODE_DETAILS%} (the access line's {@code response_flags} and {@code reason}, the metrics'
+     * {@code response_flags}); its status stays 101, as Envoy's does once the response started. Not after the connection
+     * began to close for another cause (a policy change, the other side's cut).
+     */
+    private void upgradedEnd(String flag, String details) {
+        if (!closing && upgradedBy.responseFlags.equals("-")) {
+            upgradedBy.responseFlags = flag;
+            upgradedBy.refusal = details;
+        }
     }
 
     /** Handles queued messages until one must wait for an upstream response. */
@@ -627,12 +656,19 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     }
 
     /**
-     * The upgraded connection's stream to an HTTP/2 application was reset, or its connection failed ({@link H2Upstream}):
-     * nothing more can be said in-band, the client's connection is reset (see {@link H2Upstream}'s {@code failed}).
+     * The upgraded connection's stream to an HTTP/2 application was reset, or its connection failed ({@link H2Upstream}), or
+     * an HTTP/1 application's connection was reset under it ({@link #onUpstreamEnd}): nothing more can be said in-band, the
+     * client's connection is reset. Its request is logged with {@code failure}'s flag ({@code UR} for RST_STREAM,
+     * {@code UC} for a connection terminated) and the details {@code upstream_reset_after_response_started{...}}, as
+     * Envoy's router ends a stream whose upstream reset after its response started (envoyproxy/envoy
+     * source/common/router/router.cc {@code onUpstreamReset}: {@code streamResetReasonToResponseFlag},
+     * {@code LateUpstreamReset}; {@code onUpstreamAbort} sets the flag before resetting the downstream stream). Until
+     * 7 December it was logged without a flag, and an HTTP/1 application's reset reached the client as a FIN.
      */
-    void upgradeCut(String why) {
+    void upgradeCut(UpstreamFailure failure) {
         if (!closing) {
-            abort("upgraded stream ended by the application: " + why);
+            upgradedEnd(failure.flag(), failure.detailsAfterResponseStarted());
+            abort("upgraded stream ended by the application: " + failure.detailsAfterResponseStarted());
         }
     }
 
@@ -866,6 +902,12 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             return;
         }
         if (upgraded != null) {
+            if (!clean) {
+                // A reset, not a FIN: Envoy's codec client resets the stream of a connection that ended under it with
+                // ConnectionTermination (codec_client.cc CodecClient::onEvent), UC.
+                upgradeCut(UpstreamFailure.reset("connection termination"));
+                return;
+            }
             downstream.shutdownOutput();
             if (inputEnded) {
                 downstream.closeAfterWrites();

@@ -93,8 +93,20 @@ record UpstreamFailure(String reason, String transportFailure, String flag, bool
 
     /** Envoy's {@code %RESPONSE_CODE_DETAILS%}, for the access line's {@code reason}. */
     String details() {
-        return ("upstream_reset_before_response_started{" + reason + (transportFailure.isEmpty() ? "" : "," + transportFailure) + "}")
-                .replaceAll("\\s", "_");
+        return details("upstream_reset_before_response_started");
+    }
+
+    /**
+     * Envoy's {@code %RESPONSE_CODE_DETAILS%} for this reset after the response started (an upgraded stream's, after its
+     * 101): {@code onUpstreamReset} says {@code LateUpstreamReset} then, {@code upstream_reset_after_response_started}
+     * (source/common/stream_info/utility.h {@code ResponseCodeDetailValues}), with the same reason and flag.
+     */
+    String detailsAfterResponseStarted() {
+        return details("upstream_reset_after_response_started");
+    }
+
+    private String details(String basic) {
+        return (basic + "{" + reason + (transportFailure.isEmpty() ? "" : "," + transportFailure) + "}").replaceAll("\\s", "_");
     }
 
     /**
