@@ -252,9 +252,9 @@ final class H2AppConnection {
     }
 
     /**
-     * The downstream connection ended: so do the application's connections, with no GOAWAY (see {@link #attach}); their
-     * streams were reset as the downstream ones closed ({@link H2Proxy}), as Envoy's router resets the upstream requests
-     * of a downstream connection that closed.
+     * The downstream connection ended: so do the application's connections, with no GOAWAY (see {@link #attach}), each
+     * after its streams still open are reset ({@link #closeResettingStreams}), as Envoy's router resets the upstream
+     * requests of a downstream connection that closed (this runs before the downstream streams learn of the close).
      */
     void close() {
         closed = true;
@@ -262,8 +262,34 @@ final class H2AppConnection {
             cancelIdle(ch);
         }
         for (Channel ch : java.util.List.copyOf(open.keySet())) {
-            ch.close();
+            closeResettingStreams(ch);
         }
+    }
+
+    /**
+     * Closes {@code ch}, an application connection, after resetting each stream still open on it with Envoy's local reset
+     * code ({@link H2Proxy#UPSTREAM_LOCAL_RESET}), as Envoy's router resets the upstream requests of a downstream
+     * connection that closed (its pool keeps the connection; zerohop's, per client connection, closes it). Without the
+     * resets the application read its streams ended by the connection's close (Node: CANCEL). Any other channel (an
+     * HTTP/1 application's socket) is just closed.
+     */
+    static void closeResettingStreams(Channel ch) {
+        io.netty.handler.codec.http2.Http2FrameCodec codec = ch.pipeline().get(io.netty.handler.codec.http2.Http2FrameCodec.class);
+        io.netty.channel.ChannelHandlerContext ctx = codec == null ? null : ch.pipeline().context(codec);
+        if (ctx != null && ch.isActive()) {
+            try {
+                codec.connection().forEachActiveStream(s -> {
+                    if (s.id() != 0) {
+                        codec.resetStream(ctx, s.id(), H2Proxy.UPSTREAM_LOCAL_RESET.code(), ctx.newPromise());
+                    }
+                    return true;
+                });
+            } catch (io.netty.handler.codec.http2.Http2Exception e) {
+                // only a visitor's own exception: none is thrown
+            }
+            ctx.flush();
+        }
+        ch.close();
     }
 
     /** Consumer form of {@link #close}, for {@link H2ConnectionEnds.ConnectionEnd}. */

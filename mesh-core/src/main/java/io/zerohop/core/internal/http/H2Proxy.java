@@ -126,6 +126,18 @@ final class H2Proxy {
      */
     static final int CONNECTION_UPDATE = 32 * 1024;
 
+    /**
+     * The RST_STREAM code of the application's stream when zerohop abandons it: its client went away (its connection
+     * closed, its stream reset) or its exchange is dropped. Envoy's router resets its upstream request then with
+     * {@code StreamResetReason::LocalReset} (envoyproxy/envoy {@code HttpUpstream::resetStream},
+     * source/extensions/upstreams/http/http/upstream_request.h, earlier source/common/router/upstream_request.h), which its HTTP/2 codec
+     * writes as {@code reasonToReset}'s default (source/common/http/http2/codec_impl.cc): NO_ERROR until Envoy 1.36,
+     * INTERNAL_ERROR since 1.37 (release notes 1.37.0: "HTTP resets now use INTERNAL_ERROR instead of NO_ERROR", runtime
+     * guard {@code envoy.reloadable_features.reset_with_error}, which istiod does not set). Until 7 December zerohop sent
+     * CANCEL (Netty's close of an open stream), and forwarded a client's own RST_STREAM code.
+     */
+    static final Http2Error UPSTREAM_LOCAL_RESET = Http2Error.INTERNAL_ERROR;
+
     static void givenBackEvery(io.netty.handler.codec.http2.Http2Connection connection, int bytes) {
         if (connection.local().flowController() instanceof io.netty.handler.codec.http2.DefaultHttp2LocalFlowController f) {
             try {
@@ -341,6 +353,11 @@ final class H2Proxy {
             if (msg instanceof Http2ResetFrame && held != null) {
                 // Http2MultiplexCodec hands a RST_STREAM to the stream as a message (Http2MultiplexHandler as an event).
                 resetWhileHeld();
+            }
+            if (msg instanceof Http2ResetFrame && up != null && up.isActive()) {
+                // The client reset its stream: Envoy's router resets the upstream request locally, whatever the client's
+                // code. Now, before a close of the client's connection that came with it closes the application's.
+                up.writeAndFlush(new DefaultHttp2ResetFrame(UPSTREAM_LOCAL_RESET));
             }
             if (denied) {
                 ReferenceCountUtil.release(msg);
@@ -916,8 +933,9 @@ final class H2Proxy {
             if (evt instanceof Http2ResetFrame && held != null) {
                 resetWhileHeld();
             }
-            if (evt instanceof Http2ResetFrame r && up != null) {
-                up.writeAndFlush(new DefaultHttp2ResetFrame(r.errorCode()));
+            if (evt instanceof Http2ResetFrame && up != null) {
+                // The client reset its stream: Envoy's router resets the upstream request locally, whatever the client's code.
+                up.writeAndFlush(new DefaultHttp2ResetFrame(UPSTREAM_LOCAL_RESET));
                 return;
             }
             ctx.fireUserEventTriggered(evt);
@@ -938,6 +956,11 @@ final class H2Proxy {
         public void channelInactive(ChannelHandlerContext ctx) {
             releasePending();
             if (up != null) {
+                // The client's stream is gone (its connection closed): an application stream still open is reset with
+                // Envoy's local reset code, not the CANCEL Netty's close would send.
+                if (up.isActive()) {
+                    up.writeAndFlush(new DefaultHttp2ResetFrame(UPSTREAM_LOCAL_RESET));
+                }
                 up.close();
             }
             finish();

@@ -359,8 +359,9 @@ final class H2Upstream implements Upstream {
     }
 
     /**
-     * The exchange is done with its stream (answered without it, or its response ended): a stream still open is reset
-     * (CANCEL, as Envoy's router resets the upstream request of a stream it ended), and the next request opens a new one.
+     * The exchange is done with its stream (answered without it, its response ended, or its client gone): a stream still
+     * open is reset with Envoy's local reset code ({@link H2Proxy#UPSTREAM_LOCAL_RESET}, INTERNAL_ERROR; CANCEL until
+     * 7 December), as Envoy's router resets the upstream request of a stream it ended, and the next request opens a new one.
      * The application's connections stay.
      */
     @Override
@@ -377,7 +378,7 @@ final class H2Upstream implements Upstream {
         stream = null;
         requestOpen = false;
         if (s != null && s.isActive()) {
-            s.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+            s.writeAndFlush(new DefaultHttp2ResetFrame(H2Proxy.UPSTREAM_LOCAL_RESET));
         }
     }
 

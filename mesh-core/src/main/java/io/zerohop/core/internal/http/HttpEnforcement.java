@@ -481,7 +481,8 @@ public final class HttpEnforcement {
                 if (LivePlaintext.deniedByPolicy(client)) {
                     end.reset();
                 } else {
-                    up.close();
+                    // Its HTTP/2 streams still open reset first: this runs before the client's streams learn of the close.
+                    H2AppConnection.closeResettingStreams(up);
                 }
             };
             client.closeFuture().addListener(ends);
@@ -771,7 +772,7 @@ public final class HttpEnforcement {
     private static void endUpstream(Channel stream, Channel upstream) {
         TunnelCodec codec = stream.pipeline().get(TunnelCodec.class);
         if (codec != null && codec.completed()) {
-            upstream.close();
+            H2AppConnection.closeResettingStreams(upstream);
         } else {
             reset(upstream);
         }
