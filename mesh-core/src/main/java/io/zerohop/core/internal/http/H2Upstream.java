@@ -54,7 +54,10 @@ import java.util.Set;
  * {@code mutateRequestHeaders}). A WebSocket upgrade goes as RFC 8441's extended CONNECT whatever the application's
  * SETTINGS, as Envoy's HTTP/2 client codec sends every upgrade ({@link #headers}); the application's 200 comes back as a
  * {@code 101} and the stream then carries the upgraded connection's bytes as DATA both ways ({@link #writeRaw},
- * {@code Response.switchProtocols}); a stream the application refuses ({@code :protocol} unknown to it: nghttp2 resets it)
+ * {@code Response.switchProtocols}), the client's FIN as END_STREAM and the application's END_STREAM as the client's
+ * FIN, a reset either way as a reset: RFC 8441 section 5's mapping, kept where Envoy's connection manager, which does not
+ * half-close an HTTP/1 connection (envoyproxy/envoy#2066), takes the client's FIN as the connection's close and resets
+ * the stream (mesh-core README, "HTTP/2 and gRPC"); a stream the application refuses ({@code :protocol} unknown to it: nghttp2 resets it)
  * gets the 503 {@code UR} of any reset before the response.</li>
  * <li>the body: DATA frames as the parts come; the request's trailers are dropped, as Envoy's HTTP/1 codec drops them
  * without {@code enable_trailers}, which istiod never sets (http1/codec_impl.cc {@code ConnectionImpl::onHeaderField}:
