@@ -49,4 +49,22 @@ public record PolicyRef(Kind kind, String namespace, String name, String action)
     public String toString() {
         return kind.displayName() + " " + qualifiedName();
     }
+
+    // equals and hashCode are written out (what a record generates, component by component): the generated ones are
+    // invokedynamics whose first call bootstraps java.lang.runtime.ObjectMethods, ~50-160 hidden LambdaForm classes
+    // (~0.5 MB of metaspace, class space and code per process, benchmarks/results/mem10k-7a61d72.md), and a policy
+    // reload hashes every PolicyRef (PolicyEngine.lossWarning): the first reload of a running proxy paid it.
+    @Override
+    public boolean equals(Object other) {
+        return other == this || other instanceof PolicyRef o
+                && kind == o.kind && namespace.equals(o.namespace) && name.equals(o.name) && action.equals(o.action);
+    }
+
+    @Override
+    public int hashCode() {
+        int h = kind.hashCode();
+        h = 31 * h + namespace.hashCode();
+        h = 31 * h + name.hashCode();
+        return 31 * h + action.hashCode();
+    }
 }

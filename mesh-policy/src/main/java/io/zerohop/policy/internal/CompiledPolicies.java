@@ -116,6 +116,26 @@ public final class CompiledPolicies {
 
     /** What {@link #jwtRules} depends on: the workload's namespace and labels (and the root namespace). */
     private record JwtKey(String namespace, Map<String, String> labels, String rootNamespace) {
+        // Written out, with the generated methods' meaning (null-safe, component by component): the generated ones
+        // bootstrap java.lang.runtime.ObjectMethods (~0.5 MB per process, benchmarks/results/mem10k-7a61d72.md) on
+        // the first request a RequestAuthentication applies to (jwtCache's key).
+        @Override
+        public boolean equals(Object other) {
+            return other == this || other instanceof JwtKey o && java.util.Objects.equals(namespace, o.namespace)
+                    && java.util.Objects.equals(labels, o.labels) && java.util.Objects.equals(rootNamespace, o.rootNamespace);
+        }
+
+        @Override
+        public int hashCode() {
+            int h = java.util.Objects.hashCode(namespace);
+            h = 31 * h + java.util.Objects.hashCode(labels);
+            return 31 * h + java.util.Objects.hashCode(rootNamespace);
+        }
+
+        @Override
+        public String toString() {
+            return "JwtKey[namespace=" + namespace + ", labels=" + labels + ", rootNamespace=" + rootNamespace + "]";
+        }
     }
 
     /** {@link #jwtCache} is cleared past this many workloads (label sets), so it never grows without bound. */

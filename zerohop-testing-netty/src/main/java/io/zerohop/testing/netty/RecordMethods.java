@@ -51,6 +51,28 @@ public final class RecordMethods {
         }
     }
 
+    /**
+     * Asserts that {@code type}'s class file does not name {@code java.lang.runtime.ObjectMethods}, the bootstrap of a
+     * record's generated {@code equals}, {@code hashCode} and {@code toString}: all three are written out, so none of
+     * them can load its ~50-160 hidden classes. (javac puts the bootstrap's owner in the constant pool as soon as one
+     * of the three is generated.)
+     *
+     * @throws AssertionError when one of the three is still generated
+     */
+    public static void assertNoObjectMethods(Class<? extends Record> type) throws java.io.IOException {
+        String file = type.getName().substring(type.getName().lastIndexOf('.') + 1) + ".class";
+        byte[] bytes;
+        try (java.io.InputStream in = type.getResourceAsStream(file)) {
+            check(in != null, "no class file " + file);
+            bytes = in.readAllBytes();
+        }
+        byte[] owner = "java/lang/runtime/ObjectMethods".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        for (int i = 0; i + owner.length <= bytes.length; i++) {
+            check(!Arrays.equals(bytes, i, i + owner.length, owner, 0, owner.length),
+                    type.getSimpleName() + " still has a generated equals, hashCode or toString (its class file names ObjectMethods)");
+        }
+    }
+
     /** Another value of the same type: a string with a suffix, the next enum constant, an address's next port. */
     public static Object differ(Object value) {
         if (value instanceof String s) {
