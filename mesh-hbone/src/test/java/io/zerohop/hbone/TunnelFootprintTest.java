@@ -134,6 +134,10 @@ class TunnelFootprintTest {
             soft.assertThat(perTunnel.getOrDefault("io.netty.handler.codec.http2.WeightedFairQueueByteDistributor$State", 0.0)
                     + perTunnel.getOrDefault("io.netty.util.internal.DefaultPriorityQueue", 0.0))
                     .as("priority-tree stream states per tunnel; all per tunnel:\n%s", table).isLessThan(0.5);
+            // Was 96 bytes each (two per tunnel: the client's stream and the server's): nine booleans, now one short of flags.
+            ClassHistogram.Share codec = shares.get("io.zerohop.hbone.internal.TunnelCodec");
+            soft.assertThat(codec == null || codec.instances() == 0 ? 0 : codec.bytes() / codec.instances())
+                    .as("bytes per TunnelCodec; all per tunnel:\n%s", table).isLessThanOrEqualTo(88);
             // Was 4: the relay's two flags and its EOF count, and one of the in-JVM client socket's.
             soft.assertThat(perTunnel.getOrDefault("java.util.concurrent.atomic.AtomicBoolean", 0.0)
                     + perTunnel.getOrDefault("java.util.concurrent.atomic.AtomicInteger", 0.0))

@@ -201,26 +201,19 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     private final boolean keepsUnread;
     private final long startNanos = System.nanoTime();
     private volatile ChannelHandlerContext ctx;
-    private boolean headersSeen;
-    private boolean open;
-    private boolean released;
     /** Added behind the codec only when something arrives before the first read (rarely). */
     private Hold hold;
     // Written on the event loop only; volatile so metrics can read them from another thread.
     private volatile long bytesIn;
     private volatile long bytesOut;
-    private boolean inputEnded;
-    /** channelInactive has reached the codec. Event loop only. */
-    private boolean inactiveSeen;
     /**
-     * A read of the stream channel was asked for ({@link #read0}) and its {@code channelReadComplete} has not come yet:
-     * a DATA frame arriving now is delivered at once, not queued ({@link #waits}). Event loop only.
+     * The tunnel's end-path states, one bit each ({@link #HEADERS_SEEN} ... {@link #PEER_CLOSED}): one short instead of
+     * nine booleans, 88 bytes per codec instead of 96 (issue 14; benchmarks/results/tunmem-aeb058f.md). Written on the
+     * event loop only (so no write loses another's bit), read there and, as the booleans were, without ordering by
+     * {@link #inputEnded()} and the other getters.
      */
-    private boolean readPending;
-    private boolean outputEnded;
-    private boolean reset;
-    private boolean peerClosed;
-    /** Volatile: {@link Tunnels#reset} reads it from any thread. */
+    private short flags;
+    /** Volatile: {@link Tunnels#reset} reads it from any thread. Not a bit of {@link #flags}: it needs its own ordering. */
     private volatile boolean rstReceived;
     // Its connection's TunnelSet (an intrusive list: no node object per tunnel). Event loop only.
     TunnelSet set;
@@ -235,6 +228,42 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     private int unreturned;
     /** What few tunnels need ({@link Rare}), made when first needed; most tunnels pay only this reference (issue 14). */
     Rare rare;
+
+    /** The response's HEADERS (the first non-interim one) arrived. */
+    private static final short HEADERS_SEEN = 1;
+    /** {@link #open()}: data goes to the handlers above. */
+    private static final short OPEN = 1 << 1;
+    /** What was held went up (or was dropped): nothing is kept any more. */
+    private static final short RELEASED = 1 << 2;
+    /** The peer's END_STREAM (or an end read as one) arrived. */
+    private static final short INPUT_ENDED = 1 << 3;
+    /** channelInactive has reached the codec. */
+    private static final short INACTIVE_SEEN = 1 << 4;
+    /**
+     * A read of the stream channel was asked for ({@link #read0}) and its {@code channelReadComplete} has not come yet:
+     * a DATA frame arriving now is delivered at once, not queued ({@link #waits}).
+     */
+    private static final short READ_PENDING = 1 << 5;
+    /** This side's END_STREAM went out. */
+    private static final short OUTPUT_ENDED = 1 << 6;
+    /** The peer reset the stream with an error (RST_STREAM other than NO_ERROR or CANCEL): {@link #wasReset()}. */
+    private static final short RESET = 1 << 7;
+    /** The peer ended the stream on purpose: RST_STREAM NO_ERROR or CANCEL, or its connection closed after GOAWAY NO_ERROR. */
+    private static final short PEER_CLOSED = 1 << 8;
+
+    private boolean is(short flag) {
+        return (flags & flag) != 0;
+    }
+
+    /** Event loop only. */
+    private void set(short flag) {
+        flags |= flag;
+    }
+
+    /** Event loop only. */
+    private void clear(short flag) {
+        flags &= (short) ~flag;
+    }
 
     /** A tunnel's rarely needed state. Event loop only. */
     static final class Rare {
@@ -295,7 +324,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
      * frames waiting already. A tunnel that keeps up has its frames delivered at once and never copied. Event loop only.
      */
     boolean waits() {
-        return rare != null && rare.frames > 0 || channel == null || !readPending && !channel.config().isAutoRead();
+        return rare != null && rare.frames > 0 || channel == null || !is(READ_PENDING) && !channel.config().isAutoRead();
     }
 
     public TunnelCodec(Listener listener) {
@@ -342,11 +371,11 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     }
 
     public boolean inputEnded() {
-        return inputEnded;
+        return is(INPUT_ENDED);
     }
 
     public boolean outputEnded() {
-        return outputEnded;
+        return is(OUTPUT_ENDED);
     }
 
     /** The server's limit that reset this tunnel (one of {@link io.zerohop.hbone.TunnelResult#LIMITS}), or null. */
@@ -368,7 +397,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
 
     /** True when the stream was reset by the peer (RST_STREAM received). */
     public boolean wasReset() {
-        return reset;
+        return is(RESET);
     }
 
     /**
@@ -376,7 +405,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
      * peer closed the stream with RST_STREAM NO_ERROR or CANCEL after or instead of its END_STREAM.
      */
     public boolean completed() {
-        return inputEnded && (outputEnded || peerClosed) && !reset;
+        return is(INPUT_ENDED) && (is(OUTPUT_ENDED) || is(PEER_CLOSED)) && !is(RESET);
     }
 
     /**
@@ -384,7 +413,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
      * once they ask to read (auto-read or an explicit {@code read()}). Call on the event loop.
      */
     public void open() {
-        open = true;
+        set(OPEN);
     }
 
     @Override
@@ -412,7 +441,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         if (unreturned != 0) {
             returnWindow(ctx);
         }
-        readPending = true;
+        set(READ_PENDING);
         ctx.read();
     }
 
@@ -455,7 +484,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
             }
             boolean end = data.isEndStream();
             ByteBuf content = data.content();
-            if (!headersSeen || inputEnded) {
+            if (!is(HEADERS_SEEN) || is(INPUT_ENDED)) {
                 // Not before the CONNECT response on a client: the codec makes that a connection error, as hyperium/h2
                 // (H2Codecs.StreamIdGuard#logData); until helper 315 it was this stream's error, reset here.
                 data.release();
@@ -468,34 +497,34 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
                 content.release();
             }
             if (end) {
-                inputEnded = true;
+                set(INPUT_ENDED);
                 deliver(ChannelInputShutdownEvent.INSTANCE);
             }
         } else if (msg instanceof Http2HeadersFrame headers) {
-            if (!headersSeen && keepsUnread && !headers.isEndStream() && interim(headers.headers().status())) {
+            if (!is(HEADERS_SEEN) && keepsUnread && !headers.isEndStream() && interim(headers.headers().status())) {
                 // An interim response to the CONNECT (100 Continue, 103 Early Hints): hyperium/h2, ztunnel's client, skips
                 // 1xx HEADERS and waits for the final response (src/proto/streams/recv.rs recv_headers, 0.4.14: only a
                 // non-informational one is queued). It used to be taken as a refusal with that status (helper 263).
                 return;
             }
-            if (!headersSeen) {
-                headersSeen = true;
+            if (!is(HEADERS_SEEN)) {
+                set(HEADERS_SEEN);
                 if (keepsUnread && set != null && set.frames != null && ctx.channel() instanceof Http2StreamChannel sc) {
                     // The client's stream has its id now; the server's tunnels were attached as they joined their set.
                     set.frames.attach(sc.stream().id(), this);
                 }
                 if (headers.isEndStream()) {
-                    inputEnded = true;
+                    set(INPUT_ENDED);
                 }
                 listener.onHeaders(ctx, headers.headers(), headers.isEndStream());
-                if (open && keepsUnread && headers.isEndStream()) {
+                if (is(OPEN) && keepsUnread && headers.isEndStream()) {
                     // A 200 that ends the server's side at once (HEADERS with END_STREAM): the tunnel is open and its
                     // input has ended, as h2 hands ztunnel a response whose body is already at its end.
                     deliver(ChannelInputShutdownEvent.INSTANCE);
                 }
-            } else if (headers.isEndStream() && !inputEnded) {
+            } else if (headers.isEndStream() && !is(INPUT_ENDED)) {
                 // Trailers: HBONE has none to act on, but they end the stream.
-                inputEnded = true;
+                set(INPUT_ENDED);
                 deliver(ChannelInputShutdownEvent.INSTANCE);
             }
         } else {
@@ -531,14 +560,14 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
             rare.rstCode = code;
         }
         if (code == Http2Error.NO_ERROR.code() || code == Http2Error.CANCEL.code()) {
-            peerClosed = true;
-            if (!open) {
+            set(PEER_CLOSED);
+            if (!is(OPEN)) {
                 // Ended before the tunnel opened: nothing to deliver. Closing ends whatever the
                 // opening was waiting for (an upstream dial), so CONNECT+RST costs nothing further.
                 closeAfterReset(ctx.channel());
             }
-        } else if (!reset) {
-            reset = true;
+        } else if (!is(RESET)) {
+            set(RESET);
             deliver(new HboneStream.Reset(code));
             // An abort discards what the reader has not taken yet, as a TCP reset does. Netty keeps a
             // stream channel whose reader stopped open until it reads again, with everything queued
@@ -559,7 +588,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     }
 
     private void deliver(Object msg) {
-        if (!released && hold == null) {
+        if (!is(RELEASED) && hold == null) {
             // The client's hold takes whatever arrives until its application first reads; the server's only what
             // came with the CONNECT (its codec reads once before the tunnel opens).
             hold = keepsUnread ? Hold.mergingSmallBuffers() : new Hold();
@@ -575,26 +604,26 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
         // The stream channel's read is over: what arrives from now on waits in its queue until the next read.
-        readPending = false;
-        if (released) {
+        clear(READ_PENDING);
+        if (is(RELEASED)) {
             ctx.fireChannelReadComplete();
-        } else if (open && keepsUnread && ctx.channel().isActive()) {
+        } else if (is(OPEN) && keepsUnread && ctx.channel().isActive()) {
             // Handed over, not read yet: what follows the 200 goes into the hold, not Netty's queue,
             // which Netty drops when the peer's RST_STREAM (CANCEL too) closes the stream. Bounded
             // by the stream window as before: none of it is returned until the handlers read.
-            readPending = true;
+            set(READ_PENDING);
             ctx.read();
         }
     }
 
     @Override
     public void read(ChannelHandlerContext ctx) {
-        if (!open) {
+        if (!is(OPEN)) {
             // The codec alone decides when to read until the tunnel is open.
             return;
         }
-        if (!released) {
-            released = true;
+        if (!is(RELEASED)) {
+            set(RELEASED);
             if (hold != null) {
                 Hold h = hold;
                 hold = null;
@@ -607,7 +636,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
         if (msg instanceof ByteBuf buf) {
-            if (outputEnded) {
+            if (is(OUTPUT_ENDED)) {
                 buf.release();
                 promise.setFailure(new ClosedChannelException());
                 return;
@@ -618,10 +647,10 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
             if (msg instanceof Http2DataFrame data) {
                 bytesOut += data.content().readableBytes();
                 if (data.isEndStream()) {
-                    outputEnded = true;
+                    set(OUTPUT_ENDED);
                 }
             } else if (msg instanceof Http2HeadersFrame h && h.isEndStream()) {
-                outputEnded = true;
+                set(OUTPUT_ENDED);
             }
             ctx.write(msg, promise);
         }
@@ -637,11 +666,11 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
      * {@code poll_bytes}).
      */
     private void keepUnread(ChannelHandlerContext ctx) {
-        released = true;
+        set(RELEASED);
         Hold h = hold;
         hold = null;
         ArrayDeque<Object> items = h == null ? null : h.take();
-        if (items != null && reset) {
+        if (items != null && is(RESET)) {
             // An abort discards what the reader has not taken yet, as a TCP reset does (userEventTriggered).
             items.removeIf(m -> {
                 if (m instanceof ByteBuf b) {
@@ -685,7 +714,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     static void replayEnded(Channel ch) {
         // Netty removes a closed channel's handlers when it deregisters it: usually the codec is gone.
         ChannelHandlerContext codec = ch.pipeline().context(TunnelCodec.class);
-        if (codec != null && !((TunnelCodec) codec.handler()).inactiveSeen) {
+        if (codec != null && !((TunnelCodec) codec.handler()).is(INACTIVE_SEEN)) {
             // Closed, but its channelInactive is still a task of the loop's: that reaches the new
             // handlers with the rest (keepUnread).
             return;
@@ -704,10 +733,10 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
      * the channel for an attach that would never come. Event loop only; no-op once read.
      */
     void abandon() {
-        if (!keepsUnread || released) {
+        if (!keepsUnread || is(RELEASED)) {
             return;
         }
-        released = true;
+        set(RELEASED);
         Hold h = hold;
         hold = null;
         ArrayDeque<Object> items = h == null ? null : h.take();
@@ -742,7 +771,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
      */
     void connectionLost() {
         ChannelHandlerContext c = ctx;
-        if (c == null || !open || inputEnded || rstReceived || keepsUnread && !released
+        if (c == null || !is(OPEN) || is(INPUT_ENDED) || rstReceived || keepsUnread && !is(RELEASED)
                 || !(c.channel() instanceof Http2StreamChannel s) || s.stream().state() != Http2Stream.State.CLOSED) {
             return;
         }
@@ -772,20 +801,20 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-        inactiveSeen = true;
+        set(INACTIVE_SEEN);
         leave();
         // Handed over, but nothing above has asked to read yet: the peer reset or closed the stream,
         // or the connection died, right after the 200 (one read can carry the 200 and the reset).
-        boolean unread = keepsUnread && open && !released;
-        if (!rstReceived && !(inputEnded && outputEnded) && connectionClosedByPeer(ctx.channel())) {
+        boolean unread = keepsUnread && is(OPEN) && !is(RELEASED);
+        if (!rstReceived && !(is(INPUT_ENDED) && is(OUTPUT_ENDED)) && connectionClosedByPeer(ctx.channel())) {
             // The peer closed its connection on purpose with this tunnel open (GOAWAY NO_ERROR, then
             // close_notify): the end of its data, as its RST_STREAM NO_ERROR would be. A connection
             // lost has neither, and its open tunnels stay resets (the README's end rule).
-            peerClosed = true;
+            set(PEER_CLOSED);
         }
-        if (peerClosed && !inputEnded && !reset && headersSeen) {
-            inputEnded = true;
-            if (released || unread) {
+        if (is(PEER_CLOSED) && !is(INPUT_ENDED) && !is(RESET) && is(HEADERS_SEEN)) {
+            set(INPUT_ENDED);
+            if (is(RELEASED) || unread) {
                 // Unreleased on a server tunnel, it would only be dropped with the rest the hold keeps.
                 deliver(ChannelInputShutdownEvent.INSTANCE);
             }
