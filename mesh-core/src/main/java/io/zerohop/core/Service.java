@@ -149,6 +149,26 @@ public record Service(String namespace, String name, String hostname, List<InetA
                 default -> null;
             };
         }
+
+        // Written out, as Service's are (see there): Service.equals compares its LoadBalancing.
+        @Override
+        public boolean equals(Object other) {
+            return other == this || other instanceof LoadBalancing o
+                    && java.util.Objects.equals(mode, o.mode)
+                    && java.util.Objects.equals(scopes, o.scopes);
+        }
+
+        @Override
+        public int hashCode() {
+            int h = java.util.Objects.hashCode(mode);
+            h = 31 * h + java.util.Objects.hashCode(scopes);
+            return h;
+        }
+
+        @Override
+        public String toString() {
+            return "LoadBalancing[mode=" + mode + ", scopes=" + scopes + "]";
+        }
     }
 
     /**
@@ -218,6 +238,28 @@ public record Service(String namespace, String name, String hostname, List<InetA
             }
             Integer p = endpoint.namedPorts() == null ? null : endpoint.namedPorts().get(targetPortName);
             return p == null ? 0 : p;
+        }
+
+        // Written out, as Service's are (see there): Service.equals compares its Port.
+        @Override
+        public boolean equals(Object other) {
+            return other == this || other instanceof Port o
+                    && port == o.port
+                    && targetPort == o.targetPort
+                    && java.util.Objects.equals(targetPortName, o.targetPortName);
+        }
+
+        @Override
+        public int hashCode() {
+            int h = Integer.hashCode(port);
+            h = 31 * h + Integer.hashCode(targetPort);
+            h = 31 * h + java.util.Objects.hashCode(targetPortName);
+            return h;
+        }
+
+        @Override
+        public String toString() {
+            return "Port[port=" + port + ", targetPort=" + targetPort + ", targetPortName=" + targetPortName + "]";
         }
     }
 
@@ -311,5 +353,31 @@ public record Service(String namespace, String name, String hostname, List<InetA
     @Override
     public String toString() {
         return namespace + "/" + name;
+    }
+
+    // equals and hashCode written out with the generated ones' meaning (component by component, null-safe): the
+    // generated ones bootstrap java.lang.runtime.ObjectMethods (~50-160 hidden classes, ~0.25-0.5 MB per process,
+    // benchmarks/results/records-48bf3ae2.md), and mesh-kubernetes compares the registry's workloads and Services on
+    // every rebuild (WorkloadState.refresh: the snapshot is installed only when it changed).
+    @Override
+    public boolean equals(Object other) {
+        return other == this || other instanceof Service o
+                && java.util.Objects.equals(namespace, o.namespace)
+                && java.util.Objects.equals(name, o.name)
+                && java.util.Objects.equals(hostname, o.hostname)
+                && java.util.Objects.equals(vips, o.vips)
+                && java.util.Objects.equals(ports, o.ports)
+                && java.util.Objects.equals(loadBalancing, o.loadBalancing);
+    }
+
+    @Override
+    public int hashCode() {
+        int h = java.util.Objects.hashCode(namespace);
+        h = 31 * h + java.util.Objects.hashCode(name);
+        h = 31 * h + java.util.Objects.hashCode(hostname);
+        h = 31 * h + java.util.Objects.hashCode(vips);
+        h = 31 * h + java.util.Objects.hashCode(ports);
+        h = 31 * h + java.util.Objects.hashCode(loadBalancing);
+        return h;
     }
 }

@@ -190,4 +190,42 @@ public record Workload(String namespace, String name, String serviceAccount, Map
     public String toString() {
         return namespace + "/" + name;
     }
+
+    // equals and hashCode written out with the generated ones' meaning (component by component, null-safe): the
+    // generated ones bootstrap java.lang.runtime.ObjectMethods (~50-160 hidden classes, ~0.25-0.5 MB per process,
+    // benchmarks/results/records-48bf3ae2.md), and mesh-kubernetes compares the registry's workloads and Services on
+    // every rebuild (WorkloadState.refresh: the snapshot is installed only when it changed).
+    @Override
+    public boolean equals(Object other) {
+        return other == this || other instanceof Workload o
+                && java.util.Objects.equals(namespace, o.namespace)
+                && java.util.Objects.equals(name, o.name)
+                && java.util.Objects.equals(serviceAccount, o.serviceAccount)
+                && java.util.Objects.equals(labels, o.labels)
+                && java.util.Objects.equals(addresses, o.addresses)
+                && java.util.Objects.equals(protocol, o.protocol)
+                && java.util.Objects.equals(node, o.node)
+                && java.util.Objects.equals(trustDomain, o.trustDomain)
+                && java.util.Objects.equals(appProtocols, o.appProtocols)
+                && java.util.Objects.equals(namedPorts, o.namedPorts)
+                && java.util.Objects.equals(workloadName, o.workloadName)
+                && java.util.Objects.equals(services, o.services);
+    }
+
+    @Override
+    public int hashCode() {
+        int h = java.util.Objects.hashCode(namespace);
+        h = 31 * h + java.util.Objects.hashCode(name);
+        h = 31 * h + java.util.Objects.hashCode(serviceAccount);
+        h = 31 * h + java.util.Objects.hashCode(labels);
+        h = 31 * h + java.util.Objects.hashCode(addresses);
+        h = 31 * h + java.util.Objects.hashCode(protocol);
+        h = 31 * h + java.util.Objects.hashCode(node);
+        h = 31 * h + java.util.Objects.hashCode(trustDomain);
+        h = 31 * h + java.util.Objects.hashCode(appProtocols);
+        h = 31 * h + java.util.Objects.hashCode(namedPorts);
+        h = 31 * h + java.util.Objects.hashCode(workloadName);
+        h = 31 * h + java.util.Objects.hashCode(services);
+        return h;
+    }
 }
