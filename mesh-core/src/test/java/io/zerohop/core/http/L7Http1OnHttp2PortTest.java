@@ -59,7 +59,7 @@ class L7Http1OnHttp2PortTest {
     private static String grpcBase;
     private static String downBase;
     private static String h1OnlyBase;
-    private static com.sun.net.httpserver.HttpServer h1Only;
+    private static java.net.ServerSocket h1Only;
 
     @BeforeAll
     static void start() throws Exception {
@@ -94,15 +94,27 @@ class L7Http1OnHttp2PortTest {
         nodeBase = "http://" + plain.getAddress().getHostAddress() + ":" + plain.getPort();
         InetSocketAddress tunnel = frontend.capture(Capture.forward(new InetSocketAddress(frontendIp, 55514), new InetSocketAddress(ip, 55511)));
         grpcBase = "http://" + tunnel.getAddress().getHostAddress() + ":" + tunnel.getPort();
-        // Nothing listens on 55515; the JDK's HTTP/1-only server on 55516 (the port declared http2 all the same).
-        h1Only = com.sun.net.httpserver.HttpServer.create(new InetSocketAddress(ip, 55516), 10);
-        h1Only.createContext("/", x -> {
-            byte[] b = "h1 only".getBytes(StandardCharsets.UTF_8);
-            x.sendResponseHeaders(200, b.length);
-            x.getResponseBody().write(b);
-            x.close();
-        });
-        h1Only.start();
+        // Nothing listens on 55515; an HTTP/1-only server on 55516 (the port declared http2 all the same). It answers the
+        // h2 preface's request line as an HTTP/1 server does (400, close) and, unlike the JDK's server it replaced, reads
+        // what follows before it closes: closing with the SETTINGS frame unread made its close a TCP reset, which could
+        // discard its answer before the proxy read it (a CI run got Envoy's 503 "connection termination" then, not the
+        // 502 "protocol error" of an answer that is not HTTP/2).
+        h1Only = new java.net.ServerSocket(55516, 10, ip);
+        Thread h1OnlyLoop = new Thread(() -> {
+            while (!h1Only.isClosed()) {
+                try (java.net.Socket s = h1Only.accept()) {
+                    s.getInputStream().readNBytes(24);
+                    s.getOutputStream().write("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                            .getBytes(StandardCharsets.US_ASCII));
+                    s.shutdownOutput();
+                    s.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+                } catch (java.io.IOException closed) {
+                    // the listener closed, or the proxy reset its connection
+                }
+            }
+        }, "h1-only");
+        h1OnlyLoop.setDaemon(true);
+        h1OnlyLoop.start();
         InetSocketAddress down = server.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 55517), new InetSocketAddress(ip, 55515)));
         downBase = "http://" + down.getAddress().getHostAddress() + ":" + down.getPort();
         InetSocketAddress h1 = server.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 55518), new InetSocketAddress(ip, 55516)));
@@ -119,7 +131,7 @@ class L7Http1OnHttp2PortTest {
         }
         grpc.shutdownNow();
         if (h1Only != null) {
-            h1Only.stop(0);
+            h1Only.close();
         }
         node.destroy();
         node.waitFor(10, TimeUnit.SECONDS);
