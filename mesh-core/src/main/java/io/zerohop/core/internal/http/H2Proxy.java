@@ -106,6 +106,9 @@ final class H2Proxy {
         // Before the codec: it meters each stream's frames as they come and go (istio_request_bytes, istio_response_bytes).
         downstream.pipeline().addLast("zerohop-h2-wire", wire);
         downstream.pipeline().addLast("zerohop-h2-codec", codec);
+        // What the connection holds for applications that do not read, in the node's budget (H2HeldBudget).
+        heldBodies.budget = new H2HeldBudget.Connection(codec.connection());
+        downstream.pipeline().addLast("zerohop-h2-held", heldBodies.budget);
         downstream.pipeline().addLast("zerohop-h2-end", new H2ConnectionEnds.ConnectionEnd(app.closer()));
         // The connection's receive window opened to CONNECTION_WINDOW: a WINDOW_UPDATE on stream 0, which the codec
         // takes as such (Http2FrameCodec write: a window update without a stream increments the connection stream's
@@ -160,9 +163,11 @@ final class H2Proxy {
      * on sidecar and waypoint listeners is 256 MiB with 256 MiB stream windows; zerohop keeps Netty's 64 KiB stream windows,
      * and takes the connection window that goes with them. Each stream's window is opened only as the application reads
      * (or, for a held request, up to {@code HOLD_BUFFER}, the connection's held requests {@link #HELD_PER_CONNECTION} in
-     * all), so a stream that is not read makes zerohop hold at most 64 KiB
+     * all), so a stream that is not read holds at most 64 KiB unread
      * and holds back only itself until sixteen such streams fill the connection's window; then the connection's other
-     * bodies wait as at a gateway. A decision, not Envoy's sidecar default: with 256 MiB (briefly, 7 December) one client
+     * bodies wait as at a gateway. What a stream read and wrote toward an application that does not read (up to its
+     * stream channel's 64 KiB write watermark) left this window, so a connection's streams are not bounded by it: the
+     * node-wide {@link H2HeldBudget} bounds both. A decision, not Envoy's sidecar default: with 256 MiB (briefly, 7 December) one client
      * connection of 4,096 unread streams made zerohop hold 256 MiB, four times the launcher's
      * {@code -XX:MaxDirectMemorySize=64m}, where the HBONE server bounds what its tunnels hold with its budgets (mesh-hbone
      * {@code Budgets}) and this path has none. With Netty's 64 KiB, until 7 December, one unread stream stopped every
@@ -188,6 +193,8 @@ final class H2Proxy {
     /** What the held streams of one client connection have read ({@link #HELD_PER_CONNECTION}); its event loop only. */
     private static final class HeldBodies {
         long bytes;
+        /** The connection's share of the node's {@link H2HeldBudget}; set once, before its first stream. */
+        H2HeldBudget.Connection budget;
 
         boolean full() {
             return bytes >= HELD_PER_CONNECTION;
@@ -231,7 +238,7 @@ final class H2Proxy {
     }
 
     /** One downstream stream (one request). */
-    private static final class Downstream extends ChannelInboundHandlerAdapter implements LiveRequest {
+    private static final class Downstream extends ChannelInboundHandlerAdapter implements LiveRequest, H2HeldBudget.Stream {
         private final H2AppConnection app;
         private final Conn conn;
         private final Authorizer authorizer;
@@ -276,6 +283,10 @@ final class H2Proxy {
         private final HeldBodies heldBodies;
         /** What this stream read while held, counted in {@link #heldBodies} until its hold ends ({@link #unhold}). */
         private long heldRead;
+        /** DATA written to the application's stream whose write has not completed ({@link H2HeldBudget}). */
+        private long upQueued;
+        /** When a write of this stream's body toward the application last completed (or the stream began): nanoTime. */
+        private long progressAt = System.nanoTime();
 
         /** The hold is over (answered, reset, the connection gone): what it read no longer counts against the connection's. */
         private void unhold() {
@@ -343,6 +354,44 @@ final class H2Proxy {
             if (ctx.channel() instanceof Http2StreamChannel s && s.stream() != null) {
                 meter = wire.meter(s.stream().id());
             }
+            heldBodies.budget.add(this);
+        }
+
+        @Override
+        public long progressAt() {
+            return progressAt;
+        }
+
+        @Override
+        public long heldBytes() {
+            io.netty.handler.codec.http2.Http2Connection http2 = heldBodies.budget.http2();
+            io.netty.handler.codec.http2.Http2Stream s = http2.stream(((Http2StreamChannel) ctx.channel()).stream().id());
+            return upQueued + (s == null ? 0 : http2.local().flowController().unconsumedBytes(s));
+        }
+
+        /**
+         * Over the node's budget, this stream holding the most ({@link H2HeldBudget}): reset as Envoy's overload manager
+         * resets its largest streams ({@code reset_high_memory_stream}): RST_STREAM NO_ERROR (its HTTP/2 codec's
+         * {@code reasonToReset} for {@code OverloadManager}), the flag {@code OM} and the details {@code overload}
+         * (conn_manager_impl.cc {@code onResetStream}); closing the stream releases what it queued, and
+         * {@link #channelInactive} resets the application's stream and logs the request.
+         */
+        @Override
+        public void shed() {
+            if (!ctx.channel().isActive()) {
+                return;
+            }
+            if (held != null) {
+                unhold();
+                ctx.channel().parent().closeFuture().removeListener(connectionGone);
+            }
+            responseFlags = "OM";
+            refusal = "overload";
+            denied = true;
+            cut = true;
+            releasePending();
+            ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+            ctx.channel().close();
         }
 
         @Override
@@ -922,7 +971,21 @@ final class H2Proxy {
                 pending.add(frame);
                 return;
             }
-            up.writeAndFlush(frame);
+            if (frame instanceof Http2DataFrame d && d.content().isReadable()) {
+                // Counted until written to the application's connection: behind its windows, in the node's budget.
+                int n = d.content().readableBytes();
+                upQueued += n;
+                heldBodies.budget.queued(n);
+                up.writeAndFlush(frame).addListener(f -> {
+                    upQueued -= n;
+                    heldBodies.budget.written(n);
+                    if (f.isSuccess()) {
+                        progressAt = System.nanoTime();
+                    }
+                });
+            } else {
+                up.writeAndFlush(frame);
+            }
             if (!up.isWritable()) {
                 ctx.channel().config().setAutoRead(false);
             }
@@ -954,6 +1017,7 @@ final class H2Proxy {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
+            heldBodies.budget.remove(this);
             releasePending();
             if (up != null) {
                 // The client's stream is gone (its connection closed): an application stream still open is reset with

@@ -1,0 +1,263 @@
+package io.zerohop.core.internal.http;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http2.Http2Connection;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node-wide budget of request-body bytes the L7 HTTP/2 proxy ({@link H2Proxy}) holds for applications that have not
+ * read them: DATA its client connections received that their stream channels have not read (the flow controller's
+ * unconsumed bytes, at most {@link H2Proxy#CONNECTION_WINDOW} per connection), plus DATA read and written toward the
+ * application that waits behind the application's windows (up to the stream channel's write watermark, 64 KiB, per
+ * stream, and so without a bound per connection: its streams are not limited, {@link H2Proxy#MAX_CONCURRENT_STREAMS}).
+ *
+ * <p>Why a budget here: the HBONE server's inbound budgets (mesh-hbone {@code Budgets}) count what a tunnel's
+ * application has not read, from its connection's flow controller; the L7 codec on a tunnel is that application, and
+ * it reads the tunnel as it comes, so what its streams hold is no longer counted there, and a plaintext connection
+ * (PERMISSIVE) never was. Measured (L7H2UnreadBodiesTest, before this budget): 12 connections of 16 streams posting to an
+ * application that does not read held 23.7 MB of direct memory (2.0 MB each); two of 64 streams 11.9 MB (5.9 MB each),
+ * where the node proxy runs with {@code -XX:MaxDirectMemorySize=64m}: one authorized client could exhaust direct memory
+ * and with it every tunnel of the node.
+ *
+ * <p>The bound: {@link #limit()}, an eighth of Netty's direct-memory limit (at least 2 MiB; the node proxy's 64 MiB:
+ * 8 MiB), the share left beside HBONE's (inbound ½, outbound ¼, flushing ⅛). Counted after each read of a client
+ * connection (so what one connection adds past it is about one read). Over it, the connection holding the most resets its
+ * streams holding the most until the node is under half the budget, as the HBONE server resets its largest tunnels over
+ * its inbound budget (streams whose application took nothing for {@link #STALLED_NANOS} first, then the heaviest):
+ * RST_STREAM NO_ERROR to the client, the application's stream reset (CANCEL), the request logged with
+ * Envoy's flag {@code OM} and details {@code overload}. Resetting, not stopping reads: bytes an application never reads
+ * are freed by nothing else, so a budget that only stopped reading would stop every connection of the node, its
+ * unrelated ones too, for as long as that application does not read (for ever, for a hostile endpoint); a reset costs
+ * only the streams holding the most, which are those not read.
+ *
+ * <p>Envoy, for the same case: {@code per_connection_buffer_limit_bytes} (1 MiB by default; istiod sets 32 KiB only on
+ * gateways, istio/istio {@code pilot/pkg/networking/core/connection_settings.go}) bounds what it buffers per stream with
+ * watermarks that stop reading, and its overload manager's {@code envoy.overload_actions.reset_high_memory_stream}
+ * resets the streams whose buffer accounts are largest under heap pressure (source/common/buffer/watermark_buffer.cc
+ * {@code WatermarkBufferFactory::resetAccountsGivenPressure}; the downstream reset is {@code StreamResetReason::OverloadManager},
+ * RST_STREAM NO_ERROR by its HTTP/2 codec's {@code reasonToReset}, logged {@code OM} with details {@code overload} by
+ * conn_manager_impl.cc {@code onResetStream}). Istio does not configure that action: its bootstrap's overload manager has
+ * only the {@code global_downstream_max_connections} monitor (tools/packaging/common/envoy_bootstrap.json), so a
+ * sidecar or waypoint has no node-wide bound and relies on its heap being large. zerohop goes beyond that default because
+ * its direct memory is capped where Envoy's heap is not: the budget is always on.
+ */
+final class H2HeldBudget {
+    private static final Logger log = LoggerFactory.getLogger(H2HeldBudget.class);
+
+    /**
+     * A stream whose application took none of its body for this long is shed before those still read: the HBONE server's
+     * default {@code HboneServer.Builder#inboundStallTimeout} (10 s), after which its soft budget stage resets a tunnel.
+     */
+    static final long STALLED_NANOS = 10_000_000_000L;
+
+    private static volatile long limit = Math.max(2L << 20, io.netty.util.internal.PlatformDependent.maxDirectMemory() / 8);
+    private static final AtomicLong held = new AtomicLong();
+    private static final AtomicLong resets = new AtomicLong();
+    private static final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+    private static final AtomicLong lastLog = new AtomicLong(System.nanoTime() - 20_000_000_000L);
+
+    private H2HeldBudget() {}
+
+    /** The node-wide budget in bytes. */
+    static long limit() {
+        return limit;
+    }
+
+    /** Sets the budget (tests). */
+    static void limit(long bytes) {
+        limit = bytes;
+    }
+
+    /** What the L7 proxy's client connections hold now, as last counted. */
+    static long held() {
+        return held.get();
+    }
+
+    /** The streams reset for the budget since the start. */
+    static long resets() {
+        return resets.get();
+    }
+
+    /** One stream of a client connection, which the budget may reset. Its connection's event loop only. */
+    interface Stream {
+        /** The bytes this stream holds for its application (received unread, and written toward it unwritten). */
+        long heldBytes();
+
+        /** {@link System#nanoTime} when the application last took some of this stream's body (or the stream began). */
+        long progressAt();
+
+        /** Reset for the budget: the client's stream and the application's. */
+        void shed();
+    }
+
+    /** A client connection's share, the handler after its HTTP/2 codec. Its event loop only, but {@link #counted}. */
+    static final class Connection extends ChannelInboundHandlerAdapter {
+        private final Http2Connection http2;
+        private final Set<Stream> streams = new HashSet<>();
+        private final AtomicBoolean shedAsked = new AtomicBoolean();
+        private io.netty.channel.Channel channel;
+        /** Unconsumed DATA as last counted. */
+        private long unread;
+        /** DATA written toward the application whose write has not completed. */
+        private long queued;
+        private volatile long counted;
+        private boolean closed;
+
+        Connection(Http2Connection http2) {
+            this.http2 = http2;
+        }
+
+        Http2Connection http2() {
+            return http2;
+        }
+
+        void add(Stream s) {
+            streams.add(s);
+        }
+
+        void remove(Stream s) {
+            streams.remove(s);
+        }
+
+        /** {@code n} bytes written toward the application; their write completing calls {@link #written}. */
+        void queued(int n) {
+            if (!closed) {
+                queued += n;
+                change(n);
+            }
+        }
+
+        void written(int n) {
+            if (!closed) {
+                queued -= n;
+                change(-n);
+            }
+        }
+
+        private void change(long delta) {
+            counted += delta;
+            held.addAndGet(delta);
+        }
+
+        private void recount() {
+            if (closed) {
+                return;
+            }
+            long now = http2.local().flowController().unconsumedBytes(http2.connectionStream());
+            long delta = now - unread;
+            unread = now;
+            if (delta != 0) {
+                change(delta);
+            }
+        }
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            channel = ctx.channel();
+            connections.add(this);
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            recount();
+            if (held.get() > limit) {
+                overBudget();
+            }
+            ctx.fireChannelReadComplete();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (!closed) {
+                closed = true;
+                held.addAndGet(-counted);
+                counted = 0;
+                connections.remove(this);
+            }
+            ctx.fireChannelInactive();
+        }
+
+        @Override
+        public void handlerRemoved(ChannelHandlerContext ctx) {
+            if (!closed) {
+                closed = true;
+                held.addAndGet(-counted);
+                counted = 0;
+                connections.remove(this);
+            }
+        }
+
+        /** Asked from any loop: shed on this connection's. */
+        private void askToShed() {
+            if (shedAsked.compareAndSet(false, true)) {
+                try {
+                    channel.eventLoop().execute(this::shed);
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    shedAsked.set(false);
+                }
+            }
+        }
+
+        /** This connection's streams holding the most are reset until the node is under half the budget. */
+        private void shed() {
+            shedAsked.set(false);
+            recount();
+            long over = held.get() - limit / 2;
+            if (closed || held.get() <= limit) {
+                return;
+            }
+            List<Stream> heaviest = new ArrayList<>(streams);
+            List<long[]> sizes = new ArrayList<>();
+            long nowNanos = System.nanoTime();
+            for (int i = 0; i < heaviest.size(); i++) {
+                Stream st = heaviest.get(i);
+                sizes.add(new long[] {st.heldBytes(), i, nowNanos - st.progressAt() >= STALLED_NANOS ? 1 : 0});
+            }
+            // Stalled streams first (their application took nothing for STALLED_NANOS: a dead or hostile endpoint), then
+            // the heaviest: an upload its application reads slowly but steadily holds a full window too, and is reset
+            // only when the stalled ones do not free enough.
+            sizes.sort((a, b) -> a[2] != b[2] ? Long.compare(b[2], a[2]) : Long.compare(b[0], a[0]));
+            int reset = 0;
+            long freed = 0;
+            for (long[] s : sizes) {
+                if (over <= 0 || s[0] <= 0) {
+                    break;
+                }
+                heaviest.get((int) s[1]).shed();
+                resets.incrementAndGet();
+                over -= s[0];
+                freed += s[0];
+                reset++;
+            }
+            long now = System.nanoTime();
+            long last = lastLog.get();
+            if (reset > 0 && now - last > 10_000_000_000L && lastLog.compareAndSet(last, now)) {
+                log.info("L7 HTTP/2: {} request streams of {} reset, holding {} bytes their application had not read: the node's "
+                        + "L7 proxy held {} bytes, over its budget of {} (overload, OM)", reset, channel, freed, held.get(), limit);
+            }
+            recount();
+        }
+    }
+
+    /** Over the budget: the connection holding the most is asked to shed (counts read across loops: a heuristic). */
+    private static void overBudget() {
+        Connection heaviest = null;
+        for (Connection c : connections) {
+            if (heaviest == null || c.counted > heaviest.counted) {
+                heaviest = c;
+            }
+        }
+        if (heaviest != null && heaviest.counted > 0) {
+            heaviest.askToShed();
+        }
+    }
+}
