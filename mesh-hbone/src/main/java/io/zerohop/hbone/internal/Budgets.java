@@ -31,7 +31,6 @@ final class Budgets {
     static final int READ = 64 * 1024;
     final ServerLimits limits;
     private final AtomicLong queued = new AtomicLong();
-    private final AtomicLong inbound = new AtomicLong();
     private final AtomicInteger dials = new AtomicInteger();
     private final ConcurrentHashMap<SpiffeId, Peer> peers = new ConcurrentHashMap<>();
     private final Queue<TunnelBudget> waiters = new ConcurrentLinkedQueue<>();
@@ -41,10 +40,12 @@ final class Budgets {
     private final AtomicBoolean retryScheduled = new AtomicBoolean();
     final LogBudget stallLog = new LogBudget(20, java.time.Duration.ofSeconds(10));
     private final LogBudget shedLog = new LogBudget(20, java.time.Duration.ofSeconds(10));
-    final LogBudget inboundShedLog = new LogBudget(20, java.time.Duration.ofSeconds(10));
+    /** Bytes peers sent that the tunnels' applications have not taken yet: per peer identity and server-wide. */
+    final UnreadBudget inbound;
 
     Budgets(ServerLimits limits) {
         this.limits = limits;
+        this.inbound = new UnreadBudget(limits.inboundBytesPerPeer(), limits.inboundBytes(), limits.inboundStallTimeout(), "peer", "server");
     }
 
     /** One peer identity's share; lives while the peer has a connection. */
@@ -59,11 +60,6 @@ final class Budgets {
          * one here and one server-wide: ~40 bytes per open tunnel; issue 14).
          */
         final Set<TunnelBudget> tunnels = ConcurrentHashMap.newKeySet();
-        /** Bytes this peer sent that its tunnels' applications have not taken yet (as its connections last counted them). */
-        final AtomicLong inbound = new AtomicLong();
-        /** The peer's connections, asked to shed when the server's inbound budget is crossed and this peer holds the most. */
-        final Set<ServerConnection> connections = ConcurrentHashMap.newKeySet();
-
         Peer(SpiffeId id) {
             this.id = id;
         }
@@ -116,34 +112,7 @@ final class Budgets {
     // ---- unread inbound bytes ------------------------------------------------------------------
 
     long inboundBytes() {
-        return inbound.get();
-    }
-
-    /** A connection of {@code peer} counted {@code delta} more (or fewer) unread inbound bytes. Any thread. */
-    void inbound(Peer peer, long delta) {
-        peer.inbound.addAndGet(delta);
-        inbound.addAndGet(delta);
-    }
-
-    /** Over the peer's inbound budget, or with {@code soft} over half of it. */
-    boolean inboundOverPeer(Peer peer, boolean soft) {
-        return peer.inbound.get() > (soft ? limits.inboundBytesPerPeer() / 2 : limits.inboundBytesPerPeer());
-    }
-
-    /** Over the server's inbound budget, or with {@code soft} over half of it. */
-    boolean inboundOverServer(boolean soft) {
-        return inbound.get() > (soft ? limits.inboundBytes() / 2 : limits.inboundBytes());
-    }
-
-    /** The peer holding the most unread inbound bytes (counts read across threads: a heuristic, never a bound). */
-    Peer heaviestInbound() {
-        Peer heaviest = null;
-        for (Peer p : peers.values()) {
-            if (heaviest == null || p.inbound.get() > heaviest.inbound.get()) {
-                heaviest = p;
-            }
-        }
-        return heaviest;
+        return inbound.bytes();
     }
 
     // ---- queued outbound bytes -----------------------------------------------------------------

@@ -46,26 +46,10 @@ final class ServerConnection extends Negotiator {
     private final ResetBudget resets;
     /** Sends GOAWAY once the connection carried no tunnel for the idle timeout. Event loop only. */
     private final IdleTimer idle;
-    /** The connection's HTTP/2 state once negotiated: its local flow controller knows the unread inbound bytes. */
+    /** The connection's part in the server's inbound budget, once negotiated ({@link InboundGuard}). Event loop only. */
+    private InboundGuard inbound;
+    /** The connection's HTTP/2 state once negotiated. Event loop only. */
     private io.netty.handler.codec.http2.Http2Connection http2;
-    /** The connection's queued-frame count ({@link InboundFrames}), with {@link #http2}. */
-    private InboundFrames frames;
-    /** This connection's unread inbound bytes as last added to its peer's and the server's counts. Event loop only. */
-    private volatile long inboundCounted;
-    /** The connection closed and took its count back: nothing is counted any more. Event loop only. */
-    private boolean inboundDone;
-    /** A shed asked from another connection's loop has not run yet: one such task at a time. */
-    private final java.util.concurrent.atomic.AtomicBoolean shedAsked = new java.util.concurrent.atomic.AtomicBoolean();
-    /**
-     * The shared counts move in steps of at least this many bytes (or back to zero), so that the
-     * small reads and window returns of an echo touch no shared counter; the budgets are megabytes.
-     */
-    static final int INBOUND_STEP = 64 * 1024;
-    /** While a soft budget is crossed: each tunnel's delivered bytes when last looked at, and when that was. Event loop only. */
-    private java.util.IdentityHashMap<TunnelCodec, Long> stallSeen;
-    private long stallSeenAt;
-    /** The next look at stalled tunnels while a soft budget is crossed (one at a time, cancelled with the connection). */
-    private ScheduledFuture<?> stallCheck;
 
     ServerConnection(HboneListener server, Channel channel, SslHandler ssl, SpiffeId localId, InetSocketAddress local, InetSocketAddress peer) {
         super(ssl, server.cfg.tls());
@@ -89,14 +73,10 @@ final class ServerConnection extends Negotiator {
             if (preface != null) {
                 preface.cancel(false); // likewise, for a connection closed before its preface
             }
-            if (stallCheck != null) {
-                stallCheck.cancel(false); // it would hold this closed connection for a second
+            if (inbound != null) {
+                inbound.closed();
             }
             if (share != null) {
-                inboundDone = true;
-                server.budgets.inbound(share, -inboundCounted);
-                inboundCounted = 0;
-                share.connections.remove(this);
                 server.budgets.detach(share);
             }
             server.connections.remove(this);
@@ -210,17 +190,10 @@ final class ServerConnection extends Negotiator {
         }, server.resetClock);
         H2Codecs.localErrorResetLimit(codec, server.localErrorResetLimit);
         http2 = codec.connection();
-        frames = new InboundFrames(http2);
-        frames.onCounted(this::midRead);
-        // Added after the flow controller's own listener, which hands a closing stream's unread bytes back first.
-        http2.addListener(new io.netty.handler.codec.http2.Http2ConnectionAdapter() {
-            @Override
-            public void onStreamClosed(io.netty.handler.codec.http2.Http2Stream stream) {
-                frames.streamClosed(stream);
-                countInbound();
-            }
-        });
-        share.connections.add(this);
+        InboundFrames frames = new InboundFrames(http2);
+        // Its stream-closed listener goes after the flow controller's own, which hands a closing stream's unread bytes back first.
+        inbound = new InboundGuard(server.budgets.inbound, peerId, channel, http2, frames, log,
+                () -> peerId + " (" + Authority.text(peer) + ")", () -> "to " + localId);
         HbonePipeline.serverH2(ctx.pipeline(), codec, frames, new TunnelInit(),
                 new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(),
                         () -> log.info("HBONE connection from {} ({}) closed: PING unanswered for {}",
@@ -277,7 +250,9 @@ final class ServerConnection extends Negotiator {
         /** After each read: DATA just received counts as unread until its tunnel's application takes it. */
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
-            readComplete();
+            if (inbound != null) {
+                inbound.readComplete();
+            }
             ctx.fireChannelReadComplete();
         }
 
@@ -380,240 +355,11 @@ final class ServerConnection extends Negotiator {
                 .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
     }
 
-    /**
-     * Brings the peer's and the server's counts of unread inbound bytes to what this connection's
-     * flow controller holds (DATA received and not yet consumed: queued in tunnel channels whose
-     * application does not read, or delivered and not yet returned), plus {@link InboundFrames#FRAME_COST}
-     * per DATA frame still queued in a tunnel channel. Called when a tunnel returns
-     * window and when a stream closes (Netty then returns what it held): those run inside Netty's
-     * stream reads and stream closes, where resetting other streams would change what Netty is
-     * iterating over, so they only count; the budgets are enforced after each read of the
-     * connection ({@link #readComplete}). Event loop only.
-     */
+    /** A tunnel returned window: what its application took no longer counts ({@link InboundGuard#count}). Event loop only. */
     void countInbound() {
-        countInbound(false);
-    }
-
-    /**
-     * Counts, then, when a budget is crossed, has the connection holding the most of it reset tunnels
-     * ({@link #shedInbound}): over the peer's budget, the peer's connection holding the most unread bytes; over the
-     * server's, that connection of the peer holding the most. That connection is usually not the one reading: its
-     * tunnels' windows are full, so it reads nothing and would never look. After each read of the connection.
-     */
-    private void readComplete() {
-        readComplete(false);
-    }
-
-    /** {@link #readComplete}; with {@code force}, even when the count did not move (it was just taken by {@link #midRead}). */
-    private void readComplete(boolean force) {
-        if (countInbound(false) <= 0 && !force) {
-            return;
+        if (inbound != null) {
+            inbound.count();
         }
-        Budgets b = server.budgets;
-        Budgets.Peer over = b.inboundOverPeer(share, true) ? share : b.inboundOverServer(true) ? b.heaviestInbound() : null;
-        ServerConnection heaviest = over == null ? null : heaviestOf(over);
-        if (heaviest == this) {
-            shedInbound();
-        } else if (heaviest != null) {
-            heaviest.askToShedInbound();
-        }
-    }
-
-    /**
-     * A look at the budgets inside a read ({@link InboundFrames#CHECK_FRAMES}): over a budget itself, this connection
-     * stops reading until the shedding that {@link #readComplete} starts has run (its resets are tasks of this loop,
-     * and the read resumes after them); what one read can add beyond a budget is then what it already decoded, at most
-     * one socket read per connection of the peer, where it was the whole read. Event loop only.
-     */
-    private void midRead() {
-        if (countInbound(false) <= 0 || paused) {
-            return;
-        }
-        Budgets b = server.budgets;
-        if (!b.inboundOverPeer(share, false) && !b.inboundOverServer(false)) {
-            return;
-        }
-        paused = true;
-        channel.config().setAutoRead(false);
-        channel.eventLoop().execute(() -> {
-            readComplete(true);
-            channel.eventLoop().execute(() -> {
-                paused = false;
-                if (channel.isActive()) {
-                    channel.config().setAutoRead(true);
-                }
-            });
-        });
-    }
-
-    /** True while {@link #midRead} has stopped this connection's reads. Event loop only. */
-    private boolean paused;
-
-    /** The connection of {@code peer} holding the most unread inbound bytes, as last counted; null when it has none left. */
-    private static ServerConnection heaviestOf(Budgets.Peer peer) {
-        ServerConnection heaviest = null;
-        for (ServerConnection c : peer.connections) {
-            if (heaviest == null || c.inboundCounted > heaviest.inboundCounted) {
-                heaviest = c;
-            }
-        }
-        return heaviest;
-    }
-
-    /** The change counted (0 when below the step or nothing to count). */
-    private long countInbound(boolean exact) {
-        if (http2 == null || inboundDone) {
-            return 0;
-        }
-        long now = http2.local().flowController().unconsumedBytes(http2.connectionStream())
-                + frames.closedStreamBytes() + frames.unreadFrames() * InboundFrames.FRAME_COST;
-        long delta = now - inboundCounted;
-        if (delta == 0 || !exact && now != 0 && Math.abs(delta) < INBOUND_STEP) {
-            return 0;
-        }
-        inboundCounted = now;
-        server.budgets.inbound(share, delta);
-        return delta;
-    }
-
-    /** A budget is crossed and this connection holds the most of it: shed on this connection's loop. Any thread. */
-    void askToShedInbound() {
-        if (shedAsked.compareAndSet(false, true)) {
-            channel.eventLoop().execute(() -> {
-                shedAsked.set(false);
-                if (!inboundDone) {
-                    shedInbound();
-                }
-            });
-        }
-    }
-
-    /**
-     * Resets this connection's tunnels that hold unread inbound bytes, in two stages. Over a soft budget (half of the
-     * peer's or the server's), a tunnel whose application took nothing for the stall timeout
-     * ({@link ServerLimits#inboundStallTimeout}, 10 s) is reset, largest first, until the soft budgets hold again: an
-     * application that reads slowly keeps its tunnels, as with ztunnel, whose window only throttles it. Over a budget
-     * itself, the tunnels holding the most are reset at once, largest first, whatever they deliver, until under half
-     * of it: what bounds memory while stalled tunnels wait out their timeout, and against a peer whose tunnels all
-     * creep. Envoy's {@code reset_high_memory_stream} overload action resets the streams holding the most buffered bytes
-     * alike (envoyproxy/envoy source/common/buffer/watermark_buffer.cc {@code resetAccountsGivenPressure}). Flow
-     * control cannot take back what the windows granted: every stream has its own window, and the connection window
-     * grows with the streams so that stalled tunnels never stop the others ({@link H2Config#connectionWindowFor}). A
-     * reset stream's bytes are returned when Netty closes it, which may be after this pass, so the pass counts them as
-     * gone and skips streams already reset; the resets run as tasks of the loop, not inside the read that crossed the
-     * budget, where Netty's HTTP/2 decoder and multiplexer are still delivering. Event loop only.
-     */
-    private void shedInbound() {
-        countInbound(true);
-        Budgets b = server.budgets;
-        ServerLimits lim = cfg.limits();
-        if (inboundDone || !b.inboundOverPeer(share, true) && !b.inboundOverServer(true)) {
-            stallSeen = null;
-            return;
-        }
-        long peerHeld = share.inbound.get();
-        long serverHeld = b.inboundBytes();
-        long peerBefore = peerHeld;
-        long serverBefore = serverHeld;
-        TunnelSet set = TunnelSet.ofConnection(channel);
-        java.util.List<TunnelCodec> tunnels = set == null ? java.util.List.of() : set.tunnels();
-        long[] held = new long[tunnels.size()];
-        Integer[] order = new Integer[tunnels.size()];
-        for (int i = 0; i < held.length; i++) {
-            order[i] = i;
-            Channel ch = tunnels.get(i).channel();
-            io.netty.handler.codec.http2.Http2Stream stream = ch instanceof Http2StreamChannel sc && sc.stream() != null
-                    ? http2.stream(sc.stream().id()) : null;
-            TunnelCodec t = tunnels.get(i);
-            held[i] = stream != null && stream.isResetSent() || t.resetBy() != null ? 0
-                    : (stream == null ? 0 : http2.local().flowController().unconsumedBytes(stream))
-                            + InboundFrames.held(t.rare);
-        }
-        java.util.Arrays.sort(order, (x, y) -> Long.compare(held[y], held[x]));
-        boolean hard = peerHeld > lim.inboundBytesPerPeer() || serverHeld > lim.inboundBytes();
-        int reset = 0;
-        long freed = 0;
-        // Over a budget: the largest, whatever they deliver, until under half of it (as the outbound shedding): stopping
-        // just under it, the next read crossed it again, one reset and one log line per read (a new-user pass).
-        for (int i : order) {
-            if (!hard || held[i] == 0 || peerHeld <= lim.inboundBytesPerPeer() / 2 && serverHeld <= lim.inboundBytes() / 2) {
-                break;
-            }
-            peerHeld -= held[i];
-            serverHeld -= held[i];
-            freed += held[i];
-            reset++;
-            resetLater(tunnels.get(i), held, i, io.zerohop.hbone.TunnelResult.INBOUND_BUDGET);
-        }
-        // Over a soft budget: those that delivered nothing since the last look, a stall's time ago.
-        long now = System.nanoTime();
-        int stalled = 0;
-        if (stallSeen != null && now - stallSeenAt >= cfg.limits().inboundStallTimeout().toNanos()) {
-            for (int i : order) {
-                if (peerHeld <= lim.inboundBytesPerPeer() / 2 && serverHeld <= lim.inboundBytes() / 2) {
-                    break;
-                }
-                if (held[i] == 0) {
-                    continue; // reset above, or holding nothing
-                }
-                Long seen = stallSeen.get(tunnels.get(i));
-                if (seen != null && seen == tunnels.get(i).bytesIn()) {
-                    peerHeld -= held[i];
-                    serverHeld -= held[i];
-                    freed += held[i];
-                    stalled++;
-                    resetLater(tunnels.get(i), held, i, io.zerohop.hbone.TunnelResult.INBOUND_STALLED);
-                }
-            }
-        }
-        if (peerHeld > lim.inboundBytesPerPeer() / 2 || serverHeld > lim.inboundBytes() / 2) {
-            if (stallSeen == null || now - stallSeenAt >= cfg.limits().inboundStallTimeout().toNanos()) {
-                java.util.IdentityHashMap<TunnelCodec, Long> seen = new java.util.IdentityHashMap<>();
-                for (int i : order) {
-                    if (held[i] > 0) {
-                        seen.put(tunnels.get(i), tunnels.get(i).bytesIn());
-                    }
-                }
-                stallSeen = seen;
-                stallSeenAt = now;
-            }
-            if (stallCheck == null) {
-                stallCheck = channel.eventLoop().schedule(() -> {
-                    stallCheck = null;
-                    shedInbound();
-                }, cfg.limits().inboundStallTimeout().toNanos(), TimeUnit.NANOSECONDS);
-            }
-        } else {
-            stallSeen = null;
-        }
-        long n = reset + stalled > 0 ? b.inboundShedLog.admit() : -1;
-        if (n >= 0) {
-            boolean overPeer = peerBefore > (hard ? lim.inboundBytesPerPeer() : lim.inboundBytesPerPeer() / 2);
-            long budget = overPeer ? lim.inboundBytesPerPeer() : lim.inboundBytes();
-            String whose = overPeer ? "per peer" : "of the server, and this peer holds the most";
-            String why = (hard ? "over the inbound budget of " + budget + " bytes " + whose
-                    : "over half (" + budget / 2 + " bytes) of the inbound budget of " + budget + " bytes " + whose)
-                    + (stalled > 0 ? ", " + LogText.count(stalled, "tunnel", "tunnels") + " of them delivering nothing for "
-                    + LogText.duration(lim.inboundStallTimeout()) : "");
-            log.info("HBONE tunnels reset: peer {} ({}) holds {} bytes its tunnels' applications have not read (the server {}), {}: reset {} to {} holding {} bytes{}",
-                    peerId, Authority.text(peer), peerBefore, serverBefore, why, LogText.count(reset + stalled, "tunnel", "tunnels"),
-                    localId, freed, LogBudget.note(n));
-        }
-    }
-
-    /** Resets {@code codec}'s tunnel from a task of the loop (not inside a read); its held bytes no longer count here. */
-    private void resetLater(TunnelCodec codec, long[] held, int i, String why) {
-        held[i] = 0;
-        // Marked now: a pass before the reset's task has run must not pick it again (a new-user pass saw one
-        // connection's 4 tunnels "reset" twice, 70 ms apart, and the count grow meanwhile).
-        if (codec.rare == null) {
-            codec.rare = new TunnelCodec.Rare();
-        }
-        if (codec.rare.resetBy == null) {
-            codec.rare.resetBy = why;
-        }
-        Channel shed = codec.channel();
-        channel.eventLoop().execute(() -> Tunnels.reset(shed, why));
     }
 
     void tunnelOpened() {
