@@ -309,6 +309,7 @@ public final class HboneClient implements AutoCloseable {
         private EventLoopGroup group;
         private int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
         private InetAddress localAddress;
+        private InboundBudget inboundBudget;
 
         private Builder() {}
 
@@ -453,6 +454,20 @@ public final class HboneClient implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Bounds what this client's tunnels hold of what destinations sent and local applications have not read yet,
+         * per source identity and over every client given the same {@code budget} (see {@link InboundBudget}): over
+         * it, the tunnels holding the most are reset. Default: none, each tunnel holds at most its stream window (an
+         * application that is the client's only user bounds it by the tunnels it opens; mesh-core gives its node's
+         * clients one).
+         *
+         * @param budget the shared budget, or null for none
+         */
+        public Builder inboundBudget(InboundBudget budget) {
+            this.inboundBudget = budget;
+            return this;
+        }
+
         /** Threads of the own event loop group; default: available processors. */
         public Builder threads(int n) {
             if (n < 1) {
@@ -471,7 +486,8 @@ public final class HboneClient implements AutoCloseable {
          *                               provider has no default identity (an {@code InMemoryCa}, which issues for any
          *                               identity of its trust domain, has none), naming the missing setting
          * @throws IllegalArgumentException when a window, frame or header-list size is out of its range (windows at least
-         *                                  65535 bytes, frames 16384..16777215, header lists at least 1024 bytes), naming it
+         *                                  65535 bytes, frames 16384..16777215, header lists at least 1024 bytes), naming it,
+         *                                  or when the {@link #inboundBudget} per source is below the stream window
          */
         public HboneClient build() {
             if (tls == null) {
@@ -482,8 +498,14 @@ public final class HboneClient implements AutoCloseable {
                 throw new IllegalStateException("HboneClient needs identity(SpiffeId): the identity provider has no default identity");
             }
             H2Config h2 = new H2Config(streamWindow, connectionWindow, maxFrameSize, maxHeaderListSize);
+            if (inboundBudget != null && inboundBudget.perSource() < streamWindow) {
+                // A lone tunnel may always fill its own window: below it, one honest slow reader would be reset (as the server's).
+                throw new IllegalArgumentException("inboundBudget per source (" + inboundBudget.perSource() + " bytes) is below the stream window ("
+                        + streamWindow + " bytes), which one tunnel may always fill");
+            }
             return new HboneClient(new ClientConfig(tls, source, maxStreamsPerConnection, idleTimeout, connectTimeout,
-                    handshakeTimeout, pingInterval, pingTimeout, h2, events, group, threads, localAddress));
+                    handshakeTimeout, pingInterval, pingTimeout, h2, events, group, threads, localAddress,
+                    inboundBudget == null ? null : inboundBudget.budget));
         }
 
         private static Duration positive(Duration d, String name) {

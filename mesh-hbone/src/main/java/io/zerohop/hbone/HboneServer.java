@@ -405,8 +405,9 @@ public final class HboneServer implements AutoCloseable {
          * buffered bytes); ztunnel bounds one connection by its 16 MiB window instead (and throttles
          * its other tunnels) and has no per-peer or server-wide bound.
          * Defaults (both 0): server-wide half of Netty's direct-memory limit, at most 1 GiB and at
-         * least two stream windows, and per peer the same (a shipped node proxy, 64 MiB of direct
-         * memory: 32 MiB, and 16 MiB before stalled tunnels are reset).
+         * least two stream windows, and per peer the same. mesh-core sets a quarter instead, the
+         * other quarter going to its clients' inbound budget ({@link InboundBudget}): a shipped node
+         * proxy, 64 MiB of direct memory, has 16 MiB, and 8 MiB before stalled tunnels are reset.
          * {@link #build()} throws IllegalArgumentException unless stream window &le; perPeer &le; total.
          * What counts: DATA payload and padding received and not yet read by the tunnels' applications,
          * plus 256 bytes per DATA frame still queued in a tunnel (what a queued frame's objects cost:

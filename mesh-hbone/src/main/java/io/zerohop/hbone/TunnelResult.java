@@ -15,7 +15,7 @@ import java.time.Duration;
  * @param reset         true when the tunnel ended by RST_STREAM / TCP reset / connection loss rather
  *                      than END_STREAM both ways
  * @param error         what went wrong, or {@code null}: "reset by peer" (its RST_STREAM), "reset" (this side
- *                      reset it, or the connection was lost), or the server's limit that reset it, one of
+ *                      reset it, or the connection was lost), or the limit that reset it (the server's, or a client's inbound budget), one of
  *                      {@link #LIMITS}
  * @param resetCode     the error code (RFC 9113 section 7, 0 to 2^32-1) of the first RST_STREAM the
  *                      peer sent on this tunnel, or {@link #NO_RESET} (-1) when it sent none: a reset
@@ -28,7 +28,10 @@ import java.time.Duration;
  */
 public record TunnelResult(TunnelInfo info, int status, long bytesReceived, long bytesSent, Duration duration,
                            boolean reset, String error, long resetCode) {
-    /** {@link #error()} of a tunnel reset over an inbound budget: it held the most of it ({@code HboneServer.Builder#inboundBudget}). */
+    /**
+     * {@link #error()} of a tunnel reset over an inbound budget: it held the most of it ({@code HboneServer.Builder#inboundBudget}
+     * on the server, {@link InboundBudget} on a client given one).
+     */
     public static final String INBOUND_BUDGET = "inbound budget";
     /** {@link #error()} of a tunnel reset over half an inbound budget, its application having taken nothing for the stall timeout. */
     public static final String INBOUND_STALLED = "inbound stalled";
@@ -36,7 +39,7 @@ public record TunnelResult(TunnelInfo info, int status, long bytesReceived, long
     public static final String OUTBOUND_BUDGET = "outbound budget";
     /** {@link #error()} of a tunnel whose queued bytes made no progress against the peer's window for the stalled-window timeout. */
     public static final String STALLED_WINDOW = "stalled window";
-    /** The server's limits that reset tunnels, as {@link #error()} names them. */
+    /** The limits that reset tunnels (the server's; a client's inbound budget uses the first two), as {@link #error()} names them. */
     public static final java.util.Set<String> LIMITS = java.util.Set.of(INBOUND_BUDGET, INBOUND_STALLED, OUTBOUND_BUDGET, STALLED_WINDOW);
 
     /** {@link #resetCode()} of a tunnel whose peer sent no RST_STREAM. */

@@ -38,7 +38,8 @@ import org.junit.jupiter.api.Timeout;
  * read. Each holds at most its stream window: the relay writes what a stream delivers to the local connection and asks
  * the stream for more, which is when {@code TunnelCodec} gives the delivered bytes back to the windows, only while that
  * connection is writable ({@code Relay.End#updateReads}); the bytes queued on the local connection are part of the
- * stream window until then. There is no budget across tunnels: K stalled tunnels hold K stream windows (see the
+ * stream window until then. Without an inbound budget (a client's default; mesh-core gives its clients one,
+ * {@link ClientInboundBudgetTest}) nothing bounds it across tunnels: K stalled tunnels hold K stream windows (see the
  * mesh-hbone README, "Resource limits"), and the other tunnels of their connection still move bytes.
  */
 @Timeout(120)

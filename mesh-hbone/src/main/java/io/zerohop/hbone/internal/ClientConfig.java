@@ -9,10 +9,10 @@ import java.time.Duration;
 
 /**
  * Validated client settings (built by {@code HboneClient.Builder}); {@code localAddress} is null for
- * the kernel's choice.
+ * the kernel's choice; {@code inboundBudget} is null for none (each tunnel bounded by its stream window only).
  */
 public record ClientConfig(MeshTls tls, SpiffeId source, int maxStreamsPerConnection, Duration idleTimeout,
                            Duration connectTimeout, Duration handshakeTimeout, Duration pingInterval,
                            Duration pingTimeout, H2Config h2, HboneEvents events, EventLoopGroup group, int threads,
-                           InetAddress localAddress) {
+                           InetAddress localAddress, UnreadBudget inboundBudget) {
 }

@@ -88,6 +88,8 @@ final class ClientConnection {
     /** The last CONNECT's target and its {@code :authority}: a pooled connection mostly carries tunnels to the same few targets. Event loop only. */
     private InetSocketAddress lastTarget;
     private AsciiString lastAuthority;
+    /** The connection's part in the client's inbound budget, once negotiated; null without one ({@link InboundGuard}). Event loop only. */
+    private InboundGuard inbound;
 
     ClientConnection(ConnectionPool pool, PoolKey key) {
         this.pool = pool;
@@ -270,6 +272,9 @@ final class ClientConnection {
                         ch.pipeline().addFirst(Transports.Dialling.INSTANCE);
                         Transports.keepalive(ch);
                         ch.closeFuture().addListener(x -> {
+                            if (inbound != null) {
+                                inbound.closed();
+                            }
                             synchronized (pool.lock) {
                                 idle.cancel(); // its check would hold this closed connection for the rest of the idle timeout
                             }
@@ -378,7 +383,13 @@ final class ClientConnection {
                     goAwayReceived(lastStreamId, errorCode);
                 }
             });
-            HbonePipeline.clientH2(ctx.pipeline(), codec,
+            InboundFrames frames = new InboundFrames(codec.connection());
+            if (cfg.inboundBudget() != null) {
+                // Its stream-closed listener goes after the flow controller's own, as the server's.
+                inbound = new InboundGuard(cfg.inboundBudget(), key.source(), parent, codec.connection(), frames, log,
+                        () -> key.source().toString(), () -> "from " + peer + " (" + Authority.text(key.hboneAddress()) + ")");
+            }
+            HbonePipeline.clientH2(ctx.pipeline(), codec, frames,
                     new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(), () -> {
                         log.info("HBONE connection to {} closed: PING unanswered for {}", Authority.text(key.hboneAddress()), LogText.duration(cfg.pingTimeout()));
                         pool.remove(ClientConnection.this);
@@ -415,6 +426,15 @@ final class ClientConnection {
     }
 
     final class SettingsWatcher extends ChannelInboundHandlerAdapter {
+        /** After each read: DATA just received counts as unread until its tunnel's application takes it (with a budget). */
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            if (inbound != null) {
+                inbound.readComplete();
+            }
+            ctx.fireChannelReadComplete();
+        }
+
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             try {
@@ -566,6 +586,13 @@ final class ClientConnection {
         }
         if (t instanceof Error e) {
             throw e;
+        }
+    }
+
+    /** A tunnel returned window: what its application took no longer counts ({@link InboundGuard#count}). Event loop only. */
+    void countInbound() {
+        if (inbound != null) {
+            inbound.count();
         }
     }
 

@@ -100,10 +100,10 @@ public final class HbonePipeline {
      * The client's HTTP/2 handlers, added by its negotiator (push streams are refused). A GOAWAY of
      * ours (the idle timeout's, a connection error's) closes lingering, as the server's does.
      */
-    static void clientH2(ChannelPipeline p, Http2FrameCodec codec, PingKeepalive ping, ChannelHandler settings) {
+    static void clientH2(ChannelPipeline p, Http2FrameCodec codec, InboundFrames frames, PingKeepalive ping, ChannelHandler settings) {
         p.addLast(LINGER, new LingeringClose(p.get(SslHandler.class), codec.connection(), LingeringClose.LINGER_MILLIS))
                 .addLast(H2, codec)
-                .addLast(FRAMES, new InboundFrames(codec.connection()))
+                .addLast(FRAMES, frames)
                 .addLast(MUX, new Http2MultiplexHandler(new RejectPush()))
                 .addLast(PING, ping)
                 .addLast(SETTINGS, settings);

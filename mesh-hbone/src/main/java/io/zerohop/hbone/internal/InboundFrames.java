@@ -46,9 +46,10 @@ import io.netty.handler.codec.http2.Http2UnknownFrame;
  *
  * <p>Both sides attach their tunnels ({@link #attach}): the server's when they join their connection,
  * the client's when its CONNECT's response arrives (its stream has no id before its HEADERS went
- * out). Only the server counts toward budgets ({@link #unreadFrames}, {@link #closedStreamBytes});
- * a frame that is not copied (at least {@link #MERGE_BELOW} bytes and a quarter of what it keeps)
- * queues as it is, uncounted on the client: at most {@link #FRAME_COST} of objects per
+ * out). The counts ({@link #unreadFrames}, {@link #closedStreamBytes}) go to the server's inbound
+ * budget and to a client's when it has one ({@link InboundGuard}); a frame that is not copied (at
+ * least {@link #MERGE_BELOW} bytes and a quarter of what it keeps) queues as it is, uncounted on a
+ * client without a budget: at most {@link #FRAME_COST} of objects per
  * {@link #MERGE_BELOW} bytes of payload, and at most four times its payload kept. Event loop only.
  */
 final class InboundFrames extends ChannelInboundHandlerAdapter {
@@ -96,8 +97,8 @@ final class InboundFrames extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * @param connection the connection's HTTP/2 state; on the server its stream-closed listener must call
-     *     {@link #streamClosed}
+     * @param connection the connection's HTTP/2 state; with a budget its stream-closed listener must call
+     *     {@link #streamClosed} ({@link InboundGuard} does)
      */
     InboundFrames(Http2Connection connection) {
         this.connection = connection;

@@ -52,6 +52,11 @@ public final class Inspect {
     }
 
     /** Accepted connections the server holds. */
+    /** The inbound budget {@code client} was built with ({@code HboneClient.Builder#inboundBudget}), or null. */
+    public static UnreadBudget inboundBudget(HboneClient client) {
+        return runtime(client, ConnectionPool.class).config().inboundBudget();
+    }
+
     public static int connectionCount(HboneServer server) {
         return runtime(server, HboneListener.class).connectionCount();
     }

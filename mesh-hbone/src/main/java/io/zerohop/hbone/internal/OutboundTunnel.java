@@ -57,6 +57,12 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         return conn.pool().config();
     }
 
+    /** What the destination sent and the application took is no longer unread: the client's budget, if any, counts it so. */
+    @Override
+    public void windowReturned() {
+        conn.countInbound();
+    }
+
     void bind(Http2StreamChannel ch) {
         InetSocketAddress local = (InetSocketAddress) conn.channel.localAddress();
         this.info = new TunnelInfo(TunnelInfo.Direction.OUTBOUND, conn.key.source(), conn.peerId, local,
