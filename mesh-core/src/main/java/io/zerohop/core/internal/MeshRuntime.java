@@ -255,6 +255,8 @@ public final class MeshRuntime {
                 .destinations(inbound)
                 .authorizer(inbound)
                 .listener(new FanOut(observer, live, tunnels))
+                // Half of the unread-bytes room the server's default takes: the clients' inbound budget has the other half.
+                .inboundBudget(Outbound.INBOUND_SHARE, Outbound.INBOUND_SHARE)
                 .build();
         this.server = s;
         if (cfg.policy() != null) {

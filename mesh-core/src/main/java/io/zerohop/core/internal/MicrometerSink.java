@@ -120,13 +120,14 @@ public final class MicrometerSink implements TunnelObserver.Sink {
     }
 
     /**
-     * {@code zerohop_tunnels_limit_resets_total{limit}}: tunnels the HBONE server reset by one of its limits, by limit
-     * ({@code inbound_budget}, {@code inbound_stalled}, {@code outbound_budget}, {@code stalled_window}). zerohop's own:
+     * {@code zerohop_tunnels_limit_resets_total{limit}}: tunnels the HBONE server, or a client over its inbound budget
+     * (Outbound's), reset by one of its limits, by limit ({@code inbound_budget}, {@code inbound_stalled},
+     * {@code outbound_budget}, {@code stalled_window}). zerohop's own:
      * ztunnel has no such limits (its window throttles instead), and its close carries no reason either.
      */
     @Override
     public void limitReset(String limit) {
-        Counter.builder("zerohop.tunnels.limit.resets").description("Tunnels the HBONE server reset by one of its limits.")
+        Counter.builder("zerohop.tunnels.limit.resets").description("Tunnels the HBONE server or client reset by one of its limits.")
                 .tags("limit", limit.replace(' ', '_')).register(registry).increment();
     }
 

@@ -71,6 +71,15 @@ public final class Outbound implements CaptureListener.Opener {
         }
     }
 
+    /**
+     * A quarter of Netty's direct-memory limit (at most 512 MiB, at least two stream windows): the client side's inbound
+     * budget here, and the HBONE server's (MeshRuntime), so that the two directions of unread bytes take half of it
+     * together, as the server's default alone did (node proxy, 64 MiB: 16 MiB each, where the server had 32 MiB; with its
+     * outbound budget, 16 MiB, and its closing connections', 8 MiB, 56 MiB in all as before).
+     */
+    public static final long INBOUND_SHARE = Math.max(2L * io.zerohop.hbone.internal.H2Config.DEFAULT_STREAM_WINDOW,
+            Math.min(512L << 20, io.netty.util.internal.PlatformDependent.maxDirectMemory() / 4));
+
     private final MeshTls tls;
     private final EventLoopGroup group;
     private final LocalWorkloads local;
@@ -85,6 +94,16 @@ public final class Outbound implements CaptureListener.Opener {
     /** Where HBONE connections are dialled from ({@code Mesh.Builder.localAddress}); null: the kernel's choice. */
     private final java.net.InetAddress localAddress;
     private final Map<SpiffeId, HboneClient> clients = new ConcurrentHashMap<>();
+    /**
+     * What the destinations sent that local workloads have not read yet, bounded for every client of this runtime
+     * together (one client per source identity): {@link #INBOUND_SHARE} in all and per source identity. Without it each
+     * tunnel held its stream window (4 MiB) and nothing bounded the sum: about 16 stalled downloads of any one workload
+     * filled a node proxy's 64 MiB of direct memory, and every tunnel of the node failed its allocations (mesh-hbone
+     * README, "Resource limits"). The unit is the source identity, the clients' own unit (ztunnel's pool is keyed by
+     * it too, src/proxy/pool.rs {@code WorkloadKey}): over the total, only the identity holding the most is reset, so
+     * one workload's slow readers do not reset another's tunnels.
+     */
+    private final io.zerohop.hbone.InboundBudget inboundBudget = io.zerohop.hbone.InboundBudget.of(INBOUND_SHARE, INBOUND_SHARE);
     /** Clients {@link #retireIdle} is closing now; with {@link #clients}, what tells an open to take a new client. */
     private final Set<HboneClient> retiring = ConcurrentHashMap.newKeySet();
     /** Identities a socket factory was handed out for: its client is bound to the factory, so it is never retired. */
@@ -566,6 +585,11 @@ public final class Outbound implements CaptureListener.Opener {
         return n;
     }
 
+    /** The budget every client of this runtime shares (tests read what it counts). */
+    public io.zerohop.hbone.InboundBudget inboundBudget() {
+        return inboundBudget;
+    }
+
     private HboneClient client(SpiffeId source) {
         return clients.computeIfAbsent(source, id -> {
             HboneClient.Builder b = HboneClient.builder()
@@ -574,7 +598,8 @@ public final class Outbound implements CaptureListener.Opener {
                     .eventLoopGroup(group)
                     .listener(events)
                     .maxStreamsPerConnection(maxStreamsPerConnection)
-                    .idleTimeout(idleTimeout);
+                    .idleTimeout(idleTimeout)
+                    .inboundBudget(inboundBudget);
             return (localAddress == null ? b : b.localAddress(localAddress)).build();
         });
     }

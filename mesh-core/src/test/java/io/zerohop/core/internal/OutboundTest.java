@@ -67,6 +67,27 @@ class OutboundTest {
     }
 
     @Test
+    @DisplayName("every client, one per source identity, has the one inbound budget: a quarter of direct memory")
+    void everyClientSharesOneInboundBudget() {
+        LocalWorkloads local = new LocalWorkloads(f.registry, "node-1");
+        Outbound o = outbound(local, OWN, false);
+        try {
+            SpiffeId other = SpiffeId.parse("spiffe://cluster.local/ns/zerohop/sa/other");
+            o.socketFactory(OWN);
+            o.socketFactory(other);
+            io.zerohop.hbone.internal.UnreadBudget own = io.zerohop.hbone.internal.Inspect.inboundBudget(o.clients().get(OWN));
+            assertThat(own).as("the client of one source has a budget").isNotNull();
+            assertThat(io.zerohop.hbone.internal.Inspect.inboundBudget(o.clients().get(other))).as("another source's client shares it")
+                    .isSameAs(own);
+            long quarter = Math.max(8L << 20, Math.min(512L << 20, io.netty.util.internal.PlatformDependent.maxDirectMemory() / 4));
+            assertThat(o.inboundBudget().total()).isEqualTo(quarter).isEqualTo(own.total());
+            assertThat(o.inboundBudget().perSource()).isEqualTo(quarter);
+        } finally {
+            o.close().join();
+        }
+    }
+
+    @Test
     @DisplayName("ztunnel build_request_known_dest_{local,remote}_node_hbone: HBONE to ip:port via ip:15008")
     void anHboneWorkloadOnAnyNodeGetsATunnelToItsIpOn15008() {
         for (String node : new String[] {"local-node", "remote-node"}) {
