@@ -117,8 +117,6 @@ class ClientInboundBudgetTest {
                     }
                     return true;
                 });
-                long resetA = closedA.stream().filter(r -> TunnelResult.INBOUND_BUDGET.equals(r.error())).count();
-                assertThat(resetA).as("A's tunnels holding the most are reset over the total").isGreaterThanOrEqualTo(1);
 
                 // The local reader of a reset tunnel gets a TCP reset, as for any tunnel that failed.
                 int firstReset = -1;
@@ -157,6 +155,11 @@ class ClientInboundBudgetTest {
                     assertThat(Arrays.equals(back, payload)).as("1 MiB echoed by source B").isTrue();
                 }
                 // Read after the echo: what A's destinations had in flight has long arrived (and been shed).
+                long endedA = floodStreams.stream().skip(1).filter(c -> !c.isActive()).count();
+                assertThat(endedA).as("A's tunnels holding the most are reset over the total").isGreaterThanOrEqualTo(1);
+                Await.until("A's client reported its reset tunnels", Duration.ofSeconds(10), () -> closedA.size() >= endedA);
+                assertThat(closedA).as("each ended by the budget").allMatch(r -> r.reset() && TunnelResult.INBOUND_BUDGET.equals(r.error()));
+                long resetA = closedA.size();
                 long heldA = unconsumed(aStreams.get(0).channel().parent());
                 long heldB = unconsumed(bStalled.channel().parent());
                 long offeredA = sentBy.stream().skip(1).mapToLong(AtomicLong::get).sum();
@@ -165,8 +168,9 @@ class ClientInboundBudgetTest {
                         BUDGET, A_DOWNLOADS, offeredA, heldA, resetA, heldB, budget.heldBytes());
                 assertThat(heldA + heldB).as("what both sources hold stays within the budget").isLessThanOrEqualTo(BUDGET);
                 assertThat(closedB).as("B holds less than A: none of its tunnels is reset").noneMatch(TunnelResult::reset);
-                assertThat(heldB).as("B's stalled download keeps its window")
-                        .isGreaterThanOrEqualTo(WINDOW - ClientStalledDownloadsTest.LOCAL_QUEUE);
+                // What its relay took is given back once half a window was (Netty's window update ratio), so a stalled
+                // tunnel holds between half its window and all of it.
+                assertThat(heldB).as("B's stalled download keeps its window").isGreaterThan(WINDOW / 2);
                 assertThat(bStalled.channel().isActive()).as("B's stalled download outlived it all").isTrue();
             } finally {
                 for (Socket app : apps) {
