@@ -156,7 +156,11 @@ class ClientStalledDownloadsTest {
                         + " its streams' windows and %d queued toward the local applications%n", STALLED, offered, unconsumed, queued);
                 assertThat(unconsumed).as("unread bytes: at most a stream window per stalled tunnel")
                         .isLessThanOrEqualTo(STALLED * WINDOW);
-                assertThat(unconsumed).as("a stalled tunnel fills its stream window").isGreaterThan((STALLED - 1) * WINDOW);
+                // What each relay took (its local queue, up to LOCAL_QUEUE, and the kernel's buffers) is given back, but the
+                // destination refills it only once half a window was (Netty's window update ratio): each stalled tunnel
+                // holds more than half its window. (STALLED - 1) windows, the bound before, failed now and then under load:
+                // 4 windows less 4 local queues of ~1 MB each is ~12.5 MB, under 3 windows (12.58 MB).
+                assertThat(unconsumed).as("a stalled tunnel fills its stream window").isGreaterThan(STALLED * WINDOW / 2);
                 for (AtomicLong a : sentBy) {
                     // Beyond the window: what the stream delivered in the read that made the local connection unwritable,
                     // given back before the relay stopped reading (up to one more window: a fresh-clone CI run under load
