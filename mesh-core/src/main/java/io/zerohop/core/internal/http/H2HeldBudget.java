@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
  * and with it every tunnel of the node.
  *
  * <p>The bound: {@link #limit()}, an eighth of Netty's direct-memory limit (at least 2 MiB; the node proxy's 64 MiB:
- * 8 MiB), the share left beside HBONE's (inbound ½, outbound ¼, flushing ⅛). Counted after each read of a client
+ * 8 MiB), the share left beside HBONE's in a mesh (the server's inbound ¼ and its clients' ¼, {@code Outbound.INBOUND_SHARE};
+ * outbound ¼; flushing ⅛). Counted after each read of a client
  * connection (so what one connection adds past it is about one read). Over it, the connection holding the most resets its
  * streams holding the most until the node is under half the budget, as the HBONE server resets its largest tunnels over
  * its inbound budget (streams whose application took nothing for {@link #STALLED_NANOS} first, then the heaviest):
