@@ -15,17 +15,13 @@ import io.zerohop.hbone.internal.H2Config;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.identity.SpiffeIds;
 import io.zerohop.testing.netty.Await;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -137,23 +133,7 @@ class ClientInboundBudgetTest {
                 }).as("the local reader of a reset tunnel").isInstanceOf(SocketException.class).hasMessageContaining("reset");
 
                 // Another tunnel of source B echoes beside it all.
-                byte[] payload = new byte[1024 * 1024];
-                new Random(5).nextBytes(payload);
-                try (HboneSocket s = b.connectSocket(Mesh.loopback(ECHO), mesh.expectServer(), via, Duration.ofSeconds(10))) {
-                    s.setSoTimeout(60_000);
-                    CompletableFuture<Void> sent = CompletableFuture.runAsync(() -> {
-                        try {
-                            OutputStream out = s.getOutputStream();
-                            out.write(payload);
-                            s.shutdownOutput();
-                        } catch (java.io.IOException e) {
-                            throw new java.io.UncheckedIOException(e);
-                        }
-                    });
-                    byte[] back = s.getInputStream().readNBytes(payload.length);
-                    sent.get(10, TimeUnit.SECONDS);
-                    assertThat(Arrays.equals(back, payload)).as("1 MiB echoed by source B").isTrue();
-                }
+                assertThat(HeadOfLineTest.echoesOneMiB(b, mesh, via, ECHO, 5, null)).as("1 MiB echoed by source B").isTrue();
                 // Read after the echo: what A's destinations had in flight has long arrived (and been shed).
                 long endedA = floodStreams.stream().skip(1).filter(c -> !c.isActive()).count();
                 assertThat(endedA).as("A's tunnels holding the most are reset over the total").isGreaterThanOrEqualTo(1);

@@ -15,16 +15,12 @@ import io.zerohop.hbone.internal.H2Config;
 import io.zerohop.hbone.internal.Inspect;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.testing.netty.Await;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -120,23 +116,7 @@ class ClientStalledDownloadsTest {
 
                 // Another tunnel of the same connection still moves bytes (and, answered after the floods' frames, shows
                 // that the connection has read what the destinations could send).
-                byte[] payload = new byte[1024 * 1024];
-                new Random(3).nextBytes(payload);
-                try (HboneSocket s = client.connectSocket(Mesh.loopback(ECHO), mesh.expectServer(), via, Duration.ofSeconds(10))) {
-                    s.setSoTimeout(60_000);
-                    CompletableFuture<Void> sent = CompletableFuture.runAsync(() -> {
-                        try {
-                            OutputStream out = s.getOutputStream();
-                            out.write(payload);
-                            s.shutdownOutput();
-                        } catch (java.io.IOException e) {
-                            throw new java.io.UncheckedIOException(e);
-                        }
-                    });
-                    byte[] back = s.getInputStream().readNBytes(payload.length);
-                    sent.get(10, TimeUnit.SECONDS);
-                    assertThat(Arrays.equals(back, payload)).as("1 MiB echoed beside the stalled downloads").isTrue();
-                }
+                assertThat(HeadOfLineTest.echoesOneMiB(client, mesh, via, ECHO, 3, null)).as("1 MiB echoed beside the stalled downloads").isTrue();
                 assertThat(Inspect.connectionCount(server)).as("one HTTP/2 connection carries them all").isEqualTo(1);
 
                 Channel connection = streams.get(0).channel().parent();

@@ -6,7 +6,6 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -67,24 +66,7 @@ class HeadOfLineTest {
             }
         };
         StreamHandler floods = (stream, tunnel) -> flood(stream, 96, downFull);
-        StreamHandler echo = (stream, tunnel) -> stream.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                ctx.write(msg);
-            }
-
-            @Override
-            public void channelReadComplete(ChannelHandlerContext ctx) {
-                ctx.flush();
-            }
-
-            @Override
-            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-                if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
-                    HboneStream.shutdownOutput(ctx.channel());
-                }
-            }
-        });
+        StreamHandler echo = echo();
         try (Mesh mesh = new Mesh();
              HboneServer server = mesh.server((dst, id, local) -> switch (dst.getPort()) {
                  case STALL_UP -> Destination.embedded(neverReads);
@@ -109,24 +91,7 @@ class HeadOfLineTest {
             assertThat(downFull.await(30, TimeUnit.SECONDS)).as("server->client: every stalled tunnel got its stream window").isTrue();
             assertThat(Inspect.connectionCount(server)).as("one HTTP/2 connection carries them all").isEqualTo(1);
 
-            byte[] payload = new byte[1024 * 1024];
-            new Random(1).nextBytes(payload);
-            try (HboneSocket s = client.connectSocket(Mesh.loopback(ECHO), mesh.expectServer(), via, Duration.ofSeconds(10))) {
-                CompletableFuture<Void> upload = CompletableFuture.runAsync(() -> {
-                    try {
-                        OutputStream out = s.getOutputStream();
-                        out.write(payload);
-                        out.flush();
-                        s.shutdownOutput();
-                    } catch (java.io.IOException e) {
-                        throw new java.io.UncheckedIOException(e);
-                    }
-                });
-                InputStream in = s.getInputStream();
-                byte[] back = in.readNBytes(payload.length);
-                upload.get(30, TimeUnit.SECONDS);
-                assertThat(Arrays.equals(back, payload)).as("1 MiB echoed intact beside the stalled tunnels").isTrue();
-            }
+            assertThat(echoesOneMiB(client, mesh, via, ECHO, 1, null)).as("1 MiB echoed intact beside the stalled tunnels").isTrue();
             assertThat(Inspect.connectionCount(server)).isEqualTo(1);
             // Client-side readers resume (they read the reset); the server-side ones never do: the
             // reset alone must free what they hold (paranoid leak detection checks it).
@@ -201,37 +166,9 @@ class HeadOfLineTest {
             // Every write completes only once its bytes went out in the peer's stream window: 7 x 64 KiB are held unread.
             assertThat(full.await(30, TimeUnit.SECONDS)).as("every stalled tunnel got its whole stream window").isTrue();
 
-            byte[] payload = new byte[1024 * 1024];
-            new Random(2).nextBytes(payload);
-            try (HboneSocket s = client.connectSocket(Mesh.loopback(ECHO), mesh.expectServer(), via, Duration.ofSeconds(10))) {
-                assertThat(Inspect.connectionCount(server)).as("one HTTP/2 connection carries them all").isEqualTo(1);
-                CompletableFuture<Void> sent = CompletableFuture.runAsync(() -> {
-                    try {
-                        OutputStream out = s.getOutputStream();
-                        out.write(payload);
-                        out.flush();
-                        s.shutdownOutput();
-                    } catch (java.io.IOException e) {
-                        throw new java.io.UncheckedIOException(e);
-                    }
-                });
-                CompletableFuture<byte[]> back = CompletableFuture.supplyAsync(() -> {
-                    try {
-                        return s.getInputStream().readNBytes(payload.length);
-                    } catch (java.io.IOException e) {
-                        throw new java.io.UncheckedIOException(e);
-                    }
-                });
-                byte[] got;
-                try {
-                    got = back.get(60, TimeUnit.SECONDS);
-                } catch (java.util.concurrent.TimeoutException e) {
-                    got = null; // the stalled tunnels' bytes closed the connection window on this one
-                }
-                assertThat(got).as("1 MiB echoed beside tunnels holding 7/8 of the connection window").isNotNull();
-                assertThat(Arrays.equals(got, payload)).as("echoed intact").isTrue();
-                sent.get(10, TimeUnit.SECONDS);
-            }
+            assertThat(echoesOneMiB(client, mesh, via, ECHO, 2, () -> assertThat(Inspect.connectionCount(server))
+                    .as("one HTTP/2 connection carries them all").isEqualTo(1))).as("1 MiB echoed intact beside tunnels holding 7/8 of the connection window")
+                    .isTrue();
             for (HboneStream st : stalled) {
                 st.channel().config().setAutoRead(true);
                 st.reset();
@@ -251,6 +188,47 @@ class HeadOfLineTest {
             });
         }
         ch.flush();
+    }
+
+    /**
+     * Whether 1 MiB (random bytes from {@code seed}) sent through a new tunnel of {@code client} to the echo on
+     * {@code port} comes back intact within 60 s: false when it does not (the tunnel's bytes stopped behind others).
+     * {@code whileOpen} (may be null) runs once the tunnel is open, before any byte.
+     */
+    static boolean echoesOneMiB(HboneClient client, Mesh mesh, java.net.InetSocketAddress via, int port, long seed, Runnable whileOpen)
+            throws Exception {
+        byte[] payload = new byte[1024 * 1024];
+        new Random(seed).nextBytes(payload);
+        try (HboneSocket s = client.connectSocket(Mesh.loopback(port), mesh.expectServer(), via, Duration.ofSeconds(10))) {
+            if (whileOpen != null) {
+                whileOpen.run();
+            }
+            CompletableFuture<Void> sent = CompletableFuture.runAsync(() -> {
+                try {
+                    OutputStream out = s.getOutputStream();
+                    out.write(payload);
+                    out.flush();
+                    s.shutdownOutput();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            CompletableFuture<byte[]> back = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return s.getInputStream().readNBytes(payload.length);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            byte[] got;
+            try {
+                got = back.get(60, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                return false;
+            }
+            sent.get(10, TimeUnit.SECONDS);
+            return Arrays.equals(got, payload);
+        }
     }
 
     static StreamHandler echo() {
