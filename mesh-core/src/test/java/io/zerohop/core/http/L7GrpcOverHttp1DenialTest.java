@@ -5,20 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Capture;
 import io.zerohop.core.Mesh;
-import io.zerohop.core.Workload;
-import io.zerohop.core.WorkloadRegistry;
-import io.zerohop.identity.InMemoryCa;
-import io.zerohop.policy.PolicyEngine;
-import io.zerohop.policy.PolicyLoader;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -52,12 +45,7 @@ class L7GrpcOverHttp1DenialTest {
     @BeforeAll
     static void start() throws Exception {
         InetAddress ip = InetAddress.getByName("127.0.222.20");
-        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(42020, AppProtocol.HTTP));
-        server = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
-                .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b")
-                .policies(PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build()).threads(1).build();
-        server.start().get(10, TimeUnit.SECONDS);
+        server = L7Meshes.backend(ip, Map.of(42020, AppProtocol.HTTP), POLICY);
         via = server.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 42021), new InetSocketAddress(ip, 42020)));
     }
 

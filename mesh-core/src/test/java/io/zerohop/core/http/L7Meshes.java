@@ -21,11 +21,18 @@ final class L7Meshes {
      * the policies of {@code policy} (YAML); its {@link Mesh#plaintextInbound} reaches the application.
      */
     static Mesh backend(InetAddress ip, Map<Integer, AppProtocol> ports, String policy) throws Exception {
+        return backend(ip, ports, policy, null);
+    }
+
+    /** {@link #backend(InetAddress, Map, String)} whose meters go to {@code meters} (none when null). */
+    static Mesh backend(InetAddress ip, Map<Integer, AppProtocol> ports, String policy, io.micrometer.core.instrument.MeterRegistry meters)
+            throws Exception {
         Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
                 Workload.Protocol.HBONE, "b", "cluster.local", ports);
         PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", policy)).build();
-        Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
-                .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1).build();
+        Mesh.Builder b = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
+                .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1);
+        Mesh mesh = (meters == null ? b : b.meterRegistry(meters)).build();
         mesh.start().get(10, TimeUnit.SECONDS);
         return mesh;
     }

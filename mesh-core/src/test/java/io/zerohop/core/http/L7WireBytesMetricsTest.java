@@ -10,12 +10,7 @@ import io.netty.channel.EventLoopGroup;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Capture;
 import io.zerohop.core.Mesh;
-import io.zerohop.core.Workload;
-import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.hbone.internal.Transports;
-import io.zerohop.identity.InMemoryCa;
-import io.zerohop.policy.PolicyEngine;
-import io.zerohop.policy.PolicyLoader;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -25,7 +20,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -80,13 +74,7 @@ class L7WireBytesMetricsTest {
         h1App.start();
         loop = Transports.newGroup(1, "wire-bytes-app");
         h2App = RawH2c.echoApp(loop, new InetSocketAddress(ip, 42011));
-        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(42010, AppProtocol.HTTP, 42011, AppProtocol.HTTP2));
-        server = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
-                .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b")
-                .policies(PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build())
-                .meterRegistry(meters).threads(1).build();
-        server.start().get(10, TimeUnit.SECONDS);
+        server = L7Meshes.backend(ip, Map.of(42010, AppProtocol.HTTP, 42011, AppProtocol.HTTP2), POLICY, meters);
         toH1 = server.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 42012), new InetSocketAddress(ip, 42010)));
         toH2 = server.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 42013), new InetSocketAddress(ip, 42011)));
     }
