@@ -72,6 +72,11 @@ final class H2WireBytes extends ChannelDuplexHandler {
         return m;
     }
 
+    /** How many streams' meters are kept (tests: the map returns to empty once every stream has ended). */
+    int kept() {
+        return streams.size();
+    }
+
     /** Stream {@code id}'s request was reported: its meter is no longer kept. */
     void done(int id) {
         streams.remove(id);
