@@ -120,6 +120,8 @@ class H2WireBytesStreamsTest {
                             case 6 -> c.send(c.continued(id, get("/cut").add("x-big", "v".repeat(3000)), 11)); // CONTINUATION, padded
                             case 7 -> c.send(c.headers(id, post("/denied").add("content-type", "application/grpc")
                                     .add("te", "trailers"), true, 0));                                  // trailers-only
+                            case 10 -> c.send(c.continued(id, get("/ok").add("x-big", "v".repeat(70_000)), 0)); // over 60 KiB: reset
+                            case 11 -> c.send(c.continued(id, get("/ok").add("x-big", "v".repeat(270_000)), 0)); // over 256 KiB: Netty's 431
                             case 8 -> c.send(c.headers(id, new DefaultHttp2Headers(false).method("OPTIONS").path("*")
                                     .scheme("http").authority("backend"), true, 0));                    // local 404
                             default -> c.send(c.headers(id, get("/ok"), true, 0));
@@ -245,20 +247,20 @@ class H2WireBytesStreamsTest {
             return frame(1, 0x4 | (end ? 1 : 0), stream, block);
         }
 
-        /** A padded HEADERS with END_STREAM carrying half the block, a CONTINUATION with the rest. */
+        /** A padded HEADERS with END_STREAM carrying the block's first 8,000 bytes, CONTINUATIONs with the rest. */
         synchronized byte[] continued(int stream, Http2Headers h, int pad) throws Exception {
             byte[] block = block(stream, h);
-            int half = block.length / 2;
-            byte[] first = new byte[1 + half + pad];
-            first[0] = (byte) pad;
-            System.arraycopy(block, 0, first, 1, half);
-            byte[] rest = java.util.Arrays.copyOfRange(block, half, block.length);
-            byte[] a = frame(1, 0x8 | 0x1, stream, first);
-            byte[] b = frame(9, 0x4, stream, rest);
-            byte[] both = new byte[a.length + b.length];
-            System.arraycopy(a, 0, both, 0, a.length);
-            System.arraycopy(b, 0, both, a.length, b.length);
-            return both;
+            java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+            int first = Math.min(8000, block.length / 2);
+            byte[] p = new byte[1 + first + pad];
+            p[0] = (byte) pad;
+            System.arraycopy(block, 0, p, 1, first);
+            all.writeBytes(frame(1, 0x8 | 0x1, stream, p));
+            for (int at = first; at < block.length; at += 16000) {
+                int end = Math.min(block.length, at + 16000);
+                all.writeBytes(frame(9, end == block.length ? 0x4 : 0, stream, java.util.Arrays.copyOfRange(block, at, end)));
+            }
+            return all.toByteArray();
         }
 
         void awaitEnded(Set<Integer> ids, int batch) throws Exception {
