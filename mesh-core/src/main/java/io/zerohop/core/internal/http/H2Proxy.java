@@ -322,6 +322,8 @@ final class H2Proxy {
         static final long EARLY_RESET_DELAY_MS = 1000;
         /** The client's END_STREAM has arrived ({@link #endRequestEarly}). */
         private boolean requestEnded;
+        /** The client reset the stream: the application's stream ends because of it, not a reset of its own. */
+        private boolean clientReset;
         /** Envoy's response flags for the access line and {@code istio_requests_total}: "-" for none. */
         private String responseFlags = "-";
         /** A gRPC request ({@link #isGrpc}, Envoy's test): local replies are trailers-only with a grpc-status. */
@@ -402,6 +404,9 @@ final class H2Proxy {
             if (msg instanceof Http2ResetFrame && held != null) {
                 // Http2MultiplexCodec hands a RST_STREAM to the stream as a message (Http2MultiplexHandler as an event).
                 resetWhileHeld();
+            }
+            if (msg instanceof Http2ResetFrame) {
+                clientReset = true;
             }
             if (msg instanceof Http2ResetFrame && up != null && up.isActive()) {
                 // The client reset its stream: Envoy's router resets the upstream request locally, whatever the client's
@@ -1193,6 +1198,7 @@ final class H2Proxy {
                         unreached(new UpstreamFailure(remoteReset(r.errorCode()), "", "UR"));
                         return;
                     }
+                    resetAfterStart(new UpstreamFailure(remoteReset(r.errorCode()), "", "UR"));
                     ctx.channel().writeAndFlush(new DefaultHttp2ResetFrame(r.errorCode()));
                     finish();
                     return;
@@ -1205,6 +1211,21 @@ final class H2Proxy {
                     return;
                 }
                 uctx.fireUserEventTriggered(evt);
+            }
+
+            /**
+             * The application reset a response that had started (its RST_STREAM: {@code UR}; its connection gone: {@code UC}):
+             * the request is logged with its status and Envoy's flag and details {@code upstream_reset_after_response_started{...}},
+             * as Envoy's router sets them before it resets the downstream stream (envoyproxy/envoy
+             * source/common/router/router.cc {@code onUpstreamReset}: {@code streamResetReasonToResponseFlag},
+             * {@code LateUpstreamReset}; {@code onUpstreamAbort}). Not when the client's side ended first (its reset, its
+             * connection gone), which is what made zerohop end the application's stream. Until 7 December no flag.
+             */
+            private void resetAfterStart(UpstreamFailure failure) {
+                if (!logged && status != 0 && !clientReset && ctx.channel().isActive()) {
+                    responseFlags = failure.flag();
+                    refusal = failure.detailsAfterResponseStarted();
+                }
             }
 
             @Override
@@ -1232,6 +1253,8 @@ final class H2Proxy {
                     return;
                 }
                 // The upstream stream went away after its response started (or the downstream one is gone): reset ours too.
+                String failure = H2ConnectionEnds.ConnectionEnd.failure(uctx.channel().parent());
+                resetAfterStart(UpstreamFailure.reset(failure != null ? failure : "connection termination"));
                 ctx.channel().writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
                 finish();
             }

@@ -1,0 +1,122 @@
+package io.zerohop.core.internal.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.http.ChildProcess;
+import io.zerohop.hbone.internal.Relay;
+import io.zerohop.hbone.internal.Transports;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import io.zerohop.testing.CapturedStderr;
+import java.net.InetSocketAddress;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * An HTTP/2 application that ends a response it started by resetting it: its h2c client's request is logged and counted
+ * with the status 200 it got and Envoy's flag and details for an upstream reset after the response started, as Envoy's
+ * router sets them (envoyproxy/envoy source/common/router/router.cc {@code onUpstreamReset}: the flag of
+ * {@code streamResetReasonToResponseFlag}, details {@code LateUpstreamReset}, {@code onUpstreamAbort} resetting the
+ * downstream stream): {@code UR} {@code upstream_reset_after_response_started{remote_reset}} for its RST_STREAM,
+ * {@code UC} {@code ...{connection_termination}} for its connection reset under the stream. Until 7 December both were
+ * logged with no flag (the upgraded HTTP/1 path had them, {@code Http1Filter.upgradeCut}). curl (h2c, prior knowledge),
+ * Node's http2 server ({@code h2-late-reset-server.js}), wired as the plaintext inbound listener wires them. Addresses
+ * 127.0.226.11 (the listener), .12 (Node) and .13 (curl).
+ */
+@Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class L7H2LateResetFlagTest {
+    static final String PROXY = "127.0.226.11";
+    static final String APP = "127.0.226.12";
+    static final String POLICY = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-path, namespace: prod}
+            spec:
+              action: DENY
+              rules:
+              - to:
+                - operation:
+                    paths: ["/denied"]
+            """;
+
+    @Test
+    void anApplicationResetAfterItsResponseStartedIsFlagged() throws Exception {
+        Process app = ChildProcess.start(new ProcessBuilder("node", L7JwtTest.resource("h2-late-reset-server.js"), APP).redirectErrorStream(true));
+        EventLoopGroup group = Transports.newGroup(1, "l7-h2-late-reset");
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        Channel listener = null;
+        try (CapturedStderr err = new CapturedStderr()) {
+            InetSocketAddress appAddress = new InetSocketAddress(APP, Integer.parseInt(ChildProcess.firstLine(app).trim()));
+            HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build(),
+                    group, meters, null, 1000);
+            listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
+                    .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel client) {
+                            http.plaintext(client, () -> {
+                                CompletableFuture<Relay.End> up = new CompletableFuture<>();
+                                new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
+                                        .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                                        .handler(new ChannelInboundHandlerAdapter()).connect(appAddress)
+                                        .addListener((io.netty.channel.ChannelFuture f) -> {
+                                            if (f.isSuccess()) {
+                                                up.complete(Relay.tcp((DuplexChannel) f.channel()));
+                                            } else {
+                                                up.completeExceptionally(f.cause());
+                                            }
+                                        });
+                                return up;
+                            }, client.remoteAddress(), appAddress, L7JwtTest.BACKEND,
+                                    SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP).joinFrom(Relay.tcp(client));
+                        }
+                    }).bind(new InetSocketAddress(PROXY, 0)).sync().channel();
+            String base = "http://" + PROXY + ":" + ((InetSocketAddress) listener.localAddress()).getPort();
+            String[] rst = ChildProcess.runWithExit("curl", "-s", "--interface", "127.0.226.13", "--http2-prior-knowledge", "-o", "/dev/null", base + "/rst");
+            assertThat(rst[1]).as("curl's exit: the stream was reset").isNotEqualTo("0");
+            assertThat(counted(meters, "UR")).isEqualTo(1);
+            String[] gone = ChildProcess.runWithExit("curl", "-s", "--interface", "127.0.226.13", "--http2-prior-knowledge", "-o", "/dev/null", base + "/gone");
+            assertThat(gone[1]).as("curl's exit: the stream was reset").isNotEqualTo("0");
+            assertThat(counted(meters, "UC")).isEqualTo(1);
+            assertThat(err.awaitLine("access - plaintext-inbound-http ", " path=\"/rst\" ")).contains(" status=200 decision=allow ")
+                    .contains(" reason=\"upstream_reset_after_response_started{remote_reset}\" response_flags=UR ");
+            assertThat(err.awaitLine("access - plaintext-inbound-http ", " path=\"/gone\" ")).contains(" status=200 decision=allow ")
+                    .contains(" reason=\"upstream_reset_after_response_started{connection_termination}\" response_flags=UC ");
+        } finally {
+            if (listener != null) {
+                listener.close().sync();
+            }
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+            app.destroy();
+            app.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /** {@code istio_requests_total{response_code="200",response_flags=flags}}, awaited: counted just after the line. */
+    private static double counted(SimpleMeterRegistry meters, String flags) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            Counter c = meters.find("istio.requests").tag("response_code", "200").tag("response_flags", flags).counter();
+            if (c != null && c.count() > 0) {
+                return c.count();
+            }
+            Thread.sleep(20);
+        }
+        return 0;
+    }
+}
