@@ -1239,7 +1239,6 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         closeGracefully();
     }
 
-    /** FIN to the client, then close once its FIN arrives ({@link Downstream#closeGracefully}). */
     /**
      * The log entry of {@code x}, which is given what the connection carried since the entry before it: Envoy's HTTP/1 codec
      * meters what it reads while no request is active to the next one ({@code codec_impl.cc} {@code getBytesMeter},
@@ -1258,6 +1257,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         return x.logLine(conn, received, sent);
     }
 
+    /** FIN to the client, then close once its FIN arrives ({@link Downstream#closeGracefully}). */
     private void closeGracefully() {
         closing = true;
         dropWaiting();
