@@ -728,6 +728,8 @@ final class H2Upstream implements Upstream {
                     }
                 });
             } else {
+                // Its RST_STREAM (UR) or its connection's end (UC), named before the cut ends the client's connection.
+                filter.lateReset(failure);
                 filter.onUpstreamEnd(false);
             }
         }

@@ -942,6 +942,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                 pump();
                 return;
             }
+            lateReset(UpstreamFailure.reset("connection termination"));
             abort("application closed mid-response");
             return;
         }
@@ -1264,6 +1265,21 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         requests.releaseAll();
         upstream.close();
         downstream.closeGracefully(inputEnded);
+    }
+
+    /**
+     * The application ended a response that had started without its end (its connection closed or reset under it, its
+     * HTTP/2 stream reset): the request is logged and counted with its status and {@code failure}'s flag and the details
+     * {@code upstream_reset_after_response_started{...}}, as Envoy's router sets them before it resets the downstream
+     * stream (envoyproxy/envoy source/common/router/router.cc {@code onUpstreamReset}: {@code streamResetReasonToResponseFlag},
+     * {@code LateUpstreamReset}; {@code onUpstreamAbort}); the first failure named wins. Until 7 December no flag.
+     */
+    void lateReset(UpstreamFailure failure) {
+        Http1Exchange x = active;
+        if (!closing && x != null && x.allowed && x.status != 0 && x.responseFlags.equals("-")) {
+            x.responseFlags = failure.flag();
+            x.refusal = failure.detailsAfterResponseStarted();
+        }
     }
 
     private void abort(String why) {

@@ -33,7 +33,7 @@ import org.junit.jupiter.api.Timeout;
  * router sets them (envoyproxy/envoy source/common/router/router.cc {@code onUpstreamReset}: the flag of
  * {@code streamResetReasonToResponseFlag}, details {@code LateUpstreamReset}, {@code onUpstreamAbort} resetting the
  * downstream stream): {@code UR} {@code upstream_reset_after_response_started{remote_reset}} for its RST_STREAM,
- * {@code UC} {@code ...{connection_termination}} for its connection reset under the stream. Until 7 December both were
+ * {@code UC} {@code ...{connection_termination}} for its connection closed under the stream. Until 7 December both were
  * logged with no flag (the upgraded HTTP/1 path had them, {@code Http1Filter.upgradeCut}). curl (h2c, prior knowledge),
  * Node's http2 server ({@code h2-late-reset-server.js}), wired as the plaintext inbound listener wires them. Addresses
  * 127.0.226.11 (the listener), .12 (Node) and .13 (curl).
@@ -56,6 +56,19 @@ class L7H2LateResetFlagTest {
 
     @Test
     void anApplicationResetAfterItsResponseStartedIsFlagged() throws Exception {
+        lateResets(AppProtocol.HTTP, "--http2-prior-knowledge", "HTTP/2");
+    }
+
+    /**
+     * The same through {@link H2Upstream}: an HTTP/1 client on an {@code http2} port, whose request goes to the
+     * application over HTTP/2; the client's connection is reset (Http1Filter.lateReset). Until 7 December no flag.
+     */
+    @Test
+    void anApplicationResetAfterItsResponseStartedIsFlaggedForAnHttp1Client() throws Exception {
+        lateResets(AppProtocol.HTTP2, "--http1.1", "HTTP/1.1");
+    }
+
+    private void lateResets(AppProtocol protocol, String curlVersion, String logged) throws Exception {
         Process app = ChildProcess.start(new ProcessBuilder("node", L7JwtTest.resource("h2-late-reset-server.js"), APP).redirectErrorStream(true));
         EventLoopGroup group = Transports.newGroup(1, "l7-h2-late-reset");
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
@@ -83,19 +96,19 @@ class L7H2LateResetFlagTest {
                                         });
                                 return up;
                             }, client.remoteAddress(), appAddress, L7JwtTest.BACKEND,
-                                    SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP).joinFrom(Relay.tcp(client));
+                                    SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), protocol).joinFrom(Relay.tcp(client));
                         }
                     }).bind(new InetSocketAddress(PROXY, 0)).sync().channel();
             String base = "http://" + PROXY + ":" + ((InetSocketAddress) listener.localAddress()).getPort();
-            String[] rst = ChildProcess.runWithExit("curl", "-s", "--interface", "127.0.226.13", "--http2-prior-knowledge", "-o", "/dev/null", base + "/rst");
+            String[] rst = ChildProcess.runWithExit("curl", "-s", "--interface", "127.0.226.13", curlVersion, "-o", "/dev/null", base + "/rst");
             assertThat(rst[1]).as("curl's exit: the stream was reset").isNotEqualTo("0");
             assertThat(counted(meters, "UR")).isEqualTo(1);
-            String[] gone = ChildProcess.runWithExit("curl", "-s", "--interface", "127.0.226.13", "--http2-prior-knowledge", "-o", "/dev/null", base + "/gone");
+            String[] gone = ChildProcess.runWithExit("curl", "-s", "--interface", "127.0.226.13", curlVersion, "-o", "/dev/null", base + "/gone");
             assertThat(gone[1]).as("curl's exit: the stream was reset").isNotEqualTo("0");
             assertThat(counted(meters, "UC")).isEqualTo(1);
-            assertThat(err.awaitLine("access - plaintext-inbound-http ", " path=\"/rst\" ")).contains(" status=200 decision=allow ")
+            assertThat(err.awaitLine("access - plaintext-inbound-http ", " path=\"/rst\" ")).contains(" protocol=" + logged + " status=200 decision=allow ")
                     .contains(" reason=\"upstream_reset_after_response_started{remote_reset}\" response_flags=UR ");
-            assertThat(err.awaitLine("access - plaintext-inbound-http ", " path=\"/gone\" ")).contains(" status=200 decision=allow ")
+            assertThat(err.awaitLine("access - plaintext-inbound-http ", " path=\"/gone\" ")).contains(" protocol=" + logged + " status=200 decision=allow ")
                     .contains(" reason=\"upstream_reset_after_response_started{connection_termination}\" response_flags=UC ");
         } finally {
             if (listener != null) {
