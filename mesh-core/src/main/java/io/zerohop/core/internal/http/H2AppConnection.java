@@ -292,6 +292,11 @@ final class H2AppConnection {
         ch.close();
     }
 
+    /** The downstream connection ended ({@link #close}): what ends the application's streams from then on is its doing. */
+    boolean closed() {
+        return closed;
+    }
+
     /** Consumer form of {@link #close}, for {@link H2ConnectionEnds.ConnectionEnd}. */
     Consumer<Boolean> closer() {
         return reset -> close();

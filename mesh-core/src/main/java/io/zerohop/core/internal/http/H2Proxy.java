@@ -1220,12 +1220,25 @@ final class H2Proxy {
              * source/common/router/router.cc {@code onUpstreamReset}: {@code streamResetReasonToResponseFlag},
              * {@code LateUpstreamReset}; {@code onUpstreamAbort}). Not when the client's side ended first (its reset, its
              * connection gone), which is what made zerohop end the application's stream. Until 7 December no flag.
+             * The client's connection gone closes the application's connections before this stream learns of it
+             * ({@link H2AppConnection#close}), so that is told by the pool or the client's connection, not by this
+             * stream's channel (still active until the multiplexer's close reaches it): the request then
+             * gets {@code DC} {@code downstream_remote_disconnect}, as Envoy's connection manager flags the requests of a
+             * downstream connection that closed (conn_manager_impl.cc {@code onEvent}, {@code RemoteClose}:
+             * {@code doConnectionClose} with {@code DownstreamConnectionTermination}); until 7 December (h367) it got
+             * {@code UC}, blaming the application (L7H2LateResetFlagTest).
              */
             private void resetAfterStart(UpstreamFailure failure) {
-                if (!logged && status != 0 && !clientReset && ctx.channel().isActive()) {
-                    responseFlags = failure.flag();
-                    refusal = failure.detailsAfterResponseStarted();
+                if (logged || status == 0 || clientReset || !ctx.channel().isActive()) {
+                    return;
                 }
+                if (app.closed() || !ctx.channel().parent().isActive()) {
+                    responseFlags = "DC";
+                    refusal = "downstream_remote_disconnect";
+                    return;
+                }
+                responseFlags = failure.flag();
+                refusal = failure.detailsAfterResponseStarted();
             }
 
             @Override

@@ -100,6 +100,18 @@ class L7H2LateResetFlagTest {
                         }
                     }).bind(new InetSocketAddress(PROXY, 0)).sync().channel();
             String base = "http://" + PROXY + ":" + ((InetSocketAddress) listener.localAddress()).getPort();
+            if (logged.equals("HTTP/2")) {
+                // The client goes away while the response is open: zerohop resets the application's stream and closes
+                // its connection because of that, which is no upstream reset (until 7 December: UC, blaming the
+                // application); Envoy's connection manager flags the requests of a downstream connection that closed
+                // DC, downstream_remote_disconnect (conn_manager_impl.cc onEvent, RemoteClose; doConnectionClose).
+                String[] hold = ChildProcess.runWithExit("curl", "-s", "--interface", "127.0.226.13", curlVersion, "--max-time", "2",
+                        "-o", "/dev/null", base + "/hold");
+                assertThat(hold[1]).as("curl's exit: its own time limit").isEqualTo("28");
+                assertThat(err.awaitLine("access - plaintext-inbound-http ", " path=\"/hold\" ")).contains(" status=200 decision=allow ")
+                        .contains(" reason=\"downstream_remote_disconnect\" response_flags=DC ");
+                assertThat(counted(meters, "DC")).isEqualTo(1);
+            }
             String[] rst = ChildProcess.runWithExit("curl", "-s", "--interface", "127.0.226.13", curlVersion, "-o", "/dev/null", base + "/rst");
             assertThat(rst[1]).as("curl's exit: the stream was reset").isNotEqualTo("0");
             assertThat(counted(meters, "UR")).isEqualTo(1);
