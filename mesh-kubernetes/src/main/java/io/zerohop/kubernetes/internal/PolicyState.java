@@ -101,7 +101,7 @@ public final class PolicyState {
             Map<String, String> ann = r.getMetadata().getAnnotations();
             String dryRun = ann == null ? null : ann.get(DRY_RUN_ANNOTATION);
             if ("AuthorizationPolicy".equals(r.getKind()) && dryRun != null && PARSE_BOOL_TRUE.contains(dryRun)) {
-                LOG.info("{}: {}={}, not enforced (Istio evaluates dry-run policies in shadow only)", key, DRY_RUN_ANNOTATION, dryRun);
+                LOG.info("{}: {}={}, not enforced (Istio evaluates dry-run policies in shadow only)", shown, DRY_RUN_ANNOTATION, dryRun);
                 return new Entry("", null);
             }
             return new Entry(yaml, null);
