@@ -34,7 +34,8 @@ import org.slf4j.LoggerFactory;
  * connection (so what one connection adds past it is about one read). Over it, the connection holding the most resets its
  * streams holding the most until the node is under half the budget, as the HBONE server resets its largest tunnels over
  * its inbound budget (streams whose application took nothing for {@link #STALLED_NANOS} first, then the heaviest):
- * RST_STREAM NO_ERROR to the client, the application's stream reset (CANCEL), the request logged with
+ * RST_STREAM NO_ERROR to the client, the application's stream reset (INTERNAL_ERROR, H2Proxy.UPSTREAM_LOCAL_RESET, as
+ * when a client goes away: H2Proxy.Downstream.channelInactive), the request logged with
  * Envoy's flag {@code OM} and details {@code overload}. Resetting, not stopping reads: bytes an application never reads
  * are freed by nothing else, so a budget that only stopped reading would stop every connection of the node, its
  * unrelated ones too, for as long as that application does not read (for ever, for a hostile endpoint); a reset costs
@@ -81,6 +82,11 @@ final class H2HeldBudget {
     /** What the L7 proxy's client connections hold now, as last counted. */
     static long held() {
         return held.get();
+    }
+
+    /** Lets the next reset log its line at once (tests: another test's line may be under 10 s old). */
+    static void logAgain() {
+        lastLog.set(System.nanoTime() - 20_000_000_000L);
     }
 
     /** The streams reset for the budget since the start. */
@@ -243,7 +249,9 @@ final class H2HeldBudget {
             long last = lastLog.get();
             if (reset > 0 && now - last > 10_000_000_000L && lastLog.compareAndSet(last, now)) {
                 log.info("L7 HTTP/2: {} request streams of {} reset, holding {} bytes their application had not read: the node's "
-                        + "L7 proxy held {} bytes, over its budget of {} (overload, OM)", reset, channel, freed, held.get(), limit);
+                        + "L7 proxy held {} bytes, over its budget of {} (overload, OM; an eighth of -XX:MaxDirectMemorySize: if this "
+                        + "node's applications read request bodies slowly by design, raise it, ZEROHOP_JAVA_OPTS_EXTRA in deploy/zerohop.sh)",
+                        reset, channel, freed, held.get(), limit);
             }
             recount();
         }

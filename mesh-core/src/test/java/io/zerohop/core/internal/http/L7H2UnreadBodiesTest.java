@@ -122,7 +122,8 @@ class L7H2UnreadBodiesTest {
         long budget = 2L << 20;
         long before = H2HeldBudget.limit();
         H2HeldBudget.limit(budget);
-        try {
+        H2HeldBudget.logAgain();
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
             long base = usedDirect();
             long resetsBefore = H2HeldBudget.resets();
             Process p = new ProcessBuilder("node", L7JwtTest.resource("h2-unread-bodies-client.js"), PROXY, Integer.toString(port),
@@ -151,6 +152,10 @@ class L7H2UnreadBodiesTest {
             assertThat(free.path("status").asInt()).as(line).isEqualTo(200);
             assertThat(held).as("direct memory the proxy holds for bodies not read").isLessThanOrEqualTo(budget + connections * 64 * 1024L + (1L << 20));
             assertThat(H2HeldBudget.resets()).as("streams reset for the budget").isGreaterThan(resetsBefore);
+            // The operator's line says what the budget is made of and what to change (until 7 December (h367) it ended
+            // at "over its budget of N (overload, OM)").
+            assertThat(err.awaitLine("L7 HTTP/2: ", " request streams of ")).contains(" over its budget of " + budget + " ")
+                    .contains("raise it, ZEROHOP_JAVA_OPTS_EXTRA");
             commands.write("end\n");
             commands.flush();
             p.waitFor(10, TimeUnit.SECONDS);
