@@ -406,7 +406,7 @@ final class H2Proxy {
                 resetWhileHeld();
             }
             if (msg instanceof Http2ResetFrame) {
-                clientReset = true;
+                resetByClient();
             }
             if (msg instanceof Http2ResetFrame && up != null && up.isActive()) {
                 // The client reset its stream: Envoy's router resets the upstream request locally, whatever the client's
@@ -996,8 +996,26 @@ final class H2Proxy {
             }
         }
 
+        /**
+         * The client's RST_STREAM on a stream not yet logged: Envoy's {@code DR} and details {@code http2.remote_reset},
+         * whatever its code (http2/codec_impl.cc {@code onStreamClose}: the peer's reset is {@code RemoteReset}, or
+         * {@code ConnectError} for CONNECT_ERROR, with those details; conn_manager_impl.cc {@code onResetStream} sets
+         * {@code DownstreamRemoteReset} for both, conn_manager_impl_test.cc {@code DownstreamRemoteReset}). The status
+         * stays what was sent: none (0) before the response's head.
+         */
+        private void resetByClient() {
+            clientReset = true;
+            if (!logged && responseFlags.equals("-")) {
+                responseFlags = "DR";
+                refusal = "http2.remote_reset";
+            }
+        }
+
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof Http2ResetFrame) {
+                resetByClient();
+            }
             if (evt instanceof Http2ResetFrame && held != null) {
                 resetWhileHeld();
             }
@@ -1089,6 +1107,12 @@ final class H2Proxy {
                 return;
             }
             logged = true;
+            if (!clientReset && responseFlags.equals("-") && !ctx.channel().parent().isActive()) {
+                // Ended with the client's connection closed under it: Envoy's DC and downstream_remote_disconnect
+                // (conn_manager_impl.cc onEvent RemoteClose, resetAllStreams; completeRequest for remote_close_).
+                responseFlags = "DC";
+                refusal = "downstream_remote_disconnect";
+            }
             authorizer.untrack(this);
             long duration = System.nanoTime() - start;
             H2WireBytes.Meter m = meter;
@@ -1246,7 +1270,7 @@ final class H2Proxy {
                 if (logged) {
                     return;
                 }
-                if (status == 0 && ctx.channel().isActive()) {
+                if (status == 0 && ctx.channel().isActive() && !clientReset && ctx.channel().parent().isActive()) {
                     // The application's stream ended before this request's response started: Envoy's router answers
                     // with the upstream reset's reason and flag (router.cc onUpstreamReset; 502 and UPE for a protocol
                     // error, 503 and UC for a connection termination), and the downstream connection goes on. A
@@ -1265,7 +1289,8 @@ final class H2Proxy {
                             : UpstreamFailure.reset(failure != null ? failure : "connection termination"));
                     return;
                 }
-                // The upstream stream went away after its response started (or the downstream one is gone): reset ours too.
+                // The upstream stream went away after its response started, or because the client's side ended (its
+                // reset, its connection gone: Envoy's router resets the upstream request and answers nothing): reset ours too.
                 String failure = H2ConnectionEnds.ConnectionEnd.failure(uctx.channel().parent());
                 resetAfterStart(UpstreamFailure.reset(failure != null ? failure : "connection termination"));
                 ctx.channel().writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
