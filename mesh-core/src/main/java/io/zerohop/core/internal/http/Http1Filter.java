@@ -182,12 +182,17 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     public void channelInactive(ChannelHandlerContext ctx) {
         cancelIdle();
         authorizer.untrack(this);
+        // Before the application's connection is closed: what it says about its end no longer speaks for this request.
+        clientGone(active);
+        clientGone(waiting);
+        closing = true;
         dropWaiting();
         releaseHeld();
         requests.releaseAll();
         upstream.close();
         if (active != null && !active.responseDone) {
-            active.status = 0;
+            // Its status is what was sent, none before the response's head (Envoy's chargeStats at encodeHeaders); until
+            // 7 December it was logged with none whatever had been sent.
             observer.request(line(active));
             active = null;
         }
@@ -211,16 +216,36 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     }
 
     /**
-     * The client's connection was reset (or failed) under an upgraded connection: its request is logged and counted with
-     * Envoy's {@code DC} and details {@code downstream_remote_disconnect}, as Envoy's connection manager ends the streams
-     * of a downstream connection that closed under them (envoyproxy/envoy source/common/http/conn_manager_impl.cc
-     * {@code onEvent}, {@code RemoteClose}: {@code doConnectionClose} with {@code DownstreamRemoteDisconnect},
-     * {@code resetAllStreams}; {@code DownstreamConnectionTermination} on each stream's info) and Istio's stats filter
-     * labels {@code response_flags} from that info. Until 7 December it was logged without a flag.
+     * The client's connection was reset (or failed) under an upgraded connection or a request in progress: that request is
+     * logged and counted with Envoy's {@code DC} and details {@code downstream_remote_disconnect}, as Envoy's connection
+     * manager ends the streams of a downstream connection that closed under them (envoyproxy/envoy
+     * source/common/http/conn_manager_impl.cc {@code onEvent}, {@code RemoteClose}: {@code doConnectionClose} with
+     * {@code DownstreamRemoteDisconnect}, {@code resetAllStreams}; {@code DownstreamConnectionTermination} on each stream's
+     * info) and Istio's stats filter labels {@code response_flags} from that info ({@link #clientGone}). Until 7 December
+     * it was logged without a flag.
      */
     private void clientCut() {
         if (upgraded != null) {
             upgradedEnd("DC", "downstream_remote_disconnect");
+        } else {
+            clientGone(active);
+            clientGone(waiting);
+        }
+    }
+
+    /**
+     * The client's connection ended (closed, reset, or failed) under request {@code x} (null: none), not yet logged and not
+     * answered in full: it gets Envoy's {@code DC} and details {@code downstream_remote_disconnect}, as Envoy's connection
+     * manager resets the streams of a connection closed under them ({@code conn_manager_impl.cc} {@code onEvent}
+     * RemoteClose, {@code doConnectionClose}, {@code resetAllStreams}) and its {@code ActiveStream::completeRequest} sets
+     * both on each one's stream info for {@code remote_close_}; Istio's stats filter labels {@code response_flags} from
+     * it. Its status stays what was sent. Not after the connection began to close for another cause, nor over a flag an
+     * earlier cause set (the application's late reset). Until 7 December only an upgraded request got it.
+     */
+    private void clientGone(Http1Exchange x) {
+        if (!closing && x != null && !x.responseDone && x.responseFlags.equals("-")) {
+            x.responseFlags = "DC";
+            x.refusal = "downstream_remote_disconnect";
         }
     }
 
