@@ -75,6 +75,8 @@ final class Http1Decoder extends HttpRequestDecoder {
     /** Where the head decoded last starts and where its blank line is, in the cumulation ({@link #contentLengthLines}). */
     private int headStart;
     private int headEnd;
+    /** Where the head being decoded began in what the connection read ({@link Http1WireBytes}), -1 when not metered. */
+    private long headWireStart = -1;
     /** Envoy's {@code accept_http_10} (istiod's {@code PILOT_HTTP10} / {@code HTTP10} metadata). */
     private final boolean acceptHttp10;
 
@@ -111,6 +113,25 @@ final class Http1Decoder extends HttpRequestDecoder {
         return !inBody && !failed && actualReadableBytes() > 0;
     }
 
+    /**
+     * A request head decoded here, with where it began in what its connection read ({@link Http1WireBytes}): a request
+     * read while the one before it was in progress (pipelined) is metered from there ({@code Http1Filter.line}).
+     */
+    static final class WireRequest extends io.netty.handler.codec.http.DefaultHttpRequest {
+        /** The connection's received-byte count at this request's first byte; -1 when not metered. */
+        final long wireStart;
+
+        WireRequest(HttpRequest r, long wireStart) {
+            super(r.protocolVersion(), r.method(), r.uri(), r.headers());
+            this.wireStart = wireStart;
+        }
+    }
+
+    @Override
+    protected io.netty.handler.codec.http.HttpMessage createMessage(String[] initialLine) throws Exception {
+        return new WireRequest((HttpRequest) super.createMessage(initialLine), headWireStart);
+    }
+
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf buffer, List<Object> out) throws Exception {
         if (failed) {
@@ -129,6 +150,7 @@ final class Http1Decoder extends HttpRequestDecoder {
             if (!buffer.isReadable()) {
                 return;
             }
+            int first = ri;
             int end = blankLine(buffer, ri, ri + Math.max(1, scanned - 2));
             if (end < 0) {
                 scanned = buffer.writerIndex() - ri;
@@ -172,6 +194,8 @@ final class Http1Decoder extends HttpRequestDecoder {
             buffer.readerIndex(ri);
             headStart = ri;
             headEnd = end;
+            Http1WireBytes wire = ctx.pipeline().get(Http1WireBytes.class);
+            headWireStart = wire == null ? -1 : wire.received() - (buffer.writerIndex() - first);
         }
         int before = out.size();
         super.decode(ctx, buffer, out);

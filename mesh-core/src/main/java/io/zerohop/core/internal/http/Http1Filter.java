@@ -1269,14 +1269,23 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
      * The log entry of {@code x}, which is given what the connection carried since the entry before it: Envoy's HTTP/1 codec
      * meters what it reads while no request is active to the next one ({@code codec_impl.cc} {@code getBytesMeter},
      * {@code bytes_meter_before_stream_}) and the rest to the active request, so a connection's requests share its bytes
-     * among them, each its own (but for pipelined requests, which Envoy meters again as it re-dispatches them).
+     * among them, each its own. A pipelined request, read while the one before it was in progress, is metered from its
+     * first byte: Envoy meters every buffer it dispatches ({@code ConnectionImpl::dispatch}, {@code onDispatch}), the
+     * bytes of the request after the one in progress in that request's meter, and dispatches what is left of the buffer
+     * again, to the next request's meter, once that request is done ({@code conn_manager_impl.cc} {@code onData}, its
+     * codec paused at each message's end), so those bytes count in both. Until 7 December they counted in the first
+     * only, and the pipelined request observed 0 bytes received.
      */
     private HttpObserver.RequestLog line(Http1Exchange x) {
         Http1WireBytes w = ctx.pipeline().get(Http1WireBytes.class);
         if (w == null) {
             return x.logLine(conn, -1, -1);
         }
-        long received = w.received() - wireReceived;
+        long from = wireReceived;
+        if (x.request instanceof Http1Decoder.WireRequest r && r.wireStart >= 0 && r.wireStart < from) {
+            from = r.wireStart;
+        }
+        long received = w.received() - from;
         long sent = w.sent() - wireSent;
         wireReceived = w.received();
         wireSent = w.sent();
