@@ -14,7 +14,8 @@ import io.netty.channel.ChannelPromise;
  * {@code istio_response_bytes} are these two counts of a request's stream (istio/proxy
  * {@code source/extensions/filters/http/istio_stats/istio_stats.cc} {@code IstioStatsFilter::log}:
  * {@code getDownstreamBytesMeter()}, {@code wireBytesReceived()}, {@code wireBytesSent()}); {@link Http1Filter} gives
- * each request what the connection carried since the request before it was logged. Sits between the transport and the
+ * each request what the connection carried since the request before it was logged (a pipelined one from its first byte,
+ * {@link Http1Decoder.WireRequest}). Sits between the transport and the
  * HTTP/1 codecs, so it counts plaintext HTTP whatever carries it (an HBONE stream, TLS, TCP). Event loop only.
  */
 final class Http1WireBytes extends ChannelDuplexHandler {
