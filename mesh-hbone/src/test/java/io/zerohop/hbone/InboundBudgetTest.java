@@ -170,7 +170,10 @@ class InboundBudgetTest {
             assertThat(sampler.max.get()).as("most unread bytes held at once").isLessThanOrEqualTo(PER_PEER + SLACK);
             assertThat(events.limitsThatReset()).as("what reset the attacker's tunnels, as their results say").containsOnly(TunnelResult.INBOUND_BUDGET);
             assertThat(lines).anyMatch(l -> l.contains("HBONE tunnels reset: peer " + mesh.clientId + " (127.0.0.1:")
-                    && l.contains("over the inbound budget of " + PER_PEER + " bytes per peer") && l.contains(" to " + mesh.serverId));
+                    && l.contains("over the inbound budget of " + PER_PEER + " bytes per peer") && l.contains(" to " + mesh.serverId)
+                    // What to do about it, as the L7 proxy's line says (H2HeldBudget): the setting that sizes the budget.
+                    && l.contains("if its applications read slowly by design, raise HboneServer.Builder.inboundBudget(perPeer, total);"
+                    + " in a zerohop mesh it is a quarter of -XX:MaxDirectMemorySize (node proxy: ZEROHOP_JAVA_OPTS_EXTRA"));
             Await.until("every unread byte released", Duration.ofSeconds(20), () -> Inspect.inboundBytes(server) == 0);
             closedConnections(server);
         }

@@ -302,9 +302,9 @@ final class InboundGuard {
                     : "over half (" + limit / 2 + " bytes) of the inbound budget of " + limit + " bytes " + whose)
                     + (stalled > 0 ? ", " + LogText.count(stalled, "tunnel", "tunnels") + " of them delivering nothing for "
                     + LogText.duration(budget.stallTimeout) : "");
-            log.info("HBONE tunnels reset: {} {} holds {} bytes its tunnels' applications have not read (the {} {}), {}: reset {} {} holding {} bytes{}",
+            log.info("HBONE tunnels reset: {} {} holds {} bytes its tunnels' applications have not read (the {} {}), {}: reset {} {} holding {} bytes ({}){}",
                     budget.unit, who.get(), shareBefore, budget.whole, totalBefore, why, LogText.count(reset + stalled, "tunnel", "tunnels"),
-                    other.get(), freed, LogBudget.note(n));
+                    other.get(), freed, budget.raise(), LogBudget.note(n));
         }
     }
 

@@ -50,6 +50,19 @@ public final class UnreadBudget {
         this.whole = whole;
     }
 
+    /**
+     * What the reset line tells its reader to do if the resets are not wanted (applications that read slowly by design):
+     * the setting that sizes this budget, as the L7 proxy's line names its own (mesh-core {@code H2HeldBudget}). A zerohop
+     * mesh (mesh-core's {@code MeshRuntime} and {@code Outbound}, so the node proxy) sizes both directions' budgets as a
+     * quarter of {@code -XX:MaxDirectMemorySize}, which the line names too: there the builder methods are not the user's.
+     */
+    String raise() {
+        String setting = "server".equals(whole) ? "HboneServer.Builder.inboundBudget(perPeer, total)"
+                : "InboundBudget.of(perSource, total) given to HboneClient.Builder.inboundBudget";
+        return "if its applications read slowly by design, raise " + setting + "; in a zerohop mesh it is a quarter of "
+                + "-XX:MaxDirectMemorySize (node proxy: ZEROHOP_JAVA_OPTS_EXTRA in deploy/zerohop.sh)";
+    }
+
     /** The most one identity's connections may hold together. */
     public long perShare() {
         return perShare;
