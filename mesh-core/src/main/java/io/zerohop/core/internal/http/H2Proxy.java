@@ -387,6 +387,13 @@ final class H2Proxy {
                 unhold();
                 ctx.channel().parent().closeFuture().removeListener(connectionGone);
             }
+            // What the client sent on this stream that it had not read counts as received: Envoy's %BYTES_RECEIVED% is what
+            // its connection manager took (conn_manager_impl.cc ActiveStream::decodeData, addBytesReceived), and its HTTP/2
+            // codec hands DATA on as it arrives, a stream behind its watermark only withholding window updates. Until
+            // 7 December a stream that had read nothing of its body was logged bytes_received=0.
+            io.netty.handler.codec.http2.Http2Connection http2 = heldBodies.budget.http2();
+            io.netty.handler.codec.http2.Http2Stream s = http2.stream(((Http2StreamChannel) ctx.channel()).stream().id());
+            requestBytes += s == null ? 0 : http2.local().flowController().unconsumedBytes(s);
             responseFlags = "OM";
             refusal = "overload";
             denied = true;

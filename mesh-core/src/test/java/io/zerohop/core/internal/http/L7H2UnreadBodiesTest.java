@@ -156,6 +156,12 @@ class L7H2UnreadBodiesTest {
             // at "over its budget of N (overload, OM)").
             assertThat(err.awaitLine("L7 HTTP/2: ", " request streams of ")).contains(" over its budget of " + budget + " ")
                     .contains("raise it, ZEROHOP_JAVA_OPTS_EXTRA");
+            // A stream reset for the budget held bytes of its body (it is picked for them): its access line counts what the
+            // client sent, read by the stream or not (until 7 December, bytes_received=0 for one that had read nothing).
+            err.awaitLine("-http src=", " response_flags=OM ");
+            List<String> shed = err.text().lines().filter(l -> l.contains("-http src=") && l.contains(" response_flags=OM ")).toList();
+            assertThat(shed).as("access lines of streams reset for the budget").isNotEmpty()
+                    .allSatisfy(l -> assertThat(l).as("bytes_received of a stream holding its body").doesNotContain(" bytes_received=0 "));
             commands.write("end\n");
             commands.flush();
             p.waitFor(10, TimeUnit.SECONDS);
