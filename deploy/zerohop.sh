@@ -70,7 +70,7 @@ NATIVE=${ZEROHOP_NATIVE_DIR:-/opt/zerohop/native}
 # server's and clients' budgets are fractions of it (mesh-hbone README, "Resource limits"): at 64m, 16 MiB of outbound
 # bytes queued behind closed windows, 16 MiB of inbound bytes local applications have not read on the server side and
 # 16 MiB on the client side (past 8 MiB tunnels whose application read nothing for 10 s are reset), 8 MiB left queued
-# by ended tunnels and, beside HBONE's, 8 MiB of HTTP/2 request bodies the L7 proxy holds for applications that do not
+# by ended tunnels and, beside HBONE's, 8 MiB of HTTP/2 and HTTP/1 request bodies the L7 proxy holds for applications that do not
 # read them (mesh-core README, H2HeldBudget): 64 MiB in all. Raise it with ZEROHOP_JAVA_OPTS_EXTRA for nodes
 # whose applications read slowly from many peers at once.
 # TieredStopAtLevel=1: C1 only; less compile CPU and code cache at start-up (throughput cost measured).

@@ -20,6 +20,13 @@ import org.slf4j.LoggerFactory;
  * application that waits behind the application's windows (up to the stream channel's write watermark, 64 KiB, per
  * stream, and so without a bound per connection: its streams are not limited, {@link H2Proxy#MAX_CONCURRENT_STREAMS}).
  *
+ * <p>The HTTP/1 path counts here too ({@link Http1Filter}, {@link Connection#Connection(java.util.function.LongSupplier)}):
+ * what a client connection wrote toward its application that the application's connection has not taken (its write
+ * watermark, 64 KiB, and one read past it), one stream per connection; 10,000 such connections held 640 MB with nothing
+ * bounding their sum (L7H1UnreadBodiesTest measures 64: 6.2 MB before, within twice a 1 MiB budget after). Shedding one
+ * frees a stream's worth, so the connections holding the most are asked, heaviest first, until what they hold covers the
+ * excess ({@link #overBudget}); the request is logged {@code OM} and both connections are reset (Http1Filter.shedForBudget).
+ *
  * <p>Why a budget here: the HBONE server's inbound budgets (mesh-hbone {@code Budgets}) count what a tunnel's
  * application has not read, from its connection's flow controller; the L7 codec on a tunnel is that application, and
  * it reads the tunnel as it comes, so what its streams hold is no longer counted there, and a plaintext connection
@@ -109,6 +116,10 @@ final class H2HeldBudget {
     /** A client connection's share, the handler after its HTTP/2 codec. Its event loop only, but {@link #counted}. */
     static final class Connection extends ChannelInboundHandlerAdapter {
         private final Http2Connection http2;
+        /** What the connection holds unread now, beside what {@link #queued} counts: recounted after each read. */
+        private final java.util.function.LongSupplier unreadNow;
+        /** The proxy it belongs to, for the INFO line: "HTTP/2", "HTTP/1". */
+        private final String protocol;
         private final Set<Stream> streams = new HashSet<>();
         private final AtomicBoolean shedAsked = new AtomicBoolean();
         private io.netty.channel.Channel channel;
@@ -121,6 +132,48 @@ final class H2HeldBudget {
 
         Connection(Http2Connection http2) {
             this.http2 = http2;
+            this.unreadNow = () -> http2.local().flowController().unconsumedBytes(http2.connectionStream());
+            this.protocol = "HTTP/2";
+        }
+
+        /**
+         * An HTTP/1 client connection's share ({@link Http1Filter}): {@code queuedNow}, what it wrote toward the application
+         * that the application's connection has not taken, is recounted after each read of the client and when the
+         * application's connection drains ({@link #recountNow}). Not a handler in the pipeline: the filter calls
+         * {@link #attach}, {@link #readComplete} and {@link #detach}.
+         */
+        Connection(java.util.function.LongSupplier queuedNow) {
+            this.http2 = null;
+            this.unreadNow = queuedNow;
+            this.protocol = "HTTP/1";
+        }
+
+        void attach(io.netty.channel.Channel ch) {
+            channel = ch;
+            connections.add(this);
+        }
+
+        /** After a read of the client's connection: counted, and over the budget the connection holding the most sheds. */
+        void readComplete() {
+            recount();
+            if (held.get() > limit) {
+                overBudget();
+            }
+        }
+
+        /** Counted again (the application took some): no shedding. */
+        void recountNow() {
+            recount();
+        }
+
+        /** The connection is gone: its count goes back. */
+        void detach() {
+            if (!closed) {
+                closed = true;
+                held.addAndGet(-counted);
+                counted = 0;
+                connections.remove(this);
+            }
         }
 
         Http2Connection http2() {
@@ -159,7 +212,7 @@ final class H2HeldBudget {
             if (closed) {
                 return;
             }
-            long now = http2.local().flowController().unconsumedBytes(http2.connectionStream());
+            long now = unreadNow.getAsLong();
             long delta = now - unread;
             unread = now;
             if (delta != 0) {
@@ -169,38 +222,24 @@ final class H2HeldBudget {
 
         @Override
         public void handlerAdded(ChannelHandlerContext ctx) {
-            channel = ctx.channel();
-            connections.add(this);
+            attach(ctx.channel());
         }
 
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
-            recount();
-            if (held.get() > limit) {
-                overBudget();
-            }
+            readComplete();
             ctx.fireChannelReadComplete();
         }
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            if (!closed) {
-                closed = true;
-                held.addAndGet(-counted);
-                counted = 0;
-                connections.remove(this);
-            }
+            detach();
             ctx.fireChannelInactive();
         }
 
         @Override
         public void handlerRemoved(ChannelHandlerContext ctx) {
-            if (!closed) {
-                closed = true;
-                held.addAndGet(-counted);
-                counted = 0;
-                connections.remove(this);
-            }
+            detach();
         }
 
         /** Asked from any loop: shed on this connection's. */
@@ -248,25 +287,36 @@ final class H2HeldBudget {
             long now = System.nanoTime();
             long last = lastLog.get();
             if (reset > 0 && now - last > 10_000_000_000L && lastLog.compareAndSet(last, now)) {
-                log.info("L7 HTTP/2: {} request streams of {} reset, holding {} bytes their application had not read: the node's "
+                log.info("L7 {}: {} request streams of {} reset, holding {} bytes their application had not read: the node's "
                         + "L7 proxy held {} bytes, over its budget of {} (overload, OM; an eighth of -XX:MaxDirectMemorySize: if this "
                         + "node's applications read request bodies slowly by design, raise it, ZEROHOP_JAVA_OPTS_EXTRA in deploy/zerohop.sh)",
-                        reset, channel, freed, held.get(), limit);
+                        protocol, reset, channel, freed, held.get(), limit);
             }
             recount();
         }
     }
 
-    /** Over the budget: the connection holding the most is asked to shed (counts read across loops: a heuristic). */
+    /**
+     * Over the budget: the connections holding the most are asked to shed, heaviest first, as many as hold together what
+     * takes the node under half the budget (counts read across loops: a heuristic). One HTTP/2 connection usually holds
+     * that much; an HTTP/1 connection holds one stream's (its application's write watermark, 64 KiB), so asking only the
+     * heaviest left the node over its budget once every connection had stopped reading (none read again to ask the next).
+     */
     private static void overBudget() {
-        Connection heaviest = null;
+        long need = held.get() - limit / 2;
+        List<Connection> holding = new ArrayList<>();
         for (Connection c : connections) {
-            if (heaviest == null || c.counted > heaviest.counted) {
-                heaviest = c;
+            if (c.counted > 0) {
+                holding.add(c);
             }
         }
-        if (heaviest != null && heaviest.counted > 0) {
-            heaviest.askToShed();
+        holding.sort((a, b) -> Long.compare(b.counted, a.counted));
+        for (Connection c : holding) {
+            if (need <= 0) {
+                break;
+            }
+            need -= c.counted;
+            c.askToShed();
         }
     }
 }

@@ -86,6 +86,8 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     /** What the connection had carried ({@link Http1WireBytes}) when the last request was logged. */
     private long wireReceived;
     private long wireSent;
+    /** This connection's part in the node's L7 budget ({@link H2HeldBudget}): what its application has not taken. */
+    private H2HeldBudget.Connection budget;
 
     Http1Filter(Conn conn, RequestAdmission.Authorizer authorizer, HttpObserver observer, Function<Http1Filter, Upstream> upstreamFactory) {
         this.conn = conn;
@@ -100,6 +102,24 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         this.downstream = new Downstream(ctx);
         this.requests = new PipelinedRequests(ctx.channel());
         this.upstream = upstreamFactory.apply(this);
+        budget = new H2HeldBudget.Connection(() -> upstream.queuedBytes());
+        budget.attach(ctx.channel());
+        budget.add(new H2HeldBudget.Stream() {
+            @Override
+            public long heldBytes() {
+                return upstream.queuedBytes();
+            }
+
+            @Override
+            public long progressAt() {
+                return System.nanoTime(); // one stream per connection: no order among its streams to keep
+            }
+
+            @Override
+            public void shed() {
+                shedForBudget();
+            }
+        });
         authorizer.track(this);
         // Made during the drain (its first request's bytes are what installed it): that request's response says
         // connection: close and the connection ends after it (HttpEnforcement's draining; Envoy's encodeHeaders asks
@@ -146,6 +166,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         inRead = false;
         takeHeld();
         upstream.flush();
+        budget.readComplete();
         ctx.fireChannelReadComplete();
     }
 
@@ -181,6 +202,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         cancelIdle();
+        budget.detach();
         authorizer.untrack(this);
         // Before the application's connection is closed: what it says about its end no longer speaks for this request.
         clientGone(active);
@@ -669,6 +691,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
 
     /** Upstream became writable again: resume reading request bodies. */
     void upstreamWritable() {
+        budget.recountNow();
         if (upgraded != null) {
             if (!closing) {
                 upgraded.upstreamWritable();
@@ -1314,6 +1337,31 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             x.responseFlags = failure.flag();
             x.refusal = failure.detailsAfterResponseStarted();
         }
+    }
+
+    /**
+     * Over the node's L7 budget, this connection holding the most ({@link H2HeldBudget}): its request (or the upgrade
+     * whose bytes it carries) is logged with Envoy's overload flag {@code OM} and details {@code overload}, and both
+     * connections are reset, which frees what waited for the application. Envoy resets a stream for its overload manager
+     * ({@code reset_high_memory_stream}: {@code StreamResetReason::OverloadManager}, conn_manager_impl.cc
+     * {@code onResetStream} sets {@code OM}); an HTTP/1 stream's reset has nothing in-band to say and ends its connection
+     * (conn_manager_impl.cc {@code doEndStream}: a reset stream below HTTP/2 sets {@code DrainState::Closing}). Envoy does not
+     * count HTTP/1 streams' bytes toward that action (http1 codec_impl.h {@code setAccount}: "TODO(kbaichoo): implement
+     * account tracking for H1"; buffer_accounting_integration_test.cc runs HTTP/2 only) and relies on each connection's
+     * watermarks; zerohop counts them, because 64 KiB per connection over 10,000 connections is ten times the node
+     * proxy's direct memory.
+     */
+    private void shedForBudget() {
+        if (closing || !ctx.channel().isActive()) {
+            return;
+        }
+        if (upgraded != null) {
+            upgradedEnd("OM", "overload");
+        } else if (active != null && active.responseFlags.equals("-")) {
+            active.responseFlags = "OM";
+            active.refusal = "overload";
+        }
+        abort("over the node's L7 budget (overload)");
     }
 
     private void abort(String why) {

@@ -202,6 +202,16 @@ final class TcpUpstream implements Upstream {
         return ch != null ? ch.isWritable() : !dialling();
     }
 
+    /**
+     * What the application's connection has queued and not written (behind its socket's send buffer, up to its write
+     * watermark and one client read past it); what waits for the dial is bounded by a read and not counted.
+     */
+    @Override
+    public long queuedBytes() {
+        io.netty.channel.ChannelOutboundBuffer out = ch == null ? null : ch.unsafe().outboundBuffer();
+        return out == null ? 0 : out.totalPendingWriteBytes();
+    }
+
     @Override
     public void readResponses(boolean on) {
         readResponses = on;

@@ -46,6 +46,14 @@ interface Upstream {
     /** Whether writing more now would only queue (request-direction back-pressure). */
     boolean isWritable();
 
+    /**
+     * Bytes written toward the application that it has not taken yet and this side still holds (the node's L7 budget,
+     * {@link H2HeldBudget}); 0 where another count has them. Event loop only.
+     */
+    default long queuedBytes() {
+        return 0;
+    }
+
     /** Stops or resumes reading responses (response-direction back-pressure). */
     void readResponses(boolean on);
 
