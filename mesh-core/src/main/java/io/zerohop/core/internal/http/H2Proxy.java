@@ -751,6 +751,23 @@ final class H2Proxy {
                     readAgain(ctx.channel());
                     return;
                 }
+                if (clientGone()) {
+                    // The client's connection closed while the application's stream was being had: this stream's
+                    // channel stays active until it reads again (it does not read meanwhile), but nobody is left to
+                    // answer. Envoy resets such a stream when its connection closes (conn_manager_impl.cc onEvent,
+                    // resetAllStreams), which cancels the router's pool request (router.cc onDestroy): no 503, no retry.
+                    // Until 7 December the dial's failure (the pool's, closed with the client's connection) was retried
+                    // and answered 503 URX,UC to nobody. The stream reads what it holds and closes, and is logged then
+                    // (channelInactive): DR for a RST_STREAM the client sent before its connection closed, which
+                    // Envoy's codec would have read first, else DC downstream_remote_disconnect (finish).
+                    if (f.isSuccess()) {
+                        ((Channel) f.getNow()).close();
+                    }
+                    releasePending();
+                    denied = true;
+                    readAgain(ctx.channel());
+                    return;
+                }
                 if (!f.isSuccess()) {
                     log.debug("no upstream h2 stream for {} {}: {}", method, path, f.cause().toString());
                     if (ctx.channel().isActive() && retry.retry(ctx.executor(), this::reopenUpstream)) {
@@ -790,13 +807,20 @@ final class H2Proxy {
             });
         }
 
+        /** The client's connection has closed (its stream's channel may still be active: see {@link #openUpstream}). */
+        private boolean clientGone() {
+            return !ctx.channel().parent().isActive();
+        }
+
         /**
          * A retry's back-off ended: the stream is opened again, unless the request ended meanwhile (answered by a policy
          * change, or reset and logged by the client: {@link #channelInactive}).
          */
         private void reopenUpstream() {
-            if (denied || !ctx.channel().isActive()) {
+            if (denied || !ctx.channel().isActive() || clientGone()) {
+                // Also the client's connection closed during the back-off: as in openUpstream.
                 releasePending();
+                denied = true;
                 if (ctx.channel().isActive()) {
                     readAgain(ctx.channel());
                 }

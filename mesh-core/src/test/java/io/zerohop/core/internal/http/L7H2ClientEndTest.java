@@ -1,0 +1,186 @@
+package io.zerohop.core.internal.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.http.ChildProcess;
+import io.zerohop.hbone.internal.Relay;
+import io.zerohop.hbone.internal.Transports;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import io.zerohop.policy.WorkloadRef;
+import io.zerohop.testing.CapturedStderr;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * How the L7 HTTP/2 paths end a stream when its client goes away or zerohop resets it, against Envoy's connection manager,
+ * router and HTTP/2 codec: what is logged (flag, details) and which RST_STREAM code each side reads. The application is
+ * Node's http2 server (inline: each stream answered 200 and kept open, {@code /early} answered and ended at once; each
+ * stream's {@code rstCode} printed when it closes), the clients Node's http2 client, curl and a raw socket, wired as the
+ * plaintext inbound listener wires them. Addresses 127.0.230.1 (the listener), .2 (the applications), .3 (the clients).
+ */
+@Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class L7H2ClientEndTest {
+    private static final int INTERNAL_ERROR = 2;
+    private static final InetAddress CLIENT_IP = ip("127.0.230.3");
+    private static final String SERVER = "const h=require('http2');const s=h.createServer();"
+            + "s.on('stream',(st,hd)=>{st.on('error',()=>{});st.on('close',()=>console.log(hd[':path']+' rst '+st.rstCode));"
+            + "st.respond({':status':200,'content-type':'text/plain'});"
+            + "if(hd[':path']==='/early'){st.end('done\\n');}else{st.write('started\\n');}});"
+            + "s.listen(0,process.argv[1],()=>console.log(s.address().port));";
+    /**
+     * Node's client: requests argv[2]; at the response's first bytes prints "started", and with argv[3] "refuse" resets
+     * the stream REFUSED_STREAM; when the stream closes, prints "rst CODE" and ends.
+     */
+    private static final String CLIENT = "const h=require('http2');const s=h.connect(process.argv[1],{localAddress:'127.0.230.3'});s.on('error',()=>{});"
+            + "const r=s.request({':path':process.argv[2]});r.on('error',()=>{});"
+            + "r.once('data',()=>{console.log('started');if(process.argv[3]==='refuse'){r.close(h.constants.NGHTTP2_REFUSED_STREAM);}});"
+            + "r.on('close',()=>{console.log('rst '+r.rstCode);s.close();});";
+    private static final String POLICY = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-policy-path, namespace: prod}
+            spec:
+              action: DENY
+              rules:
+              - to:
+                - operation:
+                    paths: ["/policy"]
+            """;
+
+    private final EventLoopGroup group = Transports.newGroup(1, "l7-h2-client-end");
+    private final PolicyEngine engine = PolicyEngine.builder().build();
+    private final HttpEnforcement http = new HttpEnforcement(engine, group, new SimpleMeterRegistry(), null, 1000);
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private Process node;
+    private BufferedReader nodeOut;
+    private InetSocketAddress app;
+
+    @BeforeEach
+    void start() throws Exception {
+        node = ChildProcess.start(new ProcessBuilder("node", "-e", SERVER, "127.0.230.2"));
+        nodeOut = new BufferedReader(new InputStreamReader(node.getInputStream(), StandardCharsets.UTF_8));
+        app = new InetSocketAddress(InetAddress.getByName("127.0.230.2"), Integer.parseInt(ChildProcess.readLine(node, nodeOut).trim()));
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (int i = toClose.size() - 1; i >= 0; i--) {
+            toClose.get(i).close();
+        }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        node.destroy();
+        node.waitFor(10, TimeUnit.SECONDS);
+    }
+
+    /** A plaintext listener for a port of {@code protocol}; each connection's application is dialled with {@code dial}. */
+    private InetSocketAddress listener(AppProtocol protocol, Function<Channel, CompletableFuture<Relay.End>> dial) throws Exception {
+        Channel listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
+                .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel client) {
+                        http.plaintext(client, () -> dial.apply(client), (InetSocketAddress) client.remoteAddress(), app,
+                                new WorkloadRef("prod", "backend", "backend", Map.of()),
+                                SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), protocol).joinFrom(Relay.tcp(client));
+                    }
+                }).bind(new InetSocketAddress(InetAddress.getByName("127.0.230.1"), 0)).sync().channel();
+        toClose.add(() -> listener.close().sync());
+        return (InetSocketAddress) listener.localAddress();
+    }
+
+    private static InetAddress ip(String address) {
+        try {
+            return InetAddress.getByName(address);
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private CompletableFuture<Relay.End> dialApp(Channel client) {
+        return dial(client, app);
+    }
+
+    private CompletableFuture<Relay.End> dial(Channel client, InetSocketAddress app) {
+        CompletableFuture<Relay.End> up = new CompletableFuture<>();
+        new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
+                .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .handler(new ChannelInboundHandlerAdapter())
+                .connect(app).addListener((ChannelFuture f) -> {
+                    if (f.isSuccess()) {
+                        up.complete(Relay.tcp((DuplexChannel) f.channel()));
+                    } else {
+                        up.completeExceptionally(f.cause());
+                    }
+                });
+        return up;
+    }
+
+    private static String url(InetSocketAddress via) {
+        return "http://" + via.getAddress().getHostAddress() + ":" + via.getPort();
+    }
+
+    /** The RST_STREAM code Node's server reports for the stream of {@code path}. */
+    private int serverRstCodeOf(String path) throws InterruptedException {
+        while (true) {
+            String line = ChildProcess.readLine(node, nodeOut);
+            if (line.startsWith(path + " rst ")) {
+                return Integer.parseInt(line.substring(path.length() + 5).trim());
+            }
+        }
+    }
+
+    /**
+     * A dial that fails only once the client's connection has closed (an application port closed, the client gone
+     * first): nobody is answered. Envoy's connection manager resets the stream when its connection closes, which
+     * cancels the router's pool request (no retry, no 503), and logs it DC downstream_remote_disconnect. Until 7 December
+     * the failure was retried, answered 503 (URX) and logged so, the stream's channel still active while it did not read.
+     */
+    @Test
+    void aDialFailingAfterTheClientsConnectionClosedAnswersNobody() throws Exception {
+        InetSocketAddress via = listener(AppProtocol.HTTP, client -> {
+            CompletableFuture<Relay.End> up = new CompletableFuture<>();
+            client.closeFuture().addListener(f -> up.completeExceptionally(new java.net.ConnectException("Connection refused")));
+            return up;
+        });
+        try (CapturedStderr err = new CapturedStderr()) {
+            // curl gives up after a second (28), closing its connection with the request unanswered. Its body waits in the
+            // stream's channel, which does not read while the application's stream is being had: Netty closes such a
+            // channel only once it reads again, so it stays active after its connection closed.
+            String[] r = ChildProcess.runWithExit("curl", "-s", "--interface", CLIENT_IP.getHostAddress(), "--http2-prior-knowledge",
+                    "--max-time", "1", "-o", "/dev/null", "-d", "a body", url(via) + "/gone-before-dial");
+            assertThat(r[1]).as("curl's exit: its own time limit").isEqualTo("28");
+            assertThat(err.awaitLine("access - plaintext-inbound-http ", " path=\"/gone-before-dial\" "))
+                    .doesNotContain(" status=503 ").contains(" reason=\"downstream_remote_disconnect\" response_flags=DC ");
+        }
+    }
+}
