@@ -412,8 +412,8 @@ final class H2Proxy {
                 // Http2MultiplexCodec hands a RST_STREAM to the stream as a message (Http2MultiplexHandler as an event).
                 resetWhileHeld();
             }
-            if (msg instanceof Http2ResetFrame) {
-                resetByClient();
+            if (msg instanceof Http2ResetFrame r) {
+                resetByClient(r.errorCode());
             }
             if (msg instanceof Http2ResetFrame && up != null && up.isActive()) {
                 // The client reset its stream: Envoy's router resets the upstream request locally, whatever the client's
@@ -1028,24 +1028,27 @@ final class H2Proxy {
         }
 
         /**
-         * The client's RST_STREAM on a stream not yet logged: Envoy's {@code DR} and details {@code http2.remote_reset},
-         * whatever its code (http2/codec_impl.cc {@code onStreamClose}: the peer's reset is {@code RemoteReset}, or
-         * {@code ConnectError} for CONNECT_ERROR, with those details; conn_manager_impl.cc {@code onResetStream} sets
-         * {@code DownstreamRemoteReset} for both, conn_manager_impl_test.cc {@code DownstreamRemoteReset}). The status
-         * stays what was sent: none (0) before the response's head.
+         * The client's RST_STREAM on a stream not yet logged: Envoy's {@code DR}, whatever its code, and the details its
+         * codec gives the reset (http2/codec_impl.cc {@code onStreamClose}): {@code http2.remote_refuse} for
+         * REFUSED_STREAM ({@code RemoteRefusedStreamReset}, {@code Http2ResponseCodeDetails::remote_refused}),
+         * {@code http2.remote_reset} for any other ({@code RemoteReset}, or {@code ConnectError} for CONNECT_ERROR);
+         * conn_manager_impl.cc {@code onResetStream} flags the three {@code DownstreamRemoteReset}
+         * (conn_manager_impl_test.cc {@code DownstreamRemoteReset}, {@code DownstreamRemoteResetConnectError},
+         * {@code DownstreamRemoteResetRefused}). Until 7 December a REFUSED_STREAM was logged {@code http2.remote_reset}.
+         * The status stays what was sent: none (0) before the response's head.
          */
-        private void resetByClient() {
+        private void resetByClient(long errorCode) {
             clientReset = true;
             if (!logged && responseFlags.equals("-")) {
                 responseFlags = "DR";
-                refusal = "http2.remote_reset";
+                refusal = errorCode == Http2Error.REFUSED_STREAM.code() ? "http2.remote_refuse" : "http2.remote_reset";
             }
         }
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof Http2ResetFrame) {
-                resetByClient();
+            if (evt instanceof Http2ResetFrame r) {
+                resetByClient(r.errorCode());
             }
             if (evt instanceof Http2ResetFrame && held != null) {
                 resetWhileHeld();

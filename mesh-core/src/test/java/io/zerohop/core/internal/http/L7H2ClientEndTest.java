@@ -183,4 +183,20 @@ class L7H2ClientEndTest {
                     .doesNotContain(" status=503 ").contains(" reason=\"downstream_remote_disconnect\" response_flags=DC ");
         }
     }
+
+    /**
+     * The client's RST_STREAM REFUSED_STREAM: {@code DR} with the details Envoy's codec gives a refusal,
+     * {@code http2.remote_refuse} (conn_manager_impl_test.cc {@code DownstreamRemoteResetRefused}); until 7 December
+     * {@code http2.remote_reset}.
+     */
+    @Test
+    void aClientsRefusedStreamIsLoggedAsEnvoysRemoteRefuse() throws Exception {
+        InetSocketAddress via = listener(AppProtocol.HTTP, this::dialApp);
+        try (CapturedStderr err = new CapturedStderr()) {
+            ChildProcess.run("node", "-e", CLIENT, url(via), "/refused", "refuse");
+            assertThat(err.awaitLine("access - plaintext-inbound-http ", " path=\"/refused\" "))
+                    .contains(" status=200 ").contains(" reason=\"http2.remote_refuse\" response_flags=DR ");
+            assertThat(serverRstCodeOf("/refused")).isEqualTo(INTERNAL_ERROR);
+        }
+    }
 }
