@@ -1099,8 +1099,12 @@ final class H2Proxy {
          * new DENY names would go on; ztunnel's {@code PolicyWatcher} ends an open connection the same way). Before the
          * response has started, the answer is the one the request would get now (403, or gRPC's trailers-only
          * {@code grpc-status: 7}); after it, a gRPC response ends with trailers {@code grpc-status: 7} (the client reads
-         * PERMISSION_DENIED, as for a call denied at its start) and any other with RST_STREAM CANCEL. The application's
-         * stream is reset (CANCEL) either way. Event loop only.
+         * PERMISSION_DENIED, as for a call denied at its start) and any other with RST_STREAM INTERNAL_ERROR. The
+         * application's stream is reset with INTERNAL_ERROR either way. Both are Envoy's local reset of a stream, which
+         * its HTTP/2 codec writes as {@link #UPSTREAM_LOCAL_RESET} on either side (codec_impl.cc {@code reasonToReset}
+         * for {@code LocalReset}): a filter's reset of the downstream stream (filter_manager.cc {@code resetStream}), and
+         * the router's of its upstream request when the downstream one ends ({@code onDestroy}). Until 7 December both got
+         * CANCEL. Event loop only.
          */
         private void redecideNow() {
             if (logged || denied || decidedPath == null || !ctx.channel().isActive()) {
@@ -1122,11 +1126,11 @@ final class H2Proxy {
                         .set("grpc-message", LocalReplies.grpcMessage(LocalReplies.denied(decision))), true));
                 finish();
             } else {
-                ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+                ctx.writeAndFlush(new DefaultHttp2ResetFrame(UPSTREAM_LOCAL_RESET));
                 finish();
             }
             if (up != null) {
-                up.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+                up.writeAndFlush(new DefaultHttp2ResetFrame(UPSTREAM_LOCAL_RESET));
             }
         }
 

@@ -397,8 +397,11 @@ final class H2Upstream implements Upstream {
 
     /**
      * The exchange's response ended: its stream is done. A request still sending its body is not sent more of (the
-     * filter closes the client's connection after such an early response), and its stream is reset (CANCEL), as Envoy's
-     * router resets the upstream request once the response has ended before it.
+     * filter closes the client's connection after such an early response), and its stream is reset with Envoy's local
+     * reset code ({@link H2Proxy#UPSTREAM_LOCAL_RESET}, INTERNAL_ERROR), as Envoy's router resets the upstream request
+     * once the response has ended before it (its downstream stream, ended by the connection manager's
+     * {@code doEndStream}, destroys the router, whose {@code onDestroy} resets what is still open: {@code LocalReset},
+     * codec_impl.cc {@code reasonToReset}). Until 7 December CANCEL.
      */
     private void responseEnded(Http2StreamChannel s) {
         if (stream != s) {
@@ -408,7 +411,7 @@ final class H2Upstream implements Upstream {
         if (requestOpen) {
             dropping = true;
             requestOpen = false;
-            s.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+            s.writeAndFlush(new DefaultHttp2ResetFrame(H2Proxy.UPSTREAM_LOCAL_RESET));
         }
     }
 

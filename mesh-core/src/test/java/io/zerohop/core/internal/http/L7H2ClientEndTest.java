@@ -199,4 +199,87 @@ class L7H2ClientEndTest {
             assertThat(serverRstCodeOf("/refused")).isEqualTo(INTERNAL_ERROR);
         }
     }
+
+    /**
+     * A response in progress ended by a policy change: both the client and the application read INTERNAL_ERROR, Envoy's
+     * local reset (codec_impl.cc {@code reasonToReset}); until 7 December both read CANCEL (8).
+     */
+    @Test
+    void aPolicyChangeResetsBothStreamsWithInternalError() throws Exception {
+        InetSocketAddress via = listener(AppProtocol.HTTP, this::dialApp);
+        Process client = ChildProcess.start(new ProcessBuilder("node", "-e", CLIENT, url(via), "/policy", "hold"));
+        toClose.add(() -> {
+            client.destroy();
+            client.waitFor(10, TimeUnit.SECONDS);
+        });
+        BufferedReader out = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.UTF_8));
+        assertThat(ChildProcess.readLine(client, out)).isEqualTo("started");
+        engine.replace(PolicyLoader.fromString("p.yaml", POLICY));
+        http.redecideRequests();
+        assertThat(ChildProcess.readLine(client, out)).as("the client's stream").isEqualTo("rst " + INTERNAL_ERROR);
+        assertThat(serverRstCodeOf("/policy")).as("the application's stream").isEqualTo(INTERNAL_ERROR);
+    }
+
+    /**
+     * An HTTP/1 client on an {@code http2} port ({@link H2Upstream}) still sending its body when the application's
+     * response ended: the application's stream is reset INTERNAL_ERROR, as Envoy's router resets the upstream request
+     * then; until 7 December CANCEL (8). The application is a hand-written h2c server (Node's resets such a stream
+     * NO_ERROR itself as soon as its response ends), which reports the RST_STREAM code it reads.
+     */
+    @Test
+    void aResponseEndedBeforeItsRequestResetsTheApplicationsStreamWithInternalError() throws Exception {
+        java.util.concurrent.BlockingQueue<Long> resets = new java.util.concurrent.LinkedBlockingQueue<>();
+        java.net.ServerSocket raw = new java.net.ServerSocket(0, 10, InetAddress.getByName("127.0.230.2"));
+        toClose.add(raw);
+        Thread t = new Thread(() -> answerAtOnce(raw, resets), "raw-h2c-early");
+        t.setDaemon(true);
+        t.start();
+        InetSocketAddress via = listener(AppProtocol.HTTP2, client -> dial(client, (InetSocketAddress) raw.getLocalSocketAddress()));
+        try (Socket c = new Socket(via.getAddress(), via.getPort(), InetAddress.getByName("127.0.230.3"), 0)) {
+            c.setSoTimeout(30_000);
+            OutputStream o = c.getOutputStream();
+            o.write("POST /early HTTP/1.1\r\nHost: backend\r\nContent-Length: 100000\r\n\r\nsome".getBytes(StandardCharsets.US_ASCII));
+            o.flush();
+            InputStream in = c.getInputStream();
+            String seen = "";
+            while (!seen.contains("done")) {
+                int b = in.read();
+                assertThat(b).as("the response came").isNotNegative();
+                seen += (char) b;
+            }
+            assertThat(seen).startsWith("HTTP/1.1 200 ");
+            assertThat(resets.poll(30, TimeUnit.SECONDS)).as("the application's RST_STREAM code").isEqualTo((long) INTERNAL_ERROR);
+        }
+    }
+
+    /**
+     * h2c on {@code raw}'s first connection: every request's HEADERS answered at once with {@code :status 200} and DATA
+     * "done" with END_STREAM; each RST_STREAM's error code goes to {@code resets}.
+     */
+    private static void answerAtOnce(java.net.ServerSocket raw, java.util.concurrent.BlockingQueue<Long> resets) {
+        try (Socket s = raw.accept()) {
+            java.io.DataInputStream in = new java.io.DataInputStream(s.getInputStream());
+            OutputStream out = s.getOutputStream();
+            in.readNBytes(24);
+            out.write(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0});
+            while (true) {
+                int length = (in.readUnsignedByte() << 16) | in.readUnsignedShort();
+                int type = in.readUnsignedByte();
+                int flags = in.readUnsignedByte();
+                int stream = in.readInt() & 0x7fffffff;
+                byte[] payload = in.readNBytes(length);
+                if (type == 4 && (flags & 1) == 0) {
+                    out.write(new byte[] {0, 0, 0, 4, 1, 0, 0, 0, 0});
+                } else if (type == 1) {
+                    out.write(new byte[] {0, 0, 1, 1, 4, 0, 0, 0, (byte) stream, (byte) 0x88});
+                    out.write(new byte[] {0, 0, 4, 0, 1, 0, 0, 0, (byte) stream, 'd', 'o', 'n', 'e'});
+                } else if (type == 3) {
+                    resets.add(java.nio.ByteBuffer.wrap(payload).getInt() & 0xffffffffL);
+                }
+                out.flush();
+            }
+        } catch (java.io.IOException e) {
+            // the proxy closed the connection, or the test's end closed the server socket
+        }
+    }
 }
