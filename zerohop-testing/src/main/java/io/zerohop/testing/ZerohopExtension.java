@@ -71,11 +71,13 @@ public final class ZerohopExtension implements ParameterResolver, BeforeAllCallb
      * The store's value for a class's mesh. JUnit closes a store value that is a {@code Store.CloseableResource} when its
      * context ends, in every version since 5.1; a plain {@code AutoCloseable} only from 5.13 (and not with
      * {@code junit.jupiter.extensions.store.close.autocloseable.enabled=false}). The mesh was stored as it is, so under
-     * JUnit 5.10 nothing closed it and its servers and threads outlived the class (a new-user pass). Not AutoCloseable
-     * itself, so that JUnit 5.13 closes it once.
+     * JUnit 5.10 nothing closed it and its servers and threads outlived the class (a new-user pass). AutoCloseable too:
+     * JUnit 5.13+ warns once per type about a value that is only a CloseableResource ("Type implements CloseableResource
+     * but not AutoCloseable"), and its close action (junit5 {@code AbstractExtensionContext.createCloseAction}) closes an
+     * AutoCloseable and returns, so a value of both types is still closed once, on every version.
      */
     @SuppressWarnings("deprecation") // Store.CloseableResource: deprecated in 5.13, the one type older versions close
-    private static final class Closing implements ExtensionContext.Store.CloseableResource {
+    private static final class Closing implements ExtensionContext.Store.CloseableResource, AutoCloseable {
         final TestMesh mesh;
 
         Closing(TestMesh mesh) {
@@ -83,7 +85,7 @@ public final class ZerohopExtension implements ParameterResolver, BeforeAllCallb
         }
 
         @Override
-        public void close() throws Throwable {
+        public void close() throws Exception {
             mesh.close();
         }
     }
