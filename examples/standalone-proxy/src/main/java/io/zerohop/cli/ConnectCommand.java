@@ -124,7 +124,8 @@ final class ConnectCommand implements Callable<Integer> {
                 throw new Cli.RefusedException("refused by " + via + ": HTTP " + e.status() + " for CONNECT " + target
                         + meaning(e.status(), hbone, dst, expected.size() == 1 ? expected.iterator().next().toString() : null), 3);
             } catch (java.io.IOException e) {
-                if (hasCause(e, SSLException.class) || hasCause(e, java.security.cert.CertificateException.class)) {
+                boolean resetInHandshake = resetWithoutAlert(e);
+                if (!resetInHandshake && (hasCause(e, SSLException.class) || hasCause(e, java.security.cert.CertificateException.class))) {
                     // mesh-hbone's own hint for a peer that is not TLS (TlsAlerts) is said below with the address, once.
                     String why = Cli.describe(e).replaceFirst(" \\(the peer does not speak TLS: [^)]*\\)[^)]*\\)", "");
                     // A port that answers in plaintext (an app port, a metrics port) is the usual slip.
@@ -135,7 +136,8 @@ final class ConnectCommand implements Callable<Integer> {
                 }
                 // What the kernel said, once ("Connection refused"), not the chain of Netty's wrappers.
                 // hbone's own message already names the connection ("HBONE connection to X closed during setup"): once is enough.
-                String why = (e.getCause() == null ? Cli.describe(e) : Cli.reason(e)).replaceFirst("^HBONE connection to \\S+ ", "");
+                String why = resetInHandshake ? "Connection reset by peer"
+                        : (e.getCause() == null ? Cli.describe(e) : Cli.reason(e)).replaceFirst("^HBONE connection to \\S+ ", "");
                 // A port that accepts and closes (a proxy's port with nothing behind it, a service that rejects the
                 // ClientHello without an alert) said only "closed during setup" (new-user pass); the address once.
                 boolean cut = why.equals("closed during setup") || why.startsWith("Connection reset");
@@ -252,6 +254,24 @@ final class ConnectCommand implements Callable<Integer> {
      */
     static boolean silent(String why) {
         return why.contains("TLS handshake timed out");
+    }
+
+    /**
+     * A reset that reached the handshake as an {@link SSLException} (BoringSSL's "failure when writing TLS control
+     * frames" over the socket's {@code ECONNRESET} while the ClientHello was written) is a port that accepted and reset,
+     * as a reset read after it is, not a TLS failure: the peer sent no alert and no certificate was judged. A new-user
+     * pass saw exit 4 without the hint for one run in four against a STRICT plaintext port, exit 1 with it in the others.
+     */
+    static boolean resetWithoutAlert(Throwable e) {
+        if (hasCause(e, java.security.cert.CertificateException.class)) {
+            return false;
+        }
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root instanceof java.io.IOException && !(root instanceof SSLException) && root.getMessage() != null
+                && root.getMessage().contains("Connection reset");
     }
 
     private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
