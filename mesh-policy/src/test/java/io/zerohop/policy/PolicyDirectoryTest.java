@@ -16,6 +16,8 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -194,6 +196,7 @@ class PolicyDirectoryTest {
     }
 
     @Test
+    @Execution(ExecutionMode.CONCURRENT)
     @DisplayName("live: renaming seed.yaml to seed.YAML keeps its DENY; to seed.yaml.bak warns naming it and still reloads")
     void liveReloadThroughTheWatcher(@TempDir Path dir) throws Exception {
         Files.writeString(dir.resolve("seed.yaml"), DENY_ALL);
@@ -233,6 +236,7 @@ class PolicyDirectoryTest {
      * Editors replace a file by renaming (seen by its directory only); a failed reload keeps the set in force.
      */
     @Test
+    @Execution(ExecutionMode.CONCURRENT)
     void aWatchedFileIsReloadedWhenItChanges(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("policy.yaml");
         Files.writeString(file, DENY_LEGACY);
@@ -285,6 +289,7 @@ class PolicyDirectoryTest {
      * with "no such file") or as part of a directory; both log a WARN naming the file.
      */
     @Test
+    @Execution(ExecutionMode.CONCURRENT)
     void aDeletedFileDropsItsPoliciesInSingleFileAndDirectoryModeAlike(@TempDir Path dir) throws Exception {
         for (boolean single : new boolean[] {true, false}) {
             Path home = Files.createDirectory(dir.resolve(single ? "single" : "directory"));
@@ -346,6 +351,7 @@ class PolicyDirectoryTest {
      * still denies; writing the policy back reloads it; deleting the file drops it (a removal, not an error).
      */
     @Test
+    @Execution(ExecutionMode.CONCURRENT)
     void aWatchedFileTruncatedToEmptyKeepsTheSetInForce(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("istio.yaml");
         Files.writeString(file, DENY_ALL);

@@ -14,6 +14,8 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -73,6 +75,7 @@ class WriteInPlaceTest {
     }
 
     @Test
+    @Execution(ExecutionMode.CONCURRENT)
     void aFileWrittenInChunksIsReadWhole() throws Exception {
         Path file = dir.resolve("allow-old.yaml");
         Files.writeString(file, "# placeholder\n");
@@ -86,6 +89,7 @@ class WriteInPlaceTest {
     }
 
     @Test
+    @Execution(ExecutionMode.CONCURRENT)
     void aFileEmptiedByItsWriterIsNotReadEmpty() throws Exception {
         Path file = dir.resolve("deny-admin.yaml");
         Files.writeString(file, POLICY);
@@ -104,6 +108,7 @@ class WriteInPlaceTest {
      * pauses; a file with no document is no policy to the loader, as an empty one, and waits as an emptied file does.
      */
     @Test
+    @Execution(ExecutionMode.CONCURRENT)
     void aFileHoldingOnlyAHeaderIsNotReadAsNoPolicy() throws Exception {
         Path file = dir.resolve("deny-admin.yaml");
         Files.writeString(file, POLICY);
@@ -129,6 +134,7 @@ class WriteInPlaceTest {
 
     /** {@code rm f; generate > f}: the directory without the file is not read while the new one comes (newuser22). */
     @Test
+    @Execution(ExecutionMode.CONCURRENT)
     void aFileDeletedAndWrittenAgainIsReadOnceWritten() throws Exception {
         Path file = dir.resolve("deny-admin.yaml");
         Files.writeString(file, POLICY);
@@ -143,6 +149,7 @@ class WriteInPlaceTest {
     }
 
     @Test
+    @Execution(ExecutionMode.CONCURRENT)
     void aFileLeftEmptyIsReadEmpty() throws Exception {
         Path file = dir.resolve("deny-admin.yaml");
         Files.writeString(file, POLICY);
