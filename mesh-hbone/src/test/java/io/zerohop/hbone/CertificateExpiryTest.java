@@ -20,6 +20,8 @@ import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.api.Timeout;
 
 /**
@@ -78,6 +80,7 @@ class CertificateExpiryTest {
     }
 
     @Test
+    @Execution(ExecutionMode.CONCURRENT)
     void aNewTunnelTakesANewConnectionOnceACertificateOfThePooledOneExpired() throws Exception {
         try (InMemoryCa ca = shortLivedCa(); MeshTls tls = MeshTls.builder(ca).build(); EchoServer app = new EchoServer()) {
             HboneServer srv = server(tls);
@@ -108,6 +111,7 @@ class CertificateExpiryTest {
     }
 
     @Test
+    @Execution(ExecutionMode.CONCURRENT)
     void anIdleExpiredConnectionIsClosedWhenTheNextTunnelPassesItBy() throws Exception {
         try (InMemoryCa ca = shortLivedCa(); MeshTls tls = MeshTls.builder(ca).build(); EchoServer app = new EchoServer()) {
             HboneServer srv = server(tls);
@@ -168,6 +172,7 @@ class CertificateExpiryTest {
 
     /** A client that does not check (ztunnel's pool reuses connections whatever their certificates). */
     @Test
+    @Execution(ExecutionMode.CONCURRENT)
     void theServerRefusesANewConnectOnAConnectionWhoseClientCertificateExpired() throws Exception {
         try (InMemoryCa ca = shortLivedCa(); MeshTls tls = MeshTls.builder(ca).build(); EchoServer app = new EchoServer()) {
             HboneServer srv = server(tls);
