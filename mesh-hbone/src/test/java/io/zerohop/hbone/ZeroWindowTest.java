@@ -46,6 +46,13 @@ class ZeroWindowTest {
      * a run on one loaded core came within 0.4 MiB of it.
      */
     static final long SLACK = 4L << 20;
+    /**
+     * The first case's stalled-window timeout (60 s by default): long enough that the attackers still hold their budget
+     * while the victim echoes (the budget filled 0.5 s and the echo ended 1.7 s after the first CONNECT at load 9), short
+     * because the case waits for it twice (the tunnels paused on the budget stall in a second wave once the first is
+     * reset). It was 8 s: 16.6 s of waiting per run.
+     */
+    static final Duration STALLED = Duration.ofSeconds(4);
     static Mesh mesh;
     static Firehose firehose;
     static EchoServer echo;
@@ -107,7 +114,7 @@ class ZeroWindowTest {
     @Test
     @DisplayName("3 zero-window connections x 16 tunnels: queued bytes stay under the per-peer budget, another peer echoes, the stalled tunnels time out")
     void zeroWindowTunnelsAreBoundedAndTimedOut() throws Exception {
-        try (HboneServer server = server(Duration.ofSeconds(8)); MaxSampler sampler = new MaxSampler("queued-sampler", () -> Inspect.queuedBytes(server))) {
+        try (HboneServer server = server(STALLED); MaxSampler sampler = new MaxSampler("queued-sampler", () -> Inspect.queuedBytes(server))) {
             List<RawFrames> attackers = new ArrayList<>();
             try {
                 for (int i = 0; i < 3; i++) {
