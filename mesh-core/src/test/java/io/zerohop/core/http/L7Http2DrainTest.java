@@ -7,6 +7,7 @@ import io.zerohop.core.Capture;
 import io.zerohop.core.Mesh;
 import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.core.internal.http.HttpEnforcement;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
@@ -90,18 +91,41 @@ class L7Http2DrainTest {
     }
 
     /**
-     * A stream still open 30 s into a longer drain (its request body ends 33 s after the GOAWAY) is answered in full, and
-     * only then does the connection end: Envoy closes a draining connection once its streams are done
+     * A stream still open past the close bound into a longer drain (its request body ends 2.5 s after the GOAWAY, the
+     * bound shortened from 30 s to 1 s and the final GOAWAY to 200 ms, so that the test does not wait 33 s) is answered
+     * in full, and only then does the connection end: Envoy closes a draining connection once its streams are done
      * (conn_manager_impl.cc {@code checkForDeferredClose}), the drain's own deadline bounding them. Until 6 December
      * H2ConnectionEnds' 30 s bound, meant for a connection whose application had gone, closed it under the stream.
      */
     @Test
-    void aStreamOpenLongerThanThirtySecondsIntoTheDrainIsAnsweredBeforeTheDeadline() throws Exception {
-        List<String> lines = session("h2-drain-stream-client.js", "/api/head-first", InetAddress.getByName("127.0.175.24"),
-                "33000");
+    void aStreamOpenLongerThanTheCloseBoundIntoTheDrainIsAnsweredBeforeTheDeadline() throws Exception {
+        List<String> lines;
+        try (H2DrainTimes t = h2DrainTimes(200, 1_000)) {
+            lines = session("h2-drain-stream-client.js", "/api/head-first", InetAddress.getByName("127.0.175.24"), "2500");
+        }
         assertThat(lines).containsSubsequence("status 200", "goaway 0", "closed");
         assertThat(lines).as("the answer's body, whole").anyMatch(l -> l.startsWith("body ") && !l.equals("body 0"));
         assertThat(lines).as("no reset").noneMatch(l -> l.contains("error"));
+    }
+
+    /** The HTTP/2 drain's times of the meshes built until it is closed, then the defaults again. */
+    interface H2DrainTimes extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /**
+     * Shortens, for the meshes built until the result is closed, the time from the HTTP/2 drain's notice to its final
+     * GOAWAY (Envoy's 5 s {@code drain_timeout}) and the bound on waiting for the client's end after ours (30 s):
+     * {@link HttpEnforcement#TEST_H2_DRAIN_TIMEOUT_PROPERTY}.
+     */
+    static H2DrainTimes h2DrainTimes(long drainTimeoutMillis, long closeBoundMillis) {
+        System.setProperty(HttpEnforcement.TEST_H2_DRAIN_TIMEOUT_PROPERTY, Long.toString(drainTimeoutMillis));
+        System.setProperty(HttpEnforcement.TEST_H2_CLOSE_BOUND_PROPERTY, Long.toString(closeBoundMillis));
+        return () -> {
+            System.clearProperty(HttpEnforcement.TEST_H2_DRAIN_TIMEOUT_PROPERTY);
+            System.clearProperty(HttpEnforcement.TEST_H2_CLOSE_BOUND_PROPERTY);
+        };
     }
 
     /**
@@ -112,12 +136,19 @@ class L7Http2DrainTest {
      * drain and stayed open until the deadline's reset. Raw frames: a second connection, parsed before the drain, ends
      * first, which says the drain reached the proxy's one loop. A third, whose preface comes during the drain and which
      * never opens a stream, gets the same drain sequence from its start (Envoy's {@code startDrainSequence}, as its
-     * {@code onIdleTimeout} starts it on a connection with no stream): GOAWAY, the final GOAWAY and its end 5 s later, so
-     * the drain ends long before its 1-minute deadline; until 6 December its sequence waited for a first stream, and it
+     * {@code onIdleTimeout} starts it on a connection with no stream): GOAWAY, the final GOAWAY and its end the drain
+     * timeout later (500 ms here, Envoy's 5 s), so the drain ends long before its 1-minute deadline; until 6 December its sequence waited for a first stream, and it
      * waited for that deadline and its reset.
      */
     @Test
     void aConnectionWhosePrefaceComesDuringTheDrainIsAnsweredThenGetsGoAway() throws Exception {
+        // The final GOAWAY 500 ms after the notice, not Envoy's 5 s: the silent connection's sequence is not waited out.
+        try (H2DrainTimes t = h2DrainTimes(500, TimeUnit.SECONDS.toMillis(30))) {
+            prefaceDuringTheDrain();
+        }
+    }
+
+    private void prefaceDuringTheDrain() throws Exception {
         InetAddress ip = InetAddress.getByName("127.0.175.23");
         Process app = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), ip.getHostAddress())
                 .redirectErrorStream(true));
@@ -171,6 +202,13 @@ class L7Http2DrainTest {
      */
     @Test
     void aStreamSentAsTheDrainBeginsIsTakenAsEnvoysShutdownNoticeTakesIt() throws Exception {
+        // The final GOAWAY 2 s after the notice, not Envoy's 5 s: time enough for the stream sent on reading the notice.
+        try (H2DrainTimes t = h2DrainTimes(2_000, TimeUnit.SECONDS.toMillis(30))) {
+            streamAsTheDrainBegins();
+        }
+    }
+
+    private void streamAsTheDrainBegins() throws Exception {
         InetAddress ip = InetAddress.getByName("127.0.175.26");
         Process app = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), ip.getHostAddress())
                 .redirectErrorStream(true));

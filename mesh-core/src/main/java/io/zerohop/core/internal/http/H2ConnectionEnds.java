@@ -44,6 +44,16 @@ final class H2ConnectionEnds {
          */
         static final long DRAIN_TIMEOUT_MILLIS = 5_000;
 
+        /**
+         * A connection's times: {@code idleMillis} without a stream before its drain begins ({@link #idleTimedOut}; 0:
+         * never), {@code drainTimeoutMillis} from the drain's notice to its final GOAWAY ({@link #DRAIN_TIMEOUT_MILLIS},
+         * Envoy's {@code drain_timeout}: http_connection_manager.proto, "The time that Envoy will wait between sending an
+         * HTTP/2 shutdown notification ... and a final GOAWAY frame", 5000 ms by default), {@code closeBoundMillis} from
+         * our end until the connection is closed when the client never ends its side ({@link #TIMEOUT_SECONDS}). Tests
+         * shorten the last two ({@code HttpEnforcement#h2DrainTimes}); a mesh keeps the defaults.
+         */
+        record Times(long idleMillis, long drainTimeoutMillis, long closeBoundMillis) {}
+
         private final Channel downstream;
         private int open;
         /** The mesh's drain began on this connection. */
@@ -53,12 +63,18 @@ final class H2ConnectionEnds {
 
         /** How long the connection may be without a stream before its drain begins ({@link #idleTimedOut}); 0: never. */
         private final long idleMillis;
+        /** From the drain's notice to its final GOAWAY ({@link #DRAIN_TIMEOUT_MILLIS} unless a test shortens it). */
+        private final long drainTimeoutMillis;
+        /** From our end until the close of a client that never ends its side ({@link #TIMEOUT_SECONDS} unless a test shortens it). */
+        private final long closeBoundMillis;
         /** Runs {@link #idleTimedOut}; null while a stream is open. */
         private ScheduledFuture<?> idle;
 
-        Drain(Channel downstream, long idleMillis) {
+        Drain(Channel downstream, Times times) {
             this.downstream = downstream;
-            this.idleMillis = idleMillis;
+            this.idleMillis = times.idleMillis();
+            this.drainTimeoutMillis = times.drainTimeoutMillis();
+            this.closeBoundMillis = times.closeBoundMillis();
             // Envoy's idle timer starts with the connection (conn_manager_impl.cc initializeReadFilterCallbacks), so a
             // connection that never opens a stream ends too.
             downstream.closeFuture().addListener(f -> cancelIdle());
@@ -141,11 +157,11 @@ final class H2ConnectionEnds {
             // answer). Until 6 December zerohop sent only the final one, at once.
             noticeOnly = true;
             downstream.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR).setExtraStreamIds(Integer.MAX_VALUE));
-            ScheduledFuture<?> last = downstream.eventLoop().schedule(this::finalGoAway, DRAIN_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+            ScheduledFuture<?> last = downstream.eventLoop().schedule(this::finalGoAway, drainTimeoutMillis, TimeUnit.MILLISECONDS);
             downstream.closeFuture().addListener(f -> last.cancel(false));
         }
 
-        /** The drain's final GOAWAY, {@link #DRAIN_TIMEOUT_MILLIS} after its notice: the connection ends once its streams are done. */
+        /** The drain's final GOAWAY, {@link #drainTimeoutMillis} after its notice: the connection ends once its streams are done. */
         private void finalGoAway() {
             if (!noticeOnly || !downstream.isActive()) {
                 return;
@@ -176,7 +192,7 @@ final class H2ConnectionEnds {
         }
 
         private void bound() {
-            ScheduledFuture<?> bound = downstream.eventLoop().schedule(() -> downstream.close(), TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            ScheduledFuture<?> bound = downstream.eventLoop().schedule(() -> downstream.close(), closeBoundMillis, TimeUnit.MILLISECONDS);
             downstream.closeFuture().addListener(f -> bound.cancel(false));
         }
     }

@@ -56,14 +56,15 @@ final class H2Proxy {
     /**
      * Installs the server side on {@code downstream}; the client side goes on each connection {@code dialer} opens to the
      * application, for the first allowed request and again after one failed ({@link H2AppConnection}). The connection's drain
-     * begins after {@code idleMillis} without a stream ({@link H2ConnectionEnds.Drain}), an application connection is
+     * begins after {@code times.idleMillis()} without a stream ({@link H2ConnectionEnds.Drain}), an application connection is
      * closed after {@code appIdleMillis} without one ({@link H2AppConnection}); 0: never. {@code retryDial}: a stream that
      * could not be had is retried, as Istio's inbound route for a port not declared {@code grpc} retries it ({@link AppDialRetry}).
      */
     @SuppressWarnings("deprecation")
     static void install(Channel downstream, java.util.function.Supplier<io.netty.util.concurrent.Future<Channel>> dialer,
-                        Conn conn, Authorizer authorizer, HttpObserver observer, long idleMillis, long appIdleMillis, boolean retryDial) {
-        H2ConnectionEnds.Drain drain = new H2ConnectionEnds.Drain(downstream, idleMillis);
+                        Conn conn, Authorizer authorizer, HttpObserver observer, H2ConnectionEnds.Drain.Times times, long appIdleMillis,
+                        boolean retryDial) {
+        H2ConnectionEnds.Drain drain = new H2ConnectionEnds.Drain(downstream, times);
         H2AppConnection app = new H2AppConnection(dialer, appIdleMillis);
         HeldBodies heldBodies = new HeldBodies();
         H2WireBytes wire = new H2WireBytes();

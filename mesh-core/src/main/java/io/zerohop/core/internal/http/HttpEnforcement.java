@@ -85,6 +85,20 @@ public final class HttpEnforcement {
     private volatile long applicationIdleMillis = APPLICATION_IDLE_TIMEOUT_MILLIS;
     /** {@link #CONNECTION_IDLE_TIMEOUT_MILLIS} unless a test shortens it ({@link #connectionIdleTimeout}). */
     private volatile long connectionIdleMillis = CONNECTION_IDLE_TIMEOUT_MILLIS;
+    /**
+     * System properties (milliseconds, read when an instance is made) by which a test that builds a whole mesh shortens
+     * an HTTP/2 connection's drain: the time from its shutdown notice to its final GOAWAY (Envoy's {@code drain_timeout},
+     * 5000 ms: {@code H2ConnectionEnds.Drain.DRAIN_TIMEOUT_MILLIS}) and the bound on waiting for the client's end after
+     * ours (30 s: {@code H2ConnectionEnds.Drain.TIMEOUT_SECONDS}), which a test would otherwise wait out. Unset: those
+     * defaults; a test in this package calls {@link #h2DrainTimes} instead.
+     */
+    public static final String TEST_H2_DRAIN_TIMEOUT_PROPERTY = "io.zerohop.test.h2.drainTimeoutMillis";
+    /** See {@link #TEST_H2_DRAIN_TIMEOUT_PROPERTY}. */
+    public static final String TEST_H2_CLOSE_BOUND_PROPERTY = "io.zerohop.test.h2.closeBoundMillis";
+    /** The HTTP/2 drain's times of connections parsed afterwards, but the idle timeout ({@link #connectionIdleMillis}). */
+    private volatile H2ConnectionEnds.Drain.Times h2DrainTimes = new H2ConnectionEnds.Drain.Times(0,
+            Long.getLong(TEST_H2_DRAIN_TIMEOUT_PROPERTY, H2ConnectionEnds.Drain.DRAIN_TIMEOUT_MILLIS),
+            Long.getLong(TEST_H2_CLOSE_BOUND_PROPERTY, java.util.concurrent.TimeUnit.SECONDS.toMillis(H2ConnectionEnds.Drain.TIMEOUT_SECONDS)));
     /** Envoy's {@code accept_http_10} for every HTTP/1 connection this parses ({@link #acceptHttp10(boolean)}). */
     private volatile boolean acceptHttp10;
     /** istiod's {@code PILOT_HTTP10} listener match: a sniffed HTTP/1.0 request line is HTTP ({@link #sniffHttp10(boolean)}). */
@@ -206,6 +220,20 @@ public final class HttpEnforcement {
     /** Sets the connection idle timeout of connections parsed afterwards ({@link #CONNECTION_IDLE_TIMEOUT_MILLIS}); 0: none. Tests. */
     void connectionIdleTimeout(long millis) {
         this.connectionIdleMillis = millis;
+    }
+
+    /**
+     * Sets, for HTTP/2 connections parsed afterwards, the time from the drain's notice to its final GOAWAY and the bound
+     * on waiting for the client's end after ours ({@link #TEST_H2_DRAIN_TIMEOUT_PROPERTY}). Tests.
+     */
+    void h2DrainTimes(long drainTimeoutMillis, long closeBoundMillis) {
+        this.h2DrainTimes = new H2ConnectionEnds.Drain.Times(0, drainTimeoutMillis, closeBoundMillis);
+    }
+
+    /** The drain's times of an HTTP/2 connection parsed now. */
+    private H2ConnectionEnds.Drain.Times h2Times() {
+        H2ConnectionEnds.Drain.Times t = h2DrainTimes;
+        return new H2ConnectionEnds.Drain.Times(connectionIdleMillis, t.drainTimeoutMillis(), t.closeBoundMillis());
     }
 
     /** Sets the idle timeout of HTTP/2 application connections dialled afterwards ({@link #APPLICATION_IDLE_TIMEOUT_MILLIS}); 0: none. Tests. */
@@ -341,7 +369,7 @@ public final class HttpEnforcement {
                             installed.accept(true);
                         },
                         installed -> {
-                            H2Proxy.install(stream, () -> dial(stream, upstream), conn, requests, observer, connectionIdleMillis, applicationIdleMillis,
+                            H2Proxy.install(stream, () -> dial(stream, upstream), conn, requests, observer, h2Times(), applicationIdleMillis,
                                     AppDialRetry.retries(protocol));
                             installed.accept(true);
                         },
@@ -425,7 +453,7 @@ public final class HttpEnforcement {
                     install(ch, conn, f -> new TcpUpstream(f, ch.eventLoop(), () -> dialPlain(ch, dial, destination), AppDialRetry.retries(protocol)));
                     installed.accept(true);
                 }, installed -> {
-                    H2Proxy.install(ch, () -> dialPlain(ch, dial, destination), conn, requests, observer, connectionIdleMillis, applicationIdleMillis,
+                    H2Proxy.install(ch, () -> dialPlain(ch, dial, destination), conn, requests, observer, h2Times(), applicationIdleMillis,
                             AppDialRetry.retries(protocol));
                     installed.accept(true);
                 }, installed -> {

@@ -54,6 +54,11 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(60)
 class L7IdleTimeoutTest {
     static final long IDLE_MILLIS = 300;
+    /**
+     * The HTTP/2 drain's time from its notice to its final GOAWAY, shortened from Envoy's 5 s {@code drain_timeout}
+     * ({@link HttpEnforcement#h2DrainTimes}) so that a drain is not waited out; the close bound stays.
+     */
+    static final long DRAIN_MILLIS = 200;
     /** A read that sees nothing for this long fails the test: the connection was not closed. */
     static final int NEVER_MILLIS = 20_000;
     static final InetAddress LO = InetAddress.getLoopbackAddress();
@@ -74,6 +79,7 @@ class L7IdleTimeoutTest {
         appThreads.execute(this::acceptLoop);
         HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
         http.connectionIdleTimeout(IDLE_MILLIS);
+        http.h2DrainTimes(DRAIN_MILLIS, TimeUnit.SECONDS.toMillis(H2ConnectionEnds.Drain.TIMEOUT_SECONDS));
         listener = listen(http, (InetSocketAddress) app.getLocalSocketAddress());
     }
 
@@ -383,6 +389,7 @@ class L7IdleTimeoutTest {
         Channel h2App = h2App(appConns, slowArrived, releaseSlow);
         HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
         http.connectionIdleTimeout(IDLE_MILLIS);
+        http.h2DrainTimes(DRAIN_MILLIS, TimeUnit.SECONDS.toMillis(H2ConnectionEnds.Drain.TIMEOUT_SECONDS));
         Channel h2Listener = listen(http, (InetSocketAddress) h2App.localAddress());
         java.util.concurrent.atomic.AtomicInteger busyGoAways = new java.util.concurrent.atomic.AtomicInteger();
         java.util.concurrent.atomic.AtomicInteger idleGoAways = new java.util.concurrent.atomic.AtomicInteger();
