@@ -626,7 +626,7 @@ class NodeProxyE2EIT {
 
         // A new plaintext connection to reviews (STRICT) is dropped, not delivered: before the drop rules, TPROXY found no
         // listener, the rule did not apply, and the connection reached the pod in plaintext (a break-it pass).
-        Map<String, String> r = client(NODE_A, REVIEWS + ":8080", payload);
+        Map<String, String> r = clients(work, net, "a", NODE_A, List.of(REVIEWS + ":8080"), List.of(payload), DROPPED_CONNECT).get(0);
         assertThat(r).as("no listener, no delivery").containsKey("connectError");
         assertThat(r.get("connectError")).contains("Timeout");
         assertThat(podEcho.lines().subList(podFrom, podEcho.size())).as("the pod never saw it").noneMatch(l -> l.startsWith("ACCEPT"));
@@ -680,7 +680,23 @@ class NodeProxyE2EIT {
     /** The same for any test's work directory and namespaces (the IPv6 e2e's too). */
     static List<Map<String, String>> clients(Path work, Netns net, String ns, String source, List<String> targets, List<byte[]> payloads)
             throws Exception {
-        List<String> args = new ArrayList<>(List.of(source));
+        return clients(work, net, ns, source, targets, payloads, null);
+    }
+
+    /**
+     * How long a connect whose SYN a fail-closed capture drops is given: the drop is what such a test asserts (a
+     * connect that reaches the pod or is refused ends well before), not the 10 s a connect that should succeed is given.
+     */
+    static final Duration DROPPED_CONNECT = Duration.ofSeconds(2);
+
+    /** The same, each connect given {@code connectTimeout} (null: TcpClient's 10 s). */
+    static List<Map<String, String>> clients(Path work, Netns net, String ns, String source, List<String> targets, List<byte[]> payloads,
+                                             Duration connectTimeout) throws Exception {
+        List<String> args = new ArrayList<>();
+        if (connectTimeout != null) {
+            args.add("--connect-timeout=" + connectTimeout.toMillis());
+        }
+        args.add(source);
         for (int i = 0; i < targets.size(); i++) {
             Path f = Files.write(work.resolve("payload-" + ThreadLocalRandom.current().nextInt(1 << 30) + ".bin"), payloads.get(i));
             args.add(targets.get(i) + "=" + f);

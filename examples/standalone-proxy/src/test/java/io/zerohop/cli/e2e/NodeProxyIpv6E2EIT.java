@@ -279,7 +279,8 @@ class NodeProxyIpv6E2EIT {
         int proxyBFrom = proxyB.size();
 
         // From node A's own address nothing is captured on A; on B, ip6 zerohop hands it to :15006, where STRICT refuses it.
-        Map<String, String> r = clients("a", "[" + NODE_A + "]", List.of("[" + REVIEWS + "]:" + APP_PORT), List.of(payload)).get(0);
+        Map<String, String> r = NodeProxyE2EIT.clients(work, net, "a", "[" + NODE_A + "]", List.of("[" + REVIEWS + "]:" + APP_PORT),
+                List.of(payload), NodeProxyE2EIT.DROPPED_CONNECT).get(0);
 
         assertThat(r.get("received")).as("STRICT: plaintext must not reach the pod").isIn(null, "0");
         proxyB.awaitLine(proxyBFrom, l -> l.contains("access - plaintext-inbound refused src=[" + NODE_A + "]:")
@@ -330,7 +331,8 @@ class NodeProxyIpv6E2EIT {
         assertThat(proxyB.isAlive()).isFalse();
 
         // ip6 zerohop's drop rules, as the ip table's: the SYN is dropped (and retried), never delivered past STRICT.
-        Map<String, String> r = clients("a", "[" + NODE_A + "]", List.of("[" + REVIEWS + "]:" + APP_PORT), List.of(payload)).get(0);
+        Map<String, String> r = NodeProxyE2EIT.clients(work, net, "a", "[" + NODE_A + "]", List.of("[" + REVIEWS + "]:" + APP_PORT),
+                List.of(payload), NodeProxyE2EIT.DROPPED_CONNECT).get(0);
         assertThat(r).as("no listener, no delivery").containsKey("connectError");
         assertThat(r.get("connectError")).contains("Timeout");
         assertThat(podEcho.lines().subList(podFrom, podEcho.size())).as("the pod never saw it").noneMatch(l -> l.startsWith("ACCEPT"));

@@ -18,23 +18,31 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@code SOURCE_IP} (from {@code PORT} for every connection when given) to each target in turn, sends the file and half-closes while reading everything
  * back, and prints one line per connection:
  * {@code RESULT target=.. local=.. sent=N received=N receivedSha256=HEX writeError=.. readError=..}
- * (errors are {@code -} when none). A connect failure is a RESULT with {@code connectError}.
+ * (errors are {@code -} when none). A connect failure is a RESULT with {@code connectError}. A first argument
+ * {@code --connect-timeout=MS} gives each connect MS milliseconds instead of 10 s: a test that expects the SYN to be
+ * dropped (a fail-closed capture) need not wait 10 s for the timeout it asserts.
  */
 public final class TcpClient {
     private TcpClient() {}
 
     public static void main(String[] args) throws Exception {
-        String source = args[0];
-        for (int i = 1; i < args.length; i++) {
+        int first = 0;
+        int connectTimeoutMillis = 10_000;
+        if (args[0].startsWith("--connect-timeout=")) {
+            connectTimeoutMillis = Integer.parseInt(args[0].substring("--connect-timeout=".length()));
+            first = 1;
+        }
+        String source = args[first];
+        for (int i = first + 1; i < args.length; i++) {
             int eq = args[i].indexOf('=');
             String target = args[i].substring(0, eq);
             byte[] payload = Files.readAllBytes(Path.of(args[i].substring(eq + 1)));
-            System.out.println(exchange(source, target, payload));
+            System.out.println(exchange(source, target, payload, connectTimeoutMillis));
             System.out.flush();
         }
     }
 
-    private static String exchange(String source, String target, byte[] payload) throws NoSuchAlgorithmException {
+    private static String exchange(String source, String target, byte[] payload, int connectTimeoutMillis) throws NoSuchAlgorithmException {
         int colon = target.lastIndexOf(':');
         InetSocketAddress dst = new InetSocketAddress(target.substring(0, colon), Integer.parseInt(target.substring(colon + 1)));
         Socket s = new Socket();
@@ -47,7 +55,7 @@ public final class TcpClient {
             s.bind(sc < 0 ? new InetSocketAddress(source, 0)
                     : new InetSocketAddress(source.substring(0, sc), Integer.parseInt(source.substring(sc + 1))));
             local = EchoServer.authority((InetSocketAddress) s.getLocalSocketAddress());
-            s.connect(dst, 10_000);
+            s.connect(dst, connectTimeoutMillis);
         } catch (IOException e) {
             close(s);
             return "RESULT target=" + target + " local=" + local + " connectError=" + describe(e);
