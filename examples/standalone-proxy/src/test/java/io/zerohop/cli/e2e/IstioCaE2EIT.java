@@ -269,10 +269,16 @@ class IstioCaE2EIT {
         Path token = Files.writeString(work.resolve("istio-token-4"), TOKEN);
         try (ServerSocket silent = new ServerSocket(0, 16, InetAddress.getLoopbackAddress());
              Child proxy = proxy("istio-ca-silent", "127.0.0.1:" + silent.getLocalPort(), token)) {
-            Thread.sleep(3_000); // the call is under way (its TLS handshake gets no answer)
-            assertThat(proxy.isAlive()).isTrue();
-            proxy.sigterm();
-            assertThat(proxy.awaitExit(Duration.ofSeconds(15))).as("exited well before the call's 30 s").isZero();
+            // The call is under way once its TLS handshake's first bytes came (they get no answer); until 7 December a
+            // fixed 3 s sleep.
+            silent.setSoTimeout(30_000);
+            try (Socket call = silent.accept()) {
+                call.setSoTimeout(30_000);
+                assertThat(call.getInputStream().read()).as("the CA call's first byte: a TLS handshake record").isEqualTo(0x16);
+                assertThat(proxy.isAlive()).isTrue();
+                proxy.sigterm();
+                assertThat(proxy.awaitExit(Duration.ofSeconds(15))).as("exited well before the call's 30 s").isZero();
+            }
             assertThat(proxy.lines()).noneMatch(l -> l.startsWith("zerohop proxy ready"));
         }
     }
