@@ -104,8 +104,15 @@ class L7EnforcementTest {
         WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend, legacy), Map.of("b", new InetSocketAddress(backendIp, 15008)));
         ca = InMemoryCa.create("cluster.local");
         PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("l7.yaml", POLICY)).build();
-        server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy).node("b")
-                .inbound(new InetSocketAddress(backendIp, 0)).meterRegistry(meters).threads(2).build();
+        // A prefix only a lenient parser skips is taken as not HTTP after 500 ms, not 5 s, so that
+        // autoPortThatIsNotHttpFallsBackToL4AndFailsClosed does not wait the production bound out.
+        System.setProperty(io.zerohop.core.internal.http.HttpEnforcement.TEST_LENIENT_PREFIX_PROPERTY, "500");
+        try {
+            server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy).node("b")
+                    .inbound(new InetSocketAddress(backendIp, 0)).meterRegistry(meters).threads(2).build();
+        } finally {
+            System.clearProperty(io.zerohop.core.internal.http.HttpEnforcement.TEST_LENIENT_PREFIX_PROPERTY);
+        }
         server.start().get(10, TimeUnit.SECONDS);
         server.serve(new InetSocketAddress(backendIp, embeddedPort), embeddedApp);
         registry.replace(List.of(backend, frontend, legacy), Map.of("b", server.inboundAddress()));

@@ -95,6 +95,13 @@ public final class HttpEnforcement {
     public static final String TEST_H2_DRAIN_TIMEOUT_PROPERTY = "io.zerohop.test.h2.drainTimeoutMillis";
     /** See {@link #TEST_H2_DRAIN_TIMEOUT_PROPERTY}. */
     public static final String TEST_H2_CLOSE_BOUND_PROPERTY = "io.zerohop.test.h2.closeBoundMillis";
+    /**
+     * A system property (milliseconds, read when an instance is made) by which a test that builds a whole mesh shortens
+     * how long the sniff waits after a prefix only a lenient HTTP parser skips ({@code Sniffer.LENIENT_PREFIX_MILLIS},
+     * 5 s) before it takes the connection as not HTTP. Unset: 5 s.
+     */
+    public static final String TEST_LENIENT_PREFIX_PROPERTY = "io.zerohop.test.sniff.lenientPrefixMillis";
+    private final long lenientPrefixMillis = Long.getLong(TEST_LENIENT_PREFIX_PROPERTY, Sniffer.LENIENT_PREFIX_MILLIS);
     /** The HTTP/2 drain's times of connections parsed afterwards, but the idle timeout ({@link #connectionIdleMillis}). */
     private volatile H2ConnectionEnds.Drain.Times h2DrainTimes = new H2ConnectionEnds.Drain.Times(0,
             Long.getLong(TEST_H2_DRAIN_TIMEOUT_PROPERTY, H2ConnectionEnds.Drain.DRAIN_TIMEOUT_MILLIS),
@@ -571,7 +578,7 @@ public final class HttpEnforcement {
             holder[0].release();
             direct.accept(autoRead);
         };
-        holder[0] = new Sniffer(sniffTimeoutMillis, result -> {
+        holder[0] = new Sniffer(sniffTimeoutMillis, lenientPrefixMillis, result -> {
             if (result == Sniffer.Result.HTTP1 || (result == Sniffer.Result.HTTP10 && sniffHttp10)) {
                 markParsed(tunnel);
                 http1.run(installed);

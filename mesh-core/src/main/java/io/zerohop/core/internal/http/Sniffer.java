@@ -41,6 +41,8 @@ final class Sniffer extends Hold {
     static final int H2_MAGIC_PREFIX = "PRI * HTTP/2".length();
 
     private final long timeoutMillis;
+    /** {@link #LENIENT_PREFIX_MILLIS} unless a test shortens it ({@code HttpEnforcement.TEST_LENIENT_PREFIX_PROPERTY}). */
+    private final long lenientPrefixMillis;
     private final Consumer<Result> decided;
     /** {@link #codec}: only HTTP/2's preface against HTTP/1, as Envoy's codec choice, not the inspector. */
     private final boolean codecOnly;
@@ -52,11 +54,17 @@ final class Sniffer extends Hold {
 
     /** Holds without a byte limit: the sniffer asks for more only until {@link #MAX_INSPECT} bytes. */
     Sniffer(long timeoutMillis, Consumer<Result> decided) {
-        this(timeoutMillis, decided, false);
+        this(timeoutMillis, LENIENT_PREFIX_MILLIS, decided, false);
     }
 
-    private Sniffer(long timeoutMillis, Consumer<Result> decided, boolean codecOnly) {
+    /** {@code lenientPrefixMillis}: how long a lenient-only prefix waits ({@link #LENIENT_PREFIX_MILLIS} but in tests). */
+    Sniffer(long timeoutMillis, long lenientPrefixMillis, Consumer<Result> decided) {
+        this(timeoutMillis, lenientPrefixMillis, decided, false);
+    }
+
+    private Sniffer(long timeoutMillis, long lenientPrefixMillis, Consumer<Result> decided, boolean codecOnly) {
         this.timeoutMillis = timeoutMillis;
+        this.lenientPrefixMillis = lenientPrefixMillis;
         this.decided = decided;
         this.codecOnly = codecOnly;
         // An http port's connection needs 12 bytes, not the inspector's 8 KiB, per connection.
@@ -74,7 +82,7 @@ final class Sniffer extends Hold {
      * connection manager creates its codec on the first data however late it comes ({@code ConnectionManagerImpl::onData}).
      */
     static Sniffer codec(long timeoutMillis, Consumer<Result> decided) {
-        return new Sniffer(timeoutMillis, decided, true);
+        return new Sniffer(timeoutMillis, LENIENT_PREFIX_MILLIS, decided, true);
     }
 
     @Override
@@ -119,7 +127,7 @@ final class Sniffer extends Hold {
             // LF): Envoy's inspector has given up already, the connection going to its TCP chain. zerohop waits to see
             // whether a request line follows, which such an application would read, but not for ever: the 5 s of its
             // former sniff timeout, then it is not HTTP (L7EnforcementTest.autoPortThatIsNotHttpFallsBackToL4AndFailsClosed).
-            timer = ctx.executor().schedule(() -> decide(Result.OPAQUE), LENIENT_PREFIX_MILLIS, TimeUnit.MILLISECONDS);
+            timer = ctx.executor().schedule(() -> decide(Result.OPAQUE), lenientPrefixMillis, TimeUnit.MILLISECONDS);
         }
         ctx.read();
     }
