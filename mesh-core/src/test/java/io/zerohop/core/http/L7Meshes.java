@@ -31,7 +31,10 @@ final class L7Meshes {
                 Workload.Protocol.HBONE, "b", "cluster.local", ports);
         PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", policy)).build();
         Mesh.Builder b = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
-                .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1);
+                .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1)
+                // Closed at once after each class: no test here is about the close, and the default drain waited out a
+                // request its test left held (L7Http1ClientEndFlagTest: 14 s of its 19 in a run).
+                .drain(java.time.Duration.ZERO);
         Mesh mesh = (meters == null ? b : b.meterRegistry(meters)).build();
         mesh.start().get(10, TimeUnit.SECONDS);
         return mesh;
