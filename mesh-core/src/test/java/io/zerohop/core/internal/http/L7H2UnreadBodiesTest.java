@@ -138,7 +138,16 @@ class L7H2UnreadBodiesTest {
                 assertThat(line).doesNotContain("error");
             }
             assertThat(line).as("the client ended before its writes stalled").isNotNull();
+            // Resets for the budget run as tasks of the connections' loops, after the read that crossed it: on a loaded
+            // machine (load 15) a snapshot taken at once saw 13.7 MB with those tasks still queued. What is bounded is
+            // what the proxy keeps, so it is read once they had their time (a few seconds); without a budget nothing is
+            // ever freed and the bound fails as it did (23.7 MB).
+            long bound = budget + connections * 64 * 1024L + (1L << 20);
             long held = usedDirect() - base;
+            for (long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10); held > bound && System.nanoTime() < end; ) {
+                Thread.sleep(50);
+                held = usedDirect() - base;
+            }
             System.out.printf("L7H2UnreadBodiesTest: %d connections x %d streams: %s; direct memory in use +%d bytes (%d per connection), "
                     + "counted held %d, %d streams reset%n", connections, streams, line, held, held / connections, H2HeldBudget.held(),
                     H2HeldBudget.resets() - resetsBefore);
@@ -150,7 +159,7 @@ class L7H2UnreadBodiesTest {
             assertThat(line).as("the client ended before the free request's answer").isNotNull();
             JsonNode free = L7JwtHoldTest.JSON.readTree(line);
             assertThat(free.path("status").asInt()).as(line).isEqualTo(200);
-            assertThat(held).as("direct memory the proxy holds for bodies not read").isLessThanOrEqualTo(budget + connections * 64 * 1024L + (1L << 20));
+            assertThat(held).as("direct memory the proxy holds for bodies not read").isLessThanOrEqualTo(bound);
             assertThat(H2HeldBudget.resets()).as("streams reset for the budget").isGreaterThan(resetsBefore);
             // The operator's line says what the budget is made of and what to change (until 7 December (h367) it ended
             // at "over its budget of N (overload, OM)").
