@@ -2,29 +2,18 @@ package io.zerohop.core.internal.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.bootstrap.Bootstrap;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.DuplexChannel;
-import io.netty.channel.socket.SocketChannel;
-import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.AppProtocol;
-import io.zerohop.core.internal.CaptureListener;
 import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.policy.PolicyEngine;
-import io.zerohop.policy.WorkloadRef;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayName;
@@ -63,17 +52,7 @@ class H2ConnectionEndTest {
 
     private Channel proxyTo(InetSocketAddress app) throws InterruptedException {
         HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
-        return new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
-                .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel client) {
-                        http.plaintext(client, () -> CaptureListener.connectTcp(client.eventLoop(), app), (InetSocketAddress) client.remoteAddress(),
-                                        app, new WorkloadRef("prod", "backend", "backend", Map.of()),
-                                        SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP2)
-                                .joinFrom(Relay.tcp(client));
-                    }
-                }).bind(new InetSocketAddress(LO, 0)).sync().channel();
+        return PlaintextL7.listen(http, group, new InetSocketAddress(LO, 0), app, AppProtocol.HTTP2, b -> { }, client -> { });
     }
 
     private static String line(BufferedReader in) throws Exception {

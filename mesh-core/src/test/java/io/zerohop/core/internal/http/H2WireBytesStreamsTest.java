@@ -3,25 +3,16 @@ package io.zerohop.core.internal.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.netty.bootstrap.Bootstrap;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.DuplexChannel;
-import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersEncoder;
-import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.http.ChildProcess;
-import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
@@ -33,7 +24,6 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -77,29 +67,8 @@ class H2WireBytesStreamsTest {
             InetSocketAddress appAddress = new InetSocketAddress(APP, Integer.parseInt(ports[1]));
             HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build(),
                     group, meters, null, 1000);
-            listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
-                    .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .childHandler(new ChannelInitializer<SocketChannel>() {
-                        @Override
-                        protected void initChannel(SocketChannel client) {
-                            accepted.set(client);
-                            http.plaintext(client, () -> {
-                                CompletableFuture<Relay.End> up = new CompletableFuture<>();
-                                new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
-                                        .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                                        .handler(new ChannelInboundHandlerAdapter()).connect(appAddress)
-                                        .addListener((io.netty.channel.ChannelFuture f) -> {
-                                            if (f.isSuccess()) {
-                                                up.complete(Relay.tcp((DuplexChannel) f.channel()));
-                                            } else {
-                                                up.completeExceptionally(f.cause());
-                                            }
-                                        });
-                                return up;
-                            }, client.remoteAddress(), appAddress, L7JwtTest.BACKEND,
-                                    SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP).joinFrom(Relay.tcp(client));
-                        }
-                    }).bind(new InetSocketAddress(PROXY, 0)).sync().channel();
+            listener = PlaintextL7.listen(http, group, new InetSocketAddress(PROXY, 0), appAddress, AppProtocol.HTTP, b -> { },
+                    accepted::set);
             int port = ((InetSocketAddress) listener.localAddress()).getPort();
             int streams = 2000;
             int handled = 0;

@@ -3,19 +3,12 @@ package io.zerohop.core.internal.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.netty.bootstrap.Bootstrap;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.UnpooledByteBufAllocator;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.DuplexChannel;
-import io.netty.channel.socket.SocketChannel;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.http.ChildProcess;
-import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.policy.PolicyEngine;
 import java.io.BufferedReader;
@@ -24,7 +17,6 @@ import java.io.Writer;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -59,31 +51,9 @@ class L7H2UnreadBodiesTest {
         group = Transports.newGroup(2, "l7-h2-unread-bodies");
         HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
         InetSocketAddress appAddress = new InetSocketAddress(APP, Integer.parseInt(ports[1]));
-        // L7JwtTest.listen's plaintext listener, its accepted connections reading into ALLOC.
-        listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
-                .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.ALLOCATOR, ALLOC)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel client) {
-                        http.plaintext(client, () -> {
-                                    CompletableFuture<Relay.End> up = new CompletableFuture<>();
-                                    new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
-                                            .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                                            .handler(new ChannelInboundHandlerAdapter())
-                                            .connect(appAddress).addListener((io.netty.channel.ChannelFuture f) -> {
-                                                if (f.isSuccess()) {
-                                                    up.complete(Relay.tcp((DuplexChannel) f.channel()));
-                                                } else {
-                                                    up.completeExceptionally(f.cause());
-                                                }
-                                            });
-                                    return up;
-                                }, client.remoteAddress(), appAddress, L7JwtTest.BACKEND,
-                                io.spiffe.spiffeid.SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP)
-                                .joinFrom(Relay.tcp(client));
-                    }
-                }).bind(new InetSocketAddress(PROXY, 0)).sync().channel();
+        // Its accepted connections read into ALLOC.
+        listener = PlaintextL7.listen(http, group, new InetSocketAddress(PROXY, 0), appAddress, AppProtocol.HTTP,
+                b -> b.childOption(ChannelOption.ALLOCATOR, ALLOC), client -> { });
         port = ((InetSocketAddress) listener.localAddress()).getPort();
     }
 

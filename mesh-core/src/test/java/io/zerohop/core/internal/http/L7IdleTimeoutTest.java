@@ -7,16 +7,10 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.SocketChannel;
-import io.spiffe.spiffeid.SpiffeId;
-import io.zerohop.core.AppProtocol;
-import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.policy.PolicyEngine;
-import io.zerohop.policy.WorkloadRef;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -28,9 +22,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -85,30 +77,7 @@ class L7IdleTimeoutTest {
 
     /** A plaintext inbound listener parsing HTTP with {@code http} in front of {@code appAddress}. */
     private Channel listen(HttpEnforcement http, InetSocketAddress appAddress) throws InterruptedException {
-        return new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
-                .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel client) {
-                        InetSocketAddress source = (InetSocketAddress) client.remoteAddress();
-                        http.plaintext(client, () -> {
-                                    CompletableFuture<Relay.End> up = new CompletableFuture<>();
-                                    new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
-                                            .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                                            .handler(new ChannelInboundHandlerAdapter())
-                                            .connect(appAddress).addListener((io.netty.channel.ChannelFuture f) -> {
-                                                if (f.isSuccess()) {
-                                                    up.complete(Relay.tcp((DuplexChannel) f.channel()));
-                                                } else {
-                                                    up.completeExceptionally(f.cause());
-                                                }
-                                            });
-                                    return up;
-                                }, source, appAddress, new WorkloadRef("prod", "backend", "backend", Map.of()),
-                                SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP)
-                                .joinFrom(Relay.tcp(client));
-                    }
-                }).bind(new InetSocketAddress(LO, 0)).sync().channel();
+        return PlaintextL7.listen(http, group, new InetSocketAddress(LO, 0), appAddress);
     }
 
     @AfterEach

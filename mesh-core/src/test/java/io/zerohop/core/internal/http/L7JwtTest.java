@@ -8,18 +8,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
-import io.netty.bootstrap.Bootstrap;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.DuplexChannel;
-import io.netty.channel.socket.SocketChannel;
-import io.zerohop.core.AppProtocol;
 import io.zerohop.core.http.ChildProcess;
-import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.policy.JwtRule;
 import io.zerohop.policy.PolicyEngine;
@@ -30,7 +21,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -58,7 +48,7 @@ class L7JwtTest {
     static final int H1_PORT = 57010;
     static final int H2_PORT = 57011;
     static final int JWKS_PORT = 57020;
-    static final WorkloadRef BACKEND = new WorkloadRef("prod", "backend", "backend", Map.of());
+    static final WorkloadRef BACKEND = PlaintextL7.BACKEND;
 
     static EventLoopGroup group;
     static Process app;
@@ -114,29 +104,7 @@ class L7JwtTest {
 
     /** The same for {@code http} on {@code group}, at {@code host}: for other classes' listeners ({@code L7JwtHoldTest}). */
     static Channel listen(HttpEnforcement http, EventLoopGroup group, String host, int port, InetSocketAddress appAddress) throws Exception {
-        return new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
-                .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel client) {
-                        http.plaintext(client, () -> {
-                                    CompletableFuture<Relay.End> up = new CompletableFuture<>();
-                                    new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
-                                            .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                                            .handler(new ChannelInboundHandlerAdapter())
-                                            .connect(appAddress).addListener((io.netty.channel.ChannelFuture f) -> {
-                                                if (f.isSuccess()) {
-                                                    up.complete(Relay.tcp((DuplexChannel) f.channel()));
-                                                } else {
-                                                    up.completeExceptionally(f.cause());
-                                                }
-                                            });
-                                    return up;
-                                }, client.remoteAddress(), appAddress, BACKEND,
-                                io.spiffe.spiffeid.SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP)
-                                .joinFrom(Relay.tcp(client));
-                    }
-                }).bind(new InetSocketAddress(host, port)).sync().channel();
+        return PlaintextL7.listen(http, group, new InetSocketAddress(host, port), appAddress);
     }
 
     static String resource(String name) throws Exception {

@@ -1,0 +1,57 @@
+package io.zerohop.core.internal.http;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.policy.WorkloadRef;
+import io.zerohop.core.internal.CaptureListener;
+import io.zerohop.hbone.internal.Relay;
+import io.zerohop.hbone.internal.Transports;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * This package's tests' plaintext L7 listener: {@link HttpEnforcement#plaintext} in front of an application, wired as
+ * the plaintext inbound wires it (auto-read off and half-closure on for the client's connection, the application dialled
+ * by {@link CaptureListener#connectTcp} on the client's loop for the first request), for the workload
+ * {@link #BACKEND} ({@code spiffe://cluster.local/ns/prod/sa/backend}).
+ */
+final class PlaintextL7 {
+    static final WorkloadRef BACKEND = new WorkloadRef("prod", "backend", "backend", Map.of());
+    static final SpiffeId BACKEND_ID = SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend");
+
+    private PlaintextL7() {
+    }
+
+    /** A listener at {@code at} (port 0: any) in front of the {@code http} port {@code app}; its channel, bound. */
+    static Channel listen(HttpEnforcement http, EventLoopGroup group, InetSocketAddress at, InetSocketAddress app) throws InterruptedException {
+        return listen(http, group, at, app, AppProtocol.HTTP, b -> { }, client -> { });
+    }
+
+    /**
+     * {@link #listen(HttpEnforcement, EventLoopGroup, InetSocketAddress, InetSocketAddress)} for an application port
+     * declared {@code protocol}, with {@code options} applied to the server bootstrap (child options such as an
+     * allocator) and {@code accepted} told of each client connection before the L7 handlers are added.
+     */
+    static Channel listen(HttpEnforcement http, EventLoopGroup group, InetSocketAddress at, InetSocketAddress app, AppProtocol protocol,
+                          Consumer<ServerBootstrap> options, Consumer<SocketChannel> accepted) throws InterruptedException {
+        ServerBootstrap b = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+        options.accept(b);
+        return b.childHandler(new ChannelInitializer<SocketChannel>() {
+            @Override
+            protected void initChannel(SocketChannel client) {
+                accepted.accept(client);
+                http.plaintext(client, () -> CaptureListener.connectTcp(client.eventLoop(), app), client.remoteAddress(), app,
+                        BACKEND, BACKEND_ID, protocol).joinFrom(Relay.tcp(client));
+            }
+        }).bind(at).sync().channel();
+    }
+}
