@@ -138,7 +138,10 @@ final class H2Proxy {
      * writes as {@code reasonToReset}'s default (source/common/http/http2/codec_impl.cc): NO_ERROR until Envoy 1.36,
      * INTERNAL_ERROR since 1.37 (release notes 1.37.0: "HTTP resets now use INTERNAL_ERROR instead of NO_ERROR", runtime
      * guard {@code envoy.reloadable_features.reset_with_error}, which istiod does not set). Until 7 December zerohop sent
-     * CANCEL (Netty's close of an open stream), and forwarded a client's own RST_STREAM code.
+     * CANCEL (Netty's close of an open stream), and forwarded a client's own RST_STREAM code. The client's stream gets it
+     * too when the application's ended after its response started (its RST_STREAM, its connection gone): Envoy's router
+     * resets the downstream stream then (router.cc {@code onUpstreamAbort}, filter_manager.cc {@code sendLocalReply} once
+     * headers went), a {@code LocalReset}; until 7 December the client read the application's code, or CANCEL.
      */
     static final Http2Error UPSTREAM_LOCAL_RESET = Http2Error.INTERNAL_ERROR;
 
@@ -1261,8 +1264,11 @@ final class H2Proxy {
                         unreached(new UpstreamFailure(remoteReset(r.errorCode()), "", "UR"));
                         return;
                     }
+                    // Envoy's router resets the downstream stream itself (router.cc onUpstreamReset, onUpstreamAbort;
+                    // filter_manager.cc sendLocalReply once headers went: resetStream), a LocalReset its codec writes as
+                    // UPSTREAM_LOCAL_RESET, never the application's own code (until 7 December passed on).
                     resetAfterStart(new UpstreamFailure(remoteReset(r.errorCode()), "", "UR"));
-                    ctx.channel().writeAndFlush(new DefaultHttp2ResetFrame(r.errorCode()));
+                    ctx.channel().writeAndFlush(new DefaultHttp2ResetFrame(UPSTREAM_LOCAL_RESET));
                     finish();
                     return;
                 }
@@ -1329,10 +1335,11 @@ final class H2Proxy {
                     return;
                 }
                 // The upstream stream went away after its response started, or because the client's side ended (its
-                // reset, its connection gone: Envoy's router resets the upstream request and answers nothing): reset ours too.
+                // reset, its connection gone: Envoy's router resets the upstream request and answers nothing): reset ours too,
+                // with Envoy's local reset as for an upstream reset after the response started (until 7 December CANCEL).
                 String failure = H2ConnectionEnds.ConnectionEnd.failure(uctx.channel().parent());
                 resetAfterStart(UpstreamFailure.reset(failure != null ? failure : "connection termination"));
-                ctx.channel().writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+                ctx.channel().writeAndFlush(new DefaultHttp2ResetFrame(UPSTREAM_LOCAL_RESET));
                 finish();
             }
         }

@@ -44,8 +44,9 @@ import org.junit.jupiter.api.Timeout;
 /**
  * How the L7 HTTP/2 paths end a stream when its client goes away or zerohop resets it, against Envoy's connection manager,
  * router and HTTP/2 codec: what is logged (flag, details) and which RST_STREAM code each side reads. The application is
- * Node's http2 server (inline: each stream answered 200 and kept open, {@code /early} answered and ended at once; each
- * stream's {@code rstCode} printed when it closes), the clients Node's http2 client, curl and a raw socket, wired as the
+ * Node's http2 server (inline: each stream answered 200 and kept open, {@code /early} answered and ended at once,
+ * {@code /app-rst} and {@code /app-gone} answered and then reset or their connection closed, as h2-late-reset-server.js
+ * does; each stream's {@code rstCode} printed when it closes), the clients Node's http2 client, curl and a raw socket, wired as the
  * plaintext inbound listener wires them. Addresses 127.0.230.1 (the listener), .2 (the applications), .3 (the clients).
  */
 @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
@@ -54,8 +55,11 @@ class L7H2ClientEndTest {
     private static final InetAddress CLIENT_IP = ip("127.0.230.3");
     private static final String SERVER = "const h=require('http2');const s=h.createServer();"
             + "s.on('stream',(st,hd)=>{st.on('error',()=>{});st.on('close',()=>console.log(hd[':path']+' rst '+st.rstCode));"
-            + "st.respond({':status':200,'content-type':'text/plain'});"
-            + "if(hd[':path']==='/early'){st.end('done\\n');}else{st.write('started\\n');}});"
+            + "const late=hd[':path'].startsWith('/app-');"
+            + "st.respond({':status':200,'content-type':'text/plain'},{waitForTrailers:late});"
+            + "st.on('wantTrailers',()=>{if(hd[':path']==='/app-gone'){st.session.socket.destroy();}"
+            + "else{st.close(h.constants.NGHTTP2_ENHANCE_YOUR_CALM);}});"
+            + "if(hd[':path']==='/early'||late){st.end(late?'started\\n':'done\\n');}else{st.write('started\\n');}});"
             + "s.listen(0,process.argv[1],()=>console.log(s.address().port));";
     /**
      * Node's client: requests argv[2]; at the response's first bytes prints "started", and with argv[3] "refuse" resets
@@ -218,6 +222,22 @@ class L7H2ClientEndTest {
         http.redecideRequests();
         assertThat(ChildProcess.readLine(client, out)).as("the client's stream").isEqualTo("rst " + INTERNAL_ERROR);
         assertThat(serverRstCodeOf("/policy")).as("the application's stream").isEqualTo(INTERNAL_ERROR);
+    }
+
+    /**
+     * The application ends a response it started: with its own RST_STREAM (ENHANCE_YOUR_CALM, 11) or by closing its
+     * connection. The client reads INTERNAL_ERROR, Envoy's local reset: its router resets the downstream stream itself
+     * (router.cc {@code onUpstreamReset}, {@code onUpstreamAbort}; filter_manager.cc {@code sendLocalReply} once headers
+     * went: {@code resetStream}, a {@code LocalReset} for codec_impl.cc {@code reasonToReset}). Until 7 December the
+     * client read the application's own code (11) and CANCEL (8).
+     */
+    @Test
+    void anApplicationsLateResetReachesTheClientAsInternalError() throws Exception {
+        InetSocketAddress via = listener(AppProtocol.HTTP, this::dialApp);
+        for (String path : List.of("/app-rst", "/app-gone")) {
+            List<String> out = List.of(ChildProcess.run("node", "-e", CLIENT, url(via), path).split("\n"));
+            assertThat(out).as(path).containsExactly("started", "rst " + INTERNAL_ERROR);
+        }
     }
 
     /**
