@@ -873,8 +873,9 @@ class L7Http2Test {
     /**
      * RFC 9113 section 8.2.1 makes a request whose field value starts or ends with SP or HTAB malformed, but Envoy
      * forwards such a field as it came, and RBAC reads it as it came. Its HTTP/2 codec's two libraries both take it:
-     * oghttp2, the default from Envoy 1.31 to 1.36 (Istio 1.23 to 1.28; {@code envoy.reloadable_features.http2_use_oghttp2},
-     * envoyproxy/envoy PR 33913, and PR 42319 back to nghttp2 for 1.37), allows SP and HTAB anywhere in a value
+     * oghttp2, the default from Envoy 1.34 to 1.36 (Istio 1.26 to 1.28; {@code envoy.reloadable_features.http2_use_oghttp2},
+     * envoyproxy/envoy PR 38026; before, only 1.31.0 and 1.31.1, PR 33913, until 1.31.2 turned it off; PR 42319 back to
+     * nghttp2 for 1.37), allows SP and HTAB anywhere in a value
      * (google/quiche {@code quiche/http2/adapter/header_validator.cc}, {@code kHttp2HeaderValueAllowedChars} and
      * {@code IsValidHeaderValue}, unchanged since 2023; its test {@code header_validator_test.cc}
      * {@code ValueHasInvalidChar}); nghttp2 would drop such a field, but Envoy turns that check off

@@ -16,9 +16,11 @@ import org.slf4j.LoggerFactory;
  * or HTAB (RFC 9113 section 8.2.1 calls such a request malformed, and Envoy forwards it as it came); a control
  * character other than HTAB, or DEL, is refused as Netty refuses it (a stream error, RST_STREAM PROTOCOL_ERROR).
  *
- * <p>Envoy's codec has two libraries, and neither refuses the whitespace: oghttp2, the default from Envoy 1.31 to 1.36
- * (Istio 1.23 to 1.28; {@code envoy.reloadable_features.http2_use_oghttp2}, envoyproxy/envoy PR 33913, back to nghttp2
- * by PR 42319 for 1.37), allows SP and HTAB anywhere in a value (google/quiche
+ * <p>Envoy's codec has two libraries, and neither refuses the whitespace: oghttp2, the default from Envoy 1.34 to 1.36
+ * (Istio 1.26 to 1.28; {@code envoy.reloadable_features.http2_use_oghttp2}, envoyproxy/envoy PR 38026, January 2025;
+ * before, only 1.31.0 and 1.31.1 had it on, PR 33913, until 1.31.2 turned the guard off for stability and 1.32 and 1.33
+ * kept it off, "flip after the security issue is addressed" in {@code runtime_features.cc}; back to nghttp2 by PR 42319
+ * for 1.37), allows SP and HTAB anywhere in a value (google/quiche
  * {@code quiche/http2/adapter/header_validator.cc}, {@code kHttp2HeaderValueAllowedChars}, {@code IsValidHeaderValue});
  * nghttp2 would drop such a field, but Envoy turns that check off (envoyproxy/envoy
  * {@code source/common/http/http2/codec_impl.cc}, {@code Http2Options}:
