@@ -269,12 +269,12 @@ public final class TunnelCount implements HboneEvents {
      * Whether the drain cut {@code ch}, an accepted connection: ztunnel's {@code ClosedFromDrain} (its force shutdown).
      * Exact, where a reset after the deadline could also be the client's own.
      */
-    static boolean cutByDrain(Channel ch) {
+    public static boolean cutByDrain(Channel ch) {
         return ch.hasAttr(CUT) && ch.attr(CUT).get() != null;
     }
 
     /** A TCP reset (SO_LINGER 0, then close), marked as the drain's ({@link #cutByDrain}); the relay joined to it resets its other end. */
-    static void reset(Channel ch) {
+    public static void reset(Channel ch) {
         // Before the close: the close listeners that write the access line read it.
         ch.attr(CUT).set(Boolean.TRUE);
         if (ch.isActive()) {

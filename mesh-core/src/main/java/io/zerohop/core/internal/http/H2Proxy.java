@@ -1151,9 +1151,10 @@ final class H2Proxy {
             logged = true;
             if (!clientReset && responseFlags.equals("-") && !ctx.channel().parent().isActive()) {
                 // Ended with the client's connection closed under it: Envoy's DC and downstream_remote_disconnect
-                // (conn_manager_impl.cc onEvent RemoteClose, resetAllStreams; completeRequest for remote_close_).
+                // (conn_manager_impl.cc onEvent RemoteClose, resetAllStreams; completeRequest for remote_close_), or
+                // downstream_local_disconnect(<reason>) when zerohop closed it (DownstreamClose).
                 responseFlags = "DC";
-                refusal = "downstream_remote_disconnect";
+                refusal = DownstreamClose.details(ctx.channel().parent());
             }
             authorizer.untrack(this);
             long duration = System.nanoTime() - start;
@@ -1303,7 +1304,7 @@ final class H2Proxy {
                 }
                 if (app.closed() || !ctx.channel().parent().isActive()) {
                     responseFlags = "DC";
-                    refusal = "downstream_remote_disconnect";
+                    refusal = DownstreamClose.details(ctx.channel().parent());
                     return;
                 }
                 responseFlags = failure.flag();

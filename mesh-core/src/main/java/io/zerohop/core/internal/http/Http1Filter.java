@@ -248,7 +248,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
      */
     private void clientCut() {
         if (upgraded != null) {
-            upgradedEnd("DC", "downstream_remote_disconnect");
+            upgradedEnd("DC", DownstreamClose.details(ctx == null ? null : ctx.channel()));
         } else {
             clientGone(active);
             clientGone(waiting);
@@ -267,7 +267,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     private void clientGone(Http1Exchange x) {
         if (!closing && x != null && !x.responseDone && x.responseFlags.equals("-")) {
             x.responseFlags = "DC";
-            x.refusal = "downstream_remote_disconnect";
+            x.refusal = DownstreamClose.details(ctx == null ? null : ctx.channel());
         }
     }
 
@@ -1330,9 +1330,17 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
      * {@code upstream_reset_after_response_started{...}}, as Envoy's router sets them before it resets the downstream
      * stream (envoyproxy/envoy source/common/router/router.cc {@code onUpstreamReset}: {@code streamResetReasonToResponseFlag},
      * {@code LateUpstreamReset}; {@code onUpstreamAbort}); the first failure named wins. Until 7 December no flag.
+     * Not when the client's connection had closed first (zerohop resets the application's connection when its client's
+     * closes, before this filter learns of that close): that is the client's end, {@link #clientGone}, as
+     * {@code H2Proxy}'s {@code resetAfterStart} tells it; until 7 December the drain's cut of a client was logged
+     * {@code UC}, blaming the application.
      */
     void lateReset(UpstreamFailure failure) {
         Http1Exchange x = active;
+        if (ctx != null && !ctx.channel().isActive()) {
+            clientGone(x);
+            return;
+        }
         if (!closing && x != null && x.allowed && x.status != 0 && x.responseFlags.equals("-")) {
             x.responseFlags = failure.flag();
             x.refusal = failure.detailsAfterResponseStarted();

@@ -85,6 +85,8 @@ class L7H2ClientEndTest {
     private final PolicyEngine engine = PolicyEngine.builder().build();
     private final HttpEnforcement http = new HttpEnforcement(engine, group, new SimpleMeterRegistry(), null, 1000);
     private final List<AutoCloseable> toClose = new ArrayList<>();
+    /** The clients' connections the listeners accepted, in order. */
+    private final java.util.concurrent.BlockingQueue<Channel> accepted = new java.util.concurrent.LinkedBlockingQueue<>();
     private Process node;
     private BufferedReader nodeOut;
     private InetSocketAddress app;
@@ -113,6 +115,7 @@ class L7H2ClientEndTest {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel client) {
+                        accepted.add(client);
                         http.plaintext(client, () -> dial.apply(client), (InetSocketAddress) client.remoteAddress(), app,
                                 new WorkloadRef("prod", "backend", "backend", Map.of()),
                                 SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), protocol).joinFrom(Relay.tcp(client));
@@ -237,6 +240,95 @@ class L7H2ClientEndTest {
         for (String path : List.of("/app-rst", "/app-gone")) {
             List<String> out = List.of(ChildProcess.run("node", "-e", CLIENT, url(via), path).split("\n"));
             assertThat(out).as(path).containsExactly("started", "rst " + INTERNAL_ERROR);
+        }
+    }
+
+    /**
+     * zerohop closes the client's connection under an open response: the request is logged {@code DC} with Envoy's
+     * details for its own close, {@code downstream_local_disconnect(<reason>)} (conn_manager_impl.cc {@code onEvent},
+     * {@code LocalClose}, {@code DownstreamLocalDisconnect}), the reason that of Envoy's closer of the same kind
+     * ({@link DownstreamClose}): the drain's deadline, Envoy's listener removed after its drain; a policy change, Envoy's
+     * network RBAC filter. Until 7 December both were {@code downstream_remote_disconnect}, the client's own close.
+     */
+    @Test
+    void zerohopsOwnCloseOfTheClientsConnectionIsLoggedAsALocalDisconnect() throws Exception {
+        InetSocketAddress via = listener(AppProtocol.HTTP, this::dialApp);
+        Map<String, java.util.function.Consumer<Channel>> closes = Map.of(
+                "/drained", io.zerohop.core.internal.TunnelCount::reset,
+                "/policy-cut", ch -> {
+                    // As LivePlaintext.decide resets a connection a policy change denied.
+                    ch.attr(io.zerohop.core.internal.LivePlaintext.DENIED_BY_POLICY).set(Boolean.TRUE);
+                    Relay.tcp((DuplexChannel) ch).reset();
+                });
+        Map<String, String> reasons = Map.of("/drained", "purging_socket_that_have_not_progressed_to_connections",
+                "/policy-cut", "rbac_deny_close");
+        try (CapturedStderr err = new CapturedStderr()) {
+            for (String path : List.of("/drained", "/policy-cut")) {
+                Process client = ChildProcess.start(new ProcessBuilder("node", "-e", CLIENT, url(via), path));
+                toClose.add(() -> {
+                    client.destroy();
+                    client.waitFor(10, TimeUnit.SECONDS);
+                });
+                BufferedReader out = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.UTF_8));
+                assertThat(ChildProcess.readLine(client, out)).isEqualTo("started");
+                Channel ch = accepted.poll(30, TimeUnit.SECONDS);
+                assertThat(ch).as("the client's connection").isNotNull();
+                ch.eventLoop().execute(() -> closes.get(path).accept(ch));
+                assertThat(err.awaitLine("access - plaintext-inbound-http ", " path=\"" + path + "\" "))
+                        .contains(" status=200 ").contains(" reason=\"downstream_local_disconnect(" + reasons.get(path) + ")\" response_flags=DC ");
+            }
+        }
+    }
+
+    /**
+     * The same on HTTP/1 (Http1Filter): the drain cuts an HTTP/1 client's connection under its open response; the
+     * application is a hand-written HTTP/1 server that starts each response and holds it. Until 7 December
+     * {@code downstream_remote_disconnect}.
+     */
+    @Test
+    void theDrainsCutOfAnHttp1ClientIsLoggedAsALocalDisconnect() throws Exception {
+        java.net.ServerSocket raw = new java.net.ServerSocket(0, 10, InetAddress.getByName("127.0.230.2"));
+        toClose.add(raw);
+        Thread t = new Thread(() -> {
+            try (Socket s = raw.accept()) {
+                InputStream in = s.getInputStream();
+                String head = "";
+                while (!head.endsWith("\r\n\r\n")) {
+                    int b = in.read();
+                    if (b < 0) {
+                        return;
+                    }
+                    head += (char) b;
+                }
+                s.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nstarted\n".getBytes(StandardCharsets.US_ASCII));
+                s.getOutputStream().flush();
+                while (in.read() >= 0) {
+                    // held until zerohop ends it
+                }
+            } catch (java.io.IOException e) {
+                // ended by zerohop
+            }
+        }, "raw-h1-hold");
+        t.setDaemon(true);
+        t.start();
+        InetSocketAddress via = listener(AppProtocol.HTTP, client -> dial(client, (InetSocketAddress) raw.getLocalSocketAddress()));
+        try (CapturedStderr err = new CapturedStderr();
+             Socket c = new Socket(via.getAddress(), via.getPort(), CLIENT_IP, 0)) {
+            c.setSoTimeout(30_000);
+            c.getOutputStream().write("GET /h1-drained HTTP/1.1\r\nHost: backend\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            c.getOutputStream().flush();
+            InputStream in = c.getInputStream();
+            String seen = "";
+            while (!seen.contains("started")) {
+                int b = in.read();
+                assertThat(b).as("the response came").isNotNegative();
+                seen += (char) b;
+            }
+            Channel ch = accepted.poll(30, TimeUnit.SECONDS);
+            assertThat(ch).as("the client's connection").isNotNull();
+            ch.eventLoop().execute(() -> io.zerohop.core.internal.TunnelCount.reset(ch));
+            assertThat(err.awaitLine("access - plaintext-inbound-http ", " path=\"/h1-drained\" ")).contains(" status=200 ")
+                    .contains(" reason=\"downstream_local_disconnect(purging_socket_that_have_not_progressed_to_connections)\" response_flags=DC ");
         }
     }
 
