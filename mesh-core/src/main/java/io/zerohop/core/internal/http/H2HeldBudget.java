@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * <p>The HTTP/1 path counts here too ({@link Http1Filter}, {@link Connection#Connection(java.util.function.LongSupplier)}):
  * what a client connection wrote toward its application that the application's connection has not taken (its write
  * watermark, 64 KiB, and one read past it), one stream per connection; 10,000 such connections held 640 MB with nothing
- * bounding their sum (L7H1UnreadBodiesTest measures 64: 6.2 MB before, within twice a 1 MiB budget after). Shedding one
+ * bounding their sum (L7H1UnreadBodiesTest measures 64: 6.2 MB before, within twice a 1 MiB budget after); toward an
+ * HTTP/2 application ({@link H2Upstream#queuedBytes}) what its request's stream has not written yet. Shedding one
  * frees a stream's worth, so the connections holding the most are asked, heaviest first, until what they hold covers the
  * excess ({@link #overBudget}); the request is logged {@code OM} and both connections are reset (Http1Filter.shedForBudget).
  *

@@ -121,6 +121,11 @@ final class H2Upstream implements Upstream {
     private boolean switched;
     /** The client's FIN went on as END_STREAM after the upgrade: nothing more is sent. */
     private boolean rawOutputEnded;
+    /**
+     * Body bytes written on a stream whose write has not completed: behind the application's windows in Netty's flow
+     * controller, or in its connection's outbound buffer ({@link #queuedBytes}).
+     */
+    private long pendingBytes;
 
     /** @param retryDial whether a stream that could not be had is retried ({@link AppDialRetry#retries} of the port's protocol) */
     H2Upstream(Http1Filter filter, EventExecutor loop, java.util.function.Supplier<io.netty.util.concurrent.Future<io.netty.channel.Channel>> dialer,
@@ -270,7 +275,11 @@ final class H2Upstream implements Upstream {
      * SETTINGS_MAX_HEADER_LIST_SIZE (HpackEncoder): over it the write fails for that stream alone, nothing sent, and the
      * stream closes; {@code handler} then answers 431 ({@link Response#failed}), as {@code H2Proxy} does.
      */
-    private static void write(Http2StreamChannel s, Response handler, Object frame) {
+    private void write(Http2StreamChannel s, Response handler, Object frame) {
+        if (frame instanceof Http2DataFrame d) {
+            writeData(s, d);
+            return;
+        }
         io.netty.channel.ChannelFuture f = s.write(frame);
         if (frame instanceof Http2HeadersFrame) {
             f.addListener(w -> {
@@ -279,6 +288,30 @@ final class H2Upstream implements Upstream {
                 }
             });
         }
+    }
+
+    /** Counted until written to the application's connection, as H2Proxy's streams count theirs ({@code forward}). */
+    private void writeData(Http2StreamChannel s, Http2DataFrame d) {
+        int n = d.content().readableBytes();
+        if (n == 0) {
+            s.write(d);
+            return;
+        }
+        pendingBytes += n;
+        s.write(d).addListener(f -> pendingBytes -= n);
+    }
+
+    /**
+     * The request bodies written toward the application that its windows or its connection still hold (the node's L7
+     * budget, {@link H2HeldBudget}): up to the stream channel's write watermark (64 KiB) and one client read past it, as
+     * {@link TcpUpstream#queuedBytes} for an HTTP/1 application (each write completes once the frame left the connection's
+     * outbound buffer: Netty's DefaultHttp2ConnectionEncoder.FlowControlledData completes a DATA frame's promise once the
+     * writes of all its bytes, as the windows let them go, completed). What waits for the stream to open is bounded by a read and not counted. Until 7 December 0: an HTTP/1
+     * client's bodies toward an {@code http2} or {@code grpc} application were in no budget.
+     */
+    @Override
+    public long queuedBytes() {
+        return pendingBytes;
     }
 
     private void releaseQueued() {
@@ -299,7 +332,7 @@ final class H2Upstream implements Upstream {
             bytes.release();
             return;
         }
-        s.write(new DefaultHttp2DataFrame(bytes, false));
+        writeData(s, new DefaultHttp2DataFrame(bytes, false));
     }
 
     @Override

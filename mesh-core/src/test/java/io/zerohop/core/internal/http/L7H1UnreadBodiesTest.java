@@ -33,7 +33,7 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * What the L7 HTTP/1 path holds, node-wide, of request bodies an application does not read ({@link H2HeldBudget}, its
- * HTTP/1 share: {@link Http1Filter}, {@link TcpUpstream#queuedBytes}): N client connections each post a body to an
+ * HTTP/1 share: {@link Http1Filter}, {@link TcpUpstream#queuedBytes}, {@link H2Upstream#queuedBytes}): N client connections each post a body to an
  * application that accepts and never reads, over the plaintext inbound path. Each connection's application connection
  * queues up to its write watermark (64 KiB) and one client read past it before the filter stops reading the client, so
  * without a node-wide bound N connections hold N times that (10,000: 640 MB, where the node proxy has 64 MiB of direct
@@ -58,6 +58,22 @@ class L7H1UnreadBodiesTest {
      */
     @Test
     void connectionsPostingToAnApplicationThatDoesNotReadHoldNoMoreThanTheBudget() throws Exception {
+        postToAnApplicationThatDoesNotRead(AppProtocol.HTTP, PROXY, PROXY_PORT, APP, APP_PORT);
+    }
+
+    /**
+     * The same toward an application that speaks HTTP/2 (an {@code http2} port, {@link H2Upstream}): each request goes on
+     * a stream of an h2c connection to an application that never reads, its body waiting behind the application's windows
+     * in the stream's writes ({@link H2Upstream#queuedBytes}). Until 7 December that count was 0: no connection was reset
+     * and the proxy held 64 times the stream channel's write watermark. Addresses 127.0.236.1-2, ports 49000-49001.
+     */
+    @Test
+    void http1ConnectionsPostingToAnHttp2ApplicationThatDoesNotReadHoldNoMoreThanTheBudget() throws Exception {
+        postToAnApplicationThatDoesNotRead(AppProtocol.HTTP2, "127.0.236.1", 49000, "127.0.236.2", 49001);
+    }
+
+    private static void postToAnApplicationThatDoesNotRead(AppProtocol protocol, String proxyAddress, int proxyPort, String appHost,
+                                                           int appPort) throws Exception {
         long budget = 1L << 20;
         long before = H2HeldBudget.limit();
         H2HeldBudget.limit(budget);
@@ -77,9 +93,9 @@ class L7H1UnreadBodiesTest {
                         protected void initChannel(SocketChannel ch) {
                             appConnections.add(ch);
                         }
-                    }).bind(new InetSocketAddress(APP, APP_PORT)).sync().channel();
+                    }).bind(new InetSocketAddress(appHost, appPort)).sync().channel();
             HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
-            InetSocketAddress appAddress = new InetSocketAddress(APP, APP_PORT);
+            InetSocketAddress appAddress = new InetSocketAddress(appHost, appPort);
             listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
                     .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                     .childOption(ChannelOption.ALLOCATOR, ALLOC).childOption(ChannelOption.SO_RCVBUF, 16 * 1024)
@@ -102,10 +118,10 @@ class L7H1UnreadBodiesTest {
                                                 });
                                         return up;
                                     }, client.remoteAddress(), appAddress, L7JwtTest.BACKEND,
-                                    io.spiffe.spiffeid.SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP)
+                                    io.spiffe.spiffeid.SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), protocol)
                                     .joinFrom(Relay.tcp(client));
                         }
-                    }).bind(new InetSocketAddress(PROXY, PROXY_PORT)).sync().channel();
+                    }).bind(new InetSocketAddress(proxyAddress, proxyPort)).sync().channel();
 
             long base = ALLOC.metric().usedDirectMemory();
             long resetsBefore = H2HeldBudget.resets();
@@ -114,7 +130,7 @@ class L7H1UnreadBodiesTest {
             for (int i = 0; i < CONNECTIONS; i++) {
                 java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open();
                 c.setOption(StandardSocketOptions.SO_SNDBUF, 16 * 1024);
-                c.connect(new InetSocketAddress(PROXY, PROXY_PORT));
+                c.connect(new InetSocketAddress(proxyAddress, proxyPort));
                 c.configureBlocking(false);
                 ByteBuffer h = ByteBuffer.wrap(head);
                 while (h.hasRemaining()) {
@@ -153,8 +169,8 @@ class L7H1UnreadBodiesTest {
             });
             long held = ALLOC.metric().usedDirectMemory() - base;
             long resets = H2HeldBudget.resets() - resetsBefore;
-            System.out.printf("L7H1UnreadBodiesTest: %d connections: direct memory in use +%d bytes (%d per connection), counted held %d, "
-                    + "%d connections reset (%d seen by the clients)%n", CONNECTIONS, held, held / CONNECTIONS, H2HeldBudget.held(), resets, cut[0]);
+            System.out.printf("L7H1UnreadBodiesTest: %s: %d connections: direct memory in use +%d bytes (%d per connection), counted held %d, "
+                    + "%d connections reset (%d seen by the clients)%n", protocol, CONNECTIONS, held, held / CONNECTIONS, H2HeldBudget.held(), resets, cut[0]);
             assertThat(resets).as("connections reset for the budget").isPositive();
             assertThat(held).as("direct memory the proxy holds for bodies not read")
                     .isLessThanOrEqualTo(2 * budget);
