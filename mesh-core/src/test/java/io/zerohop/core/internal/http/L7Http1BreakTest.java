@@ -1,0 +1,306 @@
+package io.zerohop.core.internal.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.util.ReferenceCountUtil;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.hbone.internal.Relay;
+import io.zerohop.hbone.internal.Transports;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.testing.netty.Await;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Disabled;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Break-it (h377, 7 December) on the L7 HTTP/1 path: its access lines under a client that leaves, and its share of the
+ * node's L7 budget ({@link H2HeldBudget}, {@link Http1Filter}, {@link TcpUpstream#queuedBytes}). Each test is one
+ * finding; a {@code @Disabled} one fails on the code as it is and says why it is not fixed here (run it with
+ * {@code -Djunit.jupiter.conditions.deactivate=org.junit.*DisabledCondition}). Plaintext inbound path, as
+ * L7H1UnreadBodiesTest; addresses 127.0.237.1-2, ports 49500-49501.
+ */
+@Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class L7Http1BreakTest {
+    static final String PROXY = "127.0.237.1";
+    static final String APP = "127.0.237.2";
+    static final int PROXY_PORT = 49500;
+    static final int APP_PORT = 49501;
+
+    /**
+     * A client posts (content-length 10 MB) 4 KiB at a time to an application that does not read yet, until its
+     * application connection queues some (below its 64 KiB write watermark, so it stays writable), and stops, waiting;
+     * then the application reads all of it. Nothing is held any more, but the node's count keeps what was queued at the
+     * client's last read: bytes no connection holds count toward the budget (until that client's next read), inflating
+     * {@link H2HeldBudget#held} so that real holders are shed under a budget they are within, and overBudget asks such a
+     * connection before lighter real ones (its own shed recounts it to 0 and sheds nothing, but the node's shedding is
+     * spent on it). Measured 7 December: a connection that holds 0 still counted 4,192 bytes.
+     *
+     * <p>Found by h377, not fixed here (H2HeldBudget, TcpUpstream are h376's): recount when the application connection's
+     * writes complete (as the HTTP/2 path's {@code Connection#written} does for what it queued), or from a flush listener.
+     */
+    @Test
+    @Disabled("h377 finding: an HTTP/1 connection's budget count is stale once its application drains without a writability change")
+    void whatTheApplicationTookIsNoLongerCounted() throws Exception {
+        EventLoopGroup group = Transports.newGroup(1, "l7-h1-budget-recount");
+        List<Channel> appConnections = new CopyOnWriteArrayList<>();
+        List<Channel> upstreams = new CopyOnWriteArrayList<>();
+        List<Channel> accepted = new CopyOnWriteArrayList<>();
+        AtomicLong proxyRead = new AtomicLong();
+        Channel app = null;
+        Channel listener = null;
+        java.nio.channels.SocketChannel c = null;
+        long base = H2HeldBudget.held();
+        try {
+            app = new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
+                    .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.SO_RCVBUF, 16 * 1024)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            appConnections.add(ch);
+                            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                                @Override
+                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                    ReferenceCountUtil.release(msg);
+                                }
+                            });
+                        }
+                    }).bind(new InetSocketAddress(APP, APP_PORT)).sync().channel();
+            listener = proxy(group, accepted, upstreams, proxyRead, null);
+
+            c = java.nio.channels.SocketChannel.open();
+            c.connect(new InetSocketAddress(PROXY, PROXY_PORT));
+            long written = write(c, ByteBuffer.wrap(("POST /upload HTTP/1.1\r\nhost: backend\r\ncontent-length: 10000000\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII)));
+            // 4 KiB at a time, each read by the proxy (and its read complete) before the next, until some is queued toward
+            // the application: well below the write watermark, so its connection never turns unwritable.
+            byte[] chunk = new byte[4096];
+            while (H2HeldBudget.held() - base == 0) {
+                assertThat(written).as("the application's socket buffers fill within 1 MB").isLessThan(1 << 20);
+                written += write(c, ByteBuffer.wrap(chunk));
+                long expect = written;
+                Await.until("the proxy read what the client wrote", () -> proxyRead.get() == expect);
+                Channel client = accepted.get(0);
+                client.eventLoop().submit(() -> { }).sync(); // its read's channelReadComplete ran (the same task)
+            }
+            long counted = H2HeldBudget.held() - base;
+            assertThat(counted).as("queued below the write watermark").isLessThan(64 * 1024);
+            assertThat(upstreams).hasSize(1);
+            Channel up = upstreams.get(0);
+            assertThat(up.isWritable()).isTrue();
+            // The application reads everything: the proxy's application connection has nothing queued.
+            appConnections.get(0).config().setAutoRead(true);
+            Await.until("the application took what was queued", () -> {
+                try {
+                    return up.eventLoop().submit(() -> up.unsafe().outboundBuffer() == null
+                            || up.unsafe().outboundBuffer().totalPendingWriteBytes() == 0).get();
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            });
+            assertThat(H2HeldBudget.held() - base)
+                    .as("what the node counts for a connection that holds nothing (it counted %d at the client's last read)", counted)
+                    .isZero();
+        } finally {
+            if (c != null) {
+                c.setOption(StandardSocketOptions.SO_LINGER, 0);
+                c.close();
+            }
+            Await.until("the proxy's client connections closed", () -> accepted.stream().noneMatch(Channel::isActive));
+            if (listener != null) {
+                listener.close().sync();
+            }
+            if (app != null) {
+                app.close().sync();
+            }
+            for (Channel ch : appConnections) {
+                ch.close().sync();
+            }
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    /**
+     * The other direction, which no budget counts: 64 clients each ask for a 100 MB response and read none of it. Each
+     * client connection queues the application's response up to its write watermark (64 KiB) and one application read
+     * past it before the filter stops reading the application ({@link Http1Filter#channelWritabilityChanged},
+     * {@link TcpUpstream#readResponses}), so the node holds N times that whatever {@link H2HeldBudget#limit}: here 64
+     * connections against a 1 MiB budget; 10,000 would hold the 640 MB the request direction's budget was made for
+     * (L7H1UnreadBodiesTest). Envoy bounds each connection the same way (per_connection_buffer_limit_bytes watermarks) and
+     * its overload manager's reset_high_memory_stream counts HTTP/2 streams' buffers only, so Envoy has no node-wide bound
+     * here either; zerohop's reason for counting the request direction ("64 KiB per connection over 10,000 connections is
+     * ten times the node proxy's direct memory", Http1Filter.shedForBudget) holds for this one too. Measured 7 December:
+     * 4.3 MB of direct memory held (67 KB per connection) against a 1 MiB budget, counted held 0.
+     *
+     * <p>Found by h377, not fixed: a design decision (count Http1Filter's client channel's pending outbound bytes in
+     * H2HeldBudget, and shed the heaviest, as for request bodies), H2HeldBudget being h376's.
+     */
+    @Test
+    @Disabled("h377 finding: response bytes queued toward HTTP/1 clients that do not read are outside the node's L7 budget")
+    void clientsThatDoNotReadTheirResponsesHoldNoMoreThanTheBudget() throws Exception {
+        int connections = 64;
+        long budget = 1L << 20;
+        long before = H2HeldBudget.limit();
+        H2HeldBudget.limit(budget);
+        io.netty.buffer.UnpooledByteBufAllocator alloc = new io.netty.buffer.UnpooledByteBufAllocator(true);
+        EventLoopGroup group = Transports.newGroup(2, "l7-h1-unread-responses");
+        List<Channel> appConnections = new CopyOnWriteArrayList<>();
+        List<Channel> upstreams = new CopyOnWriteArrayList<>();
+        List<Channel> accepted = new CopyOnWriteArrayList<>();
+        List<java.nio.channels.SocketChannel> clients = new java.util.ArrayList<>();
+        Channel app = null;
+        Channel listener = null;
+        try {
+            // The application: answers any request with a 100 MB body, written as fast as its connection takes it.
+            app = new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            appConnections.add(ch);
+                            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                                boolean answering;
+
+                                @Override
+                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                    ReferenceCountUtil.release(msg);
+                                    if (!answering) {
+                                        answering = true;
+                                        ctx.write(io.netty.buffer.Unpooled.copiedBuffer("HTTP/1.1 200 OK\r\ncontent-length: 100000000\r\n\r\n",
+                                                StandardCharsets.US_ASCII));
+                                        more(ctx);
+                                    }
+                                }
+
+                                @Override
+                                public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+                                    if (answering) {
+                                        more(ctx);
+                                    }
+                                }
+
+                                private void more(ChannelHandlerContext ctx) {
+                                    while (ctx.channel().isActive() && ctx.channel().isWritable()) {
+                                        ctx.write(io.netty.buffer.Unpooled.wrappedBuffer(new byte[16 * 1024]));
+                                    }
+                                    ctx.flush();
+                                }
+                            });
+                        }
+                    }).bind(new InetSocketAddress(APP, APP_PORT)).sync().channel();
+            listener = proxy(group, accepted, upstreams, new AtomicLong(), alloc);
+            long base = alloc.metric().usedDirectMemory();
+            for (int i = 0; i < connections; i++) {
+                java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open();
+                c.setOption(StandardSocketOptions.SO_RCVBUF, 16 * 1024);
+                c.connect(new InetSocketAddress(PROXY, PROXY_PORT));
+                clients.add(c);
+                write(c, ByteBuffer.wrap("GET /big HTTP/1.1\r\nhost: backend\r\n\r\n".getBytes(StandardCharsets.US_ASCII)));
+            }
+            // Every application connection stopped being read: its client connection is over its write watermark.
+            Await.until("every client connection full", Duration.ofSeconds(20), () -> upstreams.size() == connections
+                    && upstreams.stream().allMatch(u -> !u.isActive() || !u.config().isAutoRead()));
+            long queued = 0;
+            for (Channel a : accepted) {
+                queued += a.eventLoop().submit(() -> a.unsafe().outboundBuffer() == null ? 0L
+                        : a.unsafe().outboundBuffer().totalPendingWriteBytes()).get();
+            }
+            long held = alloc.metric().usedDirectMemory() - base;
+            System.out.printf("L7Http1BreakTest: %d clients not reading: %d bytes queued toward them, direct memory +%d, "
+                    + "counted held %d%n", connections, queued, held, H2HeldBudget.held());
+            assertThat(held).as("direct memory the proxy holds for responses its clients do not read").isLessThanOrEqualTo(2 * budget);
+        } finally {
+            H2HeldBudget.limit(before);
+            for (java.nio.channels.SocketChannel c : clients) {
+                c.setOption(StandardSocketOptions.SO_LINGER, 0);
+                c.close();
+            }
+            Await.until("the proxy's client connections closed", () -> accepted.stream().noneMatch(Channel::isActive));
+            if (listener != null) {
+                listener.close().sync();
+            }
+            if (app != null) {
+                app.close().sync();
+            }
+            for (Channel ch : appConnections) {
+                ch.close().sync();
+            }
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    /**
+     * The plaintext inbound L7 path on {@link #PROXY}:{@link #PROXY_PORT} toward {@link #APP}:{@link #APP_PORT}, as
+     * L7H1UnreadBodiesTest builds it; {@code upstreamAlloc} (null: the default) allocates the application connections' reads.
+     */
+    private static Channel proxy(EventLoopGroup group, List<Channel> accepted, List<Channel> upstreams, AtomicLong proxyRead,
+            io.netty.buffer.ByteBufAllocator upstreamAlloc) throws InterruptedException {
+        HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
+        InetSocketAddress appAddress = new InetSocketAddress(APP, APP_PORT);
+        return new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel client) {
+                        accepted.add(client);
+                        client.pipeline().addFirst(new ChannelInboundHandlerAdapter() {
+                            @Override
+                            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                if (msg instanceof ByteBuf b) {
+                                    proxyRead.addAndGet(b.readableBytes());
+                                }
+                                ctx.fireChannelRead(msg);
+                            }
+                        });
+                        http.plaintext(client, () -> {
+                                    CompletableFuture<Relay.End> up = new CompletableFuture<>();
+                                    Bootstrap b = new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
+                                            .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                                            .option(ChannelOption.SO_SNDBUF, 16 * 1024)
+                                            .handler(new ChannelInboundHandlerAdapter());
+                                    if (upstreamAlloc != null) {
+                                        b.option(ChannelOption.ALLOCATOR, upstreamAlloc);
+                                    }
+                                    b.connect(appAddress).addListener((io.netty.channel.ChannelFuture f) -> {
+                                        if (f.isSuccess()) {
+                                            upstreams.add(f.channel());
+                                            up.complete(Relay.tcp((DuplexChannel) f.channel()));
+                                        } else {
+                                            up.completeExceptionally(f.cause());
+                                        }
+                                    });
+                                    return up;
+                                }, client.remoteAddress(), appAddress, L7JwtTest.BACKEND,
+                                io.spiffe.spiffeid.SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP)
+                                .joinFrom(Relay.tcp(client));
+                    }
+                }).bind(new InetSocketAddress(PROXY, PROXY_PORT)).sync().channel();
+    }
+
+    private static long write(java.nio.channels.SocketChannel c, ByteBuffer b) throws Exception {
+        long n = b.remaining();
+        while (b.hasRemaining()) {
+            c.write(b);
+        }
+        return n;
+    }
+}
