@@ -474,11 +474,13 @@ class L7EnforcementTest {
     /**
      * Envoy's 404 for {@code OPTIONS *} is a local reply, and its connection manager closes an HTTP/1 connection after a
      * local reply's 400 only (conn_manager_impl.cc {@code onLocalReply}): the next request on the connection is served.
-     * Until 5 December zerohop closed the connection after the 404.
+     * Until 5 December zerohop closed the connection after the 404. Without a body: one to come makes the 404 an answer
+     * before the request's end, which closes the connection ({@code encodeHeaders}, {@code !remoteDecodeComplete()};
+     * L7Http1BreakTest).
      */
     @Test
     void optionsAsteriskGets404AndTheConnectionServesTheNextRequest() throws Exception {
-        String all = exchange(viaFrontend, "OPTIONS * HTTP/1.1\r\nHost: b\r\nContent-Length: 3\r\n\r\nabc"
+        String all = exchange(viaFrontend, "OPTIONS * HTTP/1.1\r\nHost: b\r\n\r\n"
                 + "GET /api/after-asterisk HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n");
         List<String> statuses = java.util.regex.Pattern.compile("HTTP/1\\.1 \\d{3}").matcher(all).results()
                 .map(java.util.regex.MatchResult::group).toList();

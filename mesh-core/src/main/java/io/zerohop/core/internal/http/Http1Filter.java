@@ -445,11 +445,12 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                 // (conn_manager_impl.cc, downstream_rq_non_relative_path, details AbsolutePath): OPTIONS * never reaches
                 // RBAC or the application, where zerohop forwarded it (a new-user pass). A local reply, not a protocol
                 // error: its onLocalReply closes an HTTP/1 connection after a 400 only, so the connection stays open for
-                // the next request (until 5 December zerohop closed it), as after a 403; a body is read and dropped.
+                // the next request (until 5 December zerohop closed it), as after a 403, unless a body is to come (below).
                 Http1Exchange x = new Http1Exchange(req);
                 x.refusal = "non-relative path \"*\" (Envoy's AbsolutePath)";
+                boolean bodyToCome = HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0;
                 x.closeAfter = !HttpUtil.isKeepAlive(req) || HttpUtil.is100ContinueExpected(req)
-                        || req.headers().contains(HttpHeaderNames.UPGRADE);
+                        || req.headers().contains(HttpHeaderNames.UPGRADE) || bodyToCome;
                 x.status = HttpResponseStatus.NOT_FOUND.code();
                 x.responseDone = true;
                 active = x;
@@ -457,6 +458,19 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                 reply.headers().remove(HttpHeaderNames.CONTENT_TYPE);
                 if (x.http10) {
                     x.toHttp10(reply);
+                }
+                if (bodyToCome) {
+                    // A body to come: the 404 is an answer before the request's end, which closes an HTTP/1 connection
+                    // (conn_manager_impl.cc encodeHeaders, !remoteDecodeComplete(), downstream_rq_response_before_rq_complete),
+                    // logged at once, as decided() does for a denial. Until 7 December the body was read to its end first
+                    // and the request logged only then: a client that left before it was never logged (L7Http1BreakTest).
+                    active = null;
+                    ReferenceCountUtil.release(m);
+                    ctx.write(reply);
+                    observer.request(line(x));
+                    ctx.flush();
+                    closeGracefully();
+                    return;
                 }
                 ctx.writeAndFlush(reply);
                 if (m instanceof HttpContent c) {

@@ -18,6 +18,7 @@ import io.zerohop.core.AppProtocol;
 import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.policy.PolicyEngine;
+import io.zerohop.testing.CapturedStderr;
 import io.zerohop.testing.netty.Await;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
@@ -126,6 +127,63 @@ class L7Http1BreakTest {
                 c.setOption(StandardSocketOptions.SO_LINGER, 0);
                 c.close();
             }
+            Await.until("the proxy's client connections closed", () -> accepted.stream().noneMatch(Channel::isActive));
+            if (listener != null) {
+                listener.close().sync();
+            }
+            if (app != null) {
+                app.close().sync();
+            }
+            for (Channel ch : appConnections) {
+                ch.close().sync();
+            }
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    /**
+     * {@code OPTIONS *} with a body, the client leaving before the body's end: zerohop answered 404 at the head (Envoy's
+     * AbsolutePath) but kept the connection open, reading the body to drop it, and logged the request only at the body's
+     * end, so a client that left before it was never logged nor counted. Envoy's connection manager closes an HTTP/1
+     * connection whose response (a local reply included) comes before the request's end, saying {@code connection: close}
+     * (conn_manager_impl.cc {@code ActiveStream::encodeHeaders}, {@code !remoteDecodeComplete()},
+     * {@code downstream_rq_response_before_rq_complete}), and logs the stream once its local reply ended
+     * ({@code doEndStream}, {@code doDeferredStreamDestroy}), as zerohop's RBAC denial with a body to come does
+     * ({@link Http1Filter} {@code decided}). The client reads the 404 and resets its connection.
+     */
+    @Test
+    void anOptionsStarWithABodyIsLoggedAndClosesAtItsAnswer() throws Exception {
+        EventLoopGroup group = Transports.newGroup(1, "l7-http1-break-options");
+        List<Channel> appConnections = new CopyOnWriteArrayList<>();
+        List<Channel> accepted = new CopyOnWriteArrayList<>();
+        Channel app = null;
+        Channel listener = null;
+        try (CapturedStderr err = new CapturedStderr()) {
+            app = new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            appConnections.add(ch);
+                        }
+                    }).bind(new InetSocketAddress(APP, APP_PORT)).sync().channel();
+            listener = proxy(group, accepted, new CopyOnWriteArrayList<>(), new AtomicLong(), null);
+            try (java.net.Socket s = new java.net.Socket()) {
+                s.setSoTimeout(10_000);
+                s.connect(new InetSocketAddress(PROXY, PROXY_PORT));
+                s.getOutputStream().write("OPTIONS * HTTP/1.1\r\nhost: backend\r\ncontent-length: 10\r\n\r\nabc"
+                        .getBytes(StandardCharsets.US_ASCII));
+                StringBuilder head = new StringBuilder();
+                java.io.InputStream in = s.getInputStream();
+                while (!head.toString().contains("\r\n\r\n")) {
+                    int b = in.read();
+                    assertThat(b).as("the response so far: %s", head).isNotNegative();
+                    head.append((char) b);
+                }
+                assertThat(head.toString()).startsWith("HTTP/1.1 404 ").containsIgnoringCase("\r\nconnection: close\r\n");
+                s.setSoLinger(true, 0);
+            }
+            assertThat(err.awaitLine("-http src=", " method=OPTIONS ", " status=404 ")).contains(" path=\"*\"");
+        } finally {
             Await.until("the proxy's client connections closed", () -> accepted.stream().noneMatch(Channel::isActive));
             if (listener != null) {
                 listener.close().sync();
