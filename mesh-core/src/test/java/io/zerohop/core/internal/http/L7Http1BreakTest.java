@@ -274,6 +274,84 @@ class L7Http1BreakTest {
         }
     }
 
+    /**
+     * A request sent on a keep-alive connection after the one before it had ended but before that one's response (not in
+     * the same write: pipelined across reads): zerohop reads it at once, so the first request's wire bytes
+     * ({@code istio_request_bytes}: what the connection carried until its line) include it, and since 276364be the second counts it again from its
+     * first byte. Envoy reads nothing of a connection whose request has ended until its response is done (http1
+     * codec_impl.cc {@code ServerConnectionImpl::onMessageComplete}: {@code response_encoder_.readDisable(true)}; older,
+     * conn_manager_impl.cc {@code onData}: {@code readDisable(true)} once {@code remote_complete_}), so the bytes come in
+     * a later dispatch, metered to the second request only; the double count of 276364be holds only for bytes in the
+     * buffer that carried the first request's end.
+     *
+     * <p>Found by h377, not fixed (the filter would need the wire count at the read that ended each request); uncertain:
+     * the newest Envoy sources searched (codec_impl.cc {@code onMessageCompleteBase}) no longer show that readDisable,
+     * only the parser's pause, so where the newest reads are disabled was not confirmed.
+     */
+    @Test
+    @Disabled("h377 finding (Envoy's newest behaviour unconfirmed): a request sent after the previous one ended is counted in both")
+    void aRequestSentAfterThePreviousEndedCountsInItsOwnBytesOnly() throws Exception {
+        EventLoopGroup group = Transports.newGroup(1, "l7-http1-break-pipelined");
+        List<Channel> appConnections = new CopyOnWriteArrayList<>();
+        List<Channel> accepted = new CopyOnWriteArrayList<>();
+        AtomicLong proxyRead = new AtomicLong();
+        AtomicLong appHeads = new AtomicLong();
+        Channel app = null;
+        Channel listener = null;
+        String first = "GET /one HTTP/1.1\r\nhost: backend\r\n\r\n";
+        String second = "GET /two HTTP/1.1\r\nhost: backend\r\n\r\n";
+        String ok = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+        try (CapturedStderr err = new CapturedStderr()) {
+            // The application: holds its first request's answer until the test sends it; answers any later one at once.
+            app = new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            appConnections.add(ch);
+                            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                                @Override
+                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                    String got = ((ByteBuf) msg).toString(StandardCharsets.ISO_8859_1);
+                                    ReferenceCountUtil.release(msg);
+                                    if (appHeads.incrementAndGet() > 1 || got.contains("/two")) {
+                                        ctx.writeAndFlush(io.netty.buffer.Unpooled.copiedBuffer(ok, StandardCharsets.US_ASCII));
+                                    }
+                                }
+                            });
+                        }
+                    }).bind(new InetSocketAddress(APP, APP_PORT)).sync().channel();
+            io.micrometer.core.instrument.simple.SimpleMeterRegistry meters = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+            listener = proxy(group, accepted, new CopyOnWriteArrayList<>(), proxyRead, null, meters);
+            try (java.net.Socket s = new java.net.Socket()) {
+                s.setSoTimeout(10_000);
+                s.connect(new InetSocketAddress(PROXY, PROXY_PORT));
+                s.getOutputStream().write(first.getBytes(StandardCharsets.US_ASCII));
+                Await.until("the application has the first request", () -> appHeads.get() == 1);
+                s.getOutputStream().write(second.getBytes(StandardCharsets.US_ASCII));
+                Await.until("the proxy read the second request", () -> proxyRead.get() == first.length() + second.length());
+                appConnections.get(0).writeAndFlush(io.netty.buffer.Unpooled.copiedBuffer(ok, StandardCharsets.US_ASCII));
+                assertThat(err.awaitLine("-http src=", " path=\"/two\" ")).contains(" status=200 ");
+                // Observed before the line is written (HttpObserver.request).
+                io.micrometer.core.instrument.DistributionSummary bytes = meters.find("istio.request.bytes").summary();
+                assertThat(bytes.count()).isEqualTo(2);
+                assertThat(bytes.max()).as("the first request: its own bytes only, as Envoy reads the second later").isEqualTo(first.length());
+                assertThat(bytes.totalAmount()).as("each its own").isEqualTo(first.length() + second.length());
+            }
+        } finally {
+            Await.until("the proxy's client connections closed", () -> accepted.stream().noneMatch(Channel::isActive));
+            if (listener != null) {
+                listener.close().sync();
+            }
+            if (app != null) {
+                app.close().sync();
+            }
+            for (Channel ch : appConnections) {
+                ch.close().sync();
+            }
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+
     /** The application: answers any request on its connection with a 100 MB body, written as fast as its connection takes it. */
     private static Channel bigResponses(EventLoopGroup group, List<Channel> appConnections) throws InterruptedException {
         return new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
@@ -319,7 +397,13 @@ class L7Http1BreakTest {
      */
     private static Channel proxy(EventLoopGroup group, List<Channel> accepted, List<Channel> upstreams, AtomicLong proxyRead,
             io.netty.buffer.ByteBufAllocator upstreamAlloc) throws InterruptedException {
-        HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
+        return proxy(group, accepted, upstreams, proxyRead, upstreamAlloc, null);
+    }
+
+    /** The same, its metrics in {@code meters} (a Micrometer registry; null: none). */
+    private static Channel proxy(EventLoopGroup group, List<Channel> accepted, List<Channel> upstreams, AtomicLong proxyRead,
+            io.netty.buffer.ByteBufAllocator upstreamAlloc, Object meters) throws InterruptedException {
+        HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, meters, null, 1000);
         InetSocketAddress appAddress = new InetSocketAddress(APP, APP_PORT);
         return new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
