@@ -54,6 +54,11 @@ final class Http1Exchange {
      * What Envoy's {@code remoteDecodeComplete()} tells: whether a response starts before the request's end.
      */
     boolean requestEnded;
+    /**
+     * What the connection had received ({@link Http1WireBytes}) once the read that carried this request's end was taken;
+     * -1 until then. Bytes read after it belong to the request after this one ({@link Http1Filter} {@code line}).
+     */
+    long wireAtEnd = -1;
     boolean responseDone;
     /** A 1xx other than 101 was forwarded; its end is not the response's end. */
     boolean interim;

@@ -697,6 +697,10 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         }
         if (last) {
             x.requestDone = true;
+            // Not an upgrade request's: Envoy's codec takes what follows its head as its body (codec_impl.cc, handling_upgrade_)
+            // and the upgraded bytes count in it.
+            Http1WireBytes w = x.upgrade ? null : ctx.pipeline().get(Http1WireBytes.class);
+            x.wireAtEnd = w == null ? -1 : w.received();
             if (x.allowed) {
                 upstream.flush();
             }
@@ -1311,7 +1315,8 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
      * bytes of the request after the one in progress in that request's meter, and dispatches what is left of the buffer
      * again, to the next request's meter, once that request is done ({@code conn_manager_impl.cc} {@code onData}, its
      * codec paused at each message's end), so those bytes count in both. Until 7 December they counted in the first
-     * only, and the pipelined request observed 0 bytes received.
+     * only, and the pipelined request observed 0 bytes received. Bytes read after a request's end ({@code wireAtEnd}) are
+     * not its: Envoy reads nothing more until that request is done (see below).
      */
     private HttpObserver.RequestLog line(Http1Exchange x) {
         Http1WireBytes w = ctx.pipeline().get(Http1WireBytes.class);
@@ -1322,7 +1327,12 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         if (x.request instanceof Http1Decoder.WireRequest r && r.wireStart >= 0 && r.wireStart < from) {
             from = r.wireStart;
         }
-        long received = w.received() - from;
+        // Not what was read after this request's end: Envoy's HTTP/1 codec dispatches nothing of a connection whose request
+        // has ended until that request is done (http1/codec_impl.cc ServerConnectionImpl::dispatch: active_request_'s
+        // remote_complete_, readDisable(true) and return before ConnectionImpl::dispatch, which meters), so a request sent
+        // after it in a later read is metered to that request only. Until 7 December it counted in both (L7Http1BreakTest).
+        long to = x.wireAtEnd >= 0 && x.wireAtEnd < w.received() ? x.wireAtEnd : w.received();
+        long received = Math.max(0, to - from);
         long sent = w.sent() - wireSent;
         wireReceived = w.received();
         wireSent = w.sent();
