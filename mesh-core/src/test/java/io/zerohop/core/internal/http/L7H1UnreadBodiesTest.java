@@ -2,18 +2,14 @@ package io.zerohop.core.internal.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.UnpooledByteBufAllocator;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.zerohop.core.AppProtocol;
-import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.testing.CapturedStderr;
@@ -26,7 +22,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -96,32 +91,9 @@ class L7H1UnreadBodiesTest {
                     }).bind(new InetSocketAddress(appHost, appPort)).sync().channel();
             HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
             InetSocketAddress appAddress = new InetSocketAddress(appHost, appPort);
-            listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
-                    .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .childOption(ChannelOption.ALLOCATOR, ALLOC).childOption(ChannelOption.SO_RCVBUF, 16 * 1024)
-                    .childHandler(new ChannelInitializer<SocketChannel>() {
-                        @Override
-                        protected void initChannel(SocketChannel client) {
-                            accepted.add(client);
-                            http.plaintext(client, () -> {
-                                        CompletableFuture<Relay.End> up = new CompletableFuture<>();
-                                        new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
-                                                .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                                                .option(ChannelOption.SO_SNDBUF, 16 * 1024)
-                                                .handler(new ChannelInboundHandlerAdapter())
-                                                .connect(appAddress).addListener((io.netty.channel.ChannelFuture f) -> {
-                                                    if (f.isSuccess()) {
-                                                        up.complete(Relay.tcp((DuplexChannel) f.channel()));
-                                                    } else {
-                                                        up.completeExceptionally(f.cause());
-                                                    }
-                                                });
-                                        return up;
-                                    }, client.remoteAddress(), appAddress, L7JwtTest.BACKEND,
-                                    io.spiffe.spiffeid.SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), protocol)
-                                    .joinFrom(Relay.tcp(client));
-                        }
-                    }).bind(new InetSocketAddress(proxyAddress, proxyPort)).sync().channel();
+            listener = PlaintextL7.listen(http, group, new InetSocketAddress(proxyAddress, proxyPort), appAddress, protocol,
+                    b -> b.childOption(ChannelOption.ALLOCATOR, ALLOC).childOption(ChannelOption.SO_RCVBUF, 16 * 1024), accepted::add,
+                    PlaintextL7.dial(appAddress, b -> b.option(ChannelOption.SO_SNDBUF, 16 * 1024), up -> { }));
 
             long base = ALLOC.metric().usedDirectMemory();
             long resetsBefore = H2HeldBudget.resets();

@@ -4,25 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.netty.bootstrap.Bootstrap;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.DuplexChannel;
-import io.netty.channel.socket.SocketChannel;
-import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.http.ChildProcess;
-import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
 import io.zerohop.testing.CapturedStderr;
 import java.net.InetSocketAddress;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -77,28 +67,7 @@ class L7H2LateResetFlagTest {
             InetSocketAddress appAddress = new InetSocketAddress(APP, Integer.parseInt(ChildProcess.firstLine(app).trim()));
             HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build(),
                     group, meters, null, 1000);
-            listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
-                    .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .childHandler(new ChannelInitializer<SocketChannel>() {
-                        @Override
-                        protected void initChannel(SocketChannel client) {
-                            http.plaintext(client, () -> {
-                                CompletableFuture<Relay.End> up = new CompletableFuture<>();
-                                new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
-                                        .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                                        .handler(new ChannelInboundHandlerAdapter()).connect(appAddress)
-                                        .addListener((io.netty.channel.ChannelFuture f) -> {
-                                            if (f.isSuccess()) {
-                                                up.complete(Relay.tcp((DuplexChannel) f.channel()));
-                                            } else {
-                                                up.completeExceptionally(f.cause());
-                                            }
-                                        });
-                                return up;
-                            }, client.remoteAddress(), appAddress, L7JwtTest.BACKEND,
-                                    SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), protocol).joinFrom(Relay.tcp(client));
-                        }
-                    }).bind(new InetSocketAddress(PROXY, 0)).sync().channel();
+            listener = PlaintextL7.listen(http, group, new InetSocketAddress(PROXY, 0), appAddress, protocol, b -> { }, client -> { });
             String base = "http://" + PROXY + ":" + ((InetSocketAddress) listener.localAddress()).getPort();
             if (logged.equals("HTTP/2")) {
                 // The client goes away while the response is open: zerohop resets the application's stream and closes

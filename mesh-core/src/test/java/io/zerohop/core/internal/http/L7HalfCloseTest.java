@@ -2,24 +2,17 @@ package io.zerohop.core.internal.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.bootstrap.Bootstrap;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.channel.socket.DuplexChannel;
-import io.netty.channel.socket.SocketChannel;
-import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.policy.PolicyEngine;
-import io.zerohop.policy.WorkloadRef;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -30,7 +23,6 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -74,34 +66,12 @@ class L7HalfCloseTest {
         app.bind(new InetSocketAddress(LO, 0));
         HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
         InetSocketAddress appAddress = (InetSocketAddress) app.getLocalSocketAddress();
-        listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
-                .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.SO_SNDBUF, SMALL_BUFFER).childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ROOMY)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel client) {
-                        client.pipeline().addLast(new FinWatch());
-                        InetSocketAddress source = (InetSocketAddress) client.remoteAddress();
-                        // The application's connection with the same small buffers, dialled for the first request.
-                        http.plaintext(client, () -> {
-                                    java.util.concurrent.CompletableFuture<Relay.End> up = new java.util.concurrent.CompletableFuture<>();
-                                    new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
-                                            .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                                            .option(ChannelOption.SO_SNDBUF, SMALL_BUFFER).option(ChannelOption.WRITE_BUFFER_WATER_MARK, ROOMY)
-                                            .handler(new ChannelInboundHandlerAdapter())
-                                            .connect(appAddress).addListener((io.netty.channel.ChannelFuture f) -> {
-                                                if (f.isSuccess()) {
-                                                    up.complete(Relay.tcp((DuplexChannel) f.channel()));
-                                                } else {
-                                                    up.completeExceptionally(f.cause());
-                                                }
-                                            });
-                                    return up;
-                                }, source, appAddress, new WorkloadRef("prod", "backend", "backend", Map.of()),
-                                SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP)
-                                .joinFrom(Relay.tcp(client));
-                    }
-                }).bind(new InetSocketAddress(LO, 0)).sync().channel();
+        // The application's connection with the same small buffers, dialled for the first request.
+        listener = PlaintextL7.listen(http, group, new InetSocketAddress(LO, 0), appAddress, AppProtocol.HTTP,
+                b -> b.childOption(ChannelOption.SO_SNDBUF, SMALL_BUFFER).childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ROOMY),
+                client -> client.pipeline().addLast(new FinWatch()),
+                PlaintextL7.dial(appAddress, b -> b.option(ChannelOption.SO_SNDBUF, SMALL_BUFFER)
+                        .option(ChannelOption.WRITE_BUFFER_WATER_MARK, ROOMY), up -> { }));
     }
 
     @AfterEach

@@ -2,7 +2,6 @@ package io.zerohop.core.internal.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -11,11 +10,9 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.zerohop.core.AppProtocol;
-import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.testing.CapturedStderr;
@@ -26,7 +23,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -57,8 +53,9 @@ class L7Http1BreakTest {
      * connection before lighter real ones (its own shed recounts it to 0 and sheds nothing, but the node's shedding is
      * spent on it). Measured 7 December: a connection that holds 0 still counted 4,192 bytes.
      *
-     * <p>Found by h377, not fixed here (H2HeldBudget, TcpUpstream are h376's): recount when the application connection's
-     * writes complete (as the HTTP/2 path's {@code Connection#written} does for what it queued), or from a flush listener.
+     * <p>Found by h377, not fixed: recount when the application connection's writes complete (as the HTTP/2 path's
+     * {@code Connection#written} does for what it queued), or from a flush listener. A first try (an empty write behind
+     * what a flush left queued, watched again while more was queued behind it) hung this test: not merged.
      */
     @Test
     @Disabled("h377 finding: an HTTP/1 connection's budget count is stale once its application drains without a writability change")
@@ -400,44 +397,23 @@ class L7Http1BreakTest {
             io.netty.buffer.ByteBufAllocator upstreamAlloc, Object meters) throws InterruptedException {
         HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, meters, null, 1000);
         InetSocketAddress appAddress = new InetSocketAddress(APP, APP_PORT);
-        return new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
-                .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel client) {
-                        accepted.add(client);
-                        client.pipeline().addFirst(new ChannelInboundHandlerAdapter() {
-                            @Override
-                            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                                if (msg instanceof ByteBuf b) {
-                                    proxyRead.addAndGet(b.readableBytes());
-                                }
-                                ctx.fireChannelRead(msg);
-                            }
-                        });
-                        http.plaintext(client, () -> {
-                                    CompletableFuture<Relay.End> up = new CompletableFuture<>();
-                                    Bootstrap b = new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
-                                            .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                                            .option(ChannelOption.SO_SNDBUF, 16 * 1024)
-                                            .handler(new ChannelInboundHandlerAdapter());
-                                    if (upstreamAlloc != null) {
-                                        b.option(ChannelOption.ALLOCATOR, upstreamAlloc);
-                                    }
-                                    b.connect(appAddress).addListener((io.netty.channel.ChannelFuture f) -> {
-                                        if (f.isSuccess()) {
-                                            upstreams.add(f.channel());
-                                            up.complete(Relay.tcp((DuplexChannel) f.channel()));
-                                        } else {
-                                            up.completeExceptionally(f.cause());
-                                        }
-                                    });
-                                    return up;
-                                }, client.remoteAddress(), appAddress, L7JwtTest.BACKEND,
-                                io.spiffe.spiffeid.SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP)
-                                .joinFrom(Relay.tcp(client));
+        return PlaintextL7.listen(http, group, new InetSocketAddress(PROXY, PROXY_PORT), appAddress, AppProtocol.HTTP, b -> { }, client -> {
+            accepted.add(client);
+            client.pipeline().addFirst(new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                    if (msg instanceof ByteBuf b) {
+                        proxyRead.addAndGet(b.readableBytes());
                     }
-                }).bind(new InetSocketAddress(PROXY, PROXY_PORT)).sync().channel();
+                    ctx.fireChannelRead(msg);
+                }
+            });
+        }, PlaintextL7.dial(appAddress, b -> {
+            b.option(ChannelOption.SO_SNDBUF, 16 * 1024);
+            if (upstreamAlloc != null) {
+                b.option(ChannelOption.ALLOCATOR, upstreamAlloc);
+            }
+        }, upstreams::add));
     }
 
     private static long write(java.nio.channels.SocketChannel c, ByteBuffer b) throws Exception {

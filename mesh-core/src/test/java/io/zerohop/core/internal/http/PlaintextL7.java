@@ -1,10 +1,14 @@
 package io.zerohop.core.internal.http;
 
+import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.AppProtocol;
@@ -14,6 +18,7 @@ import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import java.net.InetSocketAddress;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
 /**
@@ -41,6 +46,12 @@ final class PlaintextL7 {
      */
     static Channel listen(HttpEnforcement http, EventLoopGroup group, InetSocketAddress at, InetSocketAddress app, AppProtocol protocol,
                           Consumer<ServerBootstrap> options, Consumer<SocketChannel> accepted) throws InterruptedException {
+        return listen(http, group, at, app, protocol, options, accepted, client -> CaptureListener.connectTcp(client.eventLoop(), app));
+    }
+
+    /** The same, the application dialled by {@code dial} ({@link #dial}: with socket options of the test's own). */
+    static Channel listen(HttpEnforcement http, EventLoopGroup group, InetSocketAddress at, InetSocketAddress app, AppProtocol protocol,
+                          Consumer<ServerBootstrap> options, Consumer<SocketChannel> accepted, Dial dial) throws InterruptedException {
         ServerBootstrap b = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
@@ -49,9 +60,37 @@ final class PlaintextL7 {
             @Override
             protected void initChannel(SocketChannel client) {
                 accepted.accept(client);
-                http.plaintext(client, () -> CaptureListener.connectTcp(client.eventLoop(), app), client.remoteAddress(), app,
-                        BACKEND, BACKEND_ID, protocol).joinFrom(Relay.tcp(client));
+                http.plaintext(client, () -> dial.dial(client), client.remoteAddress(), app, BACKEND, BACKEND_ID, protocol)
+                        .joinFrom(Relay.tcp(client));
             }
         }).bind(at).sync().channel();
+    }
+
+    /** Dials the application for a client's connection (at its first request), on that connection's loop. */
+    interface Dial {
+        CompletableFuture<Relay.End> dial(SocketChannel client);
+    }
+
+    /**
+     * A dial of {@code app} with auto-read off and half-closure on, as the plaintext inbound's, and {@code options} of the
+     * test's own (small socket buffers, an allocator to count); {@code connected} is told of each connected channel.
+     */
+    static Dial dial(InetSocketAddress app, Consumer<Bootstrap> options, Consumer<Channel> connected) {
+        return client -> {
+            CompletableFuture<Relay.End> up = new CompletableFuture<>();
+            Bootstrap b = new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(client.eventLoop()))
+                    .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                    .handler(new ChannelInboundHandlerAdapter());
+            options.accept(b);
+            b.connect(app).addListener((ChannelFuture f) -> {
+                if (f.isSuccess()) {
+                    connected.accept(f.channel());
+                    up.complete(Relay.tcp((DuplexChannel) f.channel()));
+                } else {
+                    up.completeExceptionally(f.cause());
+                }
+            });
+            return up;
+        };
     }
 }
