@@ -85,6 +85,8 @@ public final class LiveAuthorization implements HboneEvents {
                     t.peerIdentity(), io.zerohop.core.Addresses.authority(t.destination()), t.localIdentity(),
                     d == null ? "authorization failed" : d.explain());
             onDenied.accept(t);
+            // An L7 request on the tunnel is then logged downstream_local_disconnect(...), zerohop's close (DownstreamClose).
+            TunnelCount.markLocal(e.getValue(), LivePlaintext.DENIED_BY_POLICY);
             try {
                 e.getValue().abort();
             } catch (UnsupportedOperationException ex) {

@@ -255,10 +255,20 @@ public final class TunnelCount implements HboneEvents {
     }
 
     private static void abort(TunnelCounters t) {
+        // Marked as the drain's before the reset, as an accepted connection's cut is (reset): an L7 request on the tunnel
+        // is then logged downstream_local_disconnect(...), zerohop's close, not the client's (DownstreamClose).
+        markLocal(t, CUT);
         try {
             t.abort();
         } catch (UnsupportedOperationException e) {
             // closed with its connection instead
+        }
+    }
+
+    /** Sets {@code mark} on an HBONE tunnel's channel (a {@code TunnelCodec}'s), if it has one yet. Any thread. */
+    public static void markLocal(TunnelCounters t, io.netty.util.AttributeKey<Boolean> mark) {
+        if (t instanceof io.zerohop.hbone.internal.TunnelCodec codec && codec.channel() != null) {
+            codec.channel().attr(mark).set(Boolean.TRUE);
         }
     }
 

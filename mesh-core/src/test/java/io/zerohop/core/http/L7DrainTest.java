@@ -49,9 +49,14 @@ class L7DrainTest {
                 to: [{operation: {methods: ["POST"], paths: ["/upload"]}}]
             """;
 
+    /**
+     * Its access line says the close was zerohop's: Envoy's {@code DC} with {@code downstream_local_disconnect(<reason>)}
+     * (conn_manager_impl.cc {@code onEvent}, LocalClose); until 7 December a tunnel the drain aborted was logged
+     * {@code downstream_remote_disconnect}, as if its client had gone.
+     */
     @Test
     void anL7TunnelCutAtTheDeadlineResetsItsUpstreamConnection() throws Exception {
-        cutMidRequest((server, tunnel) -> {
+        cutMidRequest("downstream_local_disconnect(purging_socket_that_have_not_progressed_to_connections)", (server, tunnel) -> {
             CompletableFuture<Void> drained = server.shutdown();
             tunnel.setSoTimeout(20_000);
             assertThat(readUntilEnd(tunnel)).as("the client's tunnel, cut at the deadline").isEqualTo("reset");
@@ -62,7 +67,7 @@ class L7DrainTest {
     /** A peer's RST_STREAM (CONNECT_ERROR: the client's socket closed with SO_LINGER 0) reaches the application as a reset too. */
     @Test
     void aPeerResetOfAnL7TunnelResetsItsUpstreamConnection() throws Exception {
-        cutMidRequest((server, tunnel) -> {
+        cutMidRequest("downstream_remote_disconnect", (server, tunnel) -> {
             tunnel.setSoLinger(true, 0);
             tunnel.close();
             return CompletableFuture.completedFuture(null);
@@ -77,9 +82,9 @@ class L7DrainTest {
     /**
      * A node proxy (drain 500 ms) in front of a raw-socket application on an HTTP port with an HTTP
      * rule; a POST whose body is still coming goes through it, then {@code cut}; the application must
-     * read a reset.
+     * read a reset, and the request's access line has the flag {@code DC} and {@code details}.
      */
-    static void cutMidRequest(Cut cut) throws Exception {
+    static void cutMidRequest(String details, Cut cut) throws Exception {
         InetAddress backendIp = InetAddress.getByName("127.0.31.2");
         try (ServerSocket app = new ServerSocket(0, 50, backendIp)) {
             Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
@@ -93,7 +98,8 @@ class L7DrainTest {
                     .node("b").inbound(new InetSocketAddress(backendIp, 0)).drain(Duration.ofMillis(500)).threads(2).build();
             server.start().get(10, TimeUnit.SECONDS);
             registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
-            try (Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+            try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr();
+                 Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
                  Socket tunnel = client.socketFactory(frontend.identity()).createSocket(backendIp, app.getLocalPort())) {
                 // The filter has sent the request's head and the first bytes of its body upstream.
                 OutputStream out = tunnel.getOutputStream();
@@ -110,6 +116,8 @@ class L7DrainTest {
                     assertThat(appEnd.get(20, TimeUnit.SECONDS)).as("the app's connection from the L7 filter, its tunnel cut")
                             .isEqualTo("reset");
                     then.get(20, TimeUnit.SECONDS);
+                    assertThat(err.awaitLine(" path=\"/upload\" ", " response_flags=DC"))
+                            .contains(" reason=\"" + details + "\" ");
                 }
             } finally {
                 server.close();
@@ -226,7 +234,8 @@ class L7DrainTest {
             server.start().get(10, TimeUnit.SECONDS);
             registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
             app.setSoTimeout(20_000);
-            try (Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+            try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr();
+                 Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
                  Socket idle = client.socketFactory(frontend.identity()).createSocket(backendIp, app.getLocalPort());
                  Socket quiet = client.socketFactory(frontend.identity()).createSocket(backendIp, app.getLocalPort())) {
                 idle.setSoTimeout(20_000);
@@ -320,7 +329,8 @@ class L7DrainTest {
             server.start().get(10, TimeUnit.SECONDS);
             registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
             app.setSoTimeout(20_000);
-            try (Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+            try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr();
+                 Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
                  Socket tunnel = client.socketFactory(frontend.identity()).createSocket(backendIp, app.getLocalPort());
                  Socket idle = client.socketFactory(frontend.identity()).createSocket(backendIp, app.getLocalPort())) {
                 Socket[] apps = new Socket[2];

@@ -778,8 +778,8 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         read(c);
     }
 
-    /** The tunnel's channel, once the codec is in a pipeline. */
-    Channel channel() {
+    /** The tunnel's channel, once the codec is in a pipeline (null before). Also mesh-core's, to mark why it aborts one. */
+    public Channel channel() {
         return channel;
     }
 

@@ -28,6 +28,11 @@ final class DownstreamClose {
 
     private DownstreamClose() {}
 
+    /** Whether zerohop itself is closing {@code client} (marked before its reset), not the client. Any thread. */
+    static boolean local(Channel client) {
+        return !details(client).equals(REMOTE);
+    }
+
     /** The details for a request whose client's connection {@code client} ended under it. Any thread. */
     static String details(Channel client) {
         String reason = client == null ? null

@@ -980,6 +980,16 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             }
             return;
         }
+        if (ctx != null && (!ctx.channel().isActive() || DownstreamClose.local(ctx.channel()))) {
+            // The client's end came first: closed (its close ends the application's connection before this filter
+            // hears of it, as a clean close here), or being cut by zerohop (the drain's deadline, a policy change).
+            // Envoy's connection manager resets the client's
+            // streams before anything answers them (conn_manager_impl.cc onEvent, resetAllStreams): DC, logged when the
+            // client's connection ends (channelInactive), never a 503 to a client that is going. Until 7 December the
+            // drain's cut of an HBONE tunnel mid-request was logged 503 UC upstream_reset_before_response_started.
+            clientGone(active);
+            return;
+        }
         if (!clean || (active != null && active.allowed && !active.responseDone)) {
             if (active != null && active.allowed && active.status == 0) {
                 // Envoy's codec client resets the requests of a connection that closed under them with
