@@ -832,6 +832,13 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             x.closeAfter = true;
             r.headers().set(HttpHeaderNames.CONNECTION, io.netty.handler.codec.http.HttpHeaderValues.CLOSE);
         }
+        if (!draining && msg instanceof HttpResponse && authorizer.draining()) {
+            // Asked here, as Envoy's encodeHeaders asks its listener's drain state when it encodes the head: the drain's
+            // notice to this connection (drain) is a task queued from the draining thread, which a loaded machine can run
+            // after this response's head although the drain began before it (a fresh-clone CI saw L7DrainTest's
+            // response to a request in progress without connection: close).
+            draining = true;
+        }
         if (draining && part != Http1Exchange.ResponsePart.SWITCHED && msg instanceof HttpResponse r
                 && r.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
             // Envoy's connection manager, draining, says connection: close on every HTTP/1 response but an upgrade's

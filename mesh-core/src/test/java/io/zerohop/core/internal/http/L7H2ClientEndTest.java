@@ -239,7 +239,11 @@ class L7H2ClientEndTest {
         InetSocketAddress via = listener(AppProtocol.HTTP, this::dialApp);
         for (String path : List.of("/app-rst", "/app-gone")) {
             List<String> out = List.of(ChildProcess.run("node", "-e", CLIENT, url(via), path).split("\n"));
-            assertThat(out).as(path).containsExactly("started", "rst " + INTERNAL_ERROR);
+            // The response's first DATA may not reach the client before the reset: the application sends it and its reset
+            // back to back, and a reset is not held behind queued DATA (Netty's flow controller drops what the stream
+            // still queues, as nghttp2 sends RST_STREAM ahead of queued DATA): seen once in a fresh-clone CI run.
+            assertThat(out).as(path).last().isEqualTo("rst " + INTERNAL_ERROR);
+            assertThat(out).as(path).isSubsetOf("started", "rst " + INTERNAL_ERROR).doesNotHaveDuplicates();
         }
     }
 
