@@ -2,10 +2,8 @@ package io.zerohop.core.internal.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.UnpooledByteBufAllocator;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
@@ -81,14 +79,8 @@ class L7H1UnreadBodiesTest {
         Channel listener = null;
         try (CapturedStderr err = new CapturedStderr()) {
             // The application: accepts, never reads.
-            app = new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
-                    .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.SO_RCVBUF, 16 * 1024)
-                    .childHandler(new ChannelInitializer<SocketChannel>() {
-                        @Override
-                        protected void initChannel(SocketChannel ch) {
-                            appConnections.add(ch);
-                        }
-                    }).bind(new InetSocketAddress(appHost, appPort)).sync().channel();
+            app = PlaintextL7.application(group, new InetSocketAddress(appHost, appPort),
+                    b -> b.childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.SO_RCVBUF, 16 * 1024), appConnections::add);
             HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
             InetSocketAddress appAddress = new InetSocketAddress(appHost, appPort);
             listener = PlaintextL7.listen(http, group, new InetSocketAddress(proxyAddress, proxyPort), appAddress, protocol,

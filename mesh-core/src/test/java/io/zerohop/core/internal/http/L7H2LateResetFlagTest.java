@@ -32,17 +32,8 @@ import org.junit.jupiter.api.Timeout;
 class L7H2LateResetFlagTest {
     static final String PROXY = "127.0.226.11";
     static final String APP = "127.0.226.12";
-    static final String POLICY = """
-            apiVersion: security.istio.io/v1
-            kind: AuthorizationPolicy
-            metadata: {name: deny-path, namespace: prod}
-            spec:
-              action: DENY
-              rules:
-              - to:
-                - operation:
-                    paths: ["/denied"]
-            """;
+    /** H2WireBytesStreamsTest's: a DENY on /denied. */
+    static final String POLICY = H2WireBytesStreamsTest.POLICY;
 
     @Test
     void anApplicationResetAfterItsResponseStartedIsFlagged() throws Exception {

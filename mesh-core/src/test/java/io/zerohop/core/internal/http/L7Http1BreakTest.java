@@ -2,12 +2,10 @@ package io.zerohop.core.internal.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
@@ -70,20 +68,16 @@ class L7Http1BreakTest {
         java.nio.channels.SocketChannel c = null;
         long base = H2HeldBudget.held();
         try {
-            app = new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
-                    .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.SO_RCVBUF, 16 * 1024)
-                    .childHandler(new ChannelInitializer<SocketChannel>() {
-                        @Override
-                        protected void initChannel(SocketChannel ch) {
-                            appConnections.add(ch);
-                            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-                                @Override
-                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                                    ReferenceCountUtil.release(msg);
-                                }
-                            });
-                        }
-                    }).bind(new InetSocketAddress(APP, APP_PORT)).sync().channel();
+            app = PlaintextL7.application(group, new InetSocketAddress(APP, APP_PORT),
+                    b -> b.childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.SO_RCVBUF, 16 * 1024), ch -> {
+                appConnections.add(ch);
+                ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        ReferenceCountUtil.release(msg);
+                    }
+                });
+            });
             listener = proxy(group, accepted, upstreams, proxyRead, null);
 
             c = java.nio.channels.SocketChannel.open();
@@ -156,13 +150,7 @@ class L7Http1BreakTest {
         Channel app = null;
         Channel listener = null;
         try (CapturedStderr err = new CapturedStderr()) {
-            app = new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
-                    .childHandler(new ChannelInitializer<SocketChannel>() {
-                        @Override
-                        protected void initChannel(SocketChannel ch) {
-                            appConnections.add(ch);
-                        }
-                    }).bind(new InetSocketAddress(APP, APP_PORT)).sync().channel();
+            app = PlaintextL7.application(group, new InetSocketAddress(APP, APP_PORT), b -> { }, appConnections::add);
             listener = proxy(group, accepted, new CopyOnWriteArrayList<>(), new AtomicLong(), null);
             try (java.net.Socket s = new java.net.Socket()) {
                 s.setSoTimeout(10_000);
@@ -295,23 +283,19 @@ class L7Http1BreakTest {
         String ok = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
         try (CapturedStderr err = new CapturedStderr()) {
             // The application: holds its first request's answer until the test sends it; answers any later one at once.
-            app = new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
-                    .childHandler(new ChannelInitializer<SocketChannel>() {
-                        @Override
-                        protected void initChannel(SocketChannel ch) {
-                            appConnections.add(ch);
-                            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-                                @Override
-                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                                    String got = ((ByteBuf) msg).toString(StandardCharsets.ISO_8859_1);
-                                    ReferenceCountUtil.release(msg);
-                                    if (appHeads.incrementAndGet() > 1 || got.contains("/two")) {
-                                        ctx.writeAndFlush(io.netty.buffer.Unpooled.copiedBuffer(ok, StandardCharsets.US_ASCII));
-                                    }
-                                }
-                            });
+            app = PlaintextL7.application(group, new InetSocketAddress(APP, APP_PORT), b -> { }, ch -> {
+                appConnections.add(ch);
+                ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        String got = ((ByteBuf) msg).toString(StandardCharsets.ISO_8859_1);
+                        ReferenceCountUtil.release(msg);
+                        if (appHeads.incrementAndGet() > 1 || got.contains("/two")) {
+                            ctx.writeAndFlush(io.netty.buffer.Unpooled.copiedBuffer(ok, StandardCharsets.US_ASCII));
                         }
-                    }).bind(new InetSocketAddress(APP, APP_PORT)).sync().channel();
+                    }
+                });
+            });
             io.micrometer.core.instrument.simple.SimpleMeterRegistry meters = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
             listener = proxy(group, accepted, new CopyOnWriteArrayList<>(), proxyRead, null, meters);
             try (java.net.Socket s = new java.net.Socket()) {
@@ -346,41 +330,37 @@ class L7Http1BreakTest {
 
     /** The application: answers any request on its connection with a 100 MB body, written as fast as its connection takes it. */
     private static Channel bigResponses(EventLoopGroup group, List<Channel> appConnections) throws InterruptedException {
-        return new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        appConnections.add(ch);
-                        ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-                            boolean answering;
+        return PlaintextL7.application(group, new InetSocketAddress(APP, APP_PORT), b -> { }, ch -> {
+            appConnections.add(ch);
+            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                boolean answering;
 
-                            @Override
-                            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                                ReferenceCountUtil.release(msg);
-                                if (!answering) {
-                                    answering = true;
-                                    ctx.write(io.netty.buffer.Unpooled.copiedBuffer("HTTP/1.1 200 OK\r\ncontent-length: 100000000\r\n\r\n",
-                                            StandardCharsets.US_ASCII));
-                                    more(ctx);
-                                }
-                            }
-
-                            @Override
-                            public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-                                if (answering) {
-                                    more(ctx);
-                                }
-                            }
-
-                            private void more(ChannelHandlerContext ctx) {
-                                while (ctx.channel().isActive() && ctx.channel().isWritable()) {
-                                    ctx.write(io.netty.buffer.Unpooled.wrappedBuffer(new byte[16 * 1024]));
-                                }
-                                ctx.flush();
-                            }
-                        });
+                @Override
+                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                    ReferenceCountUtil.release(msg);
+                    if (!answering) {
+                        answering = true;
+                        ctx.write(io.netty.buffer.Unpooled.copiedBuffer("HTTP/1.1 200 OK\r\ncontent-length: 100000000\r\n\r\n",
+                                StandardCharsets.US_ASCII));
+                        more(ctx);
                     }
-                }).bind(new InetSocketAddress(APP, APP_PORT)).sync().channel();
+                }
+
+                @Override
+                public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+                    if (answering) {
+                        more(ctx);
+                    }
+                }
+
+                private void more(ChannelHandlerContext ctx) {
+                    while (ctx.channel().isActive() && ctx.channel().isWritable()) {
+                        ctx.write(io.netty.buffer.Unpooled.wrappedBuffer(new byte[16 * 1024]));
+                    }
+                    ctx.flush();
+                }
+            });
+        });
     }
 
     /**

@@ -66,6 +66,22 @@ final class PlaintextL7 {
         }).bind(at).sync().channel();
     }
 
+    /**
+     * A raw application at {@code at}: a Netty server on {@code group} with {@code options} applied (auto-read off, small
+     * receive buffers) whose accepted connections are given to {@code accepted} to add handlers or keep; its channel, bound.
+     */
+    static Channel application(EventLoopGroup group, InetSocketAddress at, Consumer<ServerBootstrap> options,
+                               Consumer<SocketChannel> accepted) throws InterruptedException {
+        ServerBootstrap b = new ServerBootstrap().group(group).channel(Transports.serverChannel(group)).option(ChannelOption.SO_REUSEADDR, true);
+        options.accept(b);
+        return b.childHandler(new ChannelInitializer<SocketChannel>() {
+            @Override
+            protected void initChannel(SocketChannel ch) {
+                accepted.accept(ch);
+            }
+        }).bind(at).sync().channel();
+    }
+
     /** Dials the application for a client's connection (at its first request), on that connection's loop. */
     interface Dial {
         CompletableFuture<Relay.End> dial(SocketChannel client);
