@@ -284,6 +284,48 @@ class PolicyDirectoryTest {
     }
 
     /**
+     * A directory given through a symbolic link that a deployment swaps to a new version ({@code ln -sfn v2 policies},
+     * git-sync's {@code --link}, the Kubernetes ConfigMap mount's {@code ..data}) is watched at the version it named
+     * when the watch began, so the swap raises no event and only the fingerprint poll sees it. An operator's break-it
+     * pass (helper 380): a new version whose files have the names, sizes and modification times of the old ones
+     * ({@code tar x}, {@code rsync -a}, {@code cp -p} keep them; a one-word edit such as a principal's
+     * {@code frontend} for {@code old-app1} keeps the size) was never loaded, and the DENY it added never enforced. Istio's
+     * own file watcher decides on the content (pkg/filewatcher/worker.go {@code getHashSum}); the fingerprint holds each
+     * file's real path, file key and status-change time, which a swap or any write changes (an mtime can be set, a ctime
+     * cannot). In single-file mode too ({@code --policies policies/policy.yaml} through the swapped link).
+     */
+    @Test
+    @Execution(ExecutionMode.CONCURRENT)
+    void aSymlinkSwappedToAVersionOfTheSameSizesAndTimesIsReloaded(@TempDir Path dir) throws Exception {
+        String old = ap("prod", "deny-one", "{action: DENY, rules: [{from: [{source: {principals: [cluster.local/ns/prod/sa/old-app1]}}]}]}");
+        String now = ap("prod", "deny-one", "{action: DENY, rules: [{from: [{source: {principals: [cluster.local/ns/prod/sa/frontend]}}]}]}");
+        assertThat(now.length()).isEqualTo(old.length());
+        AccessRequest frontend = r().build();
+        for (boolean single : new boolean[] {false, true}) {
+            Path home = Files.createDirectory(dir.resolve(single ? "single" : "directory"));
+            Path v1 = Files.createDirectory(home.resolve("v1"));
+            Path v2 = Files.createDirectory(home.resolve("v2"));
+            Files.writeString(v1.resolve("policy.yaml"), old);
+            Files.writeString(v2.resolve("policy.yaml"), now);
+            Files.setLastModifiedTime(v2.resolve("policy.yaml"), Files.getLastModifiedTime(v1.resolve("policy.yaml")));
+            Path link = Files.createSymbolicLink(home.resolve("policies"), v1.getFileName());
+            Heard heard = new Heard();
+            PolicyEngine e = PolicyEngine.builder().pollInterval(Duration.ofMillis(100)).reloadListener(heard).build();
+            try (AutoCloseable watcher = e.watch(single ? link.resolve("policy.yaml") : link)) {
+                assertThat(heard.reloaded.poll(20, TimeUnit.SECONDS)).isNotNull();
+                assertThat(e.evaluate(frontend).allowed()).isTrue();
+
+                // As ln -sfn does it, atomically: a new link renamed over the old.
+                Path next = Files.createSymbolicLink(home.resolve(".policies.tmp"), v2.getFileName());
+                Files.move(next, link, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                assertThat(heard.reloaded.poll(20, TimeUnit.SECONDS)).as("the swapped-in version is loaded (%s)",
+                        single ? "single file" : "directory").isNotNull();
+                assertThat(e.evaluate(frontend).allowed()).as("its DENY is in force").isFalse();
+            }
+        }
+    }
+
+    /**
      * A deleted policy file drops its policies once it stayed absent for the watcher's wait (2 s more than a change's
      * 250 ms), whether it was watched alone ({@code --policies file.yaml}, which kept the old set: its reload failed
      * with "no such file") or as part of a directory; both log a WARN naming the file.

@@ -30,6 +30,16 @@ import org.slf4j.LoggerFactory;
  * generator that then pauses): the loader refuses a file with no object (the set in force stays, with an ERROR), and the wait
  * spares that ERROR when the writer finishes within it. A writer pausing longer is still read half-written: write
  * a temporary file, then rename it (what ConfigMap mounts, kubectl cp and most editors do).
+ *
+ * <p>A change is a change of a file's name, size or modification time, or of its identity: its real path, file key
+ * (device and inode) and status-change time. The directory is watched where it resolved when the watch began (inotify
+ * follows a symbolic link once), so swapping a link to a new version ({@code ln -sfn v2 policies}, git-sync's
+ * {@code --link}) raises no event there and only the poll sees it; a version whose files kept the old names, sizes and
+ * times ({@code tar x}, {@code rsync -a}, {@code cp -p}; a one-word edit keeps the size) was never loaded until an
+ * operator's break-it pass (helper 380). Istio's file watcher compares a hash of the content (istio/istio
+ * pkg/filewatcher/worker.go {@code getHashSum}); the identity serves the same end without reading every file at every
+ * poll: a swap changes the real path and file key, and any write the ctime, which unlike the mtime no tool sets back.
+ * After a swap the watch moves to the new target, for prompt events there.
  */
 public final class DirectoryWatcher implements AutoCloseable {
 
@@ -43,6 +53,9 @@ public final class DirectoryWatcher implements AutoCloseable {
     private final Duration poll;
     private final Runnable onChange;
     private final WatchService watchService;
+    /** The directory's watch; re-registered when {@link #dir} resolves elsewhere (a swapped symbolic link). */
+    private WatchKey key;
+    private Path watchedReal;
     private final Thread thread;
     private final Duration settle;
     private final Duration emptied;
@@ -91,8 +104,8 @@ public final class DirectoryWatcher implements AutoCloseable {
         WatchService ws = null;
         try {
             ws = FileSystems.getDefault().newWatchService();
-            dir.register(ws, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_DELETE,
-                    StandardWatchEventKinds.ENTRY_MODIFY);
+            key = register(ws);
+            watchedReal = realPath(dir);
         } catch (IOException | UnsupportedOperationException e) {
             LOG.info("no WatchService for {} ({}); polling every {}", dir, e.toString(), poll);
             if (ws != null) {
@@ -130,6 +143,7 @@ public final class DirectoryWatcher implements AutoCloseable {
                         return;
                     }
                     fingerprint = now;
+                    rewatch();
                     onChange.run();
                 }
             } catch (InterruptedException | ClosedWatchServiceException e) {
@@ -137,6 +151,39 @@ public final class DirectoryWatcher implements AutoCloseable {
             } catch (RuntimeException e) {
                 LOG.warn("policy watcher for {}: {}", dir, e.toString());
             }
+        }
+    }
+
+    private WatchKey register(WatchService ws) throws IOException {
+        return dir.register(ws, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_DELETE,
+                StandardWatchEventKinds.ENTRY_MODIFY);
+    }
+
+    /** Moves the watch to where {@link #dir} now resolves, when a symbolic link on its way was swapped. */
+    private void rewatch() {
+        Path real = realPath(dir);
+        if (watchService == null || real == null || real.equals(watchedReal)) {
+            return;
+        }
+        try {
+            WatchKey next = register(watchService);
+            if (key != null && !key.equals(next)) {
+                key.cancel();
+            }
+            key = next;
+            watchedReal = real;
+            LOG.debug("policy watcher for {}: now watching {}", dir, real);
+        } catch (IOException e) {
+            // The poll still sees every change there, later.
+            LOG.debug("policy watcher for {}: cannot watch {}: {}", dir, real, e.toString());
+        }
+    }
+
+    private static Path realPath(Path p) {
+        try {
+            return p.toRealPath();
+        } catch (IOException e) {
+            return null;
         }
     }
 
@@ -177,6 +224,8 @@ public final class DirectoryWatcher implements AutoCloseable {
      * left the directory without its policies until the new file came (newuser22).
      */
     static boolean emptiedFile(String before, String now) {
+        before = entries(before);
+        now = entries(now);
         java.util.Map<String, String> sizes = new java.util.HashMap<>();
         for (String entry : before.split(";")) {
             String[] f = entry.split(":");
@@ -202,8 +251,8 @@ public final class DirectoryWatcher implements AutoCloseable {
      * refused by the loader, like an emptied file. Only changed files are read, and only small ones.
      */
     private boolean blankFile(String before, String now) {
-        java.util.Set<String> was = java.util.Set.of(before.split(";"));
-        java.util.Set<String> is = java.util.Set.of(now.split(";"));
+        java.util.Set<String> was = new java.util.HashSet<>(java.util.Arrays.asList(entries(before).split(";")));
+        java.util.Set<String> is = new java.util.HashSet<>(java.util.Arrays.asList(entries(now).split(";")));
         try {
             for (Path f : files.list()) {
                 String e = entry(f);
@@ -236,16 +285,41 @@ public final class DirectoryWatcher implements AutoCloseable {
         return f.getFileName() + ":" + java.nio.file.Files.size(f) + ":" + java.nio.file.Files.getLastModifiedTime(f).toMillis();
     }
 
+    /** The {@code name:size:mtime;} entries of a fingerprint, without the identities that follow them. */
+    private static String entries(String fingerprint) {
+        int nl = fingerprint.indexOf('\n');
+        return nl < 0 ? fingerprint : fingerprint.substring(0, nl);
+    }
+
+    private static final boolean UNIX_VIEW = FileSystems.getDefault().supportedFileAttributeViews().contains("unix");
+
+    /** {@code f}'s real path, file key and status-change time (class Javadoc): what a swap or any write changes. */
+    private static String identity(Path f) {
+        StringBuilder sb = new StringBuilder();
+        try {
+            sb.append(f.toRealPath()).append('|')
+                    .append(java.nio.file.Files.readAttributes(f, java.nio.file.attribute.BasicFileAttributes.class).fileKey());
+            if (UNIX_VIEW) {
+                sb.append('|').append(java.nio.file.Files.getAttribute(f, "unix:ctime"));
+            }
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            sb.append('|').append(e.getClass().getSimpleName());
+        }
+        return sb.toString();
+    }
+
     private String fingerprint() {
         StringBuilder sb = new StringBuilder();
+        StringBuilder ids = new StringBuilder();
         try {
             for (Path f : files.list()) {
                 sb.append(entry(f)).append(';');
+                ids.append(identity(f)).append(';');
             }
         } catch (IOException e) {
             sb.append("unreadable:").append(e.getMessage());
         }
-        return sb.toString();
+        return sb.append('\n').append(ids).toString();
     }
 
     @Override
