@@ -326,6 +326,40 @@ class PolicyDirectoryTest {
     }
 
     /**
+     * The same swap done by renaming directories ({@code mv policies policies.old && mv policies.new policies}): the
+     * watch stays on the directory it was given, now {@code policies.old}, and the new one's files kept the old names,
+     * sizes and times; never loaded until the fingerprint held each file's file key (helper 380).
+     */
+    @Test
+    @Execution(ExecutionMode.CONCURRENT)
+    void aDirectoryRenamedOverTheWatchedOneIsReloaded(@TempDir Path dir) throws Exception {
+        String old = ap("prod", "deny-one", "{action: DENY, rules: [{from: [{source: {principals: [cluster.local/ns/prod/sa/old-app1]}}]}]}");
+        String now = ap("prod", "deny-one", "{action: DENY, rules: [{from: [{source: {principals: [cluster.local/ns/prod/sa/frontend]}}]}]}");
+        Path policies = Files.createDirectory(dir.resolve("policies"));
+        Path fresh = Files.createDirectory(dir.resolve("policies.new"));
+        Files.writeString(policies.resolve("policy.yaml"), old);
+        Files.writeString(fresh.resolve("policy.yaml"), now);
+        Files.setLastModifiedTime(fresh.resolve("policy.yaml"), Files.getLastModifiedTime(policies.resolve("policy.yaml")));
+        Heard heard = new Heard();
+        PolicyEngine e = PolicyEngine.builder().pollInterval(Duration.ofMillis(100)).reloadListener(heard).build();
+        AccessRequest frontend = r().build();
+        try (AutoCloseable watcher = e.watch(policies)) {
+            assertThat(heard.reloaded.poll(20, TimeUnit.SECONDS)).isNotNull();
+            assertThat(e.evaluate(frontend).allowed()).isTrue();
+
+            Files.move(policies, dir.resolve("policies.old"), StandardCopyOption.ATOMIC_MOVE);
+            Files.move(fresh, policies, StandardCopyOption.ATOMIC_MOVE);
+            assertThat(heard.reloaded.poll(20, TimeUnit.SECONDS)).as("the renamed-in directory is loaded").isNotNull();
+            assertThat(e.evaluate(frontend).allowed()).as("its DENY is in force").isFalse();
+
+            // The watch moved with the name: an edit there is reloaded too.
+            Files.writeString(policies.resolve("policy.yaml"), old);
+            assertThat(heard.reloaded.poll(20, TimeUnit.SECONDS)).isNotNull();
+            assertThat(e.evaluate(frontend).allowed()).isTrue();
+        }
+    }
+
+    /**
      * A deleted policy file drops its policies once it stayed absent for the watcher's wait (2 s more than a change's
      * 250 ms), whether it was watched alone ({@code --policies file.yaml}, which kept the old set: its reload failed
      * with "no such file") or as part of a directory; both log a WARN naming the file.

@@ -55,7 +55,7 @@ public final class DirectoryWatcher implements AutoCloseable {
     private final WatchService watchService;
     /** The directory's watch; re-registered when {@link #dir} resolves elsewhere (a swapped symbolic link). */
     private WatchKey key;
-    private Path watchedReal;
+    private String watchedDir;
     private final Thread thread;
     private final Duration settle;
     private final Duration emptied;
@@ -105,7 +105,7 @@ public final class DirectoryWatcher implements AutoCloseable {
         try {
             ws = FileSystems.getDefault().newWatchService();
             key = register(ws);
-            watchedReal = realPath(dir);
+            watchedDir = dirIdentity(dir);
         } catch (IOException | UnsupportedOperationException e) {
             LOG.info("no WatchService for {} ({}); polling every {}", dir, e.toString(), poll);
             if (ws != null) {
@@ -159,10 +159,14 @@ public final class DirectoryWatcher implements AutoCloseable {
                 StandardWatchEventKinds.ENTRY_MODIFY);
     }
 
-    /** Moves the watch to where {@link #dir} now resolves, when a symbolic link on its way was swapped. */
+    /**
+     * Moves the watch to where {@link #dir} now is, when a symbolic link on its way was swapped or the directory itself
+     * replaced ({@code mv policies policies.old && mv policies.new policies}, or deleted and made anew): the watch
+     * follows the directory it was given, not its name.
+     */
     private void rewatch() {
-        Path real = realPath(dir);
-        if (watchService == null || real == null || real.equals(watchedReal)) {
+        String now = dirIdentity(dir);
+        if (watchService == null || now == null || (now.equals(watchedDir) && key != null && key.isValid())) {
             return;
         }
         try {
@@ -171,17 +175,18 @@ public final class DirectoryWatcher implements AutoCloseable {
                 key.cancel();
             }
             key = next;
-            watchedReal = real;
-            LOG.debug("policy watcher for {}: now watching {}", dir, real);
+            watchedDir = now;
+            LOG.debug("policy watcher for {}: now watching {}", dir, now);
         } catch (IOException e) {
             // The poll still sees every change there, later.
-            LOG.debug("policy watcher for {}: cannot watch {}: {}", dir, real, e.toString());
+            LOG.debug("policy watcher for {}: cannot watch {}: {}", dir, now, e.toString());
         }
     }
 
-    private static Path realPath(Path p) {
+    /** The directory's real path and file key; null when it cannot be read. */
+    private static String dirIdentity(Path p) {
         try {
-            return p.toRealPath();
+            return p.toRealPath() + "|" + java.nio.file.Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
         } catch (IOException e) {
             return null;
         }
