@@ -377,6 +377,27 @@ final class PolicyCommand {
             AccessRequest request = req.build();
             // The engine logs a dry-run policy's decision at INFO for the proxy's log; here it would print the decision twice.
             Decision d = LogLevels.silenced(PolicyEngine.class.getName(), () -> engine.evaluate(request));
+            if (destWorkload != null && destWorkload.addresses().size() > 1 && !spec.commandLine().getParseResult().hasMatchedOption("--dest-ip")) {
+                // The proxy decides a connection on the address it was dialled at (destination.ip; ztunnel's rbac.rs tests
+                // destination_ips against the connection's dst): a dual-stack pod or a VM of several addresses may be
+                // decided differently at each. An operator's pass (helper 380) got the first address's "ALLOW by default",
+                // exit 0, for a workload whose second address a DENY on destination.ip closes. As for several source
+                // workloads of one identity, a silent pick is refused, here only when the picks would differ.
+                List<String> each = new java.util.ArrayList<>();
+                boolean differ = false;
+                for (InetAddress a : destWorkload.addresses()) {
+                    AccessRequest at = req.destinationAddress(a).build();
+                    Decision da = a.equals(dstIp) ? d : LogLevels.silenced(PolicyEngine.class.getName(), () -> engine.evaluate(at));
+                    differ |= da.allowed() != d.allowed() || da.outcome() != d.outcome()
+                            || !java.util.Objects.equals(da.policy(), d.policy()) || da.ruleIndex() != d.ruleIndex();
+                    each.add(a.getHostAddress() + ": " + da.explain());
+                }
+                if (differ) {
+                    throw u.error("dest-ip", null, ns + "/" + rest + " has " + destWorkload.addresses().size() + " addresses in "
+                            + workloads + ", and the policies decide a connection to each differently (" + String.join("; ", each)
+                            + "): give --dest-ip to say which address the caller dials");
+                }
+            }
             System.out.println(d.explain() + (d.explain().contains("the source has no known workload") ? " (" + noWorkload + ")" : ""));
             // As the proxy: on an auto port (undeclared; without --workloads every port is) that a policy decides per
             // request, a connection whose first bytes are not HTTP is decided by evaluateUnparsed, where a DENY (or
