@@ -201,6 +201,21 @@ final class PolicyCommand {
                 // As the proxy decides: the destination address is the workload's own (Istio destination.ip).
                 List<InetAddress> own = registry.byName(ns, rest).map(Workload::addresses).orElse(List.of());
                 dstIp = own.isEmpty() ? dstIp : own.get(0);
+            } else if (registry != null && registry.byName(ns, rest).isPresent()) {
+                // The proxy finds the destination workload by the address dialled: --dest's policies at another address are
+                // a decision it never takes. Kept as asked (an address to come), but said (helper 380: silent).
+                List<InetAddress> own = registry.byName(ns, rest).get().addresses();
+                if (!own.isEmpty() && !own.contains(dstIp)) {
+                    Workload holder = registry.byAddress(dstIp).orElse(null);
+                    System.err.println("warning: --dest-ip " + dstIp.getHostAddress() + " is not an address of " + ns + "/" + rest + " in "
+                            + workloads + " (" + own.stream().map(InetAddress::getHostAddress).collect(java.util.stream.Collectors.joining(", "))
+                            + ")" + (holder != null
+                                    ? " but " + holder.namespace() + "/" + holder.name() + "'s: the proxy decides a connection to "
+                                            + dstIp.getHostAddress() + " by " + holder.namespace() + "/" + holder.name() + "'s policies"
+                                    : ", nor of any workload there: the proxy has no workload, and so no policy of " + ns + "/" + rest
+                                            + ", at that address")
+                            + "; decided here as asked, for " + ns + "/" + rest + " at " + dstIp.getHostAddress());
+                }
             }
             // As the proxy does (Mesh.accessRequest): the peer's workload is the one owning its address. Without
             // --source-ip that address is the default 10.0.0.1, which may be another workload's: a new-user pass got

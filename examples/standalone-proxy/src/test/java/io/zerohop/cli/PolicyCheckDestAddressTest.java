@@ -89,6 +89,27 @@ class PolicyCheckDestAddressTest {
                 "--dest-ip", "10.0.0.2")).isZero();
     }
 
+    /**
+     * A --dest-ip that is not --dest's address is decided with --dest's policies, which the proxy never does: it finds the
+     * destination workload by the address dialled (a mistyped --dest-ip, or another workload's). The decision stays as
+     * asked (a check of an address to come is legitimate); a warning says whose address it is (helper 380: said nothing).
+     */
+    @Test
+    void aDestIpThatIsNotTheDestinationsOwnIsWarnedNamingItsOwner() throws Exception {
+        assertThat(check(DENY_FRONTEND, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080",
+                "--dest-ip", "10.0.0.1")).isEqualTo(3);
+        assertThat(std.err.toString()).contains("warning: --dest-ip 10.0.0.1 is not an address of prod/backend in "
+                + dir.resolve("workloads.yaml") + " (10.0.0.2, fd00:0:0:0:0:0:0:2) but prod/frontend's: the proxy decides a"
+                + " connection to 10.0.0.1 by prod/frontend's policies");
+        assertThat(check(DENY_FRONTEND, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080",
+                "--dest-ip", "10.9.9.9")).isEqualTo(3);
+        assertThat(std.err.toString()).contains("warning: --dest-ip 10.9.9.9 is not an address of prod/backend in "
+                + dir.resolve("workloads.yaml") + " (10.0.0.2, fd00:0:0:0:0:0:0:2), nor of any workload there");
+        assertThat(check(DENY_FRONTEND, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080",
+                "--dest-ip", "10.0.0.2")).isEqualTo(3);
+        assertThat(std.err.toString()).doesNotContain("--dest-ip");
+    }
+
     @Test
     void addressesDecidedAlikeNeedNoDestIp() throws Exception {
         assertThat(check(DENY_FRONTEND, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080"))
