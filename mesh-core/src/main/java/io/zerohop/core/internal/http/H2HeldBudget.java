@@ -24,7 +24,11 @@ import org.slf4j.LoggerFactory;
  * what a client connection wrote toward its application that the application's connection has not taken (its write
  * watermark, 64 KiB, and one read past it), one stream per connection; 10,000 such connections held 640 MB with nothing
  * bounding their sum (L7H1UnreadBodiesTest measures 64: 6.2 MB before, within twice a 1 MiB budget after); toward an
- * HTTP/2 application ({@link H2Upstream#queuedBytes}) what its request's stream has not written yet. Shedding one
+ * HTTP/2 application ({@link H2Upstream#queuedBytes}) what its request's stream has not written yet. And, in the same
+ * connection's share, the response bytes written toward a client that it has not taken ({@link Http1Filter#toClient}: 64
+ * clients not reading held 4.3 MB against a 1 MiB budget before, 0.98 MB after, L7Http1BreakTest). Both directions are
+ * counted per write until it completes, and the completion counts the connection again, so what an end took leaves the
+ * count when it takes it (L7Http1BreakTest whatTheApplicationTookIsNoLongerCounted). Shedding one
  * frees a stream's worth, so the connections holding the most are asked, heaviest first, until what they hold covers the
  * excess ({@link #overBudget}); the request is logged {@code OM} and both connections are reset (Http1Filter.shedForBudget).
  *
@@ -139,9 +143,10 @@ final class H2HeldBudget {
 
         /**
          * An HTTP/1 client connection's share ({@link Http1Filter}): {@code queuedNow}, what it wrote toward the application
-         * that the application's connection has not taken, is recounted after each read of the client and when the
-         * application's connection drains ({@link #recountNow}). Not a handler in the pipeline: the filter calls
-         * {@link #attach}, {@link #readComplete} and {@link #detach}.
+         * that the application's connection has not taken and toward the client that the client has not, is recounted
+         * after each read of either connection ({@link #readComplete}) and when a write toward either completes
+         * ({@link #recountNow}). Not a handler in the pipeline: the filter calls {@link #attach}, {@link #readComplete}
+         * and {@link #detach}.
          */
         Connection(java.util.function.LongSupplier queuedNow) {
             this.http2 = null;
@@ -154,7 +159,10 @@ final class H2HeldBudget {
             connections.add(this);
         }
 
-        /** After a read of the client's connection: counted, and over the budget the connection holding the most sheds. */
+        /**
+         * After a read of the client's connection (or, HTTP/1, of its application's): counted, and over the budget the
+         * connections holding the most shed.
+         */
         void readComplete() {
             recount();
             if (held.get() > limit) {
@@ -162,7 +170,7 @@ final class H2HeldBudget {
             }
         }
 
-        /** Counted again (the application took some): no shedding. */
+        /** Counted again (a write toward the application or the client completed): no shedding. */
         void recountNow() {
             recount();
         }

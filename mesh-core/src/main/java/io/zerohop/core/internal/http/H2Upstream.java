@@ -298,7 +298,10 @@ final class H2Upstream implements Upstream {
             return;
         }
         pendingBytes += n;
-        s.write(d).addListener(f -> pendingBytes -= n);
+        s.write(d).addListener(f -> {
+            pendingBytes -= n;
+            filter.heldChanged();
+        });
     }
 
     /**

@@ -86,8 +86,16 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     /** What the connection had carried ({@link Http1WireBytes}) when the last request was logged. */
     private long wireReceived;
     private long wireSent;
-    /** This connection's part in the node's L7 budget ({@link H2HeldBudget}): what its application has not taken. */
+    /**
+     * This connection's part in the node's L7 budget ({@link H2HeldBudget}): what its application has not taken
+     * ({@link Upstream#queuedBytes}) and what its client has not taken ({@link #toClientBytes}).
+     */
     private H2HeldBudget.Connection budget;
+    /**
+     * Response bytes written toward the client whose write has not completed ({@link #toClient}): what the client's
+     * connection holds for a client that does not read, up to its write watermark and one application read past it.
+     */
+    private long toClientBytes;
 
     Http1Filter(Conn conn, RequestAdmission.Authorizer authorizer, HttpObserver observer, Function<Http1Filter, Upstream> upstreamFactory) {
         this.conn = conn;
@@ -102,12 +110,12 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         this.downstream = new Downstream(ctx);
         this.requests = new PipelinedRequests(ctx.channel());
         this.upstream = upstreamFactory.apply(this);
-        budget = new H2HeldBudget.Connection(() -> upstream.queuedBytes());
+        budget = new H2HeldBudget.Connection(this::heldBytes);
         budget.attach(ctx.channel());
         budget.add(new H2HeldBudget.Stream() {
             @Override
             public long heldBytes() {
-                return upstream.queuedBytes();
+                return Http1Filter.this.heldBytes();
             }
 
             @Override
@@ -133,6 +141,42 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
 
     Upstream upstream() {
         return upstream;
+    }
+
+    /** What this connection holds for its two ends, in the node's L7 budget: toward the application and toward the client. */
+    private long heldBytes() {
+        return upstream.queuedBytes() + toClientBytes;
+    }
+
+    /**
+     * A write toward the application completed ({@link TcpUpstream}, {@link H2Upstream}): counted again, so that what the
+     * application took leaves the node's count when it takes it, not at the client's next read (L7Http1BreakTest
+     * whatTheApplicationTookIsNoLongerCounted: 4,192 bytes counted for a connection holding none, 7 December).
+     */
+    void heldChanged() {
+        if (budget != null) {
+            budget.recountNow();
+        }
+    }
+
+    /**
+     * Writes a response part toward the client, counted in the node's L7 budget until its write completes: a client that
+     * does not read holds what its connection queued (its write watermark, 64 KiB, and one application read past it), and
+     * 64 such clients held 4.3 MB against a 1 MiB budget, in no count, until 7 December (L7Http1BreakTest
+     * clientsThatDoNotReadTheirResponsesHoldNoMoreThanTheBudget). One listener per part written, none per byte.
+     */
+    io.netty.channel.ChannelFuture toClient(Object msg, boolean flush) {
+        int n = msg instanceof HttpContent c ? c.content().readableBytes()
+                : msg instanceof io.netty.buffer.ByteBuf b ? b.readableBytes() : 0;
+        io.netty.channel.ChannelFuture f = flush ? ctx.writeAndFlush(msg) : ctx.write(msg);
+        if (n > 0 && !f.isDone()) {
+            toClientBytes += n;
+            f.addListener(w -> {
+                toClientBytes -= n;
+                budget.recountNow();
+            });
+        }
+        return f;
     }
 
     /** The {@code :scheme} the request in progress was decided on ({@code HeaderValidation.http1Scheme}), for {@link H2Upstream}. */
@@ -864,14 +908,14 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         switch (part) {
             case SWITCHED -> {
                 // What follows is not HTTP, whatever the client codec thinks of the body.
-                ctx.write(msg);
+                toClient(msg, false);
                 ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
                 x.responseEnded(part);
                 pump();
             }
-            case INTERIM_END -> ctx.writeAndFlush(msg);
+            case INTERIM_END -> toClient(msg, true);
             case END -> {
-                ctx.writeAndFlush(msg);
+                toClient(msg, true);
                 if (!x.requestEnded) {
                     // Nothing more of it goes to the application: the connection closes after this response.
                     x.requestDone = true;
@@ -887,7 +931,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                 pump();
             }
             case MORE -> {
-                ctx.write(msg);
+                toClient(msg, false);
                 if (!ctx.channel().isWritable()) {
                     upstream.readResponses(false);
                 }
@@ -948,8 +992,13 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         }
     }
 
+    /**
+     * After a read of the application's connection: what it read is on its way to the client, and counted; over the
+     * node's budget the connections holding the most are reset ({@link H2HeldBudget}), as after a read of the client.
+     */
     void flushDownstream() {
         ctx.flush();
+        budget.readComplete();
     }
 
     /** The application closed or half-closed its side. */
@@ -1267,7 +1316,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     // ---------------------------------------------------------------- endings
 
     private void switchToOpaque() {
-        upgraded = new UpgradedConnection(ctx, upstream, upgradedBy);
+        upgraded = new UpgradedConnection(ctx, upstream, upgradedBy, this);
         upgraded.switchOver(requests);
         requests.resume();
     }

@@ -7,6 +7,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.util.ReferenceCountUtil;
@@ -58,6 +59,8 @@ final class TcpUpstream implements Upstream {
     private boolean shutdownQueued;
     private boolean readResponses = true;
     private boolean closed;
+    /** Request bytes written on the application's connection whose write has not completed ({@link #queuedBytes}). */
+    private long pendingBytes;
 
     /** Whether the port's inbound route retries a dial that failed ({@link AppDialRetry#retries}). */
     private final boolean retryDial;
@@ -106,7 +109,7 @@ final class TcpUpstream implements Upstream {
                 }
                 attach(c);
                 for (Object m; (m = queued.poll()) != null; ) {
-                    ch.write(m, ch.voidPromise());
+                    writeCounted(m);
                 }
                 ch.flush();
                 if (shutdownQueued) {
@@ -169,7 +172,7 @@ final class TcpUpstream implements Upstream {
             connectedBy = null;
         }
         if (ch != null) {
-            ch.write(msg, ch.voidPromise());
+            writeCounted(msg);
             return;
         }
         if (msg instanceof HttpRequest) {
@@ -203,13 +206,38 @@ final class TcpUpstream implements Upstream {
     }
 
     /**
-     * What the application's connection has queued and not written (behind its socket's send buffer, up to its write
-     * watermark and one client read past it); what waits for the dial is bounded by a read and not counted.
+     * Writes {@code msg} on the application's connection, its body bytes counted ({@link #queuedBytes}) until the write
+     * completes, when the filter counts again ({@link Http1Filter#heldChanged}): the application taking what was queued
+     * need not turn the connection writable again (it never turned unwritable below its watermark), so only the write's
+     * completion says it was taken. As {@link H2Upstream} counts its DATA frames. A failed write still fires the pipeline's
+     * exceptionCaught, as the void promise before did ({@link Reader#exceptionCaught}).
+     */
+    private void writeCounted(Object msg) {
+        int n = msg instanceof HttpContent c ? c.content().readableBytes() : msg instanceof ByteBuf b ? b.readableBytes() : 0;
+        if (n == 0) {
+            ch.write(msg, ch.voidPromise());
+            return;
+        }
+        Channel c = ch;
+        pendingBytes += n;
+        c.write(msg).addListener(f -> {
+            pendingBytes -= n;
+            if (!f.isSuccess() && c.isRegistered()) {
+                c.pipeline().fireExceptionCaught(f.cause());
+            }
+            filter.heldChanged();
+        });
+    }
+
+    /**
+     * The request bytes written on the application's connection whose write has not completed (behind its socket's send
+     * buffer, up to its write watermark and one client read past it); what waits for the dial is bounded by a read and
+     * not counted. Until 7 December the outbound buffer's pending bytes read at the client's reads: stale once the
+     * application took them without a writability change.
      */
     @Override
     public long queuedBytes() {
-        io.netty.channel.ChannelOutboundBuffer out = ch == null ? null : ch.unsafe().outboundBuffer();
-        return out == null ? 0 : out.totalPendingWriteBytes();
+        return pendingBytes;
     }
 
     @Override

@@ -23,8 +23,12 @@ final class UpgradedConnection {
     /** Reading from the client stopped because the application's side could not take more ({@link #fromClient}). */
     private boolean paused;
 
-    UpgradedConnection(ChannelHandlerContext ctx, Upstream upstream, Http1Exchange upgradedBy) {
+    /** Writes toward the client, counted in the node's L7 budget ({@link Http1Filter#toClient}). */
+    private final Http1Filter filter;
+
+    UpgradedConnection(ChannelHandlerContext ctx, Upstream upstream, Http1Exchange upgradedBy, Http1Filter filter) {
         this.ctx = ctx;
+        this.filter = filter;
         this.upstream = upstream;
         this.upgradedBy = upgradedBy;
     }
@@ -94,11 +98,11 @@ final class UpgradedConnection {
         // Only bytes pass; an object the removed codec still emitted carries at most bytes.
         if (msg instanceof ByteBuf b) {
             upgradedBy.responseBytes += b.readableBytes();
-            ctx.write(msg);
+            filter.toClient(msg, false);
         } else {
             if (msg instanceof HttpContent c && c.content().isReadable()) {
                 upgradedBy.responseBytes += c.content().readableBytes();
-                ctx.write(c.content().retain());
+                filter.toClient(c.content().retain(), false);
             }
             ReferenceCountUtil.release(msg);
         }
