@@ -29,8 +29,8 @@ import org.slf4j.LoggerFactory;
  * clients not reading held 4.3 MB against a 1 MiB budget before, 0.98 MB after, L7Http1BreakTest). Both directions are
  * counted per write until it completes, and the completion counts the connection again, so what an end took leaves the
  * count when it takes it (L7Http1BreakTest whatTheApplicationTookIsNoLongerCounted). Shedding one
- * frees a stream's worth, so the connections holding the most are asked, heaviest first, until what they hold covers the
- * excess ({@link #overBudget}); the request is logged {@code OM} and both connections are reset (Http1Filter.shedForBudget).
+ * frees a stream's worth, so the connections holding the most are asked, by memory class as Envoy ranks its streams
+ * (stalled first within a class), until what they hold covers the excess ({@link #overBudget}); the request is logged {@code OM} and both connections are reset (Http1Filter.shedForBudget).
  *
  * <p>Why a budget here: the HBONE server's inbound budgets (mesh-hbone {@code Budgets}) count what a tunnel's
  * application has not read, from its connection's flow controller; the L7 codec on a tunnel is that application, and
@@ -76,7 +76,24 @@ final class H2HeldBudget {
     private static volatile long limit = Math.max(2L << 20, io.netty.util.internal.PlatformDependent.maxDirectMemory() / 8);
     private static final AtomicLong held = new AtomicLong();
     private static final AtomicLong resets = new AtomicLong();
-    private static final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+    /**
+     * The connections holding something, by memory class: class {@code k} holds those whose count is in
+     * [2^k, 2^(k+1)), as Envoy's WatermarkBufferFactory files its buffer accounts in power-of-two classes
+     * ({@code BufferMemoryAccountImpl::balanceToClassIndex}). A connection moves when its count crosses a power of two.
+     */
+    @SuppressWarnings("unchecked")
+    private static final Set<Connection>[] classes = new Set[64];
+
+    static {
+        for (int k = 0; k < classes.length; k++) {
+            classes[k] = ConcurrentHashMap.newKeySet();
+        }
+    }
+
+    /** What the connections asked to shed held when asked, until they shed: not asked for again meanwhile. */
+    private static final AtomicLong asked = new AtomicLong();
+    /** {@link #STALLED_NANOS}, shorter in tests. */
+    private static volatile long stalledNanos = STALLED_NANOS;
     private static final AtomicLong lastLog = new AtomicLong(System.nanoTime() - 20_000_000_000L);
 
     private H2HeldBudget() {}
@@ -99,6 +116,11 @@ final class H2HeldBudget {
     /** Lets the next reset log its line at once (tests: another test's line may be under 10 s old). */
     static void logAgain() {
         lastLog.set(System.nanoTime() - 20_000_000_000L);
+    }
+
+    /** Sets how long without progress makes a stream or connection stalled (tests); {@link #STALLED_NANOS} by default. */
+    static void stalledAfter(long nanos) {
+        stalledNanos = nanos;
     }
 
     /** The streams reset for the budget since the start. */
@@ -133,6 +155,12 @@ final class H2HeldBudget {
         /** DATA written toward the application whose write has not completed. */
         private long queued;
         private volatile long counted;
+        /** The memory class {@link #counted} is filed in ({@link H2HeldBudget#classes}); -1 while it holds nothing. */
+        private int memoryClass = -1;
+        /** {@link System#nanoTime} when the connection's count last went down (an end took some), or it began. */
+        private volatile long progressAt = System.nanoTime();
+        /** What it held when {@link #overBudget} asked it to shed, until it sheds ({@link H2HeldBudget#asked}). */
+        private long askedFor;
         private boolean closed;
 
         Connection(Http2Connection http2) {
@@ -156,7 +184,6 @@ final class H2HeldBudget {
 
         void attach(io.netty.channel.Channel ch) {
             channel = ch;
-            connections.add(this);
         }
 
         /**
@@ -181,7 +208,7 @@ final class H2HeldBudget {
                 closed = true;
                 held.addAndGet(-counted);
                 counted = 0;
-                connections.remove(this);
+                file();
             }
         }
 
@@ -215,6 +242,25 @@ final class H2HeldBudget {
         private void change(long delta) {
             counted += delta;
             held.addAndGet(delta);
+            if (delta < 0) {
+                progressAt = System.nanoTime();
+            }
+            file();
+        }
+
+        /** Files the connection in its memory class: a set's work only when its count crossed a power of two. */
+        private void file() {
+            long n = counted;
+            int k = closed || n <= 0 ? -1 : 63 - Long.numberOfLeadingZeros(n);
+            if (k != memoryClass) {
+                if (memoryClass >= 0) {
+                    classes[memoryClass].remove(this);
+                }
+                if (k >= 0) {
+                    classes[k].add(this);
+                }
+                memoryClass = k;
+            }
         }
 
         private void recount() {
@@ -251,14 +297,25 @@ final class H2HeldBudget {
             detach();
         }
 
-        /** Asked from any loop: shed on this connection's. */
-        private void askToShed() {
-            if (shedAsked.compareAndSet(false, true)) {
-                try {
-                    channel.eventLoop().execute(this::shed);
-                } catch (java.util.concurrent.RejectedExecutionException e) {
-                    shedAsked.set(false);
-                }
+        /**
+         * Asked from any loop: shed on this connection's. False when it was asked already (what it holds is in
+         * {@link H2HeldBudget#asked}) or cannot be.
+         */
+        private boolean askToShed(long holding) {
+            if (!shedAsked.compareAndSet(false, true)) {
+                return false;
+            }
+            asked.addAndGet(holding);
+            try {
+                channel.eventLoop().execute(() -> {
+                    asked.addAndGet(-holding);
+                    shed();
+                });
+                return true;
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                asked.addAndGet(-holding);
+                shedAsked.set(false);
+                return false;
             }
         }
 
@@ -275,7 +332,7 @@ final class H2HeldBudget {
             long nowNanos = System.nanoTime();
             for (int i = 0; i < heaviest.size(); i++) {
                 Stream st = heaviest.get(i);
-                sizes.add(new long[] {st.heldBytes(), i, nowNanos - st.progressAt() >= STALLED_NANOS ? 1 : 0});
+                sizes.add(new long[] {st.heldBytes(), i, nowNanos - st.progressAt() >= stalledNanos ? 1 : 0});
             }
             // Stalled streams first (their application took nothing for STALLED_NANOS: a dead or hostile endpoint), then
             // the heaviest: an upload its application reads slowly but steadily holds a full window too, and is reset
@@ -302,30 +359,61 @@ final class H2HeldBudget {
                         protocol, reset, channel, freed, held.get(), limit);
             }
             recount();
+            if (reset > 0 && held.get() > limit) {
+                // What it freed was not enough (its count had changed since it was asked): ask the next, from here, as
+                // connections that stopped reading would not ask again. Only after a reset, so this cannot go round.
+                overBudget();
+            }
         }
     }
 
     /**
-     * Over the budget: the connections holding the most are asked to shed, heaviest first, as many as hold together what
-     * takes the node under half the budget (counts read across loops: a heuristic). One HTTP/2 connection usually holds
-     * that much; an HTTP/1 connection holds one stream's (its application's write watermark, 64 KiB), so asking only the
-     * heaviest left the node over its budget once every connection had stopped reading (none read again to ask the next).
+     * Over the budget: the connections holding the most are asked to shed, as many as hold together what takes the node
+     * under half the budget (counts read across loops: a heuristic). One HTTP/2 connection usually holds that much; an
+     * HTTP/1 connection holds one stream's (its application's write watermark, 64 KiB, and its client's), so asking only
+     * the heaviest left the node over its budget once every connection had stopped reading (none read again to ask the
+     * next).
+     *
+     * <p>Which first, as Envoy's overload manager picks the streams its {@code reset_high_memory_stream} action resets
+     * (envoyproxy/envoy source/common/buffer/watermark_buffer.cc {@code WatermarkBufferFactory::resetAccountsGivenPressure}):
+     * by power-of-two memory class, the highest first, not by exact size; within a class Envoy takes its accounts in
+     * hash-set order, and zerohop takes the stalled ones first (no progress for {@link #STALLED_NANOS}, as
+     * {@link Connection#shed} orders a connection's streams), then the others. So a steadily read upload is not reset
+     * for holding a little more than stalled connections of its class (L7Http1BreakTest
+     * stalledConnectionsOfAClassAreResetBeforeASteadilyReadHeavierOne); one holding twice as much is, as in Envoy.
+     * Unlike Envoy, which resets every stream of each class it clears (at most 50 per call), only as many as cover the
+     * excess are asked: each HTTP/1 connection is one stream, and resetting all of a class would reset nearly every
+     * connection of the node.
+     *
+     * <p>Cost: no sort. The classes are kept as counts change (a set's work when one crosses a power of two); while the
+     * connections already asked hold enough to cover the excess ({@link #asked}) a read over the budget returns at once,
+     * so the node is not walked again on each read until they have shed, and a shed that freed too little asks the next
+     * itself ({@link Connection#shed}).
      */
     private static void overBudget() {
-        long need = held.get() - limit / 2;
-        List<Connection> holding = new ArrayList<>();
-        for (Connection c : connections) {
-            if (c.counted > 0) {
-                holding.add(c);
-            }
+        long need = held.get() - limit / 2 - asked.get();
+        if (need <= 0) {
+            return;
         }
-        holding.sort((a, b) -> Long.compare(b.counted, a.counted));
-        for (Connection c : holding) {
-            if (need <= 0) {
-                break;
+        long now = System.nanoTime();
+        long stalled = stalledNanos;
+        for (int k = classes.length - 1; k >= 0 && need > 0; k--) {
+            Set<Connection> memoryClass = classes[k];
+            if (memoryClass.isEmpty()) {
+                continue;
             }
-            need -= c.counted;
-            c.askToShed();
+            for (int pass = 0; pass < 2 && need > 0; pass++) {
+                boolean stalledPass = pass == 0;
+                for (Connection c : memoryClass) {
+                    if (need <= 0) {
+                        break;
+                    }
+                    long n = c.counted;
+                    if (n > 0 && (now - c.progressAt >= stalled) == stalledPass && c.askToShed(n)) {
+                        need -= n;
+                    }
+                }
+            }
         }
     }
 }

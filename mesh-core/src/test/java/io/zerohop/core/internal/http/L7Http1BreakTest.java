@@ -260,6 +260,114 @@ class L7Http1BreakTest {
     }
 
     /**
+     * Which connections the budget resets (finding C, h377's break-it): 14 connections whose ends took nothing hold 70,000
+     * bytes each, just under a 1 MiB budget together, and one whose application reads its upload steadily holds 100,000;
+     * it pushes the node over. overBudget sorted by size asked the heaviest first, and the steadily read upload, alone
+     * covering the excess, was the one reset while the stalled ones went on holding. Envoy's overload manager ranks by
+     * power-of-two memory class, not by size (envoyproxy/envoy source/common/buffer/watermark_buffer.cc
+     * {@code WatermarkBufferFactory::resetAccountsGivenPressure}, {@code BufferMemoryAccountImpl::balanceToClassIndex}),
+     * in which 70,000 and 100,000 are equals ([64 KiB, 128 KiB)); within a class zerohop takes the stalled first
+     * ({@link H2HeldBudget#STALLED_NANOS}, here shortened): a stalled one is reset, the upload is not. The connections are
+     * the budget's HTTP/1 shares on real connected channels (their sheds run on those channels' loops), their counts set
+     * by the test: which connection holds how much is what is decided here, and the proxy's own counting is the other
+     * tests'.
+     */
+    @Test
+    void stalledConnectionsOfAClassAreResetBeforeASteadilyReadHeavierOne() throws Exception {
+        long before = H2HeldBudget.limit();
+        // One loop: the sheds asked run in the order asked.
+        EventLoopGroup group = Transports.newGroup(1, "l7-h1-budget-rank");
+        List<Channel> appConnections = new CopyOnWriteArrayList<>();
+        List<Channel> clients = new java.util.ArrayList<>();
+        List<H2HeldBudget.Connection> shares = new java.util.ArrayList<>();
+        Channel app = null;
+        long stallNanos = 300_000_000L;
+        try {
+            app = PlaintextL7.application(group, new InetSocketAddress(APP, APP_PORT), b -> { }, appConnections::add);
+            long base = H2HeldBudget.held();
+            H2HeldBudget.limit(base + (1L << 20));
+            H2HeldBudget.stalledAfter(stallNanos);
+            int stalledCount = 14;
+            AtomicLong[] holding = new AtomicLong[stalledCount + 1];
+            java.util.concurrent.atomic.AtomicBoolean[] shed = new java.util.concurrent.atomic.AtomicBoolean[stalledCount + 1];
+            for (int i = 0; i <= stalledCount; i++) {
+                Channel ch = new io.netty.bootstrap.Bootstrap().group(group).channel(Transports.socketChannel(group))
+                        .handler(new ChannelInboundHandlerAdapter()).connect(new InetSocketAddress(APP, APP_PORT)).sync().channel();
+                clients.add(ch);
+                AtomicLong h = holding[i] = new AtomicLong();
+                java.util.concurrent.atomic.AtomicBoolean reset = shed[i] = new java.util.concurrent.atomic.AtomicBoolean();
+                H2HeldBudget.Connection share = new H2HeldBudget.Connection(h::get);
+                shares.add(share);
+                ch.eventLoop().submit(() -> {
+                    share.attach(ch);
+                    share.add(new H2HeldBudget.Stream() {
+                        @Override
+                        public long heldBytes() {
+                            return h.get();
+                        }
+
+                        @Override
+                        public long progressAt() {
+                            return System.nanoTime();
+                        }
+
+                        @Override
+                        public void shed() {
+                            reset.set(true);
+                            h.set(0);
+                        }
+                    });
+                }).sync();
+            }
+            for (int i = 0; i < stalledCount; i++) {
+                H2HeldBudget.Connection share = shares.get(i);
+                holding[i].set(70_000);
+                clients.get(i).eventLoop().submit(share::readComplete).sync();
+            }
+            assertThat(H2HeldBudget.held() - base).as("the stalled ones hold just under the budget").isEqualTo(980_000L);
+            // They took nothing since they began; the test waits until that makes them stalled.
+            long stalledSince = System.nanoTime();
+            while (System.nanoTime() - stalledSince < 2 * stallNanos) {
+                Thread.sleep(50);
+            }
+            // The upload: its application has just taken some (its count went down: progress), and it reads more.
+            H2HeldBudget.Connection upload = shares.get(stalledCount);
+            Channel uploadChannel = clients.get(stalledCount);
+            holding[stalledCount].set(110_000);
+            uploadChannel.eventLoop().submit(upload::recountNow).sync();
+            holding[stalledCount].set(100_000);
+            uploadChannel.eventLoop().submit(upload::readComplete).sync();
+            Await.until("the node is back under its budget", () -> H2HeldBudget.held() - base <= (1L << 20));
+            for (Channel ch : clients) {
+                ch.eventLoop().submit(() -> { }).sync(); // any shed asked of it ran
+            }
+            long stalledReset = java.util.Arrays.stream(shed, 0, stalledCount).filter(java.util.concurrent.atomic.AtomicBoolean::get).count();
+            assertThat(shed[stalledCount].get()).as("the steadily read upload, 100,000 bytes in the class of the stalled ones' 70,000")
+                    .isFalse();
+            // Each shed stops once the node is within its budget (Connection.shed): one stalled connection's 70,000 is enough.
+            assertThat(stalledReset).as("stalled connections reset").isGreaterThanOrEqualTo(1);
+            assertThat(H2HeldBudget.held() - base).isLessThanOrEqualTo(1L << 20);
+        } finally {
+            H2HeldBudget.limit(before);
+            H2HeldBudget.stalledAfter(H2HeldBudget.STALLED_NANOS);
+            for (int i = 0; i < shares.size(); i++) {
+                H2HeldBudget.Connection share = shares.get(i);
+                clients.get(i).eventLoop().submit(share::detach).sync();
+            }
+            for (Channel ch : clients) {
+                ch.close().sync();
+            }
+            if (app != null) {
+                app.close().sync();
+            }
+            for (Channel ch : appConnections) {
+                ch.close().sync();
+            }
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    /**
      * A request sent on a keep-alive connection after the one before it had ended but before that one's response (not in
      * the same write: pipelined across reads) is metered to itself only ({@code istio_request_bytes}): Envoy's HTTP/1
      * codec dispatches nothing of a connection whose request has ended until that request is done (http1 codec_impl.cc
