@@ -353,10 +353,12 @@ final class H2HeldBudget {
             long now = System.nanoTime();
             long last = lastLog.get();
             if (reset > 0 && now - last > 10_000_000_000L && lastLog.compareAndSet(last, now)) {
-                log.info("L7 {}: {} request streams of {} reset, holding {} bytes their application had not read: the node's "
+                // HTTP/1 counts both directions (Http1Filter.toClient): the line says which ends had not taken the bytes.
+                log.info("L7 {}: {} request streams of {} reset, holding {} bytes {} had not read: the node's "
                         + "L7 proxy held {} bytes, over its budget of {} (overload, OM; an eighth of -XX:MaxDirectMemorySize: if this "
-                        + "node's applications read request bodies slowly by design, raise it, ZEROHOP_JAVA_OPTS_EXTRA in deploy/zerohop.sh)",
-                        protocol, reset, channel, freed, held.get(), limit);
+                        + "node's {} slowly by design, raise it, ZEROHOP_JAVA_OPTS_EXTRA in deploy/zerohop.sh)",
+                        protocol, reset, channel, freed, http2 != null ? "their application" : "their application or client",
+                        held.get(), limit, http2 != null ? "applications read request bodies" : "applications or clients read bodies");
             }
             recount();
             if (reset > 0 && held.get() > limit) {
