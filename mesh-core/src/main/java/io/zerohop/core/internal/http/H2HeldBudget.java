@@ -159,8 +159,6 @@ final class H2HeldBudget {
         private int memoryClass = -1;
         /** {@link System#nanoTime} when the connection's count last went down (an end took some), or it began. */
         private volatile long progressAt = System.nanoTime();
-        /** What it held when {@link #overBudget} asked it to shed, until it sheds ({@link H2HeldBudget#asked}). */
-        private long askedFor;
         private boolean closed;
 
         Connection(Http2Connection http2) {
