@@ -96,13 +96,15 @@ final class MockCluster implements AutoCloseable {
             case "RequestAuthentication" -> "requestauthentications";
             case "CiliumNetworkPolicy" -> "ciliumnetworkpolicies";
             case "CiliumClusterwideNetworkPolicy" -> "ciliumclusterwidenetworkpolicies";
+            case "ServiceEntry" -> "serviceentries";
+            case "WorkloadEntry" -> "workloadentries";
             default -> throw new IllegalArgumentException(kind);
         };
         return new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version).withKind(kind)
                 .withPlural(plural).withNamespaced(!kind.equals("CiliumClusterwideNetworkPolicy")).build();
     }
 
-    /** Creates (or replaces) the policy object given as YAML, at its apiVersion's endpoint. */
+    /** Creates (or replaces) the policy (or ServiceEntry, WorkloadEntry) object given as YAML, at its apiVersion's endpoint. */
     GenericKubernetesResource apply(String yaml) {
         GenericKubernetesResource r = Serialization.unmarshal(yaml, GenericKubernetesResource.class);
         var op = client.genericKubernetesResources(context(r.getApiVersion(), r.getKind()));

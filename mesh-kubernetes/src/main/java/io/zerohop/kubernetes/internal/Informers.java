@@ -51,6 +51,15 @@ public final class Informers {
             // Watched since 6 December (skipped before): the JWT rules PolicyEngine.jwtRules answers with.
             new Kind("security.istio.io", "v1", "RequestAuthentication", "requestauthentications", true),
             new Kind("security.istio.io", "v1beta1", "RequestAuthentication", "requestauthentications", true));
+    /**
+     * ServiceEntries and WorkloadEntries (since 7 December), at v1 and v1beta1 as the policies are (an Istio before 1.22
+     * serves no v1: 404, counted as not served); {@link WorkloadState} keeps one version of each object.
+     */
+    private static final List<Kind> ENTRY_KINDS = List.of(
+            new Kind("networking.istio.io", "v1", "ServiceEntry", "serviceentries", true),
+            new Kind("networking.istio.io", "v1beta1", "ServiceEntry", "serviceentries", true),
+            new Kind("networking.istio.io", "v1", "WorkloadEntry", "workloadentries", true),
+            new Kind("networking.istio.io", "v1beta1", "WorkloadEntry", "workloadentries", true));
     private static final Kind CNP = new Kind("cilium.io", "v2", "CiliumNetworkPolicy", "ciliumnetworkpolicies", true);
     private static final Kind CCNP = new Kind("cilium.io", "v2", "CiliumClusterwideNetworkPolicy", "ciliumclusterwidenetworkpolicies", false);
 
@@ -212,6 +221,9 @@ public final class Informers {
         for (Kind k : ISTIO_KINDS) {
             informPolicies(k, istioNamespaces);
         }
+        for (Kind k : ENTRY_KINDS) {
+            informEntries(k, namespace);
+        }
         informPolicies(CNP, namespace == null ? null : Set.of(namespace));
         informPolicies(CCNP, null);
         return CompletableFuture.allOf(ready.toArray(CompletableFuture[]::new));
@@ -282,10 +294,13 @@ public final class Informers {
                 notServed.add(informer);
                 if (listed.complete(null)) {
                     boolean slices = what.startsWith("EndpointSlice");
+                    boolean entries = what.startsWith("ServiceEntry") || what.startsWith("WorkloadEntry");
                     LOG.warn("{} list is forbidden (HTTP 403): the role of this service account lacks get/list/watch on"
-                            + (slices ? " endpointslices in discovery.k8s.io" : " requestauthentications in security.istio.io")
+                            + (slices ? " endpointslices in discovery.k8s.io" : entries ? " serviceentries and workloadentries in"
+                            + " networking.istio.io" : " requestauthentications in security.istio.io")
                             + " (re-apply deploy/node-proxy/rbac.yaml, or the embedded Role);"
-                            + (slices ? " Services without a selector have no endpoints" : " no JWT is verified (requestPrincipals"
+                            + (slices ? " Services without a selector have no endpoints" : entries ? " ServiceEntry hosts are not"
+                            + " routed and WorkloadEntries are no workloads" : " no JWT is verified (requestPrincipals"
                             + " match nothing)") + " until it is granted (retrying)", what);
                 }
             } else {
@@ -414,6 +429,25 @@ public final class Informers {
             for (String ns : namespaces) {
                 inform(what + " in " + ns, op.inNamespace(ns), ObjectStrip::metadata, this::onPolicy, emptyWhenForbidden);
             }
+        }
+    }
+
+    /**
+     * ServiceEntries and WorkloadEntries into the {@link WorkloadState}. A role from before 7 December forbids them (403):
+     * like EndpointSlices they then count as listed and empty (one WARN, retried), which widens nothing: their hosts are
+     * not routed and their workloads are not known, as before.
+     */
+    private void informEntries(Kind k, String namespace) {
+        var op = client.genericKubernetesResources(k.context());
+        String what = k.kind + " (" + k.apiVersion() + ")";
+        inform(what, namespace == null ? op.inAnyNamespace() : op.inNamespace(namespace), ObjectStrip::metadata, this::onEntry, true);
+    }
+
+    private void onEntry(Event<GenericKubernetesResource> e) {
+        if (e.deleted) {
+            workloads.removeIstioEntry(e.object);
+        } else {
+            workloads.putIstioEntry(e.object);
         }
     }
 

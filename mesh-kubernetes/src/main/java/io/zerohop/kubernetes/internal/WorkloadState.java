@@ -1,5 +1,6 @@
 package io.zerohop.kubernetes.internal;
 
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Service;
@@ -64,6 +65,9 @@ public final class WorkloadState {
     /** EndpointSlices by namespace and name: those the informer keeps (labelled with a Service, not the controller's). */
     private final Map<String, Map<String, EndpointSlice>> slices = new ConcurrentHashMap<>();
     private final Map<String, PodEntry> peers = new ConcurrentHashMap<>();
+    /** ServiceEntries and WorkloadEntries by {@code ns/name}, then API version (the same object served at v1 and v1beta1). */
+    private final Map<String, Map<String, GenericKubernetesResource>> serviceEntries = new ConcurrentHashMap<>();
+    private final Map<String, Map<String, GenericKubernetesResource>> workloadEntries = new ConcurrentHashMap<>();
     private final boolean nodeAddresses;
     /** Pod and value of each malformed host IP already logged (the API server validates them: few, if any). */
     private final Set<String> badHostIps = new HashSet<>();
@@ -160,6 +164,48 @@ public final class WorkloadState {
         if (m != null) {
             m.remove(s.getMetadata().getName());
         }
+    }
+
+    /** A ServiceEntry or WorkloadEntry (any served version) added or changed. */
+    public void putIstioEntry(GenericKubernetesResource r) {
+        entries(r).computeIfAbsent(key(r.getMetadata().getNamespace(), r.getMetadata().getName()), k -> new ConcurrentHashMap<>())
+                .put(r.getApiVersion(), r);
+    }
+
+    public void removeIstioEntry(GenericKubernetesResource r) {
+        Map<String, GenericKubernetesResource> m = entries(r).get(key(r.getMetadata().getNamespace(), r.getMetadata().getName()));
+        if (m != null) {
+            m.remove(r.getApiVersion());
+            if (m.isEmpty()) {
+                entries(r).remove(key(r.getMetadata().getNamespace(), r.getMetadata().getName()), m);
+            }
+        }
+    }
+
+    private Map<String, Map<String, GenericKubernetesResource>> entries(GenericKubernetesResource r) {
+        return "WorkloadEntry".equals(r.getKind()) ? workloadEntries : serviceEntries;
+    }
+
+    /** Each object once, its newest served version (v1 over v1beta1 over v1alpha3), by namespace and name. */
+    private static List<GenericKubernetesResource> newest(Map<String, Map<String, GenericKubernetesResource>> from) {
+        List<GenericKubernetesResource> out = new ArrayList<>();
+        for (Map<String, GenericKubernetesResource> versions : from.values()) {
+            GenericKubernetesResource pick = null;
+            for (String v : List.of("networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3")) {
+                if (pick == null) {
+                    pick = versions.get(v);
+                }
+            }
+            if (pick == null && !versions.isEmpty()) {
+                pick = versions.values().iterator().next();
+            }
+            if (pick != null) {
+                out.add(pick);
+            }
+        }
+        out.sort(Comparator.comparing((GenericKubernetesResource r) -> r.getMetadata().getNamespace())
+                .thenComparing(r -> r.getMetadata().getName()));
+        return out;
     }
 
     /**
@@ -261,6 +307,10 @@ public final class WorkloadState {
             out.add(x);
         }
         List<io.zerohop.core.Service> svcs = services(claimed);
+        if (!serviceEntries.isEmpty() || !workloadEntries.isEmpty()) {
+            svcs = new ArrayList<>(svcs);
+            out = withIstioEntries(out, svcs, claimed);
+        }
         List<EndpointSliceConversion.SliceEndpoint> hostNetwork = new ArrayList<>();
         List<PodEntry> byName = new ArrayList<>(all);
         byName.sort(Comparator.comparing((PodEntry e) -> e.pod.getMetadata().getNamespace()).thenComparing(e -> e.pod.getMetadata().getName()));
@@ -282,6 +332,295 @@ public final class WorkloadState {
         installedServices = svcs;
         LOG.debug("installed {} workloads", out.size());
         return true;
+    }
+
+    /** One host of a ServiceEntry that became a registry Service, under {@code registryName}. */
+    private record SeHost(ServiceEntryConversion.Se se, String registryName, String host) {}
+
+    /**
+     * ServiceEntries and WorkloadEntries, as istiod's ambient index builds them (istio/istio
+     * pilot/pkg/serviceregistry/ambient/services.go {@code serviceEntriesInfo}, {@code constructServiceEntries},
+     * {@code selectWorkloadServices}; workloads.go {@code workloadEntryWorkloadBuilder}, {@code serviceEntryWorkloadBuilder}):
+     * <ul>
+     * <li>Each host of a ServiceEntry is a registry Service (added to {@code svcs}) with the entry's {@code spec.addresses}
+     * that are single IPs as VIPs (a CIDR is left out: zerohop's VIPs are addresses), its ports (service port →
+     * {@code targetPort}, else the port), hostname the host. A hostname a Kubernetes Service or an older ServiceEntry
+     * already has is not taken again (istiod keeps the Kubernetes Service, else the oldest); a VIP already a pod's or a
+     * Service's is left out (one host gets a VIP several hosts list). {@code resolution: NONE} is passthrough in istiod
+     * (the connection goes to the address dialled): the Service has no VIP, so such a connection goes to that address
+     * as any other.</li>
+     * <li>Its endpoints: the pods and WorkloadEntries of its namespace its {@code workloadSelector} selects (a pod's
+     * {@link Workload#services()} gains each host), and its inline {@code spec.endpoints} with an IP address, each a
+     * workload named {@code ENTRY-ADDRESS} ({@link #sliceWorkloadName}), labelled with the ServiceEntry's labels, telemetry
+     * name the entry's, identity its {@code serviceAccount} (none: a TCP workload without identity).</li>
+     * <li>A WorkloadEntry with an IP address is a workload of its name, its labels (spec, then metadata over them), its
+     * service account, its {@code ports} as named ports, HBONE when istiod's {@code setTunnelProtocol} says so, carrying
+     * the ServiceEntries and the Kubernetes Services of its namespace that select it.</li>
+     * </ul>
+     * What zerohop cannot do is left out with one WARN naming the object: a hostname endpoint (DNS resolution, which
+     * ztunnel does and zerohop does not), an HBONE endpoint without a service account (no identity to verify), an address a
+     * pod or a VIP already has, an object that does not parse.
+     */
+    private List<Workload> withIstioEntries(List<Workload> pods, List<io.zerohop.core.Service> svcs, Set<InetAddress> claimed) {
+        List<ServiceEntryConversion.Se> ses = new ArrayList<>();
+        for (GenericKubernetesResource r : newest(serviceEntries)) {
+            try {
+                ses.add(ServiceEntryConversion.serviceEntry(r));
+            } catch (RuntimeException bad) {
+                PodConversion.warnOnce("ServiceEntry " + r.getMetadata().getNamespace() + "/" + r.getMetadata().getName()
+                        + " left out: " + bad.getMessage());
+            }
+        }
+        // istiod's selectWorkloadServices: for a hostname, the oldest ServiceEntry wins (a Kubernetes Service always).
+        ses.sort(Comparator.comparing((ServiceEntryConversion.Se x) -> x.created() == null ? "" : x.created())
+                .thenComparing(ServiceEntryConversion.Se::namespace).thenComparing(ServiceEntryConversion.Se::name));
+        Set<String> hostnames = new HashSet<>();
+        Set<String> names = new HashSet<>();
+        Set<InetAddress> vips = new HashSet<>(claimed);
+        for (io.zerohop.core.Service s : svcs) {
+            hostnames.add(s.hostname());
+            names.add(s.namespace() + "/" + s.name());
+            vips.addAll(s.vips());
+        }
+        List<SeHost> hosts = new ArrayList<>();
+        for (ServiceEntryConversion.Se se : ses) {
+            if (!se.cidrs().isEmpty()) {
+                PodConversion.warnOnce(se.id() + ": addresses " + se.cidrs() + " are CIDRs, which zerohop does not route as"
+                        + " VIPs (istiod sends them as prefixes): left out, the entry's single IPs kept");
+            }
+            boolean passthrough = "NONE".equals(se.resolution());
+            for (int i = 0; i < se.hosts().size(); i++) {
+                String host = se.hosts().get(i);
+                if (!hostnames.add(host)) {
+                    PodConversion.warnOnce(se.id() + ": host " + host + " is already a Kubernetes Service's or an older"
+                            + " ServiceEntry's (istiod keeps that one): left out");
+                    continue;
+                }
+                String name = registryName(se.name(), i, se.namespace(), names);
+                List<InetAddress> free = new ArrayList<>();
+                if (!passthrough) {
+                    for (InetAddress a : se.vips()) {
+                        if (vips.add(a)) {
+                            free.add(a);
+                        } else {
+                            PodConversion.warnOnce(se.id() + ": address " + a.getHostAddress() + " of host " + host
+                                    + " is already a pod's or another Service's: left out for this host");
+                        }
+                    }
+                }
+                List<io.zerohop.core.Service.Port> ports = new ArrayList<>();
+                for (ServiceEntryConversion.SePort p : se.ports()) {
+                    ports.add(new io.zerohop.core.Service.Port(p.number(), p.targetPort() != 0 ? p.targetPort() : p.number(), null));
+                }
+                try {
+                    svcs.add(new io.zerohop.core.Service(se.namespace(), name, host, free, ports,
+                            passthrough ? null : entryLoadBalancing(se)));
+                    hosts.add(new SeHost(se, name, host));
+                } catch (RuntimeException bad) {
+                    hostnames.remove(host);
+                    names.remove(se.namespace() + "/" + name);
+                    PodConversion.warnOnce(se.id() + ": host " + host + " left out: " + bad.getMessage());
+                }
+            }
+            if ("DNS".equals(se.resolution()) || "DNS_ROUND_ROBIN".equals(se.resolution()) || "DYNAMIC_DNS".equals(se.resolution())) {
+                if (se.endpoints().isEmpty() && se.selector() == null) {
+                    PodConversion.warnOnce(se.id() + ": resolution " + se.resolution() + " without endpoints: its hosts are"
+                            + " its endpoints, which ztunnel resolves in DNS and zerohop does not; a connection to its"
+                            + " addresses is refused (no healthy upstream)");
+                }
+            }
+        }
+        List<Workload> out = new ArrayList<>(pods.size());
+        Set<String> workloadNames = new HashSet<>();
+        for (PodEntry e : allPodEntries()) {
+            workloadNames.add(key(e.pod.getMetadata().getNamespace(), e.pod.getMetadata().getName()));
+        }
+        // Pods a ServiceEntry's workloadSelector selects carry its hosts (istiod's constructServices, ServiceEntry branch).
+        for (Workload w : pods) {
+            workloadNames.add(key(w.namespace(), w.name()));
+            PodEntry e = pods(w.namespace(), w.name());
+            List<io.zerohop.core.WorkloadService> extra = new ArrayList<>();
+            if (e != null) {
+                Map<String, String> labels = e.pod.getMetadata().getLabels() == null ? Map.of() : e.pod.getMetadata().getLabels();
+                boolean healthy = PodConversion.isReady(e.pod) && e.pod.getMetadata().getDeletionTimestamp() == null;
+                Map<String, Integer> named = w.namedPorts() == null ? Map.of() : w.namedPorts();
+                for (SeHost h : hosts) {
+                    if (h.se.namespace().equals(w.namespace()) && ServiceEntryConversion.selects(h.se.selector(), labels)) {
+                        extra.add(ServiceEntryConversion.membership(h.se, h.registryName, h.host, named, healthy));
+                    }
+                }
+            }
+            out.add(extra.isEmpty() ? w : withServices(w, extra));
+        }
+        for (GenericKubernetesResource r : newest(workloadEntries)) {
+            String id = "WorkloadEntry " + r.getMetadata().getNamespace() + "/" + r.getMetadata().getName();
+            try {
+                ServiceEntryConversion.We we = ServiceEntryConversion.workloadEntry(r);
+                List<io.zerohop.core.WorkloadService> member = new ArrayList<>();
+                for (SeHost h : hosts) {
+                    if (h.se.namespace().equals(we.namespace()) && ServiceEntryConversion.selects(h.se.selector(), we.spec().labels())) {
+                        member.add(ServiceEntryConversion.membership(h.se, h.registryName, h.host, we.spec().ports(), true));
+                    }
+                }
+                List<Service> nsServices = new ArrayList<>(services.getOrDefault(we.namespace(), Map.of()).values());
+                nsServices.sort(Comparator.comparing(x -> x.getMetadata().getName()));
+                for (Service k : nsServices) {
+                    if (k.getSpec() != null && !"ExternalName".equals(k.getSpec().getType())
+                            && ServiceEntryConversion.selects(k.getSpec().getSelector(), we.spec().labels())) {
+                        member.add(ServiceEntryConversion.serviceMembership(k, we.spec().ports()));
+                    }
+                }
+                Map<String, String> annotations = we.annotations();
+                String workloadName = annotations.containsKey("istio.io/autoRegistrationGroup") ? annotations.get("istio.io/autoRegistrationGroup")
+                        : we.spec().labels().getOrDefault("service.istio.io/workload-name", we.name());
+                Workload w = entryWorkload(id, we.namespace(), we.name(), we.spec(), we.spec().labels(), annotations,
+                        workloadName, member, claimed, vips, workloadNames);
+                if (w != null) {
+                    out.add(w);
+                }
+            } catch (RuntimeException bad) {
+                PodConversion.warnOnce(id + " left out: " + bad.getMessage());
+            }
+        }
+        // Inline endpoints (istiod's serviceEntryWorkloadBuilder): labels and tunnel from the ServiceEntry itself.
+        for (ServiceEntryConversion.Se se : ses) {
+            List<SeHost> own = hosts.stream().filter(h -> h.se == se).toList();
+            for (int i = 0; i < se.endpoints().size(); i++) {
+                ServiceEntryConversion.Endpoint ep = se.endpoints().get(i);
+                String id = se.id() + " endpoint " + ep.address();
+                try {
+                    List<io.zerohop.core.WorkloadService> member = new ArrayList<>();
+                    for (SeHost h : own) {
+                        member.add(ServiceEntryConversion.membership(se, h.registryName, h.host, ep.ports(), true));
+                    }
+                    InetAddress ip = ServiceEntryConversion.ipOrNull(ep.address());
+                    String base = ip == null ? se.name() : sliceWorkloadName(se.name(), ip);
+                    String name = base;
+                    for (int n = 2; workloadNames.contains(key(se.namespace(), name)); n++) {
+                        name = base + "-" + n;
+                    }
+                    Workload w = entryWorkload(id, se.namespace(), name, ep, se.labels(), se.annotations(), se.name(), member,
+                            claimed, vips, workloadNames);
+                    if (w != null) {
+                        out.add(w);
+                    }
+                } catch (RuntimeException bad) {
+                    PodConversion.warnOnce(id + " left out: " + bad.getMessage());
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The workload of a WorkloadEntry or a ServiceEntry endpoint, or null (logged once) when zerohop cannot have it: a
+     * hostname address, an address a pod, a VIP or an earlier entry has, a name a pod has, HBONE without a service
+     * account. {@code labels}/{@code annotations} decide HBONE as istiod's {@code setTunnelProtocol}.
+     */
+    private Workload entryWorkload(String id, String namespace, String name, ServiceEntryConversion.Endpoint ep,
+                                   Map<String, String> labels, Map<String, String> annotations, String workloadName,
+                                   List<io.zerohop.core.WorkloadService> services, Set<InetAddress> claimed, Set<InetAddress> vips,
+                                   Set<String> workloadNames) {
+        InetAddress ip = ServiceEntryConversion.ipOrNull(ep.address());
+        if (ip == null) {
+            PodConversion.warnOnce(id + ": address \"" + ep.address() + "\" is a hostname, which ztunnel resolves in DNS and"
+                    + " zerohop does not: left out (no endpoint there)");
+            return null;
+        }
+        if (claimed.contains(ip) || vips.contains(ip)) {
+            PodConversion.warnOnce(id + ": address " + ip.getHostAddress() + " is already a pod's, a Service's or an earlier"
+                    + " entry's: left out");
+            return null;
+        }
+        if (workloadNames.contains(key(namespace, name))) {
+            PodConversion.warnOnce(id + ": a pod of the namespace is named " + name + ": left out");
+            return null;
+        }
+        boolean hbone = "enabled".equals(annotations.get(PodConversion.AMBIENT_REDIRECTION_ANNOTATION))
+                || PodConversion.supportsTunnel(labels, "http");
+        if (hbone && ep.serviceAccount() == null) {
+            PodConversion.warnOnce(id + ": HBONE (" + PodConversion.TUNNEL_LABEL + " or " + PodConversion.AMBIENT_REDIRECTION_ANNOTATION
+                    + ") without spec.serviceAccount: no identity to verify, left out");
+            return null;
+        }
+        Map<String, String> withLocality = labels;
+        if (ep.locality() != null && !ep.locality().isEmpty()) {
+            // istiod's getWorkloadEntryLocality (region/zone/subzone); zerohop ranks locality by these labels.
+            String[] parts = ep.locality().split("/", 3);
+            withLocality = new java.util.LinkedHashMap<>(labels);
+            String[] keys = {"topology.kubernetes.io/region", "topology.kubernetes.io/zone", "topology.istio.io/subzone"};
+            for (int i = 0; i < parts.length; i++) {
+                if (!parts[i].isEmpty()) {
+                    withLocality.putIfAbsent(keys[i], parts[i]);
+                }
+            }
+        }
+        Workload w = new Workload(namespace, name, ep.serviceAccount(), withLocality, List.of(ip),
+                hbone ? Workload.Protocol.HBONE : Workload.Protocol.TCP, null, trustDomain, Map.of(),
+                ep.ports().isEmpty() ? null : ep.ports(), workloadName, services);
+        claimed.add(ip);
+        workloadNames.add(key(namespace, name));
+        return w;
+    }
+
+    private PodEntry pods(String namespace, String name) {
+        PodEntry e = pods.get(key(namespace, name));
+        return e != null ? e : peers.get(key(namespace, name));
+    }
+
+    private static Workload withServices(Workload w, List<io.zerohop.core.WorkloadService> extra) {
+        List<io.zerohop.core.WorkloadService> merged = new ArrayList<>(w.services());
+        merged.addAll(extra);
+        return new Workload(w.namespace(), w.name(), w.serviceAccount(), w.labels(), w.addresses(), w.protocol(), w.node(),
+                w.trustDomain(), w.appProtocols(), w.namedPorts(), w.workloadName(), merged);
+    }
+
+    /**
+     * The registry name of a ServiceEntry's {@code index}th host: a Service is found by namespace and name, where istiod
+     * keys each host by hostname under the entry's one name. The first host takes the entry's name, the others
+     * {@code NAME-2}, {@code NAME-3}... (a name a Kubernetes Service or another entry has: {@code -se}, then a number
+     * appended); a DNS-1035 label (dots as dashes, at most 63 characters), as a registry Service's name must be.
+     */
+    static String registryName(String entry, int index, String namespace, Set<String> taken) {
+        String base = entry.toLowerCase(java.util.Locale.ROOT).replace('.', '-');
+        if (!base.isEmpty() && !Character.isLetter(base.charAt(0))) {
+            base = "se-" + base;
+        }
+        String suffix = index == 0 ? "" : "-" + (index + 1);
+        String name = cut(base, suffix);
+        if (taken.contains(namespace + "/" + name)) {
+            name = cut(base, suffix + "-se");
+            for (int n = 2; taken.contains(namespace + "/" + name); n++) {
+                name = cut(base, suffix + "-se" + n);
+            }
+        }
+        taken.add(namespace + "/" + name);
+        return name;
+    }
+
+    private static String cut(String base, String suffix) {
+        String head = base.length() + suffix.length() > 63 ? base.substring(0, 63 - suffix.length()) : base;
+        while (!head.isEmpty() && head.charAt(head.length() - 1) == '-') {
+            head = head.substring(0, head.length() - 1);
+        }
+        return head + suffix;
+    }
+
+    /** istiod's {@code GetTrafficDistribution(nil, se.Annotations, nsAnnotations)}: the entry's annotation, else its namespace's. */
+    private io.zerohop.core.Service.LoadBalancing entryLoadBalancing(ServiceEntryConversion.Se se) {
+        String v = se.annotations().get(PodConversion.TRAFFIC_DISTRIBUTION_ANNOTATION);
+        if (v == null || v.isEmpty()) {
+            Map<String, String> ns = namespaceTrafficDistribution.get(se.namespace());
+            v = ns == null ? null : ns.get(PodConversion.TRAFFIC_DISTRIBUTION_ANNOTATION);
+        }
+        if (v == null || v.isEmpty()) {
+            return null;
+        }
+        return switch (v.toLowerCase(java.util.Locale.ROOT)) {
+            case "preferclose", "prefersamezone" -> io.zerohop.core.Service.LoadBalancing.PREFER_SAME_ZONE;
+            case "prefersamenode" -> io.zerohop.core.Service.LoadBalancing.PREFER_SAME_NODE;
+            default -> null;
+        };
     }
 
     /** The slices kept, by namespace then name (so the first slice of an address is always the same one). */

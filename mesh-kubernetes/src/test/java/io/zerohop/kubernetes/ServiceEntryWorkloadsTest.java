@@ -1,0 +1,290 @@
+package io.zerohop.kubernetes;
+
+import static io.zerohop.kubernetes.MockCluster.await;
+import static io.zerohop.kubernetes.MockCluster.namespace;
+import static io.zerohop.kubernetes.MockCluster.pod;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.zerohop.core.Service;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.core.WorkloadService;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * ServiceEntries and WorkloadEntries through fabric8's CRUD mock API server, as istiod's ambient index builds them
+ * (istio/istio pilot/pkg/serviceregistry/ambient/services.go {@code serviceEntriesInfo}, workloads.go
+ * {@code workloadEntryWorkloadBuilder}, {@code serviceEntryWorkloadBuilder}): the cases of workloads_test.go
+ * {@code TestWorkloadEntryWorkloads} and {@code TestServiceEntryWorkloads}, named in each test, replayed with the objects
+ * istiod's cases give as inputs (a ServiceInfo there is the ServiceEntry or Service it comes from here). Registry
+ * addresses only; nothing listens on them. Until 7 December neither kind was read: every assertion on a VIP or an entry's
+ * workload failed.
+ */
+class ServiceEntryWorkloadsTest {
+    MockCluster k8s;
+    KubernetesDiscovery d;
+    final WorkloadRegistry registry = WorkloadRegistry.empty();
+
+    @BeforeEach
+    void start() throws Exception {
+        k8s = new MockCluster();
+        k8s.client.resource(namespace("ns", Map.of())).create();
+        d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry)
+                .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
+        d.synced().get(20, TimeUnit.SECONDS);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        k8s.close();
+    }
+
+    static InetAddress ip(String s) throws Exception {
+        return InetAddress.getByName(s);
+    }
+
+    Optional<Workload> at(String address) {
+        try {
+            return registry.byAddress(ip(address));
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    Optional<Service> vip(String address) {
+        try {
+            return registry.serviceAt(ip(address));
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** The ServiceInfo of the WorkloadEntry cases: hostname {@code hostname}, port 80 → 8080, selector app=foo. */
+    static final String SE_80_8080 = """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: svc, namespace: ns}
+            spec:
+              hosts: [hostname]
+              addresses: [240.240.0.1]
+              ports: [{number: 80, targetPort: 8080, name: http}]
+              resolution: STATIC
+              workloadSelector: {labels: {app: foo}}
+            """;
+
+    @Test
+    @DisplayName("TestWorkloadEntryWorkloads \"we with service\", \"we spec labels\", \"we without labels\": a WorkloadEntry is a"
+            + " workload carrying the ServiceEntry that selects it by metadata or spec labels, and the entry's VIP reaches it")
+    void workloadEntryWithService() throws Exception {
+        k8s.apply(SE_80_8080);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: name, namespace: ns, labels: {app: foo}}
+                spec: {address: 1.2.3.4}
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1beta1
+                kind: WorkloadEntry
+                metadata: {name: spec-labels, namespace: ns}
+                spec: {address: 1.2.3.5, labels: {app: foo}}
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: no-labels, namespace: ns}
+                spec: {address: 1.2.3.6}
+                """);
+        await(d, "the three entries and the VIP", () -> at("1.2.3.4").isPresent() && at("1.2.3.5").isPresent()
+                && at("1.2.3.6").isPresent() && vip("240.240.0.1").isPresent());
+        Workload w = at("1.2.3.4").orElseThrow();
+        assertThat(w.namespace()).isEqualTo("ns");
+        assertThat(w.name()).isEqualTo("name");
+        assertThat(w.workloadName()).isEqualTo("name");
+        assertThat(w.protocol()).isEqualTo(Workload.Protocol.TCP);
+        assertThat(w.serviceAccount()).isNull(); // istiod: ServiceAccount "" (no identity here)
+        assertThat(w.labels()).containsEntry("app", "foo");
+        assertThat(w.services()).containsExactly(new WorkloadService("svc", "ns", "hostname", java.util.Set.of(8080), true,
+                Map.of(80, 8080)));
+        assertThat(at("1.2.3.5").orElseThrow().services()).extracting(WorkloadService::hostname).containsExactly("hostname");
+        assertThat(at("1.2.3.6").orElseThrow().services()).isEmpty();
+
+        Service s = vip("240.240.0.1").orElseThrow();
+        assertThat(s.hostname()).isEqualTo("hostname");
+        assertThat(s.name()).isEqualTo("svc");
+        assertThat(registry.endpoints(s)).extracting(Workload::name).containsExactlyInAnyOrder("name", "spec-labels");
+        assertThat(registry.pickEndpoint(s, 80, null).address().getPort()).isEqualTo(8080);
+
+        k8s.delete("networking.istio.io/v1", "WorkloadEntry", "ns", "name");
+        await(d, "the entry deleted", () -> at("1.2.3.4").isEmpty());
+        assertThat(registry.endpoints(vip("240.240.0.1").orElseThrow())).extracting(Workload::name).containsExactly("spec-labels");
+    }
+
+    @Test
+    @DisplayName("TestWorkloadEntryWorkloads \"we with tunnel label is HBONE\": HBONE with its identity; without a service"
+            + " account zerohop leaves it out (no identity to verify), where istiod sends it with an empty one")
+    void workloadEntryTunnelLabel() throws Exception {
+        k8s.apply(SE_80_8080);
+        // Created first: by the time the VM's (same informer, later) is installed, this one was seen too.
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: name, namespace: ns, labels: {app: foo, networking.istio.io/tunnel: http}}
+                spec: {address: 1.2.3.7}
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: vm, namespace: ns, labels: {app: foo, networking.istio.io/tunnel: http}}
+                spec: {address: 1.2.3.4, serviceAccount: vm-sa, locality: us-east/us-east-1a}
+                """);
+        await(d, "the VM", () -> at("1.2.3.4").isPresent());
+        Workload w = at("1.2.3.4").orElseThrow();
+        assertThat(w.protocol()).isEqualTo(Workload.Protocol.HBONE);
+        assertThat(w.identity().toString()).isEqualTo("spiffe://cluster.local/ns/ns/sa/vm-sa");
+        assertThat(w.node()).isNull();
+        assertThat(w.labels()).containsEntry("topology.kubernetes.io/region", "us-east")
+                .containsEntry("topology.kubernetes.io/zone", "us-east-1a");
+        assertThat(at("1.2.3.7")).isEmpty();
+    }
+
+    @Test
+    @DisplayName("TestWorkloadEntryWorkloads \"pod with service named ports\" and \"pod with serviceentry named ports\": a"
+            + " Service's named targetPort goes to the entry's port of that name (absent: the port is left out), a"
+            + " ServiceEntry's port name to the entry's port of that name, else targetPort, else the port")
+    void workloadEntryNamedPorts() throws Exception {
+        k8s.client.resource(new ServiceBuilder().withNewMetadata().withNamespace("ns").withName("svc").endMetadata()
+                .withNewSpec().withClusterIP("10.96.0.80").withSelector(Map.of("app", "foo"))
+                .addNewPort().withName("p80").withPort(80).withTargetPort(new IntOrString(8080)).withProtocol("TCP").endPort()
+                .addNewPort().withName("p81").withPort(81).withTargetPort(new IntOrString(8081)).withProtocol("TCP").endPort()
+                .addNewPort().withName("p82").withPort(82).withTargetPort(new IntOrString("82-target")).withProtocol("TCP").endPort()
+                .addNewPort().withName("p83").withPort(83).withTargetPort(new IntOrString("83-target")).withProtocol("TCP").endPort()
+                .endSpec().build()).create();
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: se, namespace: ns}
+                spec:
+                  hosts: [hostname]
+                  addresses: [240.240.0.2]
+                  ports: [{number: 80, targetPort: 8080, name: p80}, {number: 81, name: p81}, {number: 82, name: p82}]
+                  resolution: STATIC
+                  workloadSelector: {labels: {app: foo}}
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: name, namespace: ns, labels: {app: foo}}
+                spec: {address: 1.2.3.4, ports: {p81: 8180, 82-target: 8280}}
+                """);
+        await(d, "the entry with both", () -> at("1.2.3.4").map(w -> w.services().size() == 2).orElse(false));
+        Map<String, Map<Integer, Integer>> ports = new java.util.HashMap<>();
+        at("1.2.3.4").orElseThrow().services().forEach(s -> ports.put(s.hostname(), s.ports()));
+        // Service: 80 → 8080, 81 → 8180 (the name p81), 82 → 8280 (82-target), 83 left out (83-target absent).
+        assertThat(ports.get("svc.ns.svc.cluster.local")).containsExactlyInAnyOrderEntriesOf(Map.of(80, 8080, 81, 8180, 82, 8280));
+        // ServiceEntry: 80 → 8080 (targetPort), 81 → 8180 (name), 82 → 82 (neither).
+        assertThat(ports.get("hostname")).containsExactlyInAnyOrderEntriesOf(Map.of(80, 8080, 81, 8180, 82, 82));
+        assertThat(registry.pickEndpoint(vip("10.96.0.80").orElseThrow(), 82, null).address().getPort()).isEqualTo(8280);
+    }
+
+    @Test
+    @DisplayName("TestServiceEntryWorkloads \"static\": each inline endpoint a workload of the entry (its name for"
+            + " telemetry), reached through the entry's VIP; \"dns without endpoints\": hostname endpoints are left out")
+    void serviceEntryInlineEndpoints() throws Exception {
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: name, namespace: ns}
+                spec:
+                  hosts: [a.example.com]
+                  addresses: [1.2.3.4]
+                  ports: [{number: 80, name: http}]
+                  resolution: STATIC
+                  endpoints: [{address: 2.3.4.5}, {address: 3.4.5.6, labels: {x: y}}]
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: dns, namespace: ns}
+                spec:
+                  hosts: [c.example.com, d.example.com]
+                  addresses: [1.2.3.5]
+                  ports: [{number: 80, name: http}]
+                  resolution: DNS
+                """);
+        await(d, "the static entry's endpoints", () -> at("2.3.4.5").isPresent() && at("3.4.5.6").isPresent()
+                && vip("1.2.3.5").isPresent());
+        Workload w = at("2.3.4.5").orElseThrow();
+        assertThat(w.workloadName()).isEqualTo("name");
+        assertThat(w.name()).isEqualTo("name-2.3.4.5");
+        assertThat(w.protocol()).isEqualTo(Workload.Protocol.TCP);
+        assertThat(w.services()).containsExactly(new WorkloadService("name", "ns", "a.example.com", java.util.Set.of(80), true,
+                Map.of(80, 80)));
+        Service a = vip("1.2.3.4").orElseThrow();
+        assertThat(a.hostname()).isEqualTo("a.example.com");
+        assertThat(registry.endpoints(a)).extracting(Workload::name).containsExactlyInAnyOrder("name-2.3.4.5", "name-3.4.5.6");
+
+        // The DNS entry: its hosts are its endpoints, which zerohop does not resolve; its VIP stays, with none.
+        Service c = vip("1.2.3.5").orElseThrow();
+        assertThat(c.hostname()).isEqualTo("c.example.com");
+        assertThat(registry.endpoints(c)).isEmpty();
+        assertThat(registry.services()).extracting(Service::hostname).contains("d.example.com");
+    }
+
+    @Test
+    @DisplayName("a ServiceEntry's workloadSelector selects pods of its namespace: the pod carries the host, the VIP reaches"
+            + " it on the container port of the entry's port name (istiod's constructServices); resolution NONE has no VIP;"
+            + " an unreadable entry is left out alone")
+    void serviceEntrySelectingPods() throws Exception {
+        k8s.create(pod("ns", "web-1", "node-a", "web", Map.of("app", "web"), "10.0.0.7").build());
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: web, namespace: ns}
+                spec:
+                  hosts: [web.example.com]
+                  addresses: [240.240.0.3]
+                  ports: [{number: 80, name: http-web}]
+                  resolution: STATIC
+                  workloadSelector: {labels: {app: web}}
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: passthrough, namespace: ns}
+                spec:
+                  hosts: [pass.example.com]
+                  addresses: [240.240.0.4]
+                  ports: [{number: 80, name: http}]
+                  resolution: NONE
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: broken, namespace: ns}
+                spec:
+                  hosts: [broken.example.com]
+                  addresses: [not-an-address]
+                  ports: [{number: 80}]
+                """);
+        await(d, "the pod with the entry", () -> vip("240.240.0.3").isPresent()
+                && registry.services().stream().anyMatch(s -> s.hostname().equals("pass.example.com")));
+        Service s = vip("240.240.0.3").orElseThrow();
+        assertThat(registry.endpoints(s)).extracting(Workload::name).containsExactly("web-1");
+        // MockCluster's pod names its container port 8080 http-web.
+        assertThat(registry.pickEndpoint(s, 80, null).address().getPort()).isEqualTo(8080);
+        assertThat(at("10.0.0.7").orElseThrow().services()).extracting(WorkloadService::hostname).contains("web.example.com");
+        assertThat(vip("240.240.0.4")).isEmpty();
+        assertThat(registry.services()).extracting(Service::hostname).doesNotContain("broken.example.com");
+    }
+}
