@@ -287,4 +287,31 @@ class ServiceEntryWorkloadsTest {
         assertThat(vip("240.240.0.4")).isEmpty();
         assertThat(registry.services()).extracting(Service::hostname).doesNotContain("broken.example.com");
     }
+
+    @Test
+    @DisplayName("a WorkloadEntry at a loopback or unspecified address is left out: an embedded mesh (no node) counts a"
+            + " workload at a loopback address as its own and would serve it with the entry's identity")
+    void anEntryAtALoopbackAddressIsLeftOut() throws Exception {
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: local, namespace: ns}
+                spec: {address: 127.0.0.1, serviceAccount: payments}
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: any, namespace: ns}
+                spec: {address: "::", serviceAccount: payments}
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: vm, namespace: ns}
+                spec: {address: 1.2.3.4, serviceAccount: vm}
+                """);
+        await(d, "the VM, created last", () -> at("1.2.3.4").isPresent());
+        assertThat(at("127.0.0.1")).isEmpty();
+        assertThat(at("::")).isEmpty();
+    }
 }

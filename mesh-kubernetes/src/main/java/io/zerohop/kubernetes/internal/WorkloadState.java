@@ -527,6 +527,13 @@ public final class WorkloadState {
                     + " zerohop does not: left out (no endpoint there)");
             return null;
         }
+        if (ip.isLoopbackAddress() || ip.isAnyLocalAddress() || ip.isMulticastAddress() || ip.isLinkLocalAddress()) {
+            // Such an address is every host's (or none's): an embedded mesh (no node) counts a workload at a loopback
+            // address as its own (LocalWorkloads.isLocal), so an entry there would be served with its identity.
+            PodConversion.warnOnce(id + ": address " + ip.getHostAddress() + " is loopback, unspecified, link-local or"
+                    + " multicast, no workload's own: left out");
+            return null;
+        }
         if (claimed.contains(ip) || vips.contains(ip)) {
             PodConversion.warnOnce(id + ": address " + ip.getHostAddress() + " is already a pod's, a Service's or an earlier"
                     + " entry's: left out");
