@@ -37,6 +37,11 @@ import org.slf4j.LoggerFactory;
  *       account; labels; node; HBONE or TCP as istiod and istio-cni decide, see
  *       {@link PodConversion#inMesh}); Services give each pod's per-port {@link io.zerohop.core.AppProtocol};
  *       Namespaces give {@code istio.io/dataplane-mode}.</li>
+ *   <li>{@code networking.istio.io} v1 and v1beta1 {@code ServiceEntry} and {@code WorkloadEntry}, as istiod's
+ *       ambient index builds them: each ServiceEntry host a registry {@link io.zerohop.core.Service} whose endpoints are
+ *       the pods and WorkloadEntries it selects and its inline IP endpoints; each WorkloadEntry a {@link Workload}.
+ *       What zerohop cannot do (hostname endpoints, CIDR addresses, HBONE without a service account) is left out with
+ *       one WARN (module README, "ServiceEntry and WorkloadEntry").</li>
  *   <li>{@code security.istio.io} v1 and v1beta1 {@code AuthorizationPolicy},
  *       {@code PeerAuthentication} and {@code RequestAuthentication} (whose JWT rules
  *       {@link PolicyEngine#jwtRules} answers; a rejected one has no stand-in), {@code cilium.io/v2} {@code CiliumNetworkPolicy} and
