@@ -314,4 +314,29 @@ class ServiceEntryWorkloadsTest {
         assertThat(at("127.0.0.1")).isEmpty();
         assertThat(at("::")).isEmpty();
     }
+
+    @Test
+    @DisplayName("a role without serviceentries and workloadentries (before 7 December): their lists are forbidden (403),"
+            + " they count as empty and the proxy still syncs, as EndpointSlices do; pods still install")
+    void forbiddenEntriesCountAsEmpty() throws Exception {
+        try (MockCluster forbidding = new MockCluster()) {
+            for (String kind : java.util.List.of("serviceentries", "workloadentries")) {
+                for (String version : java.util.List.of("v1", "v1beta1")) {
+                    for (String query : java.util.List.of("?resourceVersion=0", "")) {
+                        forbidding.server.expect().get().withPath("/apis/networking.istio.io/" + version + "/" + kind + query)
+                                .andReturn(403, new io.fabric8.kubernetes.api.model.StatusBuilder().withCode(403)
+                                        .withReason("Forbidden").withMessage(kind + ".networking.istio.io is forbidden").build())
+                                .always();
+                    }
+                }
+            }
+            forbidding.create(pod("ns", "web-1", "node-a", "web", Map.of("app", "web"), "10.0.0.7").build());
+            InetAddress web = ip("10.0.0.7");
+            try (KubernetesDiscovery old = KubernetesDiscovery.forNode(forbidding.client, "node-a")
+                    .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start()) {
+                old.synced().get(30, TimeUnit.SECONDS);
+                await(old, "the pod", () -> old.registry().byAddress(web).isPresent());
+            }
+        }
+    }
 }
