@@ -527,11 +527,13 @@ public final class WorkloadState {
                     + " zerohop does not: left out (no endpoint there)");
             return null;
         }
-        if (ip.isLoopbackAddress() || ip.isAnyLocalAddress() || ip.isMulticastAddress() || ip.isLinkLocalAddress()) {
-            // Such an address is every host's (or none's): an embedded mesh (no node) counts a workload at a loopback
-            // address as its own (LocalWorkloads.isLocal), so an entry there would be served with its identity.
+        if (ep.serviceAccount() != null
+                && (ip.isLoopbackAddress() || ip.isAnyLocalAddress() || ip.isMulticastAddress() || ip.isLinkLocalAddress())) {
+            // Such an address is every host's (or none's): an embedded mesh (no node) counts a workload with an identity
+            // at a loopback address as its own (LocalWorkloads.isLocal), so an entry there would be served with its
+            // identity. Without a service account it has none, and is never local (as an EndpointSlice endpoint).
             PodConversion.warnOnce(id + ": address " + ip.getHostAddress() + " is loopback, unspecified, link-local or"
-                    + " multicast, no workload's own: left out");
+                    + " multicast, no workload's own, and it has a service account: left out");
             return null;
         }
         if (claimed.contains(ip) || vips.contains(ip)) {

@@ -1,0 +1,101 @@
+package io.zerohop.kubernetes;
+
+import static io.zerohop.kubernetes.MockCluster.await;
+import static io.zerohop.kubernetes.MockCluster.namespace;
+import static io.zerohop.kubernetes.MockCluster.pod;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zerohop.core.Capture;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.SpiffeIds;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A ServiceEntry end to end: the mock API server serves a pod and a WorkloadEntry (a VM) that the entry's
+ * {@code workloadSelector} selects; a node proxy ({@link KubernetesDiscovery#forNode}) relays a connection captured for
+ * the entry's VIP ({@link Capture#forward}) to them, on the entry's {@code targetPort}; with the pod deleted, only the VM.
+ * Until 7 December the VIP was unknown to the registry, and the connection was relayed to the VIP itself, where nothing
+ * listens. Sockets on 127.0.239.x only.
+ */
+class ServiceEntryEndToEndTest {
+    static String read(InetSocketAddress via) throws IOException {
+        try (Socket s = new Socket()) {
+            s.bind(new InetSocketAddress(InetAddress.getByName("127.0.239.2"), 0));
+            s.connect(via, 5000);
+            s.setSoTimeout(10_000);
+            return new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+        } catch (java.net.SocketException reset) {
+            return "";
+        }
+    }
+
+    @Test
+    @DisplayName("a connection to a ServiceEntry's VIP reaches the pod and the WorkloadEntry it selects, on its targetPort")
+    void aServiceEntryVipReachesTheSelectedPodAndVm() throws Exception {
+        InetAddress vip = InetAddress.getByName("127.0.239.10");
+        InetAddress podIp = InetAddress.getByName("127.0.239.21");
+        InetAddress vmIp = InetAddress.getByName("127.0.239.22");
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        try (MockCluster k8s = new MockCluster();
+             SelectorlessServiceTest.Tagged p = new SelectorlessServiceTest.Tagged(new InetSocketAddress(podIp, 0), "pod")) {
+            int port = p.socket.getLocalPort();
+            k8s.closeLater(new SelectorlessServiceTest.Tagged(new InetSocketAddress(vmIp, port), "vm"));
+            k8s.client.resource(namespace("legacy", Map.of())).create();
+            k8s.create(pod("legacy", "db-1", "node-b", "db", Map.of("app", "db"), podIp.getHostAddress()).build());
+            k8s.apply("""
+                    apiVersion: networking.istio.io/v1
+                    kind: ServiceEntry
+                    metadata: {name: db, namespace: legacy}
+                    spec:
+                      hosts: [db.example.com]
+                      addresses: [%s]
+                      ports: [{number: 5432, targetPort: %d, name: tcp-pg}]
+                      resolution: STATIC
+                      workloadSelector: {labels: {app: db}}
+                    """.formatted(vip.getHostAddress(), port));
+            k8s.apply("""
+                    apiVersion: networking.istio.io/v1
+                    kind: WorkloadEntry
+                    metadata: {name: db-vm, namespace: legacy, labels: {app: db}}
+                    spec: {address: %s}
+                    """.formatted(vmIp.getHostAddress()));
+            KubernetesDiscovery d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a")
+                    .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
+            d.synced().get(30, TimeUnit.SECONDS);
+            await(d, "the VIP with both endpoints", () -> d.registry().serviceAt(vip)
+                    .map(s -> d.registry().endpoints(s).size() == 2).orElse(false));
+            assertThat(d.registry().byAddress(vmIp).orElseThrow().protocol()).isEqualTo(Workload.Protocol.TCP);
+
+            Mesh proxy = k8s.closeLater(d.applyTo(Mesh.builder()).identityProvider(ca)
+                    .identity(SpiffeIds.istio("cluster.local", "zerohop-system", "zerohop-node")).threads(1).build());
+            InetSocketAddress via = proxy.capture(Capture.forward(new InetSocketAddress(InetAddress.getByName("127.0.239.1"), 0),
+                    new InetSocketAddress(vip, 5432)));
+            java.util.Set<String> seen = new java.util.HashSet<>();
+            for (int i = 0; i < 40 && seen.size() < 2; i++) {
+                String got = read(via);
+                assertThat(got).isIn("pod", "vm");
+                seen.add(got);
+            }
+            assertThat(seen).containsExactlyInAnyOrder("pod", "vm");
+
+            k8s.client.pods().inNamespace("legacy").withName("db-1").delete();
+            await(d, "the pod gone", () -> d.registry().byAddress(podIp).isEmpty());
+            for (int i = 0; i < 5; i++) {
+                assertThat(read(via)).isEqualTo("vm");
+            }
+        } finally {
+            ca.close();
+        }
+    }
+}
