@@ -339,4 +339,25 @@ class ServiceEntryWorkloadsTest {
             }
         }
     }
+
+    @Test
+    @DisplayName("a WorkloadEntry's labels under Cilium's io.cilium.k8s prefix are dropped and its namespace's labels added,"
+            + " as a pod's (Cilium's SanitizePodLabels): an entry labelling itself io.cilium.k8s.namespace.labels.team:"
+            + " trusted is not selected by a Cilium selector meant for a trusted namespace")
+    void aWorkloadEntryCannotClaimCiliumNamespaceLabels() throws Exception {
+        k8s.client.namespaces().withName("ns").edit(n -> {
+            n.getMetadata().setLabels(Map.of("team", "web"));
+            return n;
+        });
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: vm, namespace: ns, labels: {app: vm, io.cilium.k8s.namespace.labels.team: trusted}}
+                spec: {address: 1.2.3.4, serviceAccount: vm, labels: {io.cilium.k8s.policy.cluster: other}}
+                """);
+        await(d, "the VM with its namespace's labels", () -> at("1.2.3.4")
+                .map(w -> "web".equals(w.labels().get("io.cilium.k8s.namespace.labels.team"))).orElse(false));
+        Workload w = at("1.2.3.4").orElseThrow();
+        assertThat(w.labels()).containsEntry("app", "vm").doesNotContainKey("io.cilium.k8s.policy.cluster");
+    }
 }

@@ -564,6 +564,9 @@ public final class WorkloadState {
                 }
             }
         }
+        // As a pod's: its own labels under Cilium's io.cilium.k8s prefix dropped (an entry could label itself into a Cilium
+        // selector meant for a trusted namespace or another cluster), its namespace's labels added in Cilium's form.
+        withLocality = PodConversion.withNamespaceLabels(withLocality, namespaceLabels.getOrDefault(namespace, Map.of()));
         Workload w = new Workload(namespace, name, ep.serviceAccount(), withLocality, List.of(ip),
                 hbone ? Workload.Protocol.HBONE : Workload.Protocol.TCP, null, trustDomain, Map.of(),
                 ep.ports().isEmpty() ? null : ep.ports(), workloadName, services);
