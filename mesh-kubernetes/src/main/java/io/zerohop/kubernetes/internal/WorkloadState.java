@@ -42,6 +42,11 @@ import org.slf4j.LoggerFactory;
  * (the pod keeps it and carries the Service) or a Service VIP (left out); one address in several slices is one workload
  * ({@code withSliceEndpoints}). A slice that fails to convert is skipped alone: an install never fails for one.
  *
+ * <p>ServiceEntries and WorkloadEntries ({@link ServiceEntryConversion}; istiod's {@code serviceEntriesInfo},
+ * {@code workloadEntryWorkloadBuilder}, {@code serviceEntryWorkloadBuilder}) add registry Services (one per host) and
+ * workloads after the pods and the Kubernetes Services, so a pod keeps its address and a Service its VIP
+ * ({@code withIstioEntries}); what zerohop cannot do (a hostname endpoint) is left out with one WARN.
+ *
  * <p>Each node's addresses (where its proxy dials from, which binds the {@code forwarded: for=}
  * claims of its pods in mesh-core's {@code TunnelSource}) are the {@code status.hostIPs} (else
  * {@code status.hostIP}) of the pods on it that are not terminal, host-network pods included: see
