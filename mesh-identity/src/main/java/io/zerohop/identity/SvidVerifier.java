@@ -102,7 +102,7 @@ public final class SvidVerifier {
      * a certificate of the bundle (a root, or an intermediate the bundle holds) bears its issuer's name, and the first that
      * passes every check (PKIX signatures and validity, the SVID rules, {@code purpose}) is taken, as webpki under ztunnel
      * moves to the next candidate after a failed one and Go's crypto/x509 under go-spiffe accepts any chain that verifies.
-     * The search is bounded ({@link #MAX_DEPTH} certificates, {@link #MAX_STEPS} steps), so a chain of decoys costs at most
+     * The search is bounded ({@link #MAX_DEPTH} certificates, {@link #MAX_INTERMEDIATES} intermediates on any path, {@link #MAX_STEPS} steps), so a chain of decoys costs at most
      * that. A refusal gives the reason of the first path that reached a certificate of the bundle by name, else the chain
      * as sent's. Until 5 December intermediates out of order, an extra certificate, or a bundle holding the intermediate
      * with the chain sent up to the root were refused (a new-user pass).
@@ -166,8 +166,16 @@ public final class SvidVerifier {
         }
     }
 
-    /** The most certificates a built path holds, leaf included (webpki's limit is 6 intermediates). */
-    static final int MAX_DEPTH = 8;
+    /**
+     * The most intermediates a path may hold between the leaf and the trust bundle: rustls' webpki under ztunnel stops at
+     * 6 ({@code MAX_SUB_CA_COUNT} in src/verify_cert.rs, {@code Error::MaximumPathDepthExceeded}, which rustls sends as
+     * {@code certificate_unknown}), on any path it builds. The JDK's PKIX has no limit (its {@code maxPathLength} is -1),
+     * so until 7 December a peer sending its leaf with 7 or more intermediates in order was accepted, and the path search
+     * went to 7 (a break-it pass, helper 381, {@code ChainDepthTest}).
+     */
+    static final int MAX_INTERMEDIATES = 6;
+    /** The most certificates a built path holds, leaf included. */
+    static final int MAX_DEPTH = 1 + MAX_INTERMEDIATES;
     /** The most candidates a search looks at before it gives up. */
     static final int MAX_STEPS = 256;
     /**
@@ -250,6 +258,11 @@ public final class SvidVerifier {
      */
     private static List<X509Certificate> validate(SpiffeId id, X509Certificate[] chain, List<X509Certificate> path,
                                                   Set<X509Certificate> roots, Date at, Purpose purpose) throws CertificateException {
+        if (path.size() - 1 > MAX_INTERMEDIATES) {
+            throw new CertificateException(id + ": chain has " + (path.size() - 1) + " intermediates between the leaf and the trust"
+                    + " bundle of " + id.getTrustDomain() + "; ztunnel's TLS (webpki) takes at most " + MAX_INTERMEDIATES
+                    + " (MaximumPathDepthExceeded)");
+        }
         for (int i = 1; i < path.size(); i++) {
             X509Certificate signer = path.get(i);
             boolean[] sku = signer.getKeyUsage();
