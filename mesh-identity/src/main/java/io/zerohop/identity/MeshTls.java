@@ -298,6 +298,14 @@ public final class MeshTls implements AutoCloseable {
             throw new IllegalStateException("identity provider " + provider.getClass().getName() + " returned an SVID for "
                     + svid.getSpiffeId() + " when asked for " + key.self() + "; not presenting it");
         }
+        java.util.Date notAfter = svid.getLeaf().getNotAfter();
+        if (!notAfter.after(new java.util.Date())) {
+            // Fail closed here, where the reason is known: presented, it made every handshake fail at the peer with
+            // certificate_expired and this side say only that it received that alert (a break-it pass, helper 381).
+            // ztunnel's certificate manager keeps a certificate only until it expires (src/identity/manager.rs).
+            throw new IllegalStateException("identity provider " + provider.getClass().getName() + " returned an SVID for "
+                    + key.self() + " that expired at " + notAfter.toInstant() + "; not presenting it");
+        }
         SpiffeTrustManager trust = new SpiffeTrustManager(this::bundles, key.expected(),
                 federation ? null : key.self().getTrustDomain());
         try {
