@@ -171,7 +171,7 @@ public final class SvidVerifier {
      * 6 ({@code MAX_SUB_CA_COUNT} in src/verify_cert.rs, {@code Error::MaximumPathDepthExceeded}, which rustls sends as
      * {@code certificate_unknown}), on any path it builds. The JDK's PKIX has no limit (its {@code maxPathLength} is -1),
      * so until 7 December a peer sending its leaf with 7 or more intermediates in order was accepted, and the path search
-     * went to 7 (a break-it pass, helper 381, {@code ChainDepthTest}).
+     * went to 7 (a break-it pass, helper 381, {@code ChainDepthTest}). A workload's own SVID is not held to it (no purpose).
      */
     static final int MAX_INTERMEDIATES = 6;
     /** The most certificates a built path holds, leaf included. */
@@ -258,7 +258,9 @@ public final class SvidVerifier {
      */
     private static List<X509Certificate> validate(SpiffeId id, X509Certificate[] chain, List<X509Certificate> path,
                                                   Set<X509Certificate> roots, Date at, Purpose purpose) throws CertificateException {
-        if (path.size() - 1 > MAX_INTERMEDIATES) {
+        // A peer's path only: ztunnel checks nothing of its own chain (src/tls/certificate.rs WorkloadCertificate::new), and
+        // a workload whose SVID is deeper (nested SPIRE servers) still reaches Envoy and Go peers, which set no such limit.
+        if (purpose != null && path.size() - 1 > MAX_INTERMEDIATES) {
             throw new CertificateException(id + ": chain has " + (path.size() - 1) + " intermediates between the leaf and the trust"
                     + " bundle of " + id.getTrustDomain() + "; ztunnel's TLS (webpki) takes at most " + MAX_INTERMEDIATES
                     + " (MaximumPathDepthExceeded)");

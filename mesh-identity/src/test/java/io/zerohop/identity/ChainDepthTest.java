@@ -92,6 +92,8 @@ class ChainDepthTest {
             shuffled.add(0, seven.certs().get(0));
             assertThatThrownBy(() -> verify(shuffled, p)).as("out of order, the path built").isInstanceOf(CertificateException.class);
         }
+        // A workload's own SVID (no TLS role): ztunnel checks nothing of its own chain, so a deeper one is still served.
+        assertThat(SvidVerifier.verify(seven.certs().toArray(new X509Certificate[0]), bundles, new Date()).toString()).isEqualTo(ID);
     }
 
     @ParameterizedTest
