@@ -113,6 +113,26 @@ final class H2HeldBudget {
         return held.get();
     }
 
+    /**
+     * What the connections asked to shed held when asked, until their sheds run (tests: back to 0 once they ran, or the
+     * budget would stop asking others, {@link #overBudget}).
+     */
+    static long asked() {
+        return asked.get();
+    }
+
+    /**
+     * The connections filed in a memory class, that is counted as holding something (tests: one closed must leave its
+     * class, or it would be asked to shed for ever and its count never come back).
+     */
+    static int filed() {
+        int n = 0;
+        for (Set<Connection> c : classes) {
+            n += c.size();
+        }
+        return n;
+    }
+
     /** Lets the next reset log its line at once (tests: another test's line may be under 10 s old). */
     static void logAgain() {
         lastLog.set(System.nanoTime() - 20_000_000_000L);

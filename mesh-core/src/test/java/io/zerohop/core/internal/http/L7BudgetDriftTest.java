@@ -1,0 +1,342 @@
+package io.zerohop.core.internal.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.util.ReferenceCountUtil;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.hbone.internal.Transports;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.testing.netty.Await;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Break-it (h382, 7 December) on the node's L7 budget ({@link H2HeldBudget}) after h378 counted HTTP/1 writes until
+ * they complete in both directions: count drift. A count that stays above zero once every connection closed (or a
+ * connection left filed in a memory class, or {@link H2HeldBudget#asked} left above zero) sheds innocent traffic, or
+ * stops shedding, for the life of the node. Each test drives one end path through real sockets (the plaintext inbound
+ * L7 path, {@link PlaintextL7}) until the proxy holds bytes, ends it, and checks that the node's count, its filed
+ * connections and what it asked come back to what they were. Addresses 127.0.242.1-2, ports 50800-50801.
+ */
+@Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class L7BudgetDriftTest {
+    static final String PROXY = "127.0.242.1";
+    static final String APP = "127.0.242.2";
+    static final int PROXY_PORT = 50800;
+    static final int APP_PORT = 50801;
+
+    /** An upload to an application that never reads, the client reset while the proxy holds part of it. */
+    @Test
+    void clientResetMidUpload() throws Exception {
+        try (Rig rig = new Rig(Rig::neverReads)) {
+            java.nio.channels.SocketChannel c = rig.client();
+            rig.upload(c, "POST /up HTTP/1.1\r\nhost: backend\r\ncontent-length: 100000000\r\n\r\n");
+            reset(c);
+            rig.awaitBackToBase();
+        }
+    }
+
+    /** Three pipelined uploads in one write to an application that never reads, then the client reset. */
+    @Test
+    void clientResetWithPipelinedUploads() throws Exception {
+        try (Rig rig = new Rig(Rig::neverReads)) {
+            java.nio.channels.SocketChannel c = rig.client();
+            // The first one's body more than the sockets between the proxy and the application take: the proxy holds part.
+            String first = "POST /p HTTP/1.1\r\nhost: backend\r\ncontent-length: 200000\r\n\r\n" + "x".repeat(200_000);
+            String one = "POST /p HTTP/1.1\r\nhost: backend\r\ncontent-length: 20000\r\n\r\n" + "x".repeat(20_000);
+            rig.upload(c, first + one + one + "POST /up HTTP/1.1\r\nhost: backend\r\ncontent-length: 100000000\r\n\r\n");
+            reset(c);
+            rig.awaitBackToBase();
+        }
+    }
+
+    /**
+     * Three short pipelined uploads and a long one in one write to an application that never reads (the sockets between
+     * take the short ones: the proxy holds none of them), the client's socket full, then the client resets.
+     */
+    @Test
+    void pipelinedShortUploadsThenTheClientResets() throws Exception {
+        try (Rig rig = new Rig(Rig::neverReads)) {
+            java.nio.channels.SocketChannel c = rig.client();
+            String one = "POST /p HTTP/1.1\r\nhost: backend\r\ncontent-length: 20000\r\n\r\n" + "x".repeat(20_000);
+            rig.send(c, one + one + one + "POST /up HTTP/1.1\r\nhost: backend\r\ncontent-length: 100000000\r\n\r\n");
+            ByteBuffer chunk = ByteBuffer.allocate(16 * 1024);
+            Await.until("the proxy takes no more", () -> {
+                try {
+                    return c.write(chunk.clear()) == 0;
+                } catch (java.io.IOException e) {
+                    throw new AssertionError(e);
+                }
+            });
+            reset(c);
+            rig.awaitBackToBase();
+        }
+    }
+
+    /** An upload the application stops taking, then closes (FIN) with the proxy's writes pending; the client leaves. */
+    @Test
+    void applicationClosesWithWritesPending() throws Exception {
+        try (Rig rig = new Rig(Rig::neverReads)) {
+            java.nio.channels.SocketChannel c = rig.client();
+            rig.upload(c, "POST /up HTTP/1.1\r\nhost: backend\r\ncontent-length: 100000000\r\n\r\n");
+            rig.appConnections.get(0).close().sync();
+            Await.until("the proxy's application connection closed", () -> rig.upstreams.stream().noneMatch(Channel::isActive));
+            c.close();
+            rig.awaitBackToBase();
+        }
+    }
+
+    /** A large response toward a client that does not read, the client reset. */
+    @Test
+    void clientResetMidResponse() throws Exception {
+        try (Rig rig = new Rig(Rig::answersForEver)) {
+            java.nio.channels.SocketChannel c = rig.client();
+            rig.requestAndStopReading(c, "GET /big HTTP/1.1\r\nhost: backend\r\n\r\n");
+            reset(c);
+            rig.awaitBackToBase();
+        }
+    }
+
+    /** A large response toward a client that does not read, the application reset; then the client leaves. */
+    @Test
+    void applicationResetMidResponse() throws Exception {
+        try (Rig rig = new Rig(Rig::answersForEver)) {
+            java.nio.channels.SocketChannel c = rig.client();
+            rig.requestAndStopReading(c, "GET /big HTTP/1.1\r\nhost: backend\r\n\r\n");
+            Channel a = rig.appConnections.get(0);
+            a.config().setOption(ChannelOption.SO_LINGER, 0);
+            a.close().sync();
+            Await.until("the proxy's application connection closed", () -> rig.upstreams.stream().noneMatch(Channel::isActive));
+            c.close();
+            rig.awaitBackToBase();
+        }
+    }
+
+    /** An upgrade (WebSocket), bytes backed up in both directions (neither end reads), the client reset. */
+    @Test
+    void upgradedBothWaysThenClientReset() throws Exception {
+        try (Rig rig = new Rig(Rig::upgradesAndSendsForEver)) {
+            java.nio.channels.SocketChannel c = rig.client();
+            rig.upload(c, "GET /ws HTTP/1.1\r\nhost: backend\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n");
+            reset(c);
+            rig.awaitBackToBase();
+        }
+    }
+
+    /** An upgrade, bytes backed up in both directions, the application reset; then the client leaves. */
+    @Test
+    void upgradedBothWaysThenApplicationReset() throws Exception {
+        try (Rig rig = new Rig(Rig::upgradesAndSendsForEver)) {
+            java.nio.channels.SocketChannel c = rig.client();
+            rig.upload(c, "GET /ws HTTP/1.1\r\nhost: backend\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n");
+            Channel a = rig.appConnections.get(0);
+            a.config().setOption(ChannelOption.SO_LINGER, 0);
+            a.close().sync();
+            Await.until("the proxy's application connection closed", () -> rig.upstreams.stream().noneMatch(Channel::isActive));
+            c.close();
+            rig.awaitBackToBase();
+        }
+    }
+
+    /**
+     * Eight uploads to an application that never reads, over a budget a little above what the node held: the budget asks
+     * connections to shed while the clients reset theirs (a shed racing its connection's close). What was asked comes back
+     * to 0, as does the count.
+     */
+    @Test
+    void shedsRacingTheirConnectionsCloseGiveBackWhatWasAsked() throws Exception {
+        long before = H2HeldBudget.limit();
+        try (Rig rig = new Rig(Rig::neverReads)) {
+            H2HeldBudget.limit(rig.base + 96 * 1024);
+            List<java.nio.channels.SocketChannel> clients = new java.util.ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                java.nio.channels.SocketChannel c = rig.client();
+                clients.add(c);
+                rig.send(c, "POST /up HTTP/1.1\r\nhost: backend\r\ncontent-length: 100000000\r\n\r\n");
+            }
+            ByteBuffer chunk = ByteBuffer.allocate(16 * 1024);
+            for (int round = 0; round < 40; round++) {
+                for (java.nio.channels.SocketChannel c : clients) {
+                    if (c.isOpen()) {
+                        try {
+                            c.write(chunk.clear());
+                        } catch (java.io.IOException reset) {
+                            c.close(); // shed: reset by the proxy
+                        }
+                    }
+                }
+            }
+            for (java.nio.channels.SocketChannel c : clients) {
+                if (c.isOpen()) {
+                    reset(c);
+                }
+            }
+            rig.awaitBackToBase();
+        } finally {
+            H2HeldBudget.limit(before);
+        }
+    }
+
+    private static void reset(java.nio.channels.SocketChannel c) throws Exception {
+        c.setOption(StandardSocketOptions.SO_LINGER, 0);
+        c.close();
+    }
+
+    /** The application, the plaintext L7 proxy in front of it, and what they accepted and dialled. */
+    private static final class Rig implements AutoCloseable {
+        final EventLoopGroup group = Transports.newGroup(1, "l7-budget-drift");
+        final List<Channel> appConnections = new CopyOnWriteArrayList<>();
+        final List<Channel> upstreams = new CopyOnWriteArrayList<>();
+        final List<Channel> accepted = new CopyOnWriteArrayList<>();
+        final List<java.nio.channels.SocketChannel> clients = new CopyOnWriteArrayList<>();
+        final long base = H2HeldBudget.held();
+        final int filedBase = H2HeldBudget.filed();
+        final Channel app;
+        final Channel listener;
+
+        Rig(Consumer<SocketChannel> appHandler) throws InterruptedException {
+            H2HeldBudget.logAgain();
+            app = PlaintextL7.application(group, new InetSocketAddress(APP, APP_PORT),
+                    b -> b.childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.SO_RCVBUF, 16 * 1024)
+                            .childOption(ChannelOption.SO_SNDBUF, 16 * 1024), ch -> {
+                appConnections.add(ch);
+                appHandler.accept(ch);
+            });
+            InetSocketAddress appAddress = new InetSocketAddress(APP, APP_PORT);
+            HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
+            listener = PlaintextL7.listen(http, group, new InetSocketAddress(PROXY, PROXY_PORT), appAddress, AppProtocol.HTTP,
+                    b -> b.childOption(ChannelOption.SO_SNDBUF, 16 * 1024), accepted::add,
+                    PlaintextL7.dial(appAddress, b -> b.option(ChannelOption.SO_SNDBUF, 16 * 1024), upstreams::add));
+        }
+
+        /** Never reads: what it is sent backs up in the proxy. */
+        static void neverReads(SocketChannel ch) {
+        }
+
+        /** Reads the request's head, then answers with an endless body written as fast as its connection takes it. */
+        static void answersForEver(SocketChannel ch) {
+            ch.pipeline().addLast(new Writer("HTTP/1.1 200 OK\r\ncontent-length: 1000000000\r\n\r\n"));
+            ch.read();
+        }
+
+        /** Reads the upgrade request, answers 101, then writes bytes for ever and reads nothing more. */
+        static void upgradesAndSendsForEver(SocketChannel ch) {
+            ch.pipeline().addLast(new Writer("HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"));
+            ch.read();
+        }
+
+        java.nio.channels.SocketChannel client() throws Exception {
+            java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open();
+            c.setOption(StandardSocketOptions.SO_RCVBUF, 16 * 1024);
+            c.connect(new InetSocketAddress(PROXY, PROXY_PORT));
+            c.configureBlocking(false);
+            clients.add(c);
+            return c;
+        }
+
+        void send(java.nio.channels.SocketChannel c, String head) throws Exception {
+            ByteBuffer b = ByteBuffer.wrap(head.getBytes(StandardCharsets.US_ASCII));
+            while (b.hasRemaining()) {
+                if (c.write(b) == 0) {
+                    Thread.sleep(5);
+                }
+            }
+        }
+
+        /** Sends {@code head} and then body bytes until the proxy holds some and the client's socket takes no more. */
+        void upload(java.nio.channels.SocketChannel c, String head) throws Exception {
+            send(c, head);
+            ByteBuffer chunk = ByteBuffer.allocate(16 * 1024);
+            Await.until("the proxy holds part of the upload and takes no more", () -> {
+                try {
+                    return c.write(chunk.clear()) == 0 && H2HeldBudget.held() > base;
+                } catch (java.io.IOException e) {
+                    throw new AssertionError(e);
+                }
+            });
+        }
+
+        /** Sends the request and reads nothing until the proxy holds part of the response for this client. */
+        void requestAndStopReading(java.nio.channels.SocketChannel c, String head) throws Exception {
+            send(c, head);
+            Await.until("the proxy holds part of the response", () -> H2HeldBudget.held() > base);
+        }
+
+        /** Every connection closed (the test's own too): the node's count, its filed connections and asked are as before. */
+        void awaitBackToBase() throws Exception {
+            for (java.nio.channels.SocketChannel c : clients) {
+                c.close();
+            }
+            Await.until("the proxy's client connections closed", () -> accepted.stream().noneMatch(Channel::isActive));
+            Await.until("the proxy's application connections closed", () -> upstreams.stream().noneMatch(Channel::isActive));
+            group.next().submit(() -> { }).sync(); // what their closes queued on the one loop ran
+            assertThat(H2HeldBudget.held() - base).as("bytes counted once every connection closed").isZero();
+            assertThat(H2HeldBudget.filed() - filedBase).as("connections still filed in a memory class").isZero();
+            assertThat(H2HeldBudget.asked()).as("bytes asked of connections to shed, once every connection closed").isZero();
+        }
+
+        @Override
+        public void close() throws Exception {
+            for (java.nio.channels.SocketChannel c : clients) {
+                c.close();
+            }
+            listener.close().sync();
+            app.close().sync();
+            for (Channel ch : appConnections) {
+                ch.close().sync();
+            }
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    /** After the first read, writes {@code head} and then bytes for ever while its connection is writable. */
+    private static final class Writer extends ChannelInboundHandlerAdapter {
+        private final String head;
+        private boolean answering;
+
+        Writer(String head) {
+            this.head = head;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ReferenceCountUtil.release(msg);
+            if (!answering) {
+                answering = true;
+                ctx.write(Unpooled.copiedBuffer(head, StandardCharsets.US_ASCII));
+                more(ctx);
+            }
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            if (answering) {
+                more(ctx);
+            }
+        }
+
+        private void more(ChannelHandlerContext ctx) {
+            while (ctx.channel().isActive() && ctx.channel().isWritable()) {
+                ByteBuf b = Unpooled.wrappedBuffer(new byte[16 * 1024]);
+                ctx.write(b);
+            }
+            ctx.flush();
+        }
+    }
+}
