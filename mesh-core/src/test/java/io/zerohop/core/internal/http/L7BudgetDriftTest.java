@@ -193,6 +193,79 @@ class L7BudgetDriftTest {
         }
     }
 
+    /**
+     * A keep-alive connection idle for longer than the stall time, then an upload its application does not read yet: it
+     * has held bytes for an instant, and must not be taken as stalled (overBudget's first pass), or an innocent upload
+     * would be reset before connections whose ends took nothing for 10 s. The stall clock runs from the connection's start
+     * or its count's last decrease, not from when it began to hold; this passed as found (h382), because the first writes
+     * toward the application complete into the sockets' buffers and count as progress. Kept as a check of that reliance.
+     */
+    @Test
+    void aConnectionIdleBeforeItsUploadIsNotStalledAtItsStart() throws Exception {
+        long stallNanos = 1_000_000_000L;
+        try (Rig rig = new Rig(Rig::answersOnceThenStopsReading)) {
+            H2HeldBudget.stalledAfter(stallNanos);
+            java.nio.channels.SocketChannel c = rig.client();
+            rig.send(c, "GET /first HTTP/1.1\r\nhost: backend\r\n\r\n");
+            ByteBuffer in = ByteBuffer.allocate(4096);
+            StringBuilder got = new StringBuilder();
+            Await.until("the first response", () -> {
+                try {
+                    in.clear();
+                    c.read(in);
+                    got.append(new String(in.array(), 0, in.position(), StandardCharsets.US_ASCII));
+                    return got.indexOf("\r\n\r\n") >= 0;
+                } catch (java.io.IOException e) {
+                    throw new AssertionError(e);
+                }
+            });
+            assertThat(got.toString()).startsWith("HTTP/1.1 200");
+            // Idle, holding nothing, for longer than the stall time.
+            long idleSince = System.nanoTime();
+            while (System.nanoTime() - idleSince < 2 * stallNanos) {
+                Thread.sleep(50);
+            }
+            rig.upload(c, "POST /up HTTP/1.1\r\nhost: backend\r\ncontent-length: 100000000\r\n\r\n");
+            assertThat(H2HeldBudget.stalled()).as("connections taken as stalled, the upload having just begun to be held").isZero();
+            reset(c);
+            rig.awaitBackToBase();
+        } finally {
+            H2HeldBudget.stalledAfter(H2HeldBudget.STALLED_NANOS);
+        }
+    }
+
+    /**
+     * A response's tail toward a client that does not read, its connection closing gracefully after it ({@code connection:
+     * close}: FIN after the writes, then up to {@link Downstream#LINGER_SECONDS} for the client's), over the budget. The
+     * budget asked it to shed; Http1Filter.shedForBudget did nothing on a closing connection, but Connection.shed counted
+     * a reset, found the node still over and asked again, itself first (its shed had cleared its asked flag): one task
+     * after another on its loop for the whole linger, {@code resets} counting thousands, the bytes held until the linger
+     * ended. Fixed: a closing connection asked to shed is reset (its writes fail, its count goes), as Envoy's overload
+     * manager resets a stream whatever its state (watermark_buffer.cc resetAccountsGivenPressure).
+     */
+    @Test
+    void aGracefullyClosingConnectionAskedToShedIsResetOnce() throws Exception {
+        long before = H2HeldBudget.limit();
+        try (Rig rig = new Rig(Rig::answers80000OrNothingForTiny)) {
+            java.nio.channels.SocketChannel a = rig.client();
+            rig.send(a, "GET /big HTTP/1.1\r\nhost: backend\r\nconnection: close\r\n\r\n");
+            Await.until("the proxy holds the response's tail and closed the application's connection",
+                    () -> H2HeldBudget.held() > rig.base && rig.upstreams.size() == 1 && !rig.upstreams.get(0).isActive());
+            long resetsBefore = H2HeldBudget.resets();
+            H2HeldBudget.limit(rig.base + 1024);
+            // Another client's read checks the budget.
+            java.nio.channels.SocketChannel b = rig.client();
+            rig.send(b, "GET /tiny HTTP/1.1\r\nhost: backend\r\n\r\n");
+            Await.until("the node back within its budget", java.time.Duration.ofSeconds(30), () -> H2HeldBudget.held() - rig.base <= 1024);
+            assertThat(H2HeldBudget.resets() - resetsBefore).as("resets counted for the budget").isEqualTo(1);
+            reset(a);
+            reset(b);
+            rig.awaitBackToBase();
+        } finally {
+            H2HeldBudget.limit(before);
+        }
+    }
+
     private static void reset(java.nio.channels.SocketChannel c) throws Exception {
         c.setOption(StandardSocketOptions.SO_LINGER, 0);
         c.close();
@@ -227,6 +300,41 @@ class L7BudgetDriftTest {
 
         /** Never reads: what it is sent backs up in the proxy. */
         static void neverReads(SocketChannel ch) {
+        }
+
+        /** Answers each request: 80,000 bytes, or, a request for {@code /tiny}, none; with what it reads, all of it. */
+        static void answers80000OrNothingForTiny(SocketChannel ch) {
+            ch.config().setAutoRead(true);
+            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                    String req = ((ByteBuf) msg).toString(StandardCharsets.US_ASCII);
+                    ReferenceCountUtil.release(msg);
+                    if (req.startsWith("GET /tiny")) {
+                        ctx.writeAndFlush(Unpooled.copiedBuffer("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", StandardCharsets.US_ASCII));
+                    } else {
+                        ctx.write(Unpooled.copiedBuffer("HTTP/1.1 200 OK\r\ncontent-length: 80000\r\n\r\n", StandardCharsets.US_ASCII));
+                        ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[80_000]));
+                    }
+                }
+            });
+        }
+
+        /** Answers its first request with an empty 200 and reads nothing more. */
+        static void answersOnceThenStopsReading(SocketChannel ch) {
+            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                private boolean answered;
+
+                @Override
+                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                    ReferenceCountUtil.release(msg);
+                    if (!answered) {
+                        answered = true;
+                        ctx.writeAndFlush(Unpooled.copiedBuffer("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", StandardCharsets.US_ASCII));
+                    }
+                }
+            });
+            ch.read();
         }
 
         /** Reads the request's head, then answers with an endless body written as fast as its connection takes it. */
