@@ -74,6 +74,40 @@ class L7BudgetDriftTest {
         }
     }
 
+    /**
+     * On one connection an allowed upload the application does not read (the proxy holds part of it) and, once the
+     * client's socket is full, the connection reset; on another, a request denied by policy (ALLOW only /api/*) with its
+     * 10 MB body in flight, answered 403 and closing, the client writing on, then reset. The count comes back.
+     */
+    @Test
+    void aRequestDeniedWithItsBodyInFlight() throws Exception {
+        PolicyEngine policy = PolicyEngine.builder().policies(io.zerohop.policy.PolicyLoader.fromString("p.yaml", """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: api-only, namespace: prod}
+                spec:
+                  action: ALLOW
+                  rules: [{to: [{operation: {paths: ["/api/*"]}}]}]
+                """)).build();
+        try (Rig rig = new Rig(Rig::neverReads, AppProtocol.HTTP, policy)) {
+            java.nio.channels.SocketChannel allowed = rig.client();
+            rig.upload(allowed, "POST /api/up HTTP/1.1\r\nhost: backend\r\ncontent-length: 100000000\r\n\r\n");
+            java.nio.channels.SocketChannel denied = rig.client();
+            rig.send(denied, "POST /admin HTTP/1.1\r\nhost: backend\r\ncontent-length: 10000000\r\n\r\n");
+            ByteBuffer chunk = ByteBuffer.allocate(16 * 1024);
+            for (int i = 0; i < 64 && denied.isOpen(); i++) {
+                try {
+                    denied.write(chunk.clear());
+                } catch (java.io.IOException closedByTheProxy) {
+                    break;
+                }
+            }
+            reset(denied);
+            reset(allowed);
+            rig.awaitBackToBase();
+        }
+    }
+
     /** Three pipelined uploads in one write to an application that never reads, then the client reset. */
     @Test
     void clientResetWithPipelinedUploads() throws Exception {
@@ -349,6 +383,10 @@ class L7BudgetDriftTest {
         }
 
         Rig(Consumer<SocketChannel> appHandler, AppProtocol protocol) throws InterruptedException {
+            this(appHandler, protocol, PolicyEngine.builder().build());
+        }
+
+        Rig(Consumer<SocketChannel> appHandler, AppProtocol protocol, PolicyEngine policy) throws InterruptedException {
             H2HeldBudget.logAgain();
             app = PlaintextL7.application(group, new InetSocketAddress(APP, APP_PORT),
                     b -> b.childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.SO_RCVBUF, 16 * 1024)
@@ -357,7 +395,7 @@ class L7BudgetDriftTest {
                 appHandler.accept(ch);
             });
             InetSocketAddress appAddress = new InetSocketAddress(APP, APP_PORT);
-            HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
+            HttpEnforcement http = new HttpEnforcement(policy, group, null, null, 1000);
             listener = PlaintextL7.listen(http, group, new InetSocketAddress(PROXY, PROXY_PORT), appAddress, protocol,
                     b -> b.childOption(ChannelOption.SO_SNDBUF, 16 * 1024), accepted::add,
                     PlaintextL7.dial(appAddress, b -> b.option(ChannelOption.SO_SNDBUF, 16 * 1024), upstreams::add));
