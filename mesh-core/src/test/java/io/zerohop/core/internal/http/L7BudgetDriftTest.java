@@ -145,6 +145,38 @@ class L7BudgetDriftTest {
         }
     }
 
+    /**
+     * Found (h382), not fixed: pipelined uploads (three of 20,000 bytes, then one of 100 MB) to an application that never
+     * reads, the proxy no longer reading the client (its application connection unwritable), the client closing (FIN,
+     * unseen while reads are paused), then the event loop group shut down with the connections still open: one or two
+     * body parts (DefaultHttpContent slices of a client read, last touched as handed to zerohop-http-filter) are never
+     * released; paranoid leak detection reports them ("ByteBuf leak(s) in L7BudgetDriftTest"). Closing the proxy's client
+     * connection (or the application's, then the client's) before the shutdown leaks nothing (checked the same way), so
+     * the loss is in the close-everything-at-once of a group shutdown (Netty's closeAll, then confirmShutdown with a
+     * quiet period of 0): an embedded mesh shut down inside a JVM that lives on. Reproduce: enable and run this class
+     * alone; the failure is the leak count, not an assertion here.
+     */
+    @org.junit.jupiter.api.Disabled("h382: a body part leaks when the event loop group shuts down with a paused pipelined "
+            + "connection open (client FIN unseen); explicit closes leak nothing. Not fixed in time; see the Javadoc")
+    @Test
+    void pipelinedUploadsOpenAtTheGroupsShutdownLeakNothing() throws Exception {
+        try (Rig rig = new Rig(Rig::neverReads)) {
+            java.nio.channels.SocketChannel c = rig.client();
+            String one = "POST /p HTTP/1.1\r\nhost: backend\r\ncontent-length: 20000\r\n\r\n" + "x".repeat(20_000);
+            rig.send(c, one + one + one + "POST /up HTTP/1.1\r\nhost: backend\r\ncontent-length: 100000000\r\n\r\n");
+            ByteBuffer chunk = ByteBuffer.allocate(16 * 1024);
+            Await.until("the proxy takes no more", () -> {
+                try {
+                    return c.write(chunk.clear()) == 0;
+                } catch (java.io.IOException e) {
+                    throw new AssertionError(e);
+                }
+            });
+            c.close();
+        } // Rig.close: the group shut down with the proxy's connections open
+        System.gc();
+    }
+
     /** An upload the application stops taking, then closes (FIN) with the proxy's writes pending; the client leaves. */
     @Test
     void applicationClosesWithWritesPending() throws Exception {
