@@ -360,4 +360,48 @@ class ServiceEntryWorkloadsTest {
         Workload w = at("1.2.3.4").orElseThrow();
         assertThat(w.labels()).containsEntry("app", "vm").doesNotContainKey("io.cilium.k8s.policy.cluster");
     }
+    @Test
+    @DisplayName("istio.io's multi-network VM onboarding: a WorkloadEntry (or inline endpoint) with spec.network other than"
+            + " the cluster's (istio-system's topology.istio.io/network label) is left out, one WARN: ztunnel reaches it only"
+            + " through that network's east-west gateway, or not at all (outbound.rs build_request_through_gateway), never"
+            + " by dialling its address here; one on the cluster's network, or with none, is kept")
+    void anEntryOnAnotherNetworkIsLeftOut() throws Exception {
+        k8s.client.resource(namespace("istio-system", Map.of("topology.istio.io/network", "network1"))).create();
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: vms, namespace: ns}
+                spec:
+                  hosts: [vms.example.com]
+                  addresses: [240.240.0.9]
+                  ports: [{number: 80, name: http}]
+                  resolution: STATIC
+                  workloadSelector: {labels: {app: vm}}
+                  endpoints: [{address: 10.9.0.8, network: vm-network}]
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: vm-remote, namespace: ns, labels: {app: vm}}
+                spec: {address: 10.9.0.5, serviceAccount: vm, network: vm-network, locality: us-east/us-east-1a}
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: vm-same, namespace: ns, labels: {app: vm}}
+                spec: {address: 10.9.0.6, serviceAccount: vm, network: network1}
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: vm-plain, namespace: ns, labels: {app: vm}}
+                spec: {address: 10.9.0.7, serviceAccount: vm}
+                """);
+        await(d, "the VMs on this network, created last", () -> at("10.9.0.6").isPresent() && at("10.9.0.7").isPresent()
+                && vip("240.240.0.9").isPresent());
+        assertThat(at("10.9.0.5")).isEmpty();
+        assertThat(at("10.9.0.8")).isEmpty();
+        assertThat(registry.endpoints(vip("240.240.0.9").orElseThrow())).extracting(Workload::name)
+                .containsExactlyInAnyOrder("vm-same", "vm-plain");
+    }
 }

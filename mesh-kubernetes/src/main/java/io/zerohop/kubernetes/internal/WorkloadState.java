@@ -550,6 +550,16 @@ public final class WorkloadState {
             PodConversion.warnOnce(id + ": a pod of the namespace is named " + name + ": left out");
             return null;
         }
+        String local = localNetwork();
+        if (ep.network() != null && !ep.network().isEmpty() && !ep.network().equals(local)) {
+            // ztunnel sends to a workload on another network only through that network's east-west gateway (double
+            // HBONE), and refuses without one (outbound.rs build_request_through_gateway); zerohop has no gateway, and
+            // dialling the address here could reach whatever holds it on this network (VM networks often reuse 10/8).
+            PodConversion.warnOnce(id + ": field spec.network \"" + ep.network() + "\" is not this cluster's network (\""
+                    + local + "\", istio-system's " + NETWORK_LABEL + " label): reachable only through that network's"
+                    + " east-west gateway, which zerohop does not use: left out");
+            return null;
+        }
         boolean hbone = "enabled".equals(annotations.get(PodConversion.AMBIENT_REDIRECTION_ANNOTATION))
                 || PodConversion.supportsTunnel(labels, "http");
         if (hbone && ep.serviceAccount() == null) {
@@ -578,6 +588,19 @@ public final class WorkloadState {
         claimed.add(ip);
         workloadNames.add(key(namespace, name));
         return w;
+    }
+
+    /** Where istiod reads the cluster's network from (its system namespace's label; {@code networkGetter}). */
+    static final String NETWORK_LABEL = "topology.istio.io/network";
+
+    /**
+     * The cluster's network as istiod names it: the {@value #NETWORK_LABEL} label of {@code istio-system} (istiod's
+     * {@code networkGetter}: its system namespace's label), "" when unlabelled or not read (the embedded mode reads its
+     * own namespace only: then an entry naming any network is left out, never dialled).
+     */
+    private String localNetwork() {
+        String n = namespaceLabels.getOrDefault("istio-system", Map.of()).get(NETWORK_LABEL);
+        return n == null ? "" : n;
     }
 
     private PodEntry pods(String namespace, String name) {
