@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code networking.istio.io} v1 and v1beta1 {@code ServiceEntry} and {@code WorkloadEntry}, as istiod's
  *       ambient index builds them: each ServiceEntry host a registry {@link io.zerohop.core.Service} whose endpoints are
  *       the pods and WorkloadEntries it selects and its inline IP endpoints; each WorkloadEntry a {@link Workload}.
- *       What zerohop cannot do (hostname endpoints, CIDR addresses, HBONE without a service account) is left out with
+ *       What zerohop cannot do (hostname endpoints, CIDR addresses, another network) is left out with
  *       one WARN (module README, "ServiceEntry and WorkloadEntry").</li>
  *   <li>{@code security.istio.io} v1 and v1beta1 {@code AuthorizationPolicy},
  *       {@code PeerAuthentication} and {@code RequestAuthentication} (whose JWT rules

@@ -132,7 +132,7 @@ class ServiceEntryWorkloadsTest {
 
     @Test
     @DisplayName("TestWorkloadEntryWorkloads \"we with tunnel label is HBONE\": HBONE with its identity; without a service"
-            + " account zerohop leaves it out (no identity to verify), where istiod sends it with an empty one")
+            + " account istiod sends an empty one and ztunnel verifies the namespace's default service account, as here")
     void workloadEntryTunnelLabel() throws Exception {
         k8s.apply(SE_80_8080);
         // Created first: by the time the VM's (same informer, later) is installed, this one was seen too.
@@ -155,7 +155,11 @@ class ServiceEntryWorkloadsTest {
         assertThat(w.node()).isNull();
         assertThat(w.labels()).containsEntry("topology.kubernetes.io/region", "us-east")
                 .containsEntry("topology.kubernetes.io/zone", "us-east-1a");
-        assertThat(at("1.2.3.7")).isEmpty();
+        // No service account: istiod sends ServiceAccount "", which ztunnel reads as "default" (state/workload.rs, the
+        // Workload conversion), so its HBONE peer must be default's identity, as here.
+        Workload noSa = at("1.2.3.7").orElseThrow();
+        assertThat(noSa.protocol()).isEqualTo(Workload.Protocol.HBONE);
+        assertThat(noSa.identity().toString()).isEqualTo("spiffe://cluster.local/ns/ns/sa/default");
     }
 
     @Test

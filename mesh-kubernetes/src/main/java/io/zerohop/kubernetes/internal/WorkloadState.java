@@ -363,8 +363,8 @@ public final class WorkloadState {
      * the ServiceEntries and the Kubernetes Services of its namespace that select it.</li>
      * </ul>
      * What zerohop cannot do is left out with one WARN naming the object: a hostname endpoint (DNS resolution, which
-     * ztunnel does and zerohop does not), an HBONE endpoint without a service account (no identity to verify), an address a
-     * pod or a VIP already has, an object that does not parse.
+     * ztunnel does and zerohop does not), an address a pod or a VIP already has, an endpoint on another network, an object
+     * that does not parse. An HBONE endpoint without a service account has {@code default}'s identity, as in ztunnel.
      */
     private List<Workload> withIstioEntries(List<Workload> pods, List<io.zerohop.core.Service> svcs, Set<InetAddress> claimed) {
         List<ServiceEntryConversion.Se> ses = new ArrayList<>();
@@ -519,8 +519,8 @@ public final class WorkloadState {
 
     /**
      * The workload of a WorkloadEntry or a ServiceEntry endpoint, or null (logged once) when zerohop cannot have it: a
-     * hostname address, an address a pod, a VIP or an earlier entry has, a name a pod has, HBONE without a service
-     * account. {@code labels}/{@code annotations} decide HBONE as istiod's {@code setTunnelProtocol}.
+     * hostname address, an address a pod, a VIP or an earlier entry has, a name a pod has, another network.
+     * {@code labels}/{@code annotations} decide HBONE as istiod's {@code setTunnelProtocol}.
      */
     private Workload entryWorkload(String id, String namespace, String name, ServiceEntryConversion.Endpoint ep,
                                    Map<String, String> labels, Map<String, String> annotations, String workloadName,
@@ -532,7 +532,13 @@ public final class WorkloadState {
                     + " zerohop does not: left out (no endpoint there)");
             return null;
         }
-        if (ep.serviceAccount() != null
+        boolean hbone = "enabled".equals(annotations.get(PodConversion.AMBIENT_REDIRECTION_ANNOTATION))
+                || PodConversion.supportsTunnel(labels, "http");
+        // istiod sends an entry without serviceAccount with an empty one, which ztunnel reads as "default" (src/state/
+        // workload.rs, the Workload conversion): an HBONE peer there must present the namespace's default identity. A TCP
+        // one keeps none: plaintext proves no identity, and without one it is never a local workload (LocalWorkloads).
+        String sa = ep.serviceAccount() == null && hbone ? "default" : ep.serviceAccount();
+        if (sa != null
                 && (ip.isLoopbackAddress() || ip.isAnyLocalAddress() || ip.isMulticastAddress() || ip.isLinkLocalAddress())) {
             // Such an address is every host's (or none's): an embedded mesh (no node) counts a workload with an identity
             // at a loopback address as its own (LocalWorkloads.isLocal), so an entry there would be served with its
@@ -560,13 +566,6 @@ public final class WorkloadState {
                     + " east-west gateway, which zerohop does not use: left out");
             return null;
         }
-        boolean hbone = "enabled".equals(annotations.get(PodConversion.AMBIENT_REDIRECTION_ANNOTATION))
-                || PodConversion.supportsTunnel(labels, "http");
-        if (hbone && ep.serviceAccount() == null) {
-            PodConversion.warnOnce(id + ": HBONE (" + PodConversion.TUNNEL_LABEL + " or " + PodConversion.AMBIENT_REDIRECTION_ANNOTATION
-                    + ") without spec.serviceAccount: no identity to verify, left out");
-            return null;
-        }
         Map<String, String> withLocality = labels;
         if (ep.locality() != null && !ep.locality().isEmpty()) {
             // istiod's getWorkloadEntryLocality (region/zone/subzone); zerohop ranks locality by these labels.
@@ -582,7 +581,7 @@ public final class WorkloadState {
         // As a pod's: its own labels under Cilium's io.cilium.k8s prefix dropped (an entry could label itself into a Cilium
         // selector meant for a trusted namespace or another cluster), its namespace's labels added in Cilium's form.
         withLocality = PodConversion.withNamespaceLabels(withLocality, namespaceLabels.getOrDefault(namespace, Map.of()));
-        Workload w = new Workload(namespace, name, ep.serviceAccount(), withLocality, List.of(ip),
+        Workload w = new Workload(namespace, name, sa, withLocality, List.of(ip),
                 hbone ? Workload.Protocol.HBONE : Workload.Protocol.TCP, null, trustDomain, Map.of(),
                 ep.ports().isEmpty() ? null : ep.ports(), workloadName, services);
         claimed.add(ip);
