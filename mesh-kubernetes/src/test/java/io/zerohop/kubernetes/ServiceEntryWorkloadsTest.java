@@ -408,4 +408,31 @@ class ServiceEntryWorkloadsTest {
         assertThat(registry.endpoints(vip("240.240.0.9").orElseThrow())).extracting(Workload::name)
                 .containsExactlyInAnyOrder("vm-same", "vm-plain");
     }
+    @Test
+    @DisplayName("istiod accepts a STATIC endpoint without address when it names a network (validation.go"
+            + " validateWorkloadEntry: only a warning, the endpoint is reached through that network's gateway): that"
+            + " endpoint alone is left out, the entry's VIP and its other endpoints stay; a WorkloadEntry alike")
+    void anEndpointWithoutAddressIsLeftOutAlone() throws Exception {
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: split, namespace: ns}
+                spec:
+                  hosts: [split.example.com]
+                  addresses: [240.240.0.10]
+                  ports: [{number: 80, name: http}]
+                  resolution: STATIC
+                  endpoints: [{address: 10.9.1.1}, {network: remote-net, labels: {site: remote}}]
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: remote-vm, namespace: ns}
+                spec: {network: remote-net, serviceAccount: vm}
+                """);
+        await(d, "the entry's VIP and its local endpoint", () -> vip("240.240.0.10").isPresent() && at("10.9.1.1").isPresent());
+        assertThat(registry.endpoints(vip("240.240.0.10").orElseThrow())).extracting(Workload::name)
+                .containsExactly("split-10.9.1.1");
+        assertThat(registry.all()).extracting(Workload::name).doesNotContain("remote-vm");
+    }
 }

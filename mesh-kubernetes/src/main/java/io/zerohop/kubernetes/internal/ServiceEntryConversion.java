@@ -34,7 +34,8 @@ public final class ServiceEntryConversion {
 
     /**
      * A {@code WorkloadEntry}'s spec, or one of a ServiceEntry's {@code spec.endpoints[]} (istio/api's
-     * {@code WorkloadEntry} message): {@code address} an IP or a hostname, {@code ports} port name → number.
+     * {@code WorkloadEntry} message): {@code address} an IP or a hostname ("" when absent, which istiod allows with a {@code network}: reached through that
+     * network's gateway), {@code ports} port name → number.
      */
     public record Endpoint(String address, Map<String, String> labels, String serviceAccount, Map<String, Integer> ports,
                            String network, String locality) {}
@@ -137,8 +138,14 @@ public final class ServiceEntryConversion {
 
     private static Endpoint endpoint(Map<String, Object> m, String where) {
         String address = str(m.get("address"));
+        String network = str(m.get("network"));
         if (address == null || address.isBlank()) {
-            throw new IllegalArgumentException(where + "address: missing (a Unix socket or an empty address is not routable)");
+            if (network == null || network.isEmpty()) {
+                throw new IllegalArgumentException(where + "address: missing (istiod's validation requires one without a network)");
+            }
+            // istiod accepts it with a warning (validation.go validateWorkloadEntry): an endpoint of another network, reached
+            // through its gateway; the caller leaves that endpoint out alone, not the whole ServiceEntry.
+            address = "";
         }
         Map<String, Integer> ports = new LinkedHashMap<>();
         Object rp = m.get("ports");
@@ -149,7 +156,7 @@ public final class ServiceEntryConversion {
         }
         String sa = str(m.get("serviceAccount"));
         return new Endpoint(address, stringMap(m.get("labels"), where + "labels"), sa == null || sa.isEmpty() ? null : sa,
-                Collections.unmodifiableMap(ports), str(m.get("network")), str(m.get("locality")));
+                Collections.unmodifiableMap(ports), network, str(m.get("locality")));
     }
 
     /** The address as an IP, or null when it is a hostname (istiod then sends the workload with a hostname, resolved by ztunnel). */

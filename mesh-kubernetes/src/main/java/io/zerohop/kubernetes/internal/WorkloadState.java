@@ -492,7 +492,7 @@ public final class WorkloadState {
             List<SeHost> own = hosts.stream().filter(h -> h.se == se).toList();
             for (int i = 0; i < se.endpoints().size(); i++) {
                 ServiceEntryConversion.Endpoint ep = se.endpoints().get(i);
-                String id = se.id() + " endpoint " + ep.address();
+                String id = se.id() + " endpoint " + (ep.address().isEmpty() ? "spec.endpoints[" + i + "]" : ep.address());
                 try {
                     List<io.zerohop.core.WorkloadService> member = new ArrayList<>();
                     for (SeHost h : own) {
@@ -526,6 +526,11 @@ public final class WorkloadState {
                                    Map<String, String> labels, Map<String, String> annotations, String workloadName,
                                    List<io.zerohop.core.WorkloadService> services, Set<InetAddress> claimed, Set<InetAddress> vips,
                                    Set<String> workloadNames) {
+        if (ep.address().isEmpty()) {
+            PodConversion.warnOnce(id + ": field spec.address: none, on network \"" + ep.network() + "\" (istiod reaches it"
+                    + " through that network's east-west gateway, which zerohop does not use): left out");
+            return null;
+        }
         InetAddress ip = ServiceEntryConversion.ipOrNull(ep.address());
         if (ip == null) {
             PodConversion.warnOnce(id + ": address \"" + ep.address() + "\" is a hostname, which ztunnel resolves in DNS and"
