@@ -435,4 +435,60 @@ class ServiceEntryWorkloadsTest {
                 .containsExactly("split-10.9.1.1");
         assertThat(registry.all()).extracting(Workload::name).doesNotContain("remote-vm");
     }
+    @Test
+    @DisplayName("collisions: a ServiceEntry VIP that is a WorkloadEntry's or its own endpoint's address is no VIP, the"
+            + " workload keeps it (ztunnel's find_address: workload first); a WorkloadEntry at an address a pod then takes"
+            + " loses it to the pod (the pod's identity is the one its node proxy vouches for; ztunnel keeps whichever came"
+            + " last); a VIP that is a Service's ClusterIP stays the Service's, and so does its hostname")
+    void collisionsWithPodsAndServices() throws Exception {
+        k8s.client.resource(new ServiceBuilder().withNewMetadata().withNamespace("ns").withName("reviews").endMetadata()
+                .withNewSpec().withClusterIP("10.96.0.81").withSelector(Map.of("app", "reviews"))
+                .addNewPort().withName("http").withPort(9080).withProtocol("TCP").endPort().endSpec().build()).create();
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: vm, namespace: ns, labels: {app: vm}}
+                spec: {address: 10.0.0.9, serviceAccount: vm}
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: clash, namespace: ns}
+                spec:
+                  hosts: [reviews.ns.svc.cluster.local, clash.example.com]
+                  addresses: [10.96.0.81, 10.0.0.9, 240.240.0.11]
+                  ports: [{number: 9080, name: http}]
+                  resolution: STATIC
+                  workloadSelector: {labels: {app: vm}}
+                """);
+        // An external database as operators declare it: its address both the VIP and the one endpoint.
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: db, namespace: ns}
+                spec:
+                  hosts: [db.example.com]
+                  addresses: [10.0.5.5]
+                  ports: [{number: 5432, name: tcp-pg}]
+                  location: MESH_EXTERNAL
+                  resolution: STATIC
+                  endpoints: [{address: 10.0.5.5}]
+                """);
+        await(d, "the VM and the entry's own VIP", () -> at("10.0.0.9").isPresent() && vip("240.240.0.11").isPresent()
+                && registry.services().stream().anyMatch(x -> x.hostname().equals("db.example.com")));
+        // ztunnel's find_address: the workload at an address first, a VIP only when none has it.
+        assertThat(vip("10.0.5.5")).isEmpty();
+        assertThat(at("10.0.5.5").orElseThrow().services()).extracting(WorkloadService::hostname).containsExactly("db.example.com");
+        assertThat(at("10.0.0.9").orElseThrow().name()).isEqualTo("vm");
+        assertThat(vip("10.96.0.81").orElseThrow().name()).isEqualTo("reviews");
+        assertThat(vip("10.0.0.9")).isEmpty();
+        assertThat(vip("240.240.0.11").orElseThrow().hostname()).isEqualTo("clash.example.com");
+        assertThat(registry.services()).filteredOn(x -> x.hostname().equals("reviews.ns.svc.cluster.local"))
+                .extracting(Service::name).containsExactly("reviews");
+
+        k8s.create(pod("ns", "web-1", "node-a", "web", Map.of("app", "web"), "10.0.0.9").build());
+        await(d, "the pod at the VM's address", () -> at("10.0.0.9").map(w -> w.name().equals("web-1")).orElse(false));
+        assertThat(at("10.0.0.9").orElseThrow().identity().toString()).isEqualTo("spiffe://cluster.local/ns/ns/sa/web");
+        assertThat(registry.endpoints(vip("240.240.0.11").orElseThrow())).isEmpty();
+    }
 }

@@ -387,6 +387,21 @@ public final class WorkloadState {
             names.add(s.namespace() + "/" + s.name());
             vips.addAll(s.vips());
         }
+        // ztunnel looks an address up as a workload first, a Service VIP only when no workload has it (state.rs
+        // find_address): a ServiceEntry listing its own endpoint's or a VM's address in spec.addresses (an external
+        // database: addresses [IP], endpoints [{address: IP}]) still reaches that workload. Taking the VIP first left the
+        // workload out and the VIP without endpoint: refused.
+        Set<InetAddress> entryAddresses = new HashSet<>();
+        for (GenericKubernetesResource r : newest(workloadEntries)) {
+            Object spec = r.getAdditionalProperties().get("spec");
+            if (spec instanceof Map<?, ?> m && m.get("address") instanceof String a) {
+                addEntryAddress(entryAddresses, a);
+            }
+        }
+        for (ServiceEntryConversion.Se se : ses) {
+            se.endpoints().forEach(ep -> addEntryAddress(entryAddresses, ep.address()));
+        }
+        entryAddresses.removeAll(vips);
         List<SeHost> hosts = new ArrayList<>();
         for (ServiceEntryConversion.Se se : ses) {
             if (!se.cidrs().isEmpty()) {
@@ -405,7 +420,11 @@ public final class WorkloadState {
                 List<InetAddress> free = new ArrayList<>();
                 if (!passthrough) {
                     for (InetAddress a : se.vips()) {
-                        if (vips.add(a)) {
+                        if (entryAddresses.contains(a)) {
+                            PodConversion.warnOnce(se.id() + ": address " + a.getHostAddress() + " of host " + host
+                                    + " is a WorkloadEntry's or an endpoint's, which ztunnel finds first (find_address):"
+                                    + " left out as a VIP, the workload there reached directly");
+                        } else if (vips.add(a)) {
                             free.add(a);
                         } else {
                             PodConversion.warnOnce(se.id() + ": address " + a.getHostAddress() + " of host " + host
@@ -605,6 +624,13 @@ public final class WorkloadState {
     private String localNetwork() {
         String n = namespaceLabels.getOrDefault("istio-system", Map.of()).get(NETWORK_LABEL);
         return n == null ? "" : n;
+    }
+
+    private static void addEntryAddress(Set<InetAddress> into, String address) {
+        InetAddress ip = address == null || address.isEmpty() ? null : ServiceEntryConversion.ipOrNull(address);
+        if (ip != null) {
+            into.add(ip);
+        }
     }
 
     private PodEntry pods(String namespace, String name) {
