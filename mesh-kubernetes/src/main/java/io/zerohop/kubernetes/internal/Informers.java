@@ -440,7 +440,7 @@ public final class Informers {
     private void informEntries(Kind k, String namespace) {
         var op = client.genericKubernetesResources(k.context());
         String what = k.kind + " (" + k.apiVersion() + ")";
-        inform(what, namespace == null ? op.inAnyNamespace() : op.inNamespace(namespace), ObjectStrip::metadata, this::onEntry, true);
+        inform(what, namespace == null ? op.inAnyNamespace() : op.inNamespace(namespace), ObjectStrip::entry, this::onEntry, true);
     }
 
     private void onEntry(Event<GenericKubernetesResource> e) {

@@ -326,6 +326,21 @@ public final class ObjectStrip {
      * Strips metadata only: {@code managedFields} and the last-applied-configuration annotation
      * (Services, Namespaces, policy objects); returns {@code o}.
      */
+    /**
+     * A ServiceEntry or WorkloadEntry: its metadata stripped ({@link #metadata}) and everything but its {@code spec} (what
+     * istiod writes to {@code status}: a ServiceEntry's auto-allocated addresses and conditions, an auto-registered
+     * WorkloadEntry's health conditions, none of it read here) dropped; returns {@code r}.
+     */
+    public static io.fabric8.kubernetes.api.model.GenericKubernetesResource entry(io.fabric8.kubernetes.api.model.GenericKubernetesResource r) {
+        meta(r);
+        Map<String, Object> props = r.getAdditionalProperties();
+        if (props != null && (props.size() > 1 || !props.containsKey("spec"))) {
+            Object spec = props.get("spec");
+            r.setAdditionalProperties(spec == null ? new LinkedHashMap<>() : new LinkedHashMap<>(Map.of("spec", spec)));
+        }
+        return r;
+    }
+
     public static <T extends HasMetadata> T metadata(T o) {
         meta(o);
         return o;

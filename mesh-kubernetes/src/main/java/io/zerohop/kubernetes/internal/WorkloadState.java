@@ -244,6 +244,13 @@ public final class WorkloadState {
         return out;
     }
 
+    /** A ServiceEntry or WorkloadEntry as kept (its newest version); for tests. */
+    Optional<GenericKubernetesResource> istioEntry(String kind, String namespace, String name) {
+        Map<String, GenericKubernetesResource> versions = ("WorkloadEntry".equals(kind) ? workloadEntries : serviceEntries)
+                .get(key(namespace, name));
+        return versions == null ? Optional.empty() : newest(Map.of("", versions)).stream().findFirst();
+    }
+
     /** The pod object as kept (from the informer, or a peer lookup); for tests. */
     Optional<Pod> pod(String namespace, String name) {
         PodEntry e = pods.get(key(namespace, name));
