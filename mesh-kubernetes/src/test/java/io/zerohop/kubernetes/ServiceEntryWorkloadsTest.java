@@ -491,4 +491,86 @@ class ServiceEntryWorkloadsTest {
         assertThat(at("10.0.0.9").orElseThrow().identity().toString()).isEqualTo("spiffe://cluster.local/ns/ns/sa/web");
         assertThat(registry.endpoints(vip("240.240.0.11").orElseThrow())).isEmpty();
     }
+    @Test
+    @DisplayName("istio.io's ServiceEntry examples (egress wildcard NONE, MESH_EXTERNAL DNS, a CIDR with static endpoints,"
+            + " a Unix socket endpoint, subjectAltNames, DNS_ROUND_ROBIN, a VM with weight and locality) all at once: none"
+            + " blocks the sync or another object; what zerohop can route is routed")
+    void istioDocsExamplesTogether() throws Exception {
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: wikipedia, namespace: ns}
+                spec:
+                  hosts: ["*.wikipedia.org"]
+                  ports: [{number: 443, name: tls, protocol: TLS}]
+                  location: MESH_EXTERNAL
+                  resolution: NONE
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: cnn, namespace: ns}
+                spec:
+                  hosts: [edition.cnn.com]
+                  ports: [{number: 80, name: http-port, protocol: HTTP, targetPort: 443}, {number: 443, name: https-port, protocol: HTTPS}]
+                  location: MESH_EXTERNAL
+                  resolution: DNS
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: external-svc-mongocluster, namespace: ns}
+                spec:
+                  hosts: [mymongodb.somedomain]
+                  addresses: [192.192.192.192/24]
+                  ports: [{number: 27018, name: mongodb, protocol: MONGO}]
+                  location: MESH_INTERNAL
+                  resolution: STATIC
+                  endpoints: [{address: 2.2.2.2}, {address: 3.3.3.3}]
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: unix-domain-socket-example, namespace: ns}
+                spec:
+                  hosts: [example.unix.local]
+                  location: MESH_EXTERNAL
+                  ports: [{number: 80, name: http, protocol: HTTP}]
+                  resolution: STATIC
+                  endpoints: [{address: "unix:///var/run/example/socket"}]
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: external-svc-https, namespace: ns}
+                spec:
+                  hosts: [api.dropboxapi.com, www.googleapis.com]
+                  addresses: [240.240.0.20]
+                  location: MESH_EXTERNAL
+                  ports: [{number: 443, name: https, protocol: TLS}]
+                  resolution: DNS_ROUND_ROBIN
+                  subjectAltNames: ["spiffe://cluster.local/ns/ns/sa/external"]
+                  endpoints: [{address: us.dropboxapi.com, ports: {https: 8443}}]
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: details-vm, namespace: ns, labels: {app: details-legacy}}
+                spec: {address: 10.9.3.1, serviceAccount: details-legacy, weight: 20, locality: us-west1/us-west1-a/rack1,
+                       ports: {http: 9080}}
+                """);
+        k8s.create(pod("ns", "web-1", "node-a", "web", Map.of("app", "web"), "10.0.0.7").build());
+        await(d, "the pod and the VM, created last", () -> at("10.0.0.7").isPresent() && at("10.9.3.1").isPresent()
+                && at("2.2.2.2").isPresent() && vip("240.240.0.20").isPresent()
+                && registry.services().stream().anyMatch(x -> x.hostname().equals("edition.cnn.com")));
+        assertThat(at("10.9.3.1").orElseThrow().labels()).containsEntry("topology.istio.io/subzone", "rack1");
+        // The CIDR is no VIP; the endpoints are still the host's.
+        Service mongo = registry.services().stream().filter(x -> x.hostname().equals("mymongodb.somedomain")).findFirst().orElseThrow();
+        assertThat(mongo.vips()).isEmpty();
+        assertThat(registry.endpoints(mongo)).extracting(Workload::name).containsExactlyInAnyOrder(
+                "external-svc-mongocluster-2.2.2.2", "external-svc-mongocluster-3.3.3.3");
+        // Hostname and Unix socket endpoints: none; the VIP is kept without endpoint (refused, never sent elsewhere).
+        assertThat(registry.endpoints(vip("240.240.0.20").orElseThrow())).isEmpty();
+        assertThat(registry.services()).extracting(Service::hostname).doesNotContain("*.wikipedia.org");
+    }
 }

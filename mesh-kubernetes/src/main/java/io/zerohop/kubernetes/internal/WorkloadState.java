@@ -558,6 +558,12 @@ public final class WorkloadState {
             return null;
         }
         InetAddress ip = ServiceEntryConversion.ipOrNull(ep.address());
+        if (ip == null && ep.address().startsWith("unix://")) {
+            // istio.io's "Unix domain socket" example: a socket on the sidecar's own host, which only a sidecar reaches.
+            PodConversion.warnOnce(id + ": address \"" + ep.address() + "\" is a Unix socket, which only the sidecar on its"
+                    + " host reaches: left out (no endpoint there)");
+            return null;
+        }
         if (ip == null) {
             PodConversion.warnOnce(id + ": address \"" + ep.address() + "\" is a hostname, which ztunnel resolves in DNS and"
                     + " zerohop does not: left out (no endpoint there)");
