@@ -573,4 +573,46 @@ class ServiceEntryWorkloadsTest {
         assertThat(registry.endpoints(vip("240.240.0.20").orElseThrow())).isEmpty();
         assertThat(registry.services()).extracting(Service::hostname).doesNotContain("*.wikipedia.org");
     }
+    @Test
+    @DisplayName("edits: the cluster's network labelled after the entries brings a VM of that network in; a ServiceEntry"
+            + " edited without its address loses the VIP (the VM keeps the host); deleted, the VM carries no host")
+    void editsAndDeletes() throws Exception {
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: vms, namespace: ns}
+                spec:
+                  hosts: [vms.example.com]
+                  addresses: [240.240.0.30]
+                  ports: [{number: 80, name: http}]
+                  resolution: STATIC
+                  workloadSelector: {labels: {app: vm}}
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: vm, namespace: ns, labels: {app: vm}}
+                spec: {address: 10.9.4.1, serviceAccount: vm, network: network1}
+                """);
+        await(d, "the VIP", () -> vip("240.240.0.30").isPresent());
+        assertThat(at("10.9.4.1")).isEmpty(); // network1 is not the cluster's yet
+        k8s.client.resource(namespace("istio-system", Map.of("topology.istio.io/network", "network1"))).create();
+        await(d, "the VM once network1 is the cluster's", () -> at("10.9.4.1").isPresent());
+        assertThat(registry.endpoints(vip("240.240.0.30").orElseThrow())).extracting(Workload::name).containsExactly("vm");
+
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: vms, namespace: ns}
+                spec:
+                  hosts: [vms.example.com]
+                  ports: [{number: 80, name: http}]
+                  resolution: STATIC
+                  workloadSelector: {labels: {app: vm}}
+                """);
+        await(d, "the VIP gone", () -> vip("240.240.0.30").isEmpty());
+        assertThat(at("10.9.4.1").orElseThrow().services()).extracting(WorkloadService::hostname).containsExactly("vms.example.com");
+        k8s.delete("networking.istio.io/v1", "ServiceEntry", "ns", "vms");
+        await(d, "the host gone from the VM", () -> at("10.9.4.1").map(w -> w.services().isEmpty()).orElse(false));
+    }
 }
