@@ -401,8 +401,21 @@ class ServiceEntryWorkloadsTest {
                 metadata: {name: vm-plain, namespace: ns, labels: {app: vm}}
                 spec: {address: 10.9.0.7, serviceAccount: vm}
                 """);
+        // The remote VM's address as another entry's VIP: that workload is not here, so the VIP is (workload first only
+        // for a workload that is installed).
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: remote-vip, namespace: ns}
+                spec:
+                  hosts: [remote.example.com]
+                  addresses: [10.9.0.5]
+                  ports: [{number: 80, name: http}]
+                  resolution: STATIC
+                """);
         await(d, "the VMs on this network, created last", () -> at("10.9.0.6").isPresent() && at("10.9.0.7").isPresent()
-                && vip("240.240.0.9").isPresent());
+                && vip("240.240.0.9").isPresent() && registry.services().stream().anyMatch(x -> x.hostname().equals("remote.example.com")));
+        assertThat(vip("10.9.0.5").orElseThrow().hostname()).isEqualTo("remote.example.com");
         assertThat(at("10.9.0.5")).isEmpty();
         assertThat(at("10.9.0.8")).isEmpty();
         assertThat(registry.endpoints(vip("240.240.0.9").orElseThrow())).extracting(Workload::name)

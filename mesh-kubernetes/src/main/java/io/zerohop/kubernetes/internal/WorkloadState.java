@@ -398,15 +398,18 @@ public final class WorkloadState {
         // find_address): a ServiceEntry listing its own endpoint's or a VM's address in spec.addresses (an external
         // database: addresses [IP], endpoints [{address: IP}]) still reaches that workload. Taking the VIP first left the
         // workload out and the VIP without endpoint: refused.
+        // Only a workload that can be installed here counts: one of another network is left out (entryWorkload).
         Set<InetAddress> entryAddresses = new HashSet<>();
+        String local = localNetwork();
         for (GenericKubernetesResource r : newest(workloadEntries)) {
             Object spec = r.getAdditionalProperties().get("spec");
             if (spec instanceof Map<?, ?> m && m.get("address") instanceof String a) {
-                addEntryAddress(entryAddresses, a);
+                Object network = m.get("network");
+                addEntryAddress(entryAddresses, a, network == null ? null : String.valueOf(network), local);
             }
         }
         for (ServiceEntryConversion.Se se : ses) {
-            se.endpoints().forEach(ep -> addEntryAddress(entryAddresses, ep.address()));
+            se.endpoints().forEach(ep -> addEntryAddress(entryAddresses, ep.address(), ep.network(), local));
         }
         entryAddresses.removeAll(vips);
         List<SeHost> hosts = new ArrayList<>();
@@ -639,7 +642,10 @@ public final class WorkloadState {
         return n == null ? "" : n;
     }
 
-    private static void addEntryAddress(Set<InetAddress> into, String address) {
+    private static void addEntryAddress(Set<InetAddress> into, String address, String network, String localNetwork) {
+        if (network != null && !network.isEmpty() && !network.equals(localNetwork)) {
+            return;
+        }
         InetAddress ip = address == null || address.isEmpty() ? null : ServiceEntryConversion.ipOrNull(address);
         if (ip != null) {
             into.add(ip);
