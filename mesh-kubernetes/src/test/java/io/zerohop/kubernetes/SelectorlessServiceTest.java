@@ -76,8 +76,13 @@ class SelectorlessServiceTest {
 
     /** What a client of the forward capture reads: the endpoint's tag, or "" when the proxy closed it (no upstream). */
     static String read(InetSocketAddress via) throws IOException {
+        return read(InetAddress.getByName("127.0.84.2"), via);
+    }
+
+    /** {@link #read(InetSocketAddress)} from {@code from}. */
+    static String read(InetAddress from, InetSocketAddress via) throws IOException {
         try (Socket s = new Socket()) {
-            s.bind(new InetSocketAddress(InetAddress.getByName("127.0.84.2"), 0));
+            s.bind(new InetSocketAddress(from, 0));
             s.connect(via, 5000);
             s.setSoTimeout(10_000);
             return new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);

@@ -2,7 +2,6 @@ package io.zerohop.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -57,20 +56,7 @@ class PolicyCheckDestAddressTest {
             """;
 
     private int check(String policies, String... args) throws Exception {
-        Path p = Files.createDirectories(dir.resolve("policies"));
-        Files.writeString(p.resolve("p.yaml"), policies);
-        Path w = Files.writeString(dir.resolve("workloads.yaml"), WORKLOADS);
-        String[] all = new String[args.length + 6];
-        all[0] = "policy";
-        all[1] = "check";
-        all[2] = "--policies";
-        all[3] = p.toString();
-        all[4] = "--workloads";
-        all[5] = w.toString();
-        System.arraycopy(args, 0, all, 6, args.length);
-        std.out.reset();
-        std.err.reset();
-        return Zerohop.run(all);
+        return PolicyCheckTest.check(dir, std, WORKLOADS, policies, args);
     }
 
     @Test

@@ -25,9 +25,14 @@ class PolicyCheckTest {
             """;
 
     private int check(String policies, String... args) throws Exception {
+        return check(dir, std, WORKLOADS, policies, args);
+    }
+
+    /** Runs {@code zerohop policy check} in-process on {@code policies} and {@code workloads} written under {@code dir}. */
+    static int check(Path dir, StdStreams std, String workloads, String policies, String... args) throws Exception {
         Path p = Files.createDirectories(dir.resolve("policies"));
         Files.writeString(p.resolve("p.yaml"), policies);
-        Path w = Files.writeString(dir.resolve("workloads.yaml"), WORKLOADS);
+        Path w = Files.writeString(dir.resolve("workloads.yaml"), workloads);
         String[] all = new String[args.length + 6];
         all[0] = "policy";
         all[1] = "check";

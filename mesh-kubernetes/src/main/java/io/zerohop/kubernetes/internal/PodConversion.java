@@ -644,20 +644,8 @@ public final class PodConversion {
      * ambient/services.go serviceServiceBuilder) whatever selector it carries (a review pass).
      */
     static boolean selectsPod(Service s, Map<String, String> labels) {
-        return !"ExternalName".equals(s.getSpec().getType()) && selects(s.getSpec().getSelector(), labels);
-    }
-
-    /** A Service without a selector selects no pod (its endpoints are managed by hand). */
-    static boolean selects(Map<String, String> selector, Map<String, String> labels) {
-        if (selector == null || selector.isEmpty()) {
-            return false;
-        }
-        for (Map.Entry<String, String> e : selector.entrySet()) {
-            if (!e.getValue().equals(labels.get(e.getKey()))) {
-                return false;
-            }
-        }
-        return true;
+        // A Service without a selector selects no pod (its endpoints are managed by hand).
+        return !"ExternalName".equals(s.getSpec().getType()) && ServiceEntryConversion.selects(s.getSpec().getSelector(), labels);
     }
 
     private static Integer targetPort(Pod pod, ServicePort sp) {
