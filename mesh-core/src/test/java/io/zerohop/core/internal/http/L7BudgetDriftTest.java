@@ -474,13 +474,13 @@ class L7BudgetDriftTest {
 
         /** Reads the request's head, then answers with an endless body written as fast as its connection takes it. */
         static void answersForEver(SocketChannel ch) {
-            ch.pipeline().addLast(new Writer("HTTP/1.1 200 OK\r\ncontent-length: 1000000000\r\n\r\n"));
+            ch.pipeline().addLast(new PlaintextL7.AnswersForEver("HTTP/1.1 200 OK\r\ncontent-length: 1000000000\r\n\r\n"));
             ch.read();
         }
 
         /** Reads the upgrade request, answers 101, then writes bytes for ever and reads nothing more. */
         static void upgradesAndSendsForEver(SocketChannel ch) {
-            ch.pipeline().addLast(new Writer("HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"));
+            ch.pipeline().addLast(new PlaintextL7.AnswersForEver("HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"));
             ch.read();
         }
 
@@ -548,41 +548,6 @@ class L7BudgetDriftTest {
                 ch.close().sync();
             }
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
-        }
-    }
-
-    /** After the first read, writes {@code head} and then bytes for ever while its connection is writable. */
-    private static final class Writer extends ChannelInboundHandlerAdapter {
-        private final String head;
-        private boolean answering;
-
-        Writer(String head) {
-            this.head = head;
-        }
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ReferenceCountUtil.release(msg);
-            if (!answering) {
-                answering = true;
-                ctx.write(Unpooled.copiedBuffer(head, StandardCharsets.US_ASCII));
-                more(ctx);
-            }
-        }
-
-        @Override
-        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-            if (answering) {
-                more(ctx);
-            }
-        }
-
-        private void more(ChannelHandlerContext ctx) {
-            while (ctx.channel().isActive() && ctx.channel().isWritable()) {
-                ByteBuf b = Unpooled.wrappedBuffer(new byte[16 * 1024]);
-                ctx.write(b);
-            }
-            ctx.flush();
         }
     }
 }

@@ -440,34 +440,7 @@ class L7Http1BreakTest {
     private static Channel bigResponses(EventLoopGroup group, List<Channel> appConnections) throws InterruptedException {
         return PlaintextL7.application(group, new InetSocketAddress(APP, APP_PORT), b -> { }, ch -> {
             appConnections.add(ch);
-            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-                boolean answering;
-
-                @Override
-                public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                    ReferenceCountUtil.release(msg);
-                    if (!answering) {
-                        answering = true;
-                        ctx.write(io.netty.buffer.Unpooled.copiedBuffer("HTTP/1.1 200 OK\r\ncontent-length: 100000000\r\n\r\n",
-                                StandardCharsets.US_ASCII));
-                        more(ctx);
-                    }
-                }
-
-                @Override
-                public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-                    if (answering) {
-                        more(ctx);
-                    }
-                }
-
-                private void more(ChannelHandlerContext ctx) {
-                    while (ctx.channel().isActive() && ctx.channel().isWritable()) {
-                        ctx.write(io.netty.buffer.Unpooled.wrappedBuffer(new byte[16 * 1024]));
-                    }
-                    ctx.flush();
-                }
-            });
+            ch.pipeline().addLast(new PlaintextL7.AnswersForEver("HTTP/1.1 200 OK\r\ncontent-length: 100000000\r\n\r\n"));
         });
     }
 

@@ -1,15 +1,19 @@
 package io.zerohop.core.internal.http;
 
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.util.ReferenceCountUtil;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.policy.WorkloadRef;
@@ -17,6 +21,7 @@ import io.zerohop.core.internal.CaptureListener;
 import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
@@ -108,5 +113,40 @@ final class PlaintextL7 {
             });
             return up;
         };
+    }
+
+    /** An application handler: after the first read, writes {@code head} and then 16 KiB buffers for ever while its connection is writable. */
+    static final class AnswersForEver extends ChannelInboundHandlerAdapter {
+        private final String head;
+        private boolean answering;
+
+        AnswersForEver(String head) {
+            this.head = head;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ReferenceCountUtil.release(msg);
+            if (!answering) {
+                answering = true;
+                ctx.write(Unpooled.copiedBuffer(head, StandardCharsets.US_ASCII));
+                more(ctx);
+            }
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            if (answering) {
+                more(ctx);
+            }
+        }
+
+        private void more(ChannelHandlerContext ctx) {
+            while (ctx.channel().isActive() && ctx.channel().isWritable()) {
+                ByteBuf b = Unpooled.wrappedBuffer(new byte[16 * 1024]);
+                ctx.write(b);
+            }
+            ctx.flush();
+        }
     }
 }
