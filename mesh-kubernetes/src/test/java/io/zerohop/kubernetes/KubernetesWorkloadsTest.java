@@ -50,11 +50,7 @@ class KubernetesWorkloadsTest {
     }
 
     Optional<Workload> at(String address) {
-        try {
-            return registry.byAddress(ip(address));
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
+        return at(registry, address);
     }
 
     @Test

@@ -50,15 +50,11 @@ class ServiceEntryWorkloadsTest {
     }
 
     static InetAddress ip(String s) throws Exception {
-        return InetAddress.getByName(s);
+        return KubernetesWorkloadsTest.ip(s);
     }
 
     Optional<Workload> at(String address) {
-        try {
-            return registry.byAddress(ip(address));
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
+        return KubernetesWorkloadsTest.at(registry, address);
     }
 
     Optional<Service> vip(String address) {
