@@ -64,7 +64,7 @@ public final class ServiceEntryConversion {
         String ns = r.getMetadata().getNamespace();
         String name = r.getMetadata().getName();
         String where = "ServiceEntry " + ns + "/" + name + ": field spec.";
-        Map<String, Object> spec = map(r.getAdditionalProperties().get("spec"), where + "spec");
+        Map<String, Object> spec = map(r.getAdditionalProperties().get("spec"), where.substring(0, where.length() - 1));
         List<String> hosts = strings(spec.get("hosts"), where + "hosts");
         if (hosts.isEmpty()) {
             throw new IllegalArgumentException(where + "hosts: none (istiod's validation requires at least one)");
@@ -128,7 +128,7 @@ public final class ServiceEntryConversion {
         String ns = r.getMetadata().getNamespace();
         String name = r.getMetadata().getName();
         String where = "WorkloadEntry " + ns + "/" + name + ": field spec.";
-        Endpoint e = endpoint(map(r.getAdditionalProperties().get("spec"), where + "spec"), where);
+        Endpoint e = endpoint(map(r.getAdditionalProperties().get("spec"), where.substring(0, where.length() - 1)), where);
         // istiod's ConvertClientWorkloadEntry: spec labels, with the metadata's over them.
         Map<String, String> merged = new LinkedHashMap<>(e.labels());
         merged.putAll(labels(r.getMetadata().getLabels()));
