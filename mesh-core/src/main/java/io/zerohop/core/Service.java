@@ -35,9 +35,24 @@ import java.util.Set;
  *                  {@code Standard} mode, what istiod sends for a Service with neither
  *                  {@code internalTrafficPolicy: Local} nor a {@code trafficDistribution}). {@link #nodeLocal()} tells
  *                  whether it is {@link LoadBalancing#NODE_LOCAL}
+ * @param waypoint  the waypoint that connections addressed to its VIPs go through (istiod's {@code Service.waypoint}: the
+ *                  {@code istio.io/use-waypoint} of the Service or its namespace, for a waypoint whose
+ *                  {@code istio.io/waypoint-for} is {@code service} (the default) or {@code all}); null: none
  */
 public record Service(String namespace, String name, String hostname, List<InetAddress> vips, List<Port> ports,
-                      LoadBalancing loadBalancing) {
+                      LoadBalancing loadBalancing, GatewayAddress waypoint) {
+
+    /** A Service without a waypoint. */
+    public Service(String namespace, String name, String hostname, List<InetAddress> vips, List<Port> ports,
+                   LoadBalancing loadBalancing) {
+        this(namespace, name, hostname, vips, ports, loadBalancing, null);
+    }
+
+    /** This Service with {@code waypoint} (null: none) in place of its own. */
+    public Service withWaypoint(GatewayAddress waypoint) {
+        return Objects.equals(waypoint, this.waypoint) ? this
+                : new Service(namespace, name, hostname, vips, ports, loadBalancing, waypoint);
+    }
 
     /** A Service whose endpoints may be on any node ({@code internalTrafficPolicy: Cluster}, the default). */
     public Service(String namespace, String name, String hostname, List<InetAddress> vips, List<Port> ports) {
@@ -367,7 +382,8 @@ public record Service(String namespace, String name, String hostname, List<InetA
                 && java.util.Objects.equals(hostname, o.hostname)
                 && java.util.Objects.equals(vips, o.vips)
                 && java.util.Objects.equals(ports, o.ports)
-                && java.util.Objects.equals(loadBalancing, o.loadBalancing);
+                && java.util.Objects.equals(loadBalancing, o.loadBalancing)
+                && java.util.Objects.equals(waypoint, o.waypoint);
     }
 
     @Override
@@ -378,6 +394,7 @@ public record Service(String namespace, String name, String hostname, List<InetA
         h = 31 * h + java.util.Objects.hashCode(vips);
         h = 31 * h + java.util.Objects.hashCode(ports);
         h = 31 * h + java.util.Objects.hashCode(loadBalancing);
+        h = 31 * h + java.util.Objects.hashCode(waypoint);
         return h;
     }
 }

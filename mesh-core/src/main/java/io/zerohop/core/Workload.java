@@ -49,11 +49,30 @@ import java.util.Objects;
  *                 guessed from ({@link WorkloadService#forPort}); null: none. A registry {@link Service} of the same
  *                 namespace and name counts it among its endpoints ({@link WorkloadRegistry#endpoints}), which
  *                 connections to the Service's VIPs reach
+ * @param waypoint the waypoint that connections addressed to this workload's own addresses go through (istiod's
+ *                 {@code Workload.waypoint}: the {@code istio.io/use-waypoint} of its pod or namespace, for a waypoint
+ *                 whose {@code istio.io/waypoint-for} is {@code workload} or {@code all}); null: none, connections go
+ *                 to it directly. Connections addressed to a Service's VIP follow {@link Service#waypoint()} instead
  */
 public record Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
                        List<InetAddress> addresses, Protocol protocol, String node, String trustDomain,
                        Map<Integer, AppProtocol> appProtocols, Map<String, Integer> namedPorts, String workloadName,
-                       List<WorkloadService> services) {
+                       List<WorkloadService> services, GatewayAddress waypoint) {
+
+    /** A workload without a waypoint. */
+    public Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
+                    List<InetAddress> addresses, Protocol protocol, String node, String trustDomain,
+                    Map<Integer, AppProtocol> appProtocols, Map<String, Integer> namedPorts, String workloadName,
+                    List<WorkloadService> services) {
+        this(namespace, name, serviceAccount, labels, addresses, protocol, node, trustDomain, appProtocols, namedPorts,
+                workloadName, services, null);
+    }
+
+    /** This workload with {@code waypoint} (null: none) in place of its own. */
+    public Workload withWaypoint(GatewayAddress waypoint) {
+        return java.util.Objects.equals(waypoint, this.waypoint) ? this : new Workload(namespace, name, serviceAccount,
+                labels, addresses, protocol, node, trustDomain, appProtocols, namedPorts, workloadName, services, waypoint);
+    }
 
     /** A workload whose telemetry name is its {@code name}, selected by no Service. */
     public Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
@@ -209,7 +228,8 @@ public record Workload(String namespace, String name, String serviceAccount, Map
                 && java.util.Objects.equals(appProtocols, o.appProtocols)
                 && java.util.Objects.equals(namedPorts, o.namedPorts)
                 && java.util.Objects.equals(workloadName, o.workloadName)
-                && java.util.Objects.equals(services, o.services);
+                && java.util.Objects.equals(services, o.services)
+                && java.util.Objects.equals(waypoint, o.waypoint);
     }
 
     @Override
@@ -226,6 +246,7 @@ public record Workload(String namespace, String name, String serviceAccount, Map
         h = 31 * h + java.util.Objects.hashCode(namedPorts);
         h = 31 * h + java.util.Objects.hashCode(workloadName);
         h = 31 * h + java.util.Objects.hashCode(services);
+        h = 31 * h + java.util.Objects.hashCode(waypoint);
         return h;
     }
 }

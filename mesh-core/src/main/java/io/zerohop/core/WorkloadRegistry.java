@@ -1254,6 +1254,6 @@ public final class WorkloadRegistry {
         List<WorkloadService> list = new ArrayList<>(w.services());
         list.add(new WorkloadService(s.name(), s.namespace(), s.hostname(), targets));
         return new Workload(w.namespace(), w.name(), w.serviceAccount(), w.labels(), w.addresses(), w.protocol(), w.node(),
-                w.trustDomain(), w.appProtocols(), w.namedPorts(), w.workloadName(), list);
+                w.trustDomain(), w.appProtocols(), w.namedPorts(), w.workloadName(), list, w.waypoint());
     }
 }

@@ -239,7 +239,7 @@ public final class WorkloadState {
                 }
             }
             out.add(free.size() == s.vips().size() ? s : new io.zerohop.core.Service(s.namespace(), s.name(), s.hostname(), free, s.ports(),
-                    s.loadBalancing()));
+                    s.loadBalancing(), s.waypoint()));
         }
         return out;
     }
@@ -314,7 +314,7 @@ public final class WorkloadState {
             }
             if (free.size() != x.addresses().size()) {
                 x = new Workload(x.namespace(), x.name(), x.serviceAccount(), x.labels(), free, x.protocol(), x.node(),
-                        x.trustDomain(), x.appProtocols(), x.namedPorts(), x.workloadName(), x.services());
+                        x.trustDomain(), x.appProtocols(), x.namedPorts(), x.workloadName(), x.services(), x.waypoint());
             }
             out.add(x);
         }
@@ -661,7 +661,7 @@ public final class WorkloadState {
         List<io.zerohop.core.WorkloadService> merged = new ArrayList<>(w.services());
         merged.addAll(extra);
         return new Workload(w.namespace(), w.name(), w.serviceAccount(), w.labels(), w.addresses(), w.protocol(), w.node(),
-                w.trustDomain(), w.appProtocols(), w.namedPorts(), w.workloadName(), merged);
+                w.trustDomain(), w.appProtocols(), w.namedPorts(), w.workloadName(), merged, w.waypoint());
     }
 
     /**
@@ -838,7 +838,7 @@ public final class WorkloadState {
                 }
             }
             out.add(new Workload(w.namespace(), w.name(), w.serviceAccount(), w.labels(), w.addresses(), w.protocol(), w.node(),
-                    w.trustDomain(), w.appProtocols(), w.namedPorts(), w.workloadName(), merged));
+                    w.trustDomain(), w.appProtocols(), w.namedPorts(), w.workloadName(), merged, w.waypoint()));
         }
         for (PodEntry e : allPodEntries()) {
             names.add(e.pod.getMetadata().getNamespace() + "/" + e.pod.getMetadata().getName());
