@@ -98,13 +98,15 @@ final class MockCluster implements AutoCloseable {
             case "CiliumClusterwideNetworkPolicy" -> "ciliumclusterwidenetworkpolicies";
             case "ServiceEntry" -> "serviceentries";
             case "WorkloadEntry" -> "workloadentries";
+            case "Gateway" -> "gateways";
+            case "GatewayClass" -> "gatewayclasses";
             default -> throw new IllegalArgumentException(kind);
         };
         return new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version).withKind(kind)
-                .withPlural(plural).withNamespaced(!kind.equals("CiliumClusterwideNetworkPolicy")).build();
+                .withPlural(plural).withNamespaced(!kind.equals("CiliumClusterwideNetworkPolicy") && !kind.equals("GatewayClass")).build();
     }
 
-    /** Creates (or replaces) the policy (or ServiceEntry, WorkloadEntry) object given as YAML, at its apiVersion's endpoint. */
+    /** Creates (or replaces) the policy (or ServiceEntry, WorkloadEntry, Gateway, GatewayClass) object given as YAML, at its apiVersion's endpoint. */
     GenericKubernetesResource apply(String yaml) {
         GenericKubernetesResource r = Serialization.unmarshal(yaml, GenericKubernetesResource.class);
         var op = client.genericKubernetesResources(context(r.getApiVersion(), r.getKind()));

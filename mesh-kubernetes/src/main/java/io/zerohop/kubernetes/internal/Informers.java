@@ -60,6 +60,13 @@ public final class Informers {
             new Kind("networking.istio.io", "v1beta1", "ServiceEntry", "serviceentries", true),
             new Kind("networking.istio.io", "v1", "WorkloadEntry", "workloadentries", true),
             new Kind("networking.istio.io", "v1beta1", "WorkloadEntry", "workloadentries", true));
+    /**
+     * Gateway API Gateways (since 7 December), whose {@code status.addresses} make them waypoints ({@link Waypoints}), and
+     * GatewayClasses (their {@code istio.io/waypoint-for} label), at v1 only, as istiod reads them
+     * ({@code gvr.KubernetesGateway}, {@code gvr.GatewayClass}).
+     */
+    private static final Kind GATEWAY = new Kind("gateway.networking.k8s.io", "v1", "Gateway", "gateways", true);
+    private static final Kind GATEWAY_CLASS = new Kind("gateway.networking.k8s.io", "v1", "GatewayClass", "gatewayclasses", false);
     private static final Kind CNP = new Kind("cilium.io", "v2", "CiliumNetworkPolicy", "ciliumnetworkpolicies", true);
     private static final Kind CCNP = new Kind("cilium.io", "v2", "CiliumClusterwideNetworkPolicy", "ciliumclusterwidenetworkpolicies", false);
 
@@ -224,6 +231,7 @@ public final class Informers {
         for (Kind k : ENTRY_KINDS) {
             informEntries(k, namespace);
         }
+        informGateways(namespace);
         informPolicies(CNP, namespace == null ? null : Set.of(namespace));
         informPolicies(CCNP, null);
         return CompletableFuture.allOf(ready.toArray(CompletableFuture[]::new));
@@ -293,15 +301,9 @@ public final class Informers {
             } else if (!started && emptyWhenForbidden && isForbidden(t)) {
                 notServed.add(informer);
                 if (listed.complete(null)) {
-                    boolean slices = what.startsWith("EndpointSlice");
-                    boolean entries = what.startsWith("ServiceEntry") || what.startsWith("WorkloadEntry");
-                    LOG.warn("{} list is forbidden (HTTP 403): the role of this service account lacks get/list/watch on"
-                            + (slices ? " endpointslices in discovery.k8s.io" : entries ? " serviceentries and workloadentries in"
-                            + " networking.istio.io" : " requestauthentications in security.istio.io")
-                            + " (re-apply deploy/node-proxy/rbac.yaml, or the embedded Role);"
-                            + (slices ? " Services without a selector have no endpoints" : entries ? " ServiceEntry hosts are not"
-                            + " routed and WorkloadEntries are no workloads" : " no JWT is verified (requestPrincipals"
-                            + " match nothing)") + " until it is granted (retrying)", what);
+                    LOG.warn("{} list is forbidden (HTTP 403): the role of this service account lacks get/list/watch on {}"
+                            + " (re-apply deploy/node-proxy/rbac.yaml, or the embedded Role); {} until it is granted (retrying)",
+                            what, forbiddenGrant(what), forbiddenMeans(what));
                 }
             } else {
                 if (!isNotFound(t) && notServed.remove(informer)) {
@@ -443,12 +445,62 @@ public final class Informers {
         inform(what, namespace == null ? op.inAnyNamespace() : op.inNamespace(namespace), ObjectStrip::entry, this::onEntry, true);
     }
 
+    /**
+     * Gateways (of {@code namespace}; null: all) and GatewayClasses into the {@link WorkloadState}. Absent (404: Gateway
+     * API not installed) or forbidden (403: a role from before 7 December) they count as listed and empty (the latter with
+     * one WARN, retried): no waypoint is known then, and workloads and Services that name one are reached directly, as
+     * istiod leaves them when their waypoint is not ready.
+     */
+    private void informGateways(String namespace) {
+        var op = client.genericKubernetesResources(GATEWAY.context());
+        String what = GATEWAY.kind + " (" + GATEWAY.apiVersion() + ")";
+        inform(what, namespace == null ? op.inAnyNamespace() : op.inNamespace(namespace), ObjectStrip::gateway, this::onGateway, true);
+        var classes = client.genericKubernetesResources(GATEWAY_CLASS.context());
+        inform(GATEWAY_CLASS.kind + " (" + GATEWAY_CLASS.apiVersion() + ")", classes.inAnyNamespace(), ObjectStrip::gatewayClass,
+                this::onGateway, true);
+    }
+
+    private void onGateway(Event<GenericKubernetesResource> e) {
+        if (e.deleted) {
+            workloads.removeGateway(e.object);
+        } else {
+            workloads.putGateway(e.object);
+        }
+    }
+
     private void onEntry(Event<GenericKubernetesResource> e) {
         if (e.deleted) {
             workloads.removeIstioEntry(e.object);
         } else {
             workloads.putIstioEntry(e.object);
         }
+    }
+
+    /** The grant a kind that may be forbidden (listed empty) needs, as its WARN names it. */
+    private static String forbiddenGrant(String what) {
+        if (what.startsWith("EndpointSlice")) {
+            return "endpointslices in discovery.k8s.io";
+        } else if (what.startsWith("ServiceEntry") || what.startsWith("WorkloadEntry")) {
+            return "serviceentries and workloadentries in networking.istio.io";
+        } else if (what.startsWith("Gateway")) {
+            return "gateways and gatewayclasses in gateway.networking.k8s.io";
+        }
+        return "requestauthentications in security.istio.io";
+    }
+
+    /** What a kind listed empty because it is forbidden means, as its WARN says. */
+    private static String forbiddenMeans(String what) {
+        if (what.startsWith("EndpointSlice")) {
+            return "Services without a selector have no endpoints";
+        } else if (what.startsWith("ServiceEntry") || what.startsWith("WorkloadEntry")) {
+            return "ServiceEntry hosts are not routed and WorkloadEntries are no workloads";
+        } else if (what.startsWith("GatewayClass")) {
+            return "a GatewayClass's istio.io/waypoint-for label is not read (its waypoints are for service traffic unless"
+                    + " their Gateway says otherwise)";
+        } else if (what.startsWith("Gateway")) {
+            return "no waypoint is known: workloads and Services that use one are reached directly";
+        }
+        return "no JWT is verified (requestPrincipals match nothing)";
     }
 
     private static boolean isForbidden(Throwable t) {

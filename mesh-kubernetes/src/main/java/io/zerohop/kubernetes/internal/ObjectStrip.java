@@ -341,6 +341,106 @@ public final class ObjectStrip {
         return r;
     }
 
+    /**
+     * A Gateway ({@code gateway.networking.k8s.io/v1}) reduced to what {@link Waypoints} reads, as istiod's Waypoints
+     * collection reads it: name, namespace, resourceVersion, labels ({@code istio.io/waypoint-for}) and the
+     * {@code ambient.istio.io/waypoint-inbound-binding} annotation; {@code spec.gatewayClassName}; each listener's
+     * {@code port}, {@code protocol} and {@code allowedRoutes.namespaces}; each {@code status.addresses} entry's
+     * {@code type} and {@code value}. The rest (the listeners' hostnames, TLS and route kinds, status conditions and
+     * listener statuses, which the gateway controller rewrites often) is dropped; returns {@code r}.
+     */
+    public static io.fabric8.kubernetes.api.model.GenericKubernetesResource gateway(io.fabric8.kubernetes.api.model.GenericKubernetesResource r) {
+        gatewayMeta(r);
+        Map<String, Object> props = r.getAdditionalProperties();
+        Map<String, Object> kept = new LinkedHashMap<>();
+        if (props != null && props.get("spec") instanceof Map<?, ?> spec) {
+            Map<String, Object> s = new LinkedHashMap<>();
+            if (spec.get("gatewayClassName") != null) {
+                s.put("gatewayClassName", spec.get("gatewayClassName"));
+            }
+            if (spec.get("listeners") instanceof List<?> ls) {
+                List<Object> listeners = new ArrayList<>();
+                for (Object o : ls) {
+                    if (o instanceof Map<?, ?> l) {
+                        Map<String, Object> k = new LinkedHashMap<>();
+                        copy(l, k, "port", "protocol");
+                        if (l.get("allowedRoutes") instanceof Map<?, ?> routes && routes.get("namespaces") != null) {
+                            k.put("allowedRoutes", Map.of("namespaces", routes.get("namespaces")));
+                        }
+                        listeners.add(k);
+                    } else {
+                        listeners.add(o); // not an object: kept so that Waypoints names the field
+                    }
+                }
+                s.put("listeners", listeners);
+            } else if (spec.get("listeners") != null) {
+                s.put("listeners", spec.get("listeners"));
+            }
+            kept.put("spec", s);
+        } else if (props != null && props.get("spec") != null) {
+            kept.put("spec", props.get("spec"));
+        }
+        if (props != null && props.get("status") instanceof Map<?, ?> status && status.get("addresses") != null) {
+            Object addresses = status.get("addresses");
+            if (addresses instanceof List<?> as) {
+                List<Object> out = new ArrayList<>();
+                for (Object o : as) {
+                    if (o instanceof Map<?, ?> a) {
+                        Map<String, Object> k = new LinkedHashMap<>();
+                        copy(a, k, "type", "value");
+                        out.add(k);
+                    } else {
+                        out.add(o);
+                    }
+                }
+                addresses = out;
+            }
+            kept.put("status", Map.of("addresses", addresses));
+        } else if (props != null && props.get("status") != null && !(props.get("status") instanceof Map<?, ?>)) {
+            kept.put("status", props.get("status"));
+        }
+        r.setAdditionalProperties(kept);
+        return r;
+    }
+
+    /** A GatewayClass reduced to its name, resourceVersion, labels and inbound-binding annotation (its spec dropped). */
+    public static io.fabric8.kubernetes.api.model.GenericKubernetesResource gatewayClass(io.fabric8.kubernetes.api.model.GenericKubernetesResource r) {
+        gatewayMeta(r);
+        r.setAdditionalProperties(new LinkedHashMap<>());
+        return r;
+    }
+
+    private static void gatewayMeta(HasMetadata o) {
+        ObjectMeta m = o.getMetadata();
+        if (m == null) {
+            return;
+        }
+        ObjectMeta kept = new ObjectMeta();
+        kept.setName(m.getName());
+        kept.setNamespace(m.getNamespace());
+        kept.setUid(m.getUid());
+        kept.setResourceVersion(m.getResourceVersion());
+        kept.setLabels(m.getLabels() == null ? Map.of() : new LinkedHashMap<>(m.getLabels()));
+        Map<String, String> ann = new LinkedHashMap<>();
+        if (m.getAnnotations() != null) {
+            m.getAnnotations().forEach((k, v) -> {
+                if (Waypoints.KEPT_ANNOTATIONS.contains(k)) {
+                    ann.put(k, v);
+                }
+            });
+        }
+        kept.setAnnotations(ann);
+        o.setMetadata(kept);
+    }
+
+    private static void copy(Map<?, ?> from, Map<String, Object> to, String... keys) {
+        for (String k : keys) {
+            if (from.get(k) != null) {
+                to.put(k, from.get(k));
+            }
+        }
+    }
+
     public static <T extends HasMetadata> T metadata(T o) {
         meta(o);
         return o;

@@ -73,6 +73,9 @@ public final class WorkloadState {
     /** ServiceEntries and WorkloadEntries by {@code ns/name}, then API version (the same object served at v1 and v1beta1). */
     private final Map<String, Map<String, GenericKubernetesResource>> serviceEntries = new ConcurrentHashMap<>();
     private final Map<String, Map<String, GenericKubernetesResource>> workloadEntries = new ConcurrentHashMap<>();
+    /** Gateways by {@code ns/name} and GatewayClasses by name, stripped ({@link ObjectStrip#gateway}): the waypoints. */
+    private final Map<String, GenericKubernetesResource> gateways = new ConcurrentHashMap<>();
+    private final Map<String, GenericKubernetesResource> gatewayClasses = new ConcurrentHashMap<>();
     private final boolean nodeAddresses;
     /** Pod and value of each malformed host IP already logged (the API server validates them: few, if any). */
     private final Set<String> badHostIps = new HashSet<>();
@@ -171,6 +174,34 @@ public final class WorkloadState {
         }
     }
 
+    /** A Gateway or GatewayClass added or changed. */
+    public void putGateway(GenericKubernetesResource r) {
+        if ("GatewayClass".equals(r.getKind())) {
+            gatewayClasses.put(r.getMetadata().getName(), r);
+        } else {
+            gateways.put(key(r.getMetadata().getNamespace(), r.getMetadata().getName()), r);
+        }
+    }
+
+    public void removeGateway(GenericKubernetesResource r) {
+        if ("GatewayClass".equals(r.getKind())) {
+            gatewayClasses.remove(r.getMetadata().getName());
+        } else {
+            gateways.remove(key(r.getMetadata().getNamespace(), r.getMetadata().getName()));
+        }
+    }
+
+    /** The waypoints of the Gateways and GatewayClasses kept now ({@link Waypoints}). */
+    private Waypoints waypoints() {
+        if (gateways.isEmpty()) {
+            return Waypoints.NONE;
+        }
+        List<GenericKubernetesResource> all = new ArrayList<>(gateways.values());
+        all.sort(Comparator.comparing((GenericKubernetesResource r) -> r.getMetadata().getNamespace())
+                .thenComparing(r -> r.getMetadata().getName()));
+        return Waypoints.of(all, Map.copyOf(gatewayClasses));
+    }
+
     /** A ServiceEntry or WorkloadEntry (any served version) added or changed. */
     public void putIstioEntry(GenericKubernetesResource r) {
         entries(r).computeIfAbsent(key(r.getMetadata().getNamespace(), r.getMetadata().getName()), k -> new ConcurrentHashMap<>())
@@ -218,7 +249,7 @@ public final class WorkloadState {
      * {@code podAddresses} or an earlier Service's (the API server allocates each once: only a stale view has two) is
      * left out and logged, as the registry would refuse the whole update.
      */
-    private List<io.zerohop.core.Service> services(Set<InetAddress> podAddresses) {
+    private List<io.zerohop.core.Service> services(Set<InetAddress> podAddresses, Waypoints waypoints) {
         List<Service> all = new ArrayList<>();
         services.values().forEach(m -> all.addAll(m.values()));
         all.sort(Comparator.comparing((Service s) -> s.getMetadata().getNamespace()).thenComparing(s -> s.getMetadata().getName()));
@@ -230,6 +261,8 @@ public final class WorkloadState {
             if (s == null) {
                 continue;
             }
+            s = s.withWaypoint(waypoints.forService("Service " + s.namespace() + "/" + s.name(), s.namespace(),
+                    labelsOf(k.getMetadata().getLabels()), namespaceLabels.get(s.namespace())));
             List<InetAddress> free = new ArrayList<>();
             for (InetAddress a : s.vips()) {
                 if (!podAddresses.contains(a) && vips.add(a)) {
@@ -289,6 +322,7 @@ public final class WorkloadState {
                 .thenComparing(Comparator.comparingLong((PodEntry e) -> e.claimedAt).reversed()));
         Set<InetAddress> claimed = new HashSet<>();
         List<Workload> out = new ArrayList<>(all.size());
+        Waypoints waypoints = waypoints();
         List<EndpointSlice> allSlices = sortedSlices();
         Map<String, List<Service>> podSlices = podSliceServices(allSlices);
         for (PodEntry e : all) {
@@ -300,7 +334,8 @@ public final class WorkloadState {
             if (w.isEmpty()) {
                 continue;
             }
-            Workload x = w.get();
+            Workload x = w.get().withWaypoint(waypoints.forWorkload("Pod " + ns + "/" + e.pod.getMetadata().getName(), ns,
+                    labelsOf(e.pod.getMetadata().getLabels()), namespaceLabels.get(ns)));
             List<InetAddress> free = new ArrayList<>();
             for (InetAddress a : x.addresses()) {
                 if (claimed.add(a)) {
@@ -318,10 +353,10 @@ public final class WorkloadState {
             }
             out.add(x);
         }
-        List<io.zerohop.core.Service> svcs = services(claimed);
+        List<io.zerohop.core.Service> svcs = services(claimed, waypoints);
         if (!serviceEntries.isEmpty() || !workloadEntries.isEmpty()) {
             svcs = new ArrayList<>(svcs);
-            out = withIstioEntries(out, svcs, claimed);
+            out = withIstioEntries(out, svcs, claimed, waypoints);
         }
         List<EndpointSliceConversion.SliceEndpoint> hostNetwork = new ArrayList<>();
         List<PodEntry> byName = new ArrayList<>(all);
@@ -373,7 +408,8 @@ public final class WorkloadState {
      * ztunnel does and zerohop does not), an address a pod or a VIP already has, an endpoint on another network, an object
      * that does not parse. An HBONE endpoint without a service account has {@code default}'s identity, as in ztunnel.
      */
-    private List<Workload> withIstioEntries(List<Workload> pods, List<io.zerohop.core.Service> svcs, Set<InetAddress> claimed) {
+    private List<Workload> withIstioEntries(List<Workload> pods, List<io.zerohop.core.Service> svcs, Set<InetAddress> claimed,
+                                            Waypoints waypoints) {
         List<ServiceEntryConversion.Se> ses = new ArrayList<>();
         for (GenericKubernetesResource r : newest(serviceEntries)) {
             try {
@@ -419,6 +455,8 @@ public final class WorkloadState {
                         + " VIPs (istiod sends them as prefixes): left out, the entry's single IPs kept");
             }
             boolean passthrough = "NONE".equals(se.resolution());
+            io.zerohop.core.GatewayAddress seWaypoint = waypoints.forService(se.id(), se.namespace(), se.labels(),
+                    namespaceLabels.get(se.namespace()));
             for (int i = 0; i < se.hosts().size(); i++) {
                 String host = se.hosts().get(i);
                 if (!hostnames.add(host)) {
@@ -448,7 +486,7 @@ public final class WorkloadState {
                 }
                 try {
                     svcs.add(new io.zerohop.core.Service(se.namespace(), name, host, free, ports,
-                            passthrough ? null : entryLoadBalancing(se)));
+                            passthrough ? null : entryLoadBalancing(se), seWaypoint));
                     hosts.add(new SeHost(se, name, host));
                 } catch (RuntimeException bad) {
                     hostnames.remove(host);
@@ -507,8 +545,11 @@ public final class WorkloadState {
                 Map<String, String> annotations = we.annotations();
                 String workloadName = annotations.containsKey("istio.io/autoRegistrationGroup") ? annotations.get("istio.io/autoRegistrationGroup")
                         : we.spec().labels().getOrDefault("service.istio.io/workload-name", we.name());
+                // istiod's computeWaypoint on the WorkloadEntry's labels as ConvertClientWorkloadEntry merged them.
+                io.zerohop.core.GatewayAddress waypoint = waypoints.forWorkload(id, we.namespace(), we.spec().labels(),
+                        namespaceLabels.get(we.namespace()));
                 Workload w = entryWorkload(id, we.namespace(), we.name(), we.spec(), we.spec().labels(), annotations,
-                        workloadName, member, claimed, vips, workloadNames);
+                        workloadName, member, claimed, vips, workloadNames, waypoint);
                 if (w != null) {
                     out.add(w);
                 }
@@ -533,8 +574,12 @@ public final class WorkloadState {
                     for (int n = 2; workloadNames.contains(key(se.namespace(), name)); n++) {
                         name = base + "-" + n;
                     }
+                    // istiod's serviceEntryWorkloadBuilder: the endpoint's own labels (not the ServiceEntry's) in the
+                    // ServiceEntry's namespace decide its waypoint.
+                    io.zerohop.core.GatewayAddress waypoint = waypoints.forWorkload(id, se.namespace(), ep.labels(),
+                            namespaceLabels.get(se.namespace()));
                     Workload w = entryWorkload(id, se.namespace(), name, ep, se.labels(), se.annotations(), se.name(), member,
-                            claimed, vips, workloadNames);
+                            claimed, vips, workloadNames, waypoint);
                     if (w != null) {
                         out.add(w);
                     }
@@ -554,7 +599,7 @@ public final class WorkloadState {
     private Workload entryWorkload(String id, String namespace, String name, ServiceEntryConversion.Endpoint ep,
                                    Map<String, String> labels, Map<String, String> annotations, String workloadName,
                                    List<io.zerohop.core.WorkloadService> services, Set<InetAddress> claimed, Set<InetAddress> vips,
-                                   Set<String> workloadNames) {
+                                   Set<String> workloadNames, io.zerohop.core.GatewayAddress waypoint) {
         if (ep.address().isEmpty()) {
             PodConversion.warnOnce(id + ": field spec.address: none, on network \"" + ep.network() + "\" (istiod reaches it"
                     + " through that network's east-west gateway, which zerohop does not use): left out");
@@ -623,7 +668,7 @@ public final class WorkloadState {
         withLocality = PodConversion.withNamespaceLabels(withLocality, namespaceLabels.getOrDefault(namespace, Map.of()));
         Workload w = new Workload(namespace, name, sa, withLocality, List.of(ip),
                 hbone ? Workload.Protocol.HBONE : Workload.Protocol.TCP, null, trustDomain, Map.of(),
-                ep.ports().isEmpty() ? null : ep.ports(), workloadName, services);
+                ep.ports().isEmpty() ? null : ep.ports(), workloadName, services, waypoint);
         claimed.add(ip);
         workloadNames.add(key(namespace, name));
         return w;
@@ -650,6 +695,10 @@ public final class WorkloadState {
         if (ip != null) {
             into.add(ip);
         }
+    }
+
+    private static Map<String, String> labelsOf(Map<String, String> labels) {
+        return labels == null ? Map.of() : labels;
     }
 
     private PodEntry pods(String namespace, String name) {
