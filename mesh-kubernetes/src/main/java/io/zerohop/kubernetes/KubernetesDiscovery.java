@@ -42,6 +42,10 @@ import org.slf4j.LoggerFactory;
  *       the pods and WorkloadEntries it selects and its inline IP endpoints; each WorkloadEntry a {@link Workload}.
  *       What zerohop cannot do (hostname endpoints, CIDR addresses, another network) is left out with
  *       one WARN (module README, "ServiceEntry and WorkloadEntry").</li>
+ *   <li>{@code gateway.networking.k8s.io/v1} {@code Gateway}s with {@code status.addresses} (and their
+ *       {@code GatewayClass}) are waypoints; the {@code istio.io/use-waypoint} labels of pods, Services,
+ *       ServiceEntries, WorkloadEntries and namespaces set {@link Workload#waypoint()} and
+ *       {@link io.zerohop.core.Service#waypoint()} as istiod's ambient index does (module README, "Waypoints").</li>
  *   <li>{@code security.istio.io} v1 and v1beta1 {@code AuthorizationPolicy},
  *       {@code PeerAuthentication} and {@code RequestAuthentication} (whose JWT rules
  *       {@link PolicyEngine#jwtRules} answers; a rejected one has no stand-in), {@code cilium.io/v2} {@code CiliumNetworkPolicy} and
