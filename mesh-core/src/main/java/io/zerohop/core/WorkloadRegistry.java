@@ -70,12 +70,13 @@ public final class WorkloadRegistry {
     private record Snapshot(Map<InetAddress, Workload> byAddress, Map<String, InetSocketAddress> nodes, List<Workload> all,
                             IdentityHashMap<Workload, SpiffeId> ids, Map<String, List<InetAddress>> nodeAddresses,
                             Map<InetAddress, String> nodeByAddress, List<Service> services, Map<InetAddress, Service> byVip,
-                            IdentityHashMap<Service, Workload[]> endpoints, Map<String, WorkloadService> byHostname) {}
+                            IdentityHashMap<Service, Workload[]> endpoints, Map<String, WorkloadService> byHostname,
+                            Map<String, Service> serviceByHost) {}
 
     private static final Workload[] NO_WORKLOADS = new Workload[0];
 
     private volatile Snapshot snapshot = new Snapshot(Map.of(), Map.of(), List.of(), new IdentityHashMap<>(), Map.of(), Map.of(),
-            List.of(), Map.of(), new IdentityHashMap<>(), Map.of());
+            List.of(), Map.of(), new IdentityHashMap<>(), Map.of(), Map.of());
 
     /** A registry with no workload, node or Service; fill it with {@link #replace} or {@link #put}. */
     public static WorkloadRegistry empty() {
@@ -176,6 +177,16 @@ public final class WorkloadRegistry {
      */
     public WorkloadService serviceByHostname(String hostname) {
         return hostname == null ? null : snapshot.byHostname.get(hostname);
+    }
+
+    /**
+     * The Service of {@code hostname} in {@code namespace}, if any: ztunnel's {@code services.get_by_namespaced_host}
+     * (istio/ztunnel src/state.rs {@code find_hostname}), how a waypoint named by hostname ({@link GatewayAddress}) is
+     * found. A map lookup ({@link #replace} refuses two Services of one hostname); names compare exactly.
+     */
+    public Optional<Service> service(String namespace, String hostname) {
+        Service s = hostname == null ? null : snapshot.serviceByHost.get(hostname);
+        return s != null && s.namespace().equals(namespace) ? Optional.of(s) : Optional.empty();
     }
 
     /**
@@ -484,6 +495,7 @@ public final class WorkloadRegistry {
         }
         Map<InetAddress, Service> byVip = new HashMap<>();
         Map<String, WorkloadService> byHostname = new HashMap<>();
+        Map<String, Service> serviceByHost = new HashMap<>();
         IdentityHashMap<Service, Workload[]> endpoints = new IdentityHashMap<>();
         java.util.Set<String> names = new java.util.HashSet<>();
         for (Service s : services) {
@@ -509,11 +521,13 @@ public final class WorkloadRegistry {
                 throw new IllegalArgumentException("service hostname " + s.hostname() + " claimed by both services "
                         + d.namespace() + "/" + d.name() + " and " + s);
             }
+            serviceByHost.put(s.hostname(), s);
             List<Workload> eps = selected == null ? null : selected.get(s.namespace() + "/" + s.name());
             endpoints.put(s, eps == null ? NO_WORKLOADS : eps.toArray(NO_WORKLOADS));
         }
         snapshot = new Snapshot(Map.copyOf(byAddress), Map.copyOf(nodes), List.copyOf(workloads), ids, Map.copyOf(frozen),
-                Map.copyOf(nodeByAddress), List.copyOf(services), Map.copyOf(byVip), endpoints, Map.copyOf(byHostname));
+                Map.copyOf(nodeByAddress), List.copyOf(services), Map.copyOf(byVip), endpoints, Map.copyOf(byHostname),
+                Map.copyOf(serviceByHost));
     }
 
     /** Adds or replaces one workload (same namespace/name) at runtime. */
@@ -549,10 +563,11 @@ public final class WorkloadRegistry {
 
     record WorkloadYaml(String namespace, String name, String serviceAccount, Map<String, String> labels,
                         List<String> addresses, Workload.Protocol protocol, String node,
-                        Map<Integer, String> ports, Map<String, Integer> namedPorts) {}
+                        Map<Integer, String> ports, Map<String, Integer> namedPorts, GatewayAddress waypoint) {}
 
     record ServiceYaml(String namespace, String name, String hostname, List<String> addresses, Map<Integer, String> ports,
-                       Map<String, String> selector, String internalTrafficPolicy, String trafficDistribution) {}
+                       Map<String, String> selector, String internalTrafficPolicy, String trafficDistribution,
+                       GatewayAddress waypoint) {}
 
     record FileYaml(String trustDomain, List<NodeYaml> nodes, List<WorkloadYaml> workloads, List<ServiceYaml> services) {}
 
@@ -571,10 +586,12 @@ public final class WorkloadRegistry {
     private static final class Yaml {
         private static final java.util.Set<String> FILE_KEYS = java.util.Set.of("trustDomain", "nodes", "workloads", "services");
         private static final java.util.Set<String> SERVICE_KEYS = java.util.Set.of("namespace", "name", "hostname", "addresses",
-                "ports", "selector", "internalTrafficPolicy", "trafficDistribution");
+                "ports", "selector", "internalTrafficPolicy", "trafficDistribution", "waypoint");
         private static final java.util.Set<String> NODE_KEYS = java.util.Set.of("name", "hboneAddress", "addresses");
         private static final java.util.Set<String> WORKLOAD_KEYS = java.util.Set.of("namespace", "name", "serviceAccount",
-                "labels", "addresses", "protocol", "node", "ports", "namedPorts");
+                "labels", "addresses", "protocol", "node", "ports", "namedPorts", "waypoint");
+        private static final java.util.Set<String> WAYPOINT_KEYS = java.util.Set.of("address", "namespace", "hostname",
+                "hboneMtlsPort");
 
         /** Reads {@code file}; null for a file with no document or only a null one. Errors: {@code file:line: path: reason}. */
         static FileYaml read(Path file) throws IOException {
@@ -597,13 +614,13 @@ public final class WorkloadRegistry {
                 b.onlyKeys(b.map(w), WORKLOAD_KEYS);
                 return new WorkloadYaml(b.string(w, "namespace"), b.string(w, "name"), b.string(w, "serviceAccount"),
                         b.stringMap(w, "labels"), b.strings(w, "addresses"), b.protocol(w), b.string(w, "node"), b.ports(w),
-                        b.namedPorts(w));
+                        b.namedPorts(w), b.waypoint(w));
             });
             List<ServiceYaml> services = b.list(root, "services", v -> {
                 b.onlyKeys(b.map(v), SERVICE_KEYS);
                 return new ServiceYaml(b.string(v, "namespace"), b.string(v, "name"), b.string(v, "hostname"),
                         b.strings(v, "addresses"), b.ports(v), b.stringMap(v, "selector"), b.string(v, "internalTrafficPolicy"),
-                        b.string(v, "trafficDistribution"));
+                        b.string(v, "trafficDistribution"), b.waypoint(v));
             });
             return new FileYaml(b.string(root, "trustDomain"), nodes, workloads, services);
         }
@@ -908,6 +925,66 @@ public final class WorkloadRegistry {
                 return out;
             }
 
+            /**
+             * A {@code waypoint:} ({@link GatewayAddress}): {@code {address: IP}} or {@code {namespace: NS, hostname: H}},
+             * each with an optional {@code hboneMtlsPort} (default 15008); null when absent. Every error names its field
+             * and line: a field of both forms, neither, half of the hostname form, an address that is no IP literal (or
+             * the wildcard, or multicast), a namespace or hostname that is no DNS name, a port that is no number 1-65535.
+             */
+            GatewayAddress waypoint(YNode parent) {
+                YNode n = child(parent, "waypoint");
+                if (n == null) {
+                    return null;
+                }
+                onlyKeys(map(n), WAYPOINT_KEYS);
+                YNode a = child(n, "address");
+                YNode ns = child(n, "namespace");
+                YNode h = child(n, "hostname");
+                YNode p = child(n, "hboneMtlsPort");
+                int port = GatewayAddress.HBONE_MTLS_PORT;
+                if (p != null) {
+                    String t = text(p);
+                    port = t != null && t.matches("[0-9]{1,5}") ? Integer.parseInt(t) : 0;
+                    if (port < 1 || port > 65535) {
+                        throw error(p, "\"" + t + "\" is not a port number (1-65535)");
+                    }
+                }
+                if (a != null) {
+                    if (ns != null || h != null) {
+                        throw error(ns != null ? ns : h, "a waypoint is given by address or by namespace and hostname, not both");
+                    }
+                    String t = text(a);
+                    InetAddress ip;
+                    try {
+                        ip = Addresses.parseIp(t, a.path());
+                    } catch (IllegalArgumentException e) {
+                        throw new IllegalArgumentException(file + ":" + lineOf(a) + ": " + e.getMessage(), e);
+                    }
+                    if (ip.isAnyLocalAddress() || ip.isMulticastAddress()) {
+                        throw error(a, "address " + t + " is a " + (ip.isAnyLocalAddress() ? "wildcard" : "multicast")
+                                + " address, no waypoint's");
+                    }
+                    return new GatewayAddress(ip, null, null, port);
+                }
+                if (ns == null && h == null) {
+                    throw error(n, "a waypoint needs an address, or a namespace and a hostname (its Service's)");
+                }
+                if (h == null || ns == null) {
+                    throw error(h == null ? ns : h, "a waypoint by hostname needs both namespace and hostname (" + (h == null
+                            ? "hostname" : "namespace") + " is missing)");
+                }
+                String namespace = text(ns);
+                String hostname = text(h);
+                if (!namespace.matches("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")) {
+                    throw error(ns, "\"" + namespace + "\" is no namespace (a DNS-1123 label)");
+                }
+                if (hostname.length() > 253 || !hostname.matches(
+                        "[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*")) {
+                    throw error(h, "\"" + hostname + "\" is no DNS name (labels of letters, digits and '-', joined by '.')");
+                }
+                return new GatewayAddress(null, namespace, hostname, port);
+            }
+
             /** Port → protocol name; a key that is no integer is refused here, the range is checked by install. */
             Map<Integer, String> ports(YNode parent) {
                 YNode n = child(parent, "ports");
@@ -1109,7 +1186,7 @@ public final class WorkloadRegistry {
                 Workload made;
                 try {
                     made = new Workload(w.namespace(), w.name(), w.serviceAccount() == null ? "default" : w.serviceAccount(),
-                            w.labels(), addrs, w.protocol(), w.node(), td, ports, w.namedPorts());
+                            w.labels(), addrs, w.protocol(), w.node(), td, ports, w.namedPorts()).withWaypoint(w.waypoint());
                 } catch (IllegalArgumentException e) {
                     // Which field the constructor refused is in its message; the line is the entry's.
                     throw new FieldError(where, where + ": " + e.getMessage(), e);
@@ -1222,7 +1299,7 @@ public final class WorkloadRegistry {
                 }
                 Service made;
                 try {
-                    made = new Service(v.namespace(), v.name(), host, vips, ports, lb);
+                    made = new Service(v.namespace(), v.name(), host, vips, ports, lb, v.waypoint());
                 } catch (IllegalArgumentException e) {
                     throw new FieldError(where, where + ": " + e.getMessage(), e);
                 }

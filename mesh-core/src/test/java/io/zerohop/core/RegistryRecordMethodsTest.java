@@ -41,6 +41,9 @@ class RegistryRecordMethodsTest {
         if (v instanceof Boolean b) {
             return !b;
         }
+        if (v instanceof GatewayAddress g) {
+            return new GatewayAddress(g.address(), g.namespace(), g.hostname(), g.hboneMtlsPort() + 1);
+        }
         if (v instanceof Service.LoadBalancing lb) {
             return new Service.LoadBalancing(lb.mode() == Service.LoadBalancing.Mode.STRICT
                     ? Service.LoadBalancing.Mode.FAILOVER : Service.LoadBalancing.Mode.STRICT, lb.scopes());
@@ -60,7 +63,7 @@ class RegistryRecordMethodsTest {
     void workloadComparesEveryComponentAndBootstrapsNothing() throws Exception {
         Workload w = new Workload("ns", "w", "sa", Map.of("a", "1", "b", "2"), two(), Workload.Protocol.HBONE, "node-a",
                 "cluster.local", Map.of(80, AppProtocol.HTTP, 81, AppProtocol.GRPC), Map.of("http", 80, "grpc", 81), "wl",
-                List.of(member("s1"), member("s2")));
+                List.of(member("s1"), member("s2")), GatewayAddress.of("ns", "waypoint.ns.svc.cluster.local"));
         RecordMethods.assertComponentWise(w, VALID_OTHER);
         RecordMethods.assertNoObjectMethods(Workload.class);
         // Null components where the constructor keeps them: a plaintext workload of unknown identity, no node, no named ports.
@@ -81,11 +84,13 @@ class RegistryRecordMethodsTest {
         Service.LoadBalancing lb = new Service.LoadBalancing(Service.LoadBalancing.Mode.FAILOVER,
                 List.of(Service.LoadBalancing.Scope.REGION, Service.LoadBalancing.Scope.ZONE));
         Service s = new Service("ns", "svc", "svc.ns.svc.cluster.local", two(),
-                List.of(new Service.Port(80, 8080, null), new Service.Port(81, 8081, null)), lb);
+                List.of(new Service.Port(80, 8080, null), new Service.Port(81, 8081, null)), lb,
+                GatewayAddress.of(InetAddress.getByName("10.0.0.9")));
         RecordMethods.assertComponentWise(s, VALID_OTHER);
         RecordMethods.assertComponentWise(lb, VALID_OTHER);
         RecordMethods.assertComponentWise(member("s1"), VALID_OTHER);
-        for (Class<? extends Record> c : List.of(Service.class, Service.LoadBalancing.class, Service.Port.class, WorkloadService.class)) {
+        for (Class<? extends Record> c : List.of(Service.class, Service.LoadBalancing.class, Service.Port.class, WorkloadService.class,
+                GatewayAddress.class)) {
             RecordMethods.assertNoObjectMethods(c);
         }
         Service noPreference = new Service("ns", "svc", "svc.ns.svc.cluster.local", two(), List.of(new Service.Port(80, 8080, null)));

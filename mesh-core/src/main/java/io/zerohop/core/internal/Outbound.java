@@ -14,6 +14,7 @@ import io.zerohop.hbone.Route;
 import io.zerohop.identity.MeshTls;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -156,6 +157,19 @@ public final class Outbound implements CaptureListener.Opener {
      * {@link #connect(SpiffeId, InetSocketAddress)} adds them: for a VIP, {@code forwarded: host=} its Service's hostname.
      */
     private Route route(InetSocketAddress target, SpiffeId source, boolean defaultHeaders) {
+        return route(target, source, defaultHeaders, true);
+    }
+
+    /**
+     * {@link #route(InetSocketAddress, SpiffeId, boolean)}; {@code waypoints} false for a caller that decided on the
+     * waypoint already ({@link #buildRequest}, whose source is its captured app's, not this proxy's).
+     */
+    private Route route(InetSocketAddress target, SpiffeId source, boolean defaultHeaders, boolean waypoints) {
+        Route via = waypoints ? libraryWaypoint(target, source) : null;
+        if (via != null) {
+            return defaultHeaders ? withDefaultHeaders(null, source, via, null,
+                    local.registry().serviceAt(target.getAddress()).map(io.zerohop.core.Service::hostname).orElse(null)) : via;
+        }
         io.zerohop.core.Service.Endpoint ep = serviceEndpoint(target, null, source, true);
         if (ep != null) {
             // ztunnel's find_upstream for a VIP: one endpoint, its address and target port as the CONNECT authority
@@ -174,6 +188,72 @@ public final class Outbound implements CaptureListener.Opener {
         // The registry's memo: w.identity() would build a SpiffeId (~400 B) per open.
         Route r = new Route(local.registry().hboneAddress(w, target.getAddress()), local.registry().identityOf(w));
         return defaultHeaders ? withDefaultHeaders(source, r, null) : r;
+    }
+
+    /**
+     * For the library's own calls ({@link #connect(SpiffeId, InetSocketAddress)}, {@link #route}, socket factories), the
+     * route through {@code target}'s waypoint, as {@link #buildRequest} takes it for a capture (ztunnel's
+     * {@code build_request}): a Service VIP whose Service has a waypoint, or a workload address whose workload has one,
+     * unless the caller is that waypoint (ztunnel's {@code check_from_waypoint}, the caller's address being its local
+     * workload's: {@link LocalWorkloads#workloadOf}); null when neither. The route dials the waypoint, verifies its
+     * identity and keeps {@code target} as the CONNECT authority.
+     *
+     * @throws Mesh.UnknownDestinationException ztunnel's {@code UnknownWaypoint}, also logged (rate-limited) with both
+     *         ends and the waypoint: never sent to the destination directly
+     */
+    private Route libraryWaypoint(InetSocketAddress target, SpiffeId source) {
+        io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress()).orElse(null);
+        io.zerohop.core.GatewayAddress gw;
+        String of;
+        if (svc != null) {
+            gw = svc.waypoint();
+            of = "service " + svc;
+        } else {
+            Workload dst = local.registry().byAddress(target.getAddress()).orElse(null);
+            if (dst == null || dst.waypoint() == null) {
+                return null;
+            }
+            Workload self = local.workloadOf(source);
+            if (self != null && Waypoints.fromWaypoint(local.registry(), dst, source, self.addresses())) {
+                return null;
+            }
+            gw = dst.waypoint();
+            of = "workload " + dst;
+        }
+        if (gw == null) {
+            return null;
+        }
+        Workload src = local.workloadOf(source);
+        try {
+            Waypoints.Hop hop = Waypoints.resolve(local.registry(), gw, of, target, src != null ? src.node() : local.node(),
+                    src != null ? src.labels() : null);
+            return new Route(hop.address(), Set.of(hop.identity()), Map.of(), target);
+        } catch (Mesh.UnknownDestinationException e) {
+            refusals.info("outbound {} -> {} ({}) refused: {}", source, Addresses.authority(target), of, e.getMessage());
+            throw e;
+        }
+    }
+
+    /**
+     * ztunnel's {@code build_request} through a waypoint: HBONE to the waypoint {@code gw} of {@code of} resolves to
+     * ({@link Waypoints#resolve}), whatever the destination's own protocol ("Always use HBONE here"), its identity
+     * required, {@code target} (the address dialled, a VIP's too) as the CONNECT authority
+     * ({@code hbone_target_destination}), and {@code host} (the Service's hostname for a Service's waypoint, ztunnel's
+     * {@code intended_destination_service}; null for a workload's) in {@code forwarded}. Unresolved: refused,
+     * {@code Error::UnknownWaypoint}, never sent direct.
+     */
+    private Request viaWaypoint(io.zerohop.core.GatewayAddress gw, String of, Workload from, SpiffeId src,
+                                InetSocketAddress source, InetSocketAddress target, String host) {
+        Workload sw = from != null ? from : local.workloadOf(src);
+        Waypoints.Hop hop;
+        try {
+            hop = Waypoints.resolve(local.registry(), gw, of, target, sw != null ? sw.node() : local.node(),
+                    sw != null ? sw.labels() : null);
+        } catch (Mesh.UnknownDestinationException e) {
+            return new Request.Refused(e, false, Waypoints.ztunnelError(gw));
+        }
+        Route r = new Route(hop.address(), Set.of(hop.identity()), Map.of(), target);
+        return new Request.Hbone(src, withDefaultHeaders(from, src, r, source, host), target);
     }
 
     /** {@code target} is no registry workload; {@code remedy} what the caller can do about it. */
@@ -294,12 +374,20 @@ public final class Outbound implements CaptureListener.Opener {
         InetSocketAddress to = target;
         String host = null;
         try {
+            Route via = libraryWaypoint(target, source);
+            if (via != null) {
+                if (closing) {
+                    return CompletableFuture.failedFuture(closed("connect"));
+                }
+                return tunnel(source, target, withDefaultHeaders(null, source, via, null,
+                        local.registry().serviceAt(target.getAddress()).map(io.zerohop.core.Service::hostname).orElse(null)));
+            }
             io.zerohop.core.Service.Endpoint ep = serviceEndpoint(target, null, source, true);
             if (ep != null) {
                 to = ep.address();
                 host = ep.service().hostname();
             }
-            route = route(to);
+            route = route(to, source, false, false);
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
@@ -410,6 +498,11 @@ public final class Outbound implements CaptureListener.Opener {
                     + " is not a workload of this node and not on this host: the proxy lends its own identity " + src
                     + " only to callers on this host (an address of its own network namespace: another container's is not)"), false);
         }
+        io.zerohop.core.Service vipService = local.registry().serviceAt(target.getAddress()).orElse(null);
+        if (vipService != null && vipService.waypoint() != null) {
+            // ztunnel's build_request: a Service's waypoint is looked up before any endpoint (fetch_service_waypoint).
+            return viaWaypoint(vipService.waypoint(), "service " + vipService, from, src, source, target, vipService.hostname());
+        }
         io.zerohop.core.Service.Endpoint ep;
         try {
             // ztunnel's find_upstream: a Service VIP first, then a workload address.
@@ -437,9 +530,16 @@ public final class Outbound implements CaptureListener.Opener {
             Route r = new Route(local.registry().hboneAddress(w, ep.address().getAddress()), local.registry().identityOf(w));
             return new Request.Hbone(src, withDefaultHeaders(from, src, r, source, ep.service().hostname()), ep.address());
         }
+        Workload dst = local.registry().byAddress(target.getAddress()).orElse(null);
+        if (dst != null && dst.waypoint() != null
+                && !Waypoints.fromWaypoint(local.registry(), dst, src, List.of(source.getAddress()))) {
+            // ztunnel's build_request: a workload-addressed destination's waypoint (fetch_workload_waypoint), whatever its
+            // protocol, unless the source is that waypoint (check_from_waypoint: its identity and address).
+            return viaWaypoint(dst.waypoint(), "workload " + dst, from, src, source, target, null);
+        }
         Route route;
         try {
-            route = route(target);
+            route = route(target, identity, false, false);
         } catch (Mesh.UnknownDestinationException e) {
             Workload w = local.registry().byAddress(target.getAddress()).orElse(null);
             if (w == null ? passthroughUnknown : w.protocol() == Workload.Protocol.TCP) {

@@ -656,7 +656,10 @@ public final class TunnelObserver implements HboneEvents {
     TrafficLabels labels(TunnelInfo t) {
         boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
         var src = inbound ? t.peerIdentity() : t.localIdentity();
-        Workload dw = t.destination() == null ? null : registry.byAddress(t.destination().getAddress()).orElse(null);
+        Workload dw = outboundWaypoint(t);
+        if (dw == null) {
+            dw = t.destination() == null ? null : registry.byAddress(t.destination().getAddress()).orElse(null);
+        }
         // Outbound before TLS verified the server (a failed open): the registry workload's identity,
         // ztunnel's with_destination (w.identity()).
         var dst = inbound ? t.localIdentity() : t.peerIdentity() != null ? t.peerIdentity() : dw == null ? null : registry.identityOf(dw);
@@ -778,9 +781,24 @@ public final class TunnelObserver implements HboneEvents {
         return registry.byAddress(src.getAddress()).map(w -> " src_workload=" + w.namespace() + "/" + w.name()).orElse(" src_workload=-");
     }
 
-    /** The identity of the registry workload at an outbound tunnel's target, or null. */
+    /** The identity of the registry workload at an outbound tunnel's target (its waypoint when it went through one), or null. */
     private Object expectedIdentity(TunnelInfo t) {
+        Workload wp = outboundWaypoint(t);
+        if (wp != null) {
+            return registry.identityOf(wp);
+        }
         return t.destination() == null ? null : registry.byAddress(t.destination().getAddress()).map(registry::identityOf).orElse(null);
+    }
+
+    /**
+     * Outbound, the waypoint the tunnel was dialled to (the workload at its HBONE address, a waypoint of its CONNECT
+     * target's Service or workload: {@link Waypoints#of}), which ztunnel reports as the destination
+     * ({@code actual_destination_workload}; src/proxy/outbound.rs {@code build_request}, {@code conn_metrics_from_request}),
+     * the Service dialled staying {@code destination_service} ({@code intended_destination_service}, found from
+     * {@code forwarded}'s {@code host=}); null inbound or when it went to no waypoint.
+     */
+    private Workload outboundWaypoint(TunnelInfo t) {
+        return t.direction() == TunnelInfo.Direction.OUTBOUND ? Waypoints.of(registry, t.destination(), t.peerAddress()) : null;
     }
 
     /**

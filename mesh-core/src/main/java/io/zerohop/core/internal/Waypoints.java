@@ -1,0 +1,147 @@
+package io.zerohop.core.internal;
+
+import io.netty.util.NetUtil;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.GatewayAddress;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.Service;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+
+/**
+ * Waypoints as ztunnel finds them (istio/ztunnel src/state.rs {@code fetch_waypoint}, {@code fetch_service_waypoint},
+ * {@code fetch_workload_waypoint}; src/proxy.rs {@code check_from_waypoint}, {@code check_gateway_address}), over the
+ * registry: stateless, no allocation beyond the answer.
+ */
+final class Waypoints {
+    private Waypoints() {}
+
+    /**
+     * A waypoint resolved: its workload, where its HBONE is dialled (ztunnel's {@code actual_destination}:
+     * {@code waypoint.workload_socket_addr()}) and the identity it must present ({@code workload_and_services_san()}:
+     * the workload's; zerohop's Services carry no SANs of their own).
+     */
+    record Hop(Workload workload, InetSocketAddress address, SpiffeId identity) {}
+
+    /**
+     * ztunnel's {@code fetch_waypoint}: by address, the registry's Service at it first, one endpoint picked as ztunnel's
+     * {@code ServiceResolutionMode::Waypoint} picks it (the service port {@code hboneMtlsPort} must be one of the
+     * Service's, its endpoint's target port is dialled), else the workload at it, dialled there on {@code hboneMtlsPort};
+     * by hostname, the Service of that namespace and hostname ({@link WorkloadRegistry#service}), one endpoint picked
+     * likewise, of the original destination's IP family. The dial goes to the waypoint itself, never to its node's
+     * {@code hboneAddress}: a waypoint terminates HBONE in its own pod, as ztunnel dials it.
+     *
+     * @param of       what has the waypoint ("service prod/web", "workload prod/db"), for the error
+     * @param original the connection's destination (its IP family picks the endpoint's address for a hostname)
+     * @throws Mesh.UnknownDestinationException ztunnel's {@code Error::UnknownWaypoint}: nothing at the address, no
+     *         Service of that hostname, no healthy endpoint on that port, or a waypoint workload without identity; the
+     *         message starts with {@link #ztunnelError}
+     */
+    static Hop resolve(WorkloadRegistry registry, GatewayAddress gw, String of, InetSocketAddress original, String sourceNode,
+                       Map<String, String> sourceLabels) {
+        int port = gw.hboneMtlsPort();
+        Workload w;
+        InetSocketAddress at;
+        Service svc = gw.address() != null ? registry.serviceAt(gw.address()).orElse(null)
+                : registry.service(gw.namespace(), gw.hostname()).orElse(null);
+        if (svc != null) {
+            Service.Endpoint ep = registry.pickEndpoint(svc, port, gw.address() != null ? gw.address() : original.getAddress(),
+                    sourceNode, sourceLabels);
+            if (ep == null) {
+                throw unknown(gw, of, svc.port(port) == null ? "its service " + svc + " has no port " + port
+                        : "its service " + svc + " has no healthy endpoint with the port its port " + port + " targets");
+            }
+            w = ep.workload();
+            at = ep.address();
+        } else if (gw.address() != null) {
+            w = registry.byAddress(gw.address()).orElseThrow(() -> unknown(gw, of, "no service or workload has address "
+                    + NetUtil.toAddressString(gw.address())));
+            at = new InetSocketAddress(gw.address(), port);
+        } else {
+            // ztunnel falls back to a workload of that hostname; zerohop's workloads have none.
+            throw unknown(gw, of, "no service of hostname " + gw.hostname() + " in namespace " + gw.namespace());
+        }
+        SpiffeId id = registry.identityOf(w);
+        if (id == null) {
+            throw unknown(gw, of, "its workload " + w + " has no identity to verify");
+        }
+        return new Hop(w, at, id);
+    }
+
+    /** ztunnel's {@code Error::UnknownWaypoint} text for {@code gw}: {@code unknown waypoint: waypoint GW not found}. */
+    static String ztunnelError(GatewayAddress gw) {
+        return "unknown waypoint: waypoint " + gw + " not found";
+    }
+
+    private static Mesh.UnknownDestinationException unknown(GatewayAddress gw, String of, String why) {
+        return new Mesh.UnknownDestinationException(ztunnelError(gw) + " (the waypoint of " + of + "): " + why
+                + "; refused, never sent to the destination directly");
+    }
+
+    /**
+     * ztunnel's {@code check_from_waypoint}: whether the source, of identity {@code source} at one of
+     * {@code sourceAddresses}, is a workload of {@code upstream}'s waypoint, whose traffic then goes to {@code upstream}
+     * directly (not through its waypoint again).
+     */
+    static boolean fromWaypoint(WorkloadRegistry registry, Workload upstream, SpiffeId source, List<InetAddress> sourceAddresses) {
+        if (source == null || sourceAddresses.isEmpty()) {
+            return false;
+        }
+        return isWaypoint(registry, upstream.waypoint(), wl -> source.equals(registry.identityOf(wl))
+                && sourceAddresses.stream().anyMatch(wl.addresses()::contains));
+    }
+
+    /**
+     * ztunnel's {@code check_gateway_address}: whether a workload {@code gw} names (the workload at its address, else an
+     * endpoint of the Service at it or of its hostname) satisfies {@code p}. False for a null {@code gw}.
+     */
+    static boolean isWaypoint(WorkloadRegistry registry, GatewayAddress gw, Predicate<Workload> p) {
+        if (gw == null) {
+            return false;
+        }
+        Service svc;
+        if (gw.address() != null) {
+            // fetch_destination: a workload's address first, then a Service's VIP.
+            Workload w = registry.byAddress(gw.address()).orElse(null);
+            if (w != null) {
+                return p.test(w);
+            }
+            svc = registry.serviceAt(gw.address()).orElse(null);
+        } else {
+            svc = registry.service(gw.namespace(), gw.hostname()).orElse(null);
+        }
+        if (svc != null) {
+            for (Workload ep : registry.endpoints(svc)) {
+                if (p.test(ep)) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The waypoint an outbound tunnel went through, for its telemetry (ztunnel's {@code actual_destination_workload}):
+     * the workload at the address dialled ({@code hbone}), when the CONNECT target ({@code target}: a Service VIP or a
+     * workload's address) has a waypoint that workload belongs to and it is not the target workload itself; else null.
+     */
+    static Workload of(WorkloadRegistry registry, InetSocketAddress target, InetSocketAddress hbone) {
+        if (target == null || hbone == null) {
+            return null;
+        }
+        Service svc = registry.serviceAt(target.getAddress()).orElse(null);
+        Workload dst = svc == null ? registry.byAddress(target.getAddress()).orElse(null) : null;
+        GatewayAddress gw = svc != null ? svc.waypoint() : dst != null ? dst.waypoint() : null;
+        if (gw == null) {
+            return null;
+        }
+        Workload at = registry.byAddress(hbone.getAddress()).orElse(null);
+        return at != null && at != dst && isWaypoint(registry, gw, w -> w.name().equals(at.name())
+                && w.namespace().equals(at.namespace())) ? at : null;
+    }
+}
