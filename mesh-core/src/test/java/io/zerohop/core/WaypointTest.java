@@ -336,7 +336,14 @@ class WaypointTest {
     void anUnknownWaypointIsRefused() throws Exception {
         int accepted = backendAccepted.get();
         int before = atWaypoint.size();
-        assertThat(viaForward(new InetSocketAddress(LOST_VIP, 51405), null)).isEmpty();
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            assertThat(viaForward(new InetSocketAddress(LOST_VIP, 51405), null)).isEmpty();
+            // One line naming the source (and its identity), the destination and the waypoint as given.
+            assertThat(err.awaitLine("127.0.245.103:51405 (service prod/lost) refused: unknown waypoint"))
+                    .contains("(" + client + ") -> 127.0.245.103:51405")
+                    .contains("waypoint 127.0.245.99:15008 not found (the waypoint of service prod/lost): no service or workload"
+                            + " has address 127.0.245.99; refused, never sent to the destination directly");
+        }
         Throwable e = catchThrowable(() -> mesh.connect(client, new InetSocketAddress(LOST_VIP, 51405)).get(10, TimeUnit.SECONDS));
         assertThat(e).hasRootCauseInstanceOf(Mesh.UnknownDestinationException.class)
                 .rootCause().hasMessageStartingWith("unknown waypoint: waypoint 127.0.245.99:15008 not found (the waypoint of service prod/lost): ");
