@@ -244,7 +244,10 @@ public final class Mesh implements AutoCloseable {
      * future fails with {@link UnknownDestinationException} when {@link #route} does (for the endpoint), with one
      * saying "no healthy upstream" when a VIP's port is no service port or the Service has no endpoint with that port,
      * and with the transport's error (e.g. {@code HboneRefusedException} for a non-200 answer) when the tunnel
-     * does not open.
+     * does not open. A target whose {@link Service#waypoint()} (a VIP) or {@link Workload#waypoint()} (a workload address,
+     * unless {@code source} is that waypoint's local workload) is set goes through the waypoint as ztunnel sends it: to
+     * the waypoint, its identity required, {@code target} the CONNECT target; one the registry cannot resolve fails with
+     * an {@link UnknownDestinationException} saying "unknown waypoint", never sent direct (mesh-core README, "Waypoints").
      */
     public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target) {
         return runtime.outbound().connect(Objects.requireNonNull(source, "source"), resolved(target));
@@ -269,7 +272,8 @@ public final class Mesh implements AutoCloseable {
      *
      * <p>For a VIP the endpoint is picked among the Service's endpoints in the mesh ({@code protocol: HBONE}) only
      * ({@link WorkloadRegistry#pickMeshEndpoint}); a capture picks among all, as ztunnel, and relays a plaintext one as
-     * plain TCP.
+     * plain TCP. A target with a waypoint is routed to it as {@link #connect(SpiffeId, InetSocketAddress)} says
+     * ({@link Route#target()} the target itself).
      *
      * @throws UnknownDestinationException when the registry does not know the address, the
      *                                     workload is not in the mesh (plaintext), or the address is a {@link Service}
