@@ -470,7 +470,10 @@ public final class Outbound implements CaptureListener.Opener {
      * address (ztunnel's {@code find_upstream}): one endpoint is picked and the request is the one for that endpoint on its
      * target port ({@link Request.Hbone#target}, {@link Request.Passthrough#destination}), with the Service's hostname in
      * {@code forwarded}'s {@code host=}; a VIP without an upstream (no such service port, no endpoint) is refused,
-     * ztunnel's {@code Error::NoHealthyUpstream}, never passed through.
+     * ztunnel's {@code Error::NoHealthyUpstream}, never passed through. A VIP whose Service has a waypoint, before any
+     * endpoint, and a workload address whose workload has one, unless the source is that waypoint, get a tunnel to the
+     * waypoint ({@link #viaWaypoint}; ztunnel's {@code fetch_service_waypoint}, {@code fetch_workload_waypoint},
+     * {@code check_from_waypoint}), or ztunnel's {@code UnknownWaypoint} refusal.
      */
     public Request buildRequest(InetSocketAddress source, InetSocketAddress target) {
         // ztunnel's outbound drops a loopback destination on one of its own ports (proxy_to,
