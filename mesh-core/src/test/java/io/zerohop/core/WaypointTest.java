@@ -326,7 +326,8 @@ class WaypointTest {
         int accepted = backendAccepted.get();
         assertThat(viaForward(new InetSocketAddress(GUARDED_VIP, 51404), null)).isEmpty();
         Throwable e = catchThrowable(() -> mesh.connect(client, new InetSocketAddress(GUARDED_VIP, 51404)).get(10, TimeUnit.SECONDS));
-        assertThat(e).isNotNull();
+        assertThat(e).as("the handshake refused the impostor's certificate").isNotNull()
+                .hasStackTraceContaining(waypointTwo.identity().toString());
         assertThat(atImpostor.get()).as("no CONNECT sent to it").isZero();
         assertThat(backendAccepted.get()).isEqualTo(accepted);
     }

@@ -212,5 +212,12 @@ class WaypointRequestTest {
         Outbound.Request r = build("127.0.0.1", sa("127.0.0.3", 80), List.of(), List.of(noPort, svc));
         assertThat(r).isInstanceOf(Outbound.Request.Refused.class);
         assertThat(((Outbound.Request.Refused) r).error()).hasMessageContaining("its service ns/waypoint has no port 15008");
+        // The port, but no healthy endpoint: likewise refused.
+        Service noEndpoint = new Service("ns", "waypoint", "waypoint.ns.svc.cluster.local", List.of(ip("127.0.0.50")),
+                List.of(Service.Port.of(15008, 15008)));
+        Outbound.Request none = build("127.0.0.1", sa("127.0.0.3", 80), List.of(), List.of(noEndpoint, svc));
+        assertThat(none).isInstanceOf(Outbound.Request.Refused.class);
+        assertThat(((Outbound.Request.Refused) none).error())
+                .hasMessageContaining("its service ns/waypoint has no healthy endpoint with the port its port 15008 targets");
     }
 }
