@@ -73,6 +73,7 @@ class WaypointTest {
     static HboneServerSocket waypointSockets;
     static HboneServerSocket impostorSockets;
     static final SimpleMeterRegistry metrics = new SimpleMeterRegistry();
+    static final SimpleMeterRegistry serverMetrics = new SimpleMeterRegistry();
     static final List<ServerSocket> apps = new ArrayList<>();
     static final AtomicInteger backendAccepted = new AtomicInteger();
     static final AtomicInteger dbAccepted = new AtomicInteger();
@@ -119,7 +120,7 @@ class WaypointTest {
         registry = WorkloadRegistry.empty();
         registry.replace(List.of(backend, db, waypoint, waypointTwo),
                 Map.of("b", new InetSocketAddress(BACKEND_IP, 51402)), Map.of(), services);
-        server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry)
+        server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).meterRegistry(serverMetrics)
                 .inbound(new InetSocketAddress(BACKEND_IP, 51402)).threads(1).build();
         server.start().get(10, TimeUnit.SECONDS);
         waypointMesh = Mesh.builder().identityProvider(ca).identity(waypoint.identity()).workloads(registry).threads(1).build();
@@ -267,6 +268,9 @@ class WaypointTest {
                 .containsEntry("destination_service", "backend.prod.svc.cluster.local")
                 .containsEntry("destination_principal", waypoint.identity().toString())
                 .containsEntry("source_principal", client.toString());
+        // The backend's own proxy sees the waypoint's tunnel: the waypoint is the source principal its policies match.
+        assertThat(awaitOpened(serverMetrics, "destination", "backend")).containsEntry("source_principal", waypoint.identity().toString())
+                .containsEntry("source_workload", "waypoint");
     }
 
     @Test
@@ -356,18 +360,29 @@ class WaypointTest {
 
     /** The tags of the source-reported opened-connections counter naming this Service and destination workload. */
     static Map<String, String> awaitOpened(String serviceName, String destinationWorkload) throws InterruptedException {
+        return awaitOpened(metrics, "source", serviceName, destinationWorkload);
+    }
+
+    /** {@link #awaitOpened(String, String)} in {@code in}, reported by {@code reporter}; a null service: any. */
+    static Map<String, String> awaitOpened(SimpleMeterRegistry in, String reporter, String destinationWorkload) throws InterruptedException {
+        return awaitOpened(in, reporter, null, destinationWorkload);
+    }
+
+    static Map<String, String> awaitOpened(SimpleMeterRegistry in, String reporter, String serviceName, String destinationWorkload)
+            throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (System.nanoTime() < deadline) {
-            for (Counter c : metrics.find("istio.tcp.connections.opened").counters()) {
+            for (Counter c : in.find("istio.tcp.connections.opened").counters()) {
                 Map<String, String> t = new java.util.HashMap<>();
                 c.getId().getTags().forEach(x -> t.put(x.getKey(), x.getValue()));
-                if (serviceName.equals(t.get("destination_service_name")) && destinationWorkload.equals(t.get("destination_workload"))) {
+                if (reporter.equals(t.get("reporter")) && (serviceName == null || serviceName.equals(t.get("destination_service_name")))
+                        && destinationWorkload.equals(t.get("destination_workload"))) {
                     return t;
                 }
             }
             Thread.sleep(20);
         }
         throw new AssertionError("no istio.tcp.connections.opened of service " + serviceName + " to " + destinationWorkload + ": "
-                + metrics.find("istio.tcp.connections.opened").counters().stream().map(c -> c.getId().getTags().toString()).toList());
+                + in.find("istio.tcp.connections.opened").counters().stream().map(c -> c.getId().getTags().toString()).toList());
     }
 }
