@@ -41,12 +41,21 @@ import org.yaml.snakeyaml.reader.StreamReader;
  *   - {namespace: prod, name: backend, serviceAccount: backend, addresses: [10.0.1.2],
  *      labels: {app: backend}, protocol: HBONE, node: node-b,
  *      ports: {8080: http, 9090: grpc, 5432: tcp}}   # appProtocol per port; unlisted ports: auto
+ *   - {namespace: prod, name: db, addresses: [10.0.1.3],
+ *      waypoint: {address: 10.0.1.50}}               # optional: its traffic goes through this waypoint
  * services:                                          # optional: Service VIPs outbound connections resolve
  *   - {namespace: prod, name: backend, addresses: [10.96.0.20, "fd00:10:96::14"],
  *      ports: {80: 8080, 9000: http}, selector: {app: backend}}  # target port: a number or a container port name
  *   - {namespace: prod, name: near, addresses: [10.96.0.21], ports: {80: 8080}, selector: {app: backend},
  *      trafficDistribution: PreferClose}             # optional, as a Kubernetes Service's: same zone first
+ *   - {namespace: prod, name: web, addresses: [10.96.0.22], ports: {80: 8080},
+ *      waypoint: {namespace: prod, hostname: waypoint.prod.svc.cluster.local, hboneMtlsPort: 15008}}
  * </pre>
+ *
+ * <p>{@code waypoint} ({@link GatewayAddress}): {@code {address: IP}} or {@code {namespace: NS, hostname: H}}, with an
+ * optional {@code hboneMtlsPort} (default 15008); connections to the workload's addresses or the Service's VIPs go
+ * through it as ztunnel sends them (mesh-core README, "Waypoints"). A waypoint Service lists {@code hboneMtlsPort} among
+ * its {@code ports}.
  *
  * <p>Services ({@link Service}): a VIP → Service index ({@link #serviceAt}), the endpoints each selects
  * ({@link #endpoints}: the workloads whose {@link Workload#services()} name it), and ztunnel's endpoint pick
