@@ -22,7 +22,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.ArgGroup;
@@ -1447,16 +1446,34 @@ final class ProxyCommand implements Callable<Integer> {
         try {
             // The ports a draining proxy keeps until it exits, tried before anything listens: a second proxy started beside
             // it bound its HBONE port first, accepted tunnels, then failed on --metrics and reset them (a day-2 pass).
-            for (Map.Entry<String, InetSocketAddress> kept : Map.of("metrics", Optional.ofNullable(checked.metrics()),
-                    "readiness", Optional.ofNullable(checked.readiness()), "admin", Optional.ofNullable(checked.admin())).entrySet()
-                    .stream().filter(e -> e.getValue().isPresent() && e.getValue().get().getPort() != 0)
-                    .map(e -> Map.entry(e.getKey(), e.getValue().get())).toList()) {
-                listen(kept.getKey(), kept.getValue(), () -> {
-                    try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
-                        probe.bind(kept.getValue());
+            // All three are tried and every one in use named in one line, in the ready line's order: a second proxy on its
+            // defaults beside a first one named one of them (which one was Map.of's order, new in each JVM), and the user
+            // moved that one only to meet the next (a new-user pass, 7 December).
+            Map<String, InetSocketAddress> kept = new java.util.LinkedHashMap<>();
+            kept.put("metrics", checked.metrics());
+            kept.put("readiness", checked.readiness());
+            kept.put("admin", checked.admin());
+            Map<String, InetSocketAddress> inUse = new java.util.LinkedHashMap<>();
+            String firstWhy = null;
+            for (Map.Entry<String, InetSocketAddress> k : kept.entrySet()) {
+                if (k.getValue() == null || k.getValue().getPort() == 0) {
+                    continue;
+                }
+                try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+                    probe.bind(k.getValue());
+                } catch (java.io.IOException e) {
+                    String why = Cli.bindFailure(e);
+                    if (why == null) {
+                        throw e;
                     }
-                    return null;
-                });
+                    if (firstWhy == null || firstWhy.equals(why)) {
+                        firstWhy = why;
+                        inUse.put(k.getKey(), k.getValue());
+                    }
+                }
+            }
+            if (!inUse.isEmpty()) {
+                throw new Cli.RefusedException(cannotListen(inUse, firstWhy), 1);
             }
             listen("inbound", checked.inbound(), () -> {
                 mesh.start().get(30, TimeUnit.SECONDS);
@@ -1884,16 +1901,66 @@ final class ProxyCommand implements Callable<Integer> {
             if (why == null) {
                 throw e;
             }
+            throw new Cli.RefusedException(cannotListen(Map.of(key, at), why), 1);
+        }
+    }
+
+    /** ztunnel's default port for each listener option zerohop shares (istio/ztunnel src/config.rs: DEFAULT_ADMIN_PORT...). */
+    private static final Map<String, Integer> ZTUNNEL_PORTS = Map.of("inbound", 15008, "transparent", 15001,
+            "plaintext-inbound", 15006, "socks5", 15080, "metrics", 15020, "readiness", 15021, "admin", 15000);
+
+    /**
+     * The line for listeners that could not bind, each option with its address, then what the kernel said ({@code why},
+     * the same for all). For a port in use it says who the other process usually is and how to run this proxy beside it:
+     * a new-user pass started a second proxy on one host and got {@code --admin 127.0.0.1:15000: cannot listen: Address
+     * already in use (another process listens there: a zerohop proxy still draining ...)}, which named no way out and
+     * not that ztunnel's admin port is 15000 too.
+     */
+    String cannotListen(Map<String, InetSocketAddress> failed, String why) {
+        List<String> named = new ArrayList<>();
+        List<String> moves = new ArrayList<>();
+        List<String> defaults = new ArrayList<>();
+        boolean drainKeeps = false;
+        for (Map.Entry<String, InetSocketAddress> f : failed.entrySet()) {
+            String key = f.getKey();
+            named.add(origins.label(key) + " " + Addresses.authority(f.getValue()));
             // The usual cause on a node is the proxy this one replaces: a draining proxy keeps its metrics, readiness and
             // admin ports until it exits (deploy/README.md, "Fail closed"), and the bare kernel text did not say so.
             // Only these three: a draining proxy closes its other listeners when the drain starts (a new-operator pass).
-            boolean drainKeeps = List.of("metrics", "readiness", "admin").contains(key);
-            String hint = !why.contains("Address already in use") ? ""
-                    : drainKeeps ? " (another process listens there: a zerohop proxy still draining keeps its metrics, readiness"
-                    + " and admin ports until it exits; `ss -ltnp` names the process)"
-                    : " (another process listens there; `ss -ltnp` names it)";
-            throw new Cli.RefusedException(origins.label(key) + " " + Addresses.authority(at) + ": cannot listen: " + why + hint, 1);
+            drainKeeps |= List.of("metrics", "readiness", "admin").contains(key);
+            Integer ztunnel = ZTUNNEL_PORTS.get(key);
+            if (ztunnel != null && ztunnel == f.getValue().getPort()) {
+                defaults.add(ztunnel + " is ztunnel's " + (key.equals("inbound") ? "HBONE" : key) + " port and every zerohop proxy's default");
+            }
+            moves.add(switch (key) {
+                case "forward" -> "another LOCAL address in its --forward LOCAL=TARGET";
+                // TARGET is the workload's own address: nothing to move; the caller adds why it is taken.
+                case "inbound-endpoint" -> null;
+                default -> "--" + key + " ADDR";
+            });
         }
+        String hint = "";
+        if (why.contains("Address already in use")) {
+            List<String> said = new ArrayList<>(defaults);
+            if (drainKeeps) {
+                said.add("a zerohop proxy still draining keeps its metrics, readiness and admin ports until it exits");
+            }
+            said.add("`ss -ltnp` names the process");
+            List<String> to = moves.stream().filter(java.util.Objects::nonNull).toList();
+            if (!to.isEmpty()) {
+                boolean offs = failed.keySet().stream().anyMatch(k -> !k.equals("forward") && !k.equals("inbound-endpoint"));
+                said.add("to run this proxy beside it, give it " + and(to) + (!offs ? "" : to.size() == 1 ? ", or --"
+                        + failed.keySet().iterator().next() + " off" : ", each of them or off"));
+            }
+            hint = " (another process listens there: " + String.join("; ", said) + ")";
+        }
+        return and(named) + ": cannot listen: " + why + hint;
+    }
+
+    /** {@code a}, {@code a and b}, {@code a, b and c}. */
+    private static String and(List<String> items) {
+        return items.size() == 1 ? items.get(0)
+                : String.join(", ", items.subList(0, items.size() - 1)) + " and " + items.get(items.size() - 1);
     }
 
     private static Map<String, Object> reload(String result, String detail) {

@@ -290,7 +290,7 @@ class CliTest {
             assertThat(std.err.toString().lines().filter(l -> l.startsWith("zerohop proxy: ")).toList())
                     .containsExactly("zerohop proxy: --metrics " + at + ": cannot listen: Address already in use (another process listens"
                             + " there: a zerohop proxy still draining keeps its metrics, readiness and admin ports until it exits;"
-                            + " `ss -ltnp` names the process)");
+                            + " `ss -ltnp` names the process; to run this proxy beside it, give it --metrics ADDR, or --metrics off)");
             // A start that failed drains nothing: no "draining for up to" / "drained" lines before the error (an operator pass).
             assertThat(std.err.toString()).doesNotContain("draining for up to").doesNotContain("drained");
         }
