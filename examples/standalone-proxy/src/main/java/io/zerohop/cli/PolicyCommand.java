@@ -64,7 +64,7 @@ final class PolicyCommand {
         @Option(names = "--source-ip", defaultValue = "10.0.0.1", description = "Caller's IP, default ${DEFAULT-VALUE}")
         String sourceIp;
 
-        @Option(names = "--dest", required = true, description = "NS/WORKLOAD[:PORT], port default 80")
+        @Option(names = "--dest", required = true, description = "NS/WORKLOAD[:PORT]; without a port, decided for port 80 with a note on stderr")
         String dest;
 
         @Option(names = "--dest-ip", defaultValue = "10.0.0.2",
@@ -136,6 +136,7 @@ final class PolicyCommand {
             String rest = dest.substring(slash + 1);
             int port = 80;
             int colon = rest.indexOf(':');
+            boolean colonGiven = colon >= 0;
             if (colon >= 0) {
                 String p = rest.substring(colon + 1);
                 try {
@@ -367,6 +368,7 @@ final class PolicyCommand {
                     io.zerohop.core.JwtCheck.Result r = LogLevels.silenced("io.zerohop.core.internal.http.JwtAuthn",
                             () -> io.zerohop.core.JwtCheck.check(rules, before.method(), before.path(), host, headerMap));
                     if (r.refused()) {
+                        portNote(colonGiven, ns + "/" + rest, port, destWorkload);
                         System.out.println("DENY: " + r.status() + " " + r.failure() + " by RequestAuthentication "
                                 + rules.stream().map(io.zerohop.policy.JwtRule::origin).distinct()
                                         .collect(java.util.stream.Collectors.joining(", "))
@@ -413,6 +415,7 @@ final class PolicyCommand {
                             + "): give --dest-ip to say which address the caller dials");
                 }
             }
+            portNote(colonGiven, ns + "/" + rest, port, destWorkload);
             System.out.println(d.explain() + (d.explain().contains("the source has no known workload") ? " (" + noWorkload + ")" : ""));
             // As the proxy: on an auto port (undeclared; without --workloads every port is) that a policy decides per
             // request, a connection whose first bytes are not HTTP is decided by evaluateUnparsed, where a DENY (or
@@ -606,6 +609,24 @@ final class PolicyCommand {
                 throw u.error("header", "connection=" + connection, "connection=" + connection + ": " + refused);
             }
             return out;
+        }
+
+        /**
+         * A {@code --dest} without a port is decided for port 80 (the option's documented default), said in a {@code note:}
+         * as the check names the --method and --path it fills in: a new-user pass checked {@code --dest prod/backend}
+         * against a policy on 8080 and read a DENY that nothing said was for port 80. With --workloads, the ports the file
+         * declares for the workload are named (one of them is likely the port meant). Stderr: the decision and exit code stay.
+         */
+        private void portNote(boolean given, String dest, int port, Workload destWorkload) {
+            if (given) {
+                return;
+            }
+            String declared = destWorkload == null || destWorkload.appProtocols().isEmpty() ? ""
+                    : "; " + workloads + " declares port" + (destWorkload.appProtocols().size() == 1 ? " " : "s ")
+                    + destWorkload.appProtocols().keySet().stream().sorted().map(String::valueOf)
+                            .collect(java.util.stream.Collectors.joining(", ")) + " of " + dest;
+            System.err.println("note: decided for port " + port + ": --dest " + dest + " names no port (NS/WORKLOAD:PORT gives"
+                    + " the port the caller dials)" + declared);
         }
 
         /** What {@link #asTheProxyDecides} removed from the --header options, as {@code note:} lines for stderr. */

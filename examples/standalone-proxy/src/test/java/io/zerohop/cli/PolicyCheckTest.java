@@ -964,7 +964,7 @@ class PolicyCheckTest {
         Path empty = Files.createDirectories(dir.resolve("empty"));
         std.out.reset();
         std.err.reset();
-        assertThat(Zerohop.run("policy", "check", "--policies", empty.toString(), "--dest", "prod/backend")).isZero();
+        assertThat(Zerohop.run("policy", "check", "--policies", empty.toString(), "--dest", "prod/backend:8080")).isZero();
         assertThat(std.out.toString()).startsWith("ALLOW by default");
         assertThat(std.err.toString()).isEqualTo("warning: " + empty + ": no policy loaded from it: it holds no *.yaml, *.yml or *.json"
                 + " file; every authenticated peer is allowed until one holds a policy" + System.lineSeparator());
