@@ -173,8 +173,9 @@ public final class SelectorCheck implements Consumer<PolicySet> {
         // have callers, so the consequence is said of a typo, not of the value.
         String consequence = not ? "a mistyped namespace excludes no source, and leaves the sources it was written to exclude " + left
                 : "a mistyped namespace matches no caller, and leaves the sources it was written for " + left;
-        return ref.kind().displayName() + " " + ref.namespace() + "/" + ref.name() + " (" + verb + ") " + n.field()
-                + (n.line() > 0 ? " (line " + n.line() + ")" : "") + " names namespace " + n.namespace() + ", where no workload of "
+        // file:line: first, as every loader message (a new-user pass, 7 December: "(line 8)" named no file).
+        return n.place() + ref.kind().displayName() + " " + ref.namespace() + "/" + ref.name() + " (" + verb + ") " + n.field()
+                + (n.file() == null && n.line() > 0 ? " (line " + n.line() + ")" : "") + " names namespace " + n.namespace() + ", where no workload of "
                 + registryName + " runs" + near
                 + ": " + consequence + " (Istio's IST0101 ReferencedResourceNotFound: namespace \"" + n.namespace() + "\")";
     }
@@ -213,7 +214,7 @@ public final class SelectorCheck implements Consumer<PolicySet> {
                 return null;
             }
             Effect effect = jwt ? Effect.JWT : Effect.of(verb);
-            return name + action + " applies to no workload in " + registryName + ": namespace " + namespace + " has none"
+            return s.place() + name + action + " applies to no workload in " + registryName + ": namespace " + namespace + " has none"
                     + didYouMean(namespace, registry, " (did you mean ", ")") + ", so it " + effect.what + ": a mistyped metadata.namespace leaves the"
                     + " workloads it was written for " + effect.left;
         }
@@ -278,7 +279,8 @@ public final class SelectorCheck implements Consumer<PolicySet> {
         Effect effect = jwt ? Effect.JWT : Effect.of(verb);
         // One rule of a Cilium policy's specs is named as such: the policy's other rules may select workloads.
         String subject = s.field().startsWith("specs[") ? name + " rule " + s.field().substring(0, s.field().indexOf('.')) : name;
-        return subject + action + " selects no workload in " + registryName + " (its " + (istio ? "selector " : "endpointSelector ")
+        // file:line: first, as every loader message (a new-user pass, 7 December: a directory of policies, and no file named).
+        return s.place() + subject + action + " selects no workload in " + registryName + " (its " + (istio ? "selector " : "endpointSelector ")
                 + text + about + "), so it " + effect.what + ": " + consequence + " " + effect.left;
     }
 

@@ -81,7 +81,7 @@ class PolicySelectsNoWorkloadTest {
         List<String> lines = SelectorCheck.unselecting(PolicyLoader.fromString("ra.yaml", mistyped),
                 WorkloadRegistry.of(List.of(payment), Map.of()), "the workload registry", "istio-system", null);
         assertThat(lines).singleElement().asString().startsWith(
-                        "RequestAuthentication e-commerce/jwt-example selects no workload in the workload registry (its selector app=paymnet)")
+                        "ra.yaml:5: RequestAuthentication e-commerce/jwt-example selects no workload in the workload registry (its selector app=paymnet)")
                 .contains("checks no token", "JWTs unverified");
     }
 
@@ -164,11 +164,11 @@ class PolicySelectsNoWorkloadTest {
         List<String> lines = SelectorCheck.unselecting(PolicyLoader.fromString("p.yaml", policies), WorkloadRegistry.of(registry, Map.of()),
                 "workloads.yaml", "istio-system", null);
         assertThat(lines).containsExactly(
-                "AuthorizationPolicy prod/deny-legacy (DENY) spec.rules[0].from[0].source.namespaces[0] (line 8) names namespace legcy,"
+                "p.yaml:8: AuthorizationPolicy prod/deny-legacy (DENY) spec.rules[0].from[0].source.namespaces[0] names namespace legcy,"
                         + " where no workload of workloads.yaml runs (did you mean legacy?): a mistyped namespace matches no caller, and"
                         + " leaves the sources it was written for without the denial (Istio's IST0101 ReferencedResourceNotFound:"
                         + " namespace \"legcy\")",
-                "AuthorizationPolicy prod/deny-legacy (DENY) spec.rules[0].from[1].source.notNamespaces[0] (line 9) names namespace prd,"
+                "p.yaml:9: AuthorizationPolicy prod/deny-legacy (DENY) spec.rules[0].from[1].source.notNamespaces[0] names namespace prd,"
                         + " where no workload of workloads.yaml runs (did you mean prod?): a mistyped namespace excludes no source, and"
                         + " leaves the sources it was written to exclude denied too (Istio's IST0101 ReferencedResourceNotFound:"
                         + " namespace \"prd\")");

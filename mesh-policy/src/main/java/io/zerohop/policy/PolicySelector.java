@@ -26,13 +26,30 @@ import java.util.TreeMap;
  *                         {@code targetRefs}, for {@code ""} and for a selector without labels.
  * @param matchExpressions whether the selector has a non-empty {@code matchExpressions} (Cilium only: istiod refuses
  *                         it in an AuthorizationPolicy's selector, and so does the loader)
+ * @param file             the file the policy was read from, as the loader's other messages name it; null for a policy
+ *                         built in memory
+ * @param line             the 1-based line of the selector's {@code matchLabels} in {@code file} (where a mistyped label
+ *                         is; the selector's own line without them; for {@code ""} the policy's {@code metadata.namespace},
+ *                         else its name, or a Cilium rule's entry), 0 for a policy built in memory: a tool's line about the selector starts with
+ *                         {@code file:line:}, as every loader message does
  */
-public record PolicySelector(PolicyRef policy, String field, Map<String, String> matchLabels, boolean matchExpressions) {
+public record PolicySelector(PolicyRef policy, String field, Map<String, String> matchLabels, boolean matchExpressions,
+                             String file, int line) {
 
     public PolicySelector {
         Objects.requireNonNull(policy, "policy");
         Objects.requireNonNull(field, "field");
         matchLabels = java.util.Collections.unmodifiableMap(new TreeMap<>(matchLabels));
+    }
+
+    /** A selector of a policy built in memory: no file, line 0. */
+    public PolicySelector(PolicyRef policy, String field, Map<String, String> matchLabels, boolean matchExpressions) {
+        this(policy, field, matchLabels, matchExpressions, null, 0);
+    }
+
+    /** {@code file:line: } for a policy read from a file, else "": the prefix of a tool's line about it. */
+    public String place() {
+        return file == null ? "" : file + ":" + line + ": ";
     }
 
     /**

@@ -14,13 +14,25 @@ import java.util.Objects;
  * @param field     the field path, {@code spec.rules[0].from[1].source.notNamespaces[0]}; non-null
  * @param line      the 1-based line of the value in its file, 0 for a policy built in memory
  * @param namespace the value as written: a name, {@code *}, or a {@code prefix*} / {@code *suffix} pattern; non-null
+ * @param file      the file the policy was read from, as the loader's other messages name it; null for a policy built
+ *                  in memory
  */
-public record SourceNamespace(PolicyRef policy, String field, int line, String namespace) {
+public record SourceNamespace(PolicyRef policy, String field, int line, String namespace, String file) {
 
     public SourceNamespace {
         Objects.requireNonNull(policy, "policy");
         Objects.requireNonNull(field, "field");
         Objects.requireNonNull(namespace, "namespace");
+    }
+
+    /** A value of a policy built in memory: no file. */
+    public SourceNamespace(PolicyRef policy, String field, int line, String namespace) {
+        this(policy, field, line, namespace, null);
+    }
+
+    /** {@code file:line: } for a value read from a file, else "": the prefix of a tool's line about it. */
+    public String place() {
+        return file == null ? "" : file + ":" + line + ": ";
     }
 
     /**

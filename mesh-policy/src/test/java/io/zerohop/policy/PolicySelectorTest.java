@@ -55,21 +55,28 @@ class PolicySelectorTest {
         assertThat(s).extracting(x -> x.policy().toString()).containsExactly("AuthorizationPolicy prod/deny",
                 "AuthorizationPolicy default/ns-wide", "AuthorizationPolicy prod/routed", "CiliumNetworkPolicy prod/cnp",
                 "CiliumClusterwideNetworkPolicy ccnp", "CiliumClusterwideNetworkPolicy ccnp");
-        assertThat(s.get(0)).isEqualTo(new PolicySelector(s.get(0).policy(), "selector", Map.of("app", "backend", "version", "v1"), false));
+        assertThat(s.get(0)).isEqualTo(new PolicySelector(s.get(0).policy(), "selector", Map.of("app", "backend", "version", "v1"), false,
+                "p.yaml", 4));
         assertThat(s.get(0).policy().action()).isEqualTo("DENY");
         assertThat(s.get(0).matchLabels().keySet()).containsExactly("app", "version");
         // istiod's default action; no selector: the namespace.
         assertThat(s.get(1).policy().action()).isEqualTo("ALLOW");
         assertThat(s.get(1).field()).isEmpty();
         assertThat(s.get(1).matchLabels()).isEmpty();
+        // Where a tool's line about it points (a new-user pass: "selects no workload" named no file): no metadata.namespace,
+        // so its name; a Cilium selector's matchLabels line, where a mistyped label is.
+        assertThat(s.get(1).place()).isEqualTo("p.yaml:8: ");
+        assertThat(s.get(3).place()).isEqualTo("p.yaml:26: ");
         assertThat(s.get(2).field()).isEqualTo("targetRefs");
         // Cilium: keys as written (the compiled selector drops k8s: and replaces the namespace).
         assertThat(s.get(3).field()).isEqualTo("endpointSelector");
         assertThat(s.get(3).matchLabels()).isEqualTo(Map.of("k8s:app", "backend", "io.kubernetes.pod.namespace", "other"));
         assertThat(s.get(3).matchExpressions()).isTrue();
         // specs: one selector per rule, named by its entry (until 2 December none was carried).
-        assertThat(s.get(4)).isEqualTo(new PolicySelector(s.get(4).policy(), "specs[0].endpointSelector", Map.of("app", "backend"), false));
-        assertThat(s.get(5)).isEqualTo(new PolicySelector(s.get(5).policy(), "specs[1].endpointSelector", Map.of("app", "frontend"), false));
+        assertThat(s.get(4)).isEqualTo(new PolicySelector(s.get(4).policy(), "specs[0].endpointSelector", Map.of("app", "backend"), false,
+                "p.yaml", 34));
+        assertThat(s.get(5)).isEqualTo(new PolicySelector(s.get(5).policy(), "specs[1].endpointSelector", Map.of("app", "frontend"), false,
+                "p.yaml", 36));
         assertThatThrownBy(() -> s.get(0).matchLabels().put("x", "y")).isInstanceOf(UnsupportedOperationException.class);
         assertThat(PolicySet.empty().selectors()).isEmpty();
     }

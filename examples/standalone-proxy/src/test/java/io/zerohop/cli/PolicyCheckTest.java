@@ -117,7 +117,7 @@ class PolicyCheckTest {
         assertThat(check(MISTYPED_SELECTOR, "--source", "spiffe://cluster.local/ns/prod/sa/batch", "--source-ip", "10.0.0.3",
                 "--dest", "prod/backend:8080")).as("upstream's decision: the policy selects nothing").isZero();
         assertThat(std.out.toString()).startsWith("ALLOW by default");
-        assertThat(std.err.toString().lines().toList()).contains("warning: AuthorizationPolicy prod/allow-internal-only (ALLOW) "
+        assertThat(std.err.toString().lines().toList()).contains("warning: " + dir.resolve("policies").resolve("p.yaml") + ":7: AuthorizationPolicy prod/allow-internal-only (ALLOW) "
                 + "selects no workload in " + dir.resolve("workloads.yaml") + " (its selector app=backnd; prod/backend has app=backend), "
                 + "so it allows nothing and the policy has no effect: a mistyped selector label leaves the workload it was written"
                 + " for open (allowed by default) unless another ALLOW policy selects it");
@@ -145,7 +145,7 @@ class PolicyCheckTest {
         String[] batch = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.3", "--dest", "prod/backend:8080"};
         String deny = MISTYPED_SELECTOR.replace("allow-internal-only", "deny-batch").replace("action: ALLOW", "action: DENY");
         assertThat(check(deny, batch)).as("upstream's decision: the DENY selects nothing").isZero();
-        assertThat(std.err.toString().lines().toList()).contains("warning: AuthorizationPolicy prod/deny-batch (DENY) selects no "
+        assertThat(std.err.toString().lines().toList()).contains("warning: " + dir.resolve("policies").resolve("p.yaml") + ":7: AuthorizationPolicy prod/deny-batch (DENY) selects no "
                 + "workload in " + w + " (its selector app=backnd; prod/backend has app=backend), so it denies nothing: "
                 + "a mistyped selector label leaves the workload it was written for without the denial");
         assertThat(check(deny.replace("app: backnd", "app: backend"), batch)).isEqualTo(3);
@@ -153,7 +153,7 @@ class PolicyCheckTest {
 
         String prdo = MISTYPED_SELECTOR.replace("app: backnd", "app: backend").replace("namespace: prod", "namespace: prdo");
         assertThat(check(prdo, batch)).isZero();
-        assertThat(std.err.toString().lines().toList()).contains("warning: AuthorizationPolicy prdo/allow-internal-only (ALLOW) "
+        assertThat(std.err.toString().lines().toList()).contains("warning: " + dir.resolve("policies").resolve("p.yaml") + ":7: AuthorizationPolicy prdo/allow-internal-only (ALLOW) "
                 + "selects no workload in " + w + " (its selector app=backend), so it allows nothing and the policy has no effect:"
                 + " a mistyped metadata.namespace (prdo has no workload; did you mean prod?) leaves the workload it was written"
                 + " for open (allowed by default) unless another ALLOW policy selects it");
@@ -164,13 +164,13 @@ class PolicyCheckTest {
                 spec: {action: DENY, rules: [{}]}
                 """;
         assertThat(check(selectorless, batch)).isZero();
-        assertThat(std.err.toString().lines().toList()).contains("warning: AuthorizationPolicy prdo/deny-all (DENY) applies to no "
+        assertThat(std.err.toString().lines().toList()).contains("warning: " + dir.resolve("policies").resolve("p.yaml") + ":3: AuthorizationPolicy prdo/deny-all (DENY) applies to no "
                 + "workload in " + w + ": namespace prdo has none (did you mean prod?), so it denies nothing: a mistyped"
                 + " metadata.namespace leaves the workloads it was written for without the denial");
         // The wording follows the action (new-user pass: a selectorless ALLOW in a mistyped namespace got the DENY's
         // "applies to nothing ... without it", and no namespace to try).
         assertThat(check(selectorless.replace("DENY", "ALLOW"), batch)).isZero();
-        assertThat(std.err.toString().lines().toList()).contains("warning: AuthorizationPolicy prdo/deny-all (ALLOW) applies to no "
+        assertThat(std.err.toString().lines().toList()).contains("warning: " + dir.resolve("policies").resolve("p.yaml") + ":3: AuthorizationPolicy prdo/deny-all (ALLOW) applies to no "
                 + "workload in " + w + ": namespace prdo has none (did you mean prod?), so it allows nothing and the policy has no"
                 + " effect: a mistyped metadata.namespace leaves the workloads it was written for open (allowed by default) unless"
                 + " another ALLOW policy selects it");
@@ -196,7 +196,7 @@ class PolicyCheckTest {
                 + " (its selector app=backnd)");
 
         assertThat(check(FROM_FRONTEND.replace("{app: backend}", "{app: backnd}"), batch)).isZero();
-        assertThat(std.err.toString().lines().toList()).contains("warning: CiliumNetworkPolicy prod/from-frontend selects no "
+        assertThat(std.err.toString().lines().toList()).contains("warning: " + dir.resolve("policies").resolve("p.yaml") + ":5: CiliumNetworkPolicy prod/from-frontend selects no "
                 + "workload in " + w + " (its endpointSelector app=backnd; prod/backend has app=backend), so it applies to "
                 + "nothing: a mistyped selector label leaves the workload it was written for without it");
         // Cilium's k8s: source prefix and its namespace pseudo-label are understood: these select prod/backend.
@@ -235,7 +235,7 @@ class PolicyCheckTest {
                   ingress: [{fromEndpoints: [{matchLabels: {app: batch}}]}]
                 """;
         check(specs, batch);
-        assertThat(std.err.toString().lines().toList()).contains("warning: CiliumNetworkPolicy prod/two-rules rule specs[1] selects no "
+        assertThat(std.err.toString().lines().toList()).contains("warning: " + dir.resolve("policies").resolve("p.yaml") + ":7: CiliumNetworkPolicy prod/two-rules rule specs[1] selects no "
                 + "workload in " + w + " (its endpointSelector app=frontnd; prod/backend has app=backend), so it applies"
                 + " to nothing: a mistyped selector label leaves the workload it was written for without it");
         assertThat(std.err.toString()).as("specs[0] selects prod/backend").doesNotContain("specs[0]");

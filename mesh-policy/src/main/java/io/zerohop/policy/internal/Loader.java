@@ -594,14 +594,14 @@ public final class Loader {
             case AUTHORIZATION_POLICY -> {
                 IstioPolicy p = IstioCompiler.authorizationPolicy(ref, namespace, spec, dryRunAnnotation(meta), out.warnings());
                 out.add(p);
-                out.select(istioSelector(p.ref, spec));
+                out.select(istioSelector(p.ref, spec, namespaceNode(meta, nameNode)));
                 istioSourceNamespaces(p.ref, spec, out);
             }
             case PEER_AUTHENTICATION -> out.add(PeerAuthn.compile(ref, namespace, spec, out.warnings()));
             case REQUEST_AUTHENTICATION -> {
                 out.add(RequestAuthnCompiler.compile(ref, namespace, spec, out.warnings()));
                 // For the "selects no workload" check: a mistyped selector leaves its workload's tokens unchecked.
-                out.select(istioSelector(ref, spec));
+                out.select(istioSelector(ref, spec, namespaceNode(meta, nameNode)));
             }
             default -> {
                 String ns = clusterwide ? null : namespace;
@@ -706,13 +706,21 @@ public final class Loader {
      * {@link PolicySelector} of a compiled AuthorizationPolicy or RequestAuthentication: its spec was accepted, so the
      * fields are well-formed.
      */
-    private static PolicySelector istioSelector(PolicyRef ref, YNode spec) throws PolicyLoadException {
+    private static PolicySelector istioSelector(PolicyRef ref, YNode spec, YNode namespace) throws PolicyLoadException {
         YNode selector = spec == null ? null : spec.get("selector");
         if (selector != null) {
-            return new PolicySelector(ref, "selector", Fields.stringMap(selector.get("matchLabels")), false);
+            YNode at = selector.get("matchLabels") != null ? selector.get("matchLabels") : selector; // where a mistyped label is
+            return new PolicySelector(ref, "selector", Fields.stringMap(selector.get("matchLabels")), false, at.file, at.line);
         }
         boolean targetRefs = spec != null && (spec.get("targetRef") != null || spec.get("targetRefs") != null);
-        return new PolicySelector(ref, targetRefs ? "targetRefs" : "", Map.of(), false);
+        // Without a selector the policy covers its namespace: a line about it is about metadata.namespace.
+        return new PolicySelector(ref, targetRefs ? "targetRefs" : "", Map.of(), false, namespace.file, namespace.line);
+    }
+
+    /** The node a selectorless policy's line points at: its {@code metadata.namespace}, else its name. */
+    private static YNode namespaceNode(YNode meta, YNode nameNode) {
+        YNode ns = meta.get("namespace");
+        return ns != null ? ns : nameNode;
     }
 
     /**
@@ -738,7 +746,7 @@ public final class Loader {
                     }
                     for (YNode v : values.elements()) {
                         if (v.scalar() != null) {
-                            out.sourceNamespace(new io.zerohop.policy.SourceNamespace(ref, v.path(), v.line(), v.scalar()));
+                            out.sourceNamespace(new io.zerohop.policy.SourceNamespace(ref, v.path(), v.line(), v.scalar(), v.file));
                         }
                     }
                 }
@@ -750,11 +758,13 @@ public final class Loader {
     private static PolicySelector ciliumSelector(PolicyRef ref, YNode spec, String field) throws PolicyLoadException {
         YNode selector = spec == null ? null : spec.get("endpointSelector");
         if (selector == null) {
-            return new PolicySelector(ref, "", Map.of(), false);
+            return spec == null ? new PolicySelector(ref, "", Map.of(), false)
+                    : new PolicySelector(ref, "", Map.of(), false, spec.file, spec.line);
         }
         YNode exprs = selector.get("matchExpressions");
+        YNode at = selector.get("matchLabels") != null ? selector.get("matchLabels") : selector; // where a mistyped label is
         return new PolicySelector(ref, field, Fields.stringMap(selector.get("matchLabels")),
-                exprs != null && !exprs.isNull() && !exprs.items().isEmpty());
+                exprs != null && !exprs.isNull() && !exprs.items().isEmpty(), at.file, at.line);
     }
 
     /** The top-level keys an object of kind {@code k} may have ({@code specs} is Cilium's alone). */
