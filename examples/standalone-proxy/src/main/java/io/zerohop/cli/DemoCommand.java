@@ -92,6 +92,10 @@ final class DemoCommand implements Callable<Integer> {
         }
         InetAddress istioIp = InetAddress.getByName(ipPrefix + ".2");
         InetAddress ciliumIp = InetAddress.getByName(ipPrefix + ".3");
+        String taken = takenPorts(ipPrefix);
+        if (taken != null) {
+            throw new Cli.RefusedException(taken, 1);
+        }
         out.println("zerohop demo: the seed article on loopback: in-memory CA for " + TD + ", TLS 1.3 on " + MeshTls.defaultProvider()
                 + ", real HBONE tunnels, no cluster");
         out.println("report   : one line per call: caller, request -> workload: what the wire showed; the checkout's policy decision"
@@ -221,6 +225,71 @@ final class DemoCommand implements Callable<Integer> {
             throw e;
         }
         return node;
+    }
+
+    /**
+     * The addresses the demo binds on fixed ports, and what each is. Fixed on purpose: 8080 is the port the article's
+     * Cilium policy names, and a workload's HBONE endpoint is its address on 15008 (ztunnel's), as the report prints them;
+     * only the addresses move, with {@code --ip-prefix}.
+     */
+    private static Map<InetSocketAddress, String> fixedAddresses(String prefix) throws IOException {
+        Map<InetSocketAddress, String> at = new java.util.LinkedHashMap<>();
+        at.put(new InetSocketAddress(InetAddress.getByName(prefix + ".2"), WorkloadRegistry.HBONE_PORT), "the Istio checkout's HBONE port");
+        at.put(new InetSocketAddress(InetAddress.getByName(prefix + ".2"), 15006), "the Istio checkout's plaintext inbound");
+        at.put(new InetSocketAddress(InetAddress.getByName(prefix + ".3"), CHECKOUT_PORT), "the Cilium checkout's application port");
+        at.put(new InetSocketAddress(InetAddress.getByName(prefix + ".3"), WorkloadRegistry.HBONE_PORT), "the Cilium checkout's HBONE port");
+        return at;
+    }
+
+    /**
+     * Null when every fixed address of {@code prefix} can be bound now, else the line naming each one in use and how to get
+     * past it. Tried before the report starts: a new-user pass got the Istio scene's report, then a failure of the Cilium
+     * scene's, with an {@code --ip-prefix} hint and a remark on wildcard listeners whichever held the port. A port taken at
+     * the prefix's {@code .1} too (which the demo binds on that port never) is the mark of a listener on 0.0.0.0 or [::],
+     * as a {@code zerohop proxy}'s default {@code --inbound 0.0.0.0:15008}: no prefix moves the demo off it, and the line
+     * says so instead of suggesting one.
+     */
+    static String takenPorts(String prefix) throws IOException {
+        List<String> taken = new java.util.ArrayList<>();
+        java.util.Set<Integer> wildcard = new java.util.TreeSet<>();
+        InetAddress first = InetAddress.getByName(prefix + ".1");
+        for (Map.Entry<InetSocketAddress, String> a : fixedAddresses(prefix).entrySet()) {
+            if (!bindable(a.getKey())) {
+                taken.add(auth(a.getKey()) + " (" + a.getValue() + ")");
+                if (!bindable(new InetSocketAddress(first, a.getKey().getPort()))) {
+                    wildcard.add(a.getKey().getPort());
+                }
+            }
+        }
+        if (taken.isEmpty()) {
+            return null;
+        }
+        String what = String.join(", ", taken) + (taken.size() == 1 ? " is" : " are") + " in use: another process listens there"
+                + " (`ss -ltnp` names it); ";
+        if (!wildcard.isEmpty()) {
+            String ports = wildcard.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(" and "));
+            String firsts = wildcard.stream().map(p -> auth(new InetSocketAddress(first, p)))
+                    .collect(java.util.stream.Collectors.joining(" and "));
+            return what + firsts + (wildcard.size() == 1 ? " is" : " are") + " taken too, the mark of a process listening on 0.0.0.0"
+                    + " (or [::]) at port " + ports + ", which takes it on every address, as `zerohop proxy`'s default --inbound"
+                    + " 0.0.0.0:15008 does (and ztunnel's): --ip-prefix cannot move the demo off it; stop that process, or give it"
+                    + " a specific address (zerohop proxy --inbound 10.0.2.1:15008)";
+        }
+        // The example is never the prefix that just failed (a new-user pass was told to retry 127.0.9 with 127.0.9).
+        String[] octets = prefix.split("\\.");
+        int third = Integer.parseInt(octets[2]);
+        String other = octets[0] + "." + octets[1] + "." + (third >= 254 ? 1 : third + 1);
+        return what + "the demo's ports are fixed (8080 as the article's policy names it, HBONE's 15008, plaintext inbound's"
+                + " 15006): run it on other loopback addresses with --ip-prefix, e.g. --ip-prefix " + other;
+    }
+
+    private static boolean bindable(InetSocketAddress at) {
+        try (ServerSocket probe = new ServerSocket()) {
+            probe.bind(at);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     static boolean addressInUse(Throwable e) {
