@@ -1150,9 +1150,12 @@ final class ProxyCommand implements Callable<Integer> {
         if (kube == null && node != null && workloads != null && registry.all().stream().noneMatch(w -> node.equals(w.node()))) {
             // Not an error (a node may have no workload yet), but a mistyped --node serves nothing: every tunnel to
             // the registry's workloads is answered 400 "not served", while the ready line counts them.
+            List<String> nodes = registry.all().stream().map(w -> w.node()).filter(java.util.Objects::nonNull).distinct().sorted().toList();
+            // No node at all printed "(its workloads' nodes: )", an empty list and no way out (a new-user pass).
+            String which = nodes.isEmpty() ? "none of its workloads has a node: field: give each the node: of the proxy that serves"
+                    + " it, or leave --node out to serve those whose address is on this host" : "its workloads' nodes: " + String.join(", ", nodes);
             LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("node") + " " + node + ": no workload of " + workloads
-                    + " is on this node (its workloads' nodes: " + String.join(", ", registry.all().stream().map(w -> w.node())
-                    .filter(java.util.Objects::nonNull).distinct().sorted().toList()) + "); tunnels to them will be refused (400)");
+                    + " is on this node (" + which + "); tunnels to them will be refused (400)");
         }
         if (kube == null && node != null && identity.pem == null && identity.spireSocket == null) {
             hboneAddressWarning(registry);

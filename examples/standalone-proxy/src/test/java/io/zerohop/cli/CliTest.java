@@ -571,6 +571,27 @@ class CliTest {
     }
 
     /**
+     * A new-user pass (7 December) started {@code --node n1} with a --workloads file of no {@code node:} field and read
+     * "(its workloads' nodes: )": an empty list, and no way out. It says what is missing and the two ways out.
+     */
+    @Test
+    void aNodeWhenNoWorkloadNamesANodeSaysSo(@TempDir Path dir) throws Exception {
+        Path w = Files.writeString(dir.resolve("workloads.yaml"), """
+                workloads:
+                  - {namespace: prod, name: backend, addresses: [10.0.1.2]}
+                """);
+        for (String f : List.of("c.pem", "k.pem", "b.pem")) {
+            Files.writeString(dir.resolve(f), "");
+        }
+        assertThat(Zerohop.run("proxy", "--workloads", w.toString(), "--cert", dir.resolve("c.pem").toString(),
+                "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
+                "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off", "--node", "n1")).isNotZero();
+        assertThat(std.err.toString()).contains("zerohop proxy: warning: --node n1: no workload of " + w + " is on this node (none"
+                + " of its workloads has a node: field: give each the node: of the proxy that serves it, or leave --node out to serve"
+                + " those whose address is on this host); tunnels to them will be refused (400)");
+    }
+
+    /**
      * A proxy with a CA presents each workload's own SVID, picked by the address dialled; a node {@code hboneAddress} makes
      * every tunnel to the node's workloads dial that one address. A new-user pass started such a proxy: ready, then every
      * tunnel failed ("no local identity serves that address"), and nothing said why at start.
