@@ -127,6 +127,18 @@ final class Usage {
                     + (optional ? "; to turn it on at its default address (" + o.fallbackValue() + "), give --" + key
                     + " without a value, or write \"" + key + ": true\" in the --config file" : ""));
         }
+        if (value.matches("[0-9]{1,5}")) {
+            // "--admin 15100" (a new-user pass moving a second proxy's admin port) got "is not ip:port" alone: the address
+            // to write is the option's default one on that port (":15100" would be 0.0.0.0, a warning for --admin).
+            picocli.CommandLine.Model.OptionSpec o = spec.findOption("--" + key);
+            String def = o == null ? null : o.defaultValue() != null ? o.defaultValue() : o.fallbackValue();
+            if (def != null && def.lastIndexOf(':') > 0) {
+                String example = def.substring(0, def.lastIndexOf(':')) + ":" + value;
+                boolean inFile = !origins.label(key).startsWith("--");
+                throw error(key, value, "\"" + value + "\" is not ip:port: a port alone; give the address too, e.g. "
+                        + (inFile ? key + ": " : "--" + key + " ") + example + " (its default address)");
+            }
+        }
         return "off".equals(value) ? null : hostPort(key, value);
     }
 

@@ -229,4 +229,18 @@ class UsageErrorsTest {
                 .startsWith("exit 2: zerohop proxy: --istio-ca: \"https://istiod:15012\" is not HOST:PORT (e.g. istiod.istio-system.svc:15012,"
                         + " without the URL's scheme)").endsWith(" | " + hint);
     }
+    /**
+     * A new-user pass moving a second proxy's admin listener wrote {@code --admin 15100} and read only that it is not
+     * ip:port: the line now gives the address to write, on the option's own default address ({@code :15100} would be
+     * 0.0.0.0, which for the admin listener is a warning).
+     */
+    @Test
+    void aListenerGivenAPortAloneIsToldTheAddressToWrite() {
+        assertThat(run("proxy", "--in-memory-ca", "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "15100"))
+                .startsWith("exit 2: zerohop proxy: --admin: \"15100\" is not ip:port: a port alone; give the address too,"
+                        + " e.g. --admin 127.0.0.1:15100 (its default address)");
+        assertThat(run("proxy", "--in-memory-ca", "--inbound", "off", "--metrics", "15120", "--readiness", "off", "--admin", "off"))
+                .startsWith("exit 2: zerohop proxy: --metrics: \"15120\" is not ip:port: a port alone; give the address too,"
+                        + " e.g. --metrics 0.0.0.0:15120 (its default address)");
+    }
 }
