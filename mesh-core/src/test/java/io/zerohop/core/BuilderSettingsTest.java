@@ -34,6 +34,27 @@ class BuilderSettingsTest {
         }
     }
 
+    /**
+     * A registry whose workloads name no node at all printed "(its workloads' nodes: [])": an empty list and no way out
+     * (the CLI's same warning was fixed by a new-user pass; the library's said the same).
+     */
+    @Test
+    void aNodeWhenNoWorkloadNamesANodeSaysWhatIsMissing() throws Exception {
+        java.net.InetAddress ip = java.net.InetAddress.getByName("127.0.0.2");
+        WorkloadRegistry registry = WorkloadRegistry.of(java.util.List.of(new Workload("prod", "backend", "backend", java.util.Map.of(),
+                java.util.List.of(ip), Workload.Protocol.HBONE, null, "cluster.local")), java.util.Map.of());
+        try (CapturedStderr err = new CapturedStderr()) {
+            try (Mesh m = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).workloads(registry).node("node-a")
+                    .drain(java.time.Duration.ZERO).threads(1).build()) {
+                m.start().get(10, java.util.concurrent.TimeUnit.SECONDS);
+                assertThat(err.awaitLine("WARN io.zerohop.core.Mesh - node \"node-a\"")).contains(
+                        "no workload of the registry is on it, so this mesh serves none (none of its workloads has a node:"
+                                + " give each the node of the mesh that serves it, or leave node() unset to serve those whose"
+                                + " address is on this host)");
+            }
+        }
+    }
+
     /** A library-user pass: a misspelt node served nothing, and its callers saw only 400 "not served". */
     @Test
     void aNodeNoWorkloadIsOnIsWarnedAtStart() throws Exception {

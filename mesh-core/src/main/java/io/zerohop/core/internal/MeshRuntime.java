@@ -221,8 +221,12 @@ public final class MeshRuntime {
         java.util.List<io.zerohop.core.Workload> all = cfg.registry().all();
         if (node != null && !all.isEmpty() && all.stream().noneMatch(w -> node.equals(w.node()))) {
             // A misspelt node serves nothing and captures nothing; its callers only see 400 "not served".
-            log.warn("node \"{}\": no workload of the registry is on it, so this mesh serves none (its workloads' nodes: {})", node,
-                    all.stream().map(io.zerohop.core.Workload::node).filter(java.util.Objects::nonNull).distinct().sorted().limit(10).toList());
+            java.util.List<String> nodes = all.stream().map(io.zerohop.core.Workload::node).filter(java.util.Objects::nonNull)
+                    .distinct().sorted().limit(10).toList();
+            // No node at all printed "(its workloads' nodes: [])", an empty list and no way out (as the CLI's same warning).
+            log.warn("node \"{}\": no workload of the registry is on it, so this mesh serves none ({})", node, nodes.isEmpty()
+                    ? "none of its workloads has a node: give each the node of the mesh that serves it, or leave node() unset to"
+                    + " serve those whose address is on this host" : "its workloads' nodes: " + nodes);
         }
         Set<SpiffeId> started = local.servedIdentities(identity);
         io.netty.channel.EventLoop certLoop = group.next();
