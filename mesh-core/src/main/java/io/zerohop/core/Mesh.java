@@ -239,8 +239,9 @@ public final class Mesh implements AutoCloseable {
      * A tunnel to a registry workload, as {@code source} (node proxies act for many sources). A {@code target} that is a
      * {@link Service} VIP ({@link WorkloadRegistry#serviceAt}) is resolved as ztunnel's outbound resolves it (istio/ztunnel
      * src/state.rs {@code find_upstream}): one endpoint picked ({@link WorkloadRegistry#pickEndpoint}), the tunnel opened
-     * to it with its address and target port as the CONNECT target ({@code stream.info().destination()}); no
-     * {@code forwarded} header is sent, so this side's metrics name no {@code destination_service}. The
+     * to it with its address and target port as the CONNECT target ({@code stream.info().destination()}), and
+     * {@code forwarded: host=} the Service's hostname (ztunnel's {@code build_forwarded}; no {@code for=}, as this
+     * process is the client itself), which the destination's metrics report as {@code destination_service}. The
      * future fails with {@link UnknownDestinationException} when {@link #route} does (for the endpoint), with one
      * saying "no healthy upstream" when a VIP's port is no service port or the Service has no endpoint with that port,
      * and with the transport's error (e.g. {@code HboneRefusedException} for a non-200 answer) when the tunnel
