@@ -223,6 +223,19 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             }
             if (upgraded != null) {
                 upstream.shutdownOutput();
+            } else if (!closing && !requests.paused() && !ctx.channel().config().isAutoRead()) {
+                // A FIN while the client's reads were stopped because its application could take no more (content):
+                // Envoy's read-disabled connection still watches for the peer's close unless half-close is enabled, which
+                // its HTTP connection manager never does (envoyproxy/envoy source/common/network/connection_impl.cc
+                // readDisable: detect_early_close_ && !enable_half_close_ enables FileReadyType::Closed; onFileEvent:
+                // "remote early close", closeSocket(RemoteClose)), and resets the stream on that close (conn_manager_impl.cc
+                // onEvent RemoteClose: resetAllStreams, DownstreamRemoteDisconnect): DC, the application's request reset.
+                // Netty's epoll transport reads up to the FIN on EPOLLRDHUP even with auto-read off
+                // (AbstractEpollChannel.epollRdHupReady), so the FIN arrives here. Until 7 December (h387) it waited behind
+                // the upload as a half-close, both connections open until the application read or a shed reset them
+                // (L7Http1EarlyCloseTest). A FIN with reads on, or behind queued pipelined requests, stays a half-close.
+                clientCut();
+                abort("client closed while its reads were paused (Envoy: remote early close)");
             } else if (!closing) {
                 requests.add(PipelinedRequests.INPUT_END);
                 pump();
