@@ -95,7 +95,13 @@ final class AppBridge extends ChannelDuplexHandler implements Upstream {
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-        if (upgraded || ended) {
+        if (upgraded && !ended) {
+            // Upgraded bytes toward the client: counted in the node's L7 budget until written, as TcpUpstream's pass
+            // through Http1Filter.toClient (L7EmbeddedUpgradeBudgetTest; until 7 December, h387, in no count).
+            filter.fromEmbeddedApplication(ctx, msg, promise);
+            return;
+        }
+        if (ended) {
             ctx.write(msg, promise);
             return;
         }
@@ -131,6 +137,10 @@ final class AppBridge extends ChannelDuplexHandler implements Upstream {
     @Override
     public void flush(ChannelHandlerContext ctx) {
         ctx.flush();
+        if (upgraded && !ended) {
+            // The embedded application's flush stands for a read of an application's connection: the budget is checked.
+            filter.embeddedApplicationFlushed();
+        }
     }
 
     private void drain() {

@@ -179,6 +179,35 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         return f;
     }
 
+    /**
+     * An embedded application's write after an upgrade, made on its own context behind this filter ({@link AppBridge}):
+     * counted until its write completes as {@link #toClient} counts the TCP path's upgraded bytes. Before 7 December (h387)
+     * these went on uncounted, so an embedded application writing toward a client that does not read held its tunnel
+     * stream's watermark and one write past it in no count (L7EmbeddedUpgradeBudgetTest).
+     */
+    void fromEmbeddedApplication(ChannelHandlerContext app, Object msg, io.netty.channel.ChannelPromise promise) {
+        int n = msg instanceof HttpContent c ? c.content().readableBytes()
+                : msg instanceof io.netty.buffer.ByteBuf b ? b.readableBytes() : 0;
+        if (n == 0) {
+            app.write(msg, promise);
+            return;
+        }
+        io.netty.channel.ChannelPromise p = promise.unvoid();
+        toClientBytes += n;
+        p.addListener(w -> {
+            toClientBytes -= n;
+            budget.recountNow();
+        });
+        app.write(msg, p);
+    }
+
+    /** An embedded application flushed its upgraded bytes: the budget checked, as after a read of an application's connection. */
+    void embeddedApplicationFlushed() {
+        if (!closing && ctx.channel().isActive()) {
+            budget.readComplete();
+        }
+    }
+
     /** The {@code :scheme} the request in progress was decided on ({@code HeaderValidation.http1Scheme}), for {@link H2Upstream}. */
     String decidedScheme() {
         return active != null ? active.scheme : "http";
