@@ -176,6 +176,35 @@ class L7BudgetDriftTest {
         System.gc();
     }
 
+    /**
+     * An upload the application stops taking, the proxy no longer reading the client, then the client's FIN: Envoy's
+     * remote early close (h387, {@link L7Http1EarlyCloseTest}) resets both connections from the filter's FIN event.
+     */
+    @Test
+    void clientFinWhileItsReadsArePausedForTheApplication() throws Exception {
+        try (Rig rig = new Rig(Rig::neverReads)) {
+            java.nio.channels.SocketChannel c = rig.client();
+            rig.send(c, "POST /up HTTP/1.1\r\nhost: backend\r\ncontent-length: 100000000\r\n\r\n");
+            // A chunk at a time and no further once the proxy stops reading: the FIN must not wait behind a full socket.
+            ByteBuffer chunk = ByteBuffer.allocate(8 * 1024);
+            Await.until("the proxy stopped reading the client", () -> {
+                try {
+                    if (!rig.accepted.isEmpty() && !rig.accepted.get(0).config().isAutoRead()) {
+                        return true;
+                    }
+                    c.write(chunk.clear());
+                    Thread.sleep(2);
+                    return false;
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            });
+            c.shutdownOutput();
+            Await.until("the proxy's application connection closed", () -> rig.upstreams.stream().noneMatch(Channel::isActive));
+            rig.awaitBackToBase();
+        }
+    }
+
     /** An upload the application stops taking, then closes (FIN) with the proxy's writes pending; the client leaves. */
     @Test
     void applicationClosesWithWritesPending() throws Exception {

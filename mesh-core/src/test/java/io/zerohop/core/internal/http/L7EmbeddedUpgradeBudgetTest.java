@@ -52,6 +52,7 @@ class L7EmbeddedUpgradeBudgetTest {
                     - operation: {paths: ["/admin*"]}
                 """)).build();
         long base = H2HeldBudget.held();
+        int filedBase = H2HeldBudget.filed();
         try (Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy)
                 .node("b").inbound(new InetSocketAddress(bip, 51620)).threads(1).build()) {
             server.start().get(10, TimeUnit.SECONDS);
@@ -82,6 +83,8 @@ class L7EmbeddedUpgradeBudgetTest {
                 Await.until("the application's upgraded bytes counted", () -> H2HeldBudget.held() > base);
                 c.close();
                 Await.until("the node's count back to what it was", () -> H2HeldBudget.held() == base);
+                Await.until("no connection left filed in a memory class", () -> H2HeldBudget.filed() == filedBase);
+                assertThat(H2HeldBudget.asked()).as("bytes asked of connections to shed").isZero();
             }
         }
     }
