@@ -53,6 +53,11 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     /** Between a client read's first message and its {@code channelReadComplete}: the read is being dispatched. */
     private boolean inRead;
     /**
+     * Reading from the client stopped because the application's side could take no more of the request ({@link #content});
+     * a FIN then is Envoy's remote early close ({@link #userEventTriggered}), not a half-close.
+     */
+    private boolean pausedForUpstream;
+    /**
      * What an application answering inside this filter's own calls (an embedded one, {@link AppBridge}) said while a
      * client read or {@link #pump} was under way: its response parts, and {@link #UPSTREAM_END_CLEAN} or
      * {@link #UPSTREAM_END_CUT} for its end, taken in order once that read's messages or the pump are done
@@ -186,7 +191,8 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
      * stream's watermark and one write past it in no count (L7EmbeddedUpgradeBudgetTest).
      */
     void fromEmbeddedApplication(ChannelHandlerContext app, Object msg, io.netty.channel.ChannelPromise promise) {
-        int n = msg instanceof HttpContent c ? c.content().readableBytes()
+        // A DATA frame (Http2DataFrame, a holder) as well as bytes: the application writes either on its tunnel stream.
+        int n = msg instanceof io.netty.buffer.ByteBufHolder h ? h.content().readableBytes()
                 : msg instanceof io.netty.buffer.ByteBuf b ? b.readableBytes() : 0;
         if (n == 0) {
             app.write(msg, promise);
@@ -252,7 +258,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             }
             if (upgraded != null) {
                 upstream.shutdownOutput();
-            } else if (!closing && !requests.paused() && !ctx.channel().config().isAutoRead()) {
+            } else if (!closing && pausedForUpstream && !requests.paused() && !ctx.channel().config().isAutoRead()) {
                 // A FIN while the client's reads were stopped because its application could take no more (content):
                 // Envoy's read-disabled connection still watches for the peer's close unless half-close is enabled, which
                 // its HTTP connection manager never does (envoyproxy/envoy source/common/network/connection_impl.cc
@@ -776,6 +782,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             x.requestData(c.content());
             upstream.write(c);
             if (!upstream.isWritable() && !requests.paused()) {
+                pausedForUpstream = true;
                 ctx.channel().config().setAutoRead(false);
             }
         } else {
@@ -802,6 +809,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             }
             return;
         }
+        pausedForUpstream = false;
         if (!requests.paused() && !closing) {
             ctx.channel().config().setAutoRead(true);
         }

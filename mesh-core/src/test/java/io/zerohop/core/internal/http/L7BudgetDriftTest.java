@@ -189,7 +189,8 @@ class L7BudgetDriftTest {
             ByteBuffer chunk = ByteBuffer.allocate(8 * 1024);
             Await.until("the proxy stopped reading the client", () -> {
                 try {
-                    if (!rig.accepted.isEmpty() && !rig.accepted.get(0).config().isAutoRead()) {
+                    // Body bytes toward the application (the filter installed, past the sniff's own pause) and no reading.
+                    if (H2HeldBudget.held() > rig.base && !rig.accepted.isEmpty() && !rig.accepted.get(0).config().isAutoRead()) {
                         return true;
                     }
                     c.write(chunk.clear());

@@ -85,7 +85,8 @@ class L7Http1EarlyCloseTest {
             ByteBuffer chunk = ByteBuffer.allocate(8 * 1024);
             Await.until("the proxy stopped reading the client", () -> {
                 try {
-                    if (!accepted.isEmpty() && !accepted.get(0).config().isAutoRead()) {
+                    // Body bytes toward the application (the filter installed, past the sniff's own pause) and no reading.
+                    if (H2HeldBudget.held() > base && !accepted.isEmpty() && !accepted.get(0).config().isAutoRead()) {
                         return true;
                     }
                     c.write(chunk.clear());
