@@ -55,7 +55,7 @@ class WaypointManifestsTest {
     void startDiscovery() throws Exception {
         d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry)
                 .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
-        d.synced().get(30, TimeUnit.SECONDS);
+        d.synced().get(MockCluster.TIMEOUT.toSeconds(), TimeUnit.SECONDS);
     }
 
     void ns(String name, Map<String, String> labels) {
@@ -172,7 +172,9 @@ class WaypointManifestsTest {
         waypointDeployment("bookinfo", "waypoint", "10.1.0.50", "10.96.0.50");
         istioctlWaypoint("bookinfo", "waypoint", null, "10.96.0.50", true);
         GatewayAddress wp = GatewayAddress.of("bookinfo", "waypoint.bookinfo.svc.cluster.local");
-        awaitServiceWaypoint("10.96.0.1", wp);
+        // Each kind has its own informer: the waypoint's pod and Service may be installed after the Gateway's status.
+        await(d, "the waypoint in use, its pod and Service installed", () -> vip("10.96.0.1").map(s -> wp.equals(s.waypoint()))
+                .orElse(false) && at("10.1.0.50").isPresent() && vip("10.96.0.50").isPresent());
         assertThat(at("10.1.0.1").orElseThrow().waypoint()).as("service waypoint: not the pod's").isNull();
         assertThat(at("10.1.0.50").orElseThrow().waypoint()).as("the waypoint's pod").isNull();
         assertThat(vip("10.96.0.50").orElseThrow().waypoint()).as("the waypoint's Service").isNull();
