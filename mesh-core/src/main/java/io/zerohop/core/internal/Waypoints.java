@@ -47,11 +47,18 @@ final class Waypoints {
         int port = gw.hboneMtlsPort();
         Workload w;
         InetSocketAddress at;
-        Service svc = gw.address() != null ? registry.serviceAt(gw.address()).orElse(null)
-                : registry.service(gw.namespace(), gw.hostname()).orElse(null);
+        Service svc = serviceOf(registry, gw);
         if (svc != null) {
-            Service.Endpoint ep = registry.pickEndpoint(svc, port, gw.address() != null ? gw.address() : original.getAddress(),
-                    sourceNode, sourceLabels);
+            InetAddress family = gw.address() != null ? gw.address() : original.getAddress();
+            Service.Endpoint ep = registry.pickEndpoint(svc, port, family, sourceNode, sourceLabels);
+            for (Service now; ep == null && (now = serviceOf(registry, gw)) != null && now != svc; ) {
+                // A replace between the lookup and the pick (mesh-kubernetes makes new Service instances on every pod
+                // change) left svc an instance the registry no longer knows the endpoints of; the registry's own retry
+                // looks it up by the address given, which for a hostname is the destination's, not the waypoint's. ztunnel
+                // reads one state under its lock. WaypointChurnTest: 1 in 10,000 connections refused as UnknownWaypoint.
+                svc = now;
+                ep = registry.pickEndpoint(svc, port, family, sourceNode, sourceLabels);
+            }
             if (ep == null) {
                 throw unknown(gw, of, svc.port(port) == null ? "its service " + svc + " has no port " + port
                         : "its service " + svc + " has no healthy endpoint with the port its port " + port + " targets");
@@ -104,25 +111,36 @@ final class Waypoints {
         if (gw == null) {
             return false;
         }
-        Service svc;
         if (gw.address() != null) {
             // fetch_destination: a workload's address first, then a Service's VIP.
             Workload w = registry.byAddress(gw.address()).orElse(null);
             if (w != null) {
                 return p.test(w);
             }
-            svc = registry.serviceAt(gw.address()).orElse(null);
-        } else {
-            svc = registry.service(gw.namespace(), gw.hostname()).orElse(null);
         }
-        if (svc != null) {
-            for (Workload ep : registry.endpoints(svc)) {
+        Service svc = serviceOf(registry, gw);
+        while (svc != null) {
+            List<Workload> eps = registry.endpoints(svc);
+            for (Workload ep : eps) {
                 if (p.test(ep)) {
                     return true;
                 }
             }
+            // No endpoints: an instance a replace has made stale (as in resolve) knows none. Without this the waypoint's
+            // own connection was sent to itself 1 in 10,000 times under churn (WaypointChurnTest).
+            Service now = eps.isEmpty() ? serviceOf(registry, gw) : svc;
+            if (now == svc) {
+                return false;
+            }
+            svc = now;
         }
         return false;
+    }
+
+    /** The registry Service {@code gw} names: by address the Service at it, by hostname that namespace's Service of it; or null. */
+    private static Service serviceOf(WorkloadRegistry registry, GatewayAddress gw) {
+        return gw.address() != null ? registry.serviceAt(gw.address()).orElse(null)
+                : registry.service(gw.namespace(), gw.hostname()).orElse(null);
     }
 
     /**
