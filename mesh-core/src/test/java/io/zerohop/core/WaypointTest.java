@@ -325,6 +325,35 @@ class WaypointTest {
     }
 
     @Test
+    @DisplayName("an embedded waypoint's own connect, route and socket to a Service it fronts go to an endpoint directly,"
+            + " never back to itself; a Service another waypoint fronts still goes through that one")
+    void theWaypointsOwnCallToItsServiceGoesDirect() throws Exception {
+        // ztunnel never routes a waypoint's traffic to a Service (the waypoint pod is not captured, istio.io/dataplane-mode
+        // none, and Envoy dials the endpoints it picks); check_from_waypoint keeps a sandwiched waypoint's workload-addressed
+        // traffic off itself. The library's calls from the waypoint's identity went to the waypoint itself: a relay written
+        // with them, as this test's, looped.
+        int before = atWaypoint.size();
+        int accepted = backendAccepted.get();
+        InetSocketAddress vip = new InetSocketAddress(VIP, 51403);
+        io.zerohop.hbone.Route r = waypointMesh.route(vip);
+        assertThat(r.hboneAddress()).as("the backend's node, not the waypoint").isEqualTo(new InetSocketAddress(BACKEND_IP, 51402));
+        assertThat(r.target()).isEqualTo(BACKEND_APP);
+        try (HboneStream s = waypointMesh.connect(waypoint.identity(), vip).get(10, TimeUnit.SECONDS)) {
+            assertThat(s.info().peerIdentity()).isEqualTo(backend.identity());
+        }
+        try (Socket s = waypointMesh.socketFactory().createSocket()) {
+            s.connect(vip, 10_000);
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write('x');
+            assertThat(new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII)).isEqualTo("backend");
+        }
+        assertThat(backendAccepted.get()).as("the connect's stream and the socket's").isEqualTo(accepted + 2);
+        assertThat(waypointMesh.route(new InetSocketAddress(GUARDED_VIP, 51404)).hboneAddress()).as("another waypoint's Service")
+                .isEqualTo(new InetSocketAddress(IMPOSTOR_IP, 51411));
+        assertThat(atWaypoint).as("nothing sent to the waypoint").hasSize(before);
+    }
+
+    @Test
     @DisplayName("a waypoint presenting another identity than its workload's is refused; nothing reaches the backend")
     void aWaypointWithTheWrongIdentityIsRefused() throws Exception {
         int accepted = backendAccepted.get();

@@ -194,8 +194,9 @@ public final class Outbound implements CaptureListener.Opener {
      * For the library's own calls ({@link #connect(SpiffeId, InetSocketAddress)}, {@link #route}, socket factories), the
      * route through {@code target}'s waypoint, as {@link #buildRequest} takes it for a capture (ztunnel's
      * {@code build_request}): a Service VIP whose Service has a waypoint, or a workload address whose workload has one,
-     * unless the caller is that waypoint (ztunnel's {@code check_from_waypoint}, the caller's address being its local
-     * workload's: {@link LocalWorkloads#workloadOf}); null when neither. The route dials the waypoint, verifies its
+     * unless the caller is that waypoint (ztunnel's {@code check_from_waypoint}, the caller's address being that of a
+     * local workload of the waypoint with the caller's identity: {@link LocalWorkloads#isLocal}), for a Service's
+     * waypoint too (a zerohop decision: ztunnel never sees a waypoint's traffic to a Service); null when neither. The route dials the waypoint, verifies its
      * identity and keeps {@code target} as the CONNECT authority.
      *
      * @throws Mesh.UnknownDestinationException ztunnel's {@code UnknownWaypoint}, also logged (rate-limited) with both
@@ -207,20 +208,24 @@ public final class Outbound implements CaptureListener.Opener {
         String of;
         if (svc != null) {
             gw = svc.waypoint();
+            if (gw == null) {
+                return null;
+            }
             of = "service " + svc;
         } else {
             Workload dst = local.registry().byAddress(target.getAddress()).orElse(null);
             if (dst == null || dst.waypoint() == null) {
                 return null;
             }
-            Workload self = local.workloadOf(source);
-            if (self != null && Waypoints.fromWaypoint(local.registry(), dst, source, self.addresses())) {
-                return null;
-            }
             gw = dst.waypoint();
             of = "workload " + dst;
         }
-        if (gw == null) {
+        if (source != null && Waypoints.isWaypoint(local.registry(), gw,
+                w -> local.isLocal(w) && source.equals(local.registry().identityOf(w)))) {
+            // The caller is that waypoint (check_from_waypoint: its identity, and a workload of it runs here, the caller's
+            // address being this host's or node's): to the destination directly, for a Service too. ztunnel never sees
+            // a waypoint's connection to a Service (its pod is not captured; Envoy dials the endpoint it picked), and a
+            // waypoint relaying through these calls would otherwise send every connection back to itself.
             return null;
         }
         Workload src = local.workloadOf(source);
