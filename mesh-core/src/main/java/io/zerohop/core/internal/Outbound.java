@@ -157,37 +157,42 @@ public final class Outbound implements CaptureListener.Opener {
      * {@link #connect(SpiffeId, InetSocketAddress)} adds them: for a VIP, {@code forwarded: host=} its Service's hostname.
      */
     private Route route(InetSocketAddress target, SpiffeId source, boolean defaultHeaders) {
-        return route(target, source, defaultHeaders, true);
-    }
-
-    /**
-     * {@link #route(InetSocketAddress, SpiffeId, boolean)}; {@code waypoints} false for a caller that decided on the
-     * waypoint already ({@link #buildRequest}, whose source is its captured app's, not this proxy's).
-     */
-    private Route route(InetSocketAddress target, SpiffeId source, boolean defaultHeaders, boolean waypoints) {
-        Route via = waypoints ? libraryWaypoint(target, source) : null;
+        // One lookup of each kind per call, shared by the waypoint's check and the route (a VIP is never a workload's
+        // address: the registry refuses it).
+        io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress()).orElse(null);
+        Workload dst = svc == null ? local.registry().byAddress(target.getAddress()).orElse(null) : null;
+        Route via = libraryWaypoint(svc, dst, target, source);
         if (via != null) {
-            return defaultHeaders ? withDefaultHeaders(null, source, via, null,
-                    local.registry().serviceAt(target.getAddress()).map(io.zerohop.core.Service::hostname).orElse(null)) : via;
+            return defaultHeaders ? withDefaultHeaders(null, source, via, null, svc != null ? svc.hostname() : null) : via;
         }
-        io.zerohop.core.Service.Endpoint ep = serviceEndpoint(target, null, source, true);
-        if (ep != null) {
+        if (svc != null) {
             // ztunnel's find_upstream for a VIP: one endpoint, its address and target port as the CONNECT authority
             // (hbone_target_destination), carried by the route's target; each call picks again, among the meshed ones.
+            io.zerohop.core.Service.Endpoint ep = serviceEndpoint(svc, target, null, source, true);
             Workload w = ep.workload();
             Route r = new Route(local.registry().hboneAddress(w, ep.address().getAddress()), Set.of(local.registry().identityOf(w)),
                     Map.of(), ep.address());
             return defaultHeaders ? withDefaultHeaders(null, source, r, null, ep.service().hostname()) : r;
         }
-        Workload w = local.registry().byAddress(target.getAddress()).orElseThrow(() -> unknown(target,
-                "add it to the workload registry or pass an explicit Route"));
+        Route r = workloadRoute(dst, target);
+        return defaultHeaders ? withDefaultHeaders(source, r, null) : r;
+    }
+
+    /**
+     * The route to {@code w}, the registry workload at {@code target}'s address (null: none there).
+     *
+     * @throws Mesh.UnknownDestinationException when {@code w} is null or {@code protocol: TCP}
+     */
+    private Route workloadRoute(Workload w, InetSocketAddress target) {
+        if (w == null) {
+            throw unknown(target, "add it to the workload registry or pass an explicit Route");
+        }
         if (w.protocol() != Workload.Protocol.HBONE) {
             throw new Mesh.UnknownDestinationException("destination " + w + " (" + Addresses.authority(target)
                     + ") is a plaintext workload, not reachable over HBONE");
         }
         // The registry's memo: w.identity() would build a SpiffeId (~400 B) per open.
-        Route r = new Route(local.registry().hboneAddress(w, target.getAddress()), local.registry().identityOf(w));
-        return defaultHeaders ? withDefaultHeaders(source, r, null) : r;
+        return new Route(local.registry().hboneAddress(w, target.getAddress()), local.registry().identityOf(w));
     }
 
     /**
@@ -196,14 +201,16 @@ public final class Outbound implements CaptureListener.Opener {
      * {@code build_request}): a Service VIP whose Service has a waypoint, or a workload address whose workload has one,
      * unless the caller is that waypoint (ztunnel's {@code check_from_waypoint}, the caller's address being that of a
      * local workload of the waypoint with the caller's identity: {@link LocalWorkloads#isLocal}), for a Service's
-     * waypoint too (a zerohop decision: ztunnel never sees a waypoint's traffic to a Service); null when neither. The route dials the waypoint, verifies its
-     * identity and keeps {@code target} as the CONNECT authority.
+     * waypoint too (a zerohop decision: ztunnel never sees a waypoint's traffic to a Service); null when neither. The
+     * route dials the waypoint, verifies its identity and keeps {@code target} as the CONNECT authority.
+     *
+     * @param svc the Service at {@code target}'s address, or null
+     * @param dst the workload at it when no Service is, or null
      *
      * @throws Mesh.UnknownDestinationException ztunnel's {@code UnknownWaypoint}, also logged (rate-limited) with both
      *         ends and the waypoint: never sent to the destination directly
      */
-    private Route libraryWaypoint(InetSocketAddress target, SpiffeId source) {
-        io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress()).orElse(null);
+    private Route libraryWaypoint(io.zerohop.core.Service svc, Workload dst, InetSocketAddress target, SpiffeId source) {
         io.zerohop.core.GatewayAddress gw;
         String of;
         if (svc != null) {
@@ -213,7 +220,6 @@ public final class Outbound implements CaptureListener.Opener {
             }
             of = "service " + svc;
         } else {
-            Workload dst = local.registry().byAddress(target.getAddress()).orElse(null);
             if (dst == null || dst.waypoint() == null) {
                 return null;
             }
@@ -293,13 +299,13 @@ public final class Outbound implements CaptureListener.Opener {
     }
 
     /**
-     * The endpoint of the Service at {@code target}'s address, as ztunnel's {@code fetch_upstream} picks it
+     * The endpoint of {@code svc}, the Service at {@code target}'s address, as ztunnel's {@code fetch_upstream} picks it
      * ({@link io.zerohop.core.WorkloadRegistry#pickEndpoint}) for the source workload: {@code from} (a captured
      * connection's), else the one local workload of identity {@code source} (the one whose baggage the tunnel carries:
      * {@link LocalWorkloads#workloadOf}), else this proxy itself: its node and no locality (zerohop knows none of its own).
      * Its node and topology labels are what a Service's {@code internalTrafficPolicy: Local} or {@code trafficDistribution}
      * ranks endpoints by (ztunnel's {@code load_balance}: {@code src.node}, {@code src.locality}, {@code src.network}).
-     * Null when {@code target} is no Service VIP.
+     * Never null.
      *
      * @param source the identity the connection goes out as (the mesh's own when {@code from} is null and the caller
      *               lends it), or null
@@ -310,12 +316,8 @@ public final class Outbound implements CaptureListener.Opener {
      *         zerohop's reason: the port is no service port, or no endpoint has an address and that port (with
      *         {@code meshOnly}: or none of those is in the mesh)
      */
-    private io.zerohop.core.Service.Endpoint serviceEndpoint(InetSocketAddress target, Workload from, SpiffeId source,
-                                                             boolean meshOnly) {
-        io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress()).orElse(null);
-        if (svc == null) {
-            return null;
-        }
+    private io.zerohop.core.Service.Endpoint serviceEndpoint(io.zerohop.core.Service svc, InetSocketAddress target, Workload from,
+                                                             SpiffeId source, boolean meshOnly) {
         Workload src = from != null ? from : local.workloadOf(source);
         // The source's node: its workload's, else (the mesh's own identity, no workload of its own) this proxy's.
         String node = src != null ? src.node() : local.node();
@@ -379,20 +381,23 @@ public final class Outbound implements CaptureListener.Opener {
         InetSocketAddress to = target;
         String host = null;
         try {
-            Route via = libraryWaypoint(target, source);
+            io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress()).orElse(null);
+            Workload dst = svc == null ? local.registry().byAddress(target.getAddress()).orElse(null) : null;
+            Route via = libraryWaypoint(svc, dst, target, source);
             if (via != null) {
                 if (closing) {
                     return CompletableFuture.failedFuture(closed("connect"));
                 }
-                return tunnel(source, target, withDefaultHeaders(null, source, via, null,
-                        local.registry().serviceAt(target.getAddress()).map(io.zerohop.core.Service::hostname).orElse(null)));
+                return tunnel(source, target, withDefaultHeaders(null, source, via, null, svc != null ? svc.hostname() : null));
             }
-            io.zerohop.core.Service.Endpoint ep = serviceEndpoint(target, null, source, true);
-            if (ep != null) {
+            if (svc != null) {
+                io.zerohop.core.Service.Endpoint ep = serviceEndpoint(svc, target, null, source, true);
                 to = ep.address();
                 host = ep.service().hostname();
+                route = workloadRoute(ep.workload(), to);
+            } else {
+                route = workloadRoute(dst, target);
             }
-            route = route(to, source, false, false);
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
@@ -514,7 +519,7 @@ public final class Outbound implements CaptureListener.Opener {
         io.zerohop.core.Service.Endpoint ep;
         try {
             // ztunnel's find_upstream: a Service VIP first, then a workload address.
-            ep = serviceEndpoint(target, from, src, false);
+            ep = vipService != null ? serviceEndpoint(vipService, target, from, src, false) : null;
         } catch (Mesh.UnknownDestinationException e) {
             // ztunnel's build_request: a service-addressed connection without an upstream is Error::NoHealthyUpstream,
             // never passthrough (a VIP is no address to send plaintext to, and its endpoints may be meshed).
@@ -547,15 +552,14 @@ public final class Outbound implements CaptureListener.Opener {
         }
         Route route;
         try {
-            route = route(target, identity, false, false);
+            route = workloadRoute(dst, target);
         } catch (Mesh.UnknownDestinationException e) {
-            Workload w = local.registry().byAddress(target.getAddress()).orElse(null);
-            if (w == null ? passthroughUnknown : w.protocol() == Workload.Protocol.TCP) {
+            if (dst == null ? passthroughUnknown : dst.protocol() == Workload.Protocol.TCP) {
                 return new Request.Passthrough(e.getMessage());
             }
             // A captured connection has no Route to pass: its remedies are the registry or passthrough,
             // named as the CLI and the builder spell them.
-            return new Request.Refused(w != null ? e : unknown(target, "add it to the workload registry, or relay destinations"
+            return new Request.Refused(dst != null ? e : unknown(target, "add it to the workload registry, or relay destinations"
                     + " outside it as plain TCP: zerohop proxy --passthrough-unknown, Mesh.Builder.passthroughUnknown(true)"), false);
         }
         // The captured app's address travels as `Forwarded: for=` (ztunnel's build_forwarded): both

@@ -656,9 +656,10 @@ public final class TunnelObserver implements HboneEvents {
     TrafficLabels labels(TunnelInfo t) {
         boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
         var src = inbound ? t.peerIdentity() : t.localIdentity();
-        Workload dw = outboundWaypoint(t);
-        if (dw == null) {
-            dw = t.destination() == null ? null : registry.byAddress(t.destination().getAddress()).orElse(null);
+        Workload dw = t.destination() == null ? null : registry.byAddress(t.destination().getAddress()).orElse(null);
+        Workload waypoint = outboundWaypoint(t, dw);
+        if (waypoint != null) {
+            dw = waypoint;
         }
         // Outbound before TLS verified the server (a failed open): the registry workload's identity,
         // ztunnel's with_destination (w.identity()).
@@ -783,11 +784,9 @@ public final class TunnelObserver implements HboneEvents {
 
     /** The identity of the registry workload at an outbound tunnel's target (its waypoint when it went through one), or null. */
     private Object expectedIdentity(TunnelInfo t) {
-        Workload wp = outboundWaypoint(t);
-        if (wp != null) {
-            return registry.identityOf(wp);
-        }
-        return t.destination() == null ? null : registry.byAddress(t.destination().getAddress()).map(registry::identityOf).orElse(null);
+        Workload dw = t.destination() == null ? null : registry.byAddress(t.destination().getAddress()).orElse(null);
+        Workload wp = outboundWaypoint(t, dw);
+        return wp != null ? registry.identityOf(wp) : dw != null ? registry.identityOf(dw) : null;
     }
 
     /**
@@ -797,8 +796,9 @@ public final class TunnelObserver implements HboneEvents {
      * the Service dialled staying {@code destination_service} ({@code intended_destination_service}, found from
      * {@code forwarded}'s {@code host=}); null inbound or when it went to no waypoint.
      */
-    private Workload outboundWaypoint(TunnelInfo t) {
-        return t.direction() == TunnelInfo.Direction.OUTBOUND ? Waypoints.of(registry, t.destination(), t.peerAddress()) : null;
+    private Workload outboundWaypoint(TunnelInfo t, Workload atDestination) {
+        return t.direction() == TunnelInfo.Direction.OUTBOUND
+                ? Waypoints.of(registry, t.destination(), t.peerAddress(), atDestination) : null;
     }
 
     /**

@@ -147,14 +147,22 @@ final class Waypoints {
      * The waypoint an outbound tunnel went through, for its telemetry (ztunnel's {@code actual_destination_workload}):
      * the workload at the address dialled ({@code hbone}), when the CONNECT target ({@code target}: a Service VIP or a
      * workload's address) has a waypoint that workload belongs to and it is not the target workload itself; else null.
+     *
+     * @param dst the registry workload at {@code target}'s address, which the caller has looked up already, or null: only
+     *            then is a Service looked up (a VIP is never a workload's address), so a tunnel to a workload without a
+     *            waypoint costs no lookup here
      */
-    static Workload of(WorkloadRegistry registry, InetSocketAddress target, InetSocketAddress hbone) {
+    static Workload of(WorkloadRegistry registry, InetSocketAddress target, InetSocketAddress hbone, Workload dst) {
         if (target == null || hbone == null) {
             return null;
         }
-        Service svc = registry.serviceAt(target.getAddress()).orElse(null);
-        Workload dst = svc == null ? registry.byAddress(target.getAddress()).orElse(null) : null;
-        GatewayAddress gw = svc != null ? svc.waypoint() : dst != null ? dst.waypoint() : null;
+        GatewayAddress gw;
+        if (dst != null) {
+            gw = dst.waypoint();
+        } else {
+            Service svc = registry.serviceAt(target.getAddress()).orElse(null);
+            gw = svc != null ? svc.waypoint() : null;
+        }
         if (gw == null) {
             return null;
         }
