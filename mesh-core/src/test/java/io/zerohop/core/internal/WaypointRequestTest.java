@@ -194,6 +194,27 @@ class WaypointRequestTest {
     }
 
     @Test
+    @DisplayName("an IPv6 destination through an IPv4-only waypoint: by hostname its IPv4 endpoint (pick_workload_destination's"
+            + " find_or_first), by address the IPv4 address given; the CONNECT authority stays the IPv6 target")
+    void anIpv6DestinationThroughAnIpv4OnlyWaypoint() {
+        Workload wpEp = new Workload(WAYPOINT.namespace(), WAYPOINT.name(), WAYPOINT.serviceAccount(), WAYPOINT.labels(),
+                WAYPOINT.addresses(), WAYPOINT.protocol(), WAYPOINT.node(), TD, Map.of(), null, null,
+                List.of(new WorkloadService("waypoint", "ns", "waypoint.ns.svc.cluster.local", Set.of(15008))));
+        Service waypointSvc = new Service("ns", "waypoint", "waypoint.ns.svc.cluster.local", List.of(ip("127.0.0.50")),
+                List.of(Service.Port.of(15008, 15008)));
+        for (GatewayAddress gw : List.of(GatewayAddress.of("ns", "waypoint.ns.svc.cluster.local"), at("127.0.0.50", 15008),
+                at("127.0.0.10", 15008))) {
+            Workload dst = myPod(gw, "127.0.0.2", "ff06::c3");
+            WorkloadRegistry r = WorkloadRegistry.empty();
+            r.replace(List.of(SOURCE, wpEp, dst), Map.of(), Map.of(), List.of(waypointSvc));
+            Outbound o = new Outbound(tls, group, new LocalWorkloads(r, "local-node"), null, f.ownPorts, false,
+                    new TunnelObserver(r, null, null), new TunnelObserver(r, null, null), f.refusals, 100, Duration.ofMinutes(5), null);
+            assertHbone(o.buildRequest(sa("::1", 41000), sa("ff06::c3", 80)), "127.0.0.10:15008", sa("ff06::c3", 80),
+                    WAYPOINT.identity());
+        }
+    }
+
+    @Test
     @DisplayName("UnknownWaypoint: nothing at the address, no such hostname, no waypoint port: refused, never sent direct")
     void anUnknownWaypointIsRefused() {
         for (GatewayAddress gw : List.of(at("127.0.0.99", 15008), GatewayAddress.of("ns", "missing.ns.svc.cluster.local"))) {
