@@ -105,7 +105,7 @@ public final class KubernetesDiscovery implements AutoCloseable {
         this.node = b.node;
         this.namespace = b.namespace;
         this.podName = b.podName;
-        this.workloads = new WorkloadState(registry, b.trustDomain, b.nodeAddresses);
+        this.workloads = new WorkloadState(registry, b.trustDomain, b.clusterDomain, b.nodeAddresses);
         this.policies = b.meterRegistry == null ? new PolicyState(engine)
                 : new PolicyState(engine, io.zerohop.kubernetes.internal.RejectedObjectsMeter.of(b.meterRegistry));
         this.executor = new ScheduledThreadPoolExecutor(1, r -> {
@@ -393,6 +393,7 @@ public final class KubernetesDiscovery implements AutoCloseable {
         private WorkloadRegistry registry;
         private PolicyEngine engine;
         private String trustDomain = "cluster.local";
+        private String clusterDomain = PodConversion.DEFAULT_CLUSTER_DOMAIN;
         private String rootNamespace;
         private String node;
         private String namespace;
@@ -430,6 +431,19 @@ public final class KubernetesDiscovery implements AutoCloseable {
         public Builder trustDomain(String trustDomain) {
             SpiffeIds.parse("spiffe://" + trustDomain);
             this.trustDomain = trustDomain;
+            return this;
+        }
+
+        /**
+         * The cluster's DNS domain (default {@code cluster.local}): every Kubernetes Service is named
+         * {@code NAME.NS.svc.DOMAIN}, as istiod names it with its {@code --domain} flag (istio/istio
+         * pilot/cmd/pilot-discovery/app/cmd.go, {@code KubeOptions.DomainSuffix}) and ztunnel's {@code CLUSTER_DOMAIN}
+         * (src/config.rs) says; give the one istiod runs with. A waypoint named by hostname, the
+         * {@code destination_service} labels and {@code forwarded: host=} use it. Not the trust domain
+         * ({@link #trustDomain}), which only defaults to the same string. Refused unless a lowercase RFC 1123 DNS name.
+         */
+        public Builder clusterDomain(String domain) {
+            this.clusterDomain = PodConversion.clusterDomain(domain);
             return this;
         }
 

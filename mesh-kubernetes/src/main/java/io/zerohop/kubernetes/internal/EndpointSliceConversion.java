@@ -80,6 +80,11 @@ public final class EndpointSliceConversion {
      * @param servicesOfNamespace the Kubernetes Services of the slice's namespace, by name
      */
     public static List<SliceEndpoint> endpoints(EndpointSlice slice, Map<String, Service> servicesOfNamespace) {
+        return endpoints(slice, servicesOfNamespace, PodConversion.DEFAULT_CLUSTER_DOMAIN);
+    }
+
+    /** {@link #endpoints(EndpointSlice, Map)} with the Service's hostname in {@code clusterDomain} ({@link PodConversion#hostname}). */
+    public static List<SliceEndpoint> endpoints(EndpointSlice slice, Map<String, Service> servicesOfNamespace, String clusterDomain) {
         Service svc = serviceOf(slice, servicesOfNamespace);
         if (svc == null || slice.getEndpoints() == null) {
             return List.of();
@@ -89,7 +94,7 @@ public final class EndpointSliceConversion {
         Map<Integer, Integer> ports = ports(slice, svc);
         Set<Integer> targets = new TreeSet<>(ports.values());
         String svcName = svc.getMetadata().getName();
-        String hostname = svcName + "." + ns + ".svc." + PodConversion.DOMAIN_SUFFIX;
+        String hostname = PodConversion.hostname(svcName, ns, clusterDomain);
         Set<String> seen = new HashSet<>();
         List<SliceEndpoint> out = new ArrayList<>();
         for (Endpoint ep : slice.getEndpoints()) {

@@ -77,6 +77,16 @@ public final class PodConversion {
     public static Optional<Workload> toWorkload(Pod pod, Map<String, String> namespaceLabels,
                                                 Collection<Service> services, String trustDomain,
                                                 Collection<Service> sliceServices) {
+        return toWorkload(pod, namespaceLabels, services, trustDomain, sliceServices, DEFAULT_CLUSTER_DOMAIN);
+    }
+
+    /**
+     * {@link #toWorkload(Pod, Map, Collection, String, Collection)} in a cluster whose DNS domain is {@code clusterDomain}
+     * ({@link #clusterDomain}): the Services' hostnames end with it.
+     */
+    public static Optional<Workload> toWorkload(Pod pod, Map<String, String> namespaceLabels,
+                                                Collection<Service> services, String trustDomain,
+                                                Collection<Service> sliceServices, String clusterDomain) {
         if (isTerminal(pod) || (pod.getSpec() != null && Boolean.TRUE.equals(pod.getSpec().getHostNetwork()))) {
             return Optional.empty();
         }
@@ -92,7 +102,7 @@ public final class PodConversion {
         String node = pod.getSpec() == null || blank(pod.getSpec().getNodeName()) ? null : pod.getSpec().getNodeName();
         Workload.Protocol protocol = inMesh(pod, namespaceLabels) ? Workload.Protocol.HBONE : Workload.Protocol.TCP;
         return Optional.of(new Workload(ns, name, sa, labels, addresses, protocol, node, trustDomain,
-                appProtocols(pod, services), namedPorts(pod), workloadName(pod), services(pod, services, sliceServices)));
+                appProtocols(pod, services), namedPorts(pod), workloadName(pod), services(pod, services, sliceServices, clusterDomain)));
     }
 
     /**
@@ -101,10 +111,11 @@ public final class PodConversion {
      * whether the pod is a healthy endpoint of it (Ready and not being deleted, or the Service publishes not-ready
      * addresses: {@link io.zerohop.core.WorkloadService#healthy}),
      * for an inbound connection's {@code destination_service} ({@link io.zerohop.core.WorkloadService#forPort}). The
-     * hostname is istiod's for a Kubernetes Service with the default domain suffix, {@code NAME.NAMESPACE.svc.cluster.local}.
+     * hostname is istiod's for a Kubernetes Service, {@code NAME.NAMESPACE.svc.DOMAIN} ({@link #hostname}), here with the
+     * default domain.
      */
     static List<io.zerohop.core.WorkloadService> services(Pod pod, Collection<Service> services) {
-        return services(pod, services, List.of());
+        return services(pod, services, List.of(), DEFAULT_CLUSTER_DOMAIN);
     }
 
     /**
@@ -112,7 +123,8 @@ public final class PodConversion {
      * already among them: those whose EndpointSlices name the pod ({@link #toWorkload(Pod, Map, Collection, String,
      * Collection)}).
      */
-    static List<io.zerohop.core.WorkloadService> services(Pod pod, Collection<Service> services, Collection<Service> sliceServices) {
+    static List<io.zerohop.core.WorkloadService> services(Pod pod, Collection<Service> services, Collection<Service> sliceServices,
+                                                          String clusterDomain) {
         List<Service> sorted = selecting(pod, services);
         if (sliceServices != null && !sliceServices.isEmpty()) {
             List<Service> extra = new ArrayList<>(sliceServices);
@@ -159,7 +171,7 @@ public final class PodConversion {
             }
             String name = s.getMetadata().getName();
             String ns = s.getMetadata().getNamespace() == null ? pod.getMetadata().getNamespace() : s.getMetadata().getNamespace();
-            out.add(new io.zerohop.core.WorkloadService(name, ns, name + "." + ns + ".svc." + DOMAIN_SUFFIX, targets,
+            out.add(new io.zerohop.core.WorkloadService(name, ns, hostname(name, ns, clusterDomain), targets,
                     healthy || Boolean.TRUE.equals(s.getSpec().getPublishNotReadyAddresses()), own));
         }
         return out;
@@ -173,7 +185,8 @@ public final class PodConversion {
      * logged once) is none. Ports: each TCP port (a port without protocol is TCP; zerohop relays TCP only, and a UDP port
      * may repeat a TCP port's number) with its {@code targetPort}: a number, a container port name each endpoint
      * resolves ({@code io.zerohop.core.Service.Port#named}), or absent, the port itself. A port the API server would
-     * refuse (out of range, a bad name) is skipped and logged once. Hostname {@code NAME.NAMESPACE.svc.cluster.local}.
+     * refuse (out of range, a bad name) is skipped and logged once. Hostname {@code NAME.NAMESPACE.svc.cluster.local}
+     * ({@link #toService(Service, Map, String)} for another cluster domain).
      * Load balancing ({@link io.zerohop.core.Service#loadBalancing}): {@link #loadBalancing}.
      * {@code spec.externalIPs} and LoadBalancer ingress IPs are no VIPs, as in istiod's ambient index (istio/istio
      * pilot/pkg/serviceregistry/ambient/services.go {@code getVIPs}: the cluster IPs only, 86c9f01f, August 2026).
@@ -189,6 +202,12 @@ public final class PodConversion {
      * {@code spec.trafficDistribution} nor its own annotation decides ({@link #loadBalancing}).
      */
     public static Optional<io.zerohop.core.Service> toService(Service s, Map<String, String> namespaceAnnotations) {
+        return toService(s, namespaceAnnotations, DEFAULT_CLUSTER_DOMAIN);
+    }
+
+    /** {@link #toService(Service, Map)} in a cluster whose DNS domain is {@code clusterDomain}: hostname {@link #hostname}. */
+    public static Optional<io.zerohop.core.Service> toService(Service s, Map<String, String> namespaceAnnotations,
+                                                              String clusterDomain) {
         if (s.getSpec() == null || "ExternalName".equals(s.getSpec().getType())) {
             return Optional.empty();
         }
@@ -234,7 +253,7 @@ public final class PodConversion {
                 }
             }
         }
-        return Optional.of(new io.zerohop.core.Service(ns, name, name + "." + ns + ".svc." + DOMAIN_SUFFIX, vips, ports,
+        return Optional.of(new io.zerohop.core.Service(ns, name, hostname(name, ns, clusterDomain), vips, ports,
                 loadBalancing(s, namespaceAnnotations)));
     }
 
@@ -281,8 +300,45 @@ public final class PodConversion {
         };
     }
 
-    /** istiod's default {@code DOMAIN_SUFFIX} (its {@code --domain} flag), which Service hostnames end with. */
-    static final String DOMAIN_SUFFIX = "cluster.local";
+    /**
+     * istiod's {@code constants.DefaultClusterLocalDomain} (its {@code --domain} default), ztunnel's
+     * {@code DEFAULT_CLUSTER_DOMAIN} (istio/ztunnel src/config.rs).
+     */
+    public static final String DEFAULT_CLUSTER_DOMAIN = "cluster.local";
+
+    /**
+     * A Kubernetes Service's hostname as istiod names it: {@code NAME.NS.svc.DOMAIN}, the domain its {@code --domain}
+     * flag ({@code KubeOptions.DomainSuffix}; pilot/pkg/serviceregistry/kube/conversion.go {@code ServiceHostname},
+     * pkg/config/kube {@code ServiceHostname}), which the waypoint controller also writes into a waypoint Gateway's
+     * {@code status.addresses}.
+     */
+    static String hostname(String name, String namespace, String clusterDomain) {
+        return name + "." + namespace + ".svc." + clusterDomain;
+    }
+
+    private static final java.util.regex.Pattern DNS_LABEL = java.util.regex.Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+
+    /**
+     * {@code domain} if it is a cluster domain, as the kubelet's {@code --cluster-domain} must be (a lowercase RFC 1123
+     * subdomain: Kubernetes' {@code IsDNS1123Subdomain}, without the trailing dot), else an error naming
+     * {@code clusterDomain}: a Service hostname built from a bad one would match no waypoint or ServiceEntry host.
+     */
+    public static String clusterDomain(String domain) {
+        if (domain == null || domain.isEmpty()) {
+            throw new IllegalArgumentException("clusterDomain must not be empty (default " + DEFAULT_CLUSTER_DOMAIN + ")");
+        }
+        if (domain.length() > 253) {
+            throw new IllegalArgumentException("clusterDomain \"" + domain + "\" is longer than 253 characters");
+        }
+        for (String label : domain.split("\\.", -1)) {
+            if (!DNS_LABEL.matcher(label).matches()) {
+                throw new IllegalArgumentException("clusterDomain \"" + domain + "\" is no DNS name: \"" + label + "\" is no"
+                        + " lowercase RFC 1123 label (a-z, 0-9 and '-', 1 to 63 characters, a letter or digit at each end;"
+                        + " no trailing dot)");
+            }
+        }
+        return domain;
+    }
 
     /** A CronJob's Job: its name ends with {@code -} and a timestamp of 8 to 10 digits (istio/istio pkg/kube/util.go). */
     private static final java.util.regex.Pattern CRON_JOB = java.util.regex.Pattern.compile("(.+)-\\d{8,10}");
@@ -429,6 +485,12 @@ public final class PodConversion {
      * connection from a captured pod, "no healthy upstream" (a review pass, helper 256).
      */
     static List<EndpointSliceConversion.SliceEndpoint> hostNetworkEndpoints(Pod pod, Collection<Service> services) {
+        return hostNetworkEndpoints(pod, services, DEFAULT_CLUSTER_DOMAIN);
+    }
+
+    /** {@link #hostNetworkEndpoints(Pod, Collection)} with the Services' hostnames in {@code clusterDomain}. */
+    static List<EndpointSliceConversion.SliceEndpoint> hostNetworkEndpoints(Pod pod, Collection<Service> services,
+                                                                            String clusterDomain) {
         if (pod.getSpec() == null || !Boolean.TRUE.equals(pod.getSpec().getHostNetwork()) || isTerminal(pod)) {
             return List.of();
         }
@@ -455,7 +517,7 @@ public final class PodConversion {
                 continue;
             }
             String svc = s.getMetadata().getName();
-            io.zerohop.core.WorkloadService ws = new io.zerohop.core.WorkloadService(svc, ns, svc + "." + ns + ".svc." + DOMAIN_SUFFIX,
+            io.zerohop.core.WorkloadService ws = new io.zerohop.core.WorkloadService(svc, ns, hostname(svc, ns, clusterDomain),
                     new java.util.TreeSet<>(ports.values()), ready || Boolean.TRUE.equals(s.getSpec().getPublishNotReadyAddresses()), ports);
             for (InetAddress a : addresses) {
                 out.add(new EndpointSliceConversion.SliceEndpoint(ns, name, a, ws));

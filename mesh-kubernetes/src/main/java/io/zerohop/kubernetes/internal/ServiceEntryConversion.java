@@ -207,6 +207,11 @@ public final class ServiceEntryConversion {
      * port is left.
      */
     public static WorkloadService serviceMembership(Service s, Map<String, Integer> named) {
+        return serviceMembership(s, named, PodConversion.DEFAULT_CLUSTER_DOMAIN);
+    }
+
+    /** {@link #serviceMembership(Service, Map)} with the Service's hostname in {@code clusterDomain} ({@link PodConversion#hostname}). */
+    public static WorkloadService serviceMembership(Service s, Map<String, Integer> named, String clusterDomain) {
         Map<Integer, Integer> ports = new LinkedHashMap<>();
         Set<Integer> targets = new LinkedHashSet<>();
         if (s.getSpec().getPorts() != null) {
@@ -231,7 +236,7 @@ public final class ServiceEntryConversion {
         }
         String ns = s.getMetadata().getNamespace();
         String name = s.getMetadata().getName();
-        return new WorkloadService(name, ns, name + "." + ns + ".svc." + PodConversion.DOMAIN_SUFFIX, targets, true, ports);
+        return new WorkloadService(name, ns, PodConversion.hostname(name, ns, clusterDomain), targets, true, ports);
     }
 
     private static Map<String, String> labels(Map<String, String> m) {

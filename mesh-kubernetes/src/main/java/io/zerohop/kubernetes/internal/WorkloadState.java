@@ -59,6 +59,8 @@ public final class WorkloadState {
 
     private final WorkloadRegistry registry;
     private final String trustDomain;
+    /** The cluster's DNS domain, which every Kubernetes Service's hostname ends with ({@link PodConversion#hostname}). */
+    private final String clusterDomain;
     private final Map<String, PodEntry> pods = new ConcurrentHashMap<>();
     private final Map<String, Map<String, String>> namespaceLabels = new ConcurrentHashMap<>();
     /**
@@ -90,8 +92,14 @@ public final class WorkloadState {
 
     /** @param nodeAddresses false: install no node address at all (KubernetesDiscovery.Builder#nodeAddresses) */
     public WorkloadState(WorkloadRegistry registry, String trustDomain, boolean nodeAddresses) {
+        this(registry, trustDomain, PodConversion.DEFAULT_CLUSTER_DOMAIN, nodeAddresses);
+    }
+
+    /** @param clusterDomain the cluster's DNS domain (KubernetesDiscovery.Builder#clusterDomain), checked there */
+    public WorkloadState(WorkloadRegistry registry, String trustDomain, String clusterDomain, boolean nodeAddresses) {
         this.registry = registry;
         this.trustDomain = trustDomain;
+        this.clusterDomain = clusterDomain;
         this.nodeAddresses = nodeAddresses;
     }
 
@@ -257,7 +265,7 @@ public final class WorkloadState {
         List<io.zerohop.core.Service> out = new ArrayList<>(all.size());
         for (Service k : all) {
             io.zerohop.core.Service s = PodConversion.toService(k,
-                    namespaceTrafficDistribution.get(k.getMetadata().getNamespace())).orElse(null);
+                    namespaceTrafficDistribution.get(k.getMetadata().getNamespace()), clusterDomain).orElse(null);
             if (s == null) {
                 continue;
             }
@@ -330,7 +338,7 @@ public final class WorkloadState {
             Collection<Service> svcs = services.getOrDefault(ns, Map.of()).values();
             Optional<Workload> w = PodConversion.toWorkload(e.pod, namespaceLabels.getOrDefault(ns, Map.of()), svcs, trustDomain,
                     podSlices.getOrDefault(EndpointSliceConversion.podKey(ns, e.pod.getMetadata().getName(),
-                            e.pod.getMetadata().getUid()), List.of()));
+                            e.pod.getMetadata().getUid()), List.of()), clusterDomain);
             if (w.isEmpty()) {
                 continue;
             }
@@ -363,7 +371,7 @@ public final class WorkloadState {
         byName.sort(Comparator.comparing((PodEntry e) -> e.pod.getMetadata().getNamespace()).thenComparing(e -> e.pod.getMetadata().getName()));
         for (PodEntry e : byName) {
             hostNetwork.addAll(PodConversion.hostNetworkEndpoints(e.pod,
-                    services.getOrDefault(e.pod.getMetadata().getNamespace(), Map.of()).values()));
+                    services.getOrDefault(e.pod.getMetadata().getNamespace(), Map.of()).values(), clusterDomain));
         }
         out = withSliceEndpoints(out, allSlices, svcs, hostNetwork);
         out.sort(Comparator.comparing(Workload::namespace).thenComparing(Workload::name));
@@ -539,7 +547,7 @@ public final class WorkloadState {
                 for (Service k : nsServices) {
                     if (k.getSpec() != null && !"ExternalName".equals(k.getSpec().getType())
                             && ServiceEntryConversion.selects(k.getSpec().getSelector(), we.spec().labels())) {
-                        member.add(ServiceEntryConversion.serviceMembership(k, we.spec().ports()));
+                        member.add(ServiceEntryConversion.serviceMembership(k, we.spec().ports(), clusterDomain));
                     }
                 }
                 Map<String, String> annotations = we.annotations();
@@ -829,7 +837,7 @@ public final class WorkloadState {
         for (EndpointSlice es : all) {
             List<EndpointSliceConversion.SliceEndpoint> eps;
             try {
-                eps = EndpointSliceConversion.endpoints(es, services.get(es.getMetadata().getNamespace()));
+                eps = EndpointSliceConversion.endpoints(es, services.get(es.getMetadata().getNamespace()), clusterDomain);
             } catch (RuntimeException bad) {
                 PodConversion.warnOnce("EndpointSlice " + es.getMetadata().getNamespace() + "/" + es.getMetadata().getName()
                         + " skipped: " + bad);
