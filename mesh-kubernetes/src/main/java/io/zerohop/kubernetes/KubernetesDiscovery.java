@@ -387,6 +387,19 @@ public final class KubernetesDiscovery implements AutoCloseable {
         return () -> installListeners.remove(listener);
     }
 
+    /** The cluster DNS domain of {@link Builder#clusterDomain} by default: istiod's {@code --domain} default and ztunnel's. */
+    public static final String DEFAULT_CLUSTER_DOMAIN = PodConversion.DEFAULT_CLUSTER_DOMAIN;
+
+    /**
+     * {@code domain} if {@link Builder#clusterDomain} takes it (a lowercase RFC 1123 DNS name, no trailing dot), for a
+     * caller that checks its settings before it has a client.
+     *
+     * @throws IllegalArgumentException saying why, starting {@code clusterDomain }
+     */
+    public static String requireClusterDomain(String domain) {
+        return PodConversion.clusterDomain(domain);
+    }
+
     /** Validates and collects options for a {@link KubernetesDiscovery}. */
     public static final class Builder {
         private final KubernetesClient client;

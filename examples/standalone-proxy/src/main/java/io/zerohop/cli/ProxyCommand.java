@@ -167,6 +167,20 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--policies", paramLabel = "PATH", description = "Directory (or file) of Istio/Cilium policy YAML, hot reloaded")
     Path policies;
 
+    /**
+     * ztunnel's CLUSTER_DOMAIN (istio/ztunnel src/config.rs, default {@code cluster.local}), istiod's {@code --domain}
+     * (pilot/cmd/pilot-discovery/app/cmd.go): Services are {@code NAME.NS.svc.DOMAIN}. Read under --kubernetes only,
+     * where the Service hostnames come from the API server ({@link #clusterDomain(String, Map)}).
+     */
+    @Option(names = "--cluster-domain", paramLabel = "DOMAIN", description = {
+            "With --kubernetes: the cluster's DNS domain, which Service hostnames (NAME.NS.svc.DOMAIN), waypoints named by"
+                    + " hostname and destination_service end with; give istiod's --domain",
+            "Default: $CLUSTER_DOMAIN, else cluster.local (as ztunnel)"})
+    String clusterDomain;
+
+    /** {@link #clusterDomain} or the environment's, checked by {@link #check}. */
+    private String checkedClusterDomain = io.zerohop.kubernetes.KubernetesDiscovery.DEFAULT_CLUSTER_DOMAIN;
+
     @Option(names = "--root-namespace", paramLabel = "NS", defaultValue = "istio-system", description = {"Istio root namespace", DEFAULT})
     String rootNamespace;
 
@@ -489,6 +503,24 @@ final class ProxyCommand implements Callable<Integer> {
         return c;
     }
 
+    /**
+     * ztunnel's cluster domain ({@code CLUSTER_DOMAIN}, else {@code cluster.local}; istio/ztunnel src/config.rs), with
+     * {@code flag} first. Checked as {@code KubernetesDiscovery.Builder.clusterDomain} checks it (a lowercase RFC 1123
+     * DNS name): ztunnel takes any string, but a Service hostname built from a bad one matches no waypoint, so it
+     * stops the start. An empty variable too, which ztunnel would take as "".
+     *
+     * @throws IllegalArgumentException naming the variable when the value came from it
+     */
+    static String clusterDomain(String flag, Map<String, String> env) {
+        String d = flag != null ? flag : env.getOrDefault("CLUSTER_DOMAIN", io.zerohop.kubernetes.KubernetesDiscovery.DEFAULT_CLUSTER_DOMAIN);
+        try {
+            return io.zerohop.kubernetes.KubernetesDiscovery.requireClusterDomain(d);
+        } catch (IllegalArgumentException e) {
+            String m = e.getMessage().replaceFirst("^clusterDomain ", "cluster domain ");
+            throw new IllegalArgumentException(flag == null ? "$CLUSTER_DOMAIN: " + m : m, e);
+        }
+    }
+
     /** The usage error of an empty {@code --cluster-id} (after the option's name). */
     static final String EMPTY_CLUSTER_ID = "empty; omit it to use $ISTIO_META_CLUSTER_ID, else $CLUSTER_ID, else Kubernetes,"
             + " or set CLUSTER_ID=\"\" (with ISTIO_META_CLUSTER_ID unset) to send an empty ClusterID as ztunnel does";
@@ -802,8 +834,19 @@ final class ProxyCommand implements Callable<Integer> {
                 throw u.error("capture-set", captureSet, "needs --node NAME (or NODE_NAME): the set holds that node's workloads");
             }
         }
+        if (clusterDomain != null) {
+            // The flag's mistake is a usage error wherever it is given; the variable is read where it is used.
+            checkedClusterDomain = Usage.parse(u, "cluster-domain", clusterDomain, () -> clusterDomain(clusterDomain, Map.of()));
+        }
         if (kubernetes) {
             // Usage errors (exit 2) before anything starts, rather than failures from the informers' start.
+            if (clusterDomain == null) {
+                try {
+                    checkedClusterDomain = clusterDomain(null, System.getenv());
+                } catch (IllegalArgumentException e) {
+                    throw new Usage.EnvironmentError(spec.commandLine(), e.getMessage());
+                }
+            }
             if (workloads != null || policies != null) {
                 String key = workloads != null ? "workloads" : "policies";
                 throw u.error(key, String.valueOf(workloads != null ? workloads : policies),
@@ -1138,7 +1181,7 @@ final class ProxyCommand implements Callable<Integer> {
         }
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(MetricsConfig.INSTANCE);
         ProcessMetrics.register(prometheus);
-        KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, ciliumOptions(), prometheus,
+        KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, checkedClusterDomain, rootNamespace, ciliumOptions(), prometheus,
                 new RootNamespaceCheck(rootNamespace, origins.label("root-namespace"))) : null;
         WorkloadRegistry registry = kube != null ? kube.discovery.registry()
                 : workloads == null ? WorkloadRegistry.empty() : WorkloadRegistry.load(workloads);
