@@ -40,17 +40,21 @@ public final class PodConversion {
     private PodConversion() {
     }
 
-    /** Messages already logged: every install converts every pod again, and the same WARN came every few seconds. */
-    private static final java.util.Set<String> WARNED = java.util.concurrent.ConcurrentHashMap.newKeySet();
-
-    /** Logs {@code message} at WARN the first time it is seen (a pod's changed value is a new message). */
+    /**
+     * Logs {@code message} at WARN once while its cause lasts, kind "Kubernetes object" ({@link #warnOnce(String, String)}).
+     * Every install converts every object again, and the same WARN came every few seconds.
+     */
     static void warnOnce(String message) {
-        if (WARNED.size() > 10_000) {
-            WARNED.clear(); // bounded: at worst a message is logged again
-        }
-        if (WARNED.add(message)) {
-            LOG.warn(message);
-        }
+        warnOnce("Kubernetes object", message);
+    }
+
+    /**
+     * Logs {@code message} at WARN the first time it is seen while its cause lasts (a changed value is a new message), at
+     * most {@link OnceWarnings#BURST} lines of {@code kind} a minute, the others counted in one summary line
+     * ({@link OnceWarnings}).
+     */
+    static void warnOnce(String kind, String message) {
+        OnceWarnings.current().warn(kind, message);
     }
 
     /**

@@ -372,7 +372,7 @@ public final class Waypoints {
             case UNSUPPORTED_TRAFFIC_TYPE -> "whose " + WAYPOINT_FOR + " (" + byKey.get(f.asked).trafficType()
                     + ") does not cover " + kind + " traffic (istiod: UnsupportedTrafficType)";
         };
-        PodConversion.warnOnce(label + ", " + why + ": " + (own ? "no waypoint, connections to it go"
+        PodConversion.warnOnce(USE_WAYPOINT + " label", label + ", " + why + ": " + (own ? "no waypoint, connections to it go"
                 : "its " + (kind.equals(SERVICE) ? "Services" : "workloads") + " that name none themselves have no waypoint,"
                 + " connections to them go") + " directly, as with istiod");
         return null;

@@ -79,6 +79,8 @@ public final class WorkloadState {
     private final Map<String, GenericKubernetesResource> gateways = new ConcurrentHashMap<>();
     private final Map<String, GenericKubernetesResource> gatewayClasses = new ConcurrentHashMap<>();
     private final boolean nodeAddresses;
+    /** This discovery's WARN lines of the conversion: once while their cause lasts, bounded (helper 392). */
+    private final OnceWarnings warnings = new OnceWarnings(LoggerFactory.getLogger(PodConversion.class));
     /** Pod and value of each malformed host IP already logged (the API server validates them: few, if any). */
     private final Set<String> badHostIps = new HashSet<>();
     private long claims;
@@ -313,8 +315,16 @@ public final class WorkloadState {
                 PodConversion.inMesh(p, nsLabels), PodConversion.captured(p, nsLabels)));
     }
 
-    /** Converts everything and installs it when it differs from what is installed; true when it did. */
+    /**
+     * Converts everything and installs it when it differs from what is installed; true when it did. Its warnings are
+     * said once while their cause lasts, bounded per kind ({@link OnceWarnings}): one conversion of everything is one
+     * flush of {@link #warnings}.
+     */
     public synchronized boolean flush() {
+        return warnings.during(this::convertAndInstall);
+    }
+
+    private boolean convertAndInstall() {
         List<PodEntry> all = new ArrayList<>(pods.values());
         for (Map.Entry<String, PodEntry> e : peers.entrySet()) {
             if (!pods.containsKey(e.getKey())) {
