@@ -19,6 +19,8 @@ module io.zerohop.core {
     requires io.netty.handler;
     requires io.netty.common;
     requires io.netty.transport;
+    requires io.netty.resolver;
+    requires io.netty.resolver.dns;
     requires io.netty.transport.classes.epoll;
     requires io.netty.transport.unix.common;
     // Optional (Mesh.Builder.meterRegistry): micrometer-core has only an Automatic-Module-Name.

@@ -687,6 +687,19 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The DNS servers a workload's {@link Workload#hostname()} is looked up in, when a connection is sent to it (ztunnel's
+         * on-demand DNS of a ServiceEntry's host: {@code resolve_on_demand_dns}), asked in order; none given (the default):
+         * the servers of the system's {@code /etc/resolv.conf}, as ztunnel's {@code read_system_conf}. Its search domains,
+         * {@code ndots} and {@code /etc/hosts} apply either way. The lookup never blocks an event loop (Netty's DNS resolver).
+         *
+         * @throws IllegalArgumentException when one is unresolved, a wildcard address, or port 0
+         */
+        public Builder dnsServers(java.net.InetSocketAddress... servers) {
+            settings.dnsServers(servers == null ? null : java.util.Arrays.asList(servers));
+            return this;
+        }
+
         /** Streams (tunnels) per pooled HBONE connection of each client; default 100. */
         public Builder maxStreamsPerConnection(int n) {
             settings.maxStreamsPerConnection(n);

@@ -53,11 +53,26 @@ import java.util.Objects;
  *                 {@code Workload.waypoint}: the {@code istio.io/use-waypoint} of its pod or namespace, for a waypoint
  *                 whose {@code istio.io/waypoint-for} is {@code workload} or {@code all}); null: none, connections go
  *                 to it directly. Connections addressed to a Service's VIP follow {@link Service#waypoint()} instead
+ * @param hostname a DNS name to resolve when a connection is sent to this workload, in place of {@code addresses} (istiod's
+ *                 {@code Workload.hostname}: a ServiceEntry's host with {@code resolution: DNS} and no endpoints, an
+ *                 endpoint or WorkloadEntry whose {@code address} is no IP; ztunnel's
+ *                 {@code pick_workload_destination_or_resolve} looks it up on demand); null: none. Used only when the
+ *                 workload has no addresses, as ztunnel (istiod sends one or the other); such a workload is only ever
+ *                 reached as a Service's endpoint, never found by an address dialled ({@link WorkloadRegistry#byAddress})
  */
 public record Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
                        List<InetAddress> addresses, Protocol protocol, String node, String trustDomain,
                        Map<Integer, AppProtocol> appProtocols, Map<String, Integer> namedPorts, String workloadName,
-                       List<WorkloadService> services, GatewayAddress waypoint) {
+                       List<WorkloadService> services, GatewayAddress waypoint, String hostname) {
+
+    /** A workload reached at its addresses (no hostname). */
+    public Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
+                    List<InetAddress> addresses, Protocol protocol, String node, String trustDomain,
+                    Map<Integer, AppProtocol> appProtocols, Map<String, Integer> namedPorts, String workloadName,
+                    List<WorkloadService> services, GatewayAddress waypoint) {
+        this(namespace, name, serviceAccount, labels, addresses, protocol, node, trustDomain, appProtocols, namedPorts,
+                workloadName, services, waypoint, null);
+    }
 
     /** A workload without a waypoint. */
     public Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
@@ -71,7 +86,15 @@ public record Workload(String namespace, String name, String serviceAccount, Map
     /** This workload with {@code waypoint} (null: none) in place of its own. */
     public Workload withWaypoint(GatewayAddress waypoint) {
         return java.util.Objects.equals(waypoint, this.waypoint) ? this : new Workload(namespace, name, serviceAccount,
-                labels, addresses, protocol, node, trustDomain, appProtocols, namedPorts, workloadName, services, waypoint);
+                labels, addresses, protocol, node, trustDomain, appProtocols, namedPorts, workloadName, services, waypoint,
+                hostname);
+    }
+
+    /** This workload with {@code hostname} (null: none) in place of its own. */
+    public Workload withHostname(String hostname) {
+        return java.util.Objects.equals(hostname, this.hostname) ? this : new Workload(namespace, name, serviceAccount,
+                labels, addresses, protocol, node, trustDomain, appProtocols, namedPorts, workloadName, services, waypoint,
+                hostname);
     }
 
     /** A workload whose telemetry name is its {@code name}, selected by no Service. */
@@ -131,6 +154,29 @@ public record Workload(String namespace, String name, String serviceAccount, Map
         }
         workloadName = workloadName == null || workloadName.isBlank() ? name : workloadName;
         services = services == null ? List.of() : List.copyOf(services);
+        hostname = hostname == null || hostname.isEmpty() ? null : checkHostname(hostname, namespace, name);
+    }
+
+    /**
+     * {@code hostname} as a DNS name to look up: letters, digits, '-' and '.', labels of 1-63 characters, at most 253 in all,
+     * not an IP literal (istiod sends an IP as an address, never as a hostname).
+     */
+    private static String checkHostname(String hostname, String namespace, String name) {
+        String h = hostname.endsWith(".") ? hostname.substring(0, hostname.length() - 1) : hostname;
+        if (h.length() > 253 || !h.matches("([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)(\\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*")
+                || io.netty.util.NetUtil.isValidIpV4Address(h)) {
+            throw new IllegalArgumentException("workload " + namespace + "/" + name + ": hostname \"" + hostname
+                    + "\" is no DNS name (letters, digits, '-' and '.', labels of at most 63 characters, 253 in all)");
+        }
+        return hostname.toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /**
+     * Whether this workload is reached at what its {@link #hostname()} resolves to, looked up per connection: it has a
+     * hostname and no addresses (ztunnel's {@code pick_workload_destination_or_resolve}: its IPs first).
+     */
+    public boolean resolvedOnDemand() {
+        return hostname != null && addresses.isEmpty();
     }
 
     /**
@@ -229,7 +275,8 @@ public record Workload(String namespace, String name, String serviceAccount, Map
                 && java.util.Objects.equals(namedPorts, o.namedPorts)
                 && java.util.Objects.equals(workloadName, o.workloadName)
                 && java.util.Objects.equals(services, o.services)
-                && java.util.Objects.equals(waypoint, o.waypoint);
+                && java.util.Objects.equals(waypoint, o.waypoint)
+                && java.util.Objects.equals(hostname, o.hostname);
     }
 
     @Override
@@ -247,6 +294,7 @@ public record Workload(String namespace, String name, String serviceAccount, Map
         h = 31 * h + java.util.Objects.hashCode(workloadName);
         h = 31 * h + java.util.Objects.hashCode(services);
         h = 31 * h + java.util.Objects.hashCode(waypoint);
+        h = 31 * h + java.util.Objects.hashCode(hostname);
         return h;
     }
 }

@@ -319,7 +319,11 @@ public final class WorkloadRegistry {
         for (Workload w : eps) {
             if ((!meshOnly || w.protocol() == Workload.Protocol.HBONE) && rank(service, lb, p, w, sourceNode, src) == best
                     && k-- == 0) {
-                return new Service.Endpoint(service, w, new InetSocketAddress(addressFor(w, vip), service.targetOn(p, w)));
+                // A workload with a hostname: its address is looked up per connection by the caller (ztunnel's
+                // pick_workload_destination_or_resolve), never here, which may run on an event loop.
+                return new Service.Endpoint(service, w, w.resolvedOnDemand()
+                        ? InetSocketAddress.createUnresolved(w.hostname(), service.targetOn(p, w))
+                        : new InetSocketAddress(addressFor(w, vip), service.targetOn(p, w)));
             }
         }
         throw new IllegalStateException("unreachable");
@@ -332,7 +336,7 @@ public final class WorkloadRegistry {
      */
     private static int rank(Service service, Service.LoadBalancing lb, Service.Port p, Workload w, String srcNode,
                             Map<String, String> src) {
-        if (w.addresses().isEmpty() || service.targetOn(p, w) <= 0) {
+        if (w.addresses().isEmpty() && !w.resolvedOnDemand() || service.targetOn(p, w) <= 0) {
             return -1;
         }
         if (lb == null) {
@@ -572,7 +576,7 @@ public final class WorkloadRegistry {
 
     record WorkloadYaml(String namespace, String name, String serviceAccount, Map<String, String> labels,
                         List<String> addresses, Workload.Protocol protocol, String node,
-                        Map<Integer, String> ports, Map<String, Integer> namedPorts, GatewayAddress waypoint) {}
+                        Map<Integer, String> ports, Map<String, Integer> namedPorts, GatewayAddress waypoint, String hostname) {}
 
     record ServiceYaml(String namespace, String name, String hostname, List<String> addresses, Map<Integer, String> ports,
                        Map<String, String> selector, String internalTrafficPolicy, String trafficDistribution,
@@ -598,7 +602,7 @@ public final class WorkloadRegistry {
                 "ports", "selector", "internalTrafficPolicy", "trafficDistribution", "waypoint");
         private static final java.util.Set<String> NODE_KEYS = java.util.Set.of("name", "hboneAddress", "addresses");
         private static final java.util.Set<String> WORKLOAD_KEYS = java.util.Set.of("namespace", "name", "serviceAccount",
-                "labels", "addresses", "protocol", "node", "ports", "namedPorts", "waypoint");
+                "labels", "addresses", "protocol", "node", "ports", "namedPorts", "waypoint", "hostname");
         private static final java.util.Set<String> WAYPOINT_KEYS = java.util.Set.of("address", "namespace", "hostname",
                 "hboneMtlsPort");
 
@@ -623,7 +627,7 @@ public final class WorkloadRegistry {
                 b.onlyKeys(b.map(w), WORKLOAD_KEYS);
                 return new WorkloadYaml(b.string(w, "namespace"), b.string(w, "name"), b.string(w, "serviceAccount"),
                         b.stringMap(w, "labels"), b.strings(w, "addresses"), b.protocol(w), b.string(w, "node"), b.ports(w),
-                        b.namedPorts(w), b.waypoint(w));
+                        b.namedPorts(w), b.waypoint(w), b.string(w, "hostname"));
             });
             List<ServiceYaml> services = b.list(root, "services", v -> {
                 b.onlyKeys(b.map(v), SERVICE_KEYS);
@@ -1200,6 +1204,11 @@ public final class WorkloadRegistry {
                     // Which field the constructor refused is in its message; the line is the entry's.
                     throw new FieldError(where, where + ": " + e.getMessage(), e);
                 }
+                try {
+                    made = made.withHostname(w.hostname());
+                } catch (IllegalArgumentException e) {
+                    throw new FieldError(where + ".hostname", where + ".hostname: " + e.getMessage(), e);
+                }
                 Workload sameName = byName.putIfAbsent(made.namespace() + "/" + made.name(), made);
                 if (sameName != null) {
                     // byName and put() take namespace/name as the workload's key, as Kubernetes does: the second entry was
@@ -1340,6 +1349,6 @@ public final class WorkloadRegistry {
         List<WorkloadService> list = new ArrayList<>(w.services());
         list.add(new WorkloadService(s.name(), s.namespace(), s.hostname(), targets));
         return new Workload(w.namespace(), w.name(), w.serviceAccount(), w.labels(), w.addresses(), w.protocol(), w.node(),
-                w.trustDomain(), w.appProtocols(), w.namedPorts(), w.workloadName(), list, w.waypoint());
+                w.trustDomain(), w.appProtocols(), w.namedPorts(), w.workloadName(), list, w.waypoint(), w.hostname());
     }
 }

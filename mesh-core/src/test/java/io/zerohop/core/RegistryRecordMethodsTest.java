@@ -63,7 +63,7 @@ class RegistryRecordMethodsTest {
     void workloadComparesEveryComponentAndBootstrapsNothing() throws Exception {
         Workload w = new Workload("ns", "w", "sa", Map.of("a", "1", "b", "2"), two(), Workload.Protocol.HBONE, "node-a",
                 "cluster.local", Map.of(80, AppProtocol.HTTP, 81, AppProtocol.GRPC), Map.of("http", 80, "grpc", 81), "wl",
-                List.of(member("s1"), member("s2")), GatewayAddress.of("ns", "waypoint.ns.svc.cluster.local"));
+                List.of(member("s1"), member("s2")), GatewayAddress.of("ns", "waypoint.ns.svc.cluster.local"), "db.example.com");
         RecordMethods.assertComponentWise(w, VALID_OTHER);
         RecordMethods.assertNoObjectMethods(Workload.class);
         // Null components where the constructor keeps them: a plaintext workload of unknown identity, no node, no named ports.

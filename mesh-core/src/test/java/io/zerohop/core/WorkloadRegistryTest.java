@@ -71,7 +71,7 @@ class WorkloadRegistryTest {
         WorkloadRegistry r = WorkloadRegistry.load(f);
         Files.writeString(f, GOOD.replace("serviceAccount: backend-sa", "serviceAcount: backend-sa"));
         assertThatThrownBy(() -> r.reload(f)).hasMessageContaining("w.yaml:7: workloads[0].serviceAcount: unknown field (expected one of "
-                + "addresses, labels, name, namedPorts, namespace, node, ports, protocol, serviceAccount, waypoint)");
+                + "addresses, hostname, labels, name, namedPorts, namespace, node, ports, protocol, serviceAccount, waypoint)");
         // New-user pass: a policy file given as --workloads read "Unrecognized field \"apiVersion\", not marked as ignorable".
         Files.writeString(f, "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n");
         assertThatThrownBy(() -> r.reload(f)).hasMessage(f + ":1: apiVersion: unknown field (expected one of nodes, services, trustDomain, "
@@ -91,7 +91,7 @@ class WorkloadRegistryTest {
     void anUnknownKeyNamesTheKeyMeant(@TempDir Path dir) throws Exception {
         Path f = Files.writeString(dir.resolve("w.yaml"), GOOD.replace("serviceAccount: backend-sa", "serviceAcount: backend-sa"));
         assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessage(f + ":7: workloads[0].serviceAcount: unknown field (expected"
-                + " one of addresses, labels, name, namedPorts, namespace, node, ports, protocol, serviceAccount, waypoint); did you mean"
+                + " one of addresses, hostname, labels, name, namedPorts, namespace, node, ports, protocol, serviceAccount, waypoint); did you mean"
                 + " serviceAccount?");
         Files.writeString(f, GOOD.replace("trustDomain:", "trustdomain:"));
         assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessage(f + ":1: trustdomain: unknown field (expected one of nodes,"
@@ -101,7 +101,7 @@ class WorkloadRegistryTest {
                 ".hboneAdress: unknown field (expected one of addresses, hboneAddress, name); did you mean hboneAddress?");
         Files.writeString(f, GOOD.replace("labels: {app: backend}", "colour: {app: backend}"));
         assertThatThrownBy(() -> WorkloadRegistry.load(f)).as("nothing near: no guess")
-                .hasMessageEndingWith(".colour: unknown field (expected one of addresses, labels, name, namedPorts, namespace, node,"
+                .hasMessageEndingWith(".colour: unknown field (expected one of addresses, hostname, labels, name, namedPorts, namespace, node,"
                         + " ports, protocol, serviceAccount, waypoint)");
     }
 

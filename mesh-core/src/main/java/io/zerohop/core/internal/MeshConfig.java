@@ -22,5 +22,17 @@ public record MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId
                          int maxStreamsPerConnection, Duration idleTimeout, Duration drain, Duration metricsInterval,
                          boolean passthroughUnknown, String clusterId, boolean acceptHttp10,
                          boolean sniffHttp10, InboundEndpoints inboundEndpoints, boolean federation,
-                         java.net.InetAddress localAddress) {
+                         java.net.InetAddress localAddress, java.util.List<InetSocketAddress> dnsServers) {
+    /** A configuration whose hostnames are looked up in resolv.conf's servers. */
+    public MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId identity, PolicyEngine policy,
+                      WorkloadRegistry registry, String node, InetSocketAddress inbound, boolean inboundTransparent,
+                      MeterRegistry meterRegistry, Consumer<TunnelResult> onTunnelClosed, int threads,
+                      int maxStreamsPerConnection, Duration idleTimeout, Duration drain, Duration metricsInterval,
+                      boolean passthroughUnknown, String clusterId, boolean acceptHttp10,
+                      boolean sniffHttp10, InboundEndpoints inboundEndpoints, boolean federation,
+                      java.net.InetAddress localAddress) {
+        this(provider, trustDomain, identity, policy, registry, node, inbound, inboundTransparent, meterRegistry, onTunnelClosed,
+                threads, maxStreamsPerConnection, idleTimeout, drain, metricsInterval, passthroughUnknown, clusterId, acceptHttp10,
+                sniffHttp10, inboundEndpoints, federation, localAddress, null);
+    }
 }

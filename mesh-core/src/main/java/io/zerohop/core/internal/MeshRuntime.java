@@ -143,7 +143,7 @@ public final class MeshRuntime {
                     new TunnelSource(registry, claims, cfg.node(), local::hostHas));
             this.listeners = new Listeners(group, ownPorts, tunnels);
             this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),
-                    observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout(), cfg.localAddress());
+                    observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout(), cfg.localAddress(), cfg.dnsServers());
             this.inbound = new Inbound(local, identity, ownPorts, http, authorizer, cfg.inboundEndpoints());
             this.plaintext = new PlaintextInbound(local, ownPorts, policy, authorizer, http, observer, refusals, cfg.inboundEndpoints());
             this.live = new LiveAuthorization(inbound::reauthorize, observer::lateDenied);

@@ -154,6 +154,21 @@ public final class MeshSettings {
         this.localAddress = address;
     }
 
+    /** Where a workload's hostname is looked up; null: resolv.conf's servers. */
+    private java.util.List<InetSocketAddress> dnsServers;
+
+    public void dnsServers(java.util.List<InetSocketAddress> servers) {
+        if (servers != null) {
+            for (InetSocketAddress s : servers) {
+                if (s == null || s.isUnresolved() || s.getAddress().isAnyLocalAddress() || s.getPort() == 0) {
+                    throw new IllegalArgumentException("dnsServers: " + s + " is no DNS server address (an IP and a port, such as"
+                            + " 10.96.0.10:53)");
+                }
+            }
+        }
+        this.dnsServers = servers == null || servers.isEmpty() ? null : java.util.List.copyOf(servers);
+    }
+
     public void maxStreamsPerConnection(int n) {
         this.maxStreamsPerConnection = atLeastOne(n, "maxStreamsPerConnection");
     }
@@ -265,7 +280,7 @@ public final class MeshSettings {
         return new MeshConfig(provider, trustDomain, identity, policy, registry != null ? registry : WorkloadRegistry.empty(), node,
                 inbound, inboundTransparent, meterRegistry, onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain,
                 metricsInterval, passthroughUnknown, clusterId, acceptHttp10 || pilotHttp10, pilotHttp10,
-                inboundEndpoints.build(inbound, inboundTransparent), federation, localAddress);
+                inboundEndpoints.build(inbound, inboundTransparent), federation, localAddress, dnsServers);
     }
 
     /**

@@ -131,6 +131,21 @@ public final class MicrometerSink implements TunnelObserver.Sink {
                 .tags("limit", limit.replace(' ', '_')).register(registry).increment();
     }
 
+    /**
+     * ztunnel's {@code on_demand_dns} ("The total number of requests that used on-demand DNS (unstable)", src/proxy/
+     * metrics.rs {@code OnDemandDnsLabels}): {@code istio_on_demand_dns_total} in Prometheus, as ztunnel's under its
+     * {@code istio} prefix.
+     */
+    @Override
+    public void onDemandDns(TrafficLabels.Peer s, String hostname) {
+        Counter.builder("istio.on.demand.dns").description("The total number of requests that used on-demand DNS (unstable)")
+                .tags("source_workload", s.workload(), "source_canonical_service", s.canonicalService(),
+                        "source_canonical_revision", s.canonicalRevision(), "source_workload_namespace", s.namespace(),
+                        "source_principal", s.principal(), "source_app", s.app(), "source_version", s.version(),
+                        "source_cluster", s.cluster(), "hostname", hostname)
+                .register(registry).increment();
+    }
+
     @Override
     public void closed(TrafficLabels l) {
         // Closed, then failed: a reader that saw the close may not see the failure yet (another thread, no lock). A

@@ -70,6 +70,14 @@ public final class Outbound implements CaptureListener.Opener {
                 this(error, selfCall, selfCall ? PlaintextInbound.SELF_CALL : error.getMessage());
             }
         }
+
+        /**
+         * A Service endpoint whose workload has a {@link Workload#hostname()}: {@link #open} looks it up (ztunnel's
+         * {@code pick_workload_destination_or_resolve}), then sends the connection as for an endpoint of that address;
+         * {@code from}, {@code source}, {@code client} as {@link #buildRequest} had them.
+         */
+        record Resolve(io.zerohop.core.Service.Endpoint endpoint, Workload from, SpiffeId source, InetSocketAddress client)
+                implements Request {}
     }
 
     /**
@@ -94,6 +102,8 @@ public final class Outbound implements CaptureListener.Opener {
     private final Duration idleTimeout;
     /** Where HBONE connections are dialled from ({@code Mesh.Builder.localAddress}); null: the kernel's choice. */
     private final java.net.InetAddress localAddress;
+    /** Where a Service endpoint's hostname is looked up, per connection. */
+    private final OnDemandDns dns;
     private final Map<SpiffeId, HboneClient> clients = new ConcurrentHashMap<>();
     /**
      * What the destinations sent that local workloads have not read yet, bounded for every client of this runtime
@@ -123,6 +133,16 @@ public final class Outbound implements CaptureListener.Opener {
     public Outbound(MeshTls tls, EventLoopGroup group, LocalWorkloads local, SpiffeId identity, OwnPorts ownPorts,
                     boolean passthroughUnknown, HboneEvents events, TunnelObserver observer, RateLimitedLog refusals,
                     int maxStreamsPerConnection, Duration idleTimeout, java.net.InetAddress localAddress) {
+        this(tls, group, local, identity, ownPorts, passthroughUnknown, events, observer, refusals, maxStreamsPerConnection,
+                idleTimeout, localAddress, null);
+    }
+
+    /** @param dnsServers where a workload's hostname is looked up ({@link OnDemandDns}); null: resolv.conf's servers */
+    public Outbound(MeshTls tls, EventLoopGroup group, LocalWorkloads local, SpiffeId identity, OwnPorts ownPorts,
+                    boolean passthroughUnknown, HboneEvents events, TunnelObserver observer, RateLimitedLog refusals,
+                    int maxStreamsPerConnection, Duration idleTimeout, java.net.InetAddress localAddress,
+                    List<InetSocketAddress> dnsServers) {
+        this.dns = new OnDemandDns(group, dnsServers);
         this.tls = Objects.requireNonNull(tls, "tls");
         this.group = Objects.requireNonNull(group, "group");
         this.local = Objects.requireNonNull(local, "local");
@@ -169,6 +189,13 @@ public final class Outbound implements CaptureListener.Opener {
             // ztunnel's find_upstream for a VIP: one endpoint, its address and target port as the CONNECT authority
             // (hbone_target_destination), carried by the route's target; each call picks again, among the meshed ones.
             io.zerohop.core.Service.Endpoint ep = serviceEndpoint(svc, target, null, source, true);
+            if (ep.address().isUnresolved()) {
+                // A Route is made synchronously (a socket factory's connect): no lookup here, which would block.
+                throw new Mesh.UnknownDestinationException("destination " + Addresses.authority(target) + ": service "
+                        + ep.service() + " endpoint " + ep.workload() + " has hostname " + ep.workload().hostname()
+                        + ", looked up per connection: connect(source, target) and a capture reach it, route() and socket"
+                        + " factories do not");
+            }
             Workload w = ep.workload();
             Route r = new Route(local.registry().hboneAddress(w, ep.address().getAddress()), Set.of(local.registry().identityOf(w)),
                     Map.of(), ep.address());
@@ -392,6 +419,19 @@ public final class Outbound implements CaptureListener.Opener {
             }
             if (svc != null) {
                 io.zerohop.core.Service.Endpoint ep = serviceEndpoint(svc, target, null, source, true);
+                if (ep.address().isUnresolved()) {
+                    Workload w = ep.workload();
+                    String h = ep.service().hostname();
+                    return dns.resolve(w.hostname(), target.getAddress(), w.toString()).thenCompose(ip -> {
+                        if (closing) {
+                            return CompletableFuture.failedFuture(closed("connect"));
+                        }
+                        InetSocketAddress resolved = new InetSocketAddress(ip, ep.address().getPort());
+                        Route r = new Route(local.registry().hboneAddress(w, ip), Set.of(local.registry().identityOf(w)), Map.of(),
+                                resolved);
+                        return tunnel(source, resolved, withDefaultHeaders(null, source, r, null, h));
+                    });
+                }
                 to = ep.address();
                 host = ep.service().hostname();
                 route = workloadRoute(ep.workload(), to);
@@ -525,23 +565,11 @@ public final class Outbound implements CaptureListener.Opener {
             // never passthrough (a VIP is no address to send plaintext to, and its endpoints may be meshed).
             return new Request.Refused(e, false, "no healthy upstream: " + Addresses.authority(target));
         }
+        if (ep != null && ep.address().isUnresolved()) {
+            return new Request.Resolve(ep, from, src, source);
+        }
         if (ep != null) {
-            Workload w = ep.workload();
-            InetSocketAddress to = ep.address();
-            if (local.hostHas(to.getAddress()) && ownPorts.isSelf(to, local::hostHas)) {
-                // The self-call check above saw the VIP; the endpoint picked is what is dialled. A plaintext endpoint on
-                // one of this proxy's own listeners relayed every connection to itself until the fds ran out (a new-user
-                // pass).
-                return new Request.Refused(new IllegalStateException("self call: service " + ep.service() + " endpoint "
-                        + Addresses.authority(to) + " is one of this proxy's own ports, dropped"), true);
-            }
-            if (w.protocol() != Workload.Protocol.HBONE) {
-                // ztunnel's OutboundProtocol::TCP for an endpoint outside the mesh: plain TCP to the endpoint itself.
-                return new Request.Passthrough("service " + ep.service() + " endpoint " + w + " is a plaintext workload",
-                        ep.address(), ep.service().hostname());
-            }
-            Route r = new Route(local.registry().hboneAddress(w, ep.address().getAddress()), local.registry().identityOf(w));
-            return new Request.Hbone(src, withDefaultHeaders(from, src, r, source, ep.service().hostname()), ep.address());
+            return endpointRequest(ep, from, src, source);
         }
         Workload dst = local.registry().byAddress(target.getAddress()).orElse(null);
         if (dst != null && dst.waypoint() != null
@@ -567,10 +595,55 @@ public final class Outbound implements CaptureListener.Opener {
         return new Request.Hbone(src, withDefaultHeaders(from, src, route, source));
     }
 
+    /**
+     * {@link #buildRequest}'s request for the Service endpoint {@code ep} (its address resolved): dropped when it is one
+     * of this proxy's own ports, plain TCP to a {@code protocol: TCP} endpoint, else a tunnel to it.
+     */
+    private Request endpointRequest(io.zerohop.core.Service.Endpoint ep, Workload from, SpiffeId src, InetSocketAddress source) {
+        Workload w = ep.workload();
+        InetSocketAddress to = ep.address();
+        if (local.hostHas(to.getAddress()) && ownPorts.isSelf(to, local::hostHas)) {
+            // The self-call check in buildRequest saw the VIP; the endpoint picked is what is dialled. A plaintext endpoint on
+            // one of this proxy's own listeners relayed every connection to itself until the fds ran out (a new-user
+            // pass).
+            return new Request.Refused(new IllegalStateException("self call: service " + ep.service() + " endpoint "
+                    + Addresses.authority(to) + " is one of this proxy's own ports, dropped"), true);
+        }
+        if (w.protocol() != Workload.Protocol.HBONE) {
+            // ztunnel's OutboundProtocol::TCP for an endpoint outside the mesh: plain TCP to the endpoint itself.
+            return new Request.Passthrough("service " + ep.service() + " endpoint " + w + " is a plaintext workload",
+                    ep.address(), ep.service().hostname());
+        }
+        Route r = new Route(local.registry().hboneAddress(w, ep.address().getAddress()), local.registry().identityOf(w));
+        return new Request.Hbone(src, withDefaultHeaders(from, src, r, source, ep.service().hostname()), ep.address());
+    }
+
     /** The capture listeners' opener: {@link #buildRequest}, then the tunnel or the plain TCP connection. */
     @Override
     public CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress target, EventLoop loop) {
         Request r = buildRequest(source, target);
+        if (r instanceof Request.Resolve rs) {
+            io.zerohop.core.Service.Endpoint ep = rs.endpoint();
+            Workload w = ep.workload();
+            observer.onDemandDns(rs.from(), rs.source(), w.hostname());
+            return dns.resolve(w.hostname(), target.getAddress(), w.toString()).handle((ip, e) -> {
+                if (e != null) {
+                    // ztunnel's NoResolvedAddresses / EmptyResolvedAddresses: refused, never passed through to the VIP.
+                    String why = (e instanceof java.util.concurrent.CompletionException && e.getCause() != null
+                            ? e.getCause() : e).getMessage();
+                    observer.outboundEarlyDeny(source, target, why);
+                    return CompletableFuture.<Relay.End>failedFuture(new Mesh.UnknownDestinationException("service "
+                            + ep.service() + " endpoint " + w + ": " + why));
+                }
+                return open(endpointRequest(new io.zerohop.core.Service.Endpoint(ep.service(), w,
+                        new InetSocketAddress(ip, ep.address().getPort())), rs.from(), rs.source(), rs.client()), source, target, loop);
+            }).thenCompose(f -> f);
+        }
+        return open(r, source, target, loop);
+    }
+
+    /** {@link #open(InetSocketAddress, InetSocketAddress, EventLoop)} of the request {@code r} decided for it. */
+    private CompletableFuture<Relay.End> open(Request r, InetSocketAddress source, InetSocketAddress target, EventLoop loop) {
         if (r instanceof Request.Hbone h) {
             // A failure to open is counted by mesh-hbone's tunnelFailed/tunnelRefused events (TunnelObserver).
             return tunnel(h.source(), h.target() != null ? h.target() : target, h.route()).thenApply(Relay::tunnel);
@@ -650,6 +723,7 @@ public final class Outbound implements CaptureListener.Opener {
      * the server's close, at most about 1 s: {@link HboneClient#closeAsync}).
      */
     public CompletableFuture<Void> close() {
+        dns.close();
         return CompletableFuture.allOf(clients.values().stream().map(HboneClient::closeAsync).toArray(CompletableFuture[]::new));
     }
 

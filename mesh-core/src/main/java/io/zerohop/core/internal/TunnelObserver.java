@@ -48,6 +48,9 @@ public final class TunnelObserver implements HboneEvents {
 
         /** The server reset a tunnel by one of its limits ({@link TunnelResult#LIMITS}), said with its close. */
         default void limitReset(String limit) {}
+
+        /** A connection whose destination's hostname was looked up on demand (ztunnel's {@code on_demand_dns}). */
+        default void onDemandDns(TrafficLabels.Peer source, String hostname) {}
     }
 
     /** One budget for every observer of a process, as the access log is one. */
@@ -618,6 +621,17 @@ public final class TunnelObserver implements HboneEvents {
      * format has the opener's WARN line (self call) or the capture listener's INFO refusal line already. newuser18 found
      * no access line for a self call in either format; until 5 December a VIP without an upstream had none in ztunnel's.
      */
+    /**
+     * ztunnel's {@code resolve_workload_address}: one more on its {@code on_demand_dns} counter, labelled with the source
+     * ({@code with_source}: the captured workload {@code from}, else what is known of {@code principal}) and the hostname.
+     */
+    public void onDemandDns(Workload from, io.spiffe.spiffeid.SpiffeId principal, String hostname) {
+        if (sink != null) {
+            String p = principal == null ? null : principal.toString();
+            sink.onDemandDns(TrafficLabels.Peer.of(from, p, clusterId).asOwnWorkload(), hostname);
+        }
+    }
+
     public void outboundEarlyDeny(InetSocketAddress src, InetSocketAddress dst, String error) {
         if (ztunnel != null) {
             failures.warn(() -> ZtunnelAccessLog.handshakeFailed(access, ztunnel, src, dst, true, error));

@@ -367,7 +367,7 @@ public final class WorkloadState {
             }
             if (free.size() != x.addresses().size()) {
                 x = new Workload(x.namespace(), x.name(), x.serviceAccount(), x.labels(), free, x.protocol(), x.node(),
-                        x.trustDomain(), x.appProtocols(), x.namedPorts(), x.workloadName(), x.services(), x.waypoint());
+                        x.trustDomain(), x.appProtocols(), x.namedPorts(), x.workloadName(), x.services(), x.waypoint(), x.hostname());
             }
             out.add(x);
         }
@@ -728,7 +728,7 @@ public final class WorkloadState {
         List<io.zerohop.core.WorkloadService> merged = new ArrayList<>(w.services());
         merged.addAll(extra);
         return new Workload(w.namespace(), w.name(), w.serviceAccount(), w.labels(), w.addresses(), w.protocol(), w.node(),
-                w.trustDomain(), w.appProtocols(), w.namedPorts(), w.workloadName(), merged, w.waypoint());
+                w.trustDomain(), w.appProtocols(), w.namedPorts(), w.workloadName(), merged, w.waypoint(), w.hostname());
     }
 
     /**
@@ -905,7 +905,7 @@ public final class WorkloadState {
                 }
             }
             out.add(new Workload(w.namespace(), w.name(), w.serviceAccount(), w.labels(), w.addresses(), w.protocol(), w.node(),
-                    w.trustDomain(), w.appProtocols(), w.namedPorts(), w.workloadName(), merged, w.waypoint()));
+                    w.trustDomain(), w.appProtocols(), w.namedPorts(), w.workloadName(), merged, w.waypoint(), w.hostname()));
         }
         for (PodEntry e : allPodEntries()) {
             names.add(e.pod.getMetadata().getNamespace() + "/" + e.pod.getMetadata().getName());
