@@ -199,7 +199,8 @@ class ServiceEntryWorkloadsTest {
 
     @Test
     @DisplayName("TestServiceEntryWorkloads \"static\": each inline endpoint a workload of the entry (its name for"
-            + " telemetry), reached through the entry's VIP; \"dns without endpoints\": hostname endpoints are left out")
+            + " telemetry), reached through the entry's VIP; \"dns without endpoints\": one workload per host, Hostname the"
+            + " host, a member of that host only, resolved on demand")
     void serviceEntryInlineEndpoints() throws Exception {
         k8s.apply("""
                 apiVersion: networking.istio.io/v1
@@ -222,8 +223,8 @@ class ServiceEntryWorkloadsTest {
                   ports: [{number: 80, name: http}]
                   resolution: DNS
                 """);
-        await(d, "the static entry's endpoints", () -> at("2.3.4.5").isPresent() && at("3.4.5.6").isPresent()
-                && vip("1.2.3.5").isPresent());
+        await(d, "the static entry's endpoints and the DNS entry's", () -> at("2.3.4.5").isPresent() && at("3.4.5.6").isPresent()
+                && vip("1.2.3.5").isPresent() && registry.byName("ns", "dns-d.example.com").isPresent());
         Workload w = at("2.3.4.5").orElseThrow();
         assertThat(w.workloadName()).isEqualTo("name");
         assertThat(w.name()).isEqualTo("name-2.3.4.5");
@@ -234,10 +235,26 @@ class ServiceEntryWorkloadsTest {
         assertThat(a.hostname()).isEqualTo("a.example.com");
         assertThat(registry.endpoints(a)).extracting(Workload::name).containsExactlyInAnyOrder("name-2.3.4.5", "name-3.4.5.6");
 
-        // The DNS entry: its hosts are its endpoints, which zerohop does not resolve; its VIP stays, with none.
+        // The DNS entry: its hosts are its endpoints (istiod's implicitEndpoints), one workload each with the host as its
+        // Hostname and no address, named after the entry for telemetry, carrying that host only; the VIP (the first
+        // host's: one VIP, one Service) picks it, and mesh-core looks it up per connection (OnDemandDnsTest).
         Service c = vip("1.2.3.5").orElseThrow();
         assertThat(c.hostname()).isEqualTo("c.example.com");
-        assertThat(registry.endpoints(c)).isEmpty();
+        assertThat(registry.endpoints(c)).extracting(Workload::name).containsExactly("dns-c.example.com");
+        Workload cw = registry.byName("ns", "dns-c.example.com").orElseThrow();
+        assertThat(cw.hostname()).isEqualTo("c.example.com");
+        assertThat(cw.addresses()).isEmpty();
+        assertThat(cw.workloadName()).isEqualTo("dns");
+        assertThat(cw.protocol()).isEqualTo(Workload.Protocol.TCP);
+        assertThat(cw.serviceAccount()).isNull();
+        assertThat(cw.waypoint()).isNull();
+        assertThat(cw.services()).containsExactly(new WorkloadService("dns", "ns", "c.example.com", java.util.Set.of(80), true,
+                Map.of(80, 80)));
+        assertThat(registry.pickEndpoint(c, 80, ip("1.2.3.5")).address())
+                .isEqualTo(java.net.InetSocketAddress.createUnresolved("c.example.com", 80));
+        Workload dw = registry.byName("ns", "dns-d.example.com").orElseThrow();
+        assertThat(dw.hostname()).isEqualTo("d.example.com");
+        assertThat(dw.services()).extracting(WorkloadService::hostname).containsExactly("d.example.com");
         assertThat(registry.services()).extracting(Service::hostname).contains("d.example.com");
     }
 
@@ -578,10 +595,49 @@ class ServiceEntryWorkloadsTest {
         assertThat(mongo.vips()).isEmpty();
         assertThat(registry.endpoints(mongo)).extracting(Workload::name).containsExactlyInAnyOrder(
                 "external-svc-mongocluster-2.2.2.2", "external-svc-mongocluster-3.3.3.3");
-        // Hostname and Unix socket endpoints: none; the VIP is kept without endpoint (refused, never sent elsewhere).
-        assertThat(registry.endpoints(vip("240.240.0.20").orElseThrow())).isEmpty();
+        // A hostname endpoint: a workload with that hostname, of every host of its entry (istiod: not implicit, so all
+        // its ServiceInfos), its port by name; the Unix socket endpoint: none.
+        Service dropbox = vip("240.240.0.20").orElseThrow();
+        assertThat(registry.endpoints(dropbox)).extracting(Workload::hostname).containsExactly("us.dropboxapi.com");
+        assertThat(registry.pickEndpoint(dropbox, 443, null).address())
+                .isEqualTo(java.net.InetSocketAddress.createUnresolved("us.dropboxapi.com", 8443));
+        assertThat(registry.byName("ns", "external-svc-https-us.dropboxapi.com").orElseThrow().services())
+                .extracting(WorkloadService::hostname).containsExactly("api.dropboxapi.com", "www.googleapis.com");
+        assertThat(registry.all()).extracting(Workload::name).noneMatch(n -> n.startsWith("unix-domain-socket-example"));
+        // MESH_EXTERNAL DNS without endpoints nor addresses: its host is its endpoint, though no VIP reaches it here.
+        assertThat(registry.byName("ns", "cnn-edition.cnn.com").orElseThrow().hostname()).isEqualTo("edition.cnn.com");
         assertThat(registry.services()).extracting(Service::hostname).doesNotContain("*.wikipedia.org");
     }
+    @Test
+    @DisplayName("TestWorkloadEntryWorkloads, a WorkloadEntry whose address is no IP (istiod's workloadEntryWorkloadBuilder:"
+            + " w.Hostname = address): a workload of that hostname, no address, carrying the ServiceEntry that selects it; an"
+            + " address that is no DNS name is left out alone")
+    void workloadEntryWithHostname() throws Exception {
+        k8s.apply(SE_80_8080);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: vm-dns, namespace: ns, labels: {app: foo}}
+                spec: {address: vm.example.com}
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: vm-bad, namespace: ns, labels: {app: foo}}
+                spec: {address: "not a host"}
+                """);
+        await(d, "the entry", () -> registry.byName("ns", "vm-dns").isPresent() && vip("240.240.0.1").isPresent());
+        Workload w = registry.byName("ns", "vm-dns").orElseThrow();
+        assertThat(w.hostname()).isEqualTo("vm.example.com");
+        assertThat(w.addresses()).isEmpty();
+        assertThat(w.services()).extracting(WorkloadService::hostname).containsExactly("hostname");
+        Service s = vip("240.240.0.1").orElseThrow();
+        assertThat(registry.endpoints(s)).extracting(Workload::name).containsExactly("vm-dns");
+        assertThat(registry.pickEndpoint(s, 80, null).address())
+                .isEqualTo(java.net.InetSocketAddress.createUnresolved("vm.example.com", 8080));
+        assertThat(registry.byName("ns", "vm-bad")).isEmpty();
+    }
+
     @Test
     @DisplayName("edits: the cluster's network labelled after the entries brings a VM of that network in; a ServiceEntry"
             + " edited without its address loses the VIP (the VM keeps the host); deleted, the VM carries no host")

@@ -45,7 +45,8 @@ import org.slf4j.LoggerFactory;
  * <p>ServiceEntries and WorkloadEntries ({@link ServiceEntryConversion}; istiod's {@code serviceEntriesInfo},
  * {@code workloadEntryWorkloadBuilder}, {@code serviceEntryWorkloadBuilder}) add registry Services (one per host) and
  * workloads after the pods and the Kubernetes Services, so a pod keeps its address and a Service its VIP
- * ({@code withIstioEntries}); what zerohop cannot do (a hostname endpoint) is left out with one WARN.
+ * ({@code withIstioEntries}); a hostname endpoint is a workload with a hostname, looked up on demand; what zerohop
+ * cannot do (a Unix socket endpoint, another network) is left out with one WARN.
  *
  * <p>Each node's addresses (where its proxy dials from, which binds the {@code forwarded: for=}
  * claims of its pods in mesh-core's {@code TunnelSource}) are the {@code status.hostIPs} (else
@@ -421,10 +422,14 @@ public final class WorkloadState {
      * <li>A WorkloadEntry with an IP address is a workload of its name, its labels (spec, then metadata over them), its
      * service account, its {@code ports} as named ports, HBONE when istiod's {@code setTunnelProtocol} says so, carrying
      * the ServiceEntries and the Kubernetes Services of its namespace that select it.</li>
+     * <li>An endpoint or WorkloadEntry whose address is no IP is a workload with that {@link Workload#hostname()} and no
+     * address; a ServiceEntry with {@code resolution} DNS, DNS_ROUND_ROBIN or DYNAMIC_DNS, no endpoints and no
+     * workloadSelector has one such workload per host it serves, the host as its hostname ({@code ENTRY-HOST}, istiod's
+     * {@code implicitEndpoints}). mesh-core looks the hostname up when a connection picks it (ztunnel's on-demand DNS).</li>
      * </ul>
-     * What zerohop cannot do is left out with one WARN naming the object: a hostname endpoint (DNS resolution, which
-     * ztunnel does and zerohop does not), an address a pod or a VIP already has, an endpoint on another network, an object
-     * that does not parse. An HBONE endpoint without a service account has {@code default}'s identity, as in ztunnel.
+     * What zerohop cannot do is left out with one WARN naming the object: a Unix socket endpoint, a hostname that is no
+     * DNS name, an address a pod or a VIP already has, an endpoint on another network, an object that does not parse. An
+     * HBONE endpoint without a service account has {@code default}'s identity, as in ztunnel.
      */
     private List<Workload> withIstioEntries(List<Workload> pods, List<io.zerohop.core.Service> svcs, Set<InetAddress> claimed,
                                             Waypoints waypoints) {
@@ -512,13 +517,6 @@ public final class WorkloadState {
                     PodConversion.warnOnce(se.id() + ": host " + host + " left out: " + bad.getMessage());
                 }
             }
-            if ("DNS".equals(se.resolution()) || "DNS_ROUND_ROBIN".equals(se.resolution()) || "DYNAMIC_DNS".equals(se.resolution())) {
-                if (se.endpoints().isEmpty() && se.selector() == null) {
-                    PodConversion.warnOnce(se.id() + ": resolution " + se.resolution() + " without endpoints: its hosts are"
-                            + " its endpoints, which ztunnel resolves in DNS and zerohop does not; a connection to its"
-                            + " addresses is refused (no healthy upstream)");
-                }
-            }
         }
         List<Workload> out = new ArrayList<>(pods.size());
         Set<String> workloadNames = new HashSet<>();
@@ -587,7 +585,7 @@ public final class WorkloadState {
                         member.add(ServiceEntryConversion.membership(se, h.registryName, h.host, ep.ports(), true));
                     }
                     InetAddress ip = ServiceEntryConversion.ipOrNull(ep.address());
-                    String base = ip == null ? se.name() : sliceWorkloadName(se.name(), ip);
+                    String base = ip == null ? hostWorkloadName(se.name(), ep.address()) : sliceWorkloadName(se.name(), ip);
                     String name = base;
                     for (int n = 2; workloadNames.contains(key(se.namespace(), name)); n++) {
                         name = base + "-" + n;
@@ -605,8 +603,49 @@ public final class WorkloadState {
                     PodConversion.warnOnce(id + " left out: " + bad.getMessage());
                 }
             }
+            // istiod's serviceEntryWorkloadBuilder, implicitEndpoints: a DNS entry without endpoints nor workloadSelector has
+            // one workload per host it serves, Hostname the host, a member of that host only, no waypoint of its own,
+            // looked up on demand when a connection to the host's VIP picks it (mesh-core: Workload.hostname).
+            boolean dns = "DNS".equals(se.resolution()) || "DNS_ROUND_ROBIN".equals(se.resolution())
+                    || "DYNAMIC_DNS".equals(se.resolution());
+            if (dns && se.endpoints().isEmpty() && se.selector() == null) {
+                for (SeHost h : own) {
+                    String id = se.id() + " host " + h.host;
+                    try {
+                        String base = hostWorkloadName(se.name(), h.host);
+                        String name = base;
+                        for (int n = 2; workloadNames.contains(key(se.namespace(), name)); n++) {
+                            name = base + "-" + n;
+                        }
+                        Workload w = entryWorkload(id, se.namespace(), name,
+                                new ServiceEntryConversion.Endpoint(h.host, Map.of(), null, Map.of(), null, null), se.labels(),
+                                se.annotations(), se.name(),
+                                List.of(ServiceEntryConversion.membership(se, h.registryName, h.host, Map.of(), true)),
+                                claimed, vips, workloadNames, null);
+                        if (w != null) {
+                            out.add(w);
+                        }
+                    } catch (RuntimeException bad) {
+                        PodConversion.warnOnce(id + " left out: " + bad.getMessage());
+                    }
+                }
+            }
         }
         return out;
+    }
+
+    /**
+     * {@code ENTRY-HOST}, the registry name of a ServiceEntry's workload reached at a hostname (istiod names them all
+     * after the entry and tells them apart by uid, {@code .../ServiceEntry/NS/NAME/HOST}; a registry name is unique): a DNS
+     * subdomain, lower case, cut to 253 characters.
+     */
+    static String hostWorkloadName(String entry, String host) {
+        String h = host.toLowerCase(java.util.Locale.ROOT);
+        if (h.endsWith(".")) {
+            h = h.substring(0, h.length() - 1);
+        }
+        String name = entry + "-" + h;
+        return name.length() > 253 ? name.substring(0, 253) : name;
     }
 
     /**
@@ -630,18 +669,15 @@ public final class WorkloadState {
                     + " host reaches: left out (no endpoint there)");
             return null;
         }
-        if (ip == null) {
-            PodConversion.warnOnce(id + ": address \"" + ep.address() + "\" is a hostname, which ztunnel resolves in DNS and"
-                    + " zerohop does not: left out (no endpoint there)");
-            return null;
-        }
+        // An address that is no IP is a hostname (istiod: w.Hostname = address), looked up per connection (mesh-core's
+        // on-demand DNS, as ztunnel's); the Workload refuses one that is no DNS name, and the caller leaves it out.
         boolean hbone = "enabled".equals(annotations.get(PodConversion.AMBIENT_REDIRECTION_ANNOTATION))
                 || PodConversion.supportsTunnel(labels, "http");
         // istiod sends an entry without serviceAccount with an empty one, which ztunnel reads as "default" (src/state/
         // workload.rs, the Workload conversion): an HBONE peer there must present the namespace's default identity. A TCP
         // one keeps none: plaintext proves no identity, and without one it is never a local workload (LocalWorkloads).
         String sa = ep.serviceAccount() == null && hbone ? "default" : ep.serviceAccount();
-        if (sa != null
+        if (ip != null && sa != null
                 && (ip.isLoopbackAddress() || ip.isAnyLocalAddress() || ip.isMulticastAddress() || ip.isLinkLocalAddress())) {
             // Such an address is every host's (or none's): an embedded mesh (no node) counts a workload with an identity
             // at a loopback address as its own (LocalWorkloads.isLocal), so an entry there would be served with its
@@ -650,7 +686,7 @@ public final class WorkloadState {
                     + " multicast, no workload's own, and it has a service account: left out");
             return null;
         }
-        if (claimed.contains(ip) || vips.contains(ip)) {
+        if (ip != null && (claimed.contains(ip) || vips.contains(ip))) {
             PodConversion.warnOnce(id + ": address " + ip.getHostAddress() + " is already a pod's, a Service's or an earlier"
                     + " entry's: left out");
             return null;
@@ -684,10 +720,12 @@ public final class WorkloadState {
         // As a pod's: its own labels under Cilium's io.cilium.k8s prefix dropped (an entry could label itself into a Cilium
         // selector meant for a trusted namespace or another cluster), its namespace's labels added in Cilium's form.
         withLocality = PodConversion.withNamespaceLabels(withLocality, namespaceLabels.getOrDefault(namespace, Map.of()));
-        Workload w = new Workload(namespace, name, sa, withLocality, List.of(ip),
+        Workload w = new Workload(namespace, name, sa, withLocality, ip == null ? List.of() : List.of(ip),
                 hbone ? Workload.Protocol.HBONE : Workload.Protocol.TCP, null, trustDomain, Map.of(),
-                ep.ports().isEmpty() ? null : ep.ports(), workloadName, services, waypoint);
-        claimed.add(ip);
+                ep.ports().isEmpty() ? null : ep.ports(), workloadName, services, waypoint, ip == null ? ep.address() : null);
+        if (ip != null) {
+            claimed.add(ip);
+        }
         workloadNames.add(key(namespace, name));
         return w;
     }
