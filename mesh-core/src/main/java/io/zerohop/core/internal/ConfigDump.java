@@ -133,6 +133,9 @@ public final class ConfigDump {
             m.put("serviceAccount", w.serviceAccount());
             m.put("identity", id == null ? null : id.toString());
             m.put("addresses", w.addresses().stream().map(a -> a.getHostAddress()).toList());
+            if (w.hostname() != null) {
+                m.put("hostname", w.hostname()); // ztunnel's workload hostname, looked up on demand
+            }
             m.put("protocol", w.protocol().name());
             m.put("node", w.node());
             m.put("labels", w.labels());
