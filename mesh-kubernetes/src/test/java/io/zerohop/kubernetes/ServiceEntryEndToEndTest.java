@@ -89,4 +89,54 @@ class ServiceEntryEndToEndTest {
             ca.close();
         }
     }
+
+    @Test
+    @DisplayName("a ServiceEntry with addresses, resolution DNS and no endpoints: a connection to its VIP reaches what its host"
+            + " resolves to, looked up on demand (istiod's implicitEndpoints, ztunnel's resolve_on_demand_dns); a host that"
+            + " does not resolve is refused, never sent to the VIP")
+    void aDnsServiceEntryVipReachesWhatItsHostResolvesTo() throws Exception {
+        InetAddress vip = InetAddress.getByName("127.0.251.40");
+        InetAddress vip2 = InetAddress.getByName("127.0.251.41");
+        InetAddress backend = InetAddress.getByName("127.0.251.42");
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        try (MockCluster k8s = new MockCluster();
+             LoopbackDns dns = new LoopbackDns(new InetSocketAddress(InetAddress.getByName("127.0.251.1"), 52054));
+             SelectorlessServiceTest.Tagged b = new SelectorlessServiceTest.Tagged(new InetSocketAddress(backend, 52020), "db")) {
+            dns.zone.put("db.example.com.", backend);
+            k8s.client.resource(namespace("ext", Map.of())).create();
+            for (String[] e : new String[][] {{"db", vip.getHostAddress()}, {"gone", vip2.getHostAddress()}}) {
+                k8s.apply("""
+                        apiVersion: networking.istio.io/v1
+                        kind: ServiceEntry
+                        metadata: {name: %s, namespace: ext}
+                        spec:
+                          hosts: [%s.example.com]
+                          addresses: [%s]
+                          ports: [{number: 5432, targetPort: 52020, name: tcp-pg}]
+                          location: MESH_EXTERNAL
+                          resolution: DNS
+                        """.formatted(e[0], e[0], e[1]));
+            }
+            KubernetesDiscovery d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a")
+                    .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
+            d.synced().get(30, TimeUnit.SECONDS);
+            await(d, "both VIPs with their host as endpoint", () -> d.registry().serviceAt(vip)
+                    .map(s -> d.registry().endpoints(s).size() == 1).orElse(false)
+                    && d.registry().serviceAt(vip2).map(s -> d.registry().endpoints(s).size() == 1).orElse(false));
+            Mesh proxy = k8s.closeLater(d.applyTo(Mesh.builder()).identityProvider(ca)
+                    .identity(SpiffeIds.istio("cluster.local", "zerohop-system", "zerohop-node")).threads(1)
+                    .dnsServers(new InetSocketAddress(InetAddress.getByName("127.0.251.1"), 52054)).build());
+            InetSocketAddress via = proxy.capture(Capture.forward(new InetSocketAddress(InetAddress.getByName("127.0.251.1"), 52021),
+                    new InetSocketAddress(vip, 5432)));
+            InetSocketAddress via2 = proxy.capture(Capture.forward(new InetSocketAddress(InetAddress.getByName("127.0.251.1"), 52022),
+                    new InetSocketAddress(vip2, 5432)));
+            try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+                assertThat(SelectorlessServiceTest.read(InetAddress.getByName("127.0.251.2"), via)).isEqualTo("db");
+                assertThat(SelectorlessServiceTest.read(InetAddress.getByName("127.0.251.2"), via2)).isEmpty();
+                assertThat(err.awaitLine("refused", "gone.example.com")).contains("NXDOMAIN");
+            }
+        } finally {
+            ca.close();
+        }
+    }
 }

@@ -631,9 +631,12 @@ public final class Outbound implements CaptureListener.Opener {
                     // ztunnel's NoResolvedAddresses / EmptyResolvedAddresses: refused, never passed through to the VIP.
                     String why = (e instanceof java.util.concurrent.CompletionException && e.getCause() != null
                             ? e.getCause() : e).getMessage();
+                    // At WARN, as ztunnel's "dns lookup failed" (a host that stopped resolving is an outage, not a
+                    // policy's refusal); one line per connection, the capture listener adds none (LoggedRefusal).
+                    String msg = "service " + ep.service() + " endpoint " + w + ": " + why;
+                    refusals.warn("{} refused: {}", ends(source, target), msg);
                     observer.outboundEarlyDeny(source, target, why);
-                    return CompletableFuture.<Relay.End>failedFuture(new Mesh.UnknownDestinationException("service "
-                            + ep.service() + " endpoint " + w + ": " + why));
+                    return CompletableFuture.<Relay.End>failedFuture(new LoggedRefusal(msg));
                 }
                 return open(endpointRequest(new io.zerohop.core.Service.Endpoint(ep.service(), w,
                         new InetSocketAddress(ip, ep.address().getPort())), rs.from(), rs.source(), rs.client()), source, target, loop);
