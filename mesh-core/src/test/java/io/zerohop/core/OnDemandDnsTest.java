@@ -292,6 +292,26 @@ class OnDemandDnsTest {
                 .hasMessageContaining("is no DNS name");
     }
 
+    @Test
+    void routeRefusesAHostnameEndpointRatherThanBlockAndDnsServersMustBeAddresses() throws Exception {
+        InetAddress vip = ip("240.240.0.6");
+        Workload meshed = new Workload("ext", "vm", "vm", Map.of(), List.of(), Workload.Protocol.HBONE, null, "cluster.local",
+                Map.of(), null, null, List.of(new WorkloadService("vm", "ext", "vm.example.com", Set.of(BACKEND_PORT))), null,
+                "vm.example.com");
+        WorkloadRegistry r = WorkloadRegistry.empty();
+        r.replace(List.of(meshed), Map.of(), Map.of(), List.of(new Service("ext", "vm", "vm.example.com", List.of(vip),
+                List.of(new Service.Port(5432, BACKEND_PORT, null)))));
+        try (Mesh mesh = mesh(r, new SimpleMeterRegistry())) {
+            // A route is made synchronously (a socket factory's connect): the lookup would block, so it is refused.
+            assertThatThrownBy(() -> mesh.route(new InetSocketAddress(vip, 5432)))
+                    .isInstanceOf(Mesh.UnknownDestinationException.class).hasMessageContaining("has hostname vm.example.com");
+        }
+        assertThatThrownBy(() -> Mesh.builder().dnsServers(InetSocketAddress.createUnresolved("dns.example", 53)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is no DNS server address");
+        assertThatThrownBy(() -> Mesh.builder().dnsServers(new InetSocketAddress(ip("0.0.0.0"), 53)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is no DNS server address");
+    }
+
     private static InetAddress ip(String s) {
         try {
             return InetAddress.getByName(s);
