@@ -138,7 +138,7 @@ public final class MicrometerSink implements TunnelObserver.Sink {
      */
     @Override
     public void onDemandDns(TrafficLabels.Peer s, String hostname) {
-        Counter.builder("istio.on.demand.dns").description("The total number of requests that used on-demand DNS (unstable)")
+        Counter.builder("istio.on.demand.dns").description("The total number of requests that used on-demand DNS (unstable).")
                 .tags("source_workload", s.workload(), "source_canonical_service", s.canonicalService(),
                         "source_canonical_revision", s.canonicalRevision(), "source_workload_namespace", s.namespace(),
                         "source_principal", s.principal(), "source_app", s.app(), "source_version", s.version(),
