@@ -47,38 +47,35 @@ class WorkloadFileWaypointTest {
         assertThat(none.byName("prod", "backend").orElseThrow().waypoint()).isNull();
     }
 
+    /** Writes the file with these waypoints and asserts that loading it fails with {@code <file>} + {@code at}. */
+    private static void rejects(Path dir, String workload, String service, String at) throws Exception {
+        Path f = write(dir, workload, service);
+        assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessage(f + at);
+    }
+
     @Test
     void eachBadFormIsNamedAtItsFieldAndLine(@TempDir Path dir) throws Exception {
         String ok = "{address: 10.0.9.9}";
-        Path f = write(dir, "{address: 10.0.9.9, hostname: w.prod.svc.cluster.local}", ok);
-        assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessage(f + ":5: workloads[0].waypoint.hostname: a waypoint is given"
-                + " by address or by namespace and hostname, not both");
-        Path g = write(dir, ok, "{}");
-        assertThatThrownBy(() -> WorkloadRegistry.load(g)).hasMessage(g + ":11: services[0].waypoint: a waypoint needs an address,"
+        rejects(dir, "{address: 10.0.9.9, hostname: w.prod.svc.cluster.local}", ok,
+                ":5: workloads[0].waypoint.hostname: a waypoint is given by address or by namespace and hostname, not both");
+        rejects(dir, ok, "{}", ":11: services[0].waypoint: a waypoint needs an address,"
                 + " or a namespace and a hostname (its Service's)");
-        Path h = write(dir, "{hostname: w.prod.svc.cluster.local}", ok);
-        assertThatThrownBy(() -> WorkloadRegistry.load(h)).hasMessage(h + ":5: workloads[0].waypoint.hostname: a waypoint by"
+        rejects(dir, "{hostname: w.prod.svc.cluster.local}", ok, ":5: workloads[0].waypoint.hostname: a waypoint by"
                 + " hostname needs both namespace and hostname (namespace is missing)");
-        Path i = write(dir, "{address: waypoint.prod}", ok);
-        assertThatThrownBy(() -> WorkloadRegistry.load(i)).hasMessage(i + ":5: workloads[0].waypoint.address: \"waypoint.prod\""
+        rejects(dir, "{address: waypoint.prod}", ok, ":5: workloads[0].waypoint.address: \"waypoint.prod\""
                 + " is not an IP address literal");
-        Path j = write(dir, ok, "{address: 10.0.9.9, hboneMtlsPort: 70000}");
-        assertThatThrownBy(() -> WorkloadRegistry.load(j)).hasMessage(j + ":11: services[0].waypoint.hboneMtlsPort: \"70000\" is"
-                + " not a port number (1-65535)");
+        rejects(dir, ok, "{address: 10.0.9.9, hboneMtlsPort: 70000}",
+                ":11: services[0].waypoint.hboneMtlsPort: \"70000\" is not a port number (1-65535)");
         Path k = write(dir, "{address: 10.0.9.9, port: 15008}", ok);
         assertThatThrownBy(() -> WorkloadRegistry.load(k)).hasMessageStartingWith(k + ":5: workloads[0].waypoint.port: unknown field"
                 + " (expected one of address, hboneMtlsPort, hostname, namespace)");
-        Path l = write(dir, ok, "{namespace: Prod, hostname: w.prod.svc.cluster.local}");
-        assertThatThrownBy(() -> WorkloadRegistry.load(l)).hasMessage(l + ":11: services[0].waypoint.namespace: \"Prod\" is no"
-                + " namespace (a DNS-1123 label)");
-        Path m = write(dir, ok, "{namespace: prod, hostname: \"w prod\"}");
-        assertThatThrownBy(() -> WorkloadRegistry.load(m)).hasMessage(m + ":11: services[0].waypoint.hostname: \"w prod\" is no DNS"
+        rejects(dir, ok, "{namespace: Prod, hostname: w.prod.svc.cluster.local}",
+                ":11: services[0].waypoint.namespace: \"Prod\" is no namespace (a DNS-1123 label)");
+        rejects(dir, ok, "{namespace: prod, hostname: \"w prod\"}", ":11: services[0].waypoint.hostname: \"w prod\" is no DNS"
                 + " name (labels of letters, digits and '-', joined by '.')");
-        Path n = write(dir, "{address: 0.0.0.0}", ok);
-        assertThatThrownBy(() -> WorkloadRegistry.load(n)).hasMessage(n + ":5: workloads[0].waypoint.address: address 0.0.0.0 is a"
+        rejects(dir, "{address: 0.0.0.0}", ok, ":5: workloads[0].waypoint.address: address 0.0.0.0 is a"
                 + " wildcard address, no waypoint's");
-        Path o = write(dir, "10.0.9.9", ok);
-        assertThatThrownBy(() -> WorkloadRegistry.load(o)).hasMessage(o + ":5: workloads[0].waypoint: expected a mapping (key: value),"
+        rejects(dir, "10.0.9.9", ok, ":5: workloads[0].waypoint: expected a mapping (key: value),"
                 + " found a single value");
     }
 }
