@@ -27,10 +27,12 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Outbound routing alone: {@link Outbound#buildRequest} decides, without opening anything, what
@@ -40,30 +42,49 @@ import org.junit.jupiter.api.Test;
  */
 class OutboundTest {
     static final SpiffeId OWN = SpiffeId.parse("spiffe://cluster.local/ns/zerohop/sa/proxy");
-    static InMemoryCa ca;
-    static MeshTls tls;
-    static EventLoopGroup group;
+    @RegisterExtension
+    static final Loop LOOP = new Loop("cluster.local");
     final PartsFixture f = new PartsFixture();
     final InetSocketAddress app = new InetSocketAddress(FRONTEND_IP, 41000);
 
-    @BeforeAll
-    static void start() {
-        ca = InMemoryCa.create("cluster.local");
-        tls = MeshTls.builder(ca).build();
-        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-    }
+    /**
+     * The CA, its MeshTls and the one-thread event loop an {@link Outbound} is built with: made before a test class's
+     * tests and closed after them, as its static {@code @RegisterExtension} field.
+     */
+    static final class Loop implements BeforeAllCallback, AfterAllCallback {
+        private final String trustDomain;
+        private InMemoryCa ca;
+        private MeshTls tls;
+        private EventLoopGroup group;
 
-    @AfterAll
-    static void stop() {
-        group.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS);
-        tls.close();
-        ca.close();
+        Loop(String trustDomain) {
+            this.trustDomain = trustDomain;
+        }
+
+        @Override
+        public void beforeAll(ExtensionContext context) {
+            ca = InMemoryCa.create(trustDomain);
+            tls = MeshTls.builder(ca).build();
+            group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        }
+
+        @Override
+        public void afterAll(ExtensionContext context) {
+            group.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS);
+            tls.close();
+            ca.close();
+        }
+
+        /** An Outbound with {@code f}'s own ports and refusal log, one observer for its events and its tunnels. */
+        Outbound outbound(PartsFixture f, LocalWorkloads local, SpiffeId identity, boolean passthroughUnknown) {
+            TunnelObserver observer = new TunnelObserver(local.registry(), null, null);
+            return new Outbound(tls, group, local, identity, f.ownPorts, passthroughUnknown, observer, observer, f.refusals, 100,
+                    Duration.ofMinutes(5), null);
+        }
     }
 
     Outbound outbound(LocalWorkloads local, SpiffeId identity, boolean passthroughUnknown) {
-        TunnelObserver observer = new TunnelObserver(local.registry(), null, null);
-        return new Outbound(tls, group, local, identity, f.ownPorts, passthroughUnknown, observer, observer, f.refusals, 100,
-                Duration.ofMinutes(5), null);
+        return LOOP.outbound(f, local, identity, passthroughUnknown);
     }
 
     @Test

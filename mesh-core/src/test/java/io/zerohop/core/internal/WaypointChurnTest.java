@@ -3,27 +3,20 @@ package io.zerohop.core.internal;
 import static io.zerohop.core.internal.PartsFixture.ip;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.zerohop.core.GatewayAddress;
 import io.zerohop.core.Service;
 import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.core.WorkloadService;
-import io.zerohop.identity.InMemoryCa;
-import io.zerohop.identity.MeshTls;
 import java.net.InetSocketAddress;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Waypoints named by hostname (how mesh-kubernetes names every waypoint: istiod's {@code getGatewayAddress} prefers the
@@ -42,24 +35,9 @@ class WaypointChurnTest {
             List.of(new WorkloadService("waypoint", "ns", "waypoint.ns.svc.cluster.local", Set.of(15008))));
     static final Workload DST = new Workload("ns", "dst", "dst", Map.of(), List.of(ip("127.0.0.2")), Workload.Protocol.HBONE,
             "local-node", TD).withWaypoint(BY_HOSTNAME);
-    static InMemoryCa ca;
-    static MeshTls tls;
-    static EventLoopGroup group;
+    @RegisterExtension
+    static final OutboundTest.Loop LOOP = new OutboundTest.Loop(TD);
     final PartsFixture f = new PartsFixture();
-
-    @BeforeAll
-    static void start() {
-        ca = InMemoryCa.create(TD);
-        tls = MeshTls.builder(ca).build();
-        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-    }
-
-    @AfterAll
-    static void stop() {
-        group.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS);
-        tls.close();
-        ca.close();
-    }
 
     /** New instances of the waypoint's Service and the destination's, equal to the last ones (a pod elsewhere changed). */
     static List<Service> services() {
@@ -76,8 +54,7 @@ class WaypointChurnTest {
         WorkloadRegistry r = WorkloadRegistry.empty();
         List<Workload> workloads = List.of(SOURCE, WAYPOINT, DST);
         r.replace(workloads, Map.of(), Map.of(), services());
-        Outbound o = new Outbound(tls, group, new LocalWorkloads(r, "local-node"), null, f.ownPorts, false,
-                new TunnelObserver(r, null, null), new TunnelObserver(r, null, null), f.refusals, 100, Duration.ofMinutes(5), null);
+        Outbound o = LOOP.outbound(f, new LocalWorkloads(r, "local-node"), null, false);
         AtomicBoolean stop = new AtomicBoolean();
         Thread churn = new Thread(() -> {
             while (!stop.get()) {

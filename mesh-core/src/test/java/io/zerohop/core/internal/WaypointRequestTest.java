@@ -3,9 +3,6 @@ package io.zerohop.core.internal;
 import static io.zerohop.core.internal.PartsFixture.ip;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.GatewayAddress;
 import io.zerohop.core.Mesh;
@@ -14,19 +11,15 @@ import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.core.WorkloadService;
 import io.zerohop.hbone.Route;
-import io.zerohop.identity.InMemoryCa;
-import io.zerohop.identity.MeshTls;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@link Outbound#buildRequest} through waypoints, replaying istio/ztunnel src/proxy/outbound.rs's tests of
@@ -40,9 +33,8 @@ import org.junit.jupiter.api.Test;
  */
 class WaypointRequestTest {
     static final String TD = "cluster.local";
-    static InMemoryCa ca;
-    static MeshTls tls;
-    static EventLoopGroup group;
+    @RegisterExtension
+    static final OutboundTest.Loop LOOP = new OutboundTest.Loop(TD);
     static final Workload SOURCE = new Workload("ns", "source-workload", "default", Map.of(), List.of(ip("127.0.0.1"), ip("::1")),
             Workload.Protocol.HBONE, "local-node", TD);
     static final Workload WAYPOINT = new Workload("ns", "waypoint-workload", "waypoint-sa", Map.of("app", "waypoint"),
@@ -50,20 +42,6 @@ class WaypointRequestTest {
     static final Workload WAYPOINT_DUAL = new Workload("ns", "waypoint-workload-dual", "waypoint-sa", Map.of(),
             List.of(ip("127.0.0.11"), ip("ff06::c5")), Workload.Protocol.HBONE, "local-node", TD);
     final PartsFixture f = new PartsFixture();
-
-    @BeforeAll
-    static void start() {
-        ca = InMemoryCa.create(TD);
-        tls = MeshTls.builder(ca).build();
-        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-    }
-
-    @AfterAll
-    static void stop() {
-        group.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS);
-        tls.close();
-        ca.close();
-    }
 
     static GatewayAddress at(String ip, int port) {
         return new GatewayAddress(ip(ip), null, null, port);
@@ -76,9 +54,7 @@ class WaypointRequestTest {
         WorkloadRegistry r = WorkloadRegistry.empty();
         r.replace(all, Map.of(), Map.of(), services);
         LocalWorkloads local = new LocalWorkloads(r, "local-node");
-        TunnelObserver observer = new TunnelObserver(r, null, null);
-        Outbound o = new Outbound(tls, group, local, SpiffeId.parse("spiffe://cluster.local/ns/zerohop/sa/proxy"), f.ownPorts,
-                false, observer, observer, f.refusals, 100, Duration.ofMinutes(5), null);
+        Outbound o = LOOP.outbound(f, local, SpiffeId.parse("spiffe://cluster.local/ns/zerohop/sa/proxy"), false);
         return o.buildRequest(new InetSocketAddress(ip(from), 41000), to);
     }
 
@@ -187,8 +163,7 @@ class WaypointRequestTest {
         Workload dst = myPod(GatewayAddress.of("ns", "waypoint.ns.svc.cluster.local"), "127.0.0.2", "ff06::c3");
         WorkloadRegistry r = WorkloadRegistry.empty();
         r.replace(List.of(SOURCE, WAYPOINT, wpEp, dst), Map.of(), Map.of(), List.of(waypointSvc));
-        Outbound o = new Outbound(tls, group, new LocalWorkloads(r, "local-node"), null, f.ownPorts, false,
-                new TunnelObserver(r, null, null), new TunnelObserver(r, null, null), f.refusals, 100, Duration.ofMinutes(5), null);
+        Outbound o = LOOP.outbound(f, new LocalWorkloads(r, "local-node"), null, false);
         assertHbone(o.buildRequest(sa("127.0.0.1", 41000), sa("ff06::c3", 80)), "[ff06::c5]:15009", sa("ff06::c3", 80), wp.identity());
         assertHbone(o.buildRequest(sa("127.0.0.1", 41000), sa("127.0.0.2", 80)), "127.0.0.11:15009", sa("127.0.0.2", 80), wp.identity());
     }
@@ -207,8 +182,7 @@ class WaypointRequestTest {
             Workload dst = myPod(gw, "127.0.0.2", "ff06::c3");
             WorkloadRegistry r = WorkloadRegistry.empty();
             r.replace(List.of(SOURCE, wpEp, dst), Map.of(), Map.of(), List.of(waypointSvc));
-            Outbound o = new Outbound(tls, group, new LocalWorkloads(r, "local-node"), null, f.ownPorts, false,
-                    new TunnelObserver(r, null, null), new TunnelObserver(r, null, null), f.refusals, 100, Duration.ofMinutes(5), null);
+            Outbound o = LOOP.outbound(f, new LocalWorkloads(r, "local-node"), null, false);
             assertHbone(o.buildRequest(sa("::1", 41000), sa("ff06::c3", 80)), "127.0.0.10:15008", sa("ff06::c3", 80),
                     WAYPOINT.identity());
         }
