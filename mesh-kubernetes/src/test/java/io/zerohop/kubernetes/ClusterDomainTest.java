@@ -12,14 +12,12 @@ import io.zerohop.core.Service;
 import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.core.WorkloadService;
-import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A cluster whose DNS domain is not {@code cluster.local}: istiod names every Service {@code NAME.NS.svc.DOMAIN} with its
@@ -31,22 +29,15 @@ import org.junit.jupiter.api.Test;
  */
 class ClusterDomainTest {
     static final String NS = "ns";
-    MockCluster k8s;
+    @RegisterExtension
+    final MockCluster k8s = new MockCluster();
     KubernetesDiscovery d;
     final WorkloadRegistry registry = WorkloadRegistry.empty();
 
     @BeforeEach
     void start() throws Exception {
-        k8s = new MockCluster();
         k8s.client.resource(namespace(NS, Map.of("kubernetes.io/metadata.name", NS))).create();
-        d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry).clusterDomain("corp.example")
-                .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
-        d.synced().get(20, TimeUnit.SECONDS);
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        k8s.close();
+        d = k8s.startSynced(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry).clusterDomain("corp.example"));
     }
 
     void addService(String name, Map<String, String> labels, Map<String, String> selector, String vip) {
@@ -99,11 +90,7 @@ class ClusterDomainTest {
     }
 
     java.util.Optional<Service> vip(String address) {
-        try {
-            return registry.serviceAt(KubernetesWorkloadsTest.ip(address));
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
+        return KubernetesWorkloadsTest.vip(registry, address);
     }
 
     Workload at(String address) {

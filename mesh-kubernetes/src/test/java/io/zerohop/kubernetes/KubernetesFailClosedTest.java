@@ -8,13 +8,11 @@ import io.zerohop.policy.Decision;
 import io.zerohop.policy.MtlsMode;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.WorkloadRef;
-import java.time.Duration;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A rejected policy object (invalid, or valid upstream but not enforceable by zerohop) fails closed
@@ -27,21 +25,14 @@ class KubernetesFailClosedTest {
     static final WorkloadRef FRONTEND = KubernetesPoliciesTest.FRONTEND;
     static final WorkloadRef OLD = KubernetesPoliciesTest.OLD;
 
-    MockCluster k8s;
+    @RegisterExtension
+    final MockCluster k8s = new MockCluster();
     KubernetesDiscovery d;
     final PolicyEngine engine = PolicyEngine.builder().rootNamespace("istio-system").build();
 
     @BeforeEach
     void start() throws Exception {
-        k8s = new MockCluster();
-        d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").policies(engine)
-                .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
-        d.synced().get(20, TimeUnit.SECONDS);
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        k8s.close();
+        d = k8s.startSynced(KubernetesDiscovery.forNode(k8s.client, "node-a").policies(engine));
     }
 
     /** {@code src} calling {@code dst} on {@code port}. */

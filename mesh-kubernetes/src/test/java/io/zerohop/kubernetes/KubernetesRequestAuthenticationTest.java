@@ -13,9 +13,9 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * RequestAuthentication read from fabric8's CRUD mock API server over its real list/watch protocol, as the other Istio
@@ -26,21 +26,14 @@ import org.junit.jupiter.api.Test;
 class KubernetesRequestAuthenticationTest {
     static final WorkloadRef HTTPBIN = new WorkloadRef("foo", "httpbin-1", "httpbin", Map.of("app", "httpbin"));
 
-    MockCluster k8s;
+    @RegisterExtension
+    final MockCluster k8s = new MockCluster();
     KubernetesDiscovery d;
     final PolicyEngine engine = PolicyEngine.builder().rootNamespace("istio-system").build();
 
     @BeforeEach
     void start() throws Exception {
-        k8s = new MockCluster();
-        d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").policies(engine)
-                .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
-        d.synced().get(20, TimeUnit.SECONDS);
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        k8s.close();
+        d = k8s.startSynced(KubernetesDiscovery.forNode(k8s.client, "node-a").policies(engine));
     }
 
     List<String> issuers() {

@@ -11,6 +11,7 @@ import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodIP;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Service;
 import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
 import java.net.InetAddress;
@@ -19,30 +20,23 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Pods, namespaces and Services on fabric8's CRUD mock API server, followed into the registry. */
 class KubernetesWorkloadsTest {
-    MockCluster k8s;
+    @RegisterExtension
+    final MockCluster k8s = new MockCluster();
     KubernetesDiscovery d;
     final WorkloadRegistry registry = WorkloadRegistry.empty();
 
     @BeforeEach
     void start() throws Exception {
-        k8s = new MockCluster();
         k8s.client.resource(namespace("prod", Map.of("istio.io/dataplane-mode", "ambient"))).create();
         k8s.client.resource(namespace("legacy", Map.of())).create();
-        d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry)
-                .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
-        d.synced().get(20, TimeUnit.SECONDS);
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        k8s.close();
+        d = k8s.startSynced(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry));
     }
 
     static InetAddress ip(String s) throws Exception {
@@ -138,6 +132,14 @@ class KubernetesWorkloadsTest {
     static Optional<Workload> at(WorkloadRegistry r, String address) {
         try {
             return r.byAddress(ip(address));
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    static Optional<Service> vip(WorkloadRegistry r, String address) {
+        try {
+            return r.serviceAt(ip(address));
         } catch (Exception e) {
             throw new AssertionError(e);
         }

@@ -27,12 +27,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * fabric8's mock API server in CRUD mode (the same dispatcher {@code @EnableKubernetesMockClient(crud = true)}
- * uses), spoken to over its real HTTP list/watch protocol, plus object builders.
+ * uses), spoken to over its real HTTP list/watch protocol, plus object builders. A test's
+ * {@code @RegisterExtension} field is closed after each test.
  */
-final class MockCluster implements AutoCloseable {
+final class MockCluster implements AutoCloseable, AfterEachCallback {
     static final Duration TIMEOUT = Duration.ofSeconds(60);
 
     final Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
@@ -49,6 +52,21 @@ final class MockCluster implements AutoCloseable {
     <T extends AutoCloseable> T closeLater(T c) {
         closeables.add(c);
         return c;
+    }
+
+    /**
+     * {@code discovery} with the tests' short debounce (20 ms, at most 1 s), started, closed with this cluster, and
+     * waited for until its first sync.
+     */
+    KubernetesDiscovery startSynced(KubernetesDiscovery.Builder discovery) throws Exception {
+        KubernetesDiscovery d = closeLater(discovery.debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
+        d.synced().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        return d;
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) throws Exception {
+        close();
     }
 
     @Override

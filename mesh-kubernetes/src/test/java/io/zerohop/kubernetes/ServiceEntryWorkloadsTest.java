@@ -16,10 +16,10 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * ServiceEntries and WorkloadEntries through fabric8's CRUD mock API server, as istiod's ambient index builds them
@@ -31,22 +31,15 @@ import org.junit.jupiter.api.Test;
  * workload failed.
  */
 class ServiceEntryWorkloadsTest {
-    MockCluster k8s;
+    @RegisterExtension
+    final MockCluster k8s = new MockCluster();
     KubernetesDiscovery d;
     final WorkloadRegistry registry = WorkloadRegistry.empty();
 
     @BeforeEach
     void start() throws Exception {
-        k8s = new MockCluster();
         k8s.client.resource(namespace("ns", Map.of())).create();
-        d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry)
-                .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
-        d.synced().get(20, TimeUnit.SECONDS);
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        k8s.close();
+        d = k8s.startSynced(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry));
     }
 
     static InetAddress ip(String s) throws Exception {
@@ -58,11 +51,7 @@ class ServiceEntryWorkloadsTest {
     }
 
     Optional<Service> vip(String address) {
-        try {
-            return registry.serviceAt(ip(address));
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
+        return KubernetesWorkloadsTest.vip(registry, address);
     }
 
     /** The ServiceInfo of the WorkloadEntry cases: hostname {@code hostname}, port 80 → 8080, selector app=foo. */

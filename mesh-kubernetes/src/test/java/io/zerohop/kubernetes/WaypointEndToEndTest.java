@@ -106,13 +106,7 @@ class WaypointEndToEndTest {
             k8s.client.resource(namespace("front", Map.of("kubernetes.io/metadata.name", "front",
                     "istio.io/dataplane-mode", "ambient"))).create();
             k8s.client.resource(namespace("app", appLabels(true))).create();
-            // istiod's built-in class (pilot/pkg/config/kube/gatewaycommon/classinfo.go, ManagedGatewayMeshController).
-            k8s.apply("""
-                    apiVersion: gateway.networking.k8s.io/v1
-                    kind: GatewayClass
-                    metadata: {name: istio-waypoint}
-                    spec: {controllerName: istio.io/mesh-controller}
-                    """);
+            k8s.apply(WaypointManifestsTest.ISTIO_WAYPOINT_CLASS);
             // istioctl waypoint generate -n app, with the status the deployment controller writes once the pod is ready.
             k8s.apply("""
                     apiVersion: gateway.networking.k8s.io/v1

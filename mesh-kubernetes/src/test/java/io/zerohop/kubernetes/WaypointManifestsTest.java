@@ -12,15 +12,11 @@ import io.zerohop.core.Service;
 import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
 import java.net.InetAddress;
-import java.time.Duration;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Waypoints from the objects a user of Istio ambient really has, fed through fabric8's CRUD mock API server: the Gateway
@@ -38,24 +34,13 @@ import org.junit.jupiter.api.Test;
  * label (or namespace's) names it uses it ({@code fetchWaypointForTarget}).
  */
 class WaypointManifestsTest {
-    MockCluster k8s;
+    @RegisterExtension
+    final MockCluster k8s = new MockCluster();
     KubernetesDiscovery d;
     final WorkloadRegistry registry = WorkloadRegistry.empty();
 
-    @BeforeEach
-    void start() throws Exception {
-        k8s = new MockCluster();
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        k8s.close();
-    }
-
     void startDiscovery() throws Exception {
-        d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry)
-                .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
-        d.synced().get(MockCluster.TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        d = k8s.startSynced(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry));
     }
 
     void ns(String name, Map<String, String> labels) {
@@ -89,14 +74,17 @@ class WaypointManifestsTest {
         });
     }
 
+    /** istiod's built-in waypoint class (pilot/pkg/config/kube/gatewaycommon/classinfo.go, ManagedGatewayMeshController). */
+    static final String ISTIO_WAYPOINT_CLASS = """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: GatewayClass
+            metadata: {name: istio-waypoint}
+            spec: {controllerName: istio.io/mesh-controller}
+            """;
+
     /** The GatewayClasses istiod creates (pilot/pkg/config/kube/gatewaycommon classinfo.go): no labels. */
     void istioClasses() {
-        k8s.apply("""
-                apiVersion: gateway.networking.k8s.io/v1
-                kind: GatewayClass
-                metadata: {name: istio-waypoint}
-                spec: {controllerName: istio.io/mesh-controller}
-                """);
+        k8s.apply(ISTIO_WAYPOINT_CLASS);
         k8s.apply("""
                 apiVersion: gateway.networking.k8s.io/v1
                 kind: GatewayClass
@@ -140,19 +128,15 @@ class WaypointManifestsTest {
     }
 
     Optional<Service> vip(String address) {
-        try {
-            return registry.serviceAt(KubernetesWorkloadsTest.ip(address));
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
+        return KubernetesWorkloadsTest.vip(registry, address);
     }
 
     void awaitWorkloadWaypoint(String address, GatewayAddress waypoint) throws Exception {
-        await(d, address + "'s waypoint " + waypoint, () -> at(address).map(w -> Objects.equals(w.waypoint(), waypoint)).orElse(false));
+        WaypointWorkloadsTest.awaitWorkloadWaypoint(d, registry, address, waypoint);
     }
 
     void awaitServiceWaypoint(String address, GatewayAddress waypoint) throws Exception {
-        await(d, address + "'s waypoint " + waypoint, () -> vip(address).map(s -> Objects.equals(s.waypoint(), waypoint)).orElse(false));
+        WaypointWorkloadsTest.awaitServiceWaypoint(d, registry, address, waypoint);
     }
 
     @Test

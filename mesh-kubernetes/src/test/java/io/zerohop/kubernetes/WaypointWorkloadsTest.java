@@ -19,10 +19,10 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Which waypoint each workload and Service uses ({@link Workload#waypoint()}, {@link Service#waypoint()}), through
@@ -35,23 +35,16 @@ import org.junit.jupiter.api.Test;
  */
 class WaypointWorkloadsTest {
     static final String NS = "ns1";
-    MockCluster k8s;
+    @RegisterExtension
+    final MockCluster k8s = new MockCluster();
     KubernetesDiscovery d;
     final WorkloadRegistry registry = WorkloadRegistry.empty();
 
     @BeforeEach
     void start() throws Exception {
-        k8s = new MockCluster();
         // The API server labels every namespace kubernetes.io/metadata.name; the mock server does not.
         k8s.client.resource(namespace(NS, Map.of("kubernetes.io/metadata.name", NS))).create();
-        d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry)
-                .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
-        d.synced().get(20, TimeUnit.SECONDS);
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        k8s.close();
+        d = k8s.startSynced(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry));
     }
 
     /**
@@ -136,22 +129,32 @@ class WaypointWorkloadsTest {
     }
 
     Optional<Service> vip(String address) {
-        try {
-            return registry.serviceAt(KubernetesWorkloadsTest.ip(address));
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
+        return KubernetesWorkloadsTest.vip(registry, address);
     }
 
     /** Waits until the workload at {@code address} has {@code waypoint} (null: none), then checks it still has. */
     void awaitWorkloadWaypoint(String address, GatewayAddress waypoint) throws Exception {
-        await(d, address + "'s waypoint " + waypoint, () -> at(address).map(w -> Objects.equals(w.waypoint(), waypoint)).orElse(false));
+        awaitWorkloadWaypoint(d, registry, address, waypoint);
         assertThat(at(address).orElseThrow().waypoint()).isEqualTo(waypoint);
     }
 
     void awaitServiceWaypoint(String address, GatewayAddress waypoint) throws Exception {
-        await(d, address + "'s waypoint " + waypoint, () -> vip(address).map(s -> Objects.equals(s.waypoint(), waypoint)).orElse(false));
+        awaitServiceWaypoint(d, registry, address, waypoint);
         assertThat(vip(address).orElseThrow().waypoint()).isEqualTo(waypoint);
+    }
+
+    /** Waits until {@code d} has given the workload at {@code address} in {@code r} the {@code waypoint} (null: none). */
+    static void awaitWorkloadWaypoint(KubernetesDiscovery d, WorkloadRegistry r, String address, GatewayAddress waypoint)
+            throws Exception {
+        await(d, address + "'s waypoint " + waypoint, () -> KubernetesWorkloadsTest.at(r, address)
+                .map(w -> Objects.equals(w.waypoint(), waypoint)).orElse(false));
+    }
+
+    /** Waits until {@code d} has given the Service at VIP {@code address} in {@code r} the {@code waypoint} (null: none). */
+    static void awaitServiceWaypoint(KubernetesDiscovery d, WorkloadRegistry r, String address, GatewayAddress waypoint)
+            throws Exception {
+        await(d, address + "'s waypoint " + waypoint, () -> KubernetesWorkloadsTest.vip(r, address)
+                .map(s -> Objects.equals(s.waypoint(), waypoint)).orElse(false));
     }
 
     @Test
