@@ -1,9 +1,8 @@
 package io.zerohop.cli;
 
+import static io.zerohop.cli.ListenerInUseTest.listening;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -20,15 +19,9 @@ class DemoPortsTest {
     @RegisterExtension
     final StdStreams std = new StdStreams();
 
-    private static ServerSocket held(String host, int port) throws Exception {
-        ServerSocket s = new ServerSocket();
-        s.bind(new InetSocketAddress(InetAddress.getByName(host), port));
-        return s;
-    }
-
     @Test
     void aTakenPortIsNamedBeforeAnySceneWithTheFlagThatMovesTheDemo() throws Exception {
-        try (ServerSocket cilium = held("127.0.248.3", 15008)) {
+        try (ServerSocket cilium = listening("127.0.248.3", 15008)) {
             assertThat(std.run("demo", "--ip-prefix", "127.0.248")).isEqualTo("exit 1: zerohop demo: 127.0.248.3:15008 (the Cilium"
                     + " checkout's HBONE port) is in use: another process listens there (`ss -ltnp` names it); the demo's ports are"
                     + " fixed (8080 as the article's policy names it, HBONE's 15008, plaintext inbound's 15006): run it on other"
@@ -41,7 +34,7 @@ class DemoPortsTest {
     void aPortTakenAtThePrefixsFirstAddressTooIsAWildcardListenerThatThePrefixCannotMove() throws Exception {
         // A zerohop proxy's default --inbound 0.0.0.0:15008 takes 15008 on every address; not this test's to bind (other
         // builds run beside it), so the demo's .1 and .2 are held one by one, which the demo reads the same way.
-        try (ServerSocket one = held("127.0.248.1", 15008); ServerSocket two = held("127.0.248.2", 15008)) {
+        try (ServerSocket one = listening("127.0.248.1", 15008); ServerSocket two = listening("127.0.248.2", 15008)) {
             assertThat(std.run("demo", "--ip-prefix", "127.0.248")).isEqualTo("exit 1: zerohop demo: 127.0.248.2:15008 (the Istio"
                     + " checkout's HBONE port) is in use: another process listens there (`ss -ltnp` names it); 127.0.248.1:15008 is"
                     + " taken too, the mark of a process listening on 0.0.0.0 (or [::]) at port 15008, which takes it on every"

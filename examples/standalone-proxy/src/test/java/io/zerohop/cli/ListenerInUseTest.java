@@ -21,8 +21,8 @@ class ListenerInUseTest {
     @RegisterExtension
     final StdStreams std = new StdStreams();
 
-    /** Held by "the first proxy": real listening sockets on this helper's loopback range. */
-    private static ServerSocket listening(String host, int port) throws Exception {
+    /** Held by "the first proxy" (or another process): real listening sockets on this helper's loopback range. */
+    static ServerSocket listening(String host, int port) throws Exception {
         ServerSocket s = new ServerSocket();
         s.bind(new InetSocketAddress(InetAddress.getByName(host), port));
         return s;
