@@ -134,11 +134,18 @@ class ServiceVipTest {
      * it; added to {@code closeLater}.
      */
     static ServerSocket tagOn(InetAddress ip, String tag, List<ServerSocket> closeLater) throws IOException {
-        ServerSocket s = new ServerSocket(0, 50, ip);
+        return tagOn(new InetSocketAddress(ip, 0), tag, new AtomicInteger(), closeLater);
+    }
+
+    /** {@link #tagOn(InetAddress, String, List)} at {@code at} (port 0: an ephemeral one), counting in {@code accepted}. */
+    static ServerSocket tagOn(InetSocketAddress at, String tag, AtomicInteger accepted, List<ServerSocket> closeLater)
+            throws IOException {
+        ServerSocket s = new ServerSocket(at.getPort(), 50, at.getAddress());
         closeLater.add(s);
         Thread t = new Thread(() -> {
             while (!s.isClosed()) {
                 try (Socket c = s.accept()) {
+                    accepted.incrementAndGet();
                     // The client speaks first (a server-first app that writes and closes at once is PassthroughBannerTest's).
                     c.setSoTimeout(10_000);
                     c.getInputStream().read();

@@ -203,22 +203,7 @@ class WaypointTest {
 
     /** An app answering each connection's first byte with {@code tag}, counting what it accepted. */
     static void tagOn(InetSocketAddress at, String tag, AtomicInteger accepted) throws IOException {
-        ServerSocket s = new ServerSocket(at.getPort(), 50, at.getAddress());
-        apps.add(s);
-        Thread t = new Thread(() -> {
-            while (!s.isClosed()) {
-                try (Socket c = s.accept()) {
-                    accepted.incrementAndGet();
-                    c.setSoTimeout(10_000);
-                    c.getInputStream().read();
-                    c.getOutputStream().write(tag.getBytes(StandardCharsets.US_ASCII));
-                } catch (IOException e) {
-                    // closed
-                }
-            }
-        }, "tag-app");
-        t.setDaemon(true);
-        t.start();
+        ServiceVipTest.tagOn(at, tag, accepted, apps);
     }
 
     /** What a connection through a forward capture to {@code target}, from {@code from} (null: any), reads; "" when closed. */
