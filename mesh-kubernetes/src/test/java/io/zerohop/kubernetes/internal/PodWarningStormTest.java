@@ -17,6 +17,11 @@ import org.slf4j.LoggerFactory;
 class PodWarningStormTest {
     static final String KIND = "istio.io/use-waypoint label";
 
+    /** Warnings under PodConversion's logger on {@code clock}: 10,000 messages remembered, at most 100 lines a minute. */
+    static OnceWarnings warnings(AtomicLong clock) {
+        return new OnceWarnings(LoggerFactory.getLogger(PodConversion.class), clock::get, 10_000, 100, Duration.ofMinutes(1));
+    }
+
     static String message(int pod, String waypoint) {
         return "Pod/storm/p-" + pod + ": label istio.io/use-waypoint names waypoint " + waypoint + ", which is not known";
     }
@@ -37,7 +42,7 @@ class PodWarningStormTest {
     @Test
     void aStormOfOneKindIsBoundedPerWindowAndSaysHowManyWereNotLogged() throws Exception {
         AtomicLong clock = new AtomicLong();
-        OnceWarnings w = new OnceWarnings(LoggerFactory.getLogger(PodConversion.class), clock::get, 10_000, 100, Duration.ofMinutes(1));
+        OnceWarnings w = warnings(clock);
         try (CapturedStderr err = new CapturedStderr()) {
             for (int flush = 0; flush < 5; flush++) {
                 w.during(() -> {
@@ -63,7 +68,7 @@ class PodWarningStormTest {
     @Test
     void aWarningIsSaidOnceWhileItsCauseLastsAndAgainWhenItComesBack() throws Exception {
         AtomicLong clock = new AtomicLong();
-        OnceWarnings w = new OnceWarnings(LoggerFactory.getLogger(PodConversion.class), clock::get, 10_000, 100, Duration.ofMinutes(1));
+        OnceWarnings w = warnings(clock);
         try (CapturedStderr err = new CapturedStderr()) {
             String m = message(1, "back-wp");
             for (int flush = 0; flush < 3; flush++) {
@@ -86,7 +91,7 @@ class PodWarningStormTest {
     @Test
     void underTheMemoryHeldBackWarningsAreNotRepeated() throws Exception {
         AtomicLong clock = new AtomicLong();
-        OnceWarnings w = new OnceWarnings(LoggerFactory.getLogger(PodConversion.class), clock::get, 10_000, 100, Duration.ofMinutes(1));
+        OnceWarnings w = warnings(clock);
         try (CapturedStderr err = new CapturedStderr()) {
             for (int flush = 0; flush < 3; flush++) {
                 w.during(() -> {
