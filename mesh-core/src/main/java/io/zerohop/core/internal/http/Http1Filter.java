@@ -62,8 +62,22 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
      * client read or {@link #pump} was under way: its response parts, and {@link #UPSTREAM_END_CLEAN} or
      * {@link #UPSTREAM_END_CUT} for its end, taken in order once that read's messages or the pump are done
      * ({@link #takeHeld}), as Envoy's codec dispatches the whole of a read before any upstream event. Null when empty.
+     * <p>A {@link io.netty.channel.PendingWriteQueue} on the client's channel, not a plain queue: what it holds counts in
+     * that channel's pending outbound bytes, so the channel turns unwritable past its high watermark as a socket's does
+     * when its outbound buffer fills (Netty's own class for handlers that keep writes back). The application shares that
+     * channel and sees it: one that writes while the channel is writable inside the read of its request (Netty's
+     * {@code ChunkedWriteHandler.doFlush}, a streaming handler) stops there and goes on at
+     * {@code channelWritabilityChanged}. Until 7 December (h393) a plain queue held it in no count and the channel stayed
+     * writable: such a loop never ended inside that read (13 million writes held, h387; L7EmbeddedAnswerInReadTest).
      */
-    private java.util.ArrayDeque<Object> held;
+    private io.netty.channel.PendingWriteQueue held;
+    /**
+     * The body bytes {@link #held} keeps, one entry per part with bytes, in its order: a retained duplicate of the part's
+     * content (no copy) as an HTTP/2 DATA frame, because a tunnel stream ({@code AbstractHttp2StreamChannel}) sizes pending
+     * writes by their flow-controlled bytes and any other message as a frame header (9 bytes), and any other channel sizes
+     * it as the holder it is. Null when {@link #held} is.
+     */
+    private io.netty.channel.PendingWriteQueue heldWeight;
     /** What {@link #takeHeld} is handing on: not to be held again. */
     private Object handing;
     private static final Object HANDED = new Object();
@@ -150,7 +164,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
 
     /** What this connection holds for its two ends, in the node's L7 budget: toward the application and toward the client. */
     private long heldBytes() {
-        return upstream.queuedBytes() + toClientBytes;
+        return upstream.queuedBytes() + toClientBytes + (held != null ? held.bytes() + heldWeight.bytes() : 0);
     }
 
     /**
@@ -440,10 +454,29 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             return false;
         }
         if (held == null) {
-            held = new java.util.ArrayDeque<>(4);
+            held = new io.netty.channel.PendingWriteQueue(ctx.channel());
+            heldWeight = new io.netty.channel.PendingWriteQueue(ctx.channel());
         }
-        held.add(msg);
+        held.add(msg, ctx.voidPromise());
+        if (msg instanceof HttpContent c && c.content().isReadable()) {
+            heldWeight.add(new io.netty.handler.codec.http2.DefaultHttp2DataFrame(c.content().retainedDuplicate()), ctx.voidPromise());
+        }
+        // Counted in the node's L7 budget as what the client has not taken (heldBytes): the filter holds it for the client.
+        budget.recountNow();
         return true;
+    }
+
+    /** The next held message, now the caller's (the queue's release balanced by a retain); null when none. */
+    private Object pollHeld() {
+        Object o = held.current();
+        if (o != null) {
+            if (o instanceof HttpContent c && c.content().isReadable()) {
+                heldWeight.remove();
+            }
+            ReferenceCountUtil.retain(o);
+            held.remove();
+        }
+        return o;
     }
 
     /**
@@ -455,7 +488,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             return;
         }
         try {
-            for (Object o; held != null && (o = held.poll()) != null; ) {
+            for (Object o; held != null && (o = pollHeld()) != null; ) {
                 handing = o;
                 if (o == UPSTREAM_END_CLEAN || o == UPSTREAM_END_CUT) {
                     onUpstreamEnd(o == UPSTREAM_END_CLEAN);
@@ -467,17 +500,22 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             handing = null;
             if (held != null && held.isEmpty()) {
                 held = null;
+                heldWeight = null;
             }
         }
     }
 
     private void releaseHeld() {
-        java.util.ArrayDeque<Object> q = held;
+        io.netty.channel.PendingWriteQueue q = held;
+        io.netty.channel.PendingWriteQueue w = heldWeight;
         held = null;
+        heldWeight = null;
         if (q != null) {
-            for (Object o : q) {
-                ReferenceCountUtil.release(o);
-            }
+            // Each message released, its bytes out of the channel's pending count; a void promise is not failed.
+            java.nio.channels.ClosedChannelException closed = new java.nio.channels.ClosedChannelException();
+            q.removeAndFailAll(closed);
+            w.removeAndFailAll(closed);
+            budget.recountNow();
         }
     }
 
