@@ -58,8 +58,8 @@ class L7EmbeddedUpgradeBudgetTest {
             server.start().get(10, TimeUnit.SECONDS);
             // Reads the upgrade request, answers 101, then writes for ever while its tunnel stream is writable. It answers
             // in a task of its own, not inside the read: an embedded application's answer made inside the filter's write of
-            // the request waits in the filter until that read completes, so a loop bounded by writability never ends there
-            // (found here, not changed: see the README's L7 budget paragraphs).
+            // the request waits in the filter until that read completes (since h393 counted in the stream's writability, so
+            // such a loop stops there: L7EmbeddedAnswerInReadTest); an upgrade's answer is not held, and is not tested here.
             server.serve(new InetSocketAddress(bip, port), (stream, tunnel) -> {
                 stream.config().setOption(ChannelOption.AUTO_READ, true);
                 PlaintextL7.AnswersForEver app = new PlaintextL7.AnswersForEver(
