@@ -85,18 +85,12 @@ class L7EmbeddedAnswerInReadTest {
         assertThat(app.written.get()).isEqualTo(TOTAL);
     }
 
-    @org.junit.jupiter.api.Disabled("h393, 7 December, not resolved: this application sends ~64-100 KB (head and a few 16 KiB"
-            + " chunks) and then stops while its stream is writable (nothing counted held); the loop above, on the same path,"
-            + " passes. Whether ChunkedWriteHandler waits on something AppBridge does not give it (a flush, a promise) is open")
     @Test
     void nettysChunkedWriteHandlerAnsweringInsideTheReadStopsForASlowClient() throws Exception {
         AtomicLong written = new AtomicLong();
         run(52204, () -> chunkedApp(written), written, true);
     }
 
-    @org.junit.jupiter.api.Disabled("h393, 7 December, not resolved: this application sends ~64-100 KB (head and a few 16 KiB"
-            + " chunks) and then stops while its stream is writable (nothing counted held); the loop above, on the same path,"
-            + " passes. Whether ChunkedWriteHandler waits on something AppBridge does not give it (a flush, a promise) is open")
     @Test
     void nettysChunkedWriteHandlerAnsweringInsideTheReadSendsTheWholeResponseInOrder() throws Exception {
         AtomicLong written = new AtomicLong();
@@ -265,6 +259,12 @@ class L7EmbeddedAnswerInReadTest {
     /** {@link #TOTAL} bytes of the pattern. */
     private static final class PatternStream extends InputStream {
         private long at;
+
+        /** What is left: ChunkedStream sizes its chunks by it (0, the default, makes it read one byte per chunk). */
+        @Override
+        public int available() {
+            return (int) Math.min(Integer.MAX_VALUE, TOTAL - at);
+        }
 
         @Override
         public int read() {
