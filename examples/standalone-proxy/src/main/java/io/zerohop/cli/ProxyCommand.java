@@ -1244,6 +1244,9 @@ final class ProxyCommand implements Callable<Integer> {
                 }
             }
         }
+        if (kube == null && workloads != null) {
+            waypointWarnings(registry);
+        }
         if (kube == null && !passthroughUnknown) {
             for (InetSocketAddress[] f : checked.forwards()) {
                 if (registry.byAddress(f[1].getAddress()).isEmpty() && registry.serviceAt(f[1].getAddress()).isEmpty()) {
@@ -1895,6 +1898,59 @@ final class ProxyCommand implements Callable<Integer> {
      * identity, which such an address suits (README, "Decisions").
      */
     private static final java.net.InetAddress ANY = new InetSocketAddress(0).getAddress();
+
+    /**
+     * Each {@code waypoint:} of the --workloads file that the file cannot resolve (WaypointStartCheckTest): read once, it
+     * leaves every connection to that Service or workload refused as ztunnel's {@code UnknownWaypoint} (mesh-core README
+     * "Waypoints"), never sent direct, until a restart; a new-user pass found such a file (a short hostname, a mistyped
+     * address) started silently. A warning, as the forward with no endpoint above: the proxy still fails closed.
+     */
+    private void waypointWarnings(WorkloadRegistry registry) {
+        List<String> lines = new java.util.ArrayList<>();
+        for (io.zerohop.core.Service s : registry.services()) {
+            String why = unresolvedWaypoint(registry, s.waypoint());
+            if (why != null) {
+                lines.add("service " + s + ": waypoint " + s.waypoint() + ": " + why);
+            }
+        }
+        for (io.zerohop.core.Workload w : registry.all()) {
+            String why = unresolvedWaypoint(registry, w.waypoint());
+            if (why != null) {
+                lines.add("workload " + w + ": waypoint " + w.waypoint() + ": " + why);
+            }
+        }
+        for (String l : lines) {
+            LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("workloads") + " " + workloads + ": " + l
+                    + "; the file is read once, so every connection to it will be refused (unknown waypoint), never sent directly");
+        }
+    }
+
+    /** Why {@code gw} resolves to no waypoint in {@code registry}, the checks of mesh-core's resolution; null when it does. */
+    private static String unresolvedWaypoint(WorkloadRegistry registry, io.zerohop.core.GatewayAddress gw) {
+        if (gw == null) {
+            return null;
+        }
+        io.zerohop.core.Service svc = gw.address() != null ? registry.serviceAt(gw.address()).orElse(null)
+                : registry.service(gw.namespace(), gw.hostname()).orElse(null);
+        if (svc == null && gw.address() != null) {
+            io.zerohop.core.Workload w = registry.byAddress(gw.address()).orElse(null);
+            if (w == null) {
+                return "no service or workload of the file has address " + io.netty.util.NetUtil.toAddressString(gw.address());
+            }
+            return registry.identityOf(w) == null ? "its workload " + w + " has no identity to verify" : null;
+        }
+        if (svc == null) {
+            List<String> there = registry.services().stream().filter(s -> s.namespace().equals(gw.namespace()))
+                    .map(io.zerohop.core.Service::hostname).sorted().toList();
+            return "no service of hostname " + gw.hostname() + " in namespace " + gw.namespace() + (there.isEmpty()
+                    ? " (the file has no service there)" : " (its services' hostnames there: " + String.join(", ", there) + ")");
+        }
+        if (svc.port(gw.hboneMtlsPort()) == null) {
+            return "its service " + svc + " has no port " + gw.hboneMtlsPort() + " (its ports: " + String.join(", ",
+                    svc.ports().stream().map(x -> String.valueOf(x.port())).toList()) + ")";
+        }
+        return registry.endpoints(svc).isEmpty() ? "its service " + svc + " selects no workload" : null;
+    }
 
     private void hboneAddressWarning(WorkloadRegistry registry) {
         List<io.zerohop.core.Workload> here = registry.all().stream()
