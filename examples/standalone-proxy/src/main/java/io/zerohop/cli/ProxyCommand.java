@@ -517,6 +517,15 @@ final class ProxyCommand implements Callable<Integer> {
             return io.zerohop.kubernetes.KubernetesDiscovery.requireClusterDomain(d);
         } catch (IllegalArgumentException e) {
             String m = e.getMessage().replaceFirst("^clusterDomain ", "cluster domain ");
+            if (d.endsWith(".") && d.length() > 1 && !d.endsWith("..")) {
+                try {
+                    String bare = io.zerohop.kubernetes.KubernetesDiscovery.requireClusterDomain(d.substring(0, d.length() - 1));
+                    // A resolver's FQDN form read '"" is no label' (new-user pass; ClusterDomainOptionTest).
+                    m = "cluster domain \"" + d + "\" ends in a dot: give " + bare + " (no trailing dot, as istiod's --domain)";
+                } catch (IllegalArgumentException notJustTheDot) {
+                    // Something else is wrong too: the general message names it.
+                }
+            }
             throw new IllegalArgumentException(flag == null ? "$CLUSTER_DOMAIN: " + m : m, e);
         }
     }
@@ -837,6 +846,13 @@ final class ProxyCommand implements Callable<Integer> {
         if (clusterDomain != null) {
             // The flag's mistake is a usage error wherever it is given; the variable is read where it is used.
             checkedClusterDomain = Usage.parse(u, "cluster-domain", clusterDomain, () -> clusterDomain(clusterDomain, Map.of()));
+            if (!kubernetes) {
+                // Nothing else reads it: a user who set it for a --workloads file's hostnames was accepted silently
+                // (new-user pass; ClusterDomainOptionTest).
+                LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("cluster-domain") + " " + clusterDomain
+                        + ": read with --kubernetes only; a --workloads file's services are NAME.NS.svc.cluster.local unless"
+                        + " they give hostname: (a waypoint named by hostname names that)");
+            }
         }
         if (kubernetes) {
             // Usage errors (exit 2) before anything starts, rather than failures from the informers' start.
