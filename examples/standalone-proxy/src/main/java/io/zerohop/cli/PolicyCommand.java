@@ -369,6 +369,7 @@ final class PolicyCommand {
                             () -> io.zerohop.core.JwtCheck.check(rules, before.method(), before.path(), host, headerMap));
                     if (r.refused()) {
                         portNote(colonGiven, ns + "/" + rest, port, destWorkload);
+                        waypointNote(registry, ns + "/" + rest, destWorkload);
                         System.out.println("DENY: " + r.status() + " " + r.failure() + " by RequestAuthentication "
                                 + rules.stream().map(io.zerohop.policy.JwtRule::origin).distinct()
                                         .collect(java.util.stream.Collectors.joining(", "))
@@ -416,6 +417,7 @@ final class PolicyCommand {
                 }
             }
             portNote(colonGiven, ns + "/" + rest, port, destWorkload);
+            waypointNote(registry, ns + "/" + rest, destWorkload);
             System.out.println(d.explain() + (d.explain().contains("the source has no known workload") ? " (" + noWorkload + ")" : ""));
             // As the proxy: on an auto port (undeclared; without --workloads every port is) that a policy decides per
             // request, a connection whose first bytes are not HTTP is decided by evaluateUnparsed, where a DENY (or
@@ -609,6 +611,37 @@ final class PolicyCommand {
                 throw u.error("header", "connection=" + connection, "connection=" + connection + ": " + refused);
             }
             return out;
+        }
+
+        /**
+         * A {@code --dest} workload with a waypoint: the proxy sends {@code --source}'s connections to it through the waypoint
+         * (mesh-core README "Waypoints"), and the destination decides the waypoint's own tunnel, with its identity as source.
+         * A new-user pass read ALLOW for a direct connection that the proxy never makes (PolicyCheckWaypointNoteTest); the
+         * note names the waypoint and the --source to give. None for the waypoint's own identity, which goes direct
+         * (ztunnel's {@code check_from_waypoint}). Stderr: the decision and exit code stay.
+         */
+        private void waypointNote(io.zerohop.core.WorkloadRegistry registry, String dest, Workload destWorkload) {
+            io.zerohop.core.GatewayAddress gw = destWorkload == null ? null : destWorkload.waypoint();
+            if (gw == null) {
+                return;
+            }
+            Workload wp = null;
+            io.zerohop.core.Service svc = gw.address() != null ? registry.serviceAt(gw.address()).orElse(null)
+                    : registry.service(gw.namespace(), gw.hostname()).orElse(null);
+            if (svc != null) {
+                wp = registry.endpoints(svc).stream().findFirst().orElse(null);
+            } else if (gw.address() != null) {
+                wp = registry.byAddress(gw.address()).orElse(null);
+            }
+            io.spiffe.spiffeid.SpiffeId id = wp == null ? null : registry.identityOf(wp);
+            if (id != null && source != null && id.toString().equals(source)) {
+                return;
+            }
+            System.err.println("note: " + dest + " has a waypoint (" + gw + (wp != null ? ", workload " + wp : ", which " + workloads
+                    + " does not resolve: the proxy refuses every connection to " + dest + ", unknown waypoint") + "): the proxy"
+                    + " sends --source's connections to it through that waypoint, whose own connection " + dest + "'s policies"
+                    + " decide with the waypoint's identity as source; this decision is for a connection that does not go through it"
+                    + (id != null ? "; for traffic through the waypoint give --source " + id : ""));
         }
 
         /**
