@@ -949,6 +949,14 @@ public final class WorkloadRegistry {
                 if (n == null) {
                     return null;
                 }
+                if (n.type() == YNode.Type.SCALAR) {
+                    // New-user pass: "found a single value" said nothing of what to write.
+                    String v = n.scalar();
+                    throw error(n, "expected a mapping (key: value), found a single value (write waypoint: "
+                            + (io.netty.util.NetUtil.isValidIpV4Address(v) || io.netty.util.NetUtil.isValidIpV6Address(v)
+                            ? "{address: " + v + "})" : "{namespace: NS, hostname: " + v + "}, NS the namespace of the waypoint's"
+                            + " Service, or waypoint: {address: IP})"));
+                }
                 onlyKeys(map(n), WAYPOINT_KEYS);
                 YNode a = child(n, "address");
                 YNode ns = child(n, "namespace");
@@ -971,7 +979,8 @@ public final class WorkloadRegistry {
                     try {
                         ip = Addresses.parseIp(t, a.path());
                     } catch (IllegalArgumentException e) {
-                        throw new IllegalArgumentException(file + ":" + lineOf(a) + ": " + e.getMessage(), e);
+                        throw new IllegalArgumentException(file + ":" + lineOf(a) + ": " + e.getMessage() + " (a waypoint named"
+                                + " by its Service's hostname is {namespace: NS, hostname: NAME.NS.svc.cluster.local})", e);
                     }
                     if (ip.isAnyLocalAddress() || ip.isMulticastAddress()) {
                         throw error(a, "address " + t + " is a " + (ip.isAnyLocalAddress() ? "wildcard" : "multicast")

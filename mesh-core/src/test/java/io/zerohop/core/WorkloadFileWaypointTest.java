@@ -63,7 +63,8 @@ class WorkloadFileWaypointTest {
         rejects(dir, "{hostname: w.prod.svc.cluster.local}", ok, ":5: workloads[0].waypoint.hostname: a waypoint by"
                 + " hostname needs both namespace and hostname (namespace is missing)");
         rejects(dir, "{address: waypoint.prod}", ok, ":5: workloads[0].waypoint.address: \"waypoint.prod\""
-                + " is not an IP address literal");
+                + " is not an IP address literal (a waypoint named by its Service's hostname is {namespace: NS, hostname:"
+                + " NAME.NS.svc.cluster.local})");
         rejects(dir, ok, "{address: 10.0.9.9, hboneMtlsPort: 70000}",
                 ":11: services[0].waypoint.hboneMtlsPort: \"70000\" is not a port number (1-65535)");
         Path k = write(dir, "{address: 10.0.9.9, port: 15008}", ok);
@@ -75,7 +76,11 @@ class WorkloadFileWaypointTest {
                 + " name (labels of letters, digits and '-', joined by '.')");
         rejects(dir, "{address: 0.0.0.0}", ok, ":5: workloads[0].waypoint.address: address 0.0.0.0 is a"
                 + " wildcard address, no waypoint's");
+        // New-user pass: the scalar form read "found a single value" with nothing to write instead.
         rejects(dir, "10.0.9.9", ok, ":5: workloads[0].waypoint: expected a mapping (key: value),"
-                + " found a single value");
+                + " found a single value (write waypoint: {address: 10.0.9.9})");
+        rejects(dir, "waypoint.prod.svc.cluster.local", ok, ":5: workloads[0].waypoint: expected a mapping (key: value),"
+                + " found a single value (write waypoint: {namespace: NS, hostname: waypoint.prod.svc.cluster.local}, NS the"
+                + " namespace of the waypoint's Service, or waypoint: {address: IP})");
     }
 }
