@@ -374,7 +374,10 @@ class L7BudgetDriftTest {
             java.nio.channels.SocketChannel b = rig.client();
             rig.send(b, "GET /tiny HTTP/1.1\r\nhost: backend\r\n\r\n");
             Await.until("the node back within its budget", java.time.Duration.ofSeconds(30), () -> H2HeldBudget.held() - rig.base <= 1024);
-            assertThat(H2HeldBudget.resets() - resetsBefore).as("resets counted for the budget").isEqualTo(1);
+            // The loop this guards counted millions (22.8 million in 10 s). More than one is legitimate: the node sheds until
+            // under half its budget, and bytes other classes of this JVM still held (rig.base) can make a second connection
+            // (b, or one of theirs) asked after a's reset (seen once in a full L7 run, 7 December).
+            assertThat(H2HeldBudget.resets() - resetsBefore).as("resets counted for the budget").isBetween(1L, 4L);
             reset(a);
             reset(b);
             rig.awaitBackToBase();
