@@ -70,7 +70,8 @@ final class Waypoints {
                     + NetUtil.toAddressString(gw.address())));
             at = new InetSocketAddress(gw.address(), port);
         } else {
-            // ztunnel falls back to a workload of that hostname; zerohop's workloads have none.
+            // ztunnel falls back to a workload whose hostname it is (find_hostname); zerohop looks none up by hostname,
+            // although a workload may have one since on-demand DNS: such a waypoint is refused as unknown (a known gap).
             throw unknown(gw, of, "no service of hostname " + gw.hostname() + " in namespace " + gw.namespace());
         }
         SpiffeId id = registry.identityOf(w);
