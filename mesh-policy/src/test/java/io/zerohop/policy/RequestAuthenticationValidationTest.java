@@ -221,7 +221,52 @@ class RequestAuthenticationValidationTest {
         assertThat(rules(load(head)).get(0).timeout()).isNull();
         assertThat(refused(head + "    timeout: 0.0005s\n").problem()).startsWith("duration must be greater than 1ms");
         assertThat(refused(head + "    timeout: 1.0005s\n").problem()).isEqualTo("only durations to ms precision are supported");
-        assertThat(refused(head + "    timeout: 1m\n").problem()).startsWith("bad Duration \"1m\"");
+    }
+
+    /**
+     * istiod decodes {@code timeout} with istio/api's {@code *_json.gen.go} unmarshaler, golang/protobuf v1.5.4
+     * {@code jsonpb/decode.go} ({@code unmarshalMessage}, case "Duration"), which reads a google.protobuf.Duration with
+     * Go's {@code time.ParseDuration}, not protojson's seconds-only form; the CRD's CEL {@code duration(self)} reads the
+     * same syntax. Then validation.go {@code validateJwtRule} applies agent.ValidateDuration (at least 1ms, whole ms).
+     * Until 7 December (helper 399) zerohop read only {@code "<seconds>s"}: it refused {@code 1m}, {@code 500ms}, which
+     * istiod accepts, and accepted {@code 315576000001s}, which overflows Go's duration and istiod refuses.
+     */
+    @Test
+    void timeoutIsReadWithGoDurationSyntaxAsIstiodsJsonpbReadsIt() throws Exception {
+        String head = "  jwtRules:\n  - issuer: foo.com\n    jwksUri: https://foo.com\n";
+        java.util.Map<String, Duration> accepted = new java.util.LinkedHashMap<>();
+        accepted.put("1m", Duration.ofMinutes(1));
+        accepted.put("500ms", Duration.ofMillis(500));
+        accepted.put("1h1m", Duration.ofSeconds(3660));
+        accepted.put("1m30.5s", Duration.ofMillis(90_500));
+        accepted.put("+2s", Duration.ofSeconds(2));
+        accepted.put(".5s", Duration.ofMillis(500));
+        accepted.put("1.s", Duration.ofSeconds(1));
+        accepted.put("1500000us", Duration.ofMillis(1500));
+        accepted.put("2000000000ns", Duration.ofSeconds(2));
+        accepted.put("1.0000000001s", Duration.ofSeconds(1));
+        accepted.put("9223372036.854s", Duration.ofMillis(9_223_372_036_854L));
+        for (var c : accepted.entrySet()) {
+            assertThat(rules(load(head + "    timeout: \"" + c.getKey() + "\"\n")).get(0).timeout()).as(c.getKey())
+                    .isEqualTo(c.getValue());
+        }
+        // time.ParseDuration's errors, as jsonpb wraps them ("bad Duration: time: ...").
+        assertThat(refused(head + "    timeout: \"9223372036.855s\"\n").problem()).startsWith("bad Duration: time: invalid duration");
+        assertThat(refused(head + "    timeout: \"315576000001s\"\n").problem()).startsWith("bad Duration: time: invalid duration");
+        assertThat(refused(head + "    timeout: \"2562048h\"\n").problem()).startsWith("bad Duration: time: invalid duration");
+        assertThat(refused(head + "    timeout: \"1\"\n").problem()).startsWith("bad Duration: time: missing unit in duration \"1\"");
+        assertThat(refused(head + "    timeout: \"1x\"\n").problem()).startsWith("bad Duration: time: unknown unit \"x\" in duration");
+        assertThat(refused(head + "    timeout: \"1s \"\n").problem()).startsWith("bad Duration: time: unknown unit \"s \" in duration");
+        assertThat(refused(head + "    timeout: \".s\"\n").problem()).startsWith("bad Duration: time: invalid duration");
+        assertThat(refused(head + "    timeout: \"\"\n").problem()).startsWith("bad Duration: time: invalid duration");
+        // agent.ValidateDuration after decoding.
+        assertThat(refused(head + "    timeout: \"1001us\"\n").problem()).isEqualTo("only durations to ms precision are supported");
+        assertThat(refused(head + "    timeout: \"999\u00b5s\"\n").problem()).startsWith("duration must be greater than 1ms");
+        assertThat(refused(head + "    timeout: \"0\"\n").problem()).startsWith("duration must be greater than 1ms");
+        assertThat(refused(head + "    timeout: \"-1m\"\n").problem()).startsWith("duration must be greater than 1ms");
+        PolicyLoadException e = refused(head + "    timeout: 1q\n");
+        assertThat(e.line()).isEqualTo(10);
+        assertThat(e.field()).isEqualTo("spec.jwtRules[0].timeout");
     }
 
     @Test

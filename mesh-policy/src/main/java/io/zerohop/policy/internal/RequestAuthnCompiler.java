@@ -27,8 +27,6 @@ final class RequestAuthnCompiler {
             "spaceDelimitedClaims", "presence");
     /** istiod's {@code validStrictHeaderNameRegex} and the CRD's pattern on {@code outputClaimToHeaders[].header}. */
     private static final Pattern STRICT_HEADER = Pattern.compile("[-_A-Za-z0-9]+");
-    /** A protobuf JSON Duration, how istiod decodes {@code timeout} (google.protobuf.Duration's JSON form). */
-    private static final Pattern PROTO_DURATION = Pattern.compile("(-?)(\\d+)(?:\\.(\\d{1,9}))?s");
 
     private RequestAuthnCompiler() {
     }
@@ -337,26 +335,21 @@ final class RequestAuthnCompiler {
     }
 
     /**
-     * {@code timeout}: a protobuf JSON Duration ({@code "5s"}, {@code "0.5s"}), as istiod decodes it, at least 1 ms
-     * (the CRD's rule "must be a valid duration greater than 1ms" and istiod's {@code agent.ValidateDuration}) and whole
-     * milliseconds (the latter's "only durations to ms precision are supported").
+     * {@code timeout} as istiod reads it: Go's duration syntax ({@code "5s"}, {@code "500ms"}, {@code "1m"}; golang/protobuf
+     * jsonpb decodes a google.protobuf.Duration with {@code time.ParseDuration}, see {@link GoDuration}), then at least
+     * 1 ms (the CRD's rule "must be a valid duration greater than 1ms" and istiod's {@code agent.ValidateDuration}) and
+     * whole milliseconds (the latter's "only durations to ms precision are supported").
      */
     private static Duration timeout(YNode n) throws PolicyLoadException {
         String t = n.string();
-        java.util.regex.Matcher m = PROTO_DURATION.matcher(t);
-        if (!m.matches()) {
-            throw n.error("bad Duration \"" + t + "\": istiod reads timeout as a protobuf JSON duration, seconds with an 's'"
-                    + " suffix (\"5s\", \"0.5s\")");
-        }
-        String frac = m.group(3) == null ? "" : m.group(3);
-        long nanos = frac.isEmpty() ? 0 : Long.parseLong((frac + "000000000").substring(0, 9));
         Duration d;
         try {
-            d = Duration.ofSeconds(Long.parseLong(m.group(2)), nanos);
-        } catch (NumberFormatException | ArithmeticException e) {
-            throw n.error("bad Duration \"" + t + "\": out of range");
+            d = GoDuration.parse(t);
+        } catch (IllegalArgumentException e) {
+            throw n.error("bad Duration: " + e.getMessage() + " (istiod decodes timeout with Go's time.ParseDuration:"
+                    + " \"5s\", \"500ms\", \"1m\")");
         }
-        if (!m.group(1).isEmpty() || d.compareTo(Duration.ofMillis(1)) < 0) {
+        if (d.compareTo(Duration.ofMillis(1)) < 0) {
             throw n.error("duration must be greater than 1ms" + Fields.crdRule("must be a valid duration greater than 1ms"));
         }
         if (d.getNano() % 1_000_000 != 0) {
