@@ -19,6 +19,24 @@ public interface DestinationResolver {
     Destination resolve(InetSocketAddress destination, SpiffeId localIdentity, InetSocketAddress localAddress);
 
     /**
+     * Where a CONNECT whose {@code :authority} is a service host name ({@code host:port}, ztunnel's
+     * {@code HboneAddress::SvcHostname}, what an east-west gateway forwards) goes. The server then treats the answer as if
+     * the client had named it: {@link #resolve} and the {@link Authorizer} see that address, so a name can never reach
+     * what the address would not. ztunnel resolves the name to a Service and sends to the dialled workload's own address at
+     * the port that Service maps {@code port} to (istio/ztunnel src/proxy/inbound.rs {@code find_inbound_upstream}).
+     *
+     * @param hostname      the host of the authority, a DNS name as sent
+     * @param port          the port of the authority (a service port)
+     * @param localIdentity the identity the connection presented
+     * @param localAddress  the local address the client dialled
+     * @return the address to serve, or null when no service of that name has that port here: 503, as ztunnel's
+     *         {@code NoHostname} and {@code NoPortForServices}. The default serves no names.
+     */
+    default InetSocketAddress resolveHostname(String hostname, int port, SpiffeId localIdentity, InetSocketAddress localAddress) {
+        return null;
+    }
+
+    /**
      * Serves every destination whose IP is the dialled address's IP, proxying to that ip:port (ztunnel's rule,
      * istio/ztunnel src/proxy/inbound.rs {@code validate_destination}), except the HBONE listener itself: a CONNECT to
      * the dialled address's own port is refused with 503, ztunnel's self call ({@code find_inbound_upstream}:

@@ -55,7 +55,7 @@ class ServerRefusalTest {
         // to any later bind(0), and then the "unreachable" upstream would answer.
         closed = new ClosedPort();
         closedPort = closed.port();
-        DestinationResolver resolver = (dst, id, local) -> {
+        DestinationResolver byAddress = (dst, id, local) -> {
             if (dst.getPort() == echo.address().getPort()) {
                 return Destination.proxy(echo.address());
             }
@@ -69,6 +69,25 @@ class ServerRefusalTest {
                 return Destination.refuse(503, "workload not ready");
             }
             return null;
+        };
+        DestinationResolver resolver = new DestinationResolver() {
+            @Override
+            public Destination resolve(InetSocketAddress dst, io.spiffe.spiffeid.SpiffeId id, InetSocketAddress local) {
+                return byAddress.resolve(dst, id, local);
+            }
+
+            @Override
+            public InetSocketAddress resolveHostname(String hostname, int port, io.spiffe.spiffeid.SpiffeId id, InetSocketAddress local) {
+                if (port != 80) {
+                    return null;
+                }
+                return switch (hostname) {
+                    case "echo.example" -> echo.address();
+                    case "denied.example" -> Mesh.loopback(DENIED_PORT);
+                    case "broken.example" -> throw new IllegalStateException("resolver bug");
+                    default -> null;
+                };
+            }
         };
         Authorizer authz = new Authorizer() {
             @Override
@@ -160,6 +179,31 @@ class ServerRefusalTest {
         assertThat(status(connect("example.com:" + untouched.address().getPort()))).isEqualTo("503");
         assertThat(RecordingEvents.next(events.refused).reason()).contains("no service named example.com");
         assertThat(untouched.accepted.get()).isZero();
+    }
+
+    /**
+     * A host name the resolver maps ({@link DestinationResolver#resolveHostname}) is served at that address, and the
+     * authorizer and the events see the address, not the name: ztunnel's {@code find_inbound_upstream} for
+     * {@code HboneAddress::SvcHostname}, whose RBAC check sees the upstream address (tests/namespaced.rs
+     * {@code test_svc_hostname_port}). Until 7 December every host-name authority was 503.
+     */
+    @Test
+    void aHostnameTheResolverMapsIsServedAndAuthorizedAtItsAddress() throws Exception {
+        assertThat(status(connect("echo.example:80"))).isEqualTo("200");
+        assertThat(RecordingEvents.next(events.opened).destination()).isEqualTo(echo.address());
+        assertThat(lastAuthz.get().destination()).isEqualTo(echo.address());
+        assertThat(status(connect("denied.example:80"))).isEqualTo("401");
+        assertThat(RecordingEvents.next(events.refused).tunnel().destination()).isEqualTo(Mesh.loopback(DENIED_PORT));
+        assertThat(untouched.accepted.get()).isZero();
+        // The resolver answers per port: the same name on another port names nothing.
+        assertThat(status(connect("echo.example:81"))).isEqualTo("503");
+        assertThat(RecordingEvents.next(events.refused).reason()).contains("no service named echo.example with port 81");
+    }
+
+    /** A resolver that throws on a name is its 503, as one that throws on an address (never the name served anyway). */
+    @Test
+    void aResolverThrowingOnAHostnameIs503() throws Exception {
+        assertThat(status(connect("broken.example:80"))).isEqualTo("503");
     }
 
     @Test

@@ -3,7 +3,10 @@ package io.zerohop.core.internal;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.Addresses;
 import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Service;
 import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.core.WorkloadService;
 import io.zerohop.core.internal.http.HttpEnforcement;
 import io.zerohop.hbone.Authorizer;
 import io.zerohop.hbone.AuthzDecision;
@@ -97,6 +100,35 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
     }
 
     // ---- phase 2: resolve ----
+
+    /**
+     * ztunnel's {@code find_inbound_upstream} for {@code HboneAddress::SvcHostname} (src/proxy/inbound.rs): the Service of
+     * that host name (one per name here: {@link WorkloadRegistry#replace} refuses two, so ztunnel's preference for the
+     * local workload's namespace has nothing to choose), and the dialled workload's own address at the port the Service
+     * maps {@code port} to there: the endpoint's own mapping or named container port when the workload is an endpoint of
+     * it, else the numbered target port. Null (503) for no such Service, no such service port, a named target port on a
+     * workload that is no endpoint (istiod sends ztunnel 0 for it: {@code NoPortForServices}), or a dialled address that
+     * is no local workload. {@link #resolve} and the authorization then see the address as if the client had named it, as
+     * ztunnel's RBAC sees the upstream address.
+     */
+    @Override
+    public InetSocketAddress resolveHostname(String hostname, int port, SpiffeId localIdentity, InetSocketAddress localAddress) {
+        if (localAddress == null) {
+            return null;
+        }
+        Workload w = local.at(localAddress.getAddress()).orElse(null);
+        WorkloadService named = local.registry().serviceByHostname(hostname);
+        if (w == null || named == null) {
+            return null;
+        }
+        Service svc = local.registry().service(named.namespace(), hostname).orElse(null);
+        Service.Port p = svc == null ? null : svc.port(port);
+        if (p == null) {
+            return null;
+        }
+        int target = svc.selects(w) ? svc.targetOn(p, w) : p.targetPort();
+        return target == 0 ? null : new InetSocketAddress(localAddress.getAddress(), target);
+    }
 
     /** 400 for a destination of another identity than the one this connection presented (the client verified that one). */
     private Destination refuseOtherIdentity(Workload workload, SpiffeId localIdentity, InetSocketAddress localAddress,

@@ -184,8 +184,11 @@ final class ZtunnelAccessLog {
             return "expected method CONNECT, got " + reason.substring("method ".length(), reason.length() - " is not CONNECT".length());
         }
         if (reason.startsWith("no service named ") && reason.endsWith(" is served here")) {
-            return "no service or workload for hostname: "
-                    + reason.substring("no service named ".length(), reason.length() - " is served here".length());
+            // mesh-hbone says "no service named H with port P is served here" for both of ztunnel's NoHostname and
+            // NoPortForServices (its resolver answers null for either): both print as NoHostname.
+            String name = reason.substring("no service named ".length(), reason.length() - " is served here".length());
+            int withPort = name.indexOf(" with port ");
+            return "no service or workload for hostname: " + (withPort < 0 ? name : name.substring(0, withPort));
         }
         int wentTo = reason.indexOf(Inbound.WENT_TO);
         int isAt = reason.lastIndexOf(" is at ", wentTo);

@@ -220,7 +220,7 @@ class ZtunnelFailedOpenLogTest {
     void inboundEarlyDeniesSayZtunnelsError() {
         TunnelInfo noTarget = new TunnelInfo(TunnelInfo.Direction.INBOUND, TunnelObserverLabelsTest.ECHO, WorkloadStringsTest.CLIENT.identity(),
                 HBONE, new InetSocketAddress("127.0.0.3", 40000), null, Map.of(), System.nanoTime());
-        observer.tunnelRefused(noTarget, 503, "no service named foo.bar.svc.cluster.local is served here");
+        observer.tunnelRefused(noTarget, 503, "no service named foo.bar.svc.cluster.local with port 80 is served here");
         observer.tunnelRefused(noTarget, 400, "method GET is not CONNECT");
         observer.tunnelRefused(noTarget, 400, "malformed :authority \"foo:bar:1\" (want ip:port, IPv6 in brackets)");
         // validate_destination's Error::IPMismatch(conn.dst, hbone_addr): the dialled address first; zerohop said its own

@@ -126,6 +126,12 @@ public final class Authority {
         return nonNumeric ? host : null;
     }
 
+    /** The port of an authority {@link #hostname} accepted (it validated the digits). */
+    public static int port(CharSequence authority) {
+        String a = authority.toString();
+        return Integer.parseInt(a, a.lastIndexOf(':') + 1, a.length(), 10);
+    }
+
     private static boolean validPort(String port) {
         if (port.isEmpty() || port.length() > 5) {
             return false;

@@ -141,14 +141,21 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
             return null;
         }
         InetSocketAddress dst = TunnelSet.of(ch).destination(headers.authority());
+        String hostname = dst == null ? Authority.hostname(headers.authority()) : null;
+        if (hostname != null) {
+            dst = byHostname(hostname, headers.authority());
+            if (dst == null) {
+                info = withoutTarget(plain);
+                // ztunnel (src/proxy/inbound.rs find_inbound_upstream): a service hostname that names nothing served, or
+                // a service port its Service lacks, is SERVICE_UNAVAILABLE (NoHostname, NoPortForServices).
+                refuse(503, "no service named " + hostname + " with port " + Authority.port(headers.authority())
+                        + " is served here");
+                return null;
+            }
+        }
         if (dst == null) {
             info = withoutTarget(plain);
-            String hostname = Authority.hostname(headers.authority());
-            if (hostname != null) {
-                // ztunnel (src/proxy/inbound.rs find_inbound_upstream): a service hostname that names
-                // nothing served is SERVICE_UNAVAILABLE. zerohop serves no hostname destinations.
-                refuse(503, "no service named " + hostname + " is served here");
-            } else if (headers.authority() == null) {
+            if (headers.authority() == null) {
                 // Logged as 'malformed :authority "null"' until 5 December (a new-user pass), a host header beside it or not.
                 refuseMalformed("no :authority (a CONNECT names its target there, RFC 9113 section 8.5"
                         + (headers.contains("host") ? "; a host header does not" : "") + ")");
@@ -183,6 +190,16 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
                 + ": open the tunnel on a new connection");
         conn.goAway();
         return true;
+    }
+
+    /** The address the resolver gives a host-name authority, or null (also when it throws: logged, then the 503). */
+    private InetSocketAddress byHostname(String hostname, CharSequence authority) {
+        try {
+            return cfg().destinations().resolveHostname(hostname, Authority.port(authority), conn.localId, conn.local);
+        } catch (RuntimeException e) {
+            log.warn("destination resolver failed for host name {}", authority, e);
+            return null;
+        }
     }
 
     /** The tunnel of a CONNECT refused before its target was known. */

@@ -1,0 +1,223 @@
+package io.zerohop.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.MeshTls;
+import io.zerohop.identity.SpiffeIds;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A CONNECT whose {@code :authority} is a service host name ({@code server.default.svc.cluster.local:80}, what an
+ * east-west gateway forwards), as ztunnel serves it (istio/ztunnel src/proxy/inbound.rs {@code find_inbound_upstream},
+ * {@code HboneAddress::SvcHostname}): the tunnel goes to the dialled workload's own address at the port the named
+ * Service maps the service port to, the endpoint's named container port when the target port is a name; a name that is
+ * no Service, or a service port the Service lacks, is 503 ({@code Error::NoHostname}, {@code NoPortForServices}); the
+ * authorization sees the resolved port. Replays tests/namespaced.rs {@code test_svc_hostname_port} and {@code
+ * test_svc_hostname_named_port}, and inbound.rs {@code test_find_inbound_upstream} / {@code test_build_inbound_request}
+ * case "svc hostname to workload no waypoint". Until 7 December every host-name authority was 503. Real mutual TLS and
+ * HTTP/2 on 127.0.202.x, real applications.
+ */
+class InboundServiceHostnameTest {
+    private static final String TD = "cluster.local";
+    private static final String DENY = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-port, namespace: default}
+            spec:
+              selector: {matchLabels: {app: server}}
+              action: DENY
+              rules:
+              - to: [{operation: {ports: ["%d"]}}]
+            """;
+
+    private static final List<ServerSocket> apps = new java.util.ArrayList<>();
+    private static final AtomicInteger numbered = new AtomicInteger();
+    private static final AtomicInteger named = new AtomicInteger();
+    private static final AtomicInteger denied = new AtomicInteger();
+    private static InMemoryCa ca;
+    private static Mesh server;
+    private static EventLoopGroup group;
+    private static Channel parent;
+
+    @BeforeAll
+    static void start() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.202.10");
+        ServerSocket appNumbered = app(ip, numbered);
+        ServerSocket appNamed = app(ip, named);
+        ServerSocket appDenied = app(ip, denied);
+        List<WorkloadService> member = List.of(
+                new WorkloadService("server", "default", "server.default.svc.cluster.local", Set.of()),
+                new WorkloadService("named", "default", "named.default.svc.cluster.local", Set.of()),
+                new WorkloadService("denied", "default", "denied.default.svc.cluster.local", Set.of()));
+        Workload workload = new Workload("default", "server", "server", Map.of("app", "server"), List.of(ip),
+                Workload.Protocol.HBONE, null, TD, Map.of(), Map.of("http", appNamed.getLocalPort()), null, member);
+        List<Service> services = List.of(
+                new Service("default", "server", "server.default.svc.cluster.local", List.of(InetAddress.getByName("127.0.202.100")),
+                        List.of(Service.Port.of(80, appNumbered.getLocalPort()))),
+                new Service("default", "named", "named.default.svc.cluster.local", List.of(InetAddress.getByName("127.0.202.101")),
+                        List.of(Service.Port.named(80, "http"))),
+                new Service("default", "denied", "denied.default.svc.cluster.local", List.of(InetAddress.getByName("127.0.202.102")),
+                        List.of(Service.Port.of(80, appDenied.getLocalPort()))));
+        WorkloadRegistry registry = WorkloadRegistry.empty();
+        registry.replace(List.of(workload), Map.of(), Map.of(), services);
+        ca = InMemoryCa.create(TD);
+        PolicyEngine policy = PolicyEngine.builder()
+                .policies(PolicyLoader.fromString("deny.yaml", DENY.formatted(appDenied.getLocalPort()))).build();
+        server = Mesh.builder().identityProvider(ca).identity(workload.identity()).workloads(registry).policies(policy)
+                .inbound(new InetSocketAddress(ip, 0)).threads(1).build();
+        server.start().get(10, TimeUnit.SECONDS);
+
+        SpiffeId client = SpiffeIds.istio(TD, "default", "client");
+        SslContext ctx = MeshTls.builder(ca).build().client(client, Set.of(workload.identity())).get();
+        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        SslHandler[] ssl = new SslHandler[1];
+        parent = new Bootstrap().group(group).channel(NioSocketChannel.class)
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ssl[0] = ctx.newHandler(ch.alloc());
+                        ch.pipeline().addLast(ssl[0], Http2FrameCodecBuilder.forClient().build(),
+                                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+                    }
+                }).localAddress(InetAddress.getByName("127.0.202.11"), 0).connect(server.inboundAddress()).sync().channel();
+        ssl[0].handshakeFuture().sync();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        parent.close().sync();
+        group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).sync();
+        server.close();
+        for (ServerSocket s : apps) {
+            s.close();
+        }
+        ca.close();
+    }
+
+    private static ServerSocket app(InetAddress ip, AtomicInteger accepted) throws IOException {
+        ServerSocket s = new ServerSocket(0, 50, ip);
+        apps.add(s);
+        Thread t = new Thread(() -> {
+            while (!s.isClosed()) {
+                try {
+                    Socket c = s.accept();
+                    accepted.incrementAndGet();
+                    c.close();
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        });
+        t.setDaemon(true);
+        t.start();
+        return s;
+    }
+
+    /** The status of a CONNECT to {@code authority}, or "RST:code" / "closed". */
+    private static String connect(String authority) throws Exception {
+        CompletableFuture<String> result = new CompletableFuture<>();
+        Http2StreamChannel ch = new Http2StreamChannelBootstrap(parent).handler(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                if (msg instanceof Http2HeadersFrame h) {
+                    result.complete(h.headers().status().toString());
+                } else if (msg instanceof Http2ResetFrame r) {
+                    result.complete("RST:" + r.errorCode());
+                }
+                ReferenceCountUtil.release(msg);
+            }
+
+            @Override
+            public void channelInactive(ChannelHandlerContext ctx) {
+                result.complete("closed");
+            }
+        }).open().sync().getNow();
+        ch.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().method("CONNECT").authority(authority), false));
+        try {
+            return result.get(10, TimeUnit.SECONDS);
+        } finally {
+            ch.close();
+        }
+    }
+
+    private static void awaitAccepted(AtomicInteger counter) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (counter.get() == 0) {
+            assertThat(System.nanoTime()).as("the application accepted within 10 s").isLessThan(deadline);
+            Thread.sleep(5);
+        }
+    }
+
+    /** tests/namespaced.rs {@code test_svc_hostname_port}: service port 80 to a numbered target port. */
+    @Test
+    void aServiceHostnameReachesTheDialledWorkloadAtTheServicesTargetPort() throws Exception {
+        assertThat(connect("server.default.svc.cluster.local:80")).isEqualTo("200");
+        awaitAccepted(numbered);
+        assertThat(numbered.get()).isEqualTo(1);
+    }
+
+    /** tests/namespaced.rs {@code test_svc_hostname_named_port}: the target port is the endpoint's port of that name. */
+    @Test
+    void aNamedTargetPortIsTheWorkloadsPortOfThatName() throws Exception {
+        assertThat(connect("named.default.svc.cluster.local:80")).isEqualTo("200");
+        awaitAccepted(named);
+        assertThat(named.get()).isEqualTo(1);
+    }
+
+    /** inbound.rs {@code find_service_by_hostname}: {@code Error::NoHostname}, SERVICE_UNAVAILABLE. */
+    @Test
+    void aHostnameThatIsNoServiceIs503() throws Exception {
+        assertThat(connect("nothing.default.svc.cluster.local:80")).isEqualTo("503");
+    }
+
+    /** inbound.rs {@code find_inbound_upstream}: {@code Error::NoPortForServices}, SERVICE_UNAVAILABLE. */
+    @Test
+    void aServicePortTheServiceLacksIs503() throws Exception {
+        assertThat(connect("server.default.svc.cluster.local:81")).isEqualTo("503");
+    }
+
+    /** The RBAC check sees the resolved target port (ztunnel's rbac_ctx.conn.dst is the upstream address). */
+    @Test
+    void theAuthorizationSeesTheResolvedPort() throws Exception {
+        assertThat(connect("denied.default.svc.cluster.local:80")).isEqualTo("401");
+        assertThat(denied.get()).isZero();
+    }
+}
