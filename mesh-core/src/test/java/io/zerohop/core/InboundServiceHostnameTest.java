@@ -73,6 +73,7 @@ class InboundServiceHostnameTest {
     private static final AtomicInteger named = new AtomicInteger();
     private static final AtomicInteger denied = new AtomicInteger();
     private static InMemoryCa ca;
+    private static WorkloadRegistry registry;
     private static Mesh server;
     private static EventLoopGroup group;
     private static Channel parent;
@@ -96,7 +97,7 @@ class InboundServiceHostnameTest {
                         List.of(Service.Port.named(80, "http"))),
                 new Service("default", "denied", "denied.default.svc.cluster.local", List.of(InetAddress.getByName("127.0.202.102")),
                         List.of(Service.Port.of(80, appDenied.getLocalPort()))));
-        WorkloadRegistry registry = WorkloadRegistry.empty();
+        registry = WorkloadRegistry.empty();
         registry.replace(List.of(workload), Map.of(), Map.of(), services);
         ca = InMemoryCa.create(TD);
         PolicyEngine policy = PolicyEngine.builder()
@@ -104,6 +105,11 @@ class InboundServiceHostnameTest {
         server = Mesh.builder().identityProvider(ca).identity(workload.identity()).workloads(registry).policies(policy)
                 .inbound(new InetSocketAddress(ip, 0)).threads(1).build();
         server.start().get(10, TimeUnit.SECONDS);
+        // A Service whose target port is the HBONE listener itself, known once it is bound.
+        List<Service> withSelf = new java.util.ArrayList<>(services);
+        withSelf.add(new Service("default", "self", "self.default.svc.cluster.local", List.of(InetAddress.getByName("127.0.202.103")),
+                List.of(Service.Port.of(80, server.inboundAddress().getPort()))));
+        registry.replace(List.of(workload), Map.of(), Map.of(), withSelf);
 
         SpiffeId client = SpiffeIds.istio(TD, "default", "client");
         SslContext ctx = MeshTls.builder(ca).build().client(client, Set.of(workload.identity())).get();
@@ -212,6 +218,15 @@ class InboundServiceHostnameTest {
     @Test
     void aServicePortTheServiceLacksIs503() throws Exception {
         assertThat(connect("server.default.svc.cluster.local:81")).isEqualTo("503");
+    }
+
+    /**
+     * inbound.rs {@code find_inbound_upstream}: "Check for illegal calls now that we have resolved to the final
+     * destination": a name whose target port is one of the proxy's own is {@code Error::SelfCall}, 503, never dialled.
+     */
+    @Test
+    void aNameResolvedToTheProxysOwnPortIsASelfCall() throws Exception {
+        assertThat(connect("self.default.svc.cluster.local:80")).isEqualTo("503");
     }
 
     /** The RBAC check sees the resolved target port (ztunnel's rbac_ctx.conn.dst is the upstream address). */
