@@ -96,7 +96,12 @@ class InboundServiceHostnameTest {
                 new Service("default", "named", "named.default.svc.cluster.local", List.of(InetAddress.getByName("127.0.202.101")),
                         List.of(Service.Port.named(80, "http"))),
                 new Service("default", "denied", "denied.default.svc.cluster.local", List.of(InetAddress.getByName("127.0.202.102")),
-                        List.of(Service.Port.of(80, appDenied.getLocalPort()))));
+                        List.of(Service.Port.of(80, appDenied.getLocalPort()))),
+                // Services the workload is no endpoint of, in another namespace.
+                new Service("other", "foreign", "foreign.other.svc.cluster.local", List.of(InetAddress.getByName("127.0.202.104")),
+                        List.of(Service.Port.of(80, appNumbered.getLocalPort()))),
+                new Service("other", "foreign-named", "foreign-named.other.svc.cluster.local",
+                        List.of(InetAddress.getByName("127.0.202.105")), List.of(Service.Port.named(80, "http"))));
         registry = WorkloadRegistry.empty();
         registry.replace(List.of(workload), Map.of(), Map.of(), services);
         ca = InMemoryCa.create(TD);
@@ -184,9 +189,10 @@ class InboundServiceHostnameTest {
         }
     }
 
-    private static void awaitAccepted(AtomicInteger counter) throws InterruptedException {
+    /** Until {@code counter} passes {@code before}: the application accepted the tunnel's connection. */
+    private static void awaitMore(AtomicInteger counter, int before) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (counter.get() == 0) {
+        while (counter.get() == before) {
             assertThat(System.nanoTime()).as("the application accepted within 10 s").isLessThan(deadline);
             Thread.sleep(5);
         }
@@ -195,17 +201,32 @@ class InboundServiceHostnameTest {
     /** tests/namespaced.rs {@code test_svc_hostname_port}: service port 80 to a numbered target port. */
     @Test
     void aServiceHostnameReachesTheDialledWorkloadAtTheServicesTargetPort() throws Exception {
+        int before = numbered.get();
         assertThat(connect("server.default.svc.cluster.local:80")).isEqualTo("200");
-        awaitAccepted(numbered);
-        assertThat(numbered.get()).isEqualTo(1);
+        awaitMore(numbered, before);
     }
 
     /** tests/namespaced.rs {@code test_svc_hostname_named_port}: the target port is the endpoint's port of that name. */
     @Test
     void aNamedTargetPortIsTheWorkloadsPortOfThatName() throws Exception {
+        int before = named.get();
         assertThat(connect("named.default.svc.cluster.local:80")).isEqualTo("200");
-        awaitAccepted(named);
-        assertThat(named.get()).isEqualTo(1);
+        awaitMore(named, before);
+    }
+
+    /**
+     * inbound.rs {@code find_inbound_upstream} does not ask whether the dialled workload is an endpoint of the Service
+     * named: the Service's numbered target port on the dialled workload is served; a named one has no number there
+     * (istiod sends 0 and no endpoint mapping): 503, {@code NoPortForServices}.
+     */
+    @Test
+    void aServiceTheWorkloadIsNoEndpointOfMapsByItsNumberedTargetPortOnly() throws Exception {
+        int before = numbered.get();
+        assertThat(connect("foreign.other.svc.cluster.local:80")).isEqualTo("200");
+        awaitMore(numbered, before);
+        int namedBefore = named.get();
+        assertThat(connect("foreign-named.other.svc.cluster.local:80")).isEqualTo("503");
+        assertThat(named.get()).isEqualTo(namedBefore);
     }
 
     /** inbound.rs {@code find_service_by_hostname}: {@code Error::NoHostname}, SERVICE_UNAVAILABLE. */
