@@ -279,7 +279,11 @@ public final class Mesh implements AutoCloseable {
      * @throws UnknownDestinationException when the registry does not know the address, the
      *                                     workload is not in the mesh (plaintext), or the address is a {@link Service}
      *                                     VIP without a healthy upstream ("no healthy upstream": the port is no service
-     *                                     port, no endpoint has it, or none of those is in the mesh)
+     *                                     port, no endpoint has it, or none of those is in the mesh), or the endpoint
+     *                                     picked or the waypoint is a workload reached at a hostname looked up per
+     *                                     connection (a Route is kept and reused: an address looked up into it would
+     *                                     outlive its DNS answer; {@link #connect(SpiffeId, InetSocketAddress)} and
+     *                                     socket factories reach it)
      * @throws IllegalArgumentException when {@code target} is unresolved (a host name)
      */
     public Route route(InetSocketAddress target) {
@@ -302,7 +306,10 @@ public final class Mesh implements AutoCloseable {
      * Sockets that tunnel as {@code source}; connecting one to a destination {@link #route} does not
      * know throws a {@link java.net.ConnectException} (an {@code IOException}, as every user of a
      * {@link SocketFactory} expects) whose cause is its {@link UnknownDestinationException}, and never
-     * dials in plaintext.
+     * dials in plaintext. A Service endpoint or waypoint reached at a workload's hostname (mesh-core README, "Endpoints
+     * with a hostname") is looked up in the socket's {@code connect}, the calling thread waiting for the answer (never an
+     * event loop's: such a connect is refused there); a failed lookup is a {@link java.net.ConnectException} with
+     * ztunnel's {@code no ip addresses were resolved for workload} text.
      */
     public SocketFactory socketFactory(SpiffeId source) {
         return runtime.outbound().socketFactory(Objects.requireNonNull(source, "source"));

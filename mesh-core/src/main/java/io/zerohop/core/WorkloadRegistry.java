@@ -80,12 +80,12 @@ public final class WorkloadRegistry {
                             IdentityHashMap<Workload, SpiffeId> ids, Map<String, List<InetAddress>> nodeAddresses,
                             Map<InetAddress, String> nodeByAddress, List<Service> services, Map<InetAddress, Service> byVip,
                             IdentityHashMap<Service, Workload[]> endpoints, Map<String, WorkloadService> byHostname,
-                            Map<String, Service> serviceByHost) {}
+                            Map<String, Service> serviceByHost, Map<String, Workload[]> workloadsByHost) {}
 
     private static final Workload[] NO_WORKLOADS = new Workload[0];
 
     private volatile Snapshot snapshot = new Snapshot(Map.of(), Map.of(), List.of(), new IdentityHashMap<>(), Map.of(), Map.of(),
-            List.of(), Map.of(), new IdentityHashMap<>(), Map.of(), Map.of());
+            List.of(), Map.of(), new IdentityHashMap<>(), Map.of(), Map.of(), Map.of());
 
     /** A registry with no workload, node or Service; fill it with {@link #replace} or {@link #put}. */
     public static WorkloadRegistry empty() {
@@ -196,6 +196,27 @@ public final class WorkloadRegistry {
     public Optional<Service> service(String namespace, String hostname) {
         Service s = hostname == null ? null : snapshot.serviceByHost.get(hostname);
         return s != null && s.namespace().equals(namespace) ? Optional.of(s) : Optional.empty();
+    }
+
+    /**
+     * The workload of {@code hostname} ({@link Workload#hostname()}) in {@code namespace}, if any: the fallback of
+     * ztunnel's {@code find_hostname} (istio/ztunnel src/state.rs) when no Service has that name, by which a waypoint named
+     * by hostname ({@link GatewayAddress}) may be a workload. Names compare exactly, as {@link #service(String, String)}.
+     * Several workloads of one name in one namespace (two ServiceEntries' endpoints): the first in the registry's order,
+     * where ztunnel takes whichever its map yields first. ztunnel scans every workload ("uncommon path ... not worth the
+     * memory cost to index"); zerohop keeps a map of the workloads that have a hostname, built with each replace and empty
+     * when none has one, since the lookup runs per connection through such a waypoint.
+     */
+    public Optional<Workload> workloadByHostname(String namespace, String hostname) {
+        Workload[] ws = hostname == null ? null : snapshot.workloadsByHost.get(hostname);
+        if (ws != null) {
+            for (Workload w : ws) {
+                if (w.namespace().equals(namespace)) {
+                    return Optional.of(w);
+                }
+            }
+        }
+        return Optional.empty();
     }
 
     /**
@@ -540,7 +561,26 @@ public final class WorkloadRegistry {
         }
         snapshot = new Snapshot(Map.copyOf(byAddress), Map.copyOf(nodes), List.copyOf(workloads), ids, Map.copyOf(frozen),
                 Map.copyOf(nodeByAddress), List.copyOf(services), Map.copyOf(byVip), endpoints, Map.copyOf(byHostname),
-                Map.copyOf(serviceByHost));
+                Map.copyOf(serviceByHost), workloadsByHost(workloads));
+    }
+
+    /**
+     * The workloads that have a {@link Workload#hostname()}, by it, in the registry's order; empty (and nothing built)
+     * when none has one, as in a registry of pods only.
+     */
+    private static Map<String, Workload[]> workloadsByHost(List<Workload> workloads) {
+        Map<String, List<Workload>> m = null;
+        for (Workload w : workloads) {
+            if (w.hostname() != null) {
+                (m == null ? m = new HashMap<>() : m).computeIfAbsent(w.hostname(), k -> new ArrayList<>(1)).add(w);
+            }
+        }
+        if (m == null) {
+            return Map.of();
+        }
+        Map<String, Workload[]> out = new HashMap<>();
+        m.forEach((k, v) -> out.put(k, v.toArray(NO_WORKLOADS)));
+        return Map.copyOf(out);
     }
 
     /** Adds or replaces one workload (same namespace/name) at runtime. */

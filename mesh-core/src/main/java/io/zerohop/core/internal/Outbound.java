@@ -78,6 +78,15 @@ public final class Outbound implements CaptureListener.Opener {
          */
         record Resolve(io.zerohop.core.Service.Endpoint endpoint, Workload from, SpiffeId source, InetSocketAddress client)
                 implements Request {}
+
+        /**
+         * A tunnel through a waypoint whose workload ({@code waypoint}, named by hostname or an endpoint of the waypoint
+         * Service) has a hostname and no address: {@code request}'s route dials that hostname unresolved; {@link #open}
+         * looks it up (ztunnel's {@code fetch_waypoint} → {@code finalize_upstream} →
+         * {@code pick_workload_destination_or_resolve}) and opens {@code request} dialling the address found on the same
+         * port. {@code from} as {@link #buildRequest} had it.
+         */
+        record ResolveWaypoint(Workload waypoint, Hbone request, Workload from) implements Request {}
     }
 
     /**
@@ -169,36 +178,46 @@ public final class Outbound implements CaptureListener.Opener {
 
     /** {@link #route(InetSocketAddress)} for a caller going out as {@code source}: a VIP's endpoint is picked for it. */
     private Route route(InetSocketAddress target, SpiffeId source) {
-        return route(target, source, false);
+        return route(target, source, false, false);
     }
 
     /**
      * {@link #route(InetSocketAddress, SpiffeId)}, with {@code defaultHeaders} the default CONNECT headers added as
      * {@link #connect(SpiffeId, InetSocketAddress)} adds them: for a VIP, {@code forwarded: host=} its Service's hostname.
      */
-    private Route route(InetSocketAddress target, SpiffeId source, boolean defaultHeaders) {
+    /**
+     * @param lookup look a hostname (a waypoint's or a Service endpoint's without address) up now, blocking the caller
+     *               until the answer ({@link #lookupBlocking}): a socket factory's socket, whose connect blocks by contract
+     *               (and is refused on an event loop); without it such a destination is refused, as for
+     *               {@link #route(InetSocketAddress)}: a Route is a value its caller keeps and reuses, and an address
+     *               looked up into it would outlive the answer's TTL, where ztunnel looks the name up per connection
+     */
+    private Route route(InetSocketAddress target, SpiffeId source, boolean defaultHeaders, boolean lookup) {
         // One lookup of each kind per call, shared by the waypoint's check and the route (a VIP is never a workload's
         // address: the registry refuses it).
         io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress()).orElse(null);
         Workload dst = svc == null ? local.registry().byAddress(target.getAddress()).orElse(null) : null;
-        Route via = libraryWaypoint(svc, dst, target, source);
+        Via via = libraryWaypoint(svc, dst, target, source);
         if (via != null) {
-            return defaultHeaders ? withDefaultHeaders(null, source, via, null, svc != null ? svc.hostname() : null) : via;
+            Route r = via.route();
+            if (r.hboneAddress().isUnresolved()) {
+                String what = "waypoint " + via.waypoint();
+                r = resolvedHop(r, lookup ? lookupBlocking(via.waypoint(), target, source, what) : refuseLookup(target, what, via.waypoint()));
+            }
+            return defaultHeaders ? withDefaultHeaders(null, source, r, null, svc != null ? svc.hostname() : null) : r;
         }
         if (svc != null) {
             // ztunnel's find_upstream for a VIP: one endpoint, its address and target port as the CONNECT authority
             // (hbone_target_destination), carried by the route's target; each call picks again, among the meshed ones.
             io.zerohop.core.Service.Endpoint ep = serviceEndpoint(svc, target, null, source, true);
-            if (ep.address().isUnresolved()) {
-                // A Route is made synchronously (a socket factory's connect): no lookup here, which would block.
-                throw new Mesh.UnknownDestinationException("destination " + Addresses.authority(target) + ": service "
-                        + ep.service() + " endpoint " + ep.workload() + " has hostname " + ep.workload().hostname()
-                        + ", looked up per connection: connect(source, target) and a capture reach it, route() and socket"
-                        + " factories do not");
-            }
             Workload w = ep.workload();
-            Route r = new Route(local.registry().hboneAddress(w, ep.address().getAddress()), Set.of(local.registry().identityOf(w)),
-                    Map.of(), ep.address());
+            InetSocketAddress to = ep.address();
+            if (to.isUnresolved()) {
+                String what = "service " + ep.service() + " endpoint " + w;
+                to = new InetSocketAddress(lookup ? lookupBlocking(w, target, source, what) : refuseLookup(target, what, w), to.getPort());
+            }
+            Route r = new Route(local.registry().hboneAddress(w, to.getAddress()), Set.of(local.registry().identityOf(w)),
+                    Map.of(), to);
             return defaultHeaders ? withDefaultHeaders(null, source, r, null, ep.service().hostname()) : r;
         }
         Route r = workloadRoute(dst, target);
@@ -237,7 +256,7 @@ public final class Outbound implements CaptureListener.Opener {
      * @throws Mesh.UnknownDestinationException ztunnel's {@code UnknownWaypoint}, also logged (rate-limited) with both
      *         ends and the waypoint: never sent to the destination directly
      */
-    private Route libraryWaypoint(io.zerohop.core.Service svc, Workload dst, InetSocketAddress target, SpiffeId source) {
+    private Via libraryWaypoint(io.zerohop.core.Service svc, Workload dst, InetSocketAddress target, SpiffeId source) {
         io.zerohop.core.GatewayAddress gw;
         String of;
         if (svc != null) {
@@ -265,11 +284,57 @@ public final class Outbound implements CaptureListener.Opener {
         try {
             Waypoints.Hop hop = Waypoints.resolve(local.registry(), gw, of, target, src != null ? src.node() : local.node(),
                     src != null ? src.labels() : null);
-            return new Route(hop.address(), Set.of(hop.identity()), Map.of(), target);
+            return new Via(new Route(hop.address(), Set.of(hop.identity()), Map.of(), target), hop.workload());
         } catch (Mesh.UnknownDestinationException e) {
             refusals.info("outbound {} -> {} ({}) refused: {}", source, Addresses.authority(target), of, e.getMessage());
             throw e;
         }
+    }
+
+    /** The route through a waypoint and its workload; the route's HBONE address unresolved: its hostname, to look up. */
+    private record Via(Route route, Workload waypoint) {}
+
+    /**
+     * {@code w}'s hostname looked up for a socket factory's connect, the caller's thread waiting for the answer (never an
+     * event loop's: the socket's connect refuses to run on one, and this checks again), as the socket's own lookup of a
+     * host name ({@link java.net.InetAddress#getByName}) blocks; counted as every lookup ({@code istio_on_demand_dns_total}).
+     *
+     * @throws OnDemandDns.LookupFailed naming {@code target}, {@code what} and ztunnel's error text, when the lookup fails,
+     *         has no address or takes more than {@link #LOOKUP_WAIT_SECONDS}
+     */
+    private java.net.InetAddress lookupBlocking(Workload w, InetSocketAddress target, SpiffeId source, String what) {
+        for (io.netty.util.concurrent.EventExecutor e : group) {
+            if (e.inEventLoop()) {
+                throw new IllegalStateException("destination " + Addresses.authority(target) + ": " + what + " has hostname "
+                        + w.hostname() + ", which would be looked up on an event loop: use connect(source, target)");
+            }
+        }
+        observer.onDemandDns(local.workloadOf(source), source, w.hostname());
+        String prefix = "destination " + Addresses.authority(target) + ": " + what + ": ";
+        try {
+            return dns.resolve(w.hostname(), target.getAddress(), w.toString()).get(LOOKUP_WAIT_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new OnDemandDns.LookupFailed(prefix + e.getCause().getMessage());
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new OnDemandDns.LookupFailed(prefix + "no ip addresses were resolved for workload: " + w + " (hostname "
+                    + w.hostname() + ": no answer in " + LOOKUP_WAIT_SECONDS + " s)");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new OnDemandDns.LookupFailed(prefix + "interrupted while looking up " + w.hostname());
+        }
+    }
+
+    /**
+     * How long a socket factory's connect waits for a lookup: past the resolver's own give-up (Netty's query timeout, 5 s
+     * per query), so that its answer, not this bound, is what the caller normally sees.
+     */
+    static final int LOOKUP_WAIT_SECONDS = 30;
+
+    /** {@link #route(InetSocketAddress)}'s refusal of a destination reached at a hostname looked up per connection. */
+    private static java.net.InetAddress refuseLookup(InetSocketAddress target, String what, Workload w) {
+        throw new Mesh.UnknownDestinationException("destination " + Addresses.authority(target) + ": " + what + " has hostname "
+                + w.hostname() + ", looked up per connection: connect(source, target), socket factories and a capture reach"
+                + " it, route() does not (a Route is kept and reused; the address would outlive its DNS answer)");
     }
 
     /**
@@ -288,10 +353,11 @@ public final class Outbound implements CaptureListener.Opener {
             hop = Waypoints.resolve(local.registry(), gw, of, target, sw != null ? sw.node() : local.node(),
                     sw != null ? sw.labels() : null);
         } catch (Mesh.UnknownDestinationException e) {
-            return new Request.Refused(e, false, Waypoints.ztunnelError(gw));
+            return new Request.Refused(e, false, Waypoints.ztunnelError(local.registry(), gw));
         }
         Route r = new Route(hop.address(), Set.of(hop.identity()), Map.of(), target);
-        return new Request.Hbone(src, withDefaultHeaders(from, src, r, source, host), target);
+        Request.Hbone h = new Request.Hbone(src, withDefaultHeaders(from, src, r, source, host), target);
+        return hop.address().isUnresolved() ? new Request.ResolveWaypoint(hop.workload(), h, from) : h;
     }
 
     /** {@code target} is no registry workload; {@code remedy} what the caller can do about it. */
@@ -410,18 +476,26 @@ public final class Outbound implements CaptureListener.Opener {
         try {
             io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress()).orElse(null);
             Workload dst = svc == null ? local.registry().byAddress(target.getAddress()).orElse(null) : null;
-            Route via = libraryWaypoint(svc, dst, target, source);
+            Via via = libraryWaypoint(svc, dst, target, source);
             if (via != null) {
                 if (closing) {
                     return CompletableFuture.failedFuture(closed("connect"));
                 }
-                return tunnel(source, target, withDefaultHeaders(null, source, via, null, svc != null ? svc.hostname() : null));
+                Route r = withDefaultHeaders(null, source, via.route(), null, svc != null ? svc.hostname() : null);
+                if (r.hboneAddress().isUnresolved()) {
+                    Workload w = via.waypoint();
+                    observer.onDemandDns(local.workloadOf(source), source, w.hostname());
+                    return dns.resolve(w.hostname(), target.getAddress(), w.toString()).thenCompose(ip -> closing
+                            ? CompletableFuture.failedFuture(closed("connect")) : tunnel(source, target, resolvedHop(r, ip)));
+                }
+                return tunnel(source, target, r);
             }
             if (svc != null) {
                 io.zerohop.core.Service.Endpoint ep = serviceEndpoint(svc, target, null, source, true);
                 if (ep.address().isUnresolved()) {
                     Workload w = ep.workload();
                     String h = ep.service().hostname();
+                    observer.onDemandDns(local.workloadOf(source), source, w.hostname());
                     return dns.resolve(w.hostname(), target.getAddress(), w.toString()).thenCompose(ip -> {
                         if (closing) {
                             return CompletableFuture.failedFuture(closed("connect"));
@@ -467,7 +541,7 @@ public final class Outbound implements CaptureListener.Opener {
                 // Thrown from the routes function: the socket's connect throws a ConnectException with this message.
                 throw closed("createSocket");
             }
-            return route(t, source, true);
+            return route(t, source, true, true);
         });
     }
 
@@ -626,23 +700,46 @@ public final class Outbound implements CaptureListener.Opener {
             io.zerohop.core.Service.Endpoint ep = rs.endpoint();
             Workload w = ep.workload();
             observer.onDemandDns(rs.from(), rs.source(), w.hostname());
-            return dns.resolve(w.hostname(), target.getAddress(), w.toString()).handle((ip, e) -> {
-                if (e != null) {
-                    // ztunnel's NoResolvedAddresses / EmptyResolvedAddresses: refused, never passed through to the VIP.
-                    String why = (e instanceof java.util.concurrent.CompletionException && e.getCause() != null
-                            ? e.getCause() : e).getMessage();
-                    // At WARN, as ztunnel's "dns lookup failed" (a host that stopped resolving is an outage, not a
-                    // policy's refusal); one line per connection, the capture listener adds none (LoggedRefusal).
-                    String msg = "service " + ep.service() + " endpoint " + w + ": " + why;
-                    refusals.warn("{} refused: {}", ends(source, target), msg);
-                    observer.outboundEarlyDeny(source, target, why);
-                    return CompletableFuture.<Relay.End>failedFuture(new LoggedRefusal(msg));
-                }
-                return open(endpointRequest(new io.zerohop.core.Service.Endpoint(ep.service(), w,
-                        new InetSocketAddress(ip, ep.address().getPort())), rs.from(), rs.source(), rs.client()), source, target, loop);
-            }).thenCompose(f -> f);
+            return lookup(w, "service " + ep.service() + " endpoint " + w, source, target, ip -> open(endpointRequest(
+                    new io.zerohop.core.Service.Endpoint(ep.service(), w, new InetSocketAddress(ip, ep.address().getPort())),
+                    rs.from(), rs.source(), rs.client()), source, target, loop));
+        }
+        if (r instanceof Request.ResolveWaypoint rw) {
+            Workload w = rw.waypoint();
+            Request.Hbone h = rw.request();
+            observer.onDemandDns(rw.from(), h.source(), w.hostname());
+            return lookup(w, "waypoint " + w, source, target, ip -> open(new Request.Hbone(h.source(),
+                    resolvedHop(h.route(), ip), h.target()), source, target, loop));
         }
         return open(r, source, target, loop);
+    }
+
+    /**
+     * Looks {@code w}'s hostname up for a captured connection, then {@code then} with the address found; a failed lookup
+     * is ztunnel's {@code NoResolvedAddresses} / {@code EmptyResolvedAddresses}: refused, never passed through to the
+     * target, with one line naming {@code what}.
+     */
+    private CompletableFuture<Relay.End> lookup(Workload w, String what, InetSocketAddress source, InetSocketAddress target,
+                                                java.util.function.Function<java.net.InetAddress, CompletableFuture<Relay.End>> then) {
+        return dns.resolve(w.hostname(), target.getAddress(), w.toString()).handle((ip, e) -> {
+            if (e != null) {
+                String why = (e instanceof java.util.concurrent.CompletionException && e.getCause() != null
+                        ? e.getCause() : e).getMessage();
+                // At WARN, as ztunnel's "dns lookup failed" (a host that stopped resolving is an outage, not a
+                // policy's refusal); one line per connection, the capture listener adds none (LoggedRefusal).
+                String msg = what + ": " + why;
+                refusals.warn("{} refused: {}", ends(source, target), msg);
+                observer.outboundEarlyDeny(source, target, why);
+                return CompletableFuture.<Relay.End>failedFuture(new LoggedRefusal(msg));
+            }
+            return then.apply(ip);
+        }).thenCompose(f -> f);
+    }
+
+    /** {@code route}, whose HBONE address is a waypoint's unresolved hostname, dialling {@code ip} on the same port. */
+    private static Route resolvedHop(Route route, java.net.InetAddress ip) {
+        return new Route(new InetSocketAddress(ip, route.hboneAddress().getPort()), route.expectedIdentities(), route.headers(),
+                route.target());
     }
 
     /** {@link #open(InetSocketAddress, InetSocketAddress, EventLoop)} of the request {@code r} decided for it. */

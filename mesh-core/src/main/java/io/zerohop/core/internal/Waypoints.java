@@ -33,13 +33,17 @@ final class Waypoints {
      * {@code ServiceResolutionMode::Waypoint} picks it (the service port {@code hboneMtlsPort} must be one of the
      * Service's, its endpoint's target port is dialled), else the workload at it, dialled there on {@code hboneMtlsPort};
      * by hostname, the Service of that namespace and hostname ({@link WorkloadRegistry#service}), one endpoint picked
-     * likewise, of the original destination's IP family. The dial goes to the waypoint itself, never to its node's
-     * {@code hboneAddress}: a waypoint terminates HBONE in its own pod, as ztunnel dials it.
+     * likewise, of the original destination's IP family, else (find_hostname's fallback) the workload of that namespace
+     * and hostname ({@link WorkloadRegistry#workloadByHostname}), dialled on {@code hboneMtlsPort} at its address picked
+     * as {@link #workloadAddress} picks it. The dial goes to the waypoint itself, never to its node's
+     * {@code hboneAddress}: a waypoint terminates HBONE in its own pod, as ztunnel dials it. The hop's address is
+     * unresolved when the waypoint workload (found by hostname, or the endpoint picked) has a hostname and no address:
+     * the caller looks that hostname up for the connection ({@link OnDemandDns}), as ztunnel's {@code finalize_upstream}.
      *
      * @param of       what has the waypoint ("service prod/web", "workload prod/db"), for the error
      * @param original the connection's destination (its IP family picks the endpoint's address for a hostname)
      * @throws Mesh.UnknownDestinationException ztunnel's {@code Error::UnknownWaypoint}: nothing at the address, no
-     *         Service of that hostname, no healthy endpoint on that port, or a waypoint workload without identity; the
+     *         Service or workload of that hostname, no healthy endpoint on that port, or a waypoint workload without identity; the
      *         message starts with {@link #ztunnelError}
      */
     static Hop resolve(WorkloadRegistry registry, GatewayAddress gw, String of, InetSocketAddress original, String sourceNode,
@@ -70,9 +74,11 @@ final class Waypoints {
                     + NetUtil.toAddressString(gw.address())));
             at = new InetSocketAddress(gw.address(), port);
         } else {
-            // ztunnel falls back to a workload whose hostname it is (find_hostname); zerohop looks none up by hostname,
-            // although a workload may have one since on-demand DNS: such a waypoint is refused as unknown (a known gap).
-            throw unknown(gw, of, "no service of hostname " + gw.hostname() + " in namespace " + gw.namespace());
+            // find_hostname's fallback, only once no Service matched: the workload of that hostname, dialled on
+            // hboneMtlsPort (fetch_waypoint's Address::Workload arm, UpstreamParts(w, hbone_mtls_port, None)).
+            w = registry.workloadByHostname(gw.namespace(), gw.hostname()).orElseThrow(() -> unknown(gw, of,
+                    "no service or workload of hostname " + gw.hostname() + " in namespace " + gw.namespace()));
+            at = workloadAddress(w, original, port);
         }
         SpiffeId id = registry.identityOf(w);
         if (id == null) {
@@ -81,9 +87,48 @@ final class Waypoints {
         return new Hop(w, at, id);
     }
 
+    /**
+     * Where a waypoint workload named by hostname is dialled, as ztunnel's {@code finalize_upstream} /
+     * {@code pick_workload_destination_or_resolve} pick it for the original destination {@code original}: that address
+     * when it is one of the workload's, else its first of {@code original}'s family, else its first; a workload without
+     * addresses (its hostname only) gets an unresolved address of that hostname, which the caller looks up per connection
+     * ({@link OnDemandDns}, ztunnel's {@code resolve_on_demand_dns}).
+     */
+    private static InetSocketAddress workloadAddress(Workload w, InetSocketAddress original, int port) {
+        List<InetAddress> as = w.addresses();
+        if (as.isEmpty()) {
+            return InetSocketAddress.createUnresolved(w.hostname(), port);
+        }
+        InetAddress dst = original.getAddress();
+        if (as.contains(dst)) {
+            return new InetSocketAddress(dst, port);
+        }
+        boolean v6 = dst instanceof java.net.Inet6Address;
+        for (InetAddress a : as) {
+            if ((a instanceof java.net.Inet6Address) == v6) {
+                return new InetSocketAddress(a, port);
+            }
+        }
+        return new InetSocketAddress(as.get(0), port);
+    }
+
     /** ztunnel's {@code Error::UnknownWaypoint} text for {@code gw}: {@code unknown waypoint: waypoint GW not found}. */
     static String ztunnelError(GatewayAddress gw) {
         return "unknown waypoint: waypoint " + gw + " not found";
+    }
+
+    /**
+     * The {@code error} of ztunnel's early-deny line for a waypoint {@link #resolve} refused: for a hostname that no Service
+     * and no workload of its namespace has, {@code fetch_waypoint}'s own text, {@code unknown waypoint: waypoint HOSTNAME
+     * not found} (the hostname alone); else {@link #ztunnelError(GatewayAddress)} (ztunnel prints its
+     * {@code GatewayAddress} there, in Rust's debug form). Looks the name up again: a refusal's path only.
+     */
+    static String ztunnelError(WorkloadRegistry registry, GatewayAddress gw) {
+        if (gw.hostname() != null && serviceOf(registry, gw) == null
+                && registry.workloadByHostname(gw.namespace(), gw.hostname()).isEmpty()) {
+            return "unknown waypoint: waypoint " + gw.hostname() + " not found";
+        }
+        return ztunnelError(gw);
     }
 
     private static Mesh.UnknownDestinationException unknown(GatewayAddress gw, String of, String why) {
@@ -120,6 +165,11 @@ final class Waypoints {
             }
         }
         Service svc = serviceOf(registry, gw);
+        if (svc == null && gw.hostname() != null) {
+            // fetch_destination → find_hostname: a workload of that hostname when no Service has it.
+            Workload w = registry.workloadByHostname(gw.namespace(), gw.hostname()).orElse(null);
+            return w != null && p.test(w);
+        }
         while (svc != null) {
             List<Workload> eps = registry.endpoints(svc);
             for (Workload ep : eps) {
@@ -168,7 +218,14 @@ final class Waypoints {
             return null;
         }
         Workload at = registry.byAddress(hbone.getAddress()).orElse(null);
-        return at != null && at != dst && isWaypoint(registry, gw, w -> w.name().equals(at.name())
+        if (at == null) {
+            // A waypoint workload of a hostname only was dialled at what its name resolved to, no registry address; a
+            // tunnel to a target with that waypoint goes nowhere else (check_from_waypoint needs an address of it).
+            return gw.hostname() != null && serviceOf(registry, gw) == null
+                    ? registry.workloadByHostname(gw.namespace(), gw.hostname()).filter(Workload::resolvedOnDemand).orElse(null)
+                    : null;
+        }
+        return at != dst && isWaypoint(registry, gw, w -> w.name().equals(at.name())
                 && w.namespace().equals(at.namespace())) ? at : null;
     }
 }

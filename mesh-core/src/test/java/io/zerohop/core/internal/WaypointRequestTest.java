@@ -25,11 +25,11 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * {@link Outbound#buildRequest} through waypoints, replaying istio/ztunnel src/proxy/outbound.rs's tests of
  * {@code build_request} with their addresses ({@code run_build_request_multi}'s state: a source workload at 127.0.0.1 and
  * ::1, a waypoint workload "waypoint-workload" at 127.0.0.10 and a dual-stack one at 127.0.0.11 and ff06::c5, both of
- * service account waypoint-sa), then zerohop's own cases (a waypoint by hostname, an unknown one). One difference of set-up:
- * ztunnel's source and waypoint workloads are of tunnel protocol NONE; zerohop refuses such a source (outside the mesh), so
- * they are HBONE here (a waypoint's own protocol is never read: it is always reached by HBONE); the destinations stay as
- * ztunnel has them. Not replayed: {@code build_request_passthrough_svc_with_waypoint} (zerohop has no Passthrough Service)
- * and the remote-network cases (no network gateways).
+ * service account waypoint-sa), then zerohop's own cases (a waypoint by a Service's or a workload's hostname, an unknown
+ * one). One difference of set-up: ztunnel's source and waypoint workloads are of tunnel protocol NONE; zerohop refuses such
+ * a source (outside the mesh), so they are HBONE here (a waypoint's own protocol is never read: it is always reached by
+ * HBONE); the destinations stay as ztunnel has them. Not replayed: {@code build_request_passthrough_svc_with_waypoint}
+ * (zerohop has no Passthrough Service) and the remote-network cases (no network gateways).
  */
 class WaypointRequestTest {
     static final String TD = "cluster.local";
@@ -189,13 +189,54 @@ class WaypointRequestTest {
     }
 
     @Test
+    @DisplayName("fetch_waypoint by hostname, no Service of it: the workload of that hostname (find_hostname's fallback),"
+            + " dialled on hboneMtlsPort at its address of the destination's family; a Service of the name comes first")
+    void aWaypointByHostnameWithoutServiceIsTheWorkloadOfThatHostname() {
+        Workload wp = WAYPOINT_DUAL.withHostname("waypoint.example.com");
+        GatewayAddress gw = GatewayAddress.of("ns", "waypoint.example.com");
+        Workload dst = myPod(gw, "127.0.0.2", "ff06::c3");
+        WorkloadRegistry r = WorkloadRegistry.empty();
+        r.replace(List.of(SOURCE, WAYPOINT, wp, dst), Map.of(), Map.of(), List.of());
+        Outbound o = LOOP.outbound(f, new LocalWorkloads(r, "local-node"), null, false);
+        // pick_workload_destination_or_resolve: the original family, else the first (ztunnel tests/namespaced.rs
+        // service_waypoint_workload_hostname: dst.addr the waypoint pod's IP on 15008, dst.hbone_addr the server).
+        assertHbone(o.buildRequest(sa("127.0.0.1", 41000), sa("127.0.0.2", 80)), "127.0.0.11:15008", sa("127.0.0.2", 80), wp.identity());
+        assertHbone(o.buildRequest(sa("127.0.0.1", 41000), sa("ff06::c3", 80)), "[ff06::c5]:15008", sa("ff06::c3", 80), wp.identity());
+        // check_from_waypoint finds it the same way (fetch_destination → find_hostname): its own connection goes direct.
+        assertThat(o.buildRequest(sa("127.0.0.11", 41000), sa("127.0.0.2", 80))).isInstanceOf(Outbound.Request.Passthrough.class);
+
+        // Another namespace's workload of that hostname is not it.
+        WorkloadRegistry other = WorkloadRegistry.empty();
+        Workload elsewhere = new Workload("elsewhere", wp.name(), wp.serviceAccount(), Map.of(), wp.addresses(), wp.protocol(),
+                wp.node(), TD).withHostname("waypoint.example.com");
+        other.replace(List.of(SOURCE, WAYPOINT, elsewhere, dst), Map.of(), Map.of(), List.of());
+        Outbound.Request refused = LOOP.outbound(f, new LocalWorkloads(other, "local-node"), null, false)
+                .buildRequest(sa("127.0.0.1", 41000), sa("127.0.0.2", 80));
+        assertThat(refused).isInstanceOf(Outbound.Request.Refused.class);
+        assertThat(((Outbound.Request.Refused) refused).error())
+                .hasMessageContaining("no service or workload of hostname waypoint.example.com in namespace ns");
+
+        // find_hostname looks a Service up first: with one of that name, its endpoint, not the workload.
+        Workload wpEp = new Workload("ns", "waypoint-workload", "waypoint-sa", Map.of("app", "waypoint"), List.of(ip("127.0.0.10")),
+                Workload.Protocol.HBONE, "local-node", TD, Map.of(), null, null,
+                List.of(new WorkloadService("waypoint", "ns", "waypoint.example.com", Set.of(15008))));
+        Service svc = new Service("ns", "waypoint", "waypoint.example.com", List.of(ip("127.0.0.50")), List.of(Service.Port.of(15008, 15008)));
+        WorkloadRegistry both = WorkloadRegistry.empty();
+        both.replace(List.of(SOURCE, wpEp, wp, dst), Map.of(), Map.of(), List.of(svc));
+        assertHbone(LOOP.outbound(f, new LocalWorkloads(both, "local-node"), null, false)
+                .buildRequest(sa("127.0.0.1", 41000), sa("127.0.0.2", 80)), "127.0.0.10:15008", sa("127.0.0.2", 80), WAYPOINT.identity());
+    }
+
+    @Test
     @DisplayName("UnknownWaypoint: nothing at the address, no such hostname, no waypoint port: refused, never sent direct")
     void anUnknownWaypointIsRefused() {
         for (GatewayAddress gw : List.of(at("127.0.0.99", 15008), GatewayAddress.of("ns", "missing.ns.svc.cluster.local"))) {
             Outbound.Request r = build("127.0.0.1", sa("127.0.0.2", 80), List.of(myPod(gw, "127.0.0.2")), List.of());
             assertThat(r).as("%s", gw).isInstanceOf(Outbound.Request.Refused.class);
             Outbound.Request.Refused refused = (Outbound.Request.Refused) r;
-            assertThat(refused.ztunnelError()).isEqualTo("unknown waypoint: waypoint " + gw + " not found");
+            // fetch_waypoint's texts: a hostname nothing has is named alone ("waypoint {} not found", host.hostname).
+            assertThat(refused.ztunnelError()).isEqualTo("unknown waypoint: waypoint "
+                    + (gw.hostname() != null ? gw.hostname() : gw.toString()) + " not found");
             assertThat(refused.error()).isInstanceOf(Mesh.UnknownDestinationException.class)
                     .hasMessageStartingWith("unknown waypoint: waypoint " + gw + " not found (the waypoint of workload default/my-pod): ");
         }
