@@ -59,6 +59,7 @@ class WaypointHostnameTest {
     static final InetSocketAddress SERVER = new InetSocketAddress(ip("127.0.200.2"), 52540);
     static final InetSocketAddress SERVER_DNS = new InetSocketAddress(ip("127.0.200.3"), 52541);
     static final InetSocketAddress SERVER_GONE = new InetSocketAddress(ip("127.0.200.4"), 52542);
+    static final InetSocketAddress SERVER_BY_IP = new InetSocketAddress(ip("127.0.200.5"), 52543);
     static final InetSocketAddress VM_VIP = new InetSocketAddress(ip("127.0.200.100"), 52530);
     static final InetSocketAddress VM_GONE_VIP = new InetSocketAddress(ip("127.0.200.101"), 52532);
     static final int VM_TARGET = 52531;
@@ -111,8 +112,10 @@ class WaypointHostnameTest {
         // protocol TCP: sent direct, it would be plain TCP to the app listening there, which counts what it accepts.
         Workload serverGone = new Workload("prod", "server-gone", "server-gone", Map.of(), List.of(SERVER_GONE.getAddress()),
                 Workload.Protocol.TCP, null, TD).withWaypoint(new GatewayAddress(null, "prod", "gone.example.com", 52512));
+        Workload serverByIp = new Workload("prod", "server-by-ip", "server-by-ip", Map.of(), List.of(SERVER_BY_IP.getAddress()),
+                Workload.Protocol.HBONE, null, TD).withWaypoint(new GatewayAddress(WP_ADDR.getAddress(), null, null, WP_ADDR.getPort()));
         WorkloadRegistry registry = WorkloadRegistry.empty();
-        registry.replace(List.of(wpAddr, wpDns, wpGone, vm, vmGone, server, serverDns, serverGone),
+        registry.replace(List.of(wpAddr, wpDns, wpGone, vm, vmGone, server, serverDns, serverGone, serverByIp),
                 Map.of("vmnode", VM_NODE), Map.of(), List.of(
                         new Service("ext", "vm", "vm.example.com", List.of(VM_VIP.getAddress()),
                                 List.of(Service.Port.of(VM_VIP.getPort(), VM_TARGET))),
@@ -229,6 +232,25 @@ class WaypointHostnameTest {
             assertThat(s.info().peerIdentity()).isEqualTo(wpAddr.identity());
         }
         assertThat(mesh.route(SERVER).hboneAddress()).isEqualTo(WP_ADDR);
+    }
+
+    @Test
+    @DisplayName("zerohop's access line of a tunnel through a waypoint names the waypoint's address (ztunnel's dst.addr)")
+    void theAccessLineNamesTheWaypointsAddress() throws Exception {
+        try (CapturedStderr err = new CapturedStderr()) {
+            assertThat(viaForward(SERVER_BY_IP)).isEqualTo("wp-addr");
+            String line = err.awaitLine("access - outbound src=", " dst=" + Addresses.authority(SERVER_BY_IP) + " ");
+            assertThat(line).contains(" dst=" + Addresses.authority(SERVER_BY_IP) + " dst_id=" + wpAddr.identity()
+                    + " waypoint=" + Addresses.authority(WP_ADDR) + " status=200 ");
+        }
+        try (CapturedStderr err = new CapturedStderr()) {
+            // A tunnel to a VIP without waypoint has no such field.
+            try (HboneStream s = mesh.connect(client, VM_VIP).get(10, TimeUnit.SECONDS)) {
+                assertThat(s.info().peerIdentity()).isEqualTo(vm.identity());
+            }
+            String line = err.awaitLine("access - outbound src=", " dst=" + Addresses.authority(new InetSocketAddress(VM_IP, VM_TARGET)) + " ");
+            assertThat(line).doesNotContain("waypoint=");
+        }
     }
 
     @Test

@@ -278,13 +278,14 @@ public final class TunnelObserver implements HboneEvents {
             ZtunnelAccessLog.closed(access, ztunnel, r, deniedBy != null ? deniedBy : cutByDrain(r) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null,
                     () -> known != null ? known : labels(t), () -> ztunnelSource(t));
         } else if (access.isInfoEnabled()) {
-            access.info("{} src={} src_id={}{} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}{}",
+            access.info("{} src={} src_id={}{} dst={} dst_id={}{} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}{}",
                     t.direction() == TunnelInfo.Direction.INBOUND ? "inbound" : "outbound",
                     source(t),
                     t.direction() == TunnelInfo.Direction.INBOUND ? t.peerIdentity() : t.localIdentity(),
                     sourceWorkloadField(t),
                     addr(t.destination()),
                     t.direction() == TunnelInfo.Direction.INBOUND ? t.localIdentity() : t.peerIdentity(),
+                    waypointField(t),
                     r.status(), r.bytesSent(), r.bytesReceived(), r.duration().toMillis(),
                     r.reset() ? "reset" : "fin", deniedBy != null ? " error=\"" + deniedBy + "\""
                             // The cause ztunnel's line gives (ClosedFromDrain), not the bare "reset" of the cut.
@@ -352,10 +353,11 @@ public final class TunnelObserver implements HboneEvents {
                     () -> labels(t), () -> ztunnelSource(t));
         } else if (access.isInfoEnabled()) {
             boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
-            access.info("{} refused src={} src_id={}{} dst={} dst_id={} status={} reason={}",
+            access.info("{} refused src={} src_id={}{} dst={} dst_id={}{} status={} reason={}",
                     inbound ? "inbound" : "outbound",
                     source(t), inbound ? t.peerIdentity() : t.localIdentity(), sourceWorkloadField(t),
-                    addr(t.destination()), inbound ? t.localIdentity() : t.peerIdentity(), status, LogText.quoted(reason));
+                    addr(t.destination()), inbound ? t.localIdentity() : t.peerIdentity(), waypointField(t), status,
+                    LogText.quoted(reason));
         }
     }
 
@@ -384,8 +386,9 @@ public final class TunnelObserver implements HboneEvents {
             String ztunnelReason = dial != null && dial.endsWith(")") && dial.contains(" (os error ") ? dial : reason;
             ZtunnelAccessLog.dialFailed(access, ztunnel, t, flags, cause, ztunnelReason, () -> labels(t), () -> source(t));
         } else if (access.isInfoEnabled()) {
-            access.info("outbound refused src={} src_id={} dst={} dst_id={} status=- reason={}", source(t), t.localIdentity(),
-                    addr(t.destination()), t.peerIdentity() != null ? t.peerIdentity() : expectedIdentity(t), LogText.quoted(reason));
+            access.info("outbound refused src={} src_id={} dst={} dst_id={}{} status=- reason={}", source(t), t.localIdentity(),
+                    addr(t.destination()), t.peerIdentity() != null ? t.peerIdentity() : expectedIdentity(t), waypointField(t),
+                    LogText.quoted(reason));
         }
     }
 
@@ -813,6 +816,20 @@ public final class TunnelObserver implements HboneEvents {
     private Workload outboundWaypoint(TunnelInfo t, Workload atDestination) {
         return t.direction() == TunnelInfo.Direction.OUTBOUND
                 ? Waypoints.of(registry, t.destination(), t.peerAddress(), atDestination) : null;
+    }
+
+    /**
+     * Outbound through a waypoint ({@link #outboundWaypoint}), {@code " waypoint=IP:PORT"}: the waypoint's address the
+     * tunnel was dialled to, ztunnel's {@code dst.addr} beside {@code dst.hbone_addr} (zerohop's {@code dst=}, the CONNECT
+     * target), so that the line says where the connection went and not only the identity ({@code dst_id}, the
+     * waypoint's); else nothing. Looked up only when a line is written.
+     */
+    private String waypointField(TunnelInfo t) {
+        if (t.direction() != TunnelInfo.Direction.OUTBOUND || t.destination() == null || t.peerAddress() == null) {
+            return "";
+        }
+        Workload dw = registry.byAddress(t.destination().getAddress()).orElse(null);
+        return outboundWaypoint(t, dw) != null ? " waypoint=" + addr(t.peerAddress()) : "";
     }
 
     /**
