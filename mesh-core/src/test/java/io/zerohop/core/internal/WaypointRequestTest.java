@@ -28,8 +28,14 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * service account waypoint-sa), then zerohop's own cases (a waypoint by a Service's or a workload's hostname, an unknown
  * one). One difference of set-up: ztunnel's source and waypoint workloads are of tunnel protocol NONE; zerohop refuses such
  * a source (outside the mesh), so they are HBONE here (a waypoint's own protocol is never read: it is always reached by
- * HBONE); the destinations stay as ztunnel has them. Not replayed: {@code build_request_passthrough_svc_with_waypoint}
- * (zerohop has no Passthrough Service) and the remote-network cases (no network gateways).
+ * HBONE); the destinations stay as ztunnel has them. The other {@code build_request} tests there are replayed elsewhere
+ * ({@code OutboundTest}: {@code build_request_unknown_dest}, {@code build_request_known_dest_*}; {@code ServiceVipTest}:
+ * {@code build_request_target_port}, {@code build_request_empty_service}) or here ({@code multiple_address_workload}). Not
+ * replayed, as zerohop's model cannot express them: {@code build_request_passthrough_svc} and
+ * {@code build_request_passthrough_svc_with_waypoint} (no Passthrough Service), {@code build_request_host_network} (two
+ * workloads of one address: the registry refuses it), {@code service_ip_families} (a Service has no IP families),
+ * {@code build_request_wrong_network}, {@code build_request_double_hbone}, {@code build_request_failover_to_remote} and
+ * {@code test_x_forwarded_network_header} (no networks, no network gateways).
  */
 class WaypointRequestTest {
     static final String TD = "cluster.local";
@@ -225,6 +231,19 @@ class WaypointRequestTest {
         both.replace(List.of(SOURCE, wpEp, wp, dst), Map.of(), Map.of(), List.of(svc));
         assertHbone(LOOP.outbound(f, new LocalWorkloads(both, "local-node"), null, false)
                 .buildRequest(sa("127.0.0.1", 41000), sa("127.0.0.2", 80)), "127.0.0.10:15008", sa("127.0.0.2", 80), WAYPOINT.identity());
+    }
+
+    @Test
+    @DisplayName("ztunnel multiple_address_workload: a TCP workload of two families is passed through to the address dialled")
+    void multipleAddressWorkload() {
+        Workload w = new Workload("ns", "test-tcp", "default", Map.of(), List.of(ip("127.0.0.2"), ip("ff06::c3")),
+                Workload.Protocol.TCP, "remote-node", TD);
+        for (InetSocketAddress to : List.of(sa("127.0.0.2", 80), sa("ff06::c3", 80))) {
+            Outbound.Request r = build("127.0.0.1", to, List.of(w), List.of());
+            assertThat(r).as("%s", to).isInstanceOf(Outbound.Request.Passthrough.class);
+            // null: the address dialled, as ztunnel's actual_destination.
+            assertThat(((Outbound.Request.Passthrough) r).destination()).as("%s", to).isNull();
+        }
     }
 
     @Test
