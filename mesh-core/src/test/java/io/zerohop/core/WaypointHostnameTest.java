@@ -259,7 +259,15 @@ class WaypointHostnameTest {
     void aWaypointWorkloadWithAHostnameOnlyIsLookedUp() throws Exception {
         int before = connects.get("wp-dns").size();
         int queries = dns.queries.get();
-        assertThat(viaForward(SERVER_DNS)).isEqualTo("wp-dns");
+        try (CapturedStderr err = new CapturedStderr()) {
+            assertThat(viaForward(SERVER_DNS)).isEqualTo("wp-dns");
+            // Dialled at an address no registry workload has: the line and the series still name the waypoint
+            // (ztunnel's actual_destination_workload).
+            assertThat(err.awaitLine("access - outbound src=", " dst=" + Addresses.authority(SERVER_DNS) + " "))
+                    .contains(" dst_id=" + wpDns.identity() + " waypoint=" + Addresses.authority(WP_DNS) + " status=200 ");
+        }
+        assertThat(metrics.find("istio.tcp.connections.opened").tag("reporter", "source").tag("destination_workload", "wp-dns")
+                .counters()).as("the source's series name the waypoint as the destination").isNotEmpty();
         assertThat(connectAt("wp-dns", before).destination()).isEqualTo(SERVER_DNS);
         assertThat(dns.queries.get()).as("looked up in the DNS server given").isGreaterThan(queries);
         try (HboneStream s = mesh.connect(client, SERVER_DNS).get(10, TimeUnit.SECONDS)) {
