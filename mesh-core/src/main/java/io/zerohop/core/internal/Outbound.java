@@ -170,7 +170,8 @@ public final class Outbound implements CaptureListener.Opener {
      * {@code Route(registry.hboneAddress(w, ip), registry.identityOf(w))} for the registry workload at
      * {@code target}'s IP.
      *
-     * @throws Mesh.UnknownDestinationException when the IP is unknown or its workload is {@code protocol: TCP}
+     * @throws Mesh.UnknownDestinationException when the IP is unknown or its workload is {@code protocol: TCP}, or the
+     *         Service endpoint picked or the waypoint is reached at a hostname looked up per connection
      */
     public Route route(InetSocketAddress target) {
         return route(target, identity);
@@ -184,8 +185,7 @@ public final class Outbound implements CaptureListener.Opener {
     /**
      * {@link #route(InetSocketAddress, SpiffeId)}, with {@code defaultHeaders} the default CONNECT headers added as
      * {@link #connect(SpiffeId, InetSocketAddress)} adds them: for a VIP, {@code forwarded: host=} its Service's hostname.
-     */
-    /**
+     *
      * @param lookup look a hostname (a waypoint's or a Service endpoint's without address) up now, blocking the caller
      *               until the answer ({@link #lookupBlocking}): a socket factory's socket, whose connect blocks by contract
      *               (and is refused on an event loop); without it such a destination is refused, as for
