@@ -5,26 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.netty.bootstrap.Bootstrap;
-import io.netty.buffer.Unpooled;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.DatagramChannel;
-import io.netty.channel.socket.nio.NioDatagramChannel;
-import io.netty.handler.codec.dns.DatagramDnsQuery;
-import io.netty.handler.codec.dns.DatagramDnsQueryDecoder;
-import io.netty.handler.codec.dns.DatagramDnsResponse;
-import io.netty.handler.codec.dns.DatagramDnsResponseEncoder;
-import io.netty.handler.codec.dns.DefaultDnsRawRecord;
-import io.netty.handler.codec.dns.DnsQuestion;
-import io.netty.handler.codec.dns.DnsRecordType;
-import io.netty.handler.codec.dns.DnsResponseCode;
-import io.netty.handler.codec.dns.DnsSection;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.testing.CapturedStderr;
 import java.io.InputStream;
@@ -37,8 +17,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -49,7 +27,7 @@ import org.junit.jupiter.api.Test;
  * {@code pick_workload_destination_or_resolve} / {@code resolve_on_demand_dns} (istio/ztunnel src/state.rs), and as its
  * tests there ({@code test_on_demand_dns}...): the connection to the VIP reaches the address the name resolves to; a
  * failed lookup refuses it ({@code NoResolvedAddresses}), never passes it through; the address is of the family of the
- * VIP dialled when the name has one. A real DNS server (Netty's DNS codec) on 127.0.251.1, UDP port 52053, which
+ * VIP dialled when the name has one. A real DNS server ({@link TestDnsServer}, Netty's DNS codec) on 127.0.251.1, UDP port 52053, which
  * {@link Mesh.Builder#dnsServers} points the mesh at; real sockets on 127.0.251.x and ::1.
  */
 class OnDemandDnsTest {
@@ -58,55 +36,19 @@ class OnDemandDnsTest {
     private static final InetAddress BACKEND = ip("127.0.251.3");
     private static final int BACKEND_PORT = 52010;
 
-    private EventLoopGroup dnsLoop;
-    private Channel dnsServer;
-    /** name (with the final dot) → its records; a name not here is NXDOMAIN. */
-    private final Map<String, List<InetAddress>> zone = new ConcurrentHashMap<>();
-    private final AtomicInteger queries = new AtomicInteger();
+    private TestDnsServer dns;
+    /** name (with the final dot) → its records; a name not here is NXDOMAIN: the server's. */
+    private Map<String, List<InetAddress>> zone;
 
     @BeforeEach
     void dnsServer() throws Exception {
-        dnsLoop = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-        dnsServer = new Bootstrap().group(dnsLoop).channel(NioDatagramChannel.class)
-                .handler(new ChannelInitializer<DatagramChannel>() {
-                    @Override
-                    protected void initChannel(DatagramChannel ch) {
-                        ch.pipeline().addLast(new DatagramDnsQueryDecoder(), new DatagramDnsResponseEncoder(),
-                                new SimpleChannelInboundHandler<DatagramDnsQuery>() {
-                                    @Override
-                                    protected void channelRead0(ChannelHandlerContext ctx, DatagramDnsQuery q) {
-                                        ctx.writeAndFlush(answer(q));
-                                    }
-                                });
-                    }
-                }).bind(DNS).sync().channel();
-    }
-
-    /** The records of the question's name and type; NXDOMAIN for a name the zone lacks (a name it has: NOERROR, maybe empty). */
-    private DatagramDnsResponse answer(DatagramDnsQuery q) {
-        queries.incrementAndGet();
-        DnsQuestion question = q.recordAt(DnsSection.QUESTION);
-        List<InetAddress> records = zone.get(question.name().toLowerCase());
-        DatagramDnsResponse r = new DatagramDnsResponse(q.recipient(), q.sender(), q.id());
-        r.setRecursionDesired(q.isRecursionDesired()).setRecursionAvailable(true);
-        r.addRecord(DnsSection.QUESTION, question);
-        if (records == null) {
-            return r.setCode(DnsResponseCode.NXDOMAIN);
-        }
-        for (InetAddress a : records) {
-            boolean v6 = a instanceof java.net.Inet6Address;
-            if (question.type() == (v6 ? DnsRecordType.AAAA : DnsRecordType.A)) {
-                r.addRecord(DnsSection.ANSWER, new DefaultDnsRawRecord(question.name(), question.type(), 60,
-                        Unpooled.wrappedBuffer(a.getAddress())));
-            }
-        }
-        return r;
+        dns = new TestDnsServer(DNS);
+        zone = dns.zone;
     }
 
     @AfterEach
     void stop() throws Exception {
-        dnsServer.close().sync();
-        dnsLoop.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).sync();
+        dns.close();
     }
 
     /** Service {@code name} at {@code vip} port 5432 → target {@link #BACKEND_PORT}; its one endpoint has {@code hostname}. */
@@ -184,7 +126,7 @@ class OnDemandDnsTest {
                     new InetSocketAddress(vip, 5432)));
             assertThat(ping(via)).isEqualTo("pong from db");
         }
-        assertThat(queries.get()).as("looked up in the DNS server given").isPositive();
+        assertThat(dns.queries.get()).as("looked up in the DNS server given").isPositive();
         // ztunnel's on_demand_dns counter (src/proxy/metrics.rs), labelled with the source and the hostname.
         assertThat(m.find("istio.on.demand.dns").tag("hostname", "db.example.com").tag("source_workload", "client").counters())
                 .extracting(Counter::count).containsExactly(1.0);
