@@ -232,7 +232,7 @@ public final class Informers {
         for (Kind k : ENTRY_KINDS) {
             informEntries(k, namespace);
         }
-        informGateways(namespace);
+        informGateways();
         informPolicies(CNP, namespace == null ? null : Set.of(namespace));
         informPolicies(CCNP, null);
         return CompletableFuture.allOf(ready.toArray(CompletableFuture[]::new));
@@ -286,6 +286,15 @@ public final class Informers {
 
     private <T extends HasMetadata> void inform(String what, Informable<T> source, UnaryOperator<T> strip, Consumer<Event<T>> sink,
                                                 boolean emptyWhenForbidden) {
+        inform(what, source, strip, sink, emptyWhenForbidden, null);
+    }
+
+    /**
+     * @param forbidden null, or told true when the list is forbidden (before the kind counts as listed) and false once a
+     *                  list succeeds (then a reinstall is asked for: no object event may follow)
+     */
+    private <T extends HasMetadata> void inform(String what, Informable<T> source, UnaryOperator<T> strip, Consumer<Event<T>> sink,
+                                                boolean emptyWhenForbidden, Consumer<Boolean> forbidden) {
         SharedIndexInformer<T> informer = source.runnableInformer(resyncMillis);
         informer.itemStore(new StrippingItemStore<>(strip));
         CompletableFuture<Void> listed = new CompletableFuture<>();
@@ -301,6 +310,9 @@ public final class Informers {
                 }
             } else if (!started && emptyWhenForbidden && isForbidden(t)) {
                 notServed.add(informer);
+                if (forbidden != null) {
+                    forbidden.accept(true);
+                }
                 if (listed.complete(null)) {
                     LOG.warn("{} list is forbidden (HTTP 403): the role of this service account lacks get/list/watch on {}"
                             + " (re-apply deploy/node-proxy/rbac.yaml, or the embedded Role); {} until it is granted (retrying)",
@@ -348,6 +360,10 @@ public final class Informers {
             if (e == null) {
                 notServed.remove(informer); // listed: served now (a CRD installed later)
                 first.stored();
+                if (forbidden != null) {
+                    forbidden.accept(false);
+                    changed.run();
+                }
             }
         });
     }
@@ -447,18 +463,22 @@ public final class Informers {
     }
 
     /**
-     * Gateways (of {@code namespace}; null: all) and GatewayClasses into the {@link WorkloadState}. Absent (404: Gateway
-     * API not installed) or forbidden (403: a role from before 7 December) they count as listed and empty (the latter with
-     * one WARN, retried): no waypoint is known then, and workloads and Services that name one are reached directly, as
-     * istiod leaves them when their waypoint is not ready.
+     * Gateways and GatewayClasses of every namespace into the {@link WorkloadState}, in both shapes: a label may name a
+     * waypoint of any namespace ({@code istio.io/use-waypoint-namespace}), and istiod, which reads them all, decides by
+     * that waypoint whether the object has one. Until 8 December the embedded mode read its own namespace's only and
+     * sent the traffic of an object whose waypoint lives elsewhere directly, past the waypoint's L7 policy. Absent (404:
+     * Gateway API not installed) they count as listed and empty: no waypoint exists, objects are reached directly, as
+     * istiod leaves them. Forbidden (403: a role from before this) they count as listed (one WARN, retried) but not as
+     * empty: each label is kept as a reference to the waypoint's Service ({@link WorkloadState#gatewaysForbidden}).
      */
-    private void informGateways(String namespace) {
+    private void informGateways() {
         var op = client.genericKubernetesResources(GATEWAY.context());
         String what = GATEWAY.kind + " (" + GATEWAY.apiVersion() + ")";
-        inform(what, namespace == null ? op.inAnyNamespace() : op.inNamespace(namespace), ObjectStrip::gateway, this::onGateway, true);
+        inform(what, op.inAnyNamespace(), ObjectStrip::gateway, this::onGateway, true,
+                f -> workloads.gatewaysForbidden(GATEWAY.kind, f));
         var classes = client.genericKubernetesResources(GATEWAY_CLASS.context());
         inform(GATEWAY_CLASS.kind + " (" + GATEWAY_CLASS.apiVersion() + ")", classes.inAnyNamespace(), ObjectStrip::gatewayClass,
-                this::onGateway, true);
+                this::onGateway, true, f -> workloads.gatewaysForbidden(GATEWAY_CLASS.kind, f));
     }
 
     private void onGateway(Event<GenericKubernetesResource> e) {
@@ -495,11 +515,9 @@ public final class Informers {
             return "Services without a selector have no endpoints";
         } else if (what.startsWith("ServiceEntry") || what.startsWith("WorkloadEntry")) {
             return "ServiceEntry hosts are not routed and WorkloadEntries are no workloads";
-        } else if (what.startsWith("GatewayClass")) {
-            return "a GatewayClass's istio.io/waypoint-for label is not read (its waypoints are for service traffic unless"
-                    + " their Gateway says otherwise)";
         } else if (what.startsWith("Gateway")) {
-            return "no waypoint is known: workloads and Services that use one are reached directly";
+            return "no waypoint can be checked: workloads and Services whose istio.io/use-waypoint label names one use the"
+                    + " Service NAME.NS.svc.DOMAIN it names, or are refused, never reached directly";
         }
         return "no JWT is verified (requestPrincipals match nothing)";
     }

@@ -84,12 +84,18 @@ public final class Waypoints {
     record Expression(String key, String operator, List<String> values) {}
 
     private final Map<String, Waypoint> byKey;
+    /** Whether the Gateways or GatewayClasses could not be read (403): then no label can be checked ({@link #unread}). */
+    private final boolean unread;
+    /** The cluster's DNS domain, for the reference {@link #unread} keeps. */
+    private final String clusterDomain;
 
-    private Waypoints(Map<String, Waypoint> byKey) {
+    private Waypoints(Map<String, Waypoint> byKey, boolean unread, String clusterDomain) {
         this.byKey = byKey;
+        this.unread = unread;
+        this.clusterDomain = clusterDomain;
     }
 
-    static final Waypoints NONE = new Waypoints(Map.of());
+    static final Waypoints NONE = new Waypoints(Map.of(), false, PodConversion.DEFAULT_CLUSTER_DOMAIN);
 
     /**
      * The waypoints of {@code gateways} (each stripped by {@link ObjectStrip#gateway}), their traffic type defaulting to
@@ -97,7 +103,17 @@ public final class Waypoints {
      * WARN naming it and the field.
      */
     static Waypoints of(List<GenericKubernetesResource> gateways, Map<String, GenericKubernetesResource> classes) {
-        if (gateways.isEmpty()) {
+        return of(gateways, classes, false, PodConversion.DEFAULT_CLUSTER_DOMAIN);
+    }
+
+    /**
+     * As {@link #of(List, Map)}; {@code unread}: the Gateways or GatewayClasses could not be listed (403), so whether a
+     * label's waypoint exists, admits the object and covers its traffic is unknown, and each object that names one keeps
+     * a reference to it ({@link #unread}) rather than none.
+     */
+    static Waypoints of(List<GenericKubernetesResource> gateways, Map<String, GenericKubernetesResource> classes,
+                        boolean unread, String clusterDomain) {
+        if (gateways.isEmpty() && !unread) {
             return NONE;
         }
         Map<String, Waypoint> out = new HashMap<>();
@@ -112,7 +128,7 @@ public final class Waypoints {
                 PodConversion.warnOnce(id + " is no waypoint: " + bad.getMessage());
             }
         }
-        return new Waypoints(Map.copyOf(out));
+        return new Waypoints(Map.copyOf(out), unread, clusterDomain);
     }
 
     int size() {
@@ -253,7 +269,7 @@ public final class Waypoints {
     // ---- which waypoint an object uses ----
 
     /** Why an object that asks for a waypoint has none (istiod's WaypointBound condition reasons). */
-    private enum Refusal { NOT_READY, ATTACHMENT_DENIED, UNSUPPORTED_TRAFFIC_TYPE }
+    private enum Refusal { NOT_READY, ATTACHMENT_DENIED, UNSUPPORTED_TRAFFIC_TYPE, NOT_READ }
 
     /** A waypoint found for an object, or the reason none was, and which label asked (null: none asked). */
     private record Found(Waypoint waypoint, Refusal refusal, String asked, String by) {
@@ -299,6 +315,9 @@ public final class Waypoints {
             return Found.NOTHING;
         }
         Waypoint w = byKey.get(asked);
+        if (unread) {
+            return new Found(null, Refusal.NOT_READ, asked, by);
+        }
         if (w == null) {
             return new Found(null, Refusal.NOT_READY, asked, by);
         }
@@ -349,6 +368,9 @@ public final class Waypoints {
             return null;
         }
         Found f = target(namespace, labels, nsLabels, id);
+        if (f.refusal == Refusal.NOT_READ && instanceOf != null && f.asked.equals(namespace + "/" + instanceOf)) {
+            return null; // the waypoint's own instance, as above, its Gateway unread
+        }
         if (f.waypoint != null && !WORKLOAD.equals(f.waypoint.trafficType()) && !ALL.equals(f.waypoint.trafficType())) {
             f = labels.containsKey(USE_WAYPOINT) ? new Found(null, Refusal.UNSUPPORTED_TRAFFIC_TYPE, f.asked, f.by) : Found.NOTHING;
         }
@@ -362,6 +384,9 @@ public final class Waypoints {
         if (f.refusal == null) {
             return null;
         }
+        if (f.refusal == Refusal.NOT_READ) {
+            return unread(f, id, kind);
+        }
         // A namespace's label is logged once for the namespace (per kind of object), not once for each of its pods.
         boolean own = f.by.equals(id);
         String label = (own ? id : f.by) + ": label " + USE_WAYPOINT + " names waypoint " + f.asked;
@@ -371,11 +396,35 @@ public final class Waypoints {
                     + " (istiod: AttachmentDenied)";
             case UNSUPPORTED_TRAFFIC_TYPE -> "whose " + WAYPOINT_FOR + " (" + byKey.get(f.asked).trafficType()
                     + ") does not cover " + kind + " traffic (istiod: UnsupportedTrafficType)";
+            case NOT_READ -> throw new AssertionError("handled by unread");
         };
         PodConversion.warnOnce(USE_WAYPOINT + " label", label + ", " + why + ": " + (own ? "no waypoint, connections to it go"
                 : "its " + (kind.equals(SERVICE) ? "Services" : "workloads") + " that name none themselves have no waypoint,"
                 + " connections to them go") + " directly, as with istiod");
         return null;
+    }
+
+    /**
+     * A label whose waypoint cannot be looked up: the Gateways or GatewayClasses are forbidden (403, a role from before
+     * this was read). istiod would route through the waypoint when it exists, admits the namespace and covers the
+     * traffic; going direct would bypass its L7 policy where it does (a silent widening, so until 8 December), so the
+     * object keeps a reference to the waypoint's Service by the name istiod's deployment controller gives a waypoint's
+     * Service and its gateway controller writes as the Gateway's {@code Hostname} address ({@code NAME.NS.svc.DOMAIN},
+     * pilot/pkg/config/kube/gateway/conversion.go): a connection goes through that Service when the registry has it, and
+     * is refused "unknown waypoint" by mesh-core when it does not; never direct. Narrower than istiod where the waypoint
+     * is missing, denies the namespace or is for other traffic (istiod: direct).
+     */
+    private GatewayAddress unread(Found f, String id, String kind) {
+        int slash = f.asked.indexOf('/');
+        String ns = f.asked.substring(0, slash);
+        String name = f.asked.substring(slash + 1);
+        boolean own = f.by.equals(id);
+        PodConversion.warnOnce(USE_WAYPOINT + " label", (own ? id : f.by) + ": label " + USE_WAYPOINT + " names waypoint "
+                + f.asked + ", which cannot be looked up (Gateways or GatewayClasses forbidden: re-apply the role):"
+                + (own ? "" : " its " + (kind.equals(SERVICE) ? "Services" : "workloads") + " that name none themselves")
+                + " use the waypoint's Service " + name + "." + ns + ".svc." + clusterDomain + " if it is known, else"
+                + " connections are refused as to an unknown waypoint; never sent directly");
+        return GatewayAddress.of(ns, name + "." + ns + ".svc." + clusterDomain);
     }
 
     // ---- parsing ----

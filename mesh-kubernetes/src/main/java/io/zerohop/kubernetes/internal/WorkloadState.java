@@ -62,6 +62,8 @@ public final class WorkloadState {
     private final String trustDomain;
     /** The cluster's DNS domain, which every Kubernetes Service's hostname ends with ({@link PodConversion#hostname}). */
     private final String clusterDomain;
+    /** The kinds (Gateway, GatewayClass) whose list is forbidden now ({@link #gatewaysForbidden}). */
+    private final Set<String> gatewaysForbidden = ConcurrentHashMap.newKeySet();
     private final Map<String, PodEntry> pods = new ConcurrentHashMap<>();
     private final Map<String, Map<String, String>> namespaceLabels = new ConcurrentHashMap<>();
     /**
@@ -202,15 +204,28 @@ public final class WorkloadState {
         }
     }
 
+    /**
+     * Whether {@code kind} (Gateway or GatewayClass) cannot be listed (403) now: while either cannot, a waypoint label is
+     * not checked but kept as a reference ({@link Waypoints#of(List, Map, boolean, String)}), never dropped.
+     */
+    public void gatewaysForbidden(String kind, boolean forbidden) {
+        if (forbidden) {
+            gatewaysForbidden.add(kind);
+        } else {
+            gatewaysForbidden.remove(kind);
+        }
+    }
+
     /** The waypoints of the Gateways and GatewayClasses kept now ({@link Waypoints}). */
     private Waypoints waypoints() {
-        if (gateways.isEmpty()) {
+        boolean unread = !gatewaysForbidden.isEmpty();
+        if (gateways.isEmpty() && !unread) {
             return Waypoints.NONE;
         }
         List<GenericKubernetesResource> all = new ArrayList<>(gateways.values());
         all.sort(Comparator.comparing((GenericKubernetesResource r) -> r.getMetadata().getNamespace())
                 .thenComparing(r -> r.getMetadata().getName()));
-        return Waypoints.of(all, Map.copyOf(gatewayClasses));
+        return Waypoints.of(all, Map.copyOf(gatewayClasses), unread, clusterDomain);
     }
 
     /** A ServiceEntry or WorkloadEntry (any served version) added or changed. */
