@@ -61,7 +61,8 @@ import org.yaml.snakeyaml.reader.StreamReader;
  * ({@link #endpoints}: the workloads whose {@link Workload#services()} name it), and ztunnel's endpoint pick
  * ({@link #pickEndpoint}). A {@code services:} entry's {@code selector} attaches the Service to the matching workloads of its
  * namespace ({@link Workload#services()}, which inbound telemetry reads too); {@code hostname} defaults to
- * {@code NAME.NAMESPACE.svc.cluster.local}; a port's value is a target port number, a container port name, or empty (the port);
+ * {@code NAME.NAMESPACE.svc.DOMAIN}, DOMAIN the cluster domain given to {@link #load(Path, String)} ({@code cluster.local} by
+ * default, as ztunnel's {@code CLUSTER_DOMAIN}); a port's value is a target port number, a container port name, or empty (the port);
  * {@code internalTrafficPolicy: Local} is {@link Service.LoadBalancing#NODE_LOCAL}, else {@code trafficDistribution}
  * ({@code PreferClose}, {@code PreferSameZone}, {@code PreferSameNode}) is {@link Service.LoadBalancing#ofTrafficDistribution}
  * (another value is an error naming file, line and field).
@@ -83,6 +84,9 @@ public final class WorkloadRegistry {
                             Map<String, Service> serviceByHost, Map<String, Workload[]> workloadsByHost) {}
 
     private static final Workload[] NO_WORKLOADS = new Workload[0];
+
+    /** The domain a file's {@code services:} without {@code hostname} end with ({@link #load(Path, String)}). */
+    private volatile String clusterDomain = "cluster.local";
 
     private volatile Snapshot snapshot = new Snapshot(Map.of(), Map.of(), List.of(), new IdentityHashMap<>(), Map.of(), Map.of(),
             List.of(), Map.of(), new IdentityHashMap<>(), Map.of(), Map.of(), Map.of());
@@ -1077,7 +1081,23 @@ public final class WorkloadRegistry {
      * @throws IllegalArgumentException when it does not hold a valid registry (the message names file, line and field)
      */
     public static WorkloadRegistry load(Path file) throws IOException {
+        return load(file, "cluster.local");
+    }
+
+    /**
+     * As {@link #load(Path)}, a {@code services:} entry without {@code hostname} named {@code NAME.NS.svc.clusterDomain}
+     * (this load and each {@link #reload}), as istiod names a Kubernetes Service with its {@code --domain} and ztunnel's
+     * {@code CLUSTER_DOMAIN}; so a waypoint named by hostname in that domain finds it.
+     *
+     * @param clusterDomain a DNS name without trailing dot, checked by the caller (zerohop's {@code --cluster-domain})
+     * @throws IllegalArgumentException when {@code clusterDomain} is null, blank or ends in a dot
+     */
+    public static WorkloadRegistry load(Path file, String clusterDomain) throws IOException {
+        if (clusterDomain == null || clusterDomain.isBlank() || clusterDomain.endsWith(".")) {
+            throw new IllegalArgumentException("clusterDomain \"" + clusterDomain + "\": a DNS name without trailing dot is required");
+        }
         WorkloadRegistry r = new WorkloadRegistry();
+        r.clusterDomain = clusterDomain;
         r.reload(file);
         return r;
     }
@@ -1295,7 +1315,7 @@ public final class WorkloadRegistry {
                     throw new FieldError(where + ".name", "service " + v.namespace() + "/" + v.name() + " is already " + prevNamed);
                 }
                 String host = v.hostname() != null ? v.hostname()
-                        : v.name() + "." + v.namespace() + ".svc.cluster.local";
+                        : v.name() + "." + v.namespace() + ".svc." + clusterDomain;
                 String prevHost = hostnames.putIfAbsent(host, v.namespace() + "/" + v.name());
                 if (prevHost != null) {
                     String at = v.hostname() != null ? where + ".hostname" : where;

@@ -169,12 +169,13 @@ final class ProxyCommand implements Callable<Integer> {
 
     /**
      * ztunnel's CLUSTER_DOMAIN (istio/ztunnel src/config.rs, default {@code cluster.local}), istiod's {@code --domain}
-     * (pilot/cmd/pilot-discovery/app/cmd.go): Services are {@code NAME.NS.svc.DOMAIN}. Read under --kubernetes only,
-     * where the Service hostnames come from the API server ({@link #clusterDomain(String, Map)}).
+     * (pilot/cmd/pilot-discovery/app/cmd.go): Services are {@code NAME.NS.svc.DOMAIN}, those of the API server under
+     * --kubernetes and a --workloads file's that give no {@code hostname:} ({@link #clusterDomain(String, Map)}).
      */
     @Option(names = "--cluster-domain", paramLabel = "DOMAIN", description = {
-            "With --kubernetes: the cluster's DNS domain, which Service hostnames (NAME.NS.svc.DOMAIN), waypoints named by"
-                    + " hostname and destination_service end with; give istiod's --domain",
+            "With --kubernetes or --workloads: the cluster's DNS domain, which Service hostnames (NAME.NS.svc.DOMAIN; in a"
+                    + " --workloads file, those not given), waypoints named by hostname and destination_service end with;"
+                    + " give istiod's --domain",
             "Default: $CLUSTER_DOMAIN, else cluster.local (as ztunnel)"})
     String clusterDomain;
 
@@ -846,23 +847,23 @@ final class ProxyCommand implements Callable<Integer> {
         if (clusterDomain != null) {
             // The flag's mistake is a usage error wherever it is given; the variable is read where it is used.
             checkedClusterDomain = Usage.parse(u, "cluster-domain", clusterDomain, () -> clusterDomain(clusterDomain, Map.of()));
-            if (!kubernetes) {
-                // Nothing else reads it: a user who set it for a --workloads file's hostnames was accepted silently
-                // (new-user pass; ClusterDomainOptionTest).
+            if (!kubernetes && workloads == null) {
+                // Nothing else reads it: a user who set it for nothing was accepted silently (new-user pass).
                 LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("cluster-domain") + " " + clusterDomain
-                        + ": read with --kubernetes only; a --workloads file's services are NAME.NS.svc.cluster.local unless"
-                        + " they give hostname: (a waypoint named by hostname names that)");
+                        + ": read with --kubernetes or --workloads only (the Services' hostnames NAME.NS.svc.DOMAIN)");
+            }
+        }
+        if ((kubernetes || workloads != null) && clusterDomain == null) {
+            // Usage errors (exit 2) before anything starts, rather than failures from the informers' start. A --workloads
+            // file's Services are named in it too, as ztunnel reads CLUSTER_DOMAIN whatever its source of workloads (until
+            // 8 December they were NAME.NS.svc.cluster.local whatever the flag said: ClusterDomainOptionTest).
+            try {
+                checkedClusterDomain = clusterDomain(null, System.getenv());
+            } catch (IllegalArgumentException e) {
+                throw new Usage.EnvironmentError(spec.commandLine(), e.getMessage());
             }
         }
         if (kubernetes) {
-            // Usage errors (exit 2) before anything starts, rather than failures from the informers' start.
-            if (clusterDomain == null) {
-                try {
-                    checkedClusterDomain = clusterDomain(null, System.getenv());
-                } catch (IllegalArgumentException e) {
-                    throw new Usage.EnvironmentError(spec.commandLine(), e.getMessage());
-                }
-            }
             if (workloads != null || policies != null) {
                 String key = workloads != null ? "workloads" : "policies";
                 throw u.error(key, String.valueOf(workloads != null ? workloads : policies),
@@ -1200,7 +1201,7 @@ final class ProxyCommand implements Callable<Integer> {
         KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, checkedClusterDomain, rootNamespace, ciliumOptions(), prometheus,
                 new RootNamespaceCheck(rootNamespace, origins.label("root-namespace"))) : null;
         WorkloadRegistry registry = kube != null ? kube.discovery.registry()
-                : workloads == null ? WorkloadRegistry.empty() : WorkloadRegistry.load(workloads);
+                : workloads == null ? WorkloadRegistry.empty() : WorkloadRegistry.load(workloads, checkedClusterDomain);
         if (kube != null) {
             // No file is reloaded here: the policies come from the API server's watches (a new-user pass read
             // "no policies configured" next to 7 installed ones in /config_dump).

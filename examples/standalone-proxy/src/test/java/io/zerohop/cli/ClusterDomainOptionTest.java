@@ -44,9 +44,8 @@ class ClusterDomainOptionTest {
     }
 
     /**
-     * Without --kubernetes the flag changes nothing (a --workloads file's Services are NAME.NS.svc.cluster.local unless
-     * they give hostname:), so a user who set it for a file's waypoint hostnames is told so at start (new-user pass:
-     * accepted silently).
+     * Without --kubernetes or --workloads the flag changes nothing, so a user who set it is told so at start (new-user
+     * pass: accepted silently).
      */
     @Test
     void theFlagWithoutKubernetesIsAWarning(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
@@ -55,7 +54,39 @@ class ClusterDomainOptionTest {
         String out = std.run("proxy", "--cert", pem.toString(), "--key", pem.toString(), "--trust-bundle", pem.toString(),
                 "--cluster-domain", "corp.example", "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off");
         assertThat(out).startsWith("exit 4");
-        assertThat(out).contains("zerohop proxy: warning: --cluster-domain corp.example: read with --kubernetes only; a --workloads"
-                + " file's services are NAME.NS.svc.cluster.local unless they give hostname:");
+        assertThat(out).contains("zerohop proxy: warning: --cluster-domain corp.example: read with --kubernetes or --workloads"
+                + " only (the Services' hostnames NAME.NS.svc.DOMAIN)");
+    }
+
+    /**
+     * A --workloads file's Services without {@code hostname:} are {@code NAME.NS.svc.DOMAIN} of the proxy's cluster domain,
+     * as istiod names them with its {@code --domain} and ztunnel's {@code CLUSTER_DOMAIN} whatever its source (until
+     * 8 December {@code ...svc.cluster.local} whatever the flag: a waypoint named {@code waypoint.prod.svc.corp.example}
+     * found no Service and every connection to {@code web} was refused). Seen in the start check of each waypoint
+     * (WaypointStartCheckTest), which lists a namespace's hostnames.
+     */
+    @Test
+    void aWorkloadsFilesServicesEndWithTheClusterDomain(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path w = java.nio.file.Files.writeString(dir.resolve("workloads.yaml"), """
+                workloads:
+                  - {namespace: prod, name: backend, addresses: [10.0.1.2], labels: {app: backend}}
+                  - {namespace: prod, name: waypoint, serviceAccount: waypoint, addresses: [10.0.1.50], labels: {gw: waypoint}}
+                services:
+                  - {namespace: prod, name: web, addresses: [10.96.0.20], ports: {80: 8080}, selector: {app: backend},
+                     waypoint: {namespace: prod, hostname: waypoint.prod.svc.corp.example}}
+                  - {namespace: prod, name: waypoint, addresses: [10.96.0.50], ports: {15008: 15008}, selector: {gw: waypoint}}
+                  - {namespace: prod, name: api, addresses: [10.96.0.21], ports: {80: 8080}, selector: {app: backend},
+                     waypoint: {namespace: prod, hostname: missing}}
+                """);
+        java.nio.file.Path pem = java.nio.file.Files.writeString(dir.resolve("empty.pem"), "");
+        String out = std.run("proxy", "--workloads", w.toString(), "--cert", pem.toString(), "--key", pem.toString(),
+                "--trust-bundle", pem.toString(), "--cluster-domain", "corp.example", "--inbound", "off", "--metrics", "off",
+                "--readiness", "off", "--admin", "off");
+        assertThat(out)
+                .contains("service prod/api: waypoint prod/missing:15008: no service of hostname missing in namespace prod (its"
+                        + " services' hostnames there: api.prod.svc.corp.example, waypoint.prod.svc.corp.example,"
+                        + " web.prod.svc.corp.example)")
+                .doesNotContain("service prod/web:")
+                .doesNotContain("read with --kubernetes");
     }
 }
