@@ -193,13 +193,23 @@ public record Service(String namespace, String name, String hostname, List<InetA
      * endpoint is then skipped for that port). Runs per connection: a scan of the endpoint's few Services, allocating nothing.
      */
     public int targetOn(Port p, Workload endpoint) {
+        // The membership of this hostname, else the first of this name: Services may share a name (a ServiceEntry's hosts).
+        WorkloadService mine = null;
         for (WorkloadService ws : endpoint.services()) {
             if (!ws.ports().isEmpty() && ws.name().equals(name) && ws.namespace().equals(namespace)) {
-                Integer t = ws.ports().get(p.port());
-                if (t != null) {
-                    return t;
+                if (ws.hostname().equals(hostname)) {
+                    mine = ws;
+                    break;
                 }
-                break;
+                if (mine == null) {
+                    mine = ws;
+                }
+            }
+        }
+        if (mine != null) {
+            Integer t = mine.ports().get(p.port());
+            if (t != null) {
+                return t;
             }
         }
         return p.targetOn(endpoint);
@@ -342,12 +352,14 @@ public record Service(String namespace, String name, String hostname, List<InetA
     }
 
     /**
-     * Whether {@code w} is an endpoint of this Service: one of its {@link Workload#services()} has this namespace and name.
+     * Whether {@code w} is an endpoint of this Service: one of its {@link Workload#services()} has this namespace, name
+     * and hostname (Services may share a name: a ServiceEntry's hosts; {@link WorkloadRegistry#endpoints} matches the
+     * hostname too when they do).
      */
     public boolean selects(Workload w) {
         List<WorkloadService> s = w.services();
         for (int i = 0; i < s.size(); i++) {
-            if (s.get(i).name().equals(name) && s.get(i).namespace().equals(namespace)) {
+            if (s.get(i).name().equals(name) && s.get(i).namespace().equals(namespace) && s.get(i).hostname().equals(hostname)) {
                 return true;
             }
         }

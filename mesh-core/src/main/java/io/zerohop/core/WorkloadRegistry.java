@@ -310,7 +310,8 @@ public final class WorkloadRegistry {
             // Kubernetes pod change): this snapshot's Service of the same VIP and name stands for it. A new-user pass saw
             // 261 of 71 million picks refused as "no healthy upstream" while services were replaced every millisecond.
             Service now = snap.byVip.get(vip);
-            if (now != null && now.namespace().equals(service.namespace()) && now.name().equals(service.name())) {
+            if (now != null && now.namespace().equals(service.namespace()) && now.name().equals(service.name())
+                    && now.hostname().equals(service.hostname())) {
                 service = now;
                 p = now.port(port);
                 if (p == null) {
@@ -524,9 +525,11 @@ public final class WorkloadRegistry {
                     if (!ws.healthy()) {
                         continue; // ztunnel's should_include_endpoint: an unhealthy endpoint is not in the set
                     }
-                    List<Workload> l = selected.computeIfAbsent(ws.namespace() + "/" + ws.name(), k -> new ArrayList<>());
-                    if (l.isEmpty() || l.get(l.size() - 1) != w) {
-                        l.add(w);
+                    for (String key : new String[] {ws.namespace() + "/" + ws.name(), ws.namespace() + "/" + ws.name() + "/" + ws.hostname()}) {
+                        List<Workload> l = selected.computeIfAbsent(key, k -> new ArrayList<>());
+                        if (l.isEmpty() || l.get(l.size() - 1) != w) {
+                            l.add(w);
+                        }
                     }
                 }
             }
@@ -535,13 +538,15 @@ public final class WorkloadRegistry {
         Map<String, WorkloadService> byHostname = new HashMap<>();
         Map<String, Service> serviceByHost = new HashMap<>();
         IdentityHashMap<Service, Workload[]> endpoints = new IdentityHashMap<>();
-        java.util.Set<String> names = new java.util.HashSet<>();
+        // Endpoints are found by namespace/name, as a Kubernetes Service's. Services may share one (istiod names every host
+        // of a ServiceEntry after the entry, and an entry may be named as a Kubernetes Service of its namespace): such a
+        // Service's endpoints are the workloads whose membership names its hostname too, as ztunnel keys Services by
+        // namespace/hostname. Until 8 December two of one name were refused (a new-user pass: each sent to both's pods).
+        Map<String, Integer> named = new HashMap<>();
         for (Service s : services) {
-            if (!names.add(s.namespace() + "/" + s.name())) {
-                // Endpoints are found by namespace/name: two Services of one name would each send to both's pods (a
-                // new-user pass). Kubernetes has one Service per namespace/name.
-                throw new IllegalArgumentException("two services named " + s.namespace() + "/" + s.name());
-            }
+            named.merge(s.namespace() + "/" + s.name(), 1, Integer::sum);
+        }
+        for (Service s : services) {
             for (InetAddress vip : s.vips()) {
                 Service prev = byVip.putIfAbsent(vip, s);
                 if (prev != null) {
@@ -560,7 +565,8 @@ public final class WorkloadRegistry {
                         + d.namespace() + "/" + d.name() + " and " + s);
             }
             serviceByHost.put(s.hostname(), s);
-            List<Workload> eps = selected == null ? null : selected.get(s.namespace() + "/" + s.name());
+            String key = s.namespace() + "/" + s.name();
+            List<Workload> eps = selected == null ? null : selected.get(named.get(key) > 1 ? key + "/" + s.hostname() : key);
             endpoints.put(s, eps == null ? NO_WORKLOADS : eps.toArray(NO_WORKLOADS));
         }
         snapshot = new Snapshot(Map.copyOf(byAddress), Map.copyOf(nodes), List.copyOf(workloads), ids, Map.copyOf(frozen),

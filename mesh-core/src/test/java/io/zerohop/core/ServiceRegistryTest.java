@@ -206,10 +206,17 @@ class ServiceRegistryTest {
 
     @Test
     void conflictsAreRefusedNamingBothClaimants() throws Exception {
-        assertThatThrownBy(() -> WorkloadRegistry.empty().replace(List.of(), Map.of(), Map.of(),
-                List.of(svc("a", List.of(ip("10.96.0.1")), Service.Port.of(80, 8080)),
-                        new Service("prod", "a", "other.example", List.of(ip("10.96.0.2")), List.of(Service.Port.of(80, 8080))))))
-                .as("one name, two Services: each would send to both's endpoints").hasMessage("two services named prod/a");
+        // One name, two Services (istiod names every host of a ServiceEntry after the entry: services.go
+        // constructServiceEntries): each sends to the workloads whose membership names its hostname only, as ztunnel keys
+        // Services by namespace/hostname. Until 8 December refused ("two services named prod/a"), since each sent to both's.
+        Service own = svc("a", List.of(ip("10.96.0.1")), Service.Port.of(80, 8080));
+        Service other = new Service("prod", "a", "other.example", List.of(ip("10.96.0.2")), List.of(Service.Port.of(80, 8080)));
+        WorkloadRegistry shared = WorkloadRegistry.empty();
+        shared.replace(List.of(pod("p1", "10.0.0.1", Map.of(), member("a")),
+                        pod("p2", "10.0.0.2", Map.of(), new WorkloadService("a", "prod", "other.example", Set.of(8080)))),
+                Map.of(), Map.of(), List.of(own, other));
+        assertThat(shared.endpoints(shared.serviceAt(ip("10.96.0.1")).orElseThrow())).extracting(Workload::name).containsExactly("p1");
+        assertThat(shared.endpoints(shared.serviceAt(ip("10.96.0.2")).orElseThrow())).extracting(Workload::name).containsExactly("p2");
         Service a = svc("a", List.of(ip("10.96.0.10")), Service.Port.of(80, 8080));
         Service b = svc("b", List.of(ip("10.96.0.10")), Service.Port.of(80, 8080));
         WorkloadRegistry r = WorkloadRegistry.empty();

@@ -243,8 +243,47 @@ class ServiceEntryWorkloadsTest {
                 .isEqualTo(java.net.InetSocketAddress.createUnresolved("c.example.com", 80));
         Workload dw = registry.byName("ns", "dns-d.example.com").orElseThrow();
         assertThat(dw.hostname()).isEqualTo("d.example.com");
-        assertThat(dw.services()).extracting(WorkloadService::hostname).containsExactly("d.example.com");
-        assertThat(registry.services()).extracting(Service::hostname).contains("d.example.com");
+        // istiod's constructServiceEntries: every host's Service is named after the entry (Name: svc.Name), which
+        // /config_dump's services and destination_service_name show; until 8 December the second host's was "dns-2".
+        assertThat(dw.services()).containsExactly(new WorkloadService("dns", "ns", "d.example.com", java.util.Set.of(80), true,
+                Map.of(80, 80)));
+        Service d = registry.services().stream().filter(x -> x.hostname().equals("d.example.com")).findFirst().orElseThrow();
+        assertThat(d.name()).isEqualTo("dns");
+        assertThat(registry.endpoints(d)).extracting(Workload::name).containsExactly("dns-d.example.com");
+        assertThat(io.zerohop.core.internal.ConfigDump.services(registry)).filteredOn(m -> m.get("name").equals("dns"))
+                .extracting(m -> m.get("hostname")).containsExactlyInAnyOrder("c.example.com", "d.example.com");
+    }
+
+    @Test
+    @DisplayName("TestServiceEntryServices: a ServiceEntry named as a Kubernetes Service of its namespace (another host) keeps"
+            + " its name, as istiod's constructServiceEntries (Name: svc.Name), and each Service keeps its own endpoints;"
+            + " until 8 December it was named NAME-se")
+    void aServiceEntryNamedAsAKubernetesService() throws Exception {
+        k8s.client.resource(new ServiceBuilder().withNewMetadata().withNamespace("ns").withName("reviews").endMetadata()
+                .withNewSpec().withClusterIP("10.96.0.82").withSelector(Map.of("app", "reviews"))
+                .addNewPort().withName("http").withPort(9080).withProtocol("TCP").endPort().endSpec().build()).create();
+        k8s.create(pod("ns", "reviews-1", "node-a", "reviews", Map.of("app", "reviews"), "10.0.0.21").build());
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: reviews, namespace: ns}
+                spec:
+                  hosts: [reviews.external.example]
+                  addresses: [240.240.0.21]
+                  ports: [{number: 9080, name: http}]
+                  resolution: STATIC
+                  endpoints: [{address: 10.0.5.21}]
+                """);
+        await(d, "both Services", () -> vip("10.96.0.82").isPresent() && vip("240.240.0.21").isPresent()
+                && at("10.0.0.21").isPresent() && at("10.0.5.21").isPresent());
+        Service kube = vip("10.96.0.82").orElseThrow();
+        Service entry = vip("240.240.0.21").orElseThrow();
+        assertThat(entry.name()).isEqualTo("reviews");
+        assertThat(kube.name()).isEqualTo("reviews");
+        assertThat(registry.endpoints(kube)).extracting(Workload::name).containsExactly("reviews-1");
+        assertThat(registry.endpoints(entry)).extracting(Workload::name).containsExactly("reviews-10.0.5.21");
+        assertThat(at("10.0.5.21").orElseThrow().services()).extracting(WorkloadService::name, WorkloadService::hostname)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("reviews", "reviews.external.example"));
     }
 
     @Test
@@ -500,6 +539,7 @@ class ServiceEntryWorkloadsTest {
         assertThat(vip("240.240.0.11").orElseThrow().hostname()).isEqualTo("clash.example.com");
         assertThat(registry.services()).filteredOn(x -> x.hostname().equals("reviews.ns.svc.cluster.local"))
                 .extracting(Service::name).containsExactly("reviews");
+        assertThat(vip("240.240.0.11").orElseThrow().name()).as("the entry's name, though its first host was left out").isEqualTo("clash");
 
         k8s.create(pod("ns", "web-1", "node-a", "web", Map.of("app", "web"), "10.0.0.9").build());
         await(d, "the pod at the VM's address", () -> at("10.0.0.9").map(w -> w.name().equals("web-1")).orElse(false));

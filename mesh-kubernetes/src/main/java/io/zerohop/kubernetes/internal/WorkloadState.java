@@ -461,11 +461,9 @@ public final class WorkloadState {
         ses.sort(Comparator.comparing((ServiceEntryConversion.Se x) -> x.created() == null ? "" : x.created())
                 .thenComparing(ServiceEntryConversion.Se::namespace).thenComparing(ServiceEntryConversion.Se::name));
         Set<String> hostnames = new HashSet<>();
-        Set<String> names = new HashSet<>();
         Set<InetAddress> vips = new HashSet<>(claimed);
         for (io.zerohop.core.Service s : svcs) {
             hostnames.add(s.hostname());
-            names.add(s.namespace() + "/" + s.name());
             vips.addAll(s.vips());
         }
         // ztunnel looks an address up as a workload first, a Service VIP only when no workload has it (state.rs
@@ -502,7 +500,7 @@ public final class WorkloadState {
                             + " ServiceEntry's (istiod keeps that one): left out");
                     continue;
                 }
-                String name = registryName(se.name(), i, se.namespace(), names);
+                String name = registryName(se.name());
                 List<InetAddress> free = new ArrayList<>();
                 if (!passthrough) {
                     for (InetAddress a : se.vips()) {
@@ -528,7 +526,6 @@ public final class WorkloadState {
                     hosts.add(new SeHost(se, name, host));
                 } catch (RuntimeException bad) {
                     hostnames.remove(host);
-                    names.remove(se.namespace() + "/" + name);
                     PodConversion.warnOnce(se.id() + ": host " + host + " left out: " + bad.getMessage());
                 }
             }
@@ -785,26 +782,20 @@ public final class WorkloadState {
     }
 
     /**
-     * The registry name of a ServiceEntry's {@code index}th host: a Service is found by namespace and name, where istiod
-     * keys each host by hostname under the entry's one name. The first host takes the entry's name, the others
-     * {@code NAME-2}, {@code NAME-3}... (a name a Kubernetes Service or another entry has: {@code -se}, then a number
-     * appended); a DNS-1035 label (dots as dashes, at most 63 characters), as a registry Service's name must be.
+     * The registry name of each host's Service of a ServiceEntry: the entry's name, as istiod names every one
+     * (services.go {@code constructServiceEntries}, {@code Name: svc.Name}), so /config_dump and
+     * {@code destination_service_name} show it; the registry tells them apart, and from a Kubernetes Service of that name,
+     * by hostname (mesh-core {@code WorkloadRegistry}). Until 8 December the second host was {@code NAME-2} and a name a
+     * Kubernetes Service had {@code NAME-se}. Made a DNS-1035 label, as a registry Service's name must be: dots as dashes,
+     * {@code se-} before a leading digit, at most 63 characters (an entry's name is a DNS-1123 subdomain; the one
+     * difference left).
      */
-    static String registryName(String entry, int index, String namespace, Set<String> taken) {
+    static String registryName(String entry) {
         String base = entry.toLowerCase(java.util.Locale.ROOT).replace('.', '-');
         if (!base.isEmpty() && !Character.isLetter(base.charAt(0))) {
             base = "se-" + base;
         }
-        String suffix = index == 0 ? "" : "-" + (index + 1);
-        String name = cut(base, suffix);
-        if (taken.contains(namespace + "/" + name)) {
-            name = cut(base, suffix + "-se");
-            for (int n = 2; taken.contains(namespace + "/" + name); n++) {
-                name = cut(base, suffix + "-se" + n);
-            }
-        }
-        taken.add(namespace + "/" + name);
-        return name;
+        return cut(base, "");
     }
 
     private static String cut(String base, String suffix) {
