@@ -469,7 +469,8 @@ public final class Informers {
      * sent the traffic of an object whose waypoint lives elsewhere directly, past the waypoint's L7 policy. Absent (404:
      * Gateway API not installed) they count as listed and empty: no waypoint exists, objects are reached directly, as
      * istiod leaves them. Forbidden (403: a role from before this) they count as listed (one WARN, retried) but not as
-     * empty: each label is kept as a reference to the waypoint's Service ({@link WorkloadState#gatewaysForbidden}).
+     * empty: each label is kept as a reference to the waypoint's Service; GatewayClasses forbidden, a Gateway that does
+     * not say its own traffic type is for all traffic ({@link WorkloadState#gatewaysForbidden}).
      */
     private void informGateways() {
         var op = client.genericKubernetesResources(GATEWAY.context());
@@ -515,6 +516,9 @@ public final class Informers {
             return "Services without a selector have no endpoints";
         } else if (what.startsWith("ServiceEntry") || what.startsWith("WorkloadEntry")) {
             return "ServiceEntry hosts are not routed and WorkloadEntries are no workloads";
+        } else if (what.startsWith("GatewayClass")) {
+            return "a GatewayClass's istio.io/waypoint-for label is not read (a waypoint that does not say its own is taken"
+                    + " for all traffic, workloads' too)";
         } else if (what.startsWith("Gateway")) {
             return "no waypoint can be checked: workloads and Services whose istio.io/use-waypoint label names one use the"
                     + " Service NAME.NS.svc.DOMAIN it names, or are refused, never reached directly";

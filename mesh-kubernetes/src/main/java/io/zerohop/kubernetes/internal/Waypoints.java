@@ -103,16 +103,19 @@ public final class Waypoints {
      * WARN naming it and the field.
      */
     static Waypoints of(List<GenericKubernetesResource> gateways, Map<String, GenericKubernetesResource> classes) {
-        return of(gateways, classes, false, PodConversion.DEFAULT_CLUSTER_DOMAIN);
+        return of(gateways, classes, false, false, PodConversion.DEFAULT_CLUSTER_DOMAIN);
     }
 
     /**
-     * As {@link #of(List, Map)}; {@code unread}: the Gateways or GatewayClasses could not be listed (403), so whether a
-     * label's waypoint exists, admits the object and covers its traffic is unknown, and each object that names one keeps
-     * a reference to it ({@link #unread}) rather than none.
+     * As {@link #of(List, Map)}; {@code unread}: the Gateways could not be listed (403), so whether a label's waypoint
+     * exists, admits the object and covers its traffic is unknown, and each object that names one keeps a reference to
+     * it ({@link #unread}) rather than none; {@code classesUnread}: the GatewayClasses could not be (403), so a Gateway
+     * without its own {@code istio.io/waypoint-for} is taken for {@code all} traffic, not {@code service}: its class may
+     * say {@code workload} or {@code all}, and a workload sent direct would bypass it (narrower than istiod when the
+     * class says {@code service}; the class's inbound-binding annotation is not known either).
      */
     static Waypoints of(List<GenericKubernetesResource> gateways, Map<String, GenericKubernetesResource> classes,
-                        boolean unread, String clusterDomain) {
+                        boolean unread, boolean classesUnread, String clusterDomain) {
         if (gateways.isEmpty() && !unread) {
             return NONE;
         }
@@ -120,7 +123,7 @@ public final class Waypoints {
         for (GenericKubernetesResource g : gateways) {
             String id = "Gateway " + g.getMetadata().getNamespace() + "/" + g.getMetadata().getName();
             try {
-                Waypoint w = waypoint(g, classes, id);
+                Waypoint w = waypoint(g, classes, classesUnread, id);
                 if (w != null) {
                     out.put(w.key(), w);
                 }
@@ -144,7 +147,8 @@ public final class Waypoints {
      * istiod's {@code gatewayToWaypointTransform}: null when the Gateway has no {@code status.addresses} (not ready, or
      * not a waypoint at all: istiod skips those, and only those).
      */
-    private static Waypoint waypoint(GenericKubernetesResource g, Map<String, GenericKubernetesResource> classes, String id) {
+    private static Waypoint waypoint(GenericKubernetesResource g, Map<String, GenericKubernetesResource> classes,
+                                     boolean classesUnread, String id) {
         Map<String, Object> status = map(g.getAdditionalProperties().get("status"), "status");
         List<Object> addresses = list(status.get("addresses"), "status.addresses");
         if (addresses.isEmpty()) {
@@ -155,7 +159,7 @@ public final class Waypoints {
         GenericKubernetesResource cls = className == null ? null : classes.get(String.valueOf(className));
         Map<String, String> gwLabels = labels(g.getMetadata().getLabels());
         Map<String, String> clsLabels = cls == null ? Map.of() : labels(cls.getMetadata().getLabels());
-        String traffic = gwLabels.getOrDefault(WAYPOINT_FOR, clsLabels.getOrDefault(WAYPOINT_FOR, SERVICE));
+        String traffic = gwLabels.getOrDefault(WAYPOINT_FOR, clsLabels.getOrDefault(WAYPOINT_FOR, classesUnread ? ALL : SERVICE));
         String binding = labels(g.getMetadata().getAnnotations()).get(INBOUND_BINDING);
         if (binding == null && cls != null) {
             binding = labels(cls.getMetadata().getAnnotations()).get(INBOUND_BINDING);

@@ -205,8 +205,9 @@ public final class WorkloadState {
     }
 
     /**
-     * Whether {@code kind} (Gateway or GatewayClass) cannot be listed (403) now: while either cannot, a waypoint label is
-     * not checked but kept as a reference ({@link Waypoints#of(List, Map, boolean, String)}), never dropped.
+     * Whether {@code kind} (Gateway or GatewayClass) cannot be listed (403) now: while Gateways cannot, a waypoint label is
+     * not checked but kept as a reference; while GatewayClasses cannot, a Gateway relying on its class's traffic type is
+     * for {@code all} traffic ({@link Waypoints#of(List, Map, boolean, boolean, String)}); never dropped.
      */
     public void gatewaysForbidden(String kind, boolean forbidden) {
         if (forbidden) {
@@ -218,14 +219,15 @@ public final class WorkloadState {
 
     /** The waypoints of the Gateways and GatewayClasses kept now ({@link Waypoints}). */
     private Waypoints waypoints() {
-        boolean unread = !gatewaysForbidden.isEmpty();
+        boolean unread = gatewaysForbidden.contains("Gateway");
         if (gateways.isEmpty() && !unread) {
             return Waypoints.NONE;
         }
         List<GenericKubernetesResource> all = new ArrayList<>(gateways.values());
         all.sort(Comparator.comparing((GenericKubernetesResource r) -> r.getMetadata().getNamespace())
                 .thenComparing(r -> r.getMetadata().getName()));
-        return Waypoints.of(all, Map.copyOf(gatewayClasses), unread, clusterDomain);
+        return Waypoints.of(all, Map.copyOf(gatewayClasses), unread,
+                gatewaysForbidden.contains("GatewayClass"), clusterDomain);
     }
 
     /** A ServiceEntry or WorkloadEntry (any served version) added or changed. */
