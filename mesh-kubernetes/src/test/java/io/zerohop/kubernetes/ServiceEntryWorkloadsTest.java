@@ -255,6 +255,30 @@ class ServiceEntryWorkloadsTest {
     }
 
     @Test
+    @DisplayName("services_test.go TestServiceEntryServices \"DNS service entry with address\": each host a Service named after"
+            + " the entry (Name: \"name\" for a.example.com and b.example.com); the VIP goes to the first host only (the"
+            + " registry maps one VIP to one Service, a known difference)")
+    void dnsServiceEntryWithAddress() throws Exception {
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: name, namespace: ns}
+                spec:
+                  addresses: [1.2.3.4]
+                  hosts: [a.example.com, b.example.com]
+                  ports: [{number: 80, name: http, protocol: HTTP}]
+                  subjectAltNames: [san1]
+                  resolution: DNS
+                """);
+        await(d, "both hosts", () -> registry.services().stream().filter(x -> x.hostname().endsWith(".example.com")).count() == 2);
+        assertThat(registry.services()).filteredOn(x -> x.hostname().endsWith(".example.com"))
+                .extracting(Service::namespace, Service::name, Service::hostname)
+                .containsExactlyInAnyOrder(org.assertj.core.groups.Tuple.tuple("ns", "name", "a.example.com"),
+                        org.assertj.core.groups.Tuple.tuple("ns", "name", "b.example.com"));
+        assertThat(vip("1.2.3.4").orElseThrow().hostname()).isEqualTo("a.example.com");
+    }
+
+    @Test
     @DisplayName("TestServiceEntryServices: a ServiceEntry named as a Kubernetes Service of its namespace (another host) keeps"
             + " its name, as istiod's constructServiceEntries (Name: svc.Name), and each Service keeps its own endpoints;"
             + " until 8 December it was named NAME-se")
