@@ -453,6 +453,8 @@ final class ProxyCommand implements Callable<Integer> {
     private boolean acceptHttp10;
     /** PILOT_HTTP10 alone: HTTP/1.0 parsed on auto ports as well (Http10Env.pilotHttp10). */
     private boolean pilotHttp10;
+    /** ztunnel's tuning variables and the warnings for those not honoured (ZtunnelEnv), read by check(). */
+    private ZtunnelEnv.Tuning ztunnelTuning = new ZtunnelEnv.Tuning(null, null, null, List.of());
 
     private record Checked(InetSocketAddress inbound, InetSocketAddress transparent, InetSocketAddress socks5,
             InetSocketAddress plaintextInbound, InetSocketAddress metrics, InetSocketAddress readiness, InetSocketAddress admin,
@@ -796,6 +798,11 @@ final class ProxyCommand implements Callable<Integer> {
             acceptHttp10 = Http10Env.acceptHttp10(System.getenv());
             pilotHttp10 = Http10Env.pilotHttp10(System.getenv());
         } catch (IllegalArgumentException e) {
+            throw new Usage.EnvironmentError(spec.commandLine(), e.getMessage());
+        }
+        try {
+            ztunnelTuning = ZtunnelEnv.read(System.getenv(), Runtime.getRuntime().availableProcessors());
+        } catch (Cli.RefusedException e) {
             throw new Usage.EnvironmentError(spec.commandLine(), e.getMessage());
         }
         u.path("policies", policies, Usage.Kind.FILE_OR_DIRECTORY);
@@ -1189,6 +1196,9 @@ final class ProxyCommand implements Callable<Integer> {
         // The proxy's other lines in the same shape, on the same stream (LogShape).
         LogShape.use(accessLogFormat);
         signals.warnIgnored();
+        for (String warning : ztunnelTuning.warnings()) {
+            LogShape.proxyLine("warn", "zerohop proxy: warning: " + warning);
+        }
         if (signals.stopping()) {
             return stoppedBefore(signals, "the proxy started");
         }
@@ -1416,6 +1426,16 @@ final class ProxyCommand implements Callable<Integer> {
         // ztunnel's CLUSTER_ID is one setting for the CA's ClusterID header and, through istiod's
         // workloads, the source_cluster/destination_cluster labels: --cluster-id is both here too.
         b.clusterId(checked.clusterId().workloadCluster());
+        ZtunnelEnv.Tuning t = ztunnelTuning;
+        if (t.threads() != null) {
+            b.threads(t.threads());
+        }
+        if (t.poolMaxStreams() != null) {
+            b.maxStreamsPerConnection(t.poolMaxStreams());
+        }
+        if (t.poolUnusedReleaseTimeout() != null) {
+            b.idleTimeout(t.poolUnusedReleaseTimeout());
+        }
         if (engine != null) {
             // Without --policies or --kubernetes: no engine, every authenticated peer allowed.
             b.policies(engine);

@@ -20,11 +20,18 @@ final class ChildProxy implements AutoCloseable {
 
     /** Starts {@code java [jvmOptions] Zerohop proxy [args]}; returns once the ready line is read (or the output ended). */
     ChildProxy(List<String> jvmOptions, String... args) throws IOException {
+        this(java.util.Map.of(), jvmOptions, args);
+    }
+
+    /** As {@link #ChildProxy(List, String...)}, with {@code env} added to this process's environment. */
+    ChildProxy(java.util.Map<String, String> env, List<String> jvmOptions, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         cmd.addAll(jvmOptions);
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Zerohop.class.getName(), "proxy"));
         cmd.addAll(List.of(args));
-        process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().putAll(env);
+        process = pb.start();
         reader = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
         for (String line; (line = reader.readLine()) != null; ) {
             out.append(line).append('\n');

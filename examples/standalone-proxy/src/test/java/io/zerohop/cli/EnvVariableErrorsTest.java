@@ -62,6 +62,23 @@ class EnvVariableErrorsTest {
         assertThat(clusterId.output()).startsWith("zerohop proxy: $CLUSTER_ID: ").contains("\"east\\r\\n\"");
     }
 
+    /**
+     * ztunnel's tuning variables (ZtunnelEnv): a value its parser refuses stops the start with exit 2, in one line naming
+     * the variable and the value, as ztunnel's start fails with {@code Error::EnvVar}; until 7 December they were not read.
+     */
+    @Test
+    @Timeout(120)
+    void ztunnelsTuningVariablesStopTheStartOnABadValue() throws Exception {
+        CliChild.Result threads = proxy(Map.of("ZTUNNEL_WORKER_THREADS", "150%"));
+        assertThat(threads.exit()).as(threads.output()).isEqualTo(2);
+        assertThat(threads.output()).isEqualTo("zerohop proxy: $ZTUNNEL_WORKER_THREADS: \"150%\" does not parse: percentage must be"
+                + " between 0 and 100 (ztunnel's start fails on it too)\n");
+        CliChild.Result streams = proxy(Map.of("POOL_MAX_STREAMS_PER_CONNECTION", "lots"));
+        assertThat(streams.exit()).as(streams.output()).isEqualTo(2);
+        assertThat(streams.output()).isEqualTo("zerohop proxy: $POOL_MAX_STREAMS_PER_CONNECTION: \"lots\" does not parse: invalid digit"
+                + " found in string (ztunnel's start fails on it too)\n");
+    }
+
     /** The option's error, with the same value as the variable's: named by the option, and the hint follows. */
     @Test
     @Timeout(120)

@@ -1,0 +1,308 @@
+package io.zerohop.cli;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * ztunnel's environment variables that {@code zerohop proxy} did not read before (istio/ztunnel src/config.rs,
+ * {@code construct_config}): the tuning ones it honours, parsed as ztunnel parses them, and the rest, which it does not
+ * honour, each named in one start-up warning when set to something other than ztunnel's default. An operator who
+ * replaces ztunnel's DaemonSet keeps its {@code env:} values; a value that changes what ztunnel does must not be
+ * dropped without a word (root README, "ztunnel's environment variables", holds the whole table).
+ *
+ * <p>Honoured: {@code ZTUNNEL_WORKER_THREADS} (with {@code ZTUNNEL_CPU_LIMIT}, {@code ZTUNNEL_RESOURCE_CPU_LIMIT} and
+ * {@code ZTUNNEL_RESOURCE_CPU_REQUEST}), {@code POOL_MAX_STREAMS_PER_CONNECTION} and {@code POOL_UNUSED_RELEASE_TIMEOUT}.
+ * A value ztunnel's parser refuses stops the start naming the variable and the value, as ztunnel's {@code Error::EnvVar}
+ * ("invalid env var {0}={1} ({2})") stops it.
+ */
+final class ZtunnelEnv {
+    private ZtunnelEnv() {}
+
+    /** What the variables set; a null field leaves zerohop's default (the variable was not set). */
+    record Tuning(Integer threads, Integer poolMaxStreams, Duration poolUnusedReleaseTimeout, List<String> warnings) {}
+
+    /** ztunnel's {@code DEFAULT_WORKER_THREADS}. */
+    static final int DEFAULT_WORKER_THREADS = 2;
+
+    /** mesh-core's event-loop ceiling ({@code Mesh.Builder.threads}: 1-1024). */
+    static final int MAX_THREADS = 1024;
+
+    /**
+     * Reads {@code env}; {@code processors} stands for ztunnel's {@code num_cpus::get()} (the JVM's
+     * {@code availableProcessors}, which, as num_cpus on Linux, is bounded by the cgroup's CPU quota).
+     *
+     * @throws Cli.RefusedException (exit 2) naming the variable and its value when ztunnel would refuse it, or when
+     *         zerohop cannot honour a value ztunnel takes (said why)
+     */
+    static Tuning read(Map<String, String> env, int processors) throws Cli.RefusedException {
+        List<String> warnings = new ArrayList<>();
+        Integer threads = workerThreads(env, processors);
+        Integer streams = null;
+        String s = env.get("POOL_MAX_STREAMS_PER_CONNECTION");
+        if (s != null) {
+            long n = unsigned("POOL_MAX_STREAMS_PER_CONNECTION", s, 0xFFFF);
+            if (n == 0) {
+                // ztunnel's pool takes 0 and then never reuses a connection; zerohop's pool needs a count to admit a stream.
+                throw cannotHonour("POOL_MAX_STREAMS_PER_CONNECTION", s, "zerohop's pool needs at least 1 stream per"
+                        + " connection, though ztunnel's parser takes 0 (give 1 for a connection per tunnel)");
+            }
+            streams = (int) n;
+        }
+        Duration release = null;
+        String r = env.get("POOL_UNUSED_RELEASE_TIMEOUT");
+        if (r != null) {
+            try {
+                release = ProxyCommand.ztunnelDuration(r);
+            } catch (Cli.RefusedException e) {
+                throw new Cli.RefusedException("$POOL_UNUSED_RELEASE_TIMEOUT: " + e.getMessage()
+                        + "; ztunnel's sums of units are taken too (5m, 1m30s, 300)", 2);
+            }
+            if (release.isZero()) {
+                // ztunnel's pool times an unused connection out at once with 0 (pingora's idle_timeout(Some(0))); zerohop's
+                // idle timeout reads 0 as never: taken, it would keep every connection open, the opposite.
+                throw cannotHonour("POOL_UNUSED_RELEASE_TIMEOUT", r, "0 releases an unused connection at once in ztunnel, where"
+                        + " zerohop's pool reads 0 as never; give a positive duration");
+            }
+        }
+        unsupported(env, warnings);
+        return new Tuning(threads, streams, release, List.copyOf(warnings));
+    }
+
+    /**
+     * ztunnel's {@code parse_worker_threads(default)} with its {@code default_worker_threads} where it applies
+     * (src/config.rs): {@code ZTUNNEL_WORKER_THREADS} a count, {@code 0} for every CPU ({@link #cpuCount}), or a percentage
+     * of the CPUs rounded up (at least 1); without it, {@code ZTUNNEL_RESOURCE_CPU_LIMIT} (the chart's explicit limit)
+     * raised to {@code ZTUNNEL_RESOURCE_CPU_REQUEST}. Null when none of these is set: zerohop's own default
+     * (max(2, processors)) then stays, where ztunnel's is a quarter of the node's CPUs, at least 2 (a documented
+     * difference: with only a request set, the request raises zerohop's default instead).
+     */
+    static Integer workerThreads(Map<String, String> env, int processors) throws Cli.RefusedException {
+        String v = env.get("ZTUNNEL_WORKER_THREADS");
+        Integer request = cpuQuantity(env, "ZTUNNEL_RESOURCE_CPU_REQUEST");
+        Integer limit = cpuQuantity(env, "ZTUNNEL_RESOURCE_CPU_LIMIT");
+        int threads;
+        if (v != null) {
+            if (v.endsWith("%")) {
+                String p = v.substring(0, v.length() - 1);
+                double percent;
+                if (!FLOAT.matcher(p).matches()) {
+                    throw refused("ZTUNNEL_WORKER_THREADS", v, "invalid percentage: invalid float literal");
+                }
+                percent = Double.parseDouble(p.replaceAll("(?i)inf(inity)?", "Infinity").replaceAll("(?i)nan", "NaN"));
+                if (!(percent > 0.0 && percent <= 100.0)) {
+                    throw refused("ZTUNNEL_WORKER_THREADS", v, "percentage must be between 0 and 100");
+                }
+                threads = Math.max((int) Math.ceil(cpuCount(env, processors) * percent / 100.0), 1);
+            } else {
+                long n = unsigned("ZTUNNEL_WORKER_THREADS", v, Long.MAX_VALUE);
+                threads = n == 0 ? cpuCount(env, processors) : (int) Math.min(n, Integer.MAX_VALUE);
+            }
+        } else if (limit != null) {
+            threads = Math.max(limit, request == null ? 0 : request);
+        } else if (request != null) {
+            threads = Math.max(Math.max(DEFAULT_WORKER_THREADS, processors), request);
+        } else {
+            return null;
+        }
+        // The tokio builder panics on 0; ztunnel takes max(1).
+        threads = Math.max(threads, 1);
+        if (threads > MAX_THREADS) {
+            String from = v != null ? "ZTUNNEL_WORKER_THREADS" : limit != null && limit >= threads ? "ZTUNNEL_RESOURCE_CPU_LIMIT"
+                    : "ZTUNNEL_RESOURCE_CPU_REQUEST";
+            throw cannotHonour(from, env.get(from), threads + " worker threads, more than zerohop's " + MAX_THREADS + " event-loop threads");
+        }
+        return threads;
+    }
+
+    /** Rust's {@code f64::from_str} grammar (no white space, no Java suffixes such as {@code 1d} or hex). */
+    private static final java.util.regex.Pattern FLOAT = java.util.regex.Pattern.compile(
+            "[+-]?(([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?|(?i:inf|infinity|nan))");
+
+    /**
+     * ztunnel's {@code get_cpu_count}: {@code ZTUNNEL_RESOURCE_CPU_LIMIT} (a CPU quantity), else {@code ZTUNNEL_CPU_LIMIT}
+     * (a whole number, the downward API's {@code limits.cpu}), else the processors.
+     */
+    static int cpuCount(Map<String, String> env, int processors) throws Cli.RefusedException {
+        Integer limit = cpuQuantity(env, "ZTUNNEL_RESOURCE_CPU_LIMIT");
+        if (limit != null) {
+            return limit;
+        }
+        String c = env.get("ZTUNNEL_CPU_LIMIT");
+        return c == null ? processors : (int) Math.min(unsigned("ZTUNNEL_CPU_LIMIT", c, Long.MAX_VALUE), Integer.MAX_VALUE);
+    }
+
+    /**
+     * ztunnel's {@code parse_cpu_quantity}: a Kubernetes CPU quantity ({@code 2}, {@code 1.5}, {@code 500m}) rounded up to
+     * whole CPUs; null when unset.
+     */
+    static Integer cpuQuantity(Map<String, String> env, String var) throws Cli.RefusedException {
+        String raw = env.get(var);
+        if (raw == null) {
+            return null;
+        }
+        boolean milli = raw.endsWith("m");
+        String number = milli ? raw.substring(0, raw.length() - 1) : raw;
+        if (!FLOAT.matcher(number).matches()) {
+            throw refused(var, raw, "invalid float literal");
+        }
+        double cores = Double.parseDouble(number.replaceAll("(?i)inf(inity)?", "Infinity").replaceAll("(?i)nan", "NaN"));
+        if (milli) {
+            cores /= 1000.0;
+        }
+        if (!Double.isFinite(cores) || cores <= 0.0) {
+            throw refused(var, raw, "must be a positive CPU quantity");
+        }
+        return (int) Math.min(Math.ceil(cores), Integer.MAX_VALUE);
+    }
+
+    /**
+     * Rust's {@code FromStr} of an unsigned integer ({@code u16}, {@code u32}, {@code usize}): an optional {@code +} and
+     * ASCII digits, nothing else (no sign, space or underscore), at most {@code max}.
+     */
+    static long unsigned(String var, String v, long max) throws Cli.RefusedException {
+        String digits = v.startsWith("+") ? v.substring(1) : v;
+        if (digits.isEmpty()) {
+            throw refused(var, v, "cannot parse integer from empty string");
+        }
+        for (int i = 0; i < digits.length(); i++) {
+            if (digits.charAt(i) < '0' || digits.charAt(i) > '9') {
+                throw refused(var, v, "invalid digit found in string");
+            }
+        }
+        try {
+            long n = Long.parseLong(digits);
+            if (n <= max) {
+                return n;
+            }
+        } catch (NumberFormatException tooLarge) {
+            // past a long: too large for any of ztunnel's types too
+        }
+        throw refused(var, v, "number too large to fit in target type" + (max < Long.MAX_VALUE ? ", at most " + max : ""));
+    }
+
+    /**
+     * A value ztunnel's parser refuses too: its start fails with {@code Error::EnvVar} ("invalid env var VAR=VALUE
+     * (REASON)"); named as the proxy's other variable errors, the variable first.
+     */
+    static Cli.RefusedException refused(String var, String value, String reason) {
+        return new Cli.RefusedException("$" + var + ": \"" + value + "\" does not parse: " + reason + " (ztunnel's start fails on it too)", 2);
+    }
+
+    /** A value ztunnel takes that zerohop cannot honour as ztunnel does: refused, not changed, saying why. */
+    static Cli.RefusedException cannotHonour(String var, String value, String why) {
+        return new Cli.RefusedException("$" + var + ": \"" + value + "\" is refused: " + why, 2);
+    }
+
+    /**
+     * A variable zerohop does not honour: its ztunnel default (null: unset is the default, any value is not), and why
+     * zerohop does not read it. {@code bool}: compared as ztunnel's {@code bool::from_str} reads it.
+     */
+    private record Unsupported(String var, String ztunnelDefault, String why) {}
+
+    /** In src/config.rs's order. */
+    private static final List<Unsupported> UNSUPPORTED = List.of(
+            new Unsupported("ENABLE_PROXY", "true", "zerohop always runs its proxy (ztunnel's false leaves only its DNS proxy, which zerohop has not)"),
+            new Unsupported("NETWORK", "", "zerohop has no multi-network support: every workload is taken as reachable directly, no"
+                    + " east-west gateway is used"),
+            new Unsupported("PROXY_MODE", "shared", "zerohop has no dedicated mode: `zerohop proxy` serves the workloads of its node"
+                    + " (--node), or presents its own SVID with --cert/--spire-socket"),
+            new Unsupported("PROXY_WORKLOAD_INFO", null, "zerohop has no dedicated mode (PROXY_MODE); its own identity comes from"
+                    + " --cert or --spire-socket"),
+            new Unsupported("PACKET_MARK", null, "zerohop marks no socket (ztunnel's in-pod mark); deploy/node-proxy's capture tells"
+                    + " the proxy's own traffic apart by other means (deploy/README)"),
+            new Unsupported("KEEPALIVE_ENABLED", "true", "zerohop's HBONE sockets keep TCP keepalive on (idle 180 s, as ztunnel's"
+                    + " default), with no switch"),
+            new Unsupported("KEEPALIVE_TIME", "180s", "zerohop's HBONE sockets use TCP keepalive after 180 s idle, ztunnel's"
+                    + " default, with no setting"),
+            new Unsupported("KEEPALIVE_INTERVAL", "180s", "zerohop's HBONE sockets leave the keepalive interval to the kernel"
+                    + " (net.ipv4.tcp_keepalive_intvl)"),
+            new Unsupported("KEEPALIVE_RETRIES", "9", "zerohop's HBONE sockets leave the keepalive probe count to the kernel"
+                    + " (net.ipv4.tcp_keepalive_probes)"),
+            new Unsupported("USER_TIMEOUT_ENABLED", "false", "zerohop sets no TCP_USER_TIMEOUT; a dead peer is found by HTTP/2 PINGs"
+                    + " (10 s / 20 s) and TCP keepalive"),
+            new Unsupported("INPOD_UDS", "/var/run/ztunnel/ztunnel.sock", "zerohop has no in-pod mode: it does not talk to the"
+                    + " Istio CNI agent, and captures in the host's network namespace (deploy/node-proxy)"),
+            new Unsupported("INPOD_PORT_REUSE", "true", "zerohop has no in-pod mode"),
+            new Unsupported("LOCAL_XDS_PATH", null, "zerohop reads no ztunnel local config: give its workloads with --workloads FILE"
+                    + " (zerohop's own format) or --kubernetes"),
+            new Unsupported("LOCAL_XDS", null, "zerohop reads no ztunnel local config: give its workloads with --workloads FILE"
+                    + " (zerohop's own format) or --kubernetes"),
+            new Unsupported("XDS_ON_DEMAND", "false", "zerohop has no xDS client: --kubernetes watches the API server"),
+            new Unsupported("XDS_ADDRESS", null, "zerohop has no xDS client: workloads and policies come from --kubernetes (the"
+                    + " API server) or --workloads/--policies files, not from istiod"),
+            new Unsupported("PREFERED_SERVICE_NAMESPACE", null, "zerohop has no preference between namespaces for a hostname several"
+                    + " Services share"),
+            new Unsupported("FAKE_CA", "false", "zerohop has no fake CA setting: give --in-memory-ca (development only) or"
+                    + " --istio-ca"),
+            new Unsupported("ENABLE_ORIG_SRC", null, "zerohop never spoofs the original source address: upstream connections"
+                    + " come from the node's own address"),
+            new Unsupported("PROXY_CONFIG", "", "zerohop reads no ProxyConfig: its concurrency, ports and proxyMetadata are options"
+                    + " here (ZTUNNEL_WORKER_THREADS, --admin, --metrics, ISTIO_META_* variables)"),
+            new Unsupported("IPV6_ENABLED", "true", "zerohop binds the addresses its options give (--inbound 0.0.0.0:15008 binds"
+                    + " both families on Linux); give IPv4 addresses to keep it off IPv6"),
+            new Unsupported("HTTP2_STREAM_WINDOW_SIZE", "4194304", "zerohop's HBONE stream window is 4 MiB, ztunnel's default,"
+                    + " with no setting in the proxy"),
+            new Unsupported("HTTP2_CONNECTION_WINDOW_SIZE", "16777216", "zerohop's HBONE connection window is 16 MiB, ztunnel's"
+                    + " default, grown by one stream window per open stream, with no setting in the proxy"),
+            new Unsupported("HTTP2_FRAME_SIZE", "1048576", "zerohop's HBONE SETTINGS_MAX_FRAME_SIZE is 1 MiB, ztunnel's default,"
+                    + " with no setting in the proxy"),
+            new Unsupported("UNSTABLE_ENABLE_SOCKS5", "false", "zerohop opens SOCKS5 only with --socks5 (alone it binds"
+                    + " 127.0.0.1:15080, ztunnel's address)"),
+            new Unsupported("CRL_PATH", "", "zerohop checks no certificate revocation list"),
+            new Unsupported("ISTIO_META_DNS_CAPTURE", "false", "zerohop has no DNS proxy; pods' DNS is not captured or answered"
+                    + " for ServiceEntry hosts"),
+            new Unsupported("ISTIO_META_DNS_PROXY_ADDR", null, "zerohop has no DNS proxy"),
+            new Unsupported("XDS_ROOT_CA", null, "zerohop has no xDS client"),
+            new Unsupported("CA_ROOT_CA", null, "zerohop reads istiod's root from --istio-ca-root FILE"),
+            new Unsupported("ALT_XDS_HOSTNAME", null, "zerohop has no xDS client"),
+            new Unsupported("ALT_CA_HOSTNAME", null, "zerohop reads it from --istio-ca-hostname NAME"),
+            new Unsupported("AUTH_TOKEN", null, "zerohop reads the istio-ca token from --token-file FILE"),
+            new Unsupported("LOCALHOST_APP_TUNNEL", "true", "zerohop has no in-pod mode, where it applies"),
+            new Unsupported("ENABLE_RESPONSE_BAGGAGE", "true", "zerohop always answers a CONNECT with its baggage header, ztunnel's"
+                    + " default, with no switch"));
+
+    /**
+     * One warning per {@link #UNSUPPORTED} variable set to something other than ztunnel's default: as ztunnel reads a
+     * boolean ({@code true}/{@code false} exactly), a duration (its value, not its spelling: {@code 3m} is {@code 180s}),
+     * a number ({@code +9} is 9), a string as written; {@code XDS_HEADER_*} variables, one warning for them all, and
+     * {@code ISTIO_META_DNS_CAPTURE} as ztunnel reads it ({@code true} in any case runs its DNS proxy; unset runs it too,
+     * but a proxy without the variable is given no warning: it asked for nothing).
+     */
+    static void unsupported(Map<String, String> env, List<String> warnings) {
+        for (Unsupported u : UNSUPPORTED) {
+            String v = env.get(u.var());
+            if (v == null || isDefault(u, v)) {
+                continue;
+            }
+            warnings.add("$" + u.var() + "=" + v + " is not read: " + u.why());
+        }
+        List<String> xds = env.keySet().stream().filter(k -> k.startsWith("XDS_HEADER_")).sorted().toList();
+        if (!xds.isEmpty()) {
+            warnings.add("$" + String.join(", $", xds) + " not read: zerohop has no xDS client to send "
+                    + (xds.size() == 1 ? "it" : "them") + " to");
+        }
+    }
+
+    private static boolean isDefault(Unsupported u, String v) {
+        String d = u.ztunnelDefault();
+        if (d == null) {
+            return false;
+        }
+        if (u.var().equals("ISTIO_META_DNS_CAPTURE")) {
+            // ztunnel's dns_proxy: unset or "true" in any case runs it, any other value switches it off, as zerohop is.
+            return !v.toLowerCase(Locale.ROOT).equals("true");
+        }
+        if (d.endsWith("s") && d.matches("[0-9]+s")) {
+            Duration want = ProxyCommand.durationStr(d);
+            return want.equals(ProxyCommand.durationStr(v));
+        }
+        if (d.matches("[0-9]+")) {
+            String n = v.startsWith("+") ? v.substring(1) : v;
+            return n.matches("[0-9]+") && n.replaceFirst("^0+(?=.)", "").equals(d);
+        }
+        return v.equals(d);
+    }
+}

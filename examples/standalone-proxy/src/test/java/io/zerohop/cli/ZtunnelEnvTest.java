@@ -1,0 +1,237 @@
+package io.zerohop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * ztunnel's tuning variables (istio/ztunnel src/config.rs {@code construct_config}), read by {@code zerohop proxy}
+ * ({@link ZtunnelEnv}): honoured ones parsed as ztunnel parses them, the others named in a start-up warning when set to
+ * something other than ztunnel's default. Until 7 December none of them was read, and none was warned about.
+ */
+class ZtunnelEnvTest {
+    private static final int CPUS = 7;
+
+    private static Integer threads(String... kv) throws Cli.RefusedException {
+        return ZtunnelEnv.workerThreads(env(kv), CPUS);
+    }
+
+    private static Map<String, String> env(String... kv) {
+        Map<String, String> m = new HashMap<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put(kv[i], kv[i + 1]);
+        }
+        return m;
+    }
+
+    /** The cases of src/config.rs {@code tests::test_parse_worker_threads}, with CPUS standing for num_cpus. */
+    @Test
+    void workerThreadsAsZtunnelsTestParseWorkerThreads() throws Exception {
+        assertThat(threads("ZTUNNEL_WORKER_THREADS", "4")).isEqualTo(4);
+        assertThat(threads("ZTUNNEL_CPU_LIMIT", "8", "ZTUNNEL_WORKER_THREADS", "50%")).isEqualTo(4);
+        assertThat(threads("ZTUNNEL_CPU_LIMIT", "16", "ZTUNNEL_WORKER_THREADS", "30%")).as("4.8 rounds up").isEqualTo(5);
+        assertThat(threads("ZTUNNEL_CPU_LIMIT", "4", "ZTUNNEL_WORKER_THREADS", "10%")).as("0.4 rounds up to 1").isEqualTo(1);
+        assertThat(threads()).as("unset: zerohop's default stays").isNull();
+        // get_cpu_count: the processors, ZTUNNEL_CPU_LIMIT, and an explicit resource limit before it.
+        assertThat(ZtunnelEnv.cpuCount(env(), CPUS)).isEqualTo(CPUS);
+        assertThat(ZtunnelEnv.cpuCount(env("ZTUNNEL_CPU_LIMIT", "12"), CPUS)).isEqualTo(12);
+        assertThat(ZtunnelEnv.cpuCount(env("ZTUNNEL_CPU_LIMIT", "12", "ZTUNNEL_RESOURCE_CPU_LIMIT", "3"), CPUS)).isEqualTo(3);
+        // default_worker_threads: an explicit limit is the count, even below the default; quantities round up.
+        assertThat(threads("ZTUNNEL_RESOURCE_CPU_LIMIT", "16")).isEqualTo(16);
+        assertThat(threads("ZTUNNEL_RESOURCE_CPU_LIMIT", "1")).isEqualTo(1);
+        assertThat(threads("ZTUNNEL_RESOURCE_CPU_LIMIT", "500m")).isEqualTo(1);
+        assertThat(threads("ZTUNNEL_RESOURCE_CPU_LIMIT", "2500m")).isEqualTo(3);
+        assertThat(threads("ZTUNNEL_RESOURCE_CPU_LIMIT", "1.5")).isEqualTo(2);
+        // A request raises the floor; with a limit the limit is the count unless the request is above it.
+        assertThat(threads("ZTUNNEL_RESOURCE_CPU_REQUEST", "8")).as("above zerohop's max(2, processors)").isEqualTo(8);
+        assertThat(threads("ZTUNNEL_RESOURCE_CPU_REQUEST", "1")).as("zerohop's default, not lowered").isEqualTo(CPUS);
+        assertThat(threads("ZTUNNEL_RESOURCE_CPU_LIMIT", "16", "ZTUNNEL_RESOURCE_CPU_REQUEST", "4")).isEqualTo(16);
+        assertThat(threads("ZTUNNEL_RESOURCE_CPU_LIMIT", "4", "ZTUNNEL_RESOURCE_CPU_REQUEST", "8")).isEqualTo(8);
+        // 0 is every CPU, as proxy concurrency 0.
+        assertThat(threads("ZTUNNEL_WORKER_THREADS", "0", "ZTUNNEL_CPU_LIMIT", "6")).isEqualTo(6);
+        assertThat(threads("ZTUNNEL_WORKER_THREADS", "0")).isEqualTo(CPUS);
+        // Rust's usize::from_str takes a leading +.
+        assertThat(threads("ZTUNNEL_WORKER_THREADS", "+3")).isEqualTo(3);
+    }
+
+    /** What ztunnel's parsers refuse stops the start, naming the variable and the value (its {@code Error::EnvVar}). */
+    @Test
+    void badWorkerThreadValuesAreRefusedNamingTheVariable() {
+        Map<String, String> bad = new java.util.LinkedHashMap<>();
+        bad.put("four", "invalid digit found in string");
+        bad.put("-1", "invalid digit found in string");
+        bad.put(" 4", "invalid digit found in string");
+        bad.put("", "cannot parse integer from empty string");
+        bad.put("0%", "percentage must be between 0 and 100");
+        bad.put("150%", "percentage must be between 0 and 100");
+        bad.put("half%", "invalid percentage");
+        bad.put("50d%", "invalid percentage"); // Java's parseDouble takes 50d; Rust's f64 does not
+        bad.forEach((v, why) -> assertThatThrownBy(() -> threads("ZTUNNEL_WORKER_THREADS", v)).as(v)
+                .isInstanceOf(Cli.RefusedException.class)
+                .hasMessageStartingWith("$ZTUNNEL_WORKER_THREADS: \"" + v + "\" does not parse: ")
+                .hasMessageContaining(why));
+        for (String q : new String[] {"0", "-2", "0m", "two", "1.5x", "inf", " 2"}) {
+            assertThatThrownBy(() -> threads("ZTUNNEL_RESOURCE_CPU_LIMIT", q)).as(q)
+                    .hasMessageStartingWith("$ZTUNNEL_RESOURCE_CPU_LIMIT: \"" + q + "\" does not parse: ");
+        }
+        assertThatThrownBy(() -> threads("ZTUNNEL_WORKER_THREADS", "50%", "ZTUNNEL_CPU_LIMIT", "8cpu"))
+                .hasMessageStartingWith("$ZTUNNEL_CPU_LIMIT: \"8cpu\" does not parse: invalid digit found in string");
+        // ztunnel takes it; zerohop's event loops stop at 1024: refused, not clamped.
+        assertThatThrownBy(() -> threads("ZTUNNEL_WORKER_THREADS", "2000"))
+                .hasMessage("$ZTUNNEL_WORKER_THREADS: \"2000\" is refused: 2000 worker threads, more than zerohop's 1024 event-loop threads");
+    }
+
+    @Test
+    void thePoolVariablesAsZtunnelReadsThem() throws Exception {
+        ZtunnelEnv.Tuning none = ZtunnelEnv.read(Map.of(), CPUS);
+        assertThat(none.threads()).isNull();
+        assertThat(none.poolMaxStreams()).isNull();
+        assertThat(none.poolUnusedReleaseTimeout()).isNull();
+        assertThat(none.warnings()).isEmpty();
+        ZtunnelEnv.Tuning t = ZtunnelEnv.read(Map.of("POOL_MAX_STREAMS_PER_CONNECTION", "+7", "POOL_UNUSED_RELEASE_TIMEOUT", "1m30s"), CPUS);
+        assertThat(t.poolMaxStreams()).isEqualTo(7);
+        assertThat(t.poolUnusedReleaseTimeout()).isEqualTo(Duration.ofSeconds(90));
+        // duration_str reads a bare number as seconds.
+        assertThat(ZtunnelEnv.read(Map.of("POOL_UNUSED_RELEASE_TIMEOUT", "300"), CPUS).poolUnusedReleaseTimeout()).isEqualTo(Duration.ofMinutes(5));
+        assertThat(ZtunnelEnv.read(Map.of("POOL_MAX_STREAMS_PER_CONNECTION", "65535"), CPUS).poolMaxStreams()).isEqualTo(65535);
+        // A u16.
+        assertThatThrownBy(() -> ZtunnelEnv.read(Map.of("POOL_MAX_STREAMS_PER_CONNECTION", "65536"), CPUS))
+                .hasMessageStartingWith("$POOL_MAX_STREAMS_PER_CONNECTION: \"65536\" does not parse: number too large to fit in target type");
+        assertThatThrownBy(() -> ZtunnelEnv.read(Map.of("POOL_MAX_STREAMS_PER_CONNECTION", "100s"), CPUS))
+                .hasMessageStartingWith("$POOL_MAX_STREAMS_PER_CONNECTION: \"100s\" does not parse: invalid digit found in string");
+        assertThatThrownBy(() -> ZtunnelEnv.read(Map.of("POOL_MAX_STREAMS_PER_CONNECTION", "0"), CPUS))
+                .hasMessageStartingWith("$POOL_MAX_STREAMS_PER_CONNECTION: \"0\" is refused: zerohop's pool needs at least 1");
+        assertThatThrownBy(() -> ZtunnelEnv.read(Map.of("POOL_UNUSED_RELEASE_TIMEOUT", "soon"), CPUS))
+                .hasMessageStartingWith("$POOL_UNUSED_RELEASE_TIMEOUT: bad duration \"soon\"");
+        // 0 is "release at once" in ztunnel and "never" in zerohop's pool: refused rather than inverted.
+        assertThatThrownBy(() -> ZtunnelEnv.read(Map.of("POOL_UNUSED_RELEASE_TIMEOUT", "0s"), CPUS))
+                .hasMessageStartingWith("$POOL_UNUSED_RELEASE_TIMEOUT: \"0s\" is refused: 0 releases an unused connection at once");
+    }
+
+    /** A variable zerohop does not honour is named once when its value differs from ztunnel's default, never when equal. */
+    @Test
+    void unhonouredVariablesWarnOnlyWhenTheyAskForSomethingElse() throws Exception {
+        Map<String, String> defaults = env("ENABLE_PROXY", "true", "KEEPALIVE_TIME", "3m", "KEEPALIVE_INTERVAL", "180",
+                "KEEPALIVE_RETRIES", "+9", "KEEPALIVE_ENABLED", "true", "USER_TIMEOUT_ENABLED", "false", "INPOD_PORT_REUSE", "true",
+                "ISTIO_META_DNS_CAPTURE", "false", "HTTP2_FRAME_SIZE", "1048576", "IPV6_ENABLED", "true", "PROXY_MODE", "shared",
+                "NETWORK", "", "ENABLE_RESPONSE_BAGGAGE", "true", "ISTIO_META_ENABLE_HBONE", "true", "KUBERNETES_SERVICE_HOST", "10.0.0.1");
+        assertThat(ZtunnelEnv.read(defaults, CPUS).warnings()).isEmpty();
+        List<String> w = ZtunnelEnv.read(env("ISTIO_META_DNS_CAPTURE", "True", "KEEPALIVE_TIME", "60s", "PROXY_MODE", "dedicated",
+                "HTTP2_STREAM_WINDOW_SIZE", "8388608", "XDS_HEADER_B", "2", "XDS_HEADER_A", "1", "FAKE_CA", "true"), CPUS).warnings();
+        assertThat(w).containsExactly(
+                "$PROXY_MODE=dedicated is not read: zerohop has no dedicated mode: `zerohop proxy` serves the workloads of its node"
+                        + " (--node), or presents its own SVID with --cert/--spire-socket",
+                "$KEEPALIVE_TIME=60s is not read: zerohop's HBONE sockets use TCP keepalive after 180 s idle, ztunnel's default,"
+                        + " with no setting",
+                "$FAKE_CA=true is not read: zerohop has no fake CA setting: give --in-memory-ca (development only) or --istio-ca",
+                "$HTTP2_STREAM_WINDOW_SIZE=8388608 is not read: zerohop's HBONE stream window is 4 MiB, ztunnel's default, with no"
+                        + " setting in the proxy",
+                "$ISTIO_META_DNS_CAPTURE=True is not read: zerohop has no DNS proxy; pods' DNS is not captured or answered for"
+                        + " ServiceEntry hosts",
+                "$XDS_HEADER_A, $XDS_HEADER_B not read: zerohop has no xDS client to send them to");
+    }
+
+    /**
+     * A real start: {@code POOL_MAX_STREAMS_PER_CONNECTION=1} makes two concurrent tunnels to one destination take two
+     * HBONE connections (the pool's count in /config_dump), where the default takes one, as ztunnel's pool opens a new
+     * connection once one is at its stream count (src/proxy/pool.rs {@code maybe_checkin_conn}); and
+     * {@code ISTIO_META_DNS_CAPTURE=true} gets its warning.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(180)
+    void aRealStartHonoursThePoolVariableAndWarnsForDnsCapture(@TempDir Path dir) throws Exception {
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.resolve("ca").toString())).isZero();
+        assertThat(Zerohop.run("ca", "issue", "--ca", dir.resolve("ca").toString(), "--id", "spiffe://cluster.local/ns/prod/sa/web",
+                "--out", dir.resolve("pem").toString(), "--ttl", "2h")).isZero();
+        Path w = Files.writeString(dir.resolve("w.yaml"), """
+                nodes:
+                  - {name: n1, hboneAddress: "127.0.205.2:53501"}
+                workloads:
+                  - {namespace: prod, name: web, serviceAccount: web, addresses: [127.0.205.3], node: n1}
+                """);
+        try (ServerSocket app = echo("127.0.205.3", 53503)) {
+            Started byDefault = poolConnections(dir, w, Map.of(), 53510);
+            assertThat(byDefault.connections()).as("the default: both tunnels on one connection").isEqualTo(1);
+            assertThat(byDefault.output()).doesNotContain("is not read:");
+            Started tuned = poolConnections(dir, w, Map.of("POOL_MAX_STREAMS_PER_CONNECTION", "1", "ISTIO_META_DNS_CAPTURE", "true"), 53520);
+            assertThat(tuned.connections()).as("one stream per connection").isEqualTo(2);
+            assertThat(tuned.output()).contains("zerohop proxy: warning: $ISTIO_META_DNS_CAPTURE=true is not read: zerohop has no DNS proxy");
+        }
+    }
+
+    /** Starts the proxy with {@code env}, opens two tunnels at once through its forward, and sums the pools' connections. */
+    private record Started(int connections, String output) {}
+
+    private Started poolConnections(Path dir, Path w, Map<String, String> env, int port) throws Exception {
+        try (ChildProxy proxy = new ChildProxy(env, List.of(), "--cert", dir.resolve("pem/cert.pem").toString(), "--key",
+                dir.resolve("pem/key.pem").toString(), "--trust-bundle", dir.resolve("pem/bundle.pem").toString(),
+                "--workloads", w.toString(), "--node", "n1", "--inbound", "127.0.205.2:53501",
+                "--forward", "127.0.205.1:" + port + "=127.0.205.3:53503", "--admin", "127.0.205.1:" + (port + 1),
+                "--metrics", "off", "--readiness", "off")) {
+            int n = 0;
+            try (Socket a = proxy.dialForward("127.0.205.1", "127.0.205.1"); Socket b = proxy.dialForward("127.0.205.1", "127.0.205.1")) {
+                // Each tunnel carries a byte there and back: both are open at once when the dump is read.
+                for (Socket s : List.of(a, b)) {
+                    s.getOutputStream().write('x');
+                    assertThat(s.getInputStream().read()).as(proxy.output()).isEqualTo('x');
+                }
+                HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.205.1:" + (port + 1) + "/config_dump")).build(), HttpResponse.BodyHandlers.ofString());
+                for (JsonNode p : new ObjectMapper().readTree(r.body()).get("pools")) {
+                    n += p.get("connections").asInt();
+                }
+            }
+            // Closed first: open tunnels would hold the drain.
+            assertThat(proxy.stop()).as(proxy.output()).isZero();
+            return new Started(n, proxy.output());
+        }
+    }
+
+    /** Echoes every byte of every connection, each on its own thread, until closed. */
+    private static ServerSocket echo(String ip, int port) throws java.io.IOException {
+        ServerSocket s = new ServerSocket();
+        s.bind(new InetSocketAddress(ip, port));
+        Thread t = new Thread(() -> {
+            while (!s.isClosed()) {
+                try {
+                    Socket c = s.accept();
+                    Thread relay = new Thread(() -> {
+                        try (c; InputStream in = c.getInputStream(); OutputStream out = c.getOutputStream()) {
+                            for (int b; (b = in.read()) >= 0; ) {
+                                out.write(b);
+                            }
+                        } catch (java.io.IOException closed) {
+                            // the tunnel ended
+                        }
+                    }, "echo-connection");
+                    relay.setDaemon(true);
+                    relay.start();
+                } catch (java.io.IOException closed) {
+                    return;
+                }
+            }
+        }, "echo");
+        t.setDaemon(true);
+        t.start();
+        return s;
+    }
+}
