@@ -211,8 +211,8 @@ final class ZtunnelEnv {
                     + " (--node), or presents its own SVID with --cert/--spire-socket"),
             new Unsupported("PROXY_WORKLOAD_INFO", null, "zerohop has no dedicated mode (PROXY_MODE); its own identity comes from"
                     + " --cert or --spire-socket"),
-            new Unsupported("PACKET_MARK", null, "zerohop marks no socket (ztunnel's in-pod mark); deploy/node-proxy's capture tells"
-                    + " the proxy's own traffic apart by other means (deploy/README)"),
+            new Unsupported("PACKET_MARK", null, "zerohop marks no socket (ztunnel's in-pod mark): deploy/node-proxy's capture.sh"
+                    + " leaves the host's own traffic, the proxy's among it, uncaptured (fib saddr type local)"),
             new Unsupported("KEEPALIVE_ENABLED", "true", "zerohop's HBONE sockets keep TCP keepalive on (idle 180 s, as ztunnel's"
                     + " default), with no switch"),
             new Unsupported("KEEPALIVE_TIME", "180s", "zerohop's HBONE sockets use TCP keepalive after 180 s idle, ztunnel's"
