@@ -707,6 +707,22 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
+        /**
+         * HBONE's HTTP/2 receive windows and {@code SETTINGS_MAX_FRAME_SIZE}, for the listener and every client, as ztunnel's
+         * {@code HTTP2_STREAM_WINDOW_SIZE}, {@code HTTP2_CONNECTION_WINDOW_SIZE} and {@code HTTP2_FRAME_SIZE} set both its
+         * h2 server and client (istio/ztunnel src/proxy/h2/server.rs, client.rs); defaults 4 MiB, 16 MiB and 1 MiB, ztunnel's.
+         * The connection window granted grows to one stream window per admitted stream, as without this call
+         * ({@code HboneServer.Builder.connectionWindow}).
+         *
+         * @throws IllegalArgumentException naming {@code http2} when a window is below 65535 bytes, the frame size outside
+         *     16384-16777215 (RFC 9113 6.5.2), or the stream window above the mesh's unread-bytes budget per peer (a quarter
+         *     of Netty's direct memory, at least 8 MiB), which one tunnel may always fill
+         */
+        public Builder http2(int streamWindow, int connectionWindow, int maxFrameSize) {
+            settings.http2(streamWindow, connectionWindow, maxFrameSize);
+            return this;
+        }
+
         /** Streams (tunnels) per pooled HBONE connection of each client; default 100. */
         public Builder maxStreamsPerConnection(int n) {
             settings.maxStreamsPerConnection(n);

@@ -18,6 +18,22 @@ class BuilderSettingsTest {
         Mesh.builder().threads(1024);
     }
 
+    /**
+     * ztunnel's HTTP2_STREAM_WINDOW_SIZE, HTTP2_CONNECTION_WINDOW_SIZE and HTTP2_FRAME_SIZE had no counterpart here (the
+     * {@code zerohop proxy} CLI could not honour them); what the HBONE builders would refuse at start is refused at once,
+     * named {@code http2}. The SETTINGS a client sees: the CLI's ZtunnelEnvTest.
+     */
+    @Test
+    void http2SettingsAreCheckedAtOnceNamingTheSetting() {
+        Mesh.builder().http2(1 << 20, 1 << 24, 1 << 16);
+        assertThatThrownBy(() -> Mesh.builder().http2(1024, 1 << 24, 1 << 16)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("http2: stream window must be >= 65535 bytes, got 1024");
+        assertThatThrownBy(() -> Mesh.builder().http2(1 << 20, 1 << 24, 1 << 24)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("http2: max frame size must be in [16384, 16777215], got 16777216");
+        assertThatThrownBy(() -> Mesh.builder().http2(Integer.MAX_VALUE, 1 << 24, 1 << 16)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("http2: stream window 2147483647 bytes is above the mesh's unread-bytes budget per peer");
+    }
+
     /** Accepted silently before: identity() stayed empty and no SVID of example.org could be issued. */
     @Test
     void aTrustDomainOtherThanTheProvidersIsWarnedAboutNamingBoth() throws Exception {

@@ -14,7 +14,8 @@ import java.util.Map;
  * dropped without a word (root README, "ztunnel's environment variables", holds the whole table).
  *
  * <p>Honoured: {@code ZTUNNEL_WORKER_THREADS} (with {@code ZTUNNEL_CPU_LIMIT}, {@code ZTUNNEL_RESOURCE_CPU_LIMIT} and
- * {@code ZTUNNEL_RESOURCE_CPU_REQUEST}), {@code POOL_MAX_STREAMS_PER_CONNECTION} and {@code POOL_UNUSED_RELEASE_TIMEOUT}.
+ * {@code ZTUNNEL_RESOURCE_CPU_REQUEST}), {@code POOL_MAX_STREAMS_PER_CONNECTION}, {@code POOL_UNUSED_RELEASE_TIMEOUT} and
+ * {@code HTTP2_STREAM_WINDOW_SIZE}, {@code HTTP2_CONNECTION_WINDOW_SIZE}, {@code HTTP2_FRAME_SIZE}.
  * A value ztunnel's parser refuses stops the start naming the variable and the value, as ztunnel's {@code Error::EnvVar}
  * ("invalid env var {0}={1} ({2})") stops it.
  */
@@ -22,7 +23,15 @@ final class ZtunnelEnv {
     private ZtunnelEnv() {}
 
     /** What the variables set; a null field leaves zerohop's default (the variable was not set). */
-    record Tuning(Integer threads, Integer poolMaxStreams, Duration poolUnusedReleaseTimeout, List<String> warnings) {}
+    record Tuning(Integer threads, Integer poolMaxStreams, Duration poolUnusedReleaseTimeout, Http2 http2, List<String> warnings) {}
+
+    /** {@code HTTP2_STREAM_WINDOW_SIZE}, {@code HTTP2_CONNECTION_WINDOW_SIZE}, {@code HTTP2_FRAME_SIZE}, defaults filled in. */
+    record Http2(int streamWindow, int connectionWindow, int frameSize) {}
+
+    /** ztunnel's defaults (src/config.rs {@code construct_config}), which are zerohop's HBONE defaults too. */
+    static final int DEFAULT_STREAM_WINDOW = 4 * 1024 * 1024;
+    static final int DEFAULT_CONNECTION_WINDOW = 16 * 1024 * 1024;
+    static final int DEFAULT_FRAME_SIZE = 1024 * 1024;
 
     /** ztunnel's {@code DEFAULT_WORKER_THREADS}. */
     static final int DEFAULT_WORKER_THREADS = 2;
@@ -67,8 +76,55 @@ final class ZtunnelEnv {
                         + " zerohop's pool reads 0 as never; give a positive duration");
             }
         }
+        Http2 http2 = http2(env);
         unsupported(env, warnings);
-        return new Tuning(threads, streams, release, List.copyOf(warnings));
+        return new Tuning(threads, streams, release, http2, List.copyOf(warnings));
+    }
+
+    /**
+     * ztunnel's {@code window_size}, {@code connection_window_size} and {@code frame_size} ({@code u32}s, src/config.rs),
+     * which it gives its h2 server and client both (src/proxy/h2/server.rs, client.rs); null when none is set. What HTTP/2
+     * cannot carry (a window above 2^31-1, a frame size outside 16384-16777215, which ztunnel's parser takes as u32s) and
+     * what zerohop's HBONE cannot take (a window under 65535 bytes, a stream window above the mesh's unread-bytes budget)
+     * stop the start, named.
+     */
+    static Http2 http2(Map<String, String> env) throws Cli.RefusedException {
+        String s = env.get("HTTP2_STREAM_WINDOW_SIZE");
+        String c = env.get("HTTP2_CONNECTION_WINDOW_SIZE");
+        String f = env.get("HTTP2_FRAME_SIZE");
+        if (s == null && c == null && f == null) {
+            return null;
+        }
+        int stream = s == null ? DEFAULT_STREAM_WINDOW : window("HTTP2_STREAM_WINDOW_SIZE", s);
+        int connection = c == null ? DEFAULT_CONNECTION_WINDOW : window("HTTP2_CONNECTION_WINDOW_SIZE", c);
+        int frame = DEFAULT_FRAME_SIZE;
+        if (f != null) {
+            long n = unsigned("HTTP2_FRAME_SIZE", f, 0xFFFF_FFFFL);
+            if (n < 16_384 || n > 16_777_215) {
+                throw cannotHonour("HTTP2_FRAME_SIZE", f, "an HTTP/2 frame size is 16384-16777215 (RFC 9113 6.5.2), which ztunnel's"
+                        + " h2 cannot advertise either");
+            }
+            frame = (int) n;
+        }
+        try {
+            io.zerohop.core.Mesh.builder().http2(stream, connection, frame);
+        } catch (IllegalArgumentException e) {
+            // Windows and frame size were checked above: what is left is the stream window against the budget.
+            throw cannotHonour("HTTP2_STREAM_WINDOW_SIZE", s, e.getMessage().replaceFirst("^http2: ", ""));
+        }
+        return new Http2(stream, connection, frame);
+    }
+
+    private static int window(String var, String v) throws Cli.RefusedException {
+        long n = unsigned(var, v, 0xFFFF_FFFFL);
+        if (n > Integer.MAX_VALUE) {
+            throw cannotHonour(var, v, "an HTTP/2 window is at most 2147483647 bytes (RFC 9113 6.9.1), which"
+                    + " ztunnel's h2 cannot advertise either");
+        }
+        if (n < 65_535) {
+            throw cannotHonour(var, v, "zerohop's HBONE takes a window of at least 65535 bytes, HTTP/2's initial one");
+        }
+        return (int) n;
     }
 
     /**
@@ -243,12 +299,6 @@ final class ZtunnelEnv {
                     + " here (ZTUNNEL_WORKER_THREADS, --admin, --metrics, ISTIO_META_* variables)"),
             new Unsupported("IPV6_ENABLED", "true", "zerohop binds the addresses its options give (--inbound 0.0.0.0:15008 binds"
                     + " both families on Linux); give IPv4 addresses to keep it off IPv6"),
-            new Unsupported("HTTP2_STREAM_WINDOW_SIZE", "4194304", "zerohop's HBONE stream window is 4 MiB, ztunnel's default,"
-                    + " with no setting in the proxy"),
-            new Unsupported("HTTP2_CONNECTION_WINDOW_SIZE", "16777216", "zerohop's HBONE connection window is 16 MiB, ztunnel's"
-                    + " default, grown by one stream window per open stream, with no setting in the proxy"),
-            new Unsupported("HTTP2_FRAME_SIZE", "1048576", "zerohop's HBONE SETTINGS_MAX_FRAME_SIZE is 1 MiB, ztunnel's default,"
-                    + " with no setting in the proxy"),
             new Unsupported("UNSTABLE_ENABLE_SOCKS5", "false", "zerohop opens SOCKS5 only with --socks5 (alone it binds"
                     + " 127.0.0.1:15080, ztunnel's address)"),
             new Unsupported("CRL_PATH", "", "zerohop checks no certificate revocation list"),

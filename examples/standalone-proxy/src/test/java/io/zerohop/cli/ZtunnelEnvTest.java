@@ -127,6 +127,29 @@ class ZtunnelEnvTest {
                 .hasMessageStartingWith("$POOL_UNUSED_RELEASE_TIMEOUT: \"0s\" is refused: 0 releases an unused connection at once");
     }
 
+    /** ztunnel's u32s, with its defaults for those not set; what HTTP/2 or zerohop's HBONE cannot take is refused, named. */
+    @Test
+    void http2VariablesAsZtunnelReadsThem() throws Exception {
+        assertThat(ZtunnelEnv.http2(Map.of())).isNull();
+        assertThat(ZtunnelEnv.http2(Map.of("HTTP2_FRAME_SIZE", "16384")))
+                .isEqualTo(new ZtunnelEnv.Http2(4 * 1024 * 1024, 16 * 1024 * 1024, 16_384));
+        assertThat(ZtunnelEnv.http2(Map.of("HTTP2_STREAM_WINDOW_SIZE", "+1048576", "HTTP2_CONNECTION_WINDOW_SIZE", "2097152")))
+                .isEqualTo(new ZtunnelEnv.Http2(1_048_576, 2_097_152, 1024 * 1024));
+        assertThatThrownBy(() -> ZtunnelEnv.http2(Map.of("HTTP2_STREAM_WINDOW_SIZE", "4MiB")))
+                .hasMessageStartingWith("$HTTP2_STREAM_WINDOW_SIZE: \"4MiB\" does not parse: invalid digit found in string");
+        assertThatThrownBy(() -> ZtunnelEnv.http2(Map.of("HTTP2_CONNECTION_WINDOW_SIZE", "4294967296")))
+                .hasMessageStartingWith("$HTTP2_CONNECTION_WINDOW_SIZE: \"4294967296\" does not parse: number too large");
+        assertThatThrownBy(() -> ZtunnelEnv.http2(Map.of("HTTP2_CONNECTION_WINDOW_SIZE", "4294967295")))
+                .hasMessageStartingWith("$HTTP2_CONNECTION_WINDOW_SIZE: \"4294967295\" is refused: an HTTP/2 window is at most 2147483647");
+        assertThatThrownBy(() -> ZtunnelEnv.http2(Map.of("HTTP2_STREAM_WINDOW_SIZE", "1024")))
+                .hasMessageStartingWith("$HTTP2_STREAM_WINDOW_SIZE: \"1024\" is refused: zerohop's HBONE takes a window of at least 65535");
+        assertThatThrownBy(() -> ZtunnelEnv.http2(Map.of("HTTP2_FRAME_SIZE", "16383")))
+                .hasMessageStartingWith("$HTTP2_FRAME_SIZE: \"16383\" is refused: an HTTP/2 frame size is 16384-16777215");
+        assertThatThrownBy(() -> ZtunnelEnv.http2(Map.of("HTTP2_STREAM_WINDOW_SIZE", "2147483647")))
+                .hasMessageStartingWith("$HTTP2_STREAM_WINDOW_SIZE: \"2147483647\" is refused: stream window 2147483647 bytes is above"
+                        + " the mesh's unread-bytes budget");
+    }
+
     /** A variable zerohop does not honour is named once when its value differs from ztunnel's default, never when equal. */
     @Test
     void unhonouredVariablesWarnOnlyWhenTheyAskForSomethingElse() throws Exception {
@@ -136,15 +159,13 @@ class ZtunnelEnvTest {
                 "NETWORK", "", "ENABLE_RESPONSE_BAGGAGE", "true", "ISTIO_META_ENABLE_HBONE", "true", "KUBERNETES_SERVICE_HOST", "10.0.0.1");
         assertThat(ZtunnelEnv.read(defaults, CPUS).warnings()).isEmpty();
         List<String> w = ZtunnelEnv.read(env("ISTIO_META_DNS_CAPTURE", "True", "KEEPALIVE_TIME", "60s", "PROXY_MODE", "dedicated",
-                "HTTP2_STREAM_WINDOW_SIZE", "8388608", "XDS_HEADER_B", "2", "XDS_HEADER_A", "1", "FAKE_CA", "true"), CPUS).warnings();
+"XDS_HEADER_B", "2", "XDS_HEADER_A", "1", "FAKE_CA", "true"), CPUS).warnings();
         assertThat(w).containsExactly(
                 "$PROXY_MODE=dedicated is not read: zerohop has no dedicated mode: `zerohop proxy` serves the workloads of its node"
                         + " (--node), or presents its own SVID with --cert/--spire-socket",
                 "$KEEPALIVE_TIME=60s is not read: zerohop's HBONE sockets use TCP keepalive after 180 s idle, ztunnel's default,"
                         + " with no setting",
                 "$FAKE_CA=true is not read: zerohop has no fake CA setting: give --in-memory-ca (development only) or --istio-ca",
-                "$HTTP2_STREAM_WINDOW_SIZE=8388608 is not read: zerohop's HBONE stream window is 4 MiB, ztunnel's default, with no"
-                        + " setting in the proxy",
                 "$ISTIO_META_DNS_CAPTURE=True is not read: zerohop has no DNS proxy; pods' DNS is not captured or answered for"
                         + " ServiceEntry hosts",
                 "$XDS_HEADER_A, $XDS_HEADER_B not read: zerohop has no xDS client to send them to");
@@ -179,6 +200,83 @@ class ZtunnelEnvTest {
     }
 
     /** Starts the proxy with {@code env}, opens two tunnels at once through its forward, and sums the pools' connections. */
+    /**
+     * A real start: {@code HTTP2_STREAM_WINDOW_SIZE} and {@code HTTP2_FRAME_SIZE} are the SETTINGS a real HTTP/2 client
+     * meets on the HBONE listener, as ztunnel's h2 server advertises them (src/proxy/h2/server.rs
+     * {@code initial_window_size}, {@code max_frame_size}). (The connection window is not seen here: Netty's frame codec
+     * keeps stream 0's WINDOW_UPDATE to itself, and zerohop's grows past the variable's with the streams admitted.)
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(180)
+    void aRealStartAdvertisesTheHttp2Variables(@TempDir Path dir) throws Exception {
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.resolve("ca").toString())).isZero();
+        assertThat(Zerohop.run("ca", "issue", "--ca", dir.resolve("ca").toString(), "--id", "spiffe://cluster.local/ns/prod/sa/web",
+                "--out", dir.resolve("pem").toString(), "--ttl", "2h")).isZero();
+        try (ChildProxy proxy = new ChildProxy(Map.of("HTTP2_STREAM_WINDOW_SIZE", "1048576", "HTTP2_FRAME_SIZE", "65536",
+                "HTTP2_CONNECTION_WINDOW_SIZE", "33554432"), List.of(), "--cert", dir.resolve("pem/cert.pem").toString(), "--key",
+                dir.resolve("pem/key.pem").toString(), "--trust-bundle", dir.resolve("pem/bundle.pem").toString(),
+                "--inbound", "127.0.205.4:53530", "--admin", "off", "--metrics", "off", "--readiness", "off")) {
+            assertThat(proxy.output()).contains("zerohop proxy ready:");
+            long[] seen = serverSettings(dir, new InetSocketAddress("127.0.205.4", 53530));
+            assertThat(seen[0]).as("SETTINGS_INITIAL_WINDOW_SIZE").isEqualTo(1_048_576);
+            assertThat(seen[1]).as("SETTINGS_MAX_FRAME_SIZE").isEqualTo(65_536);
+            assertThat(proxy.stop()).as(proxy.output()).isZero();
+            assertThat(proxy.output()).doesNotContain("is not read:");
+        }
+    }
+
+    /** The HBONE server's first SETTINGS (initial window, max frame size), as a TLS h2 client with the SVID of {@code dir/pem} sees them. */
+    private static long[] serverSettings(Path dir, InetSocketAddress to) throws Exception {
+        io.netty.handler.ssl.SslContext tls = io.netty.handler.ssl.SslContextBuilder.forClient()
+                .keyManager(dir.resolve("pem/cert.pem").toFile(), dir.resolve("pem/key.pem").toFile())
+                // Only the SETTINGS are looked at: the server's certificate is the mesh's business (its own tests).
+                .trustManager(io.netty.handler.ssl.util.InsecureTrustManagerFactory.INSTANCE)
+                .applicationProtocolConfig(new io.netty.handler.ssl.ApplicationProtocolConfig(
+                        io.netty.handler.ssl.ApplicationProtocolConfig.Protocol.ALPN,
+                        io.netty.handler.ssl.ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                        io.netty.handler.ssl.ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, "h2"))
+                .build();
+        java.util.concurrent.CompletableFuture<long[]> settings = new java.util.concurrent.CompletableFuture<>();
+        io.netty.channel.EventLoopGroup group = new io.netty.channel.MultiThreadIoEventLoopGroup(1, io.netty.channel.nio.NioIoHandler.newFactory());
+        try {
+            io.netty.channel.Channel ch = new io.netty.bootstrap.Bootstrap().group(group).channel(io.netty.channel.socket.nio.NioSocketChannel.class)
+                    .handler(new io.netty.channel.ChannelInitializer<io.netty.channel.socket.SocketChannel>() {
+                        @Override
+                        protected void initChannel(io.netty.channel.socket.SocketChannel c) {
+                            c.pipeline().addLast(tls.newHandler(c.alloc()), io.netty.handler.codec.http2.Http2FrameCodecBuilder.forClient().build(),
+                                    new io.netty.channel.ChannelInboundHandlerAdapter() {
+                                        @Override
+                                        public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+                                            if (msg instanceof io.netty.handler.codec.http2.Http2SettingsFrame f) {
+                                                settings.complete(new long[] {
+                                                        f.settings().initialWindowSize() == null ? 65_535 : f.settings().initialWindowSize(),
+                                                        f.settings().maxFrameSize() == null ? 16_384 : f.settings().maxFrameSize()});
+                                            }
+                                            io.netty.util.ReferenceCountUtil.release(msg);
+                                        }
+
+                                        @Override
+                                        public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
+                                            settings.completeExceptionally(cause);
+                                        }
+
+                                        @Override
+                                        public void channelInactive(io.netty.channel.ChannelHandlerContext ctx) {
+                                            settings.completeExceptionally(new IllegalStateException("closed before SETTINGS"));
+                                        }
+                                    });
+                        }
+                    }).connect(to).sync().channel();
+            try {
+                return settings.get(20, java.util.concurrent.TimeUnit.SECONDS);
+            } finally {
+                ch.close().sync();
+            }
+        } finally {
+            group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).sync();
+        }
+    }
+
     private record Started(int connections, String output) {}
 
     private Started poolConnections(Path dir, Path w, Map<String, String> env, int port) throws Exception {

@@ -14,7 +14,8 @@ import java.util.function.Consumer;
  * Validated mesh settings, built by {@code Mesh.Builder} (see its Javadoc for each). Nullable:
  * {@code provider} (then an in-memory CA for {@code trustDomain}), {@code identity}, {@code policy},
  * {@code node}, {@code inbound}, {@code meterRegistry} (a mesh without one never loads a Micrometer
- * class: nothing here calls {@code toString()} or {@code equals()} on this record), {@code onTunnelClosed}.
+ * class: nothing here calls {@code toString()} or {@code equals()} on this record), {@code onTunnelClosed}, {@code http2}
+ * (then the HBONE builders' defaults, ztunnel's).
  */
 public record MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId identity, PolicyEngine policy,
                          WorkloadRegistry registry, String node, InetSocketAddress inbound, boolean inboundTransparent,
@@ -22,7 +23,21 @@ public record MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId
                          int maxStreamsPerConnection, Duration idleTimeout, Duration drain, Duration metricsInterval,
                          boolean passthroughUnknown, String clusterId, boolean acceptHttp10,
                          boolean sniffHttp10, InboundEndpoints inboundEndpoints, boolean federation,
-                         java.net.InetAddress localAddress, java.util.List<InetSocketAddress> dnsServers) {
+                         java.net.InetAddress localAddress, java.util.List<InetSocketAddress> dnsServers,
+                         io.zerohop.hbone.internal.H2Config http2) {
+    /** A configuration with the HBONE client's and server's HTTP/2 defaults (ztunnel's). */
+    public MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId identity, PolicyEngine policy,
+                      WorkloadRegistry registry, String node, InetSocketAddress inbound, boolean inboundTransparent,
+                      MeterRegistry meterRegistry, Consumer<TunnelResult> onTunnelClosed, int threads,
+                      int maxStreamsPerConnection, Duration idleTimeout, Duration drain, Duration metricsInterval,
+                      boolean passthroughUnknown, String clusterId, boolean acceptHttp10,
+                      boolean sniffHttp10, InboundEndpoints inboundEndpoints, boolean federation,
+                      java.net.InetAddress localAddress, java.util.List<InetSocketAddress> dnsServers) {
+        this(provider, trustDomain, identity, policy, registry, node, inbound, inboundTransparent, meterRegistry, onTunnelClosed,
+                threads, maxStreamsPerConnection, idleTimeout, drain, metricsInterval, passthroughUnknown, clusterId, acceptHttp10,
+                sniffHttp10, inboundEndpoints, federation, localAddress, dnsServers, null);
+    }
+
     /** A configuration whose hostnames are looked up in resolv.conf's servers. */
     public MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId identity, PolicyEngine policy,
                       WorkloadRegistry registry, String node, InetSocketAddress inbound, boolean inboundTransparent,

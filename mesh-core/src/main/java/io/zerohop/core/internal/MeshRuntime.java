@@ -143,7 +143,7 @@ public final class MeshRuntime {
                     new TunnelSource(registry, claims, cfg.node(), local::hostHas));
             this.listeners = new Listeners(group, ownPorts, tunnels);
             this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),
-                    observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout(), cfg.localAddress(), cfg.dnsServers());
+                    observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout(), cfg.localAddress(), cfg.dnsServers(), cfg.http2());
             this.inbound = new Inbound(local, identity, ownPorts, http, authorizer, cfg.inboundEndpoints());
             this.plaintext = new PlaintextInbound(local, ownPorts, policy, authorizer, http, observer, refusals, cfg.inboundEndpoints());
             this.live = new LiveAuthorization(inbound::reauthorize, observer::lateDenied);
@@ -250,7 +250,11 @@ public final class MeshRuntime {
             listenersReady.run();
             return CompletableFuture.completedFuture(null);
         }
-        HboneServer s = HboneServer.builder()
+        HboneServer.Builder sb = HboneServer.builder();
+        if (cfg.http2() != null) {
+            sb.streamWindow(cfg.http2().streamWindow()).connectionWindow(cfg.http2().connectionWindow()).maxFrameSize(cfg.http2().maxFrameSize());
+        }
+        HboneServer s = sb
                 .tls(tls)
                 .bind(cfg.inbound())
                 .transparent(cfg.inboundTransparent())

@@ -44,6 +44,8 @@ public final class MeshSettings {
     private boolean acceptHttp10;
     private boolean pilotHttp10;
     private boolean federation;
+    /** Null: the HBONE builders' defaults. */
+    private io.zerohop.hbone.internal.H2Config http2;
 
     public void trustDomain(String td) {
         // Without the check, null became the string "null", a valid trust domain name.
@@ -169,6 +171,23 @@ public final class MeshSettings {
         this.dnsServers = servers == null || servers.isEmpty() ? null : java.util.List.copyOf(servers);
     }
 
+    public void http2(int streamWindow, int connectionWindow, int maxFrameSize) {
+        io.zerohop.hbone.internal.H2Config h2;
+        try {
+            // The HBONE builders' checks, here rather than at start, where the server is built.
+            h2 = new io.zerohop.hbone.internal.H2Config(streamWindow, connectionWindow, maxFrameSize, 64 * 1024);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("http2: " + e.getMessage(), e);
+        }
+        if (streamWindow > Outbound.INBOUND_SHARE) {
+            // A lone tunnel may always fill its window: the server's and the clients' unread-bytes budgets refuse a stream
+            // window above them (HboneServer.Builder.inboundBudget), and that refusal came only at start.
+            throw new IllegalArgumentException("http2: stream window " + streamWindow + " bytes is above the mesh's unread-bytes"
+                    + " budget per peer (" + Outbound.INBOUND_SHARE + " bytes, a quarter of Netty's direct memory), which one tunnel may fill");
+        }
+        this.http2 = h2;
+    }
+
     public void maxStreamsPerConnection(int n) {
         this.maxStreamsPerConnection = atLeastOne(n, "maxStreamsPerConnection");
     }
@@ -280,7 +299,7 @@ public final class MeshSettings {
         return new MeshConfig(provider, trustDomain, identity, policy, registry != null ? registry : WorkloadRegistry.empty(), node,
                 inbound, inboundTransparent, meterRegistry, onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain,
                 metricsInterval, passthroughUnknown, clusterId, acceptHttp10 || pilotHttp10, pilotHttp10,
-                inboundEndpoints.build(inbound, inboundTransparent), federation, localAddress, dnsServers);
+                inboundEndpoints.build(inbound, inboundTransparent), federation, localAddress, dnsServers, http2);
     }
 
     /**

@@ -109,6 +109,7 @@ public final class Outbound implements CaptureListener.Opener {
     private final RateLimitedLog refusals;
     private final int maxStreamsPerConnection;
     private final Duration idleTimeout;
+    private final io.zerohop.hbone.internal.H2Config http2;
     /** Where HBONE connections are dialled from ({@code Mesh.Builder.localAddress}); null: the kernel's choice. */
     private final java.net.InetAddress localAddress;
     /** Where a Service endpoint's hostname is looked up, per connection. */
@@ -151,6 +152,16 @@ public final class Outbound implements CaptureListener.Opener {
                     boolean passthroughUnknown, HboneEvents events, TunnelObserver observer, RateLimitedLog refusals,
                     int maxStreamsPerConnection, Duration idleTimeout, java.net.InetAddress localAddress,
                     List<InetSocketAddress> dnsServers) {
+        this(tls, group, local, identity, ownPorts, passthroughUnknown, events, observer, refusals, maxStreamsPerConnection,
+                idleTimeout, localAddress, dnsServers, null);
+    }
+
+    /** @param http2 the clients' HTTP/2 windows and frame size; null: HboneClient.Builder's defaults (ztunnel's) */
+    public Outbound(MeshTls tls, EventLoopGroup group, LocalWorkloads local, SpiffeId identity, OwnPorts ownPorts,
+                    boolean passthroughUnknown, HboneEvents events, TunnelObserver observer, RateLimitedLog refusals,
+                    int maxStreamsPerConnection, Duration idleTimeout, java.net.InetAddress localAddress,
+                    List<InetSocketAddress> dnsServers, io.zerohop.hbone.internal.H2Config http2) {
+        this.http2 = http2;
         this.dns = new OnDemandDns(group, dnsServers);
         this.tls = Objects.requireNonNull(tls, "tls");
         this.group = Objects.requireNonNull(group, "group");
@@ -886,6 +897,9 @@ public final class Outbound implements CaptureListener.Opener {
                     .maxStreamsPerConnection(maxStreamsPerConnection)
                     .idleTimeout(idleTimeout)
                     .inboundBudget(inboundBudget);
+            if (http2 != null) {
+                b.streamWindow(http2.streamWindow()).connectionWindow(http2.connectionWindow()).maxFrameSize(http2.maxFrameSize());
+            }
             return (localAddress == null ? b : b.localAddress(localAddress)).build();
         });
     }
