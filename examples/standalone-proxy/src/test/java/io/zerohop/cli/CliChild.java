@@ -35,14 +35,24 @@ final class CliChild {
         unset.forEach(pb.environment()::remove);
         pb.environment().putAll(env);
         Process p = pb.start();
-        String out;
-        try (var in = p.getInputStream()) {
-            out = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
+        // Read beside the wait: read first, a child that never exits (a start that should have failed) held the test
+        // until its JUnit timeout, past which the read, not interruptible, went on (12 minutes, helper 401).
+        java.util.concurrent.CompletableFuture<String> out = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try (var in = p.getInputStream()) {
+                return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
         if (!p.waitFor(30, TimeUnit.SECONDS)) {
             p.destroyForcibly();
-            throw new IllegalStateException("zerohop " + String.join(" ", args) + " still running after 30 s:\n" + out);
+            p.waitFor(10, TimeUnit.SECONDS);
+            throw new IllegalStateException("zerohop " + String.join(" ", args) + " still running after 30 s:\n" + out.getNow("(output not read)"));
         }
-        return new Result(p.exitValue(), out);
+        try {
+            return new Result(p.exitValue(), out.get(10, TimeUnit.SECONDS));
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IOException("reading the child's output: " + e, e);
+        }
     }
 }
