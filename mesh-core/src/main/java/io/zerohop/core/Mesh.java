@@ -723,6 +723,18 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
+        /**
+         * TCP keepalive of the HBONE listener's accepted connections and every client's dialled ones, as ztunnel's
+         * {@code KEEPALIVE_*} and {@code USER_TIMEOUT_ENABLED} set its sockets; default {@link io.zerohop.hbone.TcpKeepalive#DEFAULT}
+         * (on, 180 s idle, the kernel's interval and probe count).
+         *
+         * @throws NullPointerException naming {@code tcpKeepalive} when {@code k} is null
+         */
+        public Builder tcpKeepalive(io.zerohop.hbone.TcpKeepalive k) {
+            settings.tcpKeepalive(k);
+            return this;
+        }
+
         /** Streams (tunnels) per pooled HBONE connection of each client; default 100. */
         public Builder maxStreamsPerConnection(int n) {
             settings.maxStreamsPerConnection(n);

@@ -301,6 +301,7 @@ public final class HboneClient implements AutoCloseable {
         private Duration handshakeTimeout = Duration.ofSeconds(10);
         private Duration pingInterval = Duration.ofSeconds(10);
         private Duration pingTimeout = Duration.ofSeconds(20);
+        private TcpKeepalive keepalive = TcpKeepalive.DEFAULT;
         private int streamWindow = H2Config.DEFAULT_STREAM_WINDOW;
         private int connectionWindow = H2Config.DEFAULT_CONNECTION_WINDOW;
         private int maxFrameSize = H2Config.DEFAULT_MAX_FRAME_SIZE;
@@ -383,6 +384,12 @@ public final class HboneClient implements AutoCloseable {
         public Builder keepalive(Duration interval, Duration timeout) {
             this.pingInterval = positive(interval, "ping interval");
             this.pingTimeout = positive(timeout, "ping timeout");
+            return this;
+        }
+
+        /** TCP keepalive of dialled connections; default {@link TcpKeepalive#DEFAULT} (on, 180 s idle, as ztunnel). */
+        public Builder tcpKeepalive(TcpKeepalive k) {
+            this.keepalive = java.util.Objects.requireNonNull(k, "tcpKeepalive");
             return this;
         }
 
@@ -505,7 +512,7 @@ public final class HboneClient implements AutoCloseable {
             }
             return new HboneClient(new ClientConfig(tls, source, maxStreamsPerConnection, idleTimeout, connectTimeout,
                     handshakeTimeout, pingInterval, pingTimeout, h2, events, group, threads, localAddress,
-                    inboundBudget == null ? null : inboundBudget.budget));
+                    inboundBudget == null ? null : inboundBudget.budget, keepalive));
         }
 
         private static Duration positive(Duration d, String name) {

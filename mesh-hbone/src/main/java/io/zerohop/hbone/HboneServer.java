@@ -153,6 +153,7 @@ public final class HboneServer implements AutoCloseable {
         private Duration upstreamConnectTimeout = Duration.ofSeconds(10);
         private Duration pingInterval = Duration.ofSeconds(10);
         private Duration pingTimeout = Duration.ofSeconds(20);
+        private TcpKeepalive keepalive = TcpKeepalive.DEFAULT;
         private int streamWindow = H2Config.DEFAULT_STREAM_WINDOW;
         private int connectionWindow = H2Config.DEFAULT_CONNECTION_WINDOW;
         private int maxFrameSize = H2Config.DEFAULT_MAX_FRAME_SIZE;
@@ -351,6 +352,12 @@ public final class HboneServer implements AutoCloseable {
             return this;
         }
 
+        /** TCP keepalive of accepted connections; default {@link TcpKeepalive#DEFAULT} (on, 180 s idle, as ztunnel). */
+        public Builder tcpKeepalive(TcpKeepalive k) {
+            this.keepalive = java.util.Objects.requireNonNull(k, "tcpKeepalive");
+            return this;
+        }
+
         /** Per-stream receive window; default 4 MiB (ztunnel). */
         public Builder streamWindow(int bytes) {
             this.streamWindow = bytes;
@@ -529,7 +536,7 @@ public final class HboneServer implements AutoCloseable {
                     h2, new ServerLimits(queuedBytesPerPeer, queuedBytes, stalledWindowTimeout,
                             pendingDialsPerConnection > 0 ? pendingDialsPerConnection : maxConcurrentStreams,
                             pendingDialsPerPeer, pendingDials, preOpenResets, resetWindow, inPerPeer, inTotal, inboundStallTimeout),
-                    group, threads, transparent, delayedCloseTimeout, joinGate));
+                    group, threads, transparent, delayedCloseTimeout, joinGate, keepalive));
         }
 
         /**

@@ -454,7 +454,7 @@ final class ProxyCommand implements Callable<Integer> {
     /** PILOT_HTTP10 alone: HTTP/1.0 parsed on auto ports as well (Http10Env.pilotHttp10). */
     private boolean pilotHttp10;
     /** ztunnel's tuning variables and the warnings for those not honoured (ZtunnelEnv), read by check(). */
-    private ZtunnelEnv.Tuning ztunnelTuning = new ZtunnelEnv.Tuning(null, null, null, null, List.of());
+    private ZtunnelEnv.Tuning ztunnelTuning = new ZtunnelEnv.Tuning(null, null, null, null, null, List.of());
 
     private record Checked(InetSocketAddress inbound, InetSocketAddress transparent, InetSocketAddress socks5,
             InetSocketAddress plaintextInbound, InetSocketAddress metrics, InetSocketAddress readiness, InetSocketAddress admin,
@@ -1435,6 +1435,9 @@ final class ProxyCommand implements Callable<Integer> {
         }
         if (t.poolUnusedReleaseTimeout() != null) {
             b.idleTimeout(t.poolUnusedReleaseTimeout());
+        }
+        if (t.keepalive() != null) {
+            b.tcpKeepalive(t.keepalive());
         }
         if (t.http2() != null) {
             b.http2(t.http2().streamWindow(), t.http2().connectionWindow(), t.http2().frameSize());

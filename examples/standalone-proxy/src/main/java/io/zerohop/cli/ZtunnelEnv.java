@@ -15,7 +15,8 @@ import java.util.Map;
  *
  * <p>Honoured: {@code ZTUNNEL_WORKER_THREADS} (with {@code ZTUNNEL_CPU_LIMIT}, {@code ZTUNNEL_RESOURCE_CPU_LIMIT} and
  * {@code ZTUNNEL_RESOURCE_CPU_REQUEST}), {@code POOL_MAX_STREAMS_PER_CONNECTION}, {@code POOL_UNUSED_RELEASE_TIMEOUT} and
- * {@code HTTP2_STREAM_WINDOW_SIZE}, {@code HTTP2_CONNECTION_WINDOW_SIZE}, {@code HTTP2_FRAME_SIZE}.
+ * {@code HTTP2_STREAM_WINDOW_SIZE}, {@code HTTP2_CONNECTION_WINDOW_SIZE}, {@code HTTP2_FRAME_SIZE}, and the TCP keepalive
+ * ones ({@code KEEPALIVE_*}, {@code USER_TIMEOUT_ENABLED}).
  * A value ztunnel's parser refuses stops the start naming the variable and the value, as ztunnel's {@code Error::EnvVar}
  * ("invalid env var {0}={1} ({2})") stops it.
  */
@@ -23,7 +24,8 @@ final class ZtunnelEnv {
     private ZtunnelEnv() {}
 
     /** What the variables set; a null field leaves zerohop's default (the variable was not set). */
-    record Tuning(Integer threads, Integer poolMaxStreams, Duration poolUnusedReleaseTimeout, Http2 http2, List<String> warnings) {}
+    record Tuning(Integer threads, Integer poolMaxStreams, Duration poolUnusedReleaseTimeout, Http2 http2,
+            io.zerohop.hbone.TcpKeepalive keepalive, List<String> warnings) {}
 
     /** {@code HTTP2_STREAM_WINDOW_SIZE}, {@code HTTP2_CONNECTION_WINDOW_SIZE}, {@code HTTP2_FRAME_SIZE}, defaults filled in. */
     record Http2(int streamWindow, int connectionWindow, int frameSize) {}
@@ -77,8 +79,65 @@ final class ZtunnelEnv {
             }
         }
         Http2 http2 = http2(env);
+        io.zerohop.hbone.TcpKeepalive keepalive = keepalive(env);
         unsupported(env, warnings);
-        return new Tuning(threads, streams, release, http2, List.copyOf(warnings));
+        return new Tuning(threads, streams, release, http2, keepalive, List.copyOf(warnings));
+    }
+
+    /**
+     * ztunnel's {@code SocketConfig} (src/config.rs): {@code KEEPALIVE_ENABLED} (true), {@code KEEPALIVE_TIME} (180s),
+     * {@code KEEPALIVE_INTERVAL} (180s), {@code KEEPALIVE_RETRIES} (9), {@code USER_TIMEOUT_ENABLED} (false), durations
+     * as duration-str reads them, booleans exactly {@code true} or {@code false}; once any is set, the others take
+     * ztunnel's defaults (so 180 s and 9 probes, where zerohop's own default leaves those to the kernel). Null when none
+     * is set. A value the kernel cannot take (an idle time or interval under 1 s or over 32767 s, more than 127 probes),
+     * which ztunnel's setsockopt fails on and only traces, is refused, named.
+     */
+    static io.zerohop.hbone.TcpKeepalive keepalive(Map<String, String> env) throws Cli.RefusedException {
+        List<String> vars = List.of("KEEPALIVE_ENABLED", "KEEPALIVE_TIME", "KEEPALIVE_INTERVAL", "KEEPALIVE_RETRIES", "USER_TIMEOUT_ENABLED");
+        if (vars.stream().noneMatch(env::containsKey)) {
+            return null;
+        }
+        boolean enabled = bool(env, "KEEPALIVE_ENABLED", true);
+        Duration time = duration(env, "KEEPALIVE_TIME", Duration.ofSeconds(180));
+        Duration interval = duration(env, "KEEPALIVE_INTERVAL", Duration.ofSeconds(180));
+        String r = env.get("KEEPALIVE_RETRIES");
+        long retries = r == null ? 9 : unsigned("KEEPALIVE_RETRIES", r, 0xFFFF_FFFFL);
+        boolean userTimeout = bool(env, "USER_TIMEOUT_ENABLED", false);
+        if (retries < 1 || retries > 127) {
+            throw cannotHonour("KEEPALIVE_RETRIES", r, "Linux takes 1-127 keepalive probes (TCP_KEEPCNT)");
+        }
+        for (String v : List.of("KEEPALIVE_TIME", "KEEPALIVE_INTERVAL")) {
+            Duration d = v.equals("KEEPALIVE_TIME") ? time : interval;
+            if (d.compareTo(Duration.ofSeconds(1)) < 0 || d.compareTo(Duration.ofSeconds(32_767)) > 0) {
+                throw cannotHonour(v, env.get(v), "Linux takes 1s-32767s (TCP_KEEPIDLE, TCP_KEEPINTVL; ztunnel's setsockopt"
+                        + " fails on it and goes on without)");
+            }
+        }
+        return new io.zerohop.hbone.TcpKeepalive(enabled, time, interval, (int) retries, userTimeout);
+    }
+
+    /** Rust's {@code bool::from_str}: {@code true} or {@code false}, nothing else. */
+    private static boolean bool(Map<String, String> env, String var, boolean dflt) throws Cli.RefusedException {
+        String v = env.get(var);
+        if (v == null) {
+            return dflt;
+        }
+        if (!v.equals("true") && !v.equals("false")) {
+            throw refused(var, v, "provided string was not `true` or `false`");
+        }
+        return v.equals("true");
+    }
+
+    private static Duration duration(Map<String, String> env, String var, Duration dflt) throws Cli.RefusedException {
+        String v = env.get(var);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            return ProxyCommand.ztunnelDuration(v);
+        } catch (Cli.RefusedException e) {
+            throw new Cli.RefusedException("$" + var + ": " + e.getMessage() + "; ztunnel's sums of units are taken too (3m, 1m30s, 180)", 2);
+        }
     }
 
     /**
@@ -269,16 +328,6 @@ final class ZtunnelEnv {
                     + " --cert or --spire-socket"),
             new Unsupported("PACKET_MARK", null, "zerohop marks no socket (ztunnel's in-pod mark): deploy/node-proxy's capture.sh"
                     + " leaves the host's own traffic, the proxy's among it, uncaptured (fib saddr type local)"),
-            new Unsupported("KEEPALIVE_ENABLED", "true", "zerohop's HBONE sockets keep TCP keepalive on (idle 180 s, as ztunnel's"
-                    + " default), with no switch"),
-            new Unsupported("KEEPALIVE_TIME", "180s", "zerohop's HBONE sockets use TCP keepalive after 180 s idle, ztunnel's"
-                    + " default, with no setting"),
-            new Unsupported("KEEPALIVE_INTERVAL", "180s", "zerohop's HBONE sockets leave the keepalive interval to the kernel"
-                    + " (net.ipv4.tcp_keepalive_intvl)"),
-            new Unsupported("KEEPALIVE_RETRIES", "9", "zerohop's HBONE sockets leave the keepalive probe count to the kernel"
-                    + " (net.ipv4.tcp_keepalive_probes)"),
-            new Unsupported("USER_TIMEOUT_ENABLED", "false", "zerohop sets no TCP_USER_TIMEOUT; a dead peer is found by HTTP/2 PINGs"
-                    + " (10 s / 20 s) and TCP keepalive"),
             new Unsupported("INPOD_UDS", "/var/run/ztunnel/ztunnel.sock", "zerohop has no in-pod mode: it does not talk to the"
                     + " Istio CNI agent, and captures in the host's network namespace (deploy/node-proxy)"),
             new Unsupported("INPOD_PORT_REUSE", "true", "zerohop has no in-pod mode"),

@@ -150,6 +150,34 @@ class ZtunnelEnvTest {
                         + " the mesh's unread-bytes budget");
     }
 
+    /**
+     * ztunnel's {@code SocketConfig} variables: once one is set the others take ztunnel's defaults (180s, 180s, 9, on, no
+     * user timeout: src/config.rs {@code SocketConfig::default}); booleans are Rust's, exactly true or false.
+     */
+    @Test
+    void keepaliveVariablesAsZtunnelReadsThem() throws Exception {
+        assertThat(ZtunnelEnv.keepalive(Map.of())).as("none: zerohop's default stays").isNull();
+        assertThat(ZtunnelEnv.keepalive(Map.of("KEEPALIVE_TIME", "1m")))
+                .isEqualTo(new io.zerohop.hbone.TcpKeepalive(true, Duration.ofMinutes(1), Duration.ofSeconds(180), 9, false));
+        io.zerohop.hbone.TcpKeepalive ut = ZtunnelEnv.keepalive(Map.of("USER_TIMEOUT_ENABLED", "true", "KEEPALIVE_INTERVAL", "10s",
+                "KEEPALIVE_RETRIES", "+3", "KEEPALIVE_TIME", "30"));
+        // src/proxy.rs setup_socket: TCP_USER_TIMEOUT = keepalive_time + keepalive_retries * keepalive_interval.
+        assertThat(ut.userTimeoutMillis()).isEqualTo(60_000);
+        assertThat(ZtunnelEnv.keepalive(Map.of("KEEPALIVE_ENABLED", "false")).enabled()).isFalse();
+        for (String b : new String[] {"True", "1", "yes", ""}) {
+            assertThatThrownBy(() -> ZtunnelEnv.keepalive(Map.of("KEEPALIVE_ENABLED", b))).as(b)
+                    .hasMessageStartingWith("$KEEPALIVE_ENABLED: \"" + b + "\" does not parse: provided string was not `true` or `false`");
+        }
+        assertThatThrownBy(() -> ZtunnelEnv.keepalive(Map.of("KEEPALIVE_TIME", "soon")))
+                .hasMessageStartingWith("$KEEPALIVE_TIME: bad duration \"soon\"");
+        assertThatThrownBy(() -> ZtunnelEnv.keepalive(Map.of("KEEPALIVE_INTERVAL", "500ms")))
+                .hasMessageStartingWith("$KEEPALIVE_INTERVAL: \"500ms\" is refused: Linux takes 1s-32767s");
+        assertThatThrownBy(() -> ZtunnelEnv.keepalive(Map.of("KEEPALIVE_RETRIES", "200")))
+                .hasMessageStartingWith("$KEEPALIVE_RETRIES: \"200\" is refused: Linux takes 1-127 keepalive probes");
+        assertThatThrownBy(() -> ZtunnelEnv.keepalive(Map.of("KEEPALIVE_RETRIES", "-1")))
+                .hasMessageStartingWith("$KEEPALIVE_RETRIES: \"-1\" does not parse: invalid digit found in string");
+    }
+
     /** A variable zerohop does not honour is named once when its value differs from ztunnel's default, never when equal. */
     @Test
     void unhonouredVariablesWarnOnlyWhenTheyAskForSomethingElse() throws Exception {
@@ -158,13 +186,11 @@ class ZtunnelEnvTest {
                 "ISTIO_META_DNS_CAPTURE", "false", "HTTP2_FRAME_SIZE", "1048576", "IPV6_ENABLED", "true", "PROXY_MODE", "shared",
                 "NETWORK", "", "ENABLE_RESPONSE_BAGGAGE", "true", "ISTIO_META_ENABLE_HBONE", "true", "KUBERNETES_SERVICE_HOST", "10.0.0.1");
         assertThat(ZtunnelEnv.read(defaults, CPUS).warnings()).isEmpty();
-        List<String> w = ZtunnelEnv.read(env("ISTIO_META_DNS_CAPTURE", "True", "KEEPALIVE_TIME", "60s", "PROXY_MODE", "dedicated",
+        List<String> w = ZtunnelEnv.read(env("ISTIO_META_DNS_CAPTURE", "True", "PROXY_MODE", "dedicated",
 "XDS_HEADER_B", "2", "XDS_HEADER_A", "1", "FAKE_CA", "true"), CPUS).warnings();
         assertThat(w).containsExactly(
                 "$PROXY_MODE=dedicated is not read: zerohop has no dedicated mode: `zerohop proxy` serves the workloads of its node"
                         + " (--node), or presents its own SVID with --cert/--spire-socket",
-                "$KEEPALIVE_TIME=60s is not read: zerohop's HBONE sockets use TCP keepalive after 180 s idle, ztunnel's default,"
-                        + " with no setting",
                 "$FAKE_CA=true is not read: zerohop has no fake CA setting: give --in-memory-ca (development only) or --istio-ca",
                 "$ISTIO_META_DNS_CAPTURE=True is not read: zerohop has no DNS proxy; pods' DNS is not captured or answered for"
                         + " ServiceEntry hosts",
@@ -223,6 +249,62 @@ class ZtunnelEnvTest {
             assertThat(proxy.stop()).as(proxy.output()).isZero();
             assertThat(proxy.output()).doesNotContain("is not read:");
         }
+    }
+
+    /**
+     * A real start: {@code KEEPALIVE_TIME=42s} is the TCP keepalive of the proxy's HBONE connections, dialled and accepted,
+     * as ztunnel's {@code setup_socket} sets it on its sockets: the kernel's keepalive timer on each (ss -o) is due
+     * within 42 s, where zerohop's default is 180 s.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(180)
+    void aRealStartSetsTheKeepaliveOfItsHboneConnections(@TempDir Path dir) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(io.netty.channel.epoll.Epoll.isAvailable(), "TCP_KEEPIDLE needs epoll");
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.resolve("ca").toString())).isZero();
+        assertThat(Zerohop.run("ca", "issue", "--ca", dir.resolve("ca").toString(), "--id", "spiffe://cluster.local/ns/prod/sa/web",
+                "--out", dir.resolve("pem").toString(), "--ttl", "2h")).isZero();
+        Path w = Files.writeString(dir.resolve("w.yaml"), """
+                nodes:
+                  - {name: n1, hboneAddress: "127.0.205.6:53541"}
+                workloads:
+                  - {namespace: prod, name: web, serviceAccount: web, addresses: [127.0.205.7], node: n1}
+                """);
+        try (ServerSocket app = echo("127.0.205.7", 53543);
+                ChildProxy proxy = new ChildProxy(Map.of("KEEPALIVE_TIME", "42s"), List.of(), "--cert", dir.resolve("pem/cert.pem").toString(),
+                        "--key", dir.resolve("pem/key.pem").toString(), "--trust-bundle", dir.resolve("pem/bundle.pem").toString(),
+                        "--workloads", w.toString(), "--node", "n1", "--inbound", "127.0.205.6:53541",
+                        "--forward", "127.0.205.5:53542=127.0.205.7:53543", "--admin", "off", "--metrics", "off", "--readiness", "off")) {
+            try (Socket s = proxy.dialForward("127.0.205.5", "127.0.205.5")) {
+                s.getOutputStream().write('x');
+                assertThat(s.getInputStream().read()).as(proxy.output()).isEqualTo('x');
+                // Both ends of the HBONE connection are this proxy's: its client's socket and its listener's.
+                assertThat(keepaliveSeconds("dst 127.0.205.6:53541")).as("dialled").isLessThanOrEqualTo(42);
+                assertThat(keepaliveSeconds("src 127.0.205.6:53541")).as("accepted").isLessThanOrEqualTo(42);
+            }
+            assertThat(proxy.stop()).as(proxy.output()).isZero();
+        }
+    }
+
+    /**
+     * When the kernel's keepalive timer of the one established socket {@code filter} selects is due, in seconds (ss -tno
+     * prints {@code timer:(keepalive,41sec,0)} or {@code 2min59sec}). Asked again while the socket shows another timer
+     * (a PING in flight arms the retransmission timer instead), at most 50 times.
+     */
+    private static double keepaliveSeconds(String filter) throws Exception {
+        java.util.regex.Pattern p = java.util.regex.Pattern.compile("timer:\\(keepalive,(?:(\\d+)min)?(?:([\\d.]+)sec)?(?:([\\d.]+)ms)?,");
+        String out = "";
+        for (int i = 0; i < 50; i++) {
+            Process ss = new ProcessBuilder(List.of("ss", "-tno", "state", "established", filter)).redirectErrorStream(true).start();
+            out = new String(ss.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            ss.waitFor();
+            java.util.regex.Matcher m = p.matcher(out);
+            if (m.find()) {
+                return (m.group(1) == null ? 0 : 60 * Double.parseDouble(m.group(1))) + (m.group(2) == null ? 0 : Double.parseDouble(m.group(2)))
+                        + (m.group(3) == null ? 0 : Double.parseDouble(m.group(3)) / 1000);
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("no keepalive timer for " + filter + " in:\n" + out);
     }
 
     /** The HBONE server's first SETTINGS (initial window, max frame size), as a TLS h2 client with the SVID of {@code dir/pem} sees them. */

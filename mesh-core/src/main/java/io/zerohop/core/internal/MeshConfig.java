@@ -15,7 +15,7 @@ import java.util.function.Consumer;
  * {@code provider} (then an in-memory CA for {@code trustDomain}), {@code identity}, {@code policy},
  * {@code node}, {@code inbound}, {@code meterRegistry} (a mesh without one never loads a Micrometer
  * class: nothing here calls {@code toString()} or {@code equals()} on this record), {@code onTunnelClosed}, {@code http2}
- * (then the HBONE builders' defaults, ztunnel's).
+ * and {@code keepalive} (then the HBONE builders' defaults).
  */
 public record MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId identity, PolicyEngine policy,
                          WorkloadRegistry registry, String node, InetSocketAddress inbound, boolean inboundTransparent,
@@ -24,7 +24,21 @@ public record MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId
                          boolean passthroughUnknown, String clusterId, boolean acceptHttp10,
                          boolean sniffHttp10, InboundEndpoints inboundEndpoints, boolean federation,
                          java.net.InetAddress localAddress, java.util.List<InetSocketAddress> dnsServers,
-                         io.zerohop.hbone.internal.H2Config http2) {
+                         io.zerohop.hbone.internal.H2Config http2, io.zerohop.hbone.TcpKeepalive keepalive) {
+    /** A configuration with the HBONE builders' TCP keepalive. */
+    public MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId identity, PolicyEngine policy,
+                      WorkloadRegistry registry, String node, InetSocketAddress inbound, boolean inboundTransparent,
+                      MeterRegistry meterRegistry, Consumer<TunnelResult> onTunnelClosed, int threads,
+                      int maxStreamsPerConnection, Duration idleTimeout, Duration drain, Duration metricsInterval,
+                      boolean passthroughUnknown, String clusterId, boolean acceptHttp10,
+                      boolean sniffHttp10, InboundEndpoints inboundEndpoints, boolean federation,
+                      java.net.InetAddress localAddress, java.util.List<InetSocketAddress> dnsServers,
+                      io.zerohop.hbone.internal.H2Config http2) {
+        this(provider, trustDomain, identity, policy, registry, node, inbound, inboundTransparent, meterRegistry, onTunnelClosed,
+                threads, maxStreamsPerConnection, idleTimeout, drain, metricsInterval, passthroughUnknown, clusterId, acceptHttp10,
+                sniffHttp10, inboundEndpoints, federation, localAddress, dnsServers, http2, null);
+    }
+
     /** A configuration with the HBONE client's and server's HTTP/2 defaults (ztunnel's). */
     public MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId identity, PolicyEngine policy,
                       WorkloadRegistry registry, String node, InetSocketAddress inbound, boolean inboundTransparent,

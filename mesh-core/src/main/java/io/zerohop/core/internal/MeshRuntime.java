@@ -143,7 +143,8 @@ public final class MeshRuntime {
                     new TunnelSource(registry, claims, cfg.node(), local::hostHas));
             this.listeners = new Listeners(group, ownPorts, tunnels);
             this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),
-                    observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout(), cfg.localAddress(), cfg.dnsServers(), cfg.http2());
+                    observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout(), cfg.localAddress(), cfg.dnsServers(), cfg.http2(),
+                    cfg.keepalive());
             this.inbound = new Inbound(local, identity, ownPorts, http, authorizer, cfg.inboundEndpoints());
             this.plaintext = new PlaintextInbound(local, ownPorts, policy, authorizer, http, observer, refusals, cfg.inboundEndpoints());
             this.live = new LiveAuthorization(inbound::reauthorize, observer::lateDenied);
@@ -251,6 +252,9 @@ public final class MeshRuntime {
             return CompletableFuture.completedFuture(null);
         }
         HboneServer.Builder sb = HboneServer.builder();
+        if (cfg.keepalive() != null) {
+            sb.tcpKeepalive(cfg.keepalive());
+        }
         if (cfg.http2() != null) {
             sb.streamWindow(cfg.http2().streamWindow()).connectionWindow(cfg.http2().connectionWindow()).maxFrameSize(cfg.http2().maxFrameSize());
         }

@@ -46,6 +46,8 @@ public final class MeshSettings {
     private boolean federation;
     /** Null: the HBONE builders' defaults. */
     private io.zerohop.hbone.internal.H2Config http2;
+    /** Null: the HBONE builders' default. */
+    private io.zerohop.hbone.TcpKeepalive keepalive;
 
     public void trustDomain(String td) {
         // Without the check, null became the string "null", a valid trust domain name.
@@ -188,6 +190,10 @@ public final class MeshSettings {
         this.http2 = h2;
     }
 
+    public void tcpKeepalive(io.zerohop.hbone.TcpKeepalive k) {
+        this.keepalive = Objects.requireNonNull(k, "tcpKeepalive");
+    }
+
     public void maxStreamsPerConnection(int n) {
         this.maxStreamsPerConnection = atLeastOne(n, "maxStreamsPerConnection");
     }
@@ -299,7 +305,7 @@ public final class MeshSettings {
         return new MeshConfig(provider, trustDomain, identity, policy, registry != null ? registry : WorkloadRegistry.empty(), node,
                 inbound, inboundTransparent, meterRegistry, onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain,
                 metricsInterval, passthroughUnknown, clusterId, acceptHttp10 || pilotHttp10, pilotHttp10,
-                inboundEndpoints.build(inbound, inboundTransparent), federation, localAddress, dnsServers, http2);
+                inboundEndpoints.build(inbound, inboundTransparent), federation, localAddress, dnsServers, http2, keepalive);
     }
 
     /**

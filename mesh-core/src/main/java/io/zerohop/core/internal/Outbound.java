@@ -110,6 +110,7 @@ public final class Outbound implements CaptureListener.Opener {
     private final int maxStreamsPerConnection;
     private final Duration idleTimeout;
     private final io.zerohop.hbone.internal.H2Config http2;
+    private final io.zerohop.hbone.TcpKeepalive keepalive;
     /** Where HBONE connections are dialled from ({@code Mesh.Builder.localAddress}); null: the kernel's choice. */
     private final java.net.InetAddress localAddress;
     /** Where a Service endpoint's hostname is looked up, per connection. */
@@ -153,15 +154,20 @@ public final class Outbound implements CaptureListener.Opener {
                     int maxStreamsPerConnection, Duration idleTimeout, java.net.InetAddress localAddress,
                     List<InetSocketAddress> dnsServers) {
         this(tls, group, local, identity, ownPorts, passthroughUnknown, events, observer, refusals, maxStreamsPerConnection,
-                idleTimeout, localAddress, dnsServers, null);
+                idleTimeout, localAddress, dnsServers, null, null);
     }
 
-    /** @param http2 the clients' HTTP/2 windows and frame size; null: HboneClient.Builder's defaults (ztunnel's) */
+    /**
+     * @param http2     the clients' HTTP/2 windows and frame size; null: HboneClient.Builder's defaults (ztunnel's)
+     * @param keepalive the clients' TCP keepalive; null: HboneClient.Builder's default
+     */
     public Outbound(MeshTls tls, EventLoopGroup group, LocalWorkloads local, SpiffeId identity, OwnPorts ownPorts,
                     boolean passthroughUnknown, HboneEvents events, TunnelObserver observer, RateLimitedLog refusals,
                     int maxStreamsPerConnection, Duration idleTimeout, java.net.InetAddress localAddress,
-                    List<InetSocketAddress> dnsServers, io.zerohop.hbone.internal.H2Config http2) {
+                    List<InetSocketAddress> dnsServers, io.zerohop.hbone.internal.H2Config http2,
+                    io.zerohop.hbone.TcpKeepalive keepalive) {
         this.http2 = http2;
+        this.keepalive = keepalive;
         this.dns = new OnDemandDns(group, dnsServers);
         this.tls = Objects.requireNonNull(tls, "tls");
         this.group = Objects.requireNonNull(group, "group");
@@ -897,6 +903,9 @@ public final class Outbound implements CaptureListener.Opener {
                     .maxStreamsPerConnection(maxStreamsPerConnection)
                     .idleTimeout(idleTimeout)
                     .inboundBudget(inboundBudget);
+            if (keepalive != null) {
+                b.tcpKeepalive(keepalive);
+            }
             if (http2 != null) {
                 b.streamWindow(http2.streamWindow()).connectionWindow(http2.connectionWindow()).maxFrameSize(http2.maxFrameSize());
             }

@@ -14,5 +14,5 @@ import java.time.Duration;
 public record ClientConfig(MeshTls tls, SpiffeId source, int maxStreamsPerConnection, Duration idleTimeout,
                            Duration connectTimeout, Duration handshakeTimeout, Duration pingInterval,
                            Duration pingTimeout, H2Config h2, HboneEvents events, EventLoopGroup group, int threads,
-                           InetAddress localAddress, UnreadBudget inboundBudget) {
+                           InetAddress localAddress, UnreadBudget inboundBudget, io.zerohop.hbone.TcpKeepalive keepalive) {
 }

@@ -270,7 +270,7 @@ final class ClientConnection {
                         channel = ch;
                         // First: a read of the socket while it connects must not reach TLS or the connection's handlers.
                         ch.pipeline().addFirst(Transports.Dialling.INSTANCE);
-                        Transports.keepalive(ch);
+                        Transports.keepalive(ch, cfg.keepalive());
                         ch.closeFuture().addListener(x -> {
                             if (inbound != null) {
                                 inbound.closed();

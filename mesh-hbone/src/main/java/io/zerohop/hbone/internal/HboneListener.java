@@ -160,7 +160,7 @@ public final class HboneListener {
     }
 
     private void accept(SocketChannel ch) {
-        Transports.keepalive(ch);
+        Transports.keepalive(ch, cfg.keepalive());
         InetSocketAddress local = ch.localAddress();
         InetSocketAddress peer = ch.remoteAddress();
         if (draining) {

@@ -25,5 +25,6 @@ public record ServerConfig(MeshTls tls, InetSocketAddress bind, IdentitySelector
                            int maxConcurrentStreams, Duration handshakeTimeout, Duration idleTimeout,
                            Duration upstreamConnectTimeout, Duration pingInterval, Duration pingTimeout,
                            H2Config h2, ServerLimits limits, EventLoopGroup group, int threads, boolean transparent,
-                           Duration delayedCloseTimeout, Predicate<SocketChannel> joinGate) {
+                           Duration delayedCloseTimeout, Predicate<SocketChannel> joinGate,
+                           io.zerohop.hbone.TcpKeepalive keepalive) {
 }

@@ -455,9 +455,26 @@ public final class Transports {
      * peer on pooled client connections; this also covers accepted ones and idle NATs.
      */
     public static void keepalive(Channel ch) {
+        keepalive(ch, io.zerohop.hbone.TcpKeepalive.DEFAULT);
+    }
+
+    /** {@code k} on an HBONE connection (ztunnel's {@code setup_socket}: nothing at all when it is off). */
+    public static void keepalive(Channel ch, io.zerohop.hbone.TcpKeepalive k) {
+        if (!k.enabled()) {
+            return;
+        }
         ch.config().setOption(ChannelOption.SO_KEEPALIVE, true);
         if (ch instanceof EpollSocketChannel) {
-            ch.config().setOption(EpollChannelOption.TCP_KEEPIDLE, KEEPALIVE_IDLE_SECONDS);
+            ch.config().setOption(EpollChannelOption.TCP_KEEPIDLE, (int) k.idle().toSeconds());
+            if (k.interval() != null) {
+                ch.config().setOption(EpollChannelOption.TCP_KEEPINTVL, (int) k.interval().toSeconds());
+            }
+            if (k.retries() > 0) {
+                ch.config().setOption(EpollChannelOption.TCP_KEEPCNT, k.retries());
+            }
+            if (k.userTimeout()) {
+                ch.config().setOption(EpollChannelOption.TCP_USER_TIMEOUT, (int) Math.min(Integer.MAX_VALUE, k.userTimeoutMillis()));
+            }
         }
     }
 
