@@ -364,9 +364,8 @@ final class ZtunnelEnv {
                     + " default, with no switch"));
 
     /**
-     * One warning per {@link #UNSUPPORTED} variable set to something other than ztunnel's default: as ztunnel reads a
-     * boolean ({@code true}/{@code false} exactly), a duration (its value, not its spelling: {@code 3m} is {@code 180s}),
-     * a number ({@code +9} is 9), a string as written; {@code XDS_HEADER_*} variables, one warning for them all, and
+     * One warning per {@link #UNSUPPORTED} variable set to something other than ztunnel's default, compared as written
+     * (ztunnel's booleans are exactly {@code true}/{@code false}); {@code XDS_HEADER_*} variables, one warning for them all, and
      * {@code ISTIO_META_DNS_CAPTURE} as ztunnel reads it ({@code true} in any case runs its DNS proxy; unset runs it too,
      * but a proxy without the variable is given no warning: it asked for nothing).
      */
@@ -393,14 +392,6 @@ final class ZtunnelEnv {
         if (u.var().equals("ISTIO_META_DNS_CAPTURE")) {
             // ztunnel's dns_proxy: unset or "true" in any case runs it, any other value switches it off, as zerohop is.
             return !v.toLowerCase(Locale.ROOT).equals("true");
-        }
-        if (d.endsWith("s") && d.matches("[0-9]+s")) {
-            Duration want = ProxyCommand.durationStr(d);
-            return want.equals(ProxyCommand.durationStr(v));
-        }
-        if (d.matches("[0-9]+")) {
-            String n = v.startsWith("+") ? v.substring(1) : v;
-            return n.matches("[0-9]+") && n.replaceFirst("^0+(?=.)", "").equals(d);
         }
         return v.equals(d);
     }
