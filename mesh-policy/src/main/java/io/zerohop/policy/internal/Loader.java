@@ -671,10 +671,46 @@ public final class Loader {
         // left out), then dropped: a typo, a bad CIDR or an unknown entity in it is refused, as Cilium refuses the object
         // (a final new-user pass loaded `ingresDeny:` in a host policy with only the "skipped" warning).
         CiliumCompiler.compile(ref, null, asPodRule(rule, n), new ArrayList<>(), localCluster);
+        refuseHostL7(rule);
         out.warn(n.file + ":" + n.line + ": " + ref + ": " + n.path + ": host policy skipped: zerohop does not enforce host policies"
                 + " (Cilium applies a nodeSelector rule to the selected nodes' host endpoints; zerohop protects pods, and applies"
                 + " it to none)");
         return true;
+    }
+
+    /**
+     * Cilium refuses a host rule with L7 rules (pkg/policy/api rule_validation.go Rule.Validate; rule_validation_test.go
+     * TestL7RulesWithNodeSelector): any on ingress, HTTP or Kafka on egress (DNS there is taken). Skipping such a rule
+     * with a warning, as until 7 December, loaded a file Cilium rejects.
+     */
+    private static void refuseHostL7(YNode rule) throws PolicyLoadException {
+        for (String section : new String[] {"ingress", "egress"}) {
+            YNode list = rule.get(section);
+            for (YNode item : list == null ? List.<YNode>of() : list.items()) {
+                YNode toPorts = item.type == YNode.Type.MAP ? item.get("toPorts") : null;
+                for (YNode pr : toPorts == null ? List.<YNode>of() : toPorts.items()) {
+                    YNode rules = pr.type == YNode.Type.MAP ? pr.get("rules") : null;
+                    if (rules == null || rules.type != YNode.Type.MAP) {
+                        continue;
+                    }
+                    // countL7Rules: only non-empty http, kafka and dns lists count (L7Rules.IsEmpty).
+                    for (String proto : new String[] {"http", "kafka", "dns"}) {
+                        YNode l7 = rules.get(proto);
+                        if (l7 == null || l7.items().isEmpty()) {
+                            continue;
+                        }
+                        if (section.equals("ingress")) {
+                            throw l7.error("L7 policy is not supported on host ingress yet (Cilium refuses a nodeSelector rule"
+                                    + " with L7 rules)");
+                        }
+                        if (!proto.equals("dns")) {
+                            throw l7.error("L7 protocol " + (proto.equals("http") ? "HTTP" : "Kafka") + " is not supported on"
+                                    + " host egress yet (Cilium refuses a nodeSelector rule with HTTP or Kafka rules)");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /** Host rule {@code rule} as a pod rule to check: {@code nodeSelector} as its endpointSelector, no fromNodes/toNodes. */
