@@ -42,6 +42,7 @@ class CiliumConformanceSweepTest extends UpstreamTable {
 
     static {
         hostPolicies();
+        cidrFormat();
     }
 
     /** rule_validation_test.go: the cases the other suites had not replayed. */
@@ -206,6 +207,6 @@ class CiliumConformanceSweepTest extends UpstreamTable {
     @Test
     void countsPerSource() {
         T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
-        assertThat(T.counts()).containsKeys(VALIDATION_TEST);
+        assertThat(T.counts()).containsKeys(VALIDATION_TEST,CIDR_TEST);
     }
 }

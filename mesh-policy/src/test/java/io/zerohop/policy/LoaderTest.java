@@ -285,12 +285,12 @@ class LoaderTest {
                 spec:
                   endpointSelector: {}
                   ingressDeny:
-                  - fromCIDR: ["10.0.0.9", "::ffff:10.0.0.1"]
+                  - fromCIDR: ["10.0.0.9/32", "::ffff:10.0.0.1/128"]
                   - fromCIDRSet: [{cidr: "::ffff:10.2.0.0/112"}, {cidr: "10.3.0.0/16"}]
                 """);
         assertThat(cilium.warnings()).containsExactly(
-                "cnp.yaml:7: CiliumNetworkPolicy prod/c: spec.ingressDeny[0].fromCIDR[1] \"::ffff:10.0.0.1\" never matches: an IPv4-mapped IPv6 address is an "
-                        + "IPv6 prefix, as Go's netip reads it, and no peer is one (an IPv4 peer is IPv4); write 10.0.0.1",
+                "cnp.yaml:7: CiliumNetworkPolicy prod/c: spec.ingressDeny[0].fromCIDR[1] \"::ffff:10.0.0.1/128\" never matches: an IPv4-mapped IPv6 address is an "
+                        + "IPv6 prefix, as Go's netip reads it, and no peer is one (an IPv4 peer is IPv4); write 10.0.0.1/32",
                 "cnp.yaml:8: CiliumNetworkPolicy prod/c: spec.ingressDeny[1].fromCIDRSet[0].cidr \"::ffff:10.2.0.0/112\" never matches: an IPv4-mapped IPv6 address "
                         + "is an IPv6 prefix, as Go's netip reads it, and no peer is one (an IPv4 peer is IPv4); write 10.2.0.0/16");
     }

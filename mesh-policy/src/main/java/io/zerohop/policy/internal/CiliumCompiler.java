@@ -394,7 +394,7 @@ final class CiliumCompiler {
                     if (c.ipv4Mapped()) {
                         warnings.add(text.file + ":" + text.line + ": " + ref + ": " + text.path + " \"" + text.string()
                                 + "\" never matches: an IPv4-mapped IPv6 address is an IPv6 prefix, as Go's"
-                                + " netip reads it, and no peer is one (an IPv4 peer is IPv4); write " + c.ipv4Form());
+                                + " netip reads it, and no peer is one (an IPv4 peer is IPv4); write " + prefixForm(c.ipv4Form()));
                     }
                 }
             }
@@ -594,7 +594,17 @@ final class CiliumCompiler {
         return v;
     }
 
-    /** api.CIDR: an address or a prefix (Go netip, no leading zeros). */
+    /** {@code 10.0.0.1} as fromCIDR needs it written ({@code 10.0.0.1/32}); a prefix as it is. */
+    private static String prefixForm(String ipv4) {
+        return ipv4.contains("/") ? ipv4 : ipv4 + "/32";
+    }
+
+    /**
+     * api.CIDR (fromCIDR, toCIDR): a prefix (Go netip, no leading zeros). Cilium's own CIDR.sanitize also takes a bare
+     * address, but the CRD declares the field {@code format: cidr} (pkg/policy/api cidr.go, {@code
+     * +kubebuilder:validation:Format=cidr}; before it, the pattern cidr_test.go TestCIDRRegex checks), which the API
+     * server validates with Go's net.ParseCIDR: {@code kubectl apply} refuses {@code 10.0.0.1}, so no Cilium enforces it.
+     */
     private static Cidr cidr(YNode c) throws PolicyLoadException {
         String v = c.string();
         if (v.isEmpty()) {
@@ -603,6 +613,10 @@ final class CiliumCompiler {
         Cidr parsed = Cidr.parse(v);
         if (parsed == null) {
             throw c.error("unable to parse CIDR \"" + v + "\"");
+        }
+        if (!v.contains("/")) {
+            throw c.error("\"" + v + "\" has no prefix length: the CRD's format: cidr (Go's net.ParseCIDR, which the API server"
+                    + " applies) refuses an address; write " + v + "/" + parsed.bits());
         }
         return parsed;
     }
