@@ -41,6 +41,7 @@ class CiliumConformanceSweepTest extends UpstreamTable {
     static final String BAD_OP = "{matchExpressions: [{key: any.foo, operator: asdfasdfasdf, values: [default]}]}";
 
     static {
+        validation();
         hostPolicies();
         cidrFormat();
     }
@@ -207,6 +208,6 @@ class CiliumConformanceSweepTest extends UpstreamTable {
     @Test
     void countsPerSource() {
         T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
-        assertThat(T.counts()).containsKeys(VALIDATION_TEST,CIDR_TEST);
+        assertThat(T.counts()).containsKeys(VALIDATION_TEST,UTILS_TEST,CIDR_TEST,CRD);
     }
 }

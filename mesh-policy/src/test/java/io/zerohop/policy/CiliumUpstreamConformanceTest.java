@@ -827,7 +827,7 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                         + " enforcer applies this policy");
         String v = CILIUM_RULE_VALIDATION;
         T.invalid(v, "egress serverNames: an empty name is refused", cnp("prod", "c", "{endpointSelector: {}, egress: [{toPorts: "
-                + "[{ports: [{port: '443', protocol: TCP}], serverNames: ['']}]}]}"), "empty server name is not allowed");
+                + "[{ports: [{port: '443', protocol: TCP}], serverNames: ['']}]}]}"), "Empty server name is not allowed");
         T.invalid(v, "egress serverNames with L7 rules and no terminatingTLS", cnp("prod", "c", "{endpointSelector: {}, egress: "
                 + "[{toPorts: [{ports: [{port: '443', protocol: TCP}], serverNames: [a.example], rules: {http: [{}]}}]}]}"),
                 "ServerNames are not allowed with L7 rules without TLS termination");

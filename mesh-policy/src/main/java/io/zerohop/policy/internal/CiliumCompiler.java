@@ -707,6 +707,24 @@ final class CiliumCompiler {
                 && !n.get("toPorts").items().isEmpty()) {
             throw n.get("icmps").error("The ICMPs block may only be present without ToPorts. Define a separate rule to use ToPorts.");
         }
+        if (n.get("icmps") != null) {
+            // rule_validation.go ICMPRule.verify (TestTooManyICMPFields, TestWrongICMPFieldFamily); until 7 December an
+            // egress icmps was not read, so a policy Cilium refuses loaded.
+            for (YNode icmp : n.get("icmps").items()) {
+                icmp.onlyKeys(Set.of("fields"));
+                List<YNode> fields = icmp.get("fields") == null ? List.of() : icmp.get("fields").items();
+                if (fields.size() > 40) {
+                    throw icmp.get("fields").error("too many types, the max is 40");
+                }
+                for (YNode f : fields) {
+                    f.onlyKeys(Set.of("family", "type"));
+                    String family = f.string("family", "");
+                    if (!family.isEmpty() && !family.equals("IPv4") && !family.equals("IPv6")) {
+                        throw f.get("family").error("wrong family: " + family);
+                    }
+                }
+            }
+        }
         if (n.get("toPorts") != null) {
             CiliumPortRules.ports(n.get("toPorts"), deny, new ArrayList<>(), false);
         }

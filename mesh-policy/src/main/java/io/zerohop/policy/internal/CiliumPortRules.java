@@ -57,7 +57,7 @@ final class CiliumPortRules {
             if (pr.has("serverNames")) {
                 for (YNode sn : pr.get("serverNames").items()) {
                     if (sn.string().isEmpty()) {
-                        throw sn.error("empty server name is not allowed");
+                        throw sn.error("Empty server name is not allowed");
                     }
                 }
             }
@@ -80,6 +80,14 @@ final class CiliumPortRules {
                 types += rules.get("l7proto") != null ? 1 : 0;
                 if (rules.get("l7") != null && rules.get("l7proto") == null) {
                     throw rules.get("l7").error("'l7' may only be specified when a 'l7proto' is also specified");
+                }
+                if (rules.get("l7") != null) {
+                    // PortRuleL7.Sanitize (rule_validation_test.go TestL7Rules); until 7 December an empty key loaded.
+                    for (YNode entry : rules.get("l7").items()) {
+                        if (entry.type == YNode.Type.MAP && entry.map.containsKey("")) {
+                            throw entry.error("empty key not allowed");
+                        }
+                    }
                 }
                 if (types > 1) {
                     throw rules.error("multiple L7 protocol rule types specified in single rule");
