@@ -43,6 +43,8 @@ class CiliumConformanceSweepTest extends UpstreamTable {
     static {
         validation();
         hostPolicies();
+        selectors();
+        entityWildcard();
         cidrFormat();
     }
 
@@ -208,6 +210,6 @@ class CiliumConformanceSweepTest extends UpstreamTable {
     @Test
     void countsPerSource() {
         T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
-        assertThat(T.counts()).containsKeys(VALIDATION_TEST,UTILS_TEST,CIDR_TEST,CRD);
+        assertThat(T.counts()).containsKeys(VALIDATION_TEST, SELECTOR_TEST, UTILS_TEST, CIDR_TEST, CRD);
     }
 }
