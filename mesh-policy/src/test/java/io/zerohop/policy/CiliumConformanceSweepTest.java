@@ -73,6 +73,17 @@ class CiliumConformanceSweepTest extends UpstreamTable {
         T.invalid(s, "TestWrongICMPFieldFamily: family hoge (egress; was: loaded)", egress("{toEndpoints: [{}], icmps: [{fields: "
                 + "[{family: hoge, type: 0}]}]}"), "wrong family: hoge");
         T.valid(s, "TestWrongICMPFieldFamily: family IPv6", egress("{toEndpoints: [{}], icmps: [{fields: [{family: IPv6, type: 128}]}]}"));
+        String icmp = "cilium/cilium pkg/policy/api/icmp_test.go (TestICMPFieldUnmarshal) + icmp.go (ICMPField.UnmarshalJSON)";
+        T.valid(icmp, "TestICMPFieldUnmarshal: IPv4 type 8", egress("{toEndpoints: [{}], icmps: [{fields: [{family: IPv4, type: 8}]}]}"));
+        T.valid(icmp, "TestICMPFieldUnmarshal: IPv4 EchoRequest", egress("{toEndpoints: [{}], icmps: [{fields: [{family: IPv4, "
+                + "type: EchoRequest}]}]}"));
+        T.invalid(icmp, "TestICMPFieldUnmarshal: ICMPNodeInformationQuery is IPv6 only (was: loaded)", egress("{toEndpoints: [{}], "
+                + "icmps: [{fields: [{family: IPv4, type: ICMPNodeInformationQuery}]}]}"),
+                "ICMP type ICMPNodeInformationQuery not found in IPv4");
+        T.valid(icmp, "TestICMPFieldUnmarshal: ICMPNodeInformationQuery in IPv6", egress("{toEndpoints: [{}], icmps: [{fields: "
+                + "[{family: IPv6, type: ICMPNodeInformationQuery}]}]}"));
+        T.invalid(icmp, "an unknown name, the family defaulted to IPv4 (was: loaded)", egress("{toEndpoints: [{}], icmps: [{fields: "
+                + "[{type: Bogus}]}]}"), "ICMP type Bogus not found in IPv4");
         T.invalid(s, "TestICMPRuleWithOtherRuleFailed: ingress icmps (refused as unsupported first)", ingress("{fromEndpoints: [{}], "
                 + "toPorts: [{ports: [{port: '80', protocol: TCP}]}], icmps: [{fields: [{type: 8}]}]}"), "icmps");
         T.valid(s, "TestL7Rules: egress l7proto with l7 entries", egress("{toEndpoints: [{}], toPorts: [{ports: [{port: '80', "

@@ -594,6 +594,26 @@ final class CiliumCompiler {
         return v;
     }
 
+    private static final Set<String> ICMP4_NAMES = Set.of("EchoReply", "DestinationUnreachable", "Redirect", "Echo",
+            "EchoRequest", "RouterAdvertisement", "RouterSelection", "TimeExceeded", "ParameterProblem", "Timestamp",
+            "TimestampReply", "Photuris", "ExtendedEchoRequest", "ExtendedEchoReply");
+    private static final Set<String> ICMP6_NAMES = Set.of("DestinationUnreachable", "PacketTooBig", "TimeExceeded",
+            "ParameterProblem", "EchoRequest", "EchoReply", "MulticastListenerQuery", "MulticastListenerReport",
+            "MulticastListenerDone", "RouterSolicitation", "RouterAdvertisement", "NeighborSolicitation", "NeighborAdvertisement",
+            "RedirectMessage", "RouterRenumbering", "ICMPNodeInformationQuery", "ICMPNodeInformationResponse",
+            "InverseNeighborDiscoverySolicitation", "InverseNeighborDiscoveryAdvertisement", "HomeAgentAddressDiscoveryRequest",
+            "HomeAgentAddressDiscoveryReply", "MobilePrefixSolicitation", "MobilePrefixAdvertisement",
+            "DuplicateAddressRequestCodeSuffix", "DuplicateAddressConfirmationCodeSuffix", "ExtendedEchoRequest", "ExtendedEchoReply");
+
+    /** Go's intstr IntValue of a string: strconv.Atoi, 0 when it fails. */
+    private static int atoi(String s) {
+        try {
+            return Integer.parseInt(s);
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
     /** {@code 10.0.0.1} as fromCIDR needs it written ({@code 10.0.0.1/32}); a prefix as it is. */
     private static String prefixForm(String ipv4) {
         return ipv4.contains("/") ? ipv4 : ipv4 + "/32";
@@ -721,6 +741,14 @@ final class CiliumCompiler {
                     String family = f.string("family", "");
                     if (!family.isEmpty() && !family.equals("IPv4") && !family.equals("IPv6")) {
                         throw f.get("family").error("wrong family: " + family);
+                    }
+                    // icmp.go ICMPField.UnmarshalJSON (TestICMPFieldUnmarshal): a type that is not a number is a name of
+                    // the family's table; the API server defaults the family to IPv4 first.
+                    String type = f.get("type") == null ? "" : f.get("type").text();
+                    boolean v6 = family.equals("IPv6");
+                    if (!type.equals("0") && atoi(type) == 0 && !(v6 ? ICMP6_NAMES : ICMP4_NAMES).contains(type)) {
+                        throw f.get("type") == null ? f.error("ICMP type is required")
+                                : f.get("type").error("ICMP type " + type + " not found in " + (v6 ? "IPv6" : "IPv4"));
                     }
                 }
             }
