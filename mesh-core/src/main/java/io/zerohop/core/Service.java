@@ -38,9 +38,52 @@ import java.util.Set;
  * @param waypoint  the waypoint that connections addressed to its VIPs go through (istiod's {@code Service.waypoint}: the
  *                  {@code istio.io/use-waypoint} of the Service or its namespace, for a waypoint whose
  *                  {@code istio.io/waypoint-for} is {@code service} (the default) or {@code all}); null: none
+ * @param canonical whether istiod marked it the canonical one of its hostname (workload.proto {@code Service.canonical}:
+ *                  istio/istio pilot/pkg/serviceregistry/ambient/services.go marks one per hostname, a Kubernetes Service
+ *                  before a ServiceEntry): among several Services of one VIP or hostname, none in the client's
+ *                  namespace, it is preferred ({@link WorkloadRegistry#serviceAt(InetAddress, String)}); false by default
+ * @param visibility who may resolve it ({@link Visibility}); {@link Visibility#PUBLIC} by default; not null
  */
 public record Service(String namespace, String name, String hostname, List<InetAddress> vips, List<Port> ports,
-                      LoadBalancing loadBalancing, GatewayAddress waypoint) {
+                      LoadBalancing loadBalancing, GatewayAddress waypoint, boolean canonical, Visibility visibility) {
+
+    /**
+     * istio/api workload.proto {@code Service.Visibility}, as ztunnel keeps it (src/state/service.rs {@code Visibility},
+     * {@code Service::visible_to}). istiod sets it from the mesh config's {@code serviceEntryVisibility}
+     * (services.go {@code wdsVisibility}); a ServiceEntry's {@code exportTo} is not sent to ztunnel.
+     */
+    public enum Visibility {
+        /** Visible to clients of every namespace (the default). */
+        PUBLIC,
+        /** Visible only to clients of its own namespace: a client elsewhere finds no Service at its VIP or hostname. */
+        NAMESPACE
+    }
+
+    /** A Service of {@code waypoint}, not canonical, visible to every namespace. */
+    public Service(String namespace, String name, String hostname, List<InetAddress> vips, List<Port> ports,
+                   LoadBalancing loadBalancing, GatewayAddress waypoint) {
+        this(namespace, name, hostname, vips, ports, loadBalancing, waypoint, false, Visibility.PUBLIC);
+    }
+
+    /**
+     * Whether a client of {@code clientNamespace} may resolve it: ztunnel's {@code Service::visible_to}; a null namespace
+     * (a client of no known workload) sees every Service, as ztunnel's lookups with no namespace do not filter.
+     */
+    public boolean visibleTo(String clientNamespace) {
+        return visibility == Visibility.PUBLIC || clientNamespace == null || namespace.equals(clientNamespace);
+    }
+
+    /** This Service marked {@code canonical} or not. */
+    public Service withCanonical(boolean canonical) {
+        return canonical == this.canonical ? this
+                : new Service(namespace, name, hostname, vips, ports, loadBalancing, waypoint, canonical, visibility);
+    }
+
+    /** This Service with {@code visibility} (not null). */
+    public Service withVisibility(Visibility visibility) {
+        return visibility == this.visibility ? this
+                : new Service(namespace, name, hostname, vips, ports, loadBalancing, waypoint, canonical, visibility);
+    }
 
     /** A Service without a waypoint. */
     public Service(String namespace, String name, String hostname, List<InetAddress> vips, List<Port> ports,
@@ -51,7 +94,7 @@ public record Service(String namespace, String name, String hostname, List<InetA
     /** This Service with {@code waypoint} (null: none) in place of its own. */
     public Service withWaypoint(GatewayAddress waypoint) {
         return Objects.equals(waypoint, this.waypoint) ? this
-                : new Service(namespace, name, hostname, vips, ports, loadBalancing, waypoint);
+                : new Service(namespace, name, hostname, vips, ports, loadBalancing, waypoint, canonical, visibility);
     }
 
     /** A Service whose endpoints may be on any node ({@code internalTrafficPolicy: Cluster}, the default). */
@@ -318,6 +361,7 @@ public record Service(String namespace, String name, String hostname, List<InetA
             throw new IllegalArgumentException("service " + namespace + "/" + name + ": hostname \"" + hostname
                     + "\" is no DNS name (labels of letters, digits and '-', joined by '.')");
         }
+        Objects.requireNonNull(visibility, "visibility");
         vips = List.copyOf(Objects.requireNonNull(vips, "vips"));
         Set<InetAddress> seen = new HashSet<>();
         for (InetAddress a : vips) {
@@ -395,7 +439,9 @@ public record Service(String namespace, String name, String hostname, List<InetA
                 && java.util.Objects.equals(vips, o.vips)
                 && java.util.Objects.equals(ports, o.ports)
                 && java.util.Objects.equals(loadBalancing, o.loadBalancing)
-                && java.util.Objects.equals(waypoint, o.waypoint);
+                && java.util.Objects.equals(waypoint, o.waypoint)
+                && canonical == o.canonical
+                && visibility == o.visibility;
     }
 
     @Override
@@ -407,6 +453,8 @@ public record Service(String namespace, String name, String hostname, List<InetA
         h = 31 * h + java.util.Objects.hashCode(ports);
         h = 31 * h + java.util.Objects.hashCode(loadBalancing);
         h = 31 * h + java.util.Objects.hashCode(waypoint);
+        h = 31 * h + Boolean.hashCode(canonical);
+        h = 31 * h + visibility.hashCode();
         return h;
     }
 }

@@ -79,9 +79,9 @@ public final class WorkloadRegistry {
      */
     private record Snapshot(Map<InetAddress, Workload> byAddress, Map<String, InetSocketAddress> nodes, List<Workload> all,
                             IdentityHashMap<Workload, SpiffeId> ids, Map<String, List<InetAddress>> nodeAddresses,
-                            Map<InetAddress, String> nodeByAddress, List<Service> services, Map<InetAddress, Service> byVip,
-                            IdentityHashMap<Service, Workload[]> endpoints, Map<String, WorkloadService> byHostname,
-                            Map<String, Service> serviceByHost, Map<String, Workload[]> workloadsByHost) {}
+                            Map<InetAddress, String> nodeByAddress, List<Service> services, Map<InetAddress, Service[]> byVip,
+                            IdentityHashMap<Service, Workload[]> endpoints, IdentityHashMap<Service, WorkloadService> descriptions,
+                            Map<String, Service[]> serviceByHost, Map<String, Workload[]> workloadsByHost) {}
 
     private static final Workload[] NO_WORKLOADS = new Workload[0];
 
@@ -89,7 +89,7 @@ public final class WorkloadRegistry {
     private volatile String clusterDomain = "cluster.local";
 
     private volatile Snapshot snapshot = new Snapshot(Map.of(), Map.of(), List.of(), new IdentityHashMap<>(), Map.of(), Map.of(),
-            List.of(), Map.of(), new IdentityHashMap<>(), Map.of(), Map.of(), Map.of());
+            List.of(), Map.of(), new IdentityHashMap<>(), new IdentityHashMap<>(), Map.of(), Map.of());
 
     /** A registry with no workload, node or Service; fill it with {@link #replace} or {@link #put}. */
     public static WorkloadRegistry empty() {
@@ -166,12 +166,54 @@ public final class WorkloadRegistry {
     }
 
     /**
-     * The Service one of whose {@link Service#vips()} is {@code address}, if any: a map lookup, no allocation beyond the
-     * Optional. ztunnel's {@code services.get_by_vip} (src/state/service.rs), looked up before the workloads' addresses
-     * ({@code find_upstream}); {@link #replace} refuses a VIP that is also a workload's address.
+     * {@link #serviceAt(InetAddress, String)} for a client of no known namespace: no Service is filtered out by its
+     * {@link Service#visibility}, the {@link Service#canonical} one of several is preferred, else the first.
      */
     public Optional<Service> serviceAt(InetAddress address) {
-        return Optional.ofNullable(snapshot.byVip.get(address));
+        return serviceAt(address, null);
+    }
+
+    /**
+     * The Service for a client of {@code clientNamespace} among those one of whose {@link Service#vips()} is
+     * {@code address}, if any: ztunnel's {@code ServiceStore::get_best_by_vip} (istio/ztunnel src/state/service.rs), which
+     * {@code find_upstream} (src/state.rs) asks with the source workload's namespace, before the workloads' addresses.
+     * Several Services may share a VIP, one per namespace (ServiceEntries of one address in several namespaces): those
+     * not {@link Service#visibleTo} the client are skipped, then the one of the client's namespace is taken, else the
+     * {@link Service#canonical} one (the last of several, as ztunnel's {@code ServiceMatch::find_best_match}), else the
+     * first in the order installed. ztunnel's {@code preferred_service_namespace} and its CIDR VIPs
+     * ({@code get_best_by_cidr_vip}) are not modelled. {@link #replace} refuses a VIP that is also a workload's address.
+     * A map lookup and a walk of that VIP's Services; no allocation beyond the Optional.
+     *
+     * @param clientNamespace the source workload's namespace; null: none known (nothing filtered, nothing preferred)
+     */
+    public Optional<Service> serviceAt(InetAddress address, String clientNamespace) {
+        return Optional.ofNullable(best(snapshot.byVip.get(address), clientNamespace));
+    }
+
+    /**
+     * ztunnel's {@code ServiceMatch::find_best_match} over the candidates visible to {@code ns} (istio/ztunnel
+     * src/state/service.rs): the one of namespace {@code ns} at once, else the last canonical one, else the first.
+     */
+    private static Service best(Service[] candidates, String ns) {
+        if (candidates == null) {
+            return null;
+        }
+        Service canonical = null;
+        Service first = null;
+        for (Service s : candidates) {
+            if (!s.visibleTo(ns)) {
+                continue;
+            }
+            if (s.namespace().equals(ns)) {
+                return s;
+            }
+            if (s.canonical()) {
+                canonical = s;
+            } else if (first == null && canonical == null) {
+                first = s;
+            }
+        }
+        return canonical != null ? canonical : first;
     }
 
     /**
@@ -185,21 +227,51 @@ public final class WorkloadRegistry {
     }
 
     /**
-     * The Service named {@code hostname}, as telemetry describes it ({@link Service#description()}), or null: how an
-     * outbound tunnel's {@code destination_service} is found again from the {@code forwarded: …;host=} it carries.
+     * {@link #serviceByHostname(String, String)} for a client of no known namespace.
      */
     public WorkloadService serviceByHostname(String hostname) {
-        return hostname == null ? null : snapshot.byHostname.get(hostname);
+        return serviceByHostname(hostname, null);
+    }
+
+    /**
+     * The Service named {@code hostname} for a client of {@code clientNamespace} ({@link #bestService}), as telemetry
+     * describes it ({@link Service#description()}), or null: how an outbound tunnel's {@code destination_service} is
+     * found again from the {@code forwarded: …;host=} it carries. Allocates nothing.
+     */
+    public WorkloadService serviceByHostname(String hostname, String clientNamespace) {
+        Service s = hostname == null ? null : best(snapshot.serviceByHost.get(hostname), clientNamespace);
+        return s == null ? null : snapshot.descriptions.get(s);
+    }
+
+    /**
+     * The Service of {@code hostname} for a client of {@code clientNamespace}, if any: ztunnel's
+     * {@code ServiceStore::get_best_by_host} (istio/ztunnel src/state/service.rs; src/state.rs
+     * {@code find_service_by_hostname}, src/proxy/inbound.rs with the local workload's namespace). Several Services may
+     * share a hostname, one per namespace (Istio ServiceEntries define one host in several namespaces); they are picked as
+     * {@link #serviceAt(InetAddress, String)} picks among a VIP's.
+     *
+     * @param clientNamespace the client workload's namespace; null: none known (nothing filtered, nothing preferred)
+     */
+    public Optional<Service> bestService(String hostname, String clientNamespace) {
+        return Optional.ofNullable(hostname == null ? null : best(snapshot.serviceByHost.get(hostname), clientNamespace));
     }
 
     /**
      * The Service of {@code hostname} in {@code namespace}, if any: ztunnel's {@code services.get_by_namespaced_host}
-     * (istio/ztunnel src/state.rs {@code find_hostname}), how a waypoint named by hostname ({@link GatewayAddress}) is
-     * found. A map lookup ({@link #replace} refuses two Services of one hostname); names compare exactly.
+     * (istio/ztunnel src/state/service.rs; src/state.rs {@code find_hostname}), how a waypoint named by hostname
+     * ({@link GatewayAddress}) is found: that namespace's Service of the name only, never another namespace's of the same
+     * name. A map lookup and a walk of that hostname's Services (one per namespace); names compare exactly.
      */
     public Optional<Service> service(String namespace, String hostname) {
-        Service s = hostname == null ? null : snapshot.serviceByHost.get(hostname);
-        return s != null && s.namespace().equals(namespace) ? Optional.of(s) : Optional.empty();
+        Service[] ss = hostname == null ? null : snapshot.serviceByHost.get(hostname);
+        if (ss != null) {
+            for (Service s : ss) {
+                if (s.namespace().equals(namespace)) {
+                    return Optional.of(s);
+                }
+            }
+        }
+        return Optional.empty();
     }
 
     /**
@@ -309,9 +381,17 @@ public final class WorkloadRegistry {
             // A Service of an earlier snapshot (serviceAt read before a replace, which makes new instances on every
             // Kubernetes pod change): this snapshot's Service of the same VIP and name stands for it. A new-user pass saw
             // 261 of 71 million picks refused as "no healthy upstream" while services were replaced every millisecond.
-            Service now = snap.byVip.get(vip);
-            if (now != null && now.namespace().equals(service.namespace()) && now.name().equals(service.name())
-                    && now.hostname().equals(service.hostname())) {
+            Service now = null;
+            Service[] at = snap.byVip.get(vip);
+            if (at != null) {
+                for (Service c : at) {
+                    if (c.namespace().equals(service.namespace())) {
+                        now = c; // one per namespace on a VIP (replace)
+                        break;
+                    }
+                }
+            }
+            if (now != null && now.name().equals(service.name()) && now.hostname().equals(service.hostname())) {
                 service = now;
                 p = now.port(port);
                 if (p == null) {
@@ -459,8 +539,12 @@ public final class WorkloadRegistry {
     }
 
     /**
-     * Replaces everything at once, Services too: rejects two workloads claiming one address, two Services one VIP,
-     * a VIP that is also a workload's address, and two Services of one hostname.
+     * Replaces everything at once, Services too: rejects two workloads claiming one address, two Services of one
+     * namespace and name, two Services of one namespace on one VIP or of one hostname (ztunnel's {@code ServiceStore}
+     * holds one per namespace: its {@code insert} replaces that namespace's), and a VIP that is also a workload's address.
+     * Services of different namespaces may share VIPs and hostnames, as ztunnel's ({@code by_vip}, {@code by_host}: Istio
+     * ServiceEntries may define one host and address in several namespaces); {@link #serviceAt(InetAddress, String)} and
+     * {@link #bestService} pick among them by the client's namespace.
      *
      * @param services the Services whose VIPs outbound connections resolve ({@link #serviceAt}); their endpoints are
      *                 the workloads each {@link Service#selects}
@@ -534,9 +618,9 @@ public final class WorkloadRegistry {
                 }
             }
         }
-        Map<InetAddress, Service> byVip = new HashMap<>();
-        Map<String, WorkloadService> byHostname = new HashMap<>();
-        Map<String, Service> serviceByHost = new HashMap<>();
+        Map<InetAddress, Service[]> byVip = new HashMap<>();
+        Map<String, Service[]> serviceByHost = new HashMap<>();
+        IdentityHashMap<Service, WorkloadService> descriptions = new IdentityHashMap<>();
         IdentityHashMap<Service, Workload[]> endpoints = new IdentityHashMap<>();
         // Endpoints are found by namespace/name, as a Kubernetes Service's. Services may share one (istiod names every host
         // of a ServiceEntry after the entry, and an entry may be named as a Kubernetes Service of its namespace): such a
@@ -548,30 +632,51 @@ public final class WorkloadRegistry {
         }
         for (Service s : services) {
             for (InetAddress vip : s.vips()) {
-                Service prev = byVip.putIfAbsent(vip, s);
+                Service prev = sameNamespace(byVip.get(vip), s);
                 if (prev != null) {
                     throw new IllegalArgumentException("service address " + io.netty.util.NetUtil.toAddressString(vip) + " claimed by both services "
-                            + prev + " and " + s);
+                            + prev + " and " + s + " (one namespace: Services of different namespaces may share it)");
                 }
+                byVip.merge(vip, new Service[] {s}, WorkloadRegistry::append);
                 Workload w = byAddress.get(vip);
                 if (w != null) {
                     throw new IllegalArgumentException("service address " + io.netty.util.NetUtil.toAddressString(vip) + " of service " + s
                             + " is also the address of workload " + w);
                 }
             }
-            WorkloadService d = byHostname.putIfAbsent(s.hostname(), s.description());
+            Service d = sameNamespace(serviceByHost.get(s.hostname()), s);
             if (d != null) {
+                // istiod sends one Service per namespace and hostname (services.go keeps the best of a namespace's).
                 throw new IllegalArgumentException("service hostname " + s.hostname() + " claimed by both services "
-                        + d.namespace() + "/" + d.name() + " and " + s);
+                        + d + " and " + s + " (one namespace: Services of different namespaces may share it)");
             }
-            serviceByHost.put(s.hostname(), s);
+            serviceByHost.merge(s.hostname(), new Service[] {s}, WorkloadRegistry::append);
+            descriptions.put(s, s.description());
             String key = s.namespace() + "/" + s.name();
             List<Workload> eps = selected == null ? null : selected.get(named.get(key) > 1 ? key + "/" + s.hostname() : key);
             endpoints.put(s, eps == null ? NO_WORKLOADS : eps.toArray(NO_WORKLOADS));
         }
         snapshot = new Snapshot(Map.copyOf(byAddress), Map.copyOf(nodes), List.copyOf(workloads), ids, Map.copyOf(frozen),
-                Map.copyOf(nodeByAddress), List.copyOf(services), Map.copyOf(byVip), endpoints, Map.copyOf(byHostname),
+                Map.copyOf(nodeByAddress), List.copyOf(services), Map.copyOf(byVip), endpoints, descriptions,
                 Map.copyOf(serviceByHost), workloadsByHost(workloads));
+    }
+
+    /** The one of {@code in} of {@code s}'s namespace, or null. */
+    private static Service sameNamespace(Service[] in, Service s) {
+        if (in != null) {
+            for (Service x : in) {
+                if (x.namespace().equals(s.namespace())) {
+                    return x;
+                }
+            }
+        }
+        return null;
+    }
+
+    private static Service[] append(Service[] a, Service[] b) {
+        Service[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     /**
@@ -630,7 +735,7 @@ public final class WorkloadRegistry {
 
     record ServiceYaml(String namespace, String name, String hostname, List<String> addresses, Map<Integer, String> ports,
                        Map<String, String> selector, String internalTrafficPolicy, String trafficDistribution,
-                       GatewayAddress waypoint) {}
+                       GatewayAddress waypoint, String canonical, String visibility) {}
 
     record FileYaml(String trustDomain, List<NodeYaml> nodes, List<WorkloadYaml> workloads, List<ServiceYaml> services) {}
 
@@ -649,7 +754,7 @@ public final class WorkloadRegistry {
     private static final class Yaml {
         private static final java.util.Set<String> FILE_KEYS = java.util.Set.of("trustDomain", "nodes", "workloads", "services");
         private static final java.util.Set<String> SERVICE_KEYS = java.util.Set.of("namespace", "name", "hostname", "addresses",
-                "ports", "selector", "internalTrafficPolicy", "trafficDistribution", "waypoint");
+                "ports", "selector", "internalTrafficPolicy", "trafficDistribution", "waypoint", "canonical", "visibility");
         private static final java.util.Set<String> NODE_KEYS = java.util.Set.of("name", "hboneAddress", "addresses");
         private static final java.util.Set<String> WORKLOAD_KEYS = java.util.Set.of("namespace", "name", "serviceAccount",
                 "labels", "addresses", "protocol", "node", "ports", "namedPorts", "waypoint", "hostname");
@@ -683,7 +788,7 @@ public final class WorkloadRegistry {
                 b.onlyKeys(b.map(v), SERVICE_KEYS);
                 return new ServiceYaml(b.string(v, "namespace"), b.string(v, "name"), b.string(v, "hostname"),
                         b.strings(v, "addresses"), b.ports(v), b.stringMap(v, "selector"), b.string(v, "internalTrafficPolicy"),
-                        b.string(v, "trafficDistribution"), b.waypoint(v));
+                        b.string(v, "trafficDistribution"), b.waypoint(v), b.string(v, "canonical"), b.string(v, "visibility"));
             });
             return new FileYaml(b.string(root, "trustDomain"), nodes, workloads, services);
         }
@@ -1303,8 +1408,10 @@ public final class WorkloadRegistry {
         }
         List<Service> services = new ArrayList<>();
         if (f.services() != null) {
-            Map<InetAddress, String> vipOf = new HashMap<>();
+            // A workload's address by InetAddress; a Service's VIP by "namespace/address" (one per namespace).
+            Map<Object, String> vipOf = new HashMap<>();
             claimedBy.forEach((a, w) -> vipOf.put(a, "workload " + w));
+            // Keyed by namespace too: Services of different namespaces may share a hostname and VIPs (replace).
             Map<String, String> hostnames = new HashMap<>();
             Map<String, String> named = new HashMap<>();
             for (int i = 0; i < f.services().size(); i++) {
@@ -1322,10 +1429,11 @@ public final class WorkloadRegistry {
                 }
                 String host = v.hostname() != null ? v.hostname()
                         : v.name() + "." + v.namespace() + ".svc." + clusterDomain;
-                String prevHost = hostnames.putIfAbsent(host, v.namespace() + "/" + v.name());
+                String prevHost = hostnames.putIfAbsent(v.namespace() + "/" + host, v.namespace() + "/" + v.name());
                 if (prevHost != null) {
                     String at = v.hostname() != null ? where + ".hostname" : where;
-                    throw new FieldError(at, "hostname " + host + " is already service " + prevHost + "'s");
+                    throw new FieldError(at, "hostname " + host + " is already service " + prevHost + "'s (one namespace:"
+                            + " Services of different namespaces may share it)");
                 }
                 List<InetAddress> vips = new ArrayList<>();
                 if (v.addresses() != null) {
@@ -1340,10 +1448,15 @@ public final class WorkloadRegistry {
                         if (a.isAnyLocalAddress()) {
                             throw new FieldError(at, "the wildcard address is no service address");
                         }
-                        String prev = vipOf.putIfAbsent(a, "service " + v.namespace() + "/" + v.name());
-                        if (prev != null) {
-                            throw new FieldError(at, "address " + io.netty.util.NetUtil.toAddressString(a) + " is already " + prev + "'s");
+                        String prev = vipOf.get(a);
+                        if (prev == null) {
+                            prev = vipOf.get(v.namespace() + "/" + a.getHostAddress());
                         }
+                        if (prev != null) {
+                            throw new FieldError(at, "address " + io.netty.util.NetUtil.toAddressString(a) + " is already " + prev + "'s"
+                                    + (prev.startsWith("service ") ? " (one namespace: Services of different namespaces may share it)" : ""));
+                        }
+                        vipOf.put(v.namespace() + "/" + a.getHostAddress(), "service " + v.namespace() + "/" + v.name());
                         vips.add(a);
                     }
                 }
@@ -1390,9 +1503,23 @@ public final class WorkloadRegistry {
                     // istiod's constructService: internalTrafficPolicy Local wins over any traffic distribution.
                     lb = Service.LoadBalancing.NODE_LOCAL;
                 }
+                String canonical = v.canonical();
+                if (canonical != null && !canonical.equals("true") && !canonical.equals("false")) {
+                    throw new FieldError(where + ".canonical", "unknown value \"" + canonical + "\" (true or false)");
+                }
+                Service.Visibility visibility = Service.Visibility.PUBLIC;
+                if (v.visibility() != null) {
+                    try {
+                        visibility = Service.Visibility.valueOf(v.visibility());
+                    } catch (IllegalArgumentException e) {
+                        throw new FieldError(where + ".visibility", "unknown value \"" + v.visibility() + "\" (PUBLIC or"
+                                + " NAMESPACE, as istio/api workload.proto's Service.Visibility)");
+                    }
+                }
                 Service made;
                 try {
-                    made = new Service(v.namespace(), v.name(), host, vips, ports, lb, v.waypoint());
+                    made = new Service(v.namespace(), v.name(), host, vips, ports, lb, v.waypoint(), "true".equals(canonical),
+                            visibility);
                 } catch (IllegalArgumentException e) {
                     throw new FieldError(where, where + ": " + e.getMessage(), e);
                 }

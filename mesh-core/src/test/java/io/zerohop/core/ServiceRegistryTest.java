@@ -221,7 +221,14 @@ class ServiceRegistryTest {
         Service b = svc("b", List.of(ip("10.96.0.10")), Service.Port.of(80, 8080));
         WorkloadRegistry r = WorkloadRegistry.empty();
         assertThatThrownBy(() -> r.replace(List.of(), Map.of(), Map.of(), List.of(a, b)))
-                .hasMessage("service address 10.96.0.10 claimed by both services prod/a and prod/b");
+                .hasMessage("service address 10.96.0.10 claimed by both services prod/a and prod/b (one namespace: Services of"
+                        + " different namespaces may share it)");
+        // ztunnel's ServiceStore keys a Service by namespace and hostname (NamespacedHostname): a second of one namespace
+        // would replace the first (insert_internal); istiod sends one (services.go keeps a namespace's best).
+        Service otherName = new Service("prod", "z", "a.prod.svc.cluster.local", List.of(), List.of(Service.Port.of(80, 8080)));
+        assertThatThrownBy(() -> r.replace(List.of(), Map.of(), Map.of(), List.of(svc("a", List.of()), otherName)))
+                .hasMessage("service hostname a.prod.svc.cluster.local claimed by both services prod/a and prod/z (one namespace:"
+                        + " Services of different namespaces may share it)");
         Service c = svc("c", List.of(ip("10.0.0.1")), Service.Port.of(80, 8080));
         assertThatThrownBy(() -> r.replace(List.of(pod("web-1", "10.0.0.1", null)), Map.of(), Map.of(), List.of(c)))
                 .hasMessage("service address 10.0.0.1 of service prod/c is also the address of workload prod/web-1");

@@ -6,7 +6,6 @@ import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Service;
 import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
-import io.zerohop.core.WorkloadService;
 import io.zerohop.core.internal.http.HttpEnforcement;
 import io.zerohop.hbone.Authorizer;
 import io.zerohop.hbone.AuthzDecision;
@@ -103,8 +102,8 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
 
     /**
      * ztunnel's {@code find_inbound_upstream} for {@code HboneAddress::SvcHostname} (src/proxy/inbound.rs): the Service of
-     * that host name (one per name here: {@link WorkloadRegistry#replace} refuses two, so ztunnel's preference for the
-     * local workload's namespace has nothing to choose), and the dialled workload's own address at the port the Service
+     * that host name for the dialled workload's namespace ({@link WorkloadRegistry#bestService}: of several Services of
+     * the name in several namespaces, that namespace's, else the canonical one, else the first), and the dialled workload's own address at the port the Service
      * maps {@code port} to there: the endpoint's own mapping or named container port when the workload is an endpoint of
      * it, else the numbered target port. Null (503) for no such Service, no such service port, a named target port on a
      * workload that is no endpoint (istiod sends ztunnel 0 for it: {@code NoPortForServices}), or a dialled address that
@@ -117,11 +116,11 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
             return null;
         }
         Workload w = local.at(localAddress.getAddress()).orElse(null);
-        WorkloadService named = local.registry().serviceByHostname(hostname);
-        if (w == null || named == null) {
+        if (w == null) {
             return null;
         }
-        Service svc = local.registry().service(named.namespace(), hostname).orElse(null);
+        // ztunnel's find_service_by_hostname: get_best_by_host with the local workload's namespace.
+        Service svc = local.registry().bestService(hostname, w.namespace()).orElse(null);
         Service.Port p = svc == null ? null : svc.port(port);
         if (p == null) {
             return null;

@@ -212,7 +212,7 @@ public final class Outbound implements CaptureListener.Opener {
     private Route route(InetSocketAddress target, SpiffeId source, boolean defaultHeaders, boolean lookup) {
         // One lookup of each kind per call, shared by the waypoint's check and the route (a VIP is never a workload's
         // address: the registry refuses it).
-        io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress()).orElse(null);
+        io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress(), callerNamespace(source)).orElse(null);
         Workload dst = svc == null ? local.registry().byAddress(target.getAddress()).orElse(null) : null;
         Via via = libraryWaypoint(svc, dst, target, source);
         if (via != null) {
@@ -491,7 +491,7 @@ public final class Outbound implements CaptureListener.Opener {
         InetSocketAddress to = target;
         String host = null;
         try {
-            io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress()).orElse(null);
+            io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress(), callerNamespace(source)).orElse(null);
             Workload dst = svc == null ? local.registry().byAddress(target.getAddress()).orElse(null) : null;
             Via via = libraryWaypoint(svc, dst, target, source);
             if (via != null) {
@@ -642,7 +642,10 @@ public final class Outbound implements CaptureListener.Opener {
                     + " is not a workload of this node and not on this host: the proxy lends its own identity " + src
                     + " only to callers on this host (an address of its own network namespace: another container's is not)"), false);
         }
-        io.zerohop.core.Service vipService = local.registry().serviceAt(target.getAddress()).orElse(null);
+        // ztunnel's find_upstream asks get_best_by_vip with the source workload's namespace: of several Services of one
+        // VIP (ServiceEntries of one address in several namespaces) its own namespace's.
+        io.zerohop.core.Service vipService = local.registry().serviceAt(target.getAddress(),
+                from != null ? from.namespace() : callerNamespace(src)).orElse(null);
         if (vipService != null && vipService.waypoint() != null) {
             // ztunnel's build_request: a Service's waypoint is looked up before any endpoint (fetch_service_waypoint).
             return viaWaypoint(vipService.waypoint(), "service " + vipService, from, src, source, target, vipService.hostname());
@@ -801,11 +804,24 @@ public final class Outbound implements CaptureListener.Opener {
      */
     @Override
     public String ends(InetSocketAddress source, InetSocketAddress destination) {
-        io.zerohop.core.Service svc = local.registry().serviceAt(destination.getAddress()).orElse(null);
+        Workload from = local.at(source.getAddress()).orElse(null);
+        io.zerohop.core.Service svc = local.registry().serviceAt(destination.getAddress(),
+                from != null ? from.namespace() : callerNamespace(identity)).orElse(null);
         return "outbound " + Addresses.authority(source) + " (" + sourceText(source.getAddress()) + ") -> "
                 + Addresses.authority(destination) + " (" + (svc != null ? "service " + svc
                 : local.registry().byAddress(destination.getAddress()).map(w -> w.hasKnownIdentity() ? local.registry().identityOf(w).toString() : "outside the mesh")
                 .orElse("no workload")) + ")";
+    }
+
+    /**
+     * The namespace a library caller of identity {@code source} (or a host caller lent the mesh's identity) picks a
+     * Service of a shared VIP by, as ztunnel's source workload's: that of the local workload of that identity, else null
+     * (none known: {@link io.zerohop.core.WorkloadRegistry#serviceAt(java.net.InetAddress, String)} filters and prefers
+     * nothing).
+     */
+    private String callerNamespace(SpiffeId source) {
+        Workload w = local.workloadOf(source);
+        return w != null ? w.namespace() : null;
     }
 
     /**

@@ -716,7 +716,9 @@ public final class TunnelObserver implements HboneEvents {
         // intended_destination_service), which a pod address is not: a connection to a Service VIP carries its hostname
         // in the forwarded header's host= (Outbound, ztunnel's build_forwarded), found again here.
         if (!inbound) {
-            return registry.services().isEmpty() ? l : l.withDestinationService(registry.serviceByHostname(forwardedHost(t)));
+            // Of several Services of the host (one per namespace), the one the source's namespace picked (Outbound).
+            return registry.services().isEmpty() ? l : l.withDestinationService(registry.serviceByHostname(forwardedHost(t),
+                    TrafficLabels.UNKNOWN.equals(source.namespace()) ? null : source.namespace()));
         }
         // The client's forwarded host= first, among the destination's own Services (a new-user pass: the two sides of
         // one connection to a VIP named different Services when two Services targeted the port).
@@ -885,7 +887,11 @@ public final class TunnelObserver implements HboneEvents {
      */
     private TrafficLabels plainLabels(boolean inbound, InetSocketAddress src, InetSocketAddress dst, String serviceHost) {
         TrafficLabels l = plainLabels(inbound, src, dst);
-        return !inbound && serviceHost != null ? l.withDestinationService(registry.serviceByHostname(serviceHost)) : l;
+        if (inbound || serviceHost == null) {
+            return l;
+        }
+        Workload sw = src == null ? null : registry.byAddress(src.getAddress()).orElse(null);
+        return l.withDestinationService(registry.serviceByHostname(serviceHost, sw != null ? sw.namespace() : null));
     }
 
     private TrafficLabels plainLabels(boolean inbound, InetSocketAddress src, InetSocketAddress dst) {
