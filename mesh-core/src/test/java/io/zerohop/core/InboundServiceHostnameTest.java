@@ -101,7 +101,10 @@ class InboundServiceHostnameTest {
                 new Service("other", "foreign", "foreign.other.svc.cluster.local", List.of(InetAddress.getByName("127.0.202.104")),
                         List.of(Service.Port.of(80, appNumbered.getLocalPort()))),
                 new Service("other", "foreign-named", "foreign-named.other.svc.cluster.local",
-                        List.of(InetAddress.getByName("127.0.202.105")), List.of(Service.Port.named(80, "http"))));
+                        List.of(InetAddress.getByName("127.0.202.105")), List.of(Service.Port.named(80, "http"))),
+                // One host in two namespaces (two teams' ServiceEntries), the other namespace's installed first.
+                new Service("other", "shared", "shared.example.com", List.of(), List.of(Service.Port.of(80, appNamed.getLocalPort()))),
+                new Service("default", "shared", "shared.example.com", List.of(), List.of(Service.Port.of(80, appNumbered.getLocalPort()))));
         registry = WorkloadRegistry.empty();
         registry.replace(List.of(workload), Map.of(), Map.of(), services);
         ca = InMemoryCa.create(TD);
@@ -226,6 +229,20 @@ class InboundServiceHostnameTest {
         awaitMore(numbered, before);
         int namedBefore = named.get();
         assertThat(connect("foreign-named.other.svc.cluster.local:80")).isEqualTo("503");
+        assertThat(named.get()).isEqualTo(namedBefore);
+    }
+
+    /**
+     * inbound.rs {@code find_service_by_hostname}: of several Services of the name, {@code get_best_by_host} with the local
+     * workload's namespace: {@code default}'s mapping (to the numbered app), not the first installed, {@code other}'s (to
+     * the named one). Until 7 December the registry refused the two Services of one host.
+     */
+    @Test
+    void aHostnameOfSeveralNamespacesIsTheDialledWorkloadsNamespaces() throws Exception {
+        int before = numbered.get();
+        int namedBefore = named.get();
+        assertThat(connect("shared.example.com:80")).isEqualTo("200");
+        awaitMore(numbered, before);
         assertThat(named.get()).isEqualTo(namedBefore);
     }
 
