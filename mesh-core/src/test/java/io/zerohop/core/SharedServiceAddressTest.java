@@ -47,6 +47,8 @@ class SharedServiceAddressTest {
     static Mesh serverA;
     static Mesh serverB;
     static Mesh mesh;
+    static final io.micrometer.core.instrument.simple.SimpleMeterRegistry metrics =
+            new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
     static InetSocketAddress forward;
     static final List<ServerSocket> sockets = new ArrayList<>();
     static final AtomicInteger trapped = new AtomicInteger();
@@ -96,7 +98,7 @@ class SharedServiceAddressTest {
                 .inbound(new InetSocketAddress(ipB, HBONE)).threads(1).build();
         serverB.start().get(10, TimeUnit.SECONDS);
         mesh = Mesh.builder().identityProvider(ca).identity(SpiffeIds.istio(TD, "mesh", "proxy")).workloads(registry)
-                .threads(2).build();
+                .meterRegistry(metrics).threads(2).build();
         forward = mesh.capture(Capture.forward(new InetSocketAddress("127.0.208.1", 54203), new InetSocketAddress(vip, VIP_PORT)));
     }
 
@@ -134,6 +136,25 @@ class SharedServiceAddressTest {
             assertThat(captured(clientC)).as("ztunnel's First: a's, installed first").isEqualTo("endpoint-a");
         }
         assertThat(trapped.get()).as("nothing sent to the VIP itself").isEqualTo(before);
+        // The source's series name the Service its namespace picked (ztunnel's intended_destination_service), found again
+        // from the forwarded host=, which both Services share.
+        for (String ns : List.of("a", "b", "c")) {
+            assertThat(destinationServiceNamespace(ns)).as("client in " + ns).isEqualTo(ns.equals("b") ? "b" : "a");
+        }
+    }
+
+    /** The destination_service_namespace of the opened-connections series of the client in {@code sourceNs}. */
+    static String destinationServiceNamespace(String sourceNs) throws InterruptedException {
+        // Waits for the series to appear (recorded as the tunnel opens); the assertion is on its labels only.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (System.nanoTime() < deadline) {
+            for (io.micrometer.core.instrument.Counter c : metrics.find("istio.tcp.connections.opened")
+                    .tag("source_workload_namespace", sourceNs).tag("destination_service", "api.example.com").counters()) {
+                return c.getId().getTag("destination_service_namespace");
+            }
+            Thread.sleep(20);
+        }
+        return null;
     }
 
     /** The library calls pick by the namespace of the caller's own workload ({@code Mesh.connect}, {@code socketFactory}). */
