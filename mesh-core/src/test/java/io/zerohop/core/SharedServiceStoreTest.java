@@ -122,6 +122,16 @@ class SharedServiceStoreTest {
         assertThat(nsAt(hidden, vip, "ns-c")).isEqualTo("ns-x");
     }
 
+    /** The config dump renders canonical and visibility always, as ztunnel's (src/state/service.rs Service, serde). */
+    @Test
+    void theConfigDumpShowsCanonicalAndVisibility() throws Exception {
+        WorkloadRegistry r = of(svc("api", "ns-a", ip("10.0.0.1")),
+                svc("api", "ns-b", ip("10.0.0.1")).withCanonical(true).withVisibility(Service.Visibility.NAMESPACE));
+        List<Map<String, Object>> dump = io.zerohop.core.internal.ConfigDump.services(r);
+        assertThat(dump.get(0)).containsEntry("canonical", false).containsEntry("visibility", "Public");
+        assertThat(dump.get(1)).containsEntry("canonical", true).containsEntry("visibility", "Namespace");
+    }
+
     /** ztunnel's get_by_namespaced_host (find_hostname; a waypoint named by hostname): that namespace's, no other. */
     @Test
     void anExactLookupTakesThatNamespacesServiceOnly() throws Exception {

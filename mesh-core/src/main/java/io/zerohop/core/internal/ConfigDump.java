@@ -66,7 +66,8 @@ public final class ConfigDump {
      * camelCase): name, namespace, hostname, {@code vips} (IP text in RFC 5952's short form; ztunnel's are
      * {@code network/ip}), {@code ports} (service port → target port, 0 for a container port name, as ztunnel's), and
      * {@code endpoints} (keyed by {@code namespace/name}, where ztunnel keys by workload uid: {@code workloadUid},
-     * {@code service}, and {@code port}, service port → the endpoint's own target port).
+     * {@code service}, and {@code port}, service port → the endpoint's own target port), {@code canonical} and
+     * {@code visibility} ({@code Public} or {@code Namespace}, serde's variant names).
      */
     public static List<Map<String, Object>> services(io.zerohop.core.WorkloadRegistry registry) {
         List<Map<String, Object>> out = new ArrayList<>();
@@ -109,6 +110,10 @@ public final class ConfigDump {
                 }
                 m.put("loadBalancer", Map.of("routingPreferences", prefs, "mode", camel(s.loadBalancing().mode().name())));
             }
+            // Always rendered, as ztunnel's (serde default, no skip): which Service of a shared VIP or hostname a namespace
+            // gets depends on them (WorkloadRegistry.serviceAt).
+            m.put("canonical", s.canonical());
+            m.put("visibility", camel(s.visibility().name()));
             out.add(m);
         }
         return out;
