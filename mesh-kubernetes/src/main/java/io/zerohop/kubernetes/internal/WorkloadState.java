@@ -462,11 +462,17 @@ public final class WorkloadState {
         // istiod's selectWorkloadServices: for a hostname, the oldest ServiceEntry wins (a Kubernetes Service always).
         ses.sort(Comparator.comparing((ServiceEntryConversion.Se x) -> x.created() == null ? "" : x.created())
                 .thenComparing(ServiceEntryConversion.Se::namespace).thenComparing(ServiceEntryConversion.Se::name));
+        // One Service per namespace and hostname or VIP, as istiod sends (selectWorkloadServices: a namespace's best) and
+        // ztunnel's ServiceStore holds; other namespaces' entries of one host and address are kept, each its own.
         Set<String> hostnames = new HashSet<>();
+        Set<String> canonicalTaken = new HashSet<>();
         Set<InetAddress> vips = new HashSet<>(claimed);
+        Set<String> nsVips = new HashSet<>();
         for (io.zerohop.core.Service s : svcs) {
-            hostnames.add(s.hostname());
+            hostnames.add(s.namespace() + "/" + s.hostname());
+            canonicalTaken.add(s.hostname());
             vips.addAll(s.vips());
+            s.vips().forEach(a -> nsVips.add(s.namespace() + "/" + a.getHostAddress()));
         }
         // ztunnel looks an address up as a workload first, a Service VIP only when no workload has it (state.rs
         // find_address): a ServiceEntry listing its own endpoint's or a VM's address in spec.addresses (an external
@@ -497,9 +503,9 @@ public final class WorkloadState {
                     namespaceLabels.get(se.namespace()));
             for (int i = 0; i < se.hosts().size(); i++) {
                 String host = se.hosts().get(i);
-                if (!hostnames.add(host)) {
+                if (!hostnames.add(se.namespace() + "/" + host)) {
                     PodConversion.warnOnce(se.id() + ": host " + host + " is already a Kubernetes Service's or an older"
-                            + " ServiceEntry's (istiod keeps that one): left out");
+                            + " ServiceEntry's of namespace " + se.namespace() + " (istiod keeps that one): left out");
                     continue;
                 }
                 String name = registryName(se.name());
@@ -510,8 +516,9 @@ public final class WorkloadState {
                             PodConversion.warnOnce(se.id() + ": address " + a.getHostAddress() + " of host " + host
                                     + " is a WorkloadEntry's or an endpoint's, which ztunnel finds first (find_address):"
                                     + " left out as a VIP, the workload there reached directly");
-                        } else if (vips.add(a)) {
+                        } else if (!claimed.contains(a) && nsVips.add(se.namespace() + "/" + a.getHostAddress())) {
                             free.add(a);
+                            vips.add(a);
                         } else {
                             PodConversion.warnOnce(se.id() + ": address " + a.getHostAddress() + " of host " + host
                                     + " is already a pod's or another Service's: left out for this host");
@@ -523,11 +530,12 @@ public final class WorkloadState {
                     ports.add(new io.zerohop.core.Service.Port(p.number(), p.targetPort() != 0 ? p.targetPort() : p.number(), null));
                 }
                 try {
+                    // istiod's canonical: a Kubernetes Service of the host, else its oldest ServiceEntry (ses are oldest first).
                     svcs.add(new io.zerohop.core.Service(se.namespace(), name, host, free, ports,
-                            passthrough ? null : entryLoadBalancing(se), seWaypoint));
+                            passthrough ? null : entryLoadBalancing(se), seWaypoint).withCanonical(canonicalTaken.add(host)));
                     hosts.add(new SeHost(se, name, host));
                 } catch (RuntimeException bad) {
-                    hostnames.remove(host);
+                    hostnames.remove(se.namespace() + "/" + host);
                     PodConversion.warnOnce(se.id() + ": host " + host + " left out: " + bad.getMessage());
                 }
             }
