@@ -625,7 +625,7 @@ public final class WorkloadRegistry {
         // Endpoints are found by namespace/name, as a Kubernetes Service's. Services may share one (istiod names every host
         // of a ServiceEntry after the entry, and an entry may be named as a Kubernetes Service of its namespace): such a
         // Service's endpoints are the workloads whose membership names its hostname too, as ztunnel keys Services by
-        // namespace/hostname. Until 8 December two of one name were refused (a new-user pass: each sent to both's pods).
+        // namespace/hostname. Until 7 December two of one name were refused (a new-user pass: each sent to both's pods).
         Map<String, Integer> named = new HashMap<>();
         for (Service s : services) {
             named.merge(s.namespace() + "/" + s.name(), 1, Integer::sum);

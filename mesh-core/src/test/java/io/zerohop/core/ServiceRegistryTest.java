@@ -208,7 +208,7 @@ class ServiceRegistryTest {
     void conflictsAreRefusedNamingBothClaimants() throws Exception {
         // One name, two Services (istiod names every host of a ServiceEntry after the entry: services.go
         // constructServiceEntries): each sends to the workloads whose membership names its hostname only, as ztunnel keys
-        // Services by namespace/hostname. Until 8 December refused ("two services named prod/a"), since each sent to both's.
+        // Services by namespace/hostname. Until 7 December refused ("two services named prod/a"), since each sent to both's.
         Service own = svc("a", List.of(ip("10.96.0.1")), Service.Port.of(80, 8080));
         Service other = new Service("prod", "a", "other.example", List.of(ip("10.96.0.2")), List.of(Service.Port.of(80, 8080)));
         WorkloadRegistry shared = WorkloadRegistry.empty();

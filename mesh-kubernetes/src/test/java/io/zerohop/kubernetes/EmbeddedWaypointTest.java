@@ -24,7 +24,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * ({@code istio.io/use-waypoint-namespace}). istiod reads every namespace's Gateways and decides by the named one whether
  * the object has a waypoint (istio/istio pilot/pkg/serviceregistry/kube/controller/ambient/waypoints.go
  * {@code fetchWaypointForService}, {@code AllowsAttachmentFromNamespace}; services_test.go "cross namespace waypoint",
- * "cross namespace waypoint denied"). Until 8 December the embedded mode read its own namespace's Gateways only: such a
+ * "cross namespace waypoint denied"). Until 7 December the embedded mode read its own namespace's Gateways only: such a
  * label named an unknown waypoint, the Service got none, and its traffic went directly, past the waypoint's L7 policy.
  * Now the embedded mode reads every namespace's Gateways and sets the waypoint istiod sets; as it does not read the
  * waypoint's Service (in the other namespace), a connection through it is refused "unknown waypoint", never direct.

@@ -244,7 +244,7 @@ class ServiceEntryWorkloadsTest {
         Workload dw = registry.byName("ns", "dns-d.example.com").orElseThrow();
         assertThat(dw.hostname()).isEqualTo("d.example.com");
         // istiod's constructServiceEntries: every host's Service is named after the entry (Name: svc.Name), which
-        // /config_dump's services and destination_service_name show; until 8 December the second host's was "dns-2".
+        // /config_dump's services and destination_service_name show; until 7 December the second host's was "dns-2".
         assertThat(dw.services()).containsExactly(new WorkloadService("dns", "ns", "d.example.com", java.util.Set.of(80), true,
                 Map.of(80, 80)));
         Service d = registry.services().stream().filter(x -> x.hostname().equals("d.example.com")).findFirst().orElseThrow();
@@ -281,7 +281,7 @@ class ServiceEntryWorkloadsTest {
     @Test
     @DisplayName("TestServiceEntryServices: a ServiceEntry named as a Kubernetes Service of its namespace (another host) keeps"
             + " its name, as istiod's constructServiceEntries (Name: svc.Name), and each Service keeps its own endpoints;"
-            + " until 8 December it was named NAME-se")
+            + " until 7 December it was named NAME-se")
     void aServiceEntryNamedAsAKubernetesService() throws Exception {
         k8s.client.resource(new ServiceBuilder().withNewMetadata().withNamespace("ns").withName("reviews").endMetadata()
                 .withNewSpec().withClusterIP("10.96.0.82").withSelector(Map.of("app", "reviews"))

@@ -295,7 +295,7 @@ class WaypointManifestsTest {
     @Test
     @DisplayName("RBAC 403 on gatewayclasses only: the proxy syncs; Gateways are still waypoints (their own waypoint-for"
             + " counts; one relying on its class's label is for all traffic, since its class may say workload: until"
-            + " 8 December service, and a pod naming it went direct, past the waypoint)")
+            + " 7 December service, and a pod naming it went direct, past the waypoint)")
     void gatewayClassesForbiddenOnly() throws Exception {
         for (String query : new String[] {"?resourceVersion=0", ""}) {
             k8s.server.expect().get().withPath("/apis/gateway.networking.k8s.io/v1/gatewayclasses" + query)

@@ -455,7 +455,7 @@ class WaypointWorkloadsTest {
     @Test
     @DisplayName("Gateway API not installed (404) or not granted (403, a role from before 7 December): the proxy still syncs"
             + " and installs its pods; with 404 no waypoint exists (none, as istiod); with 403 a labelled pod keeps a reference to"
-            + " the waypoint's Service NAME.NS.svc.cluster.local (until 8 December none: its traffic went direct, past the"
+            + " the waypoint's Service NAME.NS.svc.cluster.local (until 7 December none: its traffic went direct, past the"
             + " waypoint)")
     void gatewaysNotServedOrForbidden() throws Exception {
         for (int code : new int[] {404, 403}) {

@@ -863,7 +863,7 @@ final class ProxyCommand implements Callable<Integer> {
         if ((kubernetes || workloads != null) && clusterDomain == null) {
             // Usage errors (exit 2) before anything starts, rather than failures from the informers' start. A --workloads
             // file's Services are named in it too, as ztunnel reads CLUSTER_DOMAIN whatever its source of workloads (until
-            // 8 December they were NAME.NS.svc.cluster.local whatever the flag said: ClusterDomainOptionTest).
+            // 7 December they were NAME.NS.svc.cluster.local whatever the flag said: ClusterDomainOptionTest).
             try {
                 checkedClusterDomain = clusterDomain(null, System.getenv());
             } catch (IllegalArgumentException e) {

@@ -61,7 +61,7 @@ class ClusterDomainOptionTest {
     /**
      * A --workloads file's Services without {@code hostname:} are {@code NAME.NS.svc.DOMAIN} of the proxy's cluster domain,
      * as istiod names them with its {@code --domain} and ztunnel's {@code CLUSTER_DOMAIN} whatever its source (until
-     * 8 December {@code ...svc.cluster.local} whatever the flag: a waypoint named {@code waypoint.prod.svc.corp.example}
+     * 7 December {@code ...svc.cluster.local} whatever the flag: a waypoint named {@code waypoint.prod.svc.corp.example}
      * found no Service and every connection to {@code web} was refused). Seen in the start check of each waypoint
      * (WaypointStartCheckTest), which lists a namespace's hostnames.
      */

@@ -465,7 +465,7 @@ public final class Informers {
     /**
      * Gateways and GatewayClasses of every namespace into the {@link WorkloadState}, in both shapes: a label may name a
      * waypoint of any namespace ({@code istio.io/use-waypoint-namespace}), and istiod, which reads them all, decides by
-     * that waypoint whether the object has one. Until 8 December the embedded mode read its own namespace's only and
+     * that waypoint whether the object has one. Until 7 December the embedded mode read its own namespace's only and
      * sent the traffic of an object whose waypoint lives elsewhere directly, past the waypoint's L7 policy. Absent (404:
      * Gateway API not installed) they count as listed and empty: no waypoint exists, objects are reached directly, as
      * istiod leaves them. Forbidden (403: a role from before this) they count as listed (one WARN, retried) but not as

@@ -411,7 +411,7 @@ public final class Waypoints {
     /**
      * A label whose waypoint cannot be looked up: the Gateways or GatewayClasses are forbidden (403, a role from before
      * this was read). istiod would route through the waypoint when it exists, admits the namespace and covers the
-     * traffic; going direct would bypass its L7 policy where it does (a silent widening, so until 8 December), so the
+     * traffic; going direct would bypass its L7 policy where it does (a silent widening, so until 7 December), so the
      * object keeps a reference to the waypoint's Service by the name istiod's deployment controller gives a waypoint's
      * Service and its gateway controller writes as the Gateway's {@code Hostname} address ({@code NAME.NS.svc.DOMAIN},
      * pilot/pkg/config/kube/gateway/conversion.go): a connection goes through that Service when the registry has it, and

@@ -795,7 +795,7 @@ public final class WorkloadState {
      * The registry name of each host's Service of a ServiceEntry: the entry's name, as istiod names every one
      * (services.go {@code constructServiceEntries}, {@code Name: svc.Name}), so /config_dump and
      * {@code destination_service_name} show it; the registry tells them apart, and from a Kubernetes Service of that name,
-     * by hostname (mesh-core {@code WorkloadRegistry}). Until 8 December the second host was {@code NAME-2} and a name a
+     * by hostname (mesh-core {@code WorkloadRegistry}). Until 7 December the second host was {@code NAME-2} and a name a
      * Kubernetes Service had {@code NAME-se}. Made a DNS-1035 label, as a registry Service's name must be: dots as dashes,
      * {@code se-} before a leading digit, at most 63 characters (an entry's name is a DNS-1123 subdomain; the one
      * difference left).
