@@ -17,6 +17,7 @@ import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateParsingException;
+import java.security.cert.X509CRL;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
@@ -335,6 +336,48 @@ public final class InMemoryCa implements IdentityProvider {
             chain.add(intermediate.cert());
         }
         return chain;
+    }
+
+    /** The next cRLNumber this CA writes; CRLs of one issuer must count up (RFC 5280 section 5.2.3). */
+    private final java.util.concurrent.atomic.AtomicLong crlNumber = new java.util.concurrent.atomic.AtomicLong(1);
+
+    /**
+     * A CRL that {@code issuer}, this CA's current root or intermediate, signs, listing {@code revoked} serials: a v2 CRL
+     * with thisUpdate now, {@code nextUpdate}, a cRLNumber one higher than this CA's last, and the issuer's key
+     * identifier as authorityKeyIdentifier, what RFC 5280 section 5 requires and webpki under ztunnel accepts
+     * ({@code CRL_PATH}, {@link CrlFile}). Write it with {@link Pem#crls}. To revoke a leaf, sign with the CA that
+     * issued it (the intermediate when there is one); to revoke the intermediate, with the root.
+     *
+     * @throws IllegalArgumentException when {@code issuer} is not this CA's current root or intermediate
+     */
+    public X509CRL crl(X509Certificate issuer, Instant nextUpdate, java.math.BigInteger... revoked) {
+        requireOpen("crl");
+        Objects.requireNonNull(issuer, "issuer must not be null");
+        Objects.requireNonNull(nextUpdate, "nextUpdate must not be null");
+        Signer s;
+        synchronized (this) {
+            s = issuer.equals(root.cert()) ? root : intermediate != null && issuer.equals(intermediate.cert()) ? intermediate : null;
+        }
+        if (s == null) {
+            throw new IllegalArgumentException("cannot sign a CRL for " + issuer.getSubjectX500Principal().getName()
+                    + ": not this CA's current root or intermediate");
+        }
+        Instant now = clock.instant();
+        try {
+            var b = new org.bouncycastle.cert.X509v2CRLBuilder(
+                    X500Name.getInstance(s.cert().getSubjectX500Principal().getEncoded()), java.util.Date.from(now));
+            b.setNextUpdate(java.util.Date.from(nextUpdate));
+            for (java.math.BigInteger serial : revoked) {
+                b.addCRLEntry(serial, java.util.Date.from(now), org.bouncycastle.asn1.x509.CRLReason.keyCompromise);
+            }
+            b.addExtension(org.bouncycastle.asn1.x509.Extension.cRLNumber, false,
+                    new org.bouncycastle.asn1.x509.CRLNumber(java.math.BigInteger.valueOf(crlNumber.getAndIncrement())));
+            b.addExtension(org.bouncycastle.asn1.x509.Extension.authorityKeyIdentifier, false,
+                    new org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils().createAuthorityKeyIdentifier(s.cert().getPublicKey()));
+            return new org.bouncycastle.cert.jcajce.JcaX509CRLConverter().getCRL(b.build(X509.signer(s.key())));
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalStateException("CRL signing failed: " + e.getMessage(), e);
+        }
     }
 
     /**

@@ -112,9 +112,33 @@ public final class MeshTls implements AutoCloseable {
     private final IdentityListener rotation;
     private volatile X509BundleSet bundles;
     private volatile boolean closed;
+    /** Null: no CRLs. */
+    private final CrlFile crls;
+    private final Runnable crlReloaded;
+    /** Live connections to re-check when the CRLs change, each its own key (identity). */
+    private final java.util.Set<LiveConnection> live = ConcurrentHashMap.newKeySet();
+
+    /** A connection registered by {@link #closeWhenRevoked}: what its peer was verified with at its handshake. */
+    private record LiveConnection(X509Certificate[] chain, X509BundleSet bundles, java.util.Date established,
+                                  SvidVerifier.Purpose purpose, SpiffeId peer, SpiffeId self, Runnable close) {
+        @Override
+        public boolean equals(Object o) {
+            return this == o;
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(this);
+        }
+    }
 
     private MeshTls(Builder b) {
         this.provider = b.provider;
+        this.crls = b.crls;
+        this.crlReloaded = this::recheckLive;
+        if (crls != null) {
+            crls.addListener(crlReloaded);
+        }
         this.sslProvider = b.sslProvider != null ? b.sslProvider : defaultProvider();
         this.sessionResumption = b.sessionResumption;
         this.federation = b.federation;
@@ -307,7 +331,7 @@ public final class MeshTls implements AutoCloseable {
                     + key.self() + " that expired at " + notAfter.toInstant() + "; not presenting it");
         }
         SpiffeTrustManager trust = new SpiffeTrustManager(this::bundles, key.expected(),
-                federation ? null : key.self().getTrustDomain());
+                federation ? null : key.self().getTrustDomain(), crls, key.self());
         try {
             KeyManagerFactory keys = keyManagers(svid);
             SslContextBuilder b = key.role() == Role.SERVER
@@ -379,7 +403,7 @@ public final class MeshTls implements AutoCloseable {
                 chain[i] = (X509Certificate) certs[i];
             }
             SvidVerifier.verify(chain, bundles(), new java.util.Date(),
-                    engine.getUseClientMode() ? SvidVerifier.Purpose.SERVER_AUTH : SvidVerifier.Purpose.CLIENT_AUTH);
+                    engine.getUseClientMode() ? SvidVerifier.Purpose.SERVER_AUTH : SvidVerifier.Purpose.CLIENT_AUTH, crls);
             Certificate[] local = session.getLocalCertificates();
             if (!federation && local != null && local.length > 0 && local[0] instanceof X509Certificate own
                     && !X509.spiffeId(own).getTrustDomain().equals(id.getTrustDomain())) {
@@ -393,6 +417,90 @@ public final class MeshTls implements AutoCloseable {
             throw u;
         }
         return id;
+    }
+
+    /** The CRL file this instance enforces, if any ({@link Builder#crl}). */
+    public java.util.Optional<CrlFile> crl() {
+        return java.util.Optional.ofNullable(crls);
+    }
+
+    /**
+     * Keeps {@code engine}'s connection under the CRLs for its lifetime: when the CRL file is reloaded and its peer's
+     * chain (leaf or an intermediate) is now revoked, a WARN line names both identities and {@code close} runs, on the
+     * CRL watcher's thread, as ztunnel tears down a tunnel whose peer a CRL update revoked ({@code src/tls/revocation.rs}
+     * {@code RevocationIndex::navigate}, {@code src/proxy/h2/server.rs} and {@code client.rs}: abruptly, not drained).
+     * The chain is checked as of the handshake's time, so the certificate's expiry never counts here (ztunnel's
+     * {@code established}), and only a revocation closes (another failure, a bundle change, does not). When the CRLs
+     * changed between the handshake and this call the chain is checked at once (ztunnel's {@code revoked_after_reload}).
+     * Without a CRL file nothing is tracked.
+     *
+     * @param engine the engine of a completed handshake made with one of this instance's contexts
+     * @param close closes the connection; must be safe to call from any thread
+     * @return forgets the connection; call it when the connection closes
+     */
+    public Runnable closeWhenRevoked(javax.net.ssl.SSLEngine engine, Runnable close) {
+        Objects.requireNonNull(close, "close");
+        if (crls == null) {
+            return () -> { };
+        }
+        SSLSession session = engine.getSession();
+        X509Certificate[] chain;
+        SpiffeId peer;
+        SpiffeId self = null;
+        try {
+            Certificate[] certs = session.getPeerCertificates();
+            chain = new X509Certificate[certs.length];
+            for (int i = 0; i < certs.length; i++) {
+                chain[i] = (X509Certificate) certs[i];
+            }
+            peer = peerIdentity(session);
+            Certificate[] local = session.getLocalCertificates();
+            if (local != null && local.length > 0 && local[0] instanceof X509Certificate own) {
+                self = X509.spiffeId(own);
+            }
+        } catch (javax.net.ssl.SSLPeerUnverifiedException | CertificateParsingException | ClassCastException e) {
+            log.warn("CRL: connection not tracked for revocation, its peer chain cannot be read: {}", e.toString());
+            return () -> { };
+        }
+        LiveConnection c = new LiveConnection(chain, bundles(), new java.util.Date(),
+                engine.getUseClientMode() ? SvidVerifier.Purpose.SERVER_AUTH : SvidVerifier.Purpose.CLIENT_AUTH, peer, self, close);
+        Object verifiedWith = SpiffeTrustManager.verifiedWith(engine);
+        live.add(c);
+        if (verifiedWith != crls.crls()) {
+            recheck(c);
+        }
+        return () -> live.remove(c);
+    }
+
+    /** The connections {@link #closeWhenRevoked} tracks now. */
+    int liveConnections() {
+        return live.size();
+    }
+
+    private void recheckLive() {
+        for (LiveConnection c : live) {
+            recheck(c);
+        }
+    }
+
+    private void recheck(LiveConnection c) {
+        try {
+            SvidVerifier.verify(c.chain(), c.bundles(), c.established(), c.purpose(), crls);
+        } catch (CertificateException e) {
+            if (!io.zerohop.identity.internal.Revocations.isRevoked(e)) {
+                return; // ztunnel acts on CertRevoked only
+            }
+            if (live.remove(c)) {
+                log.warn("CRL: closing {} connection of {} with peer {}: {}",
+                        c.purpose() == SvidVerifier.Purpose.CLIENT_AUTH ? "inbound" : "outbound",
+                        c.self() == null ? "this workload" : c.self(), c.peer(), e.getMessage());
+                try {
+                    c.close().run();
+                } catch (RuntimeException ex) {
+                    log.warn("CRL: closing the connection with {} failed: {}", c.peer(), ex.toString());
+                }
+            }
+        }
     }
 
     /** The verified SPIFFE ID of the peer of a completed handshake. */
@@ -425,6 +533,9 @@ public final class MeshTls implements AutoCloseable {
     public void close() {
         closed = true;
         provider.removeListener(rotation);
+        if (crls != null) {
+            crls.removeListener(crlReloaded);
+        }
         AsyncCache<Key, SslContext> c = contexts;
         if (c != null) {
             c.synchronous().invalidateAll();
@@ -438,6 +549,7 @@ public final class MeshTls implements AutoCloseable {
         private boolean sessionResumption = true;
         private boolean federation;
         private long maxContexts = 10_000;
+        private CrlFile crls;
 
         private Builder(IdentityProvider provider) {
             this.provider = Objects.requireNonNull(provider, "identity provider");
@@ -477,6 +589,18 @@ public final class MeshTls implements AutoCloseable {
                 throw new IllegalArgumentException("maxContexts must be >= 1, got " + n);
             }
             this.maxContexts = n;
+            return this;
+        }
+
+        /**
+         * Enforce {@code crl}'s certificate revocation lists on every peer, inbound and outbound, as ztunnel with
+         * {@code CRL_PATH} set: a peer whose leaf or intermediate is revoked fails the handshake (TLS alert
+         * {@code certificate_revoked}; a WARN line naming both identities), and connections registered with
+         * {@link #closeWhenRevoked} are closed when a reload revokes their peer. The file is the caller's to close.
+         * Null: none (the default).
+         */
+        public Builder crl(CrlFile crl) {
+            this.crls = crl;
             return this;
         }
 

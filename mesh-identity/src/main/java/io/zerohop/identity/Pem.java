@@ -39,6 +39,19 @@ public final class Pem {
         return sb.toString();
     }
 
+    /** CRLs as PEM {@code X509 CRL} blocks, one after the other: the file ztunnel's {@code CRL_PATH} and {@link CrlFile} read. */
+    public static String crls(List<java.security.cert.X509CRL> crls) {
+        StringBuilder sb = new StringBuilder();
+        for (java.security.cert.X509CRL c : crls) {
+            try {
+                sb.append(encode("X509 CRL", c.getEncoded()));
+            } catch (java.security.cert.CRLException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return sb.toString();
+    }
+
     public static String privateKey(PrivateKey key) {
         return encode("PRIVATE KEY", key.getEncoded());
     }

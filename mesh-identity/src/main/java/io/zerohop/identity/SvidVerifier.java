@@ -4,6 +4,7 @@ import io.spiffe.bundle.x509bundle.X509Bundle;
 import io.spiffe.bundle.x509bundle.X509BundleSet;
 import io.spiffe.exception.BundleNotFoundException;
 import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.identity.internal.Crls;
 import io.zerohop.identity.internal.X509;
 import java.security.GeneralSecurityException;
 import java.security.cert.CertPath;
@@ -73,7 +74,23 @@ public final class SvidVerifier {
      */
     public static SpiffeId verify(X509Certificate[] chain, X509BundleSet bundles, Date at, Purpose purpose)
             throws CertificateException {
-        return X509.spiffeId(verifiedPath(chain, bundles, at, java.util.Objects.requireNonNull(purpose, "purpose")).get(0));
+        return X509.spiffeId(verifiedPath(chain, bundles, at, java.util.Objects.requireNonNull(purpose, "purpose"), Crls.NONE).get(0));
+    }
+
+    /**
+     * {@link #verify(X509Certificate[], X509BundleSet, Date, Purpose)}, and no certificate of the path (leaf and
+     * intermediates; not the trust anchor) revoked by {@code crls} as ztunnel checks them ({@link CrlFile}). A path with
+     * a revoked certificate is not taken, another one may be, as webpki moves to the next candidate path after a failed
+     * one (rustls/webpki {@code src/verify_cert.rs} {@code check_signed_chain}).
+     *
+     * @param crls the CRL file whose CRLs in force now are applied; null: none
+     * @throws CertificateException with a message a person can act on; a revoked certificate's has a
+     *     {@link java.security.cert.CertPathValidatorException} of reason {@code REVOKED} as its cause
+     */
+    public static SpiffeId verify(X509Certificate[] chain, X509BundleSet bundles, Date at, Purpose purpose, CrlFile crls)
+            throws CertificateException {
+        return X509.spiffeId(verifiedPath(chain, bundles, at, java.util.Objects.requireNonNull(purpose, "purpose"),
+                crls == null ? Crls.NONE : crls.current()).get(0));
     }
 
     /**
@@ -90,7 +107,7 @@ public final class SvidVerifier {
         if (chain != null && chain.length > 0 && chain[0] != null && chain[0].getNotBefore().after(at)) {
             at = chain[0].getNotBefore();
         }
-        return X509.spiffeId(verifiedPath(chain, bundles, at, null).get(0));
+        return X509.spiffeId(verifiedPath(chain, bundles, at, null, Crls.NONE).get(0));
     }
 
     /**
@@ -109,7 +126,8 @@ public final class SvidVerifier {
      *
      * @param purpose the peer's role, checked on the path; null for a workload's own SVID (no extendedKeyUsage check)
      */
-    private static List<X509Certificate> verifiedPath(X509Certificate[] chain, X509BundleSet bundles, Date at, Purpose purpose)
+    private static List<X509Certificate> verifiedPath(X509Certificate[] chain, X509BundleSet bundles, Date at, Purpose purpose,
+                                                      Crls crls)
             throws CertificateException {
         if (chain == null || chain.length == 0) {
             throw new CertificateException("peer sent no certificate");
@@ -154,9 +172,9 @@ public final class SvidVerifier {
             sent = sent.subList(0, sent.size() - 1);
         }
         try {
-            return validate(id, chain, sent, roots, at, purpose);
+            return validate(id, chain, sent, roots, at, purpose, crls);
         } catch (CertificateException asSent) {
-            Search search = new Search(id, chain, roots, at, purpose, sent);
+            Search search = new Search(id, chain, roots, at, purpose, sent, crls);
             List<X509Certificate> path = new java.util.ArrayList<>(List.of(chain[0]));
             List<X509Certificate> found = search.from(path, new boolean[chain.length]);
             if (found != null) {
@@ -198,12 +216,15 @@ public final class SvidVerifier {
         private final Date at;
         private final Purpose purpose;
         private final List<X509Certificate> sent;
+        private final Crls crls;
         private int steps;
         private int validations;
         /** The reason of the first path tried that reached a certificate of the bundle by name (other than the sent one). */
         CertificateException firstAnchored;
 
-        Search(SpiffeId id, X509Certificate[] chain, Set<X509Certificate> roots, Date at, Purpose purpose, List<X509Certificate> sent) {
+        Search(SpiffeId id, X509Certificate[] chain, Set<X509Certificate> roots, Date at, Purpose purpose, List<X509Certificate> sent,
+               Crls crls) {
+            this.crls = crls;
             this.id = id;
             this.chain = chain;
             this.roots = roots;
@@ -221,7 +242,7 @@ public final class SvidVerifier {
                     return null;
                 }
                 try {
-                    return validate(id, chain, List.copyOf(path), roots, at, purpose);
+                    return validate(id, chain, List.copyOf(path), roots, at, purpose, crls);
                 } catch (CertificateException e) {
                     if (firstAnchored == null) {
                         firstAnchored = e;
@@ -257,7 +278,8 @@ public final class SvidVerifier {
      * in {@code chain} as the peer sent it.
      */
     private static List<X509Certificate> validate(SpiffeId id, X509Certificate[] chain, List<X509Certificate> path,
-                                                  Set<X509Certificate> roots, Date at, Purpose purpose) throws CertificateException {
+                                                  Set<X509Certificate> roots, Date at, Purpose purpose, Crls crls)
+            throws CertificateException {
         // A peer's path only: ztunnel checks nothing of its own chain (src/tls/certificate.rs WorkloadCertificate::new), and
         // a workload whose SVID is deeper (nested SPIRE servers) still reaches Envoy and Go peers, which set no such limit.
         if (purpose != null && path.size() - 1 > MAX_INTERMEDIATES) {
@@ -288,6 +310,7 @@ public final class SvidVerifier {
                 }
             }
         }
+        X509Certificate anchor;
         try {
             Set<TrustAnchor> anchors = new HashSet<>(roots.size() * 2);
             for (X509Certificate r : roots) {
@@ -301,11 +324,17 @@ public final class SvidVerifier {
             java.security.cert.PKIXCertPathValidatorResult result =
                     (java.security.cert.PKIXCertPathValidatorResult) CertPathValidator.getInstance("PKIX").validate(certPath, params);
             algorithms(id, chain, path, result.getTrustAnchor().getTrustedCert());
+            anchor = result.getTrustAnchor().getTrustedCert();
         } catch (CertPathValidatorException e) {
             throw new CertificateException(id + ": chain does not verify against the trust bundle of "
                     + id.getTrustDomain() + ": " + e.getMessage(), e);
         } catch (GeneralSecurityException e) {
             throw new CertificateException(id + ": chain verification failed: " + e.getMessage(), e);
+        }
+        try {
+            crls.check(path, anchor);
+        } catch (CertificateException e) {
+            throw new CertificateException(id + ": " + e.getMessage(), e.getCause() != null ? e.getCause() : e);
         }
         return path;
     }

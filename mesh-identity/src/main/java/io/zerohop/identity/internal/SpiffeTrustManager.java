@@ -7,6 +7,7 @@ import io.spiffe.bundle.x509bundle.X509BundleSet;
 import io.spiffe.exception.BundleNotFoundException;
 import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.spiffeid.TrustDomain;
+import io.zerohop.identity.CrlFile;
 import io.zerohop.identity.SvidVerifier;
 import java.net.Socket;
 import java.security.cert.CertPathValidatorException;
@@ -32,20 +33,33 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * sends as {@code internal_error}, so the peer's log would blame itself.
  */
 public final class SpiffeTrustManager extends X509ExtendedTrustManager {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SpiffeTrustManager.class);
     private static final X509Certificate[] NO_ISSUERS = new X509Certificate[0];
 
     private final Supplier<X509BundleSet> bundles;
     private final Set<SpiffeId> expected;
     private final TrustDomain localDomain;
+    /** Null: no CRLs. */
+    private final CrlFile crls;
+    /** This side's identity, named in a revocation's log line; null when not known. */
+    private final SpiffeId self;
 
     /**
      * {@code expected} empty: any identity that chains to its own domain's bundle. {@code localDomain}
      * non-null: only peers of that trust domain (no federation); null: any domain with a bundle.
      */
     public SpiffeTrustManager(Supplier<X509BundleSet> bundles, Set<SpiffeId> expected, TrustDomain localDomain) {
+        this(bundles, expected, localDomain, null, null);
+    }
+
+    /** With {@code crls} (null: none) applied to every peer chain; {@code self} is named when a peer is refused as revoked. */
+    public SpiffeTrustManager(Supplier<X509BundleSet> bundles, Set<SpiffeId> expected, TrustDomain localDomain, CrlFile crls,
+                              SpiffeId self) {
         this.bundles = bundles;
         this.expected = Set.copyOf(expected);
         this.localDomain = localDomain;
+        this.crls = crls;
+        this.self = self;
     }
 
     /** A verified SVID whose identity is not one this side accepts. */
@@ -58,7 +72,19 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     }
 
     private void check(X509Certificate[] chain, SvidVerifier.Purpose purpose) throws CertificateException {
-        SpiffeId id = SvidVerifier.verify(chain, bundles.get(), new java.util.Date(), purpose);
+        SpiffeId id;
+        try {
+            id = SvidVerifier.verify(chain, bundles.get(), new java.util.Date(), purpose, crls);
+        } catch (CertificateException e) {
+            if (Revocations.isRevoked(e)) {
+                // One line naming both ends, as ztunnel's access log names both when a handshake fails on a revoked
+                // certificate (its crl_policy_rejections counts it); the peer's ID is read from its leaf unverified,
+                // which is only for the log.
+                log.warn("CRL: refused {} peer {} of {}: {}", purpose == SvidVerifier.Purpose.CLIENT_AUTH ? "inbound" : "outbound",
+                        Revocations.claimedId(chain), self == null ? "this workload" : self, e.getMessage());
+            }
+            throw e;
+        }
         if (localDomain != null && !localDomain.equals(id.getTrustDomain())) {
             throw new IdentityMismatch(id + ": trust domain " + id.getTrustDomain() + " is not the local trust domain "
                     + localDomain + " and federation is off (Mesh.Builder.federation(true), or MeshTls.Builder.federation(true)"
@@ -81,6 +107,22 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     private static final Set<SSLEngine> VERIFIED =
             java.util.Collections.synchronizedSet(java.util.Collections.newSetFromMap(new java.util.WeakHashMap<>()));
 
+    /**
+     * The CRL set in force when a trust manager began verifying {@code engine}'s peer (weakly held): a live connection is
+     * checked again when it is registered for revocation and the set has changed since (a reload between the handshake
+     * and the registration would otherwise be missed, ztunnel's {@code revoked_after_reload}).
+     */
+    private static final java.util.Map<SSLEngine, Object> VERIFIED_WITH =
+            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
+    /**
+     * The CRLs ({@link CrlFile#crls()}, the same list object until a reload) {@code engine}'s peer was verified with at
+     * its handshake; null when not verified here with CRLs.
+     */
+    public static Object verifiedWith(SSLEngine engine) {
+        return VERIFIED_WITH.get(engine);
+    }
+
     /** Whether a trust manager verified {@code engine}'s peer chain in its handshake (false for a resumed session). */
     public static boolean verified(SSLEngine engine) {
         return VERIFIED.contains(engine);
@@ -89,8 +131,13 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     /** {@link #check(X509Certificate[], SvidVerifier.Purpose)}, its refusal carrying the X.509 error code of ztunnel's alert on BoringSSL. */
     private void check(X509Certificate[] chain, SvidVerifier.Purpose purpose, SSLEngine engine) throws CertificateException {
         try {
+            // The set's list is one object per reload, so its identity tells whether a reload came in between.
+            Object before = crls == null ? null : crls.crls();
             check(chain, purpose);
             VERIFIED.add(engine);
+            if (before != null) {
+                VERIFIED_WITH.put(engine, before);
+            }
         } catch (CertificateException e) {
             if (!(engine instanceof ReferenceCountedOpenSslEngine)) {
                 throw e; // the JDK's engine picks the alert itself
