@@ -79,6 +79,12 @@ abstract class Negotiator extends ChannelInboundHandlerAdapter {
                 ctx.close();
                 return;
             }
+            // Under a CRL file, a reload that revokes this peer closes the connection, in both directions, as ztunnel's
+            // h2 server and client tear down a connection whose peer a CRL update revoked (src/proxy/h2/server.rs,
+            // client.rs, wait_for_revocation): abruptly, its tunnels reset, no drain.
+            io.netty.channel.Channel ch = ctx.channel();
+            Runnable forget = tls.closeWhenRevoked(ssl.engine(), ch::close);
+            ch.closeFuture().addListener(f -> forget.run());
             javax.net.ssl.SSLSession session = ssl.engine().getSession();
             peerNotAfter = leafNotAfter(session.getPeerCertificates());
             localNotAfter = leafNotAfter(session.getLocalCertificates());
