@@ -857,11 +857,26 @@ public final class Mesh implements AutoCloseable {
         }
 
         /**
+         * Enforce the certificate revocation lists in {@code path} on every mesh TLS connection, inbound and outbound, as
+         * ztunnel with {@code CRL_PATH} set (istio/ztunnel {@code src/tls/crl.rs}): a peer whose leaf or intermediate a
+         * CRL revokes fails its handshake, the file is reloaded when it changes (Kubernetes ConfigMap and Secret volume
+         * swaps included), and live HBONE connections whose peer a reload revokes are closed. See
+         * {@code io.zerohop.identity.CrlFile} for the file and the checks. A file missing at build is a warning (nothing
+         * revoked until it appears, as ztunnel); one that does not parse fails {@link #build()}, naming it (ztunnel logs
+         * and runs without CRLs: zerohop does not fail open). Null: none (the default).
+         */
+        public Builder crlPath(java.nio.file.Path path) {
+            settings.crlPath(path);
+            return this;
+        }
+
+        /**
          * Creates the TLS contexts and the event loop group; binds nothing (see {@link Mesh#start()}). A build that
          * fails part-way has released what it made (event loops, TLS contexts, listeners on the policy engine and
          * gauges on the meter registry) before it throws.
          *
-         * @throws IllegalArgumentException when the identity provider refuses {@link #identity} at once
+         * @throws IllegalArgumentException when the identity provider refuses {@link #identity} at once, or the
+         *     {@link #crlPath} file exists and does not parse as CRLs (the message names it and the CRL)
          */
         public Mesh build() {
             return new Mesh(settings.config());

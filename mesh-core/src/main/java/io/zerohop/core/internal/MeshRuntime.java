@@ -46,6 +46,8 @@ public final class MeshRuntime {
     private final IdentityProvider provider;
     private final boolean ownsProvider;
     private final MeshTls tls;
+    /** The CRL file enforced on mesh TLS (Mesh.Builder.crlPath), or null; closed with the runtime. */
+    private final io.zerohop.identity.CrlFile crl;
     private final WorkloadRegistry registry;
     private final SpiffeId identity;
     private final EventLoopGroup group;
@@ -101,7 +103,12 @@ public final class MeshRuntime {
         try {
             // Mesh.Builder.federation, passed through (off by default, as MeshTls's): without it a Mesh could not accept
             // the federated bundles its provider serves, and the handshake error named an option a Mesh user cannot reach.
-            this.tls = MeshTls.builder(provider).federation(cfg.federation()).build();
+            // Mesh.Builder.crlPath (ztunnel's CRL_PATH): read now, so a file that does not parse fails the build, naming it.
+            this.crl = cfg.crlPath() == null ? null : io.zerohop.identity.CrlFile.load(cfg.crlPath());
+            if (crl != null) {
+                made.add(crl::close);
+            }
+            this.tls = MeshTls.builder(provider).federation(cfg.federation()).crl(crl).build();
             made.add(tls::close);
             this.registry = cfg.registry();
             this.identity = cfg.identity() != null ? cfg.identity() : provider.defaultIdentity().orElse(null);
@@ -437,6 +444,9 @@ public final class MeshRuntime {
                     c.close();
                 }
                 tls.close();
+                if (crl != null) {
+                    crl.close();
+                }
                 if (ownsProvider) {
                     provider.close();
                 }

@@ -160,6 +160,11 @@ public final class MeshSettings {
 
     /** Where a workload's hostname is looked up; null: resolv.conf's servers. */
     private java.util.List<InetSocketAddress> dnsServers;
+    private java.nio.file.Path crlPath;
+
+    public void crlPath(java.nio.file.Path path) {
+        this.crlPath = path;
+    }
 
     public void dnsServers(java.util.List<InetSocketAddress> servers) {
         if (servers != null) {
@@ -305,7 +310,7 @@ public final class MeshSettings {
         return new MeshConfig(provider, trustDomain, identity, policy, registry != null ? registry : WorkloadRegistry.empty(), node,
                 inbound, inboundTransparent, meterRegistry, onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain,
                 metricsInterval, passthroughUnknown, clusterId, acceptHttp10 || pilotHttp10, pilotHttp10,
-                inboundEndpoints.build(inbound, inboundTransparent), federation, localAddress, dnsServers, http2, keepalive);
+                inboundEndpoints.build(inbound, inboundTransparent), federation, localAddress, dnsServers, http2, keepalive, crlPath);
     }
 
     /**
