@@ -267,6 +267,24 @@ final class ProxyCommand implements Callable<Integer> {
     private final java.util.concurrent.atomic.AtomicReference<Map<String, Object>> policyReload =
             new java.util.concurrent.atomic.AtomicReference<>(Map.of("result", "no policies configured"));
 
+    @Option(names = "--crl-path", paramLabel = "FILE", description = {"Certificate revocation lists (PEM CRLs, or one DER CRL)"
+            + " enforced on mesh TLS both ways and reloaded on change; live connections whose peer a reload revokes are closed",
+            "Default: $CRL_PATH (ztunnel's; empty or unset: none)"})
+    java.nio.file.Path crlPath;
+
+    /**
+     * The CRL file: {@code flag}, else ztunnel's {@code CRL_PATH} (istio/ztunnel {@code src/config.rs}: an empty value is
+     * none, as its {@code filter(|s| !s.is_empty())}), else null (no revocation checks). Its own method, apart from the
+     * other ztunnel variables, so the two can be merged by reading this one.
+     */
+    static java.nio.file.Path crlPath(java.nio.file.Path flag, Map<String, String> env) {
+        if (flag != null) {
+            return flag;
+        }
+        String v = env.get("CRL_PATH");
+        return v == null || v.isEmpty() ? null : java.nio.file.Path.of(v);
+    }
+
     @Option(names = "--drain", paramLabel = "DURATION", description = {"How long shutdown lets tunnels drain"
             + " (90s, 1500ms; as $CONNECTION_TERMINATION_DEADLINE, also 1m30s, 1m 30s, 90)",
             "Default: $CONNECTION_TERMINATION_DEADLINE, else $TERMINATION_GRACE_PERIOD_SECONDS minus 5s (minus 1s up to 10),"
@@ -1442,6 +1460,7 @@ final class ProxyCommand implements Callable<Integer> {
         if (t.http2() != null) {
             b.http2(t.http2().streamWindow(), t.http2().connectionWindow(), t.http2().frameSize());
         }
+        b.crlPath(crlPath(crlPath, System.getenv()));
         if (engine != null) {
             // Without --policies or --kubernetes: no engine, every authenticated peer allowed.
             b.policies(engine);
