@@ -26,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code Mesh.Builder.crlPath}, ztunnel's {@code CRL_PATH} for library users: the mesh's TLS enforces the file's CRLs
  * (tests/namespaced.rs {@code crl_inbound_rejects_revoked_cert}: the server's CRL revokes the client's leaf and the
- * tunnel fails), and a file that does not parse fails the build naming it (crl.rs {@code test_crl_manager_invalid_file}).
+ * tunnel fails, counted in {@code istio_crl_policy_rejections_total{reporter="destination"}}), and a file that does
+ * not parse fails the build naming it (crl.rs {@code test_crl_manager_invalid_file}).
  */
 class MeshCrlTest {
     private static final SpiffeId BACKEND = SpiffeIds.istio("cluster.local", "prod", "backend");
@@ -42,8 +43,10 @@ class MeshCrlTest {
         Path crl = dir.resolve("crl.pem");
         Files.writeString(crl, Pem.crls(List.of(ca.crl(ca.root(), Instant.now().plus(Duration.ofDays(1)),
                 ca.svid(FRONTEND).join().getLeaf().getSerialNumber()))));
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry metrics = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
         try (HboneServerSocket sockets = new HboneServerSocket();
              Mesh server = Mesh.builder().identityProvider(ca).identity(BACKEND).crlPath(crl).threads(1).drain(Duration.ZERO)
+                     .meterRegistry(metrics)
                      .inbound(new InetSocketAddress("127.0.207.71", 53971)).build();
              Mesh revoked = Mesh.builder().identityProvider(ca).identity(FRONTEND).threads(1).drain(Duration.ZERO).build();
              Mesh fine = Mesh.builder().identityProvider(ca).identity(other).threads(1).drain(Duration.ZERO).build()) {
@@ -52,6 +55,8 @@ class MeshCrlTest {
             Route route = new Route(server.inboundAddress(), BACKEND);
             assertThatThrownBy(() -> revoked.connect(FRONTEND, new InetSocketAddress("127.0.207.71", 8080), route).get(10, TimeUnit.SECONDS))
                     .isInstanceOf(ExecutionException.class);
+            // ztunnel's istio_crl_policy_rejections_total{reporter="destination"}, counted before the alert is sent.
+            assertThat(metrics.get("istio.crl.policy.rejections").tag("reporter", "destination").counter().count()).isEqualTo(1.0);
             HboneStream ok = fine.connect(other, new InetSocketAddress("127.0.207.71", 8080), route).get(10, TimeUnit.SECONDS);
             Socket out = ok.toSocket();
             out.getOutputStream().write(7);

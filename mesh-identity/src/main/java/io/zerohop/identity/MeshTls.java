@@ -331,7 +331,7 @@ public final class MeshTls implements AutoCloseable {
                     + key.self() + " that expired at " + notAfter.toInstant() + "; not presenting it");
         }
         SpiffeTrustManager trust = new SpiffeTrustManager(this::bundles, key.expected(),
-                federation ? null : key.self().getTrustDomain(), crls, key.self());
+                federation ? null : key.self().getTrustDomain(), crls, key.self(), this::revoked);
         try {
             KeyManagerFactory keys = keyManagers(svid);
             SslContextBuilder b = key.role() == Role.SERVER
@@ -402,8 +402,12 @@ public final class MeshTls implements AutoCloseable {
             for (int i = 0; i < certs.length; i++) {
                 chain[i] = (X509Certificate) certs[i];
             }
+            Object crlsUsed = crls == null ? null : crls.crls();
             SvidVerifier.verify(chain, bundles(), new java.util.Date(),
                     engine.getUseClientMode() ? SvidVerifier.Purpose.SERVER_AUTH : SvidVerifier.Purpose.CLIENT_AUTH, crls);
+            if (crlsUsed != null) {
+                SpiffeTrustManager.verifiedWith(engine, crlsUsed);
+            }
             Certificate[] local = session.getLocalCertificates();
             if (!federation && local != null && local.length > 0 && local[0] instanceof X509Certificate own
                     && !X509.spiffeId(own).getTrustDomain().equals(id.getTrustDomain())) {
@@ -411,12 +415,42 @@ public final class MeshTls implements AutoCloseable {
                         + " and federation is off");
             }
         } catch (CertificateException | ClassCastException e) {
+            if (io.zerohop.identity.internal.Revocations.isRevoked(e)) {
+                SvidVerifier.Purpose role = engine.getUseClientMode() ? SvidVerifier.Purpose.SERVER_AUTH : SvidVerifier.Purpose.CLIENT_AUTH;
+                log.warn("CRL: refused {} peer {} of a resumed TLS session: {}", role == SvidVerifier.Purpose.CLIENT_AUTH ? "inbound"
+                        : "outbound", id, e.getMessage());
+                revoked(role);
+            }
             SSLPeerUnverifiedException u = new SSLPeerUnverifiedException("resumed TLS session's peer no longer verifies: "
                     + e.getMessage());
             u.initCause(e);
             throw u;
         }
         return id;
+    }
+
+    private final java.util.concurrent.CopyOnWriteArrayList<java.util.function.Consumer<SvidVerifier.Purpose>> revocationListeners =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /**
+     * Tells {@code listener} each time a peer is refused at its handshake, or a live connection closed, because a CRL
+     * revokes a certificate of its chain: the peer's role, {@code CLIENT_AUTH} for an inbound connection (ztunnel's
+     * {@code reporter="destination"}), {@code SERVER_AUTH} for an outbound one ({@code "source"}). mesh-core counts
+     * these as ztunnel's {@code istio_crl_policy_rejections_total} ({@code src/proxy/metrics.rs}
+     * {@code record_crl_rejection}). On the handshake's or the CRL watcher's thread: it must not block.
+     */
+    public void onRevoked(java.util.function.Consumer<SvidVerifier.Purpose> listener) {
+        revocationListeners.add(Objects.requireNonNull(listener, "listener"));
+    }
+
+    private void revoked(SvidVerifier.Purpose peerRole) {
+        for (var l : revocationListeners) {
+            try {
+                l.accept(peerRole);
+            } catch (RuntimeException e) {
+                log.warn("revocation listener {} failed: {}", l, e.toString());
+            }
+        }
     }
 
     /** The CRL file this instance enforces, if any ({@link Builder#crl}). */
@@ -494,6 +528,7 @@ public final class MeshTls implements AutoCloseable {
                 log.warn("CRL: closing {} connection of {} with peer {}: {}",
                         c.purpose() == SvidVerifier.Purpose.CLIENT_AUTH ? "inbound" : "outbound",
                         c.self() == null ? "this workload" : c.self(), c.peer(), e.getMessage());
+                revoked(c.purpose());
                 try {
                     c.close().run();
                 } catch (RuntimeException ex) {

@@ -273,6 +273,10 @@ class CrlTest {
             Loopback.Conn in = net.connect(client.client(CLIENT, Set.of(SERVER)).join());
             Loopback.Conn out = net.connect(client.client(CLIENT, Set.of(SERVER)).join());
             assertThat(in.succeeded() && out.succeeded()).isTrue();
+            List<SvidVerifier.Purpose> serverSaw = new java.util.concurrent.CopyOnWriteArrayList<>();
+            List<SvidVerifier.Purpose> clientSaw = new java.util.concurrent.CopyOnWriteArrayList<>();
+            server.onRevoked(serverSaw::add);
+            client.onRevoked(clientSaw::add);
             Runnable forgetIn = server.closeWhenRevoked(in.serverSsl().engine(), () -> in.server().close());
             client.closeWhenRevoked(out.clientSsl().engine(), () -> out.client().close());
             assertThat(server.liveConnections()).isEqualTo(1);
@@ -287,6 +291,9 @@ class CrlTest {
             assertThat(logged()).contains("CRL: closing outbound connection of " + CLIENT + " with peer " + SERVER + ": ");
             forgetIn.run();
             assertThat(server.liveConnections()).isZero();
+            // What mesh-core counts as istio_crl_policy_rejections_total, reporter destination and source.
+            assertThat(serverSaw).containsExactly(SvidVerifier.Purpose.CLIENT_AUTH);
+            assertThat(clientSaw).containsExactly(SvidVerifier.Purpose.SERVER_AUTH);
         }
     }
 

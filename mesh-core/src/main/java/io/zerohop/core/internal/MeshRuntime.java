@@ -110,6 +110,15 @@ public final class MeshRuntime {
             }
             this.tls = MeshTls.builder(provider).federation(cfg.federation()).crl(crl).build();
             made.add(tls::close);
+            if (crl != null && cfg.meterRegistry() != null) {
+                io.micrometer.core.instrument.MeterRegistry reg = cfg.meterRegistry();
+                // ztunnel's crl_policy_rejections (src/proxy/metrics.rs record_crl_rejection): handshakes refused and live
+                // connections closed for a revoked certificate, by reporter, a series from its first count as ztunnel's.
+                tls.onRevoked(role -> io.micrometer.core.instrument.Counter.builder("istio.crl.policy.rejections")
+                        .description("The total number of connections rejected due to CRL certificate revocation (unstable).")
+                        .tags("reporter", role == io.zerohop.identity.SvidVerifier.Purpose.CLIENT_AUTH ? "destination" : "source")
+                        .register(reg).increment());
+            }
             this.registry = cfg.registry();
             this.identity = cfg.identity() != null ? cfg.identity() : provider.defaultIdentity().orElse(null);
             // mesh-hbone's group (epoll, else NIO) with its opt-in latency mode: the node proxy and an

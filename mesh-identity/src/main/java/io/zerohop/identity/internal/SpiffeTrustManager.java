@@ -43,18 +43,21 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     private final CrlFile crls;
     /** This side's identity, named in a revocation's log line; null when not known. */
     private final SpiffeId self;
+    /** Told the peer's role each time a peer is refused for a revoked certificate; null: nobody. */
+    private final java.util.function.Consumer<SvidVerifier.Purpose> onRevoked;
 
     /**
      * {@code expected} empty: any identity that chains to its own domain's bundle. {@code localDomain}
      * non-null: only peers of that trust domain (no federation); null: any domain with a bundle.
      */
     public SpiffeTrustManager(Supplier<X509BundleSet> bundles, Set<SpiffeId> expected, TrustDomain localDomain) {
-        this(bundles, expected, localDomain, null, null);
+        this(bundles, expected, localDomain, null, null, null);
     }
 
     /** With {@code crls} (null: none) applied to every peer chain; {@code self} is named when a peer is refused as revoked. */
     public SpiffeTrustManager(Supplier<X509BundleSet> bundles, Set<SpiffeId> expected, TrustDomain localDomain, CrlFile crls,
-                              SpiffeId self) {
+                              SpiffeId self, java.util.function.Consumer<SvidVerifier.Purpose> onRevoked) {
+        this.onRevoked = onRevoked;
         this.bundles = bundles;
         this.expected = Set.copyOf(expected);
         this.localDomain = localDomain;
@@ -82,6 +85,9 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
                 // which is only for the log.
                 log.warn("CRL: refused {} peer {} of {}: {}", purpose == SvidVerifier.Purpose.CLIENT_AUTH ? "inbound" : "outbound",
                         Revocations.claimedId(chain), self == null ? "this workload" : self, e.getMessage());
+                if (onRevoked != null) {
+                    onRevoked.accept(purpose);
+                }
             }
             throw e;
         }
@@ -121,6 +127,11 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
      */
     public static Object verifiedWith(SSLEngine engine) {
         return VERIFIED_WITH.get(engine);
+    }
+
+    /** Records that {@code engine}'s peer was verified with {@code crls} (a resumed session verified outside a trust manager). */
+    public static void verifiedWith(SSLEngine engine, Object crls) {
+        VERIFIED_WITH.put(engine, crls);
     }
 
     /** Whether a trust manager verified {@code engine}'s peer chain in its handshake (false for a resumed session). */
