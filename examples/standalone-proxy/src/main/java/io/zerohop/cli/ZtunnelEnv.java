@@ -338,8 +338,8 @@ final class ZtunnelEnv {
             new Unsupported("XDS_ON_DEMAND", "false", "zerohop has no xDS client: --kubernetes watches the API server"),
             new Unsupported("XDS_ADDRESS", null, "zerohop has no xDS client: workloads and policies come from --kubernetes (the"
                     + " API server) or --workloads/--policies files, not from istiod"),
-            new Unsupported("PREFERED_SERVICE_NAMESPACE", null, "zerohop has no preference between namespaces for a hostname several"
-                    + " Services share"),
+            new Unsupported("PREFERED_SERVICE_NAMESPACE", null, "zerohop picks among Services of several namespaces that"
+                    + " share a hostname or VIP by the client's namespace, then the canonical one, with no configured namespace"),
             new Unsupported("FAKE_CA", "false", "zerohop has no fake CA setting: give --in-memory-ca (development only) or"
                     + " --istio-ca"),
             new Unsupported("ENABLE_ORIG_SRC", null, "zerohop never spoofs the original source address: upstream connections"
@@ -350,7 +350,6 @@ final class ZtunnelEnv {
                     + " both families on Linux); give IPv4 addresses to keep it off IPv6"),
             new Unsupported("UNSTABLE_ENABLE_SOCKS5", "false", "zerohop opens SOCKS5 only with --socks5 (alone it binds"
                     + " 127.0.0.1:15080, ztunnel's address)"),
-            new Unsupported("CRL_PATH", "", "zerohop checks no certificate revocation list"),
             new Unsupported("ISTIO_META_DNS_CAPTURE", "false", "zerohop has no DNS proxy; pods' DNS is not captured or answered"
                     + " for ServiceEntry hosts"),
             new Unsupported("ISTIO_META_DNS_PROXY_ADDR", null, "zerohop has no DNS proxy"),
