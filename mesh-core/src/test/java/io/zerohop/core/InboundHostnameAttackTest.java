@@ -1,0 +1,248 @@
+package io.zerohop.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.MeshTls;
+import io.zerohop.identity.SpiffeIds;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import io.zerohop.testing.CapturedStderr;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A hostile or careless peer against the host-name CONNECT (ztunnel's {@code HboneAddress::SvcHostname}, istio/ztunnel
+ * src/proxy/inbound.rs {@code build_inbound_request} / {@code find_inbound_upstream}): a name reaches nothing an IP
+ * CONNECT to the dialled workload could not, and the authorization ({@code ports}, {@code notPorts},
+ * {@code destination.ip}) sees the address the name resolved to, exactly as for that IP CONNECT (ztunnel's
+ * {@code rbac_ctx.conn.dst} is the upstream address). Odd authorities are never served. Real mutual TLS and HTTP/2 on
+ * 127.0.209.x, ports 54300-54304, real applications counting what they accept.
+ */
+class InboundHostnameAttackTest {
+    private static final String TD = "cluster.local";
+    private static final String IP = "127.0.209.10";
+    private static final int MESH = 54300;
+    private static final int SERVED = 54301;
+    private static final int FOREIGN = 54302;
+    private static final int DENIED = 54303;
+    private static final int NOT_LISTED = 54304;
+    private static final String POLICY = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-port, namespace: default}
+            spec:
+              selector: {matchLabels: {app: server}}
+              action: DENY
+              rules:
+              - to: [{operation: {ports: ["%d"]}}]
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-unlisted, namespace: default}
+            spec:
+              selector: {matchLabels: {app: server}}
+              action: DENY
+              rules:
+              - to: [{operation: {notPorts: ["%d", "%d", "%d"]}}]
+                when: [{key: destination.ip, values: ["%s"]}]
+            """.formatted(DENIED, SERVED, FOREIGN, DENIED, IP);
+
+    private static final List<ServerSocket> apps = new java.util.ArrayList<>();
+    private static final Map<Integer, AtomicInteger> accepted = new java.util.concurrent.ConcurrentHashMap<>();
+    private static InMemoryCa ca;
+    private static Mesh server;
+    private static EventLoopGroup group;
+    private static Channel parent;
+    private static CapturedStderr err;
+
+    @BeforeAll
+    static void start() throws Exception {
+        err = new CapturedStderr();
+        InetAddress ip = InetAddress.getByName(IP);
+        for (int p : new int[] {SERVED, FOREIGN, DENIED, NOT_LISTED}) {
+            app(ip, p);
+        }
+        Workload workload = new Workload("default", "server", "server", Map.of("app", "server"), List.of(ip),
+                Workload.Protocol.HBONE, null, TD, Map.of(), Map.of(), null,
+                List.of(new WorkloadService("server", "default", "server.default.svc.cluster.local", Set.of(SERVED))));
+        // A workload of a hostname (a ServiceEntry's endpoint), no Service of that name: not a service host name.
+        Workload vm = new Workload("default", "vm", "vm", Map.of(), List.of(), Workload.Protocol.HBONE, "elsewhere", TD,
+                Map.of(), Map.of(), null, List.of(), null, "vm.default.svc.cluster.local");
+        List<Service> services = List.of(
+                new Service("default", "server", "server.default.svc.cluster.local", List.of(InetAddress.getByName("127.0.209.100")),
+                        List.of(Service.Port.of(80, SERVED))),
+                // Another namespace's Service the workload is no endpoint of: ztunnel's get_best_by_host falls back to it.
+                new Service("other", "foreign", "foreign.other.svc.cluster.local", List.of(InetAddress.getByName("127.0.209.101")),
+                        List.of(Service.Port.of(80, FOREIGN))),
+                new Service("default", "denied", "denied.default.svc.cluster.local", List.of(InetAddress.getByName("127.0.209.102")),
+                        List.of(Service.Port.of(80, DENIED))),
+                new Service("default", "unlisted", "unlisted.default.svc.cluster.local", List.of(InetAddress.getByName("127.0.209.103")),
+                        List.of(Service.Port.of(80, NOT_LISTED))),
+                new Service("default", "self", "self.default.svc.cluster.local", List.of(InetAddress.getByName("127.0.209.104")),
+                        List.of(Service.Port.of(80, MESH))));
+        WorkloadRegistry registry = WorkloadRegistry.empty();
+        registry.replace(List.of(workload, vm), Map.of(), Map.of(), services);
+        ca = InMemoryCa.create(TD);
+        PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
+        server = Mesh.builder().identityProvider(ca).identity(workload.identity()).workloads(registry).policies(policy)
+                .inbound(new InetSocketAddress(ip, MESH)).threads(1).build();
+        server.start().get(10, TimeUnit.SECONDS);
+
+        SpiffeId client = SpiffeIds.istio(TD, "default", "client");
+        SslContext ctx = MeshTls.builder(ca).build().client(client, Set.of(workload.identity())).get();
+        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        SslHandler[] ssl = new SslHandler[1];
+        parent = new Bootstrap().group(group).channel(NioSocketChannel.class)
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ssl[0] = ctx.newHandler(ch.alloc());
+                        ch.pipeline().addLast(ssl[0], Http2FrameCodecBuilder.forClient().build(),
+                                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+                    }
+                }).localAddress(InetAddress.getByName("127.0.209.11"), 0).connect(server.inboundAddress()).sync().channel();
+        ssl[0].handshakeFuture().sync();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        parent.close().sync();
+        group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).sync();
+        server.close();
+        for (ServerSocket s : apps) {
+            s.close();
+        }
+        ca.close();
+        err.close();
+    }
+
+    private static void app(InetAddress ip, int port) throws IOException {
+        ServerSocket s = new ServerSocket(port, 50, ip);
+        apps.add(s);
+        AtomicInteger counter = accepted.computeIfAbsent(port, k -> new AtomicInteger());
+        Thread t = new Thread(() -> {
+            while (!s.isClosed()) {
+                try {
+                    Socket c = s.accept();
+                    counter.incrementAndGet();
+                    c.close();
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        });
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** The status of a CONNECT to {@code authority}, or "RST:code" / "closed". */
+    private static String connect(String authority) throws Exception {
+        CompletableFuture<String> result = new CompletableFuture<>();
+        Http2StreamChannel ch = new Http2StreamChannelBootstrap(parent).handler(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                if (msg instanceof Http2HeadersFrame h) {
+                    result.complete(h.headers().status().toString());
+                } else if (msg instanceof Http2ResetFrame r) {
+                    result.complete("RST:" + r.errorCode());
+                }
+                ReferenceCountUtil.release(msg);
+            }
+
+            @Override
+            public void channelInactive(ChannelHandlerContext ctx) {
+                result.complete("closed");
+            }
+        }).open().sync().getNow();
+        ch.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().method("CONNECT").authority(authority), false));
+        try {
+            return result.get(10, TimeUnit.SECONDS);
+        } finally {
+            ch.close();
+        }
+    }
+
+    /** A name and the address it resolves to get the same answer from every policy, and never the proxy's own port. */
+    @Test
+    void aNameGetsWhatItsAddressGets() throws Exception {
+        String[][] pairs = {
+                {"server.default.svc.cluster.local:80", IP + ":" + SERVED, "200"},
+                {"foreign.other.svc.cluster.local:80", IP + ":" + FOREIGN, "200"},
+                {"denied.default.svc.cluster.local:80", IP + ":" + DENIED, "401"},
+                {"unlisted.default.svc.cluster.local:80", IP + ":" + NOT_LISTED, "401"},
+                {"self.default.svc.cluster.local:80", IP + ":" + MESH, "503"},
+        };
+        for (String[] p : pairs) {
+            assertThat(connect(p[0])).as(p[0]).isEqualTo(p[2]);
+            assertThat(connect(p[1])).as(p[1]).isEqualTo(p[2]);
+        }
+        assertThat(accepted.get(DENIED).get()).isZero();
+        assertThat(accepted.get(NOT_LISTED).get()).isZero();
+    }
+
+    /**
+     * Authorities ztunnel refuses (503 NoHostname for a name no Service has, names compared exactly; 400 NoValidAuthority
+     * without a u16 port) and those zerohop refuses 400 where ztunnel says 503 (mesh-hbone README, "Status codes where we
+     * answer differently"): none reaches an application.
+     */
+    @Test
+    void oddAuthoritiesAreNeverServed() throws Exception {
+        Map<String, String> want = new java.util.LinkedHashMap<>();
+        want.put("SERVER.default.svc.cluster.local:80", "503");
+        want.put("server.default.svc.other.local:80", "503");
+        want.put("vm.default.svc.cluster.local:80", "503");
+        want.put("server.default.svc.cluster.local:81", "503");
+        want.put("localhost:" + SERVED, "503");
+        want.put("server.default.svc.cluster.local.:80", "400");
+        want.put("server.default.svc.cluster.local:0", "400");
+        want.put("server.default.svc.cluster.local:65536", "400");
+        want.put("server.default.svc.cluster.local", "400");
+        want.put("server.default.svc.cluster.local:", "400");
+        want.put("server%2edefault.svc.cluster.local:80", "400");
+        want.put("server.default.svc.cluster.local:+80", "400");
+        want.put("::1:80", "400");
+        want.put("[::1]:80", "400");
+        want.put("a".repeat(63) + "." + "b".repeat(63) + "." + "c".repeat(63) + "." + "d".repeat(63) + ".svc:80", "400");
+        Map<String, String> got = new java.util.LinkedHashMap<>();
+        for (String a : want.keySet()) {
+            got.put(a, connect(a));
+        }
+        assertThat(got).isEqualTo(want);
+        assertThat(err.text()).doesNotContain("Exception");
+    }
+}
