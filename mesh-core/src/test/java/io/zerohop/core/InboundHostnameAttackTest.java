@@ -89,6 +89,8 @@ class InboundHostnameAttackTest {
     private static EventLoopGroup group;
     private static Channel parent;
     private static CapturedStderr err;
+    private static final io.micrometer.core.instrument.simple.SimpleMeterRegistry meters =
+            new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
 
     @BeforeAll
     static void start() throws Exception {
@@ -120,7 +122,7 @@ class InboundHostnameAttackTest {
         ca = InMemoryCa.create(TD);
         PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
         server = Mesh.builder().identityProvider(ca).identity(workload.identity()).workloads(registry).policies(policy)
-                .inbound(new InetSocketAddress(ip, MESH)).threads(1).build();
+                .meterRegistry(meters).inbound(new InetSocketAddress(ip, MESH)).threads(1).build();
         server.start().get(10, TimeUnit.SECONDS);
 
         SpiffeId client = SpiffeIds.istio(TD, "default", "client");
@@ -244,5 +246,27 @@ class InboundHostnameAttackTest {
         }
         assertThat(got).isEqualTo(want);
         assertThat(err.text()).doesNotContain("Exception");
+    }
+
+    /**
+     * ztunnel's {@code destination_service} for a name is the Service named ({@code find_inbound_upstream} hands
+     * {@code guess_inbound_service} that one only), also another namespace's the workload is no endpoint of and whatever
+     * the {@code forwarded} header's {@code host=} says; until 7 December zerohop guessed among the workload's own
+     * Services and labelled this tunnel with none.
+     */
+    @Test
+    void theMetricsNameTheServiceNamed() throws Exception {
+        assertThat(connect("foreign.other.svc.cluster.local:80")).isEqualTo("200");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        io.micrometer.core.instrument.Counter opened;
+        while ((opened = meters.find("istio.tcp.connections.opened").tag("destination_service", "foreign.other.svc.cluster.local")
+                .counter()) == null && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(opened).as("a tunnel counted as opened to foreign.other.svc.cluster.local; counters: %s",
+                meters.find("istio.tcp.connections.opened").counters().stream().map(c -> c.getId().getTag("destination_service")).toList())
+                .isNotNull();
+        assertThat(opened.getId().getTag("destination_service_namespace")).isEqualTo("other");
+        assertThat(opened.getId().getTag("destination_service_name")).isEqualTo("foreign");
     }
 }

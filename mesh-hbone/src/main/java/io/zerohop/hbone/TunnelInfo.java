@@ -23,10 +23,22 @@ import java.util.Map;
  *                      open has a duration, as ztunnel's connection result has from its start
  *                      (istio/ztunnel src/proxy/metrics.rs {@code ConnectionResult}); only differences
  *                      between it and another {@code nanoTime()} mean anything
+ * @param hostname      inbound, the {@code host:port} of a CONNECT that named a service host name (ztunnel's
+ *                      {@code HboneAddress::SvcHostname}; the port as a number, {@code 080} as {@code 80}), which
+ *                      {@code destination} is the address it resolved to ({@link DestinationResolver#resolveHostname});
+ *                      else null. Telemetry names the Service and the address as ztunnel does for such a CONNECT: its
+ *                      {@code destination_service} is that Service and its access line's {@code dst.hbone_addr} the
+ *                      name (istio/ztunnel src/proxy/inbound.rs {@code build_inbound_request})
  */
 public record TunnelInfo(Direction direction, SpiffeId localIdentity, SpiffeId peerIdentity,
                          InetSocketAddress localAddress, InetSocketAddress peerAddress,
-                         InetSocketAddress destination, Map<String, String> headers, long startNanos) {
+                         InetSocketAddress destination, Map<String, String> headers, long startNanos, String hostname) {
+
+    /** A tunnel to an address (no host-name CONNECT). */
+    public TunnelInfo(Direction direction, SpiffeId localIdentity, SpiffeId peerIdentity, InetSocketAddress localAddress,
+                      InetSocketAddress peerAddress, InetSocketAddress destination, Map<String, String> headers, long startNanos) {
+        this(direction, localIdentity, peerIdentity, localAddress, peerAddress, destination, headers, startNanos, null);
+    }
 
     public enum Direction { INBOUND, OUTBOUND }
 

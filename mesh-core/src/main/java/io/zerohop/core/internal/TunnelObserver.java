@@ -720,6 +720,15 @@ public final class TunnelObserver implements HboneEvents {
             return registry.services().isEmpty() ? l : l.withDestinationService(registry.serviceByHostname(forwardedHost(t),
                     TrafficLabels.UNKNOWN.equals(source.namespace()) ? null : source.namespace()));
         }
+        if (t.hostname() != null) {
+            // A host-name CONNECT: ztunnel's find_inbound_upstream hands guess_inbound_service the Service named as its
+            // only candidate, whose port mapping gave the port, so that Service is the label whatever the forwarded
+            // host= or the workload's own Services say (until 7 December zerohop guessed among the workload's Services:
+            // another namespace's Service, or one the workload is no endpoint of, was labelled none or another; h405).
+            String host = t.hostname().substring(0, t.hostname().lastIndexOf(':'));
+            io.zerohop.core.WorkloadService named = registry.serviceByHostname(host);
+            return named != null ? l.withDestinationService(named) : l;
+        }
         // The client's forwarded host= first, among the destination's own Services (a new-user pass: the two sides of
         // one connection to a VIP named different Services when two Services targeted the port).
         return dw != null ? l.withDestinationService(io.zerohop.core.WorkloadService.guess(dw.services(), forwardedHost(t),

@@ -63,7 +63,7 @@ final class ZtunnelAccessLog {
     static void opened(Logger log, Out out, TunnelInfo t, Supplier<TrafficLabels> labels, Supplier<String> src) {
         if (log.isDebugEnabled()) {
             boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;
-            Line b = complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()), outbound,
+            Line b = complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), hboneAddr(t), outbound,
                     true, -1, -1, null, null);
             out.write("debug", b.rename("connection opened"));
         }
@@ -91,7 +91,7 @@ final class ZtunnelAccessLog {
             TunnelInfo t = r.info();
             boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;
             out.write(error != null ? "error" : "info", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()),
-                    addr(t.destination()), outbound, true, r.bytesSent(), r.bytesReceived(), r.duration(), error));
+                    hboneAddr(t), outbound, true, r.bytesSent(), r.bytesReceived(), r.duration(), error));
         }
     }
 
@@ -163,7 +163,7 @@ final class ZtunnelAccessLog {
             String error = outbound ? status > 0 ? "http status: " + io.netty.handler.codec.http.HttpResponseStatus.valueOf(status) : reason
                     : flags.equals("DENY") ? rejection(rejection, reason)
                     : inboundFailure(reason);
-            out.write("error", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()),
+            out.write("error", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), hboneAddr(t),
                     outbound, true, 0, 0, elapsed(t), error));
         }
     }
@@ -250,7 +250,7 @@ final class ZtunnelAccessLog {
         opened(log, out, t, labels, src);
         if (log.isErrorEnabled()) {
             // A closed client is ztunnel's draining pool, whose error is no io::Error: Display "pool draining" (src/proxy.rs).
-            out.write("error", complete(src.get(), labels.get(), addr(t.peerAddress()), addr(t.destination()), true, true, 0, 0, elapsed(t),
+            out.write("error", complete(src.get(), labels.get(), addr(t.peerAddress()), hboneAddr(t), true, true, 0, 0, elapsed(t),
                     cause instanceof io.zerohop.hbone.HboneClientClosedException ? "pool draining" : openError(flags, reason)));
         }
     }
@@ -407,6 +407,16 @@ final class ZtunnelAccessLog {
 
     static String addr(InetSocketAddress a) {
         return a == null ? null : io.zerohop.core.Addresses.authority(a);
+    }
+
+    /**
+     * {@code dst.hbone_addr}: the CONNECT's target as ztunnel prints its {@code HboneAddress}, the {@code host:port} of a
+     * host-name CONNECT ({@code SvcHostname}'s Display; its connection result is built with {@code Some(hbone_addr)},
+     * src/proxy/inbound.rs {@code build_inbound_request}), else the address. Until 7 December a name printed as the
+     * address it resolved to (helper h405).
+     */
+    static String hboneAddr(TunnelInfo t) {
+        return t.hostname() != null ? t.hostname() : addr(t.destination());
     }
 
     /**

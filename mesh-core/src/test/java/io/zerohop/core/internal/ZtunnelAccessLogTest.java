@@ -45,6 +45,24 @@ class ZtunnelAccessLogTest {
         assertThat(node.get("direction").asText()).isEqualTo("outbound");
     }
 
+    /**
+     * {@code dst.hbone_addr} of a host-name CONNECT is the name and port, as ztunnel's {@code HboneAddress::SvcHostname}
+     * prints (src/proxy.rs Display, its connection result built with {@code Some(hbone_addr)}); an address CONNECT's is
+     * the address. Until 7 December a name printed as the address it resolved to.
+     */
+    @Test
+    void aHostNameConnectsHboneAddrIsTheName() {
+        var local = new java.net.InetSocketAddress("10.0.0.2", 15008);
+        var peer = new java.net.InetSocketAddress("10.0.0.1", 5000);
+        var resolved = new java.net.InetSocketAddress("10.0.0.2", 8080);
+        io.zerohop.hbone.TunnelInfo byName = new io.zerohop.hbone.TunnelInfo(io.zerohop.hbone.TunnelInfo.Direction.INBOUND, null, null,
+                local, peer, resolved, java.util.Map.of(), 0, "backend.prod.svc.cluster.local:80");
+        io.zerohop.hbone.TunnelInfo byIp = new io.zerohop.hbone.TunnelInfo(io.zerohop.hbone.TunnelInfo.Direction.INBOUND, null, null,
+                local, peer, resolved, java.util.Map.of(), 0);
+        assertThat(ZtunnelAccessLog.hboneAddr(byName)).isEqualTo("backend.prod.svc.cluster.local:80");
+        assertThat(ZtunnelAccessLog.hboneAddr(byIp)).isEqualTo("10.0.0.2:8080");
+    }
+
     @Test
     void anEarlyDenyIsZtunnelsConnectionFailed() {
         ZtunnelAccessLog.Line l = ZtunnelAccessLog.failed(new java.net.InetSocketAddress("10.0.0.1", 5000),

@@ -164,7 +164,10 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
             }
             return null;
         }
-        info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, dst, plain, codec.startNanos());
+        // A name's host:port stays beside the address it resolved to: ztunnel's telemetry names the Service and prints
+        // the name as dst.hbone_addr for it (the authorization and the dial see the address only).
+        info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, dst, plain, codec.startNanos(),
+                hostname == null ? null : hostname + ":" + Authority.port(headers.authority()));
         if (endStream) {
             refuse(400, "CONNECT request ended the stream");
             return null;
