@@ -245,6 +245,10 @@ class InboundHostnameAttackTest {
             got.put(a, connect(a));
         }
         assertThat(got).isEqualTo(want);
+        // ztunnel tells a Service of the name whose port resolves to none here (NoPortForServices) from no Service of it
+        // (NoHostname); until 7 December both read "no service named ... is served here".
+        assertThat(err.awaitLine("service server.default.svc.cluster.local" + " found, but no port here for service port 81")).isNotNull();
+        assertThat(err.awaitLine("no service named SERVER.default.svc.cluster.local with port 80 is served here")).isNotNull();
         assertThat(err.text()).doesNotContain("Exception");
     }
 

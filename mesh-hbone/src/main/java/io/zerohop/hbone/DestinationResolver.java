@@ -37,6 +37,17 @@ public interface DestinationResolver {
     }
 
     /**
+     * Why {@link #resolveHostname} answered null for these arguments, as the 503's reason (events and logs), or null for
+     * the server's own ({@code no service named H with port P is served here}). Asked only after that null, so a
+     * resolver whose state changed in between may explain the newer state: the status was decided already, this is text.
+     * ztunnel tells {@code NoHostname} (no Service of the name) from {@code NoPortForServices} (a Service of the name
+     * whose port resolves to none here) in its early-deny line.
+     */
+    default String hostnameRefusal(String hostname, int port, SpiffeId localIdentity, InetSocketAddress localAddress) {
+        return null;
+    }
+
+    /**
      * Serves every destination whose IP is the dialled address's IP, proxying to that ip:port (ztunnel's rule,
      * istio/ztunnel src/proxy/inbound.rs {@code validate_destination}), except the HBONE listener itself: a CONNECT to
      * the dialled address's own port is refused with 503, ztunnel's self call ({@code find_inbound_upstream}:

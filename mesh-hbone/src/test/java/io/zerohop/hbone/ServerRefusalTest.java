@@ -88,6 +88,11 @@ class ServerRefusalTest {
                     default -> null;
                 };
             }
+
+            @Override
+            public String hostnameRefusal(String hostname, int port, io.spiffe.spiffeid.SpiffeId id, InetSocketAddress local) {
+                return hostname.equals("echo.example") ? "echo.example has no port " + port : null;
+            }
         };
         Authorizer authz = new Authorizer() {
             @Override
@@ -190,14 +195,18 @@ class ServerRefusalTest {
     @Test
     void aHostnameTheResolverMapsIsServedAndAuthorizedAtItsAddress() throws Exception {
         assertThat(status(connect("echo.example:80"))).isEqualTo("200");
-        assertThat(RecordingEvents.next(events.opened).destination()).isEqualTo(echo.address());
+        TunnelInfo opened = RecordingEvents.next(events.opened);
+        assertThat(opened.destination()).isEqualTo(echo.address());
+        // The name stays beside the address for telemetry (ztunnel's dst.hbone_addr and destination_service name it).
+        assertThat(opened.hostname()).isEqualTo("echo.example:80");
         assertThat(lastAuthz.get().destination()).isEqualTo(echo.address());
         assertThat(status(connect("denied.example:80"))).isEqualTo("401");
         assertThat(RecordingEvents.next(events.refused).tunnel().destination()).isEqualTo(Mesh.loopback(DENIED_PORT));
         assertThat(untouched.accepted.get()).isZero();
         // The resolver answers per port: the same name on another port names nothing.
         assertThat(status(connect("echo.example:81"))).isEqualTo("503");
-        assertThat(RecordingEvents.next(events.refused).reason()).contains("no service named echo.example with port 81");
+        // The resolver's hostnameRefusal is the reason (mesh-core tells ztunnel's NoPortForServices from NoHostname).
+        assertThat(RecordingEvents.next(events.refused).reason()).isEqualTo("echo.example has no port 81");
     }
 
     /** A resolver that throws on a name is its 503, as one that throws on an address (never the name served anyway). */

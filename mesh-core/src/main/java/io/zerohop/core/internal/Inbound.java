@@ -129,6 +129,24 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
         return target == 0 ? null : new InetSocketAddress(localAddress.getAddress(), target);
     }
 
+    /** The text of ztunnel's {@code NoPortForServices} in a refusal reason; {@link ZtunnelAccessLog} prints ztunnel's. */
+    static final String NO_PORT = " found, but no port here for service port ";
+
+    /**
+     * Why {@link #resolveHostname} refused: ztunnel's {@code NoPortForServices} ({@code find_inbound_upstream}: a Service
+     * of that name whose port resolves to none on this workload: no such service port, or a named target port the
+     * workload has no number for) when the registry has a Service of the name and the dialled address is a local
+     * workload; else null (the server's NoHostname text).
+     */
+    @Override
+    public String hostnameRefusal(String hostname, int port, SpiffeId localIdentity, InetSocketAddress localAddress) {
+        WorkloadService named = local.registry().serviceByHostname(hostname);
+        if (named == null || localAddress == null || local.at(localAddress.getAddress()).isEmpty()) {
+            return null;
+        }
+        return "service " + hostname + NO_PORT + port;
+    }
+
     /** 400 for a destination of another identity than the one this connection presented (the client verified that one). */
     private Destination refuseOtherIdentity(Workload workload, SpiffeId localIdentity, InetSocketAddress localAddress,
                                             InetSocketAddress dst) {

@@ -184,11 +184,18 @@ final class ZtunnelAccessLog {
             return "expected method CONNECT, got " + reason.substring("method ".length(), reason.length() - " is not CONNECT".length());
         }
         if (reason.startsWith("no service named ") && reason.endsWith(" is served here")) {
-            // mesh-hbone says "no service named H with port P is served here" for both of ztunnel's NoHostname and
-            // NoPortForServices (its resolver answers null for either): both print as NoHostname.
+            // mesh-hbone's own text for a name its resolver does not explain: ztunnel's NoHostname (mesh-core's Inbound
+            // explains NoPortForServices, above).
             String name = reason.substring("no service named ".length(), reason.length() - " is served here".length());
             int withPort = name.indexOf(" with port ");
             return "no service or workload for hostname: " + (withPort < 0 ? name : name.substring(0, withPort));
+        }
+        int noPort = reason.indexOf(Inbound.NO_PORT);
+        if (reason.startsWith("service ") && noPort > 0) {
+            // Inbound.hostnameRefusal: ztunnel's NoPortForServices(hostname, service_port) (src/proxy.rs), a Service of
+            // the name whose port resolves to none on the workload (until 7 December printed as NoHostname; h405).
+            return "requested service " + reason.substring("service ".length(), noPort) + ":"
+                    + reason.substring(noPort + Inbound.NO_PORT.length()) + " found, but cannot resolve port";
         }
         int wentTo = reason.indexOf(Inbound.WENT_TO);
         int isAt = reason.lastIndexOf(" is at ", wentTo);

@@ -221,18 +221,21 @@ class ZtunnelFailedOpenLogTest {
         TunnelInfo noTarget = new TunnelInfo(TunnelInfo.Direction.INBOUND, TunnelObserverLabelsTest.ECHO, WorkloadStringsTest.CLIENT.identity(),
                 HBONE, new InetSocketAddress("127.0.0.3", 40000), null, Map.of(), System.nanoTime());
         observer.tunnelRefused(noTarget, 503, "no service named foo.bar.svc.cluster.local with port 80 is served here");
+        observer.tunnelRefused(noTarget, 503, "service foo.bar.svc.cluster.local" + Inbound.NO_PORT + "81");
         observer.tunnelRefused(noTarget, 400, "method GET is not CONNECT");
         observer.tunnelRefused(noTarget, 400, "malformed :authority \"foo:bar:1\" (want ip:port, IPv6 in brackets)");
         // validate_destination's Error::IPMismatch(conn.dst, hbone_addr): the dialled address first; zerohop said its own
         // text until 6 December.
         observer.tunnelRefused(inbound(), 400, "destination prod/reports is at 10.0.1.3" + Inbound.WENT_TO + "10.0.1.2 (prod/backend's own"
                 + " address, whose SVID it presented): a connection to a workload's address tunnels to that address only");
-        assertThat(lines).extracting(Written::level).containsExactly("warn", "warn", "warn", "warn");
+        assertThat(lines).extracting(Written::level).containsExactly("warn", "warn", "warn", "warn", "warn");
         assertThat(lines.get(0).text()).contains("\twarn\taccess\tconnection failed\t").contains("direction=\"inbound\"")
                 .endsWith(" error=\"no service or workload for hostname: foo.bar.svc.cluster.local\"");
-        assertThat(lines.get(1).text()).endsWith(" error=\"expected method CONNECT, got GET\"");
-        assertThat(lines.get(2).text()).endsWith(" error=\"no valid authority pseudo header: foo:bar:1\"");
-        assertThat(lines.get(3).text()).contains("\twarn\taccess\tconnection failed\t").endsWith(" error=\"ip mismatch: 10.0.1.2 != 10.0.1.3\"");
+        // find_inbound_upstream's NoPortForServices: a Service of the name whose port resolves to none here.
+        assertThat(lines.get(1).text()).endsWith(" error=\"requested service foo.bar.svc.cluster.local:81 found, but cannot resolve port\"");
+        assertThat(lines.get(2).text()).endsWith(" error=\"expected method CONNECT, got GET\"");
+        assertThat(lines.get(3).text()).endsWith(" error=\"no valid authority pseudo header: foo:bar:1\"");
+        assertThat(lines.get(4).text()).contains("\twarn\taccess\tconnection failed\t").endsWith(" error=\"ip mismatch: 10.0.1.2 != 10.0.1.3\"");
         assertThat(metrics.opened).isEmpty();
         assertThat(metrics.closed).isEmpty();
     }

@@ -148,7 +148,8 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
                 info = withoutTarget(plain);
                 // ztunnel (src/proxy/inbound.rs find_inbound_upstream): a service hostname that names nothing served, or
                 // a service port its Service lacks, is SERVICE_UNAVAILABLE (NoHostname, NoPortForServices).
-                refuse(503, "no service named " + hostname + " with port " + Authority.port(headers.authority())
+                String why = hostnameRefusal(hostname, Authority.port(headers.authority()));
+                refuse(503, why != null ? why : "no service named " + hostname + " with port " + Authority.port(headers.authority())
                         + " is served here");
                 return null;
             }
@@ -201,6 +202,16 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
             return cfg().destinations().resolveHostname(hostname, Authority.port(authority), conn.localId, conn.local);
         } catch (RuntimeException e) {
             log.warn("destination resolver failed for host name {}", authority, e);
+            return null;
+        }
+    }
+
+    /** The resolver's reason for refusing a host name, or null (also when it throws: the server's reason then). */
+    private String hostnameRefusal(String hostname, int port) {
+        try {
+            return cfg().destinations().hostnameRefusal(hostname, port, conn.localId, conn.local);
+        } catch (RuntimeException e) {
+            log.warn("destination resolver failed explaining host name {}:{}", hostname, port, e);
             return null;
         }
     }
