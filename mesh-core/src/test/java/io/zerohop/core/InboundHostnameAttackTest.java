@@ -106,6 +106,11 @@ class InboundHostnameAttackTest {
         Workload vm = new Workload("default", "vm", "vm", Map.of(), List.of(), Workload.Protocol.HBONE, "elsewhere", TD,
                 Map.of(), Map.of(), null, List.of(), null, "vm.default.svc.cluster.local");
         List<Service> services = List.of(
+                // One host name in two namespaces, the other namespace's first: the dialled workload's namespace picks.
+                new Service("other", "shared", "shared.example.com", List.of(InetAddress.getByName("127.0.209.105")),
+                        List.of(Service.Port.of(80, FOREIGN))),
+                new Service("default", "shared", "shared.example.com", List.of(InetAddress.getByName("127.0.209.105")),
+                        List.of(Service.Port.of(80, SERVED))),
                 new Service("default", "server", "server.default.svc.cluster.local", List.of(InetAddress.getByName("127.0.209.100")),
                         List.of(Service.Port.of(80, SERVED))),
                 // Another namespace's Service the workload is no endpoint of: ztunnel's get_best_by_host falls back to it.
@@ -272,5 +277,23 @@ class InboundHostnameAttackTest {
                 .isNotNull();
         assertThat(opened.getId().getTag("destination_service_namespace")).isEqualTo("other");
         assertThat(opened.getId().getTag("destination_service_name")).isEqualTo("foreign");
+    }
+
+    /**
+     * A host name several namespaces' Services share: the Service the CONNECT was resolved with, the dialled workload's
+     * namespace's (ztunnel's find_service_by_hostname with the local workload's namespace), is the one the metrics
+     * name, not the registry's first (before the fix: destination_service_namespace "other").
+     */
+    @Test
+    void aSharedNameIsLabelledWithTheDialledWorkloadsNamespacesService() throws Exception {
+        assertThat(connect("shared.example.com:80")).isEqualTo("200");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        io.micrometer.core.instrument.Counter opened;
+        while ((opened = meters.find("istio.tcp.connections.opened").tag("destination_service", "shared.example.com")
+                .counter()) == null && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(opened).as("a tunnel counted as opened to shared.example.com").isNotNull();
+        assertThat(opened.getId().getTag("destination_service_namespace")).isEqualTo("default");
     }
 }

@@ -140,8 +140,9 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
      */
     @Override
     public String hostnameRefusal(String hostname, int port, SpiffeId localIdentity, InetSocketAddress localAddress) {
-        WorkloadService named = local.registry().serviceByHostname(hostname);
-        if (named == null || localAddress == null || local.at(localAddress.getAddress()).isEmpty()) {
+        Workload w = localAddress == null ? null : local.at(localAddress.getAddress()).orElse(null);
+        // The Service resolveHostname looked at: the one of the name for the dialled workload's namespace.
+        if (w == null || local.registry().bestService(hostname, w.namespace()).isEmpty()) {
             return null;
         }
         return "service " + hostname + NO_PORT + port;

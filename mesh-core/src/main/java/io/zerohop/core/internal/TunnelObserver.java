@@ -726,7 +726,8 @@ public final class TunnelObserver implements HboneEvents {
             // host= or the workload's own Services say (until 7 December zerohop guessed among the workload's Services:
             // another namespace's Service, or one the workload is no endpoint of, was labelled none or another; h405).
             String host = t.hostname().substring(0, t.hostname().lastIndexOf(':'));
-            io.zerohop.core.WorkloadService named = registry.serviceByHostname(host);
+            // Of several Services of the name (one per namespace), the one resolveHostname took: the dialled workload's.
+            io.zerohop.core.WorkloadService named = registry.serviceByHostname(host, dw != null ? dw.namespace() : null);
             return named != null ? l.withDestinationService(named) : l;
         }
         // The client's forwarded host= first, among the destination's own Services (a new-user pass: the two sides of
