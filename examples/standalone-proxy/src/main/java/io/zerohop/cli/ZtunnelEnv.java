@@ -94,7 +94,11 @@ final class ZtunnelEnv {
      */
     static io.zerohop.hbone.TcpKeepalive keepalive(Map<String, String> env) throws Cli.RefusedException {
         List<String> vars = List.of("KEEPALIVE_ENABLED", "KEEPALIVE_TIME", "KEEPALIVE_INTERVAL", "KEEPALIVE_RETRIES", "USER_TIMEOUT_ENABLED");
-        if (vars.stream().noneMatch(env::containsKey)) {
+        boolean any = false;
+        for (String v : vars) { // a loop, not a stream: every start runs this (StartFootprintTest, issue 14)
+            any |= env.containsKey(v);
+        }
+        if (!any) {
             return null;
         }
         boolean enabled = bool(env, "KEEPALIVE_ENABLED", true);
@@ -376,7 +380,13 @@ final class ZtunnelEnv {
             }
             warnings.add("$" + u.var() + "=" + v + " is not read: " + u.why());
         }
-        List<String> xds = env.keySet().stream().filter(k -> k.startsWith("XDS_HEADER_")).sorted().toList();
+        List<String> xds = new ArrayList<>();
+        for (String k : env.keySet()) { // a loop, not a stream pipeline: every start runs this (issue 14)
+            if (k.startsWith("XDS_HEADER_")) {
+                xds.add(k);
+            }
+        }
+        java.util.Collections.sort(xds);
         if (!xds.isEmpty()) {
             warnings.add("$" + String.join(", $", xds) + " not read: zerohop has no xDS client to send "
                     + (xds.size() == 1 ? "it" : "them") + " to");

@@ -21,7 +21,6 @@ import org.bouncycastle.asn1.ASN1Primitive;
 import org.bouncycastle.asn1.x509.CRLDistPoint;
 import org.bouncycastle.asn1.x509.DistributionPoint;
 import org.bouncycastle.asn1.x509.DistributionPointName;
-import org.bouncycastle.asn1.x509.Extension;
 import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.asn1.x509.GeneralNames;
 import org.bouncycastle.asn1.x509.IssuingDistributionPoint;
@@ -51,13 +50,13 @@ import org.bouncycastle.asn1.x509.IssuingDistributionPoint;
 public final class Crls {
     public static final Crls NONE = new Crls(List.of());
 
-    private static final String CRL_NUMBER = Extension.cRLNumber.getId();
-    private static final String DELTA = Extension.deltaCRLIndicator.getId();
-    private static final String IDP = Extension.issuingDistributionPoint.getId();
-    private static final String AKI = Extension.authorityKeyIdentifier.getId();
-    private static final String REASON = Extension.reasonCode.getId();
-    private static final String INVALIDITY = Extension.invalidityDate.getId();
-    private static final String CERT_ISSUER = Extension.certificateIssuer.getId();
+    private static final String CRL_NUMBER = "2.5.29.20"; // RFC 5280 OIDs as text: BouncyCastle loads at the first CRL, not at start
+    private static final String DELTA = "2.5.29.27";
+    private static final String IDP = "2.5.29.28";
+    private static final String AKI = "2.5.29.35";
+    private static final String REASON = "2.5.29.21";
+    private static final String INVALIDITY = "2.5.29.24";
+    private static final String CERT_ISSUER = "2.5.29.29";
     private static final Set<String> KNOWN_CRL_EXTENSIONS = Set.of(CRL_NUMBER, DELTA, IDP, AKI);
     private static final Set<String> KNOWN_ENTRY_EXTENSIONS = Set.of(REASON, INVALIDITY, CERT_ISSUER);
 
@@ -293,7 +292,7 @@ public final class Crls {
         if (idp.onlyContainsCACerts() && endEntity || idp.onlyContainsUserCerts() && !endEntity) {
             return false;
         }
-        byte[] dpExt = cert.getExtensionValue(Extension.cRLDistributionPoints.getId());
+        byte[] dpExt = cert.getExtensionValue("2.5.29.31"); // cRLDistributionPoints
         if (dpExt == null) {
             return true;
         }
