@@ -26,48 +26,10 @@ public record MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId
                          java.net.InetAddress localAddress, java.util.List<InetSocketAddress> dnsServers,
                          io.zerohop.hbone.internal.H2Config http2, io.zerohop.hbone.TcpKeepalive keepalive,
                          java.nio.file.Path crlPath) {
-    /** Without a CRL file. */
-    public MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId identity, PolicyEngine policy,
-                      WorkloadRegistry registry, String node, InetSocketAddress inbound, boolean inboundTransparent,
-                      MeterRegistry meterRegistry, Consumer<TunnelResult> onTunnelClosed, int threads,
-                      int maxStreamsPerConnection, Duration idleTimeout, Duration drain, Duration metricsInterval,
-                      boolean passthroughUnknown, String clusterId, boolean acceptHttp10,
-                      boolean sniffHttp10, InboundEndpoints inboundEndpoints, boolean federation,
-                      java.net.InetAddress localAddress, java.util.List<InetSocketAddress> dnsServers,
-                      io.zerohop.hbone.internal.H2Config http2, io.zerohop.hbone.TcpKeepalive keepalive) {
-        this(provider, trustDomain, identity, policy, registry, node, inbound, inboundTransparent, meterRegistry, onTunnelClosed,
-                threads, maxStreamsPerConnection, idleTimeout, drain, metricsInterval, passthroughUnknown, clusterId, acceptHttp10,
-                sniffHttp10, inboundEndpoints, federation, localAddress, dnsServers, http2, keepalive, null);
-    }
-
-    /** A configuration with the HBONE builders' TCP keepalive. */
-    public MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId identity, PolicyEngine policy,
-                      WorkloadRegistry registry, String node, InetSocketAddress inbound, boolean inboundTransparent,
-                      MeterRegistry meterRegistry, Consumer<TunnelResult> onTunnelClosed, int threads,
-                      int maxStreamsPerConnection, Duration idleTimeout, Duration drain, Duration metricsInterval,
-                      boolean passthroughUnknown, String clusterId, boolean acceptHttp10,
-                      boolean sniffHttp10, InboundEndpoints inboundEndpoints, boolean federation,
-                      java.net.InetAddress localAddress, java.util.List<InetSocketAddress> dnsServers,
-                      io.zerohop.hbone.internal.H2Config http2) {
-        this(provider, trustDomain, identity, policy, registry, node, inbound, inboundTransparent, meterRegistry, onTunnelClosed,
-                threads, maxStreamsPerConnection, idleTimeout, drain, metricsInterval, passthroughUnknown, clusterId, acceptHttp10,
-                sniffHttp10, inboundEndpoints, federation, localAddress, dnsServers, http2, null, null);
-    }
-
-    /** A configuration with the HBONE client's and server's HTTP/2 defaults (ztunnel's). */
-    public MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId identity, PolicyEngine policy,
-                      WorkloadRegistry registry, String node, InetSocketAddress inbound, boolean inboundTransparent,
-                      MeterRegistry meterRegistry, Consumer<TunnelResult> onTunnelClosed, int threads,
-                      int maxStreamsPerConnection, Duration idleTimeout, Duration drain, Duration metricsInterval,
-                      boolean passthroughUnknown, String clusterId, boolean acceptHttp10,
-                      boolean sniffHttp10, InboundEndpoints inboundEndpoints, boolean federation,
-                      java.net.InetAddress localAddress, java.util.List<InetSocketAddress> dnsServers) {
-        this(provider, trustDomain, identity, policy, registry, node, inbound, inboundTransparent, meterRegistry, onTunnelClosed,
-                threads, maxStreamsPerConnection, idleTimeout, drain, metricsInterval, passthroughUnknown, clusterId, acceptHttp10,
-                sniffHttp10, inboundEndpoints, federation, localAddress, dnsServers, null, null, null);
-    }
-
-    /** A configuration whose hostnames are looked up in resolv.conf's servers. */
+    /**
+     * A configuration whose hostnames are looked up in resolv.conf's servers, with the HBONE builders' HTTP/2 and TCP
+     * keepalive defaults and no CRL file (tests that change one setting of a built configuration).
+     */
     public MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId identity, PolicyEngine policy,
                       WorkloadRegistry registry, String node, InetSocketAddress inbound, boolean inboundTransparent,
                       MeterRegistry meterRegistry, Consumer<TunnelResult> onTunnelClosed, int threads,
