@@ -38,7 +38,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 final class MockCluster implements AutoCloseable, AfterEachCallback {
     static final Duration TIMEOUT = Duration.ofSeconds(60);
 
-    final Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
+    /** Expectations answered before the CRUD store; concurrent, so a test may remove them while the server runs (a role granted). */
+    final Map<ServerRequest, Queue<ServerResponse>> responses = new java.util.concurrent.ConcurrentHashMap<>();
     final KubernetesMockServer server = new KubernetesMockServer(new Context(Serialization.jsonMapper()), new MockWebServer(),
             responses, new KubernetesMixedDispatcher(responses), false);
     final KubernetesClient client;

@@ -223,6 +223,7 @@ public final class Informers {
             inform("Pod", client.pods().inNamespace(namespace).withLimit(POD_LIST_PAGE), ObjectStrip::pod, this::onPod);
             inform("Service", client.services().inNamespace(namespace), ObjectStrip::compacted, this::onService);
             informSlices(sliceFilter(slices.inNamespace(namespace)));
+            informOtherWaypoints(namespace);
         }
         inform("Namespace", client.namespaces(), ObjectStrip::compacted, this::onNamespace);
         Set<String> istioNamespaces = namespace == null ? null : new LinkedHashSet<>(List.of(namespace, rootNamespace));
@@ -482,6 +483,39 @@ public final class Informers {
                 this::onGateway, true, f -> workloads.gatewaysForbidden(GATEWAY_CLASS.kind, f));
     }
 
+    /** The label istiod's deployment controller puts on a waypoint's Service (and Deployment). */
+    static final String MANAGED_LABEL = "gateway.istio.io/managed";
+    static final String MESH_CONTROLLER = "istio.io-mesh-controller";
+    /** The label a Gateway's pods carry (the deployment controller's template: the waypoint's Service selects by it). */
+    static final String GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name";
+
+    /**
+     * The embedded mode ({@code forPod}): the waypoints of other namespaces, their Services (labelled
+     * {@code gateway.istio.io/managed: istio.io-mesh-controller}) and their pods (labelled
+     * {@code gateway.networking.k8s.io/gateway-name}), so that a label naming a waypoint elsewhere
+     * ({@code istio.io/use-waypoint-namespace}) reaches it, as ztunnel does with istiod's full view. Until 7 December
+     * (h410) such a connection was refused "unknown waypoint". The API server filters by label, so only waypoints are
+     * kept; RBAC cannot grant by label, so the ClusterRole lets the application read every Service and watch every
+     * pod (it could list every pod before: {@code lookup}). Its own namespace's are left to its namespace's informers,
+     * so one object has one source (a filtered informer's delete when a label goes would drop a pod still there). A role
+     * from before this (403 on Services) counts as listed and empty (one WARN, retried): such waypoints stay refused,
+     * never direct.
+     */
+    private void informOtherWaypoints(String namespace) {
+        inform("waypoint Service", client.services().inAnyNamespace().withLabel(MANAGED_LABEL, MESH_CONTROLLER),
+                ObjectStrip::compacted, e -> {
+                    if (!namespace.equals(e.object.getMetadata().getNamespace())) {
+                        onService(e);
+                    }
+                }, true);
+        inform("waypoint Pod", client.pods().inAnyNamespace().withLabel(GATEWAY_NAME_LABEL).withLimit(POD_LIST_PAGE),
+                ObjectStrip::pod, e -> {
+                    if (!namespace.equals(e.object.getMetadata().getNamespace())) {
+                        onPod(e);
+                    }
+                }, true);
+    }
+
     private void onGateway(Event<GenericKubernetesResource> e) {
         if (e.deleted) {
             workloads.removeGateway(e.object);
@@ -506,6 +540,8 @@ public final class Informers {
             return "serviceentries and workloadentries in networking.istio.io";
         } else if (what.startsWith("Gateway")) {
             return "gateways and gatewayclasses in gateway.networking.k8s.io";
+        } else if (what.startsWith("waypoint")) {
+            return "services and pods in every namespace (the embedded ClusterRole)";
         }
         return "requestauthentications in security.istio.io";
     }
@@ -519,6 +555,9 @@ public final class Informers {
         } else if (what.startsWith("GatewayClass")) {
             return "a GatewayClass's istio.io/waypoint-for label is not read (a waypoint that does not say its own is taken"
                     + " for all traffic, workloads' too)";
+        } else if (what.startsWith("waypoint")) {
+            return "a waypoint of another namespace is not known: connections through it are refused (unknown waypoint),"
+                    + " never sent directly";
         } else if (what.startsWith("Gateway")) {
             return "no waypoint can be checked: workloads and Services whose istio.io/use-waypoint label names one use the"
                     + " Service NAME.NS.svc.DOMAIN it names, or are refused, never reached directly";
