@@ -106,6 +106,7 @@ public final class KubernetesDiscovery implements AutoCloseable {
         this.namespace = b.namespace;
         this.podName = b.podName;
         this.workloads = new WorkloadState(registry, b.trustDomain, b.clusterDomain, b.nodeAddresses);
+        workloads.serviceEntryVisibility(b.serviceEntryVisibility);
         this.policies = b.meterRegistry == null ? new PolicyState(engine)
                 : new PolicyState(engine, io.zerohop.kubernetes.internal.RejectedObjectsMeter.of(b.meterRegistry));
         this.executor = new ScheduledThreadPoolExecutor(1, r -> {
@@ -407,6 +408,7 @@ public final class KubernetesDiscovery implements AutoCloseable {
         private PolicyEngine engine;
         private String trustDomain = "cluster.local";
         private String clusterDomain = PodConversion.DEFAULT_CLUSTER_DOMAIN;
+        private ServiceEntryVisibility serviceEntryVisibility = ServiceEntryVisibility.UNSET;
         private String rootNamespace;
         private String node;
         private String namespace;
@@ -457,6 +459,17 @@ public final class KubernetesDiscovery implements AutoCloseable {
          */
         public Builder clusterDomain(String domain) {
             this.clusterDomain = PodConversion.clusterDomain(domain);
+            return this;
+        }
+
+        /**
+         * MeshConfig's {@code serviceEntryVisibility} (default {@link ServiceEntryVisibility#UNSET}: every ServiceEntry
+         * visible to every namespace), which istiod applies to each ServiceEntry by its namespace's labels: a
+         * {@code NAMESPACE} entry's hosts resolve for clients of its namespace only, a {@code NONE} entry is not
+         * published. zerohop reads no MeshConfig; give the one istiod runs with (module README, "ServiceEntries").
+         */
+        public Builder serviceEntryVisibility(ServiceEntryVisibility visibility) {
+            this.serviceEntryVisibility = java.util.Objects.requireNonNull(visibility, "serviceEntryVisibility");
             return this;
         }
 

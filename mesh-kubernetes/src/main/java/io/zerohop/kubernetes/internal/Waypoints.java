@@ -273,7 +273,7 @@ public final class Waypoints {
     // ---- which waypoint an object uses ----
 
     /** Why an object that asks for a waypoint has none (istiod's WaypointBound condition reasons). */
-    private enum Refusal { NOT_READY, ATTACHMENT_DENIED, UNSUPPORTED_TRAFFIC_TYPE, NOT_READ }
+    private enum Refusal { NOT_READY, ATTACHMENT_DENIED, UNSUPPORTED_TRAFFIC_TYPE, NOT_READ, CROSS_NAMESPACE_FORBIDDEN }
 
     /** A waypoint found for an object, or the reason none was, and which label asked (null: none asked). */
     private record Found(Waypoint waypoint, Refusal refusal, String asked, String by) {
@@ -349,6 +349,18 @@ public final class Waypoints {
      * @param id the object as the WARN names it ({@code Service ns/name})
      */
     GatewayAddress forService(String id, String namespace, Map<String, String> labels, Map<String, String> nsLabels) {
+        return forService(id, namespace, labels, nsLabels, false);
+    }
+
+    /**
+     * As {@link #forService(String, String, Map, Map)}; {@code namespaceOnly}: a ServiceEntry whose MeshConfig
+     * {@code serviceEntryVisibility} is {@code NAMESPACE}, which istiod's {@code fetchWaypointForService} refuses a
+     * waypoint of another namespace ({@code WaypointCrossNamespaceForbidden}: it would expose the entry to the waypoint's
+     * namespace), after the traffic type. Whatever the other namespace's Gateway says (absent, not admitting, unread),
+     * istiod then sends no waypoint, so an unread one is no reference here either.
+     */
+    GatewayAddress forService(String id, String namespace, Map<String, String> labels, Map<String, String> nsLabels,
+                              boolean namespaceOnly) {
         String managed = labels.get(GATEWAY_MANAGED);
         if ("istio.io-mesh-controller".equals(managed) || "istio.io-eastwest-controller".equals(managed)) {
             return null;
@@ -356,6 +368,10 @@ public final class Waypoints {
         Found f = target(namespace, labels, nsLabels, id);
         if (f.waypoint != null && !SERVICE.equals(f.waypoint.trafficType()) && !ALL.equals(f.waypoint.trafficType())) {
             f = new Found(null, Refusal.UNSUPPORTED_TRAFFIC_TYPE, f.asked, f.by);
+        }
+        if (namespaceOnly && f.asked != null && !f.asked.startsWith(namespace + "/")
+                && (f.waypoint != null || f.refusal == Refusal.NOT_READ)) {
+            f = new Found(null, Refusal.CROSS_NAMESPACE_FORBIDDEN, f.asked, f.by);
         }
         return result(f, id, namespace, SERVICE);
     }
@@ -400,6 +416,8 @@ public final class Waypoints {
                     + " (istiod: AttachmentDenied)";
             case UNSUPPORTED_TRAFFIC_TYPE -> "whose " + WAYPOINT_FOR + " (" + byKey.get(f.asked).trafficType()
                     + ") does not cover " + kind + " traffic (istiod: UnsupportedTrafficType)";
+            case CROSS_NAMESPACE_FORBIDDEN -> "of another namespace, which a ServiceEntry of visibility NAMESPACE"
+                    + " (serviceEntryVisibility) may not use (istiod: WaypointCrossNamespaceForbidden)";
             case NOT_READ -> throw new AssertionError("handled by unread");
         };
         PodConversion.warnOnce(USE_WAYPOINT + " label", label + ", " + why + ": " + (own ? "no waypoint, connections to it go"

@@ -108,6 +108,15 @@ public final class WorkloadState {
         this.nodeAddresses = nodeAddresses;
     }
 
+    /** MeshConfig's serviceEntryVisibility as the builder was given it (istiod's ServiceEntryVisibilityMatcher). */
+    private volatile io.zerohop.kubernetes.ServiceEntryVisibility serviceEntryVisibility =
+            io.zerohop.kubernetes.ServiceEntryVisibility.UNSET;
+
+    /** Sets MeshConfig's {@code serviceEntryVisibility} (before the informers start). */
+    public void serviceEntryVisibility(io.zerohop.kubernetes.ServiceEntryVisibility v) {
+        this.serviceEntryVisibility = java.util.Objects.requireNonNull(v, "serviceEntryVisibility");
+    }
+
     private static String key(String ns, String name) {
         return ns + "/" + name;
     }
@@ -498,9 +507,17 @@ public final class WorkloadState {
                 PodConversion.warnOnce(se.id() + ": addresses " + se.cidrs() + " are CIDRs, which zerohop does not route as"
                         + " VIPs (istiod sends them as prefixes): left out, the entry's single IPs kept");
             }
+            // istiod's serviceEntriesInfo: the entry's visibility, resolved once from its namespace's labels; NONE
+            // publishes none of its hosts (its endpoints stay workloads, members of nothing of it).
+            io.zerohop.kubernetes.ServiceEntryVisibility.Visibility visibility =
+                    serviceEntryVisibility.visibilityFor(namespaceLabels.get(se.namespace()));
+            if (visibility == io.zerohop.kubernetes.ServiceEntryVisibility.Visibility.NONE) {
+                continue;
+            }
+            boolean namespaceOnly = visibility == io.zerohop.kubernetes.ServiceEntryVisibility.Visibility.NAMESPACE;
             boolean passthrough = "NONE".equals(se.resolution());
             io.zerohop.core.GatewayAddress seWaypoint = waypoints.forService(se.id(), se.namespace(), se.labels(),
-                    namespaceLabels.get(se.namespace()));
+                    namespaceLabels.get(se.namespace()), namespaceOnly);
             for (int i = 0; i < se.hosts().size(); i++) {
                 String host = se.hosts().get(i);
                 if (!hostnames.add(se.namespace() + "/" + host)) {
@@ -531,8 +548,13 @@ public final class WorkloadState {
                 }
                 try {
                     // istiod's canonical: a Kubernetes Service of the host, else its oldest ServiceEntry (ses are oldest first).
+                    // A NAMESPACE-visible entry is never canonical and leaves the host's canonical to another
+                    // (services.go: "case si.Service.GetVisibility() == workloadapi.Service_NAMESPACE: continue").
                     svcs.add(new io.zerohop.core.Service(se.namespace(), name, host, free, ports,
-                            passthrough ? null : entryLoadBalancing(se), seWaypoint).withCanonical(canonicalTaken.add(host)));
+                            passthrough ? null : entryLoadBalancing(se), seWaypoint)
+                            .withCanonical(!namespaceOnly && canonicalTaken.add(host))
+                            .withVisibility(namespaceOnly ? io.zerohop.core.Service.Visibility.NAMESPACE
+                                    : io.zerohop.core.Service.Visibility.PUBLIC));
                     hosts.add(new SeHost(se, name, host));
                 } catch (RuntimeException bad) {
                     hostnames.remove(se.namespace() + "/" + host);
