@@ -164,7 +164,8 @@ public final class KubernetesDiscovery implements AutoCloseable {
     /**
      * An application pod's view: pods and Services of {@code namespace}, Istio policies of
      * {@code namespace} and the root namespace, Cilium policies of {@code namespace} and cluster-wide
-     * ones, all namespaces' labels. Peers elsewhere are fetched by address on demand ({@link #lookup}).
+     * ones, all namespaces' labels, all Gateways, and other namespaces' waypoint Services and pods (by label, so a
+     * waypoint elsewhere is reached). Other peers elsewhere are fetched by address on demand ({@link #lookup}).
      *
      * @param namespace the pod's namespace (downward API {@code metadata.namespace}), required
      * @param podName   the pod's name (downward API {@code metadata.name}), required; see {@link #self()}

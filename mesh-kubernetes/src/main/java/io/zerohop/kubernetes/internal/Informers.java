@@ -24,7 +24,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The fabric8 informers of a {@code KubernetesDiscovery}: pods, Services, EndpointSlices (those of Services without a
- * selector: {@link #sliceFilter}), Namespaces, ServiceEntries, WorkloadEntries, Gateways and GatewayClasses into a
+ * selector: {@link #sliceFilter}), Namespaces, ServiceEntries, WorkloadEntries, Gateways and GatewayClasses (and, embedded,
+ * other namespaces' waypoint Services and pods: {@link #informOtherWaypoints}) into a
  * {@link WorkloadState}, policy kinds (as generic resources) into a {@link PolicyState}; every event
  * then calls {@code changed} (the debouncer's trigger). Each informer's cache keeps its objects
  * stripped of the fields zerohop never reads ({@link ObjectStrip}, as istiod strips its pods).
