@@ -2026,17 +2026,25 @@ final class ProxyCommand implements Callable<Integer> {
             return;
         }
         io.zerohop.core.Workload at = registry.byAddress(dialled.getAddress()).filter(here::contains).orElse(null);
-        if (at != null && here.stream().map(registry::identityOf).distinct().count() == 1) {
+        List<String> identities = here.stream().map(w -> registry.identityOf(w).toString()).distinct().sorted().toList();
+        if (at != null && identities.size() == 1) {
             return;
         }
         String what = at == null ? "no workload's address, so every tunnel to the node's workloads fails there (none of their SVIDs is"
                 + " presented at it)"
                 : at + "'s address, so tunnels to the node's workloads of other identities are refused (400)";
+        // A proxy with one SVID (PEM files, SPIRE) serves only workloads of it: the others' SVIDs never come and it stays
+        // unready, so that way out is offered only to a node whose workloads share one identity.
+        String oneIdentity = identities.size() == 1
+                ? " or give the proxy the one identity of the node's workloads, " + identities.get(0)
+                        + " (--cert/--key/--trust-bundle or --spire-socket)"
+                : "; one identity for the proxy (--cert/--key/--trust-bundle or --spire-socket) would not do: the node's workloads"
+                        + " have " + identities.size() + " (" + String.join(", ", identities) + "), and a proxy with one SVID never"
+                        + " gets the others' (it stays unready)";
         LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("workloads") + " " + workloads + ": node " + node
                 + "'s hboneAddress " + Addresses.authority(dialled) + " is " + what + ": with " + givenSource()
                 + " this proxy presents each workload's own SVID, picked by the address dialled; leave hboneAddress out (tunnels"
-                + " then dial each workload's IP on " + WorkloadRegistry.HBONE_PORT + ", as ztunnel's) or give the proxy one identity"
-                + " (--cert/--key/--trust-bundle or --spire-socket)");
+                + " then dial each workload's IP on " + WorkloadRegistry.HBONE_PORT + ", as ztunnel's)" + oneIdentity);
     }
 
     /** The Istio CA is out of reach at start: said once; CertificateManager's WARN lines give each attempt. */

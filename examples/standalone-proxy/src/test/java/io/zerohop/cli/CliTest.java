@@ -594,7 +594,9 @@ class CliTest {
     /**
      * A proxy with a CA presents each workload's own SVID, picked by the address dialled; a node {@code hboneAddress} makes
      * every tunnel to the node's workloads dial that one address. A new-user pass started such a proxy: ready, then every
-     * tunnel failed ("no local identity serves that address"), and nothing said why at start.
+     * tunnel failed ("no local identity serves that address"), and nothing said why at start. The advice to give the proxy
+     * one identity fits only a node whose workloads share it: a second new-user pass (h406) followed it on a node of several
+     * identities and got a proxy that never became ready ("identity ... not ready: no SVID for ...").
      */
     @Test
     @org.junit.jupiter.api.DisplayName("proxy start with a CA: a node hboneAddress that cannot serve the node's workloads is named")
@@ -620,8 +622,16 @@ class CliTest {
             assertThat(start.apply(nodes + backend + db)).contains("zerohop proxy: warning: --workloads " + w + ": node node-b's"
                     + " hboneAddress 127.0.93.40:15008 is no workload's address, so every tunnel to the node's workloads fails there (none"
                     + " of their SVIDs is presented at it): with --ca this proxy presents each workload's own SVID, picked by the address"
-                    + " dialled; leave hboneAddress out (tunnels then dial each workload's IP on 15008, as ztunnel's) or give the proxy"
-                    + " one identity (--cert/--key/--trust-bundle or --spire-socket)");
+                    + " dialled; leave hboneAddress out (tunnels then dial each workload's IP on 15008, as ztunnel's); one identity"
+                    + " for the proxy (--cert/--key/--trust-bundle or --spire-socket) would not do: the node's workloads have 2"
+                    + " (spiffe://cluster.local/ns/prod/sa/db, spiffe://cluster.local/ns/prod/sa/default), and a proxy with one SVID"
+                    + " never gets the others' (it stays unready)");
+            // One identity on the node, at no workload's address: that identity's SVID for the proxy does serve it.
+            assertThat(start.apply(nodes + backend)).contains("node node-b's hboneAddress 127.0.93.40:15008 is no workload's"
+                    + " address, so every tunnel to the node's workloads fails there (none of their SVIDs is presented at it): with --ca"
+                    + " this proxy presents each workload's own SVID, picked by the address dialled; leave hboneAddress out (tunnels then"
+                    + " dial each workload's IP on 15008, as ztunnel's) or give the proxy the one identity of the node's workloads,"
+                    + " spiffe://cluster.local/ns/prod/sa/default (--cert/--key/--trust-bundle or --spire-socket)");
             // At one workload's address, with two identities on the node: the other's tunnels are refused.
             assertThat(start.apply(nodes.replace("127.0.93.40:15008", "127.0.93.41:15008") + backend + db))
                     .contains("node node-b's hboneAddress 127.0.93.41:15008 is prod/backend's address, so tunnels to the node's workloads"
