@@ -825,6 +825,7 @@ final class ProxyCommand implements Callable<Integer> {
         }
         u.path("policies", policies, Usage.Kind.FILE_OR_DIRECTORY);
         u.path("workloads", workloads, Usage.Kind.FILE);
+        u.fileOrMissing("crl-path", crlPath, "a CRL file: PEM CRLs or one DER CRL");
         if (identity.pem != null) {
             u.path("cert", identity.pem.cert, Usage.Kind.FILE);
             u.path("key", identity.pem.key, Usage.Kind.FILE);

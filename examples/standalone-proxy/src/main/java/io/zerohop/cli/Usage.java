@@ -230,6 +230,22 @@ final class Usage {
     }
 
     /**
+     * A file that may appear later ({@code --crl-path}: ztunnel's CRL manager waits for a missing file, and so does
+     * {@code CrlFile}), so only what can never become it is refused: an empty path (the working directory to the JDK) or
+     * a directory. {@code what} says what the file holds. Null stays null.
+     */
+    Path fileOrMissing(String key, Path path, String what) {
+        if (path == null) {
+            return null;
+        }
+        refuseEmpty(key, path);
+        if (Files.isDirectory(path)) {
+            throw error(key, path.toString(), path + " is not a file (" + what + ")");
+        }
+        return path;
+    }
+
+    /**
      * {@code path} unchanged (null stays null) when it exists, is of {@code kind} and is readable;
      * otherwise a usage error saying which of the three it is not. Checked up front because the
      * JDK's own exceptions carry only the path ("nope: cannot read: nope").
