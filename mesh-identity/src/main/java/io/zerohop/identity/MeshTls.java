@@ -117,6 +117,13 @@ public final class MeshTls implements AutoCloseable {
     private final Runnable crlReloaded;
     /** Live connections to re-check when the CRLs change, each its own key (identity). */
     private final java.util.Set<LiveConnection> live = ConcurrentHashMap.newKeySet();
+    /**
+     * The CRL refusal lines of this instance's handshakes, one budget for all its contexts: at most 20 per 10 s, the rest
+     * counted into the next line written, as mesh-hbone bounds its refused connections ({@code LogBudget}). A revoked
+     * peer retrying in a loop wrote one WARN per handshake until helper 407 (7 December). The lines of a reload closing
+     * live connections are not budgeted: a reload is the operator's act and closes each connection once.
+     */
+    private final io.zerohop.identity.internal.LogBudget refusalLog;
 
     /** A connection registered by {@link #closeWhenRevoked}: what its peer was verified with at its handshake. */
     private record LiveConnection(X509Certificate[] chain, X509BundleSet bundles, java.util.Date established,
@@ -135,6 +142,8 @@ public final class MeshTls implements AutoCloseable {
     private MeshTls(Builder b) {
         this.provider = b.provider;
         this.crls = b.crls;
+        this.refusalLog = new io.zerohop.identity.internal.LogBudget(io.zerohop.identity.internal.LogBudget.BURST,
+                io.zerohop.identity.internal.LogBudget.WINDOW, b.nanoTime);
         this.crlReloaded = this::recheckLive;
         if (crls != null) {
             crls.addListener(crlReloaded);
@@ -331,7 +340,7 @@ public final class MeshTls implements AutoCloseable {
                     + key.self() + " that expired at " + notAfter.toInstant() + "; not presenting it");
         }
         SpiffeTrustManager trust = new SpiffeTrustManager(this::bundles, key.expected(),
-                federation ? null : key.self().getTrustDomain(), crls, key.self(), this::revoked);
+                federation ? null : key.self().getTrustDomain(), crls, key.self(), this::revoked, refusalLog);
         try {
             KeyManagerFactory keys = keyManagers(svid);
             SslContextBuilder b = key.role() == Role.SERVER
@@ -417,8 +426,11 @@ public final class MeshTls implements AutoCloseable {
         } catch (CertificateException | ClassCastException e) {
             if (io.zerohop.identity.internal.Revocations.isRevoked(e)) {
                 SvidVerifier.Purpose role = engine.getUseClientMode() ? SvidVerifier.Purpose.SERVER_AUTH : SvidVerifier.Purpose.CLIENT_AUTH;
-                log.warn("CRL: refused {} peer {} of a resumed TLS session: {}", role == SvidVerifier.Purpose.CLIENT_AUTH ? "inbound"
-                        : "outbound", id, e.getMessage());
+                long dropped = refusalLog.admit();
+                if (dropped >= 0) {
+                    log.warn("CRL: refused {} peer {} of a resumed TLS session: {}{}", role == SvidVerifier.Purpose.CLIENT_AUTH
+                            ? "inbound" : "outbound", id, e.getMessage(), io.zerohop.identity.internal.LogBudget.note(dropped));
+                }
                 revoked(role);
             }
             SSLPeerUnverifiedException u = new SSLPeerUnverifiedException("resumed TLS session's peer no longer verifies: "
@@ -585,6 +597,7 @@ public final class MeshTls implements AutoCloseable {
         private boolean federation;
         private long maxContexts = 10_000;
         private CrlFile crls;
+        private java.util.function.LongSupplier nanoTime = System::nanoTime;
 
         private Builder(IdentityProvider provider) {
             this.provider = Objects.requireNonNull(provider, "identity provider");
@@ -627,10 +640,17 @@ public final class MeshTls implements AutoCloseable {
             return this;
         }
 
+        /** The monotonic clock of the CRL refusal lines' budget (tests: one held still). */
+        Builder logClock(java.util.function.LongSupplier nanoTime) {
+            this.nanoTime = Objects.requireNonNull(nanoTime, "nanoTime");
+            return this;
+        }
+
         /**
          * Enforce {@code crl}'s certificate revocation lists on every peer, inbound and outbound, as ztunnel with
          * {@code CRL_PATH} set: a peer whose leaf or intermediate is revoked fails the handshake (TLS alert
-         * {@code certificate_revoked}; a WARN line naming both identities), and connections registered with
+         * {@code certificate_revoked}; a WARN line naming both identities and the revoked serial, at most 20 per 10 s
+         * for one instance, the rest counted into the next line written), and connections registered with
          * {@link #closeWhenRevoked} are closed when a reload revokes their peer. The file is the caller's to close.
          * Null: none (the default).
          */

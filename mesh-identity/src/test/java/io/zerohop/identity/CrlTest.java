@@ -121,6 +121,39 @@ class CrlTest {
         }
     }
 
+    /**
+     * A revoked client that keeps retrying: one WARN per refused handshake, as ztunnel's access log writes one
+     * ({@code src/proxy/metrics.rs} {@code log_early_deny}), but at most 20 per 10 s, the rest counted into the next line
+     * written, as mesh-hbone bounds the connections it refuses ({@code LogBudget}); every refusal still reaches the
+     * revocation listeners ({@code istio_crl_policy_rejections_total}). The budget's clock is held still, so no
+     * assertion depends on how fast the handshakes run. Before helper 407 (7 December): 25 lines for 25 refusals.
+     */
+    @Test
+    void aRevokedClientRetryingIsLoggedAtMostTwentyTimesPerTenSecondsThenTheCountOfTheRest() throws Exception {
+        writeCrls(revoking(intermediate(), svid(CLIENT).getLeaf().getSerialNumber()));
+        java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong();
+        String line = "CRL: refused inbound peer " + CLIENT + " of " + SERVER + ": " + CLIENT + ": leaf serial "
+                + svid(CLIENT).getLeaf().getSerialNumber().toString(16) + " is revoked";
+        try (CrlFile crl = CrlFile.load(crlPath);
+             MeshTls server = MeshTls.builder(ca).crl(crl).logClock(now::get).build(); MeshTls client = tls(null);
+             Loopback net = new Loopback("127.0.211.11", 54700, 54719, server.server(SERVER).join())) {
+            List<SvidVerifier.Purpose> counted = new java.util.concurrent.CopyOnWriteArrayList<>();
+            server.onRevoked(counted::add);
+            for (int i = 0; i < 25; i++) {
+                assertThat(net.connect(client.client(CLIENT, Set.of(SERVER)).join()).serverError()).as("refusal " + i).isNotNull();
+            }
+            assertThat(counted).hasSize(25);
+            assertThat(logged().split(java.util.regex.Pattern.quote(line), -1).length - 1).as(logged()).isEqualTo(20);
+            assertThat(logged()).doesNotContain("suppressed");
+
+            now.addAndGet(Duration.ofSeconds(10).toNanos());
+            assertThat(net.connect(client.client(CLIENT, Set.of(SERVER)).join()).serverError()).isNotNull();
+            assertThat(logged().split(java.util.regex.Pattern.quote(line), -1).length - 1).isEqualTo(21);
+            assertThat(logged()).contains(" (5 similar lines suppressed before this one)");
+            assertThat(counted).hasSize(26);
+        }
+    }
+
     @Test
     void aClientRefusesAServerWhoseLeafIsRevokedNamingBothIdentities() throws Exception {
         writeCrls(revoking(intermediate(), svid(SERVER).getLeaf().getSerialNumber()));

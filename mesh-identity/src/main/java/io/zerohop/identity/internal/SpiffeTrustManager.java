@@ -45,19 +45,25 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     private final SpiffeId self;
     /** Told the peer's role each time a peer is refused for a revoked certificate; null: nobody. */
     private final java.util.function.Consumer<SvidVerifier.Purpose> onRevoked;
+    /** Bounds the refusal lines a revoked peer causes by retrying; shared by every trust manager of one MeshTls. */
+    private final LogBudget refusalLog;
 
     /**
      * {@code expected} empty: any identity that chains to its own domain's bundle. {@code localDomain}
      * non-null: only peers of that trust domain (no federation); null: any domain with a bundle.
      */
     public SpiffeTrustManager(Supplier<X509BundleSet> bundles, Set<SpiffeId> expected, TrustDomain localDomain) {
-        this(bundles, expected, localDomain, null, null, null);
+        this(bundles, expected, localDomain, null, null, null, new LogBudget());
     }
 
-    /** With {@code crls} (null: none) applied to every peer chain; {@code self} is named when a peer is refused as revoked. */
+    /**
+     * With {@code crls} (null: none) applied to every peer chain; {@code self} is named when a peer is refused as revoked,
+     * in at most as many lines as {@code refusalLog} admits.
+     */
     public SpiffeTrustManager(Supplier<X509BundleSet> bundles, Set<SpiffeId> expected, TrustDomain localDomain, CrlFile crls,
-                              SpiffeId self, java.util.function.Consumer<SvidVerifier.Purpose> onRevoked) {
+                              SpiffeId self, java.util.function.Consumer<SvidVerifier.Purpose> onRevoked, LogBudget refusalLog) {
         this.onRevoked = onRevoked;
+        this.refusalLog = java.util.Objects.requireNonNull(refusalLog, "refusalLog");
         this.bundles = bundles;
         this.expected = Set.copyOf(expected);
         this.localDomain = localDomain;
@@ -83,8 +89,12 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
                 // One line naming both ends, as ztunnel's access log names both when a handshake fails on a revoked
                 // certificate (its crl_policy_rejections counts it); the peer's ID is read from its leaf unverified,
                 // which is only for the log.
-                log.warn("CRL: refused {} peer {} of {}: {}", purpose == SvidVerifier.Purpose.CLIENT_AUTH ? "inbound" : "outbound",
-                        Revocations.claimedId(chain), self == null ? "this workload" : self, e.getMessage());
+                // Bounded (LogBudget): a revoked peer that retries at once would otherwise write a line per handshake.
+                long dropped = refusalLog.admit();
+                if (dropped >= 0) {
+                    log.warn("CRL: refused {} peer {} of {}: {}{}", purpose == SvidVerifier.Purpose.CLIENT_AUTH ? "inbound" : "outbound",
+                            Revocations.claimedId(chain), self == null ? "this workload" : self, e.getMessage(), LogBudget.note(dropped));
+                }
                 if (onRevoked != null) {
                     onRevoked.accept(purpose);
                 }

@@ -65,6 +65,11 @@ public final class Loopback implements AutoCloseable {
 
     /** Listens on 127.0.207.{@code host} at the first free port of 53900-54099, serving with {@code serverCtx}. */
     public Loopback(int host, SslContext serverCtx) throws InterruptedException {
+        this("127.0.207." + host, 53900, 54099, serverCtx);
+    }
+
+    /** Listens on {@code ip} at the first free port of {@code firstPort}-{@code lastPort}, serving with {@code serverCtx}. */
+    public Loopback(String ip, int firstPort, int lastPort, SslContext serverCtx) throws InterruptedException {
         ServerBootstrap b = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
@@ -78,8 +83,8 @@ public final class Loopback implements AutoCloseable {
                 });
         Channel bound = null;
         InetSocketAddress at = null;
-        for (int port = 53900; port <= 54099 && bound == null; port++) {
-            at = new InetSocketAddress("127.0.207." + host, port);
+        for (int port = firstPort; port <= lastPort && bound == null; port++) {
+            at = new InetSocketAddress(ip, port);
             try {
                 bound = b.bind(at).sync().channel();
             } catch (Exception e) {
@@ -88,7 +93,7 @@ public final class Loopback implements AutoCloseable {
         }
         if (bound == null) {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-            throw new IllegalStateException("no free port on 127.0.207." + host + " in 53900-54099");
+            throw new IllegalStateException("no free port on " + ip + " in " + firstPort + "-" + lastPort);
         }
         this.listener = bound;
         this.address = at;
