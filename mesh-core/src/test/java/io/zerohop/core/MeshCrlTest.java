@@ -67,6 +67,37 @@ class MeshCrlTest {
         }
     }
 
+    /**
+     * ztunnel's {@code istio_crl_untracked_connections_total{reporter}} ({@code src/proxy/metrics.rs}
+     * {@code record_crl_untracked_connection}): a connection whose peer presented no certificate is not kept under the
+     * CRLs ({@code src/tls/revocation.rs} {@code RevocationIndex::register}, "peer presented no certificates; connection
+     * not tracked"), and counted. The engine is one of the mesh's own server contexts that no peer has shaken hands with,
+     * the one way a chain mesh TLS accepted can be missing (mTLS requires a client certificate). Before helper 407
+     * (7 December) the connection was only logged: no such meter.
+     */
+    @Test
+    void aConnectionWhosePeerChainCannotBeReadIsCountedAsUntracked() throws Exception {
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        Path crl = dir.resolve("crl.pem");
+        Files.writeString(crl, "");
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry metrics = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        try (Mesh server = Mesh.builder().identityProvider(ca).identity(BACKEND).crlPath(crl).threads(1).drain(Duration.ZERO)
+                .meterRegistry(metrics).build()) {
+            javax.net.ssl.SSLEngine engine = server.tls().server(BACKEND).join().newEngine(io.netty.buffer.ByteBufAllocator.DEFAULT);
+            try {
+                Runnable forget = server.tls().closeWhenRevoked(engine, () -> { });
+                forget.run();
+            } finally {
+                engine.closeInbound();
+                engine.closeOutbound();
+            }
+            assertThat(metrics.find("istio.crl.untracked.connections").tag("reporter", "destination").counter())
+                    .as("istio_crl_untracked_connections_total{reporter=\"destination\"}").isNotNull()
+                    .extracting(io.micrometer.core.instrument.Counter::count).isEqualTo(1.0);
+            assertThat(metrics.find("istio.crl.policy.rejections").counter()).as("nothing revoked").isNull();
+        }
+    }
+
     @Test
     void aCrlFileThatDoesNotParseFailsTheBuildNamingIt() throws Exception {
         Path crl = dir.resolve("crl.pem");

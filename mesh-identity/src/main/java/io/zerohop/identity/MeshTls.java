@@ -455,6 +455,21 @@ public final class MeshTls implements AutoCloseable {
         revocationListeners.add(Objects.requireNonNull(listener, "listener"));
     }
 
+    private final java.util.concurrent.CopyOnWriteArrayList<java.util.function.Consumer<SvidVerifier.Purpose>> untrackedListeners =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /**
+     * Tells {@code listener} each time {@link #closeWhenRevoked} cannot keep a connection under the CRLs (its peer chain
+     * cannot be read: no certificate, one that does not parse), so that no reload can close it: the peer's role, as for
+     * {@link #onRevoked}. mesh-core counts these as ztunnel's {@code istio_crl_untracked_connections_total}
+     * ({@code src/proxy/metrics.rs} {@code record_crl_untracked_connection}, called by {@code src/tls/revocation.rs}
+     * {@code RevocationIndex::register}). Never called without a CRL file, as ztunnel tracks nothing then. On the
+     * registering thread (an event loop): it must not block.
+     */
+    public void onUntracked(java.util.function.Consumer<SvidVerifier.Purpose> listener) {
+        untrackedListeners.add(Objects.requireNonNull(listener, "listener"));
+    }
+
     private void revoked(SvidVerifier.Purpose peerRole) {
         for (var l : revocationListeners) {
             try {
@@ -505,7 +520,18 @@ public final class MeshTls implements AutoCloseable {
                 self = X509.spiffeId(own);
             }
         } catch (javax.net.ssl.SSLPeerUnverifiedException | CertificateParsingException | ClassCastException e) {
-            log.warn("CRL: connection not tracked for revocation, its peer chain cannot be read: {}", e.toString());
+            // ztunnel's RevocationIndex::register: a peer without certificates, or a chain it cannot parse, is not tracked,
+            // said at WARN and counted (istio_crl_untracked_connections_total): a reload cannot close this connection.
+            SvidVerifier.Purpose role = engine.getUseClientMode() ? SvidVerifier.Purpose.SERVER_AUTH : SvidVerifier.Purpose.CLIENT_AUTH;
+            log.warn("CRL: {} connection not tracked for revocation, its peer chain cannot be read: {}",
+                    role == SvidVerifier.Purpose.CLIENT_AUTH ? "inbound" : "outbound", e.toString());
+            for (var l : untrackedListeners) {
+                try {
+                    l.accept(role);
+                } catch (RuntimeException ex) {
+                    log.warn("untracked-connection listener {} failed: {}", l, ex.toString());
+                }
+            }
             return () -> { };
         }
         LiveConnection c = new LiveConnection(chain, bundles(), new java.util.Date(),

@@ -118,6 +118,14 @@ public final class MeshRuntime {
                         .description("The total number of connections rejected due to CRL certificate revocation (unstable).")
                         .tags("reporter", role == io.zerohop.identity.SvidVerifier.Purpose.CLIENT_AUTH ? "destination" : "source")
                         .register(reg).increment());
+                // ztunnel's crl_untracked_connections (record_crl_untracked_connection, from RevocationIndex::register): a
+                // connection MeshTls.closeWhenRevoked could not keep under the CRLs (its peer chain unreadable), so a reload
+                // cannot close it. zerohop tracks every other connection, so this stays at no series on a healthy proxy; it
+                // counts real events, as ztunnel's, never a constant (mesh-core README, "Metrics").
+                tls.onUntracked(role -> io.micrometer.core.instrument.Counter.builder("istio.crl.untracked.connections")
+                        .description("The total number of connections not tracked for CRL enforcement (unstable).")
+                        .tags("reporter", role == io.zerohop.identity.SvidVerifier.Purpose.CLIENT_AUTH ? "destination" : "source")
+                        .register(reg).increment());
             }
             this.registry = cfg.registry();
             this.identity = cfg.identity() != null ? cfg.identity() : provider.defaultIdentity().orElse(null);
