@@ -36,8 +36,9 @@ class RetryLogTest {
             + " back-off, never ready; SIGTERM ends the wait with exit 0")
     void spireSocketWithNothingListening(@TempDir Path dir) throws Exception {
         Path socket = dir.resolve("agent.sock");
-        Pattern retry = Pattern.compile(Pattern.quote("Workload API at unix:" + socket + ": UNAVAILABLE: io exception: no such file (attempt ")
-                + "(\\d+)\\); no SVID yet; retrying in (\\d+)s \\(back-off growing by 1s up to 30s, as go-spiffe's\\)");
+        Pattern retry = Pattern.compile(Pattern.quote("Workload API at unix:" + socket + ": the agent is unreachable (UNAVAILABLE: io"
+                + " exception: no such file: no socket at " + socket + ") (attempt ") + "(\\d+)\\); no SVID yet; next try in (\\d+)s"
+                + " \\(back-off growing by 1s up to 30s, as go-spiffe's\\)");
         try (Proc p = Proc.start(List.of("proxy", "--spire-socket", socket.toString(), "--inbound", "127.0.0.1:0",
                 "--metrics", "off", "--readiness", "off", "--admin", "off"), List.of())) {
             // Two attempts (the second after java-spiffe's 1 s back-off); a flood (main: ~40 lines per attempt) ends the wait too.

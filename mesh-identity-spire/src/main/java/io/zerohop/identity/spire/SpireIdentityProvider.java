@@ -261,8 +261,8 @@ public final class SpireIdentityProvider implements IdentityProvider {
         String serving = withdrawn.isEmpty() ? serving(s) : "stopped serving the SVIDs " + withdrawn
                 + " (the agent gives this workload no identity any more; SPIRE answers so once its registration entries"
                 + " are deleted); the bundles stay until its next response";
-        log.warn("Workload API at {}: {} (attempt {}); {}; retrying in {}s ({})",
-                address, cause, n, serving, seconds, GoSpiffeBackoff.describe());
+        log.warn("Workload API at {}: {} (attempt {}); {}; next try in {}s ({})",
+                address, t != null && t.getCause() != null ? unreachable(cause, address) : cause, n, serving, seconds, GoSpiffeBackoff.describe());
         if (log.isDebugEnabled()) {
             log.debug("Workload API at " + address + ": attempt " + n + " failed", t);
         }
@@ -293,7 +293,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
             s = state;
         }
         unreadable = CANCELLED;
-        log.warn("Workload API at {}: {} (attempt {}); {}; retrying in {}s ({})", address, CANCELLED, n, serving(s),
+        log.warn("Workload API at {}: {} (attempt {}); {}; next try in {}s ({})", address, CANCELLED, n, serving(s),
                 GoSpiffeBackoff.delay(n).toSeconds(), GoSpiffeBackoff.describe());
     }
 
@@ -382,6 +382,45 @@ public final class SpireIdentityProvider implements IdentityProvider {
         }
         why = why.replaceFirst("^\\w+\\(\\.\\.\\) failed(?: with error\\(-?\\d+\\))?: ", "");
         return top.endsWith(why) ? top : top + ": " + why;
+    }
+
+    /**
+     * What a failed attempt's WARN line says happened: for an UNAVAILABLE of the transport (a socket error under it, not
+     * a status the agent sent), that the agent is unreachable, with gRPC's error
+     * and what the socket is now. While gRPC's channel backs off after a failed connect (grpc-java's
+     * {@code InternalSubchannel}: 1 s, x1.6, up to 120 s; grpc-go's {@code backoff.DefaultConfig} for go-spiffe alike),
+     * every call on it fails at once with the error of its last connect, so "no such file" is repeated after the agent's
+     * socket is back, until that back-off lets the channel dial again; the line then says the socket is there and why the
+     * attempt failed all the same (helper 407, 7 December: it repeated "no such file" with nothing more). The back-off is
+     * gRPC's own and is reset by a connection that succeeds ({@code InternalSubchannel.TransportListener.transportReady}
+     * clears its {@code reconnectPolicy}), so an agent that served the stream again starts the next outage at 1 s.
+     */
+    static String unreachable(String cause, String address) {
+        if (!cause.startsWith("UNAVAILABLE")) {
+            return cause;
+        }
+        java.nio.file.Path socket = unixSocket(address);
+        String where = "";
+        if (socket != null && cause.endsWith("no such file")) {
+            where = java.nio.file.Files.exists(socket)
+                    ? "; the socket " + socket + " is there now: gRPC's channel repeats its last connect error until its own connect"
+                            + " back-off (1s growing x1.6 up to 120s, reset by a connection that succeeds) lets it dial again"
+                    : ": no socket at " + socket;
+        }
+        return "the agent is unreachable (" + cause + where + ")";
+    }
+
+    /** The file of a {@code unix:} address, else null. */
+    private static java.nio.file.Path unixSocket(String address) {
+        if (!address.startsWith("unix:")) {
+            return null;
+        }
+        try {
+            String path = java.net.URI.create(address).getPath();
+            return path == null || path.isEmpty() ? null : java.nio.file.Path.of(path);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
     }
 
     /**

@@ -328,7 +328,7 @@ class WorkloadApiReconnectTest {
                 var ev = WorkloadApiUpdatesTest.events(p);
                 c.close(Status.UNAVAILABLE.withDescription("agent going away"));
                 err.awaitLine("WARN", "UNAVAILABLE: agent going away (attempt 1)", "still serving the last SVIDs [" + WEB + "]",
-                        "retrying in 1s ");
+                        "next try in 1s ");
                 assertThat(p.svid(WEB)).isCompleted();
                 assertThat(p.svid(WEB).get().getLeaf()).isEqualTo(first.getLeaf());
 

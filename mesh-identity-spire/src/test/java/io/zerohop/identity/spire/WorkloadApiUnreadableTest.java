@@ -82,9 +82,9 @@ class WorkloadApiUnreadableTest {
             });
             CompletableFuture<SpireIdentityProvider> f = SpireIdentityProvider.builder().address("unix:" + s).buildAsync();
             try {
-                err.awaitLine("WARN", "CANCELLED: the X.509 context stream was cancelled", "(attempt 1); no SVID yet; retrying in 1s ");
+                err.awaitLine("WARN", "CANCELLED: the X.509 context stream was cancelled", "(attempt 1); no SVID yet; next try in 1s ");
                 // The count java-spiffe's RetryHandler keeps: its second delay is 2 s (it said attempt 1, 1s).
-                err.awaitLine("PERMISSION_DENIED: no identity issued (attempt 2)", "retrying in 2s ");
+                err.awaitLine("PERMISSION_DENIED: no identity issued (attempt 2)", "next try in 2s ");
                 try (SpireIdentityProvider p = f.get(30, TimeUnit.SECONDS)) {
                     assertThat(p.svid(WEB).get().getLeaf()).isEqualTo(web.getLeaf());
                 }
@@ -135,7 +135,7 @@ class WorkloadApiUnreadableTest {
         try (RawWorkloadApi api = new RawWorkloadApi(s); CapturedStderr err = new CapturedStderr()) {
             try (SpireIdentityProvider p = start(api, s, first, next)) {
                 err.awaitLine("WARN", "CANCELLED: the X.509 context stream was cancelled", "(attempt 1); still serving the last SVIDs ["
-                        + WEB + "]; retrying in 1s ");
+                        + WEB + "]; next try in 1s ");
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
                 while (!p.svid(WEB).get().getLeaf().equals(next.getLeaf()) && System.nanoTime() < deadline) {
                     Thread.sleep(20); // polling a condition, bounded; no assertion on time

@@ -263,7 +263,7 @@ class WorkloadApiUpdatesTest {
                 assertThat(failure(p.svid(WEB))).hasMessageContaining("no SVID for " + WEB).hasMessageContaining("PERMISSION_DENIED");
                 assertThat(trusts(p, PARTNER)).as("bundles stay until the next response").isTrue();
                 err.awaitLine("PERMISSION_DENIED: no identity issued (attempt 1)", "stopped serving the SVIDs [" + WEB + "]",
-                        "retrying in 1s");
+                        "next try in 1s");
 
                 // The entry comes back: java-spiffe 0.8.17 keeps retrying PERMISSION_DENIED (an unreleased
                 // java-spiffe cancels the watch instead; this pins the retry zerohop relies on).
@@ -293,11 +293,11 @@ class WorkloadApiUpdatesTest {
         try (WorkloadApiServer a = agent(dir.resolve("agent.sock")); CapturedStderr err = new CapturedStderr()) {
             CompletableFuture<SpireIdentityProvider> f = SpireIdentityProvider.builder().address(a.address()).buildAsync();
             try {
-                err.awaitLine("PERMISSION_DENIED: no identity issued (attempt 1)", "no SVID yet", "retrying in 1s ");
-                err.awaitLine("PERMISSION_DENIED: no identity issued (attempt 2)", "no SVID yet", "retrying in 2s ");
+                err.awaitLine("PERMISSION_DENIED: no identity issued (attempt 1)", "no SVID yet", "next try in 1s ");
+                err.awaitLine("PERMISSION_DENIED: no identity issued (attempt 2)", "no SVID yet", "next try in 2s ");
                 // java-spiffe's default doubling waited 4 s here
-                String third = err.awaitLine("PERMISSION_DENIED: no identity issued (attempt 3)", "no SVID yet", "retrying in 3s ");
-                assertThat(third).endsWith("retrying in 3s " + linear);
+                String third = err.awaitLine("PERMISSION_DENIED: no identity issued (attempt 3)", "no SVID yet", "next try in 3s ");
+                assertThat(third).endsWith("next try in 3s " + linear);
 
                 serve(a, List.of(CA.issue(WEB)), List.of()); // the entry registered: the next attempt gets it
                 SpireIdentityProvider p = f.get(WAIT.toSeconds(), TimeUnit.SECONDS);
@@ -305,10 +305,10 @@ class WorkloadApiUpdatesTest {
 
                 a.denyAll(); // the entry deleted again: the count and the delay start over
                 long deadline = System.nanoTime() + WAIT.toNanos();
-                while (err.count("(attempt 1)", "retrying in 1s " + linear) < 2 && System.nanoTime() < deadline) {
+                while (err.count("(attempt 1)", "next try in 1s " + linear) < 2 && System.nanoTime() < deadline) {
                     Thread.sleep(20); // polling a condition, bounded; no assertion on time
                 }
-                assertThat(err.count("(attempt 1)", "retrying in 1s " + linear)).as("attempt 1 again after the update").isEqualTo(2);
+                assertThat(err.count("(attempt 1)", "next try in 1s " + linear)).as("attempt 1 again after the update").isEqualTo(2);
             } finally {
                 f.cancel(false);
                 f.thenAccept(SpireIdentityProvider::close);
