@@ -330,6 +330,40 @@ class CrlTest {
         }
     }
 
+    /**
+     * A reload verifies again only the live connections whose chain has a serial a CRL of its issuer lists, as ztunnel's
+     * {@code RevocationIndex::navigate} probes only what {@code collect_work}/{@code serial_in_any} find
+     * ({@code src/tls/revocation.rs}), with the same outcome as verifying every one. Before helper 407 (7 December)
+     * every connection was verified in full at each reload: 2 re-checks for a CRL listing neither chain.
+     */
+    @Test
+    void aReloadVerifiesAgainOnlyTheConnectionsWhoseSerialACrlOfTheirIssuerLists() throws Exception {
+        Files.writeString(crlPath, "");
+        SpiffeId other = SpiffeIds.istio("cluster.local", "prod", "other");
+        try (CrlFile crl = CrlFile.builder(crlPath).watch(false).build();
+             MeshTls server = tls(crl); MeshTls client = tls(null);
+             Loopback net = new Loopback("127.0.211.12", 54720, 54739, server.server(SERVER).join())) {
+            Loopback.Conn a = net.connect(client.client(CLIENT, Set.of(SERVER)).join());
+            Loopback.Conn b = net.connect(client.client(other, Set.of(SERVER)).join());
+            assertThat(a.succeeded() && b.succeeded()).isTrue();
+            server.closeWhenRevoked(a.serverSsl().engine(), () -> a.server().close());
+            server.closeWhenRevoked(b.serverSsl().engine(), () -> b.server().close());
+            long before = server.rechecks();
+
+            writeCrls(revoking(intermediate(), BigInteger.valueOf(424242)));
+            assertThat(crl.reload()).isTrue();
+            assertThat(server.rechecks() - before).as("a CRL listing neither chain's serial").isZero();
+            assertThat(server.liveConnections()).isEqualTo(2);
+
+            writeCrls(revoking(intermediate(), BigInteger.valueOf(424242), svid(CLIENT).getLeaf().getSerialNumber()));
+            assertThat(crl.reload()).isTrue();
+            assertThat(server.rechecks() - before).as("only the connection whose leaf is listed").isEqualTo(1);
+            assertThat(a.client().closeFuture().await(10, TimeUnit.SECONDS)).as("the revoked client's connection closed").isTrue();
+            assertThat(b.client().isOpen()).isTrue();
+            assertThat(server.liveConnections()).isEqualTo(1);
+        }
+    }
+
     @Test
     void aKubernetesSymlinkSwapIsReloaded() throws Exception {
         // A ConfigMap volume: crl.pem -> ..data/crl.pem, ..data -> ..<timestamp>; an update swaps ..data (ztunnel's
