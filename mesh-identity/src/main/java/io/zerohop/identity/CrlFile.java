@@ -55,10 +55,23 @@ public final class CrlFile implements AutoCloseable {
         } else {
             crls = Crls.parse(data, "CRL file " + path);
             log.info("loaded {} CRL(s) from {}", crls.size(), path);
+            warnIfNoCrlBlock(crls);
         }
         lastContent = data;
         Path dir = path.toAbsolutePath().getParent();
         this.watcher = new FileWatcher("zerohop-crl-watch", Set.of(dir), b.watch, b.pollInterval, b.settle, this::reloadQuietly);
+    }
+
+    /**
+     * ztunnel reads a PEM file without a CRL block as "no revocations" (a debug line), and so does zerohop; but a file of
+     * only certificates or keys is almost always the wrong file (the CA's certificate given for its CRL), and the operator
+     * would believe revocation is on.
+     */
+    private void warnIfNoCrlBlock(Crls read) {
+        if (read.size() == 0 && !read.otherPemBlocks().isEmpty()) {
+            log.warn("CRL file {} holds no X509 CRL block, only {}: nothing is revoked (is it the right file?)", path,
+                    read.otherPemBlocks());
+        }
     }
 
     /** Reads {@code path} with default reload settings. */
@@ -130,6 +143,7 @@ public final class CrlFile implements AutoCloseable {
             lastContent = data;
             lastFailed = null;
             log.info("reloaded {} CRL(s) from {}", fresh.size(), path);
+            warnIfNoCrlBlock(fresh);
         }
         for (Runnable l : listeners) {
             try {

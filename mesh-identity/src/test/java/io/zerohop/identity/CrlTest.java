@@ -259,9 +259,38 @@ class CrlTest {
         // test_crl_manager_invalid_file
         Files.writeString(crlPath, "not a valid CRL");
         assertThatThrownBy(() -> CrlFile.load(crlPath)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("CRL file " + crlPath + ": neither PEM");
+        Files.write(crlPath, new byte[] {0x30, 0x03, 0x02, 0x01, 0x00});
+        assertThatThrownBy(() -> CrlFile.load(crlPath)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("CRL file " + crlPath + ": CRL 1 does not parse as an X.509 CRL");
         Files.writeString(crlPath, Pem.crls(List.of(revoking(intermediate()))) + "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n");
         assertThatThrownBy(() -> CrlFile.load(crlPath)).hasMessageContaining("CRL file " + crlPath + ": CRL 2 of 2 does not parse");
+    }
+
+    /**
+     * A new user's pass (h406): bytes that are neither PEM nor DER were refused with the JDK's "Empty input", which a
+     * 300-byte file does not explain. ztunnel refuses them too (webpki's from_der fails); the message now says why.
+     */
+    @Test
+    void bytesNeitherPemNorDerAreRefusedSayingSo() throws Exception {
+        Files.writeString(crlPath, "hello world, not a CRL\n");
+        assertThatThrownBy(() -> CrlFile.load(crlPath)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("CRL file " + crlPath + ": neither PEM (it does not start with -----BEGIN) nor a DER CRL (its first byte"
+                        + " is 0x68, not an ASN.1 SEQUENCE, 0x30)");
+    }
+
+    /**
+     * ztunnel's parse_crl_file reads a PEM file without a CRL block as no revocations (a debug line): so does zerohop, but
+     * the CA certificate given for its CRL file is a likely mistake that leaves revocation off, so it is a WARN naming
+     * what the file holds (h406's new-user pass found it silent).
+     */
+    @Test
+    void aPemFileWithoutACrlBlockRevokesNothingAndIsWarnedNamingItsBlocks() throws Exception {
+        Files.writeString(crlPath, Pem.certificates(List.of(ca.root())));
+        try (CrlFile crl = CrlFile.builder(crlPath).watch(false).build()) {
+            assertThat(crl.crls()).isEmpty();
+            assertThat(logged()).contains("CRL file " + crlPath + " holds no X509 CRL block, only [CERTIFICATE]: nothing is revoked");
+        }
     }
 
     @Test
@@ -403,7 +432,7 @@ class CrlTest {
         writeCrls(revoking(intermediate(), svid(CLIENT).getLeaf().getSerialNumber()));
         try (CrlFile crl = CrlFile.builder(crlPath).watch(false).pollInterval(Duration.ofHours(1)).build()) {
             Files.writeString(crlPath, "garbage");
-            assertThatThrownBy(crl::reload).hasMessageContaining("CRL file " + crlPath + ": CRL 1 does not parse");
+            assertThatThrownBy(crl::reload).hasMessageContaining("CRL file " + crlPath + ": neither PEM");
             assertThat(crl.crls()).hasSize(1);
             assertThat(logged()).contains("the 1 CRL(s) read before stay in force");
         }

@@ -282,7 +282,15 @@ final class ProxyCommand implements Callable<Integer> {
             return flag;
         }
         String v = env.get("CRL_PATH");
-        return v == null || v.isEmpty() ? null : java.nio.file.Path.of(v);
+        if (v == null || v.isEmpty()) {
+            return null;
+        }
+        java.nio.file.Path p = java.nio.file.Path.of(v);
+        if (java.nio.file.Files.isDirectory(p)) {
+            // As --crl-path's usage error (exit 2), naming the variable; it was exit 1 with "Is a directory" (h406).
+            throw new IllegalArgumentException("$CRL_PATH: " + v + " is not a file (a CRL file: PEM CRLs or one DER CRL)");
+        }
+        return p;
     }
 
     @Option(names = "--drain", paramLabel = "DURATION", description = {"How long shutdown lets tunnels drain"
@@ -826,6 +834,11 @@ final class ProxyCommand implements Callable<Integer> {
         u.path("policies", policies, Usage.Kind.FILE_OR_DIRECTORY);
         u.path("workloads", workloads, Usage.Kind.FILE);
         u.fileOrMissing("crl-path", crlPath, "a CRL file: PEM CRLs or one DER CRL");
+        try {
+            crlPath(crlPath, System.getenv());
+        } catch (IllegalArgumentException e) {
+            throw new Usage.EnvironmentError(spec.commandLine(), e.getMessage());
+        }
         if (identity.pem != null) {
             u.path("cert", identity.pem.cert, Usage.Kind.FILE);
             u.path("key", identity.pem.key, Usage.Kind.FILE);

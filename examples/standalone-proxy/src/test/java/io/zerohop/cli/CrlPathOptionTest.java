@@ -1,6 +1,7 @@
 package io.zerohop.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +24,15 @@ class CrlPathOptionTest {
         assertThat(ProxyCommand.crlPath(Path.of("/flag/crl.pem"), Map.of("CRL_PATH", "/env/crl.pem"))).isEqualTo(Path.of("/flag/crl.pem"));
         assertThat(ProxyCommand.crlPath(null, Map.of("CRL_PATH", "/env/crl.pem"))).isEqualTo(Path.of("/env/crl.pem"));
         assertThat(ProxyCommand.crlPath(null, Map.of("CRL_PATH", ""))).isNull();
+    }
+
+    /** h406's new-user pass: a directory in the variable was exit 1, "java.io.IOException: Is a directory". */
+    @Test
+    void aDirectoryInCrlPathIsAnErrorNamingTheVariable(@TempDir Path dir) {
+        assertThatThrownBy(() -> ProxyCommand.crlPath(null, Map.of("CRL_PATH", dir.toString())))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("$CRL_PATH: " + dir + " is not a file (a CRL file: PEM CRLs or one DER CRL)");
+        assertThat(ProxyCommand.crlPath(Path.of("/flag/crl.pem"), Map.of("CRL_PATH", dir.toString()))).isEqualTo(Path.of("/flag/crl.pem"));
         assertThat(ProxyCommand.crlPath(null, Map.of())).isNull();
     }
 
@@ -31,6 +41,6 @@ class CrlPathOptionTest {
         Path bad = Files.writeString(dir.resolve("crl.pem"), "not a valid CRL");
         String out = std.run("proxy", "--in-memory-ca", "--crl-path", bad.toString(), "--inbound", "off", "--metrics", "off",
                 "--readiness", "off", "--admin", "off");
-        assertThat(out).startsWith("exit 1: zerohop proxy: CRL file " + bad + ": CRL 1 does not parse as an X.509 CRL");
+        assertThat(out).startsWith("exit 1: zerohop proxy: CRL file " + bad + ": neither PEM (it does not start with -----BEGIN) nor a DER CRL");
     }
 }

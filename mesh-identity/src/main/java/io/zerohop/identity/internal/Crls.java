@@ -48,7 +48,7 @@ import org.bouncycastle.asn1.x509.IssuingDistributionPoint;
  * CRL still revokes). A serial it lists is revoked, whatever the reason code.
  */
 public final class Crls {
-    public static final Crls NONE = new Crls(List.of());
+    public static final Crls NONE = new Crls(List.of(), List.of());
 
     private static final String CRL_NUMBER = "2.5.29.20"; // RFC 5280 OIDs as text: BouncyCastle loads at the first CRL, not at start
     private static final String DELTA = "2.5.29.27";
@@ -65,9 +65,21 @@ public final class Crls {
     private final List<Entry> crls;
     private final List<X509CRL> list;
 
-    private Crls(List<Entry> crls) {
+    private final List<String> otherPemBlocks;
+
+    private Crls(List<Entry> crls, List<String> otherPemBlocks) {
         this.crls = List.copyOf(crls);
         this.list = crls.stream().map(Entry::crl).toList();
+        this.otherPemBlocks = List.copyOf(otherPemBlocks);
+    }
+
+    /**
+     * The labels of the PEM blocks that were not CRLs ({@code CERTIFICATE}, ...), in file order; empty for a DER file.
+     * ztunnel skips them silently (a debug line when no CRL is left); a file holding only these is almost always the
+     * wrong file (a CA certificate given as the CRL file), so {@link io.zerohop.identity.CrlFile} warns, naming them.
+     */
+    public List<String> otherPemBlocks() {
+        return otherPemBlocks;
     }
 
     /** How many CRLs the set holds. */
@@ -91,6 +103,7 @@ public final class Crls {
             return NONE;
         }
         List<byte[]> ders = new ArrayList<>();
+        List<String> others = new ArrayList<>();
         String text = new String(data, StandardCharsets.ISO_8859_1);
         if (text.startsWith("-----BEGIN")) {
             int at = 0;
@@ -116,9 +129,15 @@ public final class Crls {
                     } catch (IllegalArgumentException e) {
                         throw new IllegalArgumentException(source + ": CRL " + (ders.size() + 1) + " is not valid base64: " + e.getMessage(), e);
                     }
+                } else {
+                    others.add(label);
                 }
                 at = end + endLine.length();
             }
+        } else if ((data[0] & 0xff) != 0x30) {
+            // The JDK's own message for these bytes is "Empty input", which a 300-byte file does not explain (h406).
+            throw new IllegalArgumentException(source + ": neither PEM (it does not start with -----BEGIN) nor a DER CRL"
+                    + " (its first byte is 0x" + String.format("%02x", data[0] & 0xff) + ", not an ASN.1 SEQUENCE, 0x30)");
         } else {
             ders.add(data);
         }
@@ -139,7 +158,7 @@ public final class Crls {
             }
             out.add(validate(crl, what));
         }
-        return new Crls(out);
+        return new Crls(out, others);
     }
 
     private static Entry validate(X509CRL crl, String what) {
