@@ -25,7 +25,10 @@ public interface DestinationResolver {
      * what the address would not. ztunnel resolves the name to a Service and sends to the dialled workload's own address at
      * the port that Service maps {@code port} to (istio/ztunnel src/proxy/inbound.rs {@code find_inbound_upstream}).
      *
-     * @param hostname      the host of the authority, a DNS name as sent
+     * @param hostname      the host of the authority as sent: a DNS name, or any other host ztunnel would look up as a
+     *                      name (a trailing dot, an underscore, a leading-zero IPv4, an empty host: {@code
+     *                      HboneAddress::try_from}), which only a Service of exactly that name answers; a non-null
+     *                      answer for a host that is no DNS name is refused 400 all the same
      * @param port          the port of the authority (a service port)
      * @param localIdentity the identity the connection presented
      * @param localAddress  the local address the client dialled

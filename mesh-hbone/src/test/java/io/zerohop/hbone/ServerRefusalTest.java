@@ -157,11 +157,27 @@ class ServerRefusalTest {
     @Test
     void malformedAuthoritiesAreRefusedWith400() throws Exception {
         int port = echo.address().getPort();
-        for (String a : new String[] {"127.000.000.001:" + port, "127.0.0.01:" + port, "127.0.0.1", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:0",
-                "[::1]" + port, "::1:" + port, "127.0.0.1:80x", "[fe80::1%eth0]:" + port, "1.2.3:" + port}) {
+        for (String a : new String[] {"127.0.0.1", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:0",
+                "[::1]" + port, "::1:" + port, "127.0.0.1:80x"}) {
             assertThat(status(connect(a))).as(a).isEqualTo("400");
         }
         assertThat(RecordingEvents.next(events.refused).tunnel().destination()).isNull();
+    }
+
+    /**
+     * What ztunnel reads as a service host name although it is no IP and no DNS name (istio/ztunnel src/proxy.rs
+     * {@code HboneAddress::try_from}: whatever fails Rust's {@code SocketAddr} parse and has a host and a {@code u16} port
+     * is {@code SvcHostname}) is looked up as one, and naming nothing served is 503 ({@code NoHostname}), as
+     * {@link #hostnameNamingNothingServedIs503}. Until 7 December these were 400.
+     */
+    @Test
+    void authoritiesZtunnelReadsAsNamesAre503() throws Exception {
+        int port = untouched.address().getPort();
+        for (String a : new String[] {"127.000.000.001:" + port, "127.0.0.01:" + port, "[fe80::1%eth0]:" + port, "1.2.3:" + port,
+                "echo.example.:" + port}) {
+            assertThat(status(connect(a))).as(a).isEqualTo("503");
+        }
+        assertThat(untouched.accepted.get()).isZero();
     }
 
     @Test

@@ -126,6 +126,139 @@ public final class Authority {
         return nonNumeric ? host : null;
     }
 
+    /**
+     * Why hyper's {@code http::uri::Authority} (http 1.4.1, {@code validate_authority_bytes}) refuses {@code authority},
+     * or null when it takes it. ztunnel never sees such a CONNECT: h2 0.4.14 ({@code server.rs}
+     * {@code convert_poll_message}) resets the stream with PROTOCOL_ERROR as malformed. What it refuses: an empty value,
+     * a byte outside RFC 3986's URI characters, a {@code /}, {@code ?} or {@code #}, a {@code %} outside brackets and
+     * userinfo (so no percent-encoded host), brackets that do not pair, more than one colon outside them, an empty host
+     * after {@code @}.
+     */
+    public static String malformedForHttp(CharSequence authority) {
+        int n = authority.length();
+        if (n == 0) {
+            return "empty";
+        }
+        int colons = 0;
+        boolean open = false;
+        boolean closed = false;
+        boolean percent = false;
+        int at = -1;
+        for (int i = 0; i < n; i++) {
+            char c = authority.charAt(i);
+            if (c == '/' || c == '?' || c == '#') {
+                return "'" + c + "' ends an authority";
+            }
+            if (c == '%') {
+                percent = true;
+            } else if (c == ':') {
+                if (++colons > 8) {
+                    return "too many colons";
+                }
+            } else if (c == '[') {
+                if (percent || open) {
+                    return "misplaced '['";
+                }
+                open = true;
+            } else if (c == ']') {
+                if (!open || closed) {
+                    return "misplaced ']'";
+                }
+                closed = true;
+                colons = 0;
+                percent = false;
+            } else if (c == '@') {
+                at = i;
+                colons = 0;
+                percent = false;
+            } else if (!uriChar(c)) {
+                return String.format("character U+%04X is not a URI character", (int) c);
+            }
+        }
+        if (open != closed) {
+            return "unpaired '['";
+        }
+        if (colons > 1) {
+            return "more than one ':' outside brackets";
+        }
+        if (at == n - 1) {
+            return "nothing after '@'";
+        }
+        return percent ? "'%' in the host (percent-encoding is for userinfo only)" : null;
+    }
+
+    private static boolean uriChar(char c) {
+        return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || "!$&'()*+,-.;=_~".indexOf(c) >= 0;
+    }
+
+    /**
+     * The host of an authority that {@link #malformedForHttp} takes, as ztunnel reads it when it is no
+     * {@code SocketAddr} ({@code HboneAddress::try_from}, src/proxy.rs: {@code Uri::host}, the text between the last
+     * {@code @} and the first {@code :}, brackets kept), or null when ztunnel finds no port there ({@code port_u16}:
+     * Rust's {@code u16} parse of the text after the last colon, a {@code +} sign allowed) and answers 400
+     * {@code NoValidAuthority}. Not a DNS name check: ztunnel looks whatever it gets up among Service host names.
+     */
+    public static String looseHost(CharSequence authority) {
+        String a = authority.toString();
+        int colon = a.lastIndexOf(':');
+        if (colon < 0 || rustU16(a.substring(colon + 1)) < 0) {
+            return null;
+        }
+        String hostPort = a.substring(a.lastIndexOf('@') + 1);
+        if (!hostPort.isEmpty() && hostPort.charAt(0) == '[') {
+            return hostPort.substring(0, hostPort.indexOf(']') + 1);
+        }
+        int first = hostPort.indexOf(':');
+        return first < 0 ? hostPort : hostPort.substring(0, first);
+    }
+
+    /** The port of an authority {@link #looseHost} took. */
+    public static int loosePort(CharSequence authority) {
+        String a = authority.toString();
+        return rustU16(a.substring(a.lastIndexOf(':') + 1));
+    }
+
+    /** Rust's {@code str::parse::<u16>}: an optional {@code +}, then ASCII digits (leading zeros allowed); -1 if not. */
+    private static int rustU16(String s) {
+        int start = s.startsWith("+") ? 1 : 0;
+        if (start == s.length()) {
+            return -1;
+        }
+        int p = 0;
+        for (int i = start; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < '0' || c > '9') {
+                return -1;
+            }
+            p = p * 10 + (c - '0');
+            if (p > 65535) {
+                return -1;
+            }
+        }
+        return p;
+    }
+
+    /**
+     * Whether {@code host} (from {@link #looseHost}) is an IP that Rust's {@code SocketAddr} parser reads, so ztunnel took
+     * the authority as an address and never as a name: dotted IPv4 without leading zeros, or a bracketed IPv6 with at most
+     * a numeric zone.
+     */
+    public static boolean rustIp(String host) {
+        if (host.startsWith("[")) {
+            String in = host.substring(1, host.length() - 1);
+            int pct = in.indexOf('%');
+            if (pct >= 0) {
+                String zone = in.substring(pct + 1);
+                if (zone.isEmpty() || !zone.chars().allMatch(ch -> ch >= '0' && ch <= '9')) {
+                    return false;
+                }
+                in = in.substring(0, pct);
+            }
+            return NetUtil.isValidIpV6Address(in);
+        }
+        return NetUtil.isValidIpV4Address(host) && !hasLeadingZeroOctet(host);
+    }
+
     /** The port of an authority {@link #hostname} accepted (it validated the digits). */
     public static int port(CharSequence authority) {
         String a = authority.toString();

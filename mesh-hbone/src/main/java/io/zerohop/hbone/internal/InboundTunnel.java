@@ -143,7 +143,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         InetSocketAddress dst = TunnelSet.of(ch).destination(headers.authority());
         String hostname = dst == null ? Authority.hostname(headers.authority()) : null;
         if (hostname != null) {
-            dst = byHostname(hostname, headers.authority());
+            dst = byHostname(hostname, Authority.port(headers.authority()));
             if (dst == null) {
                 info = withoutTarget(plain);
                 // ztunnel (src/proxy/inbound.rs find_inbound_upstream): a service hostname that names nothing served, or
@@ -161,7 +161,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
                 refuseMalformed("no :authority (a CONNECT names its target there, RFC 9113 section 8.5"
                         + (headers.contains("host") ? "; a host header does not" : "") + ")");
             } else {
-                refuse(400, "malformed :authority \"" + headers.authority() + "\" (want ip:port, IPv6 in brackets)");
+                refuseOddAuthority(headers.authority());
             }
             return null;
         }
@@ -196,12 +196,45 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         return true;
     }
 
+    /**
+     * An authority that is neither {@code ip:port} nor a DNS name with a port, refused with what ztunnel answers it
+     * (istio/ztunnel src/proxy.rs {@code HboneAddress::try_from}, src/proxy/inbound.rs {@code build_inbound_request}):
+     * one hyper's {@code http::uri::Authority} refuses is reset by h2 as malformed (PROTOCOL_ERROR, after our 400); one
+     * without a {@code u16} port is 400 ({@code NoValidAuthority}); an IP Rust parses (a port 0, a numeric zone) keeps
+     * the address path's 400; any other host is a name ztunnel looks up among Services, so it is asked of the resolver
+     * as one and, finding none (a trailing dot, an underscore, a leading-zero IPv4, an empty host ...), refused 503 as
+     * ztunnel's {@code NoHostname} / {@code NoPortForServices}. Until 7 December all of these were 400. Never served
+     * when ztunnel would serve them either: userinfo ({@code u@name:80}, which ztunnel drops) and a signed port
+     * ({@code name:+80}) stay 400, as RFC 9110's authority-form has neither.
+     */
+    private void refuseOddAuthority(CharSequence authority) {
+        String bad = Authority.malformedForHttp(authority);
+        if (bad != null) {
+            refuseMalformed("malformed :authority \"" + authority + "\": " + bad + " (h2 resets such a stream as malformed)");
+            return;
+        }
+        String host = Authority.looseHost(authority);
+        String a = authority.toString();
+        if (host == null || Authority.rustIp(host) || a.indexOf('@') >= 0 || a.charAt(a.lastIndexOf(':') + 1) == '+') {
+            refuse(400, "malformed :authority \"" + authority + "\" (want ip:port, IPv6 in brackets, or host:port)");
+            return;
+        }
+        int port = Authority.loosePort(authority);
+        if (byHostname(host, port) != null) {
+            // A resolver that serves a name no DNS name check admits: still refused (the decision is zerohop's).
+            refuse(400, "malformed :authority \"" + authority + "\" (not a DNS name)");
+            return;
+        }
+        String why = hostnameRefusal(host, port);
+        refuse(503, why != null ? why : "no service named " + host + " with port " + port + " is served here");
+    }
+
     /** The address the resolver gives a host-name authority, or null (also when it throws: logged, then the 503). */
-    private InetSocketAddress byHostname(String hostname, CharSequence authority) {
+    private InetSocketAddress byHostname(String hostname, int port) {
         try {
-            return cfg().destinations().resolveHostname(hostname, Authority.port(authority), conn.localId, conn.local);
+            return cfg().destinations().resolveHostname(hostname, port, conn.localId, conn.local);
         } catch (RuntimeException e) {
-            log.warn("destination resolver failed for host name {}", authority, e);
+            log.warn("destination resolver failed for host name {}:{}", hostname, port, e);
             return null;
         }
     }
