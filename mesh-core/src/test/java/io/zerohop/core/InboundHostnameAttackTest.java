@@ -222,39 +222,105 @@ class InboundHostnameAttackTest {
         assertThat(accepted.get(NOT_LISTED).get()).isZero();
     }
 
+    /** The status of a CONNECT to {@code authority} and the RST_STREAM code after it ("503 RST:0"). */
+    private static String refusal(String authority) throws Exception {
+        CompletableFuture<String> result = new CompletableFuture<>();
+        StringBuilder got = new StringBuilder();
+        Http2StreamChannel ch = new Http2StreamChannelBootstrap(parent).handler(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                if (msg instanceof Http2HeadersFrame h) {
+                    got.append(h.headers().status()).append(' ');
+                }
+                ReferenceCountUtil.release(msg);
+            }
+
+            @Override
+            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                // Http2MultiplexHandler hands a stream's RST_STREAM to its channel as an event, not a read.
+                if (evt instanceof Http2ResetFrame r) {
+                    result.complete(got + "RST:" + r.errorCode());
+                }
+            }
+
+            @Override
+            public void channelInactive(ChannelHandlerContext ctx) {
+                result.complete(got + "closed");
+            }
+        }).open().sync().getNow();
+        ch.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().method("CONNECT").authority(authority), false));
+        try {
+            return result.get(10, TimeUnit.SECONDS);
+        } finally {
+            ch.close();
+        }
+    }
+
     /**
-     * Authorities ztunnel refuses (503 NoHostname for a name no Service has, names compared exactly; 400 NoValidAuthority
-     * without a u16 port) and those zerohop refuses 400 where ztunnel says 503 (mesh-hbone README, "Status codes where we
-     * answer differently"): none reaches an application.
+     * Authorities ztunnel refuses, with ztunnel's status (istio/ztunnel src/proxy.rs {@code HboneAddress::try_from} on
+     * hyper's {@code http::uri::Authority}, src/proxy/inbound.rs {@code build_inbound_request}): 503 for every host it
+     * reads as a name and finds no Service of ({@code NoHostname}: upper case, a trailing dot, an underscore, an empty
+     * host, a leading-zero IPv4, a name over 253 characters) or no port of ({@code NoPortForServices}: port 0); 400
+     * without a {@code u16} port ({@code NoValidAuthority}) or for an IP that is not the dialled one ({@code IPMismatch});
+     * what {@code http::uri::Authority} refuses (a {@code %}, a second colon, a {@code /}) is reset by h2 as malformed
+     * (PROTOCOL_ERROR, 1; zerohop answers 400 first). Userinfo and a signed port, which ztunnel serves as the plain name,
+     * stay 400 here. Until 7 December everything past the first five was 400 with RST NO_ERROR. None reaches an
+     * application.
      */
     @Test
-    void oddAuthoritiesAreNeverServed() throws Exception {
+    void oddAuthoritiesGetZtunnelsStatusAndAreNeverServed() throws Exception {
+        int servedBefore = accepted.get(SERVED).get();
         Map<String, String> want = new java.util.LinkedHashMap<>();
-        want.put("SERVER.default.svc.cluster.local:80", "503");
-        want.put("server.default.svc.other.local:80", "503");
-        want.put("vm.default.svc.cluster.local:80", "503");
-        want.put("server.default.svc.cluster.local:81", "503");
-        want.put("localhost:" + SERVED, "503");
-        want.put("server.default.svc.cluster.local.:80", "400");
-        want.put("server.default.svc.cluster.local:0", "400");
-        want.put("server.default.svc.cluster.local:65536", "400");
-        want.put("server.default.svc.cluster.local", "400");
-        want.put("server.default.svc.cluster.local:", "400");
-        want.put("server%2edefault.svc.cluster.local:80", "400");
-        want.put("server.default.svc.cluster.local:+80", "400");
-        want.put("::1:80", "400");
-        want.put("[::1]:80", "400");
-        want.put("a".repeat(63) + "." + "b".repeat(63) + "." + "c".repeat(63) + "." + "d".repeat(63) + ".svc:80", "400");
+        want.put("SERVER.default.svc.cluster.local:80", "503 RST:0");
+        want.put("server.default.svc.other.local:80", "503 RST:0");
+        want.put("vm.default.svc.cluster.local:80", "503 RST:0");
+        want.put("server.default.svc.cluster.local:81", "503 RST:0");
+        want.put("localhost:" + SERVED, "503 RST:0");
+        want.put("server.default.svc.cluster.local.:80", "503 RST:0");
+        want.put("server.default.svc.cluster.local:0", "503 RST:0");
+        want.put("server_x.default.svc.cluster.local:80", "503 RST:0");
+        want.put(":80", "503 RST:0");
+        want.put("127.0.209.010:" + SERVED, "503 RST:0");
+        want.put("a".repeat(63) + "." + "b".repeat(63) + "." + "c".repeat(63) + "." + "d".repeat(63) + ".svc:80", "503 RST:0");
+        want.put("server.default.svc.cluster.local:65536", "400 RST:0");
+        want.put("server.default.svc.cluster.local", "400 RST:0");
+        want.put("server.default.svc.cluster.local:", "400 RST:0");
+        want.put("[::1]:80", "400 RST:0");
+        want.put("server.default.svc.cluster.local:+80", "400 RST:0");
+        want.put("user@server.default.svc.cluster.local:80", "400 RST:0");
+        want.put("server%2edefault.svc.cluster.local:80", "400 RST:1");
+        want.put("::1:80", "400 RST:1");
+        want.put("server.default.svc.cluster.local:80/", "400 RST:1");
         Map<String, String> got = new java.util.LinkedHashMap<>();
         for (String a : want.keySet()) {
-            got.put(a, connect(a));
+            got.put(a, refusal(a));
         }
         assertThat(got).isEqualTo(want);
+        assertThat(accepted.get(SERVED).get()).isEqualTo(servedBefore);
         // ztunnel tells a Service of the name whose port resolves to none here (NoPortForServices) from no Service of it
         // (NoHostname); until 7 December both read "no service named ... is served here".
         assertThat(err.awaitLine("service server.default.svc.cluster.local" + " found, but no port here for service port 81")).isNotNull();
+        assertThat(err.awaitLine("service server.default.svc.cluster.local" + " found, but no port here for service port 0")).isNotNull();
         assertThat(err.awaitLine("no service named SERVER.default.svc.cluster.local with port 80 is served here")).isNotNull();
+        assertThat(err.awaitLine("no service named server.default.svc.cluster.local. with port 80 is served here")).isNotNull();
+        assertThat(err.awaitLine("inbound refused ", "server%2edefault.svc.cluster.local:80", ": '%' in the host")).isNotNull();
         assertThat(err.text()).doesNotContain("Exception");
+    }
+
+    /**
+     * zerohop's access line names what the client named, as ztunnel's does ({@code dst.hbone_addr} is the
+     * {@code HboneAddress::SvcHostname}, {@code host:port}; istio/ztunnel src/proxy/metrics.rs
+     * {@code ConnectionResult::record}), on a served tunnel's line and on a refused one's; until 7 December both printed
+     * the address the name resolved to ({@code dst=127.0.209.10:54301}).
+     */
+    @Test
+    void theAccessLineNamesTheHostNameConnected() throws Exception {
+        assertThat(connect("server.default.svc.cluster.local:80")).isEqualTo("200");
+        assertThat(err.awaitLine("inbound src=127.0.209.11:", " dst=server.default.svc.cluster.local:80 dst_id=spiffe://cluster.local/ns/default/sa/server ",
+                " status=200 ")).isNotNull();
+        assertThat(connect("denied.default.svc.cluster.local:80")).isEqualTo("401");
+        assertThat(err.awaitLine("inbound refused src=127.0.209.11:", " dst=denied.default.svc.cluster.local:80 dst_id=", " status=401 "))
+                .isNotNull();
     }
 
     /**

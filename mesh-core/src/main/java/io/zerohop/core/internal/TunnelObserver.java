@@ -283,7 +283,7 @@ public final class TunnelObserver implements HboneEvents {
                     source(t),
                     t.direction() == TunnelInfo.Direction.INBOUND ? t.peerIdentity() : t.localIdentity(),
                     sourceWorkloadField(t),
-                    addr(t.destination()),
+                    target(t),
                     t.direction() == TunnelInfo.Direction.INBOUND ? t.localIdentity() : t.peerIdentity(),
                     waypointField(t),
                     r.status(), r.bytesSent(), r.bytesReceived(), r.duration().toMillis(),
@@ -307,6 +307,16 @@ public final class TunnelObserver implements HboneEvents {
                         addr(t.peerAddress()), addr(t.destination()), e);
             }
         }
+    }
+
+    /**
+     * The line's {@code dst}: the CONNECT target, so for a host-name CONNECT the {@code host:port} the client named, as
+     * ztunnel's access log prints it ({@code dst.hbone_addr}, the {@code HboneAddress::SvcHostname} it parsed;
+     * istio/ztunnel src/proxy/metrics.rs {@code ConnectionResult::record}), not the workload address it resolved to,
+     * which ztunnel's line never shows. Until 7 December zerohop's line printed that address.
+     */
+    private static String target(TunnelInfo t) {
+        return t.hostname() != null ? t.hostname() : addr(t.destination());
     }
 
     /** A user callback that throws on every close would write a line per tunnel: 20 lines per 10 s, then a count. */
@@ -356,7 +366,7 @@ public final class TunnelObserver implements HboneEvents {
             access.info("{} refused src={} src_id={}{} dst={} dst_id={}{} status={} reason={}",
                     inbound ? "inbound" : "outbound",
                     source(t), inbound ? t.peerIdentity() : t.localIdentity(), sourceWorkloadField(t),
-                    addr(t.destination()), inbound ? t.localIdentity() : t.peerIdentity(), waypointField(t), status,
+                    target(t), inbound ? t.localIdentity() : t.peerIdentity(), waypointField(t), status,
                     LogText.quoted(reason));
         }
     }
