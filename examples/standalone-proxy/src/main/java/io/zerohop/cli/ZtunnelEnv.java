@@ -342,8 +342,12 @@ final class ZtunnelEnv {
             new Unsupported("XDS_ON_DEMAND", "false", "zerohop has no xDS client: --kubernetes watches the API server"),
             new Unsupported("XDS_ADDRESS", null, "zerohop has no xDS client: workloads and policies come from --kubernetes (the"
                     + " API server) or --workloads/--policies files, not from istiod"),
-            new Unsupported("PREFERED_SERVICE_NAMESPACE", null, "zerohop picks among Services of several namespaces that"
-                    + " share a hostname or VIP by the client's namespace, then the canonical one, with no configured namespace"),
+            // ztunnel reads it only in its DNS proxy (src/dns/server.rs find_server: which Service's VIPs a host name several
+            // namespaces share answers with); its connections pick by VIP and host name without it (src/state/service.rs
+            // get_best_by_vip/get_best_by_host pass no preferred namespace to find_best_match), as zerohop's do.
+            new Unsupported("PREFERED_SERVICE_NAMESPACE", null, "ztunnel uses it only in its DNS proxy, which zerohop does not"
+                    + " have; connections pick among Services sharing a VIP or host name by the client's namespace, then the"
+                    + " canonical one, then the first, as ztunnel's do with or without it"),
             new Unsupported("FAKE_CA", "false", "zerohop has no fake CA setting: give --in-memory-ca (development only) or"
                     + " --istio-ca"),
             new Unsupported("ENABLE_ORIG_SRC", null, "zerohop never spoofs the original source address: upstream connections"
