@@ -109,7 +109,11 @@ public final class WorkloadRegistry {
         return r;
     }
 
-    /** The workload that has {@code address} among its addresses, if any (a Service VIP is none: {@link #serviceAt}). */
+    /**
+     * The workload that has {@code address} among its addresses, if any, whether or not a Service has it as a VIP too
+     * (ztunnel's {@code find_address} looks at the workloads first); a connection dialled at such an address goes to the
+     * Service ({@link #serviceAt}).
+     */
     public Optional<Workload> byAddress(InetAddress address) {
         return Optional.ofNullable(snapshot.byAddress.get(address));
     }
@@ -181,7 +185,9 @@ public final class WorkloadRegistry {
      * not {@link Service#visibleTo} the client are skipped, then the one of the client's namespace is taken, else the
      * {@link Service#canonical} one (the last of several, as ztunnel's {@code ServiceMatch::find_best_match}), else the
      * first in the order installed. ztunnel's {@code preferred_service_namespace} and its CIDR VIPs
-     * ({@code get_best_by_cidr_vip}) are not modelled. {@link #replace} refuses a VIP that is also a workload's address.
+     * ({@code get_best_by_cidr_vip}) are not modelled. A VIP may also be a workload's address: connections dialled at it
+     * ask this first, so the Service wins there, as ztunnel's {@code find_upstream}; {@link #byAddress} still finds the
+     * workload (ztunnel's {@code find_address}, workload first).
      * A map lookup and a walk of that VIP's Services; no allocation beyond the Optional.
      *
      * @param clientNamespace the source workload's namespace; null: none known (nothing filtered, nothing preferred)
@@ -541,7 +547,7 @@ public final class WorkloadRegistry {
     /**
      * Replaces everything at once, Services too: rejects two workloads claiming one address, two Services of one
      * namespace and name, two Services of one namespace on one VIP or of one hostname (ztunnel's {@code ServiceStore}
-     * holds one per namespace: its {@code insert} replaces that namespace's), and a VIP that is also a workload's address.
+     * holds one per namespace: its {@code insert} replaces that namespace's). A VIP may also be a workload's address.
      * Services of different namespaces may share VIPs and hostnames, as ztunnel's ({@code by_vip}, {@code by_host}: Istio
      * ServiceEntries may define one host and address in several namespaces); {@link #serviceAt(InetAddress, String)} and
      * {@link #bestService} pick among them by the client's namespace.
@@ -637,12 +643,10 @@ public final class WorkloadRegistry {
                     throw new IllegalArgumentException("service address " + io.netty.util.NetUtil.toAddressString(vip) + " claimed by both services "
                             + prev + " and " + s + " (one namespace: Services of different namespaces may share it)");
                 }
+                // A VIP may also be a workload's address (a ServiceEntry address a WorkloadEntry has too): ztunnel keeps
+                // both, and which wins is the lookup's (serviceAt for connections dialled at it, byAddress for the
+                // workload there). Refused until 7 December.
                 byVip.merge(vip, new Service[] {s}, WorkloadRegistry::append);
-                Workload w = byAddress.get(vip);
-                if (w != null) {
-                    throw new IllegalArgumentException("service address " + io.netty.util.NetUtil.toAddressString(vip) + " of service " + s
-                            + " is also the address of workload " + w);
-                }
             }
             Service d = sameNamespace(serviceByHost.get(s.hostname()), s);
             if (d != null) {

@@ -229,9 +229,12 @@ class ServiceRegistryTest {
         assertThatThrownBy(() -> r.replace(List.of(), Map.of(), Map.of(), List.of(svc("a", List.of()), otherName)))
                 .hasMessage("service hostname a.prod.svc.cluster.local claimed by both services prod/a and prod/z (one namespace:"
                         + " Services of different namespaces may share it)");
+        // A VIP that is also a workload's address: both kept, as ztunnel's stores keep them (ServiceVipTest: connections
+        // dialled at it go to the Service). Refused until 7 December.
         Service c = svc("c", List.of(ip("10.0.0.1")), Service.Port.of(80, 8080));
-        assertThatThrownBy(() -> r.replace(List.of(pod("web-1", "10.0.0.1", null)), Map.of(), Map.of(), List.of(c)))
-                .hasMessage("service address 10.0.0.1 of service prod/c is also the address of workload prod/web-1");
+        r.replace(List.of(pod("web-1", "10.0.0.1", null)), Map.of(), Map.of(), List.of(c));
+        assertThat(r.serviceAt(ip("10.0.0.1"))).contains(c);
+        assertThat(r.byAddress(ip("10.0.0.1"))).map(Workload::name).contains("web-1");
     }
 
     @Test

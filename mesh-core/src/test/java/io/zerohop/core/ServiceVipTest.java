@@ -356,6 +356,58 @@ class ServiceVipTest {
         assertThat(trapped.get()).as("nothing sent to the VIP in plaintext").isEqualTo(before);
     }
 
+    /**
+     * A Service VIP that is also a workload's address (a ServiceEntry address a WorkloadEntry has too): both are kept, as
+     * ztunnel's stores keep them, and a connection dialled at it goes to the Service, as ztunnel's outbound
+     * {@code find_upstream} asks {@code get_best_by_vip} before the workloads (istio/ztunnel src/state.rs), while a lookup
+     * by address ({@code find_address}: workload first) still finds the workload. Until 7 December the registry refused
+     * the pair. On 127.0.213.5 (h409's range); the workload's own listener there counts what reaches it.
+     */
+    @Test
+    void aVipThatIsAlsoAWorkloadsAddressTakesConnectionsToTheService() throws Exception {
+        InetAddress shared = InetAddress.getByName("127.0.213.5");
+        ServerSocket squatted = new ServerSocket(55100, 50, shared);
+        AtomicInteger reachedSquatter = new AtomicInteger();
+        Thread accepter = new Thread(() -> {
+            while (!squatted.isClosed()) {
+                try (Socket c = squatted.accept()) {
+                    reachedSquatter.incrementAndGet();
+                } catch (IOException e) {
+                    // closed
+                }
+            }
+        }, "squatter");
+        accepter.setDaemon(true);
+        accepter.start();
+        WorkloadService overlap = new WorkloadService("overlap", "prod", "overlap.prod.svc.cluster.local", Set.of());
+        Workload meshed = new Workload("prod", "web-1", "web", Map.of("app", "web"), web1.addresses(), Workload.Protocol.HBONE,
+                "b", TD, Map.of(), Map.of("app", appOne.getLocalPort()), null, List.of(overlap));
+        Workload squatter = new Workload("prod", "squatter", "squatter", Map.of(), List.of(shared), Workload.Protocol.TCP, null,
+                TD, Map.of(), Map.of(), null, List.of());
+        WorkloadRegistry r = WorkloadRegistry.empty();
+        r.replace(List.of(meshed, squatter), Map.of("b", server.inboundAddress()), Map.of(), List.of(new Service("prod",
+                "overlap", "overlap.prod.svc.cluster.local", List.of(shared), List.of(Service.Port.named(squatted.getLocalPort(), "app")))));
+        assertThat(r.byAddress(shared)).map(Workload::name).contains("squatter");
+        assertThat(r.serviceAt(shared)).map(Service::name).contains("overlap");
+        InetSocketAddress target = new InetSocketAddress(shared, squatted.getLocalPort());
+        InetSocketAddress meshedApp = new InetSocketAddress(web1.addresses().get(0), appOne.getLocalPort());
+        try (Mesh m = Mesh.builder().identityProvider(ca).identity(client).workloads(r).threads(1).build()) {
+            assertThat(m.route(target).target()).isEqualTo(meshedApp);
+            HboneStream h = m.connect(client, target).get(20, TimeUnit.SECONDS);
+            assertThat(h.info().destination()).isEqualTo(meshedApp);
+            h.close();
+            InetSocketAddress socks5 = m.capture(Capture.socks5(new InetSocketAddress("127.0.213.1", 55101)));
+            try (Socket s = new Socket(new java.net.Proxy(java.net.Proxy.Type.SOCKS, socks5))) {
+                s.setSoTimeout(10_000);
+                s.connect(target, 10_000);
+                assertThat(readAll(s)).isEqualTo("one");
+            }
+        } finally {
+            squatted.close();
+        }
+        assertThat(reachedSquatter.get()).as("nothing reached the workload at the VIP's address").isZero();
+    }
+
     /** The admin dump lists the Services as ztunnel's does (its {@code services}), with their endpoints. */
     /**
      * A plaintext endpoint that is one of this proxy's own listeners is a self call, checked on the endpoint picked and

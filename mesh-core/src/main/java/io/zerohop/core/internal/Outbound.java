@@ -210,8 +210,8 @@ public final class Outbound implements CaptureListener.Opener {
      *               looked up into it would outlive the answer's TTL, where ztunnel looks the name up per connection
      */
     private Route route(InetSocketAddress target, SpiffeId source, boolean defaultHeaders, boolean lookup) {
-        // One lookup of each kind per call, shared by the waypoint's check and the route (a VIP is never a workload's
-        // address: the registry refuses it).
+        // One lookup of each kind per call, shared by the waypoint's check and the route; a VIP first, as ztunnel's
+        // find_upstream, so a VIP that is also a workload's address goes to the Service.
         io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress(), callerNamespace(source)).orElse(null);
         Workload dst = svc == null ? local.registry().byAddress(target.getAddress()).orElse(null) : null;
         Via via = libraryWaypoint(svc, dst, target, source);

@@ -200,7 +200,7 @@ final class Waypoints {
      * workload's address) has a waypoint that workload belongs to and it is not the target workload itself; else null.
      *
      * @param dst the registry workload at {@code target}'s address, which the caller has looked up already, or null: only
-     *            then is a Service looked up (a VIP is never a workload's address), so a tunnel to a workload without a
+     *            then is a Service looked up (a VIP that is also a workload's address takes the workload's waypoint here), so a tunnel to a workload without a
      *            waypoint costs no lookup here
      */
     static Workload of(WorkloadRegistry registry, InetSocketAddress target, InetSocketAddress hbone, Workload dst) {
