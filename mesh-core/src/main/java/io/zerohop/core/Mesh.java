@@ -871,6 +871,21 @@ public final class Mesh implements AutoCloseable {
         }
 
         /**
+         * ztunnel's {@code ENABLE_RESPONSE_BAGGAGE} ({@code enable_enhanced_baggage} in istio/ztunnel src/config.rs, on by
+         * default, as here). On, the 200 answering a CONNECT to a registry workload carries that workload's {@code baggage}
+         * (ztunnel's {@code build_response}), and an inbound CONNECT's {@code baggage} labels a source this mesh has no
+         * workload for (metrics and access log: ztunnel's derived source). Off, the 200 is the status alone and such a
+         * source is labelled from its SPIFFE ID only, as ztunnel's {@code test_build_response_baggage_feature_gate} and
+         * {@code test_incoming_baggage_parsing_feature_gate} (src/proxy/inbound.rs) have it. The request baggage this mesh
+         * sends is not switched, as ztunnel's outbound is not. The {@code zerohop proxy} CLI reads it from
+         * {@code ENABLE_RESPONSE_BAGGAGE}.
+         */
+        public Builder responseBaggage(boolean on) {
+            settings.responseBaggage(on);
+            return this;
+        }
+
+        /**
          * Creates the TLS contexts and the event loop group; binds nothing (see {@link Mesh#start()}). A build that
          * fails part-way has released what it made (event loops, TLS contexts, listeners on the policy engine and
          * gauges on the meter registry) before it throws.

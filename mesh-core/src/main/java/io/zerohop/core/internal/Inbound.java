@@ -49,6 +49,8 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
     private final PolicyAuthorizer policy;
     private final InboundEndpoints endpoints;
     private final Map<InetSocketAddress, StreamHandler> embedded = new ConcurrentHashMap<>();
+    /** ztunnel's {@code ENABLE_RESPONSE_BAGGAGE} ({@link #responseBaggage(boolean)}); on by default, as there. */
+    private volatile boolean responseBaggage = true;
     /** In the IP-mismatch refusal, between the CONNECT's address and the dialled one (ZtunnelAccessLog reads both). */
     static final String WENT_TO = ", but this connection went to ";
 
@@ -70,6 +72,21 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
         this.ownPorts = Objects.requireNonNull(ownPorts, "ownPorts");
         this.http = Objects.requireNonNull(http, "http");
         this.policy = policy;
+    }
+
+    /**
+     * ztunnel's {@code ENABLE_RESPONSE_BAGGAGE} ({@code enable_enhanced_baggage}, istio/ztunnel src/config.rs, default true):
+     * off, a 200 carries no {@code baggage} header ({@code build_response} in src/proxy/inbound.rs, test
+     * {@code test_build_response_baggage_feature_gate}). The same switch stops the CONNECT's own baggage from labelling its
+     * source ({@link TunnelObserver#readBaggage}). Applies to CONNECTs resolved afterwards.
+     */
+    public void responseBaggage(boolean on) {
+        this.responseBaggage = on;
+    }
+
+    /** The destination workload's baggage for the 200, or null when {@link #responseBaggage(boolean)} is off. */
+    private String baggageFor(Workload w) {
+        return responseBaggage ? local.baggageOf(w, null).header() : null;
     }
 
     /** Tunnels to exactly {@code destination} go to {@code handler} in-process, before any other rule. */
@@ -204,7 +221,7 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
         if (h != null) {
             WorkloadRef ref = w.map(Workload::ref).orElseGet(() -> PolicyAuthorizer.refOf(localIdentity));
             AppProtocol proto = w.map(x -> x.appProtocol(dst.getPort())).orElse(AppProtocol.AUTO);
-            String baggage = w.map(x -> local.baggageOf(x, null).header()).orElse(null);
+            String baggage = w.map(this::baggageFor).orElse(null);
             return http.enforces(ref, proto, dst.getPort())
                     ? Destination.embedded(http.embedded(h, ref, proto), baggage)
                     : Destination.embedded(h, baggage);
@@ -241,7 +258,7 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
         // ENABLE_RESPONSE_BAGGAGE, on by default): a ztunnel client on a double-HBONE path takes its metrics' destination
         // labels from it. Until 5 December the 200 carried none, so such a client labelled every destination "unknown"
         // (a review pass, helper 255).
-        String baggage = local.baggageOf(workload, null).header();
+        String baggage = baggageFor(workload);
         return http.enforces(workload.ref(), proto, dst.getPort())
                 ? Destination.embedded(http.proxy(upstream, workload.ref(), proto), baggage)
                 : Destination.proxy(upstream, baggage);

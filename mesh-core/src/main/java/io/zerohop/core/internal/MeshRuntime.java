@@ -140,6 +140,7 @@ public final class MeshRuntime {
             MicrometerSink sink = cfg.meterRegistry() == null ? null : new MicrometerSink(cfg.meterRegistry());
             this.observer = new TunnelObserver(registry, sink, cfg.onTunnelClosed(), cfg.clusterId());
             observer.drainDeadline(tunnels::deadlinePassed);
+            observer.readBaggage(cfg.responseBaggage());
             group.next().scheduleAtFixedRate(refusals::flush, 10, 10, TimeUnit.SECONDS);
             group.next().scheduleAtFixedRate(claims::flush, 10, 10, TimeUnit.SECONDS);
             if (sink != null) {
@@ -154,6 +155,7 @@ public final class MeshRuntime {
                     new TunnelSource(registry, claims, cfg.node(), local::hostHas), 0, cfg.clusterId());
             http.acceptHttp10(cfg.acceptHttp10());
             http.sniffHttp10(cfg.sniffHttp10());
+            http.readBaggage(cfg.responseBaggage());
             http.reportDenials(new HttpEnforcement.Denials() {
                 @Override
                 public void tunnel(io.zerohop.hbone.TunnelInfo t, io.zerohop.policy.Decision d, String why) {
@@ -170,6 +172,7 @@ public final class MeshRuntime {
                     observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout(), cfg.localAddress(), cfg.dnsServers(), cfg.http2(),
                     cfg.keepalive());
             this.inbound = new Inbound(local, identity, ownPorts, http, authorizer, cfg.inboundEndpoints());
+            inbound.responseBaggage(cfg.responseBaggage());
             this.plaintext = new PlaintextInbound(local, ownPorts, policy, authorizer, http, observer, refusals, cfg.inboundEndpoints());
             this.live = new LiveAuthorization(inbound::reauthorize, observer::lateDenied);
             // ztunnel's PolicyWatcher covers its plaintext passthrough too (inbound_passthrough.rs assert_rbac).

@@ -166,6 +166,13 @@ public final class MeshSettings {
         this.crlPath = path;
     }
 
+    /** ztunnel's {@code ENABLE_RESPONSE_BAGGAGE}, default true as there. */
+    private boolean responseBaggage = true;
+
+    public void responseBaggage(boolean on) {
+        this.responseBaggage = on;
+    }
+
     public void dnsServers(java.util.List<InetSocketAddress> servers) {
         if (servers != null) {
             for (InetSocketAddress s : servers) {
@@ -310,7 +317,8 @@ public final class MeshSettings {
         return new MeshConfig(provider, trustDomain, identity, policy, registry != null ? registry : WorkloadRegistry.empty(), node,
                 inbound, inboundTransparent, meterRegistry, onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain,
                 metricsInterval, passthroughUnknown, clusterId, acceptHttp10 || pilotHttp10, pilotHttp10,
-                inboundEndpoints.build(inbound, inboundTransparent), federation, localAddress, dnsServers, http2, keepalive, crlPath);
+                inboundEndpoints.build(inbound, inboundTransparent), federation, localAddress, dnsServers, http2, keepalive, crlPath,
+                responseBaggage);
     }
 
     /**

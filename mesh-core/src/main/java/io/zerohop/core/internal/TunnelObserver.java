@@ -171,6 +171,19 @@ public final class TunnelObserver implements HboneEvents {
         }
     }
 
+    /** ztunnel's {@code ENABLE_RESPONSE_BAGGAGE}: whether an inbound CONNECT's {@code baggage} labels its source. */
+    private volatile boolean readBaggage = true;
+
+    /**
+     * ztunnel's {@code ENABLE_RESPONSE_BAGGAGE} ({@code enable_enhanced_baggage}, default true) also gates the inbound
+     * CONNECT's {@code baggage}: off, a source with no workload is labelled from its identity alone (src/proxy/inbound.rs
+     * {@code build_inbound_request}: {@code Baggage::default()}, test {@code test_incoming_baggage_parsing_feature_gate}),
+     * so a peer's claims never reach the metric labels or the access log.
+     */
+    public void readBaggage(boolean on) {
+        this.readBaggage = on;
+    }
+
     /** Whether the drain deadline has passed (then every open tunnel is being cut); never, until {@link #drainDeadline} is given. */
     private volatile java.util.function.BooleanSupplier drainDeadlinePassed = () -> false;
 
@@ -694,7 +707,7 @@ public final class TunnelObserver implements HboneEvents {
         String srcPrincipal = WorkloadStrings.text(src);
         Workload sw = inbound && t.peerAddress() != null ? sources.of(src, t.peerAddress(), t.headers(), false) : null;
         TrafficLabels.Peer source = sw != null ? TrafficLabels.Peer.of(sw, srcPrincipal, clusterId)
-                : TrafficLabels.Peer.derived(Baggage.parse(t.headers().get("baggage")), srcPrincipal);
+                : TrafficLabels.Peer.derived(Baggage.parse(readBaggage ? t.headers().get("baggage") : null), srcPrincipal);
         if (inbound && sw == null) {
             // ztunnel's inbound result names a source it has no workload for by the canonical service its derived source
             // gives (src/proxy/metrics.rs ConnectionResultBuilder::new: wl.name, else tl.source_canonical_service, which

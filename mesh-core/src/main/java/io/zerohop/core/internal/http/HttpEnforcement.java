@@ -294,6 +294,21 @@ public final class HttpEnforcement {
         this.sniffHttp10 = on;
     }
 
+    /** ztunnel's {@code ENABLE_RESPONSE_BAGGAGE}: whether a tunnel's {@code baggage} labels its requests' source. */
+    private volatile boolean readBaggage = true;
+
+    /**
+     * Off, the request metrics label a source with no workload from its identity, as the tunnel's
+     * ({@code TunnelObserver.readBaggage}), never from the CONNECT's {@code baggage}. Applies to tunnels opened afterwards.
+     */
+    public void readBaggage(boolean on) {
+        this.readBaggage = on;
+    }
+
+    private String baggage(TunnelInfo t) {
+        return readBaggage ? t.headers().get("baggage") : null;
+    }
+
     /**
      * Whether connections to {@code target}:{@code port} are parsed and decided per request: the
      * port may speak HTTP ({@code http}, {@code http2}, {@code grpc}, or {@code auto} pending the
@@ -832,12 +847,12 @@ public final class HttpEnforcement {
         String cert = ClientCertDetails.of(stream);
         if (sources == null) {
             return new Conn("inbound", t.peerIdentity(), t.localIdentity(), t.peerAddress(), t.peerAddress(), t.destination(),
-                    target, null, t.localIdentity(), t.headers().get("baggage"), t.peerAddress().getAddress(), cert);
+                    target, null, t.localIdentity(), baggage(t), t.peerAddress().getAddress(), cert);
         }
         TunnelSource.Source source = sources.source(t.peerIdentity(), t.peerAddress(), t.headers(), report);
         Workload w = source.workload();
         return new Conn("inbound", t.peerIdentity(), t.localIdentity(), t.peerAddress(), t.peerAddress(), t.destination(),
-                target, w == null ? null : w.ref(), t.localIdentity(), t.headers().get("baggage"), source.address(), cert);
+                target, w == null ? null : w.ref(), t.localIdentity(), baggage(t), source.address(), cert);
     }
 
     private WorkloadRef lookup(InetAddress a) {
