@@ -480,7 +480,7 @@ final class ProxyCommand implements Callable<Integer> {
     /** PILOT_HTTP10 alone: HTTP/1.0 parsed on auto ports as well (Http10Env.pilotHttp10). */
     private boolean pilotHttp10;
     /** ztunnel's tuning variables and the warnings for those not honoured (ZtunnelEnv), read by check(). */
-    private ZtunnelEnv.Tuning ztunnelTuning = new ZtunnelEnv.Tuning(null, null, null, null, null, List.of());
+    private ZtunnelEnv.Tuning ztunnelTuning = new ZtunnelEnv.Tuning(null, null, null, null, null, null, List.of());
 
     private record Checked(InetSocketAddress inbound, InetSocketAddress transparent, InetSocketAddress socks5,
             InetSocketAddress plaintextInbound, InetSocketAddress metrics, InetSocketAddress readiness, InetSocketAddress admin,
@@ -1473,6 +1473,9 @@ final class ProxyCommand implements Callable<Integer> {
         }
         if (t.http2() != null) {
             b.http2(t.http2().streamWindow(), t.http2().connectionWindow(), t.http2().frameSize());
+        }
+        if (t.responseBaggage() != null) {
+            b.responseBaggage(t.responseBaggage());
         }
         b.crlPath(crlPath(crlPath, System.getenv()));
         if (engine != null) {

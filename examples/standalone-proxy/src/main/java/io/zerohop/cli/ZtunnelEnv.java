@@ -16,7 +16,8 @@ import java.util.Map;
  * <p>Honoured: {@code ZTUNNEL_WORKER_THREADS} (with {@code ZTUNNEL_CPU_LIMIT}, {@code ZTUNNEL_RESOURCE_CPU_LIMIT} and
  * {@code ZTUNNEL_RESOURCE_CPU_REQUEST}), {@code POOL_MAX_STREAMS_PER_CONNECTION}, {@code POOL_UNUSED_RELEASE_TIMEOUT} and
  * {@code HTTP2_STREAM_WINDOW_SIZE}, {@code HTTP2_CONNECTION_WINDOW_SIZE}, {@code HTTP2_FRAME_SIZE}, and the TCP keepalive
- * ones ({@code KEEPALIVE_*}, {@code USER_TIMEOUT_ENABLED}).
+ * ones ({@code KEEPALIVE_*}, {@code USER_TIMEOUT_ENABLED}), and {@code ENABLE_RESPONSE_BAGGAGE} (since 7 December; warned
+ * unsupported before, when {@code false}: {@code Mesh.Builder.responseBaggage}).
  * A value ztunnel's parser refuses stops the start naming the variable and the value, as ztunnel's {@code Error::EnvVar}
  * ("invalid env var {0}={1} ({2})") stops it.
  */
@@ -25,7 +26,7 @@ final class ZtunnelEnv {
 
     /** What the variables set; a null field leaves zerohop's default (the variable was not set). */
     record Tuning(Integer threads, Integer poolMaxStreams, Duration poolUnusedReleaseTimeout, Http2 http2,
-            io.zerohop.hbone.TcpKeepalive keepalive, List<String> warnings) {}
+            io.zerohop.hbone.TcpKeepalive keepalive, Boolean responseBaggage, List<String> warnings) {}
 
     /** {@code HTTP2_STREAM_WINDOW_SIZE}, {@code HTTP2_CONNECTION_WINDOW_SIZE}, {@code HTTP2_FRAME_SIZE}, defaults filled in. */
     record Http2(int streamWindow, int connectionWindow, int frameSize) {}
@@ -80,8 +81,10 @@ final class ZtunnelEnv {
         }
         Http2 http2 = http2(env);
         io.zerohop.hbone.TcpKeepalive keepalive = keepalive(env);
+        // ztunnel's parse_default(ENABLE_RESPONSE_BAGGAGE, true): Mesh.Builder.responseBaggage; null leaves its default (on).
+        Boolean responseBaggage = env.containsKey("ENABLE_RESPONSE_BAGGAGE") ? bool(env, "ENABLE_RESPONSE_BAGGAGE", true) : null;
         unsupported(env, warnings);
-        return new Tuning(threads, streams, release, http2, keepalive, List.copyOf(warnings));
+        return new Tuning(threads, streams, release, http2, keepalive, responseBaggage, List.copyOf(warnings));
     }
 
     /**
@@ -366,9 +369,7 @@ final class ZtunnelEnv {
             new Unsupported("ALT_XDS_HOSTNAME", null, "zerohop has no xDS client"),
             new Unsupported("ALT_CA_HOSTNAME", null, "zerohop reads it from --istio-ca-hostname NAME"),
             new Unsupported("AUTH_TOKEN", null, "zerohop reads the istio-ca token from --token-file FILE"),
-            new Unsupported("LOCALHOST_APP_TUNNEL", "true", "zerohop has no in-pod mode, where it applies"),
-            new Unsupported("ENABLE_RESPONSE_BAGGAGE", "true", "zerohop always answers a CONNECT with its baggage header, ztunnel's"
-                    + " default, with no switch"));
+            new Unsupported("LOCALHOST_APP_TUNNEL", "true", "zerohop has no in-pod mode, where it applies"));
 
     /**
      * One warning per {@link #UNSUPPORTED} variable set to something other than ztunnel's default, compared as written

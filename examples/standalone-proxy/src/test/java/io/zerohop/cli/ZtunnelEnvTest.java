@@ -178,6 +178,25 @@ class ZtunnelEnvTest {
                 .hasMessageStartingWith("$KEEPALIVE_RETRIES: \"-1\" does not parse: invalid digit found in string");
     }
 
+    /**
+     * ztunnel's {@code ENABLE_RESPONSE_BAGGAGE} (src/config.rs {@code parse_default(ENABLE_ENHANCED_BAGGAGE, true)}): unset
+     * leaves {@code Mesh.Builder.responseBaggage} at its default (on), {@code false} switches it off, without the "not read"
+     * warning it had until 7 December; any other value stops the start, as Rust's {@code bool::from_str} does ztunnel's.
+     * What the switch does to the 200 and the metrics: mesh-core {@code ResponseBaggageSwitchTest}.
+     */
+    @Test
+    void responseBaggageAsZtunnelReadsIt() throws Exception {
+        assertThat(ZtunnelEnv.read(env(), CPUS).responseBaggage()).isNull();
+        assertThat(ZtunnelEnv.read(env("ENABLE_RESPONSE_BAGGAGE", "true"), CPUS).responseBaggage()).isTrue();
+        ZtunnelEnv.Tuning off = ZtunnelEnv.read(env("ENABLE_RESPONSE_BAGGAGE", "false"), CPUS);
+        assertThat(off.responseBaggage()).isFalse();
+        assertThat(off.warnings()).isEmpty();
+        for (String b : new String[] {"False", "0", "no", ""}) {
+            assertThatThrownBy(() -> ZtunnelEnv.read(env("ENABLE_RESPONSE_BAGGAGE", b), CPUS)).as(b)
+                    .hasMessageStartingWith("$ENABLE_RESPONSE_BAGGAGE: \"" + b + "\" does not parse: provided string was not `true` or `false`");
+        }
+    }
+
     /** A variable zerohop does not honour is named once when its value differs from ztunnel's default, never when equal. */
     @Test
     void unhonouredVariablesWarnOnlyWhenTheyAskForSomethingElse() throws Exception {
