@@ -727,15 +727,18 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
     }
 
     /**
-     * cilium/cilium Documentation/security/policy/intro.rst (section "Policy Enforcement Modes" ... the note after the
-     * EnableDefaultDeny example): "EnableDefaultDeny does not apply to layer-7 policy. Adding a layer-7 rule that does not
-     * include a layer-7 allow-all will cause drops, even when default-deny is explicitly disabled." pkg/policy/repository.go
-     * computePolicyEnforcementAndRules: with only default-allow rules selecting an endpoint Cilium synthesizes a wildcard
-     * allow rule (fromEntities: [all], no ports) "because rules may have additional effects such as enabling L7 proxy".
-     * Until 2 December zerohop let every request through such a policy ("no policy selects the destination").
+     * pkg/policy/repository.go computePolicyEnforcementAndRules: with only default-allow rules selecting an endpoint Cilium
+     * synthesizes a wildcard allow rule (fromEntities: [all], no ports) "because rules may have additional effects such as
+     * enabling L7 proxy"; pkg/policy/l4.go createL4Filter: an allow rule with L7 rules in a policy whose default deny is off
+     * gets the L7 allow-all appended (ensureWildcard, cilium/cilium#38841, in 1.17 by #39375; l4_filter_test.go
+     * TestHTTPWildcardInDefaultAllow), so its peers keep every request on its ports, which still go through the proxy.
+     * Until 2 December zerohop let every request through such a policy naming no policy; from 2 to 7 December it denied the
+     * requests the HTTP rules missed, as Cilium before that fix and the note in Documentation/security/policy/intro.rst
+     * ("EnableDefaultDeny does not apply to layer-7 policy", written while issue #38676 was open) say (h412: these cases
+     * changed with CiliumMergeConformanceTest's, which failed before).
      */
     static void l7WithoutDefaultDeny() {
-        String s = "cilium/cilium Documentation/security/policy/intro.rst (EnableDefaultDeny note) + pkg/policy/repository.go"
+        String s = "cilium/cilium pkg/policy/l4.go (createL4Filter, ensureWildcard) + pkg/policy/repository.go"
                 + " (computePolicyEnforcementAndRules, wildcardRule)";
         // The tester's input (/tmp/nu16/t/edd), as written.
         String edd = "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata:\n  name: l7-no-default-deny\n"
@@ -743,10 +746,10 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                 + "  ingress:\n  - fromEndpoints:\n    - matchLabels:\n        env: prod\n    toPorts:\n    - ports:\n"
                 + "      - port: \"80\"\n        protocol: TCP\n      rules:\n        http:\n        - method: \"GET\"\n"
                 + "          path: \"/public\"\n";
-        T.decide(s, "default deny off: POST /x from env=prod on 80 is denied by the L7 rule (was: allowed, no policy)", edd,
-                eddPeer("prod").http("POST", "/x"), false, "l7-no-default-deny");
-        T.decide(s, "default deny off: DELETE /public from env=prod on 80 is denied", edd, eddPeer("prod").http("DELETE", "/public"),
-                false, "l7-no-default-deny");
+        T.decide(s, "default deny off: POST /x from env=prod on 80 is allowed by the rule's appended HTTP allow-all", edd,
+                eddPeer("prod").http("POST", "/x"), true, "l7-no-default-deny");
+        T.decide(s, "default deny off: DELETE /public from env=prod on 80 is allowed", edd, eddPeer("prod").http("DELETE", "/public"),
+                true, "l7-no-default-deny");
         T.decide(s, "default deny off: GET /public from env=prod on 80 is allowed by the rule", edd,
                 eddPeer("prod").http("GET", "/public"), true, "l7-no-default-deny");
         T.decide(s, "default deny off: an L4-only check of env=prod on 80 fails closed (the proxy decides per request)", edd,
@@ -760,15 +763,15 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
             assertThat(d.explain()).contains("l7-no-default-deny").contains("enableDefaultDeny.ingress false")
                     .doesNotContain("no policy selects");
         });
-        T.add(s, "default deny off: the L7 denial says default deny does not apply to layer-7 rules", () -> {
+        T.add(s, "default deny off: the allow says the HTTP allow-all let the request through", () -> {
             Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", edd)).build()
                     .evaluate(eddPeer("prod").http("POST", "/x").build());
-            assertThat(d.explain()).contains("rule 0").contains("rules.http").contains("layer-7");
+            assertThat(d.explain()).contains("rule 0").contains("enableDefaultDeny.ingress is false").contains("HTTP allow-all");
         });
         // A toPorts-only L7 rule (every peer) with default deny off.
         String wild = cnp("prod", "w", "{endpointSelector: {}, enableDefaultDeny: {ingress: false}, ingress: [{toPorts: "
                 + "[{ports: [{port: '80', protocol: TCP}], rules: {http: [{method: GET}]}}]}]}");
-        T.decide(s, "default deny off, L7 rule for every peer: POST on 80 denied", wild, r().port(80).http("POST", "/"), false,
+        T.decide(s, "default deny off, L7 rule for every peer: POST on 80 allowed", wild, r().port(80).http("POST", "/"), true,
                 "prod/w");
         T.decide(s, "default deny off, L7 rule for every peer: POST on 8080 open", wild, r().http("POST", "/"), true, null);
         // layer7.rst / l4.go: an L4-only rule for the same peer and port is an L7 allow-all there, whichever policy has it.
@@ -778,17 +781,19 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                 eddPeer("prod").http("POST", "/x"), true, "prod/l4");
         String l4Dev = cnp("prod", "l4", "{endpointSelector: {}, enableDefaultDeny: {ingress: false}, ingress: [{fromEndpoints: "
                 + "[{matchLabels: {env: dev}}], toPorts: [{ports: [{port: '80', protocol: TCP}]}]}]}");
-        T.decide(s, "default deny off: an L4-only rule for another peer does not lift env=prod's L7 rule", edd + "---\n" + l4Dev,
-                eddPeer("prod").http("POST", "/x"), false, "l7-no-default-deny");
-        // "that endpoint's default deny will be enabled if any policy requests it": then the L7 rule allows GET /public only
-        // and every other peer is default-denied.
+        T.decide(s, "default deny off: env=prod POST beside an L4-only rule for another peer: allowed by its own rule", edd
+                + "---\n" + l4Dev, eddPeer("prod").http("POST", "/x"), true, "l7-no-default-deny");
+        // "that endpoint's default deny will be enabled if any policy requests it": every other peer is default-denied, and
+        // the default-allow policy's L7 rule (with its allow-all) still lets env=prod's requests through on 80.
         String on = cnp("prod", "ops-on", "{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {env: ops}}]}]}");
         T.decide(s, "one policy with default deny on: env=dev is default-denied", edd + "---\n" + on,
                 eddPeer("dev").http("POST", "/x"), false, "prod/ops-on");
         T.decide(s, "one policy with default deny on: env=prod GET /public still allowed", edd + "---\n" + on,
                 eddPeer("prod").http("GET", "/public"), true, "l7-no-default-deny");
-        T.decide(s, "one policy with default deny on: env=prod POST denied", edd + "---\n" + on,
-                eddPeer("prod").http("POST", "/x"), false, "prod/ops-on");
+        T.decide(s, "one policy with default deny on: env=prod POST on 80 allowed", edd + "---\n" + on,
+                eddPeer("prod").http("POST", "/x"), true, "l7-no-default-deny");
+        T.decide(s, "one policy with default deny on: env=prod on 81 denied", edd + "---\n" + on,
+                eddPeer("prod").port(81).http("POST", "/x"), false, "prod/ops-on");
         // Egress L7 rules never send ingress through the proxy.
         String egress = cnp("prod", "e", "{endpointSelector: {}, enableDefaultDeny: {ingress: false}, ingress: [{fromEndpoints: "
                 + "[{matchLabels: {env: ops}}]}], egress: [{toPorts: [{ports: [{port: '80', protocol: TCP}], rules: {http: "

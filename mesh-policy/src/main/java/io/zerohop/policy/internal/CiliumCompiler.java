@@ -184,12 +184,7 @@ final class CiliumCompiler {
         Decision noPort = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule + "; no ingress rule's toPorts covers this port");
         if (!defaultDeny) {
             for (CiliumPolicy.Rule rule : ingress) {
-                if (rule.httpMiss != null) {
-                    rule.l7Denied = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, rule.index, "enableDefaultDeny.ingress is"
-                            + " false, but ingress rule " + rule.index + " (" + rule.portsText + ") selects the source on this port"
-                            + " and the request matches none of its rules.http: Cilium's L7 proxy denies it (403), as default deny"
-                            + " does not apply to layer-7 rules");
-                }
+                rule.l7Open = withHttpWildcard(rule);
             }
         }
         CiliumPolicy compiled = new CiliumPolicy(ref, namespace, selector, defaultDeny, ingress, deny, defaultDecision, noWorkload,
@@ -849,5 +844,36 @@ final class CiliumCompiler {
     /** Whether a rule list is absent, null or empty: Cilium's {@code len(r.Ingress) == 0}. */
     private static boolean noRules(YNode list) throws PolicyLoadException {
         return list == null || list.isNull() || list.items().isEmpty();
+    }
+
+    /**
+     * Cilium's {@code ensureWildcard} (pkg/policy/l4.go {@code createL4Filter}; cilium/cilium#38841, in 1.17 by #39375): an
+     * allow rule with L7 rules in a policy whose default deny is off for the direction gets the L7 allow-all appended, the
+     * empty HTTP rule here, so the policy can widen what a peer gets but never narrow it, while its ports still go through
+     * the proxy (an L4-only check keeps waiting for the request). l4_filter_test.go {@code TestHTTPWildcardInDefaultAllow},
+     * {@code TestDefaultAllowL7Rules}. Until 7 December zerohop denied the requests the HTTP rules missed, as Cilium before
+     * the fix (issue #38676) and its documentation's note still say (CiliumMergeConformanceTest).
+     *
+     * @return whether a port of the rule has HTTP rules
+     */
+    private static boolean withHttpWildcard(CiliumPolicy.Rule rule) {
+        boolean any = false;
+        for (int i = 0; rule.ports != null && i < rule.ports.length; i++) {
+            CiliumPolicy.Port p = rule.ports[i];
+            if (p.http == null) {
+                continue;
+            }
+            any = true;
+            CiliumPolicy.Http[] http = java.util.Arrays.copyOf(p.http, p.http.length + 1);
+            http[p.http.length] = new CiliumPolicy.Http(null, null, null, new String[0], new String[0]);
+            rule.ports[i] = new CiliumPolicy.Port(p.port, p.endPort, p.protocol, http, p.text, p.name);
+        }
+        if (any) {
+            // A request none of the written HTTP rules matches is allowed by the appended one: the explanation says so.
+            Decision m = rule.matched;
+            rule.matched = new Decision(m.allowed(), m.outcome(), m.policy(), m.ruleIndex(), m.reason() + " (enableDefaultDeny.ingress"
+                    + " is false, so Cilium appends the HTTP allow-all to the rule's rules.http: any request passes)");
+        }
+        return any;
     }
 }

@@ -289,11 +289,11 @@ final class CiliumPolicy {
          */
         Decision httpMiss;
         /**
-         * An ingress rule with rules.http in a policy with {@code enableDefaultDeny.ingress: false}: the denial of a
-         * request this rule's peer selector selects on one of its HTTP ports when no rule allowed it (Cilium's L7 proxy
-         * still applies, {@link CiliumStep}); null otherwise.
+         * An ingress rule with rules.http in a policy with {@code enableDefaultDeny.ingress: false}: its HTTP rules end with
+         * Cilium's allow-all ({@code ensureWildcard}), and its ports still go through the proxy, so an L4-only check of a
+         * peer it selects there waits for the request ({@link CiliumStep}).
          */
-        Decision l7Denied;
+        boolean l7Open;
         /** The rule's toPorts as the explanations name them ({@code toPorts 8080/TCP http POST /charge}); null without. */
         String portsText;
         /** The rule's peer selector as the explanations name it ({@code fromCIDR [10.0.0.0/8]}); null for fromEndpoints. */

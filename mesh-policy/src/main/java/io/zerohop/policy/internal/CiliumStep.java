@@ -21,7 +21,8 @@ final class CiliumStep {
     static final int CF_ENFORCING = 8;
     /**
      * A policy with {@code enableDefaultDeny.ingress: false} and an ingress rule with {@code rules.http}: Cilium still
-     * sends the peers and ports of that rule through its L7 proxy, which denies what no HTTP rule allows.
+     * sends the peers and ports of that rule through its L7 proxy, which since 1.17 allows every request there (the HTTP
+     * rules end with the allow-all, {@link CiliumPolicy.Rule#l7Open}); an L4-only check waits for the request.
      */
     static final int CF_L7_OPEN = 16;
     /**
@@ -50,7 +51,7 @@ final class CiliumStep {
             f |= CF_ENFORCING;
         } else {
             for (CiliumPolicy.Rule rule : p.ingress) {
-                if (rule.l7Denied != null) {
+                if (rule.l7Open) {
                     f |= CF_L7_OPEN;
                 }
             }
@@ -125,11 +126,10 @@ final class CiliumStep {
     /**
      * The endpoint is selected, but no selecting policy turns on ingress default deny ({@code enableDefaultDeny.ingress:
      * false} in each): Cilium's {@code computePolicyEnforcementAndRules} (pkg/policy/repository.go) then adds an
-     * allow-all rule ({@code fromEntities: [all]}, no ports), which does not lift L7 rules: a peer and port that some
-     * ingress rule with {@code rules.http} selects still go through the proxy, which answers 403 to a request none of
-     * the HTTP rules for that peer and port allows (Documentation/security/policy/intro.rst: "EnableDefaultDeny does not
-     * apply to layer-7 policy"). The allow pass has already run (a rule without {@code rules.http} for the same peer and
-     * port allows everything there). Null only when no selecting policy has an ingress section (all are open anyway).
+     * allow-all rule ({@code fromEntities: [all]}, no ports). A peer and port that some ingress rule with
+     * {@code rules.http} selects still go through the proxy, whose rules end with the allow-all there
+     * ({@code ensureWildcard}, since Cilium 1.17): the allow pass has allowed any request of it already, and an L4-only
+     * check of it waits for the request. Null only when no selecting policy has an ingress section (all are open anyway).
      */
     private static Decision openDecision(AccessRequest r, CompiledPolicies.Selected sel, long parts) {
         if ((sel.ciliumFlags & CF_L7_OPEN) != 0) {
@@ -146,14 +146,16 @@ final class CiliumStep {
     }
 
     private static Decision l7Scan(CiliumPolicy[] selecting, AccessRequest r, long parts) {
-        boolean noHttp = r.http() == null;
+        if (r.http() != null) {
+            return null; // the allow pass allowed any request such a rule selects (its HTTP rules end with the allow-all)
+        }
         for (CiliumPolicy p : selecting) {
             if ((p.flags & CF_L7_OPEN) == 0) {
                 continue;
             }
             for (CiliumPolicy.Rule rule : p.ingress) {
-                if (rule.l7Denied != null && rule.coversPortWithHttp(r) && rule.matchesPeer(r, parts)) {
-                    return noHttp ? rule.needsL7 : rule.l7Denied;
+                if (rule.l7Open && rule.coversPortWithHttp(r) && rule.matchesPeer(r, parts)) {
+                    return rule.needsL7;
                 }
             }
         }
