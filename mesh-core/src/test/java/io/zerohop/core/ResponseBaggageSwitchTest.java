@@ -14,6 +14,8 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
@@ -28,10 +30,13 @@ import io.netty.util.ReferenceCountUtil;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.MeshTls;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -84,21 +89,71 @@ class ResponseBaggageSwitchTest {
 
     record Seen(Http2Headers response, Counter opened) {}
 
+    /** A path rule for backend: its HTTP port is parsed and each request decided (and counted in istio_requests_total). */
+    static final String PATH_RULE = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: paths, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: ALLOW
+              rules:
+              - to: [{operation: {paths: ["/*"]}}]
+            """;
+
+    /**
+     * The requests of a tunnel decided per request are labelled as the tunnel (HttpEnforcement): from the CONNECT's baggage
+     * when the switch is on, from the SPIFFE ID when off (its service account and namespace, HttpMeters' reading of a peer
+     * with no workload and no baggage).
+     */
+    @Test
+    void theRequestMetricsOfAPerRequestTunnelFollowTheSwitch() throws Exception {
+        Seen on = connect(null, "127.0.216.16", 55706, 55707, true);
+        assertThat(on.opened.getId().getTag("source_workload")).isEqualTo("w1");
+        assertThat(on.opened.getId().getTag("source_workload_namespace")).isEqualTo("ns1");
+        Seen off = connect(false, "127.0.216.18", 55708, 55709, true);
+        assertThat(off.response.contains("baggage")).isFalse();
+        assertThat(off.opened.getId().getTag("source_workload")).isEqualTo("client");
+        assertThat(off.opened.getId().getTag("source_workload_namespace")).isEqualTo("other");
+        assertThat(off.opened.getId().getTag("source_cluster")).isNotEqualTo("c1");
+    }
+
     /**
      * One CONNECT with {@link #CLAIMED} from {@code ip}+1 to a Mesh on {@code ip}:{@code meshPort} whose workload's app
      * listens on {@code appPort}; {@code responseBaggage} null leaves the builder's default.
      */
     private static Seen connect(Boolean responseBaggage, String ip, int meshPort, int appPort) throws Exception {
+        return connect(responseBaggage, ip, meshPort, appPort, false);
+    }
+
+    /**
+     * {@code http}: the workload's port is {@code http} and an AuthorizationPolicy with a path rule has each request decided
+     * (mesh-core's per-request path); one {@code GET /x} is sent in the tunnel and {@link Seen#opened} is then the
+     * destination's {@code istio_requests_total} series of it.
+     */
+    private static Seen connect(Boolean responseBaggage, String ip, int meshPort, int appPort, boolean http) throws Exception {
         InetAddress addr = InetAddress.getByName(ip);
         InetAddress clientAddr = InetAddress.getByName(ip.substring(0, ip.lastIndexOf('.') + 1)
                 + (Integer.parseInt(ip.substring(ip.lastIndexOf('.') + 1)) + 1));
         Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend", "version", "v1"), List.of(addr),
-                Workload.Protocol.HBONE, null, TD);
+                Workload.Protocol.HBONE, null, TD, http ? Map.of(appPort, AppProtocol.HTTP) : Map.of());
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         try (InMemoryCa ca = InMemoryCa.create(TD); ServerSocket app = new ServerSocket(appPort, 50, addr)) {
             Thread accept = new Thread(() -> {
                 try (Socket s = app.accept()) {
+                    if (http) {
+                        java.io.InputStream in = s.getInputStream();
+                        StringBuilder head = new StringBuilder();
+                        while (!head.toString().endsWith("\r\n\r\n")) {
+                            int b = in.read();
+                            if (b < 0) {
+                                return;
+                            }
+                            head.append((char) b);
+                        }
+                        s.getOutputStream().write("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    }
                     s.getInputStream().readAllBytes();
                 } catch (Exception ignored) {
                     // the CONNECT's side asserts
@@ -111,6 +166,9 @@ class ResponseBaggageSwitchTest {
                     .inbound(new InetSocketAddress(addr, meshPort)).threads(1);
             if (responseBaggage != null) {
                 b.responseBaggage(responseBaggage);
+            }
+            if (http) {
+                b.policies(PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", PATH_RULE)).build());
             }
             try (Mesh server = b.build(); MeshTls tls = MeshTls.builder(ca).build()) {
                 server.start().get(10, TimeUnit.SECONDS);
@@ -147,9 +205,15 @@ class ResponseBaggageSwitchTest {
                             .authority(ip + ":" + appPort).add("baggage", CLAIMED), false));
                     Http2Headers headers = response.get(10, TimeUnit.SECONDS);
                     assertThat(headers.status()).hasToString("200");
+                    String series = "istio.tcp.connections.opened";
+                    if (http) {
+                        series = "istio.requests";
+                        stream.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.copiedBuffer("GET /x HTTP/1.1\r\nhost: backend\r\n\r\n",
+                                StandardCharsets.US_ASCII), false));
+                    }
                     Counter opened = null;
                     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-                    while ((opened = meters.find("istio.tcp.connections.opened").tag("reporter", "destination").counter()) == null
+                    while ((opened = meters.find(series).tag("reporter", "destination").counter()) == null
                             && System.nanoTime() < deadline) {
                         Thread.sleep(5);
                     }
