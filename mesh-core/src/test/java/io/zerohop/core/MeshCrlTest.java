@@ -104,6 +104,6 @@ class MeshCrlTest {
         Files.writeString(crl, "not a valid CRL");
         assertThatThrownBy(() -> Mesh.builder().trustDomain("cluster.local").crlPath(crl).threads(1).build())
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("CRL file " + crl + ": CRL 1 does not parse as an X.509 CRL");
+                .hasMessageContaining("CRL file " + crl + ": neither PEM (it does not start with -----BEGIN) nor a DER CRL");
     }
 }
