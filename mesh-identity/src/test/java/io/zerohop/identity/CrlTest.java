@@ -6,11 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.svid.x509svid.X509Svid;
 import io.zerohop.identity.testing.Loopback;
-import java.io.ByteArrayOutputStream;
-import java.io.OutputStream;
-import java.io.PrintStream;
+import io.zerohop.testing.netty.CapturedStderr;
 import java.math.BigInteger;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -45,41 +42,23 @@ class CrlTest {
 
     private InMemoryCa ca;
     private Path crlPath;
-    private final ByteArrayOutputStream log = new ByteArrayOutputStream();
-    private PrintStream oldErr;
+    private CapturedStderr stderr;
 
     @BeforeEach
     void setUp() {
         ca = InMemoryCa.builder().trustDomain("cluster.local").intermediate(true).build();
         crlPath = dir.resolve("crl.pem");
-        oldErr = System.err;
-        PrintStream tee = oldErr;
-        System.setErr(new PrintStream(new OutputStream() {
-            @Override
-            public void write(int b) {
-                write(new byte[] {(byte) b}, 0, 1);
-            }
-
-            @Override
-            public void write(byte[] b, int off, int len) {
-                tee.write(b, off, len);
-                synchronized (log) {
-                    log.write(b, off, len);
-                }
-            }
-        }, true, StandardCharsets.UTF_8));
+        stderr = new CapturedStderr();
     }
 
     @AfterEach
     void tearDown() {
-        System.setErr(oldErr);
+        stderr.close();
         ca.close();
     }
 
     private String logged() {
-        synchronized (log) {
-            return log.toString(StandardCharsets.UTF_8);
-        }
+        return stderr.text();
     }
 
     private X509Svid svid(SpiffeId id) {
