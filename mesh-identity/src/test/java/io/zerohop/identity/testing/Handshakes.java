@@ -20,17 +20,6 @@ import java.util.concurrent.TimeUnit;
 
 /** Real TLS handshakes over loopback between two Netty contexts; records what each side saw. */
 public final class Handshakes implements AutoCloseable {
-    /** The handshake future already carries the failure; do not let it reach the pipeline tail as noise. */
-    private static final io.netty.channel.ChannelHandler CLOSE_ON_ERROR = new CloseOnError();
-
-    @io.netty.channel.ChannelHandler.Sharable
-    private static final class CloseOnError extends io.netty.channel.ChannelInboundHandlerAdapter {
-        @Override
-        public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
-            ctx.close();
-        }
-    }
-
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
 
     /** What one handshake ended in, per side: the peer ID seen, or the failure. */
@@ -42,15 +31,7 @@ public final class Handshakes implements AutoCloseable {
 
         /** Both sides' error messages, causes included, for asserting on the reason. */
         public String errors() {
-            return describe(serverError) + " | " + describe(clientError);
-        }
-
-        private static String describe(Throwable t) {
-            StringBuilder sb = new StringBuilder();
-            for (Throwable c = t; c != null; c = c.getCause()) {
-                sb.append(c).append("; ");
-            }
-            return sb.toString();
+            return LoopbackTls.errors(serverError, clientError);
         }
     }
 
@@ -72,8 +53,7 @@ public final class Handshakes implements AutoCloseable {
                         CompletableFuture<SslHandler> server = new CompletableFuture<>();
                         servers.add(server);
                         SslHandler h = serverCtx.newHandler(ch.alloc());
-                        ch.pipeline().addLast(h, CLOSE_ON_ERROR);
-                        h.handshakeFuture().addListener(f -> complete(server, h, f.cause()));
+                        LoopbackTls.secure(ch, h, cause -> complete(server, h, cause));
                     }
                 })
                 .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
@@ -103,8 +83,7 @@ public final class Handshakes implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         SslHandler h = clientCtx.newHandler(ch.alloc(), "127.0.0.1", port);
-                        ch.pipeline().addLast(h, CLOSE_ON_ERROR);
-                        h.handshakeFuture().addListener(f -> complete(client, h, f.cause()));
+                        LoopbackTls.secure(ch, h, cause -> complete(client, h, cause));
                     }
                 })
                 .connect("127.0.0.1", port).sync().channel();

@@ -3,8 +3,6 @@ package io.zerohop.identity.testing;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -34,29 +32,11 @@ public final class Loopback implements AutoCloseable {
 
         /** Both sides' failures, causes included. */
         public String errors() {
-            return describe(serverError) + " | " + describe(clientError);
-        }
-
-        private static String describe(Throwable t) {
-            StringBuilder sb = new StringBuilder();
-            for (Throwable c = t; c != null; c = c.getCause()) {
-                sb.append(c).append("; ");
-            }
-            return sb.toString();
+            return LoopbackTls.errors(serverError, clientError);
         }
     }
 
     private record End(Channel ch, SslHandler ssl, Throwable error) {}
-
-    @io.netty.channel.ChannelHandler.Sharable
-    private static final class CloseOnError extends ChannelInboundHandlerAdapter {
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            ctx.close();
-        }
-    }
-
-    private static final CloseOnError CLOSE_ON_ERROR = new CloseOnError();
 
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
     private final BlockingQueue<CompletableFuture<End>> accepted = new LinkedBlockingQueue<>();
@@ -77,8 +57,7 @@ public final class Loopback implements AutoCloseable {
                         CompletableFuture<End> f = new CompletableFuture<>();
                         accepted.add(f);
                         SslHandler h = serverCtx.newHandler(ch.alloc());
-                        ch.pipeline().addLast(h, CLOSE_ON_ERROR);
-                        h.handshakeFuture().addListener(r -> f.complete(new End(ch, h, r.cause())));
+                        LoopbackTls.secure(ch, h, cause -> f.complete(new End(ch, h, cause)));
                     }
                 });
         Channel bound = null;
@@ -107,8 +86,7 @@ public final class Loopback implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         SslHandler h = clientCtx.newHandler(ch.alloc(), address.getHostString(), address.getPort());
-                        ch.pipeline().addLast(h, CLOSE_ON_ERROR);
-                        h.handshakeFuture().addListener(r -> client.complete(new End(ch, h, r.cause())));
+                        LoopbackTls.secure(ch, h, cause -> client.complete(new End(ch, h, cause)));
                     }
                 })
                 .connect(address).sync();
