@@ -63,10 +63,7 @@ class L7BudgetDriftTest {
                 java.nio.channels.SocketChannel c = rig.client();
                 rig.upload(c, "POST /up HTTP/1.1\r\nhost: backend\r\ncontent-length: 100000000\r\n\r\n");
                 if (!clientFirst) {
-                    Channel a = rig.appConnections.get(0);
-                    a.config().setOption(ChannelOption.SO_LINGER, 0);
-                    a.close().sync();
-                    Await.until("the proxy's application connection closed", () -> rig.upstreams.stream().noneMatch(Channel::isActive));
+                    rig.resetApplication();
                 }
                 reset(c);
                 rig.awaitBackToBase();
@@ -132,14 +129,7 @@ class L7BudgetDriftTest {
             java.nio.channels.SocketChannel c = rig.client();
             String one = "POST /p HTTP/1.1\r\nhost: backend\r\ncontent-length: 20000\r\n\r\n" + "x".repeat(20_000);
             rig.send(c, one + one + one + "POST /up HTTP/1.1\r\nhost: backend\r\ncontent-length: 100000000\r\n\r\n");
-            ByteBuffer chunk = ByteBuffer.allocate(16 * 1024);
-            Await.until("the proxy takes no more", () -> {
-                try {
-                    return c.write(chunk.clear()) == 0;
-                } catch (java.io.IOException e) {
-                    throw new AssertionError(e);
-                }
-            });
+            rig.writeUntilTheProxyTakesNoMore(c);
             reset(c);
             rig.awaitBackToBase();
         }
@@ -163,14 +153,7 @@ class L7BudgetDriftTest {
             java.nio.channels.SocketChannel c = rig.client();
             String one = "POST /p HTTP/1.1\r\nhost: backend\r\ncontent-length: 20000\r\n\r\n" + "x".repeat(20_000);
             rig.send(c, one + one + one + "POST /up HTTP/1.1\r\nhost: backend\r\ncontent-length: 100000000\r\n\r\n");
-            ByteBuffer chunk = ByteBuffer.allocate(16 * 1024);
-            Await.until("the proxy takes no more", () -> {
-                try {
-                    return c.write(chunk.clear()) == 0;
-                } catch (java.io.IOException e) {
-                    throw new AssertionError(e);
-                }
-            });
+            rig.writeUntilTheProxyTakesNoMore(c);
             c.close();
         } // Rig.close: the group shut down with the proxy's connections open
         System.gc();
@@ -201,7 +184,7 @@ class L7BudgetDriftTest {
                 }
             });
             c.shutdownOutput();
-            Await.until("the proxy's application connection closed", () -> rig.upstreams.stream().noneMatch(Channel::isActive));
+            rig.awaitApplicationConnectionClosed();
             rig.awaitBackToBase();
         }
     }
@@ -213,7 +196,7 @@ class L7BudgetDriftTest {
             java.nio.channels.SocketChannel c = rig.client();
             rig.upload(c, "POST /up HTTP/1.1\r\nhost: backend\r\ncontent-length: 100000000\r\n\r\n");
             rig.appConnections.get(0).close().sync();
-            Await.until("the proxy's application connection closed", () -> rig.upstreams.stream().noneMatch(Channel::isActive));
+            rig.awaitApplicationConnectionClosed();
             c.close();
             rig.awaitBackToBase();
         }
@@ -236,10 +219,7 @@ class L7BudgetDriftTest {
         try (Rig rig = new Rig(Rig::answersForEver)) {
             java.nio.channels.SocketChannel c = rig.client();
             rig.requestAndStopReading(c, "GET /big HTTP/1.1\r\nhost: backend\r\n\r\n");
-            Channel a = rig.appConnections.get(0);
-            a.config().setOption(ChannelOption.SO_LINGER, 0);
-            a.close().sync();
-            Await.until("the proxy's application connection closed", () -> rig.upstreams.stream().noneMatch(Channel::isActive));
+            rig.resetApplication();
             c.close();
             rig.awaitBackToBase();
         }
@@ -262,10 +242,7 @@ class L7BudgetDriftTest {
         try (Rig rig = new Rig(Rig::upgradesAndSendsForEver)) {
             java.nio.channels.SocketChannel c = rig.client();
             rig.upload(c, "GET /ws HTTP/1.1\r\nhost: backend\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n");
-            Channel a = rig.appConnections.get(0);
-            a.config().setOption(ChannelOption.SO_LINGER, 0);
-            a.close().sync();
-            Await.until("the proxy's application connection closed", () -> rig.upstreams.stream().noneMatch(Channel::isActive));
+            rig.resetApplication();
             c.close();
             rig.awaitBackToBase();
         }
@@ -545,6 +522,30 @@ class L7BudgetDriftTest {
                     throw new AssertionError(e);
                 }
             });
+        }
+
+        /** Writes body bytes until the client's socket takes no more (the proxy stopped reading it). */
+        void writeUntilTheProxyTakesNoMore(java.nio.channels.SocketChannel c) {
+            ByteBuffer chunk = ByteBuffer.allocate(16 * 1024);
+            Await.until("the proxy takes no more", () -> {
+                try {
+                    return c.write(chunk.clear()) == 0;
+                } catch (java.io.IOException e) {
+                    throw new AssertionError(e);
+                }
+            });
+        }
+
+        /** Resets the application's first connection (SO_LINGER 0) and waits for the proxy's side of it to close. */
+        void resetApplication() throws InterruptedException {
+            Channel a = appConnections.get(0);
+            a.config().setOption(ChannelOption.SO_LINGER, 0);
+            a.close().sync();
+            awaitApplicationConnectionClosed();
+        }
+
+        void awaitApplicationConnectionClosed() {
+            Await.until("the proxy's application connection closed", () -> upstreams.stream().noneMatch(Channel::isActive));
         }
 
         /** Sends the request and reads nothing until the proxy holds part of the response for this client. */
