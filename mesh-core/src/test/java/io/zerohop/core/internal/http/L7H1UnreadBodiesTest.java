@@ -8,7 +8,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.zerohop.core.AppProtocol;
-import io.zerohop.hbone.internal.Transports;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.testing.CapturedStderr;
 import io.zerohop.testing.netty.Await;
@@ -18,9 +17,7 @@ import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -71,19 +68,18 @@ class L7H1UnreadBodiesTest {
         long before = H2HeldBudget.limit();
         H2HeldBudget.limit(budget);
         H2HeldBudget.logAgain();
-        EventLoopGroup group = Transports.newGroup(2, "l7-h1-unread-bodies");
-        List<Channel> appConnections = new java.util.concurrent.CopyOnWriteArrayList<>();
-        List<Channel> accepted = new java.util.concurrent.CopyOnWriteArrayList<>();
-        List<java.nio.channels.SocketChannel> clients = new ArrayList<>();
-        Channel app = null;
-        Channel listener = null;
-        try (CapturedStderr err = new CapturedStderr()) {
+        // Each proxy connection's end (Ends.close) closes its application connection and releases what it queued there.
+        try (PlaintextL7.Ends ends = new PlaintextL7.Ends(2, "l7-h1-unread-bodies"); CapturedStderr err = new CapturedStderr()) {
+            EventLoopGroup group = ends.group;
+            List<Channel> appConnections = ends.appConnections;
+            List<Channel> accepted = ends.accepted;
+            List<java.nio.channels.SocketChannel> clients = ends.clients;
             // The application: accepts, never reads.
-            app = PlaintextL7.application(group, new InetSocketAddress(appHost, appPort),
+            ends.app = PlaintextL7.application(group, new InetSocketAddress(appHost, appPort),
                     b -> b.childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.SO_RCVBUF, 16 * 1024), appConnections::add);
             HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
             InetSocketAddress appAddress = new InetSocketAddress(appHost, appPort);
-            listener = PlaintextL7.listen(http, group, new InetSocketAddress(proxyAddress, proxyPort), appAddress, protocol,
+            ends.listener = PlaintextL7.listen(http, group, new InetSocketAddress(proxyAddress, proxyPort), appAddress, protocol,
                     b -> b.childOption(ChannelOption.ALLOCATOR, ALLOC).childOption(ChannelOption.SO_RCVBUF, 16 * 1024), accepted::add,
                     PlaintextL7.dial(appAddress, b -> b.option(ChannelOption.SO_SNDBUF, 16 * 1024), up -> { }));
 
@@ -147,24 +143,6 @@ class L7H1UnreadBodiesTest {
                     .contains("raise it, ZEROHOP_JAVA_OPTS_EXTRA");
         } finally {
             H2HeldBudget.limit(before);
-            for (java.nio.channels.SocketChannel c : clients) {
-                if (c.isOpen()) {
-                    c.setOption(StandardSocketOptions.SO_LINGER, 0);
-                    c.close();
-                }
-            }
-            // Each proxy connection's end closes its application connection and releases what it queued there.
-            Await.until("the proxy's client connections closed", () -> accepted.stream().noneMatch(Channel::isActive));
-            if (listener != null) {
-                listener.close().sync();
-            }
-            if (app != null) {
-                app.close().sync();
-            }
-            for (Channel ch : appConnections) {
-                ch.close().sync();
-            }
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
     }
 }

@@ -21,8 +21,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -56,17 +54,13 @@ class L7Http1BreakTest {
      */
     @Test
     void whatTheApplicationTookIsNoLongerCounted() throws Exception {
-        EventLoopGroup group = Transports.newGroup(1, "l7-h1-budget-recount");
-        List<Channel> appConnections = new CopyOnWriteArrayList<>();
-        List<Channel> upstreams = new CopyOnWriteArrayList<>();
-        List<Channel> accepted = new CopyOnWriteArrayList<>();
         AtomicLong proxyRead = new AtomicLong();
-        Channel app = null;
-        Channel listener = null;
-        java.nio.channels.SocketChannel c = null;
         long base = H2HeldBudget.held();
-        try {
-            app = PlaintextL7.application(group, new InetSocketAddress(APP, APP_PORT),
+        try (PlaintextL7.Ends ends = new PlaintextL7.Ends(1, "l7-h1-budget-recount")) {
+            List<Channel> appConnections = ends.appConnections;
+            List<Channel> upstreams = ends.upstreams;
+            List<Channel> accepted = ends.accepted;
+            ends.app = PlaintextL7.application(ends.group, new InetSocketAddress(APP, APP_PORT),
                     b -> b.childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.SO_RCVBUF, 16 * 1024), ch -> {
                 appConnections.add(ch);
                 ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
@@ -76,9 +70,10 @@ class L7Http1BreakTest {
                     }
                 });
             });
-            listener = proxy(group, accepted, upstreams, proxyRead, null);
+            proxy(ends, proxyRead, null);
 
-            c = java.nio.channels.SocketChannel.open();
+            java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open();
+            ends.clients.add(c);
             c.connect(new InetSocketAddress(PROXY, PROXY_PORT));
             long written = write(c, ByteBuffer.wrap(("POST /upload HTTP/1.1\r\nhost: backend\r\ncontent-length: 10000000\r\n\r\n")
                     .getBytes(StandardCharsets.US_ASCII)));
@@ -111,22 +106,6 @@ class L7Http1BreakTest {
             assertThat(H2HeldBudget.held() - base)
                     .as("what the node counts for a connection that holds nothing (it counted %d at the client's last read)", counted)
                     .isZero();
-        } finally {
-            if (c != null) {
-                c.setOption(StandardSocketOptions.SO_LINGER, 0);
-                c.close();
-            }
-            Await.until("the proxy's client connections closed", () -> accepted.stream().noneMatch(Channel::isActive));
-            if (listener != null) {
-                listener.close().sync();
-            }
-            if (app != null) {
-                app.close().sync();
-            }
-            for (Channel ch : appConnections) {
-                ch.close().sync();
-            }
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
     }
 
@@ -142,14 +121,9 @@ class L7Http1BreakTest {
      */
     @Test
     void anOptionsStarWithABodyIsLoggedAndClosesAtItsAnswer() throws Exception {
-        EventLoopGroup group = Transports.newGroup(1, "l7-http1-break-options");
-        List<Channel> appConnections = new CopyOnWriteArrayList<>();
-        List<Channel> accepted = new CopyOnWriteArrayList<>();
-        Channel app = null;
-        Channel listener = null;
-        try (CapturedStderr err = new CapturedStderr()) {
-            app = PlaintextL7.application(group, new InetSocketAddress(APP, APP_PORT), b -> { }, appConnections::add);
-            listener = proxy(group, accepted, new CopyOnWriteArrayList<>(), new AtomicLong(), null);
+        try (PlaintextL7.Ends ends = new PlaintextL7.Ends(1, "l7-http1-break-options"); CapturedStderr err = new CapturedStderr()) {
+            ends.app = PlaintextL7.application(ends.group, new InetSocketAddress(APP, APP_PORT), b -> { }, ends.appConnections::add);
+            proxy(ends, new AtomicLong(), null);
             try (java.net.Socket s = new java.net.Socket()) {
                 s.setSoTimeout(10_000);
                 s.connect(new InetSocketAddress(PROXY, PROXY_PORT));
@@ -166,18 +140,6 @@ class L7Http1BreakTest {
                 s.setSoLinger(true, 0);
             }
             assertThat(err.awaitLine("-http src=", " method=OPTIONS ", " status=404 ")).contains(" path=\"*\"");
-        } finally {
-            Await.until("the proxy's client connections closed", () -> accepted.stream().noneMatch(Channel::isActive));
-            if (listener != null) {
-                listener.close().sync();
-            }
-            if (app != null) {
-                app.close().sync();
-            }
-            for (Channel ch : appConnections) {
-                ch.close().sync();
-            }
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
     }
 
@@ -209,16 +171,11 @@ class L7Http1BreakTest {
         long before = H2HeldBudget.limit();
         H2HeldBudget.limit(budget);
         io.netty.buffer.UnpooledByteBufAllocator alloc = new io.netty.buffer.UnpooledByteBufAllocator(true);
-        EventLoopGroup group = Transports.newGroup(2, "l7-h1-unread-responses");
-        List<Channel> appConnections = new CopyOnWriteArrayList<>();
-        List<Channel> upstreams = new CopyOnWriteArrayList<>();
-        List<Channel> accepted = new CopyOnWriteArrayList<>();
-        List<java.nio.channels.SocketChannel> clients = new java.util.ArrayList<>();
-        Channel app = null;
-        Channel listener = null;
-        try {
-            app = bigResponses(group, appConnections);
-            listener = proxy(group, accepted, upstreams, new AtomicLong(), alloc);
+        try (PlaintextL7.Ends ends = new PlaintextL7.Ends(2, "l7-h1-unread-responses")) {
+            List<Channel> upstreams = ends.upstreams;
+            List<java.nio.channels.SocketChannel> clients = ends.clients;
+            ends.app = bigResponses(ends.group, ends.appConnections);
+            proxy(ends, new AtomicLong(), alloc);
             long base = alloc.metric().usedDirectMemory();
             for (int i = 0; i < connections; i++) {
                 java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open();
@@ -231,7 +188,7 @@ class L7Http1BreakTest {
             Await.until("every client connection full", Duration.ofSeconds(20), () -> upstreams.size() == connections
                     && upstreams.stream().allMatch(u -> !u.isActive() || !u.config().isAutoRead()));
             long queued = 0;
-            for (Channel a : accepted) {
+            for (Channel a : ends.accepted) {
                 queued += a.eventLoop().submit(() -> a.unsafe().outboundBuffer() == null ? 0L
                         : a.unsafe().outboundBuffer().totalPendingWriteBytes()).get();
             }
@@ -241,21 +198,6 @@ class L7Http1BreakTest {
             assertThat(held).as("direct memory the proxy holds for responses its clients do not read").isLessThanOrEqualTo(2 * budget);
         } finally {
             H2HeldBudget.limit(before);
-            for (java.nio.channels.SocketChannel c : clients) {
-                c.setOption(StandardSocketOptions.SO_LINGER, 0);
-                c.close();
-            }
-            Await.until("the proxy's client connections closed", () -> accepted.stream().noneMatch(Channel::isActive));
-            if (listener != null) {
-                listener.close().sync();
-            }
-            if (app != null) {
-                app.close().sync();
-            }
-            for (Channel ch : appConnections) {
-                ch.close().sync();
-            }
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
     }
 
@@ -275,95 +217,88 @@ class L7Http1BreakTest {
     @Test
     void stalledConnectionsOfAClassAreResetBeforeASteadilyReadHeavierOne() throws Exception {
         long before = H2HeldBudget.limit();
-        // One loop: the sheds asked run in the order asked.
-        EventLoopGroup group = Transports.newGroup(1, "l7-h1-budget-rank");
-        List<Channel> appConnections = new CopyOnWriteArrayList<>();
         List<Channel> clients = new java.util.ArrayList<>();
         List<H2HeldBudget.Connection> shares = new java.util.ArrayList<>();
-        Channel app = null;
         long stallNanos = 300_000_000L;
-        try {
-            app = PlaintextL7.application(group, new InetSocketAddress(APP, APP_PORT), b -> { }, appConnections::add);
-            long base = H2HeldBudget.held();
-            H2HeldBudget.limit(base + (1L << 20));
-            H2HeldBudget.stalledAfter(stallNanos);
-            int stalledCount = 14;
-            AtomicLong[] holding = new AtomicLong[stalledCount + 1];
-            java.util.concurrent.atomic.AtomicBoolean[] shed = new java.util.concurrent.atomic.AtomicBoolean[stalledCount + 1];
-            for (int i = 0; i <= stalledCount; i++) {
-                Channel ch = new io.netty.bootstrap.Bootstrap().group(group).channel(Transports.socketChannel(group))
-                        .handler(new ChannelInboundHandlerAdapter()).connect(new InetSocketAddress(APP, APP_PORT)).sync().channel();
-                clients.add(ch);
-                AtomicLong h = holding[i] = new AtomicLong();
-                java.util.concurrent.atomic.AtomicBoolean reset = shed[i] = new java.util.concurrent.atomic.AtomicBoolean();
-                H2HeldBudget.Connection share = new H2HeldBudget.Connection(h::get);
-                shares.add(share);
-                ch.eventLoop().submit(() -> {
-                    share.attach(ch);
-                    share.add(new H2HeldBudget.Stream() {
-                        @Override
-                        public long heldBytes() {
-                            return h.get();
-                        }
+        // One loop: the sheds asked run in the order asked.
+        try (PlaintextL7.Ends ends = new PlaintextL7.Ends(1, "l7-h1-budget-rank")) {
+            EventLoopGroup group = ends.group;
+            ends.app = PlaintextL7.application(group, new InetSocketAddress(APP, APP_PORT), b -> { }, ends.appConnections::add);
+            try {
+                long base = H2HeldBudget.held();
+                H2HeldBudget.limit(base + (1L << 20));
+                H2HeldBudget.stalledAfter(stallNanos);
+                int stalledCount = 14;
+                AtomicLong[] holding = new AtomicLong[stalledCount + 1];
+                java.util.concurrent.atomic.AtomicBoolean[] shed = new java.util.concurrent.atomic.AtomicBoolean[stalledCount + 1];
+                for (int i = 0; i <= stalledCount; i++) {
+                    Channel ch = new io.netty.bootstrap.Bootstrap().group(group).channel(Transports.socketChannel(group))
+                            .handler(new ChannelInboundHandlerAdapter()).connect(new InetSocketAddress(APP, APP_PORT)).sync().channel();
+                    clients.add(ch);
+                    AtomicLong h = holding[i] = new AtomicLong();
+                    java.util.concurrent.atomic.AtomicBoolean reset = shed[i] = new java.util.concurrent.atomic.AtomicBoolean();
+                    H2HeldBudget.Connection share = new H2HeldBudget.Connection(h::get);
+                    shares.add(share);
+                    ch.eventLoop().submit(() -> {
+                        share.attach(ch);
+                        share.add(new H2HeldBudget.Stream() {
+                            @Override
+                            public long heldBytes() {
+                                return h.get();
+                            }
 
-                        @Override
-                        public long progressAt() {
-                            return System.nanoTime();
-                        }
+                            @Override
+                            public long progressAt() {
+                                return System.nanoTime();
+                            }
 
-                        @Override
-                        public void shed() {
-                            reset.set(true);
-                            h.set(0);
-                        }
-                    });
-                }).sync();
+                            @Override
+                            public void shed() {
+                                reset.set(true);
+                                h.set(0);
+                            }
+                        });
+                    }).sync();
+                }
+                for (int i = 0; i < stalledCount; i++) {
+                    H2HeldBudget.Connection share = shares.get(i);
+                    holding[i].set(70_000);
+                    clients.get(i).eventLoop().submit(share::readComplete).sync();
+                }
+                assertThat(H2HeldBudget.held() - base).as("the stalled ones hold just under the budget").isEqualTo(980_000L);
+                // They took nothing since they began; the test waits until that makes them stalled.
+                long stalledSince = System.nanoTime();
+                while (System.nanoTime() - stalledSince < 2 * stallNanos) {
+                    Thread.sleep(50);
+                }
+                // The upload: its application has just taken some (its count went down: progress), and it reads more.
+                H2HeldBudget.Connection upload = shares.get(stalledCount);
+                Channel uploadChannel = clients.get(stalledCount);
+                holding[stalledCount].set(110_000);
+                uploadChannel.eventLoop().submit(upload::recountNow).sync();
+                holding[stalledCount].set(100_000);
+                uploadChannel.eventLoop().submit(upload::readComplete).sync();
+                Await.until("the node is back under its budget", () -> H2HeldBudget.held() - base <= (1L << 20));
+                for (Channel ch : clients) {
+                    ch.eventLoop().submit(() -> { }).sync(); // any shed asked of it ran
+                }
+                long stalledReset = java.util.Arrays.stream(shed, 0, stalledCount).filter(java.util.concurrent.atomic.AtomicBoolean::get).count();
+                assertThat(shed[stalledCount].get()).as("the steadily read upload, 100,000 bytes in the class of the stalled ones' 70,000")
+                        .isFalse();
+                // Each shed stops once the node is within its budget (Connection.shed): one stalled connection's 70,000 is enough.
+                assertThat(stalledReset).as("stalled connections reset").isGreaterThanOrEqualTo(1);
+                assertThat(H2HeldBudget.held() - base).isLessThanOrEqualTo(1L << 20);
+            } finally {
+                H2HeldBudget.limit(before);
+                H2HeldBudget.stalledAfter(H2HeldBudget.STALLED_NANOS);
+                for (int i = 0; i < shares.size(); i++) {
+                    H2HeldBudget.Connection share = shares.get(i);
+                    clients.get(i).eventLoop().submit(share::detach).sync();
+                }
+                for (Channel ch : clients) {
+                    ch.close().sync();
+                }
             }
-            for (int i = 0; i < stalledCount; i++) {
-                H2HeldBudget.Connection share = shares.get(i);
-                holding[i].set(70_000);
-                clients.get(i).eventLoop().submit(share::readComplete).sync();
-            }
-            assertThat(H2HeldBudget.held() - base).as("the stalled ones hold just under the budget").isEqualTo(980_000L);
-            // They took nothing since they began; the test waits until that makes them stalled.
-            long stalledSince = System.nanoTime();
-            while (System.nanoTime() - stalledSince < 2 * stallNanos) {
-                Thread.sleep(50);
-            }
-            // The upload: its application has just taken some (its count went down: progress), and it reads more.
-            H2HeldBudget.Connection upload = shares.get(stalledCount);
-            Channel uploadChannel = clients.get(stalledCount);
-            holding[stalledCount].set(110_000);
-            uploadChannel.eventLoop().submit(upload::recountNow).sync();
-            holding[stalledCount].set(100_000);
-            uploadChannel.eventLoop().submit(upload::readComplete).sync();
-            Await.until("the node is back under its budget", () -> H2HeldBudget.held() - base <= (1L << 20));
-            for (Channel ch : clients) {
-                ch.eventLoop().submit(() -> { }).sync(); // any shed asked of it ran
-            }
-            long stalledReset = java.util.Arrays.stream(shed, 0, stalledCount).filter(java.util.concurrent.atomic.AtomicBoolean::get).count();
-            assertThat(shed[stalledCount].get()).as("the steadily read upload, 100,000 bytes in the class of the stalled ones' 70,000")
-                    .isFalse();
-            // Each shed stops once the node is within its budget (Connection.shed): one stalled connection's 70,000 is enough.
-            assertThat(stalledReset).as("stalled connections reset").isGreaterThanOrEqualTo(1);
-            assertThat(H2HeldBudget.held() - base).isLessThanOrEqualTo(1L << 20);
-        } finally {
-            H2HeldBudget.limit(before);
-            H2HeldBudget.stalledAfter(H2HeldBudget.STALLED_NANOS);
-            for (int i = 0; i < shares.size(); i++) {
-                H2HeldBudget.Connection share = shares.get(i);
-                clients.get(i).eventLoop().submit(share::detach).sync();
-            }
-            for (Channel ch : clients) {
-                ch.close().sync();
-            }
-            if (app != null) {
-                app.close().sync();
-            }
-            for (Channel ch : appConnections) {
-                ch.close().sync();
-            }
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
     }
 
@@ -379,19 +314,15 @@ class L7Http1BreakTest {
      */
     @Test
     void aRequestSentAfterThePreviousEndedCountsInItsOwnBytesOnly() throws Exception {
-        EventLoopGroup group = Transports.newGroup(1, "l7-http1-break-pipelined");
-        List<Channel> appConnections = new CopyOnWriteArrayList<>();
-        List<Channel> accepted = new CopyOnWriteArrayList<>();
         AtomicLong proxyRead = new AtomicLong();
         AtomicLong appHeads = new AtomicLong();
-        Channel app = null;
-        Channel listener = null;
         String first = "GET /one HTTP/1.1\r\nhost: backend\r\n\r\n";
         String second = "GET /two HTTP/1.1\r\nhost: backend\r\n\r\n";
         String ok = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-        try (CapturedStderr err = new CapturedStderr()) {
+        try (PlaintextL7.Ends ends = new PlaintextL7.Ends(1, "l7-http1-break-pipelined"); CapturedStderr err = new CapturedStderr()) {
+            List<Channel> appConnections = ends.appConnections;
             // The application: holds its first request's answer until the test sends it; answers any later one at once.
-            app = PlaintextL7.application(group, new InetSocketAddress(APP, APP_PORT), b -> { }, ch -> {
+            ends.app = PlaintextL7.application(ends.group, new InetSocketAddress(APP, APP_PORT), b -> { }, ch -> {
                 appConnections.add(ch);
                 ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
                     @Override
@@ -405,7 +336,7 @@ class L7Http1BreakTest {
                 });
             });
             io.micrometer.core.instrument.simple.SimpleMeterRegistry meters = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
-            listener = proxy(group, accepted, new CopyOnWriteArrayList<>(), proxyRead, null, meters);
+            proxy(ends, proxyRead, null, meters);
             try (java.net.Socket s = new java.net.Socket()) {
                 s.setSoTimeout(10_000);
                 s.connect(new InetSocketAddress(PROXY, PROXY_PORT));
@@ -421,18 +352,6 @@ class L7Http1BreakTest {
                 assertThat(bytes.max()).as("the first request: its own bytes only, as Envoy reads the second later").isEqualTo(first.length());
                 assertThat(bytes.totalAmount()).as("each its own").isEqualTo(first.length() + second.length());
             }
-        } finally {
-            Await.until("the proxy's client connections closed", () -> accepted.stream().noneMatch(Channel::isActive));
-            if (listener != null) {
-                listener.close().sync();
-            }
-            if (app != null) {
-                app.close().sync();
-            }
-            for (Channel ch : appConnections) {
-                ch.close().sync();
-            }
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
     }
 
@@ -446,20 +365,21 @@ class L7Http1BreakTest {
 
     /**
      * The plaintext inbound L7 path on {@link #PROXY}:{@link #PROXY_PORT} toward {@link #APP}:{@link #APP_PORT}, as
-     * L7H1UnreadBodiesTest builds it; {@code upstreamAlloc} (null: the default) allocates the application connections' reads.
+     * L7H1UnreadBodiesTest builds it, its listener and connections in {@code ends}; {@code upstreamAlloc} (null: the
+     * default) allocates the application connections' reads.
      */
-    private static Channel proxy(EventLoopGroup group, List<Channel> accepted, List<Channel> upstreams, AtomicLong proxyRead,
-            io.netty.buffer.ByteBufAllocator upstreamAlloc) throws InterruptedException {
-        return proxy(group, accepted, upstreams, proxyRead, upstreamAlloc, null);
+    private static void proxy(PlaintextL7.Ends ends, AtomicLong proxyRead, io.netty.buffer.ByteBufAllocator upstreamAlloc)
+            throws InterruptedException {
+        proxy(ends, proxyRead, upstreamAlloc, null);
     }
 
     /** The same, its metrics in {@code meters} (a Micrometer registry; null: none). */
-    private static Channel proxy(EventLoopGroup group, List<Channel> accepted, List<Channel> upstreams, AtomicLong proxyRead,
-            io.netty.buffer.ByteBufAllocator upstreamAlloc, Object meters) throws InterruptedException {
-        HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), group, meters, null, 1000);
+    private static void proxy(PlaintextL7.Ends ends, AtomicLong proxyRead, io.netty.buffer.ByteBufAllocator upstreamAlloc, Object meters)
+            throws InterruptedException {
+        HttpEnforcement http = new HttpEnforcement(PolicyEngine.builder().build(), ends.group, meters, null, 1000);
         InetSocketAddress appAddress = new InetSocketAddress(APP, APP_PORT);
-        return PlaintextL7.listen(http, group, new InetSocketAddress(PROXY, PROXY_PORT), appAddress, AppProtocol.HTTP, b -> { }, client -> {
-            accepted.add(client);
+        ends.listener = PlaintextL7.listen(http, ends.group, new InetSocketAddress(PROXY, PROXY_PORT), appAddress, AppProtocol.HTTP, b -> { }, client -> {
+            ends.accepted.add(client);
             client.pipeline().addFirst(new ChannelInboundHandlerAdapter() {
                 @Override
                 public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -474,7 +394,7 @@ class L7Http1BreakTest {
             if (upstreamAlloc != null) {
                 b.option(ChannelOption.ALLOCATOR, upstreamAlloc);
             }
-        }, upstreams::add));
+        }, ends.upstreams::add));
     }
 
     private static long write(java.nio.channels.SocketChannel c, ByteBuffer b) throws Exception {

@@ -20,10 +20,15 @@ import io.zerohop.policy.WorkloadRef;
 import io.zerohop.core.internal.CaptureListener;
 import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
+import io.zerohop.testing.netty.Await;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.net.StandardSocketOptions;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -113,6 +118,55 @@ final class PlaintextL7 {
             });
             return up;
         };
+    }
+
+    /**
+     * One test's loop group, application and proxy listener, and the connections each accepted or dialled, ended in one
+     * order by {@link #close}: the test's clients reset, the proxy's client connections awaited closed (each one's end
+     * closes its application connection and releases what it queued there), then the listener, the application, its
+     * connections and the group. The group ends as a mesh ends its loops ({@code Transports.shutdown}, every channel
+     * closed first; see L7BudgetDriftTest's {@code pipelinedUploadsOpenAtTheGroupsShutdownLeakNothing}).
+     */
+    static final class Ends implements AutoCloseable {
+        final EventLoopGroup group;
+        /** The application's accepted connections, as {@link #application} hands them over. */
+        final List<Channel> appConnections = new CopyOnWriteArrayList<>();
+        /** The proxy's client connections, as {@link #listen}'s {@code accepted} hands them over. */
+        final List<Channel> accepted = new CopyOnWriteArrayList<>();
+        /** The proxy's application connections, as {@link #dial}'s {@code connected} hands them over. */
+        final List<Channel> upstreams = new CopyOnWriteArrayList<>();
+        /** The test's own client sockets: reset (SO_LINGER 0) at {@link #close} if still open. */
+        final List<java.nio.channels.SocketChannel> clients = new CopyOnWriteArrayList<>();
+        Channel app;
+        Channel listener;
+
+        Ends(int threads, String name) {
+            group = Transports.newGroup(threads, name);
+        }
+
+        @Override
+        public void close() throws Exception {
+            for (java.nio.channels.SocketChannel c : clients) {
+                if (c.isOpen()) {
+                    c.setOption(StandardSocketOptions.SO_LINGER, 0);
+                    c.close();
+                }
+            }
+            try {
+                Await.until("the proxy's client connections closed", () -> accepted.stream().noneMatch(Channel::isActive));
+            } finally {
+                if (listener != null) {
+                    listener.close().sync();
+                }
+                if (app != null) {
+                    app.close().sync();
+                }
+                for (Channel ch : appConnections) {
+                    ch.close().sync();
+                }
+                Transports.shutdown(group, TimeUnit.SECONDS.toMillis(1)).sync();
+            }
+        }
     }
 
     /** An application handler: after the first read, writes {@code head} and then 16 KiB buffers for ever while its connection is writable. */
