@@ -90,16 +90,7 @@ class L7H2HeldBodiesTest {
             jwksServer.stop(0);
             jwksThreads.shutdownNow();
         }
-        if (listener != null) {
-            listener.close().sync();
-        }
-        if (group != null) {
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
-        }
-        if (app != null) {
-            app.destroy();
-            app.waitFor(10, TimeUnit.SECONDS);
-        }
+        L7JwtTest.stop(app, group, listener);
     }
 
     /**

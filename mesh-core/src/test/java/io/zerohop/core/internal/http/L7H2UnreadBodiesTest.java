@@ -60,16 +60,7 @@ class L7H2UnreadBodiesTest {
     @AfterAll
     static void stop() throws Exception {
         clients.forEach(Process::destroyForcibly);
-        if (listener != null) {
-            listener.close().sync();
-        }
-        if (group != null) {
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
-        }
-        if (app != null) {
-            app.destroy();
-            app.waitFor(10, TimeUnit.SECONDS);
-        }
+        L7JwtTest.stop(app, group, listener);
     }
 
     static long usedDirect() {

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.net.httpserver.HttpServer;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.zerohop.core.http.ChildProcess;
@@ -19,9 +18,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -55,11 +51,9 @@ class L7JwtHoldBreakTest {
     static EventLoopGroup group;
     static Process app;
     static HttpEnforcement http;
-    static HttpServer jwksServer;
-    static ExecutorService jwksThreads;
+    static GatedJwks jwks;
     static Channel h1Listener;
     static Channel h2Listener;
-    static final Map<String, L7JwtHoldTest.Gate> gates = new ConcurrentHashMap<>();
     static final List<Process> clients = new java.util.concurrent.CopyOnWriteArrayList<>();
     static volatile List<JwtRule> rules = List.of();
 
@@ -73,58 +67,20 @@ class L7JwtHoldBreakTest {
         h1Listener = L7JwtTest.listen(http, group, PROXY, H1_PORT, new InetSocketAddress(APP, Integer.parseInt(ports[0])));
         h2App = new InetSocketAddress(APP, Integer.parseInt(ports[1]));
         h2Listener = L7JwtTest.listen(http, group, PROXY, H2_PORT, h2App);
-        jwksThreads = Executors.newCachedThreadPool();
-        jwksServer = HttpServer.create(new InetSocketAddress(KEYS, JWKS_PORT), 0);
-        jwksServer.setExecutor(jwksThreads);
-        jwksServer.createContext("/", x -> {
-            L7JwtHoldTest.Gate g = gates.get(x.getRequestURI().getPath());
-            byte[] b;
-            int status;
-            if (g == null) {
-                status = 404;
-                b = new byte[0];
-            } else {
-                g.asked.countDown();
-                try {
-                    g.release.await(60, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                status = g.status;
-                b = (status == 200 ? T.jwks() : "unavailable").getBytes(StandardCharsets.UTF_8);
-            }
-            x.sendResponseHeaders(status, b.length);
-            x.getResponseBody().write(b);
-            x.close();
-        });
-        jwksServer.start();
+        jwks = new GatedJwks(T, new InetSocketAddress(KEYS, JWKS_PORT));
     }
 
     @AfterAll
     static void stop() throws Exception {
-        gates.values().forEach(g -> g.release.countDown());
         clients.forEach(Process::destroyForcibly);
-        if (jwksServer != null) {
-            jwksServer.stop(0);
-            jwksThreads.shutdownNow();
+        if (jwks != null) {
+            jwks.close();
         }
-        for (Channel c : new Channel[] {h1Listener, h2Listener}) {
-            if (c != null) {
-                c.close().sync();
-            }
-        }
-        if (group != null) {
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
-        }
-        if (app != null) {
-            app.destroy();
-            app.waitFor(10, TimeUnit.SECONDS);
-        }
+        L7JwtTest.stop(app, group, h1Listener, h2Listener);
     }
 
-    static L7JwtHoldTest.Gate rule(String name, int status, Duration timeout) {
-        L7JwtHoldTest.Gate g = new L7JwtHoldTest.Gate(status);
-        gates.put("/" + name + "/jwks", g);
+    static GatedJwks.Gate rule(String name, int status, Duration timeout) {
+        GatedJwks.Gate g = jwks.gate("/" + name + "/jwks", status);
         rules = List.of(JwtTokens.remote(issuer(name), "http://" + KEYS + ":" + JWKS_PORT + "/" + name + "/jwks", timeout));
         return g;
     }
@@ -147,7 +103,7 @@ class L7JwtHoldBreakTest {
 
     @Test
     void aHundredStreamsHeldOnOneConnectionAreEachAnsweredOnce() throws Exception {
-        L7JwtHoldTest.Gate g = rule("h2-hundred", 200, Duration.ofSeconds(30));
+        GatedJwks.Gate g = rule("h2-hundred", 200, Duration.ofSeconds(30));
         String token = T.es256(claims(issuer("h2-hundred")));
         List<Object> reqs = new ArrayList<>();
         for (int i = 0; i < 100; i++) {
@@ -166,7 +122,7 @@ class L7JwtHoldBreakTest {
 
     @Test
     void aHeldStreamsBodyPastTheHoldBufferIsForwardedWhole() throws Exception {
-        L7JwtHoldTest.Gate g = rule("h2-big", 200, Duration.ofSeconds(30));
+        GatedJwks.Gate g = rule("h2-big", 200, Duration.ofSeconds(30));
         String token = T.es256(claims(issuer("h2-big")));
         try (L7JwtHoldTest.H2Client c = client(List.of(
                 request("big", Map.of(":method", "POST", ":path", "/big", "authorization", "Bearer " + token), 300_000, true)))) {
@@ -192,7 +148,7 @@ class L7JwtHoldBreakTest {
      */
     @Test
     void aHeldStreamWhoseRestComesOnlyAfterItsApplicationStreamOpenedIsForwardedWhole() throws Exception {
-        L7JwtHoldTest.Gate g = rule("h2-big-later", 200, Duration.ofSeconds(30));
+        GatedJwks.Gate g = rule("h2-big-later", 200, Duration.ofSeconds(30));
         String token = T.es256(claims(issuer("h2-big-later")));
         Map<String, Object> big = new java.util.HashMap<>(request("big", Map.of(":method", "POST", ":path", "/big-later",
                 "authorization", "Bearer " + token), 65_535, false));
@@ -222,7 +178,7 @@ class L7JwtHoldBreakTest {
      */
     @Test
     void aHeldStreamDoesNotHoldBackTheOtherStreamsBodiesOnItsConnection() throws Exception {
-        L7JwtHoldTest.Gate g = rule("h2-hol", 200, Duration.ofSeconds(40));
+        GatedJwks.Gate g = rule("h2-hol", 200, Duration.ofSeconds(40));
         String token = T.es256(claims(issuer("h2-hol")));
         try (L7JwtHoldTest.H2Client c = client(List.of(
                 request("held", Map.of(":method", "POST", ":path", "/held-hol", "authorization", "Bearer " + token), 1_000_000, true),
@@ -259,7 +215,7 @@ class L7JwtHoldBreakTest {
 
     @Test
     void aResetOfAHeldStreamPastTheHoldBufferIsLoggedOnceAndLeaksNothing() throws Exception {
-        L7JwtHoldTest.Gate g = rule("h2-big-reset", 200, Duration.ofSeconds(30));
+        GatedJwks.Gate g = rule("h2-big-reset", 200, Duration.ofSeconds(30));
         String token = T.es256(claims(issuer("h2-big-reset")));
         try (CapturedStderr err = new CapturedStderr()) {
             try (L7JwtHoldTest.H2Client c = client(List.of(
@@ -280,7 +236,7 @@ class L7JwtHoldBreakTest {
 
     @Test
     void aHeldHttp1RequestThatExpects100ContinueGetsItsContinueAfterTheHold() throws Exception {
-        L7JwtHoldTest.Gate g = rule("h1-continue", 200, Duration.ofSeconds(30));
+        GatedJwks.Gate g = rule("h1-continue", 200, Duration.ofSeconds(30));
         String token = T.rs256(claims(issuer("h1-continue")));
         // curl waits for the interim 100 as long as the hold lasts (--expect100-timeout), then sends the body.
         Process curl = new ProcessBuilder("curl", "-sS", "--http1.1", "--interface", PROXY, "--expect100-timeout", "60",
@@ -299,7 +255,7 @@ class L7JwtHoldBreakTest {
 
     @Test
     void aStreamHeldWhenTheMeshDrainsIsAnsweredWhenItsKeysCome() throws Exception {
-        L7JwtHoldTest.Gate g = rule("h2-drain", 200, Duration.ofSeconds(30));
+        GatedJwks.Gate g = rule("h2-drain", 200, Duration.ofSeconds(30));
         String token = T.es256(claims(issuer("h2-drain")));
         HttpEnforcement drained = new HttpEnforcement(PolicyEngine.builder().build(), group, null, null, 1000);
         drained.jwtRules(ref -> ref.equals(L7JwtTest.BACKEND) ? rules : List.of());

@@ -5,10 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.net.httpserver.HttpServer;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.zerohop.core.http.ChildProcess;
+import io.zerohop.core.internal.http.GatedJwks.Gate;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.policy.JwtRule;
 import io.zerohop.policy.PolicyEngine;
@@ -24,10 +24,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -60,27 +56,10 @@ class L7JwtHoldTest {
     static EventLoopGroup group;
     static Process app;
     static HttpEnforcement http;
-    static HttpServer jwksServer;
-    static ExecutorService jwksThreads;
+    static GatedJwks jwks;
     static Channel h1Listener;
     static Channel h2Listener;
-    static final Map<String, Gate> gates = new ConcurrentHashMap<>();
     static final List<Process> clients = new java.util.concurrent.CopyOnWriteArrayList<>();
-
-    /** One key set's answer, given when the test releases it: {@code status} 200 with the keys, else that status. */
-    static final class Gate {
-        final CountDownLatch asked = new CountDownLatch(1);
-        final CountDownLatch release = new CountDownLatch(1);
-        final int status;
-
-        Gate(int status) {
-            this.status = status;
-        }
-
-        void awaitAsked() throws InterruptedException {
-            assertThat(asked.await(30, TimeUnit.SECONDS)).as("the key set was fetched").isTrue();
-        }
-    }
 
     @BeforeAll
     static void start() throws Exception {
@@ -92,61 +71,23 @@ class L7JwtHoldTest {
         http.jwtRules(ref -> ref.equals(L7JwtTest.BACKEND) ? rules : List.of());
         h1Listener = L7JwtTest.listen(http, group, PROXY, H1_PORT, new InetSocketAddress(APP, Integer.parseInt(ports[0])));
         h2Listener = L7JwtTest.listen(http, group, PROXY, H2_PORT, new InetSocketAddress(APP, Integer.parseInt(ports[1])));
-        jwksThreads = Executors.newCachedThreadPool();
-        jwksServer = HttpServer.create(new InetSocketAddress(KEYS, JWKS_PORT), 0);
-        jwksServer.setExecutor(jwksThreads);
-        jwksServer.createContext("/", x -> {
-            Gate g = gates.get(x.getRequestURI().getPath());
-            byte[] b;
-            int status;
-            if (g == null) {
-                status = 404;
-                b = new byte[0];
-            } else {
-                g.asked.countDown();
-                try {
-                    g.release.await(60, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                status = g.status;
-                b = (status == 200 ? T.jwks() : "unavailable").getBytes(StandardCharsets.UTF_8);
-            }
-            x.sendResponseHeaders(status, b.length);
-            x.getResponseBody().write(b);
-            x.close();
-        });
-        jwksServer.start();
+        jwks = new GatedJwks(T, new InetSocketAddress(KEYS, JWKS_PORT));
     }
 
     static volatile List<JwtRule> rules = List.of();
 
     @AfterAll
     static void stop() throws Exception {
-        gates.values().forEach(g -> g.release.countDown());
         clients.forEach(Process::destroyForcibly);
-        if (jwksServer != null) {
-            jwksServer.stop(0);
-            jwksThreads.shutdownNow();
+        if (jwks != null) {
+            jwks.close();
         }
-        for (Channel c : new Channel[] {h1Listener, h2Listener}) {
-            if (c != null) {
-                c.close().sync();
-            }
-        }
-        if (group != null) {
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
-        }
-        if (app != null) {
-            app.destroy();
-            app.waitFor(10, TimeUnit.SECONDS);
-        }
+        L7JwtTest.stop(app, group, h1Listener, h2Listener);
     }
 
     /** A rule of its own issuer whose keys are at {@code /<name>/jwks}, answered through a new {@link Gate}. */
     static Gate rule(String name, int status) {
-        Gate g = new Gate(status);
-        gates.put("/" + name + "/jwks", g);
+        Gate g = jwks.gate("/" + name + "/jwks", status);
         rules = List.of(JwtTokens.remote(issuer(name), "http://" + KEYS + ":" + JWKS_PORT + "/" + name + "/jwks", Duration.ofSeconds(30)));
         return g;
     }
@@ -381,8 +322,7 @@ class L7JwtHoldTest {
     @Test
     void aHoldEndsAtTheRulesTimeout() throws Exception {
         // The gate is never opened: the hold ends at the rule's timeout, as Envoy's fetch times out (onJwksError).
-        Gate g = new Gate(200);
-        gates.put("/h1-slow/jwks", g);
+        Gate g = jwks.gate("/h1-slow/jwks", 200);
         rules = List.of(JwtTokens.remote(issuer("h1-slow"), "http://" + KEYS + ":" + JWKS_PORT + "/h1-slow/jwks", Duration.ofMillis(500)));
         String token = T.rs256(claims(issuer("h1-slow")));
         try (Socket s = client()) {

@@ -83,7 +83,16 @@ class L7JwtTest {
         if (jwksServer != null) {
             jwksServer.stop(0);
         }
-        for (Channel c : new Channel[] {h1Listener, h2Listener}) {
+        stop(app, group, h1Listener, h2Listener);
+    }
+
+    /**
+     * Ends what a class's {@code @BeforeAll} started around the Node application (jwt-echo-server.js): its listeners
+     * (null: not started), then its group, then the process. For this class and the others that start the same
+     * ({@code L7JwtHoldTest}, {@code L7JwtHoldBreakTest}, {@code L7H2HeldBodiesTest}, {@code L7H2UnreadBodiesTest}).
+     */
+    static void stop(Process app, EventLoopGroup group, Channel... listeners) throws Exception {
+        for (Channel c : listeners) {
             if (c != null) {
                 c.close().sync();
             }
