@@ -5,11 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.zerohop.core.AppProtocol;
-import io.zerohop.core.Capture;
 import io.zerohop.core.Mesh;
-import io.zerohop.core.Workload;
-import io.zerohop.core.WorkloadRegistry;
-import io.zerohop.identity.InMemoryCa;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
 import io.zerohop.testing.CapturedStderr;
@@ -86,20 +82,13 @@ class L7AppUnreachableTest {
         InetAddress frontendIp = InetAddress.getByName("127.0.121.5");
         int downPort = freePort();
         laterPort = freePort();
-        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"), List.of(frontendIp),
-                Workload.Protocol.HBONE, null, "cluster.local");
-        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
-                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(downPort, AppProtocol.HTTP, laterPort, AppProtocol.HTTP));
-        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of("b", new InetSocketAddress(backendIp, 15008)));
-        InMemoryCa ca = InMemoryCa.create("cluster.local");
         PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("unreachable.yaml", POLICY)).build();
-        server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy).node("b")
-                .inbound(new InetSocketAddress(backendIp, 0)).meterRegistry(meters).threads(1).build();
-        server.start().get(10, TimeUnit.SECONDS);
-        registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
-        frontendProxy = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
-        viaDown = frontendProxy.capture(Capture.forward(new InetSocketAddress(frontendIp, 0), new InetSocketAddress(backendIp, downPort)));
-        viaLater = frontendProxy.capture(Capture.forward(new InetSocketAddress(frontendIp, 0), new InetSocketAddress(backendIp, laterPort)));
+        L7Pair pair = new L7Pair(backendIp, frontendIp, Map.of(downPort, AppProtocol.HTTP, laterPort, AppProtocol.HTTP),
+                Map.of("b", new InetSocketAddress(backendIp, 15008)), policy, b -> b.meterRegistry(meters).threads(1));
+        server = pair.server;
+        frontendProxy = pair.client();
+        viaDown = pair.via(frontendProxy, downPort);
+        viaLater = pair.via(frontendProxy, laterPort);
     }
 
     @AfterAll

@@ -6,20 +6,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Mesh;
 import io.zerohop.core.Workload;
-import io.zerohop.core.WorkloadRegistry;
-import io.zerohop.identity.InMemoryCa;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -87,19 +83,13 @@ class L7DrainTest {
     static void cutMidRequest(String details, Cut cut) throws Exception {
         InetAddress backendIp = InetAddress.getByName("127.0.31.2");
         try (ServerSocket app = new ServerSocket(0, 50, backendIp)) {
-            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
-                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(app.getLocalPort(), AppProtocol.HTTP));
-            Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
-                    List.of(InetAddress.getByName("127.0.31.3")), Workload.Protocol.HBONE, null, "cluster.local");
-            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
-            InMemoryCa ca = InMemoryCa.create("cluster.local");
             PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("l7.yaml", POLICY)).build();
-            Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy)
-                    .node("b").inbound(new InetSocketAddress(backendIp, 0)).drain(Duration.ofMillis(500)).threads(2).build();
-            server.start().get(10, TimeUnit.SECONDS);
-            registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+            L7Pair pair = new L7Pair(backendIp, InetAddress.getByName("127.0.31.3"), Map.of(app.getLocalPort(), AppProtocol.HTTP), Map.of(),
+                    policy, b -> b.drain(Duration.ofMillis(500)).threads(2));
+            Mesh server = pair.server;
+            Workload frontend = pair.frontend;
             try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr();
-                 Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+                 Mesh client = pair.client();
                  Socket tunnel = client.socketFactory(frontend.identity()).createSocket(backendIp, app.getLocalPort())) {
                 // The filter has sent the request's head and the first bytes of its body upstream.
                 OutputStream out = tunnel.getOutputStream();
@@ -222,20 +212,14 @@ class L7DrainTest {
     void aConnectionWhoseFirstRequestComesDuringTheDrainIsAnsweredThenEnds() throws Exception {
         InetAddress backendIp = InetAddress.getByName("127.0.175.2");
         try (ServerSocket app = new ServerSocket(0, 50, backendIp)) {
-            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
-                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(app.getLocalPort(), AppProtocol.HTTP));
-            Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
-                    List.of(InetAddress.getByName("127.0.175.3")), Workload.Protocol.HBONE, null, "cluster.local");
-            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
-            InMemoryCa ca = InMemoryCa.create("cluster.local");
             PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("l7.yaml", POLICY)).build();
-            Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy)
-                    .node("b").inbound(new InetSocketAddress(backendIp, 0)).drain(Duration.ofMinutes(5)).threads(1).build();
-            server.start().get(10, TimeUnit.SECONDS);
-            registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+            L7Pair pair = new L7Pair(backendIp, InetAddress.getByName("127.0.175.3"), Map.of(app.getLocalPort(), AppProtocol.HTTP), Map.of(),
+                    policy, b -> b.drain(Duration.ofMinutes(5)).threads(1));
+            Mesh server = pair.server;
+            Workload frontend = pair.frontend;
             app.setSoTimeout(20_000);
             try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr();
-                 Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+                 Mesh client = pair.client();
                  Socket idle = client.socketFactory(frontend.identity()).createSocket(backendIp, app.getLocalPort());
                  Socket quiet = client.socketFactory(frontend.identity()).createSocket(backendIp, app.getLocalPort())) {
                 idle.setSoTimeout(20_000);
@@ -317,20 +301,14 @@ class L7DrainTest {
     static void keepAlive(KeepAlive drain) throws Exception {
         InetAddress backendIp = InetAddress.getByName("127.0.169.2");
         try (ServerSocket app = new ServerSocket(0, 50, backendIp)) {
-            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
-                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(app.getLocalPort(), AppProtocol.HTTP));
-            Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
-                    List.of(InetAddress.getByName("127.0.169.3")), Workload.Protocol.HBONE, null, "cluster.local");
-            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
-            InMemoryCa ca = InMemoryCa.create("cluster.local");
             PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("l7.yaml", POLICY)).build();
-            Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy)
-                    .node("b").inbound(new InetSocketAddress(backendIp, 0)).drain(Duration.ofMinutes(5)).threads(1).build();
-            server.start().get(10, TimeUnit.SECONDS);
-            registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+            L7Pair pair = new L7Pair(backendIp, InetAddress.getByName("127.0.169.3"), Map.of(app.getLocalPort(), AppProtocol.HTTP), Map.of(),
+                    policy, b -> b.drain(Duration.ofMinutes(5)).threads(1));
+            Mesh server = pair.server;
+            Workload frontend = pair.frontend;
             app.setSoTimeout(20_000);
             try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr();
-                 Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+                 Mesh client = pair.client();
                  Socket tunnel = client.socketFactory(frontend.identity()).createSocket(backendIp, app.getLocalPort());
                  Socket idle = client.socketFactory(frontend.identity()).createSocket(backendIp, app.getLocalPort())) {
                 Socket[] apps = new Socket[2];

@@ -5,11 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.zerohop.core.AppProtocol;
-import io.zerohop.core.Capture;
 import io.zerohop.core.Mesh;
-import io.zerohop.core.Workload;
-import io.zerohop.core.WorkloadRegistry;
-import io.zerohop.identity.InMemoryCa;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
 import io.zerohop.testing.CapturedStderr;
@@ -67,20 +63,13 @@ class L7Http2AppFailureTest {
         nodeApp = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), "127.0.122.4").redirectErrorStream(true));
         int nodePort = Integer.parseInt(ChildProcess.firstLine(nodeApp).trim());
         rawApp = new RawH2App(new InetSocketAddress(backendIp, 0));
-        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"), List.of(frontendIp),
-                Workload.Protocol.HBONE, null, "cluster.local");
-        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
-                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(nodePort, AppProtocol.HTTP2, rawApp.port(), AppProtocol.HTTP2));
-        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of("b", new InetSocketAddress(backendIp, 15008)));
-        InMemoryCa ca = InMemoryCa.create("cluster.local");
         PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("failure.yaml", POLICY)).build();
-        server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy).node("b")
-                .inbound(new InetSocketAddress(backendIp, 0)).meterRegistry(meters).threads(1).build();
-        server.start().get(10, TimeUnit.SECONDS);
-        registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
-        frontendProxy = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
-        viaNode = frontendProxy.capture(Capture.forward(new InetSocketAddress(frontendIp, 0), new InetSocketAddress(backendIp, nodePort)));
-        viaRaw = frontendProxy.capture(Capture.forward(new InetSocketAddress(frontendIp, 0), new InetSocketAddress(backendIp, rawApp.port())));
+        L7Pair pair = new L7Pair(backendIp, frontendIp, Map.of(nodePort, AppProtocol.HTTP2, rawApp.port(), AppProtocol.HTTP2),
+                Map.of("b", new InetSocketAddress(backendIp, 15008)), policy, b -> b.meterRegistry(meters).threads(1));
+        server = pair.server;
+        frontendProxy = pair.client();
+        viaNode = pair.via(frontendProxy, nodePort);
+        viaRaw = pair.via(frontendProxy, rawApp.port());
     }
 
     @AfterAll

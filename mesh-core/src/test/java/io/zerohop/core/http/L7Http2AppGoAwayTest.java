@@ -3,11 +3,7 @@ package io.zerohop.core.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.zerohop.core.AppProtocol;
-import io.zerohop.core.Capture;
 import io.zerohop.core.Mesh;
-import io.zerohop.core.Workload;
-import io.zerohop.core.WorkloadRegistry;
-import io.zerohop.identity.InMemoryCa;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
 import io.zerohop.testing.CapturedStderr;
@@ -90,21 +86,15 @@ class L7Http2AppGoAwayTest {
                             obs.onCompleted();
                         })).build()).build().start();
         int grpcPort = ((InetSocketAddress) grpcApp.getListenSockets().get(0)).getPort();
-        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"), List.of(frontendIp),
-                Workload.Protocol.HBONE, null, "cluster.local");
-        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
-                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(nodePort, AppProtocol.HTTP2, rawApp.port(), AppProtocol.HTTP2, grpcPort, AppProtocol.GRPC));
-        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of("b", new InetSocketAddress(backendIp, 15008)));
-        InMemoryCa ca = InMemoryCa.create("cluster.local");
         PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("goaway.yaml", POLICY)).build();
-        server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy).node("b")
-                .inbound(new InetSocketAddress(backendIp, 0)).threads(1).build();
-        server.start().get(10, TimeUnit.SECONDS);
-        registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
-        frontendProxy = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
-        viaNode = frontendProxy.capture(Capture.forward(new InetSocketAddress(frontendIp, 0), new InetSocketAddress(backendIp, nodePort)));
-        viaRaw = frontendProxy.capture(Capture.forward(new InetSocketAddress(frontendIp, 0), new InetSocketAddress(backendIp, rawApp.port())));
-        viaGrpc = frontendProxy.capture(Capture.forward(new InetSocketAddress(frontendIp, 0), new InetSocketAddress(backendIp, grpcPort)));
+        L7Pair pair = new L7Pair(backendIp, frontendIp,
+                Map.of(nodePort, AppProtocol.HTTP2, rawApp.port(), AppProtocol.HTTP2, grpcPort, AppProtocol.GRPC),
+                Map.of("b", new InetSocketAddress(backendIp, 15008)), policy, b -> b.threads(1));
+        server = pair.server;
+        frontendProxy = pair.client();
+        viaNode = pair.via(frontendProxy, nodePort);
+        viaRaw = pair.via(frontendProxy, rawApp.port());
+        viaGrpc = pair.via(frontendProxy, grpcPort);
     }
 
     @AfterAll

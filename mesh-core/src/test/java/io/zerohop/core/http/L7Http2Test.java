@@ -149,19 +149,14 @@ class L7Http2Test {
                 })).build()).build().start();
         int grpcPort = ((InetSocketAddress) grpcApp.getListenSockets().get(0)).getPort();
         // A second listener of the node app, undeclared (auto): the h2 preface is sniffed.
-        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
-                List.of(InetAddress.getByName("127.0.0.3")), Workload.Protocol.HBONE, null, "cluster.local");
-        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
-                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(h2Port, AppProtocol.HTTP2, grpcPort, AppProtocol.GRPC));
-        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of("b", new InetSocketAddress(backendIp, 15008)));
-        InMemoryCa ca = InMemoryCa.create("cluster.local");
         PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("h2.yaml", POLICY)).build();
-        server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy).node("b")
-                .inbound(new InetSocketAddress(backendIp, 0)).meterRegistry(meters).threads(2).build();
-        server.start().get(10, TimeUnit.SECONDS);
-        registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
-        frontendProxy = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
-        XFCC = "xfcc=" + Xfcc.backendFromFrontend(ca);
+        L7Pair pair = new L7Pair(backendIp, InetAddress.getByName("127.0.0.3"), Map.of(h2Port, AppProtocol.HTTP2, grpcPort, AppProtocol.GRPC),
+                Map.of("b", new InetSocketAddress(backendIp, 15008)), policy, b -> b.meterRegistry(meters).threads(2));
+        server = pair.server;
+        WorkloadRegistry registry = pair.registry;
+        Workload frontend = pair.frontend;
+        frontendProxy = pair.client();
+        XFCC = "xfcc=" + Xfcc.backendFromFrontend(pair.ca);
         InetSocketAddress any = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
         viaH2 = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, h2Port)));
         viaGrpc = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, grpcPort)));
