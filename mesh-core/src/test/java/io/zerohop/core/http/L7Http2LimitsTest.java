@@ -5,11 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.zerohop.core.AppProtocol;
-import io.zerohop.core.Capture;
 import io.zerohop.core.Mesh;
-import io.zerohop.core.Workload;
-import io.zerohop.core.WorkloadRegistry;
-import io.zerohop.identity.InMemoryCa;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
 import io.zerohop.testing.CapturedStderr;
@@ -55,21 +51,13 @@ class L7Http2LimitsTest {
         InetAddress backendIp = InetAddress.getByName("127.0.122.2");
         nodeApp = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), "127.0.122.2").redirectErrorStream(true));
         int h2Port = Integer.parseInt(ChildProcess.firstLine(nodeApp).trim());
-        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
-                List.of(InetAddress.getByName("127.0.122.3")), Workload.Protocol.HBONE, null, "cluster.local");
-        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
-                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(h2Port, AppProtocol.HTTP2));
-        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of("b", new InetSocketAddress(backendIp, 15008)));
-        InMemoryCa ca = InMemoryCa.create("cluster.local");
         PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("limits.yaml", POLICY)).build();
-        server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy).node("b")
-                .inbound(new InetSocketAddress(backendIp, 0)).meterRegistry(meters).threads(1).build();
-        server.start().get(10, TimeUnit.SECONDS);
-        registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
-        frontendProxy = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
-        XFCC = "xfcc=" + Xfcc.backendFromFrontend(ca);
-        viaH2 = frontendProxy.capture(Capture.forward(new InetSocketAddress(InetAddress.getByName("127.0.122.3"), 0),
-                new InetSocketAddress(backendIp, h2Port)));
+        L7Pair pair = new L7Pair(backendIp, InetAddress.getByName("127.0.122.3"), Map.of(h2Port, AppProtocol.HTTP2),
+                Map.of("b", new InetSocketAddress(backendIp, 15008)), policy, b -> b.meterRegistry(meters).threads(1));
+        server = pair.server;
+        frontendProxy = pair.client();
+        XFCC = "xfcc=" + Xfcc.backendFromFrontend(pair.ca);
+        viaH2 = pair.via(frontendProxy, h2Port);
     }
 
     @AfterAll

@@ -14,9 +14,6 @@ import io.grpc.stub.ServerCalls;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Capture;
 import io.zerohop.core.Mesh;
-import io.zerohop.core.Workload;
-import io.zerohop.core.WorkloadRegistry;
-import io.zerohop.identity.InMemoryCa;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
 import java.net.InetAddress;
@@ -129,17 +126,10 @@ class L7Http2PolicyChangeTest {
             InetAddress ip = InetAddress.getByName("127.0.0.2");
             app = app(ip);
             int port = gate != null ? gate.getLocalPort() : ((InetSocketAddress) app.getListenSockets().get(0)).getPort();
-            Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
-                    List.of(InetAddress.getByName("127.0.0.3")), Workload.Protocol.HBONE, null, "cluster.local");
-            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.GRPC));
-            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of("b", new InetSocketAddress(ip, 15008)));
-            InMemoryCa ca = InMemoryCa.create("cluster.local");
-            server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(engine).node("b")
-                    .inbound(new InetSocketAddress(ip, 0)).threads(2).build();
-            server.start().get(10, TimeUnit.SECONDS);
-            registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
-            client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+            L7Pair pair = new L7Pair(ip, InetAddress.getByName("127.0.0.3"), Map.of(port, AppProtocol.GRPC),
+                    Map.of("b", new InetSocketAddress(ip, 15008)), engine, b -> b.threads(2));
+            server = pair.server;
+            client = pair.client();
             InetSocketAddress via = client.capture(Capture.forward(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
                     new InetSocketAddress(ip, port)));
             ch = NettyChannelBuilder.forAddress("127.0.0.1", via.getPort()).usePlaintext().build();

@@ -17,16 +17,12 @@ import io.grpc.stub.ServerCalls;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Capture;
 import io.zerohop.core.Mesh;
-import io.zerohop.core.Workload;
-import io.zerohop.core.WorkloadRegistry;
-import io.zerohop.identity.InMemoryCa;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -102,20 +98,13 @@ class L7HttpPortPriorKnowledgeTest {
         rejecter.setDaemon(true);
         rejecter.start();
         // Every port declared http, as a Service port named "http" (or appProtocol: http) declares it.
-        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
-                Workload.Protocol.HBONE, "b", "cluster.local",
-                Map.of(h2cPort, AppProtocol.HTTP, grpcPort, AppProtocol.HTTP, h1Port, AppProtocol.HTTP, h1Rejecter.getLocalPort(), AppProtocol.HTTP));
-        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
-                List.of(InetAddress.getByName("127.0.95.3")), Workload.Protocol.HBONE, null, "cluster.local");
-        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
-        InMemoryCa ca = InMemoryCa.create("cluster.local");
         PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("http.yaml", POLICY)).build();
-        server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy).node("b")
-                .inbound(new InetSocketAddress(backendIp, 0)).threads(2).build();
-        server.start().get(10, TimeUnit.SECONDS);
-        registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
-        frontendProxy = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
-        XFCC = "xfcc=" + Xfcc.backendFromFrontend(ca);
+        L7Pair pair = new L7Pair(backendIp, InetAddress.getByName("127.0.95.3"),
+                Map.of(h2cPort, AppProtocol.HTTP, grpcPort, AppProtocol.HTTP, h1Port, AppProtocol.HTTP, h1Rejecter.getLocalPort(), AppProtocol.HTTP),
+                Map.of(), policy, b -> b.threads(2));
+        server = pair.server;
+        frontendProxy = pair.client();
+        XFCC = "xfcc=" + Xfcc.backendFromFrontend(pair.ca);
         InetSocketAddress any = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
         viaH2c = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, h2cPort)));
         viaGrpc = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, grpcPort)));
