@@ -29,16 +29,7 @@ import org.junit.jupiter.api.Test;
  * connection: the next request on it is answered. Raw sockets, plaintext inbound, 127.0.222.20, ports 42020-42021.
  */
 class L7GrpcOverHttp1DenialTest {
-    private static final String POLICY = """
-            apiVersion: security.istio.io/v1
-            kind: AuthorizationPolicy
-            metadata: {name: backend, namespace: prod}
-            spec:
-              selector: {matchLabels: {app: backend}}
-              action: ALLOW
-              rules:
-              - to: [{operation: {paths: ["/ok/*"]}}]
-            """;
+    private static final String POLICY = L7Meshes.ALLOW_OK;
     private static Mesh server;
     private static InetSocketAddress via;
 

@@ -11,7 +11,6 @@ import io.zerohop.testing.CapturedStderr;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -39,28 +38,13 @@ class L7H2ClientEndFlagTest {
         app = ChildProcess.start(new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), ip.getHostAddress(), "45010")
                 .redirectErrorStream(true));
         ChildProcess.firstLine(app);
-        mesh = L7Meshes.backend(ip, Map.of(45010, AppProtocol.HTTP2), """
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: backend-all, namespace: prod}
-                spec:
-                  selector: {matchLabels: {app: backend}}
-                  action: ALLOW
-                  rules:
-                  - to: [{operation: {paths: ["/api/*"]}}]
-                """, meters);
+        mesh = L7Meshes.backend(ip, Map.of(45010, AppProtocol.HTTP2), L7Meshes.ALLOW_API, meters);
         via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 45011), new InetSocketAddress(ip, 45010)));
     }
 
     @AfterAll
     static void stop() throws Exception {
-        if (mesh != null) {
-            mesh.close();
-        }
-        if (app != null) {
-            app.destroy();
-            app.waitFor(10, TimeUnit.SECONDS);
-        }
+        L7Meshes.stop(mesh, app);
     }
 
     @Test

@@ -16,7 +16,6 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -49,29 +48,14 @@ class L7Http1ClientEndFlagTest {
                 "45500", "45502").redirectErrorStream(true));
         appOut = new BufferedReader(new InputStreamReader(app.getInputStream(), StandardCharsets.UTF_8));
         assertThat(ChildProcess.readLine(app, appOut)).isEqualTo("ready");
-        mesh = L7Meshes.backend(ip, Map.of(45500, AppProtocol.HTTP, 45502, AppProtocol.HTTP2), """
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: backend-all, namespace: prod}
-                spec:
-                  selector: {matchLabels: {app: backend}}
-                  action: ALLOW
-                  rules:
-                  - to: [{operation: {paths: ["/api/*"]}}]
-                """, meters);
+        mesh = L7Meshes.backend(ip, Map.of(45500, AppProtocol.HTTP, 45502, AppProtocol.HTTP2), L7Meshes.ALLOW_API, meters);
         httpPort = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 45501), new InetSocketAddress(ip, 45500)));
         http2Port = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 45503), new InetSocketAddress(ip, 45502)));
     }
 
     @AfterAll
     static void stop() throws Exception {
-        if (mesh != null) {
-            mesh.close();
-        }
-        if (app != null) {
-            app.destroy();
-            app.waitFor(10, TimeUnit.SECONDS);
-        }
+        L7Meshes.stop(mesh, app);
     }
 
     @Test

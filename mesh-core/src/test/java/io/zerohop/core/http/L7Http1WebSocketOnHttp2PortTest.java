@@ -39,16 +39,7 @@ import org.junit.jupiter.api.Test;
  * client got its answer (no 101) and its connection closed.
  */
 class L7Http1WebSocketOnHttp2PortTest {
-    private static final String POLICY = """
-            apiVersion: security.istio.io/v1
-            kind: AuthorizationPolicy
-            metadata: {name: backend-ws, namespace: prod}
-            spec:
-              selector: {matchLabels: {app: backend}}
-              action: ALLOW
-              rules:
-              - to: [{operation: {methods: [GET], paths: ["/ws/*"]}}]
-            """;
+    private static final String POLICY = L7Meshes.ALLOW_WS_GET;
     private static final String HOST = "127.0.213.10";
 
     private static Process enabled;

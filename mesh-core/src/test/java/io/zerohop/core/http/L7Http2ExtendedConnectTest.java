@@ -50,32 +50,18 @@ class L7Http2ExtendedConnectTest {
 
     @Test
     void aProtocolPseudoHeaderIsResetAsEnvoysCodecResetsIt() throws Exception {
-        InetAddress ip = InetAddress.getByName("127.0.153.2");
-        io.netty.channel.EventLoopGroup loop = io.zerohop.hbone.internal.Transports.newGroup(1, "h2-xconnect");
-        try {
-            io.netty.channel.Channel app = RawH2c.echoApp(loop, new InetSocketAddress(ip, 0));
-            int port = ((InetSocketAddress) app.localAddress()).getPort();
-            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP2));
-            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
-            try (Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
-                    .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1).build()) {
-                mesh.start().get(10, TimeUnit.SECONDS);
-                InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, port)));
-                assertThat(RawH2c.send(via, request("GET", "/deny/a"))).isEqualTo("403 RBAC: access denied");
-                for (String protocol : new String[] {"websocket", "foo"}) {
-                    Http2Headers h = request("CONNECT", "/deny/a").set(":protocol", protocol);
-                    assertThat(RawH2c.send(via, h)).as(protocol).isEqualTo("reset PROTOCOL_ERROR");
-                }
-                assertThat(RawH2c.send(via, request("CONNECT", "/deny/a"))).as("CONNECT with :path and :scheme, RFC 9113 section 8.5")
-                        .isEqualTo("reset PROTOCOL_ERROR");
-                Http2Headers allowedPath = request("CONNECT", "/open").set(":protocol", "websocket");
-                assertThat(RawH2c.send(via, allowedPath)).as("whatever the policy").isEqualTo("reset PROTOCOL_ERROR");
-                assertThat(RawH2c.send(via, request("GET", "/open"))).isEqualTo("200 GET /open\n");
+        L7Http2Test.withEchoApp(InetAddress.getByName("127.0.153.2"), "h2-xconnect", POLICY, via -> {
+            assertThat(RawH2c.send(via, request("GET", "/deny/a"))).isEqualTo("403 RBAC: access denied");
+            for (String protocol : new String[] {"websocket", "foo"}) {
+                Http2Headers h = request("CONNECT", "/deny/a").set(":protocol", protocol);
+                assertThat(RawH2c.send(via, h)).as(protocol).isEqualTo("reset PROTOCOL_ERROR");
             }
-        } finally {
-            loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-        }
+            assertThat(RawH2c.send(via, request("CONNECT", "/deny/a"))).as("CONNECT with :path and :scheme, RFC 9113 section 8.5")
+                    .isEqualTo("reset PROTOCOL_ERROR");
+            Http2Headers allowedPath = request("CONNECT", "/open").set(":protocol", "websocket");
+            assertThat(RawH2c.send(via, allowedPath)).as("whatever the policy").isEqualTo("reset PROTOCOL_ERROR");
+            assertThat(RawH2c.send(via, request("GET", "/open"))).isEqualTo("200 GET /open\n");
+        });
     }
 
     /**

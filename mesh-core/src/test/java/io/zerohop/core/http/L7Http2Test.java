@@ -1079,8 +1079,12 @@ class L7Http2Test {
      * {@link RawH2c#echoApp}.
      */
     static void withEchoApp(String policy, ViaProxy body) throws Exception {
-        InetAddress ip = InetAddress.getByName("127.0.74.2");
-        io.netty.channel.EventLoopGroup loop = io.zerohop.hbone.internal.Transports.newGroup(1, "h2-edges");
+        withEchoApp(InetAddress.getByName("127.0.74.2"), "h2-edges", policy, body);
+    }
+
+    /** The same on {@code ip}, the application's loop named {@code loopName}: for other classes' addresses (L7Http2ExtendedConnectTest). */
+    static void withEchoApp(InetAddress ip, String loopName, String policy, ViaProxy body) throws Exception {
+        io.netty.channel.EventLoopGroup loop = io.zerohop.hbone.internal.Transports.newGroup(1, loopName);
         try {
             io.netty.channel.Channel app = RawH2c.echoApp(loop, new InetSocketAddress(ip, 0));
             int port = ((InetSocketAddress) app.localAddress()).getPort();

@@ -14,7 +14,57 @@ import java.util.concurrent.TimeUnit;
 
 /** The L7 tests' destination: one workload {@code prod/backend} ({@code app: backend}) on node {@code b}. */
 final class L7Meshes {
+    /** Any request to {@code /api/*} of the backend allowed, the rest denied (policy {@code prod/backend-all}). */
+    static final String ALLOW_API = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: backend-all, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: ALLOW
+              rules:
+              - to: [{operation: {paths: ["/api/*"]}}]
+            """;
+
+    /** Any request to {@code /ok/*} allowed, the rest denied (policy {@code prod/backend}): L7GrpcOverHttp1DenialTest's, L7WireBytesMetricsTest's. */
+    static final String ALLOW_OK = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: backend, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: ALLOW
+              rules:
+              - to: [{operation: {paths: ["/ok/*"]}}]
+            """;
+
+    /**
+     * A {@code GET} of {@code /ws/*} allowed, the rest denied (policy {@code prod/backend-ws}): a path rule, so the port's
+     * HTTP is parsed and decided per request. L7Http1WebSocketOnHttp2PortTest's, L7UpgradedRequestLogTest's.
+     */
+    static final String ALLOW_WS_GET = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: backend-ws, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: ALLOW
+              rules:
+              - to: [{operation: {methods: [GET], paths: ["/ws/*"]}}]
+            """;
+
     private L7Meshes() {}
+
+    /** Closes a class's backend mesh, then ends its application process (each null when its start failed first). */
+    static void stop(Mesh mesh, Process app) throws Exception {
+        if (mesh != null) {
+            mesh.close();
+        }
+        if (app != null) {
+            app.destroy();
+            app.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
 
     /**
      * A started mesh, one event loop, for the backend on {@code ip} whose ports are declared as {@code ports} says, under

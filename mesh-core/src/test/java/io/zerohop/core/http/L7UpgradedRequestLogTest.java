@@ -48,16 +48,7 @@ import org.junit.jupiter.api.Test;
  */
 class L7UpgradedRequestLogTest {
     /** A path rule: the port's HTTP is parsed and decided per request. */
-    private static final String POLICY = """
-            apiVersion: security.istio.io/v1
-            kind: AuthorizationPolicy
-            metadata: {name: backend-ws, namespace: prod}
-            spec:
-              selector: {matchLabels: {app: backend}}
-              action: ALLOW
-              rules:
-              - to: [{operation: {methods: [GET], paths: ["/ws/*"]}}]
-            """;
+    private static final String POLICY = L7Meshes.ALLOW_WS_GET;
     private static final String HOST = "127.0.217.10";
     /** How long each upgraded connection stays open between its frames: the duration must cover it. */
     private static final long OPEN_MILLIS = 300;

@@ -40,16 +40,7 @@ import org.junit.jupiter.api.Test;
  * denial's body for a 403). Plaintext inbound, 127.0.222.10, ports 42010-42013.
  */
 class L7WireBytesMetricsTest {
-    private static final String POLICY = """
-            apiVersion: security.istio.io/v1
-            kind: AuthorizationPolicy
-            metadata: {name: backend, namespace: prod}
-            spec:
-              selector: {matchLabels: {app: backend}}
-              action: ALLOW
-              rules:
-              - to: [{operation: {paths: ["/ok/*"]}}]
-            """;
+    private static final String POLICY = L7Meshes.ALLOW_OK;
     private static final String HOST = "127.0.222.10";
 
     private static final SimpleMeterRegistry meters = new SimpleMeterRegistry();
