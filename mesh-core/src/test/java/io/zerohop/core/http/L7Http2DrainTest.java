@@ -214,19 +214,13 @@ class L7Http2DrainTest {
                 .redirectErrorStream(true));
         try {
             int port = Integer.parseInt(ChildProcess.firstLine(app).trim());
-            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP2));
-            Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
-                    List.of(InetAddress.getByName("127.0.175.27")), Workload.Protocol.HBONE, null, "cluster.local");
-            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
-            InMemoryCa ca = InMemoryCa.create("cluster.local");
             PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
-            Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).node("b")
-                    .inbound(new InetSocketAddress(ip, 0)).policies(engine).threads(1).drain(Duration.ofMinutes(1)).build();
+            L7Pair pair = new L7Pair(ip, InetAddress.getByName("127.0.175.27"), Map.of(port, AppProtocol.HTTP2), Map.of(), engine,
+                    b -> b.threads(1).drain(Duration.ofMinutes(1)));
+            Mesh server = pair.server;
+            Workload frontend = pair.frontend;
             try {
-                server.start().get(10, TimeUnit.SECONDS);
-                registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
-                try (Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+                try (Mesh client = pair.client();
                      java.net.Socket parsed = client.socketFactory(frontend.identity()).createSocket(ip, port);
                      java.net.Socket quiet = client.socketFactory(frontend.identity()).createSocket(ip, port)) {
                     parsed.setSoTimeout(20_000);

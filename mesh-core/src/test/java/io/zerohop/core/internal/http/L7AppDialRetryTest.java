@@ -5,22 +5,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.bootstrap.Bootstrap;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.channel.socket.SocketChannel;
-import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.http.ChildProcess;
 import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.policy.PolicyEngine;
-import io.zerohop.policy.WorkloadRef;
 import io.zerohop.testing.CapturedStderr;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -95,12 +90,7 @@ class L7AppDialRetryTest {
 
     @AfterEach
     void stop() throws Exception {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            toClose.get(i).close();
-        }
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
-        node.destroy();
-        node.waitFor(10, TimeUnit.SECONDS);
+        PlaintextL7.stop(toClose, group, node);
     }
 
     /**
@@ -256,16 +246,8 @@ class L7AppDialRetryTest {
 
     /** A plaintext listener on {@link #LISTENER_IP} for a port of {@code protocol} whose application is {@code app}. */
     InetSocketAddress listener(AppProtocol protocol, GatedApp app) throws InterruptedException {
-        Channel listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
-                .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel client) {
-                        http.plaintext(client, () -> app.dial(client), (InetSocketAddress) client.remoteAddress(), app.address(),
-                                new WorkloadRef("prod", "backend", "backend", Map.of()),
-                                SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), protocol).joinFrom(Relay.tcp(client));
-                    }
-                }).bind(new InetSocketAddress(LISTENER_IP, 0)).sync().channel();
+        Channel listener = PlaintextL7.listen(http, group, new InetSocketAddress(LISTENER_IP, 0), app.address(), protocol,
+                b -> { }, client -> { }, app::dial);
         toClose.add(() -> listener.close().sync());
         return (InetSocketAddress) listener.localAddress();
     }

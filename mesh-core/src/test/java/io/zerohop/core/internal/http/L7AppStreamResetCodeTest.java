@@ -3,23 +3,12 @@ package io.zerohop.core.internal.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.netty.bootstrap.Bootstrap;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.DuplexChannel;
-import io.netty.channel.socket.SocketChannel;
-import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.http.ChildProcess;
-import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.policy.PolicyEngine;
-import io.zerohop.policy.WorkloadRef;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -30,9 +19,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -69,43 +55,15 @@ class L7AppStreamResetCodeTest {
 
     @AfterEach
     void stop() throws Exception {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            toClose.get(i).close();
-        }
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
-        node.destroy();
-        node.waitFor(10, TimeUnit.SECONDS);
+        PlaintextL7.stop(toClose, group, node);
     }
 
     /** A plaintext listener for a port of {@code protocol} whose application is Node's server. */
     private InetSocketAddress listener(AppProtocol protocol) throws Exception {
-        Channel listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
-                .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel client) {
-                        http.plaintext(client, () -> dial(client), (InetSocketAddress) client.remoteAddress(), app,
-                                new WorkloadRef("prod", "backend", "backend", Map.of()),
-                                SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), protocol).joinFrom(Relay.tcp(client));
-                    }
-                }).bind(new InetSocketAddress(InetAddress.getByName("127.0.221.1"), 0)).sync().channel();
+        Channel listener = PlaintextL7.listen(http, group, new InetSocketAddress(InetAddress.getByName("127.0.221.1"), 0), app, protocol,
+                b -> { }, client -> { }, PlaintextL7.dial(app, b -> { }, up -> { }));
         toClose.add(() -> listener.close().sync());
         return (InetSocketAddress) listener.localAddress();
-    }
-
-    private CompletableFuture<Relay.End> dial(Channel client) {
-        CompletableFuture<Relay.End> up = new CompletableFuture<>();
-        new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
-                .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .handler(new ChannelInboundHandlerAdapter())
-                .connect(app).addListener((ChannelFuture f) -> {
-                    if (f.isSuccess()) {
-                        up.complete(Relay.tcp((DuplexChannel) f.channel()));
-                    } else {
-                        up.completeExceptionally(f.cause());
-                    }
-                });
-        return up;
     }
 
     /** The RST_STREAM code Node's server reports for the stream of {@code path}. */

@@ -3,24 +3,16 @@ package io.zerohop.core.internal.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.netty.bootstrap.Bootstrap;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.SocketChannel;
-import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.http.ChildProcess;
 import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
-import io.zerohop.policy.WorkloadRef;
 import io.zerohop.testing.CapturedStderr;
 import java.io.BufferedReader;
 import java.io.InputStream;
@@ -35,7 +27,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -100,27 +91,13 @@ class L7H2ClientEndTest {
 
     @AfterEach
     void stop() throws Exception {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            toClose.get(i).close();
-        }
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
-        node.destroy();
-        node.waitFor(10, TimeUnit.SECONDS);
+        PlaintextL7.stop(toClose, group, node);
     }
 
     /** A plaintext listener for a port of {@code protocol}; each connection's application is dialled with {@code dial}. */
-    private InetSocketAddress listener(AppProtocol protocol, Function<Channel, CompletableFuture<Relay.End>> dial) throws Exception {
-        Channel listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
-                .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel client) {
-                        accepted.add(client);
-                        http.plaintext(client, () -> dial.apply(client), (InetSocketAddress) client.remoteAddress(), app,
-                                new WorkloadRef("prod", "backend", "backend", Map.of()),
-                                SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), protocol).joinFrom(Relay.tcp(client));
-                    }
-                }).bind(new InetSocketAddress(InetAddress.getByName("127.0.230.1"), 0)).sync().channel();
+    private InetSocketAddress listener(AppProtocol protocol, PlaintextL7.Dial dial) throws Exception {
+        Channel listener = PlaintextL7.listen(http, group, new InetSocketAddress(InetAddress.getByName("127.0.230.1"), 0), app, protocol,
+                b -> { }, accepted::add, dial);
         toClose.add(() -> listener.close().sync());
         return (InetSocketAddress) listener.localAddress();
     }
@@ -133,23 +110,12 @@ class L7H2ClientEndTest {
         }
     }
 
-    private CompletableFuture<Relay.End> dialApp(Channel client) {
+    private CompletableFuture<Relay.End> dialApp(SocketChannel client) {
         return dial(client, app);
     }
 
-    private CompletableFuture<Relay.End> dial(Channel client, InetSocketAddress app) {
-        CompletableFuture<Relay.End> up = new CompletableFuture<>();
-        new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
-                .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .handler(new ChannelInboundHandlerAdapter())
-                .connect(app).addListener((ChannelFuture f) -> {
-                    if (f.isSuccess()) {
-                        up.complete(Relay.tcp((DuplexChannel) f.channel()));
-                    } else {
-                        up.completeExceptionally(f.cause());
-                    }
-                });
-        return up;
+    private static CompletableFuture<Relay.End> dial(SocketChannel client, InetSocketAddress app) {
+        return PlaintextL7.dial(app, b -> { }, up -> { }).dial(client);
     }
 
     private static String url(InetSocketAddress via) {

@@ -121,6 +121,19 @@ final class PlaintextL7 {
     }
 
     /**
+     * Ends what a per-test rig started around a Node application: {@code toClose} in reverse order (listeners, raw
+     * applications), the group, then the process (L7AppDialRetryTest, L7AppStreamResetCodeTest, L7H2ClientEndTest).
+     */
+    static void stop(List<AutoCloseable> toClose, EventLoopGroup group, Process node) throws Exception {
+        for (int i = toClose.size() - 1; i >= 0; i--) {
+            toClose.get(i).close();
+        }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        node.destroy();
+        node.waitFor(10, TimeUnit.SECONDS);
+    }
+
+    /**
      * One test's loop group, application and proxy listener, and the connections each accepted or dialled, ended in one
      * order by {@link #close}: the test's clients reset, the proxy's client connections awaited closed (each one's end
      * closes its application connection and releases what it queued there), then the listener, the application, its
