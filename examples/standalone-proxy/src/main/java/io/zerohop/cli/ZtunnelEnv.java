@@ -39,6 +39,9 @@ final class ZtunnelEnv {
     /** ztunnel's {@code DEFAULT_WORKER_THREADS}. */
     static final int DEFAULT_WORKER_THREADS = 2;
 
+    /** ztunnel's {@code DEFAULT_WORKER_THREAD_CPU_FRACTION}: the share of the CPUs its default takes. */
+    static final double DEFAULT_WORKER_THREAD_CPU_FRACTION = 0.25;
+
     /** mesh-core's event-loop ceiling ({@code Mesh.Builder.threads}: 1-1024). */
     static final int MAX_THREADS = 1024;
 
@@ -197,9 +200,9 @@ final class ZtunnelEnv {
      * ztunnel's {@code parse_worker_threads(default)} with its {@code default_worker_threads} where it applies
      * (src/config.rs): {@code ZTUNNEL_WORKER_THREADS} a count, {@code 0} for every CPU ({@link #cpuCount}), or a percentage
      * of the CPUs rounded up (at least 1); without it, {@code ZTUNNEL_RESOURCE_CPU_LIMIT} (the chart's explicit limit)
-     * raised to {@code ZTUNNEL_RESOURCE_CPU_REQUEST}. Null when none of these is set: zerohop's own default
-     * (max(2, processors)) then stays, where ztunnel's is a quarter of the node's CPUs, at least 2 (a documented
-     * difference: with only a request set, the request raises zerohop's default instead).
+     * raised to {@code ZTUNNEL_RESOURCE_CPU_REQUEST}, else a quarter of {@link #cpuCount} rounded up, raised to the request
+     * and to 2 ({@code default_worker_threads}, {@code tests::test_parse_worker_threads}). Never null: {@code zerohop proxy}
+     * always sets its threads, as ztunnel; {@code Mesh.Builder}'s own max(2, processors) is for an embedded mesh.
      */
     static Integer workerThreads(Map<String, String> env, int processors) throws Cli.RefusedException {
         String v = env.get("ZTUNNEL_WORKER_THREADS");
@@ -224,16 +227,18 @@ final class ZtunnelEnv {
             }
         } else if (limit != null) {
             threads = Math.max(limit, request == null ? 0 : request);
-        } else if (request != null) {
-            threads = Math.max(Math.max(DEFAULT_WORKER_THREADS, processors), request);
         } else {
-            return null;
+            // A node proxy shares its node with the workloads it serves: ztunnel takes a quarter of the CPUs, where zerohop
+            // took every one (max(2, processors)) and four times the threads ztunnel would on a 16-CPU node. Netty's event
+            // loops are ztunnel's tokio workers here (one thread each, no blocking), so the same fraction serves a JVM.
+            int fraction = (int) Math.ceil(cpuCount(env, processors) * DEFAULT_WORKER_THREAD_CPU_FRACTION);
+            threads = Math.max(Math.max(fraction, request == null ? 0 : request), DEFAULT_WORKER_THREADS);
         }
         // The tokio builder panics on 0; ztunnel takes max(1).
         threads = Math.max(threads, 1);
         if (threads > MAX_THREADS) {
             String from = v != null ? "ZTUNNEL_WORKER_THREADS" : limit != null && limit >= threads ? "ZTUNNEL_RESOURCE_CPU_LIMIT"
-                    : "ZTUNNEL_RESOURCE_CPU_REQUEST";
+                    : request != null && request >= threads ? "ZTUNNEL_RESOURCE_CPU_REQUEST" : "ZTUNNEL_CPU_LIMIT";
             throw cannotHonour(from, env.get(from), threads + " worker threads, more than zerohop's " + MAX_THREADS + " event-loop threads");
         }
         return threads;

@@ -50,7 +50,7 @@ class ZtunnelEnvTest {
         assertThat(threads("ZTUNNEL_CPU_LIMIT", "8", "ZTUNNEL_WORKER_THREADS", "50%")).isEqualTo(4);
         assertThat(threads("ZTUNNEL_CPU_LIMIT", "16", "ZTUNNEL_WORKER_THREADS", "30%")).as("4.8 rounds up").isEqualTo(5);
         assertThat(threads("ZTUNNEL_CPU_LIMIT", "4", "ZTUNNEL_WORKER_THREADS", "10%")).as("0.4 rounds up to 1").isEqualTo(1);
-        assertThat(threads()).as("unset: zerohop's default stays").isNull();
+        assertThat(threads()).as("unset: ztunnel's default, a quarter of 7 CPUs rounded up, at least 2").isEqualTo(2);
         // get_cpu_count: the processors, ZTUNNEL_CPU_LIMIT, and an explicit resource limit before it.
         assertThat(ZtunnelEnv.cpuCount(env(), CPUS)).isEqualTo(CPUS);
         assertThat(ZtunnelEnv.cpuCount(env("ZTUNNEL_CPU_LIMIT", "12"), CPUS)).isEqualTo(12);
@@ -62,8 +62,8 @@ class ZtunnelEnvTest {
         assertThat(threads("ZTUNNEL_RESOURCE_CPU_LIMIT", "2500m")).isEqualTo(3);
         assertThat(threads("ZTUNNEL_RESOURCE_CPU_LIMIT", "1.5")).isEqualTo(2);
         // A request raises the floor; with a limit the limit is the count unless the request is above it.
-        assertThat(threads("ZTUNNEL_RESOURCE_CPU_REQUEST", "8")).as("above zerohop's max(2, processors)").isEqualTo(8);
-        assertThat(threads("ZTUNNEL_RESOURCE_CPU_REQUEST", "1")).as("zerohop's default, not lowered").isEqualTo(CPUS);
+        assertThat(threads("ZTUNNEL_RESOURCE_CPU_REQUEST", "8")).as("above a quarter of the CPUs").isEqualTo(8);
+        assertThat(threads("ZTUNNEL_RESOURCE_CPU_REQUEST", "1")).as("the default, not lowered").isEqualTo(2);
         assertThat(threads("ZTUNNEL_RESOURCE_CPU_LIMIT", "16", "ZTUNNEL_RESOURCE_CPU_REQUEST", "4")).isEqualTo(16);
         assertThat(threads("ZTUNNEL_RESOURCE_CPU_LIMIT", "4", "ZTUNNEL_RESOURCE_CPU_REQUEST", "8")).isEqualTo(8);
         // 0 is every CPU, as proxy concurrency 0.
@@ -71,6 +71,23 @@ class ZtunnelEnvTest {
         assertThat(threads("ZTUNNEL_WORKER_THREADS", "0")).isEqualTo(CPUS);
         // Rust's usize::from_str takes a leading +.
         assertThat(threads("ZTUNNEL_WORKER_THREADS", "+3")).isEqualTo(3);
+    }
+
+    /**
+     * With no thread variable, ztunnel's {@code default_worker_threads} (src/config.rs, {@code DEFAULT_WORKER_THREAD_CPU_FRACTION}):
+     * a quarter of {@code get_cpu_count} rounded up, raised to the CPU request and to 2; {@code ZTUNNEL_CPU_LIMIT} (the
+     * chart's downward-API {@code limits.cpu}) is that count. The cases of {@code tests::test_parse_worker_threads}'s
+     * "node fraction" part. zerohop took max(2, processors) before: 16 threads on 16 CPUs, where ztunnel runs 4.
+     */
+    @Test
+    void withNoThreadVariableAQuarterOfTheCpusAsZtunnelsDefaultWorkerThreads() throws Exception {
+        assertThat(ZtunnelEnv.workerThreads(env(), 16)).isEqualTo(4);
+        assertThat(ZtunnelEnv.workerThreads(env(), 17)).as("4.25 rounds up").isEqualTo(5);
+        assertThat(ZtunnelEnv.workerThreads(env(), 1)).as("at least DEFAULT_WORKER_THREADS").isEqualTo(2);
+        assertThat(ZtunnelEnv.workerThreads(env("ZTUNNEL_CPU_LIMIT", "32"), 4)).as("25% of 32").isEqualTo(8);
+        assertThat(ZtunnelEnv.workerThreads(env("ZTUNNEL_RESOURCE_CPU_REQUEST", "6"), 16)).as("the request raises it").isEqualTo(6);
+        assertThat(ZtunnelEnv.workerThreads(env("ZTUNNEL_RESOURCE_CPU_REQUEST", "3"), 16)).as("not lowered by it").isEqualTo(4);
+        assertThat(ZtunnelEnv.read(Map.of(), 16).threads()).as("a start with no variable sets them").isEqualTo(4);
     }
 
     /** What ztunnel's parsers refuse stops the start, naming the variable and the value (its {@code Error::EnvVar}). */
@@ -103,7 +120,7 @@ class ZtunnelEnvTest {
     @Test
     void thePoolVariablesAsZtunnelReadsThem() throws Exception {
         ZtunnelEnv.Tuning none = ZtunnelEnv.read(Map.of(), CPUS);
-        assertThat(none.threads()).isNull();
+        assertThat(none.threads()).as("ztunnel's default on 7 CPUs").isEqualTo(2);
         assertThat(none.poolMaxStreams()).isNull();
         assertThat(none.poolUnusedReleaseTimeout()).isNull();
         assertThat(none.warnings()).isEmpty();
