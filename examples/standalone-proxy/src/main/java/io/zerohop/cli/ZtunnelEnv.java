@@ -36,6 +36,12 @@ final class ZtunnelEnv {
     static final int DEFAULT_CONNECTION_WINDOW = 16 * 1024 * 1024;
     static final int DEFAULT_FRAME_SIZE = 1024 * 1024;
 
+    /**
+     * {@code POOL_UNUSED_RELEASE_TIMEOUT=0}: a connection closes as soon as its one tunnel ends ({@code Duration.ZERO} is
+     * "never" in zerohop's pool).
+     */
+    static final Duration RELEASE_AT_ONCE = Duration.ofNanos(1);
+
     /** ztunnel's {@code DEFAULT_WORKER_THREADS}. */
     static final int DEFAULT_WORKER_THREADS = 2;
 
@@ -59,12 +65,9 @@ final class ZtunnelEnv {
         String s = env.get("POOL_MAX_STREAMS_PER_CONNECTION");
         if (s != null) {
             long n = unsigned("POOL_MAX_STREAMS_PER_CONNECTION", s, 0xFFFF);
-            if (n == 0) {
-                // ztunnel's pool takes 0 and then never reuses a connection; zerohop's pool needs a count to admit a stream.
-                throw cannotHonour("POOL_MAX_STREAMS_PER_CONNECTION", s, "zerohop's pool needs at least 1 stream per"
-                        + " connection, though ztunnel's parser takes 0 (give 1 for a connection per tunnel)");
-            }
-            streams = (int) n;
+            // 0 is 1 in ztunnel: will_be_at_max_streamcount (src/proxy/h2/client.rs) is count + 1 >= max, true for both at
+            // the first check-in, so the connection never goes back to the pool and carries the one tunnel it was dialled for.
+            streams = (int) Math.max(n, 1);
         }
         Duration release = null;
         String r = env.get("POOL_UNUSED_RELEASE_TIMEOUT");
@@ -76,10 +79,12 @@ final class ZtunnelEnv {
                         + "; ztunnel's sums of units are taken too (5m, 1m30s, 300)", 2);
             }
             if (release.isZero()) {
-                // ztunnel's pool times an unused connection out at once with 0 (pingora's idle_timeout(Some(0))); zerohop's
-                // idle timeout reads 0 as never: taken, it would keep every connection open, the opposite.
-                throw cannotHonour("POOL_UNUSED_RELEASE_TIMEOUT", r, "0 releases an unused connection at once in ztunnel, where"
-                        + " zerohop's pool reads 0 as never; give a positive duration");
+                // ztunnel checks a connection in as it checks it out (src/proxy/pool.rs maybe_checkin_conn) with pingora's
+                // idle_timeout(Some(0)), which drops it from the pool at once: no tunnel finds it, each dials its own, and
+                // the connection closes when its tunnel ends (hyper closes a client no one holds). zerohop's idle timeout
+                // reads 0 as never, the opposite: one tunnel per connection and the shortest idle time are ztunnel's 0.
+                release = RELEASE_AT_ONCE;
+                streams = 1;
             }
         }
         Http2 http2 = http2(env);

@@ -135,13 +135,27 @@ class ZtunnelEnvTest {
                 .hasMessageStartingWith("$POOL_MAX_STREAMS_PER_CONNECTION: \"65536\" does not parse: number too large to fit in target type");
         assertThatThrownBy(() -> ZtunnelEnv.read(Map.of("POOL_MAX_STREAMS_PER_CONNECTION", "100s"), CPUS))
                 .hasMessageStartingWith("$POOL_MAX_STREAMS_PER_CONNECTION: \"100s\" does not parse: invalid digit found in string");
-        assertThatThrownBy(() -> ZtunnelEnv.read(Map.of("POOL_MAX_STREAMS_PER_CONNECTION", "0"), CPUS))
-                .hasMessageStartingWith("$POOL_MAX_STREAMS_PER_CONNECTION: \"0\" is refused: zerohop's pool needs at least 1");
         assertThatThrownBy(() -> ZtunnelEnv.read(Map.of("POOL_UNUSED_RELEASE_TIMEOUT", "soon"), CPUS))
                 .hasMessageStartingWith("$POOL_UNUSED_RELEASE_TIMEOUT: bad duration \"soon\"");
-        // 0 is "release at once" in ztunnel and "never" in zerohop's pool: refused rather than inverted.
-        assertThatThrownBy(() -> ZtunnelEnv.read(Map.of("POOL_UNUSED_RELEASE_TIMEOUT", "0s"), CPUS))
-                .hasMessageStartingWith("$POOL_UNUSED_RELEASE_TIMEOUT: \"0s\" is refused: 0 releases an unused connection at once");
+    }
+
+    /**
+     * ztunnel takes 0 for both pool variables (src/config.rs {@code parse_default}, {@code parse_duration_default}) and
+     * runs: 0 streams is 1, as {@code will_be_at_max_streamcount} (src/proxy/h2/client.rs) is true at the first check-in for
+     * both; a 0 release timeout drops the connection from the pool as it is checked in (src/proxy/pool.rs
+     * {@code maybe_checkin_conn}, pingora's {@code idle_timeout(Some(0))}), so no tunnel shares one and it closes when its
+     * tunnel ends. zerohop refused both until 7 December; its pool's 0 idle timeout is "never", so 0 is not passed on as 0.
+     */
+    @Test
+    void zeroPoolValuesMeanAConnectionPerTunnelAsInZtunnel() throws Exception {
+        assertThat(ZtunnelEnv.read(Map.of("POOL_MAX_STREAMS_PER_CONNECTION", "0"), CPUS).poolMaxStreams()).isEqualTo(1);
+        for (String zero : new String[] {"0", "0s", "0ms"}) {
+            ZtunnelEnv.Tuning t = ZtunnelEnv.read(Map.of("POOL_UNUSED_RELEASE_TIMEOUT", zero, "POOL_MAX_STREAMS_PER_CONNECTION", "100"), CPUS);
+            assertThat(t.poolMaxStreams()).as(zero).isEqualTo(1);
+            assertThat(t.poolUnusedReleaseTimeout()).as(zero).isPositive().isLessThan(Duration.ofMillis(1));
+            // What the proxy passes on is taken by the mesh.
+            io.zerohop.core.Mesh.builder().maxStreamsPerConnection(t.poolMaxStreams()).idleTimeout(t.poolUnusedReleaseTimeout());
+        }
     }
 
     /** ztunnel's u32s, with its defaults for those not set; what HTTP/2 or zerohop's HBONE cannot take is refused, named. */
