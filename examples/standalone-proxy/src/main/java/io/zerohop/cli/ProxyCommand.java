@@ -480,7 +480,7 @@ final class ProxyCommand implements Callable<Integer> {
     /** PILOT_HTTP10 alone: HTTP/1.0 parsed on auto ports as well (Http10Env.pilotHttp10). */
     private boolean pilotHttp10;
     /** ztunnel's tuning variables and the warnings for those not honoured (ZtunnelEnv), read by check(). */
-    private ZtunnelEnv.Tuning ztunnelTuning = new ZtunnelEnv.Tuning(null, null, null, null, null, null, List.of());
+    private ZtunnelEnv.Tuning ztunnelTuning = new ZtunnelEnv.Tuning(null, null, null, null, null, null, List.of(), List.of());
 
     private record Checked(InetSocketAddress inbound, InetSocketAddress transparent, InetSocketAddress socks5,
             InetSocketAddress plaintextInbound, InetSocketAddress metrics, InetSocketAddress readiness, InetSocketAddress admin,
@@ -1230,6 +1230,9 @@ final class ProxyCommand implements Callable<Integer> {
         signals.warnIgnored();
         for (String warning : ztunnelTuning.warnings()) {
             LogShape.proxyLine("warn", "zerohop proxy: warning: " + warning);
+        }
+        for (String note : ztunnelTuning.notes()) {
+            LogShape.proxyLine("info", "zerohop proxy: " + note);
         }
         if (signals.stopping()) {
             return stoppedBefore(signals, "the proxy started");

@@ -26,7 +26,7 @@ final class ZtunnelEnv {
 
     /** What the variables set; a null field leaves zerohop's default (the variable was not set). */
     record Tuning(Integer threads, Integer poolMaxStreams, Duration poolUnusedReleaseTimeout, Http2 http2,
-            io.zerohop.hbone.TcpKeepalive keepalive, Boolean responseBaggage, List<String> warnings) {}
+            io.zerohop.hbone.TcpKeepalive keepalive, Boolean responseBaggage, List<String> warnings, List<String> notes) {}
 
     /** {@code HTTP2_STREAM_WINDOW_SIZE}, {@code HTTP2_CONNECTION_WINDOW_SIZE}, {@code HTTP2_FRAME_SIZE}, defaults filled in. */
     record Http2(int streamWindow, int connectionWindow, int frameSize) {}
@@ -91,8 +91,9 @@ final class ZtunnelEnv {
         io.zerohop.hbone.TcpKeepalive keepalive = keepalive(env);
         // ztunnel's parse_default(ENABLE_RESPONSE_BAGGAGE, true): Mesh.Builder.responseBaggage; null leaves its default (on).
         Boolean responseBaggage = env.containsKey("ENABLE_RESPONSE_BAGGAGE") ? bool(env, "ENABLE_RESPONSE_BAGGAGE", true) : null;
-        unsupported(env, warnings);
-        return new Tuning(threads, streams, release, http2, keepalive, responseBaggage, List.copyOf(warnings));
+        List<String> notes = new ArrayList<>();
+        unsupported(env, warnings, notes);
+        return new Tuning(threads, streams, release, http2, keepalive, responseBaggage, List.copyOf(warnings), List.copyOf(notes));
     }
 
     /**
@@ -387,10 +388,19 @@ final class ZtunnelEnv {
      * {@code ISTIO_META_DNS_CAPTURE} as ztunnel reads it ({@code true} in any case runs its DNS proxy; unset runs it too,
      * but a proxy without the variable is given no warning: it asked for nothing).
      */
-    static void unsupported(Map<String, String> env, List<String> warnings) {
+    static void unsupported(Map<String, String> env, List<String> warnings, List<String> notes) {
         for (Unsupported u : UNSUPPORTED) {
             String v = env.get(u.var());
             if (v == null || isDefault(u, v)) {
+                continue;
+            }
+            if (u.var().equals("XDS_ADDRESS") && ISTIOD_XDS.matcher(v).matches()) {
+                // Istio's chart sets it on every ztunnel (istiod[-revision].<namespace>.svc:15012): a carried-over DaemonSet
+                // asks for istiod's workloads and policies, which zerohop reads from their sources, so a warning at every start
+                // alarmed for nothing. Another address (a control plane that is not istiod) still warns.
+                notes.add("$XDS_ADDRESS=" + v + " is not used: zerohop has no xDS client; it reads workloads from"
+                        + " --inbound-endpoint, --workloads or --kubernetes (the API server istiod reads them from) and policies"
+                        + " from --policies or --kubernetes instead");
                 continue;
             }
             warnings.add("$" + u.var() + "=" + v + " is not read: " + u.why());
@@ -407,6 +417,10 @@ final class ZtunnelEnv {
                     + (xds.size() == 1 ? "it" : "them") + " to");
         }
     }
+
+    /** The XDS_ADDRESS istio's ztunnel chart writes when {@code xdsAddress} is not given: istiod's service, port 15012. */
+    private static final java.util.regex.Pattern ISTIOD_XDS = java.util.regex.Pattern.compile(
+            "(https://)?istiod(-[a-z0-9-]+)?\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?\\.svc(\\.[a-z0-9.-]+)?:15012");
 
     private static boolean isDefault(Unsupported u, String v) {
         String d = u.ztunnelDefault();

@@ -236,6 +236,17 @@ class ZtunnelEnvTest {
                 "ISTIO_META_DNS_CAPTURE", "false", "HTTP2_FRAME_SIZE", "1048576", "IPV6_ENABLED", "true", "PROXY_MODE", "shared",
                 "NETWORK", "", "ENABLE_RESPONSE_BAGGAGE", "true", "ISTIO_META_ENABLE_HBONE", "true", "KUBERNETES_SERVICE_HOST", "10.0.0.1");
         assertThat(ZtunnelEnv.read(defaults, CPUS).warnings()).isEmpty();
+        // istiod's address, as the chart writes it (with a revision too), is a note; another control plane's is a warning.
+        for (String istiod : new String[] {"istiod.istio-system.svc:15012", "istiod-1-24.istio-system.svc:15012",
+                "https://istiod.istio-system.svc:15012", "istiod.istio-system.svc.cluster.local:15012"}) {
+            ZtunnelEnv.Tuning t = ZtunnelEnv.read(env("XDS_ADDRESS", istiod), CPUS);
+            assertThat(t.warnings()).as(istiod).isEmpty();
+            assertThat(t.notes()).as(istiod).singleElement().asString().startsWith("$XDS_ADDRESS=" + istiod + " is not used:");
+        }
+        for (String other : new String[] {"cp.example.com:15012", "istiod.istio-system.svc:15010", "istiod.evil.example:15012"}) {
+            assertThat(ZtunnelEnv.read(env("XDS_ADDRESS", other), CPUS).warnings()).as(other).singleElement().asString()
+                    .startsWith("$XDS_ADDRESS=" + other + " is not read: zerohop has no xDS client");
+        }
         List<String> w = ZtunnelEnv.read(env("ISTIO_META_DNS_CAPTURE", "True", "PROXY_MODE", "dedicated",
 "XDS_HEADER_B", "2", "XDS_HEADER_A", "1", "FAKE_CA", "true"), CPUS).warnings();
         assertThat(w).containsExactly(
@@ -298,6 +309,46 @@ class ZtunnelEnvTest {
             assertThat(seen[1]).as("SETTINGS_MAX_FRAME_SIZE").isEqualTo(65_536);
             assertThat(proxy.stop()).as(proxy.output()).isZero();
             assertThat(proxy.output()).doesNotContain("is not read:");
+        }
+    }
+
+    /**
+     * The {@code env:} every ztunnel DaemonSet of istio's chart carries (istio/istio manifests/charts/ztunnel/templates/
+     * daemonset.yaml, with values.yaml's defaults: {@code requests.cpu: 200m}, no CPU limit, {@code logLevel: info}, grace
+     * 30 s), carried over: the proxy starts with no warning, since none of them asks for something zerohop does not do, and
+     * says once, at info, that {@code XDS_ADDRESS} (always istiod's) is not used and where its workloads come from instead.
+     * Until 7 December that start printed "warning: $XDS_ADDRESS=... is not read" every time.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(180)
+    void theZtunnelChartsEnvStartsWithNoWarning(@TempDir Path dir) throws Exception {
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.resolve("ca").toString())).isZero();
+        assertThat(Zerohop.run("ca", "issue", "--ca", dir.resolve("ca").toString(), "--id", "spiffe://cluster.local/ns/prod/sa/web",
+                "--out", dir.resolve("pem").toString(), "--ttl", "2h")).isZero();
+        Map<String, String> chart = new HashMap<>();
+        chart.put("CA_ADDRESS", "istiod.istio-system.svc:15012");
+        chart.put("XDS_ADDRESS", "istiod.istio-system.svc:15012");
+        chart.put("RUST_LOG", "info");
+        chart.put("RUST_BACKTRACE", "1");
+        chart.put("ISTIO_META_CLUSTER_ID", "Kubernetes");
+        chart.put("INPOD_ENABLED", "true");
+        chart.put("TERMINATION_GRACE_PERIOD_SECONDS", "30");
+        chart.put("POD_NAME", "ztunnel-x7k2p");
+        chart.put("POD_NAMESPACE", "istio-system");
+        chart.put("INSTANCE_IP", "127.0.212.1");
+        chart.put("SERVICE_ACCOUNT", "ztunnel");
+        chart.put("ZTUNNEL_CPU_LIMIT", "8"); // no limit: the downward API gives the node's allocatable CPUs
+        chart.put("ZTUNNEL_RESOURCE_CPU_REQUEST", "1"); // 200m with divisor "1", rounded up by the kubelet
+        try (ChildProxy proxy = new ChildProxy(chart, List.of(), "--cert", dir.resolve("pem/cert.pem").toString(), "--key",
+                dir.resolve("pem/key.pem").toString(), "--trust-bundle", dir.resolve("pem/bundle.pem").toString(),
+                "--inbound", "127.0.212.1:54900", "--admin", "off", "--metrics", "off", "--readiness", "off")) {
+            assertThat(proxy.output()).contains("zerohop proxy ready:");
+            assertThat(proxy.stop()).as(proxy.output()).isZero();
+            String out = proxy.output();
+            assertThat(out).as(out).doesNotContainIgnoringCase("warn");
+            assertThat(out.lines().filter(l -> l.contains("XDS_ADDRESS")).toList()).as(out).singleElement().asString()
+                    .contains("$XDS_ADDRESS=istiod.istio-system.svc:15012 is not used: zerohop has no xDS client")
+                    .contains("--inbound-endpoint, --workloads or --kubernetes");
         }
     }
 
