@@ -724,8 +724,11 @@ public final class Mesh implements AutoCloseable {
         }
 
         /**
-         * TCP keepalive of the HBONE listener's accepted connections and every client's dialled ones, as ztunnel's
-         * {@code KEEPALIVE_*} and {@code USER_TIMEOUT_ENABLED} set its sockets; default {@link io.zerohop.hbone.TcpKeepalive#DEFAULT}
+         * TCP keepalive of every socket the mesh dials (HBONE connections, the workload's and passthrough dials) and of
+         * the connections its listeners accept (capture and plaintext-inbound ones but SOCKS5's, as ztunnel's
+         * {@code Listener::accept}; the HBONE listener's, which ztunnel leaves alone), as ztunnel's {@code KEEPALIVE_*} and
+         * {@code USER_TIMEOUT_ENABLED} set its sockets (src/proxy.rs {@code setup_socket}); default
+         * {@link io.zerohop.hbone.TcpKeepalive#DEFAULT}
          * (on, 180 s idle, the kernel's interval and probe count).
          *
          * @throws NullPointerException naming {@code tcpKeepalive} when {@code k} is null

@@ -4,7 +4,8 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * TCP keepalive of HBONE connections, accepted and dialled, as ztunnel's {@code SocketConfig} (istio/ztunnel
+ * TCP keepalive of HBONE connections, accepted and dialled, and of an inbound tunnel's dial of its workload (mesh-core
+ * sets it on its other dials and captured connections too), as ztunnel's {@code SocketConfig} (istio/ztunnel
  * src/config.rs; applied by src/proxy.rs {@code DefaultSocketFactory::setup_socket}): {@code SO_KEEPALIVE}, then, on
  * the epoll transport, {@code TCP_KEEPIDLE}, {@code TCP_KEEPINTVL}, {@code TCP_KEEPCNT} and, with {@code userTimeout},
  * {@code TCP_USER_TIMEOUT} = idle + retries &times; interval (ztunnel's formula). The NIO fallback sets

@@ -418,21 +418,32 @@ public final class CaptureListener {
      * channel gets handlers of its own (the L7 paths) is dialled without one.
      */
     public static CompletableFuture<Relay.End> connectTcp(EventLoopGroup group, InetSocketAddress dst, boolean forRelay) {
+        return connectTcp(group, dst, forRelay, io.zerohop.hbone.TcpKeepalive.DEFAULT);
+    }
+
+    /**
+     * {@link #connectTcp(EventLoopGroup, InetSocketAddress, boolean)} with {@code keepalive} on the dialled socket, as
+     * ztunnel's socket factory sets its SocketConfig on every socket it dials (src/proxy.rs {@code setup_socket}).
+     */
+    public static CompletableFuture<Relay.End> connectTcp(EventLoopGroup group, InetSocketAddress dst, boolean forRelay,
+                                                          io.zerohop.hbone.TcpKeepalive keepalive) {
+        java.util.Objects.requireNonNull(keepalive, "keepalive");
         CompletableFuture<Relay.End> f = new CompletableFuture<>();
         // In a task of the dial's loop, never inside a batch of epoll events: a dial there can take the descriptor
         // number of a connection closed earlier in the batch, whose event still in it then reaches the connecting
         // channel as the end of its input (mesh-hbone's InboundTunnel.proxy says how; a chaos pass, helper 229).
         io.netty.channel.EventLoop loop = group.next();
         try {
-            loop.execute(() -> dialTcp(loop, dst, forRelay, f));
+            loop.execute(() -> dialTcp(loop, dst, forRelay, keepalive, f));
         } catch (java.util.concurrent.RejectedExecutionException e) {
             f.completeExceptionally(e);
         }
         return f;
     }
 
-    private static void dialTcp(io.netty.channel.EventLoop loop, InetSocketAddress dst, boolean forRelay, CompletableFuture<Relay.End> f) {
-        new Bootstrap().group(loop)
+    private static void dialTcp(io.netty.channel.EventLoop loop, InetSocketAddress dst, boolean forRelay,
+                                io.zerohop.hbone.TcpKeepalive keepalive, CompletableFuture<Relay.End> f) {
+        ChannelFuture dial = new Bootstrap().group(loop)
                 .channel(Transports.socketChannel(loop))
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
@@ -440,19 +451,23 @@ public final class CaptureListener {
                 .option(ChannelOption.RCVBUF_ALLOCATOR, Relay.TCP_READS)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
                 .handler(Transports.Dialling.INSTANCE)
-                .connect(dst).addListener((ChannelFuture cf) -> {
-                    if (cf.isSuccess()) {
-                        // On the loop, at the connect's completion: before epoll's next read of this channel.
-                        if (forRelay) {
-                            cf.channel().pipeline().replace(Transports.Dialling.INSTANCE, Transports.DIAL_HOLD,
-                                    new Hold(Long.MAX_VALUE, true));
-                        } else {
-                            cf.channel().pipeline().remove(Transports.Dialling.INSTANCE);
-                        }
-                        f.complete(Relay.tcp((DuplexChannel) cf.channel()));
-                    } else {
-                        f.completeExceptionally(cf.cause());
-                    }
-                });
+                .connect(dst);
+        if (dial.channel().isOpen()) {
+            Transports.keepalive(dial.channel(), keepalive);
+        }
+        dial.addListener((ChannelFuture cf) -> {
+            if (cf.isSuccess()) {
+                // On the loop, at the connect's completion: before epoll's next read of this channel.
+                if (forRelay) {
+                    cf.channel().pipeline().replace(Transports.Dialling.INSTANCE, Transports.DIAL_HOLD,
+                            new Hold(Long.MAX_VALUE, true));
+                } else {
+                    cf.channel().pipeline().remove(Transports.Dialling.INSTANCE);
+                }
+                f.complete(Relay.tcp((DuplexChannel) cf.channel()));
+            } else {
+                f.completeExceptionally(cf.cause());
+            }
+        });
     }
 }

@@ -26,13 +26,20 @@ public final class Listeners {
     private final List<Channel> capture = new CopyOnWriteArrayList<>();
     private final List<Channel> http = new CopyOnWriteArrayList<>();
     private final TunnelCount drain;
+    private final io.zerohop.hbone.TcpKeepalive keepalive;
     private ExecutorService httpExecutor;
 
     /** @param drain counts every connection the capture and plaintext listeners accept, for the drain */
     public Listeners(EventLoopGroup group, OwnPorts ownPorts, TunnelCount drain) {
+        this(group, ownPorts, drain, null);
+    }
+
+    /** @param keepalive of the connections the outbound and plaintext-inbound listeners accept; null: TcpKeepalive.DEFAULT */
+    public Listeners(EventLoopGroup group, OwnPorts ownPorts, TunnelCount drain, io.zerohop.hbone.TcpKeepalive keepalive) {
         this.group = group;
         this.ownPorts = ownPorts;
         this.drain = drain;
+        this.keepalive = keepalive == null ? io.zerohop.hbone.TcpKeepalive.DEFAULT : keepalive;
     }
 
     /** Accepted connections still open: of outbound capture listeners ([0]), of plaintext-inbound ones ([1]). */
@@ -52,7 +59,13 @@ public final class Listeners {
             open.decrementAndGet();
             drain.closed(f.channel());
         };
+        // ztunnel's outbound and inbound-passthrough listeners set its SocketConfig on what they accept (src/socket.rs
+        // Listener::accept after set_socket_options, src/proxy/outbound.rs, inbound_passthrough.rs); its SOCKS5 one does not.
+        boolean keepalive = c.mode() != Capture.Mode.SOCKS5;
         Channel ch = CaptureListener.bind(group, c, opener, accepted -> {
+            if (keepalive) {
+                io.zerohop.hbone.internal.Transports.keepalive(accepted, this.keepalive);
+            }
             open.incrementAndGet();
             drain.accepted(accepted);
             accepted.closeFuture().addListener(closed);

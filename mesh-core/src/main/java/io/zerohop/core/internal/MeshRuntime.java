@@ -154,6 +154,9 @@ public final class MeshRuntime {
                     // 5 s, after which a silent client's connection was taken as not HTTP (Sniffer).
                     new TunnelSource(registry, claims, cfg.node(), local::hostHas), 0, cfg.clusterId());
             http.acceptHttp10(cfg.acceptHttp10());
+            if (cfg.keepalive() != null) {
+                http.tcpKeepalive(cfg.keepalive());
+            }
             http.sniffHttp10(cfg.sniffHttp10());
             http.readBaggage(cfg.responseBaggage());
             http.reportDenials(new HttpEnforcement.Denials() {
@@ -167,13 +170,14 @@ public final class MeshRuntime {
             this.http = http;
             PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals, observer::logsRefusals,
                     new TunnelSource(registry, claims, cfg.node(), local::hostHas));
-            this.listeners = new Listeners(group, ownPorts, tunnels);
+            this.listeners = new Listeners(group, ownPorts, tunnels, cfg.keepalive());
             this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),
                     observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout(), cfg.localAddress(), cfg.dnsServers(), cfg.http2(),
                     cfg.keepalive());
             this.inbound = new Inbound(local, identity, ownPorts, http, authorizer, cfg.inboundEndpoints());
             inbound.responseBaggage(cfg.responseBaggage());
-            this.plaintext = new PlaintextInbound(local, ownPorts, policy, authorizer, http, observer, refusals, cfg.inboundEndpoints());
+            this.plaintext = new PlaintextInbound(local, ownPorts, policy, authorizer, http, observer, refusals, cfg.inboundEndpoints(),
+                    cfg.keepalive());
             this.live = new LiveAuthorization(inbound::reauthorize, observer::lateDenied);
             // ztunnel's PolicyWatcher covers its plaintext passthrough too (inbound_passthrough.rs assert_rbac).
             UnparsedHttpRules unparsed = policy == null ? null : new UnparsedHttpRules(local, policy);

@@ -775,7 +775,7 @@ public final class Outbound implements CaptureListener.Opener {
             // ztunnel's proxy_to_tcp builds the connection result before it dials: a failed dial counts
             // (Error::Io, CONNECT) and has its line. While the access log writes it, the failure is a
             // LoggedRefusal, so the capture listener adds no line of its own (as PlaintextInbound's dial).
-            return CaptureListener.connectTcp(loop, to, true).handle((end, e) -> {
+            return CaptureListener.connectTcp(loop, to, true, keepalive == null ? io.zerohop.hbone.TcpKeepalive.DEFAULT : keepalive).handle((end, e) -> {
                 if (e == null) {
                     return CompletableFuture.completedFuture(observer.plain(end, "passthrough", false, source, to, null, p.serviceHost()));
                 }

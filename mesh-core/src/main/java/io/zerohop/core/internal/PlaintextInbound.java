@@ -49,6 +49,7 @@ public final class PlaintextInbound implements CaptureListener.Opener {
     private final TunnelObserver observer;
     private final RateLimitedLog refusals;
     private final InboundEndpoints endpoints;
+    private final io.zerohop.hbone.TcpKeepalive keepalive;
     private final LivePlaintext live = new LivePlaintext();
     private static final Decision NOT_PARSED_YET = Decision.allowNoPolicy(
             "decided per HTTP request, its parser not installed yet: its requests meet the policies in force");
@@ -62,6 +63,14 @@ public final class PlaintextInbound implements CaptureListener.Opener {
     /** @param endpoints where a workload address's connections are dialled ({@code Mesh.Builder.inboundEndpoint}) */
     public PlaintextInbound(LocalWorkloads local, OwnPorts ownPorts, PolicyEngine engine, PolicyAuthorizer policy,
                             HttpEnforcement http, TunnelObserver observer, RateLimitedLog refusals, InboundEndpoints endpoints) {
+        this(local, ownPorts, engine, policy, http, observer, refusals, endpoints, null);
+    }
+
+    /** @param keepalive of the workload's dialled socket (ztunnel's setup_socket on every dial); null: TcpKeepalive.DEFAULT */
+    public PlaintextInbound(LocalWorkloads local, OwnPorts ownPorts, PolicyEngine engine, PolicyAuthorizer policy,
+                            HttpEnforcement http, TunnelObserver observer, RateLimitedLog refusals, InboundEndpoints endpoints,
+                            io.zerohop.hbone.TcpKeepalive keepalive) {
+        this.keepalive = keepalive == null ? io.zerohop.hbone.TcpKeepalive.DEFAULT : keepalive;
         this.endpoints = Objects.requireNonNull(endpoints, "endpoints");
         this.local = Objects.requireNonNull(local, "local");
         this.ownPorts = Objects.requireNonNull(ownPorts, "ownPorts");
@@ -202,7 +211,7 @@ public final class PlaintextInbound implements CaptureListener.Opener {
                 return CompletableFuture.failedFuture(new IllegalStateException("plaintext to " + Addresses.authority(target)
                         + " is parsed per request: open it with its accepted connection"));
             }
-            Relay.End parsed = http.plaintext(client, () -> CaptureListener.connectTcp(client.eventLoop(), endpoint), source, target,
+            Relay.End parsed = http.plaintext(client, () -> CaptureListener.connectTcp(client.eventLoop(), endpoint, false, keepalive), source, target,
                     w.ref(), local.registry().identityOf(w), proto);
             if (policy != null) {
                 parsed = tracked(parsed, source, w, target, changes);
@@ -210,7 +219,7 @@ public final class PlaintextInbound implements CaptureListener.Opener {
             return CompletableFuture.completedFuture(observer == null ? parsed
                     : observer.plainParsed(parsed, source, target, local.registry().identityOf(w)));
         }
-        return dialed(CaptureListener.connectTcp(loop, endpoint, true), source, target, local.registry().identityOf(w), start).thenApply(end -> {
+        return dialed(CaptureListener.connectTcp(loop, endpoint, true, keepalive), source, target, local.registry().identityOf(w), start).thenApply(end -> {
             if (policy != null) {
                 live.track(end.channel(), source, target,
                         () -> redecide(source, target, w, end.channel(), false), changes);

@@ -368,6 +368,11 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
                 .handler(hold);
         ChannelFuture dial = b.connect(TunnelSet.of(ch).dialAddress(upstream));
         dialing = dial.channel();
+        if (dialing.isOpen()) {
+            // ztunnel's inbound dials the workload through its socket factory, which sets the keepalive on every socket
+            // it makes (src/proxy.rs setup_socket via freebind_connect), not only on HBONE ones.
+            Transports.keepalive(dialing, cfg().keepalive());
+        }
         TunnelSet.of(ch).dials(cfg().upstreamConnectTimeout().toNanos()).add(this);
         // The stream ended (reset, connection lost) before the upstream answered: abandon the dial,
         // so CONNECT+RST loops cost no upstream connections and no sockets. Dials in progress are

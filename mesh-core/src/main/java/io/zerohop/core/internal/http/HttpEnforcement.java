@@ -108,6 +108,7 @@ public final class HttpEnforcement {
             Long.getLong(TEST_H2_CLOSE_BOUND_PROPERTY, java.util.concurrent.TimeUnit.SECONDS.toMillis(H2ConnectionEnds.Drain.TIMEOUT_SECONDS)));
     /** Envoy's {@code accept_http_10} for every HTTP/1 connection this parses ({@link #acceptHttp10(boolean)}). */
     private volatile boolean acceptHttp10;
+    private volatile io.zerohop.hbone.TcpKeepalive keepalive = io.zerohop.hbone.TcpKeepalive.DEFAULT;
     /** istiod's {@code PILOT_HTTP10} listener match: a sniffed HTTP/1.0 request line is HTTP ({@link #sniffHttp10(boolean)}). */
     private volatile boolean sniffHttp10;
     /** What the HTTP/1 and HTTP/2 filters ask of the policy per request. */
@@ -279,6 +280,14 @@ public final class HttpEnforcement {
      */
     public void acceptHttp10(boolean on) {
         this.acceptHttp10 = on;
+    }
+
+    /**
+     * TCP keepalive of the upstream dials of parsed tunnels, as of every other dial (ztunnel's socket factory sets it on
+     * every socket: src/proxy.rs {@code setup_socket}); default {@code TcpKeepalive.DEFAULT}. Applies to dials afterwards.
+     */
+    public void tcpKeepalive(io.zerohop.hbone.TcpKeepalive k) {
+        this.keepalive = java.util.Objects.requireNonNull(k, "tcpKeepalive");
     }
 
     /**
@@ -784,33 +793,37 @@ public final class HttpEnforcement {
     }
 
     private void dial(Channel stream, InetSocketAddress upstream, io.netty.util.concurrent.Promise<Channel> dialled) {
-        new Bootstrap().group(stream.eventLoop())
+        ChannelFuture connecting = new Bootstrap().group(stream.eventLoop())
                 .channel(Epoll.isAvailable() ? EpollSocketChannel.class : NioSocketChannel.class)
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
                 .handler(io.zerohop.hbone.internal.Transports.Dialling.INSTANCE)
-                .connect(upstream).addListener((ChannelFuture f) -> {
-                    if (!f.isSuccess()) {
-                        log.debug("upstream {} unreachable for an L7 tunnel: {}", Addresses.authority(upstream), f.cause().toString());
-                        dialled.setFailure(f.cause());
-                        return;
-                    }
-                    if (!stream.isActive()) {
-                        f.channel().close();
-                        dialled.setFailure(new java.nio.channels.ClosedChannelException());
-                        return;
-                    }
-                    f.channel().pipeline().remove(io.zerohop.hbone.internal.Transports.Dialling.INSTANCE);
-                    Channel up = f.channel();
-                    io.netty.util.concurrent.GenericFutureListener<io.netty.util.concurrent.Future<? super Void>> ends =
-                            x -> endUpstream(stream, up);
-                    stream.closeFuture().addListener(ends);
-                    // As for plaintext: an application connection that closes first takes its listener off the tunnel's.
-                    up.closeFuture().addListener(x -> stream.closeFuture().removeListener(ends));
-                    dialled.setSuccess(f.channel());
-                });
+                .connect(upstream);
+        if (connecting.channel().isOpen()) {
+            io.zerohop.hbone.internal.Transports.keepalive(connecting.channel(), keepalive);
+        }
+        connecting.addListener((ChannelFuture f) -> {
+            if (!f.isSuccess()) {
+                log.debug("upstream {} unreachable for an L7 tunnel: {}", Addresses.authority(upstream), f.cause().toString());
+                dialled.setFailure(f.cause());
+                return;
+            }
+            if (!stream.isActive()) {
+                f.channel().close();
+                dialled.setFailure(new java.nio.channels.ClosedChannelException());
+                return;
+            }
+            f.channel().pipeline().remove(io.zerohop.hbone.internal.Transports.Dialling.INSTANCE);
+            Channel up = f.channel();
+            io.netty.util.concurrent.GenericFutureListener<io.netty.util.concurrent.Future<? super Void>> ends =
+                    x -> endUpstream(stream, up);
+            stream.closeFuture().addListener(ends);
+            // As for plaintext: an application connection that closes first takes its listener off the tunnel's.
+            up.closeFuture().addListener(x -> stream.closeFuture().removeListener(ends));
+            dialled.setSuccess(f.channel());
+        });
     }
 
     /**
