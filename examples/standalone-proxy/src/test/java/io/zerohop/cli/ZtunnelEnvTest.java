@@ -353,6 +353,149 @@ class ZtunnelEnvTest {
     }
 
     /**
+     * A real start: what the proxy's HBONE client sends a peer's HBONE port, read raw off the TLS connection (the preface,
+     * its SETTINGS and the WINDOW_UPDATE of stream 0 before the first HEADERS): {@code HTTP2_STREAM_WINDOW_SIZE} as
+     * {@code SETTINGS_INITIAL_WINDOW_SIZE}, {@code HTTP2_FRAME_SIZE} as {@code SETTINGS_MAX_FRAME_SIZE} and
+     * {@code HTTP2_CONNECTION_WINDOW_SIZE} as the connection window (65535 + the increment), as ztunnel's h2 client builder
+     * takes them (src/proxy/h2/client.rs {@code spawn_connection}: {@code initial_window_size},
+     * {@code initial_connection_window_size}, {@code max_frame_size}). Four streams per connection keep zerohop's one
+     * stream window per admitted stream (4 MiB) under the variable's 32 MiB, so the variable is what is granted.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(180)
+    void aRealStartsHboneClientSendsTheHttp2Variables(@TempDir Path dir) throws Exception {
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.resolve("ca").toString())).isZero();
+        assertThat(Zerohop.run("ca", "issue", "--ca", dir.resolve("ca").toString(), "--id", "spiffe://cluster.local/ns/prod/sa/web",
+                "--out", dir.resolve("pem").toString(), "--ttl", "2h")).isZero();
+        Path w = Files.writeString(dir.resolve("w.yaml"), """
+                nodes:
+                  - {name: n0, hboneAddress: "127.0.212.9:54919"}
+                  - {name: n1, hboneAddress: "127.0.212.10:54920"}
+                workloads:
+                  - {namespace: prod, name: web, serviceAccount: web, addresses: [127.0.212.11], node: n1}
+                """);
+        java.util.concurrent.CompletableFuture<Map<String, Long>> sent = new java.util.concurrent.CompletableFuture<>();
+        io.netty.channel.EventLoopGroup group = new io.netty.channel.MultiThreadIoEventLoopGroup(1, io.netty.channel.nio.NioIoHandler.newFactory());
+        try {
+            io.netty.handler.ssl.SslContext tls = io.netty.handler.ssl.SslContextBuilder.forServer(dir.resolve("pem/cert.pem").toFile(),
+                            dir.resolve("pem/key.pem").toFile())
+                    .clientAuth(io.netty.handler.ssl.ClientAuth.OPTIONAL)
+                    // The client's certificate is not what is looked at here.
+                    .trustManager(io.netty.handler.ssl.util.InsecureTrustManagerFactory.INSTANCE)
+                    .applicationProtocolConfig(new io.netty.handler.ssl.ApplicationProtocolConfig(
+                            io.netty.handler.ssl.ApplicationProtocolConfig.Protocol.ALPN,
+                            io.netty.handler.ssl.ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                            io.netty.handler.ssl.ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, "h2"))
+                    .build();
+            io.netty.channel.Channel hbone = new io.netty.bootstrap.ServerBootstrap().group(group)
+                    .channel(io.netty.channel.socket.nio.NioServerSocketChannel.class)
+                    .childHandler(new io.netty.channel.ChannelInitializer<io.netty.channel.socket.SocketChannel>() {
+                        @Override
+                        protected void initChannel(io.netty.channel.socket.SocketChannel c) {
+                            c.pipeline().addLast(tls.newHandler(c.alloc()), new RawH2Frames(sent));
+                        }
+                    }).bind(new InetSocketAddress("127.0.212.10", 54920)).sync().channel();
+            try (ChildProxy proxy = new ChildProxy(Map.of("HTTP2_STREAM_WINDOW_SIZE", "1048576", "HTTP2_FRAME_SIZE", "65536",
+                    "HTTP2_CONNECTION_WINDOW_SIZE", "33554432", "POOL_MAX_STREAMS_PER_CONNECTION", "4"), List.of(), "--cert",
+                    dir.resolve("pem/cert.pem").toString(), "--key", dir.resolve("pem/key.pem").toString(), "--trust-bundle",
+                    dir.resolve("pem/bundle.pem").toString(), "--workloads", w.toString(), "--node", "n0", "--inbound", "127.0.212.9:54919",
+                    "--forward", "127.0.212.8:54918=127.0.212.11:54921", "--admin", "off", "--metrics", "off", "--readiness", "off")) {
+                try (Socket s = proxy.dialForward("127.0.212.8", "127.0.212.8")) {
+                    s.getOutputStream().write('x');
+                    Map<String, Long> seen;
+                    try {
+                        seen = sent.get(30, java.util.concurrent.TimeUnit.SECONDS);
+                    } catch (java.util.concurrent.TimeoutException e) {
+                        throw new AssertionError("no HEADERS from the proxy's client in 30 s; its output:\n" + proxy.output(), e);
+                    }
+                    assertThat(seen.get("preface")).as(proxy.output()).isEqualTo(1);
+                    assertThat(seen.get("SETTINGS_INITIAL_WINDOW_SIZE")).isEqualTo(1_048_576);
+                    assertThat(seen.get("SETTINGS_MAX_FRAME_SIZE")).isEqualTo(65_536);
+                    assertThat(seen.get("connection window")).as(seen.toString()).isEqualTo(33_554_432);
+                    assertThat(seen.get("SETTINGS_ENABLE_PUSH")).as("push off, as ztunnel's enable_push(false)").isEqualTo(0);
+                }
+            } finally {
+                hbone.close().sync();
+            }
+        } finally {
+            group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).sync();
+        }
+    }
+
+    /**
+     * Reads an HTTP/2 client's first bytes as they are on the wire: the preface, then frames up to the first HEADERS (after
+     * answering the preface with an empty SETTINGS);
+     * completes {@code seen} with the SETTINGS parameters by name, {@code preface} 1, and {@code connection window} (65535
+     * plus the increments of stream 0's WINDOW_UPDATEs before that HEADERS).
+     */
+    private static final class RawH2Frames extends io.netty.handler.codec.ByteToMessageDecoder {
+        private static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        private final java.util.concurrent.CompletableFuture<Map<String, Long>> seen;
+        private final Map<String, Long> values = new HashMap<>();
+        private boolean preface;
+
+        RawH2Frames(java.util.concurrent.CompletableFuture<Map<String, Long>> seen) {
+            this.seen = seen;
+            values.put("connection window", 65_535L);
+        }
+
+        @Override
+        protected void decode(io.netty.channel.ChannelHandlerContext ctx, io.netty.buffer.ByteBuf in, List<Object> out) {
+            if (!preface) {
+                if (in.readableBytes() < PREFACE.length) {
+                    return;
+                }
+                byte[] p = new byte[PREFACE.length];
+                in.readBytes(p);
+                if (!java.util.Arrays.equals(p, PREFACE)) {
+                    seen.completeExceptionally(new AssertionError("not the HTTP/2 preface"));
+                    ctx.close();
+                    return;
+                }
+                preface = true;
+                values.put("preface", 1L);
+                // The server's own (empty) SETTINGS: zerohop's client opens its first stream once the peer's arrived.
+                ctx.writeAndFlush(ctx.alloc().buffer(9).writeMedium(0).writeByte(0x4).writeByte(0).writeInt(0));
+            }
+            while (!seen.isDone() && in.readableBytes() >= 9) {
+                int length = in.getUnsignedMedium(in.readerIndex());
+                if (in.readableBytes() < 9 + length) {
+                    return;
+                }
+                int type = in.getUnsignedByte(in.readerIndex() + 3);
+                int flags = in.getUnsignedByte(in.readerIndex() + 4);
+                int stream = in.getInt(in.readerIndex() + 5) & 0x7fff_ffff;
+                in.skipBytes(9);
+                io.netty.buffer.ByteBuf payload = in.readSlice(length);
+                if (type == 0x4 && (flags & 0x1) == 0) {
+                    String[] names = {null, "SETTINGS_HEADER_TABLE_SIZE", "SETTINGS_ENABLE_PUSH", "SETTINGS_MAX_CONCURRENT_STREAMS",
+                            "SETTINGS_INITIAL_WINDOW_SIZE", "SETTINGS_MAX_FRAME_SIZE", "SETTINGS_MAX_HEADER_LIST_SIZE"};
+                    while (payload.readableBytes() >= 6) {
+                        int id = payload.readUnsignedShort();
+                        long v = payload.readUnsignedInt();
+                        values.put(id < names.length && id > 0 ? names[id] : "0x" + Integer.toHexString(id), v);
+                    }
+                } else if (type == 0x8 && stream == 0) {
+                    long inc = payload.getUnsignedInt(payload.readerIndex()) & 0x7fff_ffffL;
+                    values.put("update " + values.size() + " (" + inc + ")", inc);
+                    values.merge("connection window", payload.readUnsignedInt() & 0x7fff_ffffL, Long::sum);
+                } else if (type == 0x1) {
+                    seen.complete(Map.copyOf(values));
+                }
+            }
+            if (seen.isDone()) {
+                in.skipBytes(in.readableBytes());
+            }
+        }
+
+        @Override
+        public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
+            seen.completeExceptionally(cause);
+            ctx.close();
+        }
+    }
+
+    /**
      * A real start: {@code KEEPALIVE_TIME=42s} is the TCP keepalive of the proxy's HBONE connections, dialled and accepted,
      * as ztunnel's {@code setup_socket} sets it on its sockets: the kernel's keepalive timer on each (ss -o) is due
      * within 42 s, where zerohop's default is 180 s.
