@@ -286,6 +286,59 @@ class ZtunnelEnvTest {
         }
     }
 
+    /**
+     * A real start with {@code POOL_UNUSED_RELEASE_TIMEOUT=0}: as in ztunnel, where the pool drops a connection as it checks
+     * it in (src/proxy/pool.rs {@code maybe_checkin_conn}, pingora's {@code idle_timeout(Some(0))}), two tunnels at once take
+     * two HBONE connections and none is left in the pool once they ended (the pools' count in /config_dump).
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(180)
+    void aRealStartWithAZeroReleaseTimeoutKeepsNoConnection(@TempDir Path dir) throws Exception {
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.resolve("ca").toString())).isZero();
+        assertThat(Zerohop.run("ca", "issue", "--ca", dir.resolve("ca").toString(), "--id", "spiffe://cluster.local/ns/prod/sa/web",
+                "--out", dir.resolve("pem").toString(), "--ttl", "2h")).isZero();
+        Path w = Files.writeString(dir.resolve("w.yaml"), """
+                nodes:
+                  - {name: n1, hboneAddress: "127.0.212.21:54931"}
+                workloads:
+                  - {namespace: prod, name: web, serviceAccount: web, addresses: [127.0.212.22], node: n1}
+                """);
+        try (ServerSocket app = echo("127.0.212.22", 54933);
+                ChildProxy proxy = new ChildProxy(Map.of("POOL_UNUSED_RELEASE_TIMEOUT", "0"), List.of(), "--cert",
+                        dir.resolve("pem/cert.pem").toString(), "--key", dir.resolve("pem/key.pem").toString(), "--trust-bundle",
+                        dir.resolve("pem/bundle.pem").toString(), "--workloads", w.toString(), "--node", "n1", "--inbound", "127.0.212.21:54931",
+                        "--forward", "127.0.212.20:54930=127.0.212.22:54933", "--admin", "127.0.212.20:54934", "--metrics", "off",
+                        "--readiness", "off")) {
+            try (Socket a = proxy.dialForward("127.0.212.20", "127.0.212.20"); Socket b = proxy.dialForward("127.0.212.20", "127.0.212.20")) {
+                for (Socket s : List.of(a, b)) {
+                    s.getOutputStream().write('x');
+                    assertThat(s.getInputStream().read()).as(proxy.output()).isEqualTo('x');
+                }
+                assertThat(pooled("127.0.212.20:54934")).as("a connection per tunnel").isEqualTo(2);
+            }
+            int left = -1;
+            for (int i = 0; i < 100 && left != 0; i++) { // the tunnels' ends reach the proxy after the sockets' close
+                left = pooled("127.0.212.20:54934");
+                if (left != 0) {
+                    Thread.sleep(100);
+                }
+            }
+            assertThat(left).as("closed with their tunnels: " + proxy.output()).isZero();
+            assertThat(proxy.stop()).as(proxy.output()).isZero();
+        }
+    }
+
+    /** The HBONE connections of the proxy's pools, from its admin's /config_dump. */
+    private static int pooled(String admin) throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://" + admin + "/config_dump")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        int n = 0;
+        for (JsonNode p : new ObjectMapper().readTree(r.body()).get("pools")) {
+            n += p.get("connections").asInt();
+        }
+        return n;
+    }
+
     /** Starts the proxy with {@code env}, opens two tunnels at once through its forward, and sums the pools' connections. */
     /**
      * A real start: {@code HTTP2_STREAM_WINDOW_SIZE} and {@code HTTP2_FRAME_SIZE} are the SETTINGS a real HTTP/2 client
