@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
  * {@code workloadSelector} selects; a node proxy ({@link KubernetesDiscovery#forNode}) relays a connection captured for
  * the entry's VIP ({@link Capture#forward}) to them, on the entry's {@code targetPort}; with the pod deleted, only the VM.
  * Until 7 December the VIP was unknown to the registry, and the connection was relayed to the VIP itself, where nothing
- * listens. Sockets on 127.0.239.x only.
+ * listens. Sockets on 127.0.239.x, 127.0.251.x and 127.0.217.x (h413) only.
  */
 class ServiceEntryEndToEndTest {
     static String read(InetSocketAddress via) throws IOException {
@@ -85,6 +85,82 @@ class ServiceEntryEndToEndTest {
             for (int i = 0; i < 5; i++) {
                 assertThat(read(via)).isEqualTo("vm");
             }
+        } finally {
+            ca.close();
+        }
+    }
+
+    @Test
+    @DisplayName("a ServiceEntry address that its endpoint or a WorkloadEntry also has takes connections to the Service, as"
+            + " ztunnel's find_upstream (VIP first): the service port is mapped to the targetPort, and a VM's address"
+            + " reaches every VM the entry selects")
+    void anEntryAddressThatIsAlsoAWorkloadsGoesToTheService() throws Exception {
+        // h413's addresses and ports: 127.0.217.x, 55900-56099.
+        InetAddress db = InetAddress.getByName("127.0.217.20");
+        InetAddress vm1 = InetAddress.getByName("127.0.217.21");
+        InetAddress vm2 = InetAddress.getByName("127.0.217.22");
+        InetAddress client = InetAddress.getByName("127.0.217.2");
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        try (MockCluster k8s = new MockCluster();
+             // What a connection dialled at db:55910 reached when the workload there was taken before the VIP.
+             SelectorlessServiceTest.Tagged direct = new SelectorlessServiceTest.Tagged(new InetSocketAddress(db, 55910), "direct")) {
+            k8s.closeLater(new SelectorlessServiceTest.Tagged(new InetSocketAddress(db, 55920), "db"));
+            k8s.closeLater(new SelectorlessServiceTest.Tagged(new InetSocketAddress(vm1, 55920), "vm1"));
+            k8s.closeLater(new SelectorlessServiceTest.Tagged(new InetSocketAddress(vm2, 55920), "vm2"));
+            k8s.closeLater(new SelectorlessServiceTest.Tagged(new InetSocketAddress(vm1, 55910), "vm1-direct"));
+            k8s.client.resource(namespace("ext", Map.of())).create();
+            k8s.apply("""
+                    apiVersion: networking.istio.io/v1
+                    kind: ServiceEntry
+                    metadata: {name: db, namespace: ext}
+                    spec:
+                      hosts: [db.example.com]
+                      addresses: [%s]
+                      ports: [{number: 55910, targetPort: 55920, name: tcp-pg}]
+                      location: MESH_EXTERNAL
+                      resolution: STATIC
+                      endpoints: [{address: %s}]
+                    """.formatted(db.getHostAddress(), db.getHostAddress()));
+            k8s.apply("""
+                    apiVersion: networking.istio.io/v1
+                    kind: ServiceEntry
+                    metadata: {name: vms, namespace: ext}
+                    spec:
+                      hosts: [vms.example.com]
+                      addresses: [%s]
+                      ports: [{number: 55910, targetPort: 55920, name: tcp-pg}]
+                      resolution: STATIC
+                      workloadSelector: {labels: {app: vm}}
+                    """.formatted(vm1.getHostAddress()));
+            for (InetAddress vm : new InetAddress[] {vm1, vm2}) {
+                k8s.apply("""
+                        apiVersion: networking.istio.io/v1
+                        kind: WorkloadEntry
+                        metadata: {name: vm-%s, namespace: ext, labels: {app: vm}}
+                        spec: {address: %s}
+                        """.formatted(vm.getHostAddress().replace('.', '-'), vm.getHostAddress()));
+            }
+            KubernetesDiscovery d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a")
+                    .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
+            d.synced().get(30, TimeUnit.SECONDS);
+            await(d, "both VMs and the database's endpoint", () -> d.registry().byAddress(vm1).isPresent()
+                    && d.registry().byAddress(vm2).isPresent() && d.registry().byAddress(db).isPresent()
+                    && d.registry().services().stream().filter(s -> s.hostname().endsWith(".example.com")).count() == 2);
+
+            Mesh proxy = k8s.closeLater(d.applyTo(Mesh.builder()).identityProvider(ca)
+                    .identity(SpiffeIds.istio("cluster.local", "zerohop-system", "zerohop-node")).threads(1).build());
+            InetSocketAddress toDb = proxy.capture(Capture.forward(new InetSocketAddress(InetAddress.getByName("127.0.217.1"), 55901),
+                    new InetSocketAddress(db, 55910)));
+            InetSocketAddress toVm1 = proxy.capture(Capture.forward(new InetSocketAddress(InetAddress.getByName("127.0.217.1"), 55902),
+                    new InetSocketAddress(vm1, 55910)));
+            assertThat(SelectorlessServiceTest.read(client, toDb)).isEqualTo("db");
+            java.util.Set<String> seen = new java.util.HashSet<>();
+            for (int i = 0; i < 40 && seen.size() < 2; i++) {
+                String got = SelectorlessServiceTest.read(client, toVm1);
+                assertThat(got).isIn("vm1", "vm2");
+                seen.add(got);
+            }
+            assertThat(seen).containsExactlyInAnyOrder("vm1", "vm2");
         } finally {
             ca.close();
         }

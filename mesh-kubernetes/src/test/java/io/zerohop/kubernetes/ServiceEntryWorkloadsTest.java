@@ -514,10 +514,11 @@ class ServiceEntryWorkloadsTest {
         assertThat(registry.all()).extracting(Workload::name).doesNotContain("remote-vm");
     }
     @Test
-    @DisplayName("collisions: a ServiceEntry VIP that is a WorkloadEntry's or its own endpoint's address is no VIP, the"
-            + " workload keeps it (ztunnel's find_address: workload first); a WorkloadEntry at an address a pod then takes"
+    @DisplayName("collisions: a ServiceEntry VIP that is a WorkloadEntry's address is both (below:"
+            + " anEntryAddressAWorkloadAlsoHasIsBothVipAndWorkloadAddress); a WorkloadEntry at an address a pod then takes"
             + " loses it to the pod (the pod's identity is the one its node proxy vouches for; ztunnel keeps whichever came"
-            + " last); a VIP that is a Service's ClusterIP stays the Service's, and so does its hostname")
+            + " last), the VIP stays; a VIP that is a Service's ClusterIP of the namespace stays the Service's, and so does"
+            + " its hostname")
     void collisionsWithPodsAndServices() throws Exception {
         k8s.client.resource(new ServiceBuilder().withNewMetadata().withNamespace("ns").withName("reviews").endMetadata()
                 .withNewSpec().withClusterIP("10.96.0.81").withSelector(Map.of("app", "reviews"))
@@ -539,6 +540,52 @@ class ServiceEntryWorkloadsTest {
                   resolution: STATIC
                   workloadSelector: {labels: {app: vm}}
                 """);
+        await(d, "the VM and the entry's own VIP", () -> at("10.0.0.9").isPresent() && vip("240.240.0.11").isPresent());
+        assertThat(at("10.0.0.9").orElseThrow().name()).isEqualTo("vm");
+        assertThat(vip("10.96.0.81").orElseThrow().name()).isEqualTo("reviews");
+        assertThat(vip("10.0.0.9").orElseThrow().hostname()).isEqualTo("clash.example.com");
+        assertThat(vip("240.240.0.11").orElseThrow().hostname()).isEqualTo("clash.example.com");
+        assertThat(registry.services()).filteredOn(x -> x.hostname().equals("reviews.ns.svc.cluster.local"))
+                .extracting(Service::name).containsExactly("reviews");
+        assertThat(vip("240.240.0.11").orElseThrow().name()).as("the entry's name, though its first host was left out").isEqualTo("clash");
+
+        k8s.create(pod("ns", "web-1", "node-a", "web", Map.of("app", "web"), "10.0.0.9").build());
+        await(d, "the pod at the VM's address", () -> at("10.0.0.9").map(w -> w.name().equals("web-1")).orElse(false));
+        assertThat(at("10.0.0.9").orElseThrow().identity().toString()).isEqualTo("spiffe://cluster.local/ns/ns/sa/web");
+        assertThat(registry.endpoints(vip("240.240.0.11").orElseThrow())).isEmpty();
+        // istiod's VIPs do not depend on who holds the address: the pod's address is still the entry's VIP.
+        assertThat(vip("10.0.0.9").orElseThrow().hostname()).isEqualTo("clash.example.com");
+    }
+    @Test
+    @DisplayName("a ServiceEntry address that a WorkloadEntry, its own inline endpoint or a pod also has is the entry's VIP"
+            + " and the workload's address at once, as istiod publishes them (services.go constructServiceEntries builds the"
+            + " VIPs from spec.addresses alone; workloads.go workloadEntryWorkloadBuilder/serviceEntryWorkloadBuilder the"
+            + " workloads from their address alone): ztunnel's find_upstream takes the VIP, find_address the workload")
+    void anEntryAddressAWorkloadAlsoHasIsBothVipAndWorkloadAddress() throws Exception {
+        k8s.client.resource(new ServiceBuilder().withNewMetadata().withNamespace("ns").withName("reviews").endMetadata()
+                .withNewSpec().withClusterIP("10.96.0.81").withSelector(Map.of("app", "reviews"))
+                .addNewPort().withName("http").withPort(9080).withProtocol("TCP").endPort().endSpec().build()).create();
+        k8s.create(pod("ns", "web-1", "node-a", "web", Map.of("app", "web"), "10.0.0.7").build());
+        for (String[] vm : new String[][] {{"vm-1", "10.0.0.9"}, {"vm-2", "10.0.0.10"}}) {
+            k8s.apply("""
+                    apiVersion: networking.istio.io/v1
+                    kind: WorkloadEntry
+                    metadata: {name: %s, namespace: ns, labels: {app: vm}}
+                    spec: {address: %s, serviceAccount: vm}
+                    """.formatted(vm[0], vm[1]));
+        }
+        // Two VMs behind the first one's address (a VM's IP kept as the service address when a second VM was added).
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: vms, namespace: ns}
+                spec:
+                  hosts: [vms.example.com]
+                  addresses: [10.0.0.9]
+                  ports: [{number: 5432, targetPort: 15432, name: tcp-pg}]
+                  resolution: STATIC
+                  workloadSelector: {labels: {app: vm}}
+                """);
         // An external database as operators declare it: its address both the VIP and the one endpoint.
         k8s.apply("""
                 apiVersion: networking.istio.io/v1
@@ -552,24 +599,50 @@ class ServiceEntryWorkloadsTest {
                   resolution: STATIC
                   endpoints: [{address: 10.0.5.5}]
                 """);
-        await(d, "the VM and the entry's own VIP", () -> at("10.0.0.9").isPresent() && vip("240.240.0.11").isPresent()
-                && registry.services().stream().anyMatch(x -> x.hostname().equals("db.example.com")));
-        // ztunnel's find_address: the workload at an address first, a VIP only when none has it.
-        assertThat(vip("10.0.5.5")).isEmpty();
-        assertThat(at("10.0.5.5").orElseThrow().services()).extracting(WorkloadService::hostname).containsExactly("db.example.com");
-        assertThat(at("10.0.0.9").orElseThrow().name()).isEqualTo("vm");
-        assertThat(vip("10.96.0.81").orElseThrow().name()).isEqualTo("reviews");
-        assertThat(vip("10.0.0.9")).isEmpty();
-        assertThat(vip("240.240.0.11").orElseThrow().hostname()).isEqualTo("clash.example.com");
-        assertThat(registry.services()).filteredOn(x -> x.hostname().equals("reviews.ns.svc.cluster.local"))
-                .extracting(Service::name).containsExactly("reviews");
-        assertThat(vip("240.240.0.11").orElseThrow().name()).as("the entry's name, though its first host was left out").isEqualTo("clash");
+        // A pod's address as an entry's: istiod sends it as the VIP too.
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: web-alias, namespace: ns}
+                spec:
+                  hosts: [web.example.com]
+                  addresses: [10.0.0.7]
+                  ports: [{number: 80, targetPort: 8080, name: http}]
+                  resolution: STATIC
+                  workloadSelector: {labels: {app: web}}
+                """);
+        // A VM at a Kubernetes Service's ClusterIP: istiod sends the workload, the Service keeps its VIP.
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: at-cluster-ip, namespace: ns}
+                spec: {address: 10.96.0.81}
+                """);
+        await(d, "every object", () -> at("10.0.0.9").isPresent() && at("10.0.0.10").isPresent() && at("10.0.5.5").isPresent()
+                && at("10.0.0.7").isPresent() && vip("10.96.0.81").isPresent()
+                && registry.services().stream().filter(x -> x.hostname().endsWith(".example.com")).count() == 3);
 
-        k8s.create(pod("ns", "web-1", "node-a", "web", Map.of("app", "web"), "10.0.0.9").build());
-        await(d, "the pod at the VM's address", () -> at("10.0.0.9").map(w -> w.name().equals("web-1")).orElse(false));
-        assertThat(at("10.0.0.9").orElseThrow().identity().toString()).isEqualTo("spiffe://cluster.local/ns/ns/sa/web");
-        assertThat(registry.endpoints(vip("240.240.0.11").orElseThrow())).isEmpty();
+        Service vms = registry.services().stream().filter(x -> x.hostname().equals("vms.example.com")).findFirst().orElseThrow();
+        assertThat(vms.vips()).containsExactly(ip("10.0.0.9"));
+        assertThat(vip("10.0.0.9")).contains(vms);
+        assertThat(at("10.0.0.9").orElseThrow().name()).isEqualTo("vm-1");
+        assertThat(registry.endpoints(vms)).extracting(Workload::name).containsExactlyInAnyOrder("vm-1", "vm-2");
+
+        Service db = registry.services().stream().filter(x -> x.hostname().equals("db.example.com")).findFirst().orElseThrow();
+        assertThat(db.vips()).containsExactly(ip("10.0.5.5"));
+        assertThat(vip("10.0.5.5")).contains(db);
+        assertThat(at("10.0.5.5").orElseThrow().name()).isEqualTo("db-10.0.5.5");
+        assertThat(registry.endpoints(db)).extracting(Workload::name).containsExactly("db-10.0.5.5");
+
+        Service alias = registry.services().stream().filter(x -> x.hostname().equals("web.example.com")).findFirst().orElseThrow();
+        assertThat(alias.vips()).containsExactly(ip("10.0.0.7"));
+        assertThat(at("10.0.0.7").orElseThrow().name()).isEqualTo("web-1");
+        assertThat(registry.endpoints(alias)).extracting(Workload::name).containsExactly("web-1");
+
+        assertThat(vip("10.96.0.81").orElseThrow().name()).isEqualTo("reviews");
+        assertThat(at("10.96.0.81").orElseThrow().name()).isEqualTo("at-cluster-ip");
     }
+
     @Test
     @DisplayName("istio.io's ServiceEntry examples (egress wildcard NONE, MESH_EXTERNAL DNS, a CIDR with static endpoints,"
             + " a Unix socket endpoint, subjectAltNames, DNS_ROUND_ROBIN, a VM with weight and locality) all at once: none"

@@ -44,8 +44,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>ServiceEntries and WorkloadEntries ({@link ServiceEntryConversion}; istiod's {@code serviceEntriesInfo},
  * {@code workloadEntryWorkloadBuilder}, {@code serviceEntryWorkloadBuilder}) add registry Services (one per host) and
- * workloads after the pods and the Kubernetes Services, so a pod keeps its address and a Service its VIP
- * ({@code withIstioEntries}); a hostname endpoint is a workload with a hostname, looked up on demand; what zerohop
+ * workloads after the pods and the Kubernetes Services, so a pod keeps its address and a Service its VIP; an entry's
+ * address that a workload also has is both, as istiod sends it ({@code withIstioEntries}); a hostname endpoint is a workload with a hostname, looked up on demand; what zerohop
  * cannot do (a Unix socket endpoint, another network) is left out with one WARN.
  *
  * <p>Each node's addresses (where its proxy dials from, which binds the {@code forwarded: for=}
@@ -437,8 +437,11 @@ public final class WorkloadState {
      * <li>Each host of a ServiceEntry is a registry Service (added to {@code svcs}) with the entry's {@code spec.addresses}
      * that are single IPs as VIPs (a CIDR is left out: zerohop's VIPs are addresses), its ports (service port →
      * {@code targetPort}, else the port), hostname the host. A hostname a Kubernetes Service or an older ServiceEntry
-     * already has is not taken again (istiod keeps the Kubernetes Service, else the oldest); a VIP already a pod's or a
-     * Service's is left out (one host gets a VIP several hosts list). {@code resolution: NONE} is passthrough in istiod
+     * already has is not taken again (istiod keeps the Kubernetes Service, else the oldest); a VIP another Service of the
+     * namespace has is left out (one host gets a VIP several hosts list); one that a pod, a WorkloadEntry or an endpoint
+     * has too is kept, as istiod's {@code constructServiceEntries} reads no workload (the registry then routes a
+     * connection dialled there to the Service, ztunnel's {@code find_upstream}, and finds the workload by address,
+     * {@code find_address}). {@code resolution: NONE} is passthrough in istiod
      * (the connection goes to the address dialled): the Service has no VIP, so such a connection goes to that address
      * as any other.</li>
      * <li>Its endpoints: the pods and WorkloadEntries of its namespace its {@code workloadSelector} selects (a pod's
@@ -454,7 +457,7 @@ public final class WorkloadState {
      * {@code implicitEndpoints}). mesh-core looks the hostname up when a connection picks it (ztunnel's on-demand DNS).</li>
      * </ul>
      * What zerohop cannot do is left out with one WARN naming the object: a Unix socket endpoint, a hostname that is no
-     * DNS name, an address a pod or a VIP already has, an endpoint on another network, an object that does not parse. An
+     * DNS name, an address a pod or an earlier entry already has (a VIP does not count), an endpoint on another network, an object that does not parse. An
      * HBONE endpoint without a service account has {@code default}'s identity, as in ztunnel.
      */
     private List<Workload> withIstioEntries(List<Workload> pods, List<io.zerohop.core.Service> svcs, Set<InetAddress> claimed,
@@ -475,32 +478,18 @@ public final class WorkloadState {
         // ztunnel's ServiceStore holds; other namespaces' entries of one host and address are kept, each its own.
         Set<String> hostnames = new HashSet<>();
         Set<String> canonicalTaken = new HashSet<>();
-        Set<InetAddress> vips = new HashSet<>(claimed);
         Set<String> nsVips = new HashSet<>();
         for (io.zerohop.core.Service s : svcs) {
             hostnames.add(s.namespace() + "/" + s.hostname());
             canonicalTaken.add(s.hostname());
-            vips.addAll(s.vips());
             s.vips().forEach(a -> nsVips.add(s.namespace() + "/" + a.getHostAddress()));
         }
-        // ztunnel looks an address up as a workload first, a Service VIP only when no workload has it (state.rs
-        // find_address): a ServiceEntry listing its own endpoint's or a VM's address in spec.addresses (an external
-        // database: addresses [IP], endpoints [{address: IP}]) still reaches that workload. Taking the VIP first left the
-        // workload out and the VIP without endpoint: refused.
-        // Only a workload that can be installed here counts: one of another network is left out (entryWorkload).
-        Set<InetAddress> entryAddresses = new HashSet<>();
-        String local = localNetwork();
-        for (GenericKubernetesResource r : newest(workloadEntries)) {
-            Object spec = r.getAdditionalProperties().get("spec");
-            if (spec instanceof Map<?, ?> m && m.get("address") instanceof String a) {
-                Object network = m.get("network");
-                addEntryAddress(entryAddresses, a, network == null ? null : String.valueOf(network), local);
-            }
-        }
-        for (ServiceEntryConversion.Se se : ses) {
-            se.endpoints().forEach(ep -> addEntryAddress(entryAddresses, ep.address(), ep.network(), local));
-        }
-        entryAddresses.removeAll(vips);
+        // An entry's VIPs are its spec.addresses whoever else has them (istiod's constructServiceEntries reads no workload):
+        // one that is also a WorkloadEntry's, an endpoint's or a pod's address is both, and the registry keeps both (a
+        // connection dialled there goes to the Service, ztunnel's find_upstream; a lookup by address finds the workload,
+        // find_address). Only another Service of the same namespace keeps it from an entry, as ztunnel's ServiceStore
+        // holds one per namespace and VIP. Until 7 December (h383's reading of find_address alone) such an address was
+        // no VIP here, so a connection to it skipped the Service's port mapping and its other endpoints.
         List<SeHost> hosts = new ArrayList<>();
         for (ServiceEntryConversion.Se se : ses) {
             if (!se.cidrs().isEmpty()) {
@@ -529,16 +518,12 @@ public final class WorkloadState {
                 List<InetAddress> free = new ArrayList<>();
                 if (!passthrough) {
                     for (InetAddress a : se.vips()) {
-                        if (entryAddresses.contains(a)) {
-                            PodConversion.warnOnce(se.id() + ": address " + a.getHostAddress() + " of host " + host
-                                    + " is a WorkloadEntry's or an endpoint's, which ztunnel finds first (find_address):"
-                                    + " left out as a VIP, the workload there reached directly");
-                        } else if (!claimed.contains(a) && nsVips.add(se.namespace() + "/" + a.getHostAddress())) {
+                        if (nsVips.add(se.namespace() + "/" + a.getHostAddress())) {
                             free.add(a);
-                            vips.add(a);
                         } else {
                             PodConversion.warnOnce(se.id() + ": address " + a.getHostAddress() + " of host " + host
-                                    + " is already a pod's or another Service's: left out for this host");
+                                    + " is already another Service's of namespace " + se.namespace()
+                                    + ": left out for this host");
                         }
                     }
                 }
@@ -609,7 +594,7 @@ public final class WorkloadState {
                 io.zerohop.core.GatewayAddress waypoint = waypoints.forWorkload(id, we.namespace(), we.spec().labels(),
                         namespaceLabels.get(we.namespace()));
                 Workload w = entryWorkload(id, we.namespace(), we.name(), we.spec(), we.spec().labels(), annotations,
-                        workloadName, member, claimed, vips, workloadNames, waypoint);
+                        workloadName, member, claimed, workloadNames, waypoint);
                 if (w != null) {
                     out.add(w);
                 }
@@ -639,7 +624,7 @@ public final class WorkloadState {
                     io.zerohop.core.GatewayAddress waypoint = waypoints.forWorkload(id, se.namespace(), ep.labels(),
                             namespaceLabels.get(se.namespace()));
                     Workload w = entryWorkload(id, se.namespace(), name, ep, se.labels(), se.annotations(), se.name(), member,
-                            claimed, vips, workloadNames, waypoint);
+                            claimed, workloadNames, waypoint);
                     if (w != null) {
                         out.add(w);
                     }
@@ -665,7 +650,7 @@ public final class WorkloadState {
                                 new ServiceEntryConversion.Endpoint(h.host, Map.of(), null, Map.of(), null, null), se.labels(),
                                 se.annotations(), se.name(),
                                 List.of(ServiceEntryConversion.membership(se, h.registryName, h.host, Map.of(), true)),
-                                claimed, vips, workloadNames, null);
+                                claimed, workloadNames, null);
                         if (w != null) {
                             out.add(w);
                         }
@@ -694,12 +679,12 @@ public final class WorkloadState {
 
     /**
      * The workload of a WorkloadEntry or a ServiceEntry endpoint, or null (logged once) when zerohop cannot have it: a
-     * hostname address, an address a pod, a VIP or an earlier entry has, a name a pod has, another network.
+     * hostname address, an address a pod or an earlier entry has (a VIP may be it too), a name a pod has, another network.
      * {@code labels}/{@code annotations} decide HBONE as istiod's {@code setTunnelProtocol}.
      */
     private Workload entryWorkload(String id, String namespace, String name, ServiceEntryConversion.Endpoint ep,
                                    Map<String, String> labels, Map<String, String> annotations, String workloadName,
-                                   List<io.zerohop.core.WorkloadService> services, Set<InetAddress> claimed, Set<InetAddress> vips,
+                                   List<io.zerohop.core.WorkloadService> services, Set<InetAddress> claimed,
                                    Set<String> workloadNames, io.zerohop.core.GatewayAddress waypoint) {
         if (ep.address().isEmpty()) {
             PodConversion.warnOnce(id + ": field spec.address: none, on network \"" + ep.network() + "\" (istiod reaches it"
@@ -730,9 +715,11 @@ public final class WorkloadState {
                     + " multicast, no workload's own, and it has a service account: left out");
             return null;
         }
-        if (ip != null && (claimed.contains(ip) || vips.contains(ip))) {
-            PodConversion.warnOnce(id + ": address " + ip.getHostAddress() + " is already a pod's, a Service's or an earlier"
-                    + " entry's: left out");
+        // Only a workload's address keeps it out (the registry holds one workload per address); a VIP does not, as istiod's
+        // workload builders read none: the address is then both (find_upstream takes the VIP, find_address the workload).
+        if (ip != null && claimed.contains(ip)) {
+            PodConversion.warnOnce(id + ": address " + ip.getHostAddress() + " is already a pod's or an earlier entry's:"
+                    + " left out");
             return null;
         }
         if (workloadNames.contains(key(namespace, name))) {
@@ -785,16 +772,6 @@ public final class WorkloadState {
     private String localNetwork() {
         String n = namespaceLabels.getOrDefault("istio-system", Map.of()).get(NETWORK_LABEL);
         return n == null ? "" : n;
-    }
-
-    private static void addEntryAddress(Set<InetAddress> into, String address, String network, String localNetwork) {
-        if (network != null && !network.isEmpty() && !network.equals(localNetwork)) {
-            return;
-        }
-        InetAddress ip = address == null || address.isEmpty() ? null : ServiceEntryConversion.ipOrNull(address);
-        if (ip != null) {
-            into.add(ip);
-        }
     }
 
     private static Map<String, String> labelsOf(Map<String, String> labels) {
