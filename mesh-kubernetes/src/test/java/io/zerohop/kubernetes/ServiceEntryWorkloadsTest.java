@@ -644,6 +644,44 @@ class ServiceEntryWorkloadsTest {
     }
 
     @Test
+    @DisplayName("a selectorless Service's EndpointSlice endpoint at an address that is a WorkloadEntry's and an entry's VIP"
+            + " adds the Service to that workload, as at any workload's address (istiod's endpointSlicesBuilder reads no"
+            + " VIP); only an address that is a VIP and no workload's is left out")
+    void aSliceEndpointAtAnEntryVipThatIsAWorkloadsJoinsTheWorkload() throws Exception {
+        k8s.client.resource(new ServiceBuilder().withNewMetadata().withNamespace("ns").withName("legacy-db").endMetadata()
+                .withNewSpec().withClusterIP("10.96.0.90").addNewPort().withName("pg").withPort(5432)
+                .withTargetPort(new IntOrString(5432)).withProtocol("TCP").endPort().endSpec().build()).create();
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: vm, namespace: ns, labels: {app: vm}}
+                spec: {address: 10.0.0.9, serviceAccount: vm}
+                """);
+        k8s.apply("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: vms, namespace: ns}
+                spec:
+                  hosts: [vms.example.com]
+                  addresses: [10.0.0.9, 240.240.0.30]
+                  ports: [{number: 5432, name: tcp-pg}]
+                  resolution: STATIC
+                  workloadSelector: {labels: {app: vm}}
+                """);
+        k8s.client.resource(new io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder().withNewMetadata()
+                .withNamespace("ns").withName("legacy-db-manual").withLabels(Map.of("kubernetes.io/service-name", "legacy-db"))
+                .endMetadata().withAddressType("IPv4").addNewPort().withName("pg").withProtocol("TCP").withPort(5432).endPort()
+                .addNewEndpoint().withAddresses("10.0.0.9").endEndpoint()
+                .addNewEndpoint().withAddresses("240.240.0.30").endEndpoint().build()).create();
+        await(d, "the slice's Service on the VM", () -> at("10.0.0.9").map(w -> w.services().size() == 2).orElse(false));
+        assertThat(at("10.0.0.9").orElseThrow().services()).extracting(WorkloadService::hostname)
+                .containsExactly("vms.example.com", "legacy-db.ns.svc.cluster.local");
+        assertThat(vip("10.0.0.9").orElseThrow().hostname()).isEqualTo("vms.example.com");
+        assertThat(at("240.240.0.30")).as("a VIP and no workload's address: left out, as before").isEmpty();
+        assertThat(registry.endpoints(vip("10.96.0.90").orElseThrow())).extracting(Workload::name).containsExactly("vm");
+    }
+
+    @Test
     @DisplayName("istio.io's ServiceEntry examples (egress wildcard NONE, MESH_EXTERNAL DNS, a CIDR with static endpoints,"
             + " a Unix socket endpoint, subjectAltNames, DNS_ROUND_ROBIN, a VM with weight and locality) all at once: none"
             + " blocks the sync or another object; what zerohop can route is routed")

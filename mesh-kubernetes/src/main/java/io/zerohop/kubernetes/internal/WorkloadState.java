@@ -875,8 +875,9 @@ public final class WorkloadState {
      * would send plaintext: the same address and port, one tunnel stronger).</li>
      * <li>An address several slices list (two Services in front of one external IP) is one workload carrying each
      * Service; it is named after the first slice by namespace and name.</li>
-     * <li>An address that is a Service VIP is left out (logged once): the API server allocated the VIP, the slice
-     * was written by hand.</li>
+     * <li>An address that is a Service VIP and no workload's is left out (logged once): the API server allocated the
+     * VIP, the slice was written by hand. One that is also a workload's (a ServiceEntry address a WorkloadEntry has too)
+     * is that workload's, as above.</li>
      * </ul>
      * Each remaining address becomes a {@link Workload.Protocol#TCP} workload without identity (null service account:
      * {@link Workload}'s class comment), no labels, no node, named {@code SLICE-ADDRESS} (the address with {@code :} as
@@ -893,6 +894,11 @@ public final class WorkloadState {
         Set<InetAddress> vips = new HashSet<>();
         for (io.zerohop.core.Service s : svcs) {
             vips.addAll(s.vips());
+        }
+        // A workload's address takes the slice's membership even when it is a VIP too (a ServiceEntry address a VM also
+        // has): istiod's endpointSlicesBuilder reads no VIP, and the workload there is what a lookup by address finds.
+        for (Workload w : pods) {
+            w.addresses().forEach(vips::remove);
         }
         // Address → the memberships the slices give it, in slice order; and the first slice naming it.
         Map<InetAddress, List<io.zerohop.core.WorkloadService>> byAddress = new java.util.LinkedHashMap<>();
