@@ -95,6 +95,20 @@ public record ServiceEntryVisibility(Visibility defaultVisibility, List<Policy> 
         }
     }
 
+    /**
+     * The {@code serviceEntryVisibility} of a MeshConfig YAML document: the file istiod reads ({@code --meshConfig},
+     * default {@code ./etc/istio/config/mesh}, the {@code mesh} key of the {@code istio} ConfigMap), its other keys
+     * skipped. Absent or empty: {@link #UNSET}.
+     *
+     * @param source what errors name (a file path)
+     * @throws IllegalArgumentException naming {@code source:line:} and the field ({@code serviceEntryVisibility.policies[0]
+     *                                  .visibility: "NAMESPCE" is none of ...}): an unknown field, a bad visibility or
+     *                                  selector, a rule without {@code namespaceSelector}
+     */
+    public static ServiceEntryVisibility fromMeshConfig(String yaml, String source) {
+        return io.zerohop.kubernetes.internal.MeshConfigVisibility.parse(Objects.requireNonNull(yaml, "yaml"), source);
+    }
+
     /** A builder: {@code defaultVisibility} PUBLIC and no policies until set. */
     public static Builder builder() {
         return new Builder();
