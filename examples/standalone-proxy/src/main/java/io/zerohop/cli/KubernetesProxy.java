@@ -30,11 +30,13 @@ final class KubernetesProxy implements AutoCloseable {
      *
      * @param node the --node option; default $NODE_NAME (downward API spec.nodeName)
      * @param clusterDomain --cluster-domain, else $CLUSTER_DOMAIN, else cluster.local, checked
+     * @param serviceEntryVisibility --mesh-config's serviceEntryVisibility, checked; null: istiod's default (all public)
      * @param ciliumOptions the Cilium agent options the cluster's Cilium policies are read with (--policy-default-local-cluster)
      * @param meters where the rejected-objects counter goes (the proxy's /metrics)
      * @param rootCheck told of every policy set installed (a root namespace that looks mistyped)
      */
-    static KubernetesProxy start(String node, Path workloads, Path policies, String trustDomain, String clusterDomain, String rootNamespace,
+    static KubernetesProxy start(String node, Path workloads, Path policies, String trustDomain, String clusterDomain,
+                                 io.zerohop.kubernetes.ServiceEntryVisibility serviceEntryVisibility, String rootNamespace,
                                  io.zerohop.policy.CiliumOptions ciliumOptions, io.micrometer.core.instrument.MeterRegistry meters,
                                  RootNamespaceCheck rootCheck) {
         // ProxyCommand.check() has refused file sources and a missing node name as usage errors.
@@ -56,8 +58,12 @@ final class KubernetesProxy implements AutoCloseable {
         // Every install of the policy set (the first once synced) is checked; a warning is logged when it changes.
         engine.addChangeListener(rootCheck);
         try {
-            d = KubernetesDiscovery.forNode(client, nodeName).trustDomain(trustDomain).clusterDomain(clusterDomain).meterRegistry(meters)
-                    .policies(engine).start();
+            KubernetesDiscovery.Builder b = KubernetesDiscovery.forNode(client, nodeName).trustDomain(trustDomain).clusterDomain(clusterDomain)
+                    .meterRegistry(meters).policies(engine);
+            if (serviceEntryVisibility != null) {
+                b.serviceEntryVisibility(serviceEntryVisibility);
+            }
+            d = b.start();
         } catch (RuntimeException e) {
             client.close();
             throw e;

@@ -179,6 +179,20 @@ final class ProxyCommand implements Callable<Integer> {
             "Default: $CLUSTER_DOMAIN, else cluster.local (as ztunnel)"})
     String clusterDomain;
 
+    /**
+     * istiod's MeshConfig file ({@code --meshConfig}), of which only {@code serviceEntryVisibility} is read, as istiod's
+     * ambient index reads it for ServiceEntries (pilot/pkg/serviceregistry/kube/controller/ambient
+     * {@code serviceentry_visibility.go}); read once at start, where istiod follows edits (restart the proxy after one).
+     */
+    @Option(names = "--mesh-config", paramLabel = "FILE", description = {
+            "With --kubernetes: istiod's MeshConfig YAML (its --meshConfig file; the mesh key of ConfigMap istio-system/istio),"
+                    + " read once at start for serviceEntryVisibility only: which namespaces see each ServiceEntry",
+            "Default: none (every ServiceEntry public, istiod's default)"})
+    Path meshConfig;
+
+    /** {@link #meshConfig}'s {@code serviceEntryVisibility}, checked by {@link #check}; null without the option. */
+    private io.zerohop.kubernetes.ServiceEntryVisibility checkedServiceEntryVisibility;
+
     /** {@link #clusterDomain} or the environment's, checked by {@link #check}. */
     private String checkedClusterDomain = io.zerohop.kubernetes.KubernetesDiscovery.DEFAULT_CLUSTER_DOMAIN;
 
@@ -913,6 +927,23 @@ final class ProxyCommand implements Callable<Integer> {
                 throw u.error("kubernetes", "true", "needs --node NAME (or NODE_NAME from the downward API: spec.nodeName)");
             }
         }
+        if (meshConfig != null) {
+            u.path("mesh-config", meshConfig, Usage.Kind.FILE);
+            if (!kubernetes) {
+                // Only ServiceEntries are read from it, and only --kubernetes has them: a file given for nothing is refused
+                // rather than taken silently (an operator would believe the visibility applies).
+                throw u.error("mesh-config", meshConfig.toString(), "only --kubernetes reads it (the visibility of ServiceEntries)");
+            }
+            checkedServiceEntryVisibility = Usage.parse(u, "mesh-config", meshConfig.toString(), () -> {
+                String text;
+                try {
+                    text = java.nio.file.Files.readString(meshConfig);
+                } catch (java.io.IOException e) {
+                    throw new IllegalArgumentException(meshConfig + " cannot be read: " + e.getMessage(), e);
+                }
+                return io.zerohop.kubernetes.ServiceEntryVisibility.fromMeshConfig(text, meshConfig.toString());
+            });
+        }
         if (identity.istio != null) {
             u.path("istio-ca-root", identity.istio.root, Usage.Kind.FILE);
             u.path("token-file", identity.istio.tokenFile, Usage.Kind.FILE);
@@ -1243,7 +1274,7 @@ final class ProxyCommand implements Callable<Integer> {
         }
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(MetricsConfig.INSTANCE);
         ProcessMetrics.register(prometheus);
-        KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, checkedClusterDomain, rootNamespace, ciliumOptions(), prometheus,
+        KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, checkedClusterDomain, checkedServiceEntryVisibility, rootNamespace, ciliumOptions(), prometheus,
                 new RootNamespaceCheck(rootNamespace, origins.label("root-namespace"))) : null;
         WorkloadRegistry registry = kube != null ? kube.discovery.registry()
                 : workloads == null ? WorkloadRegistry.empty() : WorkloadRegistry.load(workloads, checkedClusterDomain);
@@ -1269,8 +1300,8 @@ final class ProxyCommand implements Callable<Integer> {
         // and PEM files and SPIRE bring theirs: warning against --trust-domain there was false (new-user pass: --ca of
         // cluster.local with --trust-domain other.local said "no SVID can be issued" while every tunnel worked).
         if (kube == null && !registry.all().isEmpty() && identity.caDir == null && identity.pem == null && identity.spireSocket == null) {
-            String td = registry.identityOf(registry.all().get(0)).getTrustDomain().getName();
-            if (!td.equals(trustDomain)) {
+            String td = firstTrustDomain(registry);
+            if (td != null && !td.equals(trustDomain)) {
                 // Its workloads' SVIDs are asked of a CA of the other domain: the proxy printed "ready" while readiness
                 // said "pending: identity" and every tunnel was reset with a stack trace (new-user pass).
                 LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("workloads") + " " + workloads + ": trustDomain " + td
@@ -1426,10 +1457,10 @@ final class ProxyCommand implements Callable<Integer> {
         }
         if (kube == null && !registry.all().isEmpty() && (identity.caDir != null || identity.pem != null)) {
             // The identity source's own trust domain, which --trust-domain does not change.
-            String td = registry.identityOf(registry.all().get(0)).getTrustDomain().getName();
+            String td = firstTrustDomain(registry);
             String source = provider instanceof InMemoryCa ca ? ca.trustDomain().getName()
                     : provider.defaultIdentity().map(id -> id.getTrustDomain().getName()).orElse(td);
-            if (!td.equals(source)) {
+            if (td != null && !td.equals(source)) {
                 LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("workloads") + " " + workloads + ": trustDomain " + td
                         + ", but " + (identity.caDir != null ? "the CA of " + origins.label("ca") + " " + identity.caDir
                         : "the SVID of " + origins.label("cert") + " " + identity.pem.cert) + " is of " + source
@@ -1938,6 +1969,16 @@ final class ProxyCommand implements Callable<Integer> {
         return registry.all().stream()
                 .filter(w -> w.protocol() == io.zerohop.core.Workload.Protocol.HBONE && self != null && self.equals(w.node()))
                 .map(io.zerohop.core.Workload::identity).sorted(java.util.Comparator.comparing(Object::toString)).findFirst();
+    }
+
+    /**
+     * The trust domain of the registry's first workload that has an identity, or null when none has (plaintext workloads
+     * only): the first workload alone was read, and a file starting with a workload without identity stopped the start with
+     * a NullPointerException.
+     */
+    private static String firstTrustDomain(WorkloadRegistry registry) {
+        return registry.all().stream().map(registry::identityOf).filter(java.util.Objects::nonNull).findFirst()
+                .map(id -> id.getTrustDomain().getName()).orElse(null);
     }
 
     /** {@code "; N workloads; policies M"} as they are now (with --kubernetes: after the sync installed them); {@code 1 workload}. */
