@@ -237,18 +237,19 @@ public final class Outbound implements CaptureListener.Opener {
                     Map.of(), to);
             return defaultHeaders ? withDefaultHeaders(null, source, r, null, ep.service().hostname()) : r;
         }
-        Route r = workloadRoute(dst, target);
+        Route r = workloadRoute(dst, target, callerNamespace(source));
         return defaultHeaders ? withDefaultHeaders(source, r, null) : r;
     }
 
     /**
      * The route to {@code w}, the registry workload at {@code target}'s address (null: none there).
      *
+     * @param ns the caller's namespace, which Services it sees ({@link #unknown}); null: none known
      * @throws Mesh.UnknownDestinationException when {@code w} is null or {@code protocol: TCP}
      */
-    private Route workloadRoute(Workload w, InetSocketAddress target) {
+    private Route workloadRoute(Workload w, InetSocketAddress target, String ns) {
         if (w == null) {
-            throw unknown(target, "add it to the workload registry or pass an explicit Route");
+            throw unknown(target, ns, "add it to the workload registry or pass an explicit Route", "pass an explicit Route");
         }
         if (w.protocol() != Workload.Protocol.HBONE) {
             throw new Mesh.UnknownDestinationException("destination " + w + " (" + Addresses.authority(target)
@@ -377,10 +378,50 @@ public final class Outbound implements CaptureListener.Opener {
         return hop.address().isUnresolved() ? new Request.ResolveWaypoint(hop.workload(), h, from) : h;
     }
 
-    /** {@code target} is no registry workload; {@code remedy} what the caller can do about it. */
-    private static Mesh.UnknownDestinationException unknown(InetSocketAddress target, String remedy) {
+    /**
+     * {@code target} is no registry workload and no Service a client of namespace {@code ns} sees; {@code remedy} what
+     * the caller can do about an address outside the registry, {@code otherwise} what it can do besides changing the
+     * Services' visibility when the address is the VIP of Services hidden from it. Such a VIP is, for that client, no
+     * Service, as ztunnel's {@code get_best_by_vip} filters it out ({@code Service::visible_to}, src/state/service.rs),
+     * and {@code find_upstream} (src/state.rs) then looks for a workload at the address only: ztunnel's
+     * {@code build_request} passes it through as an unknown destination (plain TCP), which zerohop does under
+     * {@code passthroughUnknown} and refuses without. The refusal names those Services: "not a known mesh workload"
+     * alone sent the operator to add to the registry an address that is already in it (h406).
+     */
+    private Mesh.UnknownDestinationException unknown(InetSocketAddress target, String ns, String remedy, String otherwise) {
+        List<io.zerohop.core.Service> hidden = hiddenServices(target.getAddress(), ns);
+        if (!hidden.isEmpty()) {
+            String names = hidden.stream().map(io.zerohop.core.Service::toString).collect(java.util.stream.Collectors.joining(", "));
+            return new Mesh.UnknownDestinationException("destination " + Addresses.authority(target) + " is a VIP of "
+                    + (hidden.size() == 1 ? "service " + names + ", visible only to its own namespace"
+                            : "services " + names + ", each visible only to its own namespace")
+                    + " (visibility: NAMESPACE), not to a client in namespace " + ns
+                    + ": no Service and no known mesh workload for it; its identity cannot be verified (make one of them"
+                    + " visibility: PUBLIC, or " + otherwise + ")");
+        }
         return new Mesh.UnknownDestinationException("destination " + Addresses.authority(target)
                 + " is not a known mesh workload; its identity cannot be verified (" + remedy + ")");
+    }
+
+    /**
+     * The Services one of whose VIPs is {@code vip}, in the order installed, when none is {@link
+     * io.zerohop.core.Service#visibleTo} a client of {@code ns}; empty when one is, when there are none, or when
+     * {@code ns} is null (such a client sees every Service). A walk of the registry's Services, on the refusal path only.
+     */
+    private List<io.zerohop.core.Service> hiddenServices(java.net.InetAddress vip, String ns) {
+        if (ns == null) {
+            return List.of();
+        }
+        List<io.zerohop.core.Service> hidden = new java.util.ArrayList<>();
+        for (io.zerohop.core.Service s : local.registry().services()) {
+            if (s.vips().contains(vip)) {
+                if (s.visibleTo(ns)) {
+                    return List.of();
+                }
+                hidden.add(s);
+            }
+        }
+        return hidden;
     }
 
     /**
@@ -525,9 +566,9 @@ public final class Outbound implements CaptureListener.Opener {
                 }
                 to = ep.address();
                 host = ep.service().hostname();
-                route = workloadRoute(ep.workload(), to);
+                route = workloadRoute(ep.workload(), to, null);
             } else {
-                route = workloadRoute(dst, target);
+                route = workloadRoute(dst, target, callerNamespace(source));
             }
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
@@ -644,8 +685,8 @@ public final class Outbound implements CaptureListener.Opener {
         }
         // ztunnel's find_upstream asks get_best_by_vip with the source workload's namespace: of several Services of one
         // VIP (ServiceEntries of one address in several namespaces) its own namespace's.
-        io.zerohop.core.Service vipService = local.registry().serviceAt(target.getAddress(),
-                from != null ? from.namespace() : callerNamespace(src)).orElse(null);
+        String ns = from != null ? from.namespace() : callerNamespace(src);
+        io.zerohop.core.Service vipService = local.registry().serviceAt(target.getAddress(), ns).orElse(null);
         if (vipService != null && vipService.waypoint() != null) {
             // ztunnel's build_request: a Service's waypoint is looked up before any endpoint (fetch_service_waypoint).
             return viaWaypoint(vipService.waypoint(), "service " + vipService, from, src, source, target, vipService.hostname());
@@ -674,15 +715,17 @@ public final class Outbound implements CaptureListener.Opener {
         }
         Route route;
         try {
-            route = workloadRoute(dst, target);
+            route = workloadRoute(dst, target, ns);
         } catch (Mesh.UnknownDestinationException e) {
             if (dst == null ? passthroughUnknown : dst.protocol() == Workload.Protocol.TCP) {
                 return new Request.Passthrough(e.getMessage());
             }
             // A captured connection has no Route to pass: its remedies are the registry or passthrough,
             // named as the CLI and the builder spell them.
-            return new Request.Refused(dst != null ? e : unknown(target, "add it to the workload registry, or relay destinations"
-                    + " outside it as plain TCP: zerohop proxy --passthrough-unknown, Mesh.Builder.passthroughUnknown(true)"), false);
+            return new Request.Refused(dst != null ? e : unknown(target, ns, "add it to the workload registry, or relay destinations"
+                    + " outside it as plain TCP: zerohop proxy --passthrough-unknown, Mesh.Builder.passthroughUnknown(true)",
+                    "relay such destinations as plain TCP, as ztunnel does: zerohop proxy --passthrough-unknown,"
+                    + " Mesh.Builder.passthroughUnknown(true)"), false);
         }
         // The captured app's address travels as `Forwarded: for=` (ztunnel's build_forwarded): both
         // access-log lines then name the app beside the proxy's socket. Policy never reads it.
