@@ -1,5 +1,6 @@
 package io.zerohop.hbone.internal;
 
+import io.zerohop.identity.internal.LogBudget;
 import io.spiffe.spiffeid.SpiffeId;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -38,8 +39,8 @@ final class Budgets {
     /** A tunnel counts as stalled for shedding after this long without write progress. */
     private static final long STALLED_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
     private final AtomicBoolean retryScheduled = new AtomicBoolean();
-    final LogBudget stallLog = new LogBudget(20, java.time.Duration.ofSeconds(10));
-    private final LogBudget shedLog = new LogBudget(20, java.time.Duration.ofSeconds(10));
+    final LogBudget stallLog = new LogBudget();
+    private final LogBudget shedLog = new LogBudget();
     /** Bytes peers sent that the tunnels' applications have not taken yet: per peer identity and server-wide. */
     final UnreadBudget inbound;
 

@@ -1,5 +1,6 @@
 package io.zerohop.hbone.internal;
 
+import io.zerohop.identity.internal.LogBudget;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -57,9 +58,9 @@ public final class HboneListener {
      */
     final CompletableFuture<Void> goAwaySent = new CompletableFuture<>();
     /** One budget per kind of per-peer noise, so a flood of one kind cannot hide another. */
-    final LogBudget refusalLog = new LogBudget(20, Duration.ofSeconds(10));
-    final LogBudget connectionLog = new LogBudget(20, Duration.ofSeconds(10));
-    final LogBudget resetLog = new LogBudget(20, Duration.ofSeconds(10));
+    final LogBudget refusalLog = new LogBudget();
+    final LogBudget connectionLog = new LogBudget();
+    final LogBudget resetLog = new LogBudget();
     /**
      * The clock (nanoseconds) of the one-second hold of the streams a connection reset ({@code H2Codecs.StreamIdGuard},
      * h2's {@code DEFAULT_RESET_STREAM_SECS}), read when a connection's codec is made: {@code System.nanoTime}, or a

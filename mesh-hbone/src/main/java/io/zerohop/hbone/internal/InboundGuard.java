@@ -1,5 +1,6 @@
 package io.zerohop.hbone.internal;
 
+import io.zerohop.identity.internal.LogBudget;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2ConnectionAdapter;

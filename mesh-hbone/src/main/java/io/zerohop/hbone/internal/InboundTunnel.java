@@ -1,5 +1,6 @@
 package io.zerohop.hbone.internal;
 
+import io.zerohop.identity.internal.LogBudget;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;

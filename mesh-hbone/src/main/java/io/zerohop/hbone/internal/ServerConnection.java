@@ -1,5 +1,6 @@
 package io.zerohop.hbone.internal;
 
+import io.zerohop.identity.internal.LogBudget;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerAdapter;

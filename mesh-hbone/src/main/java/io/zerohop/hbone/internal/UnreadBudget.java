@@ -1,5 +1,6 @@
 package io.zerohop.hbone.internal;
 
+import io.zerohop.identity.internal.LogBudget;
 import io.spiffe.spiffeid.SpiffeId;
 import java.time.Duration;
 import java.util.Objects;
@@ -25,7 +26,7 @@ public final class UnreadBudget {
     final String whole;
     private final AtomicLong held = new AtomicLong();
     private final ConcurrentHashMap<SpiffeId, Share> shares = new ConcurrentHashMap<>();
-    final LogBudget shedLog = new LogBudget(20, Duration.ofSeconds(10));
+    final LogBudget shedLog = new LogBudget();
 
     /**
      * @param perShare     the most one identity's connections may hold together

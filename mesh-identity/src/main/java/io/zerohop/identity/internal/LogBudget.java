@@ -5,17 +5,18 @@ import java.util.function.LongSupplier;
 
 /**
  * Bounds the log lines of one kind a peer can cause at will: at most {@code burst} lines per {@code window}; the
- * lines over budget are counted, and the count is appended to the next line of that kind admitted. mesh-hbone's
- * {@code LogBudget} (its refused connections and failed handshakes: 20 lines per 10 s) at the layer below, where
- * mesh-identity's TLS refuses a peer whose certificate a CRL revokes: this module cannot reach mesh-hbone's class or
- * mesh-core's {@code RateLimitedLog}, so it keeps the same rule, numbers and wording here. A revoked peer that
+ * lines over budget are counted, and the count is appended to the next line of that kind admitted. The one class of
+ * its kind for both lower layers: mesh-identity's TLS refuses with it a peer whose certificate a CRL revokes, and
+ * mesh-hbone (to which {@code module-info} exports this package) bounds with it its refused connections, failed
+ * handshakes and shed tunnels (20 lines per 10 s, as mesh-core's {@code RateLimitedLog}); until h414 (7 December)
+ * mesh-hbone kept a copy of its own, which this module, below it, could not reach. A revoked peer that
  * retries every millisecond so costs a few lines, not a line per handshake (the revocation listeners, and with them
  * {@code istio_crl_policy_rejections_total}, still see every one). ztunnel writes its access log's "connection
  * failed" WARN for every refused handshake ({@code src/proxy/metrics.rs} {@code log_early_deny}); zerohop bounds every
  * line a peer causes (issue 11 item 8). Thread-safe.
  */
 public final class LogBudget {
-    /** What mesh-hbone and mesh-core allow per window for the lines a peer causes. */
+    /** What mesh-hbone and mesh-core allow per window for the lines a peer causes ({@link #LogBudget()}). */
     public static final int BURST = 20;
     public static final Duration WINDOW = Duration.ofSeconds(10);
 
@@ -59,7 +60,7 @@ public final class LogBudget {
         return s;
     }
 
-    /** Text to append to an admitted line: empty, or how many were dropped before it (mesh-hbone's wording). */
+    /** Text to append to an admitted line: empty, or how many were dropped before it. */
     public static String note(long suppressed) {
         return suppressed > 0 ? " (" + suppressed + " similar lines suppressed before this one)" : "";
     }
