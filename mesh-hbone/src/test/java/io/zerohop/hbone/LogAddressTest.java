@@ -23,8 +23,9 @@ import org.junit.jupiter.api.Test;
  * ({@code src.addr}/{@code dst.addr}, Rust's {@code SocketAddr} display, istio/ztunnel
  * src/proxy/metrics.rs): {@code 127.0.0.1:15008}, {@code [::1]:6999}, never
  * {@code InetSocketAddress.toString()}'s {@code /127.0.0.1:15008}. The lines are read from stderr
- * (slf4j-simple) with {@link ServerNoiseTest#logLines}: zerohop-testing's {@code CapturedStderr}
- * depends on mesh-hbone, so mesh-hbone's own tests cannot use it.
+ * (slf4j-simple) with {@link ServerNoiseTest#logLines}, which copies them with zerohop-testing-netty's
+ * {@code CapturedStderr} (a test dependency of mesh-hbone: it needs no zerohop module, where zerohop-testing's class of
+ * that name, a subclass kept for users' imports, sits above mesh-hbone).
  */
 class LogAddressTest {
     static Mesh mesh;

@@ -1,5 +1,6 @@
 package io.zerohop.hbone;
 
+import io.zerohop.testing.netty.CapturedStderr;
 import io.zerohop.testing.netty.EchoServer;
 import static io.zerohop.hbone.RawFrames.HEADERS;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -10,9 +11,7 @@ import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.MeshTls;
 import io.zerohop.identity.Pem;
 import io.zerohop.identity.SpiffeIds;
-import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -69,35 +68,19 @@ class ServerNoiseTest {
         void run() throws Exception;
     }
 
-    /** Log lines written to System.err (slf4j-simple's target, looked up per line) while {@code a} runs. */
+    /**
+     * Log lines written to System.err (slf4j-simple's target, looked up per line) while {@code a} runs, copied by
+     * zerohop-testing-netty's {@link CapturedStderr} (in UTF-8 whatever the default charset; this method's own copy
+     * encoded in the default one and decoded in UTF-8).
+     */
     static synchronized List<String> logLines(Action a) throws Exception {
-        PrintStream original = System.err;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(new OutputStream() {
-            @Override
-            public void write(int b) {
-                synchronized (captured) {
-                    captured.write(b);
-                }
-                original.write(b);
-            }
-
-            @Override
-            public void write(byte[] b, int off, int len) {
-                synchronized (captured) {
-                    captured.write(b, off, len);
-                }
-                original.write(b, off, len);
-            }
-        }, true));
+        CapturedStderr err = new CapturedStderr();
         try {
             a.run();
         } finally {
-            System.setErr(original);
+            err.close();
         }
-        synchronized (captured) {
-            return Arrays.asList(captured.toString(StandardCharsets.UTF_8).split("\n"));
-        }
+        return Arrays.asList(err.text().split("\n"));
     }
 
     @Test

@@ -2,10 +2,7 @@ package io.zerohop.policy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.OutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import io.zerohop.testing.netty.CapturedStderr;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,8 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
  * file: a new-user pass found every file's warnings repeated at every reload of {@code zerohop proxy --policies DIR},
  * where Kubernetes mode logs an object's warnings once, when it changes (mesh-kubernetes PolicyInstallLogOrderTest).
  * A refused reload logs its error at every attempt and keeps the set in force. The lines are read from this JVM's
- * stderr, where slf4j-simple writes them (the Loader logs at INFO in tests, the engine at WARN and above); each line
- * counted names a file of this test's own temporary directory, so other tests' lines cannot be counted.
+ * stderr, where slf4j-simple writes them (the Loader logs at INFO in tests, the engine at WARN and above), through
+ * zerohop-testing-netty's {@link CapturedStderr}, which counts complete lines only; each line counted names a file of
+ * this test's own temporary directory, so other tests' lines cannot be counted.
  */
 class ReloadWarningsTest {
 
@@ -70,7 +68,7 @@ class ReloadWarningsTest {
         String auditB = b + ":4: AuthorizationPolicy prod/audit-b: ztunnel does not support the AUDIT action";
         String auditBMoved = b + ":5: AuthorizationPolicy prod/audit-b: ztunnel does not support the AUDIT action";
         String notes = dir.resolve("notes.txt") + ": skipped: not a policy file";
-        try (Captured err = new Captured(); AutoCloseable watcher = e.watch(dir)) {
+        try (CapturedStderr err = new CapturedStderr(); AutoCloseable watcher = e.watch(dir)) {
             assertThat(events.poll(20, TimeUnit.SECONDS)).isEqualTo("reloaded 2");
             assertThat(err.count(auditA)).as(err.text()).isEqualTo(1);
             assertThat(err.count(auditB)).as(err.text()).isEqualTo(1);
@@ -128,7 +126,7 @@ class ReloadWarningsTest {
         }).build();
         String auditA = a + ":4: AuthorizationPolicy prod/audit-a: ztunnel does not support the AUDIT action";
         String moved = a + ":5: AuthorizationPolicy prod/audit-a: ztunnel does not support the AUDIT action";
-        try (Captured err = new Captured(); AutoCloseable watcher = e.watch(a)) {
+        try (CapturedStderr err = new CapturedStderr(); AutoCloseable watcher = e.watch(a)) {
             awaitEvent(events, "reloaded 1");
             write(scratch, a, audit("audit-a", ""));
             awaitEvent(events, "reloaded 1");
@@ -155,43 +153,5 @@ class ReloadWarningsTest {
             seen.append(ev).append('\n');
         }
         throw new AssertionError("no event starting with \"" + prefix + "\" within 20 s; saw:\n" + seen);
-    }
-
-    /** Copies System.err while open (slf4j-simple looks System.err up at each line). */
-    private static final class Captured implements AutoCloseable {
-        private final ByteArrayOutputStream log = new ByteArrayOutputStream();
-        private final PrintStream old = System.err;
-
-        Captured() {
-            System.setErr(new PrintStream(new OutputStream() {
-                @Override
-                public void write(int c) {
-                    write(new byte[] {(byte) c}, 0, 1);
-                }
-
-                @Override
-                public void write(byte[] buf, int off, int len) {
-                    old.write(buf, off, len);
-                    synchronized (log) {
-                        log.write(buf, off, len);
-                    }
-                }
-            }, true));
-        }
-
-        String text() {
-            synchronized (log) {
-                return log.toString(StandardCharsets.UTF_8);
-            }
-        }
-
-        long count(String part) {
-            return text().lines().filter(l -> l.contains(part)).count();
-        }
-
-        @Override
-        public void close() {
-            System.setErr(old);
-        }
     }
 }
