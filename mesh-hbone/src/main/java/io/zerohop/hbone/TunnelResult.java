@@ -16,7 +16,7 @@ import java.time.Duration;
  *                      than END_STREAM both ways
  * @param error         what went wrong, or {@code null}: "reset by peer" (its RST_STREAM), "reset" (this side
  *                      reset it, or the connection was lost), or the limit that reset it (the server's, or a client's inbound budget), one of
- *                      {@link #LIMITS}
+ *                      {@link #LIMITS}, or {@link #CERT_REVOKED} (this side closed the connection: a CRL revoked the peer)
  * @param resetCode     the error code (RFC 9113 section 7, 0 to 2^32-1) of the first RST_STREAM the
  *                      peer sent on this tunnel, or {@link #NO_RESET} (-1) when it sent none: a reset
  *                      this side sent, a TCP reset or the loss of the HBONE connection leave it -1.
@@ -39,6 +39,13 @@ public record TunnelResult(TunnelInfo info, int status, long bytesReceived, long
     public static final String OUTBOUND_BUDGET = "outbound budget";
     /** {@link #error()} of a tunnel whose queued bytes made no progress against the peer's window for the stalled-window timeout. */
     public static final String STALLED_WINDOW = "stalled window";
+    /**
+     * {@link #error()} of a tunnel whose HBONE connection this side closed because a CRL reload revoked the peer's
+     * certificate ({@code MeshTls.closeWhenRevoked}): the Display of ztunnel's {@code Error::CertificateRevoked}
+     * (istio/ztunnel src/proxy.rs), which its {@code handle_connection!} ends each such connection with and its access log
+     * writes as {@code error}. The peer's side, which only lost its connection, has a plain "reset".
+     */
+    public static final String CERT_REVOKED = "connection closed: peer certificate revoked by CRL";
     /** The limits that reset tunnels (the server's; a client's inbound budget uses the first two), as {@link #error()} names them. */
     public static final java.util.Set<String> LIMITS = java.util.Set.of(INBOUND_BUDGET, INBOUND_STALLED, OUTBOUND_BUDGET, STALLED_WINDOW);
 

@@ -35,7 +35,9 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code tests/namespaced.rs} {@code crl_inbound_terminates_existing_connection_on_revocation} and
  * {@code crl_outbound_terminates_existing_connection_on_revocation}: a tunnel is open and echoes, the CRL file (empty
  * at start) is rewritten to revoke the peer, and the connection is torn down (the tunnel's socket reads its end); a
- * new tunnel to the revoked peer fails its handshake.
+ * new tunnel to the revoked peer fails its handshake. The tunnel's result on the side whose CRL revoked the peer says
+ * so ({@link TunnelResult#CERT_REVOKED}, ztunnel's {@code Error::CertificateRevoked}; until h414, 7 December, a bare
+ * "reset"), the other side's does not.
  */
 @Timeout(60)
 class CrlRevocationTest {
@@ -79,11 +81,12 @@ class CrlRevocationTest {
         return ss;
     }
 
-    private static HboneServer server(MeshTls tls, int host) throws Exception {
+    private static HboneServer server(MeshTls tls, int host, HboneEvents events) throws Exception {
         for (int port = 53900; port <= 54099; port++) {
             try {
                 return HboneServer.builder().tls(tls).identity(SERVER).bind(new InetSocketAddress("127.0.207." + host, port))
-                        .destinations(DestinationResolver.sameIp()).authorizer(Authorizer.allowAll()).threads(1).build().start().get();
+                        .destinations(DestinationResolver.sameIp()).authorizer(Authorizer.allowAll()).listener(events).threads(1)
+                        .build().start().get();
             } catch (java.util.concurrent.ExecutionException e) {
                 // in use: next port
             }
@@ -113,8 +116,10 @@ class CrlRevocationTest {
              MeshTls serverTls = MeshTls.builder(ca).crl(serverRevokesClient ? crl : null).build();
              MeshTls clientTls = MeshTls.builder(ca).crl(serverRevokesClient ? null : crl).build();
              ServerSocket app = echo(host)) {
-            HboneServer srv = server(serverTls, host);
-            try (HboneClient client = HboneClient.builder().tls(clientTls).identity(CLIENT).threads(1).build()) {
+            RecordingEvents serverEvents = new RecordingEvents();
+            RecordingEvents clientEvents = new RecordingEvents();
+            HboneServer srv = server(serverTls, host, serverEvents);
+            try (HboneClient client = HboneClient.builder().tls(clientTls).identity(CLIENT).listener(clientEvents).threads(1).build()) {
                 InetSocketAddress target = new InetSocketAddress(app.getInetAddress(), app.getLocalPort());
                 HboneStream a = client.connect(target, Set.of(SERVER), srv.localAddress()).get(10, TimeUnit.SECONDS);
                 HboneSocket sa = a.toSocket();
@@ -134,6 +139,15 @@ class CrlRevocationTest {
                 }).isInstanceOf(java.io.IOException.class);
                 assertThat(client.connect(target, Set.of(SERVER), srv.localAddress()))
                         .as("a new tunnel to or from the revoked peer").failsWithin(10, TimeUnit.SECONDS);
+                // ztunnel's handle_connection! ends each tunnel of the revoked connection with Error::CertificateRevoked on
+                // the side whose CRL revoked the peer (src/proxy/connection_manager.rs, await_revocation); the other side
+                // only lost its connection, a reset ztunnel ignores (src/copy.rs ignore_io_errors).
+                TunnelResult revoking = RecordingEvents.next(serverRevokesClient ? serverEvents.closed : clientEvents.closed);
+                TunnelResult other = RecordingEvents.next(serverRevokesClient ? clientEvents.closed : serverEvents.closed);
+                assertThat(revoking.reset()).isTrue();
+                assertThat(revoking.error()).isEqualTo(TunnelResult.CERT_REVOKED)
+                        .isEqualTo("connection closed: peer certificate revoked by CRL");
+                assertThat(other.error()).isNotEqualTo(TunnelResult.CERT_REVOKED);
             } finally {
                 srv.close();
             }

@@ -83,7 +83,12 @@ abstract class Negotiator extends ChannelInboundHandlerAdapter {
             // h2 server and client tear down a connection whose peer a CRL update revoked (src/proxy/h2/server.rs,
             // client.rs, wait_for_revocation): abruptly, its tunnels reset, no drain.
             io.netty.channel.Channel ch = ctx.channel();
-            Runnable forget = tls.closeWhenRevoked(ssl.engine(), ch::close);
+            Runnable forget = tls.closeWhenRevoked(ssl.engine(), () -> {
+                // Marked before the close, so that every tunnel the close ends reads it (TunnelEvents.result), as
+                // ztunnel's biased select polls the revocation before the teardown it causes.
+                ch.attr(TunnelEvents.REVOKED).set(Boolean.TRUE);
+                ch.close();
+            });
             ch.closeFuture().addListener(f -> forget.run());
             javax.net.ssl.SSLSession session = ssl.engine().getSession();
             peerNotAfter = leafNotAfter(session.getPeerCertificates());

@@ -75,11 +75,29 @@ final class TunnelEvents {
         }
     }
 
-    /** The result of a tunnel that opened (status 200) and has now closed. */
+    /**
+     * On an HBONE connection channel: this side closed it because a CRL reload revoked the peer ({@link Negotiator}).
+     * Set before that close, so each tunnel it ends reads it.
+     */
+    static final io.netty.util.AttributeKey<Boolean> REVOKED = io.netty.util.AttributeKey.valueOf(TunnelEvents.class, "revoked");
+
+    /**
+     * The result of a tunnel that opened (status 200) and has now closed. One reset because its connection was closed
+     * for a CRL revocation ends with {@link TunnelResult#CERT_REVOKED} whatever else its end was, as ztunnel's
+     * {@code handle_connection!} (src/proxy/connection_manager.rs) polls the revocation signal before the copy and so
+     * records {@code Error::CertificateRevoked} rather than the teardown's error.
+     */
     static TunnelResult result(TunnelInfo info, TunnelCodec c) {
         Duration d = Duration.ofNanos(System.nanoTime() - c.startNanos());
         boolean reset = !c.completed();
         return new TunnelResult(info, 200, c.bytesIn(), c.bytesOut(), d, reset,
-                reset ? (c.wasReset() ? "reset by peer" : c.resetBy() != null ? c.resetBy() : "reset") : null, c.rstCode());
+                reset ? (revoked(c) ? TunnelResult.CERT_REVOKED : c.wasReset() ? "reset by peer" : c.resetBy() != null ? c.resetBy() : "reset")
+                        : null, c.rstCode());
+    }
+
+    private static boolean revoked(TunnelCodec c) {
+        io.netty.channel.Channel stream = c.channel();
+        io.netty.channel.Channel connection = stream == null ? null : stream.parent();
+        return connection != null && connection.hasAttr(REVOKED);
     }
 }
