@@ -263,6 +263,10 @@ public final class TunnelObserver implements HboneEvents {
         TrafficLabels closedLabels = null;
         String deniedBy = null;
         String deniedReason = null;
+        // This side closed the connection because a CRL reload revoked the peer (mesh-hbone's TunnelResult.CERT_REVOKED):
+        // ztunnel's Error::CertificateRevoked, which its handle_connection! polls before the policy drain (biased select),
+        // so it wins over a late denial as it does there.
+        boolean revoked = TunnelResult.CERT_REVOKED.equals(r.error());
         if (sink != null) {
             Live l = open.remove(t);
             if (l == null) {
@@ -273,7 +277,8 @@ public final class TunnelObserver implements HboneEvents {
             // (DENY), a peer's RST_STREAM with an error code as a connection failure (CONNECT); a TCP
             // reset or a lost connection is no failure to ztunnel (ZtunnelAccessLog.endError).
             // A tunnel cut at the drain deadline is ztunnel's ClosedFromDrain, a ConnectionFailure.
-            sink.closed(l.labels.withResponseFlags(l.deniedBy != null ? "DENY"
+            // A revoked peer's connection: CERT_REVOKED (extract_failure_reason), a failure as ztunnel counts it.
+            sink.closed(l.labels.withResponseFlags(revoked ? "CERT_REVOKED" : l.deniedBy != null ? "DENY"
                     : cutByDrain(r) || ZtunnelAccessLog.endError(r) != null ? "CONNECT" : TrafficLabels.NO_FLAGS));
             if (r.reset() && r.error() != null && TunnelResult.LIMITS.contains(r.error())) {
                 sink.limitReset(r.error());
@@ -286,9 +291,14 @@ public final class TunnelObserver implements HboneEvents {
             deniedBy = d == null ? null : d[0];
             deniedReason = d == null ? null : d[1];
         }
+        if (revoked) {
+            deniedBy = null;
+            deniedReason = null;
+        }
         if (ztunnel != null) {
             TrafficLabels known = closedLabels;
-            ZtunnelAccessLog.closed(access, ztunnel, r, deniedBy != null ? deniedBy : cutByDrain(r) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null,
+            ZtunnelAccessLog.closed(access, ztunnel, r, revoked ? TunnelResult.CERT_REVOKED : deniedBy != null ? deniedBy
+                            : cutByDrain(r) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null,
                     () -> known != null ? known : labels(t), () -> ztunnelSource(t));
         } else if (access.isInfoEnabled()) {
             access.info("{} src={} src_id={}{} dst={} dst_id={}{} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}{}",
@@ -302,7 +312,7 @@ public final class TunnelObserver implements HboneEvents {
                     r.status(), r.bytesSent(), r.bytesReceived(), r.duration().toMillis(),
                     r.reset() ? "reset" : "fin", deniedBy != null ? " error=\"" + deniedBy + "\""
                             // The cause ztunnel's line gives (ClosedFromDrain), not the bare "reset" of the cut.
-                            : cutByDrain(r) ? " error=\"" + ZtunnelAccessLog.CLOSED_FROM_DRAIN + "\""
+                            : !revoked && cutByDrain(r) ? " error=\"" + ZtunnelAccessLog.CLOSED_FROM_DRAIN + "\""
                             : r.error() == null ? "" : " error=" + LogText.quoted(r.error()),
                     deniedBy != null && deniedReason != null ? " reason=" + LogText.quoted(deniedReason) : "");
         }
