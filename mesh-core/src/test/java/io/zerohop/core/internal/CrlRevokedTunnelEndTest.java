@@ -40,7 +40,8 @@ import org.junit.jupiter.api.io.TempDir;
  * (src/proxy.rs). The client, whose connection was only lost, counts no failure ({@code ignore_io_errors}). Until h414
  * (7 December) the server's line ended {@code end=reset error="reset"} and counted no failure. Real mTLS, a real HBONE
  * client and server each reporting to a real observer ({@link TunnelEndFailureTest.Side}: ztunnel's text and JSON),
- * zerohop's format through slf4j-simple on stderr; loopback 127.0.218.30, ports 56110-56111.
+ * zerohop's format through slf4j-simple on stderr; both directions, as ztunnel's h2 server and client; loopback
+ * 127.0.218.30-31, ports 56110-56111.
  */
 @Timeout(60)
 class CrlRevokedTunnelEndTest {
@@ -48,8 +49,18 @@ class CrlRevokedTunnelEndTest {
     Path dir;
 
     @Test
-    void theRevokingSidesTunnelEndsCertRevokedAndTheOthersIsALostConnection() throws Exception {
-        InetAddress ip = InetAddress.getByName("127.0.218.30");
+    void theServerRevokingTheClientEndsItsInboundTunnelCertRevokedAndTheClientsIsALostConnection() throws Exception {
+        run(true, "127.0.218.30");
+    }
+
+    /** ztunnel's outbound: the h2 client's revocation signal ({@code revoked_receiver}) ends its tunnels the same way. */
+    @Test
+    void theClientRevokingTheServerEndsItsOutboundTunnelCertRevokedAndTheServersIsALostConnection() throws Exception {
+        run(false, "127.0.218.31");
+    }
+
+    private void run(boolean serverRevokesClient, String host) throws Exception {
+        InetAddress ip = InetAddress.getByName(host);
         Path crlPath = Files.writeString(dir.resolve("crl.pem"), "");
         TunnelEndFailureTest.Side client = new TunnelEndFailureTest.Side();
         TunnelEndFailureTest.Side server = new TunnelEndFailureTest.Side();
@@ -57,34 +68,37 @@ class CrlRevokedTunnelEndTest {
                 null, TrafficLabels.DEFAULT_CLUSTER, ZtunnelFailedOpenLogTest.debugLogger(), null);
         try (InMemoryCa ca = InMemoryCa.create("cluster.local");
              CrlFile crl = CrlFile.builder(crlPath).settleTime(Duration.ZERO).pollInterval(Duration.ofMillis(500)).build();
-             MeshTls serverTls = MeshTls.builder(ca).crl(crl).build();
-             MeshTls clientTls = MeshTls.builder(ca).build();
+             MeshTls serverTls = MeshTls.builder(ca).crl(serverRevokesClient ? crl : null).build();
+             MeshTls clientTls = MeshTls.builder(ca).crl(serverRevokesClient ? null : crl).build();
              ServerSocket app = new ServerSocket(56110, 50, ip);
              CapturedStderr err = new CapturedStderr()) {
             app.setSoTimeout(20_000);
             HboneServer hbone = HboneServer.builder().tls(serverTls).identity(TunnelEndFailureTest.BACKEND)
                     .bind(new InetSocketAddress(ip, 56111)).destinations(DestinationResolver.sameIp()).authorizer(Authorizer.allowAll())
-                    .listener(new FanOut(server.observer, zerohopFormat)).threads(1).build().start().get(10, TimeUnit.SECONDS);
+                    .listener(serverRevokesClient ? new FanOut(server.observer, zerohopFormat) : server.observer).threads(1).build().start().get(10, TimeUnit.SECONDS);
             try (HboneClient hboneClient = HboneClient.builder().tls(clientTls).identity(TunnelEndFailureTest.FRONTEND)
-                    .listener(client.observer).threads(1).build()) {
+                    .listener(serverRevokesClient ? client.observer : new FanOut(client.observer, zerohopFormat)).threads(1).build()) {
                 HboneStream s = hboneClient.connect(new InetSocketAddress(ip, 56110), Set.of(TunnelEndFailureTest.BACKEND),
                         hbone.localAddress()).get(20, TimeUnit.SECONDS);
                 try (Socket up = app.accept(); Socket tunnel = s.toSocket()) {
                     Path tmp = dir.resolve("crl.tmp");
                     Files.writeString(tmp, Pem.crls(List.of(ca.crl(ca.root(), Instant.now().plus(Duration.ofDays(1)),
-                            ca.svid(TunnelEndFailureTest.FRONTEND).join().getLeaf().getSerialNumber()))));
+                            ca.svid(serverRevokesClient ? TunnelEndFailureTest.FRONTEND : TunnelEndFailureTest.BACKEND).join()
+                                    .getLeaf().getSerialNumber()))));
                     Files.move(tmp, crlPath, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
 
-                    String line = server.complete();
-                    assertThat(server.closed).extracting(TrafficLabels::responseFlags).containsExactly("CERT_REVOKED");
-                    assertThat(server.closed.get(0).failed()).as("istio_tcp_connections_failed counts it").isTrue();
+                    TunnelEndFailureTest.Side revoking = serverRevokesClient ? server : client;
+                    String line = revoking.complete();
+                    assertThat(revoking.closed).extracting(TrafficLabels::responseFlags).containsExactly("CERT_REVOKED");
+                    assertThat(revoking.closed.get(0).failed()).as("istio_tcp_connections_failed counts it").isTrue();
                     assertThat(line).contains("\terror\taccess\tconnection complete\t")
+                            .contains(serverRevokesClient ? " direction=\"inbound\" " : " direction=\"outbound\" ")
                             .endsWith(" error=\"" + TunnelResult.CERT_REVOKED + "\"");
-                    assertThat(server.json).filteredOn(j -> j.contains("\"connection complete\"")).singleElement().asString()
+                    assertThat(revoking.json).filteredOn(j -> j.contains("\"connection complete\"")).singleElement().asString()
                             .contains("\"level\":\"error\"").contains("\"error\":\"connection closed: peer certificate revoked by CRL\"");
-                    assertThat(err.awaitLine("inbound src=", " end=reset error=\"connection closed: peer certificate revoked by CRL\""))
-                            .contains(" dst=127.0.218.30:56110 ");
-                    TunnelEndFailureTest.assertNoFailure(client);
+                    assertThat(err.awaitLine(serverRevokesClient ? "inbound src=" : "outbound src=",
+                            " end=reset error=\"connection closed: peer certificate revoked by CRL\"")).contains(" dst=" + host + ":56110 ");
+                    TunnelEndFailureTest.assertNoFailure(serverRevokesClient ? client : server);
                 }
             } finally {
                 hbone.close();
