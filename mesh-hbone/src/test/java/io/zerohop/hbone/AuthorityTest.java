@@ -40,6 +40,23 @@ class AuthorityTest {
         }
     }
 
+    /**
+     * Ports as ztunnel's Rust parsers read them ({@code SocketAddr}'s {@code read_port}, {@code u16::from_str}): leading
+     * zeros of any number; past 65535, zero or signed, none (InboundAuthorityBreakTest shows the tunnels).
+     */
+    @Test
+    void portsTakeLeadingZerosAsRustDoes() {
+        assertThat(Authority.parse("10.0.0.2:080")).isEqualTo(new InetSocketAddress("10.0.0.2", 80));
+        assertThat(Authority.parse("10.0.0.2:000000000000000080")).isEqualTo(new InetSocketAddress("10.0.0.2", 80));
+        assertThat(Authority.parse("[fd00::2]:0008080")).isEqualTo(new InetSocketAddress("fd00::2", 8080));
+        assertThat(Authority.hostname("a.example:000080")).isEqualTo("a.example");
+        assertThat(Authority.port("a.example:000080")).isEqualTo(80);
+        for (String a : new String[] {"10.0.0.2:065536", "10.0.0.2:0000", "10.0.0.2:+080", "10.0.0.2:99999999999999999999"}) {
+            assertThat(Authority.parse(a)).as(a).isNull();
+        }
+        assertThat(Authority.hostname("a.example:065536")).isNull();
+    }
+
     @Test
     void hostnamesAreToldFromMalformedIps() {
         assertThat(Authority.hostname("backend.prod.svc.cluster.local:8080")).isEqualTo("backend.prod.svc.cluster.local");

@@ -26,7 +26,7 @@ public final class Authority {
 
     /** The parsed address, or null when {@code authority} is not a literal ip:port. */
     public static InetSocketAddress parse(CharSequence authority) {
-        if (authority == null || authority.length() == 0 || authority.length() > 64) {
+        if (authority == null || authority.length() == 0) {
             return null;
         }
         String a = authority.toString();
@@ -35,6 +35,10 @@ public final class Authority {
         if (a.charAt(0) == '[') {
             int close = a.indexOf(']');
             if (close < 0 || close + 1 >= a.length() || a.charAt(close + 1) != ':') {
+                return null;
+            }
+            // The longest IPv6 text is 45 characters; the port's length is not bounded here (see validPort).
+            if (close > 46) {
                 return null;
             }
             host = a.substring(1, close);
@@ -53,7 +57,7 @@ public final class Authority {
             }
             host = a.substring(0, colon);
             port = a.substring(colon + 1);
-            if (!NetUtil.isValidIpV4Address(host) || hasLeadingZeroOctet(host)) {
+            if (host.length() > 15 || !NetUtil.isValidIpV4Address(host) || hasLeadingZeroOctet(host)) {
                 return null;
             }
         }
@@ -97,7 +101,7 @@ public final class Authority {
      * ztunnel reads such an authority as a service hostname ({@code HboneAddress::SvcHostname}).
      */
     public static String hostname(CharSequence authority) {
-        if (authority == null || authority.length() == 0 || authority.length() > 260) {
+        if (authority == null || authority.length() == 0) {
             return null;
         }
         String a = authority.toString();
@@ -265,8 +269,15 @@ public final class Authority {
         return Integer.parseInt(a, a.lastIndexOf(':') + 1, a.length(), 10);
     }
 
+    /**
+     * A port as ztunnel reads one in either form of {@code HboneAddress::try_from}: Rust's {@code SocketAddr} parser
+     * ({@code read_port}: {@code read_number(10, None, true)}, any number of digits, leading zeros allowed) and
+     * {@code port_u16}'s {@code u16} parse; so {@code 10.0.0.2:0080} is port 80 there, as is {@code name:000080}. Until
+     * 7 December more than five characters were refused here (400 where ztunnel serves the same port), found by
+     * InboundAuthorityBreakTest. Port 0 stays refused here, and a sign is no digit (the callers' 400 for {@code +80}).
+     */
     private static boolean validPort(String port) {
-        if (port.isEmpty() || port.length() > 5) {
+        if (port.isEmpty()) {
             return false;
         }
         int p = 0;
@@ -276,8 +287,11 @@ public final class Authority {
                 return false;
             }
             p = p * 10 + (c - '0');
+            if (p > 65535) {
+                return false;
+            }
         }
-        return p >= 1 && p <= 65535;
+        return p >= 1;
     }
 
     /**
