@@ -2,27 +2,7 @@ package io.zerohop.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.bootstrap.Bootstrap;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.handler.codec.http2.DefaultHttp2Headers;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
-import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2ResetFrame;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslHandler;
-import io.netty.util.ReferenceCountUtil;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.MeshTls;
@@ -32,13 +12,10 @@ import io.zerohop.policy.PolicyLoader;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
@@ -76,12 +53,11 @@ class InboundAuthorityBreakTest {
               - to: [{operation: {ports: ["%d"]}}]
             """.formatted(DENIED);
 
-    private static final List<ServerSocket> apps = new java.util.ArrayList<>();
+    private static final RawHboneCaller.Apps apps = new RawHboneCaller.Apps();
     private static final Map<String, AtomicInteger> accepted = new java.util.concurrent.ConcurrentHashMap<>();
     private static InMemoryCa ca;
     private static Mesh server;
-    private static EventLoopGroup group;
-    private static Channel parent;
+    private static RawHboneCaller caller;
 
     @BeforeAll
     static void start() throws Exception {
@@ -125,97 +101,30 @@ class InboundAuthorityBreakTest {
 
         SpiffeId client = SpiffeIds.istio(TD, "default", "client");
         SslContext ctx = MeshTls.builder(ca).build().client(client, Set.of(workload.identity())).get();
-        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-        SslHandler[] ssl = new SslHandler[1];
-        parent = new Bootstrap().group(group).channel(NioSocketChannel.class)
-                .handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        ssl[0] = ctx.newHandler(ch.alloc());
-                        ch.pipeline().addLast(ssl[0], Http2FrameCodecBuilder.forClient().build(),
-                                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
-                    }
-                }).localAddress(InetAddress.getByName("127.0.219.11"), 0).connect(server.inboundAddress()).sync().channel();
-        ssl[0].handshakeFuture().sync();
+        caller = new RawHboneCaller(ctx, InetAddress.getByName("127.0.219.11"), server.inboundAddress());
     }
 
     @AfterAll
     static void stop() throws Exception {
-        parent.close().sync();
-        group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).sync();
+        caller.close();
         server.close();
-        for (ServerSocket s : apps) {
-            s.close();
-        }
+        apps.close();
         ca.close();
     }
 
     private static void app(InetAddress ip, int port) throws IOException {
-        ServerSocket s = new ServerSocket(port, 50, ip);
-        apps.add(s);
-        AtomicInteger counter = accepted.computeIfAbsent(ip.getHostAddress() + ":" + port, k -> new AtomicInteger());
-        Thread t = new Thread(() -> {
-            while (!s.isClosed()) {
-                try {
-                    Socket c = s.accept();
-                    counter.incrementAndGet();
-                    c.close();
-                } catch (IOException e) {
-                    return;
-                }
-            }
-        });
-        t.setDaemon(true);
-        t.start();
+        apps.listen(ip, port, accepted.computeIfAbsent(ip.getHostAddress() + ":" + port, k -> new AtomicInteger()));
     }
 
     private static int acceptedAt(String ip, int port) {
         return accepted.get(ip + ":" + port).get();
     }
 
-    /** The status of a CONNECT to {@code authority}, then "RST:code" when the stream is reset, or "closed". */
-    private static String connect(String authority) throws Exception {
-        CompletableFuture<String> result = new CompletableFuture<>();
-        StringBuilder got = new StringBuilder();
-        Http2StreamChannel ch = new Http2StreamChannelBootstrap(parent).handler(new ChannelInboundHandlerAdapter() {
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                if (msg instanceof Http2HeadersFrame h) {
-                    String status = h.headers().status().toString();
-                    got.append(status);
-                    if (status.equals("200")) {
-                        result.complete(status);
-                    } else {
-                        got.append(' ');
-                    }
-                }
-                ReferenceCountUtil.release(msg);
-            }
-
-            @Override
-            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-                if (evt instanceof Http2ResetFrame r) {
-                    result.complete(got + "RST:" + r.errorCode());
-                }
-            }
-
-            @Override
-            public void channelInactive(ChannelHandlerContext ctx) {
-                result.complete(got + "closed");
-            }
-        }).open().sync().getNow();
-        ch.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().method("CONNECT").authority(authority), false));
-        try {
-            return result.get(10, TimeUnit.SECONDS);
-        } finally {
-            ch.close();
-        }
-    }
 
     private static Map<String, String> run(Map<String, String> want) throws Exception {
         Map<String, String> got = new LinkedHashMap<>();
         for (String a : want.keySet()) {
-            got.put(a, connect(a));
+            got.put(a, caller.statusAndEnd(a, true));
         }
         return got;
     }

@@ -2,27 +2,7 @@ package io.zerohop.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.bootstrap.Bootstrap;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.handler.codec.http2.DefaultHttp2Headers;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
-import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2ResetFrame;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslHandler;
-import io.netty.util.ReferenceCountUtil;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.MeshTls;
@@ -32,12 +12,9 @@ import io.zerohop.policy.PolicyLoader;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import io.zerohop.testing.CapturedStderr;
@@ -82,12 +59,11 @@ class InboundHostnameAttackTest {
                 when: [{key: destination.ip, values: ["%s"]}]
             """.formatted(DENIED, SERVED, FOREIGN, DENIED, IP);
 
-    private static final List<ServerSocket> apps = new java.util.ArrayList<>();
+    private static final RawHboneCaller.Apps apps = new RawHboneCaller.Apps();
     private static final Map<Integer, AtomicInteger> accepted = new java.util.concurrent.ConcurrentHashMap<>();
     private static InMemoryCa ca;
     private static Mesh server;
-    private static EventLoopGroup group;
-    private static Channel parent;
+    private static RawHboneCaller caller;
     private static CapturedStderr err;
     private static final io.micrometer.core.instrument.simple.SimpleMeterRegistry meters =
             new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
@@ -132,77 +108,22 @@ class InboundHostnameAttackTest {
 
         SpiffeId client = SpiffeIds.istio(TD, "default", "client");
         SslContext ctx = MeshTls.builder(ca).build().client(client, Set.of(workload.identity())).get();
-        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-        SslHandler[] ssl = new SslHandler[1];
-        parent = new Bootstrap().group(group).channel(NioSocketChannel.class)
-                .handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        ssl[0] = ctx.newHandler(ch.alloc());
-                        ch.pipeline().addLast(ssl[0], Http2FrameCodecBuilder.forClient().build(),
-                                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
-                    }
-                }).localAddress(InetAddress.getByName("127.0.209.11"), 0).connect(server.inboundAddress()).sync().channel();
-        ssl[0].handshakeFuture().sync();
+        caller = new RawHboneCaller(ctx, InetAddress.getByName("127.0.209.11"), server.inboundAddress());
     }
 
     @AfterAll
     static void stop() throws Exception {
-        parent.close().sync();
-        group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).sync();
+        caller.close();
         server.close();
-        for (ServerSocket s : apps) {
-            s.close();
-        }
+        apps.close();
         ca.close();
         err.close();
     }
 
     private static void app(InetAddress ip, int port) throws IOException {
-        ServerSocket s = new ServerSocket(port, 50, ip);
-        apps.add(s);
-        AtomicInteger counter = accepted.computeIfAbsent(port, k -> new AtomicInteger());
-        Thread t = new Thread(() -> {
-            while (!s.isClosed()) {
-                try {
-                    Socket c = s.accept();
-                    counter.incrementAndGet();
-                    c.close();
-                } catch (IOException e) {
-                    return;
-                }
-            }
-        });
-        t.setDaemon(true);
-        t.start();
+        apps.listen(ip, port, accepted.computeIfAbsent(port, k -> new AtomicInteger()));
     }
 
-    /** The status of a CONNECT to {@code authority}, or "RST:code" / "closed". */
-    private static String connect(String authority) throws Exception {
-        CompletableFuture<String> result = new CompletableFuture<>();
-        Http2StreamChannel ch = new Http2StreamChannelBootstrap(parent).handler(new ChannelInboundHandlerAdapter() {
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                if (msg instanceof Http2HeadersFrame h) {
-                    result.complete(h.headers().status().toString());
-                } else if (msg instanceof Http2ResetFrame r) {
-                    result.complete("RST:" + r.errorCode());
-                }
-                ReferenceCountUtil.release(msg);
-            }
-
-            @Override
-            public void channelInactive(ChannelHandlerContext ctx) {
-                result.complete("closed");
-            }
-        }).open().sync().getNow();
-        ch.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().method("CONNECT").authority(authority), false));
-        try {
-            return result.get(10, TimeUnit.SECONDS);
-        } finally {
-            ch.close();
-        }
-    }
 
     /** A name and the address it resolves to get the same answer from every policy, and never the proxy's own port. */
     @Test
@@ -215,46 +136,13 @@ class InboundHostnameAttackTest {
                 {"self.default.svc.cluster.local:80", IP + ":" + MESH, "503"},
         };
         for (String[] p : pairs) {
-            assertThat(connect(p[0])).as(p[0]).isEqualTo(p[2]);
-            assertThat(connect(p[1])).as(p[1]).isEqualTo(p[2]);
+            assertThat(caller.connect(p[0])).as(p[0]).isEqualTo(p[2]);
+            assertThat(caller.connect(p[1])).as(p[1]).isEqualTo(p[2]);
         }
         assertThat(accepted.get(DENIED).get()).isZero();
         assertThat(accepted.get(NOT_LISTED).get()).isZero();
     }
 
-    /** The status of a CONNECT to {@code authority} and the RST_STREAM code after it ("503 RST:0"). */
-    private static String refusal(String authority) throws Exception {
-        CompletableFuture<String> result = new CompletableFuture<>();
-        StringBuilder got = new StringBuilder();
-        Http2StreamChannel ch = new Http2StreamChannelBootstrap(parent).handler(new ChannelInboundHandlerAdapter() {
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                if (msg instanceof Http2HeadersFrame h) {
-                    got.append(h.headers().status()).append(' ');
-                }
-                ReferenceCountUtil.release(msg);
-            }
-
-            @Override
-            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-                // Http2MultiplexHandler hands a stream's RST_STREAM to its channel as an event, not a read.
-                if (evt instanceof Http2ResetFrame r) {
-                    result.complete(got + "RST:" + r.errorCode());
-                }
-            }
-
-            @Override
-            public void channelInactive(ChannelHandlerContext ctx) {
-                result.complete(got + "closed");
-            }
-        }).open().sync().getNow();
-        ch.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().method("CONNECT").authority(authority), false));
-        try {
-            return result.get(10, TimeUnit.SECONDS);
-        } finally {
-            ch.close();
-        }
-    }
 
     /**
      * Authorities ztunnel refuses, with ztunnel's status (istio/ztunnel src/proxy.rs {@code HboneAddress::try_from} on
@@ -293,7 +181,7 @@ class InboundHostnameAttackTest {
         want.put("server.default.svc.cluster.local:80/", "400 RST:1");
         Map<String, String> got = new java.util.LinkedHashMap<>();
         for (String a : want.keySet()) {
-            got.put(a, refusal(a));
+            got.put(a, caller.statusAndEnd(a, false));
         }
         assertThat(got).isEqualTo(want);
         assertThat(accepted.get(SERVED).get()).isEqualTo(servedBefore);
@@ -315,10 +203,10 @@ class InboundHostnameAttackTest {
      */
     @Test
     void theAccessLineNamesTheHostNameConnected() throws Exception {
-        assertThat(connect("server.default.svc.cluster.local:80")).isEqualTo("200");
+        assertThat(caller.connect("server.default.svc.cluster.local:80")).isEqualTo("200");
         assertThat(err.awaitLine("inbound src=127.0.209.11:", " dst=server.default.svc.cluster.local:80 dst_id=spiffe://cluster.local/ns/default/sa/server ",
                 " status=200 ")).isNotNull();
-        assertThat(connect("denied.default.svc.cluster.local:80")).isEqualTo("401");
+        assertThat(caller.connect("denied.default.svc.cluster.local:80")).isEqualTo("401");
         assertThat(err.awaitLine("inbound refused src=127.0.209.11:", " dst=denied.default.svc.cluster.local:80 dst_id=", " status=401 "))
                 .isNotNull();
     }
@@ -331,7 +219,7 @@ class InboundHostnameAttackTest {
      */
     @Test
     void theMetricsNameTheServiceNamed() throws Exception {
-        assertThat(connect("foreign.other.svc.cluster.local:80")).isEqualTo("200");
+        assertThat(caller.connect("foreign.other.svc.cluster.local:80")).isEqualTo("200");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         io.micrometer.core.instrument.Counter opened;
         while ((opened = meters.find("istio.tcp.connections.opened").tag("destination_service", "foreign.other.svc.cluster.local")
@@ -352,7 +240,7 @@ class InboundHostnameAttackTest {
      */
     @Test
     void aSharedNameIsLabelledWithTheDialledWorkloadsNamespacesService() throws Exception {
-        assertThat(connect("shared.example.com:80")).isEqualTo("200");
+        assertThat(caller.connect("shared.example.com:80")).isEqualTo("200");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         io.micrometer.core.instrument.Counter opened;
         while ((opened = meters.find("istio.tcp.connections.opened").tag("destination_service", "shared.example.com")

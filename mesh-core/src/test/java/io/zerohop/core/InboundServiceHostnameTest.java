@@ -2,27 +2,7 @@ package io.zerohop.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.bootstrap.Bootstrap;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.handler.codec.http2.DefaultHttp2Headers;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
-import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2ResetFrame;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslHandler;
-import io.netty.util.ReferenceCountUtil;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.MeshTls;
@@ -33,11 +13,9 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
@@ -68,15 +46,14 @@ class InboundServiceHostnameTest {
               - to: [{operation: {ports: ["%d"]}}]
             """;
 
-    private static final List<ServerSocket> apps = new java.util.ArrayList<>();
+    private static final RawHboneCaller.Apps apps = new RawHboneCaller.Apps();
     private static final AtomicInteger numbered = new AtomicInteger();
     private static final AtomicInteger named = new AtomicInteger();
     private static final AtomicInteger denied = new AtomicInteger();
     private static InMemoryCa ca;
     private static WorkloadRegistry registry;
     private static Mesh server;
-    private static EventLoopGroup group;
-    private static Channel parent;
+    private static RawHboneCaller caller;
 
     @BeforeAll
     static void start() throws Exception {
@@ -121,76 +98,21 @@ class InboundServiceHostnameTest {
 
         SpiffeId client = SpiffeIds.istio(TD, "default", "client");
         SslContext ctx = MeshTls.builder(ca).build().client(client, Set.of(workload.identity())).get();
-        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-        SslHandler[] ssl = new SslHandler[1];
-        parent = new Bootstrap().group(group).channel(NioSocketChannel.class)
-                .handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        ssl[0] = ctx.newHandler(ch.alloc());
-                        ch.pipeline().addLast(ssl[0], Http2FrameCodecBuilder.forClient().build(),
-                                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
-                    }
-                }).localAddress(InetAddress.getByName("127.0.202.11"), 0).connect(server.inboundAddress()).sync().channel();
-        ssl[0].handshakeFuture().sync();
+        caller = new RawHboneCaller(ctx, InetAddress.getByName("127.0.202.11"), server.inboundAddress());
     }
 
     @AfterAll
     static void stop() throws Exception {
-        parent.close().sync();
-        group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).sync();
+        caller.close();
         server.close();
-        for (ServerSocket s : apps) {
-            s.close();
-        }
+        apps.close();
         ca.close();
     }
 
     private static ServerSocket app(InetAddress ip, AtomicInteger accepted) throws IOException {
-        ServerSocket s = new ServerSocket(0, 50, ip);
-        apps.add(s);
-        Thread t = new Thread(() -> {
-            while (!s.isClosed()) {
-                try {
-                    Socket c = s.accept();
-                    accepted.incrementAndGet();
-                    c.close();
-                } catch (IOException e) {
-                    return;
-                }
-            }
-        });
-        t.setDaemon(true);
-        t.start();
-        return s;
+        return apps.listen(ip, 0, accepted);
     }
 
-    /** The status of a CONNECT to {@code authority}, or "RST:code" / "closed". */
-    private static String connect(String authority) throws Exception {
-        CompletableFuture<String> result = new CompletableFuture<>();
-        Http2StreamChannel ch = new Http2StreamChannelBootstrap(parent).handler(new ChannelInboundHandlerAdapter() {
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                if (msg instanceof Http2HeadersFrame h) {
-                    result.complete(h.headers().status().toString());
-                } else if (msg instanceof Http2ResetFrame r) {
-                    result.complete("RST:" + r.errorCode());
-                }
-                ReferenceCountUtil.release(msg);
-            }
-
-            @Override
-            public void channelInactive(ChannelHandlerContext ctx) {
-                result.complete("closed");
-            }
-        }).open().sync().getNow();
-        ch.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().method("CONNECT").authority(authority), false));
-        try {
-            return result.get(10, TimeUnit.SECONDS);
-        } finally {
-            ch.close();
-        }
-    }
 
     /** Until {@code counter} passes {@code before}: the application accepted the tunnel's connection. */
     private static void awaitMore(AtomicInteger counter, int before) throws InterruptedException {
@@ -205,7 +127,7 @@ class InboundServiceHostnameTest {
     @Test
     void aServiceHostnameReachesTheDialledWorkloadAtTheServicesTargetPort() throws Exception {
         int before = numbered.get();
-        assertThat(connect("server.default.svc.cluster.local:80")).isEqualTo("200");
+        assertThat(caller.connect("server.default.svc.cluster.local:80")).isEqualTo("200");
         awaitMore(numbered, before);
     }
 
@@ -213,7 +135,7 @@ class InboundServiceHostnameTest {
     @Test
     void aNamedTargetPortIsTheWorkloadsPortOfThatName() throws Exception {
         int before = named.get();
-        assertThat(connect("named.default.svc.cluster.local:80")).isEqualTo("200");
+        assertThat(caller.connect("named.default.svc.cluster.local:80")).isEqualTo("200");
         awaitMore(named, before);
     }
 
@@ -225,10 +147,10 @@ class InboundServiceHostnameTest {
     @Test
     void aServiceTheWorkloadIsNoEndpointOfMapsByItsNumberedTargetPortOnly() throws Exception {
         int before = numbered.get();
-        assertThat(connect("foreign.other.svc.cluster.local:80")).isEqualTo("200");
+        assertThat(caller.connect("foreign.other.svc.cluster.local:80")).isEqualTo("200");
         awaitMore(numbered, before);
         int namedBefore = named.get();
-        assertThat(connect("foreign-named.other.svc.cluster.local:80")).isEqualTo("503");
+        assertThat(caller.connect("foreign-named.other.svc.cluster.local:80")).isEqualTo("503");
         assertThat(named.get()).isEqualTo(namedBefore);
     }
 
@@ -241,7 +163,7 @@ class InboundServiceHostnameTest {
     void aHostnameOfSeveralNamespacesIsTheDialledWorkloadsNamespaces() throws Exception {
         int before = numbered.get();
         int namedBefore = named.get();
-        assertThat(connect("shared.example.com:80")).isEqualTo("200");
+        assertThat(caller.connect("shared.example.com:80")).isEqualTo("200");
         awaitMore(numbered, before);
         assertThat(named.get()).isEqualTo(namedBefore);
     }
@@ -249,13 +171,13 @@ class InboundServiceHostnameTest {
     /** inbound.rs {@code find_service_by_hostname}: {@code Error::NoHostname}, SERVICE_UNAVAILABLE. */
     @Test
     void aHostnameThatIsNoServiceIs503() throws Exception {
-        assertThat(connect("nothing.default.svc.cluster.local:80")).isEqualTo("503");
+        assertThat(caller.connect("nothing.default.svc.cluster.local:80")).isEqualTo("503");
     }
 
     /** inbound.rs {@code find_inbound_upstream}: {@code Error::NoPortForServices}, SERVICE_UNAVAILABLE. */
     @Test
     void aServicePortTheServiceLacksIs503() throws Exception {
-        assertThat(connect("server.default.svc.cluster.local:81")).isEqualTo("503");
+        assertThat(caller.connect("server.default.svc.cluster.local:81")).isEqualTo("503");
     }
 
     /**
@@ -264,13 +186,13 @@ class InboundServiceHostnameTest {
      */
     @Test
     void aNameResolvedToTheProxysOwnPortIsASelfCall() throws Exception {
-        assertThat(connect("self.default.svc.cluster.local:80")).isEqualTo("503");
+        assertThat(caller.connect("self.default.svc.cluster.local:80")).isEqualTo("503");
     }
 
     /** The RBAC check sees the resolved target port (ztunnel's rbac_ctx.conn.dst is the upstream address). */
     @Test
     void theAuthorizationSeesTheResolvedPort() throws Exception {
-        assertThat(connect("denied.default.svc.cluster.local:80")).isEqualTo("401");
+        assertThat(caller.connect("denied.default.svc.cluster.local:80")).isEqualTo("401");
         assertThat(denied.get()).isZero();
     }
 }
