@@ -331,17 +331,12 @@ final class ConfigFile {
          * where Jackson's reader said {@code invalid YAML: java.nio.charset.MalformedInputException: Input length = 1}.
          */
         private static String utf8(Path file, byte[] bytes) {
-            java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(bytes);
             try {
-                return java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(in).toString();
-            } catch (java.nio.charset.CharacterCodingException e) {
-                int at = in.position();
-                int line = 1;
-                for (int i = 0; i < at && i < bytes.length; i++) {
-                    line += bytes[i] == '\n' ? 1 : 0;
-                }
-                throw new ConfigException(file + ":" + line + ": invalid YAML: not UTF-8 text (byte 0x"
-                        + (at < bytes.length ? String.format("%02X", bytes[at] & 0xff) : "??") + " is no UTF-8 sequence): save the file as UTF-8");
+                return Utf8Text.decode(file, bytes);
+            } catch (IllegalArgumentException e) {
+                String m = e.getMessage();
+                int colon = m.indexOf(": not UTF-8 text");
+                throw new ConfigException(m.substring(0, colon) + ": invalid YAML" + m.substring(colon));
             }
         }
 

@@ -937,7 +937,7 @@ final class ProxyCommand implements Callable<Integer> {
             checkedServiceEntryVisibility = Usage.parse(u, "mesh-config", meshConfig.toString(), () -> {
                 String text;
                 try {
-                    text = java.nio.file.Files.readString(meshConfig);
+                    text = Utf8Text.decode(meshConfig, java.nio.file.Files.readAllBytes(meshConfig));
                 } catch (java.io.IOException e) {
                     throw new IllegalArgumentException(meshConfig + " cannot be read: " + e.getMessage(), e);
                 }

@@ -46,6 +46,17 @@ class MeshConfigOptionTest {
     }
 
     @Test
+    @DisplayName("a file that is not UTF-8 text (random bytes, a Latin-1 save) is named with its line and byte, as --config"
+            + " names it, not by the JDK decoder's 'Input length = 1'")
+    void aFileThatIsNotUtf8IsNamedWithItsLine(@TempDir Path dir) throws Exception {
+        Path latin1 = Files.write(dir.resolve("mesh"), "trustDomain: cluster.local\n# caf\u00e9\nserviceEntryVisibility: {}\n"
+                .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        assertThat(std.run("proxy", "--in-memory-ca", "--kubernetes", "--node", "node-a", "--mesh-config", latin1.toString()))
+                .isEqualTo("exit 2: zerohop proxy: --mesh-config: " + latin1 + ":2: not UTF-8 text (byte 0xE9 is no UTF-8"
+                        + " sequence): save the file as UTF-8 | Run 'zerohop proxy --help' for usage.");
+    }
+
+    @Test
     @Timeout(120)
     @DisplayName("--kubernetes --mesh-config with defaultVisibility NONE: the cluster's ServiceEntry is not published (its"
             + " endpoint stays a workload); without the option it is, PUBLIC; /config_dump answers with a workload without"
