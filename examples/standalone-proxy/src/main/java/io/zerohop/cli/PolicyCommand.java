@@ -185,7 +185,7 @@ final class PolicyCommand {
                             + " (give spiffe://" + parsedSource.getTrustDomain() + "/ns/NAMESPACE/sa/SERVICE_ACCOUNT)");
                 }
             }
-            WorkloadRegistry registry = workloads == null ? null : WorkloadRegistry.load(workloads);
+            WorkloadRegistry registry = workloads == null ? null : Utf8Text.workloads(workloads, "cluster.local");
             if (registry != null && !registry.all().isEmpty()) {
                 String td = registry.identityOf(registry.all().get(0)).getTrustDomain().getName();
                 if (!td.equals(trustDomain)) {

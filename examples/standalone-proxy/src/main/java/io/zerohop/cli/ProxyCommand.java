@@ -1277,7 +1277,7 @@ final class ProxyCommand implements Callable<Integer> {
         KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, checkedClusterDomain, checkedServiceEntryVisibility, rootNamespace, ciliumOptions(), prometheus,
                 new RootNamespaceCheck(rootNamespace, origins.label("root-namespace"))) : null;
         WorkloadRegistry registry = kube != null ? kube.discovery.registry()
-                : workloads == null ? WorkloadRegistry.empty() : WorkloadRegistry.load(workloads, checkedClusterDomain);
+                : workloads == null ? WorkloadRegistry.empty() : Utf8Text.workloads(workloads, checkedClusterDomain);
         if (kube != null) {
             // No file is reloaded here: the policies come from the API server's watches (a new-user pass read
             // "no policies configured" next to 7 installed ones in /config_dump).

@@ -32,4 +32,18 @@ final class Utf8Text {
                     + (at < bytes.length ? String.format("%02X", bytes[at] & 0xff) : "??") + " is no UTF-8 sequence): save the file as UTF-8", e);
         }
     }
+
+    /**
+     * {@code file}'s registry, as {@link io.zerohop.core.WorkloadRegistry#load(Path, String)} reads it; a file that is not
+     * UTF-8 reached the user as the decoder's bare {@code Input length = 1} (mesh-core's reader gives no file), so it is
+     * named here as {@link #decode} names it, an input file's content (exit 1).
+     */
+    static io.zerohop.core.WorkloadRegistry workloads(Path file, String clusterDomain) throws java.io.IOException {
+        try {
+            return io.zerohop.core.WorkloadRegistry.load(file, clusterDomain);
+        } catch (CharacterCodingException e) {
+            decode(file, java.nio.file.Files.readAllBytes(file));
+            throw e; // the file changed between the two reads: the decoder's own message is all there is
+        }
+    }
 }
