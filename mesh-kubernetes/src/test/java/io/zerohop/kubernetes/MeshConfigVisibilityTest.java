@@ -97,7 +97,10 @@ class MeshConfigVisibilityTest {
                 """, "mesh"))
                 .hasMessage("mesh: serviceEntryVisibility.policies[0].matchingRules[0].namespaceSelector.matchExpressions[0]"
                         + ".values: In needs at least one value");
+        // One line, with the line first as every other error here (it was SnakeYAML's several-line message; h416).
         assertThatThrownBy(() -> ServiceEntryVisibility.fromMeshConfig("serviceEntryVisibility: {policies: [", "mesh"))
-                .hasMessageStartingWith("mesh: not YAML:");
+                .hasMessageStartingWith("mesh:1: not YAML: ").hasMessageNotContaining("\n");
+        assertThatThrownBy(() -> ServiceEntryVisibility.fromMeshConfig("trustDomain: a\nserviceEntryVisibility:\n\tdefaultVisibility: NONE\n", "mesh"))
+                .hasMessageStartingWith("mesh:3: not YAML: ").hasMessageContaining("(column ").hasMessageNotContaining("\n");
     }
 }

@@ -47,8 +47,16 @@ public final class MeshConfigVisibility {
         Node root;
         try {
             root = new Yaml(new LoaderOptions()).compose(new StringReader(yaml));
+        } catch (org.yaml.snakeyaml.error.MarkedYAMLException bad) {
+            // SnakeYAML's own message runs over several lines, with the position inside it; the CLI's errors are one
+            // "file:line: ..." line (h416's new-user pass).
+            org.yaml.snakeyaml.error.Mark m = bad.getProblemMark() != null ? bad.getProblemMark() : bad.getContextMark();
+            String problem = bad.getProblem() != null ? bad.getProblem() : bad.getMessage();
+            throw new IllegalArgumentException(source + (m == null ? "" : ":" + (m.getLine() + 1)) + ": not YAML: "
+                    + problem.replaceAll("\\s+", " ").strip()
+                    + (m == null ? "" : " (column " + (m.getColumn() + 1) + ")"), bad);
         } catch (YAMLException bad) {
-            throw new IllegalArgumentException(source + ": not YAML: " + bad.getMessage(), bad);
+            throw new IllegalArgumentException(source + ": not YAML: " + String.valueOf(bad.getMessage()).replaceAll("\\s+", " ").strip(), bad);
         }
         if (root == null || isNull(root)) {
             return ServiceEntryVisibility.UNSET;
